@@ -1,0 +1,50 @@
+# vpump: every target installs what it needs first, so on a fresh machine
+# `make demo` and `make test` are the only commands a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := protocol firmware_model emulator programmer_gui bench
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: help install test lint typecheck imports pytest bench demo docs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml scripts/system-deps.sh
+	bash scripts/system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create ./.venv and install vpump with its dev tools (idempotent)
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)  ## mypy --strict on the packages
+	$(BIN)/mypy
+
+imports: $(STAMP)  ## import-linter: the one-way rule between packages
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)  ## the test suite (offscreen Qt, two workers)
+	$(BIN)/pytest -n 2 -q
+
+test: lint typecheck imports pytest  ## everything CI runs
+
+bench: $(STAMP)  ## benchmarks: figures beside their floors, written to bench/results.json
+	$(BIN)/python -m bench
+
+docs: $(STAMP)  ## regenerate docs/protocol.md from the schemas
+	$(BIN)/python -m protocol.docgen > docs/protocol.md
+
+demo: $(STAMP)  ## the virtual pump and the programmer (a headless demonstration without a display)
+	$(BIN)/python -m emulator.demo
+
+clean:  ## remove the venv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""programmer_gui."""

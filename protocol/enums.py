@@ -1,0 +1,245 @@
+"""The shared vocabulary of the wire: every code both ends must agree on.
+
+These enums are the single source of truth for the numbers that cross the
+link. The firmware model uses them for its own state (so an alarm code in the
+pump *is* the alarm code on the wire), and ``docs/protocol.md`` is generated
+from them. Never renumber a member: programs in the field rely on the values.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+PROTOCOL_VERSION = 1
+"""The VER byte of every frame."""
+
+MAX_PAYLOAD = 1024
+"""Largest LEN a receiver accepts, in bytes."""
+
+
+class Flags(IntFlag):
+    """FLAGS byte of a frame. Bits not named here must be zero."""
+
+    NONE = 0
+    RESPONSE = 0x01
+    """Pump to programmer."""
+    MAC = 0x02
+    """A 16-byte MAC follows the payload."""
+    NOTIFY = 0x04
+    """Unsolicited message from the pump."""
+
+
+class Op(IntEnum):
+    """Opcodes. A success response carries its request's opcode."""
+
+    DEVICE_INFO = 0x01
+    SESSION_OPEN = 0x02
+    SESSION_AUTH = 0x03
+    SESSION_CLOSE = 0x04
+
+    STATUS = 0x10
+    READ_PRESCRIPTION = 0x11
+    STAGE_PRESCRIPTION = 0x12
+    COMMIT_PRESCRIPTION = 0x13
+
+    START_BOLUS = 0x20
+    CANCEL_BOLUS = 0x21
+    STOP_PUMP = 0x22
+    RESUME_PUMP = 0x23
+
+    REFILL = 0x30
+    SET_ALARM_VOLUME = 0x31
+
+    READ_ALARMS = 0x40
+    SILENCE_ALARM = 0x41
+    CLEAR_ALARM = 0x42
+
+    READ_EVENT_LOG = 0x50
+
+    READ_CLOCK = 0x60
+    SET_CLOCK = 0x61
+
+    READ_PATIENT_SETTINGS = 0x70
+    SET_PATIENT_SETTINGS = 0x71
+    PATIENT_DOSE = 0x72
+
+    NAK = 0x7F
+
+
+class ErrorCode(IntEnum):
+    """First payload byte of a NAK; a UTF-8 reason follows."""
+
+    MALFORMED = 0x01
+    """The payload does not parse for this opcode."""
+    UNKNOWN_OPCODE = 0x02
+    NO_SESSION = 0x03
+    """The command needs an authenticated session."""
+    AUTH_FAILED = 0x04
+    """A handshake proof did not verify."""
+    LOCKED_OUT = 0x05
+    """Too many failures; the link is locked for a while."""
+    BAD_MAC = 0x06
+    REPLAY = 0x07
+    """SEQ did not move forward (and the frame is not an exact retransmission)."""
+    FORBIDDEN = 0x08
+    """The session's role may not run this command."""
+    SESSION_EXPIRED = 0x09
+    """The session timed out while idle."""
+    BAD_HANDSHAKE = 0x0A
+    """A handshake message out of order."""
+    OUT_OF_RANGE = 0x10
+    """A value is outside the pump's limits."""
+    INVALID_STATE = 0x11
+    """The command does not apply in the pump's present state."""
+    CHECKSUM_MISMATCH = 0x12
+    """COMMIT named a checksum other than the staged prescription's."""
+    OVERFILL = 0x13
+    """The refill would exceed the reservoir's capacity."""
+    CONDITION_PERSISTS = 0x14
+    """An alarm cannot be cleared while its condition is present."""
+    PATIENT_DOSE_LOCKOUT = 0x15
+    """A patient dose was asked for inside the lockout interval."""
+    PATIENT_DOSE_LIMIT = 0x16
+    """The patient has used the maximum number of doses in 24 h."""
+    PUMP_HALTED = 0x17
+    """The pump cannot deliver (end of service, critical memory error)."""
+    NOT_ENABLED = 0x18
+    """A feature (patient doses) is not enabled."""
+    INTERNAL = 0x7F
+    """The pump failed to execute a valid command (a defect, never expected)."""
+
+
+class Role(IntEnum):
+    """Who opened the session."""
+
+    CLINICIAN = 1
+    """Every command."""
+    PATIENT = 2
+    """Status, alarms (read and silence) and patient-activated doses only."""
+
+
+class Mode(IntEnum):
+    """The basal dosing mode the pump runs (a bolus runs on top, then returns)."""
+
+    STOPPED = 0
+    SIMPLE = 1
+    """One rate all day."""
+    FLEX = 2
+    """A daily profile of up to 13 steps, optionally one per weekday."""
+    MINIMUM_RATE = 3
+    """Keep-open flow only."""
+
+
+class BolusKind(IntEnum):
+    NONE = 0
+    THERAPEUTIC = 1
+    """A volume over a chosen duration."""
+    BRIDGE = 2
+    """Pushes the old drug in the tubing and catheter through at the bolus rate."""
+    PRIMING = 3
+    """Fills an empty catheter at the bolus rate."""
+    PATIENT = 4
+    """A patient-activated dose."""
+
+
+class AlarmClass(IntEnum):
+    NON_CRITICAL = 1
+    """Single tone, repeating about hourly."""
+    CRITICAL = 2
+    """Two tones, repeating about every 10 minutes."""
+
+
+class AlarmCode(IntEnum):
+    """Alarm identifiers; also their bit numbers in the STATUS alarm masks."""
+
+    LOW_RESERVOIR = 0
+    ERI = 1
+    MEMORY_NON_CRITICAL = 2
+    EMPTY_RESERVOIR = 3
+    EOS = 4
+    MOTOR_STALL = 5
+    MEMORY_CRITICAL = 6
+
+    @property
+    def alarm_class(self) -> AlarmClass:
+        return ALARM_CLASS[self]
+
+
+ALARM_CLASS: dict[AlarmCode, AlarmClass] = {
+    AlarmCode.LOW_RESERVOIR: AlarmClass.NON_CRITICAL,
+    AlarmCode.ERI: AlarmClass.NON_CRITICAL,
+    AlarmCode.MEMORY_NON_CRITICAL: AlarmClass.NON_CRITICAL,
+    AlarmCode.EMPTY_RESERVOIR: AlarmClass.CRITICAL,
+    AlarmCode.EOS: AlarmClass.CRITICAL,
+    AlarmCode.MOTOR_STALL: AlarmClass.CRITICAL,
+    AlarmCode.MEMORY_CRITICAL: AlarmClass.CRITICAL,
+}
+
+
+class StopReason(IntEnum):
+    """Why a clinician stopped the pump (recorded in the event log)."""
+
+    CLINICIAN_DECISION = 1
+    MRI = 2
+    CATHETER_REVISION = 3
+    ADVERSE_EFFECT = 4
+    OTHER = 5
+
+
+class EventCode(IntEnum):
+    """Event-log entry types. Each entry carries two signed 32-bit parameters,
+    ``a`` and ``b``; their meaning per code is in ``EVENT_PARAMS``."""
+
+    POWER_ON = 1
+    PROGRAMMED = 2
+    REFILLED = 3
+    BOLUS_STARTED = 4
+    BOLUS_ENDED = 5
+    BOLUS_CANCELLED = 6
+    ALARM_RAISED = 7
+    ALARM_SILENCED = 8
+    ALARM_CLEARED = 9
+    MOTOR_STALL = 10
+    STALL_RECOVERY = 11
+    CLOCK_SET = 12
+    STOPPED = 13
+    RESUMED = 14
+    ALARM_VOLUME_SET = 15
+    PATIENT_DOSE_GRANTED = 16
+    PATIENT_DOSE_REFUSED = 17
+    PATIENT_SETTINGS_SET = 18
+    DELIVERY_HALTED = 19
+    BATTERY_SET = 20
+    MEMORY_ERROR = 21
+    SESSION_OPENED = 22
+    SESSION_CLOSED = 23
+    SECURITY = 24
+
+
+EVENT_PARAMS: dict[EventCode, tuple[str, str]] = {
+    EventCode.POWER_ON: ("reservoir_nl", "concentration_ug_per_ml"),
+    EventCode.PROGRAMMED: ("mode", "daily_volume_nl"),
+    EventCode.REFILLED: ("added_nl", "concentration_ug_per_ml"),
+    EventCode.BOLUS_STARTED: ("bolus_kind", "volume_nl"),
+    EventCode.BOLUS_ENDED: ("bolus_kind", "delivered_nl"),
+    EventCode.BOLUS_CANCELLED: ("bolus_kind", "delivered_nl"),
+    EventCode.ALARM_RAISED: ("alarm_code", "alarm_class"),
+    EventCode.ALARM_SILENCED: ("alarm_code", "unused"),
+    EventCode.ALARM_CLEARED: ("alarm_code", "unused"),
+    EventCode.MOTOR_STALL: ("unused", "unused"),
+    EventCode.STALL_RECOVERY: ("stall_duration_s", "unused"),
+    EventCode.CLOCK_SET: ("delta_s", "unused"),
+    EventCode.STOPPED: ("stop_reason", "unused"),
+    EventCode.RESUMED: ("mode", "unused"),
+    EventCode.ALARM_VOLUME_SET: ("alarm_volume_nl", "unused"),
+    EventCode.PATIENT_DOSE_GRANTED: ("volume_nl", "doses_in_24h"),
+    EventCode.PATIENT_DOSE_REFUSED: ("error_code", "unused"),
+    EventCode.PATIENT_SETTINGS_SET: ("volume_nl", "max_per_24h"),
+    EventCode.DELIVERY_HALTED: ("alarm_code", "unused"),
+    EventCode.BATTERY_SET: ("battery_permille", "unused"),
+    EventCode.MEMORY_ERROR: ("alarm_code", "unused"),
+    EventCode.SESSION_OPENED: ("role", "unused"),
+    EventCode.SESSION_CLOSED: ("role", "unused"),
+    EventCode.SECURITY: ("error_code", "opcode"),
+}
+"""Names (with units) of the two parameters ``a`` and ``b`` of each event."""
