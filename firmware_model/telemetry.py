@@ -1,0 +1,442 @@
+"""The pump's telemetry head: request frames in, response frames out.
+
+One :class:`PumpTelemetry` per pump holds the pump model and its
+:class:`~protocol.session.DeviceSecurity` (keys, lockout); each link (a pty, a
+TCP connection, an in-process port) gets a :class:`TelemetryLink` with its own
+deframer, session and staged prescription. The session layer answers the
+handshake, MAC, SEQ and role rules by itself; what it accepts is executed here.
+
+A request that is malformed, forbidden or refused changes nothing: the
+session refuses it before it gets here, or the pump model raises a
+:class:`~firmware_model.errors.RequestError` before it changes any state, and
+the refusal goes back as a NAK with the error's code. Security refusals and
+session openings and closings are written to the pump's event log.
+
+Pure like the rest of the model: the pump time ``t`` (whole seconds) and the
+link time ``now_s`` (seconds on any monotonic clock, for idle timeouts and
+lockouts, which run on the link's time, not the simulated pump's) come in as
+arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from firmware_model.errors import InvalidStateError, RequestError
+from firmware_model.prescription import (
+    Bolus,
+    DayProfile,
+    Flex,
+    FlexStep,
+    MinimumRate,
+    PatientDoseSettings,
+    Prescription,
+    Simple,
+    Stopped,
+    validate,
+)
+from firmware_model.pump import Pump
+from protocol import messages as m
+from protocol.codec import Deframer
+from protocol.enums import PROTOCOL_VERSION, ErrorCode, EventCode, Mode, Op
+from protocol.frames import Frame
+from protocol.session import Accepted, DeviceSecurity, DeviceSession, Reply, SessionEvent
+
+TELEMETRY_S_PER_FRAME = 1
+"""Radio-on time charged to the battery for each frame handled, in seconds (rounded up
+from a real inductive link's tens of milliseconds per exchange, so telemetry-heavy
+sessions show up in the battery forecast the way they do on real pumps)."""
+
+RX_SILENCE_RESET_S = 0.5
+"""Link silence, in seconds, after which a partial frame is abandoned (like a UART
+receiver's inter-character timeout): a programmer that vanished mid-frame must not
+leave a half header that swallows the next programmer's frames."""
+
+
+def spec_to_prescription(spec: m.PrescriptionSpec) -> Prescription:
+    """The wire's prescription as the model's (clinical limits are checked by ``validate``)."""
+    if spec.mode is Mode.SIMPLE:
+        assert spec.rate_nl_per_day is not None  # PrescriptionSpec guarantees it
+        return Simple(rate_nl_per_day=spec.rate_nl_per_day)
+    if spec.mode is Mode.FLEX:
+        return Flex(
+            days=tuple(
+                DayProfile(
+                    steps=tuple(
+                        FlexStep(start_min=s.start_min, rate_nl_per_day=s.rate_nl_per_day)
+                        for s in profile
+                    )
+                )
+                for profile in spec.profiles
+            )
+        )
+    if spec.mode is Mode.MINIMUM_RATE:
+        return MinimumRate()
+    return Stopped()
+
+
+def prescription_to_spec(prescription: Prescription) -> m.PrescriptionSpec:
+    """The model's prescription as the wire carries it."""
+    if isinstance(prescription, Simple):
+        return m.PrescriptionSpec.simple(prescription.rate_nl_per_day)
+    if isinstance(prescription, Flex):
+        days = tuple(
+            tuple(
+                m.FlexStep(start_min=s.start_min, rate_nl_per_day=s.rate_nl_per_day)
+                for s in day.steps
+            )
+            for day in prescription.days
+        )
+        if len(days) == 1:
+            return m.PrescriptionSpec.flex(days[0])
+        return m.PrescriptionSpec.flex_weekly(days)
+    if isinstance(prescription, MinimumRate):
+        return m.PrescriptionSpec.minimum_rate()
+    return m.PrescriptionSpec.stopped()
+
+
+@dataclass(frozen=True)
+class _Staged:
+    spec: m.PrescriptionSpec
+    prescription: Prescription
+    checksum: int
+
+
+class PumpTelemetry:
+    """The telemetry head of one pump: shared by every link to it.
+
+    ``on_defect`` receives any exception other than a refusal raised while
+    executing a command (a bug, never the peer's doing): the programmer gets an
+    INTERNAL NAK so the link stays usable, and the owner decides what to do with
+    the defect (the emulator records it and re-raises it in tests).
+    """
+
+    def __init__(
+        self,
+        pump: Pump,
+        security: DeviceSecurity,
+        *,
+        on_defect: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self.pump = pump
+        self.security = security
+        self.on_defect = on_defect
+
+    def open_link(self) -> TelemetryLink:
+        """A new link (its own deframer and session) to this pump."""
+        return TelemetryLink(self)
+
+
+Handler = Callable[["TelemetryLink", m.Message, int], m.Message]
+
+
+class TelemetryLink:
+    """One programmer link to the pump: bytes in, bytes out."""
+
+    def __init__(self, head: PumpTelemetry) -> None:
+        self.head = head
+        self.deframer = Deframer()
+        self.session = DeviceSession(head.security)
+        self._staged: _Staged | None = None
+        self._last_rx_s: float | None = None
+        self.requests_executed = 0
+        """Commands that reached the pump model (retransmissions answered from cache excluded)."""
+
+    @property
+    def pump(self) -> Pump:
+        return self.head.pump
+
+    def receive(self, data: bytes, *, t: int, now_s: float) -> bytes:
+        """Feed bytes from the programmer; return the bytes to send back."""
+        self.pump.advance_to(t)
+        self._poll(t, now_s)
+        last, self._last_rx_s = self._last_rx_s, now_s
+        if last is not None and now_s - last > RX_SILENCE_RESET_S:
+            self.deframer.reset()
+        answers = [self.handle_frame(frame, t=t, now_s=now_s) for frame in self.deframer.feed(data)]
+        if answers:
+            self.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME * len(answers))
+        return b"".join(answers)
+
+    def close(self, *, t: int) -> None:
+        """The link went away: end its session (logged) and drop what it staged."""
+        self._staged = None
+        self._log_session_event(self.session.disconnect(), t)
+
+    def _poll(self, t: int, now_s: float) -> None:
+        # An idle session that expired is logged when the link next speaks.
+        self._log_session_event(self.session.poll(now_s), t)
+
+    def _log_session_event(self, event: SessionEvent | None, t: int) -> None:
+        if event is None:
+            return
+        code, a, b = event.log_params()
+        if code is EventCode.SESSION_CLOSED:
+            self._staged = None  # A staged prescription never outlives its session.
+        self.pump.log_event(t, code, a, b)
+
+    def handle_frame(self, frame: Frame, *, t: int, now_s: float) -> bytes:
+        """Answer one frame (the session's own answer, or the command's)."""
+        result = self.session.handle(frame, now_s)
+        if isinstance(result, Reply):
+            # Security refusals arrive as SECURITY events; a cached retransmission has none.
+            self._log_session_event(result.event, t)
+            return result.data
+        return self._execute(result, t)
+
+    def _execute(self, accepted: Accepted, t: int) -> bytes:
+        handler = _HANDLERS[accepted.op]
+        try:
+            response = handler(self, accepted.request, t)
+        except RequestError as refusal:
+            return self.session.refuse(accepted, refusal.code, str(refusal))
+        except Exception as defect:
+            answer = self.session.refuse(
+                accepted, ErrorCode.INTERNAL, f"{accepted.op.name} failed inside the pump"
+            )
+            if self.head.on_defect is None:
+                raise
+            self.head.on_defect(defect)
+            return answer
+        self.requests_executed += 1
+        return self.session.respond(accepted, response)
+
+    # -- the commands ----------------------------------------------------------------------
+
+    def _device_info(self, request: m.Message, t: int) -> m.Message:
+        profile = self.pump.profile
+        return m.DeviceInfoResponse(
+            model=profile.model,
+            serial=self.pump.serial,
+            firmware_version=profile.firmware_version,
+            capacity_nl=profile.reservoir_capacity_nl,
+            protocol_version=PROTOCOL_VERSION,
+            min_rate_nl_per_day=profile.min_rate_nl_per_day,
+            max_rate_nl_per_day=profile.max_rate_nl_per_day,
+            minimum_mode_rate_nl_per_day=profile.minimum_rate_mode_nl_per_day,
+            empty_threshold_nl=profile.empty_threshold_nl,
+        )
+
+    def _status(self, request: m.Message, t: int) -> m.Message:
+        s = self.pump.status()
+        return m.StatusResponse(
+            clock_s=s.clock_s,
+            mode=s.mode,
+            bolus_kind=s.bolus_kind,
+            bolus_remaining_nl=s.bolus_remaining_nl,
+            bolus_ends_at_s=s.bolus_end_clock_s,
+            current_rate_nl_per_day=s.current_rate_nl_per_day,
+            daily_volume_nl=s.daily_volume_nl,
+            concentration_ug_per_ml=s.concentration_ug_per_ml,
+            reservoir_nl=s.reservoir_nl,
+            capacity_nl=s.reservoir_capacity_nl,
+            alarm_volume_nl=s.alarm_volume_nl,
+            alarms_active=frozenset(s.active_alarms),
+            alarms_silenced=frozenset(s.silenced_alarms),
+            low_reservoir_alarm_at_s=s.low_reservoir_at_clock_s,
+            empty_at_s=s.empty_at_clock_s,
+            battery_permille=s.battery_permille,
+            eri_at_s=s.eri_at_clock_s,
+            prescription_checksum=m.prescription_checksum(self._active_spec()),
+            delivering=s.delivering,
+        )
+
+    def _active_spec(self) -> m.PrescriptionSpec:
+        return prescription_to_spec(self.pump.prescription)
+
+    def _read_prescription(self, request: m.Message, t: int) -> m.Message:
+        spec = self._active_spec()
+        return m.ReadPrescriptionResponse(prescription=spec, checksum=m.prescription_checksum(spec))
+
+    def _stage(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.StagePrescriptionRequest)
+        prescription = spec_to_prescription(request.prescription)
+        validate(prescription, self.pump.profile)  # refuses out-of-range before staging
+        checksum = m.prescription_checksum(request.prescription)
+        self._staged = _Staged(request.prescription, prescription, checksum)
+        return m.StagePrescriptionResponse(checksum=checksum)
+
+    def _commit(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.CommitPrescriptionRequest)
+        staged = self._staged
+        if staged is None:
+            raise InvalidStateError("nothing is staged: STAGE_PRESCRIPTION first")
+        if request.checksum != staged.checksum:
+            raise ChecksumMismatchError(
+                f"commit names checksum 0x{request.checksum:08x}, "
+                f"the staged prescription's is 0x{staged.checksum:08x}"
+            )
+        self.pump.program(t, staged.prescription)
+        self._staged = None
+        return m.CommitPrescriptionResponse(checksum=staged.checksum)
+
+    def _start_bolus(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.StartBolusRequest)
+        profile = self.pump.profile
+        if request.duration_s == 0:
+            bolus = Bolus.at_max_rate(
+                kind=request.kind, volume_nl=request.volume_nl, profile=profile
+            )
+        else:
+            bolus = Bolus(
+                kind=request.kind, volume_nl=request.volume_nl, duration_s=request.duration_s
+            )
+        self.pump.start_bolus(t, bolus)
+        running = self.pump.bolus
+        assert running is not None
+        return m.StartBolusResponse(
+            volume_nl=running.volume_nl,
+            duration_s=running.duration_s,
+            ends_at_s=self.pump.clock(running.end_t),
+        )
+
+    def _cancel_bolus(self, request: m.Message, t: int) -> m.Message:
+        return m.CancelBolusResponse(delivered_nl=self.pump.cancel_bolus(t))
+
+    def _stop(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.StopPumpRequest)
+        self.pump.stop(t, request.reason)
+        return m.StopPumpResponse()
+
+    def _resume(self, request: m.Message, t: int) -> m.Message:
+        self.pump.resume(t)
+        return m.ResumePumpResponse(mode=self.pump.status().mode)
+
+    def _refill(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.RefillRequest)
+        result = self.pump.refill(
+            t,
+            removed_nl=request.removed_nl,
+            added_nl=request.added_nl,
+            concentration_ug_per_ml=request.concentration_ug_per_ml,
+            allow_nonstandard_concentration=request.allow_nonstandard,
+        )
+        return m.RefillResponse(
+            expected_nl=result.expected_nl,
+            discrepancy_nl=result.discrepancy_nl,
+            discrepancy_flagged=result.discrepancy_flagged,
+            reservoir_nl=result.reservoir_nl,
+            low_reservoir_alarm_at_s=self.pump.low_reservoir_at(),
+        )
+
+    def _set_alarm_volume(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.SetAlarmVolumeRequest)
+        self.pump.set_alarm_volume(t, request.volume_nl)
+        return m.SetAlarmVolumeResponse(volume_nl=self.pump.alarm_volume_nl)
+
+    def _read_alarms(self, request: m.Message, t: int) -> m.Message:
+        return m.ReadAlarmsResponse(
+            alarms=tuple(
+                m.AlarmRecord(
+                    code=view.code,
+                    alarm_class=view.alarm_class,
+                    raised_at_s=view.raised_at_clock_s,
+                    silenced=view.silenced,
+                    condition_present=self.pump.alarm_condition_present(view.code),
+                )
+                for view in self.pump.alarms()
+            )
+        )
+
+    def _silence(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.SilenceAlarmRequest)
+        self.pump.silence_alarm(t, request.code)
+        return m.SilenceAlarmResponse()
+
+    def _clear(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.ClearAlarmRequest)
+        self.pump.clear_alarm(t, request.code)
+        return m.ClearAlarmResponse()
+
+    def _read_log(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.ReadEventLogRequest)
+        log = self.pump.event_log
+        entries = log.read(request.first_index, request.max_count)
+        return m.ReadEventLogResponse(
+            total_written=log.total_written,
+            overwritten=log.overwritten,
+            entries=tuple(
+                m.LogEntry(index=e.index, clock_s=e.clock_s, code=e.code, a=e.a, b=e.b)
+                for e in entries
+            ),
+        )
+
+    def _read_clock(self, request: m.Message, t: int) -> m.Message:
+        return m.ReadClockResponse(clock_s=self.pump.clock(t))
+
+    def _set_clock(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.SetClockRequest)
+        self.pump.set_clock(t, request.clock_s)
+        return m.SetClockResponse(clock_s=self.pump.clock(t))
+
+    def _read_patient_settings(self, request: m.Message, t: int) -> m.Message:
+        s = self.pump.patient_settings
+        return m.ReadPatientSettingsResponse(
+            enabled=s.enabled,
+            volume_nl=s.volume_nl,
+            duration_s=s.duration_s,
+            lockout_s=s.lockout_s,
+            max_per_24h=s.max_per_24h,
+        )
+
+    def _set_patient_settings(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.SetPatientSettingsRequest)
+        self.pump.set_patient_settings(
+            t,
+            PatientDoseSettings(
+                enabled=request.enabled,
+                volume_nl=request.volume_nl,
+                duration_s=request.duration_s,
+                lockout_s=request.lockout_s,
+                max_per_24h=request.max_per_24h,
+            ),
+        )
+        s = self.pump.patient_settings
+        return m.SetPatientSettingsResponse(
+            enabled=s.enabled,
+            volume_nl=s.volume_nl,
+            duration_s=s.duration_s,
+            lockout_s=s.lockout_s,
+            max_per_24h=s.max_per_24h,
+        )
+
+    def _patient_dose(self, request: m.Message, t: int) -> m.Message:
+        grant = self.pump.request_patient_dose(t)
+        return m.PatientDoseResponse(
+            volume_nl=grant.volume_nl,
+            ends_at_s=grant.ends_at_clock_s,
+            doses_in_24h=grant.doses_in_24h,
+            next_allowed_at_s=grant.next_allowed_at_clock_s,
+        )
+
+
+class ChecksumMismatchError(RequestError):
+    """COMMIT named a checksum other than the staged prescription's."""
+
+    code = ErrorCode.CHECKSUM_MISMATCH
+
+
+_HANDLERS: dict[Op, Handler] = {
+    Op.DEVICE_INFO: TelemetryLink._device_info,
+    Op.STATUS: TelemetryLink._status,
+    Op.READ_PRESCRIPTION: TelemetryLink._read_prescription,
+    Op.STAGE_PRESCRIPTION: TelemetryLink._stage,
+    Op.COMMIT_PRESCRIPTION: TelemetryLink._commit,
+    Op.START_BOLUS: TelemetryLink._start_bolus,
+    Op.CANCEL_BOLUS: TelemetryLink._cancel_bolus,
+    Op.STOP_PUMP: TelemetryLink._stop,
+    Op.RESUME_PUMP: TelemetryLink._resume,
+    Op.REFILL: TelemetryLink._refill,
+    Op.SET_ALARM_VOLUME: TelemetryLink._set_alarm_volume,
+    Op.READ_ALARMS: TelemetryLink._read_alarms,
+    Op.SILENCE_ALARM: TelemetryLink._silence,
+    Op.CLEAR_ALARM: TelemetryLink._clear,
+    Op.READ_EVENT_LOG: TelemetryLink._read_log,
+    Op.READ_CLOCK: TelemetryLink._read_clock,
+    Op.SET_CLOCK: TelemetryLink._set_clock,
+    Op.READ_PATIENT_SETTINGS: TelemetryLink._read_patient_settings,
+    Op.SET_PATIENT_SETTINGS: TelemetryLink._set_patient_settings,
+    Op.PATIENT_DOSE: TelemetryLink._patient_dose,
+}
+"""Every command the session may hand over; the session answers the handshake ops itself."""

@@ -1,0 +1,389 @@
+"""The programmer's blocking client over any pyserial URL.
+
+``PumpClient`` is the thin I/O adapter around the sans-IO
+:class:`~protocol.session.ProgrammerSession`: it opens the port (a pty path,
+``socket://host:port``, or an in-process ``pumpsim://name``), runs the
+handshake, sends requests and waits for their responses with a deadline.
+A request that times out is retransmitted byte for byte with the same SEQ, so
+the pump answers it from its cache and never runs it twice (a retried bolus is
+delivered once). It never sleep-polls: reads block on the port until bytes
+arrive or the deadline passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import TypeVar
+
+import serial
+
+from protocol import messages as m
+from protocol.codec import Deframer
+from protocol.enums import AlarmCode, BolusKind, ErrorCode, Op, Role, StopReason
+from protocol.errors import LinkClosed, LinkTimeout, NakError, PeerError, ProtocolError
+from protocol.frames import Frame
+from protocol.session import ProgrammerSession
+
+M = TypeVar("M", bound=m.Message)
+
+DEFAULT_TIMEOUT_S = 1.0
+"""How long one attempt waits for its response, in seconds."""
+
+DEFAULT_RETRIES = 3
+"""Retransmissions after the first attempt before giving up."""
+
+_READ_CHUNK = 4096
+
+
+class ProgrammingError(PeerError):
+    """The pump did not confirm a new prescription; its old one is still running."""
+
+
+class PumpClient:
+    """A programmer's connection to one pump.
+
+    Use as a context manager::
+
+        with PumpClient("/tmp/ttyPUMP0", key=key) as pump:
+            print(pump.status().reservoir_nl)
+
+    With ``key`` given the session is opened on entry; without it only
+    :meth:`device_info` (which needs no session) is available until
+    :meth:`open_session` is called.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key: bytes | None = None,
+        role: Role = Role.CLINICIAN,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+        baudrate: int = 115200,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0 s, got {timeout_s}")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        self.url = url
+        self.role = role
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self._key = key
+        self._baudrate = baudrate
+        self._random_bytes = random_bytes
+        self._monotonic = monotonic
+        self._port: serial.SerialBase | None = None
+        self._deframer = Deframer()
+        self._pending: list[Frame] = []
+        self._session: ProgrammerSession | None = None
+        self._plain_seq = 0
+        self.retransmissions = 0
+        """Requests sent again after a timeout (each reused its SEQ)."""
+        self.stale_frames = 0
+        """Frames received that answered no outstanding request (late duplicates)."""
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the port (and the session when a key was given)."""
+        if self._port is not None:
+            return
+        try:
+            self._port = serial.serial_for_url(
+                self.url, baudrate=self._baudrate, timeout=self.timeout_s, write_timeout=5.0
+            )
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
+        if self._key is not None:
+            try:
+                self.open_session()
+            except BaseException:
+                self._close_port()
+                raise
+
+    def close(self) -> None:
+        """Close the session (best effort: the pump also times it out) and the port."""
+        if self._session is not None and self._session.established and self._port is not None:
+            # Best effort: the pump expires an abandoned session by itself.
+            with contextlib.suppress(ProtocolError):
+                self._exchange(self._session.close(), expect_op=Op.SESSION_CLOSE, attempts=1)
+        self._session = None
+        self._close_port()
+
+    def _close_port(self) -> None:
+        if self._port is not None:
+            try:
+                self._port.close()
+            finally:
+                self._port = None
+
+    def __enter__(self) -> PumpClient:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def in_session(self) -> bool:
+        return self._session is not None and self._session.established
+
+    def open_session(self, key: bytes | None = None, role: Role | None = None) -> None:
+        """Run the mutual challenge-response handshake."""
+        if key is not None:
+            self._key = key
+        if role is not None:
+            self.role = role
+        if self._key is None:
+            raise ValueError("open_session needs a key")
+        session = ProgrammerSession(
+            key=self._key,
+            role=self.role,
+            random_bytes=self._random_bytes,
+            first_seq=self._next_plain_seq(),
+        )
+        auth = self._handshake_step(session.start(), session.receive_open)
+        self._handshake_step(auth, session.receive_auth)
+        self._session = session
+
+    def _handshake_step(self, data: bytes, receive: Callable[[Frame], bytes | None]) -> bytes:
+        frame = self._exchange_frame(data, attempts=1 + self.retries)
+        return receive(frame) or b""
+
+    def _next_plain_seq(self) -> int:
+        # Requests outside a session need fresh SEQs too, so a late answer to one is never
+        # taken for another's.
+        self._plain_seq = (self._plain_seq + 1) & 0xFFFF
+        return self._plain_seq
+
+    # -- request / response -------------------------------------------------------------------
+
+    def call(self, request: m.Message, response_type: type[M]) -> M:
+        """Send one request and return its typed response (NAK -> NakError)."""
+        if self._session is None or not self._session.established:
+            if request.op is not Op.DEVICE_INFO:
+                raise NakError(ErrorCode.NO_SESSION, f"{request.op.name} needs a session")
+            session = ProgrammerSession(
+                key=b"\0" * 32,
+                role=self.role,
+                random_bytes=self._random_bytes,
+                first_seq=self._next_plain_seq(),
+            )
+            seq, data = session.plain_request(request)
+            frame = self._exchange_frame(data, attempts=1 + self.retries)
+            response = session.receive(frame, seq)
+        else:
+            seq, data = self._session.request(request)
+            frame = self._exchange_frame(data, attempts=1 + self.retries)
+            response = self._session.receive(frame, seq)
+        if not isinstance(response, response_type):
+            raise ProgrammingError(
+                f"{request.op.name}: expected {response_type.__name__}, "
+                f"got {type(response).__name__}"
+            )
+        return response
+
+    def _exchange(self, data: bytes, *, expect_op: Op, attempts: int) -> Frame:
+        frame = self._exchange_frame(data, attempts=attempts)
+        if frame.op not in (expect_op, Op.NAK):
+            raise ProgrammingError(f"expected {expect_op.name}, got opcode 0x{frame.op:02x}")
+        return frame
+
+    def _exchange_frame(self, data: bytes, *, attempts: int) -> Frame:
+        """Write a request and wait for the frame answering its SEQ, retransmitting on timeout."""
+        seq = int.from_bytes(data[4:6], "big")
+        for attempt in range(attempts):
+            if attempt:
+                self.retransmissions += 1
+            self._write(data)
+            frame = self._wait_for(seq, self._monotonic() + self.timeout_s)
+            if frame is not None:
+                return frame
+        raise LinkTimeout(
+            f"no answer from {self.url} to SEQ {seq} after {attempts} attempt(s) "
+            f"of {self.timeout_s:g} s"
+        )
+
+    def _write(self, data: bytes) -> None:
+        port = self._require_port()
+        try:
+            port.write(data)
+            port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise LinkClosed(f"link to {self.url} lost while writing: {exc}") from exc
+
+    def _wait_for(self, seq: int, deadline: float) -> Frame | None:
+        port = self._require_port()
+        while True:
+            while self._pending:
+                frame = self._pending.pop(0)
+                if frame.seq == seq and not frame.is_notify:
+                    return frame
+                self.stale_frames += 1
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                return None
+            port.timeout = remaining
+            try:
+                waiting = int(getattr(port, "in_waiting", 0))
+                chunk = port.read(max(1, min(waiting, _READ_CHUNK)))
+            except (serial.SerialException, OSError) as exc:
+                raise LinkClosed(f"link to {self.url} lost while reading: {exc}") from exc
+            if chunk:
+                self._pending.extend(self._deframer.feed(chunk))
+
+    def _require_port(self) -> serial.SerialBase:
+        if self._port is None:
+            raise LinkClosed("the client is not connected (use it as a context manager)")
+        return self._port
+
+    # -- the commands, typed ------------------------------------------------------------------
+
+    def device_info(self) -> m.DeviceInfoResponse:
+        """Model, serial, firmware, capacity and limits; needs no session."""
+        return self.call(m.DeviceInfoRequest(), m.DeviceInfoResponse)
+
+    def status(self) -> m.StatusResponse:
+        """The interrogation summary."""
+        return self.call(m.StatusRequest(), m.StatusResponse)
+
+    def read_prescription(self) -> m.ReadPrescriptionResponse:
+        return self.call(m.ReadPrescriptionRequest(), m.ReadPrescriptionResponse)
+
+    def stage(self, spec: m.PrescriptionSpec) -> int:
+        """Stage a prescription; returns the checksum the pump computed for it."""
+        return self.call(
+            m.StagePrescriptionRequest(prescription=spec), m.StagePrescriptionResponse
+        ).checksum
+
+    def commit(self, checksum: int) -> int:
+        return self.call(
+            m.CommitPrescriptionRequest(checksum=checksum), m.CommitPrescriptionResponse
+        ).checksum
+
+    def program(self, spec: m.PrescriptionSpec) -> m.ReadPrescriptionResponse:
+        """Stage, verify the read-back checksum, commit, and confirm by reading back.
+
+        Atomic on the pump: until COMMIT succeeds the old prescription runs.
+        Raises ProgrammingError if the pump's checksum or read-back differs.
+        """
+        expected = m.prescription_checksum(spec)
+        staged = self.stage(spec)
+        if staged != expected:
+            raise ProgrammingError(
+                f"the pump staged checksum 0x{staged:08x}, expected 0x{expected:08x}; "
+                "nothing was committed"
+            )
+        self.commit(staged)
+        active = self.read_prescription()
+        if active.checksum != expected or active.prescription != spec:
+            raise ProgrammingError("the pump reports a prescription other than the one committed")
+        return active
+
+    def start_bolus(
+        self, kind: BolusKind, volume_nl: int, duration_s: int = 0
+    ) -> m.StartBolusResponse:
+        return self.call(
+            m.StartBolusRequest(kind=kind, volume_nl=volume_nl, duration_s=duration_s),
+            m.StartBolusResponse,
+        )
+
+    def cancel_bolus(self) -> int:
+        """Cancel the running bolus; returns the volume it delivered, nL."""
+        return self.call(m.CancelBolusRequest(), m.CancelBolusResponse).delivered_nl
+
+    def stop(self, reason: StopReason) -> None:
+        self.call(m.StopPumpRequest(reason=reason), m.StopPumpResponse)
+
+    def resume(self) -> m.ResumePumpResponse:
+        return self.call(m.ResumePumpRequest(), m.ResumePumpResponse)
+
+    def refill(
+        self,
+        *,
+        removed_nl: int,
+        added_nl: int,
+        concentration_ug_per_ml: int,
+        allow_nonstandard: bool = False,
+    ) -> m.RefillResponse:
+        return self.call(
+            m.RefillRequest(
+                removed_nl=removed_nl,
+                added_nl=added_nl,
+                concentration_ug_per_ml=concentration_ug_per_ml,
+                allow_nonstandard=allow_nonstandard,
+            ),
+            m.RefillResponse,
+        )
+
+    def set_alarm_volume(self, volume_nl: int) -> int:
+        return self.call(
+            m.SetAlarmVolumeRequest(volume_nl=volume_nl), m.SetAlarmVolumeResponse
+        ).volume_nl
+
+    def alarms(self) -> m.ReadAlarmsResponse:
+        return self.call(m.ReadAlarmsRequest(), m.ReadAlarmsResponse)
+
+    def silence_alarm(self, code: AlarmCode) -> None:
+        self.call(m.SilenceAlarmRequest(code=code), m.SilenceAlarmResponse)
+
+    def clear_alarm(self, code: AlarmCode) -> None:
+        self.call(m.ClearAlarmRequest(code=code), m.ClearAlarmResponse)
+
+    def event_log_page(self, first_index: int, max_count: int = 32) -> m.ReadEventLogResponse:
+        return self.call(
+            m.ReadEventLogRequest(first_index=first_index, max_count=max_count),
+            m.ReadEventLogResponse,
+        )
+
+    def event_log(self, first_index: int = 0) -> Iterator[m.LogEntry]:
+        """Every retained log entry from ``first_index`` on, page by page."""
+        index = first_index
+        while True:
+            page = self.event_log_page(index)
+            index = max(index, page.overwritten)
+            if not page.entries:
+                return
+            yield from page.entries
+            index = page.entries[-1].index + 1
+            if index >= page.total_written:
+                return
+
+    def read_clock(self) -> int:
+        return self.call(m.ReadClockRequest(), m.ReadClockResponse).clock_s
+
+    def set_clock(self, clock_s: int) -> int:
+        return self.call(m.SetClockRequest(clock_s=clock_s), m.SetClockResponse).clock_s
+
+    def patient_settings(self) -> m.ReadPatientSettingsResponse:
+        return self.call(m.ReadPatientSettingsRequest(), m.ReadPatientSettingsResponse)
+
+    def set_patient_settings(
+        self, *, enabled: bool, volume_nl: int, duration_s: int, lockout_s: int, max_per_24h: int
+    ) -> m.SetPatientSettingsResponse:
+        return self.call(
+            m.SetPatientSettingsRequest(
+                enabled=enabled,
+                volume_nl=volume_nl,
+                duration_s=duration_s,
+                lockout_s=lockout_s,
+                max_per_24h=max_per_24h,
+            ),
+            m.SetPatientSettingsResponse,
+        )
+
+    def patient_dose(self) -> m.PatientDoseResponse:
+        return self.call(m.PatientDoseRequest(), m.PatientDoseResponse)

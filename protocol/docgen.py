@@ -1,0 +1,734 @@
+"""Generate docs/protocol.md from the schemas, the enums and the session rules.
+
+``python -m protocol.docgen`` prints the document (``make docs`` writes it).
+Every byte table comes from the construct schemas and the wire types of the
+message dataclasses; every example frame is built by the real encoder and
+MAC'd by the real session code, so the document cannot drift from the code
+(a test fails when docs/protocol.md differs from this output).
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import itertools
+from collections.abc import Iterable, Sequence
+
+from construct import Construct, SizeofError
+
+from protocol import frames, messages, session
+from protocol.enums import (
+    ALARM_CLASS,
+    EVENT_PARAMS,
+    MAX_PAYLOAD,
+    PROTOCOL_VERSION,
+    AlarmClass,
+    AlarmCode,
+    BolusKind,
+    ErrorCode,
+    EventCode,
+    Flags,
+    Mode,
+    Op,
+    Role,
+    StopReason,
+)
+from protocol.frames import encode_frame
+from protocol.messages import (
+    REGISTRY,
+    AlarmRecord,
+    ArrayOf,
+    FlexStep,
+    LogEntry,
+    Message,
+    PrescriptionSpec,
+    Record,
+    RecordWire,
+    encode_payload,
+    wire_fields,
+)
+from protocol.session import build_frame
+
+EXAMPLE_ROLE_KEY = bytes(range(0x40, 0x60))
+"""The role key of the worked examples (never a real key)."""
+EXAMPLE_CLIENT_NONCE = bytes(range(0x10, 0x20))
+EXAMPLE_PUMP_NONCE = bytes(range(0x20, 0x30))
+EXAMPLE_SESSION_KEY = session.session_key(
+    EXAMPLE_ROLE_KEY, Role.CLINICIAN, EXAMPLE_CLIENT_NONCE, EXAMPLE_PUMP_NONCE
+)
+EXAMPLE_CLOCK_S = 1_767_225_600  # 2026-01-01 00:00:00 UTC
+
+
+def _status_example() -> messages.StatusResponse:
+    return messages.StatusResponse(
+        clock_s=EXAMPLE_CLOCK_S,
+        mode=Mode.SIMPLE,
+        bolus_kind=BolusKind.NONE,
+        bolus_remaining_nl=0,
+        bolus_ends_at_s=None,
+        current_rate_nl_per_day=200_000,
+        daily_volume_nl=200_000,
+        concentration_ug_per_ml=2000,
+        reservoir_nl=18_500_000,
+        capacity_nl=20_000_000,
+        alarm_volume_nl=2_000_000,
+        alarms_active=frozenset({AlarmCode.ERI}),
+        alarms_silenced=frozenset({AlarmCode.ERI}),
+        low_reservoir_alarm_at_s=EXAMPLE_CLOCK_S + 82 * 86_400,
+        empty_at_s=EXAMPLE_CLOCK_S + 90 * 86_400,
+        battery_permille=120,
+        eri_at_s=EXAMPLE_CLOCK_S - 86_400,
+        prescription_checksum=messages.prescription_checksum(PrescriptionSpec.simple(200_000)),
+        delivering=True,
+    )
+
+
+_FLEX = PrescriptionSpec.flex(
+    [
+        FlexStep(start_min=0, rate_nl_per_day=180_000),
+        FlexStep(start_min=7 * 60, rate_nl_per_day=240_000),
+        FlexStep(start_min=22 * 60, rate_nl_per_day=180_000),
+    ]
+)
+
+
+def _settings(cls: type[messages.PatientSettingsFields]) -> messages.Message:
+    message = cls(enabled=True, volume_nl=10_000, duration_s=300, lockout_s=3600, max_per_24h=4)
+    assert isinstance(message, messages.Message)
+    return message
+
+
+EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
+    Op.DEVICE_INFO: (
+        messages.DeviceInfoRequest(),
+        messages.DeviceInfoResponse(
+            model=20,
+            serial="VP20-000123",
+            firmware_version="1.0.0",
+            capacity_nl=20_000_000,
+            protocol_version=PROTOCOL_VERSION,
+            min_rate_nl_per_day=48_000,
+            max_rate_nl_per_day=24_000_000,
+            minimum_mode_rate_nl_per_day=6_000,
+            empty_threshold_nl=500_000,
+        ),
+    ),
+    Op.SESSION_OPEN: (
+        messages.SessionOpenRequest(role=Role.CLINICIAN, client_nonce=EXAMPLE_CLIENT_NONCE),
+        messages.SessionOpenResponse(
+            pump_nonce=EXAMPLE_PUMP_NONCE,
+            pump_proof=session.pump_proof(
+                EXAMPLE_ROLE_KEY, Role.CLINICIAN, EXAMPLE_CLIENT_NONCE, EXAMPLE_PUMP_NONCE
+            ),
+        ),
+    ),
+    Op.SESSION_AUTH: (
+        messages.SessionAuthRequest(
+            client_proof=session.programmer_proof(
+                EXAMPLE_ROLE_KEY, Role.CLINICIAN, EXAMPLE_PUMP_NONCE, EXAMPLE_CLIENT_NONCE
+            )
+        ),
+        messages.SessionAuthResponse(role=Role.CLINICIAN, idle_timeout_s=300),
+    ),
+    Op.SESSION_CLOSE: (messages.SessionCloseRequest(), messages.SessionCloseResponse()),
+    Op.STATUS: (messages.StatusRequest(), _status_example()),
+    Op.READ_PRESCRIPTION: (
+        messages.ReadPrescriptionRequest(),
+        messages.ReadPrescriptionResponse(
+            prescription=_FLEX, checksum=messages.prescription_checksum(_FLEX)
+        ),
+    ),
+    Op.STAGE_PRESCRIPTION: (
+        messages.StagePrescriptionRequest(prescription=_FLEX),
+        messages.StagePrescriptionResponse(checksum=messages.prescription_checksum(_FLEX)),
+    ),
+    Op.COMMIT_PRESCRIPTION: (
+        messages.CommitPrescriptionRequest(checksum=messages.prescription_checksum(_FLEX)),
+        messages.CommitPrescriptionResponse(checksum=messages.prescription_checksum(_FLEX)),
+    ),
+    Op.START_BOLUS: (
+        messages.StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=25_000, duration_s=1800),
+        messages.StartBolusResponse(
+            volume_nl=25_000, duration_s=1800, ends_at_s=EXAMPLE_CLOCK_S + 1800
+        ),
+    ),
+    Op.CANCEL_BOLUS: (
+        messages.CancelBolusRequest(),
+        messages.CancelBolusResponse(delivered_nl=12_500),
+    ),
+    Op.STOP_PUMP: (
+        messages.StopPumpRequest(reason=StopReason.MRI),
+        messages.StopPumpResponse(),
+    ),
+    Op.RESUME_PUMP: (messages.ResumePumpRequest(), messages.ResumePumpResponse(mode=Mode.SIMPLE)),
+    Op.REFILL: (
+        messages.RefillRequest(
+            removed_nl=1_400_000,
+            added_nl=18_000_000,
+            concentration_ug_per_ml=2000,
+            allow_nonstandard=False,
+        ),
+        messages.RefillResponse(
+            expected_nl=1_500_000,
+            discrepancy_nl=-100_000,
+            discrepancy_flagged=False,
+            reservoir_nl=18_000_000,
+            low_reservoir_alarm_at_s=EXAMPLE_CLOCK_S + 80 * 86_400,
+        ),
+    ),
+    Op.SET_ALARM_VOLUME: (
+        messages.SetAlarmVolumeRequest(volume_nl=3_000_000),
+        messages.SetAlarmVolumeResponse(volume_nl=3_000_000),
+    ),
+    Op.READ_ALARMS: (
+        messages.ReadAlarmsRequest(),
+        messages.ReadAlarmsResponse(
+            alarms=(
+                AlarmRecord(
+                    code=AlarmCode.LOW_RESERVOIR,
+                    alarm_class=AlarmClass.NON_CRITICAL,
+                    raised_at_s=EXAMPLE_CLOCK_S - 3600,
+                    silenced=True,
+                    condition_present=True,
+                ),
+            )
+        ),
+    ),
+    Op.SILENCE_ALARM: (
+        messages.SilenceAlarmRequest(code=AlarmCode.LOW_RESERVOIR),
+        messages.SilenceAlarmResponse(),
+    ),
+    Op.CLEAR_ALARM: (
+        messages.ClearAlarmRequest(code=AlarmCode.LOW_RESERVOIR),
+        messages.ClearAlarmResponse(),
+    ),
+    Op.READ_EVENT_LOG: (
+        messages.ReadEventLogRequest(first_index=40, max_count=2),
+        messages.ReadEventLogResponse(
+            total_written=42,
+            overwritten=0,
+            entries=(
+                LogEntry(
+                    index=40,
+                    clock_s=EXAMPLE_CLOCK_S - 600,
+                    code=EventCode.SESSION_OPENED,
+                    a=int(Role.CLINICIAN),
+                    b=0,
+                ),
+                LogEntry(
+                    index=41,
+                    clock_s=EXAMPLE_CLOCK_S - 300,
+                    code=EventCode.REFILLED,
+                    a=18_000_000,
+                    b=2000,
+                ),
+            ),
+        ),
+    ),
+    Op.READ_CLOCK: (
+        messages.ReadClockRequest(),
+        messages.ReadClockResponse(clock_s=EXAMPLE_CLOCK_S),
+    ),
+    Op.SET_CLOCK: (
+        messages.SetClockRequest(clock_s=EXAMPLE_CLOCK_S),
+        messages.SetClockResponse(clock_s=EXAMPLE_CLOCK_S),
+    ),
+    Op.READ_PATIENT_SETTINGS: (
+        messages.ReadPatientSettingsRequest(),
+        _settings(messages.ReadPatientSettingsResponse),
+    ),
+    Op.SET_PATIENT_SETTINGS: (
+        _settings(messages.SetPatientSettingsRequest),
+        _settings(messages.SetPatientSettingsResponse),
+    ),
+    Op.PATIENT_DOSE: (
+        messages.PatientDoseRequest(),
+        messages.PatientDoseResponse(
+            volume_nl=10_000,
+            ends_at_s=EXAMPLE_CLOCK_S + 300,
+            doses_in_24h=1,
+            next_allowed_at_s=EXAMPLE_CLOCK_S + 3600,
+        ),
+    ),
+    Op.NAK: (
+        None,
+        messages.Nak(code=ErrorCode.FORBIDDEN, reason="the PATIENT role may not use REFILL"),
+    ),
+}
+"""One example request and response per opcode, used for the example frames."""
+
+
+# --- small formatting helpers ----------------------------------------------
+
+
+def _join(parts: Sequence[str]) -> str:
+    """Paragraphs apart by a blank line; consecutive bullets as one list."""
+    out = parts[0] if parts else ""
+    for before, part in itertools.pairwise(parts):
+        bullets = before.startswith("* ") and part.startswith("* ")
+        out += ("\n" if bullets else "\n\n") + part
+    return out
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _hex(data: bytes, per_line: int = 32) -> str:
+    lines = [data[i : i + per_line].hex(" ") for i in range(0, len(data), per_line)] or ["(none)"]
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
+def _doc(obj: object) -> str:
+    text = inspect.getdoc(obj) or ""
+    return " ".join(text.split()).replace("``", "`")
+
+
+def _member_doc(member: enum.Enum) -> str:
+    """The docstring written under an enum member in enums.py (if any)."""
+    source = inspect.getsource(type(member))
+    lines = source.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(f"{member.name} = ") and i + 1 < len(lines):
+            following = lines[i + 1].strip()
+            if following.startswith('"""'):
+                return following.strip('"')
+    return ""
+
+
+def _unit(name: str) -> str:
+    if name == "clock_s" or name.endswith("_at_s"):
+        return "s (Unix time)"
+    suffixes = [
+        ("_nl_per_day", "nL/day"),
+        ("_ug_per_ml", "mcg/mL"),
+        ("_permille", "1/1000"),
+        ("_nl", "nL"),
+        ("_min", "min after midnight"),
+        ("_s", "s"),
+    ]
+    for suffix, unit in suffixes:
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+def _size(subcon: Construct) -> int | None:
+    try:
+        size: int = subcon.sizeof()
+    except SizeofError:
+        return None
+    return size
+
+
+def _record_table(record: type[Record]) -> str:
+    rows = []
+    offset: int | None = 0
+    for spec in wire_fields(record):
+        size = _size(spec.wire.subcon)
+        notes = spec.doc
+        wire = spec.wire
+        if isinstance(wire, ArrayOf) and isinstance(wire.element, RecordWire):
+            notes = f"{notes}; each is a {wire.element.record.__name__} (below)".lstrip("; ")
+        rows.append(
+            [
+                "-" if offset is None else str(offset),
+                "var" if size is None else str(size),
+                f"`{spec.name}`",
+                wire.doc_type,
+                _unit(spec.name),
+                notes,
+            ]
+        )
+        offset = None if offset is None or size is None else offset + size
+    if not rows:
+        return "Empty payload (LEN = 0)."
+    return _table(["offset", "size", "field", "type", "unit", "notes"], rows)
+
+
+def _frame_for(message: Message, *, seq: int, key: bytes | None) -> bytes:
+    frame = build_frame(
+        response=message.response, seq=seq, op=message.op, payload=encode_payload(message), key=key
+    )
+    return encode_frame(frame)
+
+
+# --- sections ----------------------------------------------------------------
+
+
+def _framing() -> str:
+    descriptions = {
+        "sync": ("2", "SYNC", "`A5 5A`"),
+        "ver": ("1", "VER", f"protocol version, `{PROTOCOL_VERSION:02X}`"),
+        "flags": ("1", "FLAGS", "bit 0 RESPONSE, bit 1 MAC, bit 2 NOTIFY; other bits 0"),
+        "seq": ("2", "SEQ", "u16; chosen by the programmer, a response carries its request's"),
+        "op": ("1", "OP", "opcode"),
+        "len": ("2", "LEN", f"u16 payload length, at most {MAX_PAYLOAD}"),
+        "payload": ("LEN", "PAYLOAD", "the message (tables below)"),
+        "mac": ("16", "MAC", "only when FLAGS has MAC: first 16 bytes of HMAC-SHA256"),
+        "crc": ("2", "CRC", "CRC-16/CCITT-FALSE over VER .. end of MAC, u16"),
+    }
+    names = [frames.FRAME.subcons[0].name]
+    names += [sc.name for sc in frames.FRAME_BODY.subcons] + [frames.FRAME.subcons[2].name]
+    if set(names) != set(descriptions):  # the schema changed: the doc must follow
+        raise RuntimeError(f"framing fields changed: {names}")
+    rows = []
+    offset: str = "0"
+    for name in names:
+        size, field, text = descriptions[name]
+        rows.append([offset, size, field, text])
+        offset = str(int(offset) + int(size)) if offset.isdigit() and size.isdigit() else ".."
+    flag_rows = [
+        [f"0x{int(flag):02X}", str(flag.name), _member_doc(flag)] for flag in Flags if flag
+    ]
+    example = build_frame(response=False, seq=0x0102, op=Op.STATUS, payload=b"", key=None)
+    wire = encode_frame(example)
+    parts = [
+        "## Framing",
+        "All integers on the wire are big-endian. A frame:",
+        _table(["offset", "size", "field", "meaning"], rows),
+        _table(["FLAGS bit", "name", "meaning"], flag_rows),
+        "* The CRC is CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, "
+        "no reflection, no final XOR (Python: `binascii.crc_hqx(data, 0xFFFF)`); "
+        'the check value of `b"123456789"` is 0x29B1.',
+        f"* A frame is at most {frames.MAX_FRAME_SIZE} bytes; "
+        f"the shortest is {frames.MIN_FRAME_SIZE}.",
+        "* A receiver hunts for SYNC. A bad VER, undefined FLAGS bits, LEN over "
+        f"{MAX_PAYLOAD} or a CRC mismatch drops only the first SYNC byte and hunting "
+        "resumes, so a corrupt frame never swallows the good frame behind it. "
+        "A frame that fails its CRC gets no reply.",
+        "* A frame that passes its CRC but cannot be executed gets a NAK (OP 0x7F, "
+        "the request's SEQ).",
+        "Example: a STATUS request, SEQ 0x0102, no MAC:",
+        _hex(wire),
+        _table(
+            ["bytes", "field"],
+            [
+                [wire[0:2].hex(" "), "SYNC"],
+                [wire[2:3].hex(), "VER"],
+                [wire[3:4].hex(), "FLAGS (none)"],
+                [wire[4:6].hex(" "), "SEQ 0x0102"],
+                [wire[6:7].hex(), "OP STATUS"],
+                [wire[7:9].hex(" "), "LEN 0"],
+                [wire[9:11].hex(" "), "CRC of `01 00 01 02 10 00 00`"],
+            ],
+        ),
+    ]
+    return _join(parts)
+
+
+def _conventions() -> str:
+    return _join(
+        [
+            "## Payload conventions",
+            "* Integers are unsigned big-endian unless the type says `i32` (two's complement).",
+            "* `u8 bool` is 0 or 1; any other value is malformed.",
+            "* `uN Enum` carries the enum's value (tables at the end); an unknown value "
+            "is malformed.",
+            "* Times are the pump's clock, Unix seconds, u64. In fields typed "
+            "`u64 (0 = none)` (forecasts) 0 means there is none.",
+            "* `u16 AlarmCode bits`: bit n set means alarm code n.",
+            "* `u8 length + utf8`: one length byte, then that many bytes of UTF-8.",
+            "* `u8 count + X[count]`: one count byte, then that many X.",
+            "* An offset `-` follows a field of variable size: the field starts right "
+            "after the previous one.",
+            "* Units are in the field names: `_nl` nanolitres, `_nl_per_day` nL/day, "
+            "`_ug_per_ml` micrograms (mcg) per mL, `_s` seconds, `_min` minutes after "
+            "midnight, `_permille` thousandths.",
+            "* Any payload that is short, has trailing bytes, or holds a value outside "
+            "its type is refused with NAK MALFORMED.",
+        ]
+    )
+
+
+def _roles_for(op: Op) -> str:
+    return ", ".join(role.name.lower() for role in Role if op in session.ROLE_OPS[role])
+
+
+def _opcode_summary() -> str:
+    rows = []
+    for op, command in REGISTRY.items():
+        rows.append(
+            [
+                f"0x{int(op):02X}",
+                f"[{op.name}](#{op.name.lower()})",
+                "no" if op in (Op.DEVICE_INFO, Op.SESSION_OPEN, Op.SESSION_AUTH, Op.NAK) else "yes",
+                _roles_for(op) if op is not Op.NAK else "(pump only)",
+                command.summary.replace("``", "`"),
+            ]
+        )
+    return _join(
+        [
+            "## Opcodes",
+            _table(["OP", "name", "needs a session", "roles", "what it does"], rows),
+        ]
+    )
+
+
+def _commands() -> str:
+    parts = ["## Commands"]
+    seq = 0x0010
+    for op, command in REGISTRY.items():
+        request, response = EXAMPLES[op]
+        parts.append(f"### {op.name}")
+        parts.append(f"OP `0x{int(op):02X}`.")
+        in_session = op not in (Op.DEVICE_INFO, Op.SESSION_OPEN, Op.SESSION_AUTH)
+        key = EXAMPLE_SESSION_KEY if in_session else None
+        if op is Op.SESSION_AUTH:
+            key = None  # the request is plain; its response is the first MAC'd frame
+        if command.request is not None and request is not None:
+            parts.append(f"**Request** (`{command.request.__name__}`): {_doc(command.request)}")
+            parts.append(_record_table(command.request))
+            parts.append("Example request frame:")
+            parts.append(_hex(_frame_for(request, seq=seq, key=key)))
+        parts.append(f"**Response** (`{command.response.__name__}`): {_doc(command.response)}")
+        parts.append(_record_table(command.response))
+        response_key = EXAMPLE_SESSION_KEY if op is Op.SESSION_AUTH else key
+        parts.append("Example response frame:")
+        parts.append(_hex(_frame_for(response, seq=seq, key=response_key)))
+        seq += 1
+    parts.append(
+        "Example frames inside a session carry the MAC computed with the example "
+        "session key of the [handshake example](#handshake); those outside it carry none."
+    )
+    return _join(parts)
+
+
+def _records() -> str:
+    parts = ["## Nested structures"]
+    parts.append("### Prescription")
+    parts.append(_doc(PrescriptionSpec))
+    parts.append(
+        _table(
+            ["mode (u8)", "followed by"],
+            [
+                [f"{int(Mode.SIMPLE)} SIMPLE", "`rate_nl_per_day` u32 (nL/day)"],
+                [
+                    f"{int(Mode.FLEX)} FLEX",
+                    "`weekly` u8 bool (0: one profile for every day, 1: seven, Monday "
+                    "first); `profiles`: u8 count, then per profile a u8 count of "
+                    "FlexStep (1..13)",
+                ],
+                [f"{int(Mode.MINIMUM_RATE)} MINIMUM_RATE", "nothing"],
+                [f"{int(Mode.STOPPED)} STOPPED", "nothing"],
+            ],
+        )
+    )
+    parts.append(
+        "The prescription checksum (STAGE, COMMIT, READ_PRESCRIPTION, STATUS) is "
+        "`zlib.crc32` (CRC-32/ISO-HDLC) of these prescription bytes."
+    )
+    example = messages.encode_prescription(_FLEX)
+    parts.append(
+        "Example: FLEX, one profile, steps 00:00 0.180 mL/day, 07:00 0.240 mL/day, "
+        f"22:00 0.180 mL/day; checksum 0x{messages.prescription_checksum(_FLEX):08X}:"
+    )
+    parts.append(_hex(example))
+    for record in (FlexStep, AlarmRecord, LogEntry):
+        parts.append(f"### {record.__name__}")
+        parts.append(_doc(record))
+        parts.append(_record_table(record))
+    return _join(parts)
+
+
+def _enum_table(cls: type[enum.IntEnum], extra: dict[str, list[str]] | None = None) -> str:
+    header = ["value", "name", "meaning", *(extra or {})]
+    rows = []
+    for member in cls:
+        row = [f"{int(member)} (0x{int(member):02X})", member.name, _member_doc(member)]
+        for column in (extra or {}).values():
+            row.append(column[list(cls).index(member)])
+        rows.append(row)
+    return _table(header, rows)
+
+
+def _enums() -> str:
+    parts = ["## Codes"]
+    parts.append("### Error codes (NAK)")
+    parts.append(
+        "A NAK payload is the error code (u8) then a UTF-8 reason (at most 200 bytes) to "
+        "the end of the payload."
+    )
+    parts.append(_enum_table(ErrorCode))
+    for cls in (Role, Mode, BolusKind, StopReason, AlarmClass):
+        parts.append(f"### {cls.__name__}")
+        if cls.__doc__:
+            parts.append(_doc(cls))
+        parts.append(_enum_table(cls))
+    parts.append("### AlarmCode")
+    parts.append(_doc(AlarmCode))
+    parts.append(_enum_table(AlarmCode, {"class": [ALARM_CLASS[c].name for c in AlarmCode]}))
+    parts.append("### EventCode")
+    parts.append(_doc(EventCode))
+    parts.append(
+        _enum_table(
+            EventCode,
+            {
+                "a": [EVENT_PARAMS[c][0] for c in EventCode],
+                "b": [EVENT_PARAMS[c][1] for c in EventCode],
+            },
+        )
+    )
+    return _join(parts)
+
+
+def _handshake() -> str:
+    role = Role.CLINICIAN
+    first_seq = 1
+    open_request, open_response = EXAMPLES[Op.SESSION_OPEN]
+    auth_request, auth_response = EXAMPLES[Op.SESSION_AUTH]
+    assert open_request is not None and auth_request is not None
+    steps = [
+        ("1. programmer -> pump, SESSION_OPEN, no MAC", open_request, first_seq, None),
+        ("2. pump -> programmer, SESSION_OPEN response, no MAC", open_response, first_seq, None),
+        ("3. programmer -> pump, SESSION_AUTH, no MAC", auth_request, first_seq + 1, None),
+        (
+            "4. pump -> programmer, SESSION_AUTH response, the first MAC'd frame",
+            auth_response,
+            first_seq + 1,
+            EXAMPLE_SESSION_KEY,
+        ),
+    ]
+    status = messages.StatusRequest()
+    parts = [
+        "## Handshake",
+        "Every command except DEVICE_INFO needs a session, opened by mutual "
+        "challenge-response. The pump holds one 32-byte key K per role; a session "
+        "opens in one role with that role's key. Both sides pick a fresh random "
+        "16-byte nonce: `cn` (programmer) and `pn` (pump). `role` below is the role's "
+        "single byte; HMAC is HMAC-SHA256; `+` concatenates.",
+        _table(
+            ["value", "definition"],
+            [
+                ["pump_proof", "HMAC(K, `vpump/pump` + role + cn + pn)"],
+                ["client_proof", "HMAC(K, `vpump/prog` + role + pn + cn)"],
+                ["session key", "HMAC(K, `vpump/session` + role + cn + pn)"],
+                ["MAC of a frame", "first 16 bytes of HMAC(session key, VER .. end of PAYLOAD)"],
+            ],
+        ),
+        "1. The programmer sends SESSION_OPEN {role, cn}.\n"
+        "2. The pump answers {pn, pump_proof}.\n"
+        "3. The programmer checks pump_proof: if it does not verify, the pump is fake "
+        "(or the key is wrong) and the programmer stops. Otherwise it sends "
+        "SESSION_AUTH {client_proof}.\n"
+        "4. The pump checks client_proof (AUTH_FAILED if it does not verify; every "
+        "attempt then needs a new SESSION_OPEN) and answers {role, idle_timeout_s}, "
+        "MAC'd with the session key. From here on every frame both ways carries the MAC.",
+        "Worked example (clinician role). Role key K = "
+        f"`{EXAMPLE_ROLE_KEY.hex()}`, cn = `{EXAMPLE_CLIENT_NONCE.hex()}`, "
+        f"pn = `{EXAMPLE_PUMP_NONCE.hex()}`, so the session key is "
+        f"`{EXAMPLE_SESSION_KEY.hex()}`.",
+    ]
+    for title, message, seq, key in steps:
+        parts.append(f"{title} (SEQ {seq}):")
+        parts.append(_hex(_frame_for(message, seq=seq, key=key)))
+    parts.append("Then a STATUS request, MAC'd (SEQ 3):")
+    parts.append(_hex(_frame_for(status, seq=first_seq + 2, key=EXAMPLE_SESSION_KEY)))
+    _ = role
+    return _join(parts)
+
+
+def _security() -> str:
+    transitions = [
+        [state.name, event.value, after.name]
+        for (state, event), after in session.DEVICE_TRANSITIONS.items()
+    ]
+    role_rows = [
+        [
+            op.name,
+            "yes" if op in session.ROLE_OPS[Role.CLINICIAN] else "no",
+            "yes" if op in session.ROLE_OPS[Role.PATIENT] else "no",
+        ]
+        for op in Op
+        if op is not Op.NAK
+    ]
+    return _join(
+        [
+            "## Security rules",
+            "* **MAC.** After the handshake every frame in both directions sets FLAGS "
+            "MAC and carries the MAC. A MAC'd request whose MAC does not verify gets "
+            "BAD_MAC and is not executed. A command sent without MAC is refused with "
+            "NO_SESSION, even inside a session. The only answers to a MAC'd request "
+            "without a MAC are NAKs with NO_SESSION, SESSION_EXPIRED or LOCKED_OUT "
+            "(the pump holds no session key then); the programmer must then open a "
+            "new session.",
+            "* **SEQ.** Each new request in a session carries a SEQ greater than the "
+            "last one the pump answered (the SESSION_AUTH's SEQ is the first). SEQ "
+            "never wraps: after 0xFFFF the programmer must open a new session. Any "
+            "other SEQ that does not move forward is refused with REPLAY.",
+            "* **Retransmission.** An exact retransmission of the last answered "
+            "request (same SEQ, identical bytes) gets the cached response, byte for "
+            "byte, and is not executed again: a retried bolus is delivered once. "
+            "A programmer that times out resends the same bytes.",
+            "* **Roles.** The table below says which role may use each opcode; "
+            "anything else is refused with FORBIDDEN.",
+            f"* **Idle timeout.** A request arriving `idle_timeout_s` (default "
+            f"{int(session.DEFAULT_IDLE_TIMEOUT_S)} s, sent in the SESSION_AUTH response) "
+            "or more after the last accepted request finds the session expired: "
+            "SESSION_EXPIRED.",
+            f"* **Lockout.** Bad handshake proofs and bad MACs count as failures, per "
+            f"pump (a reconnect does not reset the count). The "
+            f"{session.DEFAULT_MAX_FAILURES}th (default) locks the pump for the "
+            f"lockout period (default {int(session.DEFAULT_LOCKOUT_S)} s): every "
+            "request except DEVICE_INFO gets LOCKED_OUT with the seconds left in the "
+            "reason, and open sessions end. A successful handshake resets the count.",
+            "* **Starting over.** A new SESSION_OPEN ends any session on the link.",
+            "* **Refusals are answers.** Once a MAC'd request passed its MAC and SEQ "
+            "checks, its answer (success or NAK) is the one cached for retransmits.",
+            "* **DEVICE_INFO** without MAC is answered in every state, lockout "
+            "included, and does not touch the session.",
+            "* **Frames that are not requests** (FLAGS RESPONSE or NOTIFY) sent to the "
+            "pump are ignored.",
+            "### Roles",
+            _table(["OP", "clinician", "patient"], role_rows),
+            "### Session states at the pump",
+            "One state machine per link. A pair not listed is refused: SESSION_AUTH "
+            "outside OPENING gets BAD_HANDSHAKE, a MAC'd command outside ESTABLISHED "
+            "NO_SESSION (SESSION_EXPIRED after an idle timeout), anything in LOCKED "
+            "LOCKED_OUT.",
+            _table(["state", "event", "next state"], transitions),
+        ]
+    )
+
+
+def generate() -> str:
+    """The whole of docs/protocol.md."""
+    intro = _join(
+        [
+            "# vpump telemetry protocol",
+            "<!-- Generated by `python -m protocol.docgen` (run `make docs`); do not edit. -->",
+            "The byte-level protocol between a clinician (or patient) programmer and "
+            "the vpump implantable pump: framing, every command, the session "
+            "handshake and the security rules. Everything here is generated from the "
+            "construct schemas and enums of the `protocol` package, and every example "
+            "frame is built by its encoder, so the document and the code cannot differ.",
+            "Contents: [Framing](#framing), [Payload conventions](#payload-conventions), "
+            "[Opcodes](#opcodes), [Commands](#commands), "
+            "[Nested structures](#nested-structures), [Handshake](#handshake), "
+            "[Security rules](#security-rules), [Codes](#codes).",
+        ]
+    )
+    sections = [
+        intro,
+        _framing(),
+        _conventions(),
+        _opcode_summary(),
+        _commands(),
+        _records(),
+        _handshake(),
+        _security(),
+        _enums(),
+    ]
+    return _join(sections) + "\n"
+
+
+def main() -> int:
+    """Print the document to stdout."""
+    print(generate(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1278 @@
+"""One typed message per command and per response, and their payload schemas.
+
+Every message is a frozen, keyword-only dataclass validated on construction
+(the ranges of its wire types, plus the few structural rules named on the
+class), so an invalid command cannot be built. Each field declares its wire
+type (``u32()``, ``enum(Mode)``, ``time_or_none()`` ...); the construct
+``Struct`` of each payload is assembled from those declarations in field
+order, and :func:`payload_schema` returns it. construct ``Container`` objects
+never leave this module: :func:`encode_payload`, :func:`decode_request` and
+:func:`decode_response` speak dataclasses only.
+
+Wire integers are big-endian. Times are the pump's clock in Unix seconds
+(u64); a forecast time of 0 on the wire means "none" and is ``None`` here.
+Units are in the field names: ``_nl`` nanolitres, ``_s`` seconds, ``_min``
+minutes after midnight, ``_ug_per_ml`` micrograms per millilitre,
+``_nl_per_day`` nanolitres per day, ``_permille`` thousandths.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import io
+import itertools
+import typing
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Annotated, Any, ClassVar, Final, TypeAlias, TypeVar
+
+from construct import (
+    Bytes,
+    Construct,
+    ConstructError,
+    GreedyString,
+    Int8ub,
+    Int16ub,
+    Int32sb,
+    Int32ub,
+    Int64ub,
+    PascalString,
+    Pass,
+    PrefixedArray,
+    Struct,
+    Switch,
+    this,
+)
+
+from protocol.enums import (
+    ALARM_CLASS,
+    MAX_PAYLOAD,
+    AlarmClass,
+    AlarmCode,
+    BolusKind,
+    ErrorCode,
+    EventCode,
+    Mode,
+    Op,
+    Role,
+    StopReason,
+)
+from protocol.errors import InvalidMessage, MalformedPayload, UnknownOpcodeError
+
+NONCE_SIZE: Final = 16
+"""Bytes of each handshake nonce."""
+PROOF_SIZE: Final = 32
+"""Bytes of each handshake proof (a full HMAC-SHA256)."""
+MAX_STRING_BYTES: Final = 16
+"""Longest serial number or firmware version, in UTF-8 bytes."""
+MAX_NAK_REASON_BYTES: Final = 200
+"""Longest NAK reason, in UTF-8 bytes."""
+MAX_FLEX_STEPS: Final = 13
+"""Most steps in one daily flex profile."""
+MINUTES_PER_DAY: Final = 1440
+MAX_EVENT_LOG_READ: Final = 32
+"""Most event-log entries one READ_EVENT_LOG may ask for (and return)."""
+DEVICE_MODELS: Final = (20, 40)
+"""Reservoir sizes in mL that name the pump models."""
+BOLUS_KINDS_STARTABLE: Final = frozenset(
+    {BolusKind.THERAPEUTIC, BolusKind.BRIDGE, BolusKind.PRIMING}
+)
+"""Bolus kinds START_BOLUS accepts (patient doses go through PATIENT_DOSE)."""
+
+_R = TypeVar("_R", bound="Record")
+
+
+# --- wire types: a construct subcon plus the conversion at the module edge ---
+
+
+class Wire(abc.ABC):
+    """The wire type of one field: its construct subcon, its validation and
+    its conversion between the dataclass value and construct's value."""
+
+    subcon: Construct
+    doc_type: str
+
+    @abc.abstractmethod
+    def coerce(self, name: str, value: Any) -> Any:
+        """Validate ``value`` for field ``name``; return it (normalized).
+
+        Raises InvalidMessage."""
+
+    def to_wire(self, value: Any) -> Any:
+        """The value construct builds from."""
+        return value
+
+    def from_wire(self, raw: Any) -> Any:
+        """The dataclass value for construct's parsed ``raw`` (ValueError if off)."""
+        return raw
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class UInt(Wire):
+    """Unsigned big-endian integer of 8, 16, 32 or 64 bits."""
+
+    _SUBCONS: ClassVar[dict[int, Construct]] = {8: Int8ub, 16: Int16ub, 32: Int32ub, 64: Int64ub}
+
+    def __init__(
+        self,
+        bits: int,
+        *,
+        minimum: int = 0,
+        maximum: int | None = None,
+        choices: Iterable[int] = (),
+    ) -> None:
+        self.bits = bits
+        self.subcon = self._SUBCONS[bits]
+        self.minimum = minimum
+        self.maximum = (1 << bits) - 1 if maximum is None else maximum
+        self.choices = tuple(choices)
+        if self.choices:
+            self.doc_type = f"u{bits} (" + " or ".join(map(str, self.choices)) + ")"
+        elif minimum != 0 or self.maximum != (1 << bits) - 1:
+            self.doc_type = f"u{bits} ({minimum}..{self.maximum})"
+        else:
+            self.doc_type = f"u{bits}"
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not _is_int(value):
+            raise InvalidMessage(f"{name} must be an int, got {value!r}")
+        if self.choices and value not in self.choices:
+            raise InvalidMessage(f"{name} must be one of {self.choices}, got {value}")
+        if not self.minimum <= value <= self.maximum:
+            raise InvalidMessage(f"{name} must be in {self.minimum}..{self.maximum}, got {value}")
+        return int(value)
+
+
+class SInt32(Wire):
+    """Signed big-endian 32-bit integer (two's complement)."""
+
+    subcon = Int32sb
+    doc_type = "i32"
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not _is_int(value) or not -(1 << 31) <= value < (1 << 31):
+            raise InvalidMessage(f"{name} must be an int in the i32 range, got {value!r}")
+        return int(value)
+
+
+class Bool8(Wire):
+    """A u8 that is 0 (false) or 1 (true); any other byte is malformed."""
+
+    subcon = Int8ub
+    doc_type = "u8 bool"
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise InvalidMessage(f"{name} must be a bool, got {value!r}")
+        return value
+
+    def to_wire(self, value: Any) -> Any:
+        return int(value)
+
+    def from_wire(self, raw: Any) -> Any:
+        if raw not in (0, 1):
+            raise ValueError(f"a boolean byte must be 0 or 1, got {raw}")
+        return raw == 1
+
+
+class EnumWire(Wire):
+    """An IntEnum member carried as an unsigned integer; other values are malformed."""
+
+    def __init__(self, enum: type[IntEnum], *, bits: int = 8, allowed: Iterable[IntEnum] = ()):
+        self.enum = enum
+        self.subcon = UInt._SUBCONS[bits]
+        self.allowed = frozenset(allowed)
+        names = ", ".join(member.name for member in enum if member in self.allowed)
+        self.doc_type = f"u{bits} {enum.__name__}" + (f" ({names})" if names else "")
+
+    def coerce(self, name: str, value: Any) -> Any:
+        try:
+            member = self.enum(value)
+        except ValueError:
+            raise InvalidMessage(f"{name} must be a {self.enum.__name__}, got {value!r}") from None
+        if isinstance(value, bool) or (self.allowed and member not in self.allowed):
+            raise InvalidMessage(f"{name} may not be {member!r}")
+        return member
+
+    def to_wire(self, value: Any) -> Any:
+        return int(value)
+
+    def from_wire(self, raw: Any) -> Any:
+        return self.enum(raw)
+
+
+class TimeOrNone(Wire):
+    """A u64 pump time in Unix seconds where 0 means "none" (``None``)."""
+
+    subcon = Int64ub
+    doc_type = "u64 (0 = none)"
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if not _is_int(value) or not 0 < value < (1 << 64):
+            raise InvalidMessage(f"{name} must be None or an int in 1..2^64-1, got {value!r}")
+        return int(value)
+
+    def to_wire(self, value: Any) -> Any:
+        return 0 if value is None else value
+
+    def from_wire(self, raw: Any) -> Any:
+        return None if raw == 0 else raw
+
+
+class AlarmMask(Wire):
+    """A u16 whose bit n is set when alarm code n is in the set."""
+
+    subcon = Int16ub
+    doc_type = "u16 AlarmCode bits"
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not isinstance(value, (set, frozenset, tuple, list)):
+            raise InvalidMessage(f"{name} must be a set of AlarmCode, got {value!r}")
+        try:
+            return frozenset(AlarmCode(code) for code in value)
+        except ValueError:
+            raise InvalidMessage(f"{name} holds a value that is not an AlarmCode") from None
+
+    def to_wire(self, value: Any) -> Any:
+        return sum(1 << code for code in value)
+
+    def from_wire(self, raw: Any) -> Any:
+        codes = frozenset(code for code in AlarmCode if raw & (1 << code))
+        if sum(1 << code for code in codes) != raw:
+            raise ValueError(f"alarm mask 0x{raw:04X} has bits that name no alarm")
+        return codes
+
+
+class RawBytes(Wire):
+    """A fixed number of opaque bytes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.subcon = Bytes(size)
+        self.doc_type = f"bytes[{size}]"
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not isinstance(value, bytes) or len(value) != self.size:
+            raise InvalidMessage(f"{name} must be {self.size} bytes, got {value!r}")
+        return value
+
+    def from_wire(self, raw: Any) -> Any:
+        return bytes(raw)
+
+
+class Text(Wire):
+    """UTF-8 text, either length-prefixed (u8) or running to the end of the payload."""
+
+    def __init__(self, *, max_bytes: int, greedy: bool = False) -> None:
+        self.max_bytes = max_bytes
+        self.greedy = greedy
+        self.subcon = GreedyString("utf8") if greedy else PascalString(Int8ub, "utf8")
+        self.doc_type = (
+            f"utf8 to end (<= {max_bytes} bytes)"
+            if greedy
+            else f"u8 length + utf8 (<= {max_bytes})"
+        )
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise InvalidMessage(f"{name} must be a str, got {value!r}")
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidMessage(f"{name} is not encodable as UTF-8") from None
+        if size > self.max_bytes:
+            raise InvalidMessage(f"{name} is {size} UTF-8 bytes, at most {self.max_bytes}")
+        return value
+
+
+class ArrayOf(Wire):
+    """A u8 count, then that many elements."""
+
+    def __init__(self, element: Wire, *, max_count: int, min_count: int = 0) -> None:
+        self.element = element
+        self.max_count = max_count
+        self.min_count = min_count
+        self.subcon = PrefixedArray(Int8ub, element.subcon)
+        self.doc_type = f"u8 count + {element.doc_type}[count]"
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not isinstance(value, (tuple, list)):
+            raise InvalidMessage(f"{name} must be a tuple, got {value!r}")
+        if not self.min_count <= len(value) <= self.max_count:
+            raise InvalidMessage(
+                f"{name} must hold {self.min_count}..{self.max_count} items, got {len(value)}"
+            )
+        return tuple(self.element.coerce(f"{name}[{i}]", item) for i, item in enumerate(value))
+
+    def to_wire(self, value: Any) -> Any:
+        return [self.element.to_wire(item) for item in value]
+
+    def from_wire(self, raw: Any) -> Any:
+        return tuple(self.element.from_wire(item) for item in raw)
+
+
+class RecordWire(Wire):
+    """A nested record (a :class:`Record` subclass) laid out field after field."""
+
+    def __init__(self, record: type[Record]) -> None:
+        self.record = record
+        self.doc_type = record.__name__
+
+    @property
+    def subcon(self) -> Construct:
+        return payload_schema(self.record)
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not isinstance(value, self.record):
+            raise InvalidMessage(f"{name} must be a {self.record.__name__}, got {value!r}")
+        return value
+
+    def to_wire(self, value: Any) -> Any:
+        return _to_container(value)
+
+    def from_wire(self, raw: Any) -> Any:
+        return _from_container(self.record, raw)
+
+
+U8: TypeAlias = Annotated[int, UInt(8)]
+U16: TypeAlias = Annotated[int, UInt(16)]
+U32: TypeAlias = Annotated[int, UInt(32)]
+U64: TypeAlias = Annotated[int, UInt(64)]
+I32: TypeAlias = Annotated[int, SInt32()]
+Bool: TypeAlias = Annotated[bool, Bool8()]
+TimeOrNoneS: TypeAlias = Annotated[int | None, TimeOrNone()]
+AlarmSet: TypeAlias = Annotated[frozenset[AlarmCode], AlarmMask()]
+
+
+# --- records and messages ---------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """A frozen dataclass whose fields all declare their wire type.
+
+    ``__post_init__`` validates (and normalizes, e.g. int -> enum member)
+    every field through its wire type, then runs :meth:`_check` for rules
+    that involve several fields.
+    """
+
+    def __post_init__(self) -> None:
+        for spec in wire_fields(type(self)):
+            value = getattr(self, spec.name)
+            normalized = spec.wire.coerce(spec.name, value)
+            if normalized is not value:
+                object.__setattr__(self, spec.name, normalized)
+        self._check()
+
+    def _check(self) -> None:
+        """Rules across fields; raise InvalidMessage."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message(Record):
+    """A request or response payload. ``op`` is its opcode; ``response`` tells
+    the direction (responses travel pump to programmer with FLAGS RESPONSE)."""
+
+    op: ClassVar[Op]
+    response: ClassVar[bool]
+
+
+@dataclass(frozen=True)
+class WireField:
+    """One field of a record: its name, wire type and description."""
+
+    name: str
+    wire: Wire
+    doc: str
+
+
+_FIELDS: dict[type[Record], tuple[WireField, ...]] = {}
+_SCHEMAS: dict[type[Record], Construct] = {}
+
+
+def wire_fields(record: type[Record]) -> tuple[WireField, ...]:
+    """The fields of ``record`` in wire order, with the wire type each declares
+    (the :class:`Wire` in its ``Annotated`` type; a ``str`` there is its description)."""
+    found = _FIELDS.get(record)
+    if found is None:
+        hints = typing.get_type_hints(record, include_extras=True)
+        specs = []
+        for f in dataclasses.fields(record):
+            extras = getattr(hints[f.name], "__metadata__", ())
+            wires = [extra for extra in extras if isinstance(extra, Wire)]
+            if len(wires) != 1:
+                raise TypeError(f"{record.__name__}.{f.name} must declare one wire type")
+            doc = " ".join(extra for extra in extras if isinstance(extra, str))
+            specs.append(WireField(name=f.name, wire=wires[0], doc=doc))
+        found = _FIELDS[record] = tuple(specs)
+    return found
+
+
+def payload_schema(record: type[Record]) -> Construct:
+    """The construct ``Struct`` of ``record``'s payload, one subcon per field."""
+    schema = _SCHEMAS.get(record)
+    if schema is None:
+        fields = wire_fields(record)
+        schema = _SCHEMAS[record] = Struct(*(spec.name / spec.wire.subcon for spec in fields))
+    return schema
+
+
+def _to_container(record: Record) -> Any:
+    return {
+        spec.name: spec.wire.to_wire(getattr(record, spec.name))
+        for spec in wire_fields(type(record))
+    }
+
+
+def _from_container(record: type[_R], raw: Any) -> _R:
+    values = {spec.name: spec.wire.from_wire(raw[spec.name]) for spec in wire_fields(record)}
+    return record(**values)
+
+
+# --- the prescription: a Switch on the mode ---------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlexStep(Record):
+    """One step of a flex profile: from ``start_min`` (minutes after midnight)
+    until the next step's start (or midnight), deliver at ``rate_nl_per_day``."""
+
+    start_min: Annotated[int, UInt(16, maximum=MINUTES_PER_DAY - 1), "minutes after midnight"]
+    rate_nl_per_day: U32
+
+
+FLEX_STEP: Final = payload_schema(FlexStep)
+_PROFILES: Final = ArrayOf(
+    ArrayOf(RecordWire(FlexStep), max_count=MAX_FLEX_STEPS, min_count=1), max_count=7
+)
+
+PRESCRIPTION: Final = Struct(
+    "mode" / Int8ub,
+    "params"
+    / Switch(
+        this.mode,
+        {
+            int(Mode.SIMPLE): Struct("rate_nl_per_day" / Int32ub),
+            int(Mode.FLEX): Struct(
+                "weekly" / Int8ub,
+                "profiles" / PrefixedArray(Int8ub, PrefixedArray(Int8ub, FLEX_STEP)),
+            ),
+        },
+        Pass,
+    ),
+)
+"""mode u8 (Mode), then: SIMPLE rate_nl_per_day u32; FLEX weekly u8 (0: one
+profile for every day, 1: seven, Monday first) and u8-counted profiles of
+u8-counted steps; MINIMUM_RATE and STOPPED nothing."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrescriptionSpec:
+    """A basal prescription as the wire carries it.
+
+    Validation is structural only (clinical limits are the pump's job):
+    SIMPLE has a rate and no profiles; FLEX has one profile (``weekly`` False)
+    or seven (Monday first), each of 1 to 13 steps whose starts rise strictly
+    from 0 (midnight) and stay under 1440; MINIMUM_RATE and STOPPED carry
+    nothing. Build one with :meth:`simple`, :meth:`flex`, :meth:`flex_weekly`,
+    :meth:`minimum_rate` or :meth:`stopped`.
+    """
+
+    mode: Mode
+    rate_nl_per_day: int | None = None
+    weekly: bool = False
+    profiles: tuple[tuple[FlexStep, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        mode = EnumWire(Mode).coerce("mode", self.mode)
+        object.__setattr__(self, "mode", mode)
+        if mode is Mode.SIMPLE:
+            UInt(32).coerce("rate_nl_per_day", self.rate_nl_per_day)
+        elif self.rate_nl_per_day is not None:
+            raise InvalidMessage(f"rate_nl_per_day is only for SIMPLE, not {mode.name}")
+        Bool8().coerce("weekly", self.weekly)
+        profiles = _PROFILES.coerce("profiles", self.profiles)
+        object.__setattr__(self, "profiles", profiles)
+        if mode is Mode.FLEX:
+            wanted = 7 if self.weekly else 1
+            if len(profiles) != wanted:
+                raise InvalidMessage(f"a FLEX prescription with weekly={self.weekly} has {wanted}")
+            for day, profile in enumerate(profiles):
+                starts = [step.start_min for step in profile]
+                if starts[0] != 0:
+                    raise InvalidMessage(f"profile {day} must start at minute 0 (midnight)")
+                if any(b <= a for a, b in itertools.pairwise(starts)):
+                    raise InvalidMessage(f"profile {day} step starts must rise strictly")
+        elif profiles or self.weekly:
+            raise InvalidMessage(f"profiles and weekly are only for FLEX, not {mode.name}")
+
+    @classmethod
+    def simple(cls, rate_nl_per_day: int) -> PrescriptionSpec:
+        """One rate all day."""
+        return cls(mode=Mode.SIMPLE, rate_nl_per_day=rate_nl_per_day, weekly=False, profiles=())
+
+    @classmethod
+    def flex(cls, steps: Iterable[FlexStep]) -> PrescriptionSpec:
+        """The same daily profile every day."""
+        return cls(mode=Mode.FLEX, rate_nl_per_day=None, weekly=False, profiles=(tuple(steps),))
+
+    @classmethod
+    def flex_weekly(cls, profiles: Iterable[Iterable[FlexStep]]) -> PrescriptionSpec:
+        """Seven daily profiles, Monday first."""
+        days = tuple(tuple(steps) for steps in profiles)
+        return cls(mode=Mode.FLEX, rate_nl_per_day=None, weekly=True, profiles=days)
+
+    @classmethod
+    def minimum_rate(cls) -> PrescriptionSpec:
+        """Keep-open flow only."""
+        return cls(mode=Mode.MINIMUM_RATE, rate_nl_per_day=None, weekly=False, profiles=())
+
+    @classmethod
+    def stopped(cls) -> PrescriptionSpec:
+        """No delivery."""
+        return cls(mode=Mode.STOPPED, rate_nl_per_day=None, weekly=False, profiles=())
+
+    def profile_for_weekday(self, weekday: int) -> tuple[FlexStep, ...]:
+        """The FLEX steps that apply on ``weekday`` (0 = Monday)."""
+        if self.mode is not Mode.FLEX:
+            raise InvalidMessage(f"a {self.mode.name} prescription has no profiles")
+        if not 0 <= weekday <= 6:
+            raise InvalidMessage(f"weekday must be 0..6, got {weekday}")
+        return self.profiles[weekday if self.weekly else 0]
+
+
+def _prescription_to_container(spec: PrescriptionSpec) -> Any:
+    params: Any = None
+    if spec.mode is Mode.SIMPLE:
+        params = {"rate_nl_per_day": spec.rate_nl_per_day}
+    elif spec.mode is Mode.FLEX:
+        profiles = [[_to_container(step) for step in profile] for profile in spec.profiles]
+        params = {"weekly": int(spec.weekly), "profiles": profiles}
+    return {"mode": int(spec.mode), "params": params}
+
+
+def _prescription_from_container(raw: Any) -> PrescriptionSpec:
+    mode = Mode(raw.mode)
+    if mode is Mode.SIMPLE:
+        return PrescriptionSpec.simple(raw.params.rate_nl_per_day)
+    if mode is Mode.FLEX:
+        weekly = Bool8().from_wire(raw.params.weekly)
+        profiles = tuple(
+            tuple(_from_container(FlexStep, step) for step in profile)
+            for profile in raw.params.profiles
+        )
+        return PrescriptionSpec(mode=mode, rate_nl_per_day=None, weekly=weekly, profiles=profiles)
+    return PrescriptionSpec(mode=mode, rate_nl_per_day=None, weekly=False, profiles=())
+
+
+class PrescriptionWire(Wire):
+    """A :class:`PrescriptionSpec` laid out as :data:`PRESCRIPTION`."""
+
+    subcon = PRESCRIPTION
+    doc_type = "Prescription"
+
+    def coerce(self, name: str, value: Any) -> Any:
+        if not isinstance(value, PrescriptionSpec):
+            raise InvalidMessage(f"{name} must be a PrescriptionSpec, got {value!r}")
+        return value
+
+    def to_wire(self, value: Any) -> Any:
+        return _prescription_to_container(value)
+
+    def from_wire(self, raw: Any) -> Any:
+        return _prescription_from_container(raw)
+
+
+Prescription: TypeAlias = Annotated[PrescriptionSpec, PrescriptionWire()]
+
+
+def encode_prescription(spec: PrescriptionSpec) -> bytes:
+    """The wire bytes of ``spec`` (what :func:`prescription_checksum` covers)."""
+    data: bytes = PRESCRIPTION.build(_prescription_to_container(spec))
+    return data
+
+
+def prescription_checksum(spec: PrescriptionSpec) -> int:
+    """zlib.crc32 of the prescription's wire bytes: what STAGE returns and COMMIT names."""
+    return zlib.crc32(encode_prescription(spec))
+
+
+# --- nested records of responses --------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmRecord(Record):
+    """One alarm in READ_ALARMS. ``alarm_class`` must be the code's class."""
+
+    code: Annotated[AlarmCode, EnumWire(AlarmCode)]
+    alarm_class: Annotated[AlarmClass, EnumWire(AlarmClass)]
+    raised_at_s: U64
+    silenced: Bool
+    condition_present: Bool
+
+    def _check(self) -> None:
+        if ALARM_CLASS[self.code] is not self.alarm_class:
+            raise InvalidMessage(f"{self.code.name} is {ALARM_CLASS[self.code].name}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogEntry(Record):
+    """One event-log entry; ``a`` and ``b`` mean what ``EVENT_PARAMS[code]`` says."""
+
+    index: Annotated[U32, "position in the log since it was created"]
+    clock_s: U64
+    code: Annotated[EventCode, EnumWire(EventCode, bits=16)]
+    a: I32
+    b: I32
+
+
+# --- the messages, in opcode order ------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceInfoRequest(Message):
+    """Identify the pump. Works without a session."""
+
+    op = Op.DEVICE_INFO
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceInfoResponse(Message):
+    """Who the pump is and the limits of its model."""
+
+    op = Op.DEVICE_INFO
+    response = True
+    model: Annotated[int, UInt(8, choices=DEVICE_MODELS), "reservoir size in mL names the model"]
+    serial: Annotated[str, Text(max_bytes=MAX_STRING_BYTES)]
+    firmware_version: Annotated[str, Text(max_bytes=MAX_STRING_BYTES)]
+    capacity_nl: U32
+    protocol_version: U8
+    min_rate_nl_per_day: Annotated[U32, "lowest programmable rate"]
+    max_rate_nl_per_day: Annotated[U32, "highest rate (boluses)"]
+    minimum_mode_rate_nl_per_day: Annotated[U32, "keep-open rate of MINIMUM_RATE mode"]
+    empty_threshold_nl: Annotated[U32, "at or below this the reservoir is empty"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionOpenRequest(Message):
+    """Handshake step 1: the role wanted and the programmer's fresh nonce."""
+
+    op = Op.SESSION_OPEN
+    response = False
+    role: Annotated[Role, EnumWire(Role)]
+    client_nonce: Annotated[bytes, RawBytes(NONCE_SIZE)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionOpenResponse(Message):
+    """Handshake step 2: the pump's fresh nonce and its proof of the role key."""
+
+    op = Op.SESSION_OPEN
+    response = True
+    pump_nonce: Annotated[bytes, RawBytes(NONCE_SIZE)]
+    pump_proof: Annotated[
+        bytes, RawBytes(PROOF_SIZE), "HMAC-SHA256(K, 'vpump/pump' + role + cn + pn)"
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionAuthRequest(Message):
+    """Handshake step 3: the programmer's proof of the role key."""
+
+    op = Op.SESSION_AUTH
+    response = False
+    client_proof: Annotated[
+        bytes, RawBytes(PROOF_SIZE), "HMAC-SHA256(K, 'vpump/prog' + role + pn + cn)"
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionAuthResponse(Message):
+    """Handshake step 4 (the first MAC'd frame): the session is open."""
+
+    op = Op.SESSION_AUTH
+    response = True
+    role: Annotated[Role, EnumWire(Role)]
+    idle_timeout_s: Annotated[U16, "the session ends after this long without a request"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionCloseRequest(Message):
+    """End the session."""
+
+    op = Op.SESSION_CLOSE
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionCloseResponse(Message):
+    """The session is closed."""
+
+    op = Op.SESSION_CLOSE
+    response = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusRequest(Message):
+    """Read the pump's state."""
+
+    op = Op.STATUS
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusResponse(Message):
+    """The pump's state and forecasts at ``clock_s``."""
+
+    op = Op.STATUS
+    response = True
+    clock_s: Annotated[U64, "pump clock, Unix seconds"]
+    mode: Annotated[Mode, EnumWire(Mode)]
+    bolus_kind: Annotated[BolusKind, EnumWire(BolusKind), "NONE when no bolus runs"]
+    bolus_remaining_nl: U32
+    bolus_ends_at_s: TimeOrNoneS
+    current_rate_nl_per_day: U32
+    daily_volume_nl: Annotated[U32, "volume of the basal prescription over 24 h"]
+    concentration_ug_per_ml: U32
+    reservoir_nl: Annotated[U32, "estimated volume in the reservoir"]
+    capacity_nl: U32
+    alarm_volume_nl: Annotated[U32, "low-reservoir alarm volume"]
+    alarms_active: AlarmSet
+    alarms_silenced: AlarmSet
+    low_reservoir_alarm_at_s: TimeOrNoneS
+    empty_at_s: TimeOrNoneS
+    battery_permille: Annotated[int, UInt(16, maximum=1000)]
+    eri_at_s: Annotated[TimeOrNoneS, "elective replacement indicator date"]
+    prescription_checksum: Annotated[U32, "checksum of the active prescription"]
+    delivering: Bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadPrescriptionRequest(Message):
+    """Read the active prescription."""
+
+    op = Op.READ_PRESCRIPTION
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadPrescriptionResponse(Message):
+    """The active prescription and its checksum."""
+
+    op = Op.READ_PRESCRIPTION
+    response = True
+    prescription: Prescription
+    checksum: Annotated[U32, "prescription_checksum(prescription)"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StagePrescriptionRequest(Message):
+    """Stage a prescription (not yet running) for COMMIT."""
+
+    op = Op.STAGE_PRESCRIPTION
+    response = False
+    prescription: Prescription
+
+
+@dataclass(frozen=True, kw_only=True)
+class StagePrescriptionResponse(Message):
+    """The checksum of what the pump staged, to compare before COMMIT."""
+
+    op = Op.STAGE_PRESCRIPTION
+    response = True
+    checksum: U32
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitPrescriptionRequest(Message):
+    """Run the staged prescription, named by its checksum."""
+
+    op = Op.COMMIT_PRESCRIPTION
+    response = False
+    checksum: U32
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitPrescriptionResponse(Message):
+    """The checksum of the prescription now running."""
+
+    op = Op.COMMIT_PRESCRIPTION
+    response = True
+    checksum: U32
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartBolusRequest(Message):
+    """Start a bolus. ``duration_s`` 0 means "at the bolus rate"; a
+    THERAPEUTIC bolus needs a duration."""
+
+    op = Op.START_BOLUS
+    response = False
+    kind: Annotated[BolusKind, EnumWire(BolusKind, allowed=BOLUS_KINDS_STARTABLE)]
+    volume_nl: U32
+    duration_s: Annotated[U32, "0: at the bolus rate"]
+
+    def _check(self) -> None:
+        if self.kind is BolusKind.THERAPEUTIC and self.duration_s == 0:
+            raise InvalidMessage("a THERAPEUTIC bolus needs duration_s > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartBolusResponse(Message):
+    """The bolus as the pump will deliver it."""
+
+    op = Op.START_BOLUS
+    response = True
+    volume_nl: U32
+    duration_s: U32
+    ends_at_s: U64
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelBolusRequest(Message):
+    """Cancel the running bolus."""
+
+    op = Op.CANCEL_BOLUS
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelBolusResponse(Message):
+    """What the cancelled bolus had delivered."""
+
+    op = Op.CANCEL_BOLUS
+    response = True
+    delivered_nl: U32
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopPumpRequest(Message):
+    """Stop delivery, with the reason for the event log."""
+
+    op = Op.STOP_PUMP
+    response = False
+    reason: Annotated[StopReason, EnumWire(StopReason)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopPumpResponse(Message):
+    """The pump is stopped."""
+
+    op = Op.STOP_PUMP
+    response = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumePumpRequest(Message):
+    """Resume the mode that ran before STOP_PUMP."""
+
+    op = Op.RESUME_PUMP
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumePumpResponse(Message):
+    """The mode now running."""
+
+    op = Op.RESUME_PUMP
+    response = True
+    mode: Annotated[Mode, EnumWire(Mode)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefillRequest(Message):
+    """Record a refill: what was removed and added, and the new concentration."""
+
+    op = Op.REFILL
+    response = False
+    removed_nl: U32
+    added_nl: U32
+    concentration_ug_per_ml: U32
+    allow_nonstandard: Annotated[Bool, "accept a concentration outside the standard ones"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefillResponse(Message):
+    """The refill's reconciliation and the new reservoir state."""
+
+    op = Op.REFILL
+    response = True
+    expected_nl: Annotated[U32, "volume the pump expected to be removed"]
+    discrepancy_nl: Annotated[I32, "removed - expected"]
+    discrepancy_flagged: Annotated[Bool, "over the model's threshold (possible pocket fill)"]
+    reservoir_nl: U32
+    low_reservoir_alarm_at_s: TimeOrNoneS
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetAlarmVolumeRequest(Message):
+    """Set the low-reservoir alarm volume."""
+
+    op = Op.SET_ALARM_VOLUME
+    response = False
+    volume_nl: U32
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetAlarmVolumeResponse(Message):
+    """The alarm volume now set."""
+
+    op = Op.SET_ALARM_VOLUME
+    response = True
+    volume_nl: U32
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadAlarmsRequest(Message):
+    """Read the alarms."""
+
+    op = Op.READ_ALARMS
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadAlarmsResponse(Message):
+    """Every alarm the pump holds, each code at most once."""
+
+    op = Op.READ_ALARMS
+    response = True
+    alarms: Annotated[
+        tuple[AlarmRecord, ...], ArrayOf(RecordWire(AlarmRecord), max_count=len(AlarmCode))
+    ]
+
+    def _check(self) -> None:
+        codes = [alarm.code for alarm in self.alarms]
+        if len(set(codes)) != len(codes):
+            raise InvalidMessage("an alarm code appears twice")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SilenceAlarmRequest(Message):
+    """Silence an alarm's tones (it stays raised)."""
+
+    op = Op.SILENCE_ALARM
+    response = False
+    code: Annotated[AlarmCode, EnumWire(AlarmCode)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SilenceAlarmResponse(Message):
+    """The alarm is silenced."""
+
+    op = Op.SILENCE_ALARM
+    response = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearAlarmRequest(Message):
+    """Clear an alarm whose condition is gone."""
+
+    op = Op.CLEAR_ALARM
+    response = False
+    code: Annotated[AlarmCode, EnumWire(AlarmCode)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClearAlarmResponse(Message):
+    """The alarm is cleared."""
+
+    op = Op.CLEAR_ALARM
+    response = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadEventLogRequest(Message):
+    """Read up to ``max_count`` entries from ``first_index`` on."""
+
+    op = Op.READ_EVENT_LOG
+    response = False
+    first_index: U32
+    max_count: Annotated[int, UInt(8, minimum=1, maximum=MAX_EVENT_LOG_READ)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadEventLogResponse(Message):
+    """Entries of the log (oldest first) and the log's counters."""
+
+    op = Op.READ_EVENT_LOG
+    response = True
+    total_written: Annotated[U32, "entries written since the log was created"]
+    overwritten: Annotated[U32, "oldest entries lost to the ring buffer"]
+    entries: Annotated[
+        tuple[LogEntry, ...], ArrayOf(RecordWire(LogEntry), max_count=MAX_EVENT_LOG_READ)
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadClockRequest(Message):
+    """Read the pump's clock."""
+
+    op = Op.READ_CLOCK
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadClockResponse(Message):
+    """The pump's clock."""
+
+    op = Op.READ_CLOCK
+    response = True
+    clock_s: U64
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetClockRequest(Message):
+    """Set the pump's clock."""
+
+    op = Op.SET_CLOCK
+    response = False
+    clock_s: U64
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetClockResponse(Message):
+    """The pump's clock after setting it."""
+
+    op = Op.SET_CLOCK
+    response = True
+    clock_s: U64
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientSettingsFields(Record):
+    """The patient-activated dose settings (shared by three messages)."""
+
+    enabled: Bool
+    volume_nl: Annotated[U32, "volume of one patient dose"]
+    duration_s: Annotated[U32, "time to deliver one dose"]
+    lockout_s: Annotated[U32, "minimum time between doses"]
+    max_per_24h: U8
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadPatientSettingsRequest(Message):
+    """Read the patient-activated dose settings."""
+
+    op = Op.READ_PATIENT_SETTINGS
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadPatientSettingsResponse(PatientSettingsFields, Message):
+    """The patient-activated dose settings."""
+
+    op = Op.READ_PATIENT_SETTINGS
+    response = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetPatientSettingsRequest(PatientSettingsFields, Message):
+    """Set the patient-activated dose settings."""
+
+    op = Op.SET_PATIENT_SETTINGS
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetPatientSettingsResponse(PatientSettingsFields, Message):
+    """The settings as the pump stored them."""
+
+    op = Op.SET_PATIENT_SETTINGS
+    response = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientDoseRequest(Message):
+    """The patient asks for a dose."""
+
+    op = Op.PATIENT_DOSE
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientDoseResponse(Message):
+    """The dose granted."""
+
+    op = Op.PATIENT_DOSE
+    response = True
+    volume_nl: U32
+    ends_at_s: U64
+    doses_in_24h: Annotated[U8, "doses granted in the last 24 h, this one included"]
+    next_allowed_at_s: U64
+
+
+@dataclass(frozen=True, kw_only=True)
+class Nak(Message):
+    """A refusal: the request's SEQ, OP 0x7F, an error code and a UTF-8 reason."""
+
+    op = Op.NAK
+    response = True
+    code: Annotated[ErrorCode, EnumWire(ErrorCode)]
+    reason: Annotated[str, Text(max_bytes=MAX_NAK_REASON_BYTES, greedy=True)]
+
+
+# --- the registry -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """An opcode with its request and response classes (no request for NAK)."""
+
+    op: Op
+    request: type[Message] | None
+    response: type[Message]
+
+    @property
+    def summary(self) -> str:
+        """The first paragraph of the request's (or NAK's) docstring, on one line."""
+        cls = self.request or self.response
+        paragraph = (cls.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(paragraph.split())
+
+
+def _build_registry(classes: Iterable[type[Message]]) -> dict[Op, Command]:
+    requests: dict[Op, type[Message]] = {}
+    responses: dict[Op, type[Message]] = {}
+    for cls in classes:
+        table = responses if cls.response else requests
+        if cls.op in table:
+            raise RuntimeError(f"two messages for {cls.op!r}")  # a defect in this module
+        table[cls.op] = cls
+    return {
+        op: Command(op=op, request=requests.get(op), response=responses[op])
+        for op in Op
+        if op in responses
+    }
+
+
+MESSAGE_CLASSES: Final[tuple[type[Message], ...]] = (
+    DeviceInfoRequest,
+    DeviceInfoResponse,
+    SessionOpenRequest,
+    SessionOpenResponse,
+    SessionAuthRequest,
+    SessionAuthResponse,
+    SessionCloseRequest,
+    SessionCloseResponse,
+    StatusRequest,
+    StatusResponse,
+    ReadPrescriptionRequest,
+    ReadPrescriptionResponse,
+    StagePrescriptionRequest,
+    StagePrescriptionResponse,
+    CommitPrescriptionRequest,
+    CommitPrescriptionResponse,
+    StartBolusRequest,
+    StartBolusResponse,
+    CancelBolusRequest,
+    CancelBolusResponse,
+    StopPumpRequest,
+    StopPumpResponse,
+    ResumePumpRequest,
+    ResumePumpResponse,
+    RefillRequest,
+    RefillResponse,
+    SetAlarmVolumeRequest,
+    SetAlarmVolumeResponse,
+    ReadAlarmsRequest,
+    ReadAlarmsResponse,
+    SilenceAlarmRequest,
+    SilenceAlarmResponse,
+    ClearAlarmRequest,
+    ClearAlarmResponse,
+    ReadEventLogRequest,
+    ReadEventLogResponse,
+    ReadClockRequest,
+    ReadClockResponse,
+    SetClockRequest,
+    SetClockResponse,
+    ReadPatientSettingsRequest,
+    ReadPatientSettingsResponse,
+    SetPatientSettingsRequest,
+    SetPatientSettingsResponse,
+    PatientDoseRequest,
+    PatientDoseResponse,
+    Nak,
+)
+
+REGISTRY: Final[Mapping[Op, Command]] = _build_registry(MESSAGE_CLASSES)
+"""Every opcode with its request class (None for NAK) and response class."""
+
+
+# --- encoding and decoding --------------------------------------------------
+
+
+def encode_payload(message: Message) -> bytes:
+    """The payload bytes of ``message``.
+
+    Raises:
+        InvalidMessage: the encoding would exceed MAX_PAYLOAD.
+    """
+    data: bytes = payload_schema(type(message)).build(_to_container(message))
+    if len(data) > MAX_PAYLOAD:
+        raise InvalidMessage(f"{type(message).__name__} is {len(data)} bytes, over {MAX_PAYLOAD}")
+    return data
+
+
+def _decode(cls: type[Message], payload: bytes) -> Message:
+    stream = io.BytesIO(payload)
+    try:
+        raw = payload_schema(cls).parse_stream(stream)
+        if stream.tell() != len(payload):
+            raise MalformedPayload(f"{cls.__name__}: {len(payload) - stream.tell()} trailing bytes")
+        return _from_container(cls, raw)
+    except (ConstructError, ValueError) as error:
+        # ValueError covers bad enum values, bad UTF-8 and InvalidMessage.
+        if isinstance(error, MalformedPayload):
+            raise
+        raise MalformedPayload(f"{cls.__name__}: {error}") from None
+
+
+def _command(op: int) -> Command:
+    try:
+        return REGISTRY[Op(op)]
+    except (ValueError, KeyError):
+        raise UnknownOpcodeError(op) from None
+
+
+def request_class(op: int) -> type[Message]:
+    """The request class of opcode ``op``; UnknownOpcodeError if there is none."""
+    request = _command(op).request
+    if request is None:
+        raise UnknownOpcodeError(op)
+    return request
+
+
+def response_class(op: int) -> type[Message]:
+    """The response class of opcode ``op`` (``Nak`` for 0x7F); UnknownOpcodeError if none."""
+    return _command(op).response
+
+
+def decode_request(op: int, payload: bytes) -> Message:
+    """The request message of opcode ``op`` from its payload.
+
+    Raises:
+        UnknownOpcodeError: ``op`` names no request.
+        MalformedPayload: short data, trailing bytes, a value outside its
+            enum or range, bad UTF-8.
+    """
+    return _decode(request_class(op), payload)
+
+
+def decode_response(op: int, payload: bytes) -> Message:
+    """The response message (or :class:`Nak`) of opcode ``op`` from its payload.
+
+    Raises:
+        UnknownOpcodeError: ``op`` names no response.
+        MalformedPayload: as for :func:`decode_request`.
+    """
+    return _decode(response_class(op), payload)

@@ -1,0 +1,155 @@
+"""The device side of telemetry, back to back with a ProgrammerSession (no transport)."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from emulator.presets import PRESETS
+from firmware_model.pump import Pump
+from firmware_model.telemetry import (
+    RX_SILENCE_RESET_S,
+    PumpTelemetry,
+    TelemetryLink,
+    prescription_to_spec,
+    spec_to_prescription,
+)
+from protocol import messages as m
+from protocol.codec import Deframer
+from protocol.enums import BolusKind, ErrorCode, EventCode, Mode, Role
+from protocol.errors import NakError
+from protocol.frames import Flags, Frame, encode_frame
+from protocol.session import DeviceSecurity, ProgrammerSession, build_frame
+from tests.support import DEMO_KEYS, T0
+
+
+class Pair:
+    """A programmer session wired straight to a telemetry link."""
+
+    def __init__(self, pump: Pump, role: Role = Role.CLINICIAN, seed: int = 5) -> None:
+        rng = random.Random(seed)
+        self.head = PumpTelemetry(pump, DeviceSecurity(keys=DEMO_KEYS, random_bytes=rng.randbytes))
+        self.link = self.head.open_link()
+        self.t = T0
+        self.now = 0.0
+        self.session = ProgrammerSession(key=DEMO_KEYS[role], role=role, random_bytes=rng.randbytes)
+        self.deframer = Deframer()
+        auth = self.session.receive_open(self.exchange(self.session.start()))
+        self.session.receive_auth(self.exchange(auth))
+
+    def exchange(self, data: bytes) -> Frame:
+        frames = self.deframer.feed(self.link.receive(data, t=self.t, now_s=self.now))
+        assert len(frames) == 1
+        return frames[0]
+
+    def call(self, request: m.Message) -> m.Message:
+        seq, data = self.session.request(request)
+        return self.session.receive(self.exchange(data), seq)
+
+
+@pytest.fixture
+def pump() -> Pump:
+    return PRESETS["default"].build(t=T0)
+
+
+def test_conversions_round_trip() -> None:
+    for setup in PRESETS.values():
+        spec = prescription_to_spec(setup.prescription)
+        assert spec_to_prescription(spec) == setup.prescription
+    weekly = m.PrescriptionSpec.flex_weekly(
+        [[m.FlexStep(start_min=0, rate_nl_per_day=100_000 + d * 1000)] for d in range(7)]
+    )
+    assert prescription_to_spec(spec_to_prescription(weekly)) == weekly
+
+
+def test_a_retransmitted_bolus_runs_once(pump: Pump) -> None:
+    pair = Pair(pump)
+    seq, data = pair.session.request(
+        m.StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=3600)
+    )
+    first = pair.link.receive(data, t=T0, now_s=0)
+    again = pair.link.receive(data, t=T0 + 1, now_s=1)
+    assert first == again
+    assert pair.link.requests_executed == 1
+    assert sum(e.code is EventCode.BOLUS_STARTED for e in pump.event_log) == 1
+    response = pair.session.receive(Deframer().feed(first)[0], seq)
+    assert isinstance(response, m.StartBolusResponse)
+    assert response.ends_at_s == T0 + 3600
+
+
+def test_a_malformed_request_changes_nothing(pump: Pump) -> None:
+    pair = Pair(pump)
+    before = pump.status()
+    executed = pair.link.requests_executed
+    # A STAGE whose payload is cut short, properly MAC'd: the session refuses it as MALFORMED.
+    seq, data = pair.session.request(
+        m.StagePrescriptionRequest(prescription=m.PrescriptionSpec.simple(300_000))
+    )
+    frame = Deframer().feed(data)[0]
+    key = pair.session._key  # the test plays a programmer with a defective encoder
+    assert key is not None
+    bad = build_frame(response=False, seq=seq + 1, op=frame.op, payload=frame.payload[:3], key=key)
+    answer = Deframer().feed(pair.link.receive(encode_frame(bad), t=T0, now_s=0))[0]
+    assert answer.op == 0x7F and answer.payload[0] == ErrorCode.MALFORMED
+    assert pair.link.requests_executed == executed
+    # Only the radio time is charged to the battery; therapy and reservoir are untouched.
+    after = dataclasses.replace(pump.status(), projected_battery_life_s=0, eri_at_clock_s=0)
+    assert after == dataclasses.replace(before, projected_battery_life_s=0, eri_at_clock_s=0)
+    assert pump.prescription == PRESETS["default"].prescription
+
+
+def test_forbidden_and_refused_requests_change_no_therapy(pump: Pump) -> None:
+    patient = Pair(pump, Role.PATIENT)
+    with pytest.raises(NakError) as err:
+        patient.call(m.StopPumpRequest(reason=1))  # type: ignore[arg-type]
+    assert err.value.code is ErrorCode.FORBIDDEN
+    clinician = Pair(pump)
+    with pytest.raises(NakError) as err:
+        clinician.call(
+            m.RefillRequest(
+                removed_nl=0,
+                added_nl=5_000_000,
+                concentration_ug_per_ml=500,
+                allow_nonstandard=False,
+            )
+        )
+    assert err.value.code is ErrorCode.OVERFILL
+    status = pump.status()
+    assert (status.mode, status.reservoir_nl, status.delivering) == (Mode.SIMPLE, 20_000_000, True)
+    security = [e for e in pump.event_log if e.code is EventCode.SECURITY]
+    assert [(e.a, e.b) for e in security] == [(ErrorCode.FORBIDDEN, 0x22)]
+
+
+def test_garbage_gets_no_answer_and_the_link_still_works(pump: Pump) -> None:
+    pair = Pair(pump)
+    noise = random.Random(9).randbytes(4096)
+    assert pair.link.receive(noise.replace(b"\xa5\x5a", b"\x00\x00"), t=T0, now_s=0) == b""
+    assert isinstance(pair.call(m.StatusRequest()), m.StatusResponse)
+
+
+def test_a_defect_is_answered_internal_and_reported(pump: Pump) -> None:
+    defects: list[Exception] = []
+    head = PumpTelemetry(
+        pump,
+        DeviceSecurity(keys=DEMO_KEYS, random_bytes=random.Random(1).randbytes),
+        on_defect=defects.append,
+    )
+    link = TelemetryLink(head)
+    head.pump = None  # type: ignore[assignment]  # simulate a broken model
+    frame = Frame(flags=Flags.NONE, seq=1, op=0x01, payload=b"", mac=None)
+    answer = Deframer().feed(link.handle_frame(frame, t=T0, now_s=0))[0]
+    assert answer.op == 0x7F and answer.payload[0] == ErrorCode.INTERNAL
+    assert len(defects) == 1 and isinstance(defects[0], AttributeError)
+
+
+def test_a_half_frame_left_by_a_vanished_programmer_is_dropped_after_silence(pump: Pump) -> None:
+    pair = Pair(pump)
+    assert pair.link.receive(b"\xa5\x5a\x01\x00\x00", t=T0, now_s=0.0) == b""
+    seq, data = pair.session.request(m.StatusRequest())
+    # Within the silence window the stale header swallows the request ...
+    assert pair.link.receive(data, t=T0, now_s=0.1) == b""
+    # ... after it, the receiver starts afresh and the retransmission is answered.
+    answer = pair.link.receive(data, t=T0, now_s=0.1 + RX_SILENCE_RESET_S + 0.01)
+    assert isinstance(pair.session.receive(Deframer().feed(answer)[0], seq), m.StatusResponse)

@@ -1,0 +1,132 @@
+"""pumpctl in-process against a pumpsim:// pump: output, JSON, exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from protocol import cli
+from protocol.enums import Mode
+from tests.support import InprocPump, inproc_pump
+
+
+@pytest.fixture
+def pump() -> Iterator[InprocPump]:
+    with inproc_pump() as p:
+        yield p
+
+
+def run(pump: InprocPump, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(["--port", pump.url, "--timeout", "0.2", *argv])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_info_shows_units(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(pump, capsys, "info")
+    assert code == cli.EXIT_OK
+    assert "20.00 mL" in out and "0.048 mL/day" in out and "24.000 mL/day" in out
+
+
+def test_interrogate_human_and_json(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(pump, capsys, "interrogate")
+    assert code == 0
+    assert "100 mcg/day (0.200 mL/day)" in out
+    assert "500 mcg/mL" in out and "20.00 mL of 20.00 mL" in out
+    code, out, _ = run(pump, capsys, "--json", "interrogate")
+    data = json.loads(out)
+    assert data["status"]["mode"] == "SIMPLE"
+    assert data["status"]["reservoir_nl"] == 20_000_000
+    assert data["prescription"]["prescription"]["rate_nl_per_day"] == 200_000
+    assert data["device"]["serial"] == "VP20-000001"
+
+
+def test_program_simple_by_dose(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(pump, capsys, "program", "simple", "--dose", "150")
+    assert code == 0, out
+    assert "150 mcg/day (0.300 mL/day)" in out
+    assert "change 50 %" in out
+    assert pump.virtual.pump.status().daily_volume_nl == 300_000
+
+
+def test_program_flex(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(pump, capsys, "program", "flex", "--steps", "00:00=100,07:00=120,22:00=80")
+    assert code == 0, err
+    assert pump.virtual.pump.status().mode is Mode.FLEX
+    assert "from 22:00  80 mcg/day (0.160 mL/day)" in out
+
+
+def test_hard_limit_is_refused_with_exit_5(
+    pump: InprocPump, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(pump, capsys, "program", "simple", "--rate", "30")
+    assert code == cli.EXIT_REFUSED
+    assert err.startswith("pumpctl: refused by the pump: OUT_OF_RANGE")
+    assert pump.virtual.pump.status().daily_volume_nl == 200_000
+
+
+@pytest.mark.parametrize("value", [".5", "5.", "-1", "1e3", "abc"])
+def test_ambiguous_decimals_are_bad_arguments(
+    pump: InprocPump, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, _, err = run(pump, capsys, "program", "simple", "--dose", value)
+    assert code == cli.EXIT_USAGE
+    assert "plain decimal" in err
+
+
+def test_unknown_port_is_a_link_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--port", "pumpsim://nobody", "info"])
+    assert exc.value.code == cli.EXIT_LINK
+    assert "link error" in capsys.readouterr().err
+
+
+def test_wrong_key_is_an_auth_error(
+    pump: InprocPump, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    key = tmp_path / "wrong.key"
+    key.write_text("clinician = " + "11" * 32 + "\n")
+    code, _, err = run(pump, capsys, "--key", str(key), "status")
+    assert code == cli.EXIT_AUTH
+    assert "authentication failed" in err
+
+
+def test_malformed_key_file_is_a_usage_error(
+    pump: InprocPump, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    key = tmp_path / "bad.key"
+    key.write_text("clinician = abc\n")
+    code, _, err = run(pump, capsys, "--key", str(key), "status")
+    assert code == cli.EXIT_USAGE
+    assert "bad.key:1" in err
+
+
+def test_refill_bolus_alarms_and_log(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> None:
+    pump.clock.advance(90 * 86_400)
+    code, out, _ = run(pump, capsys, "alarms")
+    assert "low-reservoir" in out and "non-critical" in out
+    code, out, _ = run(
+        pump, capsys, "refill", "--removed", "2", "--added", "18", "--concentration", "500"
+    )
+    assert code == 0 and "within" not in out and "reservoir now:        20.00 mL" in out
+    code, out, _ = run(pump, capsys, "bolus", "therapeutic", "--dose", "25", "--duration", "60")
+    assert code == 0 and "0.050 mL over 1 h" in out
+    code, out, _ = run(pump, capsys, "--json", "log")
+    codes = [e["code"] for e in json.loads(out)["entries"]]
+    assert "REFILLED" in codes and "BOLUS_STARTED" in codes
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in commands:
+        with pytest.raises(SystemExit) as exc:
+            cli.main([name, "--help"])
+        assert exc.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: pumpctl " + name)

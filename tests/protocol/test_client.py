@@ -1,0 +1,183 @@
+"""PumpClient against an in-process virtual pump (pumpsim://), clock in manual mode."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from emulator.presets import PRESETS
+from emulator.transports import inproc
+from emulator.transports.base import Endpoint
+from protocol import messages as m
+from protocol.client import PumpClient
+from protocol.enums import BolusKind, ErrorCode, EventCode, Mode, Role
+from protocol.errors import AuthenticationError, LinkClosed, LinkTimeout, NakError
+from tests.support import DEMO_KEYS, InprocPump, inproc_pump
+
+
+@pytest.fixture
+def pump() -> Iterator[InprocPump]:
+    with inproc_pump() as p:
+        yield p
+
+
+def test_device_info_needs_no_session(pump: InprocPump) -> None:
+    with PumpClient(pump.url) as client:
+        info = client.device_info()
+    assert (info.model, info.serial, info.capacity_nl) == (20, "VP20-000001", 20_000_000)
+    assert info.protocol_version == 1
+
+
+def test_commands_need_a_session(pump: InprocPump) -> None:
+    with PumpClient(pump.url) as client, pytest.raises(NakError) as err:
+        client.status()
+    assert err.value.code is ErrorCode.NO_SESSION
+
+
+def test_status_reports_the_worked_example(pump: InprocPump) -> None:
+    # domain.md: 20 mL at 500 mcg/mL, 100 mcg/day, 2 mL alarm -> alarm on day 90.
+    with pump.client() as client:
+        status = client.status()
+    assert status.mode is Mode.SIMPLE
+    assert status.daily_volume_nl == 200_000
+    assert status.reservoir_nl == 20_000_000
+    assert status.low_reservoir_alarm_at_s == status.clock_s + 90 * 86_400
+
+
+def test_program_stages_verifies_commits_and_reads_back(pump: InprocPump) -> None:
+    spec = m.PrescriptionSpec.flex(
+        [
+            m.FlexStep(start_min=0, rate_nl_per_day=200_000),
+            m.FlexStep(start_min=22 * 60, rate_nl_per_day=150_000),
+        ]
+    )
+    with pump.client() as client:
+        active = client.program(spec)
+        assert active.prescription == spec
+        assert client.status().prescription_checksum == m.prescription_checksum(spec)
+    assert pump.virtual.pump.status().mode is Mode.FLEX
+
+
+def test_out_of_range_dose_is_refused_and_changes_nothing(pump: InprocPump) -> None:
+    with pump.client() as client:
+        before = client.read_prescription()
+        with pytest.raises(NakError) as err:
+            client.program(m.PrescriptionSpec.simple(30_000_000))  # over 24 mL/day
+        assert err.value.code is ErrorCode.OUT_OF_RANGE
+        assert "rate_nl_per_day" in err.value.reason
+        assert client.read_prescription() == before
+
+
+def test_commit_needs_the_staged_checksum(pump: InprocPump) -> None:
+    with pump.client() as client:
+        with pytest.raises(NakError) as err:
+            client.commit(0x1234)
+        assert err.value.code is ErrorCode.INVALID_STATE
+        staged = client.stage(m.PrescriptionSpec.simple(300_000))
+        with pytest.raises(NakError) as err:
+            client.commit(staged ^ 1)
+        assert err.value.code is ErrorCode.CHECKSUM_MISMATCH
+        assert client.status().daily_volume_nl == 200_000
+        assert client.commit(staged) == staged
+        assert client.status().daily_volume_nl == 300_000
+
+
+def test_a_staged_prescription_dies_with_its_session(pump: InprocPump) -> None:
+    with pump.client() as client:
+        staged = client.stage(m.PrescriptionSpec.minimum_rate())
+    with pump.client() as client:
+        with pytest.raises(NakError) as err:
+            client.commit(staged)
+        assert err.value.code is ErrorCode.INVALID_STATE
+        assert client.status().mode is Mode.SIMPLE
+
+
+def test_patient_role_cannot_program(pump: InprocPump) -> None:
+    with pump.client(Role.PATIENT) as client:
+        assert client.status().mode is Mode.SIMPLE
+        with pytest.raises(NakError) as err:
+            client.stage(m.PrescriptionSpec.minimum_rate())
+    assert err.value.code is ErrorCode.FORBIDDEN
+
+
+def test_wrong_key_is_detected_before_we_prove_anything(pump: InprocPump) -> None:
+    client = PumpClient(pump.url, key=bytes(32), random_bytes=random.Random(1).randbytes)
+    with pytest.raises(AuthenticationError):
+        client.connect()
+    client.close()
+
+
+def test_event_log_is_read_across_pages(pump: InprocPump) -> None:
+    with pump.client() as client:
+        for volume in range(1_500_000, 1_500_000 + 40 * 1000, 1000):
+            client.set_alarm_volume(volume)
+        entries = list(client.event_log())
+    assert [e.index for e in entries] == list(range(len(entries)))
+    assert sum(e.code is EventCode.ALARM_VOLUME_SET for e in entries) == 40
+
+
+def test_closing_the_client_closes_the_session(pump: InprocPump) -> None:
+    with pump.client():
+        pass
+    codes = [e.code for e in pump.virtual.pump.event_log]
+    assert codes[-2:] == [EventCode.SESSION_OPENED, EventCode.SESSION_CLOSED]
+
+
+class _Silent:
+    def receive(self, data: bytes) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+def test_no_answer_is_a_timeout_after_the_retries() -> None:
+    with inproc.register("silent-pump", _Silent):
+        client = PumpClient("pumpsim://silent-pump", timeout_s=0.01, retries=2)
+        with client, pytest.raises(LinkTimeout) as err:
+            client.device_info()
+    assert isinstance(err.value, TimeoutError)
+    assert client.retransmissions == 2
+
+
+def test_unknown_port_is_a_link_error() -> None:
+    with pytest.raises(LinkClosed):
+        PumpClient("pumpsim://no-such-pump").connect()
+
+
+class _LoseFirstAnswer:
+    """Drops the pump's first answer to each new request, as a lossy link would."""
+
+    def __init__(self, inner: Endpoint) -> None:
+        self.inner = inner
+        self.seen: set[bytes] = set()
+
+    def receive(self, data: bytes) -> bytes:
+        answer = self.inner.receive(data)
+        if data not in self.seen:
+            self.seen.add(data)
+            return b""
+        return answer
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_retried_bolus_is_delivered_once() -> None:
+    with inproc_pump(PRESETS["default"]) as pump:
+        lossy = _LoseFirstAnswer(pump.virtual.endpoint())
+        with inproc.register("lossy-pump", lambda: lossy):
+            client = PumpClient(
+                "pumpsim://lossy-pump",
+                key=DEMO_KEYS[Role.CLINICIAN],
+                timeout_s=0.01,
+                retries=3,
+                random_bytes=random.Random(3).randbytes,
+            )
+            with client:
+                client.start_bolus(BolusKind.THERAPEUTIC, 50_000, 3600)
+            assert client.retransmissions >= 1
+        starts = [e for e in pump.virtual.pump.event_log if e.code is EventCode.BOLUS_STARTED]
+        assert len(starts) == 1

@@ -1,0 +1,527 @@
+"""Golden vectors: ONE table of (wire hex, frame, message) that drives both the
+parse tests and the build tests of frames and messages.
+
+Each wire string is written as header | payload | MAC | CRC, with the payload
+spelled field by field from the layouts in the brief (not produced by the
+encoder). The CRCs were computed with the hand-rolled CRC in ``test_frames``
+and the MACs with plain ``hmac`` under :data:`VECTOR_SESSION_KEY`; the tests
+recompute both independently of the code under test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.enums import (
+    AlarmClass,
+    AlarmCode,
+    BolusKind,
+    ErrorCode,
+    EventCode,
+    Flags,
+    Mode,
+    Role,
+    StopReason,
+)
+from protocol.frames import Frame
+from protocol.messages import (
+    AlarmRecord,
+    CancelBolusRequest,
+    CancelBolusResponse,
+    ClearAlarmRequest,
+    ClearAlarmResponse,
+    CommitPrescriptionRequest,
+    CommitPrescriptionResponse,
+    DeviceInfoRequest,
+    DeviceInfoResponse,
+    FlexStep,
+    LogEntry,
+    Message,
+    Nak,
+    PatientDoseRequest,
+    PatientDoseResponse,
+    PrescriptionSpec,
+    ReadAlarmsRequest,
+    ReadAlarmsResponse,
+    ReadClockRequest,
+    ReadClockResponse,
+    ReadEventLogRequest,
+    ReadEventLogResponse,
+    ReadPatientSettingsRequest,
+    ReadPatientSettingsResponse,
+    ReadPrescriptionRequest,
+    ReadPrescriptionResponse,
+    RefillRequest,
+    RefillResponse,
+    ResumePumpRequest,
+    ResumePumpResponse,
+    SessionAuthRequest,
+    SessionAuthResponse,
+    SessionCloseRequest,
+    SessionCloseResponse,
+    SessionOpenRequest,
+    SessionOpenResponse,
+    SetAlarmVolumeRequest,
+    SetAlarmVolumeResponse,
+    SetClockRequest,
+    SetClockResponse,
+    SetPatientSettingsRequest,
+    SetPatientSettingsResponse,
+    SilenceAlarmRequest,
+    SilenceAlarmResponse,
+    StagePrescriptionRequest,
+    StagePrescriptionResponse,
+    StartBolusRequest,
+    StartBolusResponse,
+    StatusRequest,
+    StatusResponse,
+    StopPumpRequest,
+    StopPumpResponse,
+)
+
+VECTOR_SESSION_KEY = bytes(range(0x80, 0xA0))
+"""The session key the MAC'd vectors were MAC'd with."""
+
+T0 = 1_700_000_000
+"""2023-11-14 22:13:20 UTC, the pump clock in most vectors."""
+
+
+@dataclass(frozen=True)
+class Vector:
+    """One golden vector: the wire bytes, the frame they are, and (when the
+    opcode is known) the message of the payload."""
+
+    name: str
+    wire_hex: str
+    frame: Frame
+    message: Message | None
+
+    @property
+    def wire(self) -> bytes:
+        return bytes.fromhex(self.wire_hex)
+
+
+def _v(name: str, pieces: tuple[str, str, str, str], message: Message | None) -> Vector:
+    """A vector from its hex pieces (header, payload, MAC, CRC); the Frame's
+    fields are read from them."""
+    header, payload, mac, crc = pieces
+    head = bytes.fromhex(header)
+    frame = Frame(
+        flags=Flags(head[3]),
+        seq=int.from_bytes(head[4:6], "big"),
+        op=head[6],
+        payload=bytes.fromhex(payload),
+        mac=bytes.fromhex(mac) if mac else None,
+    )
+    return Vector(name, f"{header} {payload} {mac} {crc}", frame, message)
+
+
+_PATIENT_SETTINGS = {
+    "volume_nl": 25_000,
+    "duration_s": 600,
+    "lockout_s": 7200,
+    "max_per_24h": 6,
+}
+
+VECTORS: tuple[Vector, ...] = (
+    _v(
+        "DEVICE_INFO request",
+        ("a55a 01 00 0001 01 0000", "", "", "082b"),
+        DeviceInfoRequest(),
+    ),
+    _v(
+        "DEVICE_INFO response",
+        (
+            "a55a 01 01 0001 01 0021",
+            "28 06 534e30303031 03 322e31 02625a00 01 0000bb80 016e3600 00001770 000f4240",
+            "",
+            "0de2",
+        ),
+        DeviceInfoResponse(
+            model=40,
+            serial="SN0001",
+            firmware_version="2.1",
+            capacity_nl=40_000_000,
+            protocol_version=1,
+            min_rate_nl_per_day=48_000,
+            max_rate_nl_per_day=24_000_000,
+            minimum_mode_rate_nl_per_day=6_000,
+            empty_threshold_nl=1_000_000,
+        ),
+    ),
+    _v(
+        "SESSION_OPEN request",
+        ("a55a 01 00 0002 02 0011", "02 00112233445566778899aabbccddeeff", "", "3960"),
+        SessionOpenRequest(
+            role=Role.PATIENT, client_nonce=bytes.fromhex("00112233445566778899aabbccddeeff")
+        ),
+    ),
+    _v(
+        "SESSION_OPEN response",
+        (
+            "a55a 01 01 0002 02 0030",
+            "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
+            " a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
+            "",
+            "e3a2",
+        ),
+        SessionOpenResponse(
+            pump_nonce=bytes(range(0xF0, 0x100)), pump_proof=bytes(range(0xA0, 0xC0))
+        ),
+    ),
+    _v(
+        "SESSION_AUTH request",
+        (
+            "a55a 01 00 0003 03 0020",
+            "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf",
+            "",
+            "8932",
+        ),
+        SessionAuthRequest(client_proof=bytes(range(0xC0, 0xE0))),
+    ),
+    _v(
+        "SESSION_AUTH response (MAC'd)",
+        ("a55a 01 03 0003 03 0003", "01 012c", "e6ed8db97e64bee53839799a84318a1c", "24e0"),
+        SessionAuthResponse(role=Role.CLINICIAN, idle_timeout_s=300),
+    ),
+    _v(
+        "SESSION_CLOSE request (MAC'd)",
+        ("a55a 01 02 0020 04 0000", "", "82bacd78c2c5dcd4bf59e2e13d280836", "1077"),
+        SessionCloseRequest(),
+    ),
+    _v(
+        "SESSION_CLOSE response (MAC'd)",
+        ("a55a 01 03 0020 04 0000", "", "21dd1ccaad9378bdad24b4ffc081c22d", "eef7"),
+        SessionCloseResponse(),
+    ),
+    _v(
+        "STATUS request (MAC'd)",
+        ("a55a 01 02 0004 10 0000", "", "83145b0beeeadc2fbf229ae15be9e0df", "9853"),
+        StatusRequest(),
+    ),
+    _v(
+        "STATUS response (MAC'd)",
+        (
+            "a55a 01 03 0004 10 0051",
+            "000000006553f100 02 02 000003e8 000000006553f358 016e3600 0003d090 000007d0"
+            " 00bc614e 01312d00 001e8480 0009 0001 0000000000000000 0000000065633340 03e7"
+            " 0000000000000000 cafebabe 01",
+            "300463310ca770b2d5ebab0fe307e359",
+            "f6c9",
+        ),
+        StatusResponse(
+            clock_s=T0,
+            mode=Mode.FLEX,
+            bolus_kind=BolusKind.BRIDGE,
+            bolus_remaining_nl=1000,
+            bolus_ends_at_s=T0 + 600,
+            current_rate_nl_per_day=24_000_000,
+            daily_volume_nl=250_000,
+            concentration_ug_per_ml=2000,
+            reservoir_nl=12_345_678,
+            capacity_nl=20_000_000,
+            alarm_volume_nl=2_000_000,
+            alarms_active=frozenset({AlarmCode.LOW_RESERVOIR, AlarmCode.EMPTY_RESERVOIR}),
+            alarms_silenced=frozenset({AlarmCode.LOW_RESERVOIR}),
+            low_reservoir_alarm_at_s=None,
+            empty_at_s=1_701_000_000,
+            battery_permille=999,
+            eri_at_s=None,
+            prescription_checksum=0xCAFEBABE,
+            delivering=True,
+        ),
+    ),
+    _v(
+        "READ_PRESCRIPTION request",
+        ("a55a 01 00 0005 11 0000", "", "", "81b9"),
+        ReadPrescriptionRequest(),
+    ),
+    _v(
+        "READ_PRESCRIPTION response (simple)",
+        ("a55a 01 01 0005 11 0009", "01 00030d40 3a765f29", "", "d49d"),
+        ReadPrescriptionResponse(
+            prescription=PrescriptionSpec.simple(200_000), checksum=0x3A765F29
+        ),
+    ),
+    _v(
+        "STAGE_PRESCRIPTION request (flex, one profile)",
+        ("a55a 01 00 0006 12 0010", "02 00 01 02 0000 00030d40 01e0 000493e0", "", "994c"),
+        StagePrescriptionRequest(
+            prescription=PrescriptionSpec.flex(
+                [
+                    FlexStep(start_min=0, rate_nl_per_day=200_000),
+                    FlexStep(start_min=480, rate_nl_per_day=300_000),
+                ]
+            )
+        ),
+    ),
+    _v(
+        "STAGE_PRESCRIPTION request (flex, weekly)",
+        ("a55a 01 00 0007 12 0034", "02 01 07" + " 01 0000 000186a0" * 7, "", "45dd"),
+        StagePrescriptionRequest(
+            prescription=PrescriptionSpec.flex_weekly(
+                [[FlexStep(start_min=0, rate_nl_per_day=100_000)]] * 7
+            )
+        ),
+    ),
+    _v(
+        "STAGE_PRESCRIPTION request (minimum rate)",
+        ("a55a 01 00 0008 12 0001", "03", "", "815d"),
+        StagePrescriptionRequest(prescription=PrescriptionSpec.minimum_rate()),
+    ),
+    _v(
+        "STAGE_PRESCRIPTION request (stopped)",
+        ("a55a 01 00 0009 12 0001", "00", "", "1b6f"),
+        StagePrescriptionRequest(prescription=PrescriptionSpec.stopped()),
+    ),
+    _v(
+        "STAGE_PRESCRIPTION response",
+        ("a55a 01 01 0009 12 0004", "12345678", "", "50b8"),
+        StagePrescriptionResponse(checksum=0x12345678),
+    ),
+    _v(
+        "COMMIT_PRESCRIPTION request",
+        ("a55a 01 00 000a 13 0004", "12345678", "", "4fe9"),
+        CommitPrescriptionRequest(checksum=0x12345678),
+    ),
+    _v(
+        "COMMIT_PRESCRIPTION response",
+        ("a55a 01 01 000a 13 0004", "12345678", "", "20ac"),
+        CommitPrescriptionResponse(checksum=0x12345678),
+    ),
+    _v(
+        "START_BOLUS request",
+        ("a55a 01 00 000b 20 0009", "01 0000c350 00000384", "", "47e1"),
+        StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=900),
+    ),
+    _v(
+        "START_BOLUS response",
+        ("a55a 01 01 000b 20 0010", "0000c350 00000384 000000006553f484", "", "90c6"),
+        StartBolusResponse(volume_nl=50_000, duration_s=900, ends_at_s=T0 + 900),
+    ),
+    _v(
+        "CANCEL_BOLUS request",
+        ("a55a 01 00 000c 21 0000", "", "", "b76b"),
+        CancelBolusRequest(),
+    ),
+    _v(
+        "CANCEL_BOLUS response",
+        ("a55a 01 01 000c 21 0004", "00003039", "", "8fca"),
+        CancelBolusResponse(delivered_nl=12_345),
+    ),
+    _v(
+        "STOP_PUMP request",
+        ("a55a 01 00 000d 22 0001", "02", "", "9ec2"),
+        StopPumpRequest(reason=StopReason.MRI),
+    ),
+    _v(
+        "STOP_PUMP response",
+        ("a55a 01 01 000d 22 0000", "", "", "dd2f"),
+        StopPumpResponse(),
+    ),
+    _v(
+        "RESUME_PUMP request",
+        ("a55a 01 00 000e 23 0000", "", "", "3463"),
+        ResumePumpRequest(),
+    ),
+    _v(
+        "RESUME_PUMP response",
+        ("a55a 01 01 000e 23 0001", "01", "", "8ea6"),
+        ResumePumpResponse(mode=Mode.SIMPLE),
+    ),
+    _v(
+        "REFILL request",
+        ("a55a 01 00 000f 30 000d", "0016e360 0112a880 000003e8 00", "", "4d7a"),
+        RefillRequest(
+            removed_nl=1_500_000,
+            added_nl=18_000_000,
+            concentration_ug_per_ml=1000,
+            allow_nonstandard=False,
+        ),
+    ),
+    _v(
+        "REFILL response (negative discrepancy)",
+        ("a55a 01 01 000f 30 0015", "001e8480 fff85ee0 00 0112a880 0000000065ec8780", "", "9faa"),
+        RefillResponse(
+            expected_nl=2_000_000,
+            discrepancy_nl=-500_000,
+            discrepancy_flagged=False,
+            reservoir_nl=18_000_000,
+            low_reservoir_alarm_at_s=1_710_000_000,
+        ),
+    ),
+    _v(
+        "SET_ALARM_VOLUME request",
+        ("a55a 01 00 0010 31 0004", "002dc6c0", "", "f831"),
+        SetAlarmVolumeRequest(volume_nl=3_000_000),
+    ),
+    _v(
+        "SET_ALARM_VOLUME response",
+        ("a55a 01 01 0010 31 0004", "002dc6c0", "", "9774"),
+        SetAlarmVolumeResponse(volume_nl=3_000_000),
+    ),
+    _v(
+        "READ_ALARMS request",
+        ("a55a 01 00 0011 40 0000", "", "", "3911"),
+        ReadAlarmsRequest(),
+    ),
+    _v(
+        "READ_ALARMS response",
+        (
+            "a55a 01 01 0011 40 0019",
+            "02 04 02 000000006553f100 00 01 01 01 000000005f5e1000 01 01",
+            "",
+            "21f4",
+        ),
+        ReadAlarmsResponse(
+            alarms=(
+                AlarmRecord(
+                    code=AlarmCode.EOS,
+                    alarm_class=AlarmClass.CRITICAL,
+                    raised_at_s=T0,
+                    silenced=False,
+                    condition_present=True,
+                ),
+                AlarmRecord(
+                    code=AlarmCode.ERI,
+                    alarm_class=AlarmClass.NON_CRITICAL,
+                    raised_at_s=1_600_000_000,
+                    silenced=True,
+                    condition_present=True,
+                ),
+            )
+        ),
+    ),
+    _v(
+        "READ_ALARMS response (none)",
+        ("a55a 01 01 0012 40 0001", "00", "", "d3f8"),
+        ReadAlarmsResponse(alarms=()),
+    ),
+    _v(
+        "SILENCE_ALARM request",
+        ("a55a 01 00 0013 41 0001", "04", "", "f7f8"),
+        SilenceAlarmRequest(code=AlarmCode.EOS),
+    ),
+    _v(
+        "SILENCE_ALARM response",
+        ("a55a 01 01 0013 41 0000", "", "", "a6e9"),
+        SilenceAlarmResponse(),
+    ),
+    _v(
+        "CLEAR_ALARM request",
+        ("a55a 01 00 0014 42 0001", "00", "", "4b74"),
+        ClearAlarmRequest(code=AlarmCode.LOW_RESERVOIR),
+    ),
+    _v(
+        "CLEAR_ALARM response",
+        ("a55a 01 01 0014 42 0000", "", "", "ae94"),
+        ClearAlarmResponse(),
+    ),
+    _v(
+        "READ_EVENT_LOG request",
+        ("a55a 01 00 0015 50 0005", "00000064 20", "", "c857"),
+        ReadEventLogRequest(first_index=100, max_count=32),
+    ),
+    _v(
+        "READ_EVENT_LOG response",
+        (
+            "a55a 01 01 0015 50 001f",
+            "000003e8 00000384 01 000003b6 000000006553f100 000c fffff1f0 00000000",
+            "",
+            "ef7a",
+        ),
+        ReadEventLogResponse(
+            total_written=1000,
+            overwritten=900,
+            entries=(LogEntry(index=950, clock_s=T0, code=EventCode.CLOCK_SET, a=-3600, b=0),),
+        ),
+    ),
+    _v(
+        "READ_CLOCK request",
+        ("a55a 01 00 0016 60 0000", "", "", "eefa"),
+        ReadClockRequest(),
+    ),
+    _v(
+        "READ_CLOCK response",
+        ("a55a 01 01 0016 60 0008", "000000006553f100", "", "a299"),
+        ReadClockResponse(clock_s=T0),
+    ),
+    _v(
+        "SET_CLOCK request",
+        ("a55a 01 00 0017 61 0008", "000000006b49d200", "", "7789"),
+        SetClockRequest(clock_s=1_800_000_000),
+    ),
+    _v(
+        "SET_CLOCK response",
+        ("a55a 01 01 0017 61 0008", "000000006b49d200", "", "0ce8"),
+        SetClockResponse(clock_s=1_800_000_000),
+    ),
+    _v(
+        "READ_PATIENT_SETTINGS request",
+        ("a55a 01 00 0018 70 0000", "", "", "0fc3"),
+        ReadPatientSettingsRequest(),
+    ),
+    _v(
+        "READ_PATIENT_SETTINGS response",
+        ("a55a 01 01 0018 70 000e", "01 000061a8 00000258 00001c20 06", "", "e8c7"),
+        ReadPatientSettingsResponse(enabled=True, **_PATIENT_SETTINGS),
+    ),
+    _v(
+        "SET_PATIENT_SETTINGS request",
+        ("a55a 01 00 0019 71 000e", "00 000061a8 00000258 00001c20 06", "", "46c6"),
+        SetPatientSettingsRequest(enabled=False, **_PATIENT_SETTINGS),
+    ),
+    _v(
+        "SET_PATIENT_SETTINGS response",
+        ("a55a 01 01 0019 71 000e", "00 000061a8 00000258 00001c20 06", "", "7375"),
+        SetPatientSettingsResponse(enabled=False, **_PATIENT_SETTINGS),
+    ),
+    _v(
+        "PATIENT_DOSE request",
+        ("a55a 01 00 001a 72 0000", "", "", "8ccb"),
+        PatientDoseRequest(),
+    ),
+    _v(
+        "PATIENT_DOSE response",
+        ("a55a 01 01 001a 72 0015", "000061a8 000000006553f358 03 0000000065540d20", "", "7203"),
+        PatientDoseResponse(
+            volume_nl=25_000, ends_at_s=T0 + 600, doses_in_24h=3, next_allowed_at_s=T0 + 7200
+        ),
+    ),
+    _v(
+        "NAK",
+        ("a55a 01 01 001b 7f 0007", "07 7265706c6179", "", "c0c0"),
+        Nak(code=ErrorCode.REPLAY, reason="replay"),
+    ),
+    _v(
+        "NAK (empty reason)",
+        ("a55a 01 01 001c 7f 0001", "08", "", "655f"),
+        Nak(code=ErrorCode.FORBIDDEN, reason=""),
+    ),
+    _v(
+        "NAK (MAC'd)",
+        (
+            "a55a 01 03 001d 7f 0008",
+            "06 626164206d6163",
+            "62b9ff5ce9bf00735caefb61d69e703f",
+            "de2d",
+        ),
+        Nak(code=ErrorCode.BAD_MAC, reason="bad mac"),
+    ),
+    _v(
+        "framing: RESPONSE|NOTIFY, unknown opcode 0x7E",
+        ("a55a 01 05 1234 7e 0004", "deadbeef", "", "e9a6"),
+        None,
+    ),
+    _v(
+        "framing: SEQ 0xFFFF, opcode 0xFF",
+        ("a55a 01 00 ffff ff 0000", "", "", "97c0"),
+        None,
+    ),
+    _v(
+        "framing: LEN 1024, the maximum",
+        ("a55a 01 00 0000 55 0400", "5a" * 1024, "", "7f40"),
+        None,
+    ),
+)
+"""Every opcode's request and response, and the framing edge cases."""
