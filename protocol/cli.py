@@ -508,8 +508,10 @@ def cmd_patient_dose(client: PumpClient, args: argparse.Namespace, out: Printer)
     out(
         grant,
         [
-            f"dose granted: {units.format_volume_nl(grant.volume_nl, 3)}, ends {fmt_time(grant.ends_at_s)}",
-            f"doses in the last 24 h: {grant.doses_in_24h}; next allowed {fmt_time(grant.next_allowed_at_s)}",
+            f"dose granted: {units.format_volume_nl(grant.volume_nl, 3)}, "
+            f"ends {fmt_time(grant.ends_at_s)}",
+            f"doses in the last 24 h: {grant.doses_in_24h}; "
+            f"next allowed {fmt_time(grant.next_allowed_at_s)}",
         ],
     )
 
