@@ -1,11 +1,17 @@
-"""Frame codec speed: encode + decode of real frames, beside a plain-struct floor.
+"""Codec speed: frames and message payloads, each beside a plain-struct floor.
 
-The floor does the least work the framing allows on the same bytes: one
-``struct`` pack/unpack of the header, slicing, and ``binascii.crc_hqx``, with
-no validation and no objects. The target is the fast path at most 3x the
-floor; the construct schema path is shown for contrast (it is the reference,
-not what the link runs). The deframer figure feeds one stream of all the
-frames in one call.
+Frames: encode + decode of real frames. The floor does the least work the
+framing allows on the same bytes: one ``struct`` pack/unpack of the header,
+slicing, and ``binascii.crc_hqx``, with no validation and no objects. The
+target is the fast path at most 3x the floor; the construct schema path is
+shown for contrast (it is the reference, not what the link runs). The
+deframer figure feeds one stream of all the frames in one call.
+
+Payloads: a STATUS response payload encoded and decoded (message object to
+bytes to message object), by the fast path (``encode_payload`` /
+``decode_response``) and by the construct schema (``schema_encode_payload`` /
+``schema_decode_payload``). The floor is one ``struct`` pack and unpack of the
+same 19 fields as plain ints: no conversion, no validation, no objects.
 """
 
 from __future__ import annotations
@@ -28,18 +34,26 @@ from protocol.messages import (
     StartBolusRequest,
     StatusRequest,
     StatusResponse,
+    decode_response,
     encode_payload,
+    schema_decode_payload,
+    schema_encode_payload,
 )
 from protocol.session import build_frame
 
 _HEADER = struct.Struct("!2sBBHBH")
 _CRC = struct.Struct("!H")
 _KEY = bytes(range(32))
+# The STATUS response layout spelled out by hand (design.md), for the floor:
+# clock, mode, bolus kind, bolus remaining, bolus end, rate, daily volume,
+# concentration, reservoir, capacity, alarm volume, two alarm masks, low-reservoir
+# time, empty time, battery, ERI, checksum, delivering.
+_STATUS_FLOOR = struct.Struct(">QBBIQIIIIIIHHQQHQIB")
 
 
-def _sample_frames() -> list[Frame]:
-    """A realistic mix: small requests, a status response, a flex prescription."""
-    status = StatusResponse(
+def _sample_status() -> StatusResponse:
+    """A STATUS response as a running pump sends it: a bolus-free FLEX day, one alarm."""
+    return StatusResponse(
         clock_s=1_760_000_000,
         mode=Mode.FLEX,
         bolus_kind=BolusKind.NONE,
@@ -60,6 +74,11 @@ def _sample_frames() -> list[Frame]:
         prescription_checksum=0x1234ABCD,
         delivering=True,
     )
+
+
+def _sample_frames() -> list[Frame]:
+    """A realistic mix: small requests, a status response, a flex prescription."""
+    status = _sample_status()
     steps = [FlexStep(start_min=60 * hour, rate_nl_per_day=200_000 + hour) for hour in range(13)]
     messages: list[tuple[Message, bool]] = [
         (StatusRequest(), False),
@@ -113,8 +132,98 @@ def _best_us_per_frame(work: Callable[[], None], frames: int, *, budget_s: float
     return best / frames * 1e6
 
 
+def _status_floor_values(status: StatusResponse) -> tuple[int, ...]:
+    """The STATUS fields as the plain ints the wire carries (the floor's input)."""
+
+    def mask(codes: frozenset[AlarmCode]) -> int:
+        return sum(1 << code for code in codes)
+
+    def time_or_zero(value: int | None) -> int:
+        return 0 if value is None else value
+
+    return (
+        status.clock_s,
+        int(status.mode),
+        int(status.bolus_kind),
+        status.bolus_remaining_nl,
+        time_or_zero(status.bolus_ends_at_s),
+        status.current_rate_nl_per_day,
+        status.daily_volume_nl,
+        status.concentration_ug_per_ml,
+        status.reservoir_nl,
+        status.capacity_nl,
+        status.alarm_volume_nl,
+        mask(status.alarms_active),
+        mask(status.alarms_silenced),
+        time_or_zero(status.low_reservoir_alarm_at_s),
+        time_or_zero(status.empty_at_s),
+        status.battery_permille,
+        time_or_zero(status.eri_at_s),
+        status.prescription_checksum,
+        int(status.delivering),
+    )
+
+
+_PAYLOAD_BATCH = 20  # messages per timed call, so the loop overhead stays small
+
+
+def _status_payload_metrics() -> list[Metric]:
+    """STATUS payload encode+decode: fast path and construct schema, beside the floor."""
+    status = _sample_status()
+    values = _status_floor_values(status)
+    wire = encode_payload(status)
+    # Measure only what is correct: both paths agree with each other and with the floor.
+    if (
+        schema_encode_payload(status) != wire
+        or _STATUS_FLOOR.pack(*values) != wire
+        or decode_response(Op.STATUS, wire) != status
+        or schema_decode_payload(StatusResponse, wire) != status
+    ):
+        raise AssertionError("the STATUS payload paths disagree")
+    batch = range(_PAYLOAD_BATCH)
+    pack, unpack = _STATUS_FLOOR.pack, _STATUS_FLOOR.unpack
+
+    def floor() -> None:
+        for _ in batch:
+            unpack(pack(*values))
+
+    def fast() -> None:
+        for _ in batch:
+            decode_response(Op.STATUS, encode_payload(status))
+
+    def schema() -> None:
+        for _ in batch:
+            schema_decode_payload(StatusResponse, schema_encode_payload(status))
+
+    floor_us = _best_us_per_frame(floor, _PAYLOAD_BATCH)
+    fast_us = _best_us_per_frame(fast, _PAYLOAD_BATCH)
+    schema_us = _best_us_per_frame(schema, _PAYLOAD_BATCH, budget_s=0.2)
+    floor_name = "struct pack + unpack of the same 19 fields as plain ints, no validation"
+    return [
+        Metric(
+            name="STATUS payload encode+decode (fast path)",
+            value=fast_us,
+            unit="us/message",
+            floor_name=floor_name,
+            floor_value=floor_us,
+            floor_unit="us/message",
+            target="<= 10x the floor",
+        ),
+        Metric(
+            name="STATUS payload encode+decode (construct)",
+            value=schema_us,
+            unit="us/message",
+            floor_name=floor_name,
+            floor_value=floor_us,
+            floor_unit="us/message",
+            target="none: the reference the fast path is checked against",
+        ),
+    ]
+
+
 def run() -> list[Metric]:
-    """Codec figures: fast path, schema path and deframer, each beside the floor."""
+    """Codec figures: frames (fast path, schema path, deframer) and STATUS
+    payloads (fast path, schema path), each beside its floor."""
     frames = _sample_frames()
     wires = [encode_frame(frame) for frame in frames]
     fields = [(int(f.flags), f.seq, f.op, f.payload, f.mac) for f in frames]
@@ -178,4 +287,5 @@ def run() -> list[Metric]:
             floor_unit="us/frame",
             target="<= 5x the floor",
         ),
+        *_status_payload_metrics(),
     ]

@@ -122,6 +122,21 @@ class PumpTelemetry:
         self.pump = pump
         self.security = security
         self.on_defect = on_defect
+        self._checksum_of: tuple[Prescription, m.PrescriptionSpec, int] | None = None
+
+    def active_prescription(self) -> tuple[m.PrescriptionSpec, int]:
+        """The running prescription as the wire carries it, and its checksum.
+
+        Cached per prescription object (the pump replaces it on every commit), because
+        every STATUS reports the checksum and encoding it is most of a STATUS's cost.
+        """
+        prescription = self.pump.prescription
+        cached = self._checksum_of
+        if cached is None or cached[0] is not prescription:
+            spec = prescription_to_spec(prescription)
+            cached = (prescription, spec, m.prescription_checksum(spec))
+            self._checksum_of = cached
+        return cached[1], cached[2]
 
     def open_link(self) -> TelemetryLink:
         """A new link (its own deframer and session) to this pump."""
@@ -238,16 +253,13 @@ class TelemetryLink:
             empty_at_s=s.empty_at_clock_s,
             battery_permille=s.battery_permille,
             eri_at_s=s.eri_at_clock_s,
-            prescription_checksum=m.prescription_checksum(self._active_spec()),
+            prescription_checksum=self.head.active_prescription()[1],
             delivering=s.delivering,
         )
 
-    def _active_spec(self) -> m.PrescriptionSpec:
-        return prescription_to_spec(self.pump.prescription)
-
     def _read_prescription(self, request: m.Message, t: int) -> m.Message:
-        spec = self._active_spec()
-        return m.ReadPrescriptionResponse(prescription=spec, checksum=m.prescription_checksum(spec))
+        spec, checksum = self.head.active_prescription()
+        return m.ReadPrescriptionResponse(prescription=spec, checksum=checksum)
 
     def _stage(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.StagePrescriptionRequest)

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from protocol.client import PumpClient
+from protocol.enums import Role
+from protocol.keys import DEMO_KEY_FILE, load_keys
+
 BIN = Path(sys.executable).parent
 
 
@@ -100,3 +104,16 @@ def test_a_regular_file_at_the_port_path_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert "cannot start" in result.stderr
     assert path.read_text() == "precious"
+
+
+def test_two_programmers_at_once(emulator: dict[str, object]) -> None:
+    keys = load_keys(DEMO_KEY_FILE)
+    url = str(emulator["tcp"])
+    with (
+        PumpClient(url, key=keys[Role.CLINICIAN]) as clinician,
+        PumpClient(url, key=keys[Role.PATIENT], role=Role.PATIENT) as patient,
+    ):
+        for _ in range(5):
+            assert clinician.status().clock_s > 0
+            assert patient.status().reservoir_nl == clinician.status().reservoir_nl
+        assert clinician.in_session and patient.in_session

@@ -114,7 +114,7 @@ def test_refill_bolus_alarms_and_log(pump: InprocPump, capsys: pytest.CaptureFix
     code, out, _ = run(
         pump, capsys, "refill", "--removed", "2", "--added", "18", "--concentration", "500"
     )
-    assert code == 0 and "within" not in out and "reservoir now:        20.00 mL" in out
+    assert code == 0 and "within" not in out and "reservoir now:        18.00 mL" in out
     code, out, _ = run(pump, capsys, "bolus", "therapeutic", "--dose", "25", "--duration", "60")
     assert code == 0 and "0.050 mL over 1 h" in out
     code, out, _ = run(pump, capsys, "--json", "log")

@@ -1,0 +1,212 @@
+"""Exact, event-driven integration of delivered volume, in integer nanolitres.
+
+Between two events the pump runs one source at a constant rate, and the
+volume it commands over ``dt`` seconds is always of the *linear floor* form
+
+    ``(a + b*dt) // c - a // c``
+
+- basal at ``r`` nL/day: ``a`` = the remainder accumulator (nL*s/day units,
+  ``0 <= a < 86400``), ``b = r``, ``c = 86400``; the remainder carries over
+  to the next segment, so nothing is ever rounded away;
+- a bolus of ``V`` nL over ``D`` s, ``e`` s after it started: ``a = V*e``,
+  ``b = V``, ``c = D``; it has delivered exactly ``V*e // D`` nL, and ``V``
+  at its end.
+
+:func:`first_reach` finds, exactly, the first second at which a threshold
+on that volume (or on a battery drain that depends on it) is reached.
+:class:`DeliveryState` moves the volume and keeps the books so that, as
+integers and at every instant, ``filled == delivered + reservoir + removed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware_model.errors import OutOfRangeError, OverfillError
+from firmware_model.timebase import SECONDS_PER_DAY, ceil_div
+from protocol.enums import BolusKind
+
+PPM = 1_000_000
+
+
+def linear_floor_volume(a: int, b: int, c: int, dt: int) -> int:
+    """Volume commanded over ``dt`` seconds by a segment ``(a, b, c)`` (see module doc)."""
+    return (a + b * dt) // c - a // c
+
+
+def first_reach(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int) -> int | None:
+    """Smallest ``dt`` in ``[0, max_dt]`` with ``q*dt + p*volume(dt) >= need``, or None.
+
+    ``volume(dt)`` is :func:`linear_floor_volume`; ``q`` is a drain per
+    second and ``p`` a drain per nanolitre (``q = 0, p = 1`` asks for a
+    volume). The left side never decreases with ``dt``, so the answer is
+    exact: a closed-form ceiling division when ``q == 0``, a bisection
+    otherwise.
+    """
+    if need <= 0:
+        return 0
+    k0 = a // c
+    if q * max_dt + p * ((a + b * max_dt) // c - k0) < need:
+        return None
+    if q == 0:
+        # p * ((a + b*dt)//c - k0) >= need  <=>  a + b*dt >= (k0 + ceil(need/p)) * c
+        target = (k0 + ceil_div(need, p)) * c - a
+        return max(0, ceil_div(target, b))
+    lo, hi = 0, max_dt
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if q * mid + p * ((a + b * mid) // c - k0) >= need:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunningBolus:
+    """A bolus in progress: ``volume_nl`` over ``duration_s`` from model second ``start_t``."""
+
+    kind: BolusKind
+    volume_nl: int
+    duration_s: int
+    start_t: int
+
+    @property
+    def end_t(self) -> int:
+        """Model second at which the bolus has delivered all of its volume."""
+        return self.start_t + self.duration_s
+
+    def delivered_nl(self, t: int) -> int:
+        """Volume the bolus has commanded by model second ``t`` (exact, rounded down)."""
+        elapsed = min(max(t - self.start_t, 0), self.duration_s)
+        return self.volume_nl * elapsed // self.duration_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefillPlan:
+    """What a refill will do to the books, worked out before anything changes."""
+
+    removed_from_reservoir_nl: int
+    """What really leaves the reservoir: at most what it holds."""
+    estimate_after_nl: int
+    reservoir_after_nl: int
+
+
+@dataclass(kw_only=True)
+class DeliveryState:
+    """The reservoir and the books of everything that went in and out of it.
+
+    ``estimate_nl`` is what the pump believes is left (it counts commanded
+    volume); ``reservoir_nl`` is the truth (actual volume, which differs by
+    the profile's delivery bias and never goes below zero). Only truth
+    enters the conservation law.
+    """
+
+    estimate_nl: int
+    reservoir_nl: int
+    total_filled_nl: int
+    total_delivered_nl: int = 0
+    total_removed_nl: int = 0
+    total_commanded_nl: int = 0
+    basal_remainder: int = 0
+    """Basal accumulator remainder, nL*s/day units, in [0, 86400)."""
+    bias_remainder: int = 0
+    """Bias accumulator remainder, nL*ppm units, in [0, 1e6)."""
+    bolus: RunningBolus | None = None
+
+    def __post_init__(self) -> None:
+        for name in (
+            "estimate_nl",
+            "reservoir_nl",
+            "total_filled_nl",
+            "total_delivered_nl",
+            "total_removed_nl",
+            "total_commanded_nl",
+        ):
+            if getattr(self, name) < 0:
+                raise OutOfRangeError(
+                    field=name, value=getattr(self, name), limit=0, rule="at least"
+                )
+        if not 0 <= self.basal_remainder < SECONDS_PER_DAY:
+            raise OutOfRangeError(
+                field="basal_remainder",
+                value=self.basal_remainder,
+                limit=SECONDS_PER_DAY,
+                rule="within [0, limit)",
+            )
+        if not 0 <= self.bias_remainder < PPM:
+            raise OutOfRangeError(
+                field="bias_remainder",
+                value=self.bias_remainder,
+                limit=PPM,
+                rule="within [0, limit)",
+            )
+        if not self.conserved():
+            raise OutOfRangeError(
+                field="total_filled_nl",
+                value=self.total_filled_nl,
+                limit=self.total_delivered_nl + self.reservoir_nl + self.total_removed_nl,
+                rule="(delivered + reservoir + removed) equal to",
+            )
+
+    def conserved(self) -> bool:
+        """``filled == delivered + reservoir + removed``, exactly."""
+        return self.total_filled_nl == (
+            self.total_delivered_nl + self.reservoir_nl + self.total_removed_nl
+        )
+
+    def advance_basal(self, rate_nl_per_day: int, dt: int) -> int:
+        """Volume a basal rate commands over ``dt`` s; the remainder carries over."""
+        total = self.basal_remainder + rate_nl_per_day * dt
+        self.basal_remainder = total % SECONDS_PER_DAY
+        return total // SECONDS_PER_DAY
+
+    def command(self, volume_nl: int, bias_ppm: int) -> int:
+        """Move ``volume_nl`` commanded nanolitres; return the volume actually delivered.
+
+        The estimate drops by the commanded volume; the reservoir by the
+        commanded volume scaled by ``1 + bias_ppm/1e6`` (with its own
+        remainder), but never below zero: a dry pump pumps nothing.
+        """
+        if volume_nl == 0:
+            return 0
+        self.estimate_nl -= volume_nl
+        self.total_commanded_nl += volume_nl
+        if bias_ppm == 0:
+            actual = volume_nl
+        else:
+            total = self.bias_remainder + volume_nl * (PPM + bias_ppm)
+            self.bias_remainder = total % PPM
+            actual = total // PPM
+        actual = min(actual, self.reservoir_nl)
+        self.reservoir_nl -= actual
+        self.total_delivered_nl += actual
+        return actual
+
+    def plan_refill(self, *, removed_nl: int, added_nl: int, capacity_nl: int) -> RefillPlan:
+        """Work out a refill, or raise OverfillError; nothing changes here.
+
+        The clinician may report removing more than the reservoir holds (drug
+        that was outside the pump, a "pocket fill"): only what the reservoir
+        held leaves it, and the estimate cannot go below zero either.
+        """
+        removed_real = min(removed_nl, self.reservoir_nl)
+        estimate_after = max(self.estimate_nl - removed_nl, 0) + added_nl
+        reservoir_after = self.reservoir_nl - removed_real + added_nl
+        if max(estimate_after, reservoir_after) > capacity_nl:
+            kept = max(estimate_after, reservoir_after) - added_nl
+            raise OverfillError(
+                added_nl=added_nl, room_nl=max(capacity_nl - kept, 0), capacity_nl=capacity_nl
+            )
+        return RefillPlan(
+            removed_from_reservoir_nl=removed_real,
+            estimate_after_nl=estimate_after,
+            reservoir_after_nl=reservoir_after,
+        )
+
+    def apply_refill(self, plan: RefillPlan, *, added_nl: int) -> None:
+        """Carry out a planned refill."""
+        self.total_removed_nl += plan.removed_from_reservoir_nl
+        self.total_filled_nl += added_nl
+        self.reservoir_nl = plan.reservoir_after_nl
+        self.estimate_nl = plan.estimate_after_nl

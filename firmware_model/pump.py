@@ -1,0 +1,1010 @@
+"""The pump: the aggregate of reservoir, schedule, battery, alarms and event log.
+
+Time is the model second ``t`` (an int the caller passes in; the model never
+reads a clock). ``pump.clock(t)`` is the pump's RTC (Unix seconds, UTC) and
+everything the pump reports - log entries, alarm raise times, forecasts -
+is in RTC seconds.
+
+:meth:`Pump.advance_to` jumps from event to event (flex rate changes, bolus
+ends, alarm threshold crossings, empty reservoir, battery ERI and EOS),
+integrating delivery exactly in between; it never ticks.
+
+Every command first advances to its ``t``; then it either succeeds or raises
+a :class:`~firmware_model.errors.RequestError` having changed nothing (the
+one deliberate exception: a refused patient-dose request is logged as
+PATIENT_DOSE_REFUSED, because the log is where clinicians see refusals).
+
+State rules:
+
+- A bolus (therapeutic, bridge, priming or a patient dose) replaces the
+  basal rate while it runs; the basal schedule (whatever is programmed by
+  then, so a prescription committed during a bridge bolus starts after it)
+  resumes when it ends. Its remainder accumulator is untouched meanwhile.
+- The pump is *stopped* only by an explicit :meth:`Pump.stop` (until
+  :meth:`Pump.resume`) and *halted* only while a halting alarm is active
+  (empty reservoir, EOS, motor stall, critical memory error; see
+  :mod:`firmware_model.alarms`). Halting or stopping cancels a running
+  bolus. Delivery restarts by itself when the halting condition ends (a
+  refill, a motor that turns again, a clinician clearing a memory error).
+- Boluses and patient doses are refused while the pump is stopped, halted,
+  programmed to Stopped, or already running a bolus, and when their volume
+  exceeds what the reservoir can deliver before its empty threshold.
+- Patient-dose lockouts count in model time, so setting the RTC cannot
+  shorten them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from firmware_model import nvm
+from firmware_model.alarms import ALARM_RULES, AlarmTable, AlarmView
+from firmware_model.battery import BatteryModel
+from firmware_model.delivery import DeliveryState, RunningBolus, first_reach
+from firmware_model.errors import (
+    CorruptImageError,
+    FirmwareError,
+    InvalidStateError,
+    OutOfRangeError,
+    PumpHaltedError,
+    RequestError,
+    TimeWentBackwardsError,
+    WrongTypeError,
+)
+from firmware_model.event_log import EventLog, EventLogReader
+from firmware_model.forecast import Plan, first_reach_t
+from firmware_model.prescription import (
+    Bolus,
+    PatientDoseSettings,
+    Prescription,
+    Schedule,
+    check_patient_dose,
+    doses_in_24h,
+    next_patient_dose_t,
+    validate,
+    validate_bolus,
+    validate_patient_settings,
+)
+from firmware_model.profile import PumpProfile, ToneSpec
+from firmware_model.timebase import (
+    INT32_MAX,
+    INT32_MIN,
+    RTC_MAX_CLOCK_S,
+    SECONDS_PER_DAY,
+    weekday,
+)
+from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason
+
+_SERIAL_MAX_CHARS = 32
+
+
+def _require_int(name: str, value: object, *, minimum: int | None = None) -> int:
+    if type(value) is not int:
+        raise WrongTypeError(field=name, value=value, expected="an int")
+    if minimum is not None and value < minimum:
+        raise OutOfRangeError(field=name, value=value, limit=minimum, rule="at least")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefillResult:
+    """What a refill found and did (all volumes as the pump knows them)."""
+
+    expected_nl: int
+    """The pump's estimate of the reservoir before the refill."""
+    removed_nl: int
+    """What the clinician reported removing."""
+    discrepancy_nl: int
+    """removed - expected: negative when less came out than expected."""
+    discrepancy_flagged: bool
+    """|discrepancy| above the profile's threshold: drug may have gone outside the pump."""
+    added_nl: int
+    reservoir_nl: int
+    """The estimate after the refill."""
+    previous_concentration_ug_per_ml: int
+    concentration_ug_per_ml: int
+
+    @property
+    def concentration_changed(self) -> bool:
+        """True when the new drug differs: offer a bridge bolus."""
+        return self.concentration_ug_per_ml != self.previous_concentration_ug_per_ml
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientDoseGrant:
+    """A granted patient dose."""
+
+    volume_nl: int
+    duration_s: int
+    ends_at_clock_s: int
+    doses_in_24h: int
+    """Granted doses in the trailing 24 h, this one included."""
+    next_allowed_at_clock_s: int
+    """Earliest RTC second the next request can be granted."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PumpStatus:
+    """Everything an interrogation reports, at one instant. Times are RTC seconds."""
+
+    model: int
+    model_name: str
+    serial: str
+    firmware_version: str
+    t_s: int
+    """Model time the status was taken at."""
+    clock_s: int
+    mode: Mode
+    """Mode of the programmed prescription."""
+    stop_reason: StopReason | None
+    """Set while stopped by a clinician."""
+    halted_by: tuple[AlarmCode, ...]
+    """Active alarms halting delivery."""
+    delivering: bool
+    """Neither stopped nor halted (a Stopped prescription still delivers nothing)."""
+    bolus_kind: BolusKind
+    bolus_volume_nl: int
+    bolus_remaining_nl: int
+    bolus_end_clock_s: int | None
+    basal_rate_nl_per_day: int
+    """The programmed basal rate at this instant."""
+    current_rate_nl_per_day: int
+    """What is being delivered now (a bolus's mean rate rounded down; 0 when stopped)."""
+    daily_volume_nl: int
+    """Volume of today's basal profile over 24 h, rounded down to whole nL."""
+    concentration_ug_per_ml: int
+    reservoir_nl: int
+    """The pump's estimate of the reservoir volume."""
+    reservoir_capacity_nl: int
+    alarm_volume_nl: int
+    active_alarms: tuple[AlarmCode, ...]
+    silenced_alarms: tuple[AlarmCode, ...]
+    tone: ToneSpec | None
+    """The pattern sounding now (most severe unsilenced alarm)."""
+    low_reservoir_at_clock_s: int | None
+    empty_at_clock_s: int | None
+    battery_permille: int
+    projected_battery_life_s: int
+    eri_at_clock_s: int | None
+    patient_doses_in_24h: int
+
+
+class Pump:
+    """One pump. Build it with :meth:`new` or :meth:`from_bytes`."""
+
+    def __init__(self, image: nvm.PumpImage) -> None:
+        """Assemble a pump from a complete image (use :meth:`new` or :meth:`from_bytes`)."""
+        _check_image(image)
+        profile = image.profile
+        self._profile = profile
+        self._serial = image.serial
+        self._t = image.t
+        self._clock_offset_s = image.clock_offset_s
+        self._schedule = validate(image.prescription, profile)
+        self._concentration_ug_per_ml = image.concentration_ug_per_ml
+        self._alarm_volume_nl = image.alarm_volume_nl
+        self._delivery = replace(image.delivery)
+        self._battery = BatteryModel.from_profile(profile)
+        self._battery_uc = image.battery_uc
+        self._alarms = AlarmTable(active={a.code: a for a in image.alarms})
+        self._log = EventLog.restore(
+            image.log_capacity, list(image.log_entries), image.log_total_written
+        )
+        self._suspended = image.suspended
+        self._stalled_since_t = image.stalled_since_t
+        self._patient = image.patient
+        self._grants_t = list(image.grants_t)
+        # Derived, never stored:
+        self._eri_threshold_uc = self._battery.eri_threshold_uc(self._schedule.weekly_integral)
+        self._halt_codes = self._alarms.halting_codes()
+        self.segments_processed = 0
+        """Diagnostic: constant-rate segments integrated so far (not part of the state)."""
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        profile: PumpProfile,
+        serial: str,
+        t: int,
+        reservoir_nl: int,
+        concentration_ug_per_ml: int,
+        prescription: Prescription,
+        battery_permille: int = 1000,
+        clock_offset_s: int = 0,
+        allow_nonstandard_concentration: bool = False,
+    ) -> Pump:
+        """A freshly implanted pump at model second ``t`` (logs POWER_ON)."""
+        if type(serial) is not str:
+            raise WrongTypeError(field="serial", value=serial, expected="a str")
+        if not (0 < len(serial) <= _SERIAL_MAX_CHARS and serial.isascii() and serial.isprintable()):
+            raise OutOfRangeError(
+                field="len(serial)",
+                value=len(serial),
+                limit=(1, _SERIAL_MAX_CHARS),
+                rule="printable ASCII, length within",
+            )
+        _require_int("t", t)
+        _require_int("clock_offset_s", clock_offset_s)
+        _check_clock(t + clock_offset_s)
+        _require_int("reservoir_nl", reservoir_nl, minimum=0)
+        if reservoir_nl > profile.reservoir_capacity_nl:
+            raise OutOfRangeError(
+                field="reservoir_nl",
+                value=reservoir_nl,
+                limit=profile.reservoir_capacity_nl,
+                rule="at most",
+            )
+        _check_concentration(profile, concentration_ug_per_ml, allow_nonstandard_concentration)
+        battery = BatteryModel.from_profile(profile)
+        image = nvm.PumpImage(
+            profile=profile,
+            serial=serial,
+            t=t,
+            clock_offset_s=clock_offset_s,
+            prescription=prescription,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+            alarm_volume_nl=profile.default_alarm_volume_nl,
+            delivery=DeliveryState(
+                estimate_nl=reservoir_nl, reservoir_nl=reservoir_nl, total_filled_nl=reservoir_nl
+            ),
+            battery_uc=battery.charge_for_permille(battery_permille),
+            alarms=(),
+            suspended=None,
+            stalled_since_t=None,
+            patient=PatientDoseSettings.disabled(),
+            grants_t=(),
+            log_capacity=profile.event_log_capacity,
+            log_total_written=0,
+            log_entries=(),
+        )
+        pump = cls(image)
+        pump._log_event(EventCode.POWER_ON, reservoir_nl, concentration_ug_per_ml)
+        pump._evaluate()
+        return pump
+
+    def to_image(self) -> nvm.PumpImage:
+        """The complete state as plain values."""
+        return nvm.PumpImage(
+            profile=self._profile,
+            serial=self._serial,
+            t=self._t,
+            clock_offset_s=self._clock_offset_s,
+            prescription=self._schedule.prescription,
+            concentration_ug_per_ml=self._concentration_ug_per_ml,
+            alarm_volume_nl=self._alarm_volume_nl,
+            delivery=replace(self._delivery),
+            battery_uc=self._battery_uc,
+            alarms=tuple(self._alarms.active[c] for c in self._alarms.active_codes()),
+            suspended=self._suspended,
+            stalled_since_t=self._stalled_since_t,
+            patient=self._patient,
+            grants_t=tuple(self._grants_t),
+            log_capacity=self._log.capacity,
+            log_total_written=self._log.total_written,
+            log_entries=tuple(self._log),
+        )
+
+    def to_bytes(self) -> bytes:
+        """The whole state as an NVM image (see :mod:`firmware_model.nvm`)."""
+        return nvm.encode(self.to_image())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Pump:
+        """A pump from an NVM image; CorruptImageError if the image is not a valid one."""
+        image = nvm.decode(data)
+        try:
+            return cls(image)
+        except (FirmwareError, ValueError, TypeError) as exc:
+            raise CorruptImageError(f"inconsistent state in image: {exc}") from exc
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Pump):
+            return NotImplemented
+        return self.to_image() == other.to_image()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"Pump(serial={self._serial!r}, t={self._t}, mode={self._schedule.mode.name}, "
+            f"reservoir_nl={self._delivery.estimate_nl})"
+        )
+
+    # ------------------------------------------------------------------ time
+
+    @property
+    def t(self) -> int:
+        """Model time reached, in seconds."""
+        return self._t
+
+    def clock(self, t: int) -> int:
+        """The RTC (Unix seconds) at model second ``t``."""
+        return t + self._clock_offset_s
+
+    def advance_to(self, t: int) -> None:
+        """Simulate up to model second ``t``, event to event.
+
+        Raises TimeWentBackwardsError if ``t`` is before :attr:`t`.
+        """
+        _require_int("t", t)
+        if t < self._t:
+            raise TimeWentBackwardsError(now_t=self._t, requested_t=t)
+        while self._t < t:
+            self._advance_segment(t)
+
+    def _advance_segment(self, target: int) -> None:
+        """Integrate one constant-rate stretch, stopping at the first event before ``target``."""
+        self.segments_processed += 1
+        now = self._t
+        d = self._delivery
+        end = target
+        a = b = 0
+        c = 1
+        bolus = d.bolus
+        if self._suspended is None and not self._halt_codes:
+            if bolus is not None:
+                a = bolus.volume_nl * (now - bolus.start_t)
+                b = bolus.volume_nl
+                c = bolus.duration_s
+                end = min(end, bolus.end_t)
+            else:
+                b, until = self._schedule.segment_at(now + self._clock_offset_s)
+                a = d.basal_remainder
+                c = SECONDS_PER_DAY
+                if until is not None:
+                    end = min(end, now + until)
+        event = bolus is not None and end == bolus.end_t
+        if b:
+            # Volume thresholds: low reservoir, then empty (whichever is still ahead).
+            est = d.estimate_nl
+            need = 0
+            if est > self._alarm_volume_nl:
+                need = est - self._alarm_volume_nl
+            elif est > self._profile.empty_threshold_nl:
+                need = est - self._profile.empty_threshold_nl
+            if need:
+                dt = first_reach(q=0, p=1, a=a, b=b, c=c, need=need, max_dt=end - now)
+                if dt is not None:
+                    end, event = now + dt, True
+        # Battery thresholds: ERI, then EOS.
+        remaining = self._battery_uc
+        if remaining >= self._eri_threshold_uc:
+            need_uc = remaining - self._eri_threshold_uc + 1
+        else:
+            need_uc = remaining
+        if need_uc > 0:
+            bat = self._battery
+            dt = first_reach(
+                q=bat.quiescent_drain_uc_per_s,
+                p=bat.drain_uc_per_nl,
+                a=a,
+                b=b,
+                c=c,
+                need=need_uc,
+                max_dt=end - now,
+            )
+            if dt is not None:
+                end, event = now + dt, True
+        dt = end - now
+        volume = 0
+        if b:
+            total = a + b * dt
+            volume = total // c - a // c
+            if bolus is None:
+                d.basal_remainder = total % c
+            d.command(volume, self._profile.delivery_bias_ppm)
+        self._battery_uc = max(remaining - self._battery.drain_uc(dt, volume), 0)
+        self._t = end
+        if event:
+            self._evaluate()
+
+    # ------------------------------------------------------------------ conditions
+
+    def _condition(self, code: AlarmCode) -> bool:
+        """Whether a self-clearing alarm's condition holds now."""
+        match code:
+            case AlarmCode.LOW_RESERVOIR:
+                return self._delivery.estimate_nl <= self._alarm_volume_nl
+            case AlarmCode.EMPTY_RESERVOIR:
+                return self._delivery.estimate_nl <= self._profile.empty_threshold_nl
+            case AlarmCode.ERI:
+                return self._battery_uc < self._eri_threshold_uc
+            case AlarmCode.EOS:
+                return self._battery_uc == 0
+            case AlarmCode.MOTOR_STALL:
+                return self._stalled_since_t is not None
+            case _:
+                return self._alarms.is_active(code)  # latched: the alarm is its own condition
+
+    def _evaluate(self) -> None:
+        """Bring alarms, halts and the running bolus in line with the state at ``t``."""
+        d = self._delivery
+        bolus = d.bolus
+        if bolus is not None and self._t >= bolus.end_t:
+            d.bolus = None
+            self._log_event(EventCode.BOLUS_ENDED, bolus.kind, bolus.volume_nl)
+        clock = self.clock(self._t)
+        for code in AlarmCode:
+            if not ALARM_RULES[code].auto_clears:
+                continue
+            holds = self._condition(code)
+            active = self._alarms.is_active(code)
+            if holds and not active:
+                self._alarms.raise_alarm(code, clock)
+                self._log_event(EventCode.ALARM_RAISED, code, code.alarm_class)
+            elif active and not holds:
+                self._alarms.clear(code)
+                self._log_event(EventCode.ALARM_CLEARED, code, 0)
+        halting = self._alarms.halting_codes()
+        for code in halting:
+            if code not in self._halt_codes:
+                self._log_event(EventCode.DELIVERY_HALTED, code, 0)
+        self._halt_codes = halting
+        if halting:
+            self._cancel_running_bolus()
+
+    def _cancel_running_bolus(self) -> int:
+        bolus = self._delivery.bolus
+        if bolus is None:
+            return 0
+        delivered = bolus.delivered_nl(self._t)
+        self._delivery.bolus = None
+        self._log_event(EventCode.BOLUS_CANCELLED, bolus.kind, delivered)
+        return delivered
+
+    def _log_event(self, code: EventCode, a: int = 0, b: int = 0) -> None:
+        self._log.append(self.clock(self._t), code, int(a), int(b))
+
+    def _check_can_bolus(self) -> None:
+        if self._halt_codes:
+            raise PumpHaltedError(self._halt_codes)
+        if self._suspended is not None:
+            raise InvalidStateError(f"pump is stopped ({self._suspended.name}); resume it first")
+        if self._schedule.mode is Mode.STOPPED:
+            raise InvalidStateError("the programmed mode is STOPPED")
+        if self._delivery.bolus is not None:
+            raise InvalidStateError(f"a {self._delivery.bolus.kind.name} bolus is running")
+
+    def _check_deliverable(self, volume_nl: int) -> None:
+        deliverable = max(self._delivery.estimate_nl - self._profile.empty_threshold_nl, 0)
+        if volume_nl > deliverable:
+            raise OutOfRangeError(
+                field="volume_nl",
+                value=volume_nl,
+                limit=deliverable,
+                rule="(what the reservoir can deliver) at most",
+            )
+
+    def _start_bolus(self, bolus: Bolus) -> None:
+        self._delivery.bolus = RunningBolus(
+            kind=bolus.kind, volume_nl=bolus.volume_nl, duration_s=bolus.duration_s, start_t=self._t
+        )
+        self._log_event(EventCode.BOLUS_STARTED, bolus.kind, bolus.volume_nl)
+
+    # ------------------------------------------------------------------ commands
+
+    def program(self, t: int, prescription: Prescription) -> None:
+        """Commit a prescription (validated here; refused with OutOfRangeError)."""
+        self.advance_to(t)
+        schedule = validate(prescription, self._profile)
+        self._schedule = schedule
+        self._eri_threshold_uc = self._battery.eri_threshold_uc(schedule.weekly_integral)
+        today = schedule.daily_volume_nl(weekday(self.clock(t)))
+        self._log_event(EventCode.PROGRAMMED, schedule.mode, today.numerator // today.denominator)
+        self._evaluate()
+
+    def start_bolus(self, t: int, bolus: Bolus) -> None:
+        """Start a clinician bolus (THERAPEUTIC, BRIDGE or PRIMING)."""
+        self.advance_to(t)
+        if not isinstance(bolus, Bolus):
+            raise WrongTypeError(field="bolus", value=bolus, expected="a Bolus")
+        validate_bolus(bolus, self._profile)
+        if bolus.kind is BolusKind.PATIENT:
+            raise OutOfRangeError(
+                field="kind",
+                value=bolus.kind.name,
+                limit=("THERAPEUTIC", "BRIDGE", "PRIMING"),
+                rule="(patient doses go through request_patient_dose) one of",
+            )
+        self._check_can_bolus()
+        self._check_deliverable(bolus.volume_nl)
+        self._start_bolus(bolus)
+
+    def cancel_bolus(self, t: int) -> int:
+        """Cancel the running bolus; returns the volume it delivered (nL)."""
+        self.advance_to(t)
+        if self._delivery.bolus is None:
+            raise InvalidStateError("no bolus is running")
+        return self._cancel_running_bolus()
+
+    def stop(self, t: int, reason: StopReason) -> None:
+        """Stop delivery (cancelling any bolus) until :meth:`resume`."""
+        self.advance_to(t)
+        if not isinstance(reason, StopReason):
+            raise WrongTypeError(field="reason", value=reason, expected="a StopReason")
+        if self._suspended is not None:
+            raise InvalidStateError(f"pump is already stopped ({self._suspended.name})")
+        self._cancel_running_bolus()
+        self._suspended = reason
+        self._log_event(EventCode.STOPPED, reason, 0)
+
+    def resume(self, t: int) -> None:
+        """Resume the programmed therapy after :meth:`stop`."""
+        self.advance_to(t)
+        if self._suspended is None:
+            raise InvalidStateError("pump is not stopped")
+        self._suspended = None
+        self._log_event(EventCode.RESUMED, self._schedule.mode, 0)
+
+    def refill(
+        self,
+        t: int,
+        *,
+        removed_nl: int,
+        added_nl: int,
+        concentration_ug_per_ml: int,
+        allow_nonstandard_concentration: bool = False,
+    ) -> RefillResult:
+        """Record a refill: what was removed, what was added, at which concentration.
+
+        Removing more than the pump expected (or than the reservoir held) is
+        a flagged discrepancy, not an error; overfilling is refused.
+        """
+        self.advance_to(t)
+        _require_int("removed_nl", removed_nl, minimum=0)
+        _require_int("added_nl", added_nl, minimum=0)
+        _check_concentration(
+            self._profile, concentration_ug_per_ml, allow_nonstandard_concentration
+        )
+        d = self._delivery
+        plan = d.plan_refill(
+            removed_nl=removed_nl,
+            added_nl=added_nl,
+            capacity_nl=self._profile.reservoir_capacity_nl,
+        )
+        expected = d.estimate_nl
+        discrepancy = removed_nl - expected
+        result = RefillResult(
+            expected_nl=expected,
+            removed_nl=removed_nl,
+            discrepancy_nl=discrepancy,
+            discrepancy_flagged=abs(discrepancy) > self._profile.refill_discrepancy_threshold_nl,
+            added_nl=added_nl,
+            reservoir_nl=plan.estimate_after_nl,
+            previous_concentration_ug_per_ml=self._concentration_ug_per_ml,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+        )
+        d.apply_refill(plan, added_nl=added_nl)
+        self._concentration_ug_per_ml = concentration_ug_per_ml
+        self._log_event(EventCode.REFILLED, added_nl, concentration_ug_per_ml)
+        self._evaluate()
+        return result
+
+    def set_alarm_volume(self, t: int, volume_nl: int) -> None:
+        """Set the low-reservoir alarm volume (within the profile's range)."""
+        self.advance_to(t)
+        _require_int("volume_nl", volume_nl)
+        low, high = self._profile.min_alarm_volume_nl, self._profile.max_alarm_volume_nl
+        if not low <= volume_nl <= high:
+            raise OutOfRangeError(
+                field="alarm_volume_nl",
+                value=volume_nl,
+                limit=low if volume_nl < low else high,
+                rule="at least" if volume_nl < low else "at most",
+            )
+        self._alarm_volume_nl = volume_nl
+        self._log_event(EventCode.ALARM_VOLUME_SET, volume_nl, 0)
+        self._evaluate()
+
+    def silence_alarm(self, t: int, code: AlarmCode) -> None:
+        """Stop an active alarm's tone; the alarm stays active."""
+        self.advance_to(t)
+        code = _alarm_code(code)
+        self._alarms.silence(code)
+        self._log_event(EventCode.ALARM_SILENCED, code, 0)
+
+    def clear_alarm(self, t: int, code: AlarmCode) -> None:
+        """Clear a latched alarm (memory errors); others clear themselves when their
+        condition ends, so clearing them is refused with ConditionPersistsError."""
+        self.advance_to(t)
+        code = _alarm_code(code)
+        self._alarms.check_clear(code)
+        self._alarms.clear(code)
+        self._log_event(EventCode.ALARM_CLEARED, code, 0)
+        self._evaluate()
+
+    def set_clock(self, t: int, clock_s: int) -> None:
+        """Set the RTC; logs CLOCK_SET with the change (delta must fit a signed 32-bit int)."""
+        self.advance_to(t)
+        _require_int("clock_s", clock_s)
+        _check_clock(clock_s)
+        delta = clock_s - self.clock(t)
+        if not INT32_MIN <= delta <= INT32_MAX:
+            raise OutOfRangeError(
+                field="delta_s", value=delta, limit=(INT32_MIN, INT32_MAX), rule="within"
+            )
+        self._clock_offset_s = clock_s - t
+        self._log_event(EventCode.CLOCK_SET, delta, 0)
+
+    def set_patient_settings(self, t: int, settings: PatientDoseSettings) -> None:
+        """Set the patient-activated dose settings (validated against the profile)."""
+        self.advance_to(t)
+        if not isinstance(settings, PatientDoseSettings):
+            raise WrongTypeError(field="settings", value=settings, expected="PatientDoseSettings")
+        validate_patient_settings(settings, self._profile)
+        self._patient = settings
+        self._log_event(EventCode.PATIENT_SETTINGS_SET, settings.volume_nl, settings.max_per_24h)
+
+    def request_patient_dose(self, t: int) -> PatientDoseGrant:
+        """Grant a patient dose, or refuse it (logged as PATIENT_DOSE_REFUSED).
+
+        Refusals, checked in this order: NotEnabledError, PumpHaltedError,
+        InvalidStateError (stopped or a bolus running), PatientDoseLockoutError,
+        PatientDoseLimitError, OutOfRangeError (reservoir too low).
+        """
+        self.advance_to(t)
+        settings = self._patient
+        # Only the trailing 24 h matters to the rule (lockouts are at most 24 h).
+        grants = [g for g in self._grants_t if g > t - SECONDS_PER_DAY]
+        try:
+            if settings.enabled:
+                self._check_can_bolus()
+            check_patient_dose(settings, grants, t)
+            self._check_deliverable(settings.volume_nl)
+        except RequestError as refusal:
+            self._log_event(EventCode.PATIENT_DOSE_REFUSED, refusal.code, 0)
+            raise
+        grants.append(t)
+        self._grants_t = grants
+        count = doses_in_24h(grants, t)
+        self._log_event(EventCode.PATIENT_DOSE_GRANTED, settings.volume_nl, count)
+        self._start_bolus(settings.bolus())
+        return PatientDoseGrant(
+            volume_nl=settings.volume_nl,
+            duration_s=settings.duration_s,
+            ends_at_clock_s=self.clock(t + settings.duration_s),
+            doses_in_24h=count,
+            next_allowed_at_clock_s=self.clock(next_patient_dose_t(settings, self._grants_t, t)),
+        )
+
+    def note_telemetry(self, t: int, seconds: int) -> None:
+        """Charge the battery for ``seconds`` of telemetry (called by the telemetry layer)."""
+        self.advance_to(t)
+        _require_int("seconds", seconds, minimum=0)
+        drain = self._battery.telemetry_drain_uc(seconds)
+        self._battery_uc = max(self._battery_uc - drain, 0)
+        self._evaluate()
+
+    def log_event(self, t: int, code: EventCode, a: int = 0, b: int = 0) -> None:
+        """Write an event (session and security events from the telemetry layer)."""
+        self.advance_to(t)
+        if not isinstance(code, EventCode):
+            raise WrongTypeError(field="code", value=code, expected="an EventCode")
+        self._log.append(self.clock(t), code, a, b)
+
+    # ------------------------------------------------------------------ faults
+
+    def set_motor_stall(self, t: int, stalled: bool) -> None:
+        """Injected fault: the motor stalls (delivery halts) or turns again (STALL_RECOVERY).
+
+        Setting the state it is already in does nothing.
+        """
+        self.advance_to(t)
+        if type(stalled) is not bool:
+            raise WrongTypeError(field="stalled", value=stalled, expected="a bool")
+        if stalled and self._stalled_since_t is None:
+            self._stalled_since_t = t
+            self._log_event(EventCode.MOTOR_STALL, 0, 0)
+        elif not stalled and self._stalled_since_t is not None:
+            duration = t - self._stalled_since_t
+            self._stalled_since_t = None
+            self._log_event(EventCode.STALL_RECOVERY, min(duration, INT32_MAX), 0)
+        else:
+            return
+        self._evaluate()
+
+    def inject_memory_error(self, t: int, critical: bool) -> None:
+        """Injected fault: a memory error (a critical one halts delivery until cleared)."""
+        self.advance_to(t)
+        if type(critical) is not bool:
+            raise WrongTypeError(field="critical", value=critical, expected="a bool")
+        code = AlarmCode.MEMORY_CRITICAL if critical else AlarmCode.MEMORY_NON_CRITICAL
+        self._log_event(EventCode.MEMORY_ERROR, code, 0)
+        if not self._alarms.is_active(code):
+            self._alarms.raise_alarm(code, self.clock(t))
+            self._log_event(EventCode.ALARM_RAISED, code, code.alarm_class)
+        self._evaluate()
+
+    def set_battery(self, t: int, permille: int) -> None:
+        """Injected fault or scenario step: set the remaining charge in permille."""
+        self.advance_to(t)
+        self._battery_uc = self._battery.charge_for_permille(permille)
+        self._log_event(EventCode.BATTERY_SET, permille, 0)
+        self._evaluate()
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def profile(self) -> PumpProfile:
+        """The model's constants."""
+        return self._profile
+
+    @property
+    def serial(self) -> str:
+        """Serial number."""
+        return self._serial
+
+    @property
+    def prescription(self) -> Prescription:
+        """The committed prescription."""
+        return self._schedule.prescription
+
+    @property
+    def schedule(self) -> Schedule:
+        """The committed prescription, compiled."""
+        return self._schedule
+
+    @property
+    def concentration_ug_per_ml(self) -> int:
+        """Concentration of the drug in the reservoir."""
+        return self._concentration_ug_per_ml
+
+    @property
+    def alarm_volume_nl(self) -> int:
+        """Low-reservoir alarm volume."""
+        return self._alarm_volume_nl
+
+    @property
+    def patient_settings(self) -> PatientDoseSettings:
+        """Patient-activated dose settings."""
+        return self._patient
+
+    @property
+    def stop_reason(self) -> StopReason | None:
+        """Why a clinician stopped the pump, while stopped."""
+        return self._suspended
+
+    @property
+    def halted_by(self) -> tuple[AlarmCode, ...]:
+        """Active alarms halting delivery."""
+        return self._halt_codes
+
+    @property
+    def delivering(self) -> bool:
+        """Neither stopped nor halted."""
+        return self._suspended is None and not self._halt_codes
+
+    @property
+    def bolus(self) -> RunningBolus | None:
+        """The running bolus, if any."""
+        return self._delivery.bolus
+
+    @property
+    def battery_uc(self) -> int:
+        """Remaining battery charge (microcoulombs)."""
+        return self._battery_uc
+
+    @property
+    def battery_permille(self) -> int:
+        """Remaining battery charge in permille (rounded up; 0 only at EOS)."""
+        return self._battery.permille(self._battery_uc)
+
+    @property
+    def event_log(self) -> EventLogReader:
+        """The event log (read-only; write through :meth:`log_event`)."""
+        return self._log
+
+    @property
+    def estimated_reservoir_nl(self) -> int:
+        """What the pump believes is in the reservoir (what it reports)."""
+        return self._delivery.estimate_nl
+
+    @property
+    def reservoir_nl(self) -> int:
+        """Truth for the emulator: the volume really in the reservoir."""
+        return self._delivery.reservoir_nl
+
+    @property
+    def total_filled_nl(self) -> int:
+        """Truth: everything ever put in the reservoir (initial fill and refills)."""
+        return self._delivery.total_filled_nl
+
+    @property
+    def total_delivered_nl(self) -> int:
+        """Truth: everything that left the pump towards the catheter."""
+        return self._delivery.total_delivered_nl
+
+    @property
+    def total_removed_nl(self) -> int:
+        """Truth: everything taken out of the reservoir at refills."""
+        return self._delivery.total_removed_nl
+
+    @property
+    def total_commanded_nl(self) -> int:
+        """Volume the pump commanded (delivered volume before the accuracy bias)."""
+        return self._delivery.total_commanded_nl
+
+    def alarms(self) -> tuple[AlarmView, ...]:
+        """The active alarms, in code order."""
+        return self._alarms.views(self._profile, self.clock(self._t))
+
+    def alarm_condition_present(self, code: AlarmCode) -> bool:
+        """Whether an alarm's condition holds now, so that clearing it would be refused.
+
+        Self-clearing alarms: their condition (an active one always has it).
+        Latched memory errors: False, since a clinician's clear is their reset.
+        """
+        code = _alarm_code(code)
+        if not ALARM_RULES[code].auto_clears:
+            return False
+        return self._condition(code)
+
+    def _plan(self) -> Plan:
+        delivering = self.delivering
+        patient = self._patient
+        doses = patient.enabled and delivering and self._schedule.mode is not Mode.STOPPED
+        return Plan(
+            t=self._t,
+            clock_offset_s=self._clock_offset_s,
+            schedule=self._schedule,
+            basal_remainder=self._delivery.basal_remainder,
+            bolus=self._delivery.bolus if delivering else None,
+            patient=patient if doses else None,
+            grants_t=tuple(self._grants_t),
+            delivering=delivering,
+        )
+
+    def _volume_forecast(self, floor_nl: int) -> int | None:
+        need = self._delivery.estimate_nl - floor_nl
+        x = first_reach_t(
+            self._plan(), q=0, p=1, need=need, horizon_s=self._profile.forecast_horizon_s
+        )
+        return None if x is None else self.clock(x)
+
+    def low_reservoir_at(self) -> int | None:
+        """RTC second the estimate reaches the alarm volume (now if it has), or None.
+
+        Integrated over the real plan (running bolus, flex steps, patient doses
+        at their maximum); None when not within the profile's forecast horizon.
+        """
+        return self._volume_forecast(self._alarm_volume_nl)
+
+    def empty_at(self) -> int | None:
+        """RTC second the estimate reaches the empty threshold (now if it has), or None."""
+        return self._volume_forecast(self._profile.empty_threshold_nl)
+
+    def eri_at(self) -> int | None:
+        """RTC second the projected battery life drops under the ERI lead (now if it has)."""
+        remaining = self._battery_uc
+        need = remaining - self._eri_threshold_uc + 1 if remaining >= self._eri_threshold_uc else 0
+        bat = self._battery
+        x = first_reach_t(
+            self._plan(),
+            q=bat.quiescent_drain_uc_per_s,
+            p=bat.drain_uc_per_nl,
+            need=need,
+            horizon_s=self._profile.forecast_horizon_s,
+        )
+        return None if x is None else self.clock(x)
+
+    def status(self) -> PumpStatus:
+        """Everything an interrogation reports, at :attr:`t` (advance first)."""
+        clock = self.clock(self._t)
+        bolus = self._delivery.bolus
+        basal = self._schedule.rate_at(clock)
+        if not self.delivering:
+            current = 0
+        elif bolus is not None:
+            current = bolus.volume_nl * SECONDS_PER_DAY // bolus.duration_s
+        else:
+            current = basal
+        today = self._schedule.daily_volume_nl(weekday(clock))
+        return PumpStatus(
+            model=self._profile.model,
+            model_name=self._profile.model_name,
+            serial=self._serial,
+            firmware_version=self._profile.firmware_version,
+            t_s=self._t,
+            clock_s=clock,
+            mode=self._schedule.mode,
+            stop_reason=self._suspended,
+            halted_by=self._halt_codes,
+            delivering=self.delivering,
+            bolus_kind=BolusKind.NONE if bolus is None else bolus.kind,
+            bolus_volume_nl=0 if bolus is None else bolus.volume_nl,
+            bolus_remaining_nl=0
+            if bolus is None
+            else bolus.volume_nl - bolus.delivered_nl(self._t),
+            bolus_end_clock_s=None if bolus is None else self.clock(bolus.end_t),
+            basal_rate_nl_per_day=basal,
+            current_rate_nl_per_day=current,
+            daily_volume_nl=today.numerator // today.denominator,
+            concentration_ug_per_ml=self._concentration_ug_per_ml,
+            reservoir_nl=self._delivery.estimate_nl,
+            reservoir_capacity_nl=self._profile.reservoir_capacity_nl,
+            alarm_volume_nl=self._alarm_volume_nl,
+            active_alarms=self._alarms.active_codes(),
+            silenced_alarms=self._alarms.silenced_codes(),
+            tone=self._alarms.sounding_tone(self._profile),
+            low_reservoir_at_clock_s=self.low_reservoir_at(),
+            empty_at_clock_s=self.empty_at(),
+            battery_permille=self.battery_permille,
+            projected_battery_life_s=self._battery.projected_life_s(
+                self._battery_uc, self._schedule.weekly_integral
+            ),
+            eri_at_clock_s=self.eri_at(),
+            patient_doses_in_24h=doses_in_24h(self._grants_t, self._t),
+        )
+
+
+def _check_image(image: nvm.PumpImage) -> None:
+    """Invariants a stored image must meet beyond what its parts check themselves."""
+    profile = image.profile
+    t = image.t
+
+    def fail(field: str, value: object, limit: object, rule: str) -> None:
+        raise OutOfRangeError(field=field, value=value, limit=limit, rule=rule)
+
+    if not 0 <= image.battery_uc <= profile.battery_capacity_uc:
+        fail("battery_uc", image.battery_uc, profile.battery_capacity_uc, "within 0 and")
+    if not profile.min_alarm_volume_nl <= image.alarm_volume_nl <= profile.max_alarm_volume_nl:
+        fail("alarm_volume_nl", image.alarm_volume_nl, profile.max_alarm_volume_nl, "at most")
+    if max(image.delivery.estimate_nl, image.delivery.reservoir_nl) > profile.reservoir_capacity_nl:
+        fail("reservoir_nl", image.delivery.reservoir_nl, profile.reservoir_capacity_nl, "at most")
+    if image.concentration_ug_per_ml <= 0:
+        fail("concentration_ug_per_ml", image.concentration_ug_per_ml, 1, "at least")
+    _check_clock(t + image.clock_offset_s)
+    bolus = image.delivery.bolus
+    if bolus is not None and not bolus.start_t <= t < bolus.end_t:
+        fail("bolus.start_t", bolus.start_t, t, "running at t; start at most")
+    if image.stalled_since_t is not None and image.stalled_since_t > t:
+        fail("stalled_since_t", image.stalled_since_t, t, "at most")
+    if list(image.grants_t) != sorted(image.grants_t) or any(g > t for g in image.grants_t):
+        fail("grants_t", image.grants_t, t, "ascending and at most")
+    validate_patient_settings(image.patient, profile)
+    if len({a.code for a in image.alarms}) != len(image.alarms):
+        fail("alarms", len(image.alarms), "one per code", "")
+
+
+def _check_clock(clock_s: int) -> None:
+    if not 0 <= clock_s <= RTC_MAX_CLOCK_S:
+        raise OutOfRangeError(
+            field="clock_s", value=clock_s, limit=(0, RTC_MAX_CLOCK_S), rule="within"
+        )
+
+
+def _check_concentration(profile: PumpProfile, value: object, allow_nonstandard: bool) -> None:
+    value = _require_int("concentration_ug_per_ml", value)
+    if type(allow_nonstandard) is not bool:
+        raise WrongTypeError(
+            field="allow_nonstandard_concentration", value=allow_nonstandard, expected="a bool"
+        )
+    if value in profile.commercial_concentrations_ug_per_ml:
+        return
+    if not allow_nonstandard:
+        raise OutOfRangeError(
+            field="concentration_ug_per_ml",
+            value=value,
+            limit=profile.commercial_concentrations_ug_per_ml,
+            rule="(without the non-standard override) one of",
+        )
+    low = profile.nonstandard_concentration_min_ug_per_ml
+    high = profile.nonstandard_concentration_max_ug_per_ml
+    if not low <= value <= high:
+        raise OutOfRangeError(
+            field="concentration_ug_per_ml",
+            value=value,
+            limit=low if value < low else high,
+            rule="(even with the override) at least"
+            if value < low
+            else "(even with the override) at most",
+        )
+
+
+def _alarm_code(code: object) -> AlarmCode:
+    if not isinstance(code, AlarmCode):
+        raise WrongTypeError(field="code", value=code, expected="an AlarmCode")
+    return code

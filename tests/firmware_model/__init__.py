@@ -1,0 +1,1 @@
+"""Tests of the firmware model (pure, deterministic, injected time)."""
