@@ -1,0 +1,350 @@
+"""The emulator's I/O loop: one thread, one selector, any number of transports.
+
+Each iteration the loop calls the ``tick`` hook (the emulator advances the
+pump there and returns the wall time of the next pump event, or None), asks
+every transport which descriptors to watch, and waits until one is ready or
+the deadline comes. Whatever goes wrong on one link (an endpoint raising,
+garbage, a programmer vanishing) is caught, logged and recorded in
+:attr:`Server.failures`, and the loop carries on. Tests call
+:meth:`Server.check` to re-raise what was recorded.
+
+Stopping: :meth:`Server.stop` sets a flag, wakes the loop through a pipe,
+waits for it to finish, and by then every transport is closed (fds, endpoints,
+symlinks) along with the loop's own descriptors. It is idempotent and may be
+called from the loop itself (it then only requests the stop). From a signal
+handler call :meth:`Server.request_stop`, which only sets the flag and writes
+one byte, and never waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import selectors
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from emulator.errors import ServerStateError, ServerStopTimeoutError
+from emulator.transports.base import (
+    EVENT_READ,
+    FailureSink,
+    LinkFailure,
+    Transport,
+    Watch,
+    log_failure,
+)
+
+__all__ = ["Server", "Tick"]
+
+_log = logging.getLogger(__name__)
+
+Tick = Callable[[], float | None]
+"""Called every iteration; returns the wall time the loop must wake by, or None."""
+
+_TICK_RETRY_S = 0.1  # after a failing tick, try again soon rather than never or at once
+_MAX_LOOP_ERRORS = 10  # consecutive loop-level errors before the loop gives up
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    RUNNING = "running"
+    CLOSED = "closed"
+
+
+class Server:
+    """Drives transports from one thread; see the module docstring for the life cycle."""
+
+    def __init__(
+        self,
+        *,
+        tick: Tick | None = None,
+        wall: Callable[[], float] = time.monotonic,
+        on_failure: FailureSink | None = None,
+        name: str = "vpump-server",
+    ) -> None:
+        """``wall`` is the clock ``tick``'s deadlines are read against (the pump clock's wall).
+
+        ``on_failure`` is called (on the loop thread) with every recorded
+        failure, in addition to logging and :attr:`failures`.
+        """
+        self._tick = tick
+        self._wall = wall
+        self._on_failure = on_failure
+        self._name = name
+        self._lock = threading.Lock()  # state, transports, thread
+        self._state = _State.NEW
+        self._transports: list[Transport] = []
+        self._thread: threading.Thread | None = None
+        self._loop_ident: int | None = None
+        self._done = threading.Event()
+        self._stop_requested = False
+        self._failures_lock = threading.Lock()
+        self._failures: list[LinkFailure] = []
+        self._registered: dict[int, Watch] = {}
+        self._selector = selectors.DefaultSelector()
+        # Reentrant: a signal handler on a thread already inside _wake must not deadlock.
+        self._wake_lock = threading.RLock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._selector.register(self._wake_r, EVENT_READ, None)
+
+    # -- set-up ----------------------------------------------------------------
+
+    def add(self, transport: Transport) -> None:
+        """Serve ``transport`` from now on; the server owns it and closes it on stop.
+
+        Safe from any thread, also while running.
+        """
+        with self._lock:
+            if self._state is _State.CLOSED:
+                raise ServerStateError("the server has stopped; it cannot take new transports")
+            if transport in self._transports:
+                raise ServerStateError(f"{transport.label} is already being served")
+            transport.bind(self._record)
+            self._transports.append(transport)
+        self.wake()
+
+    @property
+    def transports(self) -> tuple[Transport, ...]:
+        """The transports being served."""
+        with self._lock:
+            return tuple(self._transports)
+
+    @property
+    def running(self) -> bool:
+        """True from start until the loop has shut down."""
+        with self._lock:
+            return self._state is _State.RUNNING
+
+    # -- failures ----------------------------------------------------------------
+
+    @property
+    def failures(self) -> tuple[LinkFailure, ...]:
+        """Every failure recorded so far, oldest first."""
+        with self._failures_lock:
+            return tuple(self._failures)
+
+    def check(self) -> None:
+        """Re-raise what was recorded (one error as itself, several as a group), then forget it."""
+        with self._failures_lock:
+            failures, self._failures = self._failures, []
+        if len(failures) == 1:
+            raise failures[0].error
+        if failures:
+            raise ExceptionGroup(
+                f"{len(failures)} failures in {self._name}", [f.error for f in failures]
+            )
+
+    # -- running -----------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Run the loop on the calling thread until stopped; everything is closed on return."""
+        with self._lock:
+            if self._state is not _State.NEW:
+                raise ServerStateError(f"cannot serve: the server is {self._state.value}")
+            self._state = _State.RUNNING
+        error = self._loop()
+        if error is not None:
+            raise error
+
+    def start(self) -> None:
+        """Run the loop on a background thread (named after the server)."""
+        with self._lock:
+            if self._state is not _State.NEW:
+                raise ServerStateError(f"cannot start: the server is {self._state.value}")
+            self._state = _State.RUNNING
+            thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+            self._thread = thread
+        try:
+            thread.start()
+        except BaseException:
+            with self._lock:
+                self._state = _State.NEW
+                self._thread = None
+            raise
+
+    def wake(self) -> None:
+        """Make the loop call ``tick`` again now (e.g. after the clock's speed changed)."""
+        with self._wake_lock:
+            if self._wake_w < 0:
+                return
+            with contextlib.suppress(BlockingIOError):
+                # A full pipe already guarantees a wake-up.
+                os.write(self._wake_w, b"\0")
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop and return at once; safe in a signal handler."""
+        self._stop_requested = True
+        self.wake()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the loop, wait for it, close every transport; idempotent.
+
+        Called on the loop's own thread it only requests the stop. Raises
+        :class:`~emulator.errors.ServerStopTimeoutError` if the loop has not
+        finished within ``timeout_s``.
+        """
+        self.request_stop()
+        if threading.get_ident() == self._loop_ident:
+            return
+        with self._lock:
+            state = self._state
+            if state is _State.NEW:
+                self._state = _State.CLOSED
+            thread = self._thread
+        if state is _State.NEW:
+            self._shutdown()
+            return
+        if not self._done.wait(timeout_s):
+            raise ServerStopTimeoutError(f"{self._name} did not stop within {timeout_s} s")
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- the loop ------------------------------------------------------------------
+
+    def _loop(self) -> Exception | None:
+        """Run until stopped; returns the error that made it give up, if any."""
+        self._loop_ident = threading.get_ident()
+        errors = 0
+        fatal: Exception | None = None
+        try:
+            while not self._stop_requested:
+                try:
+                    self._run_once()
+                    errors = 0
+                except Exception as exc:
+                    errors += 1
+                    self._record(LinkFailure(link=self._name, where="loop", error=exc))
+                    if errors >= _MAX_LOOP_ERRORS:
+                        _log.error("%s: giving up after %d loop errors", self._name, errors)
+                        fatal = exc
+                        break
+        finally:
+            self._shutdown()
+        return fatal
+
+    def _run_once(self) -> None:
+        deadline = self._call_tick()
+        self._sync()
+        if self._stop_requested:
+            return
+        timeout = None if deadline is None else max(0.0, deadline - self._wall())
+        for key, events in self._selector.select(timeout):
+            if key.data is None:
+                self._drain_wake()
+                continue
+            transport, watch = key.data
+            if transport.closed:
+                continue
+            try:
+                transport.handle(watch, events)
+            except Exception as exc:
+                # A transport in an unknown state could spin the loop: retire it.
+                self._record(LinkFailure(link=transport.label, where="handle", error=exc))
+                self._retire(transport)
+
+    def _call_tick(self) -> float | None:
+        if self._tick is None:
+            return None
+        try:
+            return self._tick()
+        except Exception as exc:
+            self._record(LinkFailure(link=self._name, where="tick", error=exc))
+            return self._wall() + _TICK_RETRY_S
+
+    def _sync(self) -> None:
+        """Bring the selector in line with what every transport wants watched now."""
+        with self._lock:
+            transports = list(self._transports)
+        wanted: dict[int, tuple[Transport, Watch]] = {}
+        for transport in transports:
+            if transport.closed:
+                self._retire(transport)
+                continue
+            try:
+                for watch in transport.watches():
+                    wanted[watch.fd] = (transport, watch)
+            except Exception as exc:
+                self._record(LinkFailure(link=transport.label, where="watches", error=exc))
+                self._retire(transport)
+        for fd in [fd for fd in self._registered if fd not in wanted]:
+            self._unregister(fd)
+        for fd, (transport, watch) in wanted.items():
+            current = self._registered.get(fd)
+            if current == watch:
+                continue
+            if current is not None and current.owner is watch.owner:
+                self._selector.modify(fd, watch.events, (transport, watch))
+            else:
+                # New, or the number now belongs to another file: register afresh.
+                if current is not None:
+                    self._unregister(fd)
+                self._selector.register(fd, watch.events, (transport, watch))
+            self._registered[fd] = watch
+
+    def _unregister(self, fd: int) -> None:
+        del self._registered[fd]
+        # The descriptor may already be closed; the selector copes (epoll drops it itself).
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(fd)
+
+    def _retire(self, transport: Transport) -> None:
+        with self._lock:
+            if transport in self._transports:
+                self._transports.remove(transport)
+        self._close_transport(transport)
+
+    def _close_transport(self, transport: Transport) -> None:
+        try:
+            transport.close()
+        except Exception as exc:
+            self._record(LinkFailure(link=transport.label, where="close", error=exc))
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_r, 4096):
+                pass
+
+    def _shutdown(self) -> None:
+        """Close every transport and the loop's own descriptors; runs once."""
+        if self._done.is_set():
+            return
+        with self._lock:
+            transports, self._transports = self._transports, []
+            self._state = _State.CLOSED
+        for transport in transports:
+            self._close_transport(transport)
+        self._registered.clear()
+        self._selector.close()
+        with self._wake_lock:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
+        self._done.set()
+
+    def _record(self, failure: LinkFailure) -> None:
+        log_failure(failure)
+        with self._failures_lock:
+            self._failures.append(failure)
+        if self._on_failure is not None:
+            try:
+                self._on_failure(failure)
+            except Exception:
+                _log.exception("%s: on_failure callback raised", self._name)

@@ -1,0 +1,154 @@
+"""What every transport shares: the pump-side endpoint and the interface the server drives.
+
+Transports only move bytes. The pump sits behind an :class:`Endpoint`: bytes
+from the programmer go in, the bytes to send back come out. A transport calls
+its :data:`EndpointFactory` once per link (once for a pty, once per accepted
+TCP connection, once per opened in-process port).
+
+The server loop drives a :class:`Transport` through three calls: which file
+descriptors to watch (:meth:`Transport.watches`), what to do when one is
+ready (:meth:`Transport.handle`) and :meth:`Transport.close`. All three run on
+the loop's thread. Errors raised by an endpoint are caught by the transport,
+per link, and handed to the :data:`FailureSink` the server bound; they never
+stop the transport.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, Self
+
+__all__ = [
+    "EVENT_READ",
+    "EVENT_WRITE",
+    "Endpoint",
+    "EndpointFactory",
+    "FailureSink",
+    "LinkFailure",
+    "Transport",
+    "Watch",
+]
+
+_log = logging.getLogger(__name__)
+
+EVENT_READ = selectors.EVENT_READ
+EVENT_WRITE = selectors.EVENT_WRITE
+
+
+class Endpoint(Protocol):
+    """The pump side of one link."""
+
+    def receive(self, data: bytes) -> bytes:
+        """Take bytes from the programmer; return the bytes to send back (possibly b"")."""
+        ...
+
+    def close(self) -> None:
+        """The link went away; release whatever the endpoint holds."""
+        ...
+
+
+EndpointFactory = Callable[[], Endpoint]
+"""Makes a fresh endpoint for each new link."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkFailure:
+    """An exception caught on one link (or in the server's tick), kept for the caller."""
+
+    link: str
+    """Which link, e.g. ``pty:/tmp/ttyPUMP0`` or ``tcp:127.0.0.1:5000<-127.0.0.1:41234``."""
+    error: Exception
+    where: str
+    """What was being done: ``receive``, ``close``, ``factory``, ``tick``, ..."""
+
+    def __post_init__(self) -> None:
+        if not self.link or not self.where:
+            raise ValueError("a link failure needs a link and a place")
+        if not isinstance(self.error, Exception):
+            raise TypeError(f"error must be an Exception, got {self.error!r}")
+
+
+FailureSink = Callable[[LinkFailure], None]
+"""Receives every failure a transport catches."""
+
+
+def log_failure(failure: LinkFailure) -> None:
+    """The default sink: log the failure with its traceback."""
+    _log.error(
+        "%s: %s failed: %r",
+        failure.link,
+        failure.where,
+        failure.error,
+        exc_info=failure.error,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Watch:
+    """One file descriptor a transport wants watched, and for what.
+
+    ``owner`` is the object behind the descriptor (a socket, a link): the
+    server re-registers a descriptor whose owner changed, so a number reused
+    after a close is never confused with the link that had it before.
+    """
+
+    fd: int
+    events: int
+    owner: object
+
+    def __post_init__(self) -> None:
+        if self.fd < 0:
+            raise ValueError(f"bad file descriptor {self.fd}")
+        if self.events & ~(EVENT_READ | EVENT_WRITE) or not self.events:
+            raise ValueError(f"bad event mask {self.events:#x}")
+
+
+class Transport(ABC):
+    """A source of links the server loop drives. Not thread-safe: one loop owns it."""
+
+    def __init__(self) -> None:
+        self._sink: FailureSink = log_failure
+
+    def bind(self, sink: FailureSink) -> None:
+        """Send caught failures to ``sink`` (the server binds its own on ``add``)."""
+        self._sink = sink
+
+    def report(self, *, link: str, where: str, error: Exception) -> None:
+        """Hand a caught failure to the bound sink; a failing sink only gets logged."""
+        failure = LinkFailure(link=link, where=where, error=error)
+        try:
+            self._sink(failure)
+        except Exception:
+            _log.exception("failure sink raised while reporting %r", failure)
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """A short human-readable name, e.g. ``pty:/tmp/ttyPUMP0``."""
+
+    @property
+    @abstractmethod
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+
+    @abstractmethod
+    def watches(self) -> Sequence[Watch]:
+        """The descriptors to watch now (asked again after every loop iteration)."""
+
+    @abstractmethod
+    def handle(self, watch: Watch, events: int) -> None:
+        """``watch`` is ready for ``events``; do the non-blocking I/O it allows."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every descriptor and endpoint and remove any file it made; idempotent."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,231 @@
+"""pyserial URL handler for ``pumpsim://NAME`` (found by pyserial, not imported directly).
+
+``serial.serial_for_url("pumpsim://NAME", timeout=...)`` returns a :class:`Serial`
+connected to a fresh endpoint from the factory registered under NAME in
+:mod:`emulator.transports.inproc`. A write hands the bytes to the endpoint
+synchronously and queues its answer for :meth:`Serial.read`. Reads follow the
+POSIX port's rules: return as soon as ``size`` bytes are queued (at once if
+they already are), otherwise wait for more until ``timeout`` (None: forever;
+0: never wait) and return what there is. Bytes can also arrive later, from any
+thread, through :meth:`Serial.feed`, which wakes a waiting reader.
+``inter_byte_timeout``, baud rate and the modem lines have no effect.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+from serial import PortNotOpenError, SerialBase, SerialException
+
+from emulator.transports import inproc
+from emulator.transports.base import Endpoint, LinkFailure, log_failure
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+__all__ = ["Serial"]
+
+
+class Serial(SerialBase):
+    """A serial port whose other end is an in-process endpoint. Thread-safe."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._rx = bytearray()
+        self._rx_ready = threading.Condition()
+        self._cancel_read = False
+        self._endpoint: Endpoint | None = None
+        self._endpoint_lock = threading.Lock()  # one call into the endpoint at a time
+        self._registration: inproc.Registration | None = None
+        super().__init__(*args, **kwargs)
+
+    # -- opening and closing ---------------------------------------------------
+
+    def open(self) -> None:
+        """Connect to the endpoint factory registered under the URL's name."""
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        if self.port is None:
+            raise SerialException("Port must be configured before it can be used.")
+        name = self.from_url(self.port)
+        registration = inproc.lookup(name)
+        if registration is None:
+            raise SerialException(
+                f"no pump registered as {name!r} for {self.port!r}: "
+                "register one with emulator.transports.inproc.register()"
+            )
+        try:
+            endpoint = registration.factory()
+        except Exception as exc:
+            raise SerialException(f"could not start the endpoint for {self.port!r}: {exc}") from exc
+        with self._endpoint_lock:
+            self._endpoint = endpoint
+            self._registration = registration
+        with self._rx_ready:
+            self._rx.clear()
+            self._cancel_read = False
+        self.is_open = True
+
+    def close(self) -> None:
+        """Close the endpoint and wake any waiting reader; idempotent, reopenable."""
+        if not self.is_open:
+            return
+        self.is_open = False
+        with self._rx_ready:
+            self._rx_ready.notify_all()
+        with self._endpoint_lock:
+            endpoint, self._endpoint = self._endpoint, None
+            if endpoint is not None:
+                try:
+                    endpoint.close()
+                except Exception as exc:
+                    self._record("close", exc)
+
+    def from_url(self, url: str) -> str:
+        """The link name in ``pumpsim://NAME``; anything else is a ``SerialException``."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != inproc.SCHEME or not parts.netloc:
+            raise SerialException(f"expected a URL of the form 'pumpsim://NAME', got {url!r}")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise SerialException(f"'pumpsim://NAME' takes no path or options, got {url!r}")
+        return parts.netloc
+
+    # -- data ------------------------------------------------------------------
+
+    def write(self, b: ReadableBuffer, /) -> int:
+        """Hand the bytes to the endpoint; its answer is queued for :meth:`read`."""
+        if not self.is_open:
+            raise PortNotOpenError()
+        data = bytes(memoryview(b))
+        with self._endpoint_lock:
+            endpoint = self._endpoint
+            if endpoint is None:
+                raise PortNotOpenError()
+            try:
+                answer = endpoint.receive(data)
+                if not isinstance(answer, bytes | bytearray | memoryview):
+                    raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
+            except Exception as exc:
+                # Like a pump that failed to answer: the writer sees silence, the test sees it.
+                self._record("receive", exc)
+                answer = b""
+        self.feed(bytes(answer))
+        return len(data)
+
+    def feed(self, data: bytes) -> None:
+        """Queue ``data`` for :meth:`read` as if the pump had sent it; thread-safe."""
+        if not data:
+            return
+        with self._rx_ready:
+            self._rx += data
+            self._rx_ready.notify_all()
+
+    def read(self, size: int = 1) -> bytes:
+        """Up to ``size`` bytes: all of them if they come before the timeout."""
+        if not self.is_open:
+            raise PortNotOpenError()
+        if size <= 0:
+            return b""
+        timeout = self.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._rx_ready:
+            while len(self._rx) < size and self.is_open and not self._cancel_read:
+                if deadline is None:
+                    self._rx_ready.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._rx_ready.wait(remaining)
+            self._cancel_read = False
+            data = bytes(self._rx[:size])
+            del self._rx[:size]
+        return data
+
+    def cancel_read(self) -> None:
+        """Make a waiting (or the next) :meth:`read` return what it has at once."""
+        with self._rx_ready:
+            self._cancel_read = True
+            self._rx_ready.notify_all()
+
+    def cancel_write(self) -> None:
+        """Writes never wait, so there is nothing to cancel."""
+
+    @property
+    def in_waiting(self) -> int:
+        """Bytes queued for :meth:`read`."""
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._rx_ready:
+            return len(self._rx)
+
+    @property
+    def out_waiting(self) -> int:
+        """Always 0: a write reaches the endpoint before it returns."""
+        if not self.is_open:
+            raise PortNotOpenError()
+        return 0
+
+    def reset_input_buffer(self) -> None:
+        """Discard the bytes queued for :meth:`read`."""
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._rx_ready:
+            self._rx.clear()
+
+    def reset_output_buffer(self) -> None:
+        """Nothing is ever pending on the way out."""
+        if not self.is_open:
+            raise PortNotOpenError()
+
+    def flush(self) -> None:
+        """Writes are delivered synchronously, so this only checks the port is open."""
+        if not self.is_open:
+            raise PortNotOpenError()
+
+    # -- modem lines: accepted, no effect ----------------------------------------
+
+    @property
+    def cts(self) -> bool:
+        """Clear To Send: always asserted."""
+        return True
+
+    @property
+    def dsr(self) -> bool:
+        """Data Set Ready: always asserted."""
+        return True
+
+    @property
+    def ri(self) -> bool:
+        """Ring Indicator: never."""
+        return False
+
+    @property
+    def cd(self) -> bool:
+        """Carrier Detect: always asserted."""
+        return True
+
+    # Called by SerialBase's property setters while open; settings have no effect here.
+    def _reconfigure_port(self, force_update: bool = False) -> None:
+        pass
+
+    def _update_rts_state(self) -> None:
+        pass
+
+    def _update_dtr_state(self) -> None:
+        pass
+
+    def _update_break_state(self) -> None:
+        pass
+
+    # -- internals ---------------------------------------------------------------
+
+    def _record(self, where: str, exc: Exception) -> None:
+        registration = self._registration
+        failure = LinkFailure(link=str(self.port), where=where, error=exc)
+        if registration is not None:
+            registration.record(failure)
+        else:
+            log_failure(failure)

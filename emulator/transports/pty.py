@@ -1,0 +1,252 @@
+"""Serve one endpoint on a pseudo-terminal, behind a stable symlink.
+
+The programmer opens the symlink (default ``/tmp/ttyPUMP0``) like any serial
+port. We keep our own descriptor on the slave side open for the transport's
+whole life, so a programmer closing its port does not leave the master
+reporting EIO/HUP in a loop; the same endpoint keeps serving when it reopens.
+
+The symlink is claimed carefully:
+
+* nothing at the path: the link is created;
+* a symlink to a live pseudo-terminal that was created *before* the link
+  (so the link was made for it, by an emulator that is still running, since a
+  pty's ``/dev/pts`` node exists only while its master is open): refused with
+  :class:`~emulator.errors.PortInUseError`;
+* any other symlink (dangling, to something that is not a pty, or to a pty
+  number reused since the link was made): stale, replaced atomically (a
+  symlink under a temporary name, then ``os.replace``);
+* anything that is not a symlink (a regular file, a directory, a device):
+  refused and left untouched.
+
+On close the link is removed, but only if it still points at our pty.
+Writes to the master are non-blocking; what the programmer does not read
+waits in a bounded :class:`~emulator.transports.outbuf.OutputBuffer` that drops
+the oldest whole answers when full (counted in :attr:`PtyTransport.dropped_bytes`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+import tty
+from collections.abc import Sequence
+from pathlib import Path
+
+from emulator.errors import PortInUseError
+from emulator.transports.base import (
+    EVENT_READ,
+    EVENT_WRITE,
+    Endpoint,
+    EndpointFactory,
+    Transport,
+    Watch,
+)
+from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
+
+__all__ = ["DEFAULT_LINK_PATH", "PtyTransport"]
+
+DEFAULT_LINK_PATH = "/tmp/ttyPUMP0"
+"""Where the programmer finds the pump unless told otherwise."""
+
+_READ_SIZE = 64 * 1024
+# Linux Unix98 pty slaves use majors 136..143 (UNIX98_PTY_SLAVE_MAJOR and the next 7).
+_PTY_SLAVE_MAJORS = range(136, 144)
+_CLAIM_ATTEMPTS = 3
+
+
+class PtyTransport(Transport):
+    """One pseudo-terminal serving one endpoint; the pty is open from construction."""
+
+    def __init__(
+        self,
+        factory: EndpointFactory,
+        *,
+        link_path: str | os.PathLike[str] | None = DEFAULT_LINK_PATH,
+        output_limit_bytes: int = DEFAULT_LIMIT_BYTES,
+    ) -> None:
+        """Open a pty, claim ``link_path`` (None: no symlink) and make the endpoint.
+
+        Raises :class:`~emulator.errors.PortInUseError` when the path belongs
+        to someone else; nothing is left open or changed on any failure.
+        """
+        super().__init__()
+        self._out = OutputBuffer(limit_bytes=output_limit_bytes)
+        self._closed = False
+        self._link_path = None if link_path is None else Path(link_path)
+        self._link_made = False
+        self._master, self._slave = os.openpty()
+        try:
+            tty.setraw(self._slave)
+            os.set_blocking(self._master, False)
+            self._slave_name = os.ttyname(self._slave)
+            if self._link_path is not None:
+                _claim_link(self._link_path, self._slave_name)
+                self._link_made = True
+            self._endpoint: Endpoint = factory()
+        except BaseException:
+            self._remove_link()
+            os.close(self._master)
+            os.close(self._slave)
+            self._closed = True
+            raise
+
+    # -- what the owner reads ------------------------------------------------
+
+    @property
+    def slave_name(self) -> str:
+        """The pty's slave device, e.g. ``/dev/pts/3``."""
+        return self._slave_name
+
+    @property
+    def link_path(self) -> Path | None:
+        """The stable symlink, or None when made without one."""
+        return self._link_path
+
+    @property
+    def port(self) -> str:
+        """The path a programmer should open: the symlink if any, else the slave."""
+        return str(self._link_path) if self._link_path is not None else self._slave_name
+
+    @property
+    def label(self) -> str:
+        return f"pty:{self.port}"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def pending_bytes(self) -> int:
+        """Answer bytes waiting for the programmer to read."""
+        return self._out.pending_bytes
+
+    @property
+    def dropped_bytes(self) -> int:
+        """Answer bytes discarded because the programmer did not read them."""
+        return self._out.dropped_bytes
+
+    @property
+    def dropped_answers(self) -> int:
+        """Whole answers discarded because the programmer did not read them."""
+        return self._out.dropped_answers
+
+    # -- driven by the server --------------------------------------------------
+
+    def watches(self) -> Sequence[Watch]:
+        if self._closed:
+            return ()
+        events = EVENT_READ | (EVENT_WRITE if self._out else 0)
+        return (Watch(fd=self._master, events=events, owner=self),)
+
+    def handle(self, watch: Watch, events: int) -> None:
+        if self._closed or watch.owner is not self:
+            return
+        if events & EVENT_READ:
+            self._read()
+        if self._out:
+            self._flush()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._remove_link()
+        try:
+            self._endpoint.close()
+        except Exception as exc:
+            self.report(link=self.label, where="close", error=exc)
+        finally:
+            self._out.clear()
+            os.close(self._master)
+            os.close(self._slave)
+
+    # -- internals -------------------------------------------------------------
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self._master, _READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            # EIO means no slave is open; we hold one, so only a race at close gets here.
+            if exc.errno == errno.EIO:
+                return
+            raise
+        if not data:
+            return
+        try:
+            answer = self._endpoint.receive(data)
+            if not isinstance(answer, bytes | bytearray | memoryview):
+                raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
+        except Exception as exc:
+            self.report(link=self.label, where="receive", error=exc)
+            return
+        self._out.push(bytes(answer))
+
+    def _flush(self) -> None:
+        try:
+            self._out.write_to(lambda view: os.write(self._master, view))
+        except OSError as exc:
+            # The tty refused the bytes for good; keeping them would spin the loop.
+            self._out.clear()
+            self.report(link=self.label, where="write", error=exc)
+
+    def _remove_link(self) -> None:
+        if not self._link_made or self._link_path is None:
+            return
+        self._link_made = False
+        with contextlib.suppress(OSError):
+            # Someone may have replaced the link since; only remove our own.
+            if os.readlink(self._link_path) == self._slave_name:
+                os.unlink(self._link_path)
+
+
+def _claim_link(path: Path, target: str) -> None:
+    """Point ``path`` at ``target`` unless the path belongs to someone else."""
+    for _ in range(_CLAIM_ATTEMPTS):
+        try:
+            existing = os.lstat(path)
+        except FileNotFoundError:
+            try:
+                # Plain symlink(): fails instead of clobbering something that just appeared.
+                os.symlink(target, path)
+            except FileExistsError:
+                continue
+            return
+        if not stat.S_ISLNK(existing.st_mode):
+            raise PortInUseError(f"{path} exists and is not a symlink; refusing to replace it")
+        live = _live_pty_behind(path, existing)
+        if live is not None:
+            raise PortInUseError(
+                f"{path} points at {live}, a pseudo-terminal still in use "
+                "(is another emulator running?)"
+            )
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        os.symlink(target, temp)
+        try:
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        return
+    raise PortInUseError(f"{path} keeps changing under us; giving up")
+
+
+def _live_pty_behind(path: Path, link: os.stat_result) -> str | None:
+    """The pty ``path`` links to if it is live and the link was made for it, else None."""
+    try:
+        target = os.readlink(path)
+        node = os.stat(path)
+    except OSError:
+        return None  # dangling (or vanished meanwhile): stale
+    if not stat.S_ISCHR(node.st_mode) or os.major(node.st_rdev) not in _PTY_SLAVE_MAJORS:
+        return None
+    # A pts node is created with its pty; one newer than the link is a reused
+    # number, not the pty the link was made for.
+    if node.st_ctime_ns > link.st_mtime_ns:
+        return None
+    return target

@@ -1,0 +1,200 @@
+"""Serve endpoints over TCP, for pyserial's ``socket://host:port`` URLs.
+
+A listening socket accepts any number of programmers; each connection gets
+its own endpoint from the factory, and a programmer that vanishes (closes,
+resets, or sends after a half-close) closes only its own endpoint. Sockets are
+non-blocking; answers a programmer does not read wait in a bounded
+:class:`~emulator.transports.outbuf.OutputBuffer` (oldest whole answers dropped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+from collections.abc import Sequence
+
+from emulator.errors import PortInUseError
+from emulator.transports.base import (
+    EVENT_READ,
+    EVENT_WRITE,
+    Endpoint,
+    EndpointFactory,
+    Transport,
+    Watch,
+)
+from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
+
+__all__ = ["TcpTransport"]
+
+_READ_SIZE = 64 * 1024
+_ACCEPTS_PER_EVENT = 16  # bounded so a connection flood cannot starve the other links
+
+
+class _Connection:
+    """One accepted programmer and its endpoint."""
+
+    def __init__(self, sock: socket.socket, endpoint: Endpoint, label: str, limit: int) -> None:
+        self.sock = sock
+        self.endpoint = endpoint
+        self.label = label
+        self.out = OutputBuffer(limit_bytes=limit)
+
+
+class TcpTransport(Transport):
+    """A listening TCP socket; the socket is bound and listening from construction."""
+
+    def __init__(
+        self,
+        factory: EndpointFactory,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        output_limit_bytes: int = DEFAULT_LIMIT_BYTES,
+    ) -> None:
+        """Listen on ``host:port`` (port 0: the system picks one, see :attr:`address`).
+
+        Raises :class:`~emulator.errors.PortInUseError` when the address is taken.
+        """
+        super().__init__()
+        if not 0 <= port <= 0xFFFF:
+            raise ValueError(f"TCP port {port} outside 0..65535")
+        if output_limit_bytes <= 0:
+            raise ValueError(f"output_limit_bytes must be positive, got {output_limit_bytes}")
+        self._factory = factory
+        self._limit = output_limit_bytes
+        self._connections: dict[socket.socket, _Connection] = {}
+        self._closed = False
+        try:
+            self._listener = socket.create_server((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(f"{host}:{port} is already in use") from exc
+            raise
+        self._listener.setblocking(False)
+        bound = self._listener.getsockname()
+        self._address: tuple[str, int] = (str(bound[0]), int(bound[1]))
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port actually listened on."""
+        return self._address
+
+    @property
+    def url(self) -> str:
+        """The pyserial URL a programmer opens, e.g. ``socket://127.0.0.1:40123``."""
+        host, port = self._address
+        return f"socket://{host}:{port}"
+
+    @property
+    def label(self) -> str:
+        host, port = self._address
+        return f"tcp:{host}:{port}"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def connection_count(self) -> int:
+        """Programmers connected right now."""
+        return len(self._connections)
+
+    @property
+    def dropped_bytes(self) -> int:
+        """Answer bytes discarded, over the open connections, because nobody read them."""
+        return sum(c.out.dropped_bytes for c in self._connections.values())
+
+    # -- driven by the server --------------------------------------------------
+
+    def watches(self) -> Sequence[Watch]:
+        if self._closed:
+            return ()
+        watches = [Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)]
+        for conn in self._connections.values():
+            events = EVENT_READ | (EVENT_WRITE if conn.out else 0)
+            watches.append(Watch(fd=conn.sock.fileno(), events=events, owner=conn))
+        return watches
+
+    def handle(self, watch: Watch, events: int) -> None:
+        if self._closed:
+            return
+        if watch.owner is self._listener:
+            self._accept()
+            return
+        conn = watch.owner
+        # A connection closed earlier in this same round is no longer ours.
+        if not isinstance(conn, _Connection) or self._connections.get(conn.sock) is not conn:
+            return
+        if events & EVENT_READ:
+            self._read(conn)
+        if conn.out and conn.sock in self._connections:
+            self._flush(conn)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for conn in list(self._connections.values()):
+            self._drop(conn)
+        self._listener.close()
+
+    # -- internals -------------------------------------------------------------
+
+    def _accept(self) -> None:
+        for _ in range(_ACCEPTS_PER_EVENT):
+            try:
+                sock, peer = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # e.g. ECONNABORTED or EMFILE: skip this one, keep listening.
+                self.report(link=self.label, where="accept", error=exc)
+                return
+            label = f"{self.label}<-{peer[0]}:{peer[1]}"
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                endpoint = self._factory()
+            except Exception as exc:
+                sock.close()
+                self.report(link=label, where="factory", error=exc)
+                continue
+            self._connections[sock] = _Connection(sock, endpoint, label, self._limit)
+
+    def _read(self, conn: _Connection) -> None:
+        try:
+            data = conn.sock.recv(_READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(conn)  # reset or otherwise gone: only this link ends
+            return
+        if not data:
+            self._drop(conn)
+            return
+        try:
+            answer = conn.endpoint.receive(data)
+            if not isinstance(answer, bytes | bytearray | memoryview):
+                raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
+        except Exception as exc:
+            self.report(link=conn.label, where="receive", error=exc)
+            return
+        conn.out.push(bytes(answer))
+
+    def _flush(self, conn: _Connection) -> None:
+        try:
+            conn.out.write_to(conn.sock.send)
+        except OSError:
+            self._drop(conn)  # EPIPE / ECONNRESET: the programmer is gone
+
+    def _drop(self, conn: _Connection) -> None:
+        self._connections.pop(conn.sock, None)
+        conn.out.clear()
+        try:
+            conn.endpoint.close()
+        except Exception as exc:
+            self.report(link=conn.label, where="close", error=exc)
+        finally:
+            with contextlib.suppress(OSError):
+                conn.sock.close()

@@ -1,0 +1,347 @@
+"""Server: the selector loop, its tick hook, failure recording and stopping."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import pytest
+
+from emulator.clock import PumpClock
+from emulator.errors import ServerStateError, ServerStopTimeoutError
+from emulator.server import Server
+from emulator.transports.base import EVENT_READ, LinkFailure, Transport, Watch
+from emulator.transports.pty import PtyTransport
+from emulator.transports.tcp import TcpTransport
+
+TIMEOUT_S = 2.0
+
+
+class Echo:
+    def receive(self, data: bytes) -> bytes:
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+class Boom:
+    """Raises on every chunk except ``ok``."""
+
+    def receive(self, data: bytes) -> bytes:
+        if data != b"ok":
+            raise ValueError(f"cannot handle {data!r}")
+        return b"fine"
+
+    def close(self) -> None:
+        pass
+
+
+def wait_for(condition: object, timeout_s: float = TIMEOUT_S) -> None:
+    assert callable(condition)
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.002)
+
+
+def exchange(address: tuple[str, int], data: bytes, size: int) -> bytes:
+    with socket.create_connection(address, timeout=TIMEOUT_S) as sock:
+        sock.sendall(data)
+        got = b""
+        while len(got) < size:
+            chunk = sock.recv(size - len(got))
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+def test_stop_before_start_closes_everything(tmp_path: Path) -> None:
+    server = Server()
+    pty = PtyTransport(Echo, link_path=tmp_path / "ttyPUMPx")
+    tcp = TcpTransport(Echo)
+    server.add(pty)
+    server.add(tcp)
+    assert server.transports == (pty, tcp)
+    server.stop()
+    assert pty.closed and tcp.closed
+    assert not os.path.lexists(tmp_path / "ttyPUMPx")
+    assert not server.running
+    server.stop()
+    with pytest.raises(ServerStateError):
+        server.start()
+    with pytest.raises(ServerStateError):
+        server.serve_forever()
+    with pytest.raises(ServerStateError):
+        server.add(TcpTransport(Echo))
+
+
+def test_a_transport_refused_after_stop_stays_with_the_caller() -> None:
+    server = Server()
+    server.stop()
+    tcp = TcpTransport(Echo)
+    with pytest.raises(ServerStateError):
+        server.add(tcp)
+    assert not tcp.closed
+    tcp.close()
+
+
+def test_start_twice_and_add_twice_are_refused() -> None:
+    with Server() as server:
+        tcp = TcpTransport(Echo)
+        server.add(tcp)
+        with pytest.raises(ServerStateError):
+            server.add(tcp)
+        server.start()
+        assert server.running
+        with pytest.raises(ServerStateError):
+            server.start()
+        with pytest.raises(ServerStateError):
+            server.serve_forever()
+    assert not server.running
+
+
+def test_stop_is_prompt_and_joins_the_thread() -> None:
+    server = Server()
+    server.start()
+    thread = next(t for t in threading.enumerate() if t.name == "vpump-server")
+    time.sleep(0.02)  # let it block in select() with no deadline
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 0.5
+    assert not thread.is_alive()
+
+
+def test_transports_added_while_running_are_served() -> None:
+    with Server() as server:
+        server.start()
+        tcp = TcpTransport(Echo)
+        server.add(tcp)
+        assert exchange(tcp.address, b"late", 4) == b"late"
+
+
+def test_serve_forever_on_a_thread_of_our_own() -> None:
+    server = Server()
+    tcp = TcpTransport(Echo)
+    server.add(tcp)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        assert exchange(tcp.address, b"abc", 3) == b"abc"
+    finally:
+        server.stop()
+        thread.join()
+    assert tcp.closed
+
+
+def test_stop_from_inside_the_loop_only_requests_it() -> None:
+    stopper: list[Server] = []
+
+    class Stopper(Echo):
+        def receive(self, data: bytes) -> bytes:
+            stopper[0].stop()  # on the loop thread: must not wait for itself
+            return data
+
+    server = Server()
+    stopper.append(server)
+    tcp = TcpTransport(Stopper)
+    server.add(tcp)
+    server.start()
+    with socket.create_connection(tcp.address, timeout=TIMEOUT_S) as sock:
+        sock.sendall(b"stop")
+        wait_for(lambda: not server.running)
+    server.stop()
+    assert tcp.closed
+    server.check()
+
+
+def test_request_stop_from_a_signal_handler_ends_serve_forever() -> None:
+    server = Server()
+    tcp = TcpTransport(Echo)
+    server.add(tcp)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        server.stop()  # the handler runs on the loop's own thread here
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    timer = threading.Timer(0.05, os.kill, args=(os.getpid(), signal.SIGUSR1))
+    try:
+        timer.start()
+        server.serve_forever()
+    finally:
+        timer.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert tcp.closed
+    assert not server.running
+
+
+def test_tick_is_called_each_iteration_and_its_deadline_wakes_the_loop() -> None:
+    clock = PumpClock(start_pump_s=1_000, speed=1000)
+    due = [1_050, 1_100]  # pump seconds: 50 ms and 100 ms of wall time at x1000
+    reached: list[tuple[int, int]] = []
+
+    def tick() -> float | None:
+        now = clock.now()
+        while due and now >= due[0]:
+            reached.append((due.pop(0), now))
+        return clock.next_wall_deadline(due[0]) if due else None
+
+    started = time.monotonic()
+    with Server(tick=tick) as server:
+        server.start()
+        wait_for(lambda: not due)
+    elapsed = time.monotonic() - started
+    assert [event for event, _ in reached] == [1_050, 1_100]
+    assert all(now >= event for event, now in reached)
+    assert 0.09 <= elapsed < 1.5
+
+
+def test_wake_makes_the_loop_tick_again() -> None:
+    ticks = 0
+
+    def tick() -> float | None:
+        nonlocal ticks
+        ticks += 1
+        return None  # nothing due: block until woken
+
+    with Server(tick=tick) as server:
+        server.start()
+        wait_for(lambda: ticks >= 1)
+        time.sleep(0.02)
+        before = ticks
+        server.wake()
+        wait_for(lambda: ticks > before)
+
+
+def test_a_failing_tick_is_recorded_and_retried() -> None:
+    calls = 0
+
+    def tick() -> float | None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("pump model exploded")
+
+    with Server(tick=tick) as server:
+        server.start()
+        wait_for(lambda: calls >= 2)
+        assert server.running
+    assert all(f.where == "tick" for f in server.failures)
+    with pytest.raises((RuntimeError, ExceptionGroup)):
+        server.check()
+
+
+def test_endpoint_errors_are_recorded_reported_and_never_stop_the_server() -> None:
+    seen: list[LinkFailure] = []
+    with Server(on_failure=seen.append) as server:
+        tcp = TcpTransport(Boom)
+        server.add(tcp)
+        server.start()
+        with socket.create_connection(tcp.address, timeout=TIMEOUT_S) as sock:
+            sock.sendall(b"garbage")
+            wait_for(lambda: len(seen) == 1)
+            sock.sendall(b"ok")
+            assert sock.recv(4) == b"fine"
+        assert server.running
+    assert seen == list(server.failures)
+    assert seen[0].where == "receive"
+    assert seen[0].link.startswith(f"tcp:127.0.0.1:{tcp.address[1]}<-127.0.0.1:")
+    with pytest.raises(ValueError, match="garbage"):
+        server.check()
+    server.check()  # cleared
+
+
+def test_a_failing_on_failure_callback_is_only_logged() -> None:
+    def callback(failure: LinkFailure) -> None:
+        raise RuntimeError("callback broke")
+
+    with Server(on_failure=callback) as server:
+        tcp = TcpTransport(Boom)
+        server.add(tcp)
+        server.start()
+        with socket.create_connection(tcp.address, timeout=TIMEOUT_S) as sock:
+            sock.sendall(b"x")
+            wait_for(lambda: len(server.failures) == 1)
+            sock.sendall(b"ok")
+            assert sock.recv(4) == b"fine"
+    with pytest.raises(ValueError):
+        server.check()
+
+
+class Faulty(Transport):
+    """A transport whose handle() raises: the server must retire it, not spin."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._r, self._w = os.pipe()
+        os.write(self._w, b"x")  # always readable
+        self._closed = False
+        self.handled = 0
+
+    @property
+    def label(self) -> str:
+        return "faulty"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def watches(self) -> Sequence[Watch]:
+        return () if self._closed else (Watch(fd=self._r, events=EVENT_READ, owner=self),)
+
+    def handle(self, watch: Watch, events: int) -> None:
+        self.handled += 1
+        raise OSError("transport bug")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._r)
+            os.close(self._w)
+
+
+def test_a_transport_that_raises_is_retired_and_the_rest_keep_going() -> None:
+    faulty = Faulty()
+    with Server() as server:
+        tcp = TcpTransport(Echo)
+        server.add(faulty)
+        server.add(tcp)
+        server.start()
+        wait_for(lambda: faulty.closed)
+        assert faulty.handled == 1
+        assert server.transports == (tcp,)
+        assert exchange(tcp.address, b"alive", 5) == b"alive"
+    assert [(f.link, f.where) for f in server.failures] == [("faulty", "handle")]
+    with pytest.raises(OSError, match="transport bug"):
+        server.check()
+
+
+def test_stop_times_out_when_an_endpoint_hangs_then_finishes() -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    class Hang(Echo):
+        def receive(self, data: bytes) -> bytes:
+            entered.set()
+            release.wait(TIMEOUT_S)
+            return data
+
+    server = Server()
+    tcp = TcpTransport(Hang)
+    server.add(tcp)
+    server.start()
+    with socket.create_connection(tcp.address, timeout=TIMEOUT_S) as sock:
+        sock.sendall(b"x")
+        assert entered.wait(TIMEOUT_S)
+        with pytest.raises(ServerStopTimeoutError) as info:
+            server.stop(timeout_s=0.05)
+        assert isinstance(info.value, TimeoutError)
+        release.set()
+        server.stop()
+    assert tcp.closed
