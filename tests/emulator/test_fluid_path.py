@@ -1,0 +1,336 @@
+"""The fluid path: exact FIFO transport of drug from the reservoir to the catheter tip."""
+
+from __future__ import annotations
+
+from collections import deque
+from fractions import Fraction
+from itertools import groupby
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emulator.fluid_path import (
+    PG_PER_UG,
+    FluidPath,
+    FluidPathValueError,
+    FluidTracker,
+    Segment,
+    TipOutput,
+    TipPiece,
+    dead_volume_nl,
+)
+from firmware_model.prescription import Bolus, Simple
+from firmware_model.profile import PROFILES
+from firmware_model.pump import Pump
+from protocol.enums import BolusKind
+
+P20 = PROFILES[20]
+DEAD_110_CM_NL = 486_000  # 200,000 nL tubing + 110 cm x 2,600 nL/cm
+DEAD_50_CM_NL = 330_000  # 200,000 nL tubing + 50 cm x 2,600 nL/cm: the 0.33 mL bridge bolus
+MAX_RATE_NL_PER_DAY = 24_000_000
+
+
+def _rle(concentrations: list[int] | deque[int]) -> list[tuple[int, int]]:
+    """Run-length encoding: [(volume_nl, concentration), ...]."""
+    return [(len(list(run)), c) for c, run in groupby(concentrations)]
+
+
+def _as_pairs(segments: tuple[Segment, ...]) -> list[tuple[int, int]]:
+    return [(s.volume_nl, s.concentration_ug_per_ml) for s in segments]
+
+
+def test_dead_volume_from_profile() -> None:
+    assert dead_volume_nl(P20, 110) == DEAD_110_CM_NL
+    assert dead_volume_nl(P20, 50) == DEAD_50_CM_NL
+    assert dead_volume_nl(P20, 0) == P20.internal_tubing_volume_nl
+    path = FluidPath.for_catheter(P20, catheter_length_cm=110, initial_concentration_ug_per_ml=500)
+    assert path.dead_volume_nl == DEAD_110_CM_NL
+    assert path.contents() == (Segment(volume_nl=DEAD_110_CM_NL, concentration_ug_per_ml=500),)
+
+
+pushes = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=1_500),
+        st.sampled_from([0, 50, 500, 1_000, 2_000]),
+        st.integers(min_value=0, max_value=5_000),
+    ),
+    max_size=15,
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(
+    dead_nl=st.integers(min_value=0, max_value=2_000),
+    primed=st.booleans(),
+    initial_conc=st.sampled_from([50, 500, 2_000]),
+    steps=pushes,
+)
+def test_matches_per_nanolitre_fifo_and_conserves_exactly(
+    dead_nl: int, primed: bool, initial_conc: int, steps: list[tuple[int, int, int]]
+) -> None:
+    path = FluidPath(dead_nl, initial_conc, primed=primed)
+    # Reference model: one entry per nanolitre, tip on the left.
+    ref: deque[int] = deque([initial_conc] * dead_nl if primed else [])
+    initial_volume = path.initial_volume_nl
+    initial_drug = path.initial_drug_pg
+    assert initial_drug == sum(ref)
+    for volume_nl, conc, duration_s in steps:
+        ref.extend([conc] * volume_nl)
+        expected_out: list[int] = []
+        while len(ref) > dead_nl:
+            expected_out.append(ref.popleft())
+        if duration_s == 0 and volume_nl > 0:
+            out = path.push(volume_nl, conc)
+        else:
+            before_air = path.air_nl
+            pieces = path.push_over(volume_nl, conc, duration_s)
+            if duration_s > 0:
+                # Durations add up exactly; each piece lasts in proportion to its volume.
+                assert sum(p.duration_s for p in pieces) == duration_s
+                if volume_nl > 0:
+                    fill = min(before_air, volume_nl)
+                    for p in pieces:
+                        share = p.volume_nl if p.concentration_ug_per_ml is not None else fill
+                        assert p.duration_s == Fraction(duration_s * share, volume_nl)
+            out = TipOutput(
+                segments=tuple(
+                    Segment(
+                        volume_nl=p.volume_nl, concentration_ug_per_ml=p.concentration_ug_per_ml
+                    )
+                    for p in pieces
+                    if p.concentration_ug_per_ml is not None
+                )
+            )
+        assert _as_pairs(out.segments) == _rle(expected_out)
+        assert out.drug_pg == sum(expected_out)
+        assert _as_pairs(path.contents()) == _rle(ref)
+        assert path.concentration_at_tip == (ref[0] if ref else None)
+        # Exact conservation of volume and drug.
+        assert initial_volume + path.volume_in_nl == path.volume_out_nl + path.contents_volume_nl
+        assert initial_drug + path.drug_in_pg == path.drug_out_pg + path.contents_drug_pg
+        assert path.contents_volume_nl == sum(s.volume_nl for s in path.contents())
+        assert path.delivered_to_patient_ug == Fraction(path.drug_out_pg, PG_PER_UG)
+        assert path.contents_volume_nl <= dead_nl
+        assert path.primed == (path.contents_volume_nl == dead_nl)
+
+
+def test_old_concentration_for_exactly_the_dead_volume() -> None:
+    path = FluidPath(DEAD_110_CM_NL, 500)
+    out = path.push(DEAD_110_CM_NL - 1, 2_000)
+    assert _as_pairs(out.segments) == [(DEAD_110_CM_NL - 1, 500)]
+    assert path.concentration_at_tip == 500
+    out = path.push(1, 2_000)
+    assert _as_pairs(out.segments) == [(1, 500)]
+    # The whole dead volume has moved: the new drug is at the tip.
+    assert path.concentration_at_tip == 2_000
+    assert path.delivered_to_patient_ug == Fraction(DEAD_110_CM_NL * 500, PG_PER_UG)
+    assert _as_pairs(path.push(7, 2_000).segments) == [(7, 2_000)]
+
+
+def test_push_straddling_a_concentration_change_splits_its_output() -> None:
+    path = FluidPath(1_000, 500)
+    path.push(600, 1_000)
+    out = path.push(1_000, 1_000)
+    assert _as_pairs(out.segments) == [(400, 500), (600, 1_000)]
+    assert out.volume_nl == 1_000
+    assert out.drug_pg == 400 * 500 + 600 * 1_000
+    assert out.drug_ug == Fraction(800_000, PG_PER_UG)
+
+
+def test_bridge_bolus_of_the_dead_volume_switches_the_tip_at_its_end() -> None:
+    # The domain's example: 0.33 mL at 24 mL/day (1,188 s), then basal flow.
+    path = FluidPath(DEAD_50_CM_NL, 500)
+    bolus_s = DEAD_50_CM_NL * 86_400 // MAX_RATE_NL_PER_DAY
+    assert bolus_s == 1_188
+    pieces = path.push_over(DEAD_50_CM_NL, 2_000, bolus_s)
+    assert pieces == (
+        TipPiece(duration_s=Fraction(1_188), volume_nl=DEAD_50_CM_NL, concentration_ug_per_ml=500),
+    )
+    assert pieces[0].drug_ug == Fraction(165)
+    assert pieces[0].rate_ug_per_s == Fraction(165, 1_188)
+    assert path.concentration_at_tip == 2_000
+    basal = path.push_over(10_000, 2_000, 3_600)  # 0.24 mL/day for an hour
+    assert basal == (
+        TipPiece(duration_s=Fraction(3_600), volume_nl=10_000, concentration_ug_per_ml=2_000),
+    )
+
+
+def test_without_bridge_the_old_drug_takes_days_at_basal_rate() -> None:
+    path = FluidPath(DEAD_110_CM_NL, 500)
+    rate_nl_per_day = 200_000
+    days = 0
+    while path.concentration_at_tip == 500:
+        out = path.push(rate_nl_per_day, 2_000)
+        days += 1
+        assert out.volume_nl == rate_nl_per_day
+    # 486,000 nL at 0.2 mL/day: the new drug reaches the tip on the third day.
+    assert days == 3
+    assert path.drug_out_pg == DEAD_110_CM_NL * 500 + (3 * rate_nl_per_day - DEAD_110_CM_NL) * 2_000
+
+
+def test_unprimed_catheter_delivers_nothing_until_filled() -> None:
+    path = FluidPath.for_catheter(
+        P20, catheter_length_cm=110, initial_concentration_ug_per_ml=500, primed=False
+    )
+    assert not path.primed
+    assert path.contents() == ()
+    assert path.concentration_at_tip is None
+    assert path.air_nl == DEAD_110_CM_NL
+    assert path.initial_volume_nl == 0
+    assert path.initial_drug_pg == 0
+    out = path.push(DEAD_110_CM_NL - 1, 500)
+    assert out.segments == ()
+    assert path.concentration_at_tip == 500
+    assert path.air_nl == 1
+    assert path.push(1, 500).segments == ()
+    assert path.primed
+    assert path.delivered_to_patient_ug == 0
+    assert _as_pairs(path.push(10, 500).segments) == [(10, 500)]
+
+
+def test_priming_bolus_over_time_has_a_silent_filling_piece() -> None:
+    path = FluidPath(1_000, 500, primed=False)
+    pieces = path.push_over(1_500, 500, 30)
+    assert pieces == (
+        TipPiece(duration_s=Fraction(20), volume_nl=0, concentration_ug_per_ml=None),
+        TipPiece(duration_s=Fraction(10), volume_nl=500, concentration_ug_per_ml=500),
+    )
+    assert pieces[0].drug_pg == 0
+    assert pieces[0].rate_ug_per_s == 0
+
+
+def test_no_flow_is_one_silent_piece_and_zero_duration_is_nothing() -> None:
+    path = FluidPath(1_000, 500)
+    assert path.push_over(0, 500, 60) == (
+        TipPiece(duration_s=Fraction(60), volume_nl=0, concentration_ug_per_ml=None),
+    )
+    assert path.push_over(0, 500, 0) == ()
+    assert path.push(0, 500) == TipOutput(segments=())
+    assert path.volume_in_nl == 0
+
+
+def test_zero_dead_volume_passes_straight_through() -> None:
+    path = FluidPath(0, 500)
+    assert path.primed
+    assert path.contents() == ()
+    assert _as_pairs(path.push(40, 1_000).segments) == [(40, 1_000)]
+    assert path.contents() == ()
+
+
+def test_segment_count_stays_bounded_over_years_of_pushes() -> None:
+    path = FluidPath(DEAD_110_CM_NL, 500)
+    concentrations = [500, 1_000, 2_000]
+    most = 0
+    # Hourly pushes at 1 mL/day for three years, a refill (new concentration) every 60 days.
+    for hour in range(3 * 365 * 24):
+        conc = concentrations[(hour // (60 * 24)) % len(concentrations)]
+        path.push(41_667, conc)
+        most = max(most, path.segment_count)
+    assert most == 2
+    assert path.volume_in_nl == path.volume_out_nl  # primed: everything in came out
+    assert path.drug_in_pg + path.initial_drug_pg == path.drug_out_pg + path.contents_drug_pg
+
+
+def test_tracker_pushes_the_pump_deltas() -> None:
+    tracker = FluidTracker(FluidPath(1_000, 500), total_delivered_nl=5_000)
+    assert tracker.update(5_000, 500).segments == ()
+    assert _as_pairs(tracker.update(6_200, 1_000).segments) == [(1_000, 500), (200, 1_000)]
+    assert tracker.last_total_delivered_nl == 6_200
+    pieces = tracker.update_over(6_600, 1_000, 40)
+    assert pieces == (
+        TipPiece(duration_s=Fraction(40), volume_nl=400, concentration_ug_per_ml=1_000),
+    )
+    assert tracker.path.volume_in_nl == 1_600
+    with pytest.raises(FluidPathValueError, match="backwards"):
+        tracker.update(6_599, 1_000)
+    assert tracker.last_total_delivered_nl == 6_600
+
+
+def test_tracker_follows_a_real_pump_through_refill_and_bridge_bolus() -> None:
+    rate_nl_per_day = 240_000
+    pump = Pump.new(
+        profile=P20,
+        serial="VP-FLUID-0001",
+        t=0,
+        reservoir_nl=20_000_000,
+        concentration_ug_per_ml=500,
+        prescription=Simple(rate_nl_per_day=rate_nl_per_day),
+        clock_offset_s=1_704_067_200,
+    )
+    path = FluidPath.for_catheter(P20, catheter_length_cm=50, initial_concentration_ug_per_ml=500)
+    tracker = FluidTracker(path, total_delivered_nl=pump.total_delivered_nl)
+
+    day_s = 86_400
+    pump.advance_to(day_s)
+    out = tracker.update(pump.total_delivered_nl, pump.concentration_ug_per_ml)
+    assert _as_pairs(out.segments) == [(rate_nl_per_day, 500)]
+
+    # Refill: the reservoir is emptied, then filled with the new drug.
+    pump.refill(
+        day_s,
+        removed_nl=pump.reservoir_nl,
+        added_nl=20_000_000,
+        concentration_ug_per_ml=2_000,
+    )
+    bolus = Bolus.at_max_rate(kind=BolusKind.BRIDGE, volume_nl=path.dead_volume_nl, profile=P20)
+    pump.start_bolus(day_s, bolus)
+    end_s = day_s + bolus.duration_s
+    pump.advance_to(end_s)
+    pieces = tracker.update_over(
+        pump.total_delivered_nl, pump.concentration_ug_per_ml, bolus.duration_s
+    )
+    assert pump.bolus is None
+    # Only old drug came out during the bridge, and the new drug is now at the tip.
+    assert [p.concentration_ug_per_ml for p in pieces] == [500]
+    assert sum(p.volume_nl for p in pieces) == DEAD_50_CM_NL
+    assert path.concentration_at_tip == 2_000
+
+    pump.advance_to(end_s + day_s)
+    out = tracker.update(pump.total_delivered_nl, pump.concentration_ug_per_ml)
+    assert _as_pairs(out.segments) == [(rate_nl_per_day, 2_000)]
+    assert path.volume_in_nl == pump.total_delivered_nl
+    assert path.drug_out_pg == (rate_nl_per_day + DEAD_50_CM_NL) * 500 + rate_nl_per_day * 2_000
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda p: p.push(-1, 500), "volume_nl must be >= 0"),
+        (lambda p: p.push(True, 500), "volume_nl must be an int"),
+        (lambda p: p.push(10, 1.5), "concentration_ug_per_ml must be an int"),
+        (lambda p: p.push(10, -1), "concentration_ug_per_ml must be >= 0"),
+        (lambda p: p.push_over(10, 500, 0), "duration_s 0"),
+        (lambda p: p.push_over(10, 500, -1), "duration_s must be >= 0"),
+        (lambda p: p.push_over(0, -5, 0), "concentration_ug_per_ml must be >= 0"),
+    ],
+)
+def test_bad_pushes_are_refused_and_change_nothing(call: object, match: str) -> None:
+    path = FluidPath(1_000, 500)
+    with pytest.raises(FluidPathValueError, match=match):
+        call(path)  # type: ignore[operator]
+    assert path.volume_in_nl == 0
+    assert path.contents() == (Segment(volume_nl=1_000, concentration_ug_per_ml=500),)
+
+
+def test_bad_construction_is_refused() -> None:
+    with pytest.raises(FluidPathValueError):
+        FluidPath(-1, 500)
+    with pytest.raises(FluidPathValueError):
+        FluidPath(1_000, -1)
+    with pytest.raises(FluidPathValueError):
+        FluidPath(1_000, 500, primed=1)  # type: ignore[arg-type]
+    with pytest.raises(FluidPathValueError):
+        dead_volume_nl(P20, -1)
+    with pytest.raises(ValueError, match="volume_nl"):
+        Segment(volume_nl=0, concentration_ug_per_ml=500)
+    with pytest.raises(FluidPathValueError):
+        TipPiece(duration_s=Fraction(1), volume_nl=5, concentration_ug_per_ml=None)
+    with pytest.raises(FluidPathValueError):
+        TipPiece(duration_s=1, volume_nl=5, concentration_ug_per_ml=500)  # type: ignore[arg-type]
+    with pytest.raises(FluidPathValueError):
+        TipOutput(segments=[Segment(volume_nl=1, concentration_ug_per_ml=1)])  # type: ignore[arg-type]
+    with pytest.raises(FluidPathValueError):
+        FluidTracker(FluidPath(1, 1), total_delivered_nl=-1)
+    with pytest.raises(FluidPathValueError):
+        FluidTracker("path", total_delivered_nl=0)  # type: ignore[arg-type]
