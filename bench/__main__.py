@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     names = sorted(
-        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
         if m.name.startswith("bench_") and (not words or any(w in m.name for w in words))
     )
     metrics: list[Metric] = []
@@ -49,12 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     for m in metrics:
         ratio = "" if m.ratio is None else f"{m.ratio:.2f}x"
-        print(f"{m.name:<44} {_fmt(m.value):>14} {m.unit:<14} {_fmt(m.floor_value):>14} "
-              f"{m.floor_unit:<12} {ratio:>7}")
+        print(
+            f"{m.name:<44} {_fmt(m.value):>14} {m.unit:<14} {_fmt(m.floor_value):>14} "
+            f"{m.floor_unit:<12} {ratio:>7}"
+        )
         print(f"    floor: {m.floor_name}" + (f"; target: {m.target}" if m.target else ""))
     results = {
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+        },
         "metrics": {m.name: m.as_json() for m in metrics},
     }
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() and words else {}
