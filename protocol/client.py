@@ -208,6 +208,9 @@ class PumpClient:
         for attempt in range(attempts):
             if attempt:
                 self.retransmissions += 1
+                # A partial frame that outlived a whole timeout is garbage (e.g. a LEN field
+                # hit by noise) and would swallow the retransmission's answer.
+                self._deframer.reset()
             self._write(data)
             frame = self._wait_for(seq, self._monotonic() + self.timeout_s)
             if frame is not None:
