@@ -41,14 +41,18 @@ class InprocPump:
     wall: FakeWall
     url: str
 
-    def client(self, role: Role = Role.CLINICIAN, **kwargs: object) -> PumpClient:
+    def client(
+        self, role: Role = Role.CLINICIAN, *, timeout_s: float = 1.0, retries: int = 3
+    ) -> PumpClient:
+        """A client (not yet connected) in ``role`` with the demo key."""
         return PumpClient(
             self.url,
             key=DEMO_KEYS[role],
             role=role,
+            timeout_s=timeout_s,
+            retries=retries,
             random_bytes=random.Random(7).randbytes,
-            **kwargs,
-        )  # type: ignore[arg-type]
+        )
 
 
 @contextmanager
