@@ -9,7 +9,8 @@ one line on stderr with a distinct exit status:
     1  unexpected internal error (a defect: please report it)
     2  bad arguments or key file
     3  link error (cannot open the port, no answer, link lost)
-    4  authentication or session error (wrong key, lockout, bad MAC, expired)
+    4  authentication, role or session error (wrong key, lockout, bad MAC, expired,
+       a command the role may not use)
     5  refused by the pump (out of range, invalid state, ...) or not confirmed
 """
 
@@ -33,10 +34,12 @@ from protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, ProgrammingError
 from protocol.enums import (
     ALARM_CLASS,
     EVENT_PARAMS,
+    AlarmClass,
     AlarmCode,
     BolusKind,
     ErrorCode,
     Mode,
+    Op,
     Role,
     StopReason,
 )
@@ -436,6 +439,36 @@ def cmd_set_alarm_volume(client: PumpClient, args: argparse.Namespace, out: Prin
     out({"volume_nl": volume}, [f"low-reservoir alarm volume: {units.format_volume_nl(volume)}"])
 
 
+_PARAM_ENUMS: dict[str, type[enum.IntEnum]] = {
+    "error_code": ErrorCode,
+    "opcode": Op,
+    "alarm_code": AlarmCode,
+    "alarm_class": AlarmClass,
+    "role": Role,
+    "mode": Mode,
+    "bolus_kind": BolusKind,
+    "stop_reason": StopReason,
+}
+
+
+def fmt_param(name: str, value: int) -> str:
+    """An event-log parameter in words, with its unit."""
+    if name in _PARAM_ENUMS:
+        try:
+            return f"{name}={_name(_PARAM_ENUMS[name](value))}"
+        except ValueError:
+            return f"{name}={value} (unknown)"
+    if name.endswith("_nl"):
+        return f"{name[:-3]}={units.format_volume_nl(value, 3)}"
+    if name.endswith("_ug_per_ml"):
+        return f"concentration={units.format_concentration_ug_per_ml(value)}"
+    if name.endswith("_permille"):
+        return f"{name[:-9]}={units.format_fixed(Fraction(value, 10), 1)} %"
+    if name.endswith("_s"):
+        return f"{name[:-2]}={fmt_duration(abs(value))}" + (" back" if value < 0 else "")
+    return f"{name}={value}"
+
+
 def cmd_log(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
     entries = list(client.event_log(args.first))
     if args.count is not None:
@@ -444,7 +477,7 @@ def cmd_log(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
     for e in entries:
         names = EVENT_PARAMS[e.code]
         params = ", ".join(
-            f"{n}={v}" for n, v in zip(names, (e.a, e.b), strict=True) if n != "unused"
+            fmt_param(n, v) for n, v in zip(names, (e.a, e.b), strict=True) if n != "unused"
         )
         lines.append(f"#{e.index:<6} {fmt_time(e.clock_s)}  {_name(e.code):<22} {params}")
     out({"entries": entries}, lines or ["the event log is empty"])
@@ -696,6 +729,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LinkTimeout, LinkClosed) as exc:
         _fail(EXIT_LINK, f"link error: {exc}")
     except NakError as exc:
+        if exc.code is ErrorCode.FORBIDDEN:
+            _fail(EXIT_AUTH, f"not permitted in the {role.name.lower()} role: {exc}")
         if exc.code in _SESSION_CODES:
             _fail(EXIT_AUTH, f"session refused: {exc}")
         _fail(EXIT_REFUSED, f"refused by the pump: {exc}")

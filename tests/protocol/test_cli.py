@@ -130,3 +130,23 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             cli.main([name, "--help"])
         assert exc.value.code == 0
         assert capsys.readouterr().out.startswith("usage: pumpctl " + name)
+
+
+def test_patient_role_refusal_is_exit_4(
+    pump: InprocPump, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(pump, capsys, "--role", "patient", "program", "simple", "--dose", "90")
+    assert code == cli.EXIT_AUTH
+    assert "not permitted in the patient role" in err
+    code, out, _ = run(pump, capsys, "log", "--count", "3")
+    assert "error_code=forbidden, opcode=stage-prescription" in out
+    assert "role=patient" in out
+
+
+def test_log_parameters_read_in_words_with_units() -> None:
+    assert cli.fmt_param("added_nl", 18_000_000) == "added=18.000 mL"
+    assert cli.fmt_param("concentration_ug_per_ml", 500) == "concentration=500 mcg/mL"
+    assert cli.fmt_param("alarm_code", 0) == "alarm_code=low-reservoir"
+    assert cli.fmt_param("alarm_code", 99) == "alarm_code=99 (unknown)"
+    assert cli.fmt_param("delta_s", -3600) == "delta=1 h back"
+    assert cli.fmt_param("battery_permille", 705) == "battery=70.5 %"
