@@ -1,11 +1,15 @@
-"""``pump-emulator``: serve a virtual pump on a serial port.
+"""``pump-emulator``: serve virtual pumps on serial ports, and control them.
 
-``pump-emulator serve`` opens a pseudo-terminal with a stable symlink
-(default ``/tmp/ttyPUMP0``) and optionally a TCP port for pyserial's
-``socket://``, prints one JSON line ``{"event": "ready", ...}`` once it
-accepts frames, and serves until SIGINT or SIGTERM, removing its symlink on
-the way out. A programmer connecting twice, vanishing mid-session or sending
-garbage never stops it.
+``pump-emulator serve`` opens a pseudo-terminal per pump with a stable
+symlink (default ``/tmp/ttyPUMP0``; a fleet gets ``/tmp/ttyPUMP0..N-1``) and
+optionally TCP ports for pyserial's ``socket://``, prints one JSON line
+``{"event": "ready", ...}`` once it accepts frames, and serves until SIGINT or
+SIGTERM, removing its symlinks on the way out. A programmer connecting twice,
+vanishing mid-session or sending garbage never stops it.
+
+``pump-emulator ctl --control ADDR COMMAND...`` drives a running emulator's
+simulation controls (time, faults, link impairment, true state); see
+``pump-emulator ctl --help``.
 """
 
 from __future__ import annotations
@@ -15,24 +19,26 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
+from emulator import control
 from emulator.clock import PumpClock
-from emulator.device import VirtualPump
+from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
 from emulator.errors import EmulatorError
 from emulator.presets import PRESETS
-from emulator.server import Server
 from emulator.transports.base import LinkFailure
-from emulator.transports.pty import DEFAULT_LINK_PATH, PtyTransport
-from emulator.transports.tcp import TcpTransport
+from emulator.transports.pty import DEFAULT_LINK_PATH
 from firmware_model.errors import FirmwareError
-from protocol.keys import DEMO_KEY_FILE, KeyFileError, load_keys
+from protocol.keys import DEMO_KEY_FILE, KeyFileError, format_keys, load_keys
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_START = 3
+EXIT_REFUSED = 5
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -52,29 +58,38 @@ def _speed(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"--count {text!r}: a whole number from 1 to 1000")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pump-emulator",
-        description="A virtual intrathecal drug pump that speaks the vpump telemetry protocol.",
+        description="Virtual intrathecal drug pumps that speak the vpump telemetry protocol.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser(
         "serve",
-        help="serve one virtual pump on a pty (and optionally TCP)",
+        help="serve virtual pumps on ptys (and optionally TCP)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument(
         "--port",
         default=str(DEFAULT_LINK_PATH),
-        help=f"symlink to the pty (default {DEFAULT_LINK_PATH})",
+        help=f"symlink to the pty (default {DEFAULT_LINK_PATH}; a fleet numbers on from it)",
     )
-    serve.add_argument("--no-pty", action="store_true", help="do not open a pty")
+    serve.add_argument("--no-pty", action="store_true", help="do not open ptys")
     serve.add_argument(
         "--tcp",
         type=_host_port,
         metavar="HOST:PORT",
-        help="also listen for socket:// clients (port 0: any free port)",
+        help="also listen for socket:// clients (a fleet uses PORT..PORT+N-1; 0: any free port)",
+    )
+    serve.add_argument(
+        "--count", type=_count, default=1, help="pumps served from this process (default 1)"
     )
     serve.add_argument(
         "--preset",
@@ -90,7 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--key",
         default=str(DEMO_KEY_FILE),
-        help="the pump's key file (default: the public demo key)",
+        help="key file (default: the public demo key). A fleet derives one key per pump "
+        "from it and writes the pumps' key files to --key-dir",
+    )
+    serve.add_argument(
+        "--key-dir", type=Path, help="where a fleet's per-pump key files go (default: a temp dir)"
     )
     serve.add_argument(
         "--speed",
@@ -98,20 +117,66 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="pump time per wall second, 1 to 1,000,000 (default 1: real time)",
     )
+    serve.add_argument(
+        "--clock",
+        choices=["running", "paused", "manual"],
+        default="running",
+        help="start the clock running (default), paused, or manual (moved only by `advance`)",
+    )
+    serve.add_argument(
+        "--control",
+        metavar="ADDR",
+        help="serve simulation controls on 127.0.0.1:PORT or a unix socket path",
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed of the link faults (default 0)")
+    serve.add_argument(
+        "--catheter-cm",
+        type=int,
+        default=50,
+        help="catheter length as trimmed at implant, cm (default 50): sets the dead volume",
+    )
+
+    ctl = sub.add_parser(
+        "ctl",
+        help="send a simulation control to a running emulator",
+        description=control.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ctl.add_argument("--control", required=True, metavar="ADDR", help="the emulator's --control")
+    ctl.add_argument("words", nargs=argparse.REMAINDER, help="the command, e.g. speed 3600")
     return parser
 
 
 def _emit(event: dict[str, object]) -> None:
-    print(json.dumps(event, sort_keys=True), flush=True)
+    print(json.dumps(event, sort_keys=True, default=str), flush=True)
+
+
+def build_emulator(
+    args: argparse.Namespace, *, on_failure: Callable[[LinkFailure], None] | None = None
+) -> Emulator:
+    """The emulator ``serve`` describes (ports not yet opened)."""
+    keys = load_keys(args.key)
+    base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
+    clock = PumpClock(start_pump_s=int(time.time()), speed=args.speed)
+    if args.clock == "paused":
+        clock.pause()
+    elif args.clock == "manual":
+        clock.set_manual()
+    return Emulator(
+        fleet_setups(base, args.count),
+        keys=keys,
+        clock=clock,
+        catheter_length_cm=args.catheter_cm,
+        seed=args.seed,
+        on_failure=on_failure,
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
-    keys = load_keys(args.key)
-    setup = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
-    clock = PumpClock(start_pump_s=int(time.time()), speed=args.speed)
-    virtual = VirtualPump(pump=setup.build(t=clock.now()), keys=keys, clock=clock)
+    failures: list[LinkFailure] = []
 
     def on_failure(failure: LinkFailure) -> None:
+        failures.append(failure)
         _emit(
             {
                 "event": "link-error",
@@ -121,39 +186,66 @@ def serve(args: argparse.Namespace) -> int:
             }
         )
 
-    server = Server(tick=virtual.tick, on_failure=on_failure, name="pump-emulator")
+    emulator = build_emulator(args, on_failure=on_failure)
     ready: dict[str, object] = {
         "event": "ready",
         "pid": os.getpid(),
-        "serial": setup.serial,
-        "model": setup.model,
         "speed": args.speed,
+        "clock": args.clock,
     }
     try:
-        if not args.no_pty:
-            pty = PtyTransport(virtual.endpoint, link_path=args.port)
-            server.add(pty)
-            ready["pty"] = pty.port
-            ready["device"] = pty.slave_name
-        if args.tcp is not None:
-            tcp = TcpTransport(virtual.endpoint, host=args.tcp[0], port=args.tcp[1])
-            server.add(tcp)
-            ready["tcp"] = tcp.url
         if args.no_pty and args.tcp is None:
             raise EmulatorError("nothing to serve: --no-pty needs --tcp")
+        for i in range(args.count):
+            if not args.no_pty:
+                emulator.serve_pty(i, numbered_port(args.port, i, args.count))
+            if args.tcp is not None:
+                host, port = args.tcp
+                emulator.serve_tcp(i, host, port + i if port else 0)
+        if args.control:
+            transport = control.ControlTransport(emulator, control.parse_address(args.control))
+            emulator.add_transport(transport)
+            ready["control"] = transport.address
+        if args.count > 1:
+            key_dir = args.key_dir or Path(tempfile.mkdtemp(prefix="vpump-keys-"))
+            key_dir.mkdir(parents=True, exist_ok=True)
+            for p in emulator.pumps:
+                (key_dir / f"{p.setup.serial}.key").write_text(format_keys(p.keys))
+            ready["key_dir"] = str(key_dir)
+        addresses = emulator.addresses()
+        if args.count == 1:
+            ready.update({k: v for k, v in addresses[0].items() if v is not None})
+        else:
+            ready["pumps"] = addresses
 
         def stop(signum: int, frame: FrameType | None) -> None:
-            server.request_stop()
+            emulator.server.request_stop()
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        # The pty and the socket are open already, so frames sent from here on are queued
-        # by the kernel and answered once the loop runs.
+        # The ports are open already, so frames sent from here on are queued by the kernel
+        # and answered once the loop runs.
         _emit(ready)
-        server.serve_forever()
+        emulator.server.serve_forever()
     finally:
-        server.stop()
-    _emit({"event": "stopped"})
+        emulator.close()
+    _emit({"event": "stopped", "link_errors": len(failures)})
+    return EXIT_OK
+
+
+def ctl(args: argparse.Namespace) -> int:
+    if not args.words:
+        print("pump-emulator ctl: give a command, e.g. `state` or `speed 3600`", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        reply = control.send(args.control, args.words)
+    except (OSError, ValueError, ControlError) as exc:
+        print(f"pump-emulator ctl: cannot reach {args.control}: {exc}", file=sys.stderr)
+        return EXIT_START
+    if not reply.get("ok"):
+        print(f"pump-emulator ctl: {reply.get('error')}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(json.dumps(reply.get("result"), indent=2, sort_keys=True))
     return EXIT_OK
 
 
@@ -161,8 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pump-emulator`` console script."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "ctl":
+            return ctl(args)
         return serve(args)
-    except (KeyFileError, FirmwareError) as exc:
+    except (KeyFileError, FirmwareError, ControlError) as exc:
         print(f"pump-emulator: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (EmulatorError, OSError) as exc:

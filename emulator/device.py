@@ -48,6 +48,9 @@ class VirtualPump:
         self.lock = threading.RLock()
         self.clock = clock
         self.wall = wall
+        self.on_advance: Callable[[Pump, int], None] | None = None
+        """Replaces the plain ``pump.advance_to(t)`` (under the lock) so the world beyond the
+        pump (catheter, patient) can follow the pump step by step."""
         self._defects: list[Exception] = []
         self.telemetry = PumpTelemetry(
             pump,
@@ -80,7 +83,10 @@ class VirtualPump:
         """Bring the model up to the clock; returns the pump time reached."""
         with self.lock:
             t = self.clock.now()
-            self.pump.advance_to(t)
+            if self.on_advance is None:
+                self.pump.advance_to(t)
+            else:
+                self.on_advance(self.pump, t)
             return t
 
     def tick(self) -> float | None:
@@ -97,9 +103,10 @@ class _PumpEndpoint:
     def receive(self, data: bytes) -> bytes:
         owner = self._owner
         with owner.lock:
-            return self._link.receive(data, t=owner.clock.now(), now_s=owner.wall())
+            t = owner.advance()
+            return self._link.receive(data, t=t, now_s=owner.wall())
 
     def close(self) -> None:
         owner = self._owner
         with owner.lock:
-            self._link.close(t=owner.clock.now())
+            self._link.close(t=owner.advance())

@@ -22,8 +22,20 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[dict[str, object]]:
     link = tmp_path / "ttyPUMP0"
+    control = tmp_path / "control.sock"
     proc = subprocess.Popen(
-        [str(BIN / "pump-emulator"), "serve", "--port", str(link), "--tcp", "127.0.0.1:0"],
+        [
+            str(BIN / "pump-emulator"),
+            "serve",
+            "--port",
+            str(link),
+            "--tcp",
+            "127.0.0.1:0",
+            "--control",
+            str(control),
+            "--clock",
+            "manual",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -40,7 +52,8 @@ def emulator(tmp_path: Path) -> Iterator[dict[str, object]]:
         out, err = proc.communicate(timeout=10)
         assert proc.returncode == 0, err
         assert not link.exists() and not link.is_symlink()
-        assert json.loads(out.strip().splitlines()[-1]) == {"event": "stopped"}
+        assert not control.exists()
+        assert json.loads(out.strip().splitlines()[-1]) == {"event": "stopped", "link_errors": 0}
 
 
 def pumpctl(port: object, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -117,3 +130,94 @@ def test_two_programmers_at_once(emulator: dict[str, object]) -> None:
             assert clinician.status().clock_s > 0
             assert patient.status().reservoir_nl == clinician.status().reservoir_nl
         assert clinician.in_session and patient.in_session
+
+
+def ctl(emulator: dict[str, object], *words: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "pump-emulator"), "ctl", "--control", str(emulator["control"]), *words],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_control_channel_moves_time_and_injects_faults(emulator: dict[str, object]) -> None:
+    start = json.loads(ctl(emulator, "state").stdout)
+    assert start["clock"]["mode"] == "manual"
+    moved = ctl(emulator, "advance", "90d")
+    assert moved.returncode == 0, moved.stderr
+    state = json.loads(ctl(emulator, "state").stdout)
+    assert state["clock"]["pump_time_s"] == start["clock"]["pump_time_s"] + 90 * 86_400
+    assert state["pump"]["reservoir_nl"] == 2_000_000
+    assert "LOW_RESERVOIR" in state["pump"]["active_alarms"]
+    assert state["fluid_path"]["delivered_to_patient_ug"] == 9000.0
+    stall = ctl(emulator, "fault", "motor-stall", "on")
+    assert "MOTOR_STALL" in json.loads(stall.stdout)["alarms"]
+    status = pumpctl(emulator["pty"], "status")
+    assert "NOT DELIVERING" in status.stdout and "motor-stall (critical)" in status.stdout
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["speed", "0"],
+        ["advance", "90"],
+        ["fault", "battery", "150"],
+        ["link", "drop=2"],
+        ["warp", "9"],
+        ["fault", "motor-stall", "maybe"],
+    ],
+)
+def test_bad_controls_are_refused_and_change_nothing(
+    emulator: dict[str, object], words: list[str]
+) -> None:
+    before = json.loads(ctl(emulator, "state").stdout)
+    result = ctl(emulator, *words)
+    assert result.returncode == 5
+    assert result.stderr.startswith("pump-emulator ctl: ")
+    after = json.loads(ctl(emulator, "state").stdout)
+    assert after["clock"] == before["clock"]
+    assert after["link"]["impairment"] == before["link"]["impairment"]
+    assert after["pump"]["battery_permille"] == before["pump"]["battery_permille"]
+
+
+def test_a_fleet_from_one_process(tmp_path: Path) -> None:
+    base = tmp_path / "ttyFLEET0"
+    proc = subprocess.Popen(
+        [
+            str(BIN / "pump-emulator"),
+            "serve",
+            "--port",
+            str(base),
+            "--count",
+            "3",
+            "--key-dir",
+            str(tmp_path / "keys"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        pumps = ready["pumps"]
+        assert [p["pty"] for p in pumps] == [str(tmp_path / f"ttyFLEET{i}") for i in range(3)]
+        serials = [p["serial"] for p in pumps]
+        assert len(set(serials)) == 3
+        for p in pumps:
+            key = tmp_path / "keys" / f"{p['serial']}.key"
+            info = pumpctl(p["pty"], "--key", str(key), "--json", "interrogate")
+            assert info.returncode == 0, info.stderr
+            assert json.loads(info.stdout)["device"]["serial"] == p["serial"]
+        # Keys differ per pump: pump 0's key does not open pump 1.
+        wrong = pumpctl(
+            pumps[1]["pty"], "--key", str(tmp_path / "keys" / f"{serials[0]}.key"), "status"
+        )
+        assert wrong.returncode == 4
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert not any(tmp_path.glob("ttyFLEET*"))

@@ -1,0 +1,373 @@
+"""The simulation control channel: words in, JSON out, apart from the clinical link.
+
+Commands (one line of words each; ``--pump N`` picks a pump, default 0)::
+
+    speed N                          pump seconds per wall second, 1 to 1,000,000
+    pause | resume | manual          stop the clock, restart it, or move it only by `advance`
+    advance DURATION                 e.g. 90d, 12h, 30min, 45s (whole seconds)
+    fault motor-stall on|off
+    fault memory-error critical|noncritical
+    fault battery PERCENT
+    link [drop=P] [corrupt=P] [delay=MS] [baud=N|off] [disconnect|reconnect]
+    state                            the full true state (JSON)
+    pumps                            where each pump is served
+    reset                            every pump (or --pump N) back to its starting state
+
+Out of process the channel is JSON lines over a local socket (``--control
+127.0.0.1:7100`` or a unix socket path): each request is
+``{"id": ..., "command": ["speed", "100"]}`` and each answer
+``{"id": ..., "ok": true, "result": ...}`` or ``{"id": ..., "ok": false,
+"error": "..."}``. A bad command gets a clear error and changes nothing.
+``pump-emulator ctl --control ADDR WORDS...`` is the client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from emulator.emulator import ControlError, Emulator
+from emulator.errors import PortInUseError
+from emulator.transports.base import EVENT_READ, EVENT_WRITE, Transport, Watch
+
+MAX_LINE_BYTES = 4096
+"""A control request longer than this is refused (and the connection closed)."""
+
+_UNITS_S = {"s": 1, "min": 60, "h": 3600, "d": 86_400}
+_DURATION = re.compile(r"^(\d+)\s*(s|min|h|d)$")
+
+
+def parse_duration(text: str) -> int:
+    """``90d``, ``12h``, ``30min``, ``45s`` -> whole seconds (a unit is required)."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise ControlError(
+            f"duration {text!r}: write a whole number and a unit, e.g. 90d, 12h, 30min, 45s"
+        )
+    return int(match[1]) * _UNITS_S[match[2]]
+
+
+def _probability(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ControlError(f"{name}={text!r}: not a number") from None
+    if not 0 <= value <= 1:
+        raise ControlError(f"{name}={text}: a probability must be 0 to 1")
+    return value
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ControlError(f"{name} {text!r}: not a number") from None
+
+
+def execute(emulator: Emulator, words: Sequence[str]) -> Any:
+    """Run one control command; return a JSON-able result or raise ControlError."""
+    args = list(words)
+    index = 0
+    if "--pump" in args:
+        at = args.index("--pump")
+        try:
+            index = int(args[at + 1])
+        except (IndexError, ValueError):
+            raise ControlError("--pump needs a pump number") from None
+        del args[at : at + 2]
+    if not args:
+        raise ControlError("no command given (try: state, speed 100, advance 1d, ...)")
+    command, rest = args[0], args[1:]
+    handler = _COMMANDS.get(command)
+    if handler is None:
+        raise ControlError(f"unknown command {command!r}; commands: {', '.join(sorted(_COMMANDS))}")
+    return handler(emulator, rest, index)
+
+
+def _expect(rest: list[str], count: int, usage: str) -> None:
+    if len(rest) != count:
+        raise ControlError(f"usage: {usage}")
+
+
+def _speed(emu: Emulator, rest: list[str], index: int) -> Any:
+    _expect(rest, 1, "speed N (1 to 1,000,000)")
+    emu.set_speed(_number("speed", rest[0]))
+    return _clock(emu)
+
+
+def _pause(emu: Emulator, rest: list[str], index: int) -> Any:
+    _expect(rest, 0, "pause")
+    emu.pause()
+    return _clock(emu)
+
+
+def _resume(emu: Emulator, rest: list[str], index: int) -> Any:
+    _expect(rest, 0, "resume")
+    emu.resume()
+    return _clock(emu)
+
+
+def _manual(emu: Emulator, rest: list[str], index: int) -> Any:
+    _expect(rest, 0, "manual")
+    emu.set_manual()
+    return _clock(emu)
+
+
+def _advance(emu: Emulator, rest: list[str], index: int) -> Any:
+    _expect(rest, 1, "advance DURATION (e.g. 90d)")
+    emu.advance(parse_duration(rest[0]))
+    return _clock(emu)
+
+
+def _clock(emu: Emulator) -> dict[str, Any]:
+    snap = emu.clock.snapshot()
+    return {"mode": str(snap.mode), "speed": snap.speed, "pump_time_s": snap.pump_time_s}
+
+
+def _fault(emu: Emulator, rest: list[str], index: int) -> Any:
+    usage = (
+        "fault motor-stall on|off | fault memory-error critical|noncritical | fault battery PERCENT"
+    )
+    if len(rest) != 2:
+        raise ControlError(f"usage: {usage}")
+    kind, value = rest
+    if kind == "motor-stall":
+        if value not in ("on", "off"):
+            raise ControlError("usage: fault motor-stall on|off")
+        emu.fault_motor_stall(value == "on", index)
+    elif kind == "memory-error":
+        if value not in ("critical", "noncritical"):
+            raise ControlError("usage: fault memory-error critical|noncritical")
+        emu.fault_memory_error(value == "critical", index)
+    elif kind == "battery":
+        emu.fault_battery(_number("battery", value.rstrip("%")), index)
+    else:
+        raise ControlError(f"unknown fault {kind!r}; usage: {usage}")
+    return {"alarms": [a.name for a in emu.active_alarms(index)]}
+
+
+def _link(emu: Emulator, rest: list[str], index: int) -> Any:
+    if not rest:
+        raise ControlError(
+            "usage: link [drop=P] [corrupt=P] [delay=MS] [baud=N|off] [disconnect|reconnect]"
+        )
+    changes: dict[str, object] = {}
+    for word in rest:
+        if word in ("disconnect", "reconnect"):
+            changes["disconnected"] = word == "disconnect"
+            continue
+        name, sep, value = word.partition("=")
+        if not sep:
+            raise ControlError(f"link: {word!r} is not NAME=VALUE, disconnect or reconnect")
+        if name in ("drop", "corrupt"):
+            changes[name] = _probability(name, value)
+        elif name == "delay":
+            changes["delay_ms"] = _number("delay", value)
+        elif name == "baud":
+            changes["baud"] = None if value == "off" else int(_number("baud", value))
+        else:
+            raise ControlError(f"link: unknown setting {name!r} (drop, corrupt, delay, baud)")
+    return asdict(emu.set_link(index, **changes))
+
+
+def _state(emu: Emulator, rest: list[str], index: int) -> Any:
+    if rest not in ([], ["--json"]):
+        raise ControlError("usage: state [--json]")
+    return emu.state(index)
+
+
+def _pumps(emu: Emulator, rest: list[str], index: int) -> Any:
+    _expect(rest, 0, "pumps")
+    return emu.addresses()
+
+
+def _reset(emu: Emulator, rest: list[str], index: int) -> Any:
+    _expect(rest, 0, "reset")
+    emu.reset(index)
+    return {"reset": index}
+
+
+_COMMANDS: dict[str, Callable[[Emulator, list[str], int], Any]] = {
+    "speed": _speed,
+    "pause": _pause,
+    "resume": _resume,
+    "manual": _manual,
+    "advance": _advance,
+    "fault": _fault,
+    "link": _link,
+    "state": _state,
+    "pumps": _pumps,
+    "reset": _reset,
+}
+
+
+def answer(emulator: Emulator, line: bytes) -> bytes:
+    """One JSON-lines request in, one JSON line out (never raises on bad input)."""
+    request_id: Any = None
+    try:
+        request = json.loads(line)
+        if not isinstance(request, dict):
+            raise ControlError("a request is a JSON object with a 'command' list of words")
+        request_id = request.get("id")
+        words = request.get("command")
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ControlError('\'command\' must be a list of strings, e.g. ["speed", "100"]')
+        result = execute(emulator, words)
+        reply: dict[str, Any] = {"id": request_id, "ok": True, "result": result}
+    except (ControlError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reply = {"id": request_id, "ok": False, "error": str(exc)}
+    return (json.dumps(reply, sort_keys=True, default=str) + "\n").encode()
+
+
+# -- the control socket ---------------------------------------------------------------------
+
+
+def parse_address(text: str) -> tuple[str, int] | Path:
+    """``HOST:PORT`` (TCP on a local address) or a filesystem path (a unix socket)."""
+    host, sep, port = text.rpartition(":")
+    if sep and port.isdigit() and "/" not in text:
+        if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+            raise ControlError(f"the control channel listens on loopback only, not {host!r}")
+        return host.strip("[]"), int(port)
+    return Path(text)
+
+
+class _Conn:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+
+
+class ControlTransport(Transport):
+    """Serves the control channel on the emulator's own loop (one thread, no locks held
+    across I/O)."""
+
+    def __init__(self, emulator: Emulator, address: tuple[str, int] | Path) -> None:
+        super().__init__()
+        self._emulator = emulator
+        self._closed = False
+        self._path: Path | None = None
+        self._conns: dict[socket.socket, _Conn] = {}
+        if isinstance(address, Path):
+            if address.exists() or address.is_symlink():
+                if not stat.S_ISSOCK(address.lstat().st_mode):
+                    raise PortInUseError(f"{address} exists and is not a socket; not touching it")
+                address.unlink()  # a stale socket left by a killed emulator
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(str(address))
+            self._path = address
+            self.address: str = str(address)
+        else:
+            family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+            self._listener = socket.socket(family, socket.SOCK_STREAM)
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self._listener.bind(address)
+            except OSError as exc:
+                self._listener.close()
+                raise PortInUseError(f"control address {address[0]}:{address[1]}: {exc}") from exc
+            host, port = self._listener.getsockname()[:2]
+            self.address = f"{host}:{port}"
+        self._listener.listen()
+        self._listener.setblocking(False)
+
+    @property
+    def label(self) -> str:
+        return f"control:{self.address}"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def watches(self) -> Sequence[Watch]:
+        if self._closed:
+            return ()
+        watches = [Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)]
+        for conn in self._conns.values():
+            events = EVENT_READ | (EVENT_WRITE if conn.outbuf else 0)
+            watches.append(Watch(fd=conn.sock.fileno(), events=events, owner=conn))
+        return watches
+
+    def handle(self, watch: Watch, events: int) -> None:
+        if watch.owner is self._listener:
+            try:
+                sock, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(False)
+            self._conns[sock] = _Conn(sock)
+            return
+        conn = watch.owner
+        assert isinstance(conn, _Conn)
+        try:
+            if events & EVENT_READ:
+                data = conn.sock.recv(65536)
+                if not data:
+                    self._drop(conn)
+                    return
+                conn.inbuf += data
+                while (end := conn.inbuf.find(b"\n")) >= 0:
+                    line = bytes(conn.inbuf[:end])
+                    del conn.inbuf[: end + 1]
+                    conn.outbuf += answer(self._emulator, line)
+                if len(conn.inbuf) > MAX_LINE_BYTES:
+                    conn.outbuf += answer(self._emulator, b"request too long")
+                    conn.inbuf.clear()
+            if conn.outbuf:
+                sent = conn.sock.send(conn.outbuf)
+                del conn.outbuf[:sent]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.report(link=self.label, where="control", error=exc)
+            self._drop(conn)
+
+    def _drop(self, conn: _Conn) -> None:
+        self._conns.pop(conn.sock, None)
+        conn.sock.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for conn in list(self._conns.values()):
+            self._drop(conn)
+        self._listener.close()
+        if self._path is not None:
+            try:
+                if stat.S_ISSOCK(self._path.lstat().st_mode):
+                    os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+
+
+def send(address: str, words: Sequence[str], *, timeout_s: float = 10.0) -> dict[str, Any]:
+    """The client side: send one command, return the decoded answer."""
+    target = parse_address(address)
+    if isinstance(target, Path):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connect_to: Any = str(target)
+    else:
+        family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        connect_to = target
+    with sock:
+        sock.settimeout(timeout_s)
+        sock.connect(connect_to)
+        sock.sendall((json.dumps({"id": 1, "command": list(words)}) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply: dict[str, Any] = json.loads(data)
+    return reply

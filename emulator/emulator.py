@@ -1,0 +1,532 @@
+"""The emulator as one object: pumps, their world, the clock, the ports and the controls.
+
+:class:`Emulator` is what tests, the GUI's demo mode and ``pump-emulator
+serve`` use. It owns a :class:`~emulator.clock.PumpClock`, one or more
+:class:`EmulatedPump` (a :class:`~emulator.device.VirtualPump` plus its link
+faults, catheter fluid path and patient model) and a
+:class:`~emulator.server.Server` that drives the ports. Its methods are the
+simulation controls (speed, pause, advance, faults, link impairment, the true
+state, reset); they are never reachable from the clinical link, only from this
+object or the separate control channel (:mod:`emulator.control`).
+
+Usage::
+
+    with Emulator.single(preset="default", manual_clock=True) as emu:
+        url = emu.register_inproc()          # pumpsim://... for PumpClient
+        emu.advance(90 * 86400)
+        print(emu.state()["pump"]["reservoir_nl"])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from emulator.clock import PumpClock
+from emulator.device import VirtualPump
+from emulator.errors import EmulatorUsageError
+from emulator.fluid_path import FluidPath, FluidTracker
+from emulator.link_faults import LinkFaults, LinkImpairment
+from emulator.patient import PatientModel, PatientParams
+from emulator.presets import PRESETS, PumpSetup
+from emulator.server import Server
+from emulator.transports import inproc
+from emulator.transports.base import EndpointFactory, FailureSink, Transport
+from emulator.transports.pty import PtyTransport
+from emulator.transports.tcp import TcpTransport
+from firmware_model.pump import Pump
+from firmware_model.timebase import weekday
+from protocol.enums import AlarmCode, Role
+from protocol.keys import DEMO_KEY_FILE, load_keys
+
+DEFAULT_CATHETER_LENGTH_CM = 50
+"""Catheter length as trimmed at implant when none is given, cm."""
+
+WORLD_STEP_MIN_S = 300
+"""Finest pump-time step of the fluid path and patient model, s."""
+
+WORLD_STEPS_MAX = 400
+"""At most this many world steps per advance, so a tick at x1,000,000 stays cheap
+(the step grows instead: the teaching plot loses resolution, never the pump its exactness)."""
+
+
+class ControlError(EmulatorUsageError, ValueError):
+    """A simulation control was given a bad value; nothing was changed."""
+
+
+def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
+    """Per-pump keys for a fleet: HMAC-SHA256(master role key, serial), per role."""
+    return {
+        role: hmac.new(key, b"vpump/pump-key/" + serial.encode(), hashlib.sha256).digest()
+        for role, key in master.items()
+    }
+
+
+@dataclass
+class _World:
+    """What happens beyond the pump: the catheter's dead volume and the patient."""
+
+    fluid: FluidTracker
+    patient: PatientModel
+    t: int
+    reference_key: tuple[int, int] = (0, 0)
+
+
+class EmulatedPump:
+    """One virtual pump with its world: link faults, catheter fluid path, patient."""
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        setup: PumpSetup,
+        keys: Mapping[Role, bytes],
+        clock: PumpClock,
+        wall: Callable[[], float],
+        catheter_length_cm: int = DEFAULT_CATHETER_LENGTH_CM,
+        patient_params: PatientParams | None = None,
+        seed: int = 0,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        pump: Pump | None = None,
+    ) -> None:
+        self.index = index
+        self.setup = setup
+        self.keys = dict(keys)
+        self.catheter_length_cm = catheter_length_cm
+        self.patient_params = patient_params or PatientParams()
+        self._random_bytes = random_bytes
+        self.faults = LinkFaults(seed=seed, clock=wall)
+        built = pump if pump is not None else setup.build(t=clock.now())
+        self.virtual = VirtualPump(
+            pump=built, keys=keys, clock=clock, wall=wall, random_bytes=random_bytes
+        )
+        self.virtual.on_advance = self._advance_world
+        self._world = self._new_world(built)
+
+    # -- the world beyond the pump -----------------------------------------------------------
+
+    def _new_world(self, pump: Pump) -> _World:
+        path = FluidPath.for_catheter(
+            pump.profile,
+            catheter_length_cm=self.catheter_length_cm,
+            initial_concentration_ug_per_ml=pump.concentration_ug_per_ml,
+        )
+        tracker = FluidTracker(path, total_delivered_nl=pump.total_delivered_nl)
+        patient = PatientModel(
+            reference_dose_ug_per_day=max(self._prescribed_dose(pump), Fraction(1)),
+            params=self.patient_params,
+            start_s=pump.t,
+        )
+        return _World(fluid=tracker, patient=patient, t=pump.t)
+
+    @staticmethod
+    def _prescribed_dose(pump: Pump) -> Fraction:
+        daily_nl = pump.schedule.daily_volume_nl(weekday(pump.clock(pump.t)))
+        return daily_nl * pump.concentration_ug_per_ml / 1_000_000
+
+    def _advance_world(self, pump: Pump, t: int) -> None:
+        """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
+        the patient (called by the VirtualPump under its lock)."""
+        world = self._world
+        span = t - pump.t
+        step = max(WORLD_STEP_MIN_S, -(-span // WORLD_STEPS_MAX))
+        while pump.t < t:
+            start = pump.t
+            pump.advance_to(min(t, start + step))
+            pieces = world.fluid.update_over(
+                pump.total_delivered_nl, pump.concentration_ug_per_ml, pump.t - start
+            )
+            world.patient.feed(pieces)
+            world.t = pump.t
+        key = (id(pump.prescription), pump.concentration_ug_per_ml)
+        if key != world.reference_key:
+            dose = self._prescribed_dose(pump)
+            if dose > 0:  # a stop keeps the reference: that is how withdrawal shows
+                world.patient.set_reference_dose(dose)
+            world.reference_key = key
+
+    @property
+    def pump(self) -> Pump:
+        return self.virtual.pump
+
+    def endpoint_factory(self) -> EndpointFactory:
+        """Links to this pump pass through its link faults."""
+        return self.faults.wrap(self.virtual.endpoint)
+
+    def reset(self) -> None:
+        """Back to the setup's starting state at the current pump time (links stay open)."""
+        with self.virtual.lock:
+            fresh = self.setup.build(t=self.virtual.clock.now())
+            self.virtual.telemetry.pump = fresh
+            self._world = self._new_world(fresh)
+
+    def state(self) -> dict[str, Any]:
+        """The full true state, including what the pump does not tell the programmer."""
+        with self.virtual.lock:
+            self.virtual.advance()
+            pump = self.pump
+            status = pump.status()
+            world = self._world
+            path = world.fluid.path
+            assessment = world.patient.assess()
+            return {
+                "index": self.index,
+                "serial": self.setup.serial,
+                "pump": {
+                    **_jsonable(asdict(status)),
+                    "true_reservoir_nl": pump.reservoir_nl,
+                    "total_filled_nl": pump.total_filled_nl,
+                    "total_delivered_nl": pump.total_delivered_nl,
+                    "total_removed_nl": pump.total_removed_nl,
+                    "alarms": [
+                        {
+                            "code": a.code.name,
+                            "class": a.alarm_class.name,
+                            "raised_at_clock_s": a.raised_at_clock_s,
+                            "silenced": a.silenced,
+                            "condition_present": pump.alarm_condition_present(a.code),
+                        }
+                        for a in pump.alarms()
+                    ],
+                },
+                "fluid_path": {
+                    "catheter_length_cm": self.catheter_length_cm,
+                    "dead_volume_nl": path.dead_volume_nl,
+                    "concentration_at_tip_ug_per_ml": path.concentration_at_tip,
+                    "delivered_to_patient_ug": float(path.delivered_to_patient_ug),
+                    "segments": [
+                        {
+                            "volume_nl": s.volume_nl,
+                            "concentration_ug_per_ml": s.concentration_ug_per_ml,
+                        }
+                        for s in path.contents()
+                    ],
+                },
+                "patient": {
+                    "level_ng_per_ml": assessment.level_ng_per_ml,
+                    "reference_ng_per_ml": assessment.reference_ng_per_ml,
+                    "state": str(assessment.state),
+                    "since_s": assessment.since_s,
+                    "half_life_s": self.patient_params.half_life_s,
+                },
+                "link": {
+                    "impairment": asdict(self.faults.settings),
+                    "counters": _jsonable(asdict(self.faults.counters())),
+                },
+            }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "name") and isinstance(getattr(value, "value", None), (int, str)):
+        return value.name
+    if isinstance(value, Fraction):
+        return float(value)
+    return value
+
+
+@dataclass
+class _Served:
+    pty: list[str | None] = field(default_factory=list)
+    tcp: list[str | None] = field(default_factory=list)
+    inproc: list[str | None] = field(default_factory=list)
+
+
+_inproc_names = itertools.count()
+
+
+class Emulator:
+    """Pumps, clock, ports and controls; a context manager (``with Emulator(...) as emu``)."""
+
+    def __init__(
+        self,
+        setups: Sequence[PumpSetup],
+        *,
+        keys: Mapping[Role, bytes],
+        clock: PumpClock | None = None,
+        wall: Callable[[], float] = time.monotonic,
+        catheter_length_cm: int = DEFAULT_CATHETER_LENGTH_CM,
+        derive_pump_keys: bool | None = None,
+        seed: int = 0,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        pumps: Sequence[Pump] | None = None,
+        on_failure: FailureSink | None = None,
+    ) -> None:
+        """``setups`` one per pump. Keys are ``keys`` for a single pump and derived per
+        serial (:func:`derive_keys`) for a fleet, unless ``derive_pump_keys`` says otherwise.
+        ``pumps`` resumes saved pumps instead of building them from the setups."""
+        if not setups:
+            raise ControlError("an emulator needs at least one pump")
+        serials = [s.serial for s in setups]
+        if len(set(serials)) != len(serials):
+            raise ControlError(f"serial numbers must differ, got {serials}")
+        self.clock = clock or PumpClock(start_pump_s=int(time.time()), wall=wall)
+        self.wall = wall
+        derive = len(setups) > 1 if derive_pump_keys is None else derive_pump_keys
+        self.pumps = [
+            EmulatedPump(
+                index=i,
+                setup=setup,
+                keys=derive_keys(keys, setup.serial) if derive else keys,
+                clock=self.clock,
+                wall=wall,
+                catheter_length_cm=catheter_length_cm,
+                seed=seed + i,
+                random_bytes=random_bytes,
+                pump=None if pumps is None else pumps[i],
+            )
+            for i, setup in enumerate(setups)
+        ]
+        self.server = Server(
+            tick=self._tick, wall=wall, on_failure=on_failure, name="vpump-emulator"
+        )
+        self._served = _Served(
+            pty=[None] * len(setups), tcp=[None] * len(setups), inproc=[None] * len(setups)
+        )
+        self._registrations: list[inproc.Registration] = []
+        self._lock = threading.Lock()
+        self.on_change: Callable[[EmulatedPump], None] | None = None
+        """Called after a control changed a pump (the CLI saves the state file then)."""
+
+    @classmethod
+    def single(
+        cls,
+        *,
+        preset: str = "default",
+        keys: Mapping[Role, bytes] | None = None,
+        manual_clock: bool = False,
+        start_pump_s: int | None = None,
+        wall: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> Emulator:
+        """One pump from a preset, with the demo key unless ``keys`` is given."""
+        clock = PumpClock(
+            start_pump_s=int(time.time()) if start_pump_s is None else start_pump_s, wall=wall
+        )
+        if manual_clock:
+            clock.set_manual()
+        return cls(
+            [PRESETS[preset]],
+            keys=keys or load_keys(DEMO_KEY_FILE),
+            clock=clock,
+            wall=wall,
+            **kwargs,
+        )
+
+    # -- serving --------------------------------------------------------------------------
+
+    def serve_pty(self, index: int, path: str | os.PathLike[str] | None) -> PtyTransport:
+        transport = PtyTransport(self.pumps[index].endpoint_factory(), link_path=path)
+        self._add(transport)
+        self._served.pty[index] = transport.port
+        return transport
+
+    def serve_tcp(self, index: int, host: str, port: int) -> TcpTransport:
+        transport = TcpTransport(self.pumps[index].endpoint_factory(), host=host, port=port)
+        self._add(transport)
+        self._served.tcp[index] = transport.url
+        return transport
+
+    def add_transport(self, transport: Transport) -> None:
+        """Serve another transport (e.g. the control channel) from the same loop."""
+        self._add(transport)
+
+    def _add(self, transport: Transport) -> None:
+        self.server.add(transport)
+
+    def register_inproc(self, index: int = 0, name: str | None = None) -> str:
+        """Make pump ``index`` reachable at ``pumpsim://NAME``; returns the URL."""
+        chosen = name or f"vpump-{os.getpid()}-{next(_inproc_names)}"
+        registration = inproc.register(chosen, self.pumps[index].endpoint_factory())
+        self._registrations.append(registration)
+        self._served.inproc[index] = registration.url
+        return registration.url
+
+    def addresses(self) -> list[dict[str, object]]:
+        """Where each pump is served, with its serial (for the ready line and ``pumps``)."""
+        return [
+            {
+                "index": p.index,
+                "serial": p.setup.serial,
+                "model": p.setup.model,
+                "pty": self._served.pty[p.index],
+                "tcp": self._served.tcp[p.index],
+                "pumpsim": self._served.inproc[p.index],
+            }
+            for p in self.pumps
+        ]
+
+    def start(self) -> Emulator:
+        """Start the server loop on a background thread."""
+        self.server.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the loop, close every port and registration; idempotent."""
+        try:
+            self.server.stop()
+        finally:
+            for registration in self._registrations:
+                registration.close()
+            self._registrations.clear()
+
+    def check(self) -> None:
+        """Re-raise anything that failed inside the emulator (for tests)."""
+        self.server.check()
+        for registration in self._registrations:
+            registration.check()
+        for p in self.pumps:
+            p.virtual.check()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.check()
+        finally:
+            self.close()
+
+    def _tick(self) -> float | None:
+        for p in self.pumps:
+            p.virtual.advance()
+        deadlines = [self.wall() + 1.0]
+        for p in self.pumps:
+            release = p.faults.next_release_at()
+            if release is not None:
+                deadlines.append(release)
+        return min(deadlines)
+
+    # -- the controls ---------------------------------------------------------------------
+
+    def _pump(self, index: int) -> EmulatedPump:
+        if not 0 <= index < len(self.pumps):
+            raise ControlError(f"no pump {index}: this emulator has pumps 0..{len(self.pumps) - 1}")
+        return self.pumps[index]
+
+    def set_speed(self, speed: float) -> None:
+        """Pump seconds per wall second, 1 to 1,000,000 (keeps paused/manual as they are)."""
+        self._catch_up()
+        try:
+            self.clock.set_speed(speed)
+        except ValueError as exc:
+            raise ControlError(str(exc)) from exc
+        self.server.wake()
+
+    def pause(self) -> None:
+        self._catch_up()
+        self.clock.pause()
+
+    def resume(self) -> None:
+        self.clock.resume()
+        self.server.wake()
+
+    def set_manual(self) -> None:
+        self._catch_up()
+        self.clock.set_manual()
+
+    def advance(self, seconds: int) -> int:
+        """Move pump time forward by ``seconds`` (any mode) and bring every pump up to it."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise ControlError(f"advance needs whole seconds >= 0, got {seconds!r}")
+        try:
+            self.clock.advance(seconds)
+        except ValueError as exc:
+            raise ControlError(str(exc)) from exc
+        self._catch_up()
+        return self.clock.now()
+
+    def _catch_up(self) -> None:
+        for p in self.pumps:
+            p.virtual.advance()
+
+    @contextmanager
+    def _changing(self, index: int) -> Iterator[EmulatedPump]:
+        target = self._pump(index)
+        with target.virtual.lock:
+            target.virtual.advance()
+            yield target
+        if self.on_change is not None:
+            self.on_change(target)
+
+    def fault_motor_stall(self, on: bool, index: int = 0) -> None:
+        with self._changing(index) as p:
+            p.pump.set_motor_stall(p.pump.t, on)
+
+    def fault_memory_error(self, critical: bool, index: int = 0) -> None:
+        with self._changing(index) as p:
+            p.pump.inject_memory_error(p.pump.t, critical)
+
+    def fault_battery(self, percent: float, index: int = 0) -> None:
+        if not 0 <= percent <= 100:
+            raise ControlError(f"battery level must be 0 to 100 %, got {percent} %")
+        with self._changing(index) as p:
+            p.pump.set_battery(p.pump.t, round(percent * 10))
+
+    def set_link(self, index: int | None = None, **changes: object) -> LinkImpairment:
+        """Change the link impairment of one pump (or all): drop, corrupt, delay_ms, baud,
+        disconnected. Validated first: a bad value changes nothing on any pump."""
+        targets = self.pumps if index is None else [self._pump(index)]
+        try:
+            proposed = [p.faults.settings.replace(**changes) for p in targets]
+        except (TypeError, ValueError) as exc:
+            raise ControlError(str(exc)) from exc
+        for p, settings in zip(targets, proposed, strict=True):
+            p.faults.set_settings(settings)
+        self.server.wake()
+        return proposed[0]
+
+    def reset(self, index: int | None = None) -> None:
+        """Every pump (or one) back to its starting state at the current pump time."""
+        for p in self.pumps if index is None else [self._pump(index)]:
+            p.reset()
+            if self.on_change is not None:
+                self.on_change(p)
+
+    def state(self, index: int = 0) -> dict[str, Any]:
+        """The full true state of one pump, with the clock."""
+        result = self._pump(index).state()
+        snapshot = self.clock.snapshot()
+        result["clock"] = {
+            "mode": str(snapshot.mode),
+            "speed": snapshot.speed,
+            "pump_time_s": snapshot.pump_time_s,
+        }
+        return result
+
+    def active_alarms(self, index: int = 0) -> tuple[AlarmCode, ...]:
+        with self._pump(index).virtual.lock:
+            return self._pump(index).pump.status().active_alarms
+
+
+def fleet_setups(base: PumpSetup, count: int) -> list[PumpSetup]:
+    """``count`` copies of a setup with serials ``<serial>-000``, ``-001`` ... (one pump keeps
+    its serial)."""
+    if count < 1:
+        raise ControlError(f"--count must be at least 1, got {count}")
+    if count == 1:
+        return [base]
+    return [base.with_identity(serial=f"{base.serial[:11]}-{i:03d}") for i in range(count)]
+
+
+def numbered_port(base: str | Path, index: int, count: int) -> str:
+    """The pty path of pump ``index``: ``/tmp/ttyPUMP0`` -> ``/tmp/ttyPUMP3`` for a fleet."""
+    text = str(base)
+    if count == 1:
+        return text
+    stem = text.rstrip("0123456789")
+    start = int(text[len(stem) :] or 0)
+    return f"{stem}{start + index}"
