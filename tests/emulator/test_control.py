@@ -1,0 +1,149 @@
+"""The simulation controls, in process: the Emulator object and the JSON-lines protocol."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from emulator import control
+from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
+from emulator.presets import PRESETS
+from protocol import messages as m
+from protocol.client import PumpClient
+from protocol.enums import AlarmCode, BolusKind, Role
+from tests.support import DEMO_KEYS, FakeWall, T0
+
+DAY = 86_400
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator.single(
+        preset="default", manual_clock=True, start_pump_s=T0, wall=FakeWall()
+    ) as e:
+        yield e
+
+
+def run(emu: Emulator, *words: str) -> dict[str, object]:
+    reply: dict[str, object] = json.loads(
+        control.answer(emu, json.dumps({"id": 7, "command": list(words)}).encode())
+    )
+    assert reply["id"] == 7
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90d", 90 * DAY), ("12h", 43_200), ("30min", 1800), ("45s", 45)]
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert control.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["90", "1.5h", "-1d", "d", "3 weeks"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ControlError, match="unit"):
+        control.parse_duration(text)
+
+
+def test_advance_raises_the_alarm_at_its_second(emu: Emulator) -> None:
+    run(emu, "advance", f"{90 * DAY - 1}s")
+    assert AlarmCode.LOW_RESERVOIR not in emu.active_alarms()
+    run(emu, "advance", "1s")
+    state = emu.state()
+    assert AlarmCode.LOW_RESERVOIR.name in state["pump"]["active_alarms"]  # type: ignore[index]
+    alarms = state["pump"]["alarms"]  # type: ignore[index]
+    assert alarms[0]["raised_at_clock_s"] == T0 + 90 * DAY
+
+
+def test_faults_raise_their_alarms(emu: Emulator) -> None:
+    assert run(emu, "fault", "motor-stall", "on")["result"] == {"alarms": ["MOTOR_STALL"]}
+    assert run(emu, "fault", "motor-stall", "off")["result"] == {"alarms": []}
+    result = run(emu, "fault", "memory-error", "critical")["result"]
+    assert result == {"alarms": ["MEMORY_CRITICAL"]}
+    assert emu.state()["pump"]["delivering"] is False  # type: ignore[index]
+    run(emu, "--pump", "0", "fault", "battery", "1")
+    assert emu.state()["pump"]["battery_permille"] == 10  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        [],
+        ["speed"],
+        ["speed", "fast"],
+        ["speed", "0"],
+        ["speed", "2000000"],
+        ["advance", "5"],
+        ["fault", "battery", "101"],
+        ["fault", "laser", "on"],
+        ["link", "drop=1.5"],
+        ["link", "baud=3"],
+        ["link", "volume=3"],
+        ["state", "--yaml"],
+        ["--pump", "4", "state"],
+        ["teleport"],
+    ],
+)
+def test_bad_commands_change_nothing(emu: Emulator, words: list[str]) -> None:
+    before = emu.state()
+    reply = run(emu, *words)
+    assert reply["ok"] is False and isinstance(reply["error"], str) and reply["error"]
+    after = emu.state()
+    for part in ("clock", "link"):
+        assert after[part] == before[part]
+    assert after["pump"]["battery_permille"] == before["pump"]["battery_permille"]  # type: ignore[index]
+
+
+def test_malformed_requests_get_errors() -> None:
+    with Emulator.single(manual_clock=True, start_pump_s=T0) as emu:
+        for line in (b"not json", b"[1, 2]", b'{"command": "speed 3"}', b"\xff\xfe"):
+            reply = json.loads(control.answer(emu, line))
+            assert reply["ok"] is False
+
+
+def test_link_settings_reach_the_clinical_link(emu: Emulator) -> None:
+    url = emu.register_inproc()
+    run(emu, "link", "disconnect")
+    with (
+        pytest.raises(Exception, match="no answer"),
+        PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN], timeout_s=0.01, retries=1),
+    ):
+        pass
+    result = run(emu, "link", "reconnect", "drop=0", "corrupt=0")["result"]
+    assert result["disconnected"] is False  # type: ignore[index]
+    with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
+        assert client.status().reservoir_nl == 20_000_000
+
+
+def test_bridge_bolus_moves_the_new_drug_to_the_tip(emu: Emulator) -> None:
+    url = emu.register_inproc()
+    dead = emu.state()["fluid_path"]["dead_volume_nl"]  # type: ignore[index]
+    with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
+        client.refill(removed_nl=20_000_000, added_nl=20_000_000, concentration_ug_per_ml=1000)
+        assert emu.state()["fluid_path"]["concentration_at_tip_ug_per_ml"] == 500  # type: ignore[index]
+        bolus = client.start_bolus(BolusKind.BRIDGE, dead)
+        emu.advance(bolus.duration_s)
+        client.program(m.PrescriptionSpec.simple(100_000))
+    assert emu.state()["fluid_path"]["concentration_at_tip_ug_per_ml"] == 1000  # type: ignore[index]
+
+
+def test_reset_restores_the_starting_state(emu: Emulator) -> None:
+    run(emu, "advance", "30d")
+    run(emu, "fault", "motor-stall", "on")
+    run(emu, "reset")
+    state = emu.state()
+    assert state["pump"]["reservoir_nl"] == 20_000_000  # type: ignore[index]
+    assert state["pump"]["active_alarms"] == []  # type: ignore[index]
+
+
+def test_fleet_helpers() -> None:
+    setups = fleet_setups(PRESETS["default"], 3)
+    assert len({s.serial for s in setups}) == 3
+    assert fleet_setups(PRESETS["default"], 1) == [PRESETS["default"]]
+    assert numbered_port("/tmp/ttyPUMP0", 2, 3) == "/tmp/ttyPUMP2"
+    assert numbered_port("/tmp/pump", 2, 3) == "/tmp/pump2"
+    assert numbered_port("/tmp/ttyPUMP7", 0, 1) == "/tmp/ttyPUMP7"
+    with pytest.raises(ControlError):
+        fleet_setups(PRESETS["default"], 0)
