@@ -242,6 +242,7 @@ class Server:
 
     def _run_once(self) -> None:
         deadline = self._call_tick()
+        self._poll_transports()
         self._sync()
         if self._stop_requested:
             return
@@ -258,6 +259,20 @@ class Server:
             except Exception as exc:
                 # A transport in an unknown state could spin the loop: retire it.
                 self._record(LinkFailure(link=transport.label, where="handle", error=exc))
+                self._retire(transport)
+
+    def _poll_transports(self) -> None:
+        """Let every transport send what became due since the last iteration (answers an
+        impaired link held back for its delay or baud pacing)."""
+        with self._lock:
+            transports = list(self._transports)
+        for transport in transports:
+            if transport.closed:
+                continue
+            try:
+                transport.poll()
+            except Exception as exc:
+                self._record(LinkFailure(link=transport.label, where="poll", error=exc))
                 self._retire(transport)
 
     def _call_tick(self) -> float | None:

@@ -29,8 +29,10 @@ __all__ = [
     "EndpointFactory",
     "FailureSink",
     "LinkFailure",
+    "TimedEndpoint",
     "Transport",
     "Watch",
+    "due_output",
 ]
 
 _log = logging.getLogger(__name__)
@@ -49,6 +51,29 @@ class Endpoint(Protocol):
     def close(self) -> None:
         """The link went away; release whatever the endpoint holds."""
         ...
+
+
+class TimedEndpoint(Endpoint, Protocol):
+    """An endpoint that may hold answers back (a delayed or paced link) and release them
+    later: transports ask it on every loop iteration."""
+
+    def now(self) -> float:
+        """The clock release times are on."""
+        ...
+
+    def due(self, now: float) -> bytes:
+        """The answer bytes due by ``now`` (b"" if none)."""
+        ...
+
+
+def due_output(endpoint: Endpoint) -> bytes:
+    """What a timed endpoint has to send now; b"" for a plain endpoint."""
+    due = getattr(endpoint, "due", None)
+    now = getattr(endpoint, "now", None)
+    if due is None or now is None:
+        return b""
+    data = due(now())
+    return bytes(data)
 
 
 EndpointFactory = Callable[[], Endpoint]
@@ -142,6 +167,10 @@ class Transport(ABC):
     @abstractmethod
     def handle(self, watch: Watch, events: int) -> None:
         """``watch`` is ready for ``events``; do the non-blocking I/O it allows."""
+
+    def poll(self) -> None:  # noqa: B027 - deliberately a no-op default
+        """Send what the endpoints have made due since the last loop iteration (answers of
+        a timed endpoint); called by the server before it asks for :meth:`watches`."""
 
     @abstractmethod
     def close(self) -> None:

@@ -43,6 +43,7 @@ from emulator.transports.base import (
     EndpointFactory,
     Transport,
     Watch,
+    due_output,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -147,6 +148,18 @@ class PtyTransport(Transport):
         if events & EVENT_READ:
             self._read()
         if self._out:
+            self._flush()
+
+    def poll(self) -> None:
+        if self._closed:
+            return
+        try:
+            late = due_output(self._endpoint)
+        except Exception as exc:
+            self.report(link=self.label, where="poll", error=exc)
+            return
+        if late:
+            self._out.push(late)
             self._flush()
 
     def close(self) -> None:

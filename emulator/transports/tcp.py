@@ -22,6 +22,7 @@ from emulator.transports.base import (
     EndpointFactory,
     Transport,
     Watch,
+    due_output,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -130,6 +131,17 @@ class TcpTransport(Transport):
             self._read(conn)
         if conn.out and conn.sock in self._connections:
             self._flush(conn)
+
+    def poll(self) -> None:
+        for conn in list(self._connections.values()):
+            try:
+                late = due_output(conn.endpoint)
+            except Exception as exc:
+                self.report(link=conn.label, where="poll", error=exc)
+                continue
+            if late:
+                conn.out.push(late)
+                self._flush(conn)
 
     def close(self) -> None:
         if self._closed:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +149,18 @@ def test_fleet_helpers() -> None:
     assert numbered_port("/tmp/ttyPUMP7", 0, 1) == "/tmp/ttyPUMP7"
     with pytest.raises(ControlError):
         fleet_setups(PRESETS["default"], 0)
+
+
+def test_delay_and_baud_pacing_over_a_real_pty(tmp_path: Path) -> None:
+    with Emulator.single(manual_clock=True, start_pump_s=T0) as emu:
+        emu.serve_pty(0, tmp_path / "ttyPUMP0")
+        emu.set_link(delay_ms=40, baud=9600)
+        with PumpClient(str(tmp_path / "ttyPUMP0"), key=DEMO_KEYS[Role.CLINICIAN]) as client:
+            started = time.monotonic()
+            status = client.status()
+            elapsed = time.monotonic() - started
+        # Two legs of 40 ms, plus ~27 + ~108 bytes at 960 bytes/s: the link is felt.
+        assert status.reservoir_nl == 20_000_000
+        assert elapsed >= 0.08 + 135 / 960 * 0.9
+        counters = emu.state()["link"]["counters"]  # type: ignore[index]
+        assert counters["to_programmer"]["chunks_delivered"] >= 3  # type: ignore[index]
