@@ -15,7 +15,7 @@ from emulator.presets import PRESETS
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, BolusKind, Role
-from tests.support import DEMO_KEYS, FakeWall, T0
+from tests.support import DEMO_KEYS, T0, FakeWall
 
 DAY = 86_400
 
