@@ -29,10 +29,12 @@ from emulator import control
 from emulator.clock import PumpClock
 from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
 from emulator.errors import EmulatorError
+from emulator.persistence import StateFile, catch_up_s
 from emulator.presets import PRESETS
 from emulator.transports.base import LinkFailure
 from emulator.transports.pty import DEFAULT_LINK_PATH
 from firmware_model.errors import FirmwareError
+from firmware_model.pump import Pump
 from protocol.keys import DEMO_KEY_FILE, KeyFileError, format_keys, load_keys
 
 EXIT_OK = 0
@@ -128,6 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="serve simulation controls on 127.0.0.1:PORT or a unix socket path",
     )
+    serve.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="keep each pump's non-volatile state in FILE (a fleet: FILE.0, FILE.1, ...): saved "
+        "atomically before every acknowledgement and every 5 s, resumed on start; a corrupt "
+        "file is refused and left untouched",
+    )
+    serve.add_argument(
+        "--pause-while-off",
+        action="store_true",
+        help="on resume, do not catch up the time the emulator was off",
+    )
     serve.add_argument("--seed", type=int, default=0, help="seed of the link faults (default 0)")
     serve.add_argument(
         "--catheter-cm",
@@ -157,19 +172,68 @@ def build_emulator(
     """The emulator ``serve`` describes (ports not yet opened)."""
     keys = load_keys(args.key)
     base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
-    clock = PumpClock(start_pump_s=int(time.time()), speed=args.speed)
+    setups = fleet_setups(base, args.count)
+    state_files = [StateFile(path) for path in state_paths(args.state, args.count)]
+    resumed = _resume(state_files, args.count, pause_while_off=args.pause_while_off)
+    start = max((p.t for p in resumed if p is not None), default=int(time.time()))
+    pumps = [
+        p if p is not None else setup.build(t=start)
+        for p, setup in zip(resumed, setups, strict=True)
+    ]
+    clock = PumpClock(start_pump_s=start, speed=args.speed)
     if args.clock == "paused":
         clock.pause()
     elif args.clock == "manual":
         clock.set_manual()
-    return Emulator(
-        fleet_setups(base, args.count),
+    emulator = Emulator(
+        setups,
         keys=keys,
         clock=clock,
         catheter_length_cm=args.catheter_cm,
         seed=args.seed,
         on_failure=on_failure,
+        pumps=pumps,
     )
+    if state_files:
+        for pump, state_file in zip(emulator.pumps, state_files, strict=True):
+            pump.persist_to(state_file)
+            pump.save_if_changed()
+        emulator.resumed = [p is not None for p in resumed]
+    return emulator
+
+
+def state_paths(base: Path | None, count: int) -> list[Path]:
+    """The state file of each pump: FILE for one pump, FILE.0 .. FILE.N-1 for a fleet."""
+    if base is None:
+        return []
+    return [base] if count == 1 else [base.with_name(f"{base.name}.{i}") for i in range(count)]
+
+
+def _resume(
+    state_files: Sequence[StateFile], count: int, *, pause_while_off: bool
+) -> list[Pump | None]:
+    """The saved pumps, caught up to now (None where there is no file yet); a corrupt or
+    unreadable file raises and is left as it is."""
+    if not state_files:
+        return [None] * count
+    pumps: list[Pump | None] = []
+    for state_file in state_files:
+        if not state_file.exists():
+            pumps.append(None)
+            continue
+        stored = state_file.load()
+        pump = Pump.from_bytes(stored.pump_image)
+        pump.advance_to(
+            pump.t + catch_up_s(stored, now_wall_s=time.time(), pause_while_off=pause_while_off)
+        )
+        state_file.remove_stale_temp_files()
+        pumps.append(pump)
+    # One clock serves the fleet: bring every resumed pump to the latest of them.
+    latest = max((p.t for p in pumps if p is not None), default=0)
+    for p in pumps:
+        if p is not None:
+            p.advance_to(latest)
+    return pumps
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -212,6 +276,9 @@ def serve(args: argparse.Namespace) -> int:
             for p in emulator.pumps:
                 (key_dir / f"{p.setup.serial}.key").write_text(format_keys(p.keys))
             ready["key_dir"] = str(key_dir)
+        if args.state is not None:
+            ready["state"] = [str(p) for p in state_paths(args.state, args.count)]
+            ready["resumed"] = emulator.resumed
         addresses = emulator.addresses()
         if args.count == 1:
             ready.update({k: v for k, v in addresses[0].items() if v is not None})

@@ -48,6 +48,9 @@ class VirtualPump:
         self.lock = threading.RLock()
         self.clock = clock
         self.wall = wall
+        self.on_answer: Callable[[], None] | None = None
+        """Called under the lock after a link was answered and before the answer leaves, so
+        a state file can hold every acknowledged command (it may raise to withhold it)."""
         self.on_advance: Callable[[Pump, int], None] | None = None
         """Replaces the plain ``pump.advance_to(t)`` (under the lock) so the world beyond the
         pump (catheter, patient) can follow the pump step by step."""
@@ -104,7 +107,10 @@ class _PumpEndpoint:
         owner = self._owner
         with owner.lock:
             t = owner.advance()
-            return self._link.receive(data, t=t, now_s=owner.wall())
+            answer = self._link.receive(data, t=t, now_s=owner.wall())
+            if answer and owner.on_answer is not None:
+                owner.on_answer()
+            return answer
 
     def close(self) -> None:
         owner = self._owner

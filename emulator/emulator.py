@@ -38,6 +38,7 @@ from emulator.errors import EmulatorUsageError
 from emulator.fluid_path import FluidPath, FluidTracker
 from emulator.link_faults import LinkFaults, LinkImpairment
 from emulator.patient import PatientModel, PatientParams
+from emulator.persistence import Saver, StateFile, StoredState
 from emulator.presets import PRESETS, PumpSetup
 from emulator.server import Server
 from emulator.transports import inproc
@@ -112,6 +113,8 @@ class EmulatedPump:
         )
         self.virtual.on_advance = self._advance_world
         self._world = self._new_world(built)
+        self._saver: Saver | None = None
+        self._saved_image = b""
 
     # -- the world beyond the pump -----------------------------------------------------------
 
@@ -158,6 +161,42 @@ class EmulatedPump:
     @property
     def pump(self) -> Pump:
         return self.virtual.pump
+
+    def persist_to(self, state_file: StateFile, *, periodic_s: float = 5.0) -> None:
+        """Keep ``state_file`` current: saved before every answer that follows a change (so an
+        acknowledged command is always on disk), after every control, and every
+        ``periodic_s`` wall seconds. A failed save withholds the answer (the programmer
+        retries) rather than acknowledge what is not on disk."""
+        self._saver = Saver(state_file, min_interval_s=periodic_s, clock=self.virtual.wall)
+        self._saved_image = b""
+        self.virtual.on_answer = self.save_if_changed
+
+    def save_if_changed(self) -> None:
+        """Save the pump's image if it differs from the last one saved (under the pump lock)."""
+        if self._saver is None:
+            return
+        with self.virtual.lock:
+            image = self.pump.to_bytes()
+            if image == self._saved_image:
+                return
+            self._saver.save_now(self._stored(image))
+            self._saved_image = image
+
+    def maybe_save(self) -> None:
+        """The periodic save (from the server's tick)."""
+        if self._saver is not None and self._saver.due():
+            self.save_if_changed()
+
+    def _stored(self, image: bytes) -> StoredState:
+        snapshot = self.virtual.clock.snapshot()
+        running = str(snapshot.mode) in ("real", "scaled")
+        return StoredState(
+            pump_image=image,
+            pump_t=self.pump.t,
+            saved_wall_s=time.time(),
+            clock_speed=snapshot.speed if running else 0.0,
+            extra={"catheter_length_cm": self.catheter_length_cm, "serial": self.setup.serial},
+        )
 
     def endpoint_factory(self) -> EndpointFactory:
         """Links to this pump pass through its link faults."""
@@ -298,6 +337,8 @@ class Emulator:
         )
         self._registrations: list[inproc.Registration] = []
         self._lock = threading.Lock()
+        self.resumed: list[bool] = []
+        """Which pumps were resumed from a state file (set by whoever resumed them)."""
         self.on_change: Callable[[EmulatedPump], None] | None = None
         """Called after a control changed a pump (the CLI saves the state file then)."""
 
@@ -375,9 +416,12 @@ class Emulator:
         return self
 
     def close(self) -> None:
-        """Stop the loop, close every port and registration; idempotent."""
+        """Stop the loop, close every port and registration (saving each pump's state one
+        last time when it has a state file); idempotent."""
         try:
             self.server.stop()
+            for p in self.pumps:
+                p.save_if_changed()
         finally:
             for registration in self._registrations:
                 registration.close()
@@ -403,6 +447,7 @@ class Emulator:
     def _tick(self) -> float | None:
         for p in self.pumps:
             p.virtual.advance()
+            p.maybe_save()
         deadlines = [self.wall() + 1.0]
         for p in self.pumps:
             release = p.faults.next_release_at()
@@ -459,6 +504,7 @@ class Emulator:
         with target.virtual.lock:
             target.virtual.advance()
             yield target
+        target.save_if_changed()
         if self.on_change is not None:
             self.on_change(target)
 
@@ -493,6 +539,7 @@ class Emulator:
         """Every pump (or one) back to its starting state at the current pump time."""
         for p in self.pumps if index is None else [self._pump(index)]:
             p.reset()
+            p.save_if_changed()
             if self.on_change is not None:
                 self.on_change(p)
 

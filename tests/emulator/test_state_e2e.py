@@ -1,0 +1,142 @@
+"""`pump-emulator serve --state`: SIGKILL mid-stream, restart, nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from protocol.client import PumpClient
+from protocol.enums import EventCode, Role
+from protocol.errors import ProtocolError
+from tests.support import DEMO_KEYS
+
+BIN = Path(sys.executable).parent
+KILLS = 12
+
+
+def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
+    proc = subprocess.Popen(
+        [
+            str(BIN / "pump-emulator"),
+            "serve",
+            "--port",
+            str(tmp_path / "ttyPUMP0"),
+            "--state",
+            str(tmp_path / "pump.state"),
+            "--clock",
+            "manual",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        _, err = proc.communicate(timeout=10)
+        raise AssertionError(f"emulator did not start: {err}")
+    return proc, json.loads(line)
+
+
+def test_sigkill_during_a_stream_of_commands_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    rng = random.Random(20261120)
+    acknowledged: list[int] = []  # alarm volumes the pump confirmed, in order
+    next_volume = 1_500_000
+    for _ in range(KILLS):
+        proc, ready = _start(tmp_path)
+        killer = threading.Timer(rng.uniform(0.05, 0.4), os.kill, (proc.pid, signal.SIGKILL))
+        killer.start()
+        try:
+            with PumpClient(
+                str(ready["pty"]), key=DEMO_KEYS[Role.CLINICIAN], timeout_s=0.3, retries=0
+            ) as client:
+                while True:
+                    volume = next_volume
+                    next_volume += 1000
+                    client.set_alarm_volume(volume)
+                    acknowledged.append(volume)
+        except ProtocolError:
+            pass  # the emulator died under us
+        finally:
+            killer.join()
+            proc.wait(timeout=10)
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.close()
+            proc.stderr.close()
+        # After each kill the state loads, and holds the last acknowledged command or the
+        # one in flight after it.
+        proc, ready = _start(tmp_path)
+        try:
+            assert ready["resumed"] == [True]
+            with PumpClient(str(ready["pty"]), key=DEMO_KEYS[Role.CLINICIAN]) as client:
+                current = client.status().alarm_volume_nl
+                log = [e.a for e in client.event_log() if e.code is EventCode.ALARM_VOLUME_SET]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=10)
+        if acknowledged:
+            assert current in (acknowledged[-1], acknowledged[-1] + 1000)
+            assert log[: len(acknowledged)] == acknowledged
+        next_volume = current + 1000
+        if log and len(log) > len(acknowledged):
+            acknowledged = log  # the in-flight command had been applied: it counts from now
+    assert len(acknowledged) > KILLS  # commands really flowed between the kills
+
+
+def test_a_corrupt_state_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    state = tmp_path / "pump.state"
+    state.write_bytes(b"VPUMPST1 this is not a state file")
+    before = state.read_bytes()
+    result = subprocess.run(
+        [
+            str(BIN / "pump-emulator"),
+            "serve",
+            "--port",
+            str(tmp_path / "tty"),
+            "--state",
+            str(state),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 3
+    assert "refusing state file" in result.stderr and "untouched" in result.stderr
+    assert state.read_bytes() == before
+    assert not (tmp_path / "tty").exists()
+
+
+def _clock_then_stop(tmp_path: Path, *flags: str) -> int:
+    proc, ready = _start(tmp_path, *flags)
+    try:
+        with PumpClient(str(ready["pty"]), key=DEMO_KEYS[Role.CLINICIAN]) as client:
+            return client.read_clock()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+
+
+def test_time_off_is_caught_up_unless_paused_while_off(tmp_path: Path) -> None:
+    speed = 100_000
+    running = ("--clock", "running", "--speed", str(speed))
+    frozen = ("--clock", "paused")
+    t1 = _clock_then_stop(tmp_path, *running)
+    time.sleep(1.0)
+    # Paused while off: the pump resumes where it was saved at shutdown (it ran on a little
+    # after our read, at x100,000), not a second of speed later.
+    resumed = _clock_then_stop(tmp_path, *frozen, "--pause-while-off")
+    assert t1 <= resumed < t1 + speed // 2
+    # (That run was paused, so it saved speed 0: nothing to catch up after it either.)
+    t2 = _clock_then_stop(tmp_path, *running)
+    time.sleep(1.0)
+    # Caught up: at least the second off, at the speed it ran at.
+    assert _clock_then_stop(tmp_path, *frozen) >= t2 + speed
