@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from emulator import control
+from emulator import control, decode
+from emulator.capture import CaptureWriter
 from emulator.clock import PumpClock
 from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
 from emulator.errors import EmulatorError
@@ -143,6 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="on resume, do not catch up the time the emulator was off",
     )
+    serve.add_argument(
+        "--capture",
+        type=Path,
+        metavar="FILE",
+        help="record every byte each pump receives and sends (JSON lines with wall and pump "
+        "times; a fleet: FILE.0, FILE.1, ...); read it with `pump-emulator decode FILE`",
+    )
+    serve.add_argument(
+        "--capture-pcap",
+        action="store_true",
+        help="with --capture, also write FILE.pcap for Wireshark (link type DLT_USER0)",
+    )
     serve.add_argument("--seed", type=int, default=0, help="seed of the link faults (default 0)")
     serve.add_argument(
         "--catheter-cm",
@@ -150,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=50,
         help="catheter length as trimmed at implant, cm (default 50): sets the dead volume",
     )
+
+    decoder = sub.add_parser(
+        "decode",
+        help="print a capture frame by frame, decoded with units",
+        description="Decode a --capture file: every frame field by field with units, CRC and "
+        "MAC failures flagged, sessions followed (give the key file to check MACs).",
+    )
+    decode.add_arguments(decoder)
 
     ctl = sub.add_parser(
         "ctl",
@@ -173,7 +194,7 @@ def build_emulator(
     keys = load_keys(args.key)
     base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
     setups = fleet_setups(base, args.count)
-    state_files = [StateFile(path) for path in state_paths(args.state, args.count)]
+    state_files = [StateFile(path) for path in numbered_paths(args.state, args.count)]
     resumed = _resume(state_files, args.count, pause_while_off=args.pause_while_off)
     start = max((p.t for p in resumed if p is not None), default=int(time.time()))
     pumps = [
@@ -202,8 +223,8 @@ def build_emulator(
     return emulator
 
 
-def state_paths(base: Path | None, count: int) -> list[Path]:
-    """The state file of each pump: FILE for one pump, FILE.0 .. FILE.N-1 for a fleet."""
+def numbered_paths(base: Path | None, count: int) -> list[Path]:
+    """A file per pump: FILE for one pump, FILE.0 .. FILE.N-1 for a fleet."""
     if base is None:
         return []
     return [base] if count == 1 else [base.with_name(f"{base.name}.{i}") for i in range(count)]
@@ -251,6 +272,7 @@ def serve(args: argparse.Namespace) -> int:
         )
 
     emulator = build_emulator(args, on_failure=on_failure)
+    writers: list[CaptureWriter] = []
     ready: dict[str, object] = {
         "event": "ready",
         "pid": os.getpid(),
@@ -260,6 +282,20 @@ def serve(args: argparse.Namespace) -> int:
     try:
         if args.no_pty and args.tcp is None:
             raise EmulatorError("nothing to serve: --no-pty needs --tcp")
+        # Capture first: the ports build their endpoint factories when they open.
+        if args.capture is not None:
+            for pump, path in zip(
+                emulator.pumps, numbered_paths(args.capture, args.count), strict=True
+            ):
+                writer = CaptureWriter(
+                    path,
+                    pump_clock=emulator.clock.now,
+                    pump_serial=pump.setup.serial,
+                    pcap=path.with_name(path.name + ".pcap") if args.capture_pcap else None,
+                )
+                writers.append(writer)
+                pump.capture_to(writer)
+            ready["capture"] = [str(p) for p in numbered_paths(args.capture, args.count)]
         for i in range(args.count):
             if not args.no_pty:
                 emulator.serve_pty(i, numbered_port(args.port, i, args.count))
@@ -277,7 +313,7 @@ def serve(args: argparse.Namespace) -> int:
                 (key_dir / f"{p.setup.serial}.key").write_text(format_keys(p.keys))
             ready["key_dir"] = str(key_dir)
         if args.state is not None:
-            ready["state"] = [str(p) for p in state_paths(args.state, args.count)]
+            ready["state"] = [str(p) for p in numbered_paths(args.state, args.count)]
             ready["resumed"] = emulator.resumed
         addresses = emulator.addresses()
         if args.count == 1:
@@ -296,6 +332,8 @@ def serve(args: argparse.Namespace) -> int:
         emulator.server.serve_forever()
     finally:
         emulator.close()
+        for writer in writers:
+            writer.close()
     _emit({"event": "stopped", "link_errors": len(failures)})
     return EXIT_OK
 
@@ -322,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ctl":
             return ctl(args)
+        if args.command == "decode":
+            return decode.run(args)
         return serve(args)
     except (KeyFileError, FirmwareError, ControlError) as exc:
         print(f"pump-emulator: {exc}", file=sys.stderr)

@@ -32,6 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from emulator.capture import CaptureWriter, capturing_factory
 from emulator.clock import PumpClock
 from emulator.device import VirtualPump
 from emulator.errors import EmulatorUsageError
@@ -115,6 +116,7 @@ class EmulatedPump:
         self._world = self._new_world(built)
         self._saver: Saver | None = None
         self._saved_image = b""
+        self._capture: CaptureWriter | None = None
 
     # -- the world beyond the pump -----------------------------------------------------------
 
@@ -198,9 +200,17 @@ class EmulatedPump:
             extra={"catheter_length_cm": self.catheter_length_cm, "serial": self.setup.serial},
         )
 
+    def capture_to(self, writer: CaptureWriter) -> None:
+        """Record every byte of every later link to this pump, as the pump saw it (after the
+        link's faults), with wall and pump times."""
+        self._capture = writer
+
     def endpoint_factory(self) -> EndpointFactory:
-        """Links to this pump pass through its link faults."""
-        return self.faults.wrap(self.virtual.endpoint)
+        """Links to this pump pass through its link faults (and the capture, if any)."""
+        factory: EndpointFactory = self.virtual.endpoint
+        if self._capture is not None:
+            factory = capturing_factory(factory, self._capture, f"pump{self.index}")
+        return self.faults.wrap(factory)
 
     def reset(self) -> None:
         """Back to the setup's starting state at the current pump time (links stay open)."""

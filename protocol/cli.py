@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import enum
 import json
+import os
 import re
 import sys
 import time
@@ -740,6 +741,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(EXIT_REFUSED, f"not confirmed: {exc}")
     except (ProtocolError, StateError) as exc:
         _fail(EXIT_LINK, f"protocol error: {exc}")
+    except BrokenPipeError:
+        # The reader went away (`pumpctl log | head`): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_OK
 
 

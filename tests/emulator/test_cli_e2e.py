@@ -221,3 +221,46 @@ def test_a_fleet_from_one_process(tmp_path: Path) -> None:
         proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert not any(tmp_path.glob("ttyFLEET*"))
+
+
+def test_capture_then_decode(tmp_path: Path) -> None:
+    capture = tmp_path / "session.jsonl"
+    proc = subprocess.Popen(
+        [
+            str(BIN / "pump-emulator"),
+            "serve",
+            "--port",
+            str(tmp_path / "tty0"),
+            "--capture",
+            str(capture),
+            "--capture-pcap",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        assert pumpctl(ready["pty"], "program", "simple", "--dose", "110").returncode == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    decoded = subprocess.run(
+        [str(BIN / "pump-emulator"), "decode", str(capture), "--keys", str(DEMO_KEY_FILE)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert decoded.returncode == 0, decoded.stderr
+    for text in (
+        "SESSION_OPEN request",
+        "STAGE_PRESCRIPTION request",
+        "COMMIT_PRESCRIPTION",
+        "MAC ok",
+        "session 1 established",
+    ):
+        assert text in decoded.stdout
+    assert "FAILED" not in decoded.stdout.split("summary:")[0]
+    assert (tmp_path / "session.jsonl.pcap").stat().st_size > 24

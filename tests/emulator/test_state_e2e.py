@@ -115,28 +115,34 @@ def test_a_corrupt_state_file_is_refused_and_left_untouched(tmp_path: Path) -> N
     assert not (tmp_path / "tty").exists()
 
 
-def _clock_then_stop(tmp_path: Path, *flags: str) -> int:
+def _clock_then_stop(tmp_path: Path, *flags: str) -> tuple[int, float]:
+    """Start, read the pump clock, stop; returns the clock and the wall seconds from the read
+    to the end of the shutdown (how long the pump could have run on after the read)."""
     proc, ready = _start(tmp_path, *flags)
     try:
         with PumpClient(str(ready["pty"]), key=DEMO_KEYS[Role.CLINICIAN]) as client:
-            return client.read_clock()
+            clock = client.read_clock()
+            read_at = time.monotonic()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=10)
+    return clock, time.monotonic() - read_at
 
 
 def test_time_off_is_caught_up_unless_paused_while_off(tmp_path: Path) -> None:
     speed = 100_000
     running = ("--clock", "running", "--speed", str(speed))
     frozen = ("--clock", "paused")
-    t1 = _clock_then_stop(tmp_path, *running)
-    time.sleep(1.0)
-    # Paused while off: the pump resumes where it was saved at shutdown (it ran on a little
-    # after our read, at x100,000), not a second of speed later.
-    resumed = _clock_then_stop(tmp_path, *frozen, "--pause-while-off")
-    assert t1 <= resumed < t1 + speed // 2
+    off_s = 1.0
+    t1, ran_on_s = _clock_then_stop(tmp_path, *running)
+    time.sleep(off_s)
+    # Paused while off: the pump resumes where it was saved at shutdown; it may have run
+    # on after our read until the shutdown, but the second it was off is not added.
+    resumed, _ = _clock_then_stop(tmp_path, *frozen, "--pause-while-off")
+    assert t1 <= resumed <= t1 + int(ran_on_s * speed) + 1
     # (That run was paused, so it saved speed 0: nothing to catch up after it either.)
-    t2 = _clock_then_stop(tmp_path, *running)
-    time.sleep(1.0)
-    # Caught up: at least the second off, at the speed it ran at.
-    assert _clock_then_stop(tmp_path, *frozen) >= t2 + speed
+    t2, _ = _clock_then_stop(tmp_path, *running)
+    time.sleep(off_s)
+    # Caught up: at least the time off, at the speed it ran at.
+    caught_up, _ = _clock_then_stop(tmp_path, *frozen)
+    assert caught_up >= t2 + int(off_s * speed)

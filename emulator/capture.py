@@ -1,0 +1,754 @@
+"""Recording every byte that crosses a link: JSON lines, and pcap for Wireshark.
+
+A capture holds *chunks*, not frames: each ``receive(data)`` a transport makes
+into the pump's endpoint is one chunk towards the pump, and each answer is one
+chunk back. Garbage, partial frames and corrupted bytes are recorded exactly as
+they crossed; :mod:`emulator.decode` reassembles the frames afterwards with
+the same deframer the pump uses.
+
+**The JSON-lines format (version 1).** UTF-8, one JSON object per line. The
+first line is the header::
+
+    {"format": "vpump-capture", "version": 1, "pump_serial": "VP20-000001",
+     "start_wall": 1790000000.0, "start_pump_s": 1790000000}
+
+(``pump_serial`` may be null), then one line per chunk::
+
+    {"wall": 1790000000.002, "pump_s": 1790000000, "dir": "to_pump",
+     "link": "pty#1", "hex": "a55a01000001010000..."}
+
+``wall`` is the wall clock in Unix seconds, ``pump_s`` the pump's clock,
+``dir`` is ``to_pump`` or ``to_programmer``, ``link`` names the link (unique
+per connection) and ``hex`` holds the bytes. Readers ignore keys they do not
+know. Every line is flushed as it is written, so a crash loses at most the line
+being written; :class:`CaptureReader` reports such a cut-off last line instead
+of failing on it.
+
+**pcap.** :class:`PcapWriter` writes the same chunks as a classic
+(microsecond) pcap file with link type ``DLT_USER0`` (147). Each packet is a
+one-byte pseudo-header (0x00: to the pump, 0x01: to the programmer) followed
+by the chunk's bytes; a chunk longer than the snap length is split into
+several packets with the same time stamp. To read it in Wireshark, open
+*Edit > Preferences > Protocols > DLT_USER > Encapsulations Table*, add an
+entry for "User 0 (DLT=147)" with payload dissector ``data``, header size 1
+and header dissector ``data``; the packet bytes then show the direction byte
+apart from the frame bytes (``tshark -r FILE -x`` dumps them on a terminal).
+The pcap carries no link label: export one link per file
+(:func:`export_pcap` with ``link=``) when a capture mixes several.
+
+**Where to wrap.** :class:`CapturingEndpoint` records what the endpoint it
+wraps receives and answers. Wrapped around the pump's own endpoint, *inside*
+any :class:`~emulator.link_faults.ImpairedEndpoint`
+(``faults.wrap(capturing_factory(pump.endpoint, writer, "pty"))``), it records
+what the pump really saw and sent; wrapped *outside* it, what the programmer
+sent and received (late answers of a delayed link included: it forwards the
+timed-endpoint calls ``now`` and ``due`` and records what ``due`` releases).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import json
+import logging
+import math
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Final, Self, TextIO
+
+from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
+from emulator.transports.base import Endpoint, EndpointFactory
+
+__all__ = [
+    "CAPTURE_FORMAT",
+    "CAPTURE_VERSION",
+    "DLT_USER0",
+    "PCAP_SNAPLEN",
+    "CaptureClosedError",
+    "CaptureError",
+    "CaptureFileError",
+    "CaptureFormatError",
+    "CaptureHeader",
+    "CaptureReadError",
+    "CaptureReader",
+    "CaptureValueError",
+    "CaptureWriteError",
+    "CaptureWriter",
+    "CapturingEndpoint",
+    "Chunk",
+    "Direction",
+    "PcapWriter",
+    "capturing_factory",
+    "export_pcap",
+    "read_capture",
+]
+
+_log = logging.getLogger(__name__)
+
+CAPTURE_FORMAT: Final = "vpump-capture"
+"""The ``format`` value of a capture's header line."""
+CAPTURE_VERSION: Final = 1
+"""The version this module writes and the newest it reads."""
+MAX_LINK_LABEL: Final = 200
+"""Longest link label, in characters."""
+
+DLT_USER0: Final = 147
+"""pcap link type "User 0": private use, dissected as configured in Wireshark."""
+PCAP_SNAPLEN: Final = 65535
+"""Largest pcap packet written (direction byte included)."""
+PCAP_MAGIC_US: Final = 0xA1B2C3D4
+"""Classic pcap, microsecond time stamps."""
+_PCAP_GLOBAL: Final = struct.Struct("<IHHiIII")
+_PCAP_RECORD: Final = struct.Struct("<IIII")
+_US_PER_S: Final = 1_000_000
+
+Target = str | os.PathLike[str]
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class CaptureError(EmulatorError):
+    """Root of the capture errors (each is also a usage or a peer error of the emulator)."""
+
+
+class CaptureValueError(CaptureError, EmulatorUsageError, ValueError):
+    """A chunk, header or argument built with a value outside its rules."""
+
+
+class CaptureClosedError(CaptureError, EmulatorUsageError, RuntimeError):
+    """A writer was used after :meth:`CaptureWriter.close`."""
+
+
+class CaptureFileError(CaptureError, EmulatorPeerError):
+    """A capture file cannot be written or read as one (the file or the disk is at fault)."""
+
+
+class CaptureWriteError(CaptureFileError, OSError):
+    """Writing or syncing a capture failed (disk full, file gone)."""
+
+
+class CaptureReadError(CaptureFileError, OSError):
+    """A capture file cannot be opened or read."""
+
+
+class CaptureFormatError(CaptureFileError, ValueError):
+    """A capture file holds a line that is not valid capture JSON; names the line."""
+
+    def __init__(self, message: str, *, line: int, source: str = "<capture>") -> None:
+        self.line = line
+        self.source = source
+        super().__init__(f"{source}:{line}: {message}")
+
+
+# --- the records ---------------------------------------------------------------------------
+
+
+class Direction(enum.StrEnum):
+    """Which way a chunk crossed; the values are the ``dir`` field of a capture line."""
+
+    TO_PUMP = "to_pump"
+    TO_PROGRAMMER = "to_programmer"
+
+    @property
+    def pcap_byte(self) -> int:
+        """The pcap pseudo-header byte: 0 towards the pump, 1 towards the programmer."""
+        return 0 if self is Direction.TO_PUMP else 1
+
+    @property
+    def arrow(self) -> str:
+        """``programmer -> pump`` or ``pump -> programmer``."""
+        return "programmer -> pump" if self is Direction.TO_PUMP else "pump -> programmer"
+
+
+def _wall(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CaptureValueError(f"{name} must be a number of Unix seconds, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise CaptureValueError(f"{name} must be finite and >= 0 s, got {value!r}")
+    return float(value)
+
+
+def _pump_s(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CaptureValueError(f"{name} must be an int >= 0 (Unix seconds), got {value!r}")
+    return int(value)
+
+
+def _label(value: object) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_LINK_LABEL:
+        raise CaptureValueError(
+            f"a link label must be a str of 1..{MAX_LINK_LABEL} characters, got {value!r}"
+        )
+    if not value.isprintable():
+        raise CaptureValueError(f"a link label must be printable, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureHeader:
+    """The first line of a capture."""
+
+    version: int = CAPTURE_VERSION
+    pump_serial: str | None = None
+    start_wall_s: float
+    """Wall clock when the capture started, Unix seconds."""
+    start_pump_s: int
+    """Pump clock when the capture started, Unix seconds."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.version, bool) or not isinstance(self.version, int):
+            raise CaptureValueError(f"version must be an int, got {self.version!r}")
+        if not 1 <= self.version <= CAPTURE_VERSION:
+            raise CaptureValueError(
+                f"capture version {self.version} is unknown (known: 1..{CAPTURE_VERSION})"
+            )
+        if self.pump_serial is not None and not isinstance(self.pump_serial, str):
+            raise CaptureValueError(f"pump_serial must be a str or None, got {self.pump_serial!r}")
+        object.__setattr__(self, "start_wall_s", _wall("start_wall_s", self.start_wall_s))
+        object.__setattr__(self, "start_pump_s", _pump_s("start_pump_s", self.start_pump_s))
+
+    def to_json(self) -> dict[str, Any]:
+        """The header line's object."""
+        return {
+            "format": CAPTURE_FORMAT,
+            "version": self.version,
+            "pump_serial": self.pump_serial,
+            "start_wall": self.start_wall_s,
+            "start_pump_s": self.start_pump_s,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chunk:
+    """Bytes that crossed one link one way in one piece."""
+
+    wall_s: float
+    """Wall clock, Unix seconds."""
+    pump_s: int
+    """Pump clock, Unix seconds."""
+    direction: Direction
+    link: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wall_s", _wall("wall_s", self.wall_s))
+        object.__setattr__(self, "pump_s", _pump_s("pump_s", self.pump_s))
+        try:
+            object.__setattr__(self, "direction", Direction(self.direction))
+        except ValueError:
+            raise CaptureValueError(
+                f"direction must be a Direction, got {self.direction!r}"
+            ) from None
+        _label(self.link)
+        if type(self.data) is not bytes:
+            raise CaptureValueError(f"data must be bytes, got {type(self.data).__name__}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The capture line's object."""
+        return {
+            "wall": self.wall_s,
+            "pump_s": self.pump_s,
+            "dir": self.direction.value,
+            "link": self.link,
+            "hex": self.data.hex(),
+        }
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _sync(stream: IO[Any]) -> None:
+    """Flush ``stream`` and fsync it when it is a real file."""
+    stream.flush()
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # an in-memory stream: nothing to sync
+    os.fsync(fd)
+
+
+class PcapWriter:
+    """Writes chunks as a classic pcap file (link type DLT_USER0). Thread-safe.
+
+    ``target`` is a path (created or truncated, closed by :meth:`close`) or an
+    open binary stream (flushed and synced by :meth:`close`, left open).
+    """
+
+    def __init__(self, target: Target | IO[bytes], *, snaplen: int = PCAP_SNAPLEN) -> None:
+        if isinstance(snaplen, bool) or not isinstance(snaplen, int) or not 2 <= snaplen <= 262144:
+            raise CaptureValueError(f"snaplen must be an int in 2..262144, got {snaplen!r}")
+        self._snaplen = snaplen
+        self._lock = threading.Lock()
+        self._closed = False
+        self.packets = 0
+        """Packets written so far."""
+        self._owned = isinstance(target, str | os.PathLike)
+        try:
+            if isinstance(target, str | os.PathLike):
+                self._stream: IO[bytes] = open(target, "wb")  # noqa: SIM115 - closed by close()
+            else:
+                self._stream = target
+        except OSError as exc:
+            raise CaptureWriteError(f"cannot write the pcap file {target!r}: {exc}") from exc
+        try:
+            self._stream.write(_PCAP_GLOBAL.pack(PCAP_MAGIC_US, 2, 4, 0, 0, snaplen, DLT_USER0))
+            self._stream.flush()
+        except OSError as exc:
+            if self._owned:
+                self._stream.close()
+            raise CaptureWriteError(f"cannot write the pcap file {target!r}: {exc}") from exc
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write_chunk(self, chunk: Chunk) -> int:
+        """Write ``chunk`` as one packet (several when it exceeds the snap length).
+
+        Returns the number of packets written.
+        """
+        return self.write_packet(direction=chunk.direction, data=chunk.data, wall_s=chunk.wall_s)
+
+    def write_packet(self, *, direction: Direction, data: bytes, wall_s: float) -> int:
+        """Write ``data`` crossing ``direction`` at ``wall_s``; returns the packets written."""
+        wall = _wall("wall_s", wall_s)
+        marker = bytes([Direction(direction).pcap_byte])
+        micros = round(wall * _US_PER_S)
+        seconds, fraction = divmod(micros, _US_PER_S)
+        if seconds > 0xFFFFFFFF:
+            raise CaptureValueError(f"wall_s {wall_s!r} is past what a pcap time stamp holds")
+        step = self._snaplen - 1
+        pieces = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
+        out = bytearray()
+        for piece in pieces:
+            size = len(piece) + 1
+            out += _PCAP_RECORD.pack(seconds, fraction, size, size)
+            out += marker
+            out += piece
+        with self._lock:
+            if self._closed:
+                raise CaptureClosedError("the pcap writer is closed")
+            try:
+                self._stream.write(out)
+                self._stream.flush()
+            except OSError as exc:
+                raise CaptureWriteError(f"writing the pcap file failed: {exc}") from exc
+            self.packets += len(pieces)
+        return len(pieces)
+
+    def close(self) -> None:
+        """Flush and fsync (and close the file if this writer opened it); idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                _sync(self._stream)
+            except OSError as exc:
+                raise CaptureWriteError(f"syncing the pcap file failed: {exc}") from exc
+            finally:
+                if self._owned:
+                    self._stream.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class CaptureWriter:
+    """Writes a capture as JSON lines, one per chunk, flushed line by line. Thread-safe.
+
+    ``target`` is a path (created or truncated; closed by :meth:`close`) or an
+    open text stream (left open). ``pump_clock`` gives the pump's time in Unix
+    seconds (e.g. :meth:`emulator.clock.PumpClock.now`), ``wall_clock`` the
+    wall time. ``pcap``, when given, names a pcap file (or binary stream) that
+    receives every chunk too; this writer closes it.
+
+    Nothing is held in memory: each chunk is written and flushed before
+    :meth:`record` returns. Chunks of any size (even empty) are accepted.
+    :meth:`close` flushes and fsyncs.
+    """
+
+    def __init__(
+        self,
+        target: Target | TextIO,
+        *,
+        pump_clock: Callable[[], int],
+        wall_clock: Callable[[], float] = time.time,
+        pump_serial: str | None = None,
+        pcap: Target | IO[bytes] | None = None,
+    ) -> None:
+        self._pump_clock = pump_clock
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()
+        self._closed = False
+        self.chunks = 0
+        """Chunks recorded so far."""
+        self.bytes = 0
+        """Bytes recorded so far (both ways)."""
+        header = CaptureHeader(
+            pump_serial=pump_serial, start_wall_s=wall_clock(), start_pump_s=pump_clock()
+        )
+        self.header = header
+        self._owned = isinstance(target, str | os.PathLike)
+        try:
+            if isinstance(target, str | os.PathLike):
+                self._stream: TextIO = open(target, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            else:
+                self._stream = target
+        except OSError as exc:
+            raise CaptureWriteError(f"cannot open the capture file {target!r}: {exc}") from exc
+        self._pcap: PcapWriter | None = None
+        try:
+            self._pcap = None if pcap is None else PcapWriter(pcap)
+            self._write_line(header.to_json())
+        except BaseException:
+            if self._owned:
+                self._stream.close()
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _write_line(self, obj: dict[str, Any]) -> None:
+        try:
+            self._stream.write(json.dumps(obj) + "\n")
+            self._stream.flush()
+        except OSError as exc:
+            raise CaptureWriteError(f"writing the capture failed: {exc}") from exc
+
+    def record(self, direction: Direction, link: str, data: bytes) -> Chunk:
+        """Record ``data`` crossing ``link`` towards ``direction`` now; returns the chunk.
+
+        Raises:
+            CaptureClosedError: the writer is closed.
+            CaptureValueError: a bad direction or link label.
+            CaptureWriteError: the file could not be written.
+        """
+        with self._lock:
+            if self._closed:
+                raise CaptureClosedError("the capture writer is closed")
+            # Clocks are read under the lock, so lines are in time order across links.
+            chunk = Chunk(
+                wall_s=self._wall_clock(),
+                pump_s=self._pump_clock(),
+                direction=direction,
+                link=link,
+                data=bytes(data),
+            )
+            self._write_line(chunk.to_json())
+            if self._pcap is not None:
+                self._pcap.write_chunk(chunk)
+            self.chunks += 1
+            self.bytes += len(chunk.data)
+            return chunk
+
+    def close(self) -> None:
+        """Flush and fsync the capture (and the pcap); close what this writer opened.
+
+        Idempotent.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                try:
+                    _sync(self._stream)
+                except OSError as exc:
+                    raise CaptureWriteError(f"syncing the capture failed: {exc}") from exc
+                finally:
+                    if self._owned:
+                        self._stream.close()
+            finally:
+                if self._pcap is not None:
+                    self._pcap.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class CapturingEndpoint:
+    """An :class:`~emulator.transports.base.Endpoint` that records both directions.
+
+    Bytes pass through unchanged. The link never depends on the capture: when
+    recording fails (the writer closed before the link, the disk is full) the
+    bytes still pass, the failure is logged once and counted in
+    :attr:`capture_failures`.
+    """
+
+    def __init__(self, inner: Endpoint, writer: CaptureWriter, link_label: str) -> None:
+        self._inner = inner
+        self._writer = writer
+        self._label = _label(link_label)
+        self.capture_failures = 0
+        """Chunks that crossed but could not be recorded."""
+
+    @property
+    def link_label(self) -> str:
+        return self._label
+
+    def _record(self, direction: Direction, data: bytes) -> None:
+        try:
+            self._writer.record(direction, self._label, data)
+        except CaptureError as exc:
+            self.capture_failures += 1
+            if self.capture_failures == 1:
+                _log.error(
+                    "%s: capture failed; the link carries on unrecorded: %s", self._label, exc
+                )
+
+    def receive(self, data: bytes) -> bytes:
+        """Record ``data``, hand it to the inner endpoint, record and return its answer."""
+        if data:
+            self._record(Direction.TO_PUMP, bytes(data))
+        answer = self._inner.receive(data)
+        if answer:
+            self._record(Direction.TO_PROGRAMMER, bytes(answer))
+        return answer
+
+    def now(self) -> float:
+        """The inner endpoint's release clock, if it is a timed endpoint (else 0)."""
+        inner_now = getattr(self._inner, "now", None)
+        return 0.0 if inner_now is None else float(inner_now())
+
+    def due(self, now: float) -> bytes:
+        """Answers a timed inner endpoint releases by ``now``, recorded as they leave.
+
+        So a capture wrapped around an :class:`~emulator.link_faults.ImpairedEndpoint`
+        (a delayed or paced link) still records the late answers; for a plain inner
+        endpoint this is always b"".
+        """
+        inner_due = getattr(self._inner, "due", None)
+        if inner_due is None:
+            return b""
+        answer = bytes(inner_due(now))
+        if answer:
+            self._record(Direction.TO_PROGRAMMER, answer)
+        return answer
+
+    def close(self) -> None:
+        """Close the inner endpoint (the writer stays open: other links may use it)."""
+        self._inner.close()
+
+
+def capturing_factory(
+    factory: EndpointFactory, writer: CaptureWriter, label: str
+) -> EndpointFactory:
+    """An endpoint factory whose links are recorded by ``writer``.
+
+    Each link is labelled ``LABEL#N``, N counting from 1 in the order links open.
+    """
+    _label(label)
+    if not callable(factory):
+        raise CaptureValueError(f"factory must be callable, got {factory!r}")
+    numbers = itertools.count(1)
+    lock = threading.Lock()
+
+    def make() -> Endpoint:
+        with lock:
+            number = next(numbers)
+        return CapturingEndpoint(factory(), writer, f"{label}#{number}")
+
+    return make
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _number(obj: dict[str, Any], key: str, line: int, source: str) -> Any:
+    if key not in obj:
+        raise CaptureFormatError(f"missing {key!r}", line=line, source=source)
+    return obj[key]
+
+
+class CaptureReader:
+    """Reads a capture: the header on construction, then the chunks by iteration.
+
+    ``source`` is a path or an open text stream (left open). Blank lines are
+    skipped. A last line cut off mid-write (no newline, not valid JSON) ends the
+    capture and is reported in :attr:`truncated_line`; any other bad line
+    raises :class:`CaptureFormatError` naming it.
+
+    Raises:
+        CaptureReadError: the file cannot be opened or read.
+        CaptureFormatError: the first line is not a capture header of a known version.
+    """
+
+    def __init__(self, source: Target | TextIO) -> None:
+        self.source = str(source) if isinstance(source, str | os.PathLike) else "<stream>"
+        self.truncated_line: int | None = None
+        """The number of a cut-off last line that was ignored, if any."""
+        self._owned = isinstance(source, str | os.PathLike)
+        try:
+            if isinstance(source, str | os.PathLike):
+                self._stream: IO[Any] = open(Path(source), "rb")  # noqa: SIM115 - closed by close()
+            else:
+                self._stream = source
+        except OSError as exc:
+            raise CaptureReadError(f"cannot open the capture {self.source}: {exc}") from exc
+        self._lines = self._numbered_lines()
+        try:
+            self.header = self._read_header()
+        except BaseException:
+            self.close()
+            raise
+
+    def _numbered_lines(self) -> Iterator[tuple[int, str, bool]]:
+        """(line number, text, whether it ended with a newline), blank lines skipped."""
+        number = 0
+        while True:
+            try:
+                raw = self._stream.readline()
+            except OSError as exc:
+                raise CaptureReadError(f"reading {self.source} failed: {exc}") from exc
+            except UnicodeDecodeError:
+                raise CaptureFormatError(
+                    "not UTF-8 text", line=number + 1, source=self.source
+                ) from None
+            if not raw:
+                return
+            number += 1
+            if isinstance(raw, bytes):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    if raw.endswith(b"\n"):
+                        raise CaptureFormatError(
+                            "not UTF-8 text", line=number, source=self.source
+                        ) from None
+                    # Perhaps a multibyte character cut off by a crash: the caller judges.
+                    text = raw.decode("utf-8", errors="replace")
+            else:
+                text = raw
+            if text.strip():
+                yield number, text, text.endswith("\n")
+
+    def _parse(self, number: int, text: str) -> dict[str, Any]:
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:  # json.JSONDecodeError
+            raise CaptureFormatError(f"not JSON: {exc}", line=number, source=self.source) from None
+        except RecursionError:
+            raise CaptureFormatError(
+                "JSON nested too deep", line=number, source=self.source
+            ) from None
+        if not isinstance(obj, dict):
+            raise CaptureFormatError("not a JSON object", line=number, source=self.source)
+        return obj
+
+    def _read_header(self) -> CaptureHeader:
+        first = next(self._lines, None)
+        if first is None:
+            raise CaptureFormatError("empty file: no capture header", line=1, source=self.source)
+        number, text, _ = first
+        obj = self._parse(number, text)
+        if obj.get("format") != CAPTURE_FORMAT:
+            raise CaptureFormatError(
+                f"not a {CAPTURE_FORMAT} header (format is {obj.get('format')!r})",
+                line=number,
+                source=self.source,
+            )
+        try:
+            return CaptureHeader(
+                version=_number(obj, "version", number, self.source),
+                pump_serial=obj.get("pump_serial"),
+                start_wall_s=_number(obj, "start_wall", number, self.source),
+                start_pump_s=_number(obj, "start_pump_s", number, self.source),
+            )
+        except CaptureValueError as exc:
+            raise CaptureFormatError(str(exc), line=number, source=self.source) from None
+
+    def _chunk(self, number: int, obj: dict[str, Any]) -> Chunk:
+        if "format" in obj:
+            raise CaptureFormatError("a second capture header", line=number, source=self.source)
+        hexdata = _number(obj, "hex", number, self.source)
+        if not isinstance(hexdata, str):
+            raise CaptureFormatError("'hex' must be a string", line=number, source=self.source)
+        try:
+            data = bytes.fromhex(hexdata)
+        except ValueError:
+            raise CaptureFormatError(
+                "'hex' is not hexadecimal", line=number, source=self.source
+            ) from None
+        try:
+            return Chunk(
+                wall_s=_number(obj, "wall", number, self.source),
+                pump_s=_number(obj, "pump_s", number, self.source),
+                direction=_number(obj, "dir", number, self.source),
+                link=_number(obj, "link", number, self.source),
+                data=data,
+            )
+        except CaptureValueError as exc:
+            raise CaptureFormatError(str(exc), line=number, source=self.source) from None
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for number, text, complete in self._lines:
+            try:
+                obj = self._parse(number, text)
+            except CaptureFormatError:
+                if complete:
+                    raise
+                # Only the last line can lack its newline: the writer died mid-line.
+                self.truncated_line = number
+                return
+            yield self._chunk(number, obj)
+
+    def close(self) -> None:
+        """Close the file if this reader opened it; idempotent."""
+        if self._owned:
+            self._stream.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def read_capture(source: Target | TextIO) -> tuple[CaptureHeader, list[Chunk]]:
+    """The header and every chunk of a capture (see :class:`CaptureReader`)."""
+    with CaptureReader(source) as reader:
+        return reader.header, list(reader)
+
+
+def export_pcap(
+    capture: Target | TextIO, pcap: Target | IO[bytes], *, link: str | None = None
+) -> int:
+    """Write the chunks of a JSON-lines capture (only ``link``'s, if given) as pcap.
+
+    Returns the number of packets written.
+    """
+    with CaptureReader(capture) as reader, PcapWriter(pcap) as writer:
+        for chunk in reader:
+            if link is None or chunk.link == link:
+                writer.write_chunk(chunk)
+        return writer.packets

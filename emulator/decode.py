@@ -1,0 +1,1143 @@
+"""Decoding a capture frame by frame: fields with units, MAC checks, sessions followed.
+
+The decoder runs one :class:`~protocol.codec.Deframer` per (link, direction),
+exactly as a receiver would, and reports in stream order:
+
+* every frame, with its time stamps, direction, SEQ, opcode, its bytes in hex
+  and its payload field by field in units (volumes in mL, rates in mL/day,
+  pump times as ISO 8601 UTC, enums by name);
+* the bytes the deframer dropped: noise between frames, and each candidate
+  frame it rejected (a CRC failure, a bad VER, FLAGS or LEN) with the reason;
+* NAKs with their code and reason;
+* sessions: each handshake step, the role, "session N established", closes and
+  session-less refusals, retransmissions (same SEQ, same bytes: the pump
+  answers from its cache), replays (an old frame sent again, or a SEQ that
+  does not move forward), and repeated answers;
+* MAC checks: given the pump's role keys, the decoder checks both handshake
+  proofs, derives each session's key from the nonces it saw and verifies
+  every MAC'd frame; without a key it says "MAC not checked (no key)".
+
+Nothing in a capture's bytes can make it raise: only an unreadable or
+malformed capture *file* does (:class:`~emulator.capture.CaptureFileError`,
+naming the line). :func:`decode_file` is the ``pump-emulator decode`` command;
+:func:`add_arguments` and :func:`run` give it a command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import sys
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final, TextIO
+
+from emulator.capture import (
+    CaptureFileError,
+    CaptureHeader,
+    CaptureReader,
+    Chunk,
+    Direction,
+    export_pcap,
+)
+from emulator.errors import EmulatorUsageError
+from protocol.codec import Deframer
+from protocol.enums import (
+    EVENT_PARAMS,
+    AlarmClass,
+    AlarmCode,
+    BolusKind,
+    ErrorCode,
+    Mode,
+    Op,
+    Role,
+    StopReason,
+)
+from protocol.errors import FrameCrcError, FrameError, ProtocolError
+from protocol.frames import (
+    HEADER_SIZE,
+    MAX_FRAME_SIZE,
+    SYNC,
+    Frame,
+    decode_frame,
+    encode_frame,
+    frame_length,
+)
+from protocol.keys import KeyFileError, load_keys
+from protocol.messages import (
+    FlexStep,
+    LogEntry,
+    Message,
+    Nak,
+    PrescriptionSpec,
+    Record,
+    SessionAuthRequest,
+    SessionAuthResponse,
+    SessionOpenRequest,
+    SessionOpenResponse,
+    TimeOrNone,
+    UInt,
+    Wire,
+    decode_request,
+    decode_response,
+    wire_fields,
+)
+from protocol.session import (
+    KEY_SIZE,
+    SESSIONLESS_NAK_CODES,
+    programmer_proof,
+    pump_proof,
+    session_key,
+    verify_mac,
+)
+from protocol.units import format_concentration_ug_per_ml, format_percent, format_trimmed, nl_to_ml
+
+__all__ = [
+    "BadFrame",
+    "DecodeSummary",
+    "DecodeUsageError",
+    "Decoder",
+    "Decoding",
+    "Event",
+    "FrameEvent",
+    "IncompleteEvent",
+    "MacCheck",
+    "NoiseEvent",
+    "Note",
+    "NoteKind",
+    "add_arguments",
+    "decode_capture",
+    "decode_chunks",
+    "decode_file",
+    "format_event",
+    "format_fields",
+    "format_header",
+    "format_summary",
+    "run",
+]
+
+_HISTORY: Final = 256
+"""Requests and responses remembered per link for retransmission and replay checks."""
+_INDENT: Final = "      "
+
+
+class DecodeUsageError(EmulatorUsageError, ValueError):
+    """The decoder was given something unusable (a key of the wrong size)."""
+
+
+# --- what the decoder reports ----------------------------------------------------------------
+
+
+class MacCheck(enum.Enum):
+    """What became of a frame's MAC."""
+
+    ABSENT = "no MAC"
+    VERIFIED = "MAC ok"
+    FAILED = "MAC FAILED"
+    NO_KEY = "MAC not checked (no key)"
+    NO_HANDSHAKE = "MAC not checked (the session's handshake is not in the capture)"
+
+
+class NoteKind(enum.Enum):
+    """How a note reads: a plain remark, a session step, or something to look at."""
+
+    INFO = "  "
+    SESSION = "=="
+    ALERT = "!!"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Note:
+    """One remark about a frame."""
+
+    kind: NoteKind
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameEvent:
+    """One good frame (its CRC matched), decoded."""
+
+    number: int
+    """Frames are numbered from 1 in capture order, across links."""
+    link: str
+    direction: Direction
+    wall_s: float
+    """Wall clock of the chunk that completed the frame."""
+    pump_s: int
+    frame: Frame
+    data: bytes
+    """The frame's wire bytes."""
+    message: Message | None
+    """The decoded payload, or None when it does not parse (see ``payload_error``)."""
+    payload_error: str | None
+    mac: MacCheck
+    session: int | None
+    """The session (numbered from 1 across the capture) the frame belongs to."""
+    answers: int | None
+    """For a response: the number of the request frame it answers."""
+    notes: tuple[Note, ...]
+
+    @property
+    def op_name(self) -> str:
+        """The opcode's name, or ``0xNN`` when it is not a known opcode."""
+        return _op_name(self.frame.op)
+
+    @property
+    def kind(self) -> str:
+        """``request``, ``response`` or ``notification``."""
+        if self.frame.is_notify:
+            return "notification"
+        return "response" if self.frame.is_response else "request"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BadFrame:
+    """A candidate frame (at a SYNC) that the deframer rejected."""
+
+    offset: int
+    """Where its SYNC is in the dropped bytes."""
+    reason: str
+    crc: bool
+    """True for a CRC failure; False for a bad header (VER, FLAGS or LEN)."""
+    seq: int | None = None
+    op: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoiseEvent:
+    """Bytes the deframer dropped: noise, and the bad frames among it."""
+
+    link: str
+    direction: Direction
+    wall_s: float
+    pump_s: int
+    data: bytes
+    bad_frames: tuple[BadFrame, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncompleteEvent:
+    """The start of a frame still waiting for its end when the capture stopped."""
+
+    link: str
+    direction: Direction
+    wall_s: float
+    pump_s: int
+    data: bytes
+
+
+Event = FrameEvent | NoiseEvent | IncompleteEvent
+"""Everything the decoder reports, in stream order."""
+
+
+def _counts(value: Mapping[str, int]) -> Mapping[str, int]:
+    counts = dict(value)
+    for key, count in counts.items():
+        if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int):
+            raise DecodeUsageError(f"counts must map str to int, got {key!r}: {count!r}")
+        if count < 0:
+            raise DecodeUsageError(f"count of {key} must be >= 0, got {count}")
+    return MappingProxyType(counts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodeSummary:
+    """What a capture held, in totals."""
+
+    links: tuple[str, ...] = ()
+    chunks: int = 0
+    bytes_to_pump: int = 0
+    bytes_to_programmer: int = 0
+    frames: int = 0
+    frames_per_op: Mapping[str, int] = field(default_factory=dict)
+    """Good frames per opcode name (requests and responses together; NAKs under NAK)."""
+    naks_per_code: Mapping[str, int] = field(default_factory=dict)
+    undecodable_payloads: int = 0
+    """Good frames whose payload does not parse, or whose opcode is unknown."""
+    bad_frames: int = 0
+    """Candidate frames rejected (CRC failures plus bad headers)."""
+    crc_failures: int = 0
+    noise_bytes: int = 0
+    """Every byte dropped by the deframers, bad frames included."""
+    incomplete_bytes: int = 0
+    """Bytes of frames cut off by the end of the capture."""
+    macs_verified: int = 0
+    mac_failures: int = 0
+    macs_unchecked: int = 0
+    sessions: int = 0
+    """Sessions established."""
+    handshake_failures: int = 0
+    retransmissions: int = 0
+    replays: int = 0
+    repeated_responses: int = 0
+    truncated_line: int | None = None
+    """A last capture line cut off mid-write (ignored), if any."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise DecodeUsageError(f"{f.name} must be an int, got {value!r}")
+            if f.type == "int" and value < 0:
+                raise DecodeUsageError(f"{f.name} must be >= 0, got {value}")
+        line = self.truncated_line
+        if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
+            raise DecodeUsageError(f"truncated_line must be None or a line number, got {line!r}")
+        object.__setattr__(self, "links", tuple(self.links))
+        object.__setattr__(self, "frames_per_op", _counts(self.frames_per_op))
+        object.__setattr__(self, "naks_per_code", _counts(self.naks_per_code))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decoding:
+    """A whole capture decoded: its header, the events in order and the totals."""
+
+    header: CaptureHeader
+    events: tuple[Event, ...]
+    summary: DecodeSummary
+
+
+# --- formatting values with units --------------------------------------------------------------
+
+
+def _op_name(op: int) -> str:
+    try:
+        return Op(op).name
+    except ValueError:
+        return f"0x{op:02X}"
+
+
+def _iso(seconds: float, *, millis: bool = False) -> str:
+    """ISO 8601 UTC; a time no calendar holds is shown as plain seconds."""
+    try:
+        moment = datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"{seconds} s (Unix, out of calendar range)"
+    text = moment.isoformat(timespec="milliseconds" if millis else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _duration(seconds: int) -> str:
+    text = f"{seconds} s"
+    if abs(seconds) < 60:
+        return text
+    rest = abs(seconds)
+    days, rest = divmod(rest, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [
+        f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min"), (secs, "s"))
+    ]
+    human = " ".join(part for part in parts if not part.startswith("0 "))
+    return f"{text} ({'-' if seconds < 0 else ''}{human})"
+
+
+def _is_timestamp(wire: Wire | None) -> bool:
+    # Pump times are 64-bit on the wire; durations are 16- or 32-bit.
+    return isinstance(wire, TimeOrNone) or (isinstance(wire, UInt) and wire.bits == 64)
+
+
+def _format_int(name: str, value: int, wire: Wire | None = None) -> str:
+    if name.endswith("_nl_per_day"):
+        return f"{format_trimmed(nl_to_ml(value), 6)} mL/day"
+    if name.endswith("_nl"):
+        return f"{format_trimmed(nl_to_ml(value), 6)} mL"
+    if name.endswith("_ug_per_ml"):
+        return format_concentration_ug_per_ml(value)
+    if name.endswith("_permille"):
+        return format_percent(Fraction(value, 1000))
+    if name.endswith("_min"):
+        return f"{value // 60:02d}:{value % 60:02d}"
+    if name.endswith("_s"):
+        return _iso(value) if _is_timestamp(wire) else _duration(value)
+    if "checksum" in name:
+        return f"0x{value:08X}"
+    if name == "model":
+        return f"{value} ({value} mL reservoir)"
+    return str(value)
+
+
+_PARAM_ENUMS: Final[Mapping[str, type[enum.IntEnum]]] = {
+    "mode": Mode,
+    "bolus_kind": BolusKind,
+    "alarm_code": AlarmCode,
+    "alarm_class": AlarmClass,
+    "stop_reason": StopReason,
+    "role": Role,
+    "error_code": ErrorCode,
+    "opcode": Op,
+}
+
+
+def _format_param(name: str, value: int) -> str:
+    """An event-log parameter, named by ``EVENT_PARAMS``."""
+    kind = _PARAM_ENUMS.get(name)
+    if kind is not None:
+        try:
+            return kind(value).name
+        except ValueError:
+            return f"{value} (not a {kind.__name__})"
+    return _format_int(name, value)
+
+
+def _format_scalar(name: str, value: object, wire: Wire | None) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, frozenset):
+        names = sorted(code.name for code in value if isinstance(code, enum.Enum))
+        return ", ".join(names) if names else "none"
+    if isinstance(value, bytes):
+        return value.hex() if value else "(empty)"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, int):
+        return _format_int(name, value, wire)
+    return repr(value)
+
+
+def _format_log_entry(entry: LogEntry) -> str:
+    parts = [f"#{entry.index}", _iso(entry.clock_s), entry.code.name]
+    for param, value in zip(
+        EVENT_PARAMS.get(entry.code, ("a", "b")), (entry.a, entry.b), strict=True
+    ):
+        if param != "unused":
+            parts.append(f"{param} = {_format_param(param, value)}")
+    return " ".join(parts[:3]) + (": " + ", ".join(parts[3:]) if parts[3:] else "")
+
+
+def _format_record_inline(record: Record) -> str:
+    if isinstance(record, LogEntry):
+        return _format_log_entry(record)
+    return ", ".join(
+        f"{spec.name} = {_format_scalar(spec.name, getattr(record, spec.name), spec.wire)}"
+        for spec in wire_fields(type(record))
+    )
+
+
+def _format_prescription(spec: PrescriptionSpec, indent: str) -> list[str]:
+    lines = [f"{indent}mode = {spec.mode.name}"]
+    if spec.rate_nl_per_day is not None:
+        lines.append(
+            f"{indent}rate_nl_per_day = {_format_int('rate_nl_per_day', spec.rate_nl_per_day)}"
+        )
+    if spec.profiles:
+        for day, profile in enumerate(spec.profiles):
+            title = _WEEKDAYS[day] if spec.weekly else "every day"
+            lines.append(f"{indent}profile ({title}):")
+            lines += [f"{indent}  {_format_step(step)}" for step in profile]
+    return lines
+
+
+_WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _format_step(step: FlexStep) -> str:
+    start = _format_int("start_min", step.start_min)
+    return f"from {start}: {_format_int('rate_nl_per_day', step.rate_nl_per_day)}"
+
+
+def format_fields(record: Record, indent: str = "") -> list[str]:
+    """``record``'s fields in wire order, one ``name = value`` line each, with units."""
+    lines: list[str] = []
+    for spec in wire_fields(type(record)):
+        value = getattr(record, spec.name)
+        if isinstance(value, PrescriptionSpec):
+            lines.append(f"{indent}{spec.name}:")
+            lines += _format_prescription(value, indent + "  ")
+        elif isinstance(value, tuple):
+            lines.append(f"{indent}{spec.name}: {len(value)}")
+            lines += [
+                f"{indent}  [{i}] {_format_record_inline(item)}"
+                for i, item in enumerate(value)
+                if isinstance(item, Record)
+            ]
+        else:
+            lines.append(f"{indent}{spec.name} = {_format_scalar(spec.name, value, spec.wire)}")
+    return lines
+
+
+# --- following links and sessions --------------------------------------------------------------
+
+
+class _Phase(enum.Enum):
+    IDLE = "idle"
+    OPENING = "SESSION_OPEN sent"
+    PROVEN = "pump proof received"
+    AUTHENTICATING = "SESSION_AUTH sent"
+    ESTABLISHED = "established"
+
+
+@dataclass
+class _Outstanding:
+    number: int
+    op: int
+    wall_s: float
+    retransmission: bool = False
+
+
+@dataclass
+class _Link:
+    """What the decoder knows of one link's session."""
+
+    phase: _Phase = _Phase.IDLE
+    role: Role | None = None
+    role_key: bytes | None = None
+    client_nonce: bytes = b""
+    pump_nonce: bytes = b""
+    open_seq: int | None = None
+    auth_seq: int | None = None
+    pending_key: bytes | None = None
+    key: bytes | None = None
+    session: int | None = None
+    last_seq: int = -1
+    last_request: bytes | None = None
+    requests: OrderedDict[int, tuple[int, bytes]] = field(default_factory=OrderedDict)
+    responses: OrderedDict[int, tuple[int, bytes]] = field(default_factory=OrderedDict)
+    outstanding: OrderedDict[int, _Outstanding] = field(default_factory=OrderedDict)
+
+    def end_session(self) -> None:
+        self.phase = _Phase.IDLE
+        self.key = None
+        self.pending_key = None
+        self.session = None
+        self.last_seq = -1
+
+
+def _remember(
+    table: OrderedDict[int, tuple[int, bytes]], seq: int, number: int, data: bytes
+) -> None:
+    table[seq] = (number, data)
+    table.move_to_end(seq)
+    while len(table) > _HISTORY:
+        table.popitem(last=False)
+
+
+@dataclass
+class _Stream:
+    """One direction of one link: its deframer and the bytes not yet accounted for."""
+
+    deframer: Deframer = field(default_factory=Deframer)
+    pending: bytearray = field(default_factory=bytearray)
+    last_wall_s: float = 0.0
+    last_pump_s: int = 0
+
+
+def _check_keys(keys: Mapping[Role, bytes] | None) -> dict[Role, bytes] | None:
+    if keys is None:
+        return None
+    checked: dict[Role, bytes] = {}
+    for role, key in keys.items():
+        if not isinstance(key, bytes) or len(key) != KEY_SIZE:
+            raise DecodeUsageError(f"the {role!r} key must be {KEY_SIZE} bytes")
+        try:
+            checked[Role(role)] = key
+        except ValueError:
+            raise DecodeUsageError(f"{role!r} is not a Role") from None
+    return checked
+
+
+def _diagnose(context: bytes, offset: int) -> BadFrame:
+    """Why the candidate frame at ``offset`` (a SYNC) in ``context`` was rejected."""
+    header = context[offset : offset + HEADER_SIZE]
+    seq = op = None
+    if len(header) >= 7:
+        seq = (header[4] << 8) | header[5]
+        op = header[6]
+    try:
+        total = frame_length(header)
+    except FrameError as error:
+        return BadFrame(offset=0, reason=f"bad header: {error}", crc=False, seq=seq, op=op)
+    candidate = context[offset : offset + total]
+    try:
+        decode_frame(candidate)
+    except FrameError as error:
+        crc = isinstance(error, FrameCrcError)
+        return BadFrame(offset=0, reason=str(error), crc=crc, seq=seq, op=op)
+    # Not expected: the deframer accepts every candidate that decodes.
+    return BadFrame(offset=0, reason="rejected", crc=False, seq=seq, op=op)
+
+
+@dataclass
+class _FrameState:
+    """Scratch state of one frame while it is being followed."""
+
+    number: int
+    chunk: Chunk
+    frame: Frame
+    data: bytes
+    message: Message | None
+    session: int | None = None
+    answers: int | None = None
+
+    @property
+    def wall_s(self) -> float:
+        return self.chunk.wall_s
+
+    @property
+    def kind(self) -> str:
+        return "response" if self.frame.is_response else "request"
+
+
+class Decoder:
+    """Decodes chunks as they come (:meth:`feed`), then :meth:`finish`; see the module doc.
+
+    ``keys`` are the pump's role keys (as in its key file); None checks no MAC.
+    """
+
+    def __init__(self, *, keys: Mapping[Role, bytes] | None = None) -> None:
+        self._keys = _check_keys(keys)
+        self._streams: dict[tuple[str, Direction], _Stream] = {}
+        self._links: dict[str, _Link] = {}
+        self._frames = 0
+        self._sessions = 0
+        self._chunks = 0
+        self._bytes: Counter[Direction] = Counter()
+        self._ops: Counter[str] = Counter()
+        self._naks: Counter[str] = Counter()
+        self._macs: Counter[MacCheck] = Counter()
+        self._tally: Counter[str] = Counter()
+        self._finished = False
+
+    # -- the byte streams -----------------------------------------------------------------
+
+    def feed(self, chunk: Chunk) -> list[Event]:
+        """Decode one chunk; returns what it completed, in stream order."""
+        self._chunks += 1
+        self._bytes[chunk.direction] += len(chunk.data)
+        link = self._links.setdefault(chunk.link, _Link())
+        stream = self._streams.setdefault((chunk.link, chunk.direction), _Stream())
+        stream.last_wall_s, stream.last_pump_s = chunk.wall_s, chunk.pump_s
+        stream.pending += chunk.data
+        events: list[Event] = []
+        for frame in stream.deframer.feed(chunk.data):
+            data = encode_frame(frame)
+            start = stream.pending.find(data)
+            # The deframer consumes in order, so the frame is the first copy of its bytes
+            # (every SYNC before it was tried and rejected); the bytes before it were dropped.
+            if start > 0:
+                events.append(self._noise(chunk, stream, start))
+            if start >= 0:
+                del stream.pending[: len(data)]
+            events.append(self._frame(chunk, link, frame, data))
+        dropped = len(stream.pending) - stream.deframer.buffered
+        if dropped > 0:
+            events.append(self._noise(chunk, stream, dropped))
+        return events
+
+    def _noise(self, chunk: Chunk, stream: _Stream, size: int) -> NoiseEvent:
+        # A rejected candidate is at most one frame long: copy no more than that past the run.
+        context = bytes(stream.pending[: size + MAX_FRAME_SIZE])
+        data = context[:size]
+        bad: list[BadFrame] = []
+        offset = data.find(SYNC)
+        while offset >= 0:
+            found = _diagnose(context, offset)
+            bad.append(dataclasses.replace(found, offset=offset))
+            offset = data.find(SYNC, offset + 1)
+        del stream.pending[:size]
+        self._tally["noise_bytes"] += size
+        self._tally["bad_frames"] += len(bad)
+        self._tally["crc_failures"] += sum(1 for b in bad if b.crc)
+        return NoiseEvent(
+            link=chunk.link,
+            direction=chunk.direction,
+            wall_s=chunk.wall_s,
+            pump_s=chunk.pump_s,
+            data=data,
+            bad_frames=tuple(bad),
+        )
+
+    def finish(self) -> list[Event]:
+        """The end of the capture: report frames left incomplete. Call once."""
+        if self._finished:
+            return []
+        self._finished = True
+        events: list[Event] = []
+        for (link, direction), stream in self._streams.items():
+            if stream.pending:
+                self._tally["incomplete_bytes"] += len(stream.pending)
+                events.append(
+                    IncompleteEvent(
+                        link=link,
+                        direction=direction,
+                        wall_s=stream.last_wall_s,
+                        pump_s=stream.last_pump_s,
+                        data=bytes(stream.pending),
+                    )
+                )
+        return events
+
+    def summary(self, *, truncated_line: int | None = None) -> DecodeSummary:
+        """The totals so far."""
+        tally = self._tally
+        return DecodeSummary(
+            links=tuple(self._links),
+            chunks=self._chunks,
+            bytes_to_pump=self._bytes[Direction.TO_PUMP],
+            bytes_to_programmer=self._bytes[Direction.TO_PROGRAMMER],
+            frames=self._frames,
+            frames_per_op=dict(self._ops),
+            naks_per_code=dict(self._naks),
+            undecodable_payloads=tally["undecodable"],
+            bad_frames=tally["bad_frames"],
+            crc_failures=tally["crc_failures"],
+            noise_bytes=tally["noise_bytes"],
+            incomplete_bytes=tally["incomplete_bytes"],
+            macs_verified=self._macs[MacCheck.VERIFIED],
+            mac_failures=self._macs[MacCheck.FAILED],
+            macs_unchecked=self._macs[MacCheck.NO_KEY] + self._macs[MacCheck.NO_HANDSHAKE],
+            sessions=self._sessions,
+            handshake_failures=tally["handshake_failures"],
+            retransmissions=tally["retransmissions"],
+            replays=tally["replays"],
+            repeated_responses=tally["repeated_responses"],
+            truncated_line=truncated_line,
+        )
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def _frame(self, chunk: Chunk, link: _Link, frame: Frame, data: bytes) -> FrameEvent:
+        self._frames += 1
+        number = self._frames
+        self._ops[_op_name(frame.op)] += 1
+        message: Message | None = None
+        error: str | None = None
+        try:
+            if frame.is_response or frame.is_notify:
+                message = decode_response(frame.op, frame.payload)
+            else:
+                message = decode_request(frame.op, frame.payload)
+        except (ProtocolError, ValueError) as exc:
+            error = str(exc)
+            self._tally["undecodable"] += 1
+        notes: list[Note] = []
+        if error is not None:
+            notes.append(Note(kind=NoteKind.ALERT, text=f"payload does not parse: {error}"))
+        state = _FrameState(number=number, chunk=chunk, frame=frame, data=data, message=message)
+        to_pump = chunk.direction is Direction.TO_PUMP
+        if frame.is_notify:
+            notes.append(Note(kind=NoteKind.INFO, text="unsolicited notification"))
+            mac = self._mac(link, frame, link.key)
+        elif frame.is_response != (not to_pump):
+            travel = chunk.direction.arrow
+            notes.append(Note(kind=NoteKind.ALERT, text=f"a {state.kind} travelling {travel}"))
+            mac = self._mac(link, frame, link.key)
+        elif to_pump:
+            mac = self._request(link, state, notes)
+        else:
+            mac = self._response(link, state, notes)
+        self._macs[mac] += 1
+        if mac is MacCheck.FAILED:
+            notes.append(Note(kind=NoteKind.ALERT, text="the MAC does not verify"))
+        if isinstance(message, Nak):
+            self._naks[message.code.name] += 1
+            text = f"NAK {message.code.name}" + (f": {message.reason}" if message.reason else "")
+            notes.append(Note(kind=NoteKind.ALERT, text=text))
+        return FrameEvent(
+            number=number,
+            link=chunk.link,
+            direction=chunk.direction,
+            wall_s=chunk.wall_s,
+            pump_s=chunk.pump_s,
+            frame=frame,
+            data=data,
+            message=message,
+            payload_error=error,
+            mac=mac,
+            session=state.session if state.session is not None else link.session,
+            answers=state.answers,
+            notes=tuple(notes),
+        )
+
+    def _mac(self, link: _Link, frame: Frame, key: bytes | None) -> MacCheck:
+        if frame.mac is None:
+            return MacCheck.ABSENT
+        if key is not None:
+            return MacCheck.VERIFIED if verify_mac(key, frame) else MacCheck.FAILED
+        if self._keys is None or (link.role is not None and link.role_key is None):
+            return MacCheck.NO_KEY
+        return MacCheck.NO_HANDSHAKE
+
+    def _request(self, link: _Link, state: _FrameState, notes: list[Note]) -> MacCheck:
+        frame, data, number = state.frame, state.data, state.number
+        seen = link.requests.get(frame.seq)
+        mac = self._mac(link, frame, link.key)
+        link.outstanding[frame.seq] = _Outstanding(number=number, op=frame.op, wall_s=state.wall_s)
+        link.outstanding.move_to_end(frame.seq)
+        while len(link.outstanding) > _HISTORY:
+            link.outstanding.popitem(last=False)
+        if seen is not None and seen[1] == data:
+            if data == link.last_request:
+                link.outstanding[frame.seq].retransmission = True
+                self._tally["retransmissions"] += 1
+                text = f"retransmission of #{seen[0]} (same SEQ, same bytes)"
+                if frame.op != Op.DEVICE_INFO:
+                    text += ": the pump answers from its cache and does not run it again"
+            else:
+                self._tally["replays"] += 1
+                text = f"replay: the bytes of #{seen[0]} sent again"
+            notes.append(Note(kind=NoteKind.ALERT, text=text))
+            return mac
+        link.last_request = data
+        _remember(link.requests, frame.seq, number, data)
+        message = state.message
+        if frame.mac is not None:
+            if link.phase is _Phase.ESTABLISHED:
+                state.session = link.session
+                if mac is MacCheck.FAILED:
+                    pass  # the pump refuses it for its MAC before it looks at the SEQ
+                elif frame.seq <= link.last_seq:
+                    self._tally["replays"] += 1
+                    text = f"replay: SEQ {frame.seq} does not move forward (last {link.last_seq})"
+                    notes.append(Note(kind=NoteKind.ALERT, text=text))
+                else:
+                    link.last_seq = frame.seq
+                if frame.op == Op.SESSION_CLOSE:
+                    text = f"closing session {link.session}"
+                    notes.append(Note(kind=NoteKind.SESSION, text=text))
+            else:
+                text = "a MAC'd request outside a session seen here: the pump refuses it"
+                notes.append(Note(kind=NoteKind.INFO, text=text))
+        elif isinstance(message, SessionOpenRequest):
+            if link.phase is _Phase.ESTABLISHED:
+                text = f"a new handshake replaces session {link.session}"
+                notes.append(Note(kind=NoteKind.SESSION, text=text))
+            link.end_session()
+            link.phase = _Phase.OPENING
+            link.role = message.role
+            link.role_key = None if self._keys is None else self._keys.get(message.role)
+            link.client_nonce = message.client_nonce
+            link.open_seq = frame.seq
+            text = f"handshake 1/4: the programmer asks for a {message.role.name} session"
+            notes.append(Note(kind=NoteKind.SESSION, text=text))
+            if self._keys is not None and link.role_key is None:
+                text = f"no {message.role.name} key given: proofs and MACs not checked"
+                notes.append(Note(kind=NoteKind.INFO, text=text))
+        elif isinstance(message, SessionAuthRequest):
+            if link.phase is not _Phase.PROVEN or link.role is None:
+                text = "SESSION_AUTH out of order: no answered SESSION_OPEN on this link"
+                notes.append(Note(kind=NoteKind.ALERT, text=text))
+            else:
+                link.phase = _Phase.AUTHENTICATING
+                link.auth_seq = frame.seq
+                notes.append(
+                    Note(kind=NoteKind.SESSION, text="handshake 3/4: the programmer's proof")
+                )
+                if link.role_key is not None:
+                    expected = programmer_proof(
+                        link.role_key, link.role, link.pump_nonce, link.client_nonce
+                    )
+                    notes.append(_proof_note("programmer", expected == message.client_proof))
+        elif frame.op not in (Op.DEVICE_INFO, Op.SESSION_OPEN, Op.SESSION_AUTH):
+            text = "a command without MAC: the pump refuses it (it needs a session)"
+            notes.append(Note(kind=NoteKind.ALERT, text=text))
+        return mac
+
+    def _response(self, link: _Link, state: _FrameState, notes: list[Note]) -> MacCheck:
+        frame, data, number = state.frame, state.data, state.number
+        key = link.key
+        if link.phase is _Phase.AUTHENTICATING and frame.seq == link.auth_seq:
+            key = link.pending_key  # the first MAC'd frame: the key the handshake derived
+        mac = self._mac(link, frame, key)
+        request = link.outstanding.pop(frame.seq, None)
+        if request is not None:
+            state.answers = request.number
+            latency_ms = (state.wall_s - request.wall_s) * 1000
+            text = f"answers #{request.number} ({_op_name(request.op)}) after {latency_ms:.0f} ms"
+            notes.append(Note(kind=NoteKind.INFO, text=text))
+            if frame.op not in (request.op, Op.NAK):
+                text = f"opcode {_op_name(frame.op)} does not answer {_op_name(request.op)}"
+                notes.append(Note(kind=NoteKind.ALERT, text=text))
+        else:
+            notes.append(Note(kind=NoteKind.ALERT, text="answers no request in this capture"))
+        seen = link.responses.get(frame.seq)
+        if seen is not None and seen[1] == data:
+            self._tally["repeated_responses"] += 1
+            text = f"the same bytes as #{seen[0]}"
+            if request is not None and request.retransmission:
+                text = f"the pump's cached answer: the same bytes as #{seen[0]}"
+            notes.append(Note(kind=NoteKind.INFO, text=text))
+            return mac
+        _remember(link.responses, frame.seq, number, data)
+        if link.phase is _Phase.ESTABLISHED:
+            state.session = link.session
+        message = state.message
+        open_answer = link.phase is _Phase.OPENING and frame.seq == link.open_seq
+        auth_answer = link.phase is _Phase.AUTHENTICATING and frame.seq == link.auth_seq
+        handshake = open_answer or auth_answer
+        if isinstance(message, Nak):
+            if handshake:
+                self._tally["handshake_failures"] += 1
+                link.end_session()
+                text = f"handshake failed: {message.code.name}"
+                notes.append(Note(kind=NoteKind.SESSION, text=text))
+            elif (
+                frame.mac is None
+                and message.code in SESSIONLESS_NAK_CODES
+                and link.phase is _Phase.ESTABLISHED
+            ):
+                text = f"session {link.session} is over at the pump ({message.code.name})"
+                notes.append(Note(kind=NoteKind.SESSION, text=text))
+                link.end_session()
+        elif isinstance(message, SessionOpenResponse) and open_answer:
+            link.phase = _Phase.PROVEN
+            link.pump_nonce = message.pump_nonce
+            notes.append(
+                Note(kind=NoteKind.SESSION, text="handshake 2/4: the pump's nonce and proof")
+            )
+            if link.role_key is not None and link.role is not None:
+                expected = pump_proof(link.role_key, link.role, link.client_nonce, link.pump_nonce)
+                notes.append(_proof_note("pump", expected == message.pump_proof))
+                link.pending_key = session_key(
+                    link.role_key, link.role, link.client_nonce, link.pump_nonce
+                )
+        elif isinstance(message, SessionAuthResponse) and auth_answer:
+            self._sessions += 1
+            link.phase = _Phase.ESTABLISHED
+            link.session = state.session = self._sessions
+            link.key = link.pending_key
+            link.last_seq = frame.seq
+            if message.role is not link.role:
+                text = f"the pump opened {message.role.name}, not {_role_name(link.role)}"
+                notes.append(Note(kind=NoteKind.ALERT, text=text))
+            link.role = message.role
+            idle = _duration(message.idle_timeout_s)
+            text = (
+                f"handshake 4/4: session {link.session} established "
+                f"({message.role.name}, idle timeout {idle})"
+            )
+            notes.append(Note(kind=NoteKind.SESSION, text=text))
+        elif frame.op == Op.SESSION_CLOSE and message is not None and link.session is not None:
+            notes.append(Note(kind=NoteKind.SESSION, text=f"session {link.session} closed"))
+            link.end_session()
+        return mac
+
+
+def _role_name(role: Role | None) -> str:
+    return "an unknown role" if role is None else role.name
+
+
+def _proof_note(who: str, good: bool) -> Note:
+    if good:
+        return Note(kind=NoteKind.INFO, text=f"the {who}'s proof verifies with the given key")
+    return Note(
+        kind=NoteKind.ALERT,
+        text=f"the {who}'s proof does NOT verify with the given key (wrong key, or not this pump)",
+    )
+
+
+# --- the text report -------------------------------------------------------------------------
+
+
+def _stamp(wall_s: float, pump_s: int) -> str:
+    return f"{_iso(wall_s, millis=True)} pump {_iso(pump_s)}"
+
+
+def format_header(header: CaptureHeader, source: str = "") -> str:
+    """One line describing a capture's header."""
+    serial = header.pump_serial or "not recorded"
+    where = f"{source}: " if source else ""
+    return (
+        f"{where}vpump capture v{header.version}, pump serial {serial}, "
+        f"started {_stamp(header.start_wall_s, header.start_pump_s)}"
+    )
+
+
+def format_event(event: Event, *, show_hex: bool = True) -> str:
+    """The text lines of one event (no trailing newline)."""
+    stamp = _stamp(event.wall_s, event.pump_s)
+    where = f"{event.link} {event.direction.arrow}"
+    if isinstance(event, FrameEvent):
+        frame = event.frame
+        session = f", session {event.session}" if event.session is not None else ""
+        lines = [
+            f"#{event.number:04d} {stamp} {where}: SEQ {frame.seq} {event.op_name} "
+            f"{event.kind}, {len(event.data)} bytes, {event.mac.value}{session}"
+        ]
+        if show_hex:
+            lines.append(f"{_INDENT}hex {event.data.hex()}")
+        lines += [f"{_INDENT[:-3]}{note.kind.value} {note.text}" for note in event.notes]
+        if event.message is not None:
+            lines += format_fields(event.message, _INDENT)
+        elif show_hex:
+            lines.append(f"{_INDENT}payload {event.frame.payload.hex() or '(empty)'}")
+        return "\n".join(lines)
+    if isinstance(event, NoiseEvent):
+        count = len(event.bad_frames)
+        what = f"bad frame{'s' if count != 1 else ''} and noise" if count else "noise"
+        lines = [f"!!!! {stamp} {where}: {len(event.data)} bytes of {what} dropped"]
+        if show_hex:
+            lines.append(f"{_INDENT}hex {event.data.hex()}")
+        for bad in event.bad_frames:
+            header = ""
+            if bad.seq is not None and bad.op is not None:
+                header = f" (SEQ {bad.seq}, {_op_name(bad.op)})"
+            kind = "CRC failure" if bad.crc else "bad frame"
+            lines.append(f"{_INDENT[:-3]}!! {kind} at +{bad.offset}{header}: {bad.reason}")
+        return "\n".join(lines)
+    lines = [f"!!!! {stamp} {where}: {len(event.data)} bytes of a frame cut off by the end"]
+    if show_hex:
+        lines.append(f"{_INDENT}hex {event.data.hex()}")
+    return "\n".join(lines)
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
+
+
+def format_summary(summary: DecodeSummary) -> str:
+    """The totals, a few lines."""
+    s = summary
+    lines = [
+        f"summary: {s.chunks} chunks ({s.bytes_to_pump} bytes to the pump, "
+        f"{s.bytes_to_programmer} to the programmer) on {len(s.links)} link(s)",
+        f"  frames: {s.frames} good ({s.undecodable_payloads} with a payload that does not parse)",
+        f"  frames per op: {_counts_text(s.frames_per_op)}",
+        f"  NAKs: {_counts_text(s.naks_per_code)}",
+        f"  dropped: {s.bad_frames} bad frames ({s.crc_failures} CRC failures), "
+        f"{s.noise_bytes} bytes in all; {s.incomplete_bytes} bytes cut off at the end",
+        f"  MACs: {s.macs_verified} verified, {s.mac_failures} FAILED, "
+        f"{s.macs_unchecked} not checked",
+        f"  sessions: {s.sessions} established, {s.handshake_failures} handshakes failed; "
+        f"{s.retransmissions} retransmissions, {s.replays} replays, "
+        f"{s.repeated_responses} repeated answers",
+    ]
+    if s.truncated_line is not None:
+        lines.append(f"  line {s.truncated_line} was cut off mid-write (a crash?) and ignored")
+    return "\n".join(lines)
+
+
+# --- whole captures ---------------------------------------------------------------------------
+
+
+def decode_chunks(
+    chunks: Iterable[Chunk], *, keys: Mapping[Role, bytes] | None = None
+) -> tuple[list[Event], DecodeSummary]:
+    """Decode chunks (e.g. from a :class:`~emulator.capture.CaptureReader`)."""
+    decoder = Decoder(keys=keys)
+    events: list[Event] = []
+    for chunk in chunks:
+        events += decoder.feed(chunk)
+    events += decoder.finish()
+    return events, decoder.summary()
+
+
+def decode_capture(
+    source: str | Path | TextIO,
+    *,
+    keys: Mapping[Role, bytes] | None = None,
+    link: str | None = None,
+) -> Decoding:
+    """Decode a whole capture file (only ``link``'s chunks, if given).
+
+    Raises:
+        CaptureFileError: the file cannot be read, or a line is not capture JSON.
+    """
+    decoder = Decoder(keys=keys)
+    with CaptureReader(source) as reader:
+        events: list[Event] = []
+        for chunk in reader:
+            if link is None or chunk.link == link:
+                events += decoder.feed(chunk)
+        events += decoder.finish()
+        summary = decoder.summary(truncated_line=reader.truncated_line)
+        return Decoding(header=reader.header, events=tuple(events), summary=summary)
+
+
+def decode_file(
+    path: str | Path,
+    *,
+    keys: Mapping[Role, bytes] | None = None,
+    out: TextIO,
+    show_hex: bool = True,
+    frames: bool = True,
+    link: str | None = None,
+) -> DecodeSummary:
+    """Print a capture decoded frame by frame (unless ``frames`` is False), then its summary.
+
+    Streams: the capture is read and printed chunk by chunk, never held whole.
+
+    Raises:
+        CaptureFileError: the file cannot be read, or a line is not capture JSON
+            (what was decoded before that line has been printed).
+    """
+    decoder = Decoder(keys=keys)
+    with CaptureReader(path) as reader:
+        out.write(format_header(reader.header, str(path)) + "\n")
+        if keys is None:
+            out.write("no key file given: MACs are not checked (no key)\n")
+        for chunk in reader:
+            if link is not None and chunk.link != link:
+                continue
+            events = decoder.feed(chunk)
+            if frames:
+                for event in events:
+                    out.write(format_event(event, show_hex=show_hex) + "\n")
+        for event in decoder.finish():
+            if frames:
+                out.write(format_event(event, show_hex=show_hex) + "\n")
+        summary = decoder.summary(truncated_line=reader.truncated_line)
+    out.write(format_summary(summary) + "\n")
+    return summary
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``decode`` subcommand's arguments to ``parser``."""
+    parser.add_argument("capture", type=Path, help="a capture file (JSON lines) to decode")
+    parser.add_argument(
+        "--keys",
+        type=Path,
+        default=None,
+        metavar="KEYFILE",
+        help="the pump's key file: check the handshake proofs and every MAC "
+        "(examples/keys/demo.key for the demo pump)",
+    )
+    parser.add_argument("--link", default=None, help="decode only this link (e.g. pty#1)")
+    parser.add_argument("--no-hex", action="store_true", help="leave out the bytes in hex")
+    parser.add_argument(
+        "--summary-only", action="store_true", help="print only the header and the totals"
+    )
+    parser.add_argument(
+        "--pcap",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="also write the chunks as a pcap file (link type DLT_USER0 = 147) for Wireshark",
+    )
+
+
+def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run ``decode`` with parsed ``args``: 0 when decoded, 2 when a file is unusable."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        keys = None if args.keys is None else load_keys(args.keys)
+        decode_file(
+            args.capture,
+            keys=keys,
+            out=out,
+            show_hex=not args.no_hex,
+            frames=not args.summary_only,
+            link=args.link,
+        )
+        if args.pcap is not None:
+            packets = export_pcap(args.capture, args.pcap, link=args.link)
+            out.write(f"wrote {packets} packets to {args.pcap}\n")
+    except (CaptureFileError, KeyFileError) as exc:
+        err.write(f"decode: error: {exc}\n")
+        return 2
+    return 0

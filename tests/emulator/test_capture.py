@@ -1,0 +1,492 @@
+"""Capture: JSON lines written and read back, the capturing endpoint, pcap bytes parsed back,
+and the committed example capture is what its script makes."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import math
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from emulator.capture import (
+    CAPTURE_VERSION,
+    DLT_USER0,
+    CaptureClosedError,
+    CaptureFormatError,
+    CaptureHeader,
+    CaptureReader,
+    CaptureReadError,
+    CaptureValueError,
+    CaptureWriteError,
+    CaptureWriter,
+    CapturingEndpoint,
+    Chunk,
+    Direction,
+    PcapWriter,
+    capturing_factory,
+    export_pcap,
+    read_capture,
+)
+from emulator.errors import EmulatorPeerError, EmulatorUsageError
+from emulator.link_faults import LinkFaults, LinkImpairment
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples" / "captures"
+
+
+class Steps:
+    """A clock that returns ``start + n * step`` on its n-th reading."""
+
+    def __init__(self, start: float, step: float) -> None:
+        self.start, self.step, self.reads = start, step, 0
+
+    def __call__(self) -> float:
+        value = self.start + self.reads * self.step
+        self.reads += 1
+        return value
+
+
+def pump_clock() -> int:
+    return 1_790_000_000
+
+
+def _writer(target: Path | io.StringIO, **kwargs: object) -> CaptureWriter:
+    return CaptureWriter(
+        target,
+        pump_clock=pump_clock,
+        wall_clock=Steps(1_700_000_000.0, 0.25),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+# --- the JSON-lines writer ---------------------------------------------------------------------
+
+
+def test_header_and_one_line_per_chunk_exactly_as_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    with _writer(path, pump_serial="VP20-000001") as writer:
+        writer.record(Direction.TO_PUMP, "pty#1", b"\xa5\x5a\x01garbage")
+        writer.record(Direction.TO_PROGRAMMER, "pty#1", b"")
+        writer.record(Direction.TO_PROGRAMMER, "tcp#2", bytes(range(256)))
+        assert (writer.chunks, writer.bytes) == (3, 10 + 256)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0]) == {
+        "format": "vpump-capture",
+        "version": CAPTURE_VERSION,
+        "pump_serial": "VP20-000001",
+        "start_wall": 1_700_000_000.0,
+        "start_pump_s": 1_790_000_000,
+    }
+    assert json.loads(lines[1]) == {
+        "wall": 1_700_000_000.25,
+        "pump_s": 1_790_000_000,
+        "dir": "to_pump",
+        "link": "pty#1",
+        "hex": "a55a0167617262616765",
+    }
+    assert json.loads(lines[2])["hex"] == ""
+    assert bytes.fromhex(json.loads(lines[3])["hex"]) == bytes(range(256))
+    assert len(lines) == 4
+
+
+def test_each_line_is_on_disk_before_record_returns(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    with _writer(path) as writer:
+        assert len(path.read_text().splitlines()) == 1  # the header, already flushed
+        writer.record(Direction.TO_PUMP, "x", b"\x01")
+        assert path.read_text().endswith('"hex": "01"}\n')
+
+
+def test_close_fsyncs_the_file_and_is_idempotent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr("emulator.capture.os.fsync", synced.append)
+    writer = _writer(tmp_path / "c.jsonl", pcap=tmp_path / "c.pcap")
+    writer.record(Direction.TO_PUMP, "x", b"\x01")
+    writer.close()
+    writer.close()
+    assert len(synced) == 2  # the JSON lines and the pcap, once each
+    assert writer.closed
+    with pytest.raises(CaptureClosedError):
+        writer.record(Direction.TO_PUMP, "x", b"\x02")
+
+
+def test_a_stream_target_is_flushed_but_left_open() -> None:
+    stream = io.StringIO()
+    with _writer(stream) as writer:
+        writer.record(Direction.TO_PUMP, "x", b"\xff")
+    assert not stream.closed
+    assert stream.getvalue().count("\n") == 2
+
+
+def test_writers_on_many_threads_never_interleave_lines(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    threads, per_thread = 8, 200
+    with CaptureWriter(path, pump_clock=pump_clock) as writer:
+
+        def work(n: int) -> None:
+            for i in range(per_thread):
+                writer.record(Direction.TO_PUMP, f"link#{n}", bytes([n, i % 256]) * 50)
+
+        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    _, chunks = read_capture(path)
+    assert len(chunks) == threads * per_thread
+    for n in range(threads):
+        mine = [c.data for c in chunks if c.link == f"link#{n}"]
+        assert mine == [bytes([n, i % 256]) * 50 for i in range(per_thread)]
+    walls = [c.wall_s for c in chunks]
+    assert walls == sorted(walls)  # clocks are read under the lock
+
+
+def test_bad_records_are_refused_and_typed(tmp_path: Path) -> None:
+    with _writer(tmp_path / "c.jsonl") as writer:
+        with pytest.raises(CaptureValueError):
+            writer.record(Direction.TO_PUMP, "", b"")
+        with pytest.raises(CaptureValueError):
+            writer.record(Direction.TO_PUMP, "tab\there", b"")
+        with pytest.raises(CaptureValueError):
+            writer.record("sideways", "x", b"")  # type: ignore[arg-type]
+    assert issubclass(CaptureValueError, EmulatorUsageError)
+    assert issubclass(CaptureValueError, ValueError)
+    assert issubclass(CaptureFormatError, EmulatorPeerError)
+    assert issubclass(CaptureReadError, OSError)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"wall_s": math.nan},
+        {"wall_s": -1.0},
+        {"wall_s": "now"},
+        {"pump_s": -1},
+        {"pump_s": 1.5},
+        {"pump_s": True},
+        {"link": "x" * 201},
+        {"data": bytearray(b"x")},
+        {"direction": "up"},
+    ],
+)
+def test_chunks_are_validated_on_construction(changes: dict[str, object]) -> None:
+    fields: dict[str, object] = {
+        "wall_s": 1.0,
+        "pump_s": 2,
+        "direction": Direction.TO_PUMP,
+        "link": "l",
+        "data": b"",
+    }
+    fields.update(changes)
+    with pytest.raises(CaptureValueError):
+        Chunk(**fields)  # type: ignore[arg-type]
+
+
+def test_a_header_of_an_unknown_version_is_refused() -> None:
+    with pytest.raises(CaptureValueError, match="version 2"):
+        CaptureHeader(version=2, start_wall_s=0.0, start_pump_s=0)
+
+
+# --- the capturing endpoint ------------------------------------------------------------------
+
+
+@dataclass
+class Echo:
+    """An inner endpoint answering ``answer(data)``; remembers what it got and its close."""
+
+    answer: Callable[[bytes], bytes]
+    got: list[bytes]
+    closed: bool = False
+
+    def receive(self, data: bytes) -> bytes:
+        self.got.append(data)
+        return self.answer(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_endpoint_passes_bytes_unchanged_and_records_both_ways(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    inner = Echo(answer=lambda data: data[::-1] if data != b"quiet" else b"", got=[])
+    with _writer(path) as writer:
+        endpoint = CapturingEndpoint(inner, writer, "pty#1")
+        assert endpoint.receive(b"\x01\x02\x03") == b"\x03\x02\x01"
+        assert endpoint.receive(b"quiet") == b""
+        assert endpoint.receive(b"") == b""
+        endpoint.close()
+    assert inner.got == [b"\x01\x02\x03", b"quiet", b""]
+    assert inner.closed
+    _, chunks = read_capture(path)
+    assert [(c.direction, c.link, c.data) for c in chunks] == [
+        (Direction.TO_PUMP, "pty#1", b"\x01\x02\x03"),
+        (Direction.TO_PROGRAMMER, "pty#1", b"\x03\x02\x01"),
+        (Direction.TO_PUMP, "pty#1", b"quiet"),
+    ]
+
+
+def test_a_failing_capture_never_stops_the_link(tmp_path: Path) -> None:
+    writer = _writer(tmp_path / "c.jsonl")
+    endpoint = CapturingEndpoint(Echo(answer=bytes, got=[]), writer, "l")
+    writer.close()
+    assert endpoint.receive(b"abc") == b"abc"
+    assert endpoint.capture_failures == 2
+
+
+def test_an_inner_failure_propagates_after_the_request_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+
+    def broken(data: bytes) -> bytes:
+        raise RuntimeError("boom")
+
+    with _writer(path) as writer:
+        endpoint = CapturingEndpoint(Echo(answer=broken, got=[]), writer, "l")
+        with pytest.raises(RuntimeError, match="boom"):
+            endpoint.receive(b"x")
+    assert [c.data for c in read_capture(path)[1]] == [b"x"]
+
+
+def test_the_factory_labels_each_link(tmp_path: Path) -> None:
+    with _writer(tmp_path / "c.jsonl") as writer:
+        factory = capturing_factory(lambda: Echo(answer=bytes, got=[]), writer, "tcp")
+        first, second = factory(), factory()
+        assert isinstance(first, CapturingEndpoint) and isinstance(second, CapturingEndpoint)
+        assert (first.link_label, second.link_label) == ("tcp#1", "tcp#2")
+        with pytest.raises(CaptureValueError):
+            capturing_factory(lambda: first, writer, "")
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _capture_text(*lines: str) -> str:
+    header = json.dumps(
+        {"format": "vpump-capture", "version": 1, "start_wall": 1.0, "start_pump_s": 2}
+    )
+    return "\n".join((header, *lines)) + "\n"
+
+
+def _line(**changes: object) -> str:
+    obj: dict[str, object] = {
+        "wall": 1.5,
+        "pump_s": 2,
+        "dir": "to_pump",
+        "link": "l",
+        "hex": "a55a",
+    }
+    obj.update(changes)
+    return json.dumps({k: v for k, v in obj.items() if v is not None})
+
+
+def test_reading_back_blank_lines_and_unknown_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(_capture_text(_line(), "", "   ", _line(extra=1, hex="00ff")))
+    header, chunks = read_capture(path)
+    assert header == CaptureHeader(pump_serial=None, start_wall_s=1.0, start_pump_s=2)
+    assert [c.data for c in chunks] == [b"\xa5\x5a", b"\x00\xff"]
+
+
+def test_a_last_line_cut_off_mid_write_is_reported_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(_capture_text(_line()) + _line()[:20])
+    with CaptureReader(path) as reader:
+        assert len(list(reader)) == 1
+        assert reader.truncated_line == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", 1, "empty file"),
+        ('{"wall": 1}\n', 1, "not a vpump-capture header"),
+        ("[1, 2]\n", 1, "not a JSON object"),
+        ('{"format": "vpump-capture", "version": 9, "start_wall": 1, "start_pump_s": 1}\n', 1, "9"),
+        ('{"format": "vpump-capture", "version": 1, "start_wall": 1}\n', 1, "start_pump_s"),
+        (_capture_text("{not json", _line()), 2, "not JSON"),
+        (_capture_text(_line(), _line(hex="zz")), 3, "hexadecimal"),
+        (_capture_text(_line(hex=5)), 2, "'hex' must be a string"),
+        (_capture_text(_line(dir="up")), 2, "direction"),
+        (_capture_text(_line(wall=None)), 2, "'wall'"),
+        (_capture_text(_line(pump_s=-3)), 2, "pump_s"),
+        (_capture_text(_line(link="")), 2, "link label"),
+        (
+            _capture_text('{"wall": NaN, "pump_s": 1, "dir": "to_pump", "link": "l", "hex": ""}'),
+            2,
+            "finite",
+        ),
+        (_capture_text(_capture_text().strip()), 2, "a second capture header"),
+    ],
+)
+def test_a_malformed_line_is_an_error_naming_it(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(text)
+    with pytest.raises(CaptureFormatError, match=message) as info:
+        read_capture(path)
+    assert info.value.line == line
+    assert str(info.value).startswith(f"{path}:{line}: ")
+
+
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(_capture_text(_line()).encode() + b'{"\xff\xfe"}\n' + _line().encode() + b"\n")
+    with pytest.raises(CaptureFormatError, match="UTF-8") as info:
+        read_capture(path)
+    assert info.value.line == 3
+
+
+def test_a_missing_file_is_a_read_error(tmp_path: Path) -> None:
+    with pytest.raises(CaptureReadError, match="cannot open"):
+        read_capture(tmp_path / "nope.jsonl")
+
+
+def test_reading_from_a_text_stream() -> None:
+    header, chunks = read_capture(io.StringIO(_capture_text(_line(dir="to_programmer"))))
+    assert header.start_pump_s == 2
+    assert chunks[0].direction is Direction.TO_PROGRAMMER
+
+
+# --- pcap ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Packet:
+    seconds: int
+    micros: int
+    captured: int
+    original: int
+    data: bytes
+
+
+def parse_pcap(data: bytes) -> tuple[tuple[int, ...], list[Packet]]:
+    """An independent reader: the global header fields and every record."""
+    header = struct.unpack_from("<IHHiIII", data, 0)
+    packets, offset = [], 24
+    while offset < len(data):
+        seconds, micros, captured, original = struct.unpack_from("<IIII", data, offset)
+        offset += 16
+        packets.append(
+            Packet(seconds, micros, captured, original, data[offset : offset + captured])
+        )
+        offset += captured
+    assert offset == len(data), "a record runs past the end of the file"
+    return header, packets
+
+
+def test_pcap_global_header_and_records_parse_back(tmp_path: Path) -> None:
+    path = tmp_path / "c.pcap"
+    with PcapWriter(path) as pcap:
+        pcap.write_packet(
+            direction=Direction.TO_PUMP, data=b"\xa5\x5a\x01", wall_s=1_790_000_000.25
+        )
+        pcap.write_chunk(
+            Chunk(wall_s=1.0000004, pump_s=0, direction=Direction.TO_PROGRAMMER, link="l", data=b"")
+        )
+        pcap.write_packet(direction=Direction.TO_PROGRAMMER, data=b"x", wall_s=2.9999999)
+        assert pcap.packets == 3
+    header, packets = parse_pcap(path.read_bytes())
+    assert header == (0xA1B2C3D4, 2, 4, 0, 0, 65535, DLT_USER0)
+    assert packets == [
+        Packet(1_790_000_000, 250_000, 4, 4, b"\x00\xa5\x5a\x01"),
+        Packet(1, 0, 1, 1, b"\x01"),  # to the nearest microsecond
+        Packet(3, 0, 2, 2, b"\x01x"),  # the rounding carries into the seconds
+    ]
+
+
+def test_a_chunk_longer_than_the_snap_length_is_split(tmp_path: Path) -> None:
+    stream = io.BytesIO()
+    pcap = PcapWriter(stream, snaplen=5)
+    assert pcap.write_packet(direction=Direction.TO_PUMP, data=bytes(range(10)), wall_s=7.0) == 3
+    pcap.close()
+    assert not stream.closed
+    header, packets = parse_pcap(stream.getvalue())
+    assert header[5] == 5
+    assert [p.data for p in packets] == [
+        b"\x00" + bytes(range(i, min(i + 4, 10))) for i in (0, 4, 8)
+    ]
+    assert all(p.captured == p.original <= 5 and p.seconds == 7 for p in packets)
+    with pytest.raises(CaptureClosedError):
+        pcap.write_packet(direction=Direction.TO_PUMP, data=b"", wall_s=7.0)
+    with pytest.raises(CaptureValueError):
+        PcapWriter(io.BytesIO(), snaplen=1)
+
+
+def test_the_writer_mirrors_chunks_to_pcap_and_export_filters_a_link(tmp_path: Path) -> None:
+    jsonl, pcap = tmp_path / "c.jsonl", tmp_path / "c.pcap"
+    with _writer(jsonl, pcap=pcap) as writer:
+        writer.record(Direction.TO_PUMP, "a#1", b"\x01\x02")
+        writer.record(Direction.TO_PROGRAMMER, "b#2", b"\x03")
+        writer.record(Direction.TO_PROGRAMMER, "a#1", b"\x04")
+    _, mirrored = parse_pcap(pcap.read_bytes())
+    assert [(p.seconds, p.micros, p.data) for p in mirrored] == [
+        (1_700_000_000, 250_000, b"\x00\x01\x02"),
+        (1_700_000_000, 500_000, b"\x01\x03"),
+        (1_700_000_000, 750_000, b"\x01\x04"),
+    ]
+    exported = tmp_path / "a.pcap"
+    assert export_pcap(jsonl, exported, link="a#1") == 2
+    _, only_a = parse_pcap(exported.read_bytes())
+    assert [p.data for p in only_a] == [b"\x00\x01\x02", b"\x01\x04"]
+    assert export_pcap(jsonl, tmp_path / "all.pcap") == 3
+    assert (tmp_path / "all.pcap").read_bytes() == pcap.read_bytes()
+
+
+# --- the example capture -------------------------------------------------------------------
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_capture", EXAMPLES / "make_capture.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_example_capture_is_what_its_script_makes(tmp_path: Path) -> None:
+    script = _load_script()
+    jsonl, pcap = script.make_capture(tmp_path, link_name="example-repro")
+    assert jsonl.read_bytes() == (EXAMPLES / "demo-session.jsonl").read_bytes()
+    assert pcap.read_bytes() == (EXAMPLES / "demo-session.pcap").read_bytes()
+    _, chunks = read_capture(jsonl)
+    _, packets = parse_pcap(pcap.read_bytes())
+    assert [bytes([c.direction.pcap_byte]) + c.data for c in chunks] == [p.data for p in packets]
+
+
+def test_late_answers_of_a_timed_inner_endpoint_are_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    clock = Steps(0.0, 0.0)
+    faults = LinkFaults(LinkImpairment(delay_ms=100), clock=clock)
+    inner = faults.impair(Echo(answer=lambda data: data.upper(), got=[]))
+    with _writer(path) as writer:
+        endpoint = CapturingEndpoint(inner, writer, "slow#1")
+        assert endpoint.receive(b"abc") == b""  # held back by the delay
+        assert endpoint.due(endpoint.now()) == b""
+        clock.start = 0.25  # past both legs of the 100 ms delay
+        assert endpoint.due(endpoint.now()) == b"ABC"
+        endpoint.close()
+        plain = CapturingEndpoint(Echo(answer=bytes, got=[]), writer, "plain#1")
+        assert (plain.now(), plain.due(1.0)) == (0.0, b"")
+    assert [(c.direction, c.data) for c in read_capture(path)[1]] == [
+        (Direction.TO_PUMP, b"abc"),
+        (Direction.TO_PROGRAMMER, b"ABC"),
+    ]
+
+
+def test_an_unwritable_target_is_a_typed_write_error(tmp_path: Path) -> None:
+    with pytest.raises(CaptureWriteError, match="cannot open the capture file"):
+        _writer(tmp_path / "missing-dir" / "c.jsonl")
+    with pytest.raises(CaptureWriteError, match="cannot write the pcap file"):
+        _writer(tmp_path / "c.jsonl", pcap=tmp_path / "missing-dir" / "c.pcap")
+    assert (tmp_path / "c.jsonl").read_text() == ""  # opened, then closed on the failure
+    assert issubclass(CaptureWriteError, OSError)
