@@ -38,6 +38,14 @@ DEFAULT_RETRIES = 3
 
 _READ_CHUNK = 4096
 
+try:  # pyserial's POSIX ports raise termios.error (not an OSError) when the tty goes away.
+    import termios
+
+    _PORT_ERRORS: tuple[type[Exception], ...] = (serial.SerialException, OSError, termios.error)
+except ImportError:  # pragma: no cover - not POSIX
+    _PORT_ERRORS = (serial.SerialException, OSError)
+_OPEN_ERRORS: tuple[type[Exception], ...] = (*_PORT_ERRORS, ValueError)
+
 
 class ProgrammingError(PeerError):
     """The pump did not confirm a new prescription; its old one is still running."""
@@ -100,7 +108,7 @@ class PumpClient:
             self._port = serial.serial_for_url(
                 self.url, baudrate=self._baudrate, timeout=self.timeout_s, write_timeout=5.0
             )
-        except (serial.SerialException, ValueError, OSError) as exc:
+        except _OPEN_ERRORS as exc:
             raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
         if self._key is not None:
             try:
@@ -122,6 +130,8 @@ class PumpClient:
         if self._port is not None:
             try:
                 self._port.close()
+            except _PORT_ERRORS:
+                pass  # The port is gone already; closing it has nothing left to do.
             finally:
                 self._port = None
 
@@ -225,7 +235,7 @@ class PumpClient:
         try:
             port.write(data)
             port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             raise LinkClosed(f"link to {self.url} lost while writing: {exc}") from exc
 
     def _wait_for(self, seq: int, deadline: float) -> Frame | None:
@@ -243,7 +253,7 @@ class PumpClient:
             try:
                 waiting = int(getattr(port, "in_waiting", 0))
                 chunk = port.read(max(1, min(waiting, _READ_CHUNK)))
-            except (serial.SerialException, OSError) as exc:
+            except _PORT_ERRORS as exc:
                 raise LinkClosed(f"link to {self.url} lost while reading: {exc}") from exc
             if chunk:
                 self._pending.extend(self._deframer.feed(chunk))

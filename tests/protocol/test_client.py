@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import termios
 from collections.abc import Iterator
 
 import pytest
@@ -181,3 +182,18 @@ def test_a_retried_bolus_is_delivered_once() -> None:
             assert client.retransmissions >= 1
         starts = [e for e in pump.virtual.pump.event_log if e.code is EventCode.BOLUS_STARTED]
         assert len(starts) == 1
+
+
+def test_a_tty_error_from_pyserial_is_a_link_error(
+    pump: InprocPump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When the pump's pty dies, pyserial's POSIX flush() raises termios.error (EIO), which is
+    # not an OSError; the client must turn it into its own typed LinkClosed.
+    def dead_tty() -> None:
+        raise termios.error(5, "Input/output error")
+
+    with pump.client() as client:
+        assert client._port is not None
+        monkeypatch.setattr(client._port, "flush", dead_tty)
+        with pytest.raises(LinkClosed, match="lost while writing"):
+            client.status()
