@@ -30,11 +30,12 @@ import urllib.parse
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from serial import PortNotOpenError, SerialBase, SerialException
+from serial import PortNotOpenError, SerialException
 
 from emulator.link_faults import ImpairedEndpoint, LinkFaults
 from emulator.transports import inproc
 from emulator.transports.base import EndpointFactory, LinkFailure, log_failure
+from emulator.transports.virtual_port import VirtualPort
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -119,7 +120,7 @@ def serial_class_for_url(url: str) -> tuple[str, type[ImpairedSerial]]:
     return url, ImpairedSerial
 
 
-class ImpairedSerial(SerialBase):
+class ImpairedSerial(VirtualPort):
     """A serial port whose other end is an in-process :class:`ImpairedEndpoint`. Thread-safe.
 
     A write goes through the impairment to the pump; an answer is readable
@@ -279,51 +280,6 @@ class ImpairedSerial(SerialBase):
         with self._rx_ready:
             self._collect_locked()
             self._rx.clear()
-
-    def reset_output_buffer(self) -> None:
-        """Nothing waits on our side of the link."""
-        if not self.is_open:
-            raise PortNotOpenError()
-
-    def flush(self) -> None:
-        """Writes enter the link at once, so this only checks the port is open."""
-        if not self.is_open:
-            raise PortNotOpenError()
-
-    # -- modem lines: accepted, no effect -----------------------------------------------------
-
-    @property
-    def cts(self) -> bool:
-        """Clear To Send: always asserted."""
-        return True
-
-    @property
-    def dsr(self) -> bool:
-        """Data Set Ready: always asserted."""
-        return True
-
-    @property
-    def ri(self) -> bool:
-        """Ring Indicator: never."""
-        return False
-
-    @property
-    def cd(self) -> bool:
-        """Carrier Detect: always asserted."""
-        return True
-
-    # Called by SerialBase's property setters while open; settings have no effect here.
-    def _reconfigure_port(self, force_update: bool = False) -> None:
-        pass
-
-    def _update_rts_state(self) -> None:
-        pass
-
-    def _update_dtr_state(self) -> None:
-        pass
-
-    def _update_break_state(self) -> None:
-        pass
 
     # -- internals -------------------------------------------------------------------------
 

@@ -18,10 +18,11 @@ import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from serial import PortNotOpenError, SerialBase, SerialException
+from serial import PortNotOpenError, SerialException
 
 from emulator.transports import inproc
 from emulator.transports.base import Endpoint, LinkFailure, log_failure
+from emulator.transports.virtual_port import VirtualPort
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Serial"]
 
 
-class Serial(SerialBase):
+class Serial(VirtualPort):
     """A serial port whose other end is an in-process endpoint. Thread-safe."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -174,51 +175,6 @@ class Serial(SerialBase):
             raise PortNotOpenError()
         with self._rx_ready:
             self._rx.clear()
-
-    def reset_output_buffer(self) -> None:
-        """Nothing is ever pending on the way out."""
-        if not self.is_open:
-            raise PortNotOpenError()
-
-    def flush(self) -> None:
-        """Writes are delivered synchronously, so this only checks the port is open."""
-        if not self.is_open:
-            raise PortNotOpenError()
-
-    # -- modem lines: accepted, no effect ----------------------------------------
-
-    @property
-    def cts(self) -> bool:
-        """Clear To Send: always asserted."""
-        return True
-
-    @property
-    def dsr(self) -> bool:
-        """Data Set Ready: always asserted."""
-        return True
-
-    @property
-    def ri(self) -> bool:
-        """Ring Indicator: never."""
-        return False
-
-    @property
-    def cd(self) -> bool:
-        """Carrier Detect: always asserted."""
-        return True
-
-    # Called by SerialBase's property setters while open; settings have no effect here.
-    def _reconfigure_port(self, force_update: bool = False) -> None:
-        pass
-
-    def _update_rts_state(self) -> None:
-        pass
-
-    def _update_dtr_state(self) -> None:
-        pass
-
-    def _update_break_state(self) -> None:
-        pass
 
     # -- internals ---------------------------------------------------------------
 
