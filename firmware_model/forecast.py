@@ -6,21 +6,35 @@ when patient doses are enabled, a patient who asks for a dose the moment the
 request rule allows one ("patient doses assumed used at their maximum").
 Reservoir limits and halts are ignored (a forecast assumes refills happen).
 
-:func:`first_reach_t` integrates that plan exactly, event to event, and
-skips whole repetitions of it so that years of forecast stay cheap:
+:func:`first_crossings` integrates that plan exactly, event to event, once
+for several thresholds (:class:`Query`), and skips whole repetitions of it so
+that years of forecast stay cheap:
 
 - no patient doses: the basal schedule repeats every ``period_s``, so whole
   periods are skipped at once (their integral is known);
-- patient doses: at each dose start the future depends only on the phase
-  in the schedule and on the recent grants, so when that state repeats the
-  cycle between the two visits is skipped as many times as fits.
+- patient doses: at a dose start the future depends only on the phase in
+  the schedule and on the grants of the last 24 h, so when that state
+  repeats the cycle between the two visits is skipped as many times as fits;
+- doses that repeat in model time but drift against the schedule (a lockout
+  out of step with the flex day or week, which may not come back in phase
+  for centuries) are skipped by :func:`_drift_skip`, in closed form.
+
+Each query then walks at most one cycle exactly. Every answer is the one
+plain integration gives (``skip_cycles=False``). Each is a :class:`Crossing`:
+the second and the constant-rate segment it lies in, so that a slightly
+smaller need (the battery drained by telemetry since) is answered again in
+O(1) with :meth:`Crossing.requery`.
 """
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
-from firmware_model.delivery import RunningBolus, first_reach, linear_floor_volume
+from firmware_model.delivery import RunningBolus, linear_floor_volume
 from firmware_model.prescription import PatientDoseSettings, Schedule, next_patient_dose_t
 from firmware_model.timebase import SECONDS_PER_DAY, ceil_div
 from protocol.enums import BolusKind
@@ -44,6 +58,95 @@ class Plan:
     """Model times of doses granted so far (the request rule looks back 24 h)."""
     delivering: bool
     """False when the pump is stopped or halted: no volume moves at all."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """A threshold: the first second with ``q*(x - t) + p*volume(t..x) >= need``.
+
+    ``q = 0, p = 1`` asks when a volume is reached; the battery's quiescent
+    and per-nL drains ask when a charge is used.
+    """
+
+    q: int
+    p: int
+    need: int
+
+    def __post_init__(self) -> None:
+        if self.q < 0 or self.p < 0:
+            raise ValueError(f"drains must not be negative: q={self.q}, p={self.p}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Crossing:
+    """Where a query's threshold is first reached, and the segment it lies in.
+
+    From ``seg_x`` to ``x`` the plan runs one source at a constant rate, of
+    linear floor form ``(a, b, c)`` (see :mod:`firmware_model.delivery`);
+    ``seg_progress`` is the progress already made at ``seg_x`` (below
+    ``need``). :meth:`requery` answers a smaller need that falls inside it.
+    """
+
+    x: int
+    need: int
+    q: int
+    p: int
+    seg_x: int
+    seg_progress: int
+    a: int
+    b: int
+    c: int
+
+    def requery(self, need: int) -> int | None:
+        """First second for ``need`` if it is reached within this segment, else None.
+
+        Exact: the same answer :func:`first_crossings` gives for ``need`` on
+        the same plan, whenever ``seg_progress < need <= self.need``.
+        """
+        if not self.seg_progress < need <= self.need:
+            return None
+        dt = reach_dt(
+            q=self.q,
+            p=self.p,
+            a=self.a,
+            b=self.b,
+            c=self.c,
+            need=need - self.seg_progress,
+            max_dt=self.x - self.seg_x,
+        )
+        return None if dt is None else self.seg_x + dt
+
+
+def reach_dt(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int) -> int | None:
+    """Smallest ``dt`` in ``[0, max_dt]`` with ``q*dt + p*volume(dt) >= need``, or None.
+
+    ``volume(dt) = (a + b*dt)//c - a//c`` (see :func:`linear_floor_volume`);
+    ``q, p, b >= 0`` so the left side never decreases. Same answer as
+    :func:`firmware_model.delivery.first_reach`, in O(1) steps: the floor
+    moves the left side by less than ``p`` from its straight line, so the
+    answer is bracketed by two exact ceilings and at most a short bisection
+    (for the profiles' drains, one or two steps) remains.
+    """
+    if need <= 0:
+        return 0
+    k0 = a // c
+    if q * max_dt + p * ((a + b * max_dt) // c - k0) < need:
+        return None
+    if q == 0:
+        # p * ((a + b*dt)//c - k0) >= need  <=>  a + b*dt >= (k0 + ceil(need/p)) * c
+        return max(0, ceil_div((k0 + ceil_div(need, p)) * c - a, b))
+    r = a - k0 * c
+    den = q * c + p * b
+    # With g(dt) = q*dt + p*(r + b*dt)/c: g(dt) - p < left side <= g(dt).
+    lo = max(0, ceil_div(c * need - p * r, den))  # below it, g < need
+    hi = min(max_dt, ceil_div(c * (need + p) - p * r, den))  # there, g >= need + p
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if q * mid + p * ((r + b * mid) // c) >= need:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _largest_k_below(*, progress_at: _Progress, k_max: int, need: int) -> int:
@@ -94,127 +197,509 @@ def first_reach_t(
     ``skip_cycles=False`` integrates every event without skipping repetitions
     (same answer, slower: a cross-check for tests).
     """
+    (crossing,) = first_crossings(
+        plan, (Query(q=q, p=p, need=need),), horizon_s=horizon_s, skip_cycles=skip_cycles
+    )
+    return None if crossing is None else crossing.x
+
+
+def first_crossings(
+    plan: Plan, queries: Sequence[Query], *, horizon_s: int, skip_cycles: bool = True
+) -> list[Crossing | None]:
+    """Where each query's threshold is first reached on the plan (None: not by the horizon).
+
+    One integration answers them all; each answer is the one
+    :func:`first_reach_t` gives for that query alone.
+    """
     t0 = plan.t
-    if need <= 0:
-        return t0
     limit = t0 + horizon_s
-    if not plan.delivering:
-        if q == 0:
-            return None
-        x = t0 + ceil_div(need, q)
-        return x if x <= limit else None
-
-    sched = plan.schedule
-    off = plan.clock_offset_s
-    rem0 = plan.basal_remainder
-    patient = plan.patient
-    bolus = plan.bolus
-    grants = list(plan.grants_t)
-    x = t0
-    integ = 0  # basal rate integral since t0, nL*s/day
-    bvol = 0  # bolus and patient-dose volume since t0, nL
-    skipped = not skip_cycles
-    seen: dict[tuple[int, tuple[int, ...]], tuple[int, int, int]] = {}
-
-    def progress(x_: int, integ_: int, bvol_: int) -> int:
-        return q * (x_ - t0) + p * ((rem0 + integ_) // SECONDS_PER_DAY + bvol_)
-
-    while x < limit:
-        if bolus is not None:
-            end = min(bolus.end_t, limit)
-            a = bolus.volume_nl * (x - bolus.start_t)
-            dt = first_reach(
-                q=q,
-                p=p,
-                a=a,
-                b=bolus.volume_nl,
-                c=bolus.duration_s,
-                need=need - progress(x, integ, bvol),
-                max_dt=end - x,
+    results: list[Crossing | None] = [None] * len(queries)
+    pending: list[int] = []
+    for i, query in enumerate(queries):
+        q, p, need = query.q, query.p, query.need
+        if need <= 0:
+            results[i] = Crossing(
+                x=t0, need=need, q=q, p=p, seg_x=t0, seg_progress=0, a=0, b=0, c=1
             )
-            if dt is not None:
-                return x + dt
-            bvol += linear_floor_volume(a, bolus.volume_nl, bolus.duration_s, end - x)
-            x = end
-            if x == bolus.end_t:
-                bolus = None
-            continue
+        elif not plan.delivering:
+            # Nothing moves: only the quiescent drain counts.
+            x = t0 + ceil_div(need, q) if q else limit + 1
+            if x <= limit:
+                results[i] = Crossing(
+                    x=x, need=need, q=q, p=p, seg_x=t0, seg_progress=0, a=0, b=0, c=1
+                )
+        else:
+            pending.append(i)
+    if pending:
+        _Walk(plan, queries, results).run(
+            pending,
+            x=t0,
+            integ=0,
+            bvol=0,
+            bolus=plan.bolus,
+            grants=list(plan.grants_t),
+            limit=limit,
+            skip=skip_cycles,
+        )
+    return results
 
-        next_dose = None if patient is None else next_patient_dose_t(patient, grants, x)
-        if patient is not None and next_dose == x:
-            if not skipped:
-                phase = (x + off) % sched.period_s
-                key = (phase, tuple(x - g for g in grants if g > x - SECONDS_PER_DAY))
-                before = seen.get(key)
-                if before is not None:
-                    x1, integ1, bvol1 = before
-                    cycle_s, d_integ, d_bvol = x - x1, integ - integ1, bvol - bvol1
-                    cycle = _Progress(
+
+class _Walk:
+    """One integration of a plan: its constants, and :meth:`run` from any state along it.
+
+    A state is ``(x, integ, bvol, bolus, grants)``: the model second, the
+    basal rate integral since ``t0`` (nL*s/day), the bolus and dose volume
+    since ``t0`` (nL), the running bolus and the grant times.
+    """
+
+    def __init__(
+        self, plan: Plan, queries: Sequence[Query], results: list[Crossing | None]
+    ) -> None:
+        self.t0 = plan.t
+        self.sched = plan.schedule
+        self.off = plan.clock_offset_s
+        self.rem0 = plan.basal_remainder
+        self.patient = plan.patient
+        self.queries = queries
+        self.results = results
+
+    def run(
+        self,
+        pending: list[int],
+        *,
+        x: int,
+        integ: int,
+        bvol: int,
+        bolus: RunningBolus | None,
+        grants: list[int],
+        limit: int,
+        skip: bool,
+    ) -> None:
+        """Walk event to event until every pending query is answered or ``limit``.
+
+        With ``skip``, the first repetition found hands over to
+        :meth:`_skip_cycles` or :meth:`_drift_cycles`, which skip whole
+        cycles for each query and walk its last one.
+        """
+        t0, sched, off, rem0, patient = self.t0, self.sched, self.off, self.rem0, self.patient
+        queries, results = self.queries, self.results
+        basal_skip_from = x if skip else limit + 1
+        seen: dict[tuple[int, tuple[int, ...]], tuple[int, int, int]] = {}
+        seen_recent: dict[tuple[int, ...], int] = {}
+
+        def segment(a: int, b: int, c: int, end: int) -> None:
+            """Answer the pending queries reached in one constant-rate segment from x to end."""
+            vol0 = (rem0 + integ) // SECONDS_PER_DAY + bvol
+            still: list[int] = []
+            for i in pending:
+                query = queries[i]
+                q, p = query.q, query.p
+                base = q * (x - t0) + p * vol0
+                dt = reach_dt(q=q, p=p, a=a, b=b, c=c, need=query.need - base, max_dt=end - x)
+                if dt is None:
+                    still.append(i)
+                else:
+                    results[i] = Crossing(
+                        x=x + dt,
+                        need=query.need,
                         q=q,
                         p=p,
-                        x0=x - t0,
-                        rem=rem0,
-                        integ=integ,
-                        bvol=bvol,
-                        d_x=cycle_s,
-                        d_integ=d_integ,
-                        d_bvol=d_bvol,
+                        seg_x=x,
+                        seg_progress=base,
+                        a=a,
+                        b=b,
+                        c=c,
                     )
-                    k = _largest_k_below(progress_at=cycle, k_max=(limit - x) // cycle_s, need=need)
-                    x += k * cycle_s
-                    integ += k * d_integ
-                    bvol += k * d_bvol
-                    grants = [g + k * cycle_s for g in grants]
-                    skipped = True
-                    continue
-                if len(seen) < _MAX_CYCLE_STATES:
-                    seen[key] = (x, integ, bvol)
-            grants = [g for g in grants if g > x - SECONDS_PER_DAY]
-            grants.append(x)
-            bolus = RunningBolus(
-                kind=BolusKind.PATIENT,
-                volume_nl=patient.volume_nl,
-                duration_s=patient.duration_s,
-                start_t=x,
-            )
-            continue
+            pending[:] = still
 
-        rate, until = sched.segment_at(x + off)
-        if not skipped and patient is None and until is not None:
-            # Pure basal from here on: skip whole schedule periods.
-            period = sched.period_s
-            whole = _Progress(
-                q=q,
-                p=p,
-                x0=x - t0,
-                rem=rem0,
+        while x < limit and pending:
+            if bolus is not None:
+                a = bolus.volume_nl * (x - bolus.start_t)
+                end = min(bolus.end_t, limit)
+                segment(a, bolus.volume_nl, bolus.duration_s, end)
+                bvol += linear_floor_volume(a, bolus.volume_nl, bolus.duration_s, end - x)
+                x = end
+                if x == bolus.end_t:
+                    bolus = None
+                continue
+
+            next_dose = None if patient is None else next_patient_dose_t(patient, grants, x)
+            if patient is not None and next_dose == x:
+                if skip:
+                    # From a dose start the future depends only on the grants of the last
+                    # 24 h (relative to now) and on the phase in the schedule.
+                    recent = tuple(x - g for g in grants if g > x - SECONDS_PER_DAY)
+                    key = ((x + off) % sched.period_s, recent)
+                    before = seen.get(key)
+                    if before is not None:
+                        x1, integ1, bvol1 = before
+                        self._skip_cycles(
+                            pending,
+                            x=x,
+                            integ=integ,
+                            bvol=bvol,
+                            grants=grants,
+                            limit=limit,
+                            d_x=x - x1,
+                            d_integ=integ - integ1,
+                            d_bvol=bvol - bvol1,
+                        )
+                        return
+                    first = seen_recent.get(recent)
+                    if first is not None:
+                        # The doses repeat in model time but out of phase with the schedule.
+                        self._drift_cycles(
+                            pending,
+                            x=x,
+                            integ=integ,
+                            bvol=bvol,
+                            grants=grants,
+                            limit=limit,
+                            cycle_from=first,
+                        )
+                        return
+                    if len(seen) < _MAX_CYCLE_STATES:
+                        seen[key] = (x, integ, bvol)
+                        seen_recent[recent] = x
+                grants = [g for g in grants if g > x - SECONDS_PER_DAY]
+                grants.append(x)
+                bolus = RunningBolus(
+                    kind=BolusKind.PATIENT,
+                    volume_nl=patient.volume_nl,
+                    duration_s=patient.duration_s,
+                    start_t=x,
+                )
+                continue
+
+            rate, until = sched.segment_at(x + off)
+            if patient is None and until is not None and x >= basal_skip_from:
+                # Pure basal from here on: skip whole schedule periods.
+                self._skip_cycles(
+                    pending,
+                    x=x,
+                    integ=integ,
+                    bvol=bvol,
+                    grants=grants,
+                    limit=limit,
+                    d_x=sched.period_s,
+                    d_integ=sched.period_integral,
+                    d_bvol=0,
+                )
+                return
+            end = limit
+            if until is not None:
+                end = min(end, x + until)
+            if next_dose is not None:
+                end = min(end, next_dose)
+            segment(rem0 + integ, rate, SECONDS_PER_DAY, end)
+            integ += rate * (end - x)
+            x = end
+
+    def _progress(self, query: Query, x: int, integ: int, bvol: int) -> int:
+        return query.q * (x - self.t0) + query.p * ((self.rem0 + integ) // SECONDS_PER_DAY + bvol)
+
+    def _skip_cycles(
+        self,
+        pending: list[int],
+        *,
+        x: int,
+        integ: int,
+        bvol: int,
+        grants: list[int],
+        limit: int,
+        d_x: int,
+        d_integ: int,
+        d_bvol: int,
+    ) -> None:
+        """From a state that repeats every ``d_x`` s (no bolus running), skip and walk per query."""
+        for i in pending:
+            query = self.queries[i]
+            cycle = _Progress(
+                q=query.q,
+                p=query.p,
+                x0=x - self.t0,
+                rem=self.rem0,
                 integ=integ,
                 bvol=bvol,
-                d_x=period,
-                d_integ=sched.period_integral,
-                d_bvol=0,
+                d_x=d_x,
+                d_integ=d_integ,
+                d_bvol=d_bvol,
             )
-            k = _largest_k_below(progress_at=whole, k_max=(limit - x) // period, need=need)
-            x += k * period
-            integ += k * sched.period_integral
-            skipped = True
-            continue
-        end = limit
-        if until is not None:
-            end = min(end, x + until)
-        if next_dose is not None:
-            end = min(end, next_dose)
-        dt = first_reach(
-            q=q,
-            p=p,
-            a=rem0 + integ,
-            b=rate,
-            c=SECONDS_PER_DAY,
-            need=need - progress(x, integ, bvol),
-            max_dt=end - x,
+            k = _largest_k_below(progress_at=cycle, k_max=(limit - x) // d_x, need=query.need)
+            # Cycle k + 1 reaches the threshold (or the limit): walk it.
+            self.run(
+                [i],
+                x=x + k * d_x,
+                integ=integ + k * d_integ,
+                bvol=bvol + k * d_bvol,
+                bolus=None,
+                grants=[g + k * d_x for g in grants],
+                limit=min(limit, x + (k + 1) * d_x),
+                skip=False,
+            )
+        pending.clear()
+
+    def _drift_cycles(
+        self,
+        pending: list[int],
+        *,
+        x: int,
+        integ: int,
+        bvol: int,
+        grants: list[int],
+        limit: int,
+        cycle_from: int,
+    ) -> None:
+        """At a dose start repeating the doses since ``cycle_from``: see :func:`_drift_skip`."""
+        patient = self.patient
+        assert patient is not None  # only dose starts get here
+        cycle_s = x - cycle_from
+        offsets = [g - cycle_from for g in grants if g >= cycle_from]
+        assert offsets[0] == 0  # a cycle is at most a day: its doses are all still listed
+        dose_nl = len(offsets) * patient.volume_nl
+        queries = [self.queries[i] for i in pending]
+
+        def below_for(query: Query) -> Callable[[int, int], bool]:
+            def below(k: int, basal: int) -> bool:
+                return (
+                    self._progress(query, x + k * cycle_s, integ + basal, bvol + k * dose_nl)
+                    < query.need
+                )
+
+            return below
+
+        skips = _drift_skip(
+            _Cumulative(self.sched),
+            clock_s=x + self.off,
+            cycle_s=cycle_s,
+            offsets=offsets,
+            dose_s=patient.duration_s,
+            k_max=(limit - x) // cycle_s,
+            below=[below_for(query) for query in queries],
         )
-        if dt is not None:
-            return x + dt
-        integ += rate * (end - x)
-        x = end
-    return None
+        for i, (k, basal) in zip(pending, skips, strict=True):
+            self.run(
+                [i],
+                x=x + k * cycle_s,
+                integ=integ + basal,
+                bvol=bvol + k * dose_nl,
+                bolus=None,
+                grants=[g + k * cycle_s for g in grants],
+                limit=min(limit, x + (k + 1) * cycle_s),
+                skip=False,
+            )
+        pending.clear()
+
+
+class _Cumulative:
+    """The basal rate integral of a schedule over RTC seconds, exact, from a one-period table."""
+
+    def __init__(self, sched: Schedule) -> None:
+        period = sched.period_s
+        starts: list[int] = []
+        rates: list[int] = []
+        before: list[int] = []  # integral from 0 to each start
+        u = total = 0
+        while u < period:
+            rate, until = sched.segment_at(u)
+            end = period if until is None else min(period, u + until)
+            starts.append(u)
+            rates.append(rate)
+            before.append(total)
+            total += rate * (end - u)
+            u = end
+        self.period_s = period
+        self.period_integral = total
+        self.starts, self.rates, self.before = starts, rates, before
+
+    def at(self, z: int) -> int:
+        """The integral of the rate from RTC second 0 to ``z`` (nL*s/day)."""
+        periods, u = divmod(z, self.period_s)
+        i = bisect_right(self.starts, u) - 1
+        return (
+            periods * self.period_integral + self.before[i] + self.rates[i] * (u - self.starts[i])
+        )
+
+    def window(self, z: int, length: int, forward: bool) -> tuple[int, int, int]:
+        """The integral over ``[z, z + length]``, its change per second moved, and for how long.
+
+        Moving the window forward (or back, ``forward=False``) by ``d`` seconds
+        changes the integral by exactly ``d`` times the second value, for any
+        ``d`` up to the third.
+        """
+        period, starts, rates, before = self.period_s, self.starts, self.rates, self.before
+        if forward:
+            w0, u0 = divmod(z, period)
+            w1, u1 = divmod(z + length, period)
+            i0 = bisect_right(starts, u0) - 1
+            i1 = bisect_right(starts, u1) - 1
+            r0, r1 = rates[i0], rates[i1]
+            room0 = (starts[i0 + 1] if i0 + 1 < len(starts) else period) - u0
+            room1 = (starts[i1 + 1] if i1 + 1 < len(starts) else period) - u1
+            since0, since1 = u0 - starts[i0], u1 - starts[i1]
+        else:
+            w0, u0 = divmod(z - 1, period)
+            w1, u1 = divmod(z + length - 1, period)
+            i0 = bisect_right(starts, u0) - 1
+            i1 = bisect_right(starts, u1) - 1
+            r0, r1 = rates[i0], rates[i1]
+            room0 = since0 = u0 + 1 - starts[i0]
+            room1 = since1 = u1 + 1 - starts[i1]
+        integral = (
+            (w1 - w0) * self.period_integral + before[i1] + r1 * since1 - before[i0] - r0 * since0
+        )
+        return integral, r1 - r0, min(room0, room1)
+
+
+def _block_size(*, alpha: int, period: int, k_max: int, breaks: int) -> int:
+    """The number of cycles per block that makes :func:`_drift_skip` cheapest.
+
+    Blocks of ``r`` cycles drift by ``d = r*alpha mod period`` (centred): the
+    sweep costs ``r`` terms plus a visit per breakpoint crossed, about
+    ``k_max * breaks * |d| / period``. The best ``r`` are continued-fraction
+    denominators of ``alpha / period`` (they make ``|d|`` smallest).
+    """
+
+    def cost(r: int, drift: int) -> int:
+        return r + k_max * breaks * abs(drift) // period
+
+    best_cost, best = cost(1, min(alpha, period - alpha)), 1
+    h_prev, h, k_prev, k = 1, 0, 0, 1
+    num, den = period, alpha
+    while den and k <= k_max:
+        a = num // den
+        h_prev, h = h, a * h + h_prev
+        k_prev, k = k, a * k + k_prev
+        num, den = den, num - a * den
+        if k <= max(k_max, 1) and cost(k, k * alpha - h * period) < best_cost:
+            best_cost, best = cost(k, k * alpha - h * period), k
+    return best
+
+
+def _drift_skip(
+    cum: _Cumulative,
+    *,
+    clock_s: int,
+    cycle_s: int,
+    offsets: Sequence[int],
+    dose_s: int,
+    k_max: int,
+    below: Sequence[Callable[[int, int], bool]],
+) -> list[tuple[int, int]]:
+    """Whole dose cycles to skip, for cycles repeating out of phase with the schedule.
+
+    Cycle ``k`` starts at RTC ``clock_s + k*cycle_s`` with doses of ``dose_s``
+    seconds at ``offsets``; the basal runs the rest of it. Its basal integral
+    is ``R(c + cycle_s) - R(c) - g(c)`` with ``R`` the schedule's integral and
+    ``g(c) = sum(R(c + o + dose_s) - R(c + o))``: a continuous, piecewise
+    linear, periodic function of the phase. For each predicate
+    ``below(k, basal)`` (true at ``k = 0``, monotone), returns the largest
+    ``k <= k_max`` with ``below(k, basal_k)`` and that ``basal_k`` (the basal
+    integral of cycles ``0..k-1``).
+
+    Blocks of ``r`` cycles: cycle ``j*r + i`` has the phase of cycle ``i``
+    moved by ``j*d`` (``d = r*cycle_s mod period``), so as ``j`` grows each of
+    the ``r`` terms of a block's ``g`` sum stays linear in ``j`` until its
+    phase crosses a breakpoint. A heap of those crossings gives the block sums
+    as runs of arithmetic series: exact, and far fewer steps than cycles.
+    """
+    period = cum.period_s
+    alpha = cycle_s % period
+    r = _block_size(
+        alpha=alpha,
+        period=period,
+        k_max=k_max,
+        breaks=2 * len(offsets) * len(cum.starts),
+    )
+    drift = (r * alpha) % period
+    if 2 * drift > period:
+        drift -= period
+    r0 = cum.at(clock_s)
+
+    def basal(k: int, g_sum: int) -> int:
+        return cum.at(clock_s + k * cycle_s) - r0 - g_sum
+
+    def finish(j: int, g_sum: int, below_j: Callable[[int, int], bool]) -> tuple[int, int]:
+        """The last cycle below within block ``j`` (below at its start; terms valid there)."""
+        n = min(r, k_max - j * r)
+        sums = list(accumulate((a + b * j for a, b in terms[:n]), initial=g_sum))
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if below_j(j * r + mid, basal(j * r + mid, sums[mid])):
+                lo = mid
+            else:
+                hi = mid - 1
+        return j * r + lo, basal(j * r + lo, sums[lo])
+
+    window = cum.window
+    forward = drift >= 0
+    step = abs(drift)
+
+    def piece(i: int, j: int) -> tuple[int, int, int]:
+        """(a, b, end): term i of block j' is a + b*j' for j <= j' < end."""
+        u = clock_s + i * cycle_s + j * drift
+        value = slope = 0
+        room = period
+        for o in offsets:
+            v, s, w = window(u + o, dose_s, forward)
+            value += v
+            slope += s
+            room = min(room, w)
+        if drift == 0:
+            return value, 0, j_max + 1
+        b = slope * drift
+        return value - b * j, b, j + room // step + 1
+
+    j_max = k_max // r
+    heap: list[tuple[int, int]] = []
+    terms: list[tuple[int, int]] = []
+    sum_a = sum_b = 0
+    for i in range(r if j_max else 0):
+        a, b, end = piece(i, 0)
+        terms.append((a, b))
+        sum_a += a
+        sum_b += b
+        heap.append((end, i))
+    heapq.heapify(heap)
+
+    def block_sums(j0: int, g0: int, j1: int) -> int:
+        """g summed over cycles up to block j1, from its value g0 at block j0 (one run)."""
+        n = j1 - j0
+        return g0 + sum_a * n + sum_b * (n * (j0 + j1 - 1) // 2)
+
+    out: list[tuple[int, int] | None] = [None] * len(below)
+    open_ = list(range(len(below)))
+    j = g_sum = 0
+    while open_ and j < j_max:
+        j_next = min(heap[0][0], j_max)
+        g_next = block_sums(j, g_sum, j_next)
+        still: list[int] = []
+        for n in open_:
+            below_n = below[n]
+            if below_n(j_next * r, basal(j_next * r, g_next)):
+                still.append(n)
+                continue
+            lo, hi = j, j_next - 1
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if below_n(mid * r, basal(mid * r, block_sums(j, g_sum, mid))):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            out[n] = finish(lo, block_sums(j, g_sum, lo), below_n)
+        open_ = still
+        j, g_sum = j_next, g_next
+        while heap[0][0] == j:
+            i = heap[0][1]
+            a, b = terms[i]
+            sum_a -= a
+            sum_b -= b
+            a, b, end = piece(i, j)
+            terms[i] = (a, b)
+            sum_a += a
+            sum_b += b
+            heapq.heapreplace(heap, (end, i))
+    for n in open_:
+        out[n] = finish(j, g_sum, below[n]) if j_max else (0, 0)
+    return [o for o in out if o is not None]

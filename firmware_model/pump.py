@@ -31,6 +31,14 @@ State rules:
   exceeds what the reservoir can deliver before its empty threshold.
 - Patient-dose lockouts count in model time, so setting the RTC cannot
   shorten them.
+
+Forecasts are cached (:meth:`Pump._forecast_ts`): an answer is an absolute
+second, which does not move while the pump follows the plan it was worked
+out on. A plan version changes with everything that changes what the pump
+will do from now on (a command, a fault, a halt or its end); refills,
+battery drains and alarm volumes change only the thresholds, which the
+cache accounts for exactly. With patient doses the plan assumes a dose as
+soon as the rule allows: once that second passes, the plan moves with time.
 """
 
 from __future__ import annotations
@@ -52,7 +60,7 @@ from firmware_model.errors import (
     WrongTypeError,
 )
 from firmware_model.event_log import EventLog, EventLogReader
-from firmware_model.forecast import Plan, first_reach_t
+from firmware_model.forecast import Crossing, Plan, Query, first_crossings, first_reach_t
 from firmware_model.prescription import (
     Bolus,
     PatientDoseSettings,
@@ -67,6 +75,7 @@ from firmware_model.prescription import (
 )
 from firmware_model.profile import PumpProfile, ToneSpec
 from firmware_model.timebase import (
+    DAYS_PER_WEEK,
     INT32_MAX,
     INT32_MIN,
     RTC_MAX_CLOCK_S,
@@ -76,6 +85,9 @@ from firmware_model.timebase import (
 from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason
 
 _SERIAL_MAX_CHARS = 32
+
+_FORECAST_SLACK_S = SECONDS_PER_DAY
+"""Forecasts are integrated this far past the horizon, so a cached "None" stays true a day."""
 
 
 def _require_int(name: str, value: object, *, minimum: int | None = None) -> int:
@@ -169,6 +181,21 @@ class PumpStatus:
     patient_doses_in_24h: int
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Anchor:
+    """One forecast as worked out at model second ``t`` (see :meth:`Pump._forecast_ts`)."""
+
+    plan_version: int
+    t: int
+    commanded_nl: int
+    """The pump's total commanded volume at ``t``."""
+    valid_until_t: int | None
+    """Last model second the plan of ``t`` still describes the future (None: until it changes)."""
+    need: int
+    crossing: Crossing | None
+    """The answer for ``need`` on the plan of ``t``, integrated to horizon + slack."""
+
+
 class Pump:
     """One pump. Build it with :meth:`new` or :meth:`from_bytes`."""
 
@@ -199,6 +226,12 @@ class Pump:
         self._halt_codes = self._alarms.halting_codes()
         self.segments_processed = 0
         """Diagnostic: constant-rate segments integrated so far (not part of the state)."""
+        # Forecast cache (derived, never stored). The plan version changes whenever what
+        # the pump will do from now on changes other than by time running along it.
+        self._plan_version = 0
+        self._anchors: list[_Anchor | None] = [None, None, None]
+        self._daily_volumes_for: Schedule | None = None
+        self._daily_volumes_nl: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ construction
 
@@ -442,6 +475,8 @@ class Pump:
         for code in halting:
             if code not in self._halt_codes:
                 self._log_event(EventCode.DELIVERY_HALTED, code, 0)
+        if halting != self._halt_codes:
+            self._plan_version += 1
         self._halt_codes = halting
         if halting:
             self._cancel_running_bolus()
@@ -452,6 +487,7 @@ class Pump:
             return 0
         delivered = bolus.delivered_nl(self._t)
         self._delivery.bolus = None
+        self._plan_version += 1
         self._log_event(EventCode.BOLUS_CANCELLED, bolus.kind, delivered)
         return delivered
 
@@ -482,6 +518,7 @@ class Pump:
         self._delivery.bolus = RunningBolus(
             kind=bolus.kind, volume_nl=bolus.volume_nl, duration_s=bolus.duration_s, start_t=self._t
         )
+        self._plan_version += 1
         self._log_event(EventCode.BOLUS_STARTED, bolus.kind, bolus.volume_nl)
 
     # ------------------------------------------------------------------ commands
@@ -491,6 +528,7 @@ class Pump:
         self.advance_to(t)
         schedule = validate(prescription, self._profile)
         self._schedule = schedule
+        self._plan_version += 1
         self._eri_threshold_uc = self._battery.eri_threshold_uc(schedule.weekly_integral)
         today = schedule.daily_volume_nl(weekday(self.clock(t)))
         self._log_event(EventCode.PROGRAMMED, schedule.mode, today.numerator // today.denominator)
@@ -529,6 +567,7 @@ class Pump:
             raise InvalidStateError(f"pump is already stopped ({self._suspended.name})")
         self._cancel_running_bolus()
         self._suspended = reason
+        self._plan_version += 1
         self._log_event(EventCode.STOPPED, reason, 0)
 
     def resume(self, t: int) -> None:
@@ -537,6 +576,7 @@ class Pump:
         if self._suspended is None:
             raise InvalidStateError("pump is not stopped")
         self._suspended = None
+        self._plan_version += 1
         self._log_event(EventCode.RESUMED, self._schedule.mode, 0)
 
     def refill(
@@ -627,6 +667,7 @@ class Pump:
                 field="delta_s", value=delta, limit=(INT32_MIN, INT32_MAX), rule="within"
             )
         self._clock_offset_s = clock_s - t
+        self._plan_version += 1
         self._log_event(EventCode.CLOCK_SET, delta, 0)
 
     def set_patient_settings(self, t: int, settings: PatientDoseSettings) -> None:
@@ -636,6 +677,7 @@ class Pump:
             raise WrongTypeError(field="settings", value=settings, expected="PatientDoseSettings")
         validate_patient_settings(settings, self._profile)
         self._patient = settings
+        self._plan_version += 1
         self._log_event(EventCode.PATIENT_SETTINGS_SET, settings.volume_nl, settings.max_per_24h)
 
     def request_patient_dose(self, t: int) -> PatientDoseGrant:
@@ -659,6 +701,7 @@ class Pump:
             raise
         grants.append(t)
         self._grants_t = grants
+        self._plan_version += 1
         count = doses_in_24h(grants, t)
         self._log_event(EventCode.PATIENT_DOSE_GRANTED, settings.volume_nl, count)
         self._start_bolus(settings.bolus())
@@ -857,11 +900,105 @@ class Pump:
             delivering=delivering,
         )
 
-    def _volume_forecast(self, floor_nl: int) -> int | None:
-        need = self._delivery.estimate_nl - floor_nl
-        x = first_reach_t(
-            self._plan(), q=0, p=1, need=need, horizon_s=self._profile.forecast_horizon_s
+    def _daily_volume_nl(self, weekday_: int) -> int:
+        """Today's 24-h basal volume in whole nL (memoised per committed schedule)."""
+        if self._daily_volumes_for is not self._schedule:
+            self._daily_volumes_nl = tuple(
+                v.numerator // v.denominator
+                for v in map(self._schedule.daily_volume_nl, range(DAYS_PER_WEEK))
+            )
+            self._daily_volumes_for = self._schedule
+        return self._daily_volumes_nl[weekday_]
+
+    def _forecast_needs(self) -> tuple[tuple[int, int, int], ...]:
+        """(q, p, need) of the low-reservoir, empty and ERI thresholds (see :class:`Query`)."""
+        est = self._delivery.estimate_nl
+        remaining = self._battery_uc
+        threshold = self._eri_threshold_uc
+        bat = self._battery
+        return (
+            (0, 1, est - self._alarm_volume_nl),
+            (0, 1, est - self._profile.empty_threshold_nl),
+            (
+                bat.quiescent_drain_uc_per_s,
+                bat.drain_uc_per_nl,
+                remaining - threshold + 1 if remaining >= threshold else 0,
+            ),
         )
+
+    def _forecast_ts(self) -> list[int | None]:
+        """Model seconds of the low-reservoir, empty and ERI forecasts (None: beyond the horizon).
+
+        Cached. While the pump follows the plan it had at an anchor second
+        ``ta`` (same plan version, and with patient doses not past the first
+        dose that plan assumed), ``need + q*(t - ta) + p*(volume commanded
+        since ta)`` is what the need was at ``ta``. Unchanged, the cached
+        crossing is the answer (an absolute second); changed (a refill, a
+        battery drain, a new alarm volume), the crossing's segment answers it
+        when it can, else the plan is integrated again from now. Integrating
+        to the horizon plus a slack lets a "None" stay valid for the slack.
+        """
+        t = self._t
+        horizon = self._profile.forecast_horizon_s
+        commanded = self._delivery.total_commanded_nl
+        version = self._plan_version
+        needs = self._forecast_needs()
+        out: list[int | None] = [None, None, None]
+        stale: list[int] = []
+        for i, (q, p, need) in enumerate(needs):
+            if need <= 0:
+                out[i] = t
+                continue
+            anchor = self._anchors[i]
+            if (
+                anchor is not None
+                and anchor.plan_version == version
+                and (anchor.valid_until_t is None or t <= anchor.valid_until_t)
+            ):
+                need_then = need + q * (t - anchor.t) + p * (commanded - anchor.commanded_nl)
+                crossing = anchor.crossing
+                if crossing is None:
+                    if need_then == anchor.need and t - anchor.t <= _FORECAST_SLACK_S:
+                        continue  # None: not reached by anchor.t + horizon + slack
+                else:
+                    x = crossing.x if need_then == anchor.need else crossing.requery(need_then)
+                    if x is not None:
+                        out[i] = x if x <= t + horizon else None
+                        continue
+            stale.append(i)
+        if stale:
+            plan = self._plan()
+            valid_until = _plan_valid_until(plan)
+            crossings = first_crossings(
+                plan,
+                [Query(q=needs[i][0], p=needs[i][1], need=needs[i][2]) for i in stale],
+                horizon_s=horizon + _FORECAST_SLACK_S,
+            )
+            for i, crossing in zip(stale, crossings, strict=True):
+                self._anchors[i] = _Anchor(
+                    plan_version=version,
+                    t=t,
+                    commanded_nl=commanded,
+                    valid_until_t=valid_until,
+                    need=needs[i][2],
+                    crossing=crossing,
+                )
+                if crossing is not None and crossing.x <= t + horizon:
+                    out[i] = crossing.x
+        return out
+
+    def _forecasts_uncached(self) -> list[int | None]:
+        """The three forecasts in RTC seconds, integrated afresh (the reference for the cache)."""
+        plan = self._plan()
+        horizon = self._profile.forecast_horizon_s
+        out: list[int | None] = []
+        for q, p, need in self._forecast_needs():
+            x = first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon)
+            out.append(None if x is None else self.clock(x))
+        return out
+
+    def _forecast_clock(self, index: int) -> int | None:
+        x = self._forecast_ts()[index]
         return None if x is None else self.clock(x)
 
     def low_reservoir_at(self) -> int | None:
@@ -870,25 +1007,15 @@ class Pump:
         Integrated over the real plan (running bolus, flex steps, patient doses
         at their maximum); None when not within the profile's forecast horizon.
         """
-        return self._volume_forecast(self._alarm_volume_nl)
+        return self._forecast_clock(0)
 
     def empty_at(self) -> int | None:
         """RTC second the estimate reaches the empty threshold (now if it has), or None."""
-        return self._volume_forecast(self._profile.empty_threshold_nl)
+        return self._forecast_clock(1)
 
     def eri_at(self) -> int | None:
         """RTC second the projected battery life drops under the ERI lead (now if it has)."""
-        remaining = self._battery_uc
-        need = remaining - self._eri_threshold_uc + 1 if remaining >= self._eri_threshold_uc else 0
-        bat = self._battery
-        x = first_reach_t(
-            self._plan(),
-            q=bat.quiescent_drain_uc_per_s,
-            p=bat.drain_uc_per_nl,
-            need=need,
-            horizon_s=self._profile.forecast_horizon_s,
-        )
-        return None if x is None else self.clock(x)
+        return self._forecast_clock(2)
 
     def status(self) -> PumpStatus:
         """Everything an interrogation reports, at :attr:`t` (advance first)."""
@@ -901,7 +1028,8 @@ class Pump:
             current = bolus.volume_nl * SECONDS_PER_DAY // bolus.duration_s
         else:
             current = basal
-        today = self._schedule.daily_volume_nl(weekday(clock))
+        low, empty, eri = self._forecast_ts()
+        offset = self._clock_offset_s
         return PumpStatus(
             model=self._profile.model,
             model_name=self._profile.model_name,
@@ -921,7 +1049,7 @@ class Pump:
             bolus_end_clock_s=None if bolus is None else self.clock(bolus.end_t),
             basal_rate_nl_per_day=basal,
             current_rate_nl_per_day=current,
-            daily_volume_nl=today.numerator // today.denominator,
+            daily_volume_nl=self._daily_volume_nl(weekday(clock)),
             concentration_ug_per_ml=self._concentration_ug_per_ml,
             reservoir_nl=self._delivery.estimate_nl,
             reservoir_capacity_nl=self._profile.reservoir_capacity_nl,
@@ -929,15 +1057,28 @@ class Pump:
             active_alarms=self._alarms.active_codes(),
             silenced_alarms=self._alarms.silenced_codes(),
             tone=self._alarms.sounding_tone(self._profile),
-            low_reservoir_at_clock_s=self.low_reservoir_at(),
-            empty_at_clock_s=self.empty_at(),
+            low_reservoir_at_clock_s=None if low is None else low + offset,
+            empty_at_clock_s=None if empty is None else empty + offset,
             battery_permille=self.battery_permille,
             projected_battery_life_s=self._battery.projected_life_s(
                 self._battery_uc, self._schedule.weekly_integral
             ),
-            eri_at_clock_s=self.eri_at(),
+            eri_at_clock_s=None if eri is None else eri + offset,
             patient_doses_in_24h=doses_in_24h(self._grants_t, self._t),
         )
+
+
+def _plan_valid_until(plan: Plan) -> int | None:
+    """Last model second at which the plan from a later ``t`` is still this one (None: always).
+
+    A deterministic plan only moves along as time passes. With patient doses
+    the plan assumes the first dose at the first second the rule allows it
+    (after the running bolus): up to that second nothing differs.
+    """
+    if plan.patient is None:
+        return None
+    start = plan.t if plan.bolus is None else plan.bolus.end_t
+    return next_patient_dose_t(plan.patient, plan.grants_t, start)
 
 
 def _check_image(image: nvm.PumpImage) -> None:

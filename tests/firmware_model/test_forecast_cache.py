@@ -1,0 +1,686 @@
+"""The forecast cache and the fast integrator give exactly the answers of a fresh integration.
+
+- A state machine drives random command sequences (patient doses with
+  lockouts in and out of phase with the schedule, long advances, refills,
+  telemetry drains, faults, clock changes) and checks after every step that
+  the cached forecasts (``status()`` and the views) equal the pump's forecasts
+  integrated afresh from scratch.
+- :func:`first_crossings` (one pass for several thresholds, cycle skipping,
+  the out-of-phase "drift" skip) equals plain event-by-event integration;
+  :meth:`Crossing.requery` and :func:`reach_dt` equal a fresh answer.
+- The worst case is bounded: an adversarial lockout costs a bounded amount of
+  work, counted deterministically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from firmware_model.battery import BatteryModel
+from firmware_model.delivery import RunningBolus, first_reach, linear_floor_volume
+from firmware_model.errors import FirmwareError
+from firmware_model.forecast import (
+    Plan,
+    Query,
+    _Cumulative,
+    _drift_skip,
+    first_crossings,
+    first_reach_t,
+    reach_dt,
+)
+from firmware_model.prescription import (
+    Bolus,
+    DayProfile,
+    Flex,
+    FlexStep,
+    PatientDoseSettings,
+    Prescription,
+    Simple,
+    validate,
+)
+from firmware_model.profile import PROFILES, PumpProfile
+from firmware_model.pump import Pump, _plan_valid_until
+from firmware_model.timebase import SECONDS_PER_DAY
+from protocol.enums import AlarmCode, BolusKind, StopReason
+
+from .builders import T0_CLOCK_S
+from .strategies import flexes, prescriptions, profiles
+
+DAY = SECONDS_PER_DAY
+HOUR = 3_600
+
+
+def patient_settings(profile: PumpProfile) -> st.SearchStrategy[PatientDoseSettings]:
+    """Enabled settings; lockouts on the 15-min grid or any second (out of phase)."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> PatientDoseSettings:
+        lockout = draw(
+            st.one_of(
+                st.integers(1, 96).map(lambda quarters: quarters * 900),
+                st.integers(profile.patient_lockout_min_s, profile.patient_lockout_max_s),
+            )
+        )
+        volume = draw(st.integers(profile.min_bolus_volume_nl, 200_000))
+        fastest = profile.bolus_duration_at_max_rate_s(volume)
+        return PatientDoseSettings(
+            enabled=True,
+            volume_nl=volume,
+            duration_s=draw(st.integers(fastest, max(fastest, min(lockout, 2 * HOUR)))),
+            lockout_s=lockout,
+            max_per_24h=draw(st.integers(1, profile.patient_max_doses_per_24h)),
+        )
+
+    return build()
+
+
+def log_needs() -> st.SearchStrategy[int]:
+    """Needs from tiny to beyond any horizon, spread on a log scale."""
+    return st.integers(0, 100).map(lambda e: int(10 ** (e / 10)))
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+class CachedForecastMachine(RuleBasedStateMachine):
+    """Random sequences; after every step the cache must equal a fresh integration."""
+
+    pump: Pump
+
+    @initialize(
+        profile=profiles(),
+        data=st.data(),
+        battery_permille=st.one_of(st.just(1000), st.integers(0, 1000), st.integers(0, 30)),
+        offset=st.integers(-3 * DAY, 3 * DAY),
+        doses=st.sampled_from([True, True, False]),
+    )
+    def start(
+        self,
+        profile: PumpProfile,
+        data: st.DataObject,
+        battery_permille: int,
+        offset: int,
+        doses: bool,
+    ) -> None:
+        capacity = profile.reservoir_capacity_nl
+        self.pump = Pump.new(
+            profile=profile,
+            serial="CACHE-1",
+            t=0,
+            reservoir_nl=data.draw(st.one_of(st.just(capacity), st.integers(0, capacity))),
+            concentration_ug_per_ml=500,
+            prescription=data.draw(st.one_of(flexes(profile), prescriptions(profile))),
+            battery_permille=battery_permille,
+            clock_offset_s=T0_CLOCK_S + offset,
+        )
+        if doses:
+            self.pump.set_patient_settings(0, data.draw(patient_settings(profile)))
+
+    def attempt(self, command: object) -> None:
+        """Run a command; a refusal changes nothing, so it is a step like any other."""
+        assert callable(command)
+        with contextlib.suppress(FirmwareError):
+            command()
+
+    # -- time
+    @rule(dt=st.one_of(st.integers(1, 60), st.integers(1, 2 * DAY)))
+    def advance(self, dt: int) -> None:
+        self.pump.advance_to(self.pump.t + dt)
+
+    @rule(days=st.integers(3, 400), extra=st.integers(0, DAY - 1))
+    def advance_months(self, days: int, extra: int) -> None:
+        self.pump.advance_to(self.pump.t + days * DAY + extra)
+
+    @rule(
+        which=st.sampled_from(["low", "empty", "eri", "dose", "bolus"]),
+        delta=st.integers(-1, 1),
+    )
+    def advance_to_an_edge(self, which: str, delta: int) -> None:
+        """Land on, just before or just after a second where a cached answer may turn."""
+        p = self.pump
+        if which == "dose":
+            target = _plan_valid_until(p._plan())
+        elif which == "bolus":
+            target = None if p.bolus is None else p.bolus.end_t
+        else:
+            clock = {"low": p.low_reservoir_at, "empty": p.empty_at, "eri": p.eri_at}[which]()
+            target = None if clock is None else clock - p.clock(0)
+        if target is not None and target + delta > p.t:
+            p.advance_to(target + delta)
+
+    @rule(seconds=st.integers(0, 30), polls=st.integers(1, 4))
+    def poll(self, seconds: int, polls: int) -> None:
+        """What the telemetry does: status, then charge the battery for the session."""
+        for _ in range(polls):
+            self.pump.status()
+            self.pump.note_telemetry(self.pump.t, seconds)
+            self.pump.advance_to(self.pump.t + 1)
+
+    # -- therapy
+    @rule(data=st.data())
+    def program(self, data: st.DataObject) -> None:
+        profile = self.pump.profile
+        prescription = data.draw(st.one_of(flexes(profile), prescriptions(profile)))
+        self.attempt(lambda: self.pump.program(self.pump.t, prescription))
+
+    @rule(volume=st.integers(1_000, 400_000), slack=st.integers(0, 3 * HOUR))
+    def start_bolus(self, volume: int, slack: int) -> None:
+        profile = self.pump.profile
+        bolus = Bolus(
+            kind=BolusKind.THERAPEUTIC,
+            volume_nl=volume,
+            duration_s=profile.bolus_duration_at_max_rate_s(volume) + slack,
+        )
+        self.attempt(lambda: self.pump.start_bolus(self.pump.t, bolus))
+
+    @rule()
+    def cancel_bolus(self) -> None:
+        self.attempt(lambda: self.pump.cancel_bolus(self.pump.t))
+
+    @rule(resume_after=st.one_of(st.none(), st.integers(1, 2 * DAY)))
+    def stop(self, resume_after: int | None) -> None:
+        self.attempt(lambda: self.pump.stop(self.pump.t, StopReason.MRI))
+        if resume_after is not None:
+            self.pump.status()  # anchor the forecasts while stopped
+            self.pump.advance_to(self.pump.t + resume_after)
+            self.attempt(lambda: self.pump.resume(self.pump.t))
+
+    @rule(removed=st.sampled_from(["all", "half", "none"]), added_percent=st.integers(0, 100))
+    def refill(self, removed: str, added_percent: int) -> None:
+        p = self.pump
+        est = p.estimated_reservoir_nl
+        removed_nl = {"all": est, "half": est // 2, "none": 0}[removed]
+        added = p.profile.reservoir_capacity_nl * added_percent // 100
+        self.attempt(
+            lambda: p.refill(
+                p.t, removed_nl=removed_nl, added_nl=added, concentration_ug_per_ml=500
+            )
+        )
+
+    @rule(volume=st.integers(1_500_000, 5_000_000))
+    def set_alarm_volume(self, volume: int) -> None:
+        self.attempt(lambda: self.pump.set_alarm_volume(self.pump.t, volume))
+
+    # -- patient doses
+    @rule(data=st.data(), enabled=st.sampled_from([True, True, True, False]))
+    def set_patient_settings(self, data: st.DataObject, enabled: bool) -> None:
+        settings_ = data.draw(patient_settings(self.pump.profile))
+        if not enabled:
+            settings_ = PatientDoseSettings.disabled()
+        self.pump.set_patient_settings(self.pump.t, settings_)
+
+    @rule(waits=st.lists(st.integers(0, 6 * HOUR), min_size=1, max_size=4))
+    def patient_asks(self, waits: list[int]) -> None:
+        for wait in waits:
+            self.pump.advance_to(self.pump.t + wait)
+            self.attempt(lambda: self.pump.request_patient_dose(self.pump.t))
+
+    # -- faults and settings
+    @rule(permille=st.one_of(st.integers(0, 1000), st.integers(0, 20)))
+    def set_battery(self, permille: int) -> None:
+        self.pump.set_battery(self.pump.t, permille)
+
+    @rule(stalled=st.booleans())
+    def motor_stall(self, stalled: bool) -> None:
+        self.pump.set_motor_stall(self.pump.t, stalled)
+
+    @rule(clear_after=st.one_of(st.none(), st.integers(0, DAY)))
+    def critical_memory_error(self, clear_after: int | None) -> None:
+        self.pump.inject_memory_error(self.pump.t, critical=True)
+        if clear_after is not None:
+            self.pump.status()
+            self.pump.advance_to(self.pump.t + clear_after)
+            self.pump.clear_alarm(self.pump.t, AlarmCode.MEMORY_CRITICAL)
+
+    @rule(delta=st.integers(-2 * DAY, 2 * DAY))
+    def set_clock(self, delta: int) -> None:
+        self.attempt(lambda: self.pump.set_clock(self.pump.t, self.pump.clock(self.pump.t) + delta))
+
+    # -- after every step
+    @invariant()
+    def cached_forecasts_equal_fresh_ones(self) -> None:
+        p = self.pump
+        fresh = p._forecasts_uncached()
+        status = p.status()
+        assert [status.low_reservoir_at_clock_s, status.empty_at_clock_s] == fresh[:2]
+        assert status.eri_at_clock_s == fresh[2]
+        # And again straight from the cache, through the views.
+        assert [p.low_reservoir_at(), p.empty_at(), p.eri_at()] == fresh
+        assert p.status() == status
+
+
+CachedForecastMachine.TestCase.settings = settings(
+    max_examples=120, stateful_step_count=30, deadline=None, derandomize=True
+)
+test_cached_forecasts_equal_fresh_ones = CachedForecastMachine.TestCase
+
+
+def test_polling_reuses_the_answers_and_rarely_integrates() -> None:
+    """A pump polled like the telemetry does: the answers come from the cache.
+
+    Low reservoir and empty keep their first anchors; ERI moves earlier with
+    every telemetry drain and is answered within its cached segment, until
+    the drain has moved it past a flex step (then it is integrated again).
+    """
+    pump = Pump.new(
+        profile=PROFILES[40],
+        serial="POLL-1",
+        t=0,
+        reservoir_nl=30_000_000,
+        concentration_ug_per_ml=2000,
+        prescription=Flex(
+            days=(
+                DayProfile(
+                    steps=(
+                        FlexStep(start_min=0, rate_nl_per_day=175_000),
+                        FlexStep(start_min=420, rate_nl_per_day=212_500),
+                        FlexStep(start_min=1320, rate_nl_per_day=175_000),
+                    )
+                ),
+            )
+        ),
+        battery_permille=700,
+        clock_offset_s=T0_CLOCK_S,
+    )
+    first = pump.status()
+    anchors = list(pump._anchors)
+    eri_anchors = {id(anchors[2])}
+    polls = 0
+    for second in range(1, 3 * HOUR, 7):
+        pump.advance_to(second)
+        pump.note_telemetry(second, 1)
+        status = pump.status()
+        polls += 1
+        assert pump._anchors[0] is anchors[0]
+        assert pump._anchors[1] is anchors[1]
+        eri_anchors.add(id(pump._anchors[2]))
+        assert status.low_reservoir_at_clock_s == first.low_reservoir_at_clock_s
+        assert [
+            status.low_reservoir_at_clock_s,
+            status.empty_at_clock_s,
+            status.eri_at_clock_s,
+        ] == pump._forecasts_uncached()
+    assert status.eri_at_clock_s is not None and first.eri_at_clock_s is not None
+    assert status.eri_at_clock_s < first.eri_at_clock_s
+    assert polls > 1_500
+    assert len(eri_anchors) <= 3
+
+
+# --------------------------------------------------------------------------- the integrator
+
+
+def brute_reach(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int) -> int | None:
+    for dt in range(max_dt + 1):
+        if q * dt + p * linear_floor_volume(a, b, c, dt) >= need:
+            return dt
+    return None
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    q=st.integers(0, 80),
+    p=st.integers(0, 1_000),
+    a=st.integers(0, 5_000),
+    b=st.integers(0, 4_000),
+    c=st.integers(1, 3_000),
+    need=st.integers(-5, 30_000),
+    max_dt=st.integers(0, 400),
+)
+def test_reach_dt_is_the_first_second_by_brute_force(
+    *, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int
+) -> None:
+    got = reach_dt(q=q, p=p, a=a, b=b, c=c, need=need, max_dt=max_dt)
+    assert got == brute_reach(q=q, p=p, a=a, b=b, c=c, need=need, max_dt=max_dt)
+    assert got == first_reach(q=q, p=p, a=a, b=b, c=c, need=need, max_dt=max_dt)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(
+    profile=profiles(),
+    data=st.data(),
+    day=st.integers(-14, 50_000),
+    second=st.integers(0, DAY - 1),
+    length=st.one_of(st.integers(0, 2 * HOUR), st.integers(0, 3 * DAY)),
+)
+def test_cumulative_integral_matches_walking_the_schedule(
+    *,
+    profile: PumpProfile,
+    data: st.DataObject,
+    day: int,
+    second: int,
+    length: int,
+) -> None:
+    a = day * DAY + second
+    sched = validate(data.draw(st.one_of(flexes(profile), prescriptions(profile))), profile)
+    cum = _Cumulative(sched)
+    assert cum.period_integral == sched.period_integral
+    walked, x = 0, a
+    while x < a + length:
+        rate, until = sched.segment_at(x)
+        end = a + length if until is None else min(a + length, x + until)
+        walked += rate * (end - x)
+        x = end
+    assert cum.at(a + length) - cum.at(a) == walked
+    assert cum.window(a, length, True)[0] == cum.window(a, length, False)[0] == walked
+    # A window moved within its room changes linearly: from the drawn start, and
+    # from starts just around every rate change (where a room off by one shows).
+    period_start = a - a % cum.period_s
+    starts = [a] + [
+        period_start + change + shift for change in cum.starts for shift in (-length - 1, -1, 0, 1)
+    ]
+    for start in starts:
+        for forward, sign in ((True, 1), (False, -1)):
+            integral, slope, room = cum.window(start, length, forward)
+            assert room >= 1
+            for d in {1, room, data.draw(st.integers(0, room))}:
+                z = start + sign * d
+                assert cum.at(z + length) - cum.at(z) == integral + sign * d * slope
+
+
+@st.composite
+def rich_flexes(draw: st.DrawFn, profile: PumpProfile) -> Flex:
+    """Flex days or weeks with many steps of distinct rates: many breakpoints."""
+    quarters = (24 * 60) // profile.flex_step_granularity_min
+
+    def day() -> DayProfile:
+        n = draw(st.integers(4, profile.max_flex_steps))
+        starts = sorted(draw(st.sets(st.integers(1, quarters - 1), min_size=n - 1, max_size=n - 1)))
+        rates = draw(
+            st.lists(
+                st.integers(profile.min_rate_nl_per_day, 3_000_000),
+                min_size=n,
+                max_size=n,
+                unique=True,
+            )
+        )
+        minutes = [0, *(q * profile.flex_step_granularity_min for q in starts)]
+        return DayProfile(
+            steps=tuple(
+                FlexStep(start_min=m, rate_nl_per_day=r)
+                for m, r in zip(minutes, rates, strict=True)
+            )
+        )
+
+    return Flex(days=tuple(day() for _ in range(draw(st.sampled_from([1, 7])))))
+
+
+@st.composite
+def plans(draw: st.DrawFn, *, doses: bool | None = None) -> tuple[Plan, PumpProfile]:
+    """Plans with flex weeks and days, running boluses, recent grants, odd lockouts."""
+    profile = draw(profiles())
+    prescription: Prescription = draw(
+        st.one_of(rich_flexes(profile), flexes(profile), prescriptions(profile, stopped=False))
+    )
+    with_doses = draw(st.booleans()) if doses is None else doses
+    bolus = None
+    if draw(st.booleans()):
+        duration = draw(st.integers(60, 6 * HOUR))
+        bolus = RunningBolus(
+            kind=BolusKind.THERAPEUTIC,
+            volume_nl=draw(st.integers(1_000, 300_000)),
+            duration_s=duration,
+            start_t=-draw(st.integers(0, duration - 1)),
+        )
+    plan = Plan(
+        t=0,
+        clock_offset_s=draw(st.integers(0, 2**32 - 1)),
+        schedule=validate(prescription, profile),
+        basal_remainder=draw(st.integers(0, DAY - 1)),
+        bolus=bolus,
+        patient=draw(patient_settings(profile)) if with_doses else None,
+        grants_t=tuple(draw(st.lists(st.integers(-DAY, 0), max_size=4, unique=True).map(sorted))),
+        delivering=True,
+    )
+    return plan, profile
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(planned=plans(doses=True), data=st.data(), horizon_days=st.integers(1, 150))
+def test_one_pass_with_skips_equals_plain_integration(
+    planned: tuple[Plan, PumpProfile], data: st.DataObject, horizon_days: int
+) -> None:
+    plan, profile = planned
+    bat = BatteryModel.from_profile(profile)
+    queries = [
+        Query(q=0, p=1, need=data.draw(log_needs())),
+        Query(q=0, p=1, need=data.draw(log_needs())),
+        Query(q=bat.quiescent_drain_uc_per_s, p=bat.drain_uc_per_nl, need=data.draw(log_needs())),
+    ]
+    horizon = horizon_days * DAY
+    together = [c and c.x for c in first_crossings(plan, queries, horizon_s=horizon)]
+    for query, x in zip(queries, together, strict=True):
+        q, p, need = query.q, query.p, query.need
+        assert x == first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon)
+        assert x == first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon, skip_cycles=False)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(planned=plans(), data=st.data())
+def test_a_crossing_answers_smaller_needs_in_its_segment_exactly(
+    planned: tuple[Plan, PumpProfile], data: st.DataObject
+) -> None:
+    plan, profile = planned
+    bat = BatteryModel.from_profile(profile)
+    q, p = data.draw(st.sampled_from([(0, 1), (bat.quiescent_drain_uc_per_s, bat.drain_uc_per_nl)]))
+    need = data.draw(st.integers(1, 10**9))
+    (crossing,) = first_crossings(plan, [Query(q=q, p=p, need=need)], horizon_s=400 * DAY)
+    if crossing is None:
+        return
+    for smaller in {need, crossing.seg_progress + 1, data.draw(st.integers(1, need))}:
+        x = crossing.requery(smaller)
+        if x is None:
+            assert not crossing.seg_progress < smaller <= need
+        else:
+            assert x == first_reach_t(plan, q=q, p=p, need=smaller, horizon_s=400 * DAY)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    profile=profiles(),
+    data=st.data(),
+    # Spread over the range (hypothesis favours the ends, where phases line up).
+    cycle_s=st.integers(0, 10**6).map(lambda v: 900 + v * 7_919 % (DAY - 899)),
+    dose_s=st.integers(1, 900),
+    k_max=st.one_of(st.integers(0, 50), st.integers(0, 10**6).map(lambda v: v * 7_919 % 6_001)),
+    clock_s=st.integers(0, 10**6).map(lambda v: v * 104_729 % 2**32),
+)
+def test_drift_skip_equals_summing_cycle_by_cycle(
+    *,
+    profile: PumpProfile,
+    data: st.DataObject,
+    cycle_s: int,
+    dose_s: int,
+    k_max: int,
+    clock_s: int,
+) -> None:
+    sched = validate(data.draw(st.one_of(rich_flexes(profile), prescriptions(profile))), profile)
+    cum = _Cumulative(sched)
+    offsets = [0]
+    while offsets[-1] + 2 * dose_s < cycle_s and data.draw(st.booleans()):
+        offsets.append(data.draw(st.integers(offsets[-1] + dose_s, cycle_s - dose_s)))
+    dose_nl = len(offsets) * data.draw(st.integers(0, 50_000))
+    rem = data.draw(st.integers(0, DAY - 1))
+
+    def below_for(q: int, p: int, need: int) -> Callable[[int, int], bool]:
+        def below(k: int, basal: int) -> bool:
+            return q * k * cycle_s + p * ((rem + basal) // DAY + k * dose_nl) < need
+
+        return below
+
+    below = [
+        below_for(0, 1, data.draw(log_needs()) + 1),
+        below_for(56, 1, data.draw(log_needs()) + 1),
+        below_for(0, 1, data.draw(log_needs()) + 1),
+    ]
+    expected = []
+    for below_n in below:
+        k = g_sum = 0
+        basal = 0
+        while k < k_max:
+            c = clock_s + k * cycle_s
+            g_next = g_sum + sum(cum.at(c + o + dose_s) - cum.at(c + o) for o in offsets)
+            basal_next = cum.at(c + cycle_s) - cum.at(clock_s) - g_next
+            if not below_n(k + 1, basal_next):
+                break
+            k, g_sum, basal = k + 1, g_next, basal_next
+        expected.append((k, basal))
+    got = _drift_skip(
+        cum,
+        clock_s=clock_s,
+        cycle_s=cycle_s,
+        offsets=offsets,
+        dose_s=dose_s,
+        k_max=k_max,
+        below=below,
+    )
+    assert got == expected
+
+
+def test_out_of_phase_lockouts_cost_bounded_work() -> None:
+    """The costliest lockout against this week (7266 s, by the block-size cost model).
+
+    Twelve doses a day against a 91-step week never come back in phase within
+    ten years: plain integration walks tens of thousands of segments for the
+    ERI forecast. The drift skip evaluates the schedule's integral about
+    2*sqrt(cycles * breakpoints) times (3,614 here) and gives the same answer.
+    """
+    profile = PROFILES[40]
+    week = Flex(
+        days=tuple(
+            DayProfile(
+                steps=tuple(
+                    FlexStep(
+                        start_min=i * 105 + (15 if d % 2 and i else 0),
+                        rate_nl_per_day=48_000 + 7_000 * i + 3_000 * d,
+                    )
+                    for i in range(13)
+                )
+            )
+            for d in range(7)
+        )
+    )
+    pump = Pump.new(
+        profile=profile,
+        serial="WORST-1",
+        t=0,
+        reservoir_nl=profile.reservoir_capacity_nl,
+        concentration_ug_per_ml=500,
+        prescription=week,
+        clock_offset_s=T0_CLOCK_S,
+    )
+    pump.set_patient_settings(
+        0,
+        PatientDoseSettings(
+            enabled=True, volume_nl=1_000, duration_s=60, lockout_s=7_266, max_per_24h=12
+        ),
+    )
+    calls = 0
+    at, window = _Cumulative.at, _Cumulative.window
+
+    def counted_at(self: _Cumulative, z: int) -> int:
+        nonlocal calls
+        calls += 1
+        return at(self, z)
+
+    def counted_window(
+        self: _Cumulative, z: int, length: int, forward: bool
+    ) -> tuple[int, int, int]:
+        nonlocal calls
+        calls += 1
+        return window(self, z, length, forward)
+
+    _Cumulative.at = counted_at  # type: ignore[method-assign]
+    _Cumulative.window = counted_window  # type: ignore[method-assign]
+    try:
+        forecasts = pump._forecast_ts()
+    finally:
+        _Cumulative.at = at  # type: ignore[method-assign]
+        _Cumulative.window = window  # type: ignore[method-assign]
+    # Plain integration walks tens of thousands of segments for the ERI forecast alone.
+    assert calls < 6_000
+    eri = forecasts[2]
+    assert eri is not None and eri > 4 * 365 * DAY
+    plan = pump._plan()
+    bat = BatteryModel.from_profile(profile)
+    need = pump.battery_uc - bat.eri_threshold_uc(pump.schedule.weekly_integral) + 1
+    slow = first_reach_t(
+        plan,
+        q=bat.quiescent_drain_uc_per_s,
+        p=bat.drain_uc_per_nl,
+        need=need,
+        horizon_s=profile.forecast_horizon_s,
+        skip_cycles=False,
+    )
+    assert eri == slow
+
+
+def test_a_cached_none_expires_when_the_horizon_could_reach_the_crossing() -> None:
+    """None is cached for the slack only: the horizon moves with time, the crossing does not."""
+    profile = replace(PROFILES[20], forecast_horizon_s=30 * DAY)
+    pump = Pump.new(
+        profile=profile,
+        serial="HORIZON-1",
+        t=0,
+        reservoir_nl=20_000_000,
+        concentration_ug_per_ml=500,
+        prescription=Simple(rate_nl_per_day=200_000),
+        clock_offset_s=T0_CLOCK_S,
+    )
+    assert pump.low_reservoir_at() is None  # day 90, beyond 30 days
+    pump.advance_to(59 * DAY)
+    assert pump.low_reservoir_at() is None
+    pump.advance_to(61 * DAY)
+    assert pump.low_reservoir_at() == T0_CLOCK_S + 90 * DAY == pump._forecasts_uncached()[0]
+
+
+def test_setting_the_clock_moves_a_flex_forecast() -> None:
+    """Same plan in model time only if the schedule is constant: the clock is in the plan."""
+    day = DayProfile(
+        steps=(
+            FlexStep(start_min=0, rate_nl_per_day=100_000),
+            FlexStep(start_min=720, rate_nl_per_day=2_000_000),
+        )
+    )
+    pump = Pump.new(
+        profile=PROFILES[20],
+        serial="CLOCK-1",
+        t=0,
+        reservoir_nl=20_000_000,
+        concentration_ug_per_ml=500,
+        prescription=Flex(days=(day,)),
+        clock_offset_s=T0_CLOCK_S,
+    )
+    before = pump.status()
+    pump.set_clock(100, pump.clock(100) + 6 * HOUR)
+    after = pump.status()
+    assert after.low_reservoir_at_clock_s != before.low_reservoir_at_clock_s
+    assert [
+        after.low_reservoir_at_clock_s,
+        after.empty_at_clock_s,
+        after.eri_at_clock_s,
+    ] == pump._forecasts_uncached()
+
+
+def test_stopping_and_resuming_moves_the_forecast() -> None:
+    """The plan version catches what no invariant can: time spent off the plan."""
+    pump = Pump.new(
+        profile=PROFILES[20],
+        serial="STOP-1",
+        t=0,
+        reservoir_nl=20_000_000,
+        concentration_ug_per_ml=500,
+        prescription=Simple(rate_nl_per_day=200_000),
+        clock_offset_s=T0_CLOCK_S,
+    )
+    before = pump.low_reservoir_at()
+    assert before == T0_CLOCK_S + 90 * DAY
+    pump.stop(DAY, StopReason.MRI)
+    assert pump.low_reservoir_at() is None
+    pump.resume(3 * DAY)
+    assert pump.low_reservoir_at() == before + 2 * DAY == pump._forecasts_uncached()[0]
