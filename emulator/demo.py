@@ -25,7 +25,7 @@ from emulator.transports.pty import PtyTransport
 from firmware_model.profile import profile_for
 from protocol import messages as m
 from protocol import units
-from protocol.cli import _status_lines, describe_prescription, fmt_dose_rate, fmt_time
+from protocol.cli import describe_prescription, fmt_dose_rate, fmt_time, status_lines
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, BolusKind, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
@@ -74,7 +74,7 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
         "Interrogate",
         [
             f"pump: {info.model} mL, serial {info.serial}, firmware {info.firmware_version}",
-            *_status_lines(client.status()),
+            *status_lines(client.status()),
         ],
     )
     step()
@@ -105,7 +105,7 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
     assert alarm_at is not None
     clock.advance(alarm_at - after.clock_s)
     status = client.status()
-    _say(f"{(alarm_at - after.clock_s) / DAY_S:.1f} days later", _status_lines(status))
+    _say(f"{(alarm_at - after.clock_s) / DAY_S:.1f} days later", status_lines(status))
     if AlarmCode.LOW_RESERVOIR in status.alarms_active:
         client.silence_alarm(AlarmCode.LOW_RESERVOIR)
         _say("Low-reservoir alarm silenced (it stays until the refill)")
@@ -145,7 +145,7 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
         if code in client.status().alarms_active:
             client.clear_alarm(code)
     final = client.status()
-    _say("Dose re-programmed at the new concentration; alarm cleared", _status_lines(final))
+    _say("Dose re-programmed at the new concentration; alarm cleared", status_lines(final))
     step()
 
     entries = list(client.event_log())

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -280,7 +281,7 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, frozenset, set)):
         return [_jsonable(v) for v in value]
-    if hasattr(value, "name") and isinstance(getattr(value, "value", None), (int, str)):
+    if isinstance(value, Enum):
         return value.name
     if isinstance(value, Fraction):
         return float(value)

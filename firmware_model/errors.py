@@ -112,6 +112,12 @@ class InvalidStateError(RequestError):
     code: ClassVar[ErrorCode] = ErrorCode.INVALID_STATE
 
 
+class ChecksumMismatchError(RequestError):
+    """COMMIT named a checksum other than the staged prescription's; nothing was committed."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.CHECKSUM_MISMATCH
+
+
 class ConditionPersistsError(RequestError):
     """An alarm cannot be cleared while its condition is present."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from firmware_model.errors import InvalidStateError, RequestError
+from firmware_model.errors import ChecksumMismatchError, InvalidStateError, RequestError
 from firmware_model.prescription import (
     Bolus,
     DayProfile,
@@ -421,12 +421,6 @@ class TelemetryLink:
             doses_in_24h=grant.doses_in_24h,
             next_allowed_at_s=grant.next_allowed_at_clock_s,
         )
-
-
-class ChecksumMismatchError(RequestError):
-    """COMMIT named a checksum other than the staged prescription's."""
-
-    code = ErrorCode.CHECKSUM_MISMATCH
 
 
 _HANDLERS: dict[Op, Handler] = {

@@ -214,7 +214,8 @@ def cmd_info(client: PumpClient, args: argparse.Namespace, out: Printer) -> None
     )
 
 
-def _status_lines(s: m.StatusResponse) -> list[str]:
+def status_lines(s: m.StatusResponse) -> list[str]:
+    """The interrogation summary as aligned lines with units (also used by the demo)."""
     conc = s.concentration_ug_per_ml
     active = sorted(s.alarms_active)
     alarm_text = (
@@ -259,7 +260,7 @@ def cmd_interrogate(client: PumpClient, args: argparse.Namespace, out: Printer) 
         f"pump:                 {info.model} mL, serial {info.serial}, "
         f"firmware {info.firmware_version}"
     ]
-    lines += _status_lines(status)
+    lines += status_lines(status)
     data: dict[str, Any] = {"device": info, "status": status}
     if client.role is Role.CLINICIAN:
         prescription = client.read_prescription()
@@ -276,7 +277,7 @@ def cmd_interrogate(client: PumpClient, args: argparse.Namespace, out: Printer) 
 
 def cmd_status(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
     status = client.status()
-    out(status, _status_lines(status))
+    out(status, status_lines(status))
 
 
 def _concentration(client: PumpClient, args: argparse.Namespace) -> int:
