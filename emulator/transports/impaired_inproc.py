@@ -24,17 +24,15 @@ Importing this module installs the URL handler (see :func:`serial_class_for_url`
 
 from __future__ import annotations
 
-import threading
 import time
-import urllib.parse
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from serial import PortNotOpenError, SerialException
 
 from emulator.link_faults import ImpairedEndpoint, LinkFaults
 from emulator.transports import inproc
-from emulator.transports.base import EndpointFactory, LinkFailure, log_failure
+from emulator.transports.base import Endpoint, EndpointFactory, LinkFailure, log_failure
 from emulator.transports.virtual_port import VirtualPort
 
 if TYPE_CHECKING:
@@ -120,7 +118,7 @@ def serial_class_for_url(url: str) -> tuple[str, type[ImpairedSerial]]:
     return url, ImpairedSerial
 
 
-class ImpairedSerial(VirtualPort):
+class ImpairedSerial(VirtualPort[ImpairedEndpoint]):
     """A serial port whose other end is an in-process :class:`ImpairedEndpoint`. Thread-safe.
 
     A write goes through the impairment to the pump; an answer is readable
@@ -132,47 +130,19 @@ class ImpairedSerial(VirtualPort):
     impairment's ``baud``.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._rx = bytearray()
-        self._rx_ready = threading.Condition()
-        self._cancel_read = False
-        self._endpoint: ImpairedEndpoint | None = None
-        self._endpoint_lock = threading.Lock()  # one write into the endpoint at a time
-        self._registration: inproc.Registration | None = None
-        super().__init__(*args, **kwargs)
+    SCHEME = SCHEME
+    REGISTER_HINT = "register one with emulator.transports.impaired_inproc.register()"
 
-    # -- opening and closing ---------------------------------------------------------------
-
-    def open(self) -> None:
-        """Connect to a new impaired endpoint from the factory registered under the URL's name."""
-        if self.is_open:
-            raise SerialException("Port is already open.")
-        if self.port is None:
-            raise SerialException("Port must be configured before it can be used.")
-        name = self.from_url(self.port)
-        registration = inproc.lookup(name)
-        if registration is None:
-            raise SerialException(
-                f"no pump registered as {name!r} for {self.port!r}: register one with "
-                "emulator.transports.impaired_inproc.register()"
-            )
-        try:
-            endpoint = registration.factory()
-        except Exception as exc:
-            raise SerialException(f"could not start the endpoint for {self.port!r}: {exc}") from exc
+    def _adopt(self, endpoint: Endpoint, name: str) -> ImpairedEndpoint:
         if not isinstance(endpoint, ImpairedEndpoint):
             endpoint.close()
             raise SerialException(
                 f"{name!r} is not an impaired link (registered with inproc.register?): "
                 f"open it as {inproc.SCHEME}://{name}"
             )
-        with self._endpoint_lock:
-            self._endpoint = endpoint
-            self._registration = registration
-        with self._rx_ready:
-            self._rx.clear()
-            self._cancel_read = False
-        self.is_open = True
+        return endpoint
+
+    # -- opening and closing ---------------------------------------------------------------
 
     def close(self) -> None:
         """Close the endpoint and wake any waiting reader; idempotent, reopenable."""
@@ -188,17 +158,6 @@ class ImpairedSerial(VirtualPort):
                 endpoint.close()
             except Exception as exc:
                 self._record("close", exc)
-
-    def from_url(self, url: str) -> str:
-        """The link name in ``impairedsim://NAME``; anything else is a ``SerialException``."""
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != SCHEME or not parts.netloc:
-            raise SerialException(f"expected a URL of the form '{SCHEME}://NAME', got {url!r}")
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise SerialException(f"'{SCHEME}://NAME' takes no path or options, got {url!r}")
-        return parts.netloc
-
-    # -- data ------------------------------------------------------------------------------
 
     def write(self, b: ReadableBuffer, /) -> int:
         """Send the bytes into the impaired link; what comes back is read with :meth:`read`."""

@@ -13,12 +13,10 @@ thread, through :meth:`Serial.feed`, which wakes a waiting reader.
 
 from __future__ import annotations
 
-import threading
 import time
-import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from serial import PortNotOpenError, SerialException
+from serial import PortNotOpenError
 
 from emulator.transports import inproc
 from emulator.transports.base import Endpoint, LinkFailure, log_failure
@@ -30,44 +28,13 @@ if TYPE_CHECKING:
 __all__ = ["Serial"]
 
 
-class Serial(VirtualPort):
+class Serial(VirtualPort[Endpoint]):
     """A serial port whose other end is an in-process endpoint. Thread-safe."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._rx = bytearray()
-        self._rx_ready = threading.Condition()
-        self._cancel_read = False
-        self._endpoint: Endpoint | None = None
-        self._endpoint_lock = threading.Lock()  # one call into the endpoint at a time
-        self._registration: inproc.Registration | None = None
-        super().__init__(*args, **kwargs)
+    SCHEME = inproc.SCHEME
+    REGISTER_HINT = "register one with emulator.transports.inproc.register()"
 
     # -- opening and closing ---------------------------------------------------
-
-    def open(self) -> None:
-        """Connect to the endpoint factory registered under the URL's name."""
-        if self.is_open:
-            raise SerialException("Port is already open.")
-        if self.port is None:
-            raise SerialException("Port must be configured before it can be used.")
-        name = self.from_url(self.port)
-        registration = inproc.lookup(name)
-        if registration is None:
-            raise SerialException(
-                f"no pump registered as {name!r} for {self.port!r}: "
-                "register one with emulator.transports.inproc.register()"
-            )
-        try:
-            endpoint = registration.factory()
-        except Exception as exc:
-            raise SerialException(f"could not start the endpoint for {self.port!r}: {exc}") from exc
-        with self._endpoint_lock:
-            self._endpoint = endpoint
-            self._registration = registration
-        with self._rx_ready:
-            self._rx.clear()
-            self._cancel_read = False
-        self.is_open = True
 
     def close(self) -> None:
         """Close the endpoint and wake any waiting reader; idempotent, reopenable."""
@@ -83,15 +50,6 @@ class Serial(VirtualPort):
                     endpoint.close()
                 except Exception as exc:
                     self._record("close", exc)
-
-    def from_url(self, url: str) -> str:
-        """The link name in ``pumpsim://NAME``; anything else is a ``SerialException``."""
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != inproc.SCHEME or not parts.netloc:
-            raise SerialException(f"expected a URL of the form 'pumpsim://NAME', got {url!r}")
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise SerialException(f"'pumpsim://NAME' takes no path or options, got {url!r}")
-        return parts.netloc
 
     # -- data ------------------------------------------------------------------
 

@@ -1,14 +1,78 @@
-"""What every in-process pyserial port shares: no output queue, modem lines that are
-always ready, and settings that are accepted but change nothing."""
+"""What every in-process pyserial port shares: opening by ``SCHEME://NAME`` from the
+in-process registry, no output queue, modem lines that are always ready, and settings that
+are accepted but change nothing."""
 
 from __future__ import annotations
 
-from serial import PortNotOpenError, SerialBase
+import threading
+import urllib.parse
+from typing import Any, ClassVar, Generic, TypeVar
+
+from serial import PortNotOpenError, SerialBase, SerialException
+
+from emulator.transports import inproc
+from emulator.transports.base import Endpoint
+
+E = TypeVar("E", bound=Endpoint)
 
 
-class VirtualPort(SerialBase):
+class VirtualPort(SerialBase, Generic[E]):
     """Base of the in-process ports (``pumpsim://``, ``impairedsim://``): a write enters the
-    link before it returns, so nothing waits on our side."""
+    link before it returns, so nothing waits on our side.
+
+    A subclass names its ``SCHEME`` and how to register a pump for it (``REGISTER_HINT``),
+    and may refuse an endpoint of the wrong kind in :meth:`_adopt`.
+    """
+
+    SCHEME: ClassVar[str]
+    REGISTER_HINT: ClassVar[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._rx = bytearray()
+        self._rx_ready = threading.Condition()
+        self._cancel_read = False
+        self._endpoint: E | None = None
+        self._endpoint_lock = threading.Lock()  # one call into the endpoint at a time
+        self._registration: inproc.Registration | None = None
+        super().__init__(*args, **kwargs)
+
+    def _adopt(self, endpoint: Endpoint, name: str) -> E:
+        """The endpoint as this port's kind, or SerialException (after closing it)."""
+        return endpoint  # type: ignore[return-value]  # E is Endpoint unless overridden
+
+    def open(self) -> None:
+        """Connect to a new endpoint from the factory registered under the URL's name."""
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        if self.port is None:
+            raise SerialException("Port must be configured before it can be used.")
+        name = self.from_url(self.port)
+        registration = inproc.lookup(name)
+        if registration is None:
+            raise SerialException(
+                f"no pump registered as {name!r} for {self.port!r}: {self.REGISTER_HINT}"
+            )
+        try:
+            endpoint = registration.factory()
+        except Exception as exc:
+            raise SerialException(f"could not start the endpoint for {self.port!r}: {exc}") from exc
+        adopted = self._adopt(endpoint, name)
+        with self._endpoint_lock:
+            self._endpoint = adopted
+            self._registration = registration
+        with self._rx_ready:
+            self._rx.clear()
+            self._cancel_read = False
+        self.is_open = True
+
+    def from_url(self, url: str) -> str:
+        """The link name in ``SCHEME://NAME``; anything else is a ``SerialException``."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != self.SCHEME or not parts.netloc:
+            raise SerialException(f"expected a URL of the form '{self.SCHEME}://NAME', got {url!r}")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise SerialException(f"'{self.SCHEME}://NAME' takes no path or options, got {url!r}")
+        return parts.netloc
 
     def reset_output_buffer(self) -> None:
         """Nothing is ever pending on the way out."""
