@@ -35,7 +35,7 @@ from typing import Any
 
 from emulator.capture import CaptureWriter, capturing_factory
 from emulator.clock import PumpClock
-from emulator.device import VirtualPump
+from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
 from emulator.fluid_path import FluidPath, FluidTracker
 from emulator.link_faults import LinkFaults, LinkImpairment
@@ -347,6 +347,7 @@ class Emulator:
             pty=[None] * len(setups), tcp=[None] * len(setups), inproc=[None] * len(setups)
         )
         self._registrations: list[inproc.Registration] = []
+        self._next_sweep_at = float("-inf")
         self._lock = threading.Lock()
         self.resumed: list[bool] = []
         """Which pumps were resumed from a state file (set by whoever resumed them)."""
@@ -456,10 +457,16 @@ class Emulator:
             self.close()
 
     def _tick(self) -> float | None:
-        for p in self.pumps:
-            p.virtual.advance()
-            p.maybe_save()
-        deadlines = [self.wall() + 1.0]
+        # The server calls this on every loop iteration, i.e. after every request; requests
+        # advance their own pump, so the sweep over all pumps (fresh alarms, the periodic
+        # save) runs once per TICK_INTERVAL_S, not once per request.
+        now = self.wall()
+        if now >= self._next_sweep_at:
+            self._next_sweep_at = now + TICK_INTERVAL_S
+            for p in self.pumps:
+                p.virtual.advance()
+                p.maybe_save()
+        deadlines = [self._next_sweep_at]
         for p in self.pumps:
             release = p.faults.next_release_at()
             if release is not None:
