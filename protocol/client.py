@@ -249,8 +249,13 @@ class PumpClient:
             remaining = deadline - self._monotonic()
             if remaining <= 0:
                 return None
-            port.timeout = remaining
             try:
+                # Setting the timeout reconfigures a real tty (a syscall pair, and it fails
+                # once the tty is gone), so it is only reset when it strays more than 10 %
+                # from the time left: once per attempt, and near the deadline.
+                current = port.timeout
+                if current is None or not 0.9 * remaining <= current <= 1.1 * remaining:
+                    port.timeout = remaining
                 waiting = int(getattr(port, "in_waiting", 0))
                 chunk = port.read(max(1, min(waiting, _READ_CHUNK)))
             except _PORT_ERRORS as exc:

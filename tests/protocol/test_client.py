@@ -7,6 +7,7 @@ import termios
 from collections.abc import Iterator
 
 import pytest
+import serial
 
 from emulator.presets import PRESETS
 from emulator.transports import inproc
@@ -196,4 +197,22 @@ def test_a_tty_error_from_pyserial_is_a_link_error(
         assert client._port is not None
         monkeypatch.setattr(client._port, "flush", dead_tty)
         with pytest.raises(LinkClosed, match="lost while writing"):
+            client.status()
+
+
+def test_a_tty_that_fails_while_waiting_is_a_link_error(
+    pump: InprocPump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Setting pyserial's timeout on a dead tty raises SerialException ("Could not configure
+    # port"): that too is a lost link.
+    with pump.client() as client:
+        port = client._port
+        assert port is not None
+
+        def dead_tty(self: object, value: float) -> None:
+            raise serial.SerialException("Could not configure port: (5, 'Input/output error')")
+
+        # A getter of None makes the client set the timeout before its first read.
+        monkeypatch.setattr(type(port), "timeout", property(lambda self: None, dead_tty))
+        with pytest.raises(LinkClosed, match="lost while reading"):
             client.status()
