@@ -824,6 +824,9 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_state(
     for _ in range(KILLS):
         with subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(sf.path), str(T0)],
+            # Unbuffered: a buffered readline() may read ahead past the first line, and
+            # communicate() reads the raw pipe, so the read-ahead acknowledgements would be lost.
+            bufsize=0,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=ROOT,
