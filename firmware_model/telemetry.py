@@ -231,6 +231,8 @@ class TelemetryLink:
             max_rate_nl_per_day=profile.max_rate_nl_per_day,
             minimum_mode_rate_nl_per_day=profile.minimum_rate_mode_nl_per_day,
             empty_threshold_nl=profile.empty_threshold_nl,
+            tubing_volume_nl=profile.internal_tubing_volume_nl,
+            catheter_volume_nl_per_cm=profile.catheter_volume_nl_per_cm,
         )
 
     def _status(self, request: m.Message, t: int) -> m.Message:

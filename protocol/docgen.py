@@ -111,6 +111,8 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
             max_rate_nl_per_day=24_000_000,
             minimum_mode_rate_nl_per_day=6_000,
             empty_threshold_nl=500_000,
+            tubing_volume_nl=200_000,
+            catheter_volume_nl_per_cm=2_600,
         ),
     ),
     Op.SESSION_OPEN: (

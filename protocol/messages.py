@@ -716,6 +716,8 @@ class DeviceInfoResponse(Message):
     max_rate_nl_per_day: Annotated[U32, "highest rate (boluses)"]
     minimum_mode_rate_nl_per_day: Annotated[U32, "keep-open rate of MINIMUM_RATE mode"]
     empty_threshold_nl: Annotated[U32, "at or below this the reservoir is empty"]
+    tubing_volume_nl: Annotated[U32, "dead volume of the pump's internal tubing"]
+    catheter_volume_nl_per_cm: Annotated[U32, "dead volume of the catheter per cm of length"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -376,6 +376,8 @@ def test_values_are_normalized() -> None:
             max_rate_nl_per_day=0,
             minimum_mode_rate_nl_per_day=0,
             empty_threshold_nl=0,
+            tubing_volume_nl=0,
+            catheter_volume_nl_per_cm=0,
         ),
         lambda: FlexStep(start_min=1440, rate_nl_per_day=1),
         lambda: PrescriptionSpec(mode=Mode.SIMPLE),

@@ -224,7 +224,7 @@ def _entry(index: int) -> bytes:
 
 
 def _device_info(serial: bytes) -> bytes:
-    return b"\x14" + bytes((len(serial),)) + serial + b"\x03v1." + bytes(21)
+    return b"\x14" + bytes((len(serial),)) + serial + b"\x03v1." + bytes(29)
 
 
 _LIMITS: list[tuple[str, type[Message], bytes, bool]] = [

@@ -132,10 +132,11 @@ VECTORS: tuple[Vector, ...] = (
     _v(
         "DEVICE_INFO response",
         (
-            "a55a 01 01 0001 01 0021",
-            "28 06 534e30303031 03 322e31 02625a00 01 0000bb80 016e3600 00001770 000f4240",
+            "a55a 01 01 0001 01 0029",
+            "28 06 534e30303031 03 322e31 02625a00 01 0000bb80 016e3600 00001770 000f4240"
+            " 00030d40 00000a28",
             "",
-            "0de2",
+            "b532",
         ),
         DeviceInfoResponse(
             model=40,
@@ -147,6 +148,8 @@ VECTORS: tuple[Vector, ...] = (
             max_rate_nl_per_day=24_000_000,
             minimum_mode_rate_nl_per_day=6_000,
             empty_threshold_nl=1_000_000,
+            tubing_volume_nl=200_000,
+            catheter_volume_nl_per_cm=2_600,
         ),
     ),
     _v(
