@@ -47,6 +47,7 @@ timed-endpoint calls ``now`` and ``due`` and records what ``due`` releases).
 
 from __future__ import annotations
 
+import collections
 import enum
 import itertools
 import json
@@ -60,7 +61,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final, Self, TextIO
+from typing import IO, Any, Final, Protocol, Self, TextIO
 
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
 from emulator.transports.base import Endpoint, EndpointFactory
@@ -82,8 +83,10 @@ __all__ = [
     "CaptureWriter",
     "CapturingEndpoint",
     "Chunk",
+    "ChunkSink",
     "Direction",
     "PcapWriter",
+    "RingCapture",
     "capturing_factory",
     "export_pcap",
     "read_capture",
@@ -491,6 +494,80 @@ class CaptureWriter:
         self.close()
 
 
+class ChunkSink(Protocol):
+    """Anything that records chunks: a :class:`CaptureWriter` or a :class:`RingCapture`."""
+
+    def record(self, direction: Direction, link: str, data: bytes) -> Chunk: ...
+
+
+class RingCapture:
+    """The last ``max_chunks`` chunks in memory, for live inspectors and failure reports.
+
+    Thread-safe. Each recorded chunk is also handed to every subscriber (on the
+    thread that carried the bytes, under no lock of ours, so a subscriber may
+    read :meth:`chunks`); a subscriber that raises is logged and dropped.
+    """
+
+    def __init__(
+        self,
+        *,
+        pump_clock: Callable[[], int],
+        wall_clock: Callable[[], float] = time.time,
+        max_chunks: int = 256,
+    ) -> None:
+        if not isinstance(max_chunks, int) or isinstance(max_chunks, bool) or max_chunks < 1:
+            raise CaptureValueError(f"max_chunks must be an int >= 1, got {max_chunks!r}")
+        self._pump_clock = pump_clock
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()
+        self._chunks: collections.deque[Chunk] = collections.deque(maxlen=max_chunks)
+        self._subscribers: list[Callable[[Chunk], None]] = []
+        self.total_chunks = 0
+        """Chunks recorded since creation (including those that fell out of the ring)."""
+
+    def record(self, direction: Direction, link: str, data: bytes) -> Chunk:
+        """Keep ``data`` crossing ``link`` towards ``direction`` now; returns the chunk."""
+        with self._lock:
+            chunk = Chunk(
+                wall_s=self._wall_clock(),
+                pump_s=self._pump_clock(),
+                direction=Direction(direction),
+                link=_label(link),
+                data=bytes(data),
+            )
+            self._chunks.append(chunk)
+            self.total_chunks += 1
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(chunk)
+            except Exception:
+                _log.exception("capture subscriber %r failed; it is dropped", callback)
+                self.unsubscribe(callback)
+        return chunk
+
+    def chunks(self) -> list[Chunk]:
+        """The retained chunks, oldest first."""
+        with self._lock:
+            return list(self._chunks)
+
+    def clear(self) -> None:
+        """Forget the retained chunks (subscribers stay)."""
+        with self._lock:
+            self._chunks.clear()
+
+    def subscribe(self, callback: Callable[[Chunk], None]) -> None:
+        """Call ``callback(chunk)`` for every chunk recorded from now on."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[Chunk], None]) -> None:
+        """Stop calling ``callback`` (no error if it was not subscribed)."""
+        with self._lock:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+
 class CapturingEndpoint:
     """An :class:`~emulator.transports.base.Endpoint` that records both directions.
 
@@ -500,7 +577,7 @@ class CapturingEndpoint:
     :attr:`capture_failures`.
     """
 
-    def __init__(self, inner: Endpoint, writer: CaptureWriter, link_label: str) -> None:
+    def __init__(self, inner: Endpoint, writer: ChunkSink, link_label: str) -> None:
         self._inner = inner
         self._writer = writer
         self._label = _label(link_label)
@@ -555,9 +632,7 @@ class CapturingEndpoint:
         self._inner.close()
 
 
-def capturing_factory(
-    factory: EndpointFactory, writer: CaptureWriter, label: str
-) -> EndpointFactory:
+def capturing_factory(factory: EndpointFactory, writer: ChunkSink, label: str) -> EndpointFactory:
     """An endpoint factory whose links are recorded by ``writer``.
 
     Each link is labelled ``LABEL#N``, N counting from 1 in the order links open.

@@ -33,7 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from emulator.capture import CaptureWriter, capturing_factory
+from emulator.capture import CapturingEndpoint, ChunkSink
 from emulator.clock import PumpClock
 from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
@@ -44,7 +44,7 @@ from emulator.persistence import Saver, StateFile, StoredState
 from emulator.presets import PRESETS, PumpSetup
 from emulator.server import Server
 from emulator.transports import inproc
-from emulator.transports.base import EndpointFactory, FailureSink, Transport
+from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
 from emulator.transports.tcp import TcpTransport
 from firmware_model.pump import Pump
@@ -117,7 +117,8 @@ class EmulatedPump:
         self._world = self._new_world(built)
         self._saver: Saver | None = None
         self._saved_image = b""
-        self._capture: CaptureWriter | None = None
+        self._sinks: list[ChunkSink] = []
+        self._link_numbers = itertools.count(1)
 
     # -- the world beyond the pump -----------------------------------------------------------
 
@@ -201,17 +202,25 @@ class EmulatedPump:
             extra={"catheter_length_cm": self.catheter_length_cm, "serial": self.setup.serial},
         )
 
-    def capture_to(self, writer: CaptureWriter) -> None:
-        """Record every byte of every later link to this pump, as the pump saw it (after the
-        link's faults), with wall and pump times."""
-        self._capture = writer
+    def capture_to(self, sink: ChunkSink) -> None:
+        """Record every byte of every link opened from now on, as the pump saw it (after the
+        link's faults), with wall and pump times. ``sink`` is a :class:`CaptureWriter` (a
+        file) or a :class:`~emulator.capture.RingCapture` (in memory); several may be added."""
+        self._sinks.append(sink)
 
     def endpoint_factory(self) -> EndpointFactory:
-        """Links to this pump pass through its link faults (and the capture, if any)."""
-        factory: EndpointFactory = self.virtual.endpoint
-        if self._capture is not None:
-            factory = capturing_factory(factory, self._capture, f"pump{self.index}")
-        return self.faults.wrap(factory)
+        """Links to this pump pass through its link faults and the captures added so far or
+        later (each link is labelled ``pumpINDEX#N``, N counting links from 1)."""
+
+        def make() -> Endpoint:
+            endpoint: Endpoint = self.virtual.endpoint()
+            if self._sinks:
+                label = f"pump{self.index}#{next(self._link_numbers)}"
+                for sink in self._sinks:
+                    endpoint = CapturingEndpoint(endpoint, sink, label)
+            return endpoint
+
+        return self.faults.wrap(make)
 
     def reset(self) -> None:
         """Back to the setup's starting state at the current pump time (links stay open)."""

@@ -31,12 +31,17 @@ from emulator.capture import (
     Chunk,
     Direction,
     PcapWriter,
+    RingCapture,
     capturing_factory,
     export_pcap,
     read_capture,
 )
+from emulator.emulator import Emulator
 from emulator.errors import EmulatorPeerError, EmulatorUsageError
 from emulator.link_faults import LinkFaults, LinkImpairment
+from protocol.client import PumpClient
+from protocol.enums import Role
+from protocol.keys import DEMO_KEY_FILE, load_keys
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "captures"
@@ -490,3 +495,60 @@ def test_an_unwritable_target_is_a_typed_write_error(tmp_path: Path) -> None:
         _writer(tmp_path / "c.jsonl", pcap=tmp_path / "missing-dir" / "c.pcap")
     assert (tmp_path / "c.jsonl").read_text() == ""  # opened, then closed on the failure
     assert issubclass(CaptureWriteError, OSError)
+
+
+# --- in-memory capture -------------------------------------------------------------------
+
+
+def test_a_ring_capture_keeps_the_last_chunks_and_tells_subscribers() -> None:
+    ring = RingCapture(pump_clock=lambda: 7, wall_clock=lambda: 1.5, max_chunks=2)
+    seen: list[bytes] = []
+    ring.subscribe(lambda chunk: seen.append(chunk.data))
+    for data in (b"\x01", b"\x02", b"\x03"):
+        ring.record(Direction.TO_PUMP, "l#1", data)
+    assert [c.data for c in ring.chunks()] == [b"\x02", b"\x03"]
+    assert seen == [b"\x01", b"\x02", b"\x03"]
+    assert ring.total_chunks == 3
+    assert ring.chunks()[0].pump_s == 7 and ring.chunks()[0].wall_s == 1.5
+    ring.clear()
+    assert ring.chunks() == []
+
+
+def test_a_failing_ring_subscriber_is_dropped_and_the_chunk_kept() -> None:
+    ring = RingCapture(pump_clock=lambda: 0)
+    calls: list[int] = []
+
+    def broken(chunk: Chunk) -> None:
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    ring.subscribe(broken)
+    ring.record(Direction.TO_PUMP, "l#1", b"a")
+    ring.record(Direction.TO_PUMP, "l#1", b"b")
+    assert calls == [1]
+    assert len(ring.chunks()) == 2
+
+
+def test_a_ring_capture_refuses_a_bad_size_and_a_bad_link() -> None:
+    with pytest.raises(CaptureValueError):
+        RingCapture(pump_clock=lambda: 0, max_chunks=0)
+    ring = RingCapture(pump_clock=lambda: 0)
+    with pytest.raises(CaptureValueError):
+        ring.record(Direction.TO_PUMP, "", b"a")
+    assert ring.chunks() == []
+
+
+def test_an_emulated_pump_records_to_every_sink_added_even_after_serving() -> None:
+    with Emulator.single(manual_clock=True, start_pump_s=1_790_000_000) as emu:
+        url = emu.register_inproc()
+        first = RingCapture(pump_clock=emu.clock.now)
+        second = RingCapture(pump_clock=emu.clock.now)
+        emu.pumps[0].capture_to(first)
+        emu.pumps[0].capture_to(second)
+        with PumpClient(url, key=load_keys(DEMO_KEY_FILE)[Role.CLINICIAN]) as client:
+            client.status()
+        for ring in (first, second):
+            chunks = ring.chunks()
+            assert {c.direction for c in chunks} == {Direction.TO_PUMP, Direction.TO_PROGRAMMER}
+            assert {c.link for c in chunks} == {"pump0#1"}
+        assert [c.data for c in first.chunks()] == [c.data for c in second.chunks()]
