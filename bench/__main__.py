@@ -45,16 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         metrics.extend(module.run())
         print(f"      done in {time.perf_counter() - started:.1f} s", flush=True)
     print()
-    header = f"{'metric':<44} {'value':>14} {'unit':<14} {'floor':>14} {'unit':<12} {'ratio':>7}"
+    header = f"{'metric':<50} {'value':>14} {'unit':<14} {'floor':>14} {'unit':<12} {'ratio':>7}"
     print(header)
     print("-" * len(header))
     for m in metrics:
         ratio = "" if m.ratio is None else f"{m.ratio:.2f}x"
         print(
-            f"{m.name:<44} {_fmt(m.value):>14} {m.unit:<14} {_fmt(m.floor_value):>14} "
+            f"{m.name:<50} {_fmt(m.value):>14} {m.unit:<14} {_fmt(m.floor_value):>14} "
             f"{m.floor_unit:<12} {ratio:>7}"
         )
         print(f"    floor: {m.floor_name}" + (f"; target: {m.target}" if m.target else ""))
+        if m.detail:
+            print(f"    {m.detail}")
     results = {
         "machine": {
             "python": platform.python_version(),

@@ -20,6 +20,8 @@ class Metric:
     floor_value: float
     floor_unit: str
     target: str = ""
+    detail: str = ""
+    """How steady the figure was (e.g. the spread of block medians), printed beneath it."""
 
     @property
     def ratio(self) -> float | None:
@@ -34,4 +36,5 @@ class Metric:
             "floor": {"name": self.floor_name, "value": self.floor_value, "unit": self.floor_unit},
             "ratio": self.ratio,
             "target": self.target,
+            "detail": self.detail,
         }

@@ -6,23 +6,49 @@ writes a message on the slave through pyserial and reads it back. No protocol,
 no emulator: whatever the emulator's own round trip costs above this is ours.
 :func:`measure_pipe_echo` is the same exchange over two ``os.pipe`` pairs, the
 floor of the floor (a thread hop without a tty in between).
+
+On a shared machine one figure measured alone swings with whatever else runs.
+:func:`interleave` therefore times several contenders (the floor among them)
+block by block in rotation, so a slow phase hits all of them alike, and reports
+each one's median, p99 and the spread of its block medians. The servers being
+compared run in their own processes (:class:`ServerProcess`), as they do in
+real use; ``python -m bench.ptyfloor`` is the echo server for the floor.
+Set ``VPUMP_BENCH_PIN=1`` to pin the bench to CPU 0 and its servers to CPU 1.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import select
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 import serial
 
-__all__ = ["RoundTrip", "measure_pipe_echo", "measure_pty_echo"]
+__all__ = [
+    "Contender",
+    "RoundTrip",
+    "ServerProcess",
+    "Timing",
+    "interleave",
+    "measure_pipe_echo",
+    "measure_pty_echo",
+    "pinned",
+    "timed_rounds",
+]
+
+PIN = os.environ.get("VPUMP_BENCH_PIN") == "1"
+"""Pin the bench to CPU 0 and the servers it starts to CPU 1 (on a machine of one's own)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,3 +182,189 @@ def measure_pipe_echo(
         for fd in (to_echo_r, to_echo_w, back_r, back_w):
             os.close(fd)
     return _summarise(message_bytes, samples)
+
+
+# -- interleaved measurement of several contenders -------------------------------------------
+
+Contender = Callable[[int], list[int]]
+"""Runs ``n`` round trips and returns each one's duration in nanoseconds."""
+
+
+def timed_rounds(round_trip: Callable[[], object]) -> Contender:
+    """A contender from a function doing one round trip."""
+
+    def run(n: int) -> list[int]:
+        samples = []
+        clock = time.perf_counter_ns
+        for _ in range(n):
+            started = clock()
+            round_trip()
+            samples.append(clock() - started)
+        return samples
+
+    return run
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timing:
+    """One contender's round trips from an interleaved run, in seconds."""
+
+    rounds: int
+    median_s: float
+    p99_s: float
+    block_medians_s: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if self.rounds <= 0 or not self.block_medians_s:
+            raise ValueError("a timing needs rounds and at least one block")
+        if not 0 <= self.median_s <= self.p99_s:
+            raise ValueError(f"median {self.median_s} s must not exceed p99 {self.p99_s} s")
+
+    @property
+    def spread(self) -> str:
+        """The lowest and highest block median, in microseconds (how steady the run was)."""
+        return (
+            f"block medians {min(self.block_medians_s) * 1e6:,.1f} to "
+            f"{max(self.block_medians_s) * 1e6:,.1f} us over {len(self.block_medians_s)} blocks"
+        )
+
+
+def _timing(samples_ns: list[int], block_medians_ns: list[float]) -> Timing:
+    ordered = sorted(samples_ns)
+    p99 = ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+    return Timing(
+        rounds=len(ordered),
+        median_s=statistics.median(ordered) / 1e9,
+        p99_s=p99 / 1e9,
+        block_medians_s=tuple(m / 1e9 for m in block_medians_ns),
+    )
+
+
+def interleave(
+    contenders: Mapping[str, Contender],
+    *,
+    blocks: int = 10,
+    rounds_per_block: int = 200,
+    warmup: int = 50,
+) -> dict[str, Timing]:
+    """Time every contender block by block, rotating who goes first in each block."""
+    if blocks <= 0 or rounds_per_block <= 0 or warmup < 0 or not contenders:
+        raise ValueError("need contenders, blocks and rounds; warmup must not be negative")
+    names = list(contenders)
+    for name in names:
+        contenders[name](warmup)
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    medians: dict[str, list[float]] = {name: [] for name in names}
+    for block in range(blocks):
+        for name in names[block % len(names) :] + names[: block % len(names)]:
+            got = contenders[name](rounds_per_block)
+            samples[name] += got
+            medians[name].append(statistics.median(got))
+    return {name: _timing(samples[name], medians[name]) for name in names}
+
+
+def pinned(cpu: int) -> None:
+    """Pin the calling process to ``cpu`` when ``VPUMP_BENCH_PIN=1`` and the CPU exists."""
+    if PIN and hasattr(os, "sched_setaffinity") and cpu in os.sched_getaffinity(0):
+        os.sched_setaffinity(0, {cpu})
+
+
+# -- servers in their own processes ----------------------------------------------------------
+
+
+class ServerProcess:
+    """A server started as ``python ARGS...`` that prints one JSON ready line on stdout.
+
+    A context manager: on exit the server gets SIGTERM (SIGKILL if it lingers).
+    """
+
+    def __init__(
+        self, args: Sequence[str], *, ready_timeout_s: float = 60.0, cpu: int | None = 1
+    ) -> None:
+        self.started_s = time.perf_counter()
+        self._proc = subprocess.Popen(
+            [sys.executable, *args],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            if PIN and cpu is not None and hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(self._proc.pid, {cpu})
+            self.ready: dict[str, object] = self._read_ready(ready_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+        self.ready_after_s = time.perf_counter() - self.started_s
+        """Wall seconds from spawning the process to its ready line."""
+
+    def _read_ready(self, timeout_s: float) -> dict[str, object]:
+        stdout = self._proc.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], timeout_s)
+        if not ready:
+            raise TimeoutError(f"no ready line within {timeout_s} s from {self._proc.args!r}")
+        line = stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self._proc.args!r} exited with {self._proc.wait()}")
+        event = json.loads(line)
+        if not isinstance(event, dict):
+            raise RuntimeError(f"not a ready line: {line!r}")
+        return event
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def close(self) -> None:
+        """Stop the server and reap it; idempotent."""
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.communicate()
+        elif self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def serve_echo() -> None:
+    """The floor's server: echo whatever arrives on a pty master, until SIGTERM."""
+    pinned(1)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop_r, stop_w = os.pipe()
+    signal.signal(signal.SIGTERM, lambda signum, frame: os.write(stop_w, b"x"))
+    print(json.dumps({"event": "ready", "pty": os.ttyname(slave)}), flush=True)
+    _echo_until_stopped(master, master, stop_r)
+
+
+def pty_echo_client(
+    path: str, message_bytes: int, *, timeout_s: float = 5.0
+) -> tuple[serial.Serial, Contender]:
+    """Open ``path`` with pyserial; the contender writes ``message_bytes`` and reads them back."""
+    message = bytes(range(256)) * (message_bytes // 256) + bytes(range(message_bytes % 256))
+    port = serial.Serial(path, timeout=timeout_s)
+
+    def round_trip() -> None:
+        port.write(message)
+        if port.read(len(message)) != message:
+            raise RuntimeError("the echo came back wrong")
+
+    return port, timed_rounds(round_trip)
+
+
+if __name__ == "__main__":
+    serve_echo()

@@ -2,10 +2,15 @@
 
 Each iteration the loop calls the ``tick`` hook (the emulator advances the
 pump there and returns the wall time of the next pump event, or None), asks
-every transport which descriptors to watch, and waits until one is ready or
-the deadline comes. Whatever goes wrong on one link (an endpoint raising,
-garbage, a programmer vanishing) is caught, logged and recorded in
-:attr:`Server.failures`, and the loop carries on. Tests call
+the transports whose descriptors may have changed which ones to watch (every
+transport that does not report its changes, see
+:attr:`~emulator.transports.base.Transport.reports_watch_changes`, and those
+that reported one), and waits until one is ready or the deadline comes. So a
+request costs the loop about the same whether it serves one pump or a thousand.
+
+Whatever goes wrong on one link (an endpoint raising, garbage, a programmer
+vanishing) is caught, logged and recorded in :attr:`Server.failures`, and the
+loop carries on. Tests call
 :meth:`Server.check` to re-raise what was recorded.
 
 Stopping: :meth:`Server.stop` sets a flag, wakes the loop through a pipe,
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import logging
 import os
 import selectors
@@ -78,14 +84,19 @@ class Server:
         self._name = name
         self._lock = threading.Lock()  # state, transports, thread
         self._state = _State.NEW
-        self._transports: list[Transport] = []
+        # Insertion-ordered set; under _lock, as are _unreported and _dirty.
+        self._transports: dict[Transport, None] = {}
+        self._unreported: dict[Transport, None] = {}  # asked for watches every iteration
+        self._dirty: set[Transport] = set()  # reported a change since the last sync
         self._thread: threading.Thread | None = None
         self._loop_ident: int | None = None
         self._done = threading.Event()
         self._stop_requested = False
         self._failures_lock = threading.Lock()
         self._failures: list[LinkFailure] = []
-        self._registered: dict[int, Watch] = {}
+        # Loop thread only: what is registered, by descriptor and by transport.
+        self._registered: dict[int, tuple[Transport, Watch]] = {}
+        self._watched: dict[Transport, dict[int, Watch]] = {}
         self._selector = selectors.DefaultSelector()
         # Reentrant: a signal handler on a thread already inside _wake must not deadlock.
         self._wake_lock = threading.RLock()
@@ -107,8 +118,17 @@ class Server:
             if transport in self._transports:
                 raise ServerStateError(f"{transport.label} is already being served")
             transport.bind(self._record)
-            self._transports.append(transport)
+            transport.listen_for_watch_changes(functools.partial(self._mark_dirty, transport))
+            self._transports[transport] = None
+            if not transport.reports_watch_changes:
+                self._unreported[transport] = None
+            self._dirty.add(transport)
         self.wake()
+
+    def _mark_dirty(self, transport: Transport) -> None:
+        with self._lock:
+            if transport in self._transports:
+                self._dirty.add(transport)
 
     @property
     def transports(self) -> tuple[Transport, ...]:
@@ -285,36 +305,49 @@ class Server:
             return self._wall() + _TICK_RETRY_S
 
     def _sync(self) -> None:
-        """Bring the selector in line with what every transport wants watched now."""
+        """Bring the selector in line with what the transports want watched now: only
+        those that reported a change, and those that never report."""
         with self._lock:
-            transports = list(self._transports)
-        wanted: dict[int, tuple[Transport, Watch]] = {}
-        for transport in transports:
-            if transport.closed:
+            if not self._dirty and not self._unreported:
+                return
+            visit = [*self._dirty, *(t for t in self._unreported if t not in self._dirty)]
+            self._dirty.clear()
+        for transport in visit:
+            if transport.closed or transport not in self._transports:
                 self._retire(transport)
                 continue
             try:
-                for watch in transport.watches():
-                    wanted[watch.fd] = (transport, watch)
+                self._apply(transport, {watch.fd: watch for watch in transport.watches()})
             except Exception as exc:
-                self._record(LinkFailure(link=transport.label, where="watches", error=exc))
+                # Closed under us (from another thread) is only a retirement, not a failure.
+                if not transport.closed:
+                    self._record(LinkFailure(link=transport.label, where="watches", error=exc))
                 self._retire(transport)
-        for fd in [fd for fd in self._registered if fd not in wanted]:
-            self._unregister(fd)
-        for fd, (transport, watch) in wanted.items():
+
+    def _apply(self, transport: Transport, wanted: dict[int, Watch]) -> None:
+        """Register, modify or drop ``transport``'s descriptors to match ``wanted``."""
+        for fd in self._watched.get(transport, {}):
+            if fd not in wanted:
+                self._unregister(transport, fd)
+        for fd, watch in wanted.items():
             current = self._registered.get(fd)
-            if current == watch:
+            if current is not None and current[0] is transport and current[1] == watch:
                 continue
-            if current is not None and current.owner is watch.owner:
+            if current is not None and current[1].owner is watch.owner:
                 self._selector.modify(fd, watch.events, (transport, watch))
             else:
                 # New, or the number now belongs to another file: register afresh.
                 if current is not None:
-                    self._unregister(fd)
+                    self._unregister(current[0], fd)
                 self._selector.register(fd, watch.events, (transport, watch))
-            self._registered[fd] = watch
+            self._registered[fd] = (transport, watch)
+        self._watched[transport] = wanted
 
-    def _unregister(self, fd: int) -> None:
+    def _unregister(self, transport: Transport, fd: int) -> None:
+        """Drop ``fd`` from the selector if ``transport`` is the one it is registered for."""
+        current = self._registered.get(fd)
+        if current is None or current[0] is not transport:
+            return  # the number has been reused by another transport since
         del self._registered[fd]
         # The descriptor may already be closed; the selector copes (epoll drops it itself).
         with contextlib.suppress(KeyError, ValueError, OSError):
@@ -322,8 +355,11 @@ class Server:
 
     def _retire(self, transport: Transport) -> None:
         with self._lock:
-            if transport in self._transports:
-                self._transports.remove(transport)
+            self._transports.pop(transport, None)
+            self._unreported.pop(transport, None)
+            self._dirty.discard(transport)
+        for fd in self._watched.pop(transport, {}):
+            self._unregister(transport, fd)
         self._close_transport(transport)
 
     def _close_transport(self, transport: Transport) -> None:
@@ -342,11 +378,15 @@ class Server:
         if self._done.is_set():
             return
         with self._lock:
-            transports, self._transports = self._transports, []
+            transports = list(self._transports)
+            self._transports.clear()
+            self._unreported.clear()
+            self._dirty.clear()
             self._state = _State.CLOSED
         for transport in transports:
             self._close_transport(transport)
         self._registered.clear()
+        self._watched.clear()
         self._selector.close()
         with self._wake_lock:
             os.close(self._wake_r)

@@ -7,13 +7,16 @@ handshake, sends requests and waits for their responses with a deadline.
 A request that times out is retransmitted byte for byte with the same SEQ, so
 the pump answers it from its cache and never runs it twice (a retried bolus is
 delivered once). It never sleep-polls: reads block on the port until bytes
-arrive or the deadline passes.
+arrive or the deadline passes. On a native POSIX port (a pty or a tty) it waits
+with one ``poll`` on the descriptor per chunk of answer and reads what is there,
+without pyserial's per-read ``select`` or any tty reconfiguration.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -37,6 +40,7 @@ DEFAULT_RETRIES = 3
 """Retransmissions after the first attempt before giving up."""
 
 _READ_CHUNK = 4096
+_WRITE_TIMEOUT_S = 5.0
 
 try:  # pyserial's POSIX ports raise termios.error (not an OSError) when the tty goes away.
     import termios
@@ -44,6 +48,13 @@ try:  # pyserial's POSIX ports raise termios.error (not an OSError) when the tty
     _PORT_ERRORS: tuple[type[Exception], ...] = (serial.SerialException, OSError, termios.error)
 except ImportError:  # pragma: no cover - not POSIX
     _PORT_ERRORS = (serial.SerialException, OSError)
+_POSIX_SERIAL: type[serial.SerialBase] | None
+try:  # The native POSIX port: its descriptor can be waited on directly.
+    from serial.serialposix import Serial as _PosixSerial
+
+    _POSIX_SERIAL = _PosixSerial
+except ImportError:  # pragma: no cover - not POSIX
+    _POSIX_SERIAL = None
 _OPEN_ERRORS: tuple[type[Exception], ...] = (*_PORT_ERRORS, ValueError)
 
 
@@ -89,6 +100,8 @@ class PumpClient:
         self._random_bytes = random_bytes
         self._monotonic = monotonic
         self._port: serial.SerialBase | None = None
+        self._fd = -1
+        self._poller: select.poll | None = None
         self._deframer = Deframer()
         self._pending: list[Frame] = []
         self._session: ProgrammerSession | None = None
@@ -106,10 +119,14 @@ class PumpClient:
             return
         try:
             self._port = serial.serial_for_url(
-                self.url, baudrate=self._baudrate, timeout=self.timeout_s, write_timeout=5.0
+                self.url,
+                baudrate=self._baudrate,
+                timeout=self.timeout_s,
+                write_timeout=_WRITE_TIMEOUT_S,
             )
         except _OPEN_ERRORS as exc:
             raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
+        self._watch_descriptor(self._port)
         if self._key is not None:
             try:
                 self.open_session()
@@ -126,7 +143,22 @@ class PumpClient:
         self._session = None
         self._close_port()
 
+    def _watch_descriptor(self, port: serial.SerialBase) -> None:
+        """Wait on the port's descriptor directly when it is a native POSIX port."""
+        self._fd, self._poller = -1, None
+        if _POSIX_SERIAL is None or not isinstance(port, _POSIX_SERIAL):
+            return
+        fd = port.fileno()
+        if not isinstance(fd, int) or fd < 0:
+            return
+        # poll, not select (nor pyserial's read and write, which use it): select cannot take
+        # descriptors above 1023, and a programmer polling a big fleet has them.
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        self._fd, self._poller = fd, poller
+
     def _close_port(self) -> None:
+        self._fd, self._poller = -1, None
         if self._port is not None:
             try:
                 self._port.close()
@@ -233,10 +265,33 @@ class PumpClient:
     def _write(self, data: bytes) -> None:
         port = self._require_port()
         try:
-            port.write(data)
+            if self._poller is not None:
+                self._write_descriptor(data)
+            else:
+                port.write(data)
             port.flush()
         except _PORT_ERRORS as exc:
             raise LinkClosed(f"link to {self.url} lost while writing: {exc}") from exc
+
+    def _write_descriptor(self, data: bytes) -> None:
+        """Write straight to the descriptor (pyserial's write selects on it, and select cannot
+        take descriptors above 1023), waiting with poll while the tty is full."""
+        view = memoryview(data)
+        deadline = self._monotonic() + _WRITE_TIMEOUT_S
+        writable: select.poll | None = None
+        while view:
+            try:
+                view = view[os.write(self._fd, view) :]
+                continue
+            except BlockingIOError:
+                pass
+            if writable is None:
+                writable = select.poll()
+                writable.register(self._fd, select.POLLOUT)
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                raise LinkClosed(f"{self.url} took no bytes for {_WRITE_TIMEOUT_S:g} s")
+            writable.poll(remaining * 1000.0)
 
     def _wait_for(self, seq: int, deadline: float) -> Frame | None:
         port = self._require_port()
@@ -249,19 +304,42 @@ class PumpClient:
             remaining = deadline - self._monotonic()
             if remaining <= 0:
                 return None
-            try:
-                # Setting the timeout reconfigures a real tty (a syscall pair, and it fails
-                # once the tty is gone), so it is only reset when it strays more than 10 %
-                # from the time left: once per attempt, and near the deadline.
-                current = port.timeout
-                if current is None or not 0.9 * remaining <= current <= 1.1 * remaining:
-                    port.timeout = remaining
-                waiting = int(getattr(port, "in_waiting", 0))
-                chunk = port.read(max(1, min(waiting, _READ_CHUNK)))
-            except _PORT_ERRORS as exc:
-                raise LinkClosed(f"link to {self.url} lost while reading: {exc}") from exc
+            if self._poller is not None:
+                chunk = self._read_descriptor(self._poller, remaining)
+            else:
+                chunk = self._read_port(port, remaining)
             if chunk:
                 self._pending.extend(self._deframer.feed(chunk))
+
+    def _read_descriptor(self, poller: select.poll, remaining_s: float) -> bytes:
+        """One ``poll`` until bytes arrive or ``remaining_s`` passes, then one read of what
+        is there (b"" when nothing came)."""
+        try:
+            if not poller.poll(remaining_s * 1000.0):
+                return b""
+            chunk = os.read(self._fd, _READ_CHUNK)
+        except BlockingIOError:
+            return b""  # woken, but someone else took the bytes; wait again
+        except OSError as exc:  # EIO: the pty's other end is gone; EBADF: the port closed
+            raise LinkClosed(f"link to {self.url} lost while reading: {exc}") from exc
+        if not chunk:
+            raise LinkClosed(f"link to {self.url} lost while reading: end of file")
+        return chunk
+
+    def _read_port(self, port: serial.SerialBase, remaining_s: float) -> bytes:
+        """Any other pyserial port (socket://, in-process URLs): a read with a timeout."""
+        try:
+            # Setting the timeout may reconfigure the port (a syscall pair on a tty), so it
+            # is only reset when it strays more than 10 % from the time left: once per
+            # attempt, and near the deadline.
+            current = port.timeout
+            if current is None or not 0.9 * remaining_s <= current <= 1.1 * remaining_s:
+                port.timeout = remaining_s
+            waiting = int(getattr(port, "in_waiting", 0))
+            chunk: bytes = port.read(max(1, min(waiting, _READ_CHUNK)))
+        except _PORT_ERRORS as exc:
+            raise LinkClosed(f"link to {self.url} lost while reading: {exc}") from exc
+        return chunk
 
     def _require_port(self) -> serial.SerialBase:
         if self._port is None:

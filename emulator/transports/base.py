@@ -8,9 +8,11 @@ TCP connection, once per opened in-process port).
 The server loop drives a :class:`Transport` through three calls: which file
 descriptors to watch (:meth:`Transport.watches`), what to do when one is
 ready (:meth:`Transport.handle`) and :meth:`Transport.close`. All three run on
-the loop's thread. Errors raised by an endpoint are caught by the transport,
-per link, and handed to the :data:`FailureSink` the server bound; they never
-stop the transport.
+the loop's thread. A transport that sets :attr:`Transport.reports_watch_changes`
+calls :meth:`Transport.watches_changed` whenever its answer to ``watches()``
+may have changed, and is asked only then: an idle link costs the loop nothing.
+Errors raised by an endpoint are caught by the transport, per link, and handed
+to the :data:`FailureSink` the server bound; they never stop the transport.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import selectors
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Self
+from typing import ClassVar, Protocol, Self
 
 __all__ = [
     "EVENT_READ",
@@ -33,6 +35,7 @@ __all__ = [
     "Transport",
     "Watch",
     "due_output",
+    "may_have_due",
 ]
 
 _log = logging.getLogger(__name__)
@@ -55,7 +58,10 @@ class Endpoint(Protocol):
 
 class TimedEndpoint(Endpoint, Protocol):
     """An endpoint that may hold answers back (a delayed or paced link) and release them
-    later: transports ask it on every loop iteration."""
+    later: transports ask it on every loop iteration, or, when it also has a
+    ``next_release_at() -> float | None`` method, only while that says something is in
+    flight (checked again after every ``receive`` and ``due``: only they put bytes in
+    flight)."""
 
     def now(self) -> float:
         """The clock release times are on."""
@@ -74,6 +80,19 @@ def due_output(endpoint: Endpoint) -> bytes:
         return b""
     data = due(now())
     return bytes(data)
+
+
+def may_have_due(endpoint: Endpoint) -> bool:
+    """Whether :func:`due_output` may find something for ``endpoint`` now or later: False for
+    a plain endpoint, or a timed one whose ``next_release_at()`` says nothing is in flight.
+    Transports ask it after every ``receive`` and ``due`` and skip polling while it is False.
+    """
+    if getattr(endpoint, "due", None) is None:
+        return False
+    next_release_at = getattr(endpoint, "next_release_at", None)
+    if next_release_at is None:
+        return True
+    return next_release_at() is not None
 
 
 EndpointFactory = Callable[[], Endpoint]
@@ -135,12 +154,28 @@ class Watch:
 class Transport(ABC):
     """A source of links the server loop drives. Not thread-safe: one loop owns it."""
 
+    reports_watch_changes: ClassVar[bool] = False
+    """True when the transport calls :meth:`watches_changed` every time what
+    :meth:`watches` returns may have changed (and when it closes); the server then asks
+    :meth:`watches` only after such a call. False (the default): asked on every loop
+    iteration."""
+
     def __init__(self) -> None:
         self._sink: FailureSink = log_failure
+        self._watch_listener: Callable[[], None] | None = None
 
     def bind(self, sink: FailureSink) -> None:
         """Send caught failures to ``sink`` (the server binds its own on ``add``)."""
         self._sink = sink
+
+    def listen_for_watch_changes(self, listener: Callable[[], None] | None) -> None:
+        """Call ``listener`` from :meth:`watches_changed` (the server sets its own on ``add``)."""
+        self._watch_listener = listener
+
+    def watches_changed(self) -> None:
+        """Tell the server to ask :meth:`watches` again before it next waits."""
+        if self._watch_listener is not None:
+            self._watch_listener()
 
     def report(self, *, link: str, where: str, error: Exception) -> None:
         """Hand a caught failure to the bound sink; a failing sink only gets logged."""

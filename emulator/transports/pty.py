@@ -44,6 +44,7 @@ from emulator.transports.base import (
     Transport,
     Watch,
     due_output,
+    may_have_due,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -60,6 +61,8 @@ _CLAIM_ATTEMPTS = 3
 
 class PtyTransport(Transport):
     """One pseudo-terminal serving one endpoint; the pty is open from construction."""
+
+    reports_watch_changes = True
 
     def __init__(
         self,
@@ -78,6 +81,8 @@ class PtyTransport(Transport):
         self._closed = False
         self._link_path = None if link_path is None else Path(link_path)
         self._link_made = False
+        self._write_interest = False  # what watches() last told the server about writing
+        self._timed_pending = False  # the endpoint may have answers to release later
         self._master, self._slave = os.openpty()
         try:
             tty.setraw(self._slave)
@@ -149,18 +154,21 @@ class PtyTransport(Transport):
             self._read()
         if self._out:
             self._flush()
+        self._note_interest()
 
     def poll(self) -> None:
-        if self._closed:
+        if self._closed or not self._timed_pending:
             return
         try:
             late = due_output(self._endpoint)
+            self._timed_pending = may_have_due(self._endpoint)
         except Exception as exc:
             self.report(link=self.label, where="poll", error=exc)
             return
         if late:
             self._out.push(late)
             self._flush()
+            self._note_interest()
 
     def close(self) -> None:
         if self._closed:
@@ -175,6 +183,7 @@ class PtyTransport(Transport):
             self._out.clear()
             os.close(self._master)
             os.close(self._slave)
+            self.watches_changed()
 
     # -- internals -------------------------------------------------------------
 
@@ -197,7 +206,23 @@ class PtyTransport(Transport):
         except Exception as exc:
             self.report(link=self.label, where="receive", error=exc)
             return
+        finally:
+            self._check_timed()
         self._out.push(bytes(answer))
+
+    def _check_timed(self) -> None:
+        try:
+            self._timed_pending = may_have_due(self._endpoint)
+        except Exception as exc:
+            self._timed_pending = True  # cannot tell: keep asking, as for any timed endpoint
+            self.report(link=self.label, where="poll", error=exc)
+
+    def _note_interest(self) -> None:
+        """Tell the server when the answer buffer filled or emptied (write watch on/off)."""
+        wanted = bool(self._out)
+        if wanted != self._write_interest:
+            self._write_interest = wanted
+            self.watches_changed()
 
     def _flush(self) -> None:
         try:

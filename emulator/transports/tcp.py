@@ -23,6 +23,7 @@ from emulator.transports.base import (
     Transport,
     Watch,
     due_output,
+    may_have_due,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -40,10 +41,14 @@ class _Connection:
         self.endpoint = endpoint
         self.label = label
         self.out = OutputBuffer(limit_bytes=limit)
+        self.write_interest = False  # what watches() last told the server about writing
+        self.timed_pending = False  # the endpoint may have answers to release later
 
 
 class TcpTransport(Transport):
     """A listening TCP socket; the socket is bound and listening from construction."""
+
+    reports_watch_changes = True
 
     def __init__(
         self,
@@ -131,17 +136,20 @@ class TcpTransport(Transport):
             self._read(conn)
         if conn.out and conn.sock in self._connections:
             self._flush(conn)
+        self._note_interest(conn)
 
     def poll(self) -> None:
-        for conn in list(self._connections.values()):
+        for conn in [c for c in self._connections.values() if c.timed_pending]:
             try:
                 late = due_output(conn.endpoint)
+                conn.timed_pending = may_have_due(conn.endpoint)
             except Exception as exc:
                 self.report(link=conn.label, where="poll", error=exc)
                 continue
             if late:
                 conn.out.push(late)
                 self._flush(conn)
+                self._note_interest(conn)
 
     def close(self) -> None:
         if self._closed:
@@ -150,10 +158,19 @@ class TcpTransport(Transport):
         for conn in list(self._connections.values()):
             self._drop(conn)
         self._listener.close()
+        self.watches_changed()
 
     # -- internals -------------------------------------------------------------
 
     def _accept(self) -> None:
+        before = len(self._connections)
+        try:
+            self._accept_some()
+        finally:
+            if len(self._connections) != before:
+                self.watches_changed()
+
+    def _accept_some(self) -> None:
         for _ in range(_ACCEPTS_PER_EVENT):
             try:
                 sock, peer = self._listener.accept()
@@ -192,7 +209,25 @@ class TcpTransport(Transport):
         except Exception as exc:
             self.report(link=conn.label, where="receive", error=exc)
             return
+        finally:
+            self._check_timed(conn)
         conn.out.push(bytes(answer))
+
+    def _check_timed(self, conn: _Connection) -> None:
+        try:
+            conn.timed_pending = may_have_due(conn.endpoint)
+        except Exception as exc:
+            conn.timed_pending = True  # cannot tell: keep asking, as for any timed endpoint
+            self.report(link=conn.label, where="poll", error=exc)
+
+    def _note_interest(self, conn: _Connection) -> None:
+        """Tell the server when a connection's answer buffer filled or emptied."""
+        if self._connections.get(conn.sock) is not conn:
+            return  # dropped: _drop has reported it
+        wanted = bool(conn.out)
+        if wanted != conn.write_interest:
+            conn.write_interest = wanted
+            self.watches_changed()
 
     def _flush(self, conn: _Connection) -> None:
         try:
@@ -201,7 +236,8 @@ class TcpTransport(Transport):
             self._drop(conn)  # EPIPE / ECONNRESET: the programmer is gone
 
     def _drop(self, conn: _Connection) -> None:
-        self._connections.pop(conn.sock, None)
+        if self._connections.pop(conn.sock, None) is not None:
+            self.watches_changed()
         conn.out.clear()
         try:
             conn.endpoint.close()

@@ -345,3 +345,119 @@ def test_stop_times_out_when_an_endpoint_hangs_then_finishes() -> None:
         release.set()
         server.stop()
     assert tcp.closed
+
+
+class Counting(Transport):
+    """A readable pipe that echoes nothing; counts how often the server asks for watches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._r, self._w = os.pipe()
+        self._closed = False
+        self.asked = 0
+        self.handled = 0
+        self.events = EVENT_READ
+
+    @property
+    def label(self) -> str:
+        return "counting"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def watches(self) -> Sequence[Watch]:
+        self.asked += 1
+        return () if self._closed else (Watch(fd=self._r, events=self.events, owner=self),)
+
+    def handle(self, watch: Watch, events: int) -> None:
+        self.handled += 1
+        os.read(self._r, 100)
+
+    def poke(self) -> None:
+        os.write(self._w, b"x")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._r)
+            os.close(self._w)
+            self.watches_changed()
+
+
+class Reporting(Counting):
+    reports_watch_changes = True
+
+
+def test_a_transport_that_reports_changes_is_asked_for_watches_only_after_one() -> None:
+    quiet, chatty = Reporting(), Counting()
+    with Server() as server:
+        server.add(quiet)
+        server.add(chatty)
+        server.start()
+        for i in range(1, 21):
+            quiet.poke()
+            wait_for(lambda i=i: quiet.handled == i)
+        assert chatty.asked >= 20  # asked on every iteration, as before
+        assert quiet.asked == 1  # asked once, when added
+        quiet.watches_changed()
+        server.wake()
+        wait_for(lambda: quiet.asked == 2)
+        quiet.poke()
+        wait_for(lambda: quiet.handled == 21)
+    assert quiet.closed and chatty.closed
+
+
+def test_a_reporting_transport_closed_from_outside_is_retired() -> None:
+    quiet = Reporting()
+    with Server() as server:
+        tcp = TcpTransport(Echo)
+        server.add(quiet)
+        server.add(tcp)
+        server.start()
+        quiet.close()
+        server.wake()
+        wait_for(lambda: server.transports == (tcp,))
+        assert exchange(tcp.address, b"still", 5) == b"still"
+
+
+def test_a_descriptor_number_reused_by_another_transport_is_served() -> None:
+    # The first transport closes (its pipe's numbers become free) and the next one opens
+    # on the same numbers before the loop looks again: the new one must be registered.
+    with Server() as server:
+        server.start()
+        first = Reporting()
+        server.add(first)
+        first.poke()
+        wait_for(lambda: first.handled == 1)
+        old_fd = first._r
+        first.close()
+        second = Reporting()
+        assert second._r == old_fd
+        server.add(second)
+        second.poke()
+        wait_for(lambda: second.handled == 1)
+        assert server.transports == (second,)
+
+
+def test_tcp_and_pty_report_every_change_of_their_watches(tmp_path: Path) -> None:
+    # Through the server: new connections, answers, drops and a pty round trip all keep
+    # working with watches asked only on a reported change.
+    with Server() as server:
+        tcp = TcpTransport(Echo)
+        pty = PtyTransport(Echo, link_path=tmp_path / "ttyPUMP0")
+        server.add(tcp)
+        server.add(pty)
+        server.start()
+        for i in range(5):
+            assert exchange(tcp.address, b"round%d" % i, 6) == b"round%d" % i
+        wait_for(lambda: tcp.connection_count == 0)
+        fd = os.open(tmp_path / "ttyPUMP0", os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"over the pty")
+            got = b""
+            while len(got) < 12:
+                got += os.read(fd, 100)
+            assert got == b"over the pty"
+        finally:
+            os.close(fd)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import random
 import termios
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import serial
 
 from emulator.presets import PRESETS
+from emulator.server import Server
 from emulator.transports import inproc
 from emulator.transports.base import Endpoint
+from emulator.transports.pty import PtyTransport
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import BolusKind, ErrorCode, EventCode, Mode, Role
@@ -216,3 +222,68 @@ def test_a_tty_that_fails_while_waiting_is_a_link_error(
         monkeypatch.setattr(type(port), "timeout", property(lambda self: None, dead_tty))
         with pytest.raises(LinkClosed, match="lost while reading"):
             client.status()
+
+
+@pytest.fixture
+def pty_pump(tmp_path: Path) -> Iterator[Path]:
+    """The demo pump served over a real pty (the emulator's own server thread)."""
+    with inproc_pump() as pump, Server(name="client-pty-test") as server:
+        transport = PtyTransport(pump.virtual.endpoint, link_path=tmp_path / "ttyPUMP0")
+        server.add(transport)
+        server.start()
+        yield tmp_path / "ttyPUMP0"
+    server.check()
+
+
+def test_on_a_pty_the_client_waits_on_the_descriptor_only(
+    pty_pump: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No pyserial read or write (a select per call, and select fails above descriptor 1023),
+    # no timeout change (a tcsetattr per call): one poll per chunk of answer on the port's
+    # own descriptor.
+    def forbidden(*args: object) -> None:
+        raise AssertionError("pyserial's read, write or timeout setter was used")
+
+    with PumpClient(str(pty_pump), key=DEMO_KEYS[Role.CLINICIAN], timeout_s=2.0) as client:
+        port = client._port
+        assert isinstance(port, serial.Serial)
+        monkeypatch.setattr(type(port), "read", forbidden)
+        monkeypatch.setattr(type(port), "write", forbidden)
+        monkeypatch.setattr(type(port), "timeout", property(lambda self: 2.0, forbidden))
+        for _ in range(3):
+            assert client.status().capacity_nl > 0
+        assert client.retransmissions == 0
+
+
+def test_a_pty_whose_pump_vanishes_is_a_link_error_at_once(tmp_path: Path) -> None:
+    # The master closing under a waiting client wakes its poll (EIO), long before the timeout.
+    master, slave = os.openpty()
+    try:
+        client = PumpClient(os.ttyname(slave), timeout_s=30.0, retries=0)
+        with client:
+            closer = threading.Timer(0.05, os.close, args=(master,))
+            closer.start()
+            started = time.monotonic()
+            with pytest.raises(LinkClosed, match="lost while reading"):
+                client.device_info()
+            closer.join()
+            assert time.monotonic() - started < 5.0
+    finally:
+        os.close(slave)
+
+
+def test_a_silent_pty_times_out_after_each_attempt(tmp_path: Path) -> None:
+    master, slave = os.openpty()
+    try:
+        with PumpClient(os.ttyname(slave), timeout_s=0.02, retries=1) as client:
+            started = time.monotonic()
+            with pytest.raises(LinkTimeout):
+                client.device_info()
+            assert time.monotonic() - started >= 0.04
+            assert client.retransmissions == 1
+            # Both attempts reached the pump's side, byte for byte the same.
+            sent = os.read(master, 4096)
+            assert len(sent) % 2 == 0 and sent[: len(sent) // 2] == sent[len(sent) // 2 :]
+    finally:
+        os.close(master)
+        os.close(slave)
