@@ -10,6 +10,10 @@ vanishing mid-session or sending garbage never stops it.
 ``pump-emulator ctl --control ADDR COMMAND...`` drives a running emulator's
 simulation controls (time, faults, link impairment, true state); see
 ``pump-emulator ctl --help``.
+
+``pump-emulator run FILE...`` runs scenario files (``*.scenario.yaml``) against
+in-process pumps, with a progress line per step; exit status 0 when every
+scenario passed, 1 when one failed, 2 for a bad file. See ``docs/scenarios.md``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_por
 from emulator.errors import EmulatorError
 from emulator.persistence import StateFile, catch_up_s
 from emulator.presets import PRESETS
+from emulator.scenarios import console as scenario_console
 from emulator.transports.base import LinkFailure
 from emulator.transports.pty import DEFAULT_LINK_PATH
 from firmware_model.errors import FirmwareError
@@ -180,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ctl.add_argument("--control", required=True, metavar="ADDR", help="the emulator's --control")
     ctl.add_argument("words", nargs=argparse.REMAINDER, help="the command, e.g. speed 3600")
+
+    runner = sub.add_parser(
+        "run",
+        help="run scenario files against in-process pumps (exit 0 passed, 1 failed, 2 bad file)",
+        description=scenario_console.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scenario_console.add_arguments(runner)
     return parser
 
 
@@ -362,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ctl(args)
         if args.command == "decode":
             return decode.run(args)
+        if args.command == "run":
+            return scenario_console.run(args)
         return serve(args)
     except (KeyFileError, FirmwareError, ControlError) as exc:
         print(f"pump-emulator: {exc}", file=sys.stderr)

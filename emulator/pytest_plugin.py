@@ -1,5 +1,689 @@
-"""The vpump pytest plugin (registered through the ``pytest11`` entry point).
+"""The vpump pytest plugin: virtual pumps as fixtures, scenario files as tests, HTML reports.
 
-Placeholder module created by the lead so the entry point resolves; the QA
-plugin (issue #5) replaces it.
+Registered through the ``pytest11`` entry point ``vpump``, so installing
+vpump is enough. It provides:
+
+* ``virtual_pump``: an in-process emulator with one pump (manual clock by
+  default) as a :class:`PumpUnderTest`; options come from the overridable
+  ``vpump_config`` fixture and the ``@pytest.mark.vpump(...)`` marker
+  (``model``, ``serial``, ``reservoir``, ``concentration``, ``prescription``,
+  ``battery``, ``alarm_volume``, ``catheter``, ``start``, ``motor_stall``,
+  ``memory_error``, ``link``, ``clock``, ``speed``, ``fresh``, ``seed``,
+  ``timeout``, ``retries``). With ``vpump_scope = session`` (ini) or
+  ``--vpump-scope=session`` one emulator serves the whole session (per
+  xdist worker) and is reset cheaply before each test; by default each test
+  gets its own (under a millisecond to build). Whatever the emulator raised
+  inside is re-raised at the test's teardown.
+* ``pump_client``: a :class:`~protocol.client.PumpClient` already in a
+  clinician session on that pump.
+* ``vpump_leak_check``: fails a test that leaves threads, descriptors,
+  in-process port names, pty symlinks or temp dirs behind; make it autouse
+  with ``vpump_leak_check = true`` (ini) or an autouse fixture requesting it.
+* Collection of ``*.scenario.yaml`` files as test items (``pytest
+  examples/scenarios``), with a failure report naming the step, expected and
+  actual values and the last frames on the wire, junit properties, and with
+  pytest-html installed, each scenario's steps table and reservoir plot in
+  the HTML report.
 """
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import glob
+import itertools
+import math
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.capture import RingCapture
+from emulator.clock import ClockMode, PumpClock
+from emulator.emulator import Emulator
+from emulator.errors import EmulatorUsageError
+from emulator.link_faults import LinkImpairment
+from emulator.presets import PRESETS, PumpSetup
+from emulator.scenarios import model as md
+from emulator.scenarios.errors import ScenarioFailed, ScenarioFileError, UnitError
+from emulator.scenarios.executor import run_scenario
+from emulator.scenarios.loader import SUFFIX, load_scenario
+from emulator.scenarios.report import render_html
+from emulator.scenarios.result import ScenarioResult
+from emulator.scenarios.units import Kind, parse_iso_utc, parse_quantity, whole
+from emulator.transports import impaired_inproc, inproc
+from firmware_model.prescription import Prescription, Simple
+from protocol.client import PumpClient
+from protocol.enums import Role
+from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.units import dose_to_rate_nl_per_day
+
+__all__ = ["PumpUnderTest", "VirtualPumpConfig", "VpumpConfigError"]
+
+_WEEK_S = 7 * 86_400
+_SETTLE_S = 2.0
+_names = itertools.count()
+_plugin_names: set[str] = set()
+"""Every in-process port name the plugin registered (the leak check looks them up)."""
+
+
+class VpumpConfigError(EmulatorUsageError, ValueError):
+    """A ``vpump`` marker or ``vpump_config`` option that is unknown or malformed."""
+
+
+def _temp_prefix() -> str:
+    """Temp dirs of this process only (other pytest runs may share the machine)."""
+    return f"vpump-{_worker()}-{os.getpid()}-"
+
+
+def _worker() -> str:
+    """The pytest-xdist worker id (``gw0``...), or ``main`` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class VirtualPumpConfig:
+    """How ``virtual_pump`` starts its pump. Override the ``vpump_config`` fixture to change
+    the defaults for a directory, or use ``@pytest.mark.vpump(...)`` per test."""
+
+    preset: str = "default"
+    """The starting state the other fields modify (emulator.presets.PRESETS)."""
+    model: int | None = None
+    serial: str | None = None
+    reservoir_nl: int | None = None
+    concentration_ug_per_ml: int | None = None
+    prescription: Prescription | None = None
+    battery_permille: int | None = None
+    alarm_volume_nl: int | None = None
+    catheter_length_cm: int = 50
+    start_s: int = md.DEFAULT_START_S
+    """Pump clock when the test starts (in session scope: the same weekday and time of day)."""
+    motor_stall: bool = False
+    memory_error: str | None = None
+    """None, "critical" or "non-critical"."""
+    link: LinkImpairment = field(default_factory=LinkImpairment)
+    clock: str = "manual"
+    """"manual" (time moves only by advance) or "running" (at ``speed``)."""
+    speed: float = 1.0
+    fresh: bool = False
+    """A pump of its own for this test even in session scope."""
+    seed: int = 0
+    timeout_s: float = 1.0
+    retries: int = 3
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise VpumpConfigError(f"preset {self.preset!r}: known presets are {sorted(PRESETS)}")
+        if self.clock not in ("manual", "running"):
+            raise VpumpConfigError(f"clock {self.clock!r}: use 'manual' or 'running'")
+        if self.memory_error not in (None, "critical", "non-critical"):
+            raise VpumpConfigError(
+                f"memory_error {self.memory_error!r}: use 'critical' or 'non-critical'"
+            )
+        if not isinstance(self.link, LinkImpairment):
+            raise VpumpConfigError(f"link must be a LinkImpairment, got {self.link!r}")
+
+    def setup(self) -> PumpSetup:
+        """The emulator's starting state for this configuration."""
+        base = PRESETS[self.preset].with_identity(model=self.model, serial=self.serial)
+        changes: dict[str, Any] = {}
+        for name in ("reservoir_nl", "concentration_ug_per_ml", "prescription", "battery_permille"):
+            value = getattr(self, name)
+            if value is not None:
+                changes[name] = value
+        return replace(base, **changes)
+
+    def with_options(self, **options: Any) -> VirtualPumpConfig:
+        """This configuration with marker-style options applied (units written out)."""
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            raise VpumpConfigError(
+                f"unknown vpump option {unknown[0]!r}; known: {', '.join(_OPTIONS)}"
+            )
+        config = self
+        # A prescription written as a dose needs the final concentration: it goes last.
+        for key in sorted(options, key=lambda k: k == "prescription"):
+            value = options[key]
+            try:
+                config = replace(config, **_option(key, value, config))
+            except (UnitError, ValueError, TypeError) as exc:
+                raise VpumpConfigError(f"vpump option {key}={value!r}: {exc}") from None
+        return config
+
+
+_OPTIONS = [
+    "preset",
+    "model",
+    "serial",
+    "reservoir",
+    "concentration",
+    "prescription",
+    "battery",
+    "alarm_volume",
+    "catheter",
+    "start",
+    "motor_stall",
+    "memory_error",
+    "link",
+    "clock",
+    "speed",
+    "fresh",
+    "seed",
+    "timeout",
+    "retries",
+]
+
+
+def _option(key: str, value: Any, current: VirtualPumpConfig) -> dict[str, Any]:
+    """One marker option as configuration fields (units parsed strictly)."""
+    match key:
+        case "reservoir":
+            return {"reservoir_nl": whole(parse_quantity(value, Kind.VOLUME), value, "nL")}
+        case "alarm_volume":
+            return {"alarm_volume_nl": whole(parse_quantity(value, Kind.VOLUME), value, "nL")}
+        case "concentration":
+            conc = whole(parse_quantity(value, Kind.CONCENTRATION), value, "mcg/mL")
+            return {"concentration_ug_per_ml": conc}
+        case "battery":
+            permille = parse_quantity(value, Kind.PERCENT) * 1000
+            return {"battery_permille": whole(permille, value, "tenths of a percent")}
+        case "catheter":
+            return {"catheter_length_cm": whole(parse_quantity(value, Kind.LENGTH), value, "cm")}
+        case "start":
+            return {"start_s": parse_iso_utc(value)}
+        case "timeout":
+            return {"timeout_s": float(parse_quantity(value, Kind.SHORT_DURATION))}
+        case "prescription":
+            return {"prescription": _prescription(value, current, key)}
+        case "model":
+            return {"model": int(str(value).split()[0])}
+        case "link":
+            return {"link": _link(value)}
+        case _:
+            # preset, serial, motor_stall, memory_error, clock, speed, fresh, seed, retries are
+            # taken as they are (checked on construction); others are refused by the caller.
+            return {key: value}
+
+
+def _prescription(value: Any, current: VirtualPumpConfig, key: str) -> Prescription:
+    if not isinstance(value, str):
+        return value  # type: ignore[no-any-return]  # a firmware Prescription, checked by the pump
+    concentration = current.concentration_ug_per_ml or current.setup().concentration_ug_per_ml
+    if value.strip().endswith("mcg/day"):
+        dose = parse_quantity(value, Kind.DOSE_RATE)
+        return Simple(rate_nl_per_day=dose_to_rate_nl_per_day(dose, concentration))
+    rate = whole(parse_quantity(value, Kind.VOLUME_RATE), value, "nL/day")
+    return Simple(rate_nl_per_day=rate)
+
+
+def _link(value: Any) -> LinkImpairment:
+    if isinstance(value, LinkImpairment):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError("link takes a LinkImpairment or a mapping such as {'drop': '10 %'}")
+    changes: dict[str, object] = {}
+    for name, raw in value.items():
+        if name in ("drop", "corrupt") and isinstance(raw, str):
+            changes[name] = float(parse_quantity(raw, Kind.PERCENT))
+        elif name == "delay" and isinstance(raw, str):
+            changes["delay_ms"] = float(parse_quantity(raw, Kind.SHORT_DURATION) * 1000)
+        else:
+            changes[name] = raw
+    return LinkImpairment().replace(**changes)
+
+
+# --- the pump under test ---------------------------------------------------------------------
+
+
+class PumpUnderTest:
+    """What ``virtual_pump`` hands a test: the emulator, its URL, and helpers.
+
+    ``emulator`` is the :class:`~emulator.emulator.Emulator` (controls: faults,
+    ``set_link``, ``state``); ``url`` opens the pump from any
+    :class:`~protocol.client.PumpClient`; ``capture`` holds the last chunks on the
+    wire. Clients made with :meth:`client` are closed after the test.
+    """
+
+    def __init__(
+        self,
+        *,
+        emulator: Emulator,
+        url: str,
+        config: VirtualPumpConfig,
+        start_s: int,
+        capture: RingCapture,
+        tmp_dir: Path,
+    ) -> None:
+        self.emulator = emulator
+        self.url = url
+        self.config = config
+        self.start_s = start_s
+        """Pump clock at the start of this test, Unix seconds."""
+        self.capture = capture
+        self.keys = load_keys(DEMO_KEY_FILE)
+        self._tmp_dir = tmp_dir
+        self._clients: list[PumpClient] = []
+        self._rng = random.Random(config.seed)
+
+    def client(self, role: Role = Role.CLINICIAN, *, connect: bool = True) -> PumpClient:
+        """A new client in a session of ``role`` (closed at teardown)."""
+        client = PumpClient(
+            self.url,
+            key=self.keys[role],
+            role=role,
+            timeout_s=self.config.timeout_s,
+            retries=self.config.retries,
+            random_bytes=random.Random(self._rng.getrandbits(64)).randbytes,
+        )
+        self._clients.append(client)
+        if connect:
+            client.connect()
+        return client
+
+    def advance(self, duration: int | str) -> int:
+        """Move pump time forward (``"90d"``, ``"6h"`` or whole seconds); returns the clock."""
+        if isinstance(duration, str):
+            duration = whole(parse_quantity(duration, Kind.DURATION), duration, "seconds")
+        return self.emulator.advance(duration)
+
+    @property
+    def now_s(self) -> int:
+        """The pump clock now."""
+        return self.emulator.clock.now()
+
+    def state(self) -> dict[str, Any]:
+        """The full true state (``Emulator.state()``)."""
+        return self.emulator.state()
+
+    def check(self) -> None:
+        """Re-raise anything that failed inside the emulator so far."""
+        self.emulator.check()
+
+    def serve_pty(self) -> str:
+        """Also serve the pump on a pty; returns the symlink (in a per-test directory)."""
+        link = self._tmp_dir / f"ttyPUMP-{_worker()}-{next(_names)}"
+        self.emulator.serve_pty(0, link)
+        if not self.emulator.server.running:
+            self.emulator.start()
+        return str(link)
+
+    def close_clients(self) -> None:
+        for client in self._clients:
+            with contextlib.suppress(Exception):  # the test may have broken the link on purpose
+                client.close()
+        self._clients.clear()
+
+
+def _new_emulator(config: VirtualPumpConfig, setup: PumpSetup) -> Emulator:
+    # Tests start at a fixed pump time, never the wall clock's.
+    clock = PumpClock(start_pump_s=config.start_s)
+    clock.set_manual()
+    return Emulator(
+        [setup],
+        keys=load_keys(DEMO_KEY_FILE),
+        clock=clock,
+        catheter_length_cm=config.catheter_length_cm,
+        seed=config.seed,
+        random_bytes=random.Random(config.seed).randbytes,
+    )
+
+
+def _configure(emu: Emulator, config: VirtualPumpConfig, start_s: int) -> None:
+    """Bring a (new or reused) emulator to ``config``: the pump rebuilt at ``start_s``."""
+    if emu.clock.snapshot().mode is not ClockMode.MANUAL:
+        emu.set_manual()
+    now = emu.clock.now()
+    if start_s > now:
+        emu.clock.advance(start_s - now)
+    p = emu.pumps[0]
+    p.setup = config.setup()
+    p.catheter_length_cm = config.catheter_length_cm
+    # The clock moved without the old pump being integrated: it is replaced right here.
+    emu.reset(0)
+    with p.virtual.lock:
+        if config.alarm_volume_nl is not None:
+            p.pump.set_alarm_volume(start_s, config.alarm_volume_nl)
+    emu.set_link(0, **_impairment_fields(config.link))
+    if config.motor_stall:
+        emu.fault_motor_stall(True)
+    if config.memory_error is not None:
+        emu.fault_memory_error(config.memory_error == "critical")
+    if config.clock == "running":
+        emu.set_speed(config.speed)
+        emu.resume()
+
+
+def _impairment_fields(link: LinkImpairment) -> dict[str, object]:
+    return {f.name: getattr(link, f.name) for f in fields(link)}
+
+
+class _SessionPump:
+    """The one emulator of a session (``vpump_scope = session``), reset before each test."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        base = VirtualPumpConfig()
+        self.emulator = _new_emulator(base, base.setup())
+        self.capture = RingCapture(pump_clock=self.emulator.clock.now)
+        self.emulator.pumps[0].capture_to(self.capture)
+        self.name = f"vpump-{_worker()}-session"
+        _plugin_names.add(self.name)
+        self.url = _impaired_url(self.emulator.register_inproc(0, self.name))
+        self.tmp_dir = tmp_dir
+        self.emulator.start()
+
+    def next_start(self, start_s: int) -> int:
+        """The first second at or after now that has ``start_s``'s weekday and time of day."""
+        now = self.emulator.clock.now()
+        if now <= start_s:
+            return start_s
+        return start_s + math.ceil((now - start_s) / _WEEK_S) * _WEEK_S
+
+    def close(self) -> None:
+        self.emulator.close()
+
+
+def _impaired_url(pumpsim_url: str) -> str:
+    # Same registration; the impairedsim port also releases delayed and paced answers.
+    return pumpsim_url.replace(f"{inproc.SCHEME}://", f"{impaired_inproc.SCHEME}://", 1)
+
+
+# --- hooks -----------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vpump", "virtual pump fixtures and scenario files")
+    group.addoption(
+        "--vpump-scope",
+        choices=("test", "session"),
+        default=None,
+        help="one emulator per test (default) or one per session, reset before each test",
+    )
+    parser.addini("vpump_scope", "virtual_pump scope: test (default) or session", default="test")
+    parser.addini(
+        "vpump_leak_check",
+        "fail tests that leave threads, descriptors, port names or temp files behind",
+        type="bool",
+        default=False,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "vpump(**options): options of the virtual_pump fixture, units written out, e.g. "
+        "reservoir='5 mL', concentration='1000 mcg/mL', prescription='100 mcg/day', "
+        "battery='10 %', link={'drop': '10 %'}, fresh=True",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name.endswith(SUFFIX):
+        file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
+        return file
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """A ``*.scenario.yaml`` file: one test item (a bad file becomes a failing item)."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        name = self.path.name.removesuffix(SUFFIX)
+        item: ScenarioItem = ScenarioItem.from_parent(self, name=name)
+        yield item
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario run as a test."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result: ScenarioResult | None = None
+        self.title = self.name
+        self.load_error: ScenarioFileError | None = None
+        try:
+            self.scenario: md.Scenario | None = load_scenario(self.path)
+        except ScenarioFileError as exc:
+            self.scenario = None
+            self.load_error = exc
+        else:
+            self.title = self.scenario.title
+            self.extra_keyword_matches.update(self.scenario.tags)
+
+    def runtest(self) -> None:
+        if self.scenario is None:
+            assert self.load_error is not None
+            raise self.load_error
+        result = run_scenario(self.scenario)
+        self.result = result
+        self.user_properties.append(("scenario", result.title))
+        self.user_properties.append(("steps", str(len(result.steps))))
+        if not result.passed:
+            failed = result.failed_step
+            if failed is not None:
+                self.user_properties.append(("failed_step", f"{failed.index}: {failed.name}"))
+            raise ScenarioFailed(result.failure_report(), result)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str:
+        error = excinfo.value
+        if isinstance(error, ScenarioFileError):
+            return "bad scenario file (nothing was run):\n" + "\n".join(
+                f"  {p}" for p in error.problems
+            )
+        if isinstance(error, ScenarioFailed):
+            return str(error)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario: {self.title}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "call" and isinstance(item, ScenarioItem) and item.result is not None:
+        html = _html_extras(item.config)
+        if html is not None:
+            extras = list(getattr(report, "extras", []))
+            extras.append(html.html(render_html(item.result)))
+            report.extras = extras  # type: ignore[attr-defined]
+    return report
+
+
+def _html_extras(config: pytest.Config) -> Any:
+    """pytest-html's ``extras`` module when the report is being written, else None."""
+    if not config.pluginmanager.hasplugin("html") or not config.getoption("htmlpath", None):
+        return None
+    try:
+        from pytest_html import extras  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return None
+    return extras
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vpump_config() -> VirtualPumpConfig:
+    """The defaults of ``virtual_pump`` (override this fixture to change them)."""
+    return VirtualPumpConfig()
+
+
+def _scope(config: pytest.Config) -> str:
+    option = config.getoption("vpump_scope", None)
+    value = str(option or config.getini("vpump_scope"))
+    if value not in ("test", "session"):
+        raise VpumpConfigError(f"vpump_scope {value!r}: use test or session")
+    return value
+
+
+@pytest.fixture(scope="session")
+def _vpump_session(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_SessionPump | None]:
+    """The session's emulator when ``vpump_scope = session`` (else None)."""
+    if _scope(request.config) != "session":
+        yield None
+        return
+    pool = _SessionPump(tmp_path_factory.mktemp(f"vpump-{_worker()}"))
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def virtual_pump(
+    request: pytest.FixtureRequest,
+    vpump_config: VirtualPumpConfig,
+    _vpump_session: _SessionPump | None,
+) -> Iterator[PumpUnderTest]:
+    """A virtual pump for this test, reachable in process; see :class:`PumpUnderTest`."""
+    config = vpump_config
+    for marker in reversed(list(request.node.iter_markers("vpump"))):
+        if marker.args:
+            raise VpumpConfigError("the vpump marker takes keyword options only")
+        config = config.with_options(**marker.kwargs)
+    if _vpump_session is not None and not config.fresh:
+        pool = _vpump_session
+        start = pool.next_start(config.start_s)
+        pool.capture.clear()
+        _configure(pool.emulator, config, start)
+        pump = PumpUnderTest(
+            emulator=pool.emulator,
+            url=pool.url,
+            config=config,
+            start_s=start,
+            capture=pool.capture,
+            tmp_dir=pool.tmp_dir,
+        )
+        try:
+            yield pump
+        finally:
+            pump.close_clients()
+        pool.emulator.check()
+        return
+    emu = _new_emulator(config, config.setup())
+    tmp_dir = Path(tempfile.mkdtemp(prefix=_temp_prefix()))
+    try:
+        _configure(emu, config, config.start_s)
+        capture = RingCapture(pump_clock=emu.clock.now)
+        emu.pumps[0].capture_to(capture)
+        name = f"vpump-{_worker()}-{os.getpid()}-{next(_names)}"
+        _plugin_names.add(name)
+        url = _impaired_url(emu.register_inproc(0, name))
+        pump = PumpUnderTest(
+            emulator=emu,
+            url=url,
+            config=config,
+            start_s=config.start_s,
+            capture=capture,
+            tmp_dir=tmp_dir,
+        )
+        try:
+            yield pump
+        finally:
+            pump.close_clients()
+        emu.check()
+    finally:
+        emu.close()
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def pump_client(virtual_pump: PumpUnderTest) -> PumpClient:
+    """A client already in a clinician session on ``virtual_pump`` (closed after the test)."""
+    return virtual_pump.client(Role.CLINICIAN)
+
+
+# --- the leak check --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    threads: frozenset[threading.Thread]
+    fds: frozenset[int]
+    names: frozenset[str]
+    links: frozenset[str]
+    temp_dirs: frozenset[str]
+
+
+def _fds() -> frozenset[int]:
+    found = set()
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError, ValueError):
+                os.fstat(int(name))
+                found.add(int(name))
+    return frozenset(found)
+
+
+def _snapshot() -> _Snapshot:
+    threads = frozenset(
+        t
+        for t in threading.enumerate()
+        if t.is_alive() and not isinstance(t, threading._DummyThread)
+    )
+    names = frozenset(n for n in _plugin_names if inproc.lookup(n) is not None)
+    temp = frozenset(glob.glob(os.path.join(tempfile.gettempdir(), _temp_prefix() + "*")))
+    return _Snapshot(
+        threads=threads,
+        fds=_fds(),
+        names=names,
+        links=frozenset(glob.glob("/tmp/ttyPUMP*")),
+        temp_dirs=temp,
+    )
+
+
+def _leaks(before: _Snapshot) -> list[str]:
+    now = _snapshot()
+    found = [f"thread {t.name!r}" for t in now.threads - before.threads]
+    found += [f"fd {fd}" for fd in sorted(now.fds - before.fds)]
+    found += [f"in-process port {name!r}" for name in sorted(now.names - before.names)]
+    found += [f"symlink {path}" for path in sorted(now.links - before.links)]
+    found += [f"temp dir {path}" for path in sorted(now.temp_dirs - before.temp_dirs)]
+    return found
+
+
+@pytest.fixture
+def vpump_leak_check() -> Iterator[None]:
+    """Fail the test if it leaves threads, descriptors, in-process port names, pty symlinks
+    or vpump temp dirs behind. Request it from an autouse fixture (or set
+    ``vpump_leak_check = true``) so it is set up before, and checked after, every other.
+    Leftovers get ``VPUMP_LEAK_SETTLE_S`` seconds (default 2) to go away first."""
+    before = _snapshot()
+    yield
+    leaks = _leaks(before)
+    if leaks:
+        gc.collect()
+        # Something new may need a moment to go away (a thread finishing its last lines).
+        deadline = time.monotonic() + float(os.environ.get("VPUMP_LEAK_SETTLE_S", _SETTLE_S))
+        while leaks and time.monotonic() < deadline:
+            time.sleep(0.01)
+            leaks = _leaks(before)
+    if leaks:
+        pytest.fail("vpump: the test left behind: " + "; ".join(leaks), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _vpump_autouse_leak_check(request: pytest.FixtureRequest) -> None:
+    """``vpump_leak_check = true`` in the ini file turns the leak check on for every test."""
+    if request.config.getini("vpump_leak_check"):
+        request.getfixturevalue("vpump_leak_check")

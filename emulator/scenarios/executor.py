@@ -1,0 +1,660 @@
+"""Playing a scenario against an in-process emulator, step by step, into a trace.
+
+:func:`run_scenario` builds a fresh :class:`~emulator.emulator.Emulator`
+with the scenario's starting pump (manual clock at the scenario's start),
+reaches it over an in-process link (``impairedsim://``, so latency and
+pacing work as on a wire) and runs the steps in order:
+
+* programmer steps go through :class:`~protocol.client.PumpClient` in a
+  clinician session (opened when first needed; ``patient_dose`` opens a
+  patient-role session, as the patient's handset would);
+* world steps go to the emulator (time, faults, link impairment);
+* ``expect`` steps read the truth through the emulator (``Emulator.state()``
+  and the pump's event log) rather than over the link, so assertions never
+  add traffic, faults or log entries of their own.
+
+The first step that fails (an expectation not met, an error the file did
+not expect, or an expected error that did not come) stops the run; the
+rest are reported as not run. Every byte on the link is captured and
+decoded, so each step carries the frames that crossed during it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from emulator.capture import Chunk, RingCapture
+from emulator.decode import Decoder, FrameEvent, format_event
+from emulator.emulator import Emulator
+from emulator.scenarios import model as md
+from emulator.scenarios.errors import ScenarioFailed
+from emulator.scenarios.loader import setup_for
+from emulator.scenarios.result import (
+    Check,
+    Sample,
+    ScenarioResult,
+    StepResult,
+    StepStatus,
+    format_clock,
+)
+from emulator.scenarios.units import Expectation, Kind, format_quantity
+from emulator.transports import impaired_inproc, inproc
+from firmware_model.errors import FirmwareError
+from protocol import units
+from protocol.client import PumpClient
+from protocol.enums import EVENT_PARAMS, ErrorCode, EventCode, Role
+from protocol.errors import LinkTimeout, NakError, ProtocolError
+from protocol.keys import DEMO_KEY_FILE, load_keys
+
+__all__ = ["ScenarioRunner", "run_scenario"]
+
+ADVANCE_SAMPLES = 8
+"""Reservoir samples taken within one ``advance`` step (for the plot)."""
+FRAMES_PER_STEP = 12
+"""Decoded frames kept per step (the newest)."""
+
+_names = itertools.count()
+
+
+def run_scenario(
+    scenario: md.Scenario,
+    *,
+    on_step: Callable[[StepResult], None] | None = None,
+    raise_on_failure: bool = False,
+) -> ScenarioResult:
+    """Run ``scenario`` and return its trace; ``on_step`` sees each step as it ends.
+
+    With ``raise_on_failure`` a failed run raises :class:`ScenarioFailed` (carrying the
+    result) instead of returning it.
+    """
+    result = ScenarioRunner(scenario, on_step=on_step).run()
+    if raise_on_failure and not result.passed:
+        raise ScenarioFailed(result.failure_report(), result)
+    return result
+
+
+class _StepFailedError(Exception):
+    """Internal: a step's own failure, with the checks made so far."""
+
+
+@dataclass
+class _Trace:
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def check(self, what: str, expected: str, actual: str, passed: bool) -> None:
+        self.checks.append(Check(what=what, expected=expected, actual=actual, passed=passed))
+
+
+class ScenarioRunner:
+    """One run of one scenario (use :func:`run_scenario`)."""
+
+    def __init__(
+        self,
+        scenario: md.Scenario,
+        *,
+        on_step: Callable[[StepResult], None] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.on_step = on_step
+        self.keys = load_keys(DEMO_KEY_FILE)
+        self._rng = random.Random(scenario.seed)
+        self._clinician: PumpClient | None = None
+        self._patient: PumpClient | None = None
+        self._staged_checksum: int | None = None
+        self._events: list[str] = []
+        self._decoder = Decoder(keys=self.keys)
+        self._samples: list[Sample] = []
+        self.emulator: Emulator | None = None
+        self.url = ""
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def run(self) -> ScenarioResult:
+        scenario = self.scenario
+        started = time.perf_counter()
+        results: list[StepResult] = []
+        emulator_error = ""
+        with self._world() as emu:
+            self._sample(emu)
+            failed = False
+            for step in scenario.steps:
+                if failed:
+                    results.append(
+                        StepResult(
+                            index=step.index,
+                            line=step.line,
+                            verb=step.verb,
+                            name=step.name,
+                            status=StepStatus.NOT_RUN,
+                            clock_s=emu.clock.now(),
+                        )
+                    )
+                    continue
+                result = self._run_step(emu, step)
+                results.append(result)
+                failed = not result.passed
+                if self.on_step is not None:
+                    self.on_step(result)
+            self._close_clients()
+            try:
+                emu.check()
+            except Exception as exc:  # any defect inside the emulator fails the run
+                emulator_error = f"{type(exc).__name__}: {exc}"
+        return ScenarioResult(
+            source=scenario.source,
+            title=scenario.title,
+            description=scenario.description,
+            start_s=scenario.pump.start_s,
+            steps=tuple(results),
+            samples=tuple(self._samples),
+            elapsed_s=time.perf_counter() - started,
+            emulator_error=emulator_error,
+            tags=scenario.tags,
+        )
+
+    @contextmanager
+    def _world(self) -> Iterator[Emulator]:
+        scenario = self.scenario
+        start = scenario.pump
+        emu = Emulator.single(
+            keys=self.keys,
+            manual_clock=True,
+            start_pump_s=start.start_s,
+            catheter_length_cm=start.catheter_length_cm,
+            seed=scenario.seed,
+            random_bytes=random.Random(self._rng.getrandbits(64)).randbytes,
+        )
+        # Emulator.single takes a preset; the scenario's own starting state replaces it.
+        emu.pumps[0].setup = setup_for(start)
+        emu.pumps[0].reset()
+        if start.alarm_volume_nl is not None:
+            with emu.pumps[0].virtual.lock:
+                emu.pumps[0].pump.set_alarm_volume(start.start_s, start.alarm_volume_nl)
+        ring = RingCapture(pump_clock=emu.clock.now)
+        ring.subscribe(self._on_chunk)
+        emu.pumps[0].capture_to(ring)
+        name = f"scenario-{os.getpid()}-{next(_names)}"
+        pumpsim_url = emu.register_inproc(0, name)
+        self.url = pumpsim_url.replace(f"{inproc.SCHEME}://", f"{impaired_inproc.SCHEME}://", 1)
+        self.emulator = emu
+        try:
+            yield emu
+        finally:
+            self._close_clients()
+            ring.unsubscribe(self._on_chunk)
+            emu.close()
+
+    def _on_chunk(self, chunk: Chunk) -> None:
+        for event in self._decoder.feed(chunk):
+            self._events.append(format_event(event, show_hex=not isinstance(event, FrameEvent)))
+
+    def _sample(self, emu: Emulator) -> None:
+        pump = emu.state()["pump"]
+        self._samples.append(
+            Sample(
+                clock_s=int(pump["clock_s"]),
+                reservoir_nl=int(pump["reservoir_nl"]),
+                true_reservoir_nl=int(pump["true_reservoir_nl"]),
+            )
+        )
+
+    def _run_step(self, emu: Emulator, step: md.Step) -> StepResult:
+        trace = _Trace()
+        first_event = len(self._events)
+        started = time.perf_counter()
+        status = StepStatus.PASSED
+        error = ""
+        try:
+            self._act(emu, step, trace)
+            if step.expect_error is not None:
+                status = StepStatus.FAILED
+                trace.check(
+                    "error", _error_name(step.expect_error), "none: the step succeeded", False
+                )
+        except _StepFailedError:
+            status = StepStatus.FAILED
+        except NakError as exc:
+            status, error = self._unexpected_or_expected(step, exc.code.name, str(exc), trace)
+        except LinkTimeout as exc:
+            status, error = self._unexpected_or_expected(step, md.TIMEOUT, str(exc), trace)
+        except (ProtocolError, FirmwareError, OSError, ValueError) as exc:
+            status, error = StepStatus.ERROR, f"{type(exc).__name__}: {exc}"
+        if any(not c.passed for c in trace.checks) and status is StepStatus.PASSED:
+            status = StepStatus.FAILED
+        self._sample(emu)
+        return StepResult(
+            index=step.index,
+            line=step.line,
+            verb=step.verb,
+            name=step.name,
+            status=status,
+            checks=tuple(trace.checks),
+            note="; ".join(trace.notes),
+            error=error,
+            clock_s=emu.clock.now(),
+            elapsed_s=time.perf_counter() - started,
+            frames=tuple(self._events[first_event:][-FRAMES_PER_STEP:]),
+        )
+
+    @staticmethod
+    def _unexpected_or_expected(
+        step: md.Step, got: str, text: str, trace: _Trace
+    ) -> tuple[StepStatus, str]:
+        if step.expect_error is None:
+            return StepStatus.ERROR, text
+        wanted = _error_name(step.expect_error)
+        trace.check("error", wanted, text, got == wanted)
+        if got == wanted:
+            trace.notes.append(f"refused as expected: {text}")
+            return StepStatus.PASSED, ""
+        return StepStatus.FAILED, ""
+
+    # -- links --------------------------------------------------------------------------------
+
+    def _client(self, role: Role = Role.CLINICIAN) -> PumpClient:
+        current = self._clinician if role is Role.CLINICIAN else self._patient
+        if current is not None:
+            return current
+        settings = self.scenario.programmer
+        client = PumpClient(
+            self.url,
+            key=self.keys[role],
+            role=role,
+            timeout_s=settings.timeout_s,
+            retries=settings.retries,
+            random_bytes=random.Random(self._rng.getrandbits(64)).randbytes,
+        )
+        client.connect()
+        if role is Role.CLINICIAN:
+            self._clinician = client
+        else:
+            self._patient = client
+        return client
+
+    def _abandon(self, client: PumpClient) -> None:
+        """Close ``client``'s link without closing its session (the programmer walked away)."""
+        emu = self._require_emulator()
+        before = emu.pumps[0].faults.settings
+        emu.set_link(disconnected=True)
+        client.timeout_s = 0.001  # the farewell it tries to send is lost anyway
+        client.close()
+        emu.set_link(disconnected=before.disconnected)
+
+    def _close_clients(self) -> None:
+        for client in (self._clinician, self._patient):
+            if client is not None:
+                # The link may be impaired or gone: the pump then ends the session by itself.
+                with contextlib.suppress(ProtocolError):
+                    client.close()
+        self._clinician = self._patient = None
+
+    def _require_emulator(self) -> Emulator:
+        assert self.emulator is not None
+        return self.emulator
+
+    # -- the actions --------------------------------------------------------------------------
+
+    def _act(self, emu: Emulator, step: md.Step, trace: _Trace) -> None:
+        action = step.action
+        match action:
+            case md.Interrogate():
+                self._interrogate(trace)
+            case md.Program():
+                self._program(action, trace)
+            case md.Commit():
+                checksum = self._client().commit(self._staged_checksum or 0)
+                trace.notes.append(f"committed checksum 0x{checksum:08x}")
+            case md.Refill():
+                self._refill(action, trace)
+            case md.StartBolus():
+                self._bolus(action, trace)
+            case md.CancelBolus():
+                delivered = self._client().cancel_bolus()
+                trace.notes.append(f"cancelled after {units.format_volume_nl(delivered, 3)}")
+            case md.Stop():
+                self._client().stop(action.reason)
+            case md.Resume():
+                mode = self._client().resume().mode
+                trace.notes.append(f"resumed {mode.name}")
+            case md.SetAlarmVolume():
+                self._client().set_alarm_volume(action.volume_nl)
+            case md.PatientSettings():
+                self._patient_settings(action, trace)
+            case md.PatientDose():
+                grant = self._client(Role.PATIENT).patient_dose()
+                trace.notes.append(
+                    f"granted {units.format_volume_nl(grant.volume_nl, 3)}, "
+                    f"{grant.doses_in_24h} in 24 h, next allowed "
+                    f"{self._when(grant.next_allowed_at_s)}"
+                )
+            case md.SilenceAlarm():
+                self._client().silence_alarm(action.code)
+            case md.ClearAlarm():
+                self._client().clear_alarm(action.code)
+            case md.Connect():
+                if self._clinician is not None:
+                    self._clinician.close()
+                    self._clinician = None
+                self._client()
+            case md.Disconnect():
+                if self._clinician is not None:
+                    self._abandon(self._clinician)
+                    self._clinician = None
+            case md.Advance():
+                self._advance(emu, action)
+            case md.Fault():
+                self._fault(emu, action, trace)
+            case md.LinkChange():
+                settings = emu.set_link(None, **action.changes())
+                trace.notes.append(f"link now {settings}")
+            case md.Expect():
+                self._expect(emu, action, trace)
+                if any(not c.passed for c in trace.checks):
+                    raise _StepFailedError
+
+    def _when(self, clock_s: int | None) -> str:
+        if clock_s is None:
+            return "never"
+        return _day(clock_s, self.scenario.pump.start_s)
+
+    def _concentration(self) -> int:
+        return self._client().status().concentration_ug_per_ml
+
+    def _interrogate(self, trace: _Trace) -> None:
+        client = self._client()
+        status = client.status()
+        client.read_prescription()
+        client.alarms()
+        entries = list(client.event_log())
+        alarms = ", ".join(a.name for a in sorted(status.alarms_active)) or "none"
+        dose = units.rate_to_dose_ug_per_day(status.daily_volume_nl, status.concentration_ug_per_ml)
+        trace.notes.append(
+            f"reservoir {units.format_volume_nl(status.reservoir_nl)}, {status.mode.name} "
+            f"{units.format_dose_ug_per_day(dose)} at "
+            f"{units.format_concentration_ug_per_ml(status.concentration_ug_per_ml)}, "
+            f"alarms: {alarms}, battery {status.battery_permille / 10:g} %, "
+            f"low-reservoir alarm {self._when(status.low_reservoir_alarm_at_s)}, "
+            f"{len(entries)} log entries"
+        )
+
+    def _program(self, action: md.Program, trace: _Trace) -> None:
+        client = self._client()
+        concentration = self._concentration()
+        spec = md.prescription_spec(action.prescription, concentration)
+        if action.stage_only:
+            self._staged_checksum = client.stage(spec)
+            trace.notes.append(f"staged {spec.mode.name}, checksum 0x{self._staged_checksum:08x}")
+            return
+        client.program(spec)
+        status = client.status()
+        dose = units.rate_to_dose_ug_per_day(status.daily_volume_nl, concentration)
+        trace.notes.append(
+            f"programmed {spec.mode.name} {units.format_rate_nl_per_day(status.daily_volume_nl)}"
+            f" = {units.format_dose_ug_per_day(dose)} at "
+            f"{units.format_concentration_ug_per_ml(concentration)}"
+        )
+
+    def _refill(self, action: md.Refill, trace: _Trace) -> None:
+        client = self._client()
+        removed = action.removed_nl
+        if removed is None:
+            removed = client.status().reservoir_nl
+        response = client.refill(
+            removed_nl=removed,
+            added_nl=action.added_nl,
+            concentration_ug_per_ml=action.concentration_ug_per_ml,
+            allow_nonstandard=action.nonstandard,
+        )
+        trace.notes.append(
+            f"removed {units.format_volume_nl(removed)} (expected "
+            f"{units.format_volume_nl(response.expected_nl)}, discrepancy "
+            f"{units.format_volume_nl(response.discrepancy_nl, 3)}"
+            f"{', FLAGGED' if response.discrepancy_flagged else ''}); reservoir now "
+            f"{units.format_volume_nl(response.reservoir_nl)}; low-reservoir alarm "
+            f"{self._when(response.low_reservoir_alarm_at_s)}"
+        )
+        if action.expect_discrepancy is not None:
+            exp = action.expect_discrepancy
+            trace.check(
+                "refill discrepancy",
+                exp.describe(),
+                format_quantity(response.discrepancy_nl, Kind.VOLUME),
+                exp.matches(response.discrepancy_nl),
+            )
+        if action.expect_flagged is not None:
+            trace.check(
+                "refill discrepancy flagged",
+                str(action.expect_flagged).lower(),
+                str(response.discrepancy_flagged).lower(),
+                response.discrepancy_flagged == action.expect_flagged,
+            )
+        if any(not c.passed for c in trace.checks):
+            raise _StepFailedError
+
+    def _bolus(self, action: md.StartBolus, trace: _Trace) -> None:
+        client = self._client()
+        volume = action.volume_nl
+        if volume is None and action.dose_ug is not None:
+            volume = units.dose_to_volume_nl(action.dose_ug, self._concentration())
+        if volume is None:  # bridge or priming: the dead volume of pump tubing and catheter
+            info = client.device_info()
+            length = action.catheter_length_cm or self.scenario.pump.catheter_length_cm
+            volume = info.tubing_volume_nl + info.catheter_volume_nl_per_cm * length
+        response = client.start_bolus(action.kind, volume, action.duration_s)
+        ends = self._when(response.ends_at_s)
+        trace.notes.append(
+            f"{action.kind.name} bolus of {units.format_volume_nl(response.volume_nl, 3)} over "
+            f"{format_quantity(response.duration_s, Kind.DURATION)}, ends {ends}"
+        )
+
+    def _patient_settings(self, action: md.PatientSettings, trace: _Trace) -> None:
+        client = self._client()
+        volume = action.volume_nl
+        if volume is None:
+            volume = (
+                0
+                if action.dose_ug is None
+                else units.dose_to_volume_nl(action.dose_ug, self._concentration())
+            )
+        stored = client.set_patient_settings(
+            enabled=action.enabled,
+            volume_nl=volume,
+            duration_s=action.duration_s,
+            lockout_s=action.lockout_s,
+            max_per_24h=action.max_per_24h,
+        )
+        trace.notes.append(
+            f"patient doses {'on' if stored.enabled else 'off'}: "
+            f"{units.format_volume_nl(stored.volume_nl, 3)} over "
+            f"{format_quantity(stored.duration_s, Kind.DURATION)}, lockout "
+            f"{format_quantity(stored.lockout_s, Kind.DURATION)}, "
+            f"at most {stored.max_per_24h} a day"
+        )
+
+    def _advance(self, emu: Emulator, action: md.Advance) -> None:
+        now = emu.clock.now()
+        if action.until is not None:
+            target = action.until.resolve(start_s=self.scenario.pump.start_s, now_s=now)
+            if target < now:
+                raise ValueError(
+                    f"cannot advance to {action.until.text}: it is {now - target} s in the past"
+                )
+            seconds = target - now
+        else:
+            seconds = action.seconds or 0
+        # In pieces, so the plot sees the reservoir fall (the model is exact either way).
+        pieces = max(1, min(ADVANCE_SAMPLES, seconds // 3_600))
+        done = 0
+        for i in range(1, pieces + 1):
+            part = seconds * i // pieces - done
+            emu.advance(part)
+            done += part
+            if i < pieces:
+                self._sample(emu)
+
+    def _fault(self, emu: Emulator, action: md.Fault, trace: _Trace) -> None:
+        if action.motor_stall is not None:
+            emu.fault_motor_stall(action.motor_stall)
+        if action.memory_error is not None:
+            emu.fault_memory_error(action.memory_error)
+        if action.battery_permille is not None:
+            emu.fault_battery(action.battery_permille / 10)
+        alarms = ", ".join(emu.state()["pump"]["active_alarms"]) or "none"
+        trace.notes.append(f"alarms now: {alarms}")
+
+    # -- assertions ---------------------------------------------------------------------------
+
+    def _expect(self, emu: Emulator, action: md.Expect, trace: _Trace) -> None:
+        state = emu.state()
+        pump: dict[str, Any] = state["pump"]
+        now = int(pump["clock_s"])
+        start = self.scenario.pump.start_s
+        for key, exp in action.quantities:
+            actual = _actual_quantity(key, state)
+            if actual is None:
+                trace.check(key, exp.describe(), "unknown (nothing reported)", False)
+                continue
+            trace.check(key, exp.describe(), format_quantity(actual, exp.kind), exp.matches(actual))
+        dates = {
+            "low_reservoir_date": pump["low_reservoir_at_clock_s"],
+            "empty_date": pump["empty_at_clock_s"],
+            "eri_date": pump["eri_at_clock_s"],
+            "clock": pump["clock_s"],
+        }
+        for key, date in action.dates:
+            actual_s = dates[key]
+            expected = date.text
+            if date.time is not None:
+                resolved = date.time.resolve(start_s=start, now_s=now)
+                expected = f"{date.text} (= {_day(resolved, start)})"
+            trace.check(
+                key,
+                expected,
+                "none" if actual_s is None else _day(int(actual_s), start),
+                date.matches(actual_s, start_s=start, now_s=now),
+            )
+        names = {"mode": pump["mode"], "bolus": pump["bolus_kind"]}
+        for key, name in action.names:
+            trace.check(key, name, str(names[key]), names[key] == name)
+        for key, flag in action.flags:
+            actual_flag = bool(pump[key])
+            trace.check(key, str(flag).lower(), str(actual_flag).lower(), actual_flag == flag)
+        active = frozenset(pump["active_alarms"])
+        silenced = frozenset(pump["silenced_alarms"])
+        for key, codes in action.alarm_sets:
+            wanted = frozenset(c.name for c in codes)
+            passed = {
+                "alarms": active == wanted,
+                "alarms_include": wanted <= active,
+                "alarms_absent": not (wanted & active),
+                "silenced": silenced == wanted,
+            }[key]
+            shown = silenced if key == "silenced" else active
+            trace.check(key, _names_text(wanted), _names_text(shown), passed)
+        if action.events or action.events_absent:
+            self._expect_events(emu, action, trace)
+        if action.prescription is not None:
+            running = emu.pumps[0].pump.prescription
+            concentration = int(pump["concentration_ug_per_ml"])
+            wanted_p = md.firmware_prescription(action.prescription, concentration)
+            trace.check("prescription", repr(wanted_p), repr(running), running == wanted_p)
+
+    def _expect_events(self, emu: Emulator, action: md.Expect, trace: _Trace) -> None:
+        p = emu.pumps[0]
+        with p.virtual.lock:
+            entries = list(p.pump.event_log)
+        for match in action.events:
+            found = [e for e in entries if e.code is match.code and _params_match(match, e.a, e.b)]
+            if match.count is None:
+                passed = bool(found)
+                expected = f"at least one {match.text}"
+            else:
+                passed = len(found) == match.count
+                expected = f"{match.count} x {match.text}"
+            same_code = [e for e in entries if e.code is match.code]
+            actual = f"{len(found)} matching"
+            if not passed:
+                actual += f"; {match.code.name} entries: " + (
+                    ", ".join(_entry_text(e.code, e.a, e.b) for e in same_code[-5:]) or "none"
+                )
+            trace.check("event log", expected, actual, passed)
+        for code in action.events_absent:
+            present = [e for e in entries if e.code is code]
+            trace.check(
+                "event log",
+                f"no {code.name}",
+                f"{len(present)} {code.name}" if present else "none",
+                not present,
+            )
+
+
+def _day(clock_s: int, start_s: int) -> str:
+    return format_clock(clock_s, start_s)
+
+
+def _error_name(expected: ErrorCode | str) -> str:
+    return expected.name if isinstance(expected, ErrorCode) else str(expected)
+
+
+def _names_text(names: frozenset[str]) -> str:
+    return "[" + ", ".join(sorted(names)) + "]"
+
+
+def _actual_quantity(key: str, state: dict[str, Any]) -> Fraction | None:
+    pump = state["pump"]
+    match key:
+        case "reservoir":
+            return Fraction(pump["reservoir_nl"])
+        case "true_reservoir":
+            return Fraction(pump["true_reservoir_nl"])
+        case "bolus_remaining":
+            return Fraction(pump["bolus_remaining_nl"])
+        case "alarm_volume":
+            return Fraction(pump["alarm_volume_nl"])
+        case "daily_dose":
+            return units.rate_to_dose_ug_per_day(
+                pump["daily_volume_nl"], pump["concentration_ug_per_ml"]
+            )
+        case "daily_volume":
+            return Fraction(pump["daily_volume_nl"])
+        case "current_rate":
+            return Fraction(pump["current_rate_nl_per_day"])
+        case "concentration":
+            return Fraction(pump["concentration_ug_per_ml"])
+        case "concentration_at_tip":
+            tip = state["fluid_path"]["concentration_at_tip_ug_per_ml"]
+            return None if tip is None else Fraction(tip)
+        case "battery":
+            return Fraction(pump["battery_permille"], 1000)
+        case _:  # delivered: drug that reached the patient past the catheter tip
+            return Fraction(repr(state["fluid_path"]["delivered_to_patient_ug"]))
+
+
+def _params_match(match: md.EventMatch, a: int, b: int) -> bool:
+    names = EVENT_PARAMS[match.code]
+    values = {names[0]: a, names[1]: b}
+    for wire, expected in match.params:
+        value = values[wire]
+        if isinstance(expected, Expectation):
+            actual = Fraction(value, 1000) if expected.kind is Kind.PERCENT else Fraction(value)
+            if not expected.matches(actual):
+                return False
+        elif value != expected:
+            return False
+    return True
+
+
+def _entry_text(code: EventCode, a: int, b: int) -> str:
+    first, second = EVENT_PARAMS[code]
+    parts = [f"{name}={value}" for name, value in ((first, a), (second, b)) if name != "unused"]
+    return f"{code.name}({', '.join(parts)})"

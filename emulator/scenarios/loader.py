@@ -1,0 +1,699 @@
+"""Loading a scenario file: YAML with positions, the JSON Schema, strict units, typed steps.
+
+:func:`load_scenario` reads a ``*.scenario.yaml`` file and returns a
+:class:`~emulator.scenarios.model.Scenario`, or raises
+:class:`~emulator.scenarios.errors.ScenarioFileError` listing every problem
+with its file and line, before anything runs. Three passes, each naming
+lines: the YAML itself, the checked-in JSON Schema
+(``scenario.schema.json``, validated with ``jsonschema``), then the values
+(units, enum names, event parameters, and the starting state, which is built
+once as the firmware model would build it so that an impossible pump is
+refused here rather than in the middle of a run).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from enum import IntEnum
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jsonschema
+
+from emulator.presets import PumpSetup
+from emulator.scenarios import model as md
+from emulator.scenarios.errors import Problem, ScenarioFileError, UnitError
+from emulator.scenarios.source import Located, PathKey, load_yaml
+from emulator.scenarios.units import (
+    Comparison,
+    Expectation,
+    Kind,
+    TimeExpectation,
+    parse_duration_s,
+    parse_expectation,
+    parse_iso_utc,
+    parse_quantity,
+    parse_time,
+    parse_time_expectation,
+    whole,
+)
+from firmware_model.errors import FirmwareError
+from protocol.enums import (
+    EVENT_PARAMS,
+    AlarmClass,
+    AlarmCode,
+    BolusKind,
+    ErrorCode,
+    EventCode,
+    Mode,
+    Op,
+    Role,
+    StopReason,
+)
+
+__all__ = ["SCHEMA_PATH", "SUFFIX", "event_parameters", "load_scenario", "parse_scenario", "schema"]
+
+SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
+"""The checked-in JSON Schema of scenario files."""
+
+SUFFIX = ".scenario.yaml"
+"""Files with this ending are scenarios (the pytest plugin collects them)."""
+
+E = TypeVar("E", bound=IntEnum)
+T = TypeVar("T")
+
+_ACTIONS = (
+    "interrogate",
+    "program",
+    "stage",
+    "commit",
+    "refill",
+    "bolus",
+    "cancel_bolus",
+    "stop",
+    "resume",
+    "set_alarm_volume",
+    "patient_settings",
+    "patient_dose",
+    "silence_alarm",
+    "clear_alarm",
+    "connect",
+    "disconnect",
+    "advance",
+    "fault",
+    "link",
+    "expect",
+)
+
+_QUANTITY_FIELDS: dict[str, Kind] = {
+    "reservoir": Kind.VOLUME,
+    "true_reservoir": Kind.VOLUME,
+    "bolus_remaining": Kind.VOLUME,
+    "alarm_volume": Kind.VOLUME,
+    "daily_dose": Kind.DOSE_RATE,
+    "daily_volume": Kind.VOLUME_RATE,
+    "current_rate": Kind.VOLUME_RATE,
+    "concentration": Kind.CONCENTRATION,
+    "concentration_at_tip": Kind.CONCENTRATION,
+    "battery": Kind.PERCENT,
+    "delivered": Kind.DOSE,
+}
+_DATE_FIELDS = ("low_reservoir_date", "empty_date", "eri_date", "clock")
+_ALARM_SET_FIELDS = ("alarms", "alarms_include", "alarms_absent", "silenced")
+
+_ENUM_PARAMS: dict[str, type[IntEnum]] = {
+    "mode": Mode,
+    "bolus_kind": BolusKind,
+    "alarm_code": AlarmCode,
+    "alarm_class": AlarmClass,
+    "stop_reason": StopReason,
+    "role": Role,
+    "error_code": ErrorCode,
+    "opcode": Op,
+}
+_COUNT_PARAMS = ("doses_in_24h", "max_per_24h")
+_HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The scenario JSON Schema (loaded once)."""
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    cls.check_schema(schema())
+    validator: jsonschema.protocols.Validator = cls(schema())
+    return validator
+
+
+def event_parameters(code: EventCode) -> dict[str, tuple[str, Kind | type[IntEnum] | None]]:
+    """The parameters a scenario may match for ``code``: the name written in the file (the
+    wire name without its unit suffix) -> (wire name, its kind, its enum, or None for a count).
+    """
+    result: dict[str, tuple[str, Kind | type[IntEnum] | None]] = {}
+    for wire in EVENT_PARAMS[code]:
+        if wire == "unused":
+            continue
+        if wire in _ENUM_PARAMS:
+            result[wire] = (wire, _ENUM_PARAMS[wire])
+        elif wire in _COUNT_PARAMS:
+            result[wire] = (wire, None)
+        elif wire == "daily_volume_nl":
+            result["daily_volume"] = (wire, Kind.VOLUME_RATE)
+        elif wire.endswith("_ug_per_ml"):
+            result[wire.removesuffix("_ug_per_ml")] = (wire, Kind.CONCENTRATION)
+        elif wire.endswith("_nl"):
+            result[wire.removesuffix("_nl")] = (wire, Kind.VOLUME)
+        elif wire.endswith("_permille"):
+            result[wire.removesuffix("_permille")] = (wire, Kind.PERCENT)
+        elif wire.endswith("_s"):
+            result[wire.removesuffix("_s")] = (wire, Kind.DURATION)
+        else:  # pragma: no cover - every EVENT_PARAMS name has one of the forms above
+            raise AssertionError(f"no unit known for event parameter {wire!r}")
+    return result
+
+
+def load_scenario(path: str | Path) -> md.Scenario:
+    """Read and check a scenario file; raises :class:`ScenarioFileError` naming file and line."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioFileError(
+            [Problem(source=source, line=0, column=0, message=f"cannot read: {exc}")]
+        ) from None
+    return parse_scenario(text, source)
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> md.Scenario:
+    """Check and build a scenario from its YAML text (``source`` names it in messages)."""
+    located = load_yaml(text, source)
+    problems = [_schema_problem(located, error) for error in _validator().iter_errors(located.data)]
+    if problems:
+        problems.sort(key=lambda p: (p.line, p.column))
+        # An unknown key on a step already says why the step has no action.
+        unknown = {p.line for p in problems if p.message.startswith("unknown key")}
+        problems = [p for p in problems if not (p.line in unknown and "has no action" in p.message)]
+        raise ScenarioFileError(_unique(problems))
+    return _Builder(located).build()
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[int, str]] = set()
+    result = []
+    for p in problems:
+        if (p.line, p.message) not in seen:
+            seen.add((p.line, p.message))
+            result.append(p)
+    return result
+
+
+def _schema_problem(located: Located, error: jsonschema.ValidationError) -> Problem:
+    path: PathKey = tuple(error.absolute_path)
+    sub = error.schema if isinstance(error.schema, dict) else {}
+    hint = sub.get("x-hint")
+    instance = error.instance
+    match error.validator:
+        case "additionalProperties" if isinstance(instance, dict):
+            known = sorted(sub.get("properties", {}))
+            extra = sorted(k for k in instance if k not in known)
+            first = extra[0] if extra else "?"
+            return located.problem(
+                (*path, first),
+                f"unknown key {first!r} here; known keys: {', '.join(known)}",
+                key=True,
+            )
+        case "required":
+            missing = re.findall(r"'([^']+)' is a required property", error.message)
+            what = missing[0] if missing else error.message
+            return located.problem(path, f"missing {what!r}" + (f" ({hint})" if hint else ""))
+        case "oneOf" if isinstance(instance, dict):
+            present = [k for k in instance if k in _ACTIONS]
+            if not present:
+                return located.problem(path, f"this step has no action: {hint}")
+            return located.problem(
+                path, f"this step has {len(present)} actions ({', '.join(present)}); one per step"
+            )
+        case "pattern" | "type" if "x-kind" in sub:
+            # The unit parser says precisely what is wrong (a bare number, "ml" for "mL").
+            try:
+                parse_quantity(instance, Kind[sub["x-kind"]])
+            except UnitError as exc:
+                return located.problem(path, str(exc))
+            return located.problem(path, f"{instance!r} is not valid here: {hint}")
+        case "minProperties" | "maxProperties" | "pattern" | "type" | "enum" | "const" | "anyOf":
+            if hint:
+                return located.problem(path, f"{instance!r} is not valid here: {hint}")
+    return located.problem(path, error.message)
+
+
+class _Builder:
+    """Turns checked data into the typed model, collecting every problem with its line."""
+
+    def __init__(self, located: Located) -> None:
+        self.located = located
+        self.problems: list[Problem] = []
+
+    def fail(self, path: PathKey, message: str) -> None:
+        self.problems.append(self.located.problem(path, message))
+
+    def attempt(self, path: PathKey, parse: Callable[[], T], default: T) -> T:
+        """``parse()``, or ``default`` after recording its UnitError/ValueError at ``path``."""
+        try:
+            return parse()
+        except (UnitError, ValueError) as exc:
+            self.fail(path, str(exc))
+            return default
+
+    def quantity(self, path: PathKey, text: object, kind: Kind) -> Fraction:
+        return self.attempt(path, lambda: parse_quantity(text, kind), Fraction(0))
+
+    def whole(self, path: PathKey, text: object, kind: Kind, unit: str) -> int:
+        return self.attempt(path, lambda: whole(parse_quantity(text, kind), text, unit), 0)
+
+    def duration(self, path: PathKey, text: object) -> int:
+        return self.attempt(path, lambda: parse_duration_s(text), 0)
+
+    def expectation(self, path: PathKey, text: object, kind: Kind) -> Expectation:
+        return self.attempt(
+            path,
+            lambda: parse_expectation(text, kind),
+            Expectation(kind=kind, comparison=Comparison.EQUAL, value=Fraction(0), text=str(text)),
+        )
+
+    def date_expectation(self, path: PathKey, text: object) -> TimeExpectation:
+        fallback = TimeExpectation(time=None, text="none")
+        return self.attempt(path, lambda: parse_time_expectation(text), fallback)
+
+    def optional_volume(self, path: PathKey, raw: dict[str, Any]) -> int | None:
+        if "volume" not in raw:
+            return None
+        return self.whole((*path, "volume"), raw["volume"], Kind.VOLUME, "nL")
+
+    def optional_dose(self, path: PathKey, raw: dict[str, Any]) -> Fraction | None:
+        if "dose" not in raw:
+            return None
+        return self.quantity((*path, "dose"), raw["dose"], Kind.DOSE)
+
+    def optional_duration(self, path: PathKey, raw: dict[str, Any], key: str) -> int:
+        return self.duration((*path, key), raw[key]) if key in raw else 0
+
+    def member(self, path: PathKey, enum: type[E], name: object) -> E:
+        try:
+            return enum[str(name)]
+        except KeyError:
+            self.fail(path, f"{name!r} is not one of {', '.join(m.name for m in enum)}")
+            return next(iter(enum))
+
+    # -- the document -------------------------------------------------------------------------
+
+    def build(self) -> md.Scenario:
+        data: dict[str, Any] = self.located.data
+        pump = self.pump_start(data.get("pump") or {})
+        programmer = self.programmer(data.get("programmer") or {})
+        steps = tuple(self.step(index, raw) for index, raw in enumerate(data["steps"]))
+        if not self.problems:
+            self.check_start(pump)
+        if self.problems:
+            raise ScenarioFileError(self.problems)
+        return md.Scenario(
+            source=self.located.source,
+            title=data["scenario"],
+            description=str(data.get("description", "")).strip(),
+            pump=pump,
+            programmer=programmer,
+            seed=int(data.get("seed", 0)),
+            steps=steps,
+            tags=tuple(data.get("tags", ())),
+        )
+
+    def pump_start(self, raw: dict[str, Any]) -> md.PumpStart:
+        p: PathKey = ("pump",)
+        defaults = md.PumpStart()
+        model = int(str(raw.get("model", f"{defaults.model} mL")).split()[0])
+        concentration = (
+            self.whole((*p, "concentration"), raw["concentration"], Kind.CONCENTRATION, "mcg/mL")
+            if "concentration" in raw
+            else defaults.concentration_ug_per_ml
+        )
+        return md.PumpStart(
+            model=model,
+            serial=str(raw.get("serial", f"VP{model}-QA0001")),
+            reservoir_nl=(
+                self.whole((*p, "reservoir"), raw["reservoir"], Kind.VOLUME, "nL")
+                if "reservoir" in raw
+                else 1_000_000 * model
+            ),
+            concentration_ug_per_ml=concentration,
+            prescription=(
+                self.prescription((*p, "prescription"), raw["prescription"])
+                if "prescription" in raw
+                else defaults.prescription
+            ),
+            battery_permille=(
+                self.permille((*p, "battery"), raw["battery"])
+                if "battery" in raw
+                else defaults.battery_permille
+            ),
+            alarm_volume_nl=(
+                self.whole((*p, "alarm_volume"), raw["alarm_volume"], Kind.VOLUME, "nL")
+                if "alarm_volume" in raw
+                else None
+            ),
+            catheter_length_cm=(
+                self.whole((*p, "catheter"), raw["catheter"], Kind.LENGTH, "cm")
+                if "catheter" in raw
+                else defaults.catheter_length_cm
+            ),
+            start_s=(
+                self.attempt((*p, "start"), lambda: parse_iso_utc(raw["start"]), 0)
+                if "start" in raw
+                else defaults.start_s
+            ),
+        )
+
+    def permille(self, path: PathKey, text: object) -> int:
+        ratio = self.quantity(path, text, Kind.PERCENT)
+        value = ratio * 1000
+        if value.denominator != 1 or not 0 <= value <= 1000:
+            self.fail(path, f"{text!r}: the battery is 0 to 100 % in steps of 0.1 %")
+            return 0
+        return int(value)
+
+    def check_start(self, start: md.PumpStart) -> None:
+        """Build the starting pump once, as the executor will: refuse an impossible one now."""
+        try:
+            pump = setup_for(start).build(t=start.start_s)
+            if start.alarm_volume_nl is not None:
+                pump.set_alarm_volume(start.start_s, start.alarm_volume_nl)
+        except (FirmwareError, ValueError) as exc:
+            self.fail(("pump",), f"the pump cannot start like this: {exc}")
+
+    def programmer(self, raw: dict[str, Any]) -> md.ProgrammerSettings:
+        defaults = md.ProgrammerSettings()
+        timeout = defaults.timeout_s
+        if "timeout" in raw:
+            value = self.quantity(("programmer", "timeout"), raw["timeout"], Kind.SHORT_DURATION)
+            if value <= 0:
+                self.fail(("programmer", "timeout"), "the timeout must be more than 0 ms")
+            else:
+                timeout = float(value)
+        return md.ProgrammerSettings(timeout_s=timeout, retries=int(raw.get("retries", 3)))
+
+    def rate(self, path: PathKey, text: object) -> md.Rate:
+        if isinstance(text, str) and text.strip().endswith("mcg/day"):
+            return md.Rate(dose_ug_per_day=self.quantity(path, text, Kind.DOSE_RATE))
+        flow = self.quantity(path, text, Kind.VOLUME_RATE)
+        if flow.denominator != 1:
+            self.fail(path, f"{text!r}: a flow must come to whole nL/day")
+        return md.Rate(rate_nl_per_day=int(flow))
+
+    def prescription(self, path: PathKey, raw: dict[str, Any]) -> md.PrescriptionInput:
+        if "simple" in raw:
+            return md.PrescriptionInput(
+                mode=Mode.SIMPLE, rate=self.rate((*path, "simple"), raw["simple"])
+            )
+        if "flex" in raw:
+            steps = []
+            for i, item in enumerate(raw["flex"]):
+                at = _HHMM.fullmatch(item["at"])
+                assert at is not None  # the schema checked the pattern
+                steps.append(
+                    md.FlexStepInput(
+                        start_min=int(at[1]) * 60 + int(at[2]),
+                        rate=self.rate((*path, "flex", i, "rate"), item["rate"]),
+                    )
+                )
+            if steps[0].start_min != 0:
+                self.fail((*path, "flex", 0, "at"), "a flex profile starts at 00:00")
+            for i in range(1, len(steps)):
+                if steps[i].start_min <= steps[i - 1].start_min:
+                    self.fail((*path, "flex", i, "at"), "flex steps must be in time order")
+            return md.PrescriptionInput(mode=Mode.FLEX, flex=tuple(steps))
+        if "minimum_rate" in raw:
+            return md.PrescriptionInput(mode=Mode.MINIMUM_RATE)
+        return md.PrescriptionInput(mode=Mode.STOPPED)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def step(self, index: int, raw: dict[str, Any]) -> md.Step:
+        verb = next(k for k in raw if k in _ACTIONS)
+        path: PathKey = ("steps", index, verb)
+        line = self.located.where(("steps", index))[0]
+        action = self.action(path, verb, raw[verb])
+        expect_error: ErrorCode | str | None = None
+        if "expect_error" in raw:
+            name = raw["expect_error"]
+            expect_error = md.TIMEOUT if name == md.TIMEOUT else ErrorCode[name]
+            if isinstance(action, md.Advance | md.Fault | md.LinkChange | md.Expect):
+                self.fail(
+                    ("steps", index, "expect_error"),
+                    f"expect_error applies to programmer steps, not to {verb}",
+                )
+        return md.Step(
+            index=index + 1,
+            line=line,
+            verb=verb,
+            name=str(raw.get("name") or _describe(verb, raw[verb])),
+            action=action,
+            expect_error=expect_error,
+        )
+
+    def action(self, path: PathKey, verb: str, raw: Any) -> md.Action:
+        simple: dict[str, Callable[[], md.Action]] = {
+            "interrogate": md.Interrogate,
+            "commit": md.Commit,
+            "cancel_bolus": md.CancelBolus,
+            "resume": md.Resume,
+            "patient_dose": md.PatientDose,
+            "connect": md.Connect,
+            "disconnect": md.Disconnect,
+        }
+        if verb in simple:
+            return simple[verb]()
+        match verb:
+            case "program" | "stage":
+                return md.Program(
+                    prescription=self.prescription(path, raw), stage_only=verb == "stage"
+                )
+            case "refill":
+                return self.refill(path, raw)
+            case "bolus":
+                return self.bolus(path, raw)
+            case "stop":
+                return md.Stop(reason=StopReason[raw])
+            case "set_alarm_volume":
+                return md.SetAlarmVolume(volume_nl=self.whole(path, raw, Kind.VOLUME, "nL"))
+            case "patient_settings":
+                return self.patient_settings(path, raw)
+            case "silence_alarm":
+                return md.SilenceAlarm(code=AlarmCode[raw])
+            case "clear_alarm":
+                return md.ClearAlarm(code=AlarmCode[raw])
+            case "advance":
+                if isinstance(raw, dict):
+                    text = raw["until"]
+                    fallback = parse_time("start")
+                    until = self.attempt((*path, "until"), lambda: parse_time(text), fallback)
+                    return md.Advance(until=until)
+                return md.Advance(seconds=self.duration(path, raw))
+            case "fault":
+                return md.Fault(
+                    motor_stall=raw.get("motor_stall"),
+                    memory_error=(
+                        None if "memory_error" not in raw else raw["memory_error"] == "CRITICAL"
+                    ),
+                    battery_permille=(
+                        self.permille((*path, "battery"), raw["battery"])
+                        if "battery" in raw
+                        else None
+                    ),
+                )
+            case "link":
+                return self.link(path, raw)
+            case _:
+                return self.expect(path, raw)
+
+    def refill(self, path: PathKey, raw: dict[str, Any]) -> md.Refill:
+        expect = raw.get("expect", {})
+        return md.Refill(
+            removed_nl=(
+                None
+                if raw["removed"] == "expected"
+                else self.whole((*path, "removed"), raw["removed"], Kind.VOLUME, "nL")
+            ),
+            added_nl=self.whole((*path, "added"), raw["added"], Kind.VOLUME, "nL"),
+            concentration_ug_per_ml=self.whole(
+                (*path, "concentration"), raw["concentration"], Kind.CONCENTRATION, "mcg/mL"
+            ),
+            nonstandard=bool(raw.get("nonstandard", False)),
+            expect_discrepancy=(
+                self.expectation(
+                    (*path, "expect", "discrepancy"), expect["discrepancy"], Kind.VOLUME
+                )
+                if "discrepancy" in expect
+                else None
+            ),
+            expect_flagged=expect.get("flagged"),
+        )
+
+    def bolus(self, path: PathKey, raw: dict[str, Any]) -> md.StartBolus:
+        kind = BolusKind[raw["kind"]]
+        volume = (
+            self.whole((*path, "volume"), raw["volume"], Kind.VOLUME, "nL")
+            if "volume" in raw
+            else None
+        )
+        dose = self.quantity((*path, "dose"), raw["dose"], Kind.DOSE) if "dose" in raw else None
+        duration = self.duration((*path, "duration"), raw["duration"]) if "duration" in raw else 0
+        if volume is not None and dose is not None:
+            self.fail(path, "give the bolus a volume or a dose, not both")
+        if kind is BolusKind.THERAPEUTIC:
+            if volume is None and dose is None:
+                self.fail(path, "a THERAPEUTIC bolus needs a volume or a dose")
+            if not duration:
+                self.fail(path, "a THERAPEUTIC bolus needs a duration, e.g. 1h")
+        elif duration:
+            self.fail(
+                (*path, "duration"), f"a {kind.name} bolus runs at the bolus rate: no duration"
+            )
+        catheter = (
+            self.whole((*path, "catheter"), raw["catheter"], Kind.LENGTH, "cm")
+            if "catheter" in raw
+            else None
+        )
+        return md.StartBolus(
+            kind=kind,
+            volume_nl=volume,
+            dose_ug=dose,
+            duration_s=duration,
+            catheter_length_cm=catheter,
+        )
+
+    def patient_settings(self, path: PathKey, raw: dict[str, Any]) -> md.PatientSettings:
+        enabled = bool(raw["enabled"])
+        volume = (
+            self.whole((*path, "volume"), raw["volume"], Kind.VOLUME, "nL")
+            if "volume" in raw
+            else None
+        )
+        dose = self.quantity((*path, "dose"), raw["dose"], Kind.DOSE) if "dose" in raw else None
+        if enabled:
+            if (volume is None) == (dose is None):
+                self.fail(path, "enabled patient doses need a volume or a dose (one of them)")
+            for key in ("duration", "lockout", "max_per_day"):
+                if key not in raw:
+                    self.fail(path, f"enabled patient doses need {key!r}")
+        return md.PatientSettings(
+            enabled=enabled,
+            volume_nl=volume,
+            dose_ug=dose,
+            duration_s=self.duration((*path, "duration"), raw["duration"])
+            if "duration" in raw
+            else 0,
+            lockout_s=self.duration((*path, "lockout"), raw["lockout"]) if "lockout" in raw else 0,
+            max_per_24h=int(raw.get("max_per_day", 0)),
+        )
+
+    def link(self, path: PathKey, raw: dict[str, Any]) -> md.LinkChange:
+        def probability(key: str) -> float | None:
+            if key not in raw:
+                return None
+            value = self.quantity((*path, key), raw[key], Kind.PERCENT)
+            if not 0 <= value <= 1:
+                self.fail((*path, key), f"{raw[key]!r}: a probability is 0 to 100 %")
+            return float(value)
+
+        delay = None
+        if "delay" in raw:
+            delay = float(self.quantity((*path, "delay"), raw["delay"], Kind.SHORT_DURATION) * 1000)
+        return md.LinkChange(
+            drop=probability("drop"),
+            corrupt=probability("corrupt"),
+            delay_ms=delay,
+            baud=raw.get("baud"),
+            disconnected=raw.get("disconnected"),
+        )
+
+    def expect(self, path: PathKey, raw: dict[str, Any]) -> md.Expect:
+        quantities = tuple(
+            (key, self.expectation((*path, key), raw[key], kind))
+            for key, kind in _QUANTITY_FIELDS.items()
+            if key in raw
+        )
+        dates: list[tuple[str, TimeExpectation]] = []
+        for key in _DATE_FIELDS:
+            if key in raw:
+                dates.append((key, self.date_expectation((*path, key), raw[key])))
+        names = tuple((key, raw[key]) for key in ("mode", "bolus") if key in raw)
+        flags = tuple((key, bool(raw[key])) for key in ("delivering",) if key in raw)
+        alarm_sets = tuple(
+            (key, frozenset(AlarmCode[name] for name in raw[key]))
+            for key in _ALARM_SET_FIELDS
+            if key in raw
+        )
+        events = tuple(
+            self.event_match((*path, "events", i), item)
+            for i, item in enumerate(raw.get("events", ()))
+        )
+        absent = tuple(EventCode[name] for name in raw.get("events_absent", ()))
+        prescription = (
+            self.prescription((*path, "prescription"), raw["prescription"])
+            if "prescription" in raw
+            else None
+        )
+        return md.Expect(
+            quantities=quantities,
+            dates=tuple(dates),
+            names=names,
+            flags=flags,
+            alarm_sets=alarm_sets,
+            events=events,
+            events_absent=absent,
+            prescription=prescription,
+        )
+
+    def event_match(self, path: PathKey, raw: dict[str, Any]) -> md.EventMatch:
+        code = EventCode[raw["event"]]
+        known = event_parameters(code)
+        params: list[tuple[str, Expectation | int]] = []
+        for key, value in raw.items():
+            if key in ("event", "count"):
+                continue
+            if key not in known:
+                choices = ", ".join(known) or "none"
+                self.fail((*path, key), f"{code.name} has no parameter {key!r} (it has: {choices})")
+                continue
+            wire, kind = known[key]
+            if isinstance(kind, Kind):
+                params.append((wire, self.expectation((*path, key), value, kind)))
+            elif kind is None:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    self.fail((*path, key), f"{key} is a count: write a whole number")
+                    continue
+                params.append((wire, value))
+            else:
+                params.append((wire, int(self.member((*path, key), kind, value))))
+        text = ", ".join(f"{k}: {v}" for k, v in raw.items())
+        return md.EventMatch(code=code, params=tuple(params), count=raw.get("count"), text=text)
+
+
+def setup_for(start: md.PumpStart) -> PumpSetup:
+    """The emulator's :class:`PumpSetup` for a scenario's starting state."""
+    return PumpSetup(
+        model=start.model,
+        serial=start.serial,
+        reservoir_nl=start.reservoir_nl,
+        concentration_ug_per_ml=start.concentration_ug_per_ml,
+        prescription=md.firmware_prescription(start.prescription, start.concentration_ug_per_ml),
+        battery_permille=start.battery_permille,
+        description="scenario start",
+    )
+
+
+def _describe(verb: str, raw: Any) -> str:
+    """A short default name for a step: the verb and its arguments as written."""
+    if raw is None or raw == {}:
+        return verb.replace("_", " ")
+    if isinstance(raw, dict):
+        inner = ", ".join(f"{k} {_short(v)}" for k, v in raw.items())
+        return f"{verb.replace('_', ' ')}: {inner}"
+    return f"{verb.replace('_', ' ')} {raw}"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        if all(not isinstance(v, dict | list) for v in value):
+            return "[" + ", ".join(str(v) for v in value) + "]"
+        return f"({len(value)} entries)"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} {_short(v)}" for k, v in value.items()) + "}"
+    return str(value)

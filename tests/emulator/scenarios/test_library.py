@@ -1,0 +1,48 @@
+"""The scenario library in examples/scenarios: complete, valid, and each one told as a story.
+
+The scenarios themselves run as test items wherever ``examples/scenarios`` is
+collected (the vpump plugin collects ``*.scenario.yaml``); this module checks
+what a run cannot: that the eleven stories of the issue are all there, that
+every file loads, and that each opens with a comment telling its story.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emulator.scenarios.loader import SUFFIX, load_scenario
+
+LIBRARY = Path(__file__).resolve().parents[3] / "examples" / "scenarios"
+STORIES = {
+    "first_refill_after_implant",
+    "concentration_change_bridge_bolus",
+    "titration_week",
+    "low_reservoir_alarm_cleared_by_refill",
+    "empty_reservoir",
+    "eri_then_eos",
+    "motor_stall_recovery",
+    "flex_night_step",
+    "patient_doses_lockout_limit",
+    "abandoned_programming_session",
+    "lossy_link",
+}
+FILES = sorted(LIBRARY.glob(f"*{SUFFIX}"))
+
+
+def test_the_library_holds_the_eleven_stories() -> None:
+    assert {p.name.removesuffix(SUFFIX) for p in FILES} == STORIES
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name.removesuffix(SUFFIX))
+def test_each_story_loads_and_opens_with_its_clinical_story(path: Path) -> None:
+    scenario = load_scenario(path)
+    header = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line)
+    assert header[0] == f"# {scenario.title}"
+    assert any("domain.md" in line for line in header), "the header cites its domain.md checks"
+    assert len(header) >= 8 and scenario.description and scenario.tags

@@ -1,0 +1,291 @@
+"""The vpump pytest plugin, tested the way pytest tests plugins: inner runs with ``pytester``.
+
+Covers the fixtures and their marker options, re-raising what failed inside
+the emulator, scenario files collected as items with their failure report,
+``--junitxml``, pytest-html extras, session scope, the leak check, and one
+run under pytest-xdist with two workers.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+LIBRARY = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
+
+PASSING = """\
+scenario: a passing story
+tags: [smoke]
+steps:
+  - interrogate:
+  - advance: 10d
+  - expect: {reservoir: 18 mL, alarms: []}
+"""
+
+FAILING = """\
+scenario: a failing story
+steps:
+  - interrogate:
+  - name: a dose that was never programmed
+    expect: {daily_dose: 150 mcg/day ± 1 %}
+"""
+
+BAD = """\
+scenario: a bad file
+steps:
+  - advance: 3 weeks
+"""
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """An inner run in this process (our packages are imported already: no rewrite warning)."""
+    return pytester.runpytest("-W", "ignore::pytest.PytestAssertRewriteWarning", *args)
+
+
+def test_fixtures_give_a_pump_and_a_clinician_session(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        r"""
+        import re
+
+        import pytest
+        from protocol.enums import AlarmCode, Role
+
+        def test_defaults(virtual_pump, pump_client):
+            assert pump_client.in_session and pump_client.role is Role.CLINICIAN
+            status = pump_client.status()
+            assert status.reservoir_nl == 20_000_000 and status.concentration_ug_per_ml == 500
+            assert status.clock_s == virtual_pump.start_s == 1_789_977_600
+            virtual_pump.advance("90d")
+            assert AlarmCode.LOW_RESERVOIR in pump_client.status().alarms_active
+            # vpump-WORKER-PID-N: "main" without xdist (or the outer run's worker id).
+            assert re.fullmatch(r"impairedsim://vpump-\w+-\d+-\d+", virtual_pump.url)
+
+        @pytest.mark.vpump(reservoir="5 mL", concentration="1000 mcg/mL",
+                           prescription="200 mcg/day", battery="10 %", model=40,
+                           serial="VP40-MARK", alarm_volume="3 mL", start="2027-01-04T00:00:00Z")
+        def test_marker_options(virtual_pump, pump_client):
+            status = pump_client.status()
+            assert status.reservoir_nl == 5_000_000 and status.capacity_nl == 40_000_000
+            assert status.daily_volume_nl == 200_000 and status.battery_permille == 100
+            assert status.alarm_volume_nl == 3_000_000 and status.clock_s == 1_799_020_800
+            assert pump_client.device_info().serial == "VP40-MARK"
+
+        @pytest.mark.vpump(motor_stall=True)
+        def test_faults_from_the_marker(pump_client):
+            assert AlarmCode.MOTOR_STALL in pump_client.status().alarms_active
+
+        @pytest.mark.vpump(link={"drop": "100 %"}, timeout="20 ms", retries=0)
+        def test_link_from_the_marker(virtual_pump):
+            with pytest.raises(TimeoutError):
+                virtual_pump.client()
+
+        def test_patient_role(virtual_pump):
+            client = virtual_pump.client(Role.PATIENT)
+            assert client.role is Role.PATIENT and client.status().reservoir_nl == 20_000_000
+
+        @pytest.mark.vpump(reservoir="twenty mL")
+        def test_bad_option(virtual_pump):
+            pass
+
+        @pytest.mark.vpump(colour="blue")
+        def test_unknown_option(virtual_pump):
+            pass
+        """
+    )
+    result = run(pytester, "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*vpump option reservoir='twenty mL'*not a number followed by a unit*",
+            "*unknown vpump option 'colour'; known: *reservoir*",
+        ]
+    )
+
+
+def test_the_config_fixture_can_be_overridden(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+        from emulator.pytest_plugin import VirtualPumpConfig
+
+        @pytest.fixture
+        def vpump_config():
+            return VirtualPumpConfig(preset="demo")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_demo_preset(pump_client):
+            assert pump_client.device_info().serial == "VP40-DEMO01"
+
+        @pytest.mark.vpump(reservoir="10 mL")
+        def test_marker_on_top(pump_client):
+            status = pump_client.status()
+            assert status.reservoir_nl == 10_000_000 and status.concentration_ug_per_ml == 2000
+        """
+    )
+    run(pytester, "-q", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_what_fails_inside_the_emulator_is_raised_in_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from firmware_model.pump import Pump
+        from protocol.errors import NakError
+
+        def test_a_defect(pump_client, monkeypatch):
+            def broken(self):
+                raise RuntimeError("the pump model broke inside")
+            monkeypatch.setattr(Pump, "status", broken)
+            with pytest.raises(NakError, match="INTERNAL"):
+                pump_client.status()
+        """
+    )
+    result = run(pytester, "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_a_defect*", "*the pump model broke*"])
+
+
+def test_scenario_files_are_collected_with_a_useful_failure_report(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".scenario.yaml", passing=PASSING, failing=FAILING, bad=BAD)
+    result = run(pytester, "-v", "-p", "no:cacheprovider", "--junitxml=out.xml")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*passing.scenario.yaml::passing PASSED*",
+            "*failing.scenario.yaml::failing FAILED*",
+            "*bad scenario file (nothing was run):*",
+            "*bad.scenario.yaml:3:14: '3 weeks' is not valid here: advance takes a duration*",
+            "*step 2 (*failing.scenario.yaml:4) 'a dose that was never programmed' failed*",
+            "*FAIL daily_dose: expected 150 mcg/day ± 1.5 mcg/day, actual 100 mcg/day*",
+            "*last 8 frame(s) on the wire, up to this step:*",
+            "*READ_EVENT_LOG response*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "out.xml").iter("testcase")}
+    assert set(cases) == {"passing", "failing", "bad"}
+    assert cases["passing"].find("failure") is None
+    failure = cases["failing"].find("failure")
+    assert failure is not None and "actual 100 mcg/day" in (failure.text or "")
+    properties = {p.get("name"): p.get("value") for p in cases["failing"].iter("property")}
+    assert properties == {
+        "scenario": "a failing story",
+        "steps": "2",
+        "failed_step": "2: a dose that was never programmed",
+    }
+    # Tags are keywords: -k selects by them.
+    run(pytester, "-q", "-p", "no:cacheprovider", "-k", "smoke").assert_outcomes(passed=1)
+
+
+def test_the_html_report_shows_the_steps_and_the_plot(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".scenario.yaml", passing=PASSING, failing=FAILING)
+    result = run(pytester, "-q", "-p", "no:cacheprovider", "--html=report.html")
+    result.assert_outcomes(passed=1, failed=1)
+    html = (pytester.path / "report.html").read_text(encoding="utf-8")
+    assert "vpump-steps" in html and "a passing story" in html
+    assert "polyline" in html and "reservoir (pump estimate) over pump time" in html
+    # Without pytest-html the plugin still works.
+    run(pytester, "-q", "-p", "no:cacheprovider", "-p", "no:html").assert_outcomes(
+        passed=1, failed=1
+    )
+
+
+def test_session_scope_reuses_one_emulator_and_resets_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        WEEK = 7 * 86400
+        seen = []
+
+        def test_first(virtual_pump, pump_client):
+            seen.append((virtual_pump.emulator, virtual_pump.start_s))
+            virtual_pump.advance("30d")
+            pump_client.set_alarm_volume(4_000_000)
+            virtual_pump.emulator.fault_motor_stall(True)
+
+        @pytest.mark.vpump(reservoir="12 mL")
+        def test_second(virtual_pump, pump_client):
+            emulator, first_start = seen[0]
+            assert virtual_pump.emulator is emulator
+            assert virtual_pump.start_s - first_start == 5 * WEEK
+            status = pump_client.status()
+            assert status.reservoir_nl == 12_000_000 and status.alarm_volume_nl == 2_000_000
+            assert not status.alarms_active and status.clock_s == virtual_pump.start_s
+
+        @pytest.mark.vpump(fresh=True)
+        def test_fresh(virtual_pump):
+            assert virtual_pump.emulator is not seen[0][0]
+            assert virtual_pump.start_s == 1_789_977_600
+        """
+    )
+    run(
+        pytester, "-q", "-p", "no:cacheprovider", "--vpump-scope=session", "-p", "no:randomly"
+    ).assert_outcomes(passed=3)
+
+
+def test_the_leak_check_names_what_a_test_left_behind(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VPUMP_LEAK_SETTLE_S", "0.05")
+    pytester.makeini("[pytest]\nvpump_leak_check = true\n")
+    pytester.makepyfile(
+        """
+        import threading
+
+        stop = threading.Event()
+
+        def test_clean(virtual_pump, pump_client):
+            pump_client.status()
+
+        def test_leaky():
+            threading.Thread(target=stop.wait, name="left-running").start()
+
+        def test_cleanup():
+            stop.set()
+        """
+    )
+    result = run(pytester, "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*vpump: the test left behind: thread 'left-running'*"])
+
+
+def test_it_runs_under_xdist_with_a_pump_per_worker(pytester: pytest.Pytester) -> None:
+    for name in ("first_refill_after_implant", "motor_stall_recovery", "titration_week"):
+        shutil.copy(LIBRARY / f"{name}.scenario.yaml", pytester.path)
+    pytester.makefile(".scenario.yaml", failing=FAILING)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_a_pump_per_worker(virtual_pump, pump_client, n):
+            print("URL", virtual_pump.url)
+            virtual_pump.advance(f"{n + 1}d")
+            assert pump_client.status().reservoir_nl == 20_000_000 - 200_000 * (n + 1)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "xdist", "-n", "2", "-p", "no:cacheprovider", "-rA", "--junitxml=out.xml"
+    )
+    result.assert_outcomes(passed=7, failed=1)
+    urls = set(re.findall(r"URL (\S+)", result.stdout.str()))
+    assert {re.sub(r"-\d+-\d+$", "", u) for u in urls} == {
+        "impairedsim://vpump-gw0",
+        "impairedsim://vpump-gw1",
+    }
+    result.stdout.fnmatch_lines(["*FAIL daily_dose: expected 150 mcg/day*"])
+    cases = list(ET.parse(pytester.path / "out.xml").iter("testcase"))
+    assert len(cases) == 8
