@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := protocol firmware_model emulator programmer_gui bench
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help install test lint typecheck imports pytest bench demo docs clean
+.PHONY: help install test lint typecheck imports pytest bench demo screenshots report docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,8 +43,23 @@ bench: $(STAMP)  ## benchmarks: figures beside their floors, written to bench/re
 docs: $(STAMP)  ## regenerate docs/protocol.md from the schemas
 	$(BIN)/python -m protocol.docgen > docs/protocol.md
 
-demo: $(STAMP)  ## the virtual pump and the programmer (a headless demonstration without a display)
-	$(BIN)/python -m emulator.demo
+demo: $(STAMP)  ## the programmer on the demo pump (without a display: a headless demonstration + screenshots)
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+	  env -u QT_QPA_PLATFORM $(BIN)/pump-programmer --demo; \
+	else \
+	  echo "vpump: no display (DISPLAY and WAYLAND_DISPLAY are unset): running the headless demonstration,"; \
+	  echo "       then rendering the programmer's screens offscreen into docs/screenshots/"; \
+	  $(BIN)/python -m emulator.demo && $(MAKE) --no-print-directory screenshots; \
+	fi
+
+screenshots: $(STAMP)  ## render every programmer screen offscreen into docs/screenshots/
+	$(BIN)/python -m programmer_gui.screenshots docs/screenshots
+
+report: $(STAMP)  ## run the scenario library with an HTML and a JUnit report (reports/)
+	mkdir -p reports
+	$(BIN)/pytest examples/scenarios -n 2 -q --junitxml=reports/scenarios.xml \
+	  --html=reports/scenarios.html --self-contained-html
+	@echo "vpump: report in reports/scenarios.html (JUnit XML: reports/scenarios.xml)"
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

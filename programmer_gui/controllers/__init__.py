@@ -1,0 +1,47 @@
+"""Signal wiring, one controller per workflow (``controllers/<name>.py``).
+
+Each workflow module exposes ``install(window, link, record, review) ->
+<Name>Controller``, which builds its page, adds it to the window and wires it
+to the link. ``app.py`` calls every installer in :data:`INSTALLERS`, in order
+(which is also the order of the navigation list). To add a workflow, append
+its installer here in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from programmer_gui.controllers import (
+    alarms,
+    bolus,
+    connect,
+    dose,
+    eventlog,
+    flex,
+    home,
+    refill,
+    stop,
+)
+
+if TYPE_CHECKING:
+    from programmer_gui.controllers.review import ReviewController
+    from programmer_gui.core.session_record import SessionRecord
+    from programmer_gui.link import PumpLink
+    from programmer_gui.views.main_window import MainWindow
+
+Installer = Callable[["MainWindow", "PumpLink", "SessionRecord", "ReviewController"], object]
+"""``install(window, link, record, review)``: adds one workflow's page and controller."""
+
+INSTALLERS: list[Installer] = [
+    connect.install,
+    home.install,
+    dose.install,
+    refill.install,
+    flex.install,
+    bolus.install,
+    alarms.install,
+    eventlog.install,
+    stop.install,
+]
+"""Every workflow installer, in navigation order (part 2 appends its own)."""

@@ -1,0 +1,222 @@
+"""Alarms: the list refreshed with every snapshot, silence and clear, the alarm volume, the
+tone test.
+
+A clear the pump refuses (its condition persists) shows the pump's own reason.
+The tone test steps a visible lamp through the pattern's timing with a timer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer
+
+from programmer_gui.core import InputError
+from programmer_gui.core.alarms import (
+    ALARM_VOLUME,
+    GUIDE,
+    TONES,
+    TonePattern,
+    alarm_rows,
+    build_alarm_volume_review,
+    plan_alarm_volume,
+    segment_at,
+)
+from programmer_gui.core.forecast import format_pump_date
+from programmer_gui.core.session_record import SessionRecord
+from programmer_gui.core.snapshot import PumpSnapshot
+from programmer_gui.link import PumpLink
+from programmer_gui.views.alarms import AlarmsPage
+from programmer_gui.views.main_window import MainWindow
+from programmer_gui.views.widgets import Severity, connect_clicked
+from protocol import units
+from protocol.client import PumpClient
+from protocol.enums import AlarmClass, AlarmCode
+from protocol.errors import NakError
+
+if TYPE_CHECKING:
+    from programmer_gui.controllers.review import ReviewController
+
+TONE_TICK_MS = 50
+
+
+def sound_backend_available() -> bool:
+    """Whether Qt's multimedia module is installed (it is not in PySide6-Essentials)."""
+    return importlib.util.find_spec("PySide6.QtMultimedia") is not None
+
+
+class AlarmsController(QObject):
+    """Drives the alarms page."""
+
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.link = link
+        self.record = record
+        self.review_controller = review
+        self.page = AlarmsPage()
+        self.snapshot: PumpSnapshot | None = None
+        self.pattern: TonePattern | None = None
+        self.clock = QElapsedTimer()
+        self.elapsed_ms: Callable[[], int] = self.clock.elapsed
+        """The tone test's clock (tests replace it)."""
+        self.timer = QTimer(self)
+        self.timer.setInterval(TONE_TICK_MS)
+        self.timer.timeout.connect(self.tone_tick)
+        page = self.page
+        connect_clicked(page.silence_button, lambda: self._alarm_job("silence"))
+        connect_clicked(page.clear_button, lambda: self._alarm_job("clear"))
+        page.volume_edit.textEdited.connect(lambda _t: self._update_volume())
+        page.volume_edit.returnPressed.connect(self.open_volume_review)
+        connect_clicked(page.volume_button, self.open_volume_review)
+        connect_clicked(page.critical_button, lambda: self.play(AlarmClass.CRITICAL))
+        connect_clicked(page.noncritical_button, lambda: self.play(AlarmClass.NON_CRITICAL))
+        page.audio_text.setText(
+            "Sound: played through Qt Multimedia."
+            if sound_backend_available()
+            else "No sound backend in this installation (Qt Multimedia is not part of "
+            "PySide6-Essentials): the lamp shows the pattern with its real timing."
+        )
+        page.table.itemSelectionChanged.connect(self._update_buttons)
+        link.snapshot.connect(self.on_snapshot)
+        window.add_page("alarms", "Alarms", page)
+        self._update_volume()
+
+    # -- the list -----------------------------------------------------------------------------
+
+    def on_snapshot(self, snapshot: PumpSnapshot) -> None:
+        self.snapshot = snapshot
+        selected = self.selected_code()
+        rows = alarm_rows(snapshot)
+        self.page.set_alarms(rows)
+        for r, row in enumerate(rows):
+            if row.code is selected:
+                self.page.table.selectRow(r)
+        self.page.volume_now.setText(units.format_volume_nl(snapshot.status.alarm_volume_nl))
+        self._update_buttons()
+        self._update_volume()
+
+    def selected_code(self) -> AlarmCode | None:
+        item = self.page.table.item(self.page.table.currentRow(), 0)
+        if item is None:
+            return None
+        return AlarmCode(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _update_buttons(self) -> None:
+        has = self.selected_code() is not None
+        self.page.silence_button.setEnabled(has)
+        self.page.clear_button.setEnabled(has)
+
+    def _alarm_job(self, what: str) -> None:
+        code = self.selected_code()
+        if code is None:
+            return
+        title = GUIDE[code].title
+
+        def job(client: PumpClient) -> None:
+            if what == "silence":
+                client.silence_alarm(code)
+            else:
+                client.clear_alarm(code)
+
+        def done(_result: None) -> None:
+            latest = self.link.latest
+            action = "Alarm silenced" if what == "silence" else "Alarm cleared"
+            self.record.record(
+                action,
+                title,
+                pump_clock_s=None if latest is None else latest.pump_clock_s,
+                wall_s=self.link.wall(),
+            )
+            self.page.message.set_status(Severity.OK, f"{action}: {title}.")
+
+        def failed(error: Exception) -> None:
+            if isinstance(error, NakError):
+                self.page.message.set_status(
+                    Severity.CRITICAL, f"The pump refused to {what} {title}: {error.reason}."
+                )
+            else:
+                self.page.message.set_status(Severity.CRITICAL, f"Not done: {error}")
+
+        self.link.submit(job, on_done=done, on_error=failed, refresh=True)
+
+    # -- alarm volume ---------------------------------------------------------------------------
+
+    def _volume_plan(self) -> tuple[int, str] | None:
+        snapshot = self.snapshot
+        text = self.page.volume_edit.text()
+        if snapshot is None or snapshot.prescription is None or not text.strip():
+            return None
+        volume_nl = units.ml_to_nl(ALARM_VOLUME.parse(text))
+        plan = plan_alarm_volume(volume_nl, snapshot=snapshot)
+        effect = (
+            f"{format_pump_date(snapshot, plan.alarm_at_before_s)} → "
+            f"{format_pump_date(snapshot, plan.alarm_at_after_s)}"
+        )
+        return volume_nl, effect
+
+    def _update_volume(self) -> None:
+        page = self.page
+        page.volume_button.setEnabled(False)
+        try:
+            found = self._volume_plan()
+        except InputError as exc:
+            page.volume_effect.setText(exc.message)
+            return
+        if found is None:
+            page.volume_effect.setText("—")
+            return
+        page.volume_effect.setText(found[1])
+        page.volume_button.setEnabled(True)
+
+    def open_volume_review(self) -> None:
+        snapshot = self.snapshot
+        try:
+            found = self._volume_plan()
+        except InputError:
+            return
+        if snapshot is None or found is None:
+            return
+        review = build_alarm_volume_review(plan_alarm_volume(found[0], snapshot=snapshot), snapshot)
+
+        def programmed(after: PumpSnapshot) -> None:
+            self.page.volume_edit.clear()
+            self.on_snapshot(after)
+            self.window.show_page("alarms")
+
+        self.review_controller.present(
+            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("alarms")
+        )
+
+    # -- tone test ------------------------------------------------------------------------------
+
+    def play(self, alarm_class: AlarmClass) -> None:
+        """Show (and describe) one play of the class's tone pattern."""
+        self.pattern = TONES[alarm_class]
+        self.page.tone_text.setText(f"{self.pattern.label}: {self.pattern.describe()}.")
+        self.clock.start()
+        self.timer.start()
+        self.tone_tick()
+
+    def tone_tick(self) -> None:
+        """Light the lamp for the segment sounding now; stop after the pattern."""
+        pattern = self.pattern
+        if pattern is None:
+            self.timer.stop()
+            return
+        segment = segment_at(pattern, int(self.elapsed_ms()))
+        self.page.lamp.set_tone(None if segment is None else segment.frequency_hz)
+        if segment is None:
+            self.timer.stop()
+            self.pattern = None
+
+
+def install(
+    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+) -> AlarmsController:
+    """The alarms page."""
+    return AlarmsController(window, link, record, review)

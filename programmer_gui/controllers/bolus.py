@@ -1,0 +1,236 @@
+"""Boluses: the plan recomputed as the clinician types, the review, and the running bolus.
+
+Typed texts are the state (kept across polls and reconnections); the plan
+is worked out again from each new snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+from programmer_gui.core import InputError
+from programmer_gui.core.bolus import (
+    BolusPlan,
+    bridge,
+    build_review,
+    format_duration_s,
+    priming,
+    progress,
+    therapeutic,
+)
+from programmer_gui.core.entry import CATHETER_LENGTH_CM, NumberEntry
+from programmer_gui.core.forecast import format_pump_date
+from programmer_gui.core.session_record import SessionRecord
+from programmer_gui.core.snapshot import PumpSnapshot
+from programmer_gui.link import PumpLink
+from programmer_gui.views.bolus import BolusPage
+from programmer_gui.views.main_window import MainWindow
+from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
+from protocol import units
+from protocol.client import PumpClient
+from protocol.enums import BolusKind
+
+if TYPE_CHECKING:
+    from programmer_gui.controllers.review import ReviewController
+
+DOSE = NumberEntry(label="Bolus dose", unit="mcg", max_decimals=1, example="50")
+DURATION = NumberEntry(label="Duration", unit="min", max_decimals=0, example="60")
+KIND_BY_INDEX = (BolusKind.THERAPEUTIC, BolusKind.BRIDGE, BolusKind.PRIMING)
+EXPLAIN = {
+    BolusKind.THERAPEUTIC: "A single dose over the duration you choose; the basal therapy "
+    "pauses while it runs and resumes after it.",
+    BolusKind.BRIDGE: "After a concentration change: pushes the old drug in the pump's tubing "
+    "and the catheter through at the maximum rate, so the new concentration reaches the "
+    "patient when the new prescription starts.",
+    BolusKind.PRIMING: "Fills an EMPTY catheter (after implant or a catheter revision) at the "
+    "maximum rate.",
+}
+
+
+class BolusController(QObject):
+    """Drives the bolus page."""
+
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.link = link
+        self.record = record
+        self.review_controller = review
+        self.page = BolusPage()
+        self.snapshot: PumpSnapshot | None = None
+        self.plan: BolusPlan | None = None
+        self.started_volume_nl: int | None = None
+        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
+            self.page, title, text, yes_text="Cancel the bolus"
+        )
+        page = self.page
+        for edit in (page.dose_edit, page.duration_edit, page.length_edit):
+            edit.textEdited.connect(lambda _text: self._update())
+        page.kind_combo.currentIndexChanged.connect(lambda _i: self._update())
+        page.tubing_check.toggled.connect(lambda _on: self._update())
+        connect_clicked(page.review_button, self.open_review)
+        connect_clicked(page.cancel_button, self.cancel_bolus)
+        link.snapshot.connect(self.on_snapshot)
+        window.add_page("bolus", "Boluses", page)
+        self._update()
+
+    @property
+    def kind(self) -> BolusKind:
+        return KIND_BY_INDEX[self.page.kind_combo.currentIndex()]
+
+    def on_snapshot(self, snapshot: PumpSnapshot) -> None:
+        self.snapshot = snapshot
+        self._update()
+        self._show_running()
+
+    def _show_running(self) -> None:
+        page = self.page
+        snapshot = self.snapshot
+        running = (
+            None
+            if snapshot is None
+            else progress(snapshot.status, volume_nl=self.started_volume_nl)
+        )
+        page.cancel_button.setEnabled(running is not None)
+        if running is None:
+            page.running_label.setText("No bolus is running.")
+            page.progress.setValue(0)
+            self.started_volume_nl = None
+            return
+        page.running_label.setText(running.text())
+        fraction = running.fraction_done
+        if fraction is None:
+            page.progress.setRange(0, 0)  # busy indicator: the full volume is unknown
+        else:
+            page.progress.setRange(0, 100)
+            page.progress.setValue(round(fraction * 100))
+
+    def _update(self) -> None:
+        page = self.page
+        kind = self.kind
+        page.explain.setText(EXPLAIN[kind])
+        therapeutic_kind = kind is BolusKind.THERAPEUTIC
+        page.dose_edit.setEnabled(therapeutic_kind)
+        page.duration_edit.setEnabled(therapeutic_kind)
+        page.length_edit.setEnabled(not therapeutic_kind)
+        page.tubing_check.setEnabled(kind is BolusKind.PRIMING)
+        page.review_button.setEnabled(False)
+        for key in ("volume", "duration", "reservoir", "alarm"):
+            page.figures.set_value(key, "—")
+        self.plan = None
+        snapshot = self.snapshot
+        if snapshot is None or snapshot.prescription is None:
+            page.message.set_status(Severity.INFO, "Interrogate the pump (clinician role) first.")
+            return
+        try:
+            if therapeutic_kind:
+                dose = DOSE.parse(page.dose_edit.text())
+                minutes = DURATION.parse(page.duration_edit.text())
+                plan = therapeutic(dose_ug=dose, duration_s=int(minutes * 60), snapshot=snapshot)
+            else:
+                length = CATHETER_LENGTH_CM.parse(page.length_edit.text())
+                cm = round(length)
+                if kind is BolusKind.BRIDGE:
+                    plan = bridge(catheter_length_cm=cm, snapshot=snapshot)
+                else:
+                    plan = priming(
+                        catheter_length_cm=cm,
+                        include_tubing=page.tubing_check.isChecked(),
+                        snapshot=snapshot,
+                    )
+        except InputError as exc:
+            page.message.set_status(
+                Severity.INFO
+                if not page.dose_edit.text() and therapeutic_kind
+                else Severity.CRITICAL,
+                exc.message,
+            )
+            return
+        self.plan = plan
+        page.figures.set_value(
+            "volume",
+            f"{units.format_volume_nl(plan.volume_nl, 3)} ({units.format_dose_ug(plan.dose_ug)} at "
+            f"{units.format_concentration_ug_per_ml(plan.concentration_ug_per_ml)})",
+        )
+        page.figures.set_value("duration", format_duration_s(plan.duration_s))
+        page.figures.set_value(
+            "reservoir",
+            f"{units.format_volume_nl(plan.reservoir_before_nl)} now → "
+            f"{units.format_volume_nl(plan.reservoir_after_nl)} after",
+        )
+        page.figures.set_value(
+            "alarm",
+            f"{format_pump_date(snapshot, plan.alarm_at_before_s)} → "
+            f"{format_pump_date(snapshot, plan.alarm_at_after_s)}",
+        )
+        if plan.refusals:
+            page.message.set_status(Severity.CRITICAL, "Refused:\n" + "\n".join(plan.refusals))
+            return
+        if plan.warnings:
+            page.message.set_status(Severity.WARNING, "\n".join(t for _, t in plan.warnings))
+        else:
+            page.message.set_status(Severity.OK, "Review to start the bolus.")
+        page.review_button.setEnabled(True)
+
+    def open_review(self) -> None:
+        snapshot, plan = self.snapshot, self.plan
+        if snapshot is None or plan is None:
+            return
+        try:
+            review = build_review(plan, snapshot)
+        except InputError as exc:
+            self.page.message.set_status(Severity.CRITICAL, exc.message)
+            return
+
+        def programmed(after: PumpSnapshot) -> None:
+            self.started_volume_nl = plan.volume_nl
+            self.on_snapshot(after)
+            self.window.show_page("bolus")
+
+        self.review_controller.present(
+            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("bolus")
+        )
+
+    def cancel_bolus(self) -> None:
+        """Ask, then cancel the running bolus; the session record notes what it delivered."""
+        snapshot = self.snapshot
+        if snapshot is None or progress(snapshot.status) is None:
+            return
+        if not self.confirm(
+            "Cancel the bolus", "Stop the running bolus now? The basal therapy resumes."
+        ):
+            return
+
+        def job(client: PumpClient) -> int:
+            return client.cancel_bolus()
+
+        def done(delivered_nl: int) -> None:
+            latest = self.link.latest
+            self.record.record(
+                "Bolus cancelled",
+                f"{units.format_volume_nl(delivered_nl, 3)} had been delivered",
+                pump_clock_s=None if latest is None else latest.pump_clock_s,
+                wall_s=self.link.wall(),
+            )
+            self.page.message.set_status(
+                Severity.OK,
+                f"Bolus cancelled after {units.format_volume_nl(delivered_nl, 3)}; "
+                "the basal therapy resumes.",
+            )
+
+        def failed(error: Exception) -> None:
+            self.page.message.set_status(Severity.CRITICAL, f"The bolus was not cancelled: {error}")
+
+        self.link.submit(job, on_done=done, on_error=failed, refresh=True)
+
+
+def install(
+    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+) -> BolusController:
+    """The bolus page."""
+    return BolusController(window, link, record, review)

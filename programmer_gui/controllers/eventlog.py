@@ -1,0 +1,104 @@
+"""The event log: read it from the pump (only the entries not yet read), filter, export CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog
+
+from programmer_gui.core.eventlog import event_row, merge, write_csv
+from programmer_gui.core.session_record import SessionRecord
+from programmer_gui.link import PumpLink
+from programmer_gui.views.eventlog import EventLogPage
+from programmer_gui.views.main_window import MainWindow
+from programmer_gui.views.widgets import Severity, connect_clicked
+from protocol import messages as m
+from protocol.client import PumpClient
+
+if TYPE_CHECKING:
+    from programmer_gui.controllers.review import ReviewController
+
+
+class EventLogController(QObject):
+    """Drives the event log page; other workflows (trends, stop) read :attr:`entries`."""
+
+    def __init__(self, window: MainWindow, link: PumpLink, record: SessionRecord) -> None:
+        super().__init__(window)
+        self.window = window
+        self.link = link
+        self.record = record
+        self.page = EventLogPage()
+        self.entries: list[m.LogEntry] = []
+        self.serial: str | None = None
+        self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
+            self.page, "Export the event log", "event-log.csv", "CSV files (*.csv)"
+        )[0]
+        """Asks where to save (tests replace it)."""
+        page = self.page
+        for check in page.group_checks.values():
+            check.toggled.connect(lambda _on: self._apply_filter())
+        page.search_edit.textChanged.connect(lambda _t: self._apply_filter())
+        connect_clicked(page.read_button, self.read)
+        connect_clicked(page.export_button, self.export)
+        link.connected.connect(self._on_connected)
+        window.add_page("log", "Event log", page)
+        self._apply_filter()
+
+    def _on_connected(self, device: m.DeviceInfoResponse) -> None:
+        if device.serial != self.serial:
+            self.serial = device.serial
+            self.entries = []
+            self.page.model.set_rows([])
+        self.read()
+
+    def read(self) -> None:
+        """Read the entries after the last one held (all of them the first time)."""
+        first = self.entries[-1].index + 1 if self.entries else 0
+
+        def job(client: PumpClient) -> list[m.LogEntry]:
+            return list(client.event_log(first))
+
+        def done(new: list[m.LogEntry]) -> None:
+            self.entries = merge(self.entries, new)
+            self.page.model.set_rows([event_row(e) for e in self.entries])
+            self._apply_filter()
+            self.page.message.set_status(
+                Severity.OK, f"Read {len(new)} new entr{'y' if len(new) == 1 else 'ies'}."
+            )
+
+        def failed(error: Exception) -> None:
+            self.page.message.set_status(Severity.CRITICAL, f"The log was not read: {error}")
+
+        self.link.submit(job, on_done=done, on_error=failed, refresh=False)
+
+    def _apply_filter(self) -> None:
+        page = self.page
+        groups = frozenset(name for name, check in page.group_checks.items() if check.isChecked())
+        page.proxy.set_filter(categories=groups, text=page.search_edit.text())
+        page.count_label.setText(
+            f"{page.proxy.rowCount()} of {page.model.rowCount()} entries shown"
+        )
+
+    def export(self) -> None:
+        """Write the rows shown (filtered, in the table's order) where the user chooses."""
+        path = self.choose_path()
+        if not path:
+            return
+        rows = self.page.shown_rows()
+        try:
+            with Path(path).open("w", encoding="utf-8", newline="") as out:
+                count = write_csv(rows, out)
+        except OSError as exc:
+            self.page.message.set_status(Severity.CRITICAL, f"Not saved: {exc}")
+            return
+        self.page.message.set_status(Severity.OK, f"Saved {count} entries to {path}.")
+
+
+def install(
+    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+) -> EventLogController:
+    """The event log page."""
+    return EventLogController(window, link, record)

@@ -1,0 +1,312 @@
+"""The refill workflow: removed volume and discrepancy, added volume and concentration, and on
+a concentration change the dose and the bridge bolus; then the one review.
+
+Everything typed stays on the page across polls and reconnections and is
+checked again against each new snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+from programmer_gui.core import CoreError, InputError
+from programmer_gui.core.dose import ConfirmationRequiredError, limits_at
+from programmer_gui.core.forecast import daily_volume_nl, format_pump_date
+from programmer_gui.core.refill import (
+    COMMERCIAL_CONCENTRATIONS_UG_PER_ML,
+    DEFAULT_CATHETER_LENGTH_CM,
+    RefillWorkflow,
+    format_trimmed_cm,
+)
+from programmer_gui.core.review import Review, format_rate_ml_per_day
+from programmer_gui.core.session_record import SessionRecord
+from programmer_gui.core.snapshot import PumpSnapshot
+from programmer_gui.link import PumpLink
+from programmer_gui.views.main_window import MainWindow
+from programmer_gui.views.refill import RefillPage
+from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
+from protocol import units
+
+if TYPE_CHECKING:
+    from programmer_gui.controllers.review import ReviewController
+
+OTHER = -1
+"""Combo data of the "Other (override)" entry."""
+
+
+class RefillController(QObject):
+    """Drives the refill page and hands the refill to the review page."""
+
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.link = link
+        self.record = record
+        self.review_controller = review
+        self.page = RefillPage()
+        self.workflow: RefillWorkflow | None = None
+        self._concentration_set = False
+        """The concentration pick starts at the pump's, once; then it is the clinician's."""
+        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
+            self.page, title, text, yes_text="Yes, the value is correct"
+        )
+        """Asks when a new dose is 10x or a tenth of the current one (tests replace it)."""
+        page = self.page
+        for conc in COMMERCIAL_CONCENTRATIONS_UG_PER_ML:
+            page.concentration_combo.addItem(units.format_concentration_ug_per_ml(conc), conc)
+        page.concentration_combo.addItem("Other (needs the explicit override)…", OTHER)
+        page.catheter_edit.setPlaceholderText(format_trimmed_cm(DEFAULT_CATHETER_LENGTH_CM))
+        for edit in (
+            page.removed_edit,
+            page.added_edit,
+            page.other_edit,
+            page.dose_edit,
+            page.catheter_edit,
+        ):
+            edit.textEdited.connect(lambda _text: self.update_preview())
+            edit.returnPressed.connect(self.open_review)
+        page.concentration_combo.currentIndexChanged.connect(lambda _i: self.update_preview())
+        for check in (page.override_check, page.bridge_check, page.keep_radio):
+            check.toggled.connect(lambda _on: self.update_preview())
+        connect_clicked(page.review_button, self.open_review)
+        connect_clicked(page.clear_button, self.clear)
+        link.snapshot.connect(self.on_snapshot)
+        window.add_page("refill", "Refill", page)
+        self.update_preview()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def on_snapshot(self, snapshot: PumpSnapshot) -> None:
+        try:
+            self.workflow = RefillWorkflow(snapshot)
+        except CoreError as exc:
+            self.workflow = None
+            self.page.message.set_status(Severity.INFO, exc.message)
+            return
+        workflow = self.workflow
+        before = self.page.before
+        before.set_value("expected", units.format_volume_nl(workflow.expected_nl))
+        before.set_value(
+            "concentration", units.format_concentration_ug_per_ml(snapshot.concentration_ug_per_ml)
+        )
+        before.set_value("capacity", units.format_volume_nl(workflow.capacity_nl, 0))
+        before.set_value(
+            "tolerance", f"± {units.format_volume_nl(workflow.threshold_nl, 1)} for this model"
+        )
+        if not self._concentration_set:
+            index = self.page.concentration_combo.findData(snapshot.concentration_ug_per_ml)
+            if index < 0:
+                index = self.page.concentration_combo.findData(OTHER)
+                self.page.other_edit.setText(str(snapshot.concentration_ug_per_ml))
+            self.page.concentration_combo.setCurrentIndex(index)
+            self._concentration_set = True
+        self.update_preview()
+
+    def concentration(self) -> int | str:
+        data = self.page.concentration_combo.currentData()
+        if data == OTHER:
+            return self.page.other_edit.text()
+        return int(data)
+
+    def clear(self) -> None:
+        page = self.page
+        for edit in (
+            page.removed_edit,
+            page.added_edit,
+            page.other_edit,
+            page.dose_edit,
+            page.catheter_edit,
+        ):
+            edit.clear()
+        page.override_check.setChecked(False)
+        page.keep_radio.setChecked(True)
+        page.bridge_check.setChecked(True)
+        self._concentration_set = False
+        if self.link.latest is not None:
+            self.on_snapshot(self.link.latest)
+        self.update_preview()
+
+    def update_preview(self) -> None:
+        """Check each entry as typed; say what is wrong or what it will mean."""
+        page = self.page
+        page.review_button.setEnabled(False)
+        other = page.concentration_combo.currentData() == OTHER
+        page.other_edit.setEnabled(other)
+        page.override_check.setEnabled(other)
+        page.dose_edit.setEnabled(page.new_dose_radio.isChecked())
+        workflow = self.workflow
+        if workflow is None:
+            page.discrepancy.set_status(Severity.INFO, "Interrogate the pump first.")
+            page.change_box.hide()
+            return
+        problems: list[str] = []
+        removed_nl: int | None = None
+        if page.removed_edit.text().strip():
+            try:
+                check = workflow.check_removed(page.removed_edit.text())
+            except InputError as exc:
+                page.discrepancy.set_status(Severity.CRITICAL, exc.message)
+                problems.append(exc.message)
+            else:
+                removed_nl = check.removed_nl
+                page.discrepancy.set_status(
+                    Severity.WARNING if check.flagged else Severity.OK, check.text
+                )
+        else:
+            page.discrepancy.set_status(
+                Severity.INFO,
+                f"Empty the reservoir, then type the volume removed (expected "
+                f"{units.format_volume_nl(workflow.expected_nl)}).",
+            )
+            problems.append("Type the volume removed.")
+        if removed_nl is not None:
+            room = workflow.room_nl(removed_nl)
+            page.room_label.setText(f"At most {units.format_volume_nl(room)} fits.")
+            if page.added_edit.text().strip():
+                try:
+                    workflow.check_added(page.added_edit.text(), removed_nl=removed_nl)
+                except InputError as exc:
+                    problems.append(exc.message)
+            else:
+                problems.append("Type the volume added.")
+        else:
+            page.room_label.setText("")
+        changed = self._preview_concentration(workflow, problems)
+        page.change_box.setVisible(changed)
+        if problems:
+            page.message.set_status(
+                Severity.CRITICAL
+                if any(not p.startswith("Type ") for p in problems)
+                else Severity.INFO,
+                "\n".join(problems),
+            )
+            return
+        page.message.set_status(Severity.OK, "Ready to review the refill.")
+        page.review_button.setEnabled(True)
+
+    def _preview_concentration(self, workflow: RefillWorkflow, problems: list[str]) -> bool:
+        page = self.page
+        try:
+            choice = workflow.choose_concentration(
+                self.concentration(), override=page.override_check.isChecked()
+            )
+        except InputError as exc:
+            problems.append(exc.message)
+            return False
+        if not choice.changed:
+            return False
+        conc = choice.concentration_ug_per_ml
+        snapshot = workflow.snapshot
+        if page.keep_radio.isChecked():
+            try:
+                spec = workflow.rescaled(conc)
+            except InputError as exc:
+                problems.append(exc.message)
+                page.new_rate_label.setText("")
+            else:
+                new_volume = daily_volume_nl(
+                    spec,
+                    snapshot.weekday,
+                    minimum_mode_rate_nl_per_day=snapshot.device.minimum_mode_rate_nl_per_day,
+                )
+                page.new_rate_label.setText(
+                    f"{units.format_dose_ug_per_day(snapshot.dose_ug_per_day)} at "
+                    f"{units.format_concentration_ug_per_ml(conc)} is "
+                    f"{format_rate_ml_per_day(new_volume)} over 24 h "
+                    f"(was {format_rate_ml_per_day(snapshot.daily_volume_nl)})."
+                )
+        else:
+            text = page.dose_edit.text()
+            try:
+                dose = workflow.dose_entry.parse(text)
+                rate = limits_at(snapshot, conc).check(dose, label=workflow.dose_entry.label)
+            except InputError as exc:
+                problems.append(exc.message)
+                page.new_rate_label.setText("")
+            else:
+                page.new_rate_label.setText(
+                    f"{units.format_dose_ug_per_day(dose)} at "
+                    f"{units.format_concentration_ug_per_ml(conc)} is "
+                    f"{format_rate_ml_per_day(rate)}."
+                )
+        try:
+            bridge = workflow.bridge_bolus(catheter_length_text=page.catheter_edit.text())
+        except InputError as exc:
+            problems.append(exc.message)
+            page.bridge_label.setText("")
+            return True
+        unavailable = workflow.bridge_unavailable_reason()
+        if bridge is None:
+            page.bridge_label.setText("No dead volume to bridge.")
+        elif unavailable is not None:
+            page.bridge_label.setText(f"Bridge bolus not possible: {unavailable}.")
+        else:
+            page.bridge_label.setText(
+                f"Bridge bolus: {bridge.text}. It pushes the old drug out of the tubing and "
+                "catheter so the new concentration reaches the patient when the new "
+                "prescription starts."
+            )
+        return True
+
+    # -- to the review -----------------------------------------------------------------------
+
+    def open_review(self) -> None:
+        workflow = self.workflow
+        if workflow is None:
+            return
+        page = self.page
+
+        def build(confirmed: bool) -> Review:
+            return workflow.review(
+                removed_text=page.removed_edit.text(),
+                added_text=page.added_edit.text(),
+                concentration=self.concentration(),
+                override=page.override_check.isChecked(),
+                catheter_length_text=page.catheter_edit.text() or None,
+                bridge_accepted=page.bridge_check.isChecked(),
+                dose_text=page.dose_edit.text() if page.new_dose_radio.isChecked() else None,
+                confirmed=confirmed,
+            )
+
+        try:
+            try:
+                review = build(False)
+            except ConfirmationRequiredError as needed:
+                if not self.confirm("Check the decimal point", needed.check.text):
+                    return
+                review = build(True)
+        except InputError as exc:
+            page.message.set_status(Severity.CRITICAL, exc.message)
+            return
+        self.review_controller.present(
+            review, on_programmed=self._on_programmed, on_cancel=self._on_cancel
+        )
+
+    def _on_programmed(self, snapshot: PumpSnapshot) -> None:
+        alarm = snapshot.status.low_reservoir_alarm_at_s
+        alarm_text = "not within 10 years" if alarm is None else format_pump_date(snapshot, alarm)
+        volume = units.format_volume_nl(snapshot.status.reservoir_nl)
+        conc = units.format_concentration_ug_per_ml(snapshot.concentration_ug_per_ml)
+        self.clear()
+        self.page.result.set_status(
+            Severity.OK,
+            f"Refill recorded and confirmed: {volume} of {conc}. "
+            f"New low-reservoir alarm date: {alarm_text}.",
+        )
+        self.page.result.show()
+        self.window.show_page("refill")
+
+    def _on_cancel(self) -> None:
+        self.window.show_page("refill")
+
+
+def install(
+    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+) -> RefillController:
+    """The refill page."""
+    return RefillController(window, link, record, review)

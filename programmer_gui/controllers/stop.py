@@ -1,0 +1,123 @@
+"""Stop and resume: each through the review page (the withdrawal warning must be
+acknowledged); the reason goes to the pump's log, the note to the session record."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+from programmer_gui.core import InputError
+from programmer_gui.core.session_record import SessionRecord
+from programmer_gui.core.snapshot import PumpSnapshot
+from programmer_gui.core.stop import (
+    build_resume_review,
+    build_stop_review,
+    delivery_state,
+    is_stopped,
+    plan_stop,
+)
+from programmer_gui.link import PumpLink
+from programmer_gui.views.main_window import MainWindow
+from programmer_gui.views.stop import StopPage
+from programmer_gui.views.widgets import Severity, connect_clicked
+from protocol.enums import StopReason
+
+if TYPE_CHECKING:
+    from programmer_gui.controllers.review import ReviewController
+
+
+class StopController(QObject):
+    """Drives the stop and resume page."""
+
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.link = link
+        self.record = record
+        self.review_controller = review
+        self.page = StopPage()
+        self.snapshot: PumpSnapshot | None = None
+        connect_clicked(self.page.stop_button, self.open_stop_review)
+        connect_clicked(self.page.resume_button, self.open_resume_review)
+        link.snapshot.connect(self.on_snapshot)
+        window.add_page("stop", "Stop / resume", self.page)
+        self._update()
+
+    def on_snapshot(self, snapshot: PumpSnapshot) -> None:
+        self.snapshot = snapshot
+        self._update()
+
+    def _update(self) -> None:
+        page = self.page
+        snapshot = self.snapshot
+        if snapshot is None or snapshot.prescription is None:
+            page.state_label.setText("Interrogate the pump (clinician role) first.")
+            page.stop_button.setEnabled(False)
+            page.resume_button.setEnabled(False)
+            return
+        stopped = is_stopped(snapshot)
+        page.state_label.setText(("⏹ " if stopped else "▶ ") + delivery_state(snapshot))
+        page.stop_button.setEnabled(not stopped)
+        page.resume_button.setEnabled(stopped)
+
+    @property
+    def reason(self) -> StopReason:
+        return StopReason(int(self.page.reason_combo.currentData()))
+
+    def open_stop_review(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        try:
+            plan = plan_stop(reason=self.reason, note=self.page.note_edit.text(), snapshot=snapshot)
+        except InputError as exc:
+            self.page.message.set_status(Severity.CRITICAL, exc.message)
+            return
+        review = build_stop_review(plan, snapshot)
+
+        def programmed(after: PumpSnapshot) -> None:
+            self.record.record(
+                "Stop reason",
+                plan.record_detail(),
+                pump_clock_s=after.pump_clock_s,
+                wall_s=self.link.wall(),
+            )
+            self.page.note_edit.clear()
+            self.page.message.set_status(
+                Severity.CRITICAL, "The pump is STOPPED. Resume as soon as it is safe."
+            )
+            self.on_snapshot(after)
+            self.window.show_page("stop")
+
+        self.review_controller.present(
+            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("stop")
+        )
+
+    def open_resume_review(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        try:
+            review = build_resume_review(snapshot)
+        except InputError as exc:
+            self.page.message.set_status(Severity.CRITICAL, exc.message)
+            return
+
+        def programmed(after: PumpSnapshot) -> None:
+            self.page.message.set_status(Severity.OK, "Delivery resumed.")
+            self.on_snapshot(after)
+            self.window.show_page("stop")
+
+        self.review_controller.present(
+            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("stop")
+        )
+
+
+def install(
+    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+) -> StopController:
+    """The stop and resume page."""
+    return StopController(window, link, record, review)

@@ -1,0 +1,355 @@
+"""Alarms, without Qt: what each one means and what to do, the tone patterns, the alarm volume.
+
+The list a clinician sees (:func:`alarm_rows`) gives each alarm its class in
+words and a symbol (never colour alone), when it was raised, whether it is
+sounding or silenced, whether its condition is still present (then the pump
+refuses a clear, and says why), its meaning and what to do.
+
+The alarm test plays the two tone patterns of domain.md: critical = two
+alternating tones for about 3 s, repeating about every 10 minutes;
+non-critical = a single tone of about 1 s, repeating about hourly.
+:func:`segment_at` drives a visible indicator with the pattern's timing and
+:func:`synthesize_pcm16` renders it as audio for a sound backend, when one is
+available.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Final
+
+from programmer_gui.core import InputError
+from programmer_gui.core.entry import NumberEntry
+from programmer_gui.core.forecast import (
+    DeliveryPlan,
+    forecast_plan,
+    format_pump_date,
+    running_bolus,
+)
+from programmer_gui.core.review import ProgramAction, Review, ReviewRow, ReviewWarning
+from protocol import units
+from protocol.client import PumpClient
+from protocol.enums import AlarmClass, AlarmCode
+
+if TYPE_CHECKING:
+    from programmer_gui.core.snapshot import PumpSnapshot
+
+SECONDS_PER_DAY: Final = 86_400
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmGuide:
+    """The words for one alarm."""
+
+    title: str
+    meaning: str
+    what_to_do: str
+
+
+GUIDE: Final[dict[AlarmCode, AlarmGuide]] = {
+    AlarmCode.LOW_RESERVOIR: AlarmGuide(
+        title="Low reservoir",
+        meaning="The estimated volume has reached the low-reservoir alarm volume.",
+        what_to_do="Refill the pump soon, before it reaches empty. The alarm clears itself "
+        "after the refill.",
+    ),
+    AlarmCode.ERI: AlarmGuide(
+        title="Elective replacement indicator (ERI)",
+        meaning="The battery has about 90 days or less left before end of service.",
+        what_to_do="Schedule a pump replacement. The pump keeps delivering until end of service.",
+    ),
+    AlarmCode.MEMORY_NON_CRITICAL: AlarmGuide(
+        title="Memory error (non-critical)",
+        meaning="The pump detected a memory fault that does not affect delivery.",
+        what_to_do="Interrogate and check every setting, then clear the alarm (the clear "
+        "resets the memory check). Contact the manufacturer if it returns.",
+    ),
+    AlarmCode.EMPTY_RESERVOIR: AlarmGuide(
+        title="Empty reservoir",
+        meaning="The reservoir has reached its empty threshold: delivery can no longer be "
+        "assured and has halted.",
+        what_to_do="Refill NOW. The patient is at risk of baclofen withdrawal (itching, fever, "
+        "returning spasticity, low blood pressure); consider oral baclofen and monitor.",
+    ),
+    AlarmCode.EOS: AlarmGuide(
+        title="End of service (EOS)",
+        meaning="The battery is depleted: the pump has stopped delivering.",
+        what_to_do="Replace the pump urgently. Treat and monitor for baclofen withdrawal "
+        "meanwhile.",
+    ),
+    AlarmCode.MOTOR_STALL: AlarmGuide(
+        title="Motor stall",
+        meaning="The pump motor cannot turn: delivery has stopped. It clears itself (logged as "
+        "a stall recovery) if the motor turns again.",
+        what_to_do="Monitor for withdrawal. If it does not recover, arrange imaging and "
+        "surgical review; do not give boluses.",
+    ),
+    AlarmCode.MEMORY_CRITICAL: AlarmGuide(
+        title="Memory error (critical)",
+        meaning="The pump detected a memory fault and has stopped delivering.",
+        what_to_do="Clear the alarm to reset the memory, then interrogate and re-check every "
+        "setting before delivery restarts. Monitor for withdrawal.",
+    ),
+}
+"""Title, meaning and what to do for every alarm."""
+
+
+def class_text(alarm_class: AlarmClass) -> str:
+    """The class with its symbol, so it reads without colour: ``⛔ CRITICAL``."""
+    return "\u26d4 CRITICAL" if alarm_class is AlarmClass.CRITICAL else "\u26a0 Non-critical"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmRow:
+    """One alarm as the list shows it."""
+
+    code: AlarmCode
+    alarm_class: AlarmClass
+    title: str
+    class_text: str
+    raised: str
+    state: str
+    """``Sounding`` or ``Silenced``."""
+    condition: str
+    can_clear: bool
+    """False while the condition persists (the pump would refuse the clear)."""
+    silenced: bool
+    meaning: str
+    what_to_do: str
+
+
+def alarm_rows(snapshot: PumpSnapshot) -> list[AlarmRow]:
+    """The snapshot's alarms for the list: critical first, then oldest first."""
+    ordered = sorted(
+        snapshot.alarms, key=lambda a: (a.alarm_class is not AlarmClass.CRITICAL, a.raised_at_s)
+    )
+    rows = []
+    for alarm in ordered:
+        guide = GUIDE[alarm.code]
+        rows.append(
+            AlarmRow(
+                code=alarm.code,
+                alarm_class=alarm.alarm_class,
+                title=guide.title,
+                class_text=class_text(alarm.alarm_class),
+                raised=format_pump_date(snapshot, alarm.raised_at_s),
+                state="\U0001f507 Silenced" if alarm.silenced else "\U0001f50a Sounding",
+                condition=(
+                    "Condition still present: the pump will refuse a clear"
+                    if alarm.condition_present
+                    else "Condition gone: can be cleared"
+                ),
+                can_clear=not alarm.condition_present,
+                silenced=alarm.silenced,
+                meaning=guide.meaning,
+                what_to_do=guide.what_to_do,
+            )
+        )
+    return rows
+
+
+# --- tones -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToneSegment:
+    """A stretch of a tone pattern: a frequency (0 = silence) for ``duration_ms``."""
+
+    frequency_hz: int
+    duration_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TonePattern:
+    """One alarm class's sound: its segments, then silence until it repeats."""
+
+    alarm_class: AlarmClass
+    label: str
+    segments: tuple[ToneSegment, ...]
+    repeat_s: int
+
+    @property
+    def duration_ms(self) -> int:
+        return sum(segment.duration_ms for segment in self.segments)
+
+    def describe(self) -> str:
+        """``two alternating tones (880 Hz / 587 Hz) for 3.0 s, repeating every 10 min``."""
+        seconds = units.format_fixed(Fraction(self.duration_ms, 1000), 1)
+        freqs = sorted({s.frequency_hz for s in self.segments if s.frequency_hz}, reverse=True)
+        kind = (
+            f"two alternating tones ({' / '.join(f'{f} Hz' for f in freqs)})"
+            if len(freqs) > 1
+            else f"a single tone ({freqs[0]} Hz)"
+        )
+        every = (
+            f"{self.repeat_s // 60} min" if self.repeat_s < 3600 else f"{self.repeat_s // 3600} h"
+        )
+        return f"{kind} for {seconds} s, repeating every {every}"
+
+
+_HIGH_HZ: Final = 880
+_LOW_HZ: Final = 587
+_SINGLE_HZ: Final = 660
+
+TONES: Final[dict[AlarmClass, TonePattern]] = {
+    AlarmClass.CRITICAL: TonePattern(
+        alarm_class=AlarmClass.CRITICAL,
+        label="Critical",
+        segments=tuple(
+            ToneSegment(frequency_hz=hz, duration_ms=500) for hz in (_HIGH_HZ, _LOW_HZ) * 3
+        ),
+        repeat_s=600,
+    ),
+    AlarmClass.NON_CRITICAL: TonePattern(
+        alarm_class=AlarmClass.NON_CRITICAL,
+        label="Non-critical",
+        segments=(ToneSegment(frequency_hz=_SINGLE_HZ, duration_ms=1000),),
+        repeat_s=3600,
+    ),
+}
+"""The two patterns (domain.md: critical two-tone ~3 s every ~10 min; non-critical one tone
+~1 s about hourly)."""
+
+
+def segment_at(pattern: TonePattern, elapsed_ms: int) -> ToneSegment | None:
+    """The segment sounding ``elapsed_ms`` into one play of the pattern (None after it)."""
+    if elapsed_ms < 0:
+        return None
+    start = 0
+    for segment in pattern.segments:
+        if elapsed_ms < start + segment.duration_ms:
+            return segment
+        start += segment.duration_ms
+    return None
+
+
+def synthesize_pcm16(pattern: TonePattern, *, sample_rate_hz: int = 22_050) -> bytes:
+    """One play of the pattern as mono signed 16-bit little-endian PCM.
+
+    Each tone has 10 ms fades at both ends so it does not click.
+    """
+    samples = array("h")
+    amplitude = 0.4 * 32767
+    fade = sample_rate_hz // 100
+    for segment in pattern.segments:
+        count = segment.duration_ms * sample_rate_hz // 1000
+        step = 2 * math.pi * segment.frequency_hz / sample_rate_hz
+        for i in range(count):
+            envelope = min(1.0, i / fade, (count - 1 - i) / fade) if fade else 1.0
+            samples.append(int(amplitude * envelope * math.sin(step * i)))
+    if samples.itemsize != 2:  # pragma: no cover - 'h' is 2 bytes on every platform we run
+        raise RuntimeError("array('h') is not 16-bit here")
+    return samples.tobytes()
+
+
+# --- alarm volume ------------------------------------------------------------------------
+
+ALARM_VOLUME: Final = NumberEntry(
+    label="Alarm volume", unit="mL", max_decimals=1, maximum=Fraction(40), example="2.0"
+)
+"""The low-reservoir alarm volume in mL (the pump checks its own range and says it)."""
+
+
+class AlarmVolumeError(InputError):
+    """An alarm volume the programmer refuses before asking the pump."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmVolumePlan:
+    """A new alarm volume and what it does to the alarm date."""
+
+    volume_nl: int
+    current_nl: int
+    alarm_at_before_s: int | None
+    alarm_at_after_s: int | None
+    """About when the alarm comes with the new volume (pump clock, s)."""
+    raises_now: bool
+    """The reservoir is already at or below the new volume: the alarm sounds at once."""
+
+
+def plan_alarm_volume(volume_nl: int, *, snapshot: PumpSnapshot) -> AlarmVolumePlan:
+    """Check a new alarm volume against the model and forecast its alarm date."""
+    device, status = snapshot.device, snapshot.status
+    if volume_nl <= device.empty_threshold_nl:
+        raise AlarmVolumeError(
+            f"the alarm volume must be above the empty threshold "
+            f"({units.format_volume_nl(device.empty_threshold_nl)}), so it sounds before empty"
+        )
+    if volume_nl >= device.capacity_nl:
+        raise AlarmVolumeError(
+            f"the alarm volume must be below the reservoir capacity "
+            f"({units.format_volume_nl(device.capacity_nl)})"
+        )
+    bolus = running_bolus(snapshot)
+    plan = DeliveryPlan(
+        start_clock_s=status.clock_s,
+        prescription=snapshot.require_prescription(),
+        minimum_mode_rate_nl_per_day=device.minimum_mode_rate_nl_per_day,
+        boluses_first=() if bolus is None else (bolus,),
+        patient_doses=snapshot.patient_settings,
+        delivering=status.delivering,
+    )
+    forecast = forecast_plan(
+        plan,
+        reservoir_nl=status.reservoir_nl,
+        alarm_volume_nl=volume_nl,
+        empty_threshold_nl=device.empty_threshold_nl,
+    )
+    return AlarmVolumePlan(
+        volume_nl=volume_nl,
+        current_nl=status.alarm_volume_nl,
+        alarm_at_before_s=status.low_reservoir_alarm_at_s,
+        alarm_at_after_s=forecast.low_reservoir_alarm_at_s,
+        raises_now=status.reservoir_nl <= volume_nl,
+    )
+
+
+def build_alarm_volume_review(plan: AlarmVolumePlan, snapshot: PumpSnapshot) -> Review:
+    """The review of a new low-reservoir alarm volume and the alarm date it gives."""
+    dose = snapshot.dose_ug_per_day
+    pairs = (
+        (
+            "Alarm volume",
+            units.format_volume_nl(plan.current_nl),
+            units.format_volume_nl(plan.volume_nl),
+        ),
+        (
+            "Low-reservoir alarm",
+            format_pump_date(snapshot, plan.alarm_at_before_s),
+            format_pump_date(snapshot, plan.alarm_at_after_s),
+        ),
+    )
+    warnings = []
+    if plan.raises_now:
+        warnings.append(
+            ReviewWarning(
+                code="alarm-volume-raises-now",
+                text=f"The reservoir ({units.format_volume_nl(snapshot.status.reservoir_nl)}) is "
+                "already at or below this volume: the low-reservoir alarm sounds at once.",
+            )
+        )
+    volume = plan.volume_nl
+    description = f"Set the alarm volume to {units.format_volume_nl(volume)}"
+
+    def run(client: PumpClient) -> str:
+        stored = client.set_alarm_volume(volume)
+        return f"The low-reservoir alarm volume is now {units.format_volume_nl(stored)}."
+
+    def verify(after: PumpSnapshot) -> bool:
+        return after.status.alarm_volume_nl == volume
+
+    return Review(
+        title="Review: low-reservoir alarm volume",
+        rows=tuple(
+            ReviewRow(label=label, current=cur, pending=new, changed=cur != new)
+            for label, cur, new in pairs
+        ),
+        current_daily_dose_ug=dose,
+        pending_daily_dose_ug=dose,
+        change_percent=Fraction(0),
+        warnings=tuple(warnings),
+        action=ProgramAction(description=description, run=run, verify=verify, steps=(description,)),
+    )

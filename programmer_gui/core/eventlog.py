@@ -1,0 +1,265 @@
+"""The pump's event log, without Qt: each entry in words with units, filters, CSV export.
+
+Each :class:`~protocol.messages.LogEntry` carries a code and two integers
+whose meaning per code is ``protocol.enums.EVENT_PARAMS``; :func:`describe`
+turns them into a sentence a clinician reads ("Refilled: 20.00 mL at
+1000 mcg/mL"). Times are the pump's clock, shown as the programmer's local
+time.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, TextIO
+
+from protocol import messages as m
+from protocol import units
+from protocol.enums import (
+    EVENT_PARAMS,
+    AlarmClass,
+    AlarmCode,
+    BolusKind,
+    ErrorCode,
+    EventCode,
+    Mode,
+    Role,
+    StopReason,
+)
+
+THERAPY: Final = "Therapy"
+BOLUS: Final = "Bolus"
+REFILL: Final = "Refill"
+ALARM: Final = "Alarm"
+DEVICE: Final = "Device"
+SESSION: Final = "Session"
+CATEGORIES: Final = (THERAPY, BOLUS, REFILL, ALARM, DEVICE, SESSION)
+"""The filter groups, in the order the view lists them."""
+
+NAMES: Final[dict[EventCode, tuple[str, str]]] = {
+    EventCode.POWER_ON: ("Power on", DEVICE),
+    EventCode.PROGRAMMED: ("Programmed", THERAPY),
+    EventCode.REFILLED: ("Refilled", REFILL),
+    EventCode.BOLUS_STARTED: ("Bolus started", BOLUS),
+    EventCode.BOLUS_ENDED: ("Bolus ended", BOLUS),
+    EventCode.BOLUS_CANCELLED: ("Bolus cancelled", BOLUS),
+    EventCode.ALARM_RAISED: ("Alarm raised", ALARM),
+    EventCode.ALARM_SILENCED: ("Alarm silenced", ALARM),
+    EventCode.ALARM_CLEARED: ("Alarm cleared", ALARM),
+    EventCode.MOTOR_STALL: ("Motor stall", ALARM),
+    EventCode.STALL_RECOVERY: ("Stall recovery", ALARM),
+    EventCode.CLOCK_SET: ("Clock set", DEVICE),
+    EventCode.STOPPED: ("Stopped", THERAPY),
+    EventCode.RESUMED: ("Resumed", THERAPY),
+    EventCode.ALARM_VOLUME_SET: ("Alarm volume set", ALARM),
+    EventCode.PATIENT_DOSE_GRANTED: ("Patient dose given", BOLUS),
+    EventCode.PATIENT_DOSE_REFUSED: ("Patient dose refused", BOLUS),
+    EventCode.PATIENT_SETTINGS_SET: ("Patient settings set", THERAPY),
+    EventCode.DELIVERY_HALTED: ("Delivery halted", ALARM),
+    EventCode.BATTERY_SET: ("Battery set", DEVICE),
+    EventCode.MEMORY_ERROR: ("Memory error", ALARM),
+    EventCode.SESSION_OPENED: ("Session opened", SESSION),
+    EventCode.SESSION_CLOSED: ("Session closed", SESSION),
+    EventCode.SECURITY: ("Security event", SESSION),
+}
+"""Each event's name and filter group."""
+
+_ALARM_TITLES: Final = {
+    AlarmCode.LOW_RESERVOIR: "low reservoir",
+    AlarmCode.ERI: "elective replacement (ERI)",
+    AlarmCode.MEMORY_NON_CRITICAL: "memory error (non-critical)",
+    AlarmCode.EMPTY_RESERVOIR: "empty reservoir",
+    AlarmCode.EOS: "end of service (EOS)",
+    AlarmCode.MOTOR_STALL: "motor stall",
+    AlarmCode.MEMORY_CRITICAL: "memory error (critical)",
+}
+
+
+def _enum_name(
+    enum: type[AlarmCode | BolusKind | Mode | StopReason | ErrorCode | Role], value: int
+) -> str:
+    try:
+        return enum(value).name.replace("_", " ").lower()
+    except ValueError:
+        return f"code {value}"
+
+
+def _alarm(value: int) -> str:
+    try:
+        return _ALARM_TITLES[AlarmCode(value)]
+    except ValueError:
+        return f"alarm code {value}"
+
+
+def _signed_s(seconds: int) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours} h {minutes:02d} min {secs:02d} s"
+
+
+def describe(entry: m.LogEntry) -> str:
+    """The details of an entry in words, every number with its unit."""
+    a, b = entry.a, entry.b
+    match entry.code:
+        case EventCode.POWER_ON:
+            return (
+                f"reservoir {units.format_volume_nl(a)} at "
+                f"{units.format_concentration_ug_per_ml(b)}"
+            )
+        case EventCode.PROGRAMMED:
+            return f"{_enum_name(Mode, a)}, {units.format_rate_nl_per_day(b)} today"
+        case EventCode.REFILLED:
+            return f"{units.format_volume_nl(a)} added at {units.format_concentration_ug_per_ml(b)}"
+        case EventCode.BOLUS_STARTED:
+            return f"{_enum_name(BolusKind, a)} bolus of {units.format_volume_nl(b, 3)}"
+        case EventCode.BOLUS_ENDED | EventCode.BOLUS_CANCELLED:
+            return f"{_enum_name(BolusKind, a)} bolus, {units.format_volume_nl(b, 3)} delivered"
+        case EventCode.ALARM_RAISED:
+            klass = "critical" if a in ALARM_CRITICAL else "non-critical"
+            return f"{_alarm(a)} ({klass})"
+        case (
+            EventCode.ALARM_SILENCED
+            | EventCode.ALARM_CLEARED
+            | EventCode.DELIVERY_HALTED
+            | EventCode.MEMORY_ERROR
+        ):
+            return _alarm(a)
+        case EventCode.MOTOR_STALL:
+            return "the motor cannot turn: delivery halted"
+        case EventCode.STALL_RECOVERY:
+            return f"the motor turns again after {_signed_s(a)[1:]}"
+        case EventCode.CLOCK_SET:
+            return f"changed by {_signed_s(a)}"
+        case EventCode.STOPPED:
+            return f"reason: {_enum_name(StopReason, a)}"
+        case EventCode.RESUMED:
+            return f"{_enum_name(Mode, a)} therapy resumed"
+        case EventCode.ALARM_VOLUME_SET:
+            return f"low-reservoir alarm at {units.format_volume_nl(a)}"
+        case EventCode.PATIENT_DOSE_GRANTED:
+            return f"{units.format_volume_nl(a, 3)}; {b} in the last 24 h"
+        case EventCode.PATIENT_DOSE_REFUSED:
+            return f"refused: {_enum_name(ErrorCode, a)}"
+        case EventCode.PATIENT_SETTINGS_SET:
+            return f"{units.format_volume_nl(a, 3)} per dose, at most {b} per 24 h"
+        case EventCode.BATTERY_SET:
+            return f"battery {units.format_fixed(units.exact(a) / 10, 1)} %"
+        case EventCode.SESSION_OPENED | EventCode.SESSION_CLOSED:
+            return f"{_enum_name(Role, a)} session"
+        case EventCode.SECURITY:
+            return f"{_enum_name(ErrorCode, a)} (opcode 0x{b & 0xFF:02X})"
+    return f"a={a}, b={b}"  # pragma: no cover - every code is matched above
+
+
+ALARM_CRITICAL: Final = frozenset(
+    int(code) for code in AlarmCode if code.alarm_class is AlarmClass.CRITICAL
+)
+
+
+def format_local(clock_s: int) -> str:
+    """A pump time as the programmer's local ``YYYY-MM-DD HH:MM:SS``."""
+    # Converting a given instant reads no clock.
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(clock_s))
+
+
+def format_utc(clock_s: int) -> str:
+    """A pump time in ISO 8601 UTC (for the CSV)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock_s))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventRow:
+    """One entry as the table shows it."""
+
+    index: int
+    clock_s: int
+    code: EventCode
+    event: str
+    category: str
+    details: str
+    a: int
+    b: int
+
+    @property
+    def time_text(self) -> str:
+        return format_local(self.clock_s)
+
+    def matches(self, *, categories: frozenset[str] | None, text: str) -> bool:
+        """In one of ``categories`` (None: any) and containing ``text`` (any case)."""
+        if categories is not None and self.category not in categories:
+            return False
+        needle = text.strip().lower()
+        if not needle:
+            return True
+        return needle in f"{self.event} {self.details} {self.category}".lower()
+
+
+def event_row(entry: m.LogEntry) -> EventRow:
+    """The table row of one entry."""
+    name, category = NAMES[entry.code]
+    return EventRow(
+        index=entry.index,
+        clock_s=entry.clock_s,
+        code=entry.code,
+        event=name,
+        category=category,
+        details=describe(entry),
+        a=entry.a,
+        b=entry.b,
+    )
+
+
+def merge(existing: Sequence[m.LogEntry], new: Iterable[m.LogEntry]) -> list[m.LogEntry]:
+    """``existing`` with the entries of ``new`` it lacks, by index, oldest first."""
+    by_index = {entry.index: entry for entry in existing}
+    for entry in new:
+        by_index[entry.index] = entry
+    return [by_index[index] for index in sorted(by_index)]
+
+
+CSV_COLUMNS: Final = (
+    "index",
+    "pump_time_utc",
+    "local_time",
+    "category",
+    "event",
+    "details",
+    "code",
+    "param_a_name",
+    "param_a",
+    "param_b_name",
+    "param_b",
+)
+
+
+def write_csv(rows: Iterable[EventRow], out: TextIO) -> int:
+    """Write ``rows`` as CSV (a header, then one line per row); returns the rows written.
+
+    The raw parameters go beside the words, named with their units
+    (``EVENT_PARAMS``), so the file can be analysed without this program.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for row in rows:
+        name_a, name_b = EVENT_PARAMS[row.code]
+        writer.writerow(
+            (
+                row.index,
+                format_utc(row.clock_s),
+                row.time_text,
+                row.category,
+                row.event,
+                row.details,
+                row.code.name,
+                name_a,
+                row.a,
+                name_b,
+                row.b,
+            )
+        )
+        count += 1
+    return count

@@ -1,0 +1,416 @@
+"""The educator's window over a running :class:`~emulator.emulator.Emulator` (demo mode).
+
+:class:`EmulatorEducatorBackend` implements
+:class:`programmer_gui.core.educator.EducatorBackend`: time and speed go to the
+emulator's clock controls, faults to its fault controls and link impairment, the true
+state comes from :meth:`Emulator.state` (one read per sample), and the wire feed from
+an in-memory :class:`~emulator.capture.RingCapture` added to the pump.
+
+Create it **before** the programmer connects: a capture records the links opened after
+it was added, so a link opened earlier would not reach the inspector.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QApplication, QWidget
+
+from emulator.capture import Chunk, Direction, RingCapture
+from emulator.emulator import ControlError, Emulator
+from emulator.errors import EmulatorError
+from programmer_gui.controllers.educator import EducatorController, open_educator_window
+from programmer_gui.core.educator import (
+    MAX_SPEED_FACTOR,
+    MAX_STEP_S,
+    EducatorPeerError,
+    EducatorValueError,
+    FaultState,
+    PathSegment,
+    PatientRisk,
+    PumpFacts,
+    SpeedSetting,
+    TonePattern,
+    TrueSample,
+    WireChunk,
+    WireDirection,
+)
+from protocol import messages as m
+from protocol.client import PumpClient
+from protocol.enums import AlarmCode, BolusKind, Role
+from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.units import dose_to_rate_nl_per_day, ml_to_nl
+
+__all__ = ["LINK_NOISE_CORRUPT", "EmulatorEducatorBackend", "render_educator_screenshots"]
+
+LINK_NOISE_CORRUPT = 0.2
+"""Probability that a chunk gets bits flipped while "link noise" is on: enough to see
+retransmissions in the inspector, few enough that the programmer's retries get through."""
+
+_WIRE_DIRECTIONS = {
+    Direction.TO_PUMP: WireDirection.TO_PUMP,
+    Direction.TO_PROGRAMMER: WireDirection.TO_PROGRAMMER,
+}
+
+
+def _wire_chunk(chunk: Chunk) -> WireChunk:
+    return WireChunk(
+        wall_s=chunk.wall_s,
+        pump_s=chunk.pump_s,
+        direction=_WIRE_DIRECTIONS[chunk.direction],
+        link=chunk.link,
+        data=chunk.data,
+    )
+
+
+class EmulatorEducatorBackend:
+    """The :class:`~programmer_gui.core.educator.EducatorBackend` of one emulated pump."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        *,
+        pump_index: int = 0,
+        ring: RingCapture | None = None,
+        max_chunks: int = 512,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Attach to pump ``pump_index`` of ``emulator``. ``ring``: a capture already added
+        to that pump (else one of ``max_chunks`` chunks, stamped by ``wall_clock``, is
+        created and added now)."""
+        self._emu = emulator
+        self._index = pump_index
+        emulated = emulator.pumps[pump_index]
+        self._emulated = emulated
+        if ring is None:
+            ring = RingCapture(
+                pump_clock=emulator.clock.now, wall_clock=time.time, max_chunks=max_chunks
+            )
+            emulated.capture_to(ring)
+        self._ring = ring
+        self._lock = threading.Lock()
+        self._callbacks: dict[Callable[[WireChunk], None], Callable[[Chunk], None]] = {}
+        params = emulated.patient_params
+        profile = emulated.pump.profile
+        self._facts = PumpFacts(
+            serial=emulated.setup.serial,
+            model=emulated.setup.model,
+            start_pump_s=emulator.clock.now(),
+            catheter_length_cm=emulated.catheter_length_cm,
+            dead_volume_nl=(
+                profile.internal_tubing_volume_nl
+                + emulated.catheter_length_cm * profile.catheter_volume_nl_per_cm
+            ),
+            max_rate_nl_per_day=profile.max_rate_nl_per_day,
+            withdrawal_threshold_permille=params.withdrawal_threshold_permille,
+            overdose_threshold_permille=params.overdose_threshold_permille,
+            half_life_s=params.half_life_s,
+        )
+
+    @property
+    def emulator(self) -> Emulator:
+        return self._emu
+
+    @property
+    def ring(self) -> RingCapture:
+        """The capture feeding the inspector."""
+        return self._ring
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def facts(self) -> PumpFacts:
+        return self._facts
+
+    def pump_time_s(self) -> int:
+        return self._emu.clock.now()
+
+    def speed(self) -> SpeedSetting:
+        snapshot = self._emu.clock.snapshot()
+        return self._speed_of(str(snapshot.mode), snapshot.speed)
+
+    @staticmethod
+    def _speed_of(mode: str, speed: float) -> SpeedSetting:
+        factor = min(MAX_SPEED_FACTOR, max(1, round(speed)))
+        return SpeedSetting(paused=mode in ("paused", "manual"), factor=factor)
+
+    def sample(self) -> TrueSample:
+        return self._sample(self._emu.state(self._index))
+
+    def _sample(self, state: dict[str, Any]) -> TrueSample:
+        pump = state["pump"]
+        path = state["fluid_path"]
+        patient = state["patient"]
+        link = state["link"]["impairment"]
+        clock = state["clock"]
+        active = tuple(AlarmCode[name] for name in pump["active_alarms"])
+        tone = pump["tone"]
+        reference = float(patient["reference_ng_per_ml"])
+        facts = self._facts
+        return TrueSample(
+            pump_time_s=int(clock["pump_time_s"]),
+            clock_s=int(pump["clock_s"]),
+            speed=self._speed_of(clock["mode"], float(clock["speed"])),
+            reservoir_nl=int(pump["true_reservoir_nl"]),
+            capacity_nl=int(pump["reservoir_capacity_nl"]),
+            alarm_volume_nl=int(pump["alarm_volume_nl"]),
+            reservoir_concentration_ug_per_ml=int(pump["concentration_ug_per_ml"]),
+            tip_concentration_ug_per_ml=path["concentration_at_tip_ug_per_ml"],
+            path=tuple(
+                PathSegment(
+                    volume_nl=int(s["volume_nl"]),
+                    concentration_ug_per_ml=int(s["concentration_ug_per_ml"]),
+                )
+                for s in path["segments"]
+            ),
+            delivered_to_patient_ug=float(path["delivered_to_patient_ug"]),
+            current_rate_nl_per_day=int(pump["current_rate_nl_per_day"]),
+            delivering=bool(pump["delivering"]),
+            bolus_kind=BolusKind[pump["bolus_kind"]],
+            active_alarms=active,
+            silenced_alarms=tuple(AlarmCode[name] for name in pump["silenced_alarms"]),
+            tone=None if tone is None else TonePattern(**tone),
+            low_reservoir_at_clock_s=pump["low_reservoir_at_clock_s"],
+            patient_level_ng_per_ml=float(patient["level_ng_per_ml"]),
+            reference_ng_per_ml=reference,
+            withdrawal_below_ng_per_ml=reference * facts.withdrawal_threshold_permille / 1000,
+            overdose_above_ng_per_ml=reference * facts.overdose_threshold_permille / 1000,
+            patient_risk=PatientRisk(patient["state"]),
+            faults=FaultState(
+                motor_stall=any(
+                    a["code"] == AlarmCode.MOTOR_STALL.name and a["condition_present"]
+                    for a in pump["alarms"]
+                ),
+                memory_error_non_critical=AlarmCode.MEMORY_NON_CRITICAL in active,
+                memory_error_critical=AlarmCode.MEMORY_CRITICAL in active,
+                battery_permille=int(pump["battery_permille"]),
+                link_dropped=bool(link["disconnected"]),
+                link_noise=float(link["corrupt"]) > 0,
+            ),
+        )
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def set_speed(self, setting: SpeedSetting) -> None:
+        if not isinstance(setting, SpeedSetting):
+            raise EducatorValueError(f"setting must be a SpeedSetting, got {setting!r}")
+        try:
+            if setting.paused:
+                self._emu.pause()
+                self._emu.set_speed(float(setting.factor))
+            else:
+                self._emu.set_speed(float(setting.factor))
+                self._emu.resume()
+        except ControlError as exc:
+            raise EducatorValueError(str(exc)) from exc
+
+    def step(self, seconds: int, *, samples: int = 1) -> tuple[TrueSample, ...]:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int)
+            or not 0 < seconds <= MAX_STEP_S
+        ):
+            raise EducatorValueError(f"a step is 1 s to {MAX_STEP_S} s, got {seconds!r}")
+        if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 1000:
+            raise EducatorValueError(f"samples must be 1 to 1000, got {samples!r}")
+        out: list[TrueSample] = []
+        done = 0
+        for i in range(1, samples + 1):
+            target = seconds * i // samples
+            if target > done:
+                self._control(self._emu.advance, target - done)
+                done = target
+                out.append(self.sample())
+        return tuple(out)
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def _control(self, action: Callable[..., object], *args: object, **kwargs: object) -> None:
+        try:
+            action(*args, **kwargs)
+        except ControlError as exc:
+            raise EducatorValueError(str(exc)) from exc
+        except EmulatorError as exc:
+            raise EducatorPeerError(str(exc)) from exc
+
+    def set_motor_stall(self, on: bool) -> None:
+        self._control(self._emu.fault_motor_stall, bool(on), self._index)
+
+    def inject_memory_error(self, *, critical: bool) -> None:
+        self._control(self._emu.fault_memory_error, bool(critical), self._index)
+
+    def set_battery_percent(self, percent: float) -> None:
+        if isinstance(percent, bool) or not isinstance(percent, int | float):
+            raise EducatorValueError(f"battery level must be a number of %, got {percent!r}")
+        self._control(self._emu.fault_battery, float(percent), self._index)
+
+    def set_link_dropped(self, dropped: bool) -> None:
+        self._control(self._emu.set_link, self._index, disconnected=bool(dropped))
+
+    def set_link_noise(self, on: bool) -> None:
+        self._control(self._emu.set_link, self._index, corrupt=LINK_NOISE_CORRUPT if on else 0.0)
+
+    # -- the wire -----------------------------------------------------------------------------
+
+    def wire_history(self) -> tuple[WireChunk, ...]:
+        return tuple(_wire_chunk(c) for c in self._ring.chunks())
+
+    def subscribe_wire(self, callback: Callable[[WireChunk], None]) -> None:
+        def relay(chunk: Chunk) -> None:
+            callback(_wire_chunk(chunk))
+
+        with self._lock:
+            if callback in self._callbacks:
+                return
+            self._callbacks[callback] = relay
+        self._ring.subscribe(relay)
+
+    def unsubscribe_wire(self, callback: Callable[[WireChunk], None]) -> None:
+        with self._lock:
+            relay = self._callbacks.pop(callback, None)
+        if relay is not None:
+            self._ring.unsubscribe(relay)
+
+
+# --- screenshots ---------------------------------------------------------------------------
+
+SCREENSHOT_START_PUMP_S = 1_779_100_200
+"""2026-05-18 10:30 UTC, as the programmer's own screenshots."""
+SCREENSHOT_SIZE = (1600, 1000)
+
+
+def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int = 31) -> list[Path]:
+    """Render the educator's window offscreen to ``out_dir/NN-educator-*.png`` (NN from
+    ``first``): the bridge-bolus lesson, the low-reservoir alarm, the inspector, a motor stall.
+
+    Deterministic: a demo pump on a manual clock, seeded nonces, dates in UTC. A scripted
+    programmer session stands in for the clinician's window.
+    """
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QApplication.instance() or QApplication(["pump-programmer"])
+    target = Path(out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    keys = load_keys(DEMO_KEY_FILE)
+
+    def settle() -> None:
+        for _ in range(5):
+            app.processEvents()
+
+    def shoot(window: QWidget, name: str) -> None:
+        settle()
+        path = target / f"{first + len(paths):02d}-educator-{name}.png"
+        if not window.grab().save(str(path)):
+            raise OSError(f"could not write {path}")
+        paths.append(path)
+
+    def world() -> tuple[Emulator, EmulatorEducatorBackend, str]:
+        emulator = Emulator.single(
+            preset="demo",
+            manual_clock=True,
+            start_pump_s=SCREENSHOT_START_PUMP_S,
+            random_bytes=random.Random(17).randbytes,
+        )
+        backend = EmulatorEducatorBackend(emulator, wall_clock=lambda: 0.0)
+        return emulator, backend, emulator.register_inproc()
+
+    def clinician(url: str) -> PumpClient:
+        return PumpClient(
+            url,
+            key=keys[Role.CLINICIAN],
+            timeout_s=0.2,
+            retries=8,
+            random_bytes=random.Random(23).randbytes,
+        )
+
+    # The bridge-bolus lesson: refilled at 500 mcg/mL, same dose (4x the rate), no bridge.
+    emulator, backend, url = world()
+    with emulator:
+        window = open_educator_window(backend, tz=UTC)
+        window.resize(*SCREENSHOT_SIZE)
+        controller = window.findChild(EducatorController)
+        assert controller is not None
+        with clinician(url) as pump:
+            controller.step(6 * 3600, samples=24)
+            status = pump.status()
+            pump.refill(
+                removed_nl=status.reservoir_nl,
+                added_nl=ml_to_nl(20),
+                concentration_ug_per_ml=500,
+            )
+            pump.program(m.PrescriptionSpec.simple(dose_to_rate_nl_per_day(397, 500)))
+            backend.set_link_noise(True)
+            for _ in range(3):
+                controller.step(3600, samples=12)
+                pump.status()
+            backend.set_link_noise(False)
+            controller.step(3600, samples=12)
+            pump.read_prescription()
+        controller.select_scenario("bridge")
+        shoot(window, "bridge-lesson")
+        window.tabs.setCurrentIndex(1)
+        inspector = window.inspector
+        row = next(
+            r
+            for r in range(inspector.model.rowCount())
+            if inspector.model.entry(r).op_name == "COMMIT_PRESCRIPTION"
+        )
+        inspector.follow.setChecked(False)
+        inspector.select_row(row)
+        inspector.table.scrollTo(inspector.proxy.index(max(0, row - 3), 0))
+        shoot(window, "inspector")
+        window.close()
+        window.deleteLater()
+
+    # What a low-reservoir alarm sounds like.
+    emulator, backend, url = world()
+    with emulator:
+        window = open_educator_window(backend, tz=UTC)
+        window.resize(*SCREENSHOT_SIZE)
+        controller = window.findChild(EducatorController)
+        assert controller is not None
+        controller.set_speed(SpeedSetting.stopped(10_000))
+        controller.select_scenario("low_reservoir")
+        controller.jump_to_low_reservoir_alarm()
+        shoot(window, "low-reservoir-alarm")
+        window.close()
+        window.deleteLater()
+
+    # A motor stall: the critical tone, and withdrawal within the day.
+    emulator, backend, url = world()
+    with emulator:
+        window = open_educator_window(backend, tz=UTC)
+        window.resize(*SCREENSHOT_SIZE)
+        controller = window.findChild(EducatorController)
+        assert controller is not None
+        controller.step(6 * 3600, samples=24)
+        window.motor_stall.click()
+        controller.step(18 * 3600, samples=72)
+        shoot(window, "motor-stall")
+        window.close()
+        window.deleteLater()
+    settle()
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m programmer_gui.demo.educator_backend DIR``: render the screenshots."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m programmer_gui.demo.educator_backend DIR", file=sys.stderr)
+        return 2
+    for path in render_educator_screenshots(args[0]):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""The alarms page: the list, silence and clear, the alarm volume, and the alarm tone test.
+
+Layout only. The tone test shows each pattern visibly (a lamp that lights
+with the tone, its frequency written beside it) and plays audio only when a
+sound backend is importable (QtMultimedia is not in PySide6-Essentials).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from programmer_gui.core.alarms import AlarmRow
+from programmer_gui.views.widgets import StatusBadge, figure_font, page_layout, section
+
+COLUMNS = ("Class", "Alarm", "Raised", "Tone", "Condition", "Meaning", "What to do")
+
+
+class ToneLamp(QLabel):
+    """A lamp that is lit (with the tone's frequency) while a tone sounds."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(150, 44)
+        self.setFont(figure_font(12))
+        self.set_tone(None)
+
+    def set_tone(self, frequency_hz: int | None) -> None:
+        if frequency_hz is None:
+            self.setText("○ silent")
+            self.setStyleSheet("background: #eeeeee; border: 2px solid #999; border-radius: 6px;")
+        else:
+            self.setText(f"● {frequency_hz} Hz")
+            self.setStyleSheet(
+                "background: #ffd24d; border: 2px solid #b07d00; border-radius: 6px;"
+            )
+
+
+class AlarmsPage(QWidget):
+    """Alarm list with its actions, the alarm volume, and the tone test."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout, self.heading = page_layout(self, "Alarms")
+        list_box = section("Alarms the pump holds (critical first)", self)
+        list_layout = QVBoxLayout(list_box)
+        self.table = QTableWidget(0, len(COLUMNS), list_box)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setWordWrap(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        list_layout.addWidget(self.table)
+        self.empty_label = QLabel("✔ No alarms.", list_box)
+        list_layout.addWidget(self.empty_label)
+        buttons = QHBoxLayout()
+        self.silence_button = QPushButton("&Silence the selected alarm", list_box)
+        self.clear_button = QPushButton("C&lear the selected alarm", list_box)
+        buttons.addWidget(self.silence_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        list_layout.addLayout(buttons)
+        self.message = StatusBadge(list_box)
+        list_layout.addWidget(self.message)
+        layout.addWidget(list_box, 1)
+
+        lower = QHBoxLayout()
+        volume_box = section("Low-reservoir alarm volume", self)
+        volume_form = QFormLayout(volume_box)
+        self.volume_now = QLabel("—", volume_box)
+        self.volume_edit = QLineEdit(volume_box)
+        self.volume_edit.setPlaceholderText("for example 3.0")
+        self.volume_effect = QLabel("—", volume_box)
+        self.volume_effect.setWordWrap(True)
+        self.volume_button = QPushButton("Re&view alarm volume…", volume_box)
+        volume_form.addRow("Now:", self.volume_now)
+        caption = QLabel("New &volume (mL):", volume_box)
+        caption.setBuddy(self.volume_edit)
+        volume_form.addRow(caption, self.volume_edit)
+        volume_form.addRow("Alarm date:", self.volume_effect)
+        volume_form.addRow("", self.volume_button)
+        lower.addWidget(volume_box, 1)
+
+        tone_box = section("Alarm tone test", self)
+        tone_layout = QVBoxLayout(tone_box)
+        row = QHBoxLayout()
+        self.critical_button = QPushButton("Play &critical (⛔ two tones)", tone_box)
+        self.noncritical_button = QPushButton("Play &non-critical (⚠ one tone)", tone_box)
+        row.addWidget(self.critical_button)
+        row.addWidget(self.noncritical_button)
+        tone_layout.addLayout(row)
+        self.lamp = ToneLamp(tone_box)
+        tone_layout.addWidget(self.lamp)
+        self.tone_text = QLabel("—", tone_box)
+        self.tone_text.setWordWrap(True)
+        tone_layout.addWidget(self.tone_text)
+        self.audio_text = QLabel(tone_box)
+        self.audio_text.setWordWrap(True)
+        tone_layout.addWidget(self.audio_text)
+        lower.addWidget(tone_box, 1)
+        layout.addLayout(lower)
+
+    def set_alarms(self, rows: list[AlarmRow]) -> None:
+        table = self.table
+        table.setRowCount(len(rows))
+        for r, alarm in enumerate(rows):
+            values = (
+                alarm.class_text,
+                alarm.title,
+                alarm.raised,
+                alarm.state,
+                alarm.condition,
+                alarm.meaning,
+                alarm.what_to_do,
+            )
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, int(alarm.code))
+                if c == 0:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                    critical = alarm.class_text.endswith("CRITICAL")
+                    item.setBackground(QColor("#fbdad7" if critical else "#fff1c9"))
+                table.setItem(r, c, item)
+        table.resizeRowsToContents()
+        self.empty_label.setVisible(not rows)
+        if rows and table.currentRow() < 0:
+            table.selectRow(0)

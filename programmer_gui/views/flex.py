@@ -1,0 +1,176 @@
+"""The flex dosing page: a table of steps beside a 24-hour chart, the 24-hour dose always shown.
+
+Layout only: the controller fills the table, the chart and the messages from
+``programmer_gui.core.flex``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from programmer_gui.core.flex import WEEKDAYS
+from programmer_gui.views.widgets import StatusBadge, figure_font, page_layout, section
+
+COLUMNS = ("Start (HH:MM)", "End (HH:MM)", "Dose rate (mcg/day)", "Rate (mL/day)", "Delivers")
+EDITABLE_COLUMNS = 3
+CURRENT_PEN = pg.mkPen("#7a7a7a", width=2, style=Qt.PenStyle.DashLine)
+PENDING_PEN = pg.mkPen("#1f5fa8", width=3)
+
+
+def profile_chart(parent: QWidget | None = None) -> pg.PlotWidget:
+    """A 24-hour chart: pump time of day in hours on x, dose rate in mcg/day on y."""
+    plot = pg.PlotWidget(parent, background="w")
+    plot.setMinimumHeight(220)
+    plot.setLabel("bottom", "Pump time of day", units="h")
+    plot.setLabel("left", "Dose rate (mcg/day)")
+    plot.setXRange(0, 24, padding=0)
+    plot.showGrid(x=True, y=True, alpha=0.3)
+    plot.getAxis("bottom").setTicks([[(h, f"{h:02d}:00") for h in range(0, 25, 3)]])
+    plot.addLegend(offset=(10, 10))
+    plot.setMouseEnabled(x=False, y=False)
+    return plot
+
+
+def set_profiles(
+    plot: pg.PlotWidget,
+    *,
+    current: tuple[Sequence[float], Sequence[float]] | None,
+    pending: tuple[Sequence[float], Sequence[float]] | None,
+    current_name: str = "Current (pump)",
+    pending_name: str = "New profile",
+) -> None:
+    """Draw the current profile dashed grey and the new one solid blue (named in the legend,
+    so the two differ by line style and name, not colour alone)."""
+    plot.clear()
+    top = 0.0
+    for curve, pen, name in (
+        (current, CURRENT_PEN, current_name),
+        (pending, PENDING_PEN, pending_name),
+    ):
+        if curve is None or not curve[1]:
+            continue
+        xs, ys = curve
+        plot.plot(list(xs), list(ys), stepMode="center", pen=pen, name=name)
+        top = max(top, *ys)
+    plot.setYRange(0, max(top * 1.15, 1.0), padding=0)
+
+
+class FlexPage(QWidget):
+    """Steps table, weekday choice, chart, the 24-hour dose and the checks."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout, self.heading = page_layout(self, "Flex dosing")
+
+        days = QHBoxLayout()
+        self.weekly_check = QCheckBox("&Different profile for each weekday", self)
+        self.weekday_combo = QComboBox(self)
+        self.weekday_combo.addItems(list(WEEKDAYS))
+        self.weekday_label = QLabel("&Weekday:", self)
+        self.weekday_label.setBuddy(self.weekday_combo)
+        self.copy_button = QPushButton("&Copy this day to every day", self)
+        days.addWidget(self.weekly_check)
+        days.addSpacing(16)
+        days.addWidget(self.weekday_label)
+        days.addWidget(self.weekday_combo)
+        days.addWidget(self.copy_button)
+        days.addStretch(1)
+        layout.addLayout(days)
+
+        body = QHBoxLayout()
+        steps_box = section("Steps (pump time of day; each step runs from Start to End)", self)
+        steps_layout = QVBoxLayout(steps_box)
+        self.table = QTableWidget(0, len(COLUMNS), steps_box)
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setTabKeyNavigation(True)
+        self.table.setMinimumWidth(520)
+        steps_layout.addWidget(self.table)
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton("&Add step", steps_box)
+        self.remove_button = QPushButton("Re&move step", steps_box)
+        self.reset_button = QPushButton("Start again from the &pump's profile", steps_box)
+        for button in (self.add_button, self.remove_button, self.reset_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        steps_layout.addLayout(buttons)
+        body.addWidget(steps_box, 1)
+
+        chart_box = section("24 hours", self)
+        chart_layout = QVBoxLayout(chart_box)
+        self.chart = profile_chart(chart_box)
+        chart_layout.addWidget(self.chart)
+        body.addWidget(chart_box, 1)
+        layout.addLayout(body, 1)
+
+        dose_box = section("24-hour dose", self)
+        dose_layout = QVBoxLayout(dose_box)
+        self.dose_label = QLabel("—", dose_box)
+        self.dose_label.setFont(figure_font())
+        self.dose_label.setWordWrap(True)
+        dose_layout.addWidget(self.dose_label)
+        layout.addWidget(dose_box)
+
+        self.message = StatusBadge(self)
+        layout.addWidget(self.message)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        self.review_button = QPushButton("&Review changes…", self)
+        self.review_button.setDefault(True)
+        actions.addWidget(self.review_button)
+        layout.addLayout(actions)
+
+    def set_rows(self, rows: Sequence[tuple[str, str, str, str, str]]) -> None:
+        """Fill the table; the last two columns (computed) are read-only."""
+        table = self.table
+        blocked = table.blockSignals(True)
+        table.setRowCount(len(rows))
+        for r, values in enumerate(rows):
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if c >= EDITABLE_COLUMNS:
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                    item.setForeground(Qt.GlobalColor.darkGray)
+                table.setItem(r, c, item)
+        table.blockSignals(blocked)
+
+    def set_computed(self, row: int, rate: str, delivers: str) -> None:
+        """Update the read-only columns of one row without a change signal."""
+        table = self.table
+        blocked = table.blockSignals(True)
+        for column, text in ((3, rate), (4, delivers)):
+            item = table.item(row, column)
+            if item is not None:
+                item.setText(text)
+        table.blockSignals(blocked)
+
+    def cell_texts(self) -> list[tuple[str, str, str]]:
+        """The editable cells of every row: (start, end, dose)."""
+        found = []
+        for r in range(self.table.rowCount()):
+            texts = []
+            for c in range(EDITABLE_COLUMNS):
+                item = self.table.item(r, c)
+                texts.append("" if item is None else item.text())
+            found.append((texts[0], texts[1], texts[2]))
+        return found

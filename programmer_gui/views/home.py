@@ -1,0 +1,130 @@
+"""The home page: what the pump reports, at a glance. Layout only."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from programmer_gui.views.widgets import (
+    ReservoirGauge,
+    Severity,
+    StatusBadge,
+    ValueForm,
+    page_layout,
+    section,
+)
+
+
+class HomePage(QWidget):
+    """Device, therapy, reservoir, battery, alarms and clocks, each in its own section."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget(scroll)
+        scroll.setWidget(body)
+        outer.addWidget(scroll)
+        layout, self.heading = page_layout(body, "Pump status")
+
+        top = QHBoxLayout()
+        self.interrogate_button = QPushButton("&Interrogate", body)
+        self.read_label = QLabel("Not read yet", body)
+        top.addWidget(self.interrogate_button)
+        top.addWidget(self.read_label, 1)
+        layout.addLayout(top)
+        self.stale_badge = StatusBadge(body)
+        self.stale_badge.hide()
+        layout.addWidget(self.stale_badge)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(10)
+
+        therapy = section("Therapy", body)
+        self.therapy = ValueForm(therapy)
+        self.therapy.add_row("dose", "Daily dose", big=True)
+        self.therapy.add_row("mode", "Mode")
+        self.therapy.add_row("rate", "Rate (24-hour)")
+        self.therapy.add_row("rate_now", "Flow now")
+        self.therapy.add_row("concentration", "Concentration")
+        self.therapy.add_row("drug", "Drug")
+        self.therapy.add_row("bolus", "Bolus")
+        QVBoxLayout(therapy).addWidget(self.therapy)
+        grid.addWidget(therapy, 0, 0)
+
+        reservoir = section("Reservoir", body)
+        reservoir_layout = QVBoxLayout(reservoir)
+        self.reservoir = ValueForm(reservoir)
+        self.reservoir.add_row("volume", "Volume (estimated)", big=True)
+        self.gauge = ReservoirGauge(reservoir)
+        self.reservoir.add_row("alarm_volume", "Low-reservoir alarm at")
+        self.reservoir.add_row("alarm_date", "Alarm date")
+        self.reservoir.add_row("refill_by", "Refill by")
+        self.reservoir.add_row("empty", "Empty")
+        reservoir_layout.addWidget(self.reservoir)
+        reservoir_layout.addWidget(self.gauge)
+        grid.addWidget(reservoir, 0, 1)
+
+        alarms = section("Alarms", body)
+        self.alarms_layout = QVBoxLayout(alarms)
+        self.no_alarms = StatusBadge(alarms)
+        self.no_alarms.set_status(Severity.OK, "No active alarms")
+        self.alarms_layout.addWidget(self.no_alarms)
+        self.alarms_layout.addStretch(1)
+        self.alarm_badges: list[StatusBadge] = []
+        grid.addWidget(alarms, 1, 0)
+
+        device = section("Pump and battery", body)
+        self.device = ValueForm(device)
+        self.device.add_row("model", "Model")
+        self.device.add_row("serial", "Serial number")
+        self.device.add_row("firmware", "Firmware")
+        self.device.add_row("battery", "Battery")
+        self.device.add_row("eri", "Replacement (ERI) due")
+        QVBoxLayout(device).addWidget(self.device)
+        grid.addWidget(device, 1, 1)
+
+        clock = section("Clock", body)
+        clock_layout = QVBoxLayout(clock)
+        self.clock = ValueForm(clock)
+        self.clock.add_row("pump", "Pump clock")
+        self.clock.add_row("programmer", "Programmer clock")
+        self.clock.add_row("offset", "Difference")
+        clock_layout.addWidget(self.clock)
+        clock_row = QHBoxLayout()
+        self.set_clock_button = QPushButton("&Set pump clock to programmer time…", clock)
+        clock_row.addWidget(self.set_clock_button)
+        clock_row.addStretch(1)
+        clock_layout.addLayout(clock_row)
+        grid.addWidget(clock, 2, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+
+        layout.addLayout(grid)
+        layout.addStretch(1)
+
+    def set_alarms(self, alarms: list[tuple[Severity, str]]) -> None:
+        """One badge per active alarm (severity, text); a green "none" badge when empty."""
+        for badge in self.alarm_badges:
+            self.alarms_layout.removeWidget(badge)
+            badge.deleteLater()
+        self.alarm_badges = []
+        self.no_alarms.setVisible(not alarms)
+        for severity, text in alarms:
+            badge = StatusBadge(self.no_alarms.parentWidget())
+            badge.set_status(severity, text)
+            self.alarms_layout.insertWidget(self.alarms_layout.count() - 1, badge)
+            self.alarm_badges.append(badge)

@@ -1,0 +1,151 @@
+"""The refill page: reconcile, fill, and on a new concentration the dose and bridge bolus.
+Layout only."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from programmer_gui.views.widgets import (
+    StatusBadge,
+    ValueForm,
+    figure_font,
+    page_layout,
+    section,
+)
+
+
+def _unit_field(parent: QWidget, unit: str, *, name: str) -> tuple[QLineEdit, QWidget]:
+    box = QWidget(parent)
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    edit = QLineEdit(box)
+    edit.setMaximumWidth(120)
+    edit.setAccessibleName(name)
+    row.addWidget(edit)
+    row.addWidget(QLabel(unit, box))
+    row.addStretch(1)
+    return edit, box
+
+
+class RefillPage(QWidget):
+    """Four numbered sections in the order of the procedure, then Review."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget(scroll)
+        scroll.setWidget(body)
+        outer.addWidget(scroll)
+        layout, self.heading = page_layout(body, "Refill")
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(12)
+        before = section("1. In the pump now", body)
+        self.before = ValueForm(before)
+        self.before.add_row("expected", "Expected volume", big=True)
+        self.before.add_row("concentration", "Concentration")
+        self.before.add_row("capacity", "Capacity")
+        self.before.add_row("tolerance", "Discrepancy tolerance")
+        QVBoxLayout(before).addWidget(self.before)
+        grid.addWidget(before, 0, 0)
+
+        removed = section("2. Empty the reservoir", body)
+        removed_form = QFormLayout(removed)
+        self.removed_edit, removed_field = _unit_field(removed, "mL", name="volume removed in mL")
+        removed_label = QLabel("Volume &removed:", removed)
+        removed_label.setBuddy(self.removed_edit)
+        removed_form.addRow(removed_label, removed_field)
+        self.discrepancy = StatusBadge(removed)
+        removed_form.addRow(self.discrepancy)
+        grid.addWidget(removed, 0, 1)
+
+        fill = section("3. Fill", body)
+        fill_form = QFormLayout(fill)
+        self.added_edit, added_field = _unit_field(fill, "mL", name="volume added in mL")
+        added_label = QLabel("Volume &added:", fill)
+        added_label.setBuddy(self.added_edit)
+        fill_form.addRow(added_label, added_field)
+        self.room_label = QLabel(fill)
+        fill_form.addRow("", self.room_label)
+        self.concentration_combo = QComboBox(fill)
+        self.concentration_combo.setAccessibleName("concentration")
+        conc_label = QLabel("C&oncentration:", fill)
+        conc_label.setBuddy(self.concentration_combo)
+        fill_form.addRow(conc_label, self.concentration_combo)
+        self.other_edit, other_field = _unit_field(fill, "mcg/mL", name="other concentration")
+        self.other_label = QLabel("Other &value:", fill)
+        self.other_label.setBuddy(self.other_edit)
+        fill_form.addRow(self.other_label, other_field)
+        self.override_check = QCheckBox("O&verride: I confirm this concentration", fill)
+        fill_form.addRow("", self.override_check)
+        grid.addWidget(fill, 1, 0)
+
+        self.change_box = section("4. New concentration: dose and bridge bolus", body)
+        change_form = QFormLayout(self.change_box)
+        self.keep_radio = QRadioButton("&Keep the same mcg/day", self.change_box)
+        self.new_dose_radio = QRadioButton("&New simple dose:", self.change_box)
+        self.dose_group = QButtonGroup(self.change_box)
+        self.dose_group.addButton(self.keep_radio)
+        self.dose_group.addButton(self.new_dose_radio)
+        self.keep_radio.setChecked(True)
+        change_form.addRow(self.keep_radio)
+        self.dose_edit, dose_field = _unit_field(self.change_box, "mcg/day", name="new daily dose")
+        dose_row = QHBoxLayout()
+        dose_row.addWidget(self.new_dose_radio)
+        dose_row.addWidget(dose_field, 1)
+        change_form.addRow(dose_row)
+        self.new_rate_label = QLabel(self.change_box)
+        self.new_rate_label.setWordWrap(True)
+        change_form.addRow(self.new_rate_label)
+        self.catheter_edit, catheter_field = _unit_field(
+            self.change_box, "cm", name="catheter length in cm"
+        )
+        catheter_label = QLabel("Ca&theter length:", self.change_box)
+        catheter_label.setBuddy(self.catheter_edit)
+        change_form.addRow(catheter_label, catheter_field)
+        self.bridge_check = QCheckBox("Give the &bridge bolus", self.change_box)
+        self.bridge_check.setChecked(True)
+        change_form.addRow(self.bridge_check)
+        self.bridge_label = QLabel(self.change_box)
+        self.bridge_label.setWordWrap(True)
+        change_form.addRow(self.bridge_label)
+        grid.addWidget(self.change_box, 1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        layout.addLayout(grid)
+
+        self.message = StatusBadge(body)
+        layout.addWidget(self.message)
+        buttons = QHBoxLayout()
+        self.review_button = QPushButton("Re&view refill…", body)
+        self.review_button.setMinimumHeight(36)
+        self.review_button.setFont(figure_font(12))
+        self.clear_button = QPushButton("C&lear entries", body)
+        buttons.addWidget(self.review_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.result = StatusBadge(body, point_size=12)
+        self.result.hide()
+        layout.addWidget(self.result)
+        layout.addStretch(1)

@@ -1,0 +1,307 @@
+"""Small widgets and display helpers shared by every page.
+
+Layout and presentation only: a page's controller decides *what* to show
+(texts, severities); these widgets decide how it looks. Severity is never
+shown by colour alone: every badge carries an icon and a word too.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+BASE_POINT_SIZE = 11
+"""The application's base font size (readable at arm's length)."""
+FIGURE_POINT_SIZE = 17
+"""Key figures (dose, reservoir volume) stand out from the text around them."""
+TITLE_POINT_SIZE = 15
+
+_DAY_S = 86_400
+
+
+class Severity(enum.Enum):
+    """How serious a message is; each has a colour, an icon and a word."""
+
+    OK = "ok"
+    INFO = "info"
+    WARNING = "warning"
+    """Non-critical alarms, soft limits."""
+    CRITICAL = "critical"
+    """Critical alarms, refusals, a lost link."""
+
+
+_BACKGROUND = {
+    Severity.OK: "#e3f4e1",
+    Severity.INFO: "#e4eef9",
+    Severity.WARNING: "#fff1c9",
+    Severity.CRITICAL: "#fbdad7",
+}
+_BORDER = {
+    Severity.OK: "#3d8b37",
+    Severity.INFO: "#3a6ea5",
+    Severity.WARNING: "#b07d00",
+    Severity.CRITICAL: "#b3261e",
+}
+_ICON = {
+    Severity.OK: QStyle.StandardPixmap.SP_DialogApplyButton,
+    Severity.INFO: QStyle.StandardPixmap.SP_MessageBoxInformation,
+    Severity.WARNING: QStyle.StandardPixmap.SP_MessageBoxWarning,
+    Severity.CRITICAL: QStyle.StandardPixmap.SP_MessageBoxCritical,
+}
+
+
+def figure_font(point_size: int = FIGURE_POINT_SIZE, *, bold: bool = True) -> QFont:
+    font = QFont()
+    font.setPointSize(point_size)
+    font.setBold(bold)
+    return font
+
+
+class StatusBadge(QFrame):
+    """An icon, a text and a tinted frame: severity shown three ways at once."""
+
+    def __init__(
+        self, parent: QWidget | None = None, *, point_size: int = BASE_POINT_SIZE, wrap: bool = True
+    ):
+        super().__init__(parent)
+        self.setObjectName("StatusBadge")
+        self.severity = Severity.INFO
+        self._icon = QLabel(self)
+        self._text = QLabel(self)
+        self._text.setWordWrap(wrap)
+        self._text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self._text.font()
+        font.setPointSize(point_size)
+        self._text.setFont(font)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignVCenter)
+        layout.addWidget(self._text, 1)
+        self.set_status(Severity.INFO, "")
+
+    def set_status(self, severity: Severity, text: str) -> None:
+        self.severity = severity
+        self._text.setText(text)
+        size = max(16, self._text.fontMetrics().height())
+        self._icon.setPixmap(self.style().standardIcon(_ICON[severity]).pixmap(QSize(size, size)))
+        self.setStyleSheet(
+            f"#StatusBadge {{ background: {_BACKGROUND[severity]}; "
+            f"border: 2px solid {_BORDER[severity]}; border-radius: 4px; }}"
+        )
+        self.setAccessibleName(f"{severity.value}: {text}")
+
+    @property
+    def text(self) -> str:
+        return self._text.text()
+
+
+class ActionBanner(StatusBadge):
+    """A badge with a button at its right (e.g. "Reconnect" when the link is lost)."""
+
+    def __init__(self, button_text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.button = QPushButton(button_text, self)
+        layout = self.layout()
+        assert isinstance(layout, QHBoxLayout)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+
+
+def section(title: str, parent: QWidget | None = None) -> QGroupBox:
+    """A titled group box: the one way pages group related figures."""
+    box = QGroupBox(title, parent)
+    box.setObjectName("Section")
+    return box
+
+
+class ValueForm(QWidget):
+    """Label/value rows; values are keyed so a controller can update them by name."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = QFormLayout(self)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.form.setHorizontalSpacing(14)
+        self.values: dict[str, QLabel] = {}
+
+    def add_row(self, key: str, label: str, *, big: bool = False) -> QLabel:
+        value = QLabel("—", self)
+        value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if big:
+            value.setFont(figure_font())
+        caption = QLabel(f"{label}:", self)
+        caption.setBuddy(value)
+        self.form.addRow(caption, value)
+        self.values[key] = value
+        return value
+
+    def set_value(self, key: str, text: str) -> None:
+        self.values[key].setText(text)
+
+    def value(self, key: str) -> str:
+        return self.values[key].text()
+
+
+class ReservoirGauge(QWidget):
+    """A horizontal gauge of the reservoir, with the low-reservoir alarm volume marked.
+
+    The figures are written on the gauge as well, so it reads without colour.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.volume_ml = 0.0
+        self.capacity_ml = 0.0
+        self.alarm_ml = 0.0
+        self.low = False
+        self.setMinimumSize(320, 64)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName("reservoir gauge")
+
+    def set_levels(
+        self, *, volume_ml: float, capacity_ml: float, alarm_ml: float, low: bool
+    ) -> None:
+        """Volumes in mL (display only: the figures come formatted from the controller)."""
+        self.volume_ml, self.capacity_ml, self.alarm_ml, self.low = (
+            volume_ml,
+            capacity_ml,
+            alarm_ml,
+            low,
+        )
+        self.setAccessibleDescription(
+            f"{volume_ml:.1f} mL of {capacity_ml:.0f} mL; alarm at {alarm_ml:.1f} mL"
+        )
+        self.update()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(420, 64)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        metrics = painter.fontMetrics()
+        bar = QRectF(1, 1, self.width() - 2, self.height() - metrics.height() - 8)
+        painter.setPen(QPen(QColor("#555555"), 1))
+        painter.setBrush(QColor("#f4f4f4"))
+        painter.drawRoundedRect(bar, 4, 4)
+        if self.capacity_ml > 0:
+            share = min(max(self.volume_ml / self.capacity_ml, 0.0), 1.0)
+            fill = QRectF(
+                bar.left() + 1, bar.top() + 1, (bar.width() - 2) * share, bar.height() - 2
+            )
+            # Hatched when low, so the state does not depend on telling the colours apart.
+            colour = QColor("#e3a21a") if self.low else QColor("#4a90c2")
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawRect(fill)
+            if self.low:
+                painter.setBrush(QColor(0, 0, 0, 90))
+                painter.setBrush(Qt.BrushStyle.BDiagPattern)
+                painter.drawRect(fill)
+            x = bar.left() + bar.width() * min(self.alarm_ml / self.capacity_ml, 1.0)
+            painter.setPen(QPen(QColor("#b3261e"), 3))
+            painter.drawLine(int(x), int(bar.top()) - 1, int(x), int(bar.bottom()) + 4)
+            painter.setPen(QColor("#222222"))
+            label = f"alarm {self.alarm_ml:.1f} mL"
+            painter.drawText(
+                QRectF(x + 4, bar.bottom() + 2, 200, metrics.height() + 4),
+                Qt.AlignmentFlag.AlignLeft,
+                label,
+            )
+            painter.drawText(
+                QRectF(bar.right() - 200, bar.bottom() + 2, 200, metrics.height() + 4),
+                Qt.AlignmentFlag.AlignRight,
+                f"full {self.capacity_ml:.0f} mL",
+            )
+            # The figure sits right of a short fill so it never sits on the marker or hatching.
+            text_left = max(fill.right(), x) + 8 if share < 0.25 else bar.left() + 8
+            painter.setPen(QColor("#111111"))
+            painter.drawText(
+                QRectF(text_left, bar.top(), 200, bar.height()),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                f"{self.volume_ml:.1f} mL",
+            )
+        painter.end()
+
+
+def page_title(text: str, parent: QWidget | None = None) -> QLabel:
+    label = QLabel(text, parent)
+    label.setFont(figure_font(TITLE_POINT_SIZE))
+    label.setObjectName("PageTitle")
+    return label
+
+
+def page_layout(page: QWidget, title: str) -> tuple[QVBoxLayout, QLabel]:
+    """The standard page frame: a title, then the page's sections, top-aligned."""
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(16, 12, 16, 12)
+    layout.setSpacing(10)
+    heading = page_title(title, page)
+    layout.addWidget(heading)
+    return layout, heading
+
+
+def format_when(at_s: int | None, *, now_s: int | float, none: str = "not expected") -> str:
+    """A pump time as local ``YYYY-MM-DD HH:MM`` plus how far away it is ("in 12 days")."""
+    if at_s is None:
+        return none
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(at_s))
+    return f"{stamp} ({relative_days(at_s - now_s)})"
+
+
+def relative_days(delta_s: float) -> str:
+    """``"in 12 days"``, ``"in 5 hours"``, ``"3 days ago"``, ``"now"``."""
+    if abs(delta_s) < 60:
+        return "now"
+    ahead = delta_s > 0
+    magnitude = abs(delta_s)
+    if magnitude >= 2 * _DAY_S:
+        amount, unit = math.floor(magnitude / _DAY_S), "days"
+    elif magnitude >= 2 * 3600:
+        amount, unit = math.floor(magnitude / 3600), "hours"
+    else:
+        amount, unit = max(1, math.floor(magnitude / 60)), "minutes"
+    if amount == 1:
+        unit = unit.rstrip("s")
+    return f"in {amount} {unit}" if ahead else f"{amount} {unit} ago"
+
+
+def format_clock(at_s: int | float) -> str:
+    """A clock reading as local ``YYYY-MM-DD HH:MM:SS``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at_s))
+
+
+def connect_clicked(button: QPushButton, slot: Callable[[], None]) -> None:
+    """Connect a button's ``clicked`` (which passes a bool) to a slot of no arguments."""
+    button.clicked.connect(lambda _checked=False: slot())
+
+
+def ask_confirmation(parent: QWidget, title: str, text: str, *, yes_text: str) -> bool:
+    """A modal question for anything that changes the pump: Enter confirms, Escape cancels."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(title)
+    box.setText(text)
+    yes = box.addButton(yes_text, QMessageBox.ButtonRole.AcceptRole)
+    cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(yes)
+    box.setEscapeButton(cancel)
+    box.exec()
+    return box.clickedButton() is yes

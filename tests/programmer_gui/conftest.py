@@ -1,0 +1,119 @@
+"""Fixtures of the programmer's Qt tests: an in-process demo pump on a manual clock, a
+programmer clock the test controls, and a PumpLink with short timeouts closed afterwards."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from PySide6.QtWidgets import QApplication, QGroupBox
+from pytestqt.qtbot import QtBot
+
+from emulator.emulator import Emulator
+from programmer_gui.app import Programmer, build
+from programmer_gui.link import PumpLink
+from tests.support import T0
+
+FAST_TIMEOUT_S = 0.25
+"""Per-attempt timeout of the tests' links, so a dead link fails in about half a second."""
+FAST_RETRIES = 1
+
+
+class ProgrammerClock:
+    """The programmer's wall clock (Unix s), moved by the test; starts at the pump's T0."""
+
+    def __init__(self, now_s: float = float(T0)) -> None:
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@dataclass
+class DemoWorld:
+    """The demo preset's pump (manual clock at T0) served at ``url``."""
+
+    emulator: Emulator
+    url: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _qt_warmed_up(qapp: QApplication) -> None:
+    """Show a group box once before any test: the first one shown makes Qt start two
+    process-wide worker threads (with an eventfd each) that live as long as the application,
+    which the repo's per-test leak check would otherwise pin on whichever test came first."""
+    box = QGroupBox("warm-up")
+    box.show()
+    for _ in range(5):
+        qapp.processEvents()
+    box.close()
+    box.deleteLater()
+    qapp.processEvents()
+
+
+@pytest.fixture
+def demo_world() -> Iterator[DemoWorld]:
+    emulator = Emulator.single(
+        preset="demo",
+        manual_clock=True,
+        start_pump_s=T0,
+        random_bytes=random.Random(11).randbytes,
+    )
+    url = emulator.register_inproc()
+    emulator.start()
+    try:
+        yield DemoWorld(emulator=emulator, url=url)
+        emulator.check()
+    finally:
+        emulator.close()
+
+
+@pytest.fixture
+def programmer_clock() -> ProgrammerClock:
+    return ProgrammerClock()
+
+
+@pytest.fixture
+def link(qtbot: QtBot, programmer_clock: ProgrammerClock) -> Iterator[PumpLink]:
+    pump_link = PumpLink(
+        timeout_s=FAST_TIMEOUT_S,
+        retries=FAST_RETRIES,
+        poll_interval_s=None,
+        wall=programmer_clock,
+    )
+    try:
+        yield pump_link
+    finally:
+        pump_link.close()
+
+
+@pytest.fixture
+def programmer(
+    qtbot: QtBot, demo_world: DemoWorld, programmer_clock: ProgrammerClock
+) -> Iterator[Programmer]:
+    """The whole programmer (every installer), connected to the demo pump as a clinician,
+    with the first snapshot in; its confirmation dialogs answer yes unless a test says no."""
+    built = build(
+        timeout_s=FAST_TIMEOUT_S,
+        retries=FAST_RETRIES,
+        poll_interval_s=None,
+        wall=programmer_clock,
+    )
+    qtbot.addWidget(built.window)
+    for controller in (*built.controllers.values(), built.review):
+        if hasattr(controller, "confirm"):
+            controller.confirm = lambda _title, _text: True
+    try:
+        built.window.show()
+        with qtbot.waitSignal(built.link.snapshot, timeout=5_000):
+            built.connect.page.url_edit.setText(demo_world.url)
+            built.connect.connect_pump()
+        yield built
+    finally:
+        built.link.close()
