@@ -1,11 +1,14 @@
-"""``make demo``: a virtual pump on a real pseudo-terminal and a programmer session against it.
+"""``make demo`` without a display: a virtual pump on a real pseudo-terminal and a scripted
+programmer session against it.
 
-DEMONSTRATION of the emulator and the protocol, run headless: the programmer
-GUI is not built yet, so a scripted clinician session (the same
-``PumpClient`` the GUI will use) walks through a clinic visit over the serial
-link while the pump's clock is stepped by months: interrogation, a dose
-change with its review, the low-reservoir alarm, a refill with a
-concentration change and a bridge bolus, and the event log.
+DEMONSTRATION of the emulator and the protocol, run headless. With a display,
+``make demo`` runs the programmer GUI instead (``pump-programmer --demo``, with
+the educator's window beside it); without one it runs this: a scripted
+clinician session (the same ``PumpClient`` the GUI uses) walks through a
+clinic visit over the serial link while the pump's clock is stepped by months:
+interrogation, a dose change with its review, the low-reservoir alarm, a refill
+with a concentration change and a bridge bolus, and the event log (``make demo``
+then renders the programmer's screens offscreen into ``docs/screenshots/``).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def run(pause_s: float = 0.0) -> None:
         server.add(PtyTransport(virtual.endpoint, link_path=link))
         server.start()
         try:
-            print("vpump DEMONSTRATION (headless: the programmer GUI is not built yet)")
+            print("vpump DEMONSTRATION (headless: no display for the programmer GUI)")
             print(f"virtual pump on {link} -> {link.resolve()} (a real pseudo-terminal)")
             print(f"starting state: {setup.description}")
             with PumpClient(str(link), key=keys[Role.CLINICIAN]) as client:
@@ -155,7 +158,8 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
     )
     print(
         "\nDone. Try it yourself: `.venv/bin/pump-emulator serve` in one terminal, "
-        "`.venv/bin/pumpctl interrogate` in another."
+        "`.venv/bin/pumpctl interrogate` in another; with a display, "
+        "`.venv/bin/pump-programmer --demo` opens the programmer and the educator's window."
     )
 
 

@@ -4,6 +4,11 @@ The screens are driven through the real controllers against the demo pump on
 a manual clock (pump time stands still unless this script moves it), with the
 programmer's clock fixed too and the time zone set to UTC, so the figures and
 dates in the images are the same on every run and every machine.
+
+Three sets: the screens of issue #6 (``01``-``09``); the part-2 clinician pages
+(``21``-``29``), in a second session with a pump that has a history (a bolus
+and a refill in its log) so the trends have something to show; and the
+educator's window (``31``-), rendered by :mod:`programmer_gui.demo.educator_backend`.
 """
 
 from __future__ import annotations
@@ -13,14 +18,27 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QEventLoop, QThread
 from PySide6.QtWidgets import QApplication
 
 from programmer_gui.app import Programmer, apply_style, build
+from programmer_gui.controllers.alarms import AlarmsController
+from programmer_gui.controllers.bolus import BolusController
 from programmer_gui.controllers.connect import PortChoice
 from programmer_gui.controllers.dose import DoseController
+from programmer_gui.controllers.eventlog import EventLogController
+from programmer_gui.controllers.flex import FlexController
+from programmer_gui.controllers.patient import PatientController
 from programmer_gui.controllers.refill import RefillController
+from programmer_gui.controllers.stop import StopController
+from programmer_gui.controllers.trends import TrendsController
+from programmer_gui.core.report import build_report
+from programmer_gui.views.report import render_page
+from protocol import units
+from protocol.client import PumpClient
+from protocol.enums import BolusKind, Role, StopReason
 
 START_PUMP_S = 1_779_100_200
 """2026-05-18 10:30 UTC (a Monday): the demo pump's clock at start."""
@@ -28,6 +46,15 @@ PROGRAMMER_AHEAD_S = 150
 """The programmer's clock runs 2.5 min ahead of the pump's, so the clock offer shows."""
 WINDOW_SIZE = (1180, 800)
 SETTLE_TIMEOUT_S = 15.0
+DAY_S = 86_400
+HISTORY_BOLUS_DAY = 14
+HISTORY_REFILL_DAY = 60
+SESSION_DAY = 75
+"""The part-2 session: 75 days after the pump's start, 15 after a refill to 40 mL."""
+PART2_FIRST = 21
+EDUCATOR_FIRST = 31
+
+C = TypeVar("C")
 
 
 class ScreenshotError(RuntimeError):
@@ -49,24 +76,29 @@ def _settle(until: Callable[[], bool], what: str) -> None:
 
 
 class _Shooter:
-    def __init__(self, programmer: Programmer, out_dir: Path) -> None:
+    def __init__(self, programmer: Programmer, out_dir: Path, *, first: int = 1) -> None:
         self.programmer = programmer
         self.out_dir = out_dir
+        self.first = first
         self.paths: list[Path] = []
+
+    def next_path(self, name: str) -> Path:
+        return self.out_dir / f"{self.first + len(self.paths):02d}-{name}.png"
 
     def shoot(self, name: str) -> None:
         app = QApplication.instance()
         assert app is not None
         for _ in range(3):
             app.processEvents()
-        path = self.out_dir / f"{len(self.paths) + 1:02d}-{name}.png"
+        path = self.next_path(name)
         if not self.programmer.window.grab().save(str(path)):
             raise ScreenshotError(f"could not write {path}")
         self.paths.append(path)
 
 
 def render_all(out_dir: str | Path) -> list[Path]:
-    """Render the screens of issue #6 to ``out_dir/NN-name.png``; returns the paths."""
+    """Render every screen to ``out_dir/NN-name.png``: issue #6's (01-09), the part-2
+    clinician pages (21-29) and the educator's window (31-); returns the paths in order."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     zone = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
@@ -96,10 +128,18 @@ def _render_utc(out_dir: str | Path) -> list[Path]:
         timeout_s=0.3, retries=0, poll_interval_s=None, wall=lambda: programmer_clock[0]
     )
     try:
-        return _render(programmer, demo, target, programmer_clock)
+        paths = _render(programmer, demo, target, programmer_clock)
     finally:
         programmer.close()
         demo.close()
+    paths += _render_part2(target)
+    # The educator's window needs the emulator: imported only here, like the demo pump.
+    from programmer_gui.demo.educator_backend import (  # noqa: PLC0415
+        render_educator_screenshots,
+    )
+
+    paths += render_educator_screenshots(target, first=EDUCATOR_FIRST)
+    return paths
 
 
 def _render(
@@ -175,6 +215,158 @@ def _render(
     _settle(window.link_banner.isVisible, "the lost link")
     shooter.shoot("link-lost")
     demo.emulator.set_link(disconnected=False)
+    return shooter.paths
+
+
+def _controller(programmer: Programmer, name: str, kind: type[C]) -> C:
+    controller = programmer.controllers[name]
+    assert isinstance(controller, kind)
+    return controller
+
+
+def _give_history(demo: object) -> None:
+    """Before the session: a therapeutic bolus on day 14 and, on day 60, a refill of the
+    emptied reservoir to 40 mL, both by an earlier programmer (so in the pump's log)."""
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    assert isinstance(demo, DemoPump)
+    emulator = demo.emulator
+    with PumpClient(demo.url, key=demo.key(Role.CLINICIAN), timeout_s=1.0) as client:
+        emulator.advance(HISTORY_BOLUS_DAY * DAY_S)
+        client.start_bolus(BolusKind.THERAPEUTIC, units.dose_to_volume_nl(50, 2000), 3600)
+        emulator.advance((HISTORY_REFILL_DAY - HISTORY_BOLUS_DAY) * DAY_S)
+        left_nl = client.status().reservoir_nl
+        client.refill(removed_nl=left_nl, added_nl=units.ml_to_nl(40), concentration_ug_per_ml=2000)
+        emulator.advance((SESSION_DAY - HISTORY_REFILL_DAY) * DAY_S)
+
+
+def _program_review(programmer: Programmer, what: str) -> None:
+    """Acknowledge every warning on the review page, program, and wait for the verdict."""
+    review = programmer.review
+    assert review.review is not None, f"no review for {what}"
+    review.confirm = lambda _title, _text: True
+    for check in review.page.warning_checks:
+        check.setChecked(True)
+    review.program()
+    _settle(lambda: review.review is None, f"the pump to confirm {what}")
+
+
+def _render_part2(target: Path) -> list[Path]:
+    """The part-2 clinician pages (21-29) in one session with a pump that has a history."""
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    demo = DemoPump(manual_clock=True, start_pump_s=START_PUMP_S, name="screenshots-part2")
+    programmer_clock = [float(START_PUMP_S + SESSION_DAY * DAY_S)]
+    programmer = build(
+        timeout_s=0.3, retries=0, poll_interval_s=None, wall=lambda: programmer_clock[0]
+    )
+    try:
+        _give_history(demo)
+        return _render_part2_session(programmer, demo, target, programmer_clock)
+    finally:
+        programmer.close()
+        demo.close()
+
+
+def _render_part2_session(
+    programmer: Programmer, demo: object, target: Path, programmer_clock: list[float]
+) -> list[Path]:
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    assert isinstance(demo, DemoPump)
+    window, link = programmer.window, programmer.link
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    shooter = _Shooter(programmer, target, first=PART2_FIRST)
+    connect = programmer.connect
+    connect.demo_factory = lambda: demo
+    connect.start_demo()
+    _settle(lambda: link.latest is not None, "the first interrogation")
+
+    def interrogate(what: str) -> None:
+        before = link.latest
+        link.interrogate()
+        _settle(lambda: link.latest is not before, what)
+
+    def advance(seconds: int) -> None:
+        demo.emulator.advance(seconds)
+        programmer_clock[0] += seconds
+
+    # Flex: the day-time step raised from 425 to 450 mcg/day.
+    flex = _controller(programmer, "flex", FlexController)
+    window.show_page("flex")
+    day_step = flex.page.table.item(1, 2)
+    assert day_step is not None and day_step.text() == "425", "the demo pump's day step"
+    day_step.setText("450")
+    shooter.shoot("flex")
+    flex.open_review()
+    shooter.shoot("flex-review")
+    _program_review(programmer, "the flex profile")
+
+    # A therapeutic bolus, a third of the way through.
+    bolus = _controller(programmer, "bolus", BolusController)
+    window.show_page("bolus")
+    bolus.page.kind_combo.setCurrentIndex(0)
+    bolus.page.dose_edit.setText("50")
+    bolus.page.duration_edit.setText("60")
+    bolus.page.dose_edit.textEdited.emit("50")
+    bolus.open_review()
+    _program_review(programmer, "the bolus")
+    # The dose typed would now be refused (one bolus at a time): cleared, as after a start.
+    for edit in (bolus.page.dose_edit, bolus.page.duration_edit):
+        edit.clear()
+    bolus.page.dose_edit.textEdited.emit("")
+    advance(20 * 60)
+    interrogate("the bolus under way")
+    window.show_page("bolus")
+    shooter.shoot("bolus")
+
+    # The battery reaches its replacement indicator: a non-critical alarm.
+    advance(60 * 60)
+    demo.emulator.fault_battery(2.0)
+    interrogate("the battery alarm")
+    alarms = _controller(programmer, "alarms", AlarmsController)
+    window.show_page("alarms")
+    alarms.page.table.selectRow(0)
+    shooter.shoot("alarms")
+
+    log = _controller(programmer, "eventlog", EventLogController)
+    window.show_page("log")
+    count = len(log.entries)
+    log.read()
+    _settle(lambda: len(log.entries) > count, "the new log entries")
+    shooter.shoot("event-log")
+
+    stop = _controller(programmer, "stop", StopController)
+    window.show_page("stop")
+    stop.page.reason_combo.setCurrentIndex(stop.page.reason_combo.findData(int(StopReason.MRI)))
+    stop.page.note_edit.setText("MRI lumbar spine at 14:00; resume straight after")
+    shooter.shoot("stop")
+    stop.page.note_edit.clear()
+
+    patient = _controller(programmer, "patient", PatientController)
+    window.show_page("patient")
+    page = patient.page
+    page.enabled_check.click()
+    for edit, text in zip(page.edits, ("25", "10", "180", "4"), strict=True):
+        edit.setText(text)
+        edit.textEdited.emit(text)
+    shooter.shoot("patient")
+    patient.open_review()
+    _program_review(programmer, "the patient-dose settings")
+
+    trends = _controller(programmer, "trends", TrendsController)
+    window.show_page("trends")
+    entries = len(trends.entries)
+    trends.read_log()
+    _settle(lambda: len(trends.entries) > entries, "the log for the trends")
+    shooter.shoot("trends")
+
+    report = build_report(programmer.record, generated_wall_s=programmer_clock[0])
+    path = shooter.next_path("report")
+    if not render_page(report, 0).save(str(path)):
+        raise ScreenshotError(f"could not write {path}")
+    shooter.paths.append(path)
     return shooter.paths
 
 

@@ -20,8 +20,11 @@ from programmer_gui.controllers import (
     eventlog,
     flex,
     home,
+    patient,
     refill,
+    report,
     stop,
+    trends,
 )
 
 if TYPE_CHECKING:
@@ -43,5 +46,8 @@ INSTALLERS: list[Installer] = [
     alarms.install,
     eventlog.install,
     stop.install,
+    patient.install,
+    trends.install,
+    report.install,
 ]
 """Every workflow installer, in navigation order (part 2 appends its own)."""

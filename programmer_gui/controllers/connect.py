@@ -2,6 +2,8 @@
 
 "Start demo pump" imports :mod:`programmer_gui.demo` (and so the emulator)
 only when pressed: the clinical programmer never loads the emulator otherwise.
+It announces the pump (``MainWindow.demo_started``) before connecting, so the
+educator's window, which opens then, sees the programmer's link from its start.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ EMULATOR_LINK_GLOB = "/tmp/ttyPUMP*"
 DEMO_DESCRIPTION = (
     "An in-process virtual pump with a realistic patient: 40 mL pump holding 30 mL of "
     "2000 mcg/mL baclofen, flex dosing of about 400 mcg/day with a night step, battery at "
-    "70 %. Uses the documented demo key."
+    "70 %. Uses the documented demo key. The educator's window opens beside the programmer."
 )
 
 
@@ -171,7 +173,10 @@ class ConnectController(QObject):
         self.link.connect_to(url, key=key, role=self.role())
 
     def start_demo(self) -> None:
-        """Start (once) the in-process demo pump and connect to it as a clinician."""
+        """Start (once) the in-process demo pump and connect to it as a clinician.
+
+        ``demo_started`` is emitted before connecting: the educator's window opens then,
+        and its capture must see the programmer's link from the start."""
         if self.demo is None or self.demo.closed:
             self.page.status.set_status(Severity.INFO, "Starting the demo pump …")
             try:

@@ -3,11 +3,11 @@
 In demo mode :class:`EducatorLauncher` (built by ``app.py``) opens the window
 with :func:`open_educator_window` beside the programmer as soon as a demo pump
 starts, re-opens it from the programmer's "Demo" menu, and closes it with the
-programmer; a clinical (non-demo) session never shows it. A ``QTimer`` samples the true state at :data:`REFRESH_INTERVAL_MS` (one
-:meth:`EducatorBackend.sample` per tick, so the GUI thread stays free) and redraws
-the figures and the rolling plot; the wire feed arrives on the simulation's
-thread and reaches the GUI thread through a queued signal, where it is decoded
-into inspector rows.
+programmer; a clinical (non-demo) session never shows it. A ``QTimer`` samples
+the true state at :data:`REFRESH_INTERVAL_MS` (one :meth:`EducatorBackend.sample`
+per tick, so the GUI thread stays free) and redraws the figures and the rolling
+plot; the wire feed arrives on the simulation's thread and reaches the GUI thread
+through a queued signal, where it is decoded into inspector rows.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class EmulatorEducatorBackend:
         self._emulated = emulated
         if ring is None:
             ring = RingCapture(
-                pump_clock=emulator.clock.now, wall_clock=time.time, max_chunks=max_chunks
+                pump_clock=emulator.clock.now, wall_clock=wall_clock, max_chunks=max_chunks
             )
             emulated.capture_to(ring)
         self._ring = ring

@@ -1,12 +1,15 @@
-"""The assembled programmer: pages from every installer, the banner, demo mode, the clock offer,
-and the pump-programmer command line."""
+"""The assembled programmer: pages from every installer, the banner, demo mode (with the
+educator's window beside the programmer), the clock offer, and the pump-programmer command
+line."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
 
 from programmer_gui import app, controllers
@@ -15,10 +18,43 @@ from programmer_gui.controllers.connect import PortChoice, discover_ports
 from programmer_gui.controllers.home import HomeController, describe_offset
 from programmer_gui.demo import DemoPump
 from programmer_gui.link import LinkState
+from programmer_gui.views.educator import SHOW_EDUCATOR_SHORTCUT, EducatorWindow
+from programmer_gui.views.main_window import MainWindow
 from tests.programmer_gui.conftest import FAST_TIMEOUT_S, DemoWorld, ProgrammerClock
 from tests.support import T0
 
 WAIT_MS = 5_000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _qt_started(qapp: QApplication) -> None:
+    """Show a tabbed window before the leak check's snapshot: Qt keeps the event descriptors
+    it opens for the first one (the educator window's QTabWidget) for the life of the
+    process."""
+    first = QTabWidget()
+    first.addTab(QWidget(), "warm-up")
+    first.show()
+    qapp.processEvents()
+    first.close()
+    first.deleteLater()
+    qapp.processEvents()
+
+
+@pytest.fixture
+def demo_programmer(
+    qtbot: QtBot, programmer_clock: ProgrammerClock
+) -> Iterator[tuple[Programmer, DemoPump]]:
+    """The programmer whose "Start demo pump" starts a manual-clock demo pump."""
+    built = build(timeout_s=FAST_TIMEOUT_S, retries=1, poll_interval_s=None, wall=programmer_clock)
+    qtbot.addWidget(built.window)
+    demo = DemoPump(manual_clock=True, start_pump_s=T0)
+    built.connect.demo_factory = lambda: demo
+    try:
+        built.window.show()
+        yield built, demo
+    finally:
+        built.close()
+        demo.close()
 
 
 def test_every_installer_adds_its_page(qtbot: QtBot, programmer: Programmer) -> None:
@@ -147,6 +183,124 @@ def test_start_demo_pump_connects_and_announces_the_demo(
     finally:
         built.close()
     assert demo.closed
+
+
+def test_start_demo_pump_opens_the_educator_window_beside_the_programmer(
+    qtbot: QtBot, demo_programmer: tuple[Programmer, DemoPump]
+) -> None:
+    built, demo = demo_programmer
+    assert built.educator.educator_window is None
+    assert built.window.menuBar().actions() == []  # no demo menu before a demo pump
+    with qtbot.waitSignal(built.link.snapshot, timeout=WAIT_MS):
+        qtbot.mouseClick(built.connect.page.demo_button, Qt.MouseButton.LeftButton)
+    educator = built.educator.educator_window
+    assert isinstance(educator, EducatorWindow)
+    assert built.educator.is_open and educator.isWindow()
+    assert built.educator.backend is demo.educator_backend
+    # The backend existed before the programmer connected: its link is in the inspector.
+    model = educator.inspector.model
+    qtbot.waitUntil(lambda: model.rowCount() >= 4, timeout=WAIT_MS)
+    assert model.entries[0].link == "pump0#1"
+    assert model.entries[0].op_name == "SESSION_OPEN"
+    assert built.window.isVisible()
+
+
+def test_closing_the_educator_window_leaves_the_programmer_and_the_menu_reopens_it(
+    qtbot: QtBot, demo_programmer: tuple[Programmer, DemoPump]
+) -> None:
+    built, demo = demo_programmer
+    with qtbot.waitSignal(built.link.snapshot, timeout=WAIT_MS):
+        built.connect.start_demo()
+    educator = built.educator.educator_window
+    assert educator is not None
+    educator.close()
+    assert not built.educator.is_open
+    assert built.window.isVisible() and built.link.state is LinkState.CONNECTED
+    assert not demo.closed
+    with qtbot.waitSignal(built.link.snapshot, timeout=WAIT_MS):
+        built.link.interrogate()  # the programmer carries on without it
+    action = built.educator.show_action
+    assert action is not None and action.isVisible()
+    assert action.shortcut().toString() == SHOW_EDUCATOR_SHORTCUT
+    assert [a.text() for a in built.window.menuBar().actions()] == ["Demo"]
+    action.trigger()
+    assert built.educator.educator_window is educator  # the same window, history kept
+    assert educator.isVisible()
+    # The frames of the interrogation made while it was closed are caught up.
+    qtbot.waitUntil(
+        lambda: any(e.op_name == "STATUS" for e in educator.inspector.model.entries),
+        timeout=WAIT_MS,
+    )
+
+
+def test_closing_the_programmer_closes_the_educator_window_and_the_demo_pump(
+    qtbot: QtBot, demo_programmer: tuple[Programmer, DemoPump]
+) -> None:
+    built, demo = demo_programmer
+    with qtbot.waitSignal(built.link.snapshot, timeout=WAIT_MS):
+        built.connect.start_demo()
+    educator = built.educator.educator_window
+    assert educator is not None and educator.isVisible()
+    built.window.close()  # as the user closing the programmer's window
+    assert not educator.isVisible()
+    assert built.educator.educator_window is None and built.educator.backend is None
+    assert demo.closed
+    assert built.educator.show_window() is None
+
+
+def test_a_clinical_session_never_shows_the_educator(programmer: Programmer) -> None:
+    assert programmer.link.state is LinkState.CONNECTED
+    assert programmer.educator.educator_window is None
+    assert programmer.educator.show_action is None
+    assert programmer.window.menuBar().actions() == []
+    assert programmer.educator.show_window() is None
+    programmer.window.demo_started.emit(object())  # not a demo pump: still nothing
+    assert programmer.educator.educator_window is None
+    assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, EducatorWindow)]
+
+
+def test_a_second_demo_start_reuses_the_running_pump_and_its_window(
+    qtbot: QtBot, demo_programmer: tuple[Programmer, DemoPump]
+) -> None:
+    built, _demo = demo_programmer
+    with qtbot.waitSignal(built.link.snapshot, timeout=WAIT_MS):
+        built.connect.start_demo()
+    first = built.educator.educator_window
+    assert first is not None
+    first.close()
+    with qtbot.waitSignal(built.link.snapshot, timeout=WAIT_MS):
+        built.connect.start_demo()  # the pump runs already: connect again, no new window
+    assert built.educator.educator_window is first
+    assert not first.isVisible()  # reconnecting does not force the window back
+    assert len(built.window.menuBar().actions()) == 1
+
+
+def test_main_demo_opens_the_programmer_and_the_educator_window(
+    qtbot: QtBot, qapp: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    font, style = qapp.font(), qapp.styleSheet()
+    seen: dict[str, bool] = {}
+
+    def run_until_the_user_closes_the_programmer() -> int:
+        windows = QApplication.topLevelWidgets()
+        main = next(w for w in windows if isinstance(w, MainWindow) and w.isVisible())
+        educator = next(w for w in windows if isinstance(w, EducatorWindow) and w.isVisible())
+        qtbot.waitUntil(lambda: main.connection_badge.text.startswith("Connected"), timeout=WAIT_MS)
+        seen["both open"] = main.isVisible() and educator.isVisible()
+        qtbot.waitUntil(lambda: educator.inspector.model.rowCount() >= 4, timeout=WAIT_MS)
+        main.close()
+        seen["educator closed with it"] = not educator.isVisible()
+        return 0
+
+    monkeypatch.setattr(qapp, "exec", run_until_the_user_closes_the_programmer)
+    try:
+        assert app.main(["--demo"]) == 0
+    finally:
+        qapp.setFont(font)
+        qapp.setStyleSheet(style)
+    assert seen == {"both open": True, "educator closed with it": True}
+    qapp.processEvents()
+    assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()]
 
 
 def test_connect_page_reports_a_bad_key_file(

@@ -1,4 +1,5 @@
-"""The screenshots render every #6 screen offscreen, deterministically."""
+"""The screenshots render every screen offscreen, deterministically: issue #6's, the part-2
+clinician pages with the report's first page, and the educator's window."""
 
 from __future__ import annotations
 
@@ -20,16 +21,35 @@ EXPECTED = [
     "07-refill-review.png",
     "08-home-alarms.png",
     "09-link-lost.png",
+    "21-flex.png",
+    "22-flex-review.png",
+    "23-bolus.png",
+    "24-alarms.png",
+    "25-event-log.png",
+    "26-stop.png",
+    "27-patient.png",
+    "28-trends.png",
+    "29-report.png",
 ]
+REPORT_PAGE_SIZE = (992, 1403)
+"""A4 at 120 dpi."""
 
 
 def test_every_screen_is_rendered(qtbot: QtBot, tmp_path: Path) -> None:
     zone = os.environ.get("TZ")
     paths = render_all(tmp_path)
     assert os.environ.get("TZ") == zone  # the process's time zone is given back
-    assert [p.name for p in paths] == EXPECTED
+    names = [p.name for p in paths]
+    programmer, educator = names[: len(EXPECTED)], names[len(EXPECTED) :]
+    assert programmer == EXPECTED
+    assert educator and all(name.startswith("3") and "-educator-" in name for name in educator)
+    assert sorted(names) == names  # numbered in the order rendered
     for path in paths:
         image = QImage(str(path))
-        assert not image.isNull()
-        assert image.width() == WINDOW_SIZE[0]
-        assert image.height() >= WINDOW_SIZE[1]
+        assert not image.isNull(), path.name
+        if path.name == "29-report.png":
+            assert (image.width(), image.height()) == REPORT_PAGE_SIZE
+        elif path.name in EXPECTED:
+            # The window keeps its width: no page asks for more than the window has.
+            assert image.width() == WINDOW_SIZE[0], path.name
+            assert image.height() >= WINDOW_SIZE[1], path.name
