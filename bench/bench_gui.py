@@ -28,6 +28,7 @@ from emulator.emulator import Emulator
 from programmer_gui.app import Programmer, apply_style, build
 from programmer_gui.controllers.home import HomeController
 from programmer_gui.core.snapshot import PumpSnapshot
+from programmer_gui.gc_guard import collect_on_gui_thread
 from programmer_gui.views.widgets import format_clock
 from protocol.client import PumpClient
 from protocol.enums import Role
@@ -97,6 +98,12 @@ def run() -> list[Metric]:
     app = QApplication.instance() or QApplication(["bench-gui"])
     assert isinstance(app, QApplication)
     apply_style(app)
+    # Collect garbage on this thread only, as the programmer itself does (gc_guard).
+    with collect_on_gui_thread():
+        return _measure()
+
+
+def _measure() -> list[Metric]:
     emulator = Emulator.single(preset="demo", manual_clock=True, start_pump_s=START_PUMP_S)
     url = emulator.register_inproc()
     emulator.start()

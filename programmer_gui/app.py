@@ -28,6 +28,7 @@ from programmer_gui.controllers.main_window import MainWindowController
 from programmer_gui.controllers.review import ReviewController
 from programmer_gui.controllers.review import install as install_review
 from programmer_gui.core.session_record import SessionRecord
+from programmer_gui.gc_guard import collect_on_gui_thread
 from programmer_gui.link import DEFAULT_POLL_INTERVAL_S, PumpLink
 from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import BASE_POINT_SIZE
@@ -184,20 +185,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     apply_style(app)
-    programmer = build(role=role)
-    programmer.window.show()
-    page = programmer.connect.page
-    page.role_combo.setCurrentIndex(page.role_combo.findData(role))
-    page.key_edit.setText(str(args.key))
-    if args.demo:
-        programmer.connect.start_demo()
-    elif args.port:
-        page.url_edit.setText(args.port)
-        programmer.connect.connect_pump()
-    try:
-        return app.exec()
-    finally:
-        programmer.close()
+    with collect_on_gui_thread():
+        programmer = build(role=role)
+        try:
+            programmer.window.show()
+            page = programmer.connect.page
+            page.role_combo.setCurrentIndex(page.role_combo.findData(role))
+            page.key_edit.setText(str(args.key))
+            if args.demo:
+                programmer.connect.start_demo()
+            elif args.port:
+                page.url_edit.setText(args.port)
+                programmer.connect.connect_pump()
+            return app.exec()
+        finally:
+            programmer.close()
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from programmer_gui.controllers.refill import RefillController
 from programmer_gui.controllers.stop import StopController
 from programmer_gui.controllers.trends import TrendsController
 from programmer_gui.core.report import build_report
+from programmer_gui.gc_guard import collect_on_gui_thread
 from programmer_gui.views.report import render_page
 from protocol import units
 from protocol.client import PumpClient
@@ -119,7 +120,11 @@ def _render_utc(out_dir: str | Path) -> list[Path]:
     app = QApplication.instance() or QApplication(["pump-programmer"])
     assert isinstance(app, QApplication)
     apply_style(app)
+    with collect_on_gui_thread():
+        return _render_pages(target)
 
+
+def _render_pages(target: Path) -> list[Path]:
     from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
 
     demo = DemoPump(manual_clock=True, start_pump_s=START_PUMP_S, name="screenshots")

@@ -3,6 +3,7 @@ programmer clock the test controls, and a PumpLink with short timeouts closed af
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -41,6 +42,22 @@ class DemoWorld:
 
     emulator: Emulator
     url: str
+
+
+@pytest.fixture(autouse=True)
+def _gc_on_the_test_thread() -> Iterator[None]:
+    """No automatic garbage collection during a GUI test, and what a test left is collected
+    here, on the GUI thread, before the next one. Otherwise a collection triggered on the
+    link's worker thread can destroy a dropped widget there and deadlock with the GUI
+    thread (the programmer guards itself the same way: programmer_gui/gc_guard.py)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        if was_enabled:
+            gc.enable()
 
 
 @pytest.fixture(scope="session", autouse=True)
