@@ -168,7 +168,7 @@ class AlarmsController(QObject):
             page.volume_effect.setText(exc.message)
             return
         if found is None:
-            page.volume_effect.setText("—")
+            page.volume_effect.setText("— (type a new volume to see its alarm date)")
             return
         page.volume_effect.setText(found[1])
         page.volume_button.setEnabled(True)

@@ -97,6 +97,8 @@ class BolusController(QObject):
             else progress(snapshot.status, volume_nl=self.started_volume_nl)
         )
         page.cancel_button.setEnabled(running is not None)
+        # An empty "0 % delivered" bar would read as a bolus that has not started.
+        page.progress.setVisible(running is not None)
         if running is None:
             page.running_label.setText("No bolus is running.")
             page.progress.setValue(0)

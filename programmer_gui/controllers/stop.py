@@ -59,7 +59,8 @@ class StopController(QObject):
             page.resume_button.setEnabled(False)
             return
         stopped = is_stopped(snapshot)
-        page.state_label.setText(("⏹ " if stopped else "▶ ") + delivery_state(snapshot))
+        # Both marks are in DejaVu Sans (the stop-button emoji is not).
+        page.state_label.setText(("■ " if stopped else "▶ ") + delivery_state(snapshot))
         page.stop_button.setEnabled(not stopped)
         page.resume_button.setEnabled(stopped)
 

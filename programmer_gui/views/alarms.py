@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -25,8 +26,29 @@ from PySide6.QtWidgets import (
 
 from programmer_gui.core.alarms import AlarmRow
 from programmer_gui.views.widgets import StatusBadge, figure_font, page_layout, section
+from protocol.enums import AlarmClass
 
 COLUMNS = ("Class", "Alarm", "Raised", "Tone", "Condition", "Meaning", "What to do")
+NARROW_COLUMNS = {1: 150, 2: 112}
+"""Alarm and Raised: fixed widths (px) and wrapped, so the long columns get the room."""
+WRAPPED_COLUMNS = (4, 5, 6)
+"""Condition, Meaning and What to do share the rest of the width, wrapped."""
+CLASS_ICON = {
+    AlarmClass.CRITICAL: QStyle.StandardPixmap.SP_MessageBoxCritical,
+    AlarmClass.NON_CRITICAL: QStyle.StandardPixmap.SP_MessageBoxWarning,
+}
+CLASS_BACKGROUND = {AlarmClass.CRITICAL: "#fbdad7", AlarmClass.NON_CRITICAL: "#fff1c9"}
+SOUNDING_MARK = "\u266a"
+"""A note: the alarm tone sounds (DejaVu Sans has it; the loudspeaker emoji it lacks)."""
+SILENCED_MARK = "\u25cb"
+"""An empty circle, as on the lamp of the tone test when it is silent."""
+
+
+def without_symbol(text: str) -> str:
+    """``text`` without a leading symbol (``"X CRITICAL"`` -> ``"CRITICAL"``): the page
+    draws its own icon or mark, one the font is sure to have."""
+    head, _, rest = text.partition(" ")
+    return rest if rest and not any(ch.isalnum() for ch in head) else text
 
 
 class ToneLamp(QLabel):
@@ -65,10 +87,17 @@ class AlarmsPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setWordWrap(True)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        for column, width_px in NARROW_COLUMNS.items():
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, width_px)
+        for column in WRAPPED_COLUMNS:
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        # Wrapped rows grow or shrink with their columns' width.
+        header.sectionResized.connect(lambda *_args: self.table.resizeRowsToContents())
         list_layout.addWidget(self.table)
         self.empty_label = QLabel("✔ No alarms.", list_box)
         list_layout.addWidget(self.empty_label)
@@ -79,7 +108,7 @@ class AlarmsPage(QWidget):
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
         list_layout.addLayout(buttons)
-        self.message = StatusBadge(list_box)
+        self.message = StatusBadge(list_box, hide_when_empty=True)
         list_layout.addWidget(self.message)
         layout.addWidget(list_box, 1)
 
@@ -103,14 +132,19 @@ class AlarmsPage(QWidget):
         tone_box = section("Alarm tone test", self)
         tone_layout = QVBoxLayout(tone_box)
         row = QHBoxLayout()
-        self.critical_button = QPushButton("Play &critical (⛔ two tones)", tone_box)
-        self.noncritical_button = QPushButton("Play &non-critical (⚠ one tone)", tone_box)
+        self.critical_button = QPushButton("Play &critical (two tones)", tone_box)
+        self.noncritical_button = QPushButton("Play &non-critical (one tone)", tone_box)
+        for button, alarm_class in (
+            (self.critical_button, AlarmClass.CRITICAL),
+            (self.noncritical_button, AlarmClass.NON_CRITICAL),
+        ):
+            button.setIcon(self.style().standardIcon(CLASS_ICON[alarm_class]))
         row.addWidget(self.critical_button)
         row.addWidget(self.noncritical_button)
         tone_layout.addLayout(row)
         self.lamp = ToneLamp(tone_box)
         tone_layout.addWidget(self.lamp)
-        self.tone_text = QLabel("—", tone_box)
+        self.tone_text = QLabel("Press a button to see the pattern.", tone_box)
         self.tone_text.setWordWrap(True)
         tone_layout.addWidget(self.tone_text)
         self.audio_text = QLabel(tone_box)
@@ -123,11 +157,12 @@ class AlarmsPage(QWidget):
         table = self.table
         table.setRowCount(len(rows))
         for r, alarm in enumerate(rows):
+            mark = SILENCED_MARK if alarm.silenced else SOUNDING_MARK
             values = (
-                alarm.class_text,
+                without_symbol(alarm.class_text),
                 alarm.title,
                 alarm.raised,
-                alarm.state,
+                f"{mark} {without_symbol(alarm.state)}",
                 alarm.condition,
                 alarm.meaning,
                 alarm.what_to_do,
@@ -135,12 +170,17 @@ class AlarmsPage(QWidget):
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, int(alarm.code))
+                # Wrapped cells read from the top; the class stays level with its icon
+                # (which Qt centres vertically).
+                vertical = Qt.AlignmentFlag.AlignVCenter if c == 0 else Qt.AlignmentFlag.AlignTop
+                item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | vertical)
                 if c == 0:
+                    # Class by icon, word and tint at once: never by colour alone.
                     font = item.font()
                     font.setBold(True)
                     item.setFont(font)
-                    critical = alarm.class_text.endswith("CRITICAL")
-                    item.setBackground(QColor("#fbdad7" if critical else "#fff1c9"))
+                    item.setIcon(self.style().standardIcon(CLASS_ICON[alarm.alarm_class]))
+                    item.setBackground(QColor(CLASS_BACKGROUND[alarm.alarm_class]))
                 table.setItem(r, c, item)
         table.resizeRowsToContents()
         self.empty_label.setVisible(not rows)

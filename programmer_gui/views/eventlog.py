@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -146,7 +145,7 @@ class EventLogPage(QWidget):
 
         bottom = QHBoxLayout()
         self.count_label = QLabel("—", self)
-        self.message = StatusBadge(self)
+        self.message = StatusBadge(self, hide_when_empty=True)
         self.read_button = QPushButton("&Read the log from the pump", self)
         self.export_button = QPushButton("E&xport shown rows to CSV…", self)
         bottom.addWidget(self.count_label)
@@ -155,8 +154,6 @@ class EventLogPage(QWidget):
         bottom.addWidget(self.export_button)
         layout.addLayout(bottom)
         layout.addWidget(self.message)
-        container = QVBoxLayout()
-        layout.addLayout(container)
 
     def shown_rows(self) -> list[EventRow]:
         """The rows the table shows, in its order."""

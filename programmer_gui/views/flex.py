@@ -27,22 +27,55 @@ from PySide6.QtWidgets import (
 from programmer_gui.core.flex import WEEKDAYS
 from programmer_gui.views.widgets import StatusBadge, figure_font, page_layout, section
 
-COLUMNS = ("Start (HH:MM)", "End (HH:MM)", "Dose rate (mcg/day)", "Rate (mL/day)", "Delivers")
+# Two-line headers keep the five columns narrow enough to show whole beside the chart.
+COLUMNS = (
+    "Start\n(HH:MM)",
+    "End\n(HH:MM)",
+    "Dose rate\n(mcg/day)",
+    "Rate\n(mL/day)",
+    "Delivers\n(each day)",
+)
 EDITABLE_COLUMNS = 3
 CURRENT_PEN = pg.mkPen("#7a7a7a", width=2, style=Qt.PenStyle.DashLine)
 PENDING_PEN = pg.mkPen("#1f5fa8", width=3)
+HOUR_LINE_PEN = pg.mkPen("#dddddd", width=1)
+
+
+HOUR_LABEL_STEP_H = 6
+"""Hour labels every 6 h (a label every 3 h runs together on a chart this narrow)."""
+HOUR_GRID_STEP_H = 3
+_EDGE_LABEL_PX = 24
+"""Room at the right of the x axis so the "24:00" label is drawn whole."""
+
+
+def hour_ticks() -> list[list[tuple[float, str]]]:
+    """The x axis ticks: labelled every 6 h, an unlabelled grid line between."""
+    labelled = [(float(h), f"{h:02d}:00") for h in range(0, 25, HOUR_LABEL_STEP_H)]
+    between = [(float(h), "") for h in range(0, 25, HOUR_GRID_STEP_H) if h % HOUR_LABEL_STEP_H != 0]
+    return [labelled, between]
 
 
 def profile_chart(parent: QWidget | None = None) -> pg.PlotWidget:
-    """A 24-hour chart: pump time of day in hours on x, dose rate in mcg/day on y."""
+    """A 24-hour chart: pump time of day on x, dose rate in mcg/day on y.
+
+    The key sits under the plot, never over the lines.
+    """
     plot = pg.PlotWidget(parent, background="w")
-    plot.setMinimumHeight(220)
-    plot.setLabel("bottom", "Pump time of day", units="h")
+    plot.setMinimumHeight(240)
+    plot.setLabel("bottom", "Pump time of day (HH:MM)")
     plot.setLabel("left", "Dose rate (mcg/day)")
     plot.setXRange(0, 24, padding=0)
-    plot.showGrid(x=True, y=True, alpha=0.3)
-    plot.getAxis("bottom").setTicks([[(h, f"{h:02d}:00") for h in range(0, 25, 3)]])
-    plot.addLegend(offset=(10, 10))
+    # No grid from the x axis: with one, pyqtgraph hides the "00:00" and "24:00" labels
+    # that reach past the ends of the axis. set_profiles draws the hour lines instead.
+    plot.showGrid(x=False, y=True, alpha=0.3)
+    bottom = plot.getAxis("bottom")
+    bottom.setTicks(hour_ticks())
+    bottom.setStyle(hideOverlappingLabels=_EDGE_LABEL_PX)
+    item = plot.getPlotItem()
+    item.layout.setContentsMargins(1, 1, _EDGE_LABEL_PX, 1)
+    key = pg.LegendItem(colCount=2, labelTextColor="#222222")
+    item.layout.addItem(key, 4, 1)
+    item.legend = key  # plot(name=...) then adds each curve to this key
     plot.setMouseEnabled(x=False, y=False)
     return plot
 
@@ -55,9 +88,11 @@ def set_profiles(
     current_name: str = "Current (pump)",
     pending_name: str = "New profile",
 ) -> None:
-    """Draw the current profile dashed grey and the new one solid blue (named in the legend,
-    so the two differ by line style and name, not colour alone)."""
+    """Draw the current profile dashed grey and the new one solid blue (named in the key
+    under the chart, so the two differ by line style and name, not colour alone)."""
     plot.clear()
+    for hour in range(HOUR_GRID_STEP_H, 24, HOUR_GRID_STEP_H):
+        plot.addItem(pg.InfiniteLine(pos=hour, angle=90, pen=HOUR_LINE_PEN))
     top = 0.0
     for curve, pen, name in (
         (current, CURRENT_PEN, current_name),
@@ -104,7 +139,7 @@ class FlexPage(QWidget):
         header.setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setTabKeyNavigation(True)
-        self.table.setMinimumWidth(520)
+        self.table.setMinimumWidth(440)
         steps_layout.addWidget(self.table)
         buttons = QHBoxLayout()
         self.add_button = QPushButton("&Add step", steps_box)
@@ -131,7 +166,7 @@ class FlexPage(QWidget):
         dose_layout.addWidget(self.dose_label)
         layout.addWidget(dose_box)
 
-        self.message = StatusBadge(self)
+        self.message = StatusBadge(self, hide_when_empty=True)
         layout.addWidget(self.message)
         actions = QHBoxLayout()
         actions.addStretch(1)

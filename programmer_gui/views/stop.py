@@ -50,7 +50,7 @@ class StopPage(QWidget):
         form.addRow(reason_caption, self.reason_combo)
         form.addRow(note_caption, self.note_edit)
         layout.addWidget(box)
-        self.message = StatusBadge(self)
+        self.message = StatusBadge(self, hide_when_empty=True)
         layout.addWidget(self.message)
         buttons = QHBoxLayout()
         self.stop_button = QPushButton("&Stop delivery…", self)

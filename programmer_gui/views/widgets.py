@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QRawFont
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -75,15 +75,37 @@ def figure_font(point_size: int = FIGURE_POINT_SIZE, *, bold: bool = True) -> QF
     return font
 
 
+def missing_glyphs(text: str, font: QFont | None = None) -> str:
+    """The characters of ``text`` that ``font`` (default: the application's) cannot draw.
+
+    Qt draws such a character as an empty box unless some other installed font has it;
+    CI and many clinical PCs have only DejaVu Sans, so the GUI keeps to what it holds.
+    """
+    raw = QRawFont.fromFont(font if font is not None else QFont())
+    return "".join(
+        dict.fromkeys(ch for ch in text if not ch.isspace() and not raw.supportsCharacter(ord(ch)))
+    )
+
+
 class StatusBadge(QFrame):
-    """An icon, a text and a tinted frame: severity shown three ways at once."""
+    """An icon, a text and a tinted frame: severity shown three ways at once.
+
+    With ``hide_when_empty`` the badge shows only while it has a text, so a page
+    has no empty tinted box when there is nothing to say.
+    """
 
     def __init__(
-        self, parent: QWidget | None = None, *, point_size: int = BASE_POINT_SIZE, wrap: bool = True
+        self,
+        parent: QWidget | None = None,
+        *,
+        point_size: int = BASE_POINT_SIZE,
+        wrap: bool = True,
+        hide_when_empty: bool = False,
     ):
         super().__init__(parent)
         self.setObjectName("StatusBadge")
         self.severity = Severity.INFO
+        self.hide_when_empty = hide_when_empty
         self._icon = QLabel(self)
         self._text = QLabel(self)
         self._text.setWordWrap(wrap)
@@ -107,6 +129,8 @@ class StatusBadge(QFrame):
             f"border: 2px solid {_BORDER[severity]}; border-radius: 4px; }}"
         )
         self.setAccessibleName(f"{severity.value}: {text}")
+        if self.hide_when_empty:
+            self.setVisible(bool(text))
 
     @property
     def text(self) -> str:

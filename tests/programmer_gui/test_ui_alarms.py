@@ -6,6 +6,7 @@ from pytestqt.qtbot import QtBot
 
 from programmer_gui.controllers.alarms import install
 from programmer_gui.link import PumpLink
+from programmer_gui.views.widgets import missing_glyphs
 from protocol.enums import AlarmClass, AlarmCode
 from tests.programmer_gui.clin7_support import cell, connect, type_into, ui
 from tests.programmer_gui.conftest import DemoWorld
@@ -32,6 +33,9 @@ def test_alarm_list_silence_refused_clear_and_volume(
         with qtbot.waitSignal(link.snapshot, timeout=5000):
             page.silence_button.click()
         qtbot.waitUntil(lambda: cell(page.table, 0, 3).endswith("Silenced"), timeout=5000)
+        # The pump's own texts are shown with symbols the font has (no empty boxes).
+        shown = [cell(page.table, 0, c) for c in range(page.table.columnCount())]
+        assert not [text for text in shown if missing_glyphs(text)], shown
         page.clear_button.click()
         qtbot.waitUntil(lambda: "refused" in page.message.text, timeout=5000)
         assert "condition persists" in page.message.text

@@ -28,7 +28,7 @@ def test_stop_with_reason_then_resume(qtbot: QtBot, link: PumpLink, demo_world: 
         assert review is not None and review.warning_codes == ("withdrawal",)
         assert not app.review.page.program_button.isEnabled()  # warning not acknowledged
         app.program(qtbot)
-        assert page.state_label.text().startswith("⏹ STOPPED")
+        assert page.state_label.text().startswith("■ STOPPED")
         assert page.resume_button.isEnabled() and not page.stop_button.isEnabled()
         assert [(a.action, a.detail) for a in app.record.actions][-1] == (
             "Stop reason",
