@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(PRESETS),
         default="default",
         help="starting state: "
-        + "; ".join(f"{name}: {p.description}" for name, p in sorted(PRESETS.items())),
+        + "; ".join(
+            f"{name}: {p.description}".replace("%", "%%") for name, p in sorted(PRESETS.items())
+        ),
     )
     serve.add_argument(
         "--model", type=int, choices=[20, 40], help="reservoir model in mL (default: the preset's)"
