@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := protocol firmware_model emulator programmer_gui bench
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help install test lint typecheck imports pytest bench demo screenshots report docs clean
+.PHONY: help install test lint typecheck imports pytest bench demo screenshots report soak docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,11 @@ test: lint typecheck imports pytest  ## everything CI runs
 
 bench: $(STAMP)  ## benchmarks: figures beside their floors, written to bench/results.json
 	$(BIN)/python -m bench
+
+soak: $(STAMP)  ## long reliability runs: fuzzing (1M inputs per target), a multi-year soak, 300 SIGKILLs
+	$(BIN)/python -m tests.hardening.fuzz
+	$(BIN)/python -m tests.hardening.soak
+	$(BIN)/python -m tests.hardening.crash
 
 docs: $(STAMP)  ## regenerate docs/protocol.md from the schemas
 	$(BIN)/python -m protocol.docgen > docs/protocol.md

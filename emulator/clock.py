@@ -17,6 +17,13 @@ source does.
 
 Internally pump time is kept in integer nanoseconds so manual steps add up
 exactly; :meth:`PumpClock.now` reports whole seconds, rounded down.
+
+Pump time has a ceiling, by default the last second a pump's 32-bit RTC can
+hold (2106-02-07 06:28:15 UTC): at x1,000,000 a clock started today would pass
+it after about 42 minutes, and a pump image past it cannot be loaded again. A
+running clock stops at the ceiling (:attr:`PumpClock.at_ceiling` says so); a
+manual step that would pass it is refused with :class:`ClockCeilingError` and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -29,11 +36,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from emulator.errors import ClockValueError
+from firmware_model.timebase import RTC_MAX_CLOCK_S
 
 __all__ = [
     "MAX_ADVANCE_S",
+    "MAX_PUMP_S",
     "MAX_SPEED",
     "MIN_SPEED",
+    "ClockCeilingError",
     "ClockMode",
     "ClockSnapshot",
     "PumpClock",
@@ -48,7 +58,23 @@ MAX_SPEED = 1_000_000.0
 MAX_ADVANCE_S = 100 * 366 * 86_400
 """Largest single manual step (about a century; a pump lives under ten years)."""
 
+MAX_PUMP_S = RTC_MAX_CLOCK_S
+"""Default ceiling of pump time: the pump RTC's last second (unsigned 32-bit)."""
+
 _NS_PER_S = 1_000_000_000
+
+
+class ClockCeilingError(ClockValueError):
+    """A step would take pump time past the clock's ceiling; the clock is unchanged."""
+
+    def __init__(self, *, step_s: float, now_s: int, ceiling_s: int) -> None:
+        self.step_s = step_s
+        self.now_s = now_s
+        self.ceiling_s = ceiling_s
+        super().__init__(
+            f"step {step_s!r} s from pump time {now_s} s would pass the clock's ceiling "
+            f"{ceiling_s} s (the pump RTC's last second); at most {ceiling_s - now_s} s are left"
+        )
 
 
 class ClockMode(StrEnum):
@@ -116,15 +142,24 @@ class PumpClock:
         start_pump_s: int,
         wall: Callable[[], float] = time.monotonic,
         speed: float = 1.0,
+        max_pump_s: int = MAX_PUMP_S,
     ) -> None:
         """Start running at ``speed`` from ``start_pump_s`` (whole seconds, e.g. Unix time).
 
+        Pump time never passes ``max_pump_s`` (default :data:`MAX_PUMP_S`).
         To start stopped, call :meth:`pause` or :meth:`set_manual` straight away.
         """
         if isinstance(start_pump_s, bool) or not isinstance(start_pump_s, int):
             raise ClockValueError(f"start pump time must be whole seconds, got {start_pump_s!r}")
         if start_pump_s < 0:
             raise ClockValueError(f"start pump time {start_pump_s} is negative")
+        if isinstance(max_pump_s, bool) or not isinstance(max_pump_s, int):
+            raise ClockValueError(f"the ceiling must be whole seconds, got {max_pump_s!r}")
+        if start_pump_s > max_pump_s:
+            raise ClockValueError(
+                f"start pump time {start_pump_s} s is past the ceiling {max_pump_s} s"
+            )
+        self._ceiling_ns = max_pump_s * _NS_PER_S
         self._speed = _check_speed(speed)
         self._wall = wall
         self._lock = threading.Lock()
@@ -147,6 +182,17 @@ class PumpClock:
         """The pump time in nanoseconds, for callers that need sub-second resolution."""
         with self._lock:
             return self._read_ns_locked(self._wall())
+
+    @property
+    def ceiling_s(self) -> int:
+        """The last pump second this clock reaches."""
+        return self._ceiling_ns // _NS_PER_S
+
+    @property
+    def at_ceiling(self) -> bool:
+        """Whether pump time has stopped at the ceiling."""
+        with self._lock:
+            return self._read_ns_locked(self._wall()) >= self._ceiling_ns
 
     @property
     def mode(self) -> ClockMode:
@@ -174,7 +220,8 @@ class PumpClock:
     def next_wall_deadline(self, pump_t: int) -> float | None:
         """The wall time at which pump time reaches ``pump_t`` seconds.
 
-        None when paused or manual (pump time will not get there by itself).
+        None when paused or manual, or past the ceiling (pump time will not get there by
+        itself).
         A time already reached gives a wall time no later than now. The result
         is never early: at the returned wall time ``now() >= pump_t``.
         """
@@ -182,7 +229,7 @@ class PumpClock:
             raise ClockValueError(f"pump time must be whole seconds, got {pump_t!r}")
         target_ns = pump_t * _NS_PER_S
         with self._lock:
-            if not self._running:
+            if not self._running or target_ns > self._ceiling_ns:
                 return None
             if target_ns <= self._last_ns:
                 return float(self._wall())
@@ -228,10 +275,16 @@ class PumpClock:
     def advance(self, seconds: float) -> int:
         """Move pump time forward by ``seconds`` (0 to :data:`MAX_ADVANCE_S`) in any mode.
 
-        Returns the new pump time in whole seconds. A bad step changes nothing.
+        Returns the new pump time in whole seconds. A bad step changes nothing; a step
+        past the ceiling raises :class:`ClockCeilingError`.
         """
         step_ns = _step_ns(seconds)
         with self._lock:
+            now_ns = self._read_ns_locked(self._wall())
+            if now_ns + step_ns > self._ceiling_ns:
+                raise ClockCeilingError(
+                    step_s=seconds, now_s=now_ns // _NS_PER_S, ceiling_s=self.ceiling_s
+                )
             self._reanchor_locked()
             self._anchor_ns += step_ns
             self._last_ns = self._anchor_ns
@@ -249,7 +302,8 @@ class PumpClock:
     def _pump_ns_at_locked(self, wall_s: float) -> int:
         if not self._running or wall_s <= self._anchor_wall_s:
             return self._anchor_ns
-        return self._anchor_ns + int((wall_s - self._anchor_wall_s) * self._speed * _NS_PER_S)
+        ran_ns = int((wall_s - self._anchor_wall_s) * self._speed * _NS_PER_S)
+        return min(self._anchor_ns + ran_ns, self._ceiling_ns)
 
     def _read_ns_locked(self, wall_s: float) -> int:
         self._last_ns = max(self._last_ns, self._pump_ns_at_locked(wall_s))

@@ -85,7 +85,8 @@ class VirtualPump:
     def advance(self) -> int:
         """Bring the model up to the clock; returns the pump time reached."""
         with self.lock:
-            t = self.clock.now()
+            # A clock set ahead by SET_CLOCK reaches the RTC ceiling before the emulator does.
+            t = min(self.clock.now(), self.pump.max_t)
             if self.on_advance is None:
                 self.pump.advance_to(t)
             else:

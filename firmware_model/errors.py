@@ -194,6 +194,21 @@ class TimeWentBackwardsError(InternalError, ValueError):
         )
 
 
+class RtcCeilingError(InternalError, ValueError):
+    """The caller asked the model to run its RTC past the last second 32 bits hold
+    (2106-02-07 06:28:15 UTC): a defect in the caller, which must stop at
+    :attr:`~firmware_model.pump.Pump.max_t`. Nothing was changed."""
+
+    def __init__(self, *, requested_t: int, max_t: int, max_clock_s: int) -> None:
+        self.requested_t = requested_t
+        self.max_t = max_t
+        self.max_clock_s = max_clock_s
+        super().__init__(
+            f"t={requested_t} s would run the pump RTC past its last second {max_clock_s} s: "
+            f"this pump's model time ends at t={max_t} s"
+        )
+
+
 class WrongTypeError(InternalError, TypeError):
     """A field was given a value of the wrong type (a bool or float where an int belongs)."""
 

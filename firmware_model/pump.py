@@ -56,6 +56,7 @@ from firmware_model.errors import (
     OutOfRangeError,
     PumpHaltedError,
     RequestError,
+    RtcCeilingError,
     TimeWentBackwardsError,
     WrongTypeError,
 )
@@ -357,14 +358,24 @@ class Pump:
         """The RTC (Unix seconds) at model second ``t``."""
         return t + self._clock_offset_s
 
+    @property
+    def max_t(self) -> int:
+        """The last model second the pump can reach: its RTC is then at its 32-bit maximum
+        (moves with :meth:`set_clock`)."""
+        return RTC_MAX_CLOCK_S - self._clock_offset_s
+
     def advance_to(self, t: int) -> None:
         """Simulate up to model second ``t``, event to event.
 
-        Raises TimeWentBackwardsError if ``t`` is before :attr:`t`.
+        Raises TimeWentBackwardsError if ``t`` is before :attr:`t`, and RtcCeilingError
+        (changing nothing) if it is after :attr:`max_t`: a pump past its RTC's range could
+        not be stored, so the model never runs there.
         """
         _require_int("t", t)
         if t < self._t:
             raise TimeWentBackwardsError(now_t=self._t, requested_t=t)
+        if t > self.max_t:
+            raise RtcCeilingError(requested_t=t, max_t=self.max_t, max_clock_s=RTC_MAX_CLOCK_S)
         while self._t < t:
             self._advance_segment(t)
 
@@ -591,10 +602,16 @@ class Pump:
         """Record a refill: what was removed, what was added, at which concentration.
 
         Removing more than the pump expected (or than the reservoir held) is
-        a flagged discrepancy, not an error; overfilling is refused.
+        a flagged discrepancy, not an error; overfilling is refused, and so is a
+        removed volume whose discrepancy would not fit a signed 32-bit field.
         """
         self.advance_to(t)
         _require_int("removed_nl", removed_nl, minimum=0)
+        if removed_nl > INT32_MAX:
+            # Found by fuzzing: the refill was recorded, then its answer could not be built.
+            raise OutOfRangeError(
+                field="removed_nl", value=removed_nl, limit=INT32_MAX, rule="at most"
+            )
         _require_int("added_nl", added_nl, minimum=0)
         _check_concentration(
             self._profile, concentration_ug_per_ml, allow_nonstandard_concentration
@@ -676,9 +693,11 @@ class Pump:
         if not isinstance(settings, PatientDoseSettings):
             raise WrongTypeError(field="settings", value=settings, expected="PatientDoseSettings")
         validate_patient_settings(settings, self._profile)
+        # Logged first: the entry refuses parameters outside int32 (disabled settings are not
+        # range-checked), and a refusal must change nothing (found by fuzzing).
+        self._log_event(EventCode.PATIENT_SETTINGS_SET, settings.volume_nl, settings.max_per_24h)
         self._patient = settings
         self._plan_version += 1
-        self._log_event(EventCode.PATIENT_SETTINGS_SET, settings.volume_nl, settings.max_per_24h)
 
     def request_patient_dose(self, t: int) -> PatientDoseGrant:
         """Grant a patient dose, or refuse it (logged as PATIENT_DOSE_REFUSED).

@@ -10,7 +10,13 @@ A request that is malformed, forbidden or refused changes nothing: the
 session refuses it before it gets here, or the pump model raises a
 :class:`~firmware_model.errors.RequestError` before it changes any state, and
 the refusal goes back as a NAK with the error's code. Security refusals and
-session openings and closings are written to the pump's event log.
+session openings and closings are written to the pump's event log: those the
+session logs itself (failed proofs and MACs, replays, forbidden commands,
+the lockout), and the refusals sent without a MAC (no session, session
+expired, locked out, a handshake out of order or malformed), which anyone can
+provoke without a key and so are logged at most once per error code per
+:data:`SECURITY_LOG_INTERVAL_S`, so a flood cannot push the clinical history
+out of the log.
 
 Pure like the rest of the model: the pump time ``t`` (whole seconds) and the
 link time ``now_s`` (seconds on any monotonic clock, for idle timeouts and
@@ -39,9 +45,16 @@ from firmware_model.prescription import (
 from firmware_model.pump import Pump
 from protocol import messages as m
 from protocol.codec import Deframer
-from protocol.enums import PROTOCOL_VERSION, ErrorCode, EventCode, Mode, Op
+from protocol.enums import PROTOCOL_VERSION, ErrorCode, EventCode, Flags, Mode, Op
 from protocol.frames import Frame
-from protocol.session import Accepted, DeviceSecurity, DeviceSession, Reply, SessionEvent
+from protocol.session import (
+    Accepted,
+    DeviceSecurity,
+    DeviceSession,
+    Reply,
+    SessionEvent,
+    SessionEventKind,
+)
 
 TELEMETRY_S_PER_FRAME = 1
 """Radio-on time charged to the battery for each frame handled, in seconds (rounded up
@@ -52,6 +65,13 @@ RX_SILENCE_RESET_S = 0.5
 """Link silence, in seconds, after which a partial frame is abandoned (like a UART
 receiver's inter-character timeout): a programmer that vanished mid-frame must not
 leave a half header that swallows the next programmer's frames."""
+
+_FLAGS_OFFSET = 3
+"""Offset of FLAGS in a frame (design.md, wire framing)."""
+
+SECURITY_LOG_INTERVAL_S = 60.0
+"""Link seconds between two SECURITY log entries for the same refusal sent without a MAC
+(per pump): at most one entry per code a minute, whatever an unauthenticated sender does."""
 
 
 def spec_to_prescription(spec: m.PrescriptionSpec) -> Prescription:
@@ -123,6 +143,17 @@ class PumpTelemetry:
         self.security = security
         self.on_defect = on_defect
         self._checksum_of: tuple[Prescription, m.PrescriptionSpec, int] | None = None
+        self._refusal_logged_s: dict[ErrorCode, float] = {}
+
+    def log_refusal(self, code: ErrorCode, op: int, *, t: int, now_s: float) -> bool:
+        """Log a refusal sent without a MAC as a SECURITY event, unless the same code was
+        logged less than :data:`SECURITY_LOG_INTERVAL_S` ago; True when logged."""
+        last = self._refusal_logged_s.get(code)
+        if last is not None and now_s - last < SECURITY_LOG_INTERVAL_S:
+            return False
+        self._refusal_logged_s[code] = now_s
+        self.pump.log_event(t, EventCode.SECURITY, code, op)
+        return True
 
     def active_prescription(self) -> tuple[m.PrescriptionSpec, int]:
         """The running prescription as the wire carries it, and its checksum.
@@ -197,6 +228,9 @@ class TelemetryLink:
         if isinstance(result, Reply):
             # Security refusals arrive as SECURITY events; a cached retransmission has none.
             self._log_session_event(result.event, t)
+            logged = result.event is not None and result.event.kind is SessionEventKind.SECURITY
+            if result.error is not None and not logged and _unauthenticated(result.data):
+                self.head.log_refusal(result.error, frame.op, t=t, now_s=now_s)
             return result.data
         return self._execute(result, t)
 
@@ -423,6 +457,11 @@ class TelemetryLink:
             doses_in_24h=grant.doses_in_24h,
             next_allowed_at_s=grant.next_allowed_at_clock_s,
         )
+
+
+def _unauthenticated(answer: bytes) -> bool:
+    """Whether an answer frame goes without a MAC: a refusal anyone can provoke, keyless."""
+    return len(answer) > _FLAGS_OFFSET and not answer[_FLAGS_OFFSET] & Flags.MAC
 
 
 _HANDLERS: dict[Op, Handler] = {
