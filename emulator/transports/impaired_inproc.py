@@ -207,15 +207,6 @@ class ImpairedSerial(VirtualPort[ImpairedEndpoint]):
             del self._rx[:size]
         return data
 
-    def cancel_read(self) -> None:
-        """Make a waiting (or the next) :meth:`read` return what it has at once."""
-        with self._rx_ready:
-            self._cancel_read = True
-            self._rx_ready.notify_all()
-
-    def cancel_write(self) -> None:
-        """Writes never wait, so there is nothing to cancel."""
-
     @property
     def in_waiting(self) -> int:
         """Bytes released and not read yet."""

@@ -74,6 +74,15 @@ class VirtualPort(SerialBase, Generic[E]):
             raise SerialException(f"'{self.SCHEME}://NAME' takes no path or options, got {url!r}")
         return parts.netloc
 
+    def cancel_read(self) -> None:
+        """Make a waiting (or the next) :meth:`read` return what it has at once."""
+        with self._rx_ready:
+            self._cancel_read = True
+            self._rx_ready.notify_all()
+
+    def cancel_write(self) -> None:
+        """Writes never wait, so there is nothing to cancel."""
+
     def reset_output_buffer(self) -> None:
         """Nothing is ever pending on the way out."""
         if not self.is_open:
