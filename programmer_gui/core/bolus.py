@@ -64,10 +64,18 @@ def duration_at_max_rate_s(volume_nl: int, max_rate_nl_per_day: int) -> int:
     return -(-volume_nl * SECONDS_PER_DAY // max_rate_nl_per_day)
 
 
+def line_volume_nl(device: m.DeviceInfoResponse, catheter_length_cm: int | Fraction) -> int:
+    """Tubing + length x volume per cm, in whole nL (half-even for a fractional length)."""
+    catheter = units.round_half_even(
+        Fraction(catheter_length_cm) * device.catheter_volume_nl_per_cm
+    )
+    return device.tubing_volume_nl + catheter
+
+
 def bridge_volume_nl(device: m.DeviceInfoResponse, catheter_length_cm: int) -> int:
     """The old drug between reservoir and catheter tip: tubing + length x volume per cm."""
     _check_length(catheter_length_cm)
-    return device.tubing_volume_nl + catheter_length_cm * device.catheter_volume_nl_per_cm
+    return line_volume_nl(device, catheter_length_cm)
 
 
 def priming_volume_nl(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from programmer_gui.core import ActionError, InputError
+from programmer_gui.core.bolus import duration_at_max_rate_s, line_volume_nl
 from programmer_gui.core.dose import (
     ConfirmationRequiredError,
     HardLimitError,
@@ -45,7 +46,6 @@ from programmer_gui.core.entry import (
 )
 from programmer_gui.core.forecast import (
     HALTING_ALARMS,
-    SECONDS_PER_DAY,
     PlannedBolus,
     daily_volume_nl,
     forecast_pending,
@@ -426,15 +426,12 @@ class RefillWorkflow:
             if catheter_length_text is None or not catheter_length_text.strip()
             else self.catheter_entry.parse(catheter_length_text)
         )
-        volume = device.tubing_volume_nl + round_half_even(
-            length * device.catheter_volume_nl_per_cm
-        )
+        volume = line_volume_nl(device, length)
         if volume <= 0:
             return None
-        duration = -(-volume * SECONDS_PER_DAY // device.max_rate_nl_per_day)
         return BridgeBolus(
             volume_nl=volume,
-            duration_s=duration,
+            duration_s=duration_at_max_rate_s(volume, device.max_rate_nl_per_day),
             catheter_length_cm=length,
             old_concentration_ug_per_ml=self._snapshot.concentration_ug_per_ml,
         )

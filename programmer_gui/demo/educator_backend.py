@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from emulator.capture import Chunk, Direction, RingCapture
 from emulator.emulator import ControlError, Emulator
 from emulator.errors import EmulatorError
+from emulator.fluid_path import dead_volume_nl
 from programmer_gui.controllers.educator import EducatorController, open_educator_window
 from programmer_gui.core.educator import (
     MAX_SPEED_FACTOR,
@@ -105,10 +106,7 @@ class EmulatorEducatorBackend:
             model=emulated.setup.model,
             start_pump_s=emulator.clock.now(),
             catheter_length_cm=emulated.catheter_length_cm,
-            dead_volume_nl=(
-                profile.internal_tubing_volume_nl
-                + emulated.catheter_length_cm * profile.catheter_volume_nl_per_cm
-            ),
+            dead_volume_nl=dead_volume_nl(profile, emulated.catheter_length_cm),
             max_rate_nl_per_day=profile.max_rate_nl_per_day,
             withdrawal_threshold_permille=params.withdrawal_threshold_permille,
             overdose_threshold_permille=params.overdose_threshold_permille,
