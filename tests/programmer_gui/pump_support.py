@@ -1,4 +1,4 @@
-"""Helpers of CLIN7's core tests: a snapshot read from an in-process pump of a preset."""
+"""Test helpers for the part-2 workflows: a snapshot read from an in-process pump of a preset."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from programmer_gui.core.alarms import (
 )
 from protocol.enums import AlarmClass, AlarmCode, ErrorCode
 from protocol.errors import NakError
-from tests.programmer_gui.clin7_support import connected
+from tests.programmer_gui.pump_support import connected
 
 
 def test_every_alarm_has_words() -> None:

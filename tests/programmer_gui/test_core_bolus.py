@@ -21,7 +21,7 @@ from programmer_gui.core.bolus import (
 )
 from protocol import messages as m
 from protocol.enums import BolusKind, EventCode
-from tests.programmer_gui.clin7_support import connected
+from tests.programmer_gui.pump_support import connected
 
 
 def test_bridge_and_priming_volumes_from_device_info() -> None:

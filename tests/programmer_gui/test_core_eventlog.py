@@ -19,7 +19,7 @@ from programmer_gui.core.eventlog import (
 )
 from protocol import messages as m
 from protocol.enums import AlarmCode, BolusKind, EventCode, StopReason
-from tests.programmer_gui.clin7_support import connected
+from tests.programmer_gui.pump_support import connected
 
 
 def entry(code: EventCode, a: int = 0, b: int = 0, index: int = 0) -> m.LogEntry:

@@ -30,7 +30,7 @@ from programmer_gui.core.flex import (
 )
 from protocol import messages as m
 from protocol.enums import Mode
-from tests.programmer_gui.clin7_support import connected
+from tests.programmer_gui.pump_support import connected
 
 DEVICE = m.DeviceInfoResponse(
     model=40,

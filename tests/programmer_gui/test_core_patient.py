@@ -12,7 +12,7 @@ from programmer_gui.core.patient import (
     plan_settings,
     same_settings,
 )
-from tests.programmer_gui.clin7_support import connected
+from tests.programmer_gui.pump_support import connected
 
 
 def test_most_doses_a_day() -> None:

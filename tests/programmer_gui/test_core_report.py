@@ -6,7 +6,7 @@ from programmer_gui.core.report import TITLE, build_report, next_refill_text
 from programmer_gui.core.session_record import SessionRecord
 from protocol import messages as m
 from protocol.enums import Role
-from tests.programmer_gui.clin7_support import T0, connected
+from tests.programmer_gui.pump_support import T0, connected
 
 
 def test_report_of_a_session_with_a_change() -> None:

@@ -16,7 +16,7 @@ from programmer_gui.core.stop import (
     stop_reason_of,
 )
 from protocol.enums import StopReason
-from tests.programmer_gui.clin7_support import connected
+from tests.programmer_gui.pump_support import connected
 
 
 def test_stop_and_resume_against_the_pump() -> None:

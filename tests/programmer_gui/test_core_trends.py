@@ -14,7 +14,7 @@ from programmer_gui.core.trends import (
 )
 from protocol import messages as m
 from protocol.enums import AlarmCode, EventCode, Mode
-from tests.programmer_gui.clin7_support import T0, connected
+from tests.programmer_gui.pump_support import T0, connected
 
 DAY = 86_400
 

@@ -8,8 +8,8 @@ from programmer_gui.controllers.alarms import install
 from programmer_gui.link import PumpLink
 from programmer_gui.views.widgets import missing_glyphs
 from protocol.enums import AlarmClass, AlarmCode
-from tests.programmer_gui.clin7_support import cell, connect, type_into, ui
 from tests.programmer_gui.conftest import DemoWorld
+from tests.programmer_gui.pump_support import cell, connect, type_into, ui
 
 DAY = 86_400
 

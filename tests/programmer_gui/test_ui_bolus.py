@@ -7,8 +7,8 @@ from pytestqt.qtbot import QtBot
 from programmer_gui.controllers.bolus import install
 from programmer_gui.link import PumpLink
 from protocol.enums import BolusKind
-from tests.programmer_gui.clin7_support import connect, type_into, ui
 from tests.programmer_gui.conftest import DemoWorld
+from tests.programmer_gui.pump_support import connect, type_into, ui
 
 
 def test_bridge_bolus_progress_and_cancel(

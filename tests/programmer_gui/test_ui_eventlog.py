@@ -10,8 +10,8 @@ from pytestqt.qtbot import QtBot
 from programmer_gui.controllers.eventlog import install
 from programmer_gui.link import PumpLink
 from protocol.enums import StopReason
-from tests.programmer_gui.clin7_support import WAIT_MS, connect, ui
 from tests.programmer_gui.conftest import DemoWorld
+from tests.programmer_gui.pump_support import WAIT_MS, connect, ui
 
 
 def test_log_model_filter_sort_and_csv(

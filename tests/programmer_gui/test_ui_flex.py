@@ -10,8 +10,8 @@ from pytestqt.qtbot import QtBot
 from programmer_gui.controllers.flex import install
 from programmer_gui.link import PumpLink
 from protocol.enums import Mode
-from tests.programmer_gui.clin7_support import connect, ui
 from tests.programmer_gui.conftest import DemoWorld
+from tests.programmer_gui.pump_support import connect, ui
 
 
 def set_cell(table: QTableWidget, row: int, column: int, text: str) -> None:

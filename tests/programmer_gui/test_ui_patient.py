@@ -9,8 +9,8 @@ from programmer_gui.controllers.patient import install
 from programmer_gui.link import PumpLink
 from programmer_gui.views.patient import PatientPage
 from programmer_gui.views.widgets import Severity
-from tests.programmer_gui.clin7_support import connect, type_into, ui
 from tests.programmer_gui.conftest import DemoWorld
+from tests.programmer_gui.pump_support import connect, type_into, ui
 
 
 def severity(page: PatientPage) -> Severity:

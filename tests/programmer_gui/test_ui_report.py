@@ -15,8 +15,8 @@ from programmer_gui.core.report import build_report, next_refill_text
 from programmer_gui.link import PumpLink
 from programmer_gui.views.report import render_page
 from programmer_gui.views.widgets import Severity
-from tests.programmer_gui.clin7_support import connect, type_into, ui
 from tests.programmer_gui.conftest import DemoWorld
+from tests.programmer_gui.pump_support import connect, type_into, ui
 
 
 def pdf_text(path: Path) -> str:

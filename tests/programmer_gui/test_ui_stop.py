@@ -7,8 +7,8 @@ from pytestqt.qtbot import QtBot
 from programmer_gui.controllers.stop import install
 from programmer_gui.link import PumpLink
 from protocol.enums import StopReason
-from tests.programmer_gui.clin7_support import connect, type_into, ui
 from tests.programmer_gui.conftest import DemoWorld
+from tests.programmer_gui.pump_support import connect, type_into, ui
 
 
 def test_stop_with_reason_then_resume(qtbot: QtBot, link: PumpLink, demo_world: DemoWorld) -> None:

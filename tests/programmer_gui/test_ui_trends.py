@@ -11,8 +11,8 @@ from programmer_gui.core.trends import forecast_line
 from programmer_gui.link import PumpLink
 from protocol import messages as m
 from protocol.enums import EventCode
-from tests.programmer_gui.clin7_support import WAIT_MS, connect, ui
 from tests.programmer_gui.conftest import DemoWorld, ProgrammerClock
+from tests.programmer_gui.pump_support import WAIT_MS, connect, ui
 
 DAY_S = 86_400
 
