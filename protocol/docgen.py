@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import inspect
 import itertools
+import zlib
 from collections.abc import Iterable, Sequence
 
 from construct import Construct, SizeofError
@@ -30,6 +31,7 @@ from protocol.enums import (
     Flags,
     Mode,
     Op,
+    Origin,
     Role,
     StopReason,
 )
@@ -59,16 +61,32 @@ EXAMPLE_SESSION_KEY = session.session_key(
 EXAMPLE_CLOCK_S = 1_767_225_600  # 2026-01-01 00:00:00 UTC
 
 
+_SIMPLE = PrescriptionSpec.simple(400_000, concentration_ug_per_ml=2000)
+
+
 def _status_example() -> messages.StatusResponse:
     return messages.StatusResponse(
         clock_s=EXAMPLE_CLOCK_S,
         mode=Mode.SIMPLE,
+        stop_reason=StopReason.NONE,
+        delivering=True,
+        halted_by=frozenset(),
         bolus_kind=BolusKind.NONE,
+        bolus_dose_ng=0,
+        bolus_volume_nl=0,
+        bolus_duration_s=0,
+        bolus_started_at_s=None,
         bolus_remaining_nl=0,
         bolus_ends_at_s=None,
+        basal_rate_nl_per_day=200_000,
         current_rate_nl_per_day=200_000,
+        daily_dose_ng=400_000,
         daily_volume_nl=200_000,
         concentration_ug_per_ml=2000,
+        bridge_remaining_nl=0,
+        bridge_concentration_ug_per_ml=0,
+        bridge_ends_at_s=None,
+        basal_remainder=43_200,
         reservoir_nl=18_500_000,
         capacity_nl=20_000_000,
         alarm_volume_nl=2_000_000,
@@ -77,23 +95,46 @@ def _status_example() -> messages.StatusResponse:
         low_reservoir_alarm_at_s=EXAMPLE_CLOCK_S + 82 * 86_400,
         empty_at_s=EXAMPLE_CLOCK_S + 90 * 86_400,
         battery_permille=120,
+        battery_uc=1_498_170_240,
         eri_at_s=EXAMPLE_CLOCK_S - 86_400,
-        prescription_checksum=messages.prescription_checksum(PrescriptionSpec.simple(200_000)),
-        delivering=True,
+        prescription_checksum=messages.prescription_checksum(_SIMPLE),
+        recent_doses=(),
     )
 
 
 _FLEX = PrescriptionSpec.flex(
     [
-        FlexStep(start_min=0, rate_nl_per_day=180_000),
-        FlexStep(start_min=7 * 60, rate_nl_per_day=240_000),
-        FlexStep(start_min=22 * 60, rate_nl_per_day=180_000),
-    ]
+        FlexStep(start_min=0, dose_ng_per_day=120_000),
+        FlexStep(start_min=8 * 60, dose_ng_per_day=200_000),
+        FlexStep(start_min=20 * 60, dose_ng_per_day=120_000),
+    ],
+    concentration_ug_per_ml=2000,
+)
+
+_IMPLANT = messages.ImplantFields(
+    catheter_model="ITB-1",
+    catheter_volume_nl_per_cm=2_600,
+    catheter_length_mm=1_100,
+    catheter_length_uncertainty_mm=20,
+    implanted_at_s=EXAMPLE_CLOCK_S - 400 * 86_400,
+    patient_id="P-000123",
+    origin=Origin.SPINAL,
+    physician="Dr A. Example",
+)
+
+_REFILL = messages.StageRefillRequest(
+    removed_nl=1_400_000,
+    added_nl=18_000_000,
+    concentration_ug_per_ml=2000,
+    allow_nonstandard=False,
+    bridge=True,
+    drug_lot="LOT-2026-11",
+    prescription=_SIMPLE,
 )
 
 
 def _settings(cls: type[messages.PatientSettingsFields]) -> messages.Message:
-    message = cls(enabled=True, volume_nl=10_000, duration_s=300, lockout_s=3600, max_per_24h=4)
+    message = cls(enabled=True, dose_ng=20_000, duration_s=300, lockout_s=3600, max_per_24h=4)
     assert isinstance(message, messages.Message)
     return message
 
@@ -113,6 +154,15 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
             empty_threshold_nl=500_000,
             tubing_volume_nl=200_000,
             catheter_volume_nl_per_cm=2_600,
+            battery_capacity_uc=12_484_752_000,
+            battery_quiescent_drain_uc_per_s=56,
+            battery_drain_uc_per_nl=1,
+            battery_telemetry_drain_uc_per_s=2_000,
+            telemetry_s_per_frame=1,
+            eri_lead_s=90 * 86_400,
+            forecast_horizon_s=3_650 * 86_400,
+            min_bolus_volume_nl=1_000,
+            max_bolus_duration_s=86_400,
         ),
     ),
     Op.SESSION_OPEN: (
@@ -149,9 +199,11 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
         messages.CommitPrescriptionResponse(checksum=messages.prescription_checksum(_FLEX)),
     ),
     Op.START_BOLUS: (
-        messages.StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=25_000, duration_s=1800),
+        messages.StartBolusRequest(
+            kind=BolusKind.THERAPEUTIC, dose_ng=50_000, volume_nl=0, duration_s=1800
+        ),
         messages.StartBolusResponse(
-            volume_nl=25_000, duration_s=1800, ends_at_s=EXAMPLE_CLOCK_S + 1800
+            dose_ng=50_000, volume_nl=25_000, duration_s=1800, ends_at_s=EXAMPLE_CLOCK_S + 1800
         ),
     ),
     Op.CANCEL_BOLUS: (
@@ -163,20 +215,46 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
         messages.StopPumpResponse(),
     ),
     Op.RESUME_PUMP: (messages.ResumePumpRequest(), messages.ResumePumpResponse(mode=Mode.SIMPLE)),
-    Op.REFILL: (
-        messages.RefillRequest(
-            removed_nl=1_400_000,
-            added_nl=18_000_000,
-            concentration_ug_per_ml=2000,
-            allow_nonstandard=False,
+    Op.CANCEL_BRIDGE: (
+        messages.CancelBridgeRequest(),
+        messages.CancelBridgeResponse(delivered_nl=300_000, remaining_nl=186_000),
+    ),
+    Op.STAGE_REFILL: (
+        _REFILL,
+        messages.StageRefillResponse(
+            checksum=zlib.crc32(messages.encode_payload(_REFILL)),
+            expected_nl=1_500_000,
+            discrepancy_nl=-100_000,
+            discrepancy_flagged=False,
+            bridge_volume_nl=480_800,
         ),
-        messages.RefillResponse(
+    ),
+    Op.COMMIT_REFILL: (
+        messages.CommitRefillRequest(checksum=zlib.crc32(messages.encode_payload(_REFILL))),
+        messages.CommitRefillResponse(
             expected_nl=1_500_000,
             discrepancy_nl=-100_000,
             discrepancy_flagged=False,
             reservoir_nl=18_000_000,
+            prescription_checksum=messages.prescription_checksum(_SIMPLE),
+            bridge_volume_nl=480_800,
+            bridge_ends_at_s=EXAMPLE_CLOCK_S + 103_853,
             low_reservoir_alarm_at_s=EXAMPLE_CLOCK_S + 80 * 86_400,
         ),
+    ),
+    Op.READ_IMPLANT: (
+        messages.ReadImplantRequest(),
+        messages.ReadImplantResponse(
+            recorded=True,
+            implant=_IMPLANT,
+            concentration_ug_per_ml=2000,
+            drug_lot="LOT-2026-11",
+            last_refill_at_s=EXAMPLE_CLOCK_S - 300,
+        ),
+    ),
+    Op.SET_IMPLANT: (
+        messages.SetImplantRequest(implant=_IMPLANT),
+        messages.SetImplantResponse(implant=_IMPLANT),
     ),
     Op.SET_ALARM_VOLUME: (
         messages.SetAlarmVolumeRequest(volume_nl=3_000_000),
@@ -246,6 +324,7 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
     Op.PATIENT_DOSE: (
         messages.PatientDoseRequest(),
         messages.PatientDoseResponse(
+            dose_ng=20_000,
             volume_nl=10_000,
             ends_at_s=EXAMPLE_CLOCK_S + 300,
             doses_in_24h=1,
@@ -254,7 +333,7 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
     ),
     Op.NAK: (
         None,
-        messages.Nak(code=ErrorCode.FORBIDDEN, reason="the PATIENT role may not use REFILL"),
+        messages.Nak(code=ErrorCode.FORBIDDEN, reason="the PATIENT role may not use STAGE_REFILL"),
     ),
 }
 """One example request and response per opcode, used for the example frames."""
