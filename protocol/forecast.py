@@ -38,15 +38,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
+from protocol.battery import BatteryModel
 from protocol.enums import BolusKind
+from protocol.messages import (
+    DeviceInfoResponse,
+    PatientSettingsFields,
+    PrescriptionSpec,
+    StatusResponse,
+)
 from protocol.schedule import (
     PatientRule,
     RunningBolus,
     Schedule,
+    compile_schedule,
     first_reach,
     linear_floor_volume,
     next_patient_dose_t,
     rescale_bolus,
+    volume_for_dose,
 )
 from protocol.timebase import SECONDS_PER_DAY, ceil_div
 
@@ -858,3 +867,136 @@ def _drift_skip(
     for n in open_:
         out[n] = finish(j, g_sum, below[n]) if j_max else (0, 0)
     return [o for o in out if o is not None]
+
+
+# --------------------------------------------------------------------------- from the wire
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dates:
+    """The forecasts a STATUS reports, as pump-clock seconds (None: beyond the horizon)."""
+
+    low_reservoir_at_s: int | None
+    empty_at_s: int | None
+    eri_at_s: int | None
+    bridge_ends_at_s: int | None
+
+
+def plan_from_status(
+    status: StatusResponse,
+    *,
+    prescription: PrescriptionSpec,
+    patient: PatientSettingsFields,
+    minimum_mode_rate_nl_per_day: int,
+) -> Plan:
+    """The pump's plan as one STATUS (with its prescription and patient settings) shows it.
+
+    Times are pump-clock seconds (the plan's ``t`` is ``status.clock_s`` and its
+    clock offset 0). To forecast a pending change, pass the pending prescription
+    or patient settings, or a STATUS changed with :func:`dataclasses.replace`.
+    """
+    bridging = status.bridge_remaining_nl > 0 and status.bridge_concentration_ug_per_ml > 0
+    new_conc = status.concentration_ug_per_ml
+    rate_conc = status.bridge_concentration_ug_per_ml if bridging else new_conc
+
+    def at(conc: int) -> Schedule:
+        return compile_schedule(
+            prescription,
+            concentration_ug_per_ml=conc,
+            minimum_mode_rate_nl_per_day=minimum_mode_rate_nl_per_day,
+        )
+
+    def rule(conc: int) -> PatientRule | None:
+        if not (patient.enabled and status.delivering):
+            return None
+        return PatientRule(
+            volume_nl=volume_for_dose(patient.dose_ng, conc),
+            duration_s=patient.duration_s,
+            lockout_s=patient.lockout_s,
+            max_per_24h=patient.max_per_24h,
+            dose_ng=patient.dose_ng,
+        )
+
+    bolus = None
+    if status.delivering and status.bolus_kind is not BolusKind.NONE:
+        assert status.bolus_started_at_s is not None
+        bolus = RunningBolus(
+            kind=status.bolus_kind,
+            volume_nl=status.bolus_volume_nl,
+            duration_s=status.bolus_duration_s,
+            start_t=status.bolus_started_at_s,
+            dose_ng=status.bolus_dose_ng,
+        )
+    return Plan(
+        t=status.clock_s,
+        clock_offset_s=0,
+        schedule=at(rate_conc),
+        basal_remainder=status.basal_remainder,
+        bolus=bolus,
+        patient=rule(rate_conc),
+        grants_t=tuple(grant.at_s for grant in status.recent_doses),
+        delivering=status.delivering,
+        bridge=BridgePlan(
+            remaining_nl=status.bridge_remaining_nl,
+            schedule_after=at(new_conc),
+            patient_after=rule(new_conc),
+            old_concentration_ug_per_ml=rate_conc,
+            new_concentration_ug_per_ml=new_conc,
+        )
+        if bridging
+        else None,
+    )
+
+
+def dates_from_status(
+    status: StatusResponse,
+    *,
+    prescription: PrescriptionSpec,
+    patient: PatientSettingsFields,
+    info: DeviceInfoResponse,
+) -> Dates:
+    """The low-reservoir, empty, ERI and bridge-end dates of a STATUS, worked out as the
+    pump works them out: equal to the STATUS's own to the second when ``prescription``
+    and ``patient`` are the pump's (the programmer's check that it reads the pump right),
+    and the forecast of a pending change when they are the pending ones."""
+    plan = plan_from_status(
+        status,
+        prescription=prescription,
+        patient=patient,
+        minimum_mode_rate_nl_per_day=info.minimum_mode_rate_nl_per_day,
+    )
+    battery = BatteryModel(
+        capacity_uc=info.battery_capacity_uc,
+        quiescent_drain_uc_per_s=info.battery_quiescent_drain_uc_per_s,
+        drain_uc_per_nl=info.battery_drain_uc_per_nl,
+        telemetry_drain_uc_per_s=info.battery_telemetry_drain_uc_per_s,
+        eri_lead_s=info.eri_lead_s,
+    )
+    steady = compile_schedule(
+        prescription,
+        concentration_ug_per_ml=status.concentration_ug_per_ml,
+        minimum_mode_rate_nl_per_day=info.minimum_mode_rate_nl_per_day,
+    )
+    threshold = battery.eri_threshold_uc(steady.weekly_integral)
+    remaining = status.battery_uc
+    queries = [
+        Query(q=0, p=1, need=status.reservoir_nl - status.alarm_volume_nl),
+        Query(q=0, p=1, need=status.reservoir_nl - info.empty_threshold_nl),
+        Query(
+            q=battery.quiescent_drain_uc_per_s,
+            p=battery.drain_uc_per_nl,
+            need=remaining - threshold + 1 if remaining >= threshold else 0,
+        ),
+    ]
+    horizon = info.forecast_horizon_s
+    crossings = first_crossings(plan, queries, horizon_s=horizon)
+    low, empty, eri = (
+        None if c is None or c.x > status.clock_s + horizon else c.x for c in crossings
+    )
+    end = bridge_end(plan, horizon_s=horizon)
+    return Dates(
+        low_reservoir_at_s=low,
+        empty_at_s=empty,
+        eri_at_s=eri,
+        bridge_ends_at_s=None if end is None else end[1],
+    )
