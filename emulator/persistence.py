@@ -61,7 +61,7 @@ from emulator.clock import MAX_ADVANCE_S, MAX_SPEED
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
 from firmware_model.errors import CorruptImageError
 from firmware_model.pump import Pump
-from firmware_model.timebase import RTC_MAX_CLOCK_S
+from protocol.timebase import RTC_MAX_CLOCK_S
 
 __all__ = [
     "FORMAT_VERSION",
