@@ -20,7 +20,7 @@ from emulator.transports.base import Endpoint
 from emulator.transports.pty import PtyTransport
 from protocol import messages as m
 from protocol.client import PumpClient
-from protocol.enums import BolusKind, ErrorCode, EventCode, Mode, Role
+from protocol.enums import ErrorCode, EventCode, Mode, Role
 from protocol.errors import AuthenticationError, LinkClosed, LinkTimeout, NakError
 from tests.support import DEMO_KEYS, InprocPump, inproc_pump
 
