@@ -58,6 +58,19 @@ DEFAULT_CATHETER_LENGTH_CM = 50
 gives one, cm."""
 
 
+_HOUR_DIVISORS_S = (300, 360, 400, 450, 600, 720, 900, 1200, 1800, 3600)
+
+
+def world_step_s(span_s: int) -> int:
+    """The world step for advancing ``span_s``: at least :data:`WORLD_STEP_MIN_S`, about
+    :data:`WORLD_STEPS_MAX` steps at most, and a divisor or a multiple of an hour."""
+    wanted = max(WORLD_STEP_MIN_S, -(-span_s // WORLD_STEPS_MAX))
+    for divisor in _HOUR_DIVISORS_S:
+        if divisor >= wanted:
+            return divisor
+    return -(-wanted // 3600) * 3600
+
+
 def true_catheter_cm(setup: PumpSetup, catheter_length_cm: int | None) -> int:
     """The TRUE catheter (the emulator's fluid path): as given, else the implant record's
     length (whole cm), else :data:`DEFAULT_CATHETER_LENGTH_CM`. Kept apart from the record
@@ -166,11 +179,13 @@ class EmulatedPump:
         """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
         the patient (called by the VirtualPump under its lock)."""
         world = self._world
-        span = t - pump.t
-        step = max(WORLD_STEP_MIN_S, -(-span // WORLD_STEPS_MAX))
+        step = world_step_s(t - pump.t)
         while pump.t < t:
             start = pump.t
-            pump.advance_to(min(t, start + step))
+            # Steps end on multiples of ``step`` of the pump clock, so none straddles an
+            # hour: the per-hour drug to the patient stays exact whatever the speed.
+            clock = pump.clock(start)
+            pump.advance_to(min(t, start + step - clock % step))
             pieces = world.fluid.update_over(
                 pump.total_delivered_nl, pump.concentration_ug_per_ml, pump.t - start
             )
