@@ -650,7 +650,6 @@ COMMAND_NAKS: dict[Op, tuple[ErrorCode, ...]] = {
         ErrorCode.INVALID_STATE,
         ErrorCode.CHECKSUM_MISMATCH,
         ErrorCode.OUT_OF_RANGE,
-        ErrorCode.CONCENTRATION_MISMATCH,
         ErrorCode.OVERFILL,
     ),
     Op.SET_ALARM_VOLUME: (ErrorCode.OUT_OF_RANGE,),
@@ -668,7 +667,7 @@ COMMAND_NAKS: dict[Op, tuple[ErrorCode, ...]] = {
     ),
 }
 """The refusals each command can get from the pump itself, beyond the session's (tested
-against the pump in tests/protocol/test_docgen.py)."""
+against the pump in tests/protocol/test_documented_refusals.py)."""
 
 
 def _nak_table() -> str:
