@@ -27,6 +27,7 @@ from firmware_model.alarms import ActiveAlarm
 from firmware_model.delivery import BridgeState, DeliveryState
 from firmware_model.errors import CorruptImageError, FirmwareError
 from firmware_model.event_log import LogEntry
+from firmware_model.mri import MriState
 from firmware_model.prescription import PatientDoseSettings
 from firmware_model.profile import PumpProfile, ToneSpec
 from protocol import messages as m
@@ -66,6 +67,8 @@ class PumpImage:
     drug_lot: str = ""
     last_refill_t: int | None = None
     reset_pending: bool = False
+    mri: MriState | None = None
+    delivering_since_t: int = 0
 
 
 # --------------------------------------------------------------------------- encode
@@ -144,6 +147,18 @@ def encode(image: PumpImage) -> bytes:
         "drug_lot": image.drug_lot,
         "last_refill_t": image.last_refill_t,
         "reset_pending": image.reset_pending,
+        "mri": None
+        if image.mri is None
+        else [
+            image.mri.since_t,
+            image.mri.in_field,
+            image.mri.resume_at_t,
+            image.mri.trapped,
+            image.mri.log_at_second_interrogation,
+            image.mri.interrogations,
+            image.mri.recovered_t,
+        ],
+        "delivering_since_t": image.delivering_since_t,
         "log": {
             "capacity": image.log_capacity,
             "total_written": image.log_total_written,
@@ -322,6 +337,27 @@ def _image_from_json(root: _Fields) -> PumpImage:
         drug_lot=root.get_str("drug_lot"),
         last_refill_t=root.get_opt_int("last_refill_t"),
         reset_pending=_as_bool(root.get_raw("reset_pending"), "reset_pending"),
+        mri=_mri_from_json(root.get_raw("mri")),
+        delivering_since_t=root.get_int("delivering_since_t"),
+    )
+
+
+def _mri_from_json(raw: object) -> MriState | None:
+    if raw is None:
+        return None
+    since_t, in_field, resume_at_t, trapped, second, count, recovered_t = _as_list(raw, "mri", 7)
+
+    def opt(value: object, where: str) -> int | None:
+        return None if value is None else _as_int(value, where)
+
+    return MriState(
+        since_t=_as_int(since_t, "mri[0]"),
+        in_field=_as_bool(in_field, "mri[1]"),
+        resume_at_t=opt(resume_at_t, "mri[2]"),
+        trapped=_as_bool(trapped, "mri[3]"),
+        log_at_second_interrogation=_as_bool(second, "mri[4]"),
+        interrogations=_as_int(count, "mri[5]"),
+        recovered_t=opt(recovered_t, "mri[6]"),
     )
 
 

@@ -61,6 +61,7 @@ from firmware_model.errors import (
     WrongTypeError,
 )
 from firmware_model.event_log import EventLog, EventLogReader
+from firmware_model.mri import MriState
 from firmware_model.prescription import (
     Bolus,
     PatientDoseSettings,
@@ -264,6 +265,8 @@ class Pump:
         self._drug_lot = image.drug_lot
         self._last_refill_t = image.last_refill_t
         self._reset_pending = image.reset_pending
+        self._mri = None if image.mri is None else replace(image.mri)
+        self._delivering_since_t = image.delivering_since_t
         self._steady = compile_for(image.prescription, profile, image.concentration_ug_per_ml)
         self._schedule = self._compile()
         self._alarm_volume_nl = image.alarm_volume_nl
@@ -286,6 +289,7 @@ class Pump:
         # Forecast cache (derived, never stored). The plan version changes whenever what
         # the pump will do from now on changes other than by time running along it.
         self._plan_version = 0
+        self._was_delivering = self.delivering
         self._anchors: list[_Anchor | None] = [None, None, None]
         self._daily_for: Schedule | None = None
         self._daily_volumes_nl: tuple[int, ...] = ()
@@ -361,6 +365,8 @@ class Pump:
             drug_lot="",
             last_refill_t=None,
             reset_pending=False,
+            mri=None,
+            delivering_since_t=t,
         )
         pump = cls(image)
         pump._log_event(EventCode.POWER_ON, reservoir_nl, concentration_ug_per_ml)
@@ -392,6 +398,8 @@ class Pump:
             drug_lot=self._drug_lot,
             last_refill_t=self._last_refill_t,
             reset_pending=self._reset_pending,
+            mri=None if self._mri is None else replace(self._mri),
+            delivering_since_t=self._delivering_since_t,
         )
 
     def to_bytes(self) -> bytes:
@@ -474,6 +482,11 @@ class Pump:
                 if until is not None:
                     end = min(end, now + until)
         event = bolus is not None and end == bolus.end_t
+        mri = self._mri
+        if mri is not None:
+            resume = mri.next_event_t(now)
+            if resume is not None and resume <= end:
+                end, event = resume, True
         if b and self._bridge is not None:
             # The bridge ends when the volume since the refill reaches the dead volume.
             dt = first_reach(
@@ -541,7 +554,9 @@ class Pump:
             case AlarmCode.EOS:
                 return self._battery_uc == 0
             case AlarmCode.MOTOR_STALL:
-                return self._stalled_since_t is not None
+                return self._stalled_since_t is not None or (
+                    self._mri is not None and self._mri.stalled(self._t)
+                )
             case AlarmCode.LOW_BATTERY_RESET:
                 return self._reset_pending
             case _:
@@ -577,6 +592,26 @@ class Pump:
         self._halt_codes = halting
         if halting:
             self._cancel_running_bolus()
+        mri = self._mri
+        if mri is not None and mri.recovered_t is None and not mri.stalled(self._t):
+            mri.recovered_t = self._t
+            self._log_mri_recovery()
+        self._track_delivery()
+
+    def _log_mri_recovery(self) -> None:
+        mri = self._mri
+        if mri is None or mri.recovered_t is None or not mri.recovery_loggable():
+            return
+        duration = mri.recovered_t - mri.since_t
+        self._log_event(EventCode.STALL_RECOVERY, min(duration, INT32_MAX), 0)
+        self._mri = None
+
+    def _track_delivery(self) -> None:
+        """Remember the second delivery last started or stopped (the emergency summary's
+        "since when")."""
+        if self.delivering != self._was_delivering:
+            self._was_delivering = self.delivering
+            self._delivering_since_t = self._t
 
     # ------------------------------------------------------------------ concentration
 
@@ -744,6 +779,7 @@ class Pump:
         self._suspended = reason
         self._plan_version += 1
         self._log_event(EventCode.STOPPED, reason, 0)
+        self._evaluate()
 
     def resume(self, t: int) -> None:
         """Resume the therapy that :meth:`stop` interrupted (a STOPPED prescription is
@@ -758,6 +794,7 @@ class Pump:
         self._suspended = None
         self._plan_version += 1
         self._log_event(EventCode.RESUMED, self._prescription.mode, 0)
+        self._evaluate()
 
     def plan_refill(self, t: int, order: RefillOrder) -> RefillResult:
         """Check a refill transaction whole and say what it would do; changes nothing.
@@ -1027,6 +1064,72 @@ class Pump:
         else:
             return
         self._evaluate()
+
+    def mri_enter(self, t: int) -> None:
+        """World event: the pump enters an MRI scanner's field; the rotor stops (a motor
+        stall, logged, with its critical alarm) for the whole exposure."""
+        self.advance_to(t)
+        if self._mri is not None and self._mri.recovered_t is None:
+            raise InvalidStateError("the pump is already stalled by an MRI exposure")
+        if self._mri is not None:  # a recovery still waiting to be logged: log it now
+            self._mri.log_at_second_interrogation = False
+            self._log_mri_recovery()
+        self._mri = MriState(since_t=t)
+        self._log_event(EventCode.MOTOR_STALL, 0, 0)
+        self._evaluate()
+
+    def mri_leave(
+        self,
+        t: int,
+        *,
+        recovery_delay_s: int = 0,
+        telemetry_trap: bool = False,
+        recovery_logged_at_second_interrogation: bool = False,
+    ) -> None:
+        """World event: the pump leaves the field. The motor turns again after
+        ``recovery_delay_s`` (pump time); with ``telemetry_trap`` infusion also waits for
+        an interrogation (a clinician or patient session); with
+        ``recovery_logged_at_second_interrogation`` STALL_RECOVERY is logged only at the
+        second interrogation after the scan (or, if the motor turns later, when it does)."""
+        self.advance_to(t)
+        mri = self._mri
+        if mri is None or not mri.in_field:
+            raise InvalidStateError("the pump is not in an MRI field")
+        _require_int("recovery_delay_s", recovery_delay_s, minimum=0)
+        if (
+            type(telemetry_trap) is not bool
+            or type(recovery_logged_at_second_interrogation) is not bool
+        ):
+            raise WrongTypeError(field="telemetry_trap", value=telemetry_trap, expected="a bool")
+        mri.in_field = False
+        mri.resume_at_t = t + recovery_delay_s
+        mri.trapped = telemetry_trap
+        mri.log_at_second_interrogation = recovery_logged_at_second_interrogation
+        self._evaluate()
+
+    def note_interrogation(self, t: int) -> None:
+        """A clinician or patient session was opened (the telemetry layer calls this). It
+        ends the telemetry-mode trap of an MRI exposure, and counts towards logging a
+        stall recovery that waits for the second interrogation."""
+        self.advance_to(t)
+        mri = self._mri
+        if mri is None or mri.in_field:
+            return
+        mri.interrogations += 1
+        if mri.trapped:
+            mri.trapped = False
+            self._evaluate()  # the motor may turn now (logged unless it waits)
+        self._log_mri_recovery()
+
+    @property
+    def mri(self) -> MriState | None:
+        """The MRI exposure in progress or whose recovery is not yet logged (a copy)."""
+        return None if self._mri is None else replace(self._mri)
+
+    @property
+    def delivering_since_clock_s(self) -> int:
+        """RTC second delivery last started (while delivering) or stopped (while not)."""
+        return self.clock(self._delivering_since_t)
 
     def inject_memory_error(self, t: int, critical: bool) -> None:
         """Injected fault: a memory error (a critical one halts delivery until cleared)."""

@@ -175,6 +175,9 @@ class TelemetryLink:
         if event is None:
             return
         code, a, b = event.log_params()
+        if code is EventCode.SESSION_OPENED:
+            # An interrogation: it ends an MRI's telemetry-mode trap (domain.md).
+            self.pump.note_interrogation(t)
         if code is EventCode.SESSION_CLOSED:
             # A staged prescription or refill never outlives its session.
             self._staged = None
@@ -300,6 +303,14 @@ class TelemetryLink:
         self.pump.program(t, staged.spec)
         self._staged = None
         return m.CommitPrescriptionResponse(checksum=staged.checksum)
+
+    def _read_delivery(self, request: m.Message, t: int) -> m.Message:
+        pump = self.pump
+        return m.ReadDeliveryResponse(
+            delivering=pump.delivering,
+            since_s=pump.delivering_since_clock_s,
+            last_refill_at_s=pump.last_refill_clock_s,
+        )
 
     def _start_bolus(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.StartBolusRequest)
@@ -517,6 +528,7 @@ _HANDLERS: dict[Op, Handler] = {
     Op.READ_PRESCRIPTION: TelemetryLink._read_prescription,
     Op.STAGE_PRESCRIPTION: TelemetryLink._stage,
     Op.COMMIT_PRESCRIPTION: TelemetryLink._commit,
+    Op.READ_DELIVERY: TelemetryLink._read_delivery,
     Op.START_BOLUS: TelemetryLink._start_bolus,
     Op.CANCEL_BOLUS: TelemetryLink._cancel_bolus,
     Op.STOP_PUMP: TelemetryLink._stop,

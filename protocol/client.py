@@ -357,6 +357,10 @@ class PumpClient:
         """The interrogation summary."""
         return self.call(m.StatusRequest(), m.StatusResponse)
 
+    def read_delivery(self) -> m.ReadDeliveryResponse:
+        """Delivering or not, since when, and the last refill (patient role too)."""
+        return self.call(m.ReadDeliveryRequest(), m.ReadDeliveryResponse)
+
     def read_prescription(self) -> m.ReadPrescriptionResponse:
         return self.call(m.ReadPrescriptionRequest(), m.ReadPrescriptionResponse)
 

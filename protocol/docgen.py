@@ -198,6 +198,14 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
         messages.CommitPrescriptionRequest(checksum=messages.prescription_checksum(_FLEX)),
         messages.CommitPrescriptionResponse(checksum=messages.prescription_checksum(_FLEX)),
     ),
+    Op.READ_DELIVERY: (
+        messages.ReadDeliveryRequest(),
+        messages.ReadDeliveryResponse(
+            delivering=False,
+            since_s=EXAMPLE_CLOCK_S - 5 * 3600,
+            last_refill_at_s=EXAMPLE_CLOCK_S - 40 * 86_400,
+        ),
+    ),
     Op.START_BOLUS: (
         messages.StartBolusRequest(
             kind=BolusKind.THERAPEUTIC, dose_ng=50_000, volume_nl=0, duration_s=1800
@@ -806,6 +814,17 @@ def _therapy() -> str:
             "for the checksum it reports, READ_PATIENT_SETTINGS and DEVICE_INFO) gets the "
             "same seconds; the reference implementation is `protocol.forecast."
             "dates_from_status`.",
+            "### MRI and interrogations",
+            "* In an MRI scanner's field the rotor of the default pump stops: STATUS shows "
+            "MOTOR_STALL in `halted_by` and the alarm, `delivering` 0, and MOTOR_STALL is "
+            "logged. Out of the field the motor may turn at once or after a recovery delay "
+            "(pump time). If the pump went into telemetry mode, infusion waits for an "
+            "interrogation: **every successful SESSION_AUTH (either role) is an "
+            "interrogation** and ends that wait. STALL_RECOVERY (its `a` the stall's "
+            "seconds) may be logged only at the second interrogation after the scan.",
+            "* READ_DELIVERY (either role) says whether drug moves, since which pump-clock "
+            "second, and the last refill: with STATUS, what an emergency department needs "
+            "from one interrogation.",
             "### Alarms that clear themselves",
             "* LOW_RESERVOIR, EMPTY_RESERVOIR, ERI, EOS, MOTOR_STALL (a stall recovery) "
             "and LOW_BATTERY_RESET (a committed prescription) clear themselves when their "

@@ -962,6 +962,26 @@ class CommitPrescriptionResponse(Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReadDeliveryRequest(Message):
+    """Is drug moving, since when, and when was the pump last refilled (the patient role may
+    read this: what an emergency department needs beyond STATUS)."""
+
+    op = Op.READ_DELIVERY
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadDeliveryResponse(Message):
+    """Delivering now or not, since which pump-clock second, and the last refill."""
+
+    op = Op.READ_DELIVERY
+    response = True
+    delivering: Annotated[Bool, "drug is moving now (as STATUS)"]
+    since_s: Annotated[U64, "delivering since (or not delivering since), pump clock"]
+    last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class StartBolusRequest(Message):
     """Start a bolus: THERAPEUTIC, a dose (``dose_ng``) over ``duration_s``; PRIMING, a
     volume (``volume_nl``) at the maximum rate (``duration_s`` 0). The other field is 0."""
@@ -1445,6 +1465,8 @@ MESSAGE_CLASSES: Final[tuple[type[Message], ...]] = (
     StagePrescriptionResponse,
     CommitPrescriptionRequest,
     CommitPrescriptionResponse,
+    ReadDeliveryRequest,
+    ReadDeliveryResponse,
     StartBolusRequest,
     StartBolusResponse,
     CancelBolusRequest,

@@ -403,6 +403,7 @@ def test_role_table() -> None:
         Op.SESSION_AUTH,
         Op.SESSION_CLOSE,
         Op.STATUS,
+        Op.READ_DELIVERY,
         Op.READ_ALARMS,
         Op.SILENCE_ALARM,
         Op.READ_PATIENT_SETTINGS,

@@ -52,6 +52,8 @@ from protocol.messages import (
     ReadAlarmsResponse,
     ReadClockRequest,
     ReadClockResponse,
+    ReadDeliveryRequest,
+    ReadDeliveryResponse,
     ReadEventLogRequest,
     ReadEventLogResponse,
     ReadImplantRequest,
@@ -366,6 +368,18 @@ VECTORS: tuple[Vector, ...] = (
         "COMMIT_PRESCRIPTION response",
         ("a55a 01 01 000a 13 0004", "12345678", "", "20ac"),
         CommitPrescriptionResponse(checksum=0x12345678),
+    ),
+    _v(
+        "READ_DELIVERY request",
+        ("a55a 01 00 0035 14 0000", "", "", "46a0"),
+        ReadDeliveryRequest(),
+    ),
+    _v(
+        "READ_DELIVERY response (not delivering for 5 h)",
+        ("a55a 01 01 0035 14 0011", "00 000000006553aab0 00000000651f3500", "", "9556"),
+        ReadDeliveryResponse(
+            delivering=False, since_s=T0 - 5 * 3600, last_refill_at_s=T0 - 40 * 86_400
+        ),
     ),
     _v(
         "START_BOLUS request",
