@@ -346,6 +346,8 @@ def _is_timestamp(wire: Wire | None) -> bool:
 
 
 def _format_int(name: str, value: int, wire: Wire | None = None) -> str:
+    if name.startswith("daily_") and name.endswith(("_ng", "_nl")):
+        return _format_int(name + "_per_day", value, wire)
     if name.endswith("_ng_per_day"):
         return f"{format_trimmed(Fraction(value, 1000), 3)} mcg/day"
     if name.endswith("_ng"):
@@ -471,6 +473,8 @@ def format_fields(record: Record, indent: str = "") -> list[str]:
         if isinstance(value, PrescriptionSpec):
             lines.append(f"{indent}{spec.name}:")
             lines += _format_prescription(value, indent + "  ")
+        elif isinstance(value, Record):
+            lines.append(f"{indent}{spec.name} = {_format_record_inline(value)}")
         elif isinstance(value, tuple):
             lines.append(f"{indent}{spec.name}: {len(value)}")
             lines += [

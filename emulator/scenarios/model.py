@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from emulator.presets import implant_record
 from emulator.scenarios.units import Expectation, TimeExpectation, TimeRef
 from protocol.enums import AlarmCode, BolusKind, ErrorCode, EventCode, Mode, StopReason
 from protocol.messages import FlexStep, ImplantFields, PrescriptionSpec
@@ -68,8 +69,9 @@ class PumpStart:
     """None: the model's default (2 mL)."""
     catheter_length_cm: int = 50
     """The TRUE catheter (the emulator's fluid path), cm; by default the implant record's."""
-    implant: ImplantFields | None = None
-    """The implant record stored in the pump (None: none written)."""
+    implant: ImplantFields | None = field(default_factory=lambda: implant_record(length_cm=50))
+    """The implant record stored in the pump (None: none written); by default one that
+    matches the true catheter."""
     start_s: int = DEFAULT_START_S
     """Pump clock at the start, Unix seconds (UTC)."""
 

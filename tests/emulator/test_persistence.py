@@ -47,8 +47,8 @@ from emulator.persistence import (
 from emulator.presets import PRESETS
 from firmware_model import nvm
 from firmware_model.pump import Pump
-from protocol.timebase import RTC_MAX_CLOCK_S
 from protocol.enums import EventCode
+from protocol.timebase import RTC_MAX_CLOCK_S
 
 T0 = 1_790_000_000
 WALL0 = 1_800_000_000.25
