@@ -254,6 +254,9 @@ class PumpLink(QObject):
         self._latest: PumpSnapshot | None = None
         self._device: m.DeviceInfoResponse | None = None
         self._url: str | None = None
+        self.simulated_override: bool | None = None
+        """Whether the next connection is to a simulated pump (None: ``pumpsim://`` URLs
+        are; a ``pump-emulator serve`` pty is not known to be one)."""
         self._key: bytes | None = None
         self._role = Role.CLINICIAN
         self._poll_timer = QTimer(self)
@@ -310,7 +313,9 @@ class PumpLink(QObject):
         ``role``, read DEVICE_INFO (-> ``connected``) and interrogate (-> ``snapshot``)."""
         self._url, self._key, self._role = url, key, role
         timeout_s, retries = self._timeout_s, self._retries
-        simulated = is_simulation_url(url)
+        simulated = (
+            is_simulation_url(url) if self.simulated_override is None else self.simulated_override
+        )
 
         def task(worker: _Worker) -> _Outcome:
             worker.drop_client()

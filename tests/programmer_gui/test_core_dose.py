@@ -10,6 +10,7 @@ import pytest
 
 from emulator.presets import PRESETS, PumpSetup
 from programmer_gui.core import PumpDataError
+from programmer_gui.core.dates import SECONDS_PER_DAY
 from programmer_gui.core.dose import (
     ConfirmationRequiredError,
     DoseChange,
@@ -17,7 +18,6 @@ from programmer_gui.core.dose import (
     NoChangeError,
 )
 from programmer_gui.core.entry import EntryError, EntryProblem
-from programmer_gui.core.dates import SECONDS_PER_DAY
 from programmer_gui.core.review import WarningCode
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
