@@ -6,7 +6,8 @@ everything the pump reports - log entries, alarm raise times, forecasts -
 is in RTC seconds.
 
 :meth:`Pump.advance_to` jumps from event to event (flex rate changes, bolus
-ends, alarm threshold crossings, empty reservoir, battery ERI and EOS),
+ends, the end of a bridge, the end of an MRI recovery delay, alarm threshold
+crossings, empty reservoir, battery ERI and EOS),
 integrating delivery exactly in between; it never ticks.
 
 Every command first advances to its ``t``; then it either succeeds or raises
@@ -16,16 +17,31 @@ PATIENT_DOSE_REFUSED, because the log is where clinicians see refusals).
 
 State rules:
 
-- A bolus (therapeutic, bridge, priming or a patient dose) replaces the
-  basal rate while it runs; the basal schedule (whatever is programmed by
-  then, so a prescription committed during a bridge bolus starts after it)
-  resumes when it ends. Its remainder accumulator is untouched meanwhile.
-- The pump is *stopped* only by an explicit :meth:`Pump.stop` (until
-  :meth:`Pump.resume`) and *halted* only while a halting alarm is active
-  (empty reservoir, EOS, motor stall, critical memory error; see
-  :mod:`firmware_model.alarms`). Halting or stopping cancels a running
-  bolus. Delivery restarts by itself when the halting condition ends (a
-  refill, a motor that turns again, a clinician clearing a memory error).
+- The prescription is a dose of the drug in the reservoir
+  (:class:`~protocol.messages.PrescriptionSpec`); one naming another
+  concentration is refused (ConcentrationMismatchError). The pump runs it as
+  the volume rates :mod:`protocol.schedule` computes at the concentration in
+  force: the drug in the reservoir, or during a bridge the old drug.
+- A refill is one transaction (:meth:`Pump.refill`): reservoir, drug, the
+  prescription for the new drug and the bridge change together or not at all.
+  The bridge ends at the first second the volume commanded since the refill
+  reaches its dead volume; then the rates (and the rest of a running dose
+  bolus) switch to the new concentration.
+- A bolus (therapeutic, priming or a patient dose) replaces the basal rate
+  while it runs; the basal schedule (whatever is programmed by then) resumes
+  when it ends. Its remainder accumulator is untouched meanwhile.
+- Mode STOPPED means the clinician stopped therapy: :meth:`Pump.stop` (until
+  :meth:`Pump.resume`) or a committed STOPPED prescription (until another is
+  programmed). Delivery is *halted* while a halting alarm is active (empty
+  reservoir, EOS, motor stall, critical memory error; see
+  :mod:`firmware_model.alarms`), and restarts by itself when the condition ends
+  (a refill, a motor that turns again, a clinician clearing a memory error),
+  without any change of mode. Halting or stopping cancels a running bolus.
+- An MRI exposure (:meth:`Pump.mri_enter`, :meth:`Pump.mri_leave`) stalls the
+  motor; see :mod:`firmware_model.mri`. A session opened is an interrogation
+  (:meth:`Pump.note_interrogation`).
+- A low battery reset (:meth:`Pump.low_battery_reset`) drops to the
+  minimum-rate prescription until one is programmed.
 - Boluses and patient doses are refused while the pump is stopped, halted,
   programmed to Stopped, or already running a bolus, and when their volume
   exceeds what the reservoir can deliver before its empty threshold.
