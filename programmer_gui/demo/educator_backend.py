@@ -472,6 +472,8 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
             pump.read_prescription()
         controller.select_scenario("bridge")
         shoot(window, "bridge-lesson")
+        window.tabs.setCurrentIndex(2)
+        shoot(window, "bridge-cases")
         window.tabs.setCurrentIndex(1)
         inspector = window.inspector
         row = next(
