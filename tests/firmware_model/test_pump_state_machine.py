@@ -663,12 +663,21 @@ class PumpMachine(RuleBasedStateMachine):
         stronger=st.booleans(),
         added_fraction=st.integers(10, 100),
         wait=st.integers(0, 3 * DAY),
+        then_bolus=st.one_of(st.none(), st.integers(50_000, 1_500_000)),
+        slack=st.integers(0, 12 * HOUR),
     )
     def refill_another_drug_with_a_bridge(
-        self, stronger: bool, added_fraction: int, wait: int
+        self,
+        *,
+        stronger: bool,
+        added_fraction: int,
+        wait: int,
+        then_bolus: int | None,
+        slack: int,
     ) -> None:
         """What a concentration change usually is: empty the pump, fill the new drug, keep
-        the dose, bridge."""
+        the dose, bridge; sometimes a therapeutic bolus (``then_bolus`` ng) right after, which
+        the bridge's end may cut in two (the rest rescaled to the new drug)."""
         others = [c for c in (500, 1000, 2000) if c != self.oracle.conc]
         self.pump.advance_to(self.at(wait))
         self.refill(
@@ -677,11 +686,26 @@ class PumpMachine(RuleBasedStateMachine):
             concentration=others[-1] if stronger else others[0],
             bridge=True,
         )
+        o = self.oracle
+        if then_bolus is not None and o.bridge is not None and o.delivering() and o.bolus is None:
+            self.start_bolus(BolusKind.THERAPEUTIC, then_bolus, slack, 0)
 
     @precondition(lambda self: self.oracle.bridge is not None)
     @rule(dt=st.one_of(st.integers(1, HOUR), st.integers(HOUR, 3 * DAY)))
     def advance_during_a_bridge(self, dt: int) -> None:
+        """Time runs during a bridge; without patient doses (which the forecast assumes at
+        their maximum) the bridge ends at the second STATUS forecast, unless a halt intervened."""
+        p = self.pump
+        forecast = None if self.oracle.patient.enabled else p.bridge_end_at()
+        since = p.event_log.total_written
         self.advance(dt)
+        if forecast is None or forecast > p.clock(p.t):
+            return
+        new = p.event_log.read(since, 10**6)
+        if any(e.code is EventCode.DELIVERY_HALTED and e.clock_s <= forecast for e in new):
+            return
+        ended = [e.clock_s for e in new if e.code is EventCode.BRIDGE_ENDED]
+        assert ended == [forecast]
 
     @rule(wait=st.integers(0, 2 * HOUR))
     def cancel_bridge(self, wait: int) -> None:
