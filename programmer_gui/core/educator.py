@@ -495,6 +495,11 @@ class EducatorBackend(Protocol):
         """Set the remaining battery charge, 0 to 100 %."""
         ...
 
+    def low_battery_reset(self) -> None:
+        """The pump resets on a low battery: the keep-open minimum rate until reprogrammed
+        (a critical alarm)."""
+        ...
+
     def set_link_dropped(self, dropped: bool) -> None:
         """Cut the telemetry link (nothing passes) or restore it."""
         ...

@@ -166,6 +166,11 @@ def test_fault_buttons_toggle_and_say_their_state(qtbot: QtBot, opened: Opened) 
     assert window.battery_state.text() == "now 4.0 %"
     assert not window.error.isVisible()
 
+    qtbot.mouseClick(window.low_battery_reset, Qt.MouseButton.LeftButton)
+    sample = opened.backend.sample()
+    assert AlarmCode.LOW_BATTERY_RESET in sample.active_alarms
+    assert sample.current_rate_nl_per_day == 6_000  # the keep-open minimum rate
+
 
 def test_a_refused_control_is_shown_not_raised(qtbot: QtBot, opened: Opened) -> None:
     opened.controller.step(500 * DAY_S)
