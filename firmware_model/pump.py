@@ -353,6 +353,11 @@ class Pump:
                 rule="at most",
             )
         _check_concentration(profile, concentration_ug_per_ml, allow_nonstandard_concentration)
+        _require_int("battery_permille", battery_permille)
+        if not 0 <= battery_permille <= 1000:
+            raise OutOfRangeError(
+                field="battery_permille", value=battery_permille, limit=(0, 1000), rule="within"
+            )
         _check_named(prescription, concentration_ug_per_ml)
         validate(prescription, profile, concentration_ug_per_ml)
         battery = profile.battery()
@@ -741,6 +746,8 @@ class Pump:
         """
         self.advance_to(t)
         self.check_prescription(prescription)
+        if prescription.mode is Mode.STOPPED:
+            self._cancel_running_bolus()  # STOPPED means nothing moves, a bolus included
         self._set_prescription(prescription)
         self._reset_pending = False
         today = self._daily_dose_ng(weekday(self.clock(t)))
@@ -909,6 +916,16 @@ class Pump:
         old = self._concentration_ug_per_ml
         changed = order.prescription != self._prescription
         self._concentration_ug_per_ml = order.concentration_ug_per_ml
+        bolus = d.bolus
+        if bolus is not None and old != order.concentration_ug_per_ml and not order.bridge:
+            # No bridge: the new drug's concentration applies now, to the rest of a dose
+            # bolus too (as when a bridge ends), so it still delivers the mcg it owes.
+            d.bolus = rescale_bolus(
+                bolus, t, old_concentration=old, new_concentration=order.concentration_ug_per_ml
+            )
+            self._plan_version += 1
+        if order.prescription.mode is Mode.STOPPED:
+            self._cancel_running_bolus()
         self._drug_lot = order.drug_lot
         self._last_refill_t = t
         self._log_event(EventCode.REFILLED, order.added_nl, order.concentration_ug_per_ml)
@@ -1618,13 +1635,24 @@ def _check_image(image: nvm.PumpImage) -> None:
     if list(image.grants_t) != sorted(image.grants_t) or any(g > t for g in image.grants_t):
         fail("grants_t", image.grants_t, t, "ascending and at most")
     validate_patient_settings(image.patient, profile, image.concentration_ug_per_ml)
-    if image.prescription.concentration_ug_per_ml != image.concentration_ug_per_ml:
-        fail(
-            "prescription.concentration_ug_per_ml",
-            image.prescription.concentration_ug_per_ml,
-            image.concentration_ug_per_ml,
-            "equal to",
-        )
+    _check_named(image.prescription, image.concentration_ug_per_ml)
+    # A stored prescription must run within the model's limits, like a programmed one.
+    validate(image.prescription, profile, image.concentration_ug_per_ml)
+    bridge = image.bridge
+    if bridge is not None:
+        if bridge.old_concentration_ug_per_ml == image.concentration_ug_per_ml:
+            fail(
+                "bridge.old_concentration_ug_per_ml",
+                bridge.old_concentration_ug_per_ml,
+                image.concentration_ug_per_ml,
+                "(a bridge changes the drug) other than",
+            )
+        if image.implant is None:
+            fail("bridge", "running", "an implant record", "needs")
+        if not 0 < bridge.remaining_nl <= bridge.volume_nl:
+            fail("bridge.remaining_nl", bridge.remaining_nl, bridge.volume_nl, "within 1 and")
+        _check_concentration(profile, bridge.old_concentration_ug_per_ml, True)
+        validate(image.prescription, profile, bridge.old_concentration_ug_per_ml)
     if len({a.code for a in image.alarms}) != len(image.alarms):
         fail("alarms", len(image.alarms), "one per code", "")
 
