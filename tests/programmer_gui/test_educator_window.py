@@ -273,9 +273,10 @@ def test_the_screenshots_render(qapp: QApplication, tmp_path: Path) -> None:
     paths = render_educator_screenshots(tmp_path)
     assert [p.name for p in paths] == [
         "31-educator-bridge-lesson.png",
-        "32-educator-inspector.png",
-        "33-educator-low-reservoir-alarm.png",
-        "34-educator-motor-stall.png",
+        "32-educator-bridge-cases.png",
+        "33-educator-inspector.png",
+        "34-educator-low-reservoir-alarm.png",
+        "35-educator-motor-stall.png",
     ]
     for path in paths:
         image = QImage(str(path))
