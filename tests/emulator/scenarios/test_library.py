@@ -30,11 +30,12 @@ STORIES = {
     "refill_concentration_rise_with_bridge",
     "flex_bridge_worked_case",
     "low_battery_reset",
+    "implant_record_mismatch",
 }
 FILES = sorted(LIBRARY.glob(f"*{SUFFIX}"))
 
 
-def test_the_library_holds_the_fourteen_stories() -> None:
+def test_the_library_holds_the_fifteen_stories() -> None:
     assert {p.name.removesuffix(SUFFIX) for p in FILES} == STORIES
 
 
