@@ -48,7 +48,7 @@ from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Tra
 from emulator.transports.pty import PtyTransport
 from emulator.transports.tcp import TcpTransport
 from firmware_model.pump import Pump
-from protocol.enums import AlarmCode, Role
+from protocol.enums import AlarmCode, Mode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.schedule import daily_dose_ng
 from protocol.timebase import weekday
@@ -195,7 +195,9 @@ class EmulatedPump:
         key = (id(pump.prescription), 0)
         if key != world.reference_key:
             dose = self._prescribed_dose(pump)
-            if dose > 0:  # a stop keeps the reference: that is how withdrawal shows
+            # A stop or the keep-open minimum rate (a low battery reset) keeps the reference:
+            # that is how withdrawal shows.
+            if dose > 0 and pump.prescription.mode in (Mode.SIMPLE, Mode.FLEX):
                 world.patient.set_reference_dose(dose)
             world.reference_key = key
 
