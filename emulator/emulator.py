@@ -110,7 +110,8 @@ class _World:
     patient: PatientModel
     ledger: HourlyLedger
     t: int
-    reference_key: tuple[int, int] = (0, 0)
+    reference_key: int = 0
+    """id() of the prescription the patient's reference dose was last taken from."""
 
 
 class EmulatedPump:
@@ -192,7 +193,7 @@ class EmulatedPump:
             world.patient.feed(pieces)
             world.ledger.add(pump.clock(start), pieces)
             world.t = pump.t
-        key = (id(pump.prescription), 0)
+        key = id(pump.prescription)
         if key != world.reference_key:
             dose = self._prescribed_dose(pump)
             # A stop or the keep-open minimum rate (a low battery reset) keeps the reference:
