@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := protocol firmware_model emulator programmer_gui bench
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help install test lint typecheck imports pytest bench demo screenshots report soak docs clean
+.PHONY: help install test lint typecheck imports pytest wheel-check bench demo screenshots report soak docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,10 @@ imports: $(STAMP)  ## import-linter: the one-way rule between packages
 pytest: $(STAMP)  ## the test suite (offscreen Qt, two workers)
 	$(BIN)/pytest -n 2 -q
 
-test: lint typecheck imports pytest  ## everything CI runs
+wheel-check: $(STAMP)  ## build the wheel, install it in a fresh venv outside the checkout, run the tools
+	bash scripts/wheel-check.sh $(BIN)/python
+
+test: lint typecheck imports pytest wheel-check  ## everything CI runs
 
 bench: $(STAMP)  ## benchmarks: figures beside their floors, written to bench/results.json
 	$(BIN)/python -m bench
@@ -67,4 +70,4 @@ report: $(STAMP)  ## run the scenario library with an HTML and a JUnit report (r
 	@echo "vpump: report in reports/scenarios.html (JUnit XML: reports/scenarios.xml)"
 
 clean:  ## remove the venv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .cache

@@ -6,6 +6,9 @@ only the key of the role it opens sessions in. ``#`` starts a comment.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import importlib.resources
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,8 +19,23 @@ from protocol.errors import LocalError
 KEY_SIZE = 32
 """Bytes per key (HMAC-SHA256 keys)."""
 
-DEMO_KEY_FILE = Path(__file__).resolve().parent.parent / "examples" / "keys" / "demo.key"
-"""The documented demo key shared by the demo pump and the demo programmer."""
+_RESOURCES = contextlib.ExitStack()
+atexit.register(_RESOURCES.close)
+
+
+def package_file(package: str, name: str) -> Path:
+    """A data file shipped inside ``package``, as a real path (found with importlib.resources,
+    so it works from a checkout, an installed wheel, and a zipped install, where the file is
+    extracted once to a temporary file that lives until the interpreter exits)."""
+    resource = importlib.resources.files(package).joinpath(name)
+    if isinstance(resource, Path):
+        return resource
+    return _RESOURCES.enter_context(importlib.resources.as_file(resource))
+
+
+DEMO_KEY_FILE = package_file("protocol", "data/demo.key")
+"""The documented demo key shared by the demo pump and the demo programmer, shipped as
+package data (``protocol/data/demo.key``; ``examples/keys/demo.key`` links to it)."""
 
 _LINE = re.compile(r"^\s*([a-z]+)\s*=\s*([0-9a-fA-F]+)\s*$")
 
