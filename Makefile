@@ -48,8 +48,9 @@ soak: $(STAMP)  ## long reliability runs: fuzzing (1M inputs per target), a mult
 	$(BIN)/python -m tests.hardening.soak
 	$(BIN)/python -m tests.hardening.crash
 
-docs: $(STAMP)  ## regenerate docs/protocol.md from the schemas
+docs: $(STAMP)  ## regenerate docs/protocol.md and the Wireshark dissector from the schemas
 	$(BIN)/python -m protocol.docgen > docs/protocol.md
+	$(BIN)/python -m protocol.dissector > protocol/data/vpump.lua
 
 demo: $(STAMP)  ## the programmer on the demo pump (without a display: a headless demonstration + screenshots)
 	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 
 from emulator import control, decode
-from emulator.capture import CaptureWriter
+from emulator.capture import CaptureWriter, PcapngSink, PcapngWriter
 from emulator.clock import PumpClock
 from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
 from emulator.errors import EmulatorError
@@ -160,8 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--capture-pcap",
-        action="store_true",
-        help="with --capture, also write FILE.pcap for Wireshark (link type DLT_USER0)",
+        type=Path,
+        metavar="FILE",
+        help="also write every pump's traffic to FILE as pcapng for Wireshark: one interface "
+        "per link (named by pump and link), one packet per frame, the direction in the packet "
+        "flags; decode it with -X lua_script:protocol/data/vpump.lua",
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the link faults (default 0)")
     serve.add_argument(
@@ -287,7 +290,8 @@ def serve(args: argparse.Namespace) -> int:
         )
 
     emulator = build_emulator(args, on_failure=on_failure)
-    writers: list[CaptureWriter] = []
+    writers: list[CaptureWriter | PcapngSink] = []
+    pcapng: PcapngWriter | None = None
     ready: dict[str, object] = {
         "event": "ready",
         "pid": os.getpid(),
@@ -298,19 +302,31 @@ def serve(args: argparse.Namespace) -> int:
         if args.no_pty and args.tcp is None:
             raise EmulatorError("nothing to serve: --no-pty needs --tcp")
         # Capture first: the ports build their endpoint factories when they open.
-        if args.capture is not None:
-            for pump, path in zip(
-                emulator.pumps, numbered_paths(args.capture, args.count), strict=True
-            ):
-                writer = CaptureWriter(
-                    path,
-                    pump_clock=emulator.clock.now,
-                    pump_serial=pump.setup.serial,
-                    pcap=path.with_name(path.name + ".pcap") if args.capture_pcap else None,
-                )
-                writers.append(writer)
-                pump.capture_to(writer)
-            ready["capture"] = [str(p) for p in numbered_paths(args.capture, args.count)]
+        if args.capture_pcap is not None:
+            pcapng = PcapngWriter(args.capture_pcap)
+            ready["capture_pcap"] = str(args.capture_pcap)
+        if args.capture is not None or pcapng is not None:
+            paths: list[Path | None] = (
+                list(numbered_paths(args.capture, args.count))
+                if args.capture is not None
+                else [None] * args.count
+            )
+            for pump, path in zip(emulator.pumps, paths, strict=True):
+                sink: CaptureWriter | PcapngSink
+                if path is not None:
+                    sink = CaptureWriter(
+                        path,
+                        pump_clock=emulator.clock.now,
+                        pump_serial=pump.setup.serial,
+                        pcap=pcapng,
+                    )
+                else:
+                    assert pcapng is not None  # one of the two was asked for
+                    sink = PcapngSink(pcapng, pump.setup.serial, emulator.clock.now)
+                writers.append(sink)
+                pump.capture_to(sink)
+            if args.capture is not None:
+                ready["capture"] = [str(p) for p in paths]
         for i in range(args.count):
             if not args.no_pty:
                 emulator.serve_pty(i, numbered_port(args.port, i, args.count))
@@ -349,6 +365,8 @@ def serve(args: argparse.Namespace) -> int:
         emulator.close()
         for writer in writers:
             writer.close()
+        if pcapng is not None:
+            pcapng.close()
     _emit({"event": "stopped", "link_errors": len(failures)})
     return EXIT_OK
 

@@ -208,14 +208,16 @@ class EmulatedPump:
         file) or a :class:`~emulator.capture.RingCapture` (in memory); several may be added."""
         self._sinks.append(sink)
 
-    def endpoint_factory(self) -> EndpointFactory:
+    def endpoint_factory(self, transport: str | None = None) -> EndpointFactory:
         """Links to this pump pass through its link faults and the captures added so far or
-        later (each link is labelled ``pumpINDEX#N``, N counting links from 1)."""
+        later (each link is labelled ``pumpINDEX#N``, or ``pumpINDEX/TRANSPORT#N`` when the
+        transport is named, N counting links from 1)."""
+        kind = f"/{transport}" if transport else ""
 
         def make() -> Endpoint:
             endpoint: Endpoint = self.virtual.endpoint()
             if self._sinks:
-                label = f"pump{self.index}#{next(self._link_numbers)}"
+                label = f"pump{self.index}{kind}#{next(self._link_numbers)}"
                 for sink in self._sinks:
                     endpoint = CapturingEndpoint(endpoint, sink, label)
             return endpoint
@@ -391,13 +393,13 @@ class Emulator:
     # -- serving --------------------------------------------------------------------------
 
     def serve_pty(self, index: int, path: str | os.PathLike[str] | None) -> PtyTransport:
-        transport = PtyTransport(self.pumps[index].endpoint_factory(), link_path=path)
+        transport = PtyTransport(self.pumps[index].endpoint_factory("pty"), link_path=path)
         self._add(transport)
         self._served.pty[index] = transport.port
         return transport
 
     def serve_tcp(self, index: int, host: str, port: int) -> TcpTransport:
-        transport = TcpTransport(self.pumps[index].endpoint_factory(), host=host, port=port)
+        transport = TcpTransport(self.pumps[index].endpoint_factory("tcp"), host=host, port=port)
         self._add(transport)
         self._served.tcp[index] = transport.url
         return transport

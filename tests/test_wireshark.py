@@ -1,0 +1,146 @@
+"""The Wireshark dissector: generated from the schemas, never stale, and run by tshark on the
+example capture (the decoded STATUS fields, request/response pairing, a corrupted CRC flagged).
+
+tshark is installed by ``scripts/system-deps.sh`` (``make install``); without it these tests
+fail rather than skip, so a machine that lost it cannot pass ``make test`` silently.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.capture import Chunk, Direction, PcapngWriter, read_capture
+from protocol import dissector, wiremodel
+from protocol.enums import Op
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = ROOT / "protocol" / "data" / "vpump.lua"
+EXAMPLE = ROOT / "examples" / "captures" / "demo-session.pcapng"
+EXAMPLE_JSONL = EXAMPLE.with_suffix(".jsonl")
+
+
+def test_the_dissector_is_up_to_date() -> None:
+    current = LUA.read_text(encoding="utf-8") if LUA.exists() else ""
+    assert current == dissector.generate(), (
+        "protocol/data/vpump.lua is stale: run `make docs` to regenerate it from the schemas"
+    )
+
+
+def _abbrs(record: wiremodel.RecordNode) -> Iterator[str]:
+    """The filter name of every leaf field under ``record`` (nested records by their own name)."""
+    for field in record.fields:
+        yield from _node_abbrs(f"vpump.{wiremodel.snake(record.name)}.{field.name}", field.node)
+
+
+def _node_abbrs(abbr: str, node: wiremodel.Node) -> Iterator[str]:
+    match node:
+        case wiremodel.RecordNode():
+            yield from _abbrs(node)
+        case wiremodel.SwitchNode():
+            for _, case in node.cases:
+                yield from _abbrs(case)
+        case wiremodel.ArrayNode():
+            yield f"{abbr}.count"
+            yield from _node_abbrs(abbr, node.element)
+        case _:
+            yield abbr
+
+
+def test_every_message_and_field_of_the_registry_is_in_the_dissector() -> None:
+    lua = dissector.generate()
+    count = 0
+    for message in wiremodel.model():
+        assert f'MESSAGES[{int(message.op)}] = {{name="{message.op.name}"' in lua
+        for record in (message.request, message.response):
+            if record is not None:
+                assert f"R.{record.name} = {{" in lua
+                for abbr in _abbrs(record):
+                    assert f'F["{abbr}"] = ProtoField.' in lua, abbr
+                    count += 1
+    assert count > 100
+
+
+def test_lua_strings_escape_what_lua_5_2_cannot_read() -> None:
+    assert dissector.lua_string('a "b" \\ é\n') == '"a \\"b\\" \\\\ \\195\\169\\010"'
+
+
+def _tshark(*args: str) -> str:
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.fail("tshark is not installed: run `bash scripts/system-deps.sh` (make install)")
+    result = subprocess.run(
+        [tshark, "-X", f"lua_script:{LUA}", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Lua Error" not in result.stdout + result.stderr, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_tshark_decodes_the_status_answer_of_the_example_capture() -> None:
+    tree = _tshark(
+        "-r", str(EXAMPLE), "-2", "-V", "-Y", "vpump.op == 0x10 && vpump.flags.response == 1"
+    )
+    first = tree.split("\nFrame ")[0]
+    assert "on interface VP20-000001 pumpsim#1" in first
+    for line in (
+        "OP: STATUS (0x10)",
+        "StatusResponse (81 bytes)",
+        "clock_s: 1790000000 s (2026-09-21 14:13:20 UTC)",
+        "mode: SIMPLE (1)",
+        "current_rate_nl_per_day: 200000 nL/day",
+        "reservoir_nl: 20000000 nL",
+        "concentration_ug_per_ml: 500 mcg/mL",
+        "bolus_ends_at_s: 0 (none)",
+        "battery_permille: ",
+        "CRC: ",
+        "[CRC status: Good (1)]",
+        "[Request in: 7]",
+        "[Direction: to programmer]",
+    ):
+        assert line in first, f"{line!r} is not in tshark's tree:\n{first}"
+
+
+def test_tshark_lists_every_frame_of_the_example_with_its_direction() -> None:
+    lines = _tshark("-r", str(EXAMPLE)).splitlines()
+    assert len(lines) == 22
+    assert "to pump DEVICE_INFO request SEQ 1" in lines[0]
+    assert "to programmer NAK response SEQ 9" in lines[17]
+    assert not any("BAD CRC" in line or "undecodable" in line for line in lines)
+
+
+def test_tshark_flags_a_corrupted_crc(tmp_path: Path) -> None:
+    header, chunks = read_capture(EXAMPLE_JSONL)
+    status = next(
+        i
+        for i, c in enumerate(chunks)
+        if c.direction is Direction.TO_PROGRAMMER and c.data[6] == Op.STATUS
+    )
+    corrupt = bytearray(chunks[status].data)
+    corrupt[9 + 40] ^= 0x01  # a payload byte (reservoir_nl): the CRC no longer matches
+    chunks[status] = Chunk(
+        wall_s=chunks[status].wall_s,
+        pump_s=chunks[status].pump_s,
+        direction=chunks[status].direction,
+        link=chunks[status].link,
+        data=bytes(corrupt),
+    )
+    pcapng = tmp_path / "corrupt.pcapng"
+    with PcapngWriter(pcapng, pump_serial=header.pump_serial) as writer:
+        for chunk in chunks:
+            writer.write_chunk(chunk)
+    listing = _tshark("-r", str(pcapng)).splitlines()
+    assert "STATUS response [BAD CRC] SEQ 4" in listing[status]
+    tree = _tshark("-r", str(pcapng), "-V", "-Y", "vpump.crc.status == 0")
+    assert "[CRC status: Bad (0)]" in tree
+    assert "[incorrect, should be 0x" in tree
+    assert "Bad CRC" in tree or "bad CRC: computed" in tree
+    assert "undecodable bytes (no valid frame)" in tree  # the capture's packet comment
