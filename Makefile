@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := protocol firmware_model emulator programmer_gui bench
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help install test lint typecheck imports pytest wheel-check bench demo screenshots report soak docs clean
+.PHONY: help install test lint typecheck imports pytest wheel-check kaitai bench demo screenshots report soak docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,7 @@ imports: $(STAMP)  ## import-linter: the one-way rule between packages
 	$(BIN)/lint-imports
 
 pytest: $(STAMP)  ## the test suite (offscreen Qt, two workers)
+	$(BIN)/python scripts/kaitai.py --install
 	$(BIN)/pytest -n 2 -q
 
 wheel-check: $(STAMP)  ## build the wheel, install it in a fresh venv outside the checkout, run the tools
@@ -48,9 +49,13 @@ soak: $(STAMP)  ## long reliability runs: fuzzing (1M inputs per target), a mult
 	$(BIN)/python -m tests.hardening.soak
 	$(BIN)/python -m tests.hardening.crash
 
-docs: $(STAMP)  ## regenerate docs/protocol.md and the Wireshark dissector from the schemas
+docs: $(STAMP)  ## regenerate docs/protocol.md, the Wireshark dissector and the .ksy from the schemas
 	$(BIN)/python -m protocol.docgen > docs/protocol.md
 	$(BIN)/python -m protocol.dissector > protocol/data/vpump.lua
+	$(BIN)/python -m protocol.kaitai > protocol/data/vpump.ksy
+
+kaitai: $(STAMP)  ## parsers in C#, Java, C++ and JavaScript from protocol/data/vpump.ksy, into build/kaitai/
+	$(BIN)/python scripts/kaitai.py build/kaitai csharp java cpp_stl javascript
 
 demo: $(STAMP)  ## the programmer on the demo pump (without a display: a headless demonstration + screenshots)
 	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \

@@ -7,7 +7,9 @@ set -euo pipefail
 pkgs=(libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core
       libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
       libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xinerama0 xvfb socat
-      tshark nodejs npm)
+      tshark)
+# node and npm run the Kaitai Struct compiler; the machine image may bring its own.
+command -v npm >/dev/null && command -v node >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

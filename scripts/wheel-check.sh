@@ -48,7 +48,8 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
 expected = {"protocol", "firmware_model", "emulator", "programmer_gui", "vpump"}
 assert tops == expected, f"top-level entries {sorted(tops)}, expected {sorted(expected)}"
-for data in ("protocol/data/demo.key", "emulator/scenarios/scenario.schema.json"):
+for data in ("protocol/data/demo.key", "protocol/data/vpump.lua", "protocol/data/vpump.ksy",
+             "emulator/scenarios/scenario.schema.json"):
     assert data in names, f"{data} is not in the wheel"
 print(f"wheel-check: {len(names)} files; top level {sorted(tops)}; no bench")
 EOF
