@@ -19,6 +19,7 @@ scenario passed, 1 when one failed, 2 for a bad file. See ``docs/scenarios.md``.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import signal
@@ -54,6 +55,35 @@ def _host_port(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:7000)")
     return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(option: str, host: str, *, allow_remote: bool, key: str | Path) -> None:
+    """The exposure rule of the network transports: loopback, unless ``--allow-remote`` and
+    a key that is not the public demo key. Raises EmulatorError saying what is missing."""
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise EmulatorError(
+            f"{option} {host}: listening beyond loopback needs --allow-remote "
+            "(and a key of your own: the demo key is public)"
+        )
+    demo = load_keys(DEMO_KEY_FILE)
+    keys = load_keys(key)
+    if any(demo.get(role) == value for role, value in keys.items()):
+        raise EmulatorError(
+            f"{option} {host}: the public demo key never leaves loopback: give --key FILE "
+            "with keys of your own"
+        )
 
 
 def _speed(text: str) -> float:
@@ -95,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_host_port,
         metavar="HOST:PORT",
         help="also listen for socket:// clients (a fleet uses PORT..PORT+N-1; 0: any free port)",
+    )
+    serve.add_argument(
+        "--rfc2217",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="also serve RFC 2217 (Telnet COM port control) for rfc2217:// clients and "
+        "virtual COM ports bridged to it; the negotiated line settings pace the answers "
+        "(a fleet uses PORT..PORT+N-1; 0: any free port)",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --tcp and --rfc2217 listen on an address other than loopback; refused "
+        "with the public demo key (give --key with a key of your own)",
     )
     serve.add_argument(
         "--count", type=_count, default=1, help="pumps served from this process (default 1)"
@@ -299,8 +343,11 @@ def serve(args: argparse.Namespace) -> int:
         "clock": args.clock,
     }
     try:
-        if args.no_pty and args.tcp is None:
-            raise EmulatorError("nothing to serve: --no-pty needs --tcp")
+        if args.no_pty and args.tcp is None and args.rfc2217 is None:
+            raise EmulatorError("nothing to serve: --no-pty needs --tcp or --rfc2217")
+        for option, address in (("--tcp", args.tcp), ("--rfc2217", args.rfc2217)):
+            if address is not None:
+                check_exposure(option, address[0], allow_remote=args.allow_remote, key=args.key)
         # Capture first: the ports build their endpoint factories when they open.
         if args.capture_pcap is not None:
             pcapng = PcapngWriter(args.capture_pcap)
@@ -333,6 +380,9 @@ def serve(args: argparse.Namespace) -> int:
             if args.tcp is not None:
                 host, port = args.tcp
                 emulator.serve_tcp(i, host, port + i if port else 0)
+            if args.rfc2217 is not None:
+                host, port = args.rfc2217
+                emulator.serve_rfc2217(i, host, port + i if port else 0)
         if args.control:
             transport = control.ControlTransport(emulator, control.parse_address(args.control))
             emulator.add_transport(transport)

@@ -46,6 +46,7 @@ from emulator.server import Server
 from emulator.transports import inproc
 from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
+from emulator.transports.rfc2217 import Rfc2217Transport
 from emulator.transports.tcp import TcpTransport
 from firmware_model.pump import Pump
 from firmware_model.timebase import weekday
@@ -304,6 +305,7 @@ class _Served:
     pty: list[str | None] = field(default_factory=list)
     tcp: list[str | None] = field(default_factory=list)
     inproc: list[str | None] = field(default_factory=list)
+    rfc2217: list[str | None] = field(default_factory=list)
 
 
 _inproc_names = itertools.count()
@@ -355,7 +357,10 @@ class Emulator:
             tick=self._tick, wall=wall, on_failure=on_failure, name="vpump-emulator"
         )
         self._served = _Served(
-            pty=[None] * len(setups), tcp=[None] * len(setups), inproc=[None] * len(setups)
+            pty=[None] * len(setups),
+            tcp=[None] * len(setups),
+            inproc=[None] * len(setups),
+            rfc2217=[None] * len(setups),
         )
         self._registrations: list[inproc.Registration] = []
         self._next_sweep_at = float("-inf")
@@ -404,6 +409,15 @@ class Emulator:
         self._served.tcp[index] = transport.url
         return transport
 
+    def serve_rfc2217(self, index: int, host: str, port: int) -> Rfc2217Transport:
+        """Serve pump ``index`` to ``rfc2217://`` clients (line settings pace the answers)."""
+        transport = Rfc2217Transport(
+            self.pumps[index].endpoint_factory("rfc2217"), host=host, port=port
+        )
+        self._add(transport)
+        self._served.rfc2217[index] = transport.url
+        return transport
+
     def add_transport(self, transport: Transport) -> None:
         """Serve another transport (e.g. the control channel) from the same loop."""
         self._add(transport)
@@ -429,6 +443,7 @@ class Emulator:
                 "pty": self._served.pty[p.index],
                 "tcp": self._served.tcp[p.index],
                 "pumpsim": self._served.inproc[p.index],
+                "rfc2217": self._served.rfc2217[p.index],
             }
             for p in self.pumps
         ]

@@ -79,7 +79,7 @@ print(f"wheel-check: import vpump {vpump.__version__}; demo key {key_file}")
 EOF
 
 # 6. pump-emulator serve (the demo key by default) and pumpctl interrogate against it
-"$VENV/pump-emulator" serve --port "$WORK/ttyPUMP0" --tcp 127.0.0.1:0 --preset demo \
+"$VENV/pump-emulator" serve --port "$WORK/ttyPUMP0" --tcp 127.0.0.1:0 --rfc2217 127.0.0.1:0 --preset demo \
   > "$WORK/serve.out" 2> "$WORK/serve.err" &
 SERVER_PID=$!
 for _ in $(seq 100); do grep -q '"event": "ready"' "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
@@ -87,10 +87,11 @@ grep -q '"event": "ready"' "$WORK/serve.out" || fail "pump-emulator serve: $(cat
 "$VENV/pumpctl" --port "$WORK/ttyPUMP0" interrogate > "$WORK/interrogate.out" \
   || fail "pumpctl interrogate"
 grep -q "VP" "$WORK/interrogate.out" || fail "pumpctl interrogate printed no serial number"
-"$VENV/pumpctl" --port "$WORK/ttyPUMP0" --json status > /dev/null || fail "pumpctl status"
+RFC2217_URL=$("$VENV/python" -c 'import json, sys; print(json.loads(sys.stdin.readline())["rfc2217"])' < "$WORK/serve.out")
+"$VENV/pumpctl" --port "$RFC2217_URL" --json status > /dev/null || fail "pumpctl status over $RFC2217_URL"
 kill -INT "$SERVER_PID"; wait "$SERVER_PID" || fail "pump-emulator serve did not stop cleanly"
 SERVER_PID=""
-say "pump-emulator serve + pumpctl interrogate: ok"
+say "pump-emulator serve + pumpctl interrogate (pty) and status ($RFC2217_URL): ok"
 
 # 7. a scenario through the pytest plugin (registered by the wheel's entry point)
 cp "$ROOT/examples/scenarios/first_refill_after_implant.scenario.yaml" "$WORK/"
