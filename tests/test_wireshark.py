@@ -7,6 +7,7 @@ fail rather than skip, so a machine that lost it cannot pass ``make test`` silen
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator.capture import Chunk, Direction, PcapngWriter, read_capture
+from emulator.capture import Chunk, Direction, PcapngSink, PcapngWriter, read_capture
+from emulator.emulator import Emulator
 from protocol import dissector, wiremodel
-from protocol.enums import Op
+from protocol.client import PumpClient
+from protocol.enums import Flags, Op, Role
+from protocol.frames import crc16
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "protocol" / "data" / "vpump.lua"
@@ -144,3 +148,54 @@ def test_tshark_flags_a_corrupted_crc(tmp_path: Path) -> None:
     assert "[incorrect, should be 0x" in tree
     assert "Bad CRC" in tree or "bad CRC: computed" in tree
     assert "undecodable bytes (no valid frame)" in tree  # the capture's packet comment
+
+
+def test_tshark_verifies_every_mac_of_the_example_with_the_demo_key() -> None:
+    tree = _tshark("-r", str(EXAMPLE), "-V")
+    macd = tree.count("= MAC: True")
+    assert macd == 17  # SESSION_AUTH's answer through SESSION_CLOSE's
+    assert tree.count("[MAC status: Good (1)]") == macd
+    assert "[verified]" in tree and "Bad MAC" not in tree
+
+
+def _with_bad_mac(frame: bytes) -> bytes:
+    """``frame`` with one MAC bit flipped and the CRC made right again."""
+    data = bytearray(frame)
+    data[-3] ^= 0x01  # the last MAC byte
+    data[-2:] = crc16(bytes(data[2:-2])).to_bytes(2, "big")
+    return bytes(data)
+
+
+def test_tshark_flags_a_bad_mac(tmp_path: Path) -> None:
+    header, chunks = read_capture(EXAMPLE_JSONL)
+    status = 7  # the first STATUS answer, MAC'd
+    assert chunks[status].data[6] == Op.STATUS and chunks[status].data[3] & Flags.MAC
+    pcapng = tmp_path / "bad-mac.pcapng"
+    with PcapngWriter(pcapng, pump_serial=header.pump_serial) as writer:
+        for i, chunk in enumerate(chunks):
+            data = _with_bad_mac(chunk.data) if i == status else chunk.data
+            writer.write_chunk(dataclasses.replace(chunk, data=data))
+    listing = _tshark("-r", str(pcapng)).splitlines()
+    assert "STATUS response [BAD MAC] SEQ 4" in listing[status]
+    tree = _tshark("-r", str(pcapng), "-V", "-Y", "vpump.mac.status == 0")
+    assert "[does not verify]" in tree and "bad MAC under this session's key" in tree
+
+
+def test_tshark_takes_the_pumps_keys_from_a_preference(tmp_path: Path) -> None:
+    own = {Role.CLINICIAN: bytes(range(1, 33)), Role.PATIENT: bytes(range(2, 34))}
+    pcapng = tmp_path / "own-key.pcapng"
+    with (
+        Emulator.single(keys=own, manual_clock=True, start_pump_s=1_790_000_000) as emu,
+        PcapngWriter(pcapng) as writer,
+    ):
+        emu.pumps[0].capture_to(PcapngSink(writer, emu.pumps[0].setup.serial, emu.clock.now))
+        with PumpClient(emu.register_inproc(), key=own[Role.CLINICIAN]) as pump:
+            pump.status()
+    unchecked = _tshark("-r", str(pcapng), "-V")
+    macd = unchecked.count("= MAC: True")
+    assert macd >= 3
+    assert unchecked.count("[MAC status: Unchecked (2)]") == macd
+    assert "MAC status: Good" not in unchecked
+    keys = f"vpump.keys:clinician={own[Role.CLINICIAN].hex()}"
+    checked = _tshark("-o", keys, "-r", str(pcapng), "-V")
+    assert checked.count("[MAC status: Good (1)]") == macd and "Unchecked" not in checked

@@ -14,6 +14,15 @@ local FLAG_RESPONSE, FLAG_MAC = 1, 2
 -- pcapng packet flags: inbound (at the pump) and outbound
 local DIRECTIONS = {[1] = "to pump", [0] = "to programmer"}
 local f_interface_id = Field.new("frame.interface_id")
+local OP_SESSION_OPEN = 2
+local F_ROLE, F_CLIENT_NONCE = "role", "client_nonce"
+local F_PUMP_NONCE, F_PUMP_PROOF = "pump_nonce", "pump_proof"
+local LABEL_PUMP = "vpump/pump"
+local LABEL_SESSION = "vpump/session"
+local ROLE_IDS = {clinician = 1, patient = 2}
+-- the documented, public demo key (protocol/data/demo.key): always tried
+local DEMO_KEYS_HEX = {[1] = "d2aaea21c91f99ba9a8941bb8a6a95a6e256b7163a3c59c4a7b5b1a05f8cbcca", [2] = "df8bc11710aecb13eba2b4ffd37b1d86fcaf28d46c4359014c1d8cdaf6ba7de8"}
+vpump.prefs.keys = Pref.string("Role keys", "", "clinician=<64 hex digits>, patient=<64 hex digits>: the pump's role keys, to follow sessions and verify MACs (the public demo key is always tried)")
 
 local CRC_TABLE = {
   0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7, 0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
@@ -56,7 +65,8 @@ F["vpump.seq"] = ProtoField.uint16("vpump.seq", "SEQ", base.DEC)
 F["vpump.op"] = ProtoField.uint8("vpump.op", "OP", base.HEX, E.Op)
 F["vpump.len"] = ProtoField.uint16("vpump.len", "LEN", base.DEC)
 F["vpump.payload"] = ProtoField.bytes("vpump.payload", "PAYLOAD")
-F["vpump.mac"] = ProtoField.bytes("vpump.mac", "MAC", base.NONE, "first 16 bytes of HMAC-SHA256(session key, VER..PAYLOAD); not verified here")
+F["vpump.mac"] = ProtoField.bytes("vpump.mac", "MAC", base.NONE, "first 16 bytes of HMAC-SHA256(session key, VER..PAYLOAD)")
+F["vpump.mac.status"] = ProtoField.uint8("vpump.mac.status", "MAC status", base.DEC, {[0]="Bad", [1]="Good", [2]="Unchecked"})
 F["vpump.crc"] = ProtoField.uint16("vpump.crc", "CRC", base.HEX)
 F["vpump.crc.status"] = ProtoField.uint8("vpump.crc.status", "CRC status", base.DEC, {[0]="Bad", [1]="Good"})
 F["vpump.junk"] = ProtoField.bytes("vpump.junk", "Undecodable bytes")
@@ -436,6 +446,7 @@ MESSAGES[127] = {name="NAK", request=nil, response=R.Nak}
 
 local EX = {
   bad_crc = ProtoExpert.new("vpump.crc.bad", "Bad CRC", expert.group.CHECKSUM, expert.severity.ERROR),
+  bad_mac = ProtoExpert.new("vpump.mac.bad", "Bad MAC", expert.group.CHECKSUM, expert.severity.ERROR),
   bad_frame = ProtoExpert.new("vpump.frame.bad", "Invalid frame header", expert.group.MALFORMED, expert.severity.ERROR),
   truncated = ProtoExpert.new("vpump.frame.truncated", "Truncated frame", expert.group.MALFORMED, expert.severity.WARN),
   short = ProtoExpert.new("vpump.payload.short", "Payload too short", expert.group.MALFORMED, expert.severity.ERROR),
@@ -447,18 +458,96 @@ local EX = {
 local all_fields = {}
 for _, f in pairs(F) do all_fields[#all_fields + 1] = f end
 vpump.fields = all_fields
-vpump.experts = {EX.bad_crc, EX.bad_frame, EX.truncated, EX.short, EX.trailing, EX.unknown_op, EX.junk}
+vpump.experts = {EX.bad_crc, EX.bad_mac, EX.bad_frame, EX.truncated, EX.short, EX.trailing, EX.unknown_op, EX.junk}
 
 -- ---- the generic interpreter: walks the tables above ------------------------------------
 
-local bxor = (bit32 and bit32.bxor) or (bit and bit.bxor) or function(a, b)
-  local r, p = 0, 1
-  while a > 0 or b > 0 do
-    local x, y = a % 2, b % 2
-    if x ~= y then r = r + p end
-    a, b, p = (a - x) / 2, (b - y) / 2, p * 2
+-- 32-bit operations: bit32 in Lua 5.2 (Wireshark up to 4.2), native operators from 5.3 on
+local band, bor, bxor, bnot, rshift, lshift
+if bit32 then
+  band, bor, bxor, bnot = bit32.band, bit32.bor, bit32.bxor, bit32.bnot
+  rshift, lshift = bit32.rshift, bit32.lshift
+else
+  band, bor, bxor, bnot, rshift, lshift = load([[
+    local M = 0xFFFFFFFF
+    return function(a, b, c) if c then return a & b & c end return a & b end,
+      function(a, b) return a | b end,
+      function(a, b, c) if c then return a ~ b ~ c end return a ~ b end,
+      function(a) return ~a & M end,
+      function(a, n) return (a & M) >> n end,
+      function(a, n) return (a << n) & M end
+  ]])()
+end
+
+local function rrotate(x, n)
+  return bor(rshift(x, n), lshift(x, 32 - n))
+end
+
+-- SHA-256 and HMAC-SHA256, for the MAC and the handshake (pure Lua; frames are short)
+local SHA_K = {
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+}
+local M32 = 4294967296
+
+local function be32(n)
+  return string.char(math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
+    math.floor(n / 256) % 256, n % 256)
+end
+
+local function sha256(message)
+  local h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19}
+  local size = #message
+  message = message .. "\128" .. string.rep("\0", (55 - size) % 64) .. be32(0) .. be32(size * 8)
+  for chunk = 1, #message, 64 do
+    local w = {}
+    for i = 0, 15 do
+      local a, b, c, d = message:byte(chunk + i * 4, chunk + i * 4 + 3)
+      w[i] = ((a * 256 + b) * 256 + c) * 256 + d
+    end
+    for i = 16, 63 do
+      local s0 = bxor(rrotate(w[i - 15], 7), rrotate(w[i - 15], 18), rshift(w[i - 15], 3))
+      local s1 = bxor(rrotate(w[i - 2], 17), rrotate(w[i - 2], 19), rshift(w[i - 2], 10))
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) % M32
+    end
+    local a, b, c, d, e, f, g, hh = h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
+    for i = 0, 63 do
+      local s1 = bxor(rrotate(e, 6), rrotate(e, 11), rrotate(e, 25))
+      local ch = bxor(band(e, f), band(bnot(e), g))
+      local t1 = (hh + s1 + ch + SHA_K[i + 1] + w[i]) % M32
+      local s0 = bxor(rrotate(a, 2), rrotate(a, 13), rrotate(a, 22))
+      local maj = bxor(band(a, b), band(a, c), band(b, c))
+      local t2 = (s0 + maj) % M32
+      hh, g, f, e, d, c, b, a = g, f, e, (d + t1) % M32, c, b, a, (t1 + t2) % M32
+    end
+    h[1], h[2], h[3], h[4] = (h[1] + a) % M32, (h[2] + b) % M32, (h[3] + c) % M32, (h[4] + d) % M32
+    h[5], h[6], h[7], h[8] = (h[5] + e) % M32, (h[6] + f) % M32, (h[7] + g) % M32, (h[8] + hh) % M32
   end
-  return r
+  local out = {}
+  for i = 1, 8 do out[i] = be32(h[i]) end
+  return table.concat(out)
+end
+
+local function hmac_sha256(key, message)
+  if #key > 64 then key = sha256(key) end
+  key = key .. string.rep("\0", 64 - #key)
+  local inner, outer = {}, {}
+  for i = 1, 64 do
+    inner[i] = string.char(bxor(key:byte(i), 0x36))
+    outer[i] = string.char(bxor(key:byte(i), 0x5c))
+  end
+  return sha256(table.concat(outer) .. sha256(table.concat(inner) .. message))
+end
+
+local function from_hex(text)
+  return (text:gsub("%x%x", function(pair) return string.char(tonumber(pair, 16)) end))
 end
 
 local function crc16(tvb, off, n)
@@ -485,7 +574,7 @@ local function dissect_record(rec, tvb, off, limit, tree, pinfo)
     if off == nil then return nil end
     values[fd.name] = value
   end
-  return off
+  return off, values
 end
 
 local function short(tree, pinfo, tvb, off, limit, name)
@@ -539,7 +628,7 @@ dissect_node = function(node, name, tvb, off, limit, tree, pinfo, values)
   local range = tvb(off, size)
   if kind == "bytes" then
     tree:add(node.f, range)
-    return off + size
+    return off + size, tvb:raw(off, size)
   end
   local value
   if size == 8 then
@@ -569,6 +658,39 @@ dissect_node = function(node, name, tvb, off, limit, tree, pinfo, values)
     item:append_text(node.unit)
   end
   return off + size, value
+end
+
+-- sessions by interface, followed through the handshake on the first pass: the session key
+-- of each MAC'd frame, derived from a role key (the preference, then the public demo key)
+-- whose pump proof verifies
+local sessions, frame_keys = {}, {}
+
+local function role_keys(role)
+  local keys = {}
+  for name, hex in string.gmatch(vpump.prefs.keys or "", "(%a+)%s*=%s*(%x+)") do
+    if ROLE_IDS[name:lower()] == role and #hex == 64 then keys[#keys + 1] = from_hex(hex) end
+  end
+  if DEMO_KEYS_HEX[role] then keys[#keys + 1] = from_hex(DEMO_KEYS_HEX[role]) end
+  return keys
+end
+
+local function follow_session(iface, number, op, is_response, has_mac, values)
+  if op == OP_SESSION_OPEN and not is_response and values[F_ROLE] then
+    sessions[iface] = {role = values[F_ROLE], client_nonce = values[F_CLIENT_NONCE]}
+  elseif op == OP_SESSION_OPEN and is_response and sessions[iface] and values[F_PUMP_NONCE] then
+    local s = sessions[iface]
+    s.key = nil
+    local context = string.char(s.role) .. s.client_nonce .. values[F_PUMP_NONCE]
+    for _, role_key in ipairs(role_keys(s.role)) do
+      if hmac_sha256(role_key, LABEL_PUMP .. context) == values[F_PUMP_PROOF] then
+        s.key = hmac_sha256(role_key, LABEL_SESSION .. context)
+        break
+      end
+    end
+  end
+  if has_mac then
+    frame_keys[number] = sessions[iface] and sessions[iface].key or false
+  end
 end
 
 -- requests and responses by (interface, SEQ), filled on the first pass
@@ -620,9 +742,11 @@ local function dissect_frame(tvb, pinfo, tree, off)
   local payload_tree = frame:add(F["vpump.payload"], tvb(payload_off, len))
   local rec = message and (is_response and message.response or message.request)
   local summary = name .. " " .. kind
+  local values
   if rec then
     payload_tree:set_text(rec.name .. " (" .. len .. " bytes)")
-    local stop = dissect_record(rec, tvb, payload_off, payload_off + len, payload_tree, pinfo)
+    local stop
+    stop, values = dissect_record(rec, tvb, payload_off, payload_off + len, payload_tree, pinfo)
     if stop and stop < payload_off + len then
       payload_tree:add_proto_expert_info(EX.trailing, (payload_off + len - stop) ..
         " bytes after the last field")
@@ -630,11 +754,34 @@ local function dissect_frame(tvb, pinfo, tree, off)
   elseif message == nil then
     payload_tree:add_proto_expert_info(EX.unknown_op, string.format("unknown opcode 0x%02X", op))
   end
-  if has_mac then frame:add(F["vpump.mac"], tvb(payload_off + len, MAC_SIZE)) end
   local crc_off = off + total - CRC_SIZE
-  local crc_item = frame:add(F["vpump.crc"], tvb(crc_off, CRC_SIZE))
   local computed = crc16(tvb, off + 2, total - 2 - CRC_SIZE)
   local good = computed == tvb(crc_off, CRC_SIZE):uint()
+  local iface = f_interface_id() and f_interface_id().value or 0
+  if not pinfo.visited and good then
+    follow_session(iface, pinfo.number, op, is_response, has_mac, values or {})
+  end
+  if has_mac then
+    local mac_off = payload_off + len
+    local mac_item = frame:add(F["vpump.mac"], tvb(mac_off, MAC_SIZE))
+    local key = frame_keys[pinfo.number]
+    if key then
+      local expected = hmac_sha256(key, tvb:raw(off + 2, HEADER_SIZE - 2 + len)):sub(1, MAC_SIZE)
+      local ok = expected == tvb:raw(mac_off, MAC_SIZE)
+      mac_item:add(F["vpump.mac.status"], tvb(mac_off, MAC_SIZE), ok and 1 or 0):set_generated()
+      if ok then
+        mac_item:append_text(" [verified]")
+      else
+        mac_item:append_text(" [does not verify]")
+        mac_item:add_proto_expert_info(EX.bad_mac, "bad MAC under this session's key")
+        summary = summary .. " [BAD MAC]"
+      end
+    else
+      mac_item:add(F["vpump.mac.status"], tvb(mac_off, MAC_SIZE), 2):set_generated()
+      mac_item:append_text(" [not checked: no key for this session]")
+    end
+  end
+  local crc_item = frame:add(F["vpump.crc"], tvb(crc_off, CRC_SIZE))
   crc_item:add(F["vpump.crc.status"], tvb(crc_off, CRC_SIZE), good and 1 or 0):set_generated()
   if not good then
     crc_item:append_text(string.format(" [incorrect, should be 0x%04X]", computed))
@@ -645,7 +792,6 @@ local function dissect_frame(tvb, pinfo, tree, off)
     crc_item:append_text(" [correct]")
   end
   -- pairing by SEQ on this interface
-  local iface = f_interface_id() and f_interface_id().value or 0
   local key = iface .. ":" .. seq
   if not pinfo.visited and good then
     if is_response then
