@@ -8,6 +8,8 @@ fail rather than skip, so a machine that lost it cannot pass ``make test`` silen
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -199,3 +201,53 @@ def test_tshark_takes_the_pumps_keys_from_a_preference(tmp_path: Path) -> None:
     keys = f"vpump.keys:clinician={own[Role.CLINICIAN].hex()}"
     checked = _tshark("-o", keys, "-r", str(pcapng), "-V")
     assert checked.count("[MAC status: Good (1)]") == macd and "Unchecked" not in checked
+
+
+_CRYPTO_CHECK = """
+local function hex(s)
+  return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+local cases = {
+  {"", ""},
+  {"key", "The quick brown fox jumps over the lazy dog"},
+  {string.rep("k", 32), string.rep("\\1\\2\\3", 67)},
+  {string.rep("long key ", 10), string.rep("m", 55)},
+  {string.rep("x", 64), string.rep("y", 64)},
+}
+for _, case in ipairs(cases) do
+  print(hex(sha256(case[2])) .. " " .. hex(hmac_sha256(case[1], case[2])))
+end
+"""
+
+
+@pytest.mark.parametrize("lua", ["lua5.2", "lua5.4"])
+def test_the_dissectors_sha256_and_hmac_match_python_under_lua(lua: str) -> None:
+    """Wireshark up to 4.2 runs Lua 5.2 (bit32), later ones Lua 5.4 (native operators): the
+    dissector's crypto is checked under both against hashlib."""
+    interpreter = shutil.which(lua)
+    if interpreter is None:
+        pytest.fail(f"{lua} is not installed: run `bash scripts/system-deps.sh` (make install)")
+    source = dissector.generate()
+    start = source.index("-- 32-bit operations")
+    crypto = source[start : source.index("local function crc16", start)]
+    run = subprocess.run(
+        [interpreter, "-"],
+        input=crypto + _CRYPTO_CHECK,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    cases = [
+        (b"", b""),
+        (b"key", b"The quick brown fox jumps over the lazy dog"),
+        (b"k" * 32, b"\x01\x02\x03" * 67),
+        (b"long key " * 10, b"m" * 55),
+        (b"x" * 64, b"y" * 64),
+    ]
+    expected = [
+        f"{hashlib.sha256(m).hexdigest()} {hmac.new(k, m, hashlib.sha256).hexdigest()}"
+        for k, m in cases
+    ]
+    assert run.stdout.split("\n")[:-1] == expected
