@@ -707,7 +707,8 @@ def _tools() -> str:
             "RESPONSE flag, the prescription by its mode; enums named as here). "
             "`make kaitai` compiles it with `kaitai-struct-compiler` into "
             "`build/kaitai/{csharp,java,cpp_stl,javascript}/`; `make test` compiles it to "
-            "Python and parses every golden vector with the result.",
+            "Python and to JavaScript and parses every golden vector with both (the latter on "
+            "node with the npm runtime `kaitai-struct`).",
             "* `protocol/data/vpump.lua`: a Wireshark dissector for pcapng captures "
             "(`pump-emulator serve --capture-pcap FILE`); see `docs/wireshark.md`.",
             "**A C# team** (a Windows or .NET MAUI programmer) adds `VpumpWire.cs` to its "

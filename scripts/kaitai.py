@@ -23,17 +23,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 KSY = ROOT / "protocol" / "data" / "vpump.ksy"
 COMPILER_VERSION = "0.11.0"
+RUNTIME_VERSION = "0.11.0"
+"""The JavaScript runtime (npm ``kaitai-struct``) the tests run the JavaScript parser on."""
 PREFIX = ROOT / ".cache" / "kaitai"
 COMPILER = PREFIX / "node_modules" / "kaitai-struct-compiler" / "kaitai-struct-compiler.js"
 
 
 def _installed() -> bool:
-    package = PREFIX / "node_modules" / "kaitai-struct-compiler" / "package.json"
-    return (
-        COMPILER.exists()
-        and package.exists()
-        and json.loads(package.read_text())["version"] == COMPILER_VERSION
-    )
+    wanted = {"kaitai-struct-compiler": COMPILER_VERSION, "kaitai-struct": RUNTIME_VERSION}
+    for name, version in wanted.items():
+        package = PREFIX / "node_modules" / name / "package.json"
+        if not package.exists() or json.loads(package.read_text())["version"] != version:
+            return False
+    return COMPILER.exists()
 
 
 def ensure_compiler() -> Path:
@@ -63,6 +65,7 @@ def _npm_install(npm: str) -> None:
             "--no-fund",
             "--silent",
             f"kaitai-struct-compiler@{COMPILER_VERSION}",
+            f"kaitai-struct@{RUNTIME_VERSION}",
         ],
         check=True,
     )

@@ -9,6 +9,10 @@ node these tests fail rather than skip.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,29 +58,72 @@ def test_the_ksy_is_up_to_date() -> None:
     )
 
 
-def _check(node: wiremodel.Node, expected: Any, parsed: Any, where: str) -> None:
-    """``parsed`` (from the Kaitai parser) holds what construct's ``expected`` holds."""
+class Python:
+    """How to read the generated Python parser's objects."""
+
+    @staticmethod
+    def get(parsed: Any, name: str) -> Any:
+        return getattr(parsed, name, None)
+
+    @staticmethod
+    def type_name(parsed: Any) -> str:
+        return type(parsed).__name__
+
+    @staticmethod
+    def raw(parsed: Any) -> Any:
+        return parsed
+
+
+class JavaScript:
+    """How to read the JavaScript parser's objects, dumped to JSON by the node script below:
+    camelCase names, ``__type`` for the class, ``{"__bytes": hex}`` for bytes."""
+
+    @staticmethod
+    def get(parsed: Any, name: str) -> Any:
+        head, *rest = name.split("_")
+        return parsed.get(head + "".join(part[:1].upper() + part[1:] for part in rest))
+
+    @staticmethod
+    def type_name(parsed: Any) -> str:
+        return str(parsed["__type"])
+
+    @staticmethod
+    def raw(parsed: Any) -> Any:
+        if isinstance(parsed, dict) and "__bytes" in parsed:
+            return bytes.fromhex(parsed["__bytes"])
+        return parsed
+
+
+Reader = type[Python] | type[JavaScript]
+
+
+def _check(
+    node: wiremodel.Node, expected: Any, parsed: Any, where: str, reader: Reader = Python
+) -> None:
+    """``parsed`` (from a Kaitai parser) holds what construct's ``expected`` holds."""
     match node:
         case wiremodel.IntNode():
             assert int(parsed) == int(expected), where
         case wiremodel.BytesNode() | wiremodel.TextNode():
-            assert parsed == expected, where
+            assert reader.raw(parsed) == expected, where
         case wiremodel.ArrayNode(element=element):
             assert len(parsed) == len(expected), where
             for i, (want, got) in enumerate(zip(expected, parsed, strict=True)):
-                inner = got if not isinstance(element, wiremodel.ArrayNode) else got.items
-                _check(element, want, inner, f"{where}[{i}]")
+                wrapped = isinstance(element, wiremodel.ArrayNode)
+                inner = reader.get(got, "items") if wrapped else got
+                _check(element, want, inner, f"{where}[{i}]", reader)
         case wiremodel.RecordNode(fields=fields):
             for field in fields:
-                got = getattr(parsed, field.name, None)
-                _check(field.node, expected[field.name], got, f"{where}.{field.name}")
+                got = reader.get(parsed, field.name)
+                _check(field.node, expected[field.name], got, f"{where}.{field.name}", reader)
         case wiremodel.SwitchNode(cases=cases):
             if expected is None:
                 assert parsed is None, where
                 return
             # The case the earlier field chose: the parsed object's class names it.
-            record = next(c for _, c in cases if type(parsed).__name__ == _class(c.name))
-            _check(record, expected, parsed, where)
+            name = reader.type_name(parsed)
+            record = next(c for _, c in cases if name == _class(c.name))
+            _check(record, expected, parsed, where, reader)
 
 
 def _class(name: str) -> str:
@@ -116,3 +163,60 @@ def test_the_generated_parser_reads_frames_back_to_back(parser: Any) -> None:
     frames = parser(KaitaiStream(BytesIO(stream))).frames
     assert [f.seq for f in frames] == [v.frame.seq for v in VECTORS]
     assert {f.opcode for f in frames if f.op == 0x10} == {parser.Op.status}
+
+
+_DUMP_JS = """
+const VpumpWire = require(process.argv[2]).VpumpWire;
+const KaitaiStream = require("kaitai-struct/KaitaiStream");
+function dump(o) {
+  if (o instanceof Uint8Array) return {__bytes: Buffer.from(o).toString("hex")};
+  if (Array.isArray(o)) return o.map(dump);
+  if (o && typeof o === "object") {
+    const out = {__type: o.constructor.name};
+    for (const key of Object.keys(o)) if (!key.startsWith("_")) out[key] = dump(o[key]);
+    return out;
+  }
+  return o;
+}
+const wires = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const out = wires.map((hex) => {
+  const parsed = new VpumpWire(new KaitaiStream(Buffer.from(hex, "hex")));
+  return parsed.frames.map((f) => Object.assign(dump(f), {
+    isResponse: f.isResponse, crcInput: Buffer.from(f.crcInput).toString("hex")}));
+});
+console.log(JSON.stringify(out));
+"""
+
+
+def test_the_generated_javascript_parser_reads_every_golden_vector(tmp_path: Path) -> None:
+    """The same check through another language's parser: JavaScript on node, with the
+    kaitai-struct runtime from npm (what a browser or Electron programmer would use)."""
+    script = _load("vpump_kaitai_script_js", ROOT / "scripts" / "kaitai.py")
+    (parser_file,) = script.compile_ksy(tmp_path, ["javascript"])
+    node = shutil.which("node")
+    assert node is not None, "node is missing: run `bash scripts/system-deps.sh`"
+    (tmp_path / "dump.js").write_text(_DUMP_JS, encoding="utf-8")
+    run = subprocess.run(
+        [node, str(tmp_path / "dump.js"), str(parser_file)],
+        input=json.dumps([v.wire.hex() for v in VECTORS]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NODE_PATH": str(script.PREFIX / "node_modules")},
+    )
+    assert run.returncode == 0, run.stderr
+    parsed = json.loads(run.stdout)
+    assert len(parsed) == len(VECTORS)
+    for vector, frames in zip(VECTORS, parsed, strict=True):
+        assert len(frames) == 1, vector.name
+        frame, want = frames[0], vector.frame
+        header = (frame["flags"], frame["seq"], frame["op"], frame["len"])
+        assert header == (int(want.flags), want.seq, want.op, len(want.payload)), vector.name
+        assert frame["crc"] == crc16(bytes.fromhex(frame["crcInput"])), vector.name
+        if vector.message is None or not wire_fields(type(vector.message)):
+            assert JavaScript.raw(frame["payload"]) == want.payload, vector.name
+            continue
+        record = wiremodel.record_node(type(vector.message))
+        assert frame["payload"]["__type"] == _class(record.name), vector.name
+        _check(record, _expected(vector.message), frame["payload"], vector.name, JavaScript)
