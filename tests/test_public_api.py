@@ -17,7 +17,9 @@ from protocol.keys import DEMO_KEY_FILE
 from tests.support import inproc_pump
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_DOCS = [ROOT / "README.md", ROOT / "docs" / "api.md"]
+EXAMPLE_DOCS = [ROOT / "README.md", ROOT / "docs" / "api.md", ROOT / "docs" / "emulator.md"]
+"""Documents whose Python examples run as they are (others' need fixtures: only checked)."""
+ALL_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -58,6 +60,16 @@ def test_the_reexports_are_the_owners_objects() -> None:
     assert vpump.PumpClient is PumpClient
     assert vpump.DEMO_KEY_FILE == DEMO_KEY_FILE
     assert DEMO_KEY_FILE.is_file()
+
+
+def test_every_python_example_in_the_docs_imports_only_the_public_api() -> None:
+    internal = re.compile(
+        r"^\s*(from|import)\s+(protocol|emulator|firmware_model|programmer_gui)\b"
+    )
+    for doc in ALL_DOCS:
+        for block in _BLOCK.findall(doc.read_text(encoding="utf-8")):
+            for line in block.splitlines():
+                assert not internal.match(line), f"{doc.name}: {line.strip()!r}: use import vpump"
 
 
 def test_the_docs_hold_python_examples() -> None:
