@@ -126,7 +126,10 @@ class _Builder:
                     unit,
                 )
             case ArrayNode(element=element, max_count=max_count):
-                yield {"id": f"num_{name}", "type": "u1", "valid": {"max": max_count}}
+                count: dict[str, Any] = {"id": f"num_{name}", "type": "u1"}
+                if max_count < 255:
+                    count["valid"] = {"max": max_count}
+                yield count
                 attr = {"id": name, "repeat": "expr", "repeat-expr": f"num_{name}"}
                 attr.update(self._element_type(owner, name, element))
                 yield _with_doc(attr, doc, unit)

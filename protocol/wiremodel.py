@@ -15,14 +15,17 @@ suffix conventions of :mod:`protocol.messages`), until fields declare them.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
+import typing
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final, TypeAlias
+from typing import Any, TypeAlias
 
-from construct import Construct, FormatField, Struct, Switch
+from construct import Array, Construct, FocusedSeq, FormatField, Struct, Switch
 
-from protocol import messages
+from protocol.docgen import _unit as _name_unit
 from protocol.enums import AlarmCode, Op
 from protocol.messages import (
     REGISTRY,
@@ -30,6 +33,8 @@ from protocol.messages import (
     ArrayOf,
     Bool8,
     EnumWire,
+    Message,
+    PrescriptionSpec,
     PrescriptionWire,
     RawBytes,
     Record,
@@ -39,6 +44,7 @@ from protocol.messages import (
     TimeOrNone,
     UInt,
     Wire,
+    payload_schema,
     wire_fields,
 )
 
@@ -138,29 +144,13 @@ class MessageModel:
     response: RecordNode
 
 
-_UNIT_SUFFIXES: Final = (
-    ("_nl_per_day", "nL/day"),
-    ("_nl_per_cm", "nL/cm"),
-    ("_ug_per_ml", "mcg/mL"),
-    ("_permille", "1/1000"),
-    ("_nl", "nL"),
-    ("_min", "min after midnight"),
-    ("_s", "s"),
-)
-
-
 def unit_for(name: str, doc: str = "") -> str:
-    """The unit of a field, from its description ("... in mL" style words are not parsed:
-    only an explicit ``unit: X`` there) or else its name's suffix; "" when it has none."""
+    """The unit of a field: an explicit ``unit: X`` in its description, or else what its
+    name's suffix means (the same table as docs/protocol.md's), "" when it has none."""
     declared = re.search(r"\bunit:\s*(\S+)", doc)
     if declared:
         return declared.group(1)
-    if name == "clock_s" or name.endswith("_at_s"):
-        return "s (Unix time)"
-    for suffix, unit in _UNIT_SUFFIXES:
-        if name.endswith(suffix):
-            return unit
-    return ""
+    return _name_unit(name)
 
 
 def snake(name: str) -> str:
@@ -217,32 +207,51 @@ def record_node(record: type[Record]) -> RecordNode:
     )
 
 
-# The wire types PrescriptionSpec validates its fields with, by field name: the prescription
-# schema (a Switch on the mode) is walked case by case and each field found here takes its
-# wire type; a field not found must be a plain integer.
-_PRESCRIPTION_WIRES: Final[dict[str, Wire]] = {
-    "mode": messages._MODE,
-    "rate_nl_per_day": messages._RATE,
-    "weekly": messages._WEEKLY,
-    "profiles": messages._PROFILES,
-}
+@functools.cache
+def _records() -> dict[int, type[Record]]:
+    """Every record class by the id of its payload schema, to recognise them in a schema."""
+    found: dict[int, type[Record]] = {}
+    pending: list[type[Record]] = [Record]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls is not Record and cls is not Message and dataclasses.fields(cls):
+            try:
+                found[id(payload_schema(cls))] = cls
+            except TypeError:
+                continue  # a base whose fields declare no wire type: not a wire record
+    return found
 
 
-def _construct_field(name: str, subcon: Construct) -> Field:
-    wire = _PRESCRIPTION_WIRES.get(name)
-    if wire is not None:
-        node = node_for(wire)
-    elif isinstance(subcon, FormatField) and subcon.fmtstr[1:] in "BHLQ":
-        node = IntNode(bits=8 * subcon.length)
-    else:
-        raise TypeError(f"no wire model for the prescription field {name!r} ({subcon!r})")
-    return Field(name, node, "", unit_for(name))
+def _construct_node(subcon: Construct, name: str, hints: dict[str, Any]) -> Node:
+    """The node of a construct subcon inside a schema written by hand (the prescription):
+    integers, records, u8-counted arrays; enum and boolean meaning from the value type's
+    annotation of the same name (``hints``)."""
+    record = _records().get(id(subcon))
+    if record is not None:
+        return record_node(record)
+    if isinstance(subcon, FormatField) and subcon.fmtstr[1:] in "BHLQbhlq":
+        hint = hints.get(name)
+        bits = 8 * subcon.length
+        if isinstance(hint, type) and issubclass(hint, IntEnum):
+            return IntNode(bits=bits, meaning="enum", enum=hint)
+        if hint is bool:
+            return IntNode(bits=bits, meaning="bool")
+        return IntNode(bits=bits, signed=subcon.fmtstr[1:].islower())
+    if isinstance(subcon, FocusedSeq) and [s.name for s in subcon.subcons] == ["count", "items"]:
+        items = subcon.subcons[1].subcon
+        if isinstance(items, Array):  # construct's PrefixedArray(Int8ub, element)
+            return ArrayNode(element=_construct_node(items.subcon, name, hints), max_count=255)
+    raise TypeError(f"no wire model for the prescription field {name!r} ({subcon!r})")
 
 
 def _prescription_node(wire: PrescriptionWire) -> RecordNode:
+    """The prescription: its construct schema walked field by field (a Switch on the mode),
+    with the meaning of each field read off :class:`PrescriptionSpec`'s annotations."""
     schema = wire.subcon
     if not isinstance(schema, Struct):
         raise TypeError(f"the prescription schema is a {type(schema).__name__}, not a Struct")
+    hints = typing.get_type_hints(PrescriptionSpec)
     fields: list[Field] = []
     for item in schema.subcons:
         subcon = item.subcon
@@ -257,7 +266,15 @@ def _prescription_node(wire: PrescriptionWire) -> RecordNode:
                     int(key),
                     RecordNode(
                         name=_case_name(key_node, int(key)),
-                        fields=tuple(_construct_field(s.name, s.subcon) for s in case.subcons),
+                        fields=tuple(
+                            Field(
+                                s.name,
+                                _construct_node(s.subcon, s.name, hints),
+                                "",
+                                unit_for(s.name),
+                            )
+                            for s in case.subcons
+                        ),
                     ),
                 )
                 for key, case in sorted(subcon.cases.items())
@@ -265,7 +282,8 @@ def _prescription_node(wire: PrescriptionWire) -> RecordNode:
             enum = key_node.enum if isinstance(key_node, IntNode) else None
             fields.append(Field(item.name, SwitchNode(on=on, enum=enum, cases=cases), "", ""))
         else:
-            fields.append(_construct_field(item.name, subcon))
+            node = _construct_node(subcon, item.name, hints)
+            fields.append(Field(item.name, node, "", unit_for(item.name)))
     return RecordNode(name="Prescription", fields=tuple(fields))
 
 

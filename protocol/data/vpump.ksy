@@ -145,7 +145,7 @@ types:
       doc: 'dead volume of the pump''s internal tubing; unit: nL'
     - id: catheter_volume_nl_per_cm
       type: u4
-      doc: 'dead volume of the catheter per cm of length; unit: nL/cm'
+      doc: dead volume of the catheter per cm of length
   session_open_request:
     doc: 'Handshake step 1: the role wanted and the programmer''s fresh nonce.'
     seq:
@@ -282,8 +282,6 @@ types:
       doc: 'boolean: 0 false, 1 true'
     - id: num_profiles
       type: u1
-      valid:
-        max: 7
     - id: profiles
       repeat: expr
       repeat-expr: num_profiles
@@ -292,8 +290,6 @@ types:
     seq:
     - id: num_items
       type: u1
-      valid:
-        max: 13
     - id: items
       repeat: expr
       repeat-expr: num_items

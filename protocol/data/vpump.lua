@@ -214,7 +214,7 @@ R.DeviceInfoResponse = {name="DeviceInfoResponse", fields={
   {name="minimum_mode_rate_nl_per_day", node={kind="uint", size=4, f=F["vpump.device_info_response.minimum_mode_rate_nl_per_day"], unit=" nL/day", time=false, none_is_zero=false}},
   {name="empty_threshold_nl", node={kind="uint", size=4, f=F["vpump.device_info_response.empty_threshold_nl"], unit=" nL", time=false, none_is_zero=false}},
   {name="tubing_volume_nl", node={kind="uint", size=4, f=F["vpump.device_info_response.tubing_volume_nl"], unit=" nL", time=false, none_is_zero=false}},
-  {name="catheter_volume_nl_per_cm", node={kind="uint", size=4, f=F["vpump.device_info_response.catheter_volume_nl_per_cm"], unit=" nL/cm", time=false, none_is_zero=false}},
+  {name="catheter_volume_nl_per_cm", node={kind="uint", size=4, f=F["vpump.device_info_response.catheter_volume_nl_per_cm"], unit=nil, time=false, none_is_zero=false}},
 }}
 R.SessionOpenRequest = {name="SessionOpenRequest", fields={
   {name="role", node={kind="enum", size=1, f=F["vpump.session_open_request.role"], names=E.Role}},
