@@ -6,32 +6,16 @@ only the key of the role it opens sessions in. ``#`` starts a comment.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import importlib.resources
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from protocol.enums import Role
 from protocol.errors import LocalError
+from protocol.resources import package_file
 
 KEY_SIZE = 32
 """Bytes per key (HMAC-SHA256 keys)."""
-
-_RESOURCES = contextlib.ExitStack()
-atexit.register(_RESOURCES.close)
-
-
-def package_file(package: str, name: str) -> Path:
-    """A data file shipped inside ``package``, as a real path (found with importlib.resources,
-    so it works from a checkout, an installed wheel, and a zipped install, where the file is
-    extracted once to a temporary file that lives until the interpreter exits)."""
-    resource = importlib.resources.files(package).joinpath(name)
-    if isinstance(resource, Path):
-        return resource
-    return _RESOURCES.enter_context(importlib.resources.as_file(resource))
-
 
 DEMO_KEY_FILE = package_file("protocol", "data/demo.key")
 """The documented demo key shared by the demo pump and the demo programmer, shipped as

@@ -75,6 +75,8 @@ key_file = pathlib.Path(vpump.DEMO_KEY_FILE)
 assert "site-packages" in str(key_file) and key_file.is_file(), key_file
 assert vpump.load_keys(key_file)[vpump.Role.CLINICIAN]
 assert importlib.util.find_spec("bench") is None, "bench was installed"
+for shipped in (vpump.DISSECTOR_FILE, vpump.KSY_FILE):
+    assert "site-packages" in str(shipped) and pathlib.Path(shipped).is_file(), shipped
 print(f"wheel-check: import vpump {vpump.__version__}; demo key {key_file}")
 EOF
 

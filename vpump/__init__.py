@@ -39,6 +39,9 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "format_keys": ("protocol.keys", "format_keys"),
     "key_for": ("protocol.keys", "key_for"),
     "KeyFileError": ("protocol.keys", "KeyFileError"),
+    # the generated wire tools, shipped in the package
+    "DISSECTOR_FILE": ("protocol.resources", "DISSECTOR_FILE"),
+    "KSY_FILE": ("protocol.resources", "KSY_FILE"),
     # roles and the other wire enums
     "Role": ("protocol.enums", "Role"),
     "Op": ("protocol.enums", "Op"),
@@ -70,6 +73,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
 
 __all__ = [
     "DEMO_KEY_FILE",
+    "DISSECTOR_FILE",
+    "KSY_FILE",
     "PRESETS",
     "AlarmClass",
     "AlarmCode",
@@ -143,6 +148,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         parse_keys,
     )
     from protocol.messages import FlexStep, PrescriptionSpec, StatusResponse
+    from protocol.resources import DISSECTOR_FILE, KSY_FILE
 
 
 def __getattr__(name: str) -> Any:

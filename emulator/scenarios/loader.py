@@ -54,7 +54,7 @@ from protocol.enums import (
     Role,
     StopReason,
 )
-from protocol.keys import package_file
+from protocol.resources import package_file
 
 __all__ = ["SCHEMA_PATH", "SUFFIX", "event_parameters", "load_scenario", "parse_scenario", "schema"]
 
