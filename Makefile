@@ -49,10 +49,11 @@ soak: $(STAMP)  ## long reliability runs: fuzzing (1M inputs per target), a mult
 	$(BIN)/python -m tests.hardening.soak
 	$(BIN)/python -m tests.hardening.crash
 
-docs: $(STAMP)  ## regenerate docs/protocol.md, the Wireshark dissector and the .ksy from the schemas
+docs: $(STAMP)  ## regenerate docs/protocol.md, the dissector, the .ksy (and tshark's tree in docs/wireshark.md)
 	$(BIN)/python -m protocol.docgen > docs/protocol.md
 	$(BIN)/python -m protocol.dissector > protocol/data/vpump.lua
 	$(BIN)/python -m protocol.kaitai > protocol/data/vpump.ksy
+	$(BIN)/python scripts/wireshark_docs.py
 
 kaitai: $(STAMP)  ## parsers in C#, Java, C++ and JavaScript from protocol/data/vpump.ksy, into build/kaitai/
 	$(BIN)/python scripts/kaitai.py build/kaitai csharp java cpp_stl javascript
