@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import hmac
 import shutil
+import struct
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -282,3 +283,64 @@ def test_the_dissectors_sha256_and_hmac_match_python_under_lua(lua: str) -> None
         for k, m in cases
     ]
     assert run.stdout.split("\n")[:-1] == expected
+
+
+def _ipv4_tcp(src_port: int, dst_port: int, seq: int, ack: int, payload: bytes) -> bytes:
+    """One IPv4 packet (127.0.0.1 to itself) carrying a TCP segment with PSH|ACK."""
+    tcp = struct.pack("!HHIIBBHHH", src_port, dst_port, seq, ack, 5 << 4, 0x18, 65535, 0, 0)
+    total = 20 + len(tcp) + len(payload)
+    header = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, total, 0, 0x4000, 64, 6, 0, *[bytes([127, 0, 0, 1])] * 2
+    )
+    checksum = 0
+    for i in range(0, 20, 2):
+        checksum += (header[i] << 8) | header[i + 1]
+    while checksum >> 16:
+        checksum = (checksum & 0xFFFF) + (checksum >> 16)
+    header = header[:10] + struct.pack("!H", ~checksum & 0xFFFF) + header[12:]
+    return header + tcp + payload
+
+
+def _tcp_capture(path: Path, frames: list[tuple[Chunk, Frame]], server_port: int) -> None:
+    """The example session as a sniffed socket:// conversation: raw IPv4 (LINKTYPE_RAW), each
+    frame cut in two TCP segments, so the dissector must reassemble every one."""
+    shb = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+    idb = struct.pack("<HHI", 101, 0, 65535)
+
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    out = bytearray(block(0x0A0D0D0A, shb) + block(1, idb))
+    seq = {True: 1000, False: 5000}  # next sequence number, by "towards the pump"
+    micros = 1_790_000_000_000_000
+    for chunk, _ in frames:
+        to_pump = chunk.direction is Direction.TO_PUMP
+        ports = (50000, server_port) if to_pump else (server_port, 50000)
+        half = len(chunk.data) // 2
+        for piece in (chunk.data[:half], chunk.data[half:]):
+            packet = _ipv4_tcp(*ports, seq[to_pump], seq[not to_pump], piece)
+            seq[to_pump] += len(piece)
+            micros += 1000
+            epb = struct.pack(
+                "<IIIII", 0, micros >> 32, micros & 0xFFFFFFFF, len(packet), len(packet)
+            )
+            out += block(6, epb + packet + b"\0" * (-len(packet) % 4))
+    path.write_bytes(bytes(out))
+
+
+def test_tshark_reassembles_a_sniffed_tcp_conversation(tmp_path: Path) -> None:
+    frames = _example()
+    pcapng = tmp_path / "tcp.pcapng"
+    _tcp_capture(pcapng, frames, server_port=7000)
+    tree = _tshark("-o", "vpump.tcp_port:7000", "-r", str(pcapng), "-2", "-V")
+    assert tree.count("vpump pump telemetry, ") == len(frames)
+    assert tree.count("[CRC status: Good (1)]") == len(frames)
+    macd = sum(1 for _, frame in frames if frame.mac is not None)
+    assert tree.count("[MAC status: Good (1)]") == macd  # the session followed over TCP
+    assert "[Request in: " in tree and "[Response in: " in tree
+    listing = _tshark("-d", "tcp.port==7000,vpump", "-r", str(pcapng)).splitlines()
+    decoded = [line for line in listing if "vpump" in line]
+    assert len(decoded) == len(frames)  # one reassembled frame in every second segment
+    assert "to pump DEVICE_INFO request SEQ 1" in decoded[0]
+    assert "to programmer DEVICE_INFO response SEQ 1" in decoded[1]

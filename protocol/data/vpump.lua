@@ -23,6 +23,7 @@ local ROLE_IDS = {clinician = 1, patient = 2}
 -- the documented, public demo key (protocol/data/demo.key): always tried
 local DEMO_KEYS_HEX = {[1] = "d2aaea21c91f99ba9a8941bb8a6a95a6e256b7163a3c59c4a7b5b1a05f8cbcca", [2] = "df8bc11710aecb13eba2b4ffd37b1d86fcaf28d46c4359014c1d8cdaf6ba7de8"}
 vpump.prefs.keys = Pref.string("Role keys", "", "clinician=<64 hex digits>, patient=<64 hex digits>: the pump's role keys, to follow sessions and verify MACs (the public demo key is always tried)")
+vpump.prefs.tcp_port = Pref.uint("TCP port", 0, "decode this TCP port as vpump frames (pump-emulator serve --tcp); 0: only by Decode As")
 
 local CRC_TABLE = {
   0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7, 0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
@@ -693,6 +694,24 @@ local function follow_session(iface, number, op, is_response, has_mac, values)
   end
 end
 
+-- a link: a capture interface, and within it a TCP connection when sniffed over TCP
+local PT_TCP = 2  -- pinfo.port_type of a TCP segment
+
+local function over_tcp(pinfo)
+  return pinfo.port_type == PT_TCP
+end
+
+local function conversation(pinfo)
+  local iface = f_interface_id()
+  local key = tostring(iface and iface.value or 0)
+  if over_tcp(pinfo) then  -- the two endpoints, in a fixed order
+    local a = tostring(pinfo.src) .. ":" .. pinfo.src_port
+    local b = tostring(pinfo.dst) .. ":" .. pinfo.dst_port
+    key = key .. "/" .. (a < b and (a .. "-" .. b) or (b .. "-" .. a))
+  end
+  return key
+end
+
 -- requests and responses by (interface, SEQ), filled on the first pass
 local requests, responses, paired = {}, {}, {}
 
@@ -757,7 +776,7 @@ local function dissect_frame(tvb, pinfo, tree, off)
   local crc_off = off + total - CRC_SIZE
   local computed = crc16(tvb, off + 2, total - 2 - CRC_SIZE)
   local good = computed == tvb(crc_off, CRC_SIZE):uint()
-  local iface = f_interface_id() and f_interface_id().value or 0
+  local iface = conversation(pinfo)
   if not pinfo.visited and good then
     follow_session(iface, pinfo.number, op, is_response, has_mac, values or {})
   end
@@ -812,9 +831,22 @@ local function dissect_frame(tvb, pinfo, tree, off)
   return off + total, summary .. " SEQ " .. seq
 end
 
-function vpump.dissector(tvb, pinfo, tree)
+local function direction_of(pinfo)
+  local known = DIRECTIONS[pinfo.p2p_dir]
+  if known or not over_tcp(pinfo) then return known end
+  -- TCP: the pump is the side that listens on the port this dissector was chosen for
+  local port = vpump.prefs.tcp_port
+  if pinfo.dst_port == pinfo.match_uint or (port ~= 0 and pinfo.dst_port == port) then
+    return "to pump"
+  end
+  return "to programmer"
+end
+
+local tcp_frames_in_packet = 0
+
+local function dissect_frames(tvb, pinfo, tree)
   pinfo.cols.protocol = "vpump"
-  local direction = DIRECTIONS[pinfo.p2p_dir]
+  local direction = direction_of(pinfo)
   local off, parts = 0, {}
   while off < tvb:len() do
     local sync = nil
@@ -837,8 +869,47 @@ function vpump.dissector(tvb, pinfo, tree)
   if direction then
     tree:add(F["vpump.direction"], tvb(0, 0), direction):set_generated()
   end
-  pinfo.cols.info = (direction and (direction .. " ") or "") .. table.concat(parts, "; ")
+  local text = (direction and (direction .. " ") or "") .. table.concat(parts, "; ")
+  if over_tcp(pinfo) and tcp_frames_in_packet > 0 then
+    pinfo.cols.info:append("; " .. text)  -- a TCP segment may complete several frames
+  else
+    pinfo.cols.info = text
+  end
+  tcp_frames_in_packet = tcp_frames_in_packet + 1
   return tvb:len()
 end
 
+-- TCP (pump-emulator serve --tcp, sniffed): frames reassembled across segments
+local function tcp_frame_length(tvb, pinfo, offset)
+  local available = tvb:len() - offset
+  if tvb(offset, 1):uint() ~= SYNC0 or tvb(offset + 1, 1):uint() ~= SYNC1 then
+    for i = offset + 1, tvb:len() - 2 do  -- bytes outside a frame: up to the next SYNC
+      if tvb(i, 1):uint() == SYNC0 and tvb(i + 1, 1):uint() == SYNC1 then return i - offset end
+    end
+    return available
+  end
+  local len = tvb(offset + 7, 2):uint()
+  if len > MAX_PAYLOAD then return 1 end  -- not a frame: its first byte is noise
+  local has_mac = math.floor(tvb(offset + 3, 1):uint() / FLAG_MAC) % 2 == 1
+  return HEADER_SIZE + len + (has_mac and MAC_SIZE or 0) + CRC_SIZE
+end
+
+function vpump.dissector(tvb, pinfo, tree)
+  if over_tcp(pinfo) then
+    tcp_frames_in_packet = 0
+    dissect_tcp_pdus(tvb, tree, HEADER_SIZE, tcp_frame_length, dissect_frames)
+    return tvb:len()
+  end
+  return dissect_frames(tvb, pinfo, tree)
+end
+
+local registered_port = 0
+function vpump.prefs_changed()
+  local table = DissectorTable.get("tcp.port")
+  if registered_port ~= 0 then table:remove(registered_port, vpump) end
+  registered_port = vpump.prefs.tcp_port
+  if registered_port ~= 0 then table:add(registered_port, vpump) end
+end
+
+DissectorTable.get("tcp.port"):add_for_decode_as(vpump)
 DissectorTable.get("wtap_encap"):add((wtap_encaps or wtap).USER0, vpump)
