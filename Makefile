@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := protocol firmware_model emulator programmer_gui bench
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help install test lint typecheck imports pytest bench demo screenshots report soak docs clean
+.PHONY: help install test lint typecheck imports pytest wheel-check kaitai bench demo screenshots report soak docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,9 +33,13 @@ imports: $(STAMP)  ## import-linter: the one-way rule between packages
 	$(BIN)/lint-imports
 
 pytest: $(STAMP)  ## the test suite (offscreen Qt, two workers)
+	$(BIN)/python scripts/kaitai.py --install
 	$(BIN)/pytest -n 2 -q
 
-test: lint typecheck imports pytest  ## everything CI runs
+wheel-check: $(STAMP)  ## build the wheel, install it in a fresh venv outside the checkout, run the tools
+	bash scripts/wheel-check.sh $(BIN)/python
+
+test: lint typecheck imports pytest wheel-check  ## everything CI runs
 
 bench: $(STAMP)  ## benchmarks: figures beside their floors, written to bench/results.json
 	$(BIN)/python -m bench
@@ -45,8 +49,14 @@ soak: $(STAMP)  ## long reliability runs: fuzzing (1M inputs per target), a mult
 	$(BIN)/python -m tests.hardening.soak
 	$(BIN)/python -m tests.hardening.crash
 
-docs: $(STAMP)  ## regenerate docs/protocol.md from the schemas
+docs: $(STAMP)  ## regenerate docs/protocol.md, the dissector, the .ksy (and tshark's tree in docs/wireshark.md)
 	$(BIN)/python -m protocol.docgen > docs/protocol.md
+	$(BIN)/python -m protocol.dissector > protocol/data/vpump.lua
+	$(BIN)/python -m protocol.kaitai > protocol/data/vpump.ksy
+	$(BIN)/python scripts/wireshark_docs.py
+
+kaitai: $(STAMP)  ## parsers in C#, Java, C++ and JavaScript from protocol/data/vpump.ksy, into build/kaitai/
+	$(BIN)/python scripts/kaitai.py build/kaitai csharp java cpp_stl javascript
 
 demo: $(STAMP)  ## the programmer on the demo pump (without a display: a headless demonstration + screenshots)
 	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
@@ -67,4 +77,4 @@ report: $(STAMP)  ## run the scenario library with an HTML and a JUnit report (r
 	@echo "vpump: report in reports/scenarios.html (JUnit XML: reports/scenarios.xml)"
 
 clean:  ## remove the venv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .cache

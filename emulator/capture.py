@@ -24,17 +24,16 @@ know. Every line is flushed as it is written, so a crash loses at most the line
 being written; :class:`CaptureReader` reports such a cut-off last line instead
 of failing on it.
 
-**pcap.** :class:`PcapWriter` writes the same chunks as a classic
-(microsecond) pcap file with link type ``DLT_USER0`` (147). Each packet is a
-one-byte pseudo-header (0x00: to the pump, 0x01: to the programmer) followed
-by the chunk's bytes; a chunk longer than the snap length is split into
-several packets with the same time stamp. To read it in Wireshark, open
-*Edit > Preferences > Protocols > DLT_USER > Encapsulations Table*, add an
-entry for "User 0 (DLT=147)" with payload dissector ``data``, header size 1
-and header dissector ``data``; the packet bytes then show the direction byte
-apart from the frame bytes (``tshark -r FILE -x`` dumps them on a terminal).
-The pcap carries no link label: export one link per file
-(:func:`export_pcap` with ``link=``) when a capture mixes several.
+**pcapng.** :class:`PcapngWriter` writes the same traffic as pcapng for
+Wireshark, link type ``DLT_USER0`` (147): one interface per link, named by
+pump and link (``VP20-000001 pty#1``); one packet per frame, cut with the
+pump's own framing rules, and the bytes a receiver would drop as packets of
+their own (commented "undecodable bytes"); the direction in the packet flags
+(inbound: towards the pump; outbound: towards the programmer). A packet is
+exactly the bytes on the wire. The generated dissector
+``protocol/data/vpump.lua`` decodes every field
+(``tshark -X lua_script:protocol/data/vpump.lua -r FILE.pcapng -V``);
+:func:`export_pcapng` converts a JSON-lines capture.
 
 **Where to wrap.** :class:`CapturingEndpoint` records what the endpoint it
 wraps receives and answers. Wrapped around the pump's own endpoint, *inside*
@@ -65,6 +64,8 @@ from typing import IO, Any, Final, Protocol, Self, TextIO
 
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
 from emulator.transports.base import Endpoint, EndpointFactory
+from protocol.errors import FrameError
+from protocol.frames import HEADER_SIZE, SYNC, decode_frame, frame_length
 
 __all__ = [
     "CAPTURE_FORMAT",
@@ -85,10 +86,12 @@ __all__ = [
     "Chunk",
     "ChunkSink",
     "Direction",
-    "PcapWriter",
+    "FrameSplitter",
+    "PcapngSink",
+    "PcapngWriter",
     "RingCapture",
     "capturing_factory",
-    "export_pcap",
+    "export_pcapng",
     "read_capture",
 ]
 
@@ -105,10 +108,18 @@ DLT_USER0: Final = 147
 """pcap link type "User 0": private use, dissected as configured in Wireshark."""
 PCAP_SNAPLEN: Final = 65535
 """Largest pcap packet written (direction byte included)."""
-PCAP_MAGIC_US: Final = 0xA1B2C3D4
-"""Classic pcap, microsecond time stamps."""
-_PCAP_GLOBAL: Final = struct.Struct("<IHHiIII")
-_PCAP_RECORD: Final = struct.Struct("<IIII")
+PCAPNG_BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
+"""pcapng section header byte-order magic (files are written little-endian)."""
+_SHB, _IDB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
+_SHB_USERAPPL, _IF_NAME, _IF_DESCRIPTION, _IF_TSRESOL = 4, 2, 3, 9
+_OPT_COMMENT, _EPB_FLAGS = 1, 2
+_EPB_INBOUND, _EPB_OUTBOUND = 0b01, 0b10
+_PCAPNG_BLOCK_HEAD: Final = struct.Struct("<II")
+_PCAPNG_U32: Final = struct.Struct("<I")
+_PCAPNG_OPTION: Final = struct.Struct("<HH")
+_PCAPNG_SHB: Final = struct.Struct("<IHHq")
+_PCAPNG_IDB: Final = struct.Struct("<HHI")
+_PCAPNG_EPB: Final = struct.Struct("<IIIII")
 _US_PER_S: Final = 1_000_000
 
 Target = str | os.PathLike[str]
@@ -158,11 +169,6 @@ class Direction(enum.StrEnum):
 
     TO_PUMP = "to_pump"
     TO_PROGRAMMER = "to_programmer"
-
-    @property
-    def pcap_byte(self) -> int:
-        """The pcap pseudo-header byte: 0 towards the pump, 1 towards the programmer."""
-        return 0 if self is Direction.TO_PUMP else 1
 
     @property
     def arrow(self) -> str:
@@ -277,19 +283,106 @@ def _sync(stream: IO[Any]) -> None:
     os.fsync(fd)
 
 
-class PcapWriter:
-    """Writes chunks as a classic pcap file (link type DLT_USER0). Thread-safe.
+class FrameSplitter:
+    """Cuts one direction of one link into frames and undecodable bytes, as a receiver would.
 
-    ``target`` is a path (created or truncated, closed by :meth:`close`) or an
-    open binary stream (flushed and synced by :meth:`close`, left open).
+    Uses the pump's own framing rules (:func:`protocol.frames.frame_length`,
+    :func:`protocol.frames.decode_frame`): a CRC-valid frame is one segment; bytes a
+    receiver would drop while hunting (garbage, and the bytes of a frame that fails its
+    header or CRC) are gathered into one undecodable segment per run. A partial frame is
+    held until its rest arrives (or :meth:`flush`).
     """
 
-    def __init__(self, target: Target | IO[bytes], *, snaplen: int = PCAP_SNAPLEN) -> None:
-        if isinstance(snaplen, bool) or not isinstance(snaplen, int) or not 2 <= snaplen <= 262144:
-            raise CaptureValueError(f"snaplen must be an int in 2..262144, got {snaplen!r}")
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bool]]:
+        """Add bytes; return the segments they complete as ``(bytes, is_frame)``, in order."""
+        buffer = self._buffer
+        buffer += data
+        out: list[tuple[bytes, bool]] = []
+        junk = bytearray()
+        while True:
+            start = buffer.find(SYNC)
+            if start < 0:
+                keep = 1 if buffer and buffer[-1] == SYNC[0] else 0
+                junk += buffer[: len(buffer) - keep]
+                del buffer[: len(buffer) - keep]
+                break
+            junk += buffer[:start]
+            del buffer[:start]
+            if len(buffer) < HEADER_SIZE:
+                break
+            try:
+                total = frame_length(bytes(buffer[:HEADER_SIZE]))
+                if len(buffer) < total:
+                    break
+                decode_frame(bytes(buffer[:total]))
+            except FrameError:
+                junk.append(buffer[0])  # a receiver drops the first SYNC byte and hunts on
+                del buffer[:1]
+                continue
+            if junk:
+                out.append((bytes(junk), False))
+                junk.clear()
+            out.append((bytes(buffer[:total]), True))
+            del buffer[:total]
+        if junk:
+            out.append((bytes(junk), False))
+        return out
+
+    def flush(self) -> bytes:
+        """The bytes still held (a frame cut off by the end of the capture); empties it."""
+        held = bytes(self._buffer)
+        self._buffer.clear()
+        return held
+
+
+def _block(block_type: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    size = len(body) + 12
+    return _PCAPNG_BLOCK_HEAD.pack(block_type, size) + body + _PCAPNG_U32.pack(size)
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return _PCAPNG_OPTION.pack(code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+_END_OF_OPTIONS: Final = _PCAPNG_OPTION.pack(0, 0)
+
+
+class PcapngWriter:
+    """Writes captured traffic as pcapng for Wireshark (link type DLT_USER0). Thread-safe.
+
+    One interface per link, named by pump and link (``VP20-000001 pty#1``), added when
+    the link first carries bytes; one packet per frame, cut by :class:`FrameSplitter`,
+    with the bytes a receiver would drop as their own packets (commented "undecodable");
+    the direction in the packet flags (inbound: towards the pump, outbound: towards the
+    programmer, i.e. as seen at the pump). Each packet is exactly the bytes on the wire:
+    no pseudo-header. The dissector ``protocol/data/vpump.lua`` decodes them
+    (``tshark -X lua_script:vpump.lua -r FILE``).
+
+    ``target`` is a path (created or truncated, closed by :meth:`close`) or an open
+    binary stream (flushed and synced by :meth:`close`, left open). ``pump_serial``
+    names the pump of chunks written without one. Several :class:`CaptureWriter` (a
+    fleet) may share one writer: it is closed by whoever opened it.
+    """
+
+    def __init__(
+        self,
+        target: Target | IO[bytes],
+        *,
+        pump_serial: str | None = None,
+        snaplen: int = PCAP_SNAPLEN,
+    ) -> None:
+        if isinstance(snaplen, bool) or not isinstance(snaplen, int) or not 16 <= snaplen <= 262144:
+            raise CaptureValueError(f"snaplen must be an int in 16..262144, got {snaplen!r}")
         self._snaplen = snaplen
+        self._pump_serial = pump_serial
         self._lock = threading.Lock()
         self._closed = False
+        self._interfaces: dict[tuple[str | None, str], int] = {}
+        self._splitters: dict[tuple[int, Direction], tuple[FrameSplitter, float]] = {}
         self.packets = 0
         """Packets written so far."""
         self._owned = isinstance(target, str | os.PathLike)
@@ -299,63 +392,134 @@ class PcapWriter:
             else:
                 self._stream = target
         except OSError as exc:
-            raise CaptureWriteError(f"cannot write the pcap file {target!r}: {exc}") from exc
+            raise CaptureWriteError(f"cannot write the pcapng file {target!r}: {exc}") from exc
+        header = _PCAPNG_SHB.pack(PCAPNG_BYTE_ORDER_MAGIC, 1, 0, -1)
+        header += _option(_SHB_USERAPPL, b"vpump pump-emulator") + _END_OF_OPTIONS
         try:
-            self._stream.write(_PCAP_GLOBAL.pack(PCAP_MAGIC_US, 2, 4, 0, 0, snaplen, DLT_USER0))
+            self._stream.write(_block(_SHB, header))
             self._stream.flush()
         except OSError as exc:
             if self._owned:
                 self._stream.close()
-            raise CaptureWriteError(f"cannot write the pcap file {target!r}: {exc}") from exc
+            raise CaptureWriteError(f"cannot write the pcapng file {target!r}: {exc}") from exc
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def write_chunk(self, chunk: Chunk) -> int:
-        """Write ``chunk`` as one packet (several when it exceeds the snap length).
+    @property
+    def interfaces(self) -> list[str]:
+        """The interface names, in interface-id order."""
+        return [_interface_name(serial, link) for serial, link in self._interfaces]
 
-        Returns the number of packets written.
-        """
-        return self.write_packet(direction=chunk.direction, data=chunk.data, wall_s=chunk.wall_s)
+    def _interface(self, serial: str | None, link: str, out: bytearray) -> int:
+        key = (serial, link)
+        found = self._interfaces.get(key)
+        if found is None:
+            found = self._interfaces[key] = len(self._interfaces)
+            name = _interface_name(serial, link)
+            body = _PCAPNG_IDB.pack(DLT_USER0, 0, self._snaplen)
+            body += _option(_IF_NAME, name.encode("utf-8"))
+            body += _option(
+                _IF_DESCRIPTION,
+                f"vpump frames of pump {serial or '(unnamed)'} on link {link}".encode(),
+            )
+            body += _option(_IF_TSRESOL, bytes([6])) + _END_OF_OPTIONS
+            out += _block(_IDB, body)
+        return found
 
-    def write_packet(self, *, direction: Direction, data: bytes, wall_s: float) -> int:
-        """Write ``data`` crossing ``direction`` at ``wall_s``; returns the packets written."""
-        wall = _wall("wall_s", wall_s)
-        marker = bytes([Direction(direction).pcap_byte])
-        micros = round(wall * _US_PER_S)
-        seconds, fraction = divmod(micros, _US_PER_S)
-        if seconds > 0xFFFFFFFF:
-            raise CaptureValueError(f"wall_s {wall_s!r} is past what a pcap time stamp holds")
-        step = self._snaplen - 1
-        pieces = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
+    def _packet(
+        self, interface: int, direction: Direction, data: bytes, wall_s: float, comment: str
+    ) -> bytes:
+        micros = round(_wall("wall_s", wall_s) * _US_PER_S)
+        if micros >= 1 << 64:
+            raise CaptureValueError(f"wall_s {wall_s!r} is past what a pcapng time stamp holds")
         out = bytearray()
-        for piece in pieces:
-            size = len(piece) + 1
-            out += _PCAP_RECORD.pack(seconds, fraction, size, size)
-            out += marker
-            out += piece
+        step = self._snaplen
+        for i in range(0, max(len(data), 1), step):
+            piece = data[i : i + step]
+            body = _PCAPNG_EPB.pack(
+                interface, micros >> 32, micros & 0xFFFFFFFF, len(piece), len(piece)
+            )
+            body += piece + b"\0" * (-len(piece) % 4)
+            flags = _EPB_INBOUND if direction is Direction.TO_PUMP else _EPB_OUTBOUND
+            body += _option(_EPB_FLAGS, _PCAPNG_U32.pack(flags))
+            if comment:
+                body += _option(_OPT_COMMENT, comment.encode("utf-8"))
+            out += _block(_EPB, body + _END_OF_OPTIONS)
+            self.packets += 1
+        return bytes(out)
+
+    def write_chunk(self, chunk: Chunk, *, pump_serial: str | None = None) -> int:
+        """Write the frames (and undecodable runs) ``chunk`` completes; returns packets written.
+
+        A partial frame waits for the next chunk of its link and direction.
+        """
+        serial = pump_serial if pump_serial is not None else self._pump_serial
         with self._lock:
             if self._closed:
-                raise CaptureClosedError("the pcap writer is closed")
-            try:
-                self._stream.write(out)
-                self._stream.flush()
-            except OSError as exc:
-                raise CaptureWriteError(f"writing the pcap file failed: {exc}") from exc
-            self.packets += len(pieces)
-        return len(pieces)
+                raise CaptureClosedError("the pcapng writer is closed")
+            before = self.packets
+            out = bytearray()
+            interface = self._interface(serial, chunk.link, out)
+            key = (interface, chunk.direction)
+            splitter = self._splitters.get(key, (FrameSplitter(), chunk.wall_s))[0]
+            self._splitters[key] = (splitter, chunk.wall_s)
+            for segment, is_frame in splitter.feed(chunk.data):
+                comment = "" if is_frame else "undecodable bytes (no valid frame)"
+                out += self._packet(interface, chunk.direction, segment, chunk.wall_s, comment)
+            self._write(out)
+            return self.packets - before
+
+    def write_packet(
+        self,
+        *,
+        direction: Direction,
+        data: bytes,
+        wall_s: float,
+        link: str = "link",
+        pump_serial: str | None = None,
+        comment: str = "",
+    ) -> int:
+        """Write ``data`` as it is (no splitting) as one packet; returns packets written."""
+        serial = pump_serial if pump_serial is not None else self._pump_serial
+        with self._lock:
+            if self._closed:
+                raise CaptureClosedError("the pcapng writer is closed")
+            before = self.packets
+            out = bytearray()
+            interface = self._interface(serial, _label(link), out)
+            out += self._packet(interface, Direction(direction), bytes(data), wall_s, comment)
+            self._write(out)
+            return self.packets - before
+
+    def _write(self, out: bytes | bytearray) -> None:
+        if not out:
+            return
+        try:
+            self._stream.write(out)
+            self._stream.flush()
+        except OSError as exc:
+            raise CaptureWriteError(f"writing the pcapng file failed: {exc}") from exc
 
     def close(self) -> None:
-        """Flush and fsync (and close the file if this writer opened it); idempotent."""
+        """Write what is still held as undecodable packets, flush and fsync (and close the
+        file if this writer opened it); idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             try:
+                out = bytearray()
+                for (interface, direction), (splitter, wall_s) in self._splitters.items():
+                    held = splitter.flush()
+                    if held:
+                        comment = "undecodable bytes (a frame cut off by the end of the capture)"
+                        out += self._packet(interface, direction, held, wall_s, comment)
+                self._write(out)
                 _sync(self._stream)
             except OSError as exc:
-                raise CaptureWriteError(f"syncing the pcap file failed: {exc}") from exc
+                raise CaptureWriteError(f"syncing the pcapng file failed: {exc}") from exc
             finally:
                 if self._owned:
                     self._stream.close()
@@ -372,14 +536,19 @@ class PcapWriter:
         self.close()
 
 
+def _interface_name(serial: str | None, link: str) -> str:
+    return f"{serial} {link}" if serial else link
+
+
 class CaptureWriter:
     """Writes a capture as JSON lines, one per chunk, flushed line by line. Thread-safe.
 
     ``target`` is a path (created or truncated; closed by :meth:`close`) or an
     open text stream (left open). ``pump_clock`` gives the pump's time in Unix
     seconds (e.g. :meth:`emulator.clock.PumpClock.now`), ``wall_clock`` the
-    wall time. ``pcap``, when given, names a pcap file (or binary stream) that
-    receives every chunk too; this writer closes it.
+    wall time. ``pcap``, when given, names a pcapng file (or binary stream) that
+    receives every chunk too, cut into frames (:class:`PcapngWriter`); this writer closes
+    it. A :class:`PcapngWriter` given instead is shared (a fleet's one file) and left open.
 
     Nothing is held in memory: each chunk is written and flushed before
     :meth:`record` returns. Chunks of any size (even empty) are accepted.
@@ -393,9 +562,10 @@ class CaptureWriter:
         pump_clock: Callable[[], int],
         wall_clock: Callable[[], float] = time.time,
         pump_serial: str | None = None,
-        pcap: Target | IO[bytes] | None = None,
+        pcap: Target | IO[bytes] | PcapngWriter | None = None,
     ) -> None:
         self._pump_clock = pump_clock
+        self._pump_serial = pump_serial
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._closed = False
@@ -415,9 +585,13 @@ class CaptureWriter:
                 self._stream = target
         except OSError as exc:
             raise CaptureWriteError(f"cannot open the capture file {target!r}: {exc}") from exc
-        self._pcap: PcapWriter | None = None
+        self._pcap: PcapngWriter | None = None
+        self._owns_pcap = not isinstance(pcap, PcapngWriter)
         try:
-            self._pcap = None if pcap is None else PcapWriter(pcap)
+            if isinstance(pcap, PcapngWriter):
+                self._pcap = pcap
+            elif pcap is not None:
+                self._pcap = PcapngWriter(pcap, pump_serial=pump_serial)
             self._write_line(header.to_json())
         except BaseException:
             if self._owned:
@@ -456,7 +630,7 @@ class CaptureWriter:
             )
             self._write_line(chunk.to_json())
             if self._pcap is not None:
-                self._pcap.write_chunk(chunk)
+                self._pcap.write_chunk(chunk, pump_serial=self._pump_serial)
             self.chunks += 1
             self.bytes += len(chunk.data)
             return chunk
@@ -479,7 +653,7 @@ class CaptureWriter:
                     if self._owned:
                         self._stream.close()
             finally:
-                if self._pcap is not None:
+                if self._pcap is not None and self._owns_pcap:
                     self._pcap.close()
 
     def __enter__(self) -> Self:
@@ -492,6 +666,40 @@ class CaptureWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class PcapngSink:
+    """Records chunks straight into a (shared) :class:`PcapngWriter`, with no JSON-lines
+    file: ``pump-emulator serve --capture-pcap FILE`` without ``--capture``."""
+
+    def __init__(
+        self,
+        writer: PcapngWriter,
+        pump_serial: str | None,
+        pump_clock: Callable[[], int],
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._writer = writer
+        self._serial = pump_serial
+        self._pump_clock = pump_clock
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()
+
+    def record(self, direction: Direction, link: str, data: bytes) -> Chunk:
+        """Write ``data`` crossing ``link`` now; returns the chunk."""
+        with self._lock:
+            chunk = Chunk(
+                wall_s=self._wall_clock(),
+                pump_s=self._pump_clock(),
+                direction=direction,
+                link=link,
+                data=bytes(data),
+            )
+            self._writer.write_chunk(chunk, pump_serial=self._serial)
+            return chunk
+
+    def close(self) -> None:
+        """Nothing to do: the writer is closed by whoever opened it."""
 
 
 class ChunkSink(Protocol):
@@ -815,15 +1023,18 @@ def read_capture(source: Target | TextIO) -> tuple[CaptureHeader, list[Chunk]]:
         return reader.header, list(reader)
 
 
-def export_pcap(
-    capture: Target | TextIO, pcap: Target | IO[bytes], *, link: str | None = None
+def export_pcapng(
+    capture: Target | TextIO, pcapng: Target | IO[bytes], *, link: str | None = None
 ) -> int:
-    """Write the chunks of a JSON-lines capture (only ``link``'s, if given) as pcap.
+    """Write the chunks of a JSON-lines capture (only ``link``'s, if given) as pcapng: one
+    interface per link, one packet per frame (see :class:`PcapngWriter`).
 
     Returns the number of packets written.
     """
-    with CaptureReader(capture) as reader, PcapWriter(pcap) as writer:
-        for chunk in reader:
-            if link is None or chunk.link == link:
-                writer.write_chunk(chunk)
+    with CaptureReader(capture) as reader:
+        serial = reader.header.pump_serial
+        with PcapngWriter(pcapng, pump_serial=serial) as writer:
+            for chunk in reader:
+                if link is None or chunk.link == link:
+                    writer.write_chunk(chunk)
         return writer.packets

@@ -19,6 +19,7 @@ scenario passed, 1 when one failed, 2 for a bad file. See ``docs/scenarios.md``.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import signal
@@ -30,7 +31,7 @@ from pathlib import Path
 from types import FrameType
 
 from emulator import control, decode
-from emulator.capture import CaptureWriter
+from emulator.capture import CaptureWriter, PcapngSink, PcapngWriter
 from emulator.clock import PumpClock
 from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
 from emulator.errors import EmulatorError
@@ -54,6 +55,35 @@ def _host_port(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:7000)")
     return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(option: str, host: str, *, allow_remote: bool, key: str | Path) -> None:
+    """The exposure rule of the network transports: loopback, unless ``--allow-remote`` and
+    a key that is not the public demo key. Raises EmulatorError saying what is missing."""
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise EmulatorError(
+            f"{option} {host}: listening beyond loopback needs --allow-remote "
+            "(and a key of your own: the demo key is public)"
+        )
+    demo = load_keys(DEMO_KEY_FILE)
+    keys = load_keys(key)
+    if any(demo.get(role) == value for role, value in keys.items()):
+        raise EmulatorError(
+            f"{option} {host}: the public demo key never leaves loopback: give --key FILE "
+            "with keys of your own"
+        )
 
 
 def _speed(text: str) -> float:
@@ -95,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_host_port,
         metavar="HOST:PORT",
         help="also listen for socket:// clients (a fleet uses PORT..PORT+N-1; 0: any free port)",
+    )
+    serve.add_argument(
+        "--rfc2217",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="also serve RFC 2217 (Telnet COM port control) for rfc2217:// clients and "
+        "virtual COM ports bridged to it; the negotiated line settings pace the answers "
+        "(a fleet uses PORT..PORT+N-1; 0: any free port)",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --tcp and --rfc2217 listen on an address other than loopback; refused "
+        "with the public demo key (give --key with a key of your own)",
     )
     serve.add_argument(
         "--count", type=_count, default=1, help="pumps served from this process (default 1)"
@@ -160,8 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--capture-pcap",
-        action="store_true",
-        help="with --capture, also write FILE.pcap for Wireshark (link type DLT_USER0)",
+        type=Path,
+        metavar="FILE",
+        help="also write every pump's traffic to FILE as pcapng for Wireshark: one interface "
+        "per link (named by pump and link), one packet per frame, the direction in the packet "
+        "flags; decode it with -X lua_script:protocol/data/vpump.lua",
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of the link faults (default 0)")
     serve.add_argument(
@@ -300,7 +347,8 @@ def serve(args: argparse.Namespace) -> int:
         )
 
     emulator = build_emulator(args, on_failure=on_failure)
-    writers: list[CaptureWriter] = []
+    writers: list[CaptureWriter | PcapngSink] = []
+    pcapng: PcapngWriter | None = None
     ready: dict[str, object] = {
         "event": "ready",
         "pid": os.getpid(),
@@ -308,28 +356,46 @@ def serve(args: argparse.Namespace) -> int:
         "clock": args.clock,
     }
     try:
-        if args.no_pty and args.tcp is None:
-            raise EmulatorError("nothing to serve: --no-pty needs --tcp")
+        if args.no_pty and args.tcp is None and args.rfc2217 is None:
+            raise EmulatorError("nothing to serve: --no-pty needs --tcp or --rfc2217")
+        for option, address in (("--tcp", args.tcp), ("--rfc2217", args.rfc2217)):
+            if address is not None:
+                check_exposure(option, address[0], allow_remote=args.allow_remote, key=args.key)
         # Capture first: the ports build their endpoint factories when they open.
-        if args.capture is not None:
-            for pump, path in zip(
-                emulator.pumps, numbered_paths(args.capture, args.count), strict=True
-            ):
-                writer = CaptureWriter(
-                    path,
-                    pump_clock=emulator.clock.now,
-                    pump_serial=pump.setup.serial,
-                    pcap=path.with_name(path.name + ".pcap") if args.capture_pcap else None,
-                )
-                writers.append(writer)
-                pump.capture_to(writer)
-            ready["capture"] = [str(p) for p in numbered_paths(args.capture, args.count)]
+        if args.capture_pcap is not None:
+            pcapng = PcapngWriter(args.capture_pcap)
+            ready["capture_pcap"] = str(args.capture_pcap)
+        if args.capture is not None or pcapng is not None:
+            paths: list[Path | None] = (
+                list(numbered_paths(args.capture, args.count))
+                if args.capture is not None
+                else [None] * args.count
+            )
+            for pump, path in zip(emulator.pumps, paths, strict=True):
+                sink: CaptureWriter | PcapngSink
+                if path is not None:
+                    sink = CaptureWriter(
+                        path,
+                        pump_clock=emulator.clock.now,
+                        pump_serial=pump.setup.serial,
+                        pcap=pcapng,
+                    )
+                else:
+                    assert pcapng is not None  # one of the two was asked for
+                    sink = PcapngSink(pcapng, pump.setup.serial, emulator.clock.now)
+                writers.append(sink)
+                pump.capture_to(sink)
+            if args.capture is not None:
+                ready["capture"] = [str(p) for p in paths]
         for i in range(args.count):
             if not args.no_pty:
                 emulator.serve_pty(i, numbered_port(args.port, i, args.count))
             if args.tcp is not None:
                 host, port = args.tcp
                 emulator.serve_tcp(i, host, port + i if port else 0)
+            if args.rfc2217 is not None:
+                host, port = args.rfc2217
+                emulator.serve_rfc2217(i, host, port + i if port else 0)
         if args.control:
             transport = control.ControlTransport(emulator, control.parse_address(args.control))
             emulator.add_transport(transport)
@@ -362,6 +428,8 @@ def serve(args: argparse.Namespace) -> int:
         emulator.close()
         for writer in writers:
             writer.close()
+        if pcapng is not None:
+            pcapng.close()
     _emit({"event": "stopped", "link_errors": len(failures)})
     return EXIT_OK
 

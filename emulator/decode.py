@@ -44,7 +44,7 @@ from emulator.capture import (
     CaptureReader,
     Chunk,
     Direction,
-    export_pcap,
+    export_pcapng,
 )
 from emulator.errors import EmulatorUsageError
 from protocol.codec import Deframer
@@ -1132,11 +1132,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--summary-only", action="store_true", help="print only the header and the totals"
     )
     parser.add_argument(
+        "--pcapng",
         "--pcap",
+        dest="pcap",
         type=Path,
         default=None,
         metavar="OUT",
-        help="also write the chunks as a pcap file (link type DLT_USER0 = 147) for Wireshark",
+        help="also write the capture as pcapng for Wireshark: one interface per link, one "
+        "packet per frame (decode it with -X lua_script:protocol/data/vpump.lua)",
     )
 
 
@@ -1155,7 +1158,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             link=args.link,
         )
         if args.pcap is not None:
-            packets = export_pcap(args.capture, args.pcap, link=args.link)
+            packets = export_pcapng(args.capture, args.pcap, link=args.link)
             out.write(f"wrote {packets} packets to {args.pcap}\n")
     except (CaptureFileError, KeyFileError) as exc:
         err.write(f"decode: error: {exc}\n")

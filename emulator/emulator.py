@@ -46,6 +46,7 @@ from emulator.server import Server
 from emulator.transports import inproc
 from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
+from emulator.transports.rfc2217 import Rfc2217Transport
 from emulator.transports.tcp import TcpTransport
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Mode, Role
@@ -262,14 +263,16 @@ class EmulatedPump:
         file) or a :class:`~emulator.capture.RingCapture` (in memory); several may be added."""
         self._sinks.append(sink)
 
-    def endpoint_factory(self) -> EndpointFactory:
+    def endpoint_factory(self, transport: str | None = None) -> EndpointFactory:
         """Links to this pump pass through its link faults and the captures added so far or
-        later (each link is labelled ``pumpINDEX#N``, N counting links from 1)."""
+        later (each link is labelled ``pumpINDEX#N``, or ``pumpINDEX/TRANSPORT#N`` when the
+        transport is named, N counting links from 1)."""
+        kind = f"/{transport}" if transport else ""
 
         def make() -> Endpoint:
             endpoint: Endpoint = self.virtual.endpoint()
             if self._sinks:
-                label = f"pump{self.index}#{next(self._link_numbers)}"
+                label = f"pump{self.index}{kind}#{next(self._link_numbers)}"
                 for sink in self._sinks:
                     endpoint = CapturingEndpoint(endpoint, sink, label)
             return endpoint
@@ -369,6 +372,7 @@ class _Served:
     pty: list[str | None] = field(default_factory=list)
     tcp: list[str | None] = field(default_factory=list)
     inproc: list[str | None] = field(default_factory=list)
+    rfc2217: list[str | None] = field(default_factory=list)
 
 
 _inproc_names = itertools.count()
@@ -420,7 +424,10 @@ class Emulator:
             tick=self._tick, wall=wall, on_failure=on_failure, name="vpump-emulator"
         )
         self._served = _Served(
-            pty=[None] * len(setups), tcp=[None] * len(setups), inproc=[None] * len(setups)
+            pty=[None] * len(setups),
+            tcp=[None] * len(setups),
+            inproc=[None] * len(setups),
+            rfc2217=[None] * len(setups),
         )
         self._registrations: list[inproc.Registration] = []
         self._next_sweep_at = float("-inf")
@@ -458,15 +465,24 @@ class Emulator:
     # -- serving --------------------------------------------------------------------------
 
     def serve_pty(self, index: int, path: str | os.PathLike[str] | None) -> PtyTransport:
-        transport = PtyTransport(self.pumps[index].endpoint_factory(), link_path=path)
+        transport = PtyTransport(self.pumps[index].endpoint_factory("pty"), link_path=path)
         self._add(transport)
         self._served.pty[index] = transport.port
         return transport
 
     def serve_tcp(self, index: int, host: str, port: int) -> TcpTransport:
-        transport = TcpTransport(self.pumps[index].endpoint_factory(), host=host, port=port)
+        transport = TcpTransport(self.pumps[index].endpoint_factory("tcp"), host=host, port=port)
         self._add(transport)
         self._served.tcp[index] = transport.url
+        return transport
+
+    def serve_rfc2217(self, index: int, host: str, port: int) -> Rfc2217Transport:
+        """Serve pump ``index`` to ``rfc2217://`` clients (line settings pace the answers)."""
+        transport = Rfc2217Transport(
+            self.pumps[index].endpoint_factory("rfc2217"), host=host, port=port
+        )
+        self._add(transport)
+        self._served.rfc2217[index] = transport.url
         return transport
 
     def add_transport(self, transport: Transport) -> None:
@@ -494,6 +510,7 @@ class Emulator:
                 "pty": self._served.pty[p.index],
                 "tcp": self._served.tcp[p.index],
                 "pumpsim": self._served.inproc[p.index],
+                "rfc2217": self._served.rfc2217[p.index],
             }
             for p in self.pumps
         ]

@@ -850,7 +850,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--key",
         default=str(DEMO_KEY_FILE),
-        help="key file (default: the public demo key examples/keys/demo.key)",
+        help="key file (default: the public demo key shipped with vpump, protocol/data/demo.key)",
     )
     parser.add_argument(
         "--role",

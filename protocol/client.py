@@ -118,12 +118,14 @@ class PumpClient:
         """Open the port (and the session when a key was given)."""
         if self._port is not None:
             return
+        # pyserial's RFC 2217 client refuses a write timeout (its socket has its own).
+        rfc2217 = self.url.lower().startswith("rfc2217://")
         try:
             self._port = serial.serial_for_url(
                 self.url,
                 baudrate=self._baudrate,
                 timeout=self.timeout_s,
-                write_timeout=_WRITE_TIMEOUT_S,
+                write_timeout=None if rfc2217 else _WRITE_TIMEOUT_S,
             )
         except _OPEN_ERRORS as exc:
             raise LinkClosed(f"cannot open {self.url}: {exc}") from exc

@@ -12,12 +12,14 @@ from pathlib import Path
 
 from protocol.enums import Role
 from protocol.errors import LocalError
+from protocol.resources import package_file
 
 KEY_SIZE = 32
 """Bytes per key (HMAC-SHA256 keys)."""
 
-DEMO_KEY_FILE = Path(__file__).resolve().parent.parent / "examples" / "keys" / "demo.key"
-"""The documented demo key shared by the demo pump and the demo programmer."""
+DEMO_KEY_FILE = package_file("protocol", "data/demo.key")
+"""The documented demo key shared by the demo pump and the demo programmer, shipped as
+package data (``protocol/data/demo.key``; ``examples/keys/demo.key`` links to it)."""
 
 _LINE = re.compile(r"^\s*([a-z]+)\s*=\s*([0-9a-fA-F]+)\s*$")
 

@@ -57,11 +57,12 @@ from protocol.enums import (
     StopReason,
 )
 from protocol.messages import ImplantFields
+from protocol.resources import package_file
 
 __all__ = ["SCHEMA_PATH", "SUFFIX", "event_parameters", "load_scenario", "parse_scenario", "schema"]
 
-SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
-"""The checked-in JSON Schema of scenario files."""
+SCHEMA_PATH = package_file("emulator.scenarios", "scenario.schema.json")
+"""The checked-in JSON Schema of scenario files (package data, found with importlib.resources)."""
 
 SUFFIX = ".scenario.yaml"
 """Files with this ending are scenarios (the pytest plugin collects them)."""

@@ -31,7 +31,6 @@ import errno
 import os
 import secrets
 import stat
-import tty
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -83,6 +82,8 @@ class PtyTransport(Transport):
         self._link_made = False
         self._write_interest = False  # what watches() last told the server about writing
         self._timed_pending = False  # the endpoint may have answers to release later
+        import tty  # noqa: PLC0415 - POSIX only: imported here so Windows can import this module
+
         self._master, self._slave = os.openpty()
         try:
             tty.setraw(self._slave)

@@ -147,7 +147,7 @@ class TcpTransport(Transport):
                 self.report(link=conn.label, where="poll", error=exc)
                 continue
             if late:
-                conn.out.push(late)
+                conn.out.push(self._outgoing(conn, late))
                 self._flush(conn)
                 self._note_interest(conn)
 
@@ -189,7 +189,9 @@ class TcpTransport(Transport):
                 sock.close()
                 self.report(link=label, where="factory", error=exc)
                 continue
-            self._connections[sock] = _Connection(sock, endpoint, label, self._limit)
+            conn = _Connection(sock, endpoint, label, self._limit)
+            self._connections[sock] = conn
+            self._accepted(conn)
 
     def _read(self, conn: _Connection) -> None:
         try:
@@ -202,6 +204,9 @@ class TcpTransport(Transport):
         if not data:
             self._drop(conn)
             return
+        data = self._incoming(conn, data)
+        if not data:
+            return
         try:
             answer = conn.endpoint.receive(data)
             if not isinstance(answer, bytes | bytearray | memoryview):
@@ -211,7 +216,21 @@ class TcpTransport(Transport):
             return
         finally:
             self._check_timed(conn)
-        conn.out.push(bytes(answer))
+        if answer:
+            conn.out.push(self._outgoing(conn, bytes(answer)))
+
+    # -- hooks for a protocol layered on the byte stream (RFC 2217) ------------
+
+    def _accepted(self, conn: _Connection) -> None:
+        """A connection was accepted (its endpoint made)."""
+
+    def _incoming(self, conn: _Connection, data: bytes) -> bytes:
+        """The bytes for the endpoint in what the socket delivered."""
+        return data
+
+    def _outgoing(self, conn: _Connection, data: bytes) -> bytes:
+        """The bytes to send for an answer of the endpoint."""
+        return data
 
     def _check_timed(self, conn: _Connection) -> None:
         try:

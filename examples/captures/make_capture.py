@@ -1,4 +1,4 @@
-"""Make ``demo-session.jsonl`` and ``demo-session.pcap``: a real capture of a short session.
+"""Make ``demo-session.jsonl`` and ``demo-session.pcapng``: a real capture of a short session.
 
 An in-process virtual pump (the "default" preset, demo keys) is served on a
 ``pumpsim://`` link whose endpoint is wrapped in a
@@ -66,9 +66,9 @@ class SteppingClock:
 
 
 def make_capture(out_dir: Path, *, link_name: str = "demo-capture") -> tuple[Path, Path]:
-    """Write ``demo-session.jsonl`` and ``demo-session.pcap`` into ``out_dir``; return both."""
+    """Write ``demo-session.jsonl`` and ``demo-session.pcapng`` into ``out_dir``; return both."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    jsonl, pcap = out_dir / f"{NAME}.jsonl", out_dir / f"{NAME}.pcap"
+    jsonl, pcap = out_dir / f"{NAME}.jsonl", out_dir / f"{NAME}.pcapng"
     keys = load_keys(DEMO_KEY_FILE)
     link_wall = SteppingClock(1000.0, 0.0)  # the pump's link time: fixed, no session expires
     clock = PumpClock(start_pump_s=START_S, wall=link_wall)

@@ -30,17 +30,19 @@ from emulator.capture import (
     CapturingEndpoint,
     Chunk,
     Direction,
-    PcapWriter,
+    FrameSplitter,
+    PcapngWriter,
     RingCapture,
     capturing_factory,
-    export_pcap,
+    export_pcapng,
     read_capture,
 )
 from emulator.emulator import Emulator
 from emulator.errors import EmulatorPeerError, EmulatorUsageError
 from emulator.link_faults import LinkFaults, LinkImpairment
 from protocol.client import PumpClient
-from protocol.enums import Role
+from protocol.enums import Flags, Role
+from protocol.frames import Frame, encode_frame
 from protocol.keys import DEMO_KEY_FILE, load_keys
 
 REPO = Path(__file__).resolve().parents[2]
@@ -362,89 +364,181 @@ def test_reading_from_a_text_stream() -> None:
     assert chunks[0].direction is Direction.TO_PROGRAMMER
 
 
-# --- pcap ----------------------------------------------------------------------------------
+# --- pcapng --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Packet:
-    seconds: int
+    interface: int
     micros: int
-    captured: int
-    original: int
     data: bytes
+    flags: int
+    comment: str
 
 
-def parse_pcap(data: bytes) -> tuple[tuple[int, ...], list[Packet]]:
-    """An independent reader: the global header fields and every record."""
-    header = struct.unpack_from("<IHHiIII", data, 0)
-    packets, offset = [], 24
+@dataclass(frozen=True)
+class Pcapng:
+    interfaces: list[tuple[int, str]]  # (link type, name)
+    packets: list[Packet]
+
+
+def _options(body: bytes) -> dict[int, bytes]:
+    found, offset = {}, 0
+    while offset + 4 <= len(body):
+        code, size = struct.unpack_from("<HH", body, offset)
+        if code == 0:
+            break
+        found[code] = body[offset + 4 : offset + 4 + size]
+        offset += 4 + size + (-size % 4)
+    return found
+
+
+def parse_pcapng(data: bytes) -> Pcapng:
+    """An independent reader: section header, interfaces and enhanced packets."""
+    interfaces: list[tuple[int, str]] = []
+    packets: list[Packet] = []
+    offset = 0
     while offset < len(data):
-        seconds, micros, captured, original = struct.unpack_from("<IIII", data, offset)
-        offset += 16
-        packets.append(
-            Packet(seconds, micros, captured, original, data[offset : offset + captured])
-        )
-        offset += captured
-    assert offset == len(data), "a record runs past the end of the file"
-    return header, packets
+        block_type, size = struct.unpack_from("<II", data, offset)
+        assert size % 4 == 0 and struct.unpack_from("<I", data, offset + size - 4)[0] == size
+        body = data[offset + 8 : offset + size - 4]
+        if block_type == 0x0A0D0D0A:
+            assert offset == 0
+            magic, major, minor, length = struct.unpack_from("<IHHq", body)
+            assert (magic, major, minor, length) == (0x1A2B3C4D, 1, 0, -1)
+        elif block_type == 1:
+            linktype, _, _snaplen = struct.unpack_from("<HHI", body)
+            options = _options(body[8:])
+            assert options[9] == b"\x06"  # microseconds
+            interfaces.append((linktype, options[2].decode()))
+        elif block_type == 6:
+            iface, high, low, captured, original = struct.unpack_from("<IIIII", body)
+            assert captured == original and iface < len(interfaces)
+            packet = body[20 : 20 + captured]
+            options = _options(body[20 + captured + (-captured % 4) :])
+            packets.append(
+                Packet(
+                    iface,
+                    (high << 32) | low,
+                    packet,
+                    struct.unpack("<I", options[2])[0],
+                    options.get(1, b"").decode(),
+                )
+            )
+        else:
+            raise AssertionError(f"unexpected block type {block_type:#x}")
+        offset += size
+    assert offset == len(data)
+    return Pcapng(interfaces, packets)
 
 
-def test_pcap_global_header_and_records_parse_back(tmp_path: Path) -> None:
-    path = tmp_path / "c.pcap"
-    with PcapWriter(path) as pcap:
+GOOD = encode_frame(Frame(flags=Flags.NONE, seq=1, op=0x01))
+ANSWER = encode_frame(Frame(flags=Flags.RESPONSE, seq=1, op=0x01, payload=b"\x07"))
+
+
+def test_pcapng_blocks_parse_back_one_interface_per_link(tmp_path: Path) -> None:
+    path = tmp_path / "c.pcapng"
+    with PcapngWriter(path, pump_serial="VP20-000009") as pcap:
         pcap.write_packet(
             direction=Direction.TO_PUMP, data=b"\xa5\x5a\x01", wall_s=1_790_000_000.25
         )
         pcap.write_chunk(
-            Chunk(wall_s=1.0000004, pump_s=0, direction=Direction.TO_PROGRAMMER, link="l", data=b"")
+            Chunk(
+                wall_s=1.0000004,
+                pump_s=0,
+                direction=Direction.TO_PROGRAMMER,
+                link="tcp#2",
+                data=ANSWER,
+            )
         )
-        pcap.write_packet(direction=Direction.TO_PROGRAMMER, data=b"x", wall_s=2.9999999)
+        pcap.write_packet(
+            direction=Direction.TO_PROGRAMMER, data=b"x", wall_s=2.9999999, pump_serial="B"
+        )
         assert pcap.packets == 3
-    header, packets = parse_pcap(path.read_bytes())
-    assert header == (0xA1B2C3D4, 2, 4, 0, 0, 65535, DLT_USER0)
-    assert packets == [
-        Packet(1_790_000_000, 250_000, 4, 4, b"\x00\xa5\x5a\x01"),
-        Packet(1, 0, 1, 1, b"\x01"),  # to the nearest microsecond
-        Packet(3, 0, 2, 2, b"\x01x"),  # the rounding carries into the seconds
+        assert pcap.interfaces == ["VP20-000009 link", "VP20-000009 tcp#2", "B link"]
+    parsed = parse_pcapng(path.read_bytes())
+    assert parsed.interfaces == [
+        (DLT_USER0, "VP20-000009 link"),
+        (DLT_USER0, "VP20-000009 tcp#2"),
+        (DLT_USER0, "B link"),
+    ]
+    assert parsed.packets == [
+        Packet(0, 1_790_000_000_250_000, b"\xa5\x5a\x01", 0b01, ""),
+        Packet(1, 1_000_000, ANSWER, 0b10, ""),  # to the nearest microsecond
+        Packet(2, 3_000_000, b"x", 0b10, ""),
     ]
 
 
-def test_a_chunk_longer_than_the_snap_length_is_split(tmp_path: Path) -> None:
+def test_one_packet_per_frame_with_undecodable_bytes_apart(tmp_path: Path) -> None:
     stream = io.BytesIO()
-    pcap = PcapWriter(stream, snaplen=5)
-    assert pcap.write_packet(direction=Direction.TO_PUMP, data=bytes(range(10)), wall_s=7.0) == 3
+    pcap = PcapngWriter(stream)
+    corrupt = bytearray(GOOD)
+    corrupt[-1] ^= 0xFF  # a bad CRC
+    chunk = b"noise" + GOOD + GOOD[:4]
+    assert (
+        pcap.write_chunk(
+            Chunk(wall_s=7.0, pump_s=0, direction=Direction.TO_PUMP, link="l", data=chunk)
+        )
+        == 2
+    )
+    rest = GOOD[4:] + bytes(corrupt) + GOOD
+    assert (
+        pcap.write_chunk(
+            Chunk(wall_s=8.0, pump_s=0, direction=Direction.TO_PUMP, link="l", data=rest)
+        )
+        == 3
+    )
+    # A frame cut off by the end is written by close(), as undecodable bytes.
+    pcap.write_chunk(
+        Chunk(wall_s=9.0, pump_s=0, direction=Direction.TO_PUMP, link="l", data=GOOD[:5])
+    )
     pcap.close()
     assert not stream.closed
-    header, packets = parse_pcap(stream.getvalue())
-    assert header[5] == 5
-    assert [p.data for p in packets] == [
-        b"\x00" + bytes(range(i, min(i + 4, 10))) for i in (0, 4, 8)
-    ]
-    assert all(p.captured == p.original <= 5 and p.seconds == 7 for p in packets)
+    parsed = parse_pcapng(stream.getvalue())
+    assert (
+        [(p.data, p.comment != "") for p in parsed.packets]
+        == [
+            (b"noise", True),
+            (GOOD, False),
+            (GOOD, False),  # completed by the second chunk
+            (bytes(corrupt), True),  # what a receiver drops, byte by byte, is one packet
+            (GOOD, False),
+            (GOOD[:5], True),
+        ]
+    )
+    assert all(p.flags == 0b01 for p in parsed.packets)
     with pytest.raises(CaptureClosedError):
         pcap.write_packet(direction=Direction.TO_PUMP, data=b"", wall_s=7.0)
     with pytest.raises(CaptureValueError):
-        PcapWriter(io.BytesIO(), snaplen=1)
+        PcapngWriter(io.BytesIO(), snaplen=1)
 
 
-def test_the_writer_mirrors_chunks_to_pcap_and_export_filters_a_link(tmp_path: Path) -> None:
-    jsonl, pcap = tmp_path / "c.jsonl", tmp_path / "c.pcap"
+def test_the_frame_splitter_cuts_as_the_deframer_does() -> None:
+    splitter = FrameSplitter()
+    stream = b"\x00" + GOOD + b"\xa5" + ANSWER + b"\xa5"
+    segments = [seg for i in range(len(stream)) for seg in splitter.feed(stream[i : i + 1])]
+    assert segments == [(b"\x00", False), (GOOD, True), (b"\xa5", False), (ANSWER, True)]
+    assert splitter.flush() == b"\xa5"
+
+
+def test_the_writer_mirrors_chunks_to_pcapng_and_export_filters_a_link(tmp_path: Path) -> None:
+    jsonl, pcap = tmp_path / "c.jsonl", tmp_path / "c.pcapng"
     with _writer(jsonl, pcap=pcap) as writer:
-        writer.record(Direction.TO_PUMP, "a#1", b"\x01\x02")
-        writer.record(Direction.TO_PROGRAMMER, "b#2", b"\x03")
-        writer.record(Direction.TO_PROGRAMMER, "a#1", b"\x04")
-    _, mirrored = parse_pcap(pcap.read_bytes())
-    assert [(p.seconds, p.micros, p.data) for p in mirrored] == [
-        (1_700_000_000, 250_000, b"\x00\x01\x02"),
-        (1_700_000_000, 500_000, b"\x01\x03"),
-        (1_700_000_000, 750_000, b"\x01\x04"),
+        writer.record(Direction.TO_PUMP, "a#1", GOOD)
+        writer.record(Direction.TO_PROGRAMMER, "b#2", ANSWER)
+        writer.record(Direction.TO_PROGRAMMER, "a#1", ANSWER)
+    mirrored = parse_pcapng(pcap.read_bytes())
+    assert [name for _, name in mirrored.interfaces] == ["a#1", "b#2"]
+    assert [(p.interface, p.micros, p.data) for p in mirrored.packets] == [
+        (0, 1_700_000_000_250_000, GOOD),
+        (1, 1_700_000_000_500_000, ANSWER),
+        (0, 1_700_000_000_750_000, ANSWER),
     ]
-    exported = tmp_path / "a.pcap"
-    assert export_pcap(jsonl, exported, link="a#1") == 2
-    _, only_a = parse_pcap(exported.read_bytes())
-    assert [p.data for p in only_a] == [b"\x00\x01\x02", b"\x01\x04"]
-    assert export_pcap(jsonl, tmp_path / "all.pcap") == 3
-    assert (tmp_path / "all.pcap").read_bytes() == pcap.read_bytes()
+    exported = tmp_path / "a.pcapng"
+    assert export_pcapng(jsonl, exported, link="a#1") == 2
+    assert [p.data for p in parse_pcapng(exported.read_bytes()).packets] == [GOOD, ANSWER]
+    assert export_pcapng(jsonl, tmp_path / "all.pcapng") == 3
+    assert (tmp_path / "all.pcapng").read_bytes() == pcap.read_bytes()
 
 
 # --- the example capture -------------------------------------------------------------------
@@ -462,10 +556,15 @@ def test_the_example_capture_is_what_its_script_makes(tmp_path: Path) -> None:
     script = _load_script()
     jsonl, pcap = script.make_capture(tmp_path, link_name="example-repro")
     assert jsonl.read_bytes() == (EXAMPLES / "demo-session.jsonl").read_bytes()
-    assert pcap.read_bytes() == (EXAMPLES / "demo-session.pcap").read_bytes()
+    assert pcap.read_bytes() == (EXAMPLES / "demo-session.pcapng").read_bytes()
     _, chunks = read_capture(jsonl)
-    _, packets = parse_pcap(pcap.read_bytes())
-    assert [bytes([c.direction.pcap_byte]) + c.data for c in chunks] == [p.data for p in packets]
+    parsed = parse_pcapng(pcap.read_bytes())
+    assert parsed.interfaces == [(DLT_USER0, "VP20-000001 pumpsim#1")]
+    # Every chunk of this clean session is one whole frame: one packet each.
+    assert [c.data for c in chunks] == [p.data for p in parsed.packets]
+    assert [p.flags for p in parsed.packets] == [
+        0b01 if c.direction is Direction.TO_PUMP else 0b10 for c in chunks
+    ]
 
 
 def test_late_answers_of_a_timed_inner_endpoint_are_recorded(tmp_path: Path) -> None:
@@ -491,7 +590,7 @@ def test_late_answers_of_a_timed_inner_endpoint_are_recorded(tmp_path: Path) -> 
 def test_an_unwritable_target_is_a_typed_write_error(tmp_path: Path) -> None:
     with pytest.raises(CaptureWriteError, match="cannot open the capture file"):
         _writer(tmp_path / "missing-dir" / "c.jsonl")
-    with pytest.raises(CaptureWriteError, match="cannot write the pcap file"):
+    with pytest.raises(CaptureWriteError, match="cannot write the pcapng file"):
         _writer(tmp_path / "c.jsonl", pcap=tmp_path / "missing-dir" / "c.pcap")
     assert (tmp_path / "c.jsonl").read_text() == ""  # opened, then closed on the failure
     assert issubclass(CaptureWriteError, OSError)

@@ -15,6 +15,7 @@ import pytest
 from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from tests.emulator.test_capture import parse_pcapng
 
 BIN = Path(sys.executable).parent
 
@@ -234,6 +235,7 @@ def test_capture_then_decode(tmp_path: Path) -> None:
             "--capture",
             str(capture),
             "--capture-pcap",
+            str(tmp_path / "wire.pcapng"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -263,4 +265,9 @@ def test_capture_then_decode(tmp_path: Path) -> None:
     ):
         assert text in decoded.stdout
     assert "FAILED" not in decoded.stdout.split("summary:")[0]
-    assert (tmp_path / "session.jsonl.pcap").stat().st_size > 24
+    assert ready["capture_pcap"] == str(tmp_path / "wire.pcapng")
+    wire = parse_pcapng((tmp_path / "wire.pcapng").read_bytes())
+    assert [name for _, name in wire.interfaces] == ["VP20-000001 pump0/pty#1"]
+    # One packet per frame, whatever chunks the pty delivered them in.
+    assert wire.packets and all(p.data[:2] == b"\xa5\x5a" and not p.comment for p in wire.packets)
+    assert {p.flags for p in wire.packets} == {0b01, 0b10}

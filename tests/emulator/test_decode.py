@@ -677,12 +677,12 @@ def _parse(*argv: str) -> argparse.Namespace:
 
 def test_the_command_decodes_writes_pcap_and_reports_bad_files(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
-    pcap = tmp_path / "out.pcap"
+    pcap = tmp_path / "out.pcapng"
     args = _parse(str(EXAMPLE), "--keys", str(DEMO_KEY_FILE), "--no-hex", "--pcap", str(pcap))
     assert run(args, out=out, err=err) == 0
     assert "hex " not in out.getvalue() and "MAC ok" in out.getvalue()
     assert f"wrote 22 packets to {pcap}" in out.getvalue()
-    assert pcap.read_bytes() == EXAMPLE.with_suffix(".pcap").read_bytes()
+    assert pcap.read_bytes() == EXAMPLE.with_suffix(".pcapng").read_bytes()
     assert err.getvalue() == ""
 
     out = io.StringIO()

@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -65,13 +66,37 @@ def _qt_warmed_up(qapp: QApplication) -> None:
     """Show a group box once before any test: the first one shown makes Qt start two
     process-wide worker threads (with an eventfd each) that live as long as the application,
     which the repo's per-test leak check would otherwise pin on whichever test came first."""
+    before = _eventfds()
     box = QGroupBox("warm-up")
     box.show()
     for _ in range(5):
         qapp.processEvents()
+    # On a loaded machine the threads start late: wait (3 s at most) until their eventfds
+    # have appeared and stayed put for a moment, so no test is blamed for them.
+    deadline = time.monotonic() + 3.0
+    seen, stable_since = _eventfds(), time.monotonic()
+    while time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.02)
+        now = _eventfds()
+        if now != seen:
+            seen, stable_since = now, time.monotonic()
+        elif now > before and time.monotonic() - stable_since > 0.3:
+            break
     box.close()
     box.deleteLater()
     qapp.processEvents()
+
+
+def _eventfds() -> int:
+    """How many eventfds this process holds (Qt's worker threads have one each)."""
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{name}") == "anon_inode:[eventfd]"
+        except OSError:
+            continue
+    return count
 
 
 @pytest.fixture
