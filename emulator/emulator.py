@@ -154,7 +154,9 @@ class EmulatedPump:
         )
         self.virtual.on_advance = self._advance_world
         self._world = self._new_world(built)
+        self._seed = seed
         self._mri_rng = random.Random(f"vpump/mri/{seed}")
+        """Draws the MRI exposures' seeded delays and traps (reseeded by :meth:`reset`)."""
         self._mri_end: ScheduledMriEnd | None = None
         self._saver: Saver | None = None
         self._saved_image = b""
@@ -421,6 +423,7 @@ class EmulatedPump:
             self.virtual.telemetry.pump = fresh
             self._world = self._new_world(fresh)
             self._mri_end = None
+            self._mri_rng = random.Random(f"vpump/mri/{self._seed}")
 
     def state(self) -> dict[str, Any]:
         """The full true state, including what the pump does not tell the programmer."""
