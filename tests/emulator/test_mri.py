@@ -8,12 +8,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
 from emulator import control
+from emulator.cli import _catch_up_to, build_emulator, build_parser
 from emulator.emulator import ControlError, Emulator, MriControlError
-from emulator.mri import MriExit, MriValueError, parse_delay, parse_mri_duration, parse_trap
+from emulator.mri import (
+    MriExit,
+    MriValueError,
+    ScheduledMriEnd,
+    parse_delay,
+    parse_mri_duration,
+    parse_trap,
+)
+from firmware_model.pump import Pump
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, EventCode, Role
 from tests.support import DEMO_KEYS, T0, FakeWall
@@ -348,3 +358,57 @@ def test_the_fixture_helper(pytester: pytest.Pytester) -> None:
         "-W", "ignore::pytest.PytestAssertRewriteWarning", "-q", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=3)
+
+
+# -- a restart keeps the scheduled end --------------------------------------------------------
+
+
+def test_a_restart_keeps_the_scheduled_end(tmp_path: Path) -> None:
+    parser = build_parser()
+    args = ["serve", "--no-pty", "--state", str(tmp_path / "pump.state"), "--clock", "manual"]
+    first = build_emulator(parser.parse_args(args))
+    start = first.clock.now()
+    first.mri(2700, MriExit(recovery_delay_s=HOUR))
+    first.advance(600)
+    first.close()
+    again = build_emulator(parser.parse_args(args))
+    try:
+        assert again.pumps[0].next_world_event_t == start + 2700
+        again.advance(DAY)
+        assert again.state()["pump"]["delivering_since_clock_s"] == start + 2700 + HOUR
+        assert stall_recoveries(again) == [2700 + HOUR]
+    finally:
+        again.close()
+
+
+def test_a_catch_up_applies_the_end_on_its_second() -> None:
+    with Emulator.single(manual_clock=True, start_pump_s=T0, wall=FakeWall()) as emu:
+        emu.mri(2700, MriExit(telemetry_trap=True))
+        saved = emu.pumps[0].pump.to_bytes()
+        end = ScheduledMriEnd.from_extra(emu.pumps[0]._stored(saved).extra)
+    assert end is not None and end.at_t == emu.pumps[0].pump.t + 2700
+    pump = Pump.from_bytes(saved)
+    assert _catch_up_to(pump, pump.t + DAY, end) is None
+    state = pump.mri
+    assert state is not None and not state.in_field and state.trapped
+    assert state.resume_at_t == end.at_t
+    pump2 = Pump.from_bytes(saved)
+    assert _catch_up_to(pump2, pump2.t + 60, end) == end  # still ahead: kept
+
+
+def test_a_malformed_saved_end_is_ignored() -> None:
+    good = ScheduledMriEnd(
+        at_t=5,
+        recovery_delay_s=0,
+        telemetry_trap=False,
+        recovery_logged_at_second_interrogation=True,
+    ).to_extra()
+    assert ScheduledMriEnd.from_extra(good) is not None
+    for key, bad in (
+        ("mri_end_at_t", -1),
+        ("mri_end_recovery_delay_s", DAY + 1),
+        ("mri_end_telemetry_trap", 1),
+        ("mri_end_log_at_second", "yes"),
+    ):
+        assert ScheduledMriEnd.from_extra({**good, key: bad}) is None
+    assert ScheduledMriEnd.from_extra({}) is None
