@@ -23,6 +23,10 @@ from emulator.mri import (
     parse_mri_duration,
     parse_trap,
 )
+from emulator.scenarios import model as md
+from emulator.scenarios.errors import ScenarioFileError
+from emulator.scenarios.executor import run_scenario
+from emulator.scenarios.loader import parse_scenario
 from firmware_model.pump import Pump
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, EventCode, Role
@@ -412,3 +416,81 @@ def test_a_malformed_saved_end_is_ignored() -> None:
     ):
         assert ScheduledMriEnd.from_extra({**good, key: bad}) is None
     assert ScheduledMriEnd.from_extra({}) is None
+
+
+# -- the scenario steps -------------------------------------------------------------------------
+
+
+def test_the_mri_steps_load_into_typed_values() -> None:
+    scenario = parse_scenario(
+        "scenario: x\nseed: 4\nsteps:\n"
+        "  - mri: {duration: 45 min, recovery_delay: 2h..24h, telemetry_trap: seeded,"
+        " recovery_logged_at_second_interrogation: true}\n"
+        "  - mri_start:\n"
+        "  - mri_end: {recovery_delay: 4h, telemetry_trap: true}\n"
+        "  - mri_end:\n"
+        "  - expect: {in_mri_field: false, telemetry_mode: false, not_delivering_for: 30h,"
+        " delivering_since: start + 1d, patient_state: WITHDRAWAL_RISK}\n",
+        "x.scenario.yaml",
+    )
+    actions = [s.action for s in scenario.steps]
+    assert actions[0] == md.Mri(
+        start=True,
+        end=True,
+        duration_s=2700,
+        exit=MriExit(
+            recovery_delay_s=(2 * HOUR, DAY),
+            telemetry_trap="seeded",
+            recovery_logged_at_second_interrogation=True,
+        ),
+    )
+    assert actions[1] == md.Mri(start=True, end=False)
+    assert actions[2] == md.Mri(
+        start=False, end=True, exit=MriExit(recovery_delay_s=4 * HOUR, telemetry_trap=True)
+    )
+    assert actions[3] == md.Mri(start=False, end=True)
+    expect = actions[4]
+    assert isinstance(expect, md.Expect)
+    assert dict(expect.flags) == {"in_mri_field": False, "telemetry_mode": False}
+    assert dict(expect.names) == {"patient_state": "WITHDRAWAL_RISK"}
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ("mri: {duration: 25h}", "1 s to 24 h"),
+        ("mri: {duration: 0 s}", "1 s to 24 h"),
+        ("mri: {duration: 45 min, recovery_delay: 25h}", "0 to 24 h"),
+        ("mri: {duration: 45 min, recovery_delay: 4h..2h}", "the shorter first"),
+        ("mri: {duration: 45 min, recovery_delay: 2h..2h}", "the shorter first"),
+        ("mri: {duration: 45 min, recovery_delay: soon}", "duration"),
+        ("mri: {duration: 45 min, telemetry_trap: maybe}", "maybe"),
+        ("mri: {recovery_delay: 4h}", "duration"),
+        ("mri_start: {recovery_delay: 4h}", "no arguments"),
+        ("mri_end: {duration: 45 min}", "duration"),
+        ("mri: {duration: 45 min}\n    expect_error: INVALID_STATE", "programmer steps"),
+    ],
+)
+def test_bad_mri_steps_are_refused_before_anything_runs(step: str, message: str) -> None:
+    with pytest.raises(ScenarioFileError) as caught:
+        parse_scenario(f"scenario: x\nsteps:\n  - {step}\n", "x.scenario.yaml")
+    assert any(message in p.message for p in caught.value.problems), caught.value.problems
+
+
+def test_an_mri_step_ends_the_programmer_sessions_and_a_second_exposure_is_an_error() -> None:
+    scenario = parse_scenario(
+        "scenario: x\nsteps:\n"
+        "  - interrogate:\n"
+        "  - mri: {duration: 45 min, telemetry_trap: true}\n"
+        "  - advance: 1h\n"
+        "  - expect: {telemetry_mode: true, delivering: false}\n"
+        "  - interrogate:\n"
+        "  - expect: {telemetry_mode: false, delivering: true, not_delivering_for: 0 s}\n"
+        "  - mri_start:\n"
+        "  - mri_start:\n",
+        "x.scenario.yaml",
+    )
+    result = run_scenario(scenario)
+    statuses = [s.status.name for s in result.steps]
+    assert statuses == ["PASSED"] * 7 + ["ERROR"], result.failure_report()
+    assert "already stalled" in result.steps[-1].error
