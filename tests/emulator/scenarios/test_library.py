@@ -31,11 +31,19 @@ STORIES = {
     "flex_bridge_worked_case",
     "low_battery_reset",
     "implant_record_mismatch",
+    # issue 19, MRI and the emergency visit
+    "mri_with_post_scan_check",
+    "mri_delayed_recovery",
+    "mri_telemetry_mode",
+    "mri_recovery_logged_at_second_interrogation",
+    "emergency_pump_ran_empty",
+    "emergency_motor_stall_overnight",
+    "emergency_mri_last_week_without_check",
 }
 FILES = sorted(LIBRARY.glob(f"*{SUFFIX}"))
 
 
-def test_the_library_holds_the_fifteen_stories() -> None:
+def test_the_library_holds_every_story() -> None:
     assert {p.name.removesuffix(SUFFIX) for p in FILES} == STORIES
 
 
