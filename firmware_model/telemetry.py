@@ -69,9 +69,9 @@ leave a half header that swallows the next programmer's frames."""
 _FLAGS_OFFSET = 3
 """Offset of FLAGS in a frame (design.md, wire framing)."""
 
-SECURITY_LOG_INTERVAL_S = 60.0
-"""Link seconds between two SECURITY log entries for the same refusal sent without a MAC
-(per pump): at most one entry per code a minute, whatever an unauthenticated sender does."""
+SECURITY_RUN_SCAN = 64
+"""How far back the aggregation looks for the trailing run of SECURITY entries (a run holds
+at most one entry per error code, far fewer than this)."""
 
 
 def spec_to_prescription(spec: m.PrescriptionSpec) -> Prescription:
@@ -143,15 +143,21 @@ class PumpTelemetry:
         self.security = security
         self.on_defect = on_defect
         self._checksum_of: tuple[Prescription, m.PrescriptionSpec, int] | None = None
-        self._refusal_logged_s: dict[ErrorCode, float] = {}
+        self.security_counts: dict[ErrorCode, int] = {}
+        """Every security refusal per error code, logged or aggregated (a statistic)."""
 
-    def log_refusal(self, code: ErrorCode, op: int, *, t: int, now_s: float) -> bool:
-        """Log a refusal sent without a MAC as a SECURITY event, unless the same code was
-        logged less than :data:`SECURITY_LOG_INTERVAL_S` ago; True when logged."""
-        last = self._refusal_logged_s.get(code)
-        if last is not None and now_s - last < SECURITY_LOG_INTERVAL_S:
-            return False
-        self._refusal_logged_s[code] = now_s
+    def log_security(self, code: ErrorCode, op: int, *, t: int) -> bool:
+        """Count a security refusal; write a SECURITY entry unless the log's trailing run of
+        SECURITY entries already holds one with this code. True when written."""
+        code = ErrorCode(code)
+        self.security_counts[code] = self.security_counts.get(code, 0) + 1
+        log = self.pump.event_log
+        start = max(log.first_index, log.total_written - SECURITY_RUN_SCAN)
+        for entry in reversed(log.read(start, SECURITY_RUN_SCAN)):
+            if entry.code is not EventCode.SECURITY:
+                break
+            if entry.a == code:
+                return False
         self.pump.log_event(t, EventCode.SECURITY, code, op)
         return True
 
@@ -220,6 +226,9 @@ class TelemetryLink:
         code, a, b = event.log_params()
         if code is EventCode.SESSION_CLOSED:
             self._staged = None  # A staged prescription never outlives its session.
+        if code is EventCode.SECURITY:
+            self.head.log_security(ErrorCode(a), b, t=t)
+            return
         self.pump.log_event(t, code, a, b)
 
     def handle_frame(self, frame: Frame, *, t: int, now_s: float) -> bytes:
@@ -230,7 +239,7 @@ class TelemetryLink:
             self._log_session_event(result.event, t)
             logged = result.event is not None and result.event.kind is SessionEventKind.SECURITY
             if result.error is not None and not logged and _unauthenticated(result.data):
-                self.head.log_refusal(result.error, frame.op, t=t, now_s=now_s)
+                self.head.log_security(result.error, frame.op, t=t)
             return result.data
         return self._execute(result, t)
 

@@ -74,6 +74,7 @@ _SESSION_CODES = frozenset(
         ErrorCode.REPLAY,
         ErrorCode.FORBIDDEN,
         ErrorCode.SESSION_EXPIRED,
+        ErrorCode.SESSION_DISPLACED,
         ErrorCode.BAD_HANDSHAKE,
     }
 )

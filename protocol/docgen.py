@@ -670,26 +670,56 @@ def _security() -> str:
             f"{int(session.DEFAULT_IDLE_TIMEOUT_S)} s, sent in the SESSION_AUTH response) "
             "or more after the last accepted request finds the session expired: "
             "SESSION_EXPIRED.",
-            f"* **Lockout.** Bad handshake proofs and bad MACs count as failures, per "
-            f"pump (a reconnect does not reset the count). The "
-            f"{session.DEFAULT_MAX_FAILURES}th (default) locks the pump for the "
-            f"lockout period (default {int(session.DEFAULT_LOCKOUT_S)} s): every "
-            "request except DEVICE_INFO gets LOCKED_OUT with the seconds left in the "
-            "reason, and open sessions end. A successful handshake resets the count.",
-            "* **Starting over.** A new SESSION_OPEN ends any session on the link.",
+            "* **Back-off (the lockout), per link.** Bad handshake proofs and bad MACs "
+            "count as failures of the link (one pty, one TCP connection, one in-process "
+            "port) they arrive on. The first "
+            f"{session.DEFAULT_MAX_FAILURES - 1} are answered with their own code "
+            "(AUTH_FAILED, BAD_MAC); each further one makes that link back off, for "
+            f"{int(session.DEFAULT_BACKOFF_FIRST_S)} s, doubling every time up to "
+            f"{int(session.DEFAULT_LOCKOUT_S)} s (so at most 5 tries a minute once it "
+            "backs off, then one per 5 minutes). While a link backs off, everything on "
+            "it except DEVICE_INFO gets LOCKED_OUT with the seconds left in the reason "
+            "(not counted), and its own session ends. A successful handshake, or "
+            f"{int(2 * session.DEFAULT_LOCKOUT_S)} s without a failure, forgives the "
+            f"link. While the pump has seen {session.DEFAULT_PRESSURE_FAILURES} "
+            f"failures (on any links) within {int(session.DEFAULT_LOCKOUT_S)} s, a link "
+            "gets no free failures: its first one starts its back-off; and when a link "
+            "that never completed a handshake fails, the next such link's SESSION_OPEN "
+            f"gets LOCKED_OUT for {int(session.DEFAULT_BACKOFF_FIRST_S)} s, so opening a "
+            "new link per guess buys no more guesses (a programmer opening a new link "
+            "while someone does that may have to retry). Failures on one link never end, "
+            "refuse or delay a session or a handshake on another link: a clinician can "
+            "always stop the pump or cancel a bolus, whatever anyone without the key sends.",
+            "* **Security events in the log** are aggregated: a SECURITY entry is written "
+            "only when the log's trailing run of SECURITY entries holds none with the same "
+            "error code; repeats are counted, not written. So security entries never "
+            "outnumber the other entries by more than one per error code, and no flood of "
+            "refusals can push therapy history out of the ring.",
+            "* **Starting over.** A new SESSION_OPEN ends any session on the link. Frames "
+            "MAC'd with the replaced session's key get SESSION_DISPLACED, MAC'd with that "
+            "key (so the displaced programmer can trust it); it is never counted as a "
+            "failure. The displaced programmer opens a new session.",
+            "* **Clocks.** Link timers run on the link's real (monotonic) time, because "
+            "they guard a conversation: the idle timeout, the back-off and its forgiveness, "
+            "the pressure window, the aggregation of SECURITY entries, and the "
+            "0.5 s receive silence and frame-arrival bound that drop a partial frame. "
+            "Therapy timers run on pump time (which an emulator may scale, pause or "
+            "step): bolus durations, the patient-dose lockout and 24-hour count, alarm "
+            "crossings, the event log's timestamps.",
             "* **Refusals are answers.** Once a MAC'd request passed its MAC and SEQ "
             "checks, its answer (success or NAK) is the one cached for retransmits.",
-            "* **DEVICE_INFO** without MAC is answered in every state, lockout "
+            "* **DEVICE_INFO** without MAC is answered in every state, back-off "
             "included, and does not touch the session.",
             "* **Frames that are not requests** (FLAGS RESPONSE or NOTIFY) sent to the "
             "pump are ignored.",
             "### Roles",
             _table(["OP", "clinician", "patient"], role_rows),
             "### Session states at the pump",
-            "One state machine per link. A pair not listed is refused: SESSION_AUTH "
-            "outside OPENING gets BAD_HANDSHAKE, a MAC'd command outside ESTABLISHED "
-            "NO_SESSION (SESSION_EXPIRED after an idle timeout), anything in LOCKED "
-            "LOCKED_OUT.",
+            "One state machine per link; LOCKED means this link backs off. A pair not "
+            "listed is refused: SESSION_AUTH outside OPENING gets BAD_HANDSHAKE, a MAC'd "
+            "command outside ESTABLISHED NO_SESSION (SESSION_EXPIRED after an idle "
+            "timeout, SESSION_DISPLACED when MAC'd for a replaced session), anything in "
+            "LOCKED LOCKED_OUT.",
             _table(["state", "event", "next state"], transitions),
         ]
     )

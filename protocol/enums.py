@@ -77,7 +77,7 @@ class ErrorCode(IntEnum):
     AUTH_FAILED = 0x04
     """A handshake proof did not verify."""
     LOCKED_OUT = 0x05
-    """Too many failures; the link is locked for a while."""
+    """Too many failures on this link: it backs off for the seconds the reason gives."""
     BAD_MAC = 0x06
     REPLAY = 0x07
     """SEQ did not move forward (and the frame is not an exact retransmission)."""
@@ -105,6 +105,11 @@ class ErrorCode(IntEnum):
     """The pump cannot deliver (end of service, critical memory error)."""
     NOT_ENABLED = 0x18
     """A feature (patient doses) is not enabled."""
+    SESSION_DISPLACED = 0x20
+    """A newer handshake on this link replaced the session this frame was MAC'd for
+    (the NAK carries the old session's MAC); not an authentication failure."""
+    STORAGE_FAILED = 0x21
+    """The pump could not make the change durable, so it did not make it."""
     INTERNAL = 0x7F
     """The pump failed to execute a valid command (a defect, never expected)."""
 
