@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import itertools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,13 +41,14 @@ from emulator.errors import EmulatorUsageError
 from emulator.fluid_path import FluidPath, FluidTracker
 from emulator.link_faults import LinkFaults, LinkImpairment
 from emulator.patient import PatientModel, PatientParams
-from emulator.persistence import Saver, StateFile, StoredState
+from emulator.persistence import Saver, StateFile, StateFileError, StoredState
 from emulator.presets import PRESETS, PumpSetup
 from emulator.server import Server
 from emulator.transports import inproc
 from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
 from emulator.transports.tcp import TcpTransport
+from firmware_model.errors import StorageError
 from firmware_model.pump import Pump
 from firmware_model.timebase import weekday
 from protocol.enums import AlarmCode, Role
@@ -167,24 +169,42 @@ class EmulatedPump:
         return self.virtual.pump
 
     def persist_to(self, state_file: StateFile, *, periodic_s: float = 5.0) -> None:
-        """Keep ``state_file`` current: saved before every answer that follows a change (so an
-        acknowledged command is always on disk), after every control, and every
-        ``periodic_s`` wall seconds. A failed save withholds the answer (the programmer
-        retries) rather than acknowledge what is not on disk."""
+        """Keep ``state_file`` current: saved after every command that changed the pump and
+        before its answer (so an acknowledged command is always on disk), after every
+        control, and every ``periodic_s`` wall seconds (time passing and session events need
+        no save before an answer). A command whose save fails is undone and refused with
+        STORAGE_FAILED, with one line on stderr."""
         self._saver = Saver(state_file, min_interval_s=periodic_s, clock=self.virtual.wall)
         self._saved_image = b""
-        self.virtual.on_answer = self.save_if_changed
+        self.virtual.telemetry.make_durable = self._save_before_answer
+
+    def _save_before_answer(self) -> None:
+        try:
+            self.save_if_changed()
+        except StateFileError as exc:
+            print(
+                f"vpump: pump {self.index} ({self.setup.serial}): {exc}; "
+                "the command was undone and refused (STORAGE_FAILED)",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise StorageError(
+                "the pump could not store the change (non-volatile memory failed); "
+                "nothing was changed"
+            ) from exc
 
     def save_if_changed(self) -> None:
         """Save the pump's image if it differs from the last one saved (under the pump lock)."""
         if self._saver is None:
             return
         with self.virtual.lock:
-            image = self.pump.to_bytes()
-            if image == self._saved_image:
+            stored = self._stored(self.pump.to_bytes())
+            # The clock's speed is saved too: a pause changes what a restart does.
+            key = stored.pump_image + repr(stored.clock_speed).encode()
+            if key == self._saved_image:
                 return
-            self._saver.save_now(self._stored(image))
-            self._saved_image = image
+            self._saver.save_now(stored)
+            self._saved_image = key
 
     def maybe_save(self) -> None:
         """The periodic save (from the server's tick)."""
@@ -497,18 +517,22 @@ class Emulator:
         except ValueError as exc:
             raise ControlError(str(exc)) from exc
         self.server.wake()
+        self._persist_all("speed")
 
     def pause(self) -> None:
         self._catch_up()
         self.clock.pause()
+        self._persist_all("pause")
 
     def resume(self) -> None:
         self.clock.resume()
         self.server.wake()
+        self._persist_all("resume")
 
     def set_manual(self) -> None:
         self._catch_up()
         self.clock.set_manual()
+        self._persist_all("manual")
 
     def advance(self, seconds: int) -> int:
         """Move pump time forward by ``seconds`` (any mode) and bring every pump up to it."""
@@ -519,6 +543,7 @@ class Emulator:
         except ValueError as exc:
             raise ControlError(str(exc)) from exc
         self._catch_up()
+        self._persist_all("advance")
         return self.clock.now()
 
     def _catch_up(self) -> None:
@@ -527,13 +552,32 @@ class Emulator:
 
     @contextmanager
     def _changing(self, index: int) -> Iterator[EmulatedPump]:
+        """A control that changes one pump: undone when its save fails (ControlError)."""
         target = self._pump(index)
         with target.virtual.lock:
             target.virtual.advance()
+            before = target.pump.to_bytes()
             yield target
-        target.save_if_changed()
+            try:
+                target.save_if_changed()
+            except StateFileError as exc:
+                target.virtual.telemetry.pump = Pump.from_bytes(before)
+                raise ControlError(f"not saved, so not applied: {exc}") from exc
         if self.on_change is not None:
             self.on_change(target)
+
+    def _persist_all(self, what: str) -> None:
+        """After a clock control: every pump's state on disk before the control returns."""
+        failed = []
+        for p in self.pumps:
+            try:
+                p.save_if_changed()
+            except StateFileError as exc:
+                failed.append(f"pump {p.index}: {exc}")
+            if self.on_change is not None:
+                self.on_change(p)
+        if failed:
+            raise ControlError(f"{what} took effect but was not saved: {'; '.join(failed)}")
 
     def fault_motor_stall(self, on: bool, index: int = 0) -> None:
         with self._changing(index) as p:
@@ -566,7 +610,10 @@ class Emulator:
         """Every pump (or one) back to its starting state at the current pump time."""
         for p in self.pumps if index is None else [self._pump(index)]:
             p.reset()
-            p.save_if_changed()
+            try:
+                p.save_if_changed()
+            except StateFileError as exc:
+                raise ControlError(f"pump {p.index} was reset but not saved: {exc}") from exc
             if self.on_change is not None:
                 self.on_change(p)
 

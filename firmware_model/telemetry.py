@@ -29,7 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from firmware_model.errors import ChecksumMismatchError, InvalidStateError, RequestError
+from firmware_model.errors import (
+    ChecksumMismatchError,
+    InvalidStateError,
+    RequestError,
+    StorageError,
+)
 from firmware_model.prescription import (
     Bolus,
     DayProfile,
@@ -145,6 +150,11 @@ class PumpTelemetry:
         self._checksum_of: tuple[Prescription, m.PrescriptionSpec, int] | None = None
         self.security_counts: dict[ErrorCode, int] = {}
         """Every security refusal per error code, logged or aggregated (a statistic)."""
+        self.make_durable: Callable[[], None] | None = None
+        """Called after a command changed the pump and before it is acknowledged (the state
+        file). It raises :class:`~firmware_model.errors.StorageError` when the change cannot
+        be kept: the pump is then put back as it was before the command, and the command is
+        refused with STORAGE_FAILED, so nothing is applied without an answer."""
 
     def log_security(self, code: ErrorCode, op: int, *, t: int) -> bool:
         """Count a security refusal; write a SECURITY entry unless the log's trailing run of
@@ -245,8 +255,19 @@ class TelemetryLink:
 
     def _execute(self, accepted: Accepted, t: int) -> bytes:
         handler = _HANDLERS[accepted.op]
+        durable = self.head.make_durable
+        before, staged = None, self._staged
+        if durable is not None and accepted.op not in _READ_ONLY:
+            before = self.pump.to_bytes()
         try:
             response = handler(self, accepted.request, t)
+            if before is not None and durable is not None and self.pump.to_bytes() != before:
+                try:
+                    durable()
+                except StorageError:
+                    self.head.pump = Pump.from_bytes(before)  # the change is undone
+                    self._staged = staged
+                    raise
         except RequestError as refusal:
             return self.session.refuse(accepted, refusal.code, str(refusal))
         except Exception as defect:
@@ -472,6 +493,21 @@ def _unauthenticated(answer: bytes) -> bool:
     """Whether an answer frame goes without a MAC: a refusal anyone can provoke, keyless."""
     return len(answer) > _FLAGS_OFFSET and not answer[_FLAGS_OFFSET] & Flags.MAC
 
+
+_READ_ONLY = frozenset(
+    {
+        Op.DEVICE_INFO,
+        Op.STATUS,
+        Op.READ_PRESCRIPTION,
+        Op.STAGE_PRESCRIPTION,  # staged on the link, not in the pump's store
+        Op.READ_ALARMS,
+        Op.READ_EVENT_LOG,
+        Op.READ_CLOCK,
+        Op.READ_PATIENT_SETTINGS,
+    }
+)
+"""Commands that never change the pump's stored state (no snapshot, no save before the
+answer); any other command is saved before it is acknowledged if it changed anything."""
 
 _HANDLERS: dict[Op, Handler] = {
     Op.DEVICE_INFO: TelemetryLink._device_info,
