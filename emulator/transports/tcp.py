@@ -4,7 +4,8 @@ A listening socket accepts any number of programmers; each connection gets
 its own endpoint from the factory, and a programmer that vanishes (closes,
 resets, or sends after a half-close) closes only its own endpoint. Sockets are
 non-blocking; answers a programmer does not read wait in a bounded
-:class:`~emulator.transports.outbuf.OutputBuffer` (oldest whole answers dropped).
+:class:`~emulator.transports.outbuf.OutputBuffer`, and while it is full the
+connection is not read (back-pressure: nothing is dropped).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class _Connection:
         self.endpoint = endpoint
         self.label = label
         self.out = OutputBuffer(limit_bytes=limit)
-        self.write_interest = False  # what watches() last told the server about writing
+        self.interest = (False, False)  # (write, paused) as watches() last told the server
         self.timed_pending = False  # the endpoint may have answers to release later
 
 
@@ -107,9 +108,9 @@ class TcpTransport(Transport):
         return len(self._connections)
 
     @property
-    def dropped_bytes(self) -> int:
-        """Answer bytes discarded, over the open connections, because nobody read them."""
-        return sum(c.out.dropped_bytes for c in self._connections.values())
+    def pending_bytes(self) -> int:
+        """Answer bytes waiting, over the open connections, for their programmers to read."""
+        return sum(c.out.pending_bytes for c in self._connections.values())
 
     # -- driven by the server --------------------------------------------------
 
@@ -118,7 +119,8 @@ class TcpTransport(Transport):
             return ()
         watches = [Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)]
         for conn in self._connections.values():
-            events = EVENT_READ | (EVENT_WRITE if conn.out else 0)
+            # Back-pressure: a connection whose answers pile up is not read until they drain.
+            events = (0 if conn.out.full else EVENT_READ) | (EVENT_WRITE if conn.out else 0)
             watches.append(Watch(fd=conn.sock.fileno(), events=events, owner=conn))
         return watches
 
@@ -224,9 +226,9 @@ class TcpTransport(Transport):
         """Tell the server when a connection's answer buffer filled or emptied."""
         if self._connections.get(conn.sock) is not conn:
             return  # dropped: _drop has reported it
-        wanted = bool(conn.out)
-        if wanted != conn.write_interest:
-            conn.write_interest = wanted
+        wanted = (bool(conn.out), conn.out.full)
+        if wanted != conn.interest:
+            conn.interest = wanted
             self.watches_changed()
 
     def _flush(self, conn: _Connection) -> None:
