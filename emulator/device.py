@@ -6,6 +6,12 @@ into something a transport can serve: every link gets an :class:`Endpoint`
 whose ``receive`` reads the pump clock, advances the model and answers, all
 under the pump's lock, so a pty, TCP clients and in-process ports may talk to
 one pump from different threads.
+
+Lock order: the locks of the wrappers around an endpoint (link faults, captures)
+come first, the pump's lock last. An impaired link holds its own lock while it
+hands bytes to the pump, so code holding the pump's lock must never take a
+link's lock (``EmulatedPump.state`` reads the link figures before it takes
+the pump's lock).
 """
 
 from __future__ import annotations

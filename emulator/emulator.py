@@ -251,6 +251,13 @@ class EmulatedPump:
 
     def state(self) -> dict[str, Any]:
         """The full true state, including what the pump does not tell the programmer."""
+        # Lock order: a link's fault lock, then the pump's lock (an impaired link holds its
+        # own lock while it hands bytes to the pump). So the link figures are read before
+        # the pump's lock is taken, never under it.
+        link = {
+            "impairment": asdict(self.faults.settings),
+            "counters": _jsonable(asdict(self.faults.counters())),
+        }
         with self.virtual.lock:
             self.virtual.advance()
             pump = self.pump
@@ -298,10 +305,7 @@ class EmulatedPump:
                     "since_s": assessment.since_s,
                     "half_life_s": self.patient_params.half_life_s,
                 },
-                "link": {
-                    "impairment": asdict(self.faults.settings),
-                    "counters": _jsonable(asdict(self.faults.counters())),
-                },
+                "link": link,
             }
 
 
