@@ -45,45 +45,44 @@ def test_state_and_impaired_links_never_deadlock(fast_switching: None) -> None:
     # Not started (the links are driven from the threads below), and not closed when a
     # thread is stuck: closing would wait on the deadlocked locks too.
     emu = Emulator.single(manual_clock=True, start_pump_s=T0)
-    for pump in emu.pumps:
-        emu.set_link(0, drop=0.1, corrupt=0.1)
-        factory = pump.endpoint_factory()
+    emu.set_link(0, drop=0.1, corrupt=0.1)
+    factory = emu.pumps[0].endpoint_factory()
 
-        def guarded(body: Callable[[], None]) -> Callable[[], None]:
-            def run() -> None:
-                try:
-                    body()
-                except BaseException as exc:  # reported to the test below
-                    errors.append(exc)
+    def guarded(body: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                body()
+            except BaseException as exc:  # reported to the test below
+                errors.append(exc)
 
-            return run
+        return run
 
-        def talk() -> None:
-            for _ in range(ROUNDS):
-                endpoint = factory()
-                endpoint.receive(frame)
-                endpoint.close()
+    def talk() -> None:
+        for _ in range(ROUNDS):
+            endpoint = factory()
+            endpoint.receive(frame)
+            endpoint.close()
 
-        def observe() -> None:
-            for _ in range(ROUNDS):
-                emu.state(0)
+    def observe() -> None:
+        for _ in range(ROUNDS):
+            emu.state(0)
 
-        def change() -> None:
-            for i in range(ROUNDS):
-                emu.set_link(0, drop=0.1 * (i % 2))
+    def change() -> None:
+        for i in range(ROUNDS):
+            emu.set_link(0, drop=0.1 * (i % 2))
 
-        threads = [
-            threading.Thread(target=guarded(body), daemon=True)
-            for body in (talk, talk, observe, observe, change)
-        ]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + DEADLINE_S
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in threads if t.is_alive()]
-        assert not stuck, f"deadlocked: {stuck}"
-        emu.check()
-        emu.close()
-        assert not errors, errors
-        assert emu.state(0)["link"]["counters"]["to_pump"]["chunks_sent"] >= 2 * ROUNDS
+    threads = [
+        threading.Thread(target=guarded(body), daemon=True)
+        for body in (talk, talk, observe, observe, change)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + DEADLINE_S
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threads if t.is_alive()]
+    assert not stuck, f"deadlocked: {stuck}"
+    assert not errors, errors
+    assert emu.state(0)["link"]["counters"]["to_pump"]["chunks_sent"] >= 2 * ROUNDS
+    emu.check()
+    emu.close()
