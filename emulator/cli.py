@@ -198,6 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a key file readable by its owner only (0600), never through a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: set it
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
 def _emit(event: dict[str, object]) -> None:
     print(json.dumps(event, sort_keys=True, default=str), flush=True)
 
@@ -210,6 +221,8 @@ def build_emulator(
     base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
     setups = fleet_setups(base, args.count)
     state_files = [StateFile(path) for path in numbered_paths(args.state, args.count)]
+    for state_file in state_files:
+        state_file.acquire()  # two emulators never share a state file
     resumed = _resume(state_files, args.count, pause_while_off=args.pause_while_off)
     start = max((p.t for p in resumed if p is not None), default=int(time.time()))
     pumps = [
@@ -325,7 +338,7 @@ def serve(args: argparse.Namespace) -> int:
             key_dir = args.key_dir or Path(tempfile.mkdtemp(prefix="vpump-keys-"))
             key_dir.mkdir(parents=True, exist_ok=True)
             for p in emulator.pumps:
-                (key_dir / f"{p.setup.serial}.key").write_text(format_keys(p.keys))
+                _write_private(key_dir / f"{p.setup.serial}.key", format_keys(p.keys))
             ready["key_dir"] = str(key_dir)
         if args.state is not None:
             ready["state"] = [str(p) for p in numbered_paths(args.state, args.count)]
