@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -163,6 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --capture, also write FILE.pcap for Wireshark (link type DLT_USER0)",
     )
+    serve.add_argument(
+        "--capture-max-mb",
+        type=_capture_limit,
+        default=DEFAULT_CAPTURE_MAX_MB,
+        metavar="N",
+        help=f"stop recording a capture at N MiB, with one line on stderr (1 to 65536, default "
+        f"{DEFAULT_CAPTURE_MAX_MB})",
+    )
+    serve.add_argument(
+        "--force",
+        action="store_true",
+        help="let --capture overwrite an existing file (refused without it)",
+    )
     serve.add_argument("--seed", type=int, default=0, help="seed of the link faults (default 0)")
     serve.add_argument(
         "--catheter-cm",
@@ -196,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scenario_console.add_arguments(runner)
     return parser
+
+
+DEFAULT_CAPTURE_MAX_MB = 256
+"""Largest capture file by default, MiB (about a day of a programmer polling every second)."""
+
+
+def _capture_limit(text: str) -> int:
+    if re.fullmatch(r"[0-9]{1,5}", text, re.ASCII) is None or not 1 <= int(text) <= 65536:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a size in MiB from 1 to 65536")
+    return int(text)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -286,10 +310,11 @@ def _resume(
 
 
 def serve(args: argparse.Namespace) -> int:
-    failures: list[LinkFailure] = []
+    failures = 0  # counted, not kept: the server keeps the last 1000
 
     def on_failure(failure: LinkFailure) -> None:
-        failures.append(failure)
+        nonlocal failures
+        failures += 1
         _emit(
             {
                 "event": "link-error",
@@ -320,6 +345,8 @@ def serve(args: argparse.Namespace) -> int:
                     pump_clock=emulator.clock.now,
                     pump_serial=pump.setup.serial,
                     pcap=path.with_name(path.name + ".pcap") if args.capture_pcap else None,
+                    overwrite=args.force,
+                    max_bytes=args.capture_max_mb * 1024 * 1024,
                 )
                 writers.append(writer)
                 pump.capture_to(writer)
@@ -362,7 +389,7 @@ def serve(args: argparse.Namespace) -> int:
         emulator.close()
         for writer in writers:
             writer.close()
-    _emit({"event": "stopped", "link_errors": len(failures)})
+    _emit({"event": "stopped", "link_errors": failures})
     return EXIT_OK
 
 

@@ -37,6 +37,7 @@ import os
 import re
 import socket
 import stat
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -46,7 +47,14 @@ from emulator.clock import MAX_SPEED, MIN_SPEED
 from emulator.emulator import ControlError, Emulator
 from emulator.errors import PortInUseError
 from emulator.link_faults import MAX_BAUD, MAX_DELAY_MS, MIN_BAUD
-from emulator.transports.base import EVENT_READ, EVENT_WRITE, Transport, Watch
+from emulator.transports.base import (
+    EVENT_READ,
+    EVENT_WRITE,
+    OUT_OF_DESCRIPTORS,
+    AcceptBackoff,
+    Transport,
+    Watch,
+)
 
 MAX_LINE_BYTES = 4096
 """A control request longer than this is refused (and the connection closed)."""
@@ -311,6 +319,7 @@ class ControlTransport(Transport):
         self._closed = False
         self._path: Path | None = None
         self._conns: dict[socket.socket, _Conn] = {}
+        self._backoff = AcceptBackoff(time.monotonic)
         if isinstance(address, Path):
             if address.exists() or address.is_symlink():
                 if not stat.S_ISSOCK(address.lstat().st_mode):
@@ -352,7 +361,11 @@ class ControlTransport(Transport):
     def watches(self) -> Sequence[Watch]:
         if self._closed:
             return ()
-        watches = [Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)]
+        watches = []
+        if not self._backoff.paused:
+            watches.append(
+                Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)
+            )
         for conn in self._conns.values():
             events = EVENT_READ | (EVENT_WRITE if conn.outbuf else 0)
             watches.append(Watch(fd=conn.sock.fileno(), events=events, owner=conn))
@@ -364,6 +377,12 @@ class ControlTransport(Transport):
                 sock, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError as exc:
+                if exc.errno in OUT_OF_DESCRIPTORS:
+                    self._backoff.failed()  # stop watching the listener a while: no spinning
+                self.report(link=self.label, where="accept", error=exc)
+                return
+            self._backoff.succeeded()
             sock.setblocking(False)
             self._conns[sock] = _Conn(sock)
             return
@@ -391,6 +410,9 @@ class ControlTransport(Transport):
         except OSError as exc:
             self.report(link=self.label, where="control", error=exc)
             self._drop(conn)
+
+    def poll(self) -> None:
+        self._backoff.resume_due()  # watches() is asked every iteration: it sees the change
 
     def _drop(self, conn: _Conn) -> None:
         self._conns.pop(conn.sock, None)

@@ -31,6 +31,7 @@ import os
 import selectors
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -52,6 +53,8 @@ _log = logging.getLogger(__name__)
 Tick = Callable[[], float | None]
 """Called every iteration; returns the wall time the loop must wake by, or None."""
 
+MAX_FAILURES_KEPT = 1000
+"""Failures kept in :attr:`Server.failures` (the oldest forgotten first); all are counted."""
 _TICK_RETRY_S = 0.1  # after a failing tick, try again soon rather than never or at once
 _MAX_LOOP_ERRORS = 10  # consecutive loop-level errors before the loop gives up
 
@@ -93,7 +96,10 @@ class Server:
         self._done = threading.Event()
         self._stop_requested = False
         self._failures_lock = threading.Lock()
-        self._failures: list[LinkFailure] = []
+        self._failures: deque[LinkFailure] = deque(maxlen=MAX_FAILURES_KEPT)
+        self.failure_counts: Counter[str] = Counter()
+        """Every failure recorded, by ``where`` (kept whole while the list keeps the last
+        :data:`MAX_FAILURES_KEPT`)."""
         # Loop thread only: what is registered, by descriptor and by transport.
         self._registered: dict[int, tuple[Transport, Watch]] = {}
         self._watched: dict[Transport, dict[int, Watch]] = {}
@@ -146,14 +152,16 @@ class Server:
 
     @property
     def failures(self) -> tuple[LinkFailure, ...]:
-        """Every failure recorded so far, oldest first."""
+        """The last :data:`MAX_FAILURES_KEPT` failures recorded, oldest first (all of them
+        are counted in :attr:`failure_counts`)."""
         with self._failures_lock:
             return tuple(self._failures)
 
     def check(self) -> None:
         """Re-raise what was recorded (one error as itself, several as a group), then forget it."""
         with self._failures_lock:
-            failures, self._failures = self._failures, []
+            failures = list(self._failures)
+            self._failures.clear()
         if len(failures) == 1:
             raise failures[0].error
         if failures:
@@ -398,6 +406,7 @@ class Server:
         log_failure(failure)
         with self._failures_lock:
             self._failures.append(failure)
+            self.failure_counts[failure.where] += 1
         if self._on_failure is not None:
             try:
                 self._on_failure(failure)
