@@ -71,6 +71,12 @@ RX_SILENCE_RESET_S = 0.5
 receiver's inter-character timeout): a programmer that vanished mid-frame must not
 leave a half header that swallows the next programmer's frames."""
 
+FRAME_ARRIVAL_MAX_S = 1.0
+"""Link seconds a frame may take to arrive from its first byte. A partial frame older than
+this is abandoned (its first SYNC byte dropped, hunting resumed over the bytes behind it), so
+a sender trickling a long frame a byte at a time (slowloris) cannot hold the link: a frame
+written at once arrives in milliseconds even at 300 baud, where pacing delivers it whole."""
+
 _FLAGS_OFFSET = 3
 """Offset of FLAGS in a frame (design.md, wire framing)."""
 
@@ -202,6 +208,7 @@ class TelemetryLink:
         self.session = DeviceSession(head.security)
         self._staged: _Staged | None = None
         self._last_rx_s: float | None = None
+        self._partial_since_s: float | None = None
         self.requests_executed = 0
         """Commands that reached the pump model (retransmissions answered from cache excluded)."""
 
@@ -216,10 +223,29 @@ class TelemetryLink:
         last, self._last_rx_s = self._last_rx_s, now_s
         if last is not None and now_s - last > RX_SILENCE_RESET_S:
             self.deframer.reset()
-        answers = [self.handle_frame(frame, t=t, now_s=now_s) for frame in self.deframer.feed(data)]
+            self._partial_since_s = None
+        answers = [
+            self.handle_frame(frame, t=t, now_s=now_s) for frame in self._frames(data, now_s)
+        ]
         if answers:
             self.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME * len(answers))
         return b"".join(answers)
+
+    def _frames(self, data: bytes, now_s: float) -> list[Frame]:
+        """Deframe ``data``, abandoning a partial frame older than FRAME_ARRIVAL_MAX_S."""
+        deframer = self.deframer
+        progress = (deframer.frames, deframer.bad_frames, deframer.dropped_bytes)
+        frames = deframer.feed(data)
+        moved = (deframer.frames, deframer.bad_frames, deframer.dropped_bytes) != progress
+        since = self._partial_since_s
+        if not deframer.buffered:
+            self._partial_since_s = None
+        elif moved or since is None:
+            self._partial_since_s = now_s  # a new partial frame begins about now
+        elif now_s - since > FRAME_ARRIVAL_MAX_S:
+            frames += deframer.abandon()
+            self._partial_since_s = now_s if deframer.buffered else None
+        return frames
 
     def close(self, *, t: int) -> None:
         """The link went away: end its session (logged) and drop what it staged."""

@@ -401,6 +401,10 @@ def _framing() -> str:
         f"{MAX_PAYLOAD} or a CRC mismatch drops only the first SYNC byte and hunting "
         "resumes, so a corrupt frame never swallows the good frame behind it. "
         "A frame that fails its CRC gets no reply.",
+        "* The pump's receiver abandons a partial frame after 0.5 s of silence on the "
+        "link, and a partial frame that has not arrived whole within 1 s of its first "
+        "byte (a sender trickling bytes): it drops that frame's first SYNC byte and "
+        "hunts again through the bytes behind it, so a frame sent meanwhile is found.",
         "* A frame that passes its CRC but cannot be executed gets a NAK (OP 0x7F, "
         "the request's SEQ).",
         "Example: a STATUS request, SEQ 0x0102, no MAC:",
