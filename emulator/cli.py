@@ -33,7 +33,13 @@ from types import FrameType
 from emulator import control, decode
 from emulator.capture import CaptureWriter
 from emulator.clock import PumpClock
-from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
+from emulator.emulator import (
+    ControlError,
+    Emulator,
+    check_exposure,
+    fleet_setups,
+    numbered_port,
+)
 from emulator.errors import EmulatorError
 from emulator.persistence import StateFile, catch_up_s
 from emulator.presets import PRESETS
@@ -121,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--key-dir", type=Path, help="where a fleet's per-pump key files go (default: a temp dir)"
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --tcp listen on an address other than loopback; only with a key file of "
+        "your own (--key), never the public demo key",
     )
     serve.add_argument(
         "--speed",
@@ -242,6 +254,8 @@ def build_emulator(
 ) -> Emulator:
     """The emulator ``serve`` describes (ports not yet opened)."""
     keys = load_keys(args.key)
+    if args.tcp is not None:
+        check_exposure(args.tcp[0], allow_remote=args.allow_remote, keys=keys)
     base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
     setups = fleet_setups(base, args.count)
     state_files = [StateFile(path) for path in numbered_paths(args.state, args.count)]
@@ -356,7 +370,7 @@ def serve(args: argparse.Namespace) -> int:
                 emulator.serve_pty(i, numbered_port(args.port, i, args.count))
             if args.tcp is not None:
                 host, port = args.tcp
-                emulator.serve_tcp(i, host, port + i if port else 0)
+                emulator.serve_tcp(i, host, port + i if port else 0, allow_remote=args.allow_remote)
         if args.control:
             transport = control.ControlTransport(emulator, control.parse_address(args.control))
             emulator.add_transport(transport)

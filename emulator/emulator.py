@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import itertools
 import os
 import sys
@@ -67,6 +68,33 @@ WORLD_STEPS_MAX = 400
 
 class ControlError(EmulatorUsageError, ValueError):
     """A simulation control was given a bad value; nothing was changed."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names the loopback interface (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_exposure(host: str, *, allow_remote: bool, keys: Mapping[Role, bytes]) -> None:
+    """The rule for every listening transport: loopback, or ``allow_remote`` (``serve
+    --allow-remote``) with a key of one's own: the demo key is public, and a fleet derives its
+    per-pump keys from the key it is given. Raises ControlError."""
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise ControlError(
+            f"--tcp {host}: not a loopback address; give --allow-remote (and a key file of "
+            "your own) to listen there"
+        )
+    if dict(keys) == load_keys(DEMO_KEY_FILE):
+        raise ControlError(
+            f"--tcp {host} with the public demo key: give --key with a key file of your own"
+        )
 
 
 def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
@@ -358,6 +386,7 @@ class Emulator:
             raise ControlError(f"serial numbers must differ, got {serials}")
         self.clock = clock or PumpClock(start_pump_s=int(time.time()), wall=wall)
         self.wall = wall
+        self._master_keys = dict(keys)
         derive = len(setups) > 1 if derive_pump_keys is None else derive_pump_keys
         self.pumps = [
             EmulatedPump(
@@ -420,7 +449,12 @@ class Emulator:
         self._served.pty[index] = transport.port
         return transport
 
-    def serve_tcp(self, index: int, host: str, port: int) -> TcpTransport:
+    def serve_tcp(
+        self, index: int, host: str, port: int, *, allow_remote: bool = False
+    ) -> TcpTransport:
+        """Serve pump ``index`` over TCP; a non-loopback ``host`` needs ``allow_remote`` and
+        keys other than the demo key (:func:`check_exposure`)."""
+        check_exposure(host, allow_remote=allow_remote, keys=self._master_keys)
         transport = TcpTransport(self.pumps[index].endpoint_factory(), host=host, port=port)
         self._add(transport)
         self._served.tcp[index] = transport.url

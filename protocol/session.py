@@ -83,6 +83,7 @@ from protocol.errors import (
     UnknownOpcodeError,
 )
 from protocol.frames import MAC_SIZE, Frame, authenticated_bytes, encode_frame
+from protocol.keys import key_problem
 from protocol.messages import (
     MAX_NAK_REASON_BYTES,
     NONCE_SIZE,
@@ -402,6 +403,9 @@ class DeviceSecurity:
         self._keys = {
             Role(role): _check_key(f"the {role!r} key", key) for role, key in keys.items()
         }
+        problem = key_problem(self._keys)
+        if problem is not None:
+            raise InvalidMessage(f"refused keys: {problem}")
         if not 1 <= idle_timeout_s <= 0xFFFF:
             raise InvalidMessage(f"idle_timeout_s must be in 1..65535 s, got {idle_timeout_s}")
         if max_failures < 1:
