@@ -325,6 +325,29 @@ class TelemetryLink:
             catheter_volume_nl_per_cm=profile.catheter_volume_nl_per_cm,
         )
 
+    def _limits(self, request: m.Message, t: int) -> m.Message:
+        profile = self.pump.profile
+        standard = (
+            *profile.commercial_concentrations_ug_per_ml,
+            *profile.trial_concentrations_ug_per_ml,
+        )
+        return m.LimitsResponse(
+            min_alarm_volume_nl=profile.min_alarm_volume_nl,
+            max_alarm_volume_nl=profile.max_alarm_volume_nl,
+            min_bolus_volume_nl=profile.min_bolus_volume_nl,
+            max_bolus_volume_nl=profile.reservoir_capacity_nl,
+            max_bolus_duration_s=profile.max_bolus_duration_s,
+            max_patient_dose_volume_nl=profile.patient_dose_max_volume_nl,
+            min_patient_lockout_s=profile.patient_lockout_min_s,
+            max_patient_lockout_s=profile.patient_lockout_max_s,
+            max_patient_doses_per_24h=profile.patient_max_doses_per_24h,
+            min_concentration_ug_per_ml=profile.nonstandard_concentration_min_ug_per_ml,
+            max_concentration_ug_per_ml=profile.nonstandard_concentration_max_ug_per_ml,
+            standard_concentrations_ug_per_ml=standard,
+            max_flex_steps=profile.max_flex_steps,
+            flex_step_granularity_min=profile.flex_step_granularity_min,
+        )
+
     def _status(self, request: m.Message, t: int) -> m.Message:
         s = self.pump.status()
         return m.StatusResponse(
@@ -523,6 +546,7 @@ def _unauthenticated(answer: bytes) -> bool:
 _READ_ONLY = frozenset(
     {
         Op.DEVICE_INFO,
+        Op.LIMITS,
         Op.STATUS,
         Op.READ_PRESCRIPTION,
         Op.STAGE_PRESCRIPTION,  # staged on the link, not in the pump's store
@@ -537,6 +561,7 @@ answer); any other command is saved before it is acknowledged if it changed anyt
 
 _HANDLERS: dict[Op, Handler] = {
     Op.DEVICE_INFO: TelemetryLink._device_info,
+    Op.LIMITS: TelemetryLink._limits,
     Op.STATUS: TelemetryLink._status,
     Op.READ_PRESCRIPTION: TelemetryLink._read_prescription,
     Op.STAGE_PRESCRIPTION: TelemetryLink._stage,

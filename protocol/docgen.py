@@ -133,6 +133,25 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
         messages.SessionAuthResponse(role=Role.CLINICIAN, idle_timeout_s=300),
     ),
     Op.SESSION_CLOSE: (messages.SessionCloseRequest(), messages.SessionCloseResponse()),
+    Op.LIMITS: (
+        messages.LimitsRequest(),
+        messages.LimitsResponse(
+            min_alarm_volume_nl=1_500_000,
+            max_alarm_volume_nl=5_000_000,
+            min_bolus_volume_nl=1_000,
+            max_bolus_volume_nl=20_000_000,
+            max_bolus_duration_s=86_400,
+            max_patient_dose_volume_nl=500_000,
+            min_patient_lockout_s=900,
+            max_patient_lockout_s=86_400,
+            max_patient_doses_per_24h=12,
+            min_concentration_ug_per_ml=10,
+            max_concentration_ug_per_ml=4_000,
+            standard_concentrations_ug_per_ml=(500, 1000, 2000, 50),
+            max_flex_steps=13,
+            flex_step_granularity_min=15,
+        ),
+    ),
     Op.STATUS: (messages.StatusRequest(), _status_example()),
     Op.READ_PRESCRIPTION: (
         messages.ReadPrescriptionRequest(),
@@ -295,8 +314,16 @@ def _member_doc(member: enum.Enum) -> str:
     for i, line in enumerate(lines):
         if line.strip().startswith(f"{member.name} = ") and i + 1 < len(lines):
             following = lines[i + 1].strip()
-            if following.startswith('"""'):
-                return following.strip('"')
+            if not following.startswith('"""'):
+                return ""
+            text = [following]
+            j = i + 1
+            while not (text[-1].endswith('"""') and (len(text) > 1 or len(text[0]) > 3)):
+                j += 1
+                if j >= len(lines):
+                    break
+                text.append(lines[j].strip())
+            return " ".join(text).strip('"').strip()  # a docstring over several lines, whole
     return ""
 
 
@@ -364,7 +391,7 @@ def _framing() -> str:
     descriptions = {
         "sync": ("2", "SYNC", "`A5 5A`"),
         "ver": ("1", "VER", f"protocol version, `{PROTOCOL_VERSION:02X}`"),
-        "flags": ("1", "FLAGS", "bit 0 RESPONSE, bit 1 MAC, bit 2 NOTIFY; other bits 0"),
+        "flags": ("1", "FLAGS", "bit 0 RESPONSE, bit 1 MAC, bit 2 NOTIFY (reserved); others 0"),
         "seq": ("2", "SEQ", "u16; chosen by the programmer, a response carries its request's"),
         "op": ("1", "OP", "opcode"),
         "len": ("2", "LEN", f"u16 payload length, at most {MAX_PAYLOAD}"),

@@ -63,6 +63,7 @@ import enum
 import hashlib
 import hmac
 import math
+import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -127,6 +128,7 @@ ROLE_OPS: Final[Mapping[Role, frozenset[Op]]] = {
             Op.SESSION_OPEN,
             Op.SESSION_AUTH,
             Op.SESSION_CLOSE,
+            Op.LIMITS,
             Op.STATUS,
             Op.READ_ALARMS,
             Op.SILENCE_ALARM,
@@ -205,6 +207,28 @@ def _nonce(random_bytes: Callable[[int], bytes]) -> bytes:
     if not isinstance(nonce, bytes) or len(nonce) != NONCE_SIZE:
         raise InvalidMessage(f"random_bytes({NONCE_SIZE}) returned {nonce!r}")
     return nonce
+
+
+_PARSER_PATH = re.compile(r"Error in path \(parsing\)((?:\s*->\s*\w+)*)\s*")
+_SHORT_READ = re.compile(r"stream read less than specified amount, expected (\d+), found (\d+)")
+
+
+def malformed_reason(error: MalformedPayload) -> str:
+    """A MALFORMED NAK's reason: one line naming the message and field, without the parser's
+    internals (its path syntax, stream wording or newlines)."""
+    text = str(error)
+    found = _PARSER_PATH.search(text)
+    if found is not None:
+        field = ".".join(part.strip() for part in found[1].split("->") if part.strip())
+        rest = text[found.end() :]
+        short = _SHORT_READ.search(rest)
+        if short is not None:
+            detail = f"the payload ends early (needs {short[1]} bytes, {short[2]} left)"
+        else:
+            detail = "a value that does not parse"
+        head = text[: found.start()].rstrip(": ")
+        text = f"{head}: {field}: {detail}" if field else f"{head}: {detail}"
+    return " ".join(text.split())[:MAX_NAK_REASON_BYTES]
 
 
 def _truncate_reason(reason: str) -> str:
@@ -653,7 +677,7 @@ class DeviceSession:
         try:
             request = decode_request(frame.op, frame.payload)
         except MalformedPayload as error:
-            return self._nak(frame, ErrorCode.MALFORMED, str(error))
+            return self._nak(frame, ErrorCode.MALFORMED, malformed_reason(error))
         accepted = Accepted(seq=frame.seq, op=Op(frame.op), request=request, role=None)
         self._pending = _Pending(accepted=accepted, frame=frame, key=None)
         return accepted
@@ -664,7 +688,7 @@ class DeviceSession:
         try:
             request = decode_request(frame.op, frame.payload)
         except MalformedPayload as error:
-            return self._nak(frame, ErrorCode.MALFORMED, str(error), event=event)
+            return self._nak(frame, ErrorCode.MALFORMED, malformed_reason(error), event=event)
         assert isinstance(request, SessionOpenRequest)
         key = self.security.key_for(request.role)
         if key is None:
@@ -698,7 +722,7 @@ class DeviceSession:
         try:
             request = decode_request(frame.op, frame.payload)
         except MalformedPayload as error:
-            return self._nak(frame, ErrorCode.MALFORMED, str(error), event=event)
+            return self._nak(frame, ErrorCode.MALFORMED, malformed_reason(error), event=event)
         assert isinstance(request, SessionAuthRequest) and self._role is not None
         role = self._role
         key = self.security.key_for(role)
@@ -750,7 +774,9 @@ class DeviceSession:
         try:
             request = decode_request(op, frame.payload)
         except MalformedPayload as error:
-            return self._nak(frame, ErrorCode.MALFORMED, str(error), key=key, cache=True)
+            return self._nak(
+                frame, ErrorCode.MALFORMED, malformed_reason(error), key=key, cache=True
+            )
         if isinstance(request, SessionCloseRequest):
             data = self._answer(frame, SessionCloseResponse(), key=key, cache=True)
             closed = self._end_session(DeviceEvent.CLOSE, "closed by the programmer")

@@ -405,6 +405,7 @@ def test_role_table() -> None:
         Op.SESSION_OPEN,
         Op.SESSION_AUTH,
         Op.SESSION_CLOSE,
+        Op.LIMITS,
         Op.STATUS,
         Op.READ_ALARMS,
         Op.SILENCE_ALARM,
