@@ -42,9 +42,10 @@ Security (design.md):
   is forgiven after a success or ``2 x lockout_s`` without a failure. While the
   pump as a whole has seen ``pressure_failures`` (default 10) failures within
   ``lockout_s``, a link gets no free failures: its first one starts the back-off,
-  and a link that never proved a key and fails makes the next such link wait
-  ``backoff_first_s`` before its SESSION_OPEN is answered (LOCKED_OUT meanwhile),
-  so a new link per guess gains nothing.
+  and once 16 links that never proved a key have failed so within ``lockout_s``
+  (a churn of new links, one per guess), each further one makes the next such
+  link wait ``backoff_first_s`` before its SESSION_OPEN is answered (LOCKED_OUT
+  meanwhile), so a new link per guess gains nothing.
   Failures on one link never end, refuse or delay a session or a handshake on
   another link: a clinician can always stop the pump or cancel a bolus.
 * **Displaced sessions**: a SESSION_OPEN on a link that holds a session replaces
@@ -115,6 +116,9 @@ DEFAULT_BACKOFF_FIRST_S: Final = 15.0
 """A link's first back-off, s: at most 5 tries a minute once it backs off."""
 DEFAULT_PRESSURE_FAILURES: Final = 10
 """Failures pump-wide within ``lockout_s`` after which links get no free failures."""
+DEFAULT_GATE_AFTER: Final = 16
+"""Links that never proved a key and failed under pressure, within ``lockout_s``, after
+which each further one makes the next such link wait (a churn of new links, one per guess)."""
 
 PUMP_PROOF_LABEL: Final = b"vpump/pump"
 PROGRAMMER_PROOF_LABEL: Final = b"vpump/prog"
@@ -450,6 +454,7 @@ class DeviceSecurity:
         """Failures counted on every link since the pump started (a statistic)."""
         self._recent: deque[float] = deque(maxlen=pressure_failures)
         self._gate_until_s = -math.inf
+        self._fresh_failures: deque[float] = deque(maxlen=DEFAULT_GATE_AFTER)
 
     def key_for(self, role: Role) -> bytes | None:
         """The key of ``role``, or None when the pump has none for it."""
@@ -472,9 +477,14 @@ class DeviceSecurity:
         return max(0.0, self._gate_until_s - now_s)
 
     def close_gate(self, now_s: float) -> None:
-        """A link that never proved a key failed under pressure: the next such link waits
-        ``backoff_first_s`` (so opening a new link per guess gains nothing)."""
-        self._gate_until_s = now_s + self.backoff_first_s
+        """A link that never proved a key failed under pressure. Once
+        :data:`DEFAULT_GATE_AFTER` such links failed within ``lockout_s`` (links opened one
+        per guess, not a few long-lived ones), the next such link waits ``backoff_first_s``:
+        a new link per guess gains nothing."""
+        fresh = self._fresh_failures
+        fresh.append(now_s)
+        if len(fresh) == fresh.maxlen and now_s - fresh[0] < self.lockout_s:
+            self._gate_until_s = now_s + self.backoff_first_s
 
     def backoff_s(self, backoffs: int) -> float:
         """The length of a link's back-off number ``backoffs`` (0 for the first)."""

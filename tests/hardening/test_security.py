@@ -27,6 +27,7 @@ from protocol.errors import AuthenticationError, NakError, SequenceExhaustedErro
 from protocol.frames import HEADER_SIZE, MAX_FRAME_SIZE, Frame, encode_frame
 from protocol.session import (
     DEFAULT_BACKOFF_FIRST_S,
+    DEFAULT_GATE_AFTER,
     DEFAULT_LOCKOUT_S,
     DEFAULT_MAX_FAILURES,
     MAX_SEQ,
@@ -311,8 +312,8 @@ def test_a_brute_force_with_a_new_link_per_guess_crawls() -> None:
             codes = _guess_on_a_new_link(pump, guess)
             assert codes in ([ErrorCode.AUTH_FAILED], [ErrorCode.LOCKED_OUT])
             evaluated = pump.virtual.telemetry.security.failures_total
-        # Ten free guesses, then one per 15 s: 10 + 600 / 15 (+1 for the edge).
-        assert evaluated <= 10 + 600 / DEFAULT_BACKOFF_FIRST_S + 1
+        # Ten free guesses, 16 links before the gate closes, then one per 15 s (+1 for the edge).
+        assert evaluated <= 10 + DEFAULT_GATE_AFTER + 600 / DEFAULT_BACKOFF_FIRST_S + 1
         # The right key still gets in once the gate opens, and therapy never moved.
         pump.wall.now += DEFAULT_BACKOFF_FIRST_S
         with pump.client() as client:

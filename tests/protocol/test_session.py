@@ -41,6 +41,7 @@ from protocol.messages import (
     encode_payload,
 )
 from protocol.session import (
+    DEFAULT_GATE_AFTER,
     DEFAULT_MAX_FAILURES,
     DEVICE_TRANSITIONS,
     PROGRAMMER_TRANSITIONS,
@@ -546,10 +547,11 @@ def test_under_pressure_a_new_link_per_guess_gains_nothing() -> None:
             _failed_attempt(attacker)
     assert pair.security.under_pressure(pair.now_s)
     # A new link per guess: its first failure backs it off ...
-    churn = Pair(security=pair.security, seed=40)
-    churn.now_s = pair.now_s
-    assert _failed_attempt(churn) is ErrorCode.LOCKED_OUT
-    # ... and the next new link waits 15 s before its handshake is even answered.
+    for link in range(DEFAULT_GATE_AFTER):
+        churn = Pair(security=pair.security, seed=40 + link)
+        churn.now_s = pair.now_s
+        assert _failed_attempt(churn) is ErrorCode.LOCKED_OUT
+    # ... and after 16 of them the next new link waits 15 s before its handshake is answered.
     with pytest.raises(NakError) as caught:
         pair.open()
     assert caught.value.code is ErrorCode.LOCKED_OUT and "15 s left" in caught.value.reason
