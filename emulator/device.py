@@ -54,9 +54,6 @@ class VirtualPump:
         self.lock = threading.RLock()
         self.clock = clock
         self.wall = wall
-        self.on_answer: Callable[[], None] | None = None
-        """Called under the lock after a link was answered and before the answer leaves, so
-        a state file can hold every acknowledged command (it may raise to withhold it)."""
         self.on_advance: Callable[[Pump, int], None] | None = None
         """Replaces the plain ``pump.advance_to(t)`` (under the lock) so the world beyond the
         pump (catheter, patient) can follow the pump step by step."""
@@ -114,10 +111,9 @@ class _PumpEndpoint:
         owner = self._owner
         with owner.lock:
             t = owner.advance()
-            answer = self._link.receive(data, t=t, now_s=owner.wall())
-            if answer and owner.on_answer is not None:
-                owner.on_answer()
-            return answer
+            # A command that changed the pump was saved before its answer was built
+            # (PumpTelemetry.make_durable), or undone and refused with STORAGE_FAILED.
+            return self._link.receive(data, t=t, now_s=owner.wall())
 
     def close(self) -> None:
         owner = self._owner

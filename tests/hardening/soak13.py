@@ -297,9 +297,12 @@ RUNS: dict[str, tuple[Callable[[float], str], float]] = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.hardening.soak13", description=__doc__)
-    parser.add_argument("runs", nargs="*", choices=list(RUNS), default=[], metavar="RUN")
+    parser.add_argument("runs", nargs="*", metavar="RUN", help=f"one of {', '.join(RUNS)}")
     parser.add_argument("--size", type=float, help="the run's size (minutes, seconds, count)")
     args = parser.parse_args(argv)
+    unknown = [r for r in args.runs if r not in RUNS]
+    if unknown:
+        parser.error(f"unknown run(s) {', '.join(unknown)}; runs: {', '.join(RUNS)}")
     for name in args.runs or list(RUNS):
         run, size = RUNS[name]
         print(run(args.size or size), flush=True)
