@@ -26,6 +26,7 @@ arguments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -79,6 +80,10 @@ written at once arrives in milliseconds even at 300 baud, where pacing delivers 
 
 _FLAGS_OFFSET = 3
 """Offset of FLAGS in a frame (design.md, wire framing)."""
+
+SECURITY_LOG_INTERVAL_S = 3600.0
+"""Link seconds before a second SECURITY entry with the same error code may be written (per
+pump): however long an attack lasts, it adds at most one entry per code an hour."""
 
 SECURITY_RUN_SCAN = 64
 """How far back the aggregation looks for the trailing run of SECURITY entries (a run holds
@@ -156,17 +161,22 @@ class PumpTelemetry:
         self._checksum_of: tuple[Prescription, m.PrescriptionSpec, int] | None = None
         self.security_counts: dict[ErrorCode, int] = {}
         """Every security refusal per error code, logged or aggregated (a statistic)."""
+        self._security_logged_s: dict[ErrorCode, float] = {}
         self.make_durable: Callable[[], None] | None = None
         """Called after a command changed the pump and before it is acknowledged (the state
         file). It raises :class:`~firmware_model.errors.StorageError` when the change cannot
         be kept: the pump is then put back as it was before the command, and the command is
         refused with STORAGE_FAILED, so nothing is applied without an answer."""
 
-    def log_security(self, code: ErrorCode, op: int, *, t: int) -> bool:
-        """Count a security refusal; write a SECURITY entry unless the log's trailing run of
-        SECURITY entries already holds one with this code. True when written."""
+    def log_security(self, code: ErrorCode, op: int, *, t: int, now_s: float) -> bool:
+        """Count a security refusal; write a SECURITY entry unless one with this code was
+        written less than :data:`SECURITY_LOG_INTERVAL_S` ago, or the log's trailing run of
+        SECURITY entries already holds one with it. True when written."""
         code = ErrorCode(code)
         self.security_counts[code] = self.security_counts.get(code, 0) + 1
+        last = self._security_logged_s.get(code)
+        if last is not None and now_s - last < SECURITY_LOG_INTERVAL_S:
+            return False
         log = self.pump.event_log
         start = max(log.first_index, log.total_written - SECURITY_RUN_SCAN)
         for entry in reversed(log.read(start, SECURITY_RUN_SCAN)):
@@ -175,6 +185,7 @@ class PumpTelemetry:
             if entry.a == code:
                 return False
         self.pump.log_event(t, EventCode.SECURITY, code, op)
+        self._security_logged_s[code] = now_s
         return True
 
     def active_prescription(self) -> tuple[m.PrescriptionSpec, int]:
@@ -256,14 +267,16 @@ class TelemetryLink:
         # An idle session that expired is logged when the link next speaks.
         self._log_session_event(self.session.poll(now_s), t)
 
-    def _log_session_event(self, event: SessionEvent | None, t: int) -> None:
+    def _log_session_event(
+        self, event: SessionEvent | None, t: int, now_s: float = -math.inf
+    ) -> None:
         if event is None:
             return
         code, a, b = event.log_params()
         if code is EventCode.SESSION_CLOSED:
             self._staged = None  # A staged prescription never outlives its session.
         if code is EventCode.SECURITY:
-            self.head.log_security(ErrorCode(a), b, t=t)
+            self.head.log_security(ErrorCode(a), b, t=t, now_s=now_s)
             return
         self.pump.log_event(t, code, a, b)
 
@@ -272,10 +285,10 @@ class TelemetryLink:
         result = self.session.handle(frame, now_s)
         if isinstance(result, Reply):
             # Security refusals arrive as SECURITY events; a cached retransmission has none.
-            self._log_session_event(result.event, t)
+            self._log_session_event(result.event, t, now_s)
             logged = result.event is not None and result.event.kind is SessionEventKind.SECURITY
             if result.error is not None and not logged and _unauthenticated(result.data):
-                self.head.log_security(result.error, frame.op, t=t)
+                self.head.log_security(result.error, frame.op, t=t, now_s=now_s)
             return result.data
         return self._execute(result, t)
 

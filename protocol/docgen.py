@@ -725,10 +725,11 @@ def _security() -> str:
             "refuse or delay a session or a handshake on another link: a clinician can "
             "always stop the pump or cancel a bolus, whatever anyone without the key sends.",
             "* **Security events in the log** are aggregated: a SECURITY entry is written "
-            "only when the log's trailing run of SECURITY entries holds none with the same "
-            "error code; repeats are counted, not written. So security entries never "
-            "outnumber the other entries by more than one per error code, and no flood of "
-            "refusals can push therapy history out of the ring.",
+            "only when none with the same error code was written in the last hour (of link "
+            "time) and the log's trailing run of SECURITY entries holds none with that code; "
+            "repeats are counted, not written. So an attack adds at most one entry per error "
+            "code an hour, never more than one per code between two other entries, and no "
+            "flood of refusals can push therapy history out of the ring.",
             "* **Starting over.** A new SESSION_OPEN ends any session on the link. Frames "
             "MAC'd with the replaced session's key get SESSION_DISPLACED, MAC'd with that "
             "key (so the displaced programmer can trust it); it is never counted as a "

@@ -105,7 +105,9 @@ def attack_while_the_clinician_works(
         assert sum(e.code is EventCode.STOPPED for e in entries) == stops
         assert sum(e.code is EventCode.RESUMED for e in entries) == resumes
         security = sum(e.code is EventCode.SECURITY for e in entries)
-        assert security <= len(ErrorCode) * (stops + resumes + 4)
+        # At most one SECURITY entry per error code an hour (of link time).
+        hours = int(minutes // 60) + 1
+        assert security <= len(ErrorCode) * hours
         refusals = sum(pump.virtual.telemetry.security_counts.values())
         assert refusals >= links * rounds
         return {
