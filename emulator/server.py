@@ -53,6 +53,8 @@ _log = logging.getLogger(__name__)
 Tick = Callable[[], float | None]
 """Called every iteration; returns the wall time the loop must wake by, or None."""
 
+FAILURES_LOGGED_IN_FULL = 100
+"""Failures of one kind (``where``) logged with their traceback before the log thins out."""
 MAX_FAILURES_KEPT = 1000
 """Failures kept in :attr:`Server.failures` (the oldest forgotten first); all are counted."""
 _TICK_RETRY_S = 0.1  # after a failing tick, try again soon rather than never or at once
@@ -403,10 +405,20 @@ class Server:
         self._done.set()
 
     def _record(self, failure: LinkFailure) -> None:
-        log_failure(failure)
         with self._failures_lock:
             self._failures.append(failure)
             self.failure_counts[failure.where] += 1
+            count = self.failure_counts[failure.where]
+        # The log is bounded too: the first failures of each kind in full, then every 1000th.
+        if count <= FAILURES_LOGGED_IN_FULL or count % 1000 == 0:
+            log_failure(failure)
+            if count == FAILURES_LOGGED_IN_FULL:
+                _log.error(
+                    "%s: %d %s failures; from now on every 1000th is logged",
+                    self._name,
+                    count,
+                    failure.where,
+                )
         if self._on_failure is not None:
             try:
                 self._on_failure(failure)

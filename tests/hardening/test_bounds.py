@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from emulator.capture import (
 )
 from emulator.scenarios.errors import ScenarioFileError
 from emulator.scenarios.source import MAX_DEPTH, MAX_VALUES, load_yaml
-from emulator.server import MAX_FAILURES_KEPT, Server
+from emulator.server import FAILURES_LOGGED_IN_FULL, MAX_FAILURES_KEPT, Server
 from emulator.transports.base import EVENT_READ, LinkFailure, Watch
 from emulator.transports.tcp import TcpTransport
 from tests.support import FakeWall
@@ -44,11 +45,17 @@ class Echo:
         pass
 
 
-def test_failures_are_kept_as_the_last_thousand_plus_counts() -> None:
+def test_failures_are_kept_as_the_last_thousand_plus_counts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     server = Server()
     try:
-        for i in range(5 * MAX_FAILURES_KEPT):
-            server._record(LinkFailure(link=f"control#{i}", where="control", error=OSError(i)))
+        with caplog.at_level(logging.ERROR):
+            for i in range(5 * MAX_FAILURES_KEPT):
+                error = OSError(i)
+                server._record(LinkFailure(link=f"control#{i}", where="control", error=error))
+        # The log thins out too: the first 100 in full, a notice, then every 1000th.
+        assert len(caplog.records) == FAILURES_LOGGED_IN_FULL + 1 + 5
         assert len(server.failures) == MAX_FAILURES_KEPT
         assert server.failures[-1].link == f"control#{5 * MAX_FAILURES_KEPT - 1}"
         assert server.failure_counts["control"] == 5 * MAX_FAILURES_KEPT
