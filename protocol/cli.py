@@ -210,6 +210,30 @@ def describe_prescription(spec: m.PrescriptionSpec, concentration: int) -> list[
 Printer = Callable[[Any, list[str]], None]
 
 
+def cmd_limits(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
+    lim = client.limits()
+    vol = units.format_volume_nl
+    standard = ", ".join(f"{c} mcg/mL" for c in lim.standard_concentrations_ug_per_ml)
+    out(
+        lim,
+        [
+            f"alarm volume:         {vol(lim.min_alarm_volume_nl)} to "
+            f"{vol(lim.max_alarm_volume_nl)}",
+            f"bolus volume:         {vol(lim.min_bolus_volume_nl, 3)} to "
+            f"{vol(lim.max_bolus_volume_nl)}",
+            f"bolus duration:       at most {fmt_duration(lim.max_bolus_duration_s)}",
+            f"patient dose:         at most {vol(lim.max_patient_dose_volume_nl, 3)}, "
+            f"{lim.max_patient_doses_per_24h} in 24 h",
+            f"patient lockout:      {fmt_duration(lim.min_patient_lockout_s)} to "
+            f"{fmt_duration(lim.max_patient_lockout_s)}",
+            f"concentrations:       {standard}; others {lim.min_concentration_ug_per_ml} to "
+            f"{lim.max_concentration_ug_per_ml} mcg/mL when confirmed",
+            f"flex:                 at most {lim.max_flex_steps} steps a day, starting on "
+            f"multiples of {lim.flex_step_granularity_min} min",
+        ],
+    )
+
+
 def cmd_info(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
     info = client.device_info()
     out(
@@ -636,6 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("info", cmd_info, "identify the pump (no session needed)")
+    add("limits", cmd_limits, "the limits the pump enforces (alarm volume, boluses, doses)")
     add("status", cmd_status, "the pump's state, alarms and forecasts")
     add("interrogate", cmd_interrogate, "device, status and prescription in one read")
 

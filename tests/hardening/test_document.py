@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol import docgen
+from protocol import cli, docgen
 from protocol import messages as m
 from protocol.enums import AlarmCode, BolusKind, ErrorCode, Flags, Op, Role
 from protocol.errors import NakError
@@ -88,3 +88,11 @@ def test_the_document_describes_the_lockout_once_and_self_clearing_alarms() -> N
         "once the command\nis wired in" not in readme and "once the command is wired" not in readme
     )
     assert "pump-emulator decode examples/captures/demo-session.jsonl" in readme
+
+
+def test_pumpctl_prints_the_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    with inproc_pump() as pump:
+        assert cli.main(["--port", pump.url, "limits"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "alarm volume:         1.50 mL to 5.00 mL" in out
+    assert "patient lockout:      15 min to 1 d" in out
