@@ -58,6 +58,9 @@ from emulator.transports.base import (
 
 MAX_LINE_BYTES = 4096
 """A control request longer than this is refused (and the connection closed)."""
+MAX_PENDING_ANSWER_BYTES = 256 * 1024
+"""Answers waiting for a control client; past this its requests are not read until it
+reads (back-pressure), so a client that never reads cannot grow the emulator's memory."""
 
 _UNITS_S = {"s": 1, "min": 60, "h": 3600, "d": 86_400}
 _DURATION = re.compile(r"([0-9]{1,12})\s*(s|min|h|d)", re.ASCII)
@@ -367,7 +370,9 @@ class ControlTransport(Transport):
                 Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)
             )
         for conn in self._conns.values():
-            events = EVENT_READ | (EVENT_WRITE if conn.outbuf else 0)
+            # Back-pressure: a client that does not read its answers is not read either.
+            reading = EVENT_READ if len(conn.outbuf) < MAX_PENDING_ANSWER_BYTES else 0
+            events = reading | (EVENT_WRITE if conn.outbuf else 0)
             watches.append(Watch(fd=conn.sock.fileno(), events=events, owner=conn))
         return watches
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from emulator.control import ControlTransport, answer
+from emulator.control import MAX_PENDING_ANSWER_BYTES, ControlTransport, answer
 from emulator.emulator import Emulator
 from emulator.link_faults import LinkImpairment
+from emulator.transports.base import EVENT_READ
 from tests.support import T0
 
 FULL_WIDTH_ONE = "\uff11"  # int() and float() read it as 1
@@ -127,3 +128,22 @@ def test_the_channel_survives_over_a_real_socket_and_is_private(
     replies = [json.loads(x) for x in data.splitlines()]
     assert [r["ok"] for r in replies] == [False] * len(BAD_COMMANDS) + [True]
     emu.check()
+
+
+def test_a_client_that_never_reads_meets_back_pressure(emu: Emulator, tmp_path: Path) -> None:
+    transport = ControlTransport(emu, tmp_path / "ctl.sock")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(tmp_path / "ctl.sock"))
+            transport.handle(transport.watches()[0], EVENT_READ)  # accept
+            sock.sendall(b'{"command": ["state"]}\n' * 1000)  # and never read an answer
+            for _ in range(5000):
+                (conn_watch,) = transport.watches()[1:]
+                if not conn_watch.events & EVENT_READ:
+                    break  # back-pressure: the client is no longer read
+                transport.handle(conn_watch, EVENT_READ)
+            assert not conn_watch.events & EVENT_READ
+            pending = len(conn_watch.owner.outbuf)  # type: ignore[attr-defined]
+            assert MAX_PENDING_ANSWER_BYTES <= pending < MAX_PENDING_ANSWER_BYTES + 200 * 20_000
+    finally:
+        transport.close()
