@@ -44,10 +44,11 @@ test: lint typecheck imports pytest wheel-check  ## everything CI runs
 bench: $(STAMP)  ## benchmarks: figures beside their floors, written to bench/results.json
 	$(BIN)/python -m bench
 
-soak: $(STAMP)  ## long reliability runs: fuzzing (1M inputs per target), a multi-year soak, 300 SIGKILLs
+soak: $(STAMP)  ## long reliability runs: fuzzing (1M inputs per target), a multi-year soak, 300 SIGKILLs, the issue-13 attacks
 	$(BIN)/python -m tests.hardening.fuzz
 	$(BIN)/python -m tests.hardening.soak
 	$(BIN)/python -m tests.hardening.crash
+	$(BIN)/python -m tests.hardening.soak13
 
 docs: $(STAMP)  ## regenerate docs/protocol.md, the dissector, the .ksy (and tshark's tree in docs/wireshark.md)
 	$(BIN)/python -m protocol.docgen > docs/protocol.md

@@ -54,13 +54,14 @@ import logging
 import math
 import os
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final, Protocol, Self, TextIO
+from typing import IO, Any, Final, Protocol, Self, TextIO, cast
 
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
 from emulator.transports.base import Endpoint, EndpointFactory
@@ -374,6 +375,7 @@ class PcapngWriter:
         *,
         pump_serial: str | None = None,
         snaplen: int = PCAP_SNAPLEN,
+        overwrite: bool = True,
     ) -> None:
         if isinstance(snaplen, bool) or not isinstance(snaplen, int) or not 16 <= snaplen <= 262144:
             raise CaptureValueError(f"snaplen must be an int in 16..262144, got {snaplen!r}")
@@ -388,9 +390,14 @@ class PcapngWriter:
         self._owned = isinstance(target, str | os.PathLike)
         try:
             if isinstance(target, str | os.PathLike):
-                self._stream: IO[bytes] = open(target, "wb")  # noqa: SIM115 - closed by close()
+                mode = "wb" if overwrite else "xb"  # "x": an existing file is refused
+                self._stream: IO[bytes] = open(target, mode)  # noqa: SIM115 - closed by close()
             else:
                 self._stream = target
+        except FileExistsError as exc:
+            raise CaptureWriteError(
+                f"capture file {target} exists; give --force to overwrite it"
+            ) from exc
         except OSError as exc:
             raise CaptureWriteError(f"cannot write the pcapng file {target!r}: {exc}") from exc
         header = _PCAPNG_SHB.pack(PCAPNG_BYTE_ORDER_MAGIC, 1, 0, -1)
@@ -563,7 +570,20 @@ class CaptureWriter:
         wall_clock: Callable[[], float] = time.time,
         pump_serial: str | None = None,
         pcap: Target | IO[bytes] | PcapngWriter | None = None,
+        overwrite: bool = True,
+        max_bytes: int | None = None,
     ) -> None:
+        """``overwrite=False`` refuses an existing file (``pump-emulator serve`` without
+        ``--force``); ``max_bytes`` stops recording (one line on stderr) once the file would
+        pass that size; what is not recorded after that is counted in :attr:`chunks_skipped`."""
+        if max_bytes is not None and max_bytes < 1:
+            raise CaptureValueError(f"max_bytes must be positive, got {max_bytes}")
+        self._max_bytes = max_bytes
+        self._written = 0
+        self.chunks_skipped = 0
+        """Chunks not recorded because the size limit was reached."""
+        self.full = False
+        """Whether the size limit was reached (recording stopped)."""
         self._pump_clock = pump_clock
         self._pump_serial = pump_serial
         self._wall_clock = wall_clock
@@ -578,11 +598,20 @@ class CaptureWriter:
         )
         self.header = header
         self._owned = isinstance(target, str | os.PathLike)
+        self._target_name = str(target) if isinstance(target, str | os.PathLike) else "capture"
         try:
             if isinstance(target, str | os.PathLike):
-                self._stream: TextIO = open(target, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+                mode = "w" if overwrite else "x"  # "x": an existing file is refused
+                self._stream = cast(
+                    TextIO,
+                    open(target, mode, encoding="utf-8", newline="\n"),  # noqa: SIM115
+                )
             else:
                 self._stream = target
+        except FileExistsError as exc:
+            raise CaptureWriteError(
+                f"capture file {self._target_name} exists; give --force to overwrite it"
+            ) from exc
         except OSError as exc:
             raise CaptureWriteError(f"cannot open the capture file {target!r}: {exc}") from exc
         self._pcap: PcapngWriter | None = None
@@ -591,7 +620,7 @@ class CaptureWriter:
             if isinstance(pcap, PcapngWriter):
                 self._pcap = pcap
             elif pcap is not None:
-                self._pcap = PcapngWriter(pcap, pump_serial=pump_serial)
+                self._pcap = PcapngWriter(pcap, pump_serial=pump_serial, overwrite=overwrite)
             self._write_line(header.to_json())
         except BaseException:
             if self._owned:
@@ -602,10 +631,25 @@ class CaptureWriter:
     def closed(self) -> bool:
         return self._closed
 
-    def _write_line(self, obj: dict[str, Any]) -> None:
+    def _write_line(self, obj: dict[str, Any]) -> bool:
+        """Write one line; False (and nothing written) once the size limit is reached."""
+        line = json.dumps(obj) + "\n"
+        if self._max_bytes is not None and self._written + len(line) > self._max_bytes:
+            if not self.full:
+                self.full = True
+                print(
+                    f"vpump: capture {self._target_name} reached its limit of "
+                    f"{self._max_bytes} bytes; recording stopped",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            self.chunks_skipped += 1
+            return False
         try:
-            self._stream.write(json.dumps(obj) + "\n")
+            self._stream.write(line)
             self._stream.flush()
+            self._written += len(line)
+            return True
         except OSError as exc:
             raise CaptureWriteError(f"writing the capture failed: {exc}") from exc
 
@@ -628,7 +672,8 @@ class CaptureWriter:
                 link=link,
                 data=bytes(data),
             )
-            self._write_line(chunk.to_json())
+            if not self._write_line(chunk.to_json()):
+                return chunk  # over the size limit: counted, not recorded
             if self._pcap is not None:
                 self._pcap.write_chunk(chunk, pump_serial=self._pump_serial)
             self.chunks += 1
@@ -868,13 +913,19 @@ def _number(obj: dict[str, Any], key: str, line: int, source: str) -> Any:
     return obj[key]
 
 
+MAX_LINE_BYTES = 1024 * 1024
+"""Longest capture line read (a chunk of about 500 kB in hex); a longer line is refused
+rather than read whole into memory (``decode`` of a 40 MB line took 3 GB)."""
+
+
 class CaptureReader:
     """Reads a capture: the header on construction, then the chunks by iteration.
 
     ``source`` is a path or an open text stream (left open). Blank lines are
-    skipped. A last line cut off mid-write (no newline, not valid JSON) ends the
-    capture and is reported in :attr:`truncated_line`; any other bad line
-    raises :class:`CaptureFormatError` naming it.
+    skipped; a line longer than :data:`MAX_LINE_BYTES` is refused
+    (:class:`CaptureFormatError`). A last line cut off mid-write (no newline,
+    not valid JSON) ends the capture and is reported in :attr:`truncated_line`;
+    any other bad line raises :class:`CaptureFormatError` naming it.
 
     Raises:
         CaptureReadError: the file cannot be opened or read.
@@ -905,7 +956,7 @@ class CaptureReader:
         number = 0
         while True:
             try:
-                raw = self._stream.readline()
+                raw = self._stream.readline(MAX_LINE_BYTES + 1)
             except OSError as exc:
                 raise CaptureReadError(f"reading {self.source} failed: {exc}") from exc
             except UnicodeDecodeError:
@@ -915,6 +966,12 @@ class CaptureReader:
             if not raw:
                 return
             number += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise CaptureFormatError(
+                    f"longer than {MAX_LINE_BYTES} bytes: not a capture line",
+                    line=number,
+                    source=self.source,
+                )
             if isinstance(raw, bytes):
                 try:
                     text = raw.decode("utf-8")

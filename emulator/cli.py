@@ -22,6 +22,7 @@ import argparse
 import ipaddress
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -33,7 +34,12 @@ from types import FrameType
 from emulator import control, decode
 from emulator.capture import CaptureWriter, PcapngSink, PcapngWriter
 from emulator.clock import PumpClock
-from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
+from emulator.emulator import (
+    ControlError,
+    Emulator,
+    fleet_setups,
+    numbered_port,
+)
 from emulator.errors import EmulatorError
 from emulator.mri import ScheduledMriEnd
 from emulator.persistence import StateFile, catch_up_s
@@ -211,6 +217,19 @@ def build_parser() -> argparse.ArgumentParser:
         "per link (named by pump and link), one packet per frame, the direction in the packet "
         "flags; decode it with -X lua_script:protocol/data/vpump.lua",
     )
+    serve.add_argument(
+        "--capture-max-mb",
+        type=_capture_limit,
+        default=DEFAULT_CAPTURE_MAX_MB,
+        metavar="N",
+        help=f"stop recording a capture at N MiB, with one line on stderr (1 to 65536, default "
+        f"{DEFAULT_CAPTURE_MAX_MB})",
+    )
+    serve.add_argument(
+        "--force",
+        action="store_true",
+        help="let --capture overwrite an existing file (refused without it)",
+    )
     serve.add_argument("--seed", type=int, default=0, help="seed of the link faults (default 0)")
     serve.add_argument(
         "--catheter-cm",
@@ -248,6 +267,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEFAULT_CAPTURE_MAX_MB = 256
+"""Largest capture file by default, MiB (about a day of a programmer polling every second)."""
+
+
+def _capture_limit(text: str) -> int:
+    if re.fullmatch(r"[0-9]{1,5}", text, re.ASCII) is None or not 1 <= int(text) <= 65536:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a size in MiB from 1 to 65536")
+    return int(text)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a key file readable by its owner only (0600), never through a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: set it
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
 def _emit(event: dict[str, object]) -> None:
     print(json.dumps(event, sort_keys=True, default=str), flush=True)
 
@@ -260,6 +300,8 @@ def build_emulator(
     base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
     setups = fleet_setups(base, args.count)
     state_files = [StateFile(path) for path in numbered_paths(args.state, args.count)]
+    for state_file in state_files:
+        state_file.acquire()  # two emulators never share a state file
     resumed, catheters, mri_ends = _resume(
         state_files, args.count, pause_while_off=args.pause_while_off
     )
@@ -365,10 +407,11 @@ def _catch_up_to(pump: Pump, t: int, end: ScheduledMriEnd | None) -> ScheduledMr
 
 
 def serve(args: argparse.Namespace) -> int:
-    failures: list[LinkFailure] = []
+    failures = 0  # counted, not kept: the server keeps the last 1000
 
     def on_failure(failure: LinkFailure) -> None:
-        failures.append(failure)
+        nonlocal failures
+        failures += 1
         _emit(
             {
                 "event": "link-error",
@@ -395,7 +438,7 @@ def serve(args: argparse.Namespace) -> int:
                 check_exposure(option, address[0], allow_remote=args.allow_remote, key=args.key)
         # Capture first: the ports build their endpoint factories when they open.
         if args.capture_pcap is not None:
-            pcapng = PcapngWriter(args.capture_pcap)
+            pcapng = PcapngWriter(args.capture_pcap, overwrite=args.force)
             ready["capture_pcap"] = str(args.capture_pcap)
         if args.capture is not None or pcapng is not None:
             paths: list[Path | None] = (
@@ -411,6 +454,8 @@ def serve(args: argparse.Namespace) -> int:
                         pump_clock=emulator.clock.now,
                         pump_serial=pump.setup.serial,
                         pcap=pcapng,
+                        overwrite=args.force,
+                        max_bytes=args.capture_max_mb * 1024 * 1024,
                     )
                 else:
                     assert pcapng is not None  # one of the two was asked for
@@ -424,10 +469,12 @@ def serve(args: argparse.Namespace) -> int:
                 emulator.serve_pty(i, numbered_port(args.port, i, args.count))
             if args.tcp is not None:
                 host, port = args.tcp
-                emulator.serve_tcp(i, host, port + i if port else 0)
+                emulator.serve_tcp(i, host, port + i if port else 0, allow_remote=args.allow_remote)
             if args.rfc2217 is not None:
                 host, port = args.rfc2217
-                emulator.serve_rfc2217(i, host, port + i if port else 0)
+                emulator.serve_rfc2217(
+                    i, host, port + i if port else 0, allow_remote=args.allow_remote
+                )
         if args.control:
             transport = control.ControlTransport(emulator, control.parse_address(args.control))
             emulator.add_transport(transport)
@@ -436,7 +483,7 @@ def serve(args: argparse.Namespace) -> int:
             key_dir = args.key_dir or Path(tempfile.mkdtemp(prefix="vpump-keys-"))
             key_dir.mkdir(parents=True, exist_ok=True)
             for p in emulator.pumps:
-                (key_dir / f"{p.setup.serial}.key").write_text(format_keys(p.keys))
+                _write_private(key_dir / f"{p.setup.serial}.key", format_keys(p.keys))
             ready["key_dir"] = str(key_dir)
         if args.state is not None:
             ready["state"] = [str(p) for p in numbered_paths(args.state, args.count)]
@@ -462,7 +509,7 @@ def serve(args: argparse.Namespace) -> int:
             writer.close()
         if pcapng is not None:
             pcapng.close()
-    _emit({"event": "stopped", "link_errors": len(failures)})
+    _emit({"event": "stopped", "link_errors": failures})
     return EXIT_OK
 
 

@@ -24,59 +24,88 @@ Out of process the channel is JSON lines over a local socket (``--control
 127.0.0.1:7100`` or a unix socket path): each request is
 ``{"id": ..., "command": ["speed", "100"]}`` and each answer
 ``{"id": ..., "ok": true, "result": ...}`` or ``{"id": ..., "ok": false,
-"error": "..."}``. A bad command gets a clear error and changes nothing.
+"error": "..."}``. A bad command gets a clear error and changes nothing, and
+the channel survives any command: every value is range-checked (numbers are
+ASCII decimal and finite; ``delay`` 0 to 60,000 ms, ``baud`` 300 to 1,000,000,
+``speed`` 1 to 1,000,000, durations at most 12 digits and a century, ``--pump``
+an existing pump), and an ``id`` must be a string, an integer or null.
 ``pump-emulator ctl --control ADDR WORDS...`` is the client.
+
+The channel has no credentials: it is for the person running the simulation,
+so it listens only on loopback (``127.0.0.1``, ``::1``) or on a unix socket
+created 0600 (readable and writable by its owner only).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
 import stat
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from emulator.clock import MAX_SPEED, MIN_SPEED
 from emulator.emulator import ControlError, Emulator, MriControlError
 from emulator.errors import PortInUseError
+from emulator.link_faults import MAX_BAUD, MAX_DELAY_MS, MIN_BAUD
 from emulator.mri import MriExit, MriValueError, Trap, parse_delay, parse_mri_duration, parse_trap
-from emulator.transports.base import EVENT_READ, EVENT_WRITE, Transport, Watch
+from emulator.transports.base import (
+    EVENT_READ,
+    EVENT_WRITE,
+    OUT_OF_DESCRIPTORS,
+    AcceptBackoff,
+    Transport,
+    Watch,
+)
 
 MAX_LINE_BYTES = 4096
 """A control request longer than this is refused (and the connection closed)."""
+MAX_PENDING_ANSWER_BYTES = 256 * 1024
+"""Answers waiting for a control client; past this its requests are not read until it
+reads (back-pressure), so a client that never reads cannot grow the emulator's memory."""
 
 _UNITS_S = {"s": 1, "min": 60, "h": 3600, "d": 86_400}
-_DURATION = re.compile(r"^(\d+)\s*(s|min|h|d)$")
+_DURATION = re.compile(r"([0-9]{1,12})\s*(s|min|h|d)", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})([eE][+-]?[0-9]{1,3})?")
+_INDEX = re.compile(r"[0-9]{1,6}")
+MAX_ID_CHARS = 200
+"""Longest string ``id`` echoed back."""
 
 
 def parse_duration(text: str) -> int:
     """``90d``, ``12h``, ``30min``, ``45s`` -> whole seconds (a unit is required)."""
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text.strip())
     if match is None:
+        shown = text if len(text) <= 40 else text[:40] + "..."
         raise ControlError(
-            f"duration {text!r}: write a whole number and a unit, e.g. 90d, 12h, 30min, 45s"
+            f"duration {shown!r}: write a whole number (at most 12 digits) and a unit, "
+            "e.g. 90d, 12h, 30min, 45s"
         )
     return int(match[1]) * _UNITS_S[match[2]]
 
 
 def _probability(name: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ControlError(f"{name}={text!r}: not a number") from None
+    value = _number(name, text)
     if not 0 <= value <= 1:
         raise ControlError(f"{name}={text}: a probability must be 0 to 1")
     return value
 
 
-def _number(name: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ControlError(f"{name} {text!r}: not a number") from None
+def _number(name: str, text: str, low: float = -math.inf, high: float = math.inf) -> float:
+    """A finite ASCII decimal within ``low``..``high`` (never nan, inf, a full-width digit)."""
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    if _DECIMAL.fullmatch(text) is None:
+        raise ControlError(f"{name} {shown!r}: not a number (write e.g. 12 or 0.5)")
+    value = float(text)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ControlError(f"{name} {shown}: outside {low:g}..{high:g}")
+    return value
 
 
 def execute(emulator: Emulator, words: Sequence[str]) -> Any:
@@ -85,10 +114,12 @@ def execute(emulator: Emulator, words: Sequence[str]) -> Any:
     index = 0
     if "--pump" in args:
         at = args.index("--pump")
-        try:
-            index = int(args[at + 1])
-        except (IndexError, ValueError):
-            raise ControlError("--pump needs a pump number") from None
+        word = args[at + 1] if at + 1 < len(args) else ""
+        if _INDEX.fullmatch(word) is None or int(word) >= len(emulator.pumps):
+            raise ControlError(
+                f"--pump needs a pump number 0..{len(emulator.pumps) - 1}, got {word[:20]!r}"
+            )
+        index = int(word)
         del args[at : at + 2]
     if not args:
         raise ControlError("no command given (try: state, speed 100, advance 1d, ...)")
@@ -106,7 +137,7 @@ def _expect(rest: list[str], count: int, usage: str) -> None:
 
 def _speed(emu: Emulator, rest: list[str], index: int) -> Any:
     _expect(rest, 1, "speed N (1 to 1,000,000)")
-    emu.set_speed(_number("speed", rest[0]))
+    emu.set_speed(_number("speed", rest[0], MIN_SPEED, MAX_SPEED))
     return _clock(emu)
 
 
@@ -161,7 +192,7 @@ def _fault(emu: Emulator, rest: list[str], index: int) -> Any:
             raise ControlError("usage: fault memory-error critical|noncritical")
         emu.fault_memory_error(value == "critical", index)
     elif kind == "battery":
-        emu.fault_battery(_number("battery", value.rstrip("%")), index)
+        emu.fault_battery(_number("battery", value.removesuffix("%"), 0, 100), index)
     else:
         raise ControlError(f"unknown fault {kind!r}; usage: {usage}")
     return {"alarms": [a.name for a in emu.active_alarms(index)]}
@@ -244,9 +275,15 @@ def _link(emu: Emulator, rest: list[str], index: int) -> Any:
         if name in ("drop", "corrupt"):
             changes[name] = _probability(name, value)
         elif name == "delay":
-            changes["delay_ms"] = _number("delay", value)
+            changes["delay_ms"] = _number("delay", value, 0, MAX_DELAY_MS)
         elif name == "baud":
-            changes["baud"] = None if value == "off" else int(_number("baud", value))
+            if value == "off":
+                changes["baud"] = None
+            else:
+                baud = _number("baud", value, MIN_BAUD, MAX_BAUD)
+                if baud != int(baud):
+                    raise ControlError(f"baud {value}: a whole number of baud")
+                changes["baud"] = int(baud)
         else:
             raise ControlError(f"link: unknown setting {name!r} (drop, corrupt, delay, baud)")
     return asdict(emu.set_link(index, **changes))
@@ -284,14 +321,36 @@ _COMMANDS: dict[str, Callable[[Emulator, list[str], int], Any]] = {
 }
 
 
+def _reject_constant(name: str) -> Any:
+    raise ControlError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ControlError(f"{text[:40]} is too large a number")
+    return value
+
+
+def _request_id(request: dict[str, Any]) -> Any:
+    request_id = request.get("id")
+    if request_id is None or (type(request_id) is int and abs(request_id) < 2**53):
+        return request_id
+    if isinstance(request_id, str) and len(request_id) <= MAX_ID_CHARS:
+        return request_id
+    raise ControlError(
+        f"'id' must be a string of at most {MAX_ID_CHARS} characters, an integer or null"
+    )
+
+
 def answer(emulator: Emulator, line: bytes) -> bytes:
-    """One JSON-lines request in, one JSON line out (never raises on bad input)."""
+    """One JSON-lines request in, one JSON line out (never raises, whatever the input)."""
     request_id: Any = None
     try:
-        request = json.loads(line)
+        request = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
         if not isinstance(request, dict):
             raise ControlError("a request is a JSON object with a 'command' list of words")
-        request_id = request.get("id")
+        request_id = _request_id(request)
         words = request.get("command")
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             raise ControlError('\'command\' must be a list of strings, e.g. ["speed", "100"]')
@@ -299,7 +358,14 @@ def answer(emulator: Emulator, line: bytes) -> bytes:
         reply: dict[str, Any] = {"id": request_id, "ok": True, "result": result}
     except (ControlError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         reply = {"id": request_id, "ok": False, "error": str(exc)}
-    return (json.dumps(reply, sort_keys=True, default=str) + "\n").encode()
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # A value no check above foresaw: refused, never the end of the channel.
+        reply = {"id": request_id, "ok": False, "error": f"refused: {type(exc).__name__}: {exc}"}
+    try:
+        text = json.dumps(reply, sort_keys=True, default=str, allow_nan=False)
+    except ValueError:
+        text = json.dumps({"id": request_id, "ok": False, "error": "the result is not valid JSON"})
+    return (text + "\n").encode()
 
 
 # -- the control socket ---------------------------------------------------------------------
@@ -332,13 +398,21 @@ class ControlTransport(Transport):
         self._closed = False
         self._path: Path | None = None
         self._conns: dict[socket.socket, _Conn] = {}
+        self._backoff = AcceptBackoff(time.monotonic)
         if isinstance(address, Path):
             if address.exists() or address.is_symlink():
                 if not stat.S_ISSOCK(address.lstat().st_mode):
                     raise PortInUseError(f"{address} exists and is not a socket; not touching it")
                 address.unlink()  # a stale socket left by a killed emulator
             self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self._listener.bind(str(address))
+            # No credentials on this channel: its socket is its owner's alone (0600), from
+            # the moment it exists.
+            old_umask = os.umask(0o177)
+            try:
+                self._listener.bind(str(address))
+            finally:
+                os.umask(old_umask)
+            os.chmod(address, 0o600)
             self._path = address
             self.address: str = str(address)
         else:
@@ -366,9 +440,15 @@ class ControlTransport(Transport):
     def watches(self) -> Sequence[Watch]:
         if self._closed:
             return ()
-        watches = [Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)]
+        watches = []
+        if not self._backoff.paused:
+            watches.append(
+                Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)
+            )
         for conn in self._conns.values():
-            events = EVENT_READ | (EVENT_WRITE if conn.outbuf else 0)
+            # Back-pressure: a client that does not read its answers is not read either.
+            reading = EVENT_READ if len(conn.outbuf) < MAX_PENDING_ANSWER_BYTES else 0
+            events = reading | (EVENT_WRITE if conn.outbuf else 0)
             watches.append(Watch(fd=conn.sock.fileno(), events=events, owner=conn))
         return watches
 
@@ -378,6 +458,12 @@ class ControlTransport(Transport):
                 sock, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            except OSError as exc:
+                if exc.errno in OUT_OF_DESCRIPTORS:
+                    self._backoff.failed()  # stop watching the listener a while: no spinning
+                self.report(link=self.label, where="accept", error=exc)
+                return
+            self._backoff.succeeded()
             sock.setblocking(False)
             self._conns[sock] = _Conn(sock)
             return
@@ -405,6 +491,9 @@ class ControlTransport(Transport):
         except OSError as exc:
             self.report(link=self.label, where="control", error=exc)
             self._drop(conn)
+
+    def poll(self) -> None:
+        self._backoff.resume_due()  # watches() is asked every iteration: it sees the change
 
     def _drop(self, conn: _Conn) -> None:
         self._conns.pop(conn.sock, None)

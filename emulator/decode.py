@@ -519,6 +519,9 @@ class _Link:
     auth_seq: int | None = None
     pending_key: bytes | None = None
     key: bytes | None = None
+    displaced_key: bytes | None = None
+    """The key of the session a new handshake replaced (the pump answers its frames with
+    SESSION_DISPLACED, MAC'd with it)."""
     session: int | None = None
     last_seq: int = -1
     last_request: bytes | None = None
@@ -783,6 +786,9 @@ class Decoder:
     def _mac(self, link: _Link, frame: Frame, key: bytes | None) -> MacCheck:
         if frame.mac is None:
             return MacCheck.ABSENT
+        displaced = link.displaced_key
+        if displaced is not None and verify_mac(displaced, frame):
+            return MacCheck.VERIFIED  # a frame of (or the answer to) a displaced session
         if key is not None:
             return MacCheck.VERIFIED if verify_mac(key, frame) else MacCheck.FAILED
         if self._keys is None or (link.role is not None and link.role_key is None):
@@ -813,7 +819,11 @@ class Decoder:
         _remember(link.requests, frame.seq, number, data)
         message = state.message
         if frame.mac is not None:
-            if link.phase is _Phase.ESTABLISHED:
+            displaced = link.displaced_key
+            if displaced is not None and verify_mac(displaced, frame):
+                text = "MAC'd for a session a newer handshake replaced: SESSION_DISPLACED"
+                notes.append(Note(kind=NoteKind.SESSION, text=text))
+            elif link.phase is _Phase.ESTABLISHED:
                 state.session = link.session
                 if mac is MacCheck.FAILED:
                     pass  # the pump refuses it for its MAC before it looks at the SEQ
@@ -833,6 +843,7 @@ class Decoder:
             if link.phase is _Phase.ESTABLISHED:
                 text = f"a new handshake replaces session {link.session}"
                 notes.append(Note(kind=NoteKind.SESSION, text=text))
+                link.displaced_key = link.key
             link.end_session()
             link.phase = _Phase.OPENING
             link.role = message.role

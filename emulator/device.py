@@ -6,6 +6,12 @@ into something a transport can serve: every link gets an :class:`Endpoint`
 whose ``receive`` reads the pump clock, advances the model and answers, all
 under the pump's lock, so a pty, TCP clients and in-process ports may talk to
 one pump from different threads.
+
+Lock order: the locks of the wrappers around an endpoint (link faults, captures)
+come first, the pump's lock last. An impaired link holds its own lock while it
+hands bytes to the pump, so code holding the pump's lock must never take a
+link's lock (``EmulatedPump.state`` reads the link figures before it takes
+the pump's lock).
 """
 
 from __future__ import annotations
@@ -48,9 +54,6 @@ class VirtualPump:
         self.lock = threading.RLock()
         self.clock = clock
         self.wall = wall
-        self.on_answer: Callable[[], None] | None = None
-        """Called under the lock after a link was answered and before the answer leaves, so
-        a state file can hold every acknowledged command (it may raise to withhold it)."""
         self.on_advance: Callable[[Pump, int], None] | None = None
         """Replaces the plain ``pump.advance_to(t)`` (under the lock) so the world beyond the
         pump (catheter, patient) can follow the pump step by step."""
@@ -108,10 +111,9 @@ class _PumpEndpoint:
         owner = self._owner
         with owner.lock:
             t = owner.advance()
-            answer = self._link.receive(data, t=t, now_s=owner.wall())
-            if answer and owner.on_answer is not None:
-                owner.on_answer()
-            return answer
+            # A command that changed the pump was saved before its answer was built
+            # (PumpTelemetry.make_durable), or undone and refused with STORAGE_FAILED.
+            return self._link.receive(data, t=t, now_s=owner.wall())
 
     def close(self) -> None:
         owner = self._owner

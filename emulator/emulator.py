@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import itertools
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,7 +44,7 @@ from emulator.fluid_path import FluidPath, FluidTracker, HourlyLedger
 from emulator.link_faults import LinkFaults, LinkImpairment
 from emulator.mri import MriExit, ScheduledMriEnd
 from emulator.patient import PatientModel, PatientParams
-from emulator.persistence import Saver, StateFile, StoredState
+from emulator.persistence import Saver, StateFile, StateFileError, StoredState
 from emulator.presets import PRESETS, PumpSetup
 from emulator.server import Server
 from emulator.transports import inproc
@@ -50,7 +52,7 @@ from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Tra
 from emulator.transports.pty import PtyTransport
 from emulator.transports.rfc2217 import Rfc2217Transport
 from emulator.transports.tcp import TcpTransport
-from firmware_model.errors import FirmwareError
+from firmware_model.errors import FirmwareError, StorageError
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Mode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
@@ -102,6 +104,33 @@ class MriControlError(ControlError):
     """An MRI control was refused: a value out of range, or the pump's state does not allow
     it (a second exposure while one is in progress, an end with no exposure); nothing was
     changed."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names the loopback interface (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_exposure(host: str, *, allow_remote: bool, keys: Mapping[Role, bytes]) -> None:
+    """The rule for every listening transport: loopback, or ``allow_remote`` (``serve
+    --allow-remote``) with a key of one's own: the demo key is public, and a fleet derives its
+    per-pump keys from the key it is given. Raises ControlError."""
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise ControlError(
+            f"--tcp {host}: not a loopback address; give --allow-remote (and a key file of "
+            "your own) to listen there"
+        )
+    if dict(keys) == load_keys(DEMO_KEY_FILE):
+        raise ControlError(
+            f"--tcp {host} with the public demo key: give --key with a key file of your own"
+        )
 
 
 def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
@@ -362,25 +391,48 @@ class EmulatedPump:
             self.virtual.advance()
             return self._world.ledger.last_hour_ug(self.pump.clock(self.pump.t))
 
+    def release_state_file(self) -> None:
+        """Give back the lock on the state file, if any (after the last save)."""
+        if self._saver is not None:
+            self._saver.state_file.release()
+
     def persist_to(self, state_file: StateFile, *, periodic_s: float = 5.0) -> None:
-        """Keep ``state_file`` current: saved before every answer that follows a change (so an
-        acknowledged command is always on disk), after every control, and every
-        ``periodic_s`` wall seconds. A failed save withholds the answer (the programmer
-        retries) rather than acknowledge what is not on disk."""
+        """Keep ``state_file`` current: saved after every command that changed the pump and
+        before its answer (so an acknowledged command is always on disk), after every
+        control, and every ``periodic_s`` wall seconds (time passing and session events need
+        no save before an answer). A command whose save fails is undone and refused with
+        STORAGE_FAILED, with one line on stderr."""
         self._saver = Saver(state_file, min_interval_s=periodic_s, clock=self.virtual.wall)
         self._saved_image = b""
-        self.virtual.on_answer = self.save_if_changed
+        self.virtual.telemetry.make_durable = self._save_before_answer
+
+    def _save_before_answer(self) -> None:
+        try:
+            self.save_if_changed()
+        except StateFileError as exc:
+            print(
+                f"vpump: pump {self.index} ({self.setup.serial}): {exc}; "
+                "the command was undone and refused (STORAGE_FAILED)",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise StorageError(
+                "the pump could not store the change (non-volatile memory failed); "
+                "nothing was changed"
+            ) from exc
 
     def save_if_changed(self) -> None:
         """Save the pump's image if it differs from the last one saved (under the pump lock)."""
         if self._saver is None:
             return
         with self.virtual.lock:
-            image = self.pump.to_bytes()
-            if image == self._saved_image:
+            stored = self._stored(self.pump.to_bytes())
+            # The clock's speed is saved too: a pause changes what a restart does.
+            key = stored.pump_image + repr(stored.clock_speed).encode()
+            if key == self._saved_image:
                 return
-            self._saver.save_now(self._stored(image))
-            self._saved_image = image
+            self._saver.save_now(stored)
+            self._saved_image = key
 
     def maybe_save(self) -> None:
         """The periodic save (from the server's tick)."""
@@ -441,6 +493,13 @@ class EmulatedPump:
 
     def state(self) -> dict[str, Any]:
         """The full true state, including what the pump does not tell the programmer."""
+        # Lock order: a link's fault lock, then the pump's lock (an impaired link holds its
+        # own lock while it hands bytes to the pump). So the link figures are read before
+        # the pump's lock is taken, never under it.
+        link = {
+            "impairment": asdict(self.faults.settings),
+            "counters": _jsonable(asdict(self.faults.counters())),
+        }
         with self.virtual.lock:
             self.virtual.advance()
             pump = self.pump
@@ -497,10 +556,7 @@ class EmulatedPump:
                     "since_s": assessment.since_s,
                     "half_life_s": self.patient_params.half_life_s,
                 },
-                "link": {
-                    "impairment": asdict(self.faults.settings),
-                    "counters": _jsonable(asdict(self.faults.counters())),
-                },
+                "link": link,
             }
 
 
@@ -554,6 +610,7 @@ class Emulator:
             raise ControlError(f"serial numbers must differ, got {serials}")
         self.clock = clock or PumpClock(start_pump_s=int(time.time()), wall=wall)
         self.wall = wall
+        self._master_keys = dict(keys)
         derive = len(setups) > 1 if derive_pump_keys is None else derive_pump_keys
         self.pumps = [
             EmulatedPump(
@@ -619,14 +676,23 @@ class Emulator:
         self._served.pty[index] = transport.port
         return transport
 
-    def serve_tcp(self, index: int, host: str, port: int) -> TcpTransport:
+    def serve_tcp(
+        self, index: int, host: str, port: int, *, allow_remote: bool = False
+    ) -> TcpTransport:
+        """Serve pump ``index`` over TCP; a non-loopback ``host`` needs ``allow_remote`` and
+        keys other than the demo key (:func:`check_exposure`)."""
+        check_exposure(host, allow_remote=allow_remote, keys=self._master_keys)
         transport = TcpTransport(self.pumps[index].endpoint_factory("tcp"), host=host, port=port)
         self._add(transport)
         self._served.tcp[index] = transport.url
         return transport
 
-    def serve_rfc2217(self, index: int, host: str, port: int) -> Rfc2217Transport:
-        """Serve pump ``index`` to ``rfc2217://`` clients (line settings pace the answers)."""
+    def serve_rfc2217(
+        self, index: int, host: str, port: int, *, allow_remote: bool = False
+    ) -> Rfc2217Transport:
+        """Serve pump ``index`` to ``rfc2217://`` clients (line settings pace the answers);
+        the exposure rule of :meth:`serve_tcp` applies."""
+        check_exposure(host, allow_remote=allow_remote, keys=self._master_keys)
         transport = Rfc2217Transport(
             self.pumps[index].endpoint_factory("rfc2217"), host=host, port=port
         )
@@ -677,6 +743,8 @@ class Emulator:
             for p in self.pumps:
                 p.save_if_changed()
         finally:
+            for p in self.pumps:
+                p.release_state_file()  # another emulator (a restart) may take it now
             for registration in self._registrations:
                 registration.close()
             self._registrations.clear()
@@ -744,18 +812,22 @@ class Emulator:
         except ValueError as exc:
             raise ControlError(str(exc)) from exc
         self.server.wake()
+        self._persist_all("speed")
 
     def pause(self) -> None:
         self._catch_up()
         self.clock.pause()
+        self._persist_all("pause")
 
     def resume(self) -> None:
         self.clock.resume()
         self.server.wake()
+        self._persist_all("resume")
 
     def set_manual(self) -> None:
         self._catch_up()
         self.clock.set_manual()
+        self._persist_all("manual")
 
     def advance(self, seconds: int) -> int:
         """Move pump time forward by ``seconds`` (any mode) and bring every pump up to it."""
@@ -766,6 +838,7 @@ class Emulator:
         except ValueError as exc:
             raise ControlError(str(exc)) from exc
         self._catch_up()
+        self._persist_all("advance")
         return self.clock.now()
 
     def _catch_up(self) -> None:
@@ -774,13 +847,32 @@ class Emulator:
 
     @contextmanager
     def _changing(self, index: int) -> Iterator[EmulatedPump]:
+        """A control that changes one pump: undone when its save fails (ControlError)."""
         target = self._pump(index)
         with target.virtual.lock:
             target.virtual.advance()
+            before = target.pump.to_bytes()
             yield target
-        target.save_if_changed()
+            try:
+                target.save_if_changed()
+            except StateFileError as exc:
+                target.virtual.telemetry.pump = Pump.from_bytes(before)
+                raise ControlError(f"not saved, so not applied: {exc}") from exc
         if self.on_change is not None:
             self.on_change(target)
+
+    def _persist_all(self, what: str) -> None:
+        """After a clock control: every pump's state on disk before the control returns."""
+        failed = []
+        for p in self.pumps:
+            try:
+                p.save_if_changed()
+            except StateFileError as exc:
+                failed.append(f"pump {p.index}: {exc}")
+            if self.on_change is not None:
+                self.on_change(p)
+        if failed:
+            raise ControlError(f"{what} took effect but was not saved: {'; '.join(failed)}")
 
     def fault_motor_stall(self, on: bool, index: int = 0) -> None:
         with self._changing(index) as p:
@@ -839,7 +931,10 @@ class Emulator:
         """Every pump (or one) back to its starting state at the current pump time."""
         for p in self.pumps if index is None else [self._pump(index)]:
             p.reset()
-            p.save_if_changed()
+            try:
+                p.save_if_changed()
+            except StateFileError as exc:
+                raise ControlError(f"pump {p.index} was reset but not saved: {exc}") from exc
             if self.on_change is not None:
                 self.on_change(p)
 

@@ -64,6 +64,7 @@ from emulator.transports.base import Endpoint, EndpointFactory
 
 __all__ = [
     "MAX_BAUD",
+    "MAX_DELAY_MS",
     "MIN_BAUD",
     "Direction",
     "DirectionCounters",
@@ -83,6 +84,9 @@ MIN_BAUD = 300
 """Slowest line speed accepted, in baud."""
 MAX_BAUD = 1_000_000
 """Fastest line speed accepted, in baud."""
+MAX_DELAY_MS = 60_000.0
+"""Longest latency accepted each way, in ms (a minute: far past any programmer's timeout;
+more would only silence the pump with no way back)."""
 
 BITS_PER_BYTE_8N1 = 10
 """Start bit, 8 data bits, stop bit: what one byte costs on an 8N1 serial line."""
@@ -125,7 +129,7 @@ class LinkImpairment:
     corrupt: float = 0.0
     """Probability, in [0, 1], that a chunk gets 1 to 3 bit flips."""
     delay_ms: float = 0.0
-    """Latency added each way, in milliseconds (>= 0)."""
+    """Latency added each way, in milliseconds (0 to :data:`MAX_DELAY_MS`)."""
     baud: int | None = None
     """Line speed for byte pacing (8N1: 10 bits a byte), 300..1_000_000; None: no pacing."""
     disconnected: bool = False
@@ -137,8 +141,10 @@ class LinkImpairment:
         delay = self.delay_ms
         if isinstance(delay, bool) or not isinstance(delay, int | float):
             raise ImpairmentValueError(f"delay_ms must be a number of ms, got {delay!r}")
-        if not (math.isfinite(delay) and delay >= 0):
-            raise ImpairmentValueError(f"delay_ms must be a finite number >= 0 ms, got {delay!r}")
+        if not (math.isfinite(delay) and 0 <= delay <= MAX_DELAY_MS):
+            raise ImpairmentValueError(
+                f"delay_ms must be within 0..{MAX_DELAY_MS:g} ms, got {delay!r}"
+            )
         baud = self.baud
         if baud is not None:
             if isinstance(baud, bool) or not isinstance(baud, int):

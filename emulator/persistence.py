@@ -25,11 +25,19 @@ a refused file is left exactly as it was, so the operator can inspect it.
 Saving is atomic: the new contents go to a temporary file in the same
 directory (``.NAME.PID.N.tmp``), which is flushed and fsynced, renamed over
 the old file with :func:`os.replace`, and then the directory is fsynced so the
-rename itself is durable. A crash at any moment leaves either the old file or
-the new one, never a mix; a failed save removes its temporary file and leaves
-the old file intact. A process killed mid-save can leave its temporary file
-behind: loading ignores such files and
-:meth:`StateFile.remove_stale_temp_files` clears those of dead processes.
+rename itself is durable. Nothing follows a symlink: the directory is opened
+once and every name is used relative to that descriptor; the temporary file is
+created exclusively (``O_EXCL | O_NOFOLLOW``, mode 0600), and the rename
+replaces whatever is at NAME (a symlink planted there is replaced, its target
+never touched); loading refuses a symlink. So a local user who can write the
+directory cannot make an emulator (run as root, say) create or overwrite any
+other file. :meth:`StateFile.acquire` takes an exclusive lock
+(``.NAME.lock``, ``flock``) so two emulators never share one state file.
+A crash at any moment leaves either the old file or the new one, never a
+mix; a failed save removes its temporary file and leaves the old file intact.
+A process killed mid-save can leave its temporary file behind: loading ignores
+such files and :meth:`StateFile.remove_stale_temp_files` clears those of dead
+processes.
 
 :class:`Saver` is the emulator's policy on top: :meth:`Saver.save_now` after
 every acknowledged change (called *before* the acknowledgement is sent, so an
@@ -42,6 +50,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import itertools
 import json
@@ -77,6 +86,7 @@ __all__ = [
     "StateFile",
     "StateFileAccessError",
     "StateFileError",
+    "StateFileLockedError",
     "StateFileNotFoundError",
     "StateValueError",
     "StoredState",
@@ -149,6 +159,10 @@ class StateFileAccessError(StateFileError, EmulatorPeerError, OSError):
 
 class StateFileNotFoundError(StateFileAccessError, FileNotFoundError):
     """There is no state file to load."""
+
+
+class StateFileLockedError(StateFileAccessError):
+    """Another emulator holds the state file's lock."""
 
 
 class StateValueError(StateFileError, EmulatorUsageError, ValueError):
@@ -404,6 +418,7 @@ def decode(data: bytes, *, source: str = "<bytes>") -> StoredState:
 _temp_counter = itertools.count()
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -419,30 +434,77 @@ def _pid_alive(pid: int) -> bool:
 
 class StateFile:
     """One state file on disk. Safe to use from several processes for reading; one
-    writer at a time (two emulators must not share a state file)."""
+    writer at a time (:meth:`acquire` makes sure of it)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         """``path`` need not exist yet; its directory must when saving."""
         self.path = Path(path)
+        self._lock_fd: int | None = None
 
     def __repr__(self) -> str:
         return f"StateFile({str(self.path)!r})"
 
     def exists(self) -> bool:
-        """Whether there is something at ``path`` (following a symlink) for :meth:`load`:
-        a state file, or something to refuse. Never true for a dangling symlink."""
-        return os.path.exists(self.path)
+        """Whether there is something at ``path`` for :meth:`load`: a state file, or
+        something to refuse (a symlink, even a dangling one, is refused, never followed)."""
+        return os.path.lexists(self.path)
+
+    def _open_dir(self) -> int:
+        return os.open(self.path.parent, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+
+    def acquire(self) -> None:
+        """Take the exclusive lock on this state file (``.NAME.lock`` beside it, ``flock``),
+        held until :meth:`release` or the process ends.
+
+        Raises :class:`StateFileLockedError` when another emulator holds it, and
+        :class:`StateFileAccessError` when the lock file cannot be made.
+        """
+        if self._lock_fd is not None:
+            return
+        name = f".{self.path.name}.lock"
+        try:
+            dir_fd = self._open_dir()
+            try:
+                flags = os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC
+                fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise StateFileAccessError(
+                f"cannot lock state file {self.path}: {name}: {_why(exc)}"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise StateFileLockedError(
+                    f"state file {self.path} is in use by another emulator; "
+                    "two emulators must not share a state file"
+                ) from exc
+            raise StateFileAccessError(f"cannot lock state file {self.path}: {_why(exc)}") from exc
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        """Give the lock back (idempotent)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
 
     def load(self) -> StoredState:
-        """Read and verify the file; never modifies it.
+        """Read and verify the file; never modifies it, never follows a symlink.
 
         Raises :class:`CorruptStateError` if it is not a complete, valid state
         file, :class:`StateFileNotFoundError` if there is none, and
-        :class:`StateFileAccessError` if it cannot be read.
+        :class:`StateFileAccessError` if it cannot be read (or is a symlink).
         """
         where = str(self.path)
         try:
-            info = os.stat(self.path)
+            info = os.lstat(self.path)
+            if stat.S_ISLNK(info.st_mode):
+                raise StateFileAccessError(
+                    f"state file {where} is a symbolic link; refusing to follow it"
+                )
             if not stat.S_ISREG(info.st_mode):
                 # A directory, FIFO or device: opening a FIFO would even block.
                 raise StateFileAccessError(f"state file {where} is not a regular file")
@@ -452,18 +514,24 @@ class StateFile:
                     reason=f"{info.st_size} bytes, larger than any state file "
                     f"({MAX_FILE_BYTES} bytes at most)",
                 )
-            with open(self.path, "rb") as f:
+            with open(self.path, "rb", opener=_nofollow_opener) as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise StateFileAccessError(f"state file {where} is not a regular file")
                 data = f.read(MAX_FILE_BYTES + 1)
         except FileNotFoundError as exc:
             raise StateFileNotFoundError(f"no state file at {where}") from exc
         except StateFileError:
             raise
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise StateFileAccessError(
+                    f"state file {where} is a symbolic link; refusing to follow it"
+                ) from exc
             raise StateFileAccessError(f"cannot read state file {where}: {_why(exc)}") from exc
         return decode(data, source=where)
 
     def save(self, state: StoredState) -> None:
-        """Replace the file with ``state``, atomically and durably.
+        """Replace the file with ``state``, atomically and durably, following no symlink.
 
         On return the new state is on disk (file and directory fsynced). On
         :class:`StateFileAccessError` (or :class:`StateValueError`, before
@@ -472,10 +540,28 @@ class StateFile:
         place but may not survive a power cut, so the error is still raised.
         """
         data = encode(state)
-        # Follow a symlinked state file, so the link stays and its target is replaced.
-        target = Path(os.path.realpath(self.path))
-        directory = target.parent
-        fd, temp = self._create_temp(target)
+        name = self.path.name
+        try:
+            dir_fd = self._open_dir()
+        except OSError as exc:
+            raise StateFileAccessError(
+                f"cannot save state file {self.path}: cannot open its directory "
+                f"{self.path.parent}: {_why(exc)}; the old file is unchanged"
+            ) from exc
+        try:
+            self._save_in(dir_fd, name, data)
+            try:
+                os.fsync(dir_fd)
+            except OSError as exc:
+                raise StateFileAccessError(
+                    f"state file {self.path} was replaced but its directory could not be "
+                    f"synced ({_why(exc)}): the new state may not survive a power cut"
+                ) from exc
+        finally:
+            os.close(dir_fd)
+
+    def _save_in(self, dir_fd: int, name: str, data: bytes) -> None:
+        fd, temp = self._create_temp(dir_fd, name)
         try:
             try:
                 view = memoryview(data)
@@ -484,48 +570,39 @@ class StateFile:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(temp, target)
+            # rename() replaces the name itself: a symlink planted at NAME is replaced, its
+            # target is never written.
+            os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except OSError as exc:
-            _unlink_quietly(temp)
+            _unlink_quietly(temp, dir_fd)
             raise StateFileAccessError(
                 f"cannot save state file {self.path}: {_why(exc)}; the old file is unchanged"
             ) from exc
         except BaseException:
-            _unlink_quietly(temp)
+            _unlink_quietly(temp, dir_fd)
             raise
-        try:
-            dir_fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as exc:
-            raise StateFileAccessError(
-                f"state file {self.path} was replaced but its directory could not be synced "
-                f"({_why(exc)}): the new state may not survive a power cut"
-            ) from exc
 
-    def _create_temp(self, target: Path) -> tuple[int, Path]:
-        """A new, exclusively created temp file beside ``target``: (fd, path)."""
+    def _create_temp(self, dir_fd: int, name: str) -> tuple[int, str]:
+        """A new, exclusively created temp file beside ``name`` (never through a symlink,
+        mode 0600): (fd, its name in the directory)."""
         pid = os.getpid()
         while True:
-            temp = target.with_name(f".{target.name}.{pid}.{next(_temp_counter)}.tmp")
+            temp = f".{name}.{pid}.{next(_temp_counter)}.tmp"
             try:
-                # Mode 0o666 filtered by the umask, like any file the user creates.
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC
-                return os.open(temp, flags, 0o666), temp
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
+                return os.open(temp, flags, 0o600, dir_fd=dir_fd), temp
             except FileExistsError:
-                continue  # left by an earlier process with our pid: take the next name
+                continue  # left by an earlier process with our pid, or planted: the next name
             except OSError as exc:
                 raise StateFileAccessError(
-                    f"cannot save state file {self.path}: cannot create {temp.name} in "
-                    f"{target.parent}: {_why(exc)}; the old file is unchanged"
+                    f"cannot save state file {self.path}: cannot create {temp} in "
+                    f"{self.path.parent}: {_why(exc)}; the old file is unchanged"
                 ) from exc
 
     def temp_files(self) -> list[Path]:
         """Temporary files of saves of this state file (by any process) lying in its
         directory, sorted by name."""
-        target = Path(os.path.realpath(self.path))
+        target = self.path
         pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9]+\.[0-9]+\.tmp")
         try:
             names = os.listdir(target.parent)
@@ -552,16 +629,20 @@ class StateFile:
         return removed
 
 
+def _nofollow_opener(path: str, flags: int) -> int:
+    return os.open(path, flags | _O_NOFOLLOW | _O_CLOEXEC | os.O_NONBLOCK)
+
+
 def _why(exc: OSError) -> str:
     if exc.errno is not None and exc.strerror:
         return f"{exc.strerror} ({errno.errorcode.get(exc.errno, exc.errno)})"
     return str(exc)
 
 
-def _unlink_quietly(path: Path) -> None:
+def _unlink_quietly(name: str, dir_fd: int) -> None:
     # Already gone, or the directory went away: nothing more we can do.
     with contextlib.suppress(OSError):
-        path.unlink()
+        os.unlink(name, dir_fd=dir_fd)
 
 
 # --------------------------------------------------------------------------- restart

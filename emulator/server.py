@@ -31,6 +31,7 @@ import os
 import selectors
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -52,6 +53,10 @@ _log = logging.getLogger(__name__)
 Tick = Callable[[], float | None]
 """Called every iteration; returns the wall time the loop must wake by, or None."""
 
+FAILURES_LOGGED_IN_FULL = 100
+"""Failures of one kind (``where``) logged with their traceback before the log thins out."""
+MAX_FAILURES_KEPT = 1000
+"""Failures kept in :attr:`Server.failures` (the oldest forgotten first); all are counted."""
 _TICK_RETRY_S = 0.1  # after a failing tick, try again soon rather than never or at once
 _MAX_LOOP_ERRORS = 10  # consecutive loop-level errors before the loop gives up
 
@@ -93,7 +98,10 @@ class Server:
         self._done = threading.Event()
         self._stop_requested = False
         self._failures_lock = threading.Lock()
-        self._failures: list[LinkFailure] = []
+        self._failures: deque[LinkFailure] = deque(maxlen=MAX_FAILURES_KEPT)
+        self.failure_counts: Counter[str] = Counter()
+        """Every failure recorded, by ``where`` (kept whole while the list keeps the last
+        :data:`MAX_FAILURES_KEPT`)."""
         # Loop thread only: what is registered, by descriptor and by transport.
         self._registered: dict[int, tuple[Transport, Watch]] = {}
         self._watched: dict[Transport, dict[int, Watch]] = {}
@@ -146,14 +154,16 @@ class Server:
 
     @property
     def failures(self) -> tuple[LinkFailure, ...]:
-        """Every failure recorded so far, oldest first."""
+        """The last :data:`MAX_FAILURES_KEPT` failures recorded, oldest first (all of them
+        are counted in :attr:`failure_counts`)."""
         with self._failures_lock:
             return tuple(self._failures)
 
     def check(self) -> None:
         """Re-raise what was recorded (one error as itself, several as a group), then forget it."""
         with self._failures_lock:
-            failures, self._failures = self._failures, []
+            failures = list(self._failures)
+            self._failures.clear()
         if len(failures) == 1:
             raise failures[0].error
         if failures:
@@ -395,9 +405,20 @@ class Server:
         self._done.set()
 
     def _record(self, failure: LinkFailure) -> None:
-        log_failure(failure)
         with self._failures_lock:
             self._failures.append(failure)
+            self.failure_counts[failure.where] += 1
+            count = self.failure_counts[failure.where]
+        # The log is bounded too: the first failures of each kind in full, then every 1000th.
+        if count <= FAILURES_LOGGED_IN_FULL or count % 1000 == 0:
+            log_failure(failure)
+            if count == FAILURES_LOGGED_IN_FULL:
+                _log.error(
+                    "%s: %d %s failures; from now on every 1000th is logged",
+                    self._name,
+                    count,
+                    failure.where,
+                )
         if self._on_failure is not None:
             try:
                 self._on_failure(failure)

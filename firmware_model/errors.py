@@ -191,6 +191,13 @@ class NotEnabledError(RequestError):
         super().__init__(f"{feature} is not enabled")
 
 
+class StorageError(RequestError):
+    """The pump could not make a change durable (its non-volatile store failed); the change
+    was undone, so the state is as before the command."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.STORAGE_FAILED
+
+
 class CorruptImageError(RequestError, ValueError):
     """A stored pump image is corrupt, truncated or of another format version.
 

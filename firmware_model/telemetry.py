@@ -26,11 +26,17 @@ arguments.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from firmware_model.errors import ChecksumMismatchError, InvalidStateError, RequestError
+from firmware_model.errors import (
+    ChecksumMismatchError,
+    InvalidStateError,
+    RequestError,
+    StorageError,
+)
 from firmware_model.prescription import Bolus, PatientDoseSettings
 from firmware_model.pump import Pump, RefillOrder
 from protocol import messages as m
@@ -57,12 +63,22 @@ RX_SILENCE_RESET_S = 0.5
 receiver's inter-character timeout): a programmer that vanished mid-frame must not
 leave a half header that swallows the next programmer's frames."""
 
+FRAME_ARRIVAL_MAX_S = 1.0
+"""Link seconds a frame may take to arrive from its first byte. A partial frame older than
+this is abandoned (its first SYNC byte dropped, hunting resumed over the bytes behind it), so
+a sender trickling a long frame a byte at a time (slowloris) cannot hold the link: a frame
+written at once arrives in milliseconds even at 300 baud, where pacing delivers it whole."""
+
 _FLAGS_OFFSET = 3
 """Offset of FLAGS in a frame (design.md, wire framing)."""
 
-SECURITY_LOG_INTERVAL_S = 60.0
-"""Link seconds between two SECURITY log entries for the same refusal sent without a MAC
-(per pump): at most one entry per code a minute, whatever an unauthenticated sender does."""
+SECURITY_LOG_INTERVAL_S = 3600.0
+"""Link seconds before a second SECURITY entry with the same error code may be written (per
+pump): however long an attack lasts, it adds at most one entry per code an hour."""
+
+SECURITY_RUN_SCAN = 64
+"""How far back the aggregation looks for the trailing run of SECURITY entries (a run holds
+at most one entry per error code, far fewer than this)."""
 
 
 @dataclass(frozen=True)
@@ -97,16 +113,33 @@ class PumpTelemetry:
         self.security = security
         self.on_defect = on_defect
         self._checksum_of: tuple[m.PrescriptionSpec, int] | None = None
-        self._refusal_logged_s: dict[ErrorCode, float] = {}
+        self.security_counts: dict[ErrorCode, int] = {}
+        """Every security refusal per error code, logged or aggregated (a statistic)."""
+        self._security_logged_s: dict[ErrorCode, float] = {}
+        self.make_durable: Callable[[], None] | None = None
+        """Called after a command changed the pump and before it is acknowledged (the state
+        file). It raises :class:`~firmware_model.errors.StorageError` when the change cannot
+        be kept: the pump is then put back as it was before the command, and the command is
+        refused with STORAGE_FAILED, so nothing is applied without an answer."""
 
-    def log_refusal(self, code: ErrorCode, op: int, *, t: int, now_s: float) -> bool:
-        """Log a refusal sent without a MAC as a SECURITY event, unless the same code was
-        logged less than :data:`SECURITY_LOG_INTERVAL_S` ago; True when logged."""
-        last = self._refusal_logged_s.get(code)
+    def log_security(self, code: ErrorCode, op: int, *, t: int, now_s: float) -> bool:
+        """Count a security refusal; write a SECURITY entry unless one with this code was
+        written less than :data:`SECURITY_LOG_INTERVAL_S` ago, or the log's trailing run of
+        SECURITY entries already holds one with it. True when written."""
+        code = ErrorCode(code)
+        self.security_counts[code] = self.security_counts.get(code, 0) + 1
+        last = self._security_logged_s.get(code)
         if last is not None and now_s - last < SECURITY_LOG_INTERVAL_S:
             return False
-        self._refusal_logged_s[code] = now_s
+        log = self.pump.event_log
+        start = max(log.first_index, log.total_written - SECURITY_RUN_SCAN)
+        for entry in reversed(log.read(start, SECURITY_RUN_SCAN)):
+            if entry.code is not EventCode.SECURITY:
+                break
+            if entry.a == code:
+                return False
         self.pump.log_event(t, EventCode.SECURITY, code, op)
+        self._security_logged_s[code] = now_s
         return True
 
     def active_prescription(self) -> tuple[m.PrescriptionSpec, int]:
@@ -140,6 +173,7 @@ class TelemetryLink:
         self._staged: _Staged | None = None
         self._staged_refill: _StagedRefill | None = None
         self._last_rx_s: float | None = None
+        self._partial_since_s: float | None = None
         self.requests_executed = 0
         """Commands that reached the pump model (retransmissions answered from cache excluded)."""
 
@@ -154,12 +188,29 @@ class TelemetryLink:
         last, self._last_rx_s = self._last_rx_s, now_s
         if last is not None and now_s - last > RX_SILENCE_RESET_S:
             self.deframer.reset()
+            self._partial_since_s = None
         answers = []
-        for frame in self.deframer.feed(data):
+        for frame in self._frames(data, now_s):
             # Charged first: the answer (a STATUS's battery and ERI) includes its own cost.
             self.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME)
             answers.append(self.handle_frame(frame, t=t, now_s=now_s))
         return b"".join(answers)
+
+    def _frames(self, data: bytes, now_s: float) -> list[Frame]:
+        """Deframe ``data``, abandoning a partial frame older than FRAME_ARRIVAL_MAX_S."""
+        deframer = self.deframer
+        progress = (deframer.frames, deframer.bad_frames, deframer.dropped_bytes)
+        frames = deframer.feed(data)
+        moved = (deframer.frames, deframer.bad_frames, deframer.dropped_bytes) != progress
+        since = self._partial_since_s
+        if not deframer.buffered:
+            self._partial_since_s = None
+        elif moved or since is None:
+            self._partial_since_s = now_s  # a new partial frame begins about now
+        elif now_s - since > FRAME_ARRIVAL_MAX_S:
+            frames += deframer.abandon()
+            self._partial_since_s = now_s if deframer.buffered else None
+        return frames
 
     def close(self, *, t: int) -> None:
         """The link went away: end its session (logged) and drop what it staged."""
@@ -171,7 +222,9 @@ class TelemetryLink:
         # An idle session that expired is logged when the link next speaks.
         self._log_session_event(self.session.poll(now_s), t)
 
-    def _log_session_event(self, event: SessionEvent | None, t: int) -> None:
+    def _log_session_event(
+        self, event: SessionEvent | None, t: int, now_s: float = -math.inf
+    ) -> None:
         if event is None:
             return
         code, a, b = event.log_params()
@@ -182,6 +235,9 @@ class TelemetryLink:
             # A staged prescription or refill never outlives its session.
             self._staged = None
             self._staged_refill = None
+        if code is EventCode.SECURITY:
+            self.head.log_security(ErrorCode(a), b, t=t, now_s=now_s)
+            return
         self.pump.log_event(t, code, a, b)
 
     def handle_frame(self, frame: Frame, *, t: int, now_s: float) -> bytes:
@@ -189,17 +245,28 @@ class TelemetryLink:
         result = self.session.handle(frame, now_s)
         if isinstance(result, Reply):
             # Security refusals arrive as SECURITY events; a cached retransmission has none.
-            self._log_session_event(result.event, t)
+            self._log_session_event(result.event, t, now_s)
             logged = result.event is not None and result.event.kind is SessionEventKind.SECURITY
             if result.error is not None and not logged and _unauthenticated(result.data):
-                self.head.log_refusal(result.error, frame.op, t=t, now_s=now_s)
+                self.head.log_security(result.error, frame.op, t=t, now_s=now_s)
             return result.data
         return self._execute(result, t)
 
     def _execute(self, accepted: Accepted, t: int) -> bytes:
         handler = _HANDLERS[accepted.op]
+        durable = self.head.make_durable
+        before, staged, staged_refill = None, self._staged, self._staged_refill
+        if durable is not None and accepted.op not in _READ_ONLY:
+            before = self.pump.to_bytes()
         try:
             response = handler(self, accepted.request, t)
+            if before is not None and durable is not None and self.pump.to_bytes() != before:
+                try:
+                    durable()
+                except StorageError:
+                    self.head.pump = Pump.from_bytes(before)  # the change is undone
+                    self._staged, self._staged_refill = staged, staged_refill
+                    raise
         except RequestError as refusal:
             return self.session.refuse(accepted, refusal.code, str(refusal))
         except Exception as defect:
@@ -238,6 +305,29 @@ class TelemetryLink:
             forecast_horizon_s=profile.forecast_horizon_s,
             min_bolus_volume_nl=profile.min_bolus_volume_nl,
             max_bolus_duration_s=profile.max_bolus_duration_s,
+        )
+
+    def _limits(self, request: m.Message, t: int) -> m.Message:
+        profile = self.pump.profile
+        standard = (
+            *profile.commercial_concentrations_ug_per_ml,
+            *profile.trial_concentrations_ug_per_ml,
+        )
+        return m.LimitsResponse(
+            min_alarm_volume_nl=profile.min_alarm_volume_nl,
+            max_alarm_volume_nl=profile.max_alarm_volume_nl,
+            min_bolus_volume_nl=profile.min_bolus_volume_nl,
+            max_bolus_volume_nl=profile.reservoir_capacity_nl,
+            max_bolus_duration_s=profile.max_bolus_duration_s,
+            max_patient_dose_volume_nl=profile.patient_dose_max_volume_nl,
+            min_patient_lockout_s=profile.patient_lockout_min_s,
+            max_patient_lockout_s=profile.patient_lockout_max_s,
+            max_patient_doses_per_24h=profile.patient_max_doses_per_24h,
+            min_concentration_ug_per_ml=profile.nonstandard_concentration_min_ug_per_ml,
+            max_concentration_ug_per_ml=profile.nonstandard_concentration_max_ug_per_ml,
+            standard_concentrations_ug_per_ml=standard,
+            max_flex_steps=profile.max_flex_steps,
+            flex_step_granularity_min=profile.flex_step_granularity_min,
         )
 
     def _status(self, request: m.Message, t: int) -> m.Message:
@@ -522,8 +612,28 @@ def _unauthenticated(answer: bytes) -> bool:
     return len(answer) > _FLAGS_OFFSET and not answer[_FLAGS_OFFSET] & Flags.MAC
 
 
+_READ_ONLY = frozenset(
+    {
+        Op.DEVICE_INFO,
+        Op.LIMITS,
+        Op.STATUS,
+        Op.READ_PRESCRIPTION,
+        Op.STAGE_PRESCRIPTION,  # staged on the link, not in the pump's store
+        Op.READ_ALARMS,
+        Op.READ_EVENT_LOG,
+        Op.READ_CLOCK,
+        Op.READ_PATIENT_SETTINGS,
+        Op.READ_DELIVERY,
+        Op.READ_IMPLANT,
+        Op.STAGE_REFILL,  # staged on the link too
+    }
+)
+"""Commands that never change the pump's stored state (no snapshot, no save before the
+answer); any other command is saved before it is acknowledged if it changed anything."""
+
 _HANDLERS: dict[Op, Handler] = {
     Op.DEVICE_INFO: TelemetryLink._device_info,
+    Op.LIMITS: TelemetryLink._limits,
     Op.STATUS: TelemetryLink._status,
     Op.READ_PRESCRIPTION: TelemetryLink._read_prescription,
     Op.STAGE_PRESCRIPTION: TelemetryLink._stage,

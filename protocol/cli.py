@@ -78,9 +78,18 @@ _SESSION_CODES = frozenset(
         ErrorCode.REPLAY,
         ErrorCode.FORBIDDEN,
         ErrorCode.SESSION_EXPIRED,
+        ErrorCode.SESSION_DISPLACED,
         ErrorCode.BAD_HANDSHAKE,
     }
 )
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit 2): the usage
+    summary is what ``--help`` is for."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
 
 
 class UsageError(Exception):
@@ -89,7 +98,13 @@ class UsageError(Exception):
 
 # -- parsing values with their units ---------------------------------------------------------
 
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)  # ASCII digits only: never a full-width 5
+_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?", re.ASCII)
+
+MAX_TIMEOUT_S = 3600
+"""Longest --timeout accepted, s."""
+MAX_RETRIES = 100
+"""Most --retries accepted."""
 
 
 def _number(text: str, what: str, unit: str) -> Fraction:
@@ -98,7 +113,7 @@ def _number(text: str, what: str, unit: str) -> Fraction:
     value = text.strip()
     if value.endswith(unit):
         value = value[: -len(unit)].strip()
-    if not _NUMBER.match(value):
+    if not _NUMBER.fullmatch(value):
         raise UsageError(
             f"{what}: {text!r} is not a plain decimal number in {unit} (write e.g. 0.5, not .5)"
         )
@@ -110,7 +125,7 @@ def _ml_to_nl(text: str, what: str) -> int:
 
 
 def _clock_of_day(text: str) -> int:
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    match = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", text.strip(), re.ASCII)
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise UsageError(f"step start {text!r} is not a time of day HH:MM (00:00 to 23:59)")
     return int(match[1]) * 60 + int(match[2])
@@ -211,6 +226,30 @@ def describe_prescription(spec: m.PrescriptionSpec, concentration: int) -> list[
 # -- the commands ----------------------------------------------------------------------------
 
 Printer = Callable[[Any, list[str]], None]
+
+
+def cmd_limits(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
+    lim = client.limits()
+    vol = units.format_volume_nl
+    standard = ", ".join(f"{c} mcg/mL" for c in lim.standard_concentrations_ug_per_ml)
+    out(
+        lim,
+        [
+            f"alarm volume:         {vol(lim.min_alarm_volume_nl)} to "
+            f"{vol(lim.max_alarm_volume_nl)}",
+            f"bolus volume:         {vol(lim.min_bolus_volume_nl, 3)} to "
+            f"{vol(lim.max_bolus_volume_nl)}",
+            f"bolus duration:       at most {fmt_duration(lim.max_bolus_duration_s)}",
+            f"patient dose:         at most {vol(lim.max_patient_dose_volume_nl, 3)}, "
+            f"{lim.max_patient_doses_per_24h} in 24 h",
+            f"patient lockout:      {fmt_duration(lim.min_patient_lockout_s)} to "
+            f"{fmt_duration(lim.max_patient_lockout_s)}",
+            f"concentrations:       {standard}; others {lim.min_concentration_ug_per_ml} to "
+            f"{lim.max_concentration_ug_per_ml} mcg/mL when confirmed",
+            f"flex:                 at most {lim.max_flex_steps} steps a day, starting on "
+            f"multiples of {lim.flex_step_granularity_min} min",
+        ],
+    )
 
 
 def cmd_info(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
@@ -778,13 +817,36 @@ def cmd_clock(client: PumpClient, args: argparse.Namespace, out: Printer) -> Non
 
 
 def _parse_iso(text: str) -> int:
+    if not text.isascii():
+        raise UsageError(f"--set {text!r}: use 'now' or ISO 8601, e.g. 2026-11-20T08:00Z")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(f"--set {text!r}: use 'now' or ISO 8601, e.g. 2026-11-20T08:00Z") from None
     if moment.tzinfo is None:
         raise UsageError(f"--set {text!r}: give a time zone (e.g. a trailing Z for UTC)")
-    return int(moment.timestamp())
+    try:
+        return units.check_pump_clock(int(moment.timestamp()), f"--set {text}:")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _timeout(text: str) -> float:
+    """``--timeout``: seconds, a plain ASCII decimal from 0.01 to 3600."""
+    if _DECIMAL.fullmatch(text) is None or not 0.01 <= float(text) <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(
+            f"{text[:30]!r} is not a number of seconds from 0.01 to {MAX_TIMEOUT_S}"
+        )
+    return float(text)
+
+
+def _retries(text: str) -> int:
+    """``--retries``: a whole number from 0 to 100, ASCII digits."""
+    if re.fullmatch(r"[0-9]{1,3}", text, re.ASCII) is None or int(text) > MAX_RETRIES:
+        raise argparse.ArgumentTypeError(
+            f"{text[:30]!r} is not a whole number from 0 to {MAX_RETRIES}"
+        )
+    return int(text)
 
 
 def cmd_patient_settings(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
@@ -836,7 +898,7 @@ def cmd_patient_dose(client: PumpClient, args: argparse.Namespace, out: Printer)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="pumpctl",
         description="Read and program a vpump implantable pump over its telemetry link.",
         epilog=__doc__.split("\n\n", 2)[2] if __doc__ else None,
@@ -861,13 +923,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_timeout,
         default=DEFAULT_TIMEOUT_S,
         help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT_S:g} s)",
     )
     parser.add_argument(
         "--retries",
-        type=int,
+        type=_retries,
         default=DEFAULT_RETRIES,
         help=f"retransmissions before giving up (default {DEFAULT_RETRIES})",
     )
@@ -884,6 +946,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_emergency,
         "what an emergency department needs from one interrogation (clinician or patient role)",
     )
+    add("limits", cmd_limits, "the limits the pump enforces (alarm volume, boluses, doses)")
     add("status", cmd_status, "the pump's state, alarms and forecasts")
     add("interrogate", cmd_interrogate, "device, status and prescription in one read")
 

@@ -355,6 +355,11 @@ class PumpClient:
         """Model, serial, firmware, capacity and limits; needs no session."""
         return self.call(m.DeviceInfoRequest(), m.DeviceInfoResponse)
 
+    def limits(self) -> m.LimitsResponse:
+        """The limits the pump enforces (alarm volume, boluses, patient doses, concentrations,
+        flex steps), to check values before sending them."""
+        return self.call(m.LimitsRequest(), m.LimitsResponse)
+
     def status(self) -> m.StatusResponse:
         """The interrogation summary."""
         return self.call(m.StatusRequest(), m.StatusResponse)

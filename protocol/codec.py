@@ -40,6 +40,15 @@ class Deframer:
         self.dropped_bytes += len(self._buffer)
         self._buffer.clear()
 
+    def abandon(self) -> list[Frame]:
+        """Give up on the partial frame held (it took too long to arrive): drop its first
+        SYNC byte, as for a bad frame, and hunt again through the bytes behind it; returns
+        the frames found there."""
+        if not self._buffer:
+            return []
+        self._reject()
+        return self.feed(b"")
+
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every frame they complete, in order."""
         buffer = self._buffer

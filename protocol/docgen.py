@@ -183,6 +183,25 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
         messages.SessionAuthResponse(role=Role.CLINICIAN, idle_timeout_s=300),
     ),
     Op.SESSION_CLOSE: (messages.SessionCloseRequest(), messages.SessionCloseResponse()),
+    Op.LIMITS: (
+        messages.LimitsRequest(),
+        messages.LimitsResponse(
+            min_alarm_volume_nl=1_500_000,
+            max_alarm_volume_nl=5_000_000,
+            min_bolus_volume_nl=1_000,
+            max_bolus_volume_nl=20_000_000,
+            max_bolus_duration_s=86_400,
+            max_patient_dose_volume_nl=500_000,
+            min_patient_lockout_s=900,
+            max_patient_lockout_s=86_400,
+            max_patient_doses_per_24h=12,
+            min_concentration_ug_per_ml=10,
+            max_concentration_ug_per_ml=4_000,
+            standard_concentrations_ug_per_ml=(500, 1000, 2000, 50),
+            max_flex_steps=13,
+            flex_step_granularity_min=15,
+        ),
+    ),
     Op.STATUS: (messages.StatusRequest(), _status_example()),
     Op.READ_PRESCRIPTION: (
         messages.ReadPrescriptionRequest(),
@@ -382,8 +401,16 @@ def _member_doc(member: enum.Enum) -> str:
     for i, line in enumerate(lines):
         if line.strip().startswith(f"{member.name} = ") and i + 1 < len(lines):
             following = lines[i + 1].strip()
-            if following.startswith('"""'):
-                return following.strip('"')
+            if not following.startswith('"""'):
+                return ""
+            text = [following]
+            j = i + 1
+            while not (text[-1].endswith('"""') and (len(text) > 1 or len(text[0]) > 3)):
+                j += 1
+                if j >= len(lines):
+                    break
+                text.append(lines[j].strip())
+            return " ".join(text).strip('"').strip()  # a docstring over several lines, whole
     return ""
 
 
@@ -459,7 +486,7 @@ def _framing() -> str:
     descriptions = {
         "sync": ("2", "SYNC", "`A5 5A`"),
         "ver": ("1", "VER", f"protocol version, `{PROTOCOL_VERSION:02X}`"),
-        "flags": ("1", "FLAGS", "bit 0 RESPONSE, bit 1 MAC, bit 2 NOTIFY; other bits 0"),
+        "flags": ("1", "FLAGS", "bit 0 RESPONSE, bit 1 MAC, bit 2 NOTIFY (reserved); others 0"),
         "seq": ("2", "SEQ", "u16; chosen by the programmer, a response carries its request's"),
         "op": ("1", "OP", "opcode"),
         "len": ("2", "LEN", f"u16 payload length, at most {MAX_PAYLOAD}"),
@@ -496,6 +523,10 @@ def _framing() -> str:
         f"{MAX_PAYLOAD} or a CRC mismatch drops only the first SYNC byte and hunting "
         "resumes, so a corrupt frame never swallows the good frame behind it. "
         "A frame that fails its CRC gets no reply.",
+        "* The pump's receiver abandons a partial frame after 0.5 s of silence on the "
+        "link, and a partial frame that has not arrived whole within 1 s of its first "
+        "byte (a sender trickling bytes): it drops that frame's first SYNC byte and "
+        "hunts again through the bytes behind it, so a frame sent meanwhile is found.",
         "* A frame that passes its CRC but cannot be executed gets a NAK (OP 0x7F, "
         "the request's SEQ).",
         "Example: a STATUS request, SEQ 0x0102, no MAC:",
@@ -633,7 +664,11 @@ def _records() -> str:
     return _join(parts)
 
 
-_SESSION_NAKS = "MALFORMED, NO_SESSION, SESSION_EXPIRED, BAD_MAC, REPLAY, FORBIDDEN, LOCKED_OUT"
+_SESSION_NAKS = (
+    "MALFORMED, NO_SESSION, SESSION_EXPIRED, SESSION_DISPLACED, BAD_MAC, REPLAY, FORBIDDEN, "
+    "LOCKED_OUT; a request that changes the pump also STORAGE_FAILED (the change could not be "
+    "made durable, so it was not made)"
+)
 
 COMMAND_NAKS: dict[Op, tuple[ErrorCode, ...]] = {
     Op.STAGE_PRESCRIPTION: (ErrorCode.CONCENTRATION_MISMATCH, ErrorCode.OUT_OF_RANGE),
@@ -977,26 +1012,60 @@ def _security() -> str:
             f"{int(session.DEFAULT_IDLE_TIMEOUT_S)} s, sent in the SESSION_AUTH response) "
             "or more after the last accepted request finds the session expired: "
             "SESSION_EXPIRED.",
-            f"* **Lockout.** Bad handshake proofs and bad MACs count as failures, per "
-            f"pump (a reconnect does not reset the count). The "
-            f"{session.DEFAULT_MAX_FAILURES}th (default) locks the pump for the "
-            f"lockout period (default {int(session.DEFAULT_LOCKOUT_S)} s): every "
-            "request except DEVICE_INFO gets LOCKED_OUT with the seconds left in the "
-            "reason, and open sessions end. A successful handshake resets the count.",
-            "* **Starting over.** A new SESSION_OPEN ends any session on the link.",
+            "* **Back-off (the lockout), per link.** Bad handshake proofs and bad MACs "
+            "count as failures of the link (one pty, one TCP connection, one in-process "
+            "port) they arrive on. The first "
+            f"{session.DEFAULT_MAX_FAILURES - 1} are answered with their own code "
+            "(AUTH_FAILED, BAD_MAC); each further one makes that link back off, for "
+            f"{int(session.DEFAULT_BACKOFF_FIRST_S)} s, doubling every time up to "
+            f"{int(session.DEFAULT_LOCKOUT_S)} s (so at most 5 tries a minute once it "
+            "backs off, then one per 5 minutes). While a link backs off, everything on "
+            "it except DEVICE_INFO gets LOCKED_OUT with the seconds left in the reason "
+            "(not counted), and its own session ends. A successful handshake, or "
+            f"{int(2 * session.DEFAULT_LOCKOUT_S)} s without a failure, forgives the "
+            f"link. While the pump has seen {session.DEFAULT_PRESSURE_FAILURES} "
+            f"failures (on any links) within {int(session.DEFAULT_LOCKOUT_S)} s, a link "
+            "gets no free failures: its first one starts its back-off; and once "
+            f"{session.DEFAULT_GATE_AFTER} links that never completed a handshake have "
+            f"failed so within {int(session.DEFAULT_LOCKOUT_S)} s (a churn of new links, one "
+            "per guess), each further one makes the next such link's SESSION_OPEN get "
+            f"LOCKED_OUT for {int(session.DEFAULT_BACKOFF_FIRST_S)} s, so opening a new link "
+            "per guess buys no more guesses (a programmer opening a new link while someone "
+            "churns links may have to retry; a session already open is never touched). "
+            "Failures on one link never end, "
+            "refuse or delay a session or a handshake on another link: a clinician can "
+            "always stop the pump or cancel a bolus, whatever anyone without the key sends.",
+            "* **Security events in the log** are aggregated: a SECURITY entry is written "
+            "only when none with the same error code was written in the last hour (of link "
+            "time) and the log's trailing run of SECURITY entries holds none with that code; "
+            "repeats are counted, not written. So an attack adds at most one entry per error "
+            "code an hour, never more than one per code between two other entries, and no "
+            "flood of refusals can push therapy history out of the ring.",
+            "* **Starting over.** A new SESSION_OPEN ends any session on the link. Frames "
+            "MAC'd with the replaced session's key get SESSION_DISPLACED, MAC'd with that "
+            "key (so the displaced programmer can trust it); it is never counted as a "
+            "failure. The displaced programmer opens a new session.",
+            "* **Clocks.** Link timers run on the link's real (monotonic) time, because "
+            "they guard a conversation: the idle timeout, the back-off and its forgiveness, "
+            "the pressure window, the aggregation of SECURITY entries, and the "
+            "0.5 s receive silence and frame-arrival bound that drop a partial frame. "
+            "Therapy timers run on pump time (which an emulator may scale, pause or "
+            "step): bolus durations, the patient-dose lockout and 24-hour count, alarm "
+            "crossings, the event log's timestamps.",
             "* **Refusals are answers.** Once a MAC'd request passed its MAC and SEQ "
             "checks, its answer (success or NAK) is the one cached for retransmits.",
-            "* **DEVICE_INFO** without MAC is answered in every state, lockout "
+            "* **DEVICE_INFO** without MAC is answered in every state, back-off "
             "included, and does not touch the session.",
             "* **Frames that are not requests** (FLAGS RESPONSE or NOTIFY) sent to the "
             "pump are ignored.",
             "### Roles",
             _table(["OP", "clinician", "patient"], role_rows),
             "### Session states at the pump",
-            "One state machine per link. A pair not listed is refused: SESSION_AUTH "
-            "outside OPENING gets BAD_HANDSHAKE, a MAC'd command outside ESTABLISHED "
-            "NO_SESSION (SESSION_EXPIRED after an idle timeout), anything in LOCKED "
-            "LOCKED_OUT.",
+            "One state machine per link; LOCKED means this link backs off. A pair not "
+            "listed is refused: SESSION_AUTH outside OPENING gets BAD_HANDSHAKE, a MAC'd "
+            "command outside ESTABLISHED NO_SESSION (SESSION_EXPIRED after an idle "
+            "timeout, SESSION_DISPLACED when MAC'd for a replaced session), anything in "
+            "LOCKED LOCKED_OUT.",
             _table(["state", "event", "next state"], transitions),
         ]
     )

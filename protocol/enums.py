@@ -26,7 +26,9 @@ class Flags(IntFlag):
     MAC = 0x02
     """A 16-byte MAC follows the payload."""
     NOTIFY = 0x04
-    """Unsolicited message from the pump."""
+    """Reserved for unsolicited messages from the pump. None is defined: the pump never sets
+    it (alarms are read with STATUS and READ_ALARMS), and a frame carrying it is not a
+    request, so the pump ignores it."""
 
 
 class Op(IntEnum):
@@ -36,6 +38,7 @@ class Op(IntEnum):
     SESSION_OPEN = 0x02
     SESSION_AUTH = 0x03
     SESSION_CLOSE = 0x04
+    LIMITS = 0x08
 
     STATUS = 0x10
     READ_PRESCRIPTION = 0x11
@@ -82,7 +85,7 @@ class ErrorCode(IntEnum):
     AUTH_FAILED = 0x04
     """A handshake proof did not verify."""
     LOCKED_OUT = 0x05
-    """Too many failures; the link is locked for a while."""
+    """Too many failures on this link: it backs off for the seconds the reason gives."""
     BAD_MAC = 0x06
     REPLAY = 0x07
     """SEQ did not move forward (and the frame is not an exact retransmission)."""
@@ -112,6 +115,11 @@ class ErrorCode(IntEnum):
     """A feature (patient doses) is not enabled."""
     CONCENTRATION_MISMATCH = 0x19
     """A prescription names another drug concentration than the one in the pump."""
+    SESSION_DISPLACED = 0x20
+    """A newer handshake on this link replaced the session this frame was MAC'd for
+    (the NAK carries the old session's MAC); not an authentication failure."""
+    STORAGE_FAILED = 0x21
+    """The pump could not make the change durable, so it did not make it."""
     INTERNAL = 0x7F
     """The pump failed to execute a valid command (a defect, never expected)."""
 
@@ -159,17 +167,33 @@ class AlarmClass(IntEnum):
 
 
 class AlarmCode(IntEnum):
-    """Alarm identifiers; also their bit numbers in the STATUS alarm masks."""
+    """Alarm identifiers; also their bit numbers in the STATUS alarm masks.
+
+    Self-clearing alarms are active exactly while their condition holds: they clear
+    themselves (logged ALARM_CLEARED) when it ends, and CLEAR_ALARM refuses them with
+    CONDITION_PERSISTS. Only the memory errors latch and need CLEAR_ALARM."""
 
     LOW_RESERVOIR = 0
+    """Self-clearing: the reservoir is at or below the alarm volume; a refill (or a lower
+    alarm volume) above it clears it."""
     ERI = 1
+    """Self-clearing: the battery reached its elective replacement indicator; clears only
+    if the battery reads above it again (a replaced pump)."""
     MEMORY_NON_CRITICAL = 2
+    """Latched: cleared by CLEAR_ALARM."""
     EMPTY_RESERVOIR = 3
+    """Self-clearing, halts delivery: the reservoir is at the empty threshold; a refill
+    clears it."""
     EOS = 4
+    """Self-clearing, halts delivery: the battery is exhausted (end of service)."""
     MOTOR_STALL = 5
+    """Self-clearing, halts delivery: the motor stalled; it clears when the motor turns
+    again (logged STALL_RECOVERY)."""
     MEMORY_CRITICAL = 6
+    """Latched, halts delivery: cleared by CLEAR_ALARM."""
     LOW_BATTERY_RESET = 7
-    """The pump reset on a low battery and runs the keep-open minimum rate until reprogrammed."""
+    """Self-clearing, critical, does not halt: the pump reset on a low battery and runs the
+    keep-open minimum rate until a prescription is committed."""
 
     @property
     def alarm_class(self) -> AlarmClass:

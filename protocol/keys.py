@@ -56,7 +56,20 @@ def parse_keys(text: str, *, source: str = "<key file>") -> dict[Role, bytes]:
         keys[role] = bytes.fromhex(hexkey)
     if not keys:
         raise KeyFileError(f"{source}: no keys found")
+    problem = key_problem(keys)
+    if problem is not None:
+        raise KeyFileError(f"{source}: {problem}")
     return keys
+
+
+def key_problem(keys: Mapping[Role, bytes]) -> str | None:
+    """Why a pump must not use ``keys`` (an all-zero key; one key for two roles), or None."""
+    for role, key in keys.items():
+        if not any(key):
+            return f"the {role.name.lower()} key is all zeros"
+    if len(set(keys.values())) < len(keys):
+        return "two roles have the same key: a patient could open a clinician session"
+    return None
 
 
 def load_keys(path: str | Path) -> dict[Role, bytes]:

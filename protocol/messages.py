@@ -837,6 +837,43 @@ class SessionCloseResponse(Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LimitsRequest(Message):
+    """Read the limits the pump enforces (so a programmer can check values before sending)."""
+
+    op = Op.LIMITS
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitsResponse(Message):
+    """The limits of this pump's model; rates and volumes of the model are in DEVICE_INFO.
+    A value outside them is refused with OUT_OF_RANGE."""
+
+    op = Op.LIMITS
+    response = True
+    min_alarm_volume_nl: Annotated[U32, "lowest low-reservoir alarm volume"]
+    max_alarm_volume_nl: Annotated[U32, "highest low-reservoir alarm volume"]
+    min_bolus_volume_nl: Annotated[U32, "smallest bolus (any kind)"]
+    max_bolus_volume_nl: Annotated[U32, "largest clinician bolus (the reservoir's capacity)"]
+    max_bolus_duration_s: Annotated[
+        U32, "longest therapeutic bolus; the shortest runs at the maximum rate"
+    ]
+    max_patient_dose_volume_nl: Annotated[U32, "largest patient-activated dose"]
+    min_patient_lockout_s: Annotated[U32, "shortest lockout between patient doses"]
+    max_patient_lockout_s: Annotated[U32, "longest lockout between patient doses"]
+    max_patient_doses_per_24h: Annotated[U8, "highest maximum of patient doses in 24 h"]
+    min_concentration_ug_per_ml: Annotated[U32, "lowest concentration with allow_nonstandard"]
+    max_concentration_ug_per_ml: Annotated[U32, "highest concentration with allow_nonstandard"]
+    standard_concentrations_ug_per_ml: Annotated[
+        tuple[int, ...],
+        ArrayOf(UInt(32), max_count=16),
+        "accepted without allow_nonstandard",
+    ]
+    max_flex_steps: Annotated[U8, "steps in one flex day profile, at most"]
+    flex_step_granularity_min: Annotated[U8, "flex steps start on multiples of this"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class StatusRequest(Message):
     """Read the pump's state."""
 
@@ -1457,6 +1494,8 @@ MESSAGE_CLASSES: Final[tuple[type[Message], ...]] = (
     SessionAuthResponse,
     SessionCloseRequest,
     SessionCloseResponse,
+    LimitsRequest,
+    LimitsResponse,
     StatusRequest,
     StatusResponse,
     ReadPrescriptionRequest,
@@ -1775,6 +1814,33 @@ class _RecordArrayPart:
         return end
 
 
+class _IntArrayPart:
+    """:class:`ArrayOf` plain integers: a u8 count, then the integers (one struct code)."""
+
+    def __init__(self, spec: WireField, wire: ArrayOf, code: str) -> None:
+        self.name = spec.name
+        self.wire = wire
+        self.code = code
+        self.size = struct.calcsize(">" + code)
+
+    def write(self, message: Any, out: list[bytes]) -> None:
+        items = getattr(message, self.name)
+        out.append(bytes((len(items),)))  # coerce keeps it under 256
+        out.append(struct.pack(f">{len(items)}{self.code}", *items))
+
+    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
+        if offset >= len(payload):
+            raise ValueError(f"short: {len(payload)} bytes")
+        count = payload[offset]
+        start = offset + 1
+        end = start + count * self.size
+        if end > len(payload):
+            raise ValueError(f"short: {len(payload)} bytes")
+        items = struct.unpack(f">{count}{self.code}", payload[start:end])
+        values.append(self.wire.coerce(self.name, items))  # the count and value bounds
+        return end
+
+
 class _PartsCodec:
     """A variable-size class: its payload is a sequence of parts."""
 
@@ -1829,6 +1895,12 @@ def _fast_codec(cls: type[Record]) -> _FixedCodec | _PartsCodec | None:
         ):
             element = _FixedCodec(wire.element.record, element_codes)
             parts.append(_RecordArrayPart(spec, wire, element))
+        elif (
+            type(wire) is ArrayOf
+            and type(wire.element) is UInt
+            and (element_code := _struct_code(wire.element)) is not None
+        ):
+            parts.append(_IntArrayPart(spec, wire, element_code))
         else:
             return None
     if run:

@@ -33,12 +33,25 @@ Security (design.md):
 * **Roles**: :data:`ROLE_OPS` lists what each role may run; others get FORBIDDEN.
 * **Idle timeout**: a request arriving ``idle_timeout_s`` (default 300 s) or
   more after the last accepted one finds the session expired (SESSION_EXPIRED).
-* **Lockout**: bad proofs and bad MACs count as failures in the per-pump
-  :class:`DeviceSecurity`, shared by every link, so reconnecting does not reset
-  it. The ``max_failures``-th (default 5) locks the pump's links for
-  ``lockout_s`` (default 300 s): everything but DEVICE_INFO gets LOCKED_OUT
-  with the seconds left, and open sessions end. A successful handshake resets
-  the count.
+* **Back-off** (per link, on the link's real time): bad proofs and bad MACs count
+  as failures of the link they arrive on. The first ``max_failures - 1``
+  (default 4) are answered with their own code; every further one makes the link
+  back off, for ``backoff_first_s`` (15 s) doubling each time up to ``lockout_s``
+  (300 s): while it backs off, everything but DEVICE_INFO on that link gets
+  LOCKED_OUT with the seconds left, uncounted, and its own session ends. A link
+  is forgiven after a success or ``2 x lockout_s`` without a failure. While the
+  pump as a whole has seen ``pressure_failures`` (default 10) failures within
+  ``lockout_s``, a link gets no free failures: its first one starts the back-off,
+  and once 16 links that never proved a key have failed so within ``lockout_s``
+  (a churn of new links, one per guess), each further one makes the next such
+  link wait ``backoff_first_s`` before its SESSION_OPEN is answered (LOCKED_OUT
+  meanwhile), so a new link per guess gains nothing.
+  Failures on one link never end, refuse or delay a session or a handshake on
+  another link: a clinician can always stop the pump or cancel a bolus.
+* **Displaced sessions**: a SESSION_OPEN on a link that holds a session replaces
+  it; frames MAC'd with the replaced session's key get SESSION_DISPLACED (MAC'd
+  with that key, so the displaced programmer can trust it), never counted as a
+  failure.
 
 The device's link states and what moves them are data
 (:data:`DEVICE_TRANSITIONS`, :data:`PROGRAMMER_TRANSITIONS`); an event that a
@@ -51,6 +64,8 @@ import enum
 import hashlib
 import hmac
 import math
+import re
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -70,6 +85,7 @@ from protocol.errors import (
     UnknownOpcodeError,
 )
 from protocol.frames import MAC_SIZE, Frame, authenticated_bytes, encode_frame
+from protocol.keys import key_problem
 from protocol.messages import (
     MAX_NAK_REASON_BYTES,
     NONCE_SIZE,
@@ -93,7 +109,16 @@ MAX_SEQ: Final = 0xFFFF
 """The last SEQ of a session; SEQ never wraps."""
 DEFAULT_IDLE_TIMEOUT_S: Final = 300.0
 DEFAULT_MAX_FAILURES: Final = 5
+"""The failure that starts a link's back-off (the ones before it are free)."""
 DEFAULT_LOCKOUT_S: Final = 300.0
+"""The longest back-off of a link, s (its ladder doubles up to it)."""
+DEFAULT_BACKOFF_FIRST_S: Final = 15.0
+"""A link's first back-off, s: at most 5 tries a minute once it backs off."""
+DEFAULT_PRESSURE_FAILURES: Final = 10
+"""Failures pump-wide within ``lockout_s`` after which links get no free failures."""
+DEFAULT_GATE_AFTER: Final = 16
+"""Links that never proved a key and failed under pressure, within ``lockout_s``, after
+which each further one makes the next such link wait (a churn of new links, one per guess)."""
 
 PUMP_PROOF_LABEL: Final = b"vpump/pump"
 PROGRAMMER_PROOF_LABEL: Final = b"vpump/prog"
@@ -107,6 +132,7 @@ ROLE_OPS: Final[Mapping[Role, frozenset[Op]]] = {
             Op.SESSION_OPEN,
             Op.SESSION_AUTH,
             Op.SESSION_CLOSE,
+            Op.LIMITS,
             Op.STATUS,
             Op.READ_DELIVERY,
             Op.READ_ALARMS,
@@ -188,6 +214,28 @@ def _nonce(random_bytes: Callable[[int], bytes]) -> bytes:
     return nonce
 
 
+_PARSER_PATH = re.compile(r"Error in path \(parsing\)((?:\s*->\s*\w+)*)\s*")
+_SHORT_READ = re.compile(r"stream read less than specified amount, expected (\d+), found (\d+)")
+
+
+def malformed_reason(error: MalformedPayload) -> str:
+    """A MALFORMED NAK's reason: one line naming the message and field, without the parser's
+    internals (its path syntax, stream wording or newlines)."""
+    text = str(error)
+    found = _PARSER_PATH.search(text)
+    if found is not None:
+        field = ".".join(part.strip() for part in found[1].split("->") if part.strip())
+        rest = text[found.end() :]
+        short = _SHORT_READ.search(rest)
+        if short is not None:
+            detail = f"the payload ends early (needs {short[1]} bytes, {short[2]} left)"
+        else:
+            detail = "a value that does not parse"
+        head = text[: found.start()].rstrip(": ")
+        text = f"{head}: {field}: {detail}" if field else f"{head}: {detail}"
+    return " ".join(text.split())[:MAX_NAK_REASON_BYTES]
+
+
 def _truncate_reason(reason: str) -> str:
     data = reason.encode("utf-8", errors="replace")[:MAX_NAK_REASON_BYTES]
     return data.decode("utf-8", errors="ignore")
@@ -266,7 +314,7 @@ class DeviceState(enum.Enum):
     """SESSION_OPEN answered; waiting for SESSION_AUTH."""
     ESTABLISHED = "ESTABLISHED"
     LOCKED = "LOCKED"
-    """The pump is locked out; only DEVICE_INFO is answered."""
+    """This link backs off after repeated failures; only DEVICE_INFO is answered."""
 
 
 class DeviceEvent(enum.Enum):
@@ -279,8 +327,8 @@ class DeviceEvent(enum.Enum):
     COMMAND = "MAC'd request"
     CLOSE = "SESSION_CLOSE"
     EXPIRE = "idle timeout"
-    LOCK = "lockout"
-    UNLOCK = "lockout over"
+    LOCK = "back-off"
+    UNLOCK = "back-off over"
     DISCONNECT = "link gone"
 
 
@@ -361,8 +409,9 @@ PROGRAMMER_TRANSITIONS: Final[Mapping[tuple[ProgrammerState, ProgrammerEvent], P
 
 
 class DeviceSecurity:
-    """One per pump: the role keys, the nonce source, the policy, and the
-    failure/lockout state shared by every link (so a reconnect does not reset it).
+    """One per pump: the role keys, the nonce source and the policy shared by every link,
+    and the pump-wide failure pressure (the back-off itself is per link, in
+    :class:`DeviceSession`).
 
     Not thread-safe: callers serialize access, as they must for the pump itself.
     """
@@ -375,53 +424,72 @@ class DeviceSecurity:
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         max_failures: int = DEFAULT_MAX_FAILURES,
         lockout_s: float = DEFAULT_LOCKOUT_S,
+        backoff_first_s: float = DEFAULT_BACKOFF_FIRST_S,
+        pressure_failures: int = DEFAULT_PRESSURE_FAILURES,
     ) -> None:
         if not keys:
             raise InvalidMessage("a pump needs a key for at least one role")
         self._keys = {
             Role(role): _check_key(f"the {role!r} key", key) for role, key in keys.items()
         }
+        problem = key_problem(self._keys)
+        if problem is not None:
+            raise InvalidMessage(f"refused keys: {problem}")
         if not 1 <= idle_timeout_s <= 0xFFFF:
             raise InvalidMessage(f"idle_timeout_s must be in 1..65535 s, got {idle_timeout_s}")
         if max_failures < 1:
             raise InvalidMessage(f"max_failures must be >= 1, got {max_failures}")
-        if lockout_s < 0:
+        if not 0 <= lockout_s < math.inf:
             raise InvalidMessage(f"lockout_s must be >= 0 s, got {lockout_s}")
+        if not 0 < backoff_first_s < math.inf:
+            raise InvalidMessage(f"backoff_first_s must be > 0 s, got {backoff_first_s}")
+        if pressure_failures < 1:
+            raise InvalidMessage(f"pressure_failures must be >= 1, got {pressure_failures}")
         self.random_bytes = random_bytes
         self.idle_timeout_s = float(idle_timeout_s)
         self.max_failures = max_failures
         self.lockout_s = float(lockout_s)
-        self.failures = 0
-        """Failures counted since the last success or lockout."""
-        self._locked_until_s: float | None = None
+        self.backoff_first_s = min(float(backoff_first_s), self.lockout_s)
+        self.pressure_failures = pressure_failures
+        self.failures_total = 0
+        """Failures counted on every link since the pump started (a statistic)."""
+        self._recent: deque[float] = deque(maxlen=pressure_failures)
+        self._gate_until_s = -math.inf
+        self._fresh_failures: deque[float] = deque(maxlen=DEFAULT_GATE_AFTER)
 
     def key_for(self, role: Role) -> bytes | None:
         """The key of ``role``, or None when the pump has none for it."""
         return self._keys.get(role)
 
-    def lockout_remaining_s(self, now_s: float) -> float:
-        """Seconds of lockout left at ``now_s`` (0 when not locked)."""
-        if self._locked_until_s is None:
-            return 0.0
-        if now_s >= self._locked_until_s:
-            self._locked_until_s = None
-            return 0.0
-        return self._locked_until_s - now_s
+    def under_pressure(self, now_s: float) -> bool:
+        """Whether ``pressure_failures`` failures (any links) fell within ``lockout_s``."""
+        recent = self._recent
+        return len(recent) == recent.maxlen and now_s - recent[0] < self.lockout_s
 
-    def record_failure(self, now_s: float) -> bool:
-        """Count one failure; True when the pump is (now) locked out."""
-        if self.lockout_remaining_s(now_s) > 0:
-            return True
-        self.failures += 1
-        if self.failures < self.max_failures:
-            return False
-        self.failures = 0
-        self._locked_until_s = now_s + self.lockout_s
-        return self.lockout_s > 0
+    def note_failure(self, now_s: float) -> None:
+        """Count one failure pump-wide (for the pressure and the statistics)."""
+        self.failures_total += 1
+        self._recent.append(now_s)
 
-    def record_success(self) -> None:
-        """A handshake succeeded: the failure count starts again."""
-        self.failures = 0
+    def gate_remaining_s(self, now_s: float) -> float:
+        """Seconds before a link that never proved a key may start a handshake (0: now)."""
+        if not self.under_pressure(now_s):
+            return 0.0
+        return max(0.0, self._gate_until_s - now_s)
+
+    def close_gate(self, now_s: float) -> None:
+        """A link that never proved a key failed under pressure. Once
+        :data:`DEFAULT_GATE_AFTER` such links failed within ``lockout_s`` (links opened one
+        per guess, not a few long-lived ones), the next such link waits ``backoff_first_s``:
+        a new link per guess gains nothing."""
+        fresh = self._fresh_failures
+        fresh.append(now_s)
+        if len(fresh) == fresh.maxlen and now_s - fresh[0] < self.lockout_s:
+            self._gate_until_s = now_s + self.backoff_first_s
+
+    def backoff_s(self, backoffs: int) -> float:
+        """The length of a link's back-off number ``backoffs`` (0 for the first)."""
+        return min(self.backoff_first_s * 2.0 ** min(backoffs, 64), self.lockout_s)
 
 
 @dataclass
@@ -452,6 +520,12 @@ class DeviceSession:
         self._expired = False
         self._cache: tuple[Frame, bytes, ErrorCode | None] | None = None
         self._pending: _Pending | None = None
+        self._displaced_key: bytes | None = None
+        self._failures = 0
+        self._backoffs = 0
+        self._last_failure_s = -math.inf
+        self._backoff_until_s: float | None = None
+        self._proven = False
 
     # -- public state ---------------------------------------------------------
 
@@ -469,6 +543,42 @@ class DeviceSession:
     def role(self) -> Role | None:
         """The role of the open session, or None."""
         return self._role if self.established else None
+
+    @property
+    def failures(self) -> int:
+        """Failures of this link since it was last forgiven."""
+        return self._failures
+
+    def backoff_remaining_s(self, now_s: float) -> float:
+        """Seconds this link still backs off at ``now_s`` (0 when it does not)."""
+        until = self._backoff_until_s
+        if until is None:
+            return 0.0
+        if now_s >= until:
+            self._backoff_until_s = None
+            return 0.0
+        return until - now_s
+
+    def _record_failure(self, now_s: float) -> bool:
+        """Count one failure of this link; True when the link now backs off."""
+        security = self.security
+        if now_s - self._last_failure_s >= 2 * security.lockout_s:
+            self._failures, self._backoffs = 0, 0  # forgiven: a long quiet spell
+        pressure = security.under_pressure(now_s)
+        if pressure and self._failures == 0 and not self._proven:
+            security.close_gate(now_s)
+        free = 0 if pressure else security.max_failures - 1
+        security.note_failure(now_s)
+        self._last_failure_s = now_s
+        self._failures += 1
+        if self._failures <= free:
+            return False
+        duration = security.backoff_s(self._backoffs)
+        self._backoffs += 1
+        if duration <= 0:
+            return False
+        self._backoff_until_s = now_s + duration
+        return True
 
     # -- the state machine ----------------------------------------------------
 
@@ -493,14 +603,15 @@ class DeviceSession:
         return SessionEvent(kind=SessionEventKind.CLOSED, role=was, detail=detail)
 
     def poll(self, now_s: float) -> SessionEvent | None:
-        """Apply the clock: idle expiry, and lockouts begun or ended (by any link).
+        """Apply the link's clock: idle expiry, and this link's back-off begun or ended.
 
         :meth:`handle` does this itself; call it on a timer to log an abandoned
         session's end without waiting for the next frame.
         """
-        locked = self.security.lockout_remaining_s(now_s) > 0
+        locked = self.backoff_remaining_s(now_s) > 0
         if locked and self._state is not DeviceState.LOCKED:
-            return self._end_session(DeviceEvent.LOCK, "the pump locked out")
+            self._displaced_key = None
+            return self._end_session(DeviceEvent.LOCK, "the link backs off")
         if not locked and self._state is DeviceState.LOCKED:
             self._fire(DeviceEvent.UNLOCK)
             return None
@@ -515,6 +626,7 @@ class DeviceSession:
         """The link is gone: end its session (returns the event to log, if any)."""
         self._pending = None
         self._cache = None
+        self._displaced_key = None
         return self._end_session(DeviceEvent.DISCONNECT, "link closed")
 
     # -- handling frames ------------------------------------------------------
@@ -564,8 +676,8 @@ class DeviceSession:
 
     def _refusal_reason(self, code: ErrorCode, now_s: float) -> str:
         if code is ErrorCode.LOCKED_OUT:
-            left = math.ceil(self.security.lockout_remaining_s(now_s))
-            return f"locked out after repeated failures: {left} s left"
+            left = math.ceil(self.backoff_remaining_s(now_s))
+            return f"this link backs off after repeated failures: {left} s left"
         if code is ErrorCode.SESSION_EXPIRED:
             return "the session expired while idle; open a new one"
         if code is ErrorCode.NO_SESSION:
@@ -576,7 +688,7 @@ class DeviceSession:
         try:
             request = decode_request(frame.op, frame.payload)
         except MalformedPayload as error:
-            return self._nak(frame, ErrorCode.MALFORMED, str(error))
+            return self._nak(frame, ErrorCode.MALFORMED, malformed_reason(error))
         accepted = Accepted(seq=frame.seq, op=Op(frame.op), request=request, role=None)
         self._pending = _Pending(accepted=accepted, frame=frame, key=None)
         return accepted
@@ -587,14 +699,21 @@ class DeviceSession:
         try:
             request = decode_request(frame.op, frame.payload)
         except MalformedPayload as error:
-            return self._nak(frame, ErrorCode.MALFORMED, str(error), event=event)
+            return self._nak(frame, ErrorCode.MALFORMED, malformed_reason(error), event=event)
         assert isinstance(request, SessionOpenRequest)
         key = self.security.key_for(request.role)
         if key is None:
             reason = f"this pump has no {request.role.name} key"
             return self._nak(frame, ErrorCode.AUTH_FAILED, reason, event=event)
+        gate = self.security.gate_remaining_s(now_s)
+        if gate > 0 and self._failures == 0 and not self._proven:
+            reason = (
+                f"new links are slowed after repeated failures on others: {math.ceil(gate)} s left"
+            )
+            return self._nak(frame, ErrorCode.LOCKED_OUT, reason, event=event)
         replaced = None
         if self._state is DeviceState.ESTABLISHED:
+            self._displaced_key = self._key
             detail = "replaced by a new handshake"
             replaced = SessionEvent(kind=SessionEventKind.CLOSED, role=self._role, detail=detail)
         self._fire(DeviceEvent.OPEN)
@@ -614,7 +733,7 @@ class DeviceSession:
         try:
             request = decode_request(frame.op, frame.payload)
         except MalformedPayload as error:
-            return self._nak(frame, ErrorCode.MALFORMED, str(error), event=event)
+            return self._nak(frame, ErrorCode.MALFORMED, malformed_reason(error), event=event)
         assert isinstance(request, SessionAuthRequest) and self._role is not None
         role = self._role
         key = self.security.key_for(role)
@@ -625,7 +744,7 @@ class DeviceSession:
             self._role = None
             return self._failure(frame, now_s, ErrorCode.AUTH_FAILED, "the proof did not verify")
         self._fire(DeviceEvent.AUTH_OK)
-        self.security.record_success()
+        self._failures, self._backoffs, self._proven = 0, 0, True
         self._key = session_key(key, role, self._client_nonce, self._pump_nonce)
         self._last_seq = frame.seq
         self._last_activity_s = now_s
@@ -634,11 +753,17 @@ class DeviceSession:
         return Reply(data=data, event=SessionEvent(kind=SessionEventKind.OPENED, role=role))
 
     def _command(self, frame: Frame, now_s: float, event: SessionEvent | None) -> Accepted | Reply:
+        displaced = self._displaced_key
         if self._state is not DeviceState.ESTABLISHED:
+            live = displaced is not None and self._state is not DeviceState.LOCKED
+            if live and displaced is not None and verify_mac(displaced, frame):
+                return self._displaced(frame, displaced)
             self._fire(DeviceEvent.COMMAND)  # raises NO_SESSION, SESSION_EXPIRED or LOCKED_OUT
         key, role = self._key, self._role
         assert key is not None and role is not None
         if not verify_mac(key, frame):
+            if displaced is not None and verify_mac(displaced, frame):
+                return self._displaced(frame, displaced)
             return self._failure(frame, now_s, ErrorCode.BAD_MAC, "the MAC did not verify")
         if frame.seq <= self._last_seq:
             reason = f"SEQ {frame.seq} does not follow {self._last_seq}"
@@ -660,7 +785,9 @@ class DeviceSession:
         try:
             request = decode_request(op, frame.payload)
         except MalformedPayload as error:
-            return self._nak(frame, ErrorCode.MALFORMED, str(error), key=key, cache=True)
+            return self._nak(
+                frame, ErrorCode.MALFORMED, malformed_reason(error), key=key, cache=True
+            )
         if isinstance(request, SessionCloseRequest):
             data = self._answer(frame, SessionCloseResponse(), key=key, cache=True)
             closed = self._end_session(DeviceEvent.CLOSE, "closed by the programmer")
@@ -670,12 +797,18 @@ class DeviceSession:
         self._pending = _Pending(accepted=accepted, frame=frame, key=key)
         return accepted
 
+    def _displaced(self, frame: Frame, key: bytes) -> Reply:
+        """A frame of the session a newer handshake replaced: told so, with its own MAC."""
+        reason = "a newer handshake on this link replaced this session; open a new one"
+        return self._nak(frame, ErrorCode.SESSION_DISPLACED, reason, key=key)
+
     def _failure(self, frame: Frame, now_s: float, code: ErrorCode, reason: str) -> Reply:
-        """A failed proof or MAC: count it; the limit locks the pump out."""
-        if self.security.record_failure(now_s):
-            self._end_session(DeviceEvent.LOCK, "the pump locked out")
-            left = math.ceil(self.security.lockout_remaining_s(now_s))
-            reason = f"{reason}; locked out after repeated failures: {left} s left"
+        """A failed proof or MAC: count it against this link; past the free ones it backs off."""
+        if self._record_failure(now_s):
+            self._end_session(DeviceEvent.LOCK, "the link backs off")
+            self._displaced_key = None
+            left = math.ceil(self.backoff_remaining_s(now_s))
+            reason = f"{reason}; this link backs off after repeated failures: {left} s left"
             code = ErrorCode.LOCKED_OUT
         key = self._key if code is ErrorCode.BAD_MAC else None
         return self._security_nak(frame, code, reason, key=key, cache=False)
@@ -977,5 +1110,8 @@ class ProgrammerSession:
         message = decode_response(frame.op, frame.payload)
         del self._outstanding[seq]
         if isinstance(message, Nak):
+            displaced = message.code is ErrorCode.SESSION_DISPLACED
+            if displaced and authenticated and self._state is ProgrammerState.ESTABLISHED:
+                self._fire(ProgrammerEvent.LOST)  # a newer handshake took the link over
             raise NakError(message.code, message.reason, authenticated=authenticated)
         return message

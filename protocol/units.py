@@ -167,3 +167,23 @@ def format_concentration_ug_per_ml(concentration_ug_per_ml: Number) -> str:
 def format_percent(fraction: Number, max_places: int = 1) -> str:
     """A ratio as a percentage: ``format_percent(Fraction(1, 8))`` is ``"12.5 %"``."""
     return f"{format_trimmed(exact(fraction) * 100, max_places)} %"
+
+
+# --- the pump clock --------------------------------------------------------------------
+
+PUMP_CLOCK_MIN_S = 946_684_800
+"""The earliest pump-clock time a tool accepts: 2000-01-01T00:00:00Z (a clock set before
+this is a slip, e.g. the Unix epoch)."""
+PUMP_CLOCK_MAX_S = 2**32 - 1
+"""The last second the pump's 32-bit RTC holds: 2106-02-07T06:28:15Z."""
+
+
+def check_pump_clock(clock_s: int, what: str = "pump clock") -> int:
+    """``clock_s`` if within the accepted pump-clock range (the one definition used by
+    ``pumpctl clock --set``, scenario ``start`` times and any start option); else ValueError."""
+    if not PUMP_CLOCK_MIN_S <= clock_s <= PUMP_CLOCK_MAX_S:
+        raise ValueError(
+            f"{what} {clock_s} s is outside 2000-01-01T00:00:00Z .. 2106-02-07T06:28:15Z "
+            f"({PUMP_CLOCK_MIN_S} .. {PUMP_CLOCK_MAX_S} s)"
+        )
+    return clock_s

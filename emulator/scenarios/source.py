@@ -8,6 +8,11 @@ JSON Schema or from the unit parser, can name the line. It also refuses
 duplicate keys (which PyYAML silently lets the last one win) and keeps dates
 and times of day (``22:00``, which YAML 1.1 reads as the integer 1320) as
 text: the scenario parser reads them strictly, in UTC.
+
+Bounded: a document may expand (aliases included) to at most
+:data:`MAX_VALUES` values and nest at most :data:`MAX_DEPTH` deep, so a
+"billion laughs" of aliases or a deep nesting is refused as a bad file (exit 2)
+instead of taking gigabytes or a RecursionError.
 """
 
 from __future__ import annotations
@@ -20,13 +25,35 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from emulator.scenarios.errors import Problem, ScenarioFileError
 
+MAX_VALUES = 100_000
+"""Most values a scenario document may expand to, aliases counted each time they are used
+(a scenario has hundreds)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences accepted (a scenario nests about 5 deep)."""
+
 PathKey = tuple[str | int, ...]
 _SEXAGESIMAL_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 """Where a value sits in the document: the keys and indexes leading to it."""
 
 
 class _Loader(yaml.SafeLoader):
-    """The safe loader without the implicit timestamp type (dates stay strings)."""
+    """The safe loader without the implicit timestamp type (dates stay strings), refusing a
+    nesting deeper than :data:`MAX_DEPTH` as it composes (before any RecursionError)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise _TooBigError(
+                    f"nested more than {MAX_DEPTH} deep", (mark.line + 1, mark.column + 1)
+                )
+            node: Node | None = super().compose_node(parent, index)
+            return node
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -70,6 +97,10 @@ def load_yaml(text: str, source: str) -> Located:
     try:
         try:
             node = loader.get_single_node()
+        except _TooBigError as exc:
+            raise ScenarioFileError([_bounds(source, str(exc), exc.mark)]) from None
+        except RecursionError:
+            raise ScenarioFileError([_bounds(source, "nested too deeply")]) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
@@ -87,7 +118,11 @@ def load_yaml(text: str, source: str) -> Located:
             )
         located = Located(source=source, data=None)
         problems: list[Problem] = []
-        data = _build(loader, node, (), located, problems)
+        budget = _Budget()
+        try:
+            data = _build(loader, node, (), located, problems, budget)
+        except _TooBigError as exc:
+            raise ScenarioFileError([_bounds(source, str(exc), exc.mark)]) from None
         if problems:
             raise ScenarioFileError(problems)
         return Located(
@@ -100,13 +135,44 @@ def load_yaml(text: str, source: str) -> Located:
         loader.dispose()
 
 
+def _bounds(source: str, what: str, mark: tuple[int, int] = (0, 0)) -> Problem:
+    return Problem(
+        source=source,
+        line=mark[0],
+        column=mark[1],
+        message=f"refused: the document is {what} (at most {MAX_VALUES} values, "
+        f"{MAX_DEPTH} levels; YAML aliases count each time they are used)",
+    )
+
+
+class _TooBigError(Exception):
+    def __init__(self, what: str, mark: tuple[int, int]) -> None:
+        super().__init__(what)
+        self.mark = mark
+
+
+@dataclass
+class _Budget:
+    values: int = 0
+
+
 def _mark(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(
-    loader: _Loader, node: Node, path: PathKey, located: Located, problems: list[Problem]
+def _build(  # noqa: PLR0917 - one recursive walk, its state passed down
+    loader: _Loader,
+    node: Node,
+    path: PathKey,
+    located: Located,
+    problems: list[Problem],
+    budget: _Budget,
 ) -> Any:
+    budget.values += 1
+    if budget.values > MAX_VALUES:
+        raise _TooBigError(f"larger than {MAX_VALUES} values", _mark(node))
+    if len(path) > MAX_DEPTH:
+        raise _TooBigError(f"nested more than {MAX_DEPTH} deep", _mark(node))
     located.positions[path] = _mark(node)
     if isinstance(node, MappingNode):
         loader.flatten_mapping(node)
@@ -136,11 +202,11 @@ def _build(
                 )
                 continue
             located.key_positions[(*path, key)] = (line, column)
-            result[key] = _build(loader, value_node, (*path, key), located, problems)
+            result[key] = _build(loader, value_node, (*path, key), located, problems, budget)
         return result
     if isinstance(node, SequenceNode):
         return [
-            _build(loader, item, (*path, index), located, problems)
+            _build(loader, item, (*path, index), located, problems, budget)
             for index, item in enumerate(node.value)
         ]
     if isinstance(node, ScalarNode) and node.tag in _SEXAGESIMAL_TAGS and ":" in node.value:

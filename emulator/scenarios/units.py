@@ -26,6 +26,7 @@ from fractions import Fraction
 from typing import Final
 
 from emulator.scenarios.errors import UnitError
+from protocol.units import check_pump_clock
 
 __all__ = [
     "Comparison",
@@ -300,7 +301,10 @@ def parse_iso_utc(text: str) -> int:
         ) from None
     if moment.tzinfo is None or moment.utcoffset() != UTC.utcoffset(None):
         raise UnitError(f"{text!r}: write the time in UTC, ending in Z (the pump clock is UTC)")
-    return int(moment.timestamp())
+    try:
+        return check_pump_clock(int(moment.timestamp()), repr(text))
+    except ValueError as exc:
+        raise UnitError(str(exc)) from None
 
 
 def parse_time(text: object) -> TimeRef:

@@ -17,6 +17,7 @@ to the :data:`FailureSink` the server bound; they never stop the transport.
 
 from __future__ import annotations
 
+import errno
 import logging
 import selectors
 from abc import ABC, abstractmethod
@@ -27,6 +28,8 @@ from typing import ClassVar, Protocol, Self
 __all__ = [
     "EVENT_READ",
     "EVENT_WRITE",
+    "OUT_OF_DESCRIPTORS",
+    "AcceptBackoff",
     "Endpoint",
     "EndpointFactory",
     "FailureSink",
@@ -118,6 +121,46 @@ class LinkFailure:
 
 FailureSink = Callable[[LinkFailure], None]
 """Receives every failure a transport catches."""
+
+OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+"""``accept`` errors that mean the process (or system) is out of resources: retrying at
+once would only spin."""
+
+
+class AcceptBackoff:
+    """When a listener's ``accept`` fails for lack of descriptors, stop watching it for a
+    while (50 ms, doubling to 2 s) instead of spinning on a socket that stays readable."""
+
+    FIRST_S = 0.05
+    MAX_S = 2.0
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._delay_s = self.FIRST_S
+        self.paused_until: float | None = None
+        self.pauses = 0
+        """How many times accepting was paused (a statistic)."""
+
+    @property
+    def paused(self) -> bool:
+        """Whether the listener must not be watched now."""
+        return self.paused_until is not None
+
+    def failed(self) -> None:
+        """``accept`` ran out of descriptors: pause, for longer each time in a row."""
+        self.paused_until = self._clock() + self._delay_s
+        self._delay_s = min(self._delay_s * 2, self.MAX_S)
+        self.pauses += 1
+
+    def succeeded(self) -> None:
+        self._delay_s = self.FIRST_S
+
+    def resume_due(self) -> bool:
+        """True once, when a pause is over (the caller watches the listener again)."""
+        if self.paused_until is not None and self._clock() >= self.paused_until:
+            self.paused_until = None
+            return True
+        return False
 
 
 def log_failure(failure: LinkFailure) -> None:

@@ -20,8 +20,9 @@ The symlink is claimed carefully:
 
 On close the link is removed, but only if it still points at our pty.
 Writes to the master are non-blocking; what the programmer does not read
-waits in a bounded :class:`~emulator.transports.outbuf.OutputBuffer` that drops
-the oldest whole answers when full (counted in :attr:`PtyTransport.dropped_bytes`).
+waits in a bounded :class:`~emulator.transports.outbuf.OutputBuffer`; while it is
+full the pty is not read (back-pressure: the programmer's writes wait in the tty
+instead of its answers being dropped).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class PtyTransport(Transport):
         self._closed = False
         self._link_path = None if link_path is None else Path(link_path)
         self._link_made = False
-        self._write_interest = False  # what watches() last told the server about writing
+        self._interest = (False, False)  # (write, paused) as watches() last told the server
         self._timed_pending = False  # the endpoint may have answers to release later
         import tty  # noqa: PLC0415 - POSIX only: imported here so Windows can import this module
 
@@ -130,22 +131,13 @@ class PtyTransport(Transport):
         """Answer bytes waiting for the programmer to read."""
         return self._out.pending_bytes
 
-    @property
-    def dropped_bytes(self) -> int:
-        """Answer bytes discarded because the programmer did not read them."""
-        return self._out.dropped_bytes
-
-    @property
-    def dropped_answers(self) -> int:
-        """Whole answers discarded because the programmer did not read them."""
-        return self._out.dropped_answers
-
     # -- driven by the server --------------------------------------------------
 
     def watches(self) -> Sequence[Watch]:
         if self._closed:
             return ()
-        events = EVENT_READ | (EVENT_WRITE if self._out else 0)
+        # Back-pressure: while answers pile up, the pty is not read.
+        events = (0 if self._out.full else EVENT_READ) | (EVENT_WRITE if self._out else 0)
         return (Watch(fd=self._master, events=events, owner=self),)
 
     def handle(self, watch: Watch, events: int) -> None:
@@ -220,9 +212,9 @@ class PtyTransport(Transport):
 
     def _note_interest(self) -> None:
         """Tell the server when the answer buffer filled or emptied (write watch on/off)."""
-        wanted = bool(self._out)
-        if wanted != self._write_interest:
-            self._write_interest = wanted
+        wanted = (bool(self._out), self._out.full)
+        if wanted != self._interest:
+            self._interest = wanted
             self.watches_changed()
 
     def _flush(self) -> None:

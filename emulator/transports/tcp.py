@@ -4,7 +4,17 @@ A listening socket accepts any number of programmers; each connection gets
 its own endpoint from the factory, and a programmer that vanishes (closes,
 resets, or sends after a half-close) closes only its own endpoint. Sockets are
 non-blocking; answers a programmer does not read wait in a bounded
-:class:`~emulator.transports.outbuf.OutputBuffer` (oldest whole answers dropped).
+:class:`~emulator.transports.outbuf.OutputBuffer`, and while it is full the
+connection is not read (back-pressure: nothing is dropped).
+
+Bounded: at most ``max_connections`` programmers at once (default
+:data:`DEFAULT_MAX_CONNECTIONS` per pump, so a fleet's total scales with its
+size); a connection over the cap is accepted and closed at once (counted in
+:attr:`TcpTransport.refused_connections`). A connection that sends nothing for
+``idle_timeout_s`` (default :data:`DEFAULT_IDLE_TIMEOUT_S`, on the link's real
+time) is closed. When ``accept`` fails for lack of descriptors (EMFILE), the
+listener is not watched for a while (:class:`~emulator.transports.base.AcceptBackoff`)
+instead of spinning the loop.
 """
 
 from __future__ import annotations
@@ -12,12 +22,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from emulator.errors import PortInUseError
 from emulator.transports.base import (
     EVENT_READ,
     EVENT_WRITE,
+    OUT_OF_DESCRIPTORS,
+    AcceptBackoff,
     Endpoint,
     EndpointFactory,
     Transport,
@@ -27,7 +40,14 @@ from emulator.transports.base import (
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
-__all__ = ["TcpTransport"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT_S", "DEFAULT_MAX_CONNECTIONS", "TcpTransport"]
+
+DEFAULT_MAX_CONNECTIONS = 64
+"""Programmers connected to one pump at once, at most (a pump talks to one at a time; the
+rest is room for tools and for links an attacker holds)."""
+DEFAULT_IDLE_TIMEOUT_S = 900.0
+"""A connection silent this long (link seconds) is closed: three times the session's idle
+timeout, so it never ends a live session."""
 
 _READ_SIZE = 64 * 1024
 _ACCEPTS_PER_EVENT = 16  # bounded so a connection flood cannot starve the other links
@@ -36,12 +56,15 @@ _ACCEPTS_PER_EVENT = 16  # bounded so a connection flood cannot starve the other
 class _Connection:
     """One accepted programmer and its endpoint."""
 
-    def __init__(self, sock: socket.socket, endpoint: Endpoint, label: str, limit: int) -> None:
+    def __init__(
+        self, sock: socket.socket, endpoint: Endpoint, label: str, limit: int, now: float
+    ) -> None:
         self.sock = sock
+        self.last_rx = now
         self.endpoint = endpoint
         self.label = label
         self.out = OutputBuffer(limit_bytes=limit)
-        self.write_interest = False  # what watches() last told the server about writing
+        self.interest = (False, False)  # (write, paused) as watches() last told the server
         self.timed_pending = False  # the endpoint may have answers to release later
 
 
@@ -57,6 +80,9 @@ class TcpTransport(Transport):
         host: str = "127.0.0.1",
         port: int = 0,
         output_limit_bytes: int = DEFAULT_LIMIT_BYTES,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Listen on ``host:port`` (port 0: the system picks one, see :attr:`address`).
 
@@ -67,8 +93,20 @@ class TcpTransport(Transport):
             raise ValueError(f"TCP port {port} outside 0..65535")
         if output_limit_bytes <= 0:
             raise ValueError(f"output_limit_bytes must be positive, got {output_limit_bytes}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be positive, got {max_connections}")
+        if not 0 < idle_timeout_s < float("inf"):
+            raise ValueError(f"idle_timeout_s must be positive, got {idle_timeout_s}")
         self._factory = factory
         self._limit = output_limit_bytes
+        self.max_connections = max_connections
+        self.idle_timeout_s = float(idle_timeout_s)
+        self._clock = clock
+        self._backoff = AcceptBackoff(clock)
+        self.refused_connections = 0
+        """Connections closed at once because the cap was reached."""
+        self.idle_closed = 0
+        """Connections closed for silence."""
         self._connections: dict[socket.socket, _Connection] = {}
         self._closed = False
         try:
@@ -107,18 +145,23 @@ class TcpTransport(Transport):
         return len(self._connections)
 
     @property
-    def dropped_bytes(self) -> int:
-        """Answer bytes discarded, over the open connections, because nobody read them."""
-        return sum(c.out.dropped_bytes for c in self._connections.values())
+    def pending_bytes(self) -> int:
+        """Answer bytes waiting, over the open connections, for their programmers to read."""
+        return sum(c.out.pending_bytes for c in self._connections.values())
 
     # -- driven by the server --------------------------------------------------
 
     def watches(self) -> Sequence[Watch]:
         if self._closed:
             return ()
-        watches = [Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)]
+        watches = []
+        if not self._backoff.paused:
+            watches.append(
+                Watch(fd=self._listener.fileno(), events=EVENT_READ, owner=self._listener)
+            )
         for conn in self._connections.values():
-            events = EVENT_READ | (EVENT_WRITE if conn.out else 0)
+            # Back-pressure: a connection whose answers pile up is not read until they drain.
+            events = (0 if conn.out.full else EVENT_READ) | (EVENT_WRITE if conn.out else 0)
             watches.append(Watch(fd=conn.sock.fileno(), events=events, owner=conn))
         return watches
 
@@ -139,6 +182,14 @@ class TcpTransport(Transport):
         self._note_interest(conn)
 
     def poll(self) -> None:
+        if self._backoff.resume_due():
+            self.watches_changed()
+        now = self._clock()
+        for conn in [
+            c for c in self._connections.values() if now - c.last_rx >= self.idle_timeout_s
+        ]:
+            self.idle_closed += 1
+            self._drop(conn)
         for conn in [c for c in self._connections.values() if c.timed_pending]:
             try:
                 late = due_output(conn.endpoint)
@@ -177,9 +228,18 @@ class TcpTransport(Transport):
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                # e.g. ECONNABORTED or EMFILE: skip this one, keep listening.
+                if exc.errno in OUT_OF_DESCRIPTORS:
+                    # Out of descriptors: the listener stays readable, so stop watching it
+                    # for a while rather than spin (and log) at full speed.
+                    self._backoff.failed()
+                    self.watches_changed()
                 self.report(link=self.label, where="accept", error=exc)
                 return
+            self._backoff.succeeded()
+            if len(self._connections) >= self.max_connections:
+                self.refused_connections += 1
+                sock.close()  # over the cap: the programmer sees the connection end at once
+                continue
             label = f"{self.label}<-{peer[0]}:{peer[1]}"
             try:
                 sock.setblocking(False)
@@ -189,7 +249,7 @@ class TcpTransport(Transport):
                 sock.close()
                 self.report(link=label, where="factory", error=exc)
                 continue
-            conn = _Connection(sock, endpoint, label, self._limit)
+            conn = _Connection(sock, endpoint, label, self._limit, self._clock())
             self._connections[sock] = conn
             self._accepted(conn)
 
@@ -204,6 +264,7 @@ class TcpTransport(Transport):
         if not data:
             self._drop(conn)
             return
+        conn.last_rx = self._clock()
         data = self._incoming(conn, data)
         if not data:
             return
@@ -243,9 +304,9 @@ class TcpTransport(Transport):
         """Tell the server when a connection's answer buffer filled or emptied."""
         if self._connections.get(conn.sock) is not conn:
             return  # dropped: _drop has reported it
-        wanted = bool(conn.out)
-        if wanted != conn.write_interest:
-            conn.write_interest = wanted
+        wanted = (bool(conn.out), conn.out.full)
+        if wanted != conn.interest:
+            conn.interest = wanted
             self.watches_changed()
 
     def _flush(self, conn: _Connection) -> None:

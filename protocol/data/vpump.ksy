@@ -60,6 +60,7 @@ types:
           '0x101': device_info_response
           '0x102': session_open_response
           '0x103': session_auth_response
+          '0x108': limits_response
           '0x110': status_response
           '0x111': read_prescription_response
           '0x112': stage_prescription_response
@@ -211,6 +212,58 @@ types:
     - id: idle_timeout_s
       type: u2
       doc: 'the session ends after this long without a request; unit: s'
+  limits_response:
+    doc: The limits of this pump's model; rates and volumes of the model are in DEVICE_INFO. A value outside
+      them is refused with OUT_OF_RANGE.
+    seq:
+    - id: min_alarm_volume_nl
+      type: u4
+      doc: 'lowest low-reservoir alarm volume; unit: nL'
+    - id: max_alarm_volume_nl
+      type: u4
+      doc: 'highest low-reservoir alarm volume; unit: nL'
+    - id: min_bolus_volume_nl
+      type: u4
+      doc: 'smallest bolus (any kind); unit: nL'
+    - id: max_bolus_volume_nl
+      type: u4
+      doc: 'largest clinician bolus (the reservoir''s capacity); unit: nL'
+    - id: max_bolus_duration_s
+      type: u4
+      doc: 'longest therapeutic bolus; the shortest runs at the maximum rate; unit: s'
+    - id: max_patient_dose_volume_nl
+      type: u4
+      doc: 'largest patient-activated dose; unit: nL'
+    - id: min_patient_lockout_s
+      type: u4
+      doc: 'shortest lockout between patient doses; unit: s'
+    - id: max_patient_lockout_s
+      type: u4
+      doc: 'longest lockout between patient doses; unit: s'
+    - id: max_patient_doses_per_24h
+      type: u1
+      doc: highest maximum of patient doses in 24 h
+    - id: min_concentration_ug_per_ml
+      type: u4
+      doc: 'lowest concentration with allow_nonstandard; unit: mcg/mL'
+    - id: max_concentration_ug_per_ml
+      type: u4
+      doc: 'highest concentration with allow_nonstandard; unit: mcg/mL'
+    - id: num_standard_concentrations_ug_per_ml
+      type: u1
+      valid:
+        max: 16
+    - id: standard_concentrations_ug_per_ml
+      repeat: expr
+      repeat-expr: num_standard_concentrations_ug_per_ml
+      type: u4
+      doc: 'accepted without allow_nonstandard; unit: mcg/mL'
+    - id: max_flex_steps
+      type: u1
+      doc: steps in one flex day profile, at most
+    - id: flex_step_granularity_min
+      type: u1
+      doc: 'flex steps start on multiples of this; unit: min after midnight'
   status_response:
     doc: 'The pump''s state and forecasts at ``clock_s``. ``mode`` is STOPPED whenever the clinician stopped
       therapy (STOP_PUMP, with ``stop_reason``, or a committed STOPPED prescription, with ``stop_reason``
@@ -933,6 +986,8 @@ enums:
     23: pump_halted
     24: not_enabled
     25: concentration_mismatch
+    32: session_displaced
+    33: storage_failed
     127: internal
   event_code:
     1: power_on
@@ -974,6 +1029,7 @@ enums:
     2: session_open
     3: session_auth
     4: session_close
+    8: limits
     16: status
     17: read_prescription
     18: stage_prescription

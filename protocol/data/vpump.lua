@@ -48,10 +48,10 @@ local E = {}
 E.AlarmClass = {[1]="NON_CRITICAL", [2]="CRITICAL"}
 E.AlarmCode = {[0]="LOW_RESERVOIR", [1]="ERI", [2]="MEMORY_NON_CRITICAL", [3]="EMPTY_RESERVOIR", [4]="EOS", [5]="MOTOR_STALL", [6]="MEMORY_CRITICAL", [7]="LOW_BATTERY_RESET"}
 E.BolusKind = {[0]="NONE", [1]="THERAPEUTIC", [2]="BRIDGE", [3]="PRIMING", [4]="PATIENT"}
-E.ErrorCode = {[1]="MALFORMED", [2]="UNKNOWN_OPCODE", [3]="NO_SESSION", [4]="AUTH_FAILED", [5]="LOCKED_OUT", [6]="BAD_MAC", [7]="REPLAY", [8]="FORBIDDEN", [9]="SESSION_EXPIRED", [10]="BAD_HANDSHAKE", [16]="OUT_OF_RANGE", [17]="INVALID_STATE", [18]="CHECKSUM_MISMATCH", [19]="OVERFILL", [20]="CONDITION_PERSISTS", [21]="PATIENT_DOSE_LOCKOUT", [22]="PATIENT_DOSE_LIMIT", [23]="PUMP_HALTED", [24]="NOT_ENABLED", [25]="CONCENTRATION_MISMATCH", [127]="INTERNAL"}
+E.ErrorCode = {[1]="MALFORMED", [2]="UNKNOWN_OPCODE", [3]="NO_SESSION", [4]="AUTH_FAILED", [5]="LOCKED_OUT", [6]="BAD_MAC", [7]="REPLAY", [8]="FORBIDDEN", [9]="SESSION_EXPIRED", [10]="BAD_HANDSHAKE", [16]="OUT_OF_RANGE", [17]="INVALID_STATE", [18]="CHECKSUM_MISMATCH", [19]="OVERFILL", [20]="CONDITION_PERSISTS", [21]="PATIENT_DOSE_LOCKOUT", [22]="PATIENT_DOSE_LIMIT", [23]="PUMP_HALTED", [24]="NOT_ENABLED", [25]="CONCENTRATION_MISMATCH", [32]="SESSION_DISPLACED", [33]="STORAGE_FAILED", [127]="INTERNAL"}
 E.EventCode = {[1]="POWER_ON", [2]="PROGRAMMED", [3]="REFILLED", [4]="BOLUS_STARTED", [5]="BOLUS_ENDED", [6]="BOLUS_CANCELLED", [7]="ALARM_RAISED", [8]="ALARM_SILENCED", [9]="ALARM_CLEARED", [10]="MOTOR_STALL", [11]="STALL_RECOVERY", [12]="CLOCK_SET", [13]="STOPPED", [14]="RESUMED", [15]="ALARM_VOLUME_SET", [16]="PATIENT_DOSE_GRANTED", [17]="PATIENT_DOSE_REFUSED", [18]="PATIENT_SETTINGS_SET", [19]="DELIVERY_HALTED", [20]="BATTERY_SET", [21]="MEMORY_ERROR", [22]="SESSION_OPENED", [23]="SESSION_CLOSED", [24]="SECURITY", [25]="BRIDGE_STARTED", [26]="BRIDGE_ENDED", [27]="BRIDGE_CANCELLED", [28]="IMPLANT_RECORDED", [29]="LOW_BATTERY_RESET"}
 E.Mode = {[0]="STOPPED", [1]="SIMPLE", [2]="FLEX", [3]="MINIMUM_RATE"}
-E.Op = {[1]="DEVICE_INFO", [2]="SESSION_OPEN", [3]="SESSION_AUTH", [4]="SESSION_CLOSE", [16]="STATUS", [17]="READ_PRESCRIPTION", [18]="STAGE_PRESCRIPTION", [19]="COMMIT_PRESCRIPTION", [20]="READ_DELIVERY", [32]="START_BOLUS", [33]="CANCEL_BOLUS", [34]="STOP_PUMP", [35]="RESUME_PUMP", [36]="CANCEL_BRIDGE", [48]="STAGE_REFILL", [49]="SET_ALARM_VOLUME", [50]="COMMIT_REFILL", [51]="READ_IMPLANT", [52]="SET_IMPLANT", [64]="READ_ALARMS", [65]="SILENCE_ALARM", [66]="CLEAR_ALARM", [80]="READ_EVENT_LOG", [96]="READ_CLOCK", [97]="SET_CLOCK", [112]="READ_PATIENT_SETTINGS", [113]="SET_PATIENT_SETTINGS", [114]="PATIENT_DOSE", [127]="NAK"}
+E.Op = {[1]="DEVICE_INFO", [2]="SESSION_OPEN", [3]="SESSION_AUTH", [4]="SESSION_CLOSE", [8]="LIMITS", [16]="STATUS", [17]="READ_PRESCRIPTION", [18]="STAGE_PRESCRIPTION", [19]="COMMIT_PRESCRIPTION", [20]="READ_DELIVERY", [32]="START_BOLUS", [33]="CANCEL_BOLUS", [34]="STOP_PUMP", [35]="RESUME_PUMP", [36]="CANCEL_BRIDGE", [48]="STAGE_REFILL", [49]="SET_ALARM_VOLUME", [50]="COMMIT_REFILL", [51]="READ_IMPLANT", [52]="SET_IMPLANT", [64]="READ_ALARMS", [65]="SILENCE_ALARM", [66]="CLEAR_ALARM", [80]="READ_EVENT_LOG", [96]="READ_CLOCK", [97]="SET_CLOCK", [112]="READ_PATIENT_SETTINGS", [113]="SET_PATIENT_SETTINGS", [114]="PATIENT_DOSE", [127]="NAK"}
 E.Origin = {[0]="UNKNOWN", [1]="SPINAL", [2]="CEREBRAL"}
 E.Role = {[1]="CLINICIAN", [2]="PATIENT"}
 E.StopReason = {[0]="NONE", [1]="CLINICIAN_DECISION", [2]="MRI", [3]="CATHETER_REVISION", [4]="ADVERSE_EFFECT", [5]="OTHER"}
@@ -103,6 +103,21 @@ F["vpump.session_open_response.pump_proof"] = ProtoField.bytes("vpump.session_op
 F["vpump.session_auth_request.client_proof"] = ProtoField.bytes("vpump.session_auth_request.client_proof", "client_proof", base.NONE, "HMAC-SHA256(K, 'vpump/prog' + role + pn + cn)")
 F["vpump.session_auth_response.role"] = ProtoField.uint8("vpump.session_auth_response.role", "role", base.DEC, E.Role, nil, nil)
 F["vpump.session_auth_response.idle_timeout_s"] = ProtoField.uint16("vpump.session_auth_response.idle_timeout_s", "idle_timeout_s", base.DEC, nil, nil, "the session ends after this long without a request")
+F["vpump.limits_response.min_alarm_volume_nl"] = ProtoField.uint32("vpump.limits_response.min_alarm_volume_nl", "min_alarm_volume_nl", base.DEC, nil, nil, "lowest low-reservoir alarm volume")
+F["vpump.limits_response.max_alarm_volume_nl"] = ProtoField.uint32("vpump.limits_response.max_alarm_volume_nl", "max_alarm_volume_nl", base.DEC, nil, nil, "highest low-reservoir alarm volume")
+F["vpump.limits_response.min_bolus_volume_nl"] = ProtoField.uint32("vpump.limits_response.min_bolus_volume_nl", "min_bolus_volume_nl", base.DEC, nil, nil, "smallest bolus (any kind)")
+F["vpump.limits_response.max_bolus_volume_nl"] = ProtoField.uint32("vpump.limits_response.max_bolus_volume_nl", "max_bolus_volume_nl", base.DEC, nil, nil, "largest clinician bolus (the reservoir's capacity)")
+F["vpump.limits_response.max_bolus_duration_s"] = ProtoField.uint32("vpump.limits_response.max_bolus_duration_s", "max_bolus_duration_s", base.DEC, nil, nil, "longest therapeutic bolus; the shortest runs at the maximum rate")
+F["vpump.limits_response.max_patient_dose_volume_nl"] = ProtoField.uint32("vpump.limits_response.max_patient_dose_volume_nl", "max_patient_dose_volume_nl", base.DEC, nil, nil, "largest patient-activated dose")
+F["vpump.limits_response.min_patient_lockout_s"] = ProtoField.uint32("vpump.limits_response.min_patient_lockout_s", "min_patient_lockout_s", base.DEC, nil, nil, "shortest lockout between patient doses")
+F["vpump.limits_response.max_patient_lockout_s"] = ProtoField.uint32("vpump.limits_response.max_patient_lockout_s", "max_patient_lockout_s", base.DEC, nil, nil, "longest lockout between patient doses")
+F["vpump.limits_response.max_patient_doses_per_24h"] = ProtoField.uint8("vpump.limits_response.max_patient_doses_per_24h", "max_patient_doses_per_24h", base.DEC, nil, nil, "highest maximum of patient doses in 24 h")
+F["vpump.limits_response.min_concentration_ug_per_ml"] = ProtoField.uint32("vpump.limits_response.min_concentration_ug_per_ml", "min_concentration_ug_per_ml", base.DEC, nil, nil, "lowest concentration with allow_nonstandard")
+F["vpump.limits_response.max_concentration_ug_per_ml"] = ProtoField.uint32("vpump.limits_response.max_concentration_ug_per_ml", "max_concentration_ug_per_ml", base.DEC, nil, nil, "highest concentration with allow_nonstandard")
+F["vpump.limits_response.standard_concentrations_ug_per_ml.count"] = ProtoField.uint8("vpump.limits_response.standard_concentrations_ug_per_ml.count", "standard_concentrations_ug_per_ml count", base.DEC)
+F["vpump.limits_response.standard_concentrations_ug_per_ml"] = ProtoField.uint32("vpump.limits_response.standard_concentrations_ug_per_ml", "standard_concentrations_ug_per_ml", base.DEC, nil, nil, "accepted without allow_nonstandard")
+F["vpump.limits_response.max_flex_steps"] = ProtoField.uint8("vpump.limits_response.max_flex_steps", "max_flex_steps", base.DEC, nil, nil, "steps in one flex day profile, at most")
+F["vpump.limits_response.flex_step_granularity_min"] = ProtoField.uint8("vpump.limits_response.flex_step_granularity_min", "flex_step_granularity_min", base.DEC, nil, nil, "flex steps start on multiples of this")
 F["vpump.status_response.clock_s"] = ProtoField.uint64("vpump.status_response.clock_s", "clock_s", base.DEC, nil, nil, "pump clock, Unix seconds")
 F["vpump.status_response.mode"] = ProtoField.uint8("vpump.status_response.mode", "mode", base.DEC, E.Mode, nil, "STOPPED while therapy is stopped")
 F["vpump.status_response.stop_reason"] = ProtoField.uint8("vpump.status_response.stop_reason", "stop_reason", base.DEC, E.StopReason, nil, "why STOP_PUMP stopped it")
@@ -311,6 +326,24 @@ R.SessionAuthResponse = {name="SessionAuthResponse", fields={
 R.SessionCloseRequest = {name="SessionCloseRequest", fields={
 }}
 R.SessionCloseResponse = {name="SessionCloseResponse", fields={
+}}
+R.LimitsRequest = {name="LimitsRequest", fields={
+}}
+R.LimitsResponse = {name="LimitsResponse", fields={
+  {name="min_alarm_volume_nl", node={kind="uint", size=4, f=F["vpump.limits_response.min_alarm_volume_nl"], unit=" nL", time=false, none_is_zero=false}},
+  {name="max_alarm_volume_nl", node={kind="uint", size=4, f=F["vpump.limits_response.max_alarm_volume_nl"], unit=" nL", time=false, none_is_zero=false}},
+  {name="min_bolus_volume_nl", node={kind="uint", size=4, f=F["vpump.limits_response.min_bolus_volume_nl"], unit=" nL", time=false, none_is_zero=false}},
+  {name="max_bolus_volume_nl", node={kind="uint", size=4, f=F["vpump.limits_response.max_bolus_volume_nl"], unit=" nL", time=false, none_is_zero=false}},
+  {name="max_bolus_duration_s", node={kind="uint", size=4, f=F["vpump.limits_response.max_bolus_duration_s"], unit=" s", time=false, none_is_zero=false}},
+  {name="max_patient_dose_volume_nl", node={kind="uint", size=4, f=F["vpump.limits_response.max_patient_dose_volume_nl"], unit=" nL", time=false, none_is_zero=false}},
+  {name="min_patient_lockout_s", node={kind="uint", size=4, f=F["vpump.limits_response.min_patient_lockout_s"], unit=" s", time=false, none_is_zero=false}},
+  {name="max_patient_lockout_s", node={kind="uint", size=4, f=F["vpump.limits_response.max_patient_lockout_s"], unit=" s", time=false, none_is_zero=false}},
+  {name="max_patient_doses_per_24h", node={kind="uint", size=1, f=F["vpump.limits_response.max_patient_doses_per_24h"], unit=nil, time=false, none_is_zero=false}},
+  {name="min_concentration_ug_per_ml", node={kind="uint", size=4, f=F["vpump.limits_response.min_concentration_ug_per_ml"], unit=" mcg/mL", time=false, none_is_zero=false}},
+  {name="max_concentration_ug_per_ml", node={kind="uint", size=4, f=F["vpump.limits_response.max_concentration_ug_per_ml"], unit=" mcg/mL", time=false, none_is_zero=false}},
+  {name="standard_concentrations_ug_per_ml", node={kind="array", count=F["vpump.limits_response.standard_concentrations_ug_per_ml.count"], element={kind="uint", size=4, f=F["vpump.limits_response.standard_concentrations_ug_per_ml"], unit=" mcg/mL", time=false, none_is_zero=false}}},
+  {name="max_flex_steps", node={kind="uint", size=1, f=F["vpump.limits_response.max_flex_steps"], unit=nil, time=false, none_is_zero=false}},
+  {name="flex_step_granularity_min", node={kind="uint", size=1, f=F["vpump.limits_response.flex_step_granularity_min"], unit=" min after midnight", time=false, none_is_zero=false}},
 }}
 R.StatusRequest = {name="StatusRequest", fields={
 }}
@@ -575,6 +608,7 @@ MESSAGES[1] = {name="DEVICE_INFO", request=R.DeviceInfoRequest, response=R.Devic
 MESSAGES[2] = {name="SESSION_OPEN", request=R.SessionOpenRequest, response=R.SessionOpenResponse}
 MESSAGES[3] = {name="SESSION_AUTH", request=R.SessionAuthRequest, response=R.SessionAuthResponse}
 MESSAGES[4] = {name="SESSION_CLOSE", request=R.SessionCloseRequest, response=R.SessionCloseResponse}
+MESSAGES[8] = {name="LIMITS", request=R.LimitsRequest, response=R.LimitsResponse}
 MESSAGES[16] = {name="STATUS", request=R.StatusRequest, response=R.StatusResponse}
 MESSAGES[17] = {name="READ_PRESCRIPTION", request=R.ReadPrescriptionRequest, response=R.ReadPrescriptionResponse}
 MESSAGES[18] = {name="STAGE_PRESCRIPTION", request=R.StagePrescriptionRequest, response=R.StagePrescriptionResponse}

@@ -353,25 +353,26 @@ def test_a_bad_programmer_proof_fails_the_handshake(link: Link) -> None:
     )
 
 
-def test_a_new_handshake_replaces_a_session_and_its_frames_fail_their_mac(link: Link) -> None:
+def test_a_new_handshake_replaces_a_session_and_its_frames_are_displaced(link: Link) -> None:
     first = _session(Role.CLINICIAN, 8)
     link.open(first, DEMO_KEYS[Role.CLINICIAN])
     second = _session(Role.PATIENT, 9, first_seq=10)
     link.open(second, DEMO_KEYS[Role.PATIENT])
     _, status = second.request(m.StatusRequest())
     link.send(status)
-    _, old = first.request(m.StatusRequest())  # session 1's key: the pump says BAD_MAC
+    _, old = first.request(m.StatusRequest())  # session 1's key: SESSION_DISPLACED
     link.send(old)
     decoding = decode_capture(link.path, keys=DEMO_KEYS)
     texts = [n.text for f in frames(decoding.events) for n in f.notes]
     assert "a new handshake replaces session 1" in texts
     assert "handshake 4/4: session 2 established (PATIENT, idle timeout 300 s (5 min))" in texts
     assert decoding.summary.sessions == 2
-    assert decoding.summary.mac_failures == 1  # the stale frame, checked with session 2's key
+    # The stale frame and its answer verify with the displaced session's key.
+    assert decoding.summary.mac_failures == 0
     assert decoding.summary.replays == 0
     last = frames(decoding.events)[-1]
-    assert isinstance(last.message, m.Nak) and last.message.code is ErrorCode.BAD_MAC
-    assert (last.mac, last.session) == (MacCheck.VERIFIED, 2)
+    assert isinstance(last.message, m.Nak) and last.message.code is ErrorCode.SESSION_DISPLACED
+    assert last.mac is MacCheck.VERIFIED
 
 
 def test_an_expired_session_ends_when_the_pump_says_so(link: Link) -> None:

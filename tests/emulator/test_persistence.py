@@ -176,24 +176,26 @@ def test_a_save_replaces_the_previous_state_and_a_load_changes_nothing(
     assert os.listdir(state_file.path.parent) == [state_file.path.name]
 
 
-def test_a_new_file_gets_the_usual_permissions(state_file: StateFile) -> None:
-    old = os.umask(0o027)
+def test_a_state_file_is_readable_by_its_owner_only(state_file: StateFile) -> None:
+    old = os.umask(0)
     try:
         state_file.save(make_state())
     finally:
         os.umask(old)
-    assert os.stat(state_file.path).st_mode & 0o777 == 0o640
+    assert os.stat(state_file.path).st_mode & 0o777 == 0o600
 
 
-def test_saving_through_a_symlink_replaces_its_target(tmp_path: Path) -> None:
+def test_a_symlinked_state_file_is_never_followed(tmp_path: Path) -> None:
     real = tmp_path / "real.vpst"
     link = tmp_path / "link.vpst"
     link.symlink_to(real)
     sf = StateFile(link)
-    assert not sf.exists()  # a dangling link: nothing to load yet
-    sf.save(make_state())
-    assert link.is_symlink()
-    assert StateFile(real).load() == sf.load() == make_state()
+    assert sf.exists()  # something is there: loading it is refused, not a fresh start
+    with pytest.raises(StateFileAccessError, match="symbolic link; refusing to follow it"):
+        sf.load()
+    sf.save(make_state())  # replaces the link itself
+    assert not link.is_symlink() and not real.exists()
+    assert sf.load() == make_state()
 
 
 # --------------------------------------------------------------------------- corruption
@@ -607,7 +609,7 @@ def test_a_failed_directory_sync_is_reported_though_the_new_file_is_in_place(
 
 
 def test_saving_where_it_cannot_be_saved(tmp_path: Path) -> None:
-    with pytest.raises(StateFileAccessError, match="cannot create"):
+    with pytest.raises(StateFileAccessError, match="cannot open its directory"):
         StateFile(tmp_path / "no" / "such" / "dir.vpst").save(make_state())
     (tmp_path / "adir").mkdir()
     with pytest.raises(StateFileAccessError, match="the old file is unchanged"):

@@ -1,4 +1,4 @@
-"""OutputBuffer: non-blocking writes with a bound that drops the oldest whole answers."""
+"""OutputBuffer: non-blocking writes with a bound that applies back-pressure, never drops."""
 
 from __future__ import annotations
 
@@ -48,36 +48,18 @@ def test_short_writes_resume_where_they_stopped() -> None:
     assert sink.got == b"0123456789"
 
 
-def test_when_full_the_oldest_whole_answers_are_dropped() -> None:
+def test_past_the_bound_it_is_full_and_keeps_everything() -> None:
     buf = OutputBuffer(limit_bytes=10)
-    for answer in (b"aaaa", b"bbbb", b"cccc", b"dddd"):
-        buf.push(answer)
-    assert buf.pending_bytes == 8
-    assert (buf.dropped_answers, buf.dropped_bytes) == (2, 8)
+    buf.push(b"aaaa")
+    buf.push(b"bbbb")
+    assert not buf.full
+    buf.push(b"cccc")
+    buf.push(b"far too long for the bound")
+    assert buf.full and buf.limit_bytes == 10
     sink = Sink(room=100)
     buf.write_to(sink)
-    assert sink.got == b"ccccdddd"
-
-
-def test_an_answer_half_written_is_never_cut() -> None:
-    buf = OutputBuffer(limit_bytes=10)
-    buf.push(b"aaaaaaaa")
-    sink = Sink(room=3)
-    buf.write_to(sink)
-    buf.push(b"bbbbbbbb")  # over the bound: the fresh answer stays, the head is finished
-    buf.push(b"cccccccc")  # drops "b...", never the rest of "a..."
-    assert buf.dropped_bytes == 8
-    sink.room = 100
-    buf.write_to(sink)
-    assert sink.got == b"aaaaaaaa" + b"cccccccc"
-
-
-def test_an_answer_bigger_than_the_bound_is_dropped_itself() -> None:
-    buf = OutputBuffer(limit_bytes=4)
-    buf.push(b"ok")
-    buf.push(b"far too long")
-    assert (buf.dropped_answers, buf.dropped_bytes) == (1, 12)
-    assert buf.pending_bytes == 2
+    assert sink.got == b"aaaabbbbccccfar too long for the bound"
+    assert not buf.full and not buf
 
 
 def test_other_errors_propagate_and_clear_forgets() -> None:
@@ -92,7 +74,6 @@ def test_other_errors_propagate_and_clear_forgets() -> None:
     assert buf.pending_bytes == 3
     buf.clear()
     assert not buf
-    assert buf.dropped_bytes == 0
 
 
 def test_the_bound_must_be_positive() -> None:

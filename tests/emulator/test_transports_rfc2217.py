@@ -110,7 +110,9 @@ def test_line_settings_refuse_what_a_line_cannot_take() -> None:
 
 def test_exposure_is_loopback_unless_allowed_with_a_key_of_ones_own(tmp_path: Path) -> None:
     own = tmp_path / "own.key"
-    own.write_text(format_keys({Role.CLINICIAN: bytes(32), Role.PATIENT: bytes(range(32))}))
+    own.write_text(
+        format_keys({Role.CLINICIAN: bytes(range(32, 64)), Role.PATIENT: bytes(range(32))})
+    )
     for host in ("127.0.0.1", "127.9.9.9", "localhost", "::1"):
         cli.check_exposure("--rfc2217", host, allow_remote=False, key=DEMO_KEY_FILE)
     with pytest.raises(EmulatorError, match="needs --allow-remote"):

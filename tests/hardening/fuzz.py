@@ -295,7 +295,7 @@ class DeviceHarness:
     def open_session(self) -> None:
         """A fresh clinician session (waiting out a lockout the input may have caused)."""
         self._silence()
-        self.now_s += self.security.lockout_remaining_s(self.now_s)
+        self.now_s += self.link.session.backoff_remaining_s(self.now_s)
         role, key = self.role, DEMO_KEYS[self.role]
         cn = self._rng.randbytes(m.NONCE_SIZE)
         opening = m.SessionOpenRequest(role=role, client_nonce=cn)

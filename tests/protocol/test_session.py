@@ -41,6 +41,8 @@ from protocol.messages import (
     encode_payload,
 )
 from protocol.session import (
+    DEFAULT_GATE_AFTER,
+    DEFAULT_MAX_FAILURES,
     DEVICE_TRANSITIONS,
     PROGRAMMER_TRANSITIONS,
     ROLE_OPS,
@@ -206,7 +208,7 @@ def test_a_fake_programmer_is_refused_and_counted() -> None:
     assert isinstance(nak, Nak) and nak.code is ErrorCode.AUTH_FAILED
     assert answer.mac is None
     assert not pair.pump.device.established
-    assert pair.security.failures == 1
+    assert pair.pump.device.failures == 1
     (event,) = pair.pump.events
     assert event.kind is SessionEventKind.SECURITY and event.error is ErrorCode.AUTH_FAILED
     assert event.log_params() == (EventCode.SECURITY, ErrorCode.AUTH_FAILED, Op.SESSION_AUTH)
@@ -246,7 +248,7 @@ def test_handshake_messages_out_of_order() -> None:
     nak = decode_response(answer.op, answer.payload)
     assert isinstance(nak, Nak) and nak.code is ErrorCode.BAD_HANDSHAKE
     assert "IDLE" in nak.reason
-    assert pair.security.failures == 0
+    assert pair.pump.device.failures == 0
 
 
 def test_a_retransmitted_open_gets_the_same_answer() -> None:
@@ -274,7 +276,7 @@ def test_a_bad_mac_is_refused_and_counted() -> None:
         pair.programmer.receive(answer, seq)
     assert caught.value.code is ErrorCode.BAD_MAC and caught.value.authenticated
     assert pair.pump.executed == []
-    assert pair.security.failures == 1
+    assert pair.pump.device.failures == 1
     assert pair.pump.events[-1].error is ErrorCode.BAD_MAC
     # The forgery did not use up the SEQ: the genuine frame is still executed.
     answer = pair.exchange(data)
@@ -311,7 +313,7 @@ def test_an_old_frame_replayed_is_refused() -> None:
     assert answer.mac is not None
     assert [a.op for a in pair.pump.executed] == [Op.START_BOLUS, Op.STATUS]
     assert pair.pump.events[-1].error is ErrorCode.REPLAY
-    assert pair.security.failures == 0  # a replay is logged, not counted towards lockout
+    assert pair.pump.device.failures == 0  # a replay is logged, not counted towards lockout
 
 
 def test_the_same_seq_with_other_bytes_is_a_replay() -> None:
@@ -402,6 +404,7 @@ def test_role_table() -> None:
         Op.SESSION_OPEN,
         Op.SESSION_AUTH,
         Op.SESSION_CLOSE,
+        Op.LIMITS,
         Op.STATUS,
         Op.READ_DELIVERY,
         Op.READ_ALARMS,
@@ -473,17 +476,19 @@ def _failed_attempt(pair: Pair) -> ErrorCode:
     return _nak_code(answer)
 
 
-def test_lockout_after_five_failures_and_release_after_the_period() -> None:
+def test_a_link_backs_off_after_five_failures_and_is_released_after_the_period() -> None:
     pair = Pair()
     codes = [_failed_attempt(pair) for _ in range(5)]
     assert codes == [ErrorCode.AUTH_FAILED] * 4 + [ErrorCode.LOCKED_OUT]
     assert pair.pump.events[-1].error is ErrorCode.LOCKED_OUT
     assert pair.pump.device.state is DeviceState.LOCKED
-    # While locked even the right key is refused, with the time left in the reason.
-    pair.now_s += 100
+    # While it backs off (15 s, the first step) even the right key is refused on this link,
+    # with the time left in the reason; the refusal is not counted.
+    pair.now_s += 5
     with pytest.raises(NakError) as caught:
         pair.programmer.receive_open(pair.exchange(pair.programmer.start()))
-    assert caught.value.code is ErrorCode.LOCKED_OUT and "200 s left" in caught.value.reason
+    assert caught.value.code is ErrorCode.LOCKED_OUT and "10 s left" in caught.value.reason
+    assert pair.pump.device.failures == 5
     # DEVICE_INFO still answers.
     _seq, data = ProgrammerSession(
         key=CLINICIAN_KEY, role=Role.CLINICIAN, random_bytes=pair.rng.randbytes
@@ -491,34 +496,85 @@ def test_lockout_after_five_failures_and_release_after_the_period() -> None:
     assert (
         decode_response(Op.DEVICE_INFO, pair.exchange(data).payload) == EXAMPLES[Op.DEVICE_INFO][1]
     )
-    # After the period the right key opens a session again.
-    pair.now_s += 200
+    # After the back-off the right key opens a session again, and the link is forgiven.
+    pair.now_s += 10
     pair.programmer = ProgrammerSession(
         key=CLINICIAN_KEY, role=Role.CLINICIAN, random_bytes=pair.rng.randbytes
     )
     pair.open()
-    assert pair.programmer.established and pair.security.failures == 0
+    assert pair.programmer.established and pair.pump.device.failures == 0
 
 
-def test_the_lockout_survives_a_reconnect_and_ends_other_sessions() -> None:
+def test_the_back_off_doubles_up_to_the_cap() -> None:
+    pair = Pair()
+    for _ in range(4):
+        assert _failed_attempt(pair) is ErrorCode.AUTH_FAILED
+    waits = []
+    for _ in range(8):
+        assert _failed_attempt(pair) is ErrorCode.LOCKED_OUT
+        left = pair.pump.device.backoff_remaining_s(pair.now_s)
+        waits.append(left)
+        pair.now_s += left
+    assert waits == [15, 30, 60, 120, 240, 300, 300, 300]
+
+
+def test_failures_on_one_link_never_touch_a_session_or_handshake_on_another() -> None:
     pair = _established_pair()
-    attacker = Pair(security=pair.security, seed=9)
-    for _ in range(5):
-        _failed_attempt(attacker)
-    # A new link to the same pump is locked too.
-    reconnected = Pair(security=pair.security, seed=10)
-    with pytest.raises(NakError) as caught:
-        reconnected.programmer.receive_open(reconnected.exchange(reconnected.programmer.start()))
-    assert caught.value.code is ErrorCode.LOCKED_OUT
-    # The established session on the first link ends at its next request.
-    with pytest.raises(NakError) as caught:
-        pair.call(StatusRequest())
-    assert caught.value.code is ErrorCode.LOCKED_OUT and not caught.value.authenticated
-    assert pair.pump.events[-1].kind is SessionEventKind.CLOSED
-    assert pair.programmer.state is ProgrammerState.CLOSED
+    attackers = [Pair(security=pair.security, seed=20 + link) for link in range(10)]
+    for _round in range(8):  # ten links guessing side by side, as fast as they can
+        for attacker in attackers:
+            attacker.now_s = pair.now_s
+            _failed_attempt(attacker)
+    assert all(a.pump.device.state is DeviceState.LOCKED for a in attackers)
+    # The clinician's session goes on, and a new link still opens one.
+    assert isinstance(pair.call(StatusRequest()), StatusResponse)
+    fresh = Pair(security=pair.security, seed=99)
+    fresh.now_s = pair.now_s
+    fresh.open()
+    assert fresh.programmer.established
+    # Counted: one free failure per link in the first round; from then on the pump is under
+    # pressure, so each link's next failure backs it off and the rest are refused uncounted.
+    assert pair.security.failures_total == 10 + 10
 
 
-def test_bad_macs_count_towards_the_lockout() -> None:
+def test_under_pressure_a_new_link_per_guess_gains_nothing() -> None:
+    pair = Pair()
+    for link in range(2):
+        attacker = Pair(security=pair.security, seed=30 + link)
+        attacker.now_s = pair.now_s
+        for _ in range(5):
+            _failed_attempt(attacker)
+    assert pair.security.under_pressure(pair.now_s)
+    # A new link per guess: its first failure backs it off ...
+    for link in range(DEFAULT_GATE_AFTER):
+        churn = Pair(security=pair.security, seed=40 + link)
+        churn.now_s = pair.now_s
+        assert _failed_attempt(churn) is ErrorCode.LOCKED_OUT
+    # ... and after 16 of them the next new link waits 15 s before its handshake is answered.
+    with pytest.raises(NakError) as caught:
+        pair.open()
+    assert caught.value.code is ErrorCode.LOCKED_OUT and "15 s left" in caught.value.reason
+    assert pair.pump.device.failures == 0  # waiting is not a failure
+    pair.now_s += 15
+    pair.programmer = ProgrammerSession(
+        key=CLINICIAN_KEY, role=Role.CLINICIAN, random_bytes=pair.rng.randbytes
+    )
+    pair.open()
+    assert pair.programmer.established
+    # A link that proved a key is never held at the gate.
+    churn2 = Pair(security=pair.security, seed=41)
+    churn2.now_s = pair.now_s
+    assert _failed_attempt(churn2) is ErrorCode.LOCKED_OUT
+    pair.programmer = ProgrammerSession(
+        key=CLINICIAN_KEY, role=Role.CLINICIAN, random_bytes=pair.rng.randbytes
+    )
+    pair.open()
+    assert pair.programmer.established
+    # The pressure ends lockout_s after the failures.
+    assert not pair.security.under_pressure(pair.now_s + 300)
+
+
+def test_bad_macs_count_towards_the_back_off_of_their_link() -> None:
     pair = _established_pair()
     for attempt in range(5):
         seq, data = pair.programmer.request(StatusRequest())
@@ -536,9 +592,18 @@ def test_a_success_resets_the_failure_count() -> None:
     pair = Pair()
     for _ in range(4):
         _failed_attempt(pair)
-    assert pair.security.failures == 4
+    assert pair.pump.device.failures == 4
     pair.open()
-    assert pair.security.failures == 0
+    assert pair.pump.device.failures == 0
+
+
+def test_a_long_quiet_spell_forgives_a_link() -> None:
+    pair = Pair()
+    for _ in range(4):
+        _failed_attempt(pair)
+    pair.now_s += 2 * 300
+    assert _failed_attempt(pair) is ErrorCode.AUTH_FAILED
+    assert pair.pump.device.failures == 1
 
 
 # --- closing, replacing, plain frames --------------------------------------------------
@@ -574,8 +639,26 @@ def test_a_new_open_replaces_an_established_session() -> None:
     newcomer.open()
     assert pair.pump.events[-2].kind is SessionEventKind.CLOSED  # the old one, replaced
     assert pair.pump.events[-1].kind is SessionEventKind.OPENED
-    with pytest.raises(BadMacError):
-        pair.call(StatusRequest())  # the old session key no longer matches
+    # The displaced programmer is told so, under its own key, and it is no failure.
+    for _ in range(2 * DEFAULT_MAX_FAILURES):
+        with pytest.raises(NakError) as caught:
+            pair.call(StatusRequest())
+        assert caught.value.code is ErrorCode.SESSION_DISPLACED and caught.value.authenticated
+        assert pair.programmer.state is ProgrammerState.CLOSED
+        pair.programmer._state = ProgrammerState.ESTABLISHED  # a programmer that keeps polling
+    assert pair.pump.device.failures == 0
+    assert isinstance(newcomer.call(StatusRequest()), StatusResponse)
+
+
+def test_a_displaced_programmer_during_the_new_handshake() -> None:
+    pair = _established_pair()
+    newcomer = Pair(security=pair.security, seed=5)
+    newcomer.pump = pair.pump
+    newcomer.programmer.receive_open(newcomer.exchange(newcomer.programmer.start()))
+    with pytest.raises(NakError) as caught:
+        pair.call(StatusRequest())
+    assert caught.value.code is ErrorCode.SESSION_DISPLACED
+    assert pair.pump.device.failures == 0 and pair.pump.device.state is DeviceState.OPENING
 
 
 def test_plain_commands_are_never_executed() -> None:
@@ -709,6 +792,9 @@ def test_security_parameters_are_validated() -> None:
         {"keys": KEYS, "idle_timeout_s": 0},
         {"keys": KEYS, "max_failures": 0},
         {"keys": KEYS, "lockout_s": -1},
+        {"keys": KEYS, "lockout_s": float("nan")},
+        {"keys": KEYS, "backoff_first_s": 0},
+        {"keys": KEYS, "pressure_failures": 0},
     ]
     for kwargs in cases:
         with pytest.raises(InvalidMessage):
@@ -733,7 +819,7 @@ def test_custom_policy() -> None:
     pair = Pair(security=security)
     codes = [_failed_attempt(pair) for _ in range(2)]
     assert codes == [ErrorCode.AUTH_FAILED, ErrorCode.LOCKED_OUT]
-    pair.now_s += 60
+    pair.now_s += 15
     pair.open()
     assert pair.programmer.idle_timeout_s == 30
     pair.now_s += 30
