@@ -75,6 +75,22 @@ def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
     }
 
 
+RESPONSE_CHANGES_KEPT = 16
+"""How many dose changes the world remembers with their response milestones."""
+
+
+@dataclass(frozen=True)
+class ResponseChange:
+    """A change of the prescribed 24-h dose and when the patient's response to it is
+    forecast to show (pump seconds; None: not within two weeks)."""
+
+    at_s: float
+    from_ug_per_day: float
+    to_ug_per_day: float
+    onset_at_s: float | None
+    full_effect_at_s: float | None
+
+
 @dataclass
 class _World:
     """What happens beyond the pump: the catheter's dead volume and the patient."""
@@ -83,6 +99,8 @@ class _World:
     patient: PatientModel
     t: int
     reference_key: tuple[int, int] = (0, 0)
+    dose_ug_per_day: Fraction = Fraction(0)
+    changes: list[ResponseChange] = field(default_factory=list)
 
 
 class EmulatedPump:
@@ -129,12 +147,13 @@ class EmulatedPump:
             initial_concentration_ug_per_ml=pump.concentration_ug_per_ml,
         )
         tracker = FluidTracker(path, total_delivered_nl=pump.total_delivered_nl)
+        dose = self._prescribed_dose(pump)
         patient = PatientModel(
-            reference_dose_ug_per_day=max(self._prescribed_dose(pump), Fraction(1)),
+            reference_dose_ug_per_day=max(dose, Fraction(1)),
             params=self.patient_params,
             start_s=pump.t,
         )
-        return _World(fluid=tracker, patient=patient, t=pump.t)
+        return _World(fluid=tracker, patient=patient, t=pump.t, dose_ug_per_day=dose)
 
     @staticmethod
     def _prescribed_dose(pump: Pump) -> Fraction:
@@ -145,6 +164,8 @@ class EmulatedPump:
         """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
         the patient (called by the VirtualPump under its lock)."""
         world = self._world
+        # A prescription committed since the last call took effect at the pump's time now.
+        self._follow_prescription(pump, world)
         span = t - pump.t
         step = max(WORLD_STEP_MIN_S, -(-span // WORLD_STEPS_MAX))
         while pump.t < t:
@@ -155,12 +176,37 @@ class EmulatedPump:
             )
             world.patient.feed(pieces)
             world.t = pump.t
+        self._follow_prescription(pump, world)
+
+    def _follow_prescription(self, pump: Pump, world: _World) -> None:
+        """Move the patient's reference to a new prescription, and remember a change of the
+        24-h dose with the forecast of the response to it."""
         key = (id(pump.prescription), pump.concentration_ug_per_ml)
-        if key != world.reference_key:
-            dose = self._prescribed_dose(pump)
-            if dose > 0:  # a stop keeps the reference: that is how withdrawal shows
-                world.patient.set_reference_dose(dose)
-            world.reference_key = key
+        if key == world.reference_key:
+            return
+        world.reference_key = key
+        dose = self._prescribed_dose(pump)
+        if dose > 0:  # a stop keeps the reference: that is how withdrawal shows
+            world.patient.set_reference_dose(dose)
+        if dose == world.dose_ug_per_day:
+            return  # a refill at another concentration, or the same dose again
+        at_s = float(world.patient.t_s)
+        milestones = world.patient.response_milestones(dose)
+        world.changes.append(
+            ResponseChange(
+                at_s=at_s,
+                from_ug_per_day=float(world.dose_ug_per_day),
+                to_ug_per_day=float(dose),
+                onset_at_s=None
+                if milestones.onset_after_s is None
+                else at_s + milestones.onset_after_s,
+                full_effect_at_s=None
+                if milestones.full_effect_after_s is None
+                else at_s + milestones.full_effect_after_s,
+            )
+        )
+        del world.changes[:-RESPONSE_CHANGES_KEPT]
+        world.dose_ug_per_day = dose
 
     @property
     def pump(self) -> Pump:
@@ -273,10 +319,13 @@ class EmulatedPump:
                 },
                 "patient": {
                     "level_ng_per_ml": assessment.level_ng_per_ml,
+                    "response_ng_per_ml": assessment.response_ng_per_ml,
+                    "tone": assessment.tone,
                     "reference_ng_per_ml": assessment.reference_ng_per_ml,
                     "state": str(assessment.state),
                     "since_s": assessment.since_s,
                     "half_life_s": self.patient_params.half_life_s,
+                    "changes": [asdict(change) for change in world.changes],
                 },
                 "link": {
                     "impairment": asdict(self.faults.settings),
