@@ -24,11 +24,12 @@ At steady state ``E = T = A``; the response is ``E`` (shown as its level,
 effect compartment alone cannot give both the domain's bolus onset (>= 30
 min) and the slow full effect of a rate change (>= 20 h) with a peak near
 4 h: the transit step delays the onset without slowing the rest. The default
-half-lives (transit 14 min, effect 6.6 h) were chosen so that, by the domain's
+half-lives (transit 18 min, effect 6.3 h) were chosen so that, by the domain's
 definitions (onset: the response first reaches 25 % of its final change, or
 of its peak for a bolus; full effect: 90 %), at the default CSF half-life a
-rate change gives onset 5.1 h and full effect 24.7 h, and a bolus onset
-0.7 h and peak 4.5 h (read off simulated curves in the tests).
+rate change gives onset 5.1 h and full effect 23.9 h (so a daily titration
+step finds the previous one at its full effect), and a bolus onset 0.8 h and
+peak 4.6 h (read off simulated curves in the tests).
 
 The system is linear with piecewise-constant input (the fluid path's
 :class:`TipPiece` stretches, or any ``(duration, amount)`` the caller gives),
@@ -52,10 +53,12 @@ A crossing inside a piece is found on the closed form (scanned, then
 bisected), so a state's ``since_s`` does not depend on how finely the caller
 slices time.
 
-The **tone** (Ashworth-like, 0 = normal tone to 4 = rigid; a teaching aid) is
-a straight line of the response: ``untreated`` with no drug, ``established``
-at the steady state of the dose the model was created with, floored at 0
-(too much drug: low tone, an overdose sign).
+The **tone** (Ashworth-like, 0 = no tone to 4 = rigid; a teaching aid) is an
+inhibitory Emax model of the response (Holford & Sheiner, 1981):
+``tone = untreated * EC50 / (EC50 + E)``, with ``EC50`` set so that the steady
+state of the dose the model was created with gives the ``established`` tone;
+more drug lowers it further (low tone is an overdose sign), none gives the
+untreated tone.
 """
 
 from __future__ import annotations
@@ -97,14 +100,14 @@ DEFAULT_HALF_LIFE_S = 5_400
 
 MIN_TRANSIT_HALF_LIFE_S = 60
 MAX_TRANSIT_HALF_LIFE_S = 30 * 60
-DEFAULT_TRANSIT_HALF_LIFE_S = 14 * 60
+DEFAULT_TRANSIT_HALF_LIFE_S = 18 * 60
 """Transit step before the effect site: 1 to 30 min (always faster than the CSF)."""
 
 MIN_EFFECT_HALF_LIFE_S = 6 * _SECONDS_PER_HOUR
 MAX_EFFECT_HALF_LIFE_S = 24 * _SECONDS_PER_HOUR
-DEFAULT_EFFECT_HALF_LIFE_S = 23_760
+DEFAULT_EFFECT_HALF_LIFE_S = 22_680
 """Effect-site equilibration half-life ``ln 2 / ke0``: 6 to 24 h (always slower than the
-CSF), 6.6 h by default."""
+CSF), 6.3 h by default."""
 
 ONSET_FRACTION = 0.25
 """Onset: the response first reaches 25 % of its final change (of its peak, for a bolus)."""
@@ -184,7 +187,8 @@ class PatientParams:
     untreated_tone_tenths: int = 40
     """Tone with no drug (Ashworth-like, tenths: 40 = 4, rigid)."""
     established_tone_tenths: int = 15
-    """Tone at the steady state of the dose the model was created with (15 = 1.5)."""
+    """Tone at the steady state of the dose the model was created with (15 = 1.5); sets
+    the EC50 of the tone's Emax model."""
 
     def __post_init__(self) -> None:
         _check_int("half_life_s", self.half_life_s, low=MIN_HALF_LIFE_S, high=MAX_HALF_LIFE_S)
@@ -493,11 +497,18 @@ class PatientModel:
 
     @property
     def tone(self) -> float:
-        """Ashworth-like tone, 0 (normal or low) to the untreated tone (4 = rigid)."""
+        """Ashworth-like tone, from the untreated tone (4 = rigid) with no drug towards 0."""
         params = self._params
         untreated = params.untreated_tone_tenths / _TENTHS
-        relief = (params.untreated_tone_tenths - params.established_tone_tenths) / _TENTHS
-        return min(untreated, max(0.0, untreated - relief * self._effect_ug / self._tone_anchor_ug))
+        # EC50 such that the anchor (the first reference's steady state) gives "established".
+        ec50_ug = (
+            self._tone_anchor_ug
+            * params.established_tone_tenths
+            / (params.untreated_tone_tenths - params.established_tone_tenths)
+        )
+        if ec50_ug == 0:
+            return 0.0 if self._effect_ug > 0 else untreated
+        return untreated * ec50_ug / (ec50_ug + self._effect_ug)
 
     @property
     def reference_dose_ug_per_day(self) -> float:

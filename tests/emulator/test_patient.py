@@ -58,7 +58,7 @@ def test_defaults_and_reference() -> None:
         level_ng_per_ml=patient.level_ng_per_ml,
         response_ng_per_ml=patient.level_ng_per_ml,
         reference_ng_per_ml=patient.reference_level_ng_per_ml,
-        tone=1.5,
+        tone=pytest.approx(1.5),
         state=RiskState.NORMAL,
         since_s=0.0,
     )
@@ -145,7 +145,7 @@ def test_stopping_delivery_leads_to_withdrawal_risk_hours_later() -> None:
         assert since == pytest.approx(flagged_s, abs=5)
     assessment = patient.assess()
     assert assessment.response_ng_per_ml < 0.4 * assessment.reference_ng_per_ml
-    assert assessment.tone > 3.5  # spasticity returns
+    assert assessment.tone > 3  # spasticity returns
 
 
 def test_withdrawal_flag_does_not_depend_on_step_size() -> None:
@@ -212,7 +212,7 @@ def test_ten_times_bolus_mistake_is_an_overdose_risk() -> None:
     assert assessment.response_ng_per_ml > 2 * assessment.reference_ng_per_ml
     # The response lags: flagged about 2 h after the bolus started (at 1 h), not at once.
     assert 2 * HOUR_S < assessment.since_s < 3 * HOUR_S
-    assert assessment.tone == 0.0  # floppy: low tone is an overdose sign
+    assert assessment.tone < 1.0  # low tone is an overdose sign
     # It fades back to NORMAL once the bolus is eliminated.
     mistake.infuse(2 * DAY_S, 2 * DOSE_UG_PER_DAY)
     assert mistake.assess().state is RiskState.NORMAL
@@ -255,8 +255,8 @@ def test_rate_change_onset_and_full_effect_fall_in_the_domain_windows(old: int, 
     assert 4 <= onset_h <= 8
     assert 20 <= full_h <= 48
     assert level_full_h < 6  # the level is at 90 % within a few hours
-    assert onset_h == pytest.approx(5.13, abs=0.05)
-    assert full_h == pytest.approx(24.73, abs=0.05)
+    assert onset_h == pytest.approx(5.10, abs=0.05)
+    assert full_h == pytest.approx(23.85, abs=0.05)
 
 
 @pytest.mark.parametrize("bolus_s", [0, 60, 15 * 60])
@@ -319,18 +319,22 @@ def test_stacking_two_changes_in_one_afternoon_overshoots_the_first_judgement() 
     assert stacked.tone < once.tone
 
 
-def test_tone_is_a_straight_line_of_the_response_clamped_to_0_4() -> None:
+def test_tone_is_an_emax_model_of_the_response() -> None:
     patient = PatientModel(reference_dose_ug_per_day=DOSE_UG_PER_DAY)
-    assert patient.tone == 1.5  # established
+    assert patient.tone == pytest.approx(1.5)  # established
     patient.set_reference_dose(2 * DOSE_UG_PER_DAY)  # the anchor does not move with it
-    assert patient.tone == 1.5
+    assert patient.tone == pytest.approx(1.5)
     patient.infuse(5 * DAY_S, 0)
     assert patient.tone == pytest.approx(4.0, abs=1e-3)  # untreated: rigid
-    high = PatientModel(reference_dose_ug_per_day=DOSE_UG_PER_DAY)
-    high.infuse(5 * DAY_S, 1.2 * 5 * DOSE_UG_PER_DAY)
-    assert high.tone == pytest.approx(4.0 - 2.5 * 1.2, abs=1e-4)
-    high.infuse(5 * DAY_S, 3 * 5 * DOSE_UG_PER_DAY)
-    assert high.tone == 0.0
+    # EC50 = 1.5 / 2.5 of the established response: tone = 4 * 0.6 / (0.6 + E / E_ref).
+    tones = []
+    for factor in (1.2, 1.44, 2.0, 3.0):
+        steady = PatientModel(reference_dose_ug_per_day=DOSE_UG_PER_DAY)
+        steady.infuse(5 * DAY_S, factor * 5 * DOSE_UG_PER_DAY)
+        assert steady.tone == pytest.approx(4 * 0.6 / (0.6 + factor), rel=1e-4)
+        tones.append(steady.tone)
+    assert tones == sorted(tones, reverse=True)  # more drug, lower tone
+    assert tones[0] == pytest.approx(1.33, abs=0.01)  # a +20 % step shows, but modestly
 
 
 def _refill_without_and_with_bridge(bridge: bool) -> tuple[float, float, PatientModel]:
