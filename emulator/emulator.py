@@ -87,6 +87,10 @@ class ResponseChange:
     at_s: float
     from_ug_per_day: float
     to_ug_per_day: float
+    start_response_ng_per_ml: float
+    """The response when the dose changed."""
+    final_response_ng_per_ml: float
+    """The response the new dose settles at (its steady-state level)."""
     onset_at_s: float | None
     full_effect_at_s: float | None
 
@@ -192,11 +196,14 @@ class EmulatedPump:
             return  # a refill at another concentration, or the same dose again
         at_s = float(world.patient.t_s)
         milestones = world.patient.response_milestones(dose)
+        per_ml = 1_000 / world.patient.params.csf_volume_ml  # mcg in the CSF -> ng/mL
         world.changes.append(
             ResponseChange(
                 at_s=at_s,
                 from_ug_per_day=float(world.dose_ug_per_day),
                 to_ug_per_day=float(dose),
+                start_response_ng_per_ml=milestones.start_response_ug * per_ml,
+                final_response_ng_per_ml=milestones.final_response_ug * per_ml,
                 onset_at_s=None
                 if milestones.onset_after_s is None
                 else at_s + milestones.onset_after_s,
