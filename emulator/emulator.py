@@ -78,6 +78,10 @@ def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
 RESPONSE_CHANGES_KEPT = 16
 """How many dose changes the world remembers with their response milestones."""
 
+RESPONSE_CHANGE_MIN = Fraction(1, 200)
+"""A change of the 24-h dose by less than 0.5 % (a rate rounded at another concentration)
+is not remembered as a change: no titration step is that small."""
+
 
 @dataclass(frozen=True)
 class ResponseChange:
@@ -195,12 +199,21 @@ class EmulatedPump:
         if dose == world.dose_ug_per_day:
             return  # a refill at another concentration, or the same dose again
         at_s = float(world.patient.t_s)
+        from_dose = world.dose_ug_per_day
+        if world.changes and world.changes[-1].at_s == at_s:
+            # Steps at one instant (a refill at a new concentration, then the prescription
+            # for it) are one change, or none if they end where they began.
+            from_dose = Fraction(world.changes.pop().from_ug_per_day)
+            world.dose_ug_per_day = from_dose
+        if abs(dose - from_dose) <= RESPONSE_CHANGE_MIN * from_dose:
+            return  # measured from the last change remembered, so small steps add up
+        world.dose_ug_per_day = dose
         milestones = world.patient.response_milestones(dose)
         per_ml = 1_000 / world.patient.params.csf_volume_ml  # mcg in the CSF -> ng/mL
         world.changes.append(
             ResponseChange(
                 at_s=at_s,
-                from_ug_per_day=float(world.dose_ug_per_day),
+                from_ug_per_day=float(from_dose),
                 to_ug_per_day=float(dose),
                 start_response_ng_per_ml=milestones.start_response_ug * per_ml,
                 final_response_ng_per_ml=milestones.final_response_ug * per_ml,
@@ -213,7 +226,6 @@ class EmulatedPump:
             )
         )
         del world.changes[:-RESPONSE_CHANGES_KEPT]
-        world.dose_ug_per_day = dose
 
     @property
     def pump(self) -> Pump:

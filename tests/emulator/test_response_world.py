@@ -92,3 +92,33 @@ def test_programming_the_same_dose_again_is_no_change(emu: Emulator) -> None:
         client.program(m.PrescriptionSpec.simple(240_000))
     emu.advance(HOUR)
     assert len(patient(emu)["changes"]) == 1
+
+
+def test_steps_at_one_instant_are_one_change_or_none(emu: Emulator) -> None:
+    # As a refill at a new concentration followed by the rate for it: steps with no time
+    # between them are one change, or none if they end at the dose they began with.
+    url = emu.register_inproc()
+    with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
+        client.program(m.PrescriptionSpec.simple(400_000))  # 200 mcg/day...
+        client.program(m.PrescriptionSpec.simple(200_000))  # ...and back to 100 at once
+        emu.advance(HOUR)
+        assert patient(emu)["changes"] == []
+        client.program(m.PrescriptionSpec.simple(400_000))
+        client.program(m.PrescriptionSpec.simple(300_000))
+    emu.advance(HOUR)
+    (change,) = patient(emu)["changes"]
+    assert (change["from_ug_per_day"], change["to_ug_per_day"]) == (100.0, 150.0)
+    assert change["at_s"] == T0 + HOUR
+
+
+def test_a_rate_rounded_at_another_concentration_is_no_change(emu: Emulator) -> None:
+    url = emu.register_inproc()
+    with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
+        client.program(m.PrescriptionSpec.simple(200_800))  # 100.4 mcg/day: +0.4 %
+        emu.advance(HOUR)
+        assert patient(emu)["changes"] == []
+        client.program(m.PrescriptionSpec.simple(201_200))  # 100.6 mcg/day: +0.6 %
+    emu.advance(HOUR)
+    (change,) = patient(emu)["changes"]
+    assert change["from_ug_per_day"] == 100.0  # from the last change remembered
+    assert change["to_ug_per_day"] == pytest.approx(100.6)
