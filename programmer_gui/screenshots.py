@@ -5,10 +5,11 @@ a manual clock (pump time stands still unless this script moves it), with the
 programmer's clock fixed too and the time zone set to UTC, so the figures and
 dates in the images are the same on every run and every machine.
 
-Three sets: the screens of issue #6 (``01``-``09``); the part-2 clinician pages
+Four sets: the screens of issue #6 (``01``-``09``); the part-2 clinician pages
 (``21``-``29``), in a second session with a pump that has a history (a bolus
-and a refill in its log) so the trends have something to show; and the
-educator's window (``31``-), rendered by :mod:`programmer_gui.demo.educator_backend`.
+and a refill in its log) so the trends have something to show; the review's
+titration warnings (``30``); and the educator's window (``31``-), rendered by
+:mod:`programmer_gui.demo.educator_backend`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QEventLoop, QThread
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from programmer_gui.app import Programmer, apply_style, build
 from programmer_gui.controllers.alarms import AlarmsController
@@ -37,6 +38,7 @@ from programmer_gui.controllers.trends import TrendsController
 from programmer_gui.core.report import build_report
 from programmer_gui.gc_guard import collect_on_gui_thread
 from programmer_gui.views.report import render_page
+from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import BolusKind, Role, StopReason
@@ -53,6 +55,8 @@ HISTORY_REFILL_DAY = 60
 SESSION_DAY = 75
 """The part-2 session: 75 days after the pump's start, 15 after a refill to 40 mL."""
 PART2_FIRST = 21
+TITRATION_FIRST = 30
+"""The review's titration warnings: a second change three hours after the first."""
 EDUCATOR_FIRST = 31
 
 C = TypeVar("C")
@@ -138,6 +142,7 @@ def _render_pages(target: Path) -> list[Path]:
         programmer.close()
         demo.close()
     paths += _render_part2(target)
+    paths += _render_titration(target)
     # The educator's window needs the emulator: imported only here, like the demo pump.
     from programmer_gui.demo.educator_backend import (  # noqa: PLC0415
         render_educator_screenshots,
@@ -373,6 +378,48 @@ def _render_part2_session(
         raise ScreenshotError(f"could not write {path}")
     shooter.paths.append(path)
     return shooter.paths
+
+
+def _render_titration(target: Path) -> list[Path]:
+    """The review of a dose change three hours (by the pump's clock) after an earlier
+    programmer changed the dose: the titration warnings (30)."""
+    from programmer_gui.controllers.titration import TitrationWatch  # noqa: PLC0415
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    demo = DemoPump(manual_clock=True, start_pump_s=START_PUMP_S, name="screenshots-titration")
+    programmer = build(
+        timeout_s=0.3, retries=0, poll_interval_s=None, wall=lambda: float(START_PUMP_S + 3 * 3600)
+    )
+    try:
+        with PumpClient(demo.url, key=demo.key(Role.CLINICIAN), timeout_s=1.0) as client:
+            client.program(m.PrescriptionSpec.simple(units.dose_to_rate_nl_per_day(430, 2000)))
+        demo.emulator.advance(3 * 3600)
+        window, link = programmer.window, programmer.link
+        window.resize(*WINDOW_SIZE)
+        window.show()
+        shooter = _Shooter(programmer, target, first=TITRATION_FIRST)
+        connect = programmer.connect
+        connect.demo_factory = lambda: demo
+        connect.start_demo()
+        _settle(lambda: link.latest is not None, "the first interrogation")
+        watch = _controller(programmer, "titration", TitrationWatch)
+        _settle(lambda: watch.up_to_date, "the event log for the titration warnings")
+        dose = _controller(programmer, "dose", DoseController)
+        window.show_page("dose")
+        dose.page.dose_edit.setText("500")
+        dose.page.dose_edit.textEdited.emit("500")
+        dose.open_review()
+        # The warnings are at the foot of the review: scroll down to them.
+        _settle(lambda: bool(programmer.review.page.warning_checks), "the review's warnings")
+        scroll = programmer.review.page.findChild(QScrollArea)
+        assert scroll is not None
+        scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+        shooter.shoot("dose-review-titration")
+        programmer.review.cancel()
+        return shooter.paths
+    finally:
+        programmer.close()
+        demo.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,7 +42,12 @@ from programmer_gui.core.educator import (
     format_pump_time,
     low_reservoir_jump_s,
 )
-from programmer_gui.core.response import describe_tone, response_markers, titration_lesson
+from programmer_gui.core.response import (
+    describe_tone,
+    response_markers,
+    risk_detail,
+    titration_lesson,
+)
 from programmer_gui.views.educator import EducatorWindow, add_educator_menu
 from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import Severity
@@ -341,9 +346,7 @@ class EducatorController(QObject):
         view.truth_tone.setText(describe_tone(sample.muscle_tone))
         view.patient_badge.set_status(
             _RISK_SEVERITY[sample.patient_risk],
-            f"Patient: {sample.patient_risk.words}\n"
-            f"{share * 100:.0f} % of the established level "
-            f"({sample.reference_ng_per_ml:.0f} ng/mL)",
+            f"Patient: {sample.patient_risk.words}\n{risk_detail(sample)}",
         )
         view.fluid_path.set_path(sample.path, facts.dead_volume_nl)
 

@@ -28,6 +28,7 @@ __all__ = [
     "ResponseMarker",
     "describe_tone",
     "response_markers",
+    "risk_detail",
     "titration_lesson",
 ]
 
@@ -160,6 +161,22 @@ def describe_tone(muscle_tone: float | None) -> str:
     if muscle_tone is None:
         return "\u2014"
     return f"{muscle_tone:.1f} of 4"
+
+
+def risk_detail(sample: TrueSample) -> str:
+    """What the risk verdict is judged on: the response (and the level) as shares of the
+    established level, one per line: ``response 25 %``, ``level 0 %``,
+    ``(established: 239 ng/mL)``."""
+    reference = sample.reference_ng_per_ml
+
+    def share(value: float) -> str:
+        return f"{value / reference * 100:.0f} %" if reference else "\u2014"
+
+    level = share(sample.patient_level_ng_per_ml)
+    response = sample.patient_response_ng_per_ml
+    if response is None:
+        return f"{level} of the established level ({reference:.0f} ng/mL)"
+    return f"response {share(response)}\nlevel {level}\n(established: {reference:.0f} ng/mL)"
 
 
 TITRATION_TITLE: Final = "Titrating a dose"

@@ -133,6 +133,11 @@ class LivePlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.patient.setLabel("bottom", "pump time since the start")
         self.tip.setXLink(self.reservoir)
         self.patient.setXLink(self.reservoir)
+        # The patient plot carries two curves and the change / onset / full-effect lines:
+        # it gets the room of the other two together.
+        self.ci.layout.setRowStretchFactor(0, 1)
+        self.ci.layout.setRowStretchFactor(1, 1)
+        self.ci.layout.setRowStretchFactor(2, 2)
 
         dash = Qt.PenStyle.DashLine
         self.reservoir_curve = self.reservoir.plot(

@@ -17,6 +17,7 @@ from programmer_gui.core.response import (
     ResponseChange,
     describe_tone,
     response_markers,
+    risk_detail,
     titration_lesson,
 )
 from tests.programmer_gui.test_core_educator import sample
@@ -135,3 +136,11 @@ def test_the_lesson_is_offered_and_the_history_plots_the_response() -> None:
     series = history.series()
     assert series.patient_response_ng_per_ml[0] == 300.0
     assert series.patient_response_ng_per_ml[1] != series.patient_response_ng_per_ml[1]  # NaN
+
+
+def test_the_risk_detail_names_the_response_it_is_judged_on() -> None:
+    stalled = dataclasses.replace(
+        sample(), patient_level_ng_per_ml=0.0, patient_response_ng_per_ml=150.0
+    )
+    assert risk_detail(stalled) == "response 25 %\nlevel 0 %\n(established: 600 ng/mL)"
+    assert risk_detail(sample()) == "100 % of the established level (600 ng/mL)"
