@@ -101,8 +101,17 @@ _QUANTITY_FIELDS: dict[str, Kind] = {
     "concentration_at_tip": Kind.CONCENTRATION,
     "battery": Kind.PERCENT,
     "delivered": Kind.DOSE,
+    "response": Kind.PERCENT,
+    "response_progress": Kind.PERCENT,
 }
-_DATE_FIELDS = ("low_reservoir_date", "empty_date", "eri_date", "clock")
+_DATE_FIELDS = (
+    "low_reservoir_date",
+    "empty_date",
+    "eri_date",
+    "clock",
+    "response_onset",
+    "response_full_effect",
+)
 _ALARM_SET_FIELDS = ("alarms", "alarms_include", "alarms_absent", "silenced")
 
 _ENUM_PARAMS: dict[str, type[IntEnum]] = {
