@@ -167,8 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--catheter-cm",
         type=int,
-        default=50,
-        help="catheter length as trimmed at implant, cm (default 50): sets the dead volume",
+        default=None,
+        help="the TRUE catheter's length, cm: the emulated fluid path (default: the pump's "
+        "implant record, 110 cm for the presets). Differ from the record to stage a mismatch "
+        "between what the clinician recorded and what is implanted",
     )
 
     decoder = sub.add_parser(

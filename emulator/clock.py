@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from emulator.errors import ClockValueError
-from firmware_model.timebase import RTC_MAX_CLOCK_S
+from protocol.timebase import RTC_MAX_CLOCK_S
 
 __all__ = [
     "MAX_ADVANCE_S",

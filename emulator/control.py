@@ -8,6 +8,7 @@ Commands (one line of words each; ``--pump N`` picks a pump, default 0)::
     fault motor-stall on|off
     fault memory-error critical|noncritical
     fault battery PERCENT
+    fault low-battery-reset          the pump resets: minimum rate (keep-open) until reprogrammed
     link [drop=P] [corrupt=P] [delay=MS] [baud=N|off] [disconnect|reconnect]
     state                            the full true state (JSON)
     pumps                            where each pump is served
@@ -133,8 +134,14 @@ def _clock(emu: Emulator) -> dict[str, Any]:
 
 def _fault(emu: Emulator, rest: list[str], index: int) -> Any:
     usage = (
-        "fault motor-stall on|off | fault memory-error critical|noncritical | fault battery PERCENT"
+        "fault motor-stall on|off | fault memory-error critical|noncritical | fault battery "
+        "PERCENT | fault low-battery-reset"
     )
+    if rest and rest[0] == "low-battery-reset":
+        if len(rest) != 1:
+            raise ControlError("usage: fault low-battery-reset (no value)")
+        emu.fault_low_battery_reset(index)
+        return {"alarms": [a.name for a in emu.active_alarms(index)]}
     if len(rest) != 2:
         raise ControlError(f"usage: {usage}")
     kind, value = rest

@@ -56,6 +56,7 @@ from protocol.enums import (
     ErrorCode,
     Mode,
     Op,
+    Origin,
     Role,
     StopReason,
 )
@@ -345,6 +346,18 @@ def _is_timestamp(wire: Wire | None) -> bool:
 
 
 def _format_int(name: str, value: int, wire: Wire | None = None) -> str:
+    if name.startswith("daily_") and name.endswith(("_ng", "_nl")):
+        return _format_int(name + "_per_day", value, wire)
+    if name.endswith("_ng_per_day"):
+        return f"{format_trimmed(Fraction(value, 1000), 3)} mcg/day"
+    if name.endswith("_ng"):
+        return f"{format_trimmed(Fraction(value, 1000), 3)} mcg"
+    if name.endswith("_mm"):
+        return f"{format_trimmed(Fraction(value, 10), 1)} cm"
+    if name.endswith("_nl_per_cm"):
+        return f"{format_trimmed(nl_to_ml(value), 6)} mL/cm"
+    if name.endswith("_uc") or name.endswith("_uc_per_s") or name.endswith("_uc_per_nl"):
+        return f"{value} µC" + name.rpartition("_uc")[2].replace("_per_", "/")
     if name.endswith("_nl_per_day"):
         return f"{format_trimmed(nl_to_ml(value), 6)} mL/day"
     if name.endswith("_nl"):
@@ -373,6 +386,7 @@ _PARAM_ENUMS: Final[Mapping[str, type[enum.IntEnum]]] = {
     "role": Role,
     "error_code": ErrorCode,
     "opcode": Op,
+    "origin": Origin,
 }
 
 
@@ -426,10 +440,14 @@ def _format_record_inline(record: Record) -> str:
 
 
 def _format_prescription(spec: PrescriptionSpec, indent: str) -> list[str]:
-    lines = [f"{indent}mode = {spec.mode.name}"]
-    if spec.rate_nl_per_day is not None:
+    lines = [
+        f"{indent}mode = {spec.mode.name}",
+        f"{indent}concentration_ug_per_ml = "
+        f"{_format_int('concentration_ug_per_ml', spec.concentration_ug_per_ml)}",
+    ]
+    if spec.dose_ng_per_day is not None:
         lines.append(
-            f"{indent}rate_nl_per_day = {_format_int('rate_nl_per_day', spec.rate_nl_per_day)}"
+            f"{indent}dose_ng_per_day = {_format_int('dose_ng_per_day', spec.dose_ng_per_day)}"
         )
     if spec.profiles:
         for day, profile in enumerate(spec.profiles):
@@ -444,7 +462,7 @@ _WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Sat
 
 def _format_step(step: FlexStep) -> str:
     start = _format_int("start_min", step.start_min)
-    return f"from {start}: {_format_int('rate_nl_per_day', step.rate_nl_per_day)}"
+    return f"from {start}: {_format_int('dose_ng_per_day', step.dose_ng_per_day)}"
 
 
 def format_fields(record: Record, indent: str = "") -> list[str]:
@@ -455,6 +473,8 @@ def format_fields(record: Record, indent: str = "") -> list[str]:
         if isinstance(value, PrescriptionSpec):
             lines.append(f"{indent}{spec.name}:")
             lines += _format_prescription(value, indent + "  ")
+        elif isinstance(value, Record):
+            lines.append(f"{indent}{spec.name} = {_format_record_inline(value)}")
         elif isinstance(value, tuple):
             lines.append(f"{indent}{spec.name}: {len(value)}")
             lines += [

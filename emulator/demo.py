@@ -6,8 +6,11 @@ DEMONSTRATION of the emulator and the protocol, run headless. With a display,
 the educator's window beside it); without one it runs this: a scripted
 clinician session (the same ``PumpClient`` the GUI uses) walks through a
 clinic visit over the serial link while the pump's clock is stepped by months:
-interrogation, a dose change with its review, the low-reservoir alarm, a refill
-with a concentration change and a bridge bolus, and the event log (``make demo``
+interrogation (with the implant record), a dose change with its review, the
+low-reservoir alarm, a refill with a concentration change as ONE transaction
+(the new drug, the same dose of it, and the bridge: the new dose computed at
+the old concentration until the dead volume has moved), the bridge's end, and
+the event log (``make demo``
 then renders the programmer's screens offscreen into ``docs/screenshots/``).
 """
 
@@ -25,17 +28,15 @@ from emulator.device import VirtualPump
 from emulator.presets import PRESETS
 from emulator.server import Server
 from emulator.transports.pty import PtyTransport
-from firmware_model.profile import profile_for
 from protocol import messages as m
 from protocol import units
-from protocol.cli import describe_prescription, fmt_dose_rate, fmt_time, status_lines
+from protocol.cli import describe_prescription, fmt_time, status_lines
 from protocol.client import PumpClient
-from protocol.enums import AlarmCode, BolusKind, Role
+from protocol.enums import AlarmCode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 
 DAY_S = 86_400
-CATHETER_LENGTH_CM = 50
-"""The demo patient's catheter as trimmed at implant, cm."""
+NG_PER_UG = 1000
 
 
 def _say(title: str, lines: Sequence[str] = ()) -> None:
@@ -67,33 +68,48 @@ def run(pause_s: float = 0.0) -> None:
             server.check()
 
 
+def _dose(ng_per_day: int) -> str:
+    return units.format_dose_ug_per_day(Fraction(ng_per_day, NG_PER_UG))
+
+
 def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
     def step() -> None:
         if pause_s:
             time.sleep(pause_s)
 
     info = client.device_info()
+    record = client.implant()
+    implant = record.implant
     _say(
         "Interrogate",
         [
             f"pump: {info.model} mL, serial {info.serial}, firmware {info.firmware_version}",
             *status_lines(client.status()),
+            f"implant record: {implant.catheter_model} catheter, "
+            f"{implant.catheter_length_mm / 10:g} cm of "
+            f"{units.format_volume_nl(implant.catheter_volume_nl_per_cm, 4)}/cm, "
+            f"patient {implant.patient_id}, {implant.origin.name.lower()} origin"
+            if record.recorded
+            else "implant record: none",
         ],
     )
     step()
 
     before = client.status()
     conc = before.concentration_ug_per_ml
-    new_rate = units.dose_to_rate_nl_per_day(120, conc)
-    change = Fraction(new_rate - before.daily_volume_nl, before.daily_volume_nl)
+    current = client.read_prescription().prescription
+    pending = m.PrescriptionSpec.simple(120 * NG_PER_UG, concentration_ug_per_ml=conc)
+    change = Fraction(120 * NG_PER_UG - before.daily_dose_ng, before.daily_dose_ng)
     _say(
         "Review: change the dose (simple continuous)",
         [
-            f"current:  {fmt_dose_rate(before.daily_volume_nl, conc)}",
-            f"pending:  {fmt_dose_rate(new_rate, conc)}   change {units.format_percent(change)}",
+            "current:  " + "; ".join(describe_prescription(current, conc)),
+            "pending:  " + "; ".join(describe_prescription(pending, conc)),
+            f"24-hour dose {_dose(before.daily_dose_ng)} -> {_dose(120 * NG_PER_UG)}, "
+            f"change {units.format_percent(change)}",
         ],
     )
-    active = client.program(m.PrescriptionSpec.simple(new_rate))
+    active = client.program(pending)
     after = client.status()
     _say(
         "Programmed (staged, checksum verified, committed, read back)",
@@ -114,41 +130,75 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
         _say("Low-reservoir alarm silenced (it stays until the refill)")
     step()
 
-    expected = status.reservoir_nl
-    refill = client.refill(
-        removed_nl=expected, added_nl=units.ml_to_nl(20), concentration_ug_per_ml=1000
+    # The refill with a concentration change: ONE staged transaction holding the new drug,
+    # the same dose of it and the bridge. Never a state where the old rate runs on new drug.
+    new_conc = 2000
+    old_spec = client.read_prescription().prescription
+    new_spec = old_spec.with_concentration(new_conc)
+    request = m.StageRefillRequest(
+        removed_nl=status.reservoir_nl,
+        added_nl=units.ml_to_nl(20),
+        concentration_ug_per_ml=new_conc,
+        allow_nonstandard=False,
+        bridge=True,
+        drug_lot="DEMO-LOT-1",
+        prescription=new_spec,
     )
+    staged = client.stage_refill(request)
     _say(
-        "Refill: emptied, 20 mL of 1000 mcg/mL added (concentration doubled)",
+        f"Review: refill 20 mL of {new_conc} mcg/mL (was {conc} mcg/mL), same dose, with the "
+        "bridge",
         [
-            f"expected {units.format_volume_nl(refill.expected_nl)}, removed "
-            f"{units.format_volume_nl(expected)}: discrepancy "
-            f"{units.format_volume_nl(refill.discrepancy_nl)}"
-            + (" (FLAGGED)" if refill.discrepancy_flagged else " (within limits)"),
-            f"reservoir now {units.format_volume_nl(refill.reservoir_nl)}",
+            "dose before: " + "; ".join(describe_prescription(old_spec, conc)),
+            "dose after:  " + "; ".join(describe_prescription(new_spec, new_conc)),
+            f"bridge: the {units.format_volume_nl(staged.bridge_volume_nl, 3)} dead volume "
+            f"(pump tubing + the recorded {implant.catheter_length_mm / 10:g} cm catheter) "
+            f"still holds {conc} mcg/mL: the new dose runs at {conc} mcg/mL until it has "
+            "moved: " + "; ".join(describe_prescription(new_spec, conc)),
+            f"expected in the reservoir {units.format_volume_nl(staged.expected_nl)}, removed "
+            f"{units.format_volume_nl(request.removed_nl)}: discrepancy "
+            f"{units.format_volume_nl(staged.discrepancy_nl)}"
+            + (" (FLAGGED)" if staged.discrepancy_flagged else " (within limits)"),
         ],
     )
-    profile = profile_for(client.device_info().model)
-    bridge_nl = (
-        profile.internal_tubing_volume_nl + CATHETER_LENGTH_CM * profile.catheter_volume_nl_per_cm
-    )
-    bolus = client.start_bolus(BolusKind.BRIDGE, bridge_nl)
+    refill = client.commit_refill(staged.checksum)
+    now = client.status()
+    bridge_end = refill.bridge_ends_at_s
+    assert bridge_end is not None
     _say(
-        "Bridge bolus: pushes the old 500 mcg/mL drug out of the pump tubing and the "
-        f"{CATHETER_LENGTH_CM} cm catheter",
+        "Refill committed as one transaction (checksum verified)",
         [
-            f"{units.format_volume_nl(bolus.volume_nl, 3)} at the bolus rate, "
-            f"ends {fmt_time(bolus.ends_at_s)}",
+            f"reservoir now {units.format_volume_nl(refill.reservoir_nl)} of {new_conc} mcg/mL",
+            f"24-hour dose {_dose(status.daily_dose_ng)} at the visit, "
+            f"{_dose(now.daily_dose_ng)} now: unchanged by the new drug",
+            f"bridge of {units.format_volume_nl(refill.bridge_volume_nl, 3)} ends "
+            f"{fmt_time(bridge_end)} ({(bridge_end - now.clock_s) / DAY_S:.3f} days; not a "
+            "push at the maximum rate)",
         ],
     )
-    clock.advance(bolus.duration_s)
-    dose_rate = units.dose_to_rate_nl_per_day(120, 1000)
-    client.program(m.PrescriptionSpec.simple(dose_rate))
-    for code in AlarmCode:
-        if code in client.status().alarms_active:
-            client.clear_alarm(code)
+    step()
+
+    clock.advance((bridge_end - now.clock_s) // 2)
+    half = client.status()
+    _say(
+        "Half-way through the bridge",
+        [
+            f"bridge remaining {units.format_volume_nl(half.bridge_remaining_nl, 3)} at "
+            f"{half.bridge_concentration_ug_per_ml} mcg/mL, ends {fmt_time(half.bridge_ends_at_s)}",
+            f"rate now {units.format_rate_nl_per_day(half.basal_rate_nl_per_day)} "
+            f"= {_dose(half.daily_dose_ng)}",
+        ],
+    )
+    clock.advance(bridge_end - half.clock_s + 60)
     final = client.status()
-    _say("Dose re-programmed at the new concentration; alarm cleared", status_lines(final))
+    _say(
+        "The bridge has ended: the new drug has reached the catheter tip",
+        [
+            f"rate now {units.format_rate_nl_per_day(final.basal_rate_nl_per_day)} of "
+            f"{final.concentration_ug_per_ml} mcg/mL = {_dose(final.daily_dose_ng)}",
+            *status_lines(final),
+        ],
+    )
     step()
 
     entries = list(client.event_log())

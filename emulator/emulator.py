@@ -37,7 +37,7 @@ from emulator.capture import CapturingEndpoint, ChunkSink
 from emulator.clock import PumpClock
 from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
-from emulator.fluid_path import FluidPath, FluidTracker
+from emulator.fluid_path import FluidPath, FluidTracker, HourlyLedger
 from emulator.link_faults import LinkFaults, LinkImpairment
 from emulator.patient import PatientModel, PatientParams
 from emulator.persistence import Saver, StateFile, StoredState
@@ -48,12 +48,39 @@ from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Tra
 from emulator.transports.pty import PtyTransport
 from emulator.transports.tcp import TcpTransport
 from firmware_model.pump import Pump
-from firmware_model.timebase import weekday
 from protocol.enums import AlarmCode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.schedule import daily_dose_ng
+from protocol.timebase import weekday
 
 DEFAULT_CATHETER_LENGTH_CM = 50
-"""Catheter length as trimmed at implant when none is given, cm."""
+"""The true catheter's length when neither the caller nor the pump's implant record
+gives one, cm."""
+
+
+_HOUR_DIVISORS_S = (300, 360, 400, 450, 600, 720, 900, 1200, 1800, 3600)
+
+
+def world_step_s(span_s: int) -> int:
+    """The world step for advancing ``span_s``: at least :data:`WORLD_STEP_MIN_S`, about
+    :data:`WORLD_STEPS_MAX` steps at most, and a divisor or a multiple of an hour."""
+    wanted = max(WORLD_STEP_MIN_S, -(-span_s // WORLD_STEPS_MAX))
+    for divisor in _HOUR_DIVISORS_S:
+        if divisor >= wanted:
+            return divisor
+    return -(-wanted // 3600) * 3600
+
+
+def true_catheter_cm(setup: PumpSetup, catheter_length_cm: int | None) -> int:
+    """The TRUE catheter (the emulator's fluid path): as given, else the implant record's
+    length (whole cm), else :data:`DEFAULT_CATHETER_LENGTH_CM`. Kept apart from the record
+    the pump stores, so an educator can stage a mismatch."""
+    if catheter_length_cm is not None:
+        return catheter_length_cm
+    if setup.implant is not None:
+        return setup.implant.catheter_length_mm // 10
+    return DEFAULT_CATHETER_LENGTH_CM
+
 
 WORLD_STEP_MIN_S = 300
 """Finest pump-time step of the fluid path and patient model, s."""
@@ -105,6 +132,7 @@ class _World:
 
     fluid: FluidTracker
     patient: PatientModel
+    ledger: HourlyLedger
     t: int
     reference_key: tuple[int, int] = (0, 0)
     dose_ug_per_day: Fraction = Fraction(0)
@@ -122,7 +150,7 @@ class EmulatedPump:
         keys: Mapping[Role, bytes],
         clock: PumpClock,
         wall: Callable[[], float],
-        catheter_length_cm: int = DEFAULT_CATHETER_LENGTH_CM,
+        catheter_length_cm: int | None = None,
         patient_params: PatientParams | None = None,
         seed: int = 0,
         random_bytes: Callable[[int], bytes] = os.urandom,
@@ -131,7 +159,8 @@ class EmulatedPump:
         self.index = index
         self.setup = setup
         self.keys = dict(keys)
-        self.catheter_length_cm = catheter_length_cm
+        self.catheter_length_cm = true_catheter_cm(setup, catheter_length_cm)
+        """The TRUE catheter, cm (see :func:`true_catheter_cm`)."""
         self.patient_params = patient_params or PatientParams()
         self._random_bytes = random_bytes
         self.faults = LinkFaults(seed=seed, clock=wall)
@@ -161,12 +190,19 @@ class EmulatedPump:
             params=self.patient_params,
             start_s=pump.t,
         )
-        return _World(fluid=tracker, patient=patient, t=pump.t, dose_ug_per_day=dose)
+        return _World(
+            fluid=tracker, patient=patient, ledger=HourlyLedger(), t=pump.t, dose_ug_per_day=dose
+        )
 
     @staticmethod
     def _prescribed_dose(pump: Pump) -> Fraction:
-        daily_nl = pump.schedule.daily_volume_nl(weekday(pump.clock(pump.t)))
-        return daily_nl * pump.concentration_ug_per_ml / 1_000_000
+        """Today's prescribed dose, mcg/day (a dose: the same during a bridge)."""
+        ng = daily_dose_ng(
+            pump.prescription,
+            weekday(pump.clock(pump.t)),
+            minimum_mode_rate_nl_per_day=pump.profile.minimum_rate_mode_nl_per_day,
+        )
+        return ng / 1000
 
     def _advance_world(self, pump: Pump, t: int) -> None:
         """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
@@ -174,22 +210,25 @@ class EmulatedPump:
         world = self._world
         # A prescription committed since the last call took effect at the pump's time now.
         self._follow_prescription(pump, world)
-        span = t - pump.t
-        step = max(WORLD_STEP_MIN_S, -(-span // WORLD_STEPS_MAX))
+        step = world_step_s(t - pump.t)
         while pump.t < t:
             start = pump.t
-            pump.advance_to(min(t, start + step))
+            # Steps end on multiples of ``step`` of the pump clock, so none straddles an
+            # hour: the per-hour drug to the patient stays exact whatever the speed.
+            clock = pump.clock(start)
+            pump.advance_to(min(t, start + step - clock % step))
             pieces = world.fluid.update_over(
                 pump.total_delivered_nl, pump.concentration_ug_per_ml, pump.t - start
             )
             world.patient.feed(pieces)
+            world.ledger.add(pump.clock(start), pieces)
             world.t = pump.t
         self._follow_prescription(pump, world)
 
     def _follow_prescription(self, pump: Pump, world: _World) -> None:
         """Move the patient's reference to a new prescription, and remember a change of the
         24-h dose with the forecast of the response to it."""
-        key = (id(pump.prescription), pump.concentration_ug_per_ml)
+        key = (id(pump.prescription), 0)
         if key == world.reference_key:
             return
         world.reference_key = key
@@ -197,7 +236,7 @@ class EmulatedPump:
         if dose > 0:  # a stop keeps the reference: that is how withdrawal shows
             world.patient.set_reference_dose(dose)
         if dose == world.dose_ug_per_day:
-            return  # a refill at another concentration, or the same dose again
+            return  # the same dose again (a refill keeps the dose)
         at_s = float(world.patient.t_s)
         from_dose = world.dose_ug_per_day
         if world.changes and world.changes[-1].at_s == at_s:
@@ -230,6 +269,20 @@ class EmulatedPump:
     @property
     def pump(self) -> Pump:
         return self.virtual.pump
+
+    def patient_hours(self, first_clock_s: int, last_clock_s: int) -> list[tuple[int, Fraction]]:
+        """(hour start, mcg that reached the patient) for each whole pump-clock hour from the
+        one holding ``first_clock_s`` to the last one ended by ``last_clock_s`` (the true
+        catheter's output; the pump is brought up to now first)."""
+        with self.virtual.lock:
+            self.virtual.advance()
+            return self._world.ledger.hours(first_clock_s, last_clock_s)
+
+    def patient_last_hour_ug(self) -> Fraction:
+        """Drug that reached the patient in the last whole pump-clock hour, mcg."""
+        with self.virtual.lock:
+            self.virtual.advance()
+            return self._world.ledger.last_hour_ug(self.pump.clock(self.pump.t))
 
     def persist_to(self, state_file: StateFile, *, periodic_s: float = 5.0) -> None:
         """Keep ``state_file`` current: saved before every answer that follows a change (so an
@@ -303,12 +356,17 @@ class EmulatedPump:
             world = self._world
             path = world.fluid.path
             assessment = world.patient.assess()
+            last_hour = world.ledger.last_hour_ug(status.clock_s)
+            implant = pump.implant
             return {
                 "index": self.index,
                 "serial": self.setup.serial,
                 "pump": {
                     **_jsonable(asdict(status)),
                     "true_reservoir_nl": pump.reservoir_nl,
+                    "bridging": pump.bridge is not None,
+                    "implant": None if implant is None else _jsonable(asdict(implant)),
+                    "drug_lot": pump.drug_lot,
                     "total_filled_nl": pump.total_filled_nl,
                     "total_delivered_nl": pump.total_delivered_nl,
                     "total_removed_nl": pump.total_removed_nl,
@@ -328,6 +386,8 @@ class EmulatedPump:
                     "dead_volume_nl": path.dead_volume_nl,
                     "concentration_at_tip_ug_per_ml": path.concentration_at_tip,
                     "delivered_to_patient_ug": float(path.delivered_to_patient_ug),
+                    "last_hour_to_patient_ug": float(last_hour),
+                    "patient_rate_ug_per_day": float(last_hour * 24),
                     "segments": [
                         {
                             "volume_nl": s.volume_nl,
@@ -385,7 +445,7 @@ class Emulator:
         keys: Mapping[Role, bytes],
         clock: PumpClock | None = None,
         wall: Callable[[], float] = time.monotonic,
-        catheter_length_cm: int = DEFAULT_CATHETER_LENGTH_CM,
+        catheter_length_cm: int | None = None,
         derive_pump_keys: bool | None = None,
         seed: int = 0,
         random_bytes: Callable[[int], bytes] = os.urandom,
@@ -610,6 +670,13 @@ class Emulator:
     def fault_memory_error(self, critical: bool, index: int = 0) -> None:
         with self._changing(index) as p:
             p.pump.inject_memory_error(p.pump.t, critical)
+
+    def fault_low_battery_reset(self, index: int = 0) -> None:
+        """The pump resets on a low battery (a documented SynchroMed II failure): critical
+        LOW_BATTERY_RESET alarm, the keep-open minimum rate (0.006 mL/day) until a
+        prescription is programmed."""
+        with self._changing(index) as p:
+            p.pump.low_battery_reset(p.pump.t)
 
     def fault_battery(self, percent: float, index: int = 0) -> None:
         if not 0 <= percent <= 100:

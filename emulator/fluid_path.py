@@ -23,11 +23,19 @@ Units and exactness:
 The path is pure: no I/O, no clock. The emulator drives it through
 :class:`FluidTracker` with the pump's true delivered volume and the
 reservoir's concentration each time it advances the pump.
+
+The path is the TRUE catheter (emulator side), kept apart from the implant
+record the pump stores (the clinician's record, from which the pump computes
+its bridge): an educator can stage a mismatch. During a bridge the pump runs
+the new doses at the old concentration, so the old drug leaving the tip gives
+the patient the prescribed mcg/day; :class:`HourlyLedger` keeps what reached
+the patient hour by hour (pump clock) so that can be checked.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -39,6 +47,7 @@ __all__ = [
     "FluidPath",
     "FluidPathValueError",
     "FluidTracker",
+    "HourlyLedger",
     "Segment",
     "TipOutput",
     "TipPiece",
@@ -449,3 +458,66 @@ class FluidTracker:
     def last_total_delivered_nl(self) -> int:
         """The pump total seen at the last update."""
         return self._last_total_nl
+
+
+SECONDS_PER_HOUR = 3_600
+
+
+class HourlyLedger:
+    """Drug that reached the patient, per hour of the pump clock (exact micrograms).
+
+    Fed with the tip pieces of each push and the pump-clock second the push began
+    (:meth:`add`); a piece at constant output that straddles an hour boundary is split
+    in proportion to time. Keeps the last ``max_hours`` hours.
+    """
+
+    def __init__(self, *, max_hours: int = 24 * 90) -> None:
+        _check_int("max_hours", max_hours, minimum=1)
+        self._hours: dict[int, Fraction] = {}
+        self._max_hours = max_hours
+        self._reached = 0
+        """Pump clock up to which pieces have been entered."""
+
+    def add(self, start_clock_s: int, pieces: Iterable[TipPiece]) -> None:
+        """Enter ``pieces`` (consecutive, from ``start_clock_s``)."""
+        _check_int("start_clock_s", start_clock_s, minimum=0)
+        at = Fraction(start_clock_s)
+        for piece in pieces:
+            end = at + piece.duration_s
+            drug = piece.drug_ug
+            if drug and piece.duration_s:
+                t = at
+                while t < end:
+                    hour = (t.numerator // t.denominator) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+                    upto = min(end, Fraction(hour + SECONDS_PER_HOUR))
+                    share = drug * (upto - t) / piece.duration_s
+                    self._hours[hour] = self._hours.get(hour, Fraction(0)) + share
+                    t = upto
+            at = end
+        self._reached = max(self._reached, int(at))
+        if len(self._hours) > self._max_hours:
+            for hour in sorted(self._hours)[: len(self._hours) - self._max_hours]:
+                del self._hours[hour]
+
+    def hour_ug(self, hour_start_clock_s: int) -> Fraction:
+        """Drug that reached the patient in the hour starting at ``hour_start_clock_s``."""
+        return self._hours.get(hour_start_clock_s, Fraction(0))
+
+    def hours(self, first_clock_s: int, last_clock_s: int) -> list[tuple[int, Fraction]]:
+        """(hour start, mcg) of every whole hour from the one holding ``first_clock_s`` to
+        the one ending at or before ``last_clock_s`` (hours with nothing are 0)."""
+        first = first_clock_s // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+        return [
+            (h, self.hour_ug(h))
+            for h in range(first, last_clock_s - SECONDS_PER_HOUR + 1, SECONDS_PER_HOUR)
+        ]
+
+    def last_hour_ug(self, now_clock_s: int) -> Fraction:
+        """Drug of the last whole hour before ``now_clock_s``."""
+        hour = now_clock_s // SECONDS_PER_HOUR * SECONDS_PER_HOUR - SECONDS_PER_HOUR
+        return self.hour_ug(hour)
+
+    @property
+    def reached_clock_s(self) -> int:
+        """Pump clock up to which the ledger is complete."""
+        return self._reached

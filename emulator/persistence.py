@@ -7,7 +7,9 @@ and a little emulator metadata. Layout (big-endian)::
 
     offset  size  field
     0       8     MAGIC       b"VPUMPST1"
-    8       2     VERSION     format version (this module writes 1)
+    8       2     VERSION     format version (this module writes 2: the pump image of the
+                              dosing-truth wire, NVM format 2; a version 1 file is refused
+                              with IncompatibleStateError)
     10      4     HEADER_LEN  length N of the JSON header in bytes
     14      4     HEADER_CRC  CRC-32 (zlib) of bytes 0..14 and of the JSON header
     18      N     HEADER      canonical JSON (UTF-8, sorted keys): pump_t, saved_wall_s,
@@ -61,7 +63,7 @@ from emulator.clock import MAX_ADVANCE_S, MAX_SPEED
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
 from firmware_model.errors import CorruptImageError
 from firmware_model.pump import Pump
-from firmware_model.timebase import RTC_MAX_CLOCK_S
+from protocol.timebase import RTC_MAX_CLOCK_S
 
 __all__ = [
     "FORMAT_VERSION",
@@ -70,6 +72,7 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "CorruptStateError",
     "ExtraValue",
+    "IncompatibleStateError",
     "Saver",
     "StateFile",
     "StateFileAccessError",
@@ -83,7 +86,7 @@ __all__ = [
 ]
 
 MAGIC = b"VPUMPST1"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct(">8sHII")
 """MAGIC, VERSION, HEADER_LEN, HEADER_CRC."""
 _CRC_OFFSET = 14
@@ -121,6 +124,22 @@ class CorruptStateError(StateFileError, EmulatorPeerError, ValueError):
         self.path = path
         self.reason = reason
         super().__init__(f"refusing state file {path}: {reason} (the file was left untouched)")
+
+
+class IncompatibleStateError(CorruptStateError):
+    """The state file was written by an older vpump whose stored pump cannot be read: the
+    dosing-truth change (prescriptions as doses, the bridge, the implant record) changed
+    the pump's non-volatile image. Nothing is converted: a dose cannot be guessed from a
+    rate. The file has not been changed."""
+
+    def __init__(self, *, path: str, version: int) -> None:
+        self.version = version
+        super().__init__(
+            path=path,
+            reason=f"it is format version {version}, written before prescriptions became doses "
+            f"(this emulator reads version {FORMAT_VERSION}); start a fresh pump with another "
+            "--state file (or remove this one) and program it again",
+        )
 
 
 class StateFileAccessError(StateFileError, EmulatorPeerError, OSError):
@@ -288,6 +307,14 @@ class _Header:
         return value
 
 
+class _OlderFormatError(Exception):
+    """Internal: the file is of an older format version."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
+
+
 def _decode(data: bytes) -> StoredState:
     """Parse and verify; ValueError (with a reason for a person) for anything but a valid file."""
     size = len(data)
@@ -297,6 +324,8 @@ def _decode(data: bytes) -> StoredState:
     magic, version, header_len, crc = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise ValueError(f"not a vpump state file: magic {magic!r}, expected {MAGIC!r}")
+    if version < FORMAT_VERSION:
+        raise _OlderFormatError(version)
     if version != FORMAT_VERSION:
         raise ValueError(f"format version {version}, this emulator reads {FORMAT_VERSION}")
     if header_len > MAX_HEADER_BYTES:
@@ -363,6 +392,8 @@ def decode(data: bytes, *, source: str = "<bytes>") -> StoredState:
         return _decode(bytes(data))
     except CorruptStateError:
         raise
+    except _OlderFormatError as exc:
+        raise IncompatibleStateError(path=source, version=exc.version) from None
     except ValueError as exc:  # includes UnicodeDecodeError, JSONDecodeError, CorruptImageError
         raise CorruptStateError(path=source, reason=str(exc)) from exc
 

@@ -2,17 +2,55 @@
 
 Each preset is a realistic patient from domain.md, so a freshly started
 emulator already behaves like a pump in a clinic (the numbers here are
-teaching values, not clinical advice).
+teaching values, not clinical advice). A prescription is a dose (ng/day on the
+wire, shown in mcg/day) of the drug filled; the implant record is the
+clinician's record of the catheter (the emulator's true catheter follows it
+unless told otherwise, see :class:`~emulator.emulator.EmulatedPump`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from firmware_model.prescription import DayProfile, Flex, FlexStep, Prescription, Simple
 from firmware_model.profile import profile_for
 from firmware_model.pump import Pump
-from protocol.units import dose_to_rate_nl_per_day, ml_to_nl
+from protocol.enums import Origin
+from protocol.messages import FlexStep, ImplantFields, PrescriptionSpec
+from protocol.units import ml_to_nl
+
+NG_PER_UG = 1000
+"""Nanograms per microgram: wire doses are ng, shown doses mcg."""
+
+CATHETER_VOLUME_NL_PER_CM = 2_600
+"""Dead volume per cm of the presets' catheter model (0.0026 mL/cm, domain.md)."""
+
+CATHETER_MODEL = "IT-8709SC"
+"""The presets' catheter model name (a teaching value)."""
+
+
+def implant_record(
+    *,
+    length_cm: int = 110,
+    uncertainty_mm: int = 0,
+    volume_nl_per_cm: int = CATHETER_VOLUME_NL_PER_CM,
+    implanted_at_s: int | None = None,
+    patient_id: str = "",
+    origin: Origin = Origin.UNKNOWN,
+    physician: str = "",
+    model: str = CATHETER_MODEL,
+) -> ImplantFields:
+    """An implant record for a catheter trimmed to ``length_cm`` (110 cm by default)."""
+    return ImplantFields(
+        catheter_model=model,
+        catheter_volume_nl_per_cm=volume_nl_per_cm,
+        catheter_length_mm=length_cm * 10,
+        catheter_length_uncertainty_mm=uncertainty_mm,
+        implanted_at_s=implanted_at_s,
+        patient_id=patient_id,
+        origin=origin,
+        physician=physician,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,7 +62,10 @@ class PumpSetup:
     serial: str
     reservoir_nl: int
     concentration_ug_per_ml: int
-    prescription: Prescription
+    prescription: PrescriptionSpec
+    """A dose of the drug filled: it must name ``concentration_ug_per_ml``."""
+    implant: ImplantFields | None = None
+    """The clinician's implant record stored in the pump (None: not written yet)."""
     battery_permille: int = 1000
     description: str = ""
 
@@ -38,6 +79,7 @@ class PumpSetup:
             concentration_ug_per_ml=self.concentration_ug_per_ml,
             prescription=self.prescription,
             battery_permille=self.battery_permille,
+            implant=self.implant,
         )
 
     def with_identity(self, *, model: int | None = None, serial: str | None = None) -> PumpSetup:
@@ -45,19 +87,37 @@ class PumpSetup:
         its capacity)."""
         new_model = self.model if model is None else model
         capacity = profile_for(new_model).reservoir_capacity_nl
-        return PumpSetup(
+        return dataclasses.replace(
+            self,
             model=new_model,
             serial=self.serial if serial is None else serial,
             reservoir_nl=min(self.reservoir_nl, capacity),
-            concentration_ug_per_ml=self.concentration_ug_per_ml,
-            prescription=self.prescription,
-            battery_permille=self.battery_permille,
-            description=self.description,
+        )
+
+    def with_drug(
+        self, concentration_ug_per_ml: int, prescription: PrescriptionSpec | None = None
+    ) -> PumpSetup:
+        """The same setup filled with another drug: ``prescription`` (default: the same
+        doses) for it."""
+        spec = prescription or self.prescription.with_concentration(concentration_ug_per_ml)
+        return dataclasses.replace(
+            self, concentration_ug_per_ml=concentration_ug_per_ml, prescription=spec
         )
 
 
-def _simple(dose_ug_per_day: int, concentration: int) -> Simple:
-    return Simple(rate_nl_per_day=dose_to_rate_nl_per_day(dose_ug_per_day, concentration))
+def simple_ug(dose_ug_per_day: int, concentration_ug_per_ml: int) -> PrescriptionSpec:
+    """A simple prescription of ``dose_ug_per_day`` mcg/day of the drug at a concentration."""
+    return PrescriptionSpec.simple(
+        dose_ug_per_day * NG_PER_UG, concentration_ug_per_ml=concentration_ug_per_ml
+    )
+
+
+def flex_ug(steps: tuple[tuple[int, int], ...], concentration_ug_per_ml: int) -> PrescriptionSpec:
+    """A daily flex profile from ``(start_min, mcg/day)`` pairs."""
+    return PrescriptionSpec.flex(
+        (FlexStep(start_min=s, dose_ng_per_day=d * NG_PER_UG) for s, d in steps),
+        concentration_ug_per_ml=concentration_ug_per_ml,
+    )
 
 
 PRESETS: dict[str, PumpSetup] = {
@@ -66,35 +126,25 @@ PRESETS: dict[str, PumpSetup] = {
         serial="VP20-000001",
         reservoir_nl=ml_to_nl(20),
         concentration_ug_per_ml=500,
-        prescription=_simple(100, 500),
+        prescription=simple_ug(100, 500),
+        implant=implant_record(length_cm=110, patient_id="DEFAULT-01", origin=Origin.SPINAL),
         description="20 mL pump just filled: 500 mcg/mL, simple 100 mcg/day (0.2 mL/day); "
-        "the low-reservoir alarm (2 mL) comes on day 90",
+        "the low-reservoir alarm (2 mL) comes on day 90; 110 cm catheter (dead volume "
+        "0.486 mL with the 0.2 mL tubing)",
     ),
     "demo": PumpSetup(
         model=40,
         serial="VP40-DEMO01",
         reservoir_nl=ml_to_nl(30),
         concentration_ug_per_ml=2000,
-        prescription=Flex(
-            days=(
-                DayProfile(
-                    steps=(
-                        FlexStep(start_min=0, rate_nl_per_day=dose_to_rate_nl_per_day(350, 2000)),
-                        FlexStep(
-                            start_min=7 * 60,
-                            rate_nl_per_day=dose_to_rate_nl_per_day(425, 2000),
-                        ),
-                        FlexStep(
-                            start_min=22 * 60,
-                            rate_nl_per_day=dose_to_rate_nl_per_day(350, 2000),
-                        ),
-                    )
-                ),
-            )
+        prescription=flex_ug(((0, 350), (7 * 60, 425), (22 * 60, 350)), 2000),
+        implant=implant_record(
+            length_cm=110, patient_id="DEMO-01", origin=Origin.CEREBRAL, physician="Dr Demo"
         ),
         battery_permille=700,
         description="40 mL pump, 30 mL left at 2000 mcg/mL; flex: 425 mcg/day from 07:00, "
-        "a night step of 350 mcg/day from 22:00 (about 397 mcg/day); battery 70 %",
+        "a night step of 350 mcg/day from 22:00 (about 397 mcg/day); battery 70 %; "
+        "110 cm catheter of 0.0026 mL/cm (dead volume 0.486 mL with the 0.2 mL tubing)",
     ),
 }
 """Named starting states (``pump-emulator serve --preset NAME``)."""

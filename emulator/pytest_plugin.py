@@ -6,10 +6,16 @@ vpump is enough. It provides:
 * ``virtual_pump``: an in-process emulator with one pump (manual clock by
   default) as a :class:`PumpUnderTest`; options come from the overridable
   ``vpump_config`` fixture and the ``@pytest.mark.vpump(...)`` marker
-  (``model``, ``serial``, ``reservoir``, ``concentration``, ``prescription``,
-  ``battery``, ``alarm_volume``, ``catheter``, ``start``, ``motor_stall``,
-  ``memory_error``, ``link``, ``clock``, ``speed``, ``fresh``, ``seed``,
-  ``timeout``, ``retries``). With ``vpump_scope = session`` (ini) or
+  (``model``, ``serial``, ``reservoir``, ``concentration``, ``prescription``
+  (a dose such as ``"100 mcg/day"`` of the drug filled, or a
+  :class:`~protocol.messages.PrescriptionSpec` naming it), ``battery``,
+  ``alarm_volume``, ``catheter`` (the TRUE catheter, by default the implant
+  record's), ``implant`` (an :class:`~protocol.messages.ImplantFields`, a
+  length such as ``"50 cm"``, or None for no record), ``start``,
+  ``motor_stall``, ``memory_error``, ``low_battery_reset``, ``link``,
+  ``clock``, ``speed``, ``fresh``, ``seed``, ``timeout``, ``retries``).
+  :meth:`PumpUnderTest.low_battery_reset` injects that fault mid-test. With
+  ``vpump_scope = session`` (ini) or
   ``--vpump-scope=session`` one emulator serves the whole session (per
   xdist worker) and is reset cheaply before each test; by default each test
   gets its own (under a millisecond to build). Whatever the emulator raised
@@ -48,10 +54,10 @@ import pytest
 
 from emulator.capture import RingCapture
 from emulator.clock import ClockMode, PumpClock
-from emulator.emulator import Emulator
+from emulator.emulator import Emulator, true_catheter_cm
 from emulator.errors import EmulatorUsageError
 from emulator.link_faults import LinkImpairment
-from emulator.presets import PRESETS, PumpSetup
+from emulator.presets import PRESETS, PumpSetup, implant_record
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed, ScenarioFileError, UnitError
 from emulator.scenarios.executor import run_scenario
@@ -60,11 +66,10 @@ from emulator.scenarios.report import render_html
 from emulator.scenarios.result import ScenarioResult
 from emulator.scenarios.units import Kind, parse_iso_utc, parse_quantity, whole
 from emulator.transports import impaired_inproc, inproc
-from firmware_model.prescription import Prescription, Simple
 from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
-from protocol.units import dose_to_rate_nl_per_day
+from protocol.messages import ImplantFields, PrescriptionSpec
 
 __all__ = ["PumpUnderTest", "VirtualPumpConfig", "VpumpConfigError"]
 
@@ -103,13 +108,19 @@ class VirtualPumpConfig:
     serial: str | None = None
     reservoir_nl: int | None = None
     concentration_ug_per_ml: int | None = None
-    prescription: Prescription | None = None
+    prescription: PrescriptionSpec | None = None
+    """A dose of the drug filled (None: the preset's doses, of the drug filled)."""
     battery_permille: int | None = None
     alarm_volume_nl: int | None = None
-    catheter_length_cm: int = 50
+    catheter_length_cm: int | None = None
+    """The TRUE catheter, cm (None: the implant record's length)."""
+    implant: ImplantFields | str | None = "preset"
+    """The implant record: "preset" (the preset's), None (no record) or a record."""
     start_s: int = md.DEFAULT_START_S
     """Pump clock when the test starts (in session scope: the same weekday and time of day)."""
     motor_stall: bool = False
+    low_battery_reset: bool = False
+    """Start with the pump just reset on a low battery (minimum rate, critical alarm)."""
     memory_error: str | None = None
     """None, "critical" or "non-critical"."""
     link: LinkImpairment = field(default_factory=LinkImpairment)
@@ -131,6 +142,14 @@ class VirtualPumpConfig:
             raise VpumpConfigError(
                 f"memory_error {self.memory_error!r}: use 'critical' or 'non-critical'"
             )
+        if not (
+            self.implant == "preset"
+            or self.implant is None
+            or isinstance(self.implant, ImplantFields)
+        ):
+            raise VpumpConfigError(
+                f"implant must be an ImplantFields or None, got {self.implant!r}"
+            )
         if not isinstance(self.link, LinkImpairment):
             raise VpumpConfigError(f"link must be a LinkImpairment, got {self.link!r}")
 
@@ -138,11 +157,22 @@ class VirtualPumpConfig:
         """The emulator's starting state for this configuration."""
         base = PRESETS[self.preset].with_identity(model=self.model, serial=self.serial)
         changes: dict[str, Any] = {}
-        for name in ("reservoir_nl", "concentration_ug_per_ml", "prescription", "battery_permille"):
+        for name in ("reservoir_nl", "battery_permille"):
             value = getattr(self, name)
             if value is not None:
                 changes[name] = value
+        if self.implant != "preset":
+            changes["implant"] = self.implant
+        if self.concentration_ug_per_ml is not None or self.prescription is not None:
+            base = base.with_drug(
+                self.concentration_ug_per_ml or base.concentration_ug_per_ml, self.prescription
+            )
         return replace(base, **changes)
+
+    @property
+    def true_catheter_cm(self) -> int:
+        """The emulator's true catheter for this configuration."""
+        return true_catheter_cm(self.setup(), self.catheter_length_cm)
 
     def with_options(self, **options: Any) -> VirtualPumpConfig:
         """This configuration with marker-style options applied (units written out)."""
@@ -172,8 +202,10 @@ _OPTIONS = [
     "battery",
     "alarm_volume",
     "catheter",
+    "implant",
     "start",
     "motor_stall",
+    "low_battery_reset",
     "memory_error",
     "link",
     "clock",
@@ -200,6 +232,11 @@ def _option(key: str, value: Any, current: VirtualPumpConfig) -> dict[str, Any]:
             return {"battery_permille": whole(permille, value, "tenths of a percent")}
         case "catheter":
             return {"catheter_length_cm": whole(parse_quantity(value, Kind.LENGTH), value, "cm")}
+        case "implant":
+            if isinstance(value, str):
+                cm = parse_quantity(value, Kind.LENGTH)
+                return {"implant": implant_record(length_cm=whole(cm, value, "cm"))}
+            return {"implant": value}
         case "start":
             return {"start_s": parse_iso_utc(value)}
         case "timeout":
@@ -216,15 +253,19 @@ def _option(key: str, value: Any, current: VirtualPumpConfig) -> dict[str, Any]:
             return {key: value}
 
 
-def _prescription(value: Any, current: VirtualPumpConfig, key: str) -> Prescription:
+def _prescription(value: Any, current: VirtualPumpConfig, key: str) -> PrescriptionSpec:
+    """A marker prescription: a dose (``"100 mcg/day"``) of the drug filled, or a spec."""
     if not isinstance(value, str):
-        return value  # type: ignore[no-any-return]  # a firmware Prescription, checked by the pump
+        return value  # type: ignore[no-any-return]  # a PrescriptionSpec, checked by the pump
     concentration = current.concentration_ug_per_ml or current.setup().concentration_ug_per_ml
-    if value.strip().endswith("mcg/day"):
-        dose = parse_quantity(value, Kind.DOSE_RATE)
-        return Simple(rate_nl_per_day=dose_to_rate_nl_per_day(dose, concentration))
-    rate = whole(parse_quantity(value, Kind.VOLUME_RATE), value, "nL/day")
-    return Simple(rate_nl_per_day=rate)
+    if not value.strip().endswith("mcg/day"):
+        raise ValueError(
+            "a prescription is a dose of the drug in the pump, e.g. '100 mcg/day' (a flow "
+            "such as mL/day is refused: the pump computes the rate from the dose)"
+        )
+    dose = parse_quantity(value, Kind.DOSE_RATE)
+    ng = whole(dose * 1000, value, "ng/day")
+    return PrescriptionSpec.simple(ng, concentration_ug_per_ml=concentration)
 
 
 def _link(value: Any) -> LinkImpairment:
@@ -306,6 +347,11 @@ class PumpUnderTest:
         """The full true state (``Emulator.state()``)."""
         return self.emulator.state()
 
+    def low_battery_reset(self) -> None:
+        """Inject the low battery reset: critical LOW_BATTERY_RESET alarm, the keep-open
+        minimum rate until a prescription is programmed."""
+        self.emulator.fault_low_battery_reset()
+
     def check(self) -> None:
         """Re-raise anything that failed inside the emulator so far."""
         self.emulator.check()
@@ -333,7 +379,7 @@ def _new_emulator(config: VirtualPumpConfig, setup: PumpSetup) -> Emulator:
         [setup],
         keys=load_keys(DEMO_KEY_FILE),
         clock=clock,
-        catheter_length_cm=config.catheter_length_cm,
+        catheter_length_cm=config.true_catheter_cm,
         seed=config.seed,
         random_bytes=random.Random(config.seed).randbytes,
     )
@@ -348,7 +394,7 @@ def _configure(emu: Emulator, config: VirtualPumpConfig, start_s: int) -> None:
         emu.clock.advance(start_s - now)
     p = emu.pumps[0]
     p.setup = config.setup()
-    p.catheter_length_cm = config.catheter_length_cm
+    p.catheter_length_cm = config.true_catheter_cm
     # The clock moved without the old pump being integrated: it is replaced right here.
     emu.reset(0)
     with p.virtual.lock:
@@ -359,6 +405,8 @@ def _configure(emu: Emulator, config: VirtualPumpConfig, start_s: int) -> None:
         emu.fault_motor_stall(True)
     if config.memory_error is not None:
         emu.fault_memory_error(config.memory_error == "critical")
+    if config.low_battery_reset:
+        emu.fault_low_battery_reset()
     if config.clock == "running":
         emu.set_speed(config.speed)
         emu.resume()

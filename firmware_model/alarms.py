@@ -11,6 +11,9 @@ Rules, as data (:data:`ALARM_RULES`):
   while the condition persists a clinician's clear is refused with
   ConditionPersistsError. So for these alarms "active" always equals
   "condition present", and a second episode raises the alarm again.
+- A low battery reset raises LOW_BATTERY_RESET (critical, not halting: the
+  pump runs the keep-open minimum rate); it clears itself when a clinician
+  programs a prescription.
 - Memory errors are *latched*: an injected fault has no condition that ends
   by itself, so the alarm stays until a clinician clears it (the clear is
   the memory reset).
@@ -24,8 +27,8 @@ from dataclasses import dataclass, field
 
 from firmware_model.errors import ConditionPersistsError, InvalidStateError
 from firmware_model.profile import PumpProfile, ToneSpec
-from firmware_model.timebase import ceil_div
 from protocol.enums import ALARM_CLASS, AlarmClass, AlarmCode
+from protocol.timebase import ceil_div
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +49,8 @@ ALARM_RULES: dict[AlarmCode, AlarmRule] = {
     AlarmCode.EOS: AlarmRule(auto_clears=True, halts_delivery=True),
     AlarmCode.MOTOR_STALL: AlarmRule(auto_clears=True, halts_delivery=True),
     AlarmCode.MEMORY_CRITICAL: AlarmRule(auto_clears=False, halts_delivery=True),
+    # Condition: the reset's keep-open rate still runs; programming a prescription ends it.
+    AlarmCode.LOW_BATTERY_RESET: AlarmRule(auto_clears=True, halts_delivery=False),
 }
 
 

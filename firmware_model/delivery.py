@@ -12,7 +12,7 @@ volume it commands over ``dt`` seconds is always of the *linear floor* form
   ``b = V``, ``c = D``; it has delivered exactly ``V*e // D`` nL, and ``V``
   at its end.
 
-:func:`first_reach` finds, exactly, the first second at which a threshold
+:func:`protocol.schedule.first_reach` finds, exactly, the first second at which a threshold
 on that volume (or on a battery drain that depends on it) is reached.
 :class:`DeliveryState` moves the volume and keeps the books so that, as
 integers and at every instant, ``filled == delivered + reservoir + removed``.
@@ -23,63 +23,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from firmware_model.errors import OutOfRangeError, OverfillError
-from firmware_model.timebase import SECONDS_PER_DAY, ceil_div
-from protocol.enums import BolusKind
+from protocol.schedule import RunningBolus
+from protocol.timebase import SECONDS_PER_DAY
 
 PPM = 1_000_000
 
 
-def linear_floor_volume(a: int, b: int, c: int, dt: int) -> int:
-    """Volume commanded over ``dt`` seconds by a segment ``(a, b, c)`` (see module doc)."""
-    return (a + b * dt) // c - a // c
+@dataclass(kw_only=True)
+class BridgeState:
+    """A running bridge: rates at ``old_concentration_ug_per_ml`` until ``remaining_nl``
+    more has been commanded (it started with ``volume_nl``)."""
 
-
-def first_reach(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int) -> int | None:
-    """Smallest ``dt`` in ``[0, max_dt]`` with ``q*dt + p*volume(dt) >= need``, or None.
-
-    ``volume(dt)`` is :func:`linear_floor_volume`; ``q`` is a drain per
-    second and ``p`` a drain per nanolitre (``q = 0, p = 1`` asks for a
-    volume). The left side never decreases with ``dt``, so the answer is
-    exact: a closed-form ceiling division when ``q == 0``, a bisection
-    otherwise.
-    """
-    if need <= 0:
-        return 0
-    k0 = a // c
-    if q * max_dt + p * ((a + b * max_dt) // c - k0) < need:
-        return None
-    if q == 0:
-        # p * ((a + b*dt)//c - k0) >= need  <=>  a + b*dt >= (k0 + ceil(need/p)) * c
-        target = (k0 + ceil_div(need, p)) * c - a
-        return max(0, ceil_div(target, b))
-    lo, hi = 0, max_dt
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if q * mid + p * ((a + b * mid) // c - k0) >= need:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunningBolus:
-    """A bolus in progress: ``volume_nl`` over ``duration_s`` from model second ``start_t``."""
-
-    kind: BolusKind
     volume_nl: int
-    duration_s: int
-    start_t: int
-
-    @property
-    def end_t(self) -> int:
-        """Model second at which the bolus has delivered all of its volume."""
-        return self.start_t + self.duration_s
-
-    def delivered_nl(self, t: int) -> int:
-        """Volume the bolus has commanded by model second ``t`` (exact, rounded down)."""
-        elapsed = min(max(t - self.start_t, 0), self.duration_s)
-        return self.volume_nl * elapsed // self.duration_s
+    remaining_nl: int
+    old_concentration_ug_per_ml: int
+    started_t: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ from protocol.enums import AlarmCode, ErrorCode
 
 _UNITS: tuple[tuple[str, str], ...] = (
     # Longest suffix first: "_nl_per_day" must win over "_nl".
+    ("_ng_per_day", "ng/day"),
     ("_nl_per_day", "nL/day"),
     ("_nl_per_cm", "nL/cm"),
     ("_ug_per_ml", "mcg/mL"),
@@ -30,6 +31,8 @@ _UNITS: tuple[tuple[str, str], ...] = (
     ("_ppm", "ppm"),
     ("_min", "min"),
     ("_nl", "nL"),
+    ("_ng", "ng"),
+    ("_mm", "mm"),
     ("_uc", "uC"),
     ("_s", "s"),
 )
@@ -116,6 +119,20 @@ class ChecksumMismatchError(RequestError):
     """COMMIT named a checksum other than the staged prescription's; nothing was committed."""
 
     code: ClassVar[ErrorCode] = ErrorCode.CHECKSUM_MISMATCH
+
+
+class ConcentrationMismatchError(RequestError):
+    """A prescription names another drug concentration than the one in the pump."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.CONCENTRATION_MISMATCH
+
+    def __init__(self, *, named_ug_per_ml: int, held_ug_per_ml: int) -> None:
+        self.named_ug_per_ml = named_ug_per_ml
+        self.held_ug_per_ml = held_ug_per_ml
+        super().__init__(
+            f"the prescription is for {named_ug_per_ml} mcg/mL, the pump holds "
+            f"{held_ug_per_ml} mcg/mL: program the dose for the drug in the pump"
+        )
 
 
 class ConditionPersistsError(RequestError):

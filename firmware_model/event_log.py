@@ -15,8 +15,8 @@ from itertools import islice
 from typing import Protocol
 
 from firmware_model.errors import OutOfRangeError, WrongTypeError
-from firmware_model.timebase import INT32_MAX, INT32_MIN
 from protocol.enums import EventCode
+from protocol.timebase import INT32_MAX, INT32_MIN
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -24,24 +24,19 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from firmware_model.alarms import ActiveAlarm
-from firmware_model.delivery import DeliveryState, RunningBolus
+from firmware_model.delivery import BridgeState, DeliveryState
 from firmware_model.errors import CorruptImageError, FirmwareError
 from firmware_model.event_log import LogEntry
-from firmware_model.prescription import (
-    DayProfile,
-    Flex,
-    FlexStep,
-    MinimumRate,
-    PatientDoseSettings,
-    Prescription,
-    Simple,
-    Stopped,
-)
+from firmware_model.mri import MriState
+from firmware_model.prescription import PatientDoseSettings
 from firmware_model.profile import PumpProfile, ToneSpec
-from protocol.enums import AlarmCode, BolusKind, EventCode, StopReason
+from protocol import messages as m
+from protocol.enums import AlarmCode, BolusKind, EventCode, Op, StopReason
+from protocol.schedule import RunningBolus
 
 MAGIC = b"VPNV"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: prescriptions are doses (the wire encoding), with the bridge and the implant record."""
 _HEADER = struct.Struct(">4sHI")
 _CRC = struct.Struct(">I")
 
@@ -54,7 +49,7 @@ class PumpImage:
     serial: str
     t: int
     clock_offset_s: int
-    prescription: Prescription
+    prescription: m.PrescriptionSpec
     concentration_ug_per_ml: int
     alarm_volume_nl: int
     delivery: DeliveryState
@@ -67,6 +62,13 @@ class PumpImage:
     log_capacity: int
     log_total_written: int
     log_entries: tuple[LogEntry, ...]
+    bridge: BridgeState | None = None
+    implant: m.ImplantFields | None = None
+    drug_lot: str = ""
+    last_refill_t: int | None = None
+    reset_pending: bool = False
+    mri: MriState | None = None
+    delivering_since_t: int = 0
 
 
 # --------------------------------------------------------------------------- encode
@@ -85,19 +87,12 @@ def _profile_to_json(profile: PumpProfile) -> dict[str, Any]:
     return out
 
 
-def _prescription_to_json(prescription: Prescription) -> dict[str, Any]:
-    match prescription:
-        case Simple(rate_nl_per_day=rate):
-            return {"kind": "simple", "rate_nl_per_day": rate}
-        case Flex(days=days):
-            return {
-                "kind": "flex",
-                "days": [[[s.start_min, s.rate_nl_per_day] for s in day.steps] for day in days],
-            }
-        case MinimumRate():
-            return {"kind": "minimum_rate"}
-        case Stopped():
-            return {"kind": "stopped"}
+def _prescription_to_json(prescription: m.PrescriptionSpec) -> str:
+    return m.encode_prescription(prescription).hex()
+
+
+def _implant_to_json(implant: m.ImplantFields | None) -> str | None:
+    return None if implant is None else m.encode_payload(m.SetImplantRequest(implant=implant)).hex()
 
 
 def _delivery_to_json(d: DeliveryState) -> dict[str, Any]:
@@ -113,7 +108,7 @@ def _delivery_to_json(d: DeliveryState) -> dict[str, Any]:
         "bias_remainder": d.bias_remainder,
         "bolus": None
         if bolus is None
-        else [int(bolus.kind), bolus.volume_nl, bolus.duration_s, bolus.start_t],
+        else [int(bolus.kind), bolus.volume_nl, bolus.duration_s, bolus.start_t, bolus.dose_ng],
     }
 
 
@@ -134,12 +129,36 @@ def encode(image: PumpImage) -> bytes:
         "stalled_since_t": image.stalled_since_t,
         "patient": [
             image.patient.enabled,
-            image.patient.volume_nl,
+            image.patient.dose_ng,
             image.patient.duration_s,
             image.patient.lockout_s,
             image.patient.max_per_24h,
         ],
         "grants_t": list(image.grants_t),
+        "bridge": None
+        if image.bridge is None
+        else [
+            image.bridge.volume_nl,
+            image.bridge.remaining_nl,
+            image.bridge.old_concentration_ug_per_ml,
+            image.bridge.started_t,
+        ],
+        "implant": _implant_to_json(image.implant),
+        "drug_lot": image.drug_lot,
+        "last_refill_t": image.last_refill_t,
+        "reset_pending": image.reset_pending,
+        "mri": None
+        if image.mri is None
+        else [
+            image.mri.since_t,
+            image.mri.in_field,
+            image.mri.resume_at_t,
+            image.mri.trapped,
+            image.mri.log_at_second_interrogation,
+            image.mri.interrogations,
+            image.mri.recovered_t,
+        ],
+        "delivering_since_t": image.delivering_since_t,
         "log": {
             "capacity": image.log_capacity,
             "total_written": image.log_total_written,
@@ -228,33 +247,32 @@ def _profile_from_json(f: _Fields) -> PumpProfile:
     return PumpProfile(**kwargs)
 
 
-def _prescription_from_json(f: _Fields) -> Prescription:
-    kind = f.get_str("kind")
-    if kind == "simple":
-        return Simple(rate_nl_per_day=f.get_int("rate_nl_per_day"))
-    if kind == "flex":
-        days = []
-        for d, day in enumerate(f.get_list("days")):
-            steps = []
-            for i, step in enumerate(_as_list(day, f"days[{d}]")):
-                start_min, rate = _ints(step, f"days[{d}][{i}]", 2)
-                steps.append(FlexStep(start_min=start_min, rate_nl_per_day=rate))
-            days.append(DayProfile(steps=tuple(steps)))
-        return Flex(days=tuple(days))
-    if kind == "minimum_rate":
-        return MinimumRate()
-    if kind == "stopped":
-        return Stopped()
-    raise CorruptImageError(f"prescription: unknown kind {kind!r}")
+def _prescription_from_json(raw: str) -> m.PrescriptionSpec:
+    spec = m.PRESCRIPTION.parse(bytes.fromhex(raw))
+    return m.PrescriptionWire().from_wire(spec)  # type: ignore[no-any-return]
+
+
+def _implant_from_json(raw: object) -> m.ImplantFields | None:
+    if raw is None:
+        return None
+    if type(raw) is not str:
+        raise CorruptImageError("implant: expected a hex string or null")
+    request = m.decode_request(int(Op.SET_IMPLANT), bytes.fromhex(raw))
+    assert isinstance(request, m.SetImplantRequest)
+    return request.implant
 
 
 def _delivery_from_json(f: _Fields) -> DeliveryState:
     raw_bolus = f.get_raw("bolus")
     bolus = None
     if raw_bolus is not None:
-        kind, volume_nl, duration_s, start_t = _ints(raw_bolus, "delivery.bolus", 4)
+        kind, volume_nl, duration_s, start_t, dose_ng = _ints(raw_bolus, "delivery.bolus", 5)
         bolus = RunningBolus(
-            kind=BolusKind(kind), volume_nl=volume_nl, duration_s=duration_s, start_t=start_t
+            kind=BolusKind(kind),
+            volume_nl=volume_nl,
+            duration_s=duration_s,
+            start_t=start_t,
+            dose_ng=dose_ng,
         )
     return DeliveryState(
         estimate_nl=f.get_int("estimate_nl"),
@@ -281,7 +299,7 @@ def _image_from_json(root: _Fields) -> PumpImage:
             )
         )
     enabled, *numbers = _as_list(root.get_raw("patient"), "patient", 5)
-    volume_nl, duration_s, lockout_s, max_per_24h = _ints(numbers, "patient", 4)
+    dose_ng, duration_s, lockout_s, max_per_24h = _ints(numbers, "patient", 4)
     suspended = root.get_opt_int("suspended")
     log = root.get_obj("log")
     entries = tuple(
@@ -295,7 +313,7 @@ def _image_from_json(root: _Fields) -> PumpImage:
         serial=root.get_str("serial"),
         t=root.get_int("t"),
         clock_offset_s=root.get_int("clock_offset_s"),
-        prescription=_prescription_from_json(root.get_obj("prescription")),
+        prescription=_prescription_from_json(root.get_str("prescription")),
         concentration_ug_per_ml=root.get_int("concentration_ug_per_ml"),
         alarm_volume_nl=root.get_int("alarm_volume_nl"),
         delivery=_delivery_from_json(root.get_obj("delivery")),
@@ -305,7 +323,7 @@ def _image_from_json(root: _Fields) -> PumpImage:
         stalled_since_t=root.get_opt_int("stalled_since_t"),
         patient=PatientDoseSettings(
             enabled=_as_bool(enabled, "patient[0]"),
-            volume_nl=volume_nl,
+            dose_ng=dose_ng,
             duration_s=duration_s,
             lockout_s=lockout_s,
             max_per_24h=max_per_24h,
@@ -314,6 +332,44 @@ def _image_from_json(root: _Fields) -> PumpImage:
         log_capacity=log.get_int("capacity"),
         log_total_written=log.get_int("total_written"),
         log_entries=entries,
+        bridge=_bridge_from_json(root.get_raw("bridge")),
+        implant=_implant_from_json(root.get_raw("implant")),
+        drug_lot=root.get_str("drug_lot"),
+        last_refill_t=root.get_opt_int("last_refill_t"),
+        reset_pending=_as_bool(root.get_raw("reset_pending"), "reset_pending"),
+        mri=_mri_from_json(root.get_raw("mri")),
+        delivering_since_t=root.get_int("delivering_since_t"),
+    )
+
+
+def _mri_from_json(raw: object) -> MriState | None:
+    if raw is None:
+        return None
+    since_t, in_field, resume_at_t, trapped, second, count, recovered_t = _as_list(raw, "mri", 7)
+
+    def opt(value: object, where: str) -> int | None:
+        return None if value is None else _as_int(value, where)
+
+    return MriState(
+        since_t=_as_int(since_t, "mri[0]"),
+        in_field=_as_bool(in_field, "mri[1]"),
+        resume_at_t=opt(resume_at_t, "mri[2]"),
+        trapped=_as_bool(trapped, "mri[3]"),
+        log_at_second_interrogation=_as_bool(second, "mri[4]"),
+        interrogations=_as_int(count, "mri[5]"),
+        recovered_t=opt(recovered_t, "mri[6]"),
+    )
+
+
+def _bridge_from_json(raw: object) -> BridgeState | None:
+    if raw is None:
+        return None
+    volume_nl, remaining_nl, old, started_t = _ints(raw, "bridge", 4)
+    return BridgeState(
+        volume_nl=volume_nl,
+        remaining_nl=remaining_nl,
+        old_concentration_ug_per_ml=old,
+        started_t=started_t,
     )
 
 

@@ -1,21 +1,18 @@
-"""Basal prescriptions, boluses and patient-dose settings, validated before they reach a pump.
+"""The pump's checks on prescriptions, boluses and patient-dose settings.
 
-Each value is a frozen, keyword-only dataclass whose constructor checks its
-shape (types, ordering, day tiling). The limits of a pump model are checked
-against a :class:`~firmware_model.profile.PumpProfile` by :func:`validate`
-(which compiles a :class:`Schedule`), :func:`validate_bolus` and
-:func:`validate_patient_settings`; the pump accepts nothing else, so an
-invalid prescription never reaches it. Every refusal is an
-:class:`~firmware_model.errors.OutOfRangeError` naming field, value and limit.
+A prescription is a :class:`~protocol.messages.PrescriptionSpec`: a dose of the
+drug the pump holds. The maths that turns it into volume rates lives in
+:mod:`protocol.schedule`, shared with the programmer; this module holds what
+only the pump decides: whether the rates that dose needs are within the
+model's limits (:func:`validate`), whether a bolus is (:func:`validate_bolus`),
+and the patient-dose request rule with its refusals. Every refusal is a typed
+:class:`~firmware_model.errors.RequestError` naming field, value and limit.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import TypeAlias
+from dataclasses import dataclass
 
 from firmware_model.errors import (
     NotEnabledError,
@@ -25,15 +22,26 @@ from firmware_model.errors import (
     WrongTypeError,
 )
 from firmware_model.profile import PumpProfile
-from firmware_model.timebase import (
-    DAYS_PER_WEEK,
-    MINUTES_PER_DAY,
-    SECONDS_PER_DAY,
-    SECONDS_PER_MINUTE,
-    SECONDS_PER_WEEK,
-    week_offset_s,
-)
 from protocol.enums import BolusKind, Mode
+from protocol.messages import PrescriptionSpec
+from protocol.schedule import (
+    PatientRule,
+    Schedule,
+    compile_schedule,
+    doses_in_24h,
+    volume_for_dose,
+)
+from protocol.timebase import SECONDS_PER_DAY
+
+__all__ = [
+    "Bolus",
+    "PatientDoseSettings",
+    "check_patient_dose",
+    "compile_for",
+    "validate",
+    "validate_bolus",
+    "validate_patient_settings",
+]
 
 
 def _int(field_name: str, value: object, *, minimum: int) -> int:
@@ -54,290 +62,100 @@ def _within(field_name: str, value: int, low: int, high: int) -> None:
 # --------------------------------------------------------------------------- basal
 
 
-@dataclass(frozen=True, kw_only=True)
-class Simple:
-    """Simple continuous: one rate all day."""
-
-    rate_nl_per_day: int
-
-    def __post_init__(self) -> None:
-        _int("rate_nl_per_day", self.rate_nl_per_day, minimum=1)
-
-
-@dataclass(frozen=True, kw_only=True)
-class FlexStep:
-    """One flex step: from ``start_min`` minutes after midnight (UTC) until the next step."""
-
-    start_min: int
-    rate_nl_per_day: int
-
-    def __post_init__(self) -> None:
-        _int("start_min", self.start_min, minimum=0)
-        if self.start_min >= MINUTES_PER_DAY:
-            raise OutOfRangeError(
-                field="start_min", value=self.start_min, limit=MINUTES_PER_DAY, rule="below"
-            )
-        _int("rate_nl_per_day", self.rate_nl_per_day, minimum=1)
+def compile_for(
+    spec: PrescriptionSpec, profile: PumpProfile, concentration_ug_per_ml: int
+) -> Schedule:
+    """``spec``'s doses as volume rates at ``concentration_ug_per_ml`` (no limit checks)."""
+    return compile_schedule(
+        spec,
+        concentration_ug_per_ml=concentration_ug_per_ml,
+        minimum_mode_rate_nl_per_day=profile.minimum_rate_mode_nl_per_day,
+    )
 
 
-@dataclass(frozen=True, kw_only=True)
-class DayProfile:
-    """A day of flex steps tiling 00:00-24:00: the first starts at minute 0, starts increase."""
+def validate(
+    spec: PrescriptionSpec, profile: PumpProfile, concentration_ug_per_ml: int
+) -> Schedule:
+    """Check that ``spec`` runs within the model's limits at a concentration.
 
-    steps: tuple[FlexStep, ...]
-
-    def __post_init__(self) -> None:
-        if type(self.steps) is not tuple or not all(isinstance(s, FlexStep) for s in self.steps):
-            raise WrongTypeError(field="steps", value=self.steps, expected="a tuple of FlexStep")
-        if not self.steps:
-            raise OutOfRangeError(field="len(steps)", value=0, limit=1, rule="at least")
-        if self.steps[0].start_min != 0:
-            raise OutOfRangeError(
-                field="steps[0].start_min", value=self.steps[0].start_min, limit=0, rule="equal to"
-            )
-        for i in range(1, len(self.steps)):
-            prev, cur = self.steps[i - 1].start_min, self.steps[i].start_min
-            if cur <= prev:
-                raise OutOfRangeError(
-                    field=f"steps[{i}].start_min", value=cur, limit=prev, rule="greater than"
-                )
-
-    def step_ends_min(self) -> tuple[int, ...]:
-        """End minute of each step (the next step's start, 1440 for the last)."""
-        return (*(s.start_min for s in self.steps[1:]), MINUTES_PER_DAY)
-
-    def volume_nl(self) -> Fraction:
-        """Exact volume this day delivers from 00:00 to 24:00, in nL."""
-        integral = sum(
-            step.rate_nl_per_day * (end - step.start_min)
-            for step, end in zip(self.steps, self.step_ends_min(), strict=True)
-        )
-        return Fraction(integral, MINUTES_PER_DAY)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Flex:
-    """Flex dosing: one day profile for every day, or seven (Monday .. Sunday)."""
-
-    days: tuple[DayProfile, ...]
-
-    def __post_init__(self) -> None:
-        if type(self.days) is not tuple or not all(isinstance(d, DayProfile) for d in self.days):
-            raise WrongTypeError(field="days", value=self.days, expected="a tuple of DayProfile")
-        if len(self.days) not in (1, DAYS_PER_WEEK):
-            raise OutOfRangeError(
-                field="len(days)", value=len(self.days), limit=(1, DAYS_PER_WEEK), rule="one of"
-            )
-
-    def day(self, weekday: int) -> DayProfile:
-        """The profile that runs on ``weekday`` (Monday = 0)."""
-        return self.days[0] if len(self.days) == 1 else self.days[weekday]
-
-
-@dataclass(frozen=True, kw_only=True)
-class MinimumRate:
-    """Keep-open flow only, at the profile's minimum-rate-mode flow."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Stopped:
-    """No basal delivery."""
-
-
-Prescription: TypeAlias = Simple | Flex | MinimumRate | Stopped
-"""Any basal prescription."""
-
-
-def mode_of(prescription: Prescription) -> Mode:
-    """The wire mode of a prescription."""
-    match prescription:
-        case Simple():
-            return Mode.SIMPLE
-        case Flex():
-            return Mode.FLEX
-        case MinimumRate():
-            return Mode.MINIMUM_RATE
-        case Stopped():
-            return Mode.STOPPED
-
-
-def _check_limits(prescription: Prescription, profile: PumpProfile) -> None:
-    low, high = profile.min_rate_nl_per_day, profile.max_rate_nl_per_day
-    match prescription:
-        case Simple(rate_nl_per_day=rate):
-            _within("rate_nl_per_day", rate, low, high)
-        case Flex(days=days):
-            for d, day in enumerate(days):
-                if len(day.steps) > profile.max_flex_steps:
-                    raise OutOfRangeError(
-                        field=f"days[{d}].len(steps)",
-                        value=len(day.steps),
-                        limit=profile.max_flex_steps,
-                        rule="at most",
-                    )
-                for i, step in enumerate(day.steps):
-                    if step.start_min % profile.flex_step_granularity_min:
-                        raise OutOfRangeError(
-                            field=f"days[{d}].steps[{i}].start_min",
-                            value=step.start_min,
-                            limit=profile.flex_step_granularity_min,
-                            rule="a multiple of",
-                        )
-                    _within(
-                        f"days[{d}].steps[{i}].rate_nl_per_day", step.rate_nl_per_day, low, high
-                    )
-        case MinimumRate() | Stopped():
-            pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class Schedule:
-    """A prescription validated against a profile and compiled to a weekly rate table.
-
-    Construction raises :class:`OutOfRangeError` if the prescription breaks
-    the profile's limits. Times are RTC seconds (UTC; weeks start Monday).
+    Returns the compiled schedule, or raises OutOfRangeError naming the step
+    and the rate (nL/day) its dose needs. Checked at every concentration the
+    pump will run it at: the drug in the pump and, during a bridge, the old one.
     """
-
-    prescription: Prescription
-    profile: PumpProfile
-    period_s: int = field(init=False, compare=False)
-    """The schedule repeats every ``period_s`` (1 when constant, a day, or a week)."""
-    period_integral: int = field(init=False, compare=False, repr=False)
-    """Sum of rate x seconds over one period, in nL*s/day."""
-    weekly_integral: int = field(init=False, compare=False, repr=False)
-    """Sum of rate x seconds over a week, in nL*s/day (divide by 86400 for nL)."""
-    _starts: tuple[int, ...] = field(init=False, compare=False, repr=False)
-    _rates: tuple[int, ...] = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.prescription, Simple | Flex | MinimumRate | Stopped):
-            raise WrongTypeError(
-                field="prescription", value=self.prescription, expected="a Prescription"
-            )
-        _check_limits(self.prescription, self.profile)
-        starts: list[int] = []
-        rates: list[int] = []
-        match self.prescription:
-            case Flex() as flex:
-                for wd in range(DAYS_PER_WEEK):
-                    for step in flex.day(wd).steps:
-                        # Adjacent equal rates merge: fewer events to simulate.
-                        if rates and rates[-1] == step.rate_nl_per_day:
-                            continue
-                        starts.append(wd * SECONDS_PER_DAY + step.start_min * SECONDS_PER_MINUTE)
-                        rates.append(step.rate_nl_per_day)
-            case _:
-                starts.append(0)
-                rates.append(self._constant_rate())
-        ends = [*starts[1:], SECONDS_PER_WEEK]
-        weekly = sum(r * (e - s) for s, e, r in zip(starts, ends, rates, strict=True))
-        if len(rates) == 1:
-            period = 1
-        elif isinstance(self.prescription, Flex) and len(self.prescription.days) == 1:
-            period = SECONDS_PER_DAY
-        else:
-            period = SECONDS_PER_WEEK
-        object.__setattr__(self, "_starts", tuple(starts))
-        object.__setattr__(self, "_rates", tuple(rates))
-        object.__setattr__(self, "weekly_integral", weekly)
-        object.__setattr__(self, "period_s", period)
-        object.__setattr__(self, "period_integral", weekly * period // SECONDS_PER_WEEK)
-
-    def _constant_rate(self) -> int:
-        match self.prescription:
-            case Simple(rate_nl_per_day=rate):
-                return rate
-            case MinimumRate():
-                return self.profile.minimum_rate_mode_nl_per_day
-            case _:
-                return 0
-
-    @property
-    def mode(self) -> Mode:
-        """The wire mode of the prescription."""
-        return mode_of(self.prescription)
-
-    def segment_at(self, clock_s: int) -> tuple[int, int | None]:
-        """The rate at ``clock_s`` and the seconds until it next changes (None: never)."""
-        starts = self._starts
-        if len(starts) == 1:
-            return self._rates[0], None
-        off = week_offset_s(clock_s)
-        i = bisect_right(starts, off) - 1
-        if i + 1 < len(starts):
-            nxt = starts[i + 1]
-        elif self._rates[0] == self._rates[-1]:
-            # The last segment runs on into next Monday's first one.
-            nxt = SECONDS_PER_WEEK + starts[1]
-        else:
-            nxt = SECONDS_PER_WEEK
-        return self._rates[i], nxt - off
-
-    def rate_at(self, clock_s: int) -> int:
-        """Basal rate in nL/day at RTC second ``clock_s``."""
-        return self.segment_at(clock_s)[0]
-
-    def next_change_after(self, clock_s: int) -> int | None:
-        """The first RTC second after ``clock_s`` at which the rate differs; None if constant."""
-        until = self.segment_at(clock_s)[1]
-        return None if until is None else clock_s + until
-
-    def daily_volume_nl(self, weekday: int) -> Fraction:
-        """Exact volume the schedule delivers over ``weekday`` (Monday = 0), 00:00 to 24:00."""
-        if not 0 <= weekday < DAYS_PER_WEEK:
-            raise OutOfRangeError(field="weekday", value=weekday, limit=(0, 6), rule="within")
-        if isinstance(self.prescription, Flex):
-            return self.prescription.day(weekday).volume_nl()
-        return Fraction(self._constant_rate())
-
-
-def validate(prescription: Prescription, profile: PumpProfile) -> Schedule:
-    """Check a prescription against a profile; the compiled schedule, or OutOfRangeError."""
-    return Schedule(prescription=prescription, profile=profile)
+    if not isinstance(spec, PrescriptionSpec):
+        raise WrongTypeError(field="prescription", value=spec, expected="a PrescriptionSpec")
+    low, high = profile.min_rate_nl_per_day, profile.max_rate_nl_per_day
+    schedule = compile_for(spec, profile, concentration_ug_per_ml)
+    if spec.mode is Mode.SIMPLE:
+        _within("rate_nl_per_day", schedule.rate_at(0), low, high)
+    elif spec.mode is Mode.FLEX:
+        for d, day in enumerate(spec.profiles):
+            if len(day) > profile.max_flex_steps:
+                raise OutOfRangeError(
+                    field=f"days[{d}].len(steps)",
+                    value=len(day),
+                    limit=profile.max_flex_steps,
+                    rule="at most",
+                )
+            for i, (step, (_, rate)) in enumerate(zip(day, schedule.days[d], strict=True)):
+                if step.start_min % profile.flex_step_granularity_min:
+                    raise OutOfRangeError(
+                        field=f"days[{d}].steps[{i}].start_min",
+                        value=step.start_min,
+                        limit=profile.flex_step_granularity_min,
+                        rule="a multiple of",
+                    )
+                _within(f"days[{d}].steps[{i}].rate_nl_per_day", rate, low, high)
+    return schedule
 
 
 # --------------------------------------------------------------------------- boluses
 
-_CLINICIAN_BOLUS_KINDS = (BolusKind.THERAPEUTIC, BolusKind.BRIDGE, BolusKind.PRIMING)
-
 
 @dataclass(frozen=True, kw_only=True)
 class Bolus:
-    """A bolus: ``volume_nl`` over ``duration_s``, replacing the basal rate while it runs.
-
-    THERAPEUTIC and PATIENT run over their chosen duration; BRIDGE and
-    PRIMING run at the profile's maximum rate (build them with
-    :meth:`at_max_rate`).
-    """
+    """A bolus as the pump runs it: ``volume_nl`` over ``duration_s``, replacing the basal
+    rate while it runs. ``dose_ng`` is the dose it carries (0 for PRIMING, a volume)."""
 
     kind: BolusKind
     volume_nl: int
     duration_s: int
+    dose_ng: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, BolusKind):
             raise WrongTypeError(field="kind", value=self.kind, expected="a BolusKind")
-        if self.kind is BolusKind.NONE:
+        if self.kind in (BolusKind.NONE, BolusKind.BRIDGE):
             raise OutOfRangeError(
-                field="kind", value=self.kind.name, limit="THERAPEUTIC..PATIENT", rule="one of"
+                field="kind",
+                value=self.kind.name,
+                limit=("THERAPEUTIC", "PRIMING", "PATIENT"),
+                rule="one of",
             )
         _int("volume_nl", self.volume_nl, minimum=1)
         _int("duration_s", self.duration_s, minimum=1)
+        _int("dose_ng", self.dose_ng, minimum=0)
 
     @classmethod
-    def at_max_rate(cls, *, kind: BolusKind, volume_nl: int, profile: PumpProfile) -> Bolus:
-        """A bolus of ``volume_nl`` at the profile's maximum rate (bridge, priming)."""
+    def priming(cls, *, volume_nl: int, profile: PumpProfile) -> Bolus:
+        """A priming bolus of ``volume_nl`` at the profile's maximum rate."""
         _int("volume_nl", volume_nl, minimum=1)
         return cls(
-            kind=kind,
+            kind=BolusKind.PRIMING,
             volume_nl=volume_nl,
             duration_s=profile.bolus_duration_at_max_rate_s(volume_nl),
         )
 
-    @property
-    def rate_nl_per_day(self) -> Fraction:
-        """Exact mean rate of the bolus."""
-        return Fraction(self.volume_nl * SECONDS_PER_DAY, self.duration_s)
+    @classmethod
+    def of_dose(
+        cls, *, kind: BolusKind, dose_ng: int, duration_s: int, concentration_ug_per_ml: int
+    ) -> Bolus:
+        """A dose bolus: ``dose_ng`` over ``duration_s`` as volume of a concentration."""
+        _int("dose_ng", dose_ng, minimum=1)
+        volume = volume_for_dose(dose_ng, concentration_ug_per_ml)
+        if volume < 1:
+            raise OutOfRangeError(field="volume_nl", value=volume, limit=1, rule="at least")
+        return cls(kind=kind, volume_nl=volume, duration_s=duration_s, dose_ng=dose_ng)
 
 
 def validate_bolus(bolus: Bolus, profile: PumpProfile) -> None:
@@ -349,7 +167,7 @@ def validate_bolus(bolus: Bolus, profile: PumpProfile) -> None:
     )
     _within("volume_nl", bolus.volume_nl, profile.min_bolus_volume_nl, high)
     fastest_s = profile.bolus_duration_at_max_rate_s(bolus.volume_nl)
-    if bolus.kind in (BolusKind.BRIDGE, BolusKind.PRIMING):
+    if bolus.kind is BolusKind.PRIMING:
         if bolus.duration_s != fastest_s:
             raise OutOfRangeError(
                 field="duration_s",
@@ -368,13 +186,14 @@ def validate_bolus(bolus: Bolus, profile: PumpProfile) -> None:
 class PatientDoseSettings:
     """Patient-activated doses as the clinician set them.
 
-    A dose is ``volume_nl`` over ``duration_s``; after a granted dose the
-    next is refused for ``lockout_s``; at most ``max_per_24h`` are granted in
-    any trailing 24 h. When disabled the numbers are kept but unused.
+    A dose is ``dose_ng`` over ``duration_s`` (its volume follows the
+    concentration in force when it starts); after a granted dose the next is
+    refused for ``lockout_s``; at most ``max_per_24h`` are granted in any
+    trailing 24 h. When disabled the numbers are kept but unused.
     """
 
     enabled: bool
-    volume_nl: int
+    dose_ng: int
     duration_s: int
     lockout_s: int
     max_per_24h: int
@@ -383,7 +202,7 @@ class PatientDoseSettings:
         if type(self.enabled) is not bool:
             raise WrongTypeError(field="enabled", value=self.enabled, expected="a bool")
         least = 1 if self.enabled else 0
-        _int("volume_nl", self.volume_nl, minimum=least)
+        _int("dose_ng", self.dose_ng, minimum=least)
         _int("duration_s", self.duration_s, minimum=least)
         _int("lockout_s", self.lockout_s, minimum=least)
         _int("max_per_24h", self.max_per_24h, minimum=least)
@@ -391,18 +210,35 @@ class PatientDoseSettings:
     @classmethod
     def disabled(cls) -> PatientDoseSettings:
         """Patient doses off (the state of a new pump)."""
-        return cls(enabled=False, volume_nl=0, duration_s=0, lockout_s=0, max_per_24h=0)
+        return cls(enabled=False, dose_ng=0, duration_s=0, lockout_s=0, max_per_24h=0)
 
-    def bolus(self) -> Bolus:
-        """The bolus one granted dose runs."""
-        return Bolus(kind=BolusKind.PATIENT, volume_nl=self.volume_nl, duration_s=self.duration_s)
+    def bolus(self, concentration_ug_per_ml: int) -> Bolus:
+        """The bolus one granted dose runs at a concentration."""
+        return Bolus.of_dose(
+            kind=BolusKind.PATIENT,
+            dose_ng=self.dose_ng,
+            duration_s=self.duration_s,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+        )
+
+    def rule(self, concentration_ug_per_ml: int) -> PatientRule:
+        """The doses as a forecast places them, at a concentration."""
+        return PatientRule(
+            volume_nl=volume_for_dose(self.dose_ng, concentration_ug_per_ml),
+            duration_s=self.duration_s,
+            lockout_s=self.lockout_s,
+            max_per_24h=self.max_per_24h,
+            dose_ng=self.dose_ng,
+        )
 
 
-def validate_patient_settings(settings: PatientDoseSettings, profile: PumpProfile) -> None:
+def validate_patient_settings(
+    settings: PatientDoseSettings, profile: PumpProfile, concentration_ug_per_ml: int
+) -> None:
     """Check enabled settings against a profile's limits; disabled settings always pass."""
     if not settings.enabled:
         return
-    validate_bolus(settings.bolus(), profile)
+    validate_bolus(settings.bolus(concentration_ug_per_ml), profile)
     _within("max_per_24h", settings.max_per_24h, 1, profile.patient_max_doses_per_24h)
     _within(
         "lockout_s",
@@ -415,27 +251,6 @@ def validate_patient_settings(settings: PatientDoseSettings, profile: PumpProfil
         raise OutOfRangeError(
             field="lockout_s", value=settings.lockout_s, limit=settings.duration_s, rule="at least"
         )
-
-
-def doses_in_24h(grants_t: Sequence[int], t: int) -> int:
-    """How many grant times (ascending, model seconds) fall in the trailing 24 h (t-86400, t]."""
-    return len(grants_t) - bisect_right(grants_t, t - SECONDS_PER_DAY)
-
-
-def next_patient_dose_t(settings: PatientDoseSettings, grants_t: Sequence[int], t: int) -> int:
-    """The earliest model second >= ``t`` at which the request rule grants a dose.
-
-    ``grants_t`` are the model times of granted doses, ascending. The rule:
-    at least ``lockout_s`` since the last grant, and fewer than
-    ``max_per_24h`` grants in the trailing 24 h.
-    """
-    earliest = t
-    if grants_t:
-        earliest = max(earliest, grants_t[-1] + settings.lockout_s)
-    n = settings.max_per_24h
-    if len(grants_t) >= n:
-        earliest = max(earliest, grants_t[-n] + SECONDS_PER_DAY)
-    return earliest
 
 
 def check_patient_dose(settings: PatientDoseSettings, grants_t: Sequence[int], t: int) -> None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from firmware_model.errors import InvalidProfileError
-from firmware_model.timebase import MINUTES_PER_DAY, SECONDS_PER_DAY, ceil_div
+from protocol.battery import BatteryModel
 from protocol.enums import AlarmClass
+from protocol.timebase import MINUTES_PER_DAY, SECONDS_PER_DAY, ceil_div
 
 _PPM = 1_000_000
 
@@ -262,6 +263,16 @@ class PumpProfile:
         if alarm_class is AlarmClass.CRITICAL:
             return self.critical_tone
         return self.non_critical_tone
+
+    def battery(self) -> BatteryModel:
+        """The battery arithmetic of this model (shared with the programmer)."""
+        return BatteryModel(
+            capacity_uc=self.battery_capacity_uc,
+            quiescent_drain_uc_per_s=self.battery_quiescent_drain_uc_per_s,
+            drain_uc_per_nl=self.battery_drain_uc_per_nl,
+            telemetry_drain_uc_per_s=self.battery_telemetry_drain_uc_per_s,
+            eri_lead_s=self.eri_lead_s,
+        )
 
     def bolus_duration_at_max_rate_s(self, volume_nl: int) -> int:
         """Whole seconds a bolus of ``volume_nl`` takes at the maximum rate (rounded up)."""

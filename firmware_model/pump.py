@@ -47,9 +47,9 @@ from dataclasses import dataclass, replace
 
 from firmware_model import nvm
 from firmware_model.alarms import ALARM_RULES, AlarmTable, AlarmView
-from firmware_model.battery import BatteryModel
-from firmware_model.delivery import DeliveryState, RunningBolus, first_reach
+from firmware_model.delivery import BridgeState, DeliveryState
 from firmware_model.errors import (
+    ConcentrationMismatchError,
     CorruptImageError,
     FirmwareError,
     InvalidStateError,
@@ -61,21 +61,39 @@ from firmware_model.errors import (
     WrongTypeError,
 )
 from firmware_model.event_log import EventLog, EventLogReader
-from firmware_model.forecast import Crossing, Plan, Query, first_crossings, first_reach_t
+from firmware_model.mri import MriState
 from firmware_model.prescription import (
     Bolus,
     PatientDoseSettings,
-    Prescription,
-    Schedule,
     check_patient_dose,
-    doses_in_24h,
-    next_patient_dose_t,
+    compile_for,
     validate,
     validate_bolus,
     validate_patient_settings,
 )
 from firmware_model.profile import PumpProfile, ToneSpec
-from firmware_model.timebase import (
+from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason
+from protocol.forecast import (
+    BridgePlan,
+    Crossing,
+    Plan,
+    Query,
+    bridge_end,
+    first_crossings,
+    first_reach_t,
+)
+from protocol.messages import ImplantFields, PrescriptionSpec
+from protocol.schedule import (
+    RunningBolus,
+    Schedule,
+    bridge_volume_nl,
+    daily_dose_ng,
+    doses_in_24h,
+    first_reach,
+    next_patient_dose_t,
+    rescale_bolus,
+)
+from protocol.timebase import (
     DAYS_PER_WEEK,
     INT32_MAX,
     INT32_MIN,
@@ -83,7 +101,6 @@ from firmware_model.timebase import (
     SECONDS_PER_DAY,
     weekday,
 )
-from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason
 
 _SERIAL_MAX_CHARS = 32
 
@@ -116,17 +133,35 @@ class RefillResult:
     """The estimate after the refill."""
     previous_concentration_ug_per_ml: int
     concentration_ug_per_ml: int
+    bridge_volume_nl: int
+    """Dead volume the bridge runs for (0: no bridge)."""
 
     @property
     def concentration_changed(self) -> bool:
-        """True when the new drug differs: offer a bridge bolus."""
+        """True when the new drug differs."""
         return self.concentration_ug_per_ml != self.previous_concentration_ug_per_ml
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefillOrder:
+    """A refill transaction as the clinician orders it (validated whole before it applies)."""
+
+    removed_nl: int
+    added_nl: int
+    concentration_ug_per_ml: int
+    prescription: PrescriptionSpec
+    """The prescription to run on the new drug (it must name the new concentration)."""
+    bridge: bool
+    """Run the bridge (only when the concentration changes)."""
+    drug_lot: str = ""
+    allow_nonstandard_concentration: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
 class PatientDoseGrant:
     """A granted patient dose."""
 
+    dose_ng: int
     volume_nl: int
     duration_s: int
     ends_at_clock_s: int
@@ -148,24 +183,36 @@ class PumpStatus:
     """Model time the status was taken at."""
     clock_s: int
     mode: Mode
-    """Mode of the programmed prescription."""
-    stop_reason: StopReason | None
-    """Set while stopped by a clinician."""
+    """STOPPED while therapy is stopped (STOP_PUMP or a STOPPED prescription), else the
+    prescription's mode."""
+    stop_reason: StopReason
+    """Why STOP_PUMP stopped it (NONE otherwise)."""
     halted_by: tuple[AlarmCode, ...]
-    """Active alarms halting delivery."""
+    """Active alarms halting delivery (faults)."""
     delivering: bool
-    """Neither stopped nor halted (a Stopped prescription still delivers nothing)."""
+    """Drug is moving now: not STOPPED and not halted."""
     bolus_kind: BolusKind
+    bolus_dose_ng: int
     bolus_volume_nl: int
+    bolus_duration_s: int
+    bolus_start_clock_s: int | None
     bolus_remaining_nl: int
     bolus_end_clock_s: int | None
     basal_rate_nl_per_day: int
-    """The programmed basal rate at this instant."""
+    """The programmed basal rate at this instant (at the concentration in force)."""
     current_rate_nl_per_day: int
-    """What is being delivered now (a bolus's mean rate rounded down; 0 when stopped)."""
+    """What is being delivered now (a bolus's mean rate rounded down; 0 when not delivering)."""
+    daily_dose_ng: int
+    """Today's basal dose over 24 h, rounded down to whole ng."""
     daily_volume_nl: int
-    """Volume of today's basal profile over 24 h, rounded down to whole nL."""
+    """Volume of today's basal profile over 24 h at the rates in force, rounded down."""
     concentration_ug_per_ml: int
+    """The drug in the reservoir."""
+    bridge_remaining_nl: int
+    bridge_concentration_ug_per_ml: int
+    """The old concentration a running bridge computes at (0: no bridge)."""
+    bridge_end_clock_s: int | None
+    basal_remainder: int
     reservoir_nl: int
     """The pump's estimate of the reservoir volume."""
     reservoir_capacity_nl: int
@@ -177,9 +224,12 @@ class PumpStatus:
     low_reservoir_at_clock_s: int | None
     empty_at_clock_s: int | None
     battery_permille: int
+    battery_uc: int
     projected_battery_life_s: int
     eri_at_clock_s: int | None
     patient_doses_in_24h: int
+    recent_doses_clock_s: tuple[int, ...]
+    """Clock seconds of the patient doses granted in the trailing 24 h."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -208,11 +258,20 @@ class Pump:
         self._serial = image.serial
         self._t = image.t
         self._clock_offset_s = image.clock_offset_s
-        self._schedule = validate(image.prescription, profile)
+        self._prescription = image.prescription
         self._concentration_ug_per_ml = image.concentration_ug_per_ml
+        self._bridge = None if image.bridge is None else replace(image.bridge)
+        self._implant = image.implant
+        self._drug_lot = image.drug_lot
+        self._last_refill_t = image.last_refill_t
+        self._reset_pending = image.reset_pending
+        self._mri = None if image.mri is None else replace(image.mri)
+        self._delivering_since_t = image.delivering_since_t
+        self._steady = compile_for(image.prescription, profile, image.concentration_ug_per_ml)
+        self._schedule = self._compile()
         self._alarm_volume_nl = image.alarm_volume_nl
         self._delivery = replace(image.delivery)
-        self._battery = BatteryModel.from_profile(profile)
+        self._battery = profile.battery()
         self._battery_uc = image.battery_uc
         self._alarms = AlarmTable(active={a.code: a for a in image.alarms})
         self._log = EventLog.restore(
@@ -223,16 +282,18 @@ class Pump:
         self._patient = image.patient
         self._grants_t = list(image.grants_t)
         # Derived, never stored:
-        self._eri_threshold_uc = self._battery.eri_threshold_uc(self._schedule.weekly_integral)
+        self._eri_threshold_uc = self._battery.eri_threshold_uc(self._steady.weekly_integral)
         self._halt_codes = self._alarms.halting_codes()
         self.segments_processed = 0
         """Diagnostic: constant-rate segments integrated so far (not part of the state)."""
         # Forecast cache (derived, never stored). The plan version changes whenever what
         # the pump will do from now on changes other than by time running along it.
         self._plan_version = 0
+        self._was_delivering = self.delivering
         self._anchors: list[_Anchor | None] = [None, None, None]
-        self._daily_volumes_for: Schedule | None = None
+        self._daily_for: Schedule | None = None
         self._daily_volumes_nl: tuple[int, ...] = ()
+        self._daily_doses_ng: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ construction
 
@@ -245,12 +306,16 @@ class Pump:
         t: int,
         reservoir_nl: int,
         concentration_ug_per_ml: int,
-        prescription: Prescription,
+        prescription: PrescriptionSpec,
         battery_permille: int = 1000,
         clock_offset_s: int = 0,
         allow_nonstandard_concentration: bool = False,
+        implant: ImplantFields | None = None,
     ) -> Pump:
-        """A freshly implanted pump at model second ``t`` (logs POWER_ON)."""
+        """A freshly implanted pump at model second ``t`` (logs POWER_ON).
+
+        ``prescription`` must be for the drug filled (``concentration_ug_per_ml``).
+        """
         if type(serial) is not str:
             raise WrongTypeError(field="serial", value=serial, expected="a str")
         if not (0 < len(serial) <= _SERIAL_MAX_CHARS and serial.isascii() and serial.isprintable()):
@@ -272,7 +337,9 @@ class Pump:
                 rule="at most",
             )
         _check_concentration(profile, concentration_ug_per_ml, allow_nonstandard_concentration)
-        battery = BatteryModel.from_profile(profile)
+        _check_named(prescription, concentration_ug_per_ml)
+        validate(prescription, profile, concentration_ug_per_ml)
+        battery = profile.battery()
         image = nvm.PumpImage(
             profile=profile,
             serial=serial,
@@ -293,6 +360,13 @@ class Pump:
             log_capacity=profile.event_log_capacity,
             log_total_written=0,
             log_entries=(),
+            bridge=None,
+            implant=implant,
+            drug_lot="",
+            last_refill_t=None,
+            reset_pending=False,
+            mri=None,
+            delivering_since_t=t,
         )
         pump = cls(image)
         pump._log_event(EventCode.POWER_ON, reservoir_nl, concentration_ug_per_ml)
@@ -306,7 +380,7 @@ class Pump:
             serial=self._serial,
             t=self._t,
             clock_offset_s=self._clock_offset_s,
-            prescription=self._schedule.prescription,
+            prescription=self._prescription,
             concentration_ug_per_ml=self._concentration_ug_per_ml,
             alarm_volume_nl=self._alarm_volume_nl,
             delivery=replace(self._delivery),
@@ -319,6 +393,13 @@ class Pump:
             log_capacity=self._log.capacity,
             log_total_written=self._log.total_written,
             log_entries=tuple(self._log),
+            bridge=None if self._bridge is None else replace(self._bridge),
+            implant=self._implant,
+            drug_lot=self._drug_lot,
+            last_refill_t=self._last_refill_t,
+            reset_pending=self._reset_pending,
+            mri=None if self._mri is None else replace(self._mri),
+            delivering_since_t=self._delivering_since_t,
         )
 
     def to_bytes(self) -> bytes:
@@ -401,6 +482,18 @@ class Pump:
                 if until is not None:
                     end = min(end, now + until)
         event = bolus is not None and end == bolus.end_t
+        mri = self._mri
+        if mri is not None:
+            resume = mri.next_event_t(now)
+            if resume is not None and resume <= end:
+                end, event = resume, True
+        if b and self._bridge is not None:
+            # The bridge ends when the volume since the refill reaches the dead volume.
+            dt = first_reach(
+                q=0, p=1, a=a, b=b, c=c, need=self._bridge.remaining_nl, max_dt=end - now
+            )
+            if dt is not None:
+                end, event = now + dt, True
         if b:
             # Volume thresholds: low reservoir, then empty (whichever is still ahead).
             est = d.estimate_nl
@@ -440,6 +533,8 @@ class Pump:
             if bolus is None:
                 d.basal_remainder = total % c
             d.command(volume, self._profile.delivery_bias_ppm)
+            if self._bridge is not None:
+                self._bridge.remaining_nl -= volume
         self._battery_uc = max(remaining - self._battery.drain_uc(dt, volume), 0)
         self._t = end
         if event:
@@ -459,13 +554,19 @@ class Pump:
             case AlarmCode.EOS:
                 return self._battery_uc == 0
             case AlarmCode.MOTOR_STALL:
-                return self._stalled_since_t is not None
+                return self._stalled_since_t is not None or (
+                    self._mri is not None and self._mri.stalled(self._t)
+                )
+            case AlarmCode.LOW_BATTERY_RESET:
+                return self._reset_pending
             case _:
                 return self._alarms.is_active(code)  # latched: the alarm is its own condition
 
     def _evaluate(self) -> None:
         """Bring alarms, halts and the running bolus in line with the state at ``t``."""
         d = self._delivery
+        if self._bridge is not None and self._bridge.remaining_nl <= 0:
+            self._end_bridge(EventCode.BRIDGE_ENDED)
         bolus = d.bolus
         if bolus is not None and self._t >= bolus.end_t:
             d.bolus = None
@@ -491,6 +592,74 @@ class Pump:
         self._halt_codes = halting
         if halting:
             self._cancel_running_bolus()
+        mri = self._mri
+        if mri is not None and mri.recovered_t is None and not mri.stalled(self._t):
+            mri.recovered_t = self._t
+            self._log_mri_recovery()
+        self._track_delivery()
+
+    def _log_mri_recovery(self) -> None:
+        mri = self._mri
+        if mri is None or mri.recovered_t is None or not mri.recovery_loggable():
+            return
+        duration = mri.recovered_t - mri.since_t
+        self._log_event(EventCode.STALL_RECOVERY, min(duration, INT32_MAX), 0)
+        self._mri = None
+
+    def _track_delivery(self) -> None:
+        """Remember the second delivery last started or stopped (the emergency summary's
+        "since when")."""
+        if self.delivering != self._was_delivering:
+            self._was_delivering = self.delivering
+            self._delivering_since_t = self._t
+
+    # ------------------------------------------------------------------ concentration
+
+    @property
+    def rate_concentration_ug_per_ml(self) -> int:
+        """The concentration rates and doses are computed at now: the old drug during a
+        bridge, else the drug in the reservoir."""
+        bridge = self._bridge
+        return (
+            self._concentration_ug_per_ml if bridge is None else bridge.old_concentration_ug_per_ml
+        )
+
+    def _compile(self) -> Schedule:
+        """The rates in force: the prescription at the concentration in force."""
+        if self._bridge is None:
+            return self._steady
+        return compile_for(self._prescription, self._profile, self.rate_concentration_ug_per_ml)
+
+    def _set_prescription(self, spec: PrescriptionSpec) -> None:
+        self._prescription = spec
+        self._steady = compile_for(spec, self._profile, self._concentration_ug_per_ml)
+        self._schedule = self._compile()
+        self._eri_threshold_uc = self._battery.eri_threshold_uc(self._steady.weekly_integral)
+        self._plan_version += 1
+
+    def _end_bridge(self, code: EventCode) -> tuple[int, int]:
+        """End the bridge (BRIDGE_ENDED or BRIDGE_CANCELLED): the new drug's rates from now.
+
+        A dose bolus still running is rescaled so the rest of its dose comes as the new
+        drug. Returns the volume the bridge delivered and the volume it had left.
+        """
+        bridge = self._bridge
+        assert bridge is not None
+        delivered = bridge.volume_nl - bridge.remaining_nl
+        left = max(bridge.remaining_nl, 0)
+        self._bridge = None
+        bolus = self._delivery.bolus
+        if bolus is not None:
+            self._delivery.bolus = rescale_bolus(
+                bolus,
+                self._t,
+                old_concentration=bridge.old_concentration_ug_per_ml,
+                new_concentration=self._concentration_ug_per_ml,
+            )
+        self._schedule = self._compile()
+        self._plan_version += 1
+        self._log_event(code, min(delivered, INT32_MAX), self._concentration_ug_per_ml)
+        return delivered, left
 
     def _cancel_running_bolus(self) -> int:
         bolus = self._delivery.bolus
@@ -510,7 +679,7 @@ class Pump:
             raise PumpHaltedError(self._halt_codes)
         if self._suspended is not None:
             raise InvalidStateError(f"pump is stopped ({self._suspended.name}); resume it first")
-        if self._schedule.mode is Mode.STOPPED:
+        if self._prescription.mode is Mode.STOPPED:
             raise InvalidStateError("the programmed mode is STOPPED")
         if self._delivery.bolus is not None:
             raise InvalidStateError(f"a {self._delivery.bolus.kind.name} bolus is running")
@@ -527,26 +696,44 @@ class Pump:
 
     def _start_bolus(self, bolus: Bolus) -> None:
         self._delivery.bolus = RunningBolus(
-            kind=bolus.kind, volume_nl=bolus.volume_nl, duration_s=bolus.duration_s, start_t=self._t
+            kind=bolus.kind,
+            volume_nl=bolus.volume_nl,
+            duration_s=bolus.duration_s,
+            start_t=self._t,
+            dose_ng=bolus.dose_ng,
         )
         self._plan_version += 1
         self._log_event(EventCode.BOLUS_STARTED, bolus.kind, bolus.volume_nl)
 
     # ------------------------------------------------------------------ commands
 
-    def program(self, t: int, prescription: Prescription) -> None:
-        """Commit a prescription (validated here; refused with OutOfRangeError)."""
+    def check_prescription(self, prescription: PrescriptionSpec) -> None:
+        """Refuse what :meth:`program` would refuse now (changes nothing)."""
+        _check_named(prescription, self._concentration_ug_per_ml)
+        validate(prescription, self._profile, self._concentration_ug_per_ml)
+        if self._bridge is not None:
+            validate(prescription, self._profile, self.rate_concentration_ug_per_ml)
+
+    def program(self, t: int, prescription: PrescriptionSpec) -> None:
+        """Commit a prescription of the drug in the pump.
+
+        Refused with ConcentrationMismatchError when it names another concentration,
+        OutOfRangeError when its rates break the model's limits (at the drug in the
+        pump, and during a bridge at the old drug too). A STOPPED prescription stops
+        therapy; programming leaves a STOP_PUMP in force (RESUME ends it) and ends a low
+        battery reset.
+        """
         self.advance_to(t)
-        schedule = validate(prescription, self._profile)
-        self._schedule = schedule
-        self._plan_version += 1
-        self._eri_threshold_uc = self._battery.eri_threshold_uc(schedule.weekly_integral)
-        today = schedule.daily_volume_nl(weekday(self.clock(t)))
-        self._log_event(EventCode.PROGRAMMED, schedule.mode, today.numerator // today.denominator)
+        self.check_prescription(prescription)
+        self._set_prescription(prescription)
+        self._reset_pending = False
+        today = self._daily_dose_ng(weekday(self.clock(t)))
+        self._log_event(EventCode.PROGRAMMED, prescription.mode, min(today, INT32_MAX))
         self._evaluate()
 
     def start_bolus(self, t: int, bolus: Bolus) -> None:
-        """Start a clinician bolus (THERAPEUTIC, BRIDGE or PRIMING)."""
+        """Start a clinician bolus (THERAPEUTIC or PRIMING) built at the concentration in
+        force (see :meth:`therapeutic_bolus`)."""
         self.advance_to(t)
         if not isinstance(bolus, Bolus):
             raise WrongTypeError(field="bolus", value=bolus, expected="a Bolus")
@@ -555,7 +742,7 @@ class Pump:
             raise OutOfRangeError(
                 field="kind",
                 value=bolus.kind.name,
-                limit=("THERAPEUTIC", "BRIDGE", "PRIMING"),
+                limit=("THERAPEUTIC", "PRIMING"),
                 rule="(patient doses go through request_patient_dose) one of",
             )
         self._check_can_bolus()
@@ -569,76 +756,178 @@ class Pump:
             raise InvalidStateError("no bolus is running")
         return self._cancel_running_bolus()
 
+    def therapeutic_bolus(self, *, dose_ng: int, duration_s: int) -> Bolus:
+        """A therapeutic bolus of ``dose_ng`` over ``duration_s`` at the concentration in
+        force (the old drug during a bridge)."""
+        return Bolus.of_dose(
+            kind=BolusKind.THERAPEUTIC,
+            dose_ng=dose_ng,
+            duration_s=duration_s,
+            concentration_ug_per_ml=self.rate_concentration_ug_per_ml,
+        )
+
     def stop(self, t: int, reason: StopReason) -> None:
-        """Stop delivery (cancelling any bolus) until :meth:`resume`."""
+        """Stop therapy (cancelling any bolus) until :meth:`resume`: mode becomes STOPPED."""
         self.advance_to(t)
-        if not isinstance(reason, StopReason):
-            raise WrongTypeError(field="reason", value=reason, expected="a StopReason")
+        if not isinstance(reason, StopReason) or reason is StopReason.NONE:
+            raise WrongTypeError(field="reason", value=reason, expected="a StopReason but NONE")
         if self._suspended is not None:
             raise InvalidStateError(f"pump is already stopped ({self._suspended.name})")
+        if self._prescription.mode is Mode.STOPPED:
+            raise InvalidStateError("therapy is already stopped: the prescription is STOPPED")
         self._cancel_running_bolus()
         self._suspended = reason
         self._plan_version += 1
         self._log_event(EventCode.STOPPED, reason, 0)
+        self._evaluate()
 
     def resume(self, t: int) -> None:
-        """Resume the programmed therapy after :meth:`stop`."""
+        """Resume the therapy that :meth:`stop` interrupted (a STOPPED prescription is
+        changed by programming, not resumed)."""
         self.advance_to(t)
         if self._suspended is None:
+            if self._prescription.mode is Mode.STOPPED:
+                raise InvalidStateError(
+                    "the prescription is STOPPED: program a prescription to restart therapy"
+                )
             raise InvalidStateError("pump is not stopped")
         self._suspended = None
         self._plan_version += 1
-        self._log_event(EventCode.RESUMED, self._schedule.mode, 0)
+        self._log_event(EventCode.RESUMED, self._prescription.mode, 0)
+        self._evaluate()
 
-    def refill(
-        self,
-        t: int,
-        *,
-        removed_nl: int,
-        added_nl: int,
-        concentration_ug_per_ml: int,
-        allow_nonstandard_concentration: bool = False,
-    ) -> RefillResult:
-        """Record a refill: what was removed, what was added, at which concentration.
+    def plan_refill(self, t: int, order: RefillOrder) -> RefillResult:
+        """Check a refill transaction whole and say what it would do; changes nothing.
 
-        Removing more than the pump expected (or than the reservoir held) is
-        a flagged discrepancy, not an error; overfilling is refused, and so is a
-        removed volume whose discrepancy would not fit a signed 32-bit field.
+        Refusals: a removed volume beyond int32, a concentration outside the model's
+        (OutOfRangeError), a prescription for another drug than the one added
+        (ConcentrationMismatchError), a bridge asked for without a concentration
+        change, without an implant record, or while another bridge runs
+        (InvalidStateError), rates or patient doses out of range at the new drug (or
+        during the bridge at the old one), and an overfill (OverfillError).
         """
         self.advance_to(t)
-        _require_int("removed_nl", removed_nl, minimum=0)
-        if removed_nl > INT32_MAX:
+        if not isinstance(order, RefillOrder):
+            raise WrongTypeError(field="order", value=order, expected="a RefillOrder")
+        _require_int("removed_nl", order.removed_nl, minimum=0)
+        if order.removed_nl > INT32_MAX:
             # Found by fuzzing: the refill was recorded, then its answer could not be built.
             raise OutOfRangeError(
-                field="removed_nl", value=removed_nl, limit=INT32_MAX, rule="at most"
+                field="removed_nl", value=order.removed_nl, limit=INT32_MAX, rule="at most"
             )
-        _require_int("added_nl", added_nl, minimum=0)
-        _check_concentration(
-            self._profile, concentration_ug_per_ml, allow_nonstandard_concentration
-        )
-        d = self._delivery
-        plan = d.plan_refill(
-            removed_nl=removed_nl,
-            added_nl=added_nl,
+        _require_int("added_nl", order.added_nl, minimum=0)
+        new = order.concentration_ug_per_ml
+        _check_concentration(self._profile, new, order.allow_nonstandard_concentration)
+        _check_named(order.prescription, new)
+        old = self._concentration_ug_per_ml
+        bridge_nl = 0
+        if order.bridge:
+            if new == old:
+                raise InvalidStateError(
+                    f"no bridge: the concentration stays {old} mcg/mL (send bridge false)"
+                )
+            if self._implant is None:
+                raise InvalidStateError(
+                    "no implant record: write it (SET_IMPLANT) so the bridge knows the "
+                    "catheter's dead volume"
+                )
+            bridge_nl = self.bridge_volume_for(old, new)
+        if new != old and self._bridge is not None:
+            raise InvalidStateError(
+                "a bridge is running: let it end or cancel it before changing the drug again"
+            )
+        validate(order.prescription, self._profile, new)
+        validate_patient_settings(self._patient, self._profile, new)
+        if order.bridge:
+            validate(order.prescription, self._profile, old)
+        plan = self._delivery.plan_refill(
+            removed_nl=order.removed_nl,
+            added_nl=order.added_nl,
             capacity_nl=self._profile.reservoir_capacity_nl,
         )
-        expected = d.estimate_nl
-        discrepancy = removed_nl - expected
-        result = RefillResult(
+        expected = self._delivery.estimate_nl
+        discrepancy = order.removed_nl - expected
+        return RefillResult(
             expected_nl=expected,
-            removed_nl=removed_nl,
+            removed_nl=order.removed_nl,
             discrepancy_nl=discrepancy,
             discrepancy_flagged=abs(discrepancy) > self._profile.refill_discrepancy_threshold_nl,
-            added_nl=added_nl,
+            added_nl=order.added_nl,
             reservoir_nl=plan.estimate_after_nl,
-            previous_concentration_ug_per_ml=self._concentration_ug_per_ml,
-            concentration_ug_per_ml=concentration_ug_per_ml,
+            previous_concentration_ug_per_ml=old,
+            concentration_ug_per_ml=new,
+            bridge_volume_nl=bridge_nl,
         )
-        d.apply_refill(plan, added_nl=added_nl)
-        self._concentration_ug_per_ml = concentration_ug_per_ml
-        self._log_event(EventCode.REFILLED, added_nl, concentration_ug_per_ml)
+
+    def bridge_volume_for(self, old_ug_per_ml: int, new_ug_per_ml: int) -> int:
+        """The dead volume a bridge from ``old`` to ``new`` runs for, from the implant record
+        (the lower bound of the catheter length when the concentration rises, the upper
+        when it falls) and the pump's internal tubing."""
+        implant = self._implant
+        if implant is None:
+            raise InvalidStateError("no implant record")
+        return bridge_volume_nl(
+            old_concentration_ug_per_ml=old_ug_per_ml,
+            new_concentration_ug_per_ml=new_ug_per_ml,
+            tubing_volume_nl=self._profile.internal_tubing_volume_nl,
+            catheter_volume_nl_per_cm=implant.catheter_volume_nl_per_cm,
+            catheter_length_mm=implant.catheter_length_mm,
+            catheter_length_uncertainty_mm=implant.catheter_length_uncertainty_mm,
+        )
+
+    def refill(self, t: int, order: RefillOrder) -> RefillResult:
+        """Apply a refill transaction at once: the reservoir emptied and refilled, the new
+        drug recorded, the prescription for it running and, if asked, the bridge started.
+
+        Never a state where the old rates run on the new drug. Refusals as
+        :meth:`plan_refill`, which is checked first, so a refusal changes nothing.
+        """
+        result = self.plan_refill(t, order)
+        d = self._delivery
+        plan = d.plan_refill(
+            removed_nl=order.removed_nl,
+            added_nl=order.added_nl,
+            capacity_nl=self._profile.reservoir_capacity_nl,
+        )
+        d.apply_refill(plan, added_nl=order.added_nl)
+        old = self._concentration_ug_per_ml
+        changed = order.prescription != self._prescription
+        self._concentration_ug_per_ml = order.concentration_ug_per_ml
+        self._drug_lot = order.drug_lot
+        self._last_refill_t = t
+        self._log_event(EventCode.REFILLED, order.added_nl, order.concentration_ug_per_ml)
+        if order.bridge:
+            self._bridge = BridgeState(
+                volume_nl=result.bridge_volume_nl,
+                remaining_nl=result.bridge_volume_nl,
+                old_concentration_ug_per_ml=old,
+                started_t=t,
+            )
+            self._log_event(EventCode.BRIDGE_STARTED, result.bridge_volume_nl, old)
+        self._set_prescription(order.prescription)
+        if changed:
+            self._reset_pending = False
+            today = self._daily_dose_ng(weekday(self.clock(t)))
+            self._log_event(EventCode.PROGRAMMED, order.prescription.mode, min(today, INT32_MAX))
         self._evaluate()
         return result
+
+    def cancel_bridge(self, t: int) -> tuple[int, int]:
+        """End the running bridge now (logged); returns (delivered, remaining) nL."""
+        self.advance_to(t)
+        if self._bridge is None:
+            raise InvalidStateError("no bridge is running")
+        result = self._end_bridge(EventCode.BRIDGE_CANCELLED)
+        self._evaluate()
+        return result
+
+    def set_implant(self, t: int, implant: ImplantFields) -> None:
+        """Write the implant record (the clinician's record of the catheter and patient)."""
+        self.advance_to(t)
+        if not isinstance(implant, ImplantFields):
+            raise WrongTypeError(field="implant", value=implant, expected="ImplantFields")
+        self._implant = implant
+        self._log_event(EventCode.IMPLANT_RECORDED, implant.catheter_length_mm, implant.origin)
 
     def set_alarm_volume(self, t: int, volume_nl: int) -> None:
         """Set the low-reservoir alarm volume (within the profile's range)."""
@@ -692,10 +981,12 @@ class Pump:
         self.advance_to(t)
         if not isinstance(settings, PatientDoseSettings):
             raise WrongTypeError(field="settings", value=settings, expected="PatientDoseSettings")
-        validate_patient_settings(settings, self._profile)
+        validate_patient_settings(settings, self._profile, self._concentration_ug_per_ml)
+        if self._bridge is not None:
+            validate_patient_settings(settings, self._profile, self.rate_concentration_ug_per_ml)
         # Logged first: the entry refuses parameters outside int32 (disabled settings are not
         # range-checked), and a refusal must change nothing (found by fuzzing).
-        self._log_event(EventCode.PATIENT_SETTINGS_SET, settings.volume_nl, settings.max_per_24h)
+        self._log_event(EventCode.PATIENT_SETTINGS_SET, settings.dose_ng, settings.max_per_24h)
         self._patient = settings
         self._plan_version += 1
 
@@ -714,7 +1005,8 @@ class Pump:
             if settings.enabled:
                 self._check_can_bolus()
             check_patient_dose(settings, grants, t)
-            self._check_deliverable(settings.volume_nl)
+            bolus = settings.bolus(self.rate_concentration_ug_per_ml)
+            self._check_deliverable(bolus.volume_nl)
         except RequestError as refusal:
             self._log_event(EventCode.PATIENT_DOSE_REFUSED, refusal.code, 0)
             raise
@@ -722,14 +1014,19 @@ class Pump:
         self._grants_t = grants
         self._plan_version += 1
         count = doses_in_24h(grants, t)
-        self._log_event(EventCode.PATIENT_DOSE_GRANTED, settings.volume_nl, count)
-        self._start_bolus(settings.bolus())
+        self._log_event(EventCode.PATIENT_DOSE_GRANTED, min(settings.dose_ng, INT32_MAX), count)
+        self._start_bolus(bolus)
         return PatientDoseGrant(
-            volume_nl=settings.volume_nl,
+            dose_ng=settings.dose_ng,
+            volume_nl=bolus.volume_nl,
             duration_s=settings.duration_s,
             ends_at_clock_s=self.clock(t + settings.duration_s),
             doses_in_24h=count,
-            next_allowed_at_clock_s=self.clock(next_patient_dose_t(settings, self._grants_t, t)),
+            next_allowed_at_clock_s=self.clock(
+                next_patient_dose_t(
+                    settings.rule(self.rate_concentration_ug_per_ml), self._grants_t, t
+                )
+            ),
         )
 
     def note_telemetry(self, t: int, seconds: int) -> None:
@@ -768,6 +1065,72 @@ class Pump:
             return
         self._evaluate()
 
+    def mri_enter(self, t: int) -> None:
+        """World event: the pump enters an MRI scanner's field; the rotor stops (a motor
+        stall, logged, with its critical alarm) for the whole exposure."""
+        self.advance_to(t)
+        if self._mri is not None and self._mri.recovered_t is None:
+            raise InvalidStateError("the pump is already stalled by an MRI exposure")
+        if self._mri is not None:  # a recovery still waiting to be logged: log it now
+            self._mri.log_at_second_interrogation = False
+            self._log_mri_recovery()
+        self._mri = MriState(since_t=t)
+        self._log_event(EventCode.MOTOR_STALL, 0, 0)
+        self._evaluate()
+
+    def mri_leave(
+        self,
+        t: int,
+        *,
+        recovery_delay_s: int = 0,
+        telemetry_trap: bool = False,
+        recovery_logged_at_second_interrogation: bool = False,
+    ) -> None:
+        """World event: the pump leaves the field. The motor turns again after
+        ``recovery_delay_s`` (pump time); with ``telemetry_trap`` infusion also waits for
+        an interrogation (a clinician or patient session); with
+        ``recovery_logged_at_second_interrogation`` STALL_RECOVERY is logged only at the
+        second interrogation after the scan (or, if the motor turns later, when it does)."""
+        self.advance_to(t)
+        mri = self._mri
+        if mri is None or not mri.in_field:
+            raise InvalidStateError("the pump is not in an MRI field")
+        _require_int("recovery_delay_s", recovery_delay_s, minimum=0)
+        if (
+            type(telemetry_trap) is not bool
+            or type(recovery_logged_at_second_interrogation) is not bool
+        ):
+            raise WrongTypeError(field="telemetry_trap", value=telemetry_trap, expected="a bool")
+        mri.in_field = False
+        mri.resume_at_t = t + recovery_delay_s
+        mri.trapped = telemetry_trap
+        mri.log_at_second_interrogation = recovery_logged_at_second_interrogation
+        self._evaluate()
+
+    def note_interrogation(self, t: int) -> None:
+        """A clinician or patient session was opened (the telemetry layer calls this). It
+        ends the telemetry-mode trap of an MRI exposure, and counts towards logging a
+        stall recovery that waits for the second interrogation."""
+        self.advance_to(t)
+        mri = self._mri
+        if mri is None or mri.in_field:
+            return
+        mri.interrogations += 1
+        if mri.trapped:
+            mri.trapped = False
+            self._evaluate()  # the motor may turn now (logged unless it waits)
+        self._log_mri_recovery()
+
+    @property
+    def mri(self) -> MriState | None:
+        """The MRI exposure in progress or whose recovery is not yet logged (a copy)."""
+        return None if self._mri is None else replace(self._mri)
+
+    @property
+    def delivering_since_clock_s(self) -> int:
+        """RTC second delivery last started (while delivering) or stopped (while not)."""
+        return self.clock(self._delivering_since_t)
+
     def inject_memory_error(self, t: int, critical: bool) -> None:
         """Injected fault: a memory error (a critical one halts delivery until cleared)."""
         self.advance_to(t)
@@ -780,9 +1143,30 @@ class Pump:
             self._log_event(EventCode.ALARM_RAISED, code, code.alarm_class)
         self._evaluate()
 
+    def low_battery_reset(self, t: int) -> None:
+        """Injected fault: the pump resets on a low battery (a documented SynchroMed II
+        failure). It drops to the keep-open minimum rate (whatever ran, a stop included;
+        a bolus or bridge is cancelled), raises LOW_BATTERY_RESET (critical) and needs
+        reprogramming, which clears the alarm."""
+        self.advance_to(t)
+        self._cancel_running_bolus()
+        if self._bridge is not None:
+            self._end_bridge(EventCode.BRIDGE_CANCELLED)
+        self._log_event(EventCode.LOW_BATTERY_RESET, self.battery_permille, 0)
+        self._suspended = None
+        self._set_prescription(
+            PrescriptionSpec.minimum_rate(concentration_ug_per_ml=self._concentration_ug_per_ml)
+        )
+        self._reset_pending = True
+        self._evaluate()
+
     def set_battery(self, t: int, permille: int) -> None:
         """Injected fault or scenario step: set the remaining charge in permille."""
         self.advance_to(t)
+        if type(permille) is not int or not 0 <= permille <= 1000:
+            raise OutOfRangeError(
+                field="battery_permille", value=permille, limit=(0, 1000), rule="within"
+            )
         self._battery_uc = self._battery.charge_for_permille(permille)
         self._log_event(EventCode.BATTERY_SET, permille, 0)
         self._evaluate()
@@ -800,14 +1184,39 @@ class Pump:
         return self._serial
 
     @property
-    def prescription(self) -> Prescription:
-        """The committed prescription."""
-        return self._schedule.prescription
+    def prescription(self) -> PrescriptionSpec:
+        """The committed prescription (doses of the drug in the pump)."""
+        return self._prescription
 
     @property
     def schedule(self) -> Schedule:
-        """The committed prescription, compiled."""
+        """The rates in force (at the old concentration during a bridge)."""
         return self._schedule
+
+    @property
+    def steady_schedule(self) -> Schedule:
+        """The prescription's rates at the drug in the reservoir (what runs after a bridge)."""
+        return self._steady
+
+    @property
+    def bridge(self) -> BridgeState | None:
+        """The running bridge, if any (a copy)."""
+        return None if self._bridge is None else replace(self._bridge)
+
+    @property
+    def implant(self) -> ImplantFields | None:
+        """The implant record, if written."""
+        return self._implant
+
+    @property
+    def drug_lot(self) -> str:
+        """Lot of the drug added at the last refill."""
+        return self._drug_lot
+
+    @property
+    def last_refill_clock_s(self) -> int | None:
+        """RTC second of the last refill."""
+        return None if self._last_refill_t is None else self.clock(self._last_refill_t)
 
     @property
     def concentration_ug_per_ml(self) -> int:
@@ -835,9 +1244,18 @@ class Pump:
         return self._halt_codes
 
     @property
+    def mode(self) -> Mode:
+        """STOPPED while therapy is stopped (STOP_PUMP or a STOPPED prescription)."""
+        return Mode.STOPPED if self._suspended is not None else self._prescription.mode
+
+    @property
     def delivering(self) -> bool:
-        """Neither stopped nor halted."""
-        return self._suspended is None and not self._halt_codes
+        """Drug moves now: therapy not stopped and no fault halting it."""
+        return (
+            self._suspended is None
+            and self._prescription.mode is not Mode.STOPPED
+            and not self._halt_codes
+        )
 
     @property
     def bolus(self) -> RunningBolus | None:
@@ -907,27 +1325,49 @@ class Pump:
     def _plan(self) -> Plan:
         delivering = self.delivering
         patient = self._patient
-        doses = patient.enabled and delivering and self._schedule.mode is not Mode.STOPPED
+        doses = patient.enabled and delivering
+        bridge = self._bridge
+        conc = self.rate_concentration_ug_per_ml
         return Plan(
             t=self._t,
             clock_offset_s=self._clock_offset_s,
             schedule=self._schedule,
             basal_remainder=self._delivery.basal_remainder,
             bolus=self._delivery.bolus if delivering else None,
-            patient=patient if doses else None,
+            patient=patient.rule(conc) if doses else None,
             grants_t=tuple(self._grants_t),
             delivering=delivering,
+            bridge=None
+            if bridge is None
+            else BridgePlan(
+                remaining_nl=bridge.remaining_nl,
+                schedule_after=self._steady,
+                patient_after=patient.rule(self._concentration_ug_per_ml) if doses else None,
+                old_concentration_ug_per_ml=bridge.old_concentration_ug_per_ml,
+                new_concentration_ug_per_ml=self._concentration_ug_per_ml,
+            ),
         )
 
-    def _daily_volume_nl(self, weekday_: int) -> int:
-        """Today's 24-h basal volume in whole nL (memoised per committed schedule)."""
-        if self._daily_volumes_for is not self._schedule:
-            self._daily_volumes_nl = tuple(
-                v.numerator // v.denominator
-                for v in map(self._schedule.daily_volume_nl, range(DAYS_PER_WEEK))
+    def _daily(self, weekday_: int) -> tuple[int, int]:
+        """Today's 24-h basal volume (nL, at the rates in force) and dose (ng), rounded down
+        (memoised per compiled schedule)."""
+        if self._daily_for is not self._schedule:
+            volumes = map(self._schedule.daily_volume_nl, range(DAYS_PER_WEEK))
+            self._daily_volumes_nl = tuple(v.numerator // v.denominator for v in volumes)
+            doses = (
+                daily_dose_ng(
+                    self._prescription,
+                    wd,
+                    minimum_mode_rate_nl_per_day=self._profile.minimum_rate_mode_nl_per_day,
+                )
+                for wd in range(DAYS_PER_WEEK)
             )
-            self._daily_volumes_for = self._schedule
-        return self._daily_volumes_nl[weekday_]
+            self._daily_doses_ng = tuple(d.numerator // d.denominator for d in doses)
+            self._daily_for = self._schedule
+        return self._daily_volumes_nl[weekday_], self._daily_doses_ng[weekday_]
+
+    def _daily_dose_ng(self, weekday_: int) -> int:
+        return self._daily(weekday_)[1]
 
     def _forecast_needs(self) -> tuple[tuple[int, int, int], ...]:
         """(q, p, need) of the low-reservoir, empty and ERI thresholds (see :class:`Query`)."""
@@ -1036,12 +1476,21 @@ class Pump:
         """RTC second the projected battery life drops under the ERI lead (now if it has)."""
         return self._forecast_clock(2)
 
+    def bridge_end_at(self) -> int | None:
+        """RTC second the running bridge is forecast to end (None: no bridge, or not
+        within the horizon); recomputed from the plan, so extra delivery moves it."""
+        if self._bridge is None:
+            return None
+        end = bridge_end(self._plan(), horizon_s=self._profile.forecast_horizon_s)
+        return None if end is None else self.clock(end[1])
+
     def status(self) -> PumpStatus:
         """Everything an interrogation reports, at :attr:`t` (advance first)."""
         clock = self.clock(self._t)
         bolus = self._delivery.bolus
         basal = self._schedule.rate_at(clock)
-        if not self.delivering:
+        delivering = self.delivering
+        if not delivering:
             current = 0
         elif bolus is not None:
             current = bolus.volume_nl * SECONDS_PER_DAY // bolus.duration_s
@@ -1049,6 +1498,9 @@ class Pump:
             current = basal
         low, empty, eri = self._forecast_ts()
         offset = self._clock_offset_s
+        daily_nl, daily_ng = self._daily(weekday(clock))
+        bridge = self._bridge
+        recent = tuple(g + offset for g in self._grants_t if g > self._t - SECONDS_PER_DAY)
         return PumpStatus(
             model=self._profile.model,
             model_name=self._profile.model_name,
@@ -1056,20 +1508,30 @@ class Pump:
             firmware_version=self._profile.firmware_version,
             t_s=self._t,
             clock_s=clock,
-            mode=self._schedule.mode,
-            stop_reason=self._suspended,
+            mode=self.mode,
+            stop_reason=StopReason.NONE if self._suspended is None else self._suspended,
             halted_by=self._halt_codes,
-            delivering=self.delivering,
+            delivering=delivering,
             bolus_kind=BolusKind.NONE if bolus is None else bolus.kind,
+            bolus_dose_ng=0 if bolus is None else bolus.dose_ng,
             bolus_volume_nl=0 if bolus is None else bolus.volume_nl,
+            bolus_duration_s=0 if bolus is None else bolus.duration_s,
+            bolus_start_clock_s=None if bolus is None else self.clock(bolus.start_t),
             bolus_remaining_nl=0
             if bolus is None
             else bolus.volume_nl - bolus.delivered_nl(self._t),
             bolus_end_clock_s=None if bolus is None else self.clock(bolus.end_t),
             basal_rate_nl_per_day=basal,
             current_rate_nl_per_day=current,
-            daily_volume_nl=self._daily_volume_nl(weekday(clock)),
+            daily_dose_ng=daily_ng,
+            daily_volume_nl=daily_nl,
             concentration_ug_per_ml=self._concentration_ug_per_ml,
+            bridge_remaining_nl=0 if bridge is None else max(bridge.remaining_nl, 0),
+            bridge_concentration_ug_per_ml=0
+            if bridge is None
+            else bridge.old_concentration_ug_per_ml,
+            bridge_end_clock_s=self.bridge_end_at(),
+            basal_remainder=self._delivery.basal_remainder,
             reservoir_nl=self._delivery.estimate_nl,
             reservoir_capacity_nl=self._profile.reservoir_capacity_nl,
             alarm_volume_nl=self._alarm_volume_nl,
@@ -1079,11 +1541,13 @@ class Pump:
             low_reservoir_at_clock_s=None if low is None else low + offset,
             empty_at_clock_s=None if empty is None else empty + offset,
             battery_permille=self.battery_permille,
+            battery_uc=self._battery_uc,
             projected_battery_life_s=self._battery.projected_life_s(
-                self._battery_uc, self._schedule.weekly_integral
+                self._battery_uc, self._steady.weekly_integral
             ),
             eri_at_clock_s=None if eri is None else eri + offset,
             patient_doses_in_24h=doses_in_24h(self._grants_t, self._t),
+            recent_doses_clock_s=recent,
         )
 
 
@@ -1098,6 +1562,19 @@ def _plan_valid_until(plan: Plan) -> int | None:
         return None
     start = plan.t if plan.bolus is None else plan.bolus.end_t
     return next_patient_dose_t(plan.patient, plan.grants_t, start)
+
+
+def _check_named(prescription: object, concentration_ug_per_ml: int) -> None:
+    """A prescription must be a PrescriptionSpec for the drug in the pump."""
+    if not isinstance(prescription, PrescriptionSpec):
+        raise WrongTypeError(
+            field="prescription", value=prescription, expected="a PrescriptionSpec"
+        )
+    if prescription.concentration_ug_per_ml != concentration_ug_per_ml:
+        raise ConcentrationMismatchError(
+            named_ug_per_ml=prescription.concentration_ug_per_ml,
+            held_ug_per_ml=concentration_ug_per_ml,
+        )
 
 
 def _check_image(image: nvm.PumpImage) -> None:
@@ -1124,7 +1601,14 @@ def _check_image(image: nvm.PumpImage) -> None:
         fail("stalled_since_t", image.stalled_since_t, t, "at most")
     if list(image.grants_t) != sorted(image.grants_t) or any(g > t for g in image.grants_t):
         fail("grants_t", image.grants_t, t, "ascending and at most")
-    validate_patient_settings(image.patient, profile)
+    validate_patient_settings(image.patient, profile, image.concentration_ug_per_ml)
+    if image.prescription.concentration_ug_per_ml != image.concentration_ug_per_ml:
+        fail(
+            "prescription.concentration_ug_per_ml",
+            image.prescription.concentration_ug_per_ml,
+            image.concentration_ug_per_ml,
+            "equal to",
+        )
     if len({a.code for a in image.alarms}) != len(image.alarms):
         fail("alarms", len(image.alarms), "one per code", "")
 

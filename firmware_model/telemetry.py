@@ -26,26 +26,16 @@ arguments.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware_model.errors import ChecksumMismatchError, InvalidStateError, RequestError
-from firmware_model.prescription import (
-    Bolus,
-    DayProfile,
-    Flex,
-    FlexStep,
-    MinimumRate,
-    PatientDoseSettings,
-    Prescription,
-    Simple,
-    Stopped,
-    validate,
-)
-from firmware_model.pump import Pump
+from firmware_model.prescription import Bolus, PatientDoseSettings
+from firmware_model.pump import Pump, RefillOrder
 from protocol import messages as m
 from protocol.codec import Deframer
-from protocol.enums import PROTOCOL_VERSION, ErrorCode, EventCode, Flags, Mode, Op
+from protocol.enums import PROTOCOL_VERSION, BolusKind, ErrorCode, EventCode, Flags, Op, Origin
 from protocol.frames import Frame
 from protocol.session import (
     Accepted,
@@ -59,7 +49,8 @@ from protocol.session import (
 TELEMETRY_S_PER_FRAME = 1
 """Radio-on time charged to the battery for each frame handled, in seconds (rounded up
 from a real inductive link's tens of milliseconds per exchange, so telemetry-heavy
-sessions show up in the battery forecast the way they do on real pumps)."""
+sessions show up in the battery forecast the way they do on real pumps). It is charged
+before the frame is answered, so a STATUS's battery and ERI date include its own cost."""
 
 RX_SILENCE_RESET_S = 0.5
 """Link silence, in seconds, after which a partial frame is abandoned (like a UART
@@ -74,52 +65,15 @@ SECURITY_LOG_INTERVAL_S = 60.0
 (per pump): at most one entry per code a minute, whatever an unauthenticated sender does."""
 
 
-def spec_to_prescription(spec: m.PrescriptionSpec) -> Prescription:
-    """The wire's prescription as the model's (clinical limits are checked by ``validate``)."""
-    if spec.mode is Mode.SIMPLE:
-        assert spec.rate_nl_per_day is not None  # PrescriptionSpec guarantees it
-        return Simple(rate_nl_per_day=spec.rate_nl_per_day)
-    if spec.mode is Mode.FLEX:
-        return Flex(
-            days=tuple(
-                DayProfile(
-                    steps=tuple(
-                        FlexStep(start_min=s.start_min, rate_nl_per_day=s.rate_nl_per_day)
-                        for s in profile
-                    )
-                )
-                for profile in spec.profiles
-            )
-        )
-    if spec.mode is Mode.MINIMUM_RATE:
-        return MinimumRate()
-    return Stopped()
-
-
-def prescription_to_spec(prescription: Prescription) -> m.PrescriptionSpec:
-    """The model's prescription as the wire carries it."""
-    if isinstance(prescription, Simple):
-        return m.PrescriptionSpec.simple(prescription.rate_nl_per_day)
-    if isinstance(prescription, Flex):
-        days = tuple(
-            tuple(
-                m.FlexStep(start_min=s.start_min, rate_nl_per_day=s.rate_nl_per_day)
-                for s in day.steps
-            )
-            for day in prescription.days
-        )
-        if len(days) == 1:
-            return m.PrescriptionSpec.flex(days[0])
-        return m.PrescriptionSpec.flex_weekly(days)
-    if isinstance(prescription, MinimumRate):
-        return m.PrescriptionSpec.minimum_rate()
-    return m.PrescriptionSpec.stopped()
-
-
 @dataclass(frozen=True)
 class _Staged:
     spec: m.PrescriptionSpec
-    prescription: Prescription
+    checksum: int
+
+
+@dataclass(frozen=True)
+class _StagedRefill:
+    order: RefillOrder
     checksum: int
 
 
@@ -142,7 +96,7 @@ class PumpTelemetry:
         self.pump = pump
         self.security = security
         self.on_defect = on_defect
-        self._checksum_of: tuple[Prescription, m.PrescriptionSpec, int] | None = None
+        self._checksum_of: tuple[m.PrescriptionSpec, int] | None = None
         self._refusal_logged_s: dict[ErrorCode, float] = {}
 
     def log_refusal(self, code: ErrorCode, op: int, *, t: int, now_s: float) -> bool:
@@ -161,13 +115,12 @@ class PumpTelemetry:
         Cached per prescription object (the pump replaces it on every commit), because
         every STATUS reports the checksum and encoding it is most of a STATUS's cost.
         """
-        prescription = self.pump.prescription
+        spec = self.pump.prescription
         cached = self._checksum_of
-        if cached is None or cached[0] is not prescription:
-            spec = prescription_to_spec(prescription)
-            cached = (prescription, spec, m.prescription_checksum(spec))
+        if cached is None or cached[0] is not spec:
+            cached = (spec, m.prescription_checksum(spec))
             self._checksum_of = cached
-        return cached[1], cached[2]
+        return cached
 
     def open_link(self) -> TelemetryLink:
         """A new link (its own deframer and session) to this pump."""
@@ -185,6 +138,7 @@ class TelemetryLink:
         self.deframer = Deframer()
         self.session = DeviceSession(head.security)
         self._staged: _Staged | None = None
+        self._staged_refill: _StagedRefill | None = None
         self._last_rx_s: float | None = None
         self.requests_executed = 0
         """Commands that reached the pump model (retransmissions answered from cache excluded)."""
@@ -200,14 +154,17 @@ class TelemetryLink:
         last, self._last_rx_s = self._last_rx_s, now_s
         if last is not None and now_s - last > RX_SILENCE_RESET_S:
             self.deframer.reset()
-        answers = [self.handle_frame(frame, t=t, now_s=now_s) for frame in self.deframer.feed(data)]
-        if answers:
-            self.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME * len(answers))
+        answers = []
+        for frame in self.deframer.feed(data):
+            # Charged first: the answer (a STATUS's battery and ERI) includes its own cost.
+            self.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME)
+            answers.append(self.handle_frame(frame, t=t, now_s=now_s))
         return b"".join(answers)
 
     def close(self, *, t: int) -> None:
         """The link went away: end its session (logged) and drop what it staged."""
         self._staged = None
+        self._staged_refill = None
         self._log_session_event(self.session.disconnect(), t)
 
     def _poll(self, t: int, now_s: float) -> None:
@@ -218,8 +175,13 @@ class TelemetryLink:
         if event is None:
             return
         code, a, b = event.log_params()
+        if code is EventCode.SESSION_OPENED:
+            # An interrogation: it ends an MRI's telemetry-mode trap (domain.md).
+            self.pump.note_interrogation(t)
         if code is EventCode.SESSION_CLOSED:
-            self._staged = None  # A staged prescription never outlives its session.
+            # A staged prescription or refill never outlives its session.
+            self._staged = None
+            self._staged_refill = None
         self.pump.log_event(t, code, a, b)
 
     def handle_frame(self, frame: Frame, *, t: int, now_s: float) -> bytes:
@@ -267,6 +229,15 @@ class TelemetryLink:
             empty_threshold_nl=profile.empty_threshold_nl,
             tubing_volume_nl=profile.internal_tubing_volume_nl,
             catheter_volume_nl_per_cm=profile.catheter_volume_nl_per_cm,
+            battery_capacity_uc=profile.battery_capacity_uc,
+            battery_quiescent_drain_uc_per_s=profile.battery_quiescent_drain_uc_per_s,
+            battery_drain_uc_per_nl=profile.battery_drain_uc_per_nl,
+            battery_telemetry_drain_uc_per_s=profile.battery_telemetry_drain_uc_per_s,
+            telemetry_s_per_frame=TELEMETRY_S_PER_FRAME,
+            eri_lead_s=profile.eri_lead_s,
+            forecast_horizon_s=profile.forecast_horizon_s,
+            min_bolus_volume_nl=profile.min_bolus_volume_nl,
+            max_bolus_duration_s=profile.max_bolus_duration_s,
         )
 
     def _status(self, request: m.Message, t: int) -> m.Message:
@@ -274,12 +245,25 @@ class TelemetryLink:
         return m.StatusResponse(
             clock_s=s.clock_s,
             mode=s.mode,
+            stop_reason=s.stop_reason,
+            delivering=s.delivering,
+            halted_by=frozenset(s.halted_by),
             bolus_kind=s.bolus_kind,
+            bolus_dose_ng=s.bolus_dose_ng,
+            bolus_volume_nl=s.bolus_volume_nl,
+            bolus_duration_s=s.bolus_duration_s,
+            bolus_started_at_s=s.bolus_start_clock_s,
             bolus_remaining_nl=s.bolus_remaining_nl,
             bolus_ends_at_s=s.bolus_end_clock_s,
+            basal_rate_nl_per_day=s.basal_rate_nl_per_day,
             current_rate_nl_per_day=s.current_rate_nl_per_day,
+            daily_dose_ng=s.daily_dose_ng,
             daily_volume_nl=s.daily_volume_nl,
             concentration_ug_per_ml=s.concentration_ug_per_ml,
+            bridge_remaining_nl=s.bridge_remaining_nl,
+            bridge_concentration_ug_per_ml=s.bridge_concentration_ug_per_ml,
+            bridge_ends_at_s=s.bridge_end_clock_s,
+            basal_remainder=s.basal_remainder,
             reservoir_nl=s.reservoir_nl,
             capacity_nl=s.reservoir_capacity_nl,
             alarm_volume_nl=s.alarm_volume_nl,
@@ -288,9 +272,10 @@ class TelemetryLink:
             low_reservoir_alarm_at_s=s.low_reservoir_at_clock_s,
             empty_at_s=s.empty_at_clock_s,
             battery_permille=s.battery_permille,
+            battery_uc=s.battery_uc,
             eri_at_s=s.eri_at_clock_s,
             prescription_checksum=self.head.active_prescription()[1],
-            delivering=s.delivering,
+            recent_doses=tuple(m.DoseGrant(at_s=g) for g in s.recent_doses_clock_s),
         )
 
     def _read_prescription(self, request: m.Message, t: int) -> m.Message:
@@ -299,10 +284,10 @@ class TelemetryLink:
 
     def _stage(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.StagePrescriptionRequest)
-        prescription = spec_to_prescription(request.prescription)
-        validate(prescription, self.pump.profile)  # refuses out-of-range before staging
+        # Refuses another drug's prescription and out-of-range rates before staging.
+        self.pump.check_prescription(request.prescription)
         checksum = m.prescription_checksum(request.prescription)
-        self._staged = _Staged(request.prescription, prescription, checksum)
+        self._staged = _Staged(request.prescription, checksum)
         return m.StagePrescriptionResponse(checksum=checksum)
 
     def _commit(self, request: m.Message, t: int) -> m.Message:
@@ -315,28 +300,34 @@ class TelemetryLink:
                 f"commit names checksum 0x{request.checksum:08x}, "
                 f"the staged prescription's is 0x{staged.checksum:08x}"
             )
-        self.pump.program(t, staged.prescription)
+        self.pump.program(t, staged.spec)
         self._staged = None
         return m.CommitPrescriptionResponse(checksum=staged.checksum)
 
+    def _read_delivery(self, request: m.Message, t: int) -> m.Message:
+        pump = self.pump
+        return m.ReadDeliveryResponse(
+            delivering=pump.delivering,
+            since_s=pump.delivering_since_clock_s,
+            last_refill_at_s=pump.last_refill_clock_s,
+        )
+
     def _start_bolus(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.StartBolusRequest)
-        profile = self.pump.profile
-        if request.duration_s == 0:
-            bolus = Bolus.at_max_rate(
-                kind=request.kind, volume_nl=request.volume_nl, profile=profile
-            )
+        pump = self.pump
+        if request.kind is BolusKind.PRIMING:
+            bolus = Bolus.priming(volume_nl=request.volume_nl, profile=pump.profile)
         else:
-            bolus = Bolus(
-                kind=request.kind, volume_nl=request.volume_nl, duration_s=request.duration_s
-            )
-        self.pump.start_bolus(t, bolus)
-        running = self.pump.bolus
+            pump.advance_to(t)
+            bolus = pump.therapeutic_bolus(dose_ng=request.dose_ng, duration_s=request.duration_s)
+        pump.start_bolus(t, bolus)
+        running = pump.bolus
         assert running is not None
         return m.StartBolusResponse(
+            dose_ng=running.dose_ng,
             volume_nl=running.volume_nl,
             duration_s=running.duration_s,
-            ends_at_s=self.pump.clock(running.end_t),
+            ends_at_s=pump.clock(running.end_t),
         )
 
     def _cancel_bolus(self, request: m.Message, t: int) -> m.Message:
@@ -349,24 +340,77 @@ class TelemetryLink:
 
     def _resume(self, request: m.Message, t: int) -> m.Message:
         self.pump.resume(t)
-        return m.ResumePumpResponse(mode=self.pump.status().mode)
+        return m.ResumePumpResponse(mode=self.pump.mode)
 
-    def _refill(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.RefillRequest)
-        result = self.pump.refill(
-            t,
+    def _cancel_bridge(self, request: m.Message, t: int) -> m.Message:
+        delivered, remaining = self.pump.cancel_bridge(t)
+        return m.CancelBridgeResponse(
+            delivered_nl=min(delivered, 2**32 - 1), remaining_nl=remaining
+        )
+
+    def _stage_refill(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.StageRefillRequest)
+        order = RefillOrder(
             removed_nl=request.removed_nl,
             added_nl=request.added_nl,
             concentration_ug_per_ml=request.concentration_ug_per_ml,
+            prescription=request.prescription,
+            bridge=request.bridge,
+            drug_lot=request.drug_lot,
             allow_nonstandard_concentration=request.allow_nonstandard,
         )
-        return m.RefillResponse(
+        result = self.pump.plan_refill(t, order)
+        checksum = zlib.crc32(m.encode_payload(request))
+        self._staged_refill = _StagedRefill(order, checksum)
+        return m.StageRefillResponse(
+            checksum=checksum,
+            expected_nl=result.expected_nl,
+            discrepancy_nl=result.discrepancy_nl,
+            discrepancy_flagged=result.discrepancy_flagged,
+            bridge_volume_nl=result.bridge_volume_nl,
+        )
+
+    def _commit_refill(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.CommitRefillRequest)
+        staged = self._staged_refill
+        if staged is None:
+            raise InvalidStateError("no refill is staged: STAGE_REFILL first")
+        if request.checksum != staged.checksum:
+            raise ChecksumMismatchError(
+                f"commit names checksum 0x{request.checksum:08x}, "
+                f"the staged refill's is 0x{staged.checksum:08x}"
+            )
+        result = self.pump.refill(t, staged.order)
+        self._staged_refill = None
+        self._staged = None  # staged before the drug changed: it would now be refused anyway
+        return m.CommitRefillResponse(
             expected_nl=result.expected_nl,
             discrepancy_nl=result.discrepancy_nl,
             discrepancy_flagged=result.discrepancy_flagged,
             reservoir_nl=result.reservoir_nl,
+            prescription_checksum=self.head.active_prescription()[1],
+            bridge_volume_nl=result.bridge_volume_nl,
+            bridge_ends_at_s=self.pump.bridge_end_at(),
             low_reservoir_alarm_at_s=self.pump.low_reservoir_at(),
         )
+
+    def _read_implant(self, request: m.Message, t: int) -> m.Message:
+        pump = self.pump
+        implant = pump.implant
+        return m.ReadImplantResponse(
+            recorded=implant is not None,
+            implant=EMPTY_IMPLANT if implant is None else implant,
+            concentration_ug_per_ml=pump.concentration_ug_per_ml,
+            drug_lot=pump.drug_lot,
+            last_refill_at_s=pump.last_refill_clock_s,
+        )
+
+    def _set_implant(self, request: m.Message, t: int) -> m.Message:
+        assert isinstance(request, m.SetImplantRequest)
+        self.pump.set_implant(t, request.implant)
+        implant = self.pump.implant
+        assert implant is not None
+        return m.SetImplantResponse(implant=implant)
 
     def _set_alarm_volume(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.SetAlarmVolumeRequest)
@@ -422,7 +466,7 @@ class TelemetryLink:
         s = self.pump.patient_settings
         return m.ReadPatientSettingsResponse(
             enabled=s.enabled,
-            volume_nl=s.volume_nl,
+            dose_ng=s.dose_ng,
             duration_s=s.duration_s,
             lockout_s=s.lockout_s,
             max_per_24h=s.max_per_24h,
@@ -434,7 +478,7 @@ class TelemetryLink:
             t,
             PatientDoseSettings(
                 enabled=request.enabled,
-                volume_nl=request.volume_nl,
+                dose_ng=request.dose_ng,
                 duration_s=request.duration_s,
                 lockout_s=request.lockout_s,
                 max_per_24h=request.max_per_24h,
@@ -443,7 +487,7 @@ class TelemetryLink:
         s = self.pump.patient_settings
         return m.SetPatientSettingsResponse(
             enabled=s.enabled,
-            volume_nl=s.volume_nl,
+            dose_ng=s.dose_ng,
             duration_s=s.duration_s,
             lockout_s=s.lockout_s,
             max_per_24h=s.max_per_24h,
@@ -452,11 +496,25 @@ class TelemetryLink:
     def _patient_dose(self, request: m.Message, t: int) -> m.Message:
         grant = self.pump.request_patient_dose(t)
         return m.PatientDoseResponse(
+            dose_ng=grant.dose_ng,
             volume_nl=grant.volume_nl,
             ends_at_s=grant.ends_at_clock_s,
             doses_in_24h=grant.doses_in_24h,
             next_allowed_at_s=grant.next_allowed_at_clock_s,
         )
+
+
+EMPTY_IMPLANT: m.ImplantFields = m.ImplantFields(
+    catheter_model="",
+    catheter_volume_nl_per_cm=1,
+    catheter_length_mm=1,
+    catheter_length_uncertainty_mm=0,
+    implanted_at_s=None,
+    patient_id="",
+    origin=Origin.UNKNOWN,
+    physician="",
+)
+"""What READ_IMPLANT carries in ``implant`` when no record was written (``recorded`` false)."""
 
 
 def _unauthenticated(answer: bytes) -> bool:
@@ -470,12 +528,17 @@ _HANDLERS: dict[Op, Handler] = {
     Op.READ_PRESCRIPTION: TelemetryLink._read_prescription,
     Op.STAGE_PRESCRIPTION: TelemetryLink._stage,
     Op.COMMIT_PRESCRIPTION: TelemetryLink._commit,
+    Op.READ_DELIVERY: TelemetryLink._read_delivery,
     Op.START_BOLUS: TelemetryLink._start_bolus,
     Op.CANCEL_BOLUS: TelemetryLink._cancel_bolus,
     Op.STOP_PUMP: TelemetryLink._stop,
     Op.RESUME_PUMP: TelemetryLink._resume,
-    Op.REFILL: TelemetryLink._refill,
+    Op.CANCEL_BRIDGE: TelemetryLink._cancel_bridge,
+    Op.STAGE_REFILL: TelemetryLink._stage_refill,
     Op.SET_ALARM_VOLUME: TelemetryLink._set_alarm_volume,
+    Op.COMMIT_REFILL: TelemetryLink._commit_refill,
+    Op.READ_IMPLANT: TelemetryLink._read_implant,
+    Op.SET_IMPLANT: TelemetryLink._set_implant,
     Op.READ_ALARMS: TelemetryLink._read_alarms,
     Op.SILENCE_ALARM: TelemetryLink._silence,
     Op.CLEAR_ALARM: TelemetryLink._clear,

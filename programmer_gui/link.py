@@ -75,6 +75,15 @@ _NAK_PHRASES: dict[ErrorCode, str] = {
 }
 
 
+SIMULATION_SCHEMES = ("pumpsim://",)
+"""URLs of in-process simulated pumps (demo mode): their clock is the simulation's."""
+
+
+def is_simulation_url(url: str) -> bool:
+    """Whether ``url`` names a simulated pump (demo mode), whose clock is the only "now"."""
+    return url.startswith(SIMULATION_SCHEMES)
+
+
 def is_link_failure(error: BaseException) -> bool:
     """Whether ``error`` (or the failure it wraps) means the link itself is gone."""
     return isinstance(error, LINK_ERRORS) or isinstance(error.__cause__, LINK_ERRORS)
@@ -143,6 +152,8 @@ class _Worker(QObject):
         super().__init__()
         self.client: PumpClient | None = None
         self.wall = wall
+        self.simulated = False
+        """The pump is a simulation (demo mode): its clock is the only "now"."""
 
     @Slot(int, object)
     def run(self, job_id: int, task: _Task) -> None:
@@ -170,7 +181,8 @@ class _Worker(QObject):
             return job(client)
 
     def read_snapshot(self) -> PumpSnapshot:
-        return self.call(lambda c: PumpSnapshot.read(c, wall_s=self.wall()))
+        simulated = self.simulated
+        return self.call(lambda c: PumpSnapshot.read(c, wall_s=self.wall(), simulated=simulated))
 
     def drop_client(self) -> None:
         """Close the client (best effort: a dead link has nothing left to close)."""
@@ -242,6 +254,9 @@ class PumpLink(QObject):
         self._latest: PumpSnapshot | None = None
         self._device: m.DeviceInfoResponse | None = None
         self._url: str | None = None
+        self.simulated_override: bool | None = None
+        """Whether the next connection is to a simulated pump (None: ``pumpsim://`` URLs
+        are; a ``pump-emulator serve`` pty is not known to be one)."""
         self._key: bytes | None = None
         self._role = Role.CLINICIAN
         self._poll_timer = QTimer(self)
@@ -298,9 +313,13 @@ class PumpLink(QObject):
         ``role``, read DEVICE_INFO (-> ``connected``) and interrogate (-> ``snapshot``)."""
         self._url, self._key, self._role = url, key, role
         timeout_s, retries = self._timeout_s, self._retries
+        simulated = (
+            is_simulation_url(url) if self.simulated_override is None else self.simulated_override
+        )
 
         def task(worker: _Worker) -> _Outcome:
             worker.drop_client()
+            worker.simulated = simulated
             client = PumpClient(url, key=key, role=role, timeout_s=timeout_s, retries=retries)
             client.connect()
             worker.client = client

@@ -41,7 +41,7 @@ from programmer_gui.views.report import render_page
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
-from protocol.enums import BolusKind, Role, StopReason
+from protocol.enums import Role, StopReason
 
 START_PUMP_S = 1_779_100_200
 """2026-05-18 10:30 UTC (a Monday): the demo pump's clock at start."""
@@ -198,7 +198,7 @@ def _render(
     page.removed_edit.setText("29.6")
     page.added_edit.setText("35")
     page.concentration_combo.setCurrentIndex(page.concentration_combo.findData(1000))
-    page.catheter_edit.setText("110")
+    page.lot_edit.setText("L2026-05")
     refill.update_preview()
     shooter.shoot("refill")
 
@@ -243,10 +243,17 @@ def _give_history(demo: object) -> None:
     emulator = demo.emulator
     with PumpClient(demo.url, key=demo.key(Role.CLINICIAN), timeout_s=1.0) as client:
         emulator.advance(HISTORY_BOLUS_DAY * DAY_S)
-        client.start_bolus(BolusKind.THERAPEUTIC, units.dose_to_volume_nl(50, 2000), 3600)
+        client.start_bolus(dose_ng=50_000, duration_s=3600)
         emulator.advance((HISTORY_REFILL_DAY - HISTORY_BOLUS_DAY) * DAY_S)
         left_nl = client.status().reservoir_nl
-        client.refill(removed_nl=left_nl, added_nl=units.ml_to_nl(40), concentration_ug_per_ml=2000)
+        client.refill(
+            removed_nl=left_nl,
+            added_nl=units.ml_to_nl(40),
+            concentration_ug_per_ml=2000,
+            prescription=client.read_prescription().prescription,
+            bridge=False,
+            drug_lot="L2026-03",
+        )
         emulator.advance((SESSION_DAY - HISTORY_REFILL_DAY) * DAY_S)
 
 
@@ -392,7 +399,7 @@ def _render_titration(target: Path) -> list[Path]:
     )
     try:
         with PumpClient(demo.url, key=demo.key(Role.CLINICIAN), timeout_s=1.0) as client:
-            client.program(m.PrescriptionSpec.simple(units.dose_to_rate_nl_per_day(430, 2000)))
+            client.program(m.PrescriptionSpec.simple(430_000, concentration_ug_per_ml=2000))
         demo.emulator.advance(3 * 3600)
         window, link = programmer.window, programmer.link
         window.resize(*WINDOW_SIZE)

@@ -1,7 +1,8 @@
 """``pumpctl``: talk to a pump (real or virtual) from the command line.
 
 Human output shows units on every number; ``--json`` prints one stable JSON
-object per command (enum values by name, volumes in nL, rates in nL/day,
+object per command (enum values by name, volumes in nL, doses in ng and ng/day
+(1 mcg = 1000 ng), rates in nL/day,
 times in Unix seconds, the same field names as the wire messages). Errors are
 one line on stderr with a distinct exit status:
 
@@ -39,8 +40,10 @@ from protocol.enums import (
     AlarmCode,
     BolusKind,
     ErrorCode,
+    EventCode,
     Mode,
     Op,
+    Origin,
     Role,
     StopReason,
 )
@@ -55,6 +58,7 @@ from protocol.errors import (
     StateError,
 )
 from protocol.keys import DEMO_KEY_FILE, KeyFileError, key_for, load_keys
+from protocol.schedule import NG_PER_UG, daily_dose_ng, rate_for_dose
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -149,6 +153,18 @@ def fmt_dose_rate(rate_nl_per_day: int, concentration: int) -> str:
     return f"{units.format_dose_ug_per_day(dose)} ({units.format_rate_nl_per_day(rate_nl_per_day)})"
 
 
+def fmt_dose_ng_per_day(dose_ng_per_day: int, concentration: int) -> str:
+    """A dose (ng/day on the wire) in mcg/day, with the rate it needs at a concentration."""
+    rate = rate_for_dose(dose_ng_per_day, concentration)
+    dose = Fraction(dose_ng_per_day, NG_PER_UG)
+    return f"{units.format_dose_ug_per_day(dose)} ({units.format_rate_nl_per_day(rate)})"
+
+
+def _dose_ng(text: str, what: str, unit: str = "mcg/day") -> int:
+    """A dose typed in mcg (or mcg/day) as whole ng."""
+    return units.round_half_even(_number(text, what, unit) * NG_PER_UG)
+
+
 def _name(value: enum.Enum) -> str:
     return value.name.lower().replace("_", "-")
 
@@ -173,9 +189,11 @@ def to_jsonable(value: Any) -> Any:
 
 
 def describe_prescription(spec: m.PrescriptionSpec, concentration: int) -> list[str]:
+    """A prescription in words: doses in mcg/day with the rates they need at
+    ``concentration`` (the concentration in force: the old drug during a bridge)."""
     if spec.mode is Mode.SIMPLE:
-        assert spec.rate_nl_per_day is not None
-        return [f"simple continuous: {fmt_dose_rate(spec.rate_nl_per_day, concentration)}"]
+        assert spec.dose_ng_per_day is not None
+        return [f"simple continuous: {fmt_dose_ng_per_day(spec.dose_ng_per_day, concentration)}"]
     if spec.mode is Mode.FLEX:
         lines = ["flex" + (" (one profile per weekday)" if spec.weekly else " (every day)") + ":"]
         days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -184,7 +202,7 @@ def describe_prescription(spec: m.PrescriptionSpec, concentration: int) -> list[
                 lines.append(f"  {days[i]}:")
             for step in profile:
                 hh, mm = divmod(step.start_min, 60)
-                rate = fmt_dose_rate(step.rate_nl_per_day, concentration)
+                rate = fmt_dose_ng_per_day(step.dose_ng_per_day, concentration)
                 lines.append(f"    from {hh:02d}:{mm:02d}  {rate}")
         return lines
     return [_name(spec.mode)]
@@ -210,6 +228,7 @@ def cmd_info(client: PumpClient, args: argparse.Namespace, out: Printer) -> None
             f"minimum-rate mode:    "
             f"{units.format_rate_nl_per_day(info.minimum_mode_rate_nl_per_day)}",
             f"empty threshold:      {units.format_volume_nl(info.empty_threshold_nl)}",
+            f"internal tubing:      {units.format_volume_nl(info.tubing_volume_nl, 3)}",
         ],
     )
 
@@ -227,12 +246,25 @@ def status_lines(s: m.StatusResponse) -> list[str]:
         )
         or "none"
     )
+    rate_conc = s.bridge_concentration_ug_per_ml or conc
+    halted = ", ".join(_name(a) for a in sorted(s.halted_by))
+    if s.mode is Mode.STOPPED:
+        why = (
+            f" (STOP_PUMP: {_name(s.stop_reason)})"
+            if s.stop_reason is not StopReason.NONE
+            else " (STOPPED prescription)"
+        )
+        delivery = f"  ** NOT DELIVERING: therapy stopped{why} **"
+    elif not s.delivering:
+        delivery = f"  ** NOT DELIVERING: {halted} **"
+    else:
+        delivery = ""
+    daily = units.format_dose_ug_per_day(Fraction(s.daily_dose_ng, NG_PER_UG))
     lines = [
         f"pump clock:           {fmt_time(s.clock_s)}",
-        f"mode:                 {_name(s.mode)}"
-        + ("" if s.delivering else "  ** NOT DELIVERING **"),
-        f"current rate:         {fmt_dose_rate(s.current_rate_nl_per_day, conc)}",
-        f"24-hour dose:         {fmt_dose_rate(s.daily_volume_nl, conc)}",
+        f"mode:                 {_name(s.mode)}{delivery}",
+        f"current rate:         {fmt_dose_rate(s.current_rate_nl_per_day, rate_conc)}",
+        f"24-hour dose:         {daily} ({units.format_rate_nl_per_day(s.daily_volume_nl)} today)",
         f"concentration:        {units.format_concentration_ug_per_ml(conc)} baclofen",
         f"reservoir:            {units.format_volume_nl(s.reservoir_nl)} of "
         f"{units.format_volume_nl(s.capacity_nl)} "
@@ -243,10 +275,25 @@ def status_lines(s: m.StatusResponse) -> list[str]:
         f" (ERI {fmt_time(s.eri_at_s)})",
         f"alarms:               {alarm_text}",
     ]
+    if s.bridge_concentration_ug_per_ml:
+        lines.insert(
+            5,
+            f"bridge:               rates at "
+            f"{units.format_concentration_ug_per_ml(s.bridge_concentration_ug_per_ml)} "
+            f"(the old drug still in the catheter) for "
+            f"{units.format_volume_nl(s.bridge_remaining_nl, 3)} more, "
+            f"ends {fmt_time(s.bridge_ends_at_s)}",
+        )
     if s.bolus_kind is not BolusKind.NONE:
+        dose = (
+            f"{units.format_dose_ug(Fraction(s.bolus_dose_ng, NG_PER_UG))} in "
+            if s.bolus_dose_ng
+            else ""
+        )
         lines.insert(
             3,
-            f"bolus running:        {_name(s.bolus_kind)}, "
+            f"bolus running:        {_name(s.bolus_kind)}, {dose}"
+            f"{units.format_volume_nl(s.bolus_volume_nl, 3)}, "
             f"{units.format_volume_nl(s.bolus_remaining_nl, 3)} left, "
             f"ends {fmt_time(s.bolus_ends_at_s)}",
         )
@@ -268,7 +315,8 @@ def cmd_interrogate(client: PumpClient, args: argparse.Namespace, out: Printer) 
         lines += [
             "  " + line
             for line in describe_prescription(
-                prescription.prescription, status.concentration_ug_per_ml
+                prescription.prescription,
+                status.bridge_concentration_ug_per_ml or status.concentration_ug_per_ml,
             )
         ]
         data["prescription"] = prescription
@@ -281,50 +329,79 @@ def cmd_status(client: PumpClient, args: argparse.Namespace, out: Printer) -> No
 
 
 def _concentration(client: PumpClient, args: argparse.Namespace) -> int:
-    if args.concentration is not None:
+    """The concentration a prescription names: --concentration, else the pump's drug (the
+    pump refuses any other with CONCENTRATION_MISMATCH)."""
+    if getattr(args, "concentration", None) is not None:
         return int(_number(args.concentration, "--concentration", "mcg/mL"))
     return client.status().concentration_ug_per_ml
 
 
-def _rate(text: str, concentration: int, *, as_rate: bool) -> int:
-    if as_rate:
-        return units.ml_per_day_to_nl_per_day(_number(text, "rate", "mL/day"))
-    return units.dose_to_rate_nl_per_day(_number(text, "dose", "mcg/day"), concentration)
-
-
-def _steps(text: str, concentration: int, as_rate: bool) -> tuple[m.FlexStep, ...]:
+def _steps(text: str) -> tuple[m.FlexStep, ...]:
     steps = []
     for item in text.split(","):
         start, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"flex step {item!r}: write HH:MM=DOSE, e.g. 07:00=450")
         steps.append(
-            m.FlexStep(
-                start_min=_clock_of_day(start),
-                rate_nl_per_day=_rate(value, concentration, as_rate=as_rate),
-            )
+            m.FlexStep(start_min=_clock_of_day(start), dose_ng_per_day=_dose_ng(value, "dose"))
         )
     return tuple(steps)
 
 
-def _build_spec(client: PumpClient, args: argparse.Namespace) -> m.PrescriptionSpec:
+def _spec_from_args(args: argparse.Namespace, concentration: int) -> m.PrescriptionSpec:
     mode = args.mode
     if mode == "minimum-rate":
-        return m.PrescriptionSpec.minimum_rate()
-    concentration = _concentration(client, args)
+        return m.PrescriptionSpec.minimum_rate(concentration_ug_per_ml=concentration)
     if mode == "simple":
-        if (args.dose is None) == (args.rate is None):
-            raise UsageError("program simple needs exactly one of --dose MCG/DAY or --rate ML/DAY")
-        text = args.rate if args.rate is not None else args.dose
-        return m.PrescriptionSpec.simple(_rate(text, concentration, as_rate=args.rate is not None))
+        if args.dose is None:
+            raise UsageError("program simple needs --dose MCG/DAY")
+        return m.PrescriptionSpec.simple(
+            _dose_ng(args.dose, "--dose"), concentration_ug_per_ml=concentration
+        )
     days = [getattr(args, d) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
     if args.steps is not None and any(days):
         raise UsageError("give either --steps (every day) or per-weekday --mon ... --sun")
     if args.steps is not None:
-        return m.PrescriptionSpec.flex(_steps(args.steps, concentration, args.per_rate))
+        return m.PrescriptionSpec.flex(_steps(args.steps), concentration_ug_per_ml=concentration)
     if not all(days):
         raise UsageError("program flex needs --steps, or all seven of --mon ... --sun")
-    return m.PrescriptionSpec.flex_weekly(_steps(d, concentration, args.per_rate) for d in days)
+    return m.PrescriptionSpec.flex_weekly(
+        (_steps(d) for d in days), concentration_ug_per_ml=concentration
+    )
+
+
+def _build_spec(client: PumpClient, args: argparse.Namespace) -> m.PrescriptionSpec:
+    return _spec_from_args(args, _concentration(client, args))
+
+
+def _day_doses(spec: m.PrescriptionSpec, info: m.DeviceInfoResponse) -> list[Fraction]:
+    return [
+        daily_dose_ng(spec, wd, minimum_mode_rate_nl_per_day=info.minimum_mode_rate_nl_per_day)
+        / NG_PER_UG
+        for wd in range(7)
+    ]
+
+
+def _dose_change_lines(
+    before: m.PrescriptionSpec, after: m.PrescriptionSpec, info: m.DeviceInfoResponse
+) -> list[str]:
+    """The 24-hour dose before and after, per weekday when the profiles differ by day."""
+    old, new = _day_doses(before, info), _day_doses(after, info)
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+    def change(a: Fraction, b: Fraction) -> str:
+        return units.format_percent((b - a) / a) if a else "n/a"
+
+    if len(set(old)) == 1 and len(set(new)) == 1:
+        return [
+            f"24-hour dose:         {units.format_dose_ug_per_day(old[0])} -> "
+            f"{units.format_dose_ug_per_day(new[0])} (change {change(old[0], new[0])})"
+        ]
+    return ["24-hour dose by weekday:"] + [
+        f"  {names[wd]}: {units.format_dose_ug_per_day(old[wd])} -> "
+        f"{units.format_dose_ug_per_day(new[wd])} (change {change(old[wd], new[wd])})"
+        for wd in range(7)
+    ]
 
 
 def cmd_program(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
@@ -336,25 +413,16 @@ def cmd_program(client: PumpClient, args: argparse.Namespace, out: Printer) -> N
             [f"pump STOPPED (reason: {_name(reason)}). Withdrawal risk: resume promptly."],
         )
         return
-    before = client.status()
+    info = client.device_info()
+    before = client.read_prescription().prescription
     spec = _build_spec(client, args)
     active = client.program(spec)
     after = client.status()
-    conc = after.concentration_ug_per_ml
-    change = (
-        units.format_percent(
-            Fraction(after.daily_volume_nl - before.daily_volume_nl, before.daily_volume_nl)
-        )
-        if before.daily_volume_nl
-        else "n/a"
-    )
+    conc = after.bridge_concentration_ug_per_ml or after.concentration_ug_per_ml
     lines = ["programmed and confirmed (checksum read back):"]
     lines += ["  " + line for line in describe_prescription(active.prescription, conc)]
-    lines += [
-        f"24-hour dose:         {fmt_dose_rate(before.daily_volume_nl, conc)} -> "
-        f"{fmt_dose_rate(after.daily_volume_nl, conc)} (change {change})",
-        f"low-reservoir alarm:  {fmt_time(after.low_reservoir_alarm_at_s)}",
-    ]
+    lines += _dose_change_lines(before, active.prescription, info)
+    lines.append(f"low-reservoir alarm:  {fmt_time(after.low_reservoir_alarm_at_s)}")
     out({"prescription": active, "status": after}, lines)
 
 
@@ -363,11 +431,44 @@ def cmd_resume(client: PumpClient, args: argparse.Namespace, out: Printer) -> No
     out(response, [f"resumed: {_name(response.mode)}"])
 
 
+def _refill_prescription(
+    client: PumpClient, args: argparse.Namespace, old_conc: int, new_conc: int
+) -> m.PrescriptionSpec:
+    """What runs on the new drug: --dose, else (--same-dose, or no change of drug) the
+    current doses named for the new drug."""
+    current = client.read_prescription().prescription
+    if args.dose is not None:
+        if args.same_dose:
+            raise UsageError("give --dose MCG/DAY or --same-dose, not both")
+        return m.PrescriptionSpec.simple(
+            _dose_ng(args.dose, "--dose"), concentration_ug_per_ml=new_conc
+        )
+    if new_conc != old_conc and not args.same_dose:
+        raise UsageError(
+            f"the concentration changes ({old_conc} -> {new_conc} mcg/mL): say what runs on "
+            "the new drug, --dose MCG/DAY or --same-dose (keeps the mcg/day; the rate changes). "
+            "A pump that kept its rate would deliver "
+            + units.format_percent(Fraction(new_conc, old_conc))
+            + " of the dose"
+        )
+    return current.with_concentration(new_conc)
+
+
 def cmd_refill(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
+    info = client.device_info()
+    status = client.status()
+    old_conc = status.concentration_ug_per_ml
+    new_conc = int(_number(args.concentration, "--concentration", "mcg/mL"))
+    before = client.read_prescription().prescription
+    spec = _refill_prescription(client, args, old_conc, new_conc)
+    bridge = new_conc != old_conc and not args.no_bridge
     result = client.refill(
         removed_nl=_ml_to_nl(args.removed, "--removed"),
         added_nl=_ml_to_nl(args.added, "--added"),
-        concentration_ug_per_ml=int(_number(args.concentration, "--concentration", "mcg/mL")),
+        concentration_ug_per_ml=new_conc,
+        prescription=spec,
+        bridge=bridge,
+        drug_lot=args.lot or "",
         allow_nonstandard=args.allow_nonstandard,
     )
     lines = [
@@ -378,10 +479,35 @@ def cmd_refill(client: PumpClient, args: argparse.Namespace, out: Printer) -> No
             if result.discrepancy_flagged
             else ""
         ),
-        f"reservoir now:        {units.format_volume_nl(result.reservoir_nl)}",
-        f"low-reservoir alarm:  {fmt_time(result.low_reservoir_alarm_at_s)}",
+        f"reservoir now:        {units.format_volume_nl(result.reservoir_nl)} of "
+        f"{units.format_concentration_ug_per_ml(new_conc)}",
+        *_dose_change_lines(before, spec, info),
     ]
+    if result.bridge_volume_nl:
+        lines.append(
+            f"bridge:               {units.format_volume_nl(result.bridge_volume_nl, 3)} "
+            f"dead volume at {units.format_concentration_ug_per_ml(old_conc)}, "
+            f"ends {fmt_time(result.bridge_ends_at_s)}"
+        )
+    elif new_conc != old_conc:
+        lines.append(
+            "bridge:               none (declined): the catheter's old drug reaches the "
+            "patient at the new rates"
+        )
+    lines.append(f"low-reservoir alarm:  {fmt_time(result.low_reservoir_alarm_at_s)}")
     out(result, lines)
+
+
+def cmd_cancel_bridge(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
+    result = client.cancel_bridge()
+    out(
+        result,
+        [
+            f"bridge cancelled after {units.format_volume_nl(result.delivered_nl, 3)}; "
+            f"{units.format_volume_nl(result.remaining_nl, 3)} of the old drug is still in the "
+            "catheter and now runs at the new rates"
+        ],
+    )
 
 
 def cmd_bolus(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
@@ -392,25 +518,175 @@ def cmd_bolus(client: PumpClient, args: argparse.Namespace, out: Printer) -> Non
             [f"bolus cancelled after {units.format_volume_nl(delivered, 3)}"],
         )
         return
-    kind = _enum_arg(BolusKind, args.kind, "bolus kind")
-    if kind is BolusKind.THERAPEUTIC:
+    if args.kind == "therapeutic":
         if args.dose is None or args.duration is None:
             raise UsageError("bolus therapeutic needs --dose MCG and --duration MIN")
-        concentration = _concentration(client, args)
-        volume = units.dose_to_volume_nl(_number(args.dose, "--dose", "mcg"), concentration)
-        duration = int(_number(args.duration, "--duration", "min") * 60)
+        result = client.start_bolus(
+            dose_ng=_dose_ng(args.dose, "--dose", "mcg"),
+            duration_s=int(_number(args.duration, "--duration", "min") * 60),
+        )
+        what = f"{units.format_dose_ug(Fraction(result.dose_ng, NG_PER_UG))} in "
     else:
         if args.volume is None:
-            raise UsageError(f"bolus {args.kind} needs --volume ML")
-        volume, duration = _ml_to_nl(args.volume, "--volume"), 0
-    result = client.start_bolus(kind, volume, duration)
+            raise UsageError("bolus priming needs --volume ML")
+        result = client.start_priming(volume_nl=_ml_to_nl(args.volume, "--volume"))
+        what = "priming (drug and catheter fluid mix at the maximum rate): "
     out(
         result,
         [
-            f"{_name(kind)} bolus started: {units.format_volume_nl(result.volume_nl, 3)} over "
+            f"{args.kind} bolus started: {what}{units.format_volume_nl(result.volume_nl, 3)} over "
             f"{fmt_duration(result.duration_s)}, ends {fmt_time(result.ends_at_s)}",
         ],
     )
+
+
+def implant_lines(r: m.ReadImplantResponse) -> list[str]:
+    """The implant record and the drug in the pump, in words."""
+    drug = [
+        f"drug:                 baclofen "
+        f"{units.format_concentration_ug_per_ml(r.concentration_ug_per_ml)}"
+        + (f", lot {r.drug_lot}" if r.drug_lot else ""),
+        f"last refill:          {fmt_time(r.last_refill_at_s)}",
+    ]
+    if not r.recorded:
+        return ["implant record:       none written (pumpctl implant set ...)", *drug]
+    i = r.implant
+    length = units.format_fixed(Fraction(i.catheter_length_mm, 10), 1)
+    plus = (
+        f" +/- {units.format_fixed(Fraction(i.catheter_length_uncertainty_mm, 10), 1)} cm"
+        if i.catheter_length_uncertainty_mm
+        else ""
+    )
+    per_cm = units.format_trimmed(Fraction(i.catheter_volume_nl_per_cm, 1_000_000), 6)
+    return [
+        f"patient:              {i.patient_id or '(not recorded)'} ({_name(i.origin)} spasticity)",
+        f"physician:            {i.physician or '(not recorded)'}",
+        "implanted:            "
+        + ("(not recorded)" if i.implanted_at_s is None else fmt_time(i.implanted_at_s)),
+        f"catheter:             {i.catheter_model or '(model not recorded)'}, {length} cm"
+        f"{plus}, {per_cm} mL/cm",
+        *drug,
+    ]
+
+
+WITHDRAWAL_SIGNS = (
+    "baclofen withdrawal (delivery stopped or reduced): returning spasticity and rigidity, "
+    "itching, fever, low blood pressure, altered mental state; severe cases can be fatal "
+    "within 24-72 h: restore delivery or give enteral baclofen as the treating team advises"
+)
+OVERDOSE_SIGNS = (
+    "baclofen overdose (too much delivered, e.g. a programming error or a valve pump "
+    "discharged in an MRI): drowsiness, low muscle tone, slowed breathing, coma: support "
+    "breathing, stop the pump"
+)
+_HALT_WORDS = {
+    AlarmCode.EMPTY_RESERVOIR: "the reservoir is empty",
+    AlarmCode.EOS: "the battery is at end of service",
+    AlarmCode.MOTOR_STALL: "the motor is stalled (after an MRI: it may resume late; "
+    "interrogate again)",
+    AlarmCode.MEMORY_CRITICAL: "a critical memory error",
+}
+
+
+def _ago(now_s: int, then_s: int) -> str:
+    return f"{fmt_time(then_s)} ({fmt_duration(max(now_s - then_s, 0))} ago)"
+
+
+def _date(now_s: int, at_s: int | None) -> str:
+    if at_s is not None and at_s <= now_s:
+        return "reached"
+    return fmt_time(at_s)
+
+
+def cmd_emergency(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
+    """One interrogation, in the words an emergency department needs (either role)."""
+    info = client.device_info()
+    s = client.status()
+    delivery = client.read_delivery()
+    conc = s.concentration_ug_per_ml
+    dose = units.format_dose_ug_per_day(Fraction(s.daily_dose_ng, NG_PER_UG))
+    if delivery.delivering:
+        now = f"YES, since {_ago(s.clock_s, delivery.since_s)}"
+    elif s.mode is Mode.STOPPED:
+        why = _name(s.stop_reason) if s.stop_reason is not StopReason.NONE else "programmed"
+        now = f"NO: stopped by a clinician ({why}) since {_ago(s.clock_s, delivery.since_s)}"
+    else:
+        halted = "; ".join(_HALT_WORDS.get(a, _name(a)) for a in sorted(s.halted_by))
+        now = f"NO: {halted}; since {_ago(s.clock_s, delivery.since_s)}"
+    alarms = ", ".join(_name(a) for a in sorted(s.alarms_active)) or "none"
+    lines = [
+        "EMERGENCY SUMMARY (one interrogation; every time is the pump clock)",
+        f"pump:                 vpump {info.model} mL, serial {info.serial}",
+        f"drug:                 baclofen {units.format_concentration_ug_per_ml(conc)}",
+        f"dose:                 {dose} ({_name(s.mode)})",
+        f"delivering now:       {now}",
+        f"reservoir:            {units.format_volume_nl(s.reservoir_nl)}; low-reservoir alarm "
+        f"{_date(s.clock_s, s.low_reservoir_alarm_at_s)}; empty {_date(s.clock_s, s.empty_at_s)}",
+        "last refill:          "
+        + (
+            "none recorded"
+            if delivery.last_refill_at_s is None
+            else _ago(s.clock_s, delivery.last_refill_at_s)
+        ),
+        f"active alarms:        {alarms}",
+    ]
+    data: dict[str, Any] = {"device": info, "status": s, "delivery": delivery}
+    if client.role is Role.CLINICIAN:
+        implant = client.implant()
+        data["implant"] = implant
+        lines += implant_lines(implant)[:4] if implant.recorded else [implant_lines(implant)[0]]
+        log = list(client.event_log())
+        halts = [e for e in log if e.code in (EventCode.DELIVERY_HALTED, EventCode.STOPPED)]
+        if delivery.delivering and halts and halts[-1].clock_s < delivery.since_s:
+            gap = fmt_duration(delivery.since_s - halts[-1].clock_s)
+            resumed = (
+                "at this interrogation (an MRI's telemetry mode?)"
+                if s.clock_s - delivery.since_s < 600
+                else _ago(s.clock_s, delivery.since_s)
+            )
+            lines.append(
+                f"last interruption:    {gap} without delivery from {fmt_time(halts[-1].clock_s)}, "
+                f"resumed {resumed}"
+            )
+        stalls = [
+            e
+            for e in log
+            if e.code in (EventCode.MOTOR_STALL, EventCode.STALL_RECOVERY)
+            and e.clock_s >= s.clock_s - 30 * 86_400
+        ]
+        for e in stalls:
+            what = (
+                "motor stall (an MRI? delivery stopped)"
+                if e.code is EventCode.MOTOR_STALL
+                else f"stall recovery after {fmt_duration(e.a)}"
+            )
+            lines.append(f"in the last 30 days:  {fmt_time(e.clock_s)} {what}")
+    lines += [
+        f"look for:             {WITHDRAWAL_SIGNS}",
+        f"                      {OVERDOSE_SIGNS}",
+    ]
+    out(data, lines)
+
+
+def cmd_implant(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
+    if args.action == "set":
+        fields = m.ImplantFields(
+            catheter_model=args.catheter_model,
+            catheter_volume_nl_per_cm=units.ml_to_nl(
+                _number(args.volume_per_cm, "--volume-per-cm", "mL/cm")
+            ),
+            catheter_length_mm=units.round_half_even(_number(args.length, "--length", "cm") * 10),
+            catheter_length_uncertainty_mm=units.round_half_even(
+                _number(args.uncertainty, "--uncertainty", "cm") * 10
+            ),
+            implanted_at_s=None if args.implanted is None else _parse_iso(args.implanted),
+            patient_id=args.patient_id,
+            origin=_enum_arg(Origin, args.origin, "--origin"),
+            physician=args.physician,
+        )
+        client.set_implant(fields)
+    record = client.implant()
+    out(record, implant_lines(record))
 
 
 def cmd_alarms(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
@@ -450,6 +726,7 @@ _PARAM_ENUMS: dict[str, type[enum.IntEnum]] = {
     "mode": Mode,
     "bolus_kind": BolusKind,
     "stop_reason": StopReason,
+    "origin": Origin,
 }
 
 
@@ -462,6 +739,12 @@ def fmt_param(name: str, value: int) -> str:
             return f"{name}={value} (unknown)"
     if name.endswith("_nl"):
         return f"{name[:-3]}={units.format_volume_nl(value, 3)}"
+    if name == "daily_dose_ng":
+        return f"daily_dose={units.format_dose_ug_per_day(Fraction(value, NG_PER_UG))}"
+    if name.endswith("_ng"):
+        return f"{name[:-3]}={units.format_dose_ug(Fraction(value, NG_PER_UG))}"
+    if name.endswith("_mm"):
+        return f"{name[:-3]}={units.format_fixed(Fraction(value, 10), 1)} cm"
     if name.endswith("_ug_per_ml"):
         return f"concentration={units.format_concentration_ug_per_ml(value)}"
     if name.endswith("_permille"):
@@ -510,12 +793,9 @@ def cmd_patient_settings(client: PumpClient, args: argparse.Namespace, out: Prin
         v is not None
         for v in (args.enable, args.dose, args.duration, args.lockout, args.max_per_day)
     ):
-        concentration = client.status().concentration_ug_per_ml
         result: m.PatientSettingsFields = client.set_patient_settings(
             enabled=current.enabled if args.enable is None else args.enable,
-            volume_nl=current.volume_nl
-            if args.dose is None
-            else units.dose_to_volume_nl(_number(args.dose, "--dose", "mcg"), concentration),
+            dose_ng=current.dose_ng if args.dose is None else _dose_ng(args.dose, "--dose", "mcg"),
             duration_s=current.duration_s
             if args.duration is None
             else int(_number(args.duration, "--duration", "min") * 60),
@@ -530,7 +810,7 @@ def cmd_patient_settings(client: PumpClient, args: argparse.Namespace, out: Prin
         result,
         [
             f"patient doses:        {'enabled' if result.enabled else 'disabled'}",
-            f"dose volume:          {units.format_volume_nl(result.volume_nl, 3)} "
+            f"dose:                 {units.format_dose_ug(Fraction(result.dose_ng, NG_PER_UG))} "
             f"over {fmt_duration(result.duration_s)}",
             f"lockout:              {fmt_duration(result.lockout_s)}",
             f"maximum per 24 h:     {result.max_per_24h}",
@@ -543,7 +823,8 @@ def cmd_patient_dose(client: PumpClient, args: argparse.Namespace, out: Printer)
     out(
         grant,
         [
-            f"dose granted: {units.format_volume_nl(grant.volume_nl, 3)}, "
+            f"dose granted: {units.format_dose_ug(Fraction(grant.dose_ng, NG_PER_UG))} "
+            f"({units.format_volume_nl(grant.volume_nl, 3)}), "
             f"ends {fmt_time(grant.ends_at_s)}",
             f"doses in the last 24 h: {grant.doses_in_24h}; "
             f"next allowed {fmt_time(grant.next_allowed_at_s)}",
@@ -598,6 +879,11 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("info", cmd_info, "identify the pump (no session needed)")
+    add(
+        "emergency",
+        cmd_emergency,
+        "what an emergency department needs from one interrogation (clinician or patient role)",
+    )
     add("status", cmd_status, "the pump's state, alarms and forecasts")
     add("interrogate", cmd_interrogate, "device, status and prescription in one read")
 
@@ -610,11 +896,13 @@ def build_parser() -> argparse.ArgumentParser:
     simple = modes.add_parser(
         "simple",
         help="one dose all day",
-        description="one dose all day: --dose in mcg/day or --rate mL/day",
+        description="one dose all day, --dose in mcg/day of the drug in the pump",
     )
     simple.add_argument("--dose", help="daily dose, mcg/day")
-    simple.add_argument("--rate", help="flow rate, mL/day (instead of --dose)")
-    simple.add_argument("--concentration", help="mcg/mL (default: the pump's)")
+    simple.add_argument(
+        "--concentration",
+        help="the drug the dose is of, mcg/mL (default: the pump's; any other is refused)",
+    )
     flex = modes.add_parser(
         "flex",
         help="a daily profile of up to 13 steps",
@@ -626,9 +914,9 @@ def build_parser() -> argparse.ArgumentParser:
     for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
         flex.add_argument(f"--{day}", help=f"the profile for {day} (give all seven)")
     flex.add_argument(
-        "--per-rate", action="store_true", help="step values are mL/day rates, not mcg/day doses"
+        "--concentration",
+        help="the drug the doses are of, mcg/mL (default: the pump's; any other is refused)",
     )
-    flex.add_argument("--concentration", help="mcg/mL (default: the pump's)")
     modes.add_parser(
         "minimum-rate",
         help="keep-open flow only",
@@ -647,22 +935,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("resume", cmd_resume, "resume delivery after a stop")
 
-    refill = add("refill", cmd_refill, "record a refill: volume removed, added, concentration")
+    refill = add(
+        "refill",
+        cmd_refill,
+        "refill as one transaction: the reservoir emptied and refilled, the dose on the new "
+        "drug and, when the concentration changes, the bridge",
+    )
     refill.add_argument("--removed", required=True, help="volume emptied from the pump, mL")
     refill.add_argument("--added", required=True, help="volume injected, mL")
     refill.add_argument("--concentration", required=True, help="new drug concentration, mcg/mL")
+    refill.add_argument("--dose", help="new daily dose on the new drug, mcg/day (simple)")
+    refill.add_argument(
+        "--same-dose",
+        action="store_true",
+        help="keep the current mcg/day on the new drug (the rate changes)",
+    )
+    refill.add_argument(
+        "--no-bridge",
+        action="store_true",
+        help="decline the bridge after a concentration change (the catheter's old drug then "
+        "runs at the new rates)",
+    )
+    refill.add_argument("--lot", help="lot number of the drug added")
     refill.add_argument(
         "--allow-nonstandard",
         action="store_true",
         help="accept a concentration outside the commercial list",
     )
 
+    add(
+        "cancel-bridge",
+        cmd_cancel_bridge,
+        "end a running bridge now (the rates change to the new concentration)",
+    )
+
     bolus = add("bolus", cmd_bolus, "start or cancel a bolus")
-    bolus.add_argument("kind", choices=["therapeutic", "bridge", "priming", "cancel"])
+    bolus.add_argument("kind", choices=["therapeutic", "priming", "cancel"])
     bolus.add_argument("--dose", help="therapeutic dose, mcg")
     bolus.add_argument("--duration", help="therapeutic duration, minutes")
-    bolus.add_argument("--volume", help="bridge or priming volume, mL (runs at the bolus rate)")
-    bolus.add_argument("--concentration", help="mcg/mL (default: the pump's)")
+    bolus.add_argument("--volume", help="priming volume, mL (runs at the maximum rate)")
+
+    implant = add("implant", cmd_implant, "read or write the implant record")
+    implant.add_argument("action", nargs="?", choices=["show", "set"], default="show")
+    implant.add_argument("--catheter-model", default="", help="catheter model name")
+    implant.add_argument(
+        "--volume-per-cm", default="0.0026", help="catheter dead volume, mL/cm (default 0.0026)"
+    )
+    implant.add_argument("--length", default="110", help="catheter length after trimming, cm")
+    implant.add_argument("--uncertainty", default="0", help="+/- on the length, cm (default 0)")
+    implant.add_argument("--implanted", help="implant date, ISO 8601 with zone")
+    implant.add_argument("--patient-id", default="", help="patient identifier")
+    implant.add_argument(
+        "--origin", default="unknown", help="origin of the spasticity: spinal, cerebral, unknown"
+    )
+    implant.add_argument("--physician", default="", help="implanting or managing physician")
 
     add("alarms", cmd_alarms, "list the alarms")
     for name, handler, verb in (

@@ -18,6 +18,7 @@ import contextlib
 import os
 import select
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TypeVar
@@ -356,6 +357,10 @@ class PumpClient:
         """The interrogation summary."""
         return self.call(m.StatusRequest(), m.StatusResponse)
 
+    def read_delivery(self) -> m.ReadDeliveryResponse:
+        """Delivering or not, since when, and the last refill (patient role too)."""
+        return self.call(m.ReadDeliveryRequest(), m.ReadDeliveryResponse)
+
     def read_prescription(self) -> m.ReadPrescriptionResponse:
         return self.call(m.ReadPrescriptionRequest(), m.ReadPrescriptionResponse)
 
@@ -389,13 +394,27 @@ class PumpClient:
             raise ProgrammingError("the pump reports a prescription other than the one committed")
         return active
 
-    def start_bolus(
-        self, kind: BolusKind, volume_nl: int, duration_s: int = 0
-    ) -> m.StartBolusResponse:
+    def start_bolus(self, *, dose_ng: int, duration_s: int) -> m.StartBolusResponse:
+        """A therapeutic bolus: ``dose_ng`` over ``duration_s``."""
         return self.call(
-            m.StartBolusRequest(kind=kind, volume_nl=volume_nl, duration_s=duration_s),
+            m.StartBolusRequest(
+                kind=BolusKind.THERAPEUTIC, dose_ng=dose_ng, volume_nl=0, duration_s=duration_s
+            ),
             m.StartBolusResponse,
         )
+
+    def start_priming(self, *, volume_nl: int) -> m.StartBolusResponse:
+        """A priming bolus of ``volume_nl`` at the maximum rate."""
+        return self.call(
+            m.StartBolusRequest(
+                kind=BolusKind.PRIMING, dose_ng=0, volume_nl=volume_nl, duration_s=0
+            ),
+            m.StartBolusResponse,
+        )
+
+    def cancel_bridge(self) -> m.CancelBridgeResponse:
+        """End a running bridge now (rates at the new concentration from this second)."""
+        return self.call(m.CancelBridgeRequest(), m.CancelBridgeResponse)
 
     def cancel_bolus(self) -> int:
         """Cancel the running bolus; returns the volume it delivered, nL."""
@@ -407,23 +426,53 @@ class PumpClient:
     def resume(self) -> m.ResumePumpResponse:
         return self.call(m.ResumePumpRequest(), m.ResumePumpResponse)
 
+    def stage_refill(self, request: m.StageRefillRequest) -> m.StageRefillResponse:
+        return self.call(request, m.StageRefillResponse)
+
+    def commit_refill(self, checksum: int) -> m.CommitRefillResponse:
+        return self.call(m.CommitRefillRequest(checksum=checksum), m.CommitRefillResponse)
+
     def refill(
         self,
         *,
         removed_nl: int,
         added_nl: int,
         concentration_ug_per_ml: int,
+        prescription: m.PrescriptionSpec,
+        bridge: bool,
+        drug_lot: str = "",
         allow_nonstandard: bool = False,
-    ) -> m.RefillResponse:
-        return self.call(
-            m.RefillRequest(
-                removed_nl=removed_nl,
-                added_nl=added_nl,
-                concentration_ug_per_ml=concentration_ug_per_ml,
-                allow_nonstandard=allow_nonstandard,
-            ),
-            m.RefillResponse,
+    ) -> m.CommitRefillResponse:
+        """A refill as one transaction: staged, its checksum verified, committed.
+
+        ``prescription`` is what runs on the new drug (it must name
+        ``concentration_ug_per_ml``); ``bridge`` runs the bridge after a concentration
+        change. Raises ProgrammingError (nothing applied) if the pump staged something else.
+        """
+        request = m.StageRefillRequest(
+            removed_nl=removed_nl,
+            added_nl=added_nl,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+            allow_nonstandard=allow_nonstandard,
+            bridge=bridge,
+            drug_lot=drug_lot,
+            prescription=prescription,
         )
+        expected = zlib.crc32(m.encode_payload(request))
+        staged = self.stage_refill(request)
+        if staged.checksum != expected:
+            raise ProgrammingError(
+                f"the pump staged refill checksum 0x{staged.checksum:08x}, expected "
+                f"0x{expected:08x}; nothing was applied"
+            )
+        return self.commit_refill(staged.checksum)
+
+    def implant(self) -> m.ReadImplantResponse:
+        """The implant record and the drug in the pump."""
+        return self.call(m.ReadImplantRequest(), m.ReadImplantResponse)
+
+    def set_implant(self, implant: m.ImplantFields) -> m.ImplantFields:
+        return self.call(m.SetImplantRequest(implant=implant), m.SetImplantResponse).implant
 
     def set_alarm_volume(self, volume_nl: int) -> int:
         return self.call(
@@ -468,12 +517,12 @@ class PumpClient:
         return self.call(m.ReadPatientSettingsRequest(), m.ReadPatientSettingsResponse)
 
     def set_patient_settings(
-        self, *, enabled: bool, volume_nl: int, duration_s: int, lockout_s: int, max_per_24h: int
+        self, *, enabled: bool, dose_ng: int, duration_s: int, lockout_s: int, max_per_24h: int
     ) -> m.SetPatientSettingsResponse:
         return self.call(
             m.SetPatientSettingsRequest(
                 enabled=enabled,
-                volume_nl=volume_nl,
+                dose_ng=dose_ng,
                 duration_s=duration_s,
                 lockout_s=lockout_s,
                 max_per_24h=max_per_24h,

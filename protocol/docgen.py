@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import inspect
 import itertools
+import zlib
 from collections.abc import Iterable, Sequence
 
 from construct import Construct, SizeofError
@@ -30,6 +31,7 @@ from protocol.enums import (
     Flags,
     Mode,
     Op,
+    Origin,
     Role,
     StopReason,
 )
@@ -59,16 +61,32 @@ EXAMPLE_SESSION_KEY = session.session_key(
 EXAMPLE_CLOCK_S = 1_767_225_600  # 2026-01-01 00:00:00 UTC
 
 
+_SIMPLE = PrescriptionSpec.simple(400_000, concentration_ug_per_ml=2000)
+
+
 def _status_example() -> messages.StatusResponse:
     return messages.StatusResponse(
         clock_s=EXAMPLE_CLOCK_S,
         mode=Mode.SIMPLE,
+        stop_reason=StopReason.NONE,
+        delivering=True,
+        halted_by=frozenset(),
         bolus_kind=BolusKind.NONE,
+        bolus_dose_ng=0,
+        bolus_volume_nl=0,
+        bolus_duration_s=0,
+        bolus_started_at_s=None,
         bolus_remaining_nl=0,
         bolus_ends_at_s=None,
+        basal_rate_nl_per_day=200_000,
         current_rate_nl_per_day=200_000,
+        daily_dose_ng=400_000,
         daily_volume_nl=200_000,
         concentration_ug_per_ml=2000,
+        bridge_remaining_nl=0,
+        bridge_concentration_ug_per_ml=0,
+        bridge_ends_at_s=None,
+        basal_remainder=43_200,
         reservoir_nl=18_500_000,
         capacity_nl=20_000_000,
         alarm_volume_nl=2_000_000,
@@ -77,23 +95,46 @@ def _status_example() -> messages.StatusResponse:
         low_reservoir_alarm_at_s=EXAMPLE_CLOCK_S + 82 * 86_400,
         empty_at_s=EXAMPLE_CLOCK_S + 90 * 86_400,
         battery_permille=120,
+        battery_uc=1_498_170_240,
         eri_at_s=EXAMPLE_CLOCK_S - 86_400,
-        prescription_checksum=messages.prescription_checksum(PrescriptionSpec.simple(200_000)),
-        delivering=True,
+        prescription_checksum=messages.prescription_checksum(_SIMPLE),
+        recent_doses=(),
     )
 
 
 _FLEX = PrescriptionSpec.flex(
     [
-        FlexStep(start_min=0, rate_nl_per_day=180_000),
-        FlexStep(start_min=7 * 60, rate_nl_per_day=240_000),
-        FlexStep(start_min=22 * 60, rate_nl_per_day=180_000),
-    ]
+        FlexStep(start_min=0, dose_ng_per_day=120_000),
+        FlexStep(start_min=8 * 60, dose_ng_per_day=200_000),
+        FlexStep(start_min=20 * 60, dose_ng_per_day=120_000),
+    ],
+    concentration_ug_per_ml=2000,
+)
+
+_IMPLANT = messages.ImplantFields(
+    catheter_model="ITB-1",
+    catheter_volume_nl_per_cm=2_600,
+    catheter_length_mm=1_100,
+    catheter_length_uncertainty_mm=20,
+    implanted_at_s=EXAMPLE_CLOCK_S - 400 * 86_400,
+    patient_id="P-000123",
+    origin=Origin.SPINAL,
+    physician="Dr A. Example",
+)
+
+_REFILL = messages.StageRefillRequest(
+    removed_nl=1_400_000,
+    added_nl=18_000_000,
+    concentration_ug_per_ml=2000,
+    allow_nonstandard=False,
+    bridge=True,
+    drug_lot="LOT-2026-11",
+    prescription=_SIMPLE,
 )
 
 
 def _settings(cls: type[messages.PatientSettingsFields]) -> messages.Message:
-    message = cls(enabled=True, volume_nl=10_000, duration_s=300, lockout_s=3600, max_per_24h=4)
+    message = cls(enabled=True, dose_ng=20_000, duration_s=300, lockout_s=3600, max_per_24h=4)
     assert isinstance(message, messages.Message)
     return message
 
@@ -113,6 +154,15 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
             empty_threshold_nl=500_000,
             tubing_volume_nl=200_000,
             catheter_volume_nl_per_cm=2_600,
+            battery_capacity_uc=12_484_752_000,
+            battery_quiescent_drain_uc_per_s=56,
+            battery_drain_uc_per_nl=1,
+            battery_telemetry_drain_uc_per_s=2_000,
+            telemetry_s_per_frame=1,
+            eri_lead_s=90 * 86_400,
+            forecast_horizon_s=3_650 * 86_400,
+            min_bolus_volume_nl=1_000,
+            max_bolus_duration_s=86_400,
         ),
     ),
     Op.SESSION_OPEN: (
@@ -148,10 +198,20 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
         messages.CommitPrescriptionRequest(checksum=messages.prescription_checksum(_FLEX)),
         messages.CommitPrescriptionResponse(checksum=messages.prescription_checksum(_FLEX)),
     ),
+    Op.READ_DELIVERY: (
+        messages.ReadDeliveryRequest(),
+        messages.ReadDeliveryResponse(
+            delivering=False,
+            since_s=EXAMPLE_CLOCK_S - 5 * 3600,
+            last_refill_at_s=EXAMPLE_CLOCK_S - 40 * 86_400,
+        ),
+    ),
     Op.START_BOLUS: (
-        messages.StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=25_000, duration_s=1800),
+        messages.StartBolusRequest(
+            kind=BolusKind.THERAPEUTIC, dose_ng=50_000, volume_nl=0, duration_s=1800
+        ),
         messages.StartBolusResponse(
-            volume_nl=25_000, duration_s=1800, ends_at_s=EXAMPLE_CLOCK_S + 1800
+            dose_ng=50_000, volume_nl=25_000, duration_s=1800, ends_at_s=EXAMPLE_CLOCK_S + 1800
         ),
     ),
     Op.CANCEL_BOLUS: (
@@ -163,20 +223,46 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
         messages.StopPumpResponse(),
     ),
     Op.RESUME_PUMP: (messages.ResumePumpRequest(), messages.ResumePumpResponse(mode=Mode.SIMPLE)),
-    Op.REFILL: (
-        messages.RefillRequest(
-            removed_nl=1_400_000,
-            added_nl=18_000_000,
-            concentration_ug_per_ml=2000,
-            allow_nonstandard=False,
+    Op.CANCEL_BRIDGE: (
+        messages.CancelBridgeRequest(),
+        messages.CancelBridgeResponse(delivered_nl=300_000, remaining_nl=186_000),
+    ),
+    Op.STAGE_REFILL: (
+        _REFILL,
+        messages.StageRefillResponse(
+            checksum=zlib.crc32(messages.encode_payload(_REFILL)),
+            expected_nl=1_500_000,
+            discrepancy_nl=-100_000,
+            discrepancy_flagged=False,
+            bridge_volume_nl=480_800,
         ),
-        messages.RefillResponse(
+    ),
+    Op.COMMIT_REFILL: (
+        messages.CommitRefillRequest(checksum=zlib.crc32(messages.encode_payload(_REFILL))),
+        messages.CommitRefillResponse(
             expected_nl=1_500_000,
             discrepancy_nl=-100_000,
             discrepancy_flagged=False,
             reservoir_nl=18_000_000,
+            prescription_checksum=messages.prescription_checksum(_SIMPLE),
+            bridge_volume_nl=480_800,
+            bridge_ends_at_s=EXAMPLE_CLOCK_S + 103_853,
             low_reservoir_alarm_at_s=EXAMPLE_CLOCK_S + 80 * 86_400,
         ),
+    ),
+    Op.READ_IMPLANT: (
+        messages.ReadImplantRequest(),
+        messages.ReadImplantResponse(
+            recorded=True,
+            implant=_IMPLANT,
+            concentration_ug_per_ml=2000,
+            drug_lot="LOT-2026-11",
+            last_refill_at_s=EXAMPLE_CLOCK_S - 300,
+        ),
+    ),
+    Op.SET_IMPLANT: (
+        messages.SetImplantRequest(implant=_IMPLANT),
+        messages.SetImplantResponse(implant=_IMPLANT),
     ),
     Op.SET_ALARM_VOLUME: (
         messages.SetAlarmVolumeRequest(volume_nl=3_000_000),
@@ -246,6 +332,7 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
     Op.PATIENT_DOSE: (
         messages.PatientDoseRequest(),
         messages.PatientDoseResponse(
+            dose_ng=20_000,
             volume_nl=10_000,
             ends_at_s=EXAMPLE_CLOCK_S + 300,
             doses_in_24h=1,
@@ -254,7 +341,7 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
     ),
     Op.NAK: (
         None,
-        messages.Nak(code=ErrorCode.FORBIDDEN, reason="the PATIENT role may not use REFILL"),
+        messages.Nak(code=ErrorCode.FORBIDDEN, reason="the PATIENT role may not use STAGE_REFILL"),
     ),
 }
 """One example request and response per opcode, used for the example frames."""
@@ -304,8 +391,16 @@ def _unit(name: str) -> str:
     if name == "clock_s" or name.endswith("_at_s"):
         return "s (Unix time)"
     suffixes = [
+        ("_ng_per_day", "ng/day"),
         ("_nl_per_day", "nL/day"),
+        ("_nl_per_cm", "nL/cm"),
+        ("_uc_per_nl", "uC/nL"),
+        ("_uc_per_s", "uC/s"),
+        ("_s_per_frame", "s per frame"),
         ("_ug_per_ml", "mcg/mL"),
+        ("_ng", "ng"),
+        ("_uc", "uC"),
+        ("_mm", "mm"),
         ("_permille", "1/1000"),
         ("_nl", "nL"),
         ("_min", "min after midnight"),
@@ -437,8 +532,10 @@ def _conventions() -> str:
             "* An offset `-` follows a field of variable size: the field starts right "
             "after the previous one.",
             "* Units are in the field names: `_nl` nanolitres, `_nl_per_day` nL/day, "
-            "`_ug_per_ml` micrograms (mcg) per mL, `_s` seconds, `_min` minutes after "
-            "midnight, `_permille` thousandths.",
+            "`_ng` nanograms and `_ng_per_day` ng/day (doses: 1 mcg = 1000 ng), "
+            "`_ug_per_ml` micrograms (mcg) per mL, `_mm` millimetres, `_uc` "
+            "microcoulombs, `_s` seconds, `_min` minutes after midnight, `_permille` "
+            "thousandths.",
             "* Any payload that is short, has trailing bytes, or holds a value outside "
             "its type is refused with NAK MALFORMED.",
         ]
@@ -504,9 +601,9 @@ def _records() -> str:
     parts.append(_doc(PrescriptionSpec))
     parts.append(
         _table(
-            ["mode (u8)", "followed by"],
+            ["mode (u8), then `concentration_ug_per_ml` (u32)", "followed by"],
             [
-                [f"{int(Mode.SIMPLE)} SIMPLE", "`rate_nl_per_day` u32 (nL/day)"],
+                [f"{int(Mode.SIMPLE)} SIMPLE", "`dose_ng_per_day` u32 (ng/day)"],
                 [
                     f"{int(Mode.FLEX)} FLEX",
                     "`weekly` u8 bool (0: one profile for every day, 1: seven, Monday "
@@ -524,15 +621,222 @@ def _records() -> str:
     )
     example = messages.encode_prescription(_FLEX)
     parts.append(
-        "Example: FLEX, one profile, steps 00:00 0.180 mL/day, 07:00 0.240 mL/day, "
-        f"22:00 0.180 mL/day; checksum 0x{messages.prescription_checksum(_FLEX):08X}:"
+        "Example: FLEX of 2000 mcg/mL, one profile, steps 00:00 120 mcg/day, 08:00 "
+        "200 mcg/day, 20:00 120 mcg/day (160 mcg/day in all); checksum "
+        f"0x{messages.prescription_checksum(_FLEX):08X}:"
     )
     parts.append(_hex(example))
-    for record in (FlexStep, AlarmRecord, LogEntry):
+    for record in (FlexStep, messages.DoseGrant, messages.ImplantFields, AlarmRecord, LogEntry):
         parts.append(f"### {record.__name__}")
         parts.append(_doc(record))
         parts.append(_record_table(record))
     return _join(parts)
+
+
+_SESSION_NAKS = "MALFORMED, NO_SESSION, SESSION_EXPIRED, BAD_MAC, REPLAY, FORBIDDEN, LOCKED_OUT"
+
+COMMAND_NAKS: dict[Op, tuple[ErrorCode, ...]] = {
+    Op.STAGE_PRESCRIPTION: (ErrorCode.CONCENTRATION_MISMATCH, ErrorCode.OUT_OF_RANGE),
+    Op.COMMIT_PRESCRIPTION: (
+        ErrorCode.INVALID_STATE,
+        ErrorCode.CHECKSUM_MISMATCH,
+        ErrorCode.CONCENTRATION_MISMATCH,
+        ErrorCode.OUT_OF_RANGE,
+    ),
+    Op.START_BOLUS: (ErrorCode.PUMP_HALTED, ErrorCode.INVALID_STATE, ErrorCode.OUT_OF_RANGE),
+    Op.CANCEL_BOLUS: (ErrorCode.INVALID_STATE,),
+    Op.STOP_PUMP: (ErrorCode.INVALID_STATE,),
+    Op.RESUME_PUMP: (ErrorCode.INVALID_STATE,),
+    Op.CANCEL_BRIDGE: (ErrorCode.INVALID_STATE,),
+    Op.STAGE_REFILL: (
+        ErrorCode.OUT_OF_RANGE,
+        ErrorCode.CONCENTRATION_MISMATCH,
+        ErrorCode.INVALID_STATE,
+        ErrorCode.OVERFILL,
+    ),
+    Op.COMMIT_REFILL: (
+        ErrorCode.INVALID_STATE,
+        ErrorCode.CHECKSUM_MISMATCH,
+        ErrorCode.OUT_OF_RANGE,
+        ErrorCode.OVERFILL,
+    ),
+    Op.SET_ALARM_VOLUME: (ErrorCode.OUT_OF_RANGE,),
+    Op.SILENCE_ALARM: (ErrorCode.INVALID_STATE,),
+    Op.CLEAR_ALARM: (ErrorCode.INVALID_STATE, ErrorCode.CONDITION_PERSISTS),
+    Op.SET_CLOCK: (ErrorCode.OUT_OF_RANGE,),
+    Op.SET_PATIENT_SETTINGS: (ErrorCode.OUT_OF_RANGE,),
+    Op.PATIENT_DOSE: (
+        ErrorCode.NOT_ENABLED,
+        ErrorCode.PUMP_HALTED,
+        ErrorCode.INVALID_STATE,
+        ErrorCode.PATIENT_DOSE_LOCKOUT,
+        ErrorCode.PATIENT_DOSE_LIMIT,
+        ErrorCode.OUT_OF_RANGE,
+    ),
+}
+"""The refusals each command can get from the pump itself, beyond the session's (tested
+against the pump in tests/protocol/test_documented_refusals.py)."""
+
+
+def _nak_table() -> str:
+    rows = []
+    for op in REGISTRY:
+        if op in (Op.NAK, Op.DEVICE_INFO, Op.SESSION_OPEN, Op.SESSION_AUTH):
+            continue
+        own = ", ".join(code.name for code in COMMAND_NAKS.get(op, ())) or "none"
+        rows.append([op.name, own])
+    return _table(["request", "refusals from the pump (besides the session's)"], rows)
+
+
+def _therapy() -> str:
+    transitions = [
+        ["running (SIMPLE, FLEX, MINIMUM_RATE)", "STOP_PUMP", "STOPPED (stop_reason set)"],
+        ["STOPPED by STOP_PUMP", "RESUME_PUMP", "the mode that was running"],
+        [
+            "STOPPED by STOP_PUMP",
+            "COMMIT_PRESCRIPTION",
+            "still STOPPED (the new one runs on RESUME_PUMP)",
+        ],
+        ["running", "COMMIT_PRESCRIPTION of STOPPED", "STOPPED (stop_reason NONE)"],
+        ["STOPPED prescription", "COMMIT_PRESCRIPTION of another mode", "that mode"],
+        ["STOPPED prescription", "RESUME_PUMP", "refused: INVALID_STATE"],
+        ["any", "STOP_PUMP while STOPPED", "refused: INVALID_STATE"],
+        [
+            "any (a STOP_PUMP included)",
+            "low battery reset (a fault)",
+            "MINIMUM_RATE, LOW_BATTERY_RESET raised until a prescription is committed",
+        ],
+    ]
+    return _join(
+        [
+            "## Therapy rules",
+            "### Doses, drug and rates",
+            "* A prescription is a **dose of the drug in the pump**: doses in ng/day "
+            "(shown as mcg/day), and the concentration it is for. STAGE_PRESCRIPTION and "
+            "COMMIT_PRESCRIPTION refuse a prescription naming another concentration than "
+            "the drug in the reservoir with CONCENTRATION_MISMATCH; so a dose is never run "
+            "at the wrong strength.",
+            "* The pump runs a dose as the volume rate `round(dose_ng_per_day * 1000 / "
+            "concentration_ug_per_ml)` nL/day (to the nearest nL/day, halves up); a bolus "
+            "or patient dose of `dose_ng` is `round(dose_ng * 1000 / concentration)` nL. "
+            "Every rate must lie within DEVICE_INFO's `min_rate_nl_per_day` .. "
+            "`max_rate_nl_per_day` (OUT_OF_RANGE names the step and the rate). "
+            "MINIMUM_RATE runs `minimum_mode_rate_nl_per_day` whatever the drug.",
+            "* Flex steps follow the pump clock's UTC time of day; weekday 0 is Monday. "
+            "Steps start on multiples of 15 min, at most 13 a day.",
+            "* Basal volume is integrated exactly: at `r` nL/day the volume commanded "
+            "from `t0` is `floor((basal_remainder + r * (t - t0)) / 86400)` nL, the "
+            "remainder carrying over rate changes (STATUS reports it). A bolus of `V` nL "
+            "over `D` s has delivered `floor(V * e / D)` nL after `e` s and replaces the "
+            "basal rate while it runs.",
+            "### Stopped, delivering, halted",
+            "* STATUS `mode` is STOPPED while the clinician has stopped therapy: "
+            "STOP_PUMP (then `stop_reason` says why) or a committed STOPPED prescription "
+            "(`stop_reason` NONE). `delivering` is 1 only while drug moves: never while "
+            "STOPPED, and 0 while a fault halts delivery, each fault in `halted_by` "
+            "(EMPTY_RESERVOIR, EOS, MOTOR_STALL, MEMORY_CRITICAL). A fault ends by itself "
+            "(a refill, a motor that turns again) or by CLEAR_ALARM (memory errors) and "
+            "delivery resumes without any change of mode. Stopping or a halt cancels a "
+            "running bolus.",
+            _table(["from", "event", "to"], transitions),
+            "### Boluses",
+            "* THERAPEUTIC: a dose over a duration between the time the maximum rate "
+            "needs and `max_bolus_duration_s`; PRIMING: a volume at the maximum rate, the "
+            "only bolus that runs there (drug and catheter fluid mix at that rate). "
+            "Refused while stopped, halted (PUMP_HALTED), with a bolus running, or when "
+            "the reservoir cannot deliver the volume before its empty threshold. The "
+            "basal schedule resumes when a bolus ends.",
+            "* Patient doses (PATIENT_DOSE): at least `lockout_s` after the last grant "
+            "and at most `max_per_24h` in any trailing 24 h. The lockout and the 24 h run "
+            "on the pump's model time (setting its clock cannot shorten them); boluses "
+            "too run on pump time.",
+            "### Refill: one transaction",
+            "* STAGE_REFILL carries everything: what was drawn out (the reservoir is "
+            "emptied completely), what was added and its concentration and lot, the "
+            "prescription to run on the new drug (it must name the new concentration: "
+            "else CONCENTRATION_MISMATCH) and `bridge`. It checks all of it and changes "
+            "nothing; its response gives the checksum, `zlib.crc32` of the request's "
+            "payload. COMMIT_REFILL with that checksum applies all of it in one step: "
+            "there is never a moment where the old rate runs on the new drug. To keep the "
+            "dose, send the current prescription with the new concentration. A refill "
+            "that changes the concentration while a bridge runs is refused "
+            "(INVALID_STATE), and so is `bridge` 1 without a change or without an "
+            "implant record. A staged refill or prescription dies with its session.",
+            "* `discrepancy_nl` = removed - expected; it is flagged over 1 mL (20 mL "
+            "model) or 2 mL (40 mL model): less than expected may mean over-delivery or a "
+            "pocket fill, more a stall or under-delivery. The refill clears "
+            "LOW_RESERVOIR and EMPTY_RESERVOIR by itself when the new volume is above "
+            "their thresholds.",
+            "### The bridge",
+            "* After a refill that changes the concentration, the tubing and catheter "
+            "still hold the old drug. With `bridge` 1 the pump runs the NEW prescription "
+            "(its doses, boluses and patient doses in mcg) computed at the OLD "
+            "concentration (STATUS `bridge_concentration_ug_per_ml`) until the volume "
+            "commanded since the refill reaches the dead volume; from that second on, "
+            "rates use the new concentration, just as the new drug reaches the catheter "
+            "tip. A dose bolus running at that second delivers the rest of its dose as "
+            "new drug over the time it had left. The patient receives the prescribed "
+            "mcg throughout. It is never a push at the maximum rate.",
+            "* Dead volume = `tubing_volume_nl` (DEVICE_INFO) + catheter length x "
+            "`catheter_volume_nl_per_cm` of the implant record, using length - "
+            "uncertainty when the concentration rises and length + uncertainty when it "
+            "falls (both err towards underdose), rounded up to whole nL.",
+            "* STATUS `bridge_remaining_nl` is the volume still to go and "
+            "`bridge_ends_at_s` its forecast end, recomputed after any extra delivery "
+            "(a bolus, a patient dose). CANCEL_BRIDGE ends it at once. BRIDGE_STARTED, "
+            "BRIDGE_ENDED and BRIDGE_CANCELLED are logged. For a simple dose the bridge "
+            "lasts dead volume x old concentration / new dose: 0.33 mL of 500 mcg/mL at "
+            "100 mcg/day is 142,560 s (1.65 days).",
+            "### Implant record",
+            "* SET_IMPLANT stores the clinician's record of the implant (catheter model, "
+            "its volume per cm, length and uncertainty, implant date, patient identifier, "
+            "origin of the spasticity, physician); READ_IMPLANT returns it with the drug "
+            "in the pump (concentration, lot, last refill). Bridge volumes come from it. "
+            "It is the clinician's record: an emulator may model a different true "
+            "catheter.",
+            "### Forecasts",
+            "* Every `*_at_s` in STATUS is pump clock. `low_reservoir_alarm_at_s` is the "
+            "first second the reservoir estimate reaches `alarm_volume_nl`, `empty_at_s` "
+            "the empty threshold, integrated over the real plan: the running bolus, the "
+            "flex steps, the bridge and its switch, and patient doses assumed taken at "
+            "their maximum (each as soon as the lockout and the 24 h maximum allow, from "
+            "now, counting `recent_doses`). `eri_at_s` is the first second the battery "
+            "charge falls below `ceil(eri_lead_s x mean drain)`, the mean drain being "
+            "the quiescent drain plus the prescription's weekly mean volume (at the drug "
+            "in the reservoir) x `battery_drain_uc_per_nl`; the charge drops by "
+            "`battery_quiescent_drain_uc_per_s` every second and `battery_drain_uc_per_nl` "
+            "per nL commanded, and by `battery_telemetry_drain_uc_per_s` x "
+            "`telemetry_s_per_frame` for each frame the pump answers (charged before the "
+            "answer, so a STATUS includes its own cost). A forecast beyond "
+            "`forecast_horizon_s` is 0 (none); one already reached is the STATUS's "
+            "`clock_s`.",
+            "* A programmer that runs this arithmetic on one STATUS (with READ_PRESCRIPTION "
+            "for the checksum it reports, READ_PATIENT_SETTINGS and DEVICE_INFO) gets the "
+            "same seconds; the reference implementation is `protocol.forecast."
+            "dates_from_status`.",
+            "### MRI and interrogations",
+            "* In an MRI scanner's field the rotor of the default pump stops: STATUS shows "
+            "MOTOR_STALL in `halted_by` and the alarm, `delivering` 0, and MOTOR_STALL is "
+            "logged. Out of the field the motor may turn at once or after a recovery delay "
+            "(pump time). If the pump went into telemetry mode, infusion waits for an "
+            "interrogation: **every successful SESSION_AUTH (either role) is an "
+            "interrogation** and ends that wait. STALL_RECOVERY (its `a` the stall's "
+            "seconds) may be logged only at the second interrogation after the scan.",
+            "* READ_DELIVERY (either role) says whether drug moves, since which pump-clock "
+            "second, and the last refill: with STATUS, what an emergency department needs "
+            "from one interrogation.",
+            "### Alarms that clear themselves",
+            "* LOW_RESERVOIR, EMPTY_RESERVOIR, ERI, EOS, MOTOR_STALL (a stall recovery) "
+            "and LOW_BATTERY_RESET (a committed prescription) clear themselves when their "
+            "condition ends (logged ALARM_CLEARED); CLEAR_ALARM on them while the "
+            "condition persists is refused with CONDITION_PERSISTS. Memory errors are "
+            "latched until CLEAR_ALARM.",
+            "### Refusals per request",
+            f"Every request in a session can also get the session's refusals ({_SESSION_NAKS})"
+            " and INTERNAL (a defect). A refusal changes nothing.",
+            _nak_table(),
+        ]
+    )
 
 
 def _enum_table(cls: type[enum.IntEnum], extra: dict[str, list[str]] | None = None) -> str:
@@ -708,7 +1012,8 @@ def generate() -> str:
             "frame is built by its encoder, so the document and the code cannot differ.",
             "Contents: [Framing](#framing), [Payload conventions](#payload-conventions), "
             "[Opcodes](#opcodes), [Commands](#commands), "
-            "[Nested structures](#nested-structures), [Handshake](#handshake), "
+            "[Nested structures](#nested-structures), [Therapy rules](#therapy-rules), "
+            "[Handshake](#handshake), "
             "[Security rules](#security-rules), [Codes](#codes).",
         ]
     )
@@ -719,6 +1024,7 @@ def generate() -> str:
         _opcode_summary(),
         _commands(),
         _records(),
+        _therapy(),
         _handshake(),
         _security(),
         _enums(),

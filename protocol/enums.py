@@ -41,14 +41,19 @@ class Op(IntEnum):
     READ_PRESCRIPTION = 0x11
     STAGE_PRESCRIPTION = 0x12
     COMMIT_PRESCRIPTION = 0x13
+    READ_DELIVERY = 0x14
 
     START_BOLUS = 0x20
     CANCEL_BOLUS = 0x21
     STOP_PUMP = 0x22
     RESUME_PUMP = 0x23
+    CANCEL_BRIDGE = 0x24
 
-    REFILL = 0x30
+    STAGE_REFILL = 0x30
     SET_ALARM_VOLUME = 0x31
+    COMMIT_REFILL = 0x32
+    READ_IMPLANT = 0x33
+    SET_IMPLANT = 0x34
 
     READ_ALARMS = 0x40
     SILENCE_ALARM = 0x41
@@ -105,6 +110,8 @@ class ErrorCode(IntEnum):
     """The pump cannot deliver (end of service, critical memory error)."""
     NOT_ENABLED = 0x18
     """A feature (patient doses) is not enabled."""
+    CONCENTRATION_MISMATCH = 0x19
+    """A prescription names another drug concentration than the one in the pump."""
     INTERNAL = 0x7F
     """The pump failed to execute a valid command (a defect, never expected)."""
 
@@ -133,11 +140,13 @@ class Mode(IntEnum):
 class BolusKind(IntEnum):
     NONE = 0
     THERAPEUTIC = 1
-    """A volume over a chosen duration."""
+    """A dose over a chosen duration."""
     BRIDGE = 2
-    """Pushes the old drug in the tubing and catheter through at the bolus rate."""
+    """Reserved (never running): the bridge after a concentration change is not a bolus
+    but a transition of the whole therapy, reported in STATUS's bridge fields."""
     PRIMING = 3
-    """Fills an empty catheter at the bolus rate."""
+    """Fills an empty catheter with a volume at the maximum rate (the only bolus that runs
+    there: drug and non-drug fluid mix at that rate)."""
     PATIENT = 4
     """A patient-activated dose."""
 
@@ -159,6 +168,8 @@ class AlarmCode(IntEnum):
     EOS = 4
     MOTOR_STALL = 5
     MEMORY_CRITICAL = 6
+    LOW_BATTERY_RESET = 7
+    """The pump reset on a low battery and runs the keep-open minimum rate until reprogrammed."""
 
     @property
     def alarm_class(self) -> AlarmClass:
@@ -173,12 +184,15 @@ ALARM_CLASS: dict[AlarmCode, AlarmClass] = {
     AlarmCode.EOS: AlarmClass.CRITICAL,
     AlarmCode.MOTOR_STALL: AlarmClass.CRITICAL,
     AlarmCode.MEMORY_CRITICAL: AlarmClass.CRITICAL,
+    AlarmCode.LOW_BATTERY_RESET: AlarmClass.CRITICAL,
 }
 
 
 class StopReason(IntEnum):
     """Why a clinician stopped the pump (recorded in the event log)."""
 
+    NONE = 0
+    """Not stopped by STOP_PUMP (in STATUS: running, or a STOPPED prescription)."""
     CLINICIAN_DECISION = 1
     MRI = 2
     CATHETER_REVISION = 3
@@ -214,11 +228,16 @@ class EventCode(IntEnum):
     SESSION_OPENED = 22
     SESSION_CLOSED = 23
     SECURITY = 24
+    BRIDGE_STARTED = 25
+    BRIDGE_ENDED = 26
+    BRIDGE_CANCELLED = 27
+    IMPLANT_RECORDED = 28
+    LOW_BATTERY_RESET = 29
 
 
 EVENT_PARAMS: dict[EventCode, tuple[str, str]] = {
     EventCode.POWER_ON: ("reservoir_nl", "concentration_ug_per_ml"),
-    EventCode.PROGRAMMED: ("mode", "daily_volume_nl"),
+    EventCode.PROGRAMMED: ("mode", "daily_dose_ng"),
     EventCode.REFILLED: ("added_nl", "concentration_ug_per_ml"),
     EventCode.BOLUS_STARTED: ("bolus_kind", "volume_nl"),
     EventCode.BOLUS_ENDED: ("bolus_kind", "delivered_nl"),
@@ -232,14 +251,28 @@ EVENT_PARAMS: dict[EventCode, tuple[str, str]] = {
     EventCode.STOPPED: ("stop_reason", "unused"),
     EventCode.RESUMED: ("mode", "unused"),
     EventCode.ALARM_VOLUME_SET: ("alarm_volume_nl", "unused"),
-    EventCode.PATIENT_DOSE_GRANTED: ("volume_nl", "doses_in_24h"),
+    EventCode.PATIENT_DOSE_GRANTED: ("dose_ng", "doses_in_24h"),
     EventCode.PATIENT_DOSE_REFUSED: ("error_code", "unused"),
-    EventCode.PATIENT_SETTINGS_SET: ("volume_nl", "max_per_24h"),
+    EventCode.PATIENT_SETTINGS_SET: ("dose_ng", "max_per_24h"),
     EventCode.DELIVERY_HALTED: ("alarm_code", "unused"),
     EventCode.BATTERY_SET: ("battery_permille", "unused"),
     EventCode.MEMORY_ERROR: ("alarm_code", "unused"),
     EventCode.SESSION_OPENED: ("role", "unused"),
     EventCode.SESSION_CLOSED: ("role", "unused"),
     EventCode.SECURITY: ("error_code", "opcode"),
+    EventCode.BRIDGE_STARTED: ("volume_nl", "concentration_ug_per_ml"),
+    EventCode.BRIDGE_ENDED: ("volume_nl", "concentration_ug_per_ml"),
+    EventCode.BRIDGE_CANCELLED: ("volume_nl", "concentration_ug_per_ml"),
+    EventCode.IMPLANT_RECORDED: ("catheter_length_mm", "origin"),
+    EventCode.LOW_BATTERY_RESET: ("battery_permille", "unused"),
 }
 """Names (with units) of the two parameters ``a`` and ``b`` of each event."""
+
+
+class Origin(IntEnum):
+    """Origin of the spasticity, as the implant record documents it (it sets the usual
+    titration range: spinal +10-30 %, cerebral +5-15 % a day)."""
+
+    UNKNOWN = 0
+    SPINAL = 1
+    CEREBRAL = 2

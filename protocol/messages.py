@@ -68,6 +68,7 @@ from protocol.enums import (
     EventCode,
     Mode,
     Op,
+    Origin,
     Role,
     StopReason,
 )
@@ -88,10 +89,16 @@ MAX_EVENT_LOG_READ: Final = 32
 """Most event-log entries one READ_EVENT_LOG may ask for (and return)."""
 DEVICE_MODELS: Final = (20, 40)
 """Reservoir sizes in mL that name the pump models."""
-BOLUS_KINDS_STARTABLE: Final = frozenset(
-    {BolusKind.THERAPEUTIC, BolusKind.BRIDGE, BolusKind.PRIMING}
-)
-"""Bolus kinds START_BOLUS accepts (patient doses go through PATIENT_DOSE)."""
+BOLUS_KINDS_STARTABLE: Final = frozenset({BolusKind.THERAPEUTIC, BolusKind.PRIMING})
+"""Bolus kinds START_BOLUS accepts (patient doses go through PATIENT_DOSE; the bridge is
+part of a refill transaction, STAGE_REFILL)."""
+_STOP_REASONS: Final = frozenset(r for r in StopReason if r is not StopReason.NONE)
+MAX_TEXT_BYTES: Final = 32
+"""Longest patient identifier, physician or catheter model, in UTF-8 bytes."""
+MAX_LOT_BYTES: Final = 16
+"""Longest drug lot number, in UTF-8 bytes."""
+MAX_RECENT_DOSES: Final = 48
+"""Most patient-dose grant times one STATUS lists (the trailing 24 h)."""
 
 _R = TypeVar("_R", bound="Record")
 
@@ -495,16 +502,17 @@ def _from_container(record: type[_R], raw: Any) -> _R:
 
 @dataclass(frozen=True, kw_only=True)
 class FlexStep(Record):
-    """One step of a flex profile: from ``start_min`` (minutes after midnight)
-    until the next step's start (or midnight), deliver at ``rate_nl_per_day``."""
+    """One step of a flex profile: from ``start_min`` (minutes after midnight, pump
+    clock) until the next step's start (or midnight), the dose rate ``dose_ng_per_day``."""
 
     start_min: Annotated[int, UInt(16, maximum=MINUTES_PER_DAY - 1), "minutes after midnight"]
-    rate_nl_per_day: U32
+    dose_ng_per_day: Annotated[U32, "dose rate in ng/day (1 mcg/day = 1000)"]
 
 
 FLEX_STEP: Final = payload_schema(FlexStep)
 _MODE: Final = EnumWire(Mode)
-_RATE: Final = UInt(32)
+_DOSE: Final = UInt(32)
+_CONCENTRATION: Final = UInt(32, minimum=1)
 _WEEKLY: Final = Bool8()
 _PROFILES: Final = ArrayOf(
     ArrayOf(RecordWire(FlexStep), max_count=MAX_FLEX_STEPS, min_count=1), max_count=7
@@ -512,11 +520,12 @@ _PROFILES: Final = ArrayOf(
 
 PRESCRIPTION: Final = Struct(
     "mode" / Int8ub,
+    "concentration_ug_per_ml" / Int32ub,
     "params"
     / Switch(
         this.mode,
         {
-            int(Mode.SIMPLE): Struct("rate_nl_per_day" / Int32ub),
+            int(Mode.SIMPLE): Struct("dose_ng_per_day" / Int32ub),
             int(Mode.FLEX): Struct(
                 "weekly" / Int8ub,
                 "profiles" / PrefixedArray(Int8ub, PrefixedArray(Int8ub, FLEX_STEP)),
@@ -525,17 +534,23 @@ PRESCRIPTION: Final = Struct(
         Pass,
     ),
 )
-"""mode u8 (Mode), then: SIMPLE rate_nl_per_day u32; FLEX weekly u8 (0: one
-profile for every day, 1: seven, Monday first) and u8-counted profiles of
+"""mode u8 (Mode), concentration_ug_per_ml u32 (the drug the prescription is for:
+it must be the drug in the pump), then: SIMPLE dose_ng_per_day u32; FLEX weekly u8
+(0: one profile for every day, 1: seven, Monday first) and u8-counted profiles of
 u8-counted steps; MINIMUM_RATE and STOPPED nothing."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class PrescriptionSpec:
-    """A basal prescription as the wire carries it.
+    """A basal prescription as the wire carries it: a dose of the drug the pump holds.
+
+    Doses are in ng/day (1 mcg/day = 1000 ng/day). ``concentration_ug_per_ml``
+    names the drug the doses are of; the pump refuses a prescription for any
+    other drug than the one it holds (CONCENTRATION_MISMATCH), so a dose can
+    never be silently run at the wrong strength.
 
     Validation is structural only (clinical limits are the pump's job):
-    SIMPLE has a rate and no profiles; FLEX has one profile (``weekly`` False)
+    SIMPLE has a dose and no profiles; FLEX has one profile (``weekly`` False)
     or seven (Monday first), each of 1 to 13 steps whose starts rise strictly
     from 0 (midnight) and stay under 1440; MINIMUM_RATE and STOPPED carry
     nothing. Build one with :meth:`simple`, :meth:`flex`, :meth:`flex_weekly`,
@@ -543,17 +558,19 @@ class PrescriptionSpec:
     """
 
     mode: Mode
-    rate_nl_per_day: int | None = None
+    concentration_ug_per_ml: int
+    dose_ng_per_day: int | None = None
     weekly: bool = False
     profiles: tuple[tuple[FlexStep, ...], ...] = ()
 
     def __post_init__(self) -> None:
         mode = _MODE.coerce("mode", self.mode)
         object.__setattr__(self, "mode", mode)
+        _CONCENTRATION.coerce("concentration_ug_per_ml", self.concentration_ug_per_ml)
         if mode is Mode.SIMPLE:
-            _RATE.coerce("rate_nl_per_day", self.rate_nl_per_day)
-        elif self.rate_nl_per_day is not None:
-            raise InvalidMessage(f"rate_nl_per_day is only for SIMPLE, not {mode.name}")
+            _DOSE.coerce("dose_ng_per_day", self.dose_ng_per_day)
+        elif self.dose_ng_per_day is not None:
+            raise InvalidMessage(f"dose_ng_per_day is only for SIMPLE, not {mode.name}")
         _WEEKLY.coerce("weekly", self.weekly)
         profiles = _PROFILES.coerce("profiles", self.profiles)
         object.__setattr__(self, "profiles", profiles)
@@ -571,30 +588,50 @@ class PrescriptionSpec:
             raise InvalidMessage(f"profiles and weekly are only for FLEX, not {mode.name}")
 
     @classmethod
-    def simple(cls, rate_nl_per_day: int) -> PrescriptionSpec:
-        """One rate all day."""
-        return cls(mode=Mode.SIMPLE, rate_nl_per_day=rate_nl_per_day, weekly=False, profiles=())
+    def simple(cls, dose_ng_per_day: int, *, concentration_ug_per_ml: int) -> PrescriptionSpec:
+        """One dose rate all day."""
+        return cls(
+            mode=Mode.SIMPLE,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+            dose_ng_per_day=dose_ng_per_day,
+        )
 
     @classmethod
-    def flex(cls, steps: Iterable[FlexStep]) -> PrescriptionSpec:
+    def flex(cls, steps: Iterable[FlexStep], *, concentration_ug_per_ml: int) -> PrescriptionSpec:
         """The same daily profile every day."""
-        return cls(mode=Mode.FLEX, rate_nl_per_day=None, weekly=False, profiles=(tuple(steps),))
+        return cls(
+            mode=Mode.FLEX,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+            weekly=False,
+            profiles=(tuple(steps),),
+        )
 
     @classmethod
-    def flex_weekly(cls, profiles: Iterable[Iterable[FlexStep]]) -> PrescriptionSpec:
+    def flex_weekly(
+        cls, profiles: Iterable[Iterable[FlexStep]], *, concentration_ug_per_ml: int
+    ) -> PrescriptionSpec:
         """Seven daily profiles, Monday first."""
         days = tuple(tuple(steps) for steps in profiles)
-        return cls(mode=Mode.FLEX, rate_nl_per_day=None, weekly=True, profiles=days)
+        return cls(
+            mode=Mode.FLEX,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+            weekly=True,
+            profiles=days,
+        )
 
     @classmethod
-    def minimum_rate(cls) -> PrescriptionSpec:
-        """Keep-open flow only."""
-        return cls(mode=Mode.MINIMUM_RATE, rate_nl_per_day=None, weekly=False, profiles=())
+    def minimum_rate(cls, *, concentration_ug_per_ml: int) -> PrescriptionSpec:
+        """Keep-open flow only (a volume rate set by the pump model, not a dose)."""
+        return cls(mode=Mode.MINIMUM_RATE, concentration_ug_per_ml=concentration_ug_per_ml)
 
     @classmethod
-    def stopped(cls) -> PrescriptionSpec:
+    def stopped(cls, *, concentration_ug_per_ml: int) -> PrescriptionSpec:
         """No delivery."""
-        return cls(mode=Mode.STOPPED, rate_nl_per_day=None, weekly=False, profiles=())
+        return cls(mode=Mode.STOPPED, concentration_ug_per_ml=concentration_ug_per_ml)
+
+    def with_concentration(self, concentration_ug_per_ml: int) -> PrescriptionSpec:
+        """The same doses, for another drug concentration (a refill's "same dose")."""
+        return dataclasses.replace(self, concentration_ug_per_ml=concentration_ug_per_ml)
 
     def profile_for_weekday(self, weekday: int) -> tuple[FlexStep, ...]:
         """The FLEX steps that apply on ``weekday`` (0 = Monday)."""
@@ -608,25 +645,34 @@ class PrescriptionSpec:
 def _prescription_to_container(spec: PrescriptionSpec) -> Any:
     params: Any = None
     if spec.mode is Mode.SIMPLE:
-        params = {"rate_nl_per_day": spec.rate_nl_per_day}
+        params = {"dose_ng_per_day": spec.dose_ng_per_day}
     elif spec.mode is Mode.FLEX:
         profiles = [[_to_container(step) for step in profile] for profile in spec.profiles]
         params = {"weekly": int(spec.weekly), "profiles": profiles}
-    return {"mode": int(spec.mode), "params": params}
+    return {
+        "mode": int(spec.mode),
+        "concentration_ug_per_ml": spec.concentration_ug_per_ml,
+        "params": params,
+    }
 
 
 def _prescription_from_container(raw: Any) -> PrescriptionSpec:
     mode = Mode(raw.mode)
+    concentration = raw.concentration_ug_per_ml
     if mode is Mode.SIMPLE:
-        return PrescriptionSpec.simple(raw.params.rate_nl_per_day)
+        return PrescriptionSpec.simple(
+            raw.params.dose_ng_per_day, concentration_ug_per_ml=concentration
+        )
     if mode is Mode.FLEX:
         weekly = Bool8().from_wire(raw.params.weekly)
         profiles = tuple(
             tuple(_from_container(FlexStep, step) for step in profile)
             for profile in raw.params.profiles
         )
-        return PrescriptionSpec(mode=mode, rate_nl_per_day=None, weekly=weekly, profiles=profiles)
-    return PrescriptionSpec(mode=mode, rate_nl_per_day=None, weekly=False, profiles=())
+        return PrescriptionSpec(
+            mode=mode, concentration_ug_per_ml=concentration, weekly=weekly, profiles=profiles
+        )
+    return PrescriptionSpec(mode=mode, concentration_ug_per_ml=concentration)
 
 
 class PrescriptionWire(Wire):
@@ -717,7 +763,18 @@ class DeviceInfoResponse(Message):
     minimum_mode_rate_nl_per_day: Annotated[U32, "keep-open rate of MINIMUM_RATE mode"]
     empty_threshold_nl: Annotated[U32, "at or below this the reservoir is empty"]
     tubing_volume_nl: Annotated[U32, "dead volume of the pump's internal tubing"]
-    catheter_volume_nl_per_cm: Annotated[U32, "dead volume of the catheter per cm of length"]
+    catheter_volume_nl_per_cm: Annotated[
+        U32, "default catheter dead volume per cm (the implant record names its own)"
+    ]
+    battery_capacity_uc: Annotated[U64, "charge of a new battery, microcoulombs"]
+    battery_quiescent_drain_uc_per_s: Annotated[U32, "drain every second"]
+    battery_drain_uc_per_nl: Annotated[U32, "drain per nanolitre commanded"]
+    battery_telemetry_drain_uc_per_s: Annotated[U32, "drain per second of telemetry"]
+    telemetry_s_per_frame: Annotated[U16, "telemetry seconds charged per frame answered"]
+    eri_lead_s: Annotated[U32, "ERI holds while projected battery life is below this"]
+    forecast_horizon_s: Annotated[U32, "forecasts further ahead than this are none (0)"]
+    min_bolus_volume_nl: Annotated[U32, "smallest bolus or patient dose volume"]
+    max_bolus_duration_s: Annotated[U32, "longest therapeutic bolus"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -788,19 +845,50 @@ class StatusRequest(Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DoseGrant(Record):
+    """A patient dose granted in the last 24 h (STATUS lists them for forecasts)."""
+
+    at_s: Annotated[U64, "pump clock of the grant"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class StatusResponse(Message):
-    """The pump's state and forecasts at ``clock_s``."""
+    """The pump's state and forecasts at ``clock_s``.
+
+    ``mode`` is STOPPED whenever the clinician stopped therapy (STOP_PUMP, with
+    ``stop_reason``, or a committed STOPPED prescription, with ``stop_reason``
+    NONE). ``delivering`` is true only while drug moves: never in STOPPED, and
+    false while a fault halts delivery (``halted_by``: empty reservoir, end of
+    service, motor stall, critical memory error); a fault's recovery restores
+    delivery by itself without touching the mode. Every ``*_at_s`` is pump
+    clock; the forecasts follow :mod:`protocol.forecast` and a programmer that
+    runs it on this STATUS (with READ_PRESCRIPTION, READ_PATIENT_SETTINGS and
+    DEVICE_INFO) gets the same seconds.
+    """
 
     op = Op.STATUS
     response = True
     clock_s: Annotated[U64, "pump clock, Unix seconds"]
-    mode: Annotated[Mode, EnumWire(Mode)]
+    mode: Annotated[Mode, EnumWire(Mode), "STOPPED while therapy is stopped"]
+    stop_reason: Annotated[StopReason, EnumWire(StopReason), "why STOP_PUMP stopped it"]
+    delivering: Annotated[Bool, "drug is moving now"]
+    halted_by: Annotated[AlarmSet, "faults stopping delivery now"]
     bolus_kind: Annotated[BolusKind, EnumWire(BolusKind), "NONE when no bolus runs"]
+    bolus_dose_ng: Annotated[U32, "dose of the running bolus (0: priming, a volume)"]
+    bolus_volume_nl: Annotated[U32, "volume of the running bolus (its part since a bridge ended)"]
+    bolus_duration_s: U32
+    bolus_started_at_s: TimeOrNoneS
     bolus_remaining_nl: U32
     bolus_ends_at_s: TimeOrNoneS
-    current_rate_nl_per_day: U32
-    daily_volume_nl: Annotated[U32, "volume of the basal prescription over 24 h"]
-    concentration_ug_per_ml: U32
+    basal_rate_nl_per_day: Annotated[U32, "the programmed basal rate at this instant"]
+    current_rate_nl_per_day: Annotated[U32, "what moves now (a bolus's mean rate; 0 if not)"]
+    daily_dose_ng: Annotated[U32, "today's basal dose over 24 h (00:00-24:00 pump clock)"]
+    daily_volume_nl: Annotated[U32, "today's basal volume over 24 h at the rates in force"]
+    concentration_ug_per_ml: Annotated[U32, "the drug in the reservoir"]
+    bridge_remaining_nl: Annotated[U32, "volume left to deliver at the old concentration"]
+    bridge_concentration_ug_per_ml: Annotated[U32, "the old drug the bridge computes at (0: none)"]
+    bridge_ends_at_s: Annotated[TimeOrNoneS, "forecast end of the bridge"]
+    basal_remainder: Annotated[U32, "sub-nanolitre remainder of the basal integral (nL*s/day)"]
     reservoir_nl: Annotated[U32, "estimated volume in the reservoir"]
     capacity_nl: U32
     alarm_volume_nl: Annotated[U32, "low-reservoir alarm volume"]
@@ -809,9 +897,14 @@ class StatusResponse(Message):
     low_reservoir_alarm_at_s: TimeOrNoneS
     empty_at_s: TimeOrNoneS
     battery_permille: Annotated[int, UInt(16, maximum=1000)]
+    battery_uc: Annotated[U64, "remaining battery charge, microcoulombs"]
     eri_at_s: Annotated[TimeOrNoneS, "elective replacement indicator date"]
     prescription_checksum: Annotated[U32, "checksum of the active prescription"]
-    delivering: Bool
+    recent_doses: Annotated[
+        tuple[DoseGrant, ...],
+        ArrayOf(RecordWire(DoseGrant), max_count=MAX_RECENT_DOSES),
+        "patient doses granted in the last 24 h, oldest first",
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -869,27 +962,56 @@ class CommitPrescriptionResponse(Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReadDeliveryRequest(Message):
+    """Is drug moving, since when, and when was the pump last refilled (the patient role may
+    read this: what an emergency department needs beyond STATUS)."""
+
+    op = Op.READ_DELIVERY
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadDeliveryResponse(Message):
+    """Delivering now or not, since which pump-clock second, and the last refill."""
+
+    op = Op.READ_DELIVERY
+    response = True
+    delivering: Annotated[Bool, "drug is moving now (as STATUS)"]
+    since_s: Annotated[U64, "delivering since (or not delivering since), pump clock"]
+    last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class StartBolusRequest(Message):
-    """Start a bolus. ``duration_s`` 0 means "at the bolus rate"; a
-    THERAPEUTIC bolus needs a duration."""
+    """Start a bolus: THERAPEUTIC, a dose (``dose_ng``) over ``duration_s``; PRIMING, a
+    volume (``volume_nl``) at the maximum rate (``duration_s`` 0). The other field is 0."""
 
     op = Op.START_BOLUS
     response = False
     kind: Annotated[BolusKind, EnumWire(BolusKind, allowed=BOLUS_KINDS_STARTABLE)]
-    volume_nl: U32
-    duration_s: Annotated[U32, "0: at the bolus rate"]
+    dose_ng: Annotated[U32, "THERAPEUTIC: the dose (0 for PRIMING)"]
+    volume_nl: Annotated[U32, "PRIMING: the volume (0 for THERAPEUTIC)"]
+    duration_s: Annotated[U32, "THERAPEUTIC: over how long; PRIMING: 0 (maximum rate)"]
 
     def _check(self) -> None:
-        if self.kind is BolusKind.THERAPEUTIC and self.duration_s == 0:
-            raise InvalidMessage("a THERAPEUTIC bolus needs duration_s > 0")
+        if self.kind is BolusKind.THERAPEUTIC:
+            if self.duration_s == 0 or self.dose_ng == 0 or self.volume_nl != 0:
+                raise InvalidMessage(
+                    "a THERAPEUTIC bolus needs dose_ng > 0, duration_s > 0 and volume_nl 0"
+                )
+        elif self.volume_nl == 0 or self.dose_ng != 0 or self.duration_s != 0:
+            raise InvalidMessage(
+                "a PRIMING bolus needs volume_nl > 0, dose_ng 0 and duration_s 0 (maximum rate)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
 class StartBolusResponse(Message):
-    """The bolus as the pump will deliver it."""
+    """The bolus as the pump will deliver it (its volume at the concentration in force)."""
 
     op = Op.START_BOLUS
     response = True
+    dose_ng: U32
     volume_nl: U32
     duration_s: U32
     ends_at_s: U64
@@ -918,7 +1040,7 @@ class StopPumpRequest(Message):
 
     op = Op.STOP_PUMP
     response = False
-    reason: Annotated[StopReason, EnumWire(StopReason)]
+    reason: Annotated[StopReason, EnumWire(StopReason, allowed=_STOP_REASONS)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -931,7 +1053,8 @@ class StopPumpResponse(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class ResumePumpRequest(Message):
-    """Resume the mode that ran before STOP_PUMP."""
+    """Resume the therapy that STOP_PUMP interrupted (a STOPPED prescription is changed by
+    programming, not resumed)."""
 
     op = Op.RESUME_PUMP
     response = False
@@ -947,28 +1070,140 @@ class ResumePumpResponse(Message):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefillRequest(Message):
-    """Record a refill: what was removed and added, and the new concentration."""
+class CancelBridgeRequest(Message):
+    """End a running bridge now: rates use the new concentration from this second."""
 
-    op = Op.REFILL
+    op = Op.CANCEL_BRIDGE
     response = False
-    removed_nl: U32
-    added_nl: U32
-    concentration_ug_per_ml: U32
-    allow_nonstandard: Annotated[Bool, "accept a concentration outside the standard ones"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefillResponse(Message):
-    """The refill's reconciliation and the new reservoir state."""
+class CancelBridgeResponse(Message):
+    """What the cancelled bridge had delivered and what it left."""
 
-    op = Op.REFILL
+    op = Op.CANCEL_BRIDGE
+    response = True
+    delivered_nl: U32
+    remaining_nl: U32
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRefillRequest(Message):
+    """Stage a refill as one transaction: the reservoir emptied (``removed_nl``) and
+    refilled (``added_nl`` of ``concentration_ug_per_ml``), the prescription to run on
+    the new drug (it must name the new concentration) and, when the concentration
+    changes, whether to bridge. Nothing changes until COMMIT_REFILL names the checksum."""
+
+    op = Op.STAGE_REFILL
+    response = False
+    removed_nl: Annotated[U32, "everything drawn out of the reservoir"]
+    added_nl: U32
+    concentration_ug_per_ml: Annotated[U32, "of the drug added"]
+    allow_nonstandard: Annotated[Bool, "accept a concentration outside the standard ones"]
+    bridge: Annotated[Bool, "run the bridge (required false when the concentration is kept)"]
+    drug_lot: Annotated[str, Text(max_bytes=MAX_LOT_BYTES), "lot number of the drug added"]
+    prescription: Prescription
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRefillResponse(Message):
+    """The staged refill: its checksum (crc32 of the request payload) and what it will do."""
+
+    op = Op.STAGE_REFILL
+    response = True
+    checksum: U32
+    expected_nl: Annotated[U32, "volume the pump expects to be removed"]
+    discrepancy_nl: Annotated[I32, "removed - expected"]
+    discrepancy_flagged: Annotated[Bool, "over the model's threshold (possible pocket fill)"]
+    bridge_volume_nl: Annotated[U32, "dead volume the bridge runs for (0: no bridge)"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitRefillRequest(Message):
+    """Apply the staged refill, named by its checksum, all at once."""
+
+    op = Op.COMMIT_REFILL
+    response = False
+    checksum: U32
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitRefillResponse(Message):
+    """The refill's reconciliation, the new reservoir state and the bridge."""
+
+    op = Op.COMMIT_REFILL
     response = True
     expected_nl: Annotated[U32, "volume the pump expected to be removed"]
     discrepancy_nl: Annotated[I32, "removed - expected"]
     discrepancy_flagged: Annotated[Bool, "over the model's threshold (possible pocket fill)"]
     reservoir_nl: U32
+    prescription_checksum: Annotated[U32, "checksum of the prescription now running"]
+    bridge_volume_nl: Annotated[U32, "dead volume the bridge runs for (0: no bridge)"]
+    bridge_ends_at_s: Annotated[TimeOrNoneS, "forecast end of the bridge"]
     low_reservoir_alarm_at_s: TimeOrNoneS
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImplantFields(Record):
+    """The implant record: the clinician's record of what was implanted (it may differ
+    from the real catheter: the emulator keeps that apart)."""
+
+    catheter_model: Annotated[str, Text(max_bytes=MAX_TEXT_BYTES)]
+    catheter_volume_nl_per_cm: Annotated[
+        int, UInt(32, minimum=1, maximum=100_000), "dead volume per cm of this catheter model"
+    ]
+    catheter_length_mm: Annotated[int, UInt(16, minimum=1, maximum=3_000), "after trimming"]
+    catheter_length_uncertainty_mm: Annotated[
+        int, UInt(16, maximum=1_000), "+/- on the length (0: exact)"
+    ]
+    implanted_at_s: Annotated[TimeOrNoneS, "implant date, pump clock"]
+    patient_id: Annotated[str, Text(max_bytes=MAX_TEXT_BYTES)]
+    origin: Annotated[Origin, EnumWire(Origin), "of the spasticity"]
+    physician: Annotated[str, Text(max_bytes=MAX_TEXT_BYTES)]
+
+    def _check(self) -> None:
+        if self.catheter_length_uncertainty_mm >= self.catheter_length_mm:
+            raise InvalidMessage("catheter_length_uncertainty_mm must be below the length")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadImplantRequest(Message):
+    """Read the implant record and the drug in the pump."""
+
+    op = Op.READ_IMPLANT
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadImplantResponse(Message):
+    """The implant record (``recorded`` false: none written yet, the other implant fields
+    are then empty) and the drug in the pump (its lot and last refill)."""
+
+    op = Op.READ_IMPLANT
+    response = True
+    recorded: Bool
+    implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
+    concentration_ug_per_ml: Annotated[U32, "the drug in the reservoir"]
+    drug_lot: Annotated[str, Text(max_bytes=MAX_LOT_BYTES)]
+    last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetImplantRequest(Message):
+    """Write the implant record (bridge and priming volumes are computed from it)."""
+
+    op = Op.SET_IMPLANT
+    response = False
+    implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetImplantResponse(Message):
+    """The record as stored."""
+
+    op = Op.SET_IMPLANT
+    response = True
+    implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1110,7 +1345,7 @@ class PatientSettingsFields(Record):
     """The patient-activated dose settings (shared by three messages)."""
 
     enabled: Bool
-    volume_nl: Annotated[U32, "volume of one patient dose"]
+    dose_ng: Annotated[U32, "dose of one patient dose"]
     duration_s: Annotated[U32, "time to deliver one dose"]
     lockout_s: Annotated[U32, "minimum time between doses"]
     max_per_24h: U8
@@ -1158,10 +1393,11 @@ class PatientDoseRequest(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class PatientDoseResponse(Message):
-    """The dose granted."""
+    """The dose granted (its volume at the concentration in force)."""
 
     op = Op.PATIENT_DOSE
     response = True
+    dose_ng: U32
     volume_nl: U32
     ends_at_s: U64
     doses_in_24h: Annotated[U8, "doses granted in the last 24 h, this one included"]
@@ -1229,6 +1465,8 @@ MESSAGE_CLASSES: Final[tuple[type[Message], ...]] = (
     StagePrescriptionResponse,
     CommitPrescriptionRequest,
     CommitPrescriptionResponse,
+    ReadDeliveryRequest,
+    ReadDeliveryResponse,
     StartBolusRequest,
     StartBolusResponse,
     CancelBolusRequest,
@@ -1237,10 +1475,18 @@ MESSAGE_CLASSES: Final[tuple[type[Message], ...]] = (
     StopPumpResponse,
     ResumePumpRequest,
     ResumePumpResponse,
-    RefillRequest,
-    RefillResponse,
+    CancelBridgeRequest,
+    CancelBridgeResponse,
+    StageRefillRequest,
+    StageRefillResponse,
     SetAlarmVolumeRequest,
     SetAlarmVolumeResponse,
+    CommitRefillRequest,
+    CommitRefillResponse,
+    ReadImplantRequest,
+    ReadImplantResponse,
+    SetImplantRequest,
+    SetImplantResponse,
     ReadAlarmsRequest,
     ReadAlarmsResponse,
     SilenceAlarmRequest,

@@ -108,6 +108,7 @@ ROLE_OPS: Final[Mapping[Role, frozenset[Op]]] = {
             Op.SESSION_AUTH,
             Op.SESSION_CLOSE,
             Op.STATUS,
+            Op.READ_DELIVERY,
             Op.READ_ALARMS,
             Op.SILENCE_ALARM,
             Op.READ_PATIENT_SETTINGS,

@@ -51,9 +51,10 @@ from emulator.transports import impaired_inproc, inproc
 from firmware_model.errors import FirmwareError
 from protocol import units
 from protocol.client import PumpClient
-from protocol.enums import EVENT_PARAMS, ErrorCode, EventCode, Role
+from protocol.enums import EVENT_PARAMS, BolusKind, ErrorCode, EventCode, Role
 from protocol.errors import LinkTimeout, NakError, ProtocolError
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.messages import ImplantFields
 
 __all__ = ["ScenarioRunner", "run_scenario"]
 
@@ -321,6 +322,19 @@ class ScenarioRunner:
             case md.CancelBolus():
                 delivered = self._client().cancel_bolus()
                 trace.notes.append(f"cancelled after {units.format_volume_nl(delivered, 3)}")
+            case md.CancelBridge():
+                cancelled = self._client().cancel_bridge()
+                trace.notes.append(
+                    f"bridge cancelled after {units.format_volume_nl(cancelled.delivered_nl, 3)}"
+                    f", {units.format_volume_nl(cancelled.remaining_nl, 3)} left"
+                )
+            case md.SetImplant():
+                stored = self._client().set_implant(action.implant)
+                trace.notes.append(
+                    f"implant record: {stored.catheter_length_mm / 10:g} cm "
+                    f"(± {stored.catheter_length_uncertainty_mm / 10:g} cm) of "
+                    f"{stored.catheter_volume_nl_per_cm} nL/cm, {stored.origin.name}"
+                )
             case md.Stop():
                 self._client().stop(action.reason)
             case md.Resume():
@@ -333,7 +347,8 @@ class ScenarioRunner:
             case md.PatientDose():
                 grant = self._client(Role.PATIENT).patient_dose()
                 trace.notes.append(
-                    f"granted {units.format_volume_nl(grant.volume_nl, 3)}, "
+                    f"granted {units.format_dose_ug(Fraction(grant.dose_ng, 1000))} = "
+                    f"{units.format_volume_nl(grant.volume_nl, 3)}, "
                     f"{grant.doses_in_24h} in 24 h, next allowed "
                     f"{self._when(grant.next_allowed_at_s)}"
                 )
@@ -377,7 +392,7 @@ class ScenarioRunner:
         client.alarms()
         entries = list(client.event_log())
         alarms = ", ".join(a.name for a in sorted(status.alarms_active)) or "none"
-        dose = units.rate_to_dose_ug_per_day(status.daily_volume_nl, status.concentration_ug_per_ml)
+        dose = Fraction(status.daily_dose_ng, 1000)
         trace.notes.append(
             f"reservoir {units.format_volume_nl(status.reservoir_nl)}, {status.mode.name} "
             f"{units.format_dose_ug_per_day(dose)} at "
@@ -397,7 +412,7 @@ class ScenarioRunner:
             return
         client.program(spec)
         status = client.status()
-        dose = units.rate_to_dose_ug_per_day(status.daily_volume_nl, concentration)
+        dose = Fraction(status.daily_dose_ng, 1000)
         trace.notes.append(
             f"programmed {spec.mode.name} {units.format_rate_nl_per_day(status.daily_volume_nl)}"
             f" = {units.format_dose_ug_per_day(dose)} at "
@@ -406,22 +421,48 @@ class ScenarioRunner:
 
     def _refill(self, action: md.Refill, trace: _Trace) -> None:
         client = self._client()
+        before = client.status()
         removed = action.removed_nl
         if removed is None:
-            removed = client.status().reservoir_nl
+            removed = before.reservoir_nl
+        new = action.concentration_ug_per_ml
+        if action.prescription is not None:
+            spec = md.prescription_spec(action.prescription, new)
+        elif action.same_dose or new == before.concentration_ug_per_ml:
+            spec = client.read_prescription().prescription.with_concentration(new)
+        else:
+            raise ValueError(
+                f"this refill changes the drug from {before.concentration_ug_per_ml} to {new} "
+                "mcg/mL: it must say what runs on the new drug (prescription: ... or "
+                "same_dose: true)"
+            )
         response = client.refill(
             removed_nl=removed,
             added_nl=action.added_nl,
-            concentration_ug_per_ml=action.concentration_ug_per_ml,
+            concentration_ug_per_ml=new,
+            prescription=spec,
+            bridge=action.bridge,
+            drug_lot=action.lot,
             allow_nonstandard=action.nonstandard,
         )
+        after = client.status()
+        bridge = "no bridge"
+        if response.bridge_volume_nl:
+            bridge = (
+                f"bridge of {units.format_volume_nl(response.bridge_volume_nl, 3)} at "
+                f"{units.format_concentration_ug_per_ml(before.concentration_ug_per_ml)}, "
+                f"ends {self._when(response.bridge_ends_at_s)}"
+            )
         trace.notes.append(
             f"removed {units.format_volume_nl(removed)} (expected "
             f"{units.format_volume_nl(response.expected_nl)}, discrepancy "
             f"{units.format_volume_nl(response.discrepancy_nl, 3)}"
             f"{', FLAGGED' if response.discrepancy_flagged else ''}); reservoir now "
-            f"{units.format_volume_nl(response.reservoir_nl)}; low-reservoir alarm "
-            f"{self._when(response.low_reservoir_alarm_at_s)}"
+            f"{units.format_volume_nl(response.reservoir_nl)} of "
+            f"{units.format_concentration_ug_per_ml(new)}; dose "
+            f"{units.format_dose_ug_per_day(Fraction(before.daily_dose_ng, 1000))} -> "
+            f"{units.format_dose_ug_per_day(Fraction(after.daily_dose_ng, 1000))}; {bridge}; "
+            f"low-reservoir alarm {self._when(response.low_reservoir_alarm_at_s)}"
         )
         if action.expect_discrepancy is not None:
             exp = action.expect_discrepancy
@@ -443,39 +484,43 @@ class ScenarioRunner:
 
     def _bolus(self, action: md.StartBolus, trace: _Trace) -> None:
         client = self._client()
-        volume = action.volume_nl
-        if volume is None and action.dose_ug is not None:
-            volume = units.dose_to_volume_nl(action.dose_ug, self._concentration())
-        if volume is None:  # bridge or priming: the dead volume of pump tubing and catheter
-            info = client.device_info()
-            length = action.catheter_length_cm or self.scenario.pump.catheter_length_cm
-            volume = info.tubing_volume_nl + info.catheter_volume_nl_per_cm * length
-        response = client.start_bolus(action.kind, volume, action.duration_s)
+        if action.kind is BolusKind.PRIMING:
+            volume = action.volume_nl
+            if volume is None:  # the dead volume of the pump tubing and the recorded catheter
+                info = client.device_info()
+                record = client.implant()
+                if not record.recorded:
+                    raise ValueError("priming without a volume needs an implant record")
+                volume = dead_volume_from_record(info.tubing_volume_nl, record.implant)
+            response = client.start_priming(volume_nl=volume)
+        else:
+            assert action.dose_ug is not None
+            response = client.start_bolus(
+                dose_ng=md.dose_ng(action.dose_ug), duration_s=action.duration_s
+            )
         ends = self._when(response.ends_at_s)
+        dose = (
+            f"{units.format_dose_ug(Fraction(response.dose_ng, 1000))} = "
+            if response.dose_ng
+            else ""
+        )
         trace.notes.append(
-            f"{action.kind.name} bolus of {units.format_volume_nl(response.volume_nl, 3)} over "
-            f"{format_quantity(response.duration_s, Kind.DURATION)}, ends {ends}"
+            f"{action.kind.name} bolus of {dose}{units.format_volume_nl(response.volume_nl, 3)}"
+            f" over {format_quantity(response.duration_s, Kind.DURATION)}, ends {ends}"
         )
 
     def _patient_settings(self, action: md.PatientSettings, trace: _Trace) -> None:
         client = self._client()
-        volume = action.volume_nl
-        if volume is None:
-            volume = (
-                0
-                if action.dose_ug is None
-                else units.dose_to_volume_nl(action.dose_ug, self._concentration())
-            )
         stored = client.set_patient_settings(
             enabled=action.enabled,
-            volume_nl=volume,
+            dose_ng=md.dose_ng(action.dose_ug),
             duration_s=action.duration_s,
             lockout_s=action.lockout_s,
             max_per_24h=action.max_per_24h,
         )
         trace.notes.append(
             f"patient doses {'on' if stored.enabled else 'off'}: "
-            f"{units.format_volume_nl(stored.volume_nl, 3)} over "
+            f"{units.format_dose_ug(Fraction(stored.dose_ng, 1000))} over "
             f"{format_quantity(stored.duration_s, Kind.DURATION)}, lockout "
             f"{format_quantity(stored.lockout_s, Kind.DURATION)}, "
             f"at most {stored.max_per_24h} a day"
@@ -509,6 +554,8 @@ class ScenarioRunner:
             emu.fault_memory_error(action.memory_error)
         if action.battery_permille is not None:
             emu.fault_battery(action.battery_permille / 10)
+        if action.low_battery_reset:
+            emu.fault_low_battery_reset()
         alarms = ", ".join(emu.state()["pump"]["active_alarms"]) or "none"
         trace.notes.append(f"alarms now: {alarms}")
 
@@ -530,6 +577,7 @@ class ScenarioRunner:
             "low_reservoir_date": pump["low_reservoir_at_clock_s"],
             "empty_date": pump["empty_at_clock_s"],
             "eri_date": pump["eri_at_clock_s"],
+            "bridge_end": pump["bridge_end_clock_s"],
             "clock": pump["clock_s"],
             "response_onset": onset,
             "response_full_effect": full_effect,
@@ -569,7 +617,7 @@ class ScenarioRunner:
         if action.prescription is not None:
             running = emu.pumps[0].pump.prescription
             concentration = int(pump["concentration_ug_per_ml"])
-            wanted_p = md.firmware_prescription(action.prescription, concentration)
+            wanted_p = md.prescription_spec(action.prescription, concentration)
             trace.check("prescription", repr(wanted_p), repr(running), running == wanted_p)
 
     def _expect_events(self, emu: Emulator, action: md.Expect, trace: _Trace) -> None:
@@ -625,9 +673,15 @@ def _actual_quantity(key: str, state: dict[str, Any]) -> Fraction | None:
         case "alarm_volume":
             return Fraction(pump["alarm_volume_nl"])
         case "daily_dose":
-            return units.rate_to_dose_ug_per_day(
-                pump["daily_volume_nl"], pump["concentration_ug_per_ml"]
-            )
+            return Fraction(pump["daily_dose_ng"], 1000)
+        case "bridge_remaining":
+            return Fraction(pump["bridge_remaining_nl"])
+        case "bridge_concentration":
+            return Fraction(pump["bridge_concentration_ug_per_ml"])
+        case "patient_rate":
+            return Fraction(repr(state["fluid_path"]["patient_rate_ug_per_day"]))
+        case "patient_last_hour":
+            return Fraction(repr(state["fluid_path"]["last_hour_to_patient_ug"]))
         case "daily_volume":
             return Fraction(pump["daily_volume_nl"])
         case "current_rate":
@@ -678,12 +732,23 @@ def _params_match(match: md.EventMatch, a: int, b: int) -> bool:
     for wire, expected in match.params:
         value = values[wire]
         if isinstance(expected, Expectation):
-            actual = Fraction(value, 1000) if expected.kind is Kind.PERCENT else Fraction(value)
+            actual = Fraction(value, _WIRE_SCALE.get(wire.rsplit("_", 1)[-1], 1))
             if not expected.matches(actual):
                 return False
         elif value != expected:
             return False
     return True
+
+
+_WIRE_SCALE = {"permille": 1000, "ng": 1000, "mm": 10}
+"""Wire units whose scenario unit is larger: permille -> ratio, ng -> mcg, mm -> cm."""
+
+
+def dead_volume_from_record(tubing_volume_nl: int, implant: ImplantFields) -> int:
+    """The dead volume the implant record gives: the pump tubing plus the recorded catheter
+    (its nominal length), nL rounded up."""
+    catheter = -(-implant.catheter_volume_nl_per_cm * implant.catheter_length_mm // 10)
+    return tubing_volume_nl + catheter
 
 
 def _entry_text(code: EventCode, a: int, b: int) -> str:

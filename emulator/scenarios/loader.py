@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 import jsonschema
 
-from emulator.presets import PumpSetup
+from emulator.presets import CATHETER_VOLUME_NL_PER_CM as DEFAULT_CATHETER_NL_PER_CM
+from emulator.presets import PumpSetup, implant_record
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import Problem, ScenarioFileError, UnitError
 from emulator.scenarios.source import Located, PathKey, load_yaml
@@ -51,9 +52,11 @@ from protocol.enums import (
     EventCode,
     Mode,
     Op,
+    Origin,
     Role,
     StopReason,
 )
+from protocol.messages import ImplantFields
 
 __all__ = ["SCHEMA_PATH", "SUFFIX", "event_parameters", "load_scenario", "parse_scenario", "schema"]
 
@@ -74,6 +77,8 @@ _ACTIONS = (
     "refill",
     "bolus",
     "cancel_bolus",
+    "cancel_bridge",
+    "implant",
     "stop",
     "resume",
     "set_alarm_volume",
@@ -101,6 +106,10 @@ _QUANTITY_FIELDS: dict[str, Kind] = {
     "concentration_at_tip": Kind.CONCENTRATION,
     "battery": Kind.PERCENT,
     "delivered": Kind.DOSE,
+    "bridge_remaining": Kind.VOLUME,
+    "bridge_concentration": Kind.CONCENTRATION,
+    "patient_rate": Kind.DOSE_RATE,
+    "patient_last_hour": Kind.DOSE,
     "response": Kind.PERCENT,
     "response_progress": Kind.PERCENT,
 }
@@ -108,10 +117,12 @@ _DATE_FIELDS = (
     "low_reservoir_date",
     "empty_date",
     "eri_date",
+    "bridge_end",
     "clock",
     "response_onset",
     "response_full_effect",
 )
+_FLAG_FIELDS = ("delivering", "bridging")
 _ALARM_SET_FIELDS = ("alarms", "alarms_include", "alarms_absent", "silenced")
 
 _ENUM_PARAMS: dict[str, type[IntEnum]] = {
@@ -123,6 +134,7 @@ _ENUM_PARAMS: dict[str, type[IntEnum]] = {
     "role": Role,
     "error_code": ErrorCode,
     "opcode": Op,
+    "origin": Origin,
 }
 _COUNT_PARAMS = ("doses_in_24h", "max_per_24h")
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -157,6 +169,12 @@ def event_parameters(code: EventCode) -> dict[str, tuple[str, Kind | type[IntEnu
             result[wire] = (wire, None)
         elif wire == "daily_volume_nl":
             result["daily_volume"] = (wire, Kind.VOLUME_RATE)
+        elif wire == "daily_dose_ng":
+            result["daily_dose"] = (wire, Kind.DOSE_RATE)
+        elif wire.endswith("_ng"):
+            result[wire.removesuffix("_ng")] = (wire, Kind.DOSE)
+        elif wire.endswith("_mm"):
+            result[wire.removesuffix("_mm")] = (wire, Kind.LENGTH)
         elif wire.endswith("_ug_per_ml"):
             result[wire.removesuffix("_ug_per_ml")] = (wire, Kind.CONCENTRATION)
         elif wire.endswith("_nl"):
@@ -333,6 +351,7 @@ class _Builder:
             if "concentration" in raw
             else defaults.concentration_ug_per_ml
         )
+        implant = self.pump_implant(p, raw)
         return md.PumpStart(
             model=model,
             serial=str(raw.get("serial", f"VP{model}-QA0001")),
@@ -360,13 +379,75 @@ class _Builder:
             catheter_length_cm=(
                 self.whole((*p, "catheter"), raw["catheter"], Kind.LENGTH, "cm")
                 if "catheter" in raw
+                else implant.catheter_length_mm // 10
+                if implant is not None
                 else defaults.catheter_length_cm
             ),
+            implant=implant,
             start_s=(
                 self.attempt((*p, "start"), lambda: parse_iso_utc(raw["start"]), 0)
                 if "start" in raw
                 else defaults.start_s
             ),
+        )
+
+    def pump_implant(self, p: PathKey, raw: dict[str, Any]) -> ImplantFields | None:
+        """The starting implant record: as written, none (``implant: false``), or by default
+        one matching the true catheter (``catheter``, 50 cm if not written)."""
+        if raw.get("implant") is False:
+            return None
+        if isinstance(raw.get("implant"), dict):
+            return self.implant((*p, "implant"), raw["implant"])
+        length = (
+            self.whole((*p, "catheter"), raw["catheter"], Kind.LENGTH, "cm")
+            if "catheter" in raw
+            else md.PumpStart().catheter_length_cm
+        )
+        return default_implant(length)
+
+    def implant(self, path: PathKey, raw: dict[str, Any]) -> ImplantFields:
+        """An implant record as written (lengths in cm or mm, the volume per cm in mL/cm)."""
+        length_mm = self.length_mm((*path, "catheter"), raw["catheter"])
+        uncertainty_mm = (
+            self.length_mm((*path, "uncertainty"), raw["uncertainty"])
+            if "uncertainty" in raw
+            else 0
+        )
+        per_cm = DEFAULT_CATHETER_NL_PER_CM
+        if "volume_per_cm" in raw:
+            text = str(raw["volume_per_cm"]).strip()
+            if not text.endswith("/cm"):
+                self.fail(
+                    (*path, "volume_per_cm"), f"{text!r}: write a volume per cm, e.g. 0.0026 mL/cm"
+                )
+            else:
+                per_cm = self.whole(
+                    (*path, "volume_per_cm"), text.removesuffix("/cm"), Kind.VOLUME, "nL"
+                )
+        implanted = None
+        if "implanted" in raw:
+            implanted = self.attempt(
+                (*path, "implanted"), lambda: parse_iso_utc(raw["implanted"]), None
+            )
+        try:
+            return ImplantFields(
+                catheter_model=str(raw.get("model", "")),
+                catheter_volume_nl_per_cm=per_cm,
+                catheter_length_mm=length_mm,
+                catheter_length_uncertainty_mm=uncertainty_mm,
+                implanted_at_s=implanted,
+                patient_id=str(raw.get("patient", "")),
+                origin=self.member((*path, "origin"), Origin, raw.get("origin", "UNKNOWN")),
+                physician=str(raw.get("physician", "")),
+            )
+        except ValueError as exc:
+            self.fail(path, f"not a valid implant record: {exc}")
+            return default_implant(md.PumpStart().catheter_length_cm)
+
+    def length_mm(self, path: PathKey, text: object) -> int:
+        """A length (cm or mm) in whole millimetres."""
+        return self.attempt(
+            path, lambda: whole(parse_quantity(text, Kind.LENGTH) * 10, text, "mm"), 1
         )
 
     def permille(self, path: PathKey, text: object) -> int:
@@ -397,18 +478,32 @@ class _Builder:
                 timeout = float(value)
         return md.ProgrammerSettings(timeout_s=timeout, retries=int(raw.get("retries", 3)))
 
-    def rate(self, path: PathKey, text: object) -> md.Rate:
-        if isinstance(text, str) and text.strip().endswith("mcg/day"):
-            return md.Rate(dose_ug_per_day=self.quantity(path, text, Kind.DOSE_RATE))
-        flow = self.quantity(path, text, Kind.VOLUME_RATE)
-        if flow.denominator != 1:
-            self.fail(path, f"{text!r}: a flow must come to whole nL/day")
-        return md.Rate(rate_nl_per_day=int(flow))
+    def dose_rate(self, path: PathKey, text: object) -> Fraction:
+        """A prescribed dose in mcg/day (whole ng/day); a flow (mL/day) is refused: a
+        prescription is a dose of the drug in the pump, and only the pump turns it into a
+        flow (minimum_rate is the one volume mode, and it takes no number)."""
+        if isinstance(text, str) and not text.strip().endswith("mcg/day"):
+            try:
+                parse_quantity(text, Kind.VOLUME_RATE)
+            except UnitError:
+                pass
+            else:
+                self.fail(
+                    path,
+                    f"{text!r}: a prescription is a dose of the drug in the pump, written in "
+                    "mcg/day (e.g. 100 mcg/day), never a flow; only minimum_rate runs a volume "
+                    "rate, and it takes none",
+                )
+                return Fraction(0)
+        dose = self.quantity(path, text, Kind.DOSE_RATE)
+        if (dose * md.NG_PER_UG).denominator != 1:
+            self.fail(path, f"{text!r}: a dose is at most 3 decimals of mcg/day (whole ng/day)")
+        return dose
 
     def prescription(self, path: PathKey, raw: dict[str, Any]) -> md.PrescriptionInput:
         if "simple" in raw:
             return md.PrescriptionInput(
-                mode=Mode.SIMPLE, rate=self.rate((*path, "simple"), raw["simple"])
+                mode=Mode.SIMPLE, dose_ug_per_day=self.dose_rate((*path, "simple"), raw["simple"])
             )
         if "flex" in raw:
             steps = []
@@ -418,7 +513,7 @@ class _Builder:
                 steps.append(
                     md.FlexStepInput(
                         start_min=int(at[1]) * 60 + int(at[2]),
-                        rate=self.rate((*path, "flex", i, "rate"), item["rate"]),
+                        dose_ug_per_day=self.dose_rate((*path, "flex", i, "dose"), item["dose"]),
                     )
                 )
             if steps[0].start_min != 0:
@@ -461,6 +556,7 @@ class _Builder:
             "interrogate": md.Interrogate,
             "commit": md.Commit,
             "cancel_bolus": md.CancelBolus,
+            "cancel_bridge": md.CancelBridge,
             "resume": md.Resume,
             "patient_dose": md.PatientDose,
             "connect": md.Connect,
@@ -475,6 +571,8 @@ class _Builder:
                 )
             case "refill":
                 return self.refill(path, raw)
+            case "implant":
+                return md.SetImplant(implant=self.implant(path, raw))
             case "bolus":
                 return self.bolus(path, raw)
             case "stop":
@@ -505,6 +603,7 @@ class _Builder:
                         if "battery" in raw
                         else None
                     ),
+                    low_battery_reset=bool(raw.get("low_battery_reset", False)),
                 )
             case "link":
                 return self.link(path, raw)
@@ -513,6 +612,14 @@ class _Builder:
 
     def refill(self, path: PathKey, raw: dict[str, Any]) -> md.Refill:
         expect = raw.get("expect", {})
+        same_dose = bool(raw.get("same_dose", False))
+        prescription = (
+            self.prescription((*path, "prescription"), raw["prescription"])
+            if "prescription" in raw
+            else None
+        )
+        if same_dose and prescription is not None:
+            self.fail(path, "a refill takes a prescription or same_dose: true, not both")
         return md.Refill(
             removed_nl=(
                 None
@@ -523,6 +630,10 @@ class _Builder:
             concentration_ug_per_ml=self.whole(
                 (*path, "concentration"), raw["concentration"], Kind.CONCENTRATION, "mcg/mL"
             ),
+            prescription=prescription,
+            same_dose=same_dose,
+            bridge=bool(raw.get("bridge", False)),
+            lot=str(raw.get("lot", "")),
             nonstandard=bool(raw.get("nonstandard", False)),
             expect_discrepancy=(
                 self.expectation(
@@ -535,6 +646,14 @@ class _Builder:
         )
 
     def bolus(self, path: PathKey, raw: dict[str, Any]) -> md.StartBolus:
+        if raw["kind"] == "BRIDGE":
+            self.fail(
+                (*path, "kind"),
+                "the bridge is not a bolus: it is part of the refill (refill: {..., bridge: "
+                "true}), running the new doses at the old concentration until the dead volume "
+                "has moved",
+            )
+            return md.StartBolus(kind=BolusKind.THERAPEUTIC)
         kind = BolusKind[raw["kind"]]
         volume = (
             self.whole((*path, "volume"), raw["volume"], Kind.VOLUME, "nL")
@@ -543,48 +662,40 @@ class _Builder:
         )
         dose = self.quantity((*path, "dose"), raw["dose"], Kind.DOSE) if "dose" in raw else None
         duration = self.duration((*path, "duration"), raw["duration"]) if "duration" in raw else 0
-        if volume is not None and dose is not None:
-            self.fail(path, "give the bolus a volume or a dose, not both")
         if kind is BolusKind.THERAPEUTIC:
-            if volume is None and dose is None:
-                self.fail(path, "a THERAPEUTIC bolus needs a volume or a dose")
+            if volume is not None:
+                self.fail(
+                    (*path, "volume"), "a THERAPEUTIC bolus is a dose (e.g. 50 mcg), not a volume"
+                )
+            if dose is None:
+                self.fail(path, "a THERAPEUTIC bolus needs a dose, e.g. 50 mcg")
+            elif (dose * md.NG_PER_UG).denominator != 1:
+                self.fail((*path, "dose"), "a dose is whole nanograms (at most 3 decimals of mcg)")
             if not duration:
                 self.fail(path, "a THERAPEUTIC bolus needs a duration, e.g. 1h")
-        elif duration:
-            self.fail(
-                (*path, "duration"), f"a {kind.name} bolus runs at the bolus rate: no duration"
-            )
-        catheter = (
-            self.whole((*path, "catheter"), raw["catheter"], Kind.LENGTH, "cm")
-            if "catheter" in raw
-            else None
-        )
-        return md.StartBolus(
-            kind=kind,
-            volume_nl=volume,
-            dose_ug=dose,
-            duration_s=duration,
-            catheter_length_cm=catheter,
-        )
+        else:
+            if dose is not None:
+                self.fail((*path, "dose"), "a PRIMING bolus is a volume, not a dose")
+            if duration:
+                self.fail(
+                    (*path, "duration"), "a PRIMING bolus runs at the maximum rate: no duration"
+                )
+        return md.StartBolus(kind=kind, volume_nl=volume, dose_ug=dose, duration_s=duration)
 
     def patient_settings(self, path: PathKey, raw: dict[str, Any]) -> md.PatientSettings:
         enabled = bool(raw["enabled"])
-        volume = (
-            self.whole((*path, "volume"), raw["volume"], Kind.VOLUME, "nL")
-            if "volume" in raw
-            else None
-        )
         dose = self.quantity((*path, "dose"), raw["dose"], Kind.DOSE) if "dose" in raw else None
+        if "volume" in raw:
+            self.fail((*path, "volume"), "a patient dose is a dose (e.g. 20 mcg), not a volume")
+        if dose is not None and (dose * md.NG_PER_UG).denominator != 1:
+            self.fail((*path, "dose"), "a dose is whole nanograms (at most 3 decimals of mcg)")
         if enabled:
-            if (volume is None) == (dose is None):
-                self.fail(path, "enabled patient doses need a volume or a dose (one of them)")
-            for key in ("duration", "lockout", "max_per_day"):
+            for key in ("dose", "duration", "lockout", "max_per_day"):
                 if key not in raw:
                     self.fail(path, f"enabled patient doses need {key!r}")
         return md.PatientSettings(
             enabled=enabled,
-            volume_nl=volume,
-            dose_ug=dose,
+            dose_ug=dose or Fraction(0),
             duration_s=self.duration((*path, "duration"), raw["duration"])
             if "duration" in raw
             else 0,
@@ -623,7 +734,7 @@ class _Builder:
             if key in raw:
                 dates.append((key, self.date_expectation((*path, key), raw[key])))
         names = tuple((key, raw[key]) for key in ("mode", "bolus") if key in raw)
-        flags = tuple((key, bool(raw[key])) for key in ("delivering",) if key in raw)
+        flags = tuple((key, bool(raw[key])) for key in _FLAG_FIELDS if key in raw)
         alarm_sets = tuple(
             (key, frozenset(AlarmCode[name] for name in raw[key]))
             for key in _ALARM_SET_FIELDS
@@ -682,10 +793,17 @@ def setup_for(start: md.PumpStart) -> PumpSetup:
         serial=start.serial,
         reservoir_nl=start.reservoir_nl,
         concentration_ug_per_ml=start.concentration_ug_per_ml,
-        prescription=md.firmware_prescription(start.prescription, start.concentration_ug_per_ml),
+        prescription=md.prescription_spec(start.prescription, start.concentration_ug_per_ml),
+        implant=start.implant,
         battery_permille=start.battery_permille,
         description="scenario start",
     )
+
+
+def default_implant(length_cm: int) -> ImplantFields:
+    """The implant record a scenario's pump has when the file writes none: the true catheter
+    (``catheter``) of the presets' model."""
+    return implant_record(length_cm=length_cm)
 
 
 def _describe(verb: str, raw: Any) -> str:

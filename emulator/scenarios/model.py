@@ -11,20 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from emulator.presets import implant_record
 from emulator.scenarios.units import Expectation, TimeExpectation, TimeRef
-from firmware_model.prescription import (
-    DayProfile,
-    Flex,
-    FlexStep,
-    MinimumRate,
-    Prescription,
-    Simple,
-    Stopped,
-)
 from protocol.enums import AlarmCode, BolusKind, ErrorCode, EventCode, Mode, StopReason
-from protocol.messages import FlexStep as WireFlexStep
-from protocol.messages import PrescriptionSpec
-from protocol.units import dose_to_rate_nl_per_day
+from protocol.messages import FlexStep, ImplantFields, PrescriptionSpec
 
 DEFAULT_START_S = 1_789_977_600
 """2026-09-21T08:00:00Z, a Monday morning in clinic: the start when a file names none."""
@@ -32,35 +22,29 @@ DEFAULT_START_S = 1_789_977_600
 TIMEOUT = "TIMEOUT"
 """``expect_error: TIMEOUT``: the pump is expected not to answer at all."""
 
+NG_PER_UG = 1000
+"""Wire doses are nanograms; scenarios write micrograms."""
+
 
 # --- prescriptions ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rate:
-    """A basal rate as written: a daily dose (converted at the pump's concentration) or a flow."""
-
-    dose_ug_per_day: Fraction | None = None
-    rate_nl_per_day: int | None = None
-
-    def __post_init__(self) -> None:
-        if (self.dose_ug_per_day is None) == (self.rate_nl_per_day is None):
-            raise ValueError("a rate is a dose or a flow, exactly one")
 
 
 @dataclass(frozen=True, kw_only=True)
 class FlexStepInput:
     start_min: int
     """Minutes after midnight (UTC, the pump clock)."""
-    rate: Rate
+    dose_ug_per_day: Fraction
 
 
 @dataclass(frozen=True, kw_only=True)
 class PrescriptionInput:
-    """A basal prescription as a scenario writes it."""
+    """A basal prescription as a scenario writes it: doses (mcg/day) of the drug in the pump.
+
+    The concentration is not written: a prescription is always for the drug the pump
+    holds (a refill's prescription: the drug it adds)."""
 
     mode: Mode
-    rate: Rate | None = None
+    dose_ug_per_day: Fraction | None = None
     """SIMPLE only."""
     flex: tuple[FlexStepInput, ...] = ()
     """FLEX only: one daily profile."""
@@ -78,14 +62,16 @@ class PumpStart:
     reservoir_nl: int = 20_000_000
     concentration_ug_per_ml: int = 500
     prescription: PrescriptionInput = field(
-        default_factory=lambda: PrescriptionInput(
-            mode=Mode.SIMPLE, rate=Rate(dose_ug_per_day=Fraction(100))
-        )
+        default_factory=lambda: PrescriptionInput(mode=Mode.SIMPLE, dose_ug_per_day=Fraction(100))
     )
     battery_permille: int = 1000
     alarm_volume_nl: int | None = None
     """None: the model's default (2 mL)."""
     catheter_length_cm: int = 50
+    """The TRUE catheter (the emulator's fluid path), cm; by default the implant record's."""
+    implant: ImplantFields | None = field(default_factory=lambda: implant_record(length_cm=50))
+    """The implant record stored in the pump (None: none written); by default one that
+    matches the true catheter."""
     start_s: int = DEFAULT_START_S
     """Pump clock at the start, Unix seconds (UTC)."""
 
@@ -121,10 +107,19 @@ class Commit:
 
 @dataclass(frozen=True, kw_only=True)
 class Refill:
+    """The refill transaction: emptied, refilled, the prescription for the new drug and,
+    when the concentration changes, the bridge, all staged and committed at once."""
+
     removed_nl: int | None
     """None: remove exactly what the pump expects."""
     added_nl: int
     concentration_ug_per_ml: int
+    prescription: PrescriptionInput | None = None
+    """What runs on the new drug; None with ``same_dose`` (or an unchanged drug): the
+    prescription running now, the same doses of the new drug."""
+    same_dose: bool = False
+    bridge: bool = False
+    lot: str = ""
     nonstandard: bool = False
     expect_discrepancy: Expectation | None = None
     expect_flagged: bool | None = None
@@ -132,13 +127,26 @@ class Refill:
 
 @dataclass(frozen=True, kw_only=True)
 class StartBolus:
+    """THERAPEUTIC: ``dose_ug`` over ``duration_s``; PRIMING: ``volume_nl`` at the maximum
+    rate (None: the dead volume of the implant record)."""
+
     kind: BolusKind
     volume_nl: int | None = None
     dose_ug: Fraction | None = None
     duration_s: int = 0
-    """0: at the bolus rate (bridge and priming always)."""
-    catheter_length_cm: int | None = None
-    """Bridge/priming with no volume: this catheter's dead volume (default: the implant's)."""
+    """0 for PRIMING (the maximum rate)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelBridge:
+    """End a running bridge now."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetImplant:
+    """Write the implant record (SET_IMPLANT)."""
+
+    implant: ImplantFields
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,8 +172,7 @@ class SetAlarmVolume:
 @dataclass(frozen=True, kw_only=True)
 class PatientSettings:
     enabled: bool
-    volume_nl: int | None = None
-    dose_ug: Fraction | None = None
+    dose_ug: Fraction = Fraction(0)
     duration_s: int = 0
     lockout_s: int = 0
     max_per_24h: int = 0
@@ -212,6 +219,8 @@ class Fault:
     memory_error: bool | None = None
     """True: critical, False: non-critical, None: untouched."""
     battery_permille: int | None = None
+    low_battery_reset: bool = False
+    """The pump resets on a low battery: minimum rate until reprogrammed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,6 +284,8 @@ Action = (
     | Refill
     | StartBolus
     | CancelBolus
+    | CancelBridge
+    | SetImplant
     | Stop
     | Resume
     | SetAlarmVolume
@@ -323,50 +334,31 @@ class Scenario:
 # --- conversions for the wire and the firmware model -----------------------------------------
 
 
-def rate_nl_per_day(rate: Rate, concentration_ug_per_ml: int) -> int:
-    """The flow that gives ``rate`` at a concentration (a flow is taken as it is)."""
-    if rate.rate_nl_per_day is not None:
-        return rate.rate_nl_per_day
-    assert rate.dose_ug_per_day is not None
-    return dose_to_rate_nl_per_day(rate.dose_ug_per_day, concentration_ug_per_ml)
+def dose_ng(dose_ug: Fraction) -> int:
+    """A dose in whole nanograms (the loader refuses finer doses)."""
+    value = dose_ug * NG_PER_UG
+    if value.denominator != 1:
+        raise ValueError(f"{float(dose_ug)} mcg is not a whole number of nanograms")
+    return int(value)
 
 
 def prescription_spec(p: PrescriptionInput, concentration_ug_per_ml: int) -> PrescriptionSpec:
-    """The wire prescription for ``p`` at the pump's concentration."""
+    """The wire prescription for ``p``: its doses of the drug at ``concentration_ug_per_ml``."""
     match p.mode:
         case Mode.SIMPLE:
-            assert p.rate is not None
-            return PrescriptionSpec.simple(rate_nl_per_day(p.rate, concentration_ug_per_ml))
+            assert p.dose_ug_per_day is not None
+            return PrescriptionSpec.simple(
+                dose_ng(p.dose_ug_per_day), concentration_ug_per_ml=concentration_ug_per_ml
+            )
         case Mode.FLEX:
             return PrescriptionSpec.flex(
-                WireFlexStep(
-                    start_min=s.start_min,
-                    rate_nl_per_day=rate_nl_per_day(s.rate, concentration_ug_per_ml),
-                )
-                for s in p.flex
+                (
+                    FlexStep(start_min=s.start_min, dose_ng_per_day=dose_ng(s.dose_ug_per_day))
+                    for s in p.flex
+                ),
+                concentration_ug_per_ml=concentration_ug_per_ml,
             )
         case Mode.MINIMUM_RATE:
-            return PrescriptionSpec.minimum_rate()
+            return PrescriptionSpec.minimum_rate(concentration_ug_per_ml=concentration_ug_per_ml)
         case _:
-            return PrescriptionSpec.stopped()
-
-
-def firmware_prescription(p: PrescriptionInput, concentration_ug_per_ml: int) -> Prescription:
-    """The firmware model's prescription for ``p`` (for the starting state)."""
-    match p.mode:
-        case Mode.SIMPLE:
-            assert p.rate is not None
-            return Simple(rate_nl_per_day=rate_nl_per_day(p.rate, concentration_ug_per_ml))
-        case Mode.FLEX:
-            steps = tuple(
-                FlexStep(
-                    start_min=s.start_min,
-                    rate_nl_per_day=rate_nl_per_day(s.rate, concentration_ug_per_ml),
-                )
-                for s in p.flex
-            )
-            return Flex(days=(DayProfile(steps=steps),))
-        case Mode.MINIMUM_RATE:
-            return MinimumRate()
-        case _:
-            return Stopped()
+            return PrescriptionSpec.stopped(concentration_ug_per_ml=concentration_ug_per_ml)

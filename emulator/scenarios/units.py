@@ -6,7 +6,7 @@ writes it: ``20 mL``, ``500 mcg/mL``, ``100 mcg/day``, ``0.2 mL/day``,
 an unknown unit (``20 ml``) or an exponent is refused with a message that
 names the accepted units. Values are exact (``Fraction``) in the base unit
 of their kind: nanolitres, mcg/mL, mcg/day, nL/day, mcg, seconds, a ratio
-(5 % is 1/20) and centimetres.
+(5 % is 1/20) and centimetres (a length may be written in mm).
 
 Expectations add a comparison and a tolerance: ``2 mL``, ``2 mL ± 0.05 mL``
 (``+-`` works too), ``100 mcg/day ± 1 %``, ``<= 2 mL``, ``> 0 mL``. Times are
@@ -60,7 +60,7 @@ class Kind(enum.Enum):
     DURATION = ("a duration", "s", {"d": 86_400, "h": 3_600, "min": 60, "s": 1}, "90d, 6h, 30 min")
     SHORT_DURATION = ("a short duration", "s", {"ms": Fraction(1, 1000), "s": 1}, "200 ms")
     PERCENT = ("a percentage", "ratio", {"%": Fraction(1, 100)}, "5 %")
-    LENGTH = ("a length", "cm", {"cm": 1}, "50 cm")
+    LENGTH = ("a length", "cm", {"cm": 1, "mm": Fraction(1, 10)}, "50 cm")
 
     def __init__(
         self, label: str, base: str, units: dict[str, int | Fraction], example: str

@@ -37,7 +37,7 @@ from emulator.device import VirtualPump
 from emulator.presets import PRESETS
 from emulator.transports import inproc
 from protocol.client import PumpClient
-from protocol.enums import BolusKind, Role
+from protocol.enums import Role
 from protocol.errors import NakError
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.messages import PrescriptionSpec
@@ -102,9 +102,10 @@ def make_capture(out_dir: Path, *, link_name: str = "demo-capture") -> tuple[Pat
             client.open_session(keys[Role.CLINICIAN])
             client.status()
             clock.advance(60)
-            client.program(PrescriptionSpec.simple(240_000))  # 0.24 mL/day: 120 mcg/day
+            # 120 mcg/day of the 500 mcg/mL drug in the pump (0.24 mL/day).
+            client.program(PrescriptionSpec.simple(120_000, concentration_ug_per_ml=500))
             clock.advance(30)
-            client.start_bolus(BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=3600)
+            client.start_bolus(dose_ng=25_000, duration_s=3600)  # 25 mcg over an hour
             clock.advance(30)
             # 10 mL is over the 20 mL model's limit: the refusal is what the capture shows.
             with contextlib.suppress(NakError):

@@ -24,7 +24,7 @@ from programmer_gui.core.alarms import (
     plan_alarm_volume,
     segment_at,
 )
-from programmer_gui.core.forecast import format_pump_date
+from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import PumpLink

@@ -14,15 +14,15 @@ from PySide6.QtCore import QObject
 from programmer_gui.core import InputError
 from programmer_gui.core.bolus import (
     BolusPlan,
-    bridge,
     build_review,
     format_duration_s,
     priming,
     progress,
     therapeutic,
 )
-from programmer_gui.core.entry import CATHETER_LENGTH_CM, NumberEntry
-from programmer_gui.core.forecast import format_pump_date
+from programmer_gui.core.dates import format_pump_date
+from programmer_gui.core.entry import NumberEntry
+from programmer_gui.core.implant import catheter_text
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import PumpLink
@@ -38,15 +38,14 @@ if TYPE_CHECKING:
 
 DOSE = NumberEntry(label="Bolus dose", unit="mcg", max_decimals=1, example="50")
 DURATION = NumberEntry(label="Duration", unit="min", max_decimals=0, example="60")
-KIND_BY_INDEX = (BolusKind.THERAPEUTIC, BolusKind.BRIDGE, BolusKind.PRIMING)
+KIND_BY_INDEX = (BolusKind.THERAPEUTIC, BolusKind.PRIMING)
 EXPLAIN = {
     BolusKind.THERAPEUTIC: "A single dose over the duration you choose; the basal therapy "
     "pauses while it runs and resumes after it.",
-    BolusKind.BRIDGE: "After a concentration change: pushes the old drug in the pump's tubing "
-    "and the catheter through at the maximum rate, so the new concentration reaches the "
-    "patient when the new prescription starts.",
     BolusKind.PRIMING: "Fills an EMPTY catheter (after implant or a catheter revision) at the "
-    "maximum rate.",
+    "maximum rate, the only bolus that runs there: drug and the fluid in the line MIX at "
+    "that rate. The volume comes from the implant record. (After a concentration change the "
+    "bridge is part of the refill, never a bolus.)",
 }
 
 
@@ -120,6 +119,8 @@ class BolusController(QObject):
         page.dose_edit.setEnabled(therapeutic_kind)
         page.duration_edit.setEnabled(therapeutic_kind)
         page.length_edit.setEnabled(not therapeutic_kind)
+        implant = None if self.snapshot is None else self.snapshot.implant_record
+        page.length_edit.setText("" if implant is None else catheter_text(implant))
         page.tubing_check.setEnabled(kind is BolusKind.PRIMING)
         page.review_button.setEnabled(False)
         for key in ("volume", "duration", "reservoir", "alarm"):
@@ -135,16 +136,10 @@ class BolusController(QObject):
                 minutes = DURATION.parse(page.duration_edit.text())
                 plan = therapeutic(dose_ug=dose, duration_s=int(minutes * 60), snapshot=snapshot)
             else:
-                length = CATHETER_LENGTH_CM.parse(page.length_edit.text())
-                cm = round(length)
-                if kind is BolusKind.BRIDGE:
-                    plan = bridge(catheter_length_cm=cm, snapshot=snapshot)
-                else:
-                    plan = priming(
-                        catheter_length_cm=cm,
-                        include_tubing=page.tubing_check.isChecked(),
-                        snapshot=snapshot,
-                    )
+                plan = priming(
+                    include_tubing=page.tubing_check.isChecked(),
+                    snapshot=snapshot,
+                )
         except InputError as exc:
             page.message.set_status(
                 Severity.INFO

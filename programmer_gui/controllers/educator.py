@@ -27,6 +27,7 @@ from programmer_gui.core.educator import (
     LOW_RESERVOIR,
     SCENARIOS,
     TITRATING_A_DOSE,
+    BridgeComparison,
     EducatorBackend,
     EducatorError,
     PatientRisk,
@@ -260,7 +261,49 @@ class EducatorController(QObject):
         self.view.show_scenario(self.scenario)
         if self.scenario is not None:
             self.view.scenario_buttons[self.scenario.key].setChecked(True)
-        self.refresh()
+        sample = self.refresh()
+        if self.scenario is BRIDGE_BOLUS:
+            self.show_bridge_cases(sample)
+
+    def show_bridge_cases(self, sample: TrueSample | None = None) -> BridgeComparison | None:
+        """Compute and draw the three cases: from the old drug still in the catheter to the
+        reservoir's (after a refill), else from the reservoir's to another commercial one."""
+        sample = sample or self.backend.sample()
+        reservoir = sample.reservoir_concentration_ug_per_ml
+        older = [
+            s.concentration_ug_per_ml for s in sample.path if s.concentration_ug_per_ml != reservoir
+        ]
+        if older:
+            old, new = older[0], reservoir
+        else:
+            old, new = reservoir, 500 if reservoir != 500 else 2000
+        try:
+            lesson = self.backend.bridge_comparison(
+                old_concentration_ug_per_ml=old, new_concentration_ug_per_ml=new
+            )
+        except EducatorError as exc:
+            self.view.show_error(str(exc))
+            return None
+        band = (lesson.withdrawal_percent, lesson.overdose_percent)
+        cases = [
+            (
+                case.title,
+                list(case.hours),
+                list(case.level_percent),
+                lesson.summary(case.kind),
+                band[0] <= case.min_percent and case.max_percent <= band[1],
+            )
+            for case in lesson.cases
+        ]
+        dose = format_dose_ug_per_day(lesson.dose_ug_per_day, 0)
+        self.view.bridge_cases.show_cases(
+            heading=f"A refill from {old} to {new} mcg/mL at {dose}: what reaches the "
+            f"patient, and the spinal-fluid level (the band: {band[0]:.0f}-{band[1]:.0f} % of "
+            "the established level).",
+            cases=cases,
+            band=band,
+        )
+        return lesson
 
     # -- refreshing ---------------------------------------------------------------------------
 

@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
-from programmer_gui.core.forecast import (
+from programmer_gui.core.dates import (
     DEFAULT_REFILL_MARGIN_S,
-    forecast_pending,
+    format_duration_long,
     format_pump_date,
 )
+from programmer_gui.core.implant import implant_rows
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
+from programmer_gui.core.stop import delivery_state
 from programmer_gui.link import PumpLink
 from programmer_gui.views.home import HomePage
 from programmer_gui.views.main_window import MainWindow
@@ -42,11 +44,12 @@ ALARM_MEANINGS: dict[str, str] = {
     "EOS": "End of service: the battery is depleted and the pump has stopped",
     "MOTOR_STALL": "Motor stall: delivery has stopped",
     "MEMORY_CRITICAL": "Critical memory error: the pump has stopped",
+    "LOW_BATTERY_RESET": "Low battery reset: the pump runs only the keep-open minimum rate "
+    "(0.006 mL/day) until reprogrammed; reprogram now and watch for withdrawal",
 }
 
 _BOLUS_NAMES = {
     BolusKind.THERAPEUTIC: "Therapeutic",
-    BolusKind.BRIDGE: "Bridge",
     BolusKind.PRIMING: "Priming",
     BolusKind.PATIENT: "Patient-activated",
 }
@@ -57,7 +60,9 @@ def describe_mode(snapshot: PumpSnapshot) -> str:
     spec = snapshot.prescription
     mode = snapshot.status.mode
     if mode is Mode.STOPPED:
-        return "STOPPED: no delivery"
+        if snapshot.stopped_by_stop_pump:
+            return "STOPPED (Stop pump): Resume restarts it"
+        return "STOPPED (programmed): program a prescription to restart"
     if mode is Mode.SIMPLE:
         return "Simple continuous"
     if mode is Mode.FLEX:
@@ -97,7 +102,7 @@ def alarm_rows(snapshot: PumpSnapshot) -> list[tuple[Severity, str]]:
         word = "CRITICAL" if critical else "NON-CRITICAL"
         silenced = "; silenced" if alarm.silenced else ""
         gone = "; condition gone, can be cleared" if not alarm.condition_present else ""
-        raised = format_clock(snapshot.wall_s_at(alarm.raised_at_s))[:-3]
+        raised = format_clock(alarm.raised_at_s)[:-3]
         rows.append(
             (
                 Severity.CRITICAL if critical else Severity.WARNING,
@@ -108,15 +113,33 @@ def alarm_rows(snapshot: PumpSnapshot) -> list[tuple[Severity, str]]:
 
 
 def refill_by_s(snapshot: PumpSnapshot) -> int | None:
-    """The date to refill by: a margin before the low-reservoir alarm (the core's forecast
-    of the running prescription), or the empty date when the alarm is already on."""
+    """The date to refill by: a margin before the pump's low-reservoir alarm date, or the
+    empty date when the alarm is already on (all pump clock)."""
     status = snapshot.status
-    if snapshot.prescription is not None:
-        forecast = forecast_pending(snapshot, snapshot.prescription)
-        return forecast.refill_by_s or status.empty_at_s
     if status.low_reservoir_alarm_at_s is None:
         return status.empty_at_s
     return max(status.clock_s, status.low_reservoir_alarm_at_s - DEFAULT_REFILL_MARGIN_S)
+
+
+def bridge_countdown(snapshot: PumpSnapshot) -> str | None:
+    """The running bridge with its countdown (pump clock), or None when none runs."""
+    if not snapshot.bridging:
+        return None
+    status = snapshot.status
+    old = units.format_concentration_ug_per_ml(status.bridge_concentration_ug_per_ml)
+    new = units.format_concentration_ug_per_ml(status.concentration_ug_per_ml)
+    left = units.format_volume_nl(status.bridge_remaining_nl, 3)
+    end = status.bridge_ends_at_s
+    when = (
+        "beyond the forecast horizon"
+        if end is None
+        else f"ends in {format_duration_long(end - status.clock_s)} "
+        f"({format_pump_date(snapshot, end)})"
+    )
+    return (
+        f"BRIDGE running: doses computed at the old {old} drug until {left} more has been "
+        f"delivered, then at {new}; {when}."
+    )
 
 
 class HomeController(QObject):
@@ -139,6 +162,19 @@ class HomeController(QObject):
         """Asks before the clock is set (tests replace it)."""
         connect_clicked(self.page.interrogate_button, link.interrogate)
         connect_clicked(self.page.set_clock_button, self.offer_clock_set)
+        connect_clicked(self.page.cancel_bridge_button, self.offer_cancel_bridge)
+        self.confirm_cancel_bridge: Callable[[str, str], bool] = lambda title, text: (
+            ask_confirmation(
+                self.page,
+                title,
+                text,
+                yes_text="Cancel the bridge",
+                no_text="Keep the bridge",
+                default_yes=False,
+            )
+        )
+        """Asks before the bridge is cancelled; the default button keeps it (tests replace
+        it)."""
         link.snapshot.connect(self.show_snapshot)
         link.link_lost.connect(self._on_link_lost)
         link.connected.connect(lambda _device: self.page.stale_badge.hide())
@@ -155,7 +191,7 @@ class HomeController(QObject):
         poll = self.link.poll_interval_s
         refreshed = f"; refreshed every {poll:g} s" if poll else ""
         page.read_label.setText(
-            f"Last read {format_clock(snapshot.read_at_wall_s)} (programmer clock){refreshed}"
+            f"Last read at {format_clock(status.clock_s)} (pump clock){refreshed}"
         )
         page.stale_badge.hide()
 
@@ -166,6 +202,16 @@ class HomeController(QObject):
         now_text = units.format_rate_nl_per_day(status.current_rate_nl_per_day)
         if not status.delivering:
             now_text += " (NOT DELIVERING)"
+        page.therapy.set_value("delivery", delivery_state(snapshot))
+        countdown = bridge_countdown(snapshot)
+        if countdown is None:
+            page.bridge_badge.hide()
+            page.cancel_bridge_button.hide()
+        else:
+            page.bridge_badge.set_status(Severity.WARNING, countdown)
+            page.bridge_badge.show()
+            page.cancel_bridge_button.show()
+            page.cancel_bridge_button.setEnabled(self.link.is_connected)
         page.therapy.set_value("rate_now", now_text)
         page.therapy.set_value("concentration", units.format_concentration_ug_per_ml(conc))
         page.therapy.set_value("drug", DRUG)
@@ -201,15 +247,48 @@ class HomeController(QObject):
 
         page.set_alarms(alarm_rows(snapshot))
 
+        rows = dict(implant_rows(snapshot))
+        recorded = snapshot.implant_record is not None
+        if snapshot.implant is None:
+            page.implant_badge.set_status(Severity.INFO, "Not readable in this session.")
+        elif not recorded:
+            page.implant_badge.set_status(
+                Severity.WARNING,
+                "No implant record: write it (Implant record page) before a refill with a "
+                "bridge or a priming bolus.",
+            )
+        else:
+            page.implant_badge.set_status(Severity.INFO, "")
+        for key, label in (
+            ("patient", "Patient"),
+            ("origin", "Origin"),
+            ("catheter_model", "Catheter model"),
+            ("catheter", "Catheter"),
+            ("implanted", "Implanted"),
+            ("physician", "Physician"),
+            ("drug_lot", "Drug lot"),
+            ("last_refill", "Last refill"),
+        ):
+            page.implant.set_value(key, rows.get(label, "\u2014"))
+
         page.clock.set_value("pump", format_clock(status.clock_s))
-        page.clock.set_value("programmer", format_clock(snapshot.read_at_wall_s))
         offset = snapshot.clock_offset_s
+        if snapshot.simulated:
+            page.clock.set_value("programmer", "not compared: simulated pump")
+            page.clock.set_value(
+                "offset", "simulated time is the only \u201cnow\u201d (every date is pump time)"
+            )
+            page.set_clock_button.hide()
+            return
+        page.clock.set_value("programmer", format_clock(snapshot.read_at_wall_s))
         off = abs(offset) > CLOCK_TOLERANCE_S
         page.clock.set_value(
             "offset",
             describe_offset(offset) + (" — flex steps run by the pump clock" if off else ""),
         )
-        page.set_clock_button.setEnabled(self.link.is_connected)
+        # Offered only when the two clocks disagree, outside a simulation.
+        page.set_clock_button.setVisible(off)
+        page.set_clock_button.setEnabled(self.link.is_connected and off)
 
     def _on_link_lost(self, _reason: str) -> None:
         snapshot = self.link.latest
@@ -220,6 +299,34 @@ class HomeController(QObject):
         )
         self.page.stale_badge.show()
         self.page.set_clock_button.setEnabled(False)
+
+    def offer_cancel_bridge(self) -> None:
+        """Ask (the default answer keeps the bridge), then end the bridge now (logged)."""
+        snapshot = self.link.latest
+        if snapshot is None or not snapshot.bridging:
+            return
+        status = snapshot.status
+        old = units.format_concentration_ug_per_ml(status.bridge_concentration_ug_per_ml)
+        new = units.format_concentration_ug_per_ml(status.concentration_ug_per_ml)
+        question = (
+            f"Cancel the bridge now? From now the doses are computed at {new}, although "
+            f"{units.format_volume_nl(status.bridge_remaining_nl, 3)} of the old {old} drug is "
+            "still in the catheter: the patient receives the wrong dose until it has gone "
+            "through. Cancel only if the bridge was started by mistake."
+        )
+        if not self.confirm_cancel_bridge("Cancel the bridge", question):
+            return
+
+        def done(response: object) -> None:
+            self.record.record(
+                "Bridge cancelled",
+                f"{units.format_volume_nl(status.bridge_remaining_nl, 3)} of {old} left",
+                pump_clock_s=status.clock_s,
+                wall_s=self.programmer_now_s(),
+            )
+            self.window.statusBar().showMessage("Bridge cancelled.", 10_000)
+
+        self.link.submit(lambda client: client.cancel_bridge(), on_done=done)
 
     def programmer_now_s(self) -> float:
         """The programmer's clock (Unix s): the link's, so tests inject one clock."""

@@ -8,12 +8,13 @@ they follow what the pump holds.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
 from programmer_gui.core import InputError
-from programmer_gui.core.forecast import format_pump_date
+from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.patient import (
     DOSE_UG,
     DURATION_MIN,
@@ -31,6 +32,7 @@ from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.patient import EFFECT_ROWS, PatientPage
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import units
+from protocol.schedule import volume_for_dose
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
@@ -74,9 +76,8 @@ class PatientController(QObject):
         enabled = settings is not None and settings.enabled
         page.enabled_check.setChecked(enabled)
         texts = ("", "", "", "")
-        conc = snapshot.concentration_ug_per_ml
-        if settings is not None and settings.volume_nl > 0 and conc > 0:
-            dose = units.volume_to_dose_ug(settings.volume_nl, conc)
+        if settings is not None and settings.dose_ng > 0:
+            dose = Fraction(settings.dose_ng, 1000)
             texts = (
                 DOSE_UG.format(dose),
                 str(settings.duration_s // 60),
@@ -150,9 +151,10 @@ class PatientController(QObject):
         effect = self.page.effect
         settings = plan.settings
         if settings.enabled:
+            volume = volume_for_dose(settings.dose_ng, plan.concentration_ug_per_ml)
             effect.set_value(
                 "volume",
-                f"{units.format_volume_nl(settings.volume_nl, 4)} "
+                f"{units.format_volume_nl(volume, 4)} "
                 f"({units.format_dose_ug(plan.dose_ug)} at "
                 f"{units.format_concentration_ug_per_ml(plan.concentration_ug_per_ml)}), "
                 f"over {settings.duration_s // 60} min",

@@ -1,5 +1,6 @@
-"""The refill workflow: removed volume and discrepancy, added volume and concentration, and on
-a concentration change the dose and the bridge bolus; then the one review.
+"""The refill workflow: removed volume and discrepancy, added volume and the CHOSEN
+concentration, and on a concentration change the dose and the bridge; then the one review,
+whose action is one refill transaction.
 
 Everything typed stays on the page across polls and reconnections and is
 checked again against each new snapshot.
@@ -13,13 +14,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 
 from programmer_gui.core import CoreError, InputError
-from programmer_gui.core.dose import ConfirmationRequiredError, limits_at
-from programmer_gui.core.forecast import daily_volume_nl, format_pump_date
+from programmer_gui.core.dates import format_pump_date
+from programmer_gui.core.dose import ConfirmationRequiredError, check_dose_limits, dose_ng
+from programmer_gui.core.implant import catheter_text
 from programmer_gui.core.refill import (
     COMMERCIAL_CONCENTRATIONS_UG_PER_ML,
-    DEFAULT_CATHETER_LENGTH_CM,
     RefillWorkflow,
-    format_trimmed_cm,
+    dead_volume_bounds_nl,
+    review_volume_nl,
 )
 from programmer_gui.core.review import Review, format_rate_ml_per_day
 from programmer_gui.core.session_record import SessionRecord
@@ -28,6 +30,7 @@ from programmer_gui.link import PumpLink
 from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.refill import RefillPage
 from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
+from protocol import messages as m
 from protocol import units
 
 if TYPE_CHECKING:
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 
 OTHER = -1
 """Combo data of the "Other (override)" entry."""
+CHOOSE = 0
+"""Combo data of the first entry: nothing chosen yet (the concentration is never defaulted)."""
 
 
 class RefillController(QObject):
@@ -50,23 +55,20 @@ class RefillController(QObject):
         self.review_controller = review
         self.page = RefillPage()
         self.workflow: RefillWorkflow | None = None
-        self._concentration_set = False
-        """The concentration pick starts at the pump's, once; then it is the clinician's."""
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
             self.page, title, text, yes_text="Yes, the value is correct"
         )
         """Asks when a new dose is 10x or a tenth of the current one (tests replace it)."""
         page = self.page
+        page.concentration_combo.addItem("Choose the concentration\u2026", CHOOSE)
         for conc in COMMERCIAL_CONCENTRATIONS_UG_PER_ML:
             page.concentration_combo.addItem(units.format_concentration_ug_per_ml(conc), conc)
         page.concentration_combo.addItem("Other (needs the explicit override)…", OTHER)
-        page.catheter_edit.setPlaceholderText(format_trimmed_cm(DEFAULT_CATHETER_LENGTH_CM))
         for edit in (
             page.removed_edit,
             page.added_edit,
             page.other_edit,
             page.dose_edit,
-            page.catheter_edit,
         ):
             edit.textEdited.connect(lambda _text: self.update_preview())
             edit.returnPressed.connect(self.open_review)
@@ -98,19 +100,30 @@ class RefillController(QObject):
         before.set_value(
             "tolerance", f"± {units.format_volume_nl(workflow.threshold_nl, 1)} for this model"
         )
-        if not self._concentration_set:
-            index = self.page.concentration_combo.findData(snapshot.concentration_ug_per_ml)
-            if index < 0:
-                index = self.page.concentration_combo.findData(OTHER)
-                self.page.other_edit.setText(str(snapshot.concentration_ug_per_ml))
-            self.page.concentration_combo.setCurrentIndex(index)
-            self._concentration_set = True
+        implant = snapshot.implant_record
+        if implant is None:
+            self.page.catheter_label.setText(
+                "No implant record: the bridge needs one (Implant record page)."
+            )
+        else:
+            low, high = dead_volume_bounds_nl(device=snapshot.device, implant=implant)
+            dead = (
+                units.format_volume_nl(low, 3)
+                if low == high
+                else f"{units.format_volume_nl(low, 3)} to {units.format_volume_nl(high, 3)}"
+            )
+            self.page.catheter_label.setText(
+                f"{catheter_text(implant)}; dead volume with the pump's tubing {dead}."
+            )
         self.update_preview()
 
-    def concentration(self) -> int | str:
+    def concentration(self) -> int | str | None:
+        """The concentration chosen (None until one is: it is never defaulted)."""
         data = self.page.concentration_combo.currentData()
         if data == OTHER:
             return self.page.other_edit.text()
+        if data == CHOOSE or data is None:
+            return None
         return int(data)
 
     def clear(self) -> None:
@@ -120,13 +133,13 @@ class RefillController(QObject):
             page.added_edit,
             page.other_edit,
             page.dose_edit,
-            page.catheter_edit,
+            page.lot_edit,
         ):
             edit.clear()
+        page.concentration_combo.setCurrentIndex(0)
         page.override_check.setChecked(False)
         page.keep_radio.setChecked(True)
         page.bridge_check.setChecked(True)
-        self._concentration_set = False
         if self.link.latest is not None:
             self.on_snapshot(self.link.latest)
         self.update_preview()
@@ -202,55 +215,57 @@ class RefillController(QObject):
             return False
         conc = choice.concentration_ug_per_ml
         snapshot = workflow.snapshot
+        before = units.format_dose_ug_per_day(snapshot.dose_ug_per_day)
+        pending = None
         if page.keep_radio.isChecked():
             try:
-                spec = workflow.rescaled(conc)
+                pending = workflow.same_dose(conc)
             except InputError as exc:
                 problems.append(exc.message)
                 page.new_rate_label.setText("")
             else:
-                new_volume = daily_volume_nl(
-                    spec,
-                    snapshot.weekday,
-                    minimum_mode_rate_nl_per_day=snapshot.device.minimum_mode_rate_nl_per_day,
-                )
+                new_volume = review_volume_nl(snapshot, pending, conc)
                 page.new_rate_label.setText(
-                    f"{units.format_dose_ug_per_day(snapshot.dose_ug_per_day)} at "
-                    f"{units.format_concentration_ug_per_ml(conc)} is "
-                    f"{format_rate_ml_per_day(new_volume)} over 24 h "
+                    f"24-hour dose: {before} before, {before} after (the same mcg/day): "
+                    f"{format_rate_ml_per_day(new_volume)} of "
+                    f"{units.format_concentration_ug_per_ml(conc)} "
                     f"(was {format_rate_ml_per_day(snapshot.daily_volume_nl)})."
                 )
         else:
             text = page.dose_edit.text()
             try:
                 dose = workflow.dose_entry.parse(text)
-                rate = limits_at(snapshot, conc).check(dose, label=workflow.dose_entry.label)
+                rate = check_dose_limits(
+                    snapshot, dose, label=workflow.dose_entry.label, concentration_ug_per_ml=conc
+                )
             except InputError as exc:
                 problems.append(exc.message)
                 page.new_rate_label.setText("")
             else:
                 page.new_rate_label.setText(
-                    f"{units.format_dose_ug_per_day(dose)} at "
-                    f"{units.format_concentration_ug_per_ml(conc)} is "
-                    f"{format_rate_ml_per_day(rate)}."
+                    f"24-hour dose: {before} before, {units.format_dose_ug_per_day(dose)} "
+                    f"after: {format_rate_ml_per_day(rate)} of "
+                    f"{units.format_concentration_ug_per_ml(conc)}."
                 )
-        try:
-            bridge = workflow.bridge_bolus(catheter_length_text=page.catheter_edit.text())
-        except InputError as exc:
-            problems.append(exc.message)
-            page.bridge_label.setText("")
-            return True
-        unavailable = workflow.bridge_unavailable_reason()
-        if bridge is None:
-            page.bridge_label.setText("No dead volume to bridge.")
-        elif unavailable is not None:
-            page.bridge_label.setText(f"Bridge bolus not possible: {unavailable}.")
-        else:
+                pending = m.PrescriptionSpec.simple(dose_ng(dose), concentration_ug_per_ml=conc)
+        if not page.bridge_check.isChecked():
             page.bridge_label.setText(
-                f"Bridge bolus: {bridge.text}. It pushes the old drug out of the tubing and "
-                "catheter so the new concentration reaches the patient when the new "
-                "prescription starts."
+                "Bridge declined: the old drug in the catheter reaches the patient at the new "
+                "rates (a wrong dose for days)."
             )
+            return True
+        unavailable = workflow.bridge_unavailable_reason(conc)
+        if unavailable is not None:
+            page.bridge_label.setText(f"Bridge not possible: {unavailable}.")
+            problems.append(f"Bridge not possible: {unavailable}; or decline the bridge.")
+            return True
+        if pending is None or removed_nl_after(page, workflow) is None:
+            page.bridge_label.setText("The bridge's duration shows once the volumes are typed.")
+            return True
+        after_nl = removed_nl_after(page, workflow)
+        assert after_nl is not None
+        bridge = workflow.bridge(concentration_ug_per_ml=conc, pending=pending, after_nl=after_nl)
+        page.bridge_label.setText("Bridge: " + bridge.text(snapshot))
         return True
 
     # -- to the review -----------------------------------------------------------------------
@@ -267,8 +282,8 @@ class RefillController(QObject):
                 added_text=page.added_edit.text(),
                 concentration=self.concentration(),
                 override=page.override_check.isChecked(),
-                catheter_length_text=page.catheter_edit.text() or None,
                 bridge_accepted=page.bridge_check.isChecked(),
+                drug_lot=page.lot_edit.text().strip(),
                 dose_text=page.dose_edit.text() if page.new_dose_radio.isChecked() else None,
                 confirmed=confirmed,
             )
@@ -293,16 +308,34 @@ class RefillController(QObject):
         volume = units.format_volume_nl(snapshot.status.reservoir_nl)
         conc = units.format_concentration_ug_per_ml(snapshot.concentration_ug_per_ml)
         self.clear()
+        bridge = ""
+        status = snapshot.status
+        if snapshot.bridging:
+            bridge = (
+                f" The bridge runs: ends {format_pump_date(snapshot, status.bridge_ends_at_s)} "
+                "(countdown on the Status page)."
+            )
         self.page.result.set_status(
             Severity.OK,
-            f"Refill recorded and confirmed: {volume} of {conc}. "
-            f"New low-reservoir alarm date: {alarm_text}.",
+            f"Refill recorded and confirmed: {volume} of {conc}; "
+            f"{units.format_dose_ug_per_day(snapshot.dose_ug_per_day)}. "
+            f"New low-reservoir alarm date: {alarm_text}.{bridge}",
         )
         self.page.result.show()
         self.window.show_page("refill")
 
     def _on_cancel(self) -> None:
         self.window.show_page("refill")
+
+
+def removed_nl_after(page: RefillPage, workflow: RefillWorkflow) -> int | None:
+    """The reservoir after the refill as typed so far (None while a volume is missing)."""
+    try:
+        check = workflow.check_removed(page.removed_edit.text())
+        added = workflow.check_added(page.added_edit.text(), removed_nl=check.removed_nl)
+    except InputError:
+        return None
+    return workflow.reservoir_after_nl(removed_nl=check.removed_nl, added_nl=added)
 
 
 def install(

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QObject
 
+from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.eventlog import merge
-from programmer_gui.core.forecast import format_pump_date
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.core.trends import (

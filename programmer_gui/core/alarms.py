@@ -15,6 +15,7 @@ available.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from array import array
 from dataclasses import dataclass
@@ -22,13 +23,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.dates import forecast, format_pump_date
 from programmer_gui.core.entry import NumberEntry
-from programmer_gui.core.forecast import (
-    DeliveryPlan,
-    forecast_plan,
-    format_pump_date,
-    running_bolus,
-)
 from programmer_gui.core.review import ProgramAction, Review, ReviewRow, ReviewWarning
 from protocol import units
 from protocol.client import PumpClient
@@ -92,6 +88,15 @@ GUIDE: Final[dict[AlarmCode, AlarmGuide]] = {
         meaning="The pump detected a memory fault and has stopped delivering.",
         what_to_do="Clear the alarm to reset the memory, then interrogate and re-check every "
         "setting before delivery restarts. Monitor for withdrawal.",
+    ),
+    AlarmCode.LOW_BATTERY_RESET: AlarmGuide(
+        title="Low battery reset",
+        meaning="The pump reset on a low battery and lost its prescription: it now runs only "
+        "the keep-open minimum rate (about 0.006 mL/day), far below the prescribed dose, until "
+        "it is reprogrammed.",
+        what_to_do="Reprogram the prescription NOW (programming clears the alarm), check the "
+        "battery and ERI, and monitor for baclofen withdrawal: the patient has had almost no "
+        "drug since the reset.",
     ),
 }
 """Title, meaning and what to do for every alarm."""
@@ -283,26 +288,12 @@ def plan_alarm_volume(volume_nl: int, *, snapshot: PumpSnapshot) -> AlarmVolumeP
             f"the alarm volume must be below the reservoir capacity "
             f"({units.format_volume_nl(device.capacity_nl)})"
         )
-    bolus = running_bolus(snapshot)
-    plan = DeliveryPlan(
-        start_clock_s=status.clock_s,
-        prescription=snapshot.require_prescription(),
-        minimum_mode_rate_nl_per_day=device.minimum_mode_rate_nl_per_day,
-        boluses_first=() if bolus is None else (bolus,),
-        patient_doses=snapshot.patient_settings,
-        delivering=status.delivering,
-    )
-    forecast = forecast_plan(
-        plan,
-        reservoir_nl=status.reservoir_nl,
-        alarm_volume_nl=volume_nl,
-        empty_threshold_nl=device.empty_threshold_nl,
-    )
+    pending = forecast(snapshot, status=dataclasses.replace(status, alarm_volume_nl=volume_nl))
     return AlarmVolumePlan(
         volume_nl=volume_nl,
         current_nl=status.alarm_volume_nl,
         alarm_at_before_s=status.low_reservoir_alarm_at_s,
-        alarm_at_after_s=forecast.low_reservoir_alarm_at_s,
+        alarm_at_after_s=pending.low_reservoir_alarm_at_s,
         raises_now=status.reservoir_nl <= volume_nl,
     )
 

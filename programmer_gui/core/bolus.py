@@ -1,4 +1,4 @@
-"""Boluses, without Qt: therapeutic, bridge and priming plans, and a running bolus's progress.
+"""Boluses, without Qt: therapeutic and priming plans, and a running bolus's progress.
 
 Each plan carries what the clinician must see before confirming: the volume,
 the drug it holds, the duration, the reservoir left afterwards and the
@@ -7,18 +7,21 @@ refuse, or the reservoir cannot deliver it) block the plan; warnings go to the
 review screen.
 
 - Therapeutic: a dose in mcg over a chosen duration, at least as long as the
-  pump's maximum rate allows and at most 24 h.
-- Bridge: after a concentration change, pushes the old drug in the pump's
-  internal tubing and the catheter through at the maximum rate:
-  volume = tubing + catheter length x volume per cm (both from DEVICE_INFO).
-- Priming: fills an empty catheter (after implant or a catheter revision) at
-  the maximum rate: the catheter's volume, plus the tubing when the pump is
-  new and its tubing is empty too.
+  pump's maximum rate allows and at most 24 h. The pump turns the dose into a
+  volume at the concentration in force (the old drug during a bridge).
+- Priming: fills an empty catheter (after implant or a catheter revision) with
+  a volume at the maximum rate, the only bolus that runs there (drug and
+  non-drug fluid mix at that rate, so it warns): the catheter's volume from
+  the implant record, plus the tubing when the pump is new and its tubing is
+  empty too.
 
-The alarm-date effect comes from the programmer's forecast
-(:mod:`programmer_gui.core.forecast`) with the bolus first: it replaces the
-basal rate while it runs, and the basal schedule (flex steps too) resumes
-after it.
+There is no bridge bolus: the bridge after a concentration change is part of
+the refill (see :mod:`programmer_gui.core.refill`), never a push at the
+maximum rate.
+
+The alarm-date effect comes from the pump's own forecast
+(:func:`programmer_gui.core.dates.forecast`) on the STATUS as it would read
+the second the bolus starts.
 """
 
 from __future__ import annotations
@@ -28,27 +31,26 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
-from programmer_gui.core.forecast import PlannedBolus, forecast_pending, format_pump_date
+from programmer_gui.core.dates import forecast, format_pump_date, status_with_bolus
 from programmer_gui.core.review import NOT_SET, ProgramAction, Review, ReviewRow, ReviewWarning
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
-from protocol.enums import BolusKind, EventCode
+from protocol.enums import BolusKind, EventCode, Mode, StopReason
+from protocol.schedule import volume_for_dose
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
 
 SECONDS_PER_DAY: Final = 86_400
 MAX_BOLUS_DURATION_S: Final = SECONDS_PER_DAY
-"""A therapeutic bolus runs at most 24 h (the pump's limit)."""
-DEFAULT_CATHETER_LENGTH_CM: Final = 110
-MAX_CATHETER_LENGTH_CM: Final = 200
+"""A therapeutic bolus runs at most 24 h (the pump's limit: DEVICE_INFO max_bolus_duration_s)."""
+MAX_CATHETER_LENGTH_CM: Final = 300
 LARGE_BOLUS_FRACTION: Final = Fraction(1, 2)
 """A therapeutic bolus over this share of the 24-hour basal dose warns."""
 
 KIND_NAMES: Final = {
     BolusKind.THERAPEUTIC: "therapeutic bolus",
-    BolusKind.BRIDGE: "bridge bolus",
     BolusKind.PRIMING: "priming bolus",
     BolusKind.PATIENT: "patient-activated dose",
     BolusKind.NONE: "no bolus",
@@ -64,34 +66,16 @@ def duration_at_max_rate_s(volume_nl: int, max_rate_nl_per_day: int) -> int:
     return -(-volume_nl * SECONDS_PER_DAY // max_rate_nl_per_day)
 
 
-def line_volume_nl(device: m.DeviceInfoResponse, catheter_length_cm: int | Fraction) -> int:
-    """Tubing + length x volume per cm, in whole nL (half-even for a fractional length)."""
-    catheter = units.round_half_even(
-        Fraction(catheter_length_cm) * device.catheter_volume_nl_per_cm
-    )
-    return device.tubing_volume_nl + catheter
-
-
-def bridge_volume_nl(device: m.DeviceInfoResponse, catheter_length_cm: int) -> int:
-    """The old drug between reservoir and catheter tip: tubing + length x volume per cm."""
-    _check_length(catheter_length_cm)
-    return line_volume_nl(device, catheter_length_cm)
-
-
 def priming_volume_nl(
-    device: m.DeviceInfoResponse, catheter_length_cm: int, *, include_tubing: bool
+    device: m.DeviceInfoResponse, implant: m.ImplantFields, *, include_tubing: bool
 ) -> int:
-    """What fills an empty catheter (and the pump's tubing too when ``include_tubing``)."""
-    _check_length(catheter_length_cm)
-    catheter = catheter_length_cm * device.catheter_volume_nl_per_cm
+    """What fills an empty catheter of the implant record (its length, and volume per cm of
+    its model), and the pump's tubing too when ``include_tubing``. A catheter whose length is
+    uncertain is primed to its upper bound (an unfilled tip would delay therapy; the mixing
+    warning covers the rest)."""
+    length_mm = implant.catheter_length_mm + implant.catheter_length_uncertainty_mm
+    catheter = -(-implant.catheter_volume_nl_per_cm * length_mm // 10)
     return catheter + (device.tubing_volume_nl if include_tubing else 0)
-
-
-def _check_length(catheter_length_cm: int) -> None:
-    if not 1 <= catheter_length_cm <= MAX_CATHETER_LENGTH_CM:
-        raise BolusEntryError(
-            f"catheter length must be 1 to {MAX_CATHETER_LENGTH_CM} cm, got {catheter_length_cm} cm"
-        )
 
 
 def format_duration_s(seconds: int) -> str:
@@ -112,8 +96,10 @@ class BolusPlan:
     kind: BolusKind
     volume_nl: int
     duration_s: int
-    """0 on the wire for bridge/priming (the pump runs them at its maximum rate);
-    here always the real duration."""
+    """0 on the wire for priming (the pump runs it at its maximum rate); here always the
+    real duration."""
+    dose_ng: int = 0
+    """A therapeutic bolus's dose, as the wire carries it (0 for priming: a volume)."""
     concentration_ug_per_ml: int
     reservoir_before_nl: int
     reservoir_after_nl: int
@@ -130,13 +116,11 @@ class BolusPlan:
 
     @property
     def dose_ug(self) -> Fraction:
-        """Drug in the bolus at the reservoir's concentration, mcg."""
+        """Drug in the bolus, mcg (the dose of a therapeutic bolus; for priming, the drug in
+        its volume at the concentration it runs at)."""
+        if self.kind is BolusKind.THERAPEUTIC:
+            return Fraction(self.dose_ng, 1000)
         return units.volume_to_dose_ug(self.volume_nl, self.concentration_ug_per_ml)
-
-    @property
-    def wire_duration_s(self) -> int:
-        """What START_BOLUS carries: the duration for a therapeutic bolus, 0 (max rate) else."""
-        return self.duration_s if self.kind is BolusKind.THERAPEUTIC else 0
 
     @property
     def title(self) -> str:
@@ -168,8 +152,14 @@ def _common_checks(
             f"reaches its empty threshold ({units.format_volume_nl(device.empty_threshold_nl)}); "
             f"the bolus needs {units.format_volume_nl(volume_nl, 3)}"
         )
-    if not status.delivering:
-        refusals.append("the pump is not delivering (stopped or halted): resume it first")
+    if status.mode is Mode.STOPPED:
+        refusals.append(
+            "therapy is stopped: resume it first"
+            if status.stop_reason is not StopReason.NONE
+            else "the programmed mode is Stopped: program a prescription first"
+        )
+    elif not status.delivering:
+        refusals.append("the pump is not delivering (halted by a fault)")
     if status.bolus_kind is not BolusKind.NONE:
         refusals.append(
             f"a {KIND_NAMES[status.bolus_kind]} is running: wait for it to end or cancel it"
@@ -177,12 +167,21 @@ def _common_checks(
     return refusals
 
 
-def alarm_after_bolus_s(snapshot: PumpSnapshot, volume_nl: int, duration_s: int) -> int | None:
+def alarm_after_bolus_s(
+    snapshot: PumpSnapshot, *, kind: BolusKind, dose_ng: int, volume_nl: int, duration_s: int
+) -> int | None:
     """When the low-reservoir alarm comes if this bolus starts now (pump clock, s): the
-    programmer's forecast with the bolus first and the basal schedule after it."""
-    bolus = PlannedBolus(volume_nl=volume_nl, duration_s=max(duration_s, 1))
-    forecast = forecast_pending(snapshot, snapshot.require_prescription(), boluses_first=(bolus,))
-    return forecast.low_reservoir_alarm_at_s
+    pump's forecast on the STATUS as it would read with the bolus started."""
+    if volume_nl <= 0 or not snapshot.status.delivering:
+        return snapshot.status.low_reservoir_alarm_at_s
+    status = status_with_bolus(
+        snapshot.status,
+        kind=kind,
+        dose_ng=dose_ng,
+        volume_nl=volume_nl,
+        duration_s=max(duration_s, 1),
+    )
+    return forecast(snapshot, status=status).low_reservoir_alarm_at_s
 
 
 def _plan(
@@ -190,6 +189,7 @@ def _plan(
     kind: BolusKind,
     volume_nl: int,
     duration_s: int,
+    dose_ng: int = 0,
     snapshot: PumpSnapshot,
     refusals: list[str],
     warnings: list[tuple[str, str]],
@@ -210,11 +210,14 @@ def _plan(
         kind=kind,
         volume_nl=volume_nl,
         duration_s=duration_s,
-        concentration_ug_per_ml=status.concentration_ug_per_ml,
+        dose_ng=dose_ng,
+        concentration_ug_per_ml=snapshot.rate_concentration_ug_per_ml,
         reservoir_before_nl=status.reservoir_nl,
         reservoir_after_nl=after,
         alarm_at_before_s=status.low_reservoir_alarm_at_s,
-        alarm_at_after_s=alarm_after_bolus_s(snapshot, volume_nl, duration_s),
+        alarm_at_after_s=alarm_after_bolus_s(
+            snapshot, kind=kind, dose_ng=dose_ng, volume_nl=volume_nl, duration_s=duration_s
+        ),
         refusals=tuple(refusals),
         warnings=tuple(warnings),
     )
@@ -226,13 +229,15 @@ def therapeutic(
     duration_s: int,
     snapshot: PumpSnapshot,
 ) -> BolusPlan:
-    """A dose of ``dose_ug`` mcg over ``duration_s`` at the reservoir's concentration."""
-    device, status = snapshot.device, snapshot.status
+    """A dose of ``dose_ug`` mcg over ``duration_s``, as a volume at the concentration in
+    force (the old drug during a bridge), as the pump computes it."""
+    device = snapshot.device
     dose = Fraction(dose_ug)
     if dose <= 0:
         raise BolusEntryError("the bolus dose must be more than 0 mcg")
-    conc = status.concentration_ug_per_ml
-    volume = units.dose_to_volume_nl(dose, conc)
+    conc = snapshot.rate_concentration_ug_per_ml
+    dose_ng = units.round_half_even(dose * 1000)
+    volume = volume_for_dose(dose_ng, conc)
     refusals: list[str] = []
     warnings: list[tuple[str, str]] = []
     fastest = duration_at_max_rate_s(volume, device.max_rate_nl_per_day) if volume > 0 else 0
@@ -244,7 +249,7 @@ def therapeutic(
         )
     if duration_s > MAX_BOLUS_DURATION_S:
         refusals.append(f"a bolus runs at most {format_duration_s(MAX_BOLUS_DURATION_S)}")
-    basal_dose = units.rate_to_dose_ug_per_day(status.daily_volume_nl, conc)
+    basal_dose = snapshot.dose_ug_per_day
     if basal_dose > 0 and dose > LARGE_BOLUS_FRACTION * basal_dose:
         warnings.append(
             (
@@ -259,35 +264,32 @@ def therapeutic(
         kind=BolusKind.THERAPEUTIC,
         volume_nl=volume,
         duration_s=duration_s,
+        dose_ng=dose_ng,
         snapshot=snapshot,
         refusals=refusals,
         warnings=warnings,
     )
 
 
-def bridge(*, catheter_length_cm: int, snapshot: PumpSnapshot) -> BolusPlan:
-    """The bridge bolus for a catheter of ``catheter_length_cm`` (at the maximum rate)."""
-    device = snapshot.device
-    volume = bridge_volume_nl(device, catheter_length_cm)
-    return _plan(
-        kind=BolusKind.BRIDGE,
-        volume_nl=volume,
-        duration_s=duration_at_max_rate_s(volume, device.max_rate_nl_per_day),
-        snapshot=snapshot,
-        refusals=[],
-        warnings=[],
-    )
+class NoImplantRecordError(BolusEntryError):
+    """Priming needs the implant record's catheter (its length is never assumed)."""
 
 
 def priming(
     *,
-    catheter_length_cm: int,
     include_tubing: bool,
     snapshot: PumpSnapshot,
 ) -> BolusPlan:
-    """The priming bolus filling an empty catheter (and tubing) at the maximum rate."""
+    """The priming bolus filling the implant record's empty catheter (and the tubing) at the
+    maximum rate. NoImplantRecordError without an implant record."""
     device, status = snapshot.device, snapshot.status
-    volume = priming_volume_nl(device, catheter_length_cm, include_tubing=include_tubing)
+    implant = snapshot.implant_record
+    if implant is None:
+        raise NoImplantRecordError(
+            "the pump holds no implant record: record the catheter (Implant record page) "
+            "before priming; its length is never assumed"
+        )
+    volume = priming_volume_nl(device, implant, include_tubing=include_tubing)
     drug_ug = units.volume_to_dose_ug(volume, status.concentration_ug_per_ml)
     warnings = [
         (
@@ -295,7 +297,13 @@ def priming(
             "Prime only an EMPTY catheter (after implant or a catheter revision). Priming a "
             f"full catheter pushes {units.format_dose_ug(drug_ug)} "
             "into the spinal fluid at once: an overdose.",
-        )
+        ),
+        (
+            "priming-mixing",
+            "Priming runs at the pump's maximum rate, the only bolus that does: drug and the "
+            "fluid already in the line mix at that rate, so the concentration reaching the tip "
+            "during priming is uncertain.",
+        ),
     ]
     return _plan(
         kind=BolusKind.PRIMING,
@@ -331,7 +339,7 @@ class BolusProgress:
         return None if self.ends_at_s is None else max(self.ends_at_s - self.clock_s, 0)
 
     def text(self) -> str:
-        """``Bridge bolus: 0.086 mL left of 0.486 mL (82 %), ends in 5 min 12 s``."""
+        """``Therapeutic bolus: 0.086 mL left of 0.486 mL (82 %), ends in 5 min 12 s``."""
         left = units.format_volume_nl(self.remaining_nl, 3)
         parts = [f"{KIND_NAMES[self.kind].capitalize()}: {left} left"]
         if self.volume_nl:
@@ -374,15 +382,27 @@ def volume_from_log(entries: tuple[m.LogEntry, ...] | list[m.LogEntry]) -> int |
 
 
 def start_action(plan: BolusPlan) -> ProgramAction:
-    """START_BOLUS with the plan's kind and volume (bridge and priming at the maximum rate).
+    """START_BOLUS: a therapeutic dose over its duration, or a priming volume at the maximum
+    rate.
 
     Verified when the pump reports that bolus running, or, if it already ended,
     a reservoir that went down by at least its volume.
     """
-    description = f"Start a {KIND_NAMES[plan.kind]} of {units.format_volume_nl(plan.volume_nl, 3)}"
+    if plan.kind is BolusKind.THERAPEUTIC:
+        description = (
+            f"Start a {KIND_NAMES[plan.kind]} of {units.format_dose_ug(plan.dose_ug)} over "
+            f"{format_duration_s(plan.duration_s)}"
+        )
+    else:
+        description = (
+            f"Start a {KIND_NAMES[plan.kind]} of {units.format_volume_nl(plan.volume_nl, 3)}"
+        )
 
     def run(client: PumpClient) -> str:
-        started = client.start_bolus(plan.kind, plan.volume_nl, plan.wire_duration_s)
+        if plan.kind is BolusKind.THERAPEUTIC:
+            started = client.start_bolus(dose_ng=plan.dose_ng, duration_s=plan.duration_s)
+        else:
+            started = client.start_priming(volume_nl=plan.volume_nl)
         return (
             f"The pump is delivering the {KIND_NAMES[plan.kind]}: "
             f"{units.format_volume_nl(started.volume_nl, 3)} over "

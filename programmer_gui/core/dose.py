@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from programmer_gui.core import InputError, PumpDataError
+from programmer_gui.core.dates import ReservoirForecast, forecast, format_pump_date
 from programmer_gui.core.entry import DAILY_DOSE, MagnitudeCheck, NumberEntry, magnitude_check
-from programmer_gui.core.forecast import ReservoirForecast, forecast_pending, format_pump_date
 from programmer_gui.core.review import (
     Review,
     ReviewWarning,
@@ -38,11 +38,12 @@ from programmer_gui.core.review import (
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
 from protocol.enums import Mode
+from protocol.schedule import rate_for_dose
 from protocol.units import (
-    dose_to_rate_nl_per_day,
     format_concentration_ug_per_ml,
     format_dose_ug_per_day,
     rate_to_dose_ug_per_day,
+    round_half_even,
 )
 
 
@@ -106,8 +107,8 @@ class DoseLimits:
         )
 
     def check(self, dose_ug_per_day: Fraction, *, label: str = "Daily dose") -> int:
-        """The rate (nL/day, rounded half to even) for the dose, or :class:`HardLimitError`."""
-        rate = dose_to_rate_nl_per_day(dose_ug_per_day, self.concentration_ug_per_ml)
+        """The rate (nL/day, as the pump computes it) for the dose, or :class:`HardLimitError`."""
+        rate = rate_for_dose(dose_ng(dose_ug_per_day), self.concentration_ug_per_ml)
         conc = format_concentration_ug_per_ml(self.concentration_ug_per_ml)
         shown = format_dose_ug_per_day(dose_ug_per_day)
         if rate < self.min_rate_nl_per_day:
@@ -133,6 +134,29 @@ class DoseLimits:
                 limit_dose_ug_per_day=self.max_dose_ug_per_day,
             )
         return rate
+
+
+def dose_ng(dose_ug: Fraction | int) -> int:
+    """A dose in mcg (or mcg/day) as the wire carries it, in whole ng (half to even)."""
+    return round_half_even(Fraction(dose_ug) * 1000)
+
+
+def check_dose_limits(
+    snapshot: PumpSnapshot,
+    dose_ug_per_day: Fraction,
+    *,
+    label: str,
+    concentration_ug_per_ml: int | None = None,
+) -> int:
+    """The dose's rate at the drug in the pump (or ``concentration_ug_per_ml``), checked
+    against the pump's limits there and, during a bridge, at the old drug too (the pump
+    refuses a prescription whose rates break its limits at either). HardLimitError."""
+    rate = limits_at(snapshot, concentration_ug_per_ml).check(dose_ug_per_day, label=label)
+    if snapshot.bridging and concentration_ug_per_ml is None:
+        limits_at(snapshot, snapshot.status.bridge_concentration_ug_per_ml).check(
+            dose_ug_per_day, label=f"{label} (during the bridge, at the old drug)"
+        )
+    return rate
 
 
 def limits_at(snapshot: PumpSnapshot, concentration_ug_per_ml: int | None = None) -> DoseLimits:
@@ -224,9 +248,11 @@ class DoseChange:
     def preview(self, text: str) -> DosePreview:
         """The live figures for ``text``; raises EntryError or HardLimitError."""
         dose = self.entry.parse(text)
-        rate = self._limits.check(dose, label=self.entry.label)
-        spec = m.PrescriptionSpec.simple(rate)
-        forecast = forecast_pending(self._snapshot, spec)
+        rate = check_dose_limits(self._snapshot, dose, label=self.entry.label)
+        spec = m.PrescriptionSpec.simple(
+            dose_ng(dose), concentration_ug_per_ml=self._snapshot.concentration_ug_per_ml
+        )
+        pending_forecast = forecast(self._snapshot, prescription=spec)
         warnings: list[ReviewWarning] = []
         if self._current_spec.mode is Mode.FLEX:
             warnings.append(
@@ -242,8 +268,10 @@ class DoseChange:
             dose_ug_per_day=dose,
             rate_nl_per_day=rate,
             prescription=spec,
-            forecast=forecast,
-            alarm_date_text=format_pump_date(self._snapshot, forecast.low_reservoir_alarm_at_s),
+            forecast=pending_forecast,
+            alarm_date_text=format_pump_date(
+                self._snapshot, pending_forecast.low_reservoir_alarm_at_s
+            ),
             warnings=tuple(warnings),
             confirmation=check,
         )

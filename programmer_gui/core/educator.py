@@ -17,7 +17,7 @@ Helpers here:
 * :func:`hex_layout` splits a frame's bytes into its fixed fields (SYNC ... CRC).
 * :class:`SampleHistory` keeps the sampled true state and cuts the plot series from it.
 * Clock and speed formatting, the auto plot window, the tone pattern in words and the
-  fluid-path transit times the bridge-bolus lesson is built on.
+  fluid-path transit times and the three cases of the bridge lesson.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ from protocol.units import (
 )
 
 __all__ = [
+    "BRIDGE",
     "BRIDGE_BOLUS",
+    "BRIDGE_CASE_TITLES",
     "DAY_S",
     "HOUR_S",
     "LOW_RESERVOIR",
@@ -66,6 +68,9 @@ __all__ = [
     "SCENARIOS",
     "SPEED_FACTORS",
     "TITRATING_A_DOSE",
+    "BridgeCase",
+    "BridgeCaseKind",
+    "BridgeComparison",
     "EducatorBackend",
     "EducatorError",
     "EducatorPeerError",
@@ -195,9 +200,10 @@ class PumpFacts:
     """Pump time when the demonstration started ("day 0"), Unix seconds."""
     catheter_length_cm: int
     dead_volume_nl: int
-    """Pump tubing plus catheter: what a bridge bolus pushes through."""
+    """Pump tubing plus the TRUE catheter: what the bridge must deliver before the new drug
+    reaches the tip."""
     max_rate_nl_per_day: int
-    """The bolus rate (bridge and priming boluses run at it)."""
+    """The pump's maximum rate (only a priming bolus runs at it)."""
     withdrawal_threshold_permille: int
     """The patient model flags withdrawal below this fraction of the reference level."""
     overdose_threshold_permille: int
@@ -514,6 +520,13 @@ class EducatorBackend(Protocol):
         """The chunks recorded so far (the most recent few hundred), oldest first."""
         ...
 
+    def bridge_comparison(
+        self, *, old_concentration_ug_per_ml: int, new_concentration_ug_per_ml: int
+    ) -> BridgeComparison:
+        """The bridge lesson's three cases for a refill from ``old`` to ``new`` at the
+        established dose, on the world's true catheter and patient model."""
+        ...
+
     def subscribe_wire(self, callback: Callable[[WireChunk], None]) -> None:
         """Call ``callback`` with every chunk from now on (on the simulation's thread)."""
         ...
@@ -544,7 +557,7 @@ def auto_window_s(speed: SpeedSetting) -> int:
     return min(180 * DAY_S, max(6 * HOUR_S, speed.factor * 600))
 
 
-# --- the fluid path and the bridge-bolus lesson ----------------------------------------------
+# --- the fluid path and the bridge lesson ----------------------------------------------
 
 
 def transit_time_s(volume_nl: int, rate_nl_per_day: int) -> float | None:
@@ -568,15 +581,15 @@ def _time_words(seconds: float | None) -> str:
 
 
 def bridge_lesson(sample: TrueSample, facts: PumpFacts) -> list[str]:
-    """The numbers behind "why a bridge bolus matters", for the sample's pump."""
+    """The numbers behind the bridge, for the sample's pump (its TRUE catheter)."""
     dead = facts.dead_volume_nl
     lines = [
         f"Tubing + {facts.catheter_length_cm} cm catheter hold {_ml(dead)} of older drug: "
         "it reaches the spine before anything new from the reservoir.",
         f"At {_ml(sample.current_rate_nl_per_day)}/day that takes "
-        f"{_time_words(transit_time_s(dead, sample.current_rate_nl_per_day))}; "
-        f"a bridge bolus at {_ml(facts.max_rate_nl_per_day)}/day pushes it through in "
-        f"{_time_words(transit_time_s(dead, facts.max_rate_nl_per_day))}.",
+        f"{_time_words(transit_time_s(dead, sample.current_rate_nl_per_day))}. The bridge "
+        "runs the new dose at the OLD concentration for that time, so the patient keeps "
+        "the prescribed mcg/day; it is never pushed at the maximum rate.",
     ]
     old = sample.old_drug_in_path_nl
     if old:
@@ -609,6 +622,101 @@ def bridge_lesson(sample: TrueSample, facts: PumpFacts) -> list[str]:
     return lines
 
 
+class BridgeCaseKind(enum.Enum):
+    """The three ways a refill at a new concentration can meet the old drug in the catheter."""
+
+    NO_BRIDGE = "no_bridge"
+    BRIDGE = "bridge"
+    MAX_RATE_PUSH = "max_rate_push"
+
+
+BRIDGE_CASE_TITLES: Final[dict[BridgeCaseKind, str]] = {
+    BridgeCaseKind.NO_BRIDGE: "No bridge",
+    BridgeCaseKind.BRIDGE: "The bridge (what the pump does)",
+    BridgeCaseKind.MAX_RATE_PUSH: "Maximum-rate push (never done)",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgeCase:
+    """One case of the bridge lesson: the patient side over the hours after the refill.
+
+    ``hours`` are hours since the refill; ``dose_ug_per_day`` is what left the
+    catheter tip in each step (as a rate), ``level_percent`` the patient model's
+    spinal-fluid level as a percent of the established (reference) level.
+    """
+
+    kind: BridgeCaseKind
+    hours: tuple[float, ...]
+    dose_ug_per_day: tuple[float, ...]
+    level_percent: tuple[float, ...]
+    in_band_hours: float
+    """Hours the level stayed between the withdrawal and overdose thresholds."""
+    max_dose_ug_in_an_hour: float
+    """The most drug reaching the patient in any one hour, mcg."""
+
+    @property
+    def title(self) -> str:
+        return BRIDGE_CASE_TITLES[self.kind]
+
+    @property
+    def min_percent(self) -> float:
+        return min(self.level_percent) if self.level_percent else 100.0
+
+    @property
+    def max_percent(self) -> float:
+        return max(self.level_percent) if self.level_percent else 100.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgeComparison:
+    """The bridge lesson's three cases side by side, for one refill."""
+
+    old_concentration_ug_per_ml: int
+    new_concentration_ug_per_ml: int
+    dose_ug_per_day: Fraction
+    dead_volume_nl: int
+    max_rate_nl_per_day: int
+    bridge_duration_s: int
+    withdrawal_percent: float
+    overdose_percent: float
+    cases: tuple[BridgeCase, ...]
+
+    def case(self, kind: BridgeCaseKind) -> BridgeCase:
+        return next(c for c in self.cases if c.kind is kind)
+
+    def summary(self, kind: BridgeCaseKind) -> str:
+        """What the case does to the patient, in one or two sentences with numbers."""
+        case = self.case(kind)
+        old = format_concentration_ug_per_ml(self.old_concentration_ug_per_ml)
+        new = format_concentration_ug_per_ml(self.new_concentration_ug_per_ml)
+        dose = format_dose_ug_per_day(self.dose_ug_per_day, 0)
+        low, high = format_trimmed(case.min_percent, 0), format_trimmed(case.max_percent, 0)
+        level = f"Level {low}-{high} % of the established one."
+        if kind is BridgeCaseKind.NO_BRIDGE:
+            rising = self.new_concentration_ug_per_ml > self.old_concentration_ug_per_ml
+            what = "an UNDERDOSE" if rising else "an OVERDOSE"
+            rate = self.dose_ug_per_day * 1000 / self.new_concentration_ug_per_ml
+            days = Fraction(self.dead_volume_nl, 1_000_000) / rate if rate else Fraction(0)
+            return (
+                f"The new rate ({format_trimmed(rate, 3)} mL/day) runs at once, but the "
+                f"catheter still holds {old}: {what} for {format_trimmed(days, 1)} days "
+                f"until the {_ml(self.dead_volume_nl)} dead volume has gone through. {level}"
+            )
+        if kind is BridgeCaseKind.BRIDGE:
+            return (
+                f"The new dose is computed at the old {old} drug for "
+                f"{_time_words(self.bridge_duration_s)}, then at {new} as the new drug "
+                f"reaches the tip: {dose} throughout. {level}"
+            )
+        push_s = transit_time_s(self.dead_volume_nl, self.max_rate_nl_per_day)
+        return (
+            f"Pushing the {_ml(self.dead_volume_nl)} of {old} through at the maximum rate puts "
+            f"{format_trimmed(case.max_dose_ug_in_an_hour, 0)} mcg into the spinal fluid in "
+            f"{_time_words(push_s)}: {level} That is why the bridge is never a push."
+        )
+
+
 def _ml(nl: int) -> str:
     return f"{format_fixed(nl_to_ml(nl), 3)} mL"
 
@@ -638,23 +746,29 @@ LOW_RESERVOIR: Final = Scenario(
     ),
 )
 
-BRIDGE_BOLUS: Final = Scenario(
+BRIDGE: Final = Scenario(
     key="bridge",
-    title="Why a bridge bolus matters",
+    title="Why the bridge matters",
     steps=(
-        "In the programmer, Refill with another concentration (e.g. 500 mcg/mL) and keep "
-        "the dose: the rate goes up four times. Decline the bridge bolus.",
-        "Here, press +1 hour a few times: the reservoir line changes at once, but the drug "
-        "at the catheter tip stays old until the dead volume has gone through, at the new "
-        "rate. Watch what reaches the patient and the spinal-fluid level.",
-        "Repeat with the bridge bolus: the old drug is pushed through at the bolus rate, so "
-        "the new concentration is at the tip when the new prescription starts.",
+        "The three plots below compare, for a refill at a new concentration with the same "
+        "mcg/day: no bridge, the bridge, and a maximum-rate push of the dead volume.",
+        "In the programmer, Refill with another concentration and keep the dose: the "
+        "review shows the 24-hour dose before and after (the same) and the bridge's "
+        "duration and end. Commit it: the Status page counts the bridge down.",
+        "Here, press +1 hour a few times: the drug at the catheter tip stays old until the "
+        "dead volume has gone through, but the pump computes the doses at the old "
+        "concentration meanwhile, so what reaches the patient stays the prescribed dose.",
+        "Repeat declining the bridge: what reaches the patient is off by the ratio of the "
+        "concentrations for days.",
     ),
 )
 
+BRIDGE_BOLUS: Final = BRIDGE
+"""The old name of :data:`BRIDGE` (the lesson is no longer about a bolus)."""
+
 TITRATING_A_DOSE: Final = Scenario(key="titration", title=TITRATION_TITLE, steps=TITRATION_STEPS)
 
-SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE_BOLUS, TITRATING_A_DOSE)
+SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE, TITRATING_A_DOSE)
 
 
 def low_reservoir_jump_s(sample: TrueSample) -> int | None:
@@ -982,12 +1096,20 @@ def _format_int(name: str, value: int, wire: m.Wire | None, tz: tzinfo | None) -
         return f"{format_trimmed(nl_to_ml(value), 6)} mL/day"
     if name.endswith("_nl"):
         return f"{format_trimmed(nl_to_ml(value), 6)} mL"
+    if name.endswith("_ng_per_day"):
+        return f"{format_trimmed(Fraction(value, 1000), 3)} mcg/day"
+    if name.endswith("_ng"):
+        return f"{format_trimmed(Fraction(value, 1000), 3)} mcg"
     if name.endswith("_ug_per_ml"):
         return format_concentration_ug_per_ml(value)
     if name.endswith("_permille"):
         return format_percent(Fraction(value, 1000))
     if name.endswith("_min"):
         return f"{value // 60:02d}:{value % 60:02d}"
+    if name.endswith("_mm"):
+        return f"{format_trimmed(Fraction(value, 10), 1)} cm"
+    if name.endswith("_uc"):
+        return f"{value:,} uC"
     if name.endswith("_s"):
         if wire is not None and _is_time(wire):
             return _time_text(value, tz)
@@ -1022,17 +1144,22 @@ def message_fields(
 
 
 def _prescription_fields(spec: m.PrescriptionSpec, indent: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    if spec.rate_nl_per_day is not None:
+    out: list[tuple[str, str]] = [
+        (
+            indent + "concentration_ug_per_ml",
+            format_value("concentration_ug_per_ml", spec.concentration_ug_per_ml),
+        )
+    ]
+    if spec.dose_ng_per_day is not None:
         out.append(
-            (indent + "rate_nl_per_day", format_value("rate_nl_per_day", spec.rate_nl_per_day))
+            (indent + "dose_ng_per_day", format_value("dose_ng_per_day", spec.dose_ng_per_day))
         )
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     for d, profile in enumerate(spec.profiles):
         title = days[d] if spec.weekly else "every day"
         steps = ", ".join(
             f"{format_value('start_min', s.start_min)} "
-            f"{format_value('rate_nl_per_day', s.rate_nl_per_day)}"
+            f"{format_value('dose_ng_per_day', s.dose_ng_per_day)}"
             for s in profile
         )
         out.append((f"{indent}profile {title}", steps))

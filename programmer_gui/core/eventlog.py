@@ -25,6 +25,7 @@ from protocol.enums import (
     ErrorCode,
     EventCode,
     Mode,
+    Origin,
     Role,
     StopReason,
 )
@@ -63,6 +64,11 @@ NAMES: Final[dict[EventCode, tuple[str, str]]] = {
     EventCode.SESSION_OPENED: ("Session opened", SESSION),
     EventCode.SESSION_CLOSED: ("Session closed", SESSION),
     EventCode.SECURITY: ("Security event", SESSION),
+    EventCode.BRIDGE_STARTED: ("Bridge started", REFILL),
+    EventCode.BRIDGE_ENDED: ("Bridge ended", REFILL),
+    EventCode.BRIDGE_CANCELLED: ("Bridge cancelled", REFILL),
+    EventCode.IMPLANT_RECORDED: ("Implant record written", DEVICE),
+    EventCode.LOW_BATTERY_RESET: ("Low battery reset", ALARM),
 }
 """Each event's name and filter group."""
 
@@ -74,11 +80,13 @@ _ALARM_TITLES: Final = {
     AlarmCode.EOS: "end of service (EOS)",
     AlarmCode.MOTOR_STALL: "motor stall",
     AlarmCode.MEMORY_CRITICAL: "memory error (critical)",
+    AlarmCode.LOW_BATTERY_RESET: "low battery reset (keep-open minimum rate)",
 }
 
 
 def _enum_name(
-    enum: type[AlarmCode | BolusKind | Mode | StopReason | ErrorCode | Role], value: int
+    enum: type[AlarmCode | BolusKind | Mode | StopReason | ErrorCode | Role | Origin],
+    value: int,
 ) -> str:
     try:
         return enum(value).name.replace("_", " ").lower()
@@ -110,7 +118,8 @@ def describe(entry: m.LogEntry) -> str:
                 f"{units.format_concentration_ug_per_ml(b)}"
             )
         case EventCode.PROGRAMMED:
-            return f"{_enum_name(Mode, a)}, {units.format_rate_nl_per_day(b)} today"
+            dose = units.format_dose_ug_per_day(units.exact(b) / 1000)
+            return f"{_enum_name(Mode, a)}, {dose} today"
         case EventCode.REFILLED:
             return f"{units.format_volume_nl(a)} added at {units.format_concentration_ug_per_ml(b)}"
         case EventCode.BOLUS_STARTED:
@@ -140,17 +149,43 @@ def describe(entry: m.LogEntry) -> str:
         case EventCode.ALARM_VOLUME_SET:
             return f"low-reservoir alarm at {units.format_volume_nl(a)}"
         case EventCode.PATIENT_DOSE_GRANTED:
-            return f"{units.format_volume_nl(a, 3)}; {b} in the last 24 h"
+            return f"{units.format_dose_ug(units.exact(a) / 1000)}; {b} in the last 24 h"
         case EventCode.PATIENT_DOSE_REFUSED:
             return f"refused: {_enum_name(ErrorCode, a)}"
         case EventCode.PATIENT_SETTINGS_SET:
-            return f"{units.format_volume_nl(a, 3)} per dose, at most {b} per 24 h"
+            dose = units.format_dose_ug(units.exact(a) / 1000)
+            return f"{dose} per dose, at most {b} per 24 h"
         case EventCode.BATTERY_SET:
             return f"battery {units.format_fixed(units.exact(a) / 10, 1)} %"
         case EventCode.SESSION_OPENED | EventCode.SESSION_CLOSED:
             return f"{_enum_name(Role, a)} session"
         case EventCode.SECURITY:
             return f"{_enum_name(ErrorCode, a)} (opcode 0x{b & 0xFF:02X})"
+        case EventCode.BRIDGE_STARTED:
+            return (
+                f"dead volume {units.format_volume_nl(a, 3)}; doses computed at the old "
+                f"{units.format_concentration_ug_per_ml(b)} drug until it is delivered"
+            )
+        case EventCode.BRIDGE_ENDED:
+            return (
+                f"after {units.format_volume_nl(a, 3)}; doses computed at "
+                f"{units.format_concentration_ug_per_ml(b)} from now"
+            )
+        case EventCode.BRIDGE_CANCELLED:
+            return (
+                f"after {units.format_volume_nl(a, 3)}; doses computed at "
+                f"{units.format_concentration_ug_per_ml(b)} from now"
+            )
+        case EventCode.IMPLANT_RECORDED:
+            return (
+                f"catheter {units.format_trimmed(units.exact(a) / 10, 1)} cm, origin "
+                f"{_enum_name(Origin, b)}"
+            )
+        case EventCode.LOW_BATTERY_RESET:
+            return (
+                f"battery {units.format_fixed(units.exact(a) / 10, 1)} %; keep-open minimum rate "
+                "until reprogrammed"
+            )
     return f"a={a}, b={b}"  # pragma: no cover - every code is matched above
 
 

@@ -26,8 +26,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.dates import daily_dose_ug as spec_daily_dose_ug
+from programmer_gui.core.dates import forecast
 from programmer_gui.core.entry import DAILY_DOSE, NumberEntry
-from programmer_gui.core.forecast import forecast_pending
 from programmer_gui.core.review import (
     Review,
     ReviewWarning,
@@ -37,6 +38,7 @@ from programmer_gui.core.review import (
 from protocol import messages as m
 from protocol import units
 from protocol.enums import Mode
+from protocol.schedule import day_integral, rate_for_dose
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
@@ -226,7 +228,7 @@ def limit_refusals(
                     f"steps start and end on multiples of {STEP_GRANULARITY_MIN} min"
                 )
                 break
-        rate = units.dose_to_rate_nl_per_day(row.dose_ug_per_day, conc)
+        rate = rate_for_dose(units.round_half_even(row.dose_ug_per_day * 1000), conc)
         if rate < low:
             found.append(
                 f"step {row.label}: {units.format_dose_ug_per_day(row.dose_ug_per_day)} is "
@@ -285,9 +287,7 @@ def rows_from_steps(steps: Sequence[m.FlexStep], concentration_ug_per_ml: int) -
         StepRow(
             start_min=step.start_min,
             end_min=end,
-            dose_ug_per_day=units.rate_to_dose_ug_per_day(
-                step.rate_nl_per_day, concentration_ug_per_ml
-            ),
+            dose_ug_per_day=Fraction(step.dose_ng_per_day, 1000),
         )
         for step, end in zip(steps, ends, strict=True)
     ]
@@ -302,25 +302,15 @@ def steps_from_rows(
     return tuple(
         m.FlexStep(
             start_min=row.start_min,
-            rate_nl_per_day=units.dose_to_rate_nl_per_day(
-                row.dose_ug_per_day, concentration_ug_per_ml
-            ),
+            dose_ng_per_day=units.round_half_even(row.dose_ug_per_day * 1000),
         )
         for row in ordered
     )
 
 
 def wire_daily_dose_ug(steps: Sequence[m.FlexStep], concentration_ug_per_ml: int) -> Fraction:
-    """24-hour dose of a wire profile, exactly as the pump will deliver it."""
-    ends = [step.start_min for step in steps[1:]] + [MINUTES_PER_DAY]
-    volume = Fraction(
-        sum(
-            step.rate_nl_per_day * (end - step.start_min)
-            for step, end in zip(steps, ends, strict=True)
-        ),
-        MINUTES_PER_DAY,
-    )
-    return volume * concentration_ug_per_ml / units.NL_PER_ML
+    """24-hour dose of a wire profile, exactly as the pump counts it (protocol.schedule)."""
+    return day_integral([(step.start_min, step.dose_ng_per_day) for step in steps]) / 1000
 
 
 def day_curve(rows: Sequence[StepRow]) -> tuple[list[float], list[float]]:
@@ -344,12 +334,9 @@ def spec_day_rows(
     conc = concentration_ug_per_ml
     if spec.mode is Mode.FLEX:
         return rows_from_steps(spec.profile_for_weekday(weekday), conc)
-    rate = {
-        Mode.SIMPLE: spec.rate_nl_per_day or 0,
-        Mode.MINIMUM_RATE: minimum_mode_rate_nl_per_day,
-        Mode.STOPPED: 0,
-    }[spec.mode]
-    dose = units.rate_to_dose_ug_per_day(rate, conc)
+    dose = spec_daily_dose_ug(
+        spec, weekday, minimum_mode_rate_nl_per_day=minimum_mode_rate_nl_per_day
+    )
     return [StepRow(start_min=0, end_min=MINUTES_PER_DAY, dose_ug_per_day=dose)]
 
 
@@ -436,9 +423,13 @@ class FlexDraft:
             )
         profiles = [steps_from_rows(rows, concentration_ug_per_ml) for rows in self.days]
         spec = (
-            m.PrescriptionSpec.flex_weekly(profiles)
+            m.PrescriptionSpec.flex_weekly(
+                profiles, concentration_ug_per_ml=concentration_ug_per_ml
+            )
             if self.weekly
-            else m.PrescriptionSpec.flex(profiles[0])
+            else m.PrescriptionSpec.flex(
+                profiles[0], concentration_ug_per_ml=concentration_ug_per_ml
+            )
         )
         doses = tuple(wire_daily_dose_ug(p, concentration_ug_per_ml) for p in profiles)
         return FlexCheck(refusals=(), warnings=tuple(warnings), spec=spec, daily_doses_ug=doses)
@@ -476,12 +467,12 @@ def build_review(draft: FlexDraft, snapshot: PumpSnapshot) -> Review:
     if check.spec is None:
         raise FlexEntryError("the profile is refused: " + "; ".join(check.refusals))
     summary = flex_summary(check)
-    forecast = forecast_pending(snapshot, check.spec)
+    pending_forecast = forecast(snapshot, prescription=check.spec)
     return build_prescription_review(
         title="Review: flex dosing",
         snapshot=snapshot,
         pending=check.spec,
         action=program_action(check.spec, summary=summary),
         warnings=[ReviewWarning(code=w.code, text=w.text) for w in check.warnings],
-        forecast=forecast,
+        forecast=pending_forecast,
     )

@@ -15,17 +15,13 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.dates import forecast, format_pump_date
 from programmer_gui.core.entry import NumberEntry
-from programmer_gui.core.forecast import (
-    DeliveryPlan,
-    forecast_plan,
-    format_pump_date,
-    running_bolus,
-)
 from programmer_gui.core.review import NOT_SET, ProgramAction, Review, ReviewRow, ReviewWarning
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
+from protocol.schedule import volume_for_dose
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
@@ -93,9 +89,10 @@ class PatientPlan:
         s = self.settings
         if not s.enabled:
             return ["Patient-activated doses: off"]
+        volume = volume_for_dose(s.dose_ng, self.concentration_ug_per_ml)
         return [
             f"Dose: {units.format_dose_ug(self.dose_ug)} "
-            f"({units.format_volume_nl(s.volume_nl, 3)} at "
+            f"({units.format_volume_nl(volume, 3)} at "
             f"{units.format_concentration_ug_per_ml(self.concentration_ug_per_ml)}) "
             f"over {s.duration_s // 60} min",
             f"Lockout {s.lockout_s // 60} min; at most {s.max_per_24h} per 24 h",
@@ -114,7 +111,7 @@ def doses_per_day_max(*, lockout_s: int, max_per_24h: int) -> int:
 def disabled_request() -> m.SetPatientSettingsRequest:
     """Patient doses off (the numbers zeroed, as a new pump has them)."""
     return m.SetPatientSettingsRequest(
-        enabled=False, volume_nl=0, duration_s=0, lockout_s=0, max_per_24h=0
+        enabled=False, dose_ng=0, duration_s=0, lockout_s=0, max_per_24h=0
     )
 
 
@@ -128,10 +125,10 @@ def plan_settings(
     snapshot: PumpSnapshot,
 ) -> PatientPlan:
     """Check patient-dose settings and work out their effect on the dose and the forecast."""
-    status, device = snapshot.status, snapshot.device
-    conc = status.concentration_ug_per_ml
+    device = snapshot.device
+    conc = snapshot.rate_concentration_ug_per_ml
     dose = Fraction(dose_ug)
-    prescription = snapshot.require_prescription()
+    snapshot.require_prescription()
     if enabled:
         if dose <= 0:
             raise PatientSettingsError("the dose per activation must be more than 0 mcg")
@@ -147,7 +144,8 @@ def plan_settings(
             )
         if lockout_s > MAX_LOCKOUT_S:
             raise PatientSettingsError("the lockout can be at most 24 h (1440 min)")
-        volume = units.dose_to_volume_nl(dose, conc)
+        dose_ng = units.round_half_even(dose * 1000)
+        volume = volume_for_dose(dose_ng, conc)
         if volume <= 0:
             raise PatientSettingsError("the dose is too small to deliver at this concentration")
         fastest = -(-volume * SECONDS_PER_DAY // device.max_rate_nl_per_day)
@@ -158,7 +156,7 @@ def plan_settings(
             )
         request = m.SetPatientSettingsRequest(
             enabled=True,
-            volume_nl=volume,
+            dose_ng=dose_ng,
             duration_s=duration_s,
             lockout_s=lockout_s,
             max_per_24h=max_per_24h,
@@ -167,23 +165,10 @@ def plan_settings(
     else:
         request = disabled_request()
         per_day = 0
-    bolus = running_bolus(snapshot)
 
     def alarm_at(patient: m.PatientSettingsFields | None) -> int | None:
-        plan = DeliveryPlan(
-            start_clock_s=status.clock_s,
-            prescription=prescription,
-            minimum_mode_rate_nl_per_day=device.minimum_mode_rate_nl_per_day,
-            boluses_first=() if bolus is None else (bolus,),
-            patient_doses=patient,
-            delivering=status.delivering,
-        )
-        return forecast_plan(
-            plan,
-            reservoir_nl=status.reservoir_nl,
-            alarm_volume_nl=status.alarm_volume_nl,
-            empty_threshold_nl=device.empty_threshold_nl,
-        ).low_reservoir_alarm_at_s
+        settings = disabled_request() if patient is None else patient
+        return forecast(snapshot, patient=settings).low_reservoir_alarm_at_s
 
     basal = snapshot.dose_ug_per_day
     plan = PatientPlan(
@@ -225,7 +210,7 @@ def same_settings(pump: m.PatientSettingsFields | None, wanted: m.PatientSetting
         return False
     if not wanted.enabled:
         return not pump.enabled
-    fields = ("enabled", "volume_nl", "duration_s", "lockout_s", "max_per_24h")
+    fields = ("enabled", "dose_ng", "duration_s", "lockout_s", "max_per_24h")
     return all(getattr(pump, name) == getattr(wanted, name) for name in fields)
 
 
@@ -236,11 +221,12 @@ def describe_current(snapshot: PumpSnapshot) -> list[str]:
         return ["Patient-activated doses: not readable in this session"]
     if not settings.enabled:
         return ["Patient-activated doses: off"]
-    conc = snapshot.status.concentration_ug_per_ml
-    dose = units.volume_to_dose_ug(settings.volume_nl, conc)
+    conc = snapshot.rate_concentration_ug_per_ml
+    dose = Fraction(settings.dose_ng, 1000)
+    volume = volume_for_dose(settings.dose_ng, conc)
     per_day = doses_per_day_max(lockout_s=settings.lockout_s, max_per_24h=settings.max_per_24h)
     return [
-        f"Dose: {units.format_dose_ug(dose)} ({units.format_volume_nl(settings.volume_nl, 3)}) "
+        f"Dose: {units.format_dose_ug(dose)} ({units.format_volume_nl(volume, 3)}) "
         f"over {settings.duration_s // 60} min",
         f"Lockout {settings.lockout_s // 60} min; at most {settings.max_per_24h} per 24 h "
         f"(up to {per_day} a day)",
@@ -280,7 +266,7 @@ def build_review(plan: PatientPlan, snapshot: PumpSnapshot) -> Review:
     def run(client: PumpClient) -> str:
         stored = client.set_patient_settings(
             enabled=settings.enabled,
-            volume_nl=settings.volume_nl,
+            dose_ng=settings.dose_ng,
             duration_s=settings.duration_s,
             lockout_s=settings.lockout_s,
             max_per_24h=settings.max_per_24h,

@@ -1,4 +1,5 @@
-"""The refill workflow: empty, reconcile, fill, and (on a new concentration) re-dose and bridge.
+"""The refill workflow: empty, reconcile, fill, and on a new concentration the dose and the bridge,
+as ONE transaction.
 
 Steps, as the clinician meets them (each a method of :class:`RefillWorkflow`
 on one snapshot):
@@ -9,47 +10,48 @@ on one snapshot):
    2 mL (40 mL), with its possible causes;
 3. the volume added: :meth:`~RefillWorkflow.check_added` refuses an
    overfill (the reservoir's capacity);
-4. the concentration from the commercial pick-list 500/1000/2000 mcg/mL;
-   anything else (50 mcg/mL is for trial injections only) needs the explicit
-   override: :meth:`~RefillWorkflow.choose_concentration`;
-5. on a concentration change: the same mcg/day needs a new mL/day, so the
-   prescription is rescaled (or a new dose entered) and reviewed, and a
-   bridge bolus is offered (:meth:`~RefillWorkflow.bridge_bolus`): the
-   tubing plus catheter dead volume, at the pump's maximum rate;
-6. :meth:`~RefillWorkflow.review`: the one review, whose action records the
-   refill, programs the new prescription and starts the bridge bolus, in
-   that order (the pump runs a prescription committed before the bolus once
-   the bolus ends, so the new rate starts when the new drug reaches the
-   catheter tip).
+4. the concentration, CHOSEN from the commercial pick-list 500/1000/2000
+   mcg/mL (never defaulted); anything else (50 mcg/mL is for trial injections
+   only) needs the explicit override: :meth:`~RefillWorkflow.choose_concentration`;
+5. the prescription for the new drug: the same mcg/day (the running
+   prescription at the new concentration, ``with_concentration``) or a new
+   simple dose; and on a concentration change the bridge
+   (:meth:`~RefillWorkflow.bridge`): until the dead volume of the tubing and
+   the implant record's catheter has been delivered, the pump computes the
+   new prescription's doses at the OLD concentration (the old drug is what
+   reaches the spine), then at the new one. Its duration and end come from
+   the pump's own forecast (:mod:`protocol.forecast`). Never a push at the
+   maximum rate;
+6. :meth:`~RefillWorkflow.review`: the one review (the 24-hour dose before
+   and after in mcg/day, old and new concentration, the bridge), whose action
+   stages the refill with its prescription and bridge, checks the pump's
+   read-back, and commits it: the pump never runs the old rate on the new drug.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 
 from programmer_gui.core import ActionError, InputError
-from programmer_gui.core.bolus import duration_at_max_rate_s, line_volume_nl
+from programmer_gui.core.dates import (
+    forecast,
+    format_duration_long,
+    format_pump_date,
+)
 from programmer_gui.core.dose import (
     ConfirmationRequiredError,
     HardLimitError,
+    dose_ng,
     limits_at,
 )
 from programmer_gui.core.entry import (
-    CATHETER_LENGTH_CM,
     CONCENTRATION,
     DAILY_DOSE,
     VOLUME_ML,
     magnitude_check,
-)
-from programmer_gui.core.forecast import (
-    HALTING_ALARMS,
-    PlannedBolus,
-    daily_volume_nl,
-    forecast_pending,
-    running_bolus,
 )
 from programmer_gui.core.review import (
     ProgramAction,
@@ -64,26 +66,22 @@ from programmer_gui.core.review import (
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
 from protocol.client import PumpClient
-from protocol.enums import AlarmCode, BolusKind, EventCode, Mode
+from protocol.enums import AlarmCode, EventCode, Mode
 from protocol.errors import LinkClosed, LinkTimeout, ProtocolError
+from protocol.schedule import bridge_volume_nl, rate_for_dose
 from protocol.units import (
-    NL_PER_ML,
     format_concentration_ug_per_ml,
-    format_dose_ug,
     format_dose_ug_per_day,
+    format_trimmed,
     format_volume_nl,
     ml_to_nl,
     round_half_even,
-    volume_to_dose_ug,
 )
 
 COMMERCIAL_CONCENTRATIONS_UG_PER_ML = (500, 1000, 2000)
 """The pick-list: baclofen's commercial concentrations."""
 TRIAL_CONCENTRATIONS_UG_PER_ML = (50,)
 """For trial injections only; a pump refill at these needs the override."""
-
-DEFAULT_CATHETER_LENGTH_CM = Fraction(110)
-"""The catheter length offered when none is entered (a typical trimmed length)."""
 
 DISCREPANCY_THRESHOLDS_NL = {20: 1_000_000, 40: 2_000_000}
 """A removed volume further than this from the expected one is flagged, per model (mL size)."""
@@ -196,80 +194,102 @@ class ConcentrationChoice:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BridgeBolus:
-    """The bridge bolus after a concentration change: the dead volume at the maximum rate."""
+class BridgePlan:
+    """The bridge after a concentration change, as the pump will run it.
 
-    volume_nl: int
-    duration_s: int
-    catheter_length_cm: Fraction
+    ``volume_nl`` is the dead volume the pump uses (tubing plus the implant
+    record's catheter at the lower bound of its length when the concentration
+    rises, the upper when it falls); ``low_nl`` and ``high_nl`` are both bounds.
+    """
+
     old_concentration_ug_per_ml: int
+    new_concentration_ug_per_ml: int
+    volume_nl: int
+    low_nl: int
+    high_nl: int
+    catheter_length_mm: int
+    catheter_length_uncertainty_mm: int
+    ends_at_s: int | None
+    """Forecast end (pump clock), from the pump's maths on the STATUS after the refill."""
+    starts_at_s: int
 
     @property
-    def old_drug_ug(self) -> Fraction:
-        """The old drug the bolus pushes into the patient, mcg."""
-        return volume_to_dose_ug(self.volume_nl, self.old_concentration_ug_per_ml)
+    def rising(self) -> bool:
+        return self.new_concentration_ug_per_ml > self.old_concentration_ug_per_ml
+
+    @property
+    def duration_s(self) -> int | None:
+        return None if self.ends_at_s is None else self.ends_at_s - self.starts_at_s
 
     @property
     def duration_text(self) -> str:
-        minutes, seconds = divmod(self.duration_s, 60)
-        hours, minutes = divmod(minutes, 60)
-        if hours:
-            return f"{hours} h {minutes} min"
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+        duration = self.duration_s
+        if duration is None:
+            return "beyond the forecast horizon"
+        return f"{format_duration_long(duration)} ({format_days(Fraction(duration, 86_400))})"
 
     @property
-    def text(self) -> str:
-        """``0.49 mL over 29 min 10 s (972 mcg of the old 2000 mcg/mL drug)``."""
-        return (
-            f"{format_volume_nl(self.volume_nl, 3)} over {self.duration_text} at the maximum rate "
-            f"({format_dose_ug(self.old_drug_ug)} of the old "
-            f"{format_concentration_ug_per_ml(self.old_concentration_ug_per_ml)} drug)"
-        )
-
-    def planned(self) -> PlannedBolus:
-        return PlannedBolus(volume_nl=self.volume_nl, duration_s=self.duration_s)
-
-
-def rescale_prescription(
-    spec: m.PrescriptionSpec, *, old_ug_per_ml: int, new_ug_per_ml: int
-) -> m.PrescriptionSpec:
-    """The same mcg/day at a new concentration: every rate times old/new (whole nL/day).
-
-    Minimum-rate and stopped prescriptions carry no rate and are returned as they are.
-    """
-    factor = Fraction(old_ug_per_ml, new_ug_per_ml)
-
-    def scale(rate: int) -> int:
-        return round_half_even(rate * factor)
-
-    if spec.mode is Mode.SIMPLE:
-        assert spec.rate_nl_per_day is not None
-        return m.PrescriptionSpec.simple(scale(spec.rate_nl_per_day))
-    if spec.mode is Mode.FLEX:
-        profiles = tuple(
-            tuple(
-                m.FlexStep(start_min=step.start_min, rate_nl_per_day=scale(step.rate_nl_per_day))
-                for step in profile
+    def bound_text(self) -> str:
+        """Which bound of the dead volume is used, and both bounds."""
+        length = format_trimmed(Fraction(self.catheter_length_mm, 10), 1)
+        if self.catheter_length_uncertainty_mm == 0:
+            return (
+                f"dead volume {format_volume_nl(self.volume_nl, 3)} (tubing and a "
+                f"{length} cm catheter)"
             )
-            for profile in spec.profiles
+        unc = format_trimmed(Fraction(self.catheter_length_uncertainty_mm, 10), 1)
+        which = "lower" if self.rising else "upper"
+        why = "rises" if self.rising else "falls"
+        return (
+            f"dead volume {format_volume_nl(self.low_nl, 3)} to "
+            f"{format_volume_nl(self.high_nl, 3)} (catheter {length} ± {unc} cm); the bridge "
+            f"uses {format_volume_nl(self.volume_nl, 3)}, the {which} bound, as the "
+            f"concentration {why} (both err towards underdose)"
         )
-        return m.PrescriptionSpec(
-            mode=Mode.FLEX, rate_nl_per_day=None, weekly=spec.weekly, profiles=profiles
+
+    def text(self, snapshot: PumpSnapshot) -> str:
+        end = format_pump_date(snapshot, self.ends_at_s)
+        old = format_concentration_ug_per_ml(self.old_concentration_ug_per_ml)
+        new = format_concentration_ug_per_ml(self.new_concentration_ug_per_ml)
+        return (
+            f"{self.duration_text}, ends {end}; {self.bound_text}. Until then the doses are "
+            f"computed at the old {old} drug, then at {new}."
         )
-    return spec
 
 
-def _rates(spec: m.PrescriptionSpec) -> list[tuple[str, int]]:
-    if spec.mode is Mode.SIMPLE:
-        assert spec.rate_nl_per_day is not None
-        return [("the dose", spec.rate_nl_per_day)]
-    if spec.mode is Mode.FLEX:
-        return [
-            (f"profile {day + 1} step {i + 1}", step.rate_nl_per_day)
-            for day, profile in enumerate(spec.profiles)
-            for i, step in enumerate(profile)
-        ]
-    return []
+def dead_volume_bounds_nl(
+    *, device: m.DeviceInfoResponse, implant: m.ImplantFields
+) -> tuple[int, int]:
+    """The dead volume (tubing plus catheter) at the lower and upper bound of the implant
+    record's catheter length (protocol.schedule.bridge_volume_nl, as the pump)."""
+
+    def at(old: int, new: int) -> int:
+        return bridge_volume_nl(
+            old_concentration_ug_per_ml=old,
+            new_concentration_ug_per_ml=new,
+            tubing_volume_nl=device.tubing_volume_nl,
+            catheter_volume_nl_per_cm=implant.catheter_volume_nl_per_cm,
+            catheter_length_mm=implant.catheter_length_mm,
+            catheter_length_uncertainty_mm=implant.catheter_length_uncertainty_mm,
+        )
+
+    return at(1, 2), at(2, 1)
+
+
+class NoImplantRecordError(InputError):
+    """The bridge needs the implant record's catheter (its length is never assumed)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefillEntries:
+    """What the clinician entered, checked."""
+
+    check: DiscrepancyCheck
+    added_nl: int
+    choice: ConcentrationChoice
+    pending: m.PrescriptionSpec
+    dose_warning: ReviewWarning | None
+    after_nl: int
 
 
 class RefillWorkflow:
@@ -278,7 +298,6 @@ class RefillWorkflow:
     removed_entry = VOLUME_ML.with_label("Volume removed")
     added_entry = VOLUME_ML.with_label("Volume added")
     concentration_entry = CONCENTRATION
-    catheter_entry = CATHETER_LENGTH_CM
     dose_entry = DAILY_DOSE.with_label("Daily dose at the new concentration")
 
     def __init__(self, snapshot: PumpSnapshot) -> None:
@@ -342,9 +361,15 @@ class RefillWorkflow:
     # --- 4: concentration --------------------------------------------------------------------
 
     def choose_concentration(
-        self, value: int | str, *, override: bool = False
+        self, value: int | str | None, *, override: bool = False
     ) -> ConcentrationChoice:
-        """A pick-list value, or another one with ``override``; ConcentrationError otherwise."""
+        """A pick-list value, or another one with ``override``; ConcentrationError otherwise,
+        and when none was chosen (the concentration is never defaulted)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ConcentrationError(
+                "Concentration: choose the concentration of the drug you put in (it is never "
+                "assumed)."
+            )
         conc = value if isinstance(value, int) else int(self.concentration_entry.parse(value))
         if conc <= 0:
             raise ConcentrationError("Concentration: must be above 0 mcg/mL.")
@@ -367,26 +392,28 @@ class RefillWorkflow:
             nonstandard=nonstandard,
         )
 
-    # --- 5: new concentration: dose and bridge -----------------------------------------------
+    # --- 5: the prescription for the new drug, and the bridge --------------------------------
 
-    def rescaled(self, concentration_ug_per_ml: int) -> m.PrescriptionSpec:
-        """The current prescription at the same mcg/day at a new concentration; HardLimitError
-        when a rate falls outside the pump's limits."""
-        spec = rescale_prescription(
-            self._current_spec,
-            old_ug_per_ml=self._snapshot.concentration_ug_per_ml,
-            new_ug_per_ml=concentration_ug_per_ml,
-        )
+    def same_dose(self, concentration_ug_per_ml: int) -> m.PrescriptionSpec:
+        """The running prescription (its mcg/day) for the new drug; HardLimitError when a rate
+        falls outside the pump's limits there (or during the bridge at the old drug)."""
+        spec = self._current_spec.with_concentration(concentration_ug_per_ml)
         self._check_limits(spec, concentration_ug_per_ml)
         return spec
 
     def _check_limits(self, spec: m.PrescriptionSpec, concentration: int) -> None:
-        limits = limits_at(self._snapshot, concentration)
-        for name, rate in _rates(spec):
-            dose = rate * Fraction(concentration, NL_PER_ML)
-            if not limits.min_rate_nl_per_day <= rate <= limits.max_rate_nl_per_day:
+        concs = [concentration]
+        if concentration != self._snapshot.concentration_ug_per_ml:
+            concs.append(self._snapshot.concentration_ug_per_ml)  # during the bridge
+        for conc in concs:
+            limits = limits_at(self._snapshot, conc)
+            during = "" if conc == concentration else " (during the bridge, at the old drug)"
+            for name, dose in _doses(spec):
+                rate = rate_for_dose(dose, conc)
+                if limits.min_rate_nl_per_day <= rate <= limits.max_rate_nl_per_day:
+                    continue
                 try:
-                    limits.check(dose, label=f"At the new concentration, {name}")
+                    limits.check(Fraction(dose, 1000), label=f"At {conc} mcg/mL{during}, {name}")
                 except HardLimitError as refusal:
                     raise HardLimitError(
                         f"{refusal} Choose another concentration or dose.",
@@ -396,83 +423,152 @@ class RefillWorkflow:
                         limit_dose_ug_per_day=refusal.limit_dose_ug_per_day,
                     ) from None
 
-    def bridge_unavailable_reason(self) -> str | None:
-        """Why the pump could not start a bridge bolus after the refill (None: it can)."""
+    def bridge_unavailable_reason(self, concentration_ug_per_ml: int) -> str | None:
+        """Why the pump could not run a bridge after this refill (None: it can)."""
         snap = self._snapshot
-        if snap.bolus_running:
+        if concentration_ug_per_ml == snap.concentration_ug_per_ml:
+            return "the concentration does not change"
+        if snap.implant_record is None:
             return (
-                f"a {snap.status.bolus_kind.name.lower()} bolus is running; the pump starts "
-                "no other bolus until it ends"
+                "the pump holds no implant record, so the catheter's dead volume is unknown: "
+                "write the implant record first (its length is never assumed)"
             )
-        halts = snap.alarm_codes & HALTING_ALARMS
-        if halts - {AlarmCode.EMPTY_RESERVOIR}:
-            return "the pump is halted by a critical alarm"
-        if not snap.status.delivering and not halts:
-            return "the pump is stopped; resume it first"
-        if self._current_spec.mode is Mode.STOPPED:
-            return "the programmed mode is Stopped"
         return None
 
-    def bridge_bolus(
-        self, *, catheter_length_text: str | None = None, concentration_changed: bool = True
-    ) -> BridgeBolus | None:
-        """The bridge bolus for the entered catheter length (default 110 cm), or None when the
-        concentration does not change. EntryError on a malformed length."""
-        if not concentration_changed:
-            return None
-        device = self._snapshot.device
-        length = (
-            DEFAULT_CATHETER_LENGTH_CM
-            if catheter_length_text is None or not catheter_length_text.strip()
-            else self.catheter_entry.parse(catheter_length_text)
+    def bridge(
+        self,
+        *,
+        concentration_ug_per_ml: int,
+        pending: m.PrescriptionSpec,
+        after_nl: int,
+    ) -> BridgePlan:
+        """The bridge from the pump's concentration to ``concentration_ug_per_ml`` with
+        ``pending`` running; NoImplantRecordError without an implant record."""
+        snap = self._snapshot
+        implant = snap.implant_record
+        if implant is None:
+            raise NoImplantRecordError(
+                "The bridge needs the implant record (catheter model and length): write it on "
+                "the Implant record page first, or decline the bridge."
+            )
+        old = snap.concentration_ug_per_ml
+        low, high = dead_volume_bounds_nl(device=snap.device, implant=implant)
+        volume = low if concentration_ug_per_ml > old else high
+        after = self.status_after(
+            after_nl=after_nl,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+            bridge_volume_nl=volume,
         )
-        volume = line_volume_nl(device, length)
-        if volume <= 0:
-            return None
-        return BridgeBolus(
+        dates = forecast(snap, prescription=pending, status=after)
+        return BridgePlan(
+            old_concentration_ug_per_ml=old,
+            new_concentration_ug_per_ml=concentration_ug_per_ml,
             volume_nl=volume,
-            duration_s=duration_at_max_rate_s(volume, device.max_rate_nl_per_day),
-            catheter_length_cm=length,
-            old_concentration_ug_per_ml=self._snapshot.concentration_ug_per_ml,
+            low_nl=low,
+            high_nl=high,
+            catheter_length_mm=implant.catheter_length_mm,
+            catheter_length_uncertainty_mm=implant.catheter_length_uncertainty_mm,
+            ends_at_s=dates.bridge_ends_at_s,
+            starts_at_s=snap.status.clock_s,
+        )
+
+    def status_after(
+        self, *, after_nl: int, concentration_ug_per_ml: int, bridge_volume_nl: int
+    ) -> m.StatusResponse:
+        """The STATUS as the pump would report it the second the refill commits (for the
+        pump's own forecast of the pending refill)."""
+        status = self._snapshot.status
+        halted = status.halted_by - {AlarmCode.EMPTY_RESERVOIR}
+        delivering = status.mode is not Mode.STOPPED and not halted
+        changed = concentration_ug_per_ml != status.concentration_ug_per_ml
+        if changed:
+            bridge_fields = {
+                "bridge_remaining_nl": bridge_volume_nl,
+                "bridge_concentration_ug_per_ml": (
+                    status.concentration_ug_per_ml if bridge_volume_nl else 0
+                ),
+                "bridge_ends_at_s": None,
+            }
+        else:
+            bridge_fields = {}
+        return dataclasses.replace(
+            status,
+            reservoir_nl=after_nl,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+            halted_by=halted,
+            delivering=delivering,
+            **bridge_fields,  # type: ignore[arg-type]
         )
 
     # --- 6: the review -----------------------------------------------------------------------
+
+    def entries(
+        self,
+        *,
+        removed_text: str,
+        added_text: str,
+        concentration: int | str | None,
+        override: bool = False,
+        dose_text: str | None = None,
+        confirmed: bool = False,
+    ) -> RefillEntries:
+        """The entries checked (EntryError, OverfillError, ConcentrationError, HardLimitError,
+        ConfirmationRequiredError)."""
+        check = self.check_removed(removed_text)
+        added = self.check_added(added_text, removed_nl=check.removed_nl)
+        choice = self.choose_concentration(concentration, override=override)
+        after_nl = self.reservoir_after_nl(removed_nl=check.removed_nl, added_nl=added)
+        pending, dose_warning = self._pending_prescription(
+            choice.concentration_ug_per_ml, dose_text, confirmed=confirmed
+        )
+        return RefillEntries(
+            check=check,
+            added_nl=added,
+            choice=choice,
+            pending=pending,
+            dose_warning=dose_warning,
+            after_nl=after_nl,
+        )
 
     def review(
         self,
         *,
         removed_text: str,
         added_text: str,
-        concentration: int | str,
+        concentration: int | str | None,
         override: bool = False,
-        catheter_length_text: str | None = None,
         bridge_accepted: bool = True,
         dose_text: str | None = None,
         confirmed: bool = False,
+        drug_lot: str = "",
     ) -> Review:
         """The refill review. Raises EntryError, OverfillError, ConcentrationError,
-        HardLimitError, or ConfirmationRequiredError (a new dose 10x / 0.1x unconfirmed).
+        HardLimitError, ConfirmationRequiredError (a new dose 10x / 0.1x unconfirmed), or
+        NoImplantRecordError (a bridge asked for without an implant record).
 
-        ``dose_text`` (mcg/day) replaces the prescription by a simple dose at the new
-        concentration; otherwise a concentration change keeps the same mcg/day.
+        ``dose_text`` (mcg/day) replaces the prescription by a simple dose of the new drug;
+        otherwise the running prescription's doses are kept (same mcg/day).
         """
         snap = self._snapshot
-        check = self.check_removed(removed_text)
-        added = self.check_added(added_text, removed_nl=check.removed_nl)
-        choice = self.choose_concentration(concentration, override=override)
-        conc = choice.concentration_ug_per_ml
-        after_nl = self.reservoir_after_nl(removed_nl=check.removed_nl, added_nl=added)
+        e = self.entries(
+            removed_text=removed_text,
+            added_text=added_text,
+            concentration=concentration,
+            override=override,
+            dose_text=dose_text,
+            confirmed=confirmed,
+        )
+        conc = e.choice.concentration_ug_per_ml
+        old = snap.concentration_ug_per_ml
         warnings: list[ReviewWarning] = []
         notes: list[str] = []
-
-        pending, dose_warning = self._pending_prescription(conc, dose_text, confirmed=confirmed)
-        if dose_warning is not None:
-            warnings.append(dose_warning)
-        if check.flagged:
-            warnings.append(ReviewWarning(code=WarningCode.DISCREPANCY, text=check.text))
+        if e.dose_warning is not None:
+            warnings.append(e.dose_warning)
+        if e.check.flagged:
+            warnings.append(ReviewWarning(code=WarningCode.DISCREPANCY, text=e.check.text))
         else:
-            notes.append(check.text)
-        if choice.nonstandard:
+            notes.append(e.check.text)
+        if e.choice.nonstandard:
             trial = conc in TRIAL_CONCENTRATIONS_UG_PER_ML
             warnings.append(
                 ReviewWarning(
@@ -482,97 +578,130 @@ class RefillWorkflow:
                     + "; it is used with the explicit override.",
                 )
             )
-        bridge: BridgeBolus | None = None
-        if choice.changed:
-            warnings.append(self._concentration_warning(choice, pending))
-            bridge = self.bridge_bolus(
-                catheter_length_text=catheter_length_text, concentration_changed=True
-            )
-            unavailable = self.bridge_unavailable_reason()
-            deliverable = after_nl - snap.device.empty_threshold_nl
-            if bridge is not None and unavailable is None and bridge.volume_nl > deliverable:
-                unavailable = "the reservoir would not hold enough above its empty threshold"
-            if bridge is not None and (not bridge_accepted or unavailable is not None):
-                warnings.append(self._no_bridge_warning(bridge, pending, conc, unavailable))
-                bridge = None
-            elif bridge is not None:
+        bridge: BridgePlan | None = None
+        if e.choice.changed:
+            if snap.bridging:
+                raise InputError(
+                    "A bridge is running: let it end or cancel it before changing the drug "
+                    "again (the pump refuses a new concentration during a bridge)."
+                )
+            warnings.append(self._concentration_warning(e.choice, e.pending))
+            if bridge_accepted:
+                bridge = self.bridge(
+                    concentration_ug_per_ml=conc, pending=e.pending, after_nl=e.after_nl
+                )
                 warnings.append(
                     ReviewWarning(
-                        code=WarningCode.BRIDGE_BOLUS,
-                        text=f"Bridge bolus: {bridge.text}, for a "
-                        f"{format_trimmed_cm(bridge.catheter_length_cm)} catheter. The new "
-                        "prescription starts when it ends.",
+                        code=WarningCode.BRIDGE,
+                        text="Bridge: " + bridge.text(snap),
                     )
                 )
-
-        delivering = snap.status.delivering or (
-            snap.alarm_codes & HALTING_ALARMS == {AlarmCode.EMPTY_RESERVOIR}
+            else:
+                warnings.append(self._no_bridge_warning(e.pending, conc))
+        after_status = self.status_after(
+            after_nl=e.after_nl,
+            concentration_ug_per_ml=conc,
+            bridge_volume_nl=0 if bridge is None else bridge.volume_nl,
         )
-        boluses = tuple(
-            b for b in (running_bolus(snap), None if bridge is None else bridge.planned()) if b
-        )
-        forecast = forecast_pending(
-            snap, pending, reservoir_nl=after_nl, boluses_first=boluses, delivering=delivering
-        )
-        action = self._action(
-            removed_nl=check.removed_nl,
-            added_nl=added,
-            choice=choice,
-            pending=pending,
+        pending_forecast = forecast(snap, prescription=e.pending, status=after_status)
+        action = RefillAction(
+            snapshot=snap,
+            removed_nl=e.check.removed_nl,
+            added_nl=e.added_nl,
+            choice=e.choice,
+            pending=e.pending,
             bridge=bridge,
-            after_nl=after_nl,
-        )
+            after_nl=e.after_nl,
+            drug_lot=drug_lot,
+        ).as_program_action()
         review = build_prescription_review(
             title="Review: refill",
             snapshot=snap,
-            pending=pending,
+            pending=e.pending,
             pending_concentration_ug_per_ml=conc,
             action=action,
             warnings=warnings,
             notes=notes,
-            forecast=forecast,
+            forecast=pending_forecast,
             details=(
-                ("Expected volume", format_volume_nl(check.expected_nl)),
-                ("Volume removed", format_volume_nl(check.removed_nl)),
-                ("Volume added", format_volume_nl(added)),
-                ("Reservoir after refill", format_volume_nl(after_nl)),
+                ("Expected volume", format_volume_nl(e.check.expected_nl)),
+                ("Volume removed", format_volume_nl(e.check.removed_nl)),
+                ("Volume added", format_volume_nl(e.added_nl)),
+                ("Reservoir after refill", format_volume_nl(e.after_nl)),
             ),
         )
+        bridge_rows: tuple[ReviewRow, ...] = ()
+        if e.choice.changed:
+            bridge_rows = (
+                ReviewRow(
+                    label="Bridge",
+                    current="\u2014",
+                    pending=("declined" if bridge is None else f"runs {bridge.duration_text}"),
+                    changed=True,
+                ),
+            )
+            if bridge is not None:
+                during = describe_prescription(
+                    e.pending,
+                    old,
+                    minimum_mode_rate_nl_per_day=snap.device.minimum_mode_rate_nl_per_day,
+                )
+                bridge_rows += (
+                    ReviewRow(
+                        label="Bridge ends",
+                        current="\u2014",
+                        pending=format_pump_date(snap, bridge.ends_at_s),
+                        changed=True,
+                    ),
+                    ReviewRow(
+                        label="During the bridge",
+                        current="\u2014",
+                        pending=f"{during} of the old {format_concentration_ug_per_ml(old)} drug",
+                        changed=True,
+                    ),
+                    ReviewRow(
+                        label="Dead volume",
+                        current="\u2014",
+                        pending=(
+                            format_volume_nl(bridge.volume_nl, 3)
+                            if bridge.low_nl == bridge.high_nl
+                            else f"{format_volume_nl(bridge.volume_nl, 3)} used "
+                            f"({format_volume_nl(bridge.low_nl, 3)} to "
+                            f"{format_volume_nl(bridge.high_nl, 3)})"
+                        ),
+                        changed=True,
+                    ),
+                )
         refill_rows = (
             ReviewRow(
                 label="Reservoir",
-                current=f"{format_volume_nl(check.expected_nl)} (estimate)",
-                pending=format_volume_nl(after_nl),
-                changed=after_nl != check.expected_nl,
+                current=f"{format_volume_nl(e.check.expected_nl)} (estimate)",
+                pending=format_volume_nl(e.after_nl),
+                changed=e.after_nl != e.check.expected_nl,
             ),
             ReviewRow(
                 label="Volume removed",
-                current=f"{format_volume_nl(check.expected_nl)} expected",
-                pending=format_volume_nl(check.removed_nl),
-                changed=check.flagged,
+                current=f"{format_volume_nl(e.check.expected_nl)} expected",
+                pending=format_volume_nl(e.check.removed_nl),
+                changed=e.check.flagged,
             ),
             ReviewRow(
                 label="Volume added",
                 current="\u2014",
-                pending=format_volume_nl(added),
+                pending=format_volume_nl(e.added_nl) + (f" (lot {drug_lot})" if drug_lot else ""),
                 changed=True,
             ),
-            ReviewRow(
-                label="Bridge bolus",
-                current="\u2014",
-                pending=bridge.text if bridge is not None else "none",
-                changed=bridge is not None,
-            ),
         )
-        return dataclasses.replace(review, rows=refill_rows + review.rows)
+        return dataclasses.replace(review, rows=refill_rows + review.rows + bridge_rows)
 
     def _pending_prescription(
         self, conc: int, dose_text: str | None, *, confirmed: bool
     ) -> tuple[m.PrescriptionSpec, ReviewWarning | None]:
         if dose_text is None or not dose_text.strip():
-            return self.rescaled(conc), None
+            return self.same_dose(conc), None
         dose = self.dose_entry.parse(dose_text)
-        rate = limits_at(self._snapshot, conc).check(dose, label=self.dose_entry.label)
+        spec = m.PrescriptionSpec.simple(dose_ng(dose), concentration_ug_per_ml=conc)
+        self._check_limits(spec, conc)
         check = magnitude_check(dose, self._snapshot.dose_ug_per_day, entry=self.dose_entry)
         if check is not None and not confirmed:
             raise ConfirmationRequiredError(check)
@@ -581,97 +710,104 @@ class RefillWorkflow:
             if check is None
             else ReviewWarning(code=WarningCode.MAGNITUDE, text=check.statement)
         )
-        return m.PrescriptionSpec.simple(rate), warning
+        return spec, warning
 
     def _concentration_warning(
         self, choice: ConcentrationChoice, pending: m.PrescriptionSpec
     ) -> ReviewWarning:
         snap = self._snapshot
-        minimum = snap.device.minimum_mode_rate_nl_per_day
+        before = snap.dose_ug_per_day
+        after = review_dose_ug(snap, pending)
         old_volume = snap.daily_volume_nl
-        new_volume = daily_volume_nl(pending, snap.weekday, minimum_mode_rate_nl_per_day=minimum)
-        new_dose = new_volume * choice.concentration_ug_per_ml / NL_PER_ML
+        new_volume = review_volume_nl(snap, pending, choice.concentration_ug_per_ml)
         return ReviewWarning(
             code=WarningCode.CONCENTRATION_CHANGE,
             text=f"The concentration changes from "
             f"{format_concentration_ug_per_ml(choice.previous_ug_per_ml)} to "
-            f"{format_concentration_ug_per_ml(choice.concentration_ug_per_ml)}: "
-            f"{format_dose_ug_per_day(new_dose)} is now {format_rate_ml_per_day(new_volume)} "
-            f"instead of {format_rate_ml_per_day(old_volume)}. Review the dose at the new "
-            "concentration.",
+            f"{format_concentration_ug_per_ml(choice.concentration_ug_per_ml)}. The 24-hour "
+            f"dose is {format_dose_ug_per_day(before)} before and "
+            f"{format_dose_ug_per_day(after)} after: {format_rate_ml_per_day(new_volume)} of the "
+            f"new drug instead of {format_rate_ml_per_day(old_volume)} of the old.",
         )
 
-    def _no_bridge_warning(
-        self,
-        bridge: BridgeBolus,
-        pending: m.PrescriptionSpec,
-        conc: int,
-        unavailable: str | None,
-    ) -> ReviewWarning:
+    def _no_bridge_warning(self, pending: m.PrescriptionSpec, conc: int) -> ReviewWarning:
         snap = self._snapshot
-        volume = daily_volume_nl(
-            pending,
-            snap.weekday,
-            minimum_mode_rate_nl_per_day=snap.device.minimum_mode_rate_nl_per_day,
-        )
-        why = "declined" if unavailable is None else f"not possible: {unavailable}"
-        lag = ""
-        if volume > 0:
-            days = Fraction(bridge.volume_nl) / volume
-            lag = (
-                f" For about {format_days(days)} the patient keeps receiving the old "
-                f"{format_concentration_ug_per_ml(bridge.old_concentration_ug_per_ml)} drug at the "
-                f"new rate ({format_rate_ml_per_day(volume)}), not "
-                f"{format_concentration_ug_per_ml(conc)}."
+        old = snap.concentration_ug_per_ml
+        implant = snap.implant_record
+        if implant is None:
+            extent = (
+                "the old drug in the tubing and catheter (dead volume unknown: no implant record)"
             )
+        else:
+            low, high = dead_volume_bounds_nl(device=snap.device, implant=implant)
+            shown = (
+                format_volume_nl(low, 3)
+                if low == high
+                else f"{format_volume_nl(low, 3)} to {format_volume_nl(high, 3)}"
+            )
+            extent = f"{shown} of the old drug in the tubing and catheter"
+        ratio = Fraction(old, conc)
+        effect = "underdose" if ratio < 1 else "overdose"
         return ReviewWarning(
-            code=WarningCode.NO_BRIDGE_BOLUS,
-            text=f"No bridge bolus ({why}): the tubing and catheter hold "
-            f"{format_volume_nl(bridge.volume_nl, 3)} of the old drug.{lag}",
+            code=WarningCode.NO_BRIDGE,
+            text=f"No bridge (declined): until {extent} has been pushed through, the patient "
+            f"receives the old {format_concentration_ug_per_ml(old)} drug at the new rates: "
+            f"{format_trimmed(ratio * 100, 0)} % of the prescribed dose, an {effect} that can "
+            "last days.",
         )
 
-    def _action(
-        self,
-        *,
-        removed_nl: int,
-        added_nl: int,
-        choice: ConcentrationChoice,
-        pending: m.PrescriptionSpec,
-        bridge: BridgeBolus | None,
-        after_nl: int,
-    ) -> ProgramAction:
-        return RefillAction(
-            snapshot=self._snapshot,
-            removed_nl=removed_nl,
-            added_nl=added_nl,
-            choice=choice,
-            pending=pending,
-            bridge=bridge,
-            after_nl=after_nl,
-        ).as_program_action()
+
+def _doses(spec: m.PrescriptionSpec) -> list[tuple[str, int]]:
+    if spec.mode is Mode.SIMPLE:
+        assert spec.dose_ng_per_day is not None
+        return [("the dose", spec.dose_ng_per_day)]
+    if spec.mode is Mode.FLEX:
+        return [
+            (f"profile {day + 1} step {i + 1}", step.dose_ng_per_day)
+            for day, profile in enumerate(spec.profiles)
+            for i, step in enumerate(profile)
+        ]
+    return []
 
 
-def format_trimmed_cm(length_cm: Fraction) -> str:
-    """``110 cm``, ``95.5 cm``."""
-    return CATHETER_LENGTH_CM.show(length_cm)
+def review_dose_ug(snapshot: PumpSnapshot, spec: m.PrescriptionSpec) -> Fraction:
+    """The 24-hour dose of ``spec`` on the pump's today, mcg (protocol.schedule)."""
+    from programmer_gui.core.dates import daily_dose_ug  # noqa: PLC0415 - one name, no cycle
+
+    return daily_dose_ug(
+        spec,
+        snapshot.weekday,
+        minimum_mode_rate_nl_per_day=snapshot.device.minimum_mode_rate_nl_per_day,
+    )
+
+
+def review_volume_nl(snapshot: PumpSnapshot, spec: m.PrescriptionSpec, conc: int) -> Fraction:
+    """The 24-hour volume of ``spec`` at ``conc`` on the pump's today, nL."""
+    from programmer_gui.core.dates import daily_volume_nl  # noqa: PLC0415 - one name, no cycle
+
+    return daily_volume_nl(
+        spec,
+        snapshot.weekday,
+        minimum_mode_rate_nl_per_day=snapshot.device.minimum_mode_rate_nl_per_day,
+        concentration_ug_per_ml=conc,
+    )
 
 
 def format_days(days: Fraction) -> str:
     """``9.7 days``, ``1 day``."""
-    rounded = round_half_even(days * 10)
-    if rounded == 10:
+    rounded = round_half_even(days * 100)
+    if rounded == 100:
         return "1 day"
-    return f"{rounded // 10}.{rounded % 10} days" if rounded % 10 else f"{rounded // 10} days"
+    return f"{format_trimmed(Fraction(rounded, 100), 2)} days"
 
 
 class RefillAction:
-    """The refill's program action: refill, then the new prescription, then the bridge bolus.
+    """The refill's program action: ONE staged transaction (refill, the prescription for the
+    new drug and the bridge), its read-back checked, then committed.
 
-    Safe to run again after a failure (e.g. once the link is back): steps
-    already carried out are skipped, and a step whose answer was lost (a
-    timeout, a dropped link) is looked up on the pump (its event log, or the
-    prescription it runs) before being sent again, so a refill is never
-    recorded twice nor a bridge bolus started twice.
+    Safe to run again after a failure (e.g. once the link is back): a commit
+    whose answer was lost is looked up on the pump (its event log) before the
+    transaction is sent again, so a refill is never recorded twice.
     """
 
     def __init__(
@@ -682,8 +818,9 @@ class RefillAction:
         added_nl: int,
         choice: ConcentrationChoice,
         pending: m.PrescriptionSpec,
-        bridge: BridgeBolus | None,
+        bridge: BridgePlan | None,
         after_nl: int,
+        drug_lot: str = "",
     ) -> None:
         self._snapshot = snapshot
         self.removed_nl = removed_nl
@@ -692,152 +829,133 @@ class RefillAction:
         self.pending = pending
         self.bridge = bridge
         self.after_nl = after_nl
-        self.program_needed = pending != snapshot.prescription
-        self._done: set[str] = set()
-        self._uncertain: set[str] = set()
+        self.drug_lot = drug_lot
+        self._done = False
+        self._uncertain = False
         conc = format_concentration_ug_per_ml(choice.concentration_ug_per_ml)
         minimum = snapshot.device.minimum_mode_rate_nl_per_day
-        self.refill_step = (
-            f"Record the refill: removed {format_volume_nl(removed_nl)}, added "
-            f"{format_volume_nl(added_nl)} at {conc}"
-        )
-        self.program_step = "Program " + describe_prescription(
-            pending, choice.concentration_ug_per_ml, minimum_mode_rate_nl_per_day=minimum
-        )
-        self.bridge_step = "" if bridge is None else f"Start the bridge bolus: {bridge.text}"
-
-    @property
-    def steps(self) -> tuple[str, ...]:
-        """The steps in order, in words."""
-        steps = [self.refill_step]
-        if self.program_needed:
-            steps.append(self.program_step)
-        if self.bridge is not None:
-            steps.append(self.bridge_step)
-        return tuple(steps)
-
-    @property
-    def completed(self) -> tuple[str, ...]:
-        """Steps the pump has confirmed so far."""
-        return tuple(step for step in self.steps if step in self._done)
-
-    def as_program_action(self) -> ProgramAction:
-        """This action in the contract's shape (run, verify, steps)."""
-        return ProgramAction(
-            description="; ".join(self.steps),
-            run=self.run,
-            verify=self.verify,
-            steps=self.steps,
-        )
-
-    def _logged_since(self, client: PumpClient, code: EventCode, a: int, b: int) -> bool:
-        """An event ``code`` with params (a, b) at or after the snapshot, in the latest entries."""
-        head = client.event_log_page(0, 1)
-        first = max(head.total_written - LOG_LOOKBACK_ENTRIES, head.overwritten, 0)
-        page = client.event_log_page(first, LOG_LOOKBACK_ENTRIES)
-        since = self._snapshot.status.clock_s
-        return any(
-            e.code is code and e.a == a and e.b == b and e.clock_s >= since for e in page.entries
-        )
-
-    def _step(self, step: str, do: Callable[[], None], done_already: Callable[[], bool]) -> None:
-        """Run one step unless done; after a lost answer, ask the pump whether it was done."""
-        if step in self._done:
-            return
-        if step in self._uncertain and done_already():
-            self._done.add(step)
-            return
-        try:
-            do()
-        except _UNCERTAIN as exc:
-            self._uncertain.add(step)
-            raise self._failure(step, exc, uncertain=True) from exc
-        except ProtocolError as exc:
-            raise self._failure(step, exc, uncertain=False) from exc
-        self._uncertain.discard(step)
-        self._done.add(step)
-
-    def run(self, client: PumpClient) -> str:
-        """Carry out every step not yet done; the confirmation text, or ActionError."""
-        conc = self.choice.concentration_ug_per_ml
-        self._step(
-            self.refill_step,
-            lambda: self._refill(client),
-            lambda: self._logged_since(client, EventCode.REFILLED, self.added_nl, conc),
-        )
-        if self.program_needed:
-            self._step(
-                self.program_step,
-                lambda: self._program(client),
-                lambda: client.read_prescription().prescription == self.pending,
-            )
-        bridge = self.bridge
+        parts = [
+            f"Refill: removed {format_volume_nl(removed_nl)}, added "
+            f"{format_volume_nl(added_nl)} of {conc}",
+            "run "
+            + describe_prescription(
+                pending, choice.concentration_ug_per_ml, minimum_mode_rate_nl_per_day=minimum
+            ),
+        ]
         if bridge is not None:
-            self._step(
-                self.bridge_step,
-                lambda: self._start_bridge(client, bridge),
-                lambda: self._logged_since(
-                    client, EventCode.BOLUS_STARTED, int(BolusKind.BRIDGE), bridge.volume_nl
-                ),
-            )
-        return "Done: " + "; ".join(self.steps) + "."
+            parts.append(f"bridge for {bridge.duration_text}")
+        self.step = "; ".join(parts) + " (one transaction)"
 
-    def _refill(self, client: PumpClient) -> None:
-        client.refill(
+    @property
+    def request(self) -> m.StageRefillRequest:
+        return m.StageRefillRequest(
             removed_nl=self.removed_nl,
             added_nl=self.added_nl,
             concentration_ug_per_ml=self.choice.concentration_ug_per_ml,
             allow_nonstandard=self.choice.nonstandard,
+            bridge=self.bridge is not None,
+            drug_lot=self.drug_lot,
+            prescription=self.pending,
         )
 
-    def _program(self, client: PumpClient) -> None:
-        client.program(self.pending)
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return (self.step,)
 
-    def _start_bridge(self, client: PumpClient, bridge: BridgeBolus) -> None:
-        # duration 0: the pump runs a bridge bolus at its maximum rate.
-        client.start_bolus(BolusKind.BRIDGE, bridge.volume_nl, 0)
+    @property
+    def completed(self) -> tuple[str, ...]:
+        return (self.step,) if self._done else ()
 
-    def _failure(self, step: str, exc: Exception, *, uncertain: bool) -> ActionError:
-        done = self.completed
-        snap = self._snapshot
-        conc = format_concentration_ug_per_ml(self.choice.concentration_ug_per_ml)
+    def as_program_action(self) -> ProgramAction:
+        """This action in the contract's shape (run, verify, steps)."""
+        return ProgramAction(
+            description=self.step, run=self.run, verify=self.verify, steps=self.steps
+        )
+
+    def _logged_since(self, client: PumpClient) -> bool:
+        """A REFILLED event with this volume and concentration at or after the snapshot."""
+        head = client.event_log_page(0, 1)
+        first = max(head.total_written - LOG_LOOKBACK_ENTRIES, head.overwritten, 0)
+        page = client.event_log_page(first, LOG_LOOKBACK_ENTRIES)
+        since = self._snapshot.status.clock_s
+        conc = self.choice.concentration_ug_per_ml
+        return any(
+            e.code is EventCode.REFILLED
+            and e.a == self.added_nl
+            and e.b == conc
+            and e.clock_s >= since
+            for e in page.entries
+        )
+
+    def run(self, client: PumpClient) -> str:
+        """Stage, check the read-back (checksum and bridge volume), commit; ActionError."""
+        if self._done:
+            return self._confirmation(None)
+        if self._uncertain:
+            try:
+                logged = self._logged_since(client)
+            except ProtocolError as exc:
+                raise self._failure(exc, uncertain=True) from exc
+            if logged:
+                self._done = True
+                return self._confirmation(None)
+        request = self.request
+        try:
+            staged = client.stage_refill(request)
+        except ProtocolError as exc:
+            raise self._failure(exc, uncertain=False) from exc
+        expected = zlib.crc32(m.encode_payload(request))
+        wanted_bridge = 0 if self.bridge is None else self.bridge.volume_nl
+        if staged.checksum != expected or staged.bridge_volume_nl != wanted_bridge:
+            raise ActionError(
+                f"{self.step}: not committed. The pump staged something other than what was "
+                f"reviewed (checksum 0x{staged.checksum:08x}, bridge "
+                f"{format_volume_nl(staged.bridge_volume_nl, 3)}; expected 0x{expected:08x}, "
+                f"{format_volume_nl(wanted_bridge, 3)}). Nothing was applied: the pump keeps "
+                "its drug and prescription.",
+                completed=(),
+                failed_step=self.step,
+            )
+        try:
+            committed = client.commit_refill(staged.checksum)
+        except _UNCERTAIN as exc:
+            self._uncertain = True
+            raise self._failure(exc, uncertain=True) from exc
+        except ProtocolError as exc:
+            raise self._failure(exc, uncertain=False) from exc
+        self._uncertain = False
+        self._done = True
+        return self._confirmation(committed)
+
+    def _confirmation(self, committed: m.CommitRefillResponse | None) -> str:
+        text = f"Done: {self.step}."
+        if committed is not None and committed.bridge_volume_nl:
+            text += (
+                f" The bridge runs for {format_volume_nl(committed.bridge_volume_nl, 3)} of "
+                "delivery"
+            )
+            if committed.bridge_ends_at_s is not None:
+                text += f", ends {format_pump_date(self._snapshot, committed.bridge_ends_at_s)}"
+            text += "."
+        return text
+
+    def _failure(self, exc: Exception, *, uncertain: bool) -> ActionError:
         if uncertain:
             outcome = (
-                f"The link failed during this step ({exc}); the pump may or may not have "
-                "carried it out. Reconnect and program again: a step the pump already "
-                "carried out is not repeated."
+                f"The link failed during the transaction ({exc}); the pump either committed it "
+                "whole or not at all. Reconnect and program again: a refill the pump already "
+                "recorded is not sent again."
             )
         else:
-            outcome = f"The pump refused it ({exc})."
-        if step == self.refill_step:
-            state = (
-                "The pump keeps its previous concentration and prescription."
-                if not uncertain
-                else ""
+            outcome = (
+                f"The pump refused it ({exc}). Nothing was applied: the pump keeps its drug "
+                "and prescription."
             )
-        elif step == self.program_step:
-            old = describe_prescription(
-                snap.require_prescription(),
-                self.choice.concentration_ug_per_ml,
-                minimum_mode_rate_nl_per_day=snap.device.minimum_mode_rate_nl_per_day,
-            )
-            state = (
-                f"The refill WAS recorded ({format_volume_nl(self.added_nl)} at {conc}), but the "
-                f"new prescription was not confirmed: the pump may still run its previous rates "
-                f"with the NEW drug: {old}. Program the dose now."
-            )
-        else:
-            state = (
-                "The refill was recorded and the new prescription programmed, but the bridge "
-                "bolus was not confirmed: the old drug in the catheter reaches the patient at "
-                "the new rate."
-            )
-        message = f"{step}: failed. {outcome} {state}".strip()
-        return ActionError(message, completed=done, failed_step=step)
+        return ActionError(f"{self.step}: failed. {outcome}", completed=(), failed_step=self.step)
 
     def verify(self, snapshot: PumpSnapshot) -> bool:
         """The pump reports the new concentration, the pending prescription, a reservoir no
-        fuller than just after the refill, and the bridge bolus (running or delivered)."""
+        fuller than just after the refill, and the bridge (running, or already ended)."""
         status = snapshot.status
         if status.concentration_ug_per_ml != self.choice.concentration_ug_per_ml:
             return False
@@ -846,7 +964,9 @@ class RefillAction:
         if status.reservoir_nl > self.after_nl:
             return False
         if self.bridge is not None:
-            running = status.bolus_kind is BolusKind.BRIDGE
+            running = (
+                status.bridge_concentration_ug_per_ml == self.bridge.old_concentration_ug_per_ml
+            )
             delivered = self.after_nl - status.reservoir_nl >= self.bridge.volume_nl
             return running or delivered
         return True

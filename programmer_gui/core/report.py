@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from programmer_gui.core.alarms import GUIDE, class_text
-from programmer_gui.core.forecast import format_pump_date
+from programmer_gui.core.dates import format_pump_date
+from programmer_gui.core.implant import implant_rows
 from programmer_gui.core.patient import describe_current
 from programmer_gui.core.review import describe_prescription
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
+from programmer_gui.core.stop import delivery_state
 from protocol import units
 from protocol.enums import ALARM_CLASS, AlarmClass, Role
 
@@ -77,12 +79,13 @@ def _settings(snapshot: PumpSnapshot) -> dict[str, str]:
             minimum_mode_rate_nl_per_day=device.minimum_mode_rate_nl_per_day,
         )
     )
-    delivering = "yes" if status.delivering else "NO (stopped or halted)"
+    delivering = "yes" if status.delivering else "NO: " + delivery_state(snapshot)
     return {
         "Pump clock": format_pump_date(snapshot, status.clock_s),
         "Prescription": prescription,
         "24-hour dose": units.format_dose_ug_per_day(snapshot.dose_ug_per_day),
         "Concentration": units.format_concentration_ug_per_ml(status.concentration_ug_per_ml),
+        "Bridge": bridge_text(snapshot),
         "Delivering": delivering,
         "Reservoir": units.format_volume_nl(status.reservoir_nl),
         "Alarm volume": units.format_volume_nl(status.alarm_volume_nl),
@@ -91,6 +94,18 @@ def _settings(snapshot: PumpSnapshot) -> dict[str, str]:
         "Battery": f"{units.format_fixed(units.exact(status.battery_permille) / 10, 1)} %",
         "Active alarms": ", ".join(GUIDE[a.code].title for a in snapshot.alarms) or "none",
     }
+
+
+def bridge_text(snapshot: PumpSnapshot) -> str:
+    """The running bridge in words (or "none")."""
+    status = snapshot.status
+    if not snapshot.bridging:
+        return "none"
+    return (
+        f"from {units.format_concentration_ug_per_ml(status.bridge_concentration_ug_per_ml)}: "
+        f"{units.format_volume_nl(status.bridge_remaining_nl, 3)} left, ends "
+        f"{format_pump_date(snapshot, status.bridge_ends_at_s)}"
+    )
 
 
 def _mark_changed(label: str, before: str, after: str) -> str:
@@ -143,6 +158,8 @@ def build_report(record: SessionRecord, *, generated_wall_s: float) -> Report:
                 ),
             )
         )
+    if last is not None:
+        sections.append(Section(heading="Implant record", rows=tuple(implant_rows(last))))
     if first is not None and last is not None:
         before, after = _settings(first), _settings(last)
         sections.append(

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
-from programmer_gui.core.forecast import (
+from programmer_gui.core.dates import (
     DAYS_PER_WEEK,
     WEEKDAY_NAMES,
     ReservoirForecast,
+    daily_dose_ug,
     daily_volume_nl,
     format_pump_date,
     format_start_min,
@@ -30,6 +31,7 @@ from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import Mode
+from protocol.schedule import rate_for_dose
 from protocol.units import (
     NL_PER_ML,
     format_concentration_ug_per_ml,
@@ -63,8 +65,9 @@ class WarningCode(StrEnum):
     DISCREPANCY = "discrepancy"
     NONSTANDARD_CONCENTRATION = "nonstandard_concentration"
     CONCENTRATION_CHANGE = "concentration_change"
-    BRIDGE_BOLUS = "bridge_bolus"
-    NO_BRIDGE_BOLUS = "no_bridge_bolus"
+    BRIDGE = "bridge"
+    NO_BRIDGE = "no_bridge"
+    PRIMING_MIXING = "priming_mixing"
     ALARM_SOON = "alarm_soon"
 
 
@@ -147,12 +150,21 @@ def daily_dose(
     weekday: int,
     minimum_mode_rate_nl_per_day: int,
 ) -> DailyDose:
-    """The 24-hour dose of ``spec`` at a concentration, on ``weekday`` and over the week."""
+    """The 24-hour dose of ``spec`` (a dose of the drug it names), on ``weekday`` and over the
+    week; the volume is at ``concentration_ug_per_ml`` (the concentration rates run at)."""
     volumes = [
-        daily_volume_nl(spec, day, minimum_mode_rate_nl_per_day=minimum_mode_rate_nl_per_day)
+        daily_volume_nl(
+            spec,
+            day,
+            minimum_mode_rate_nl_per_day=minimum_mode_rate_nl_per_day,
+            concentration_ug_per_ml=concentration_ug_per_ml,
+        )
         for day in range(DAYS_PER_WEEK)
     ]
-    doses = [volume * concentration_ug_per_ml / NL_PER_ML for volume in volumes]
+    doses = [
+        daily_dose_ug(spec, day, minimum_mode_rate_nl_per_day=minimum_mode_rate_nl_per_day)
+        for day in range(DAYS_PER_WEEK)
+    ]
     return DailyDose(
         dose_ug_per_day=doses[weekday],
         volume_nl=volumes[weekday],
@@ -192,6 +204,13 @@ def _rate_and_dose(rate_nl_per_day: int, concentration_ug_per_ml: int) -> str:
     return f"{format_dose_ug_per_day(dose)} ({format_rate_ml_per_day(rate_nl_per_day)})"
 
 
+def _dose_and_rate(dose_ng_per_day: int, concentration_ug_per_ml: int) -> str:
+    """``400 mcg/day (0.200 mL/day)``: a dose and the rate that runs it (protocol.schedule)."""
+    rate = rate_for_dose(dose_ng_per_day, concentration_ug_per_ml)
+    dose = Fraction(dose_ng_per_day, 1000)
+    return f"{format_dose_ug_per_day(dose)} ({format_rate_ml_per_day(rate)})"
+
+
 MODE_NAMES = {
     Mode.SIMPLE: "Simple continuous",
     Mode.FLEX: "Flex (daily profile)",
@@ -212,8 +231,8 @@ def describe_prescription(
 ) -> str:
     """One line: ``Simple continuous 400 mcg/day (0.200 mL/day)``, ``Flex: 3 steps ...``."""
     if spec.mode is Mode.SIMPLE:
-        assert spec.rate_nl_per_day is not None
-        return f"Simple continuous {_rate_and_dose(spec.rate_nl_per_day, concentration_ug_per_ml)}"
+        assert spec.dose_ng_per_day is not None
+        return f"Simple continuous {_dose_and_rate(spec.dose_ng_per_day, concentration_ug_per_ml)}"
     if spec.mode is Mode.MINIMUM_RATE:
         return (
             f"Minimum rate {_rate_and_dose(minimum_mode_rate_nl_per_day, concentration_ug_per_ml)}"
@@ -231,25 +250,24 @@ def _step_rows(spec: m.PrescriptionSpec | None, concentration: int | None) -> di
     if spec is None or concentration is None:
         return {}
     if spec.mode is Mode.SIMPLE:
-        assert spec.rate_nl_per_day is not None
-        dose = rate_to_dose_ug_per_day(spec.rate_nl_per_day, concentration)
+        assert spec.dose_ng_per_day is not None
         return {
-            "Dose": format_dose_ug_per_day(dose),
-            "Rate": format_rate_ml_per_day(spec.rate_nl_per_day),
+            "Dose": format_dose_ug_per_day(Fraction(spec.dose_ng_per_day, 1000)),
+            "Rate": format_rate_ml_per_day(rate_for_dose(spec.dose_ng_per_day, concentration)),
         }
     if spec.mode is not Mode.FLEX:
         return {}
     if not spec.weekly:
         return {
             f"Step {i + 1}": f"from {format_start_min(step.start_min)}: "
-            + _rate_and_dose(step.rate_nl_per_day, concentration)
+            + _dose_and_rate(step.dose_ng_per_day, concentration)
             for i, step in enumerate(spec.profiles[0])
         }
     rows = {}
     for day, profile in enumerate(spec.profiles):
         parts = ", ".join(
             f"{format_start_min(step.start_min)} "
-            f"{format_trimmed(rate_to_dose_ug_per_day(step.rate_nl_per_day, concentration), 2)}"
+            f"{format_trimmed(Fraction(step.dose_ng_per_day, 1000), 2)}"
             for step in profile
         )
         rows[WEEKDAY_NAMES[day]] = f"{parts} mcg/day"
@@ -349,12 +367,20 @@ def state_warnings(snapshot: PumpSnapshot) -> tuple[ReviewWarning, ...]:
                 "prescription starts when it ends.",
             )
         )
-    if not snapshot.status.delivering:
+    if snapshot.stopped_by_stop_pump:
         warnings.append(
             ReviewWarning(
                 code=WarningCode.PUMP_STOPPED,
-                text="The pump is not delivering (stopped or halted by an alarm); programming "
-                "does not resume delivery.",
+                text="The pump was stopped (STOP PUMP); programming does not resume delivery: "
+                "press Resume afterwards.",
+            )
+        )
+    elif snapshot.halted:
+        warnings.append(
+            ReviewWarning(
+                code=WarningCode.PUMP_STOPPED,
+                text="The pump is not delivering (halted by a fault); programming does not "
+                "end the fault.",
             )
         )
     return tuple(warnings)

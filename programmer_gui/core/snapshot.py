@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from programmer_gui.core import PumpDataError
-from programmer_gui.core.forecast import HALTING_ALARMS, daily_volume_nl, weekday_of
+from programmer_gui.core.dates import daily_dose_ug, daily_volume_nl, weekday_of
 from protocol import messages as m
 from protocol.client import PumpClient
-from protocol.enums import AlarmClass, AlarmCode, Mode, Role
+from protocol.enums import AlarmClass, AlarmCode, Mode, Role, StopReason
 from protocol.units import NL_PER_ML, rate_to_dose_ug_per_day
 
 READ_ATTEMPTS = 3
@@ -41,6 +41,11 @@ class PumpSnapshot:
     """The programmer's clock (Unix seconds) when the status was read."""
     role: Role = Role.CLINICIAN
     """The role of the session that read it."""
+    implant: m.ReadImplantResponse | None = None
+    """The implant record and the drug in the pump (None: this session cannot read it)."""
+    simulated: bool = False
+    """Read from a simulated pump (demo mode): its clock is the only "now", and the
+    programmer never offers to set it to its own."""
 
     def __post_init__(self) -> None:
         if self.prescription is not None and (
@@ -51,7 +56,7 @@ class PumpSnapshot:
             )
 
     @classmethod
-    def read(cls, client: PumpClient, *, wall_s: float) -> PumpSnapshot:
+    def read(cls, client: PumpClient, *, wall_s: float, simulated: bool = False) -> PumpSnapshot:
         """Interrogate through ``client`` (an open session): device, status, prescription,
         alarms and patient settings.
 
@@ -78,6 +83,7 @@ class PumpSnapshot:
             status = client.status()
         alarms = client.alarms().alarms
         patient_settings = client.patient_settings()
+        implant = client.implant() if role is Role.CLINICIAN else None
         return cls(
             device=device,
             status=status,
@@ -86,6 +92,8 @@ class PumpSnapshot:
             patient_settings=patient_settings,
             read_at_wall_s=wall_s,
             role=role,
+            implant=implant,
+            simulated=simulated,
         )
 
     # --- the clock ---------------------------------------------------------------------------
@@ -127,22 +135,42 @@ class PumpSnapshot:
         return self.status.concentration_ug_per_ml
 
     @property
+    def bridging(self) -> bool:
+        """A bridge runs: rates are computed at the old drug still in the catheter."""
+        return (
+            self.status.bridge_remaining_nl > 0 and self.status.bridge_concentration_ug_per_ml > 0
+        )
+
+    @property
+    def rate_concentration_ug_per_ml(self) -> int:
+        """The concentration rates are computed at now (the old drug during a bridge)."""
+        if self.bridging:
+            return self.status.bridge_concentration_ug_per_ml
+        return self._concentration()
+
+    @property
     def daily_volume_nl(self) -> Fraction:
-        """Today's 24-h basal volume in nL: exact from the prescription (flex steps weighted
-        by their durations, today's profile of a weekly one); from the status without one."""
+        """Today's 24-h basal volume in nL at the rates in force (during a bridge, at the old
+        drug): exact from the prescription; from the status without one."""
         if self.prescription is None:
             return Fraction(self.status.daily_volume_nl)
         return daily_volume_nl(
             self.prescription,
             self.weekday,
             minimum_mode_rate_nl_per_day=self.device.minimum_mode_rate_nl_per_day,
+            concentration_ug_per_ml=self.rate_concentration_ug_per_ml,
         )
 
     @property
     def dose_ug_per_day(self) -> Fraction:
-        """Today's 24-h basal dose in mcg/day (exact)."""
-        volume = self.daily_volume_nl
-        return volume * self._concentration() / NL_PER_ML
+        """Today's 24-h basal dose in mcg/day (exact; the same during a bridge)."""
+        if self.prescription is None:
+            return Fraction(self.status.daily_dose_ng, 1000)
+        return daily_dose_ug(
+            self.prescription,
+            self.weekday,
+            minimum_mode_rate_nl_per_day=self.device.minimum_mode_rate_nl_per_day,
+        )
 
     @property
     def rate_ml_per_day(self) -> Fraction:
@@ -157,7 +185,9 @@ class PumpSnapshot:
     @property
     def current_dose_rate_ug_per_day(self) -> Fraction:
         """The flow right now as a dose rate, in mcg/day."""
-        return rate_to_dose_ug_per_day(self.status.current_rate_nl_per_day, self._concentration())
+        return rate_to_dose_ug_per_day(
+            self.status.current_rate_nl_per_day, self.rate_concentration_ug_per_ml
+        )
 
     # --- reservoir ---------------------------------------------------------------------------
 
@@ -202,8 +232,27 @@ class PumpSnapshot:
 
     @property
     def halted(self) -> bool:
-        """A halting alarm (empty reservoir, EOS, motor stall, critical memory) is active."""
-        return bool(self.alarm_codes & HALTING_ALARMS)
+        """A fault halts delivery now (STATUS's halted_by: empty reservoir, EOS, motor stall,
+        critical memory error)."""
+        return bool(self.status.halted_by)
+
+    @property
+    def stopped(self) -> bool:
+        """Therapy is stopped by the clinician (mode STOPPED: STOP_PUMP or a STOPPED
+        prescription)."""
+        return self.status.mode is Mode.STOPPED
+
+    @property
+    def stopped_by_stop_pump(self) -> bool:
+        """Stopped by STOP_PUMP (RESUME restores it); a STOPPED prescription is not."""
+        return self.stopped and self.status.stop_reason is not StopReason.NONE
+
+    @property
+    def implant_record(self) -> m.ImplantFields | None:
+        """The implant record, when the pump holds one."""
+        if self.implant is None or not self.implant.recorded:
+            return None
+        return self.implant.implant
 
     @property
     def bolus_running(self) -> bool:

@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.dates import HALTING_WORDS
 from programmer_gui.core.review import NOT_SET, ProgramAction, Review, ReviewRow, ReviewWarning
 from protocol import messages as m
 from protocol import units
@@ -77,8 +78,12 @@ def plan_stop(*, reason: StopReason, note: str, snapshot: PumpSnapshot) -> StopP
         raise StopEntryError(f"keep the note under {MAX_NOTE_CHARS} characters")
     if reason is StopReason.OTHER and not note:
         raise StopEntryError("describe the reason in the note when it is 'Other'")
-    if is_stopped(snapshot):
-        raise StopEntryError("the pump is already stopped")
+    if snapshot.stopped:
+        raise StopEntryError(
+            "the pump is already stopped"
+            if snapshot.stopped_by_stop_pump
+            else "the prescription is Stopped: there is no delivery to stop"
+        )
     return StopPlan(
         reason=reason,
         note=note,
@@ -87,23 +92,43 @@ def plan_stop(*, reason: StopReason, note: str, snapshot: PumpSnapshot) -> StopP
 
 
 def is_stopped(snapshot: PumpSnapshot) -> bool:
-    """Stopped by a clinician: not delivering, and no halting alarm explains it."""
-    return not snapshot.status.delivering and not snapshot.halted
+    """Stopped by STOP_PUMP (mode STOPPED with a stop reason): RESUME restores it. A STOPPED
+    prescription is not "stopped" in this sense: it is changed by programming."""
+    return snapshot.stopped_by_stop_pump
+
+
+def halt_reasons(snapshot: PumpSnapshot) -> str:
+    """The faults halting delivery, in a clinician's words (STATUS's halted_by)."""
+    codes = sorted(snapshot.status.halted_by, key=int)
+    return ", ".join(HALTING_WORDS.get(code, code.name.lower()) for code in codes)
 
 
 def delivery_state(snapshot: PumpSnapshot) -> str:
-    """One line on what the pump is doing: delivering, stopped (resume needed) or halted."""
+    """One line on what the pump is doing: delivering, stopped (and how to restart) or halted."""
     status = snapshot.status
-    if status.delivering:
-        if status.mode is Mode.STOPPED:
-            return "Programmed to Stopped: no basal delivery"
+    if status.mode is Mode.STOPPED:
+        if status.stop_reason is StopReason.NONE:
+            return (
+                "STOPPED: the prescription is Stopped (no delivery); program a prescription "
+                "to restart therapy"
+            )
         return (
-            f"Delivering: {MODE_TEXT[status.mode]}, "
-            f"{units.format_dose_ug_per_day(snapshot.dose_ug_per_day)}"
+            f"STOPPED ({REASON_TEXT.get(status.stop_reason, status.stop_reason.name)}): no drug "
+            "is delivered until you resume"
         )
-    if snapshot.halted:
-        return "HALTED by a critical alarm: see Alarms"
-    return "STOPPED by a clinician: no drug is delivered until you resume"
+    if not status.delivering:
+        reasons = halt_reasons(snapshot) or "a fault"
+        return f"NOT DELIVERING: halted because {reasons}. See Alarms"
+    text = (
+        f"Delivering: {MODE_TEXT[status.mode]}, "
+        f"{units.format_dose_ug_per_day(snapshot.dose_ug_per_day)}"
+    )
+    if snapshot.bridging:
+        text += (
+            f" (bridge: computed at the old "
+            f"{units.format_concentration_ug_per_ml(status.bridge_concentration_ug_per_ml)} drug)"
+        )
+    return text
 
 
 def last_stop(entries: tuple[m.LogEntry, ...] | list[m.LogEntry]) -> m.LogEntry | None:
@@ -147,7 +172,7 @@ def build_stop_review(plan: StopPlan, snapshot: PumpSnapshot) -> Review:
         )
 
     def verify(after: PumpSnapshot) -> bool:
-        return not after.status.delivering
+        return after.stopped_by_stop_pump
 
     description = f"Stop delivery ({plan.reason_text})"
     return Review(
@@ -172,16 +197,22 @@ def build_stop_review(plan: StopPlan, snapshot: PumpSnapshot) -> Review:
 def build_resume_review(snapshot: PumpSnapshot) -> Review:
     """The review of resuming the programmed therapy after a stop."""
     if not is_stopped(snapshot):
-        raise StopEntryError("the pump is not stopped by a clinician: there is nothing to resume")
+        if snapshot.stopped:
+            raise StopEntryError(
+                "the prescription is Stopped: program a prescription to restart therapy "
+                "(Resume only undoes a STOP PUMP)"
+            )
+        raise StopEntryError("the pump was not stopped with STOP PUMP: there is nothing to resume")
     dose = snapshot.dose_ug_per_day
-    mode = MODE_TEXT[snapshot.status.mode]
+    spec = snapshot.prescription
+    mode = MODE_TEXT[spec.mode] if spec is not None else "the programmed"
 
     def run(client: PumpClient) -> str:
         resumed = client.resume()
         return f"Delivery resumed: {MODE_TEXT[resumed.mode]} therapy runs again."
 
     def verify(after: PumpSnapshot) -> bool:
-        return after.status.delivering or after.halted
+        return not after.stopped
 
     description = "Resume delivery"
     warnings: list[ReviewWarning] = []

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,15 @@ from PySide6.QtWidgets import QApplication, QWidget
 from emulator.capture import Chunk, Direction, RingCapture
 from emulator.emulator import ControlError, Emulator
 from emulator.errors import EmulatorError
-from emulator.fluid_path import dead_volume_nl
+from emulator.fluid_path import FluidPath, dead_volume_nl
+from emulator.patient import PatientModel, PatientParams
 from programmer_gui.controllers.educator import EducatorController, open_educator_window
 from programmer_gui.core.educator import (
     MAX_SPEED_FACTOR,
     MAX_STEP_S,
+    BridgeCase,
+    BridgeCaseKind,
+    BridgeComparison,
     EducatorPeerError,
     EducatorValueError,
     FaultState,
@@ -49,9 +54,105 @@ from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, BolusKind, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
-from protocol.units import dose_to_rate_nl_per_day, ml_to_nl
+from protocol.schedule import rate_for_dose
+from protocol.units import ml_to_nl
 
-__all__ = ["LINK_NOISE_CORRUPT", "EmulatorEducatorBackend", "render_educator_screenshots"]
+__all__ = [
+    "LINK_NOISE_CORRUPT",
+    "EmulatorEducatorBackend",
+    "compute_bridge_comparison",
+    "render_educator_screenshots",
+]
+
+LESSON_HOURS = 96
+"""How long after the refill the bridge lesson follows the patient."""
+LESSON_STEP_S = 300
+"""The lesson's time step (the fluid path and patient model are exact within each)."""
+
+
+def compute_bridge_comparison(
+    *,
+    old_concentration_ug_per_ml: int,
+    new_concentration_ug_per_ml: int,
+    dose_ng_per_day: int,
+    dead_volume_nl: int,
+    max_rate_nl_per_day: int,
+    params: PatientParams,
+    hours: int = LESSON_HOURS,
+    step_s: int = LESSON_STEP_S,
+) -> BridgeComparison:
+    """The bridge lesson's three cases, each on a fresh fluid path full of the old drug and a
+    patient established on the dose: no bridge (the new rate at once), the bridge (the dose
+    at the old concentration until the dead volume is delivered, then at the new one, as the
+    pump runs it: :func:`protocol.schedule.rate_for_dose`), and a push of the dead volume at
+    the maximum rate followed by the new rate."""
+    old, new = old_concentration_ug_per_ml, new_concentration_ug_per_ml
+    dose_ug = dose_ng_per_day / 1000
+    rate_old = rate_for_dose(dose_ng_per_day, old)
+    rate_new = rate_for_dose(dose_ng_per_day, new)
+    total_s = hours * 3600
+    bridge_s = -(-dead_volume_nl * 86_400 // rate_old) if rate_old else 0
+    push_s = -(-dead_volume_nl * 86_400 // max_rate_nl_per_day)
+
+    def flows(kind: BridgeCaseKind) -> list[tuple[int, int, int]]:
+        """(duration_s, rate_nl_per_day, concentration pushed in) runs from the refill."""
+        if kind is BridgeCaseKind.NO_BRIDGE:
+            return [(total_s, rate_new, new)]
+        if kind is BridgeCaseKind.BRIDGE:
+            return [(bridge_s, rate_old, new), (total_s - bridge_s, rate_new, new)]
+        return [(push_s, max_rate_nl_per_day, new), (total_s - push_s, rate_new, new)]
+
+    low = params.withdrawal_threshold_permille / 10
+    high = params.overdose_threshold_permille / 10
+    cases: list[BridgeCase] = []
+    for kind in BridgeCaseKind:
+        path = FluidPath(dead_volume_nl, old)
+        patient = PatientModel(reference_dose_ug_per_day=dose_ug, params=params)
+        hours_x: list[float] = []
+        doses: list[float] = []
+        levels: list[float] = []
+        in_band_s = 0
+        hourly: dict[int, float] = {}
+        t = 0
+        for duration, rate, conc in flows(kind):
+            end = t + max(duration, 0)
+            while t < end:
+                dt = min(step_s, end - t)
+                # The volume moved in [t, t+dt] at this rate, exact to the nanolitre.
+                volume = (rate * (t + dt)) // 86_400 - (rate * t) // 86_400
+                pieces = path.push_over(volume, conc, dt)
+                drug = float(sum(p.drug_ug for p in pieces))
+                patient.feed(pieces)
+                t += dt
+                hourly[(t - 1) // 3600] = hourly.get((t - 1) // 3600, 0.0) + drug
+                percent = 100 * patient.level_ng_per_ml / patient.reference_level_ng_per_ml
+                hours_x.append(t / 3600)
+                doses.append(drug * 86_400 / dt)
+                levels.append(percent)
+                if low <= percent <= high:
+                    in_band_s += dt
+        cases.append(
+            BridgeCase(
+                kind=kind,
+                hours=tuple(hours_x),
+                dose_ug_per_day=tuple(doses),
+                level_percent=tuple(levels),
+                in_band_hours=in_band_s / 3600,
+                max_dose_ug_in_an_hour=max(hourly.values(), default=0.0),
+            )
+        )
+    return BridgeComparison(
+        old_concentration_ug_per_ml=old,
+        new_concentration_ug_per_ml=new,
+        dose_ug_per_day=Fraction(dose_ng_per_day, 1000),
+        dead_volume_nl=dead_volume_nl,
+        max_rate_nl_per_day=max_rate_nl_per_day,
+        bridge_duration_s=bridge_s,
+        withdrawal_percent=low,
+        overdose_percent=high,
+        cases=tuple(cases),
+    )
+
 
 LINK_NOISE_CORRUPT = 0.2
 """Probability that a chunk gets bits flipped while "link noise" is on: enough to see
@@ -275,6 +376,21 @@ class EmulatorEducatorBackend:
             self._callbacks[callback] = relay
         self._ring.subscribe(relay)
 
+    def bridge_comparison(
+        self, *, old_concentration_ug_per_ml: int, new_concentration_ug_per_ml: int
+    ) -> BridgeComparison:
+        """The three cases for the pump's established dose on its TRUE catheter."""
+        emulated = self._emulated
+        dose_ng = int(self._emu.state(self._index)["pump"]["daily_dose_ng"])
+        return compute_bridge_comparison(
+            old_concentration_ug_per_ml=old_concentration_ug_per_ml,
+            new_concentration_ug_per_ml=new_concentration_ug_per_ml,
+            dose_ng_per_day=max(dose_ng, 1),
+            dead_volume_nl=self._facts.dead_volume_nl,
+            max_rate_nl_per_day=self._facts.max_rate_nl_per_day,
+            params=emulated.patient_params,
+        )
+
     def unsubscribe_wire(self, callback: Callable[[WireChunk], None]) -> None:
         with self._lock:
             relay = self._callbacks.pop(callback, None)
@@ -333,7 +449,7 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
             random_bytes=random.Random(23).randbytes,
         )
 
-    # The bridge-bolus lesson: refilled at 500 mcg/mL, same dose (4x the rate), no bridge.
+    # The bridge lesson: refilled at 500 mcg/mL, same dose, with the bridge.
     emulator, backend, url = world()
     with emulator:
         window = open_educator_window(backend, tz=UTC)
@@ -343,12 +459,15 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         with clinician(url) as pump:
             controller.step(6 * 3600, samples=24)
             status = pump.status()
+            running = pump.read_prescription().prescription
             pump.refill(
                 removed_nl=status.reservoir_nl,
                 added_nl=ml_to_nl(20),
                 concentration_ug_per_ml=500,
+                prescription=running.with_concentration(500),
+                bridge=True,
+                drug_lot="L2026-05",
             )
-            pump.program(m.PrescriptionSpec.simple(dose_to_rate_nl_per_day(397, 500)))
             backend.set_link_noise(True)
             for _ in range(3):
                 controller.step(3600, samples=12)
@@ -363,7 +482,7 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         row = next(
             r
             for r in range(inspector.model.rowCount())
-            if inspector.model.entry(r).op_name == "COMMIT_PRESCRIPTION"
+            if inspector.model.entry(r).op_name == "COMMIT_REFILL"
         )
         inspector.follow.setChecked(False)
         inspector.select_row(row)
@@ -411,7 +530,7 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
     url = emulator.register_inproc()
     with emulator:
         with clinician(url) as pump:
-            pump.program(m.PrescriptionSpec.simple(dose_to_rate_nl_per_day(400, 2000)))
+            pump.program(m.PrescriptionSpec.simple(400 * 1000, concentration_ug_per_ml=2000))
         emulator.advance(2 * 86_400)
         backend = EmulatorEducatorBackend(emulator, wall_clock=lambda: 0.0)
         window = open_educator_window(backend, tz=UTC)
@@ -423,7 +542,7 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         with clinician(url) as pump:
             controller.step(6 * 3600, samples=24)
             for dose in (480, 576, 691):
-                pump.program(m.PrescriptionSpec.simple(dose_to_rate_nl_per_day(dose, 2000)))
+                pump.program(m.PrescriptionSpec.simple(dose * 1000, concentration_ug_per_ml=2000))
                 controller.step(24 * 3600, samples=96)
         controller.step(6 * 3600, samples=24)
         shoot(window, "titration-lesson")
@@ -442,7 +561,7 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         with clinician(url) as pump:
             controller.step(26 * 3600 + 1800, samples=106)  # to 13:00 the next day
             for dose in (480, 576):  # at 13:00 and 16:00
-                pump.program(m.PrescriptionSpec.simple(dose_to_rate_nl_per_day(dose, 2000)))
+                pump.program(m.PrescriptionSpec.simple(dose * 1000, concentration_ug_per_ml=2000))
                 controller.step(3 * 3600, samples=12)
         controller.step(33 * 3600, samples=132)
         shoot(window, "stacked-changes")

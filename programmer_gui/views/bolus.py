@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from programmer_gui.views.widgets import StatusBadge, ValueForm, page_layout, section
 
-KINDS = ("Therapeutic bolus", "Bridge bolus", "Priming bolus")
+KINDS = ("Therapeutic bolus", "Priming bolus")
 
 
 class BolusPage(QWidget):
@@ -38,13 +38,15 @@ class BolusPage(QWidget):
         self.dose_edit.setPlaceholderText("for example 50")
         self.duration_edit = QLineEdit(entry_box)
         self.duration_edit.setPlaceholderText("for example 60")
-        self.length_edit = QLineEdit("110", entry_box)
+        self.length_edit = QLineEdit(entry_box)
+        self.length_edit.setReadOnly(True)
+        self.length_edit.setPlaceholderText("no implant record")
         self.tubing_check = QCheckBox("The pump's tubing is empty too (new implant)", entry_box)
         for label, widget in (
             ("&Kind:", self.kind_combo),
             ("&Dose (mcg):", self.dose_edit),
             ("D&uration (min):", self.duration_edit),
-            ("Catheter &length (cm):", self.length_edit),
+            ("&Catheter (implant record):", self.length_edit),
         ):
             caption = QLabel(label, entry_box)
             caption.setBuddy(widget)

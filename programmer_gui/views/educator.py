@@ -117,6 +117,82 @@ class PumpTimeAxis(pg.AxisItem):  # type: ignore[misc]
         return out
 
 
+class BridgeCasesPanel(QWidget):
+    """The bridge lesson's three cases side by side: the patient's spinal-fluid level (percent
+    of the established level) over the days after the refill, with the safe band drawn."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.heading = QLabel("Pick the bridge lesson to compare the three cases.", self)
+        self.heading.setWordWrap(True)
+        self.heading.setFont(figure_font(BASE_POINT_SIZE + 1))
+        layout.addWidget(self.heading)
+        row = QHBoxLayout()
+        self.plots: list[pg.PlotWidget] = []
+        self.titles: list[QLabel] = []
+        self.summaries: list[QLabel] = []
+        for _ in range(3):
+            column = QVBoxLayout()
+            title = QLabel(self)
+            title.setFont(figure_font(BASE_POINT_SIZE + 1))
+            title.setWordWrap(True)
+            plot = pg.PlotWidget(self)
+            plot.setBackground("w")
+            plot.showGrid(x=True, y=True, alpha=0.3)
+            plot.setLabel("bottom", "hours after the refill")
+            plot.setLabel("left", "spinal-fluid level, % of established")
+            plot.setMouseEnabled(x=False, y=False)
+            plot.setMinimumHeight(260)
+            summary = QLabel(self)
+            summary.setWordWrap(True)
+            summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            column.addWidget(title)
+            column.addWidget(plot, 1)
+            column.addWidget(summary)
+            row.addLayout(column, 1)
+            self.plots.append(plot)
+            self.titles.append(title)
+            self.summaries.append(summary)
+        layout.addLayout(row, 1)
+
+    def show_cases(
+        self,
+        *,
+        heading: str,
+        cases: list[tuple[str, list[float], list[float], str, bool]],
+        band: tuple[float, float],
+    ) -> None:
+        """Each case as (title, hours, level percents, summary, in band throughout)."""
+        self.heading.setText(heading)
+        top = max(
+            [band[1] * 1.15, *(max(levels, default=0) * 1.05 for _, _, levels, _, _ in cases)]
+        )
+        for plot, title, summary, (name, hours, levels, text, ok) in zip(
+            self.plots, self.titles, self.summaries, cases, strict=True
+        ):
+            plot.clear()
+            plot.addItem(
+                pg.LinearRegionItem(
+                    values=band,
+                    orientation="horizontal",
+                    movable=False,
+                    brush=pg.mkBrush(46, 160, 67, 40),
+                    pen=pg.mkPen(46, 160, 67, 120),
+                )
+            )
+            plot.addItem(
+                pg.InfiniteLine(100, angle=0, pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine))
+            )
+            color = "#1b7f3a" if ok else "#b3261e"
+            plot.plot(hours, levels, pen=pg.mkPen(color, width=2))
+            plot.setYRange(0, top, padding=0)
+            plot.setXRange(0, hours[-1] if hours else 1, padding=0.02)
+            mark = "\u2714" if ok else "\u26a0"
+            title.setText(f"{mark} {name}")
+            summary.setText(text)
+
+
 class LivePlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
     """Three stacked plots sharing the pump-time axis: the reservoir, the drug at the
     catheter tip, the patient's spinal-fluid level with its withdrawal and overdose bands."""
@@ -477,6 +553,8 @@ class EducatorWindow(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.plot, "Live plo&t (rolling; pump time on x)")
         self.tabs.addTab(self.inspector, "Protocol &inspector (every frame on the link)")
+        self.bridge_cases = BridgeCasesPanel(self)
+        self.tabs.addTab(self.bridge_cases, "&Bridge: three cases")
         right = QVBoxLayout()
         right.addWidget(self._build_truth())
         right.addWidget(self.tabs, 1)

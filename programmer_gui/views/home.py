@@ -62,7 +62,18 @@ class HomePage(QWidget):
         self.therapy.add_row("concentration", "Concentration")
         self.therapy.add_row("drug", "Drug")
         self.therapy.add_row("bolus", "Bolus")
-        QVBoxLayout(therapy).addWidget(self.therapy)
+        self.therapy.add_row("delivery", "Delivery")
+        therapy_layout = QVBoxLayout(therapy)
+        therapy_layout.addWidget(self.therapy)
+        self.bridge_badge = StatusBadge(therapy)
+        self.bridge_badge.hide()
+        therapy_layout.addWidget(self.bridge_badge)
+        bridge_row = QHBoxLayout()
+        self.cancel_bridge_button = QPushButton("Cancel the &bridge…", therapy)
+        self.cancel_bridge_button.hide()
+        bridge_row.addWidget(self.cancel_bridge_button)
+        bridge_row.addStretch(1)
+        therapy_layout.addLayout(bridge_row)
         grid.addWidget(therapy, 0, 0)
 
         reservoir = section("Reservoir", body)
@@ -97,6 +108,25 @@ class HomePage(QWidget):
         QVBoxLayout(device).addWidget(self.device)
         grid.addWidget(device, 1, 1)
 
+        implant = section("Implant record", body)
+        self.implant = ValueForm(implant)
+        for key, label in (
+            ("patient", "Patient"),
+            ("origin", "Origin"),
+            ("catheter_model", "Catheter model"),
+            ("catheter", "Catheter"),
+            ("implanted", "Implanted"),
+            ("physician", "Physician"),
+            ("drug_lot", "Drug lot"),
+            ("last_refill", "Last refill"),
+        ):
+            self.implant.add_row(key, label)
+        implant_layout = QVBoxLayout(implant)
+        self.implant_badge = StatusBadge(implant, hide_when_empty=True)
+        implant_layout.addWidget(self.implant_badge)
+        implant_layout.addWidget(self.implant)
+        grid.addWidget(implant, 2, 0, 1, 2)
+
         clock = section("Clock", body)
         clock_layout = QVBoxLayout(clock)
         self.clock = ValueForm(clock)
@@ -109,7 +139,7 @@ class HomePage(QWidget):
         clock_row.addWidget(self.set_clock_button)
         clock_row.addStretch(1)
         clock_layout.addLayout(clock_row)
-        grid.addWidget(clock, 2, 0, 1, 2)
+        grid.addWidget(clock, 3, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
 

@@ -1,4 +1,4 @@
-"""The refill page: reconcile, fill, and on a new concentration the dose and bridge bolus.
+"""The refill page: reconcile, fill, and on a new concentration the dose and the bridge.
 Layout only."""
 
 from __future__ import annotations
@@ -98,9 +98,16 @@ class RefillPage(QWidget):
         fill_form.addRow(self.other_label, other_field)
         self.override_check = QCheckBox("O&verride: I confirm this concentration", fill)
         fill_form.addRow("", self.override_check)
+        self.lot_edit = QLineEdit(fill)
+        self.lot_edit.setMaxLength(16)
+        self.lot_edit.setMaximumWidth(160)
+        self.lot_edit.setAccessibleName("drug lot")
+        lot_label = QLabel("Drug &lot:", fill)
+        lot_label.setBuddy(self.lot_edit)
+        fill_form.addRow(lot_label, self.lot_edit)
         grid.addWidget(fill, 1, 0)
 
-        self.change_box = section("4. New concentration: dose and bridge bolus", body)
+        self.change_box = section("4. New concentration: dose and bridge", body)
         change_form = QFormLayout(self.change_box)
         self.keep_radio = QRadioButton("&Keep the same mcg/day", self.change_box)
         self.new_dose_radio = QRadioButton("&New simple dose:", self.change_box)
@@ -117,13 +124,10 @@ class RefillPage(QWidget):
         self.new_rate_label = QLabel(self.change_box)
         self.new_rate_label.setWordWrap(True)
         change_form.addRow(self.new_rate_label)
-        self.catheter_edit, catheter_field = _unit_field(
-            self.change_box, "cm", name="catheter length in cm"
-        )
-        catheter_label = QLabel("Ca&theter length:", self.change_box)
-        catheter_label.setBuddy(self.catheter_edit)
-        change_form.addRow(catheter_label, catheter_field)
-        self.bridge_check = QCheckBox("Give the &bridge bolus", self.change_box)
+        self.catheter_label = QLabel(self.change_box)
+        self.catheter_label.setWordWrap(True)
+        change_form.addRow("Catheter (implant record):", self.catheter_label)
+        self.bridge_check = QCheckBox("Run the &bridge (recommended)", self.change_box)
         self.bridge_check.setChecked(True)
         change_form.addRow(self.bridge_check)
         self.bridge_label = QLabel(self.change_box)

@@ -317,15 +317,24 @@ def connect_clicked(button: QPushButton, slot: Callable[[], None]) -> None:
     button.clicked.connect(lambda _checked=False: slot())
 
 
-def ask_confirmation(parent: QWidget, title: str, text: str, *, yes_text: str) -> bool:
-    """A modal question for anything that changes the pump: Enter confirms, Escape cancels."""
+def ask_confirmation(
+    parent: QWidget,
+    title: str,
+    text: str,
+    *,
+    yes_text: str,
+    no_text: str = "Cancel",
+    default_yes: bool = True,
+) -> bool:
+    """A modal question for anything that changes the pump: Enter answers the default
+    (confirm, unless ``default_yes`` is False), Escape cancels."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle(title)
     box.setText(text)
     yes = box.addButton(yes_text, QMessageBox.ButtonRole.AcceptRole)
-    cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(yes)
+    cancel = box.addButton(no_text, QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(yes if default_yes else cancel)
     box.setEscapeButton(cancel)
     box.exec()
     return box.clickedButton() is yes

@@ -99,7 +99,7 @@ def test_garbage_and_a_vanished_programmer_do_not_stop_it(emulator: dict[str, ob
 
 
 def test_refusal_exit_codes(emulator: dict[str, object]) -> None:
-    result = pumpctl(emulator["tcp"], "program", "simple", "--rate", "50")
+    result = pumpctl(emulator["tcp"], "program", "simple", "--dose", "5")  # 0.01 mL/day
     assert result.returncode == 5
     assert result.stderr.startswith("pumpctl: refused by the pump: OUT_OF_RANGE")
 

@@ -14,7 +14,7 @@ from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_por
 from emulator.presets import PRESETS
 from protocol import messages as m
 from protocol.client import PumpClient
-from protocol.enums import AlarmCode, BolusKind, Role
+from protocol.enums import AlarmCode, Role
 from tests.support import DEMO_KEYS, T0, FakeWall
 
 DAY = 86_400
@@ -119,16 +119,45 @@ def test_link_settings_reach_the_clinical_link(emu: Emulator) -> None:
         assert client.status().reservoir_nl == 20_000_000
 
 
-def test_bridge_bolus_moves_the_new_drug_to_the_tip(emu: Emulator) -> None:
+def test_the_bridge_of_a_refill_brings_the_new_drug_to_the_tip_as_it_ends(emu: Emulator) -> None:
     url = emu.register_inproc()
-    dead = emu.state()["fluid_path"]["dead_volume_nl"]  # type: ignore[index]
+    state = emu.state()
+    # The preset's implant record (110 cm) is also the true catheter: 0.486 mL with the tubing.
+    assert state["fluid_path"]["dead_volume_nl"] == 486_000  # type: ignore[index]
     with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
-        client.refill(removed_nl=20_000_000, added_nl=20_000_000, concentration_ug_per_ml=1000)
+        same_dose = client.read_prescription().prescription.with_concentration(1000)
+        done = client.refill(
+            removed_nl=20_000_000,
+            added_nl=20_000_000,
+            concentration_ug_per_ml=1000,
+            prescription=same_dose,
+            bridge=True,
+        )
+        assert done.bridge_volume_nl == 486_000
         assert emu.state()["fluid_path"]["concentration_at_tip_ug_per_ml"] == 500  # type: ignore[index]
-        bolus = client.start_bolus(BolusKind.BRIDGE, dead)
-        emu.advance(bolus.duration_s)
-        client.program(m.PrescriptionSpec.simple(100_000))
+        assert done.bridge_ends_at_s is not None
+        # 0.486 mL of 500 mcg/mL at 100 mcg/day: 0.2 mL/day for 2.43 days.
+        assert done.bridge_ends_at_s - emu.clock.now() == 209_952
+        emu.advance(209_952 - 60)
+        assert emu.state()["fluid_path"]["concentration_at_tip_ug_per_ml"] == 500  # type: ignore[index]
+        emu.advance(120)
+        status = client.status()
+    assert status.bridge_concentration_ug_per_ml == 0
     assert emu.state()["fluid_path"]["concentration_at_tip_ug_per_ml"] == 1000  # type: ignore[index]
+
+
+def test_low_battery_reset_is_an_injectable_fault(emu: Emulator) -> None:
+    reply = run(emu, "fault", "low-battery-reset")
+    assert reply["ok"] is True
+    assert reply["result"] == {"alarms": ["LOW_BATTERY_RESET"]}
+    pump = emu.state()["pump"]
+    assert pump["mode"] == "MINIMUM_RATE"  # type: ignore[index]
+    assert pump["basal_rate_nl_per_day"] == 6_000  # type: ignore[index]  # keep-open 0.006 mL/day
+    assert "usage" in str(run(emu, "fault", "low-battery-reset", "now")["error"])
+    url = emu.register_inproc()
+    with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
+        client.program(m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=500))
+    assert AlarmCode.LOW_BATTERY_RESET not in emu.active_alarms()
 
 
 def test_reset_restores_the_starting_state(emu: Emulator) -> None:

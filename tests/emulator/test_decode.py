@@ -54,7 +54,9 @@ from protocol.enums import (
     Flags,
     Mode,
     Op,
+    Origin,
     Role,
+    StopReason,
 )
 from protocol.errors import NakError
 from protocol.frames import Frame, encode_frame
@@ -111,8 +113,8 @@ def session_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 client.device_info()
                 client.open_session(DEMO_KEYS[Role.CLINICIAN])
                 client.status()
-                client.program(m.PrescriptionSpec.simple(240_000))
-                client.start_bolus(BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=600)
+                client.program(m.PrescriptionSpec.simple(120_000, concentration_ug_per_ml=500))
+                client.start_bolus(dose_ng=25_000, duration_s=600)
                 with pytest.raises(NakError) as refused:
                     client.commit(0xDEADBEEF)  # nothing staged: the pump refuses
                 assert refused.value.code is ErrorCode.INVALID_STATE
@@ -171,7 +173,8 @@ def test_the_text_report_shows_units_hex_naks_and_the_summary(session_capture: P
     assert "reservoir_nl = 20 mL" in text
     assert "model = 20 (20 mL reservoir)" in text
     assert "concentration_ug_per_ml = 500 mcg/mL" in text
-    assert "rate_nl_per_day = 0.24 mL/day" in text
+    assert "dose_ng_per_day = 120 mcg/day" in text
+    assert "dose_ng = 25 mcg" in text
     assert "ends_at_s = 2026-09-21T" in text
     assert "mode = SIMPLE" in text
     assert "!! NAK INVALID_STATE: " in text
@@ -527,12 +530,24 @@ def test_fields_are_shown_with_units_and_names() -> None:
     status = m.StatusResponse(
         clock_s=T0,
         mode=Mode.FLEX,
+        stop_reason=StopReason.NONE,
+        halted_by=frozenset(),
         bolus_kind=BolusKind.NONE,
+        bolus_dose_ng=0,
+        bolus_volume_nl=0,
+        bolus_duration_s=0,
+        bolus_started_at_s=None,
         bolus_remaining_nl=0,
         bolus_ends_at_s=None,
+        basal_rate_nl_per_day=200_000,
         current_rate_nl_per_day=200_000,
+        daily_dose_ng=501_000,
         daily_volume_nl=250_500,
         concentration_ug_per_ml=2000,
+        bridge_remaining_nl=120_000,
+        bridge_concentration_ug_per_ml=500,
+        bridge_ends_at_s=T0 + 3_600,
+        basal_remainder=0,
         reservoir_nl=18_500_000,
         capacity_nl=40_000_000,
         alarm_volume_nl=2_000_000,
@@ -541,9 +556,11 @@ def test_fields_are_shown_with_units_and_names() -> None:
         low_reservoir_alarm_at_s=None,
         empty_at_s=T0 + 86_400,
         battery_permille=735,
+        battery_uc=123_456,
         eri_at_s=None,
         prescription_checksum=0xABC,
         delivering=False,
+        recent_doses=(),
     )
     lines = format_fields(status)
     assert "clock_s = 2026-09-21T14:13:20Z" in lines
@@ -557,21 +574,47 @@ def test_fields_are_shown_with_units_and_names() -> None:
     assert "battery_permille = 73.5 %" in lines
     assert "prescription_checksum = 0x00000ABC" in lines
     assert "delivering = no" in lines
+    assert "daily_dose_ng = 501 mcg/day" in lines
+    assert "daily_volume_nl = 0.2505 mL/day" in lines
+    assert "bridge_remaining_nl = 0.12 mL" in lines
+    assert "bridge_concentration_ug_per_ml = 500 mcg/mL" in lines
+    assert "bridge_ends_at_s = 2026-09-21T15:13:20Z" in lines
+    assert "battery_uc = 123456 µC" in lines
 
 
 def test_nested_records_prescriptions_and_log_entries() -> None:
     flex = m.PrescriptionSpec.flex(
         [
-            m.FlexStep(start_min=0, rate_nl_per_day=100_000),
-            m.FlexStep(start_min=450, rate_nl_per_day=300_000),
-        ]
+            m.FlexStep(start_min=0, dose_ng_per_day=100_000),
+            m.FlexStep(start_min=450, dose_ng_per_day=300_500),
+        ],
+        concentration_ug_per_ml=2000,
     )
     assert format_fields(m.StagePrescriptionRequest(prescription=flex)) == [
         "prescription:",
         "  mode = FLEX",
+        "  concentration_ug_per_ml = 2000 mcg/mL",
         "  profile (every day):",
-        "    from 00:00: 0.1 mL/day",
-        "    from 07:30: 0.3 mL/day",
+        "    from 00:00: 100 mcg/day",
+        "    from 07:30: 300.5 mcg/day",
+    ]
+    implant = m.SetImplantRequest(
+        implant=m.ImplantFields(
+            catheter_model="IT-8709SC",
+            catheter_volume_nl_per_cm=2_600,
+            catheter_length_mm=1_105,
+            catheter_length_uncertainty_mm=20,
+            implanted_at_s=T0,
+            patient_id="P-1",
+            origin=Origin.SPINAL,
+            physician="Dr A",
+        )
+    )
+    assert format_fields(implant) == [
+        "implant = catheter_model = 'IT-8709SC', catheter_volume_nl_per_cm = 0.0026 mL/cm, "
+        "catheter_length_mm = 110.5 cm, catheter_length_uncertainty_mm = 2 cm, "
+        "implanted_at_s = 2026-09-21T14:13:20Z, patient_id = 'P-1', origin = SPINAL, "
+        "physician = 'Dr A'"
     ]
     log = m.ReadEventLogResponse(
         total_written=2,

@@ -15,19 +15,20 @@ from emulator.fluid_path import (
     FluidPath,
     FluidPathValueError,
     FluidTracker,
+    HourlyLedger,
     Segment,
     TipOutput,
     TipPiece,
     dead_volume_nl,
 )
-from firmware_model.prescription import Bolus, Simple
+from emulator.presets import implant_record
 from firmware_model.profile import PROFILES
-from firmware_model.pump import Pump
-from protocol.enums import BolusKind
+from firmware_model.pump import Pump, RefillOrder
+from protocol.messages import PrescriptionSpec
 
 P20 = PROFILES[20]
 DEAD_110_CM_NL = 486_000  # 200,000 nL tubing + 110 cm x 2,600 nL/cm
-DEAD_50_CM_NL = 330_000  # 200,000 nL tubing + 50 cm x 2,600 nL/cm: the 0.33 mL bridge bolus
+DEAD_50_CM_NL = 330_000  # 200,000 nL tubing + 50 cm x 2,600 nL/cm: domain.md's 0.33 mL
 MAX_RATE_NL_PER_DAY = 24_000_000
 
 
@@ -247,7 +248,8 @@ def test_tracker_pushes_the_pump_deltas() -> None:
     assert tracker.last_total_delivered_nl == 6_600
 
 
-def test_tracker_follows_a_real_pump_through_refill_and_bridge_bolus() -> None:
+def test_tracker_follows_a_real_pump_through_a_refill_with_the_bridge() -> None:
+    dose_ng = 120_000  # 120 mcg/day: 0.24 mL/day of 500 mcg/mL, 0.06 mL/day of 2000
     rate_nl_per_day = 240_000
     pump = Pump.new(
         profile=P20,
@@ -255,8 +257,9 @@ def test_tracker_follows_a_real_pump_through_refill_and_bridge_bolus() -> None:
         t=0,
         reservoir_nl=20_000_000,
         concentration_ug_per_ml=500,
-        prescription=Simple(rate_nl_per_day=rate_nl_per_day),
+        prescription=PrescriptionSpec.simple(dose_ng, concentration_ug_per_ml=500),
         clock_offset_s=1_704_067_200,
+        implant=implant_record(length_cm=50),
     )
     path = FluidPath.for_catheter(P20, catheter_length_cm=50, initial_concentration_ug_per_ml=500)
     tracker = FluidTracker(path, total_delivered_nl=pump.total_delivered_nl)
@@ -266,31 +269,59 @@ def test_tracker_follows_a_real_pump_through_refill_and_bridge_bolus() -> None:
     out = tracker.update(pump.total_delivered_nl, pump.concentration_ug_per_ml)
     assert _as_pairs(out.segments) == [(rate_nl_per_day, 500)]
 
-    # Refill: the reservoir is emptied, then filled with the new drug.
-    pump.refill(
+    # Refill: emptied, filled with the new drug, the same dose of it, and the bridge.
+    result = pump.refill(
         day_s,
-        removed_nl=pump.reservoir_nl,
-        added_nl=20_000_000,
-        concentration_ug_per_ml=2_000,
+        RefillOrder(
+            removed_nl=pump.reservoir_nl,
+            added_nl=20_000_000,
+            concentration_ug_per_ml=2_000,
+            prescription=PrescriptionSpec.simple(dose_ng, concentration_ug_per_ml=2_000),
+            bridge=True,
+        ),
     )
-    bolus = Bolus.at_max_rate(kind=BolusKind.BRIDGE, volume_nl=path.dead_volume_nl, profile=P20)
-    pump.start_bolus(day_s, bolus)
-    end_s = day_s + bolus.duration_s
+    assert result.bridge_volume_nl == DEAD_50_CM_NL
+    # The bridge runs 120 mcg/day at 500 mcg/mL (0.24 mL/day) for 0.33 mL: 1.375 days.
+    bridge_s = DEAD_50_CM_NL * day_s // rate_nl_per_day
+    assert pump.bridge_end_at() == pump.clock(day_s + bridge_s)
+    end_s = day_s + bridge_s
     pump.advance_to(end_s)
-    pieces = tracker.update_over(
-        pump.total_delivered_nl, pump.concentration_ug_per_ml, bolus.duration_s
-    )
-    assert pump.bolus is None
-    # Only old drug came out during the bridge, and the new drug is now at the tip.
+    pieces = tracker.update_over(pump.total_delivered_nl, pump.concentration_ug_per_ml, bridge_s)
+    assert pump.bridge is None
+    # Only old drug came out during the bridge, at the old rate: 120 mcg/day reached the
+    # patient; and the new drug is now at the tip, just as the rate drops to the new one.
     assert [p.concentration_ug_per_ml for p in pieces] == [500]
     assert sum(p.volume_nl for p in pieces) == DEAD_50_CM_NL
+    assert sum(p.drug_ug for p in pieces) == Fraction(120 * bridge_s, day_s)
     assert path.concentration_at_tip == 2_000
 
     pump.advance_to(end_s + day_s)
     out = tracker.update(pump.total_delivered_nl, pump.concentration_ug_per_ml)
-    assert _as_pairs(out.segments) == [(rate_nl_per_day, 2_000)]
+    assert _as_pairs(out.segments) == [(60_000, 2_000)]
+    assert out.drug_ug == 120
     assert path.volume_in_nl == pump.total_delivered_nl
-    assert path.drug_out_pg == (rate_nl_per_day + DEAD_50_CM_NL) * 500 + rate_nl_per_day * 2_000
+
+
+def test_the_hourly_ledger_splits_pieces_at_the_hour() -> None:
+    ledger = HourlyLedger(max_hours=3)
+    ledger.add(
+        1_800,
+        (
+            TipPiece(duration_s=Fraction(3_600), volume_nl=3_600, concentration_ug_per_ml=1_000),
+            TipPiece(duration_s=Fraction(1_800), volume_nl=0, concentration_ug_per_ml=None),
+        ),
+    )
+    # 3.6 mcg over 01:30..02:30 (clock seconds 1,800..5,400): half in each hour.
+    assert ledger.hour_ug(0) == Fraction(9, 5)
+    assert ledger.hour_ug(3_600) == Fraction(9, 5)
+    assert ledger.hours(0, 7_200) == [(0, Fraction(9, 5)), (3_600, Fraction(9, 5))]
+    assert ledger.last_hour_ug(7_300) == Fraction(9, 5)
+    assert ledger.reached_clock_s == 7_200
+    ledger.add(
+        7_200, (TipPiece(duration_s=Fraction(7_200), volume_nl=7_200, concentration_ug_per_ml=1),)
+    )
+    assert ledger.hour_ug(0) == 0  # only the last three hours are kept
+    assert ledger.hour_ug(10_800) == Fraction(36, 10_000)
 
 
 @pytest.mark.parametrize(

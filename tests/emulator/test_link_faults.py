@@ -736,7 +736,7 @@ def test_a_1000_command_session_over_a_lossy_link_applies_every_command_exactly_
             with client:
                 for i in range(1000):
                     if i % 10 == 8:
-                        started = client.start_bolus(BolusKind.THERAPEUTIC, 10_000, 3600)
+                        started = client.start_bolus(dose_ng=5_000, duration_s=3600)
                         assert isinstance(started, m.StartBolusResponse)
                         expected.append((EventCode.BOLUS_STARTED, BolusKind.THERAPEUTIC, 10_000))
                     elif i % 10 == 9:

@@ -32,6 +32,7 @@ from emulator.persistence import (
     MAX_FILE_BYTES,
     MAX_HEADER_BYTES,
     CorruptStateError,
+    IncompatibleStateError,
     Saver,
     StateFile,
     StateFileAccessError,
@@ -46,8 +47,8 @@ from emulator.persistence import (
 from emulator.presets import PRESETS
 from firmware_model import nvm
 from firmware_model.pump import Pump
-from firmware_model.timebase import RTC_MAX_CLOCK_S
 from protocol.enums import EventCode
+from protocol.timebase import RTC_MAX_CLOCK_S
 
 T0 = 1_790_000_000
 WALL0 = 1_800_000_000.25
@@ -76,7 +77,7 @@ def raw_file(
     image: bytes,
     *,
     magic: bytes = b"VPUMPST1",
-    version: int = 1,
+    version: int = 2,
     header_len: int | None = None,
 ) -> bytes:
     """A state file built from the documented layout, independently of the module."""
@@ -240,12 +241,30 @@ def test_every_single_bit_flip_in_the_prefix_and_header_is_refused(
     flips = [(position, bit) for position in range(header_end) for bit in range(8)]
     reasons = {flip: refused_in_memory(_flipped(data, *flip)) for flip in flips}
     assert "magic" in reasons[(0, 0)]
-    assert "format version 257" in reasons[(8, 0)]
+    assert "format version 258" in reasons[(8, 0)]
     assert "exceeds the" in reasons[(10, 7)]
     assert "header checksum mismatch" in reasons[(14, 0)]
     assert "header checksum mismatch" in reasons[(20, 0)]
     for flip in random.Random(6).sample(flips, 64):
         assert refused(state_file, _flipped(data, *flip)).reason == reasons[flip]
+
+
+def test_a_state_file_from_before_doses_is_refused_with_its_own_typed_error(
+    state_file: StateFile,
+) -> None:
+    # A version 1 file holds a pump image of NVM format 1 (prescriptions as rates): it cannot
+    # be read, and must say so plainly rather than fail somewhere inside the image.
+    old = raw_file(header_for(_STATE), _IMAGE, version=1)
+    state_file.path.write_bytes(old)
+    with pytest.raises(IncompatibleStateError) as caught:
+        state_file.load()
+    error = caught.value
+    assert isinstance(error, CorruptStateError)
+    assert error.version == 1
+    assert "format version 1" in error.reason
+    assert "before prescriptions became doses" in error.reason
+    assert "reads version 2" in error.reason
+    assert state_file.path.read_bytes() == old  # left untouched
 
 
 def test_bit_flips_in_the_image_are_refused(state_file: StateFile) -> None:
@@ -281,8 +300,8 @@ CORRUPT_FILES: dict[str, tuple[Callable[[], bytes], str]] = {
     "other magic": (lambda: raw_file(header_for(_STATE), _IMAGE, magic=b"VPUMPST2"), "magic"),
     "a text file": (lambda: b"pump_t=1790000000\nsaved_wall_s=0\n", "not a vpump state file"),
     "newer version": (
-        lambda: raw_file(header_for(_STATE), _IMAGE, version=2),
-        "format version 2, this emulator reads 1",
+        lambda: raw_file(header_for(_STATE), _IMAGE, version=3),
+        "format version 3, this emulator reads 2",
     ),
     "version 0": (lambda: raw_file(header_for(_STATE), _IMAGE, version=0), "format version 0"),
     "huge header length": (

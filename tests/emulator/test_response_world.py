@@ -25,6 +25,11 @@ def emu() -> Iterator[Emulator]:
         yield e
 
 
+def simple_ng(dose_ng_per_day: int) -> m.PrescriptionSpec:
+    """A simple dose of the default preset's 500 mcg/mL drug."""
+    return m.PrescriptionSpec.simple(dose_ng_per_day, concentration_ug_per_ml=500)
+
+
 def patient(emu: Emulator) -> dict[str, Any]:
     state: dict[str, Any] = emu.state()["patient"]
     return state
@@ -38,7 +43,7 @@ def test_a_dose_change_is_remembered_with_its_onset_and_full_effect(emu: Emulato
     url = emu.register_inproc()
     emu.advance(2 * HOUR)
     with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
-        client.program(m.PrescriptionSpec.simple(240_000))  # 120 mcg/day: +20 %
+        client.program(simple_ng(120_000))  # 120 mcg/day: +20 %
     emu.advance(HOUR)
     (change,) = patient(emu)["changes"]
     assert change["at_s"] == T0 + 2 * HOUR
@@ -72,7 +77,7 @@ def test_a_dose_change_is_remembered_with_its_onset_and_full_effect(emu: Emulato
 def test_a_stop_is_a_change_whose_response_lags_into_withdrawal(emu: Emulator) -> None:
     url = emu.register_inproc()
     with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
-        client.program(m.PrescriptionSpec.stopped())
+        client.program(m.PrescriptionSpec.stopped(concentration_ug_per_ml=500))
     emu.advance(HOUR)
     (change,) = patient(emu)["changes"]
     assert change["to_ug_per_day"] == 0.0
@@ -87,9 +92,9 @@ def test_a_stop_is_a_change_whose_response_lags_into_withdrawal(emu: Emulator) -
 def test_programming_the_same_dose_again_is_no_change(emu: Emulator) -> None:
     url = emu.register_inproc()
     with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
-        client.program(m.PrescriptionSpec.simple(240_000))
+        client.program(simple_ng(120_000))
         emu.advance(HOUR)
-        client.program(m.PrescriptionSpec.simple(240_000))
+        client.program(simple_ng(120_000))
     emu.advance(HOUR)
     assert len(patient(emu)["changes"]) == 1
 
@@ -99,12 +104,12 @@ def test_steps_at_one_instant_are_one_change_or_none(emu: Emulator) -> None:
     # between them are one change, or none if they end at the dose they began with.
     url = emu.register_inproc()
     with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
-        client.program(m.PrescriptionSpec.simple(400_000))  # 200 mcg/day...
-        client.program(m.PrescriptionSpec.simple(200_000))  # ...and back to 100 at once
+        client.program(simple_ng(200_000))  # 200 mcg/day...
+        client.program(simple_ng(100_000))  # ...and back to 100 at once
         emu.advance(HOUR)
         assert patient(emu)["changes"] == []
-        client.program(m.PrescriptionSpec.simple(400_000))
-        client.program(m.PrescriptionSpec.simple(300_000))
+        client.program(simple_ng(200_000))
+        client.program(simple_ng(150_000))
     emu.advance(HOUR)
     (change,) = patient(emu)["changes"]
     assert (change["from_ug_per_day"], change["to_ug_per_day"]) == (100.0, 150.0)
@@ -114,10 +119,10 @@ def test_steps_at_one_instant_are_one_change_or_none(emu: Emulator) -> None:
 def test_a_rate_rounded_at_another_concentration_is_no_change(emu: Emulator) -> None:
     url = emu.register_inproc()
     with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
-        client.program(m.PrescriptionSpec.simple(200_800))  # 100.4 mcg/day: +0.4 %
+        client.program(simple_ng(100_400))  # 100.4 mcg/day: +0.4 %
         emu.advance(HOUR)
         assert patient(emu)["changes"] == []
-        client.program(m.PrescriptionSpec.simple(201_200))  # 100.6 mcg/day: +0.6 %
+        client.program(simple_ng(100_600))  # 100.6 mcg/day: +0.6 %
     emu.advance(HOUR)
     (change,) = patient(emu)["changes"]
     assert change["from_ug_per_day"] == 100.0  # from the last change remembered

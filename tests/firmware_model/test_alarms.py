@@ -6,12 +6,11 @@ import pytest
 
 from firmware_model.alarms import ALARM_RULES, AlarmTable, next_tone_at
 from firmware_model.errors import ConditionPersistsError, InvalidStateError, PumpHaltedError
-from firmware_model.prescription import Bolus
 from firmware_model.profile import PROFILES
-from firmware_model.timebase import SECONDS_PER_DAY
 from protocol.enums import ALARM_CLASS, AlarmClass, AlarmCode, BolusKind, EventCode
+from protocol.timebase import SECONDS_PER_DAY
 
-from .builders import T0_CLOCK_S, events, new_pump, raised
+from .builders import T0_CLOCK_S, events, new_pump, raised, refill
 
 P20 = PROFILES[20]
 DAY = SECONDS_PER_DAY
@@ -20,6 +19,11 @@ DAY = SECONDS_PER_DAY
 def test_every_alarm_has_a_rule_and_critical_ones_halt() -> None:
     assert set(ALARM_RULES) == set(AlarmCode)
     for code, rule in ALARM_RULES.items():
+        if code is AlarmCode.LOW_BATTERY_RESET:
+            # By design (#12): critical, but the pump runs the keep-open minimum rate.
+            assert ALARM_CLASS[code] is AlarmClass.CRITICAL
+            assert not rule.halts_delivery
+            continue
         assert rule.halts_delivery == (ALARM_CLASS[code] is AlarmClass.CRITICAL)
     latched = {c for c, r in ALARM_RULES.items() if not r.auto_clears}
     assert latched == {AlarmCode.MEMORY_NON_CRITICAL, AlarmCode.MEMORY_CRITICAL}
@@ -83,7 +87,7 @@ def test_low_reservoir_silence_keeps_it_refill_clears_it_and_it_comes_back() -> 
     with pytest.raises(ConditionPersistsError):
         pump.clear_alarm(5 * DAY + 20, AlarmCode.LOW_RESERVOIR)
 
-    pump.refill(6 * DAY, removed_nl=1_800_000, added_nl=10_000_000, concentration_ug_per_ml=500)
+    refill(pump, 6 * DAY, removed_nl=1_800_000, added_nl=10_000_000)
     assert pump.status().active_alarms == ()
     assert events(pump, EventCode.ALARM_CLEARED) == [
         (T0_CLOCK_S + 6 * DAY, AlarmCode.LOW_RESERVOIR, 0)
@@ -106,10 +110,8 @@ def test_empty_reservoir_halts_delivery_and_a_refill_resumes_it() -> None:
         (T0_CLOCK_S + DAY, AlarmCode.EMPTY_RESERVOIR, 0)
     ]
     with pytest.raises(PumpHaltedError):
-        pump.start_bolus(
-            3 * DAY, Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=10_000, duration_s=600)
-        )
-    pump.refill(3 * DAY, removed_nl=1_000_000, added_nl=20_000_000, concentration_ug_per_ml=500)
+        pump.start_bolus(3 * DAY, pump.therapeutic_bolus(dose_ng=5_000, duration_s=600))
+    refill(pump, 3 * DAY, removed_nl=1_000_000, added_nl=20_000_000)
     assert pump.delivering
     assert pump.status().active_alarms == ()
     pump.advance_to(4 * DAY)
@@ -118,7 +120,8 @@ def test_empty_reservoir_halts_delivery_and_a_refill_resumes_it() -> None:
 
 def test_motor_stall_halts_cancels_the_bolus_and_logs_recovery() -> None:
     pump = new_pump()
-    pump.start_bolus(0, Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=100_000, duration_s=3_600))
+    # 50 mcg of 500 mcg/mL: 0.1 mL over an hour.
+    pump.start_bolus(0, pump.therapeutic_bolus(dose_ng=50_000, duration_s=3_600))
     pump.set_motor_stall(1_800, True)
     assert pump.halted_by == (AlarmCode.MOTOR_STALL,)
     assert pump.bolus is None

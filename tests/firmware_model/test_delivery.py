@@ -6,15 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_model.delivery import (
-    DeliveryState,
-    RunningBolus,
-    first_reach,
-    linear_floor_volume,
-)
+from firmware_model.delivery import DeliveryState
 from firmware_model.errors import OutOfRangeError, OverfillError
-from firmware_model.timebase import SECONDS_PER_DAY
 from protocol.enums import BolusKind
+from protocol.schedule import RunningBolus, first_reach, linear_floor_volume
+from protocol.timebase import SECONDS_PER_DAY
 
 
 def brute_first_reach(

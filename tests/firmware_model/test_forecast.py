@@ -6,23 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_model.battery import BatteryModel
-from firmware_model.forecast import Plan, first_reach_t
-from firmware_model.prescription import (
-    Bolus,
-    MinimumRate,
-    PatientDoseSettings,
-    Prescription,
-    Simple,
-    Stopped,
-    validate,
-)
+from firmware_model.prescription import PatientDoseSettings, compile_for, validate
 from firmware_model.profile import PROFILES, PumpProfile
-from firmware_model.timebase import SECONDS_PER_DAY
-from protocol.enums import AlarmCode, BolusKind, StopReason
+from protocol.enums import AlarmCode, StopReason
+from protocol.forecast import BridgePlan, Plan, first_reach_t
+from protocol.messages import PrescriptionSpec
+from protocol.schedule import PatientRule
+from protocol.timebase import SECONDS_PER_DAY
 
+from . import rx
 from .builders import T0_CLOCK_S, new_pump, raised
-from .strategies import prescriptions, profiles
+from .strategies import STRATEGY_CONC, prescriptions, profiles
 
 DAY = SECONDS_PER_DAY
 
@@ -41,14 +35,14 @@ def test_worked_example_low_reservoir_date_is_day_ninety() -> None:
 
 
 def test_no_forecast_when_nothing_will_flow_or_beyond_the_horizon() -> None:
-    stopped = new_pump(prescription=Stopped())
+    stopped = new_pump(prescription=rx.stopped())
     assert stopped.low_reservoir_at() is None
     assert stopped.eri_at() is not None  # the quiescent drain still runs the battery down
     paused = new_pump()
     paused.stop(0, StopReason.MRI)
     assert paused.low_reservoir_at() is None
     # 38 mL at 0.006 mL/day takes 17 years, beyond the 10-year horizon.
-    slow = new_pump(profile=PROFILES[40], prescription=MinimumRate())
+    slow = new_pump(profile=PROFILES[40], prescription=rx.minimum_rate())
     assert slow.low_reservoir_at() is None
 
 
@@ -66,11 +60,17 @@ def test_reservoir_forecasts_match_the_raise_times(
     reservoir = data.draw(
         st.integers(profile.empty_threshold_nl + 100_000, profile.reservoir_capacity_nl)
     )
-    pump = new_pump(profile=profile, prescription=prescription, reservoir_nl=reservoir, t=start_s)
+    pump = new_pump(
+        profile=profile,
+        prescription=prescription,
+        concentration_ug_per_ml=STRATEGY_CONC,
+        reservoir_nl=reservoir,
+        t=start_s,
+    )
     if with_bolus and reservoir - profile.empty_threshold_nl >= 50_000:
-        pump.start_bolus(
-            start_s, Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=3_601)
-        )
+        bolus = pump.therapeutic_bolus(dose_ng=50_000, duration_s=3_601)
+        assert bolus.volume_nl == 50_000  # 50 mcg of 1000 mcg/mL
+        pump.start_bolus(start_s, bolus)
     low, empty = pump.low_reservoir_at(), pump.empty_at()
     pump.advance_to(start_s + profile.forecast_horizon_s)
     # Forecasts assume the pump keeps running; a battery that dies first ends the comparison.
@@ -89,7 +89,12 @@ def test_eri_forecast_matches_the_raise_time(
     profile: PumpProfile, data: st.DataObject, permille: int
 ) -> None:
     prescription = data.draw(prescriptions(profile))
-    pump = new_pump(profile=profile, prescription=prescription, battery_permille=permille)
+    pump = new_pump(
+        profile=profile,
+        prescription=prescription,
+        concentration_ug_per_ml=STRATEGY_CONC,
+        battery_permille=permille,
+    )
     eri = pump.eri_at()
     assert eri is not None  # a quiescent drain always ends within the horizon here
     pump.advance_to(eri - T0_CLOCK_S)
@@ -111,14 +116,20 @@ def test_low_reservoir_forecast_assumes_patient_doses_at_their_maximum(
     prescription = data.draw(prescriptions(profile, stopped=False))
     settings_ = PatientDoseSettings(
         enabled=True,
-        volume_nl=volume_nl,
+        dose_ng=volume_nl,  # at 1000 mcg/mL a dose in ng is its volume in nL
         duration_s=data.draw(st.integers(profile.bolus_duration_at_max_rate_s(volume_nl), 900)),
         lockout_s=lockout_min * 15 * 60,
         max_per_24h=max_per_24h,
     )
-    pump = new_pump(profile=profile, prescription=prescription, reservoir_nl=4_000_000)
+    pump = new_pump(
+        profile=profile,
+        prescription=prescription,
+        concentration_ug_per_ml=STRATEGY_CONC,
+        reservoir_nl=4_000_000,
+    )
     pump.set_patient_settings(0, settings_)
     grant = pump.request_patient_dose(0)
+    assert grant.volume_nl == volume_nl
     next_t = grant.next_allowed_at_clock_s - T0_CLOCK_S
     pump.advance_to(min(1_234, next_t))
     forecast = pump.low_reservoir_at()
@@ -138,6 +149,7 @@ def test_low_reservoir_forecast_assumes_patient_doses_at_their_maximum(
     profile=profiles(),
     data=st.data(),
     with_doses=st.booleans(),
+    with_bridge=st.booleans(),
     max_per_24h=st.integers(1, 12),
     lockout_min=st.integers(1, 96),
     clock_s=st.integers(0, 2**31),
@@ -148,32 +160,46 @@ def test_skipping_repetitions_gives_the_same_answer_as_plain_integration(
     profile: PumpProfile,
     data: st.DataObject,
     with_doses: bool,
+    with_bridge: bool,
     max_per_24h: int,
     lockout_min: int,
     clock_s: int,
     remainder: int,
 ) -> None:
-    prescription: Prescription = data.draw(prescriptions(profile, stopped=False))
-    patient = PatientDoseSettings(
-        enabled=True,
-        volume_nl=20_000,
-        duration_s=300,
-        lockout_s=lockout_min * 15 * 60,
-        max_per_24h=max_per_24h,
+    prescription: PrescriptionSpec = data.draw(prescriptions(profile, stopped=False))
+
+    def rule(volume_nl: int) -> PatientRule | None:
+        if not with_doses:
+            return None
+        return PatientRule(
+            volume_nl=volume_nl,
+            duration_s=300,
+            lockout_s=lockout_min * 15 * 60,
+            max_per_24h=max_per_24h,
+        )
+
+    # A bridge from 1000 to 2000 mcg/mL (after it, half the volumes) ending within weeks.
+    bridge = BridgePlan(
+        remaining_nl=data.draw(st.integers(1, 2_000_000)),
+        schedule_after=compile_for(prescription.with_concentration(2000), profile, 2000),
+        patient_after=rule(10_000),
+        old_concentration_ug_per_ml=STRATEGY_CONC,
+        new_concentration_ug_per_ml=2000,
     )
     plan = Plan(
         t=0,
         clock_offset_s=clock_s,
-        schedule=validate(prescription, profile),
+        schedule=validate(prescription, profile, STRATEGY_CONC),
         basal_remainder=remainder,
         bolus=None,
-        patient=patient if with_doses else None,
+        patient=rule(20_000),
         grants_t=tuple(
             data.draw(st.lists(st.integers(-DAY, 0), max_size=3, unique=True).map(sorted))
         ),
         delivering=True,
+        bridge=bridge if with_bridge else None,
     )
-    bat = BatteryModel.from_profile(profile)
+    bat = profile.battery()
     queries = [
         (0, 1, data.draw(st.integers(1, 3 * profile.reservoir_capacity_nl))),
         (bat.quiescent_drain_uc_per_s, bat.drain_uc_per_nl, data.draw(st.integers(1, 10**9))),
@@ -185,13 +211,14 @@ def test_skipping_repetitions_gives_the_same_answer_as_plain_integration(
 
 
 def test_seven_year_eri_forecast_with_patient_doses_is_cheap() -> None:
-    pump = new_pump(profile=PROFILES[40], prescription=Simple(rate_nl_per_day=300_000))
+    pump = new_pump(profile=PROFILES[40], prescription=rx.simple(300_000))
     pump.set_patient_settings(
         0,
         PatientDoseSettings(
-            enabled=True, volume_nl=20_000, duration_s=300, lockout_s=3 * 3_600, max_per_24h=5
+            enabled=True, dose_ng=10_000, duration_s=300, lockout_s=3 * 3_600, max_per_24h=5
         ),
     )
+    assert pump.patient_settings.rule(pump.concentration_ug_per_ml).volume_nl == 20_000
     eri = pump.eri_at()
     assert eri is not None
     slow = first_reach_t(
@@ -199,7 +226,7 @@ def test_seven_year_eri_forecast_with_patient_doses_is_cheap() -> None:
         q=pump.profile.battery_quiescent_drain_uc_per_s,
         p=pump.profile.battery_drain_uc_per_nl,
         need=pump.battery_uc
-        - BatteryModel.from_profile(pump.profile).eri_threshold_uc(pump.schedule.weekly_integral)
+        - pump.profile.battery().eri_threshold_uc(pump.schedule.weekly_integral)
         + 1,
         horizon_s=pump.profile.forecast_horizon_s,
         skip_cycles=False,
@@ -211,7 +238,7 @@ def test_seven_year_eri_forecast_with_patient_doses_is_cheap() -> None:
 
 @pytest.mark.parametrize("rate", [48_000, 200_000, 2_000_000])
 def test_status_reports_the_same_forecasts(rate: int) -> None:
-    pump = new_pump(prescription=Simple(rate_nl_per_day=rate))
+    pump = new_pump(prescription=rx.simple(rate))
     status = pump.status()
     assert status.low_reservoir_at_clock_s == pump.low_reservoir_at()
     assert status.empty_at_clock_s == pump.empty_at()

@@ -2,7 +2,9 @@
 
 - A state machine drives random command sequences (patient doses with
   lockouts in and out of phase with the schedule, long advances, refills,
-  telemetry drains, faults, clock changes) and checks after every step that
+  refills to another drug with and without a bridge, bridge cancels, implant
+  records, low battery resets, telemetry drains, faults, clock changes) and
+  checks after every step that
   the cached forecasts (``status()`` and the views) equal the pump's forecasts
   integrated afresh from scratch.
 - :func:`first_crossings` (one pass for several thresholds, cycle skipping,
@@ -22,10 +24,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from firmware_model.battery import BatteryModel
-from firmware_model.delivery import RunningBolus, first_reach, linear_floor_volume
 from firmware_model.errors import FirmwareError
-from firmware_model.forecast import (
+from firmware_model.prescription import Bolus, PatientDoseSettings, compile_for, validate
+from firmware_model.profile import PROFILES, PumpProfile
+from firmware_model.pump import Pump, _plan_valid_until
+from protocol.enums import AlarmCode, BolusKind, StopReason
+from protocol.forecast import (
+    BridgePlan,
     Plan,
     Query,
     _Cumulative,
@@ -34,30 +39,22 @@ from firmware_model.forecast import (
     first_reach_t,
     reach_dt,
 )
-from firmware_model.prescription import (
-    Bolus,
-    DayProfile,
-    Flex,
-    FlexStep,
-    PatientDoseSettings,
-    Prescription,
-    Simple,
-    validate,
-)
-from firmware_model.profile import PROFILES, PumpProfile
-from firmware_model.pump import Pump, _plan_valid_until
-from firmware_model.timebase import SECONDS_PER_DAY
-from protocol.enums import AlarmCode, BolusKind, StopReason
+from protocol.messages import FlexStep, PrescriptionSpec
+from protocol.schedule import RunningBolus, first_reach, linear_floor_volume
+from protocol.timebase import SECONDS_PER_DAY
 
+from . import rx
 from .builders import T0_CLOCK_S
-from .strategies import flexes, prescriptions, profiles
+from .strategies import STRATEGY_CONC, flexes, prescriptions, profiles
 
 DAY = SECONDS_PER_DAY
 HOUR = 3_600
 
 
 def patient_settings(profile: PumpProfile) -> st.SearchStrategy[PatientDoseSettings]:
-    """Enabled settings; lockouts on the 15-min grid or any second (out of phase)."""
+    """Enabled settings; lockouts on the 15-min grid or any second (out of phase).
+
+    Doses are drawn as their volume at 1000 mcg/mL (ng == nL there)."""
 
     @st.composite
     def build(draw: st.DrawFn) -> PatientDoseSettings:
@@ -71,7 +68,7 @@ def patient_settings(profile: PumpProfile) -> st.SearchStrategy[PatientDoseSetti
         fastest = profile.bolus_duration_at_max_rate_s(volume)
         return PatientDoseSettings(
             enabled=True,
-            volume_nl=volume,
+            dose_ng=volume,
             duration_s=draw(st.integers(fastest, max(fastest, min(lockout, 2 * HOUR)))),
             lockout_s=lockout,
             max_per_24h=draw(st.integers(1, profile.patient_max_doses_per_24h)),
@@ -99,14 +96,17 @@ class CachedForecastMachine(RuleBasedStateMachine):
         battery_permille=st.one_of(st.just(1000), st.integers(0, 1000), st.integers(0, 30)),
         offset=st.integers(-3 * DAY, 3 * DAY),
         doses=st.sampled_from([True, True, False]),
+        implanted=st.sampled_from([True, True, False]),
     )
     def start(
         self,
+        *,
         profile: PumpProfile,
         data: st.DataObject,
         battery_permille: int,
         offset: int,
         doses: bool,
+        implanted: bool,
     ) -> None:
         capacity = profile.reservoir_capacity_nl
         self.pump = Pump.new(
@@ -114,10 +114,11 @@ class CachedForecastMachine(RuleBasedStateMachine):
             serial="CACHE-1",
             t=0,
             reservoir_nl=data.draw(st.one_of(st.just(capacity), st.integers(0, capacity))),
-            concentration_ug_per_ml=500,
+            concentration_ug_per_ml=STRATEGY_CONC,
             prescription=data.draw(st.one_of(flexes(profile), prescriptions(profile))),
             battery_permille=battery_permille,
             clock_offset_s=T0_CLOCK_S + offset,
+            implant=rx.IMPLANT if implanted else None,
         )
         if doses:
             self.pump.set_patient_settings(0, data.draw(patient_settings(profile)))
@@ -138,7 +139,7 @@ class CachedForecastMachine(RuleBasedStateMachine):
         self.pump.advance_to(self.pump.t + days * DAY + extra)
 
     @rule(
-        which=st.sampled_from(["low", "empty", "eri", "dose", "bolus"]),
+        which=st.sampled_from(["low", "empty", "eri", "dose", "bolus", "bridge"]),
         delta=st.integers(-1, 1),
     )
     def advance_to_an_edge(self, which: str, delta: int) -> None:
@@ -148,6 +149,9 @@ class CachedForecastMachine(RuleBasedStateMachine):
             target = _plan_valid_until(p._plan())
         elif which == "bolus":
             target = None if p.bolus is None else p.bolus.end_t
+        elif which == "bridge":
+            end = p.bridge_end_at()
+            target = None if end is None else end - p.clock(0)
         else:
             clock = {"low": p.low_reservoir_at, "empty": p.empty_at, "eri": p.eri_at}[which]()
             target = None if clock is None else clock - p.clock(0)
@@ -166,18 +170,24 @@ class CachedForecastMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def program(self, data: st.DataObject) -> None:
         profile = self.pump.profile
-        prescription = data.draw(st.one_of(flexes(profile), prescriptions(profile)))
+        drawn = data.draw(st.one_of(flexes(profile), prescriptions(profile)))
+        # Drawn at 1000 mcg/mL; the same doses of the drug in the pump.
+        prescription = drawn.with_concentration(self.pump.concentration_ug_per_ml)
         self.attempt(lambda: self.pump.program(self.pump.t, prescription))
 
-    @rule(volume=st.integers(1_000, 400_000), slack=st.integers(0, 3 * HOUR))
-    def start_bolus(self, volume: int, slack: int) -> None:
-        profile = self.pump.profile
-        bolus = Bolus(
-            kind=BolusKind.THERAPEUTIC,
-            volume_nl=volume,
-            duration_s=profile.bolus_duration_at_max_rate_s(volume) + slack,
+    @rule(dose=st.integers(1_000, 400_000), slack=st.integers(0, 3 * HOUR))
+    def start_bolus(self, dose: int, slack: int) -> None:
+        p = self.pump
+        built = p.therapeutic_bolus(dose_ng=dose, duration_s=1)  # at the concentration in force
+        bolus = replace(
+            built, duration_s=p.profile.bolus_duration_at_max_rate_s(built.volume_nl) + slack
         )
-        self.attempt(lambda: self.pump.start_bolus(self.pump.t, bolus))
+        self.attempt(lambda: p.start_bolus(p.t, bolus))
+
+    @rule(volume=st.integers(1_000, 400_000))
+    def priming_bolus(self, volume: int) -> None:
+        p = self.pump
+        self.attempt(lambda: p.start_bolus(p.t, Bolus.priming(volume_nl=volume, profile=p.profile)))
 
     @rule()
     def cancel_bolus(self) -> None:
@@ -191,17 +201,46 @@ class CachedForecastMachine(RuleBasedStateMachine):
             self.pump.advance_to(self.pump.t + resume_after)
             self.attempt(lambda: self.pump.resume(self.pump.t))
 
-    @rule(removed=st.sampled_from(["all", "half", "none"]), added_percent=st.integers(0, 100))
-    def refill(self, removed: str, added_percent: int) -> None:
+    @rule(
+        removed=st.sampled_from(["all", "half", "none"]),
+        added_percent=st.integers(0, 100),
+        concentration=st.sampled_from([None, None, 500, 1000, 2000]),
+        bridge=st.booleans(),
+    )
+    def refill(
+        self, removed: str, added_percent: int, concentration: int | None, bridge: bool
+    ) -> None:
+        """Same drug, or another one (the same doses of it), with or without a bridge."""
         p = self.pump
         est = p.estimated_reservoir_nl
         removed_nl = {"all": est, "half": est // 2, "none": 0}[removed]
         added = p.profile.reservoir_capacity_nl * added_percent // 100
-        self.attempt(
-            lambda: p.refill(
-                p.t, removed_nl=removed_nl, added_nl=added, concentration_ug_per_ml=500
-            )
+        new = p.concentration_ug_per_ml if concentration is None else concentration
+        order = rx.refill_order(
+            p,
+            removed_nl=removed_nl,
+            added_nl=added,
+            concentration_ug_per_ml=new,
+            bridge=bridge and new != p.concentration_ug_per_ml,
         )
+        self.attempt(lambda: p.refill(p.t, order))
+
+    @rule()
+    def cancel_bridge(self) -> None:
+        self.attempt(lambda: self.pump.cancel_bridge(self.pump.t))
+
+    @rule(length_mm=st.integers(10, 3_000), uncertainty_mm=st.integers(0, 9))
+    def set_implant(self, length_mm: int, uncertainty_mm: int) -> None:
+        implant = replace(
+            rx.IMPLANT,
+            catheter_length_mm=length_mm,
+            catheter_length_uncertainty_mm=uncertainty_mm,
+        )
+        self.pump.set_implant(self.pump.t, implant)
+
+    @rule()
+    def low_battery_reset(self) -> None:
+        self.pump.low_battery_reset(self.pump.t)
 
     @rule(volume=st.integers(1_500_000, 5_000_000))
     def set_alarm_volume(self, volume: int) -> None:
@@ -213,7 +252,8 @@ class CachedForecastMachine(RuleBasedStateMachine):
         settings_ = data.draw(patient_settings(self.pump.profile))
         if not enabled:
             settings_ = PatientDoseSettings.disabled()
-        self.pump.set_patient_settings(self.pump.t, settings_)
+        # Refused when the dose's volume at the drug in the pump is out of range.
+        self.attempt(lambda: self.pump.set_patient_settings(self.pump.t, settings_))
 
     @rule(waits=st.lists(st.integers(0, 6 * HOUR), min_size=1, max_size=4))
     def patient_asks(self, waits: list[int]) -> None:
@@ -253,6 +293,9 @@ class CachedForecastMachine(RuleBasedStateMachine):
         # And again straight from the cache, through the views.
         assert [p.low_reservoir_at(), p.empty_at(), p.eri_at()] == fresh
         assert p.status() == status
+        if p.bridge is None:
+            assert status.bridge_end_clock_s is None
+            assert p.schedule == p.steady_schedule
 
 
 CachedForecastMachine.TestCase.settings = settings(
@@ -274,17 +317,7 @@ def test_polling_reuses_the_answers_and_rarely_integrates() -> None:
         t=0,
         reservoir_nl=30_000_000,
         concentration_ug_per_ml=2000,
-        prescription=Flex(
-            days=(
-                DayProfile(
-                    steps=(
-                        FlexStep(start_min=0, rate_nl_per_day=175_000),
-                        FlexStep(start_min=420, rate_nl_per_day=212_500),
-                        FlexStep(start_min=1320, rate_nl_per_day=175_000),
-                    )
-                ),
-            )
-        ),
+        prescription=rx.flex([(0, 175_000), (420, 212_500), (1320, 175_000)], 2000),
         battery_permille=700,
         clock_offset_s=T0_CLOCK_S,
     )
@@ -357,7 +390,8 @@ def test_cumulative_integral_matches_walking_the_schedule(
     length: int,
 ) -> None:
     a = day * DAY + second
-    sched = validate(data.draw(st.one_of(flexes(profile), prescriptions(profile))), profile)
+    spec = data.draw(st.one_of(flexes(profile), prescriptions(profile)))
+    sched = validate(spec, profile, STRATEGY_CONC)
     cum = _Cumulative(sched)
     assert cum.period_integral == sched.period_integral
     walked, x = 0, a
@@ -384,11 +418,12 @@ def test_cumulative_integral_matches_walking_the_schedule(
 
 
 @st.composite
-def rich_flexes(draw: st.DrawFn, profile: PumpProfile) -> Flex:
-    """Flex days or weeks with many steps of distinct rates: many breakpoints."""
+def rich_flexes(draw: st.DrawFn, profile: PumpProfile) -> PrescriptionSpec:
+    """Flex days or weeks with many steps of distinct rates: many breakpoints (at 1000
+    mcg/mL, so each dose in ng/day is its rate in nL/day)."""
     quarters = (24 * 60) // profile.flex_step_granularity_min
 
-    def day() -> DayProfile:
+    def day() -> tuple[FlexStep, ...]:
         n = draw(st.integers(4, profile.max_flex_steps))
         starts = sorted(draw(st.sets(st.integers(1, quarters - 1), min_size=n - 1, max_size=n - 1)))
         rates = draw(
@@ -400,42 +435,57 @@ def rich_flexes(draw: st.DrawFn, profile: PumpProfile) -> Flex:
             )
         )
         minutes = [0, *(q * profile.flex_step_granularity_min for q in starts)]
-        return DayProfile(
-            steps=tuple(
-                FlexStep(start_min=m, rate_nl_per_day=r)
-                for m, r in zip(minutes, rates, strict=True)
-            )
+        return tuple(
+            FlexStep(start_min=m, dose_ng_per_day=r) for m, r in zip(minutes, rates, strict=True)
         )
 
-    return Flex(days=tuple(day() for _ in range(draw(st.sampled_from([1, 7])))))
+    days = [day() for _ in range(draw(st.sampled_from([1, 7])))]
+    if len(days) == 1:
+        return PrescriptionSpec.flex(days[0], concentration_ug_per_ml=STRATEGY_CONC)
+    return PrescriptionSpec.flex_weekly(days, concentration_ug_per_ml=STRATEGY_CONC)
 
 
 @st.composite
 def plans(draw: st.DrawFn, *, doses: bool | None = None) -> tuple[Plan, PumpProfile]:
-    """Plans with flex weeks and days, running boluses, recent grants, odd lockouts."""
+    """Plans with flex weeks and days, running boluses, recent grants, odd lockouts, and
+    bridges (from 1000 mcg/mL to another drug) ending within hours to months."""
     profile = draw(profiles())
-    prescription: Prescription = draw(
+    prescription: PrescriptionSpec = draw(
         st.one_of(rich_flexes(profile), flexes(profile), prescriptions(profile, stopped=False))
     )
     with_doses = draw(st.booleans()) if doses is None else doses
+    settings_ = draw(patient_settings(profile)) if with_doses else None
     bolus = None
     if draw(st.booleans()):
         duration = draw(st.integers(60, 6 * HOUR))
+        volume = draw(st.integers(1_000, 300_000))
         bolus = RunningBolus(
             kind=BolusKind.THERAPEUTIC,
-            volume_nl=draw(st.integers(1_000, 300_000)),
+            volume_nl=volume,
             duration_s=duration,
             start_t=-draw(st.integers(0, duration - 1)),
+            dose_ng=volume,  # at 1000 mcg/mL
+        )
+    bridge = None
+    if draw(st.booleans()):
+        new = draw(st.sampled_from([500, 2000]))
+        bridge = BridgePlan(
+            remaining_nl=draw(st.one_of(st.integers(1, 50_000), st.integers(1, 3_000_000))),
+            schedule_after=compile_for(prescription.with_concentration(new), profile, new),
+            patient_after=None if settings_ is None else settings_.rule(new),
+            old_concentration_ug_per_ml=STRATEGY_CONC,
+            new_concentration_ug_per_ml=new,
         )
     plan = Plan(
         t=0,
         clock_offset_s=draw(st.integers(0, 2**32 - 1)),
-        schedule=validate(prescription, profile),
+        schedule=validate(prescription, profile, STRATEGY_CONC),
         basal_remainder=draw(st.integers(0, DAY - 1)),
         bolus=bolus,
-        patient=draw(patient_settings(profile)) if with_doses else None,
+        patient=None if settings_ is None else settings_.rule(STRATEGY_CONC),
         grants_t=tuple(draw(st.lists(st.integers(-DAY, 0), max_size=4, unique=True).map(sorted))),
         delivering=True,
+        bridge=bridge,
     )
     return plan, profile
 
@@ -446,7 +496,7 @@ def test_one_pass_with_skips_equals_plain_integration(
     planned: tuple[Plan, PumpProfile], data: st.DataObject, horizon_days: int
 ) -> None:
     plan, profile = planned
-    bat = BatteryModel.from_profile(profile)
+    bat = profile.battery()
     queries = [
         Query(q=0, p=1, need=data.draw(log_needs())),
         Query(q=0, p=1, need=data.draw(log_needs())),
@@ -466,7 +516,7 @@ def test_a_crossing_answers_smaller_needs_in_its_segment_exactly(
     planned: tuple[Plan, PumpProfile], data: st.DataObject
 ) -> None:
     plan, profile = planned
-    bat = BatteryModel.from_profile(profile)
+    bat = profile.battery()
     q, p = data.draw(st.sampled_from([(0, 1), (bat.quiescent_drain_uc_per_s, bat.drain_uc_per_nl)]))
     need = data.draw(st.integers(1, 10**9))
     (crossing,) = first_crossings(plan, [Query(q=q, p=p, need=need)], horizon_s=400 * DAY)
@@ -503,7 +553,8 @@ def test_drift_skip_equals_summing_cycle_by_cycle(
 ) -> None:
     # Long doses straddle rate changes: the terms' slopes are rarely zero then.
     dose_s = data.draw(st.one_of(st.integers(1, 900), st.integers(1, cycle_s // 2)))
-    sched = validate(data.draw(st.one_of(rich_flexes(profile), prescriptions(profile))), profile)
+    spec = data.draw(st.one_of(rich_flexes(profile), prescriptions(profile)))
+    sched = validate(spec, profile, STRATEGY_CONC)
     cum = _Cumulative(sched)
     offsets = [0]
     while offsets[-1] + 2 * dose_s < cycle_s and data.draw(st.booleans()):
@@ -555,19 +606,14 @@ def test_out_of_phase_lockouts_cost_bounded_work() -> None:
     2*sqrt(cycles * breakpoints) times (3,614 here) and gives the same answer.
     """
     profile = PROFILES[40]
-    week = Flex(
-        days=tuple(
-            DayProfile(
-                steps=tuple(
-                    FlexStep(
-                        start_min=i * 105 + (15 if d % 2 and i else 0),
-                        rate_nl_per_day=48_000 + 7_000 * i + 3_000 * d,
-                    )
-                    for i in range(13)
-                )
-            )
+    week = rx.flex_weekly(
+        [
+            [
+                (i * 105 + (15 if d % 2 and i else 0), 48_000 + 7_000 * i + 3_000 * d)
+                for i in range(13)
+            ]
             for d in range(7)
-        )
+        ]
     )
     pump = Pump.new(
         profile=profile,
@@ -581,9 +627,10 @@ def test_out_of_phase_lockouts_cost_bounded_work() -> None:
     pump.set_patient_settings(
         0,
         PatientDoseSettings(
-            enabled=True, volume_nl=1_000, duration_s=60, lockout_s=7_266, max_per_24h=12
+            enabled=True, dose_ng=500, duration_s=60, lockout_s=7_266, max_per_24h=12
         ),
     )
+    assert pump.patient_settings.rule(500).volume_nl == 1_000
     calls = 0
     at, window = _Cumulative.at, _Cumulative.window
 
@@ -611,7 +658,7 @@ def test_out_of_phase_lockouts_cost_bounded_work() -> None:
     eri = forecasts[2]
     assert eri is not None and eri > 4 * 365 * DAY
     plan = pump._plan()
-    bat = BatteryModel.from_profile(profile)
+    bat = profile.battery()
     need = pump.battery_uc - bat.eri_threshold_uc(pump.schedule.weekly_integral) + 1
     slow = first_reach_t(
         plan,
@@ -633,7 +680,7 @@ def test_a_cached_none_expires_when_the_horizon_could_reach_the_crossing() -> No
         t=0,
         reservoir_nl=20_000_000,
         concentration_ug_per_ml=500,
-        prescription=Simple(rate_nl_per_day=200_000),
+        prescription=rx.simple(200_000),
         clock_offset_s=T0_CLOCK_S,
     )
     assert pump.low_reservoir_at() is None  # day 90, beyond 30 days
@@ -645,19 +692,14 @@ def test_a_cached_none_expires_when_the_horizon_could_reach_the_crossing() -> No
 
 def test_setting_the_clock_moves_a_flex_forecast() -> None:
     """Same plan in model time only if the schedule is constant: the clock is in the plan."""
-    day = DayProfile(
-        steps=(
-            FlexStep(start_min=0, rate_nl_per_day=100_000),
-            FlexStep(start_min=720, rate_nl_per_day=2_000_000),
-        )
-    )
+    day = rx.flex([(0, 100_000), (720, 2_000_000)])
     pump = Pump.new(
         profile=PROFILES[20],
         serial="CLOCK-1",
         t=0,
         reservoir_nl=20_000_000,
         concentration_ug_per_ml=500,
-        prescription=Flex(days=(day,)),
+        prescription=day,
         clock_offset_s=T0_CLOCK_S,
     )
     before = pump.status()
@@ -679,7 +721,7 @@ def test_stopping_and_resuming_moves_the_forecast() -> None:
         t=0,
         reservoir_nl=20_000_000,
         concentration_ug_per_ml=500,
-        prescription=Simple(rate_nl_per_day=200_000),
+        prescription=rx.simple(200_000),
         clock_offset_s=T0_CLOCK_S,
     )
     before = pump.low_reservoir_at()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import zlib
@@ -12,38 +13,33 @@ from hypothesis import strategies as st
 
 from firmware_model import nvm
 from firmware_model.errors import CorruptImageError
-from firmware_model.prescription import (
-    Bolus,
-    DayProfile,
-    Flex,
-    FlexStep,
-    PatientDoseSettings,
-)
+from firmware_model.prescription import PatientDoseSettings
 from firmware_model.profile import PROFILES
 from firmware_model.pump import Pump
-from firmware_model.timebase import SECONDS_PER_DAY
-from protocol.enums import BolusKind, EventCode, StopReason
+from protocol import messages as m
+from protocol.enums import EventCode, StopReason
+from protocol.timebase import SECONDS_PER_DAY
 
+from . import rx
 from .builders import new_pump
 
 
 def busy_pump() -> Pump:
-    """A pump with a bit of everything: flex, a running bolus, alarms, patient doses."""
-    flex = Flex(
-        days=(
-            DayProfile(
-                steps=(
-                    FlexStep(start_min=0, rate_nl_per_day=100_000),
-                    FlexStep(start_min=420, rate_nl_per_day=350_001),
-                )
-            ),
-        )
+    """A pump with a bit of everything: flex, a running bolus, alarms, patient doses, an
+    implant record, a refill to another drug with its bridge still running, a drug lot."""
+    # At 1000 mcg/mL a dose in ng is the volume in nL; 350,001 nL/day gives fractional volumes.
+    flex = rx.flex([(0, 100_000), (420, 350_001)], 1000)
+    pump = new_pump(
+        profile=PROFILES[40],
+        reservoir_nl=5_000_000,
+        concentration_ug_per_ml=1000,
+        prescription=flex,
+        implant=rx.IMPLANT,
     )
-    pump = new_pump(profile=PROFILES[40], reservoir_nl=5_000_000, prescription=flex)
     pump.set_patient_settings(
         0,
         PatientDoseSettings(
-            enabled=True, volume_nl=20_000, duration_s=600, lockout_s=3_600, max_per_24h=6
+            enabled=True, dose_ng=20_000, duration_s=600, lockout_s=3_600, max_per_24h=6
         ),
     )
     pump.request_patient_dose(100)
@@ -52,9 +48,15 @@ def busy_pump() -> Pump:
     pump.silence_alarm(pump.t, pump.status().active_alarms[0])
     pump.set_motor_stall(pump.t, True)
     pump.set_motor_stall(pump.t + 50, False)
-    pump.start_bolus(pump.t, Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=123_457, duration_s=7_201))
+    order = rx.refill_order(
+        pump, removed_nl=0, added_nl=1_000_000, concentration_ug_per_ml=2000, bridge=True
+    )
+    pump.refill(pump.t, dataclasses.replace(order, drug_lot="LOT-42"))
+    assert pump.bridge is not None
+    pump.start_bolus(pump.t, pump.therapeutic_bolus(dose_ng=123_457, duration_s=7_201))
     pump.advance_to(pump.t + 999)
     pump.log_event(pump.t, EventCode.SECURITY, 6, 0x12)
+    assert pump.bridge is not None and pump.bolus is not None
     return pump
 
 
@@ -130,8 +132,10 @@ def test_the_reseal_helper_matches_the_writer() -> None:
 
 def test_wrong_version_and_magic_are_refused_even_with_a_good_crc() -> None:
     state = json.dumps(payload_of(IMAGE), sort_keys=True, separators=(",", ":")).encode()
-    with pytest.raises(CorruptImageError, match="format version 2"):
-        Pump.from_bytes(reseal(state, version=2))
+    # Version 1 (rate prescriptions, before #12) is a foreign format now.
+    assert nvm.FORMAT_VERSION == 2
+    with pytest.raises(CorruptImageError, match="format version 1"):
+        Pump.from_bytes(reseal(state, version=1))
     with pytest.raises(CorruptImageError, match="bad magic"):
         Pump.from_bytes(reseal(state, magic=b"XXXX"))
 
@@ -143,8 +147,17 @@ def test_wrong_version_and_magic_are_refused_even_with_a_good_crc() -> None:
         lambda s: s.__setitem__("t", "soon"),
         lambda s: s.__setitem__("t", True),
         lambda s: s["delivery"].__setitem__("reservoir_nl", 1),  # books no longer balance
-        lambda s: s["prescription"]["days"][0][1].__setitem__(1, 1),  # rate below minimum
-        lambda s: s["prescription"].__setitem__("kind", "turbo"),
+        lambda s: s.__setitem__("prescription", "turbo"),  # not the wire encoding
+        lambda s: s.__setitem__("prescription", "63" + s["prescription"][2:]),  # mode 99
+        # A prescription for another drug than the one in the reservoir.
+        lambda s: s.__setitem__(
+            "prescription",
+            m.encode_prescription(rx.simple(200_000, 500)).hex(),
+        ),
+        lambda s: s.__setitem__("concentration_ug_per_ml", 0),
+        lambda s: s.__setitem__("bridge", [1, 1, 0, 0]),  # bridge from no drug
+        lambda s: s.__setitem__("implant", "zz"),
+        lambda s: s.__setitem__("reset_pending", 1),
         lambda s: s.__setitem__("suspended", 99),
         lambda s: s.__setitem__("alarm_volume_nl", 10),
         lambda s: s.__setitem__("battery_uc", -1),
@@ -152,7 +165,8 @@ def test_wrong_version_and_magic_are_refused_even_with_a_good_crc() -> None:
         lambda s: s["log"]["entries"][0].__setitem__(2, 999),
         lambda s: s["profile"].__setitem__("max_flex_steps", 0),
         lambda s: s.__setitem__("grants_t", [10**12]),
-        lambda s: s["delivery"].__setitem__("bolus", [1, 10, 10, -(10**9)]),
+        lambda s: s["delivery"].__setitem__("bolus", [1, 10, 10, -(10**9), 0]),
+        lambda s: s["delivery"].__setitem__("bolus", [1, 10, 10, 0]),  # v1 layout, no dose
     ],
 )
 def test_well_sealed_but_invalid_states_are_refused(mutate: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
@@ -17,86 +18,95 @@ from firmware_model.errors import (
 )
 from firmware_model.prescription import (
     Bolus,
-    DayProfile,
-    Flex,
-    FlexStep,
-    MinimumRate,
     PatientDoseSettings,
-    Prescription,
-    Schedule,
-    Simple,
-    Stopped,
     check_patient_dose,
-    doses_in_24h,
-    mode_of,
-    next_patient_dose_t,
     validate,
     validate_bolus,
     validate_patient_settings,
 )
 from firmware_model.profile import PROFILES, PumpProfile
-from firmware_model.timebase import SECONDS_PER_DAY, weekday
 from protocol.enums import BolusKind, Mode
+from protocol.errors import InvalidMessage
+from protocol.messages import FlexStep, PrescriptionSpec
+from protocol.schedule import doses_in_24h, next_patient_dose_t
+from protocol.timebase import SECONDS_PER_DAY, weekday
 
-from .strategies import CLOCK_2024_01_01_S, flexes, prescriptions, profiles
+from . import rx
+from .strategies import CLOCK_2024_01_01_S, STRATEGY_CONC, flexes, prescriptions, profiles
 
 P20 = PROFILES[20]
 MONDAY = CLOCK_2024_01_01_S
 HOUR = 3_600
+C = 500
+"""The concentration of the drug in the pump, for these checks (mcg/mL)."""
 
 
-def step(start_min: int, rate: int) -> FlexStep:
-    return FlexStep(start_min=start_min, rate_nl_per_day=rate)
+def step(start_min: int, dose: int) -> FlexStep:
+    return FlexStep(start_min=start_min, dose_ng_per_day=dose)
 
 
-def day(*steps: tuple[int, int]) -> DayProfile:
-    return DayProfile(steps=tuple(step(s, r) for s, r in steps))
+def day(*steps: tuple[int, int]) -> tuple[FlexStep, ...]:
+    return tuple(step(s, d) for s, d in steps)
+
+
+def flex(*steps: tuple[int, int]) -> PrescriptionSpec:
+    return PrescriptionSpec.flex(day(*steps), concentration_ug_per_ml=C)
 
 
 # ------------------------------------------------------------------ shape
+# The shape of a prescription is checked where it is built (protocol.messages), with
+# InvalidMessage: the pump only ever sees well-formed PrescriptionSpecs.
 
 
 def test_day_profile_must_start_at_midnight() -> None:
-    with pytest.raises(OutOfRangeError) as info:
-        day((60, 100_000))
-    assert info.value.field == "steps[0].start_min"
-    assert "60 min" in str(info.value)
+    with pytest.raises(InvalidMessage, match="profile 0 must start at minute 0"):
+        flex((60, 100_000))
 
 
 def test_day_profile_starts_must_strictly_increase() -> None:
-    with pytest.raises(OutOfRangeError) as info:
-        day((0, 100_000), (120, 100_000), (120, 200_000))
-    assert info.value.field == "steps[2].start_min"
-    assert info.value.limit == 120
+    with pytest.raises(InvalidMessage, match="profile 0 step starts must rise strictly"):
+        flex((0, 100_000), (120, 100_000), (120, 200_000))
+    with pytest.raises(InvalidMessage, match="profile 3 step starts must rise strictly"):
+        PrescriptionSpec.flex_weekly(
+            [day((0, 1))] * 3 + [day((0, 1), (60, 2), (30, 3))] + [day((0, 1))] * 3,
+            concentration_ug_per_ml=C,
+        )
 
 
 def test_step_must_start_within_the_day() -> None:
-    with pytest.raises(OutOfRangeError, match="start_min = 1440 min"):
+    with pytest.raises(InvalidMessage, match=r"start_min must be in 0\.\.1439, got 1440"):
         step(1_440, 100_000)
 
 
 def test_day_profile_needs_a_step() -> None:
-    with pytest.raises(OutOfRangeError):
-        DayProfile(steps=())
+    with pytest.raises(InvalidMessage, match=r"1\.\.13 items, got 0"):
+        PrescriptionSpec.flex((), concentration_ug_per_ml=C)
 
 
 def test_flex_has_one_or_seven_days() -> None:
     one = day((0, 100_000))
-    with pytest.raises(OutOfRangeError, match=r"len\(days\) = 2"):
-        Flex(days=(one, one))
+    with pytest.raises(InvalidMessage, match="weekly=False has 1"):
+        PrescriptionSpec(mode=Mode.FLEX, concentration_ug_per_ml=C, profiles=(one, one))
+    with pytest.raises(InvalidMessage, match="weekly=True has 7"):
+        PrescriptionSpec.flex_weekly([one] * 6, concentration_ug_per_ml=C)
 
 
-@pytest.mark.parametrize("bad", [True, 1.5, "100"])
-def test_rates_must_be_ints(bad: object) -> None:
-    with pytest.raises(WrongTypeError):
-        Simple(rate_nl_per_day=bad)  # type: ignore[arg-type]
+@pytest.mark.parametrize("bad", [True, 1.5, "100", -1])
+def test_doses_must_be_ints(bad: object) -> None:
+    with pytest.raises(InvalidMessage, match="dose_ng_per_day"):
+        PrescriptionSpec.simple(bad, concentration_ug_per_ml=C)  # type: ignore[arg-type]
 
 
-def test_mode_of_each_prescription() -> None:
-    assert mode_of(Simple(rate_nl_per_day=100_000)) is Mode.SIMPLE
-    assert mode_of(Flex(days=(day((0, 100_000)),))) is Mode.FLEX
-    assert mode_of(MinimumRate()) is Mode.MINIMUM_RATE
-    assert mode_of(Stopped()) is Mode.STOPPED
+def test_mode_of_each_prescription_and_of_its_schedule() -> None:
+    cases = [
+        (rx.simple(100_000), Mode.SIMPLE),
+        (rx.flex([(0, 100_000)]), Mode.FLEX),
+        (rx.minimum_rate(), Mode.MINIMUM_RATE),
+        (rx.stopped(), Mode.STOPPED),
+    ]
+    for spec, mode in cases:
+        assert spec.mode is mode
+        assert validate(spec, P20, C).mode is mode
 
 
 # ------------------------------------------------------------------ limits
@@ -104,48 +114,76 @@ def test_mode_of_each_prescription() -> None:
 
 def test_simple_rate_below_minimum_names_field_value_and_limit_with_units() -> None:
     with pytest.raises(OutOfRangeError) as info:
-        validate(Simple(rate_nl_per_day=47_999), P20)
+        validate(rx.simple(47_999, 1000), P20, 1000)
     err = info.value
     assert (err.field, err.value, err.limit) == ("rate_nl_per_day", 47_999, 48_000)
     assert str(err) == (
         "rate_nl_per_day = 47999 nL/day is out of range: must be at least 48000 nL/day"
     )
+    validate(rx.simple(48_000, 1000), P20, 1000)
+
+
+def test_the_limits_are_on_the_rate_the_dose_needs_at_the_concentration() -> None:
+    # 24 mcg/day is 48,000 nL/day of 500 mcg/mL, but 24,000 nL/day of 1000 mcg/mL.
+    dose = PrescriptionSpec.simple(24_000, concentration_ug_per_ml=500)
+    assert validate(dose, P20, 500).rate_at(0) == 48_000
+    with pytest.raises(OutOfRangeError) as info:
+        validate(dose, P20, 1000)
+    assert (info.value.field, info.value.value, info.value.limit) == (
+        "rate_nl_per_day",
+        24_000,
+        48_000,
+    )
+    # Rounded to the nearest nL/day, halves up: 96,001 ng/day of 2000 mcg/mL is 48,000.5.
+    odd = PrescriptionSpec.simple(96_001, concentration_ug_per_ml=2000)
+    assert validate(odd, P20, 2000).rate_at(0) == 48_001
 
 
 def test_simple_rate_above_maximum() -> None:
     with pytest.raises(OutOfRangeError) as info:
-        validate(Simple(rate_nl_per_day=P20.max_rate_nl_per_day + 1), P20)
-    assert info.value.limit == P20.max_rate_nl_per_day
+        validate(rx.simple(P20.max_rate_nl_per_day + 2), P20, C)
+    assert (info.value.value, info.value.limit) == (
+        P20.max_rate_nl_per_day + 2,
+        P20.max_rate_nl_per_day,
+    )
     assert "at most" in str(info.value)
+    validate(rx.simple(P20.max_rate_nl_per_day), P20, C)
 
 
 def test_flex_limits_name_the_day_and_step() -> None:
     ok = day((0, 100_000))
     bad = day((0, 100_000), (60, 10))
+    week = PrescriptionSpec.flex_weekly([ok, ok, bad, ok, ok, ok, ok], concentration_ug_per_ml=C)
     with pytest.raises(OutOfRangeError) as info:
-        validate(Flex(days=(ok, ok, bad, ok, ok, ok, ok)), P20)
+        validate(week, P20, C)
     assert info.value.field == "days[2].steps[1].rate_nl_per_day"
+    assert info.value.value == 20  # 10 ng/day of 500 mcg/mL
 
 
 def test_flex_at_most_thirteen_steps() -> None:
-    thirteen = DayProfile(steps=tuple(step(i * 60, 100_000 + i) for i in range(13)))
-    validate(Flex(days=(thirteen,)), P20)
-    fourteen = DayProfile(steps=tuple(step(i * 60, 100_000 + i) for i in range(14)))
+    thirteen = tuple(step(i * 60, 100_000 + i) for i in range(13))
+    spec = PrescriptionSpec.flex(thirteen, concentration_ug_per_ml=C)
+    validate(spec, P20, C)
+    # Fourteen cannot even be built (the wire holds 13) ...
+    with pytest.raises(InvalidMessage, match=r"1\.\.13 items, got 14"):
+        PrescriptionSpec.flex((*thirteen, step(13 * 60, 1)), concentration_ug_per_ml=C)
+    # ... and a model allowing fewer steps refuses more than it allows.
+    twelve_steps = dataclasses.replace(P20, max_flex_steps=12)
     with pytest.raises(OutOfRangeError) as info:
-        validate(Flex(days=(fourteen,)), P20)
-    assert (info.value.value, info.value.limit) == (14, 13)
+        validate(spec, twelve_steps, C)
+    assert (info.value.field, info.value.value, info.value.limit) == ("days[0].len(steps)", 13, 12)
 
 
 def test_flex_steps_start_on_the_granularity() -> None:
     with pytest.raises(OutOfRangeError) as info:
-        validate(Flex(days=(day((0, 100_000), (7, 200_000)),)), P20)
+        validate(flex((0, 100_000), (7, 200_000)), P20, C)
     assert info.value.rule == "a multiple of"
     assert info.value.limit == P20.flex_step_granularity_min
 
 
-def test_schedule_rejects_non_prescriptions() -> None:
+def test_validate_rejects_non_prescriptions() -> None:
     with pytest.raises(WrongTypeError):
-        Schedule(prescription="simple", profile=P20)  # type: ignore[arg-type]
+        validate("simple", P20, C)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ schedule
@@ -158,13 +196,13 @@ def test_weekday_of_a_known_monday() -> None:
 
 
 def test_constant_schedules_never_change() -> None:
-    cases: list[tuple[Prescription, int]] = [
-        (Simple(rate_nl_per_day=123_456), 123_456),
-        (MinimumRate(), P20.minimum_rate_mode_nl_per_day),
-        (Stopped(), 0),
+    cases: list[tuple[PrescriptionSpec, int]] = [
+        (rx.simple(123_456), 123_456),
+        (rx.minimum_rate(), P20.minimum_rate_mode_nl_per_day),
+        (rx.stopped(), 0),
     ]
     for prescription, rate in cases:
-        sched = validate(prescription, P20)
+        sched = validate(prescription, P20, C)
         assert sched.rate_at(MONDAY + 12_345) == rate
         assert sched.next_change_after(MONDAY) is None
         assert sched.period_s == 1
@@ -172,7 +210,7 @@ def test_constant_schedules_never_change() -> None:
 
 
 def test_one_day_flex_rate_and_next_change() -> None:
-    sched = validate(Flex(days=(day((0, 100_000), (480, 300_000), (1_200, 100_000)),)), P20)
+    sched = validate(rx.flex([(0, 100_000), (480, 300_000), (1_200, 100_000)]), P20, C)
     assert sched.rate_at(MONDAY) == 100_000
     assert sched.rate_at(MONDAY + 8 * HOUR - 1) == 100_000
     assert sched.rate_at(MONDAY + 8 * HOUR) == 300_000
@@ -184,8 +222,7 @@ def test_one_day_flex_rate_and_next_change() -> None:
 
 
 def test_seven_day_flex_follows_the_weekday_and_wraps_the_week() -> None:
-    days = tuple(day((0, 100_000 + d * 1_000)) for d in range(7))
-    sched = validate(Flex(days=days), P20)
+    sched = validate(rx.flex_weekly([[(0, 100_000 + d * 1_000)] for d in range(7)]), P20, C)
     for d in range(7):
         assert sched.rate_at(MONDAY + d * SECONDS_PER_DAY + 5) == 100_000 + d * 1_000
     sunday = MONDAY + 6 * SECONDS_PER_DAY + 10
@@ -195,41 +232,46 @@ def test_seven_day_flex_follows_the_weekday_and_wraps_the_week() -> None:
 
 
 def test_thirteen_step_day_volume_is_exactly_the_sum_of_its_steps() -> None:
-    steps = tuple(step(i * 105, 48_000 + 96_000 * i) for i in range(13))
-    dp = DayProfile(steps=steps)
-    ends = [s.start_min for s in steps[1:]] + [1_440]
+    steps = [(i * 105, 48_000 + 96_000 * i) for i in range(13)]
+    ends = [start for start, _ in steps[1:]] + [1_440]
     expected = sum(
-        Fraction(s.rate_nl_per_day * (e - s.start_min), 1_440)
-        for s, e in zip(steps, ends, strict=True)
+        Fraction(rate * (e - start), 1_440) for (start, rate), e in zip(steps, ends, strict=True)
     )
-    assert dp.volume_nl() == expected
-    assert validate(Flex(days=(dp,)), P20).daily_volume_nl(4) == expected
+    assert validate(rx.flex(steps), P20, C).daily_volume_nl(4) == expected
 
 
-def reference_rate(prescription: Prescription, clock_s: int) -> int:
+def exact_rate(dose_ng_per_day: int, concentration_ug_per_ml: int) -> int:
+    rate = Fraction(dose_ng_per_day * 1_000, concentration_ug_per_ml)
+    assert rate.denominator == 1  # the strategies draw doses that are whole nL/day
+    return int(rate)
+
+
+def reference_rate(prescription: PrescriptionSpec, clock_s: int) -> int:
     """Brute force: find the step in force by scanning the day's steps."""
-    match prescription:
-        case Simple(rate_nl_per_day=rate):
-            return rate
-        case MinimumRate():
+    conc = prescription.concentration_ug_per_ml
+    match prescription.mode:
+        case Mode.SIMPLE:
+            assert prescription.dose_ng_per_day is not None
+            return exact_rate(prescription.dose_ng_per_day, conc)
+        case Mode.MINIMUM_RATE:
             return P20.minimum_rate_mode_nl_per_day
-        case Stopped():
+        case Mode.STOPPED:
             return 0
-        case Flex():
+        case _:
             minute = (clock_s % SECONDS_PER_DAY) // 60
             rate = 0
-            for s in prescription.day(weekday(clock_s)).steps:
+            for s in prescription.profile_for_weekday(weekday(clock_s)):
                 if s.start_min <= minute:
-                    rate = s.rate_nl_per_day
+                    rate = exact_rate(s.dose_ng_per_day, conc)
             return rate
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(prescription=prescriptions(P20), clock_s=st.integers(0, 2**32 - 1))
 def test_rate_at_and_next_change_match_a_brute_force_lookup(
-    prescription: Prescription, clock_s: int
+    prescription: PrescriptionSpec, clock_s: int
 ) -> None:
-    sched = validate(prescription, P20)
+    sched = validate(prescription, P20, STRATEGY_CONC)
     rate = sched.rate_at(clock_s)
     assert rate == reference_rate(prescription, clock_s)
     nxt = sched.next_change_after(clock_s)
@@ -251,7 +293,7 @@ def test_weekly_integral_is_the_sum_of_the_daily_volumes(
     profile: PumpProfile, data: st.DataObject
 ) -> None:
     flex = data.draw(flexes(profile))
-    sched = validate(flex, profile)
+    sched = validate(flex, profile, STRATEGY_CONC)
     week = sum(sched.daily_volume_nl(d) for d in range(7))
     assert Fraction(sched.weekly_integral, SECONDS_PER_DAY) == week
     assert sched.period_integral * (7 * SECONDS_PER_DAY // sched.period_s) == sched.weekly_integral
@@ -260,11 +302,15 @@ def test_weekly_integral_is_the_sum_of_the_daily_volumes(
 # ------------------------------------------------------------------ boluses
 
 
-def test_bridge_and_priming_run_at_the_maximum_rate() -> None:
-    bolus = Bolus.at_max_rate(kind=BolusKind.BRIDGE, volume_nl=1_000_000, profile=P20)
-    assert bolus.duration_s == 3_600  # 1 mL at 1 mL/h
-    validate_bolus(bolus, P20)
-    odd = Bolus.at_max_rate(kind=BolusKind.PRIMING, volume_nl=1_001, profile=P20)
+def test_priming_runs_at_the_maximum_rate_and_the_bridge_is_no_bolus() -> None:
+    bolus = Bolus.priming(volume_nl=1_000_000, profile=P20)
+    assert (bolus.kind, bolus.duration_s, bolus.dose_ng) == (BolusKind.PRIMING, 3_600, 0)
+    validate_bolus(bolus, P20)  # 1 mL at 1 mL/h
+    # By design (#12) the bridge is a transition of the basal rates, not a bolus.
+    with pytest.raises(OutOfRangeError) as kind:
+        Bolus(kind=BolusKind.BRIDGE, volume_nl=1_000_000, duration_s=3_600)
+    assert kind.value.field == "kind"
+    odd = Bolus.priming(volume_nl=1_001, profile=P20)
     assert odd.duration_s == 4  # 3.6036 s, rounded up so the rate stays within the maximum
     with pytest.raises(OutOfRangeError) as info:
         validate_bolus(Bolus(kind=BolusKind.PRIMING, volume_nl=1_000_000, duration_s=7_200), P20)
@@ -303,45 +349,83 @@ def test_bolus_volume_limits() -> None:
         )
     with pytest.raises(OutOfRangeError):
         Bolus(kind=BolusKind.NONE, volume_nl=1_000, duration_s=60)
-    assert Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=1_000, duration_s=60).rate_nl_per_day == (
-        1_440_000
+
+
+def test_a_dose_bolus_is_the_volume_that_holds_its_dose() -> None:
+    # 0.5 mcg over a minute: 1 uL of 500 mcg/mL, 0.25 uL of 2000 mcg/mL (refused: too small).
+    bolus = Bolus.of_dose(
+        kind=BolusKind.THERAPEUTIC, dose_ng=500, duration_s=60, concentration_ug_per_ml=500
     )
+    assert (bolus.volume_nl, bolus.dose_ng, bolus.duration_s) == (1_000, 500, 60)
+    validate_bolus(bolus, P20)
+    weak = Bolus.of_dose(
+        kind=BolusKind.THERAPEUTIC, dose_ng=500, duration_s=60, concentration_ug_per_ml=2000
+    )
+    assert weak.volume_nl == 250
+    with pytest.raises(OutOfRangeError, match="volume_nl = 250 nL"):
+        validate_bolus(weak, P20)
+    # Nearest nL, halves up: 1 ng of 2000 mcg/mL is 0.5 nL -> 1 nL.
+    tiny = Bolus.of_dose(
+        kind=BolusKind.THERAPEUTIC, dose_ng=1, duration_s=60, concentration_ug_per_ml=2000
+    )
+    assert tiny.volume_nl == 1
+    with pytest.raises(OutOfRangeError):
+        Bolus.of_dose(
+            kind=BolusKind.THERAPEUTIC, dose_ng=0, duration_s=60, concentration_ug_per_ml=500
+        )
 
 
 # ------------------------------------------------------------------ patient doses
 
 DOSES = PatientDoseSettings(
-    enabled=True, volume_nl=20_000, duration_s=600, lockout_s=2 * HOUR, max_per_24h=4
+    enabled=True, dose_ng=10_000, duration_s=600, lockout_s=2 * HOUR, max_per_24h=4
 )
+RULE = DOSES.rule(C)
 
 
 def test_patient_settings_validation() -> None:
-    validate_patient_settings(DOSES, P20)
-    validate_patient_settings(PatientDoseSettings.disabled(), P20)
+    validate_patient_settings(DOSES, P20, C)
+    validate_patient_settings(PatientDoseSettings.disabled(), P20, C)
+    assert (RULE.volume_nl, RULE.dose_ng) == (20_000, 10_000)
     with pytest.raises(OutOfRangeError) as info:
         validate_patient_settings(
             PatientDoseSettings(
-                enabled=True, volume_nl=20_000, duration_s=1_800, lockout_s=900, max_per_24h=4
+                enabled=True, dose_ng=10_000, duration_s=1_800, lockout_s=900, max_per_24h=4
             ),
             P20,
+            C,
         )
     assert info.value.field == "lockout_s"
     with pytest.raises(OutOfRangeError) as info:
         validate_patient_settings(
             PatientDoseSettings(
                 enabled=True,
-                volume_nl=20_000,
+                dose_ng=10_000,
                 duration_s=600,
                 lockout_s=HOUR,
                 max_per_24h=P20.patient_max_doses_per_24h + 1,
             ),
             P20,
+            C,
         )
     assert info.value.field == "max_per_24h"
     with pytest.raises(OutOfRangeError):
-        PatientDoseSettings(
-            enabled=True, volume_nl=0, duration_s=600, lockout_s=HOUR, max_per_24h=1
-        )
+        PatientDoseSettings(enabled=True, dose_ng=0, duration_s=600, lockout_s=HOUR, max_per_24h=1)
+
+
+def test_a_patient_dose_volume_limit_depends_on_the_drug() -> None:
+    # 250 mcg is 0.5 mL (the P20 patient-dose maximum) of 500 mcg/mL, 0.25 mL of 1000.
+    big = dataclasses.replace(DOSES, dose_ng=250_000, duration_s=HOUR, lockout_s=HOUR)
+    validate_patient_settings(big, P20, 500)
+    bigger = dataclasses.replace(big, dose_ng=250_001)
+    with pytest.raises(OutOfRangeError) as info:
+        validate_patient_settings(bigger, P20, 500)
+    assert (info.value.field, info.value.value, info.value.limit) == (
+        "volume_nl",
+        500_002,
+        P20.patient_dose_max_volume_nl,
+    )
+    validate_patient_settings(bigger, P20, 1000)
 
 
 def test_patient_rule_lockout_then_limit() -> None:
@@ -358,7 +442,7 @@ def test_patient_rule_lockout_then_limit() -> None:
     assert limit.value.doses_in_24h == 4
     check_patient_dose(DOSES, grants, SECONDS_PER_DAY)  # the first grant left the window
     assert doses_in_24h(grants, SECONDS_PER_DAY) == 3
-    assert next_patient_dose_t(DOSES, grants, 7 * HOUR) == SECONDS_PER_DAY
+    assert next_patient_dose_t(RULE, grants, 7 * HOUR) == SECONDS_PER_DAY
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -373,7 +457,7 @@ def test_next_dose_time_is_the_first_second_the_rule_allows(gaps: list[int], wai
         t += gap
         grants.append(t)
     now = t + wait
-    nxt = next_patient_dose_t(DOSES, grants, now)
+    nxt = next_patient_dose_t(RULE, grants, now)
     assert nxt >= now
     check_patient_dose(DOSES, grants, nxt)
     if nxt > now:

@@ -11,6 +11,7 @@ from fractions import Fraction
 import pytest
 
 from firmware_model.errors import (
+    ConcentrationMismatchError,
     InvalidStateError,
     NotEnabledError,
     OutOfRangeError,
@@ -22,34 +23,29 @@ from firmware_model.errors import (
     TimeWentBackwardsError,
     WrongTypeError,
 )
-from firmware_model.prescription import (
-    Bolus,
-    DayProfile,
-    Flex,
-    FlexStep,
-    MinimumRate,
-    PatientDoseSettings,
-    Simple,
-    Stopped,
-)
+from firmware_model.prescription import Bolus, PatientDoseSettings
 from firmware_model.profile import PROFILES
 from firmware_model.pump import Pump
-from firmware_model.timebase import SECONDS_PER_DAY
 from protocol.enums import AlarmCode, BolusKind, ErrorCode, EventCode, Mode, StopReason
+from protocol.timebase import SECONDS_PER_DAY
 
-from .builders import T0_CLOCK_S, events, new_pump, raised
+from . import rx
+from .builders import T0_CLOCK_S, events, new_pump, raised, refill
 
 DAY = SECONDS_PER_DAY
 HOUR = 3_600
 P20, P40 = PROFILES[20], PROFILES[40]
 
-THIRTEEN_STEPS = DayProfile(
-    steps=tuple(FlexStep(start_min=i * 105, rate_nl_per_day=48_000 + 96_000 * i) for i in range(13))
-)
+THIRTEEN_STEPS = [(i * 105, 48_000 + 96_000 * i) for i in range(13)]
+"""(start_min, rate_nl_per_day) of a 13-step flex day."""
 
 
-def therapeutic(volume_nl: int = 100_000, duration_s: int = HOUR) -> Bolus:
-    return Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=volume_nl, duration_s=duration_s)
+def therapeutic(pump: Pump, volume_nl: int = 100_000, duration_s: int = HOUR) -> Bolus:
+    """The therapeutic bolus whose dose is ``volume_nl`` of the drug in the pump."""
+    dose = rx.dose_for_rate(volume_nl, pump.concentration_ug_per_ml)
+    bolus = pump.therapeutic_bolus(dose_ng=dose, duration_s=duration_s)
+    assert (bolus.kind, bolus.volume_nl, bolus.dose_ng) == (BolusKind.THERAPEUTIC, volume_nl, dose)
+    return bolus
 
 
 # ------------------------------------------------------------------ construction and time
@@ -64,6 +60,9 @@ def test_new_pump_logs_power_on_and_reports_its_status() -> None:
     assert status.reservoir_capacity_nl == 20_000_000
     assert status.battery_permille == 1000
     assert status.current_rate_nl_per_day == status.basal_rate_nl_per_day == 200_000
+    # 0.2 mL/day of 500 mcg/mL is 100 mcg/day.
+    assert (status.daily_dose_ng, status.daily_volume_nl) == (100_000, 200_000)
+    assert (status.concentration_ug_per_ml, status.stop_reason) == (500, StopReason.NONE)
 
 
 @pytest.mark.parametrize(
@@ -75,8 +74,12 @@ def test_new_pump_logs_power_on_and_reports_its_status() -> None:
         ({"concentration_ug_per_ml": 750}, OutOfRangeError),
         ({"concentration_ug_per_ml": 50}, OutOfRangeError),  # trial-only without the override
         ({"clock_offset_s": -1}, OutOfRangeError),
-        ({"battery_permille": 1001}, OutOfRangeError),
-        ({"prescription": Simple(rate_nl_per_day=10)}, OutOfRangeError),
+        # protocol.battery refuses it now, with a ValueError (OutOfRangeError before #12).
+        ({"battery_permille": 1001}, ValueError),
+        ({"prescription": rx.simple(10)}, OutOfRangeError),
+        ({"prescription": rx.simple(100_000, 1000)}, ConcentrationMismatchError),
+        ({"prescription": rx.simple(100_000).with_concentration(1000)}, ConcentrationMismatchError),
+        ({"prescription": "SIMPLE 0.1 mL/day"}, WrongTypeError),
         ({"t": 1.5}, WrongTypeError),
     ],
 )
@@ -87,7 +90,7 @@ def test_new_pump_refuses_bad_arguments(kwargs: dict[str, object], error: type[E
         "t": 0,
         "reservoir_nl": 1_000,
         "concentration_ug_per_ml": 500,
-        "prescription": Simple(rate_nl_per_day=100_000),
+        "prescription": rx.simple(100_000),
     }
     with pytest.raises(error):
         Pump.new(**{**base, **kwargs})  # type: ignore[arg-type]
@@ -100,12 +103,13 @@ def test_nonstandard_concentration_needs_the_override() -> None:
         t=0,
         reservoir_nl=1_000,
         concentration_ug_per_ml=50,
-        prescription=Stopped(),
+        prescription=rx.stopped(50),
         allow_nonstandard_concentration=True,
     )
     assert pump.concentration_ug_per_ml == 50
     with pytest.raises(OutOfRangeError, match="even with the override"):
-        pump.refill(
+        refill(
+            pump,
             0,
             removed_nl=0,
             added_nl=0,
@@ -120,7 +124,7 @@ def test_time_never_goes_backwards() -> None:
     with pytest.raises(TimeWentBackwardsError):
         pump.advance_to(99)
     with pytest.raises(TimeWentBackwardsError):
-        pump.program(50, MinimumRate())
+        pump.program(50, rx.minimum_rate())
     assert pump.t == 100
     assert pump.clock(100) == T0_CLOCK_S + 100
 
@@ -129,19 +133,18 @@ def test_time_never_goes_backwards() -> None:
 
 
 def test_thirteen_step_flex_day_delivers_exactly_the_sum_of_its_steps() -> None:
-    pump = new_pump(profile=P40, prescription=Flex(days=(THIRTEEN_STEPS,)))
-    steps = THIRTEEN_STEPS.steps
-    ends = [s.start_min for s in steps[1:]] + [1_440]
+    pump = new_pump(profile=P40, prescription=rx.flex(THIRTEEN_STEPS))
+    steps = THIRTEEN_STEPS
+    ends = [start for start, _ in steps[1:]] + [1_440]
     per_step = [
-        Fraction(s.rate_nl_per_day * (e - s.start_min), 1_440)
-        for s, e in zip(steps, ends, strict=True)
+        Fraction(rate * (e - start), 1_440) for (start, rate), e in zip(steps, ends, strict=True)
     ]
     assert all(v.denominator == 1 for v in per_step)  # chosen so each step is whole nL
     pump.advance_to(DAY)
     assert pump.total_delivered_nl == sum(per_step)
     assert pump.status().daily_volume_nl == sum(per_step)
     # Step by step too: at each boundary the delivered volume is the running sum.
-    pump2 = new_pump(profile=P40, prescription=Flex(days=(THIRTEEN_STEPS,)))
+    pump2 = new_pump(profile=P40, prescription=rx.flex(THIRTEEN_STEPS))
     running = Fraction(0)
     for step, end, volume in zip(steps, ends, per_step, strict=True):
         pump2.advance_to(end * 60)
@@ -150,14 +153,10 @@ def test_thirteen_step_flex_day_delivers_exactly_the_sum_of_its_steps() -> None:
 
 
 def test_flex_days_with_fractional_volumes_lose_nothing_over_many_days() -> None:
-    odd = DayProfile(
-        steps=(
-            FlexStep(start_min=0, rate_nl_per_day=48_001),
-            FlexStep(start_min=15, rate_nl_per_day=99_999),
-        )
-    )
-    pump = new_pump(profile=P40, prescription=Flex(days=(odd,)))
-    per_day = odd.volume_nl()
+    # Odd rates: at 1000 mcg/mL a dose in ng/day runs the same number of nL/day.
+    odd = rx.flex([(0, 48_001), (15, 99_999)], 1000)
+    pump = new_pump(profile=P40, concentration_ug_per_ml=1000, prescription=odd)
+    per_day = Fraction(48_001 * 15 + 99_999 * (1_440 - 15), 1_440)
     assert per_day.denominator != 1
     for n in (1, 2, 7, 30, 365):
         pump.advance_to(n * DAY)
@@ -167,13 +166,14 @@ def test_flex_days_with_fractional_volumes_lose_nothing_over_many_days() -> None
 def test_bolus_returns_to_simple_mode() -> None:
     pump = new_pump()
     pump.advance_to(HOUR)
-    pump.start_bolus(HOUR, therapeutic(100_000, HOUR))
+    pump.start_bolus(HOUR, therapeutic(pump, 100_000, HOUR))
     status = pump.status()
     assert (status.bolus_kind, status.bolus_volume_nl, status.bolus_remaining_nl) == (
         BolusKind.THERAPEUTIC,
         100_000,
         100_000,
     )
+    assert status.bolus_dose_ng == 50_000  # 50 mcg of 500 mcg/mL
     assert status.current_rate_nl_per_day == 2_400_000
     assert status.bolus_end_clock_s == T0_CLOCK_S + 2 * HOUR
     pump.advance_to(2 * HOUR)
@@ -188,18 +188,11 @@ def test_bolus_returns_to_simple_mode() -> None:
 
 
 def test_bolus_returns_to_flex_mode_across_a_step_boundary() -> None:
-    flex = Flex(
-        days=(
-            DayProfile(
-                steps=(
-                    FlexStep(start_min=0, rate_nl_per_day=96_000),
-                    FlexStep(start_min=8 * 60, rate_nl_per_day=480_000),
-                )
-            ),
-        )
-    )
+    flex = rx.flex([(0, 96_000), (8 * 60, 480_000)])
     pump = new_pump(prescription=flex)
-    pump.start_bolus(7 * HOUR, therapeutic(50_000, 2 * HOUR))  # 07:00-09:00, over the 08:00 step
+    pump.start_bolus(
+        7 * HOUR, therapeutic(pump, 50_000, 2 * HOUR)
+    )  # 07:00-09:00, over the 08:00 step
     pump.advance_to(9 * HOUR)
     assert pump.status().mode is Mode.FLEX
     assert pump.status().current_rate_nl_per_day == 480_000
@@ -209,13 +202,15 @@ def test_bolus_returns_to_flex_mode_across_a_step_boundary() -> None:
 
 
 def test_a_prescription_committed_during_a_bolus_starts_after_it() -> None:
+    # The bridge is no longer a bolus (#12): a priming bolus is the one at the maximum rate.
     pump = new_pump()
-    pump.start_bolus(0, Bolus.at_max_rate(kind=BolusKind.BRIDGE, volume_nl=250_000, profile=P20))
-    pump.program(60, Simple(rate_nl_per_day=960_000))
+    pump.start_bolus(0, Bolus.priming(volume_nl=250_000, profile=P20))
+    pump.program(60, rx.simple(960_000))
     assert pump.bolus is not None
-    pump.advance_to(15 * 60 + HOUR)  # bridge: 0.25 mL at 1 mL/h = 15 min
+    pump.advance_to(15 * 60 + HOUR)  # priming: 0.25 mL at 1 mL/h = 15 min
     assert pump.total_delivered_nl == 250_000 + 40_000
-    assert events(pump, EventCode.PROGRAMMED) == [(T0_CLOCK_S + 60, Mode.SIMPLE, 960_000)]
+    # PROGRAMMED's b is today's dose in ng now: 0.96 mL/day of 500 mcg/mL = 480 mcg/day.
+    assert events(pump, EventCode.PROGRAMMED) == [(T0_CLOCK_S + 60, Mode.SIMPLE, 480_000)]
 
 
 def test_low_reservoir_at_day_ninety_exactly() -> None:
@@ -228,16 +223,11 @@ def test_low_reservoir_at_day_ninety_exactly() -> None:
 
 
 def test_seven_years_take_well_under_a_second() -> None:
-    pump = new_pump(profile=P40, prescription=Flex(days=(THIRTEEN_STEPS,)), reservoir_nl=40_000_000)
+    pump = new_pump(profile=P40, prescription=rx.flex(THIRTEEN_STEPS), reservoir_nl=40_000_000)
     started = time.perf_counter()
     for day in range(90, 7 * 365, 90):
         pump.advance_to(day * DAY)
-        pump.refill(
-            day * DAY,
-            removed_nl=pump.estimated_reservoir_nl,
-            added_nl=40_000_000,
-            concentration_ug_per_ml=500,
-        )
+        refill(pump, day * DAY, removed_nl=pump.estimated_reservoir_nl, added_nl=40_000_000)
     pump.advance_to(7 * 365 * DAY)
     elapsed = time.perf_counter() - started
     # Event-driven: about one segment per flex step per day, never per tick.
@@ -253,21 +243,25 @@ def test_seven_years_take_well_under_a_second() -> None:
 
 def test_stop_cancels_the_bolus_and_resume_returns_to_the_mode() -> None:
     pump = new_pump()
-    pump.start_bolus(0, therapeutic(100_000, HOUR))
+    pump.start_bolus(0, therapeutic(pump, 100_000, HOUR))
     pump.stop(HOUR // 2, StopReason.MRI)
     assert events(pump, EventCode.BOLUS_CANCELLED) == [
         (T0_CLOCK_S + HOUR // 2, BolusKind.THERAPEUTIC, 50_000)
     ]
     assert pump.status().stop_reason is StopReason.MRI
     assert not pump.status().delivering
+    # One meaning of stopped (#12): the mode reads STOPPED while STOP_PUMP is in force.
+    assert pump.mode is pump.status().mode is Mode.STOPPED
+    assert pump.prescription.mode is Mode.SIMPLE
     with pytest.raises(InvalidStateError):
         pump.stop(HOUR, StopReason.OTHER)
     with pytest.raises(InvalidStateError, match="stopped"):
-        pump.start_bolus(HOUR, therapeutic())
+        pump.start_bolus(HOUR, therapeutic(pump))
     pump.advance_to(DAY)
     assert pump.total_delivered_nl == 50_000
     pump.resume(DAY)
     assert events(pump, EventCode.RESUMED) == [(T0_CLOCK_S + DAY, Mode.SIMPLE, 0)]
+    assert (pump.mode, pump.status().stop_reason) == (Mode.SIMPLE, StopReason.NONE)
     with pytest.raises(InvalidStateError):
         pump.resume(DAY)
     pump.advance_to(2 * DAY)
@@ -277,18 +271,46 @@ def test_stop_cancels_the_bolus_and_resume_returns_to_the_mode() -> None:
 def test_bolus_refusals() -> None:
     pump = new_pump(reservoir_nl=1_100_000)
     with pytest.raises(OutOfRangeError, match="what the reservoir can deliver"):
-        pump.start_bolus(0, therapeutic(100_001, HOUR))
+        pump.start_bolus(0, therapeutic(pump, 100_002, HOUR))  # 2 nL hold a whole ng at 500
     with pytest.raises(OutOfRangeError, match="request_patient_dose"):
         pump.start_bolus(0, Bolus(kind=BolusKind.PATIENT, volume_nl=10_000, duration_s=600))
-    pump.start_bolus(0, therapeutic(50_000, HOUR))
+    pump.start_bolus(0, therapeutic(pump, 100_000, HOUR))  # exactly what it can deliver
+    pump.cancel_bolus(0)
+    pump.start_bolus(0, therapeutic(pump, 50_000, HOUR))
     with pytest.raises(InvalidStateError, match="bolus is running"):
-        pump.start_bolus(1, therapeutic(10_000, HOUR))
+        pump.start_bolus(1, therapeutic(pump, 10_000, HOUR))
     assert pump.cancel_bolus(HOUR // 4) == 12_500
     with pytest.raises(InvalidStateError):
         pump.cancel_bolus(HOUR // 4)
-    pump.program(HOUR, Stopped())
+    pump.program(HOUR, rx.stopped())
     with pytest.raises(InvalidStateError, match="STOPPED"):
-        pump.start_bolus(HOUR, therapeutic(10_000, HOUR))
+        pump.start_bolus(HOUR, therapeutic(pump, 10_000, HOUR))
+
+
+def test_a_stopped_prescription_is_stopped_therapy_that_only_programming_restarts() -> None:
+    # By design (#12): a STOPPED prescription is not delivering and reads STOPPED, with no
+    # stop reason; RESUME only undoes STOP_PUMP and refuses it, saying what to do instead.
+    pump = new_pump()
+    pump.program(HOUR, rx.stopped())
+    status = pump.status()
+    assert (pump.mode, status.mode, status.stop_reason) == (
+        Mode.STOPPED,
+        Mode.STOPPED,
+        StopReason.NONE,
+    )
+    assert not pump.delivering and not status.delivering
+    assert status.current_rate_nl_per_day == 0
+    with pytest.raises(InvalidStateError, match="program a prescription"):
+        pump.resume(HOUR)
+    with pytest.raises(InvalidStateError, match="already stopped"):
+        pump.stop(HOUR, StopReason.OTHER)
+    delivered = pump.total_delivered_nl
+    pump.advance_to(DAY)
+    assert pump.total_delivered_nl == delivered
+    pump.program(DAY, rx.simple(200_000))
+    assert pump.delivering and pump.mode is Mode.SIMPLE
+    pump.advance_to(2 * DAY)
+    assert pump.total_delivered_nl == delivered + 200_000
 
 
 # ------------------------------------------------------------------ refill
@@ -297,8 +319,8 @@ def test_bolus_refusals() -> None:
 def test_refill_reports_expected_volume_and_discrepancy() -> None:
     pump = new_pump(reservoir_nl=10_000_000)
     pump.advance_to(10 * DAY)  # 2 mL delivered: 8 mL expected
-    result = pump.refill(
-        10 * DAY, removed_nl=7_500_000, added_nl=18_000_000, concentration_ug_per_ml=1000
+    result = refill(
+        pump, 10 * DAY, removed_nl=7_500_000, added_nl=18_000_000, concentration_ug_per_ml=1000
     )
     assert (result.expected_nl, result.removed_nl, result.discrepancy_nl) == (
         8_000_000,
@@ -310,26 +332,26 @@ def test_refill_reports_expected_volume_and_discrepancy() -> None:
     assert result.reservoir_nl == 18_500_000  # 0.5 mL stayed in and 18 mL went in
     assert pump.concentration_ug_per_ml == 1000
     assert events(pump, EventCode.REFILLED) == [(T0_CLOCK_S + 10 * DAY, 18_000_000, 1000)]
+    # The same dose (100 mcg/day) of the stronger drug: half the volume (no bridge asked).
+    assert pump.prescription == rx.simple(200_000).with_concentration(1000)
+    assert (result.bridge_volume_nl, pump.bridge) == (0, None)
+    assert pump.status().basal_rate_nl_per_day == 100_000
 
 
 @pytest.mark.parametrize(("profile", "threshold_nl"), [(P20, 1_000_000), (P40, 2_000_000)])
 def test_discrepancy_over_the_threshold_is_flagged(profile: object, threshold_nl: int) -> None:
     assert profile in (P20, P40)
     pump = new_pump(profile=P20 if profile is P20 else P40, reservoir_nl=10_000_000)
-    ok = pump.refill(
-        0, removed_nl=10_000_000 - threshold_nl, added_nl=0, concentration_ug_per_ml=500
-    )
+    ok = refill(pump, 0, removed_nl=10_000_000 - threshold_nl, added_nl=0)
     assert not ok.discrepancy_flagged
     pump2 = new_pump(profile=P20 if profile is P20 else P40, reservoir_nl=10_000_000)
-    bad = pump2.refill(
-        0, removed_nl=10_000_000 - threshold_nl - 1, added_nl=0, concentration_ug_per_ml=500
-    )
+    bad = refill(pump2, 0, removed_nl=10_000_000 - threshold_nl - 1, added_nl=0)
     assert bad.discrepancy_flagged
 
 
 def test_removing_more_than_the_reservoir_holds_is_a_flagged_pocket_fill() -> None:
     pump = new_pump(reservoir_nl=3_000_000)
-    result = pump.refill(0, removed_nl=6_000_000, added_nl=20_000_000, concentration_ug_per_ml=500)
+    result = refill(pump, 0, removed_nl=6_000_000, added_nl=20_000_000)
     assert result.discrepancy_nl == 3_000_000
     assert result.discrepancy_flagged
     assert pump.total_removed_nl == 3_000_000  # only what was in the reservoir left it
@@ -342,7 +364,7 @@ def test_removing_more_than_the_reservoir_holds_is_a_flagged_pocket_fill() -> No
 def test_overfill_is_refused() -> None:
     pump = new_pump(reservoir_nl=5_000_000)
     with pytest.raises(OverfillError) as info:
-        pump.refill(0, removed_nl=0, added_nl=15_000_001, concentration_ug_per_ml=500)
+        refill(pump, 0, removed_nl=0, added_nl=15_000_001)
     assert info.value.room_nl == 15_000_000
     assert pump.estimated_reservoir_nl == 5_000_000
 
@@ -365,17 +387,7 @@ def test_alarm_volume_range_and_immediate_alarm() -> None:
 
 
 def test_set_clock_moves_the_flex_phase_and_logs_the_change() -> None:
-    flex = Flex(
-        days=(
-            DayProfile(
-                steps=(
-                    FlexStep(start_min=0, rate_nl_per_day=100_000),
-                    FlexStep(start_min=12 * 60, rate_nl_per_day=500_000),
-                )
-            ),
-        )
-    )
-    pump = new_pump(prescription=flex)
+    pump = new_pump(prescription=rx.flex([(0, 100_000), (12 * 60, 500_000)]))
     assert pump.status().basal_rate_nl_per_day == 100_000
     pump.set_clock(60, T0_CLOCK_S + 13 * HOUR)
     assert events(pump, EventCode.CLOCK_SET) == [(T0_CLOCK_S + 13 * HOUR, 13 * HOUR - 60, 0)]
@@ -391,8 +403,9 @@ def test_set_clock_moves_the_flex_phase_and_logs_the_change() -> None:
 # ------------------------------------------------------------------ patient doses
 
 DOSES = PatientDoseSettings(
-    enabled=True, volume_nl=20_000, duration_s=600, lockout_s=2 * HOUR, max_per_24h=3
+    enabled=True, dose_ng=10_000, duration_s=600, lockout_s=2 * HOUR, max_per_24h=3
 )
+"""10 mcg a dose: 0.02 mL of the 500 mcg/mL the test pumps hold."""
 
 
 def test_patient_doses_lockout_limit_and_refusals_logged() -> None:
@@ -401,9 +414,10 @@ def test_patient_doses_lockout_limit_and_refusals_logged() -> None:
         pump.request_patient_dose(0)
     assert events(pump, EventCode.PATIENT_DOSE_REFUSED) == [(T0_CLOCK_S, ErrorCode.NOT_ENABLED, 0)]
     pump.set_patient_settings(0, DOSES)
-    assert events(pump, EventCode.PATIENT_SETTINGS_SET) == [(T0_CLOCK_S, 20_000, 3)]
+    # PATIENT_SETTINGS_SET's a is the dose in ng now.
+    assert events(pump, EventCode.PATIENT_SETTINGS_SET) == [(T0_CLOCK_S, 10_000, 3)]
     grant = pump.request_patient_dose(100)
-    assert (grant.volume_nl, grant.doses_in_24h) == (20_000, 1)
+    assert (grant.dose_ng, grant.volume_nl, grant.doses_in_24h) == (10_000, 20_000, 1)
     assert grant.ends_at_clock_s == T0_CLOCK_S + 700
     assert grant.next_allowed_at_clock_s == T0_CLOCK_S + 100 + 2 * HOUR
     assert pump.status().bolus_kind is BolusKind.PATIENT
@@ -459,26 +473,43 @@ Command = Callable[[Pump], object]
 def prepared() -> Pump:
     pump = new_pump(reservoir_nl=5_000_000)
     pump.set_patient_settings(0, DOSES)
-    pump.start_bolus(0, therapeutic(10_000, HOUR))
+    pump.start_bolus(0, therapeutic(pump, 10_000, HOUR))
     pump.advance_to(HOUR // 2)
     return pump
 
 
 REFUSED: list[tuple[str, Command]] = [
-    ("program", lambda p: p.program(p.t, Simple(rate_nl_per_day=1))),
-    ("bolus running", lambda p: p.start_bolus(p.t, therapeutic())),
-    (
-        "refill overfill",
-        lambda p: p.refill(p.t, removed_nl=0, added_nl=20_000_000, concentration_ug_per_ml=500),
-    ),
+    ("program", lambda p: p.program(p.t, rx.simple(2))),
+    ("program other drug", lambda p: p.program(p.t, rx.simple(200_000, 1000))),
+    ("bolus running", lambda p: p.start_bolus(p.t, therapeutic(p))),
+    ("refill overfill", lambda p: refill(p, p.t, removed_nl=0, added_nl=20_000_000)),
     (
         "refill concentration",
-        lambda p: p.refill(p.t, removed_nl=0, added_nl=1, concentration_ug_per_ml=7),
+        lambda p: refill(p, p.t, removed_nl=0, added_nl=1, concentration_ug_per_ml=7),
+    ),
+    ("refill negative", lambda p: refill(p, p.t, removed_nl=-1, added_nl=1)),
+    (
+        "refill prescription for another drug",
+        lambda p: refill(
+            p,
+            p.t,
+            removed_nl=0,
+            added_nl=1,
+            concentration_ug_per_ml=1000,
+            prescription=p.prescription,
+        ),
     ),
     (
-        "refill negative",
-        lambda p: p.refill(p.t, removed_nl=-1, added_nl=1, concentration_ug_per_ml=500),
+        "refill bridge without an implant record",
+        lambda p: refill(
+            p, p.t, removed_nl=0, added_nl=1, concentration_ug_per_ml=1000, bridge=True
+        ),
     ),
+    (
+        "refill bridge at the same drug",
+        lambda p: refill(p, p.t, removed_nl=0, added_nl=1, bridge=True),
+    ),
+    ("cancel bridge", lambda p: p.cancel_bridge(p.t)),
     ("alarm volume", lambda p: p.set_alarm_volume(p.t, 1)),
     ("silence", lambda p: p.silence_alarm(p.t, AlarmCode.EOS)),
     ("clear", lambda p: p.clear_alarm(p.t, AlarmCode.ERI)),
@@ -519,7 +550,7 @@ def test_a_refused_patient_dose_changes_nothing_but_the_log() -> None:
 
 
 def test_telemetry_drains_the_battery_exactly() -> None:
-    pump = new_pump(prescription=Stopped())
+    pump = new_pump(prescription=rx.stopped())
     start = pump.battery_uc
     pump.note_telemetry(0, 600)
     assert start - pump.battery_uc == 600 * P20.battery_telemetry_drain_uc_per_s
@@ -542,26 +573,20 @@ def test_log_event_is_stamped_with_the_rtc() -> None:
 
 def test_bias_makes_the_estimate_drift_and_the_refill_finds_it() -> None:
     biased = dataclasses.replace(P20, delivery_bias_ppm=50_000)  # delivers 5 % more
-    pump = new_pump(
-        profile=biased, reservoir_nl=20_000_000, prescription=Simple(rate_nl_per_day=1_000_000)
-    )
+    pump = new_pump(profile=biased, reservoir_nl=20_000_000, prescription=rx.simple(1_000_000))
     pump.advance_to(15 * DAY)
     assert pump.total_commanded_nl == 15_000_000
     assert pump.total_delivered_nl == 15_750_000
     assert pump.estimated_reservoir_nl == 5_000_000
     assert pump.reservoir_nl == 4_250_000
-    result = pump.refill(
-        15 * DAY, removed_nl=pump.reservoir_nl, added_nl=15_000_000, concentration_ug_per_ml=500
-    )
+    result = refill(pump, 15 * DAY, removed_nl=pump.reservoir_nl, added_nl=15_000_000)
     assert result.discrepancy_nl == -750_000
     assert (
         pump.total_filled_nl == pump.total_delivered_nl + pump.reservoir_nl + pump.total_removed_nl
     )
     # A dry pump pumps nothing: with a large bias the reservoir empties before the estimate does.
     fast = dataclasses.replace(P20, delivery_bias_ppm=500_000)
-    dry = new_pump(
-        profile=fast, reservoir_nl=4_000_000, prescription=Simple(rate_nl_per_day=1_000_000)
-    )
+    dry = new_pump(profile=fast, reservoir_nl=4_000_000, prescription=rx.simple(1_000_000))
     dry.advance_to(10 * DAY)
     assert dry.reservoir_nl == 0
     assert dry.total_delivered_nl == 4_000_000

@@ -11,10 +11,9 @@ from emulator.presets import PRESETS
 from firmware_model.pump import Pump
 from firmware_model.telemetry import (
     RX_SILENCE_RESET_S,
+    TELEMETRY_S_PER_FRAME,
     PumpTelemetry,
     TelemetryLink,
-    prescription_to_spec,
-    spec_to_prescription,
 )
 from protocol import messages as m
 from protocol.codec import Deframer
@@ -54,20 +53,30 @@ def pump() -> Pump:
     return PRESETS["default"].build(t=T0)
 
 
-def test_conversions_round_trip() -> None:
-    for setup in PRESETS.values():
-        spec = prescription_to_spec(setup.prescription)
-        assert spec_to_prescription(spec) == setup.prescription
+def test_the_pump_runs_the_wire_prescription_and_reads_it_back_unchanged() -> None:
+    # No conversion any more: the pump holds the PrescriptionSpec the wire carries.
+    for name, setup in PRESETS.items():
+        pump = setup.build(t=T0)
+        assert pump.prescription == setup.prescription, name
+        response = Pair(pump).call(m.ReadPrescriptionRequest())
+        assert isinstance(response, m.ReadPrescriptionResponse)
+        assert response.prescription == setup.prescription, name
+        assert response.checksum == m.prescription_checksum(setup.prescription), name
     weekly = m.PrescriptionSpec.flex_weekly(
-        [[m.FlexStep(start_min=0, rate_nl_per_day=100_000 + d * 1000)] for d in range(7)]
+        [[m.FlexStep(start_min=0, dose_ng_per_day=100_000 + d * 1000)] for d in range(7)],
+        concentration_ug_per_ml=500,
     )
-    assert prescription_to_spec(spec_to_prescription(weekly)) == weekly
+    pump = PRESETS["default"].build(t=T0)
+    pump.program(T0, weekly)
+    assert Pump.from_bytes(pump.to_bytes()).prescription == weekly
 
 
 def test_a_retransmitted_bolus_runs_once(pump: Pump) -> None:
     pair = Pair(pump)
     seq, data = pair.session.request(
-        m.StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=3600)
+        m.StartBolusRequest(
+            kind=BolusKind.THERAPEUTIC, dose_ng=25_000, volume_nl=0, duration_s=3600
+        )
     )
     first = pair.link.receive(data, t=T0, now_s=0)
     again = pair.link.receive(data, t=T0 + 1, now_s=1)
@@ -85,7 +94,9 @@ def test_a_malformed_request_changes_nothing(pump: Pump) -> None:
     executed = pair.link.requests_executed
     # A STAGE whose payload is cut short, properly MAC'd: the session refuses it as MALFORMED.
     seq, data = pair.session.request(
-        m.StagePrescriptionRequest(prescription=m.PrescriptionSpec.simple(300_000))
+        m.StagePrescriptionRequest(
+            prescription=m.PrescriptionSpec.simple(150_000, concentration_ug_per_ml=500)
+        )
     )
     frame = Deframer().feed(data)[0]
     key = pair.session._key  # the test plays a programmer with a defective encoder
@@ -94,9 +105,15 @@ def test_a_malformed_request_changes_nothing(pump: Pump) -> None:
     answer = Deframer().feed(pair.link.receive(encode_frame(bad), t=T0, now_s=0))[0]
     assert answer.op == 0x7F and answer.payload[0] == ErrorCode.MALFORMED
     assert pair.link.requests_executed == executed
-    # Only the radio time is charged to the battery; therapy and reservoir are untouched.
-    after = dataclasses.replace(pump.status(), projected_battery_life_s=0, eri_at_clock_s=0)
-    assert after == dataclasses.replace(before, projected_battery_life_s=0, eri_at_clock_s=0)
+    # Only the radio time is charged to the battery (one frame, exactly); therapy and
+    # reservoir are untouched. (STATUS now reports battery_uc, so it is compared apart.)
+    status = pump.status()
+    assert before.battery_uc - status.battery_uc == (
+        TELEMETRY_S_PER_FRAME * pump.profile.battery_telemetry_drain_uc_per_s
+    )
+    ignored = {"projected_battery_life_s": 0, "eri_at_clock_s": 0, "battery_uc": 0}
+    after = dataclasses.replace(status, **ignored)
+    assert after == dataclasses.replace(before, **ignored)
     assert pump.prescription == PRESETS["default"].prescription
 
 
@@ -108,11 +125,14 @@ def test_forbidden_and_refused_requests_change_no_therapy(pump: Pump) -> None:
     clinician = Pair(pump)
     with pytest.raises(NakError) as err:
         clinician.call(
-            m.RefillRequest(
+            m.StageRefillRequest(
                 removed_nl=0,
                 added_nl=5_000_000,
                 concentration_ug_per_ml=500,
                 allow_nonstandard=False,
+                bridge=False,
+                drug_lot="",
+                prescription=pump.prescription,
             )
         )
     assert err.value.code is ErrorCode.OVERFILL

@@ -19,16 +19,26 @@ from emulator.presets import PRESETS
 from protocol import messages as m
 from protocol.codec import Deframer
 from protocol.enums import BolusKind, StopReason
+from tests.firmware_model.rx import IMPLANT
 from tests.firmware_model.test_telemetry import Pair
 from tests.support import T0
 
 _THERAPY_CHANGES: list[m.Message] = [
-    m.StagePrescriptionRequest(prescription=m.PrescriptionSpec.simple(900_000)),
-    m.StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=100_000, duration_s=600),
-    m.StopPumpRequest(reason=StopReason.OTHER),
-    m.RefillRequest(
-        removed_nl=0, added_nl=0, concentration_ug_per_ml=1000, allow_nonstandard=False
+    m.StagePrescriptionRequest(
+        prescription=m.PrescriptionSpec.simple(450_000, concentration_ug_per_ml=500)
     ),
+    m.StartBolusRequest(kind=BolusKind.THERAPEUTIC, dose_ng=50_000, volume_nl=0, duration_s=600),
+    m.StopPumpRequest(reason=StopReason.OTHER),
+    m.StageRefillRequest(
+        removed_nl=0,
+        added_nl=0,
+        concentration_ug_per_ml=1000,
+        allow_nonstandard=False,
+        bridge=True,
+        drug_lot="LOT-1",
+        prescription=m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=1000),
+    ),
+    m.SetImplantRequest(implant=IMPLANT),
     m.SetAlarmVolumeRequest(volume_nl=3_000_000),
 ]
 
@@ -43,6 +53,8 @@ def _therapy(pair: Pair) -> tuple[object, ...]:
         s.reservoir_nl,
         s.concentration_ug_per_ml,
         s.alarm_volume_nl,
+        s.bridge_remaining_nl,
+        pair.head.pump.implant,
     )
 
 

@@ -122,8 +122,19 @@ def test_the_clock_offer_sets_the_pump_clock(
 ) -> None:
     home = programmer.controllers["home"]
     assert isinstance(home, HomeController)
+    # The demo pump is a simulation: its clock is "now", nothing is compared or offered.
+    assert "simulated time is the only" in home.page.clock.value("offset")
+    assert home.page.set_clock_button.isHidden()
+    # Outside a simulation the clocks are compared; the offer shows only when they disagree.
+    programmer.link.simulated_override = False
+    with qtbot.waitSignal(programmer.link.snapshot, timeout=WAIT_MS):
+        programmer.link.reconnect()
     assert home.page.clock.value("offset") == "in step (within 1 s)"
+    assert home.page.set_clock_button.isHidden()
     programmer_clock.now_s = T0 + 600
+    with qtbot.waitSignal(programmer.link.snapshot, timeout=WAIT_MS):
+        programmer.link.interrogate()
+    assert not home.page.set_clock_button.isHidden()
     asked: list[str] = []
 
     def confirm(_title: str, text: str) -> bool:
@@ -145,7 +156,12 @@ def test_declining_the_clock_offer_changes_nothing(
     home = programmer.controllers["home"]
     assert isinstance(home, HomeController)
     home.confirm = lambda _title, _text: False
+    programmer.link.simulated_override = False
     programmer_clock.now_s = T0 + 600
+    with qtbot.waitSignal(programmer.link.snapshot, timeout=WAIT_MS):
+        programmer.link.reconnect()
+    qtbot.waitUntil(lambda: not programmer.link.busy, timeout=WAIT_MS)
+    assert not home.page.set_clock_button.isHidden()
     qtbot.mouseClick(home.page.set_clock_button, Qt.MouseButton.LeftButton)
     assert not programmer.link.busy
     assert programmer.record.actions == ()

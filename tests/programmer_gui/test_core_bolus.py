@@ -1,15 +1,17 @@
-"""Boluses: volumes from catheter and tubing, refusals, the alarm-date effect, progress."""
+"""Boluses: a therapeutic dose, priming from the implant record, refusals, the alarm-date
+effect (the pump's own forecast), progress. There is no bridge bolus."""
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
 
 from programmer_gui.core.bolus import (
+    KIND_NAMES,
     BolusEntryError,
-    bridge,
-    bridge_volume_nl,
+    NoImplantRecordError,
     build_review,
     duration_at_max_rate_s,
     format_duration_s,
@@ -19,22 +21,25 @@ from programmer_gui.core.bolus import (
     therapeutic,
     volume_from_log,
 )
-from protocol import messages as m
-from protocol.enums import BolusKind, EventCode
+from protocol.enums import BolusKind, EventCode, StopReason
 from tests.programmer_gui.pump_support import connected
+from tests.programmer_gui.test_core_snapshot import IMPLANT_110, make_snapshot
 
 
-def test_bridge_and_priming_volumes_from_device_info() -> None:
+def test_priming_volumes_come_from_the_implant_record() -> None:
     with connected("demo") as world:
-        device = world.snapshot().device
-    # 0.2 mL of tubing + 110 cm x 0.0026 mL/cm = 0.486 mL
-    assert bridge_volume_nl(device, 110) == 486_000
-    assert priming_volume_nl(device, 110, include_tubing=False) == 286_000
-    assert priming_volume_nl(device, 110, include_tubing=True) == 486_000
+        snapshot = world.snapshot()
+    device, implant = snapshot.device, snapshot.implant_record
+    assert implant is not None
+    # 110 cm x 0.0026 mL/cm = 0.286 mL; with the 0.2 mL tubing 0.486 mL.
+    assert priming_volume_nl(device, implant, include_tubing=False) == 286_000
+    assert priming_volume_nl(device, implant, include_tubing=True) == 486_000
+    # An uncertain length is primed to its upper bound.
+    wider = dataclasses.replace(implant, catheter_length_uncertainty_mm=50)
+    assert priming_volume_nl(device, wider, include_tubing=False) == 299_000
     # At 24 mL/day, 0.486 mL takes 1749.6 s, rounded up as the pump does.
     assert duration_at_max_rate_s(486_000, device.max_rate_nl_per_day) == 1750
-    with pytest.raises(BolusEntryError):
-        bridge_volume_nl(device, 0)
+    assert BolusKind.BRIDGE not in KIND_NAMES
 
 
 def test_durations_read_well() -> None:
@@ -49,7 +54,7 @@ def test_therapeutic_plan_and_its_refusals() -> None:
         snapshot = world.snapshot()
         plan = therapeutic(dose_ug=50, duration_s=3600, snapshot=snapshot)
         assert plan.ok and plan.volume_nl == 25_000  # 50 mcg at 2000 mcg/mL
-        assert plan.dose_ug == 50 and plan.wire_duration_s == 3600
+        assert plan.dose_ug == 50 and plan.dose_ng == 50_000
         assert plan.reservoir_after_nl == snapshot.status.reservoir_nl - 25_000
         too_fast = therapeutic(dose_ug=2000, duration_s=60, snapshot=snapshot)
         assert any("needs at least" in r for r in too_fast.refusals)
@@ -65,7 +70,20 @@ def test_therapeutic_plan_and_its_refusals() -> None:
             build_review(too_fast, snapshot)
 
 
-def test_the_alarm_date_moves_earlier_by_the_extra_volume() -> None:
+def test_during_a_bridge_a_bolus_dose_is_a_volume_of_the_old_drug() -> None:
+    snapshot = make_snapshot(concentration_ug_per_ml=2000, bridge=(300_000, 500))
+    plan = therapeutic(dose_ug=50, duration_s=3600, snapshot=snapshot)
+    assert plan.volume_nl == 100_000  # 50 mcg of the old 500 mcg/mL
+    assert plan.concentration_ug_per_ml == 500 and plan.dose_ug == 50
+
+
+def test_stopped_pumps_take_no_bolus() -> None:
+    stopped = make_snapshot(stop_reason=StopReason.MRI)
+    plan = therapeutic(dose_ug=50, duration_s=3600, snapshot=stopped)
+    assert "therapy is stopped: resume it first" in plan.refusals
+
+
+def test_the_alarm_date_moves_earlier_and_equals_the_pumps() -> None:
     with connected("default") as world:  # simple 0.2 mL/day, 20 mL
         snapshot = world.snapshot()
         plan = therapeutic(dose_ug=100, duration_s=3600, snapshot=snapshot)  # 0.2 mL at 500
@@ -73,31 +91,29 @@ def test_the_alarm_date_moves_earlier_by_the_extra_volume() -> None:
         # 0.2 mL in 1 h instead of 1/24 of a day's 0.2 mL: 0.1917 mL more, 23 h earlier.
         earlier_s = plan.alarm_at_before_s - plan.alarm_at_after_s
         assert abs(earlier_s - 23 * 3600) <= 2
-        world.client.start_bolus(BolusKind.THERAPEUTIC, plan.volume_nl, 3600)
-        pump_alarm = world.client.status().low_reservoir_alarm_at_s
-        assert pump_alarm is not None and abs(pump_alarm - plan.alarm_at_after_s) <= 2
+        build_review(plan, snapshot).action.run(world.client)
+        # The pump's own date, to the second (the same maths, from the same STATUS).
+        assert world.client.status().low_reservoir_alarm_at_s == plan.alarm_at_after_s
 
 
-def test_bridge_review_runs_and_progress_is_reported() -> None:
+def test_a_therapeutic_review_runs_and_progress_is_reported() -> None:
     with connected("demo") as world:
         snapshot = world.snapshot()
-        plan = bridge(catheter_length_cm=110, snapshot=snapshot)
-        assert plan.ok and plan.duration_s == 1750 and plan.wire_duration_s == 0
+        plan = therapeutic(dose_ug=50, duration_s=3600, snapshot=snapshot)
         review = build_review(plan, snapshot)
-        assert review.title == "Review: bridge bolus"
-        assert any(r.label == "Volume" and "0.486 mL" in r.pending for r in review.rows)
-        assert "bridge bolus" in review.action.run(world.client)
-        world.pump.clock.advance(875)
+        assert review.title == "Review: therapeutic bolus"
+        assert any(r.label == "Volume" and "0.025 mL" in r.pending for r in review.rows)
+        assert "therapeutic bolus" in review.action.run(world.client)
+        world.pump.clock.advance(1800)
         after = world.snapshot()
         assert review.action.verify(after)
         running = progress(after.status, volume_nl=plan.volume_nl)
-        assert running is not None and running.kind is BolusKind.BRIDGE
+        assert running is not None and running.kind is BolusKind.THERAPEUTIC
         assert running.fraction_done == Fraction(1, 2)
         assert running.text() == (
-            "Bridge bolus: 0.243 mL left of 0.486 mL (50 % done), ends in 14 min 35 s"
+            "Therapeutic bolus: 0.012 mL left of 0.025 mL (50 % done), ends in 30 min"
         )
-        # A second bolus while one runs is refused by the programmer.
-        again = bridge(catheter_length_cm=110, snapshot=after)
+        again = therapeutic(dose_ug=50, duration_s=3600, snapshot=after)
         assert any("is running" in r for r in again.refusals)
         entries = list(world.client.event_log())
         assert volume_from_log(entries) == plan.volume_nl
@@ -106,38 +122,32 @@ def test_bridge_review_runs_and_progress_is_reported() -> None:
         assert volume_from_log(list(world.client.event_log())) is None
 
 
-def test_priming_always_warns_about_a_full_catheter() -> None:
+def test_priming_warns_of_a_full_catheter_and_of_mixing_and_starts_by_volume() -> None:
     with connected("demo") as world:
-        plan = priming(catheter_length_cm=50, include_tubing=False, snapshot=world.snapshot())
-    assert plan.volume_nl == 130_000
-    assert [code for code, _ in plan.warnings] == ["priming-full-catheter"]
-    assert "260 mcg" in plan.warnings[0][1]  # 0.13 mL at 2000 mcg/mL
+        snapshot = world.snapshot()
+        plan = priming(include_tubing=False, snapshot=snapshot)
+        assert plan.volume_nl == 286_000 and plan.duration_s == 1030
+        assert [code for code, _ in plan.warnings] == ["priming-full-catheter", "priming-mixing"]
+        assert "572 mcg" in plan.warnings[0][1]  # 0.286 mL at 2000 mcg/mL
+        assert "mix" in plan.warnings[1][1]
+        build_review(plan, snapshot).action.run(world.client)
+        status = world.client.status()
+        assert status.bolus_kind is BolusKind.PRIMING and status.bolus_volume_nl == 286_000
+
+
+def test_priming_never_assumes_a_catheter_length() -> None:
+    with pytest.raises(NoImplantRecordError, match="never assumed"):
+        priming(include_tubing=False, snapshot=make_snapshot(implant=None))
+    plan = priming(include_tubing=True, snapshot=make_snapshot(implant=IMPLANT_110))
+    assert plan.volume_nl == 486_000
 
 
 def test_progress_without_a_known_volume() -> None:
-    status_fields = dict(
-        clock_s=100,
-        mode=1,
-        bolus_kind=BolusKind.THERAPEUTIC,
-        bolus_remaining_nl=5_000,
-        bolus_ends_at_s=160,
-        current_rate_nl_per_day=0,
-        daily_volume_nl=0,
-        concentration_ug_per_ml=500,
-        reservoir_nl=1,
-        capacity_nl=2,
-        alarm_volume_nl=1,
-        alarms_active=frozenset(),
-        alarms_silenced=frozenset(),
-        low_reservoir_alarm_at_s=None,
-        empty_at_s=None,
-        battery_permille=1000,
-        eri_at_s=None,
-        prescription_checksum=0,
-        delivering=True,
-    )
-    running = progress(m.StatusResponse(**status_fields))  # type: ignore[arg-type]
+    snapshot = make_snapshot(bolus=(BolusKind.THERAPEUTIC, 5_000, 1_790_000_060))
+    running = progress(snapshot.status)
     assert running is not None and running.fraction_done is None
     assert running.text() == "Therapeutic bolus: 0.005 mL left, ends in 1 min"
+    from protocol import messages as m  # noqa: PLC0415
+
     entry = m.LogEntry(index=0, clock_s=1, code=EventCode.BOLUS_STARTED, a=1, b=7)
     assert volume_from_log([entry]) == 7

@@ -9,8 +9,8 @@ from fractions import Fraction
 import pytest
 
 from emulator.presets import PRESETS, PumpSetup
-from firmware_model.prescription import Simple
 from programmer_gui.core import PumpDataError
+from programmer_gui.core.dates import SECONDS_PER_DAY
 from programmer_gui.core.dose import (
     ConfirmationRequiredError,
     DoseChange,
@@ -18,7 +18,6 @@ from programmer_gui.core.dose import (
     NoChangeError,
 )
 from programmer_gui.core.entry import EntryError, EntryProblem
-from programmer_gui.core.forecast import SECONDS_PER_DAY
 from programmer_gui.core.review import WarningCode
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
@@ -32,11 +31,12 @@ DAY = SECONDS_PER_DAY
 
 def at_2000(dose_ug_per_day: int) -> DoseChange:
     """A 40 mL pump at 2000 mcg/mL running ``dose_ug_per_day``, 30 mL left."""
-    rate = dose_ug_per_day * 1_000_000 // 2000
     return DoseChange(
         make_snapshot(
             model=40,
-            prescription=m.PrescriptionSpec.simple(rate),
+            prescription=m.PrescriptionSpec.simple(
+                dose_ug_per_day * 1000, concentration_ug_per_ml=2000
+            ),
             concentration_ug_per_ml=2000,
             reservoir_nl=30_000_000,
         )
@@ -49,7 +49,7 @@ def test_400_mcg_per_day_at_2000_mcg_per_ml_is_0_2_ml_per_day() -> None:
     assert preview.rate_nl_per_day == 200_000
     assert preview.rate_text == "0.200 mL/day"
     assert preview.dose_text == "400 mcg/day"
-    assert preview.prescription == m.PrescriptionSpec.simple(200_000)
+    assert preview.prescription == m.PrescriptionSpec.simple(400_000, concentration_ug_per_ml=2000)
     # 30 mL - 2 mL at 0.2 mL/day: 140 days.
     assert preview.forecast.low_reservoir_alarm_at_s == T0 + 140 * DAY
     assert preview.alarm_date_text.endswith("(in 140 days)")
@@ -168,7 +168,7 @@ def test_dose_change_end_to_end_on_the_pump() -> None:
         serial="VP40-DOSE01",
         reservoir_nl=30_000_000,
         concentration_ug_per_ml=2000,
-        prescription=Simple(rate_nl_per_day=190_000),
+        prescription=m.PrescriptionSpec.simple(380_000, concentration_ug_per_ml=2000),
     )
     with inproc_pump(setup) as pump, pump.client() as client:
         snap = PumpSnapshot.read(client, wall_s=float(T0))

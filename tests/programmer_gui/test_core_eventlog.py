@@ -45,10 +45,16 @@ def test_descriptions_carry_units() -> None:
     assert describe(entry(EventCode.REFILLED, 20_000_000, 1000)) == (
         "20.00 mL added at 1000 mcg/mL"
     )
-    assert describe(entry(EventCode.BOLUS_STARTED, BolusKind.BRIDGE, 486_000)) == (
-        "bridge bolus of 0.486 mL"
+    assert describe(entry(EventCode.BOLUS_STARTED, BolusKind.PRIMING, 486_000)) == (
+        "priming bolus of 0.486 mL"
     )
-    assert describe(entry(EventCode.PROGRAMMED, 1, 200_000)) == "simple, 0.200 mL/day today"
+    assert describe(entry(EventCode.PROGRAMMED, 1, 400_000)) == "simple, 400 mcg/day today"
+    assert describe(entry(EventCode.BRIDGE_STARTED, 486_000, 500)) == (
+        "dead volume 0.486 mL; doses computed at the old 500 mcg/mL drug until it is delivered"
+    )
+    assert describe(entry(EventCode.LOW_BATTERY_RESET, 120)) == (
+        "battery 12.0 %; keep-open minimum rate until reprogrammed"
+    )
     assert describe(entry(EventCode.ALARM_RAISED, AlarmCode.EMPTY_RESERVOIR, 2)) == (
         "empty reservoir (critical)"
     )

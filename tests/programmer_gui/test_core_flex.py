@@ -31,20 +31,9 @@ from programmer_gui.core.flex import (
 from protocol import messages as m
 from protocol.enums import Mode
 from tests.programmer_gui.pump_support import connected
+from tests.programmer_gui.test_core_snapshot import make_device
 
-DEVICE = m.DeviceInfoResponse(
-    model=40,
-    serial="T",
-    firmware_version="1",
-    capacity_nl=40_000_000,
-    protocol_version=1,
-    min_rate_nl_per_day=48_000,
-    max_rate_nl_per_day=24_000_000,
-    minimum_mode_rate_nl_per_day=6_000,
-    empty_threshold_nl=1_000_000,
-    tubing_volume_nl=200_000,
-    catheter_volume_nl_per_cm=2_600,
-)
+DEVICE = make_device(40)
 
 
 def row(start: str, end: str, dose: int | str) -> StepRow:
@@ -169,7 +158,7 @@ def test_any_tiling_round_trips_through_the_wire(rows: list[StepRow]) -> None:
 
 
 def test_weekly_drafts_and_their_spec() -> None:
-    spec = m.PrescriptionSpec.flex(steps_from_rows(DEMO_DAY, 2000))
+    spec = m.PrescriptionSpec.flex(steps_from_rows(DEMO_DAY, 2000), concentration_ug_per_ml=2000)
     draft = FlexDraft.from_spec(spec, concentration_ug_per_ml=2000)
     assert not draft.weekly and list(draft.day(3)) == DEMO_DAY
     weekly = draft.as_weekly().with_day(6, [row("00:00", "24:00", 300)])
@@ -185,7 +174,9 @@ def test_weekly_drafts_and_their_spec() -> None:
 
 
 def test_a_simple_prescription_becomes_one_step() -> None:
-    draft = FlexDraft.from_spec(m.PrescriptionSpec.simple(200_000), concentration_ug_per_ml=500)
+    draft = FlexDraft.from_spec(
+        m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=500), concentration_ug_per_ml=500
+    )
     assert draft.days == ((StepRow(start_min=0, end_min=1440, dose_ug_per_day=Fraction(100)),),)
 
 

@@ -32,7 +32,8 @@ def test_settings_effect_and_programming() -> None:
             max_per_24h=4,
             snapshot=snapshot,
         )
-        assert plan.settings.volume_nl == 12_500  # 25 mcg at 2000 mcg/mL
+        assert plan.settings.dose_ng == 25_000  # 25 mcg (12.5 uL at 2000 mcg/mL)
+        assert "0.012 mL at 2000 mcg/mL" in plan.summary_lines()[0]
         assert plan.doses_per_day_max == 4 and plan.extra_ug_per_day_max == 100
         assert plan.alarm_at_with_s is not None and plan.alarm_at_without_s is not None
         assert plan.alarm_at_with_s < plan.alarm_at_without_s
@@ -43,9 +44,9 @@ def test_settings_effect_and_programming() -> None:
         after = world.snapshot()
         assert review.action.verify(after)
         assert same_settings(after.patient_settings, plan.settings)
-        # The pump assumes the doses at their maximum too: its date matches ours.
+        # The pump assumes the doses at their maximum too: its date is ours, to the second.
         pump_alarm = after.status.low_reservoir_alarm_at_s
-        assert pump_alarm is not None and abs(pump_alarm - plan.alarm_at_with_s) <= 2
+        assert pump_alarm == plan.alarm_at_with_s
         assert "at most 4 per 24 h" in describe_current(after)[1]
         off = plan_settings(
             enabled=False, dose_ug=0, duration_min=0, lockout_min=0, max_per_24h=0, snapshot=after

@@ -1,24 +1,26 @@
-"""The refill workflow: discrepancy, overfill, the pick-list, rescaling, the bridge bolus,
-and the action against the in-process pump (order, partial failure, no double refill)."""
+"""The refill workflow: discrepancy, overfill, the chosen concentration, the same dose at the
+new drug, the bridge (implant record, bounds, the pump's forecast), the one transaction against
+the in-process pump (a lost answer, a refusal, no double refill)."""
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
 
 from emulator.presets import PRESETS
-from programmer_gui.core import ActionError, PumpDataError
+from programmer_gui.core import ActionError, InputError, PumpDataError
+from programmer_gui.core.dates import SECONDS_PER_DAY
 from programmer_gui.core.dose import ConfirmationRequiredError, HardLimitError
 from programmer_gui.core.entry import EntryError
-from programmer_gui.core.forecast import SECONDS_PER_DAY
 from programmer_gui.core.refill import (
     CAUSES_LESS_REMOVED,
     CAUSES_MORE_REMOVED,
     ConcentrationError,
+    NoImplantRecordError,
     OverfillError,
     RefillWorkflow,
-    rescale_prescription,
 )
 from programmer_gui.core.review import WarningCode
 from programmer_gui.core.snapshot import PumpSnapshot
@@ -26,7 +28,12 @@ from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import BolusKind, EventCode, Role
 from protocol.errors import LinkTimeout
-from tests.programmer_gui.test_core_snapshot import DEMO_FLEX, make_snapshot
+from tests.programmer_gui.test_core_snapshot import (
+    DEMO_FLEX,
+    IMPLANT_110,
+    SIMPLE_100,
+    make_snapshot,
+)
 from tests.support import T0, InprocPump, inproc_pump
 
 DAY = SECONDS_PER_DAY
@@ -84,72 +91,116 @@ def test_concentration_pick_list_and_override() -> None:
     assert refill.choose_concentration("1500", override=True).nonstandard
 
 
-def test_the_bridge_bolus_is_the_dead_volume_at_the_maximum_rate() -> None:
-    bridge = workflow().bridge_bolus()
-    assert bridge is not None
-    # 0.2 mL tubing + 110 cm x 2.6 uL/cm = 0.486 mL; at 24 mL/day: 1749.6 s, rounded up.
-    assert bridge.volume_nl == 486_000
-    assert bridge.duration_s == 1_750
-    assert bridge.old_drug_ug == 243  # at the old 500 mcg/mL
-    assert bridge.text == (
-        "0.486 mL over 29 min 10 s at the maximum rate (243 mcg of the old 500 mcg/mL drug)"
-    )
-    shorter = workflow().bridge_bolus(catheter_length_text="50")
-    assert shorter is not None and shorter.volume_nl == 330_000
-    assert workflow().bridge_bolus(concentration_changed=False) is None
+def test_the_concentration_is_never_defaulted() -> None:
+    refill = workflow()
+    for nothing in (None, "", "  "):
+        with pytest.raises(ConcentrationError, match="choose the concentration"):
+            refill.choose_concentration(nothing)
+    with pytest.raises(ConcentrationError):
+        refill.review(removed_text="18", added_text="18", concentration=None)
 
 
-def test_rescaling_keeps_the_dose_and_changes_the_rate() -> None:
-    refill = workflow()  # 100 mcg/day at 500 mcg/mL = 0.2 mL/day
-    assert refill.rescaled(2000) == m.PrescriptionSpec.simple(50_000)
-    flex = rescale_prescription(DEMO_FLEX, old_ug_per_ml=2000, new_ug_per_ml=1000)
-    assert [s.rate_nl_per_day for s in flex.profiles[0]] == [350_000, 425_000, 350_000]
-    low = workflow(prescription=m.PrescriptionSpec.simple(180_000))  # 90 mcg/day
+def test_same_dose_is_the_running_prescription_at_the_new_concentration() -> None:
+    refill = workflow()  # 100 mcg/day of 500 mcg/mL
+    assert refill.same_dose(2000) == SIMPLE_100.with_concentration(2000)
+    flex = RefillWorkflow(make_snapshot(model=40, prescription=DEMO_FLEX)).same_dose(1000)
+    assert [s.dose_ng_per_day for s in flex.profiles[0]] == [350_000, 425_000, 350_000]
+    assert flex.concentration_ug_per_ml == 1000
+    low = workflow(prescription=m.PrescriptionSpec.simple(90_000, concentration_ug_per_ml=500))
     with pytest.raises(HardLimitError, match=r"0\.045 mL/day.*Choose another concentration"):
-        low.rescaled(2000)
+        low.same_dose(2000)
 
 
-def test_a_refill_review_with_a_concentration_change_and_bridge() -> None:
-    refill = workflow(reservoir_nl=2_400_000)
-    review = refill.review(removed_text="2.4", added_text="20", concentration=2000)
+def test_the_bridge_uses_the_implant_record_and_the_pump_forecast() -> None:
+    # domain.md: 0.33 mL of 500 mcg/mL at 100 mcg/day is 1.65 days (142,560 s). A 50 cm
+    # catheter: 0.2 mL tubing + 50 x 2.6 uL = 0.33 mL.
+    implant = dataclasses.replace(IMPLANT_110, catheter_length_mm=500)
+    refill = workflow(reservoir_nl=2_400_000, implant=implant)
+    pending = refill.same_dose(2000)
+    bridge = refill.bridge(concentration_ug_per_ml=2000, pending=pending, after_nl=20_000_000)
+    assert bridge.volume_nl == 330_000
+    assert bridge.duration_s == 142_560
+    assert bridge.ends_at_s == T0 + 142_560
+    assert bridge.duration_text == "1 d 15 h 36 min (1.65 days)"
+
+
+def test_the_dead_volume_bounds_with_an_uncertain_catheter_length() -> None:
+    # 110 +/- 10 cm: 0.2 + 100 x 0.0026 = 0.46 mL to 0.2 + 120 x 0.0026 = 0.512 mL.
+    implant = dataclasses.replace(IMPLANT_110, catheter_length_uncertainty_mm=100)
+    rise = workflow(implant=implant)
+    up = rise.bridge(concentration_ug_per_ml=2000, pending=rise.same_dose(2000), after_nl=10**7)
+    assert (up.low_nl, up.high_nl, up.volume_nl) == (460_000, 512_000, 460_000)
+    assert "the lower bound, as the concentration rises" in up.bound_text
+    assert "0.460 mL to 0.512 mL" in up.bound_text
+    fall = RefillWorkflow(
+        make_snapshot(prescription=SIMPLE_100.with_concentration(2000), implant=implant)
+    )
+    down = fall.bridge(concentration_ug_per_ml=500, pending=fall.same_dose(500), after_nl=10**7)
+    assert down.volume_nl == 512_000
+    assert "the upper bound, as the concentration falls" in down.bound_text
+
+
+def test_no_implant_record_no_bridge_and_never_a_default_length() -> None:
+    refill = workflow(implant=None)
+    assert "no implant record" in (refill.bridge_unavailable_reason(2000) or "")
+    with pytest.raises(NoImplantRecordError, match="implant record"):
+        refill.review(removed_text="18", added_text="18", concentration=2000)
+    # Declining the bridge is still possible (with its warning).
+    review = refill.review(
+        removed_text="18", added_text="18", concentration=2000, bridge_accepted=False
+    )
+    assert WarningCode.NO_BRIDGE in review.warning_codes
+
+
+def test_a_refill_review_500_to_2000_keeps_400_mcg_per_day_with_the_bridge() -> None:
+    refill = workflow(
+        model=40,
+        prescription=m.PrescriptionSpec.simple(400_000, concentration_ug_per_ml=500),
+        reservoir_nl=4_000_000,
+    )
+    review = refill.review(removed_text="4", added_text="20", concentration=2000)
     assert review.title == "Review: refill"
-    assert review.warning_codes == (WarningCode.CONCENTRATION_CHANGE, WarningCode.BRIDGE_BOLUS)
-    assert "100 mcg/day is now 0.050 mL/day instead of 0.200 mL/day" in review.warnings[0].text
-    rows = {r.label: (r.current, r.pending) for r in review.rows}
-    assert rows["Reservoir"] == ("2.40 mL (estimate)", "20.00 mL")
-    assert rows["Rate"] == ("0.200 mL/day", "0.050 mL/day")
-    assert rows["Dose"] == ("100 mcg/day", "100 mcg/day")
-    assert rows["Concentration"] == ("500 mcg/mL", "2000 mcg/mL")
-    assert rows["Bridge bolus"][1].startswith("0.486 mL over 29 min 10 s")
+    assert review.warning_codes[:2] == (WarningCode.CONCENTRATION_CHANGE, WarningCode.BRIDGE)
+    assert (review.current_daily_dose_text, review.pending_daily_dose_text) == (
+        "400 mcg/day",
+        "400 mcg/day",
+    )
     assert review.change_percent == 0
-    # 20 mL less the bridge's 0.486 mL, down to 2 mL, at 0.05 mL/day: after the bolus.
-    assert review.forecast is not None
-    expected = T0 + 1_750 + (18_000_000 - 486_000) * DAY // 50_000
-    assert review.forecast.low_reservoir_alarm_at_s == expected
-    assert len(review.action.steps) == 3
+    text = review.warnings[0].text
+    assert "400 mcg/day before and 400 mcg/day after" in text
+    assert "0.200 mL/day of the new drug instead of 0.800 mL/day of the old" in text
+    rows = {r.label: (r.current, r.pending) for r in review.rows}
+    assert rows["Concentration"] == ("500 mcg/mL", "2000 mcg/mL")
+    assert rows["Dose"] == ("400 mcg/day", "400 mcg/day")
+    assert rows["Rate"] == ("0.800 mL/day", "0.200 mL/day")
+    # 0.486 mL at the old drug's 0.8 mL/day: 0.6075 days (52,488 s) = 14 h 34 min 48 s.
+    assert rows["Bridge"][1] == "runs 14 h 34 min (0.61 days)"
+    assert rows["During the bridge"][1].startswith("Simple continuous 400 mcg/day (0.800 mL/day)")
+    assert rows["Dead volume"][1] == "0.486 mL"
+    assert not any("maximum rate" in r.pending for r in review.rows)
+    assert len(review.action.steps) == 1 and "one transaction" in review.action.steps[0]
 
 
-def test_declining_the_bridge_warns_how_long_the_old_drug_lasts() -> None:
+def test_declining_the_bridge_warns_of_the_wrong_dose_for_days() -> None:
     refill = workflow(reservoir_nl=2_400_000)
     review = refill.review(
         removed_text="2.4", added_text="20", concentration=2000, bridge_accepted=False
     )
-    assert WarningCode.NO_BRIDGE_BOLUS in review.warning_codes
-    text = next(w.text for w in review.warnings if w.code == WarningCode.NO_BRIDGE_BOLUS)
-    # 0.486 mL at the new 0.05 mL/day: 9.7 days of the old drug.
-    assert "declined" in text and "9.7 days" in text
-    assert len(review.action.steps) == 2
+    text = next(w.text for w in review.warnings if w.code == WarningCode.NO_BRIDGE)
+    assert "declined" in text and "25 % of the prescribed dose, an underdose" in text
+    rows = {r.label: r.pending for r in review.rows}
+    assert rows["Bridge"] == "declined"
 
 
-def test_a_same_concentration_refill_only_records_the_refill() -> None:
+def test_a_same_concentration_refill_keeps_the_prescription() -> None:
     review = workflow(reservoir_nl=8_000_000).review(
         removed_text="6.5", added_text="18", concentration=500
     )
     assert review.warning_codes == (WarningCode.DISCREPANCY,)
     assert len(review.action.steps) == 1
     assert review.forecast is not None
-    # 18 mL in the reservoir after it (8 - 6.5 + 18 would overfill? no: 1.5 + 18 = 19.5).
     assert dict(review.details)["Reservoir after refill"] == "19.50 mL"
+    assert "Bridge" not in {r.label for r in review.rows}
 
 
 def test_a_new_dose_at_the_new_concentration() -> None:
@@ -160,12 +211,10 @@ def test_a_new_dose_at_the_new_concentration() -> None:
         refill.review(removed_text="2.4", added_text="20", concentration=2000, dose_text="1000")
 
 
-def test_no_bridge_while_a_bolus_runs() -> None:
-    refill = workflow(reservoir_nl=2_400_000, bolus=(BolusKind.THERAPEUTIC, 50_000, T0 + 600))
-    assert "bolus is running" in (refill.bridge_unavailable_reason() or "")
-    review = refill.review(removed_text="2.4", added_text="20", concentration=2000)
-    assert WarningCode.NO_BRIDGE_BOLUS in review.warning_codes
-    assert "not possible" in review.warnings[1].text
+def test_no_new_drug_while_a_bridge_runs() -> None:
+    refill = workflow(concentration_ug_per_ml=2000, bridge=(300_000, 500))
+    with pytest.raises(InputError, match="bridge is running"):
+        refill.review(removed_text="18", added_text="18", concentration=1000)
 
 
 # --- against the pump --------------------------------------------------------------------------
@@ -184,25 +233,32 @@ def test_refill_with_a_concentration_change_end_to_end() -> None:
         pump.clock.advance(60 * DAY)  # 20 - 60 x 0.2 = 8 mL left
         snap = read(client)
         refill = RefillWorkflow(snap)
-        review = refill.review(removed_text="8", added_text="20", concentration=2000)
+        review = refill.review(
+            removed_text="8", added_text="20", concentration=2000, drug_lot="L123"
+        )
         text = review.action.run(client)
         after = read(client)
         # Running it again (a retry after a lost answer) changes nothing.
         review.action.run(client)
         assert refills(pump) == 1
-    assert text.startswith("Done: Record the refill")
+    assert text.startswith("Done: Refill")
+    assert "The bridge runs for 0.486 mL of delivery" in text
     assert after.concentration_ug_per_ml == 2000
-    assert after.prescription == m.PrescriptionSpec.simple(50_000)
+    assert after.prescription == SIMPLE_100.with_concentration(2000)
     assert after.dose_ug_per_day == 100
-    assert after.status.bolus_kind is BolusKind.BRIDGE
+    assert after.bridging and after.status.bridge_concentration_ug_per_ml == 500
+    assert after.status.bolus_kind is BolusKind.NONE  # the bridge is not a bolus
+    assert after.implant is not None and after.implant.drug_lot == "L123"
     assert review.action.verify(after)
     assert not review.action.verify(snap)
     assert review.forecast is not None
     assert review.forecast.low_reservoir_alarm_at_s == after.status.low_reservoir_alarm_at_s
+    assert review.forecast.bridge_ends_at_s == after.status.bridge_ends_at_s
 
 
-class _DropsProgram:
-    """A client whose first STAGE answer is lost (the link drops)."""
+class _DropsCommit:
+    """A client whose first COMMIT_REFILL answer is lost (the link drops after the pump
+    committed)."""
 
     def __init__(self, inner: PumpClient) -> None:
         self.inner = inner
@@ -211,35 +267,32 @@ class _DropsProgram:
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
-    def program(self, spec: m.PrescriptionSpec) -> m.ReadPrescriptionResponse:
+    def commit_refill(self, checksum: int) -> m.CommitRefillResponse:
+        answer = self.inner.commit_refill(checksum)
         if not self.dropped:
             self.dropped = True
             raise LinkTimeout("no answer")
-        return self.inner.program(spec)
+        return answer
 
 
-def test_a_link_drop_after_the_refill_says_what_the_pump_runs_and_resumes() -> None:
+def test_a_lost_commit_answer_is_looked_up_and_never_refilled_twice() -> None:
     with inproc_pump(PRESETS["default"]) as pump, pump.client() as client:
         snap = read(client)
         review = RefillWorkflow(snap).review(
             removed_text="20", added_text="20", concentration=1000, bridge_accepted=False
         )
-        flaky = _DropsProgram(client)
+        flaky = _DropsCommit(client)
         with pytest.raises(ActionError) as err:
             review.action.run(flaky)  # type: ignore[arg-type]
-        assert err.value.completed == (review.action.steps[0],)
-        assert err.value.failed_step == review.action.steps[1]
-        assert "The refill WAS recorded" in str(err.value)
-        assert "may or may not" in str(err.value)
+        assert "whole or not at all" in str(err.value)
         middle = read(client)
+        # Never the old rate on the new drug: the transaction committed whole.
         assert middle.concentration_ug_per_ml == 1000
-        assert not review.action.verify(middle)
-        # Program again: the refill is not recorded twice, the prescription is programmed.
+        assert middle.prescription == SIMPLE_100.with_concentration(1000)
         review.action.run(client)
         after = read(client)
         assert refills(pump) == 1
     assert review.action.verify(after)
-    assert after.prescription == m.PrescriptionSpec.simple(100_000)
 
 
 def test_a_refused_refill_leaves_everything_as_it_was() -> None:
@@ -256,7 +309,7 @@ def test_a_refused_refill_leaves_everything_as_it_was() -> None:
             review.action.run(client)
         assert err.value.completed == ()
         assert "refused" in str(err.value)
-        assert "keeps its previous concentration" in str(err.value)
+        assert "keeps its drug and prescription" in str(err.value)
         after = read(client)
         assert refills(pump) == 0
     assert after.concentration_ug_per_ml == 500

@@ -14,7 +14,7 @@ def test_report_of_a_session_with_a_change() -> None:
     with connected("default") as world:
         record.observe(world.snapshot())
         world.advance_days(91)
-        world.client.program(m.PrescriptionSpec.simple(240_000))
+        world.client.program(m.PrescriptionSpec.simple(120_000, concentration_ug_per_ml=500))
         record.record(
             "Dose changed",
             "simple 120 mcg/day",
@@ -33,10 +33,13 @@ def test_report_of_a_session_with_a_change() -> None:
     assert "120 mcg/day (changed)" in text
     assert "Dose changed | simple 120 mcg/day (before: 100 mcg/day; after: 120 mcg/day)" in text
     assert "Low reservoir | Non-critical" in text
+    assert "Catheter | 110 cm, 0.0026 mL/cm (0.286 mL)" in text
+    assert "Patient | DEFAULT-01" in text
     assert "Refill by" in text and "before the low-reservoir alarm" in next_refill_text(last)
     headings = [s.heading for s in report.sections]
     assert headings == [
         "Pump",
+        "Implant record",
         "Settings at interrogation and at the end of the session",
         "Actions",
         "Alarms seen",

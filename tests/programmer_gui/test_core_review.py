@@ -26,7 +26,7 @@ from programmer_gui.core.review import (
 )
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
-from protocol.enums import BolusKind
+from protocol.enums import BolusKind, StopReason
 from tests.programmer_gui.test_core_snapshot import DEMO_FLEX, make_snapshot
 from tests.support import T0, inproc_pump
 
@@ -56,8 +56,8 @@ def test_rates_show_at_least_three_decimals_and_never_lose_one() -> None:
 
 def test_simple_rows_side_by_side() -> None:
     rows = prescription_rows(
-        m.PrescriptionSpec.simple(200_000),
-        m.PrescriptionSpec.simple(240_000),
+        m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=500),
+        m.PrescriptionSpec.simple(120_000, concentration_ug_per_ml=500),
         current_concentration_ug_per_ml=500,
         pending_concentration_ug_per_ml=500,
         weekday=0,
@@ -81,9 +81,10 @@ def test_simple_rows_side_by_side() -> None:
 def test_flex_rows_show_every_step_and_the_ones_that_go() -> None:
     pending = m.PrescriptionSpec.flex(
         [
-            m.FlexStep(start_min=0, rate_nl_per_day=175_000),
-            m.FlexStep(start_min=7 * 60, rate_nl_per_day=225_000),
-        ]
+            m.FlexStep(start_min=0, dose_ng_per_day=350_000),
+            m.FlexStep(start_min=7 * 60, dose_ng_per_day=450_000),
+        ],
+        concentration_ug_per_ml=2000,
     )
     rows = prescription_rows(
         DEMO_FLEX,
@@ -107,8 +108,8 @@ def test_flex_rows_show_every_step_and_the_ones_that_go() -> None:
 
 
 def test_weekly_flex_dose_reports_the_day_shown_and_the_range() -> None:
-    days = [[m.FlexStep(start_min=0, rate_nl_per_day=100_000 * (d + 1))] for d in range(7)]
-    spec = m.PrescriptionSpec.flex_weekly(days)
+    days = [[m.FlexStep(start_min=0, dose_ng_per_day=50_000 * (d + 1))] for d in range(7)]
+    spec = m.PrescriptionSpec.flex_weekly(days, concentration_ug_per_ml=500)
     shown = daily_dose(spec, 500, weekday=2, minimum_mode_rate_nl_per_day=6_000)
     assert shown.dose_ug_per_day == 150
     assert shown.min_ug_per_day == 50
@@ -130,18 +131,24 @@ def test_weekly_flex_dose_reports_the_day_shown_and_the_range() -> None:
 
 def test_minimum_rate_and_stopped_doses() -> None:
     minimum = daily_dose(
-        m.PrescriptionSpec.minimum_rate(), 2000, weekday=0, minimum_mode_rate_nl_per_day=6_000
+        m.PrescriptionSpec.minimum_rate(concentration_ug_per_ml=2000),
+        2000,
+        weekday=0,
+        minimum_mode_rate_nl_per_day=6_000,
     )
     assert minimum.dose_ug_per_day == 12
     stopped = daily_dose(
-        m.PrescriptionSpec.stopped(), 2000, weekday=0, minimum_mode_rate_nl_per_day=6_000
+        m.PrescriptionSpec.stopped(concentration_ug_per_ml=2000),
+        2000,
+        weekday=0,
+        minimum_mode_rate_nl_per_day=6_000,
     )
     assert stopped.dose_ug_per_day == 0
 
 
 @settings(max_examples=100)
 @given(
-    st.lists(st.tuples(st.integers(0, 1439), st.integers(1, 24_000_000)), min_size=1, max_size=13),
+    st.lists(st.tuples(st.integers(0, 1439), st.integers(1, 9_000_000)), min_size=1, max_size=13),
     st.sampled_from([500, 1000, 2000]),
 )
 def test_flex_24h_dose_is_the_time_weighted_sum(
@@ -150,15 +157,15 @@ def test_flex_24h_dose_is_the_time_weighted_sum(
     starts = sorted({0, *(s for s, _ in raw[1:])})
     rates = [r for _, r in raw] + [raw[-1][1]] * len(starts)
     steps = [
-        m.FlexStep(start_min=s, rate_nl_per_day=r) for s, r in zip(starts, rates, strict=False)
+        m.FlexStep(start_min=s, dose_ng_per_day=r) for s, r in zip(starts, rates, strict=False)
     ]
-    spec = m.PrescriptionSpec.flex(steps[:13])
-    # Minute by minute: the rate in force each minute, averaged over the day.
+    spec = m.PrescriptionSpec.flex(steps[:13], concentration_ug_per_ml=concentration)
+    # Minute by minute: the dose rate in force each minute, averaged over the day.
     per_minute = [
-        [s.rate_nl_per_day for s in spec.profiles[0] if s.start_min <= minute][-1]
+        [s.dose_ng_per_day for s in spec.profiles[0] if s.start_min <= minute][-1]
         for minute in range(1440)
     ]
-    expected = Fraction(sum(per_minute), 1440) * concentration / 1_000_000
+    expected = Fraction(sum(per_minute), 1440) / 1000
     got = daily_dose(spec, concentration, weekday=3, minimum_mode_rate_nl_per_day=6_000)
     assert got.dose_ug_per_day == expected
     assert not got.varies
@@ -185,9 +192,9 @@ def test_warning_is_the_contracts_name() -> None:
 def test_a_review_of_a_change_on_a_busy_pump() -> None:
     snap = make_snapshot(
         bolus=(BolusKind.THERAPEUTIC, 100_000, T0 + 600),
-        delivering=False,
+        stop_reason=StopReason.MRI,
     )
-    spec = m.PrescriptionSpec.simple(300_000)
+    spec = m.PrescriptionSpec.simple(150_000, concentration_ug_per_ml=500)
     review = build_prescription_review(
         title="t", snapshot=snap, pending=spec, action=program_action(spec, summary="s")
     )
@@ -205,7 +212,7 @@ def test_a_review_of_a_change_on_a_busy_pump() -> None:
 
 
 def test_the_program_action_runs_and_verifies_on_the_pump() -> None:
-    spec = m.PrescriptionSpec.simple(240_000)
+    spec = m.PrescriptionSpec.simple(120_000, concentration_ug_per_ml=500)
     action = program_action(spec, summary="simple continuous 120 mcg/day")
     with inproc_pump(PRESETS["default"]) as pump, pump.client() as client:
         before = PumpSnapshot.read(client, wall_s=float(T0))

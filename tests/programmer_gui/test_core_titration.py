@@ -176,7 +176,9 @@ def test_dose_change_times_are_the_programmed_entries() -> None:
 
 
 def test_the_warnings_join_a_dose_review_after_its_own() -> None:
-    snapshot = make_snapshot(prescription=m.PrescriptionSpec.simple(200_000))  # 100 mcg/day
+    snapshot = make_snapshot(
+        prescription=m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=500)
+    )  # 100 mcg/day
     review = DoseChange(snapshot).review("125")  # +25 %
     now = snapshot.pump_clock_s
     joined = with_titration_warnings(review, changed_at_s=(now - 2 * HOUR,), now_s=now, origin=None)

@@ -13,6 +13,7 @@ from emulator.emulator import Emulator
 from programmer_gui.core.educator import (
     DAY_S,
     HOUR_S,
+    BridgeCaseKind,
     EducatorValueError,
     EntryKind,
     PatientRisk,
@@ -26,7 +27,7 @@ from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, BolusKind, Role
 from protocol.errors import LinkTimeout
-from protocol.units import dose_to_rate_nl_per_day, ml_to_nl
+from protocol.units import ml_to_nl
 from tests.support import DEMO_KEYS, T0
 
 
@@ -59,7 +60,7 @@ def test_facts_and_the_first_sample(world: tuple[Emulator, EmulatorEducatorBacke
     _, backend, _ = world
     facts = backend.facts
     assert (facts.serial, facts.model, facts.start_pump_s) == ("VP40-DEMO01", 40, T0)
-    assert facts.dead_volume_nl == 330_000  # 200,000 nL of tubing + 50 cm x 2,600 nL/cm
+    assert facts.dead_volume_nl == 486_000  # 200,000 nL of tubing + 110 cm x 2,600 nL/cm
     assert facts.max_rate_nl_per_day == 24_000_000
     s = backend.sample()
     assert s.pump_time_s == s.clock_s == T0
@@ -81,7 +82,7 @@ def test_a_dose_change_reaches_the_sample_with_its_milestones(
 ) -> None:
     _, backend, url = world
     with client(url) as pump:
-        pump.program(m.PrescriptionSpec.simple(dose_to_rate_nl_per_day(480, 2000)))
+        pump.program(m.PrescriptionSpec.simple(480 * 1000, concentration_ug_per_ml=2000))
     s = backend.step(HOUR_S)[-1]
     (change,) = s.response_changes
     assert change.at_s == T0
@@ -212,38 +213,76 @@ def test_link_faults_reach_the_programmer_and_the_inspector(
     assert all("dropped by the receiver" in e.summary for e in dropped)
 
 
+def refill_to_500(url: str, *, bridge: bool) -> None:
+    """Refill the demo pump (2000 mcg/mL) with 500 mcg/mL at the same doses."""
+    with client(url) as pump:
+        status = pump.status()
+        running = pump.read_prescription().prescription
+        pump.refill(
+            removed_nl=status.reservoir_nl,
+            added_nl=ml_to_nl(20),
+            concentration_ug_per_ml=500,
+            prescription=running.with_concentration(500),
+            bridge=bridge,
+        )
+
+
 def test_without_a_bridge_the_old_drug_keeps_flowing_for_the_dead_volume(
     world: tuple[Emulator, EmulatorEducatorBackend, str],
 ) -> None:
     _, backend, url = world
-    with client(url) as pump:
-        status = pump.status()
-        pump.refill(
-            removed_nl=status.reservoir_nl, added_nl=ml_to_nl(20), concentration_ug_per_ml=500
-        )
+    refill_to_500(url, bridge=False)
     s = backend.sample()
     assert (s.reservoir_concentration_ug_per_ml, s.tip_concentration_ug_per_ml) == (500, 2000)
-    # The flex profile runs about 0.2 mL/day: 0.33 mL of old drug take over a day.
-    after_a_day = backend.step(DAY_S, samples=4)[-1]
-    assert after_a_day.tip_concentration_ug_per_ml == 2000
-    assert 0 < after_a_day.old_drug_in_path_nl < 330_000
-    assert backend.step(DAY_S, samples=2)[-1].tip_concentration_ug_per_ml == 500
+    # The same mcg/day of 500 mcg/mL is 0.8 mL/day: the old 2000 mcg/mL drug reaches the
+    # patient four times too strong until the 0.486 mL dead volume has gone (about 15 h).
+    rate = s.tip_dose_rate_ug_per_day
+    assert rate is not None and rate > 1500
+    later = backend.step(DAY_S, samples=4)[-1]
+    assert later.tip_concentration_ug_per_ml == 500 and later.old_drug_in_path_nl == 0
 
 
-def test_a_bridge_bolus_brings_the_new_drug_to_the_tip_in_minutes(
+def test_with_the_bridge_the_patient_gets_the_prescribed_dose(
     world: tuple[Emulator, EmulatorEducatorBackend, str],
 ) -> None:
     _, backend, url = world
-    with client(url) as pump:
-        status = pump.status()
-        pump.refill(
-            removed_nl=status.reservoir_nl, added_nl=ml_to_nl(20), concentration_ug_per_ml=500
-        )
-        bolus = pump.start_bolus(BolusKind.BRIDGE, backend.facts.dead_volume_nl)
-    assert backend.sample().bolus_kind is BolusKind.BRIDGE
-    end = backend.step(bolus.duration_s + 60)[-1]
-    assert end.tip_concentration_ug_per_ml == 500
-    assert end.old_drug_in_path_nl == 0
+    refill_to_500(url, bridge=True)
+    s = backend.sample()
+    assert s.bolus_kind is BolusKind.NONE  # the bridge is not a bolus
+    assert (s.reservoir_concentration_ug_per_ml, s.tip_concentration_ug_per_ml) == (500, 2000)
+    rate = s.tip_dose_rate_ug_per_day
+    assert rate is not None and 340 <= rate <= 430  # 350 or 425 mcg/day: the flex step
+    # 0.486 mL of the old drug at about 0.2 mL/day: about 2.4 days.
+    samples = backend.step(3 * DAY_S, samples=72)
+    assert all(x.patient_risk is PatientRisk.NORMAL for x in samples)
+    assert samples[-1].tip_concentration_ug_per_ml == 500
+
+
+def test_the_bridge_lesson_compares_three_cases(
+    world: tuple[Emulator, EmulatorEducatorBackend, str],
+) -> None:
+    _, backend, _ = world
+    lesson = backend.bridge_comparison(
+        old_concentration_ug_per_ml=500, new_concentration_ug_per_ml=2000
+    )
+    assert [c.kind for c in lesson.cases] == list(BridgeCaseKind)
+    none = lesson.case(BridgeCaseKind.NO_BRIDGE)
+    bridge = lesson.case(BridgeCaseKind.BRIDGE)
+    push = lesson.case(BridgeCaseKind.MAX_RATE_PUSH)
+    # The real bridge: the level stays in band throughout (about 100 %).
+    assert lesson.withdrawal_percent <= bridge.min_percent <= bridge.max_percent
+    assert bridge.max_percent <= lesson.overdose_percent
+    assert bridge.min_percent >= 95 and bridge.max_percent <= 105
+    assert bridge.in_band_hours == pytest.approx(96)
+    # No bridge after a rise: a quarter of the dose for days, an underdose.
+    assert none.min_percent < 40
+    assert "UNDERDOSE" in lesson.summary(BridgeCaseKind.NO_BRIDGE)
+    # A push: 0.486 mL of 500 mcg/mL (243 mcg) in under half an hour (then the new rate for
+    # the rest of that hour), far over the band.
+    assert 243 <= push.max_dose_ug_in_an_hour <= 260
+    assert push.max_percent > lesson.overdose_percent
+    assert "never a push" in lesson.summary(BridgeCaseKind.MAX_RATE_PUSH)
+    assert lesson.bridge_duration_s > 0
 
 
 def test_the_low_reservoir_alarm_sounds_once_its_forecast_is_reached(

@@ -26,7 +26,7 @@ from programmer_gui.views.widgets import Severity
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, Role
-from protocol.units import dose_to_rate_nl_per_day, ml_to_nl
+from protocol.units import ml_to_nl
 from tests.support import DEMO_KEYS, T0
 
 
@@ -197,19 +197,35 @@ def test_the_low_reservoir_lesson_jumps_to_the_alarm(qtbot: QtBot, opened: Opene
     assert "already on" in window.error.text
 
 
-def test_the_bridge_lesson_shows_the_old_drug_still_in_the_path(
+def test_the_bridge_lesson_shows_the_three_cases_and_the_old_drug_in_the_path(
     qtbot: QtBot, opened: Opened
 ) -> None:
     window = opened.window
     qtbot.mouseClick(window.scenario_buttons["bridge"], Qt.MouseButton.LeftButton)
-    assert "Why a bridge bolus matters" in window.scenario_title.text()
-    assert "Decline the bridge bolus" in window.scenario_text.text()
+    assert "Why the bridge matters" in window.scenario_title.text()
+    assert "maximum-rate push" in window.scenario_text.text()
+    # The three cases, side by side, for 2000 -> 500 mcg/mL at the demo's dose.
+    panel = window.bridge_cases
+    titles = [t.text() for t in panel.titles]
+    assert titles == [
+        "\u26a0 No bridge",
+        "\u2714 The bridge (what the pump does)",
+        "\u26a0 Maximum-rate push (never done)",
+    ]
+    assert "OVERDOSE" in panel.summaries[0].text()  # a fall in concentration, no bridge
+    assert "throughout" in panel.summaries[1].text()
+    assert "never a push" in panel.summaries[2].text()
+    assert "from 2000 to 500 mcg/mL" in panel.heading.text()
     with PumpClient(
         opened.url, key=DEMO_KEYS[Role.CLINICIAN], random_bytes=random.Random(1).randbytes
     ) as pump:
         status = pump.status()
         pump.refill(
-            removed_nl=status.reservoir_nl, added_nl=ml_to_nl(20), concentration_ug_per_ml=500
+            removed_nl=status.reservoir_nl,
+            added_nl=ml_to_nl(20),
+            concentration_ug_per_ml=500,
+            prescription=pump.read_prescription().prescription.with_concentration(500),
+            bridge=True,
         )
     qtbot.mouseClick(window.step_hour, Qt.MouseButton.LeftButton)
     assert window.truth_tip.text() == "2000 mcg/mL"
@@ -232,7 +248,7 @@ def test_the_titration_lesson_marks_onset_and_full_effect_on_the_response(
     with PumpClient(
         opened.url, key=DEMO_KEYS[Role.CLINICIAN], random_bytes=random.Random(1).randbytes
     ) as pump:
-        pump.program(m.PrescriptionSpec.simple(dose_to_rate_nl_per_day(480, 2000)))
+        pump.program(m.PrescriptionSpec.simple(480 * 1000, concentration_ug_per_ml=2000))
     qtbot.mouseClick(window.step_day, Qt.MouseButton.LeftButton)
     # One change: its line, then onset (~5 h) and full effect (~24 h), none superseded.
     markers = [(line.label.format, line.value()) for line in window.plot.markers]

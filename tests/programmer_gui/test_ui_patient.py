@@ -56,7 +56,7 @@ def test_enable_program_and_record(qtbot: QtBot, link: PumpLink, demo_world: Dem
         latest = link.latest
         assert latest is not None and latest.patient_settings is not None
         stored = latest.patient_settings
-        assert stored.enabled and stored.volume_nl == 12_500
+        assert stored.enabled and stored.dose_ng == 25_000
         assert (stored.duration_s, stored.lockout_s, stored.max_per_24h) == (600, 10_800, 4)
         assert page.current_label.text().startswith("Dose: 25 mcg (0.012 mL) over 10 min")
         assert not controller.touched and severity(page) is Severity.OK

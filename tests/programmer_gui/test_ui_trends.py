@@ -70,7 +70,7 @@ def test_log_polls_and_forecast(
         # A dose change shows in the log line as a step.
         def program(client: object) -> None:
             assert hasattr(client, "program")
-            client.program(m.PrescriptionSpec.simple(250_000))
+            client.program(m.PrescriptionSpec.simple(500_000, concentration_ug_per_ml=2000))
 
         with qtbot.waitSignal(link.snapshot, timeout=WAIT_MS):
             link.submit(program, on_done=lambda _r: None)

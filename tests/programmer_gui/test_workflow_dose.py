@@ -11,7 +11,6 @@ from pytestqt.qtbot import QtBot
 from programmer_gui.app import Programmer
 from programmer_gui.controllers.dose import DoseController
 from protocol.enums import Mode
-from protocol.units import dose_to_rate_nl_per_day
 from tests.programmer_gui.conftest import DemoWorld
 
 WAIT_MS = 5_000
@@ -72,7 +71,7 @@ def test_a_dose_change_goes_through_the_review_and_is_confirmed(
     assert latest is not None
     assert latest.prescription is not None
     assert latest.prescription.mode is Mode.SIMPLE
-    assert latest.prescription.rate_nl_per_day == dose_to_rate_nl_per_day(480, 2000)
+    assert latest.prescription.dose_ng_per_day == 480_000
     assert demo_world.emulator.state()["pump"]["mode"] == "SIMPLE"
     actions = programmer.record.actions
     assert [a.after for a in actions] == ["480 mcg/day"]
@@ -117,7 +116,7 @@ def test_soft_warnings_must_each_be_acknowledged(
     qtbot.waitUntil(lambda: programmer.window.current_page() == "dose", timeout=WAIT_MS)
     latest = programmer.link.latest
     assert latest is not None and latest.prescription is not None
-    assert latest.prescription.rate_nl_per_day == dose_to_rate_nl_per_day(1200, 2000)
+    assert latest.prescription.dose_ng_per_day == 1_200_000
 
 
 def test_cancel_on_the_review_sends_nothing(

@@ -43,7 +43,8 @@ def test_interrogate_human_and_json(pump: InprocPump, capsys: pytest.CaptureFixt
     data = json.loads(out)
     assert data["status"]["mode"] == "SIMPLE"
     assert data["status"]["reservoir_nl"] == 20_000_000
-    assert data["prescription"]["prescription"]["rate_nl_per_day"] == 200_000
+    assert data["prescription"]["prescription"]["dose_ng_per_day"] == 100_000
+    assert data["prescription"]["prescription"]["concentration_ug_per_ml"] == 500
     assert data["device"]["serial"] == "VP20-000001"
 
 
@@ -65,7 +66,8 @@ def test_program_flex(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> N
 def test_hard_limit_is_refused_with_exit_5(
     pump: InprocPump, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(pump, capsys, "program", "simple", "--rate", "30")
+    # 15,000 mcg/day of 500 mcg/mL needs 30 mL/day, over the 24 mL/day maximum.
+    code, _, err = run(pump, capsys, "program", "simple", "--dose", "15000")
     assert code == cli.EXIT_REFUSED
     assert err.startswith("pumpctl: refused by the pump: OUT_OF_RANGE")
     assert pump.virtual.pump.status().daily_volume_nl == 200_000
@@ -139,7 +141,7 @@ def test_patient_role_refusal_is_exit_4(
     assert code == cli.EXIT_AUTH
     assert "not permitted in the patient role" in err
     code, out, _ = run(pump, capsys, "log", "--count", "3")
-    assert "error_code=forbidden, opcode=stage-prescription" in out
+    assert "error_code=forbidden, opcode=read-prescription" in out
     assert "role=patient" in out
 
 
@@ -150,3 +152,66 @@ def test_log_parameters_read_in_words_with_units() -> None:
     assert cli.fmt_param("alarm_code", 99) == "alarm_code=99 (unknown)"
     assert cli.fmt_param("delta_s", -3600) == "delta=1 h back"
     assert cli.fmt_param("battery_permille", 705) == "battery=70.5 %"
+
+
+def test_a_dose_for_another_drug_is_refused(
+    pump: InprocPump, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(pump, capsys, "program", "simple", "--dose", "100", "--concentration", "750")
+    assert code == cli.EXIT_REFUSED
+    assert "CONCENTRATION_MISMATCH" in err and "750" in err
+    assert pump.virtual.pump.status().daily_dose_ng == 100_000
+
+
+def test_a_refill_to_a_new_drug_must_say_the_dose(
+    pump: InprocPump, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The trial's case: 100 mcg/day of 500 mcg/mL refilled with 2000 mcg/mL and nothing else
+    # said would have run 400 mcg/day. It is a usage error and nothing changes.
+    code, _, err = run(
+        pump, capsys, "refill", "--removed", "14", "--added", "18", "--concentration", "2000"
+    )
+    assert code == cli.EXIT_USAGE
+    assert "--same-dose" in err and "400 %" in err
+    assert pump.virtual.pump.status().concentration_ug_per_ml == 500
+    code, out, err = run(
+        pump,
+        capsys,
+        "refill",
+        *("--removed", "20", "--added", "18", "--concentration", "2000", "--same-dose"),
+        *("--lot", "L-9"),
+    )
+    assert code == cli.EXIT_OK, err
+    assert "24-hour dose:         100 mcg/day -> 100 mcg/day (change 0 %)" in out
+    assert "bridge:               0.486 mL dead volume at 500 mcg/mL" in out
+    status = pump.virtual.pump.status()
+    assert status.daily_dose_ng == 100_000 and status.bridge_concentration_ug_per_ml == 500
+    code, out, _ = run(pump, capsys, "status")
+    assert "bridge:               rates at 500 mcg/mL" in out
+    code, out, _ = run(pump, capsys, "cancel-bridge")
+    assert code == cli.EXIT_OK and "bridge cancelled" in out
+    assert pump.virtual.pump.status().basal_rate_nl_per_day == 50_000
+
+
+def test_implant_record_read_and_written(
+    pump: InprocPump, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        pump,
+        capsys,
+        "implant",
+        "set",
+        *("--length", "95.5", "--uncertainty", "2", "--origin", "cerebral"),
+        *("--patient-id", "P-7", "--physician", "Dr K", "--catheter-model", "ITB-S"),
+    )
+    assert code == cli.EXIT_OK
+    assert "95.5 cm +/- 2.0 cm, 0.0026 mL/cm" in out
+    assert "P-7 (cerebral spasticity)" in out
+    implant = pump.virtual.pump.implant
+    assert implant is not None and implant.catheter_length_mm == 955
+
+
+def test_dose_parameters_read_in_mcg() -> None:
+    assert cli.fmt_param("daily_dose_ng", 396_880) == "daily_dose=396.88 mcg/day"
+    assert cli.fmt_param("dose_ng", 50_000) == "dose=50 mcg"
+    assert cli.fmt_param("catheter_length_mm", 1100) == "catheter_length=110.0 cm"

@@ -20,7 +20,7 @@ from emulator.transports.base import Endpoint
 from emulator.transports.pty import PtyTransport
 from protocol import messages as m
 from protocol.client import PumpClient
-from protocol.enums import BolusKind, ErrorCode, EventCode, Mode, Role
+from protocol.enums import ErrorCode, EventCode, Mode, Role
 from protocol.errors import AuthenticationError, LinkClosed, LinkTimeout, NakError
 from tests.support import DEMO_KEYS, InprocPump, inproc_pump
 
@@ -57,9 +57,10 @@ def test_status_reports_the_worked_example(pump: InprocPump) -> None:
 def test_program_stages_verifies_commits_and_reads_back(pump: InprocPump) -> None:
     spec = m.PrescriptionSpec.flex(
         [
-            m.FlexStep(start_min=0, rate_nl_per_day=200_000),
-            m.FlexStep(start_min=22 * 60, rate_nl_per_day=150_000),
-        ]
+            m.FlexStep(start_min=0, dose_ng_per_day=100_000),
+            m.FlexStep(start_min=22 * 60, dose_ng_per_day=75_000),
+        ],
+        concentration_ug_per_ml=500,
     )
     with pump.client() as client:
         active = client.program(spec)
@@ -72,10 +73,70 @@ def test_out_of_range_dose_is_refused_and_changes_nothing(pump: InprocPump) -> N
     with pump.client() as client:
         before = client.read_prescription()
         with pytest.raises(NakError) as err:
-            client.program(m.PrescriptionSpec.simple(30_000_000))  # over 24 mL/day
+            # 15 mg/day of 500 mcg/mL needs 30 mL/day: over the 24 mL/day maximum.
+            client.program(m.PrescriptionSpec.simple(15_000_000, concentration_ug_per_ml=500))
         assert err.value.code is ErrorCode.OUT_OF_RANGE
         assert "rate_nl_per_day" in err.value.reason
         assert client.read_prescription() == before
+
+
+def test_a_prescription_for_another_drug_is_refused(pump: InprocPump) -> None:
+    # The pump holds 500 mcg/mL: 100 mcg/day "of 750 mcg/mL" would deliver 66.7 mcg/day.
+    with pump.client() as client:
+        before = client.read_prescription()
+        with pytest.raises(NakError) as err:
+            client.program(m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=750))
+        assert err.value.code is ErrorCode.CONCENTRATION_MISMATCH
+        assert "750" in err.value.reason and "500" in err.value.reason
+        assert client.read_prescription() == before
+
+
+def test_a_refill_to_a_new_drug_keeps_the_dose_and_bridges(pump: InprocPump) -> None:
+    # 100 mcg/day of 500 mcg/mL (0.2 mL/day), refilled with 2000 mcg/mL, same dose, bridged.
+    with pump.client() as client:
+        implant = client.implant()
+        assert implant.recorded
+        same = client.read_prescription().prescription.with_concentration(2000)
+        result = client.refill(
+            removed_nl=client.status().reservoir_nl,
+            added_nl=18_000_000,
+            concentration_ug_per_ml=2000,
+            prescription=same,
+            bridge=True,
+            drug_lot="LOT-1",
+        )
+        status = client.status()
+        assert status.daily_dose_ng == 100_000  # the mcg/day did not change
+        assert status.concentration_ug_per_ml == 2000
+        assert status.bridge_concentration_ug_per_ml == 500  # rates still at the old drug
+        assert status.basal_rate_nl_per_day == 200_000
+        assert status.bridge_remaining_nl == result.bridge_volume_nl > 0
+        # duration = dead volume x old concentration / dose
+        dead_ml = result.bridge_volume_nl / 1e6
+        assert status.bridge_ends_at_s == status.clock_s + round(dead_ml * 500 / 100 * 86_400)
+        assert client.implant().drug_lot == "LOT-1"
+        cancelled = client.cancel_bridge()
+        assert cancelled.remaining_nl == result.bridge_volume_nl
+        after = client.status()
+        assert after.bridge_concentration_ug_per_ml == 0
+        assert after.basal_rate_nl_per_day == 50_000  # 100 mcg/day of 2000 mcg/mL
+
+
+def test_a_refill_naming_the_old_drug_changes_nothing(pump: InprocPump) -> None:
+    with pump.client() as client:
+        before = client.status()
+        old = client.read_prescription().prescription
+        with pytest.raises(NakError) as err:
+            client.refill(
+                removed_nl=before.reservoir_nl,
+                added_nl=18_000_000,
+                concentration_ug_per_ml=2000,
+                prescription=old,  # still "of 500 mcg/mL": the old rate on the new drug
+                bridge=True,
+            )
+        assert err.value.code is ErrorCode.CONCENTRATION_MISMATCH
+        after = client.status()
+        assert (after.concentration_ug_per_ml, after.reservoir_nl) == (500, before.reservoir_nl)
 
 
 def test_commit_needs_the_staged_checksum(pump: InprocPump) -> None:
@@ -83,7 +144,7 @@ def test_commit_needs_the_staged_checksum(pump: InprocPump) -> None:
         with pytest.raises(NakError) as err:
             client.commit(0x1234)
         assert err.value.code is ErrorCode.INVALID_STATE
-        staged = client.stage(m.PrescriptionSpec.simple(300_000))
+        staged = client.stage(m.PrescriptionSpec.simple(150_000, concentration_ug_per_ml=500))
         with pytest.raises(NakError) as err:
             client.commit(staged ^ 1)
         assert err.value.code is ErrorCode.CHECKSUM_MISMATCH
@@ -94,7 +155,7 @@ def test_commit_needs_the_staged_checksum(pump: InprocPump) -> None:
 
 def test_a_staged_prescription_dies_with_its_session(pump: InprocPump) -> None:
     with pump.client() as client:
-        staged = client.stage(m.PrescriptionSpec.minimum_rate())
+        staged = client.stage(m.PrescriptionSpec.minimum_rate(concentration_ug_per_ml=500))
     with pump.client() as client:
         with pytest.raises(NakError) as err:
             client.commit(staged)
@@ -106,7 +167,7 @@ def test_patient_role_cannot_program(pump: InprocPump) -> None:
     with pump.client(Role.PATIENT) as client:
         assert client.status().mode is Mode.SIMPLE
         with pytest.raises(NakError) as err:
-            client.stage(m.PrescriptionSpec.minimum_rate())
+            client.stage(m.PrescriptionSpec.minimum_rate(concentration_ug_per_ml=500))
     assert err.value.code is ErrorCode.FORBIDDEN
 
 
@@ -185,7 +246,7 @@ def test_a_retried_bolus_is_delivered_once() -> None:
                 random_bytes=random.Random(3).randbytes,
             )
             with client:
-                client.start_bolus(BolusKind.THERAPEUTIC, 50_000, 3600)
+                client.start_bolus(dose_ng=25_000, duration_s=3600)
             assert client.retransmissions >= 1
         starts = [e for e in pump.virtual.pump.event_log if e.code is EventCode.BOLUS_STARTED]
         assert len(starts) == 1

@@ -7,6 +7,7 @@ import zlib
 from typing import Any
 
 import pytest
+from construct import SizeofError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,9 @@ from protocol.enums import (
     EventCode,
     Mode,
     Op,
+    Origin,
     Role,
+    StopReason,
 )
 from protocol.errors import InvalidMessage, MalformedPayload, UnknownOpcodeError
 from protocol.messages import (
@@ -31,8 +34,10 @@ from protocol.messages import (
     ArrayOf,
     Bool8,
     DeviceInfoResponse,
+    DoseGrant,
     EnumWire,
     FlexStep,
+    ImplantFields,
     LogEntry,
     Message,
     Nak,
@@ -47,6 +52,7 @@ from protocol.messages import (
     SInt32,
     StartBolusRequest,
     StatusResponse,
+    StopPumpRequest,
     Text,
     TimeOrNone,
     UInt,
@@ -111,9 +117,11 @@ def test_vectors_cover_every_prescription_mode() -> None:
 
 
 def test_prescription_checksum_is_crc32_of_the_encoding() -> None:
-    spec = PrescriptionSpec.simple(200_000)
-    assert encode_prescription(spec) == bytes.fromhex("0100030d40")
-    assert prescription_checksum(spec) == zlib.crc32(bytes.fromhex("0100030d40")) == 0x3A765F29
+    spec = PrescriptionSpec.simple(200_000, concentration_ug_per_ml=500)
+    assert encode_prescription(spec) == bytes.fromhex("01000001f400030d40")
+    assert (
+        prescription_checksum(spec) == zlib.crc32(bytes.fromhex("01000001f400030d40")) == 0x46AEA451
+    )
 
 
 # --- strategies derived from the wire types ----------------------------------
@@ -163,19 +171,27 @@ def _profile() -> st.SearchStrategy[tuple[FlexStep, ...]]:
     return starts.flatmap(
         lambda s: st.tuples(
             *[
-                st.builds(FlexStep, start_min=st.just(m), rate_nl_per_day=st.integers(0, 2**32 - 1))
+                st.builds(FlexStep, start_min=st.just(m), dose_ng_per_day=st.integers(0, 2**32 - 1))
                 for m in s
             ]
         )
     )
 
 
+_CONCENTRATIONS = st.integers(1, 2**32 - 1)
+
 prescriptions: st.SearchStrategy[PrescriptionSpec] = st.one_of(
-    st.integers(0, 2**32 - 1).map(PrescriptionSpec.simple),
-    _profile().map(PrescriptionSpec.flex),
-    st.lists(_profile(), min_size=7, max_size=7).map(PrescriptionSpec.flex_weekly),
-    st.just(PrescriptionSpec.minimum_rate()),
-    st.just(PrescriptionSpec.stopped()),
+    st.builds(
+        PrescriptionSpec.simple, st.integers(0, 2**32 - 1), concentration_ug_per_ml=_CONCENTRATIONS
+    ),
+    st.builds(PrescriptionSpec.flex, _profile(), concentration_ug_per_ml=_CONCENTRATIONS),
+    st.builds(
+        PrescriptionSpec.flex_weekly,
+        st.lists(_profile(), min_size=7, max_size=7),
+        concentration_ug_per_ml=_CONCENTRATIONS,
+    ),
+    st.builds(PrescriptionSpec.minimum_rate, concentration_ug_per_ml=_CONCENTRATIONS),
+    st.builds(PrescriptionSpec.stopped, concentration_ug_per_ml=_CONCENTRATIONS),
 )
 
 
@@ -188,7 +204,25 @@ def record_strategy(record: type[Record]) -> st.SearchStrategy[Any]:
             lambda kw: AlarmRecord(**{**kw, "alarm_class": ALARM_CLASS[kw["code"]]})
         )
     if record is StartBolusRequest:
-        fields["duration_s"] = st.integers(1, 2**32 - 1)
+        u32 = st.integers(1, 2**32 - 1)
+        return st.one_of(
+            st.builds(
+                StartBolusRequest,
+                kind=st.just(BolusKind.THERAPEUTIC),
+                dose_ng=u32,
+                volume_nl=st.just(0),
+                duration_s=u32,
+            ),
+            st.builds(
+                StartBolusRequest,
+                kind=st.just(BolusKind.PRIMING),
+                dose_ng=st.just(0),
+                volume_nl=u32,
+                duration_s=st.just(0),
+            ),
+        )
+    if record is ImplantFields:
+        fields["catheter_length_uncertainty_mm"] = st.just(0)
     return st.fixed_dictionaries(fields).map(lambda kw: record(**kw))
 
 
@@ -239,9 +273,13 @@ def test_trailing_and_missing_bytes_are_malformed(vector: Vector) -> None:
     [
         (Op.STOP_PUMP, False, "09"),  # not a StopReason
         (Op.STOP_PUMP, False, ""),  # short
-        (Op.START_BOLUS, False, "04 00000001 00000000"),  # PATIENT cannot be started
-        (Op.START_BOLUS, False, "01 00000001 00000000"),  # THERAPEUTIC without duration
-        (Op.REFILL, False, "00000000 00000000 00000000 02"),  # bool byte 2
+        (Op.START_BOLUS, False, "04 00000001 00000000 00000001"),  # PATIENT cannot be started
+        (Op.START_BOLUS, False, "02 00000000 00000001 00000000"),  # BRIDGE is not a bolus
+        (Op.START_BOLUS, False, "01 00000001 00000000 00000000"),  # THERAPEUTIC, no duration
+        (Op.START_BOLUS, False, "03 00000000 00000001 00000384"),  # PRIMING with a duration
+        (Op.STAGE_REFILL, False, "00000000 00000000 000001f4 02 00 00 03 000001f4"),  # bool 2
+        (Op.STAGE_REFILL, False, "00000000 00000000 000001f4 00 00 00 03 00000000"),  # conc 0
+        (Op.STOP_PUMP, False, "00"),  # NONE is not a reason to stop
         (Op.RESUME_PUMP, True, "04"),  # not a Mode
         (Op.SESSION_OPEN, False, "03" + "00" * 16),  # not a Role
         (Op.READ_EVENT_LOG, False, "00000000 00"),  # max_count 0
@@ -252,15 +290,18 @@ def test_trailing_and_missing_bytes_are_malformed(vector: Vector) -> None:
         (Op.NAK, True, "99"),  # not an ErrorCode
         (Op.NAK, True, "01 c3"),  # truncated UTF-8
         (Op.NAK, True, "01" + "41" * 201),  # reason over 200 bytes
-        (Op.STAGE_PRESCRIPTION, False, "07"),  # not a Mode
-        (Op.STAGE_PRESCRIPTION, False, "02 00 00"),  # FLEX without profile
-        (Op.STAGE_PRESCRIPTION, False, "02 00 02 01 0000 00000001 01 0000 00000001"),  # 2 days
-        (Op.STAGE_PRESCRIPTION, False, "02 00 01 01 0001 00000001"),  # not from midnight
-        (Op.STAGE_PRESCRIPTION, False, "02 00 01 02 0000 00000001 0000 00000001"),  # not rising
-        (Op.STAGE_PRESCRIPTION, False, "02 00 01 02 0000 00000001 05a0 00000001"),  # 1440
-        (Op.STAGE_PRESCRIPTION, False, "02 02 01 01 0000 00000001"),  # weekly byte 2
-        (Op.STATUS, True, "00" * 46 + "0080" + "00" * 33),  # alarm bit 7 names no alarm
-        (Op.STATUS, True, "00" * 66 + "03e9" + "00" * 13),  # battery 1001 permille
+        (Op.STAGE_PRESCRIPTION, False, "07 000001f4"),  # not a Mode
+        (Op.STAGE_PRESCRIPTION, False, "01 000001f4"),  # SIMPLE without its dose
+        (Op.STAGE_PRESCRIPTION, False, "01 00000000 00030d40"),  # concentration 0
+        (Op.STAGE_PRESCRIPTION, False, "02 000001f4 00 00"),  # FLEX without profile
+        (Op.STAGE_PRESCRIPTION, False, "02 000001f4 00 02 01 0000 00000001 01 0000 00000001"),
+        (Op.STAGE_PRESCRIPTION, False, "02 000001f4 00 01 01 0001 00000001"),  # not midnight
+        (Op.STAGE_PRESCRIPTION, False, "02 000001f4 00 01 02 0000 00000001 0000 00000001"),
+        (Op.STAGE_PRESCRIPTION, False, "02 000001f4 00 01 02 0000 00000001 05a0 00000001"),
+        (Op.STAGE_PRESCRIPTION, False, "02 000001f4 02 01 01 0000 00000001"),  # weekly byte 2
+        (Op.STATUS, True, "00" * 9 + "09" + "00" * 131),  # not a StopReason
+        (Op.STATUS, True, "00" * 98 + "0100" + "00" * 41),  # alarm bit 8 names no alarm
+        (Op.STATUS, True, "00" * 118 + "03e9" + "00" * 21),  # battery 1001 permille
         (Op.READ_ALARMS, True, "01 00 02" + "00" * 10),  # LOW_RESERVOIR is not CRITICAL
         (Op.READ_ALARMS, True, "02" + "00 01" + "00" * 10 + "00 01" + "00" * 10),  # twice
         (Op.READ_EVENT_LOG, True, "00" * 8 + "01" + "00" * 12 + "00 00" + "00" * 8),  # code 0
@@ -291,12 +332,25 @@ def _status(**changes: Any) -> StatusResponse:
     fields: dict[str, Any] = {
         "clock_s": 1,
         "mode": Mode.SIMPLE,
+        "stop_reason": StopReason.NONE,
+        "delivering": False,
+        "halted_by": frozenset(),
         "bolus_kind": BolusKind.NONE,
+        "bolus_dose_ng": 0,
+        "bolus_volume_nl": 0,
+        "bolus_duration_s": 0,
+        "bolus_started_at_s": None,
         "bolus_remaining_nl": 0,
         "bolus_ends_at_s": None,
+        "basal_rate_nl_per_day": 0,
         "current_rate_nl_per_day": 0,
+        "daily_dose_ng": 0,
         "daily_volume_nl": 0,
         "concentration_ug_per_ml": 0,
+        "bridge_remaining_nl": 0,
+        "bridge_concentration_ug_per_ml": 0,
+        "bridge_ends_at_s": None,
+        "basal_remainder": 0,
         "reservoir_nl": 0,
         "capacity_nl": 0,
         "alarm_volume_nl": 0,
@@ -305,9 +359,10 @@ def _status(**changes: Any) -> StatusResponse:
         "low_reservoir_alarm_at_s": None,
         "empty_at_s": None,
         "battery_permille": 0,
+        "battery_uc": 0,
         "eri_at_s": None,
         "prescription_checksum": 0,
-        "delivering": False,
+        "recent_doses": (),
     }
     return StatusResponse(**{**fields, **changes})
 
@@ -324,7 +379,9 @@ def _status(**changes: Any) -> StatusResponse:
         {"mode": "SIMPLE"},
         {"delivering": 1},
         {"bolus_ends_at_s": 0},  # 0 means none on the wire: say None
-        {"alarms_active": {7}},
+        {"alarms_active": {8}},
+        {"stop_reason": 9},
+        {"recent_doses": (DoseGrant(at_s=1),) * 49},
         {"alarms_active": 1},
         {"battery_permille": 1001},
     ],
@@ -345,9 +402,24 @@ def test_values_are_normalized() -> None:
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=1, duration_s=0),
-        lambda: StartBolusRequest(kind=BolusKind.PATIENT, volume_nl=1, duration_s=5),
-        lambda: StartBolusRequest(kind=BolusKind.NONE, volume_nl=1, duration_s=5),
+        lambda: StartBolusRequest(kind=BolusKind.THERAPEUTIC, dose_ng=1, volume_nl=0, duration_s=0),
+        lambda: StartBolusRequest(kind=BolusKind.THERAPEUTIC, dose_ng=1, volume_nl=1, duration_s=5),
+        lambda: StartBolusRequest(kind=BolusKind.PRIMING, dose_ng=0, volume_nl=1, duration_s=5),
+        lambda: StartBolusRequest(kind=BolusKind.PRIMING, dose_ng=1, volume_nl=1, duration_s=0),
+        lambda: StartBolusRequest(kind=BolusKind.BRIDGE, dose_ng=0, volume_nl=1, duration_s=0),
+        lambda: StartBolusRequest(kind=BolusKind.PATIENT, dose_ng=1, volume_nl=0, duration_s=5),
+        lambda: StartBolusRequest(kind=BolusKind.NONE, dose_ng=1, volume_nl=0, duration_s=5),
+        lambda: StopPumpRequest(reason=StopReason.NONE),
+        lambda: ImplantFields(
+            catheter_model="",
+            catheter_volume_nl_per_cm=2600,
+            catheter_length_mm=100,
+            catheter_length_uncertainty_mm=100,
+            implanted_at_s=None,
+            patient_id="",
+            origin=Origin.UNKNOWN,
+            physician="",
+        ),
         lambda: ReadEventLogRequest(first_index=0, max_count=0),
         lambda: ReadEventLogResponse(
             total_written=0,
@@ -378,20 +450,32 @@ def test_values_are_normalized() -> None:
             empty_threshold_nl=0,
             tubing_volume_nl=0,
             catheter_volume_nl_per_cm=0,
+            battery_capacity_uc=0,
+            battery_quiescent_drain_uc_per_s=0,
+            battery_drain_uc_per_nl=0,
+            battery_telemetry_drain_uc_per_s=0,
+            telemetry_s_per_frame=0,
+            eri_lead_s=0,
+            forecast_horizon_s=0,
+            min_bolus_volume_nl=0,
+            max_bolus_duration_s=0,
         ),
-        lambda: FlexStep(start_min=1440, rate_nl_per_day=1),
-        lambda: PrescriptionSpec(mode=Mode.SIMPLE),
-        lambda: PrescriptionSpec(mode=Mode.STOPPED, rate_nl_per_day=5),
-        lambda: PrescriptionSpec(mode=Mode.STOPPED, weekly=True),
-        lambda: PrescriptionSpec.flex([]),
-        lambda: PrescriptionSpec.flex([FlexStep(start_min=5, rate_nl_per_day=1)]),
-        lambda: PrescriptionSpec.flex([FlexStep(start_min=0, rate_nl_per_day=1)] * 2),
-        lambda: PrescriptionSpec.flex(
-            [FlexStep(start_min=m, rate_nl_per_day=1) for m in range(14)]
+        lambda: FlexStep(start_min=1440, dose_ng_per_day=1),
+        lambda: PrescriptionSpec(mode=Mode.SIMPLE, concentration_ug_per_ml=500),
+        lambda: PrescriptionSpec(mode=Mode.SIMPLE, concentration_ug_per_ml=0, dose_ng_per_day=1),
+        lambda: PrescriptionSpec(mode=Mode.STOPPED, concentration_ug_per_ml=500, dose_ng_per_day=5),
+        lambda: PrescriptionSpec(mode=Mode.STOPPED, concentration_ug_per_ml=500, weekly=True),
+        lambda: _flex([]),
+        lambda: _flex([FlexStep(start_min=5, dose_ng_per_day=1)]),
+        lambda: _flex([FlexStep(start_min=0, dose_ng_per_day=1)] * 2),
+        lambda: _flex([FlexStep(start_min=m, dose_ng_per_day=1) for m in range(14)]),
+        lambda: PrescriptionSpec.flex_weekly(
+            [[FlexStep(start_min=0, dose_ng_per_day=1)]] * 6, concentration_ug_per_ml=500
         ),
-        lambda: PrescriptionSpec.flex_weekly([[FlexStep(start_min=0, rate_nl_per_day=1)]] * 6),
         lambda: PrescriptionSpec(
-            mode=Mode.FLEX, profiles=((FlexStep(start_min=0, rate_nl_per_day=1),),) * 7
+            mode=Mode.FLEX,
+            concentration_ug_per_ml=500,
+            profiles=((FlexStep(start_min=0, dose_ng_per_day=1),),) * 7,
         ),
     ],
 )
@@ -400,15 +484,21 @@ def test_structural_rules(build: Any) -> None:
         build()
 
 
+def _flex(steps: list[FlexStep]) -> PrescriptionSpec:
+    return PrescriptionSpec.flex(steps, concentration_ug_per_ml=500)
+
+
 def test_prescription_helpers() -> None:
-    monday = (FlexStep(start_min=0, rate_nl_per_day=1),)
-    sunday = (FlexStep(start_min=0, rate_nl_per_day=7),)
-    weekly = PrescriptionSpec.flex_weekly([monday] * 6 + [sunday])
+    monday = (FlexStep(start_min=0, dose_ng_per_day=1),)
+    sunday = (FlexStep(start_min=0, dose_ng_per_day=7),)
+    weekly = PrescriptionSpec.flex_weekly([monday] * 6 + [sunday], concentration_ug_per_ml=500)
     assert weekly.profile_for_weekday(0) == monday
     assert weekly.profile_for_weekday(6) == sunday
-    assert PrescriptionSpec.flex(monday).profile_for_weekday(6) == monday
+    assert _flex(list(monday)).profile_for_weekday(6) == monday
+    assert weekly.with_concentration(2000).concentration_ug_per_ml == 2000
+    assert weekly.with_concentration(2000).profiles == weekly.profiles
     with pytest.raises(InvalidMessage):
-        PrescriptionSpec.simple(5).profile_for_weekday(0)
+        PrescriptionSpec.simple(5, concentration_ug_per_ml=500).profile_for_weekday(0)
     with pytest.raises(InvalidMessage):
         weekly.profile_for_weekday(7)
 
@@ -438,7 +528,8 @@ def test_every_message_encoding_fits_in_a_frame() -> None:
         * MAX_EVENT_LOG_READ,
     )
     weekly = PrescriptionSpec.flex_weekly(
-        [[FlexStep(start_min=m, rate_nl_per_day=1) for m in range(13)]] * 7
+        [[FlexStep(start_min=m, dose_ng_per_day=1) for m in range(13)]] * 7,
+        concentration_ug_per_ml=500,
     )
     assert len(encode_payload(biggest)) <= 1024
     assert len(encode_prescription(weekly)) <= 1024
@@ -447,11 +538,14 @@ def test_every_message_encoding_fits_in_a_frame() -> None:
 def test_schemas_are_construct_structs_with_the_fields_in_order() -> None:
     schema = payload_schema(StatusResponse)
     assert [sc.name for sc in schema.subcons] == [f.name for f in wire_fields(StatusResponse)]
-    assert schema.sizeof() == 81
+    with pytest.raises(SizeofError):
+        schema.sizeof()  # recent_doses makes it variable
+    fixed = sum(sc.sizeof() for sc in schema.subcons[:-1])
+    assert fixed == 140  # every field before recent_doses (a u8 count, then 8 bytes each)
 
 
 def test_messages_are_frozen() -> None:
-    message = StartBolusRequest(kind=BolusKind.PRIMING, volume_nl=1, duration_s=0)
+    message = StartBolusRequest(kind=BolusKind.PRIMING, dose_ng=0, volume_nl=1, duration_s=0)
     with pytest.raises(AttributeError):
         message.volume_nl = 2  # type: ignore[misc]
 
@@ -459,5 +553,5 @@ def test_messages_are_frozen() -> None:
 def test_role_enum_round_trip_through_session_open() -> None:
     # A bool is not an enum value, even though bool is an int.
     with pytest.raises(InvalidMessage):
-        StartBolusRequest(kind=True, volume_nl=1, duration_s=1)  # type: ignore[arg-type]
+        StartBolusRequest(kind=True, dose_ng=1, volume_nl=0, duration_s=1)  # type: ignore[arg-type]
     assert Role(1) is Role.CLINICIAN

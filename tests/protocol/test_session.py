@@ -23,12 +23,12 @@ from protocol.errors import (
 )
 from protocol.frames import Frame, decode_frame, encode_frame
 from protocol.messages import (
+    CommitRefillRequest,
     DeviceInfoRequest,
     DeviceInfoResponse,
     Message,
     Nak,
     ReadClockRequest,
-    RefillRequest,
     SessionAuthRequest,
     SessionCloseRequest,
     SessionOpenRequest,
@@ -62,7 +62,7 @@ CLINICIAN_KEY = bytes(range(32))
 PATIENT_KEY = bytes(range(100, 132))
 OTHER_KEY = bytes(range(200, 232))
 KEYS = {Role.CLINICIAN: CLINICIAN_KEY, Role.PATIENT: PATIENT_KEY}
-BOLUS = StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=600)
+BOLUS = StartBolusRequest(kind=BolusKind.THERAPEUTIC, dose_ng=50_000, volume_nl=0, duration_s=600)
 
 
 def canned_response(request: Message) -> Message:
@@ -385,15 +385,13 @@ def test_seq_exhaustion() -> None:
 def test_the_patient_role_is_limited() -> None:
     pair = _established_pair(key=PATIENT_KEY, role=Role.PATIENT)
     assert isinstance(pair.call(StatusRequest()), StatusResponse)
-    refill = RefillRequest(
-        removed_nl=0, added_nl=1, concentration_ug_per_ml=500, allow_nonstandard=False
-    )
+    refill = CommitRefillRequest(checksum=0)
     with pytest.raises(NakError) as caught:
         pair.call(refill)
     assert caught.value.code is ErrorCode.FORBIDDEN
     assert [a.op for a in pair.pump.executed] == [Op.STATUS]
     event = pair.pump.events[-1]
-    assert event.error is ErrorCode.FORBIDDEN and event.op == Op.REFILL
+    assert event.error is ErrorCode.FORBIDDEN and event.op == Op.COMMIT_REFILL
     assert event.role is Role.PATIENT
 
 
@@ -405,6 +403,7 @@ def test_role_table() -> None:
         Op.SESSION_AUTH,
         Op.SESSION_CLOSE,
         Op.STATUS,
+        Op.READ_DELIVERY,
         Op.READ_ALARMS,
         Op.SILENCE_ALARM,
         Op.READ_PATIENT_SETTINGS,

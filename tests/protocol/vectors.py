@@ -20,6 +20,7 @@ from protocol.enums import (
     EventCode,
     Flags,
     Mode,
+    Origin,
     Role,
     StopReason,
 )
@@ -28,13 +29,19 @@ from protocol.messages import (
     AlarmRecord,
     CancelBolusRequest,
     CancelBolusResponse,
+    CancelBridgeRequest,
+    CancelBridgeResponse,
     ClearAlarmRequest,
     ClearAlarmResponse,
     CommitPrescriptionRequest,
     CommitPrescriptionResponse,
+    CommitRefillRequest,
+    CommitRefillResponse,
     DeviceInfoRequest,
     DeviceInfoResponse,
+    DoseGrant,
     FlexStep,
+    ImplantFields,
     LogEntry,
     Message,
     Nak,
@@ -45,14 +52,16 @@ from protocol.messages import (
     ReadAlarmsResponse,
     ReadClockRequest,
     ReadClockResponse,
+    ReadDeliveryRequest,
+    ReadDeliveryResponse,
     ReadEventLogRequest,
     ReadEventLogResponse,
+    ReadImplantRequest,
+    ReadImplantResponse,
     ReadPatientSettingsRequest,
     ReadPatientSettingsResponse,
     ReadPrescriptionRequest,
     ReadPrescriptionResponse,
-    RefillRequest,
-    RefillResponse,
     ResumePumpRequest,
     ResumePumpResponse,
     SessionAuthRequest,
@@ -65,12 +74,16 @@ from protocol.messages import (
     SetAlarmVolumeResponse,
     SetClockRequest,
     SetClockResponse,
+    SetImplantRequest,
+    SetImplantResponse,
     SetPatientSettingsRequest,
     SetPatientSettingsResponse,
     SilenceAlarmRequest,
     SilenceAlarmResponse,
     StagePrescriptionRequest,
     StagePrescriptionResponse,
+    StageRefillRequest,
+    StageRefillResponse,
     StartBolusRequest,
     StartBolusResponse,
     StatusRequest,
@@ -117,11 +130,32 @@ def _v(name: str, pieces: tuple[str, str, str, str], message: Message | None) ->
 
 
 _PATIENT_SETTINGS = {
-    "volume_nl": 25_000,
+    "dose_ng": 25_000,
     "duration_s": 600,
     "lockout_s": 7200,
     "max_per_24h": 6,
 }
+
+_IMPLANT = ImplantFields(
+    catheter_model="ITB-1",
+    catheter_volume_nl_per_cm=2600,
+    catheter_length_mm=1100,
+    catheter_length_uncertainty_mm=20,
+    implanted_at_s=T0 - 400 * 86_400,
+    patient_id="P-42",
+    origin=Origin.SPINAL,
+    physician="Dr Who",
+)
+
+_STAGE_REFILL = StageRefillRequest(
+    removed_nl=1_500_000,
+    added_nl=18_000_000,
+    concentration_ug_per_ml=2000,
+    allow_nonstandard=False,
+    bridge=True,
+    drug_lot="LOT-7",
+    prescription=PrescriptionSpec.simple(400_000, concentration_ug_per_ml=2000),
+)
 
 VECTORS: tuple[Vector, ...] = (
     _v(
@@ -132,11 +166,12 @@ VECTORS: tuple[Vector, ...] = (
     _v(
         "DEVICE_INFO response",
         (
-            "a55a 01 01 0001 01 0029",
+            "a55a 01 01 0001 01 004f",
             "28 06 534e30303031 03 322e31 02625a00 01 0000bb80 016e3600 00001770 000f4240"
-            " 00030d40 00000a28",
+            " 00030d40 00000a28 00000002e8263280 00000038 00000001 000007d0 0001 0076a700"
+            " 12cc0300 000003e8 00015180",
             "",
-            "b532",
+            "5186",
         ),
         DeviceInfoResponse(
             model=40,
@@ -150,6 +185,15 @@ VECTORS: tuple[Vector, ...] = (
             empty_threshold_nl=1_000_000,
             tubing_volume_nl=200_000,
             catheter_volume_nl_per_cm=2_600,
+            battery_capacity_uc=12_484_752_000,
+            battery_quiescent_drain_uc_per_s=56,
+            battery_drain_uc_per_nl=1,
+            battery_telemetry_drain_uc_per_s=2_000,
+            telemetry_s_per_frame=1,
+            eri_lead_s=90 * 86_400,
+            forecast_horizon_s=3_650 * 86_400,
+            min_bolus_volume_nl=1_000,
+            max_bolus_duration_s=86_400,
         ),
     ),
     _v(
@@ -205,22 +249,37 @@ VECTORS: tuple[Vector, ...] = (
     _v(
         "STATUS response (MAC'd)",
         (
-            "a55a 01 03 0004 10 0051",
-            "000000006553f100 02 02 000003e8 000000006553f358 016e3600 0003d090 000007d0"
-            " 00bc614e 01312d00 001e8480 0009 0001 0000000000000000 0000000065633340 03e7"
-            " 0000000000000000 cafebabe 01",
-            "300463310ca770b2d5ebab0fe307e359",
-            "f6c9",
+            "a55a 01 03 0004 10 009d",
+            "000000006553f100 02 00 01 0000 01 0000c350 000061a8 00000708 000000006553eea8"
+            " 0000411b 000000006553f5b0 000f4240 00124f80 0007a120 000f4240 000007d0 000186a0"
+            " 000001f4 0000000065543750 00003039 00bc614e 01312d00 001e8480 0009 0001"
+            " 0000000000000000 0000000065633340 03e7 00000002e767b1f0 0000000000000000"
+            " cafebabe 02 000000006553d4e0 000000006553f09c",
+            "a0135923b35ab8b0976ea0efeab23d4f",
+            "6eda",
         ),
         StatusResponse(
             clock_s=T0,
             mode=Mode.FLEX,
-            bolus_kind=BolusKind.BRIDGE,
-            bolus_remaining_nl=1000,
-            bolus_ends_at_s=T0 + 600,
-            current_rate_nl_per_day=24_000_000,
-            daily_volume_nl=250_000,
+            stop_reason=StopReason.NONE,
+            delivering=True,
+            halted_by=frozenset(),
+            bolus_kind=BolusKind.THERAPEUTIC,
+            bolus_dose_ng=50_000,
+            bolus_volume_nl=25_000,
+            bolus_duration_s=1800,
+            bolus_started_at_s=T0 - 600,
+            bolus_remaining_nl=16_667,
+            bolus_ends_at_s=T0 + 1200,
+            basal_rate_nl_per_day=1_000_000,
+            current_rate_nl_per_day=1_200_000,
+            daily_dose_ng=500_000,
+            daily_volume_nl=1_000_000,
             concentration_ug_per_ml=2000,
+            bridge_remaining_nl=100_000,
+            bridge_concentration_ug_per_ml=500,
+            bridge_ends_at_s=T0 + 18_000,
+            basal_remainder=12_345,
             reservoir_nl=12_345_678,
             capacity_nl=20_000_000,
             alarm_volume_nl=2_000_000,
@@ -229,9 +288,10 @@ VECTORS: tuple[Vector, ...] = (
             low_reservoir_alarm_at_s=None,
             empty_at_s=1_701_000_000,
             battery_permille=999,
+            battery_uc=12_472_267_248,
             eri_at_s=None,
             prescription_checksum=0xCAFEBABE,
-            delivering=True,
+            recent_doses=(DoseGrant(at_s=T0 - 7200), DoseGrant(at_s=T0 - 100)),
         ),
     ),
     _v(
@@ -241,41 +301,58 @@ VECTORS: tuple[Vector, ...] = (
     ),
     _v(
         "READ_PRESCRIPTION response (simple)",
-        ("a55a 01 01 0005 11 0009", "01 00030d40 3a765f29", "", "d49d"),
+        (
+            "a55a 01 01 0005 11 000d",
+            "01 000001f4 00030d40 46aea451",
+            "",
+            "f900",
+        ),
         ReadPrescriptionResponse(
-            prescription=PrescriptionSpec.simple(200_000), checksum=0x3A765F29
+            prescription=PrescriptionSpec.simple(200_000, concentration_ug_per_ml=500),
+            checksum=0x46AEA451,
         ),
     ),
     _v(
         "STAGE_PRESCRIPTION request (flex, one profile)",
-        ("a55a 01 00 0006 12 0010", "02 00 01 02 0000 00030d40 01e0 000493e0", "", "994c"),
+        (
+            "a55a 01 00 0006 12 0014",
+            "02 000007d0 00 01 02 0000 0001d4c0 01e0 00030d40",
+            "",
+            "3ecf",
+        ),
         StagePrescriptionRequest(
             prescription=PrescriptionSpec.flex(
                 [
-                    FlexStep(start_min=0, rate_nl_per_day=200_000),
-                    FlexStep(start_min=480, rate_nl_per_day=300_000),
-                ]
+                    FlexStep(start_min=0, dose_ng_per_day=120_000),
+                    FlexStep(start_min=480, dose_ng_per_day=200_000),
+                ],
+                concentration_ug_per_ml=2000,
             )
         ),
     ),
     _v(
         "STAGE_PRESCRIPTION request (flex, weekly)",
-        ("a55a 01 00 0007 12 0034", "02 01 07" + " 01 0000 000186a0" * 7, "", "45dd"),
+        ("a55a 01 00 0007 12 0038", "02 000003e8 01 07" + " 01 0000 000186a0" * 7, "", "a92c"),
         StagePrescriptionRequest(
             prescription=PrescriptionSpec.flex_weekly(
-                [[FlexStep(start_min=0, rate_nl_per_day=100_000)]] * 7
+                [[FlexStep(start_min=0, dose_ng_per_day=100_000)]] * 7,
+                concentration_ug_per_ml=1000,
             )
         ),
     ),
     _v(
         "STAGE_PRESCRIPTION request (minimum rate)",
-        ("a55a 01 00 0008 12 0001", "03", "", "815d"),
-        StagePrescriptionRequest(prescription=PrescriptionSpec.minimum_rate()),
+        ("a55a 01 00 0008 12 0005", "03 000001f4", "", "2d18"),
+        StagePrescriptionRequest(
+            prescription=PrescriptionSpec.minimum_rate(concentration_ug_per_ml=500)
+        ),
     ),
     _v(
         "STAGE_PRESCRIPTION request (stopped)",
-        ("a55a 01 00 0009 12 0001", "00", "", "1b6f"),
-        StagePrescriptionRequest(prescription=PrescriptionSpec.stopped()),
+        ("a55a 01 00 0009 12 0005", "00 000001f4", "", "28e9"),
+        StagePrescriptionRequest(
+            prescription=PrescriptionSpec.stopped(concentration_ug_per_ml=500)
+        ),
     ),
     _v(
         "STAGE_PRESCRIPTION response",
@@ -293,14 +370,31 @@ VECTORS: tuple[Vector, ...] = (
         CommitPrescriptionResponse(checksum=0x12345678),
     ),
     _v(
+        "READ_DELIVERY request",
+        ("a55a 01 00 0035 14 0000", "", "", "46a0"),
+        ReadDeliveryRequest(),
+    ),
+    _v(
+        "READ_DELIVERY response (not delivering for 5 h)",
+        ("a55a 01 01 0035 14 0011", "00 000000006553aab0 00000000651f3500", "", "9556"),
+        ReadDeliveryResponse(
+            delivering=False, since_s=T0 - 5 * 3600, last_refill_at_s=T0 - 40 * 86_400
+        ),
+    ),
+    _v(
         "START_BOLUS request",
-        ("a55a 01 00 000b 20 0009", "01 0000c350 00000384", "", "47e1"),
-        StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=900),
+        ("a55a 01 00 000b 20 000d", "01 0000c350 00000000 00000384", "", "b47c"),
+        StartBolusRequest(kind=BolusKind.THERAPEUTIC, dose_ng=50_000, volume_nl=0, duration_s=900),
+    ),
+    _v(
+        "START_BOLUS request (priming)",
+        ("a55a 01 00 0030 20 000d", "03 00000000 0007a120 00000000", "", "b06e"),
+        StartBolusRequest(kind=BolusKind.PRIMING, dose_ng=0, volume_nl=500_000, duration_s=0),
     ),
     _v(
         "START_BOLUS response",
-        ("a55a 01 01 000b 20 0010", "0000c350 00000384 000000006553f484", "", "90c6"),
-        StartBolusResponse(volume_nl=50_000, duration_s=900, ends_at_s=T0 + 900),
+        ("a55a 01 01 000b 20 0014", "0000c350 000061a8 00000384 000000006553f484", "", "e314"),
+        StartBolusResponse(dose_ng=50_000, volume_nl=25_000, duration_s=900, ends_at_s=T0 + 900),
     ),
     _v(
         "CANCEL_BOLUS request",
@@ -333,25 +427,101 @@ VECTORS: tuple[Vector, ...] = (
         ResumePumpResponse(mode=Mode.SIMPLE),
     ),
     _v(
-        "REFILL request",
-        ("a55a 01 00 000f 30 000d", "0016e360 0112a880 000003e8 00", "", "4d7a"),
-        RefillRequest(
-            removed_nl=1_500_000,
-            added_nl=18_000_000,
-            concentration_ug_per_ml=1000,
-            allow_nonstandard=False,
+        "CANCEL_BRIDGE request",
+        ("a55a 01 00 0031 24 0000", "", "", "49f4"),
+        CancelBridgeRequest(),
+    ),
+    _v(
+        "CANCEL_BRIDGE response",
+        ("a55a 01 01 0031 24 0008", "000493e0 0002d690", "", "bbcf"),
+        CancelBridgeResponse(delivered_nl=300_000, remaining_nl=186_000),
+    ),
+    _v(
+        "STAGE_REFILL request",
+        (
+            "a55a 01 00 000f 30 001d",
+            "0016e360 0112a880 000007d0 00 01 05 4c4f542d37 01 000007d0 00061a80",
+            "",
+            "3e26",
+        ),
+        _STAGE_REFILL,
+    ),
+    _v(
+        "STAGE_REFILL response (negative discrepancy)",
+        ("a55a 01 01 000f 30 0011", "16427af3 001e8480 fff85ee0 00 00076a70", "", "c5a6"),
+        StageRefillResponse(
+            checksum=0x16427AF3,
+            expected_nl=2_000_000,
+            discrepancy_nl=-500_000,
+            discrepancy_flagged=False,
+            bridge_volume_nl=486_000,
         ),
     ),
     _v(
-        "REFILL response (negative discrepancy)",
-        ("a55a 01 01 000f 30 0015", "001e8480 fff85ee0 00 0112a880 0000000065ec8780", "", "9faa"),
-        RefillResponse(
+        "COMMIT_REFILL request",
+        ("a55a 01 00 0032 32 0004", "16427af3", "", "0249"),
+        CommitRefillRequest(checksum=0x16427AF3),
+    ),
+    _v(
+        "COMMIT_REFILL response",
+        (
+            "a55a 01 01 0032 32 0025",
+            "001e8480 fff85ee0 00 0112a880 3c9a4a45 00076a70 0000000065572520 0000000065ec8780",
+            "",
+            "5482",
+        ),
+        CommitRefillResponse(
             expected_nl=2_000_000,
             discrepancy_nl=-500_000,
             discrepancy_flagged=False,
             reservoir_nl=18_000_000,
+            prescription_checksum=0x3C9A4A45,
+            bridge_volume_nl=486_000,
+            bridge_ends_at_s=T0 + 209_952,
             low_reservoir_alarm_at_s=1_710_000_000,
         ),
+    ),
+    _v(
+        "READ_IMPLANT request",
+        ("a55a 01 00 0033 33 0000", "", "", "626f"),
+        ReadImplantRequest(),
+    ),
+    _v(
+        "READ_IMPLANT response",
+        (
+            "a55a 01 01 0033 33 0036",
+            "01 05 4954422d31 00000a28 044c 0014 0000000063449900 04 502d3432 01"
+            " 06 44722057686f 000007d0 05 4c4f542d37 000000006553efd4",
+            "",
+            "f6dd",
+        ),
+        ReadImplantResponse(
+            recorded=True,
+            implant=_IMPLANT,
+            concentration_ug_per_ml=2000,
+            drug_lot="LOT-7",
+            last_refill_at_s=T0 - 300,
+        ),
+    ),
+    _v(
+        "SET_IMPLANT request",
+        (
+            "a55a 01 00 0034 34 0023",
+            "05 4954422d31 00000a28 044c 0014 0000000063449900 04 502d3432 01 06 44722057686f",
+            "",
+            "1ebb",
+        ),
+        SetImplantRequest(implant=_IMPLANT),
+    ),
+    _v(
+        "SET_IMPLANT response",
+        (
+            "a55a 01 01 0034 34 0023",
+            "05 4954422d31 00000a28 044c 0014 0000000063449900 04 502d3432 01 06 44722057686f",
+            "",
+            "a65b",
+        ),
+        SetImplantResponse(implant=_IMPLANT),
     ),
     _v(
         "SET_ALARM_VOLUME request",
@@ -486,9 +656,18 @@ VECTORS: tuple[Vector, ...] = (
     ),
     _v(
         "PATIENT_DOSE response",
-        ("a55a 01 01 001a 72 0015", "000061a8 000000006553f358 03 0000000065540d20", "", "7203"),
+        (
+            "a55a 01 01 001a 72 0019",
+            "0000c350 000061a8 000000006553f358 03 0000000065540d20",
+            "",
+            "4e2e",
+        ),
         PatientDoseResponse(
-            volume_nl=25_000, ends_at_s=T0 + 600, doses_in_24h=3, next_allowed_at_s=T0 + 7200
+            dose_ng=50_000,
+            volume_nl=25_000,
+            ends_at_s=T0 + 600,
+            doses_in_24h=3,
+            next_allowed_at_s=T0 + 7200,
         ),
     ),
     _v(

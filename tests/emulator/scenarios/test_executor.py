@@ -83,7 +83,7 @@ def test_an_expected_error_must_come() -> None:
 
 
 def test_an_unexpected_refusal_is_an_error_of_the_step() -> None:
-    result = run("  - bolus: {kind: THERAPEUTIC, volume: 30 mL, duration: 1h}\n")
+    result = run("  - bolus: {kind: THERAPEUTIC, dose: 15000 mcg, duration: 1h}\n")  # 30 mL
     step = result.steps[0]
     assert step.status is StepStatus.ERROR
     assert step.error.startswith("OUT_OF_RANGE")
@@ -107,13 +107,61 @@ def test_a_lost_link_times_out_and_a_new_session_works_after_it() -> None:
 def test_the_patient_asks_on_a_patient_session() -> None:
     result = run(
         "  - patient_dose:\n    expect_error: NOT_ENABLED\n"
-        "  - patient_settings: {enabled: true, volume: 0.05 mL, duration: 10 min, lockout: 1h,"
+        "  - patient_settings: {enabled: true, dose: 25 mcg, duration: 10 min, lockout: 1h,"
         " max_per_day: 2}\n"
         "  - patient_dose:\n"
         "  - expect: {events: [{event: SESSION_OPENED, role: PATIENT}], bolus: PATIENT}\n"
     )
     assert result.passed, result.failure_report()
-    assert "granted 0.050 mL, 1 in 24 h" in result.steps[2].note
+    assert "granted 25 mcg = 0.050 mL, 1 in 24 h" in result.steps[2].note
+
+
+def test_a_refill_at_a_new_drug_must_say_what_runs_on_it() -> None:
+    result = run("  - refill: {removed: expected, added: 20 mL, concentration: 2000 mcg/mL}\n")
+    step = result.steps[0]
+    assert step.status is StepStatus.ERROR
+    assert "must say what runs on the new drug" in step.error
+    assert not any("STAGE_REFILL" in frame for frame in step.frames)  # nothing was sent
+
+
+def test_a_refill_with_the_bridge_and_its_cancellation() -> None:
+    result = run(
+        "  - refill: {removed: expected, added: 20 mL, concentration: 2000 mcg/mL,"
+        " same_dose: true, bridge: true, lot: QA-9}\n"
+        "  - expect: {bridging: true, bridge_remaining: 0.33 mL, bridge_end: now + 1d 15h 36min,"
+        " current_rate: 0.2 mL/day, daily_dose: 100 mcg/day}\n"
+        "  - advance: 1h\n"
+        "  - cancel_bridge:\n"
+        "  - expect: {bridging: false, current_rate: 0.05 mL/day,"
+        " events: [{event: BRIDGE_CANCELLED, concentration: 2000 mcg/mL}]}\n"
+        "  - {cancel_bridge: , expect_error: INVALID_STATE}\n"
+    )
+    assert result.passed, result.failure_report()
+    assert "dose 100 mcg/day -> 100 mcg/day; bridge of 0.330 mL" in result.steps[0].note
+    assert "bridge cancelled after 0.008 mL" in result.steps[3].note
+
+
+def test_the_implant_record_is_written_over_the_link() -> None:
+    result = run(
+        "  - implant: {catheter: 80 cm, uncertainty: 2 cm, origin: SPINAL, patient: P-1}\n"
+        "  - expect: {events: [{event: IMPLANT_RECORDED, catheter_length: 80 cm,"
+        " origin: SPINAL}]}\n"
+        "  - bolus: {kind: PRIMING}\n"
+        "  - expect: {bolus: PRIMING, bolus_remaining: 0.408 mL}\n"
+    )
+    assert result.passed, result.failure_report()
+    assert "implant record: 80 cm (± 2 cm) of 2600 nL/cm, SPINAL" in result.steps[0].note
+
+
+def test_the_low_battery_reset_fault_needs_reprogramming() -> None:
+    result = run(
+        "  - fault: {low_battery_reset: true}\n"
+        "  - expect: {mode: MINIMUM_RATE, current_rate: 0.006 mL/day,"
+        " alarms: [LOW_BATTERY_RESET]}\n"
+        "  - program: {simple: 100 mcg/day}\n"
+        "  - expect: {mode: SIMPLE, alarms: []}\n"
+    )
+    assert result.passed, result.failure_report()
 
 
 def test_advancing_into_the_past_is_an_error() -> None:

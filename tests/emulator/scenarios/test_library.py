@@ -27,6 +27,9 @@ STORIES = {
     "patient_doses_lockout_limit",
     "abandoned_programming_session",
     "lossy_link",
+    "refill_concentration_rise_with_bridge",
+    "flex_bridge_worked_case",
+    "low_battery_reset",
     "titration_response",
 }
 FILES = sorted(LIBRARY.glob(f"*{SUFFIX}"))

@@ -19,7 +19,8 @@ from emulator.scenarios.loader import (
     schema,
 )
 from emulator.scenarios.units import Kind
-from protocol.enums import EVENT_PARAMS, AlarmCode, BolusKind, ErrorCode, EventCode, Mode
+from protocol.enums import EVENT_PARAMS, AlarmCode, BolusKind, ErrorCode, EventCode, Mode, Origin
+from protocol.messages import ImplantFields, PrescriptionSpec
 
 GOOD = """\
 scenario: a good one
@@ -36,23 +37,32 @@ pump:
   concentration: 2000 mcg/mL
   prescription:
     flex:
-      - {at: "00:00", rate: 350 mcg/day}
-      - {at: "07:00", rate: 0.2125 mL/day}
+      - {at: "00:00", dose: 350 mcg/day}
+      - {at: "07:00", dose: 425.5 mcg/day}
   battery: 70 %
   alarm_volume: 3 mL
   catheter: 110 cm
+  implant:
+    catheter: 112 cm
+    uncertainty: 15 mm
+    volume_per_cm: 0.0026 mL/cm
+    model: IT-8709SC
+    implanted: 2024-03-01T10:00:00Z
+    patient: P-7
+    origin: CEREBRAL
+    physician: Dr B
   start: 2026-09-21T06:00:00Z
 steps:
   - interrogate:
-  - name: a bridge
-    bolus: {kind: BRIDGE}
+  - name: a priming
+    bolus: {kind: PRIMING}
   - advance: 1d 6h
   - advance: {until: start + 3d}
-  - refill: {removed: expected, added: 10 mL, concentration: 1000 mcg/mL,
-             expect: {discrepancy: 0 mL ± 0.1 mL, flagged: false}}
+  - refill: {removed: expected, added: 10 mL, concentration: 1000 mcg/mL, same_dose: true,
+             bridge: true, lot: L-1, expect: {discrepancy: 0 mL ± 0.1 mL, flagged: false}}
   - patient_dose:
     expect_error: PATIENT_DOSE_LOCKOUT
-  - fault: {motor_stall: on, battery: 2.5 %}
+  - fault: {motor_stall: on, battery: 2.5 %, low_battery_reset: true}
   - link: {drop: 10 %, delay: 20 ms, disconnected: false}
   - expect:
       reservoir: 2 mL ± 1 %
@@ -65,6 +75,12 @@ steps:
         - {event: PATIENT_DOSE_GRANTED, doses_in_24h: 2}
       events_absent: [STOPPED]
       prescription: {simple: 100 mcg/day}
+      bridge_end: now + 1d
+      bridge_remaining: 0.1 mL
+      bridging: true
+      patient_rate: 100 mcg/day ± 1 %
+  - cancel_bridge:
+  - implant: {catheter: 50 cm}
 """
 
 
@@ -94,21 +110,36 @@ def test_a_good_file_becomes_typed_steps() -> None:
     assert pump.start_s == 1_789_970_400
     flex = pump.prescription.flex
     assert pump.prescription.mode is Mode.FLEX
-    assert flex[1].start_min == 420 and flex[1].rate.rate_nl_per_day == 212_500
-    assert flex[0].rate.dose_ug_per_day == 350
+    assert flex[1].start_min == 420 and flex[1].dose_ug_per_day == Fraction("425.5")
+    assert flex[0].dose_ug_per_day == 350
+    assert pump.implant == ImplantFields(
+        catheter_model="IT-8709SC",
+        catheter_volume_nl_per_cm=2_600,
+        catheter_length_mm=1_120,
+        catheter_length_uncertainty_mm=15,
+        implanted_at_s=1_709_287_200,
+        patient_id="P-7",
+        origin=Origin.CEREBRAL,
+        physician="Dr B",
+    )
     steps = scenario.steps
-    assert [s.line for s in steps] == [22, 23, 25, 26, 27, 29, 31, 32, 33]
-    assert steps[1].name == "a bridge" and steps[1].action == md.StartBolus(kind=BolusKind.BRIDGE)
+    assert [s.line for s in steps] == [31, 32, 34, 35, 36, 38, 40, 41, 42, 57, 58]
+    assert steps[1].name == "a priming" and steps[1].action == md.StartBolus(kind=BolusKind.PRIMING)
     assert steps[2].action == md.Advance(seconds=108_000)
     assert steps[4].action == md.Refill(
         removed_nl=None,
         added_nl=10_000_000,
         concentration_ug_per_ml=1000,
+        same_dose=True,
+        bridge=True,
+        lot="L-1",
         expect_discrepancy=steps[4].action.expect_discrepancy,  # type: ignore[union-attr]
         expect_flagged=False,
     )
     assert steps[5].expect_error is ErrorCode.PATIENT_DOSE_LOCKOUT
-    assert steps[6].action == md.Fault(motor_stall=True, battery_permille=25)
+    assert steps[6].action == md.Fault(
+        motor_stall=True, battery_permille=25, low_battery_reset=True
+    )
     assert steps[7].action == md.LinkChange(drop=0.1, delay_ms=20.0, disconnected=False)
     expect = steps[8].action
     assert isinstance(expect, md.Expect)
@@ -119,7 +150,22 @@ def test_a_good_file_becomes_typed_steps() -> None:
     assert expect.events[2].params == (("doses_in_24h", 2),)
     assert expect.events[1].params == (("alarm_code", int(AlarmCode.ERI)),)
     assert expect.events_absent == (EventCode.STOPPED,)
+    assert ("bridging", True) in expect.flags
+    assert [key for key, _ in expect.dates][-1] == "bridge_end"
+    assert [key for key, _ in expect.quantities][-2:] == ["bridge_remaining", "patient_rate"]
+    assert steps[9].action == md.CancelBridge()
+    implant = steps[10].action
+    assert isinstance(implant, md.SetImplant) and implant.implant.catheter_length_mm == 500
     assert steps[0].name == "interrogate"
+
+
+def test_the_true_catheter_follows_the_implant_record_unless_written() -> None:
+    text = "scenario: x\npump:\n  implant: {catheter: 90 cm}\nsteps: [advance: 1d]\n"
+    pump = parse_scenario(text).pump
+    assert pump.catheter_length_cm == 90
+    assert pump.implant is not None and pump.implant.catheter_length_mm == 900
+    none = parse_scenario("scenario: x\npump:\n  implant: false\nsteps: [advance: 1d]\n").pump
+    assert none.implant is None and none.catheter_length_cm == 50
 
 
 def test_defaults_fill_a_minimal_file() -> None:
@@ -186,11 +232,43 @@ def test_problems_are_named_with_their_line(text: str, line: int, message: str) 
             3,
             "needs a duration",
         ),
-        ("scenario: x\nsteps:\n  - bolus: {kind: BRIDGE, duration: 1h}\n", 3, "bolus rate"),
+        ("scenario: x\nsteps:\n  - bolus: {kind: BRIDGE}\n", 3, "part of the refill"),
+        ("scenario: x\nsteps:\n  - bolus: {kind: PRIMING, duration: 1h}\n", 3, "maximum rate"),
         (
-            "scenario: x\nsteps:\n  - program: {flex: [{at: '01:00', rate: 1 mL/day}]}\n",
+            "scenario: x\nsteps:\n  - bolus: {kind: THERAPEUTIC, volume: 1 mL, duration: 1h}\n",
+            3,
+            "a dose (e.g. 50 mcg), not a volume",
+        ),
+        (
+            "scenario: x\nsteps:\n  - program: {flex: [{at: '01:00', dose: 1 mcg/day}]}\n",
             3,
             "starts at 00:00",
+        ),
+        (
+            "scenario: x\nsteps:\n  - program: {simple: 0.2 mL/day}\n",
+            3,
+            "a prescription is a dose of the drug in the pump, written in mcg/day",
+        ),
+        (
+            "scenario: x\npump:\n  prescription: {simple: 0.2 mL/day}\nsteps: [advance: 1d]\n",
+            3,
+            "never a flow",
+        ),
+        (
+            "scenario: x\nsteps:\n  - program: {simple: 100.0001 mcg/day}\n",
+            3,
+            "whole ng/day",
+        ),
+        (
+            "scenario: x\nsteps:\n  - refill: {removed: 1 mL, added: 2 mL, concentration: "
+            "2000 mcg/mL, same_dose: true, prescription: {simple: 1 mcg/day}}\n",
+            3,
+            "not both",
+        ),
+        (
+            "scenario: x\nsteps:\n  - implant: {catheter: 10 cm, uncertainty: 10 cm}\n",
+            3,
+            "not a valid implant record",
         ),
         (
             "scenario: x\nsteps:\n  - advance: 1d\n    expect_error: TIMEOUT\n",
@@ -198,7 +276,12 @@ def test_problems_are_named_with_their_line(text: str, line: int, message: str) 
             "programmer steps",
         ),
         ("scenario: x\nsteps:\n  - link: {drop: 150 %}\n", 3, "0 to 100 %"),
-        ("scenario: x\nsteps:\n  - patient_settings: {enabled: true}\n", 3, "volume or a dose"),
+        ("scenario: x\nsteps:\n  - patient_settings: {enabled: true}\n", 3, "need 'dose'"),
+        (
+            "scenario: x\nsteps:\n  - patient_settings: {enabled: false, volume: 1 mL}\n",
+            3,
+            "not a volume",
+        ),
         ("scenario: x\nsteps:\n  - advance: {until: 'start + 1x'}\n", 3, "cannot read"),
         ("scenario: x\npump:\n  battery: 5.05 %\nsteps: [advance: 1d]\n", 3, "0.1 %"),
         (
@@ -236,7 +319,7 @@ def test_dates_and_sexagesimal_looking_times_stay_text() -> None:
     # YAML 1.1 would read 22:00 as the integer 1320 and a date as a datetime.
     text = (
         "scenario: x\npump:\n  start: 2026-09-21T00:00:00Z\n  prescription:\n    flex:\n"
-        "      - {at: 00:00, rate: 1 mL/day}\n      - {at: 22:00, rate: 2 mL/day}\n"
+        "      - {at: 00:00, dose: 100 mcg/day}\n      - {at: 22:00, dose: 200 mcg/day}\n"
         "steps: [advance: 1d]\n"
     )
     scenario = parse_scenario(text)
@@ -260,15 +343,20 @@ def test_every_event_parameter_has_a_unit_or_a_vocabulary() -> None:
         params = event_parameters(code)
         wire_names = [wire for wire, _ in params.values()]
         assert wire_names == [n for n in EVENT_PARAMS[code] if n != "unused"]
-    assert event_parameters(EventCode.PROGRAMMED)["daily_volume"][1] is Kind.VOLUME_RATE
+    assert event_parameters(EventCode.PROGRAMMED)["daily_dose"][1] is Kind.DOSE_RATE
+    assert event_parameters(EventCode.PATIENT_DOSE_GRANTED)["dose"][1] is Kind.DOSE
+    assert event_parameters(EventCode.IMPLANT_RECORDED)["catheter_length"][1] is Kind.LENGTH
+    assert event_parameters(EventCode.IMPLANT_RECORDED)["origin"][1] is Origin
     assert event_parameters(EventCode.BATTERY_SET)["battery"][1] is Kind.PERCENT
     assert event_parameters(EventCode.STALL_RECOVERY)["stall_duration"][1] is Kind.DURATION
 
 
-def test_the_rate_of_a_dose_depends_on_the_concentration() -> None:
-    rate = md.Rate(dose_ug_per_day=Fraction(300))
-    assert md.rate_nl_per_day(rate, 500) == 600_000
-    assert md.rate_nl_per_day(rate, 1000) == 300_000
-    assert md.rate_nl_per_day(md.Rate(rate_nl_per_day=7), 1000) == 7
-    with pytest.raises(ValueError, match="exactly one"):
-        md.Rate()
+def test_a_prescription_is_a_dose_of_the_drug_it_names() -> None:
+    simple = md.PrescriptionInput(mode=Mode.SIMPLE, dose_ug_per_day=Fraction(300))
+    assert md.prescription_spec(simple, 500) == PrescriptionSpec.simple(
+        300_000, concentration_ug_per_ml=500
+    )
+    assert md.prescription_spec(simple, 1000).concentration_ug_per_ml == 1000
+    assert md.dose_ng(Fraction("0.125")) == 125
+    with pytest.raises(ValueError, match="whole number of nanograms"):
+        md.dose_ng(Fraction(1, 3))

@@ -1,5 +1,9 @@
 """Forecasts: when will the commanded volume (or the battery drain) reach a threshold?
 
+Shared by the pump and the programmer: the pump answers STATUS with it, and a
+programmer that builds the same :class:`Plan` from that STATUS (see
+:func:`plan_from_status`) gets the same seconds.
+
 A :class:`Plan` is what the pump will do from now on if nobody intervenes:
 the running bolus to its end, the basal schedule (flex steps included), and,
 when patient doses are enabled, a patient who asks for a dose the moment the
@@ -31,13 +35,29 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 
-from firmware_model.delivery import RunningBolus, linear_floor_volume
-from firmware_model.prescription import PatientDoseSettings, Schedule, next_patient_dose_t
-from firmware_model.timebase import SECONDS_PER_DAY, ceil_div
+from protocol.battery import BatteryModel
 from protocol.enums import BolusKind
+from protocol.messages import (
+    DeviceInfoResponse,
+    PatientSettingsFields,
+    PrescriptionSpec,
+    StatusResponse,
+)
+from protocol.schedule import (
+    PatientRule,
+    RunningBolus,
+    Schedule,
+    compile_schedule,
+    first_reach,
+    linear_floor_volume,
+    next_patient_dose_t,
+    rescale_bolus,
+    volume_for_dose,
+)
+from protocol.timebase import SECONDS_PER_DAY, ceil_div
 
 _MAX_CYCLE_STATES = 4_096
 """Dose-start states remembered while looking for a repetition (bounds memory)."""
@@ -52,12 +72,30 @@ class Plan:
     schedule: Schedule
     basal_remainder: int
     bolus: RunningBolus | None
-    patient: PatientDoseSettings | None
-    """Settings of a patient taking every dose allowed; None when no doses will be taken."""
+    patient: PatientRule | None
+    """Doses of a patient taking every dose allowed; None when no doses will be taken."""
     grants_t: tuple[int, ...]
     """Model times of doses granted so far (the request rule looks back 24 h)."""
     delivering: bool
     """False when the pump is stopped or halted: no volume moves at all."""
+    bridge: BridgePlan | None = None
+    """A bridge still running: ``schedule`` and ``patient`` are at its old concentration."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgePlan:
+    """The rest of a bridge: after ``remaining_nl`` more is commanded, the rates change.
+
+    At that second the schedule becomes ``schedule_after`` and patient doses
+    ``patient_after`` (both at the new concentration), and a dose bolus still
+    running is rescaled to the new drug (:func:`protocol.schedule.rescale_bolus`).
+    """
+
+    remaining_nl: int
+    schedule_after: Schedule
+    patient_after: PatientRule | None
+    old_concentration_ug_per_ml: int
+    new_concentration_ug_per_ml: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,8 +247,133 @@ def first_crossings(
     """Where each query's threshold is first reached on the plan (None: not by the horizon).
 
     One integration answers them all; each answer is the one
-    :func:`first_reach_t` gives for that query alone.
+    :func:`first_reach_t` gives for that query alone. A running bridge splits the
+    plan in two: up to the second it ends (:func:`bridge_end`) the old rates, from
+    that second on a plan of the new ones.
     """
+    bridge = plan.bridge
+    if bridge is None or not plan.delivering:
+        return _first_crossings(plan, queries, horizon_s=horizon_s, skip_cycles=skip_cycles)
+    before = replace(plan, bridge=None)
+    results = _first_crossings(before, queries, horizon_s=horizon_s, skip_cycles=skip_cycles)
+    end = bridge_end(plan, horizon_s=horizon_s)
+    if end is None:
+        return results
+    after, x_b, vol_b = end
+    later = [i for i, crossing in enumerate(results) if crossing is None or crossing.x > x_b]
+    if not later:
+        return results
+    shifted = []
+    for i in later:
+        q, p, need = queries[i].q, queries[i].p, queries[i].need
+        shifted.append(Query(q=q, p=p, need=need - (q * (x_b - plan.t) + p * vol_b)))
+    rest = _first_crossings(
+        after, shifted, horizon_s=plan.t + horizon_s - x_b, skip_cycles=skip_cycles
+    )
+    for i, query, crossing in zip(later, shifted, rest, strict=True):
+        if crossing is None:
+            results[i] = None
+            continue
+        progress = queries[i].need - query.need
+        results[i] = replace(
+            crossing, need=queries[i].need, seg_progress=crossing.seg_progress + progress
+        )
+    return results
+
+
+def bridge_end(plan: Plan, *, horizon_s: int) -> tuple[Plan, int, int] | None:
+    """Where a plan's bridge ends: the plan from then on, its second, and the volume to it.
+
+    The bridge ends at the first second at which the volume commanded since the
+    plan's start reaches the bridge's remaining volume. None when there is no
+    bridge, nothing moves, or it does not end by ``t + horizon_s``.
+    """
+    bridge = plan.bridge
+    if bridge is None or not plan.delivering:
+        return None
+    state = _walk_to_volume(replace(plan, bridge=None), bridge.remaining_nl, plan.t + horizon_s)
+    if state is None:
+        return None
+    x, integ, bvol, bolus, grants = state
+    if bolus is not None:
+        bolus = rescale_bolus(
+            bolus,
+            x,
+            old_concentration=bridge.old_concentration_ug_per_ml,
+            new_concentration=bridge.new_concentration_ug_per_ml,
+        )
+    after = Plan(
+        t=x,
+        clock_offset_s=plan.clock_offset_s,
+        schedule=bridge.schedule_after,
+        basal_remainder=(plan.basal_remainder + integ) % SECONDS_PER_DAY,
+        bolus=bolus,
+        patient=bridge.patient_after,
+        grants_t=tuple(grants),
+        delivering=True,
+    )
+    volume = (plan.basal_remainder + integ) // SECONDS_PER_DAY + bvol
+    return after, x, volume
+
+
+def _walk_to_volume(
+    plan: Plan, need_nl: int, limit: int
+) -> tuple[int, int, int, RunningBolus | None, list[int]] | None:
+    """The walk's state ``(x, integ, bvol, bolus, grants)`` at the first second the plan
+    has commanded ``need_nl``; None if not by ``limit``. Event by event, no skipping
+    (a bridge lasts days, not years)."""
+    x = plan.t
+    rem0 = plan.basal_remainder
+    integ = bvol = 0
+    bolus = plan.bolus
+    grants = list(plan.grants_t)
+    rule = plan.patient
+    sched = plan.schedule
+    while x <= limit:
+        left = need_nl - ((rem0 + integ) // SECONDS_PER_DAY + bvol)
+        if left <= 0:
+            return x, integ, bvol, bolus, grants
+        if x == limit:
+            return None
+        if bolus is not None:
+            a = bolus.volume_nl * (x - bolus.start_t)
+            end = min(bolus.end_t, limit)
+            b, c = bolus.volume_nl, bolus.duration_s
+            dt = first_reach(q=0, p=1, a=a, b=b, c=c, need=left, max_dt=end - x)
+            step = end - x if dt is None else dt
+            bvol += linear_floor_volume(a, b, c, step)
+            x += step
+            if x == bolus.end_t:
+                bolus = None
+            continue
+        next_dose = None if rule is None else next_patient_dose_t(rule, grants, x)
+        if rule is not None and next_dose == x:
+            grants = [g for g in grants if g > x - SECONDS_PER_DAY]
+            grants.append(x)
+            bolus = RunningBolus(
+                kind=BolusKind.PATIENT,
+                volume_nl=rule.volume_nl,
+                duration_s=rule.duration_s,
+                start_t=x,
+                dose_ng=rule.dose_ng,
+            )
+            continue
+        rate, until = sched.segment_at(x + plan.clock_offset_s)
+        end = limit if until is None else min(limit, x + until)
+        if next_dose is not None:
+            end = min(end, next_dose)
+        dt = first_reach(
+            q=0, p=1, a=rem0 + integ, b=rate, c=SECONDS_PER_DAY, need=left, max_dt=end - x
+        )
+        step = end - x if dt is None else dt
+        integ += rate * step
+        x += step
+    return None
+
+
+def _first_crossings(
+    plan: Plan, queries: Sequence[Query], *, horizon_s: int, skip_cycles: bool = True
+) -> list[Crossing | None]:
     t0 = plan.t
     limit = t0 + horizon_s
     results: list[Crossing | None] = [None] * len(queries)
@@ -368,6 +531,7 @@ class _Walk:
                     volume_nl=patient.volume_nl,
                     duration_s=patient.duration_s,
                     start_t=x,
+                    dose_ng=patient.dose_ng,
                 )
                 continue
 
@@ -703,3 +867,136 @@ def _drift_skip(
     for n in open_:
         out[n] = finish(j, g_sum, below[n]) if j_max else (0, 0)
     return [o for o in out if o is not None]
+
+
+# --------------------------------------------------------------------------- from the wire
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dates:
+    """The forecasts a STATUS reports, as pump-clock seconds (None: beyond the horizon)."""
+
+    low_reservoir_at_s: int | None
+    empty_at_s: int | None
+    eri_at_s: int | None
+    bridge_ends_at_s: int | None
+
+
+def plan_from_status(
+    status: StatusResponse,
+    *,
+    prescription: PrescriptionSpec,
+    patient: PatientSettingsFields,
+    minimum_mode_rate_nl_per_day: int,
+) -> Plan:
+    """The pump's plan as one STATUS (with its prescription and patient settings) shows it.
+
+    Times are pump-clock seconds (the plan's ``t`` is ``status.clock_s`` and its
+    clock offset 0). To forecast a pending change, pass the pending prescription
+    or patient settings, or a STATUS changed with :func:`dataclasses.replace`.
+    """
+    bridging = status.bridge_remaining_nl > 0 and status.bridge_concentration_ug_per_ml > 0
+    new_conc = status.concentration_ug_per_ml
+    rate_conc = status.bridge_concentration_ug_per_ml if bridging else new_conc
+
+    def at(conc: int) -> Schedule:
+        return compile_schedule(
+            prescription,
+            concentration_ug_per_ml=conc,
+            minimum_mode_rate_nl_per_day=minimum_mode_rate_nl_per_day,
+        )
+
+    def rule(conc: int) -> PatientRule | None:
+        if not (patient.enabled and status.delivering):
+            return None
+        return PatientRule(
+            volume_nl=volume_for_dose(patient.dose_ng, conc),
+            duration_s=patient.duration_s,
+            lockout_s=patient.lockout_s,
+            max_per_24h=patient.max_per_24h,
+            dose_ng=patient.dose_ng,
+        )
+
+    bolus = None
+    if status.delivering and status.bolus_kind is not BolusKind.NONE:
+        assert status.bolus_started_at_s is not None
+        bolus = RunningBolus(
+            kind=status.bolus_kind,
+            volume_nl=status.bolus_volume_nl,
+            duration_s=status.bolus_duration_s,
+            start_t=status.bolus_started_at_s,
+            dose_ng=status.bolus_dose_ng,
+        )
+    return Plan(
+        t=status.clock_s,
+        clock_offset_s=0,
+        schedule=at(rate_conc),
+        basal_remainder=status.basal_remainder,
+        bolus=bolus,
+        patient=rule(rate_conc),
+        grants_t=tuple(grant.at_s for grant in status.recent_doses),
+        delivering=status.delivering,
+        bridge=BridgePlan(
+            remaining_nl=status.bridge_remaining_nl,
+            schedule_after=at(new_conc),
+            patient_after=rule(new_conc),
+            old_concentration_ug_per_ml=rate_conc,
+            new_concentration_ug_per_ml=new_conc,
+        )
+        if bridging
+        else None,
+    )
+
+
+def dates_from_status(
+    status: StatusResponse,
+    *,
+    prescription: PrescriptionSpec,
+    patient: PatientSettingsFields,
+    info: DeviceInfoResponse,
+) -> Dates:
+    """The low-reservoir, empty, ERI and bridge-end dates of a STATUS, worked out as the
+    pump works them out: equal to the STATUS's own to the second when ``prescription``
+    and ``patient`` are the pump's (the programmer's check that it reads the pump right),
+    and the forecast of a pending change when they are the pending ones."""
+    plan = plan_from_status(
+        status,
+        prescription=prescription,
+        patient=patient,
+        minimum_mode_rate_nl_per_day=info.minimum_mode_rate_nl_per_day,
+    )
+    battery = BatteryModel(
+        capacity_uc=info.battery_capacity_uc,
+        quiescent_drain_uc_per_s=info.battery_quiescent_drain_uc_per_s,
+        drain_uc_per_nl=info.battery_drain_uc_per_nl,
+        telemetry_drain_uc_per_s=info.battery_telemetry_drain_uc_per_s,
+        eri_lead_s=info.eri_lead_s,
+    )
+    steady = compile_schedule(
+        prescription,
+        concentration_ug_per_ml=status.concentration_ug_per_ml,
+        minimum_mode_rate_nl_per_day=info.minimum_mode_rate_nl_per_day,
+    )
+    threshold = battery.eri_threshold_uc(steady.weekly_integral)
+    remaining = status.battery_uc
+    queries = [
+        Query(q=0, p=1, need=status.reservoir_nl - status.alarm_volume_nl),
+        Query(q=0, p=1, need=status.reservoir_nl - info.empty_threshold_nl),
+        Query(
+            q=battery.quiescent_drain_uc_per_s,
+            p=battery.drain_uc_per_nl,
+            need=remaining - threshold + 1 if remaining >= threshold else 0,
+        ),
+    ]
+    horizon = info.forecast_horizon_s
+    crossings = first_crossings(plan, queries, horizon_s=horizon)
+    low, empty, eri = (
+        None if c is None or c.x > status.clock_s + horizon else c.x for c in crossings
+    )
+    end = bridge_end(plan, horizon_s=horizon)
+    return Dates(
+        low_reservoir_at_s=low,
+        empty_at_s=empty,
+        eri_at_s=eri,
+        bridge_ends_at_s=None if end is None else end[1],
+    )

@@ -1,5 +1,8 @@
 """Battery charge, drain and the elective-replacement (ERI) rule, in integer microcoulombs.
 
+Shared by the pump and the programmer (the constants travel in DEVICE_INFO), so
+both compute the same ERI date from the same STATUS.
+
 Charge drains three ways: a quiescent drain every second, a drain per
 commanded nanolitre (motor strokes), and a drain per second of telemetry.
 The pump keeps the remaining charge as an integer; this module holds the
@@ -16,9 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_model.errors import OutOfRangeError
-from firmware_model.profile import PumpProfile
-from firmware_model.timebase import SECONDS_PER_DAY, SECONDS_PER_WEEK, ceil_div
+from protocol.timebase import SECONDS_PER_DAY, SECONDS_PER_WEEK, ceil_div
 
 PERMILLE = 1_000
 
@@ -36,17 +37,6 @@ class BatteryModel:
     telemetry_drain_uc_per_s: int
     eri_lead_s: int
 
-    @classmethod
-    def from_profile(cls, profile: PumpProfile) -> BatteryModel:
-        """The battery of a pump model."""
-        return cls(
-            capacity_uc=profile.battery_capacity_uc,
-            quiescent_drain_uc_per_s=profile.battery_quiescent_drain_uc_per_s,
-            drain_uc_per_nl=profile.battery_drain_uc_per_nl,
-            telemetry_drain_uc_per_s=profile.battery_telemetry_drain_uc_per_s,
-            eri_lead_s=profile.eri_lead_s,
-        )
-
     def permille(self, remaining_uc: int) -> int:
         """Charge left in permille, rounded up: 0 permille means end of service."""
         return ceil_div(remaining_uc * PERMILLE, self.capacity_uc)
@@ -54,9 +44,7 @@ class BatteryModel:
     def charge_for_permille(self, permille: int) -> int:
         """The remaining charge that reads as ``permille`` (exact round trip with permille())."""
         if type(permille) is not int or not 0 <= permille <= PERMILLE:
-            raise OutOfRangeError(
-                field="battery_permille", value=permille, limit=(0, PERMILLE), rule="within"
-            )
+            raise ValueError(f"battery_permille must be an int within 0..{PERMILLE}: {permille!r}")
         return self.capacity_uc * permille // PERMILLE
 
     def drain_uc(self, dt_s: int, volume_nl: int) -> int:
