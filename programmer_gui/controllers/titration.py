@@ -9,9 +9,9 @@ hook, so every review that changes the 24-h dose gets the warnings of
 While the log is unread or behind the prescription, the review says the time of the last
 change is unknown rather than guess.
 
-The origin of the spasticity belongs to the implant record, which the pump does not hold
-yet: :attr:`TitrationWatch.origin_of` returns None (the narrower cerebral range applies
-and the warning says why) until it is pointed at the record.
+The origin of the spasticity comes from the pump's implant record (read at each
+interrogation): :attr:`TitrationWatch.origin_of`; with no record, or "unknown" in it, the
+narrower cerebral range applies and the warning says why.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.core.titration import (
     SpasticityOrigin,
     dose_change_times,
+    recorded_origin,
     with_titration_warnings,
 )
 from programmer_gui.link import PumpLink
@@ -38,12 +39,13 @@ from protocol.client import PumpClient
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
-__all__ = ["TitrationWatch", "install", "no_recorded_origin"]
+__all__ = ["TitrationWatch", "install", "origin_in_implant_record"]
 
 
-def no_recorded_origin(snapshot: PumpSnapshot) -> SpasticityOrigin | None:
-    """No implant record yet: the origin is unknown."""
-    return None
+def origin_in_implant_record(snapshot: PumpSnapshot) -> SpasticityOrigin | None:
+    """The origin of the spasticity the pump's implant record documents (None: no record,
+    or the record says unknown)."""
+    return recorded_origin(snapshot.implant_record)
 
 
 class TitrationWatch(QObject):
@@ -58,9 +60,9 @@ class TitrationWatch(QObject):
         """The prescription checksum the pump reported when the log was last read."""
         self.reading = False
         self.failed = False
-        self.origin_of: Callable[[PumpSnapshot], SpasticityOrigin | None] = no_recorded_origin
-        """The origin of the spasticity for a snapshot's pump (from its implant record, once
-        the pump holds one); None: not recorded."""
+        self.origin_of: Callable[[PumpSnapshot], SpasticityOrigin | None] = origin_in_implant_record
+        """The origin of the spasticity for a snapshot's pump (from its implant record);
+        None: not recorded."""
         link.snapshot.connect(self.on_snapshot)
         review.annotate = self.annotate
 

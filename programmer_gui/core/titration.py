@@ -5,9 +5,11 @@ The response to a change of the continuous dose starts after 4-8 h and is comple
 origin of the spasticity (domain notes):
 
 - a change less than 24 h after the previous one (its time read from the pump's event
-  log, PROGRAMMED entries; both times on the pump's clock, never the programmer's);
+  log: PROGRAMMED entries that changed the 24-h dose; both times on the pump's clock,
+  never the programmer's);
 - an increase beyond the usual daily step: +10-30 % for spinal origin, +5-15 % for
-  cerebral origin; with no origin recorded, the narrower cerebral range, saying why;
+  cerebral origin (the implant record's, :func:`recorded_origin`); with no origin
+  recorded, the narrower cerebral range, saying why;
 - a reduction of more than 20 % (reductions for side effects are 10-20 %): withdrawal risk.
 
 All are warnings to acknowledge, never refusals. :func:`titration_warnings` is pure;
@@ -28,7 +30,7 @@ from typing import Final
 from programmer_gui.core.eventlog import format_local
 from programmer_gui.core.review import Review, ReviewWarning, change_percent, format_change
 from protocol import messages as m
-from protocol.enums import EventCode
+from protocol.enums import EventCode, Origin
 from protocol.units import format_trimmed
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "TitrationRange",
     "TitrationWarningCode",
     "dose_change_times",
+    "recorded_origin",
     "titration_warnings",
     "with_titration_warnings",
 ]
@@ -90,8 +93,30 @@ class TitrationWarningCode(StrEnum):
 
 
 def dose_change_times(entries: Iterable[m.LogEntry]) -> tuple[int, ...]:
-    """The pump-clock times of the PROGRAMMED entries of an event log, oldest first."""
-    return tuple(sorted(e.clock_s for e in entries if e.code is EventCode.PROGRAMMED))
+    """The pump-clock times of the dose changes in an event log, oldest first: the
+    PROGRAMMED entries whose 24-h dose (``b``) differs from the previous PROGRAMMED entry's
+    (the first one read counts). A refill to another drug at the same dose, or a new mode
+    at the same dose, is programmed but is no dose change."""
+    programmed = sorted(
+        (e for e in entries if e.code is EventCode.PROGRAMMED), key=lambda e: (e.index, e.clock_s)
+    )
+    times: list[int] = []
+    previous: int | None = None
+    for entry in programmed:
+        if previous is None or entry.b != previous:
+            times.append(entry.clock_s)
+        previous = entry.b
+    return tuple(sorted(times))
+
+
+def recorded_origin(record: m.ImplantFields | None) -> SpasticityOrigin | None:
+    """The origin the implant record documents; None with no record, or UNKNOWN in it."""
+    if record is None:
+        return None
+    return {
+        Origin.SPINAL: SpasticityOrigin.SPINAL,
+        Origin.CEREBRAL: SpasticityOrigin.CEREBRAL,
+    }.get(record.origin)
 
 
 def _ago(seconds: int) -> str:

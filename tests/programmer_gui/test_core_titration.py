@@ -3,21 +3,24 @@ reduction limit, and how they join a review."""
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
 
+from programmer_gui.controllers.titration import origin_in_implant_record
 from programmer_gui.core.dose import DoseChange
 from programmer_gui.core.titration import (
     SpasticityOrigin,
     TitrationWarningCode,
     dose_change_times,
+    recorded_origin,
     titration_warnings,
     with_titration_warnings,
 )
 from protocol import messages as m
-from protocol.enums import EventCode, Mode
-from tests.programmer_gui.test_core_snapshot import make_snapshot
+from protocol.enums import EventCode, Mode, Origin
+from tests.programmer_gui.test_core_snapshot import IMPLANT_110, make_snapshot
 
 HOUR = 3_600
 NOW = 1_779_100_200
@@ -161,18 +164,36 @@ def test_all_three_together_and_none_without_a_change() -> None:
     assert codes(pending=0, changed_at_s=(NOW - HOUR,)) == []
 
 
-def test_dose_change_times_are_the_programmed_entries() -> None:
-    def entry(index: int, clock_s: int, code: EventCode) -> m.LogEntry:
-        return m.LogEntry(index=index, clock_s=clock_s, code=code, a=int(Mode.SIMPLE), b=0)
+def test_dose_change_times_are_the_programmed_entries_that_changed_the_dose() -> None:
+    def entry(index: int, hours_ago: int, code: EventCode, dose_ng: int = 0) -> m.LogEntry:
+        return m.LogEntry(
+            index=index,
+            clock_s=NOW - hours_ago * HOUR,
+            code=code,
+            a=int(Mode.SIMPLE),
+            b=dose_ng,
+        )
 
     entries = [
-        entry(0, NOW - 50 * HOUR, EventCode.POWER_ON),
-        entry(1, NOW - 40 * HOUR, EventCode.PROGRAMMED),
-        entry(2, NOW - 30 * HOUR, EventCode.REFILLED),
-        entry(3, NOW - 5 * HOUR, EventCode.PROGRAMMED),
+        entry(0, 50, EventCode.POWER_ON),
+        entry(1, 40, EventCode.PROGRAMMED, 400_000),
+        entry(2, 30, EventCode.REFILLED),
+        entry(3, 30, EventCode.PROGRAMMED, 400_000),  # the refill's, at the same dose
+        entry(4, 5, EventCode.PROGRAMMED, 440_000),
+        entry(5, 2, EventCode.PROGRAMMED, 440_000),  # same dose, another mode
     ]
     assert dose_change_times(entries) == (NOW - 40 * HOUR, NOW - 5 * HOUR)
     assert dose_change_times(reversed(entries)) == (NOW - 40 * HOUR, NOW - 5 * HOUR)
+
+
+def test_the_origin_comes_from_the_implant_record() -> None:
+    assert recorded_origin(IMPLANT_110) is SpasticityOrigin.SPINAL
+    cerebral = dataclasses.replace(IMPLANT_110, origin=Origin.CEREBRAL)
+    assert recorded_origin(cerebral) is SpasticityOrigin.CEREBRAL
+    assert recorded_origin(dataclasses.replace(IMPLANT_110, origin=Origin.UNKNOWN)) is None
+    assert recorded_origin(None) is None
+    assert origin_in_implant_record(make_snapshot(implant=cerebral)) is SpasticityOrigin.CEREBRAL
+    assert origin_in_implant_record(make_snapshot(implant=None)) is None
 
 
 def test_the_warnings_join_a_dose_review_after_its_own() -> None:

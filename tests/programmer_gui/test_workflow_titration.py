@@ -59,7 +59,8 @@ def test_a_second_change_within_24_h_is_warned_from_the_pumps_log(
     assert codes(second) == (TitrationWarningCode.TOO_SOON, TitrationWarningCode.ABOVE_RANGE)
     too_soon, above = second
     assert "3 h 00 min ago" in too_soon.text
-    assert "No origin of the spasticity is recorded" in above.text
+    # The demo pump's implant record documents a cerebral origin.
+    assert "The usual daily step for cerebral origin is +5-15 %." in above.text
     # A day later by the pump's clock: a reduction of 25 % warns of withdrawal, alone.
     demo_world.emulator.advance(DAY)
     with qtbot.waitSignal(programmer.link.snapshot, timeout=WAIT_MS):
@@ -76,6 +77,17 @@ def test_the_origin_hook_widens_the_range_for_spinal_origin(
     watch.origin_of = lambda _snapshot: SpasticityOrigin.SPINAL
     warnings = program_dose(qtbot, programmer, "475")  # +19.4 %: within +10-30 %
     assert codes(warnings) == ("replaces_flex",)
+
+
+def test_with_no_origin_recorded_the_cerebral_range_applies_and_says_why(
+    qtbot: QtBot, programmer: Programmer
+) -> None:
+    watch = programmer.controllers["titration"]
+    assert isinstance(watch, TitrationWatch)
+    watch.origin_of = lambda _snapshot: None
+    warnings = program_dose(qtbot, programmer, "475")  # +19.4 %
+    assert codes(warnings) == ("replaces_flex", TitrationWarningCode.ABOVE_RANGE)
+    assert "No origin of the spasticity is recorded" in warnings[-1].text
 
 
 def test_an_unread_log_is_said_not_guessed(qtbot: QtBot, programmer: Programmer) -> None:
