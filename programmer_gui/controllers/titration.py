@@ -111,7 +111,8 @@ class TitrationWatch(QObject):
             self.reading = False
             self.failed = True
 
-        self.link.submit(job, on_done=done, on_error=failed, refresh=False)
+        # In the background: housekeeping must not show the link busy nor hold up controls.
+        self.link.submit(job, on_done=done, on_error=failed, refresh=False, background=True)
 
     def annotate(self, review: Review) -> Review:
         """``review`` with the titration warnings of its change of the 24-h dose."""

@@ -90,6 +90,18 @@ def test_with_no_origin_recorded_the_cerebral_range_applies_and_says_why(
     assert "No origin of the spasticity is recorded" in warnings[-1].text
 
 
+def test_reading_the_log_in_the_background_leaves_the_link_free(
+    qtbot: QtBot, programmer: Programmer
+) -> None:
+    watch = programmer.controllers["titration"]
+    assert isinstance(watch, TitrationWatch)
+    latest = programmer.link.latest
+    assert latest is not None
+    watch.read(latest)  # as after a prescription change
+    assert watch.reading and not programmer.link.busy
+    wait_for_titration_history(qtbot, programmer)
+
+
 def test_an_unread_log_is_said_not_guessed(qtbot: QtBot, programmer: Programmer) -> None:
     watch = programmer.controllers["titration"]
     assert isinstance(watch, TitrationWatch)
