@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from bench.metric import Metric
 from protocol.codec import Deframer
-from protocol.enums import AlarmCode, BolusKind, Mode, Op
+from protocol.enums import AlarmCode, BolusKind, Mode, Op, StopReason
 from protocol.frames import Frame, decode_frame, encode_frame, schema_decode, schema_encode
 from protocol.messages import (
     FlexStep,
@@ -44,11 +44,13 @@ from protocol.session import build_frame
 _HEADER = struct.Struct("!2sBBHBH")
 _CRC = struct.Struct("!H")
 _KEY = bytes(range(32))
-# The STATUS response layout spelled out by hand (design.md), for the floor:
-# clock, mode, bolus kind, bolus remaining, bolus end, rate, daily volume,
-# concentration, reservoir, capacity, alarm volume, two alarm masks, low-reservoir
-# time, empty time, battery, ERI, checksum, delivering.
-_STATUS_FLOOR = struct.Struct(">QBBIQIIIIIIHHQQHQIB")
+# The STATUS response layout spelled out by hand (design.md), for the floor: clock,
+# mode, stop reason, delivering, halted-by mask, bolus kind, dose, volume, duration,
+# start, remaining, end, basal rate, current rate, daily dose, daily volume,
+# concentration, bridge remaining, bridge concentration, bridge end, basal remainder,
+# reservoir, capacity, alarm volume, two alarm masks, low-reservoir time, empty time,
+# battery permille, battery charge, ERI, checksum, and the count of recent doses (0).
+_STATUS_FLOOR = struct.Struct(">QBBBHBIIIQIQIIIIIIIQIIIIHHQQHQQIB")
 
 
 def _sample_status() -> StatusResponse:
@@ -56,12 +58,25 @@ def _sample_status() -> StatusResponse:
     return StatusResponse(
         clock_s=1_760_000_000,
         mode=Mode.FLEX,
+        stop_reason=StopReason.NONE,
+        delivering=True,
+        halted_by=frozenset(),
         bolus_kind=BolusKind.NONE,
+        bolus_dose_ng=0,
+        bolus_volume_nl=0,
+        bolus_duration_s=0,
+        bolus_started_at_s=None,
         bolus_remaining_nl=0,
         bolus_ends_at_s=None,
+        basal_rate_nl_per_day=250_000,
         current_rate_nl_per_day=250_000,
+        daily_dose_ng=480_000,
         daily_volume_nl=240_000,
         concentration_ug_per_ml=2000,
+        bridge_remaining_nl=0,
+        bridge_concentration_ug_per_ml=0,
+        bridge_ends_at_s=None,
+        basal_remainder=12_345,
         reservoir_nl=14_250_000,
         capacity_nl=20_000_000,
         alarm_volume_nl=2_000_000,
@@ -70,22 +85,33 @@ def _sample_status() -> StatusResponse:
         low_reservoir_alarm_at_s=1_765_000_000,
         empty_at_s=1_767_000_000,
         battery_permille=812,
+        battery_uc=10_000_000_000,
         eri_at_s=1_900_000_000,
         prescription_checksum=0x1234ABCD,
-        delivering=True,
+        recent_doses=(),
     )
 
 
 def _sample_frames() -> list[Frame]:
     """A realistic mix: small requests, a status response, a flex prescription."""
     status = _sample_status()
-    steps = [FlexStep(start_min=60 * hour, rate_nl_per_day=200_000 + hour) for hour in range(13)]
+    steps = [FlexStep(start_min=60 * hour, dose_ng_per_day=400_000 + hour) for hour in range(13)]
     messages: list[tuple[Message, bool]] = [
         (StatusRequest(), False),
         (status, True),
         (ReadClockRequest(), False),
-        (StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=50_000, duration_s=600), False),
-        (StagePrescriptionRequest(prescription=PrescriptionSpec.flex_weekly([steps] * 7)), False),
+        (
+            StartBolusRequest(
+                kind=BolusKind.THERAPEUTIC, dose_ng=100_000, volume_nl=0, duration_s=600
+            ),
+            False,
+        ),
+        (
+            StagePrescriptionRequest(
+                prescription=PrescriptionSpec.flex_weekly([steps] * 7, concentration_ug_per_ml=2000)
+            ),
+            False,
+        ),
     ]
     frames = [
         build_frame(
@@ -144,12 +170,25 @@ def _status_floor_values(status: StatusResponse) -> tuple[int, ...]:
     return (
         status.clock_s,
         int(status.mode),
+        int(status.stop_reason),
+        int(status.delivering),
+        mask(status.halted_by),
         int(status.bolus_kind),
+        status.bolus_dose_ng,
+        status.bolus_volume_nl,
+        status.bolus_duration_s,
+        time_or_zero(status.bolus_started_at_s),
         status.bolus_remaining_nl,
         time_or_zero(status.bolus_ends_at_s),
+        status.basal_rate_nl_per_day,
         status.current_rate_nl_per_day,
+        status.daily_dose_ng,
         status.daily_volume_nl,
         status.concentration_ug_per_ml,
+        status.bridge_remaining_nl,
+        status.bridge_concentration_ug_per_ml,
+        time_or_zero(status.bridge_ends_at_s),
+        status.basal_remainder,
         status.reservoir_nl,
         status.capacity_nl,
         status.alarm_volume_nl,
@@ -158,9 +197,10 @@ def _status_floor_values(status: StatusResponse) -> tuple[int, ...]:
         time_or_zero(status.low_reservoir_alarm_at_s),
         time_or_zero(status.empty_at_s),
         status.battery_permille,
+        status.battery_uc,
         time_or_zero(status.eri_at_s),
         status.prescription_checksum,
-        int(status.delivering),
+        len(status.recent_doses),
     )
 
 

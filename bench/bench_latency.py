@@ -30,11 +30,10 @@ from bench.ptyfloor import ServerProcess, pinned
 from emulator.clock import PumpClock
 from emulator.emulator import Emulator, fleet_setups
 from emulator.presets import PRESETS
-from firmware_model.prescription import Bolus, DayProfile, Flex, FlexStep, Simple
-from firmware_model.pump import Pump
+from firmware_model.pump import Pump, RefillOrder
 from protocol import messages as m
 from protocol.client import PumpClient
-from protocol.enums import BolusKind, Role
+from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 
 FLEET_SIZES = (10, 50, 100, 200, 400, 600, 800, 1000)
@@ -134,11 +133,17 @@ def fleet_metrics() -> list[Metric]:
 # -- simulated time under a full scenario ----------------------------------------------------
 
 SCENARIO_DAYS = 365
+CONCENTRATION = 2000
+"""The demo preset's drug, mcg/mL."""
 FLEX = m.PrescriptionSpec.flex_weekly(
-    [[m.FlexStep(start_min=i * 180, rate_nl_per_day=200_000 + 10_000 * i) for i in range(8)]] * 7
+    [[m.FlexStep(start_min=i * 180, dose_ng_per_day=400_000 + 20_000 * i) for i in range(8)]] * 7,
+    concentration_ug_per_ml=CONCENTRATION,
 )
-SIMPLE = m.PrescriptionSpec.simple(rate_nl_per_day=300_000)
-BOLUS = Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=20_000, duration_s=1_800)
+"""0.2 to 0.34 mL/day of 2000 mcg/mL."""
+SIMPLE = m.PrescriptionSpec.simple(600_000, concentration_ug_per_ml=CONCENTRATION)
+"""600 mcg/day: 0.3 mL/day."""
+BOLUS_NG = 40_000
+"""40 mcg over 30 min: 0.02 mL."""
 
 
 def _scenario_days(day: int) -> tuple[bool, bool, bool]:
@@ -167,24 +172,14 @@ def scenario_through_emulator() -> float:
                     removed_nl=status.reservoir_nl,
                     added_nl=status.capacity_nl,
                     concentration_ug_per_ml=status.concentration_ug_per_ml,
+                    prescription=client.read_prescription().prescription,
+                    bridge=False,
                 )
             if reprogram:
                 client.program(FLEX if (day // 30) % 2 else SIMPLE)
             if bolus:
-                client.start_bolus(BolusKind.THERAPEUTIC, 20_000, 1_800)
+                client.start_bolus(dose_ng=BOLUS_NG, duration_s=1_800)
         return time.perf_counter() - started
-
-
-MODEL_FLEX = Flex(
-    days=(
-        DayProfile(
-            steps=tuple(
-                FlexStep(start_min=i * 180, rate_nl_per_day=200_000 + 10_000 * i) for i in range(8)
-            )
-        ),
-    )
-)
-MODEL_SIMPLE = Simple(rate_nl_per_day=300_000)
 
 
 def scenario_on_the_model() -> float:
@@ -202,14 +197,18 @@ def scenario_on_the_model() -> float:
         if refill:
             pump.refill(
                 t,
-                removed_nl=pump.estimated_reservoir_nl,
-                added_nl=pump.profile.reservoir_capacity_nl,
-                concentration_ug_per_ml=pump.concentration_ug_per_ml,
+                RefillOrder(
+                    removed_nl=pump.estimated_reservoir_nl,
+                    added_nl=pump.profile.reservoir_capacity_nl,
+                    concentration_ug_per_ml=pump.concentration_ug_per_ml,
+                    prescription=pump.prescription,
+                    bridge=False,
+                ),
             )
         if reprogram:
-            pump.program(t, MODEL_FLEX if (day // 30) % 2 else MODEL_SIMPLE)
+            pump.program(t, FLEX if (day // 30) % 2 else SIMPLE)
         if bolus:
-            pump.start_bolus(t, BOLUS)
+            pump.start_bolus(t, pump.therapeutic_bolus(dose_ng=BOLUS_NG, duration_s=1_800))
     del status
     return time.perf_counter() - started
 

@@ -13,28 +13,25 @@ import time
 
 from bench.metric import Metric
 from firmware_model.errors import RequestError
-from firmware_model.prescription import Bolus, DayProfile, Flex, FlexStep
 from firmware_model.profile import profile_for
-from firmware_model.pump import Pump
-from firmware_model.timebase import SECONDS_PER_DAY
-from protocol.enums import AlarmCode, BolusKind
+from firmware_model.pump import Pump, RefillOrder
+from protocol.enums import AlarmCode
+from protocol.messages import FlexStep, PrescriptionSpec
+from protocol.timebase import SECONDS_PER_DAY
 
 YEARS = 7
 DAYS = YEARS * 365
 REFILL_EVERY_DAYS = 90
 CLOCK_2024_01_01_S = 1_704_067_200
 
-# 13 steps, 0.2 to 0.44 mL/day (about 0.31 mL/day on average).
-FLEX = Flex(
-    days=(
-        DayProfile(
-            steps=tuple(
-                FlexStep(start_min=i * 105, rate_nl_per_day=200_000 + 20_000 * i) for i in range(13)
-            )
-        ),
-    )
+CONCENTRATION = 500
+# 13 steps of 100 to 220 mcg/day of 500 mcg/mL: 0.2 to 0.44 mL/day (about 0.31 mL/day).
+FLEX = PrescriptionSpec.flex(
+    (FlexStep(start_min=i * 105, dose_ng_per_day=100_000 + 10_000 * i) for i in range(13)),
+    concentration_ug_per_ml=CONCENTRATION,
 )
-DAILY_BOLUS = Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=25_000, duration_s=1_800)
+DAILY_BOLUS_NG = 12_500
+"""12.5 mcg over 30 min: 0.025 mL of 500 mcg/mL."""
 
 
 def simulate() -> tuple[Pump, float]:
@@ -45,10 +42,11 @@ def simulate() -> tuple[Pump, float]:
         serial="BENCH-7Y",
         t=0,
         reservoir_nl=profile.reservoir_capacity_nl,
-        concentration_ug_per_ml=500,
+        concentration_ug_per_ml=CONCENTRATION,
         prescription=FLEX,
         clock_offset_s=CLOCK_2024_01_01_S,
     )
+    daily_bolus = pump.therapeutic_bolus(dose_ng=DAILY_BOLUS_NG, duration_s=1_800)
     started = time.perf_counter()
     for day in range(1, DAYS + 1):
         t = day * SECONDS_PER_DAY
@@ -56,16 +54,20 @@ def simulate() -> tuple[Pump, float]:
         if day % REFILL_EVERY_DAYS == 0:
             pump.refill(
                 t,
-                removed_nl=pump.estimated_reservoir_nl,
-                added_nl=profile.reservoir_capacity_nl,
-                concentration_ug_per_ml=500,
+                RefillOrder(
+                    removed_nl=pump.estimated_reservoir_nl,
+                    added_nl=profile.reservoir_capacity_nl,
+                    concentration_ug_per_ml=CONCENTRATION,
+                    prescription=FLEX,
+                    bridge=False,
+                ),
             )
         if any(alarm.code is AlarmCode.ERI for alarm in pump.alarms()):
             pump.set_battery(t, 1000)
         morning = t + 8 * 3_600
         pump.advance_to(morning)
         try:
-            pump.start_bolus(morning, DAILY_BOLUS)
+            pump.start_bolus(morning, daily_bolus)
         except RequestError as refusal:  # never expected: the pump is kept healthy
             raise RuntimeError(f"day {day}: bolus refused: {refusal}") from refusal
     wall = time.perf_counter() - started

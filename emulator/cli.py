@@ -212,7 +212,7 @@ def build_emulator(
     base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
     setups = fleet_setups(base, args.count)
     state_files = [StateFile(path) for path in numbered_paths(args.state, args.count)]
-    resumed = _resume(state_files, args.count, pause_while_off=args.pause_while_off)
+    resumed, catheters = _resume(state_files, args.count, pause_while_off=args.pause_while_off)
     start = max((p.t for p in resumed if p is not None), default=int(time.time()))
     pumps = [
         p if p is not None else setup.build(t=start)
@@ -232,6 +232,12 @@ def build_emulator(
         on_failure=on_failure,
         pumps=pumps,
     )
+    if args.catheter_cm is None:
+        # A resumed pump keeps its true catheter (saved with it), whatever its record says.
+        for emulated, saved_cm in zip(emulator.pumps, catheters, strict=True):
+            if saved_cm is not None and saved_cm != emulated.catheter_length_cm:
+                emulated.catheter_length_cm = saved_cm
+                emulated.reset_world()
     if state_files:
         for pump, state_file in zip(emulator.pumps, state_files, strict=True):
             pump.persist_to(state_file)
@@ -249,17 +255,22 @@ def numbered_paths(base: Path | None, count: int) -> list[Path]:
 
 def _resume(
     state_files: Sequence[StateFile], count: int, *, pause_while_off: bool
-) -> list[Pump | None]:
-    """The saved pumps, caught up to now (None where there is no file yet); a corrupt or
-    unreadable file raises and is left as it is."""
+) -> tuple[list[Pump | None], list[int | None]]:
+    """The saved pumps, caught up to now (None where there is no file yet), and their true
+    catheters (cm, None if not saved); a corrupt, unreadable or older-format file raises
+    and is left as it is."""
     if not state_files:
-        return [None] * count
+        return [None] * count, [None] * count
     pumps: list[Pump | None] = []
+    catheters: list[int | None] = []
     for state_file in state_files:
         if not state_file.exists():
             pumps.append(None)
+            catheters.append(None)
             continue
         stored = state_file.load()
+        saved_cm = stored.extra.get("catheter_length_cm")
+        catheters.append(saved_cm if type(saved_cm) is int and saved_cm >= 0 else None)
         pump = Pump.from_bytes(stored.pump_image)
         pump.advance_to(
             pump.t + catch_up_s(stored, now_wall_s=time.time(), pause_while_off=pause_while_off)
@@ -271,7 +282,7 @@ def _resume(
     for p in pumps:
         if p is not None:
             p.advance_to(latest)
-    return pumps
+    return pumps, catheters
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -340,6 +340,12 @@ class EmulatedPump:
 
         return self.faults.wrap(make)
 
+    def reset_world(self) -> None:
+        """Rebuild the world (the true catheter, full of the drug in the pump, and the
+        patient) around the current pump, e.g. after :attr:`catheter_length_cm` changed."""
+        with self.virtual.lock:
+            self._world = self._new_world(self.pump)
+
     def reset(self) -> None:
         """Back to the setup's starting state at the current pump time (links stay open)."""
         with self.virtual.lock:

@@ -4,7 +4,7 @@ Image layout (big-endian)::
 
     offset  size  field
     0       4     MAGIC    b"VPNV"
-    4       2     VERSION  format version (this module writes 1)
+    4       2     VERSION  format version (this module writes 2; an older image is refused)
     6       4     LEN      payload length in bytes
     10      LEN   PAYLOAD  canonical JSON (UTF-8, sorted keys) of the state
     10+LEN  4     CRC      CRC-32 (zlib) of bytes 0 .. 10+LEN

@@ -6,7 +6,8 @@ everything the pump reports - log entries, alarm raise times, forecasts -
 is in RTC seconds.
 
 :meth:`Pump.advance_to` jumps from event to event (flex rate changes, bolus
-ends, alarm threshold crossings, empty reservoir, battery ERI and EOS),
+ends, the end of a bridge, the end of an MRI recovery delay, alarm threshold
+crossings, empty reservoir, battery ERI and EOS),
 integrating delivery exactly in between; it never ticks.
 
 Every command first advances to its ``t``; then it either succeeds or raises
@@ -16,16 +17,31 @@ PATIENT_DOSE_REFUSED, because the log is where clinicians see refusals).
 
 State rules:
 
-- A bolus (therapeutic, bridge, priming or a patient dose) replaces the
-  basal rate while it runs; the basal schedule (whatever is programmed by
-  then, so a prescription committed during a bridge bolus starts after it)
-  resumes when it ends. Its remainder accumulator is untouched meanwhile.
-- The pump is *stopped* only by an explicit :meth:`Pump.stop` (until
-  :meth:`Pump.resume`) and *halted* only while a halting alarm is active
-  (empty reservoir, EOS, motor stall, critical memory error; see
-  :mod:`firmware_model.alarms`). Halting or stopping cancels a running
-  bolus. Delivery restarts by itself when the halting condition ends (a
-  refill, a motor that turns again, a clinician clearing a memory error).
+- The prescription is a dose of the drug in the reservoir
+  (:class:`~protocol.messages.PrescriptionSpec`); one naming another
+  concentration is refused (ConcentrationMismatchError). The pump runs it as
+  the volume rates :mod:`protocol.schedule` computes at the concentration in
+  force: the drug in the reservoir, or during a bridge the old drug.
+- A refill is one transaction (:meth:`Pump.refill`): reservoir, drug, the
+  prescription for the new drug and the bridge change together or not at all.
+  The bridge ends at the first second the volume commanded since the refill
+  reaches its dead volume; then the rates (and the rest of a running dose
+  bolus) switch to the new concentration.
+- A bolus (therapeutic, priming or a patient dose) replaces the basal rate
+  while it runs; the basal schedule (whatever is programmed by then) resumes
+  when it ends. Its remainder accumulator is untouched meanwhile.
+- Mode STOPPED means the clinician stopped therapy: :meth:`Pump.stop` (until
+  :meth:`Pump.resume`) or a committed STOPPED prescription (until another is
+  programmed). Delivery is *halted* while a halting alarm is active (empty
+  reservoir, EOS, motor stall, critical memory error; see
+  :mod:`firmware_model.alarms`), and restarts by itself when the condition ends
+  (a refill, a motor that turns again, a clinician clearing a memory error),
+  without any change of mode. Halting or stopping cancels a running bolus.
+- An MRI exposure (:meth:`Pump.mri_enter`, :meth:`Pump.mri_leave`) stalls the
+  motor; see :mod:`firmware_model.mri`. A session opened is an interrogation
+  (:meth:`Pump.note_interrogation`).
+- A low battery reset (:meth:`Pump.low_battery_reset`) drops to the
+  minimum-rate prescription until one is programmed.
 - Boluses and patient doses are refused while the pump is stopped, halted,
   programmed to Stopped, or already running a bolus, and when their volume
   exceeds what the reservoir can deliver before its empty threshold.
@@ -337,6 +353,11 @@ class Pump:
                 rule="at most",
             )
         _check_concentration(profile, concentration_ug_per_ml, allow_nonstandard_concentration)
+        _require_int("battery_permille", battery_permille)
+        if not 0 <= battery_permille <= 1000:
+            raise OutOfRangeError(
+                field="battery_permille", value=battery_permille, limit=(0, 1000), rule="within"
+            )
         _check_named(prescription, concentration_ug_per_ml)
         validate(prescription, profile, concentration_ug_per_ml)
         battery = profile.battery()
@@ -725,6 +746,8 @@ class Pump:
         """
         self.advance_to(t)
         self.check_prescription(prescription)
+        if prescription.mode is Mode.STOPPED:
+            self._cancel_running_bolus()  # STOPPED means nothing moves, a bolus included
         self._set_prescription(prescription)
         self._reset_pending = False
         today = self._daily_dose_ng(weekday(self.clock(t)))
@@ -893,6 +916,16 @@ class Pump:
         old = self._concentration_ug_per_ml
         changed = order.prescription != self._prescription
         self._concentration_ug_per_ml = order.concentration_ug_per_ml
+        bolus = d.bolus
+        if bolus is not None and old != order.concentration_ug_per_ml and not order.bridge:
+            # No bridge: the new drug's concentration applies now, to the rest of a dose
+            # bolus too (as when a bridge ends), so it still delivers the mcg it owes.
+            d.bolus = rescale_bolus(
+                bolus, t, old_concentration=old, new_concentration=order.concentration_ug_per_ml
+            )
+            self._plan_version += 1
+        if order.prescription.mode is Mode.STOPPED:
+            self._cancel_running_bolus()
         self._drug_lot = order.drug_lot
         self._last_refill_t = t
         self._log_event(EventCode.REFILLED, order.added_nl, order.concentration_ug_per_ml)
@@ -1602,13 +1635,24 @@ def _check_image(image: nvm.PumpImage) -> None:
     if list(image.grants_t) != sorted(image.grants_t) or any(g > t for g in image.grants_t):
         fail("grants_t", image.grants_t, t, "ascending and at most")
     validate_patient_settings(image.patient, profile, image.concentration_ug_per_ml)
-    if image.prescription.concentration_ug_per_ml != image.concentration_ug_per_ml:
-        fail(
-            "prescription.concentration_ug_per_ml",
-            image.prescription.concentration_ug_per_ml,
-            image.concentration_ug_per_ml,
-            "equal to",
-        )
+    _check_named(image.prescription, image.concentration_ug_per_ml)
+    # A stored prescription must run within the model's limits, like a programmed one.
+    validate(image.prescription, profile, image.concentration_ug_per_ml)
+    bridge = image.bridge
+    if bridge is not None:
+        if bridge.old_concentration_ug_per_ml == image.concentration_ug_per_ml:
+            fail(
+                "bridge.old_concentration_ug_per_ml",
+                bridge.old_concentration_ug_per_ml,
+                image.concentration_ug_per_ml,
+                "(a bridge changes the drug) other than",
+            )
+        if image.implant is None:
+            fail("bridge", "running", "an implant record", "needs")
+        if not 0 < bridge.remaining_nl <= bridge.volume_nl:
+            fail("bridge.remaining_nl", bridge.remaining_nl, bridge.volume_nl, "within 1 and")
+        _check_concentration(profile, bridge.old_concentration_ug_per_ml, True)
+        validate(image.prescription, profile, bridge.old_concentration_ug_per_ml)
     if len({a.code for a in image.alarms}) != len(image.alarms):
         fail("alarms", len(image.alarms), "one per code", "")
 

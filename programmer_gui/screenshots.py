@@ -5,7 +5,9 @@ a manual clock (pump time stands still unless this script moves it), with the
 programmer's clock fixed too and the time zone set to UTC, so the figures and
 dates in the images are the same on every run and every machine.
 
-Four sets: the screens of issue #6 (``01``-``09``); the part-2 clinician pages
+Five sets: the screens of issue #6 (``01``-``09``); issue #12's (``11``-: the implant
+record, a refill from 500 to 2000 mcg/mL with the bridge and its countdown); the part-2
+clinician pages
 (``21``-``29``), in a second session with a pump that has a history (a bolus
 and a refill in its log) so the trends have something to show; the review's
 titration warnings (``30``); and the educator's window (``31``-), rendered by
@@ -31,6 +33,7 @@ from programmer_gui.controllers.connect import PortChoice
 from programmer_gui.controllers.dose import DoseController
 from programmer_gui.controllers.eventlog import EventLogController
 from programmer_gui.controllers.flex import FlexController
+from programmer_gui.controllers.implant import ImplantController
 from programmer_gui.controllers.patient import PatientController
 from programmer_gui.controllers.refill import RefillController
 from programmer_gui.controllers.stop import StopController
@@ -57,6 +60,8 @@ SESSION_DAY = 75
 PART2_FIRST = 21
 TITRATION_FIRST = 30
 """The review's titration warnings: a second change three hours after the first."""
+DOSING_TRUTH_FIRST = 11
+"""Issue #12's screens: the implant record, a refill 500 -> 2000 mcg/mL with the bridge."""
 EDUCATOR_FIRST = 31
 
 C = TypeVar("C")
@@ -141,6 +146,7 @@ def _render_pages(target: Path) -> list[Path]:
     finally:
         programmer.close()
         demo.close()
+    paths += _render_dosing_truth(target)
     paths += _render_part2(target)
     paths += _render_titration(target)
     # The educator's window needs the emulator: imported only here, like the demo pump.
@@ -225,6 +231,81 @@ def _render(
     _settle(window.link_banner.isVisible, "the lost link")
     shooter.shoot("link-lost")
     demo.emulator.set_link(disconnected=False)
+    return shooter.paths
+
+
+def _render_dosing_truth(target: Path) -> list[Path]:
+    """Issue #12's screens (11-): the implant record page, then a pump refilled earlier with
+    500 mcg/mL running 400 mcg/day refilled at 2000 mcg/mL with the bridge: the refill page,
+    its review (the 24-hour dose before and after, the bridge's duration and end) and the
+    Status page counting the bridge down."""
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    demo = DemoPump(manual_clock=True, start_pump_s=START_PUMP_S, name="screenshots-12")
+    programmer_clock = [float(START_PUMP_S)]
+    programmer = build(
+        timeout_s=0.3, retries=0, poll_interval_s=None, wall=lambda: programmer_clock[0]
+    )
+    try:
+        with PumpClient(demo.url, key=demo.key(Role.CLINICIAN), timeout_s=1.0) as client:
+            client.refill(
+                removed_nl=client.status().reservoir_nl,
+                added_nl=units.ml_to_nl(20),
+                concentration_ug_per_ml=500,
+                prescription=m.PrescriptionSpec.simple(400_000, concentration_ug_per_ml=500),
+                bridge=False,
+                drug_lot="L2026-04",
+            )
+        demo.emulator.advance(20 * DAY_S)
+        programmer_clock[0] += 20 * DAY_S
+        return _render_dosing_truth_session(programmer, demo, target)
+    finally:
+        programmer.close()
+        demo.close()
+
+
+def _render_dosing_truth_session(programmer: Programmer, demo: object, target: Path) -> list[Path]:
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    assert isinstance(demo, DemoPump)
+    window, link = programmer.window, programmer.link
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    shooter = _Shooter(programmer, target, first=DOSING_TRUTH_FIRST)
+    connect = programmer.connect
+    connect.demo_factory = lambda: demo
+    connect.start_demo()
+    _settle(lambda: link.latest is not None, "the first interrogation")
+
+    implant = _controller(programmer, "implant", ImplantController)
+    window.show_page("implant")
+    implant.page.uncertainty_edit.setText("5")
+    implant.page.uncertainty_edit.textEdited.emit("5")
+    shooter.shoot("implant")
+    implant.open_review()
+    _program_review(programmer, "the implant record")
+
+    refill = _controller(programmer, "refill", RefillController)
+    window.show_page("refill")
+    page = refill.page
+    latest = link.latest
+    assert latest is not None
+    left = units.format_trimmed(units.nl_to_ml(latest.status.reservoir_nl), 2)
+    page.removed_edit.setText(left)
+    page.added_edit.setText("20")
+    page.concentration_combo.setCurrentIndex(page.concentration_combo.findData(2000))
+    page.lot_edit.setText("L2026-05")
+    refill.update_preview()
+    shooter.shoot("refill-bridge")
+    refill.open_review()
+    shooter.shoot("refill-bridge-review")
+    _program_review(programmer, "the refill with the bridge")
+    demo.emulator.advance(3 * 3600)
+    before = link.latest
+    link.interrogate()
+    _settle(lambda: link.latest is not before, "the interrogation during the bridge")
+    window.show_page("home")
+    shooter.shoot("home-bridge")
     return shooter.paths
 
 

@@ -190,6 +190,7 @@ class EducatorController(QObject):
         view.memory_critical.clicked.connect(
             lambda: self._run(lambda: self.backend.inject_memory_error(critical=True))
         )
+        view.low_battery_reset.clicked.connect(lambda: self._run(self.backend.low_battery_reset))
         view.battery_button.clicked.connect(
             lambda: self._run(lambda: self.backend.set_battery_percent(view.battery_spin.value()))
         )

@@ -292,10 +292,10 @@ class HomeController(QObject):
 
     def _on_link_lost(self, _reason: str) -> None:
         snapshot = self.link.latest
-        when = format_clock(snapshot.read_at_wall_s) if snapshot is not None else "—"
+        when = format_clock(snapshot.status.clock_s) if snapshot is not None else "—"
         self.page.stale_badge.set_status(
             Severity.CRITICAL,
-            f"Link lost: the figures below were read at {when} and are not live.",
+            f"Link lost: the figures below were read at {when} (pump clock) and are not live.",
         )
         self.page.stale_badge.show()
         self.page.set_clock_button.setEnabled(False)

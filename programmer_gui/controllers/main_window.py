@@ -24,6 +24,7 @@ ALARM_NAMES: dict[AlarmCode, str] = {
     AlarmCode.EOS: "End of service: the pump has stopped",
     AlarmCode.MOTOR_STALL: "Motor stall: delivery stopped",
     AlarmCode.MEMORY_CRITICAL: "Critical memory error: the pump has stopped",
+    AlarmCode.LOW_BATTERY_RESET: "Low battery reset: keep-open rate only until reprogrammed",
 }
 """How each alarm is named on the banner."""
 

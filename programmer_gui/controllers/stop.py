@@ -61,7 +61,9 @@ class StopController(QObject):
         stopped = is_stopped(snapshot)
         # Both marks are in DejaVu Sans (the stop-button emoji is not).
         page.state_label.setText(("■ " if stopped else "▶ ") + delivery_state(snapshot))
-        page.stop_button.setEnabled(not stopped)
+        # Stop only what runs; Resume only what Stop pump stopped (a Stopped prescription is
+        # changed by programming one).
+        page.stop_button.setEnabled(not snapshot.stopped)
         page.resume_button.setEnabled(stopped)
 
     @property

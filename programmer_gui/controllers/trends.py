@@ -137,7 +137,7 @@ class TrendsController(QObject):
         forecast = forecast_line(snapshot)
 
         def x(clock_s: int) -> float:
-            return snapshot.wall_s_at(clock_s)
+            return float(clock_s)  # every date is pump time
 
         now_x = x(status.clock_s)
         forecast_x = [x(c) for c, _ in forecast.points]

@@ -508,6 +508,11 @@ class EducatorBackend(Protocol):
         """Set the remaining battery charge, 0 to 100 %."""
         ...
 
+    def low_battery_reset(self) -> None:
+        """The pump resets on a low battery: the keep-open minimum rate until reprogrammed
+        (a critical alarm)."""
+        ...
+
     def set_link_dropped(self, dropped: bool) -> None:
         """Cut the telemetry link (nothing passes) or restore it."""
         ...
@@ -696,12 +701,16 @@ class BridgeComparison:
         if kind is BridgeCaseKind.NO_BRIDGE:
             rising = self.new_concentration_ug_per_ml > self.old_concentration_ug_per_ml
             what = "an UNDERDOSE" if rising else "an OVERDOSE"
-            rate = self.dose_ug_per_day * 1000 / self.new_concentration_ug_per_ml
-            days = Fraction(self.dead_volume_nl, 1_000_000) / rate if rate else Fraction(0)
+            rate_ml = self.dose_ug_per_day / self.new_concentration_ug_per_ml
+            seconds = (
+                float(Fraction(self.dead_volume_nl, 1_000_000) / rate_ml * DAY_S)
+                if rate_ml
+                else None
+            )
             return (
-                f"The new rate ({format_trimmed(rate, 3)} mL/day) runs at once, but the "
-                f"catheter still holds {old}: {what} for {format_trimmed(days, 1)} days "
-                f"until the {_ml(self.dead_volume_nl)} dead volume has gone through. {level}"
+                f"The new rate ({format_trimmed(rate_ml, 3)} mL/day) runs at once, but the "
+                f"catheter still holds {old}: {what} for {_time_words(seconds)} until the "
+                f"{_ml(self.dead_volume_nl)} dead volume has gone through. {level}"
             )
         if kind is BridgeCaseKind.BRIDGE:
             return (

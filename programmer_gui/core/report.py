@@ -175,10 +175,12 @@ def build_report(record: SessionRecord, *, generated_wall_s: float) -> Report:
     sections.append(
         Section(
             heading="Actions",
-            header=("Time", "By", "Action", "Details"),
+            header=("Time (pump clock)", "By", "Action", "Details"),
             rows=tuple(
                 (
-                    _when(action.wall_s),
+                    _when(action.wall_s)
+                    if action.pump_clock_s is None
+                    else _when(action.pump_clock_s),
                     ROLE_TEXT.get(action.operator_role, action.operator_role.name),
                     action.action,
                     _detail(action.detail, action.before, action.after),
@@ -206,7 +208,7 @@ def build_report(record: SessionRecord, *, generated_wall_s: float) -> Report:
             Section(heading="Next refill", rows=(("Refill by", next_refill_text(last)),))
         )
     started = record.started_wall_s
-    subtitle = f"Operator: {operator}. Generated {_when(generated_wall_s)}"
+    subtitle = f"Operator: {operator}. Generated {_when(generated_wall_s)} (programmer clock)"
     if started is not None:
         subtitle += f"; session started {_when(started)}"
     return Report(

@@ -124,10 +124,7 @@ def delivery_state(snapshot: PumpSnapshot) -> str:
         f"{units.format_dose_ug_per_day(snapshot.dose_ug_per_day)}"
     )
     if snapshot.bridging:
-        text += (
-            f" (bridge: computed at the old "
-            f"{units.format_concentration_ug_per_ml(status.bridge_concentration_ug_per_ml)} drug)"
-        )
+        text += " (bridge running)"
     return text
 
 

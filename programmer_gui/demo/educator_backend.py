@@ -350,6 +350,9 @@ class EmulatorEducatorBackend:
     def inject_memory_error(self, *, critical: bool) -> None:
         self._control(self._emu.fault_memory_error, bool(critical), self._index)
 
+    def low_battery_reset(self) -> None:
+        self._control(self._emu.fault_low_battery_reset, self._index)
+
     def set_battery_percent(self, percent: float) -> None:
         if isinstance(percent, bool) or not isinstance(percent, int | float):
             raise EducatorValueError(f"battery level must be a number of %, got {percent!r}")
@@ -477,6 +480,8 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
             pump.read_prescription()
         controller.select_scenario("bridge")
         shoot(window, "bridge-lesson")
+        window.tabs.setCurrentIndex(2)
+        shoot(window, "bridge-cases")
         window.tabs.setCurrentIndex(1)
         inspector = window.inspector
         row = next(

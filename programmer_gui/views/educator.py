@@ -639,6 +639,12 @@ class EducatorWindow(QWidget):
         battery.addWidget(self.battery_button)
         battery.addWidget(self.battery_state, 1)
         grid.addLayout(battery, 3, 0, 1, 3)
+        self.low_battery_reset = QPushButton("&Low battery reset (keep-open rate)", box)
+        self.low_battery_reset.setToolTip(
+            "The pump resets on a low battery and runs only the minimum keep-open rate "
+            "(0.006 mL/day) until it is reprogrammed: a critical alarm"
+        )
+        grid.addWidget(self.low_battery_reset, 4, 0, 1, 3)
         return box
 
     def _build_scenarios(self) -> QGroupBox:

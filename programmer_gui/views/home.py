@@ -62,7 +62,7 @@ class HomePage(QWidget):
         self.therapy.add_row("concentration", "Concentration")
         self.therapy.add_row("drug", "Drug")
         self.therapy.add_row("bolus", "Bolus")
-        self.therapy.add_row("delivery", "Delivery")
+        self.therapy.add_row("delivery", "Delivery").setWordWrap(True)
         therapy_layout = QVBoxLayout(therapy)
         therapy_layout.addWidget(self.therapy)
         self.bridge_badge = StatusBadge(therapy)

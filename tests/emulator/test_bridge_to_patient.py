@@ -67,7 +67,7 @@ def clinic(concentration: int, dose_ug_per_day: int) -> Iterator[Clinic]:
     with Emulator(
         [setup], keys=DEMO_KEYS, clock=clock, random_bytes=random.Random(3).randbytes
     ) as emu:
-        assert emu.state()["fluid_path"]["dead_volume_nl"] == DEAD_NL  # type: ignore[index]
+        assert emu.state()["fluid_path"]["dead_volume_nl"] == DEAD_NL
         url = emu.register_inproc()
         emu.advance(DAY_S)
         with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:

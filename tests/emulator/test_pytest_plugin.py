@@ -89,8 +89,34 @@ def test_fixtures_give_a_pump_and_a_clinician_session(pytester: pytest.Pytester)
             client = virtual_pump.client(Role.PATIENT)
             assert client.role is Role.PATIENT and client.status().reservoir_nl == 20_000_000
 
+        @pytest.mark.vpump(implant="50 cm", concentration="2000 mcg/mL")
+        def test_implant_and_a_dose_of_the_drug_filled(virtual_pump, pump_client):
+            status = pump_client.status()
+            # The preset's 100 mcg/day, of the 2000 mcg/mL filled: 0.05 mL/day.
+            assert status.daily_dose_ng == 100_000 and status.basal_rate_nl_per_day == 50_000
+            assert pump_client.implant().implant.catheter_length_mm == 500
+            assert virtual_pump.state()["fluid_path"]["dead_volume_nl"] == 330_000
+
+        @pytest.mark.vpump(implant="50 cm", catheter="80 cm")
+        def test_a_staged_mismatch(virtual_pump):
+            assert virtual_pump.state()["fluid_path"]["dead_volume_nl"] == 408_000
+
+        def test_low_battery_reset_helper(virtual_pump, pump_client):
+            virtual_pump.low_battery_reset()
+            status = pump_client.status()
+            assert AlarmCode.LOW_BATTERY_RESET in status.alarms_active
+            assert status.current_rate_nl_per_day == 6_000
+
+        @pytest.mark.vpump(low_battery_reset=True)
+        def test_low_battery_reset_marker(pump_client):
+            assert AlarmCode.LOW_BATTERY_RESET in pump_client.status().alarms_active
+
         @pytest.mark.vpump(reservoir="twenty mL")
         def test_bad_option(virtual_pump):
+            pass
+
+        @pytest.mark.vpump(prescription="0.2 mL/day")
+        def test_a_flow_is_not_a_prescription(virtual_pump):
             pass
 
         @pytest.mark.vpump(colour="blue")
@@ -99,10 +125,11 @@ def test_fixtures_give_a_pump_and_a_clinician_session(pytester: pytest.Pytester)
         """
     )
     result = run(pytester, "-q", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5, errors=2)
+    result.assert_outcomes(passed=9, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*vpump option reservoir='twenty mL'*not a number followed by a unit*",
+            "*vpump option prescription='0.2 mL/day'*a prescription is a dose*",
             "*unknown vpump option 'colour'; known: *reservoir*",
         ]
     )

@@ -12,10 +12,13 @@ import threading
 import time
 from pathlib import Path
 
+from emulator.cli import build_emulator, build_parser
+from emulator.persistence import StateFile, StoredState
+from emulator.presets import PRESETS
 from protocol.client import PumpClient
 from protocol.enums import EventCode, Role
 from protocol.errors import ProtocolError
-from tests.support import DEMO_KEYS
+from tests.support import DEMO_KEYS, T0
 
 BIN = Path(sys.executable).parent
 KILLS = 12
@@ -115,6 +118,33 @@ def test_a_corrupt_state_file_is_refused_and_left_untouched(tmp_path: Path) -> N
     assert not (tmp_path / "tty").exists()
 
 
+def test_a_state_file_from_before_doses_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    state = tmp_path / "pump.state"
+    StateFile(state).save(
+        StoredState(
+            pump_image=PRESETS["default"].build(t=T0).to_bytes(),
+            pump_t=T0,
+            saved_wall_s=1.0,
+            clock_speed=0.0,
+        )
+    )
+    old = bytearray(state.read_bytes())
+    old[8:10] = (1).to_bytes(2, "big")  # the format version of the files written before
+    state.write_bytes(bytes(old))
+    result = subprocess.run(
+        [str(BIN / "pump-emulator"), "serve", "--no-pty", "--state", str(state)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert "format version 1, written before prescriptions became doses" in result.stderr
+    assert "start a fresh pump" in result.stderr
+    assert state.read_bytes() == bytes(old)
+
+
 def _clock_then_stop(tmp_path: Path, *flags: str) -> tuple[int, float]:
     """Start, read the pump clock, stop; returns the clock and the wall seconds from the read
     to the end of the shutdown (how long the pump could have run on after the read)."""
@@ -146,3 +176,26 @@ def test_time_off_is_caught_up_unless_paused_while_off(tmp_path: Path) -> None:
     # Caught up: at least the time off, at the speed it ran at.
     caught_up, _ = _clock_then_stop(tmp_path, *frozen)
     assert caught_up >= t2 + int(off_s * speed)
+
+
+def test_a_resumed_pump_keeps_its_true_catheter(tmp_path: Path) -> None:
+    parser = build_parser()
+    state = str(tmp_path / "pump.state")
+    first = build_emulator(
+        parser.parse_args(
+            ["serve", "--no-pty", "--state", state, "--clock", "manual", "--catheter-cm", "80"]
+        )
+    )
+    # The implant record says 110 cm; the educator staged an 80 cm catheter.
+    assert first.pumps[0].catheter_length_cm == 80
+    assert first.state()["fluid_path"]["dead_volume_nl"] == 408_000
+    first.close()
+    again = build_emulator(parser.parse_args(["serve", "--no-pty", "--state", state]))
+    try:
+        assert again.resumed == [True]
+        assert again.pumps[0].catheter_length_cm == 80
+        assert again.state()["fluid_path"]["dead_volume_nl"] == 408_000
+        assert again.pumps[0].pump.implant is not None
+        assert again.pumps[0].pump.implant.catheter_length_mm == 1_100
+    finally:
+        again.close()

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import random
+from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_model.errors import RequestError
+from firmware_model import nvm
+from firmware_model.delivery import BridgeState
+from firmware_model.errors import CorruptImageError, OutOfRangeError, RequestError
 from firmware_model.prescription import PatientDoseSettings
 from firmware_model.profile import PROFILES
 from firmware_model.pump import Pump, RefillOrder
 from firmware_model.telemetry import PumpTelemetry
 from protocol import messages as m
-from protocol.enums import Origin, Role
+from protocol.enums import EventCode, Origin, Role
 from protocol.forecast import dates_from_status
 from protocol.session import DeviceSecurity
 
@@ -148,3 +152,84 @@ def test_the_programmer_dates_equal_the_pump_dates(data: st.DataObject) -> None:
     for _ in range(3):
         t += data.draw(st.integers(1, 2 * DAY))
         _dates_agree(pump, t)
+
+
+# --- what the property and the state machine found -------------------------------------
+
+
+def _pump(**kw: object) -> Pump:
+    args: dict[str, object] = {
+        "profile": PROFILES[20],
+        "serial": "VP-FIX",
+        "t": 0,
+        "reservoir_nl": 18_000_000,
+        "concentration_ug_per_ml": 500,
+        "prescription": m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=500),
+        "clock_offset_s": CLOCK0,
+        "implant": _implant(1_100, 0),
+    }
+    args.update(kw)
+    return Pump.new(**args)  # type: ignore[arg-type]
+
+
+def test_a_stored_prescription_out_of_the_limits_is_a_corrupt_image() -> None:
+    pump = _pump()
+    image = replace(
+        pump.to_image(),
+        prescription=m.PrescriptionSpec.simple(10**9, concentration_ug_per_ml=500),
+    )
+    with pytest.raises(CorruptImageError, match="rate_nl_per_day"):
+        Pump.from_bytes(nvm.encode(image))
+
+
+def test_a_stored_bridge_must_change_the_drug_and_have_an_implant_record() -> None:
+    pump = _pump()
+    bridge = BridgeState(
+        volume_nl=486_000, remaining_nl=1, old_concentration_ug_per_ml=500, started_t=0
+    )
+    with pytest.raises(CorruptImageError, match="bridge"):
+        Pump.from_bytes(nvm.encode(replace(pump.to_image(), bridge=bridge)))
+    moved = replace(bridge, old_concentration_ug_per_ml=2000)
+    with pytest.raises(CorruptImageError, match="implant"):
+        Pump.from_bytes(nvm.encode(replace(pump.to_image(), bridge=moved, implant=None)))
+    assert Pump.from_bytes(nvm.encode(replace(pump.to_image(), bridge=moved))).bridge == moved
+
+
+def test_programming_stopped_stops_a_running_bolus_too() -> None:
+    pump = _pump()
+    pump.start_bolus(0, pump.therapeutic_bolus(dose_ng=50_000, duration_s=HOUR))
+    pump.program(600, m.PrescriptionSpec.stopped(concentration_ug_per_ml=500))
+    moved = pump.total_commanded_nl
+    pump.advance_to(DAY)
+    assert pump.total_commanded_nl == moved  # STOPPED: nothing moves
+    assert pump.bolus is None and not pump.delivering
+    assert [e.code for e in pump.event_log][-2:] == [
+        EventCode.BOLUS_CANCELLED,
+        EventCode.PROGRAMMED,
+    ]
+
+
+def test_a_refill_to_another_drug_without_a_bridge_rescales_a_running_bolus() -> None:
+    # 50 mcg over 1 h at 500 mcg/mL is 0.1 mL; at 30 min, 25 mcg are still owed: as 2000
+    # mcg/mL drug that is 12.5 uL over the 30 min left, not the 50 uL of old-drug volume.
+    pump = _pump()
+    pump.start_bolus(0, pump.therapeutic_bolus(dose_ng=50_000, duration_s=HOUR))
+    new = m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=2000)
+    pump.refill(
+        1_800,
+        RefillOrder(
+            removed_nl=pump.estimated_reservoir_nl,
+            added_nl=18_000_000,
+            concentration_ug_per_ml=2000,
+            prescription=new,
+            bridge=False,
+        ),
+    )
+    bolus = pump.bolus
+    assert bolus is not None
+    assert (bolus.dose_ng, bolus.volume_nl, bolus.duration_s) == (25_000, 12_500, 1_800)
+
+
+def test_a_battery_out_of_range_at_implant_is_a_typed_refusal() -> None:
+    with pytest.raises(OutOfRangeError, match="battery_permille"):
+        _pump(battery_permille=1001)

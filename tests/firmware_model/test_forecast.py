@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from firmware_model.errors import OutOfRangeError
 from firmware_model.prescription import PatientDoseSettings, compile_for, validate
 from firmware_model.profile import PROFILES, PumpProfile
-from protocol.enums import AlarmCode, StopReason
+from protocol.enums import AlarmCode, EventCode, StopReason
 from protocol.forecast import BridgePlan, Plan, first_reach_t
 from protocol.messages import PrescriptionSpec
 from protocol.schedule import PatientRule
 from protocol.timebase import SECONDS_PER_DAY
 
 from . import rx
-from .builders import T0_CLOCK_S, new_pump, raised
+from .builders import T0_CLOCK_S, new_pump, raised, refill
 from .strategies import STRATEGY_CONC, prescriptions, profiles
 
 DAY = SECONDS_PER_DAY
@@ -243,3 +246,73 @@ def test_status_reports_the_same_forecasts(rate: int) -> None:
     assert status.low_reservoir_at_clock_s == pump.low_reservoir_at()
     assert status.empty_at_clock_s == pump.empty_at()
     assert status.eri_at_clock_s == pump.eri_at()
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(
+    profile=profiles(),
+    data=st.data(),
+    new=st.sampled_from([500, 2000]),
+    start_s=st.integers(0, 7 * DAY),
+    bolus_dose=st.one_of(st.none(), st.integers(1_000, 1_500_000)),
+)
+def test_forecasts_across_a_bridge_match_what_the_pump_then_does(
+    *,
+    profile: PumpProfile,
+    data: st.DataObject,
+    new: int,
+    start_s: int,
+    bolus_dose: int | None,
+) -> None:
+    """After a refill to another drug with a bridge (and perhaps a dose bolus the bridge's
+    end cuts in two), STATUS's bridge end and reservoir dates are the seconds they happen."""
+    prescription = data.draw(prescriptions(profile, stopped=False))
+    pump = new_pump(
+        profile=profile,
+        prescription=prescription,
+        concentration_ug_per_ml=STRATEGY_CONC,
+        reservoir_nl=profile.reservoir_capacity_nl // 2,
+        t=start_s,
+        implant=rx.IMPLANT,
+    )
+    added = data.draw(
+        st.integers(profile.empty_threshold_nl + 100_000, profile.reservoir_capacity_nl)
+    )
+    try:
+        refill(
+            pump,
+            start_s,
+            removed_nl=pump.estimated_reservoir_nl,
+            added_nl=added,
+            concentration_ug_per_ml=new,
+            bridge=True,
+        )
+    except OutOfRangeError:
+        event("refused: rates out of range at one of the drugs")
+        return
+    assert pump.bridge is not None
+    if bolus_dose is not None:
+        bolus = pump.therapeutic_bolus(dose_ng=bolus_dose, duration_s=6 * 3_600)
+        if bolus.volume_nl <= added - profile.empty_threshold_nl:
+            with contextlib.suppress(OutOfRangeError):
+                pump.start_bolus(start_s, bolus)
+    status = pump.status()
+    bridge_end = status.bridge_end_clock_s
+    low, empty = status.low_reservoir_at_clock_s, status.empty_at_clock_s
+    assert bridge_end is not None  # at least the keep-open rate reaches it within the horizon
+    pump.advance_to(start_s + profile.forecast_horizon_s)
+    eos = raised(pump, AlarmCode.EOS)
+    log = list(pump.event_log)
+    ended = [e.clock_s for e in log if e.code is EventCode.BRIDGE_ENDED]
+    # Forecasts assume the pump keeps running: a halt (empty, EOS) first ends the comparison.
+    halts = [e.clock_s for e in log if e.code is EventCode.DELIVERY_HALTED]
+    if not halts or bridge_end < halts[0]:
+        event("bridge end checked")
+        assert ended == [bridge_end]
+    else:
+        assert not ended or ended[0] <= halts[0]
+    for forecast, code in ((low, AlarmCode.LOW_RESERVOIR), (empty, AlarmCode.EMPTY_RESERVOIR)):
+        actual = raised(pump, code)[:1]
+        if eos and (forecast is None or forecast > eos[0]):
+            continue
+        assert actual == ([] if forecast is None else [forecast])

@@ -103,6 +103,14 @@ def _start(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     return proc, json.loads(line)
 
 
+CONCENTRATION = 500
+"""The default preset's drug, mcg/mL."""
+
+
+def _dose(dose_ng_per_day: int) -> m.PrescriptionSpec:
+    return m.PrescriptionSpec.simple(dose_ng_per_day, concentration_ug_per_ml=CONCENTRATION)
+
+
 class _Commands:
     """Commands with values unique in a cycle, and the log entry each one writes."""
 
@@ -117,10 +125,15 @@ class _Commands:
     @staticmethod
     def run(client: PumpClient, kind: str, n: int) -> None:
         if kind == "program":
-            client.program(m.PrescriptionSpec.simple(100_000 + n * 1000))
+            client.program(_dose(100_000 + n * 1000))
         elif kind == "refill":
+            # The same drug: the refill transaction carries the prescription running now.
             client.refill(
-                removed_nl=CAPACITY_NL, added_nl=10_000_000 + n, concentration_ug_per_ml=500
+                removed_nl=CAPACITY_NL,
+                added_nl=10_000_000 + n,
+                concentration_ug_per_ml=CONCENTRATION,
+                prescription=client.read_prescription().prescription,
+                bridge=False,
             )
         else:
             client.set_alarm_volume(1_500_000 + n % 10_000 * 100)
@@ -130,7 +143,7 @@ class _Commands:
         if kind == "program":
             return EventCode.PROGRAMMED, int(Mode.SIMPLE), 100_000 + n * 1000
         if kind == "refill":
-            return EventCode.REFILLED, 10_000_000 + n, 500
+            return EventCode.REFILLED, 10_000_000 + n, CONCENTRATION
         return EventCode.ALARM_VOLUME_SET, 1_500_000 + n % 10_000 * 100, 0
 
 
@@ -172,7 +185,7 @@ def _verify(
         raise CrashSafetyError("the alarm volume is not the last one set")
     if EventCode.PROGRAMMED in last:
         rate = last[EventCode.PROGRAMMED][2]
-        if client.read_prescription().prescription != m.PrescriptionSpec.simple(rate):
+        if client.read_prescription().prescription != _dose(rate):
             raise CrashSafetyError("the prescription is not the last one committed")
     return bool(extra)
 

@@ -20,8 +20,9 @@ invariant breaks:
     such a frame with a bit-flipped MAC. Invariants: the link raises nothing (a
     defect would), everything it sends is whole response frames that decode,
     the volume is conserved exactly, therapy (prescription checksum, mode,
-    stop, halts, bolus, concentration, alarm volume, patient settings, the
-    reservoir accounting, the RTC) changes only when the pump acknowledged a
+    stop, halts, bolus, concentration, the bridge, the implant record and drug lot,
+    alarm volume, patient settings, the reservoir accounting, the RTC) changes only
+    when the pump acknowledged a
     therapy command MAC'd with the session key, and afterwards the pump still
     answers a valid STATUS (in the same session, or in a new one if the input
     legitimately ended it).
@@ -84,7 +85,9 @@ THERAPY_OPS = frozenset(
         Op.CANCEL_BOLUS,
         Op.STOP_PUMP,
         Op.RESUME_PUMP,
-        Op.REFILL,
+        Op.CANCEL_BRIDGE,
+        Op.COMMIT_REFILL,
+        Op.SET_IMPLANT,
         Op.SET_ALARM_VOLUME,
         Op.CLEAR_ALARM,
         Op.SET_CLOCK,
@@ -92,7 +95,8 @@ THERAPY_OPS = frozenset(
         Op.PATIENT_DOSE,
     }
 )
-"""Commands whose acknowledgement may change therapy; nothing else may."""
+"""Commands whose acknowledgement may change therapy; nothing else may (STAGE_PRESCRIPTION
+and STAGE_REFILL only stage: the commit names the checksum)."""
 
 
 class InvariantViolation(AssertionError):  # noqa: N818 - reads as what it is
@@ -224,7 +228,14 @@ def therapy(pump: Pump, head: PumpTelemetry) -> tuple[object, ...]:
         s.bolus_kind,
         s.bolus_volume_nl,
         s.concentration_ug_per_ml,
+        s.bridge_remaining_nl,
+        s.bridge_concentration_ug_per_ml,
         s.alarm_volume_nl,
+        pump.prescription,
+        pump.bridge,
+        pump.implant,
+        pump.drug_lot,
+        pump.last_refill_clock_s,
         pump.patient_settings,
         pump.estimated_reservoir_nl,
         pump.reservoir_nl,

@@ -42,13 +42,12 @@ import psutil
 from emulator.clock import PumpClock
 from emulator.emulator import Emulator, fleet_setups
 from emulator.presets import PRESETS
-from firmware_model.prescription import Flex, MinimumRate, Simple, Stopped
 from firmware_model.pump import Pump
-from firmware_model.timebase import SECONDS_PER_DAY
 from protocol import messages as m
 from protocol.client import PumpClient
-from protocol.enums import AlarmCode, BolusKind, ErrorCode, Role, StopReason
+from protocol.enums import AlarmCode, BolusKind, ErrorCode, Mode, Role, StopReason
 from protocol.errors import LinkClosed, LinkTimeout, NakError, SequenceExhaustedError
+from protocol.timebase import SECONDS_PER_DAY
 from tests.support import DEMO_KEYS, T0
 
 YEAR_S = 365 * SECONDS_PER_DAY
@@ -92,15 +91,10 @@ class Figures:
 
 
 def _peak_rate(pump: Pump) -> int:
-    prescription = pump.prescription
-    if isinstance(prescription, Simple):
-        return prescription.rate_nl_per_day
-    if isinstance(prescription, Flex):
-        return max(s.rate_nl_per_day for day in prescription.days for s in day.steps)
-    if isinstance(prescription, MinimumRate):
-        return pump.profile.minimum_rate_mode_nl_per_day
-    assert isinstance(prescription, Stopped)
-    return 0
+    """The highest basal rate the pump may run: its prescription at the drug in the pump or,
+    during a bridge, at the old drug (whichever is higher)."""
+    schedules = (pump.schedule, pump.steady_schedule)
+    return max(rate for sched in schedules for day in sched.days for _, rate in day)
 
 
 _SELF_CLEARING = {
@@ -170,15 +164,19 @@ class _Patient:
 
     # -- invariants ---------------------------------------------------------------------------
 
-    def check_truth(self, commanded_before: int, bolus_left_nl: int, step_s: int) -> None:
-        """After time ran: conservation, the dose bound, alarms and their raise times."""
+    def check_truth(
+        self, commanded_before: int, bolus_left_nl: int, step_s: int, peak_before: int
+    ) -> None:
+        """After time ran: conservation, the dose bound (the highest rate in force during the
+        step: a bridge may have ended in it), alarms and their raise times."""
         pump = self.pump
         filled = pump.total_filled_nl
         rest = pump.total_delivered_nl + pump.reservoir_nl + pump.total_removed_nl
         if filled != rest:
             raise SoakError(f"pump {self.index}: filled {filled} nL != accounted {rest} nL")
         delta = pump.total_commanded_nl - commanded_before
-        bound = math.ceil(_peak_rate(pump) * step_s / SECONDS_PER_DAY) + 1 + bolus_left_nl
+        peak = max(peak_before, _peak_rate(pump))
+        bound = math.ceil(peak * step_s / SECONDS_PER_DAY) + 1 + bolus_left_nl
         if not 0 <= delta <= bound:
             raise SoakError(f"pump {self.index}: {delta} nL in {step_s} s, at most {bound} nL")
         status = pump.status()
@@ -195,14 +193,16 @@ class _Patient:
         prescription = pump.prescription
         status = pump.status()
         if (
-            isinstance(prescription, Simple)
+            prescription.mode is Mode.SIMPLE
             and before.delivering
             and status.delivering
             and before.bolus_kind is BolusKind.NONE
+            and before.bridge_concentration_ug_per_ml == 0
+            and pump.bridge is None
             and prescription == self._prescription_at_poll
         ):
             delta = pump.total_commanded_nl - commanded_before
-            exact = prescription.rate_nl_per_day * step_s / SECONDS_PER_DAY
+            exact = pump.schedule.rate_at(0) * step_s / SECONDS_PER_DAY
             if abs(delta - exact) > 1:
                 raise SoakError(f"pump {self.index}: {delta} nL where {exact:.1f} nL was due")
             self.figures.exact_dose_checks += 1
@@ -252,32 +252,46 @@ class _Patient:
             if rng.random() < 0.8:
                 concentration = status.concentration_ug_per_ml
             added = profile.reservoir_capacity_nl - (status.reservoir_nl - removed)
+            # One transaction: the same doses of the new drug and, if it changes, the bridge
+            # (refused while another runs: counted as a refusal).
+            same_dose = self.pump.prescription.with_concentration(concentration)
+            bridge = concentration != status.concentration_ug_per_ml and rng.random() < 0.7
             self.call(
                 "refill",
                 lambda c: c.refill(
-                    removed_nl=removed, added_nl=added, concentration_ug_per_ml=concentration
+                    removed_nl=removed,
+                    added_nl=added,
+                    concentration_ug_per_ml=concentration,
+                    prescription=same_dose,
+                    bridge=bridge,
                 ),
             )
             self.figures.refills += 1
+        conc = status.concentration_ug_per_ml
+
+        def dose_ng(low_nl: int, high_nl: int) -> int:
+            # A dose whose rate at the drug in the pump is within [low, high) nL/day.
+            return rng.randrange(low_nl, high_nl) * conc // 1000
+
         if rng.random() < 0.02:
             if rng.random() < 0.7:
-                spec = m.PrescriptionSpec.simple(rng.randrange(48_000, 1_500_000))
+                spec = m.PrescriptionSpec.simple(
+                    dose_ng(48_000, 1_500_000), concentration_ug_per_ml=conc
+                )
             else:
                 steps = sorted(rng.sample(range(1, 1440), rng.randint(0, 5)))
                 spec = m.PrescriptionSpec.flex(
                     tuple(
-                        m.FlexStep(start_min=s, rate_nl_per_day=rng.randrange(48_000, 1_500_000))
+                        m.FlexStep(start_min=s, dose_ng_per_day=dose_ng(48_000, 1_500_000))
                         for s in [0, *steps]
-                    )
+                    ),
+                    concentration_ug_per_ml=conc,
                 )
             self.call("program", lambda c: c.program(spec))
             self.figures.programs += 1
         if rng.random() < 0.01:
-            volume = rng.randrange(10_000, 200_000)
-            self.call(
-                "bolus",
-                lambda c: c.start_bolus(BolusKind.THERAPEUTIC, volume_nl=volume, duration_s=3600),
-            )
+            bolus_ng = dose_ng(10_000, 200_000)
+            self.call("bolus", lambda c: c.start_bolus(dose_ng=bolus_ng, duration_s=3600))
         if rng.random() < 0.004:
             self.call("stop", lambda c: c.stop(StopReason.OTHER))
         if self.pump.stop_reason is not None and rng.random() < 0.3:
@@ -331,10 +345,12 @@ def run_soak(*, pumps: int, years: float, step_s: int, seed: int, rss_every: int
             for p in patients:
                 bolus = p.pump.bolus
                 left = 0 if bolus is None else bolus.volume_nl - bolus.delivered_nl(p.pump.t)
-                before.append((p.pump.total_commanded_nl, left, p.pump.clock(p.pump.t)))
+                before.append(
+                    (p.pump.total_commanded_nl, left, p.pump.clock(p.pump.t), _peak_rate(p.pump))
+                )
             emu.advance(step_s)
-            for p, (commanded, left, clock_s) in zip(patients, before, strict=True):
-                p.check_truth(commanded, left, step_s)
+            for p, (commanded, left, clock_s, peak) in zip(patients, before, strict=True):
+                p.check_truth(commanded, left, step_s, peak)
                 assert p.forecast is not None
                 p.check_exact(p.forecast, commanded, step_s)
                 p.check_crossings(clock_s)

@@ -14,7 +14,7 @@ from emulator.errors import ClockValueError
 from emulator.presets import PRESETS
 from firmware_model.errors import InternalError, RtcCeilingError
 from firmware_model.pump import Pump
-from firmware_model.timebase import RTC_MAX_CLOCK_S
+from protocol.timebase import RTC_MAX_CLOCK_S
 from tests.hardening.fuzz import DeviceHarness
 from tests.support import DEMO_KEYS, T0, FakeWall
 

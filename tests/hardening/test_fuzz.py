@@ -12,6 +12,7 @@ from protocol.frames import encode_frame
 from tests.hardening.fuzz import (
     DeviceHarness,
     InvariantViolation,
+    check_conservation,
     check_deframer,
     run_random,
     seeds,
@@ -58,15 +59,48 @@ def _maced(harness: DeviceHarness, message_op: Op, payload: bytes) -> list[m.Mes
 
 
 def test_found_a_refill_recorded_then_answered_internal() -> None:
-    """A REFILL removing 3.2 L: the refill was recorded, then its answer (a discrepancy
-    beyond int32) could not be built, so the pump answered INTERNAL for a done refill."""
+    """A refill removing 3.2 L (found on the old REFILL, kept on STAGE_REFILL): the refill was
+    recorded, then its answer (a discrepancy beyond int32) could not be built, so the pump
+    answered INTERNAL for a done refill. Now the transaction is refused whole."""
     harness = DeviceHarness()
     before = therapy(harness.pump, harness.head)
-    payload = bytes.fromhex("bf155cc00112a880000007d000")
-    [answer] = _maced(harness, Op.REFILL, payload)
+    request = m.StageRefillRequest(
+        removed_nl=0xBF155CC0,
+        added_nl=18_000_000,
+        concentration_ug_per_ml=2000,
+        allow_nonstandard=False,
+        bridge=False,
+        drug_lot="",
+        prescription=harness.pump.prescription.with_concentration(2000),
+    )
+    payload = m.encode_payload(request)
+    [answer] = _maced(harness, Op.STAGE_REFILL, payload)
     assert isinstance(answer, m.Nak) and answer.code is ErrorCode.OUT_OF_RANGE
     assert therapy(harness.pump, harness.head) == before
-    harness.run(bytes([2, Op.REFILL, 0]) + payload)
+    harness.run(bytes([2, Op.STAGE_REFILL, 0]) + payload)
+
+
+def test_a_staged_refill_changes_nothing_until_its_commit() -> None:
+    harness = DeviceHarness()
+    before = therapy(harness.pump, harness.head)
+    request = m.StageRefillRequest(
+        removed_nl=harness.pump.estimated_reservoir_nl,
+        added_nl=20_000_000,
+        concentration_ug_per_ml=2000,
+        allow_nonstandard=False,
+        bridge=True,
+        drug_lot="F-1",
+        prescription=harness.pump.prescription.with_concentration(2000),
+    )
+    [staged] = _maced(harness, Op.STAGE_REFILL, m.encode_payload(request))
+    assert isinstance(staged, m.StageRefillResponse) and staged.bridge_volume_nl == 486_000
+    assert therapy(harness.pump, harness.head) == before
+    harness.run(
+        bytes([2, Op.COMMIT_REFILL, 0])
+        + m.encode_payload(m.CommitRefillRequest(checksum=staged.checksum))
+    )
+    assert harness.pump.concentration_ug_per_ml == 2000 and harness.pump.bridge is not None
+    check_conservation(harness.pump)
 
 
 def test_found_patient_settings_stored_then_refused() -> None:

@@ -38,7 +38,9 @@ from protocol.session import (
 from tests.hardening.fuzz import DeviceHarness, capture_chunks, therapy
 from tests.support import DEMO_KEYS, InprocPump, inproc_pump
 
-BOLUS = m.StartBolusRequest(kind=BolusKind.THERAPEUTIC, volume_nl=100_000, duration_s=600)
+BOLUS = m.StartBolusRequest(
+    kind=BolusKind.THERAPEUTIC, dose_ng=50_000, volume_nl=0, duration_s=600
+)  # 50 mcg = 0.1 mL of the 500 mcg/mL drug
 
 
 def _security_events(
@@ -124,7 +126,7 @@ def test_old_frames_of_the_same_session_are_replays(harness: DeviceHarness) -> N
     """Frames recorded earlier in the live session (right MAC, old SEQ) are never executed."""
     harness.seq += 1
     stage_seq = harness.seq
-    spec = m.PrescriptionSpec.simple(600_000)
+    spec = m.PrescriptionSpec.simple(300_000, concentration_ug_per_ml=500)
     stage = encode_frame(
         harness.maced(
             op=Op.STAGE_PRESCRIPTION,

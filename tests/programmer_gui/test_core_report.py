@@ -35,6 +35,7 @@ def test_report_of_a_session_with_a_change() -> None:
     assert "Low reservoir | Non-critical" in text
     assert "Catheter | 110 cm, 0.0026 mL/cm (0.286 mL)" in text
     assert "Patient | DEFAULT-01" in text
+    assert "Time (pump clock) | By | Action | Details" in text
     assert "Refill by" in text and "before the low-reservoir alarm" in next_refill_text(last)
     headings = [s.heading for s in report.sections]
     assert headings == [

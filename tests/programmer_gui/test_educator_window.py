@@ -167,6 +167,11 @@ def test_fault_buttons_toggle_and_say_their_state(qtbot: QtBot, opened: Opened) 
     assert window.battery_state.text() == "now 4.0 %"
     assert not window.error.isVisible()
 
+    qtbot.mouseClick(window.low_battery_reset, Qt.MouseButton.LeftButton)
+    sample = opened.backend.sample()
+    assert AlarmCode.LOW_BATTERY_RESET in sample.active_alarms
+    assert sample.current_rate_nl_per_day == 6_000  # the keep-open minimum rate
+
 
 def test_a_refused_control_is_shown_not_raised(qtbot: QtBot, opened: Opened) -> None:
     opened.controller.step(500 * DAY_S)
@@ -305,11 +310,12 @@ def test_the_screenshots_render(qapp: QApplication, tmp_path: Path) -> None:
     paths = render_educator_screenshots(tmp_path)
     assert [p.name for p in paths] == [
         "31-educator-bridge-lesson.png",
-        "32-educator-inspector.png",
-        "33-educator-low-reservoir-alarm.png",
-        "34-educator-motor-stall.png",
-        "35-educator-titration-lesson.png",
-        "36-educator-stacked-changes.png",
+        "32-educator-bridge-cases.png",
+        "33-educator-inspector.png",
+        "34-educator-low-reservoir-alarm.png",
+        "35-educator-motor-stall.png",
+        "36-educator-titration-lesson.png",
+        "37-educator-stacked-changes.png",
     ]
     for path in paths:
         image = QImage(str(path))

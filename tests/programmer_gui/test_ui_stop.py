@@ -6,7 +6,8 @@ from pytestqt.qtbot import QtBot
 
 from programmer_gui.controllers.stop import install
 from programmer_gui.link import PumpLink
-from protocol.enums import StopReason
+from protocol import messages as m
+from protocol.enums import Mode, StopReason
 from tests.programmer_gui.conftest import DemoWorld
 from tests.programmer_gui.pump_support import connect, type_into, ui
 
@@ -37,3 +38,40 @@ def test_stop_with_reason_then_resume(qtbot: QtBot, link: PumpLink, demo_world: 
         page.resume_button.click()
         app.program(qtbot)
         assert page.state_label.text().startswith("▶ Delivering")
+    latest = link.latest
+    assert latest is not None and latest.status.mode is not Mode.STOPPED
+
+
+def test_stopped_by_stop_pump_reads_stopped_not_halted(
+    qtbot: QtBot, link: PumpLink, demo_world: DemoWorld
+) -> None:
+    # One meaning of stopped: mode STOPPED with its reason, never "delivering".
+    with ui(qtbot, link, demo_world.url) as app:
+        controller = install(app.window, link, app.record, app.review)
+        connect(qtbot, link, demo_world.url)
+        with qtbot.waitSignal(link.snapshot, timeout=5000):
+            link.submit(lambda c: c.stop(StopReason.MRI), on_done=lambda _r: None)
+        latest = link.latest
+        assert latest is not None
+        assert latest.status.mode is Mode.STOPPED
+        assert latest.status.stop_reason is StopReason.MRI and not latest.status.delivering
+        assert controller.page.state_label.text() == (
+            "■ STOPPED (MRI scan): no drug is delivered until you resume"
+        )
+
+
+def test_a_stopped_prescription_is_changed_by_programming_not_resumed(
+    qtbot: QtBot, link: PumpLink, demo_world: DemoWorld
+) -> None:
+    with ui(qtbot, link, demo_world.url) as app:
+        controller = install(app.window, link, app.record, app.review)
+        connect(qtbot, link, demo_world.url)
+        with qtbot.waitSignal(link.snapshot, timeout=5000):
+            link.submit(
+                lambda c: c.program(m.PrescriptionSpec.stopped(concentration_ug_per_ml=2000)),
+                on_done=lambda _r: None,
+            )
+        page = controller.page
+        assert "the prescription is Stopped" in page.state_label.text()
+        assert not page.resume_button.isEnabled()  # Resume only undoes Stop pump
+        assert not page.stop_button.isEnabled()  # nothing runs to stop

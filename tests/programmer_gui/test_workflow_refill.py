@@ -114,7 +114,12 @@ def test_refill_500_to_2000_with_the_bridge_keeps_400_mcg_per_day(
     assert "BRIDGE running" in home.page.bridge_badge.text
     assert "ends in 14 h 34 min" in home.page.bridge_badge.text
     asked: list[str] = []
-    home.confirm_cancel_bridge = lambda _t, text: asked.append(text) or False
+
+    def keep(_title: str, text: str) -> bool:
+        asked.append(text)
+        return False  # the default answer: keep the bridge
+
+    home.confirm_cancel_bridge = keep
     qtbot.mouseClick(home.page.cancel_bridge_button, Qt.MouseButton.LeftButton)
     assert asked and not programmer.link.busy
     assert demo_world.emulator.state()["pump"]["bridging"]

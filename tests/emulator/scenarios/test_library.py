@@ -30,6 +30,7 @@ STORIES = {
     "refill_concentration_rise_with_bridge",
     "flex_bridge_worked_case",
     "low_battery_reset",
+    "implant_record_mismatch",
     "titration_response",
 }
 FILES = sorted(LIBRARY.glob(f"*{SUFFIX}"))
