@@ -48,7 +48,7 @@ from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Tra
 from emulator.transports.pty import PtyTransport
 from emulator.transports.tcp import TcpTransport
 from firmware_model.pump import Pump
-from protocol.enums import AlarmCode, Role
+from protocol.enums import AlarmCode, Mode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.schedule import daily_dose_ng
 from protocol.timebase import weekday
@@ -134,8 +134,10 @@ class _World:
     patient: PatientModel
     ledger: HourlyLedger
     t: int
-    reference_key: tuple[int, int] = (0, 0)
+    reference_key: int = 0
+    """id() of the prescription the patient's reference dose was last taken from."""
     dose_ug_per_day: Fraction = Fraction(0)
+    """The 24-h dose of the last change remembered."""
     changes: list[ResponseChange] = field(default_factory=list)
 
 
@@ -228,12 +230,14 @@ class EmulatedPump:
     def _follow_prescription(self, pump: Pump, world: _World) -> None:
         """Move the patient's reference to a new prescription, and remember a change of the
         24-h dose with the forecast of the response to it."""
-        key = (id(pump.prescription), 0)
+        key = id(pump.prescription)
         if key == world.reference_key:
             return
         world.reference_key = key
         dose = self._prescribed_dose(pump)
-        if dose > 0:  # a stop keeps the reference: that is how withdrawal shows
+        # A stop or the keep-open minimum rate (a low battery reset) keeps the reference:
+        # that is how withdrawal shows.
+        if dose > 0 and pump.prescription.mode in (Mode.SIMPLE, Mode.FLEX):
             world.patient.set_reference_dose(dose)
         if dose == world.dose_ug_per_day:
             return  # the same dose again (a refill keeps the dose)

@@ -4,8 +4,10 @@ What leaves the reservoir does not reach the spinal fluid at once. The pump's
 internal tubing and the catheter hold a *dead volume* of older fluid, pushed
 out of the catheter tip first in, first out. After a refill at a new
 concentration the patient keeps receiving the old concentration until the
-whole dead volume has moved; a bridge bolus moves it fast so the new drug
-arrives when the new prescription starts. An unprimed catheter (after implant
+whole dead volume has moved; the bridge (the pump running the new doses at
+the OLD concentration until that volume has moved, never a push at the maximum
+rate) gives the patient the prescribed mcg/day meanwhile, and the new drug
+arrives as the rates switch to it. An unprimed catheter (after implant
 or a catheter revision) is empty: the first dead volume of drug only fills it
 and nothing reaches the patient, which is what a priming bolus is for.
 

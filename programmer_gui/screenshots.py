@@ -49,7 +49,8 @@ from protocol.enums import Role, StopReason
 START_PUMP_S = 1_779_100_200
 """2026-05-18 10:30 UTC (a Monday): the demo pump's clock at start."""
 PROGRAMMER_AHEAD_S = 150
-"""The programmer's clock runs 2.5 min ahead of the pump's, so the clock offer shows."""
+"""The programmer's clock runs 2.5 min ahead of the pump's (the demo pump is a simulation: the
+clock box compares nothing and offers nothing)."""
 WINDOW_SIZE = (1180, 800)
 SETTLE_TIMEOUT_S = 15.0
 DAY_S = 86_400

@@ -783,7 +783,10 @@ def _therapy() -> str:
             "falls (both err towards underdose), rounded up to whole nL.",
             "* STATUS `bridge_remaining_nl` is the volume still to go and "
             "`bridge_ends_at_s` its forecast end, recomputed after any extra delivery "
-            "(a bolus, a patient dose). CANCEL_BRIDGE ends it at once. BRIDGE_STARTED, "
+            "(a bolus, a patient dose) and, like every forecast, assuming patient doses "
+            "taken at their maximum (so with patient doses enabled it is the earliest "
+            "end). The bridge ends on the first whole second the dead volume is reached. "
+            "CANCEL_BRIDGE ends it at once. BRIDGE_STARTED, "
             "BRIDGE_ENDED and BRIDGE_CANCELLED are logged. For a simple dose the bridge "
             "lasts dead volume x old concentration / new dose: 0.33 mL of 500 mcg/mL at "
             "100 mcg/day is 142,560 s (1.65 days).",

@@ -316,6 +316,20 @@ def bridge_end(plan: Plan, *, horizon_s: int) -> tuple[Plan, int, int] | None:
     return after, x, volume
 
 
+def _take_dose(rule: PatientRule, grants: list[int], x: int) -> tuple[list[int], RunningBolus]:
+    """A patient dose taken at ``x``: the grants of the trailing 24 h with it, and its bolus."""
+    kept = [g for g in grants if g > x - SECONDS_PER_DAY]
+    kept.append(x)
+    bolus = RunningBolus(
+        kind=BolusKind.PATIENT,
+        volume_nl=rule.volume_nl,
+        duration_s=rule.duration_s,
+        start_t=x,
+        dose_ng=rule.dose_ng,
+    )
+    return kept, bolus
+
+
 def _walk_to_volume(
     plan: Plan, need_nl: int, limit: int
 ) -> tuple[int, int, int, RunningBolus | None, list[int]] | None:
@@ -348,15 +362,7 @@ def _walk_to_volume(
             continue
         next_dose = None if rule is None else next_patient_dose_t(rule, grants, x)
         if rule is not None and next_dose == x:
-            grants = [g for g in grants if g > x - SECONDS_PER_DAY]
-            grants.append(x)
-            bolus = RunningBolus(
-                kind=BolusKind.PATIENT,
-                volume_nl=rule.volume_nl,
-                duration_s=rule.duration_s,
-                start_t=x,
-                dose_ng=rule.dose_ng,
-            )
+            grants, bolus = _take_dose(rule, grants, x)
             continue
         rate, until = sched.segment_at(x + plan.clock_offset_s)
         end = limit if until is None else min(limit, x + until)
@@ -524,15 +530,7 @@ class _Walk:
                     if len(seen) < _MAX_CYCLE_STATES:
                         seen[key] = (x, integ, bvol)
                         seen_recent[recent] = x
-                grants = [g for g in grants if g > x - SECONDS_PER_DAY]
-                grants.append(x)
-                bolus = RunningBolus(
-                    kind=BolusKind.PATIENT,
-                    volume_nl=patient.volume_nl,
-                    duration_s=patient.duration_s,
-                    start_t=x,
-                    dose_ng=patient.dose_ng,
-                )
+                grants, bolus = _take_dose(patient, grants, x)
                 continue
 
             rate, until = sched.segment_at(x + off)

@@ -245,7 +245,13 @@ class FlexController(QObject):
             page.message.set_status(Severity.CRITICAL, "\n".join(parse_errors))
             return
         self.draft = FlexDraft(weekly=self.weekly, days=tuple(tuple(rows) for rows in all_rows))
-        check = self.draft.check(device=snapshot.device, concentration_ug_per_ml=conc)
+        check = self.draft.check(
+            device=snapshot.device,
+            concentration_ug_per_ml=conc,
+            bridge_concentration_ug_per_ml=(
+                snapshot.status.bridge_concentration_ug_per_ml if snapshot.bridging else None
+            ),
+        )
         pending = daily_dose_ug(shown)
         current = snapshot.dose_ug_per_day
         percent = change_percent(current, pending)

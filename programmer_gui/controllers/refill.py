@@ -194,7 +194,7 @@ class RefillController(QObject):
         if problems:
             page.message.set_status(
                 Severity.CRITICAL
-                if any(not p.startswith("Type ") for p in problems)
+                if any(not p.startswith(("Type ", "Concentration: choose")) for p in problems)
                 else Severity.INFO,
                 "\n".join(problems),
             )

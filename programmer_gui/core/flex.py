@@ -404,8 +404,16 @@ class FlexDraft:
         """Every weekday gets ``weekday``'s rows (stays weekly)."""
         return FlexDraft(weekly=self.weekly, days=(self.day(weekday),) * len(self.days))
 
-    def check(self, *, device: m.DeviceInfoResponse, concentration_ug_per_ml: int) -> FlexCheck:
-        """Refusals (gaps, overlaps, limits) and warnings (outliers) of every profile."""
+    def check(
+        self,
+        *,
+        device: m.DeviceInfoResponse,
+        concentration_ug_per_ml: int,
+        bridge_concentration_ug_per_ml: int | None = None,
+    ) -> FlexCheck:
+        """Refusals (gaps, overlaps, limits) and warnings (outliers) of every profile. During
+        a bridge the rates at the old drug (``bridge_concentration_ug_per_ml``) must be within
+        the pump's limits too (it refuses them otherwise)."""
         refusals: list[str] = []
         warnings: list[FlexWarning] = []
         for index, rows in enumerate(self.days):
@@ -413,6 +421,13 @@ class FlexDraft:
             day_refusals = coverage_refusals(rows) + limit_refusals(
                 rows, device=device, concentration_ug_per_ml=concentration_ug_per_ml
             )
+            if bridge_concentration_ug_per_ml:
+                day_refusals += [
+                    f"during the bridge, {text}"
+                    for text in limit_refusals(
+                        rows, device=device, concentration_ug_per_ml=bridge_concentration_ug_per_ml
+                    )
+                ]
             refusals += [prefix + text for text in day_refusals]
             warnings += [
                 FlexWarning(code=w.code, text=prefix + w.text) for w in outlier_warnings(rows)
@@ -462,7 +477,11 @@ def build_review(draft: FlexDraft, snapshot: PumpSnapshot) -> Review:
     Raises FlexEntryError while the draft is refused (the message lists the reasons).
     """
     check = draft.check(
-        device=snapshot.device, concentration_ug_per_ml=snapshot.concentration_ug_per_ml
+        device=snapshot.device,
+        concentration_ug_per_ml=snapshot.concentration_ug_per_ml,
+        bridge_concentration_ug_per_ml=(
+            snapshot.status.bridge_concentration_ug_per_ml if snapshot.bridging else None
+        ),
     )
     if check.spec is None:
         raise FlexEntryError("the profile is refused: " + "; ".join(check.refusals))

@@ -514,6 +514,15 @@ def build_prescription_review(
         *state_warnings(snapshot),
     )
     forecast_lines = () if forecast is None else forecast_notes(snapshot, forecast)
+    if snapshot.bridging and pending_concentration_ug_per_ml is None:
+        status = snapshot.status
+        forecast_lines = (
+            f"A bridge is running: the new doses are computed at the old "
+            f"{format_concentration_ug_per_ml(status.bridge_concentration_ug_per_ml)} drug "
+            f"until it ends ({format_pump_date(snapshot, status.bridge_ends_at_s)}), then at "
+            f"{format_concentration_ug_per_ml(status.concentration_ug_per_ml)}.",
+            *forecast_lines,
+        )
     return Review(
         title=title,
         rows=prescription_rows(

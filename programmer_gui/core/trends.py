@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 
 from protocol import messages as m
 from protocol.enums import ALARM_CLASS, AlarmClass, AlarmCode, EventCode
+from protocol.schedule import rate_for_dose
 from protocol.units import NL_PER_ML
 
 if TYPE_CHECKING:
@@ -77,8 +78,10 @@ def reconstruct(
     ordered = sorted(entries, key=lambda e: (e.clock_s, e.index))
     if not ordered:
         return [now]
-    daily = daily_volume_nl_now
     conc = concentration_now_ug_per_ml
+    # PROGRAMMED logs the 24-hour DOSE (ng); the volume follows at the drug in the pump.
+    dose_ng = Fraction(daily_volume_nl_now * conc, 1000)
+    daily = daily_volume_nl_now
     reservoir: Fraction | None = None
     stopped = False
     halted: set[AlarmCode] = set()
@@ -88,7 +91,7 @@ def reconstruct(
     def dose() -> Fraction:
         if stopped or halted:
             return Fraction(0)
-        return Fraction(daily * conc, NL_PER_ML)
+        return dose_ng / 1000
 
     def emit(at: int) -> None:
         if reservoir is not None:
@@ -108,8 +111,12 @@ def reconstruct(
         code = entry.code
         if code is EventCode.POWER_ON or code is EventCode.REFILLED:
             reservoir, conc = Fraction(entry.a), entry.b
+            if conc > 0:
+                daily = rate_for_dose(round(dose_ng), conc)
         elif code is EventCode.PROGRAMMED:
-            daily = entry.b
+            dose_ng = Fraction(entry.b)
+            if conc > 0:
+                daily = rate_for_dose(entry.b, conc)
         elif code in (EventCode.BOLUS_ENDED, EventCode.BOLUS_CANCELLED) and reservoir is not None:
             reservoir = max(reservoir - entry.b, Fraction(0))
         elif code is EventCode.STOPPED:

@@ -2,10 +2,9 @@
 the low-reservoir alarm. Layout and drawing only; the controller computes every series
 from ``programmer_gui.core.trends``.
 
-The x axis is the date on the programmer's clock (pump times shifted by the clock
-offset, as every date in the programmer is). The kinds of line differ by style, never
-by colour alone, and the key under the charts names each style: the log
-reconstruction dashed, the pump's own readings as dots, the forecast dotted.
+The x axis is the date on the pump's clock, as every date in the programmer is. The kinds
+of line differ by style, never by colour alone, and the key under the charts names each
+style: the log reconstruction dashed, the pump's own readings as dots, the forecast dotted.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ def trend_plot(title: str, unit_label: str, parent: QWidget | None = None) -> pg
     plot.setMinimumHeight(200)
     plot.setTitle(title, color="#222222", size=f"{BASE_POINT_SIZE}pt")
     plot.setLabel("left", unit_label, color="#222222")
-    plot.setLabel("bottom", "Date (programmer clock)", color="#222222")
+    plot.setLabel("bottom", "Date (pump clock)", color="#222222")
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setMenuEnabled(False)
     plot.setMouseEnabled(x=True, y=False)

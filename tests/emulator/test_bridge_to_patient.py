@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from emulator.clock import PumpClock
 from emulator.emulator import Emulator
@@ -53,21 +55,22 @@ class Clinic:
 
 
 @contextmanager
-def clinic(concentration: int, dose_ug_per_day: int) -> Iterator[Clinic]:
+def clinic(concentration: int, dose_ug_per_day: int, *, length_cm: int = 50) -> Iterator[Clinic]:
     """A pump of ``dose_ug_per_day`` of ``concentration`` mcg/mL, one day into therapy (the
-    catheter full of that drug), with a clinician session; pump clock on the hour."""
+    catheter full of that drug), with a clinician session; pump clock on the hour. The
+    implant record and the true catheter are both ``length_cm``."""
     setup = dataclasses.replace(
         PRESETS["default"],
         concentration_ug_per_ml=concentration,
         prescription=simple_ug(dose_ug_per_day, concentration),
-        implant=implant_record(length_cm=50),
+        implant=implant_record(length_cm=length_cm),
     )
     clock = PumpClock(start_pump_s=START_S)
     clock.set_manual()
     with Emulator(
         [setup], keys=DEMO_KEYS, clock=clock, random_bytes=random.Random(3).randbytes
     ) as emu:
-        assert emu.state()["fluid_path"]["dead_volume_nl"] == DEAD_NL
+        assert emu.state()["fluid_path"]["dead_volume_nl"] == 200_000 + 2_600 * length_cm
         url = emu.register_inproc()
         emu.advance(DAY_S)
         with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
@@ -91,9 +94,13 @@ def refill(
     return status.clock_s, done.bridge_ends_at_s
 
 
-def assert_every_hour(hours: list[tuple[int, Fraction]], dose_ug_per_day: Fraction) -> None:
+def assert_every_hour(
+    hours: list[tuple[int, Fraction]],
+    dose_ug_per_day: Fraction,
+    tolerance_ug: Fraction = PER_HOUR_TOLERANCE_UG,
+) -> None:
     per_hour = dose_ug_per_day / 24
-    wrong = [(h, float(ug)) for h, ug in hours if abs(ug - per_hour) > PER_HOUR_TOLERANCE_UG]
+    wrong = [(h, float(ug)) for h, ug in hours if abs(ug - per_hour) > tolerance_ug]
     assert hours
     assert not wrong, f"hours not at {float(per_hour):.4f} mcg: {wrong[:5]}"
 
@@ -172,3 +179,30 @@ def test_a_patient_dose_during_the_bridge_is_the_dose_of_old_drug_and_ends_it_so
         assert hours[10][1] == pytest.approx(20, abs=0.005)  # the dose replaces the basal hour
         assert_every_hour(hours[:10] + hours[11:], Fraction(100))
         assert c.clinician.status().bridge_concentration_ug_per_ml == 0
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    drugs=st.sampled_from([(500, 1000), (500, 2000), (1000, 2000), (2000, 500), (1000, 500)]),
+    dose_ug=st.integers(100, 800),
+    new_dose_ug=st.integers(100, 800),
+    length_cm=st.integers(20, 120),
+)
+def test_with_the_bridge_every_hour_gets_the_prescribed_dose(
+    drugs: tuple[int, int], dose_ug: int, new_dose_ug: int, length_cm: int
+) -> None:
+    """Any drug change, any doses before and after, any catheter (record = true catheter):
+    from the refill to a day after the bridge, every hour brings the new dose (within the
+    pump's rounding: whole nanolitres, and a bridge that ends on a whole second)."""
+    old, new = drugs
+    dead_nl = 200_000 + 2_600 * length_cm
+    bridge_s = dead_nl * old * DAY_S // (new_dose_ug * 1_000_000)
+    assume(bridge_s < 2 * DAY_S)  # the long falls cost seconds each; the rule is the same
+    with clinic(old, dose_ug, length_cm=length_cm) as c:
+        at, ends = refill(c, new, simple_ug(new_dose_ug, new), bridge=True)
+        assert ends is not None and abs(ends - at - bridge_s) <= 1
+        c.emu.advance(ends - at + DAY_S)
+        assert c.clinician.status().bridge_concentration_ug_per_ml == 0
+        # The bridge ends on the whole second the dead volume is reached: up to a second of
+        # the new drug at the old rate (<= 10 nL, 20 ng at 2000 mcg/mL) in that hour.
+        assert_every_hour(c.hours(at, ends + DAY_S), Fraction(new_dose_ug), Fraction(25, 1000))

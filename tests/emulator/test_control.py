@@ -193,3 +193,11 @@ def test_delay_and_baud_pacing_over_a_real_pty(tmp_path: Path) -> None:
         assert elapsed >= 0.08 + 135 / 960 * 0.9
         counters = emu.state()["link"]["counters"]  # type: ignore[index]
         assert counters["to_programmer"]["chunks_delivered"] >= 3  # type: ignore[index]
+
+
+def test_a_low_battery_reset_shows_as_withdrawal_in_the_patient_model(emu: Emulator) -> None:
+    emu.advance(2 * DAY)  # the level settles at the prescription's
+    assert emu.state()["patient"]["state"] == "normal"  # type: ignore[index]
+    emu.fault_low_battery_reset()  # 0.006 mL/day: 3 mcg/day of 500 mcg/mL, not a prescription
+    emu.advance(DAY)
+    assert emu.state()["patient"]["state"] == "withdrawal_risk"  # type: ignore[index]

@@ -882,7 +882,11 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_state(
             assert counter in (last_acked, last_acked + 1)
         _check_log(counter, pump)
         baseline = counter
-    assert baseline > KILLS  # the children did get work done between kills
+    # The children did get work done between kills. A save (fsync of the file and of the
+    # directory) takes ~10 ms on the shared 2-core machine and a child lives 0 to 30 ms past
+    # its first line (20 % of them not even that long): about one acknowledgement a child on
+    # average, fewer under load (38 in 40 kills at a load average of 7), so the bar is half.
+    assert baseline > KILLS // 2
     sf.remove_stale_temp_files()
     assert sf.temp_files() == []
     assert _on_disk(sf)[0] == baseline

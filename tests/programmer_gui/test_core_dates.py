@@ -29,6 +29,7 @@ from programmer_gui.core.dates import (
     format_in_days,
     format_pump_date,
 )
+from programmer_gui.core.dose import DoseChange
 from programmer_gui.core.refill import RefillWorkflow
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
@@ -235,3 +236,104 @@ def test_in_days_and_durations() -> None:
     assert format_duration_long(142_560) == "1 d 15 h 36 min"
     assert format_duration_long(88_560) == "1 d 0 h 36 min"
     assert format_duration_long(45) == "45 s"
+
+
+@given(
+    conc=concentrations,
+    new_conc=concentrations,
+    data=st.data(),
+    bridge=st.booleans(),
+    first_s=st.integers(0, 30 * DAY),
+)
+def test_property_a_pending_refill_forecast_is_the_status_after_the_commit(
+    conc: int, new_conc: int, data: st.DataObject, bridge: bool, first_s: int
+) -> None:
+    """The review's dates of a refill (any prescription, the same dose at any new
+    concentration, with or without the bridge) are the pump's STATUS dates once committed."""
+    spec = data.draw(prescriptions(conc))
+    pump = Pump.new(
+        profile=profile_for(20),
+        serial="PROP-2",
+        t=T0,
+        reservoir_nl=18_000_000,
+        concentration_ug_per_ml=conc,
+        prescription=spec,
+        implant=IMPLANT_110,
+    )
+    t = T0 + first_s
+    before = status_of(pump, t)
+    snapshot = PumpSnapshot(
+        device=info_of(20),
+        status=before,
+        prescription=spec,
+        alarms=(),
+        patient_settings=None,
+        read_at_wall_s=float(before.clock_s),
+        implant=m.ReadImplantResponse(
+            recorded=True,
+            implant=IMPLANT_110,
+            concentration_ug_per_ml=conc,
+            drug_lot="",
+            last_refill_at_s=None,
+        ),
+    )
+    removed_ml = before.reservoir_nl // 10_000 / 100  # what a syringe reads, 0.01 mL
+    review = RefillWorkflow(snapshot).review(
+        removed_text=f"{removed_ml:.2f}",
+        added_text="15",
+        concentration=new_conc,
+        bridge_accepted=bridge,
+    )
+    pending = review.forecast
+    assert pending is not None
+    pump.refill(
+        t,
+        RefillOrder(
+            removed_nl=round(removed_ml * 1_000_000),
+            added_nl=15_000_000,
+            concentration_ug_per_ml=new_conc,
+            prescription=spec.with_concentration(new_conc),
+            bridge=bridge and new_conc != conc,
+        ),
+    )
+    after = status_of(pump, t)
+    assert (
+        pending.low_reservoir_alarm_at_s,
+        pending.empty_at_s,
+        pending.eri_at_s,
+        pending.bridge_ends_at_s,
+    ) == dates_of(after)
+
+
+@given(conc=concentrations, data=st.data(), new_dose=doses, first_s=st.integers(0, 30 * DAY))
+def test_property_a_pending_dose_forecast_is_the_status_after_programming(
+    conc: int, data: st.DataObject, new_dose: int, first_s: int
+) -> None:
+    spec = data.draw(prescriptions(conc))
+    pump = Pump.new(
+        profile=profile_for(20),
+        serial="PROP-3",
+        t=T0,
+        reservoir_nl=18_000_000,
+        concentration_ug_per_ml=conc,
+        prescription=spec,
+        implant=IMPLANT_110,
+    )
+    t = T0 + first_s
+    before = status_of(pump, t)
+    snapshot = PumpSnapshot(
+        device=info_of(20),
+        status=before,
+        prescription=spec,
+        alarms=(),
+        patient_settings=None,
+        read_at_wall_s=float(before.clock_s),
+    )
+    preview = DoseChange(snapshot).preview(str(new_dose))
+    pump.program(t, preview.prescription)
+    after = status_of(pump, t)
+    f = preview.forecast
+    assert (f.low_reservoir_alarm_at_s, f.empty_at_s, f.eri_at_s, f.bridge_ends_at_s) == (
+        dates_of(after)
+    )
+    assert preview.prescription.concentration_ug_per_ml == conc  # never another drug

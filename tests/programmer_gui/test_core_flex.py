@@ -216,3 +216,15 @@ def test_a_refused_draft_has_no_review() -> None:
         draft = FlexDraft(weekly=False, days=((row("00:00", "12:00", 350),),))
         with pytest.raises(FlexEntryError, match="gap"):
             build_review(draft, snapshot)
+
+
+def test_during_a_bridge_the_old_drugs_rates_are_checked_too() -> None:
+    # 500 mcg/mL in the pump, a bridge from 2000: 30 mcg/day is 0.06 mL/day of the new drug,
+    # but 0.015 mL/day of the old one during the bridge, under the 0.048 mL/day minimum.
+    draft = FlexDraft(weekly=False, days=((row("00:00", "24:00", 30),),))
+    plain = draft.check(device=DEVICE, concentration_ug_per_ml=500)
+    assert plain.refusals == ()
+    bridged = draft.check(
+        device=DEVICE, concentration_ug_per_ml=500, bridge_concentration_ug_per_ml=2000
+    )
+    assert bridged.refusals and bridged.refusals[0].startswith("during the bridge, step")

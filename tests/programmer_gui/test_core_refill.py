@@ -325,3 +325,20 @@ def test_volume_fractions_stay_exact() -> None:
     check = workflow(reservoir_nl=12_345_678).check_removed("12.35")
     assert check.discrepancy_nl == 4_322
     assert Fraction(check.removed_nl, 1_000_000) == Fraction(1235, 100)
+
+
+def test_nothing_is_committed_when_the_pump_would_bridge_another_volume() -> None:
+    # Another programmer rewrote the implant record after this review was built: the pump
+    # would run the bridge for another dead volume than the one reviewed, so the staged
+    # transaction is not committed.
+    with inproc_pump(PRESETS["default"]) as pump, pump.client() as client:
+        snap = read(client)
+        review = RefillWorkflow(snap).review(removed_text="20", added_text="20", concentration=2000)
+        shorter = dataclasses.replace(IMPLANT_110, catheter_length_mm=500)
+        client.set_implant(shorter)
+        with pytest.raises(ActionError, match="other than what was reviewed"):
+            review.action.run(client)
+        after = read(client)
+        assert refills(pump) == 0
+    assert after.concentration_ug_per_ml == 500 and not after.bridging
+    assert after.prescription == snap.prescription

@@ -224,3 +224,14 @@ def test_the_program_action_runs_and_verifies_on_the_pump() -> None:
     assert action.verify(after)
     assert after.dose_ug_per_day == 120
     assert action.steps == ("Program simple continuous 120 mcg/day",)
+
+
+def test_a_change_during_a_bridge_says_the_doses_run_at_the_old_drug() -> None:
+    snap = make_snapshot(concentration_ug_per_ml=2000, bridge=(330_000, 500))
+    spec = m.PrescriptionSpec.simple(120_000, concentration_ug_per_ml=2000)
+    review = build_prescription_review(
+        title="t", snapshot=snap, pending=spec, action=program_action(spec, summary="s")
+    )
+    assert review.notes[0].startswith(
+        "A bridge is running: the new doses are computed at the old 500 mcg/mL drug until it ends ("
+    )

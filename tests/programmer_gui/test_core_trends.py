@@ -26,7 +26,7 @@ def entry(index: int, day: float, code: EventCode, a: int = 0, b: int = 0) -> m.
 def test_reconstruction_follows_programming_refills_boluses_and_stops() -> None:
     entries = [
         entry(0, 0, EventCode.POWER_ON, 20_000_000, 500),
-        entry(1, 10, EventCode.PROGRAMMED, Mode.SIMPLE, 400_000),
+        entry(1, 10, EventCode.PROGRAMMED, Mode.SIMPLE, 200_000),  # 200 mcg/day: 0.4 mL/day
         entry(2, 20, EventCode.BOLUS_ENDED, 1, 500_000),
         entry(3, 21, EventCode.STOPPED, 2),
         entry(4, 23, EventCode.RESUMED, Mode.SIMPLE),
@@ -44,7 +44,10 @@ def test_reconstruction_follows_programming_refills_boluses_and_stops() -> None:
     assert by_day[20].reservoir_nl == 18_000_000 - 4_000_000 - 500_000  # 0.4 mL/day, a bolus
     assert by_day[21].dose_ug_per_day == 0  # stopped
     assert by_day[23].reservoir_nl == by_day[21].reservoir_nl  # nothing delivered while stopped
-    assert by_day[30].reservoir_nl == 20_000_000 and by_day[30].dose_ug_per_day == 400
+    # A refill at 1000 mcg/mL keeps the dose (a prescription is a dose of the drug in the
+    # pump): 200 mcg/day, now 0.2 mL/day.
+    assert by_day[30].reservoir_nl == 20_000_000 and by_day[30].dose_ug_per_day == 200
+    assert by_day[31].reservoir_nl == 20_000_000 - 200_000
     assert by_day[31].dose_ug_per_day == 0 and by_day[32].reservoir_nl == by_day[31].reservoir_nl
     assert points[-1] == now
     assert reconstruct([], now=now, daily_volume_nl_now=1, concentration_now_ug_per_ml=1) == [now]

@@ -51,15 +51,15 @@ def test_log_polls_and_forecast(
         qtbot.waitUntil(lambda: "2 readings" in page.history_label.text(), timeout=WAIT_MS)
         reservoir = curves(page.reservoir_plot)
         polls_x, polls_y = reservoir["read from the pump"]
-        assert polls_x == [first.read_at_wall_s, last.read_at_wall_s]
+        assert polls_x == [first.status.clock_s, last.status.clock_s]
         assert polls_y[0] == 30.0 and 27.9 < polls_y[1] < 28.1  # ~0.2 mL/day for 10 days
         log_x, log_y = reservoir["from the event log"]
-        assert log_x[0] == first.read_at_wall_s and log_y[0] == 30.0
-        assert log_x[-1] == last.read_at_wall_s and log_y[-1] == polls_y[1]
+        assert log_x[0] == first.status.clock_s and log_y[0] == 30.0
+        assert log_x[-1] == last.status.clock_s and log_y[-1] == polls_y[1]
         # The forecast runs from now to the alarm volume at the pump's alarm date, then empty.
         forecast = forecast_line(last)
         fx, fy = reservoir["forecast"]
-        assert fx[0] == last.read_at_wall_s and fy[0] == polls_y[1]
+        assert fx[0] == last.status.clock_s and fy[0] == polls_y[1]
         assert forecast.alarm_at_s is not None
         assert fx[1] == forecast.alarm_at_s  # pump time
         assert fy[1] == last.status.alarm_volume_nl / 1_000_000
