@@ -22,6 +22,9 @@ vpump is enough. It provides:
   inside is re-raised at the test's teardown.
 * ``pump_client``: a :class:`~protocol.client.PumpClient` already in a
   clinician session on that pump.
+* ``virtual_pump.response()``: the patient model's response (share of the
+  established level, progress through the last dose change, its onset and full
+  effect on the pump clock), for asserting "onset reached by a time".
 * ``vpump_leak_check``: fails a test that leaves threads, descriptors,
   in-process port names, pty symlinks or temp dirs behind; make it autouse
   with ``vpump_leak_check = true`` (ini) or an autouse fixture requesting it.
@@ -58,6 +61,7 @@ from emulator.emulator import Emulator, true_catheter_cm
 from emulator.errors import EmulatorUsageError
 from emulator.link_faults import LinkImpairment
 from emulator.presets import PRESETS, PumpSetup, implant_record
+from emulator.response_reading import ResponseReading, read_response
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed, ScenarioFileError, UnitError
 from emulator.scenarios.executor import run_scenario
@@ -355,6 +359,12 @@ class PumpUnderTest:
     def check(self) -> None:
         """Re-raise anything that failed inside the emulator so far."""
         self.emulator.check()
+
+    def response(self) -> ResponseReading:
+        """The patient model's response now: its ``share`` of the established level, its
+        ``progress`` through the last dose change, and that change's onset and full effect
+        on the pump clock (``onset_at_clock_s``, ``full_effect_at_clock_s``)."""
+        return read_response(self.emulator.state())
 
     def serve_pty(self) -> str:
         """Also serve the pump on a pty; returns the symlink (in a per-test directory)."""

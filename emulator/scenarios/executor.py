@@ -35,6 +35,7 @@ from typing import Any
 from emulator.capture import Chunk, RingCapture
 from emulator.decode import Decoder, FrameEvent, format_event
 from emulator.emulator import Emulator
+from emulator.response_reading import read_response
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed
 from emulator.scenarios.loader import setup_for
@@ -572,7 +573,8 @@ class ScenarioRunner:
                 trace.check(key, exp.describe(), "unknown (nothing reported)", False)
                 continue
             trace.check(key, exp.describe(), format_quantity(actual, exp.kind), exp.matches(actual))
-        onset, full_effect = _response_milestones(state)
+        response = read_response(state)
+        onset, full_effect = response.onset_at_clock_s, response.full_effect_at_clock_s
         dates = {
             "low_reservoir_date": pump["low_reservoir_at_clock_s"],
             "empty_date": pump["empty_at_clock_s"],
@@ -694,36 +696,11 @@ def _actual_quantity(key: str, state: dict[str, Any]) -> Fraction | None:
         case "battery":
             return Fraction(pump["battery_permille"], 1000)
         case "response":
-            patient = state["patient"]
-            return Fraction(repr(patient["response_ng_per_ml"])) / Fraction(
-                repr(patient["reference_ng_per_ml"])
-            )
+            return read_response(state).share
         case "response_progress":
-            changes = state["patient"]["changes"]
-            if not changes:
-                return None
-            last = changes[-1]
-            start = Fraction(repr(last["start_response_ng_per_ml"]))
-            span = Fraction(repr(last["final_response_ng_per_ml"])) - start
-            now = Fraction(repr(state["patient"]["response_ng_per_ml"]))
-            return None if span == 0 else (now - start) / span
+            return read_response(state).progress
         case _:  # delivered: drug that reached the patient past the catheter tip
             return Fraction(repr(state["fluid_path"]["delivered_to_patient_ug"]))
-
-
-def _response_milestones(state: dict[str, Any]) -> tuple[int | None, int | None]:
-    """The forecast onset and full effect of the last dose change, on the pump's clock
-    (None: no change yet, or not within two weeks)."""
-    changes = state["patient"]["changes"]
-    if not changes:
-        return None, None
-    offset = int(state["pump"]["clock_s"]) - int(state["clock"]["pump_time_s"])
-    last = changes[-1]
-
-    def on_clock(at_s: float | None) -> int | None:
-        return None if at_s is None else round(at_s) + offset
-
-    return on_clock(last["onset_at_s"]), on_clock(last["full_effect_at_s"])
 
 
 def _params_match(match: md.EventMatch, a: int, b: int) -> bool:
