@@ -9,6 +9,12 @@ Commands (one line of words each; ``--pump N`` picks a pump, default 0)::
     fault memory-error critical|noncritical
     fault battery PERCENT
     fault low-battery-reset          the pump resets: minimum rate (keep-open) until reprogrammed
+    mri start                        the pump enters an MRI field: the rotor stops (motor stall)
+    mri end [OPTIONS]                it leaves the field now
+    mri DURATION [OPTIONS]           an exposure from now, e.g. 45m: ends on its pump second
+        OPTIONS: --delay 4h | --delay 2h..24h (seeded uniform)   recovery delay, 0 to 24 h
+                 --telemetry-trap on|off|seeded                  wait for an interrogation
+                 --log-recovery-at-second-interrogation
     link [drop=P] [corrupt=P] [delay=MS] [baud=N|off] [disconnect|reconnect]
     state                            the full true state (JSON)
     pumps                            where each pump is served
@@ -34,8 +40,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from emulator.emulator import ControlError, Emulator
+from emulator.emulator import ControlError, Emulator, MriControlError
 from emulator.errors import PortInUseError
+from emulator.mri import MriExit, MriValueError, Trap, parse_delay, parse_mri_duration, parse_trap
 from emulator.transports.base import EVENT_READ, EVENT_WRITE, Transport, Watch
 
 MAX_LINE_BYTES = 4096
@@ -160,6 +167,67 @@ def _fault(emu: Emulator, rest: list[str], index: int) -> Any:
     return {"alarms": [a.name for a in emu.active_alarms(index)]}
 
 
+_MRI_USAGE = (
+    "mri start | mri end [OPTIONS] | mri DURATION [OPTIONS] (e.g. mri 45m); OPTIONS: "
+    "--delay 4h | --delay 2h..24h, --telemetry-trap on|off|seeded, "
+    "--log-recovery-at-second-interrogation"
+)
+
+
+def _mri_exit(words: list[str]) -> MriExit:
+    """The options of ``mri end`` and ``mri DURATION``, each at most once."""
+    delay: int | tuple[int, int] = 0
+    trap: Trap = False
+    second = False
+    seen: set[str] = set()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in seen:
+            raise MriControlError(f"mri: {word} given twice; usage: {_MRI_USAGE}")
+        seen.add(word)
+        if word in ("--delay", "--telemetry-trap"):
+            if i + 1 >= len(words):
+                raise MriControlError(f"mri: {word} needs a value; usage: {_MRI_USAGE}")
+            value = words[i + 1]
+            if word == "--delay":
+                delay = parse_delay(value)
+            else:
+                trap = parse_trap(value)
+            i += 2
+        elif word == "--log-recovery-at-second-interrogation":
+            second = True
+            i += 1
+        else:
+            raise MriControlError(f"mri: unknown option {word!r}; usage: {_MRI_USAGE}")
+    return MriExit(
+        recovery_delay_s=delay,
+        telemetry_trap=trap,
+        recovery_logged_at_second_interrogation=second,
+    )
+
+
+def _mri(emu: Emulator, rest: list[str], index: int) -> Any:
+    if not rest:
+        raise MriControlError(f"usage: {_MRI_USAGE}")
+    what, options = rest[0], rest[1:]
+    try:
+        if what == "start":
+            if options:
+                raise MriControlError(
+                    "usage: mri start (no options: the delay and the trap belong to the end)"
+                )
+            return emu.mri_start(index)
+        if what == "end":
+            return emu.mri_end(_mri_exit(options), index)
+        if what.startswith("-"):
+            raise MriControlError(f"usage: {_MRI_USAGE}")
+        duration = parse_mri_duration(what)
+        return emu.mri(duration, _mri_exit(options), index)
+    except MriValueError as exc:
+        raise MriControlError(str(exc)) from exc
+
+
 def _link(emu: Emulator, rest: list[str], index: int) -> Any:
     if not rest:
         raise ControlError(
@@ -208,6 +276,7 @@ _COMMANDS: dict[str, Callable[[Emulator, list[str], int], Any]] = {
     "manual": _manual,
     "advance": _advance,
     "fault": _fault,
+    "mri": _mri,
     "link": _link,
     "state": _state,
     "pumps": _pumps,

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import itertools
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
 from emulator.fluid_path import FluidPath, FluidTracker, HourlyLedger
 from emulator.link_faults import LinkFaults, LinkImpairment
+from emulator.mri import MriExit, ScheduledMriEnd
 from emulator.patient import PatientModel, PatientParams
 from emulator.persistence import Saver, StateFile, StoredState
 from emulator.presets import PRESETS, PumpSetup
@@ -47,6 +49,7 @@ from emulator.transports import inproc
 from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
 from emulator.transports.tcp import TcpTransport
+from firmware_model.errors import FirmwareError
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Mode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
@@ -92,6 +95,12 @@ WORLD_STEPS_MAX = 400
 
 class ControlError(EmulatorUsageError, ValueError):
     """A simulation control was given a bad value; nothing was changed."""
+
+
+class MriControlError(ControlError):
+    """An MRI control was refused: a value out of range, or the pump's state does not allow
+    it (a second exposure while one is in progress, an end with no exposure); nothing was
+    changed."""
 
 
 def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
@@ -172,6 +181,10 @@ class EmulatedPump:
         )
         self.virtual.on_advance = self._advance_world
         self._world = self._new_world(built)
+        self._seed = seed
+        self._mri_rng = random.Random(f"vpump/mri/{seed}")
+        """Draws the MRI exposures' seeded delays and traps (reseeded by :meth:`reset`)."""
+        self._mri_end: ScheduledMriEnd | None = None
         self._saver: Saver | None = None
         self._saved_image = b""
         self._sinks: list[ChunkSink] = []
@@ -213,18 +226,25 @@ class EmulatedPump:
         # A prescription committed since the last call took effect at the pump's time now.
         self._follow_prescription(pump, world)
         step = world_step_s(t - pump.t)
+        self._fire_world_events(pump)
         while pump.t < t:
             start = pump.t
             # Steps end on multiples of ``step`` of the pump clock, so none straddles an
             # hour: the per-hour drug to the patient stays exact whatever the speed.
             clock = pump.clock(start)
-            pump.advance_to(min(t, start + step - clock % step))
+            stop = min(t, start + step - clock % step)
+            # A scheduled world event (an MRI exposure's end) lands on its own second.
+            event_t = self.next_world_event_t
+            if event_t is not None and start < event_t < stop:
+                stop = event_t
+            pump.advance_to(stop)
             pieces = world.fluid.update_over(
                 pump.total_delivered_nl, pump.concentration_ug_per_ml, pump.t - start
             )
             world.patient.feed(pieces)
             world.ledger.add(pump.clock(start), pieces)
             world.t = pump.t
+            self._fire_world_events(pump)
         self._follow_prescription(pump, world)
 
     def _follow_prescription(self, pump: Pump, world: _World) -> None:
@@ -269,6 +289,120 @@ class EmulatedPump:
             )
         )
         del world.changes[:-RESPONSE_CHANGES_KEPT]
+
+    def _fire_world_events(self, pump: Pump) -> None:
+        end = self._mri_end
+        if end is not None and pump.t >= end.at_t:
+            self._mri_end = None
+            pump.mri_leave(
+                pump.t,
+                recovery_delay_s=end.recovery_delay_s,
+                telemetry_trap=end.telemetry_trap,
+                recovery_logged_at_second_interrogation=end.recovery_logged_at_second_interrogation,
+            )
+
+    @property
+    def next_world_event_t(self) -> int | None:
+        """Model second of the next scheduled world event (an MRI exposure's end), if any."""
+        return None if self._mri_end is None else self._mri_end.at_t
+
+    # -- MRI exposures (world events; every time is pump time) -------------------------------
+
+    def mri_start(self) -> dict[str, Any]:
+        """The pump enters the scanner's field now: the rotor stops (MOTOR_STALL, logged,
+        critical alarm) until :meth:`mri_end` (or the end scheduled by :meth:`mri_for`)."""
+        with self.virtual.lock:
+            self.virtual.advance()
+            pump = self.pump
+            try:
+                pump.mri_enter(pump.t)
+            except FirmwareError as exc:
+                raise MriControlError(f"mri start refused: {exc}") from exc
+            return self.mri_state() or {}
+
+    def mri_end(self, exit_: MriExit | None = None) -> dict[str, Any]:
+        """The pump leaves the field now (a scheduled end is dropped: this one replaces it),
+        with the recovery delay, trap and logging ``exit_`` asks for (ranges and the coin
+        drawn now, seeded)."""
+        exit_ = exit_ or MriExit()
+        with self.virtual.lock:
+            self.virtual.advance()
+            pump = self.pump
+            state = pump.mri
+            if state is None or not state.in_field:
+                raise MriControlError("mri end refused: the pump is not in an MRI field")
+            drawn = exit_.draw(self._mri_rng)
+            self._mri_end = None
+            pump.mri_leave(
+                pump.t,
+                recovery_delay_s=drawn.recovery_delay_s,
+                telemetry_trap=drawn.telemetry_trap,
+                recovery_logged_at_second_interrogation=drawn.recovery_logged_at_second_interrogation,
+            )
+            result = self.mri_state() or {}
+            result["exit"] = {
+                k: v
+                for k, v in drawn.as_dict().items()
+                if k != "ends_at_clock_s"  # it ended now
+            }
+            return result
+
+    def mri_for(self, duration_s: int, exit_: MriExit | None = None) -> dict[str, Any]:
+        """An exposure of ``duration_s`` pump seconds starting now: the end is a world event
+        applied on its exact second, whatever the clock's speed."""
+        if type(duration_s) is not int or duration_s < 1:
+            raise MriControlError(f"an exposure lasts whole seconds >= 1, got {duration_s!r}")
+        exit_ = exit_ or MriExit()
+        with self.virtual.lock:
+            self.virtual.advance()
+            pump = self.pump
+            if pump.t + duration_s > pump.max_t:
+                raise MriControlError(
+                    f"mri refused: an exposure of {duration_s} s would end past the pump "
+                    "clock's ceiling"
+                )
+            try:
+                pump.mri_enter(pump.t)
+            except FirmwareError as exc:
+                raise MriControlError(f"mri refused: {exc}") from exc
+            drawn = exit_.draw(self._mri_rng)
+            self._mri_end = ScheduledMriEnd(
+                at_t=pump.t + duration_s,
+                recovery_delay_s=drawn.recovery_delay_s,
+                telemetry_trap=drawn.telemetry_trap,
+                recovery_logged_at_second_interrogation=drawn.recovery_logged_at_second_interrogation,
+            )
+            return self.mri_state() or {}
+
+    def mri_state(self) -> dict[str, Any] | None:
+        """The exposure in progress, or whose recovery is not yet logged, as pump-clock
+        seconds (None: none); with its scheduled end, if any (call under the lock)."""
+        pump = self.pump
+        state = pump.mri
+        end = self._mri_end
+        if state is None and end is None:
+            return None
+        offset = pump.clock(pump.t) - pump.t
+        result: dict[str, Any] = {}
+        if state is not None:
+            result.update(
+                {
+                    "since_clock_s": state.since_t + offset,
+                    "in_field": state.in_field,
+                    "resume_at_clock_s": (
+                        None if state.resume_at_t is None else state.resume_at_t + offset
+                    ),
+                    "telemetry_mode": state.trapped,
+                    "recovery_logged_at_second_interrogation": state.log_at_second_interrogation,
+                    "interrogations_since_scan": state.interrogations,
+                    "recovered_at_clock_s": (
+                        None if state.recovered_t is None else state.recovered_t + offset
+                    ),
+                    "stalled": state.stalled(pump.t),
+                }
+            )
+        result["scheduled_end"] = None if end is None else end.as_dict(offset)
+        return result
 
     @property
     def pump(self) -> Pump:
@@ -356,6 +490,8 @@ class EmulatedPump:
             fresh = self.setup.build(t=self.virtual.clock.now())
             self.virtual.telemetry.pump = fresh
             self._world = self._new_world(fresh)
+            self._mri_end = None
+            self._mri_rng = random.Random(f"vpump/mri/{self._seed}")
 
     def state(self) -> dict[str, Any]:
         """The full true state, including what the pump does not tell the programmer."""
@@ -374,6 +510,8 @@ class EmulatedPump:
                 "pump": {
                     **_jsonable(asdict(status)),
                     "true_reservoir_nl": pump.reservoir_nl,
+                    "delivering_since_clock_s": pump.delivering_since_clock_s,
+                    "mri": self.mri_state(),
                     "bridging": pump.bridge is not None,
                     "implant": None if implant is None else _jsonable(asdict(implant)),
                     "drug_lot": pump.drug_lot,
@@ -613,11 +751,25 @@ class Emulator:
             for p in self.pumps:
                 p.virtual.advance()
                 p.maybe_save()
+        else:
+            # A world event that came due (an MRI exposure's end) is applied now, not at the
+            # next sweep: exact either way, but the state read meanwhile is already right.
+            pump_now = self.clock.now()
+            for p in self.pumps:
+                event_t = p.next_world_event_t
+                if event_t is not None and event_t <= pump_now:
+                    p.virtual.advance()
+                    p.save_if_changed()
         deadlines = [self._next_sweep_at]
         for p in self.pumps:
             release = p.faults.next_release_at()
             if release is not None:
                 deadlines.append(release)
+            event_t = p.next_world_event_t
+            if event_t is not None:
+                at = self.clock.next_wall_deadline(event_t)
+                if at is not None:
+                    deadlines.append(at)
         return min(deadlines)
 
     # -- the controls ---------------------------------------------------------------------
@@ -687,6 +839,25 @@ class Emulator:
         prescription is programmed."""
         with self._changing(index) as p:
             p.pump.low_battery_reset(p.pump.t)
+
+    def mri_start(self, index: int = 0) -> dict[str, Any]:
+        """World event: pump ``index`` enters an MRI field now (pump time); see
+        :meth:`EmulatedPump.mri_start`."""
+        with self._changing(index) as p:
+            return p.mri_start()
+
+    def mri_end(self, exit_: MriExit | None = None, index: int = 0) -> dict[str, Any]:
+        """World event: pump ``index`` leaves the field now, as ``exit_`` says."""
+        with self._changing(index) as p:
+            return p.mri_end(exit_)
+
+    def mri(self, duration_s: int, exit_: MriExit | None = None, index: int = 0) -> dict[str, Any]:
+        """World event: an exposure of ``duration_s`` pump seconds from now; its end is
+        applied on its exact second at any clock speed."""
+        with self._changing(index) as p:
+            result = p.mri_for(duration_s, exit_)
+        self.server.wake()
+        return result
 
     def fault_battery(self, percent: float, index: int = 0) -> None:
         if not 0 <= percent <= 100:

@@ -51,7 +51,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -60,6 +60,7 @@ from emulator.clock import ClockMode, PumpClock
 from emulator.emulator import Emulator, true_catheter_cm
 from emulator.errors import EmulatorUsageError
 from emulator.link_faults import LinkImpairment
+from emulator.mri import MriExit
 from emulator.presets import PRESETS, PumpSetup, implant_record
 from emulator.response_reading import ResponseReading, read_response
 from emulator.scenarios import model as md
@@ -356,6 +357,40 @@ class PumpUnderTest:
         minimum rate until a prescription is programmed."""
         self.emulator.fault_low_battery_reset()
 
+    def mri(
+        self,
+        duration: int | str | None = None,
+        *,
+        recovery_delay: int | str | tuple[int, int] = 0,
+        telemetry_trap: bool | Literal["seeded"] = False,
+        recovery_logged_at_second_interrogation: bool = False,
+    ) -> dict[str, Any]:
+        """An MRI exposure (pump time). With ``duration`` (``"45 min"``, ``"2h"`` or whole
+        seconds): the pump enters the field now and leaves it that long after, on that
+        second, while the test advances time; without it: the pump leaves the field now
+        (after :meth:`mri_start`). ``recovery_delay``: ``"4h"``, seconds, or a range
+        ``"2h..24h"`` / ``(lo_s, hi_s)`` drawn seeded and uniform; ``telemetry_trap``:
+        True, False or ``"seeded"``. Returns the exposure's true state (with the drawn
+        values)."""
+        exit_ = MriExit(
+            recovery_delay_s=_mri_delay(recovery_delay),
+            telemetry_trap=telemetry_trap,
+            recovery_logged_at_second_interrogation=recovery_logged_at_second_interrogation,
+        )
+        if duration is None:
+            return self.emulator.mri_end(exit_)
+        if isinstance(duration, str):
+            duration = whole(parse_quantity(duration, Kind.DURATION), duration, "seconds")
+        return self.emulator.mri(duration, exit_)
+
+    def mri_start(self) -> dict[str, Any]:
+        """The pump enters an MRI field now; :meth:`mri` (without a duration) ends it."""
+        return self.emulator.mri_start()
+
+    def mri_end(self, **options: Any) -> dict[str, Any]:
+        """The pump leaves the field now (the options of :meth:`mri`)."""
+        return self.mri(None, **options)
+
     def check(self) -> None:
         """Re-raise anything that failed inside the emulator so far."""
         self.emulator.check()
@@ -379,6 +414,18 @@ class PumpUnderTest:
             with contextlib.suppress(Exception):  # the test may have broken the link on purpose
                 client.close()
         self._clients.clear()
+
+
+def _mri_delay(value: int | str | tuple[int, int]) -> int | tuple[int, int]:
+    """A recovery delay as :class:`MriExit` takes it: seconds, or a (shortest, longest)."""
+    if isinstance(value, str):
+        low, sep, high = value.partition("..")
+        seconds = [
+            whole(parse_quantity(t, Kind.DURATION), t, "seconds")
+            for t in (low, high)[: 1 + bool(sep)]
+        ]
+        return (seconds[0], seconds[1]) if sep else seconds[0]
+    return value
 
 
 def _new_emulator(config: VirtualPumpConfig, setup: PumpSetup) -> Emulator:

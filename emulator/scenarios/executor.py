@@ -370,6 +370,8 @@ class ScenarioRunner:
                 self._advance(emu, action)
             case md.Fault():
                 self._fault(emu, action, trace)
+            case md.Mri():
+                self._mri(emu, action, trace)
             case md.LinkChange():
                 settings = emu.set_link(None, **action.changes())
                 trace.notes.append(f"link now {settings}")
@@ -560,6 +562,27 @@ class ScenarioRunner:
         alarms = ", ".join(emu.state()["pump"]["active_alarms"]) or "none"
         trace.notes.append(f"alarms now: {alarms}")
 
+    def _mri(self, emu: Emulator, action: md.Mri, trace: _Trace) -> None:
+        if action.start:
+            # The patient walks into the scanner: the programmer's sessions end, so the next
+            # programmer step is an interrogation after the scan (a new session).
+            self._close_clients()
+        if action.start and action.end:
+            state = emu.mri(action.duration_s, action.exit)
+            end = state["scheduled_end"]
+            trace.notes.append(
+                f"in the field for {format_quantity(action.duration_s, Kind.DURATION)}, "
+                f"until {self._when(end['ends_at_clock_s'])}; {_mri_exit_text(end)}"
+            )
+        elif action.start:
+            emu.mri_start()
+            trace.notes.append("in the field (the rotor stops)")
+        else:
+            state = emu.mri_end(action.exit)
+            trace.notes.append(f"out of the field; {_mri_exit_text(state['exit'])}")
+        alarms = ", ".join(emu.state()["pump"]["active_alarms"]) or "none"
+        trace.notes.append(f"alarms now: {alarms}")
+
     # -- assertions ---------------------------------------------------------------------------
 
     def _expect(self, emu: Emulator, action: md.Expect, trace: _Trace) -> None:
@@ -581,6 +604,7 @@ class ScenarioRunner:
             "eri_date": pump["eri_at_clock_s"],
             "bridge_end": pump["bridge_end_clock_s"],
             "clock": pump["clock_s"],
+            "delivering_since": pump["delivering_since_clock_s"],
             "response_onset": onset,
             "response_full_effect": full_effect,
         }
@@ -596,11 +620,22 @@ class ScenarioRunner:
                 "none" if actual_s is None else _day(int(actual_s), start),
                 date.matches(actual_s, start_s=start, now_s=now),
             )
-        names = {"mode": pump["mode"], "bolus": pump["bolus_kind"]}
+        names = {
+            "mode": pump["mode"],
+            "bolus": pump["bolus_kind"],
+            "patient_state": str(state["patient"]["state"]).upper(),
+        }
         for key, name in action.names:
             trace.check(key, name, str(names[key]), names[key] == name)
+        mri = pump["mri"] or {}
         for key, flag in action.flags:
-            actual_flag = bool(pump[key])
+            match key:
+                case "in_mri_field":
+                    actual_flag = bool(mri.get("in_field", False))
+                case "telemetry_mode":
+                    actual_flag = bool(mri.get("telemetry_mode", False))
+                case _:
+                    actual_flag = bool(pump[key])
             trace.check(key, str(flag).lower(), str(actual_flag).lower(), actual_flag == flag)
         active = frozenset(pump["active_alarms"])
         silenced = frozenset(pump["silenced_alarms"])
@@ -651,6 +686,17 @@ class ScenarioRunner:
             )
 
 
+def _mri_exit_text(exit_: dict[str, Any]) -> str:
+    delay = format_quantity(int(exit_["recovery_delay_s"]), Kind.DURATION)
+    trap = "telemetry-mode trap" if exit_["telemetry_trap"] else "no telemetry-mode trap"
+    logged = (
+        "recovery logged at the second interrogation"
+        if exit_["recovery_logged_at_second_interrogation"]
+        else "recovery logged when the motor turns"
+    )
+    return f"recovery delay {delay}, {trap}, {logged}"
+
+
 def _day(clock_s: int, start_s: int) -> str:
     return format_clock(clock_s, start_s)
 
@@ -695,6 +741,10 @@ def _actual_quantity(key: str, state: dict[str, Any]) -> Fraction | None:
             return None if tip is None else Fraction(tip)
         case "battery":
             return Fraction(pump["battery_permille"], 1000)
+        case "not_delivering_for":
+            if pump["delivering"]:
+                return Fraction(0)
+            return Fraction(int(pump["clock_s"]) - int(pump["delivering_since_clock_s"]))
         case "response":
             return read_response(state).share
         case "response_progress":

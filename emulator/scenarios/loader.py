@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import jsonschema
 
+from emulator.mri import MAX_EXPOSURE_S, MAX_RECOVERY_DELAY_S, MriExit
 from emulator.presets import CATHETER_VOLUME_NL_PER_CM as DEFAULT_CATHETER_NL_PER_CM
 from emulator.presets import PumpSetup, implant_record
 from emulator.scenarios import model as md
@@ -90,6 +91,9 @@ _ACTIONS = (
     "disconnect",
     "advance",
     "fault",
+    "mri",
+    "mri_start",
+    "mri_end",
     "link",
     "expect",
 )
@@ -110,6 +114,7 @@ _QUANTITY_FIELDS: dict[str, Kind] = {
     "bridge_concentration": Kind.CONCENTRATION,
     "patient_rate": Kind.DOSE_RATE,
     "patient_last_hour": Kind.DOSE,
+    "not_delivering_for": Kind.DURATION,
     "response": Kind.PERCENT,
     "response_progress": Kind.PERCENT,
 }
@@ -119,10 +124,11 @@ _DATE_FIELDS = (
     "eri_date",
     "bridge_end",
     "clock",
+    "delivering_since",
     "response_onset",
     "response_full_effect",
 )
-_FLAG_FIELDS = ("delivering", "bridging")
+_FLAG_FIELDS = ("delivering", "bridging", "in_mri_field", "telemetry_mode")
 _ALARM_SET_FIELDS = ("alarms", "alarms_include", "alarms_absent", "silenced")
 
 _ENUM_PARAMS: dict[str, type[IntEnum]] = {
@@ -537,7 +543,7 @@ class _Builder:
         if "expect_error" in raw:
             name = raw["expect_error"]
             expect_error = md.TIMEOUT if name == md.TIMEOUT else ErrorCode[name]
-            if isinstance(action, md.Advance | md.Fault | md.LinkChange | md.Expect):
+            if isinstance(action, md.Advance | md.Fault | md.Mri | md.LinkChange | md.Expect):
                 self.fail(
                     ("steps", index, "expect_error"),
                     f"expect_error applies to programmer steps, not to {verb}",
@@ -607,8 +613,46 @@ class _Builder:
                 )
             case "link":
                 return self.link(path, raw)
+            case "mri" | "mri_start" | "mri_end":
+                return self.mri(path, verb, raw)
             case _:
                 return self.expect(path, raw)
+
+    def mri(self, path: PathKey, verb: str, raw: dict[str, Any] | None) -> md.Mri:
+        """``mri: {duration, ...exit}``, ``mri_start: {}``, ``mri_end: {...exit}``."""
+        raw = raw or {}
+        duration = 0
+        if verb == "mri":
+            duration = self.duration((*path, "duration"), raw["duration"])
+            if not 1 <= duration <= MAX_EXPOSURE_S:
+                self.fail((*path, "duration"), "an exposure lasts 1 s to 24 h")
+        delay: int | tuple[int, int] = 0
+        if "recovery_delay" in raw:
+            text = str(raw["recovery_delay"])
+            low_text, sep, high_text = text.partition("..")
+            low = self.duration((*path, "recovery_delay"), low_text)
+            high = self.duration((*path, "recovery_delay"), high_text) if sep else low
+            if not 0 <= low <= high <= MAX_RECOVERY_DELAY_S or (sep and low == high):
+                self.fail(
+                    (*path, "recovery_delay"),
+                    f"{text!r}: a delay (e.g. 4h) or a range (e.g. 2h..24h, the shorter first),"
+                    " 0 to 24 h (the longest delay reported)",
+                )
+            else:
+                delay = (low, high) if sep else low
+        trap = raw.get("telemetry_trap", False)
+        return md.Mri(
+            start=verb in ("mri", "mri_start"),
+            end=verb in ("mri", "mri_end"),
+            duration_s=duration,
+            exit=MriExit(
+                recovery_delay_s=delay,
+                telemetry_trap="seeded" if trap == "seeded" else bool(trap),
+                recovery_logged_at_second_interrogation=bool(
+                    raw.get("recovery_logged_at_second_interrogation", False)
+                ),
+            ),
+        )
 
     def refill(self, path: PathKey, raw: dict[str, Any]) -> md.Refill:
         expect = raw.get("expect", {})
@@ -733,7 +777,7 @@ class _Builder:
         for key in _DATE_FIELDS:
             if key in raw:
                 dates.append((key, self.date_expectation((*path, key), raw[key])))
-        names = tuple((key, raw[key]) for key in ("mode", "bolus") if key in raw)
+        names = tuple((key, raw[key]) for key in ("mode", "bolus", "patient_state") if key in raw)
         flags = tuple((key, bool(raw[key])) for key in _FLAG_FIELDS if key in raw)
         alarm_sets = tuple(
             (key, frozenset(AlarmCode[name] for name in raw[key]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from emulator.mri import MriExit
 from emulator.presets import implant_record
 from emulator.scenarios.units import Expectation, TimeExpectation, TimeRef
 from protocol.enums import AlarmCode, BolusKind, ErrorCode, EventCode, Mode, StopReason
@@ -224,6 +225,22 @@ class Fault:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Mri:
+    """World: an MRI exposure (pump time). ``mri`` (``duration_s`` > 0): the pump enters
+    the field now and leaves it ``duration_s`` later, on that second, during the steps that
+    follow; ``mri_start``: it enters now; ``mri_end``: it leaves now. ``exit`` says how it
+    leaves (recovery delay, telemetry-mode trap, recovery logged at the second
+    interrogation). Entering the field ends the scenario's programmer sessions (the
+    patient walks into the scanner): the next programmer step opens a new one, an
+    interrogation after the scan."""
+
+    start: bool
+    end: bool
+    duration_s: int = 0
+    exit: MriExit = field(default_factory=MriExit)
+
+
+@dataclass(frozen=True, kw_only=True)
 class LinkChange:
     """World: change the link impairment (only the fields given)."""
 
@@ -297,6 +314,7 @@ Action = (
     | Disconnect
     | Advance
     | Fault
+    | Mri
     | LinkChange
     | Expect
 )

@@ -31,6 +31,14 @@ STORIES = {
     "flex_bridge_worked_case",
     "low_battery_reset",
     "implant_record_mismatch",
+    # issue 19, MRI and the emergency visit
+    "mri_with_post_scan_check",
+    "mri_delayed_recovery",
+    "mri_telemetry_mode",
+    "mri_recovery_logged_at_second_interrogation",
+    "emergency_pump_ran_empty",
+    "emergency_motor_stall_overnight",
+    "emergency_mri_last_week_without_check",
     "titration_response",
 }
 FILES = sorted(LIBRARY.glob(f"*{SUFFIX}"))

@@ -1,0 +1,187 @@
+"""An MRI exposure as a world event: what the emulator decides about a scan.
+
+The pump side (:mod:`firmware_model.mri`) only sees a motor that will not turn: it is
+told when the pump enters the field (:meth:`~firmware_model.pump.Pump.mri_enter`) and,
+when it leaves (:meth:`~firmware_model.pump.Pump.mri_leave`), how long the gears stay
+bound, whether telemetry mode trapped it, and whether the recovery is logged only at the
+second interrogation. This module holds what the world chooses (domain.md, "MRI and the
+emergency visit"), checked before anything changes:
+
+* the recovery delay after leaving the field: 0 (the default), a fixed delay, or drawn
+  seeded and uniform in whole seconds within a range the user names; at most 24 h, the
+  longest reported delay (the reported 2 to 24 h are extremes, not a distribution);
+* the telemetry-mode trap: off (the default), on, or seeded (a fair coin from the pump's
+  world generator);
+* logging the stall recovery only at the second interrogation after the scan: off or on.
+
+Every time here is pump time (seconds of the pump clock), never wall time: an exposure of
+45 min ends 45 pump minutes after it began, at any clock speed. A scheduled end is a
+world event the emulator applies on its exact second (:class:`ScheduledMriEnd`).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from emulator.errors import EmulatorUsageError
+
+__all__ = [
+    "MAX_EXPOSURE_S",
+    "MAX_RECOVERY_DELAY_S",
+    "MriExit",
+    "MriValueError",
+    "ScheduledMriEnd",
+    "Trap",
+    "parse_delay",
+    "parse_mri_duration",
+    "parse_trap",
+]
+
+MAX_RECOVERY_DELAY_S = 24 * 3_600
+"""Longest recovery delay accepted: the 24 h reported as the longest (domain.md)."""
+
+MAX_EXPOSURE_S = 24 * 3_600
+"""Longest exposure ``mri DURATION`` accepts (a scan lasts minutes to a few hours)."""
+
+Trap = bool | Literal["seeded"]
+"""The telemetry-mode trap: off, on, or a fair coin drawn from the pump's world generator."""
+
+TRAP_PROBABILITY = 0.5
+"""Chance the trap fires when it is ``seeded``."""
+
+
+class MriValueError(EmulatorUsageError, ValueError):
+    """An MRI control was given a bad value (or does not fit the pump's state); nothing was
+    changed."""
+
+
+_UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3_600, "d": 86_400}
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
+
+
+def _duration_s(text: str, what: str) -> int:
+    match = _DURATION.match(text)
+    if match is None:
+        raise MriValueError(
+            f"{what} {text!r}: write a whole number and a unit, e.g. 45m, 45min, 4h, 90s"
+        )
+    return int(match[1]) * _UNITS_S[match[2]]
+
+
+def parse_mri_duration(text: str) -> int:
+    """An exposure's length (``45m``, ``45min``, ``2h``), 1 s to 24 h, in seconds."""
+    seconds = _duration_s(text, "exposure")
+    if not 1 <= seconds <= MAX_EXPOSURE_S:
+        raise MriValueError(f"exposure {text!r}: an exposure lasts 1 s to 24 h")
+    return seconds
+
+
+def parse_delay(text: str) -> int | tuple[int, int]:
+    """A recovery delay: ``4h`` (fixed) or ``2h..24h`` (seeded uniform, bounds included),
+    each 0 to 24 h, in seconds."""
+    low_text, sep, high_text = text.partition("..")
+    if not sep:
+        return _check_delay(_duration_s(low_text, "recovery delay"), text)
+    low = _check_delay(_duration_s(low_text, "recovery delay"), text)
+    high = _check_delay(_duration_s(high_text, "recovery delay"), text)
+    if low >= high:
+        raise MriValueError(
+            f"recovery delay {text!r}: a range goes from the shorter to the longer delay"
+        )
+    return low, high
+
+
+def _check_delay(seconds: int, text: str) -> int:
+    if not 0 <= seconds <= MAX_RECOVERY_DELAY_S:
+        raise MriValueError(
+            f"recovery delay {text!r}: 0 to 24 h (the longest delay reported is 24 h)"
+        )
+    return seconds
+
+
+def parse_trap(text: str) -> Trap:
+    """``on``, ``off`` or ``seeded``."""
+    match text:
+        case "on":
+            return True
+        case "off":
+            return False
+        case "seeded":
+            return "seeded"
+    raise MriValueError(f"telemetry trap {text!r}: on, off or seeded")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MriExit:
+    """How the pump leaves the field, as the user asked (ranges and coins not yet drawn)."""
+
+    recovery_delay_s: int | tuple[int, int] = 0
+    """Fixed, or (shortest, longest) drawn uniform in whole seconds, both included."""
+    telemetry_trap: Trap = False
+    recovery_logged_at_second_interrogation: bool = False
+
+    def __post_init__(self) -> None:
+        delay = self.recovery_delay_s
+        if isinstance(delay, tuple):
+            if (
+                len(delay) != 2
+                or not all(type(v) is int for v in delay)
+                or not 0 <= delay[0] < delay[1] <= MAX_RECOVERY_DELAY_S
+            ):
+                raise MriValueError(
+                    f"recovery delay range {delay!r}: (shortest, longest) whole seconds, "
+                    f"0 <= shortest < longest <= {MAX_RECOVERY_DELAY_S}"
+                )
+        elif type(delay) is not int or not 0 <= delay <= MAX_RECOVERY_DELAY_S:
+            raise MriValueError(
+                f"recovery delay {delay!r}: whole seconds, 0 to {MAX_RECOVERY_DELAY_S} (24 h)"
+            )
+        if self.telemetry_trap not in (True, False, "seeded") or (
+            type(self.telemetry_trap) is not bool and self.telemetry_trap != "seeded"
+        ):
+            raise MriValueError(f"telemetry trap {self.telemetry_trap!r}: True, False or 'seeded'")
+        if type(self.recovery_logged_at_second_interrogation) is not bool:
+            raise MriValueError(
+                "recovery_logged_at_second_interrogation must be True or False, got "
+                f"{self.recovery_logged_at_second_interrogation!r}"
+            )
+
+    def draw(self, rng: random.Random) -> ScheduledMriEnd:
+        """Decide the ranges and the coin now (seeded), for an end at a second set later."""
+        delay = self.recovery_delay_s
+        if isinstance(delay, tuple):
+            delay = rng.randint(delay[0], delay[1])
+        trap = self.telemetry_trap
+        if trap == "seeded":
+            trap = rng.random() < TRAP_PROBABILITY
+        return ScheduledMriEnd(
+            at_t=0,
+            recovery_delay_s=delay,
+            telemetry_trap=bool(trap),
+            recovery_logged_at_second_interrogation=self.recovery_logged_at_second_interrogation,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledMriEnd:
+    """The pump leaves the field at model second ``at_t`` with these (drawn) values."""
+
+    at_t: int
+    recovery_delay_s: int
+    telemetry_trap: bool
+    recovery_logged_at_second_interrogation: bool
+
+    def as_dict(self, clock_offset_s: int = 0) -> dict[str, object]:
+        """For control replies and the true state (``clock_offset_s``: pump clock minus
+        model time, so the end reads as a pump-clock second)."""
+        return {
+            "ends_at_clock_s": self.at_t + clock_offset_s,
+            "recovery_delay_s": self.recovery_delay_s,
+            "telemetry_trap": self.telemetry_trap,
+            "recovery_logged_at_second_interrogation": (
+                self.recovery_logged_at_second_interrogation
+            ),
+        }
