@@ -34,6 +34,7 @@ from emulator.capture import CaptureWriter
 from emulator.clock import PumpClock
 from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
 from emulator.errors import EmulatorError
+from emulator.mri import ScheduledMriEnd
 from emulator.persistence import StateFile, catch_up_s
 from emulator.presets import PRESETS
 from emulator.scenarios import console as scenario_console
@@ -212,7 +213,9 @@ def build_emulator(
     base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
     setups = fleet_setups(base, args.count)
     state_files = [StateFile(path) for path in numbered_paths(args.state, args.count)]
-    resumed, catheters = _resume(state_files, args.count, pause_while_off=args.pause_while_off)
+    resumed, catheters, mri_ends = _resume(
+        state_files, args.count, pause_while_off=args.pause_while_off
+    )
     start = max((p.t for p in resumed if p is not None), default=int(time.time()))
     pumps = [
         p if p is not None else setup.build(t=start)
@@ -238,6 +241,10 @@ def build_emulator(
             if saved_cm is not None and saved_cm != emulated.catheter_length_cm:
                 emulated.catheter_length_cm = saved_cm
                 emulated.reset_world()
+    # An MRI exposure still in progress keeps its scheduled end (pump time).
+    for emulated, mri_end in zip(emulator.pumps, mri_ends, strict=True):
+        if mri_end is not None:
+            emulated.schedule_mri_end(mri_end)
     if state_files:
         for pump, state_file in zip(emulator.pumps, state_files, strict=True):
             pump.persist_to(state_file)
@@ -255,34 +262,59 @@ def numbered_paths(base: Path | None, count: int) -> list[Path]:
 
 def _resume(
     state_files: Sequence[StateFile], count: int, *, pause_while_off: bool
-) -> tuple[list[Pump | None], list[int | None]]:
-    """The saved pumps, caught up to now (None where there is no file yet), and their true
-    catheters (cm, None if not saved); a corrupt, unreadable or older-format file raises
-    and is left as it is."""
+) -> tuple[list[Pump | None], list[int | None], list[ScheduledMriEnd | None]]:
+    """The saved pumps, caught up to now (None where there is no file yet), their true
+    catheters (cm, None if not saved) and the scheduled ends of MRI exposures still in
+    progress (applied on their second if the catch-up passes them); a corrupt, unreadable
+    or older-format file raises and is left as it is."""
     if not state_files:
-        return [None] * count, [None] * count
+        return [None] * count, [None] * count, [None] * count
     pumps: list[Pump | None] = []
     catheters: list[int | None] = []
+    ends: list[ScheduledMriEnd | None] = []
     for state_file in state_files:
         if not state_file.exists():
             pumps.append(None)
             catheters.append(None)
+            ends.append(None)
             continue
         stored = state_file.load()
         saved_cm = stored.extra.get("catheter_length_cm")
         catheters.append(saved_cm if type(saved_cm) is int and saved_cm >= 0 else None)
         pump = Pump.from_bytes(stored.pump_image)
-        pump.advance_to(
-            pump.t + catch_up_s(stored, now_wall_s=time.time(), pause_while_off=pause_while_off)
+        end = ScheduledMriEnd.from_extra(stored.extra)
+        end = _catch_up_to(
+            pump,
+            pump.t + catch_up_s(stored, now_wall_s=time.time(), pause_while_off=pause_while_off),
+            end,
         )
         state_file.remove_stale_temp_files()
         pumps.append(pump)
+        ends.append(end)
     # One clock serves the fleet: bring every resumed pump to the latest of them.
     latest = max((p.t for p in pumps if p is not None), default=0)
-    for p in pumps:
+    for i, p in enumerate(pumps):
         if p is not None:
-            p.advance_to(latest)
-    return pumps, catheters
+            ends[i] = _catch_up_to(p, latest, ends[i])
+    return pumps, catheters, ends
+
+
+def _catch_up_to(pump: Pump, t: int, end: ScheduledMriEnd | None) -> ScheduledMriEnd | None:
+    """Advance ``pump`` to ``t``, applying a scheduled MRI end on its second on the way;
+    returns the end if it is still ahead."""
+    if end is not None and end.at_t <= t:
+        pump.advance_to(max(end.at_t, pump.t))
+        mri = pump.mri
+        if mri is not None and mri.in_field:
+            pump.mri_leave(
+                pump.t,
+                recovery_delay_s=end.recovery_delay_s,
+                telemetry_trap=end.telemetry_trap,
+                recovery_logged_at_second_interrogation=end.recovery_logged_at_second_interrogation,
+            )
+        end = None
+    pump.advance_to(t)
+    return end
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -301,6 +301,13 @@ class EmulatedPump:
                 recovery_logged_at_second_interrogation=end.recovery_logged_at_second_interrogation,
             )
 
+    def schedule_mri_end(self, end: ScheduledMriEnd) -> None:
+        """Restore an exposure's scheduled end (a resumed pump still in the field); an end
+        for a pump not in a field is dropped."""
+        with self.virtual.lock:
+            state = self.pump.mri
+            self._mri_end = end if state is not None and state.in_field else None
+
     @property
     def next_world_event_t(self) -> int | None:
         """Model second of the next scheduled world event (an MRI exposure's end), if any."""
@@ -455,7 +462,11 @@ class EmulatedPump:
             pump_t=self.pump.t,
             saved_wall_s=time.time(),
             clock_speed=snapshot.speed if running else 0.0,
-            extra={"catheter_length_cm": self.catheter_length_cm, "serial": self.setup.serial},
+            extra={
+                "catheter_length_cm": self.catheter_length_cm,
+                "serial": self.setup.serial,
+                **({} if self._mri_end is None else self._mri_end.to_extra()),
+            },
         )
 
     def capture_to(self, sink: ChunkSink) -> None:

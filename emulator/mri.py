@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -185,3 +186,35 @@ class ScheduledMriEnd:
                 self.recovery_logged_at_second_interrogation
             ),
         }
+
+    def to_extra(self) -> dict[str, int | bool]:
+        """As scalars for a state file's ``extra`` (so a restart keeps the end)."""
+        return {
+            "mri_end_at_t": self.at_t,
+            "mri_end_recovery_delay_s": self.recovery_delay_s,
+            "mri_end_telemetry_trap": self.telemetry_trap,
+            "mri_end_log_at_second": self.recovery_logged_at_second_interrogation,
+        }
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, object]) -> ScheduledMriEnd | None:
+        """The end :meth:`to_extra` saved, or None (none saved, or not well formed)."""
+        at_t = extra.get("mri_end_at_t")
+        delay = extra.get("mri_end_recovery_delay_s")
+        trap = extra.get("mri_end_telemetry_trap")
+        second = extra.get("mri_end_log_at_second")
+        if (
+            type(at_t) is not int
+            or at_t < 0
+            or type(delay) is not int
+            or not 0 <= delay <= MAX_RECOVERY_DELAY_S
+            or type(trap) is not bool
+            or type(second) is not bool
+        ):
+            return None
+        return cls(
+            at_t=at_t,
+            recovery_delay_s=delay,
+            telemetry_trap=trap,
+            recovery_logged_at_second_interrogation=second,
+        )

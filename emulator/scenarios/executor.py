@@ -563,10 +563,9 @@ class ScenarioRunner:
         trace.notes.append(f"alarms now: {alarms}")
 
     def _mri(self, emu: Emulator, action: md.Mri, trace: _Trace) -> None:
-        if action.start:
-            # The patient walks into the scanner: the programmer's sessions end, so the next
-            # programmer step is an interrogation after the scan (a new session).
-            self._close_clients()
+        # The patient walks into (or out of) the scanner: the programmer's sessions end, so
+        # the next programmer step after the scan opens a new one, an interrogation.
+        self._close_clients()
         if action.start and action.end:
             state = emu.mri(action.duration_s, action.exit)
             end = state["scheduled_end"]

@@ -230,9 +230,9 @@ class Mri:
     the field now and leaves it ``duration_s`` later, on that second, during the steps that
     follow; ``mri_start``: it enters now; ``mri_end``: it leaves now. ``exit`` says how it
     leaves (recovery delay, telemetry-mode trap, recovery logged at the second
-    interrogation). Entering the field ends the scenario's programmer sessions (the
-    patient walks into the scanner): the next programmer step opens a new one, an
-    interrogation after the scan."""
+    interrogation). Each of these steps ends the scenario's programmer sessions (the
+    patient walks into or out of the scanner): the next programmer step after the scan
+    opens a new one, an interrogation."""
 
     start: bool
     end: bool

@@ -264,3 +264,34 @@ def test_capture_then_decode(tmp_path: Path) -> None:
         assert text in decoded.stdout
     assert "FAILED" not in decoded.stdout.split("summary:")[0]
     assert (tmp_path / "session.jsonl.pcap").stat().st_size > 24
+
+
+def test_an_mri_over_the_control_channel_and_the_wire(emulator: dict[str, object]) -> None:
+    """Issue 19's worked case as real processes: `ctl mri 45m --delay 6h` ends and recovers
+    on its pump seconds, `pumpctl emergency` sees the stall, the missed volume is exact, and
+    an interrogation ends the telemetry-mode trap."""
+    start = json.loads(ctl(emulator, "state").stdout)["clock"]["pump_time_s"]
+    scan = ctl(emulator, "mri", "45m", "--delay", "6h")
+    assert scan.returncode == 0, scan.stderr
+    assert json.loads(scan.stdout)["scheduled_end"]["ends_at_clock_s"] == start + 2_700
+    ctl(emulator, "advance", "1h")
+    during = pumpctl(emulator["pty"], "emergency")
+    assert "NO: the motor is stalled" in during.stdout, during.stdout + during.stderr
+    ctl(emulator, "advance", "1d")
+    state = json.loads(ctl(emulator, "state").stdout)
+    assert state["pump"]["delivering"]
+    assert state["pump"]["delivering_since_clock_s"] == start + 2_700 + 6 * 3_600
+    # 1 d 1 h of 0.2 mL/day less the 6 h 45 min stalled: 56,250 nL missed, exactly.
+    assert state["pump"]["total_delivered_nl"] == 200_000 * (25 * 3_600 - 24_300) // 86_400
+    refused = ctl(emulator, "mri", "25h")
+    assert refused.returncode == 5 and "1 s to 24 h" in refused.stderr
+    trapped = ctl(emulator, "mri", "45m", "--telemetry-trap", "on")
+    assert trapped.returncode == 0, trapped.stderr
+    ctl(emulator, "advance", "7d")
+    state = json.loads(ctl(emulator, "state").stdout)
+    assert not state["pump"]["delivering"] and state["pump"]["mri"]["telemetry_mode"]
+    summary = pumpctl(emulator["pty"], "emergency")  # the interrogation ends telemetry mode
+    assert "delivering now:       YES" in summary.stdout, summary.stdout + summary.stderr
+    assert "at this interrogation" in summary.stdout
+    state = json.loads(ctl(emulator, "state").stdout)
+    assert state["pump"]["delivering"] and state["pump"]["mri"] is None

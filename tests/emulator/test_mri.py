@@ -8,12 +8,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
 from emulator import control
+from emulator.cli import _catch_up_to, build_emulator, build_parser
 from emulator.emulator import ControlError, Emulator, MriControlError
-from emulator.mri import MriExit, MriValueError, parse_delay, parse_mri_duration, parse_trap
+from emulator.mri import (
+    MriExit,
+    MriValueError,
+    ScheduledMriEnd,
+    parse_delay,
+    parse_mri_duration,
+    parse_trap,
+)
+from emulator.scenarios import model as md
+from emulator.scenarios.errors import ScenarioFileError
+from emulator.scenarios.executor import run_scenario
+from emulator.scenarios.loader import parse_scenario
+from firmware_model.pump import Pump
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, EventCode, Role
 from tests.support import DEMO_KEYS, T0, FakeWall
@@ -348,3 +362,135 @@ def test_the_fixture_helper(pytester: pytest.Pytester) -> None:
         "-W", "ignore::pytest.PytestAssertRewriteWarning", "-q", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=3)
+
+
+# -- a restart keeps the scheduled end --------------------------------------------------------
+
+
+def test_a_restart_keeps_the_scheduled_end(tmp_path: Path) -> None:
+    parser = build_parser()
+    args = ["serve", "--no-pty", "--state", str(tmp_path / "pump.state"), "--clock", "manual"]
+    first = build_emulator(parser.parse_args(args))
+    start = first.clock.now()
+    first.mri(2700, MriExit(recovery_delay_s=HOUR))
+    first.advance(600)
+    first.close()
+    again = build_emulator(parser.parse_args(args))
+    try:
+        assert again.pumps[0].next_world_event_t == start + 2700
+        again.advance(DAY)
+        assert again.state()["pump"]["delivering_since_clock_s"] == start + 2700 + HOUR
+        assert stall_recoveries(again) == [2700 + HOUR]
+    finally:
+        again.close()
+
+
+def test_a_catch_up_applies_the_end_on_its_second() -> None:
+    with Emulator.single(manual_clock=True, start_pump_s=T0, wall=FakeWall()) as emu:
+        emu.mri(2700, MriExit(telemetry_trap=True))
+        saved = emu.pumps[0].pump.to_bytes()
+        end = ScheduledMriEnd.from_extra(emu.pumps[0]._stored(saved).extra)
+    assert end is not None and end.at_t == emu.pumps[0].pump.t + 2700
+    pump = Pump.from_bytes(saved)
+    assert _catch_up_to(pump, pump.t + DAY, end) is None
+    state = pump.mri
+    assert state is not None and not state.in_field and state.trapped
+    assert state.resume_at_t == end.at_t
+    pump2 = Pump.from_bytes(saved)
+    assert _catch_up_to(pump2, pump2.t + 60, end) == end  # still ahead: kept
+
+
+def test_a_malformed_saved_end_is_ignored() -> None:
+    good = ScheduledMriEnd(
+        at_t=5,
+        recovery_delay_s=0,
+        telemetry_trap=False,
+        recovery_logged_at_second_interrogation=True,
+    ).to_extra()
+    assert ScheduledMriEnd.from_extra(good) is not None
+    for key, bad in (
+        ("mri_end_at_t", -1),
+        ("mri_end_recovery_delay_s", DAY + 1),
+        ("mri_end_telemetry_trap", 1),
+        ("mri_end_log_at_second", "yes"),
+    ):
+        assert ScheduledMriEnd.from_extra({**good, key: bad}) is None
+    assert ScheduledMriEnd.from_extra({}) is None
+
+
+# -- the scenario steps -------------------------------------------------------------------------
+
+
+def test_the_mri_steps_load_into_typed_values() -> None:
+    scenario = parse_scenario(
+        "scenario: x\nseed: 4\nsteps:\n"
+        "  - mri: {duration: 45 min, recovery_delay: 2h..24h, telemetry_trap: seeded,"
+        " recovery_logged_at_second_interrogation: true}\n"
+        "  - mri_start:\n"
+        "  - mri_end: {recovery_delay: 4h, telemetry_trap: true}\n"
+        "  - mri_end:\n"
+        "  - expect: {in_mri_field: false, telemetry_mode: false, not_delivering_for: 30h,"
+        " delivering_since: start + 1d, patient_state: WITHDRAWAL_RISK}\n",
+        "x.scenario.yaml",
+    )
+    actions = [s.action for s in scenario.steps]
+    assert actions[0] == md.Mri(
+        start=True,
+        end=True,
+        duration_s=2700,
+        exit=MriExit(
+            recovery_delay_s=(2 * HOUR, DAY),
+            telemetry_trap="seeded",
+            recovery_logged_at_second_interrogation=True,
+        ),
+    )
+    assert actions[1] == md.Mri(start=True, end=False)
+    assert actions[2] == md.Mri(
+        start=False, end=True, exit=MriExit(recovery_delay_s=4 * HOUR, telemetry_trap=True)
+    )
+    assert actions[3] == md.Mri(start=False, end=True)
+    expect = actions[4]
+    assert isinstance(expect, md.Expect)
+    assert dict(expect.flags) == {"in_mri_field": False, "telemetry_mode": False}
+    assert dict(expect.names) == {"patient_state": "WITHDRAWAL_RISK"}
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ("mri: {duration: 25h}", "1 s to 24 h"),
+        ("mri: {duration: 0 s}", "1 s to 24 h"),
+        ("mri: {duration: 45 min, recovery_delay: 25h}", "0 to 24 h"),
+        ("mri: {duration: 45 min, recovery_delay: 4h..2h}", "the shorter first"),
+        ("mri: {duration: 45 min, recovery_delay: 2h..2h}", "the shorter first"),
+        ("mri: {duration: 45 min, recovery_delay: soon}", "duration"),
+        ("mri: {duration: 45 min, telemetry_trap: maybe}", "maybe"),
+        ("mri: {recovery_delay: 4h}", "duration"),
+        ("mri_start: {recovery_delay: 4h}", "no arguments"),
+        ("mri_end: {duration: 45 min}", "duration"),
+        ("mri: {duration: 45 min}\n    expect_error: INVALID_STATE", "programmer steps"),
+    ],
+)
+def test_bad_mri_steps_are_refused_before_anything_runs(step: str, message: str) -> None:
+    with pytest.raises(ScenarioFileError) as caught:
+        parse_scenario(f"scenario: x\nsteps:\n  - {step}\n", "x.scenario.yaml")
+    assert any(message in p.message for p in caught.value.problems), caught.value.problems
+
+
+def test_an_mri_step_ends_the_programmer_sessions_and_a_second_exposure_is_an_error() -> None:
+    scenario = parse_scenario(
+        "scenario: x\nsteps:\n"
+        "  - interrogate:\n"
+        "  - mri: {duration: 45 min, telemetry_trap: true}\n"
+        "  - advance: 1h\n"
+        "  - expect: {telemetry_mode: true, delivering: false}\n"
+        "  - interrogate:\n"
+        "  - expect: {telemetry_mode: false, delivering: true, not_delivering_for: 0 s}\n"
+        "  - mri_start:\n"
+        "  - mri_start:\n",
+        "x.scenario.yaml",
+    )
+    result = run_scenario(scenario)
+    statuses = [s.status.name for s in result.steps]
+    assert statuses == ["PASSED"] * 7 + ["ERROR"], result.failure_report()
+    assert "already stalled" in result.steps[-1].error
