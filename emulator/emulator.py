@@ -141,6 +141,30 @@ def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
     }
 
 
+RESPONSE_CHANGES_KEPT = 16
+"""How many dose changes the world remembers with their response milestones."""
+
+RESPONSE_CHANGE_MIN = Fraction(1, 200)
+"""A change of the 24-h dose by less than 0.5 % (a rate rounded at another concentration)
+is not remembered as a change: no titration step is that small."""
+
+
+@dataclass(frozen=True)
+class ResponseChange:
+    """A change of the prescribed 24-h dose and when the patient's response to it is
+    forecast to show (pump seconds; None: not within two weeks)."""
+
+    at_s: float
+    from_ug_per_day: float
+    to_ug_per_day: float
+    start_response_ng_per_ml: float
+    """The response when the dose changed."""
+    final_response_ng_per_ml: float
+    """The response the new dose settles at (its steady-state level)."""
+    onset_at_s: float | None
+    full_effect_at_s: float | None
+
+
 @dataclass
 class _World:
     """What happens beyond the pump: the catheter's dead volume and the patient."""
@@ -151,6 +175,9 @@ class _World:
     t: int
     reference_key: int = 0
     """id() of the prescription the patient's reference dose was last taken from."""
+    dose_ug_per_day: Fraction = Fraction(0)
+    """The 24-h dose of the last change remembered."""
+    changes: list[ResponseChange] = field(default_factory=list)
 
 
 class EmulatedPump:
@@ -202,12 +229,15 @@ class EmulatedPump:
             initial_concentration_ug_per_ml=pump.concentration_ug_per_ml,
         )
         tracker = FluidTracker(path, total_delivered_nl=pump.total_delivered_nl)
+        dose = self._prescribed_dose(pump)
         patient = PatientModel(
-            reference_dose_ug_per_day=max(self._prescribed_dose(pump), Fraction(1)),
+            reference_dose_ug_per_day=max(dose, Fraction(1)),
             params=self.patient_params,
             start_s=pump.t,
         )
-        return _World(fluid=tracker, patient=patient, t=pump.t, ledger=HourlyLedger())
+        return _World(
+            fluid=tracker, patient=patient, ledger=HourlyLedger(), t=pump.t, dose_ug_per_day=dose
+        )
 
     @staticmethod
     def _prescribed_dose(pump: Pump) -> Fraction:
@@ -223,6 +253,8 @@ class EmulatedPump:
         """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
         the patient (called by the VirtualPump under its lock)."""
         world = self._world
+        # A prescription committed since the last call took effect at the pump's time now.
+        self._follow_prescription(pump, world)
         step = world_step_s(t - pump.t)
         self._fire_world_events(pump)
         while pump.t < t:
@@ -243,14 +275,50 @@ class EmulatedPump:
             world.ledger.add(pump.clock(start), pieces)
             world.t = pump.t
             self._fire_world_events(pump)
+        self._follow_prescription(pump, world)
+
+    def _follow_prescription(self, pump: Pump, world: _World) -> None:
+        """Move the patient's reference to a new prescription, and remember a change of the
+        24-h dose with the forecast of the response to it."""
         key = id(pump.prescription)
-        if key != world.reference_key:
-            dose = self._prescribed_dose(pump)
-            # A stop or the keep-open minimum rate (a low battery reset) keeps the reference:
-            # that is how withdrawal shows.
-            if dose > 0 and pump.prescription.mode in (Mode.SIMPLE, Mode.FLEX):
-                world.patient.set_reference_dose(dose)
-            world.reference_key = key
+        if key == world.reference_key:
+            return
+        world.reference_key = key
+        dose = self._prescribed_dose(pump)
+        # A stop or the keep-open minimum rate (a low battery reset) keeps the reference:
+        # that is how withdrawal shows.
+        if dose > 0 and pump.prescription.mode in (Mode.SIMPLE, Mode.FLEX):
+            world.patient.set_reference_dose(dose)
+        if dose == world.dose_ug_per_day:
+            return  # the same dose again (a refill keeps the dose)
+        at_s = float(world.patient.t_s)
+        from_dose = world.dose_ug_per_day
+        if world.changes and world.changes[-1].at_s == at_s:
+            # Steps at one instant (a refill at a new concentration, then the prescription
+            # for it) are one change, or none if they end where they began.
+            from_dose = Fraction(world.changes.pop().from_ug_per_day)
+            world.dose_ug_per_day = from_dose
+        if abs(dose - from_dose) <= RESPONSE_CHANGE_MIN * from_dose:
+            return  # measured from the last change remembered, so small steps add up
+        world.dose_ug_per_day = dose
+        milestones = world.patient.response_milestones(dose)
+        per_ml = 1_000 / world.patient.params.csf_volume_ml  # mcg in the CSF -> ng/mL
+        world.changes.append(
+            ResponseChange(
+                at_s=at_s,
+                from_ug_per_day=float(from_dose),
+                to_ug_per_day=float(dose),
+                start_response_ng_per_ml=milestones.start_response_ug * per_ml,
+                final_response_ng_per_ml=milestones.final_response_ug * per_ml,
+                onset_at_s=None
+                if milestones.onset_after_s is None
+                else at_s + milestones.onset_after_s,
+                full_effect_at_s=None
+                if milestones.full_effect_after_s is None
+                else at_s + milestones.full_effect_after_s,
+            )
+        )
+        del world.changes[:-RESPONSE_CHANGES_KEPT]
 
     def _fire_world_events(self, pump: Pump) -> None:
         end = self._mri_end
@@ -551,10 +619,13 @@ class EmulatedPump:
                 },
                 "patient": {
                     "level_ng_per_ml": assessment.level_ng_per_ml,
+                    "response_ng_per_ml": assessment.response_ng_per_ml,
+                    "tone": assessment.tone,
                     "reference_ng_per_ml": assessment.reference_ng_per_ml,
                     "state": str(assessment.state),
                     "since_s": assessment.since_s,
                     "half_life_s": self.patient_params.half_life_s,
+                    "changes": [asdict(change) for change in world.changes],
                 },
                 "link": link,
             }

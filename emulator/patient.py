@@ -1,39 +1,64 @@
-"""An optional one-compartment model of baclofen in the spinal fluid (CSF).
+"""An optional model of baclofen in the spinal fluid (CSF) and of the patient's response.
 
 **A teaching aid, not a clinical model.** It shows the shape of the time
-course educators talk about (a bolus rises and fades within hours, a rate
-change takes about a day to settle, a stop leads to withdrawal within hours);
-the numbers it prints are not concentrations anyone measured.
+course educators talk about (a bolus acts within the hour and peaks at about
+4 h; a rate change starts to show after 4-8 h and is complete after a day or
+two; a stop leads to withdrawal within hours); the numbers it prints are not
+concentrations anyone measured, and its tone score is no clinical scale.
 
-The model: the drug that leaves the catheter tip enters one well-mixed
+**The level.** The drug that leaves the catheter tip enters one well-mixed
 compartment of ``csf_volume_ml`` and is eliminated first-order with a
-configurable half-life (default 4 h, range 1-5 h), ``k = ln 2 / half-life``.
-The input is piecewise constant (the fluid path's :class:`TipPiece` stretches,
-or any ``(duration, amount)`` the caller gives), so every piece is solved
-exactly::
+configurable half-life (default 1.5 h, range 1-5 h), ``k = ln 2 / half-life``.
 
-    A(t + dt) = A(t) e^(-k dt) + R/k (1 - e^(-k dt))     R in mcg/s
+**The response** lags the level. It is a link model (Sheiner et al., 1979:
+an effect compartment that holds a negligible amount of drug and follows the
+level with its own rate ``ke0``), preceded by one transit compartment (Savic
+et al., 2007: a chain of first-order delays, here of length one, ``ktr``)::
 
-Amounts are floats in micrograms; the level is ``amount / csf_volume_ml`` in
-ng/mL. Time is model seconds, kept exact (``Fraction``) across pieces.
+    dA/dt = R - k A                 A: drug in the CSF (mcg); R: input, mcg/s
+    dT/dt = ktr (A - T)             T: transit, in mcg-equivalents of A
+    dE/dt = ke0 (T - E)             E: effect site, in mcg-equivalents of A
 
-Indicators: the *reference* is the steady-state level of the dose the patient
-is established on (``R_ss / k``), set from the prescription by the caller and
-deliberately not changed when delivery stops (that is how a stop shows up as
-withdrawal). With the default thresholds:
+At steady state ``E = T = A``; the response is ``E`` (shown as its level,
+``E / csf_volume_ml``, "the level the patient's tone now reflects"). One
+effect compartment alone cannot give both the domain's bolus onset (>= 30
+min) and the slow full effect of a rate change (>= 20 h) with a peak near
+4 h: the transit step delays the onset without slowing the rest. The default
+half-lives (transit 18 min, effect 6.3 h) were chosen so that, by the domain's
+definitions (onset: the response first reaches 25 % of its final change, or
+of its peak for a bolus; full effect: 90 %), at the default CSF half-life a
+rate change gives onset 5.1 h and full effect 23.9 h (so a daily titration
+step finds the previous one at its full effect), and a bolus onset 0.8 h and
+peak 4.6 h (read off simulated curves in the tests).
 
-- ``OVERDOSE_RISK`` while the level is above 200 % of the reference;
-- ``WITHDRAWAL_RISK`` once the level has stayed below 40 % of the reference
-  for longer than 6 h (withdrawal signs can start within hours of a stop);
+The system is linear with piecewise-constant input (the fluid path's
+:class:`TipPiece` stretches, or any ``(duration, amount)`` the caller gives),
+so every piece is solved exactly with the matrix exponential of the chain
+(three distinct rates: the parameter ranges cannot overlap). Amounts are
+floats in micrograms; levels are ``amount / csf_volume_ml`` in ng/mL. Time is
+model seconds, kept exact (``Fraction``) across pieces.
+
+Indicators, on the **response** (so they lag as they do in patients). The
+*reference* is the steady state of the dose the patient is established on
+(``R_ss / k``), set from the prescription by the caller and deliberately not
+changed when delivery stops (that is how a stop shows up as withdrawal).
+With the default thresholds:
+
+- ``OVERDOSE_RISK`` while the response is above 200 % of the reference;
+- ``WITHDRAWAL_RISK`` once the response has stayed below 40 % of the
+  reference for longer than 2 h (about 13.5 h after a complete stop);
 - ``NORMAL`` otherwise.
 
-Crossing times are found analytically inside each piece (the solution is
-monotone there), so a state's ``since_s`` does not depend on how finely the
-caller slices time.
+A crossing inside a piece is found on the closed form (scanned, then
+bisected), so a state's ``since_s`` does not depend on how finely the caller
+slices time.
 
-Domain facts this reproduces loosely (checked in the tests): a bolus starts
-acting within 30-60 min and peaks within a few hours; after a rate change the
-level is most of the way to its new steady state within 24-48 h.
+The **tone** (Ashworth-like, 0 = no tone to 4 = rigid; a teaching aid) is an
+inhibitory Emax model of the response (Holford & Sheiner, 1981):
+``tone = untreated * EC50 / (EC50 + E)``, with ``EC50`` set so that the steady
+state of the dose the model was created with gives the ``established`` tone;
+more drug lowers it further (low tone is an overdose sign), none gives the
+untreated tone.
 """
 
 from __future__ import annotations
@@ -47,12 +72,17 @@ from fractions import Fraction
 from emulator.fluid_path import FluidPathValueError, TipPiece
 
 __all__ = [
+    "DEFAULT_EFFECT_HALF_LIFE_S",
     "DEFAULT_HALF_LIFE_S",
+    "DEFAULT_TRANSIT_HALF_LIFE_S",
+    "FULL_EFFECT_FRACTION",
     "MAX_HALF_LIFE_S",
     "MIN_HALF_LIFE_S",
+    "ONSET_FRACTION",
     "Assessment",
     "PatientModel",
     "PatientParams",
+    "ResponseMilestones",
     "RiskState",
     "steady_state_amount_ug",
 ]
@@ -61,11 +91,34 @@ _SECONDS_PER_HOUR = 3_600
 _SECONDS_PER_DAY = 86_400
 _NG_PER_UG = 1_000
 _PERMILLE = 1_000
+_TENTHS = 10
 
 MIN_HALF_LIFE_S = 1 * _SECONDS_PER_HOUR
 MAX_HALF_LIFE_S = 5 * _SECONDS_PER_HOUR
-DEFAULT_HALF_LIFE_S = 4 * _SECONDS_PER_HOUR
-"""CSF elimination half-life of baclofen: 1 to 5 h, 4 h by default (domain notes)."""
+DEFAULT_HALF_LIFE_S = 5_400
+"""CSF elimination half-life of baclofen: 1 to 5 h, 1.5 h by default (the label's mean)."""
+
+MIN_TRANSIT_HALF_LIFE_S = 60
+MAX_TRANSIT_HALF_LIFE_S = 30 * 60
+DEFAULT_TRANSIT_HALF_LIFE_S = 18 * 60
+"""Transit step before the effect site: 1 to 30 min (always faster than the CSF)."""
+
+MIN_EFFECT_HALF_LIFE_S = 6 * _SECONDS_PER_HOUR
+MAX_EFFECT_HALF_LIFE_S = 24 * _SECONDS_PER_HOUR
+DEFAULT_EFFECT_HALF_LIFE_S = 22_680
+"""Effect-site equilibration half-life ``ln 2 / ke0``: 6 to 24 h (always slower than the
+CSF), 6.3 h by default."""
+
+ONSET_FRACTION = 0.25
+"""Onset: the response first reaches 25 % of its final change (of its peak, for a bolus)."""
+FULL_EFFECT_FRACTION = 0.9
+"""Full effect: the response first reaches 90 % of its final change."""
+
+_SCAN_S = 600.0
+"""Inside a piece a threshold crossing is looked for on this grid, then bisected; the
+response is far too smooth to cross and come back within 10 min."""
+_HORIZON_S = 14 * _SECONDS_PER_DAY
+"""How far ahead :meth:`PatientModel.response_milestones` looks."""
 
 
 def _check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
@@ -98,7 +151,7 @@ def _check_duration(name: str, value: object) -> Fraction:
 
 
 class RiskState(StrEnum):
-    """What the level means for the patient, relative to the reference."""
+    """What the response means for the patient, relative to the reference."""
 
     NORMAL = "normal"
     WITHDRAWAL_RISK = "withdrawal_risk"
@@ -119,17 +172,38 @@ class PatientParams:
 
     half_life_s: int = DEFAULT_HALF_LIFE_S
     """CSF elimination half-life, 3,600 to 18,000 s (1 to 5 h)."""
+    transit_half_life_s: int = DEFAULT_TRANSIT_HALF_LIFE_S
+    """Half-life of the transit step before the effect site, 60 to 1,800 s."""
+    effect_half_life_s: int = DEFAULT_EFFECT_HALF_LIFE_S
+    """Effect-site equilibration half-life, 21,600 to 86,400 s (6 to 24 h)."""
     csf_volume_ml: int = 150
     """Volume the drug mixes into; only scales the level."""
     withdrawal_threshold_permille: int = 400
-    """Level below this fraction of the reference counts towards withdrawal."""
+    """Response below this fraction of the reference counts towards withdrawal."""
     overdose_threshold_permille: int = 2_000
-    """Level above this fraction of the reference is an overdose risk."""
-    withdrawal_delay_s: int = 6 * _SECONDS_PER_HOUR
-    """How long the level must stay low before withdrawal is flagged."""
+    """Response above this fraction of the reference is an overdose risk."""
+    withdrawal_delay_s: int = 2 * _SECONDS_PER_HOUR
+    """How long the response must stay low before withdrawal is flagged."""
+    untreated_tone_tenths: int = 40
+    """Tone with no drug (Ashworth-like, tenths: 40 = 4, rigid)."""
+    established_tone_tenths: int = 15
+    """Tone at the steady state of the dose the model was created with (15 = 1.5); sets
+    the EC50 of the tone's Emax model."""
 
     def __post_init__(self) -> None:
         _check_int("half_life_s", self.half_life_s, low=MIN_HALF_LIFE_S, high=MAX_HALF_LIFE_S)
+        _check_int(
+            "transit_half_life_s",
+            self.transit_half_life_s,
+            low=MIN_TRANSIT_HALF_LIFE_S,
+            high=MAX_TRANSIT_HALF_LIFE_S,
+        )
+        _check_int(
+            "effect_half_life_s",
+            self.effect_half_life_s,
+            low=MIN_EFFECT_HALF_LIFE_S,
+            high=MAX_EFFECT_HALF_LIFE_S,
+        )
         _check_int("csf_volume_ml", self.csf_volume_ml, low=1)
         _check_int(
             "withdrawal_threshold_permille",
@@ -141,11 +215,28 @@ class PatientParams:
             "overdose_threshold_permille", self.overdose_threshold_permille, low=_PERMILLE + 1
         )
         _check_int("withdrawal_delay_s", self.withdrawal_delay_s, low=0)
+        _check_int("untreated_tone_tenths", self.untreated_tone_tenths, low=1, high=40)
+        _check_int(
+            "established_tone_tenths",
+            self.established_tone_tenths,
+            low=0,
+            high=self.untreated_tone_tenths - 1,
+        )
 
     @property
     def k_per_s(self) -> float:
         """First-order elimination constant, ln 2 / half-life."""
         return math.log(2) / self.half_life_s
+
+    @property
+    def ktr_per_s(self) -> float:
+        """Transit rate constant, ln 2 / transit half-life."""
+        return math.log(2) / self.transit_half_life_s
+
+    @property
+    def ke0_per_s(self) -> float:
+        """Effect-site rate constant, ln 2 / effect half-life."""
+        return math.log(2) / self.effect_half_life_s
 
 
 def steady_state_amount_ug(dose_ug_per_day: float | Fraction, half_life_s: int) -> float:
@@ -164,11 +255,15 @@ class Assessment:
     at_s: Fraction
     """Model time of the assessment."""
     level_ng_per_ml: float
+    response_ng_per_ml: float
+    """The effect-site level: what the patient's tone reflects now (lags the level)."""
     reference_ng_per_ml: float
     """Steady-state level of the reference dose."""
+    tone: float
+    """Ashworth-like tone, 0 to 4 (a teaching aid)."""
     state: RiskState
     since_s: float
-    """Model time the present state began (for WITHDRAWAL_RISK: when the level
+    """Model time the present state began (for WITHDRAWAL_RISK: when the response
     fell below the threshold plus the withdrawal delay)."""
 
     def __post_init__(self) -> None:
@@ -176,8 +271,64 @@ class Assessment:
             raise FluidPathValueError(f"state must be a RiskState, got {self.state!r}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ResponseMilestones:
+    """When the response to a constant dose, started now, reaches its onset and full effect
+    (seconds from now; None: not within two weeks, or no change to reach)."""
+
+    start_response_ug: float
+    final_response_ug: float
+    onset_after_s: float | None
+    full_effect_after_s: float | None
+
+
+@dataclass(frozen=True)
+class _Course:
+    """The closed form of one piece: ``E(t) = e_inf + sum(c_i exp(-r_i t))``."""
+
+    e_inf: float
+    terms: tuple[tuple[float, float], ...]
+    """(coefficient, rate per s) pairs."""
+
+    def at(self, t: float) -> float:
+        return self.e_inf + sum(c * math.exp(-r * t) for c, r in self.terms)
+
+    @property
+    def bound(self) -> float:
+        """Largest possible distance from ``e_inf`` within the piece."""
+        return sum(abs(c) for c, _ in self.terms)
+
+    def first_crossing(self, target: float, *, rising: bool, within_s: float) -> float | None:
+        """The first time in ``[0, within_s]`` the response reaches ``target`` (rising) or
+        goes below it (falling); None if it does not."""
+
+        def beyond(t: float) -> bool:
+            # Complementary to the bands: LOW is < low, HIGH is > high.
+            value = self.at(t)
+            return value >= target if rising else value < target
+
+        if beyond(0.0):
+            return 0.0
+        if abs(self.e_inf - target) > self.bound:
+            return None  # can never get there inside this piece
+        previous = 0.0
+        while previous < within_s:
+            t = min(within_s, previous + _SCAN_S)
+            if beyond(t):
+                low, high = previous, t
+                for _ in range(60):
+                    middle = (low + high) / 2
+                    if beyond(middle):
+                        high = middle
+                    else:
+                        low = middle
+                return high
+            previous = t
+        return None
+
+
 class PatientModel:
-    """Baclofen in the CSF of one patient, driven by the catheter tip's output."""
+    """Baclofen in the CSF of one patient and their response, driven by the catheter tip."""
 
     def __init__(
         self,
@@ -190,23 +341,29 @@ class PatientModel:
         """A patient established on ``reference_dose_ug_per_day``.
 
         By default the patient starts at the steady state of that dose (an
-        established patient); pass ``initial_amount_ug`` (0 for a new implant)
-        to start elsewhere.
+        established patient, level and response alike); pass
+        ``initial_amount_ug`` (0 for a new implant) to start at the steady state
+        of another amount. The tone scale is anchored on this first reference.
         """
         self._params = PatientParams() if params is None else params
         if not isinstance(self._params, PatientParams):
             raise FluidPathValueError(f"params must be a PatientParams, got {params!r}")
         self._k_per_s = self._params.k_per_s
+        self._ktr_per_s = self._params.ktr_per_s
+        self._ke0_per_s = self._params.ke0_per_s
         self._reference_dose_ug_per_day = _check_real(
             "reference_dose_ug_per_day", reference_dose_ug_per_day, positive=True
         )
         self._t_s = Fraction(_check_int("start_s", start_s, low=0))
+        self._tone_anchor_ug = self.reference_amount_ug
         self._amount_ug = (
             self.reference_amount_ug
             if initial_amount_ug is None
             else _check_real("initial_amount_ug", initial_amount_ug, positive=False)
         )
-        self._band = self._band_of_amount()
+        self._transit_ug = self._amount_ug
+        self._effect_ug = self._amount_ug
+        self._band = self._band_of_effect()
         self._band_since_s = float(start_s)
         self._normal_since_s = float(start_s)
 
@@ -216,27 +373,34 @@ class PatientModel:
         """Advance by ``duration_s`` while ``drug_ug`` enters at a constant rate.
 
         ``infuse(d, 0)`` lets time pass with no input. A zero duration with drug
-        is an instantaneous dose.
+        is an instantaneous dose (it enters the CSF; the response follows later).
         """
         duration = _check_duration("duration_s", duration_s)
         amount_ug = _check_real("drug_ug", drug_ug, positive=False)
         start_s = float(self._t_s)
         if duration == 0:
             self._amount_ug += amount_ug
-            self._reband(start_s)
             return
         total_s = float(duration)
         asymptote_ug = amount_ug / total_s / self._k_per_s
         elapsed_s = 0.0
-        # Inside a piece the amount moves monotonically towards the asymptote,
-        # so it crosses each threshold at most once: at most two band changes.
+        # Each crossing moves the response into another band; at most a few per piece.
         while True:
-            crossing = self._next_crossing(asymptote_ug)
-            if crossing is None or elapsed_s + crossing[0] >= total_s:
+            crossing = self._next_crossing(asymptote_ug, total_s - elapsed_s)
+            if crossing is None:
                 break
-            offset_s, band = crossing
+            offset_s, band, target_ug = crossing
             self._evolve(offset_s, asymptote_ug)
             elapsed_s += offset_s
+            # Put the response on the threshold's new side, whatever the rounding did.
+            if band is _Band.LOW:
+                self._effect_ug = min(self._effect_ug, math.nextafter(target_ug, -math.inf))
+            elif band is _Band.HIGH:
+                self._effect_ug = max(self._effect_ug, math.nextafter(target_ug, math.inf))
+            elif target_ug == self._thresholds_ug()[0]:
+                self._effect_ug = max(self._effect_ug, target_ug)
+            else:
+                self._effect_ug = min(self._effect_ug, target_ug)
             self._enter_band(band, start_s + elapsed_s)
         self._evolve(total_s - elapsed_s, asymptote_ug)
         self._t_s += duration
@@ -253,20 +417,52 @@ class PatientModel:
         self._reference_dose_ug_per_day = _check_real(
             "dose_ug_per_day", dose_ug_per_day, positive=True
         )
-        self._reband(float(self._t_s))
+        band = self._band_of_effect()
+        if band is not self._band:
+            self._enter_band(band, float(self._t_s))
 
     # -- reading ---------------------------------------------------------------
 
     def assess(self) -> Assessment:
-        """The level, the reference and the risk state now."""
+        """The level, the response, the reference, the tone and the risk state now."""
         now_s = float(self._t_s)
         state, since_s = self._state_at(now_s)
         return Assessment(
             at_s=self._t_s,
             level_ng_per_ml=self.level_ng_per_ml,
+            response_ng_per_ml=self.response_ng_per_ml,
             reference_ng_per_ml=self.reference_level_ng_per_ml,
+            tone=self.tone,
             state=state,
             since_s=since_s,
+        )
+
+    def response_milestones(self, dose_ug_per_day: float | Fraction) -> ResponseMilestones:
+        """When the response reaches onset (25 % of its final change) and full effect (90 %)
+        if ``dose_ug_per_day`` is delivered from now on, without changing the model.
+
+        The final change is from the response now to the steady state of the dose; a
+        response still moving from an earlier change can take longer (or, moving the other
+        way first, much longer) than from a steady state: that is why titration waits.
+        """
+        rate_ug_per_s = _check_real("dose_ug_per_day", dose_ug_per_day, positive=False) / (
+            _SECONDS_PER_DAY
+        )
+        asymptote_ug = rate_ug_per_s / self._k_per_s
+        start = self._effect_ug
+        change = asymptote_ug - start
+        times: list[float | None] = [None, None]
+        if abs(change) > 1e-9 * max(asymptote_ug, start, 1e-12):
+            course = self._course(asymptote_ug)
+            for i, fraction in enumerate((ONSET_FRACTION, FULL_EFFECT_FRACTION)):
+                times[i] = course.first_crossing(
+                    start + fraction * change, rising=change > 0, within_s=_HORIZON_S
+                )
+        return ResponseMilestones(
+            start_response_ug=start,
+            final_response_ug=asymptote_ug,
+            onset_after_s=times[0],
+            full_effect_after_s=times[1],
         )
 
     @property
@@ -285,9 +481,34 @@ class PatientModel:
         return self._amount_ug
 
     @property
+    def effect_amount_ug(self) -> float:
+        """The effect site, in mcg-equivalents of the CSF amount (the response)."""
+        return self._effect_ug
+
+    @property
     def level_ng_per_ml(self) -> float:
         """Amount over CSF volume (a teaching number)."""
         return self._amount_ug * _NG_PER_UG / self._params.csf_volume_ml
+
+    @property
+    def response_ng_per_ml(self) -> float:
+        """The effect-site level: the CSF level the patient's tone now reflects."""
+        return self._effect_ug * _NG_PER_UG / self._params.csf_volume_ml
+
+    @property
+    def tone(self) -> float:
+        """Ashworth-like tone, from the untreated tone (4 = rigid) with no drug towards 0."""
+        params = self._params
+        untreated = params.untreated_tone_tenths / _TENTHS
+        # EC50 such that the anchor (the first reference's steady state) gives "established".
+        ec50_ug = (
+            self._tone_anchor_ug
+            * params.established_tone_tenths
+            / (params.untreated_tone_tenths - params.established_tone_tenths)
+        )
+        if ec50_ug == 0:
+            return 0.0 if self._effect_ug > 0 else untreated
+        return untreated * ec50_ug / (ec50_ug + self._effect_ug)
 
     @property
     def reference_dose_ug_per_day(self) -> float:
@@ -306,6 +527,40 @@ class PatientModel:
 
     # -- internals -------------------------------------------------------------
 
+    def _course(self, asymptote_ug: float) -> _Course:
+        """The response over a piece with input ``asymptote_ug * k`` mcg/s, from now."""
+        k, ktr, ke0 = self._k_per_s, self._ktr_per_s, self._ke0_per_s
+        da = self._amount_ug - asymptote_ug
+        dt = self._transit_ug - asymptote_ug
+        de = self._effect_ug - asymptote_ug
+        # e^(Mt) of the lower-bidiagonal chain applied to the deviations, collected by rate.
+        c_k = ke0 * ktr * da / ((ktr - k) * (ke0 - k))
+        c_tr = ke0 * dt / (ke0 - ktr) + ke0 * ktr * da / ((k - ktr) * (ke0 - ktr))
+        c_e0 = de - ke0 * dt / (ke0 - ktr) + ke0 * ktr * da / ((k - ke0) * (ktr - ke0))
+        return _Course(e_inf=asymptote_ug, terms=((c_k, k), (c_tr, ktr), (c_e0, ke0)))
+
+    def _evolve(self, dt_s: float, asymptote_ug: float) -> None:
+        k, ktr, ke0 = self._k_per_s, self._ktr_per_s, self._ke0_per_s
+        da = self._amount_ug - asymptote_ug
+        dtr = self._transit_ug - asymptote_ug
+        de = self._effect_ug - asymptote_ug
+        ek, etr, ee = math.exp(-k * dt_s), math.exp(-ktr * dt_s), math.exp(-ke0 * dt_s)
+        # (e^(-a t) - e^(-b t)) / (b - a), with expm1 for accuracy at small t.
+        phi_k_tr = ek * -math.expm1(-(ktr - k) * dt_s) / (ktr - k)
+        phi_tr_e0 = ee * -math.expm1(-(ktr - ke0) * dt_s) / (ktr - ke0)
+        psi = (
+            ek / ((ktr - k) * (ke0 - k))
+            + etr / ((k - ktr) * (ke0 - ktr))
+            + ee / ((k - ke0) * (ktr - ke0))
+        )
+        self._amount_ug = asymptote_ug + da * ek
+        self._transit_ug = asymptote_ug + dtr * etr + ktr * da * phi_k_tr
+        self._effect_ug = asymptote_ug + de * ee + ke0 * dtr * phi_tr_e0 + ktr * ke0 * da * psi
+        # Rounding must never leave an amount a hair below zero.
+        self._amount_ug = max(0.0, self._amount_ug)
+        self._transit_ug = max(0.0, self._transit_ug)
+        self._effect_ug = max(0.0, self._effect_ug)
+
     def _thresholds_ug(self) -> tuple[float, float]:
         reference = self.reference_amount_ug
         return (
@@ -313,38 +568,34 @@ class PatientModel:
             reference * self._params.overdose_threshold_permille / _PERMILLE,
         )
 
-    def _band_of_amount(self) -> _Band:
+    def _band_of_effect(self) -> _Band:
         low_ug, high_ug = self._thresholds_ug()
-        if self._amount_ug < low_ug:
+        if self._effect_ug < low_ug:
             return _Band.LOW
-        if self._amount_ug > high_ug:
+        if self._effect_ug > high_ug:
             return _Band.HIGH
         return _Band.MID
 
-    def _evolve(self, dt_s: float, asymptote_ug: float) -> None:
-        # A + (A_inf - A)(1 - e^(-k dt)), with expm1 for accuracy at small k dt.
-        self._amount_ug += (asymptote_ug - self._amount_ug) * -math.expm1(-self._k_per_s * dt_s)
-
-    def _time_to_reach(self, target_ug: float, asymptote_ug: float) -> float:
-        gap_now = self._amount_ug - asymptote_ug
-        gap_then = target_ug - asymptote_ug
-        # Rounding can leave the amount a hair past a threshold just crossed.
-        if gap_now * gap_then <= 0:
-            return 0.0
-        return max(0.0, math.log(gap_now / gap_then) / self._k_per_s)
-
-    def _next_crossing(self, asymptote_ug: float) -> tuple[float, _Band] | None:
+    def _next_crossing(
+        self, asymptote_ug: float, within_s: float
+    ) -> tuple[float, _Band, float] | None:
+        """The first band change within ``within_s``: (time from now, new band, threshold)."""
+        if within_s <= 0:
+            return None
         low_ug, high_ug = self._thresholds_ug()
-        band = self._band
-        if band is _Band.LOW and asymptote_ug > low_ug:
-            return self._time_to_reach(low_ug, asymptote_ug), _Band.MID
-        if band is _Band.MID and asymptote_ug < low_ug:
-            return self._time_to_reach(low_ug, asymptote_ug), _Band.LOW
-        if band is _Band.MID and asymptote_ug > high_ug:
-            return self._time_to_reach(high_ug, asymptote_ug), _Band.HIGH
-        if band is _Band.HIGH and asymptote_ug < high_ug:
-            return self._time_to_reach(high_ug, asymptote_ug), _Band.MID
-        return None
+        course = self._course(asymptote_ug)
+        found: list[tuple[float, _Band, float]] = []
+        if self._band is _Band.LOW:
+            candidates = [(low_ug, True, _Band.MID)]
+        elif self._band is _Band.HIGH:
+            candidates = [(high_ug, False, _Band.MID)]
+        else:
+            candidates = [(low_ug, False, _Band.LOW), (high_ug, True, _Band.HIGH)]
+        for target, rising, band in candidates:
+            at = course.first_crossing(target, rising=rising, within_s=within_s)
+            if at is not None:
+                found.append((at, band, target))
+        return min(found, key=lambda pair: pair[0], default=None)
 
     def _state_at(self, at_s: float) -> tuple[RiskState, float]:
         if self._band is _Band.HIGH:
@@ -359,8 +610,3 @@ class PatientModel:
         self._band_since_s = at_s
         if band is not _Band.HIGH and old_state is not RiskState.NORMAL:
             self._normal_since_s = at_s
-
-    def _reband(self, at_s: float) -> None:
-        band = self._band_of_amount()
-        if band is not self._band:
-            self._enter_band(band, at_s)

@@ -22,6 +22,9 @@ vpump is enough. It provides:
   inside is re-raised at the test's teardown.
 * ``pump_client``: a :class:`~protocol.client.PumpClient` already in a
   clinician session on that pump.
+* ``virtual_pump.response()``: the patient model's response (share of the
+  established level, progress through the last dose change, its onset and full
+  effect on the pump clock), for asserting "onset reached by a time".
 * ``vpump_leak_check``: fails a test that leaves threads, descriptors,
   in-process port names, pty symlinks or temp dirs behind; make it autouse
   with ``vpump_leak_check = true`` (ini) or an autouse fixture requesting it.
@@ -59,6 +62,7 @@ from emulator.errors import EmulatorUsageError
 from emulator.link_faults import LinkImpairment
 from emulator.mri import MriExit
 from emulator.presets import PRESETS, PumpSetup, implant_record
+from emulator.response_reading import ResponseReading, read_response
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed, ScenarioFileError, UnitError
 from emulator.scenarios.executor import run_scenario
@@ -391,6 +395,12 @@ class PumpUnderTest:
         """Re-raise anything that failed inside the emulator so far."""
         self.emulator.check()
 
+    def response(self) -> ResponseReading:
+        """The patient model's response now: its ``share`` of the established level, its
+        ``progress`` through the last dose change, and that change's onset and full effect
+        on the pump clock (``onset_at_clock_s``, ``full_effect_at_clock_s``)."""
+        return read_response(self.emulator.state())
+
     def serve_pty(self) -> str:
         """Also serve the pump on a pty; returns the symlink (in a per-test directory)."""
         link = self._tmp_dir / f"ttyPUMP-{_worker()}-{next(_names)}"
@@ -721,11 +731,16 @@ class _Snapshot:
 
 
 def _fds() -> frozenset[int]:
+    """The open descriptors, less eventfds: none of ours makes one, and Qt's process-wide
+    worker threads open theirs whenever Qt first needs them (on a loaded machine, during
+    whichever test comes first), to keep them for the life of the process."""
     found = set()
     with contextlib.suppress(OSError):
         for name in os.listdir("/proc/self/fd"):
             with contextlib.suppress(OSError, ValueError):
                 os.fstat(int(name))
+                if os.readlink(f"/proc/self/fd/{name}") == "anon_inode:[eventfd]":
+                    continue
                 found.add(int(name))
     return frozenset(found)
 

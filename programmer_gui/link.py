@@ -379,11 +379,13 @@ class PumpLink(QObject):
         on_done: Callable[[T], None],
         on_error: Callable[[Exception], None] | None = None,
         refresh: bool = True,
+        background: bool = False,
     ) -> None:
         """Run ``job(client)`` on the worker; ``on_done(result)`` or ``on_error(exc)`` then
         run on the GUI thread. With ``refresh`` the pump is read again after a successful
         job, and ``snapshot`` is emitted before ``on_done`` is called, so ``latest`` is
-        what the pump now reports. Without ``on_error`` a failure is emitted as ``error``."""
+        what the pump now reports. Without ``on_error`` a failure is emitted as ``error``.
+        A ``background`` job (housekeeping reads) does not make the link ``busy``."""
 
         def task(worker: _Worker) -> _Outcome:
             value = worker.call(job)
@@ -395,7 +397,7 @@ class PumpLink(QObject):
                 return _Outcome(value=value, refresh_error=exc)
             return _Outcome(value=value, snapshot=snap)
 
-        self._enqueue(task, kind="job", on_done=on_done, on_error=on_error, visible=True)
+        self._enqueue(task, kind="job", on_done=on_done, on_error=on_error, visible=not background)
 
     def close(self) -> None:
         """Stop polling and the worker thread, then close the client; idempotent."""

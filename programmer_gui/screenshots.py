@@ -5,12 +5,13 @@ a manual clock (pump time stands still unless this script moves it), with the
 programmer's clock fixed too and the time zone set to UTC, so the figures and
 dates in the images are the same on every run and every machine.
 
-Four sets: the screens of issue #6 (``01``-``09``); issue #12's (``11``-: the implant
+Five sets: the screens of issue #6 (``01``-``09``); issue #12's (``11``-: the implant
 record, a refill from 500 to 2000 mcg/mL with the bridge and its countdown); the part-2
 clinician pages
 (``21``-``29``), in a second session with a pump that has a history (a bolus
-and a refill in its log) so the trends have something to show; and the
-educator's window (``31``-), rendered by :mod:`programmer_gui.demo.educator_backend`.
+and a refill in its log) so the trends have something to show; the review's
+titration warnings (``30``); and the educator's window (``31``-), rendered by
+:mod:`programmer_gui.demo.educator_backend`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QEventLoop, QThread
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from programmer_gui.app import Programmer, apply_style, build
 from programmer_gui.controllers.alarms import AlarmsController
@@ -58,6 +59,8 @@ HISTORY_REFILL_DAY = 60
 SESSION_DAY = 75
 """The part-2 session: 75 days after the pump's start, 15 after a refill to 40 mL."""
 PART2_FIRST = 21
+TITRATION_FIRST = 30
+"""The review's titration warnings: a second change three hours after the first."""
 DOSING_TRUTH_FIRST = 11
 """Issue #12's screens: the implant record, a refill 500 -> 2000 mcg/mL with the bridge."""
 EDUCATOR_FIRST = 31
@@ -146,6 +149,7 @@ def _render_pages(target: Path) -> list[Path]:
         demo.close()
     paths += _render_dosing_truth(target)
     paths += _render_part2(target)
+    paths += _render_titration(target)
     # The educator's window needs the emulator: imported only here, like the demo pump.
     from programmer_gui.demo.educator_backend import (  # noqa: PLC0415
         render_educator_screenshots,
@@ -463,6 +467,48 @@ def _render_part2_session(
         raise ScreenshotError(f"could not write {path}")
     shooter.paths.append(path)
     return shooter.paths
+
+
+def _render_titration(target: Path) -> list[Path]:
+    """The review of a dose change three hours (by the pump's clock) after an earlier
+    programmer changed the dose: the titration warnings (30)."""
+    from programmer_gui.controllers.titration import TitrationWatch  # noqa: PLC0415
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    demo = DemoPump(manual_clock=True, start_pump_s=START_PUMP_S, name="screenshots-titration")
+    programmer = build(
+        timeout_s=0.3, retries=0, poll_interval_s=None, wall=lambda: float(START_PUMP_S + 3 * 3600)
+    )
+    try:
+        with PumpClient(demo.url, key=demo.key(Role.CLINICIAN), timeout_s=1.0) as client:
+            client.program(m.PrescriptionSpec.simple(430_000, concentration_ug_per_ml=2000))
+        demo.emulator.advance(3 * 3600)
+        window, link = programmer.window, programmer.link
+        window.resize(*WINDOW_SIZE)
+        window.show()
+        shooter = _Shooter(programmer, target, first=TITRATION_FIRST)
+        connect = programmer.connect
+        connect.demo_factory = lambda: demo
+        connect.start_demo()
+        _settle(lambda: link.latest is not None, "the first interrogation")
+        watch = _controller(programmer, "titration", TitrationWatch)
+        _settle(lambda: watch.up_to_date, "the event log for the titration warnings")
+        dose = _controller(programmer, "dose", DoseController)
+        window.show_page("dose")
+        dose.page.dose_edit.setText("500")
+        dose.page.dose_edit.textEdited.emit("500")
+        dose.open_review()
+        # The warnings are at the foot of the review: scroll down to them.
+        _settle(lambda: bool(programmer.review.page.warning_checks), "the review's warnings")
+        scroll = programmer.review.page.findChild(QScrollArea)
+        assert scroll is not None
+        scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+        shooter.shoot("dose-review-titration")
+        programmer.review.cancel()
+        return shooter.paths
+    finally:
+        programmer.close()
+        demo.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 from emulator.capture import Chunk, RingCapture
 from emulator.decode import Decoder, FrameEvent, format_event
 from emulator.emulator import Emulator
+from emulator.response_reading import read_response
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed
 from emulator.scenarios.loader import setup_for
@@ -594,6 +595,8 @@ class ScenarioRunner:
                 trace.check(key, exp.describe(), "unknown (nothing reported)", False)
                 continue
             trace.check(key, exp.describe(), format_quantity(actual, exp.kind), exp.matches(actual))
+        response = read_response(state)
+        onset, full_effect = response.onset_at_clock_s, response.full_effect_at_clock_s
         dates = {
             "low_reservoir_date": pump["low_reservoir_at_clock_s"],
             "empty_date": pump["empty_at_clock_s"],
@@ -601,6 +604,8 @@ class ScenarioRunner:
             "bridge_end": pump["bridge_end_clock_s"],
             "clock": pump["clock_s"],
             "delivering_since": pump["delivering_since_clock_s"],
+            "response_onset": onset,
+            "response_full_effect": full_effect,
         }
         for key, date in action.dates:
             actual_s = dates[key]
@@ -739,6 +744,10 @@ def _actual_quantity(key: str, state: dict[str, Any]) -> Fraction | None:
             if pump["delivering"]:
                 return Fraction(0)
             return Fraction(int(pump["clock_s"]) - int(pump["delivering_since_clock_s"]))
+        case "response":
+            return read_response(state).share
+        case "response_progress":
+            return read_response(state).progress
         case _:  # delivered: drug that reached the patient past the catheter tip
             return Fraction(repr(state["fluid_path"]["delivered_to_patient_ug"]))
 

@@ -116,6 +116,8 @@ _QUANTITY_FIELDS: dict[str, Kind] = {
     "patient_rate": Kind.DOSE_RATE,
     "patient_last_hour": Kind.DOSE,
     "not_delivering_for": Kind.DURATION,
+    "response": Kind.PERCENT,
+    "response_progress": Kind.PERCENT,
 }
 _DATE_FIELDS = (
     "low_reservoir_date",
@@ -124,6 +126,8 @@ _DATE_FIELDS = (
     "bridge_end",
     "clock",
     "delivering_since",
+    "response_onset",
+    "response_full_effect",
 )
 _FLAG_FIELDS = ("delivering", "bridging", "in_mri_field", "telemetry_mode")
 _ALARM_SET_FIELDS = ("alarms", "alarms_include", "alarms_absent", "silenced")

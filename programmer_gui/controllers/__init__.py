@@ -25,6 +25,7 @@ from programmer_gui.controllers import (
     refill,
     report,
     stop,
+    titration,
     trends,
 )
 
@@ -51,5 +52,6 @@ INSTALLERS: list[Installer] = [
     patient.install,
     trends.install,
     report.install,
+    titration.install,
 ]
 """Every workflow installer, in navigation order (part 2 appends its own)."""

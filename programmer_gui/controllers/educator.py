@@ -26,6 +26,7 @@ from programmer_gui.core.educator import (
     HOUR_S,
     LOW_RESERVOIR,
     SCENARIOS,
+    TITRATING_A_DOSE,
     BridgeComparison,
     EducatorBackend,
     EducatorError,
@@ -41,6 +42,12 @@ from programmer_gui.core.educator import (
     describe_elapsed,
     format_pump_time,
     low_reservoir_jump_s,
+)
+from programmer_gui.core.response import (
+    describe_tone,
+    response_markers,
+    risk_detail,
+    titration_lesson,
 )
 from programmer_gui.views.educator import EducatorWindow, add_educator_menu
 from programmer_gui.views.main_window import MainWindow
@@ -320,6 +327,9 @@ class EducatorController(QObject):
         last = (sample.pump_time_s - self.facts.start_pump_s) / DAY_S
         first = series.x_days[0] if len(series) else last
         self.view.plot.show_series(series, x_range=(max(first, last - window_s / DAY_S), last))
+        self.view.plot.show_markers(
+            response_markers(sample.response_changes, start_pump_s=self.facts.start_pump_s)
+        )
 
     def _show(self, sample: TrueSample) -> None:
         view = self.view
@@ -377,11 +387,10 @@ class EducatorController(QObject):
         view.truth_level.setText(
             f"{sample.patient_level_ng_per_ml:.0f} ng/mL ({share * 100:.0f} %)"
         )
+        view.truth_tone.setText(describe_tone(sample.muscle_tone))
         view.patient_badge.set_status(
             _RISK_SEVERITY[sample.patient_risk],
-            f"Patient: {sample.patient_risk.words}\n"
-            f"{share * 100:.0f} % of the established level "
-            f"({sample.reference_ng_per_ml:.0f} ng/mL)",
+            f"Patient: {sample.patient_risk.words}\n{risk_detail(sample)}",
         )
         view.fluid_path.set_path(sample.path, facts.dead_volume_nl)
 
@@ -389,6 +398,10 @@ class EducatorController(QObject):
             view.scenario_numbers.setText("\n".join(bridge_lesson(sample, facts)))
         elif self.scenario is LOW_RESERVOIR:
             view.scenario_numbers.setText(self._low_reservoir_numbers(sample))
+        elif self.scenario is TITRATING_A_DOSE:
+            view.scenario_numbers.setText(
+                "\n".join(titration_lesson(sample, start_pump_s=facts.start_pump_s))
+            )
         else:
             view.scenario_numbers.setText("")
 

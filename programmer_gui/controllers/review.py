@@ -63,6 +63,8 @@ class ReviewController(QObject):
             self.page, title, text, yes_text="Program pump"
         )
         """Asks before anything is sent (tests replace it)."""
+        self.annotate: Callable[[Review], Review] = lambda review: review
+        """Adds warnings to every review before it is shown (the titration watch sets it)."""
         self._current: _Presented | None = None
         connect_clicked(self.page.program_button, self.program)
         connect_clicked(self.page.cancel_button, self.cancel)
@@ -85,6 +87,7 @@ class ReviewController(QObject):
     ) -> None:
         """Show ``review``; ``on_programmed(snapshot)`` once the pump reports the new settings,
         ``on_cancel()`` if the clinician goes back. ``chart`` is shown above the warnings."""
+        review = self.annotate(review)
         self._current = _Presented(
             review=review,
             on_programmed=on_programmed,

@@ -31,6 +31,7 @@ from datetime import datetime, tzinfo
 from fractions import Fraction
 from typing import Final, Protocol
 
+from programmer_gui.core.response import TITRATION_STEPS, TITRATION_TITLE, ResponseChange
 from protocol import messages as m
 from protocol.codec import Deframer
 from protocol.enums import AlarmClass, AlarmCode, BolusKind, Flags, Op
@@ -66,6 +67,7 @@ __all__ = [
     "ROUTINE_OPS",
     "SCENARIOS",
     "SPEED_FACTORS",
+    "TITRATING_A_DOSE",
     "BridgeCase",
     "BridgeCaseKind",
     "BridgeComparison",
@@ -373,8 +375,16 @@ class TrueSample:
     overdose_above_ng_per_ml: float
     patient_risk: PatientRisk
     faults: FaultState
+    patient_response_ng_per_ml: float | None = None
+    """The response: the level the patient's tone reflects now (lags the level); None when
+    the model gives none."""
+    muscle_tone: float | None = None
+    """Ashworth-like tone 0-4 of the patient model (a teaching aid)."""
+    response_changes: tuple[ResponseChange, ...] = ()
+    """The latest changes of the prescribed dose with their forecast milestones."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "response_changes", tuple(self.response_changes))
         for name in ("pump_time_s", "clock_s", "reservoir_nl", "capacity_nl", "alarm_volume_nl"):
             _require_int(name, getattr(self, name))
         for name in (
@@ -385,6 +395,9 @@ class TrueSample:
             "overdose_above_ng_per_ml",
         ):
             _require_real(name, getattr(self, name))
+        for name in ("patient_response_ng_per_ml", "muscle_tone"):
+            if getattr(self, name) is not None:
+                _require_real(name, getattr(self, name))
         if not isinstance(self.patient_risk, PatientRisk):
             raise EducatorValueError(f"patient_risk must be a PatientRisk: {self.patient_risk!r}")
         object.__setattr__(self, "path", tuple(self.path))
@@ -762,7 +775,9 @@ BRIDGE: Final = Scenario(
 BRIDGE_BOLUS: Final = BRIDGE
 """The old name of :data:`BRIDGE` (the lesson is no longer about a bolus)."""
 
-SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE)
+TITRATING_A_DOSE: Final = Scenario(key="titration", title=TITRATION_TITLE, steps=TITRATION_STEPS)
+
+SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE, TITRATING_A_DOSE)
 
 
 def low_reservoir_jump_s(sample: TrueSample) -> int | None:
@@ -790,6 +805,8 @@ class PlotSeries:
     patient_level_ng_per_ml: tuple[float, ...] = ()
     withdrawal_below_ng_per_ml: tuple[float, ...] = ()
     overdose_above_ng_per_ml: tuple[float, ...] = ()
+    patient_response_ng_per_ml: tuple[float, ...] = ()
+    """NaN where the model gave none."""
 
     def __len__(self) -> int:
         return len(self.x_days)
@@ -860,6 +877,10 @@ class SampleHistory:
             patient_level_ng_per_ml=tuple(s.patient_level_ng_per_ml for s in samples),
             withdrawal_below_ng_per_ml=tuple(s.withdrawal_below_ng_per_ml for s in samples),
             overdose_above_ng_per_ml=tuple(s.overdose_above_ng_per_ml for s in samples),
+            patient_response_ng_per_ml=tuple(
+                nan if s.patient_response_ng_per_ml is None else s.patient_response_ng_per_ml
+                for s in samples
+            ),
         )
 
 

@@ -49,6 +49,8 @@ from programmer_gui.core.educator import (
     WireChunk,
     WireDirection,
 )
+from programmer_gui.core.response import ResponseChange
+from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, BolusKind, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
@@ -282,6 +284,9 @@ class EmulatorEducatorBackend:
             withdrawal_below_ng_per_ml=reference * facts.withdrawal_threshold_permille / 1000,
             overdose_above_ng_per_ml=reference * facts.overdose_threshold_permille / 1000,
             patient_risk=PatientRisk(patient["state"]),
+            patient_response_ng_per_ml=float(patient["response_ng_per_ml"]),
+            muscle_tone=float(patient["tone"]),
+            response_changes=tuple(ResponseChange(**change) for change in patient["changes"]),
             faults=FaultState(
                 motor_stall=any(
                     a["code"] == AlarmCode.MOTOR_STALL.name and a["condition_present"]
@@ -516,6 +521,55 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         window.motor_stall.click()
         controller.step(18 * 3600, samples=72)
         shoot(window, "motor-stall")
+        window.close()
+        window.deleteLater()
+
+    # Titrating a dose: three daily +20 % steps, each judged at its full effect, from a
+    # patient settled on a simple 400 mcg/day for two days before the window opens...
+    emulator = Emulator.single(
+        preset="demo",
+        manual_clock=True,
+        start_pump_s=SCREENSHOT_START_PUMP_S - 2 * 86_400,
+        random_bytes=random.Random(17).randbytes,
+    )
+    url = emulator.register_inproc()
+    with emulator:
+        with clinician(url) as pump:
+            pump.program(m.PrescriptionSpec.simple(400 * 1000, concentration_ug_per_ml=2000))
+        emulator.advance(2 * 86_400)
+        backend = EmulatorEducatorBackend(emulator, wall_clock=lambda: 0.0)
+        window = open_educator_window(backend, tz=UTC)
+        window.resize(*SCREENSHOT_SIZE)
+        controller = window.findChild(EducatorController)
+        assert controller is not None
+        controller.set_speed(SpeedSetting.stopped(10_000))
+        controller.select_scenario("titration")
+        with clinician(url) as pump:
+            controller.step(6 * 3600, samples=24)
+            for dose in (480, 576, 691):
+                pump.program(m.PrescriptionSpec.simple(dose * 1000, concentration_ug_per_ml=2000))
+                controller.step(24 * 3600, samples=96)
+        controller.step(6 * 3600, samples=24)
+        shoot(window, "titration-lesson")
+        window.close()
+        window.deleteLater()
+
+    # ...and two changes stacked in one afternoon.
+    emulator, backend, url = world()
+    with emulator:
+        window = open_educator_window(backend, tz=UTC)
+        window.resize(*SCREENSHOT_SIZE)
+        controller = window.findChild(EducatorController)
+        assert controller is not None
+        controller.set_speed(SpeedSetting.stopped(10_000))
+        controller.select_scenario("titration")
+        with clinician(url) as pump:
+            controller.step(26 * 3600 + 1800, samples=106)  # to 13:00 the next day
+            for dose in (480, 576):  # at 13:00 and 16:00
+                pump.program(m.PrescriptionSpec.simple(dose * 1000, concentration_ug_per_ml=2000))
+                controller.step(3 * 3600, samples=12)
+        controller.step(33 * 3600, samples=132)
+        shoot(window, "stacked-changes")
         window.close()
         window.deleteLater()
     settle()

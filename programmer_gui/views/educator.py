@@ -52,6 +52,7 @@ from programmer_gui.core.educator import (
     Scenario,
     TonePattern,
 )
+from programmer_gui.core.response import MarkerKind, ResponseMarker
 from programmer_gui.views.inspector import InspectorView
 from programmer_gui.views.widgets import (
     BASE_POINT_SIZE,
@@ -202,10 +203,17 @@ class LivePlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.setAccessibleName("Live plot of the true state against pump time")
         self.reservoir = self._plot(0, "Reservoir (true volume)", "mL")
         self.tip = self._plot(1, "Drug concentration: reservoir vs catheter tip", "mcg/mL")
-        self.patient = self._plot(2, "Patient's spinal-fluid level (teaching model)", "ng/mL")
+        self.patient = self._plot(
+            2, "Patient: spinal-fluid level and response (teaching model)", "ng/mL"
+        )
         self.patient.setLabel("bottom", "pump time since the start")
         self.tip.setXLink(self.reservoir)
         self.patient.setXLink(self.reservoir)
+        # The patient plot carries two curves and the change / onset / full-effect lines:
+        # it gets the room of the other two together.
+        self.ci.layout.setRowStretchFactor(0, 1)
+        self.ci.layout.setRowStretchFactor(1, 1)
+        self.ci.layout.setRowStretchFactor(2, 2)
 
         dash = Qt.PenStyle.DashLine
         self.reservoir_curve = self.reservoir.plot(
@@ -233,6 +241,12 @@ class LivePlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             brush=pg.mkBrush(*_OVERDOSE_BRUSH),
         )
         self.level_curve = self.patient.plot(name="level", pen=pg.mkPen("#111111", width=3))
+        self.response_curve = self.patient.plot(
+            name="response (what the tone reflects; lags the level)",
+            pen=pg.mkPen("#1e8a3c", width=3),
+        )
+        self.markers: list[pg.InfiniteLine] = []
+        """The change / onset / full-effect lines now drawn on the patient plot."""
         for plot in (self.reservoir, self.tip, self.patient):
             plot.enableAutoRange(axis="y", enable=False)
         self.reservoir.enableAutoRange(axis="x", enable=False)
@@ -272,6 +286,10 @@ class LivePlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.withdrawal_band.setData(x, np.asarray(series.withdrawal_below_ng_per_ml, dtype=float))
         self.overdose_band.setData(x, overdose)
         self.level_curve.setData(x, level)
+        response = np.asarray(series.patient_response_ng_per_ml, dtype=float)
+        self.response_curve.setData(
+            x if len(response) == len(x) else [], response, connect="finite"
+        )
         # Head room above the data keeps the legends (top left) off the curves.
         self.reservoir.setYRange(0, _top(series.reservoir_ml, 1.35), padding=0)
         self.tip.setYRange(
@@ -282,12 +300,63 @@ class LivePlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             padding=0,
         )
         self.patient.setYRange(
-            0, max(_top(overdose, 1.45), _top(series.patient_level_ng_per_ml, 1.3)), padding=0
+            0,
+            max(
+                _top(overdose, 1.45),
+                _top(series.patient_level_ng_per_ml, 1.3),
+                _top(series.patient_response_ng_per_ml, 1.3),
+            ),
+            padding=0,
         )
         low, high = x_range
         if not high > low:
             high = low + 1 / 24
         self.reservoir.setXRange(low, high, padding=0.01)
+
+    def show_markers(self, markers: Sequence[ResponseMarker]) -> None:
+        """Vertical lines on the patient plot: each dose change, then its onset and full
+        effect (dotted and grey once superseded by a later change)."""
+        for line in self.markers:
+            self.patient.removeItem(line)
+        self.markers = []
+        for marker in markers:
+            colour = "#8a8a8a" if marker.superseded else _MARKER_COLOURS[marker.kind]
+            style = Qt.PenStyle.DotLine if marker.superseded else _MARKER_STYLES[marker.kind]
+            anchor = (1.0, 0.5) if marker.label_left else (0.0, 0.5)
+            line = pg.InfiniteLine(
+                pos=marker.x_days,
+                angle=90,
+                movable=False,
+                pen=pg.mkPen(colour, width=2, style=style),
+                label=marker.label,
+                labelOpts={
+                    "position": _MARKER_LABEL_HEIGHTS[marker.kind],
+                    "color": colour,
+                    "fill": pg.mkBrush(255, 255, 255, 200),
+                    "anchors": [anchor, anchor],
+                },
+            )
+            self.patient.addItem(line)
+            self.markers.append(line)
+
+
+_MARKER_COLOURS = {
+    MarkerKind.CHANGE: "#444444",
+    MarkerKind.ONSET: "#1e8a3c",
+    MarkerKind.FULL_EFFECT: "#0f5a26",
+}
+_MARKER_STYLES = {
+    MarkerKind.CHANGE: Qt.PenStyle.SolidLine,
+    MarkerKind.ONSET: Qt.PenStyle.DashLine,
+    MarkerKind.FULL_EFFECT: Qt.PenStyle.DashDotLine,
+}
+_MARKER_LABEL_HEIGHTS = {
+    MarkerKind.CHANGE: 0.55,
+    MarkerKind.ONSET: 0.47,
+    MarkerKind.FULL_EFFECT: 0.39,
+}
+"""Labels at different heights (below the legends), so those of lines close together do not
+overlap."""
 
 
 def _top(values: Sequence[float] | np.ndarray, headroom: float) -> float:
@@ -618,6 +687,11 @@ class EducatorWindow(QWidget):
         self.truth_tip = _figure(box)
         self.truth_reaching = _figure(box)
         self.truth_level = _figure(box)
+        self.truth_tone = _figure(box)
+        self.truth_tone.setToolTip(
+            "Ashworth-like muscle tone of the patient model, 0 (normal or low) to 4 (rigid): "
+            "a teaching aid, not a clinical score"
+        )
         self.patient_badge = StatusBadge(box)
         self.patient_badge.setMinimumWidth(250)
         self.fluid_path = FluidPathBar(box)
@@ -627,24 +701,31 @@ class EducatorWindow(QWidget):
             "Drug at the catheter tip",
             "Reaching the patient",
             "Spinal-fluid level",
+            "Tone (teaching aid)",
         )
-        figures = (self.truth_reservoir, self.truth_tip, self.truth_reaching, self.truth_level)
+        figures = (
+            self.truth_reservoir,
+            self.truth_tip,
+            self.truth_reaching,
+            self.truth_level,
+            self.truth_tone,
+        )
         for column, (caption, figure) in enumerate(zip(captions, figures, strict=True)):
             label = QLabel(caption, box)
             label.setBuddy(figure)
             grid.addWidget(label, 0, column)
             grid.addWidget(figure, 1, column)
-        grid.addWidget(self.patient_badge, 0, 4, 2, 1)
+        grid.addWidget(self.patient_badge, 0, 5, 2, 1)
         grid.addWidget(QLabel("Tubing and catheter now:", box), 2, 0)
-        grid.addWidget(self.fluid_path, 2, 1, 1, 4)
+        grid.addWidget(self.fluid_path, 2, 1, 1, 5)
         # The alarm tone: what the patient hears, in words and as a drawn pattern.
         self.tone_badge = StatusBadge(box)
         self.tone_strip = ToneStrip(box)
         self.tone_strip.setToolTip("The tone pattern, not to scale: tones, then the silence")
         grid.addWidget(QLabel("Alarm tone (patient hears):", box), 3, 0)
         grid.addWidget(self.tone_badge, 3, 1, 1, 2)
-        grid.addWidget(self.tone_strip, 3, 3, 1, 2)
-        grid.setColumnStretch(4, 1)
+        grid.addWidget(self.tone_strip, 3, 3, 1, 3)
+        grid.setColumnStretch(5, 1)
         return box
 
     # -- filling in ---------------------------------------------------------------------------

@@ -316,3 +316,32 @@ def test_it_runs_under_xdist_with_a_pump_per_worker(pytester: pytest.Pytester) -
     result.stdout.fnmatch_lines(["*FAIL daily_dose: expected 150 mcg/day*"])
     cases = list(ET.parse(pytester.path / "out.xml").iter("testcase"))
     assert len(cases) == 8
+
+
+def test_the_fixture_reads_the_patients_response(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        from protocol import messages as m
+
+        def test_onset_reached_by_a_time(virtual_pump, pump_client):
+            before = virtual_pump.response()
+            assert before.share == 1 or abs(before.share - 1) < 1e-6
+            assert before.progress is None and before.onset_at_clock_s is None
+            assert abs(before.tone - 1.5) < 1e-6
+            # 100 -> 120 mcg/day of the default 500 mcg/mL drug
+            pump_client.program(m.PrescriptionSpec.simple(120_000, concentration_ug_per_ml=500))
+            changed = virtual_pump.now_s
+            reading = virtual_pump.response()
+            assert reading.progress == 0
+            # domain.md: onset within 4-8 h, full effect within 20-48 h of a rate change.
+            assert changed + 4 * 3600 <= reading.onset_at_clock_s <= changed + 8 * 3600
+            assert changed + 20 * 3600 <= reading.full_effect_at_clock_s <= changed + 48 * 3600
+            virtual_pump.advance(reading.onset_at_clock_s - changed)
+            assert abs(virtual_pump.response().progress - 0.25) < 0.005
+            virtual_pump.advance("1d")
+            later = virtual_pump.response()
+            assert later.progress > 0.9 and later.tone < before.tone
+        """
+    )
+    result = run(pytester, "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -19,6 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from emulator.emulator import Emulator
 from programmer_gui.app import Programmer, build
+from programmer_gui.controllers.titration import TitrationWatch
 from programmer_gui.link import PumpLink
 from tests.support import T0
 
@@ -135,6 +136,14 @@ def link(qtbot: QtBot, programmer_clock: ProgrammerClock) -> Iterator[PumpLink]:
         pump_link.close()
 
 
+def wait_for_titration_history(qtbot: QtBot, programmer: Programmer) -> None:
+    """Until the titration watch has read the pump's event log up to its latest
+    prescription (so a review's titration warnings do not depend on timing)."""
+    watch = programmer.controllers["titration"]
+    assert isinstance(watch, TitrationWatch)
+    qtbot.waitUntil(lambda: watch.up_to_date, timeout=5_000)
+
+
 @pytest.fixture
 def programmer(
     qtbot: QtBot, demo_world: DemoWorld, programmer_clock: ProgrammerClock
@@ -156,6 +165,7 @@ def programmer(
         with qtbot.waitSignal(built.link.snapshot, timeout=5_000):
             built.connect.page.url_edit.setText(demo_world.url)
             built.connect.connect_pump()
+        wait_for_titration_history(qtbot, built)
         yield built
     finally:
         built.link.close()

@@ -17,6 +17,7 @@ from programmer_gui.core.educator import (
     HOUR_S,
     LOW_RESERVOIR,
     SCENARIOS,
+    TITRATING_A_DOSE,
     EducatorValueError,
     EntryKind,
     FaultState,
@@ -171,7 +172,11 @@ def test_low_reservoir_jump() -> None:
     assert low_reservoir_jump_s(sample()) == 140 * DAY_S + 60
     assert low_reservoir_jump_s(sample(active_alarms=(AlarmCode.LOW_RESERVOIR,))) is None
     assert low_reservoir_jump_s(sample(low_reservoir_at_clock_s=None)) is None
-    assert {s.key for s in SCENARIOS} == {LOW_RESERVOIR.key, BRIDGE_BOLUS.key}
+    assert {s.key for s in SCENARIOS} == {
+        LOW_RESERVOIR.key,
+        BRIDGE_BOLUS.key,
+        TITRATING_A_DOSE.key,
+    }
     assert all(len(s.steps) >= 3 for s in SCENARIOS)
 
 

@@ -23,6 +23,7 @@ from programmer_gui.core.educator import (
     WireDirection,
 )
 from programmer_gui.demo.educator_backend import LINK_NOISE_CORRUPT, EmulatorEducatorBackend
+from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, BolusKind, Role
 from protocol.errors import LinkTimeout
@@ -71,6 +72,30 @@ def test_facts_and_the_first_sample(world: tuple[Emulator, EmulatorEducatorBacke
     assert s.overdose_above_ng_per_ml == pytest.approx(2.0 * s.reference_ng_per_ml)
     assert s.faults.battery_permille == 700
     assert s.tone is None and s.active_alarms == ()
+    assert s.patient_response_ng_per_ml == pytest.approx(s.patient_level_ng_per_ml)
+    assert s.muscle_tone == pytest.approx(1.5)
+    assert s.response_changes == ()
+
+
+def test_a_dose_change_reaches_the_sample_with_its_milestones(
+    world: tuple[Emulator, EmulatorEducatorBackend, str],
+) -> None:
+    _, backend, url = world
+    with client(url) as pump:
+        pump.program(m.PrescriptionSpec.simple(480 * 1000, concentration_ug_per_ml=2000))
+    s = backend.step(HOUR_S)[-1]
+    (change,) = s.response_changes
+    assert change.at_s == T0
+    assert change.to_ug_per_day == 480
+    assert change.onset_at_s is not None and change.full_effect_at_s is not None
+    assert 4 * HOUR_S <= change.onset_at_s - T0 <= 8 * HOUR_S
+    assert 20 * HOUR_S <= change.full_effect_at_s - T0 <= 48 * HOUR_S
+    assert change.start_response_ng_per_ml == pytest.approx(
+        s.reference_ng_per_ml * 397.5 / 480, rel=0.01
+    )
+    assert change.final_response_ng_per_ml == pytest.approx(s.reference_ng_per_ml, rel=1e-3)
+    assert s.patient_response_ng_per_ml is not None
+    assert s.patient_response_ng_per_ml < s.patient_level_ng_per_ml
 
 
 def test_steps_sample_inside_and_speed_round_trips(

@@ -23,6 +23,7 @@ from programmer_gui.demo.educator_backend import (
 )
 from programmer_gui.views.educator import EducatorWindow
 from programmer_gui.views.widgets import Severity
+from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, Role
 from protocol.units import ml_to_nl
@@ -241,6 +242,42 @@ def test_the_bridge_lesson_shows_the_three_cases_and_the_old_drug_in_the_path(
     assert (tip[-1], reservoir[-1]) == (2000, 500)
 
 
+def test_the_titration_lesson_marks_onset_and_full_effect_on_the_response(
+    qtbot: QtBot, opened: Opened
+) -> None:
+    window = opened.window
+    qtbot.mouseClick(window.scenario_buttons["titration"], Qt.MouseButton.LeftButton)
+    assert window.scenario_title.text() == "Titrating a dose"
+    assert "No dose change yet" in window.scenario_numbers.text()
+    assert window.truth_tone.text() == "1.5 of 4"
+    with PumpClient(
+        opened.url, key=DEMO_KEYS[Role.CLINICIAN], random_bytes=random.Random(1).randbytes
+    ) as pump:
+        pump.program(m.PrescriptionSpec.simple(480 * 1000, concentration_ug_per_ml=2000))
+    qtbot.mouseClick(window.step_day, Qt.MouseButton.LeftButton)
+    # One change: its line, then onset (~5 h) and full effect (~24 h), none superseded.
+    markers = [(line.label.format, line.value()) for line in window.plot.markers]
+    assert [label for label, _ in markers] == [
+        "397 \u2192 480 mcg/day (+21 %)",
+        "onset",
+        "full effect",
+    ]
+    change_x, onset_x, full_x = (x for _, x in markers)
+    assert 4 / 24 < onset_x - change_x < 8 / 24
+    assert 20 / 24 < full_x - change_x < 1
+    # The response is drawn beside the level, and lags it.
+    x, level = window.plot.level_curve.getData()
+    _, response = window.plot.response_curve.getData()
+    assert x is not None and level is not None and response is not None
+    assert len(response) == len(level)
+    first_hour = next(i for i, t in enumerate(x) if t >= change_x + 1 / 24)
+    assert level[first_hour] > response[first_hour]
+    text = window.scenario_numbers.text()
+    assert text.startswith("Last change: 397 \u2192 480 mcg/day (+21 %)")
+    assert "full effect (90 %)" in text
+    assert float(window.truth_tone.text().split()[0]) < 1.5
+
+
 def status_session(url: str) -> None:
     with PumpClient(
         url, key=DEMO_KEYS[Role.CLINICIAN], random_bytes=random.Random(2).randbytes
@@ -277,6 +314,8 @@ def test_the_screenshots_render(qapp: QApplication, tmp_path: Path) -> None:
         "33-educator-inspector.png",
         "34-educator-low-reservoir-alarm.png",
         "35-educator-motor-stall.png",
+        "36-educator-titration-lesson.png",
+        "37-educator-stacked-changes.png",
     ]
     for path in paths:
         image = QImage(str(path))

@@ -237,6 +237,21 @@ def test_busy_changed_brackets_a_job(qtbot: QtBot, demo_world: DemoWorld, link: 
     assert busy == [True, False]
 
 
+def test_a_background_job_runs_without_making_the_link_busy(
+    qtbot: QtBot, demo_world: DemoWorld, link: PumpLink
+) -> None:
+    connect(qtbot, link, demo_world.url)
+    busy: list[bool] = []
+    link.busy_changed.connect(busy.append)
+    results: list[int] = []
+    link.submit(
+        lambda client: client.read_clock(), on_done=results.append, refresh=False, background=True
+    )
+    assert not link.busy
+    qtbot.waitUntil(lambda: bool(results), timeout=WAIT_MS)
+    assert busy == []
+
+
 def test_close_stops_the_worker_and_refuses_new_jobs(
     qtbot: QtBot, demo_world: DemoWorld, programmer_clock: ProgrammerClock
 ) -> None:

@@ -34,6 +34,7 @@ EXPECTED = [
     "27-patient.png",
     "28-trends.png",
     "29-report.png",
+    "30-dose-review-titration.png",
 ]
 REPORT_PAGE_SIZE = (992, 1403)
 """A4 at 120 dpi."""

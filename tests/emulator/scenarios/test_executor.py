@@ -220,3 +220,27 @@ def test_pump_time_is_shown_since_the_start_with_the_time_of_day() -> None:
     assert format_clock(1_789_977_600 + 86_400 * 84 + 86_399, 1_789_977_600) == (
         "+84d 23:59:59 (07:59Z)"
     )
+
+
+def test_the_response_can_be_asserted_at_a_time_and_its_onset_by_a_time() -> None:
+    before = run("  - expect: {response: 100 % ± 0.1 %, response_onset: none}\n")
+    assert before.passed
+    unknown = run("  - expect: {response_progress: 0 %}\n")
+    (check,) = unknown.steps[0].checks
+    assert (check.passed, check.actual) == (False, "unknown (nothing reported)")
+    result = run(
+        "  - program: {simple: 120 mcg/day}\n"
+        "  - expect:\n"
+        "      response_onset: <= now + 8h\n"
+        "      response_full_effect: now + 23h 51min ± 2min\n"
+        "  - advance: 6h\n"
+        "  - expect: {response_progress: '> 25 %'}\n"
+        "  - expect: {response: 95 %, response_onset: '> now'}\n"
+    )
+    assert [s.status for s in result.steps[:4]] == [StepStatus.PASSED] * 4
+    last = result.steps[4]
+    assert last.status is StepStatus.FAILED
+    response, onset = last.checks
+    assert response.what == "response" and not response.passed
+    assert response.actual.endswith("%")
+    assert onset.what == "response_onset" and not onset.passed  # already reached

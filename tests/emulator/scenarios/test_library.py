@@ -39,6 +39,7 @@ STORIES = {
     "emergency_pump_ran_empty",
     "emergency_motor_stall_overnight",
     "emergency_mri_last_week_without_check",
+    "titration_response",
 }
 FILES = sorted(LIBRARY.glob(f"*{SUFFIX}"))
 
