@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from programmer_gui.core import CoreError
+from programmer_gui.core.alarms import in_clinical_words
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
 from protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, ProgrammingError, PumpClient
@@ -102,7 +103,7 @@ def describe_error(error: BaseException) -> str:
         return f"The link to the pump was lost ({error})."
     if isinstance(error, NakError):
         phrase = _NAK_PHRASES.get(error.code, error.code.name.replace("_", " ").lower())
-        reason = f": {error.reason}" if error.reason else ""
+        reason = f": {in_clinical_words(error.reason)}" if error.reason else ""
         return f"The pump refused: {phrase}{reason}."
     if isinstance(error, ProgrammingError):
         return f"The pump did not confirm the change: {error}."

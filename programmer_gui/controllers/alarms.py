@@ -18,6 +18,7 @@ from programmer_gui.core.alarms import (
     ALARM_VOLUME,
     GUIDE,
     TONES,
+    AlarmRow,
     TonePattern,
     alarm_rows,
     build_alarm_volume_review,
@@ -27,19 +28,20 @@ from programmer_gui.core.alarms import (
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
-from programmer_gui.views.alarms import AlarmsPage
+from programmer_gui.link import PumpLink, describe_error
+from programmer_gui.views.alarms import AlarmsPage, without_symbol
 from programmer_gui.views.main_window import MainWindow
-from programmer_gui.views.widgets import Severity, connect_clicked
+from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
 from protocol import units
 from protocol.client import PumpClient
-from protocol.enums import AlarmClass, AlarmCode
+from protocol.enums import AlarmClass, AlarmCode, ErrorCode
 from protocol.errors import NakError
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 TONE_TICK_MS = 50
+PAST = {"silence": "silenced", "clear": "cleared"}
 
 
 def sound_backend_available() -> bool:
@@ -67,6 +69,10 @@ class AlarmsController(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(TONE_TICK_MS)
         self.timer.timeout.connect(self.tone_tick)
+        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
+            self.page, title, text, yes_text=title, no_text="&Go back (do nothing)"
+        )
+        """Asks before an alarm is silenced or cleared, naming it (tests replace it)."""
         page = self.page
         connect_clicked(page.silence_button, lambda: self._alarm_job("silence"))
         connect_clicked(page.clear_button, lambda: self._alarm_job("clear"))
@@ -89,13 +95,28 @@ class AlarmsController(QObject):
     # -- the list -----------------------------------------------------------------------------
 
     def on_snapshot(self, snapshot: PumpSnapshot) -> None:
+        before = self.snapshot
         self.snapshot = snapshot
         selected = self.selected_code()
         rows = alarm_rows(snapshot)
+        known = set() if before is None else {a.code for a in before.alarms}
+        raised_critical = [
+            r
+            for r, row in enumerate(rows)
+            if row.alarm_class is AlarmClass.CRITICAL and row.code not in known
+        ]
         self.page.set_alarms(rows)
-        for r, row in enumerate(rows):
-            if row.code is selected:
-                self.page.table.selectRow(r)
+        on_noncritical = any(
+            row.code is selected and row.alarm_class is AlarmClass.NON_CRITICAL for row in rows
+        )
+        if raised_critical and (selected is None or on_noncritical):
+            # A new critical alarm takes the selection: a click or key meant for the row that
+            # was selected must not act on a less urgent alarm.
+            self.page.table.selectRow(raised_critical[0])
+        else:
+            for r, row in enumerate(rows):
+                if row.code is selected:
+                    self.page.table.selectRow(r)
         self.page.volume_now.setText(units.format_volume_nl(snapshot.status.alarm_volume_nl))
         self._update_buttons()
         self._update_volume()
@@ -116,6 +137,16 @@ class AlarmsController(QObject):
         if code is None:
             return
         title = GUIDE[code].title
+        row = self._row(code)
+        raised = "" if row is None else f", raised {row.raised}"
+        kind = "" if row is None else f"{without_symbol(row.class_text).lower()} "
+        question = f"{what.capitalize()} the {kind}alarm \u201c{title}\u201d{raised}?" + (
+            "\n\nThe tone stops; the alarm stays in the list until its condition is gone."
+            if what == "silence"
+            else "\n\nThe pump clears it only if its condition is gone."
+        )
+        if not self.confirm(f"&{what.capitalize()} \u201c{title}\u201d", question):
+            return
 
         def job(client: PumpClient) -> None:
             if what == "silence":
@@ -135,14 +166,24 @@ class AlarmsController(QObject):
             self.page.message.set_status(Severity.OK, f"{action}: {title}.")
 
         def failed(error: Exception) -> None:
-            if isinstance(error, NakError):
+            if isinstance(error, NakError) and error.code is ErrorCode.CONDITION_PERSISTS:
                 self.page.message.set_status(
-                    Severity.CRITICAL, f"The pump refused to {what} {title}: {error.reason}."
+                    Severity.CRITICAL,
+                    f"The pump refused to {what} \u201c{title}\u201d: its condition is still "
+                    f"present. {GUIDE[code].what_to_do}",
                 )
             else:
-                self.page.message.set_status(Severity.CRITICAL, f"Not done: {error}")
+                self.page.message.set_status(
+                    Severity.CRITICAL,
+                    f"\u201c{title}\u201d was not {PAST[what]}: {describe_error(error)}",
+                )
 
         self.link.submit(job, on_done=done, on_error=failed, refresh=True)
+
+    def _row(self, code: AlarmCode) -> AlarmRow | None:
+        if self.snapshot is None:
+            return None
+        return next((r for r in alarm_rows(self.snapshot) if r.code is code), None)
 
     # -- alarm volume ---------------------------------------------------------------------------
 

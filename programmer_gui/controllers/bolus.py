@@ -64,8 +64,14 @@ class BolusController(QObject):
         self.snapshot: PumpSnapshot | None = None
         self.plan: BolusPlan | None = None
         self.started_volume_nl: int | None = None
+        self.started_text: str | None = None
+        """The success shown while the bolus started here runs (None: none started)."""
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page, title, text, yes_text="Cancel the bolus"
+            self.page,
+            title,
+            text,
+            yes_text="&Stop the bolus now",
+            no_text="&Keep the bolus running",
         )
         page = self.page
         for edit in (page.dose_edit, page.duration_edit, page.length_edit):
@@ -130,6 +136,22 @@ class BolusController(QObject):
         if snapshot is None or snapshot.prescription is None:
             page.message.set_status(Severity.INFO, "Interrogate the pump (clinician role) first.")
             return
+        running = progress(snapshot.status) is not None
+        if not running:
+            self.started_text = None
+        if (
+            running
+            and therapeutic_kind
+            and not (page.dose_edit.text().strip() or page.duration_edit.text().strip())
+        ):
+            # The bolus just started is a success, shown with its progress below; a new
+            # one is refused only once the clinician starts typing it.
+            page.message.set_status(
+                Severity.OK if self.started_text else Severity.INFO,
+                self.started_text
+                or "A bolus is running (see below): a new one can be reviewed once it ends.",
+            )
+            return
         try:
             if therapeutic_kind:
                 dose = DOSE.parse(page.dose_edit.text())
@@ -186,6 +208,13 @@ class BolusController(QObject):
 
         def programmed(after: PumpSnapshot) -> None:
             self.started_volume_nl = plan.volume_nl
+            self.started_text = (
+                "Started and confirmed by the pump: "
+                f"{review.action.description.removeprefix('Start ')}. "
+                "Its progress is shown below."
+            )
+            self.page.dose_edit.clear()
+            self.page.duration_edit.clear()
             self.on_snapshot(after)
             self.window.show_page("bolus")
 

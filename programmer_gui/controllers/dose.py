@@ -43,7 +43,11 @@ class DoseController(QObject):
         self.page = DosePage()
         self.change: DoseChange | None = None
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page, title, text, yes_text="Yes, the value is correct"
+            self.page,
+            title,
+            text,
+            yes_text="&Yes, the value is correct",
+            no_text="&No, go back and correct it",
         )
         """Asks when a value is 10x or a tenth of the current one (tests replace it)."""
         self._touched = False

@@ -157,7 +157,7 @@ class HomeController(QObject):
         self.record = record
         self.page = HomePage()
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page, title, text, yes_text="Set the clock"
+            self.page, title, text, yes_text="&Set the clock", no_text="&Keep the pump clock"
         )
         """Asks before the clock is set (tests replace it)."""
         connect_clicked(self.page.interrogate_button, link.interrogate)
@@ -168,9 +168,8 @@ class HomeController(QObject):
                 self.page,
                 title,
                 text,
-                yes_text="Cancel the bridge",
-                no_text="Keep the bridge",
-                default_yes=False,
+                yes_text="Cancel the &bridge",
+                no_text="&Keep the bridge",
             )
         )
         """Asks before the bridge is cancelled; the default button keeps it (tests replace

@@ -56,7 +56,11 @@ class RefillController(QObject):
         self.page = RefillPage()
         self.workflow: RefillWorkflow | None = None
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page, title, text, yes_text="Yes, the value is correct"
+            self.page,
+            title,
+            text,
+            yes_text="&Yes, the value is correct",
+            no_text="&No, go back and correct it",
         )
         """Asks when a new dose is 10x or a tenth of the current one (tests replace it)."""
         page = self.page

@@ -50,6 +50,12 @@ class _Presented:
     done: bool = False
 
 
+PROGRAMMING_STAYS = (
+    "Sent: wait for the pump's answer (Cancel and the other pages are back once it has answered)."
+)
+"""While programming runs, Cancel cannot recall what was sent; the page says so."""
+
+
 class ReviewController(QObject):
     """Shows reviews and programs the pump from them."""
 
@@ -60,11 +66,20 @@ class ReviewController(QObject):
         self.record = record
         self.page = ReviewPage()
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page, title, text, yes_text="Program pump"
+            self.page, title, text, yes_text="&Program pump", no_text="&Go back (change nothing)"
         )
         """Asks before anything is sent (tests replace it)."""
         self.annotate: Callable[[Review], Review] = lambda review: review
         """Adds warnings to every review before it is shown (the titration watch sets it)."""
+        self.confirm_leave: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
+            self.page,
+            title,
+            text,
+            yes_text="&Discard the change",
+            no_text="&Stay on the review",
+        )
+        """Asks before a pending review is left for another page (tests replace it)."""
+        window.leave_guards.append(self._may_leave)
         self._current: _Presented | None = None
         connect_clicked(self.page.program_button, self.program)
         connect_clicked(self.page.cancel_button, self.cancel)
@@ -112,6 +127,8 @@ class ReviewController(QObject):
         page.program_button.show()
         self._update_program_button()
         self.window.show_page("review")
+        # Every review opens at its title, never at the previous review's scroll position.
+        page.scroll_area.verticalScrollBar().setValue(0)
         if page.warning_checks:
             page.warning_checks[0].setFocus()
         else:
@@ -127,11 +144,13 @@ class ReviewController(QObject):
         page = self.page
         if current is None or current.done:
             page.program_button.setEnabled(False)
+            page.cancel_button.setEnabled(True)
             page.program_hint.setText("")
             return
+        page.cancel_button.setEnabled(not current.programming)
         if current.programming:
             page.program_button.setEnabled(False)
-            page.program_hint.setText("Programming …")
+            page.program_hint.setText(PROGRAMMING_STAYS)
             return
         if self.link.state is not LinkState.CONNECTED:
             page.program_button.setEnabled(False)
@@ -144,6 +163,32 @@ class ReviewController(QObject):
             if missing
             else ""
         )
+
+    def _may_leave(self, leaving: str, going_to: str) -> bool:
+        """Whether the navigation may leave the review page: while programming, no (the
+        page is where the pump's answer appears); with a change not yet sent, only when the
+        clinician chooses to discard it."""
+        current = self._current
+        if leaving != "review" or current is None or current.done:
+            return True
+        if current.programming:
+            self.window.statusBar().showMessage(PROGRAMMING_STAYS, 15_000)
+            return False
+        title = self.window.pages[going_to].title
+        if not self.confirm_leave(
+            "Leave the review",
+            f"{current.review.title} has not been sent to the pump.\n\n"
+            f"Discard it and go to {title}? The pump keeps what it runs now.",
+        ):
+            return False
+        self._current = None
+        self.record.record(
+            "Review discarded",
+            current.review.action.description,
+            pump_clock_s=None if self.link.latest is None else self.link.latest.pump_clock_s,
+            wall_s=self.link.wall(),
+        )
+        return True
 
     def cancel(self) -> None:
         """Leave the review; nothing is sent."""
@@ -172,7 +217,11 @@ class ReviewController(QObject):
         before = self.link.latest
         current.programming = True
         current.failed = False
-        self.page.set_result(Severity.INFO, "Programming the pump …")
+        self.page.set_result(
+            Severity.INFO,
+            "Programming the pump … The change is on its way and cannot be called back; "
+            "this page says what the pump reports as soon as it answers.",
+        )
         self._update_program_button()
 
         def done(text: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from array import array
 from dataclasses import dataclass
 from fractions import Fraction
@@ -100,6 +101,27 @@ GUIDE: Final[dict[AlarmCode, AlarmGuide]] = {
     ),
 }
 """Title, meaning and what to do for every alarm."""
+
+
+_INTERNAL_NAME = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\b[A-Z]{4,}\b")
+"""An enum member's name in a pump's reason (``MOTOR_STALL``, ``THERAPEUTIC``)."""
+_KEPT_ACRONYMS: Final = frozenset({"NOW", "MRI", "CRITICAL"})
+
+
+def in_clinical_words(text: str) -> str:
+    """``text`` (typically a pump's refusal reason) with internal names in clinical words:
+    an alarm code becomes its title ("alarm MOTOR_STALL is not active" -> "alarm Motor
+    stall is not active"), any other enum name its words in lower case."""
+
+    def words(match: re.Match[str]) -> str:
+        name = match.group(0)
+        if name in AlarmCode.__members__:
+            return GUIDE[AlarmCode[name]].title
+        if name in _KEPT_ACRONYMS:
+            return name
+        return name.replace("_", " ").lower()
+
+    return _INTERNAL_NAME.sub(words, text)
 
 
 def class_text(alarm_class: AlarmClass) -> str:

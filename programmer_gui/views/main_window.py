@@ -9,10 +9,11 @@ page of the ``QStackedWidget``. Pages are added by the workflow installers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 from programmer_gui.views.widgets import ActionBanner, Severity, StatusBadge, figure_font
 
 WINDOW_TITLE = "vpump clinician programmer"
+ALERT_POINT_SIZE = 11
 
 
 @dataclass
@@ -58,6 +60,9 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, Page] = {}
         self.connected = False
         self.demo_pump: object | None = None
+        self.leave_guards: list[Callable[[str, str], bool]] = []
+        """Asked ``guard(leaving, going_to)`` before the navigation leaves a page; one that
+        answers False keeps the page (the pending review asks before it is discarded)."""
         """The running DemoPump, if any (set by the connect controller)."""
 
         central = QWidget(self)
@@ -81,12 +86,24 @@ class MainWindow(QMainWindow):
         top.addWidget(self.busy_label, 0)
         outer.addWidget(banner)
 
-        self.critical_badge = StatusBadge(central, point_size=12)
-        self.noncritical_badge = StatusBadge(central, point_size=12)
-        self.link_banner = ActionBanner("&Reconnect", central)
-        for badge in (self.critical_badge, self.noncritical_badge, self.link_banner):
+        # -- alarms and the link: one strip of fixed height ---------------------------------
+        # Always there and never taller or shorter, so nothing below it moves when an alarm
+        # or a lost link appears (a click aimed at one row must not land on another).
+        self.alert_strip = QWidget(central)
+        self.alert_strip.setObjectName("AlertStrip")
+        strip = QHBoxLayout(self.alert_strip)
+        strip.setContentsMargins(0, 0, 0, 0)
+        self.critical_badge = StatusBadge(self.alert_strip, point_size=ALERT_POINT_SIZE)
+        self.noncritical_badge = StatusBadge(self.alert_strip, point_size=ALERT_POINT_SIZE)
+        self.link_banner = ActionBanner("&Reconnect now", self.alert_strip)
+        self.no_alert_label = QLabel("Alarms and the link's state appear here.", self.alert_strip)
+        self.no_alert_label.setStyleSheet("color: #666666;")
+        strip.addWidget(self.no_alert_label, 1)
+        for badge in (self.critical_badge, self.link_banner, self.noncritical_badge):
             badge.hide()
-            outer.addWidget(badge)
+            strip.addWidget(badge, 1)
+        self.alert_strip.setFixedHeight(self._alert_strip_height())
+        outer.addWidget(self.alert_strip)
 
         # -- navigation and pages ----------------------------------------------------------
         body = QHBoxLayout()
@@ -101,6 +118,8 @@ class MainWindow(QMainWindow):
         outer.addLayout(body, 1)
         self.setCentralWidget(central)
         self.nav.currentItemChanged.connect(self._on_nav)
+        self.nav.itemClicked.connect(self._on_nav_item)
+        self.nav.itemActivated.connect(self._on_nav_item)
         self.set_connection(Severity.INFO, "Not connected")
 
     # -- pages -----------------------------------------------------------------------------
@@ -128,14 +147,21 @@ class MainWindow(QMainWindow):
             self.show_page(key)
 
     def show_page(self, key: str) -> None:
-        """Show a page (and select its navigation entry)."""
+        """Show a page (and select its navigation entry; the review page has none, so the
+        entry of the page it came from stays selected)."""
         page = self.pages[key]
         self.stack.setCurrentWidget(page.widget)
         if page.item is not None and self.nav.currentItem() is not page.item:
-            self.nav.blockSignals(True)
-            self.nav.setCurrentItem(page.item)
-            self.nav.blockSignals(False)
+            self._select_nav(page.item)
         self.page_shown.emit(key)
+
+    def _select_nav(self, item: QListWidgetItem | None) -> None:
+        self.nav.blockSignals(True)
+        if item is None:
+            self.nav.setCurrentRow(-1)
+        else:
+            self.nav.setCurrentItem(item)
+        self.nav.blockSignals(False)
 
     def current_page(self) -> str | None:
         widget = self.stack.currentWidget()
@@ -164,12 +190,27 @@ class MainWindow(QMainWindow):
             flags &= ~Qt.ItemFlag.ItemIsEnabled
         page.item.setFlags(flags)
 
-    def _on_nav(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+    def _on_nav_item(self, item: QListWidgetItem) -> None:
+        """A click or Enter on the selected entry while another page shows (the page a
+        review came from stays selected while the review shows). A click on another entry
+        has already been handled as a change of the selection."""
+        if item is self.nav.currentItem():
+            self._on_nav(item, item)
+
+    def _on_nav(self, current: QListWidgetItem | None, previous: QListWidgetItem | None) -> None:
         if current is None:
             return
         key = current.data(Qt.ItemDataRole.UserRole)
-        if isinstance(key, str) and key in self.pages:
-            self.show_page(key)
+        if not (isinstance(key, str) and key in self.pages):
+            return
+        leaving = self.current_page()
+        if key != leaving and leaving is not None:
+            for guard in self.leave_guards:
+                if not guard(leaving, key):
+                    # Stay: the navigation shows the page that is still on screen.
+                    self._select_nav(previous)
+                    return
+        self.show_page(key)
 
     # -- the banner --------------------------------------------------------------------------
 
@@ -182,8 +223,16 @@ class MainWindow(QMainWindow):
     def set_busy(self, text: str) -> None:
         self.busy_label.setText(text)
 
+    def _alert_strip_height(self) -> int:
+        """Room for two lines of alert text, or the Reconnect button, whichever is taller."""
+        font = QFont(self.font())
+        font.setPointSize(ALERT_POINT_SIZE)
+        lines = 2 * QFontMetrics(font).lineSpacing() + 16
+        button = self.link_banner.button.sizeHint().height() + 14
+        return max(lines, button)
+
     def set_alarms(self, critical: str | None, noncritical: str | None) -> None:
-        """Alarm lines for the banner (None hides that line)."""
+        """Alarm lines for the strip (None hides that one); the strip keeps its height."""
         for badge, text, severity in (
             (self.critical_badge, critical, Severity.CRITICAL),
             (self.noncritical_badge, noncritical, Severity.WARNING),
@@ -192,15 +241,26 @@ class MainWindow(QMainWindow):
                 badge.hide()
             else:
                 badge.set_status(severity, text)
+                badge.setToolTip(text)
                 badge.show()
+        self._update_strip()
 
     def show_link_lost(self, text: str | None) -> None:
         """The lost-link banner with its Reconnect button (None hides it)."""
         if text is None:
             self.link_banner.hide()
-            return
-        self.link_banner.set_status(Severity.CRITICAL, text)
-        self.link_banner.show()
+        else:
+            self.link_banner.set_status(Severity.CRITICAL, text)
+            self.link_banner.setToolTip(text)
+            self.link_banner.show()
+        self._update_strip()
+
+    def _update_strip(self) -> None:
+        shown = any(
+            not badge.isHidden()
+            for badge in (self.critical_badge, self.noncritical_badge, self.link_banner)
+        )
+        self.no_alert_label.setVisible(not shown)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.closing.emit()

@@ -45,6 +45,7 @@ class ReviewPage(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget(scroll)
         scroll.setWidget(body)
+        self.scroll_area = scroll
         outer.addWidget(scroll)
         layout, self.heading = page_layout(body, "Review")
 

@@ -324,17 +324,21 @@ def ask_confirmation(
     *,
     yes_text: str,
     no_text: str = "Cancel",
-    default_yes: bool = True,
 ) -> bool:
-    """A modal question for anything that changes the pump: Enter answers the default
-    (confirm, unless ``default_yes`` is False), Escape cancels."""
+    """A modal question for anything that changes the pump or acts on an alarm.
+
+    The safe answer (``no_text``) is the default button and has the focus, so Enter and
+    Escape both change nothing: only a deliberate click or Alt+mnemonic on ``yes_text``
+    confirms (a safety confirmation never defaults to going ahead)."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle(title)
     box.setText(text)
     yes = box.addButton(yes_text, QMessageBox.ButtonRole.AcceptRole)
     cancel = box.addButton(no_text, QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(yes if default_yes else cancel)
+    yes.setAutoDefault(False)
+    box.setDefaultButton(cancel)
     box.setEscapeButton(cancel)
+    cancel.setFocus()
     box.exec()
     return box.clickedButton() is yes

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from PySide6.QtWidgets import QApplication, QGroupBox
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QGroupBox
 from pytestqt.qtbot import QtBot
 
 from emulator.emulator import Emulator
@@ -60,6 +61,34 @@ def _gc_on_the_test_thread() -> Iterator[None]:
         gc.collect()
         if was_enabled:
             gc.enable()
+
+
+UNANSWERED_DIALOG_MS = 3_000
+
+
+@pytest.fixture(autouse=True)
+def _no_unanswered_dialog(qapp: QApplication) -> Iterator[None]:
+    """A modal dialog no test answers would block the test forever (pytest-timeout cannot
+    interrupt Qt's nested event loop): it is rejected after a while and the test fails."""
+    left_open: list[str] = []
+    seen: dict[int, float] = {}
+
+    def check() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QDialog):
+            return
+        first = seen.setdefault(id(box), time.monotonic())
+        if (time.monotonic() - first) * 1000 > UNANSWERED_DIALOG_MS:
+            left_open.append(box.windowTitle())
+            box.reject()
+
+    timer = QTimer()
+    timer.setInterval(200)
+    timer.timeout.connect(check)
+    timer.start()
+    yield
+    timer.stop()
+    assert not left_open, f"dialogs nobody answered: {left_open}"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -144,12 +173,9 @@ def wait_for_titration_history(qtbot: QtBot, programmer: Programmer) -> None:
     qtbot.waitUntil(lambda: watch.up_to_date, timeout=5_000)
 
 
-@pytest.fixture
-def programmer(
-    qtbot: QtBot, demo_world: DemoWorld, programmer_clock: ProgrammerClock
+def _built_programmer(
+    qtbot: QtBot, demo_world: DemoWorld, programmer_clock: ProgrammerClock, *, answer_yes: bool
 ) -> Iterator[Programmer]:
-    """The whole programmer (every installer), connected to the demo pump as a clinician,
-    with the first snapshot in; its confirmation dialogs answer yes unless a test says no."""
     built = build(
         timeout_s=FAST_TIMEOUT_S,
         retries=FAST_RETRIES,
@@ -157,9 +183,10 @@ def programmer(
         wall=programmer_clock,
     )
     qtbot.addWidget(built.window)
-    for controller in (*built.controllers.values(), built.review):
-        if hasattr(controller, "confirm"):
-            controller.confirm = lambda _title, _text: True
+    if answer_yes:
+        for controller in (*built.controllers.values(), built.review):
+            if hasattr(controller, "confirm"):
+                controller.confirm = lambda _title, _text: True
     try:
         built.window.show()
         with qtbot.waitSignal(built.link.snapshot, timeout=5_000):
@@ -169,3 +196,20 @@ def programmer(
         yield built
     finally:
         built.link.close()
+
+
+@pytest.fixture
+def programmer(
+    qtbot: QtBot, demo_world: DemoWorld, programmer_clock: ProgrammerClock
+) -> Iterator[Programmer]:
+    """The whole programmer (every installer), connected to the demo pump as a clinician,
+    with the first snapshot in; its confirmation dialogs answer yes unless a test says no."""
+    yield from _built_programmer(qtbot, demo_world, programmer_clock, answer_yes=True)
+
+
+@pytest.fixture
+def programmer_with_dialogs(
+    qtbot: QtBot, demo_world: DemoWorld, programmer_clock: ProgrammerClock
+) -> Iterator[Programmer]:
+    """As ``programmer``, but every confirmation is the real modal dialog."""
+    yield from _built_programmer(qtbot, demo_world, programmer_clock, answer_yes=False)

@@ -19,6 +19,7 @@ def test_alarm_list_silence_refused_clear_and_volume(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        controller.confirm = lambda _title, _text: True
         snapshot = connect(qtbot, link, demo_world.url)
         page = controller.page
         assert page.table.rowCount() == 0 and not page.empty_label.isHidden()
@@ -38,7 +39,7 @@ def test_alarm_list_silence_refused_clear_and_volume(
         assert not [text for text in shown if missing_glyphs(text)], shown
         page.clear_button.click()
         qtbot.waitUntil(lambda: "refused" in page.message.text, timeout=5000)
-        assert "condition persists" in page.message.text
+        assert "its condition is still present" in page.message.text
         assert [a.action for a in app.record.actions] == ["Alarm silenced"]
         # The lowest alarm volume the model takes: the alarm condition ends.
         type_into(qtbot, page.volume_edit, "1.5")
