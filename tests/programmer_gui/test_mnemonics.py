@@ -79,3 +79,19 @@ def test_a_dose_change_by_keyboard_alone(qtbot: QtBot, programmer: Programmer) -
     qtbot.waitUntil(lambda: window.current_page() == "dose", timeout=WAIT_MS)
     latest = programmer.link.latest
     assert latest is not None and latest.dose_ug_per_day == 420
+
+
+def test_status_and_review_show_the_dose_with_one_precision(
+    qtbot: QtBot, programmer: Programmer
+) -> None:
+    """Issue #14 item 8: one precision rule for mcg/day on every page (396.88, not 396.9)."""
+    home = programmer.controllers["home"]
+    dose = programmer.controllers["dose"]
+    assert isinstance(dose, DoseController)
+    programmer.window.show_page("dose")
+    QTest.keyClicks(dose.page.dose_edit, "420")
+    QTest.keyClick(dose.page.dose_edit, Qt.Key.Key_Return)
+    review = programmer.review.review
+    assert review is not None
+    shown = home.page.therapy.value("dose")  # type: ignore[attr-defined]
+    assert shown == review.current_daily_dose_text == "396.88 mcg/day"
