@@ -58,6 +58,9 @@ DEFAULT_POLL_INTERVAL_S = 2.0
 LINK_ERRORS: tuple[type[Exception], ...] = (LinkTimeout, LinkClosed)
 """Failures that mean the link itself is gone (the UI offers reconnection)."""
 
+RECONNECT_BACKOFF_S = (2.0, 4.0, 8.0, 15.0, 30.0)
+"""Waits before each automatic attempt to open a lost link again (then every 30 s)."""
+
 _SESSION_LOST = (ErrorCode.SESSION_EXPIRED, ErrorCode.NO_SESSION)
 
 _NAK_PHRASES: dict[ErrorCode, str] = {
@@ -224,6 +227,8 @@ class PumpLink(QObject):
     """A failure of a job without its own ``on_error``, phrased for a clinician."""
     state_changed = Signal(object)
     """LinkState."""
+    reconnect_in = Signal(float)
+    """A lost link is opened again by itself in this many seconds (growing back-off)."""
 
     _dispatch = Signal(int, object)
 
@@ -235,9 +240,18 @@ class PumpLink(QObject):
         retries: int = DEFAULT_RETRIES,
         poll_interval_s: float | None = DEFAULT_POLL_INTERVAL_S,
         wall: Callable[[], float] = time.time,
+        reconnect_backoff_s: tuple[float, ...] = RECONNECT_BACKOFF_S,
     ) -> None:
         super().__init__(parent)
         self._wall = wall
+        self.reconnect_backoff_s = reconnect_backoff_s
+        self._attempt = 0
+        self._restoring = False
+        """The link was lost and is being opened again: a failed attempt leaves it LOST (the
+        pages, their entries and the banners stay) and the next one is scheduled."""
+        self._retry_timer = QTimer(self)
+        self._retry_timer.setSingleShot(True)
+        self._retry_timer.timeout.connect(self._auto_reconnect)
         self._timeout_s = timeout_s
         self._retries = retries
         self._thread = QThread()
@@ -312,6 +326,11 @@ class PumpLink(QObject):
     def connect_to(self, url: str, *, key: bytes, role: Role = Role.CLINICIAN) -> None:
         """Open ``url`` (a pty path, ``socket://``, ``pumpsim://``), run the handshake in
         ``role``, read DEVICE_INFO (-> ``connected``) and interrogate (-> ``snapshot``)."""
+        self._restoring = False
+        self._retry_timer.stop()
+        self._open(url, key=key, role=role)
+
+    def _open(self, url: str, *, key: bytes, role: Role) -> None:
         self._url, self._key, self._role = url, key, role
         timeout_s, retries = self._timeout_s, self._retries
         simulated = (
@@ -340,10 +359,32 @@ class PumpLink(QObject):
         if self._url is None or self._key is None:
             self.error.emit("There is no previous connection to restore.")
             return
+        self._retry_timer.stop()
+        if self._state in (LinkState.LOST, LinkState.CONNECTING) and (
+            self._restoring or self._state is LinkState.LOST
+        ):
+            self._restoring = True
+            self._open(self._url, key=self._key, role=self._role)
+            return
         self.connect_to(self._url, key=self._key, role=self._role)
+
+    def _auto_reconnect(self) -> None:
+        if self._closed or self._state is not LinkState.LOST:
+            return
+        self.reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if not self.reconnect_backoff_s or self._closed:
+            return
+        delay_s = self.reconnect_backoff_s[min(self._attempt, len(self.reconnect_backoff_s) - 1)]
+        self._attempt += 1
+        self._retry_timer.start(round(delay_s * 1000))
+        self.reconnect_in.emit(delay_s)
 
     def disconnect_from(self) -> None:
         """Close the session and the port; emits ``disconnected("")``."""
+        self._restoring = False
+        self._retry_timer.stop()
 
         def task(worker: _Worker) -> _Outcome:
             worker.drop_client()
@@ -406,6 +447,7 @@ class PumpLink(QObject):
             return
         self._closed = True
         self._poll_timer.stop()
+        self._retry_timer.stop()
         self._thread.quit()
         self._thread.wait()
         # The worker thread has ended, so its client may be closed from here.
@@ -462,6 +504,8 @@ class PumpLink(QObject):
             self._fail(pending, outcome.error)
             return
         if pending.kind == "connect":
+            self._restoring = False
+            self._attempt = 0
             self._set_state(LinkState.CONNECTED)
             self.connected.emit(outcome.device)
         elif pending.kind == "disconnect":
@@ -476,6 +520,12 @@ class PumpLink(QObject):
             pending.on_done(outcome.value)
 
     def _fail(self, pending: _Pending, error: Exception) -> None:
+        if pending.kind == "connect" and self._restoring:
+            # Still down: stay LOST, keep the page and the banners, try again later.
+            self._set_state(LinkState.LOST)
+            self.link_lost.emit(describe_error(error))
+            self._schedule_reconnect()
+            return
         if pending.kind == "connect":
             text = describe_error(error)
             self._set_state(LinkState.DISCONNECTED)
@@ -501,7 +551,9 @@ class PumpLink(QObject):
 
         # Free the dead port on the worker (its session close may wait a timeout).
         self._enqueue(task, kind="drop", on_done=None, on_error=None, visible=False)
+        self._attempt = 0
         self.link_lost.emit(describe_error(error))
+        self._schedule_reconnect()
 
     def _set_state(self, state: LinkState) -> None:
         if state is not self._state:

@@ -105,6 +105,12 @@ class DoseController(QObject):
         if not text.strip():
             page.message.set_status(Severity.INFO, "Type the new daily dose in mcg/day.")
             return
+        if not self._touched and text == change.initial_text:
+            # The pump's own dose, shown as the starting point: nothing to review yet.
+            page.message.set_status(
+                Severity.INFO, "This is the dose the pump runs now: type a new daily dose."
+            )
+            return
         try:
             preview = change.preview(text)
         except InputError as exc:

@@ -201,7 +201,7 @@ class FlexController(QObject):
         page = self.page
         page.weekday_combo.setEnabled(True)
         page.copy_button.setEnabled(self.weekly)
-        page.weekday_label.setText("&Weekday:" if self.weekly else "&Chart day:")
+        page.weekday_label.setText("&Weekday:" if self.weekly else "C&hart day:")
         page.set_rows([(*texts, "", "") for texts in self.days[self._day_index()]])
         self._update()
 

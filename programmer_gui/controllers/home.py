@@ -195,7 +195,7 @@ class HomeController(QObject):
         page.stale_badge.hide()
 
         conc = status.concentration_ug_per_ml
-        page.therapy.set_value("dose", units.format_dose_ug_per_day(snapshot.dose_ug_per_day, 1))
+        page.therapy.set_value("dose", units.format_dose_ug_per_day(snapshot.dose_ug_per_day))
         page.therapy.set_value("mode", describe_mode(snapshot))
         page.therapy.set_value("rate", units.format_rate_nl_per_day(status.daily_volume_nl))
         now_text = units.format_rate_nl_per_day(status.current_rate_nl_per_day)

@@ -12,7 +12,7 @@ from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import LinkState, PumpLink
 from programmer_gui.views.main_window import MainWindow
-from programmer_gui.views.widgets import Severity, connect_clicked
+from programmer_gui.views.widgets import Severity, connect_clicked, format_clock
 from protocol import messages as m
 from protocol.enums import AlarmCode, Role
 
@@ -59,6 +59,8 @@ class MainWindowController(QObject):
         link.connected.connect(self._on_connected)
         link.disconnected.connect(self._on_disconnected)
         link.link_lost.connect(self._on_link_lost)
+        link.reconnect_in.connect(self._on_reconnect_in)
+        self._lost_reason = ""
         link.snapshot.connect(self._on_snapshot)
         link.busy_changed.connect(self._on_busy)
         link.error.connect(self.show_error)
@@ -97,9 +99,22 @@ class MainWindowController(QObject):
             self.show_error(reason)
 
     def _on_link_lost(self, reason: str) -> None:
+        self._lost_reason = reason
+        self._show_lost("Reconnecting by itself; or press Reconnect now.")
+
+    def _on_reconnect_in(self, delay_s: float) -> None:
+        self._show_lost(f"Trying again by itself in {delay_s:g} s (or Reconnect now).")
+
+    def _show_lost(self, plan: str) -> None:
+        latest = self.link.latest
+        read = (
+            ""
+            if latest is None
+            else f" Figures are stale: last read {format_clock(latest.status.clock_s)} "
+            "(pump clock)."
+        )
         self.window.show_link_lost(
-            f"Link to the pump lost. {reason} Values typed on any page are kept; "
-            "press Reconnect when the programmer head is back over the pump."
+            f"LINK LOST: {self._lost_reason}{read} {plan} Typed values are kept."
         )
 
     def _on_snapshot(self, snapshot: PumpSnapshot) -> None:

@@ -74,9 +74,11 @@ class RefillController(QObject):
             page.other_edit,
             page.dose_edit,
         ):
-            edit.textEdited.connect(lambda _text: self.update_preview())
+            edit.textEdited.connect(lambda _text: self._on_edited())
             edit.returnPressed.connect(self.open_review)
         page.concentration_combo.currentIndexChanged.connect(lambda _i: self.update_preview())
+        # The previous refill's success goes as soon as the next one is being entered.
+        page.concentration_combo.activated.connect(lambda _i: page.result.hide())
         for check in (page.override_check, page.bridge_check, page.keep_radio):
             check.toggled.connect(lambda _on: self.update_preview())
         connect_clicked(page.review_button, self.open_review)
@@ -86,6 +88,10 @@ class RefillController(QObject):
         self.update_preview()
 
     # -- state -------------------------------------------------------------------------------
+
+    def _on_edited(self) -> None:
+        self.page.result.hide()  # the previous refill's success is not this one's
+        self.update_preview()
 
     def on_snapshot(self, snapshot: PumpSnapshot) -> None:
         try:

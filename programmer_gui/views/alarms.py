@@ -122,7 +122,7 @@ class AlarmsPage(QWidget):
         self.volume_effect.setWordWrap(True)
         self.volume_button = QPushButton("Re&view alarm volume…", volume_box)
         volume_form.addRow("Now:", self.volume_now)
-        caption = QLabel("New &volume (mL):", volume_box)
+        caption = QLabel("New v&olume (mL):", volume_box)
         caption.setBuddy(self.volume_edit)
         volume_form.addRow(caption, self.volume_edit)
         volume_form.addRow("Alarm date:", self.volume_effect)

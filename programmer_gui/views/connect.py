@@ -31,7 +31,7 @@ class ConnectPage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.detected, 1)
         row.addWidget(self.refresh_button)
-        detected_label = QLabel("&Detected ports:", pump)
+        detected_label = QLabel("De&tected ports:", pump)
         detected_label.setBuddy(self.detected)
         form.addRow(detected_label, row)
         self.url_edit = QLineEdit(pump)

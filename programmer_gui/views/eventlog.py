@@ -85,6 +85,16 @@ class EventLogModel(QAbstractTableModel):
         return self._rows[row]
 
 
+SORT_WORDS = (
+    ("first to last", "last to first"),
+    ("oldest first", "newest first"),
+    ("A to Z", "Z to A"),
+    ("A to Z", "Z to A"),
+    ("A to Z", "Z to A"),
+)
+"""Per column: (ascending, descending) in words."""
+
+
 class EventFilterProxy(QSortFilterProxyModel):
     """Sorts on the raw values and keeps the rows of the chosen groups containing the text."""
 
@@ -99,6 +109,26 @@ class EventFilterProxy(QSortFilterProxyModel):
         self.categories = categories
         self.text = text
         self.endFilterChange()
+
+    def headerData(  # noqa: N802 - Qt's API
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        """The sorted column says its order in words: Qt's arrow reads the wrong way round
+        in some styles (an upward arrow over the newest entry first)."""
+        title = super().headerData(section, orientation, role)
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and section == self.sortColumn()
+            and 0 <= section < len(SORT_WORDS)
+        ):
+            descending = self.sortOrder() is Qt.SortOrder.DescendingOrder
+            return f"{title} ({SORT_WORDS[section][descending]})"
+        return title
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        super().sort(column, order)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, self.columnCount() - 1)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
         model = self.sourceModel()
@@ -136,6 +166,7 @@ class EventLogPage(QWidget):
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.table.horizontalHeader().setSortIndicatorShown(False)  # the title says the order
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()

@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         strip.setContentsMargins(0, 0, 0, 0)
         self.critical_badge = StatusBadge(self.alert_strip, point_size=ALERT_POINT_SIZE)
         self.noncritical_badge = StatusBadge(self.alert_strip, point_size=ALERT_POINT_SIZE)
-        self.link_banner = ActionBanner("&Reconnect now", self.alert_strip)
+        self.link_banner = ActionBanner("Reconnect no&w", self.alert_strip)
         self.no_alert_label = QLabel("Alarms and the link's state appear here.", self.alert_strip)
         self.no_alert_label.setStyleSheet("color: #666666;")
         strip.addWidget(self.no_alert_label, 1)

@@ -73,7 +73,11 @@ def _section_table(sec: Section) -> str:
         return f"<p><i>{html.escape(sec.empty_text)}</i></p>"
     rows: list[str] = []
     if sec.header:
-        cells = "".join(f"<th>{html.escape(text)}</th>" for text in sec.header)
+        widths = column_widths(sec.header)
+        cells = "".join(
+            f'<th width="{width}%">{html.escape(text)}</th>'
+            for text, width in zip(sec.header, widths, strict=True)
+        )
         rows.append(f"<tr>{cells}</tr>")
     for row in sec.rows:
         if sec.header:
@@ -88,6 +92,18 @@ def _section_table(sec: Section) -> str:
         '<table width="100%" border="1" cellspacing="0" cellpadding="4" '
         'style="border-color: #9aa5b1; border-collapse: collapse;">' + "".join(rows) + "</table>"
     )
+
+
+WIDE_COLUMN = "Details"
+"""The column of free text: it gets most of the width (the others hold short values)."""
+
+
+def column_widths(header: tuple[str, ...] | list[str]) -> list[int]:
+    """Per column, its share of the table's width in percent."""
+    if WIDE_COLUMN not in header or len(header) < 2:
+        return [round(100 / len(header))] * len(header)
+    others = round(45 / (len(header) - 1))
+    return [55 if text == WIDE_COLUMN else others for text in header]
 
 
 def _margin_px() -> float:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from programmer_gui.controllers.eventlog import install
 from programmer_gui.link import PumpLink
+from programmer_gui.views.eventlog import EventLogPage
 from protocol.enums import StopReason
 from tests.programmer_gui.conftest import DemoWorld
 from tests.programmer_gui.pump_support import WAIT_MS, connect, ui
@@ -50,3 +52,17 @@ def test_log_model_filter_sort_and_csv(
         assert lines[0][0] == "index" and len(lines) == 1 + len(ordered)
         assert {line[3] for line in lines[1:]} == {"Therapy"}
         assert "Saved" in page.message.text
+
+
+def test_the_sort_order_is_said_in_words(qtbot: QtBot) -> None:
+    page = EventLogPage()
+    qtbot.addWidget(page)
+    header = page.proxy.headerData(0, Qt.Orientation.Horizontal)
+    assert header.endswith("(last to first)")  # newest first, as the rows are
+    qtbot.mouseClick(
+        page.table.horizontalHeader().viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(page.table.horizontalHeader().sectionViewportPosition(1) + 5, 5),
+    )
+    assert page.proxy.headerData(1, Qt.Orientation.Horizontal).endswith("(oldest first)")
+    assert "(" not in page.proxy.headerData(0, Qt.Orientation.Horizontal)

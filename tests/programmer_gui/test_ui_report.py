@@ -13,7 +13,7 @@ from programmer_gui.controllers.patient import install as install_patient
 from programmer_gui.controllers.report import install
 from programmer_gui.core.report import build_report, next_refill_text
 from programmer_gui.link import PumpLink
-from programmer_gui.views.report import render_page
+from programmer_gui.views.report import column_widths, render_page
 from programmer_gui.views.widgets import Severity
 from tests.programmer_gui.conftest import DemoWorld
 from tests.programmer_gui.pump_support import connect, type_into, ui
@@ -99,3 +99,9 @@ def test_the_first_page_renders_as_an_image(
             for y in range(60, 160, 3)
         )
         assert dark > 50
+
+
+def test_the_details_column_gets_most_of_the_width() -> None:
+    widths = column_widths(("Time (pump clock)", "By", "Action", "Details"))
+    assert widths[3] == 55 and max(widths[:3]) < 20
+    assert column_widths(("Setting", "At interrogation", "At the end")) == [33, 33, 33]

@@ -67,6 +67,10 @@ def test_a_dose_change_goes_through_the_review_and_is_confirmed(
         qtbot.mouseClick(page.program_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.current_page() == "dose", timeout=WAIT_MS)
     assert "Programmed and confirmed" in dose.page.result.text
+    # The entry now shows the pump's own dose: nothing to review (#14 item 12).
+    assert dose.page.dose_edit.text() == "480"
+    assert dose.page.message.text.startswith("This is the dose the pump runs now")
+    assert not dose.page.review_button.isEnabled()
     latest = programmer.link.latest
     assert latest is not None
     assert latest.prescription is not None

@@ -105,6 +105,11 @@ def test_refill_500_to_2000_with_the_bridge_keeps_400_mcg_per_day(
     assert truth["concentration_ug_per_ml"] == 2000 and truth["bridging"]
     assert page.removed_edit.text() == ""  # cleared for the next refill
     assert [a.action for a in programmer.record.actions] == ["Refill"]
+    # The success stays only until the next refill is being typed (#14 item 9).
+    assert page.result.isVisibleTo(page)
+    qtbot.keyClicks(page.removed_edit, "1")
+    assert not page.result.isVisibleTo(page)
+    page.removed_edit.clear()
 
     # The Status page counts the bridge down and offers to cancel it (default: keep it).
     home = programmer.controllers["home"]
