@@ -144,22 +144,20 @@ class DeliveryState:
     def plan_refill(self, *, removed_nl: int, added_nl: int, capacity_nl: int) -> RefillPlan:
         """Work out a refill, or raise OverfillError; nothing changes here.
 
-        The clinician may report removing more than the reservoir holds (drug
-        that was outside the pump, a "pocket fill"): only what the reservoir
-        held leaves it, and the estimate cannot go below zero either.
+        A refill empties the reservoir completely (the needle draws out all that is
+        left), then ``added_nl`` goes in: afterwards the reservoir holds exactly what
+        was added, whatever was removed. ``removed_nl`` is what the clinician measured
+        coming out; it matters for the reconciliation (removed - expected), not for
+        the level: less than expected may mean over-delivery or drug injected outside
+        the pump, more than expected under-delivery.
         """
-        removed_real = min(removed_nl, self.reservoir_nl)
-        estimate_after = max(self.estimate_nl - removed_nl, 0) + added_nl
-        reservoir_after = self.reservoir_nl - removed_real + added_nl
-        if max(estimate_after, reservoir_after) > capacity_nl:
-            kept = max(estimate_after, reservoir_after) - added_nl
-            raise OverfillError(
-                added_nl=added_nl, room_nl=max(capacity_nl - kept, 0), capacity_nl=capacity_nl
-            )
+        del removed_nl  # the reconciliation is the pump's (Pump.plan_refill), not the books'
+        if added_nl > capacity_nl:
+            raise OverfillError(added_nl=added_nl, room_nl=capacity_nl, capacity_nl=capacity_nl)
         return RefillPlan(
-            removed_from_reservoir_nl=removed_real,
-            estimate_after_nl=estimate_after,
-            reservoir_after_nl=reservoir_after,
+            removed_from_reservoir_nl=self.reservoir_nl,
+            estimate_after_nl=added_nl,
+            reservoir_after_nl=added_nl,
         )
 
     def apply_refill(self, plan: RefillPlan, *, added_nl: int) -> None:

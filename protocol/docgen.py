@@ -693,7 +693,6 @@ COMMAND_NAKS: dict[Op, tuple[ErrorCode, ...]] = {
         ErrorCode.INVALID_STATE,
         ErrorCode.CHECKSUM_MISMATCH,
         ErrorCode.OUT_OF_RANGE,
-        ErrorCode.OVERFILL,
     ),
     Op.SET_ALARM_VOLUME: (ErrorCode.OUT_OF_RANGE,),
     Op.SILENCE_ALARM: (ErrorCode.INVALID_STATE,),
@@ -797,9 +796,11 @@ def _therapy() -> str:
             "that changes the concentration while a bridge runs is refused "
             "(INVALID_STATE), and so is `bridge` 1 without a change or without an "
             "implant record. A staged refill or prescription dies with its session.",
-            "* `discrepancy_nl` = removed - expected; it is flagged over 1 mL (20 mL "
-            "model) or 2 mL (40 mL model): less than expected may mean over-delivery or a "
-            "pocket fill, more a stall or under-delivery. The refill clears "
+            "* The refill empties the reservoir completely (the needle draws out all that is "
+            "left): afterwards it holds exactly `added_nl`, and OVERFILL refuses `added_nl` "
+            "over the capacity. `discrepancy_nl` = removed - expected; it is flagged over "
+            "1 mL (20 mL model) or 2 mL (40 mL model): less than expected may mean "
+            "over-delivery or a pocket fill, more a stall or under-delivery. The refill clears "
             "LOW_RESERVOIR and EMPTY_RESERVOIR by itself when the new volume is above "
             "their thresholds.",
             "### The bridge",

@@ -335,9 +335,11 @@ class RefillWorkflow:
         )
 
     def room_nl(self, removed_nl: int) -> int:
-        """The most that can be added after removing ``removed_nl`` (no overfill)."""
-        left = max(self.expected_nl - removed_nl, 0)
-        return max(self.capacity_nl - left, 0)
+        """The most that can be added: the whole capacity, since a refill empties the
+        reservoir completely whatever was measured coming out (``removed_nl`` is kept for
+        the call sites' reading)."""
+        del removed_nl
+        return self.capacity_nl
 
     def check_added(self, text: str, *, removed_nl: int) -> int:
         """The volume added (mL text) in nL; EntryError, or OverfillError over the room left."""
@@ -346,8 +348,7 @@ class RefillWorkflow:
         if added > room:
             raise OverfillError(
                 f"{self.added_entry.label}: {format_volume_nl(added)} would overfill the "
-                f"reservoir: {format_volume_nl(room)} fits after removing "
-                f"{format_volume_nl(removed_nl)} (capacity {format_volume_nl(self.capacity_nl)}).",
+                f"reservoir: it holds {format_volume_nl(room)} once emptied.",
                 room_nl=room,
             )
         if added == 0:
@@ -355,8 +356,10 @@ class RefillWorkflow:
         return added
 
     def reservoir_after_nl(self, *, removed_nl: int, added_nl: int) -> int:
-        """The pump's estimate after the refill (it never goes below 0 before the fill)."""
-        return max(self.expected_nl - removed_nl, 0) + added_nl
+        """The pump's estimate after the refill: what was added (the reservoir was emptied
+        completely first)."""
+        del removed_nl
+        return added_nl
 
     # --- 4: concentration --------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ def test_a_clinic_visit_over_a_real_port(emulator: dict[str, object], transport:
     visit = [
         ("interrogate",),
         ("program", "simple", "--dose", "120"),
-        ("refill", "--removed", "0", "--added", "0", "--concentration", "500"),
+        ("refill", "--removed", "20", "--added", "18", "--concentration", "500"),
         ("bolus", "therapeutic", "--dose", "20", "--duration", "30"),
         ("--json", "log"),
     ]

@@ -122,11 +122,16 @@ def test_refill_more_removed_than_held_is_a_pocket_fill_not_an_error() -> None:
 
 
 def test_overfill_is_refused_and_says_how_much_room_there_is() -> None:
+    # A refill empties the reservoir completely, so the room is the whole capacity,
+    # whatever was measured coming out.
     d = DeliveryState(estimate_nl=5_000_000, reservoir_nl=5_000_000, total_filled_nl=5_000_000)
     with pytest.raises(OverfillError) as info:
-        d.plan_refill(removed_nl=1_000_000, added_nl=17_000_000, capacity_nl=20_000_000)
-    assert info.value.room_nl == 16_000_000
+        d.plan_refill(removed_nl=1_000_000, added_nl=20_000_001, capacity_nl=20_000_000)
+    assert info.value.room_nl == 20_000_000
     assert d.reservoir_nl == 5_000_000
+    plan = d.plan_refill(removed_nl=1_000_000, added_nl=17_000_000, capacity_nl=20_000_000)
+    assert (plan.estimate_after_nl, plan.reservoir_after_nl) == (17_000_000, 17_000_000)
+    assert plan.removed_from_reservoir_nl == 5_000_000  # all that was there
 
 
 def test_books_that_do_not_balance_are_refused() -> None:

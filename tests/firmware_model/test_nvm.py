@@ -49,7 +49,7 @@ def busy_pump() -> Pump:
     pump.set_motor_stall(pump.t, True)
     pump.set_motor_stall(pump.t + 50, False)
     order = rx.refill_order(
-        pump, removed_nl=0, added_nl=1_000_000, concentration_ug_per_ml=2000, bridge=True
+        pump, removed_nl=0, added_nl=3_500_000, concentration_ug_per_ml=2000, bridge=True
     )
     pump.refill(pump.t, dataclasses.replace(order, drug_lot="LOT-42"))
     assert pump.bridge is not None

@@ -329,7 +329,7 @@ def test_refill_reports_expected_volume_and_discrepancy() -> None:
     )
     assert not result.discrepancy_flagged
     assert result.concentration_changed
-    assert result.reservoir_nl == 18_500_000  # 0.5 mL stayed in and 18 mL went in
+    assert result.reservoir_nl == 18_000_000  # emptied completely, then 18 mL went in
     assert pump.concentration_ug_per_ml == 1000
     assert events(pump, EventCode.REFILLED) == [(T0_CLOCK_S + 10 * DAY, 18_000_000, 1000)]
     # The same dose (100 mcg/day) of the stronger drug: half the volume (no bridge asked).
@@ -364,8 +364,8 @@ def test_removing_more_than_the_reservoir_holds_is_a_flagged_pocket_fill() -> No
 def test_overfill_is_refused() -> None:
     pump = new_pump(reservoir_nl=5_000_000)
     with pytest.raises(OverfillError) as info:
-        refill(pump, 0, removed_nl=0, added_nl=15_000_001)
-    assert info.value.room_nl == 15_000_000
+        refill(pump, 0, removed_nl=0, added_nl=20_000_001)  # more than the 20 mL it holds
+    assert info.value.room_nl == 20_000_000
     assert pump.estimated_reservoir_nl == 5_000_000
 
 
@@ -482,7 +482,7 @@ REFUSED: list[tuple[str, Command]] = [
     ("program", lambda p: p.program(p.t, rx.simple(2))),
     ("program other drug", lambda p: p.program(p.t, rx.simple(200_000, 1000))),
     ("bolus running", lambda p: p.start_bolus(p.t, therapeutic(p))),
-    ("refill overfill", lambda p: refill(p, p.t, removed_nl=0, added_nl=20_000_000)),
+    ("refill overfill", lambda p: refill(p, p.t, removed_nl=0, added_nl=20_000_001)),
     (
         "refill concentration",
         lambda p: refill(p, p.t, removed_nl=0, added_nl=1, concentration_ug_per_ml=7),

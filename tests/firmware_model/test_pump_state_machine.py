@@ -621,7 +621,7 @@ class PumpMachine(RuleBasedStateMachine):
             "none": 0,
         }[removed]
         added_nl = o.p.reservoir_capacity_nl * added_fraction // 100
-        after = max(o.est - removed_nl, 0) + added_nl
+        after = added_nl  # the reservoir is emptied completely, then filled
         prescription = o.prescription.with_concentration(new)
         errors: list[type[FirmwareError]] = []
         if new not in o.p.commercial_concentrations_ug_per_ml:
@@ -645,7 +645,7 @@ class PumpMachine(RuleBasedStateMachine):
         )
         result = []
         if self.expect(errors, lambda: result.append(self.pump.refill(t, order))):
-            o.removed += min(removed_nl, o.est)
+            o.removed += o.est  # all that was in it, whatever was measured
             o.filled += added_nl
             o.est = after
             old = o.conc

@@ -127,7 +127,7 @@ def test_forbidden_and_refused_requests_change_no_therapy(pump: Pump) -> None:
         clinician.call(
             m.StageRefillRequest(
                 removed_nl=0,
-                added_nl=5_000_000,
+                added_nl=20_000_001,  # more than the reservoir holds
                 concentration_ug_per_ml=500,
                 allow_nonstandard=False,
                 bridge=False,

@@ -71,9 +71,10 @@ def test_no_overfill() -> None:
     with pytest.raises(OverfillError) as err:
         refill.check_added("20.01", removed_nl=5_000_000)
     assert err.value.room_nl == 20_000_000
-    assert "would overfill" in str(err.value) and "20.00 mL fits" in str(err.value)
-    # Removing less than expected leaves less room.
-    assert refill.room_nl(4_000_000) == 19_000_000
+    assert "would overfill" in str(err.value) and "holds 20.00 mL once emptied" in str(err.value)
+    # The reservoir is emptied completely: removing less than expected (a discrepancy)
+    # leaves no drug behind, so the room is the same (issue 14, item 9).
+    assert refill.room_nl(4_000_000) == 20_000_000
     with pytest.raises(EntryError):
         refill.check_added("20.", removed_nl=5_000_000)
 
@@ -199,7 +200,9 @@ def test_a_same_concentration_refill_keeps_the_prescription() -> None:
     assert review.warning_codes == (WarningCode.DISCREPANCY,)
     assert len(review.action.steps) == 1
     assert review.forecast is not None
-    assert dict(review.details)["Reservoir after refill"] == "19.50 mL"
+    # 8 mL expected, 6.5 mL measured out (a discrepancy), but the reservoir was emptied
+    # completely: it holds exactly the 18 mL added.
+    assert dict(review.details)["Reservoir after refill"] == "18.00 mL"
     assert "Bridge" not in {r.label for r in review.rows}
 
 

@@ -105,25 +105,10 @@ CASES: dict[tuple[Op, ErrorCode], Provoke] = {
         _refill_request(concentration_ug_per_ml=500, prescription=SAME)
     ),
     (Op.STAGE_REFILL, ErrorCode.OVERFILL): lambda c, p: c.stage_refill(
-        _refill_request(removed_nl=0, added_nl=1_000_000)
+        _refill_request(removed_nl=0, added_nl=20_000_001)  # over the 20 mL capacity
     ),
     (Op.COMMIT_REFILL, ErrorCode.CHECKSUM_MISMATCH): lambda c, p: c.commit_refill(
         c.stage_refill(_refill_request()).checksum ^ 1
-    ),
-    # 10 mL left: 10 mL more fits when staged; another link refills to 18 mL first.
-    (Op.COMMIT_REFILL, ErrorCode.OVERFILL): lambda c, p: (
-        p.clock.advance(50 * DAY),
-        _commit_after(
-            c,
-            _refill_request(
-                removed_nl=0,
-                added_nl=10_000_000,
-                concentration_ug_per_ml=500,
-                bridge=False,
-                prescription=SAME,
-            ),
-            lambda: _other_link_refills(p, 500),
-        ),
     ),
     # Staged from 500 to 2000; another link's refill changed the drug to 2000 meanwhile,
     # so the staged bridge is now a refill to the same drug.
