@@ -60,6 +60,7 @@ from programmer_gui.views.widgets import (
     Severity,
     StatusBadge,
     figure_font,
+    open_at,
     section,
 )
 
@@ -568,7 +569,7 @@ class EducatorWindow(QWidget):
         self.error = StatusBadge(self)
         self.error.setVisible(False)
         outer.addWidget(self.error)
-        self.resize(1600, 1000)
+        open_at(self, QSize(1600, 1000))
 
     # -- the sections -------------------------------------------------------------------------
 

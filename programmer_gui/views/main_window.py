@@ -25,7 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from programmer_gui.views.widgets import ActionBanner, Severity, StatusBadge, figure_font
+from programmer_gui.views.widgets import (
+    ActionBanner,
+    Severity,
+    StatusBadge,
+    figure_font,
+    open_at,
+)
 
 WINDOW_TITLE = "vpump clinician programmer"
 ALERT_POINT_SIZE = 11
@@ -56,7 +62,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(WINDOW_TITLE)
-        self.resize(1180, 780)
+        open_at(self, QSize(1180, 780))
         self.pages: dict[str, Page] = {}
         self.connected = False
         self.demo_pump: object | None = None

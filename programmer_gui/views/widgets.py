@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QRawFont
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPaintEvent, QPen, QRawFont
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -342,3 +342,25 @@ def ask_confirmation(
     cancel.setFocus()
     box.exec()
     return box.clickedButton() is yes
+
+
+def fitted_size(preferred: QSize, minimum: QSize, available: QSize) -> QSize:
+    """The size to open a window at: ``preferred``, shrunk to the screen's ``available``
+    area, but never below the layout's ``minimum`` (the window manager then lets it run
+    off the screen rather than clip its content)."""
+    return QSize(
+        max(min(preferred.width(), available.width()), minimum.width()),
+        max(min(preferred.height(), available.height()), minimum.height()),
+    )
+
+
+def open_at(window: QWidget, preferred: QSize) -> None:
+    """Size ``window`` to ``preferred``, fitted to the screen it opens on (a 1366x768 laptop
+    or a 1280x720 projector). Offscreen (tests, screenshots) there is no real screen: the
+    preferred size is kept, so rendered screens stay comparable."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None or QGuiApplication.platformName() == "offscreen":
+        window.resize(preferred)
+        return
+    available = screen.availableGeometry().size()
+    window.resize(fitted_size(preferred, window.minimumSizeHint(), available))
