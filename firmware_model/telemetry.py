@@ -30,6 +30,7 @@ import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from firmware_model.errors import (
     ChecksumMismatchError,
@@ -383,13 +384,8 @@ class TelemetryLink:
     def _commit(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.CommitPrescriptionRequest)
         staged = self._staged
-        if staged is None:
-            raise InvalidStateError("nothing is staged: STAGE_PRESCRIPTION first")
-        if request.checksum != staged.checksum:
-            raise ChecksumMismatchError(
-                f"commit names checksum 0x{request.checksum:08x}, "
-                f"the staged prescription's is 0x{staged.checksum:08x}"
-            )
+        _check_commit(request.checksum, staged, what="prescription", stage=Op.STAGE_PRESCRIPTION)
+        assert staged is not None
         self.pump.program(t, staged.spec)
         self._staged = None
         return m.CommitPrescriptionResponse(checksum=staged.checksum)
@@ -463,13 +459,8 @@ class TelemetryLink:
     def _commit_refill(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.CommitRefillRequest)
         staged = self._staged_refill
-        if staged is None:
-            raise InvalidStateError("no refill is staged: STAGE_REFILL first")
-        if request.checksum != staged.checksum:
-            raise ChecksumMismatchError(
-                f"commit names checksum 0x{request.checksum:08x}, "
-                f"the staged refill's is 0x{staged.checksum:08x}"
-            )
+        _check_commit(request.checksum, staged, what="refill", stage=Op.STAGE_REFILL)
+        assert staged is not None
         result = self.pump.refill(t, staged.order)
         self._staged_refill = None
         self._staged = None  # staged before the drug changed: it would now be refused anyway
@@ -553,14 +544,7 @@ class TelemetryLink:
         return m.SetClockResponse(clock_s=self.pump.clock(t))
 
     def _read_patient_settings(self, request: m.Message, t: int) -> m.Message:
-        s = self.pump.patient_settings
-        return m.ReadPatientSettingsResponse(
-            enabled=s.enabled,
-            dose_ng=s.dose_ng,
-            duration_s=s.duration_s,
-            lockout_s=s.lockout_s,
-            max_per_24h=s.max_per_24h,
-        )
+        return _settings_message(m.ReadPatientSettingsResponse, self.pump.patient_settings)
 
     def _set_patient_settings(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.SetPatientSettingsRequest)
@@ -574,14 +558,7 @@ class TelemetryLink:
                 max_per_24h=request.max_per_24h,
             ),
         )
-        s = self.pump.patient_settings
-        return m.SetPatientSettingsResponse(
-            enabled=s.enabled,
-            dose_ng=s.dose_ng,
-            duration_s=s.duration_s,
-            lockout_s=s.lockout_s,
-            max_per_24h=s.max_per_24h,
-        )
+        return _settings_message(m.SetPatientSettingsResponse, self.pump.patient_settings)
 
     def _patient_dose(self, request: m.Message, t: int) -> m.Message:
         grant = self.pump.request_patient_dose(t)
@@ -605,6 +582,32 @@ EMPTY_IMPLANT: m.ImplantFields = m.ImplantFields(
     physician="",
 )
 """What READ_IMPLANT carries in ``implant`` when no record was written (``recorded`` false)."""
+
+
+def _check_commit(
+    named: int, staged: _Staged | _StagedRefill | None, *, what: str, stage: Op
+) -> None:
+    """Refuse a COMMIT that names no staged change, or another checksum than the staged one."""
+    if staged is None:
+        raise InvalidStateError(f"no {what} is staged: {stage.name} first")
+    if named != staged.checksum:
+        raise ChecksumMismatchError(
+            f"commit names checksum 0x{named:08x}, the staged {what}'s is 0x{staged.checksum:08x}"
+        )
+
+
+_Settings = TypeVar("_Settings", bound=m.PatientSettingsFields)
+
+
+def _settings_message(cls: type[_Settings], s: PatientDoseSettings) -> _Settings:
+    """The patient-dose settings as one of the wire's PatientSettingsFields messages."""
+    return cls(
+        enabled=s.enabled,
+        dose_ng=s.dose_ng,
+        duration_s=s.duration_s,
+        lockout_s=s.lockout_s,
+        max_per_24h=s.max_per_24h,
+    )
 
 
 def _unauthenticated(answer: bytes) -> bool:

@@ -471,11 +471,10 @@ def cmd_resume(client: PumpClient, args: argparse.Namespace, out: Printer) -> No
 
 
 def _refill_prescription(
-    client: PumpClient, args: argparse.Namespace, old_conc: int, new_conc: int
+    current: m.PrescriptionSpec, args: argparse.Namespace, old_conc: int, new_conc: int
 ) -> m.PrescriptionSpec:
     """What runs on the new drug: --dose, else (--same-dose, or no change of drug) the
-    current doses named for the new drug."""
-    current = client.read_prescription().prescription
+    ``current`` doses named for the new drug."""
     if args.dose is not None:
         if args.same_dose:
             raise UsageError("give --dose MCG/DAY or --same-dose, not both")
@@ -499,7 +498,7 @@ def cmd_refill(client: PumpClient, args: argparse.Namespace, out: Printer) -> No
     old_conc = status.concentration_ug_per_ml
     new_conc = int(_number(args.concentration, "--concentration", "mcg/mL"))
     before = client.read_prescription().prescription
-    spec = _refill_prescription(client, args, old_conc, new_conc)
+    spec = _refill_prescription(before, args, old_conc, new_conc)
     bridge = new_conc != old_conc and not args.no_bridge
     result = client.refill(
         removed_nl=_ml_to_nl(args.removed, "--removed"),
