@@ -848,7 +848,9 @@ def _therapy() -> str:
             "`telemetry_s_per_frame` for each frame the pump answers (charged before the "
             "answer, so a STATUS includes its own cost). A forecast beyond "
             "`forecast_horizon_s` is 0 (none); one already reached is the STATUS's "
-            "`clock_s`.",
+            "`clock_s`. While delivery is stopped or halted nothing moves, so the "
+            "low-reservoir, empty and bridge-end forecasts are 0 (none) until it resumes, "
+            "and the ERI date counts the quiescent drain alone.",
             "* A programmer that runs this arithmetic on one STATUS (with READ_PRESCRIPTION "
             "for the checksum it reports, READ_PATIENT_SETTINGS and DEVICE_INFO) gets the "
             "same seconds; the reference implementation is `protocol.forecast."

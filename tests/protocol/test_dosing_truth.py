@@ -281,3 +281,16 @@ def test_stopped_has_one_meaning(pump: InprocPump) -> None:
             client.resume()
         assert err.value.code is ErrorCode.INVALID_STATE
         assert "program" in err.value.reason
+
+
+def test_a_stopped_pump_forecasts_no_volume_dates_and_eri_on_the_quiescent_drain(
+    pump: InprocPump,
+) -> None:
+    # docs/protocol.md, Forecasts: nothing moves while stopped or halted.
+    with pump.client() as client:
+        running = client.status()
+        client.stop(m.StopReason.OTHER)
+        stopped = client.status()
+    assert running.low_reservoir_alarm_at_s is not None
+    assert (stopped.low_reservoir_alarm_at_s, stopped.empty_at_s) == (None, None)
+    assert stopped.eri_at_s is not None and stopped.eri_at_s > running.eri_at_s  # type: ignore[operator]
