@@ -42,7 +42,7 @@ therefore does, on its own loop::
 
 ``due`` also delivers the chunks whose time has come to the pump, so it must
 be called even when :meth:`ImpairedEndpoint.pending` shows no answer waiting.
-:mod:`emulator.transports.impaired_inproc` does exactly this for the
+:mod:`emulator.transports.protocol_pumpsim` does exactly this for the
 in-process ``serial_for_url`` port. :class:`LinkFaults` shares one setting
 across every link of a pump and wraps an endpoint factory.
 """

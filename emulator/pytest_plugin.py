@@ -70,7 +70,7 @@ from emulator.scenarios.loader import SUFFIX, load_scenario
 from emulator.scenarios.report import render_html
 from emulator.scenarios.result import ScenarioResult
 from emulator.scenarios.units import Kind, parse_iso_utc, parse_quantity, whole
-from emulator.transports import impaired_inproc, inproc
+from emulator.transports import inproc
 from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
@@ -483,7 +483,7 @@ class _SessionPump:
         self.emulator.pumps[0].capture_to(self.capture)
         self.name = f"vpump-{_worker()}-session"
         _plugin_names.add(self.name)
-        self.url = _impaired_url(self.emulator.register_inproc(0, self.name))
+        self.url = self.emulator.register_inproc(0, self.name)
         self.tmp_dir = tmp_dir
         self.emulator.start()
 
@@ -496,11 +496,6 @@ class _SessionPump:
 
     def close(self) -> None:
         self.emulator.close()
-
-
-def _impaired_url(pumpsim_url: str) -> str:
-    # Same registration; the impairedsim port also releases delayed and paced answers.
-    return pumpsim_url.replace(f"{inproc.SCHEME}://", f"{impaired_inproc.SCHEME}://", 1)
 
 
 # --- hooks -----------------------------------------------------------------------------------
@@ -693,7 +688,7 @@ def virtual_pump(
         emu.pumps[0].capture_to(capture)
         name = f"vpump-{_worker()}-{os.getpid()}-{next(_names)}"
         _plugin_names.add(name)
-        url = _impaired_url(emu.register_inproc(0, name))
+        url = emu.register_inproc(0, name)
         pump = PumpUnderTest(
             emulator=emu,
             url=url,

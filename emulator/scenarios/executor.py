@@ -2,7 +2,7 @@
 
 :func:`run_scenario` builds a fresh :class:`~emulator.emulator.Emulator`
 with the scenario's starting pump (manual clock at the scenario's start),
-reaches it over an in-process link (``impairedsim://``, so latency and
+reaches it over an in-process link (``pumpsim://``, where latency and
 pacing work as on a wire) and runs the steps in order:
 
 * programmer steps go through :class:`~protocol.client.PumpClient` in a
@@ -48,7 +48,6 @@ from emulator.scenarios.result import (
     format_clock,
 )
 from emulator.scenarios.units import Expectation, Kind, format_quantity
-from emulator.transports import impaired_inproc, inproc
 from firmware_model.errors import FirmwareError
 from protocol import units
 from protocol.client import PumpClient
@@ -186,8 +185,7 @@ class ScenarioRunner:
         ring.subscribe(self._on_chunk)
         emu.pumps[0].capture_to(ring)
         name = f"scenario-{os.getpid()}-{next(_names)}"
-        pumpsim_url = emu.register_inproc(0, name)
-        self.url = pumpsim_url.replace(f"{inproc.SCHEME}://", f"{impaired_inproc.SCHEME}://", 1)
+        self.url = emu.register_inproc(0, name)
         self.emulator = emu
         try:
             yield emu

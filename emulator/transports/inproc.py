@@ -6,10 +6,13 @@ ports through pyserial's URL mechanism reaches it::
     with register("demo", make_endpoint) as link:
         port = serial.serial_for_url(link.url, timeout=1.0)   # "pumpsim://demo"
 
-Importing this module installs the URL handler once (it appends
-``emulator.transports`` to ``serial.protocol_handler_packages``, where pyserial
-finds :mod:`emulator.transports.protocol_pumpsim`). Each opened port gets its
-own endpoint from the factory. Errors raised by an endpoint are logged and
+:func:`register` installs the URL handler (:func:`install_url_handler` appends
+``emulator.transports`` to ``serial.protocol_handler_packages``, once, where pyserial
+finds :mod:`emulator.transports.protocol_pumpsim`); importing this module changes
+nothing in pyserial. The URL may carry link faults, pyserial-style:
+``pumpsim://NAME?drop=0.1&delay_ms=20`` (see :mod:`~emulator.transports.protocol_pumpsim`).
+``impairedsim://NAME`` is the old name of the scheme and opens the same port. Each
+opened port gets its own endpoint from the factory. Errors raised by an endpoint are logged and
 kept on the :class:`Registration` (see :meth:`Registration.check`); the port
 itself carries on, like a real link to a pump that did not answer.
 """
@@ -26,10 +29,20 @@ import serial
 from emulator.errors import LinkNameError
 from emulator.transports.base import EndpointFactory, LinkFailure, log_failure
 
-__all__ = ["SCHEME", "Registration", "lookup", "register", "unregister"]
+__all__ = [
+    "SCHEME",
+    "SCHEMES",
+    "Registration",
+    "install_url_handler",
+    "lookup",
+    "register",
+    "unregister",
+]
 
 SCHEME = "pumpsim"
-"""The URL scheme: ``pumpsim://NAME``."""
+"""The URL scheme: ``pumpsim://NAME[?options]``."""
+SCHEMES = (SCHEME, "impairedsim")
+"""Every scheme the in-process port answers to: ``pumpsim`` and its old name ``impairedsim``."""
 
 _HANDLER_PACKAGE = "emulator.transports"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -108,6 +121,7 @@ def register(name: str, factory: EndpointFactory) -> Registration:
 
     Names are 1-64 characters of letters, digits, ``.``, ``_`` and ``-``
     (starting with a letter or digit). A name already registered is refused.
+    Installs the URL handler (:func:`install_url_handler`).
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise LinkNameError(f"bad link name {name!r}: use 1-64 of A-Z a-z 0-9 . _ -")
@@ -118,6 +132,7 @@ def register(name: str, factory: EndpointFactory) -> Registration:
         if name in _registry:
             raise LinkNameError(f"link name {name!r} is already registered")
         _registry[name] = registration
+    install_url_handler()
     return registration
 
 
@@ -134,10 +149,10 @@ def lookup(name: str) -> Registration | None:
         return _registry.get(name)
 
 
-def _install_handler() -> None:
+def install_url_handler() -> None:
+    """Let ``serial.serial_for_url`` open ``pumpsim://`` (and ``impairedsim://``) URLs;
+    idempotent. :func:`register` calls it: a name must be registered before a URL opens."""
     # pyserial imports "<package>.protocol_<scheme>" for each listed package.
-    if _HANDLER_PACKAGE not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append(_HANDLER_PACKAGE)
-
-
-_install_handler()
+    with _lock:
+        if _HANDLER_PACKAGE not in serial.protocol_handler_packages:
+            serial.protocol_handler_packages.append(_HANDLER_PACKAGE)

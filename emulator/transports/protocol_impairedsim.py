@@ -1,7 +1,6 @@
-"""pyserial's handler module for ``impairedsim://NAME`` (pyserial imports
-``<package>.protocol_<scheme>``); the port itself lives in :mod:`impaired_inproc`."""
+"""pyserial's handler module for ``impairedsim://NAME``, the old name of ``pumpsim://NAME``
+(kept so existing URLs still open): the same port, :mod:`protocol_pumpsim`."""
 
-from emulator.transports.impaired_inproc import ImpairedSerial as Serial
-from emulator.transports.impaired_inproc import serial_class_for_url
+from emulator.transports.protocol_pumpsim import Serial
 
-__all__ = ["Serial", "serial_class_for_url"]
+__all__ = ["Serial"]

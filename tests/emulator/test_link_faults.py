@@ -27,6 +27,7 @@ from emulator.link_faults import (
     wire_time_s,
 )
 from emulator.transports import impaired_inproc, inproc
+from emulator.transports.protocol_pumpsim import Serial as PumpsimSerial
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.codec import Deframer
@@ -570,7 +571,7 @@ def test_the_port_releases_delayed_answers_when_due(
     link.faults.update(delay_ms=40)
     port = serial.serial_for_url(link.url, timeout=2.0)
     try:
-        assert isinstance(port, impaired_inproc.ImpairedSerial)
+        assert isinstance(port, PumpsimSerial)
         started = time.monotonic()
         port.write(b"hello")
         assert port.in_waiting == 0
@@ -629,18 +630,11 @@ def test_closing_or_cancelling_wakes_a_blocked_reader(
         port.read(1)
 
 
-def test_the_port_refuses_names_that_are_not_impaired_links() -> None:
+def test_the_port_refuses_unknown_names_and_paths() -> None:
     with pytest.raises(serial.SerialException, match="no pump registered"):
-        serial.serial_for_url(f"{impaired_inproc.SCHEME}://{_name('nobody')}")
+        serial.serial_for_url(f"{inproc.SCHEME}://{_name('nobody')}")
     with pytest.raises(serial.SerialException, match="takes no path"):
-        serial.serial_for_url(f"{impaired_inproc.SCHEME}://x/y")
-    plain = Recorder()
-    with (
-        inproc.register(_name("plain"), lambda: plain) as registration,
-        pytest.raises(serial.SerialException, match="not an impaired link"),
-    ):
-        serial.serial_for_url(f"{impaired_inproc.SCHEME}://{registration.name}")
-    assert plain.closes == 1
+        serial.serial_for_url(f"{inproc.SCHEME}://x/y")
 
 
 def test_endpoint_failures_are_recorded_not_raised_by_the_port() -> None:

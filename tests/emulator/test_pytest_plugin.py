@@ -64,7 +64,7 @@ def test_fixtures_give_a_pump_and_a_clinician_session(pytester: pytest.Pytester)
             virtual_pump.advance("90d")
             assert AlarmCode.LOW_RESERVOIR in pump_client.status().alarms_active
             # vpump-WORKER-PID-N: "main" without xdist (or the outer run's worker id).
-            assert re.fullmatch(r"impairedsim://vpump-\w+-\d+-\d+", virtual_pump.url)
+            assert re.fullmatch(r"pumpsim://vpump-\w+-\d+-\d+", virtual_pump.url)
 
         @pytest.mark.vpump(reservoir="5 mL", concentration="1000 mcg/mL",
                            prescription="200 mcg/day", battery="10 %", model=40,
@@ -310,8 +310,8 @@ def test_it_runs_under_xdist_with_a_pump_per_worker(pytester: pytest.Pytester) -
     result.assert_outcomes(passed=7, failed=1)
     urls = set(re.findall(r"URL (\S+)", result.stdout.str()))
     assert {re.sub(r"-\d+-\d+$", "", u) for u in urls} == {
-        "impairedsim://vpump-gw0",
-        "impairedsim://vpump-gw1",
+        "pumpsim://vpump-gw0",
+        "pumpsim://vpump-gw1",
     }
     result.stdout.fnmatch_lines(["*FAIL daily_dose: expected 150 mcg/day*"])
     cases = list(ET.parse(pytester.path / "out.xml").iter("testcase"))

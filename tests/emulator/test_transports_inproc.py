@@ -161,7 +161,19 @@ def test_unknown_name_is_a_serial_exception() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["pumpsim://", "pumpsim://name/path", "pumpsim://name?opt=1", "pumpsim://name#x"]
+    "url",
+    [
+        "pumpsim://",
+        "pumpsim://name/path",
+        "pumpsim://name?opt=1",
+        "pumpsim://name#x",
+        "pumpsim://name?drop",
+        "pumpsim://name?drop=lots",
+        "pumpsim://name?drop=1.5",
+        "pumpsim://name?baud=9600.5",
+        "pumpsim://name?delay_ms=1&delay_ms=2",
+        "pumpsim://name?delay_ms=-1",
+    ],
 )
 def test_malformed_urls_are_serial_exceptions(url: str, echo_link: inproc.Registration) -> None:
     with pytest.raises(serial.SerialException):
@@ -334,7 +346,48 @@ def test_an_open_port_survives_unregistering(echo_link: inproc.Registration) -> 
         serial.serial_for_url(echo_link.url)
 
 
-def test_the_handler_is_installed_once() -> None:
+def test_the_handler_is_installed_by_register_and_only_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        serial,
+        "protocol_handler_packages",
+        [p for p in serial.protocol_handler_packages if p != "emulator.transports"],
+    )
+    # Importing the modules changes nothing in pyserial: registering a name installs it.
+    assert "emulator.transports" not in serial.protocol_handler_packages
+    with inproc.register("installs", Echo):
+        assert serial.protocol_handler_packages.count("emulator.transports") == 1
+    inproc.install_url_handler()
     assert serial.protocol_handler_packages.count("emulator.transports") == 1
-    inproc._install_handler()
-    assert serial.protocol_handler_packages.count("emulator.transports") == 1
+
+
+def test_url_options_impair_that_port_alone(echo_link: inproc.Registration) -> None:
+    url = f"{echo_link.url}?drop=1&seed=7"
+    with (
+        serial.serial_for_url(url, timeout=0.05) as lossy,
+        serial.serial_for_url(echo_link.url, timeout=0.05) as clean,
+    ):
+        assert lossy.link_faults is not None and clean.link_faults is None
+        assert lossy.link_faults.settings.drop == 1.0
+        lossy.write(b"lost")
+        assert lossy.read(4) == b""
+        clean.write(b"kept")
+        assert clean.read(4) == b"kept"
+        assert lossy.link_faults.counters().to_pump.chunks_dropped == 1
+
+
+def test_a_delay_option_holds_the_answer_back(echo_link: inproc.Registration) -> None:
+    with serial.serial_for_url(f"{echo_link.url}?delay_ms=30", timeout=2.0) as port:
+        started = time.monotonic()
+        port.write(b"late")
+        assert port.in_waiting == 0
+        assert port.read(4) == b"late"
+        assert time.monotonic() - started >= 0.06  # 30 ms there, 30 ms back
+
+
+def test_impairedsim_is_the_old_name_of_the_same_port(echo_link: inproc.Registration) -> None:
+    with serial.serial_for_url(f"impairedsim://{echo_link.name}", timeout=1.0) as port:
+        assert type(port) is PumpsimSerial
+        port.write(b"same")
+        assert port.read(4) == b"same"
