@@ -577,11 +577,13 @@ class EmulatedPump:
             assessment = world.patient.assess()
             last_hour = world.ledger.last_hour_ug(status.clock_s)
             implant = pump.implant
+            status_fields = _jsonable(asdict(status))
             return {
                 "index": self.index,
                 "serial": self.setup.serial,
                 "pump": {
-                    **_jsonable(asdict(status)),
+                    **status_fields,
+                    **{old: status_fields[new] for old, new in FORMER_STATE_KEYS.items()},
                     "true_reservoir_nl": pump.reservoir_nl,
                     "delivering_since_clock_s": pump.delivering_since_clock_s,
                     "mri": self.mri_state(),
@@ -629,6 +631,13 @@ class EmulatedPump:
                 },
                 "link": link,
             }
+
+
+FORMER_STATE_KEYS = {
+    "bolus_end_clock_s": "bolus_ends_at_s",
+}
+"""Keys of ``state()["pump"]`` renamed to the wire's name (the old key -> the current one);
+the old keys are still given, with the same values, for scripts written before."""
 
 
 def _jsonable(value: Any) -> Any:

@@ -213,7 +213,7 @@ class PumpStatus:
     bolus_duration_s: int
     bolus_start_clock_s: int | None
     bolus_remaining_nl: int
-    bolus_end_clock_s: int | None
+    bolus_ends_at_s: int | None
     basal_rate_nl_per_day: int
     """The programmed basal rate at this instant (at the concentration in force)."""
     current_rate_nl_per_day: int
@@ -1553,7 +1553,7 @@ class Pump:
             bolus_remaining_nl=0
             if bolus is None
             else bolus.volume_nl - bolus.delivered_nl(self._t),
-            bolus_end_clock_s=None if bolus is None else self.clock(bolus.end_t),
+            bolus_ends_at_s=None if bolus is None else self.clock(bolus.end_t),
             basal_rate_nl_per_day=basal,
             current_rate_nl_per_day=current,
             daily_dose_ng=daily_ng,

@@ -345,7 +345,7 @@ class TelemetryLink:
             bolus_duration_s=s.bolus_duration_s,
             bolus_started_at_s=s.bolus_start_clock_s,
             bolus_remaining_nl=s.bolus_remaining_nl,
-            bolus_ends_at_s=s.bolus_end_clock_s,
+            bolus_ends_at_s=s.bolus_ends_at_s,
             basal_rate_nl_per_day=s.basal_rate_nl_per_day,
             current_rate_nl_per_day=s.current_rate_nl_per_day,
             daily_dose_ng=s.daily_dose_ng,

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from emulator import control
-from emulator.emulator import ControlError, Emulator, fleet_setups, numbered_port
+from emulator.emulator import (
+    FORMER_STATE_KEYS,
+    ControlError,
+    Emulator,
+    fleet_setups,
+    numbered_port,
+)
 from emulator.presets import PRESETS
 from protocol import messages as m
 from protocol.client import PumpClient
@@ -47,6 +53,14 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ControlError, match="unit"):
         control.parse_duration(text)
+
+
+@pytest.mark.parametrize(("old", "current"), sorted(FORMER_STATE_KEYS.items()))
+def test_a_renamed_state_key_keeps_its_old_name(emu: Emulator, old: str, current: str) -> None:
+    run(emu, "advance", f"{90 * DAY}s")  # alarms raised, so the values are not all empty
+    pump = run(emu, "state")["result"]["pump"]  # type: ignore[index]
+    assert current in pump and old in pump
+    assert pump[old] == pump[current]
 
 
 def test_advance_raises_the_alarm_at_its_second(emu: Emulator) -> None:

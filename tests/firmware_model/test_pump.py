@@ -175,7 +175,7 @@ def test_bolus_returns_to_simple_mode() -> None:
     )
     assert status.bolus_dose_ng == 50_000  # 50 mcg of 500 mcg/mL
     assert status.current_rate_nl_per_day == 2_400_000
-    assert status.bolus_end_clock_s == T0_CLOCK_S + 2 * HOUR
+    assert status.bolus_ends_at_s == T0_CLOCK_S + 2 * HOUR
     pump.advance_to(2 * HOUR)
     assert pump.bolus is None
     assert events(pump, EventCode.BOLUS_ENDED) == [
