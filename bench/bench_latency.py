@@ -199,7 +199,7 @@ def scenario_on_the_model() -> float:
                 t,
                 RefillOrder(
                     removed_nl=pump.estimated_reservoir_nl,
-                    added_nl=pump.profile.reservoir_capacity_nl,
+                    added_nl=pump.profile.capacity_nl,
                     concentration_ug_per_ml=pump.concentration_ug_per_ml,
                     prescription=pump.prescription,
                     bridge=False,

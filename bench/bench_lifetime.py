@@ -41,7 +41,7 @@ def simulate() -> tuple[Pump, float]:
         profile=profile,
         serial="BENCH-7Y",
         t=0,
-        reservoir_nl=profile.reservoir_capacity_nl,
+        reservoir_nl=profile.capacity_nl,
         concentration_ug_per_ml=CONCENTRATION,
         prescription=FLEX,
         clock_offset_s=CLOCK_2024_01_01_S,
@@ -56,7 +56,7 @@ def simulate() -> tuple[Pump, float]:
                 t,
                 RefillOrder(
                     removed_nl=pump.estimated_reservoir_nl,
-                    added_nl=profile.reservoir_capacity_nl,
+                    added_nl=profile.capacity_nl,
                     concentration_ug_per_ml=CONCENTRATION,
                     prescription=FLEX,
                     bridge=False,

@@ -635,6 +635,7 @@ class EmulatedPump:
 
 FORMER_STATE_KEYS = {
     "bolus_end_clock_s": "bolus_ends_at_s",
+    "reservoir_capacity_nl": "capacity_nl",
 }
 """Keys of ``state()["pump"]`` renamed to the wire's name (the old key -> the current one);
 the old keys are still given, with the same values, for scripts written before."""

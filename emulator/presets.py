@@ -86,7 +86,7 @@ class PumpSetup:
         """The same patient on another model or serial (a 20 mL model is filled to at most
         its capacity)."""
         new_model = self.model if model is None else model
-        capacity = profile_for(new_model).reservoir_capacity_nl
+        capacity = profile_for(new_model).capacity_nl
         return dataclasses.replace(
             self,
             model=new_model,

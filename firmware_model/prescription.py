@@ -163,7 +163,7 @@ def validate_bolus(bolus: Bolus, profile: PumpProfile) -> None:
     high = (
         profile.patient_dose_max_volume_nl
         if bolus.kind is BolusKind.PATIENT
-        else profile.reservoir_capacity_nl
+        else profile.capacity_nl
     )
     _within("volume_nl", bolus.volume_nl, profile.min_bolus_volume_nl, high)
     fastest_s = profile.bolus_duration_at_max_rate_s(bolus.volume_nl)

@@ -52,7 +52,7 @@ class PumpProfile:
     """Nominal reservoir size in mL; the key of :data:`PROFILES`."""
     model_name: str
     firmware_version: str
-    reservoir_capacity_nl: int
+    capacity_nl: int
 
     commercial_concentrations_ug_per_ml: tuple[int, ...] = (500, 1000, 2000)
     trial_concentrations_ug_per_ml: tuple[int, ...] = (50,)
@@ -149,7 +149,7 @@ class PumpProfile:
     def _check_volumes(self) -> None:
         r = self._require
         r(self.model > 0, "model", "must be > 0")
-        r(self.reservoir_capacity_nl > 0, "reservoir_capacity_nl", "must be > 0")
+        r(self.capacity_nl > 0, "capacity_nl", "must be > 0")
         r(
             len(self.commercial_concentrations_ug_per_ml) > 0,
             "commercial_concentrations_ug_per_ml",
@@ -180,9 +180,9 @@ class PumpProfile:
             "must be within [min_alarm_volume_nl, max_alarm_volume_nl]",
         )
         r(
-            self.max_alarm_volume_nl < self.reservoir_capacity_nl,
+            self.max_alarm_volume_nl < self.capacity_nl,
             "max_alarm_volume_nl",
-            "must be < reservoir_capacity_nl",
+            "must be < capacity_nl",
         )
         r(self.internal_tubing_volume_nl >= 0, "internal_tubing_volume_nl", "must be >= 0")
         r(self.catheter_volume_nl_per_cm >= 0, "catheter_volume_nl_per_cm", "must be >= 0")
@@ -206,9 +206,9 @@ class PumpProfile:
         )
         r(-_PPM < self.delivery_bias_ppm < _PPM, "delivery_bias_ppm", "must be within (-1e6, 1e6)")
         r(
-            0 < self.min_bolus_volume_nl <= self.reservoir_capacity_nl,
+            0 < self.min_bolus_volume_nl <= self.capacity_nl,
             "min_bolus_volume_nl",
-            "must be > 0 and <= reservoir_capacity_nl",
+            "must be > 0 and <= capacity_nl",
         )
         r(self.max_bolus_duration_s > 0, "max_bolus_duration_s", "must be > 0")
         r(self.max_flex_steps >= 1, "max_flex_steps", "must be >= 1")
@@ -219,11 +219,9 @@ class PumpProfile:
             "must be >= 1 and divide 1440",
         )
         r(
-            self.min_bolus_volume_nl
-            <= self.patient_dose_max_volume_nl
-            <= self.reservoir_capacity_nl,
+            self.min_bolus_volume_nl <= self.patient_dose_max_volume_nl <= self.capacity_nl,
             "patient_dose_max_volume_nl",
-            "must be within [min_bolus_volume_nl, reservoir_capacity_nl]",
+            "must be within [min_bolus_volume_nl, capacity_nl]",
         )
         r(self.patient_max_doses_per_24h >= 1, "patient_max_doses_per_24h", "must be >= 1")
         # The request rule only remembers the trailing 24 h, so a longer
@@ -284,7 +282,7 @@ PROFILES: dict[int, PumpProfile] = {
         model=20,
         model_name="vpump 20 mL",
         firmware_version="1.0.0",
-        reservoir_capacity_nl=20_000_000,
+        capacity_nl=20_000_000,
         refill_discrepancy_threshold_nl=1_000_000,
         max_alarm_volume_nl=5_000_000,
     ),
@@ -292,7 +290,7 @@ PROFILES: dict[int, PumpProfile] = {
         model=40,
         model_name="vpump 40 mL",
         firmware_version="1.0.0",
-        reservoir_capacity_nl=40_000_000,
+        capacity_nl=40_000_000,
         refill_discrepancy_threshold_nl=2_000_000,
         max_alarm_volume_nl=10_000_000,
     ),

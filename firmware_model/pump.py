@@ -231,7 +231,7 @@ class PumpStatus:
     basal_remainder: int
     reservoir_nl: int
     """The pump's estimate of the reservoir volume."""
-    reservoir_capacity_nl: int
+    capacity_nl: int
     alarm_volume_nl: int
     active_alarms: tuple[AlarmCode, ...]
     silenced_alarms: tuple[AlarmCode, ...]
@@ -345,11 +345,11 @@ class Pump:
         _require_int("clock_offset_s", clock_offset_s)
         _check_clock(t + clock_offset_s)
         _require_int("reservoir_nl", reservoir_nl, minimum=0)
-        if reservoir_nl > profile.reservoir_capacity_nl:
+        if reservoir_nl > profile.capacity_nl:
             raise OutOfRangeError(
                 field="reservoir_nl",
                 value=reservoir_nl,
-                limit=profile.reservoir_capacity_nl,
+                limit=profile.capacity_nl,
                 rule="at most",
             )
         _check_concentration(profile, concentration_ug_per_ml, allow_nonstandard_concentration)
@@ -866,7 +866,7 @@ class Pump:
         plan = self._delivery.plan_refill(
             removed_nl=order.removed_nl,
             added_nl=order.added_nl,
-            capacity_nl=self._profile.reservoir_capacity_nl,
+            capacity_nl=self._profile.capacity_nl,
         )
         expected = self._delivery.estimate_nl
         discrepancy = order.removed_nl - expected
@@ -910,7 +910,7 @@ class Pump:
         plan = d.plan_refill(
             removed_nl=order.removed_nl,
             added_nl=order.added_nl,
-            capacity_nl=self._profile.reservoir_capacity_nl,
+            capacity_nl=self._profile.capacity_nl,
         )
         d.apply_refill(plan, added_nl=order.added_nl)
         old = self._concentration_ug_per_ml
@@ -1566,7 +1566,7 @@ class Pump:
             bridge_end_clock_s=self.bridge_end_at(),
             basal_remainder=self._delivery.basal_remainder,
             reservoir_nl=self._delivery.estimate_nl,
-            reservoir_capacity_nl=self._profile.reservoir_capacity_nl,
+            capacity_nl=self._profile.capacity_nl,
             alarm_volume_nl=self._alarm_volume_nl,
             active_alarms=self._alarms.active_codes(),
             silenced_alarms=self._alarms.silenced_codes(),
@@ -1622,8 +1622,8 @@ def _check_image(image: nvm.PumpImage) -> None:
         fail("battery_uc", image.battery_uc, profile.battery_capacity_uc, "within 0 and")
     if not profile.min_alarm_volume_nl <= image.alarm_volume_nl <= profile.max_alarm_volume_nl:
         fail("alarm_volume_nl", image.alarm_volume_nl, profile.max_alarm_volume_nl, "at most")
-    if max(image.delivery.estimate_nl, image.delivery.reservoir_nl) > profile.reservoir_capacity_nl:
-        fail("reservoir_nl", image.delivery.reservoir_nl, profile.reservoir_capacity_nl, "at most")
+    if max(image.delivery.estimate_nl, image.delivery.reservoir_nl) > profile.capacity_nl:
+        fail("reservoir_nl", image.delivery.reservoir_nl, profile.capacity_nl, "at most")
     if image.concentration_ug_per_ml <= 0:
         fail("concentration_ug_per_ml", image.concentration_ug_per_ml, 1, "at least")
     _check_clock(t + image.clock_offset_s)

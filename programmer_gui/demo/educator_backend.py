@@ -260,7 +260,7 @@ class EmulatorEducatorBackend:
             clock_s=int(pump["clock_s"]),
             speed=self._speed_of(clock["mode"], float(clock["speed"])),
             reservoir_nl=int(pump["true_reservoir_nl"]),
-            capacity_nl=int(pump["reservoir_capacity_nl"]),
+            capacity_nl=int(pump["capacity_nl"]),
             alarm_volume_nl=int(pump["alarm_volume_nl"]),
             reservoir_concentration_ug_per_ml=int(pump["concentration_ug_per_ml"]),
             tip_concentration_ug_per_ml=path["concentration_at_tip_ug_per_ml"],

@@ -30,7 +30,7 @@ def new_pump(
         profile=profile,
         serial="VP-TEST-0001",
         t=t,
-        reservoir_nl=profile.reservoir_capacity_nl if reservoir_nl is None else reservoir_nl,
+        reservoir_nl=profile.capacity_nl if reservoir_nl is None else reservoir_nl,
         concentration_ug_per_ml=concentration_ug_per_ml,
         prescription=rx.simple(200_000, concentration_ug_per_ml)
         if prescription is None

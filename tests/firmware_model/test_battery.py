@@ -79,7 +79,7 @@ def run_until_eos(profile: PumpProfile, rate: int) -> Pump:
         profile=profile,
         serial="BAT-1",
         t=0,
-        reservoir_nl=profile.reservoir_capacity_nl,
+        reservoir_nl=profile.capacity_nl,
         concentration_ug_per_ml=500,
         prescription=rx.simple(rate, 500),
         clock_offset_s=CLOCK_2024_01_01_S,
@@ -93,7 +93,7 @@ def run_until_eos(profile: PumpProfile, rate: int) -> Pump:
                 pump,
                 pump.t,
                 removed_nl=pump.estimated_reservoir_nl,
-                added_nl=profile.reservoir_capacity_nl,
+                added_nl=profile.capacity_nl,
             )
     return pump
 

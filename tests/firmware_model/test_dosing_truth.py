@@ -105,7 +105,7 @@ def test_the_programmer_dates_equal_the_pump_dates(data: st.DataObject) -> None:
         profile=profile,
         serial="VP-PROP",
         t=0,
-        reservoir_nl=data.draw(st.integers(3_000_000, profile.reservoir_capacity_nl)),
+        reservoir_nl=data.draw(st.integers(3_000_000, profile.capacity_nl)),
         concentration_ug_per_ml=old,
         prescription=data.draw(prescriptions(old)),
         battery_permille=data.draw(st.integers(20, 1000)),
@@ -134,7 +134,7 @@ def test_the_programmer_dates_equal_the_pump_dates(data: st.DataObject) -> None:
         t,
         RefillOrder(
             removed_nl=pump.estimated_reservoir_nl,
-            added_nl=data.draw(st.integers(5_000_000, profile.reservoir_capacity_nl)),
+            added_nl=data.draw(st.integers(5_000_000, profile.capacity_nl)),
             concentration_ug_per_ml=new,
             prescription=data.draw(prescriptions(new)),
             bridge=bridge,

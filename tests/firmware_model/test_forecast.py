@@ -60,9 +60,7 @@ def test_reservoir_forecasts_match_the_raise_times(
     profile: PumpProfile, data: st.DataObject, start_s: int, with_bolus: bool
 ) -> None:
     prescription = data.draw(prescriptions(profile, stopped=False))
-    reservoir = data.draw(
-        st.integers(profile.empty_threshold_nl + 100_000, profile.reservoir_capacity_nl)
-    )
+    reservoir = data.draw(st.integers(profile.empty_threshold_nl + 100_000, profile.capacity_nl))
     pump = new_pump(
         profile=profile,
         prescription=prescription,
@@ -204,7 +202,7 @@ def test_skipping_repetitions_gives_the_same_answer_as_plain_integration(
     )
     bat = profile.battery()
     queries = [
-        (0, 1, data.draw(st.integers(1, 3 * profile.reservoir_capacity_nl))),
+        (0, 1, data.draw(st.integers(1, 3 * profile.capacity_nl))),
         (bat.quiescent_drain_uc_per_s, bat.drain_uc_per_nl, data.draw(st.integers(1, 10**9))),
     ]
     for q, p, need in queries:
@@ -271,13 +269,11 @@ def test_forecasts_across_a_bridge_match_what_the_pump_then_does(
         profile=profile,
         prescription=prescription,
         concentration_ug_per_ml=STRATEGY_CONC,
-        reservoir_nl=profile.reservoir_capacity_nl // 2,
+        reservoir_nl=profile.capacity_nl // 2,
         t=start_s,
         implant=rx.IMPLANT,
     )
-    added = data.draw(
-        st.integers(profile.empty_threshold_nl + 100_000, profile.reservoir_capacity_nl)
-    )
+    added = data.draw(st.integers(profile.empty_threshold_nl + 100_000, profile.capacity_nl))
     try:
         refill(
             pump,

@@ -108,7 +108,7 @@ class CachedForecastMachine(RuleBasedStateMachine):
         doses: bool,
         implanted: bool,
     ) -> None:
-        capacity = profile.reservoir_capacity_nl
+        capacity = profile.capacity_nl
         self.pump = Pump.new(
             profile=profile,
             serial="CACHE-1",
@@ -214,7 +214,7 @@ class CachedForecastMachine(RuleBasedStateMachine):
         p = self.pump
         est = p.estimated_reservoir_nl
         removed_nl = {"all": est, "half": est // 2, "none": 0}[removed]
-        added = p.profile.reservoir_capacity_nl * added_percent // 100
+        added = p.profile.capacity_nl * added_percent // 100
         new = p.concentration_ug_per_ml if concentration is None else concentration
         order = rx.refill_order(
             p,
@@ -619,7 +619,7 @@ def test_out_of_phase_lockouts_cost_bounded_work() -> None:
         profile=profile,
         serial="WORST-1",
         t=0,
-        reservoir_nl=profile.reservoir_capacity_nl,
+        reservoir_nl=profile.capacity_nl,
         concentration_ug_per_ml=500,
         prescription=week,
         clock_offset_s=T0_CLOCK_S,

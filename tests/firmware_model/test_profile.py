@@ -13,8 +13,8 @@ from protocol.enums import AlarmClass
 
 def test_two_models_keyed_by_reservoir_size() -> None:
     assert sorted(PROFILES) == [20, 40]
-    assert profile_for(20).reservoir_capacity_nl == 20_000_000
-    assert profile_for(40).reservoir_capacity_nl == 40_000_000
+    assert profile_for(20).capacity_nl == 20_000_000
+    assert profile_for(40).capacity_nl == 40_000_000
     with pytest.raises(KeyError, match="known: \\[20, 40\\]"):
         profile_for(30)
 
@@ -43,7 +43,7 @@ def test_domain_numbers(model: int) -> None:
     ("change", "field"),
     [
         ({"model": 0}, "model"),
-        ({"reservoir_capacity_nl": 1.5}, "reservoir_capacity_nl"),
+        ({"capacity_nl": 1.5}, "capacity_nl"),
         ({"model_name": ""}, "model_name"),
         ({"commercial_concentrations_ug_per_ml": (500, -1)}, "commercial_concentrations_ug_per_ml"),
         ({"empty_threshold_nl": 100}, "empty_threshold_nl"),
@@ -73,4 +73,4 @@ def test_a_custom_profile_keeps_its_values() -> None:
     biased = dataclasses.replace(PROFILES[40], delivery_bias_ppm=30_000)
     assert isinstance(biased, PumpProfile)
     assert biased.delivery_bias_ppm == 30_000
-    assert biased.reservoir_capacity_nl == 40_000_000
+    assert biased.capacity_nl == 40_000_000

@@ -57,7 +57,7 @@ def test_new_pump_logs_power_on_and_reports_its_status() -> None:
     status = pump.status()
     assert (status.model, status.serial, status.firmware_version) == (20, "VP-TEST-0001", "1.0.0")
     assert (status.clock_s, status.mode, status.delivering) == (T0_CLOCK_S, Mode.SIMPLE, True)
-    assert status.reservoir_capacity_nl == 20_000_000
+    assert status.capacity_nl == 20_000_000
     assert status.battery_permille == 1000
     assert status.current_rate_nl_per_day == status.basal_rate_nl_per_day == 200_000
     # 0.2 mL/day of 500 mcg/mL is 100 mcg/day.

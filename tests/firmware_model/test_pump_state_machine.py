@@ -467,7 +467,7 @@ class PumpMachine(RuleBasedStateMachine):
         implanted: bool,
     ) -> None:
         prescription = data.draw(prescriptions(profile))
-        capacity = profile.reservoir_capacity_nl
+        capacity = profile.capacity_nl
         reservoir = data.draw(
             st.one_of(
                 st.just(capacity), st.integers(capacity // 2, capacity), st.integers(0, capacity)
@@ -620,7 +620,7 @@ class PumpMachine(RuleBasedStateMachine):
             "more": o.est + 1_500_000,
             "none": 0,
         }[removed]
-        added_nl = o.p.reservoir_capacity_nl * added_fraction // 100
+        added_nl = o.p.capacity_nl * added_fraction // 100
         after = added_nl  # the reservoir is emptied completely, then filled
         prescription = o.prescription.with_concentration(new)
         errors: list[type[FirmwareError]] = []
@@ -634,7 +634,7 @@ class PumpMachine(RuleBasedStateMachine):
             errors.append(OutOfRangeError)
         if bridge and not rates_ok(prescription, o.p, o.conc):
             errors.append(OutOfRangeError)
-        if after > o.p.reservoir_capacity_nl:
+        if after > o.p.capacity_nl:
             errors.append(OverfillError)
         order = RefillOrder(
             removed_nl=removed_nl,
@@ -793,7 +793,7 @@ class PumpMachine(RuleBasedStateMachine):
             bolus = Bolus.priming(volume_nl=volume, profile=o.p)
         assert (bolus.volume_nl, bolus.dose_ng) == (volume, dose)
         errors: list[type[FirmwareError]] = []
-        if not o.p.min_bolus_volume_nl <= volume <= o.p.reservoir_capacity_nl:
+        if not o.p.min_bolus_volume_nl <= volume <= o.p.capacity_nl:
             errors.append(OutOfRangeError)
         if bolus.duration_s < fastest:
             errors.append(OutOfRangeError)

@@ -251,7 +251,7 @@ class _Patient:
             concentration = rng.choice(profile.commercial_concentrations_ug_per_ml)
             if rng.random() < 0.8:
                 concentration = status.concentration_ug_per_ml
-            added = profile.reservoir_capacity_nl - (status.reservoir_nl - removed)
+            added = profile.capacity_nl - (status.reservoir_nl - removed)
             # One transaction: the same doses of the new drug and, if it changes, the bridge
             # (refused while another runs: counted as a refusal).
             same_dose = self.pump.prescription.with_concentration(concentration)
