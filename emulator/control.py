@@ -179,7 +179,7 @@ def _fault(emu: Emulator, rest: list[str], index: int) -> Any:
         if len(rest) != 1:
             raise ControlError("usage: fault low-battery-reset (no value)")
         emu.fault_low_battery_reset(index)
-        return {"alarms": [a.name for a in emu.active_alarms(index)]}
+        return {"alarms": [a.name for a in emu.alarms_active(index)]}
     if len(rest) != 2:
         raise ControlError(f"usage: {usage}")
     kind, value = rest
@@ -195,7 +195,7 @@ def _fault(emu: Emulator, rest: list[str], index: int) -> Any:
         emu.fault_battery(_number("battery", value.removesuffix("%"), 0, 100), index)
     else:
         raise ControlError(f"unknown fault {kind!r}; usage: {usage}")
-    return {"alarms": [a.name for a in emu.active_alarms(index)]}
+    return {"alarms": [a.name for a in emu.alarms_active(index)]}
 
 
 _MRI_USAGE = (

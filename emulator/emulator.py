@@ -636,6 +636,7 @@ class EmulatedPump:
 FORMER_STATE_KEYS = {
     "bolus_end_clock_s": "bolus_ends_at_s",
     "reservoir_capacity_nl": "capacity_nl",
+    "active_alarms": "alarms_active",
 }
 """Keys of ``state()["pump"]`` renamed to the wire's name (the old key -> the current one);
 the old keys are still given, with the same values, for scripts written before."""
@@ -1030,9 +1031,9 @@ class Emulator:
         }
         return result
 
-    def active_alarms(self, index: int = 0) -> tuple[AlarmCode, ...]:
+    def alarms_active(self, index: int = 0) -> tuple[AlarmCode, ...]:
         with self._pump(index).virtual.lock:
-            return self._pump(index).pump.status().active_alarms
+            return self._pump(index).pump.status().alarms_active
 
 
 def fleet_setups(base: PumpSetup, count: int) -> list[PumpSetup]:

@@ -233,7 +233,7 @@ class PumpStatus:
     """The pump's estimate of the reservoir volume."""
     capacity_nl: int
     alarm_volume_nl: int
-    active_alarms: tuple[AlarmCode, ...]
+    alarms_active: tuple[AlarmCode, ...]
     silenced_alarms: tuple[AlarmCode, ...]
     tone: ToneSpec | None
     """The pattern sounding now (most severe unsilenced alarm)."""
@@ -1568,7 +1568,7 @@ class Pump:
             reservoir_nl=self._delivery.estimate_nl,
             capacity_nl=self._profile.capacity_nl,
             alarm_volume_nl=self._alarm_volume_nl,
-            active_alarms=self._alarms.active_codes(),
+            alarms_active=self._alarms.active_codes(),
             silenced_alarms=self._alarms.silenced_codes(),
             tone=self._alarms.sounding_tone(self._profile),
             low_reservoir_at_clock_s=None if low is None else low + offset,

@@ -358,7 +358,7 @@ class TelemetryLink:
             reservoir_nl=s.reservoir_nl,
             capacity_nl=s.capacity_nl,
             alarm_volume_nl=s.alarm_volume_nl,
-            alarms_active=frozenset(s.active_alarms),
+            alarms_active=frozenset(s.alarms_active),
             alarms_silenced=frozenset(s.silenced_alarms),
             low_reservoir_alarm_at_s=s.low_reservoir_at_clock_s,
             empty_at_s=s.empty_at_clock_s,

@@ -557,7 +557,7 @@ class ScenarioRunner:
             emu.fault_battery(action.battery_permille / 10)
         if action.low_battery_reset:
             emu.fault_low_battery_reset()
-        alarms = ", ".join(emu.state()["pump"]["active_alarms"]) or "none"
+        alarms = ", ".join(emu.state()["pump"]["alarms_active"]) or "none"
         trace.notes.append(f"alarms now: {alarms}")
 
     def _mri(self, emu: Emulator, action: md.Mri, trace: _Trace) -> None:
@@ -577,7 +577,7 @@ class ScenarioRunner:
         else:
             state = emu.mri_end(action.exit)
             trace.notes.append(f"out of the field; {_mri_exit_text(state['exit'])}")
-        alarms = ", ".join(emu.state()["pump"]["active_alarms"]) or "none"
+        alarms = ", ".join(emu.state()["pump"]["alarms_active"]) or "none"
         trace.notes.append(f"alarms now: {alarms}")
 
     # -- assertions ---------------------------------------------------------------------------
@@ -634,7 +634,7 @@ class ScenarioRunner:
                 case _:
                     actual_flag = bool(pump[key])
             trace.check(key, str(flag).lower(), str(actual_flag).lower(), actual_flag == flag)
-        active = frozenset(pump["active_alarms"])
+        active = frozenset(pump["alarms_active"])
         silenced = frozenset(pump["silenced_alarms"])
         for key, codes in action.alarm_sets:
             wanted = frozenset(c.name for c in codes)

@@ -243,7 +243,7 @@ class EducatorController(QObject):
         if seconds is None:
             reason = (
                 "the low-reservoir alarm is already on"
-                if AlarmCode.LOW_RESERVOIR in sample.active_alarms
+                if AlarmCode.LOW_RESERVOIR in sample.alarms_active
                 else "the pump forecasts no low-reservoir alarm (is it delivering?)"
             )
             self.view.show_error(f"Nothing to jump to: {reason}.")
@@ -408,7 +408,7 @@ class EducatorController(QObject):
     def _show_tone(self, sample: TrueSample) -> None:
         view = self.view
         tone = sample.tone
-        sounding = [a for a in sample.active_alarms if a not in sample.silenced_alarms]
+        sounding = [a for a in sample.alarms_active if a not in sample.silenced_alarms]
         if tone is not None:
             critical = any(a.alarm_class is AlarmClass.CRITICAL for a in sounding)
             view.tone_badge.set_status(
@@ -417,11 +417,11 @@ class EducatorController(QObject):
                 + ", ".join(_alarm_words(a) for a in sounding)
                 + ")",
             )
-        elif sample.active_alarms:
+        elif sample.alarms_active:
             view.tone_badge.set_status(
                 Severity.INFO,
                 "Silent: alarms silenced ("
-                + ", ".join(_alarm_words(a) for a in sample.active_alarms)
+                + ", ".join(_alarm_words(a) for a in sample.alarms_active)
                 + ")",
             )
         else:
@@ -429,7 +429,7 @@ class EducatorController(QObject):
         view.tone_strip.set_pattern(tone, sounding=tone is not None)
 
     def _low_reservoir_numbers(self, sample: TrueSample) -> str:
-        if AlarmCode.LOW_RESERVOIR in sample.active_alarms:
+        if AlarmCode.LOW_RESERVOIR in sample.alarms_active:
             return (
                 f"The low-reservoir alarm is ON: {format_volume_nl(sample.reservoir_nl)} left "
                 f"(alarm volume {format_volume_nl(sample.alarm_volume_nl)})."

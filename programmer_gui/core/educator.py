@@ -363,7 +363,7 @@ class TrueSample:
     current_rate_nl_per_day: int
     delivering: bool
     bolus_kind: BolusKind
-    active_alarms: tuple[AlarmCode, ...]
+    alarms_active: tuple[AlarmCode, ...]
     silenced_alarms: tuple[AlarmCode, ...]
     tone: TonePattern | None
     """The pattern sounding now (the most severe alarm not silenced), if any."""
@@ -401,12 +401,12 @@ class TrueSample:
         if not isinstance(self.patient_risk, PatientRisk):
             raise EducatorValueError(f"patient_risk must be a PatientRisk: {self.patient_risk!r}")
         object.__setattr__(self, "path", tuple(self.path))
-        object.__setattr__(self, "active_alarms", tuple(self.active_alarms))
+        object.__setattr__(self, "alarms_active", tuple(self.alarms_active))
         object.__setattr__(self, "silenced_alarms", tuple(self.silenced_alarms))
 
     @property
     def critical_alarms(self) -> tuple[AlarmCode, ...]:
-        return tuple(a for a in self.active_alarms if a.alarm_class is AlarmClass.CRITICAL)
+        return tuple(a for a in self.alarms_active if a.alarm_class is AlarmClass.CRITICAL)
 
     @property
     def tip_dose_rate_ug_per_day(self) -> Fraction | None:
@@ -783,7 +783,7 @@ SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE, TITRATING_A_DOSE)
 def low_reservoir_jump_s(sample: TrueSample) -> int | None:
     """Seconds to step so the low-reservoir alarm has just been raised (a minute past the
     pump's own forecast); None when it is already on or no alarm is expected."""
-    if AlarmCode.LOW_RESERVOIR in sample.active_alarms or sample.low_reservoir_at_clock_s is None:
+    if AlarmCode.LOW_RESERVOIR in sample.alarms_active or sample.low_reservoir_at_clock_s is None:
         return None
     return max(60, sample.low_reservoir_at_clock_s - sample.clock_s + 60)
 

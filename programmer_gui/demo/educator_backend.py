@@ -251,7 +251,7 @@ class EmulatorEducatorBackend:
         patient = state["patient"]
         link = state["link"]["impairment"]
         clock = state["clock"]
-        active = tuple(AlarmCode[name] for name in pump["active_alarms"])
+        active = tuple(AlarmCode[name] for name in pump["alarms_active"])
         tone = pump["tone"]
         reference = float(patient["reference_ng_per_ml"])
         facts = self._facts
@@ -275,7 +275,7 @@ class EmulatorEducatorBackend:
             current_rate_nl_per_day=int(pump["current_rate_nl_per_day"]),
             delivering=bool(pump["delivering"]),
             bolus_kind=BolusKind[pump["bolus_kind"]],
-            active_alarms=active,
+            alarms_active=active,
             silenced_alarms=tuple(AlarmCode[name] for name in pump["silenced_alarms"]),
             tone=None if tone is None else TonePattern(**tone),
             low_reservoir_at_clock_s=pump["low_reservoir_at_clock_s"],

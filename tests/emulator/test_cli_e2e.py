@@ -151,7 +151,7 @@ def test_control_channel_moves_time_and_injects_faults(emulator: dict[str, objec
     state = json.loads(ctl(emulator, "state").stdout)
     assert state["clock"]["pump_time_s"] == start["clock"]["pump_time_s"] + 90 * 86_400
     assert state["pump"]["reservoir_nl"] == 2_000_000
-    assert "LOW_RESERVOIR" in state["pump"]["active_alarms"]
+    assert "LOW_RESERVOIR" in state["pump"]["alarms_active"]
     assert state["fluid_path"]["delivered_to_patient_ug"] == 9000.0
     stall = ctl(emulator, "fault", "motor-stall", "on")
     assert "MOTOR_STALL" in json.loads(stall.stdout)["alarms"]

@@ -65,10 +65,10 @@ def test_a_renamed_state_key_keeps_its_old_name(emu: Emulator, old: str, current
 
 def test_advance_raises_the_alarm_at_its_second(emu: Emulator) -> None:
     run(emu, "advance", f"{90 * DAY - 1}s")
-    assert AlarmCode.LOW_RESERVOIR not in emu.active_alarms()
+    assert AlarmCode.LOW_RESERVOIR not in emu.alarms_active()
     run(emu, "advance", "1s")
     state = emu.state()
-    assert AlarmCode.LOW_RESERVOIR.name in state["pump"]["active_alarms"]  # type: ignore[index]
+    assert AlarmCode.LOW_RESERVOIR.name in state["pump"]["alarms_active"]  # type: ignore[index]
     alarms = state["pump"]["alarms"]  # type: ignore[index]
     assert alarms[0]["raised_at_clock_s"] == T0 + 90 * DAY
 
@@ -171,7 +171,7 @@ def test_low_battery_reset_is_an_injectable_fault(emu: Emulator) -> None:
     url = emu.register_inproc()
     with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
         client.program(m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=500))
-    assert AlarmCode.LOW_BATTERY_RESET not in emu.active_alarms()
+    assert AlarmCode.LOW_BATTERY_RESET not in emu.alarms_active()
 
 
 def test_reset_restores_the_starting_state(emu: Emulator) -> None:
@@ -180,7 +180,7 @@ def test_reset_restores_the_starting_state(emu: Emulator) -> None:
     run(emu, "reset")
     state = emu.state()
     assert state["pump"]["reservoir_nl"] == 20_000_000  # type: ignore[index]
-    assert state["pump"]["active_alarms"] == []  # type: ignore[index]
+    assert state["pump"]["alarms_active"] == []  # type: ignore[index]
 
 
 def test_fleet_helpers() -> None:

@@ -122,7 +122,7 @@ def test_mri_start_and_end_by_hand(emu: Emulator) -> None:
     assert reply["ok"], reply
     state = emu.state()
     assert state["pump"]["mri"]["in_field"] is True
-    assert state["pump"]["active_alarms"] == ["MOTOR_STALL"]
+    assert state["pump"]["alarms_active"] == ["MOTOR_STALL"]
     assert not state["pump"]["delivering"]
     run(emu, "advance", "30min")
     reply = run(emu, "mri", "end", "--delay", "4h")
@@ -319,7 +319,7 @@ def test_the_patient_model_drifts_toward_withdrawal_without_the_check(emu: Emula
     patient = emu.state()["patient"]
     assert patient["level_ng_per_ml"] < 0.1 * reference
     assert patient["state"] == "withdrawal_risk"
-    assert emu.active_alarms() == (AlarmCode.MOTOR_STALL,)
+    assert emu.alarms_active() == (AlarmCode.MOTOR_STALL,)
 
 
 # -- the pytest fixture helper ----------------------------------------------------------------

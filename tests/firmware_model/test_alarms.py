@@ -80,7 +80,7 @@ def test_low_reservoir_silence_keeps_it_refill_clears_it_and_it_comes_back() -> 
 
     pump.silence_alarm(5 * DAY + 10, AlarmCode.LOW_RESERVOIR)
     status = pump.status()
-    assert status.active_alarms == (AlarmCode.LOW_RESERVOIR,)
+    assert status.alarms_active == (AlarmCode.LOW_RESERVOIR,)
     assert status.silenced_alarms == (AlarmCode.LOW_RESERVOIR,)
     assert status.tone is None
     assert pump.alarms()[0].next_tone_at_clock_s is None
@@ -88,7 +88,7 @@ def test_low_reservoir_silence_keeps_it_refill_clears_it_and_it_comes_back() -> 
         pump.clear_alarm(5 * DAY + 20, AlarmCode.LOW_RESERVOIR)
 
     refill(pump, 6 * DAY, removed_nl=1_800_000, added_nl=10_000_000)
-    assert pump.status().active_alarms == ()
+    assert pump.status().alarms_active == ()
     assert events(pump, EventCode.ALARM_CLEARED) == [
         (T0_CLOCK_S + 6 * DAY, AlarmCode.LOW_RESERVOIR, 0)
     ]
@@ -113,7 +113,7 @@ def test_empty_reservoir_halts_delivery_and_a_refill_resumes_it() -> None:
         pump.start_bolus(3 * DAY, pump.therapeutic_bolus(dose_ng=5_000, duration_s=600))
     refill(pump, 3 * DAY, removed_nl=1_000_000, added_nl=20_000_000)
     assert pump.delivering
-    assert pump.status().active_alarms == ()
+    assert pump.status().alarms_active == ()
     pump.advance_to(4 * DAY)
     assert pump.estimated_reservoir_nl == 20_000_000 - 200_000
 
@@ -136,7 +136,7 @@ def test_motor_stall_halts_cancels_the_bolus_and_logs_recovery() -> None:
     assert pump.total_delivered_nl == delivered
     pump.set_motor_stall(DAY, False)
     assert events(pump, EventCode.STALL_RECOVERY) == [(T0_CLOCK_S + DAY, DAY - 1_800, 0)]
-    assert pump.status().active_alarms == ()
+    assert pump.status().alarms_active == ()
     assert pump.delivering
     pump.advance_to(2 * DAY)
     assert pump.total_delivered_nl == delivered + 200_000
@@ -161,15 +161,15 @@ def test_non_critical_memory_error_does_not_halt() -> None:
     pump = new_pump()
     pump.inject_memory_error(100, critical=False)
     assert pump.delivering
-    assert pump.status().active_alarms == (AlarmCode.MEMORY_NON_CRITICAL,)
+    assert pump.status().alarms_active == (AlarmCode.MEMORY_NON_CRITICAL,)
     assert not pump.alarm_condition_present(AlarmCode.MEMORY_NON_CRITICAL)  # clearing is allowed
     pump.clear_alarm(200, AlarmCode.MEMORY_NON_CRITICAL)
-    assert pump.status().active_alarms == ()
+    assert pump.status().alarms_active == ()
 
 
 def test_condition_present_tells_whether_a_clear_would_be_refused() -> None:
     pump = new_pump(reservoir_nl=1_900_000)
-    assert pump.status().active_alarms == (AlarmCode.LOW_RESERVOIR,)
+    assert pump.status().alarms_active == (AlarmCode.LOW_RESERVOIR,)
     assert pump.alarm_condition_present(AlarmCode.LOW_RESERVOIR)
     assert not pump.alarm_condition_present(AlarmCode.EMPTY_RESERVOIR)
     pump.set_motor_stall(0, True)
@@ -184,5 +184,5 @@ def test_battery_set_to_zero_raises_eri_then_eos_and_a_new_battery_clears_them()
     assert codes == [AlarmCode.ERI, AlarmCode.EOS]
     assert pump.halted_by == (AlarmCode.EOS,)
     pump.set_battery(200, 1000)
-    assert pump.status().active_alarms == ()
+    assert pump.status().alarms_active == ()
     assert pump.delivering

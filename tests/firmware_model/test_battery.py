@@ -88,7 +88,7 @@ def run_until_eos(profile: PumpProfile, rate: int) -> Pump:
         low = pump.low_reservoir_at()
         assert low is not None
         pump.advance_to(max(low - CLOCK_2024_01_01_S, pump.t))
-        if AlarmCode.LOW_RESERVOIR in pump.status().active_alarms:
+        if AlarmCode.LOW_RESERVOIR in pump.status().alarms_active:
             refill(
                 pump,
                 pump.t,

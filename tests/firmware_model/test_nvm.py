@@ -45,7 +45,7 @@ def busy_pump() -> Pump:
     pump.request_patient_dose(100)
     pump.advance_to(5 * SECONDS_PER_DAY + 17)
     pump.inject_memory_error(pump.t, critical=False)
-    pump.silence_alarm(pump.t, pump.status().active_alarms[0])
+    pump.silence_alarm(pump.t, pump.status().alarms_active[0])
     pump.set_motor_stall(pump.t, True)
     pump.set_motor_stall(pump.t + 50, False)
     order = rx.refill_order(

@@ -383,7 +383,7 @@ def test_alarm_volume_range_and_immediate_alarm() -> None:
     assert raised(pump, AlarmCode.LOW_RESERVOIR) == [T0_CLOCK_S + 10]
     assert events(pump, EventCode.ALARM_VOLUME_SET) == [(T0_CLOCK_S + 10, 4_000_000, 0)]
     pump.set_alarm_volume(20, 2_000_000)
-    assert pump.status().active_alarms == ()
+    assert pump.status().alarms_active == ()
 
 
 def test_set_clock_moves_the_flex_phase_and_logs_the_change() -> None:

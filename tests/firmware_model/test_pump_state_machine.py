@@ -996,7 +996,7 @@ class PumpMachine(RuleBasedStateMachine):
         assert p.total_filled_nl == o.filled
         assert p.total_removed_nl == o.removed
         assert p.battery_uc == o.battery
-        assert set(p.status().active_alarms) == o.active
+        assert set(p.status().alarms_active) == o.active
         assert set(p.status().silenced_alarms) == o.silenced
         assert (p.prescription, p.concentration_ug_per_ml) == (o.prescription, o.conc)
         assert (p.mode, p.delivering) == (o.mode(), o.delivering())
@@ -1039,7 +1039,7 @@ class PumpMachine(RuleBasedStateMachine):
     def halted_pumps_deliver_nothing(self) -> None:
         p = self.pump
         stops = {AlarmCode.EMPTY_RESERVOIR, AlarmCode.EOS, AlarmCode.MOTOR_STALL}
-        if stops & set(p.status().active_alarms):
+        if stops & set(p.status().alarms_active):
             assert not p.delivering
             assert p.bolus is None
             assert p.status().current_rate_nl_per_day == 0

@@ -181,10 +181,10 @@ class _Patient:
             raise SoakError(f"pump {self.index}: {delta} nL in {step_s} s, at most {bound} nL")
         status = pump.status()
         for code in _SELF_CLEARING:
-            if pump.alarm_condition_present(code) != (code in status.active_alarms):
+            if pump.alarm_condition_present(code) != (code in status.alarms_active):
                 raise SoakError(f"pump {self.index}: {code.name} active != its condition")
         low = status.reservoir_nl <= status.alarm_volume_nl
-        if low and AlarmCode.LOW_RESERVOIR not in status.active_alarms:
+        if low and AlarmCode.LOW_RESERVOIR not in status.alarms_active:
             raise SoakError(f"pump {self.index}: low reservoir without its alarm")
 
     def check_exact(self, before: m.StatusResponse, commanded_before: int, step_s: int) -> None:
@@ -227,7 +227,7 @@ class _Patient:
         pump = self.pump
         truth = pump.status()
         seen = (result.reservoir_nl, result.mode, frozenset(result.alarms_active), result.clock_s)
-        real = (truth.reservoir_nl, truth.mode, frozenset(truth.active_alarms), truth.clock_s)
+        real = (truth.reservoir_nl, truth.mode, frozenset(truth.alarms_active), truth.clock_s)
         if seen != real:
             raise SoakError(f"pump {self.index}: STATUS says {seen}, the pump is {real}")
         self.forecast = result

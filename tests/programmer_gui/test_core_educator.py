@@ -79,7 +79,7 @@ def sample(**changes: object) -> TrueSample:
         current_rate_nl_per_day=200_000,
         delivering=True,
         bolus_kind=BolusKind.NONE,
-        active_alarms=(),
+        alarms_active=(),
         silenced_alarms=(),
         tone=None,
         low_reservoir_at_clock_s=T0 + 140 * DAY_S,
@@ -170,7 +170,7 @@ def test_bridge_lesson_numbers_before_and_after_a_concentration_change() -> None
 
 def test_low_reservoir_jump() -> None:
     assert low_reservoir_jump_s(sample()) == 140 * DAY_S + 60
-    assert low_reservoir_jump_s(sample(active_alarms=(AlarmCode.LOW_RESERVOIR,))) is None
+    assert low_reservoir_jump_s(sample(alarms_active=(AlarmCode.LOW_RESERVOIR,))) is None
     assert low_reservoir_jump_s(sample(low_reservoir_at_clock_s=None)) is None
     assert {s.key for s in SCENARIOS} == {
         LOW_RESERVOIR.key,

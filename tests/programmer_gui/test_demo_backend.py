@@ -71,7 +71,7 @@ def test_facts_and_the_first_sample(world: tuple[Emulator, EmulatorEducatorBacke
     assert s.withdrawal_below_ng_per_ml == pytest.approx(0.4 * s.reference_ng_per_ml)
     assert s.overdose_above_ng_per_ml == pytest.approx(2.0 * s.reference_ng_per_ml)
     assert s.faults.battery_permille == 700
-    assert s.tone is None and s.active_alarms == ()
+    assert s.tone is None and s.alarms_active == ()
     assert s.patient_response_ng_per_ml == pytest.approx(s.patient_level_ng_per_ml)
     assert s.muscle_tone == pytest.approx(1.5)
     assert s.response_changes == ()
@@ -128,7 +128,7 @@ def test_faults_on_and_off_show_in_the_sample(
     _, backend, _ = world
     backend.set_motor_stall(True)
     s = backend.sample()
-    assert s.faults.motor_stall and AlarmCode.MOTOR_STALL in s.active_alarms
+    assert s.faults.motor_stall and AlarmCode.MOTOR_STALL in s.alarms_active
     assert not s.delivering
     assert s.tone is not None and s.tone.tones == 2  # critical: two tones
     backend.step(HOUR_S)
@@ -293,7 +293,7 @@ def test_the_low_reservoir_alarm_sounds_once_its_forecast_is_reached(
     assert s.low_reservoir_at_clock_s is not None
     backend.step(s.low_reservoir_at_clock_s - s.clock_s + 60, samples=10)
     s = backend.sample()
-    assert AlarmCode.LOW_RESERVOIR in s.active_alarms
+    assert AlarmCode.LOW_RESERVOIR in s.alarms_active
     assert s.tone is not None
     assert (s.tone.tones, s.tone.duration_s, s.tone.repeat_s) == (1, 1, 3600)
     assert s.reservoir_nl <= s.alarm_volume_nl

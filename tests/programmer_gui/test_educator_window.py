@@ -169,7 +169,7 @@ def test_fault_buttons_toggle_and_say_their_state(qtbot: QtBot, opened: Opened) 
 
     qtbot.mouseClick(window.low_battery_reset, Qt.MouseButton.LeftButton)
     sample = opened.backend.sample()
-    assert AlarmCode.LOW_BATTERY_RESET in sample.active_alarms
+    assert AlarmCode.LOW_BATTERY_RESET in sample.alarms_active
     assert sample.current_rate_nl_per_day == 6_000  # the keep-open minimum rate
 
 
@@ -192,7 +192,7 @@ def test_the_low_reservoir_lesson_jumps_to_the_alarm(qtbot: QtBot, opened: Opene
     assert "forecasts it for 2027-02-09 16:30 (in 141.1 days)" in window.scenario_numbers.text()
     qtbot.mouseClick(window.jump_to_alarm, Qt.MouseButton.LeftButton)
     sample = opened.backend.sample()
-    assert AlarmCode.LOW_RESERVOIR in sample.active_alarms
+    assert AlarmCode.LOW_RESERVOIR in sample.alarms_active
     assert window.tone_badge.severity is Severity.WARNING
     assert "SOUNDING: single tone, 1 s, repeating every 1 h" in window.tone_badge.text
     assert window.tone_strip.pattern == sample.tone
