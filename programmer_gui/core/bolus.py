@@ -36,7 +36,7 @@ from programmer_gui.core.review import NOT_SET, ProgramAction, Review, ReviewRow
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
-from protocol.enums import BolusKind, EventCode, Mode, StopReason
+from protocol.enums import BolusKind, Mode, StopReason
 from protocol.schedule import volume_for_dose
 
 if TYPE_CHECKING:
@@ -364,18 +364,6 @@ def progress(status: m.StatusResponse, *, volume_nl: int | None = None) -> Bolus
         ends_at_s=status.bolus_ends_at_s,
         clock_s=status.clock_s,
     )
-
-
-def volume_from_log(entries: tuple[m.LogEntry, ...] | list[m.LogEntry]) -> int | None:
-    """The full volume of the bolus still running: the last BOLUS_STARTED not followed by
-    its end or cancellation (None if the log does not show one)."""
-    volume: int | None = None
-    for entry in entries:
-        if entry.code is EventCode.BOLUS_STARTED:
-            volume = entry.b
-        elif entry.code in (EventCode.BOLUS_ENDED, EventCode.BOLUS_CANCELLED):
-            volume = None
-    return volume
 
 
 # --- the review ---------------------------------------------------------------------------

@@ -128,10 +128,6 @@ class ReservoirForecast:
             refill_by_s=None if low is None else max(now_clock_s, low - refill_margin_s),
         )
 
-    def days_until(self, at_s: int | None) -> Fraction | None:
-        """Days from now to pump clock ``at_s`` (None stays None)."""
-        return None if at_s is None else Fraction(at_s - self.now_clock_s, SECONDS_PER_DAY)
-
 
 def forecast(
     snapshot: PumpSnapshot,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
@@ -382,27 +382,6 @@ class FlexDraft:
     def day(self, weekday: int) -> tuple[StepRow, ...]:
         """The rows that run on ``weekday`` (Monday = 0)."""
         return self.days[weekday if self.weekly else 0]
-
-    def with_day(self, weekday: int, rows: Iterable[StepRow]) -> FlexDraft:
-        """This draft with ``weekday``'s rows replaced (every day's, when not weekly)."""
-        index = weekday if self.weekly else 0
-        days = list(self.days)
-        days[index] = tuple(rows)
-        return replace(self, days=tuple(days))
-
-    def as_weekly(self) -> FlexDraft:
-        """Seven profiles, each a copy of the current one(s)."""
-        if self.weekly:
-            return self
-        return FlexDraft(weekly=True, days=self.days * 7)
-
-    def as_daily(self, weekday: int) -> FlexDraft:
-        """One profile for every day: ``weekday``'s."""
-        return FlexDraft(weekly=False, days=(self.day(weekday),))
-
-    def copy_to_all_days(self, weekday: int) -> FlexDraft:
-        """Every weekday gets ``weekday``'s rows (stays weekly)."""
-        return FlexDraft(weekly=self.weekly, days=(self.day(weekday),) * len(self.days))
 
     def check(
         self,

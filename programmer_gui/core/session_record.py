@@ -54,7 +54,6 @@ class SessionRecord:
         self._first: PumpSnapshot | None = None
         self._last: PumpSnapshot | None = None
         self._alarms_seen: set[AlarmCode] = set()
-        self._snapshots_seen = 0
 
     def record(
         self,
@@ -85,7 +84,6 @@ class SessionRecord:
         if self._first is None:
             self._first = snapshot
         self._last = snapshot
-        self._snapshots_seen += 1
         self._alarms_seen |= snapshot.alarm_codes
 
     @property
@@ -107,11 +105,6 @@ class SessionRecord:
     def alarms_seen(self) -> frozenset[AlarmCode]:
         """Every alarm code present in any snapshot observed."""
         return frozenset(self._alarms_seen)
-
-    @property
-    def snapshots_seen(self) -> int:
-        """How many snapshots were observed."""
-        return self._snapshots_seen
 
     @property
     def started_wall_s(self) -> float | None:

@@ -15,7 +15,7 @@ from programmer_gui.core.dates import daily_dose_ug, daily_volume_nl, weekday_of
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmClass, AlarmCode, Mode, Role, StopReason
-from protocol.units import NL_PER_ML, rate_to_dose_ug_per_day
+from protocol.units import NL_PER_ML
 
 READ_ATTEMPTS = 3
 """Times the prescription and status are read again when another programmer changed the
@@ -108,10 +108,6 @@ class PumpSnapshot:
         """Pump clock minus programmer clock, in seconds (positive: the pump is ahead)."""
         return self.status.clock_s - self.read_at_wall_s
 
-    def wall_s_at(self, pump_clock_s: int) -> float:
-        """The programmer's clock time at which the pump's clock reads ``pump_clock_s``."""
-        return pump_clock_s - self.clock_offset_s
-
     @property
     def weekday(self) -> int:
         """The pump's weekday at the read (Monday = 0), the day flex profiles follow."""
@@ -172,23 +168,6 @@ class PumpSnapshot:
             minimum_mode_rate_nl_per_day=self.device.minimum_mode_rate_nl_per_day,
         )
 
-    @property
-    def rate_ml_per_day(self) -> Fraction:
-        """Today's 24-h basal volume in mL/day (the rate of a simple prescription)."""
-        return self.daily_volume_nl / NL_PER_ML
-
-    @property
-    def current_rate_ml_per_day(self) -> Fraction:
-        """The flow right now, in mL/day (a running bolus's, 0 when not delivering)."""
-        return Fraction(self.status.current_rate_nl_per_day, NL_PER_ML)
-
-    @property
-    def current_dose_rate_ug_per_day(self) -> Fraction:
-        """The flow right now as a dose rate, in mcg/day."""
-        return rate_to_dose_ug_per_day(
-            self.status.current_rate_nl_per_day, self.rate_concentration_ug_per_ml
-        )
-
     # --- reservoir ---------------------------------------------------------------------------
 
     @property
@@ -205,13 +184,6 @@ class PumpSnapshot:
     def alarm_volume_ml(self) -> Fraction:
         """The low-reservoir alarm volume, mL."""
         return Fraction(self.status.alarm_volume_nl, NL_PER_ML)
-
-    @property
-    def reservoir_fraction(self) -> Fraction:
-        """Reservoir estimate over capacity (0..1), for a gauge."""
-        if self.device.capacity_nl <= 0:
-            return Fraction(0)
-        return min(Fraction(self.status.reservoir_nl, self.device.capacity_nl), Fraction(1))
 
     # --- alarms ------------------------------------------------------------------------------
 

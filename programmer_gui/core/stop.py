@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Final
 from programmer_gui.core import InputError
 from programmer_gui.core.dates import HALTING_WORDS
 from programmer_gui.core.review import NOT_SET, ProgramAction, Review, ReviewRow, ReviewWarning
-from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
-from protocol.enums import EventCode, Mode, StopReason
+from protocol.enums import Mode, StopReason
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
@@ -126,25 +125,6 @@ def delivery_state(snapshot: PumpSnapshot) -> str:
     if snapshot.bridging:
         text += " (bridge running)"
     return text
-
-
-def last_stop(entries: tuple[m.LogEntry, ...] | list[m.LogEntry]) -> m.LogEntry | None:
-    """The STOPPED entry of the current stop (None if the log shows a resume after it)."""
-    found: m.LogEntry | None = None
-    for entry in entries:
-        if entry.code is EventCode.STOPPED:
-            found = entry
-        elif entry.code is EventCode.RESUMED:
-            found = None
-    return found
-
-
-def stop_reason_of(entry: m.LogEntry) -> str:
-    """The reason a STOPPED log entry records, in words."""
-    try:
-        return REASON_TEXT[StopReason(entry.a)]
-    except ValueError:
-        return f"reason code {entry.a}"
 
 
 # --- the reviews ----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from protocol import messages as m
-from protocol.enums import ALARM_CLASS, AlarmClass, AlarmCode, EventCode
+from protocol.enums import AlarmCode, EventCode
 from protocol.schedule import rate_for_dose
 from protocol.units import NL_PER_ML
 
@@ -139,10 +139,6 @@ def _alarm(value: int) -> AlarmCode:
         return AlarmCode.MEMORY_CRITICAL  # an unknown halting code: treat as halting
 
 
-def is_critical(code: AlarmCode) -> bool:
-    return ALARM_CLASS[code] is AlarmClass.CRITICAL
-
-
 @dataclass(frozen=True, kw_only=True)
 class ForecastLine:
     """The reservoir forecast from now: (clock s, reservoir nL) to the alarm and to empty."""
@@ -162,11 +158,6 @@ def forecast_line(snapshot: PumpSnapshot) -> ForecastLine:
     if empty is not None and empty > points[-1][0]:
         points.append((empty, snapshot.device.empty_threshold_nl))
     return ForecastLine(points=tuple(points), alarm_at_s=low, empty_at_s=empty)
-
-
-def days_axis(clock_s: Sequence[int], origin_s: int) -> list[float]:
-    """Pump clock seconds as days from ``origin_s`` (the chart's x axis)."""
-    return [(c - origin_s) / SECONDS_PER_DAY for c in clock_s]
 
 
 def ml(nl: int) -> float:

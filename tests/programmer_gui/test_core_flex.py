@@ -161,13 +161,13 @@ def test_weekly_drafts_and_their_spec() -> None:
     spec = m.PrescriptionSpec.flex(steps_from_rows(DEMO_DAY, 2000), concentration_ug_per_ml=2000)
     draft = FlexDraft.from_spec(spec, concentration_ug_per_ml=2000)
     assert not draft.weekly and list(draft.day(3)) == DEMO_DAY
-    weekly = draft.as_weekly().with_day(6, [row("00:00", "24:00", 300)])
+    weekly = FlexDraft(weekly=True, days=draft.days * 6 + ((row("00:00", "24:00", 300),),))
     check = weekly.check(device=DEVICE, concentration_ug_per_ml=2000)
     assert check.ok and check.spec is not None and check.spec.weekly
     assert check.daily_doses_ug[6] == 300 and check.daily_doses_ug[0] == daily_dose_ug(DEMO_DAY)
-    assert weekly.copy_to_all_days(6).day(0) == weekly.day(6)
-    assert weekly.as_daily(6).days == (weekly.day(6),)
-    broken = weekly.with_day(2, [row("00:00", "12:00", 300)])
+    broken = FlexDraft(
+        weekly=True, days=(*weekly.days[:2], (row("00:00", "12:00", 300),), *weekly.days[3:])
+    )
     refused = broken.check(device=DEVICE, concentration_ug_per_ml=2000)
     assert not refused.ok and refused.spec is None
     assert refused.refusals[0].startswith("Wednesday: gap")
@@ -189,11 +189,15 @@ def test_review_and_programming_against_the_pump() -> None:
     with connected("demo") as world:
         snapshot = world.snapshot()
         assert snapshot.mode is Mode.FLEX
-        draft = FlexDraft.from_spec(
-            snapshot.require_prescription(), concentration_ug_per_ml=2000
-        ).with_day(
-            0,
-            [row("00:00", "07:00", 350), row("07:00", "08:00", 1440), row("08:00", "24:00", 350)],
+        draft = FlexDraft(
+            weekly=False,
+            days=(
+                (
+                    row("00:00", "07:00", 350),
+                    row("07:00", "08:00", 1440),
+                    row("08:00", "24:00", 350),
+                ),
+            ),
         )
         review = build_review(draft, snapshot)
         assert "flex-step-outlier" in review.warning_codes

@@ -45,7 +45,6 @@ def test_snapshots_first_last_and_alarms_seen() -> None:
         record.observe(snap)
     assert record.first_snapshot is one and record.last_snapshot is three
     assert record.alarms_seen == {AlarmCode.LOW_RESERVOIR, AlarmCode.ERI}
-    assert record.snapshots_seen == 3
     assert record.started_wall_s == T0 + 1.0
 
 

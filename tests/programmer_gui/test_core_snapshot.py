@@ -212,14 +212,13 @@ def test_read_interrogates_the_pump_worked_example() -> None:
         snap = PumpSnapshot.read(client, wall_s=T0 - 30.0)
     assert snap.prescription == SIMPLE_100
     assert snap.dose_ug_per_day == 100
-    assert snap.rate_ml_per_day == Fraction(1, 5)
+    assert snap.daily_volume_nl == 200_000  # 0.2 mL/day
     assert snap.concentration_ug_per_ml == 500
     assert snap.reservoir_ml == 20
     assert snap.capacity_ml == 20
     assert snap.alarm_volume_ml == 2
     assert snap.pump_clock_s == T0
     assert snap.clock_offset_s == 30.0  # the pump is 30 s ahead of the programmer
-    assert snap.wall_s_at(T0 + 100) == T0 + 70.0
     assert snap.critical_alarms == () and snap.noncritical_alarms == ()
     assert snap.patient_settings is not None and not snap.patient_settings.enabled
     assert snap.role is Role.CLINICIAN
@@ -296,7 +295,3 @@ def test_stopped_by_stop_pump_or_by_a_stopped_prescription() -> None:
     assert not by_stop.status.delivering
     programmed = make_snapshot(prescription=m.PrescriptionSpec.stopped(concentration_ug_per_ml=500))
     assert programmed.stopped and not programmed.stopped_by_stop_pump
-
-
-def test_reservoir_fraction_for_a_gauge() -> None:
-    assert make_snapshot(reservoir_nl=5_000_000).reservoir_fraction == Fraction(1, 4)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import pytest
 
 from programmer_gui.core.stop import (
-    REASON_TEXT,
     StopEntryError,
     build_resume_review,
     build_stop_review,
     delivery_state,
     is_stopped,
-    last_stop,
     plan_stop,
-    stop_reason_of,
 )
-from protocol.enums import StopReason
+from protocol.enums import EventCode, StopReason
 from tests.programmer_gui.pump_support import connected
 
 
@@ -40,14 +37,14 @@ def test_stop_and_resume_against_the_pump() -> None:
         assert delivery_state(stopped).startswith("STOPPED")
         with pytest.raises(StopEntryError, match="already stopped"):
             plan_stop(reason=StopReason.MRI, note="", snapshot=stopped)
-        entry = last_stop(list(world.client.event_log()))
-        assert entry is not None and stop_reason_of(entry) == REASON_TEXT[StopReason.MRI]
+        entry = list(world.client.event_log())[-1]
+        assert entry.code is EventCode.STOPPED and entry.a == StopReason.MRI
         resume = build_resume_review(stopped)
         assert resume.warning_codes == ("resume-dose",)
         resume.action.run(world.client)
         running = world.snapshot()
         assert resume.action.verify(running) and not is_stopped(running)
-        assert last_stop(list(world.client.event_log())) is None
+        assert list(world.client.event_log())[-1].code is EventCode.RESUMED
 
 
 def test_a_note_is_bounded() -> None:

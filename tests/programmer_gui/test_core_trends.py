@@ -7,7 +7,6 @@ from fractions import Fraction
 from programmer_gui.core.trends import (
     TrendPoint,
     add_poll,
-    days_axis,
     forecast_line,
     poll_point,
     reconstruct,
@@ -65,4 +64,4 @@ def test_polls_and_the_forecast_line_from_the_pump() -> None:
     line = forecast_line(second)
     assert line.alarm_at_s == T0 + 90 * DAY
     assert [v for _, v in line.points] == [18_000_000, 2_000_000, 1_000_000]
-    assert days_axis([c for c, _ in line.points], T0) == [10.0, 90.0, 95.0]
+    assert [c for c, _ in line.points] == [T0 + 10 * DAY, T0 + 90 * DAY, T0 + 95 * DAY]
