@@ -1,4 +1,4 @@
-"""The repo-wide leak check (tests/conftest.py) must be able to fail.
+"""The repo-wide leak check (the vpump plugin's, on for every test) must be able to fail.
 
 It lives here because transports are what it guards: ptys, sockets, threads.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import tests.conftest as leakcheck
+import emulator.pytest_plugin as leakcheck
 from emulator.transports.pty import PtyTransport
 
 
@@ -110,8 +110,7 @@ def test_zz_release():
 
 
 def test_the_fixture_fails_leaky_tests_end_to_end(tmp_path: Path) -> None:
-    conftest = Path(leakcheck.__file__).read_text()
-    (tmp_path / "conftest.py").write_text(conftest)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nvpump_leak_check = true\n")
     (tmp_path / "test_leaky.py").write_text(LEAKY_TESTS)
     env = {
         **os.environ,
@@ -120,7 +119,10 @@ def test_the_fixture_fails_leaky_tests_end_to_end(tmp_path: Path) -> None:
         "COLUMNS": "400",  # keep the short summary lines whole
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", str(tmp_path)],
+        [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA"),
+            *("-p", "emulator.pytest_plugin", str(tmp_path)),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -130,8 +132,8 @@ def test_the_fixture_fails_leaky_tests_end_to_end(tmp_path: Path) -> None:
     )
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
-    assert "test_leaks_a_descriptor - Failed: test left behind: fd " in out
-    assert "test_leaks_a_thread - Failed: test left behind: thread 'forgotten'" in out
+    assert "test_leaks_a_descriptor - Failed: vpump: the test left behind: fd " in out
+    assert "test_leaks_a_thread - Failed: vpump: the test left behind: thread 'forgotten'" in out
     for name in ("test_opted_out", "test_a_thread_that_ends_soon_is_fine", "test_clean"):
         assert f"PASSED test_leaky.py::{name}" in out
     # The two leaky tests pass their call and error at teardown.
