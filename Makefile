@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := protocol firmware_model emulator programmer_gui bench
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help install test lint typecheck imports pytest wheel-check kaitai bench demo screenshots report soak docs clean
+.PHONY: help install test check pytest-fast lint typecheck imports pytest wheel-check kaitai bench demo screenshots report soak docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,11 @@ imports: $(STAMP)  ## import-linter: the one-way rule between packages
 pytest: $(STAMP)  ## the test suite (offscreen Qt, two workers)
 	$(BIN)/python scripts/kaitai.py --install
 	$(BIN)/pytest -n 2 -q
+
+pytest-fast: $(STAMP)  ## the test suite less the tests marked slow (SIGKILLs, long property runs)
+	$(BIN)/pytest -n 2 -q -m "not slow"
+
+check: lint typecheck imports pytest-fast  ## the developer's inner loop: under a minute on 2 cores
 
 wheel-check: $(STAMP)  ## build the wheel, install it in a fresh venv outside the checkout, run the tools
 	bash scripts/wheel-check.sh $(BIN)/python

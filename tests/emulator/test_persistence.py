@@ -839,6 +839,7 @@ def _read_beside_the_writer(sf: StateFile, baseline: int, *, until: float) -> No
         seen = counter
 
 
+@pytest.mark.slow  # SIGKILLs subprocesses (make test runs it; make check does not)
 def test_sigkill_at_random_moments_never_loses_an_acknowledged_state(
     tmp_path: Path, child_env: dict[str, str]
 ) -> None:

@@ -289,6 +289,7 @@ def test_the_leak_check_names_what_a_test_left_behind(
     result.stdout.fnmatch_lines(["*vpump: the test left behind: thread 'left-running'*"])
 
 
+@pytest.mark.slow  # pytest-xdist inside pytest-xdist (make test runs it; make check does not)
 def test_it_runs_under_xdist_with_a_pump_per_worker(pytester: pytest.Pytester) -> None:
     for name in ("first_refill_after_implant", "motor_stall_recovery", "titration_week"):
         shutil.copy(LIBRARY / f"{name}.scenario.yaml", pytester.path)

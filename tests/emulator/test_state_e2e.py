@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from emulator.cli import build_emulator, build_parser
 from emulator.persistence import StateFile, StoredState
 from emulator.presets import PRESETS
@@ -49,6 +51,7 @@ def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[str
     return proc, json.loads(line)
 
 
+@pytest.mark.slow  # SIGKILLs a subprocess (make test runs it; make check does not)
 def test_sigkill_during_a_stream_of_commands_loses_nothing_acknowledged(tmp_path: Path) -> None:
     rng = random.Random(20261120)
     acknowledged: list[int] = []  # alarm volumes the pump confirmed, in order

@@ -20,6 +20,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -301,7 +302,7 @@ class CachedForecastMachine(RuleBasedStateMachine):
 CachedForecastMachine.TestCase.settings = settings(
     max_examples=120, stateful_step_count=30, deadline=None, derandomize=True
 )
-test_cached_forecasts_equal_fresh_ones = CachedForecastMachine.TestCase
+test_cached_forecasts_equal_fresh_ones = pytest.mark.slow(CachedForecastMachine.TestCase)
 
 
 def test_polling_reuses_the_answers_and_rarely_integrates() -> None:

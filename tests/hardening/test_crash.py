@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.hardening import crash
 
 
+@pytest.mark.slow  # SIGKILLs a subprocess (make test runs it; make check does not)
 def test_sigkills_during_writes_lose_nothing_acknowledged(tmp_path: Path) -> None:
     figures = crash.run_crash(kills=6, seed=5, workdir=tmp_path)
     assert figures.kills == 6

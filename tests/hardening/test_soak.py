@@ -8,6 +8,7 @@ import pytest
 from tests.hardening import soak
 
 
+@pytest.mark.slow  # a soak (make soak runs the long one); make test runs it, make check does not
 def test_a_short_soak_holds_every_invariant() -> None:
     figures = soak.run_soak(pumps=2, years=0.6, step_s=86_400, seed=3)
     assert figures.steps == 219

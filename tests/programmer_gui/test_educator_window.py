@@ -306,6 +306,7 @@ def test_frames_reach_the_inspector_live_and_closing_leaves_the_wire(
     assert {e.link for e in model.entries} == {"pump0#1", "pump0#2", "pump0#3"}
 
 
+@pytest.mark.slow  # every educator screen rendered (make test runs it, make check not)
 def test_the_screenshots_render(qapp: QApplication, tmp_path: Path) -> None:
     paths = render_educator_screenshots(tmp_path)
     assert [p.name for p in paths] == [

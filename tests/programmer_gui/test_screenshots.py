@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
@@ -40,6 +41,7 @@ REPORT_PAGE_SIZE = (992, 1403)
 """A4 at 120 dpi."""
 
 
+@pytest.mark.slow  # every programmer screen rendered (make test runs it, make check not)
 def test_every_screen_is_rendered(qtbot: QtBot, tmp_path: Path) -> None:
     zone = os.environ.get("TZ")
     paths = render_all(tmp_path)
