@@ -60,7 +60,7 @@ from protocol.enums import (
     Role,
     StopReason,
 )
-from protocol.errors import FrameCrcError, FrameError, ProtocolError
+from protocol.errors import FrameError, FrameFault, ProtocolError
 from protocol.frames import (
     HEADER_SIZE,
     MAX_FRAME_SIZE,
@@ -585,7 +585,7 @@ def _diagnose(context: bytes, offset: int) -> BadFrame:
     try:
         decode_frame(candidate)
     except FrameError as error:
-        crc = isinstance(error, FrameCrcError)
+        crc = error.reason is FrameFault.CRC
         return BadFrame(offset=0, reason=str(error), crc=crc, seq=seq, op=op)
     # Not expected: the deframer accepts every candidate that decodes.
     return BadFrame(offset=0, reason="rejected", crc=False, seq=seq, op=op)

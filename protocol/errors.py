@@ -11,6 +11,8 @@ where they fit, so ``except ValueError`` / ``TimeoutError`` /
 
 from __future__ import annotations
 
+import enum
+
 from protocol.enums import ErrorCode
 
 
@@ -53,28 +55,27 @@ class PeerError(ProtocolError):
     """The other end did something wrong, or failed to answer."""
 
 
-class FrameError(PeerError, ValueError):
-    """Bytes that are not exactly one valid frame."""
+class FrameFault(enum.StrEnum):
+    """What makes bytes not a frame (:attr:`FrameError.reason`)."""
 
-
-class FrameSyncError(FrameError):
+    SYNC = "sync"
     """The bytes do not start with SYNC (0xA5 0x5A)."""
-
-
-class FrameVersionError(FrameError):
+    VERSION = "version"
     """VER is not the protocol version this package speaks."""
-
-
-class FrameFlagsError(FrameError):
+    FLAGS = "flags"
     """FLAGS has a bit set that the protocol does not define."""
-
-
-class FrameLengthError(FrameError):
+    LENGTH = "length"
     """LEN is over the maximum, or the bytes are shorter or longer than the frame."""
-
-
-class FrameCrcError(FrameError):
+    CRC = "crc"
     """The CRC does not match the bytes it covers."""
+
+
+class FrameError(PeerError, ValueError):
+    """Bytes that are not exactly one valid frame; ``reason`` says what is wrong."""
+
+    def __init__(self, message: str, *, reason: FrameFault) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class MalformedPayload(PeerError, ValueError):  # noqa: N818 - the name is part of the API

@@ -49,14 +49,7 @@ from construct import (
 )
 
 from protocol.enums import MAX_PAYLOAD, PROTOCOL_VERSION, Flags
-from protocol.errors import (
-    FrameCrcError,
-    FrameFlagsError,
-    FrameLengthError,
-    FrameSyncError,
-    FrameVersionError,
-    InvalidMessage,
-)
+from protocol.errors import FrameError, FrameFault, InvalidMessage
 
 SYNC: Final = b"\xa5\x5a"
 """The two bytes every frame starts with."""
@@ -200,21 +193,30 @@ def frame_length(header: bytes) -> int:
     header before waiting for the bytes it announces.
 
     Raises:
-        FrameLengthError: fewer than HEADER_SIZE bytes, or LEN over MAX_PAYLOAD.
-        FrameSyncError, FrameVersionError, FrameFlagsError: as named.
+        FrameError: with ``reason`` LENGTH (fewer than HEADER_SIZE bytes, or LEN over
+            MAX_PAYLOAD), SYNC, VERSION or FLAGS.
     """
     if len(header) < HEADER_SIZE:
-        raise FrameLengthError(f"a frame header is {HEADER_SIZE} bytes, got {len(header)}")
+        raise FrameError(
+            f"a frame header is {HEADER_SIZE} bytes, got {len(header)}", reason=FrameFault.LENGTH
+        )
     sync, ver, flags, _seq, _op, length = _HEADER.unpack_from(header)
     length = int(length)
     if sync != SYNC:
-        raise FrameSyncError(f"frame starts with {sync.hex()}, not SYNC {SYNC.hex()}")
+        raise FrameError(
+            f"frame starts with {sync.hex()}, not SYNC {SYNC.hex()}", reason=FrameFault.SYNC
+        )
     if ver != PROTOCOL_VERSION:
-        raise FrameVersionError(f"VER is {ver}, this protocol is version {PROTOCOL_VERSION}")
+        raise FrameError(
+            f"VER is {ver}, this protocol is version {PROTOCOL_VERSION}",
+            reason=FrameFault.VERSION,
+        )
     if flags & ~KNOWN_FLAGS:
-        raise FrameFlagsError(f"FLAGS 0x{flags:02X} has undefined bits")
+        raise FrameError(f"FLAGS 0x{flags:02X} has undefined bits", reason=FrameFault.FLAGS)
     if length > MAX_PAYLOAD:
-        raise FrameLengthError(f"LEN {length} is over the maximum {MAX_PAYLOAD}")
+        raise FrameError(
+            f"LEN {length} is over the maximum {MAX_PAYLOAD}", reason=FrameFault.LENGTH
+        )
     mac = MAC_SIZE if flags & _MAC_BIT else 0
     return HEADER_SIZE + length + mac + CRC_SIZE
 
@@ -223,18 +225,18 @@ def decode_frame(data: bytes) -> Frame:
     """Parse exactly one whole frame (identical to ``FRAME.parse``, but fast).
 
     Raises:
-        FrameError: a subclass naming what is wrong (sync, version, flags,
+        FrameError: its ``reason`` names what is wrong (sync, version, flags,
             length or CRC). Never anything else.
     """
     if type(data) is not bytes:
         data = bytes(data)
     total = frame_length(data)
     if len(data) != total:
-        raise FrameLengthError(f"the frame is {total} bytes, got {len(data)}")
+        raise FrameError(f"the frame is {total} bytes, got {len(data)}", reason=FrameFault.LENGTH)
     end = total - CRC_SIZE
     crc = (data[end] << 8) | data[end + 1]
     if crc != binascii.crc_hqx(memoryview(data)[2:end], 0xFFFF):
-        raise FrameCrcError(f"CRC 0x{crc:04X} does not match the frame")
+        raise FrameError(f"CRC 0x{crc:04X} does not match the frame", reason=FrameFault.CRC)
     flags = data[3]
     payload_end = HEADER_SIZE + ((data[7] << 8) | data[8])
     # Every field was checked above, so skip __post_init__ (it would double
@@ -275,25 +277,23 @@ def schema_encode(frame: Frame) -> bytes:
 def schema_decode(data: bytes) -> Frame:
     """Parse one whole frame with the construct schema :data:`FRAME`.
 
-    Raises the same :class:`FrameError` subclasses as :func:`decode_frame`,
+    Raises :class:`FrameError` with the same reasons as :func:`decode_frame`,
     though when several things are wrong at once the two may name different
     ones (the schema stops at the first field it meets in order).
     """
     try:
         parsed = FRAME.parse(data)
     except ConstError as error:
-        if "sync" in (error.path or ""):
-            raise FrameSyncError(str(error)) from None
-        raise FrameVersionError(str(error)) from None
+        fault = FrameFault.SYNC if "sync" in (error.path or "") else FrameFault.VERSION
+        raise FrameError(str(error), reason=fault) from None
     except ValidationError as error:
-        if "flags" in (error.path or ""):
-            raise FrameFlagsError(str(error)) from None
-        raise FrameLengthError(str(error)) from None
+        fault = FrameFault.FLAGS if "flags" in (error.path or "") else FrameFault.LENGTH
+        raise FrameError(str(error), reason=fault) from None
     except ChecksumError as error:
-        raise FrameCrcError(str(error)) from None
+        raise FrameError(str(error), reason=FrameFault.CRC) from None
     except ConstructError as error:
         # Stream errors (too short) and Terminated (trailing bytes).
-        raise FrameLengthError(str(error)) from None
+        raise FrameError(str(error), reason=FrameFault.LENGTH) from None
     body = parsed.body.value
     return Frame(
         flags=Flags(body.flags),

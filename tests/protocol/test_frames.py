@@ -14,12 +14,8 @@ from hypothesis import strategies as st
 
 from protocol.enums import MAX_PAYLOAD, Flags, Op
 from protocol.errors import (
-    FrameCrcError,
     FrameError,
-    FrameFlagsError,
-    FrameLengthError,
-    FrameSyncError,
-    FrameVersionError,
+    FrameFault,
     InvalidMessage,
     LocalError,
     PeerError,
@@ -152,36 +148,38 @@ def test_fast_path_and_schema_reject_the_same_corruptions(
         except FrameError:
             outcomes.append("rejected")
     # Both accept the same frame (a CRC collision) or both reject; nothing else is raised.
-    # (When several fields are wrong they may name different FrameError subclasses.)
+    # (When several fields are wrong they may name different FrameError reasons.)
     assert outcomes[0] == outcomes[1]
 
 
 @pytest.mark.parametrize(
-    ("mutate", "error"),
+    ("mutate", "fault"),
     [
-        (lambda w: b"\xa5\x5b" + w[2:], FrameSyncError),
-        (lambda w: w[:2] + b"\x02" + w[3:], FrameVersionError),
-        (lambda w: w[:3] + b"\x08" + w[4:], FrameFlagsError),
-        (lambda w: w[:-1] + bytes([w[-1] ^ 1]), FrameCrcError),
-        (lambda w: w + b"\x00", FrameLengthError),
-        (lambda w: w[:-1], FrameLengthError),
-        (lambda w: w[:5], FrameLengthError),
-        (lambda w: w[:7] + b"\x04\x01" + w[9:], FrameLengthError),
+        (lambda w: b"\xa5\x5b" + w[2:], FrameFault.SYNC),
+        (lambda w: w[:2] + b"\x02" + w[3:], FrameFault.VERSION),
+        (lambda w: w[:3] + b"\x08" + w[4:], FrameFault.FLAGS),
+        (lambda w: w[:-1] + bytes([w[-1] ^ 1]), FrameFault.CRC),
+        (lambda w: w + b"\x00", FrameFault.LENGTH),
+        (lambda w: w[:-1], FrameFault.LENGTH),
+        (lambda w: w[:5], FrameFault.LENGTH),
+        (lambda w: w[:7] + b"\x04\x01" + w[9:], FrameFault.LENGTH),
     ],
     ids=["sync", "version", "flags", "crc", "trailing", "short", "header", "oversize"],
 )
-def test_decode_errors_are_typed(mutate: object, error: type[FrameError]) -> None:
+def test_decode_errors_name_their_reason(mutate: object, fault: FrameFault) -> None:
     wire = encode_frame(Frame(flags=Flags.NONE, seq=1, op=Op.STATUS, payload=b"ab"))
     corrupt = mutate(wire)  # type: ignore[operator]
-    with pytest.raises(error):
+    with pytest.raises(FrameError) as fast:
         decode_frame(corrupt)
-    with pytest.raises(error):
+    assert fast.value.reason is fault
+    with pytest.raises(FrameError) as schema:
         schema_decode(corrupt)
+    assert schema.value.reason is fault
 
 
 def test_frame_errors_are_peer_errors_and_value_errors() -> None:
-    assert issubclass(FrameCrcError, PeerError)
-    assert issubclass(FrameCrcError, ValueError)
+    assert issubclass(FrameError, PeerError)
+    assert issubclass(FrameError, ValueError)
     assert issubclass(InvalidMessage, LocalError)
     assert issubclass(InvalidMessage, ValueError)
 
