@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final, Protocol, Self, TextIO, cast
+from typing import IO, Any, Final, Literal, Protocol, Self, TextIO, cast
 
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
 from emulator.transports.base import Endpoint, EndpointFactory
@@ -73,15 +73,12 @@ __all__ = [
     "CAPTURE_VERSION",
     "DLT_USER0",
     "PCAP_SNAPLEN",
-    "CaptureClosedError",
     "CaptureError",
     "CaptureFileError",
     "CaptureFormatError",
     "CaptureHeader",
-    "CaptureReadError",
     "CaptureReader",
     "CaptureValueError",
-    "CaptureWriteError",
     "CaptureWriter",
     "CapturingEndpoint",
     "Chunk",
@@ -134,23 +131,23 @@ class CaptureError(EmulatorError):
 
 
 class CaptureValueError(CaptureError, EmulatorUsageError, ValueError):
-    """A chunk, header or argument built with a value outside its rules."""
+    """A chunk, header or argument built with a value outside its rules (``reason``
+    "value"), or a writer used after it was closed ("closed": a ValueError, as Python's
+    own files raise on a closed file)."""
+
+    def __init__(self, message: str, *, reason: Literal["value", "closed"] = "value") -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
-class CaptureClosedError(CaptureError, EmulatorUsageError, RuntimeError):
-    """A writer was used after :meth:`CaptureWriter.close`."""
+class CaptureFileError(CaptureError, EmulatorPeerError, OSError):
+    """A capture file cannot be written or read as one (the file or the disk is at fault):
+    ``reason`` "write" (writing or syncing failed: disk full, file gone), "read" (it cannot
+    be opened or read) or "format" (a :class:`CaptureFormatError`)."""
 
-
-class CaptureFileError(CaptureError, EmulatorPeerError):
-    """A capture file cannot be written or read as one (the file or the disk is at fault)."""
-
-
-class CaptureWriteError(CaptureFileError, OSError):
-    """Writing or syncing a capture failed (disk full, file gone)."""
-
-
-class CaptureReadError(CaptureFileError, OSError):
-    """A capture file cannot be opened or read."""
+    def __init__(self, message: str, *, reason: Literal["write", "read", "format"]) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class CaptureFormatError(CaptureFileError, ValueError):
@@ -159,7 +156,7 @@ class CaptureFormatError(CaptureFileError, ValueError):
     def __init__(self, message: str, *, line: int, source: str = "<capture>") -> None:
         self.line = line
         self.source = source
-        super().__init__(f"{source}:{line}: {message}")
+        super().__init__(f"{source}:{line}: {message}", reason="format")
 
 
 # --- the records ---------------------------------------------------------------------------
@@ -395,11 +392,13 @@ class PcapngWriter:
             else:
                 self._stream = target
         except FileExistsError as exc:
-            raise CaptureWriteError(
-                f"capture file {target} exists; give --force to overwrite it"
+            raise CaptureFileError(
+                f"capture file {target} exists; give --force to overwrite it", reason="write"
             ) from exc
         except OSError as exc:
-            raise CaptureWriteError(f"cannot write the pcapng file {target!r}: {exc}") from exc
+            raise CaptureFileError(
+                f"cannot write the pcapng file {target!r}: {exc}", reason="write"
+            ) from exc
         header = _PCAPNG_SHB.pack(PCAPNG_BYTE_ORDER_MAGIC, 1, 0, -1)
         header += _option(_SHB_USERAPPL, b"vpump pump-emulator") + _END_OF_OPTIONS
         try:
@@ -408,7 +407,9 @@ class PcapngWriter:
         except OSError as exc:
             if self._owned:
                 self._stream.close()
-            raise CaptureWriteError(f"cannot write the pcapng file {target!r}: {exc}") from exc
+            raise CaptureFileError(
+                f"cannot write the pcapng file {target!r}: {exc}", reason="write"
+            ) from exc
 
     @property
     def closed(self) -> bool:
@@ -465,7 +466,7 @@ class PcapngWriter:
         serial = pump_serial if pump_serial is not None else self._pump_serial
         with self._lock:
             if self._closed:
-                raise CaptureClosedError("the pcapng writer is closed")
+                raise CaptureValueError("the pcapng writer is closed", reason="closed")
             before = self.packets
             out = bytearray()
             interface = self._interface(serial, chunk.link, out)
@@ -492,7 +493,7 @@ class PcapngWriter:
         serial = pump_serial if pump_serial is not None else self._pump_serial
         with self._lock:
             if self._closed:
-                raise CaptureClosedError("the pcapng writer is closed")
+                raise CaptureValueError("the pcapng writer is closed", reason="closed")
             before = self.packets
             out = bytearray()
             interface = self._interface(serial, _label(link), out)
@@ -507,7 +508,9 @@ class PcapngWriter:
             self._stream.write(out)
             self._stream.flush()
         except OSError as exc:
-            raise CaptureWriteError(f"writing the pcapng file failed: {exc}") from exc
+            raise CaptureFileError(
+                f"writing the pcapng file failed: {exc}", reason="write"
+            ) from exc
 
     def close(self) -> None:
         """Write what is still held as undecodable packets, flush and fsync (and close the
@@ -526,7 +529,9 @@ class PcapngWriter:
                 self._write(out)
                 _sync(self._stream)
             except OSError as exc:
-                raise CaptureWriteError(f"syncing the pcapng file failed: {exc}") from exc
+                raise CaptureFileError(
+                    f"syncing the pcapng file failed: {exc}", reason="write"
+                ) from exc
             finally:
                 if self._owned:
                     self._stream.close()
@@ -609,11 +614,14 @@ class CaptureWriter:
             else:
                 self._stream = target
         except FileExistsError as exc:
-            raise CaptureWriteError(
-                f"capture file {self._target_name} exists; give --force to overwrite it"
+            raise CaptureFileError(
+                f"capture file {self._target_name} exists; give --force to overwrite it",
+                reason="write",
             ) from exc
         except OSError as exc:
-            raise CaptureWriteError(f"cannot open the capture file {target!r}: {exc}") from exc
+            raise CaptureFileError(
+                f"cannot open the capture file {target!r}: {exc}", reason="write"
+            ) from exc
         self._pcap: PcapngWriter | None = None
         self._owns_pcap = not isinstance(pcap, PcapngWriter)
         try:
@@ -651,19 +659,19 @@ class CaptureWriter:
             self._written += len(line)
             return True
         except OSError as exc:
-            raise CaptureWriteError(f"writing the capture failed: {exc}") from exc
+            raise CaptureFileError(f"writing the capture failed: {exc}", reason="write") from exc
 
     def record(self, direction: Direction, link: str, data: bytes) -> Chunk:
         """Record ``data`` crossing ``link`` towards ``direction`` now; returns the chunk.
 
         Raises:
-            CaptureClosedError: the writer is closed.
+            CaptureValueError: the writer is closed (reason "closed").
             CaptureValueError: a bad direction or link label.
-            CaptureWriteError: the file could not be written.
+            CaptureFileError: the file could not be written (reason "write").
         """
         with self._lock:
             if self._closed:
-                raise CaptureClosedError("the capture writer is closed")
+                raise CaptureValueError("the capture writer is closed", reason="closed")
             # Clocks are read under the lock, so lines are in time order across links.
             chunk = Chunk(
                 wall_s=self._wall_clock(),
@@ -693,7 +701,9 @@ class CaptureWriter:
                 try:
                     _sync(self._stream)
                 except OSError as exc:
-                    raise CaptureWriteError(f"syncing the capture failed: {exc}") from exc
+                    raise CaptureFileError(
+                        f"syncing the capture failed: {exc}", reason="write"
+                    ) from exc
                 finally:
                     if self._owned:
                         self._stream.close()
@@ -928,7 +938,7 @@ class CaptureReader:
     any other bad line raises :class:`CaptureFormatError` naming it.
 
     Raises:
-        CaptureReadError: the file cannot be opened or read.
+        CaptureFileError: the file cannot be opened or read (reason "read").
         CaptureFormatError: the first line is not a capture header of a known version.
     """
 
@@ -943,7 +953,9 @@ class CaptureReader:
             else:
                 self._stream = source
         except OSError as exc:
-            raise CaptureReadError(f"cannot open the capture {self.source}: {exc}") from exc
+            raise CaptureFileError(
+                f"cannot open the capture {self.source}: {exc}", reason="read"
+            ) from exc
         self._lines = self._numbered_lines()
         try:
             self.header = self._read_header()
@@ -958,7 +970,9 @@ class CaptureReader:
             try:
                 raw = self._stream.readline(MAX_LINE_BYTES + 1)
             except OSError as exc:
-                raise CaptureReadError(f"reading {self.source} failed: {exc}") from exc
+                raise CaptureFileError(
+                    f"reading {self.source} failed: {exc}", reason="read"
+                ) from exc
             except UnicodeDecodeError:
                 raise CaptureFormatError(
                     "not UTF-8 text", line=number + 1, source=self.source

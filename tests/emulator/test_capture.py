@@ -19,13 +19,11 @@ import pytest
 from emulator.capture import (
     CAPTURE_VERSION,
     DLT_USER0,
-    CaptureClosedError,
+    CaptureFileError,
     CaptureFormatError,
     CaptureHeader,
     CaptureReader,
-    CaptureReadError,
     CaptureValueError,
-    CaptureWriteError,
     CaptureWriter,
     CapturingEndpoint,
     Chunk,
@@ -123,8 +121,9 @@ def test_close_fsyncs_the_file_and_is_idempotent(
     writer.close()
     assert len(synced) == 2  # the JSON lines and the pcap, once each
     assert writer.closed
-    with pytest.raises(CaptureClosedError):
+    with pytest.raises(CaptureValueError, match="closed") as closed:
         writer.record(Direction.TO_PUMP, "x", b"\x02")
+    assert closed.value.reason == "closed"
 
 
 def test_a_stream_target_is_flushed_but_left_open() -> None:
@@ -169,7 +168,8 @@ def test_bad_records_are_refused_and_typed(tmp_path: Path) -> None:
     assert issubclass(CaptureValueError, EmulatorUsageError)
     assert issubclass(CaptureValueError, ValueError)
     assert issubclass(CaptureFormatError, EmulatorPeerError)
-    assert issubclass(CaptureReadError, OSError)
+    assert issubclass(CaptureFileError, OSError)
+    assert issubclass(CaptureFormatError, CaptureFileError)
 
 
 @pytest.mark.parametrize(
@@ -354,8 +354,9 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
 
 
 def test_a_missing_file_is_a_read_error(tmp_path: Path) -> None:
-    with pytest.raises(CaptureReadError, match="cannot open"):
+    with pytest.raises(CaptureFileError, match="cannot open") as failed:
         read_capture(tmp_path / "nope.jsonl")
+    assert failed.value.reason == "read"
 
 
 def test_reading_from_a_text_stream() -> None:
@@ -507,7 +508,7 @@ def test_one_packet_per_frame_with_undecodable_bytes_apart(tmp_path: Path) -> No
         ]
     )
     assert all(p.flags == 0b01 for p in parsed.packets)
-    with pytest.raises(CaptureClosedError):
+    with pytest.raises(CaptureValueError, match="closed"):
         pcap.write_packet(direction=Direction.TO_PUMP, data=b"", wall_s=7.0)
     with pytest.raises(CaptureValueError):
         PcapngWriter(io.BytesIO(), snaplen=1)
@@ -588,12 +589,12 @@ def test_late_answers_of_a_timed_inner_endpoint_are_recorded(tmp_path: Path) -> 
 
 
 def test_an_unwritable_target_is_a_typed_write_error(tmp_path: Path) -> None:
-    with pytest.raises(CaptureWriteError, match="cannot open the capture file"):
+    with pytest.raises(CaptureFileError, match="cannot open the capture file") as failed:
         _writer(tmp_path / "missing-dir" / "c.jsonl")
-    with pytest.raises(CaptureWriteError, match="cannot write the pcapng file"):
+    assert failed.value.reason == "write"
+    with pytest.raises(CaptureFileError, match="cannot write the pcapng file"):
         _writer(tmp_path / "c.jsonl", pcap=tmp_path / "missing-dir" / "c.pcap")
     assert (tmp_path / "c.jsonl").read_text() == ""  # opened, then closed on the failure
-    assert issubclass(CaptureWriteError, OSError)
 
 
 # --- in-memory capture -------------------------------------------------------------------

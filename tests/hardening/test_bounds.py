@@ -21,9 +21,9 @@ import pytest
 
 from emulator.capture import (
     MAX_LINE_BYTES,
+    CaptureFileError,
     CaptureFormatError,
     CaptureReader,
-    CaptureWriteError,
     CaptureWriter,
     Direction,
 )
@@ -143,7 +143,7 @@ def test_capture_refuses_an_existing_file_and_stops_at_its_limit(
 ) -> None:
     path = tmp_path / "cap.jsonl"
     path.write_text("precious\n")
-    with pytest.raises(CaptureWriteError, match="exists; give --force to overwrite it"):
+    with pytest.raises(CaptureFileError, match="exists; give --force to overwrite it"):
         CaptureWriter(path, pump_clock=lambda: 0, overwrite=False)
     assert path.read_text() == "precious\n"
     writer = CaptureWriter(path, pump_clock=lambda: 0, overwrite=True, max_bytes=2000)
