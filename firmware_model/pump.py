@@ -48,13 +48,10 @@ State rules:
 - Patient-dose lockouts count in model time, so setting the RTC cannot
   shorten them.
 
-Forecasts are cached (:meth:`Pump._forecast_ts`): an answer is an absolute
-second, which does not move while the pump follows the plan it was worked
-out on. A plan version changes with everything that changes what the pump
-will do from now on (a command, a fault, a halt or its end); refills,
-battery drains and alarm volumes change only the thresholds, which the
-cache accounts for exactly. With patient doses the plan assumes a dose as
-soon as the rule allows: once that second passes, the plan moves with time.
+Forecasts are cached (:mod:`firmware_model.forecast`): the pump tells the
+cache whenever what it will do from now on changes (a command, a fault, a halt
+or its end); refills, battery drains and alarm volumes change only the
+thresholds, which the cache accounts for exactly.
 """
 
 from __future__ import annotations
@@ -77,6 +74,7 @@ from firmware_model.errors import (
     WrongTypeError,
 )
 from firmware_model.event_log import EventLog, EventLogReader
+from firmware_model.forecast import ForecastCache
 from firmware_model.mri import MriState
 from firmware_model.prescription import (
     Bolus,
@@ -91,11 +89,8 @@ from firmware_model.profile import PumpProfile, ToneSpec
 from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason
 from protocol.forecast import (
     BridgePlan,
-    Crossing,
     Plan,
-    Query,
     bridge_end,
-    first_crossings,
     first_reach_t,
 )
 from protocol.messages import ImplantFields, PrescriptionSpec
@@ -119,9 +114,6 @@ from protocol.timebase import (
 )
 
 _SERIAL_MAX_CHARS = 32
-
-_FORECAST_SLACK_S = SECONDS_PER_DAY
-"""Forecasts are integrated this far past the horizon, so a cached "None" stays true a day."""
 
 
 def _require_int(name: str, value: object, *, minimum: int | None = None) -> int:
@@ -248,21 +240,6 @@ class PumpStatus:
     """Clock seconds of the patient doses granted in the trailing 24 h."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Anchor:
-    """One forecast as worked out at model second ``t`` (see :meth:`Pump._forecast_ts`)."""
-
-    plan_version: int
-    t: int
-    commanded_nl: int
-    """The pump's total commanded volume at ``t``."""
-    valid_until_t: int | None
-    """Last model second the plan of ``t`` still describes the future (None: until it changes)."""
-    need: int
-    crossing: Crossing | None
-    """The answer for ``need`` on the plan of ``t``, integrated to horizon + slack."""
-
-
 class Pump:
     """One pump. Build it with :meth:`new` or :meth:`from_bytes`."""
 
@@ -304,9 +281,8 @@ class Pump:
         """Diagnostic: constant-rate segments integrated so far (not part of the state)."""
         # Forecast cache (derived, never stored). The plan version changes whenever what
         # the pump will do from now on changes other than by time running along it.
-        self._plan_version = 0
+        self._forecasts = ForecastCache()
         self._was_delivering = self.delivering
-        self._anchors: list[_Anchor | None] = [None, None, None]
         self._daily_for: Schedule | None = None
         self._daily_volumes_nl: tuple[int, ...] = ()
         self._daily_doses_ng: tuple[int, ...] = ()
@@ -609,7 +585,7 @@ class Pump:
             if code not in self._halt_codes:
                 self._log_event(EventCode.DELIVERY_HALTED, code, 0)
         if halting != self._halt_codes:
-            self._plan_version += 1
+            self._forecasts.plan_changed()
         self._halt_codes = halting
         if halting:
             self._cancel_running_bolus()
@@ -656,7 +632,7 @@ class Pump:
         self._steady = compile_for(spec, self._profile, self._concentration_ug_per_ml)
         self._schedule = self._compile()
         self._eri_threshold_uc = self._battery.eri_threshold_uc(self._steady.weekly_integral)
-        self._plan_version += 1
+        self._forecasts.plan_changed()
 
     def _end_bridge(self, code: EventCode) -> tuple[int, int]:
         """End the bridge (BRIDGE_ENDED or BRIDGE_CANCELLED): the new drug's rates from now.
@@ -678,7 +654,7 @@ class Pump:
                 new_concentration=self._concentration_ug_per_ml,
             )
         self._schedule = self._compile()
-        self._plan_version += 1
+        self._forecasts.plan_changed()
         self._log_event(code, min(delivered, INT32_MAX), self._concentration_ug_per_ml)
         return delivered, left
 
@@ -688,7 +664,7 @@ class Pump:
             return 0
         delivered = bolus.delivered_nl(self._t)
         self._delivery.bolus = None
-        self._plan_version += 1
+        self._forecasts.plan_changed()
         self._log_event(EventCode.BOLUS_CANCELLED, bolus.kind, delivered)
         return delivered
 
@@ -723,7 +699,7 @@ class Pump:
             start_t=self._t,
             dose_ng=bolus.dose_ng,
         )
-        self._plan_version += 1
+        self._forecasts.plan_changed()
         self._log_event(EventCode.BOLUS_STARTED, bolus.kind, bolus.volume_nl)
 
     # ------------------------------------------------------------------ commands
@@ -800,7 +776,7 @@ class Pump:
             raise InvalidStateError("therapy is already stopped: the prescription is STOPPED")
         self._cancel_running_bolus()
         self._suspended = reason
-        self._plan_version += 1
+        self._forecasts.plan_changed()
         self._log_event(EventCode.STOPPED, reason, 0)
         self._evaluate()
 
@@ -815,7 +791,7 @@ class Pump:
                 )
             raise InvalidStateError("pump is not stopped")
         self._suspended = None
-        self._plan_version += 1
+        self._forecasts.plan_changed()
         self._log_event(EventCode.RESUMED, self._prescription.mode, 0)
         self._evaluate()
 
@@ -923,7 +899,7 @@ class Pump:
             d.bolus = rescale_bolus(
                 bolus, t, old_concentration=old, new_concentration=order.concentration_ug_per_ml
             )
-            self._plan_version += 1
+            self._forecasts.plan_changed()
         if order.prescription.mode is Mode.STOPPED:
             self._cancel_running_bolus()
         self._drug_lot = order.drug_lot
@@ -1006,7 +982,7 @@ class Pump:
                 field="delta_s", value=delta, limit=(INT32_MIN, INT32_MAX), rule="within"
             )
         self._clock_offset_s = clock_s - t
-        self._plan_version += 1
+        self._forecasts.plan_changed()
         self._log_event(EventCode.CLOCK_SET, delta, 0)
 
     def set_patient_settings(self, t: int, settings: PatientDoseSettings) -> None:
@@ -1021,7 +997,7 @@ class Pump:
         # range-checked), and a refusal must change nothing (found by fuzzing).
         self._log_event(EventCode.PATIENT_SETTINGS_SET, settings.dose_ng, settings.max_per_24h)
         self._patient = settings
-        self._plan_version += 1
+        self._forecasts.plan_changed()
 
     def request_patient_dose(self, t: int) -> PatientDoseGrant:
         """Grant a patient dose, or refuse it (logged as PATIENT_DOSE_REFUSED).
@@ -1045,7 +1021,7 @@ class Pump:
             raise
         grants.append(t)
         self._grants_t = grants
-        self._plan_version += 1
+        self._forecasts.plan_changed()
         count = doses_in_24h(grants, t)
         self._log_event(EventCode.PATIENT_DOSE_GRANTED, min(settings.dose_ng, INT32_MAX), count)
         self._start_bolus(bolus)
@@ -1419,65 +1395,15 @@ class Pump:
         )
 
     def _forecast_ts(self) -> list[int | None]:
-        """Model seconds of the low-reservoir, empty and ERI forecasts (None: beyond the horizon).
-
-        Cached. While the pump follows the plan it had at an anchor second
-        ``ta`` (same plan version, and with patient doses not past the first
-        dose that plan assumed), ``need + q*(t - ta) + p*(volume commanded
-        since ta)`` is what the need was at ``ta``. Unchanged, the cached
-        crossing is the answer (an absolute second); changed (a refill, a
-        battery drain, a new alarm volume), the crossing's segment answers it
-        when it can, else the plan is integrated again from now. Integrating
-        to the horizon plus a slack lets a "None" stay valid for the slack.
-        """
-        t = self._t
-        horizon = self._profile.forecast_horizon_s
-        commanded = self._delivery.total_commanded_nl
-        version = self._plan_version
-        needs = self._forecast_needs()
-        out: list[int | None] = [None, None, None]
-        stale: list[int] = []
-        for i, (q, p, need) in enumerate(needs):
-            if need <= 0:
-                out[i] = t
-                continue
-            anchor = self._anchors[i]
-            if (
-                anchor is not None
-                and anchor.plan_version == version
-                and (anchor.valid_until_t is None or t <= anchor.valid_until_t)
-            ):
-                need_then = need + q * (t - anchor.t) + p * (commanded - anchor.commanded_nl)
-                crossing = anchor.crossing
-                if crossing is None:
-                    if need_then == anchor.need and t - anchor.t <= _FORECAST_SLACK_S:
-                        continue  # None: not reached by anchor.t + horizon + slack
-                else:
-                    x = crossing.x if need_then == anchor.need else crossing.requery(need_then)
-                    if x is not None:
-                        out[i] = x if x <= t + horizon else None
-                        continue
-            stale.append(i)
-        if stale:
-            plan = self._plan()
-            valid_until = _plan_valid_until(plan)
-            crossings = first_crossings(
-                plan,
-                [Query(q=needs[i][0], p=needs[i][1], need=needs[i][2]) for i in stale],
-                horizon_s=horizon + _FORECAST_SLACK_S,
-            )
-            for i, crossing in zip(stale, crossings, strict=True):
-                self._anchors[i] = _Anchor(
-                    plan_version=version,
-                    t=t,
-                    commanded_nl=commanded,
-                    valid_until_t=valid_until,
-                    need=needs[i][2],
-                    crossing=crossing,
-                )
-                if crossing is not None and crossing.x <= t + horizon:
-                    out[i] = crossing.x
-        return out
+        """Model seconds of the low-reservoir, empty and ERI forecasts (None: beyond the
+        horizon), from the forecast cache (:class:`~firmware_model.forecast.ForecastCache`)."""
+        return self._forecasts.forecast_ts(
+            t=self._t,
+            horizon_s=self._profile.forecast_horizon_s,
+            commanded_nl=self._delivery.total_commanded_nl,
+            needs=self._forecast_needs(),
+            plan=self._plan,
+        )
 
     def _forecasts_uncached(self) -> list[int | None]:
         """The three forecasts in RTC seconds, integrated afresh (the reference for the cache)."""
@@ -1582,19 +1508,6 @@ class Pump:
             patient_doses_in_24h=doses_in_24h(self._grants_t, self._t),
             recent_doses_clock_s=recent,
         )
-
-
-def _plan_valid_until(plan: Plan) -> int | None:
-    """Last model second at which the plan from a later ``t`` is still this one (None: always).
-
-    A deterministic plan only moves along as time passes. With patient doses
-    the plan assumes the first dose at the first second the rule allows it
-    (after the running bolus): up to that second nothing differs.
-    """
-    if plan.patient is None:
-        return None
-    start = plan.t if plan.bolus is None else plan.bolus.end_t
-    return next_patient_dose_t(plan.patient, plan.grants_t, start)
 
 
 def _check_named(prescription: object, concentration_ug_per_ml: int) -> None:

@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from firmware_model.errors import FirmwareError
+from firmware_model.forecast import plan_valid_until
 from firmware_model.prescription import Bolus, PatientDoseSettings, compile_for, validate
 from firmware_model.profile import PROFILES, PumpProfile
-from firmware_model.pump import Pump, _plan_valid_until
+from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, BolusKind, StopReason
 from protocol.forecast import (
     BridgePlan,
@@ -147,7 +148,7 @@ class CachedForecastMachine(RuleBasedStateMachine):
         """Land on, just before or just after a second where a cached answer may turn."""
         p = self.pump
         if which == "dose":
-            target = _plan_valid_until(p._plan())
+            target = plan_valid_until(p._plan())
         elif which == "bolus":
             target = None if p.bolus is None else p.bolus.end_t
         elif which == "bridge":
@@ -323,7 +324,7 @@ def test_polling_reuses_the_answers_and_rarely_integrates() -> None:
         clock_offset_s=T0_CLOCK_S,
     )
     first = pump.status()
-    anchors = list(pump._anchors)
+    anchors = list(pump._forecasts.anchors)
     eri_anchors = {id(anchors[2])}
     polls = 0
     for second in range(1, 3 * HOUR, 7):
@@ -331,9 +332,9 @@ def test_polling_reuses_the_answers_and_rarely_integrates() -> None:
         pump.note_telemetry(second, 1)
         status = pump.status()
         polls += 1
-        assert pump._anchors[0] is anchors[0]
-        assert pump._anchors[1] is anchors[1]
-        eri_anchors.add(id(pump._anchors[2]))
+        assert pump._forecasts.anchors[0] is anchors[0]
+        assert pump._forecasts.anchors[1] is anchors[1]
+        eri_anchors.add(id(pump._forecasts.anchors[2]))
         assert status.low_reservoir_at_clock_s == first.low_reservoir_at_clock_s
         assert [
             status.low_reservoir_at_clock_s,
