@@ -24,9 +24,10 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.action import one_step
 from programmer_gui.core.dates import forecast, format_pump_date
 from programmer_gui.core.entry import NumberEntry
-from programmer_gui.core.review import ProgramAction, Review, ReviewRow, ReviewWarning
+from programmer_gui.core.review import Review, ReviewRow, ReviewWarning
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import AlarmClass, AlarmCode
@@ -364,5 +365,5 @@ def build_alarm_volume_review(plan: AlarmVolumePlan, snapshot: PumpSnapshot) -> 
         pending_daily_dose_ug=dose,
         change_percent=Fraction(0),
         warnings=tuple(warnings),
-        action=ProgramAction(description=description, run=run, verify=verify, steps=(description,)),
+        action=one_step(description, run, verify),
     )

@@ -31,8 +31,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.action import ProgramAction, one_step
 from programmer_gui.core.dates import forecast, format_pump_date, status_with_bolus
-from programmer_gui.core.review import NOT_SET, ProgramAction, Review, ReviewRow, ReviewWarning
+from programmer_gui.core.review import NOT_SET, Review, ReviewRow, ReviewWarning
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
@@ -403,7 +404,7 @@ def start_action(plan: BolusPlan) -> ProgramAction:
             return True
         return status.reservoir_nl <= plan.reservoir_before_nl - plan.volume_nl
 
-    return ProgramAction(description=description, run=run, verify=verify, steps=(description,))
+    return one_step(description, run, verify)
 
 
 def build_review(plan: BolusPlan, snapshot: PumpSnapshot) -> Review:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from programmer_gui.core import InputError, PumpDataError
+from programmer_gui.core.action import program_action
 from programmer_gui.core.dates import ReservoirForecast, forecast, format_pump_date
 from programmer_gui.core.entry import DAILY_DOSE, MagnitudeCheck, NumberEntry, magnitude_check
 from programmer_gui.core.review import (
@@ -33,7 +34,6 @@ from programmer_gui.core.review import (
     build_prescription_review,
     describe_prescription,
     format_rate_ml_per_day,
-    program_action,
 )
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m

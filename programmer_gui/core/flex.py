@@ -26,6 +26,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.action import program_action
 from programmer_gui.core.dates import daily_dose_ug as spec_daily_dose_ug
 from programmer_gui.core.dates import forecast
 from programmer_gui.core.entry import DAILY_DOSE, NumberEntry
@@ -33,7 +34,6 @@ from programmer_gui.core.review import (
     Review,
     ReviewWarning,
     build_prescription_review,
-    program_action,
 )
 from protocol import messages as m
 from protocol import units

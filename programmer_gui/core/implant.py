@@ -15,9 +15,10 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.action import one_step
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.entry import NumberEntry
-from programmer_gui.core.review import ProgramAction, Review, ReviewRow
+from programmer_gui.core.review import Review, ReviewRow
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
@@ -273,7 +274,7 @@ def build_review(implant: m.ImplantFields, snapshot: PumpSnapshot) -> Review:
         pending_daily_dose_ug=dose,
         change_percent=Fraction(0),
         warnings=(),
-        action=ProgramAction(description=description, run=run, verify=verify, steps=(description,)),
+        action=one_step(description, run, verify),
         notes=(
             "Bridge and priming volumes come from this record: check the trimmed length and "
             "its uncertainty against the operative note.",

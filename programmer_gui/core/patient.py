@@ -15,9 +15,10 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.action import one_step
 from programmer_gui.core.dates import forecast, format_pump_date
 from programmer_gui.core.entry import NumberEntry
-from programmer_gui.core.review import NOT_SET, ProgramAction, Review, ReviewRow, ReviewWarning
+from programmer_gui.core.review import NOT_SET, Review, ReviewRow, ReviewWarning
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
@@ -286,6 +287,6 @@ def build_review(plan: PatientPlan, snapshot: PumpSnapshot) -> Review:
         pending_daily_dose_ug=basal,
         change_percent=Fraction(0),
         warnings=tuple(ReviewWarning(code=code, text=text) for code, text in plan.warnings),
-        action=ProgramAction(description=description, run=run, verify=verify, steps=(description,)),
+        action=one_step(description, run, verify),
         notes=tuple(pending_lines[2:]),
     )

@@ -35,7 +35,8 @@ import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 
-from programmer_gui.core import ActionError, InputError
+from programmer_gui.core import InputError
+from programmer_gui.core.action import ProgramAction, StagedChange
 from programmer_gui.core.dates import (
     forecast,
     format_duration_long,
@@ -54,7 +55,6 @@ from programmer_gui.core.entry import (
     magnitude_check,
 )
 from programmer_gui.core.review import (
-    ProgramAction,
     Review,
     ReviewRow,
     ReviewWarning,
@@ -67,7 +67,6 @@ from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, EventCode, Mode
-from protocol.errors import LinkClosed, LinkTimeout, ProtocolError
 from protocol.schedule import bridge_volume_nl, rate_for_dose
 from protocol.units import (
     format_concentration_ug_per_ml,
@@ -105,9 +104,6 @@ CAUSES_MORE_REMOVED = (
     "fluid aspirated from the pocket around the pump (needle outside the reservoir)",
 )
 """Possible causes when more came out than the pump expected."""
-
-_UNCERTAIN = (LinkTimeout, LinkClosed)
-"""Failures after which the pump may or may not have carried the step out."""
 
 LOG_LOOKBACK_ENTRIES = 16
 """How many of the latest log entries are searched for a step already carried out."""
@@ -607,7 +603,7 @@ class RefillWorkflow:
             bridge_volume_nl=0 if bridge is None else bridge.volume_nl,
         )
         pending_forecast = forecast(snap, prescription=e.pending, status=after_status)
-        action = RefillAction(
+        action = refill_action(
             snapshot=snap,
             removed_nl=e.check.removed_nl,
             added_nl=e.added_nl,
@@ -616,7 +612,7 @@ class RefillWorkflow:
             bridge=bridge,
             after_nl=e.after_nl,
             drug_lot=drug_lot,
-        ).as_program_action()
+        )
         review = build_prescription_review(
             title="Review: refill",
             snapshot=snap,
@@ -804,172 +800,105 @@ def format_days(days: Fraction) -> str:
     return f"{format_trimmed(Fraction(rounded, 100), 2)} days"
 
 
-class RefillAction:
+def refill_action(
+    *,
+    snapshot: PumpSnapshot,
+    removed_nl: int,
+    added_nl: int,
+    choice: ConcentrationChoice,
+    pending: m.PrescriptionSpec,
+    bridge: BridgePlan | None,
+    after_nl: int,
+    drug_lot: str = "",
+) -> ProgramAction:
     """The refill's program action: ONE staged transaction (refill, the prescription for the
-    new drug and the bridge), its read-back checked, then committed.
+    new drug and the bridge), its read-back (checksum and bridge volume) checked, then
+    committed, by the one executor (:class:`~programmer_gui.core.action.StagedChange`).
 
-    Safe to run again after a failure (e.g. once the link is back): a commit
-    whose answer was lost is looked up on the pump (its event log) before the
-    transaction is sent again, so a refill is never recorded twice.
+    Safe to run again after a failure (e.g. once the link is back): a commit whose answer
+    was lost is looked up in the pump's event log before the transaction is sent again,
+    so a refill is never recorded twice.
     """
+    conc = choice.concentration_ug_per_ml
+    minimum = snapshot.device.minimum_mode_rate_nl_per_day
+    parts = [
+        f"Refill: removed {format_volume_nl(removed_nl)}, added "
+        f"{format_volume_nl(added_nl)} of {format_concentration_ug_per_ml(conc)}",
+        "run " + describe_prescription(pending, conc, minimum_mode_rate_nl_per_day=minimum),
+    ]
+    if bridge is not None:
+        parts.append(f"bridge for {bridge.duration_text}")
+    request = m.StageRefillRequest(
+        removed_nl=removed_nl,
+        added_nl=added_nl,
+        concentration_ug_per_ml=conc,
+        allow_nonstandard=choice.nonstandard,
+        bridge=bridge is not None,
+        drug_lot=drug_lot,
+        prescription=pending,
+    )
+    expected = zlib.crc32(m.encode_payload(request))
+    wanted_bridge = 0 if bridge is None else bridge.volume_nl
 
-    def __init__(
-        self,
-        *,
-        snapshot: PumpSnapshot,
-        removed_nl: int,
-        added_nl: int,
-        choice: ConcentrationChoice,
-        pending: m.PrescriptionSpec,
-        bridge: BridgePlan | None,
-        after_nl: int,
-        drug_lot: str = "",
-    ) -> None:
-        self._snapshot = snapshot
-        self.removed_nl = removed_nl
-        self.added_nl = added_nl
-        self.choice = choice
-        self.pending = pending
-        self.bridge = bridge
-        self.after_nl = after_nl
-        self.drug_lot = drug_lot
-        self._done = False
-        self._uncertain = False
-        conc = format_concentration_ug_per_ml(choice.concentration_ug_per_ml)
-        minimum = snapshot.device.minimum_mode_rate_nl_per_day
-        parts = [
-            f"Refill: removed {format_volume_nl(removed_nl)}, added "
-            f"{format_volume_nl(added_nl)} of {conc}",
-            "run "
-            + describe_prescription(
-                pending, choice.concentration_ug_per_ml, minimum_mode_rate_nl_per_day=minimum
-            ),
-        ]
-        if bridge is not None:
-            parts.append(f"bridge for {bridge.duration_text}")
-        self.step = "; ".join(parts) + " (one transaction)"
-
-    @property
-    def request(self) -> m.StageRefillRequest:
-        return m.StageRefillRequest(
-            removed_nl=self.removed_nl,
-            added_nl=self.added_nl,
-            concentration_ug_per_ml=self.choice.concentration_ug_per_ml,
-            allow_nonstandard=self.choice.nonstandard,
-            bridge=self.bridge is not None,
-            drug_lot=self.drug_lot,
-            prescription=self.pending,
+    def mismatch(staged: m.StageRefillResponse) -> str | None:
+        if staged.checksum == expected and staged.bridge_volume_nl == wanted_bridge:
+            return None
+        return (
+            f"checksum 0x{staged.checksum:08x}, bridge "
+            f"{format_volume_nl(staged.bridge_volume_nl, 3)}; expected 0x{expected:08x}, "
+            f"{format_volume_nl(wanted_bridge, 3)}"
         )
 
-    @property
-    def steps(self) -> tuple[str, ...]:
-        return (self.step,)
+    def commit(client: PumpClient, staged: m.StageRefillResponse) -> m.CommitRefillResponse:
+        return client.commit_refill(staged.checksum)
 
-    @property
-    def completed(self) -> tuple[str, ...]:
-        return (self.step,) if self._done else ()
-
-    def as_program_action(self) -> ProgramAction:
-        """This action in the contract's shape (run, verify, steps)."""
-        return ProgramAction(
-            description=self.step, run=self.run, verify=self.verify, steps=self.steps
-        )
-
-    def _logged_since(self, client: PumpClient) -> bool:
+    def applied(client: PumpClient) -> bool:
         """A REFILLED event with this volume and concentration at or after the snapshot."""
         head = client.event_log_page(0, 1)
         first = max(head.total_written - LOG_LOOKBACK_ENTRIES, head.overwritten, 0)
         page = client.event_log_page(first, LOG_LOOKBACK_ENTRIES)
-        since = self._snapshot.status.clock_s
-        conc = self.choice.concentration_ug_per_ml
+        since = snapshot.status.clock_s
         return any(
-            e.code is EventCode.REFILLED
-            and e.a == self.added_nl
-            and e.b == conc
-            and e.clock_s >= since
+            e.code is EventCode.REFILLED and e.a == added_nl and e.b == conc and e.clock_s >= since
             for e in page.entries
         )
 
-    def run(self, client: PumpClient) -> str:
-        """Stage, check the read-back (checksum and bridge volume), commit; ActionError."""
-        if self._done:
-            return self._confirmation(None)
-        if self._uncertain:
-            try:
-                logged = self._logged_since(client)
-            except ProtocolError as exc:
-                raise self._failure(exc, uncertain=True) from exc
-            if logged:
-                self._done = True
-                return self._confirmation(None)
-        request = self.request
-        try:
-            staged = client.stage_refill(request)
-        except ProtocolError as exc:
-            raise self._failure(exc, uncertain=False) from exc
-        expected = zlib.crc32(m.encode_payload(request))
-        wanted_bridge = 0 if self.bridge is None else self.bridge.volume_nl
-        if staged.checksum != expected or staged.bridge_volume_nl != wanted_bridge:
-            raise ActionError(
-                f"{self.step}: not committed. The pump staged something other than what was "
-                f"reviewed (checksum 0x{staged.checksum:08x}, bridge "
-                f"{format_volume_nl(staged.bridge_volume_nl, 3)}; expected 0x{expected:08x}, "
-                f"{format_volume_nl(wanted_bridge, 3)}). Nothing was applied: the pump keeps "
-                "its drug and prescription.",
-                completed=(),
-                failed_step=self.step,
-            )
-        try:
-            committed = client.commit_refill(staged.checksum)
-        except _UNCERTAIN as exc:
-            self._uncertain = True
-            raise self._failure(exc, uncertain=True) from exc
-        except ProtocolError as exc:
-            raise self._failure(exc, uncertain=False) from exc
-        self._uncertain = False
-        self._done = True
-        return self._confirmation(committed)
+    change: StagedChange[m.StageRefillResponse, m.CommitRefillResponse] = StagedChange(
+        step="; ".join(parts) + " (one transaction)",
+        kept="its drug and prescription",
+        stage=lambda client: client.stage_refill(request),
+        mismatch=mismatch,
+        commit=commit,
+        applied=applied,
+        confirmation=lambda committed: _refill_confirmation(change.step, snapshot, committed),
+    )
 
-    def _confirmation(self, committed: m.CommitRefillResponse | None) -> str:
-        text = f"Done: {self.step}."
-        if committed is not None and committed.bridge_volume_nl:
-            text += (
-                f" The bridge runs for {format_volume_nl(committed.bridge_volume_nl, 3)} of "
-                "delivery"
-            )
-            if committed.bridge_ends_at_s is not None:
-                text += f", ends {format_pump_date(self._snapshot, committed.bridge_ends_at_s)}"
-            text += "."
-        return text
-
-    def _failure(self, exc: Exception, *, uncertain: bool) -> ActionError:
-        if uncertain:
-            outcome = (
-                f"The link failed during the transaction ({exc}); the pump either committed it "
-                "whole or not at all. Reconnect and program again: a refill the pump already "
-                "recorded is not sent again."
-            )
-        else:
-            outcome = (
-                f"The pump refused it ({exc}). Nothing was applied: the pump keeps its drug "
-                "and prescription."
-            )
-        return ActionError(f"{self.step}: failed. {outcome}", completed=(), failed_step=self.step)
-
-    def verify(self, snapshot: PumpSnapshot) -> bool:
+    def verify(status_snapshot: PumpSnapshot) -> bool:
         """The pump reports the new concentration, the pending prescription, a reservoir no
         fuller than just after the refill, and the bridge (running, or already ended)."""
-        status = snapshot.status
-        if status.concentration_ug_per_ml != self.choice.concentration_ug_per_ml:
+        status = status_snapshot.status
+        if status.concentration_ug_per_ml != conc or status_snapshot.prescription != pending:
             return False
-        if snapshot.prescription != self.pending:
+        if status.reservoir_nl > after_nl:
             return False
-        if status.reservoir_nl > self.after_nl:
-            return False
-        if self.bridge is not None:
-            running = (
-                status.bridge_concentration_ug_per_ml == self.bridge.old_concentration_ug_per_ml
-            )
-            delivered = self.after_nl - status.reservoir_nl >= self.bridge.volume_nl
+        if bridge is not None:
+            running = status.bridge_concentration_ug_per_ml == bridge.old_concentration_ug_per_ml
+            delivered = after_nl - status.reservoir_nl >= bridge.volume_nl
             return running or delivered
         return True
+
+    return change.action(verify)
+
+
+def _refill_confirmation(
+    step: str, snapshot: PumpSnapshot, committed: m.CommitRefillResponse | None
+) -> str:
+    text = f"Done: {step}."
+    if committed is not None and committed.bridge_volume_nl:
+        text += (
+            f" The bridge runs for {format_volume_nl(committed.bridge_volume_nl, 3)} of delivery"
+        )
+        if committed.bridge_ends_at_s is not None:
+            text += f", ends {format_pump_date(snapshot, committed.bridge_ends_at_s)}"
+        text += "."
+    return text

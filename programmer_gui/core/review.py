@@ -13,11 +13,12 @@ stopped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
+from programmer_gui.core.action import ProgramAction
 from programmer_gui.core.dates import (
     DAYS_PER_WEEK,
     WEEKDAY_NAMES,
@@ -29,7 +30,6 @@ from programmer_gui.core.dates import (
 )
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
-from protocol.client import PumpClient
 from protocol.enums import Mode
 from protocol.schedule import rate_for_dose
 from protocol.units import (
@@ -91,25 +91,6 @@ class ReviewRow:
     current: str
     pending: str
     changed: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProgramAction:
-    """What "Program pump" sends, without Qt.
-
-    ``run(client)`` runs on the link's worker thread and returns a
-    confirmation text; it raises on any failure (a protocol error, or an
-    :class:`~programmer_gui.core.ActionError` naming the steps already done).
-    ``verify(snapshot)`` is true when a fresh interrogation shows the pump
-    runs the new settings.
-    """
-
-    description: str
-    """What will be sent, in words ("Program simple 400 mcg/day")."""
-    run: Callable[[PumpClient], str]
-    verify: Callable[[PumpSnapshot], bool]
-    steps: tuple[str, ...] = ()
-    """The steps ``run`` carries out, in order, in words."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -384,33 +365,6 @@ def state_warnings(snapshot: PumpSnapshot) -> tuple[ReviewWarning, ...]:
             )
         )
     return tuple(warnings)
-
-
-def verify_prescription(spec: m.PrescriptionSpec) -> Callable[[PumpSnapshot], bool]:
-    """A verify function: the snapshot's active prescription is ``spec`` (and its checksum)."""
-    checksum = m.prescription_checksum(spec)
-
-    def verify(snapshot: PumpSnapshot) -> bool:
-        return snapshot.prescription == spec and snapshot.status.prescription_checksum == checksum
-
-    return verify
-
-
-def program_action(spec: m.PrescriptionSpec, *, summary: str) -> ProgramAction:
-    """Stage, check the read-back checksum, commit and read back ``spec`` (PumpClient.program).
-
-    The pump runs its old prescription until the commit succeeds.
-    """
-    step = f"Program {summary}"
-
-    def run(client: PumpClient) -> str:
-        active = client.program(spec)
-        return (
-            f"The pump now runs {summary} (prescription checksum 0x{active.checksum:08X} "
-            "read back and verified)."
-        )
-
-    return ProgramAction(description=step, run=run, verify=verify_prescription(spec), steps=(step,))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,8 +14,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
 from programmer_gui.core import InputError
+from programmer_gui.core.action import one_step
 from programmer_gui.core.dates import HALTING_WORDS
-from programmer_gui.core.review import NOT_SET, ProgramAction, Review, ReviewRow, ReviewWarning
+from programmer_gui.core.review import NOT_SET, Review, ReviewRow, ReviewWarning
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import Mode, StopReason
@@ -166,7 +167,7 @@ def build_stop_review(plan: StopPlan, snapshot: PumpSnapshot) -> Review:
         pending_daily_dose_ug=Fraction(0),
         change_percent=Fraction(-100) if dose else None,
         warnings=(ReviewWarning(code="withdrawal", text=WITHDRAWAL_WARNING),),
-        action=ProgramAction(description=description, run=run, verify=verify, steps=(description,)),
+        action=one_step(description, run, verify),
         notes=("To restart delivery use Resume on the Stop / resume page.",),
     )
 
@@ -218,5 +219,5 @@ def build_resume_review(snapshot: PumpSnapshot) -> Review:
         pending_daily_dose_ug=dose,
         change_percent=None,
         warnings=tuple(warnings),
-        action=ProgramAction(description=description, run=run, verify=verify, steps=(description,)),
+        action=one_step(description, run, verify),
     )

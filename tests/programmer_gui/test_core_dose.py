@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from emulator.presets import PRESETS, PumpSetup
-from programmer_gui.core import PumpDataError
+from programmer_gui.core import ActionError, PumpDataError
 from programmer_gui.core.dates import SECONDS_PER_DAY
 from programmer_gui.core.dose import (
     ConfirmationRequiredError,
@@ -207,8 +207,9 @@ def test_a_default_pump_keeps_its_old_prescription_when_the_pump_refuses() -> No
             read_at_wall_s=snap.read_at_wall_s,
         )
         review = DoseChange(lying).review("15000", confirmed=True)  # 30 mL/day at 500 mcg/mL
-        with pytest.raises(NakError):
+        with pytest.raises(ActionError, match="keeps its previous prescription") as err:
             review.action.run(client)
+        assert isinstance(err.value.__cause__, NakError) and err.value.completed == ()
         after = PumpSnapshot.read(client, wall_s=float(T0))
     assert after.prescription == snap.prescription
     assert not review.action.verify(after)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.presets import PRESETS
+from programmer_gui.core import ActionError
+from programmer_gui.core.action import program_action
 from programmer_gui.core.review import (
     NOT_SET,
     DailyDose,
@@ -21,12 +24,13 @@ from programmer_gui.core.review import (
     format_change,
     format_rate_ml_per_day,
     prescription_rows,
-    program_action,
     soft_limit_warnings,
 )
 from programmer_gui.core.snapshot import PumpSnapshot
 from protocol import messages as m
+from protocol.client import PumpClient
 from protocol.enums import BolusKind, StopReason
+from protocol.errors import LinkTimeout
 from tests.programmer_gui.test_core_snapshot import DEMO_FLEX, make_snapshot
 from tests.support import T0, inproc_pump
 
@@ -235,3 +239,40 @@ def test_a_change_during_a_bridge_says_the_doses_run_at_the_old_drug() -> None:
     assert review.notes[0].startswith(
         "A bridge is running: the new doses are computed at the old 500 mcg/mL drug until it ends ("
     )
+
+
+class _LosesCommitAnswer:
+    """A client whose first COMMIT answer is lost after the pump committed."""
+
+    def __init__(self, inner: PumpClient) -> None:
+        self.inner = inner
+        self.stages = 0
+        self.lost = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def stage(self, spec: m.PrescriptionSpec) -> int:
+        self.stages += 1
+        return self.inner.stage(spec)
+
+    def commit(self, checksum: int) -> int:
+        answer = self.inner.commit(checksum)
+        if not self.lost:
+            self.lost = True
+            raise LinkTimeout("no answer")
+        return answer
+
+
+def test_a_lost_commit_answer_is_looked_up_not_staged_again() -> None:
+    spec = m.PrescriptionSpec.simple(120_000, concentration_ug_per_ml=500)
+    action = program_action(spec, summary="simple continuous 120 mcg/day")
+    with inproc_pump(PRESETS["default"]) as pump, pump.client() as client:
+        flaky = _LosesCommitAnswer(client)
+        with pytest.raises(ActionError, match="whole or not at all"):
+            action.run(flaky)  # type: ignore[arg-type]
+        confirmation = action.run(flaky)  # type: ignore[arg-type]
+        after = PumpSnapshot.read(client, wall_s=float(T0))
+    assert flaky.stages == 1
+    assert "found on the pump" in confirmation
+    assert action.verify(after)
