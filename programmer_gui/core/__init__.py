@@ -34,7 +34,17 @@ class CoreError(Exception):
 
 
 class InputError(CoreError, ValueError):
-    """Our side's fault: an entry or a request the workflow refuses (with the reason)."""
+    """Our side's fault: an entry or a request the workflow refuses (the message says why).
+
+    ``reason`` names the kind of refusal for code that must tell them apart: "bolus",
+    "no-implant-record" (a priming or a bridge needs the implant record's catheter),
+    "implant", "patient-settings", "alarm-volume", "no-change" (the pending prescription
+    is the one the pump runs), "concentration", "flex", "stop"; "entry" otherwise.
+    """
+
+    def __init__(self, message: str, *, reason: str = "entry") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PumpDataError(CoreError, ValueError):

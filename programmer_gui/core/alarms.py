@@ -281,10 +281,6 @@ ALARM_VOLUME: Final = NumberEntry(
 """The low-reservoir alarm volume in mL (the pump checks its own range and says it)."""
 
 
-class AlarmVolumeError(InputError):
-    """An alarm volume the programmer refuses before asking the pump."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class AlarmVolumePlan:
     """A new alarm volume and what it does to the alarm date."""
@@ -302,14 +298,16 @@ def plan_alarm_volume(volume_nl: int, *, snapshot: PumpSnapshot) -> AlarmVolumeP
     """Check a new alarm volume against the model and forecast its alarm date."""
     device, status = snapshot.device, snapshot.status
     if volume_nl <= device.empty_threshold_nl:
-        raise AlarmVolumeError(
+        raise InputError(
             f"the alarm volume must be above the empty threshold "
-            f"({units.format_volume_nl(device.empty_threshold_nl)}), so it sounds before empty"
+            f"({units.format_volume_nl(device.empty_threshold_nl)}), so it sounds before empty",
+            reason="alarm-volume",
         )
     if volume_nl >= device.capacity_nl:
-        raise AlarmVolumeError(
+        raise InputError(
             f"the alarm volume must be below the reservoir capacity "
-            f"({units.format_volume_nl(device.capacity_nl)})"
+            f"({units.format_volume_nl(device.capacity_nl)})",
+            reason="alarm-volume",
         )
     pending = forecast(snapshot, status=dataclasses.replace(status, alarm_volume_nl=volume_nl))
     return AlarmVolumePlan(

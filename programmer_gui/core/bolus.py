@@ -58,10 +58,6 @@ KIND_NAMES: Final = {
 }
 
 
-class BolusEntryError(InputError):
-    """A bolus value that cannot be used (the message says why)."""
-
-
 def duration_at_max_rate_s(volume_nl: int, max_rate_nl_per_day: int) -> int:
     """Whole seconds ``volume_nl`` takes at the pump's maximum rate, rounded up (as the pump)."""
     return -(-volume_nl * SECONDS_PER_DAY // max_rate_nl_per_day)
@@ -235,7 +231,7 @@ def therapeutic(
     device = snapshot.device
     dose = Fraction(dose_ug)
     if dose <= 0:
-        raise BolusEntryError("the bolus dose must be more than 0 mcg")
+        raise InputError("the bolus dose must be more than 0 mcg", reason="bolus")
     conc = snapshot.rate_concentration_ug_per_ml
     dose_ng = units.round_half_even(dose * 1000)
     volume = volume_for_dose(dose_ng, conc)
@@ -272,23 +268,20 @@ def therapeutic(
     )
 
 
-class NoImplantRecordError(BolusEntryError):
-    """Priming needs the implant record's catheter (its length is never assumed)."""
-
-
 def priming(
     *,
     include_tubing: bool,
     snapshot: PumpSnapshot,
 ) -> BolusPlan:
     """The priming bolus filling the implant record's empty catheter (and the tubing) at the
-    maximum rate. NoImplantRecordError without an implant record."""
+    maximum rate. InputError (reason "no-implant-record") without an implant record."""
     device, status = snapshot.device, snapshot.status
     implant = snapshot.implant_record
     if implant is None:
-        raise NoImplantRecordError(
+        raise InputError(
             "the pump holds no implant record: record the catheter (Implant record page) "
-            "before priming; its length is never assumed"
+            "before priming; its length is never assumed",
+            reason="no-implant-record",
         )
     volume = priming_volume_nl(device, implant, include_tubing=include_tubing)
     drug_ug = units.volume_to_dose_ug(volume, status.concentration_ug_per_ml)
@@ -409,9 +402,9 @@ def start_action(plan: BolusPlan) -> ProgramAction:
 
 def build_review(plan: BolusPlan, snapshot: PumpSnapshot) -> Review:
     """The review of starting ``plan``: the bolus, its effect on the reservoir and the alarm
-    date, and its warnings. Raises BolusEntryError while the plan is refused."""
+    date, and its warnings. Raises InputError (reason "bolus") while the plan is refused."""
     if not plan.ok:
-        raise BolusEntryError("the bolus is refused: " + "; ".join(plan.refusals))
+        raise InputError("the bolus is refused: " + "; ".join(plan.refusals), reason="bolus")
     basal = snapshot.dose_ug_per_day
     rows = (
         ("Bolus", "none", plan.title),

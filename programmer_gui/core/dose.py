@@ -75,10 +75,6 @@ class ConfirmationRequiredError(InputError):
         self.check = check
 
 
-class NoChangeError(InputError):
-    """The pending prescription is the one the pump already runs."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class DoseLimits:
     """The pump's rate limits at a concentration, in both units."""
@@ -280,15 +276,16 @@ class DoseChange:
         """The review of programming ``text`` mcg/day as a simple continuous dose.
 
         Raises EntryError, HardLimitError, :class:`ConfirmationRequiredError`
-        (a 10x / 0.1x value not ``confirmed``) or :class:`NoChangeError`.
+        (a 10x / 0.1x value not ``confirmed``) or InputError (reason "no-change").
         """
         preview = self.preview(text)
         if preview.confirmation is not None and not confirmed:
             raise ConfirmationRequiredError(preview.confirmation)
         if preview.prescription == self._current_spec:
-            raise NoChangeError(
+            raise InputError(
                 f"The pump already runs {preview.dose_text} ({preview.rate_text}); "
-                "there is nothing to program."
+                "there is nothing to program.",
+                reason="no-change",
             )
         warnings = list(preview.warnings)
         if preview.confirmation is not None:

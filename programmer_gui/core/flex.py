@@ -56,10 +56,6 @@ SECONDS_PER_DAY: Final = 86_400
 _MONDAY_EPOCH_CLOCK_S: Final = 4 * SECONDS_PER_DAY  # 1970-01-05, the first Monday
 
 
-class FlexEntryError(InputError):
-    """A value typed into the flex editor that cannot be a step (the message says why)."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class StepRow:
     """One row of the editor: from ``start_min`` to ``end_min`` (minutes after pump
@@ -71,17 +67,22 @@ class StepRow:
 
     def __post_init__(self) -> None:
         if not 0 <= self.start_min < MINUTES_PER_DAY:
-            raise FlexEntryError(f"a step must start between 00:00 and 23:59, not {self.start_min}")
+            raise InputError(
+                f"a step must start between 00:00 and 23:59, not {self.start_min}", reason="flex"
+            )
         if not 0 < self.end_min <= MINUTES_PER_DAY:
-            raise FlexEntryError(f"a step must end between 00:01 and 24:00, not {self.end_min}")
+            raise InputError(
+                f"a step must end between 00:01 and 24:00, not {self.end_min}", reason="flex"
+            )
         if self.end_min <= self.start_min:
-            raise FlexEntryError(
+            raise InputError(
                 f"the step starting {format_minute(self.start_min)} ends at "
-                f"{format_minute(self.end_min)}, before it starts"
+                f"{format_minute(self.end_min)}, before it starts",
+                reason="flex",
             )
         dose = Fraction(self.dose_ug_per_day)
         if dose < 0:
-            raise FlexEntryError("a dose rate cannot be negative")
+            raise InputError("a dose rate cannot be negative", reason="flex")
         object.__setattr__(self, "dose_ug_per_day", dose)
 
     @property
@@ -132,13 +133,17 @@ def parse_time_of_day(text: str, *, allow_midnight_end: bool = False) -> int:
     """``"07:30"`` as minutes after midnight; ``"24:00"`` only as an end."""
     found = _TIME.fullmatch(text.strip())
     if found is None:
-        raise FlexEntryError(f"type a time as HH:MM (for example 07:00), not {text.strip()!r}")
+        raise InputError(
+            f"type a time as HH:MM (for example 07:00), not {text.strip()!r}", reason="flex"
+        )
     hours, minutes = int(found.group(1)), int(found.group(2))
     total = hours * 60 + minutes
     if minutes >= 60 or total > MINUTES_PER_DAY:
-        raise FlexEntryError(f"{text.strip()} is not a time of day")
+        raise InputError(f"{text.strip()} is not a time of day", reason="flex")
     if total == MINUTES_PER_DAY and not allow_midnight_end:
-        raise FlexEntryError("24:00 can only end a step; a step starting at midnight is 00:00")
+        raise InputError(
+            "24:00 can only end a step; a step starting at midnight is 00:00", reason="flex"
+        )
     return total
 
 
@@ -353,7 +358,9 @@ class FlexDraft:
     def __post_init__(self) -> None:
         wanted = 7 if self.weekly else 1
         if len(self.days) != wanted:
-            raise FlexEntryError(f"a {'weekly' if self.weekly else 'daily'} draft has {wanted}")
+            raise InputError(
+                f"a {'weekly' if self.weekly else 'daily'} draft has {wanted}", reason="flex"
+            )
 
     @classmethod
     def from_spec(
@@ -435,7 +442,7 @@ class FlexDraft:
 def flex_summary(check: FlexCheck) -> str:
     """``flex, 3 steps, 397.92 mcg/day`` (a weekly profile gives its range)."""
     if check.spec is None:
-        raise FlexEntryError("the profile is refused: " + "; ".join(check.refusals))
+        raise InputError("the profile is refused: " + "; ".join(check.refusals), reason="flex")
     doses = check.daily_doses_ug
     if min(doses) == max(doses):
         dose = units.format_dose_ug_per_day(doses[0])
@@ -453,7 +460,7 @@ def build_review(draft: FlexDraft, snapshot: PumpSnapshot) -> Review:
     """The review of programming ``draft``: old and new profiles side by side, the 24-hour
     dose and its change, the outlier and soft-limit warnings, and the new alarm date.
 
-    Raises FlexEntryError while the draft is refused (the message lists the reasons).
+    Raises InputError (reason "flex") while the draft is refused (the message lists the reasons).
     """
     check = draft.check(
         device=snapshot.device,
@@ -463,7 +470,7 @@ def build_review(draft: FlexDraft, snapshot: PumpSnapshot) -> Review:
         ),
     )
     if check.spec is None:
-        raise FlexEntryError("the profile is refused: " + "; ".join(check.refusals))
+        raise InputError("the profile is refused: " + "; ".join(check.refusals), reason="flex")
     summary = flex_summary(check)
     pending_forecast = forecast(snapshot, prescription=check.spec)
     return build_prescription_review(

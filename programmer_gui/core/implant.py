@@ -100,10 +100,6 @@ UNCERTAINTY_CM: Final = NumberEntry(
 )
 
 
-class ImplantEntryError(InputError):
-    """An implant record the programmer refuses (the message says why)."""
-
-
 def model_by_name(name: str) -> CatheterModel | None:
     return next((model for model in CATALOGUE if model.name == name), None)
 
@@ -131,8 +127,9 @@ def parse_date(text: str) -> int | None:
     try:
         day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise ImplantEntryError(
-            f"Implant date: {text!r} is not a date; type it as YYYY-MM-DD (e.g. 2024-03-15)."
+        raise InputError(
+            f"Implant date: {text!r} is not a date; type it as YYYY-MM-DD (e.g. 2024-03-15).",
+            reason="implant",
         ) from None
     return int(day.timestamp())
 
@@ -147,9 +144,9 @@ def format_day(clock_s: int | None) -> str:
 def _text(label: str, value: str, *, required: bool) -> str:
     value = " ".join(value.split())
     if required and not value:
-        raise ImplantEntryError(f"{label}: required.")
+        raise InputError(f"{label}: required.", reason="implant")
     if len(value.encode()) > MAX_TEXT_CHARS:
-        raise ImplantEntryError(f"{label}: at most {MAX_TEXT_CHARS} characters.")
+        raise InputError(f"{label}: at most {MAX_TEXT_CHARS} characters.", reason="implant")
     return value
 
 
@@ -164,16 +161,16 @@ def build_implant(
     physician: str,
     now_clock_s: int,
 ) -> m.ImplantFields:
-    """The record as it would be written; ImplantEntryError (or EntryError) if not valid."""
+    """The record as it would be written; InputError ("implant", or EntryError) if not valid."""
     length_cm = LENGTH_CM.parse(length_text)
     uncertainty_cm = UNCERTAINTY_CM.parse(uncertainty_text) if uncertainty_text.strip() else 0
     length_mm = units.round_half_even(length_cm * 10)
     uncertainty_mm = units.round_half_even(Fraction(uncertainty_cm) * 10)
     if uncertainty_mm >= length_mm:
-        raise ImplantEntryError("Length uncertainty: must be less than the length.")
+        raise InputError("Length uncertainty: must be less than the length.", reason="implant")
     implanted = parse_date(implanted_text)
     if implanted is not None and implanted > now_clock_s:
-        raise ImplantEntryError("Implant date: after today's date on the pump clock.")
+        raise InputError("Implant date: after today's date on the pump clock.", reason="implant")
     return m.ImplantFields(
         catheter_model=_text("Catheter model", model.name, required=True),
         catheter_volume_nl_per_cm=model.volume_nl_per_cm,
@@ -260,7 +257,9 @@ def build_review(implant: m.ImplantFields, snapshot: PumpSnapshot) -> Review:
     def run(client: PumpClient) -> str:
         stored = client.set_implant(implant)
         if stored != implant:
-            raise ImplantEntryError("the pump stored another implant record than the one sent")
+            raise InputError(
+                "the pump stored another implant record than the one sent", reason="implant"
+            )
         return "The implant record is written: " + catheter_text(stored) + "."
 
     def verify(after_snapshot: PumpSnapshot) -> bool:

@@ -54,10 +54,6 @@ MAX_PER_24H: Final = NumberEntry(
 )
 
 
-class PatientSettingsError(InputError):
-    """Patient-dose settings the programmer refuses (the message says why)."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class PatientPlan:
     """Settings as they would be sent, and what they do to the dose and the forecast."""
@@ -132,28 +128,37 @@ def plan_settings(
     snapshot.require_prescription()
     if enabled:
         if dose <= 0:
-            raise PatientSettingsError("the dose per activation must be more than 0 mcg")
+            raise InputError(
+                "the dose per activation must be more than 0 mcg", reason="patient-settings"
+            )
         duration_s, lockout_s = duration_min * 60, lockout_min * 60
         if duration_s <= 0 or lockout_s <= 0 or max_per_24h <= 0:
-            raise PatientSettingsError(
-                "delivery time, lockout and maximum per 24 h must all be more than 0"
+            raise InputError(
+                "delivery time, lockout and maximum per 24 h must all be more than 0",
+                reason="patient-settings",
             )
         if lockout_s < duration_s:
-            raise PatientSettingsError(
+            raise InputError(
                 f"the lockout ({lockout_min} min) must be at least the delivery time "
-                f"({duration_min} min), so that doses never overlap"
+                f"({duration_min} min), so that doses never overlap",
+                reason="patient-settings",
             )
         if lockout_s > MAX_LOCKOUT_S:
-            raise PatientSettingsError("the lockout can be at most 24 h (1440 min)")
+            raise InputError(
+                "the lockout can be at most 24 h (1440 min)", reason="patient-settings"
+            )
         dose_ng = units.round_half_even(dose * 1000)
         volume = volume_for_dose(dose_ng, conc)
         if volume <= 0:
-            raise PatientSettingsError("the dose is too small to deliver at this concentration")
+            raise InputError(
+                "the dose is too small to deliver at this concentration", reason="patient-settings"
+            )
         fastest = -(-volume * SECONDS_PER_DAY // device.max_rate_nl_per_day)
         if duration_s < fastest:
-            raise PatientSettingsError(
+            raise InputError(
                 f"{units.format_volume_nl(volume, 3)} cannot be delivered in {duration_min} min "
-                f"at the pump's maximum rate; allow at least {math.ceil(fastest / 60)} min"
+                f"at the pump's maximum rate; allow at least {math.ceil(fastest / 60)} min",
+                reason="patient-settings",
             )
         request = m.SetPatientSettingsRequest(
             enabled=True,

@@ -117,10 +117,6 @@ class OverfillError(InputError):
         self.room_nl = room_nl
 
 
-class ConcentrationError(InputError):
-    """A concentration that needs the explicit override (or is not usable at all)."""
-
-
 def discrepancy_threshold_nl(device: m.DeviceInfoResponse) -> int:
     """The refill discrepancy tolerance of the pump's model (1 mL for 20 mL, 2 mL for 40 mL)."""
     known = DISCREPANCY_THRESHOLDS_NL.get(device.model)
@@ -272,10 +268,6 @@ def dead_volume_bounds_nl(
     return at(1, 2), at(2, 1)
 
 
-class NoImplantRecordError(InputError):
-    """The bridge needs the implant record's catheter (its length is never assumed)."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class RefillEntries:
     """What the clinician entered, checked."""
@@ -362,28 +354,31 @@ class RefillWorkflow:
     def choose_concentration(
         self, value: int | str | None, *, override: bool = False
     ) -> ConcentrationChoice:
-        """A pick-list value, or another one with ``override``; ConcentrationError otherwise,
-        and when none was chosen (the concentration is never defaulted)."""
+        """A pick-list value, or another one with ``override``; otherwise InputError (reason
+        "concentration"), also when none was chosen (the concentration is never defaulted)."""
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise ConcentrationError(
+            raise InputError(
                 "Concentration: choose the concentration of the drug you put in (it is never "
-                "assumed)."
+                "assumed).",
+                reason="concentration",
             )
         conc = value if isinstance(value, int) else int(self.concentration_entry.parse(value))
         if conc <= 0:
-            raise ConcentrationError("Concentration: must be above 0 mcg/mL.")
+            raise InputError("Concentration: must be above 0 mcg/mL.", reason="concentration")
         shown = format_concentration_ug_per_ml(conc)
         listed = ", ".join(str(c) for c in COMMERCIAL_CONCENTRATIONS_UG_PER_ML)
         nonstandard = conc not in COMMERCIAL_CONCENTRATIONS_UG_PER_ML
         if nonstandard and not override:
             if conc in TRIAL_CONCENTRATIONS_UG_PER_ML:
-                raise ConcentrationError(
+                raise InputError(
                     f"Concentration: {shown} is for trial injections only, not for refilling a "
-                    "pump. Use it only with the explicit override."
+                    "pump. Use it only with the explicit override.",
+                    reason="concentration",
                 )
-            raise ConcentrationError(
+            raise InputError(
                 f"Concentration: {shown} is not a commercial concentration ({listed} mcg/mL). "
-                "Use it only with the explicit override."
+                "Use it only with the explicit override.",
+                reason="concentration",
             )
         return ConcentrationChoice(
             concentration_ug_per_ml=conc,
@@ -442,13 +437,14 @@ class RefillWorkflow:
         after_nl: int,
     ) -> BridgePlan:
         """The bridge from the pump's concentration to ``concentration_ug_per_ml`` with
-        ``pending`` running; NoImplantRecordError without an implant record."""
+        ``pending`` running; InputError (reason "no-implant-record") without an implant record."""
         snap = self._snapshot
         implant = snap.implant_record
         if implant is None:
-            raise NoImplantRecordError(
+            raise InputError(
                 "The bridge needs the implant record (catheter model and length): write it on "
-                "the Implant record page first, or decline the bridge."
+                "the Implant record page first, or decline the bridge.",
+                reason="no-implant-record",
             )
         old = snap.concentration_ug_per_ml
         low, high = dead_volume_bounds_nl(device=snap.device, implant=implant)
@@ -511,8 +507,8 @@ class RefillWorkflow:
         dose_text: str | None = None,
         confirmed: bool = False,
     ) -> RefillEntries:
-        """The entries checked (EntryError, OverfillError, ConcentrationError, HardLimitError,
-        ConfirmationRequiredError)."""
+        """The entries checked (EntryError, OverfillError, InputError "concentration",
+        HardLimitError, ConfirmationRequiredError)."""
         check = self.check_removed(removed_text)
         added = self.check_added(added_text, removed_nl=check.removed_nl)
         choice = self.choose_concentration(concentration, override=override)
@@ -541,9 +537,9 @@ class RefillWorkflow:
         confirmed: bool = False,
         drug_lot: str = "",
     ) -> Review:
-        """The refill review. Raises EntryError, OverfillError, ConcentrationError,
+        """The refill review. Raises EntryError, OverfillError, InputError (reason "concentration"),
         HardLimitError, ConfirmationRequiredError (a new dose 10x / 0.1x unconfirmed), or
-        NoImplantRecordError (a bridge asked for without an implant record).
+        InputError (reason "no-implant-record") (a bridge asked for without an implant record).
 
         ``dose_text`` (mcg/day) replaces the prescription by a simple dose of the new drug;
         otherwise the running prescription's doses are kept (same mcg/day).

@@ -49,10 +49,6 @@ WITHDRAWAL_WARNING: Final = (
 MAX_NOTE_CHARS: Final = 200
 
 
-class StopEntryError(InputError):
-    """A stop request the programmer refuses (the message says why)."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class StopPlan:
     """A stop as it would be sent: the reason for the pump, the note for the record."""
@@ -75,14 +71,15 @@ def plan_stop(*, reason: StopReason, note: str, snapshot: PumpSnapshot) -> StopP
     """Check a stop request (the pump must be running; OTHER needs a note)."""
     note = " ".join(note.split())
     if len(note) > MAX_NOTE_CHARS:
-        raise StopEntryError(f"keep the note under {MAX_NOTE_CHARS} characters")
+        raise InputError(f"keep the note under {MAX_NOTE_CHARS} characters", reason="stop")
     if reason is StopReason.OTHER and not note:
-        raise StopEntryError("describe the reason in the note when it is 'Other'")
+        raise InputError("describe the reason in the note when it is 'Other'", reason="stop")
     if snapshot.stopped:
-        raise StopEntryError(
+        raise InputError(
             "the pump is already stopped"
             if snapshot.stopped_by_stop_pump
-            else "the prescription is Stopped: there is no delivery to stop"
+            else "the prescription is Stopped: there is no delivery to stop",
+            reason="stop",
         )
     return StopPlan(
         reason=reason,
@@ -176,11 +173,14 @@ def build_resume_review(snapshot: PumpSnapshot) -> Review:
     """The review of resuming the programmed therapy after a stop."""
     if not is_stopped(snapshot):
         if snapshot.stopped:
-            raise StopEntryError(
+            raise InputError(
                 "the prescription is Stopped: program a prescription to restart therapy "
-                "(Resume only undoes a STOP PUMP)"
+                "(Resume only undoes a STOP PUMP)",
+                reason="stop",
             )
-        raise StopEntryError("the pump was not stopped with STOP PUMP: there is nothing to resume")
+        raise InputError(
+            "the pump was not stopped with STOP PUMP: there is nothing to resume", reason="stop"
+        )
     dose = snapshot.dose_ug_per_day
     spec = snapshot.prescription
     mode = MODE_TEXT[spec.mode] if spec is not None else "the programmed"

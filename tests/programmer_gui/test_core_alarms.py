@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from programmer_gui.core import InputError
 from programmer_gui.core.alarms import (
     GUIDE,
     TONES,
-    AlarmVolumeError,
     alarm_rows,
     build_alarm_volume_review,
     class_text,
@@ -88,9 +88,9 @@ def test_alarm_volume_plan_matches_the_pump() -> None:
         after = world.snapshot()
         assert review.action.verify(after)
         assert after.status.low_reservoir_alarm_at_s == plan.alarm_at_after_s
-        with pytest.raises(AlarmVolumeError, match="empty threshold"):
+        with pytest.raises(InputError, match="empty threshold"):
             plan_alarm_volume(1_000_000, snapshot=snapshot)
-        with pytest.raises(AlarmVolumeError, match="capacity"):
+        with pytest.raises(InputError, match="capacity"):
             plan_alarm_volume(20_000_000, snapshot=snapshot)
     with connected("demo") as world:  # 30 mL in a 40 mL pump
         snapshot = world.snapshot()

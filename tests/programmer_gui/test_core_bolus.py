@@ -8,10 +8,9 @@ from fractions import Fraction
 
 import pytest
 
+from programmer_gui.core import InputError
 from programmer_gui.core.bolus import (
     KIND_NAMES,
-    BolusEntryError,
-    NoImplantRecordError,
     build_review,
     duration_at_max_rate_s,
     format_duration_s,
@@ -63,9 +62,9 @@ def test_therapeutic_plan_and_its_refusals() -> None:
         assert any("can deliver only" in r for r in too_big.refusals)
         large = therapeutic(dose_ug=300, duration_s=3600, snapshot=snapshot)
         assert [code for code, _ in large.warnings] == ["bolus-large"]
-        with pytest.raises(BolusEntryError):
+        with pytest.raises(InputError):
             therapeutic(dose_ug=0, duration_s=60, snapshot=snapshot)
-        with pytest.raises(BolusEntryError, match="refused"):
+        with pytest.raises(InputError, match="refused"):
             build_review(too_fast, snapshot)
 
 
@@ -135,8 +134,9 @@ def test_priming_warns_of_a_full_catheter_and_of_mixing_and_starts_by_volume() -
 
 
 def test_priming_never_assumes_a_catheter_length() -> None:
-    with pytest.raises(NoImplantRecordError, match="never assumed"):
+    with pytest.raises(InputError, match="never assumed") as refused:
         priming(include_tubing=False, snapshot=make_snapshot(implant=None))
+    assert refused.value.reason == "no-implant-record"
     plan = priming(include_tubing=True, snapshot=make_snapshot(implant=IMPLANT_110))
     assert plan.volume_nl == 486_000
 

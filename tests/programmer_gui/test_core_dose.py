@@ -9,13 +9,12 @@ from fractions import Fraction
 import pytest
 
 from emulator.presets import PRESETS, PumpSetup
-from programmer_gui.core import ActionError, PumpDataError
+from programmer_gui.core import ActionError, InputError, PumpDataError
 from programmer_gui.core.dates import SECONDS_PER_DAY
 from programmer_gui.core.dose import (
     ConfirmationRequiredError,
     DoseChange,
     HardLimitError,
-    NoChangeError,
 )
 from programmer_gui.core.entry import EntryError, EntryProblem
 from programmer_gui.core.review import WarningCode
@@ -129,7 +128,7 @@ def test_ten_times_the_current_dose_needs_a_confirmation() -> None:
 
 
 def test_the_same_prescription_is_nothing_to_program() -> None:
-    with pytest.raises(NoChangeError, match="already runs 400 mcg/day"):
+    with pytest.raises(InputError, match="already runs 400 mcg/day"):
         at_2000(400).review("400")
 
 
@@ -184,7 +183,7 @@ def test_dose_change_end_to_end_on_the_pump() -> None:
     assert review.forecast is not None
     assert after.status.low_reservoir_alarm_at_s == review.forecast.low_reservoir_alarm_at_s
     # After the change, the same text is no change any more; a new snapshot re-validates it.
-    with pytest.raises(NoChangeError):
+    with pytest.raises(InputError):
         change.with_snapshot(after).review("400")
 
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from programmer_gui.core import InputError
 from programmer_gui.core.entry import EntryError
 from programmer_gui.core.flex import (
     FlexDraft,
-    FlexEntryError,
     StepRow,
     build_review,
     coverage_refusals,
@@ -51,7 +51,7 @@ def test_times_parse_strictly() -> None:
     assert parse_time_of_day("07:30") == 450
     assert parse_time_of_day("24:00", allow_midnight_end=True) == 1440
     for bad in ("7", "07:60", "24:00", "25:00", "07.30", ""):
-        with pytest.raises(FlexEntryError):
+        with pytest.raises(InputError):
             parse_time_of_day(bad)
     assert format_minute(1440) == "24:00"
 
@@ -65,7 +65,7 @@ def test_doses_refuse_decimal_slips() -> None:
 
 
 def test_a_row_cannot_end_before_it_starts() -> None:
-    with pytest.raises(FlexEntryError, match="before it starts"):
+    with pytest.raises(InputError, match="before it starts"):
         row("08:00", "07:00", 100)
 
 
@@ -218,7 +218,7 @@ def test_a_refused_draft_has_no_review() -> None:
     with connected("demo") as world:
         snapshot = world.snapshot()
         draft = FlexDraft(weekly=False, days=((row("00:00", "12:00", 350),),))
-        with pytest.raises(FlexEntryError, match="gap"):
+        with pytest.raises(InputError, match="gap"):
             build_review(draft, snapshot)
 
 

@@ -7,10 +7,10 @@ from fractions import Fraction
 
 import pytest
 
+from programmer_gui.core import InputError
 from programmer_gui.core.entry import EntryError
 from programmer_gui.core.implant import (
     CATALOGUE,
-    ImplantEntryError,
     build_implant,
     build_review,
     catheter_text,
@@ -57,13 +57,13 @@ def test_a_model_sets_the_volume_per_cm_and_the_entry_the_length() -> None:
 def test_refusals() -> None:
     with pytest.raises(EntryError):
         build_implant(**entry(length_text=""))  # type: ignore[arg-type]
-    with pytest.raises(ImplantEntryError, match="less than the length"):
+    with pytest.raises(InputError, match="less than the length"):
         build_implant(**entry(length_text="10", uncertainty_text="10"))  # type: ignore[arg-type]
-    with pytest.raises(ImplantEntryError, match="YYYY-MM-DD"):
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
         build_implant(**entry(implanted_text="15/03/2024"))  # type: ignore[arg-type]
-    with pytest.raises(ImplantEntryError, match="after today"):
+    with pytest.raises(InputError, match="after today"):
         build_implant(**entry(implanted_text="2030-01-01"))  # type: ignore[arg-type]
-    with pytest.raises(ImplantEntryError, match="Patient identifier: required"):
+    with pytest.raises(InputError, match="Patient identifier: required"):
         build_implant(**entry(patient_id="  "))  # type: ignore[arg-type]
 
 

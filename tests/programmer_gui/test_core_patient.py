@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from programmer_gui.core import InputError
 from programmer_gui.core.patient import (
-    PatientSettingsError,
     build_review,
     describe_current,
     doses_per_day_max,
@@ -60,11 +60,11 @@ def test_refusals() -> None:
     with connected("demo") as world:
         snapshot = world.snapshot()
         base = dict(enabled=True, dose_ug=25, duration_min=10, lockout_min=180, max_per_24h=4)
-        with pytest.raises(PatientSettingsError, match="at least the delivery time"):
+        with pytest.raises(InputError, match="at least the delivery time"):
             plan_settings(**{**base, "lockout_min": 5}, snapshot=snapshot)  # type: ignore[arg-type]
-        with pytest.raises(PatientSettingsError, match="24 h"):
+        with pytest.raises(InputError, match="24 h"):
             plan_settings(**{**base, "lockout_min": 1500}, snapshot=snapshot)  # type: ignore[arg-type]
-        with pytest.raises(PatientSettingsError, match="more than 0 mcg"):
+        with pytest.raises(InputError, match="more than 0 mcg"):
             plan_settings(**{**base, "dose_ug": 0}, snapshot=snapshot)  # type: ignore[arg-type]
-        with pytest.raises(PatientSettingsError, match="maximum rate"):
+        with pytest.raises(InputError, match="maximum rate"):
             plan_settings(**{**base, "dose_ug": 900, "duration_min": 1}, snapshot=snapshot)  # type: ignore[arg-type]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from programmer_gui.core import InputError
 from programmer_gui.core.stop import (
-    StopEntryError,
     build_resume_review,
     build_stop_review,
     delivery_state,
@@ -20,9 +20,9 @@ def test_stop_and_resume_against_the_pump() -> None:
     with connected("demo") as world:
         snapshot = world.snapshot()
         assert delivery_state(snapshot).startswith("Delivering: Flex")
-        with pytest.raises(StopEntryError, match="not stopped"):
+        with pytest.raises(InputError, match="not stopped"):
             build_resume_review(snapshot)
-        with pytest.raises(StopEntryError, match="Other"):
+        with pytest.raises(InputError, match="Other"):
             plan_stop(reason=StopReason.OTHER, note="  ", snapshot=snapshot)
         plan = plan_stop(reason=StopReason.MRI, note="  MRI   at 14:00 ", snapshot=snapshot)
         assert plan.note == "MRI at 14:00"
@@ -35,7 +35,7 @@ def test_stop_and_resume_against_the_pump() -> None:
         stopped = world.snapshot()
         assert review.action.verify(stopped) and is_stopped(stopped)
         assert delivery_state(stopped).startswith("STOPPED")
-        with pytest.raises(StopEntryError, match="already stopped"):
+        with pytest.raises(InputError, match="already stopped"):
             plan_stop(reason=StopReason.MRI, note="", snapshot=stopped)
         entry = list(world.client.event_log())[-1]
         assert entry.code is EventCode.STOPPED and entry.a == StopReason.MRI
@@ -48,5 +48,5 @@ def test_stop_and_resume_against_the_pump() -> None:
 
 
 def test_a_note_is_bounded() -> None:
-    with connected("demo") as world, pytest.raises(StopEntryError, match="under 200"):
+    with connected("demo") as world, pytest.raises(InputError, match="under 200"):
         plan_stop(reason=StopReason.MRI, note="x" * 201, snapshot=world.snapshot())
