@@ -39,7 +39,7 @@ pytest: $(STAMP)  ## the test suite (offscreen Qt, two workers)
 pytest-fast: $(STAMP)  ## the test suite less the tests marked slow (SIGKILLs, long property runs)
 	$(BIN)/pytest -n 2 -q -m "not slow"
 
-check: lint typecheck imports pytest-fast  ## the developer's inner loop: under a minute on 2 cores
+check: lint typecheck imports pytest-fast  ## the developer's inner loop: make test less the slow tests and the wheel check
 
 wheel-check: $(STAMP)  ## build the wheel, install it in a fresh venv outside the checkout, run the tools
 	bash scripts/wheel-check.sh $(BIN)/python

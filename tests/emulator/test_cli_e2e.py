@@ -17,6 +17,9 @@ from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from tests.emulator.test_capture import parse_pcapng
 
+# Every test here starts `pump-emulator` as a subprocess: make test runs them, make check not.
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 
 

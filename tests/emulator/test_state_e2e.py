@@ -22,6 +22,9 @@ from protocol.enums import EventCode, Role
 from protocol.errors import ProtocolError
 from tests.support import DEMO_KEYS, T0
 
+# Every test here starts `pump-emulator` as a subprocess: make test runs them, make check not.
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 KILLS = 12
 
@@ -51,7 +54,6 @@ def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[str
     return proc, json.loads(line)
 
 
-@pytest.mark.slow  # SIGKILLs a subprocess (make test runs it; make check does not)
 def test_sigkill_during_a_stream_of_commands_loses_nothing_acknowledged(tmp_path: Path) -> None:
     rng = random.Random(20261120)
     acknowledged: list[int] = []  # alarm volumes the pump confirmed, in order
