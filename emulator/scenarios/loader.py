@@ -267,15 +267,17 @@ def parse_scenarios(text: str, source: str = "<scenario>") -> list[md.Scenario]:
     """Check and build the scenarios of a YAML text: one per row of ``parameters:``, with
     ``repeat:`` steps unrolled. Every problem (of any case) is reported at once."""
     located = load_yaml(text, source)
-    cases = expand_cases(located)
-    problems: list[Problem] = []
+    cases, problems = expand_cases(located)
+    # A placeholder left unreplaced is named once: not again as the value it stands in.
+    named = {(p.line, p.column) for p in problems}
     scenarios: list[md.Scenario] = []
     for case, expanded in cases:
         try:
             scenarios.append(_check_and_build(expanded, case))
         except ScenarioFileError as exc:
-            problems += exc.problems
+            problems += [p for p in exc.problems if (p.line, p.column) not in named]
     if problems:
+        problems.sort(key=lambda p: (p.line, p.column))
         raise ScenarioFileError(_unique(problems))
     return scenarios
 
@@ -367,10 +369,11 @@ def _schema_problems(located: Located, error: jsonschema.ValidationError) -> lis
                 )
                 for key in extra
             ]
-        case "required":
-            missing = re.findall(r"'([^']+)' is a required property", error.message)
-            what = missing[0] if missing else error.message
-            return [located.problem(path, f"missing {what!r}" + (f" ({hint})" if hint else ""))]
+        case "required" if isinstance(instance, dict):
+            # One problem for all the keys missing here (the schema names each apart).
+            missing = [k for k in sub.get("required", ()) if k not in instance]
+            what = ", ".join(repr(k) for k in missing) or error.message
+            return [located.problem(path, f"missing {what}" + (f" ({hint})" if hint else ""))]
         case "oneOf" if isinstance(instance, dict):
             present = [k for k in instance if k in _ACTIONS]
             if not present:

@@ -35,10 +35,11 @@ _CASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
-def expand_cases(located: Located) -> list[tuple[str, Located]]:
+def expand_cases(located: Located) -> tuple[list[tuple[str, Located]], list[Problem]]:
     """``(case, document)`` for each row of the file's ``parameters:`` (``("", document)``
-    for a file without them), ``${...}`` replaced and ``repeat:`` unrolled. Raises
-    :class:`ScenarioFileError` naming every problem of the table or the placeholders."""
+    for a file without them), ``${...}`` replaced and ``repeat:`` unrolled, and the problems
+    of the placeholders and repeats (the documents are still checked: every problem of a
+    file is reported at once). Raises :class:`ScenarioFileError` for a bad table."""
     data = located.data
     problems: list[Problem] = []
     rows: list[tuple[str, dict[str, Any]]] = [("", {})]
@@ -50,9 +51,7 @@ def expand_cases(located: Located) -> list[tuple[str, Located]]:
     for case, values in rows:
         expander = _Expander(located, problems, case)
         result.append((case, expander.document(values)))
-    if problems:
-        raise ScenarioFileError(_unique(problems))
-    return result
+    return result, _unique(problems)
 
 
 def _rows(
