@@ -44,6 +44,8 @@ STORIES = {
     "weekday_profile_saturday_dose",
     "pocket_fill_withdrawal",
     "clock_corrected_flex_step",
+    "seven_years_of_refills",
+    "weekly_profile_each_day",
 }
 FILES = sorted(LIBRARY.glob(f"*{SUFFIX}"))
 
