@@ -182,3 +182,24 @@ def test_a_failing_fixture_test_shows_the_decoded_frames(pytester: pytest.Pytest
         ]
     )
     result.stdout.fnmatch_lines(["*no frames crossed the link*"])
+
+
+def test_a_fixture_client_on_a_cut_link_times_out_without_waiting(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from protocol.errors import LinkTimeout
+
+        @pytest.mark.vpump(timeout="3600 s", retries=3)
+        def test_cut(virtual_pump, pump_client):
+            virtual_pump.emulator.set_link(disconnected=True)
+            # Four attempts of an hour each, if they were waited out.
+            with pytest.raises(LinkTimeout, match="after 4 attempt"):
+                pump_client.status()
+            virtual_pump.emulator.set_link(disconnected=False)
+            assert pump_client.status().reservoir_nl == 20_000_000
+        """
+    )
+    run(pytester, "-q", "-p", "no:cacheprovider").assert_outcomes(passed=1)
