@@ -172,8 +172,10 @@ def test_a_failing_fixture_test_shows_the_decoded_frames(pytester: pytest.Pytest
             assert virtual_pump.now_s == 0
         """
     )
-    result = run(pytester, "-q", "-p", "no:cacheprovider")
+    result = run(pytester, "-q", "-p", "no:cacheprovider", "--html=report.html")
     result.assert_outcomes(failed=2)
+    html = (pytester.path / "report.html").read_text(encoding="utf-8")
+    assert "STATUS response" in html and "no frames crossed the link" in html
     result.stdout.fnmatch_lines(
         [
             "*vpump: last frames on the wire, decoded*",
