@@ -5,8 +5,9 @@ are printed with their file and line and nothing runs (exit 2). Then each
 scenario runs with a progress line per step and, for a failing one, the full
 failure report (step, expected and actual values, the last frames on the
 wire). Exit status: 0 every scenario passed, 1 at least one failed, 2 a bad
-file. ``--html FILE`` also writes a report with each scenario's steps and
-reservoir plot.
+file. A parametrised file runs once per case. ``--html FILE`` also writes a
+report: when it was written (UTC), a summary linking to each scenario (and a
+failure to its step), then each scenario's steps and reservoir plot.
 """
 
 from __future__ import annotations
