@@ -397,6 +397,11 @@ def _schema_problems(located: Located, error: jsonschema.ValidationError) -> lis
             what = hint or f"one of {', '.join(choices)}"
             return [located.problem(path, f"{instance!r} is not valid here{near}: {what}")]
         case "minProperties" | "maxProperties" | "pattern" | "type" | "const" | "anyOf":
+            if hint and isinstance(instance, dict):  # name its keys, never dump the mapping
+                keys = ", ".join(instance) or "none"
+                return [located.problem(path, f"{hint} (here: {keys})")]
+            if hint and isinstance(instance, list):
+                return [located.problem(path, f"a list is not valid here: {hint}")]
             if hint:
                 return [located.problem(path, f"{instance!r} is not valid here: {hint}")]
     return [located.problem(path, error.message)]

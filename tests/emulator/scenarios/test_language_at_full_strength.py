@@ -350,3 +350,17 @@ def test_the_plot_marks_the_failing_step() -> None:
     assert 'class="vpump-failed-step"' in svg and "step 2 failed" in svg
     passed = run_scenario(parse_scenario(text.replace("1 mL", "19.6 mL")))
     assert passed.passed and "vpump-failed-step" not in reservoir_svg(passed)
+
+
+def test_a_mapping_in_the_wrong_place_is_named_by_its_keys_never_dumped() -> None:
+    found = problems_of(
+        "scenario: x\nsteps:\n"
+        "  - program: {flex: [{at: '00:00', dose: 1 mcg/day}], simple: 1 mcg/day}\n"
+        "  - fault: {}\n"
+    )
+    assert found == [
+        "x.scenario.yaml:3:14: a prescription is exactly one of simple, flex, flex_weekly, "
+        "minimum_rate or stopped (here: flex, simple)",
+        "x.scenario.yaml:4:12: fault takes one or more of motor_stall, memory_error, battery, "
+        "low_battery_reset, pocket_fill (here: none)",
+    ]
