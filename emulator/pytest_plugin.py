@@ -29,10 +29,15 @@ vpump is enough. It provides:
   in-process port names, pty symlinks or temp dirs behind; make it autouse
   with ``vpump_leak_check = true`` (ini) or an autouse fixture requesting it.
 * Collection of ``*.scenario.yaml`` files as test items (``pytest
-  examples/scenarios``), with a failure report naming the step, expected and
-  actual values and the last frames on the wire, junit properties, and with
-  pytest-html installed, each scenario's steps table and reservoir plot in
-  the HTML report.
+  examples/scenarios``; a parametrised file gives one item per case,
+  ``FILE[case]``), with a failure report naming the step, expected and
+  actual values and the last frames on the wire; tags as keywords (``-k``)
+  and markers (``-m``); JUnit properties (tags, requirements, the title,
+  the steps, the failed step) and a JUnit classname without
+  ``.scenario.yaml``; and with pytest-html installed, each scenario's steps
+  table and reservoir plot in the HTML report.
+* A failing test on ``virtual_pump`` gets the last frames on its links,
+  decoded, as a report section (and in the HTML report).
 """
 
 from __future__ import annotations
