@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.metric import Metric
-from emulator.scenarios import load_scenario, run_scenario
+from emulator.scenarios import load_scenarios, run_scenario
 from emulator.scenarios.loader import SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,9 @@ def _trivial_tests(directory: Path, count: int) -> Path:
 
 def run() -> list[Metric]:
     files = sorted(LIBRARY.glob(f"*{SUFFIX}"))
-    count = len(files)
+    # A parametrised file is one scenario (and one pytest item) per case.
+    scenarios = [scenario for path in files for scenario in load_scenarios(path)]
+    count = len(scenarios)
     metrics: list[Metric] = []
     with tempfile.TemporaryDirectory(prefix="vpump-bench-scenarios-") as tmp:
         trivial = _trivial_tests(Path(tmp), count)
@@ -65,7 +67,6 @@ def run() -> list[Metric]:
                     target="the pumps cost little beside pytest itself (ratio near 1)",
                 )
             )
-    scenarios = [load_scenario(path) for path in files]
     started = time.perf_counter()
     for _ in range(IN_PROCESS_ROUNDS):
         for scenario in scenarios:
@@ -75,7 +76,7 @@ def run() -> list[Metric]:
     started = time.perf_counter()
     for _ in range(IN_PROCESS_ROUNDS):
         for path in files:
-            load_scenario(path)
+            load_scenarios(path)
     load_s = time.perf_counter() - started
     metrics.append(
         Metric(

@@ -178,6 +178,17 @@ class _World:
     dose_ug_per_day: Fraction = Fraction(0)
     """The 24-h dose of the last change remembered."""
     changes: list[ResponseChange] = field(default_factory=list)
+    # A pocket fill (a world fault): drug the pump counts that is not in its reservoir.
+    filled_nl: int = 0
+    """The pump's total_filled_nl when last seen (a rise is a refill)."""
+    pocket_armed: bool = False
+    """The next refill's drug goes into the subcutaneous pocket."""
+    missing_nl: int = 0
+    """What the pump believes is in the reservoir beyond what really is."""
+    dry_nl: int = 0
+    """Volume the pump counted as delivered that moved nothing (the reservoir was empty)."""
+    pocket_nl: int = 0
+    """Drug volume injected into the pocket, in all."""
 
 
 class EmulatedPump:
@@ -236,7 +247,12 @@ class EmulatedPump:
             start_s=pump.t,
         )
         return _World(
-            fluid=tracker, patient=patient, ledger=HourlyLedger(), t=pump.t, dose_ug_per_day=dose
+            fluid=tracker,
+            patient=patient,
+            ledger=HourlyLedger(),
+            t=pump.t,
+            dose_ug_per_day=dose,
+            filled_nl=pump.total_filled_nl,
         )
 
     @staticmethod
@@ -255,6 +271,7 @@ class EmulatedPump:
         world = self._world
         # A prescription committed since the last call took effect at the pump's time now.
         self._follow_prescription(pump, world)
+        self._follow_fill(pump, world)
         step = world_step_s(t - pump.t)
         self._fire_world_events(pump)
         while pump.t < t:
@@ -267,9 +284,15 @@ class EmulatedPump:
             event_t = self.next_world_event_t
             if event_t is not None and start < event_t < stop:
                 stop = event_t
+            reservoir_nl, delivered_nl = pump.reservoir_nl, pump.total_delivered_nl
             pump.advance_to(stop)
+            if world.missing_nl:  # after a pocket fill: what the rotor moves may be nothing
+                real_nl = max(0, reservoir_nl - world.missing_nl)
+                dry_nl = max(0, pump.total_delivered_nl - delivered_nl - real_nl)
+                world.dry_nl += dry_nl
+                world.missing_nl = max(0, world.missing_nl - dry_nl)
             pieces = world.fluid.update_over(
-                pump.total_delivered_nl, pump.concentration_ug_per_ml, pump.t - start
+                pump.total_delivered_nl - world.dry_nl, pump.concentration_ug_per_ml, pump.t - start
             )
             world.patient.feed(pieces)
             world.ledger.add(pump.clock(start), pieces)
@@ -319,6 +342,27 @@ class EmulatedPump:
             )
         )
         del world.changes[:-RESPONSE_CHANGES_KEPT]
+
+    @staticmethod
+    def _follow_fill(pump: Pump, world: _World) -> None:
+        """A refill since the last call: it emptied the reservoir (really), then filled it,
+        or, with a pocket fill armed, put the drug into the pocket (the pump counts it)."""
+        added_nl = pump.total_filled_nl - world.filled_nl
+        world.filled_nl = pump.total_filled_nl
+        if added_nl <= 0:
+            return
+        world.missing_nl = 0
+        if world.pocket_armed:
+            world.pocket_armed = False
+            world.missing_nl = pump.reservoir_nl
+            world.pocket_nl += added_nl
+
+    def arm_pocket_fill(self) -> None:
+        """World fault: the next refill's drug goes into the subcutaneous pocket, never the
+        reservoir; the pump believes it was filled, the catheter gets nothing from it."""
+        with self.virtual.lock:
+            self.virtual.advance()
+            self._world.pocket_armed = True
 
     def _fire_world_events(self, pump: Pump) -> None:
         end = self._mri_end
@@ -584,7 +628,7 @@ class EmulatedPump:
                 "pump": {
                     **status_fields,
                     **{old: status_fields[new] for old, new in FORMER_STATE_KEYS.items()},
-                    "true_reservoir_nl": pump.reservoir_nl,
+                    "true_reservoir_nl": pump.reservoir_nl - world.missing_nl,
                     "delivering_since_clock_s": pump.delivering_since_clock_s,
                     "mri": self.mri_state(),
                     "bridging": pump.bridge is not None,
@@ -611,6 +655,8 @@ class EmulatedPump:
                     "delivered_to_patient_ug": float(path.delivered_to_patient_ug),
                     "last_hour_to_patient_ug": float(last_hour),
                     "patient_rate_ug_per_day": float(last_hour * 24),
+                    "pocket_nl": world.pocket_nl,
+                    "pocket_fill_armed": world.pocket_armed,
                     "segments": [
                         {
                             "volume_nl": s.volume_nl,
@@ -970,6 +1016,12 @@ class Emulator:
         prescription is programmed."""
         with self._changing(index) as p:
             p.pump.low_battery_reset(p.pump.t)
+
+    def fault_pocket_fill(self, index: int = 0) -> None:
+        """World fault: the next refill of pump ``index`` is a pocket fill (the drug goes
+        under the skin, not into the reservoir; the pump believes it was filled)."""
+        with self._changing(index) as p:
+            p.arm_pocket_fill()
 
     def mri_start(self, index: int = 0) -> dict[str, Any]:
         """World event: pump ``index`` enters an MRI field now (pump time); see

@@ -30,10 +30,15 @@ vpump is enough. It provides:
   with ``vpump_leak_check = true`` (ini) or an autouse fixture requesting it.
   A test that truly cannot clean up opts out with ``@pytest.mark.leaks_ok("why")``.
 * Collection of ``*.scenario.yaml`` files as test items (``pytest
-  examples/scenarios``), with a failure report naming the step, expected and
-  actual values and the last frames on the wire, junit properties, and with
-  pytest-html installed, each scenario's steps table and reservoir plot in
-  the HTML report.
+  examples/scenarios``; a parametrised file gives one item per case,
+  ``FILE[case]``), with a failure report naming the step, expected and
+  actual values and the last frames on the wire; tags as keywords (``-k``)
+  and markers (``-m``); JUnit properties (tags, requirements, the title,
+  the steps, the failed step) and a JUnit classname without
+  ``.scenario.yaml``; and with pytest-html installed, each scenario's steps
+  table and reservoir plot in the HTML report.
+* A failing test on ``virtual_pump`` gets the last frames on its links,
+  decoded, as a report section (and in the HTML report).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import glob
+import inspect
 import itertools
 import math
 import os
@@ -51,6 +57,7 @@ import threading
 import time
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
+from html import escape
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +65,7 @@ import pytest
 
 from emulator.capture import RingCapture
 from emulator.clock import ClockMode, PumpClock
+from emulator.decode import Decoder, FrameEvent, format_event
 from emulator.emulator import Emulator, true_catheter_cm
 from emulator.errors import EmulatorUsageError
 from emulator.link_faults import LinkImpairment
@@ -66,8 +74,8 @@ from emulator.presets import PRESETS, PumpSetup, implant_record
 from emulator.response_reading import ResponseReading, read_response
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed, ScenarioFileError, UnitError
-from emulator.scenarios.executor import run_scenario
-from emulator.scenarios.loader import SUFFIX, load_scenario
+from emulator.scenarios.executor import SilentLinkClock, run_scenario
+from emulator.scenarios.loader import SUFFIX, did_you_mean, load_scenarios, parse_prescription
 from emulator.scenarios.report import render_html
 from emulator.scenarios.result import ScenarioResult
 from emulator.scenarios.units import Kind, parse_iso_utc, parse_quantity, whole
@@ -185,7 +193,8 @@ class VirtualPumpConfig:
         unknown = sorted(set(options) - set(_OPTIONS))
         if unknown:
             raise VpumpConfigError(
-                f"unknown vpump option {unknown[0]!r}; known: {', '.join(_OPTIONS)}"
+                f"unknown vpump option {unknown[0]!r}{did_you_mean(unknown[0], _OPTIONS)}; "
+                f"known: {', '.join(_OPTIONS)}"
             )
         config = self
         # A prescription written as a dose needs the final concentration: it goes last.
@@ -194,7 +203,9 @@ class VirtualPumpConfig:
             try:
                 config = replace(config, **_option(key, value, config))
             except (UnitError, ValueError, TypeError) as exc:
-                raise VpumpConfigError(f"vpump option {key}={value!r}: {exc}") from None
+                # The value is named in most messages already: say it once.
+                shown = "" if repr(value) in str(exc) or len(repr(value)) > 40 else f"={value!r}"
+                raise VpumpConfigError(f"vpump option {key}{shown}: {exc}") from None
         return config
 
 
@@ -260,18 +271,23 @@ def _option(key: str, value: Any, current: VirtualPumpConfig) -> dict[str, Any]:
 
 
 def _prescription(value: Any, current: VirtualPumpConfig, key: str) -> PrescriptionSpec:
-    """A marker prescription: a dose (``"100 mcg/day"``) of the drug filled, or a spec."""
-    if not isinstance(value, str):
-        return value  # type: ignore[no-any-return]  # a PrescriptionSpec, checked by the pump
-    concentration = current.concentration_ug_per_ml or current.setup().concentration_ug_per_ml
-    if not value.strip().endswith("mcg/day"):
-        raise ValueError(
-            "a prescription is a dose of the drug in the pump, e.g. '100 mcg/day' (a flow "
-            "such as mL/day is refused: the pump computes the rate from the dose)"
+    """A marker prescription: a dose (``"100 mcg/day"``) of the drug filled, a mapping as a
+    scenario file writes one (``{"flex_weekly": {"monday": [...], ...}}``), or a spec."""
+    if isinstance(value, PrescriptionSpec):
+        return value
+    if isinstance(value, str):
+        value = {"simple": value}
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            "a prescription is a dose such as '100 mcg/day', a mapping as in a scenario file "
+            "({'flex': [...]}, {'flex_weekly': {...}}) or a PrescriptionSpec"
         )
-    dose = parse_quantity(value, Kind.DOSE_RATE)
-    ng = whole(dose * 1000, value, "ng/day")
-    return PrescriptionSpec.simple(ng, concentration_ug_per_ml=concentration)
+    concentration = current.concentration_ug_per_ml or current.setup().concentration_ug_per_ml
+    try:
+        written = parse_prescription(dict(value), "prescription")
+    except ScenarioFileError as exc:
+        raise ValueError("; ".join(p.message for p in exc.problems)) from None
+    return md.prescription_spec(written, concentration)
 
 
 def _link(value: Any) -> LinkImpairment:
@@ -325,6 +341,7 @@ class PumpUnderTest:
 
     def client(self, role: Role = Role.CLINICIAN, *, connect: bool = True) -> PumpClient:
         """A new client in a session of ``role`` (closed at teardown)."""
+        holder: list[PumpClient] = []
         client = PumpClient(
             self.url,
             key=self.keys[role],
@@ -332,7 +349,10 @@ class PumpUnderTest:
             timeout_s=self.config.timeout_s,
             retries=self.config.retries,
             random_bytes=random.Random(self._rng.getrandbits(64)).randbytes,
+            # An in-process link: while it is cut, waiting for an answer costs no wall time.
+            monotonic=SilentLinkClock(self.emulator.pumps[0].faults, lambda: holder[0].timeout_s),
         )
+        holder.append(client)
         self._clients.append(client)
         if connect:
             client.connect()
@@ -409,6 +429,17 @@ class PumpUnderTest:
         if not self.emulator.server.running:
             self.emulator.start()
         return str(link)
+
+    def decoded_frames(self, count: int = 12) -> list[str]:
+        """The last ``count`` frames on this pump's links, decoded (as ``pump-emulator
+        decode`` shows them); a failing test's report shows them."""
+        decoder = Decoder(keys=self.keys)
+        events = []
+        for chunk in self.capture.chunks():
+            events += decoder.feed(chunk)
+        events += decoder.finish()
+        texts = [format_event(e, show_hex=not isinstance(e, FrameEvent)) for e in events]
+        return texts[-count:] if count > 0 else []
 
     def close_clients(self) -> None:
         for client in self._clients:
@@ -529,6 +560,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "leaks_ok(reason): skip the vpump leak check (threads, descriptors, links)"
     )
+    config.pluginmanager.register(_JunitClassnames(config), "vpump-junit-classnames")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -539,30 +571,55 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class ScenarioFile(pytest.File):
-    """A ``*.scenario.yaml`` file: one test item (a bad file becomes a failing item)."""
+    """A ``*.scenario.yaml`` file: one test item, or one per case of its ``parameters:``
+    table (``name[case]``); a bad file becomes one failing item."""
 
     def collect(self) -> Iterator[pytest.Item]:
         name = self.path.name.removesuffix(SUFFIX)
-        item: ScenarioItem = ScenarioItem.from_parent(self, name=name)
-        yield item
+        try:
+            scenarios = load_scenarios(self.path)
+        except ScenarioFileError as exc:
+            bad: ScenarioItem = ScenarioItem.from_parent(self, name=name, load_error=exc)
+            yield bad
+            return
+        for scenario in scenarios:
+            label = f"{name}[{scenario.case}]" if scenario.case else name
+            item: ScenarioItem = ScenarioItem.from_parent(self, name=label, scenario=scenario)
+            yield item
+
+
+_TAG_MARKERS = pytest.StashKey[set[str]]()
 
 
 class ScenarioItem(pytest.Item):
-    """One scenario run as a test."""
+    """One scenario run as a test. Its tags are keywords (``-k``) and markers (``-m``); its
+    tags and requirements are JUnit properties."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        scenario: md.Scenario | None = None,
+        load_error: ScenarioFileError | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.result: ScenarioResult | None = None
+        self.scenario = scenario
+        self.load_error = load_error
         self.title = self.name
-        self.load_error: ScenarioFileError | None = None
-        try:
-            self.scenario: md.Scenario | None = load_scenario(self.path)
-        except ScenarioFileError as exc:
-            self.scenario = None
-            self.load_error = exc
-        else:
-            self.title = self.scenario.title
-            self.extra_keyword_matches.update(self.scenario.tags)
+        if scenario is None:
+            return
+        self.title = scenario.title
+        self.extra_keyword_matches.update(scenario.tags)
+        registered = self.config.stash.setdefault(_TAG_MARKERS, set())
+        for tag in scenario.tags:
+            if tag not in registered:  # registered, so --strict-markers accepts them
+                registered.add(tag)
+                self.config.addinivalue_line("markers", f"{tag}: a scenario tag")
+            self.add_marker(tag)
+        if scenario.tags:
+            self.user_properties.append(("tags", ", ".join(scenario.tags)))
+        self.user_properties += [("requirement", r) for r in scenario.requirements]
 
     def runtest(self) -> None:
         if self.scenario is None:
@@ -596,17 +653,64 @@ class ScenarioItem(pytest.Item):
         return self.path, 0, f"scenario: {self.title}"
 
 
+def junit_classname(nodeid: str, prefix: str | None = None) -> str | None:
+    """The JUnit classname of a scenario item, as CI dashboards split it (package, then class):
+    ``examples/scenarios/x.scenario.yaml::x[case]`` is ``examples.scenarios.x``; None for
+    other items."""
+    path, sep, _ = nodeid.partition("::")
+    if not sep or not path.endswith(SUFFIX):
+        return None
+    dotted = path.removesuffix(SUFFIX).replace("/", ".").replace("\\", ".")
+    return f"{prefix}.{dotted}" if prefix else dotted
+
+
+class _JunitClassnames:
+    """Gives scenario items a JUnit classname without the ``.scenario.yaml`` (whose dots CI
+    dashboards read as packages). Set once the test case is open; pytest keeps a classname
+    set that way (as it keeps ``record_xml_attribute``'s), with pytest-xdist too."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            return  # the case is written out then: it was named at setup
+        from _pytest.junitxml import xml_key  # noqa: PLC0415 - only with --junitxml
+
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        classname = junit_classname(report.nodeid, xml.prefix)
+        reporter = xml.node_reporters.get((report.nodeid, getattr(report, "node", None)))
+        if classname is not None and reporter is not None:
+            reporter.attrs["classname"] = classname
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if call.when == "call" and isinstance(item, ScenarioItem) and item.result is not None:
+    if call.when != "call":
+        return report
+    if isinstance(item, ScenarioItem) and item.result is not None:
         html = _html_extras(item.config)
         if html is not None:
             extras = list(getattr(report, "extras", []))
             extras.append(html.html(render_html(item.result)))
             report.extras = extras  # type: ignore[attr-defined]
+    elif report.failed:
+        pump = getattr(item, "funcargs", {}).get("virtual_pump")
+        if isinstance(pump, PumpUnderTest):
+            frames = pump.decoded_frames()
+            text = "\n".join(frames) if frames else "no frames crossed the link"
+            report.sections.append(("vpump: last frames on the wire, decoded", text))
+            html = _html_extras(item.config)
+            if html is not None:
+                extras = list(getattr(report, "extras", []))
+                extras.append(html.html(f"<pre>{escape(text)}</pre>"))
+                report.extras = extras  # type: ignore[attr-defined]
     return report
 
 
@@ -628,6 +732,20 @@ def _html_extras(config: pytest.Config) -> Any:
 def vpump_config() -> VirtualPumpConfig:
     """The defaults of ``virtual_pump`` (override this fixture to change them)."""
     return VirtualPumpConfig()
+
+
+def _marker_place(request: pytest.FixtureRequest) -> str:
+    """``file:line`` of the test's ``vpump(`` marker (else of the test), for its errors."""
+    function = getattr(request.node, "function", None)
+    try:
+        path = Path(inspect.getsourcefile(function) or "")  # type: ignore[arg-type]
+        lines, first = inspect.getsourcelines(function)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return str(request.node.nodeid)
+    line = next((first + i for i, text in enumerate(lines) if "vpump(" in text), first)
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(request.config.rootpath)
+    return f"{path}:{line}"
 
 
 def _scope(config: pytest.Config) -> str:
@@ -661,10 +779,17 @@ def virtual_pump(
 ) -> Iterator[PumpUnderTest]:
     """A virtual pump for this test, reachable in process; see :class:`PumpUnderTest`."""
     config = vpump_config
-    for marker in reversed(list(request.node.iter_markers("vpump"))):
-        if marker.args:
-            raise VpumpConfigError("the vpump marker takes keyword options only")
-        config = config.with_options(**marker.kwargs)
+    mistake = ""
+    try:
+        for marker in reversed(list(request.node.iter_markers("vpump"))):
+            if marker.args:
+                raise VpumpConfigError("the vpump marker takes keyword options only")
+            config = config.with_options(**marker.kwargs)
+    except VpumpConfigError as exc:
+        mistake = str(exc)
+    if mistake:
+        # The test's own mistake: its line and the message, not the plugin's traceback.
+        pytest.fail(f"{_marker_place(request)}: {mistake}", pytrace=False)
     if _vpump_session is not None and not config.fresh:
         pool = _vpump_session
         start = pool.next_start(config.start_s)

@@ -5,8 +5,9 @@ are printed with their file and line and nothing runs (exit 2). Then each
 scenario runs with a progress line per step and, for a failing one, the full
 failure report (step, expected and actual values, the last frames on the
 wire). Exit status: 0 every scenario passed, 1 at least one failed, 2 a bad
-file. ``--html FILE`` also writes a report with each scenario's steps and
-reservoir plot.
+file. A parametrised file runs once per case. ``--html FILE`` also writes a
+report: when it was written (UTC), a summary linking to each scenario (and a
+failure to its step), then each scenario's steps and reservoir plot.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import TextIO
 
 from emulator.scenarios.errors import ScenarioFileError
 from emulator.scenarios.executor import run_scenario
-from emulator.scenarios.loader import SUFFIX, load_scenario
+from emulator.scenarios.loader import SUFFIX, load_scenarios
 from emulator.scenarios.model import Scenario
 from emulator.scenarios.report import render_html
 from emulator.scenarios.result import ScenarioResult, StepResult, StepStatus, format_clock
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     bad = 0
     for path in files:
         try:
-            scenarios.append(load_scenario(path))
+            scenarios += load_scenarios(path)  # one per case of a parametrised file
         except ScenarioFileError as exc:
             bad += 1
             for problem in exc.problems:
@@ -136,17 +138,32 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-def _html_page(results: list[ScenarioResult]) -> str:
+def _html_page(results: list[ScenarioResult], *, generated: datetime | None = None) -> str:
+    """The whole report: a summary linking to each scenario (and a failure to its step),
+    when it was written (UTC), then every scenario's steps and plot."""
     passed = sum(r.passed for r in results)
-    body = "\n<hr>\n".join(render_html(r) for r in results)
+    when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    body = "\n<hr>\n".join(
+        render_html(r, anchor=_anchor(i)) for i, r in enumerate(results, start=1)
+    )
+    summary = "".join(_summary_line(r, _anchor(i)) for i, r in enumerate(results, start=1))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<title>vpump scenarios</title></head><body>"
         f"<h1>vpump scenarios: {passed} of {len(results)} passed</h1>\n"
-        f"<ul>{''.join(_summary_line(r) for r in results)}</ul>\n{body}</body></html>\n"
+        f'<p class="vpump-generated">Generated {escape(when)}.</p>\n'
+        f"<ul>{summary}</ul>\n{body}</body></html>\n"
     )
 
 
-def _summary_line(result: ScenarioResult) -> str:
+def _anchor(number: int) -> str:
+    return f"scenario-{number}"
+
+
+def _summary_line(result: ScenarioResult, anchor: str) -> str:
     status = "passed" if result.passed else "FAILED"
-    return f"<li>{escape(result.title)}: {status}</li>"
+    line = f'<li><a href="#{anchor}">{escape(result.title)}</a>: {status}'
+    step = result.failed_step
+    if step is not None:
+        line += f' at <a href="#{anchor}-step-{step.index}">step {step.index}</a>'
+    return line + "</li>"

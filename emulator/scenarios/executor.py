@@ -35,6 +35,7 @@ from typing import Any
 from emulator.capture import Chunk, RingCapture
 from emulator.decode import Decoder, FrameEvent, format_event
 from emulator.emulator import Emulator
+from emulator.link_faults import LinkFaults
 from emulator.response_reading import read_response
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed
@@ -56,7 +57,7 @@ from protocol.errors import LinkTimeout, NakError, ProtocolError
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.messages import ImplantFields
 
-__all__ = ["ScenarioRunner", "run_scenario"]
+__all__ = ["ScenarioRunner", "SilentLinkClock", "run_scenario"]
 
 ADVANCE_SAMPLES = 8
 """Reservoir samples taken within one ``advance`` step (for the plot)."""
@@ -81,6 +82,38 @@ def run_scenario(
     if raise_on_failure and not result.passed:
         raise ScenarioFailed(result.failure_report(), result)
     return result
+
+
+class SilentLinkClock:
+    """A programmer's wait clock that skips waits nothing can end (``PumpClient(monotonic=)``).
+
+    On an in-process link the pump answers as a request arrives (or at the release time a
+    delay or baud limit gives it). While the link is cut (``disconnected``) or drops every
+    chunk (``drop`` 100 %) with nothing in flight, no answer can come, and the runner knows
+    it at once: each reading of this clock then jumps by the client's timeout, so the
+    client's wait, and each retry, ends at once instead of costing (retries + 1) x timeout
+    of wall time. Otherwise it is ``time.monotonic`` (delayed answers are waited for in
+    real time). The pump's own link timers are untouched: they stay on real time.
+    """
+
+    def __init__(self, faults: LinkFaults, timeout_s: Callable[[], float]) -> None:
+        self._faults = faults
+        self._timeout_s = timeout_s
+        self._skipped_s = 0.0
+        self.skipped_waits = 0
+        """How many waits were skipped (for tests and reports)."""
+
+    def silent(self) -> bool:
+        """No answer can reach the programmer now."""
+        settings = self._faults.settings
+        cut = settings.disconnected or settings.drop >= 1.0
+        return cut and self._faults.next_release_at() is None
+
+    def __call__(self) -> float:
+        if self.silent():
+            self._skipped_s += self._timeout_s()
+            self.skipped_waits += 1
+        return time.monotonic() + self._skipped_s
 
 
 class _StepFailedError(Exception):
@@ -137,7 +170,7 @@ class ScenarioRunner:
                             verb=step.verb,
                             name=step.name,
                             status=StepStatus.NOT_RUN,
-                            clock_s=emu.clock.now(),
+                            clock_s=self._pump_now(emu),
                         )
                     )
                     continue
@@ -241,7 +274,7 @@ class ScenarioRunner:
             checks=tuple(trace.checks),
             note="; ".join(trace.notes),
             error=error,
-            clock_s=emu.clock.now(),
+            clock_s=self._pump_now(emu),
             elapsed_s=time.perf_counter() - started,
             frames=tuple(self._events[first_event:][-FRAMES_PER_STEP:]),
         )
@@ -266,6 +299,10 @@ class ScenarioRunner:
         if current is not None:
             return current
         settings = self.scenario.programmer
+        holder: list[PumpClient] = []
+        clock = SilentLinkClock(
+            self._require_emulator().pumps[0].faults, lambda: holder[0].timeout_s
+        )
         client = PumpClient(
             self.url,
             key=self.keys[role],
@@ -273,7 +310,9 @@ class ScenarioRunner:
             timeout_s=settings.timeout_s,
             retries=settings.retries,
             random_bytes=random.Random(self._rng.getrandbits(64)).randbytes,
+            monotonic=clock,
         )
+        holder.append(client)
         client.connect()
         if role is Role.CLINICIAN:
             self._clinician = client
@@ -286,8 +325,7 @@ class ScenarioRunner:
         emu = self._require_emulator()
         before = emu.pumps[0].faults.settings
         emu.set_link(disconnected=True)
-        client.timeout_s = 0.001  # the farewell it tries to send is lost anyway
-        client.close()
+        client.close()  # its farewell is lost: the silent link costs it no wall time
         emu.set_link(disconnected=before.disconnected)
 
     def _close_clients(self) -> None:
@@ -326,6 +364,15 @@ class ScenarioRunner:
                 trace.notes.append(
                     f"bridge cancelled after {units.format_volume_nl(cancelled.delivered_nl, 3)}"
                     f", {units.format_volume_nl(cancelled.remaining_nl, 3)} left"
+                )
+            case md.SetClock():
+                before = self._pump_now(emu)
+                target = action.to.resolve(start_s=self.scenario.pump.start_s, now_s=before)
+                after = self._client().set_clock(target)
+                trace.notes.append(
+                    f"pump clock set from {self._when(before)} to {self._when(after)} "
+                    f"({'+' if after >= before else '-'}"
+                    f"{format_quantity(abs(after - before), Kind.DURATION)})"
                 )
             case md.SetImplant():
                 stored = self._client().set_implant(action.implant)
@@ -377,6 +424,14 @@ class ScenarioRunner:
                 self._expect(emu, action, trace)
                 if any(not c.passed for c in trace.checks):
                     raise _StepFailedError
+
+    @staticmethod
+    def _pump_now(emu: Emulator) -> int:
+        """The pump's clock now (what ``start`` and ``now`` in a file are on; it differs from
+        the emulator's time once SET_CLOCK moved it)."""
+        p = emu.pumps[0]
+        with p.virtual.lock:
+            return p.pump.clock(emu.clock.now())
 
     def _when(self, clock_s: int | None) -> str:
         if clock_s is None:
@@ -528,7 +583,7 @@ class ScenarioRunner:
         )
 
     def _advance(self, emu: Emulator, action: md.Advance) -> None:
-        now = emu.clock.now()
+        now = self._pump_now(emu)
         if action.until is not None:
             target = action.until.resolve(start_s=self.scenario.pump.start_s, now_s=now)
             if target < now:
@@ -557,6 +612,9 @@ class ScenarioRunner:
             emu.fault_battery(action.battery_permille / 10)
         if action.low_battery_reset:
             emu.fault_low_battery_reset()
+        if action.pocket_fill:
+            emu.fault_pocket_fill()
+            trace.notes.append("the next refill's drug goes into the pocket")
         alarms = ", ".join(emu.state()["pump"]["alarms_active"]) or "none"
         trace.notes.append(f"alarms now: {alarms}")
 
@@ -622,6 +680,7 @@ class ScenarioRunner:
             "bolus": pump["bolus_kind"],
             "patient_state": str(state["patient"]["state"]).upper(),
         }
+        patient_state = names["patient_state"]
         for key, name in action.names:
             trace.check(key, name, str(names[key]), names[key] == name)
         mri = pump["mri"] or {}
@@ -631,6 +690,8 @@ class ScenarioRunner:
                     actual_flag = bool(mri.get("in_field", False))
                 case "telemetry_mode":
                     actual_flag = bool(mri.get("telemetry_mode", False))
+                case "withdrawal_risk" | "overdose_risk":
+                    actual_flag = patient_state == key.upper()
                 case _:
                     actual_flag = bool(pump[key])
             trace.check(key, str(flag).lower(), str(actual_flag).lower(), actual_flag == flag)
@@ -746,7 +807,11 @@ def _actual_quantity(key: str, state: dict[str, Any]) -> Fraction | None:
             return read_response(state).share
         case "response_progress":
             return read_response(state).progress
-        case _:  # delivered: drug that reached the patient past the catheter tip
+        case "patient_level":
+            return Fraction(repr(state["patient"]["level_ng_per_ml"]))
+        case "pocket":
+            return Fraction(state["fluid_path"]["pocket_nl"])
+        case _:  # delivered(_to_patient): drug that reached the patient past the catheter tip
             return Fraction(repr(state["fluid_path"]["delivered_to_patient_ug"]))
 
 

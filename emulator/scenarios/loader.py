@@ -13,6 +13,7 @@ refused here rather than in the middle of a run).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -30,6 +31,7 @@ from emulator.presets import PumpSetup, implant_record
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import Problem, ScenarioFileError, UnitError
 from emulator.scenarios.source import Located, PathKey, load_yaml
+from emulator.scenarios.templates import expand_cases
 from emulator.scenarios.units import (
     Comparison,
     Expectation,
@@ -60,7 +62,17 @@ from protocol.enums import (
 from protocol.messages import ImplantFields
 from protocol.resources import package_file
 
-__all__ = ["SCHEMA_PATH", "SUFFIX", "event_parameters", "load_scenario", "parse_scenario", "schema"]
+__all__ = [
+    "SCHEMA_PATH",
+    "SUFFIX",
+    "event_parameters",
+    "load_scenario",
+    "load_scenarios",
+    "parse_prescription",
+    "parse_scenario",
+    "parse_scenarios",
+    "schema",
+]
 
 SCHEMA_PATH = package_file("emulator.scenarios", "scenario.schema.json")
 """The checked-in JSON Schema of scenario files (package data, found with importlib.resources)."""
@@ -81,6 +93,7 @@ _ACTIONS = (
     "cancel_bolus",
     "cancel_bridge",
     "implant",
+    "set_clock",
     "stop",
     "resume",
     "set_alarm_volume",
@@ -118,6 +131,9 @@ _QUANTITY_FIELDS: dict[str, Kind] = {
     "not_delivering_for": Kind.DURATION,
     "response": Kind.PERCENT,
     "response_progress": Kind.PERCENT,
+    "patient_level": Kind.LEVEL,
+    "delivered_to_patient": Kind.DOSE,
+    "pocket": Kind.VOLUME,
 }
 _DATE_FIELDS = (
     "low_reservoir_date",
@@ -129,7 +145,16 @@ _DATE_FIELDS = (
     "response_onset",
     "response_full_effect",
 )
-_FLAG_FIELDS = ("delivering", "bridging", "in_mri_field", "telemetry_mode")
+_FLAG_FIELDS = (
+    "delivering",
+    "bridging",
+    "in_mri_field",
+    "telemetry_mode",
+    "withdrawal_risk",
+    "overdose_risk",
+)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+"""The days of ``flex_weekly``, in the pump's order (Monday first)."""
 _ALARM_SET_FIELDS = ("alarms", "alarms_include", "alarms_absent", "silenced")
 
 _ENUM_PARAMS: dict[str, type[IntEnum]] = {
@@ -196,7 +221,16 @@ def event_parameters(code: EventCode) -> dict[str, tuple[str, Kind | type[IntEnu
 
 
 def load_scenario(path: str | Path) -> md.Scenario:
-    """Read and check a scenario file; raises :class:`ScenarioFileError` naming file and line."""
+    """Read and check a scenario file; raises :class:`ScenarioFileError` naming file and line.
+
+    A parametrised file (``parameters:``) holds several scenarios: read it with
+    :func:`load_scenarios`."""
+    return _single(load_scenarios(path))
+
+
+def load_scenarios(path: str | Path) -> list[md.Scenario]:
+    """Read and check a scenario file: its scenarios, one per row of ``parameters:`` (one
+    for a file without them). Raises :class:`ScenarioFileError` naming every problem."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -204,33 +238,120 @@ def load_scenario(path: str | Path) -> md.Scenario:
         raise ScenarioFileError(
             [Problem(source=source, line=0, column=0, message=f"cannot read: {exc}")]
         ) from None
-    return parse_scenario(text, source)
+    return parse_scenarios(text, source)
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> md.Scenario:
     """Check and build a scenario from its YAML text (``source`` names it in messages)."""
+    return _single(parse_scenarios(text, source))
+
+
+def _single(scenarios: list[md.Scenario]) -> md.Scenario:
+    if len(scenarios) != 1:
+        first = scenarios[0]
+        raise ScenarioFileError(
+            [
+                Problem(
+                    source=first.source,
+                    line=0,
+                    column=0,
+                    message=f"a parametrised file holds {len(scenarios)} scenarios "
+                    f"({', '.join(s.case for s in scenarios)}): load it with load_scenarios",
+                )
+            ]
+        )
+    return scenarios[0]
+
+
+def parse_scenarios(text: str, source: str = "<scenario>") -> list[md.Scenario]:
+    """Check and build the scenarios of a YAML text: one per row of ``parameters:``, with
+    ``repeat:`` steps unrolled. Every problem (of any case) is reported at once."""
     located = load_yaml(text, source)
-    problems = [_schema_problem(located, error) for error in _validator().iter_errors(located.data)]
+    cases, problems = expand_cases(located)
+    # A placeholder left unreplaced is named once: not again as the value it stands in.
+    named = {(p.line, p.column) for p in problems}
+    scenarios: list[md.Scenario] = []
+    for case, expanded in cases:
+        try:
+            scenarios.append(_check_and_build(expanded, case))
+        except ScenarioFileError as exc:
+            problems += [p for p in exc.problems if (p.line, p.column) not in named]
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
-        # An unknown key on a step already says why the step has no action.
-        unknown = {p.line for p in problems if p.message.startswith("unknown key")}
-        problems = [p for p in problems if not (p.line in unknown and "has no action" in p.message)]
         raise ScenarioFileError(_unique(problems))
-    return _Builder(located).build()
+    return scenarios
 
 
-def _unique(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[int, str]] = set()
+def _check_and_build(located: Located, case: str) -> md.Scenario:
+    """The schema pass, then the values of every part the schema found sound: a bad unit in
+    one step is reported together with an unknown key in another."""
+    errors = list(_validator().iter_errors(located.data))
+    problems = [p for error in errors for p in _schema_problems(located, error)]
+    # An unknown key on a step already says why the step has no action.
+    unknown = {p.line for p in problems if p.message.startswith("unknown key")}
+    problems = [p for p in problems if not (p.line in unknown and "has no action" in p.message)]
+    bad_paths: list[PathKey] = []
+    for error in errors:
+        path: PathKey = tuple(error.absolute_path)
+        sub = error.schema if isinstance(error.schema, dict) else {}
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # Only the unknown keys are bad: the known ones beside them are still checked.
+            known = sub.get("properties", {})
+            bad_paths += [(*path, key) for key in error.instance if key not in known]
+        else:
+            bad_paths.append(path)
+    builder = _Builder(located, bad_paths=bad_paths, case=case)
+    scenario = None
+    try:
+        scenario = builder.build(schema_ok=not problems)
+    except ScenarioFileError as exc:
+        problems += exc.problems
+    if problems or scenario is None:
+        problems.sort(key=lambda p: (p.line, p.column))
+        raise ScenarioFileError(_unique(problems))
+    return scenario
+
+
+def parse_prescription(raw: object, source: str = "<prescription>") -> md.PrescriptionInput:
+    """A prescription written as in a scenario file, as data (``{"simple": "100 mcg/day"}``,
+    ``{"flex": [...]}``, ``{"flex_weekly": {"monday": [...], ...}}``): the pytest marker's
+    ``prescription=``. Raises :class:`ScenarioFileError` with every problem."""
+    data: Any = raw
+    located = Located(source=source, data=data, positions={(): (0, 0)})
+    sub = {"$ref": "#/$defs/prescription", "$defs": schema()["$defs"]}
+    cls = jsonschema.validators.validator_for(schema())
+    problems = [p for error in cls(sub).iter_errors(data) for p in _schema_problems(located, error)]
+    if problems:
+        raise ScenarioFileError(_unique(problems))
+    builder = _Builder(located)
+    result = builder.prescription((), data)  # checked by the schema
+    if builder.problems:
+        raise ScenarioFileError(builder.problems)
+    return result
+
+
+def _unique(problems: list[Problem] | tuple[Problem, ...]) -> list[Problem]:
+    seen: set[tuple[int, int, str]] = set()
     result = []
     for p in problems:
-        if (p.line, p.message) not in seen:
-            seen.add((p.line, p.message))
+        if (p.line, p.column, p.message) not in seen:
+            seen.add((p.line, p.column, p.message))
             result.append(p)
     return result
 
 
-def _schema_problem(located: Located, error: jsonschema.ValidationError) -> Problem:
+def did_you_mean(word: object, choices: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean X?)`` for the closest of ``choices`` to a misspelt ``word``, or ""."""
+    if not isinstance(word, str):
+        return ""
+    near = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not near:
+        lowered = {c.lower(): c for c in choices}
+        near = [lowered[word.lower()]] if word.lower() in lowered else []
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
+def _schema_problems(located: Located, error: jsonschema.ValidationError) -> list[Problem]:
     path: PathKey = tuple(error.absolute_path)
     sub = error.schema if isinstance(error.schema, dict) else {}
     hint = sub.get("x-hint")
@@ -238,43 +359,88 @@ def _schema_problem(located: Located, error: jsonschema.ValidationError) -> Prob
     match error.validator:
         case "additionalProperties" if isinstance(instance, dict):
             known = sorted(sub.get("properties", {}))
-            extra = sorted(k for k in instance if k not in known)
-            first = extra[0] if extra else "?"
-            return located.problem(
-                (*path, first),
-                f"unknown key {first!r} here; known keys: {', '.join(known)}",
-                key=True,
-            )
-        case "required":
-            missing = re.findall(r"'([^']+)' is a required property", error.message)
-            what = missing[0] if missing else error.message
-            return located.problem(path, f"missing {what!r}" + (f" ({hint})" if hint else ""))
+            extra = sorted(k for k in instance if k not in known) or ["?"]
+            return [
+                located.problem(
+                    (*path, key),
+                    f"unknown key {key!r} here{did_you_mean(key, known)}; "
+                    f"known keys: {', '.join(known)}",
+                    key=True,
+                )
+                for key in extra
+            ]
+        case "required" if isinstance(instance, dict):
+            # One problem for all the keys missing here (the schema names each apart).
+            missing = [k for k in sub.get("required", ()) if k not in instance]
+            what = ", ".join(repr(k) for k in missing) or error.message
+            return [located.problem(path, f"missing {what}" + (f" ({hint})" if hint else ""))]
         case "oneOf" if isinstance(instance, dict):
             present = [k for k in instance if k in _ACTIONS]
             if not present:
-                return located.problem(path, f"this step has no action: {hint}")
-            return located.problem(
-                path, f"this step has {len(present)} actions ({', '.join(present)}); one per step"
-            )
+                return [located.problem(path, f"this step has no action: {hint}")]
+            return [
+                located.problem(
+                    path,
+                    f"this step has {len(present)} actions ({', '.join(present)}); one per step",
+                )
+            ]
         case "pattern" | "type" if "x-kind" in sub:
             # The unit parser says precisely what is wrong (a bare number, "ml" for "mL").
             try:
                 parse_quantity(instance, Kind[sub["x-kind"]])
             except UnitError as exc:
-                return located.problem(path, str(exc))
-            return located.problem(path, f"{instance!r} is not valid here: {hint}")
-        case "minProperties" | "maxProperties" | "pattern" | "type" | "enum" | "const" | "anyOf":
+                return [located.problem(path, str(exc))]
+            return [located.problem(path, f"{instance!r} is not valid here: {hint}")]
+        case "enum" if isinstance(sub.get("enum"), list):
+            choices = [str(c) for c in sub["enum"]]
+            near = did_you_mean(instance, choices)
+            what = hint or f"one of {', '.join(choices)}"
+            return [located.problem(path, f"{instance!r} is not valid here{near}: {what}")]
+        case "minProperties" | "maxProperties" | "pattern" | "type" | "const" | "anyOf":
+            if hint and isinstance(instance, dict):  # name its keys, never dump the mapping
+                keys = ", ".join(instance) or "none"
+                return [located.problem(path, f"{hint} (here: {keys})")]
+            if hint and isinstance(instance, list):
+                return [located.problem(path, f"a list is not valid here: {hint}")]
             if hint:
-                return located.problem(path, f"{instance!r} is not valid here: {hint}")
-    return located.problem(path, error.message)
+                return [located.problem(path, f"{instance!r} is not valid here: {hint}")]
+    return [located.problem(path, error.message)]
 
 
 class _Builder:
     """Turns checked data into the typed model, collecting every problem with its line."""
 
-    def __init__(self, located: Located) -> None:
+    def __init__(
+        self, located: Located, *, bad_paths: list[PathKey] | None = None, case: str = ""
+    ) -> None:
         self.located = located
         self.problems: list[Problem] = []
+        self.bad_paths = bad_paths or []
+        """Where the schema found problems: the parts under them are not built."""
+        self.case = case
+
+    def sound(self, path: PathKey) -> bool:
+        """No schema problem at or under ``path``: safe to build."""
+        return not any(bad[: len(path)] == path for bad in self.bad_paths)
+
+    def sound_part(self, path: PathKey, raw: object) -> dict[str, Any] | None:
+        """The keys of mapping ``raw`` (at ``path``) the schema found sound, or None when the
+        mapping itself is at fault (each key is built on its own: the pump, an expect)."""
+        if not isinstance(raw, dict) or path in self.bad_paths:
+            return None
+        return {k: v for k, v in raw.items() if self.sound((*path, k))}
+
+    def step_sound(self, index: int, raw: object) -> bool:
+        """Whether step ``index`` can be built: sound, or an ``expect`` whose faulty keys are
+        left out (its other checks are still checked)."""
+        path: PathKey = ("steps", index)
+        if self.sound(path):
+            return True
+        if not isinstance(raw, dict) or [k for k in raw if k in _ACTIONS] != ["expect"]:
+            return False
+        inside = (*path, "expect")
+        under = [bad for bad in self.bad_paths if bad[: len(path)] == path]
+        return all(len(bad) > len(inside) and bad[: len(inside)] == inside for bad in under)
 
     def fail(self, path: PathKey, message: str) -> None:
         self.problems.append(self.located.problem(path, message))
@@ -329,24 +495,44 @@ class _Builder:
 
     # -- the document -------------------------------------------------------------------------
 
-    def build(self) -> md.Scenario:
-        data: dict[str, Any] = self.located.data
-        pump = self.pump_start(data.get("pump") or {})
-        programmer = self.programmer(data.get("programmer") or {})
-        steps = tuple(self.step(index, raw) for index, raw in enumerate(data["steps"]))
-        if not self.problems:
+    def build(self, *, schema_ok: bool = True) -> md.Scenario | None:
+        """The scenario; or, when the schema found problems (``schema_ok`` False), None after
+        checking the values of every part it found sound (their problems are raised)."""
+        data = self.located.data
+        if not isinstance(data, dict):
+            return None
+        sound = self.sound
+        pump_raw = self.sound_part(("pump",), data.get("pump") or {})
+        pump = md.PumpStart() if pump_raw is None else self.pump_start(pump_raw)
+        programmer_raw = data.get("programmer") or {}
+        programmer = (
+            self.programmer(programmer_raw) if sound(("programmer",)) else md.ProgrammerSettings()
+        )
+        raw_steps = data.get("steps")
+        steps = tuple(
+            self.step(index, raw)
+            for index, raw in enumerate(raw_steps if isinstance(raw_steps, list) else ())
+            if self.step_sound(index, raw)
+        )
+        if not self.problems and schema_ok:
             self.check_start(pump)
         if self.problems:
             raise ScenarioFileError(self.problems)
+        if not schema_ok:
+            return None
+        title = str(data["scenario"])
+        requirement = data.get("requirement", ())
         return md.Scenario(
             source=self.located.source,
-            title=data["scenario"],
+            title=f"{title} [{self.case}]" if self.case else title,
             description=str(data.get("description", "")).strip(),
             pump=pump,
             programmer=programmer,
             seed=int(data.get("seed", 0)),
             steps=steps,
             tags=tuple(data.get("tags", ())),
+            requirements=(requirement,) if isinstance(requirement, str) else tuple(requirement),
+            case=self.case,
         )
 
     def pump_start(self, raw: dict[str, Any]) -> md.PumpStart:
@@ -513,25 +699,42 @@ class _Builder:
                 mode=Mode.SIMPLE, dose_ug_per_day=self.dose_rate((*path, "simple"), raw["simple"])
             )
         if "flex" in raw:
-            steps = []
-            for i, item in enumerate(raw["flex"]):
-                at = _HHMM.fullmatch(item["at"])
-                assert at is not None  # the schema checked the pattern
-                steps.append(
-                    md.FlexStepInput(
-                        start_min=int(at[1]) * 60 + int(at[2]),
-                        dose_ug_per_day=self.dose_rate((*path, "flex", i, "dose"), item["dose"]),
-                    )
-                )
-            if steps[0].start_min != 0:
-                self.fail((*path, "flex", 0, "at"), "a flex profile starts at 00:00")
-            for i in range(1, len(steps)):
-                if steps[i].start_min <= steps[i - 1].start_min:
-                    self.fail((*path, "flex", i, "at"), "flex steps must be in time order")
-            return md.PrescriptionInput(mode=Mode.FLEX, flex=tuple(steps))
+            return md.PrescriptionInput(
+                mode=Mode.FLEX, flex=self.flex_profile((*path, "flex"), raw["flex"])
+            )
+        if "flex_weekly" in raw:
+            days = raw["flex_weekly"]
+            return md.PrescriptionInput(
+                mode=Mode.FLEX,
+                weekly=tuple(
+                    self.flex_profile((*path, "flex_weekly", day), days[day]) for day in WEEKDAYS
+                ),
+            )
         if "minimum_rate" in raw:
             return md.PrescriptionInput(mode=Mode.MINIMUM_RATE)
         return md.PrescriptionInput(mode=Mode.STOPPED)
+
+    def flex_profile(
+        self, path: PathKey, raw: list[dict[str, Any]]
+    ) -> tuple[md.FlexStepInput, ...]:
+        """One day's flex steps ``[{at: HH:MM, dose: N mcg/day}, ...]``, in time order from
+        midnight."""
+        steps = []
+        for i, item in enumerate(raw):
+            at = _HHMM.fullmatch(item["at"])
+            assert at is not None  # the schema checked the pattern
+            steps.append(
+                md.FlexStepInput(
+                    start_min=int(at[1]) * 60 + int(at[2]),
+                    dose_ug_per_day=self.dose_rate((*path, i, "dose"), item["dose"]),
+                )
+            )
+        if steps[0].start_min != 0:
+            self.fail((*path, 0, "at"), "a flex profile starts at 00:00")
+        for i in range(1, len(steps)):
+            if steps[i].start_min <= steps[i - 1].start_min:
+                self.fail((*path, i, "at"), "flex steps must be in time order")
+        return tuple(steps)
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -580,6 +783,9 @@ class _Builder:
                 return self.refill(path, raw)
             case "implant":
                 return md.SetImplant(implant=self.implant(path, raw))
+            case "set_clock":
+                fallback = parse_time("now")
+                return md.SetClock(to=self.attempt(path, lambda: parse_time(raw), fallback))
             case "bolus":
                 return self.bolus(path, raw)
             case "stop":
@@ -611,6 +817,7 @@ class _Builder:
                         else None
                     ),
                     low_battery_reset=bool(raw.get("low_battery_reset", False)),
+                    pocket_fill=bool(raw.get("pocket_fill", False)),
                 )
             case "link":
                 return self.link(path, raw)
@@ -769,6 +976,7 @@ class _Builder:
         )
 
     def expect(self, path: PathKey, raw: dict[str, Any]) -> md.Expect:
+        raw = self.sound_part(path, raw) or {}
         quantities = tuple(
             (key, self.expectation((*path, key), raw[key], kind))
             for key, kind in _QUANTITY_FIELDS.items()
@@ -815,7 +1023,11 @@ class _Builder:
                 continue
             if key not in known:
                 choices = ", ".join(known) or "none"
-                self.fail((*path, key), f"{code.name} has no parameter {key!r} (it has: {choices})")
+                near = did_you_mean(key, list(known))
+                self.fail(
+                    (*path, key),
+                    f"{code.name} has no parameter {key!r}{near} (it has: {choices})",
+                )
                 continue
             wire, kind = known[key]
             if isinstance(kind, Kind):

@@ -48,7 +48,9 @@ class PrescriptionInput:
     dose_ug_per_day: Fraction | None = None
     """SIMPLE only."""
     flex: tuple[FlexStepInput, ...] = ()
-    """FLEX only: one daily profile."""
+    """FLEX only: one daily profile (empty with ``weekly``)."""
+    weekly: tuple[tuple[FlexStepInput, ...], ...] = ()
+    """FLEX only: seven daily profiles, Monday first (``flex_weekly``)."""
 
 
 # --- the starting state ----------------------------------------------------------------------
@@ -151,6 +153,13 @@ class SetImplant:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SetClock:
+    """SET_CLOCK: the clinician sets the pump's clock to ``to`` (a time, pump clock)."""
+
+    to: TimeRef
+
+
+@dataclass(frozen=True, kw_only=True)
 class CancelBolus:
     pass
 
@@ -222,6 +231,9 @@ class Fault:
     battery_permille: int | None = None
     low_battery_reset: bool = False
     """The pump resets on a low battery: minimum rate until reprogrammed."""
+    pocket_fill: bool = False
+    """The next refill's drug goes into the subcutaneous pocket, not the reservoir (the pump
+    believes it was filled; nothing reaches the catheter)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,6 +315,7 @@ Action = (
     | CancelBolus
     | CancelBridge
     | SetImplant
+    | SetClock
     | Stop
     | Resume
     | SetAlarmVolume
@@ -347,6 +360,10 @@ class Scenario:
     seed: int
     steps: tuple[Step, ...]
     tags: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    """Traceability: the requirement identifiers this scenario verifies (``requirement:``)."""
+    case: str = ""
+    """The row of a parametrised file (``parameters:``) this scenario is; empty otherwise."""
 
 
 # --- conversions for the wire and the firmware model -----------------------------------------
@@ -367,6 +384,17 @@ def prescription_spec(p: PrescriptionInput, concentration_ug_per_ml: int) -> Pre
             assert p.dose_ug_per_day is not None
             return PrescriptionSpec.simple(
                 dose_ng(p.dose_ug_per_day), concentration_ug_per_ml=concentration_ug_per_ml
+            )
+        case Mode.FLEX if p.weekly:
+            return PrescriptionSpec.flex_weekly(
+                (
+                    (
+                        FlexStep(start_min=s.start_min, dose_ng_per_day=dose_ng(s.dose_ug_per_day))
+                        for s in day
+                    )
+                    for day in p.weekly
+                ),
+                concentration_ug_per_ml=concentration_ug_per_ml,
             )
         case Mode.FLEX:
             return PrescriptionSpec.flex(

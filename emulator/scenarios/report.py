@@ -24,10 +24,12 @@ _COLOURS = {
 _DAY_S = 86_400
 
 
-def render_html(result: ScenarioResult) -> str:
-    """The steps table (with expected/actual per check) and the reservoir plot."""
+def render_html(result: ScenarioResult, *, anchor: str = "") -> str:
+    """The steps table (with expected/actual per check) and the reservoir plot; ``anchor``
+    is the fragment's ``id`` (a summary links to it)."""
+    ident = f' id="{escape(anchor)}"' if anchor else ""
     parts = [
-        '<div class="vpump-scenario">',
+        f'<div class="vpump-scenario"{ident}>',
         f"<h4>{escape(result.title)} <small>({escape(result.source)})</small></h4>",
     ]
     if result.description:
@@ -50,8 +52,9 @@ def render_html(result: ScenarioResult) -> str:
         note = escape(step.note)
         if step.error:
             note += f'<br><span style="color:{colour}">{escape(step.error)}</span>'
+        row = f' id="{escape(anchor)}-step-{step.index}"' if anchor else ""
         parts.append(
-            f"<tr><td>{step.index}</td><td>{step.line}</td>"
+            f"<tr{row}><td>{step.index}</td><td>{step.line}</td>"
             f"<td>{escape(result.day_and_time(step.clock_s))}</td>"
             f"<td>{escape(step.name)}</td>"
             f'<td style="color:{colour}"><b>{escape(step.status.value)}</b></td>'
@@ -71,7 +74,8 @@ def render_html(result: ScenarioResult) -> str:
 
 
 def reservoir_svg(result: ScenarioResult, *, width: int = 480, height: int = 180) -> str:
-    """Reservoir volume (the pump's estimate) against days since the start, as inline SVG.
+    """Reservoir volume (the pump's estimate) against days since the start, as inline SVG,
+    with a red line at the failing step's pump time (labelled with its number).
 
     Empty when the run has fewer than two samples or time never moved.
     """
@@ -106,9 +110,25 @@ def reservoir_svg(result: ScenarioResult, *, width: int = 480, height: int = 180
         f'<text x="{(left + width) / 2}" y="{height - 4}" text-anchor="middle" '
         f'font-size="10">reservoir (pump estimate) over pump time</text>'
     )
+    marker = ""
+    failed = result.failed_step
+    if failed is not None:
+        at = x(min(max(failed.clock_s, t0), t1))
+        colour = _COLOURS[StepStatus.FAILED]
+        marker = (
+            f'<g class="vpump-failed-step"><line x1="{at:.1f}" y1="{top}" x2="{at:.1f}" '
+            f'y2="{height - bottom}" stroke="{colour}" stroke-width="1.5" '
+            f'stroke-dasharray="4 2"/><text x="{at:.1f}" y="{top + 10}" '
+            f'text-anchor="{"end" if at > width / 2 else "start"}" font-size="10" '
+            f'fill="{colour}">&#160;step {failed.index} {escape(failed.status.value)}&#160;'
+            f"</text><title>step {failed.index} ({escape(failed.name)}) "
+            f"{escape(failed.status.value)} at {escape(result.day_and_time(failed.clock_s))}"
+            "</title></g>"
+        )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="reservoir volume over time">{axis}{labels}'
-        f'<polyline fill="none" stroke="#0969da" stroke-width="2" points="{points}"/></svg>'
+        f'<polyline fill="none" stroke="#0969da" stroke-width="2" points="{points}"/>'
+        f"{marker}</svg>"
     )

@@ -47,7 +47,7 @@ _QUANTITY: Final = re.compile(rf"\s*(-?{_NUMBER})\s*(\S.*?)?\s*")
 _DURATION_PART: Final = re.compile(rf"({_NUMBER})\s*(d|h|min|s|ms)(?![A-Za-z])\s*")
 _TOLERANCE_SIGN: Final = re.compile(r"\s*(?:±|\+/-|\+-)\s*")
 _COMPARISON: Final = re.compile(r"\s*(<=|>=|<|>|==|=)?\s*")
-_TIME: Final = re.compile(r"\s*(start|now)\s*(?:([+])\s*(.+?))?\s*")
+_TIME: Final = re.compile(r"\s*(start|now)\s*(?:([+-])\s*(.+?))?\s*")
 
 
 class Kind(enum.Enum):
@@ -62,6 +62,7 @@ class Kind(enum.Enum):
     SHORT_DURATION = ("a short duration", "s", {"ms": Fraction(1, 1000), "s": 1}, "200 ms")
     PERCENT = ("a percentage", "ratio", {"%": Fraction(1, 100)}, "5 %")
     LENGTH = ("a length", "cm", {"cm": 1, "mm": Fraction(1, 10)}, "50 cm")
+    LEVEL = ("a spinal-fluid level", "ng/mL", {"ng/mL": 1}, "60 ng/mL")
 
     def __init__(
         self, label: str, base: str, units: dict[str, int | Fraction], example: str
@@ -317,6 +318,8 @@ def parse_time(text: object) -> TimeRef:
             return TimeRef(anchor=Anchor.ABSOLUTE, offset_s=parse_iso_utc(text), text=text)
         raise UnitError(f"{text!r}: a time is written start + 90d, now + 6h or an ISO UTC date")
     offset = 0 if match[3] is None else parse_duration_s(match[3])
+    if match[2] == "-":
+        offset = -offset
     return TimeRef(anchor=Anchor(match[1]), offset_s=offset, text=text)
 
 

@@ -122,17 +122,33 @@ def test_fixtures_give_a_pump_and_a_clinician_session(pytester: pytest.Pytester)
         @pytest.mark.vpump(colour="blue")
         def test_unknown_option(virtual_pump):
             pass
+
+        @pytest.mark.vpump(prescription="100 mg/day")
+        def test_milligrams(virtual_pump):
+            pass
+
+        @pytest.mark.vpump(reservior="5 mL")
+        def test_misspelt_option(virtual_pump):
+            pass
         """
     )
     result = run(pytester, "-q", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=9, errors=3)
+    result.assert_outcomes(passed=9, errors=5)
+    name = "test_fixtures_give_a_pump_and_a_clinician_session.py"
     result.stdout.fnmatch_lines(
         [
-            "*vpump option reservoir='twenty mL'*not a number followed by a unit*",
-            "*vpump option prescription='0.2 mL/day'*a prescription is a dose*",
-            "*unknown vpump option 'colour'; known: *reservoir*",
+            # The test file's line of the marker, the option and what is wrong, in one line.
+            f"{name}:61: vpump option reservoir: 'twenty mL': not a number followed by a unit*",
+            f"{name}:65: vpump option prescription: '0.2 mL/day': a prescription is a dose*",
+            f"{name}:69: unknown vpump option 'colour'; known: *reservoir*",
+            f"{name}:73: vpump option prescription: '100 mg/day' is not valid here: a "
+            "prescription is a daily dose of the drug in the pump, e.g. 100 mcg/day*",
+            f"{name}:77: unknown vpump option 'reservior' (did you mean reservoir?)*",
         ]
     )
+    out = result.stdout.str()
+    assert "Traceback" not in out and "During handling" not in out
+    assert "is not a flow unit" not in out and "pytest_plugin.py" not in out
 
 
 def test_the_config_fixture_can_be_overridden(pytester: pytest.Pytester) -> None:
