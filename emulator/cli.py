@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from emulator import control, decode
+from emulator import control, decode, recorder
 from emulator.capture import CaptureWriter, PcapngSink, PcapngWriter
 from emulator.clock import PumpClock
 from emulator.emulator import (
@@ -264,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scenario_console.add_arguments(runner)
+
+    recorder_parser = sub.add_parser(
+        "record",
+        help="turn a captured session into a scenario file that replays it",
+        description=recorder.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    recorder.add_arguments(recorder_parser)
     return parser
 
 
@@ -539,6 +547,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return decode.run(args)
         if args.command == "run":
             return scenario_console.run(args)
+        if args.command == "record":
+            return recorder.run(args)
         return serve(args)
     except (KeyFileError, FirmwareError, ControlError) as exc:
         print(f"pump-emulator: {exc}", file=sys.stderr)

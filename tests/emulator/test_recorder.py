@@ -1,0 +1,160 @@
+"""The recorder: a pumpctl session captured on an in-process pump, turned into a scenario that
+replays it (fresh sessions, the commands at their pump times, the answers asserted), and the same
+from the pcapng capture; a replay against a pump that behaves differently fails."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.capture import CaptureWriter
+from emulator.cli import main as emulator_main
+from emulator.emulator import Emulator
+from emulator.recorder import RecorderError, record
+from emulator.scenarios import parse_scenario, run_scenario
+from protocol.cli import main as pumpctl_main
+
+START_S = 1_789_977_600  # 2026-09-21T08:00:00Z
+
+
+@contextlib.contextmanager
+def _captured_pump(tmp_path: Path, name: str) -> Iterator[tuple[Emulator, str]]:
+    emu = Emulator.single(manual_clock=True, start_pump_s=START_S, seed=1)
+    writer = CaptureWriter(
+        tmp_path / "visit.jsonl",
+        pump_clock=emu.clock.now,
+        pump_serial=emu.pumps[0].setup.serial,
+        pcap=tmp_path / "visit.pcapng",
+    )
+    emu.pumps[0].capture_to(writer)
+    url = emu.register_inproc(0, f"recorder-{name}")
+    try:
+        yield emu, url
+    finally:
+        emu.close()
+        writer.close()
+
+
+def _pumpctl(url: str, *argv: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = pumpctl_main(["--port", url, *argv])
+    assert code in (0, None), out.getvalue()
+    return out.getvalue()
+
+
+def _pumpctl_refused(url: str, *argv: str) -> None:
+    with pytest.raises(SystemExit) as refused, contextlib.redirect_stderr(io.StringIO()):
+        pumpctl_main(["--port", url, *argv])
+    assert refused.value.code != 0
+
+
+def _clinic_visit(tmp_path: Path) -> None:
+    """A programming session over several days, as pumpctl runs it (each call a session)."""
+    with _captured_pump(tmp_path, tmp_path.name) as (emu, url):
+        _pumpctl(url, "status")
+        _pumpctl(url, "program", "simple", "--dose", "200")
+        emu.advance(3 * 86_400 + 3_600)
+        _pumpctl(url, "status")
+        _pumpctl(url, "set-alarm-volume", "3")
+        _pumpctl(url, "bolus", "therapeutic", "--dose", "50", "--duration", "60")
+        emu.advance(2 * 3_600)
+        _pumpctl(url, "refill", "--removed", "18.5", "--added", "18", "--concentration", "500")
+        _pumpctl_refused(url, "clear", "LOW_RESERVOIR")
+        emu.advance(86_400)
+        _pumpctl(url, "status")
+
+
+def test_a_recorded_pumpctl_session_replays_green(tmp_path: Path) -> None:
+    _clinic_visit(tmp_path)
+    text = record(tmp_path / "visit.jsonl")
+    assert "program: {simple: 200 mcg/day}" in text
+    assert "advance: {until: start + 3d 1h}" in text
+    assert "set_alarm_volume: 3 mL" in text
+    assert "bolus: {kind: THERAPEUTIC, dose: 50 mcg, duration: 1h}" in text
+    assert re.search(r"refill: \{removed: 18\.5 mL, added: 18 mL, concentration: 500 mcg/mL", text)
+    assert "clear_alarm: LOW_RESERVOIR\n    expect_error: INVALID_STATE" in text  # not raised
+    scenario = parse_scenario(text, "visit.scenario.yaml")
+    result = run_scenario(scenario)
+    assert result.passed, result.failure_report()
+    # every STATUS answer was asserted: three interrogations with their expectations
+    assert sum(s.verb == "expect" for s in result.steps) >= 4
+    assert (
+        sum(s.verb == "connect" for s in result.steps) >= 5
+    )  # one per pumpctl call after the first
+
+
+def test_the_pcapng_capture_records_the_same_story(tmp_path: Path) -> None:
+    _clinic_visit(tmp_path)
+    from_jsonl = record(tmp_path / "visit.jsonl").splitlines()
+    from_pcapng = record(tmp_path / "visit.pcapng").splitlines()
+    # the header names the file; the steps and the starting pump are the same
+    assert from_jsonl[5:] == from_pcapng[5:]
+    assert from_pcapng[4] == 'scenario: "Recorded session visit.pcapng"'
+
+
+def test_a_replay_against_a_pump_that_differs_fails(tmp_path: Path) -> None:
+    _clinic_visit(tmp_path)
+    text = record(tmp_path / "visit.jsonl")
+    changed = text.replace("  reservoir: 20 mL", "  reservoir: 19 mL", 1)
+    assert changed != text
+    result = run_scenario(parse_scenario(changed, "changed.scenario.yaml"))
+    assert not result.passed
+    failed = result.failed_step
+    assert failed is not None
+    assert any(c.what == "reservoir" and not c.passed for c in failed.checks)
+
+
+def test_the_record_command(tmp_path: Path) -> None:
+    _clinic_visit(tmp_path)
+    out_file = tmp_path / "visit.scenario.yaml"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = emulator_main(["record", str(tmp_path / "visit.jsonl"), "-o", str(out_file)])
+    assert code == 0
+    assert "wrote" in out.getvalue()
+    assert out_file.read_text(encoding="utf-8").startswith("# Recorded by `pump-emulator record`")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = emulator_main(["record", str(tmp_path / "missing.jsonl")])
+    assert code == 2
+    assert "pump-emulator record:" in err.getvalue()
+
+
+def test_a_capture_that_changes_the_pump_before_reading_it_is_refused(tmp_path: Path) -> None:
+    with _captured_pump(tmp_path, "nostatus") as (_emu, url):
+        _pumpctl(url, "set-alarm-volume", "3")
+    with pytest.raises(RecorderError, match="starting state is unknown"):
+        record(tmp_path / "visit.jsonl")
+
+
+def test_a_polling_programmer_asserts_the_first_status_and_the_one_after_a_command(
+    tmp_path: Path,
+) -> None:
+    from protocol.client import PumpClient
+    from protocol.enums import Role
+    from protocol.keys import DEMO_KEY_FILE, load_keys
+
+    with _captured_pump(tmp_path, "polling") as (emu, url):
+        key = load_keys(DEMO_KEY_FILE)[Role.CLINICIAN]
+        with PumpClient(url, key=key) as client:
+            for _ in range(4):  # a programmer's screen refreshing
+                client.status()
+                emu.advance(60)
+            client.set_alarm_volume(3_000_000)
+            client.status()
+            emu.advance(60)
+            client.status()
+    thin = record(tmp_path / "visit.jsonl")
+    full = record(tmp_path / "visit.jsonl", every_status=True)
+    assert thin.count("interrogate:") == 2
+    assert "4 repeated polls not" in thin
+    assert full.count("interrogate:") == 6
+    for text in (thin, full):
+        result = run_scenario(parse_scenario(text, "polling.scenario.yaml"))
+        assert result.passed, result.failure_report()
