@@ -18,6 +18,9 @@ from emulator.emulator import Emulator
 from emulator.recorder import RecorderError, record
 from emulator.scenarios import parse_scenario, run_scenario
 from protocol.cli import main as pumpctl_main
+from protocol.client import PumpClient
+from protocol.enums import Role
+from protocol.keys import DEMO_KEY_FILE, load_keys
 
 START_S = 1_789_977_600  # 2026-09-21T08:00:00Z
 
@@ -136,10 +139,6 @@ def test_a_capture_that_changes_the_pump_before_reading_it_is_refused(tmp_path: 
 def test_a_polling_programmer_asserts_the_first_status_and_the_one_after_a_command(
     tmp_path: Path,
 ) -> None:
-    from protocol.client import PumpClient
-    from protocol.enums import Role
-    from protocol.keys import DEMO_KEY_FILE, load_keys
-
     with _captured_pump(tmp_path, "polling") as (emu, url):
         key = load_keys(DEMO_KEY_FILE)[Role.CLINICIAN]
         with PumpClient(url, key=key) as client:
