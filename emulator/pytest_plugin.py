@@ -41,6 +41,7 @@ import contextlib
 import gc
 import glob
 import itertools
+import json
 import math
 import os
 import random
@@ -55,6 +56,7 @@ from typing import Any, Literal
 
 import pytest
 
+from emulator import coverage as protocol_coverage
 from emulator.capture import RingCapture
 from emulator.clock import ClockMode, PumpClock
 from emulator.emulator import Emulator, true_catheter_cm
@@ -514,6 +516,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="one emulator per test (default) or one per session, reset before each test",
     )
+    group.addoption(
+        "--vpump-coverage",
+        action="store_true",
+        default=False,
+        help="report which opcodes, NAK codes, alarms and faults the tests exercised "
+        "(in the terminal summary and, with --html, the HTML report)",
+    )
     parser.addini("vpump_scope", "virtual_pump scope: test (default) or session", default="test")
     parser.addini(
         "vpump_leak_check",
@@ -524,6 +533,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("vpump_coverage", False):
+        config.stash[_COVERAGE] = protocol_coverage.start()
     config.addinivalue_line(
         "markers",
         "vpump(**options): options of the virtual_pump fixture, units written out, e.g. "
@@ -622,6 +633,56 @@ def _html_extras(config: pytest.Config) -> Any:
     return extras
 
 
+# --- protocol coverage (--vpump-coverage) ---------------------------------------------------
+
+_COVERAGE = pytest.StashKey[protocol_coverage.ProtocolCoverage]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    yield
+    found = item.config.stash.get(_COVERAGE, None)
+    if found is not None:
+        found.harvest()  # this test's pumps: their event logs, then they are let go
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    found = session.config.stash.get(_COVERAGE, None)
+    if found is None:
+        return
+    protocol_coverage.stop(found)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller merges and reports
+        workeroutput["vpump_coverage"] = json.dumps(found.to_json())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    found = node.config.stash.get(_COVERAGE, None)
+    data = getattr(node, "workeroutput", {}).get("vpump_coverage")
+    if found is not None and data:
+        found.merge(json.loads(data))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    found = config.stash.get(_COVERAGE, None)
+    if found is None or getattr(config, "workeroutput", None) is not None:
+        return
+    terminalreporter.write_sep("-", "vpump protocol coverage")
+    for line in found.report_text().splitlines()[1:]:
+        terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    found = session.config.stash.get(_COVERAGE, None)
+    if found is not None:
+        postfix.append(found.report_html())
+
+
 # --- fixtures --------------------------------------------------------------------------------
 
 
@@ -671,6 +732,8 @@ def virtual_pump(
         start = pool.next_start(config.start_s)
         pool.capture.clear()
         _configure(pool.emulator, config, start)
+        for emulated in pool.emulator.pumps:  # one pump serves every test: read it after each
+            protocol_coverage.attach(emulated)
         pump = PumpUnderTest(
             emulator=pool.emulator,
             url=pool.url,
