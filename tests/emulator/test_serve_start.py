@@ -60,8 +60,16 @@ def test_start_is_refused_for_a_pump_resumed_from_its_state(tmp_path: Path) -> N
 def test_a_saturday_over_a_pty_with_pumpctl(tmp_path: Path) -> None:
     link = tmp_path / "ttyPUMP0"
     proc = subprocess.Popen(
-        [str(BIN / "pump-emulator"), "serve", "--port", str(link), "--clock", "manual"]
-        + ["--start", "2026-03-07T08:00:00Z"],
+        [
+            str(BIN / "pump-emulator"),
+            "serve",
+            "--port",
+            str(link),
+            "--clock",
+            "manual",
+            "--start",
+            "2026-03-07T08:00:00Z",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
