@@ -64,6 +64,7 @@ from emulator.errors import EmulatorUsageError
 from emulator.link_faults import LinkImpairment
 from emulator.mri import MriExit
 from emulator.presets import PRESETS, PumpSetup, implant_record
+from emulator.quantities import dose
 from emulator.response_reading import ResponseReading, read_response
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed, ScenarioFileError, UnitError
@@ -344,6 +345,17 @@ class PumpUnderTest:
         if isinstance(duration, str):
             duration = whole(parse_quantity(duration, Kind.DURATION), duration, "seconds")
         return self.emulator.advance(duration)
+
+    def prescription(self, daily_dose: str) -> PrescriptionSpec:
+        """A simple prescription of ``daily_dose`` (``"150 mcg/day"``) of the drug the pump
+        holds now, ready for ``pump_client.program(...)``; a flow (mL/day) is refused."""
+        if not daily_dose.strip().endswith("mcg/day"):
+            raise VpumpConfigError(
+                f"{daily_dose!r}: a prescription is a daily dose of the drug in the pump, e.g. "
+                "'150 mcg/day' (the pump computes the rate from the dose)"
+            )
+        concentration = int(self.emulator.state()["pump"]["concentration_ug_per_ml"])
+        return PrescriptionSpec.simple(dose(daily_dose), concentration_ug_per_ml=concentration)
 
     @property
     def now_s(self) -> int:
