@@ -19,8 +19,10 @@ from emulator.recorder import RecorderError, record
 from emulator.scenarios import parse_scenario, run_scenario
 from protocol.cli import main as pumpctl_main
 from protocol.client import PumpClient
-from protocol.enums import Role
+from protocol.enums import Origin, Role, StopReason
+from protocol.errors import NakError
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.messages import FlexStep, ImplantFields, PrescriptionSpec
 
 START_S = 1_789_977_600  # 2026-09-21T08:00:00Z
 
@@ -157,3 +159,75 @@ def test_a_polling_programmer_asserts_the_first_status_and_the_one_after_a_comma
     for text in (thin, full):
         result = run_scenario(parse_scenario(text, "polling.scenario.yaml"))
         assert result.passed, result.failure_report()
+
+
+def test_a_third_party_programmer_and_a_patient_handset_replay_green(tmp_path: Path) -> None:
+    """Another programmer's session (PumpClient directly, as a third-party programmer would
+    talk): implant record, flex profile, patient settings, a refill to a new concentration
+    with the bridge, stop and resume, a refused bolus; and the patient's handset."""
+    keys = load_keys(DEMO_KEY_FILE)
+    with _captured_pump(tmp_path, "third-party") as (emu, url):
+        with PumpClient(url, key=keys[Role.CLINICIAN]) as clinic:
+            clinic.status()
+            clinic.read_prescription()
+            clinic.implant()
+            clinic.set_implant(
+                ImplantFields(
+                    catheter_model="IT-8709SC",
+                    catheter_volume_nl_per_cm=2_600,
+                    catheter_length_mm=1_105,
+                    catheter_length_uncertainty_mm=20,
+                    implanted_at_s=None,
+                    patient_id="P-0112",
+                    origin=Origin.SPINAL,
+                    physician="Dr A",
+                )
+            )
+            flex = PrescriptionSpec.flex(
+                [
+                    FlexStep(start_min=0, dose_ng_per_day=350_000),
+                    FlexStep(start_min=7 * 60, dose_ng_per_day=425_000),
+                    FlexStep(start_min=22 * 60, dose_ng_per_day=350_000),
+                ],
+                concentration_ug_per_ml=500,
+            )
+            clinic.program(flex)
+            clinic.set_patient_settings(
+                enabled=True, dose_ng=25_000, duration_s=600, lockout_s=3 * 3600, max_per_24h=4
+            )
+            clinic.status()
+        emu.advance(20 * 86_400)
+        with PumpClient(url, key=keys[Role.PATIENT], role=Role.PATIENT) as handset:
+            handset.patient_dose()
+        emu.advance(3_600)
+        with PumpClient(url, key=keys[Role.CLINICIAN]) as clinic:
+            status = clinic.status()
+            clinic.refill(
+                removed_nl=status.reservoir_nl,
+                added_nl=18_000_000,
+                concentration_ug_per_ml=2_000,
+                prescription=flex.with_concentration(2_000),
+                bridge=True,
+                drug_lot="QA-2000-01",
+            )
+            clinic.status()
+            with pytest.raises(NakError):
+                clinic.start_bolus(dose_ng=50_000_000, duration_s=60)  # far over any limit
+            clinic.stop(StopReason.CLINICIAN_DECISION)
+            emu.advance(600)
+            clinic.resume()
+            clinic.status()
+    text = record(tmp_path / "visit.jsonl")
+    assert "implant: {catheter: 1105 mm, uncertainty: 2 cm" in text
+    assert 'program: {flex: [{at: "00:00", dose: 350 mcg/day}, {at: "07:00", dose: 425' in text
+    assert "patient_dose:" in text
+    assert "concentration: 2000 mcg/mL, prescription: {flex: [" in text
+    assert 'bridge: true, lot: "QA-2000-01"' in text
+    assert "stop: CLINICIAN_DECISION" in text and "resume:" in text
+    assert re.search(
+        r"bolus: \{kind: THERAPEUTIC, dose: 50000 mcg, duration: 1min\}\n"
+        r"    expect_error: \w+",
+        text,
+    )
+    result = run_scenario(parse_scenario(text, "third-party.scenario.yaml"))
+    assert result.passed, result.failure_report()
