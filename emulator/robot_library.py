@@ -49,7 +49,7 @@ from emulator.scenarios.executor import ScenarioRunner
 from emulator.scenarios.loader import SCHEMA_PATH, parse_scenario
 from emulator.scenarios.result import FRAMES_IN_REPORT, StepResult, format_clock
 
-__all__ = ["EXPECT_KEYS", "VpumpLibrary", "VpumpRobotError"]
+__all__ = ["EXPECT_KEYS", "VpumpLibrary", "VpumpRobotError", "assertion_keyword_name"]
 
 _HEADER_KEYS = ("seed", "timeout", "retries")
 """Start Pump options that are not keys of ``pump:`` (the file's top level / ``programmer:``)."""
@@ -382,20 +382,24 @@ def _frames(results: list[StepResult]) -> Iterator[str]:
         yield from result.frames
 
 
+def assertion_keyword_name(key: str) -> str:
+    """``bridge_end`` -> ``Bridge End Should Be`` (``ERI`` and ``MRI`` stay capitals)."""
+    words = key.replace("_", " ").title().replace("Eri ", "ERI ").replace("Mri ", "MRI ")
+    return f"{words} Should Be"
+
+
 def _assertion_keyword(key: str) -> Callable[[VpumpLibrary, str], None]:
     def check(self: VpumpLibrary, expected: str) -> None:
         self._step("expect", {key: expected})
 
-    words = key.replace("_", " ")
+    name = assertion_keyword_name(key)
     check.__name__ = f"{key}_should_be"
     check.__doc__ = (
-        f"Assert ``{key}`` as a file's ``expect`` does (docs/scenarios.md), "
-        f"e.g. ``{words.capitalize()} Should Be    <value with its unit>``."
+        f"Assert ``{key}`` as a file's ``expect`` does (docs/scenarios.md): "
+        f"``{name}    <value with its unit>``."
     )
     # types=None: Robot converts nothing (the loader reads the text) and ignores the hints.
-    named: Callable[[VpumpLibrary, str], None] = keyword(
-        f"{words.capitalize()} Should Be", types=None
-    )(check)
+    named: Callable[[VpumpLibrary, str], None] = keyword(name, types=None)(check)
     return named
 
 

@@ -9,10 +9,16 @@ import io
 from pathlib import Path
 
 import pytest
-from robot.run import run as robot_run
 from robot.api import ExecutionResult, ResultVisitor
+from robot.libdoc import libdoc
+from robot.run import run as robot_run
 
-from emulator.robot_library import EXPECT_KEYS, VpumpLibrary, VpumpRobotError
+from emulator.robot_library import (
+    EXPECT_KEYS,
+    VpumpLibrary,
+    VpumpRobotError,
+    assertion_keyword_name,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "robot"
 
@@ -116,11 +122,22 @@ A bad unit
     assert "'ml' is not a unit of a volume (did you mean mL?)" in test.message
 
 
+def test_the_keyword_documentation_builds(tmp_path: Path) -> None:
+    out = tmp_path / "VpumpLibrary.html"
+    libdoc("emulator.robot_library.VpumpLibrary", str(out))
+    page = out.read_text(encoding="utf-8")
+    for name in ("Start Pump", "Refill", "Reservoir Should Be", "Serve Pump On Pty"):
+        assert name in page
+
+
 def test_every_assertion_has_a_keyword_and_keywords_need_a_pump() -> None:
     library = VpumpLibrary()
     for key in EXPECT_KEYS:
         method = getattr(library, f"{key}_should_be")
-        assert method.robot_name == key.replace("_", " ").capitalize() + " Should Be"
+        assert method.robot_name == assertion_keyword_name(key)
+    assert assertion_keyword_name("bridge_end") == "Bridge End Should Be"
+    assert assertion_keyword_name("eri_date") == "ERI Date Should Be"
+    assert assertion_keyword_name("in_mri_field") == "In MRI Field Should Be"
     assert {"reservoir", "bridge_end", "events", "alarms", "delivered"} <= set(EXPECT_KEYS)
     with pytest.raises(VpumpRobotError, match="call Start Pump first"):
         library.advance("1d")
