@@ -157,6 +157,17 @@ class VpumpLibrary:
         logger.info(f"the pump answers on {path}")
         return path
 
+    @keyword("Serve Pump On TCP")
+    def serve_pump_on_tcp(self) -> str:
+        """Serve the pump on a loopback TCP port as well and return its URL
+        (``socket://127.0.0.1:PORT``) for a tool outside the test."""
+        emulator = self._require()[1]
+        url = str(emulator.serve_tcp(0, "127.0.0.1", 0).url)
+        if not emulator.server.running:
+            emulator.start()
+        logger.info(f"the pump answers at {url}")
+        return url
+
     @keyword("Pump State")
     def pump_state(self) -> dict[str, Any]:
         """``Emulator.state()``: the pump, fluid path and patient as a dictionary (nL, ng, s)."""

@@ -4,6 +4,7 @@ Documentation     Dosing stories for the virtual pump, as Robot Framework tests.
 ...               units; every test gets its own in-process pump on a manual clock, so 85 days
 ...               take milliseconds. Run: robot --outputdir reports/robot examples/robot
 Library           emulator.robot_library.VpumpLibrary
+Library           Process
 Test Tags         vpump
 
 
@@ -75,9 +76,30 @@ A therapeutic bolus, a motor stall and the programmer's view
     Daily Dose Should Be    200 mcg/day
     Current Rate Should Be    0.4 mL/day
 
-The pump served on a pseudo-terminal
+The pump served on a pseudo-terminal to pumpctl
+    [Documentation]    A programmer outside the test (here pumpctl) talks to the same pump;
+    ...                time still moves only with Advance (1 day at 0.2 mL/day: 0.2 mL).
     [Tags]    pty
-    Start Pump
+    Start Pump    reservoir=20 mL    prescription={simple: 100 mcg/day}
     ${port}=    Serve Pump On Pty
     Should Start With    ${port}    /dev/pts/
-    Clock Should Be    start
+    Advance    1d
+    ${python}=    Evaluate    sys.executable    modules=sys
+    ${result}=    Run Process    ${python}    -m    protocol.cli    --port    ${port}
+    ...           program    simple    --dose    150    timeout=60s
+    Should Be Equal As Integers    ${result.rc}    0    msg=${result.stderr}
+    Should Contain    ${result.stdout}    100 mcg/day -> 150 mcg/day
+    Expect    daily_dose=150 mcg/day    reservoir=19.8 mL    current_rate=0.3 mL/day
+    Events Should Be    [{event: PROGRAMMED, daily_dose: 150 mcg/day}]
+
+The pump on a TCP port
+    [Tags]    tcp
+    Start Pump
+    ${url}=    Serve Pump On TCP
+    Should Match Regexp    ${url}    ^socket://127\\.0\\.0\\.1:\\d+$
+    ${python}=    Evaluate    sys.executable    modules=sys
+    ${result}=    Run Process    ${python}    -m    protocol.cli    --port    ${url}
+    ...           --json    status    timeout=60s
+    Should Be Equal As Integers    ${result.rc}    0    msg=${result.stderr}
+    ${status}=    Evaluate    json.loads($result.stdout)    modules=json
+    Should Be Equal As Integers    ${status}[reservoir_nl]    20000000
