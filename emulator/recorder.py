@@ -29,7 +29,10 @@ that got no answer are listed as comments at the top of the file.
 
 In a pcapng capture the pump clock is not stored: it is taken from the
 pump's own answers (STATUS and READ_CLOCK carry it), relative to the packet
-time stamps.
+time stamps; a clock moved by hand between two such answers (a manual clock
+advanced in the middle of a session) cannot be seen there, so record with
+``--capture`` (JSON lines carry the pump clock with every chunk) when the
+session's pump time jumps.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import argparse
 import json
 import struct
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -228,7 +231,7 @@ def exchanges(
     for chunk in chunks:
         frames += [e for e in decoder.feed(chunk) if isinstance(e, FrameEvent)]
     frames += [e for e in decoder.finish() if isinstance(e, FrameEvent)]
-    offsets = {} if pump_clock else _clock_offsets(frames)
+    clock_of = None if pump_clock else _pump_clock_estimate(frames)
     roles: dict[int, Role] = {}
     originals: dict[tuple[str, bytes], FrameEvent] = {}
     canonical: dict[int, FrameEvent] = {}
@@ -249,11 +252,9 @@ def exchanges(
             if isinstance(event.message, SessionAuthResponse) and event.session is not None:
                 roles[event.session] = event.message.role
     result = []
-    offset = next(iter(offsets.values()), 0.0)
     for event in order:
         assert event.message is not None
-        offset = offsets.get(event.session or 0, offset)
-        pump_s = event.pump_s if pump_clock else round(event.wall_s + offset)
+        pump_s = event.pump_s if clock_of is None else clock_of(event)
         result.append(
             Exchange(
                 pump_s=pump_s,
@@ -266,19 +267,35 @@ def exchanges(
     return result
 
 
-def _clock_offsets(frames: list[FrameEvent]) -> dict[int, float]:
-    """Pump clock minus wall time, per session, from the session's first answer that carries
-    the pump clock; a session without one keeps the offset of the one before it."""
-    offsets: dict[int, float] = {}
+def _pump_clock_estimate(frames: list[FrameEvent]) -> Callable[[FrameEvent], int]:
+    """For a capture without the pump clock (pcapng): a frame's pump time is its wall time
+    plus the offset (pump clock - wall) of the nearest answer that carries the pump clock
+    (STATUS, READ_CLOCK): the last one before it in its session, else the session's first,
+    else the last one before it in the capture, else the capture's first. A clock moved by
+    hand (a manual clock, ``ctl advance``) between two such answers cannot be seen."""
+    marks: list[tuple[int, int | None, float]] = []  # (frame number, session, offset)
     for event in frames:
-        if isinstance(event.message, StatusResponse | ReadClockResponse) and event.session:
-            offsets.setdefault(event.session, event.message.clock_s - event.wall_s)
-    if offsets:
-        return offsets
-    raise RecorderError(
-        "this pcapng capture holds no pump clock (no STATUS or READ_CLOCK answer): record the "
-        "session with --capture (JSON lines carry the pump clock) instead"
-    )
+        if isinstance(event.message, StatusResponse | ReadClockResponse):
+            marks.append((event.number, event.session, event.message.clock_s - event.wall_s))
+    if not marks:
+        raise RecorderError(
+            "this pcapng capture holds no pump clock (no STATUS or READ_CLOCK answer): record "
+            "the session with --capture (JSON lines carry the pump clock) instead"
+        )
+
+    def clock_of(event: FrameEvent) -> int:
+        same = [m for m in marks if m[1] is not None and m[1] == event.session]
+        before = [m for m in same if m[0] < event.number]
+        if before:
+            offset = before[-1][2]
+        elif same:
+            offset = same[0][2]
+        else:
+            earlier = [m for m in marks if m[0] < event.number]
+            offset = earlier[-1][2] if earlier else marks[0][2]
+        return round(event.wall_s + offset)
+
+    return clock_of
 
 
 # --- writing the scenario ----------------------------------------------------------------------
@@ -674,6 +691,11 @@ def scenario_text(
         f"# the first STATUS, {_iso(start_s)}.",
     ]
     head += [f"# not replayed: {s}" for s in skipped]
+    if not start.implant_seen:
+        head.append(
+            "# the session did not read the implant record (READ_IMPLANT): the scenario's "
+            "default stands in"
+        )
     body = [
         f"scenario: {_q(title or 'Recorded session ' + Path(recording.source).name)}",
         "tags: [recorded]",
