@@ -144,13 +144,15 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     bad: list[tuple[Path, list[Problem]]] = []
     for path in files:
         misnamed = _name_problem(path)
-        if misnamed is not None:
-            bad.append((path, [misnamed]))
-            continue
         try:
-            scenarios.append(load_scenario(path))
+            scenario = load_scenario(path)
         except ScenarioFileError as exc:
-            bad.append((path, list(exc.problems)))
+            bad.append((path, ([misnamed] if misnamed else []) + list(exc.problems)))
+            continue
+        if misnamed is not None:  # a good story under a name pytest would skip
+            bad.append((path, [misnamed]))
+        else:
+            scenarios.append(scenario)
     for _, problems in bad:
         for problem in problems:
             print(f"{problem}", file=err)

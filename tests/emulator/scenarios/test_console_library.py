@@ -117,6 +117,12 @@ def test_it_runs_the_names_pytest_collects_and_refuses_the_others(tmp_path: Path
     assert "short.scenario.yml" in err and "plain.yaml" not in err
     assert "1 scenario(s): 1 passed" in out
     assert run(good)[0] == console.EXIT_PASSED
+    # a misnamed file that is also bad: both told at once
+    (tmp_path / "sub").mkdir()
+    worse = write(tmp_path / "sub", "worse", BAD, suffix=".yml")
+    status, _, err = run(worse)
+    assert status == console.EXIT_BAD_FILE
+    assert "rename it worse.scenario.yaml" in err and "1 fortnight" in err
 
 
 def test_coverage_in_text_and_html(library: Path, tmp_path: Path) -> None:
