@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := protocol firmware_model emulator programmer_gui bench
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help install test check pytest-fast lint typecheck imports pytest wheel-check kaitai bench demo screenshots report soak docs clean
+.PHONY: help install test check pytest-fast lint typecheck imports pytest wheel-check kaitai bench demo screenshots report robot soak docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ report: $(STAMP)  ## run the scenario library with an HTML and a JUnit report (r
 	$(BIN)/pytest examples/scenarios -n 2 -q --junitxml=reports/scenarios.xml \
 	  --html=reports/scenarios.html --self-contained-html
 	@echo "vpump: report in reports/scenarios.html (JUnit XML: reports/scenarios.xml)"
+
+robot: $(STAMP)  ## the Robot Framework suite in examples/robot/ (log.html and report.html in reports/robot/)
+	$(BIN)/robot --outputdir reports/robot examples/robot
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .cache

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from emulator import control, decode
+from emulator import control, decode, recorder
 from emulator.capture import CaptureWriter, PcapngSink, PcapngWriter
 from emulator.clock import PumpClock
 from emulator.emulator import (
@@ -40,11 +40,13 @@ from emulator.emulator import (
     fleet_setups,
     numbered_port,
 )
-from emulator.errors import EmulatorError
+from emulator.errors import EmulatorError, EmulatorUsageError
 from emulator.mri import ScheduledMriEnd
 from emulator.persistence import StateFile, catch_up_s
 from emulator.presets import PRESETS
 from emulator.scenarios import console as scenario_console
+from emulator.scenarios.errors import UnitError
+from emulator.scenarios.units import parse_iso_utc
 from emulator.transports.base import LinkFailure
 from emulator.transports.pty import DEFAULT_LINK_PATH
 from firmware_model.errors import FirmwareError
@@ -185,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the clock running (default), paused, or manual (moved only by `advance`)",
     )
     serve.add_argument(
+        "--start",
+        type=_start_time,
+        metavar="UTC",
+        help="pump clock at the start, e.g. 2026-03-07T08:00:00Z (a Saturday): with "
+        "--clock manual a reproducible weekday and time (default: now; refused with a "
+        "resumed --state)",
+    )
+    serve.add_argument(
         "--control",
         metavar="ADDR",
         help="serve simulation controls on 127.0.0.1:PORT or a unix socket path",
@@ -264,7 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scenario_console.add_arguments(runner)
+
+    recorder_parser = sub.add_parser(
+        "record",
+        help="turn a captured session into a scenario file that replays it",
+        description=recorder.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    recorder.add_arguments(recorder_parser)
     return parser
+
+
+def _start_time(text: str) -> int:
+    try:
+        return parse_iso_utc(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 DEFAULT_CAPTURE_MAX_MB = 256
@@ -306,6 +331,15 @@ def build_emulator(
         state_files, args.count, pause_while_off=args.pause_while_off
     )
     start = max((p.t for p in resumed if p is not None), default=int(time.time()))
+    if getattr(args, "start", None) is not None:
+        if any(p is not None for p in resumed):
+            for state_file in state_files:
+                state_file.release()
+            raise EmulatorUsageError(
+                "--start cannot move the clock of a pump resumed from --state (its time goes "
+                "on from where it was saved): drop one of them"
+            )
+        start = args.start
     pumps = [
         p if p is not None else setup.build(t=start)
         for p, setup in zip(resumed, setups, strict=True)
@@ -539,6 +573,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return decode.run(args)
         if args.command == "run":
             return scenario_console.run(args)
+        if args.command == "record":
+            return recorder.run(args)
         return serve(args)
     except (KeyFileError, FirmwareError, ControlError) as exc:
         print(f"pump-emulator: {exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from emulator import coverage
 from emulator.capture import CapturingEndpoint, ChunkSink
 from emulator.clock import PumpClock
 from emulator.device import TICK_INTERVAL_S, VirtualPump
@@ -230,6 +231,7 @@ class EmulatedPump:
         self._saved_image = b""
         self._sinks: list[ChunkSink] = []
         self._link_numbers = itertools.count(1)
+        coverage.attach(self)  # watched while protocol coverage is collecting (else nothing)
 
     # -- the world beyond the pump -----------------------------------------------------------
 

@@ -48,6 +48,7 @@ import gc
 import glob
 import inspect
 import itertools
+import json
 import math
 import os
 import random
@@ -63,6 +64,7 @@ from typing import Any, Literal
 
 import pytest
 
+from emulator import coverage as protocol_coverage
 from emulator.capture import RingCapture
 from emulator.clock import ClockMode, PumpClock
 from emulator.decode import Decoder, FrameEvent, format_event
@@ -71,6 +73,7 @@ from emulator.errors import EmulatorUsageError
 from emulator.link_faults import LinkImpairment
 from emulator.mri import MriExit
 from emulator.presets import PRESETS, PumpSetup, implant_record
+from emulator.quantities import dose
 from emulator.response_reading import ResponseReading, read_response
 from emulator.scenarios import model as md
 from emulator.scenarios.errors import ScenarioFailed, ScenarioFileError, UnitError
@@ -364,6 +367,17 @@ class PumpUnderTest:
             duration = whole(parse_quantity(duration, Kind.DURATION), duration, "seconds")
         return self.emulator.advance(duration)
 
+    def prescription(self, daily_dose: str) -> PrescriptionSpec:
+        """A simple prescription of ``daily_dose`` (``"150 mcg/day"``) of the drug the pump
+        holds now, ready for ``pump_client.program(...)``; a flow (mL/day) is refused."""
+        if not daily_dose.strip().endswith("mcg/day"):
+            raise VpumpConfigError(
+                f"{daily_dose!r}: a prescription is a daily dose of the drug in the pump, e.g. "
+                "'150 mcg/day' (the pump computes the rate from the dose)"
+            )
+        concentration = int(self.emulator.state()["pump"]["concentration_ug_per_ml"])
+        return PrescriptionSpec.simple(dose(daily_dose), concentration_ug_per_ml=concentration)
+
     @property
     def now_s(self) -> int:
         """The pump clock now."""
@@ -541,6 +555,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="one emulator per test (default) or one per session, reset before each test",
     )
+    group.addoption(
+        "--vpump-coverage",
+        action="store_true",
+        default=False,
+        help="report which opcodes, NAK codes, alarms and faults the tests exercised "
+        "(in the terminal summary and, with --html, the HTML report)",
+    )
     parser.addini("vpump_scope", "virtual_pump scope: test (default) or session", default="test")
     parser.addini(
         "vpump_leak_check",
@@ -551,6 +572,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("vpump_coverage", False):
+        config.stash[_COVERAGE] = protocol_coverage.start()
     config.addinivalue_line(
         "markers",
         "vpump(**options): options of the virtual_pump fixture, units written out, e.g. "
@@ -725,6 +748,56 @@ def _html_extras(config: pytest.Config) -> Any:
     return extras
 
 
+# --- protocol coverage (--vpump-coverage) ---------------------------------------------------
+
+_COVERAGE = pytest.StashKey[protocol_coverage.ProtocolCoverage]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    yield
+    found = item.config.stash.get(_COVERAGE, None)
+    if found is not None:
+        found.harvest()  # this test's pumps: their event logs, then they are let go
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    found = session.config.stash.get(_COVERAGE, None)
+    if found is None:
+        return
+    protocol_coverage.stop(found)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller merges and reports
+        workeroutput["vpump_coverage"] = json.dumps(found.to_json())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    found = node.config.stash.get(_COVERAGE, None)
+    data = getattr(node, "workeroutput", {}).get("vpump_coverage")
+    if found is not None and data:
+        found.merge(json.loads(data))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    found = config.stash.get(_COVERAGE, None)
+    if found is None or getattr(config, "workeroutput", None) is not None:
+        return
+    terminalreporter.write_sep("-", "vpump protocol coverage")
+    for line in found.report_text().splitlines()[1:]:
+        terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    found = session.config.stash.get(_COVERAGE, None)
+    if found is not None:
+        postfix.append(found.report_html())
+
+
 # --- fixtures --------------------------------------------------------------------------------
 
 
@@ -795,6 +868,8 @@ def virtual_pump(
         start = pool.next_start(config.start_s)
         pool.capture.clear()
         _configure(pool.emulator, config, start)
+        for emulated in pool.emulator.pumps:  # one pump serves every test: read it after each
+            protocol_coverage.attach(emulated)
         pump = PumpUnderTest(
             emulator=pool.emulator,
             url=pool.url,

@@ -69,6 +69,12 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "EmulatorError": ("emulator.errors", "EmulatorError"),
     # units
     "units": ("protocol.units", None),
+    # quantities written with their units, as the wire's integers (nL, ng, ng/day, s)
+    "dose": ("emulator.quantities", "dose"),
+    "volume": ("emulator.quantities", "volume"),
+    "flow": ("emulator.quantities", "flow"),
+    "duration": ("emulator.quantities", "duration"),
+    "concentration": ("emulator.quantities", "concentration"),
 }
 
 __all__ = [
@@ -104,18 +110,24 @@ __all__ = [
     "StatusResponse",
     "StopReason",
     "__version__",
+    "concentration",
+    "dose",
+    "duration",
+    "flow",
     "format_keys",
     "key_for",
     "load_keys",
     "messages",
     "parse_keys",
     "units",
+    "volume",
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports lazily
     from emulator.emulator import EmulatedPump, Emulator
     from emulator.errors import EmulatorError
     from emulator.presets import PRESETS, PumpSetup
+    from emulator.quantities import concentration, dose, duration, flow, volume
     from protocol import messages, units
     from protocol.client import ProgrammingError, PumpClient
     from protocol.enums import (
