@@ -19,7 +19,6 @@ from programmer_gui.core.alarms import (
     GUIDE,
     TONES,
     AlarmRow,
-    TonePattern,
     alarm_rows,
     build_alarm_volume_review,
     plan_alarm_volume,
@@ -36,6 +35,7 @@ from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import AlarmClass, AlarmCode, ErrorCode
 from protocol.errors import NakError
+from protocol.tones import TonePattern
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
