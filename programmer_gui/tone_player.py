@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
 
 from protocol.tones import TonePattern, synthesize_pcm16
 
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from PySide6.QtMultimedia import QAudioDevice, QAudioFormat
 
 PREFERRED_RATE_HZ = 44_100
+POLL_MS = 50
+DRAIN_MS = 300
+"""After the last sample is handed over, the sink is kept this long so that the sound
+server plays out what it buffered (stopping at once would cut the pattern's end)."""
 
 NO_DEVICE_TEXT = "No sound device: the tones are shown, not heard."
 NO_MULTIMEDIA_TEXT = "Qt Multimedia is not installed: the tones are shown, not heard."
@@ -84,6 +88,10 @@ class TonePlayer(QObject):
         self._sink: Any = None
         self._buffer: QBuffer | None = None
         self._device: QAudioDevice | None = None
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._check)
+        self._drained_ms = 0
         self.status_text = NO_MULTIMEDIA_TEXT
         if not multimedia_available():
             return
@@ -129,16 +137,28 @@ class TonePlayer(QObject):
         buffer.setData(QByteArray(pcm))
         buffer.open(QIODevice.OpenModeFlag.ReadOnly)
         sink = QAudioSink(self._device, fmt, self)
-        sink.stateChanged.connect(self._on_state)
         self._buffer, self._sink = buffer, sink
+        self._drained_ms = 0
         sink.start(buffer)
+        self._poll.start()
         self.played.emit(pattern)
         return True
 
-    def _on_state(self, state: object) -> None:
+    def _check(self) -> None:
+        """Polled (the sink's stateChanged arrives from the sound server's thread with a type
+        the binding cannot queue): once the buffer is played out, wait :data:`DRAIN_MS`, then
+        stop."""
         from PySide6.QtMultimedia import QAudio  # noqa: PLC0415 - optional module
 
-        if state == QAudio.State.IdleState:
+        sink, buffer = self._sink, self._buffer
+        if sink is None or buffer is None:
+            self._poll.stop()
+            return
+        if sink.state() == QAudio.State.ActiveState or not buffer.atEnd():
+            self._drained_ms = 0
+            return
+        self._drained_ms += POLL_MS
+        if self._drained_ms >= DRAIN_MS:
             self.stop()
 
     @property
@@ -149,8 +169,8 @@ class TonePlayer(QObject):
         """Stop the play under way, if any."""
         sink, buffer = self._sink, self._buffer
         self._sink = self._buffer = None
+        self._poll.stop()
         if sink is not None:
-            sink.stateChanged.disconnect(self._on_state)
             sink.stop()
             sink.deleteLater()
         if buffer is not None:
