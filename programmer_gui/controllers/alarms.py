@@ -265,10 +265,11 @@ def pump_tone_text(snapshot: PumpSnapshot) -> str:
     due = next_repeat_at(
         raised_at_s=loudest.raised_at_s, repeat_s=pattern.repeat_s, now_s=snapshot.pump_clock_s
     )
+    wait_s = due - snapshot.pump_clock_s
     return (
-        f"The pump sounds {GUIDE[loudest.code].title.lower()}: {pattern.describe()}; "
-        f"next repeat due at {format_pump_clock(due)} pump time "
-        f"(in {format_duration_long(due - snapshot.pump_clock_s)})."
+        f"Sounding on the pump: {GUIDE[loudest.code].title}, {pattern.describe()}. "
+        f"Next repeat due at {format_pump_clock(due)} pump time "
+        f"({'now' if wait_s == 0 else f'in {format_duration_long(wait_s)}'})."
     )
 
 

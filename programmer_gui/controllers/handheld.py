@@ -155,10 +155,10 @@ class HandheldController(QObject):
         elif dose.why_not is not None:
             at = (
                 f" (at {format_patient_time(dose.next_allowed_at_s, tz=self.tz)})"
-                if dose.next_allowed_at_s is not None
+                if dose.waiting and dose.next_allowed_at_s is not None
                 else ""
             )
-            window.next_dose.setText(f"\u23f3 {dose.why_not.rstrip('.')}{at}.")
+            window.next_dose.setText(f"\u26a0 {dose.why_not.rstrip('.')}{at}.")
         else:
             window.next_dose.setText("\u2714 You can request a dose now.")
         window.dose_button.setEnabled(self.link.is_connected and dose.enabled)

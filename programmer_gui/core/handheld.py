@@ -45,7 +45,7 @@ class Urgency(enum.Enum):
 
     @property
     def symbol(self) -> str:
-        return {Urgency.OK: "\u2714", Urgency.CALL_CLINIC: "\u26a0", Urgency.EMERGENCY: "\u26d4"}[
+        return {Urgency.OK: "\u2714", Urgency.CALL_CLINIC: "\u26a0", Urgency.EMERGENCY: "\u2716"}[
             self
         ]
 
@@ -156,7 +156,11 @@ def patient_status(snapshot: PumpSnapshot, *, tz: tzinfo | None = None) -> Patie
         )
     elif not status.delivering:
         urgency, headline = Urgency.EMERGENCY, "Your pump is NOT giving your medicine"
-        detail = alarms[0].what_to_do if alarms else f"{EMERGENCY}. {WITHDRAWAL_SIGNS}"
+        detail = (
+            "No medicine is being given. The alarm below says what to do now."
+            if alarms
+            else f"No medicine is being given. {EMERGENCY}. {WITHDRAWAL_SIGNS}"
+        )
     else:
         urgency = (
             Urgency.EMERGENCY
@@ -171,7 +175,9 @@ def patient_status(snapshot: PumpSnapshot, *, tz: tzinfo | None = None) -> Patie
             detail += " Your extra dose is being given now."
         if alarms:
             detail += " See the alarms below."
-    if AlarmCode.LOW_RESERVOIR in {a.code for a in alarms}:
+    if not status.delivering or status.mode is Mode.STOPPED:
+        refill = "Refill date: not known while the pump gives no medicine."
+    elif AlarmCode.LOW_RESERVOIR in {a.code for a in alarms}:
         refill = "Refill needed soon: call your clinic today."
     elif status.low_reservoir_alarm_at_s is None:
         refill = "No refill due in the next 10 years at this dose."
@@ -199,6 +205,8 @@ class DoseState:
     """Seconds until then (0: now)."""
     why_not: str | None
     """Why no dose can be asked for now (None: it can)."""
+    waiting: bool = False
+    """``why_not`` is the lockout or the 24-h limit: a dose comes at ``next_allowed_at_s``."""
 
     @property
     def remaining_24h(self) -> int:
@@ -232,6 +240,7 @@ def dose_state(snapshot: PumpSnapshot) -> DoseState:
         next_at = None
     wait = 0 if next_at is None else next_at - now
     why_not = None
+    waiting = False
     if not status.delivering or status.mode is Mode.STOPPED:
         why_not = "The pump is not giving medicine now, so it cannot give an extra dose."
     elif status.bolus_kind is not BolusKind.NONE:
@@ -241,7 +250,9 @@ def dose_state(snapshot: PumpSnapshot) -> DoseState:
             f"You have had all {settings.max_per_24h} doses allowed in 24 hours. "
             f"Next dose possible in {format_duration_long(wait)}."
         )
+        waiting = True
     elif next_at is not None:
+        waiting = True
         why_not = (
             f"Too soon after your last dose: next dose possible in {format_duration_long(wait)}."
         )
@@ -256,6 +267,7 @@ def dose_state(snapshot: PumpSnapshot) -> DoseState:
         next_allowed_at_s=next_at,
         wait_s=wait,
         why_not=why_not,
+        waiting=waiting,
     )
 
 
@@ -289,7 +301,7 @@ def mri_check_text(snapshot: PumpSnapshot) -> tuple[Urgency, str]:
             f"Your pump is stopped by your clinic and gives no medicine. {CALL_CLINIC}"
         )
     return Urgency.EMERGENCY, (
-        "\u26d4 Your pump has NOT restarted after the scan: no medicine is being given. "
+        "\u2716 Your pump has NOT restarted after the scan: no medicine is being given. "
         "Call your clinic now; the motor can take hours to restart. "
         f"If you cannot reach them, or you feel unwell: {EMERGENCY.lower()}. {WITHDRAWAL_SIGNS}"
     )

@@ -115,7 +115,7 @@ def test_a_dose_granted_then_one_refused_by_the_lockout_with_the_time_left(
     demo_world.emulator.advance(3600)  # an hour later the dose has run; the lockout has not
     refresh(qtbot, handheld)
     assert window.next_dose.text() == (
-        "\u23f3 Too soon after your last dose: next dose possible in 2 h 00 min (at 17:13)."
+        "\u26a0 Too soon after your last dose: next dose possible in 2 h 00 min (at 17:13)."
     )
     press(qtbot, window.dose_button, handheld)
     assert window.dose_result.severity is Severity.WARNING
@@ -168,7 +168,7 @@ def test_alarms_say_what_to_do(qtbot: QtBot, handheld: Handheld, demo_world: Dem
     assert window.headline.severity is Severity.CRITICAL
     assert "go to an emergency department now" in window.alarms.text()
     assert "Check my pump after an MRI scan" in window.alarms.text()
-    assert window.next_dose.text().startswith("\u23f3 The pump is not giving medicine now")
+    assert window.next_dose.text().startswith("\u26a0 The pump is not giving medicine now")
     demo_world.emulator.fault_motor_stall(False)
     demo_world.emulator.fault_battery(3.0)  # the elective replacement indicator
     refresh(qtbot, handheld)

@@ -16,14 +16,17 @@ from pytestqt.qtbot import QtBot
 from emulator.emulator import Emulator
 from programmer_gui import tone_player
 from programmer_gui.controllers import sound
+from programmer_gui.controllers.alarms import pump_tone_text
 from programmer_gui.controllers.educator import EducatorController, open_educator_window
 from programmer_gui.controllers.sound import SoundController
+from programmer_gui.core.audio import format_pump_clock, next_repeat_at
 from programmer_gui.demo.educator_backend import EmulatorEducatorBackend
 from programmer_gui.tone_player import NO_DEVICE_TEXT, TonePlayer
 from programmer_gui.views.educator import EducatorWindow
 from programmer_gui.views.sound_panel import SoundPanel
 from protocol.enums import AlarmClass
 from protocol.tones import TonePattern, pattern_for
+from tests.programmer_gui.pump_support import connected
 from tests.support import T0
 
 
@@ -152,3 +155,23 @@ def test_pcm_conversion_to_the_devices_format() -> None:
     assert len(tone_player.convert_pcm16(pcm, channels=1, sample_format="Float")) == 8
     with pytest.raises(ValueError, match="unsupported"):
         tone_player.convert_pcm16(pcm, channels=1, sample_format="Unknown")
+
+
+def test_the_alarm_page_names_the_pumps_next_repeat() -> None:
+    with connected("default") as world:  # 20 mL, 0.2 mL/day: the 2 mL alarm on day 90
+        assert pump_tone_text(world.snapshot()) == "The pump is sounding no alarm tone."
+        world.advance_days(91)
+        snapshot = world.snapshot()
+        [alarm] = snapshot.alarms
+        text = pump_tone_text(snapshot)
+        assert text.startswith(
+            "Sounding on the pump: Low reservoir, a single tone (660 Hz) for 1.0 s, repeating "
+            "every 1 h. Next repeat due at "
+        )
+        due = next_repeat_at(
+            raised_at_s=alarm.raised_at_s, repeat_s=3600, now_s=snapshot.pump_clock_s
+        )
+        assert 0 <= due - snapshot.pump_clock_s < 3600
+        assert format_pump_clock(due) in text
+        world.client.silence_alarm(alarm.code)
+        assert pump_tone_text(world.snapshot()) == "The pump is sounding no alarm tone."
