@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QSize
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
@@ -32,14 +33,24 @@ from programmer_gui.core.handheld import (
 )
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import LinkState, PumpLink, describe_error
-from programmer_gui.views.handheld import PatientWindow
+from programmer_gui.views.handheld import PREFERRED_SIZE, PatientWindow
 from programmer_gui.views.main_window import MainWindow
-from programmer_gui.views.widgets import Severity, connect_clicked
+from programmer_gui.views.widgets import Severity, connect_clicked, open_at
 from protocol import messages as m
 from protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, PumpClient
 from protocol.enums import ErrorCode, Role
 from protocol.errors import NakError
 from protocol.keys import key_for, load_keys
+
+DEMO_PATIENT_SETTINGS: dict[str, Any] = {
+    "enabled": True,
+    "dose_ng": 25_000,
+    "duration_s": 600,
+    "lockout_s": 3 * 3600,
+    "max_per_24h": 4,
+}
+"""``--patient --demo``: 25 mcg over 10 min, 3 h apart, at most 4 in 24 h (set by a clinician
+session before the patient window opens)."""
 
 POLL_INTERVAL_S = 1.0
 """How often the handheld reads the pump while connected, in seconds."""
@@ -161,7 +172,11 @@ class HandheldController(QObject):
             window.next_dose.setText(f"\u26a0 {dose.why_not.rstrip('.')}{at}.")
         else:
             window.next_dose.setText("\u2714 You can request a dose now.")
-        window.dose_button.setEnabled(self.link.is_connected and dose.enabled)
+        # Offered while a dose may come now or only later (the pump then says when); not
+        # while the pump gives nothing or a dose is running.
+        window.dose_button.setEnabled(
+            self.link.is_connected and dose.enabled and (dose.why_not is None or dose.waiting)
+        )
 
     # -- what the patient may do ----------------------------------------------------------------
 
@@ -208,10 +223,14 @@ class HandheldController(QObject):
 
     def _dose_failed(self, error: Exception) -> None:
         self.window.dose_result.setVisible(True)
-        self.window.dose_result.set_status(
-            Severity.CRITICAL, f"\u2716 Not given: {describe_error(error)}"
-        )
         latest = self.link.latest
+        why = dose_state(latest).why_not if latest is not None else None
+        self.window.dose_result.set_status(
+            Severity.CRITICAL,
+            f"\u2716 Not given: {why}"
+            if isinstance(error, NakError) and why is not None
+            else f"\u2716 Not given: {describe_error(error)}",
+        )
         if latest is not None:
             self.show_snapshot(latest)
 
@@ -288,6 +307,7 @@ def build_handheld(
 ) -> Handheld:
     """The patient window over a new link (a QApplication must exist)."""
     window = PatientWindow()
+    open_at(window, QSize(*PREFERRED_SIZE))
     pump_link = link or PumpLink(
         window, timeout_s=timeout_s, retries=retries, poll_interval_s=POLL_INTERVAL_S, wall=wall
     )
@@ -385,6 +405,10 @@ def run_handheld(app: QApplication, *, port: str | None, demo: bool, key_file: P
 
         demo_pump = DemoPump()
         demo_key = demo_pump.key
+        # No clinician here to allow patient doses: the demo allows the usual ones.
+        with PumpClient(demo_pump.url, key=demo_key(Role.CLINICIAN), role=Role.CLINICIAN) as c:
+            c.connect()
+            c.set_patient_settings(**DEMO_PATIENT_SETTINGS)
         handheld = build_handheld(key=lambda: demo_key(Role.PATIENT))
     else:
         handheld = build_handheld(key=key_file_reader(key_file))

@@ -10,11 +10,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import (
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +26,9 @@ from programmer_gui.views.widgets import Severity, StatusBadge
 BASE_POINT_SIZE = 14
 """Large type: the patient may read it at arm's length, with poor sight."""
 HEADLINE_POINT_SIZE = 22
+MINIMUM_WIDTH_PX = 520
+PREFERRED_SIZE = (620, 900)
+"""Opened at this size, fitted to the screen (a 768-pixel-high laptop scrolls the content)."""
 
 
 def _label(parent: QWidget, *, size: int | None = None, bold: bool = False) -> QLabel:
@@ -51,17 +56,28 @@ class PatientWindow(QWidget):
         font = QFont(self.font())
         font.setPointSize(BASE_POINT_SIZE)
         self.setFont(font)
-        layout = QVBoxLayout(self)
+        # The content scrolls on a short screen rather than squeezing its wrapped text.
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        content = QWidget(scroll)
+        content.setMinimumWidth(MINIMUM_WIDTH_PX)
+        scroll.setWidget(content)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
 
-        self.headline = StatusBadge(self, point_size=HEADLINE_POINT_SIZE)
+        self.headline = StatusBadge(content, point_size=HEADLINE_POINT_SIZE)
         self.headline.set_status(Severity.INFO, "Not connected to your pump")
-        self.detail = _label(self)
-        self.refill = _label(self, bold=True)
+        self.detail = _label(content)
+        self.refill = _label(content, bold=True)
         layout.addWidget(self.headline)
         layout.addWidget(self.detail)
         layout.addWidget(self.refill)
 
-        alarms_box = QGroupBox("Alarms", self)
+        alarms_box = QGroupBox("Alarms", content)
         alarms_layout = QVBoxLayout(alarms_box)
         self.alarms = _label(alarms_box)
         self.alarms.setTextFormat(Qt.TextFormat.RichText)
@@ -73,7 +89,7 @@ class PatientWindow(QWidget):
         alarms_layout.addWidget(self.silence_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(alarms_box)
 
-        dose_box = QGroupBox("Extra dose", self)
+        dose_box = QGroupBox("Extra dose", content)
         dose_layout = QVBoxLayout(dose_box)
         self.dose_text = _label(dose_box)
         self.doses_left = _label(dose_box, bold=True)
@@ -91,7 +107,7 @@ class PatientWindow(QWidget):
         dose_layout.addWidget(self.dose_result)
         layout.addWidget(dose_box)
 
-        mri_box = QGroupBox("After an MRI scan", self)
+        mri_box = QGroupBox("After an MRI scan", content)
         mri_layout = QVBoxLayout(mri_box)
         mri_text = _label(mri_box)
         mri_text.setText(
@@ -107,10 +123,10 @@ class PatientWindow(QWidget):
         layout.addWidget(mri_box)
 
         connection = QHBoxLayout()
-        self.connection_text = _label(self)
-        self.url_edit = QLineEdit(self)
+        self.connection_text = _label(content)
+        self.url_edit = QLineEdit(content)
         self.url_edit.setPlaceholderText("pump port, e.g. /tmp/ttyPUMP0")
-        self.connect_button = QPushButton("C&onnect", self)
+        self.connect_button = QPushButton("C&onnect", content)
         connection.addWidget(self.connection_text, 1)
         connection.addWidget(self.url_edit, 1)
         connection.addWidget(self.connect_button)
