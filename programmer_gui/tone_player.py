@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QElapsedTimer, QIODevice, QObject, QTimer, Signal
 
 from protocol.tones import TonePattern, synthesize_pcm16
 
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 PREFERRED_RATE_HZ = 44_100
 POLL_MS = 50
 DRAIN_MS = 300
-"""After the last sample is handed over, the sink is kept this long so that the sound
-server plays out what it buffered (stopping at once would cut the pattern's end)."""
+"""The sink is kept this long after it has handed over its last sample, so that the sound server
+plays out all it holds (stopping earlier would cut the pattern's end)."""
 
 NO_DEVICE_TEXT = "No sound device: the tones are shown, not heard."
 NO_MULTIMEDIA_TEXT = "Qt Multimedia is not installed: the tones are shown, not heard."
@@ -91,6 +91,8 @@ class TonePlayer(QObject):
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._check)
+        self._clock = QElapsedTimer()
+        self._length_ms = 0
         self._drained_ms = 0
         self.status_text = NO_MULTIMEDIA_TEXT
         if not multimedia_available():
@@ -138,16 +140,19 @@ class TonePlayer(QObject):
         buffer.open(QIODevice.OpenModeFlag.ReadOnly)
         sink = QAudioSink(self._device, fmt, self)
         self._buffer, self._sink = buffer, sink
+        self._length_ms = pattern.duration_ms
         self._drained_ms = 0
         sink.start(buffer)
+        self._clock.start()
         self._poll.start()
         self.played.emit(pattern)
         return True
 
     def _check(self) -> None:
         """Polled (the sink's stateChanged arrives from the sound server's thread with a type
-        the binding cannot queue): once the buffer is played out, wait :data:`DRAIN_MS`, then
-        stop."""
+        the binding cannot queue): once the buffer is played out (the sink no longer active)
+        for :data:`DRAIN_MS`, and the pattern's length has passed, stop. Stopping earlier
+        would drop what the sound server still holds."""
         from PySide6.QtMultimedia import QAudio  # noqa: PLC0415 - optional module
 
         sink, buffer = self._sink, self._buffer
@@ -158,7 +163,7 @@ class TonePlayer(QObject):
             self._drained_ms = 0
             return
         self._drained_ms += POLL_MS
-        if self._drained_ms >= DRAIN_MS:
+        if self._drained_ms >= DRAIN_MS and self._clock.elapsed() >= self._length_ms:
             self.stop()
 
     @property
