@@ -69,6 +69,8 @@ class Programmer:
     educator: EducatorLauncher
     """Opens the educator's window when a demo pump starts (never otherwise)."""
     controllers: dict[str, object] = field(default_factory=dict)
+    handheld: HandheldLauncher | None = None
+    """Opens the patient's handheld from the "Demo" menu (demo mode only)."""
 
     @property
     def connect(self) -> ConnectController:
@@ -115,7 +117,7 @@ def build(
         name = type(controller).__module__.rsplit(".", 1)[-1]
         programmer.controllers[name] = controller
     # Demo mode: the "Demo" menu opens the patient's handheld beside the programmer.
-    programmer.controllers["handheld"] = HandheldLauncher(window)
+    programmer.handheld = HandheldLauncher(window)
     window.show_page("connect")
     return programmer
 

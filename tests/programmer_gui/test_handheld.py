@@ -220,7 +220,7 @@ class FakeDemo:
 def test_demo_mode_opens_the_handheld_beside_the_programmer(
     qtbot: QtBot, programmer: Programmer, demo_world: DemoWorld
 ) -> None:
-    launcher = programmer.controllers["handheld"]
+    launcher = programmer.handheld
     assert isinstance(launcher, HandheldLauncher)
     menus = [a.text() for a in programmer.window.menuBar().actions()]
     assert "Demo" not in menus  # a clinical session has no demo menu
