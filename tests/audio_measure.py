@@ -88,3 +88,13 @@ def pitches(samples: Samples, rate_hz: int, burst: Burst, *, step_s: float) -> l
         out.append(dominant_hz(samples[a:b], rate_hz))
         t += step_s
     return out
+
+
+def sounding(samples: Samples, rate_hz: int, *, threshold: float) -> Samples:
+    """The samples of every 5 ms window whose peak exceeds ``threshold``, joined: the sound
+    with its pauses (and the silence around it) removed."""
+    window = max(1, round(rate_hz * WINDOW_S))
+    usable = len(samples) // window * window
+    frames = samples[:usable].reshape(-1, window)
+    loud = np.abs(frames).max(axis=1) > threshold
+    return frames[loud].reshape(-1)

@@ -31,7 +31,7 @@ import pytest
 
 from protocol.enums import AlarmClass
 from protocol.tones import pattern_for
-from tests.audio_measure import bursts, pitches
+from tests.audio_measure import Burst, bursts, pitches, sounding
 
 REPO = Path(__file__).resolve().parents[2]
 RATE_HZ = 44_100
@@ -39,6 +39,8 @@ SINK = "vpump_null"
 EXIT_IDLE_S = 30
 START_TIMEOUT_S = 10.0
 THRESHOLD = 0.05
+MAX_STALL_S = 0.5
+"""How much longer than the pattern its recorded span may be (the server paused, starved)."""
 
 
 @dataclass
@@ -174,15 +176,22 @@ def test_a_pattern_played_through_qt_multimedia_is_recorded_from_the_sink(
     pattern = pattern_for(20, alarm_class)
     pcm = record_while_playing(pulse, tmp_path, model=20, name=alarm_class.name)
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
-    [burst] = bursts(samples, RATE_HZ, threshold=THRESHOLD, min_gap_s=0.1)
-    assert burst.duration_s == pytest.approx(pattern.duration_ms / 1000, abs=0.05)
-    heard = pitches(samples, RATE_HZ, burst, step_s=0.5)
+    duration_s = pattern.duration_ms / 1000
+    # One burst: the pattern, start to end (a sound server starved of CPU by a busy machine
+    # may pause the stream for a moment: such a pause may lengthen the span, never the sound).
+    [burst] = bursts(samples, RATE_HZ, threshold=THRESHOLD, min_gap_s=0.5)
+    assert duration_s - 0.05 <= burst.duration_s <= duration_s + MAX_STALL_S
+    # The sound itself, pauses removed: the pattern's length and its pitches in order.
+    sound = sounding(samples, RATE_HZ, threshold=THRESHOLD)
+    assert len(sound) / RATE_HZ == pytest.approx(duration_s, abs=0.05)
+    heard = pitches(sound, RATE_HZ, Burst(0.0, len(sound) / RATE_HZ), step_s=0.5)
     assert len(heard) == len(expected_hz)
+    # Within 10 Hz (the pitches are 880, 660 and 587 Hz): a stall inside an analysis window
+    # smears its spectrum by a few hertz.
     for measured, expected in zip(heard, expected_hz, strict=True):
-        assert measured == pytest.approx(expected, abs=3.0)
+        assert measured == pytest.approx(expected, abs=10.0)
     # The level is the pattern's (40 % of full scale), not a clipped or attenuated copy.
-    middle = samples[round((burst.start_s + 0.1) * RATE_HZ) : round((burst.end_s - 0.1) * RATE_HZ)]
-    assert np.abs(middle).max() == pytest.approx(0.4, abs=0.03)
+    assert np.abs(sound).max() == pytest.approx(0.4, abs=0.03)
 
 
 def test_the_daemon_is_gone_after_the_test(tmp_path: Path) -> None:
