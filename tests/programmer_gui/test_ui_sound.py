@@ -175,3 +175,19 @@ def test_the_alarm_page_names_the_pumps_next_repeat() -> None:
         assert format_pump_clock(due) in text
         world.client.silence_alarm(alarm.code)
         assert pump_tone_text(world.snapshot()) == "The pump is sounding no alarm tone."
+
+
+def test_the_alarm_test_plays_once_unless_muted(qtbot: QtBot) -> None:
+    panel = SoundPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    player = RecordingPlayer()
+    controller = SoundController(panel, player=player)
+    critical = pattern_for(40, AlarmClass.CRITICAL)
+    assert controller.play_once(critical) is False  # asked, but no device to hear it on
+    assert player.asked == [critical]
+    assert panel.device_text.text() == NO_DEVICE_TEXT
+    click_box(qtbot, panel)
+    assert controller.play_once(critical) is False
+    assert player.asked == [critical]  # muted: not even asked
+    assert panel.device_text.text() == f"{NO_DEVICE_TEXT} (muted)"
