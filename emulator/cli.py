@@ -14,6 +14,8 @@ simulation controls (time, faults, link impairment, true state); see
 ``pump-emulator run FILE...`` runs scenario files (``*.scenario.yaml``) against
 in-process pumps, with a progress line per step; exit status 0 when every
 scenario passed, 1 when one failed, 2 for a bad file. See ``docs/scenarios.md``.
+
+``pump-emulator tones --out DIR`` writes each model's alarm tone patterns as WAV files.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from emulator import control, decode, recorder
+from emulator import control, decode, recorder, tones
 from emulator.capture import CaptureWriter, PcapngSink, PcapngWriter
 from emulator.clock import PumpClock
 from emulator.emulator import (
@@ -282,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     recorder.add_arguments(recorder_parser)
+
+    tone_files = sub.add_parser(
+        "tones",
+        help="write each model's alarm tone patterns as WAV files",
+        description=tones.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tones.add_arguments(tone_files)
     return parser
 
 
@@ -575,6 +585,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return scenario_console.run(args)
         if args.command == "record":
             return recorder.run(args)
+        if args.command == "tones":
+            return tones.run(args)
         return serve(args)
     except (KeyFileError, FirmwareError, ControlError) as exc:
         print(f"pump-emulator: {exc}", file=sys.stderr)

@@ -24,6 +24,7 @@ from programmer_gui import controllers
 from programmer_gui.controllers import main_window as main_window_controller
 from programmer_gui.controllers.connect import ConnectController
 from programmer_gui.controllers.educator import EducatorLauncher
+from programmer_gui.controllers.handheld import HandheldLauncher, run_handheld
 from programmer_gui.controllers.main_window import MainWindowController
 from programmer_gui.controllers.review import ReviewController
 from programmer_gui.controllers.review import install as install_review
@@ -68,6 +69,8 @@ class Programmer:
     educator: EducatorLauncher
     """Opens the educator's window when a demo pump starts (never otherwise)."""
     controllers: dict[str, object] = field(default_factory=dict)
+    handheld: HandheldLauncher | None = None
+    """Opens the patient's handheld from the "Demo" menu (demo mode only)."""
 
     @property
     def connect(self) -> ConnectController:
@@ -113,6 +116,8 @@ def build(
         controller = installer(window, pump_link, record, review)
         name = type(controller).__module__.rsplit(".", 1)[-1]
         programmer.controllers[name] = controller
+    # Demo mode: the "Demo" menu opens the patient's handheld beside the programmer.
+    programmer.handheld = HandheldLauncher(window)
     window.show_page("connect")
     return programmer
 
@@ -146,6 +151,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=[r.name.lower() for r in Role],
         default="clinician",
         help="session role (default clinician)",
+    )
+    parser.add_argument(
+        "--patient",
+        action="store_true",
+        help="the patient's therapy manager instead of the clinician programmer (patient "
+        "role: status, alarms, the patient-activated dose, the post-MRI check)",
     )
     parser.add_argument(
         "--screenshots",
@@ -185,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     apply_style(app)
+    if args.patient:
+        return run_handheld(app, port=args.port, demo=args.demo, key_file=args.key)
     with collect_on_gui_thread():
         programmer = build(role=role)
         try:

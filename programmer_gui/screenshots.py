@@ -10,8 +10,9 @@ record, a refill from 500 to 2000 mcg/mL with the bridge and its countdown); the
 clinician pages
 (``21``-``29``), in a second session with a pump that has a history (a bolus
 and a refill in its log) so the trends have something to show; the review's
-titration warnings (``30``); and the educator's window (``31``-), rendered by
-:mod:`programmer_gui.demo.educator_backend`.
+titration warnings (``30``); the educator's window (``31``-), rendered by
+:mod:`programmer_gui.demo.educator_backend`; and the patient's therapy manager (``41``-),
+rendered by :mod:`programmer_gui.demo.handheld_screens`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ TITRATION_FIRST = 30
 DOSING_TRUTH_FIRST = 11
 """Issue #12's screens: the implant record, a refill 500 -> 2000 mcg/mL with the bridge."""
 EDUCATOR_FIRST = 31
+HANDHELD_FIRST = 41
+"""The patient's therapy manager (``pump-programmer --patient``)."""
 
 C = TypeVar("C")
 
@@ -156,6 +159,11 @@ def _render_pages(target: Path) -> list[Path]:
     )
 
     paths += render_educator_screenshots(target, first=EDUCATOR_FIRST)
+    from programmer_gui.demo.handheld_screens import (  # noqa: PLC0415
+        render_handheld_screenshots,
+    )
+
+    paths += render_handheld_screenshots(target, first=HANDHELD_FIRST)
     return paths
 
 

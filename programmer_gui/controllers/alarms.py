@@ -7,25 +7,25 @@ The tone test steps a visible lamp through the pattern's timing with a timer.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer
 
+from programmer_gui.controllers.sound import SoundController
 from programmer_gui.core import InputError
 from programmer_gui.core.alarms import (
     ALARM_VOLUME,
     GUIDE,
     TONES,
     AlarmRow,
-    TonePattern,
     alarm_rows,
     build_alarm_volume_review,
     plan_alarm_volume,
     segment_at,
 )
-from programmer_gui.core.dates import format_pump_date
+from programmer_gui.core.audio import format_pump_clock, next_repeat_at
+from programmer_gui.core.dates import format_duration_long, format_pump_date
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import PumpLink, describe_error
@@ -36,17 +36,13 @@ from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import AlarmClass, AlarmCode, ErrorCode
 from protocol.errors import NakError
+from protocol.tones import TonePattern, pattern_for
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 TONE_TICK_MS = 50
 PAST = {"silence": "silenced", "clear": "cleared"}
-
-
-def sound_backend_available() -> bool:
-    """Whether Qt's multimedia module is installed (it is not in PySide6-Essentials)."""
-    return importlib.util.find_spec("PySide6.QtMultimedia") is not None
 
 
 class AlarmsController(QObject):
@@ -81,12 +77,9 @@ class AlarmsController(QObject):
         connect_clicked(page.volume_button, self.open_volume_review)
         connect_clicked(page.critical_button, lambda: self.play(AlarmClass.CRITICAL))
         connect_clicked(page.noncritical_button, lambda: self.play(AlarmClass.NON_CRITICAL))
-        page.audio_text.setText(
-            "Sound: played through Qt Multimedia."
-            if sound_backend_available()
-            else "No sound backend in this installation (Qt Multimedia is not part of "
-            "PySide6-Essentials): the lamp shows the pattern with its real timing."
-        )
+        self.sound = SoundController(page.sound)
+        """Plays the tone test aloud (when there is a sound device) and shows the next repeat
+        of the tone the pump is sounding."""
         page.table.itemSelectionChanged.connect(self._update_buttons)
         link.snapshot.connect(self.on_snapshot)
         window.add_page("alarms", "Alarms", page)
@@ -118,6 +111,7 @@ class AlarmsController(QObject):
                 if row.code is selected:
                     self.page.table.selectRow(r)
         self.page.volume_now.setText(units.format_volume_nl(snapshot.status.alarm_volume_nl))
+        self.page.sound.next_text.setText(pump_tone_text(snapshot))
         self._update_buttons()
         self._update_volume()
 
@@ -236,8 +230,13 @@ class AlarmsController(QObject):
     # -- tone test ------------------------------------------------------------------------------
 
     def play(self, alarm_class: AlarmClass) -> None:
-        """Show (and describe) one play of the class's tone pattern."""
-        self.pattern = TONES[alarm_class]
+        """Show (and describe) one play of the class's tone pattern, of the connected pump's
+        model, and play it aloud when there is a sound device and it is not muted."""
+        device = self.link.device
+        self.pattern = (
+            TONES[alarm_class] if device is None else pattern_for(device.model, alarm_class)
+        )
+        self.sound.play_once(self.pattern)
         self.page.tone_text.setText(f"{self.pattern.label}: {self.pattern.describe()}.")
         self.clock.start()
         self.timer.start()
@@ -254,6 +253,24 @@ class AlarmsController(QObject):
         if segment is None:
             self.timer.stop()
             self.pattern = None
+
+
+def pump_tone_text(snapshot: PumpSnapshot) -> str:
+    """The tone the pump is sounding now and when it next repeats (pump clock)."""
+    sounding = [a for a in snapshot.alarms if not a.silenced]
+    if not sounding:
+        return "The pump is sounding no alarm tone."
+    loudest = max(sounding, key=lambda a: (a.alarm_class, -a.raised_at_s))
+    pattern = pattern_for(snapshot.device.model, loudest.alarm_class)
+    due = next_repeat_at(
+        raised_at_s=loudest.raised_at_s, repeat_s=pattern.repeat_s, now_s=snapshot.pump_clock_s
+    )
+    wait_s = due - snapshot.pump_clock_s
+    return (
+        f"Sounding on the pump: {GUIDE[loudest.code].title}, {pattern.describe()}. "
+        f"Next repeat due at {format_pump_clock(due)} pump time "
+        f"({'now' if wait_s == 0 else f'in {format_duration_long(wait_s)}'})."
+    )
 
 
 def install(

@@ -20,6 +20,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QPushButton, QWidget
 
+from programmer_gui.controllers.sound import SoundController
+from programmer_gui.core.audio import sounding_pattern
 from programmer_gui.core.educator import (
     BRIDGE_BOLUS,
     DAY_S,
@@ -123,6 +125,8 @@ class EducatorController(QObject):
         self._plot_dirty = True
         self._shown_span_s = 0
         """Pump time the plot keeps in view after steps, beyond the speed's own window."""
+        self.sound = SoundController(view.sound_panel)
+        """Plays the sounding alarm's pattern as pump time reaches each repeat."""
         self._wire()
         view.show_scenario(None)
         view.shown.connect(self.start)
@@ -151,6 +155,7 @@ class EducatorController(QObject):
     def stop(self) -> None:
         """Stop refreshing and leave the wire (the window was closed)."""
         self.timer.stop()
+        self.sound.stop()
         if self._subscribed:
             self.backend.unsubscribe_wire(self._wire_callback)
             self._subscribed = False
@@ -427,6 +432,19 @@ class EducatorController(QObject):
         else:
             view.tone_badge.set_status(Severity.OK, "Silent: no alarm")
         view.tone_strip.set_pattern(tone, sounding=tone is not None)
+        speed = sample.speed
+        self.sound.follow(
+            None
+            if tone is None
+            else sounding_pattern(
+                tones=tone.tones,
+                duration_s=tone.duration_s,
+                repeat_s=tone.repeat_s,
+                alarm_classes=[a.alarm_class for a in sounding],
+            ),
+            pump_s=sample.pump_time_s,
+            speed=0 if speed.paused else speed.factor,
+        )
 
     def _low_reservoir_numbers(self, sample: TrueSample) -> str:
         if AlarmCode.LOW_RESERVOIR in sample.alarms_active:

@@ -8,17 +8,15 @@ refuses a clear, and says why), its meaning and what to do.
 The alarm test plays the two tone patterns of domain.md: critical = two
 alternating tones for about 3 s, repeating about every 10 minutes;
 non-critical = a single tone of about 1 s, repeating about hourly.
-:func:`segment_at` drives a visible indicator with the pattern's timing and
-:func:`synthesize_pcm16` renders it as audio for a sound backend, when one is
-available.
+:func:`segment_at` drives a visible indicator with the pattern's timing; the patterns
+themselves (and their audio, ``synthesize_pcm16``) come from :mod:`protocol.tones`, which the
+emulator's ``tones`` command renders too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-from array import array
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Final
@@ -31,6 +29,7 @@ from programmer_gui.core.review import Review, ReviewRow, ReviewWarning
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import AlarmClass, AlarmCode
+from protocol.tones import TonePattern, ToneSegment, pattern_for
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
@@ -180,97 +179,21 @@ def alarm_rows(snapshot: PumpSnapshot) -> list[AlarmRow]:
 
 
 # --- tones -----------------------------------------------------------------------------
+# The patterns live in protocol.tones (the emulator renders the same ones as WAV files).
 
-
-@dataclass(frozen=True, kw_only=True)
-class ToneSegment:
-    """A stretch of a tone pattern: a frequency (0 = silence) for ``duration_ms``."""
-
-    frequency_hz: int
-    duration_ms: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class TonePattern:
-    """One alarm class's sound: its segments, then silence until it repeats."""
-
-    alarm_class: AlarmClass
-    label: str
-    segments: tuple[ToneSegment, ...]
-    repeat_s: int
-
-    @property
-    def duration_ms(self) -> int:
-        return sum(segment.duration_ms for segment in self.segments)
-
-    def describe(self) -> str:
-        """``two alternating tones (880 Hz / 587 Hz) for 3.0 s, repeating every 10 min``."""
-        seconds = units.format_fixed(Fraction(self.duration_ms, 1000), 1)
-        freqs = sorted({s.frequency_hz for s in self.segments if s.frequency_hz}, reverse=True)
-        kind = (
-            f"two alternating tones ({' / '.join(f'{f} Hz' for f in freqs)})"
-            if len(freqs) > 1
-            else f"a single tone ({freqs[0]} Hz)"
-        )
-        every = (
-            f"{self.repeat_s // 60} min" if self.repeat_s < 3600 else f"{self.repeat_s // 3600} h"
-        )
-        return f"{kind} for {seconds} s, repeating every {every}"
-
-
-_HIGH_HZ: Final = 880
-_LOW_HZ: Final = 587
-_SINGLE_HZ: Final = 660
+DEFAULT_TONE_MODEL: Final = 40
+"""The model whose tones the alarm test plays before a pump is connected (the demo's)."""
 
 TONES: Final[dict[AlarmClass, TonePattern]] = {
-    AlarmClass.CRITICAL: TonePattern(
-        alarm_class=AlarmClass.CRITICAL,
-        label="Critical",
-        segments=tuple(
-            ToneSegment(frequency_hz=hz, duration_ms=500) for hz in (_HIGH_HZ, _LOW_HZ) * 3
-        ),
-        repeat_s=600,
-    ),
-    AlarmClass.NON_CRITICAL: TonePattern(
-        alarm_class=AlarmClass.NON_CRITICAL,
-        label="Non-critical",
-        segments=(ToneSegment(frequency_hz=_SINGLE_HZ, duration_ms=1000),),
-        repeat_s=3600,
-    ),
+    alarm_class: pattern_for(DEFAULT_TONE_MODEL, alarm_class) for alarm_class in AlarmClass
 }
-"""The two patterns (domain.md: critical two-tone ~3 s every ~10 min; non-critical one tone
-~1 s about hourly)."""
+"""The two patterns of the default model (domain.md: critical two-tone ~3 s every ~10 min;
+non-critical one tone ~1 s about hourly)."""
 
 
 def segment_at(pattern: TonePattern, elapsed_ms: int) -> ToneSegment | None:
     """The segment sounding ``elapsed_ms`` into one play of the pattern (None after it)."""
-    if elapsed_ms < 0:
-        return None
-    start = 0
-    for segment in pattern.segments:
-        if elapsed_ms < start + segment.duration_ms:
-            return segment
-        start += segment.duration_ms
-    return None
-
-
-def synthesize_pcm16(pattern: TonePattern, *, sample_rate_hz: int = 22_050) -> bytes:
-    """One play of the pattern as mono signed 16-bit little-endian PCM.
-
-    Each tone has 10 ms fades at both ends so it does not click.
-    """
-    samples = array("h")
-    amplitude = 0.4 * 32767
-    fade = sample_rate_hz // 100
-    for segment in pattern.segments:
-        count = segment.duration_ms * sample_rate_hz // 1000
-        step = 2 * math.pi * segment.frequency_hz / sample_rate_hz
-        for i in range(count):
-            envelope = min(1.0, i / fade, (count - 1 - i) / fade) if fade else 1.0
-            samples.append(int(amplitude * envelope * math.sin(step * i)))
-    if samples.itemsize != 2:  # pragma: no cover - 'h' is 2 bytes on every platform we run
-        raise RuntimeError("array('h') is not 16-bit here")
-    return samples.tobytes()
+    return pattern.segment_at(elapsed_ms)
 
 
 # --- alarm volume ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.alarms import AlarmRow
+from programmer_gui.views.sound_panel import SoundPanel
 from programmer_gui.views.widgets import StatusBadge, figure_font, page_layout, section
 from protocol.enums import AlarmClass
 
@@ -147,9 +148,10 @@ class AlarmsPage(QWidget):
         self.tone_text = QLabel("Press a button to see the pattern.", tone_box)
         self.tone_text.setWordWrap(True)
         tone_layout.addWidget(self.tone_text)
-        self.audio_text = QLabel(tone_box)
-        self.audio_text.setWordWrap(True)
-        tone_layout.addWidget(self.audio_text)
+        # The sound: mute, the device (or its absence), the pump's next repeat.
+        self.sound = SoundPanel(tone_box)
+        self.audio_text = self.sound.device_text
+        tone_layout.addWidget(self.sound)
         lower.addWidget(tone_box, 1)
         layout.addLayout(lower)
 

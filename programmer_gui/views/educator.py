@@ -54,6 +54,7 @@ from programmer_gui.core.educator import (
 )
 from programmer_gui.core.response import MarkerKind, ResponseMarker
 from programmer_gui.views.inspector import InspectorView
+from programmer_gui.views.sound_panel import SoundPanel
 from programmer_gui.views.widgets import (
     BASE_POINT_SIZE,
     FIGURE_POINT_SIZE,
@@ -726,6 +727,9 @@ class EducatorWindow(QWidget):
         grid.addWidget(QLabel("Alarm tone (patient hears):", box), 3, 0)
         grid.addWidget(self.tone_badge, 3, 1, 1, 2)
         grid.addWidget(self.tone_strip, 3, 3, 1, 3)
+        # ... and heard: the mute, the sound device, the next repeat, the skipped repeats.
+        self.sound_panel = SoundPanel(box)
+        grid.addWidget(self.sound_panel, 4, 1, 1, 5)
         grid.setColumnStretch(5, 1)
         return box
 

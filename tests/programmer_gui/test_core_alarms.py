@@ -13,10 +13,10 @@ from programmer_gui.core.alarms import (
     class_text,
     plan_alarm_volume,
     segment_at,
-    synthesize_pcm16,
 )
 from protocol.enums import AlarmClass, AlarmCode, ErrorCode
 from protocol.errors import NakError
+from protocol.tones import synthesize_pcm16
 from tests.programmer_gui.pump_support import connected
 
 

@@ -47,9 +47,18 @@ def test_every_screen_is_rendered(qtbot: QtBot, tmp_path: Path) -> None:
     paths = render_all(tmp_path)
     assert os.environ.get("TZ") == zone  # the process's time zone is given back
     names = [p.name for p in paths]
-    programmer, educator = names[: len(EXPECTED)], names[len(EXPECTED) :]
+    programmer, rest = names[: len(EXPECTED)], names[len(EXPECTED) :]
     assert programmer == EXPECTED
-    assert educator and all(name.startswith("3") and "-educator-" in name for name in educator)
+    educator = [name for name in rest if "-educator-" in name]
+    patient = [name for name in rest if "-patient-" in name]
+    assert educator and all(name.startswith("3") for name in educator)
+    assert patient == [
+        "41-patient-dose-granted.png",
+        "42-patient-dose-refused-lockout.png",
+        "43-patient-after-mri-not-delivering.png",
+        "44-patient-after-mri-check.png",
+    ]
+    assert len(educator) + len(patient) == len(rest)
     assert sorted(names) == names  # numbered in the order rendered
     for path in paths:
         image = QImage(str(path))
