@@ -34,9 +34,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emulator.capture import CapturingEndpoint, ChunkSink
 from emulator.clock import PumpClock
 from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
@@ -58,6 +57,9 @@ from protocol.enums import AlarmCode, Mode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.schedule import daily_dose_ng
 from protocol.timebase import weekday
+
+if TYPE_CHECKING:
+    from emulator.capture import ChunkSink
 
 DEFAULT_CATHETER_LENGTH_CM = 50
 """The true catheter's length when neither the caller nor the pump's implant record
@@ -141,6 +143,11 @@ def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
     }
 
 
+SWEEP_SLICE = 16
+"""Pumps the 1 Hz sweep advances per loop iteration at most: a fleet of 2000 is swept in
+125 slices a second, so no request waits behind the whole fleet's sweep."""
+
+
 RESPONSE_CHANGES_KEPT = 16
 """How many dose changes the world remembers with their response milestones."""
 
@@ -214,7 +221,10 @@ class EmulatedPump:
         self._seed = seed
         self._mri_rng = random.Random(f"vpump/mri/{seed}")
         """Draws the MRI exposures' seeded delays and traps (reseeded by :meth:`reset`)."""
-        self._mri_end: ScheduledMriEnd | None = None
+        self._mri_end_value: ScheduledMriEnd | None = None
+        self.on_world_events_changed: Callable[[EmulatedPump], None] | None = None
+        """Called when this pump's next world event may have changed (the emulator keeps
+        the pumps with a scheduled event apart, so its loop never scans the whole fleet)."""
         self._saver: Saver | None = None
         self._saved_image = b""
         self._sinks: list[ChunkSink] = []
@@ -255,6 +265,10 @@ class EmulatedPump:
         world = self._world
         # A prescription committed since the last call took effect at the pump's time now.
         self._follow_prescription(pump, world)
+        if t <= pump.t:
+            # Most requests at real speed: the pump's second has not moved on.
+            self._fire_world_events(pump)
+            return
         step = world_step_s(t - pump.t)
         self._fire_world_events(pump)
         while pump.t < t:
@@ -331,6 +345,22 @@ class EmulatedPump:
                 recovery_logged_at_second_interrogation=end.recovery_logged_at_second_interrogation,
             )
 
+    @property
+    def _mri_end(self) -> ScheduledMriEnd | None:
+        return self._mri_end_value
+
+    @_mri_end.setter
+    def _mri_end(self, end: ScheduledMriEnd | None) -> None:
+        self._mri_end_value = end
+        self.world_events_changed()
+
+    def world_events_changed(self) -> None:
+        """Tell the emulator that :attr:`next_world_event_t` may have changed. Every source
+        of world events (the MRI exposure's end; others to come) calls it when it schedules
+        or drops an event; the emulator then watches this pump until the property says None."""
+        if self.on_world_events_changed is not None:
+            self.on_world_events_changed(self)
+
     def schedule_mri_end(self, end: ScheduledMriEnd) -> None:
         """Restore an exposure's scheduled end (a resumed pump still in the field); an end
         for a pump not in a field is dropped."""
@@ -340,7 +370,9 @@ class EmulatedPump:
 
     @property
     def next_world_event_t(self) -> int | None:
-        """Model second of the next scheduled world event (an MRI exposure's end), if any."""
+        """Model second of the next scheduled world event (an MRI exposure's end), if any.
+        A new kind of world event adds its time here (the earliest wins), fires in
+        :meth:`_fire_world_events`, and calls :meth:`world_events_changed` when scheduled."""
         return None if self._mri_end is None else self._mri_end.at_t
 
     # -- MRI exposures (world events; every time is pump time) -------------------------------
@@ -537,6 +569,8 @@ class EmulatedPump:
         def make() -> Endpoint:
             endpoint: Endpoint = self.virtual.endpoint()
             if self._sinks:
+                from emulator.capture import CapturingEndpoint  # noqa: PLC0415 - when capturing
+
                 label = f"pump{self.index}{kind}#{next(self._link_numbers)}"
                 for sink in self._sinks:
                     endpoint = CapturingEndpoint(endpoint, sink, label)
@@ -707,7 +741,17 @@ class Emulator:
             rfc2217=[None] * len(setups),
         )
         self._registrations: list[inproc.Registration] = []
-        self._next_sweep_at = float("-inf")
+        # The 1 Hz sweep, spread over the loop's iterations: pumps owed a sweep (credit
+        # grows by len(pumps) per TICK_INTERVAL_S), and the next pump to sweep.
+        self._sweep_credit = float(len(self.pumps))
+        self._sweep_last: float | None = None
+        self._sweep_cursor = 0
+        # Pumps that may have a scheduled world event (kept apart: no scan of the fleet).
+        self._timed_pumps: dict[EmulatedPump, None] = {}
+        for p in self.pumps:
+            p.on_world_events_changed = self._world_events_changed
+            if p.next_world_event_t is not None:
+                self._timed_pumps[p] = None
         self._lock = threading.Lock()
         self.resumed: list[bool] = []
         """Which pumps were resumed from a state file (set by whoever resumed them)."""
@@ -837,36 +881,58 @@ class Emulator:
         finally:
             self.close()
 
+    def _world_events_changed(self, pump: EmulatedPump) -> None:
+        self._timed_pumps[pump] = None
+        self.server.wake()
+
     def _tick(self) -> float | None:
-        # The server calls this on every loop iteration, i.e. after every request; requests
-        # advance their own pump, so the sweep over all pumps (fresh alarms, the periodic
-        # save) runs once per TICK_INTERVAL_S, not once per request.
+        """The server's hook, called on every loop iteration (after every request): apply
+        the world events that came due, sweep the pumps owed a sweep, and return when the
+        loop must wake next. Its cost does not grow with the fleet: requests advance their
+        own pump; the sweep that keeps idle pumps current (fresh alarms, the periodic save)
+        visits every pump once per TICK_INTERVAL_S, but at most :data:`SWEEP_SLICE` pumps
+        per iteration, spread over the interval; world events are looked for only on the
+        pumps that have one scheduled; answers a link fault holds back wake the loop
+        through their transport (``Transport.poll_needed``), not through here."""
         now = self.wall()
-        if now >= self._next_sweep_at:
-            self._next_sweep_at = now + TICK_INTERVAL_S
-            for p in self.pumps:
-                p.virtual.advance()
-                p.maybe_save()
-        else:
+        deadlines: list[float] = []
+        if self._timed_pumps:
             # A world event that came due (an MRI exposure's end) is applied now, not at the
             # next sweep: exact either way, but the state read meanwhile is already right.
             pump_now = self.clock.now()
-            for p in self.pumps:
+            for p in list(self._timed_pumps):
                 event_t = p.next_world_event_t
-                if event_t is not None and event_t <= pump_now:
+                if event_t is None:
+                    self._timed_pumps.pop(p, None)
+                    continue
+                if event_t <= pump_now:
                     p.virtual.advance()
                     p.save_if_changed()
-        deadlines = [self._next_sweep_at]
-        for p in self.pumps:
-            release = p.faults.next_release_at()
-            if release is not None:
-                deadlines.append(release)
-            event_t = p.next_world_event_t
-            if event_t is not None:
-                at = self.clock.next_wall_deadline(event_t)
-                if at is not None:
-                    deadlines.append(at)
+                    event_t = p.next_world_event_t
+                if event_t is not None:
+                    at = self.clock.next_wall_deadline(event_t)
+                    if at is not None:
+                        deadlines.append(at)
+        deadlines.append(self._sweep(now))
         return min(deadlines)
+
+    def _sweep(self, now: float) -> float:
+        """Advance and save the pumps owed a sweep; returns when the next slice is owed."""
+        pumps = self.pumps
+        count = len(pumps)
+        if self._sweep_last is not None:
+            owed = (now - self._sweep_last) * count / TICK_INTERVAL_S
+            self._sweep_credit = min(float(count), self._sweep_credit + max(0.0, owed))
+        self._sweep_last = now
+        batch = min(count, SWEEP_SLICE)
+        if self._sweep_credit >= batch:
+            for _ in range(batch):
+                p = pumps[self._sweep_cursor]
+                self._sweep_cursor = (self._sweep_cursor + 1) % count
+                p.virtual.advance()
+                p.maybe_save()
+            self._sweep_credit -= batch
+        return now + max(0.0, batch - self._sweep_credit) * TICK_INTERVAL_S / count
 
     # -- the controls ---------------------------------------------------------------------
 
@@ -1025,18 +1091,27 @@ class Emulator:
             return self._pump(index).pump.status().active_alarms
 
 
-def fleet_setups(base: PumpSetup, count: int) -> list[PumpSetup]:
-    """``count`` copies of a setup with serials ``<serial>-000``, ``-001`` ... (one pump keeps
-    its serial)."""
+def fleet_setups(
+    base: PumpSetup, count: int, *, first: int = 0, fleet: bool | None = None
+) -> list[PumpSetup]:
+    """``count`` copies of a setup with serials ``<serial>-000``, ``-001`` ... from ``first``
+    (one pump keeps its serial unless ``fleet`` says it is part of one: a slice of a fleet
+    served by several processes)."""
     if count < 1:
         raise ControlError(f"--count must be at least 1, got {count}")
-    if count == 1:
+    if first < 0:
+        raise ControlError(f"the first pump's index must be at least 0, got {first}")
+    if not (count > 1 if fleet is None else fleet):
         return [base]
-    return [base.with_identity(serial=f"{base.serial[:11]}-{i:03d}") for i in range(count)]
+    return [
+        base.with_identity(serial=f"{base.serial[:11]}-{i:03d}")
+        for i in range(first, first + count)
+    ]
 
 
 def numbered_port(base: str | Path, index: int, count: int) -> str:
-    """The pty path of pump ``index``: ``/tmp/ttyPUMP0`` -> ``/tmp/ttyPUMP3`` for a fleet."""
+    """The pty path of pump ``index``: ``/tmp/ttyPUMP0`` -> ``/tmp/ttyPUMP3`` for a fleet
+    (``count`` > 1; ``index`` counts over the whole fleet)."""
     text = str(base)
     if count == 1:
         return text

@@ -177,6 +177,17 @@ class LinkImpairment:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+def _is_clear(settings: LinkImpairment) -> bool:
+    """No fault set: every chunk passes at once, unchanged."""
+    return (
+        settings.drop == 0
+        and settings.corrupt == 0
+        and settings.delay_ms == 0
+        and settings.baud is None
+        and not settings.disconnected
+    )
+
+
 def wire_time_s(n_bytes: int, baud: int | None) -> float:
     """Seconds ``n_bytes`` take to cross an 8N1 line at ``baud`` (0 when unpaced)."""
     if baud is None:
@@ -324,6 +335,7 @@ class ImpairedEndpoint:
         self._lines = {d: _Line(d) for d in Direction}
         self._faults: deque[Fault] = deque(maxlen=FAULT_HISTORY)
         self._closed = False
+        self._clear = _is_clear(settings)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -367,6 +379,7 @@ class ImpairedEndpoint:
         if settings.disconnected and not self._settings.disconnected:
             self._cut_locked()
         self._settings = settings
+        self._clear = _is_clear(settings)
 
     def _cut_locked(self) -> None:
         """Lose everything in flight, both ways (counted as blocked)."""
@@ -383,9 +396,46 @@ class ImpairedEndpoint:
         with self._lock:
             self._require_open()
             now = self._clock()
+            if self._clear and data:
+                to_pump = self._lines[Direction.TO_PUMP]
+                to_programmer = self._lines[Direction.TO_PROGRAMMER]
+                if (
+                    not to_pump.in_flight
+                    and not to_programmer.in_flight
+                    and to_pump.free_at <= now
+                    and to_programmer.free_at <= now
+                ):
+                    return self._pass_locked(to_pump, to_programmer, bytes(data), now)
             if data:
                 self._send_locked(self._lines[Direction.TO_PUMP], bytes(data), now)
             return self._due_locked(now)
+
+    def _pass_locked(self, to_pump: _Line, to_programmer: _Line, data: bytes, now: float) -> bytes:
+        """The path of a clear link (no fault set, nothing in flight, neither line busy):
+        exactly what :meth:`_send_locked` and :meth:`_due_locked` would do then (the same
+        draws, counters and line times, the chunk delivered at once, the answer due at once),
+        without queueing either chunk."""
+        self._pass_line_locked(to_pump, data, now)
+        answer = self._inner.receive(data)
+        if not answer:
+            return b""
+        answer = bytes(answer)
+        self._pass_line_locked(to_programmer, answer, now)
+        return answer
+
+    def _pass_line_locked(self, line: _Line, data: bytes, now: float) -> None:
+        rng = self._rngs[line.direction]
+        rng.random()  # drop, corruption, flip seed: drawn for every chunk (see _send_locked)
+        rng.random()
+        rng.getrandbits(32)
+        size = len(data)
+        tally = line.tally
+        tally["chunks_sent"] += 1
+        tally["bytes_sent"] += size
+        tally["chunks_delivered"] += 1
+        tally["bytes_delivered"] += size
+        line.free_at = now
+        line.last_release = max(now, line.last_release)
 
     def close(self) -> None:
         """Close the inner endpoint; what is in flight is lost (counted as blocked). Idempotent."""
