@@ -324,6 +324,17 @@ def capacity_metrics() -> list[Metric]:
             floor_unit="KiB",
             target="a thousand pumps in well under 100 MiB",
         ),
+        Metric(
+            name="memory per pump beyond the bare model",
+            value=(emulated_b - bare_b) / 1024,
+            unit="KiB",
+            floor_name="the target",
+            floor_value=8.0,
+            floor_unit="KiB",
+            target="<= 1x: world, link faults, telemetry head and one open link",
+            detail=f"{emulated_b / 1024:.1f} KiB per emulated pump, {bare_b / 1024:.1f} KiB "
+            "per bare model (tracemalloc)",
+        ),
     ]
 
 

@@ -219,8 +219,9 @@ class EmulatedPump:
         self.virtual.on_advance = self._advance_world
         self._world = self._new_world(built)
         self._seed = seed
-        self._mri_rng = random.Random(f"vpump/mri/{seed}")
-        """Draws the MRI exposures' seeded delays and traps (reseeded by :meth:`reset`)."""
+        self._mri_rng_made: random.Random | None = None
+        """Draws the MRI exposures' seeded delays and traps (made on the first exposure, and
+        made afresh after :meth:`reset`)."""
         self._mri_end_value: ScheduledMriEnd | None = None
         self.on_world_events_changed: Callable[[EmulatedPump], None] | None = None
         """Called when this pump's next world event may have changed (the emulator keeps
@@ -344,6 +345,12 @@ class EmulatedPump:
                 telemetry_trap=end.telemetry_trap,
                 recovery_logged_at_second_interrogation=end.recovery_logged_at_second_interrogation,
             )
+
+    @property
+    def _mri_rng(self) -> random.Random:
+        if self._mri_rng_made is None:
+            self._mri_rng_made = random.Random(f"vpump/mri/{self._seed}")
+        return self._mri_rng_made
 
     @property
     def _mri_end(self) -> ScheduledMriEnd | None:
@@ -591,7 +598,7 @@ class EmulatedPump:
             self.virtual.telemetry.pump = fresh
             self._world = self._new_world(fresh)
             self._mri_end = None
-            self._mri_rng = random.Random(f"vpump/mri/{self._seed}")
+            self._mri_rng_made = None
 
     def state(self) -> dict[str, Any]:
         """The full true state, including what the pump does not tell the programmer."""

@@ -36,7 +36,6 @@ the patient hour by hour (pump clock) so that can be checked.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -215,7 +214,9 @@ class FluidPath:
         if type(primed) is not bool:
             raise FluidPathValueError(f"primed must be a bool, got {primed!r}")
         # Tip at the left, inlet at the right; each entry is (volume_nl, concentration).
-        self._queue: deque[tuple[int, int]] = deque()
+        # A list: one segment per drug in the path (a handful), and an empty deque holds a
+        # 760-byte block per pump.
+        self._queue: list[tuple[int, int]] = []
         self._filled_nl = 0
         if primed and dead_volume_nl > 0:
             self._queue.append((dead_volume_nl, initial_concentration_ug_per_ml))
@@ -264,7 +265,7 @@ class FluidPath:
             head_nl, head_conc = queue[0]
             take_nl = min(head_nl, excess_nl)
             if take_nl == head_nl:
-                queue.popleft()
+                queue.pop(0)
             else:
                 queue[0] = (head_nl - take_nl, head_conc)
             out.append(Segment(volume_nl=take_nl, concentration_ug_per_ml=head_conc))

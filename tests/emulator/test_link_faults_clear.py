@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from emulator.link_faults import ImpairedEndpoint, LinkImpairment
+from emulator.link_faults import ImpairedEndpoint, LinkFaults, LinkImpairment
 
 
 class _Clock:
@@ -60,7 +60,7 @@ def _state(endpoint: ImpairedEndpoint) -> object:
         endpoint.counters(),
         endpoint.faults(),
         [(line.free_at, line.last_release, list(line.in_flight)) for line in lines.values()],
-        [rng.getstate() for rng in endpoint._rngs.values()],
+        [line.stream().getstate() for line in lines.values()],
     )
 
 
@@ -103,3 +103,37 @@ def test_an_inner_error_consumes_the_chunk_on_the_clear_path_too() -> None:
     counters = endpoint.counters().to_pump
     assert counters.chunks_sent == counters.chunks_delivered == 1
     assert endpoint.next_release_at() is None
+
+
+@pytest.mark.parametrize("clear_chunks", [0, 1, 57])
+def test_a_stream_made_late_lands_its_faults_where_an_early_one_would(clear_chunks: int) -> None:
+    """The fault streams are made on first need, then advanced past the clear chunks' draws:
+    the faults after a long clear spell fall on the same chunks, with the same bits."""
+    fast, slow, _clock, _, _ = _pair(99)
+    _queued_only(slow)
+    for line in slow._lines.values():
+        line.stream()  # the reference makes its streams at once
+    assert all(line.rng is None for line in fast._lines.values())
+    for i in range(clear_chunks):
+        chunk = bytes([i % 256]) * 9
+        assert fast.receive(chunk) == slow.receive(chunk)
+    assert all(line.rng is None for line in fast._lines.values())  # never needed
+    for endpoint in (fast, slow):
+        endpoint.set_settings(LinkImpairment(drop=0.3, corrupt=0.3))
+    for i in range(100):
+        chunk = bytes([i % 256]) * 11
+        assert fast.receive(chunk) == slow.receive(chunk)
+    assert fast.faults() == slow.faults() and len(fast.faults()) > 10
+    assert _state(fast) == _state(slow)
+
+
+def test_link_seeds_drawn_afresh_are_the_sequence_of_the_seed() -> None:
+
+    faults = LinkFaults(seed=5)
+    made = [faults.impair(_Answer()) for _ in range(3)]
+    seeds = random.Random(5)
+    for endpoint in made:
+        expected = random.Random(seeds.getrandbits(64))
+        assert [line.rng_seed for line in endpoint._lines.values()] == [
+            expected.getrandbits(64) for _ in endpoint._lines
+        ]
