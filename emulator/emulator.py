@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import itertools
+import math
 import os
 import random
 import sys
@@ -143,6 +144,9 @@ def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
     }
 
 
+SWEEP_FRESH_S = TICK_INTERVAL_S / 2
+"""A pump advanced this recently (wall seconds) is passed over by the sweep."""
+
 SWEEP_SLICE = 16
 """Pumps the 1 Hz sweep advances per loop iteration at most: a fleet of 2000 is swept in
 125 slices a second, so no request waits behind the whole fleet's sweep."""
@@ -223,6 +227,9 @@ class EmulatedPump:
         """Draws the MRI exposures' seeded delays and traps (made on the first exposure, and
         made afresh after :meth:`reset`)."""
         self._mri_end_value: ScheduledMriEnd | None = None
+        self.advanced_at = -math.inf
+        """Wall time the pump was last brought up to the clock (by a request or the sweep):
+        the sweep passes over a pump a request has just advanced."""
         self.on_world_events_changed: Callable[[EmulatedPump], None] | None = None
         """Called when this pump's next world event may have changed (the emulator keeps
         the pumps with a scheduled event apart, so its loop never scans the whole fleet)."""
@@ -264,6 +271,7 @@ class EmulatedPump:
         """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
         the patient (called by the VirtualPump under its lock)."""
         world = self._world
+        self.advanced_at = self.virtual.wall()
         # A prescription committed since the last call took effect at the pump's time now.
         self._follow_prescription(pump, world)
         if t <= pump.t:
@@ -936,7 +944,11 @@ class Emulator:
             for _ in range(batch):
                 p = pumps[self._sweep_cursor]
                 self._sweep_cursor = (self._sweep_cursor + 1) % count
-                p.virtual.advance()
+                # A pump a request advanced within the last half interval is current: a
+                # polled fleet is not advanced twice a second (each pump is still brought
+                # up to the clock at least every 1.5 TICK_INTERVAL_S).
+                if now - p.advanced_at >= SWEEP_FRESH_S:
+                    p.virtual.advance()
                 p.maybe_save()
             self._sweep_credit -= batch
         return now + max(0.0, batch - self._sweep_credit) * TICK_INTERVAL_S / count

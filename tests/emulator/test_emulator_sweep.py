@@ -113,3 +113,29 @@ def test_only_pumps_with_a_world_event_are_watched_for_one(fleet: Fleet) -> None
     assert emu._timed_pumps == {}  # dropped once its event was applied
     mri = emu.pumps[7].pump.mri
     assert mri is None or not mri.in_field  # the exposure ended on its second
+
+
+def test_the_sweep_passes_over_a_pump_a_request_has_just_advanced(fleet: Fleet) -> None:
+    emu, wall, swept = fleet(2)
+    emu._tick()  # everyone swept (and advanced) once
+    advances = [0, 0]
+    for p in emu.pumps:
+        original = p.virtual.advance
+
+        def counted(i: int = p.index, original: object = original) -> int:
+            advances[i] += 1
+            assert callable(original)
+            result = original()
+            assert isinstance(result, int)
+            return result
+
+        p.virtual.advance = counted  # type: ignore[method-assign]
+    wall.now += 0.8
+    emu.pumps[0].virtual.endpoint().close()  # a link to pump 0: it is brought up to now
+    assert advances == [1, 0]
+    wall.now += 0.2
+    emu._tick()
+    assert swept == [2, 2]  # both visited (the periodic save)
+    # Pump 0 was advanced 0.2 s ago by its link: not again; pump 1 was idle: advanced.
+    assert advances == [1, 1]
+    assert emu.pumps[0].advanced_at == pytest.approx(wall.now - 0.2)
