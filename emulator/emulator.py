@@ -47,11 +47,8 @@ from emulator.patient import PatientModel, PatientParams
 from emulator.persistence import Saver, StateFile, StateFileError, StoredState
 from emulator.presets import PRESETS, PumpSetup
 from emulator.server import Server
-from emulator.transports import inproc
 from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
-from emulator.transports.rfc2217 import Rfc2217Transport
-from emulator.transports.tcp import TcpTransport
 from firmware_model.errors import FirmwareError, StorageError
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Mode, Role
@@ -61,6 +58,12 @@ from protocol.timebase import weekday
 
 if TYPE_CHECKING:
     from emulator.capture import ChunkSink
+    from emulator.transports import inproc
+    from emulator.transports.rfc2217 import Rfc2217Transport
+    from emulator.transports.tcp import TcpTransport
+
+# The transports other than the pty (and the captures) are imported when first used, so a
+# ``serve`` that does not use them starts without them (pyserial's RFC 2217 among them).
 
 DEFAULT_CATHETER_LENGTH_CM = 50
 """The true catheter's length when neither the caller nor the pump's implant record
@@ -812,6 +815,8 @@ class Emulator:
         """Serve pump ``index`` over TCP; a non-loopback ``host`` needs ``allow_remote`` and
         keys other than the demo key (:func:`check_exposure`)."""
         check_exposure(host, allow_remote=allow_remote, keys=self._master_keys)
+        from emulator.transports.tcp import TcpTransport  # noqa: PLC0415 - when used
+
         transport = TcpTransport(self.pumps[index].endpoint_factory("tcp"), host=host, port=port)
         self._add(transport)
         self._served.tcp[index] = transport.url
@@ -823,6 +828,8 @@ class Emulator:
         """Serve pump ``index`` to ``rfc2217://`` clients (line settings pace the answers);
         the exposure rule of :meth:`serve_tcp` applies."""
         check_exposure(host, allow_remote=allow_remote, keys=self._master_keys)
+        from emulator.transports.rfc2217 import Rfc2217Transport  # noqa: PLC0415 - when used
+
         transport = Rfc2217Transport(
             self.pumps[index].endpoint_factory("rfc2217"), host=host, port=port
         )
@@ -840,6 +847,8 @@ class Emulator:
     def register_inproc(self, index: int = 0, name: str | None = None) -> str:
         """Make pump ``index`` reachable at ``pumpsim://NAME``; returns the URL."""
         chosen = name or f"vpump-{os.getpid()}-{next(_inproc_names)}"
+        from emulator.transports import inproc  # noqa: PLC0415 - when used
+
         registration = inproc.register(chosen, self.pumps[index].endpoint_factory())
         self._registrations.append(registration)
         self._served.inproc[index] = registration.url

@@ -145,8 +145,9 @@ def test_serve_imports_nothing_it_does_not_use() -> None:
     code = (
         "import sys; from emulator import cli; cli.build_parser('serve'); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('jsonschema', 'yaml', 'referencing', 'attr') or m in "
-        "('emulator.scenarios', 'emulator.decode', 'emulator.control', 'emulator.capture')))"
+        "('jsonschema', 'yaml', 'referencing', 'attr', 'serial') or m in "
+        "('emulator.scenarios', 'emulator.decode', 'emulator.control', 'emulator.capture', "
+        "'emulator.transports.rfc2217', 'emulator.transports.inproc')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
