@@ -106,10 +106,16 @@ def serve_processes(args: argparse.Namespace, argv: Sequence[str]) -> int:
         words = words[1:]
     children: list[subprocess.Popen[str]] = []
     stopping = threading.Event()
+    relays: list[threading.Thread] = []
+
+    signalled: set[int] = set()
 
     def stop_all() -> None:
+        # Once per child: a second SIGTERM reaching a child while its interpreter shuts
+        # down (its handler already gone) would kill it mid-way.
         for child in children:
-            if child.poll() is None:
+            if child.pid not in signalled and child.poll() is None:
+                signalled.add(child.pid)
                 child.send_signal(signal.SIGTERM)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -143,7 +149,7 @@ def serve_processes(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 raise EmulatorError(f"process {k} (pid {child.pid}) exited before it was ready")
             ready = json.loads(line)
             pumps.extend(ready["pumps"])
-        relays = [
+        relays += [
             threading.Thread(target=_relay, args=(child.stdout, k), daemon=True)
             for k, child in enumerate(children)
         ]
@@ -175,5 +181,7 @@ def serve_processes(args: argparse.Namespace, argv: Sequence[str]) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        for relay in relays:
+            relay.join(timeout=5)  # the children's last lines come before ours
     _emit({"event": "stopped", "exit_codes": [child.returncode for child in children]})
     return status
