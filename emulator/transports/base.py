@@ -10,7 +10,10 @@ descriptors to watch (:meth:`Transport.watches`), what to do when one is
 ready (:meth:`Transport.handle`) and :meth:`Transport.close`. All three run on
 the loop's thread. A transport that sets :attr:`Transport.reports_watch_changes`
 calls :meth:`Transport.watches_changed` whenever its answer to ``watches()``
-may have changed, and is asked only then: an idle link costs the loop nothing.
+may have changed, and is asked only then; one that sets
+:attr:`Transport.reports_poll_needs` asks for its polls (:meth:`Transport.poll_needed`,
+e.g. when an impaired link holds an answer back) and is polled only then: an idle link
+costs the loop nothing.
 Errors raised by an endpoint are caught by the transport, per link, and handed
 to the :data:`FailureSink` the server bound; they never stop the transport.
 """
@@ -281,7 +284,9 @@ class Transport(ABC):
 
     def poll(self) -> None:  # noqa: B027 - deliberately a no-op default
         """Send what the endpoints have made due since the last loop iteration (answers of
-        a timed endpoint); called by the server before it asks for :meth:`watches`."""
+        a timed endpoint); called by the server before it asks for :meth:`watches`: on
+        every iteration, or, when :attr:`reports_poll_needs` is set, only at the times the
+        transport asked for with :meth:`poll_needed`."""
 
     @abstractmethod
     def close(self) -> None:
