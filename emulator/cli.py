@@ -27,7 +27,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -576,7 +575,12 @@ def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
             emulator.add_transport(transport)
             ready["control"] = transport.address
         if fleet:
-            key_dir = args.key_dir or Path(tempfile.mkdtemp(prefix="vpump-keys-"))
+            if args.key_dir is None:
+                import tempfile  # noqa: PLC0415 - only for a fleet without --key-dir
+
+                key_dir = Path(tempfile.mkdtemp(prefix="vpump-keys-"))
+            else:
+                key_dir = args.key_dir
             key_dir.mkdir(parents=True, exist_ok=True)
             for p in emulator.pumps:
                 _write_private(key_dir / f"{p.setup.serial}.key", format_keys(p.keys))
