@@ -476,7 +476,10 @@ class HourlyLedger:
 
     def __init__(self, *, max_hours: int = 24 * 90) -> None:
         _check_int("max_hours", max_hours, minimum=1)
-        self._hours: dict[int, Fraction] = {}
+        # Exact picograms per hour: an int while every piece fell inside its hour (the
+        # usual case: the emulator's steps never straddle an hour), a Fraction once a
+        # piece was split in proportion to time.
+        self._hours: dict[int, int | Fraction] = {}
         self._max_hours = max_hours
         self._reached = 0
         """Pump clock up to which pieces have been entered."""
@@ -484,27 +487,33 @@ class HourlyLedger:
     def add(self, start_clock_s: int, pieces: Iterable[TipPiece]) -> None:
         """Enter ``pieces`` (consecutive, from ``start_clock_s``)."""
         _check_int("start_clock_s", start_clock_s, minimum=0)
-        at = Fraction(start_clock_s)
+        at: int | Fraction = start_clock_s
+        hours = self._hours
         for piece in pieces:
-            end = at + piece.duration_s
-            drug = piece.drug_ug
-            if drug and piece.duration_s:
-                t = at
-                while t < end:
-                    hour = (t.numerator // t.denominator) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
-                    upto = min(end, Fraction(hour + SECONDS_PER_HOUR))
-                    share = drug * (upto - t) / piece.duration_s
-                    self._hours[hour] = self._hours.get(hour, Fraction(0)) + share
-                    t = upto
+            duration = piece.duration_s
+            end = at + duration
+            drug_pg = piece.drug_pg
+            if drug_pg and duration:
+                hour = int(at) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+                if end <= hour + SECONDS_PER_HOUR:
+                    hours[hour] = hours.get(hour, 0) + drug_pg  # all of it in one hour
+                else:
+                    t = at
+                    while t < end:
+                        hour = int(t) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+                        upto = min(end, Fraction(hour + SECONDS_PER_HOUR))
+                        share = Fraction(drug_pg) * (upto - t) / duration
+                        hours[hour] = hours.get(hour, 0) + share
+                        t = upto
             at = end
         self._reached = max(self._reached, int(at))
-        if len(self._hours) > self._max_hours:
-            for hour in sorted(self._hours)[: len(self._hours) - self._max_hours]:
-                del self._hours[hour]
+        if len(hours) > self._max_hours:
+            for hour in sorted(hours)[: len(hours) - self._max_hours]:
+                del hours[hour]
 
     def hour_ug(self, hour_start_clock_s: int) -> Fraction:
         """Drug that reached the patient in the hour starting at ``hour_start_clock_s``."""
-        return self._hours.get(hour_start_clock_s, Fraction(0))
+        return Fraction(self._hours.get(hour_start_clock_s, 0)) / PG_PER_UG
 
     def hours(self, first_clock_s: int, last_clock_s: int) -> list[tuple[int, Fraction]]:
         """(hour start, mcg) of every whole hour from the one holding ``first_clock_s`` to
