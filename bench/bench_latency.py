@@ -1,12 +1,14 @@
 """How many pumps one emulator process serves before polling latency suffers.
 
-The fleet is ramped (10, 50, 100, 200, 400, 600, 800, 1000 pumps): for each size one
-``pump-emulator serve --count N`` process serves every pump on its own pty,
-and this process polls each pump once a second (STATUS in a clinician
-session, a ``PumpClient`` per pump on its own thread, the polls spread evenly
-over the second, as a ward of programmers or a monitoring system would).
-Each step reports the p99 latency beside the 20 ms limit; the ramp stops at
-the first size past it, and the knee is the largest size that stayed under.
+The fleet is ramped (100, 500, 1000, 1500, 2000, 2500, 3000 pumps, as far as the system's
+free ptys allow): for each size one ``pump-emulator serve --count N`` process serves every
+pump on its own pty, and this process polls each pump once a second (STATUS in a
+clinician session, the polls spread evenly over the second, as a ward of programmers or a
+monitoring system would) from ONE thread (:mod:`bench.fleetpoll`: a thread per pump
+measured its own scheduling more than the emulator). Each step reports the p99 latency
+beside the 20 ms limit, with the server's CPU; the ramp stops at the first size past it,
+and the knee is the largest size that stayed under. Then 4000 pumps over TCP from
+``serve --processes P``, P the cores.
 
 Also here, since they too size a fleet: simulated years per wall second for
 one pump under a full scenario (polling, reprogramming, refills, boluses)
@@ -18,13 +20,16 @@ bare model's.
 from __future__ import annotations
 
 import gc
+import math
+import os
 import statistics
 import tempfile
-import threading
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
+from bench.fleetpoll import fleet_addresses, p99, poll_fleet, process_cpu_s
 from bench.metric import Metric
 from bench.ptyfloor import ServerProcess, pinned
 from emulator.clock import PumpClock
@@ -36,84 +41,105 @@ from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 
-FLEET_SIZES = (10, 50, 100, 200, 400, 600, 800, 1000)
+FLEET_SIZES = (100, 500, 1000, 1500, 2000, 2500, 3000)
+"""The ramp over ptys, one process; it stops at the first size past the limit, or at the
+system's free ptys (``/proc/sys/kernel/pty/max`` less those in use)."""
+TCP_FLEET = 4000
+"""Pumps served over TCP by ``--processes`` = the cores (the issue's target: p99 < 20 ms)."""
 LIMIT_MS = 20.0
 POLLS = 3  # measured polls per pump per step, after one unmeasured
 POLL_PERIOD_S = 1.0
 DAY_S = 86_400
 
 
-def _poll_fleet(count: int) -> tuple[list[float], float]:
-    """p99 input for one fleet size: every poll's latency (ms), and the server's start time."""
+def _poll_fleet(count: int, *, tcp: bool = False, processes: int = 1) -> FleetRun:
+    """One fleet size: ``pump-emulator serve --count N [--processes P]``, every pump polled
+    once a second by one single-threaded poller (:mod:`bench.fleetpoll`)."""
     with tempfile.TemporaryDirectory(prefix="vpump-latency-") as tmp:
         args = ["-m", "emulator.cli", "serve", "--count", str(count), "--preset", "demo"]
-        args += ["--port", f"{tmp}/ttyPUMP0", "--key-dir", f"{tmp}/keys"]
-        with ServerProcess(args, ready_timeout_s=120.0) as server:
-            pumps = server.ready["pumps"]
-            assert isinstance(pumps, list)
-            latencies: list[list[float]] = [[] for _ in range(count)]
-            errors: list[BaseException] = []
-            connected = threading.Barrier(count + 1)
-            start_at = [0.0]
-
-            def poll(i: int) -> None:
-                try:
-                    pump = pumps[i]
-                    keys = load_keys(Path(tmp) / "keys" / f"{pump['serial']}.key")
-                    with PumpClient(pump["pty"], key=keys[Role.CLINICIAN], timeout_s=5.0) as c:
-                        connected.wait()
-                        for k in range(POLLS + 1):
-                            due = start_at[0] + i * POLL_PERIOD_S / count + k * POLL_PERIOD_S
-                            time.sleep(max(0.0, due - time.perf_counter()))
-                            started = time.perf_counter()
-                            c.status()
-                            if k:
-                                latencies[i].append((time.perf_counter() - started) * 1e3)
-                except BaseException as exc:
-                    errors.append(exc)
-                    connected.abort()
-
-            threads = [threading.Thread(target=poll, args=(i,)) for i in range(count)]
-            for thread in threads:
-                thread.start()
-            try:
-                connected.wait()
-                start_at[0] = time.perf_counter() + 0.05
-            except threading.BrokenBarrierError:
-                pass
-            for thread in threads:
-                thread.join()
-            if errors:
-                raise errors[0]
-            return [x for per_pump in latencies for x in per_pump], server.ready_after_s
+        args += ["--key-dir", f"{tmp}/keys", "--processes", str(processes)]
+        args += ["--no-pty", "--tcp", "127.0.0.1:0"] if tcp else ["--port", f"{tmp}/ttyPUMP0"]
+        with ServerProcess(args, ready_timeout_s=600.0, cpu=None) as server:
+            addresses = fleet_addresses(server.ready, Path(tmp) / "keys", tcp=tcp)
+            pids = server.ready.get("pids", [server.pid])
+            assert isinstance(pids, list)
+            cpu_before = sum(process_cpu_s(int(pid)) for pid in pids)
+            started = time.monotonic()
+            result = poll_fleet(addresses, rounds=POLLS, period_s=POLL_PERIOD_S)
+            wall = time.monotonic() - started
+            cpu = sum(process_cpu_s(int(pid)) for pid in pids) - cpu_before
+    return FleetRun(
+        count=count,
+        latencies_ms=result.latencies_ms,
+        errors=result.errors,
+        late_ms_p99=result.late_ms_p99,
+        server_cpu_percent=100 * cpu / wall,
+        processes=processes,
+    )
 
 
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
+@dataclass(frozen=True)
+class FleetRun:
+    count: int
+    latencies_ms: list[float]
+    errors: int
+    late_ms_p99: float
+    server_cpu_percent: float
+    processes: int
+
+    @property
+    def p99_ms(self) -> float:
+        """p99 of every poll; a poll never answered counts as past the limit."""
+        if not self.latencies_ms:
+            return math.inf
+        worst = [math.inf] * self.errors
+        return p99([*self.latencies_ms, *worst])
+
+    def detail(self) -> str:
+        lat = sorted(self.latencies_ms)
+        return (
+            f"{len(lat)} polls, median {statistics.median(lat):.2f} ms, {self.errors} "
+            f"unanswered; server CPU {self.server_cpu_percent:.0f} % of one core over "
+            f"{self.processes} process(es); the poller's own lateness p99 "
+            f"{self.late_ms_p99:.1f} ms"
+        )
+
+
+def free_ptys() -> int | None:
+    """Ptys the system can still open (None where /proc does not tell)."""
+    try:
+        limit = int(Path("/proc/sys/kernel/pty/max").read_text())
+        used = int(Path("/proc/sys/kernel/pty/nr").read_text())
+    except (OSError, ValueError):
+        return None
+    return limit - used
 
 
 def fleet_metrics() -> list[Metric]:
-    """The ramp, one pair of figures per size, then the knee."""
+    """The ramp over ptys from one process and its knee; then the TCP fleet over all cores."""
     pinned(0)
     metrics: list[Metric] = []
     knee = 0
-    for count in FLEET_SIZES:
-        latencies, _ = _poll_fleet(count)
-        p99 = _p99(latencies)
+    free = free_ptys()
+    # Each pump holds one pty; the poller's end is the same pty's slave (no extra pty).
+    sizes = [n for n in FLEET_SIZES if free is None or n <= free - 16]
+    runs: list[FleetRun] = []
+    for count in sizes:
+        run = _poll_fleet(count)
+        runs.append(run)
         metrics.append(
             Metric(
-                name=f"fleet {count:>4} pumps at 1 Hz: p99",
-                value=p99,
+                name=f"fleet {count:>4} pumps at 1 Hz over pty, one process: p99",
+                value=run.p99_ms,
                 unit="ms",
-                floor_name=f"the limit ({len(latencies)} polls, median "
-                f"{statistics.median(latencies):.2f} ms)",
+                floor_name="the limit",
                 floor_value=LIMIT_MS,
                 floor_unit="ms",
                 target="below 1x",
+                detail=run.detail(),
             )
         )
-        if p99 > LIMIT_MS:
+        if run.p99_ms > LIMIT_MS:
             break
         knee = count
     metrics.append(
@@ -121,13 +147,55 @@ def fleet_metrics() -> list[Metric]:
             name="pumps served from one process, p99 < 20 ms",
             value=knee,
             unit="pumps",
-            floor_name=f"largest size tried ({FLEET_SIZES[-1]})",
-            floor_value=FLEET_SIZES[-1],
+            floor_name="the target",
+            floor_value=2000,
             floor_unit="pumps",
-            target="the knee: the largest fleet whose 1 Hz polls stay under 20 ms at p99",
+            target=">= 1x (2000 pumps)",
+            detail=f"ramp {', '.join(map(str, sizes))}; the system's pty limit "
+            f"{_read('/proc/sys/kernel/pty/max')} ({_read('/proc/sys/kernel/pty/nr')} in use "
+            "before the run) caps a pty fleet for the whole machine",
+        )
+    )
+    biggest = runs[-1] if runs else None
+    if biggest is not None and biggest.server_cpu_percent > 0:
+        # What the CPU it used says one core could serve: a figure that moves less with the
+        # machine's load than the p99 (the server waits for a core, it does not spend more).
+        metrics.append(
+            Metric(
+                name="pumps one core serves at 1 Hz (from the server's CPU)",
+                value=biggest.count / (biggest.server_cpu_percent / 100),
+                unit="pumps",
+                floor_name="the target of pumps per process",
+                floor_value=2000,
+                floor_unit="pumps",
+                target=">= 1x",
+                detail=f"{biggest.count} pumps used {biggest.server_cpu_percent:.0f} % of a "
+                f"core: {10 * biggest.server_cpu_percent / biggest.count * 1000:.0f} us of "
+                "server CPU per pump per second (a STATUS and the pump's advance)",
+            )
+        )
+    processes = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    run = _poll_fleet(TCP_FLEET, tcp=True, processes=processes)
+    metrics.append(
+        Metric(
+            name=f"fleet {TCP_FLEET} pumps at 1 Hz over TCP, {processes} processes: p99",
+            value=run.p99_ms,
+            unit="ms",
+            floor_name="the limit",
+            floor_value=LIMIT_MS,
+            floor_unit="ms",
+            target="below 1x",
+            detail=run.detail(),
         )
     )
     return metrics
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return "?"
 
 
 # -- simulated time under a full scenario ----------------------------------------------------
@@ -275,6 +343,17 @@ def capacity_metrics() -> list[Metric]:
             floor_value=bare_b / 1024,
             floor_unit="KiB",
             target="a thousand pumps in well under 100 MiB",
+        ),
+        Metric(
+            name="memory per pump beyond the bare model",
+            value=(emulated_b - bare_b) / 1024,
+            unit="KiB",
+            floor_name="the target",
+            floor_value=8.0,
+            floor_unit="KiB",
+            target="<= 1x: world, link faults, telemetry head and one open link",
+            detail=f"{emulated_b / 1024:.1f} KiB per emulated pump, {bare_b / 1024:.1f} KiB "
+            "per bare model (tracemalloc)",
         ),
     ]
 

@@ -21,20 +21,20 @@ scenario passed, 1 when one failed, 2 for a bad file. See ``docs/scenarios.md``.
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
 import ipaddress
 import json
 import os
 import re
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from emulator import control, decode, recorder, tones
-from emulator.capture import CaptureWriter, PcapngSink, PcapngWriter
 from emulator.clock import PumpClock
 from emulator.emulator import (
     ControlError,
@@ -46,14 +46,19 @@ from emulator.errors import EmulatorError, EmulatorUsageError
 from emulator.mri import ScheduledMriEnd
 from emulator.persistence import StateFile, catch_up_s
 from emulator.presets import PRESETS
-from emulator.scenarios import console as scenario_console
-from emulator.scenarios.errors import UnitError
-from emulator.scenarios.units import parse_iso_utc
 from emulator.transports.base import LinkFailure
 from emulator.transports.pty import DEFAULT_LINK_PATH
 from firmware_model.errors import FirmwareError
 from firmware_model.pump import Pump
 from protocol.keys import DEMO_KEY_FILE, KeyFileError, format_keys, load_keys
+
+if TYPE_CHECKING:
+    from emulator.capture import CaptureWriter, PcapngSink, PcapngWriter
+
+# Each command imports only what it uses (``serve`` starts in a fraction of the time the
+# scenario runner's schema validator, the decoder and the control channel would add):
+# emulator.control, emulator.decode, emulator.capture and emulator.scenarios are imported
+# where they are needed, and the parser builds the arguments of the command given only.
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -107,13 +112,45 @@ def _speed(text: str) -> float:
     return value
 
 
+MAX_COUNT = 10_000
+"""Pumps one ``serve`` may run (over all its processes). Over ptys the kernel's limit caps
+it first: ``/proc/sys/kernel/pty/max`` (4096 by default) for the whole system."""
+
+
 def _count(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
-        raise argparse.ArgumentTypeError(f"--count {text!r}: a whole number from 1 to 1000")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"--count {text!r}: a whole number from 1 to {MAX_COUNT}")
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
+MAX_PROCESSES = 64
+"""Processes one ``serve --processes`` starts, at most."""
+
+
+def _processes(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PROCESSES:
+        raise argparse.ArgumentTypeError(
+            f"--processes {text!r}: a whole number from 1 to {MAX_PROCESSES}"
+        )
+    return int(text)
+
+
+def _first_index(text: str) -> int:
+    if not text.isdigit() or int(text) >= MAX_COUNT:
+        raise argparse.ArgumentTypeError(
+            f"--first-index {text!r}: a whole number from 0 to {MAX_COUNT - 1}"
+        )
+    return int(text)
+
+
+def is_fleet(args: argparse.Namespace) -> bool:
+    """Whether ``serve`` serves (part of) a fleet: numbered serials and ports, derived keys."""
+    return bool(args.count > 1 or args.first_index is not None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command`` only that command's own arguments are built in full
+    (the others keep their name and help line), so nothing else is imported."""
     parser = argparse.ArgumentParser(
         prog="pump-emulator",
         description="Virtual intrathecal drug pumps that speak the vpump telemetry protocol.",
@@ -152,7 +189,28 @@ def build_parser() -> argparse.ArgumentParser:
         "with the public demo key (give --key with a key of your own)",
     )
     serve.add_argument(
-        "--count", type=_count, default=1, help="pumps served from this process (default 1)"
+        "--count",
+        type=_count,
+        default=1,
+        help=f"pumps to serve, 1 to {MAX_COUNT} (default 1; over ptys the system's pty limit, "
+        "/proc/sys/kernel/pty/max, caps it first)",
+    )
+    serve.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="P",
+        help="serve the --count pumps from P processes (one core each; default 1): this "
+        "process starts them, prints one ready line listing every pump, and stops them on "
+        "SIGINT/SIGTERM; not with --control, --state, --capture or --capture-pcap",
+    )
+    serve.add_argument(
+        "--first-index",
+        type=_first_index,
+        default=None,
+        metavar="N",
+        help="serve pumps N .. N+count-1 of a larger fleet (serials, pty and TCP ports number "
+        "on from N; set by --processes, or to split a fleet over machines by hand)",
     )
     serve.add_argument(
         "--preset",
@@ -258,12 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Decode a --capture file: every frame field by field with units, CRC and "
         "MAC failures flagged, sessions followed (give the key file to check MACs).",
     )
-    decode.add_arguments(decoder)
+    if command in (None, "decode"):
+        from emulator import decode  # noqa: PLC0415 - only for this command
+
+        decode.add_arguments(decoder)
 
     ctl = sub.add_parser(
         "ctl",
         help="send a simulation control to a running emulator",
-        description=control.__doc__,
+        description=_doc("emulator.control") if command in (None, "ctl") else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ctl.add_argument("--control", required=True, metavar="ADDR", help="the emulator's --control")
@@ -272,30 +333,46 @@ def build_parser() -> argparse.ArgumentParser:
     runner = sub.add_parser(
         "run",
         help="run scenario files against in-process pumps (exit 0 passed, 1 failed, 2 bad file)",
-        description=scenario_console.__doc__,
+        description=_doc("emulator.scenarios.console") if command in (None, "run") else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    scenario_console.add_arguments(runner)
+    if command in (None, "run"):
+        from emulator.scenarios import console  # noqa: PLC0415 - only for this command
+
+        console.add_arguments(runner)
 
     recorder_parser = sub.add_parser(
         "record",
         help="turn a captured session into a scenario file that replays it",
-        description=recorder.__doc__,
+        description=_doc("emulator.recorder") if command in (None, "record") else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    recorder.add_arguments(recorder_parser)
+    if command in (None, "record"):
+        from emulator import recorder  # noqa: PLC0415 - only for this command
+
+        recorder.add_arguments(recorder_parser)
 
     tone_files = sub.add_parser(
         "tones",
         help="write each model's alarm tone patterns as WAV files",
-        description=tones.__doc__,
+        description=_doc("emulator.tones") if command in (None, "tones") else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tones.add_arguments(tone_files)
+    if command in (None, "tones"):
+        from emulator import tones  # noqa: PLC0415 - only for this command
+
+        tones.add_arguments(tone_files)
     return parser
 
 
+def _doc(module: str) -> str | None:
+    return importlib.import_module(module).__doc__
+
+
 def _start_time(text: str) -> int:
+    from emulator.scenarios.errors import UnitError  # noqa: PLC0415 - only for --start
+    from emulator.scenarios.units import parse_iso_utc  # noqa: PLC0415
+
     try:
         return parse_iso_utc(text)
     except UnitError as exc:
@@ -333,8 +410,12 @@ def build_emulator(
     """The emulator ``serve`` describes (ports not yet opened)."""
     keys = load_keys(args.key)
     base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
-    setups = fleet_setups(base, args.count)
-    state_files = [StateFile(path) for path in numbered_paths(args.state, args.count)]
+    fleet = is_fleet(args)
+    first = args.first_index or 0
+    setups = fleet_setups(base, args.count, first=first, fleet=fleet)
+    state_files = [
+        StateFile(path) for path in numbered_paths(args.state, args.count, first=first, fleet=fleet)
+    ]
     for state_file in state_files:
         state_file.acquire()  # two emulators never share a state file
     resumed, catheters, mri_ends = _resume(
@@ -367,6 +448,7 @@ def build_emulator(
         seed=args.seed,
         on_failure=on_failure,
         pumps=pumps,
+        derive_pump_keys=fleet,
     )
     if args.catheter_cm is None:
         # A resumed pump keeps its true catheter (saved with it), whatever its record says.
@@ -386,11 +468,16 @@ def build_emulator(
     return emulator
 
 
-def numbered_paths(base: Path | None, count: int) -> list[Path]:
-    """A file per pump: FILE for one pump, FILE.0 .. FILE.N-1 for a fleet."""
+def numbered_paths(
+    base: Path | None, count: int, *, first: int = 0, fleet: bool | None = None
+) -> list[Path]:
+    """A file per pump: FILE for one pump, FILE.0 .. FILE.N-1 for a fleet (numbered from
+    ``first`` for a slice of one)."""
     if base is None:
         return []
-    return [base] if count == 1 else [base.with_name(f"{base.name}.{i}") for i in range(count)]
+    if not (count > 1 if fleet is None else fleet):
+        return [base]
+    return [base.with_name(f"{base.name}.{i}") for i in range(first, first + count)]
 
 
 def _resume(
@@ -450,7 +537,11 @@ def _catch_up_to(pump: Pump, t: int, end: ScheduledMriEnd | None) -> ScheduledMr
     return end
 
 
-def serve(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
+    if args.processes > 1:
+        from emulator.processes import serve_processes  # noqa: PLC0415 - only this command
+
+        return serve_processes(args, argv)
     failures = 0  # counted, not kept: the server keeps the last 1000
 
     def on_failure(failure: LinkFailure) -> None:
@@ -466,6 +557,8 @@ def serve(args: argparse.Namespace) -> int:
         )
 
     emulator = build_emulator(args, on_failure=on_failure)
+    fleet = is_fleet(args)
+    first = args.first_index or 0
     writers: list[CaptureWriter | PcapngSink] = []
     pcapng: PcapngWriter | None = None
     ready: dict[str, object] = {
@@ -481,12 +574,18 @@ def serve(args: argparse.Namespace) -> int:
             if address is not None:
                 check_exposure(option, address[0], allow_remote=args.allow_remote, key=args.key)
         # Capture first: the ports build their endpoint factories when they open.
+        if args.capture is not None or args.capture_pcap is not None:
+            from emulator.capture import (  # noqa: PLC0415 - only with a capture
+                CaptureWriter,
+                PcapngSink,
+                PcapngWriter,
+            )
         if args.capture_pcap is not None:
             pcapng = PcapngWriter(args.capture_pcap, overwrite=args.force)
             ready["capture_pcap"] = str(args.capture_pcap)
         if args.capture is not None or pcapng is not None:
             paths: list[Path | None] = (
-                list(numbered_paths(args.capture, args.count))
+                list(numbered_paths(args.capture, args.count, first=first, fleet=fleet))
                 if args.capture is not None
                 else [None] * args.count
             )
@@ -509,31 +608,43 @@ def serve(args: argparse.Namespace) -> int:
             if args.capture is not None:
                 ready["capture"] = [str(p) for p in paths]
         for i in range(args.count):
+            n = first + i  # the pump's number in the fleet
             if not args.no_pty:
-                emulator.serve_pty(i, numbered_port(args.port, i, args.count))
+                emulator.serve_pty(i, numbered_port(args.port, n, 2 if fleet else 1))
             if args.tcp is not None:
                 host, port = args.tcp
-                emulator.serve_tcp(i, host, port + i if port else 0, allow_remote=args.allow_remote)
+                emulator.serve_tcp(i, host, port + n if port else 0, allow_remote=args.allow_remote)
             if args.rfc2217 is not None:
                 host, port = args.rfc2217
                 emulator.serve_rfc2217(
-                    i, host, port + i if port else 0, allow_remote=args.allow_remote
+                    i, host, port + n if port else 0, allow_remote=args.allow_remote
                 )
         if args.control:
+            from emulator import control  # noqa: PLC0415 - only with --control
+
             transport = control.ControlTransport(emulator, control.parse_address(args.control))
             emulator.add_transport(transport)
             ready["control"] = transport.address
-        if args.count > 1:
-            key_dir = args.key_dir or Path(tempfile.mkdtemp(prefix="vpump-keys-"))
+        if fleet:
+            if args.key_dir is None:
+                import tempfile  # noqa: PLC0415 - only for a fleet without --key-dir
+
+                key_dir = Path(tempfile.mkdtemp(prefix="vpump-keys-"))
+            else:
+                key_dir = args.key_dir
             key_dir.mkdir(parents=True, exist_ok=True)
             for p in emulator.pumps:
                 _write_private(key_dir / f"{p.setup.serial}.key", format_keys(p.keys))
             ready["key_dir"] = str(key_dir)
         if args.state is not None:
-            ready["state"] = [str(p) for p in numbered_paths(args.state, args.count)]
+            ready["state"] = [
+                str(p) for p in numbered_paths(args.state, args.count, first=first, fleet=fleet)
+            ]
             ready["resumed"] = emulator.resumed
         addresses = emulator.addresses()
-        if args.count == 1:
+        for address in addresses:
+            address["index"] = first + int(str(address["index"]))
+        if not fleet:
             ready.update({k: v for k, v in addresses[0].items() if v is not None})
         else:
             ready["pumps"] = addresses
@@ -546,6 +657,10 @@ def serve(args: argparse.Namespace) -> int:
         # The ports are open already, so frames sent from here on are queued by the kernel
         # and answered once the loop runs.
         _emit(ready)
+        # What was built so far lives as long as the process: keep it out of the cyclic
+        # collector's full passes (at thousands of pumps one took ~0.1-0.4 s, a stall every
+        # poll in flight then waited for).
+        gc.freeze()
         emulator.server.serve_forever()
     finally:
         emulator.close()
@@ -562,6 +677,8 @@ def ctl(args: argparse.Namespace) -> int:
         print("pump-emulator ctl: give a command, e.g. `state` or `speed 3600`", file=sys.stderr)
         return EXIT_USAGE
     try:
+        from emulator import control  # noqa: PLC0415 - only for this command
+
         reply = control.send(args.control, args.words)
     except (OSError, ValueError, ControlError) as exc:
         print(f"pump-emulator ctl: cannot reach {args.control}: {exc}", file=sys.stderr)
@@ -575,19 +692,29 @@ def ctl(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pump-emulator`` console script."""
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in raw if not w.startswith("-")), None)
+    args = build_parser(command).parse_args(raw)
     try:
         if args.command == "ctl":
             return ctl(args)
         if args.command == "decode":
+            from emulator import decode  # noqa: PLC0415 - only for this command
+
             return decode.run(args)
         if args.command == "run":
-            return scenario_console.run(args)
+            from emulator.scenarios import console  # noqa: PLC0415 - only for this command
+
+            return console.run(args)
         if args.command == "record":
+            from emulator import recorder  # noqa: PLC0415 - only for this command
+
             return recorder.run(args)
         if args.command == "tones":
+            from emulator import tones  # noqa: PLC0415 - only for this command
+
             return tones.run(args)
-        return serve(args)
+        return serve(args, raw)
     except (KeyFileError, FirmwareError, ControlError) as exc:
         print(f"pump-emulator: {exc}", file=sys.stderr)
         return EXIT_USAGE

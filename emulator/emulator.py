@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import itertools
+import math
 import os
 import random
 import sys
@@ -34,10 +35,9 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator import coverage
-from emulator.capture import CapturingEndpoint, ChunkSink
 from emulator.clock import PumpClock
 from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
@@ -48,17 +48,23 @@ from emulator.patient import PatientModel, PatientParams
 from emulator.persistence import Saver, StateFile, StateFileError, StoredState
 from emulator.presets import PRESETS, PumpSetup
 from emulator.server import Server
-from emulator.transports import inproc
 from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
-from emulator.transports.rfc2217 import Rfc2217Transport
-from emulator.transports.tcp import TcpTransport
 from firmware_model.errors import FirmwareError, StorageError
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Mode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.schedule import daily_dose_ng
 from protocol.timebase import weekday
+
+if TYPE_CHECKING:
+    from emulator.capture import ChunkSink
+    from emulator.transports import inproc
+    from emulator.transports.rfc2217 import Rfc2217Transport
+    from emulator.transports.tcp import TcpTransport
+
+# The transports other than the pty (and the captures) are imported when first used, so a
+# ``serve`` that does not use them starts without them (pyserial's RFC 2217 among them).
 
 DEFAULT_CATHETER_LENGTH_CM = 50
 """The true catheter's length when neither the caller nor the pump's implant record
@@ -140,6 +146,14 @@ def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
         role: hmac.new(key, b"vpump/pump-key/" + serial.encode(), hashlib.sha256).digest()
         for role, key in master.items()
     }
+
+
+SWEEP_FRESH_S = TICK_INTERVAL_S / 2
+"""A pump advanced this recently (wall seconds) is passed over by the sweep."""
+
+SWEEP_SLICE = 16
+"""Pumps the 1 Hz sweep advances per loop iteration at most: a fleet of 2000 is swept in
+125 slices a second, so no request waits behind the whole fleet's sweep."""
 
 
 RESPONSE_CHANGES_KEPT = 16
@@ -224,9 +238,16 @@ class EmulatedPump:
         self.virtual.on_advance = self._advance_world
         self._world = self._new_world(built)
         self._seed = seed
-        self._mri_rng = random.Random(f"vpump/mri/{seed}")
-        """Draws the MRI exposures' seeded delays and traps (reseeded by :meth:`reset`)."""
-        self._mri_end: ScheduledMriEnd | None = None
+        self._mri_rng_made: random.Random | None = None
+        """Draws the MRI exposures' seeded delays and traps (made on the first exposure, and
+        made afresh after :meth:`reset`)."""
+        self._mri_end_value: ScheduledMriEnd | None = None
+        self.advanced_at = -math.inf
+        """Wall time the pump was last brought up to the clock (by a request or the sweep):
+        the sweep passes over a pump a request has just advanced."""
+        self.on_world_events_changed: Callable[[EmulatedPump], None] | None = None
+        """Called when this pump's next world event may have changed (the emulator keeps
+        the pumps with a scheduled event apart, so its loop never scans the whole fleet)."""
         self._saver: Saver | None = None
         self._saved_image = b""
         self._sinks: list[ChunkSink] = []
@@ -271,9 +292,14 @@ class EmulatedPump:
         """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
         the patient (called by the VirtualPump under its lock)."""
         world = self._world
+        self.advanced_at = self.virtual.wall()
         # A prescription committed since the last call took effect at the pump's time now.
         self._follow_prescription(pump, world)
         self._follow_fill(pump, world)
+        if t <= pump.t:
+            # Most requests at real speed: the pump's second has not moved on.
+            self._fire_world_events(pump)
+            return
         step = world_step_s(t - pump.t)
         self._fire_world_events(pump)
         while pump.t < t:
@@ -377,6 +403,28 @@ class EmulatedPump:
                 recovery_logged_at_second_interrogation=end.recovery_logged_at_second_interrogation,
             )
 
+    @property
+    def _mri_rng(self) -> random.Random:
+        if self._mri_rng_made is None:
+            self._mri_rng_made = random.Random(f"vpump/mri/{self._seed}")
+        return self._mri_rng_made
+
+    @property
+    def _mri_end(self) -> ScheduledMriEnd | None:
+        return self._mri_end_value
+
+    @_mri_end.setter
+    def _mri_end(self, end: ScheduledMriEnd | None) -> None:
+        self._mri_end_value = end
+        self.world_events_changed()
+
+    def world_events_changed(self) -> None:
+        """Tell the emulator that :attr:`next_world_event_t` may have changed. Every source
+        of world events (the MRI exposure's end; others to come) calls it when it schedules
+        or drops an event; the emulator then watches this pump until the property says None."""
+        if self.on_world_events_changed is not None:
+            self.on_world_events_changed(self)
+
     def schedule_mri_end(self, end: ScheduledMriEnd) -> None:
         """Restore an exposure's scheduled end (a resumed pump still in the field); an end
         for a pump not in a field is dropped."""
@@ -386,7 +434,9 @@ class EmulatedPump:
 
     @property
     def next_world_event_t(self) -> int | None:
-        """Model second of the next scheduled world event (an MRI exposure's end), if any."""
+        """Model second of the next scheduled world event (an MRI exposure's end), if any.
+        A new kind of world event adds its time here (the earliest wins), fires in
+        :meth:`_fire_world_events`, and calls :meth:`world_events_changed` when scheduled."""
         return None if self._mri_end is None else self._mri_end.at_t
 
     # -- MRI exposures (world events; every time is pump time) -------------------------------
@@ -583,6 +633,8 @@ class EmulatedPump:
         def make() -> Endpoint:
             endpoint: Endpoint = self.virtual.endpoint()
             if self._sinks:
+                from emulator.capture import CapturingEndpoint  # noqa: PLC0415 - when capturing
+
                 label = f"pump{self.index}{kind}#{next(self._link_numbers)}"
                 for sink in self._sinks:
                     endpoint = CapturingEndpoint(endpoint, sink, label)
@@ -603,7 +655,7 @@ class EmulatedPump:
             self.virtual.telemetry.pump = fresh
             self._world = self._new_world(fresh)
             self._mri_end = None
-            self._mri_rng = random.Random(f"vpump/mri/{self._seed}")
+            self._mri_rng_made = None
 
     def state(self) -> dict[str, Any]:
         """The full true state, including what the pump does not tell the programmer."""
@@ -766,7 +818,17 @@ class Emulator:
             rfc2217=[None] * len(setups),
         )
         self._registrations: list[inproc.Registration] = []
-        self._next_sweep_at = float("-inf")
+        # The 1 Hz sweep, spread over the loop's iterations: pumps owed a sweep (credit
+        # grows by len(pumps) per TICK_INTERVAL_S), and the next pump to sweep.
+        self._sweep_credit = float(len(self.pumps))
+        self._sweep_last: float | None = None
+        self._sweep_cursor = 0
+        # Pumps that may have a scheduled world event (kept apart: no scan of the fleet).
+        self._timed_pumps: dict[EmulatedPump, None] = {}
+        for p in self.pumps:
+            p.on_world_events_changed = self._world_events_changed
+            if p.next_world_event_t is not None:
+                self._timed_pumps[p] = None
         self._lock = threading.Lock()
         self.resumed: list[bool] = []
         """Which pumps were resumed from a state file (set by whoever resumed them)."""
@@ -812,6 +874,8 @@ class Emulator:
         """Serve pump ``index`` over TCP; a non-loopback ``host`` needs ``allow_remote`` and
         keys other than the demo key (:func:`check_exposure`)."""
         check_exposure(host, allow_remote=allow_remote, keys=self._master_keys)
+        from emulator.transports.tcp import TcpTransport  # noqa: PLC0415 - when used
+
         transport = TcpTransport(self.pumps[index].endpoint_factory("tcp"), host=host, port=port)
         self._add(transport)
         self._served.tcp[index] = transport.url
@@ -823,6 +887,8 @@ class Emulator:
         """Serve pump ``index`` to ``rfc2217://`` clients (line settings pace the answers);
         the exposure rule of :meth:`serve_tcp` applies."""
         check_exposure(host, allow_remote=allow_remote, keys=self._master_keys)
+        from emulator.transports.rfc2217 import Rfc2217Transport  # noqa: PLC0415 - when used
+
         transport = Rfc2217Transport(
             self.pumps[index].endpoint_factory("rfc2217"), host=host, port=port
         )
@@ -840,6 +906,8 @@ class Emulator:
     def register_inproc(self, index: int = 0, name: str | None = None) -> str:
         """Make pump ``index`` reachable at ``pumpsim://NAME``; returns the URL."""
         chosen = name or f"vpump-{os.getpid()}-{next(_inproc_names)}"
+        from emulator.transports import inproc  # noqa: PLC0415 - when used
+
         registration = inproc.register(chosen, self.pumps[index].endpoint_factory())
         self._registrations.append(registration)
         self._served.inproc[index] = registration.url
@@ -896,36 +964,62 @@ class Emulator:
         finally:
             self.close()
 
+    def _world_events_changed(self, pump: EmulatedPump) -> None:
+        self._timed_pumps[pump] = None
+        self.server.wake()
+
     def _tick(self) -> float | None:
-        # The server calls this on every loop iteration, i.e. after every request; requests
-        # advance their own pump, so the sweep over all pumps (fresh alarms, the periodic
-        # save) runs once per TICK_INTERVAL_S, not once per request.
+        """The server's hook, called on every loop iteration (after every request): apply
+        the world events that came due, sweep the pumps owed a sweep, and return when the
+        loop must wake next. Its cost does not grow with the fleet: requests advance their
+        own pump; the sweep that keeps idle pumps current (fresh alarms, the periodic save)
+        visits every pump once per TICK_INTERVAL_S, but at most :data:`SWEEP_SLICE` pumps
+        per iteration, spread over the interval; world events are looked for only on the
+        pumps that have one scheduled; answers a link fault holds back wake the loop
+        through their transport (``Transport.poll_needed``), not through here."""
         now = self.wall()
-        if now >= self._next_sweep_at:
-            self._next_sweep_at = now + TICK_INTERVAL_S
-            for p in self.pumps:
-                p.virtual.advance()
-                p.maybe_save()
-        else:
+        deadlines: list[float] = []
+        if self._timed_pumps:
             # A world event that came due (an MRI exposure's end) is applied now, not at the
             # next sweep: exact either way, but the state read meanwhile is already right.
             pump_now = self.clock.now()
-            for p in self.pumps:
+            for p in list(self._timed_pumps):
                 event_t = p.next_world_event_t
-                if event_t is not None and event_t <= pump_now:
+                if event_t is None:
+                    self._timed_pumps.pop(p, None)
+                    continue
+                if event_t <= pump_now:
                     p.virtual.advance()
                     p.save_if_changed()
-        deadlines = [self._next_sweep_at]
-        for p in self.pumps:
-            release = p.faults.next_release_at()
-            if release is not None:
-                deadlines.append(release)
-            event_t = p.next_world_event_t
-            if event_t is not None:
-                at = self.clock.next_wall_deadline(event_t)
-                if at is not None:
-                    deadlines.append(at)
+                    event_t = p.next_world_event_t
+                if event_t is not None:
+                    at = self.clock.next_wall_deadline(event_t)
+                    if at is not None:
+                        deadlines.append(at)
+        deadlines.append(self._sweep(now))
         return min(deadlines)
+
+    def _sweep(self, now: float) -> float:
+        """Advance and save the pumps owed a sweep; returns when the next slice is owed."""
+        pumps = self.pumps
+        count = len(pumps)
+        if self._sweep_last is not None:
+            owed = (now - self._sweep_last) * count / TICK_INTERVAL_S
+            self._sweep_credit = min(float(count), self._sweep_credit + max(0.0, owed))
+        self._sweep_last = now
+        batch = min(count, SWEEP_SLICE)
+        if self._sweep_credit >= batch:
+            for _ in range(batch):
+                p = pumps[self._sweep_cursor]
+                self._sweep_cursor = (self._sweep_cursor + 1) % count
+                # A pump a request advanced within the last half interval is current: a
+                # polled fleet is not advanced twice a second (each pump is still brought
+                # up to the clock at least every 1.5 TICK_INTERVAL_S).
+                if now - p.advanced_at >= SWEEP_FRESH_S:
+                    p.virtual.advance()
+                p.maybe_save()
+            self._sweep_credit -= batch
+        return now + max(0.0, batch - self._sweep_credit) * TICK_INTERVAL_S / count
 
     # -- the controls ---------------------------------------------------------------------
 
@@ -1090,18 +1184,27 @@ class Emulator:
             return self._pump(index).pump.status().alarms_active
 
 
-def fleet_setups(base: PumpSetup, count: int) -> list[PumpSetup]:
-    """``count`` copies of a setup with serials ``<serial>-000``, ``-001`` ... (one pump keeps
-    its serial)."""
+def fleet_setups(
+    base: PumpSetup, count: int, *, first: int = 0, fleet: bool | None = None
+) -> list[PumpSetup]:
+    """``count`` copies of a setup with serials ``<serial>-000``, ``-001`` ... from ``first``
+    (one pump keeps its serial unless ``fleet`` says it is part of one: a slice of a fleet
+    served by several processes)."""
     if count < 1:
         raise ControlError(f"--count must be at least 1, got {count}")
-    if count == 1:
+    if first < 0:
+        raise ControlError(f"the first pump's index must be at least 0, got {first}")
+    if not (count > 1 if fleet is None else fleet):
         return [base]
-    return [base.with_identity(serial=f"{base.serial[:11]}-{i:03d}") for i in range(count)]
+    return [
+        base.with_identity(serial=f"{base.serial[:11]}-{i:03d}")
+        for i in range(first, first + count)
+    ]
 
 
 def numbered_port(base: str | Path, index: int, count: int) -> str:
-    """The pty path of pump ``index``: ``/tmp/ttyPUMP0`` -> ``/tmp/ttyPUMP3`` for a fleet."""
+    """The pty path of pump ``index``: ``/tmp/ttyPUMP0`` -> ``/tmp/ttyPUMP3`` for a fleet
+    (``count`` > 1; ``index`` counts over the whole fleet)."""
     text = str(base)
     if count == 1:
         return text

@@ -36,7 +36,6 @@ the patient hour by hour (pump clock) so that can be checked.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -215,7 +214,9 @@ class FluidPath:
         if type(primed) is not bool:
             raise FluidPathValueError(f"primed must be a bool, got {primed!r}")
         # Tip at the left, inlet at the right; each entry is (volume_nl, concentration).
-        self._queue: deque[tuple[int, int]] = deque()
+        # A list: one segment per drug in the path (a handful), and an empty deque holds a
+        # 760-byte block per pump.
+        self._queue: list[tuple[int, int]] = []
         self._filled_nl = 0
         if primed and dead_volume_nl > 0:
             self._queue.append((dead_volume_nl, initial_concentration_ug_per_ml))
@@ -264,7 +265,7 @@ class FluidPath:
             head_nl, head_conc = queue[0]
             take_nl = min(head_nl, excess_nl)
             if take_nl == head_nl:
-                queue.popleft()
+                queue.pop(0)
             else:
                 queue[0] = (head_nl - take_nl, head_conc)
             out.append(Segment(volume_nl=take_nl, concentration_ug_per_ml=head_conc))
@@ -475,7 +476,10 @@ class HourlyLedger:
 
     def __init__(self, *, max_hours: int = 24 * 90) -> None:
         _check_int("max_hours", max_hours, minimum=1)
-        self._hours: dict[int, Fraction] = {}
+        # Exact picograms per hour: an int while every piece fell inside its hour (the
+        # usual case: the emulator's steps never straddle an hour), a Fraction once a
+        # piece was split in proportion to time.
+        self._hours: dict[int, int | Fraction] = {}
         self._max_hours = max_hours
         self._reached = 0
         """Pump clock up to which pieces have been entered."""
@@ -483,27 +487,33 @@ class HourlyLedger:
     def add(self, start_clock_s: int, pieces: Iterable[TipPiece]) -> None:
         """Enter ``pieces`` (consecutive, from ``start_clock_s``)."""
         _check_int("start_clock_s", start_clock_s, minimum=0)
-        at = Fraction(start_clock_s)
+        at: int | Fraction = start_clock_s
+        hours = self._hours
         for piece in pieces:
-            end = at + piece.duration_s
-            drug = piece.drug_ug
-            if drug and piece.duration_s:
-                t = at
-                while t < end:
-                    hour = (t.numerator // t.denominator) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
-                    upto = min(end, Fraction(hour + SECONDS_PER_HOUR))
-                    share = drug * (upto - t) / piece.duration_s
-                    self._hours[hour] = self._hours.get(hour, Fraction(0)) + share
-                    t = upto
+            duration = piece.duration_s
+            end = at + duration
+            drug_pg = piece.drug_pg
+            if drug_pg and duration:
+                hour = int(at) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+                if end <= hour + SECONDS_PER_HOUR:
+                    hours[hour] = hours.get(hour, 0) + drug_pg  # all of it in one hour
+                else:
+                    t = at
+                    while t < end:
+                        hour = int(t) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+                        upto = min(end, Fraction(hour + SECONDS_PER_HOUR))
+                        share = Fraction(drug_pg) * (upto - t) / duration
+                        hours[hour] = hours.get(hour, 0) + share
+                        t = upto
             at = end
         self._reached = max(self._reached, int(at))
-        if len(self._hours) > self._max_hours:
-            for hour in sorted(self._hours)[: len(self._hours) - self._max_hours]:
-                del self._hours[hour]
+        if len(hours) > self._max_hours:
+            for hour in sorted(hours)[: len(hours) - self._max_hours]:
+                del hours[hour]
 
     def hour_ug(self, hour_start_clock_s: int) -> Fraction:
         """Drug that reached the patient in the hour starting at ``hour_start_clock_s``."""
-        return self._hours.get(hour_start_clock_s, Fraction(0))
+        return Fraction(self._hours.get(hour_start_clock_s, 0)) / PG_PER_UG
 
     def hours(self, first_clock_s: int, last_clock_s: int) -> list[tuple[int, Fraction]]:
         """(hour start, mcg) of every whole hour from the one holding ``first_clock_s`` to

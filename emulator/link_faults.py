@@ -177,6 +177,17 @@ class LinkImpairment:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+def _is_clear(settings: LinkImpairment) -> bool:
+    """No fault set: every chunk passes at once, unchanged."""
+    return (
+        settings.drop == 0
+        and settings.corrupt == 0
+        and settings.delay_ms == 0
+        and settings.baud is None
+        and not settings.disconnected
+    )
+
+
 def wire_time_s(n_bytes: int, baud: int | None) -> float:
     """Seconds ``n_bytes`` take to cross an 8N1 line at ``baud`` (0 when unpaced)."""
     if baud is None:
@@ -275,22 +286,65 @@ class _Chunk:
     index: int
 
 
-class _Line:
-    """One direction of the link: its chunks in flight and its tallies."""
+_TALLY = {f.name: i for i, f in enumerate(dataclasses.fields(DirectionCounters))}
+"""Where each counter sits in a line's tally (a list: a dict of eleven counters per line
+costs every pump half a KiB)."""
+_CHUNKS_SENT = _TALLY["chunks_sent"]
+_BYTES_SENT = _TALLY["bytes_sent"]
+_CHUNKS_DELIVERED = _TALLY["chunks_delivered"]
+_BYTES_DELIVERED = _TALLY["bytes_delivered"]
+_BITS_FLIPPED = _TALLY["bits_flipped"]
 
-    def __init__(self, direction: Direction) -> None:
+
+class _Line:
+    """One direction of the link: its chunks in flight, its tallies and its fault stream.
+
+    The stream (a Mersenne Twister, 2.5 KiB) is made on first need from ``rng_seed``: most
+    links never need theirs. ``undrawn`` counts the chunks that passed a clear link before
+    it was made (each takes three draws); the stream is advanced past them when it is made,
+    so the faults land where they would have."""
+
+    __slots__ = (
+        "direction",
+        "free_at",
+        "in_flight",
+        "last_release",
+        "rng",
+        "rng_seed",
+        "tally",
+        "undrawn",
+    )
+
+    def __init__(self, direction: Direction, rng_seed: int) -> None:
         self.direction = direction
-        self.in_flight: deque[_Chunk] = deque()
+        self.rng_seed = rng_seed
+        self.rng: random.Random | None = None
+        self.undrawn = 0
+        # A list, not a deque: a handful of chunks at most, and an empty deque holds a
+        # 760-byte block per line of every pump.
+        self.in_flight: list[_Chunk] = []
         self.free_at = -math.inf  # when the line has finished sending what it was given
         self.last_release = -math.inf  # so a line never reorders
-        self.tally: dict[str, int] = {f.name: 0 for f in dataclasses.fields(DirectionCounters)}
+        self.tally = [0] * len(_TALLY)
 
     def count(self, what: str, size_bytes: int) -> None:
-        self.tally[f"chunks_{what}"] += 1
-        self.tally[f"bytes_{what}"] += size_bytes
+        self.tally[_TALLY[f"chunks_{what}"]] += 1
+        self.tally[_TALLY[f"bytes_{what}"]] += size_bytes
 
     def counters(self) -> DirectionCounters:
-        return DirectionCounters(**self.tally)
+        return DirectionCounters(**dict(zip(_TALLY, self.tally, strict=True)))
+
+    def stream(self) -> random.Random:
+        """The fault stream, made on first need (see the class)."""
+        rng = self.rng
+        if rng is None:
+            rng = self.rng = random.Random(self.rng_seed)
+            for _ in range(self.undrawn):
+                rng.random()
+                rng.random()
+                rng.getrandbits(32)
+            self.undrawn = 0
+        return rng
 
 
 class ImpairedEndpoint:
@@ -317,13 +371,13 @@ class ImpairedEndpoint:
             raise TypeError(f"rng must be a random.Random, got {rng!r}")
         self._inner = inner
         self._settings = settings
-        # One stream per direction: what happens to the answers never shifts the requests' faults.
-        self._rngs = {d: random.Random(rng.getrandbits(64)) for d in Direction}
         self._clock = clock
         self._lock = threading.Lock()
-        self._lines = {d: _Line(d) for d in Direction}
-        self._faults: deque[Fault] = deque(maxlen=FAULT_HISTORY)
+        # One stream per direction: what happens to the answers never shifts the requests' faults.
+        self._lines = {d: _Line(d, rng.getrandbits(64)) for d in Direction}
+        self._faults: deque[Fault] | None = None  # made with the first fault
         self._closed = False
+        self._clear = _is_clear(settings)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -367,12 +421,13 @@ class ImpairedEndpoint:
         if settings.disconnected and not self._settings.disconnected:
             self._cut_locked()
         self._settings = settings
+        self._clear = _is_clear(settings)
 
     def _cut_locked(self) -> None:
         """Lose everything in flight, both ways (counted as blocked)."""
         for line in self._lines.values():
             while line.in_flight:
-                chunk = line.in_flight.popleft()
+                chunk = line.in_flight.pop(0)
                 self._fault_locked(line, FaultKind.BLOCKED, chunk.data, chunk.index)
             line.free_at = -math.inf
 
@@ -383,9 +438,49 @@ class ImpairedEndpoint:
         with self._lock:
             self._require_open()
             now = self._clock()
+            if self._clear and data:
+                to_pump = self._lines[Direction.TO_PUMP]
+                to_programmer = self._lines[Direction.TO_PROGRAMMER]
+                if (
+                    not to_pump.in_flight
+                    and not to_programmer.in_flight
+                    and to_pump.free_at <= now
+                    and to_programmer.free_at <= now
+                ):
+                    return self._pass_locked(to_pump, to_programmer, bytes(data), now)
             if data:
                 self._send_locked(self._lines[Direction.TO_PUMP], bytes(data), now)
             return self._due_locked(now)
+
+    def _pass_locked(self, to_pump: _Line, to_programmer: _Line, data: bytes, now: float) -> bytes:
+        """The path of a clear link (no fault set, nothing in flight, neither line busy):
+        exactly what :meth:`_send_locked` and :meth:`_due_locked` would do then (the same
+        draws, counters and line times, the chunk delivered at once, the answer due at once),
+        without queueing either chunk."""
+        self._pass_line_locked(to_pump, data, now)
+        answer = self._inner.receive(data)
+        if not answer:
+            return b""
+        answer = bytes(answer)
+        self._pass_line_locked(to_programmer, answer, now)
+        return answer
+
+    def _pass_line_locked(self, line: _Line, data: bytes, now: float) -> None:
+        rng = line.rng
+        if rng is None:
+            line.undrawn += 1  # its three draws are taken if the stream is ever made
+        else:
+            rng.random()  # drop, corruption, flip seed: drawn for every chunk (_send_locked)
+            rng.random()
+            rng.getrandbits(32)
+        size = len(data)
+        tally = line.tally
+        tally[_CHUNKS_SENT] += 1
+        tally[_BYTES_SENT] += size
+        tally[_CHUNKS_DELIVERED] += 1
+        tally[_BYTES_DELIVERED] += size
+        line.free_at = now
+        line.last_release = max(now, line.last_release)
 
     def close(self) -> None:
         """Close the inner endpoint; what is in flight is lost (counted as blocked). Idempotent."""
@@ -443,7 +538,7 @@ class ImpairedEndpoint:
     def faults(self) -> tuple[Fault, ...]:
         """The last :data:`FAULT_HISTORY` faults, oldest first."""
         with self._lock:
-            return tuple(self._faults)
+            return () if self._faults is None else tuple(self._faults)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -456,7 +551,9 @@ class ImpairedEndpoint:
     ) -> None:
         line.count(kind.value, len(data))
         if kind is FaultKind.CORRUPTED:
-            line.tally["bits_flipped"] += len(bits)
+            line.tally[_BITS_FLIPPED] += len(bits)
+        if self._faults is None:
+            self._faults = deque(maxlen=FAULT_HISTORY)
         self._faults.append(
             Fault(
                 direction=line.direction,
@@ -470,14 +567,14 @@ class ImpairedEndpoint:
     def _send_locked(self, line: _Line, data: bytes, now: float) -> None:
         """Put one chunk on ``line`` at time ``now``: fault it, pace it, schedule it."""
         settings = self._settings
-        index = line.tally["chunks_sent"]
+        index = line.tally[_CHUNKS_SENT]
         line.count("sent", len(data))
         if settings.disconnected:
             self._fault_locked(line, FaultKind.BLOCKED, data, index)
             return
         # The same three draws for every chunk, so the drop pattern does not depend on the
         # corruption setting or on the sizes of the chunks, nor the corruption on the drops.
-        rng = self._rngs[line.direction]
+        rng = line.stream()
         dropped = rng.random() < settings.drop
         corrupted = rng.random() < settings.corrupt
         flip_seed = rng.getrandbits(32)
@@ -501,7 +598,7 @@ class ImpairedEndpoint:
         to_pump = self._lines[Direction.TO_PUMP]
         to_programmer = self._lines[Direction.TO_PROGRAMMER]
         while to_pump.in_flight and to_pump.in_flight[0].release_at <= now:
-            chunk = to_pump.in_flight.popleft()
+            chunk = to_pump.in_flight.pop(0)
             to_pump.count("delivered", len(chunk.data))
             answer = self._inner.receive(chunk.data)
             if answer:
@@ -509,7 +606,7 @@ class ImpairedEndpoint:
                 self._send_locked(to_programmer, bytes(answer), chunk.release_at)
         out = bytearray()
         while to_programmer.in_flight and to_programmer.in_flight[0].release_at <= now:
-            chunk = to_programmer.in_flight.popleft()
+            chunk = to_programmer.in_flight.pop(0)
             to_programmer.count("delivered", len(chunk.data))
             out += chunk.data
         return bytes(out)
@@ -537,7 +634,8 @@ class LinkFaults:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ImpairmentValueError(f"seed must be an integer, got {seed!r}")
         self._settings = settings
-        self._seeds = random.Random(seed)
+        self._seed = seed
+        self._links_made = 0  # the per-link seeds are drawn in order from Random(seed)
         self._clock = clock
         self._lock = threading.Lock()
         self._endpoints: list[ImpairedEndpoint] = []
@@ -590,10 +688,19 @@ class LinkFaults:
         """Wrap one endpoint with the current settings and the next per-link rng."""
         with self._lock:
             endpoint = ImpairedEndpoint(
-                inner, self._settings, random.Random(self._seeds.getrandbits(64)), self._clock
+                inner, self._settings, random.Random(self._link_seed_locked()), self._clock
             )
             self._endpoints = [*self._live_locked(), endpoint]
             return endpoint
+
+    def _link_seed_locked(self) -> int:
+        """The next link's seed: the next 64 bits of ``Random(seed)``, drawn afresh (links
+        are made rarely, and a kept generator would hold 2.5 KiB per pump)."""
+        seeds = random.Random(self._seed)
+        for _ in range(self._links_made):
+            seeds.getrandbits(64)
+        self._links_made += 1
+        return seeds.getrandbits(64)
 
     @property
     def endpoints(self) -> tuple[ImpairedEndpoint, ...]:

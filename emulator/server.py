@@ -1,7 +1,10 @@
 """The emulator's I/O loop: one thread, one selector, any number of transports.
 
 Each iteration the loop calls the ``tick`` hook (the emulator advances the
-pump there and returns the wall time of the next pump event, or None), asks
+pump there and returns the wall time of the next pump event, or None), polls
+the transports that have something due (every transport that does not report
+its needs, see :attr:`~emulator.transports.base.Transport.reports_poll_needs`,
+and those whose time asked for with ``poll_needed`` has come: a heap), asks
 the transports whose descriptors may have changed which ones to watch (every
 transport that does not report its changes, see
 :attr:`~emulator.transports.base.Transport.reports_watch_changes`, and those
@@ -26,6 +29,8 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import heapq
+import itertools
 import logging
 import os
 import selectors
@@ -93,6 +98,13 @@ class Server:
         self._transports: dict[Transport, None] = {}
         self._unreported: dict[Transport, None] = {}  # asked for watches every iteration
         self._dirty: set[Transport] = set()  # reported a change since the last sync
+        # Polling, under _lock too: who is polled every iteration (transports that do not
+        # report their needs), who asked for the next iteration, and who asked for a time
+        # (a heap of (wall time, order, transport)).
+        self._poll_each: dict[Transport, None] = {}
+        self._poll_next: dict[Transport, None] = {}
+        self._poll_heap: list[tuple[float, int, Transport]] = []
+        self._poll_order = itertools.count()
         self._thread: threading.Thread | None = None
         self._loop_ident: int | None = None
         self._done = threading.Event()
@@ -127,9 +139,12 @@ class Server:
                 raise ServerStateError(f"{transport.label} is already being served")
             transport.bind(self._record)
             transport.listen_for_watch_changes(functools.partial(self._mark_dirty, transport))
+            transport.listen_for_poll_needs(functools.partial(self._poll_request, transport))
             self._transports[transport] = None
             if not transport.reports_watch_changes:
                 self._unreported[transport] = None
+            if not transport.reports_poll_needs:
+                self._poll_each[transport] = None
             self._dirty.add(transport)
         self.wake()
 
@@ -137,6 +152,18 @@ class Server:
         with self._lock:
             if transport in self._transports:
                 self._dirty.add(transport)
+
+    def _poll_request(self, transport: Transport, after_s: float | None) -> None:
+        with self._lock:
+            if transport not in self._transports:
+                return
+            if after_s is None:
+                self._poll_next[transport] = None
+            else:
+                entry = (self._wall() + after_s, next(self._poll_order), transport)
+                heapq.heappush(self._poll_heap, entry)
+        if threading.get_ident() != self._loop_ident:
+            self.wake()  # the loop may be waiting without this time in its deadline
 
     @property
     def transports(self) -> tuple[Transport, ...]:
@@ -276,6 +303,10 @@ class Server:
         self._sync()
         if self._stop_requested:
             return
+        with self._lock:
+            if self._poll_heap:
+                first = self._poll_heap[0][0]
+                deadline = first if deadline is None else min(deadline, first)
         timeout = None if deadline is None else max(0.0, deadline - self._wall())
         for key, events in self._selector.select(timeout):
             if key.data is None:
@@ -292,11 +323,21 @@ class Server:
                 self._retire(transport)
 
     def _poll_transports(self) -> None:
-        """Let every transport send what became due since the last iteration (answers an
-        impaired link held back for its delay or baud pacing)."""
+        """Let the transports send what became due since the last iteration (answers an
+        impaired link held back for its delay or baud pacing): those that do not report
+        their needs, and those whose time asked for has come."""
         with self._lock:
-            transports = list(self._transports)
-        for transport in transports:
+            if not self._poll_each and not self._poll_next and not self._poll_heap:
+                return
+            due = dict(self._poll_each)
+            due.update(self._poll_next)
+            self._poll_next.clear()
+            heap = self._poll_heap
+            if heap:
+                now = self._wall()
+                while heap and heap[0][0] <= now:
+                    due[heapq.heappop(heap)[2]] = None
+        for transport in due:
             if transport.closed:
                 continue
             try:
@@ -368,6 +409,8 @@ class Server:
             self._transports.pop(transport, None)
             self._unreported.pop(transport, None)
             self._dirty.discard(transport)
+            self._poll_each.pop(transport, None)
+            self._poll_next.pop(transport, None)
         for fd in self._watched.pop(transport, {}):
             self._unregister(transport, fd)
         self._close_transport(transport)
@@ -392,6 +435,9 @@ class Server:
             self._transports.clear()
             self._unreported.clear()
             self._dirty.clear()
+            self._poll_each.clear()
+            self._poll_next.clear()
+            self._poll_heap.clear()
             self._state = _State.CLOSED
         for transport in transports:
             self._close_transport(transport)

@@ -10,7 +10,10 @@ descriptors to watch (:meth:`Transport.watches`), what to do when one is
 ready (:meth:`Transport.handle`) and :meth:`Transport.close`. All three run on
 the loop's thread. A transport that sets :attr:`Transport.reports_watch_changes`
 calls :meth:`Transport.watches_changed` whenever its answer to ``watches()``
-may have changed, and is asked only then: an idle link costs the loop nothing.
+may have changed, and is asked only then; one that sets
+:attr:`Transport.reports_poll_needs` asks for its polls (:meth:`Transport.poll_needed`,
+e.g. when an impaired link holds an answer back) and is polled only then: an idle link
+costs the loop nothing.
 Errors raised by an endpoint are caught by the transport, per link, and handed
 to the :data:`FailureSink` the server bound; they never stop the transport.
 """
@@ -39,6 +42,7 @@ __all__ = [
     "Watch",
     "due_output",
     "may_have_due",
+    "release_delay_s",
 ]
 
 _log = logging.getLogger(__name__)
@@ -83,6 +87,19 @@ def due_output(endpoint: Endpoint) -> bytes:
         return b""
     data = due(now())
     return bytes(data)
+
+
+def release_delay_s(endpoint: Endpoint) -> float | None:
+    """Seconds until a timed endpoint's next release (0 when overdue), read on its own
+    clock; None when it cannot say (a timed endpoint without ``next_release_at``)."""
+    next_release_at = getattr(endpoint, "next_release_at", None)
+    now = getattr(endpoint, "now", None)
+    if next_release_at is None or now is None:
+        return None
+    at = next_release_at()
+    if at is None:
+        return None
+    return max(0.0, float(at) - float(now()))
 
 
 def may_have_due(endpoint: Endpoint) -> bool:
@@ -203,9 +220,16 @@ class Transport(ABC):
     :meth:`watches` only after such a call. False (the default): asked on every loop
     iteration."""
 
+    reports_poll_needs: ClassVar[bool] = False
+    """True when the transport calls :meth:`poll_needed` every time :meth:`poll` has
+    something to do (a timed endpoint with bytes in flight, a connection to time out); the
+    server then calls :meth:`poll` only when such a time has come, so an idle link costs
+    the loop nothing. False (the default): polled on every loop iteration."""
+
     def __init__(self) -> None:
         self._sink: FailureSink = log_failure
         self._watch_listener: Callable[[], None] | None = None
+        self._poll_listener: Callable[[float | None], None] | None = None
 
     def bind(self, sink: FailureSink) -> None:
         """Send caught failures to ``sink`` (the server binds its own on ``add``)."""
@@ -219,6 +243,18 @@ class Transport(ABC):
         """Tell the server to ask :meth:`watches` again before it next waits."""
         if self._watch_listener is not None:
             self._watch_listener()
+
+    def listen_for_poll_needs(self, listener: Callable[[float | None], None] | None) -> None:
+        """Call ``listener`` from :meth:`poll_needed` (the server sets its own on ``add``)."""
+        self._poll_listener = listener
+
+    def poll_needed(self, after_s: float | None) -> None:
+        """Ask the server to call :meth:`poll` ``after_s`` seconds from now (the loop wakes
+        for it), or on its next iteration whenever that comes (None: a timed endpoint that
+        cannot say when). One call, one poll: :meth:`poll` asks again while it still has
+        something to do."""
+        if self._poll_listener is not None:
+            self._poll_listener(after_s)
 
     def report(self, *, link: str, where: str, error: Exception) -> None:
         """Hand a caught failure to the bound sink; a failing sink only gets logged."""
@@ -248,7 +284,9 @@ class Transport(ABC):
 
     def poll(self) -> None:  # noqa: B027 - deliberately a no-op default
         """Send what the endpoints have made due since the last loop iteration (answers of
-        a timed endpoint); called by the server before it asks for :meth:`watches`."""
+        a timed endpoint); called by the server before it asks for :meth:`watches`: on
+        every iteration, or, when :attr:`reports_poll_needs` is set, only at the times the
+        transport asked for with :meth:`poll_needed`."""
 
     @abstractmethod
     def close(self) -> None:

@@ -45,6 +45,7 @@ from emulator.transports.base import (
     Watch,
     due_output,
     may_have_due,
+    release_delay_s,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -63,6 +64,7 @@ class PtyTransport(Transport):
     """One pseudo-terminal serving one endpoint; the pty is open from construction."""
 
     reports_watch_changes = True
+    reports_poll_needs = True
 
     def __init__(
         self,
@@ -82,7 +84,6 @@ class PtyTransport(Transport):
         self._link_path = None if link_path is None else Path(link_path)
         self._link_made = False
         self._interest = (False, False)  # (write, paused) as watches() last told the server
-        self._timed_pending = False  # the endpoint may have answers to release later
         import tty  # noqa: PLC0415 - POSIX only: imported here so Windows can import this module
 
         self._master, self._slave = os.openpty()
@@ -150,14 +151,15 @@ class PtyTransport(Transport):
         self._note_interest()
 
     def poll(self) -> None:
-        if self._closed or not self._timed_pending:
+        if self._closed:
             return
         try:
             late = due_output(self._endpoint)
-            self._timed_pending = may_have_due(self._endpoint)
         except Exception as exc:
             self.report(link=self.label, where="poll", error=exc)
             return
+        finally:
+            self._check_timed()
         if late:
             self._out.push(late)
             self._flush()
@@ -204,10 +206,13 @@ class PtyTransport(Transport):
         self._out.push(bytes(answer))
 
     def _check_timed(self) -> None:
+        """Ask the server for a poll when the endpoint's next answer is due (only ``receive``
+        and ``due`` put bytes in flight, so this runs after each)."""
         try:
-            self._timed_pending = may_have_due(self._endpoint)
+            if may_have_due(self._endpoint):
+                self.poll_needed(release_delay_s(self._endpoint))
         except Exception as exc:
-            self._timed_pending = True  # cannot tell: keep asking, as for any timed endpoint
+            self.poll_needed(None)  # cannot tell: keep asking, as for any timed endpoint
             self.report(link=self.label, where="poll", error=exc)
 
     def _note_interest(self) -> None:

@@ -37,6 +37,7 @@ from emulator.transports.base import (
     Watch,
     due_output,
     may_have_due,
+    release_delay_s,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -65,13 +66,13 @@ class _Connection:
         self.label = label
         self.out = OutputBuffer(limit_bytes=limit)
         self.interest = (False, False)  # (write, paused) as watches() last told the server
-        self.timed_pending = False  # the endpoint may have answers to release later
 
 
 class TcpTransport(Transport):
     """A listening TCP socket; the socket is bound and listening from construction."""
 
     reports_watch_changes = True
+    reports_poll_needs = True
 
     def __init__(
         self,
@@ -108,6 +109,8 @@ class TcpTransport(Transport):
         self.idle_closed = 0
         """Connections closed for silence."""
         self._connections: dict[socket.socket, _Connection] = {}
+        self._timed: dict[_Connection, None] = {}  # their endpoints asked for a poll
+        self._idle_check_at: float | None = None  # the next idle check asked of the server
         self._closed = False
         try:
             self._listener = socket.create_server((host, port))
@@ -185,22 +188,38 @@ class TcpTransport(Transport):
         if self._backoff.resume_due():
             self.watches_changed()
         now = self._clock()
-        for conn in [
-            c for c in self._connections.values() if now - c.last_rx >= self.idle_timeout_s
-        ]:
-            self.idle_closed += 1
-            self._drop(conn)
-        for conn in [c for c in self._connections.values() if c.timed_pending]:
+        if self._idle_check_at is not None and now >= self._idle_check_at:
+            self._idle_check_at = None
+            for conn in [
+                c for c in self._connections.values() if now - c.last_rx >= self.idle_timeout_s
+            ]:
+                self.idle_closed += 1
+                self._drop(conn)
+            self._schedule_idle_check()
+        timed, self._timed = self._timed, {}
+        for conn in timed:
+            if self._connections.get(conn.sock) is not conn:
+                continue
             try:
                 late = due_output(conn.endpoint)
-                conn.timed_pending = may_have_due(conn.endpoint)
             except Exception as exc:
                 self.report(link=conn.label, where="poll", error=exc)
                 continue
+            finally:
+                self._check_timed(conn)
             if late:
                 conn.out.push(self._outgoing(conn, late))
                 self._flush(conn)
                 self._note_interest(conn)
+
+    def _schedule_idle_check(self) -> None:
+        """Ask for a poll when the quietest connection would reach its idle timeout (it
+        checks again then: a connection heard from since is not closed)."""
+        if not self._connections or self._idle_check_at is not None:
+            return
+        oldest = min(c.last_rx for c in self._connections.values())
+        self._idle_check_at = oldest + self.idle_timeout_s
+        self.poll_needed(max(0.0, self._idle_check_at - self._clock()))
 
     def close(self) -> None:
         if self._closed:
@@ -233,6 +252,8 @@ class TcpTransport(Transport):
                     # for a while rather than spin (and log) at full speed.
                     self._backoff.failed()
                     self.watches_changed()
+                    if self._backoff.paused_until is not None:
+                        self.poll_needed(max(0.0, self._backoff.paused_until - self._clock()))
                 self.report(link=self.label, where="accept", error=exc)
                 return
             self._backoff.succeeded()
@@ -252,6 +273,7 @@ class TcpTransport(Transport):
             conn = _Connection(sock, endpoint, label, self._limit, self._clock())
             self._connections[sock] = conn
             self._accepted(conn)
+            self._schedule_idle_check()
 
     def _read(self, conn: _Connection) -> None:
         try:
@@ -294,10 +316,14 @@ class TcpTransport(Transport):
         return data
 
     def _check_timed(self, conn: _Connection) -> None:
+        """Ask the server for a poll when the endpoint's next answer is due."""
         try:
-            conn.timed_pending = may_have_due(conn.endpoint)
+            if may_have_due(conn.endpoint):
+                self._timed[conn] = None
+                self.poll_needed(release_delay_s(conn.endpoint))
         except Exception as exc:
-            conn.timed_pending = True  # cannot tell: keep asking, as for any timed endpoint
+            self._timed[conn] = None  # cannot tell: keep asking, as for any timed endpoint
+            self.poll_needed(None)
             self.report(link=conn.label, where="poll", error=exc)
 
     def _note_interest(self, conn: _Connection) -> None:
@@ -316,6 +342,7 @@ class TcpTransport(Transport):
             self._drop(conn)  # EPIPE / ECONNRESET: the programmer is gone
 
     def _drop(self, conn: _Connection) -> None:
+        self._timed.pop(conn, None)
         if self._connections.pop(conn.sock, None) is not None:
             self.watches_changed()
         conn.out.clear()

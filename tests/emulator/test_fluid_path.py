@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from fractions import Fraction
 from itertools import groupby
@@ -365,3 +366,54 @@ def test_bad_construction_is_refused() -> None:
         FluidTracker(FluidPath(1, 1), total_delivered_nl=-1)
     with pytest.raises(FluidPathValueError):
         FluidTracker("path", total_delivered_nl=0)  # type: ignore[arg-type]
+
+
+def test_the_hourly_ledger_is_exact_whether_pieces_fall_inside_an_hour_or_straddle() -> None:
+    """Pieces inside one hour are summed as whole picograms, straddling ones split in
+    proportion to time: both give the exact totals of spreading each piece over its
+    seconds (the reference, computed here apart from the ledger)."""
+    rng = random.Random(16)
+    ledger = HourlyLedger()
+    expected: dict[int, Fraction] = {}
+    clock = 7_000
+    for _ in range(300):
+        duration = rng.choice([1, 7, 300, 599, 3_600, 5_000])
+        volume = rng.randrange(0, 5_000)
+        ledger.add(
+            clock,
+            [
+                TipPiece(
+                    duration_s=Fraction(duration), volume_nl=volume, concentration_ug_per_ml=2_000
+                )
+            ],
+        )
+        per_second_ug = Fraction(volume * 2_000, 1_000_000) / duration
+        for second in range(clock, clock + duration):
+            hour = second // 3_600 * 3_600
+            expected[hour] = expected.get(hour, Fraction(0)) + per_second_ug
+        clock += duration
+    assert ledger.reached_clock_s == clock
+    for hour in range(0, clock, 3_600):
+        assert ledger.hour_ug(hour) == expected.get(hour, 0), hour
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "hours"),
+    [
+        (3_599, 2, {0: Fraction(1, 2), 3_600: Fraction(1, 2)}),  # one second past the hour
+        (7_199, 1, {3_600: Fraction(1)}),  # ends on the hour: all in the hour before
+        (10_000, 800, {7_200: Fraction(1)}),  # ends exactly at 10,800
+        (10_800, 3_600, {10_800: Fraction(1)}),  # exactly one hour
+    ],
+)
+def test_the_hourly_ledger_at_the_edges_of_an_hour(
+    start: int, duration: int, hours: dict[int, Fraction]
+) -> None:
+    ledger = HourlyLedger()
+    # 1 mcg: 500 nL of 2000 mcg/mL.
+    ledger.add(
+        start,
+        [TipPiece(duration_s=Fraction(duration), volume_nl=500, concentration_ug_per_ml=2_000)],
+    )
+    for hour in range(0, 18_000, 3_600):
+        assert ledger.hour_ug(hour) == hours.get(hour, 0), hour

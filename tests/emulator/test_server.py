@@ -461,3 +461,57 @@ def test_tcp_and_pty_report_every_change_of_their_watches(tmp_path: Path) -> Non
             assert got == b"over the pty"
         finally:
             os.close(fd)
+
+
+class Polled(Counting):
+    """Counts polls; reports its poll needs (or not)."""
+
+    reports_watch_changes = True
+
+    def __init__(self, *, reports: bool) -> None:
+        super().__init__()
+        self.polls: list[float] = []
+        self.reports_poll_needs = reports  # type: ignore[misc]
+
+    def poll(self) -> None:
+        self.polls.append(time.monotonic())
+
+
+def test_a_transport_that_reports_its_poll_needs_is_polled_only_when_it_asked() -> None:
+    quiet, chatty = Polled(reports=True), Polled(reports=False)
+    with Server() as server:
+        server.add(quiet)
+        server.add(chatty)
+        server.start()
+        for i in range(1, 21):
+            chatty.poke()
+            wait_for(lambda i=i: chatty.handled == i)
+        assert len(chatty.polls) >= 20  # polled on every iteration, as before
+        assert quiet.polls == []  # never asked: never polled
+        # Asked for 50 ms from now: the loop wakes for it by itself (nothing else happens)
+        # and polls it once.
+        asked_at = time.monotonic()
+        quiet.poll_needed(0.05)
+        wait_for(lambda: len(quiet.polls) == 1)
+        assert quiet.polls[0] - asked_at >= 0.045
+        time.sleep(0.1)
+        assert len(quiet.polls) == 1
+        # "Next iteration, whenever it comes": polled once the loop turns again.
+        quiet.poll_needed(None)
+        quiet.poke()
+        wait_for(lambda: len(quiet.polls) == 2)
+        time.sleep(0.05)
+        assert len(quiet.polls) == 2
+
+
+def test_poll_requests_of_a_retired_transport_are_dropped() -> None:
+    quiet = Polled(reports=True)
+    with Server() as server:
+        server.add(quiet)
+        server.start()
+        quiet.close()
+        server.wake()
+        wait_for(lambda: server.transports == ())
+        quiet.poll_needed(0.0)  # after it was retired: ignored
+        time.sleep(0.05)
+        assert quiet.polls == []
