@@ -37,7 +37,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emulator import coverage
 from emulator.clock import PumpClock
 from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
@@ -252,7 +251,11 @@ class EmulatedPump:
         self._saved_image = b""
         self._sinks: list[ChunkSink] = []
         self._link_numbers = itertools.count(1)
-        coverage.attach(self)  # watched while protocol coverage is collecting (else nothing)
+        # Watched while protocol coverage is collecting; it can only be when its module is
+        # loaded, so a plain `serve` never imports it (nor the decoder and captures it uses).
+        coverage = sys.modules.get("emulator.coverage")
+        if coverage is not None:
+            coverage.attach(self)
 
     # -- the world beyond the pump -----------------------------------------------------------
 

@@ -67,7 +67,7 @@ def _states(preset: str) -> Iterator[tuple[str, Pump]]:
                 t,
                 RefillOrder(
                     removed_nl=pump.estimated_reservoir_nl,
-                    added_nl=pump.profile.reservoir_capacity_nl,
+                    added_nl=pump.profile.capacity_nl,
                     concentration_ug_per_ml=_other(pump.concentration_ug_per_ml),
                     prescription=m.PrescriptionSpec.simple(
                         150_000, concentration_ug_per_ml=_other(pump.concentration_ug_per_ml)
