@@ -480,7 +480,8 @@ class EmulatedPump:
         except StateFileError as exc:
             print(
                 f"vpump: pump {self.index} ({self.setup.serial}): {exc}; "
-                "the command was undone and refused (STORAGE_FAILED)",
+                "the change was undone (a command is refused with STORAGE_FAILED; an "
+                "interrogation leaves the pump as stored)",
                 file=sys.stderr,
                 flush=True,
             )

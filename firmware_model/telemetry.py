@@ -230,8 +230,8 @@ class TelemetryLink:
             return
         code, a, b = event.log_params()
         if code is EventCode.SESSION_OPENED:
-            # An interrogation: it ends an MRI's telemetry-mode trap (domain.md).
-            self.pump.note_interrogation(t)
+            self._interrogated(t, a, b)
+            return
         if code is EventCode.SESSION_CLOSED:
             # A staged prescription or refill never outlives its session.
             self._staged = None
@@ -240,6 +240,29 @@ class TelemetryLink:
             self.head.log_security(ErrorCode(a), b, t=t, now_s=now_s)
             return
         self.pump.log_event(t, code, a, b)
+
+    def _interrogated(self, t: int, a: int, b: int) -> None:
+        """A session opened is an interrogation: it ends an MRI's telemetry-mode trap and
+        counts towards a stall recovery logged at the second interrogation (domain.md).
+        That changes the pump, so, like a command's change, it is made durable before the
+        session's answer; if it cannot be, the pump is put back as it was (still in
+        telemetry mode, as stored) and the session opens all the same."""
+        pump = self.pump
+        durable = self.head.make_durable
+        exposure = pump.mri
+        if durable is None or exposure is None or exposure.in_field:
+            pump.note_interrogation(t)  # nothing for an interrogation to change
+            pump.log_event(t, EventCode.SESSION_OPENED, a, b)
+            return
+        before = pump.to_bytes()
+        pump.note_interrogation(t)
+        pump.log_event(t, EventCode.SESSION_OPENED, a, b)
+        try:
+            durable()
+        except StorageError:
+            restored = Pump.from_bytes(before)
+            restored.log_event(t, EventCode.SESSION_OPENED, a, b)
+            self.head.pump = restored
 
     def handle_frame(self, frame: Frame, *, t: int, now_s: float) -> bytes:
         """Answer one frame (the session's own answer, or the command's)."""
