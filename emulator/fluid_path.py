@@ -487,6 +487,9 @@ class HourlyLedger:
         for piece in pieces:
             end = at + piece.duration_s
             drug = piece.drug_ug
+            if drug and not piece.duration_s:  # an instantaneous dose: in its own hour
+                hour = (at.numerator // at.denominator) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+                self._hours[hour] = self._hours.get(hour, Fraction(0)) + drug
             if drug and piece.duration_s:
                 t = at
                 while t < end:

@@ -457,6 +457,18 @@ class TelemetryLink:
             delivered_nl=min(delivered, 2**32 - 1), remaining_nl=remaining
         )
 
+    def _read_valve(self, request: m.Message, t: int) -> m.Message:
+        pump = self.pump
+        closed = pump.valve_closed_since_clock_s
+        return m.ReadValveResponse(
+            valve_model=pump.profile.valve_model,
+            closed=closed is not None,
+            closed_since_s=closed,
+        )
+
+    def _reset_valve(self, request: m.Message, t: int) -> m.Message:
+        return m.ResetValveResponse(closed_for_s=self.pump.reset_valve(t))
+
     def _stage_refill(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.StageRefillRequest)
         order = RefillOrder(
@@ -650,6 +662,7 @@ _READ_ONLY = frozenset(
         Op.READ_CLOCK,
         Op.READ_PATIENT_SETTINGS,
         Op.READ_DELIVERY,
+        Op.READ_VALVE,
         Op.READ_IMPLANT,
         Op.STAGE_REFILL,  # staged on the link too
     }
@@ -670,6 +683,8 @@ _HANDLERS: dict[Op, Handler] = {
     Op.STOP_PUMP: TelemetryLink._stop,
     Op.RESUME_PUMP: TelemetryLink._resume,
     Op.CANCEL_BRIDGE: TelemetryLink._cancel_bridge,
+    Op.READ_VALVE: TelemetryLink._read_valve,
+    Op.RESET_VALVE: TelemetryLink._reset_valve,
     Op.STAGE_REFILL: TelemetryLink._stage_refill,
     Op.SET_ALARM_VOLUME: TelemetryLink._set_alarm_volume,
     Op.COMMIT_REFILL: TelemetryLink._commit_refill,

@@ -329,6 +329,11 @@ class ScenarioRunner:
                     f"bridge cancelled after {units.format_volume_nl(cancelled.delivered_nl, 3)}"
                     f", {units.format_volume_nl(cancelled.remaining_nl, 3)} left"
                 )
+            case md.ResetValve():
+                closed_s = self._client().reset_valve()
+                trace.notes.append(
+                    "valve reset after " + format_quantity(closed_s, Kind.DURATION) + " closed"
+                )
             case md.SetImplant():
                 stored = self._client().set_implant(action.implant)
                 trace.notes.append(
@@ -633,6 +638,8 @@ class ScenarioRunner:
                     actual_flag = bool(mri.get("in_field", False))
                 case "telemetry_mode":
                     actual_flag = bool(mri.get("telemetry_mode", False))
+                case "valve_closed":
+                    actual_flag = pump["valve"]["closed_since_clock_s"] is not None
                 case _:
                     actual_flag = bool(pump[key])
             trace.check(key, str(flag).lower(), str(actual_flag).lower(), actual_flag == flag)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import jsonschema
 
-from emulator.mri import MAX_EXPOSURE_S, MAX_RECOVERY_DELAY_S, MriExit
+from emulator.mri import MAX_EXPOSURE_S, MAX_RECOVERY_DELAY_S, VALVE_WORDS, MriExit
 from emulator.presets import CATHETER_VOLUME_NL_PER_CM as DEFAULT_CATHETER_NL_PER_CM
 from emulator.presets import PumpSetup, implant_record
 from emulator.scenarios import model as md
@@ -95,6 +95,7 @@ _ACTIONS = (
     "mri",
     "mri_start",
     "mri_end",
+    "reset_valve",
     "link",
     "expect",
 )
@@ -129,7 +130,7 @@ _DATE_FIELDS = (
     "response_onset",
     "response_full_effect",
 )
-_FLAG_FIELDS = ("delivering", "bridging", "in_mri_field", "telemetry_mode")
+_FLAG_FIELDS = ("delivering", "bridging", "in_mri_field", "telemetry_mode", "valve_closed")
 _ALARM_SET_FIELDS = ("alarms", "alarms_include", "alarms_absent", "silenced")
 
 _ENUM_PARAMS: dict[str, type[IntEnum]] = {
@@ -391,6 +392,7 @@ class _Builder:
                 else defaults.catheter_length_cm
             ),
             implant=implant,
+            kind=VALVE_WORDS[raw.get("kind", "motor")],
             start_s=(
                 self.attempt((*p, "start"), lambda: parse_iso_utc(raw["start"]), 0)
                 if "start" in raw
@@ -564,6 +566,7 @@ class _Builder:
             "commit": md.Commit,
             "cancel_bolus": md.CancelBolus,
             "cancel_bridge": md.CancelBridge,
+            "reset_valve": md.ResetValve,
             "resume": md.Resume,
             "patient_dose": md.PatientDose,
             "connect": md.Connect,
@@ -842,6 +845,7 @@ def setup_for(start: md.PumpStart) -> PumpSetup:
         implant=start.implant,
         battery_permille=start.battery_permille,
         description="scenario start",
+        valve=start.kind,
     )
 
 
