@@ -874,7 +874,7 @@ def _therapy() -> str:
             "interrogation: **every successful SESSION_AUTH (either role) is an "
             "interrogation** and ends that wait. STALL_RECOVERY (its `a` the stall's "
             "seconds) may be logged only at the second interrogation after the scan.",
-            "* A valve pump (READ_VALVE names the model) has no rotor: the original valve "
+            "* A valve pump (READ_VALVE, either role, names the model) has no rotor: the original valve "
             "model discharges its whole reservoir through the catheter at once on entering "
             "the field (it cannot tell: its reservoir estimate does not move), so it is "
             "emptied before an MRI; the flow-activated model lets about 10 uL through, "

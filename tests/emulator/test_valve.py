@@ -18,6 +18,7 @@ from emulator.clock import PumpClock
 from emulator.emulator import Emulator
 from emulator.mri import MriValueError, parse_valve
 from emulator.presets import PRESETS
+from protocol import cli
 from protocol.client import PumpClient
 from protocol.enums import ErrorCode, Role, ValveModel
 from protocol.errors import NakError
@@ -173,3 +174,21 @@ def test_the_fixture_chooses_the_pump_kind(pytester: pytest.Pytester) -> None:
     )
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*kind 'prometra': one of motor, valve-discharge*"])
+
+
+def test_the_emergency_summary_names_a_closed_valve(
+    flow: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = flow.register_inproc()
+    flow.mri(2700)
+    flow.advance(3 * HOUR)
+    for role in ([], ["--role", "patient"]):
+        assert cli.main(["--port", url, "--timeout", "0.5", *role, "emergency"]) == cli.EXIT_OK
+        out = capsys.readouterr().out
+        assert "delivering now:       NO: the flow-activated valve is closed" in out
+        assert "(3 h ago)" in out
+        assert "pump kind:            flow-activated valve pump" in out
+    # The clinician's summary also lists the closure from the log.
+    assert cli.main(["--port", url, "--timeout", "0.5", "emergency"]) == cli.EXIT_OK
+    clinician = capsys.readouterr().out
+    assert "in the last 30 days:  " in clinician and "valve closed" in clinician
