@@ -874,12 +874,12 @@ def _therapy() -> str:
             "interrogation: **every successful SESSION_AUTH (either role) is an "
             "interrogation** and ends that wait. STALL_RECOVERY (its `a` the stall's "
             "seconds) may be logged only at the second interrogation after the scan.",
-            "* A valve pump (READ_VALVE, either role, names the model) has no rotor: the original valve "
-            "model discharges its whole reservoir through the catheter at once on entering "
-            "the field (it cannot tell: its reservoir estimate does not move), so it is "
-            "emptied before an MRI; the flow-activated model lets about 10 uL through, "
-            "closes (VALVE_CLOSED logged, `delivering` 0, no alarm) and delivers nothing "
-            "until RESET_VALVE (VALVE_RESET logged with the seconds it was closed).",
+            "* A valve pump (READ_VALVE, either role, names the model) has no rotor: the "
+            "original valve model discharges its whole reservoir through the catheter at once"
+            " on entering the field (it cannot tell: its reservoir estimate does not move), "
+            "so it is emptied before an MRI; the flow-activated model lets about 10 uL "
+            "through, closes (VALVE_CLOSED logged, `delivering` 0, no alarm) and delivers "
+            "nothing until RESET_VALVE (VALVE_RESET logged with the seconds it was closed).",
             "* READ_DELIVERY (either role) says whether drug moves, since which pump-clock "
             "second, and the last refill: with STATUS, what an emergency department needs "
             "from one interrogation.",
