@@ -42,7 +42,7 @@ class EmergencyController(QObject):
         connect_clicked(self.page.read_button, self.read)
         connect_clicked(self.page.pdf_button, self.save_pdf)
         link.connected.connect(self._on_connected)
-        window.add_page("emergency", "Emergency summary", self.page)
+        window.add_page("emergency", "Emergency", self.page)
         self.connect_button = self._add_to_connect_page()
         self._update()
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 
+CLINICIAN_ONLY = "The MRI checks need a clinician session (they read the log)."
+
+
 class MriController(QObject):
     """Drives the MRI page."""
 
@@ -67,9 +70,9 @@ class MriController(QObject):
         closed = self.check is not None and self.check.valve_closed
         page.reset_valve_button.setEnabled(clinician and closed)
         if not clinician:
-            page.message.set_status(
-                Severity.INFO, "The MRI checks need a clinician session (they read the log)."
-            )
+            page.message.set_status(Severity.INFO, CLINICIAN_ONLY)
+        elif page.message.text == CLINICIAN_ONLY:
+            page.message.set_status(Severity.INFO, "")
 
     def _on_page_shown(self, key: str) -> None:
         if key == "mri" and self._clinician():
@@ -155,8 +158,13 @@ class MriController(QObject):
     def show_check(self, check: PostMriCheck) -> None:
         self.check = check
         page = self.page
-        ok = check.delivering and not check.interrogate_again
-        page.verdict.set_status(Severity.OK if ok else Severity.CRITICAL, check.verdict)
+        if not check.delivering or check.valve_closed:
+            severity = Severity.CRITICAL
+        elif check.interrogate_again:
+            severity = Severity.WARNING
+        else:
+            severity = Severity.OK
+        page.verdict.set_status(severity, check.verdict)
         page.findings_label.setText("\n".join(check.lines()[1:]))
         page.again_badge.set_status(
             Severity.WARNING,

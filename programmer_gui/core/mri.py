@@ -235,7 +235,9 @@ def post_mri_check(reading: MriReading, *, daily_volume_nl: Fraction) -> PostMri
     missed_s = 0
     if interruption is not None:
         if recovery is not None:
-            missed_s = recovery.clock_s - interruption.clock_s
+            # The entry carries the stall's (or closure's) own length: a recovery logged
+            # only at a later interrogation is logged after the motor turned again.
+            missed_s = recovery.a
         elif reading.delivery.delivering:  # resumed (this interrogation) before its log
             missed_s = reading.delivery.since_s - interruption.clock_s
         else:

@@ -63,23 +63,20 @@ _STATE_WORDS = {
     "withdrawal_risk": "WITHDRAWAL RISK",
     "overdose_risk": "OVERDOSE RISK",
 }
-SHOWN_HOURS: Final = (1, 2, 4, 6, 8, 12, 16, 24)
+SHOWN_HOURS: Final = (1, 2, 4, 8, 14, 24)
 
 
 def mri_lesson_numbers(hours: Sequence[MriLessonHour], *, with_check: bool) -> str:
     """The lesson's numbers: the level and the patient's state at a few hours after the
     scan, for the patient of this lesson beside the other one, and when withdrawal began."""
-    lines = [
-        "Hours after the scan began: level (share of before) and the patient model's state",
-        "  hour   with the check              without the check",
-    ]
+    lines = ["Spinal-fluid level (share of before) and state, with | without the check:"]
     for h in hours:
         if h.hour not in SHOWN_HOURS:
             continue
         lines.append(
-            f"  {h.hour:>4}   {h.with_check_share:>6.0%} "
-            f"{_STATE_WORDS.get(h.with_check_state, h.with_check_state):<19} "
-            f"{h.without_check_share:>6.0%} "
+            f"{h.hour} h: {h.with_check_share:.0%} "
+            f"{_STATE_WORDS.get(h.with_check_state, h.with_check_state)} | "
+            f"{h.without_check_share:.0%} "
             f"{_STATE_WORDS.get(h.without_check_state, h.without_check_state)}"
         )
     resumed = next((h.hour for h in hours if h.with_check_delivering), None)

@@ -42,7 +42,7 @@ def test_the_two_mri_lessons_side_by_side(qtbot: QtBot, window: EducatorWindow) 
     assert "telemetry mode" in window.scenario_text.text()
     numbers = window.scenario_numbers.text()
     assert "withdrawal risk from 14 h after the scan" in numbers
-    assert "\n    24     " in numbers and "WITHDRAWAL RISK" in numbers
+    assert "\n24 h: " in numbers and "| 0% WITHDRAWAL RISK" in numbers
     qtbot.mouseClick(  # type: ignore[no-untyped-call]
         window.scenario_buttons["mri_with_check"], Qt.MouseButton.LeftButton
     )
@@ -70,4 +70,4 @@ def test_the_numbers_name_when_withdrawal_began() -> None:
     assert text.splitlines()[-1] == (
         "Without the check nothing is delivered all along; withdrawal risk from 6 h after the scan."
     )
-    assert "     2     100% normal                 25% normal" in text
+    assert "\n2 h: 100% normal | 25% normal\n" in text

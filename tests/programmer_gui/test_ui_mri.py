@@ -111,13 +111,15 @@ def test_pre_mri_check_recorded_then_the_post_mri_check_until_recovery_is_logged
         assert not page.again_badge.isHidden()
         assert _actions(app.record)[-1][0] == "Post-MRI check"
 
-        # Interrogate again: the recovery is logged now.
+        # Interrogate again ten minutes later: the recovery is logged now.
+        demo_world.emulator.advance(600)
         controller.check = None
         click(qtbot, page.check_button)
         qtbot.waitUntil(lambda: controller.check is not None, timeout=WAIT_MS)
         again = controller.check
         assert again is not None and again.recovery is not None
         assert again.recovery.a == 3 * HOUR and not again.interrogate_again
+        assert again.missed_s == 3 * HOUR  # the stall's length, not the second log's time
         assert again.verdict.startswith("Delivery resumed at")
         assert page.again_badge.isHidden()
         assert (
