@@ -48,7 +48,7 @@ def _emulator(valve: ValveModel = ValveModel.MOTOR) -> tuple[Emulator, str]:
         wall=lambda: 1_000.0,
         random_bytes=random.Random(19).randbytes,
     )
-    url = emulator.register_inproc(name=f"screenshots-mri-{valve.name.lower()}")
+    url = emulator.register_inproc(name=f"screenshots-mri-{int(valve)}")
     emulator.start()
     return emulator, url
 

@@ -37,6 +37,7 @@ class MriPage(QWidget):
         self.stopped_warning = StatusBadge(before, hide_when_empty=True)
         form.addWidget(self.stopped_warning)
         self.pump_kind_label = QLabel("Pump kind: interrogate first.", before)
+        self.pump_kind_label.setWordWrap(True)
         form.addWidget(self.pump_kind_label)
         fields = QFormLayout()
         self.can_go_without_check = QCheckBox(
