@@ -796,7 +796,7 @@ MRI_WITH_CHECK: Final = Scenario(
     key="mri_with_check", title=MRI_WITH_CHECK_TITLE, steps=MRI_WITH_CHECK_STEPS
 )
 
-SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE, TITRATING_A_DOSE, MRI_WITHOUT_CHECK, MRI_WITH_CHECK)
+SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE, MRI_WITHOUT_CHECK, MRI_WITH_CHECK, TITRATING_A_DOSE)
 
 
 def low_reservoir_jump_s(sample: TrueSample) -> int | None:
