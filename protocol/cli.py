@@ -45,6 +45,7 @@ from protocol.enums import (
     Origin,
     Role,
     StopReason,
+    ValveModel,
 )
 from protocol.errors import (
     AuthenticationError,
@@ -547,6 +548,28 @@ def cmd_cancel_bridge(client: PumpClient, args: argparse.Namespace, out: Printer
     )
 
 
+def cmd_valve(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
+    """The pump kind and a flow-activated valve's state; ``reset`` reopens a closed valve."""
+    if args.action == "reset":
+        closed_s = client.reset_valve()
+        out(
+            {"closed_for_s": closed_s},
+            [f"valve reset after {emergency.fmt_duration(closed_s)} closed: delivery resumes"],
+        )
+        return
+    valve = client.read_valve()
+    state = (
+        f"CLOSED since {emergency.fmt_time(valve.closed_since_s)}: no delivery until "
+        "`pumpctl valve reset`"
+        if valve.closed
+        else "open"
+    )
+    lines = [f"pump kind:            {emergency.VALVE_WORDS[valve.valve_model]}"]
+    if valve.valve_model is ValveModel.VALVE_FLOW_ACTIVATED:
+        lines.append(f"flow-activated valve: {state}")
+    out(valve, lines)
+
+
 def cmd_bolus(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
     if args.kind == "cancel":
         delivered = client.cancel_bolus()
@@ -927,6 +950,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_cancel_bridge,
         "end a running bridge now (the rates change to the new concentration)",
     )
+
+    valve = add("valve", cmd_valve, "the pump kind (motor or valve pump); reset a closed valve")
+    valve.add_argument("action", nargs="?", choices=["show", "reset"], default="show")
 
     bolus = add("bolus", cmd_bolus, "start or cancel a bolus")
     bolus.add_argument("kind", choices=["therapeutic", "priming", "cancel"])

@@ -192,3 +192,22 @@ def test_the_emergency_summary_names_a_closed_valve(
     assert cli.main(["--port", url, "--timeout", "0.5", "emergency"]) == cli.EXIT_OK
     clinician = capsys.readouterr().out
     assert "in the last 30 days:  " in clinician and "valve closed" in clinician
+
+
+def test_pumpctl_valve_shows_and_resets(flow: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    url = flow.register_inproc()
+    base = ["--port", url, "--timeout", "0.5"]
+    assert cli.main([*base, "valve"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "pump kind:            flow-activated valve pump" in out
+    assert "flow-activated valve: open" in out
+    flow.mri(2700)
+    flow.advance(HOUR)
+    assert cli.main([*base, "valve"]) == cli.EXIT_OK
+    assert "flow-activated valve: CLOSED since 2026-09-21 14:13:20 UTC" in capsys.readouterr().out
+    assert cli.main([*base, "valve", "reset"]) == cli.EXIT_OK
+    assert "valve reset after 1 h closed: delivery resumes" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:  # open now: refused, a NAK's exit status
+        cli.main([*base, "valve", "reset"])
+    assert refused.value.code not in (0, None)
+    assert "the flow-activated valve is open" in capsys.readouterr().err
