@@ -22,7 +22,7 @@ from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
 from protocol.emergency import fmt_duration, fmt_time
-from protocol.enums import EventCode, Mode, ValveModel
+from protocol.enums import EventCode, Mode, Role, ValveModel
 
 __all__ = [
     "MriReading",
@@ -69,16 +69,17 @@ class MriReading:
     status: m.StatusResponse
     delivery: m.ReadDeliveryResponse
     valve: m.ReadValveResponse
-    log: tuple[m.LogEntry, ...]
+    log: tuple[m.LogEntry, ...] | None
+    """The event log; None in a patient session (the log is a clinician's read)."""
 
     @classmethod
     def read(cls, client: PumpClient) -> MriReading:
-        """Read them (a clinician session: the log is a clinician's read)."""
+        """Read them (either role: a patient session reads no log)."""
         return cls(
             status=client.status(),
             delivery=client.read_delivery(),
             valve=client.read_valve(),
-            log=tuple(client.event_log()),
+            log=tuple(client.event_log()) if client.role is Role.CLINICIAN else None,
         )
 
 
@@ -150,6 +151,8 @@ class PostMriCheck:
     alarm_date_s: int | None
     """The new low-reservoir alarm date the pump forecasts (None: beyond its horizon)."""
     valve_closed: bool
+    log_read: bool
+    """False in a patient session: the stall and its recovery are not known here."""
     interrogate_again: bool
     """The recovery is not logged yet: interrogate again (it may be logged only then)."""
     now_s: int
@@ -169,6 +172,8 @@ class PostMriCheck:
                 "recovered. Plan for withdrawal (oral baclofen as advised) and interrogate "
                 "again; recovery has been reported up to 24 h late."
             )
+        if not self.log_read:
+            return f"Delivering since {fmt_time(self.since_s)}."
         if self.interruption is None:
             return "Delivering; no motor stall or valve closure in the last 7 days."
         return f"Delivery resumed at {fmt_time(self.since_s)}: confirmed."
@@ -200,6 +205,8 @@ class PostMriCheck:
                 f"{units.format_volume_nl(self.missed_nl, 4)} "
                 f"({units.format_dose_ug(self.missed_ug)})."
             )
+        if not self.log_read:
+            out.append("The log (the stall and its recovery) is read in a clinician session.")
         out.append(f"New low-reservoir alarm date: {fmt_time(self.alarm_date_s)}.")
         if self.interrogate_again:
             out.append(
@@ -225,7 +232,7 @@ def post_mri_check(reading: MriReading, *, daily_volume_nl: Fraction) -> PostMri
     the rates in force (the missed volume is the time without delivery at it)."""
     s = reading.status
     now = s.clock_s
-    recent = [e for e in reading.log if e.clock_s >= now - LOOK_BACK_S]
+    recent = [e for e in reading.log or () if e.clock_s >= now - LOOK_BACK_S]
     starts = [i for i, e in enumerate(recent) if e.code in _STARTS]
     interruption = recovery = None
     if starts:
@@ -253,6 +260,7 @@ def post_mri_check(reading: MriReading, *, daily_volume_nl: Fraction) -> PostMri
         missed_ug=Fraction(missed_nl * s.concentration_ug_per_ml, 1_000_000),
         alarm_date_s=s.low_reservoir_alarm_at_s,
         valve_closed=reading.valve.closed,
+        log_read=reading.log is not None,
         interrogate_again=(
             interruption is not None
             and interruption.code is EventCode.MOTOR_STALL
