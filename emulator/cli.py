@@ -21,6 +21,7 @@ scenario passed, 1 when one failed, 2 for a bad file. See ``docs/scenarios.md``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import importlib
 import ipaddress
@@ -43,7 +44,7 @@ from emulator.emulator import (
     numbered_port,
 )
 from emulator.errors import EmulatorError, EmulatorUsageError
-from emulator.mri import ScheduledMriEnd
+from emulator.mri import VALVE_WORDS, ScheduledMriEnd
 from emulator.persistence import StateFile, catch_up_s
 from emulator.presets import PRESETS
 from emulator.transports.base import LinkFailure
@@ -225,6 +226,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--model", type=int, choices=[20, 40], help="reservoir model in mL (default: the preset's)"
     )
     serve.add_argument("--serial", help="serial number (default: the preset's)")
+    serve.add_argument(
+        "--pump-kind",
+        choices=sorted(VALVE_WORDS),
+        default="motor",
+        help="how the pump meters drug, which decides what an MRI does: motor (the default, "
+        "SynchroMed-like: the field stalls the rotor), valve-discharge (the original "
+        "Prometra-like valve pump: the field discharges a reservoir not emptied at once) or "
+        "valve-flow-activated (its flow-activated valve closes after about 10 uL and stops "
+        "delivery until ctl valve-reset)",
+    )
     serve.add_argument(
         "--key",
         default=str(DEMO_KEY_FILE),
@@ -409,7 +420,10 @@ def build_emulator(
 ) -> Emulator:
     """The emulator ``serve`` describes (ports not yet opened)."""
     keys = load_keys(args.key)
-    base = PRESETS[args.preset].with_identity(model=args.model, serial=args.serial)
+    base = dataclasses.replace(
+        PRESETS[args.preset].with_identity(model=args.model, serial=args.serial),
+        valve=VALVE_WORDS[args.pump_kind],
+    )
     fleet = is_fleet(args)
     first = args.first_index or 0
     setups = fleet_setups(base, args.count, first=first, fleet=fleet)

@@ -15,6 +15,7 @@ Commands (one line of words each; ``--pump N`` picks a pump, default 0)::
         OPTIONS: --delay 4h | --delay 2h..24h (seeded uniform)   recovery delay, 0 to 24 h
                  --telemetry-trap on|off|seeded                  wait for an interrogation
                  --log-recovery-at-second-interrogation
+    valve-reset                      reopen a closed flow-activated valve (valve pump models)
     link [drop=P] [corrupt=P] [delay=MS] [baud=N|off] [disconnect|reconnect]
     state                            the full true state (JSON)
     pumps                            where each pump is served
@@ -259,6 +260,12 @@ def _mri(emu: Emulator, rest: list[str], index: int) -> Any:
         raise MriControlError(str(exc)) from exc
 
 
+def _valve_reset(emu: Emulator, rest: list[str], index: int) -> Any:
+    if rest:
+        raise MriControlError("usage: valve-reset (no arguments)")
+    return emu.valve_reset(index)
+
+
 def _link(emu: Emulator, rest: list[str], index: int) -> Any:
     if not rest:
         raise ControlError(
@@ -314,6 +321,7 @@ _COMMANDS: dict[str, Callable[[Emulator, list[str], int], Any]] = {
     "advance": _advance,
     "fault": _fault,
     "mri": _mri,
+    "valve-reset": _valve_reset,
     "link": _link,
     "state": _state,
     "pumps": _pumps,

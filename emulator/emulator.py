@@ -42,7 +42,7 @@ from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
 from emulator.fluid_path import FluidPath, FluidTracker, HourlyLedger
 from emulator.link_faults import LinkFaults, LinkImpairment
-from emulator.mri import MriExit, ScheduledMriEnd
+from emulator.mri import MriExit, ScheduledMriEnd, push_instant_delivery
 from emulator.patient import PatientModel, PatientParams
 from emulator.persistence import Saver, StateFile, StateFileError, StoredState
 from emulator.presets import PRESETS, PumpSetup
@@ -299,6 +299,8 @@ class EmulatedPump:
         # A prescription committed since the last call took effect at the pump's time now.
         self._follow_prescription(pump, world)
         self._follow_fill(pump, world)
+        # A valve pump's discharge in an MRI field left the reservoir at one instant.
+        push_instant_delivery(world.fluid, world.patient, world.ledger, pump)
         if t <= pump.t:
             # Most requests at real speed: the pump's second has not moved on.
             self._fire_world_events(pump)
@@ -579,7 +581,8 @@ class EmulatedPump:
         except StateFileError as exc:
             print(
                 f"vpump: pump {self.index} ({self.setup.serial}): {exc}; "
-                "the command was undone and refused (STORAGE_FAILED)",
+                "the change was undone (a command is refused with STORAGE_FAILED; an "
+                "interrogation leaves the pump as stored)",
                 file=sys.stderr,
                 flush=True,
             )
@@ -688,6 +691,10 @@ class EmulatedPump:
                     "true_reservoir_nl": pump.reservoir_nl - world.missing_nl,
                     "delivering_since_clock_s": pump.delivering_since_clock_s,
                     "mri": self.mri_state(),
+                    "valve": {
+                        "model": pump.profile.valve_model.name,
+                        "closed_since_clock_s": pump.valve_closed_since_clock_s,
+                    },
                     "bridging": pump.bridge is not None,
                     "implant": None if implant is None else _jsonable(asdict(implant)),
                     "drug_lot": pump.drug_lot,
@@ -1140,6 +1147,15 @@ class Emulator:
             result = p.mri_for(duration_s, exit_)
         self.server.wake()
         return result
+
+    def valve_reset(self, index: int = 0) -> dict[str, Any]:
+        """Control: reopen pump ``index``'s closed flow-activated valve (as RESET_VALVE)."""
+        with self._changing(index) as p:
+            try:
+                closed_for_s = p.pump.reset_valve(p.pump.t)
+            except FirmwareError as exc:
+                raise MriControlError(f"valve-reset refused: {exc}") from exc
+        return {"closed_for_s": closed_for_s}
 
     def fault_battery(self, percent: float, index: int = 0) -> None:
         if not 0 <= percent <= 100:

@@ -493,7 +493,10 @@ class HourlyLedger:
             duration = piece.duration_s
             end = at + duration
             drug_pg = piece.drug_pg
-            if drug_pg and duration:
+            if drug_pg and not duration:  # an instantaneous dose: in its own hour
+                hour = int(at) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+                hours[hour] = hours.get(hour, 0) + drug_pg
+            elif drug_pg:
                 hour = int(at) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
                 if end <= hour + SECONDS_PER_HOUR:
                     hours[hour] = hours.get(hour, 0) + drug_pg  # all of it in one hour

@@ -25,9 +25,14 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 from emulator.errors import EmulatorUsageError
+from emulator.fluid_path import FluidTracker, HourlyLedger, TipPiece
+from emulator.patient import PatientModel
+from firmware_model.pump import Pump
+from protocol.enums import ValveModel
 
 __all__ = [
     "MAX_EXPOSURE_S",
@@ -39,6 +44,8 @@ __all__ = [
     "parse_delay",
     "parse_mri_duration",
     "parse_trap",
+    "parse_valve",
+    "push_instant_delivery",
 ]
 
 MAX_RECOVERY_DELAY_S = 24 * 3_600
@@ -218,3 +225,41 @@ class ScheduledMriEnd:
             telemetry_trap=trap,
             recovery_logged_at_second_interrogation=second,
         )
+
+
+VALVE_WORDS: dict[str, ValveModel] = {
+    "motor": ValveModel.MOTOR,
+    "valve-discharge": ValveModel.VALVE_DISCHARGE,
+    "valve-flow-activated": ValveModel.VALVE_FLOW_ACTIVATED,
+}
+"""How a pump's metering is named on the command line, in scenarios and in the fixture."""
+
+
+def parse_valve(text: str) -> ValveModel:
+    """``motor`` (the default, SynchroMed-like), ``valve-discharge`` (the original
+    Prometra-like valve pump) or ``valve-flow-activated`` (the later one)."""
+    try:
+        return VALVE_WORDS[text]
+    except KeyError:
+        raise MriValueError(f"pump model {text!r}: one of {', '.join(VALVE_WORDS)}") from None
+
+
+def push_instant_delivery(
+    fluid: FluidTracker, patient: PatientModel, ledger: HourlyLedger, pump: Pump
+) -> None:
+    """Give the catheter and the patient what left the reservoir without time passing (a
+    valve pump's discharge on entering an MRI field), as one instantaneous dose: the
+    catheter's content reaches the patient first, then the reservoir's drug."""
+    if pump.total_delivered_nl == fluid.last_total_delivered_nl:
+        return
+    out = fluid.update(pump.total_delivered_nl, pump.concentration_ug_per_ml)
+    pieces = tuple(
+        TipPiece(
+            duration_s=Fraction(0),
+            volume_nl=s.volume_nl,
+            concentration_ug_per_ml=s.concentration_ug_per_ml,
+        )
+        for s in out.segments
+    )
+    patient.feed(pieces)
+    ledger.add(pump.clock(pump.t), pieces)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from firmware_model.profile import profile_for
 from firmware_model.pump import Pump
-from protocol.enums import Origin
+from protocol.enums import Origin, ValveModel
 from protocol.messages import FlexStep, ImplantFields, PrescriptionSpec
 from protocol.units import ml_to_nl
 
@@ -68,11 +68,13 @@ class PumpSetup:
     """The clinician's implant record stored in the pump (None: not written yet)."""
     battery_permille: int = 1000
     description: str = ""
+    valve: ValveModel = ValveModel.MOTOR
+    """Motor-driven (the default) or one of the two valve models (what an MRI does)."""
 
     def build(self, *, t: int) -> Pump:
         """A pump powered on at model second ``t`` (its clock reads ``t``, Unix seconds)."""
         return Pump.new(
-            profile=profile_for(self.model),
+            profile=profile_for(self.model, self.valve),
             serial=self.serial,
             t=t,
             reservoir_nl=self.reservoir_nl,

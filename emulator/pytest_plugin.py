@@ -11,7 +11,8 @@ vpump is enough. It provides:
   :class:`~protocol.messages.PrescriptionSpec` naming it), ``battery``,
   ``alarm_volume``, ``catheter`` (the TRUE catheter, by default the implant
   record's), ``implant`` (an :class:`~protocol.messages.ImplantFields`, a
-  length such as ``"50 cm"``, or None for no record), ``start``,
+  length such as ``"50 cm"``, or None for no record), ``start``, ``kind``
+  (``"motor"``, ``"valve-discharge"`` or ``"valve-flow-activated"``),
   ``motor_stall``, ``memory_error``, ``low_battery_reset``, ``link``,
   ``clock``, ``speed``, ``fresh``, ``seed``, ``timeout``, ``retries``).
   :meth:`PumpUnderTest.low_battery_reset` injects that fault mid-test. With
@@ -71,7 +72,7 @@ from emulator.decode import Decoder, FrameEvent, format_event
 from emulator.emulator import Emulator, true_catheter_cm
 from emulator.errors import EmulatorUsageError
 from emulator.link_faults import LinkImpairment
-from emulator.mri import MriExit
+from emulator.mri import VALVE_WORDS, MriExit
 from emulator.presets import PRESETS, PumpSetup, implant_record
 from emulator.quantities import dose
 from emulator.response_reading import ResponseReading, read_response
@@ -135,6 +136,8 @@ class VirtualPumpConfig:
     """The implant record: "preset" (the preset's), None (no record) or a record."""
     start_s: int = md.DEFAULT_START_S
     """Pump clock when the test starts (in session scope: the same weekday and time of day)."""
+    kind: str = "motor"
+    """How the pump meters drug: "motor", "valve-discharge" or "valve-flow-activated"."""
     motor_stall: bool = False
     low_battery_reset: bool = False
     """Start with the pump just reset on a low battery (minimum rate, critical alarm)."""
@@ -153,6 +156,8 @@ class VirtualPumpConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise VpumpConfigError(f"preset {self.preset!r}: known presets are {sorted(PRESETS)}")
+        if self.kind not in VALVE_WORDS:
+            raise VpumpConfigError(f"kind {self.kind!r}: one of {', '.join(VALVE_WORDS)}")
         if self.clock not in ("manual", "running"):
             raise VpumpConfigError(f"clock {self.clock!r}: use 'manual' or 'running'")
         if self.memory_error not in (None, "critical", "non-critical"):
@@ -180,6 +185,7 @@ class VirtualPumpConfig:
                 changes[name] = value
         if self.implant != "preset":
             changes["implant"] = self.implant
+        changes["valve"] = VALVE_WORDS[self.kind]
         if self.concentration_ug_per_ml is not None or self.prescription is not None:
             base = base.with_drug(
                 self.concentration_ug_per_ml or base.concentration_ug_per_ml, self.prescription
@@ -224,6 +230,7 @@ _OPTIONS = [
     "catheter",
     "implant",
     "start",
+    "kind",
     "motor_stall",
     "low_battery_reset",
     "memory_error",
@@ -425,6 +432,11 @@ class PumpUnderTest:
     def mri_end(self, **options: Any) -> dict[str, Any]:
         """The pump leaves the field now (the options of :meth:`mri`)."""
         return self.mri(None, **options)
+
+    def valve_reset(self) -> dict[str, Any]:
+        """Reopen the pump's closed flow-activated valve (a ``kind="valve-flow-activated"``
+        pump); returns ``{"closed_for_s": ...}``."""
+        return self.emulator.valve_reset()
 
     def check(self) -> None:
         """Re-raise anything that failed inside the emulator so far."""

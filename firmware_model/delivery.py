@@ -141,6 +141,19 @@ class DeliveryState:
         self.total_delivered_nl += actual
         return actual
 
+    def discharge(self, volume_nl: int) -> None:
+        """``volume_nl`` of the true reservoir leaves at once, unmetered (a valve pump in an
+        MRI field): delivered, but the estimate (what the pump metered) does not move."""
+        if type(volume_nl) is not int or not 0 <= volume_nl <= self.reservoir_nl:
+            raise OutOfRangeError(
+                field="volume_nl",
+                value=volume_nl,
+                limit=self.reservoir_nl,
+                rule="(what the reservoir holds) at most",
+            )
+        self.reservoir_nl -= volume_nl
+        self.total_delivered_nl += volume_nl
+
     def plan_refill(self, *, removed_nl: int, added_nl: int, capacity_nl: int) -> RefillPlan:
         """Work out a refill, or raise OverfillError; nothing changes here.
 

@@ -36,6 +36,9 @@ class MriState:
     """Interrogations (sessions opened) since the pump left the field."""
     recovered_t: int | None = None
     """Model second the motor turned again (delivery resumed), while its log is pending."""
+    valve: bool = False
+    """A valve pump's exposure (:mod:`firmware_model.valve`): no rotor to stop, nothing to
+    recover; what the field did to the valves happened on entering it."""
 
     def recovery_loggable(self) -> bool:
         """Whether the motor has turned again and its STALL_RECOVERY may be logged now."""
@@ -45,7 +48,7 @@ class MriState:
 
     def stalled(self, t: int) -> bool:
         """Whether the exposure keeps the motor from turning at model second ``t``."""
-        if self.recovered_t is not None:
+        if self.valve or self.recovered_t is not None:
             return False
         if self.in_field or self.trapped:
             return True
@@ -53,6 +56,11 @@ class MriState:
 
     def next_event_t(self, t: int) -> int | None:
         """The next second the stall may end by itself (the end of the recovery delay)."""
-        if self.recovered_t is None and not self.in_field and self.resume_at_t is not None:
+        if (
+            not self.valve
+            and self.recovered_t is None
+            and not self.in_field
+            and self.resume_at_t is not None
+        ):
             return self.resume_at_t if self.resume_at_t > t else None
         return None

@@ -31,7 +31,7 @@ from firmware_model.mri import MriState
 from firmware_model.prescription import PatientDoseSettings
 from firmware_model.profile import PumpProfile, ToneSpec
 from protocol import messages as m
-from protocol.enums import AlarmCode, BolusKind, EventCode, Op, StopReason
+from protocol.enums import AlarmCode, BolusKind, EventCode, Op, StopReason, ValveModel
 from protocol.schedule import RunningBolus
 
 MAGIC = b"VPNV"
@@ -69,6 +69,7 @@ class PumpImage:
     reset_pending: bool = False
     mri: MriState | None = None
     delivering_since_t: int = 0
+    valve_closed_since_t: int | None = None
 
 
 # --------------------------------------------------------------------------- encode
@@ -157,7 +158,9 @@ def encode(image: PumpImage) -> bytes:
             image.mri.log_at_second_interrogation,
             image.mri.interrogations,
             image.mri.recovered_t,
+            image.mri.valve,
         ],
+        "valve_closed_since_t": image.valve_closed_since_t,
         "delivering_since_t": image.delivering_since_t,
         "log": {
             "capacity": image.log_capacity,
@@ -186,6 +189,9 @@ class _Fields:
         if key not in self._obj:
             raise CorruptImageError(f"{self._where}: missing {key!r}")
         return self._obj[key]
+
+    def has(self, key: str) -> bool:
+        return key in self._obj
 
     def get_int(self, key: str) -> int:
         return _as_int(self.get_raw(key), f"{self._where}.{key}")
@@ -239,6 +245,9 @@ def _profile_from_json(f: _Fields) -> PumpProfile:
             kwargs[field.name] = f.get_str(field.name)
         elif field.type == "tuple[int, ...]":
             kwargs[field.name] = tuple(_ints(f.get_raw(field.name), where))
+        elif field.type == "ValveModel":  # absent from images saved before valve models
+            raw = f.get_raw(field.name) if f.has(field.name) else int(ValveModel.MOTOR)
+            kwargs[field.name] = _valve_model(raw, where)
         elif field.type == "ToneSpec":
             tones, duration_s, repeat_s = _ints(f.get_raw(field.name), where, 3)
             kwargs[field.name] = ToneSpec(tones=tones, duration_s=duration_s, repeat_s=repeat_s)
@@ -339,13 +348,29 @@ def _image_from_json(root: _Fields) -> PumpImage:
         reset_pending=_as_bool(root.get_raw("reset_pending"), "reset_pending"),
         mri=_mri_from_json(root.get_raw("mri")),
         delivering_since_t=root.get_int("delivering_since_t"),
+        valve_closed_since_t=root.get_opt_int("valve_closed_since_t")
+        if root.has("valve_closed_since_t")
+        else None,
     )
+
+
+def _valve_model(raw: object, where: str) -> ValveModel:
+    value = _as_int(raw, where)
+    try:
+        return ValveModel(value)
+    except ValueError:
+        raise CorruptImageError(f"{where}: no valve model {value}") from None
 
 
 def _mri_from_json(raw: object) -> MriState | None:
     if raw is None:
         return None
-    since_t, in_field, resume_at_t, trapped, second, count, recovered_t = _as_list(raw, "mri", 7)
+    items = list(_as_list(raw, "mri"))
+    if len(items) == 7:  # saved before valve models: a motor's exposure
+        items.append(False)
+    since_t, in_field, resume_at_t, trapped, second, count, recovered_t, valve = _as_list(
+        items, "mri", 8
+    )
 
     def opt(value: object, where: str) -> int | None:
         return None if value is None else _as_int(value, where)
@@ -358,6 +383,7 @@ def _mri_from_json(raw: object) -> MriState | None:
         log_at_second_interrogation=_as_bool(second, "mri[4]"),
         interrogations=_as_int(count, "mri[5]"),
         recovered_t=opt(recovered_t, "mri[6]"),
+        valve=_as_bool(valve, "mri[7]"),
     )
 
 

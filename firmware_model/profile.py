@@ -15,11 +15,11 @@ programmable flow (0.048 mL/day) and 5.00 years at 2 mL/day (1000 mcg/day at
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from firmware_model.errors import InvalidProfileError
 from protocol.battery import BatteryModel
-from protocol.enums import AlarmClass
+from protocol.enums import AlarmClass, ValveModel
 from protocol.timebase import MINUTES_PER_DAY, SECONDS_PER_DAY, ceil_div
 
 _PPM = 1_000_000
@@ -119,6 +119,13 @@ class PumpProfile:
         default_factory=lambda: ToneSpec(tones=1, duration_s=1, repeat_s=3_600)
     )
 
+    valve_model: ValveModel = ValveModel.MOTOR
+    """How the pump meters drug, as an MRI meets it (domain.md): a motor whose rotor the
+    field stops (SynchroMed-like, the default), or one of the two Prometra-like valve
+    models (see :mod:`firmware_model.valve`)."""
+    valve_flow_limit_nl: int = 10_000
+    """What a flow-activated valve lets through before it closes (about 10 uL)."""
+
     event_log_capacity: int = 1_024
     forecast_horizon_s: int = 3_650 * SECONDS_PER_DAY
     """Forecasts further ahead than this (10 years) are reported as None."""
@@ -136,6 +143,8 @@ class PumpProfile:
                 raise InvalidProfileError(
                     field=f.name, value=value, rule="must be a tuple of positive ints"
                 )
+            if f.type == "ValveModel" and not isinstance(value, ValveModel):
+                raise InvalidProfileError(field=f.name, value=value, rule="must be a ValveModel")
             if f.type == "ToneSpec" and not isinstance(value, ToneSpec):
                 raise InvalidProfileError(field=f.name, value=value, rule="must be a ToneSpec")
         self._check_volumes()
@@ -255,6 +264,7 @@ class PumpProfile:
         r(self.eri_lead_s > 0, "eri_lead_s", "must be > 0")
         r(self.event_log_capacity >= 1_024, "event_log_capacity", "must be >= 1024")
         r(self.forecast_horizon_s > 0, "forecast_horizon_s", "must be > 0")
+        r(self.valve_flow_limit_nl > 0, "valve_flow_limit_nl", "must be > 0")
 
     def tone_for(self, alarm_class: AlarmClass) -> ToneSpec:
         """The tone pattern of an alarm class."""
@@ -298,9 +308,23 @@ PROFILES: dict[int, PumpProfile] = {
 """The two models, keyed by nominal reservoir size in mL."""
 
 
-def profile_for(model: int) -> PumpProfile:
-    """The profile of a model (20 or 40); ``KeyError`` names the known models otherwise."""
+VALVE_MODEL_NAMES: dict[ValveModel, str] = {
+    ValveModel.MOTOR: "",
+    ValveModel.VALVE_DISCHARGE: " valve (original)",
+    ValveModel.VALVE_FLOW_ACTIVATED: " valve (flow-activated)",
+}
+"""What a valve model adds to the model's name."""
+
+
+def profile_for(model: int, valve: ValveModel = ValveModel.MOTOR) -> PumpProfile:
+    """The profile of a model (20 or 40), motor-driven or one of the valve models;
+    ``KeyError`` names the known models otherwise."""
     try:
-        return PROFILES[model]
+        profile = PROFILES[model]
     except KeyError:
         raise KeyError(f"unknown pump model {model!r}; known: {sorted(PROFILES)}") from None
+    if valve is ValveModel.MOTOR:
+        return profile
+    return replace(
+        profile, valve_model=valve, model_name=profile.model_name + VALVE_MODEL_NAMES[valve]
+    )

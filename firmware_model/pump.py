@@ -86,7 +86,8 @@ from firmware_model.prescription import (
     validate_patient_settings,
 )
 from firmware_model.profile import PumpProfile, ToneSpec
-from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason
+from firmware_model.valve import field_discharge_nl
+from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason, ValveModel
 from protocol.forecast import (
     BridgePlan,
     Plan,
@@ -260,6 +261,7 @@ class Pump:
         self._reset_pending = image.reset_pending
         self._mri = None if image.mri is None else replace(image.mri)
         self._delivering_since_t = image.delivering_since_t
+        self._valve_closed_since_t = image.valve_closed_since_t
         self._steady = compile_for(image.prescription, profile, image.concentration_ug_per_ml)
         self._schedule = self._compile()
         self._alarm_volume_nl = image.alarm_volume_nl
@@ -397,6 +399,7 @@ class Pump:
             reset_pending=self._reset_pending,
             mri=None if self._mri is None else replace(self._mri),
             delivering_since_t=self._delivering_since_t,
+            valve_closed_since_t=self._valve_closed_since_t,
         )
 
     def to_bytes(self) -> bytes:
@@ -466,7 +469,7 @@ class Pump:
         a = b = 0
         c = 1
         bolus = d.bolus
-        if self._suspended is None and not self._halt_codes:
+        if self._suspended is None and not self._halt_codes and self._valve_closed_since_t is None:
             if bolus is not None:
                 a = bolus.volume_nl * (now - bolus.start_t)
                 b = bolus.volume_nl
@@ -590,7 +593,12 @@ class Pump:
         if halting:
             self._cancel_running_bolus()
         mri = self._mri
-        if mri is not None and mri.recovered_t is None and not mri.stalled(self._t):
+        if (
+            mri is not None
+            and not mri.valve
+            and mri.recovered_t is None
+            and not mri.stalled(self._t)
+        ):
             mri.recovered_t = self._t
             self._log_mri_recovery()
         self._track_delivery()
@@ -674,6 +682,8 @@ class Pump:
     def _check_can_bolus(self) -> None:
         if self._halt_codes:
             raise PumpHaltedError(self._halt_codes)
+        if self._valve_closed_since_t is not None:
+            raise InvalidStateError("the flow-activated valve is closed; reset it first")
         if self._suspended is not None:
             raise InvalidStateError(f"pump is stopped ({self._suspended.name}); resume it first")
         if self._prescription.mode is Mode.STOPPED:
@@ -1076,10 +1086,16 @@ class Pump:
 
     def mri_enter(self, t: int) -> None:
         """World event: the pump enters an MRI scanner's field; the rotor stops (a motor
-        stall, logged, with its critical alarm) for the whole exposure."""
+        stall, logged, with its critical alarm) for the whole exposure. A valve pump has no
+        rotor: see :meth:`_valve_field` for what the field does to it."""
         self.advance_to(t)
+        if self._mri is not None and self._mri.valve:
+            raise InvalidStateError("the pump is already in an MRI field")
         if self._mri is not None and self._mri.recovered_t is None:
             raise InvalidStateError("the pump is already stalled by an MRI exposure")
+        if self._profile.valve_model is not ValveModel.MOTOR:
+            self._valve_field(t)
+            return
         if self._mri is not None:  # a recovery still waiting to be logged: log it now
             self._mri.log_at_second_interrogation = False
             self._log_mri_recovery()
@@ -1104,6 +1120,9 @@ class Pump:
         mri = self._mri
         if mri is None or not mri.in_field:
             raise InvalidStateError("the pump is not in an MRI field")
+        if mri.valve:  # no rotor to recover: the exposure is over
+            self._mri = None
+            return
         _require_int("recovery_delay_s", recovery_delay_s, minimum=0)
         if (
             type(telemetry_trap) is not bool
@@ -1129,6 +1148,52 @@ class Pump:
             mri.trapped = False
             self._evaluate()  # the motor may turn now (logged unless it waits)
         self._log_mri_recovery()
+
+    def _valve_field(self, t: int) -> None:
+        """A valve pump enters the field (domain.md, :mod:`firmware_model.valve`): the
+        original model discharges its whole reservoir through the catheter at once (the
+        pump cannot tell); the flow-activated valve lets up to its limit through, then
+        closes and stops all delivery until it is reset (logged VALVE_CLOSED)."""
+        profile = self._profile
+        d = self._delivery
+        self._mri = MriState(since_t=t, valve=True)
+        if self._valve_closed_since_t is not None:
+            return  # a closed flow-activated valve lets nothing through
+        volume = field_discharge_nl(
+            profile.valve_model,
+            reservoir_nl=d.reservoir_nl,
+            flow_limit_nl=profile.valve_flow_limit_nl,
+        )
+        d.discharge(volume)
+        if profile.valve_model is ValveModel.VALVE_FLOW_ACTIVATED:
+            self._cancel_running_bolus()
+            self._valve_closed_since_t = t
+            self._forecasts.plan_changed()
+            self._log_event(EventCode.VALVE_CLOSED, volume, 0)
+        self._evaluate()
+
+    def reset_valve(self, t: int) -> int:
+        """Reopen a closed flow-activated valve (RESET_VALVE, or the emulator's control):
+        delivery resumes from ``t``; logged VALVE_RESET with the seconds it was closed,
+        which are returned. Refused unless the valve is closed."""
+        self.advance_to(t)
+        if self._profile.valve_model is not ValveModel.VALVE_FLOW_ACTIVATED:
+            raise InvalidStateError("this pump has no flow-activated valve")
+        closed = self._valve_closed_since_t
+        if closed is None:
+            raise InvalidStateError("the flow-activated valve is open")
+        duration = min(t - closed, INT32_MAX)
+        self._valve_closed_since_t = None
+        self._forecasts.plan_changed()
+        self._log_event(EventCode.VALVE_RESET, duration, 0)
+        self._evaluate()
+        return duration
+
+    @property
+    def valve_closed_since_clock_s(self) -> int | None:
+        """RTC second a flow-activated valve closed (None: open, or no such valve)."""
+        closed = self._valve_closed_since_t
+        return None if closed is None else self.clock(closed)
 
     @property
     def mri(self) -> MriState | None:
@@ -1264,6 +1329,7 @@ class Pump:
             self._suspended is None
             and self._prescription.mode is not Mode.STOPPED
             and not self._halt_codes
+            and self._valve_closed_since_t is None
         )
 
     @property

@@ -230,8 +230,8 @@ class TelemetryLink:
             return
         code, a, b = event.log_params()
         if code is EventCode.SESSION_OPENED:
-            # An interrogation: it ends an MRI's telemetry-mode trap (domain.md).
-            self.pump.note_interrogation(t)
+            self._interrogated(t, a, b)
+            return
         if code is EventCode.SESSION_CLOSED:
             # A staged prescription or refill never outlives its session.
             self._staged = None
@@ -240,6 +240,29 @@ class TelemetryLink:
             self.head.log_security(ErrorCode(a), b, t=t, now_s=now_s)
             return
         self.pump.log_event(t, code, a, b)
+
+    def _interrogated(self, t: int, a: int, b: int) -> None:
+        """A session opened is an interrogation: it ends an MRI's telemetry-mode trap and
+        counts towards a stall recovery logged at the second interrogation (domain.md).
+        That changes the pump, so, like a command's change, it is made durable before the
+        session's answer; if it cannot be, the pump is put back as it was (still in
+        telemetry mode, as stored) and the session opens all the same."""
+        pump = self.pump
+        durable = self.head.make_durable
+        exposure = pump.mri
+        if durable is None or exposure is None or exposure.in_field:
+            pump.note_interrogation(t)  # nothing for an interrogation to change
+            pump.log_event(t, EventCode.SESSION_OPENED, a, b)
+            return
+        before = pump.to_bytes()
+        pump.note_interrogation(t)
+        pump.log_event(t, EventCode.SESSION_OPENED, a, b)
+        try:
+            durable()
+        except StorageError:
+            restored = Pump.from_bytes(before)
+            restored.log_event(t, EventCode.SESSION_OPENED, a, b)
+            self.head.pump = restored
 
     def handle_frame(self, frame: Frame, *, t: int, now_s: float) -> bytes:
         """Answer one frame (the session's own answer, or the command's)."""
@@ -398,6 +421,18 @@ class TelemetryLink:
         return m.CancelBridgeResponse(
             delivered_nl=min(delivered, 2**32 - 1), remaining_nl=remaining
         )
+
+    def _read_valve(self, request: m.Message, t: int) -> m.Message:
+        pump = self.pump
+        closed = pump.valve_closed_since_clock_s
+        return m.ReadValveResponse(
+            valve_model=pump.profile.valve_model,
+            closed=closed is not None,
+            closed_since_s=closed,
+        )
+
+    def _reset_valve(self, request: m.Message, t: int) -> m.Message:
+        return m.ResetValveResponse(closed_for_s=self.pump.reset_valve(t))
 
     def _stage_refill(self, request: m.Message, t: int) -> m.Message:
         assert isinstance(request, m.StageRefillRequest)
@@ -592,6 +627,7 @@ _READ_ONLY = frozenset(
         Op.READ_CLOCK,
         Op.READ_PATIENT_SETTINGS,
         Op.READ_DELIVERY,
+        Op.READ_VALVE,
         Op.READ_IMPLANT,
         Op.STAGE_REFILL,  # staged on the link too
     }
@@ -612,6 +648,8 @@ _HANDLERS: dict[Op, Handler] = {
     Op.STOP_PUMP: TelemetryLink._stop,
     Op.RESUME_PUMP: TelemetryLink._resume,
     Op.CANCEL_BRIDGE: TelemetryLink._cancel_bridge,
+    Op.READ_VALVE: TelemetryLink._read_valve,
+    Op.RESET_VALVE: TelemetryLink._reset_valve,
     Op.STAGE_REFILL: TelemetryLink._stage_refill,
     Op.SET_ALARM_VOLUME: TelemetryLink._set_alarm_volume,
     Op.COMMIT_REFILL: TelemetryLink._commit_refill,

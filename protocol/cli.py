@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, NoReturn
 
+from protocol import emergency, units
 from protocol import messages as m
-from protocol import units
 from protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, ProgrammingError, PumpClient
 from protocol.enums import (
     ALARM_CLASS,
@@ -40,12 +40,12 @@ from protocol.enums import (
     AlarmCode,
     BolusKind,
     ErrorCode,
-    EventCode,
     Mode,
     Op,
     Origin,
     Role,
     StopReason,
+    ValveModel,
 )
 from protocol.errors import (
     AuthenticationError,
@@ -548,6 +548,28 @@ def cmd_cancel_bridge(client: PumpClient, args: argparse.Namespace, out: Printer
     )
 
 
+def cmd_valve(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
+    """The pump kind and a flow-activated valve's state; ``reset`` reopens a closed valve."""
+    if args.action == "reset":
+        closed_s = client.reset_valve()
+        out(
+            {"closed_for_s": closed_s},
+            [f"valve reset after {emergency.fmt_duration(closed_s)} closed: delivery resumes"],
+        )
+        return
+    valve = client.read_valve()
+    state = (
+        f"CLOSED since {emergency.fmt_time(valve.closed_since_s)}: no delivery until "
+        "`pumpctl valve reset`"
+        if valve.closed
+        else "open"
+    )
+    lines = [f"pump kind:            {emergency.VALVE_WORDS[valve.valve_model]}"]
+    if valve.valve_model is ValveModel.VALVE_FLOW_ACTIVATED:
+        lines.append(f"flow-activated valve: {state}")
+    out(valve, lines)
+
+
 def cmd_bolus(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
     if args.kind == "cancel":
         delivered = client.cancel_bolus()
@@ -580,129 +602,27 @@ def cmd_bolus(client: PumpClient, args: argparse.Namespace, out: Printer) -> Non
 
 def implant_lines(r: m.ReadImplantResponse) -> list[str]:
     """The implant record and the drug in the pump, in words."""
-    drug = [
-        f"drug:                 baclofen "
-        f"{units.format_concentration_ug_per_ml(r.concentration_ug_per_ml)}"
-        + (f", lot {r.drug_lot}" if r.drug_lot else ""),
-        f"last refill:          {fmt_time(r.last_refill_at_s)}",
-    ]
-    if not r.recorded:
-        return ["implant record:       none written (pumpctl implant set ...)", *drug]
-    i = r.implant
-    length = units.format_fixed(Fraction(i.catheter_length_mm, 10), 1)
-    plus = (
-        f" +/- {units.format_fixed(Fraction(i.catheter_length_uncertainty_mm, 10), 1)} cm"
-        if i.catheter_length_uncertainty_mm
-        else ""
-    )
-    per_cm = units.format_trimmed(Fraction(i.catheter_volume_nl_per_cm, 1_000_000), 6)
-    return [
-        f"patient:              {i.patient_id or '(not recorded)'} ({_name(i.origin)} spasticity)",
-        f"physician:            {i.physician or '(not recorded)'}",
-        "implanted:            "
-        + ("(not recorded)" if i.implanted_at_s is None else fmt_time(i.implanted_at_s)),
-        f"catheter:             {i.catheter_model or '(model not recorded)'}, {length} cm"
-        f"{plus}, {per_cm} mL/cm",
-        *drug,
-    ]
+    return emergency.format_rows(emergency.implant_rows(r))
 
 
-WITHDRAWAL_SIGNS = (
-    "baclofen withdrawal (delivery stopped or reduced): returning spasticity and rigidity, "
-    "itching, fever, low blood pressure, altered mental state; severe cases can be fatal "
-    "within 24-72 h: restore delivery or give enteral baclofen as the treating team advises"
-)
-OVERDOSE_SIGNS = (
-    "baclofen overdose (too much delivered, e.g. a programming error or a valve pump "
-    "discharged in an MRI): drowsiness, low muscle tone, slowed breathing, coma: support "
-    "breathing, stop the pump"
-)
-_HALT_WORDS = {
-    AlarmCode.EMPTY_RESERVOIR: "the reservoir is empty",
-    AlarmCode.EOS: "the battery is at end of service",
-    AlarmCode.MOTOR_STALL: "the motor is stalled (after an MRI: it may resume late; "
-    "interrogate again)",
-    AlarmCode.MEMORY_CRITICAL: "a critical memory error",
-}
-
-
-def _ago(now_s: int, then_s: int) -> str:
-    return f"{fmt_time(then_s)} ({fmt_duration(max(now_s - then_s, 0))} ago)"
-
-
-def _date(now_s: int, at_s: int | None) -> str:
-    if at_s is not None and at_s <= now_s:
-        return "reached"
-    return fmt_time(at_s)
+WITHDRAWAL_SIGNS = emergency.WITHDRAWAL_SIGNS
+OVERDOSE_SIGNS = emergency.OVERDOSE_SIGNS
 
 
 def cmd_emergency(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
-    """One interrogation, in the words an emergency department needs (either role)."""
-    info = client.device_info()
-    s = client.status()
-    delivery = client.read_delivery()
-    conc = s.concentration_ug_per_ml
-    dose = units.format_dose_ug_per_day(Fraction(s.daily_dose_ng, NG_PER_UG))
-    if delivery.delivering:
-        now = f"YES, since {_ago(s.clock_s, delivery.since_s)}"
-    elif s.mode is Mode.STOPPED:
-        why = _name(s.stop_reason) if s.stop_reason is not StopReason.NONE else "programmed"
-        now = f"NO: stopped by a clinician ({why}) since {_ago(s.clock_s, delivery.since_s)}"
-    else:
-        halted = "; ".join(_HALT_WORDS.get(a, _name(a)) for a in sorted(s.halted_by))
-        now = f"NO: {halted}; since {_ago(s.clock_s, delivery.since_s)}"
-    alarms = ", ".join(_name(a) for a in sorted(s.alarms_active)) or "none"
-    lines = [
-        "EMERGENCY SUMMARY (one interrogation; every time is the pump clock)",
-        f"pump:                 vpump {info.model} mL, serial {info.serial}",
-        f"drug:                 baclofen {units.format_concentration_ug_per_ml(conc)}",
-        f"dose:                 {dose} ({_name(s.mode)})",
-        f"delivering now:       {now}",
-        f"reservoir:            {units.format_volume_nl(s.reservoir_nl)}; low-reservoir alarm "
-        f"{_date(s.clock_s, s.low_reservoir_alarm_at_s)}; empty {_date(s.clock_s, s.empty_at_s)}",
-        "last refill:          "
-        + (
-            "none recorded"
-            if delivery.last_refill_at_s is None
-            else _ago(s.clock_s, delivery.last_refill_at_s)
-        ),
-        f"active alarms:        {alarms}",
-    ]
-    data: dict[str, Any] = {"device": info, "status": s, "delivery": delivery}
-    if client.role is Role.CLINICIAN:
-        implant = client.implant()
-        data["implant"] = implant
-        lines += implant_lines(implant)[:4] if implant.recorded else [implant_lines(implant)[0]]
-        log = list(client.event_log())
-        halts = [e for e in log if e.code in (EventCode.DELIVERY_HALTED, EventCode.STOPPED)]
-        if delivery.delivering and halts and halts[-1].clock_s < delivery.since_s:
-            gap = fmt_duration(delivery.since_s - halts[-1].clock_s)
-            resumed = (
-                "at this interrogation (an MRI's telemetry mode?)"
-                if s.clock_s - delivery.since_s < 600
-                else _ago(s.clock_s, delivery.since_s)
-            )
-            lines.append(
-                f"last interruption:    {gap} without delivery from {fmt_time(halts[-1].clock_s)}, "
-                f"resumed {resumed}"
-            )
-        stalls = [
-            e
-            for e in log
-            if e.code in (EventCode.MOTOR_STALL, EventCode.STALL_RECOVERY)
-            and e.clock_s >= s.clock_s - 30 * 86_400
-        ]
-        for e in stalls:
-            what = (
-                "motor stall (an MRI? delivery stopped)"
-                if e.code is EventCode.MOTOR_STALL
-                else f"stall recovery after {fmt_duration(e.a)}"
-            )
-            lines.append(f"in the last 30 days:  {fmt_time(e.clock_s)} {what}")
-    lines += [
-        f"look for:             {WITHDRAWAL_SIGNS}",
-        f"                      {OVERDOSE_SIGNS}",
-    ]
+    """One interrogation, in the words an emergency department needs (either role): the
+    rows of :func:`protocol.emergency.summary_rows` (the programmer's emergency page shows
+    the same)."""
+    reading = emergency.EmergencyReading.read(client)
+    data: dict[str, Any] = {
+        "device": reading.device,
+        "status": reading.status,
+        "delivery": reading.delivery,
+        "valve": reading.valve,
+    }
+    if reading.implant is not None:
+        data["implant"] = reading.implant
+    lines = [emergency.TITLE, *emergency.format_rows(emergency.summary_rows(reading))]
     out(data, lines)
 
 
@@ -1030,6 +950,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_cancel_bridge,
         "end a running bridge now (the rates change to the new concentration)",
     )
+
+    valve = add("valve", cmd_valve, "the pump kind (motor or valve pump); reset a closed valve")
+    valve.add_argument("action", nargs="?", choices=["show", "reset"], default="show")
 
     bolus = add("bolus", cmd_bolus, "start or cancel a bolus")
     bolus.add_argument("kind", choices=["therapeutic", "priming", "cancel"])

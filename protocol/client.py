@@ -423,6 +423,14 @@ class PumpClient:
         """End a running bridge now (rates at the new concentration from this second)."""
         return self.call(m.CancelBridgeRequest(), m.CancelBridgeResponse)
 
+    def read_valve(self) -> m.ReadValveResponse:
+        """The valve model (motor or valve pump) and whether a flow-activated valve closed."""
+        return self.call(m.ReadValveRequest(), m.ReadValveResponse)
+
+    def reset_valve(self) -> int:
+        """Reopen a closed flow-activated valve; returns the seconds it was closed."""
+        return self.call(m.ResetValveRequest(), m.ResetValveResponse).closed_for_s
+
     def cancel_bolus(self) -> int:
         """Cancel the running bolus; returns the volume it delivered, nL."""
         return self.call(m.CancelBolusRequest(), m.CancelBolusResponse).delivered_nl

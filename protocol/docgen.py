@@ -34,6 +34,7 @@ from protocol.enums import (
     Origin,
     Role,
     StopReason,
+    ValveModel,
 )
 from protocol.frames import encode_frame
 from protocol.messages import (
@@ -246,6 +247,15 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
         messages.CancelBridgeRequest(),
         messages.CancelBridgeResponse(delivered_nl=300_000, remaining_nl=186_000),
     ),
+    Op.READ_VALVE: (
+        messages.ReadValveRequest(),
+        messages.ReadValveResponse(
+            valve_model=ValveModel.VALVE_FLOW_ACTIVATED,
+            closed=True,
+            closed_since_s=EXAMPLE_CLOCK_S - 2 * 3600,
+        ),
+    ),
+    Op.RESET_VALVE: (messages.ResetValveRequest(), messages.ResetValveResponse(closed_for_s=7200)),
     Op.STAGE_REFILL: (
         _REFILL,
         messages.StageRefillResponse(
@@ -683,6 +693,7 @@ COMMAND_NAKS: dict[Op, tuple[ErrorCode, ...]] = {
     Op.STOP_PUMP: (ErrorCode.INVALID_STATE,),
     Op.RESUME_PUMP: (ErrorCode.INVALID_STATE,),
     Op.CANCEL_BRIDGE: (ErrorCode.INVALID_STATE,),
+    Op.RESET_VALVE: (ErrorCode.INVALID_STATE,),
     Op.STAGE_REFILL: (
         ErrorCode.OUT_OF_RANGE,
         ErrorCode.CONCENTRATION_MISMATCH,
@@ -863,6 +874,12 @@ def _therapy() -> str:
             "interrogation: **every successful SESSION_AUTH (either role) is an "
             "interrogation** and ends that wait. STALL_RECOVERY (its `a` the stall's "
             "seconds) may be logged only at the second interrogation after the scan.",
+            "* A valve pump (READ_VALVE, either role, names the model) has no rotor: the "
+            "original valve model discharges its whole reservoir through the catheter at once"
+            " on entering the field (it cannot tell: its reservoir estimate does not move), "
+            "so it is emptied before an MRI; the flow-activated model lets about 10 uL "
+            "through, closes (VALVE_CLOSED logged, `delivering` 0, no alarm) and delivers "
+            "nothing until RESET_VALVE (VALVE_RESET logged with the seconds it was closed).",
             "* READ_DELIVERY (either role) says whether drug moves, since which pump-clock "
             "second, and the last refill: with STATUS, what an emergency department needs "
             "from one interrogation.",

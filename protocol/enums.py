@@ -45,12 +45,14 @@ class Op(IntEnum):
     STAGE_PRESCRIPTION = 0x12
     COMMIT_PRESCRIPTION = 0x13
     READ_DELIVERY = 0x14
+    READ_VALVE = 0x15
 
     START_BOLUS = 0x20
     CANCEL_BOLUS = 0x21
     STOP_PUMP = 0x22
     RESUME_PUMP = 0x23
     CANCEL_BRIDGE = 0x24
+    RESET_VALVE = 0x25
 
     STAGE_REFILL = 0x30
     SET_ALARM_VOLUME = 0x31
@@ -257,6 +259,8 @@ class EventCode(IntEnum):
     BRIDGE_CANCELLED = 27
     IMPLANT_RECORDED = 28
     LOW_BATTERY_RESET = 29
+    VALVE_CLOSED = 30
+    VALVE_RESET = 31
 
 
 EVENT_PARAMS: dict[EventCode, tuple[str, str]] = {
@@ -289,8 +293,25 @@ EVENT_PARAMS: dict[EventCode, tuple[str, str]] = {
     EventCode.BRIDGE_CANCELLED: ("volume_nl", "concentration_ug_per_ml"),
     EventCode.IMPLANT_RECORDED: ("catheter_length_mm", "origin"),
     EventCode.LOW_BATTERY_RESET: ("battery_permille", "unused"),
+    EventCode.VALVE_CLOSED: ("passed_nl", "unused"),
+    EventCode.VALVE_RESET: ("closed_duration_s", "unused"),
 }
 """Names (with units) of the two parameters ``a`` and ``b`` of each event."""
+
+
+class ValveModel(IntEnum):
+    """How the pump meters drug, as far as an MRI is concerned (READ_VALVE; domain.md)."""
+
+    MOTOR = 0
+    """A motor-driven pump (SynchroMed-like, the default): a scanner's field stops the rotor
+    (a motor stall) for the exposure."""
+    VALVE_DISCHARGE = 1
+    """The original valve pump (Prometra-like): a strong field can open the inlet and outlet
+    valves and discharge the reservoir and catheter at once (overdose); empty the reservoir
+    before an MRI."""
+    VALVE_FLOW_ACTIVATED = 2
+    """The later valve pump: a flow-activated valve closes after about 10 uL and stops all
+    delivery until it is reset (RESET_VALVE; withdrawal risk)."""
 
 
 class Origin(IntEnum):

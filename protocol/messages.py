@@ -71,6 +71,7 @@ from protocol.enums import (
     Origin,
     Role,
     StopReason,
+    ValveModel,
 )
 from protocol.errors import InvalidMessage, MalformedPayload, UnknownOpcodeError
 
@@ -1125,6 +1126,43 @@ class CancelBridgeResponse(Message):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReadValveRequest(Message):
+    """How the pump meters drug as far as an MRI is concerned (a motor, or one of the two
+    valve models), and whether a flow-activated valve has closed."""
+
+    op = Op.READ_VALVE
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadValveResponse(Message):
+    """The pump's valve model and the state of its flow-activated valve."""
+
+    op = Op.READ_VALVE
+    response = True
+    valve_model: Annotated[ValveModel, EnumWire(ValveModel), "motor or valve model"]
+    closed: Annotated[Bool, "a flow-activated valve closed: no delivery until RESET_VALVE"]
+    closed_since_s: Annotated[TimeOrNoneS, "pump clock the valve closed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResetValveRequest(Message):
+    """Reopen a closed flow-activated valve: delivery resumes from this second."""
+
+    op = Op.RESET_VALVE
+    response = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResetValveResponse(Message):
+    """How long the valve had been closed (no drug delivered)."""
+
+    op = Op.RESET_VALVE
+    response = True
+    closed_for_s: Annotated[U32, "seconds the valve was closed"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class StageRefillRequest(Message):
     """Stage a refill as one transaction: the reservoir emptied (``removed_nl``) and
     refilled (``added_nl`` of ``concentration_ug_per_ml``), the prescription to run on
@@ -1516,6 +1554,10 @@ MESSAGE_CLASSES: Final[tuple[type[Message], ...]] = (
     ResumePumpResponse,
     CancelBridgeRequest,
     CancelBridgeResponse,
+    ReadValveRequest,
+    ReadValveResponse,
+    ResetValveRequest,
+    ResetValveResponse,
     StageRefillRequest,
     StageRefillResponse,
     SetAlarmVolumeRequest,

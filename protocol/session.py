@@ -135,6 +135,7 @@ ROLE_OPS: Final[Mapping[Role, frozenset[Op]]] = {
             Op.LIMITS,
             Op.STATUS,
             Op.READ_DELIVERY,
+            Op.READ_VALVE,
             Op.READ_ALARMS,
             Op.SILENCE_ALARM,
             Op.READ_PATIENT_SETTINGS,

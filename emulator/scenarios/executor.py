@@ -374,6 +374,11 @@ class ScenarioRunner:
                     f"({'+' if after >= before else '-'}"
                     f"{format_quantity(abs(after - before), Kind.DURATION)})"
                 )
+            case md.ResetValve():
+                closed_s = self._client().reset_valve()
+                trace.notes.append(
+                    "valve reset after " + format_quantity(closed_s, Kind.DURATION) + " closed"
+                )
             case md.SetImplant():
                 stored = self._client().set_implant(action.implant)
                 trace.notes.append(
@@ -692,6 +697,8 @@ class ScenarioRunner:
                     actual_flag = bool(mri.get("telemetry_mode", False))
                 case "withdrawal_risk" | "overdose_risk":
                     actual_flag = patient_state == key.upper()
+                case "valve_closed":
+                    actual_flag = pump["valve"]["closed_since_clock_s"] is not None
                 case _:
                     actual_flag = bool(pump[key])
             trace.check(key, str(flag).lower(), str(actual_flag).lower(), actual_flag == flag)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import jsonschema
 
-from emulator.mri import MAX_EXPOSURE_S, MAX_RECOVERY_DELAY_S, MriExit
+from emulator.mri import MAX_EXPOSURE_S, MAX_RECOVERY_DELAY_S, VALVE_WORDS, MriExit
 from emulator.presets import CATHETER_VOLUME_NL_PER_CM as DEFAULT_CATHETER_NL_PER_CM
 from emulator.presets import PumpSetup, implant_record
 from emulator.scenarios import model as md
@@ -108,6 +108,7 @@ _ACTIONS = (
     "mri",
     "mri_start",
     "mri_end",
+    "reset_valve",
     "link",
     "expect",
 )
@@ -152,6 +153,7 @@ _FLAG_FIELDS = (
     "telemetry_mode",
     "withdrawal_risk",
     "overdose_risk",
+    "valve_closed",
 )
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 """The days of ``flex_weekly``, in the pump's order (Monday first)."""
@@ -577,6 +579,7 @@ class _Builder:
                 else defaults.catheter_length_cm
             ),
             implant=implant,
+            kind=VALVE_WORDS[raw.get("kind", "motor")],
             start_s=(
                 self.attempt((*p, "start"), lambda: parse_iso_utc(raw["start"]), 0)
                 if "start" in raw
@@ -767,6 +770,7 @@ class _Builder:
             "commit": md.Commit,
             "cancel_bolus": md.CancelBolus,
             "cancel_bridge": md.CancelBridge,
+            "reset_valve": md.ResetValve,
             "resume": md.Resume,
             "patient_dose": md.PatientDose,
             "connect": md.Connect,
@@ -1054,6 +1058,7 @@ def setup_for(start: md.PumpStart) -> PumpSetup:
         implant=start.implant,
         battery_permille=start.battery_permille,
         description="scenario start",
+        valve=start.kind,
     )
 
 

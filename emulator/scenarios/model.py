@@ -14,7 +14,7 @@ from fractions import Fraction
 from emulator.mri import MriExit
 from emulator.presets import implant_record
 from emulator.scenarios.units import Expectation, TimeExpectation, TimeRef
-from protocol.enums import AlarmCode, BolusKind, ErrorCode, EventCode, Mode, StopReason
+from protocol.enums import AlarmCode, BolusKind, ErrorCode, EventCode, Mode, StopReason, ValveModel
 from protocol.messages import FlexStep, ImplantFields, PrescriptionSpec
 
 DEFAULT_START_S = 1_789_977_600
@@ -77,6 +77,8 @@ class PumpStart:
     matches the true catheter."""
     start_s: int = DEFAULT_START_S
     """Pump clock at the start, Unix seconds (UTC)."""
+    kind: ValveModel = ValveModel.MOTOR
+    """Motor-driven (the default) or a valve pump model: what an MRI does to it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +145,11 @@ class StartBolus:
 @dataclass(frozen=True, kw_only=True)
 class CancelBridge:
     """End a running bridge now."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResetValve:
+    """Reopen a closed flow-activated valve (RESET_VALVE; valve pump models)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -314,6 +321,7 @@ Action = (
     | StartBolus
     | CancelBolus
     | CancelBridge
+    | ResetValve
     | SetImplant
     | SetClock
     | Stop

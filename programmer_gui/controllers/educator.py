@@ -27,6 +27,8 @@ from programmer_gui.core.educator import (
     DAY_S,
     HOUR_S,
     LOW_RESERVOIR,
+    MRI_WITH_CHECK,
+    MRI_WITHOUT_CHECK,
     SCENARIOS,
     TITRATING_A_DOSE,
     BridgeComparison,
@@ -45,6 +47,7 @@ from programmer_gui.core.educator import (
     format_pump_time,
     low_reservoir_jump_s,
 )
+from programmer_gui.core.mri_lesson import mri_lesson_numbers
 from programmer_gui.core.response import (
     describe_tone,
     response_markers,
@@ -406,6 +409,12 @@ class EducatorController(QObject):
         elif self.scenario is TITRATING_A_DOSE:
             view.scenario_numbers.setText(
                 "\n".join(titration_lesson(sample, start_pump_s=facts.start_pump_s))
+            )
+        elif self.scenario in (MRI_WITH_CHECK, MRI_WITHOUT_CHECK):
+            view.scenario_numbers.setText(
+                mri_lesson_numbers(
+                    self.backend.mri_comparison(), with_check=self.scenario is MRI_WITH_CHECK
+                )
             )
         else:
             view.scenario_numbers.setText("")

@@ -31,6 +31,13 @@ from datetime import datetime, tzinfo
 from fractions import Fraction
 from typing import Final, Protocol
 
+from programmer_gui.core.mri_lesson import (
+    MRI_WITH_CHECK_STEPS,
+    MRI_WITH_CHECK_TITLE,
+    MRI_WITHOUT_CHECK_STEPS,
+    MRI_WITHOUT_CHECK_TITLE,
+    MriLessonHour,
+)
 from programmer_gui.core.response import TITRATION_STEPS, TITRATION_TITLE, ResponseChange
 from protocol import messages as m
 from protocol.codec import Deframer
@@ -532,6 +539,11 @@ class EducatorBackend(Protocol):
         established dose, on the world's true catheter and patient model."""
         ...
 
+    def mri_comparison(self) -> tuple[MriLessonHour, ...]:
+        """The MRI lessons' numbers: this patient through a 45 min MRI that left the pump in
+        telemetry mode, hour by hour for 24 h, with and without the post-scan check."""
+        ...
+
     def subscribe_wire(self, callback: Callable[[WireChunk], None]) -> None:
         """Call ``callback`` with every chunk from now on (on the simulation's thread)."""
         ...
@@ -777,7 +789,14 @@ BRIDGE_BOLUS: Final = BRIDGE
 
 TITRATING_A_DOSE: Final = Scenario(key="titration", title=TITRATION_TITLE, steps=TITRATION_STEPS)
 
-SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE, TITRATING_A_DOSE)
+MRI_WITHOUT_CHECK: Final = Scenario(
+    key="mri_without_check", title=MRI_WITHOUT_CHECK_TITLE, steps=MRI_WITHOUT_CHECK_STEPS
+)
+MRI_WITH_CHECK: Final = Scenario(
+    key="mri_with_check", title=MRI_WITH_CHECK_TITLE, steps=MRI_WITH_CHECK_STEPS
+)
+
+SCENARIOS: Final = (LOW_RESERVOIR, BRIDGE, MRI_WITHOUT_CHECK, MRI_WITH_CHECK, TITRATING_A_DOSE)
 
 
 def low_reservoir_jump_s(sample: TrueSample) -> int | None:

@@ -69,6 +69,8 @@ NAMES: Final[dict[EventCode, tuple[str, str]]] = {
     EventCode.BRIDGE_CANCELLED: ("Bridge cancelled", REFILL),
     EventCode.IMPLANT_RECORDED: ("Implant record written", DEVICE),
     EventCode.LOW_BATTERY_RESET: ("Low battery reset", ALARM),
+    EventCode.VALVE_CLOSED: ("Valve closed", THERAPY),
+    EventCode.VALVE_RESET: ("Valve reset", THERAPY),
 }
 """Each event's name and filter group."""
 
@@ -186,6 +188,13 @@ def describe(entry: m.LogEntry) -> str:
                 f"battery {units.format_fixed(units.exact(a) / 10, 1)} %; keep-open minimum rate "
                 "until reprogrammed"
             )
+        case EventCode.VALVE_CLOSED:
+            return (
+                f"the flow-activated valve closed after {units.format_volume_nl(a, 3)}: "
+                "no delivery until it is reset"
+            )
+        case EventCode.VALVE_RESET:
+            return f"the valve reopened after {_signed_s(a)[1:]} closed: delivery resumes"
     return f"a={a}, b={b}"  # pragma: no cover - every code is matched above
 
 

@@ -29,6 +29,7 @@ from emulator.capture import Chunk, Direction, RingCapture
 from emulator.emulator import ControlError, Emulator
 from emulator.errors import EmulatorError
 from emulator.fluid_path import FluidPath, dead_volume_nl
+from emulator.mri_lesson import post_scan_check_comparison
 from emulator.patient import PatientModel, PatientParams
 from programmer_gui.controllers.educator import EducatorController, open_educator_window
 from programmer_gui.core.educator import (
@@ -49,6 +50,7 @@ from programmer_gui.core.educator import (
     WireChunk,
     WireDirection,
 )
+from programmer_gui.core.mri_lesson import MriLessonHour
 from programmer_gui.core.response import ResponseChange
 from protocol import messages as m
 from protocol.client import PumpClient
@@ -193,6 +195,7 @@ class EmulatorEducatorBackend:
         self._index = pump_index
         emulated = emulator.pumps[pump_index]
         self._emulated = emulated
+        self._mri_hours: tuple[MriLessonHour, ...] | None = None
         if ring is None:
             ring = RingCapture(
                 pump_clock=emulator.clock.now, wall_clock=wall_clock, max_chunks=max_chunks
@@ -393,6 +396,17 @@ class EmulatorEducatorBackend:
             max_rate_nl_per_day=self._facts.max_rate_nl_per_day,
             params=emulated.patient_params,
         )
+
+    def mri_comparison(self) -> tuple[MriLessonHour, ...]:
+        """The MRI lessons' two patients (computed once: a few hundred milliseconds)."""
+        if self._mri_hours is None:
+            self._mri_hours = tuple(
+                MriLessonHour(**vars(h))
+                for h in post_scan_check_comparison(
+                    self._emulated.setup, start_s=self._facts.start_pump_s
+                )
+            )
+        return self._mri_hours
 
     def unsubscribe_wire(self, callback: Callable[[WireChunk], None]) -> None:
         with self._lock:

@@ -66,10 +66,12 @@ types:
           '0x112': stage_prescription_response
           '0x113': commit_prescription_response
           '0x114': read_delivery_response
+          '0x115': read_valve_response
           '0x120': start_bolus_response
           '0x121': cancel_bolus_response
           '0x123': resume_pump_response
           '0x124': cancel_bridge_response
+          '0x125': reset_valve_response
           '0x130': stage_refill_response
           '0x131': set_alarm_volume_response
           '0x132': commit_refill_response
@@ -492,6 +494,23 @@ types:
     - id: last_refill_at_s
       type: u8
       doc: 'pump clock of the last refill; unit: s (Unix time); pump time in Unix seconds; 0 means none'
+  read_valve_response:
+    doc: The pump's valve model and the state of its flow-activated valve.
+    seq:
+    - id: valve_model
+      type: u1
+      enum: valve_model
+      doc: motor or valve model
+    - id: closed
+      type: u1
+      valid:
+        any-of:
+        - 0
+        - 1
+      doc: 'a flow-activated valve closed: no delivery until RESET_VALVE; boolean: 0 false, 1 true'
+    - id: closed_since_s
+      type: u8
+      doc: 'pump clock the valve closed; unit: s; pump time in Unix seconds; 0 means none'
   start_bolus_request:
     doc: 'Start a bolus: THERAPEUTIC, a dose (``dose_ng``) over ``duration_s``; PRIMING, a volume (``volume_nl``)
       at the maximum rate (``duration_s`` 0). The other field is 0.'
@@ -550,6 +569,12 @@ types:
     - id: remaining_nl
       type: u4
       doc: 'unit: nL'
+  reset_valve_response:
+    doc: How long the valve had been closed (no drug delivered).
+    seq:
+    - id: closed_for_s
+      type: u4
+      doc: 'seconds the valve was closed; unit: s'
   stage_refill_request:
     doc: 'Stage a refill as one transaction: the reservoir emptied (``removed_nl``) and refilled (``added_nl``
       of ``concentration_ug_per_ml``), the prescription to run on the new drug (it must name the new concentration)
@@ -1019,6 +1044,8 @@ enums:
     27: bridge_cancelled
     28: implant_recorded
     29: low_battery_reset
+    30: valve_closed
+    31: valve_reset
   mode:
     0: stopped
     1: simple
@@ -1035,11 +1062,13 @@ enums:
     18: stage_prescription
     19: commit_prescription
     20: read_delivery
+    21: read_valve
     32: start_bolus
     33: cancel_bolus
     34: stop_pump
     35: resume_pump
     36: cancel_bridge
+    37: reset_valve
     48: stage_refill
     49: set_alarm_volume
     50: commit_refill
@@ -1069,3 +1098,7 @@ enums:
     3: catheter_revision
     4: adverse_effect
     5: other
+  valve_model:
+    0: motor
+    1: valve_discharge
+    2: valve_flow_activated

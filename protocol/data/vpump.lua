@@ -49,12 +49,13 @@ E.AlarmClass = {[1]="NON_CRITICAL", [2]="CRITICAL"}
 E.AlarmCode = {[0]="LOW_RESERVOIR", [1]="ERI", [2]="MEMORY_NON_CRITICAL", [3]="EMPTY_RESERVOIR", [4]="EOS", [5]="MOTOR_STALL", [6]="MEMORY_CRITICAL", [7]="LOW_BATTERY_RESET"}
 E.BolusKind = {[0]="NONE", [1]="THERAPEUTIC", [2]="BRIDGE", [3]="PRIMING", [4]="PATIENT"}
 E.ErrorCode = {[1]="MALFORMED", [2]="UNKNOWN_OPCODE", [3]="NO_SESSION", [4]="AUTH_FAILED", [5]="LOCKED_OUT", [6]="BAD_MAC", [7]="REPLAY", [8]="FORBIDDEN", [9]="SESSION_EXPIRED", [10]="BAD_HANDSHAKE", [16]="OUT_OF_RANGE", [17]="INVALID_STATE", [18]="CHECKSUM_MISMATCH", [19]="OVERFILL", [20]="CONDITION_PERSISTS", [21]="PATIENT_DOSE_LOCKOUT", [22]="PATIENT_DOSE_LIMIT", [23]="PUMP_HALTED", [24]="NOT_ENABLED", [25]="CONCENTRATION_MISMATCH", [32]="SESSION_DISPLACED", [33]="STORAGE_FAILED", [127]="INTERNAL"}
-E.EventCode = {[1]="POWER_ON", [2]="PROGRAMMED", [3]="REFILLED", [4]="BOLUS_STARTED", [5]="BOLUS_ENDED", [6]="BOLUS_CANCELLED", [7]="ALARM_RAISED", [8]="ALARM_SILENCED", [9]="ALARM_CLEARED", [10]="MOTOR_STALL", [11]="STALL_RECOVERY", [12]="CLOCK_SET", [13]="STOPPED", [14]="RESUMED", [15]="ALARM_VOLUME_SET", [16]="PATIENT_DOSE_GRANTED", [17]="PATIENT_DOSE_REFUSED", [18]="PATIENT_SETTINGS_SET", [19]="DELIVERY_HALTED", [20]="BATTERY_SET", [21]="MEMORY_ERROR", [22]="SESSION_OPENED", [23]="SESSION_CLOSED", [24]="SECURITY", [25]="BRIDGE_STARTED", [26]="BRIDGE_ENDED", [27]="BRIDGE_CANCELLED", [28]="IMPLANT_RECORDED", [29]="LOW_BATTERY_RESET"}
+E.EventCode = {[1]="POWER_ON", [2]="PROGRAMMED", [3]="REFILLED", [4]="BOLUS_STARTED", [5]="BOLUS_ENDED", [6]="BOLUS_CANCELLED", [7]="ALARM_RAISED", [8]="ALARM_SILENCED", [9]="ALARM_CLEARED", [10]="MOTOR_STALL", [11]="STALL_RECOVERY", [12]="CLOCK_SET", [13]="STOPPED", [14]="RESUMED", [15]="ALARM_VOLUME_SET", [16]="PATIENT_DOSE_GRANTED", [17]="PATIENT_DOSE_REFUSED", [18]="PATIENT_SETTINGS_SET", [19]="DELIVERY_HALTED", [20]="BATTERY_SET", [21]="MEMORY_ERROR", [22]="SESSION_OPENED", [23]="SESSION_CLOSED", [24]="SECURITY", [25]="BRIDGE_STARTED", [26]="BRIDGE_ENDED", [27]="BRIDGE_CANCELLED", [28]="IMPLANT_RECORDED", [29]="LOW_BATTERY_RESET", [30]="VALVE_CLOSED", [31]="VALVE_RESET"}
 E.Mode = {[0]="STOPPED", [1]="SIMPLE", [2]="FLEX", [3]="MINIMUM_RATE"}
-E.Op = {[1]="DEVICE_INFO", [2]="SESSION_OPEN", [3]="SESSION_AUTH", [4]="SESSION_CLOSE", [8]="LIMITS", [16]="STATUS", [17]="READ_PRESCRIPTION", [18]="STAGE_PRESCRIPTION", [19]="COMMIT_PRESCRIPTION", [20]="READ_DELIVERY", [32]="START_BOLUS", [33]="CANCEL_BOLUS", [34]="STOP_PUMP", [35]="RESUME_PUMP", [36]="CANCEL_BRIDGE", [48]="STAGE_REFILL", [49]="SET_ALARM_VOLUME", [50]="COMMIT_REFILL", [51]="READ_IMPLANT", [52]="SET_IMPLANT", [64]="READ_ALARMS", [65]="SILENCE_ALARM", [66]="CLEAR_ALARM", [80]="READ_EVENT_LOG", [96]="READ_CLOCK", [97]="SET_CLOCK", [112]="READ_PATIENT_SETTINGS", [113]="SET_PATIENT_SETTINGS", [114]="PATIENT_DOSE", [127]="NAK"}
+E.Op = {[1]="DEVICE_INFO", [2]="SESSION_OPEN", [3]="SESSION_AUTH", [4]="SESSION_CLOSE", [8]="LIMITS", [16]="STATUS", [17]="READ_PRESCRIPTION", [18]="STAGE_PRESCRIPTION", [19]="COMMIT_PRESCRIPTION", [20]="READ_DELIVERY", [21]="READ_VALVE", [32]="START_BOLUS", [33]="CANCEL_BOLUS", [34]="STOP_PUMP", [35]="RESUME_PUMP", [36]="CANCEL_BRIDGE", [37]="RESET_VALVE", [48]="STAGE_REFILL", [49]="SET_ALARM_VOLUME", [50]="COMMIT_REFILL", [51]="READ_IMPLANT", [52]="SET_IMPLANT", [64]="READ_ALARMS", [65]="SILENCE_ALARM", [66]="CLEAR_ALARM", [80]="READ_EVENT_LOG", [96]="READ_CLOCK", [97]="SET_CLOCK", [112]="READ_PATIENT_SETTINGS", [113]="SET_PATIENT_SETTINGS", [114]="PATIENT_DOSE", [127]="NAK"}
 E.Origin = {[0]="UNKNOWN", [1]="SPINAL", [2]="CEREBRAL"}
 E.Role = {[1]="CLINICIAN", [2]="PATIENT"}
 E.StopReason = {[0]="NONE", [1]="CLINICIAN_DECISION", [2]="MRI", [3]="CATHETER_REVISION", [4]="ADVERSE_EFFECT", [5]="OTHER"}
+E.ValveModel = {[0]="MOTOR", [1]="VALVE_DISCHARGE", [2]="VALVE_FLOW_ACTIVATED"}
 
 local F = {}
 F["vpump.sync"] = ProtoField.bytes("vpump.sync", "SYNC")
@@ -190,6 +191,9 @@ F["vpump.commit_prescription_response.checksum"] = ProtoField.uint32("vpump.comm
 F["vpump.read_delivery_response.delivering"] = ProtoField.uint8("vpump.read_delivery_response.delivering", "delivering", base.DEC, {[0]="false", [1]="true"}, nil, "drug is moving now (as STATUS)")
 F["vpump.read_delivery_response.since_s"] = ProtoField.uint64("vpump.read_delivery_response.since_s", "since_s", base.DEC, nil, nil, "delivering since (or not delivering since), pump clock")
 F["vpump.read_delivery_response.last_refill_at_s"] = ProtoField.uint64("vpump.read_delivery_response.last_refill_at_s", "last_refill_at_s", base.DEC, nil, nil, "pump clock of the last refill")
+F["vpump.read_valve_response.valve_model"] = ProtoField.uint8("vpump.read_valve_response.valve_model", "valve_model", base.DEC, E.ValveModel, nil, "motor or valve model")
+F["vpump.read_valve_response.closed"] = ProtoField.uint8("vpump.read_valve_response.closed", "closed", base.DEC, {[0]="false", [1]="true"}, nil, "a flow-activated valve closed: no delivery until RESET_VALVE")
+F["vpump.read_valve_response.closed_since_s"] = ProtoField.uint64("vpump.read_valve_response.closed_since_s", "closed_since_s", base.DEC, nil, nil, "pump clock the valve closed")
 F["vpump.start_bolus_request.kind"] = ProtoField.uint8("vpump.start_bolus_request.kind", "kind", base.DEC, E.BolusKind, nil, nil)
 F["vpump.start_bolus_request.dose_ng"] = ProtoField.uint32("vpump.start_bolus_request.dose_ng", "dose_ng", base.DEC, nil, nil, "THERAPEUTIC: the dose (0 for PRIMING)")
 F["vpump.start_bolus_request.volume_nl"] = ProtoField.uint32("vpump.start_bolus_request.volume_nl", "volume_nl", base.DEC, nil, nil, "PRIMING: the volume (0 for THERAPEUTIC)")
@@ -203,6 +207,7 @@ F["vpump.stop_pump_request.reason"] = ProtoField.uint8("vpump.stop_pump_request.
 F["vpump.resume_pump_response.mode"] = ProtoField.uint8("vpump.resume_pump_response.mode", "mode", base.DEC, E.Mode, nil, nil)
 F["vpump.cancel_bridge_response.delivered_nl"] = ProtoField.uint32("vpump.cancel_bridge_response.delivered_nl", "delivered_nl", base.DEC, nil, nil, nil)
 F["vpump.cancel_bridge_response.remaining_nl"] = ProtoField.uint32("vpump.cancel_bridge_response.remaining_nl", "remaining_nl", base.DEC, nil, nil, nil)
+F["vpump.reset_valve_response.closed_for_s"] = ProtoField.uint32("vpump.reset_valve_response.closed_for_s", "closed_for_s", base.DEC, nil, nil, "seconds the valve was closed")
 F["vpump.stage_refill_request.removed_nl"] = ProtoField.uint32("vpump.stage_refill_request.removed_nl", "removed_nl", base.DEC, nil, nil, "everything drawn out of the reservoir")
 F["vpump.stage_refill_request.added_nl"] = ProtoField.uint32("vpump.stage_refill_request.added_nl", "added_nl", base.DEC, nil, nil, nil)
 F["vpump.stage_refill_request.concentration_ug_per_ml"] = ProtoField.uint32("vpump.stage_refill_request.concentration_ug_per_ml", "concentration_ug_per_ml", base.DEC, nil, nil, "of the drug added")
@@ -426,6 +431,13 @@ R.ReadDeliveryResponse = {name="ReadDeliveryResponse", fields={
   {name="since_s", node={kind="uint", size=8, f=F["vpump.read_delivery_response.since_s"], unit=" s", time=false, none_is_zero=false}},
   {name="last_refill_at_s", node={kind="uint", size=8, f=F["vpump.read_delivery_response.last_refill_at_s"], unit=nil, time=true, none_is_zero=true}},
 }}
+R.ReadValveRequest = {name="ReadValveRequest", fields={
+}}
+R.ReadValveResponse = {name="ReadValveResponse", fields={
+  {name="valve_model", node={kind="enum", size=1, f=F["vpump.read_valve_response.valve_model"], names=E.ValveModel}},
+  {name="closed", node={kind="bool", size=1, f=F["vpump.read_valve_response.closed"]}},
+  {name="closed_since_s", node={kind="uint", size=8, f=F["vpump.read_valve_response.closed_since_s"], unit=nil, time=true, none_is_zero=true}},
+}}
 R.StartBolusRequest = {name="StartBolusRequest", fields={
   {name="kind", node={kind="enum", size=1, f=F["vpump.start_bolus_request.kind"], names=E.BolusKind}},
   {name="dose_ng", node={kind="uint", size=4, f=F["vpump.start_bolus_request.dose_ng"], unit=" ng", time=false, none_is_zero=false}},
@@ -458,6 +470,11 @@ R.CancelBridgeRequest = {name="CancelBridgeRequest", fields={
 R.CancelBridgeResponse = {name="CancelBridgeResponse", fields={
   {name="delivered_nl", node={kind="uint", size=4, f=F["vpump.cancel_bridge_response.delivered_nl"], unit=" nL", time=false, none_is_zero=false}},
   {name="remaining_nl", node={kind="uint", size=4, f=F["vpump.cancel_bridge_response.remaining_nl"], unit=" nL", time=false, none_is_zero=false}},
+}}
+R.ResetValveRequest = {name="ResetValveRequest", fields={
+}}
+R.ResetValveResponse = {name="ResetValveResponse", fields={
+  {name="closed_for_s", node={kind="uint", size=4, f=F["vpump.reset_valve_response.closed_for_s"], unit=" s", time=false, none_is_zero=false}},
 }}
 R.StageRefillRequest = {name="StageRefillRequest", fields={
   {name="removed_nl", node={kind="uint", size=4, f=F["vpump.stage_refill_request.removed_nl"], unit=" nL", time=false, none_is_zero=false}},
@@ -614,11 +631,13 @@ MESSAGES[17] = {name="READ_PRESCRIPTION", request=R.ReadPrescriptionRequest, res
 MESSAGES[18] = {name="STAGE_PRESCRIPTION", request=R.StagePrescriptionRequest, response=R.StagePrescriptionResponse}
 MESSAGES[19] = {name="COMMIT_PRESCRIPTION", request=R.CommitPrescriptionRequest, response=R.CommitPrescriptionResponse}
 MESSAGES[20] = {name="READ_DELIVERY", request=R.ReadDeliveryRequest, response=R.ReadDeliveryResponse}
+MESSAGES[21] = {name="READ_VALVE", request=R.ReadValveRequest, response=R.ReadValveResponse}
 MESSAGES[32] = {name="START_BOLUS", request=R.StartBolusRequest, response=R.StartBolusResponse}
 MESSAGES[33] = {name="CANCEL_BOLUS", request=R.CancelBolusRequest, response=R.CancelBolusResponse}
 MESSAGES[34] = {name="STOP_PUMP", request=R.StopPumpRequest, response=R.StopPumpResponse}
 MESSAGES[35] = {name="RESUME_PUMP", request=R.ResumePumpRequest, response=R.ResumePumpResponse}
 MESSAGES[36] = {name="CANCEL_BRIDGE", request=R.CancelBridgeRequest, response=R.CancelBridgeResponse}
+MESSAGES[37] = {name="RESET_VALVE", request=R.ResetValveRequest, response=R.ResetValveResponse}
 MESSAGES[48] = {name="STAGE_REFILL", request=R.StageRefillRequest, response=R.StageRefillResponse}
 MESSAGES[49] = {name="SET_ALARM_VOLUME", request=R.SetAlarmVolumeRequest, response=R.SetAlarmVolumeResponse}
 MESSAGES[50] = {name="COMMIT_REFILL", request=R.CommitRefillRequest, response=R.CommitRefillResponse}

@@ -176,6 +176,8 @@ def test_low_reservoir_jump() -> None:
         LOW_RESERVOIR.key,
         BRIDGE_BOLUS.key,
         TITRATING_A_DOSE.key,
+        "mri_without_check",
+        "mri_with_check",
     }
     assert all(len(s.steps) >= 3 for s in SCENARIOS)
 

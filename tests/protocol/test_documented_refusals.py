@@ -95,6 +95,7 @@ CASES: dict[tuple[Op, ErrorCode], Provoke] = {
     ),
     (Op.RESUME_PUMP, ErrorCode.INVALID_STATE): lambda c, p: c.resume(),
     (Op.CANCEL_BRIDGE, ErrorCode.INVALID_STATE): lambda c, p: c.cancel_bridge(),
+    (Op.RESET_VALVE, ErrorCode.INVALID_STATE): lambda c, p: c.reset_valve(),
     (Op.STAGE_REFILL, ErrorCode.OUT_OF_RANGE): lambda c, p: c.stage_refill(
         _refill_request(concentration_ug_per_ml=7, prescription=SAME.with_concentration(7))
     ),

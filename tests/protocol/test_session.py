@@ -407,6 +407,7 @@ def test_role_table() -> None:
         Op.LIMITS,
         Op.STATUS,
         Op.READ_DELIVERY,
+        Op.READ_VALVE,
         Op.READ_ALARMS,
         Op.SILENCE_ALARM,
         Op.READ_PATIENT_SETTINGS,

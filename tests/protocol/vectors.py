@@ -23,6 +23,7 @@ from protocol.enums import (
     Origin,
     Role,
     StopReason,
+    ValveModel,
 )
 from protocol.frames import Frame
 from protocol.messages import (
@@ -64,6 +65,10 @@ from protocol.messages import (
     ReadPatientSettingsResponse,
     ReadPrescriptionRequest,
     ReadPrescriptionResponse,
+    ReadValveRequest,
+    ReadValveResponse,
+    ResetValveRequest,
+    ResetValveResponse,
     ResumePumpRequest,
     ResumePumpResponse,
     SessionAuthRequest,
@@ -468,6 +473,28 @@ VECTORS: tuple[Vector, ...] = (
         "CANCEL_BRIDGE response",
         ("a55a 01 01 0031 24 0008", "000493e0 0002d690", "", "bbcf"),
         CancelBridgeResponse(delivered_nl=300_000, remaining_nl=186_000),
+    ),
+    _v(
+        "READ_VALVE request",
+        ("a55a 01 00 0036 15 0000", "", "", "ea4c"),
+        ReadValveRequest(),
+    ),
+    _v(
+        "READ_VALVE response (a flow-activated valve closed 2 h ago)",
+        ("a55a 01 01 0036 15 000a", "02 01 000000006553d4e0", "", "885f"),
+        ReadValveResponse(
+            valve_model=ValveModel.VALVE_FLOW_ACTIVATED, closed=True, closed_since_s=T0 - 7200
+        ),
+    ),
+    _v(
+        "RESET_VALVE request",
+        ("a55a 01 00 0037 25 0000", "", "", "595d"),
+        ResetValveRequest(),
+    ),
+    _v(
+        "RESET_VALVE response (closed 2 h)",
+        ("a55a 01 01 0037 25 0004", "00001c20", "", "1eec"),
+        ResetValveResponse(closed_for_s=7200),
     ),
     _v(
         "STAGE_REFILL request",

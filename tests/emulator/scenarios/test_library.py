@@ -39,6 +39,9 @@ STORIES = {
     "emergency_pump_ran_empty",
     "emergency_motor_stall_overnight",
     "emergency_mri_last_week_without_check",
+    "mri_valve_pump_not_emptied",
+    "mri_valve_pump_emptied",
+    "mri_valve_flow_activated_reset",
     "titration_response",
     # issue 15: the language at full strength
     "weekday_profile_saturday_dose",

@@ -1,0 +1,27 @@
+"""The MRI workflow's screenshots render offscreen, deterministically (issue 19)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from programmer_gui.demo.mri_screenshots import render_mri_screenshots
+from programmer_gui.screenshots import WINDOW_SIZE
+
+
+def test_the_mri_screens_are_rendered(qtbot: QtBot, tmp_path: Path) -> None:
+    paths = render_mri_screenshots(tmp_path)
+    assert [p.name for p in paths] == [
+        "40-mri-before.png",
+        "41-mri-after-interrogate-again.png",
+        "42-mri-after-resumed.png",
+        "43-mri-valve-pump-warning.png",
+        "44-emergency-summary.png",
+        "45-educator-mri-lesson.png",
+    ]
+    for path in paths[:-1]:
+        image = QImage(str(path))
+        assert not image.isNull() and image.width() == WINDOW_SIZE[0], path.name
+    assert not QImage(str(paths[-1])).isNull()
