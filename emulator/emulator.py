@@ -300,7 +300,7 @@ class EmulatedPump:
         self._follow_prescription(pump, world)
         self._follow_fill(pump, world)
         # A valve pump's discharge in an MRI field left the reservoir at one instant.
-        push_instant_delivery(world.fluid, world.patient, world.ledger, pump)
+        push_instant_delivery(world.fluid, world.patient, world.ledger, pump, dry_nl=world.dry_nl)
         if t <= pump.t:
             # Most requests at real speed: the pump's second has not moved on.
             self._fire_world_events(pump)

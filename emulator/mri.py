@@ -245,14 +245,22 @@ def parse_valve(text: str) -> ValveModel:
 
 
 def push_instant_delivery(
-    fluid: FluidTracker, patient: PatientModel, ledger: HourlyLedger, pump: Pump
+    fluid: FluidTracker,
+    patient: PatientModel,
+    ledger: HourlyLedger,
+    pump: Pump,
+    *,
+    dry_nl: int = 0,
 ) -> None:
     """Give the catheter and the patient what left the reservoir without time passing (a
     valve pump's discharge on entering an MRI field), as one instantaneous dose: the
-    catheter's content reaches the patient first, then the reservoir's drug."""
-    if pump.total_delivered_nl == fluid.last_total_delivered_nl:
+    catheter's content reaches the patient first, then the reservoir's drug. ``dry_nl``:
+    what the rotor moved out of a reservoir that was really empty (after a pocket fill),
+    which never entered the catheter."""
+    delivered_nl = pump.total_delivered_nl - dry_nl
+    if delivered_nl == fluid.last_total_delivered_nl:
         return
-    out = fluid.update(pump.total_delivered_nl, pump.concentration_ug_per_ml)
+    out = fluid.update(delivered_nl, pump.concentration_ug_per_ml)
     pieces = tuple(
         TipPiece(
             duration_s=Fraction(0),

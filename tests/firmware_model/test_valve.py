@@ -70,7 +70,7 @@ def test_the_original_valve_pump_discharges_its_whole_reservoir_unseen() -> None
     assert pump.total_delivered_nl == 20_000_000  # delivered = filled - what is left (0)
     after = pump.status()
     assert after.reservoir_nl == before.reservoir_nl  # the pump's estimate did not move
-    assert after.delivering and not after.active_alarms
+    assert after.delivering and not after.alarms_active
     assert EventCode.MOTOR_STALL not in _codes(pump)
     state = pump.mri
     assert state is not None and state.in_field and state.valve and not state.stalled(pump.t)
