@@ -1,4 +1,11 @@
-"""Unit conversions and formatting for the programmer and the CLI.
+"""Units: the one place that declares, parses and formats quantities, durations and dates.
+
+:class:`Unit` names what a wire field counts (every field of every message declares
+one in its metadata, see :mod:`protocol.wire`); :data:`PRECISION` is the one rule for
+how many decimals each quantity shows, used by :mod:`protocol.describe`, ``pumpctl``,
+the programmer's pages and its session report. The parsers here (:func:`parse_decimal`,
+:func:`parse_quantity`, :func:`parse_duration`) are the strict ones every command line,
+scenario file and entry field builds on.
 
 The wire and the pump count integers: nanolitres (nL), nL/day, micrograms
 per millilitre (ug/mL). People read millilitres, mL/day and mcg/day. The
@@ -14,8 +21,13 @@ binary double nearest to it), which is what a person typed.
 
 from __future__ import annotations
 
+import enum
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Final
 
 NL_PER_ML: Final = 1_000_000
@@ -187,3 +199,238 @@ def check_pump_clock(clock_s: int, what: str = "pump clock") -> int:
             f"({PUMP_CLOCK_MIN_S} .. {PUMP_CLOCK_MAX_S} s)"
         )
     return clock_s
+
+
+# --- what a wire field counts ------------------------------------------------------------
+
+
+class Unit(enum.Enum):
+    """The unit of a wire field, declared in its metadata next to its description.
+
+    ``wire`` is how docs/protocol.md names the unit of the raw integer; :mod:`protocol.describe`
+    turns a value of each unit into words (volumes in mL, doses in mcg, pump-clock dates ...).
+    The last members name fields that are not numbers; their wire type implies them.
+    """
+
+    NL = ("nL", "a volume")
+    NL_PER_DAY = ("nL/day", "a flow rate")
+    NL_PER_CM = ("nL/cm", "a catheter's dead volume per length")
+    NL_S_PER_DAY = ("nL*s/day", "the sub-nanolitre remainder of a rate integral")
+    NG = ("ng", "a dose")
+    NG_PER_DAY = ("ng/day", "a daily dose")
+    UG_PER_ML = ("mcg/mL", "a drug concentration")
+    PERMILLE = ("1/1000", "a fraction in thousandths")
+    MM = ("mm", "a length")
+    ML = ("mL", "a reservoir size (the pump model)")
+    UC = ("uC", "an electric charge")
+    UC_PER_S = ("uC/s", "a battery drain per second")
+    UC_PER_NL = ("uC/nL", "a battery drain per nanolitre")
+    S = ("s", "a duration")
+    S_PER_FRAME = ("s per frame", "telemetry time charged per frame")
+    CLOCK = ("s (Unix time)", "a pump-clock date")
+    MIN = ("min", "a duration in minutes")
+    MIN_OF_DAY = ("min after midnight", "a time of day on the pump clock")
+    COUNT = ("count", "a number of things")
+    NUMBER = ("", "a plain number (a version)")
+    CHECKSUM = ("crc32", "a checksum")
+    ENUM = ("enum", "a named value")
+    BOOL = ("bool", "yes or no")
+    ALARMS = ("alarm set", "a set of alarm codes")
+    TEXT = ("text", "UTF-8 text")
+    BYTES = ("bytes", "opaque bytes")
+    RECORD = ("record", "nested fields")
+    PRESCRIPTION = ("prescription", "a basal prescription")
+
+    def __init__(self, wire: str, meaning: str) -> None:
+        self.wire = wire
+        self.meaning = meaning
+
+    @property
+    def numeric(self) -> bool:
+        """Whether a field of this unit is a number (and so must declare its unit)."""
+        return self not in _NOT_NUMBERS
+
+
+_NOT_NUMBERS: Final = frozenset(
+    {
+        Unit.ENUM,
+        Unit.BOOL,
+        Unit.ALARMS,
+        Unit.TEXT,
+        Unit.BYTES,
+        Unit.RECORD,
+        Unit.PRESCRIPTION,
+    }
+)
+
+
+# --- precision: one rule per quantity ------------------------------------------------------
+
+
+class Quantity(enum.Enum):
+    """A quantity people read, and the one precision it is shown with everywhere
+    (the programmer's pages, its session report, ``pumpctl``, the decoder)."""
+
+    DOSE_RATE = ("mcg/day", 2, True)
+    """A daily dose: up to 2 decimals (10 ng/day), trailing zeros dropped: 400, 396.88."""
+    DOSE = ("mcg", 2, True)
+    """A single dose (bolus, patient dose): as a daily dose."""
+    RATE = ("mL/day", 4, False)
+    """A flow rate: 4 decimals (0.1 uL/day, 0.2 mcg/day at 2000 mcg/mL): 0.1984."""
+    VOLUME = ("mL", 3, False)
+    """A volume: 3 decimals (1 uL, what a bolus or a bridge needs): 18.500, 0.025."""
+    CONCENTRATION = ("mcg/mL", 2, True)
+    """A concentration: up to 2 decimals, trailing zeros dropped: 2000, 500."""
+    PERCENT = ("%", 1, True)
+    """A percentage: up to 1 decimal: 12.5 %."""
+
+    def __init__(self, unit: str, places: int, trimmed: bool) -> None:
+        self.unit = unit
+        self.places = places
+        self.trimmed = trimmed
+
+    def number(self, value: Number) -> str:
+        """``value`` (in this quantity's unit) with this quantity's precision, no unit."""
+        if self.trimmed:
+            return format_trimmed(value, self.places)
+        return format_fixed(value, self.places)
+
+    def text(self, value: Number) -> str:
+        """``value`` with this quantity's precision and its unit."""
+        return f"{self.number(value)} {self.unit}"
+
+
+PRECISION: Final[Mapping[Quantity, int]] = MappingProxyType({q: q.places for q in Quantity})
+"""Decimals shown of each quantity (trimmed quantities drop trailing zeros)."""
+
+
+# --- strict decimals with a unit -------------------------------------------------------------
+
+_PLAIN_DECIMAL: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+def parse_decimal(text: str, unit: str = "", *, what: str = "value") -> Fraction:
+    """A plain decimal written out in full, optionally followed by ``unit``: no sign, no
+    exponent, no lone or trailing point (``.5`` and ``5.`` are refused: decimal slips are a
+    documented cause of overdoses), ASCII digits only (never a full-width 5).
+
+    Raises:
+        ValueError: naming ``what`` and the unit.
+    """
+    value = text.strip()
+    if unit and value.endswith(unit):
+        value = value[: -len(unit)].strip()
+    if not _PLAIN_DECIMAL.fullmatch(value):
+        where = f" in {unit}" if unit else ""
+        raise ValueError(
+            f"{what}: {text!r} is not a plain decimal number{where} (write e.g. 0.5, not .5)"
+        )
+    return Fraction(value)
+
+
+_QUANTITY_TEXT: Final = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(\S.*?)?\s*", re.ASCII)
+
+
+def split_quantity(text: str) -> tuple[Fraction, str | None]:
+    """``"20 mL"`` -> (20, "mL"); the unit is None when none is written.
+
+    Raises:
+        ValueError: not a decimal number (optionally negative) followed by a unit.
+    """
+    match = _QUANTITY_TEXT.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r}: not a number followed by a unit")
+    return Fraction(match[1]), match[2]
+
+
+# --- durations ------------------------------------------------------------------------------
+
+DURATION_UNITS_S: Final[Mapping[str, int | Fraction]] = MappingProxyType(
+    {"d": 86_400, "h": 3_600, "min": 60, "s": 1, "ms": Fraction(1, 1000)}
+)
+"""Seconds in each unit a duration may be written in."""
+_DURATION_PART: Final = re.compile(
+    r"([0-9]+(?:\.[0-9]+)?)\s*(d|h|min|s|ms)(?![A-Za-z])\s*", re.ASCII
+)
+
+
+def parse_duration(
+    text: str, *, allowed: Mapping[str, int | Fraction] = DURATION_UNITS_S
+) -> Fraction:
+    """A duration, possibly compound (``90d``, ``4d 16h``, ``1 h 30 min``, ``200 ms``), as
+    exact seconds; every part carries one of ``allowed``'s units.
+
+    Raises:
+        ValueError: empty, a part without a unit, a unit not allowed.
+    """
+    stripped = text.strip()
+    position = 0
+    total = Fraction(0)
+    while position < len(stripped):
+        match = _DURATION_PART.match(stripped, position)
+        if match is None:
+            raise ValueError(f"{text!r}: cannot read {stripped[position:]!r}")
+        if match[2] not in allowed:
+            raise ValueError(f"{text!r}: {match[2]!r} is not allowed here")
+        total += Fraction(match[1]) * allowed[match[2]]
+        position = match.end()
+    if position == 0:
+        raise ValueError(f"{text!r}: empty")
+    return total
+
+
+def parse_duration_s(text: str) -> int:
+    """:func:`parse_duration` in whole seconds (ValueError if it is not whole)."""
+    value = parse_duration(text)
+    if value.denominator != 1:
+        raise ValueError(f"{text!r}: a duration must come to whole seconds")
+    return int(value)
+
+
+def format_duration(seconds: int | Fraction, *, compact: bool = False) -> str:
+    """A duration in days, hours, minutes and seconds, the zero parts left out:
+    ``4 d 16 h``, ``2 h 5 min``, ``45 s`` (``compact``: ``4d 16h``, what the parsers read).
+    A negative duration has a leading minus; a fractional one is shown in seconds."""
+    value = Fraction(seconds)
+    space = "" if compact else " "
+    if value.denominator != 1:
+        return f"{format_trimmed(value, 3)}{space}s"
+    sign = "-" if value < 0 else ""
+    rest = abs(int(value))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{space}{unit}")
+            rest %= size
+    return sign + (" ".join(parts) or f"0{space}s")
+
+
+# --- pump-clock dates and times of day ---------------------------------------------------------
+
+
+def format_clock(clock_s: int, tz: tzinfo | None = UTC, *, seconds: bool = True) -> str:
+    """A pump-clock time for people: ``2026-11-20 08:00:00 UTC`` (``tz`` UTC), or in ``tz``
+    without a suffix (None: the local zone). A time no calendar holds is shown in seconds."""
+    try:
+        moment = datetime.fromtimestamp(clock_s, tz=tz or UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"{clock_s} s (Unix, out of calendar range)"
+    if tz is None:
+        moment = moment.astimezone()
+    text = moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{text} UTC" if tz is UTC else text
+
+
+def format_clock_iso(clock_s: float, *, millis: bool = False) -> str:
+    """A pump-clock (or capture) time as ISO 8601 UTC, ``2026-11-20T08:00:00Z``, for
+    machine-readable output; a time no calendar holds is shown in seconds."""
+    try:
+        moment = datetime.fromtimestamp(clock_s, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"{clock_s} s (Unix, out of calendar range)"
+    return moment.isoformat(timespec="milliseconds" if millis else "seconds").replace("+00:00", "Z")
+
+
+def format_minute_of_day(minute: int) -> str:
+    """Minutes after midnight as ``HH:MM`` (1440 is ``24:00``, a day's end)."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
