@@ -32,8 +32,6 @@ import sys
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, TextIO
@@ -47,18 +45,12 @@ from emulator.capture import (
     export_pcapng,
 )
 from emulator.errors import EmulatorUsageError
+from protocol import describe
 from protocol.codec import Deframer
+from protocol.describe import describe_number
 from protocol.enums import (
-    EVENT_PARAMS,
-    AlarmClass,
-    AlarmCode,
-    BolusKind,
-    ErrorCode,
-    Mode,
     Op,
-    Origin,
     Role,
-    StopReason,
 )
 from protocol.errors import FrameCrcError, FrameError, ProtocolError
 from protocol.frames import (
@@ -72,22 +64,15 @@ from protocol.frames import (
 )
 from protocol.keys import KeyFileError, load_keys
 from protocol.messages import (
-    FlexStep,
-    LogEntry,
     Message,
     Nak,
-    PrescriptionSpec,
     Record,
     SessionAuthRequest,
     SessionAuthResponse,
     SessionOpenRequest,
     SessionOpenResponse,
-    TimeOrNone,
-    UInt,
-    Wire,
     decode_request,
     decode_response,
-    wire_fields,
 )
 from protocol.session import (
     KEY_SIZE,
@@ -97,7 +82,10 @@ from protocol.session import (
     session_key,
     verify_mac,
 )
-from protocol.units import format_concentration_ug_per_ml, format_percent, format_trimmed, nl_to_ml
+from protocol.units import (
+    Unit,
+    format_clock_iso,
+)
 
 __all__ = [
     "BadFrame",
@@ -316,175 +304,17 @@ def _op_name(op: int) -> str:
 
 
 def _iso(seconds: float, *, millis: bool = False) -> str:
-    """ISO 8601 UTC; a time no calendar holds is shown as plain seconds."""
-    try:
-        moment = datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, ValueError, OSError):
-        return f"{seconds} s (Unix, out of calendar range)"
-    text = moment.isoformat(timespec="milliseconds" if millis else "seconds")
-    return text.replace("+00:00", "Z")
+    return format_clock_iso(seconds, millis=millis)
 
 
 def _duration(seconds: int) -> str:
-    text = f"{seconds} s"
-    if abs(seconds) < 60:
-        return text
-    rest = abs(seconds)
-    days, rest = divmod(rest, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min"), (secs, "s"))
-    ]
-    human = " ".join(part for part in parts if not part.startswith("0 "))
-    return f"{text} ({'-' if seconds < 0 else ''}{human})"
-
-
-def _is_timestamp(wire: Wire | None) -> bool:
-    # Pump times are 64-bit on the wire; durations are 16- or 32-bit.
-    return isinstance(wire, TimeOrNone) or (isinstance(wire, UInt) and wire.bits == 64)
-
-
-def _format_int(name: str, value: int, wire: Wire | None = None) -> str:
-    if name.startswith("daily_") and name.endswith(("_ng", "_nl")):
-        return _format_int(name + "_per_day", value, wire)
-    if name.endswith("_ng_per_day"):
-        return f"{format_trimmed(Fraction(value, 1000), 3)} mcg/day"
-    if name.endswith("_ng"):
-        return f"{format_trimmed(Fraction(value, 1000), 3)} mcg"
-    if name.endswith("_mm"):
-        return f"{format_trimmed(Fraction(value, 10), 1)} cm"
-    if name.endswith("_nl_per_cm"):
-        return f"{format_trimmed(nl_to_ml(value), 6)} mL/cm"
-    if name.endswith("_uc") or name.endswith("_uc_per_s") or name.endswith("_uc_per_nl"):
-        return f"{value} µC" + name.rpartition("_uc")[2].replace("_per_", "/")
-    if name.endswith("_nl_per_day"):
-        return f"{format_trimmed(nl_to_ml(value), 6)} mL/day"
-    if name.endswith("_nl"):
-        return f"{format_trimmed(nl_to_ml(value), 6)} mL"
-    if name.endswith("_ug_per_ml"):
-        return format_concentration_ug_per_ml(value)
-    if name.endswith("_permille"):
-        return format_percent(Fraction(value, 1000))
-    if name.endswith("_min"):
-        return f"{value // 60:02d}:{value % 60:02d}"
-    if name.endswith("_s"):
-        return _iso(value) if _is_timestamp(wire) else _duration(value)
-    if "checksum" in name:
-        return f"0x{value:08X}"
-    if name == "model":
-        return f"{value} ({value} mL reservoir)"
-    return str(value)
-
-
-_PARAM_ENUMS: Final[Mapping[str, type[enum.IntEnum]]] = {
-    "mode": Mode,
-    "bolus_kind": BolusKind,
-    "alarm_code": AlarmCode,
-    "alarm_class": AlarmClass,
-    "stop_reason": StopReason,
-    "role": Role,
-    "error_code": ErrorCode,
-    "opcode": Op,
-    "origin": Origin,
-}
-
-
-def _format_param(name: str, value: int) -> str:
-    """An event-log parameter, named by ``EVENT_PARAMS``."""
-    kind = _PARAM_ENUMS.get(name)
-    if kind is not None:
-        try:
-            return kind(value).name
-        except ValueError:
-            return f"{value} (not a {kind.__name__})"
-    return _format_int(name, value)
-
-
-def _format_scalar(name: str, value: object, wire: Wire | None) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, enum.Enum):
-        return value.name
-    if isinstance(value, frozenset):
-        names = sorted(code.name for code in value if isinstance(code, enum.Enum))
-        return ", ".join(names) if names else "none"
-    if isinstance(value, bytes):
-        return value.hex() if value else "(empty)"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, int):
-        return _format_int(name, value, wire)
-    return repr(value)
-
-
-def _format_log_entry(entry: LogEntry) -> str:
-    parts = [f"#{entry.index}", _iso(entry.clock_s), entry.code.name]
-    for param, value in zip(
-        EVENT_PARAMS.get(entry.code, ("a", "b")), (entry.a, entry.b), strict=True
-    ):
-        if param != "unused":
-            parts.append(f"{param} = {_format_param(param, value)}")
-    return " ".join(parts[:3]) + (": " + ", ".join(parts[3:]) if parts[3:] else "")
-
-
-def _format_record_inline(record: Record) -> str:
-    if isinstance(record, LogEntry):
-        return _format_log_entry(record)
-    return ", ".join(
-        f"{spec.name} = {_format_scalar(spec.name, getattr(record, spec.name), spec.wire)}"
-        for spec in wire_fields(type(record))
-    )
-
-
-def _format_prescription(spec: PrescriptionSpec, indent: str) -> list[str]:
-    lines = [
-        f"{indent}mode = {spec.mode.name}",
-        f"{indent}concentration_ug_per_ml = "
-        f"{_format_int('concentration_ug_per_ml', spec.concentration_ug_per_ml)}",
-    ]
-    if spec.dose_ng_per_day is not None:
-        lines.append(
-            f"{indent}dose_ng_per_day = {_format_int('dose_ng_per_day', spec.dose_ng_per_day)}"
-        )
-    if spec.profiles:
-        for day, profile in enumerate(spec.profiles):
-            title = _WEEKDAYS[day] if spec.weekly else "every day"
-            lines.append(f"{indent}profile ({title}):")
-            lines += [f"{indent}  {_format_step(step)}" for step in profile]
-    return lines
-
-
-_WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def _format_step(step: FlexStep) -> str:
-    start = _format_int("start_min", step.start_min)
-    return f"from {start}: {_format_int('dose_ng_per_day', step.dose_ng_per_day)}"
+    return describe_number(seconds, Unit.S)
 
 
 def format_fields(record: Record, indent: str = "") -> list[str]:
-    """``record``'s fields in wire order, one ``name = value`` line each, with units."""
-    lines: list[str] = []
-    for spec in wire_fields(type(record)):
-        value = getattr(record, spec.name)
-        if isinstance(value, PrescriptionSpec):
-            lines.append(f"{indent}{spec.name}:")
-            lines += _format_prescription(value, indent + "  ")
-        elif isinstance(value, Record):
-            lines.append(f"{indent}{spec.name} = {_format_record_inline(value)}")
-        elif isinstance(value, tuple):
-            lines.append(f"{indent}{spec.name}: {len(value)}")
-            lines += [
-                f"{indent}  [{i}] {_format_record_inline(item)}"
-                for i, item in enumerate(value)
-                if isinstance(item, Record)
-            ]
-        else:
-            lines.append(f"{indent}{spec.name} = {_format_scalar(spec.name, value, spec.wire)}")
-    return lines
+    """``record``'s fields in wire order, one ``name = value`` line each, with units
+    (:func:`protocol.describe.format_fields`, every digit the wire holds)."""
+    return describe.format_fields(record, indent)
 
 
 # --- following links and sessions --------------------------------------------------------------

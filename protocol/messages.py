@@ -156,7 +156,7 @@ class AlarmRecord(Record):
 
     code: Annotated[AlarmCode, EnumWire(AlarmCode)]
     alarm_class: Annotated[AlarmClass, EnumWire(AlarmClass)]
-    raised_at_s: U64
+    raised_at_s: Annotated[U64, Unit.CLOCK]
     silenced: Bool
     condition_present: Bool
 
@@ -169,11 +169,11 @@ class AlarmRecord(Record):
 class LogEntry(Record):
     """One event-log entry; ``a`` and ``b`` mean what ``EVENT_PARAMS[code]`` says."""
 
-    index: Annotated[U32, "position in the log since it was created"]
-    clock_s: U64
+    index: Annotated[U32, Unit.INDEX, "position in the log since it was created"]
+    clock_s: Annotated[U64, Unit.CLOCK]
     code: Annotated[EventCode, EnumWire(EventCode, bits=16)]
-    a: I32
-    b: I32
+    a: Annotated[I32, Unit.EVENT_PARAM]
+    b: Annotated[I32, Unit.EVENT_PARAM]
 
 
 # --- the messages, in opcode order ------------------------------------------
@@ -193,28 +193,36 @@ class DeviceInfoResponse(Message):
 
     op = Op.DEVICE_INFO
     response = True
-    model: Annotated[int, UInt(8, choices=DEVICE_MODELS), "reservoir size in mL names the model"]
+    model: Annotated[
+        int, UInt(8, choices=DEVICE_MODELS), Unit.ML, "reservoir size in mL names the model"
+    ]
     serial: Annotated[str, Text(max_bytes=MAX_STRING_BYTES)]
     firmware_version: Annotated[str, Text(max_bytes=MAX_STRING_BYTES)]
-    capacity_nl: U32
-    protocol_version: U8
-    min_rate_nl_per_day: Annotated[U32, "lowest programmable rate"]
-    max_rate_nl_per_day: Annotated[U32, "highest rate (boluses)"]
-    minimum_mode_rate_nl_per_day: Annotated[U32, "keep-open rate of MINIMUM_RATE mode"]
-    empty_threshold_nl: Annotated[U32, "at or below this the reservoir is empty"]
-    tubing_volume_nl: Annotated[U32, "dead volume of the pump's internal tubing"]
-    catheter_volume_nl_per_cm: Annotated[
-        U32, "default catheter dead volume per cm (the implant record names its own)"
+    capacity_nl: Annotated[U32, Unit.NL]
+    protocol_version: Annotated[U8, Unit.NUMBER]
+    min_rate_nl_per_day: Annotated[U32, Unit.NL_PER_DAY, "lowest programmable rate"]
+    max_rate_nl_per_day: Annotated[U32, Unit.NL_PER_DAY, "highest rate (boluses)"]
+    minimum_mode_rate_nl_per_day: Annotated[
+        U32, Unit.NL_PER_DAY, "keep-open rate of MINIMUM_RATE mode"
     ]
-    battery_capacity_uc: Annotated[U64, "charge of a new battery, microcoulombs"]
-    battery_quiescent_drain_uc_per_s: Annotated[U32, "drain every second"]
-    battery_drain_uc_per_nl: Annotated[U32, "drain per nanolitre commanded"]
-    battery_telemetry_drain_uc_per_s: Annotated[U32, "drain per second of telemetry"]
-    telemetry_s_per_frame: Annotated[U16, "telemetry seconds charged per frame answered"]
-    eri_lead_s: Annotated[U32, "ERI holds while projected battery life is below this"]
-    forecast_horizon_s: Annotated[U32, "forecasts further ahead than this are none (0)"]
-    min_bolus_volume_nl: Annotated[U32, "smallest bolus or patient dose volume"]
-    max_bolus_duration_s: Annotated[U32, "longest therapeutic bolus"]
+    empty_threshold_nl: Annotated[U32, Unit.NL, "at or below this the reservoir is empty"]
+    tubing_volume_nl: Annotated[U32, Unit.NL, "dead volume of the pump's internal tubing"]
+    catheter_volume_nl_per_cm: Annotated[
+        U32,
+        Unit.NL_PER_CM,
+        "default catheter dead volume per cm (the implant record names its own)",
+    ]
+    battery_capacity_uc: Annotated[U64, Unit.UC, "charge of a new battery, microcoulombs"]
+    battery_quiescent_drain_uc_per_s: Annotated[U32, Unit.UC_PER_S, "drain every second"]
+    battery_drain_uc_per_nl: Annotated[U32, Unit.UC_PER_NL, "drain per nanolitre commanded"]
+    battery_telemetry_drain_uc_per_s: Annotated[U32, Unit.UC_PER_S, "drain per second of telemetry"]
+    telemetry_s_per_frame: Annotated[
+        U16, Unit.S_PER_FRAME, "telemetry seconds charged per frame answered"
+    ]
+    eri_lead_s: Annotated[U32, Unit.S, "ERI holds while projected battery life is below this"]
+    forecast_horizon_s: Annotated[U32, Unit.S, "forecasts further ahead than this are none (0)"]
+    min_bolus_volume_nl: Annotated[U32, Unit.NL, "smallest bolus or patient dose volume"]
+    max_bolus_duration_s: Annotated[U32, Unit.S, "longest therapeutic bolus"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,7 +265,7 @@ class SessionAuthResponse(Message):
     op = Op.SESSION_AUTH
     response = True
     role: Annotated[Role, EnumWire(Role)]
-    idle_timeout_s: Annotated[U16, "the session ends after this long without a request"]
+    idle_timeout_s: Annotated[U16, Unit.S, "the session ends after this long without a request"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -291,26 +299,33 @@ class LimitsResponse(Message):
 
     op = Op.LIMITS
     response = True
-    min_alarm_volume_nl: Annotated[U32, "lowest low-reservoir alarm volume"]
-    max_alarm_volume_nl: Annotated[U32, "highest low-reservoir alarm volume"]
-    min_bolus_volume_nl: Annotated[U32, "smallest bolus (any kind)"]
-    max_bolus_volume_nl: Annotated[U32, "largest clinician bolus (the reservoir's capacity)"]
-    max_bolus_duration_s: Annotated[
-        U32, "longest therapeutic bolus; the shortest runs at the maximum rate"
+    min_alarm_volume_nl: Annotated[U32, Unit.NL, "lowest low-reservoir alarm volume"]
+    max_alarm_volume_nl: Annotated[U32, Unit.NL, "highest low-reservoir alarm volume"]
+    min_bolus_volume_nl: Annotated[U32, Unit.NL, "smallest bolus (any kind)"]
+    max_bolus_volume_nl: Annotated[
+        U32, Unit.NL, "largest clinician bolus (the reservoir's capacity)"
     ]
-    max_patient_dose_volume_nl: Annotated[U32, "largest patient-activated dose"]
-    min_patient_lockout_s: Annotated[U32, "shortest lockout between patient doses"]
-    max_patient_lockout_s: Annotated[U32, "longest lockout between patient doses"]
-    max_patient_doses_per_24h: Annotated[U8, "highest maximum of patient doses in 24 h"]
-    min_concentration_ug_per_ml: Annotated[U32, "lowest concentration with allow_nonstandard"]
-    max_concentration_ug_per_ml: Annotated[U32, "highest concentration with allow_nonstandard"]
+    max_bolus_duration_s: Annotated[
+        U32, Unit.S, "longest therapeutic bolus; the shortest runs at the maximum rate"
+    ]
+    max_patient_dose_volume_nl: Annotated[U32, Unit.NL, "largest patient-activated dose"]
+    min_patient_lockout_s: Annotated[U32, Unit.S, "shortest lockout between patient doses"]
+    max_patient_lockout_s: Annotated[U32, Unit.S, "longest lockout between patient doses"]
+    max_patient_doses_per_24h: Annotated[U8, Unit.COUNT, "highest maximum of patient doses in 24 h"]
+    min_concentration_ug_per_ml: Annotated[
+        U32, Unit.UG_PER_ML, "lowest concentration with allow_nonstandard"
+    ]
+    max_concentration_ug_per_ml: Annotated[
+        U32, Unit.UG_PER_ML, "highest concentration with allow_nonstandard"
+    ]
     standard_concentrations_ug_per_ml: Annotated[
         tuple[int, ...],
         ArrayOf(UInt(32), max_count=16),
+        Unit.UG_PER_ML,
         "accepted without allow_nonstandard",
     ]
-    max_flex_steps: Annotated[U8, "steps in one flex day profile, at most"]
-    flex_step_granularity_min: Annotated[U8, "flex steps start on multiples of this"]
+    max_flex_steps: Annotated[U8, Unit.COUNT, "steps in one flex day profile, at most"]
+    flex_step_granularity_min: Annotated[U8, Unit.MIN, "flex steps start on multiples of this"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -325,7 +340,7 @@ class StatusRequest(Message):
 class DoseGrant(Record):
     """A patient dose granted in the last 24 h (STATUS lists them for forecasts)."""
 
-    at_s: Annotated[U64, "pump clock of the grant"]
+    at_s: Annotated[U64, Unit.CLOCK, "pump clock of the grant"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -345,38 +360,52 @@ class StatusResponse(Message):
 
     op = Op.STATUS
     response = True
-    clock_s: Annotated[U64, "pump clock, Unix seconds"]
+    clock_s: Annotated[U64, Unit.CLOCK, "pump clock, Unix seconds"]
     mode: Annotated[Mode, EnumWire(Mode), "STOPPED while therapy is stopped"]
     stop_reason: Annotated[StopReason, EnumWire(StopReason), "why STOP_PUMP stopped it"]
     delivering: Annotated[Bool, "drug is moving now"]
     halted_by: Annotated[AlarmSet, "faults stopping delivery now"]
     bolus_kind: Annotated[BolusKind, EnumWire(BolusKind), "NONE when no bolus runs"]
-    bolus_dose_ng: Annotated[U32, "dose of the running bolus (0: priming, a volume)"]
-    bolus_volume_nl: Annotated[U32, "volume of the running bolus (its part since a bridge ended)"]
-    bolus_duration_s: U32
+    bolus_dose_ng: Annotated[U32, Unit.NG, "dose of the running bolus (0: priming, a volume)"]
+    bolus_volume_nl: Annotated[
+        U32, Unit.NL, "volume of the running bolus (its part since a bridge ended)"
+    ]
+    bolus_duration_s: Annotated[U32, Unit.S]
     bolus_started_at_s: TimeOrNoneS
-    bolus_remaining_nl: U32
+    bolus_remaining_nl: Annotated[U32, Unit.NL]
     bolus_ends_at_s: TimeOrNoneS
-    basal_rate_nl_per_day: Annotated[U32, "the programmed basal rate at this instant"]
-    current_rate_nl_per_day: Annotated[U32, "what moves now (a bolus's mean rate; 0 if not)"]
-    daily_dose_ng: Annotated[U32, "today's basal dose over 24 h (00:00-24:00 pump clock)"]
-    daily_volume_nl: Annotated[U32, "today's basal volume over 24 h at the rates in force"]
-    concentration_ug_per_ml: Annotated[U32, "the drug in the reservoir"]
-    bridge_remaining_nl: Annotated[U32, "volume left to deliver at the old concentration"]
-    bridge_concentration_ug_per_ml: Annotated[U32, "the old drug the bridge computes at (0: none)"]
+    basal_rate_nl_per_day: Annotated[
+        U32, Unit.NL_PER_DAY, "the programmed basal rate at this instant"
+    ]
+    current_rate_nl_per_day: Annotated[
+        U32, Unit.NL_PER_DAY, "what moves now (a bolus's mean rate; 0 if not)"
+    ]
+    daily_dose_ng: Annotated[
+        U32, Unit.NG_PER_DAY, "today's basal dose over 24 h (00:00-24:00 pump clock)"
+    ]
+    daily_volume_nl: Annotated[
+        U32, Unit.NL_PER_DAY, "today's basal volume over 24 h at the rates in force"
+    ]
+    concentration_ug_per_ml: Annotated[U32, Unit.UG_PER_ML, "the drug in the reservoir"]
+    bridge_remaining_nl: Annotated[U32, Unit.NL, "volume left to deliver at the old concentration"]
+    bridge_concentration_ug_per_ml: Annotated[
+        U32, Unit.UG_PER_ML, "the old drug the bridge computes at (0: none)"
+    ]
     bridge_ends_at_s: Annotated[TimeOrNoneS, "forecast end of the bridge"]
-    basal_remainder: Annotated[U32, "sub-nanolitre remainder of the basal integral (nL*s/day)"]
-    reservoir_nl: Annotated[U32, "estimated volume in the reservoir"]
-    capacity_nl: U32
-    alarm_volume_nl: Annotated[U32, "low-reservoir alarm volume"]
+    basal_remainder: Annotated[
+        U32, Unit.NL_S_PER_DAY, "sub-nanolitre remainder of the basal integral (nL*s/day)"
+    ]
+    reservoir_nl: Annotated[U32, Unit.NL, "estimated volume in the reservoir"]
+    capacity_nl: Annotated[U32, Unit.NL]
+    alarm_volume_nl: Annotated[U32, Unit.NL, "low-reservoir alarm volume"]
     alarms_active: AlarmSet
     alarms_silenced: AlarmSet
     low_reservoir_alarm_at_s: TimeOrNoneS
     empty_at_s: TimeOrNoneS
-    battery_permille: Annotated[int, UInt(16, maximum=1000)]
-    battery_uc: Annotated[U64, "remaining battery charge, microcoulombs"]
+    battery_permille: Annotated[int, UInt(16, maximum=1000), Unit.PERMILLE]
+    battery_uc: Annotated[U64, Unit.UC, "remaining battery charge, microcoulombs"]
     eri_at_s: Annotated[TimeOrNoneS, "elective replacement indicator date"]
-    prescription_checksum: Annotated[U32, "checksum of the active prescription"]
+    prescription_checksum: Annotated[U32, Unit.CHECKSUM, "checksum of the active prescription"]
     recent_doses: Annotated[
         tuple[DoseGrant, ...],
         ArrayOf(RecordWire(DoseGrant), max_count=MAX_RECENT_DOSES),
@@ -399,7 +428,7 @@ class ReadPrescriptionResponse(Message):
     op = Op.READ_PRESCRIPTION
     response = True
     prescription: Prescription
-    checksum: Annotated[U32, "prescription_checksum(prescription)"]
+    checksum: Annotated[U32, Unit.CHECKSUM, "prescription_checksum(prescription)"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -417,7 +446,7 @@ class StagePrescriptionResponse(Message):
 
     op = Op.STAGE_PRESCRIPTION
     response = True
-    checksum: U32
+    checksum: Annotated[U32, Unit.CHECKSUM]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -426,7 +455,7 @@ class CommitPrescriptionRequest(Message):
 
     op = Op.COMMIT_PRESCRIPTION
     response = False
-    checksum: U32
+    checksum: Annotated[U32, Unit.CHECKSUM]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -435,7 +464,7 @@ class CommitPrescriptionResponse(Message):
 
     op = Op.COMMIT_PRESCRIPTION
     response = True
-    checksum: U32
+    checksum: Annotated[U32, Unit.CHECKSUM]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -454,7 +483,7 @@ class ReadDeliveryResponse(Message):
     op = Op.READ_DELIVERY
     response = True
     delivering: Annotated[Bool, "drug is moving now (as STATUS)"]
-    since_s: Annotated[U64, "delivering since (or not delivering since), pump clock"]
+    since_s: Annotated[U64, Unit.CLOCK, "delivering since (or not delivering since), pump clock"]
     last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
 
 
@@ -466,9 +495,9 @@ class StartBolusRequest(Message):
     op = Op.START_BOLUS
     response = False
     kind: Annotated[BolusKind, EnumWire(BolusKind, allowed=BOLUS_KINDS_STARTABLE)]
-    dose_ng: Annotated[U32, "THERAPEUTIC: the dose (0 for PRIMING)"]
-    volume_nl: Annotated[U32, "PRIMING: the volume (0 for THERAPEUTIC)"]
-    duration_s: Annotated[U32, "THERAPEUTIC: over how long; PRIMING: 0 (maximum rate)"]
+    dose_ng: Annotated[U32, Unit.NG, "THERAPEUTIC: the dose (0 for PRIMING)"]
+    volume_nl: Annotated[U32, Unit.NL, "PRIMING: the volume (0 for THERAPEUTIC)"]
+    duration_s: Annotated[U32, Unit.S, "THERAPEUTIC: over how long; PRIMING: 0 (maximum rate)"]
 
     def _check(self) -> None:
         if self.kind is BolusKind.THERAPEUTIC:
@@ -488,10 +517,10 @@ class StartBolusResponse(Message):
 
     op = Op.START_BOLUS
     response = True
-    dose_ng: U32
-    volume_nl: U32
-    duration_s: U32
-    ends_at_s: U64
+    dose_ng: Annotated[U32, Unit.NG]
+    volume_nl: Annotated[U32, Unit.NL]
+    duration_s: Annotated[U32, Unit.S]
+    ends_at_s: Annotated[U64, Unit.CLOCK]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -508,7 +537,7 @@ class CancelBolusResponse(Message):
 
     op = Op.CANCEL_BOLUS
     response = True
-    delivered_nl: U32
+    delivered_nl: Annotated[U32, Unit.NL]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -560,8 +589,8 @@ class CancelBridgeResponse(Message):
 
     op = Op.CANCEL_BRIDGE
     response = True
-    delivered_nl: U32
-    remaining_nl: U32
+    delivered_nl: Annotated[U32, Unit.NL]
+    remaining_nl: Annotated[U32, Unit.NL]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -573,9 +602,9 @@ class StageRefillRequest(Message):
 
     op = Op.STAGE_REFILL
     response = False
-    removed_nl: Annotated[U32, "everything drawn out of the reservoir"]
-    added_nl: U32
-    concentration_ug_per_ml: Annotated[U32, "of the drug added"]
+    removed_nl: Annotated[U32, Unit.NL, "everything drawn out of the reservoir"]
+    added_nl: Annotated[U32, Unit.NL]
+    concentration_ug_per_ml: Annotated[U32, Unit.UG_PER_ML, "of the drug added"]
     allow_nonstandard: Annotated[Bool, "accept a concentration outside the standard ones"]
     bridge: Annotated[Bool, "run the bridge (required false when the concentration is kept)"]
     drug_lot: Annotated[str, Text(max_bytes=MAX_LOT_BYTES), "lot number of the drug added"]
@@ -588,11 +617,11 @@ class StageRefillResponse(Message):
 
     op = Op.STAGE_REFILL
     response = True
-    checksum: U32
-    expected_nl: Annotated[U32, "volume the pump expects to be removed"]
-    discrepancy_nl: Annotated[I32, "removed - expected"]
+    checksum: Annotated[U32, Unit.CHECKSUM]
+    expected_nl: Annotated[U32, Unit.NL, "volume the pump expects to be removed"]
+    discrepancy_nl: Annotated[I32, Unit.NL, "removed - expected"]
     discrepancy_flagged: Annotated[Bool, "over the model's threshold (possible pocket fill)"]
-    bridge_volume_nl: Annotated[U32, "dead volume the bridge runs for (0: no bridge)"]
+    bridge_volume_nl: Annotated[U32, Unit.NL, "dead volume the bridge runs for (0: no bridge)"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -601,7 +630,7 @@ class CommitRefillRequest(Message):
 
     op = Op.COMMIT_REFILL
     response = False
-    checksum: U32
+    checksum: Annotated[U32, Unit.CHECKSUM]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -610,12 +639,12 @@ class CommitRefillResponse(Message):
 
     op = Op.COMMIT_REFILL
     response = True
-    expected_nl: Annotated[U32, "volume the pump expected to be removed"]
-    discrepancy_nl: Annotated[I32, "removed - expected"]
+    expected_nl: Annotated[U32, Unit.NL, "volume the pump expected to be removed"]
+    discrepancy_nl: Annotated[I32, Unit.NL, "removed - expected"]
     discrepancy_flagged: Annotated[Bool, "over the model's threshold (possible pocket fill)"]
-    reservoir_nl: U32
-    prescription_checksum: Annotated[U32, "checksum of the prescription now running"]
-    bridge_volume_nl: Annotated[U32, "dead volume the bridge runs for (0: no bridge)"]
+    reservoir_nl: Annotated[U32, Unit.NL]
+    prescription_checksum: Annotated[U32, Unit.CHECKSUM, "checksum of the prescription now running"]
+    bridge_volume_nl: Annotated[U32, Unit.NL, "dead volume the bridge runs for (0: no bridge)"]
     bridge_ends_at_s: Annotated[TimeOrNoneS, "forecast end of the bridge"]
     low_reservoir_alarm_at_s: TimeOrNoneS
 
@@ -627,11 +656,16 @@ class ImplantFields(Record):
 
     catheter_model: Annotated[str, Text(max_bytes=MAX_TEXT_BYTES)]
     catheter_volume_nl_per_cm: Annotated[
-        int, UInt(32, minimum=1, maximum=100_000), "dead volume per cm of this catheter model"
+        int,
+        UInt(32, minimum=1, maximum=100_000),
+        Unit.NL_PER_CM,
+        "dead volume per cm of this catheter model",
     ]
-    catheter_length_mm: Annotated[int, UInt(16, minimum=1, maximum=3_000), "after trimming"]
+    catheter_length_mm: Annotated[
+        int, UInt(16, minimum=1, maximum=3_000), Unit.MM, "after trimming"
+    ]
     catheter_length_uncertainty_mm: Annotated[
-        int, UInt(16, maximum=1_000), "+/- on the length (0: exact)"
+        int, UInt(16, maximum=1_000), Unit.MM, "+/- on the length (0: exact)"
     ]
     implanted_at_s: Annotated[TimeOrNoneS, "implant date, pump clock"]
     patient_id: Annotated[str, Text(max_bytes=MAX_TEXT_BYTES)]
@@ -660,7 +694,7 @@ class ReadImplantResponse(Message):
     response = True
     recorded: Bool
     implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
-    concentration_ug_per_ml: Annotated[U32, "the drug in the reservoir"]
+    concentration_ug_per_ml: Annotated[U32, Unit.UG_PER_ML, "the drug in the reservoir"]
     drug_lot: Annotated[str, Text(max_bytes=MAX_LOT_BYTES)]
     last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
 
@@ -689,7 +723,7 @@ class SetAlarmVolumeRequest(Message):
 
     op = Op.SET_ALARM_VOLUME
     response = False
-    volume_nl: U32
+    volume_nl: Annotated[U32, Unit.NL]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -698,7 +732,7 @@ class SetAlarmVolumeResponse(Message):
 
     op = Op.SET_ALARM_VOLUME
     response = True
-    volume_nl: U32
+    volume_nl: Annotated[U32, Unit.NL]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -765,8 +799,8 @@ class ReadEventLogRequest(Message):
 
     op = Op.READ_EVENT_LOG
     response = False
-    first_index: U32
-    max_count: Annotated[int, UInt(8, minimum=1, maximum=MAX_EVENT_LOG_READ)]
+    first_index: Annotated[U32, Unit.INDEX]
+    max_count: Annotated[int, UInt(8, minimum=1, maximum=MAX_EVENT_LOG_READ), Unit.COUNT]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -775,8 +809,8 @@ class ReadEventLogResponse(Message):
 
     op = Op.READ_EVENT_LOG
     response = True
-    total_written: Annotated[U32, "entries written since the log was created"]
-    overwritten: Annotated[U32, "oldest entries lost to the ring buffer"]
+    total_written: Annotated[U32, Unit.COUNT, "entries written since the log was created"]
+    overwritten: Annotated[U32, Unit.COUNT, "oldest entries lost to the ring buffer"]
     entries: Annotated[
         tuple[LogEntry, ...], ArrayOf(RecordWire(LogEntry), max_count=MAX_EVENT_LOG_READ)
     ]
@@ -796,7 +830,7 @@ class ReadClockResponse(Message):
 
     op = Op.READ_CLOCK
     response = True
-    clock_s: U64
+    clock_s: Annotated[U64, Unit.CLOCK]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -805,7 +839,7 @@ class SetClockRequest(Message):
 
     op = Op.SET_CLOCK
     response = False
-    clock_s: U64
+    clock_s: Annotated[U64, Unit.CLOCK]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -814,7 +848,7 @@ class SetClockResponse(Message):
 
     op = Op.SET_CLOCK
     response = True
-    clock_s: U64
+    clock_s: Annotated[U64, Unit.CLOCK]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -822,10 +856,10 @@ class PatientSettingsFields(Record):
     """The patient-activated dose settings (shared by three messages)."""
 
     enabled: Bool
-    dose_ng: Annotated[U32, "dose of one patient dose"]
-    duration_s: Annotated[U32, "time to deliver one dose"]
-    lockout_s: Annotated[U32, "minimum time between doses"]
-    max_per_24h: U8
+    dose_ng: Annotated[U32, Unit.NG, "dose of one patient dose"]
+    duration_s: Annotated[U32, Unit.S, "time to deliver one dose"]
+    lockout_s: Annotated[U32, Unit.S, "minimum time between doses"]
+    max_per_24h: Annotated[U8, Unit.COUNT]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -874,11 +908,11 @@ class PatientDoseResponse(Message):
 
     op = Op.PATIENT_DOSE
     response = True
-    dose_ng: U32
-    volume_nl: U32
-    ends_at_s: U64
-    doses_in_24h: Annotated[U8, "doses granted in the last 24 h, this one included"]
-    next_allowed_at_s: U64
+    dose_ng: Annotated[U32, Unit.NG]
+    volume_nl: Annotated[U32, Unit.NL]
+    ends_at_s: Annotated[U64, Unit.CLOCK]
+    doses_in_24h: Annotated[U8, Unit.COUNT, "doses granted in the last 24 h, this one included"]
+    next_allowed_at_s: Annotated[U64, Unit.CLOCK]
 
 
 @dataclass(frozen=True, kw_only=True)

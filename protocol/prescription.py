@@ -13,6 +13,7 @@ from construct import Int8ub, Int32ub, Pass, PrefixedArray, Struct, Switch, this
 
 from protocol.enums import Mode
 from protocol.errors import InvalidMessage
+from protocol.units import Unit
 from protocol.wire import (
     U32,
     ArrayOf,
@@ -40,8 +41,10 @@ class FlexStep(Record):
     """One step of a flex profile: from ``start_min`` (minutes after midnight, pump
     clock) until the next step's start (or midnight), the dose rate ``dose_ng_per_day``."""
 
-    start_min: Annotated[int, UInt(16, maximum=MINUTES_PER_DAY - 1), "minutes after midnight"]
-    dose_ng_per_day: Annotated[U32, "dose rate in ng/day (1 mcg/day = 1000)"]
+    start_min: Annotated[
+        int, UInt(16, maximum=MINUTES_PER_DAY - 1), Unit.MIN_OF_DAY, "minutes after midnight"
+    ]
+    dose_ng_per_day: Annotated[U32, Unit.NG_PER_DAY, "dose rate in ng/day (1 mcg/day = 1000)"]
 
 
 FLEX_STEP: Final = payload_schema(FlexStep)
@@ -212,6 +215,8 @@ def _prescription_from_container(raw: Any) -> PrescriptionSpec:
 
 class PrescriptionWire(Wire):
     """A :class:`PrescriptionSpec` laid out as :data:`PRESCRIPTION`."""
+
+    implied_unit = Unit.PRESCRIPTION
 
     subcon = PRESCRIPTION
     doc_type = "Prescription"

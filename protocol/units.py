@@ -231,6 +231,8 @@ class Unit(enum.Enum):
     MIN = ("min", "a duration in minutes")
     MIN_OF_DAY = ("min after midnight", "a time of day on the pump clock")
     COUNT = ("count", "a number of things")
+    INDEX = ("index", "a position in the event log")
+    EVENT_PARAM = ("per EVENT_PARAMS", "an event parameter: its unit depends on the event")
     NUMBER = ("", "a plain number (a version)")
     CHECKSUM = ("crc32", "a checksum")
     ENUM = ("enum", "a named value")
@@ -268,32 +270,33 @@ _NOT_NUMBERS: Final = frozenset(
 
 
 class Quantity(enum.Enum):
-    """A quantity people read, and the one precision it is shown with everywhere
-    (the programmer's pages, its session report, ``pumpctl``, the decoder)."""
+    """A quantity people read, and the one precision it is shown with everywhere (the
+    programmer's pages, its session report, ``pumpctl``): at most ``places`` decimals,
+    rounded half to even, trailing zeros dropped (so a value shows every digit it has up
+    to that resolution, and never a false one). docs/programmer.md lists them."""
 
-    DOSE_RATE = ("mcg/day", 2, True)
-    """A daily dose: up to 2 decimals (10 ng/day), trailing zeros dropped: 400, 396.88."""
-    DOSE = ("mcg", 2, True)
-    """A single dose (bolus, patient dose): as a daily dose."""
-    RATE = ("mL/day", 4, False)
-    """A flow rate: 4 decimals (0.1 uL/day, 0.2 mcg/day at 2000 mcg/mL): 0.1984."""
-    VOLUME = ("mL", 3, False)
-    """A volume: 3 decimals (1 uL, what a bolus or a bridge needs): 18.500, 0.025."""
-    CONCENTRATION = ("mcg/mL", 2, True)
-    """A concentration: up to 2 decimals, trailing zeros dropped: 2000, 500."""
-    PERCENT = ("%", 1, True)
-    """A percentage: up to 1 decimal: 12.5 %."""
+    DOSE_RATE = ("mcg/day", 2)
+    """A daily dose: 0.01 mcg/day (10 ng/day): 400, 396.88."""
+    DOSE = ("mcg", 2)
+    """A single dose (bolus, patient dose): 0.01 mcg: 50, 12.5."""
+    RATE = ("mL/day", 4)
+    """A flow rate: 0.0001 mL/day (0.1 uL/day; 0.2 mcg/day at 2000 mcg/mL): 0.2, 0.1984."""
+    VOLUME = ("mL", 3)
+    """A volume: 0.001 mL (1 uL, what a bolus or a bridge needs): 18.5, 0.025."""
+    CONCENTRATION = ("mcg/mL", 2)
+    """A concentration: 0.01 mcg/mL: 2000, 500."""
+    PERCENT = ("%", 1)
+    """A percentage: 0.1 %: 12.5 %."""
+    LENGTH = ("cm", 1)
+    """A catheter length: 0.1 cm (1 mm, the wire's resolution): 110, 95.5."""
 
-    def __init__(self, unit: str, places: int, trimmed: bool) -> None:
+    def __init__(self, unit: str, places: int) -> None:
         self.unit = unit
         self.places = places
-        self.trimmed = trimmed
 
     def number(self, value: Number) -> str:
         """``value`` (in this quantity's unit) with this quantity's precision, no unit."""
-        if self.trimmed:
-            return format_trimmed(value, self.places)
-        return format_fixed(value, self.places)
+        return format_trimmed(value, self.places)
 
     def text(self, value: Number) -> str:
         """``value`` with this quantity's precision and its unit."""
@@ -301,7 +304,7 @@ class Quantity(enum.Enum):
 
 
 PRECISION: Final[Mapping[Quantity, int]] = MappingProxyType({q: q.places for q in Quantity})
-"""Decimals shown of each quantity (trimmed quantities drop trailing zeros)."""
+"""The most decimals shown of each quantity."""
 
 
 # --- strict decimals with a unit -------------------------------------------------------------
@@ -408,17 +411,21 @@ def format_duration(seconds: int | Fraction, *, compact: bool = False) -> str:
 # --- pump-clock dates and times of day ---------------------------------------------------------
 
 
-def format_clock(clock_s: int, tz: tzinfo | None = UTC, *, seconds: bool = True) -> str:
-    """A pump-clock time for people: ``2026-11-20 08:00:00 UTC`` (``tz`` UTC), or in ``tz``
-    without a suffix (None: the local zone). A time no calendar holds is shown in seconds."""
+def format_clock(clock_s: int, tz: tzinfo | None = None, *, seconds: bool = True) -> str:
+    """A pump-clock time for people, in ``tz`` (None: the machine's local zone):
+    ``2026-11-20 09:00:00``. A time no calendar holds is shown in seconds."""
     try:
         moment = datetime.fromtimestamp(clock_s, tz=tz or UTC)
     except (OverflowError, ValueError, OSError):
         return f"{clock_s} s (Unix, out of calendar range)"
-    if tz is None:
-        moment = moment.astimezone()
-    text = moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-    return f"{text} UTC" if tz is UTC else text
+    moment = moment.astimezone(tz)
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def format_clock_utc(clock_s: int) -> str:
+    """A pump-clock time in UTC, saying so: ``2026-11-20 08:00:00 UTC`` (``pumpctl``)."""
+    text = format_clock(clock_s, UTC)
+    return text if text.endswith("range)") else f"{text} UTC"
 
 
 def format_clock_iso(clock_s: float, *, millis: bool = False) -> str:

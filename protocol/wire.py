@@ -38,6 +38,7 @@ from construct import (
 
 from protocol.enums import AlarmCode, Op
 from protocol.errors import InvalidMessage
+from protocol.units import Unit
 
 _R = TypeVar("_R", bound="Record")
 
@@ -51,6 +52,8 @@ class Wire(abc.ABC):
 
     subcon: Construct
     doc_type: str
+    implied_unit: ClassVar[Unit | None] = None
+    """The unit every field of this wire type has (None: a number, which declares its own)."""
 
     @abc.abstractmethod
     def coerce(self, name: str, value: Any) -> Any:
@@ -135,6 +138,8 @@ class SInt32(Wire):
 class Bool8(Wire):
     """A u8 that is 0 (false) or 1 (true); any other byte is malformed."""
 
+    implied_unit = Unit.BOOL
+
     subcon = Int8ub
     doc_type = "u8 bool"
 
@@ -154,6 +159,8 @@ class Bool8(Wire):
 
 class EnumWire(Wire):
     """An IntEnum member carried as an unsigned integer; other values are malformed."""
+
+    implied_unit = Unit.ENUM
 
     def __init__(self, enum: type[IntEnum], *, bits: int = 8, allowed: Iterable[IntEnum] = ()):
         self.enum = enum
@@ -206,6 +213,8 @@ class TimeOrNone(Wire):
 class AlarmMask(Wire):
     """A u16 whose bit n is set when alarm code n is in the set."""
 
+    implied_unit = Unit.ALARMS
+
     subcon = Int16ub
     doc_type = "u16 AlarmCode bits"
 
@@ -240,6 +249,8 @@ class AlarmMask(Wire):
 class RawBytes(Wire):
     """A fixed number of opaque bytes."""
 
+    implied_unit = Unit.BYTES
+
     def __init__(self, size: int) -> None:
         self.size = size
         self.subcon = Bytes(size)
@@ -256,6 +267,8 @@ class RawBytes(Wire):
 
 class Text(Wire):
     """UTF-8 text, either length-prefixed (u8) or running to the end of the payload."""
+
+    implied_unit = Unit.TEXT
 
     def __init__(self, *, max_bytes: int, greedy: bool = False) -> None:
         self.max_bytes = max_bytes
@@ -313,6 +326,8 @@ class ArrayOf(Wire):
 class RecordWire(Wire):
     """A nested record (a :class:`Record` subclass) laid out field after field."""
 
+    implied_unit = Unit.RECORD
+
     def __init__(self, record: type[Record]) -> None:
         self.record = record
         self.doc_type = record.__name__
@@ -339,7 +354,7 @@ U32: TypeAlias = Annotated[int, UInt(32)]
 U64: TypeAlias = Annotated[int, UInt(64)]
 I32: TypeAlias = Annotated[int, SInt32()]
 Bool: TypeAlias = Annotated[bool, Bool8()]
-TimeOrNoneS: TypeAlias = Annotated[int | None, TimeOrNone()]
+TimeOrNoneS: TypeAlias = Annotated[int | None, TimeOrNone(), Unit.CLOCK]
 AlarmSet: TypeAlias = Annotated[frozenset[AlarmCode], AlarmMask()]
 
 
@@ -384,11 +399,13 @@ class Message(Record):
 
 @dataclass(frozen=True)
 class WireField:
-    """One field of a record: its name, wire type and description."""
+    """One field of a record: its name, wire type, description and unit (None only
+    where a number forgot to declare one: a test finds those)."""
 
     name: str
     wire: Wire
     doc: str
+    unit: Unit | None = None
 
 
 _FIELDS: dict[type[Record], tuple[WireField, ...]] = {}
@@ -399,7 +416,8 @@ _COERCERS: dict[type[Record], tuple[tuple[str, Callable[[str, Any], Any]], ...]]
 
 def wire_fields(record: type[Record]) -> tuple[WireField, ...]:
     """The fields of ``record`` in wire order, with the wire type each declares
-    (the :class:`Wire` in its ``Annotated`` type; a ``str`` there is its description)."""
+    (the :class:`Wire` in its ``Annotated`` type; a ``str`` there is its description, a
+    :class:`~protocol.units.Unit` its unit, else the unit its wire type implies)."""
     found = _FIELDS.get(record)
     if found is None:
         hints = typing.get_type_hints(record, include_extras=True)
@@ -410,9 +428,20 @@ def wire_fields(record: type[Record]) -> tuple[WireField, ...]:
             if len(wires) != 1:
                 raise TypeError(f"{record.__name__}.{f.name} must declare one wire type")
             doc = " ".join(extra for extra in extras if isinstance(extra, str))
-            specs.append(WireField(name=f.name, wire=wires[0], doc=doc))
+            units = [extra for extra in extras if isinstance(extra, Unit)]
+            if len(units) > 1:
+                raise TypeError(f"{record.__name__}.{f.name} declares {len(units)} units")
+            unit = units[0] if units else implied_unit(wires[0])
+            specs.append(WireField(name=f.name, wire=wires[0], doc=doc, unit=unit))
         found = _FIELDS[record] = tuple(specs)
     return found
+
+
+def implied_unit(wire: Wire) -> Unit | None:
+    """The unit ``wire``'s type implies (an array's is its element's), or None for a number."""
+    if isinstance(wire, ArrayOf):
+        return implied_unit(wire.element)
+    return wire.implied_unit
 
 
 def payload_schema(record: type[Record]) -> Construct:

@@ -302,7 +302,7 @@ def test_decoder_decodes_mac_protected_frames_in_both_directions() -> None:
     assert asked.op_name == answered.op_name == "STATUS"
     assert asked.seq == answered.seq == 7
     assert asked.summary == "Read the pump's state"
-    assert answered.summary == ("SIMPLE, reservoir 1.50 mL, 0.2 mL/day now, alarms: LOW_RESERVOIR")
+    assert answered.summary == ("SIMPLE, reservoir 1.5 mL, 0.2 mL/day now, alarms: LOW_RESERVOIR")
     assert answered.message == STATUS
     assert answered.data == response
     assert answered.payload_length == len(m.encode_payload(STATUS))
