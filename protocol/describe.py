@@ -4,9 +4,10 @@ Each field declares its unit in its wire metadata (:func:`protocol.wire.wire_fie
 each event parameter in :data:`~protocol.enums.EVENT_PARAM_UNITS`; nothing here reads a
 unit off a name. Two styles:
 
-* :data:`WIRE` (the capture decoder, the educator's inspector): every digit the wire
-  holds (volumes to the nanolitre in mL, doses to the nanogram in mcg), enums by their
-  wire names, pump-clock times as ISO 8601 UTC unless a zone is given;
+* :data:`WIRE` (the capture decoder): every digit the wire holds (volumes to the
+  nanolitre in mL, doses to the nanogram in mcg), enums by their wire names, pump-clock
+  times as ISO 8601 UTC (the educator's inspector keeps the wire names but shows the
+  :class:`~protocol.units.Quantity` precision and local times);
 * :data:`CLINICAL` (``pumpctl``, the programmer's event log): the one precision rule of
   :class:`~protocol.units.Quantity`, enums in clinical words ("low reservoir").
 """
@@ -70,24 +71,25 @@ class Style:
     """How values are put into words."""
 
     clinical: bool
-    """Enums in clinical words and the :class:`Quantity` precision (else wire names and
-    every digit the wire holds)."""
+    """Enums in clinical words (else by their wire names)."""
+    exact: bool = False
+    """Every digit the wire holds (else the :class:`Quantity` precision)."""
     clock: Callable[[int], str] = format_clock_iso
     """A pump-clock time in words."""
 
 
-WIRE: Final = Style(clinical=False)
+WIRE: Final = Style(clinical=False, exact=True)
 CLINICAL: Final = Style(clinical=True)
 
 
 def _amount(value: Fraction, quantity: Quantity, exact_places: int, style: Style) -> str:
-    if style.clinical:
+    if not style.exact:
         return quantity.text(value)
     return f"{format_trimmed(value, exact_places)} {quantity.unit}"
 
 
 def _duration(seconds: int, style: Style) -> str:
-    if style.clinical:
+    if not style.exact:
         return format_duration(seconds)
     text = f"{seconds} s"
     return text if abs(seconds) < 60 else f"{text} ({format_duration(seconds)})"
@@ -170,7 +172,7 @@ def describe_param(name: str, value: int, style: Style = WIRE) -> str:
         try:
             member = kind(value)
         except ValueError:
-            return f"{value} (not a {kind.__name__})"
+            return f"{value} (no {kind.__name__} has this value)"
         return clinical_name(member) if style.clinical else member.name
     return describe_number(value, EVENT_PARAM_UNITS.get(name), style)
 

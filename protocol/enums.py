@@ -328,6 +328,25 @@ EVENT_PARAM_UNITS: Final[Mapping[str, Unit]] = MappingProxyType(
 """The unit of every event parameter named in :data:`EVENT_PARAMS` ("unused" has none);
 an ENUM parameter's enum is :data:`EVENT_PARAM_ENUMS`."""
 
+EVENT_PARAM_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "reservoir_nl": "reservoir",
+        "concentration_ug_per_ml": "concentration",
+        "daily_dose_ng": "daily_dose",
+        "added_nl": "added",
+        "volume_nl": "volume",
+        "delivered_nl": "delivered",
+        "stall_duration_s": "stall_duration",
+        "delta_s": "delta",
+        "alarm_volume_nl": "alarm_volume",
+        "dose_ng": "dose",
+        "battery_permille": "battery",
+        "catheter_length_mm": "catheter_length",
+    }
+)
+"""The name an event parameter is written under by people (``pumpctl log``, scenario
+files): its wire name without the unit; a parameter not listed keeps its wire name."""
+
 
 class Origin(IntEnum):
     """Origin of the spasticity, as the implant record documents it (it sets the usual

@@ -151,34 +151,42 @@ def format_trimmed(value: Number, max_places: int) -> str:
     return text
 
 
-def format_volume_nl(nl: int, places: int = 2) -> str:
-    """A volume in mL: ``format_volume_nl(18_500_000)`` is ``"18.50 mL"``."""
-    return f"{format_fixed(nl_to_ml(nl), places)} mL"
+def format_volume_nl(nl: int) -> str:
+    """A volume in mL (:attr:`Quantity.VOLUME`): ``format_volume_nl(18_500_000)`` is
+    ``"18.5 mL"``."""
+    return Quantity.VOLUME.text(nl_to_ml(nl))
 
 
-def format_rate_nl_per_day(nl_per_day: int, places: int = 3) -> str:
-    """A rate in mL/day: ``format_rate_nl_per_day(200_000)`` is ``"0.200 mL/day"``."""
-    return f"{format_fixed(nl_per_day_to_ml_per_day(nl_per_day), places)} mL/day"
+def format_rate_nl_per_day(nl_per_day: int) -> str:
+    """A rate in mL/day (:attr:`Quantity.RATE`): ``format_rate_nl_per_day(198_438)`` is
+    ``"0.1984 mL/day"``."""
+    return Quantity.RATE.text(nl_per_day_to_ml_per_day(nl_per_day))
 
 
-def format_dose_ug_per_day(dose_ug_per_day: Number, max_places: int = 2) -> str:
-    """A daily dose: ``format_dose_ug_per_day(400)`` is ``"400 mcg/day"``."""
-    return f"{format_trimmed(dose_ug_per_day, max_places)} mcg/day"
+def format_dose_ug_per_day(dose_ug_per_day: Number) -> str:
+    """A daily dose (:attr:`Quantity.DOSE_RATE`): ``format_dose_ug_per_day(400)`` is
+    ``"400 mcg/day"``."""
+    return Quantity.DOSE_RATE.text(dose_ug_per_day)
 
 
-def format_dose_ug(dose_ug: Number, max_places: int = 2) -> str:
-    """A single dose: ``format_dose_ug(50)`` is ``"50 mcg"``."""
-    return f"{format_trimmed(dose_ug, max_places)} mcg"
+def format_dose_ug(dose_ug: Number) -> str:
+    """A single dose (:attr:`Quantity.DOSE`): ``format_dose_ug(50)`` is ``"50 mcg"``."""
+    return Quantity.DOSE.text(dose_ug)
 
 
 def format_concentration_ug_per_ml(concentration_ug_per_ml: Number) -> str:
     """A concentration: ``format_concentration_ug_per_ml(2000)`` is ``"2000 mcg/mL"``."""
-    return f"{format_trimmed(concentration_ug_per_ml, 2)} mcg/mL"
+    return Quantity.CONCENTRATION.text(concentration_ug_per_ml)
 
 
-def format_percent(fraction: Number, max_places: int = 1) -> str:
+def format_percent(fraction: Number) -> str:
     """A ratio as a percentage: ``format_percent(Fraction(1, 8))`` is ``"12.5 %"``."""
-    return f"{format_trimmed(exact(fraction) * 100, max_places)} %"
+    return Quantity.PERCENT.text(exact(fraction) * 100)
+
+
+def format_length_mm(mm: int) -> str:
+    """A length in cm (:attr:`Quantity.LENGTH`): ``format_length_mm(955)`` is ``"95.5 cm"``."""
+    return Quantity.LENGTH.text(Fraction(mm, 10))
 
 
 # --- the pump clock --------------------------------------------------------------------
@@ -281,8 +289,9 @@ class Quantity(enum.Enum):
     """A single dose (bolus, patient dose): 0.01 mcg: 50, 12.5."""
     RATE = ("mL/day", 4)
     """A flow rate: 0.0001 mL/day (0.1 uL/day; 0.2 mcg/day at 2000 mcg/mL): 0.2, 0.1984."""
-    VOLUME = ("mL", 3)
-    """A volume: 0.001 mL (1 uL, what a bolus or a bridge needs): 18.5, 0.025."""
+    VOLUME = ("mL", 4)
+    """A volume: 0.0001 mL (0.1 uL; a 25 mcg patient dose at 2000 mcg/mL is 0.0125 mL):
+    18.5, 0.025, 0.0125."""
     CONCENTRATION = ("mcg/mL", 2)
     """A concentration: 0.01 mcg/mL: 2000, 500."""
     PERCENT = ("%", 1)

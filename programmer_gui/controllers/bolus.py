@@ -173,7 +173,7 @@ class BolusController(QObject):
         self.plan = plan
         page.figures.set_value(
             "volume",
-            f"{units.format_volume_nl(plan.volume_nl, 3)} ({units.format_dose_ug(plan.dose_ug)} at "
+            f"{units.format_volume_nl(plan.volume_nl)} ({units.format_dose_ug(plan.dose_ug)} at "
             f"{units.format_concentration_ug_per_ml(plan.concentration_ug_per_ml)})",
         )
         page.figures.set_value("duration", format_duration_s(plan.duration_s))
@@ -239,13 +239,13 @@ class BolusController(QObject):
             latest = self.link.latest
             self.record.record(
                 "Bolus cancelled",
-                f"{units.format_volume_nl(delivered_nl, 3)} had been delivered",
+                f"{units.format_volume_nl(delivered_nl)} had been delivered",
                 pump_clock_s=None if latest is None else latest.pump_clock_s,
                 wall_s=self.link.wall(),
             )
             self.page.message.set_status(
                 Severity.OK,
-                f"Bolus cancelled after {units.format_volume_nl(delivered_nl, 3)}; "
+                f"Bolus cancelled after {units.format_volume_nl(delivered_nl)}; "
                 "the basal therapy resumes.",
             )
 

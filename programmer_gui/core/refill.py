@@ -234,16 +234,16 @@ class BridgePlan:
         length = format_trimmed(Fraction(self.catheter_length_mm, 10), 1)
         if self.catheter_length_uncertainty_mm == 0:
             return (
-                f"dead volume {format_volume_nl(self.volume_nl, 3)} (tubing and a "
+                f"dead volume {format_volume_nl(self.volume_nl)} (tubing and a "
                 f"{length} cm catheter)"
             )
         unc = format_trimmed(Fraction(self.catheter_length_uncertainty_mm, 10), 1)
         which = "lower" if self.rising else "upper"
         why = "rises" if self.rising else "falls"
         return (
-            f"dead volume {format_volume_nl(self.low_nl, 3)} to "
-            f"{format_volume_nl(self.high_nl, 3)} (catheter {length} ± {unc} cm); the bridge "
-            f"uses {format_volume_nl(self.volume_nl, 3)}, the {which} bound, as the "
+            f"dead volume {format_volume_nl(self.low_nl)} to "
+            f"{format_volume_nl(self.high_nl)} (catheter {length} ± {unc} cm); the bridge "
+            f"uses {format_volume_nl(self.volume_nl)}, the {which} bound, as the "
             f"concentration {why} (both err towards underdose)"
         )
 
@@ -666,11 +666,11 @@ class RefillWorkflow:
                         label="Dead volume",
                         current="\u2014",
                         pending=(
-                            format_volume_nl(bridge.volume_nl, 3)
+                            format_volume_nl(bridge.volume_nl)
                             if bridge.low_nl == bridge.high_nl
-                            else f"{format_volume_nl(bridge.volume_nl, 3)} used "
-                            f"({format_volume_nl(bridge.low_nl, 3)} to "
-                            f"{format_volume_nl(bridge.high_nl, 3)})"
+                            else f"{format_volume_nl(bridge.volume_nl)} used "
+                            f"({format_volume_nl(bridge.low_nl)} to "
+                            f"{format_volume_nl(bridge.high_nl)})"
                         ),
                         changed=True,
                     ),
@@ -744,9 +744,9 @@ class RefillWorkflow:
         else:
             low, high = dead_volume_bounds_nl(device=snap.device, implant=implant)
             shown = (
-                format_volume_nl(low, 3)
+                format_volume_nl(low)
                 if low == high
-                else f"{format_volume_nl(low, 3)} to {format_volume_nl(high, 3)}"
+                else f"{format_volume_nl(low)} to {format_volume_nl(high)}"
             )
             extent = f"{shown} of the old drug in the tubing and catheter"
         ratio = Fraction(old, conc)
@@ -913,8 +913,8 @@ class RefillAction:
             raise ActionError(
                 f"{self.step}: not committed. The pump staged something other than what was "
                 f"reviewed (checksum 0x{staged.checksum:08x}, bridge "
-                f"{format_volume_nl(staged.bridge_volume_nl, 3)}; expected 0x{expected:08x}, "
-                f"{format_volume_nl(wanted_bridge, 3)}). Nothing was applied: the pump keeps "
+                f"{format_volume_nl(staged.bridge_volume_nl)}; expected 0x{expected:08x}, "
+                f"{format_volume_nl(wanted_bridge)}). Nothing was applied: the pump keeps "
                 "its drug and prescription.",
                 completed=(),
                 failed_step=self.step,
@@ -934,8 +934,7 @@ class RefillAction:
         text = f"Done: {self.step}."
         if committed is not None and committed.bridge_volume_nl:
             text += (
-                f" The bridge runs for {format_volume_nl(committed.bridge_volume_nl, 3)} of "
-                "delivery"
+                f" The bridge runs for {format_volume_nl(committed.bridge_volume_nl)} of delivery"
             )
             if committed.bridge_ends_at_s is not None:
                 text += f", ends {format_pump_date(self._snapshot, committed.bridge_ends_at_s)}"

@@ -34,9 +34,11 @@ PROFILE = settings(max_examples=200, derandomize=True, deadline=None)
 
 
 def test_the_examples_of_the_brief() -> None:
-    assert format_rate_nl_per_day(200_000) == "0.200 mL/day"
+    assert format_rate_nl_per_day(200_000) == "0.2 mL/day"
+    assert format_rate_nl_per_day(198_438) == "0.1984 mL/day"
     assert format_dose_ug_per_day(400) == "400 mcg/day"
-    assert format_volume_nl(18_500_000) == "18.50 mL"
+    assert format_volume_nl(18_500_000) == "18.5 mL"
+    assert format_volume_nl(25_000) == "0.025 mL"
 
 
 def test_volume_conversions_are_exact() -> None:
@@ -100,8 +102,8 @@ def test_formatting() -> None:
     assert format_concentration_ug_per_ml(2000) == "2000 mcg/mL"
     assert format_percent(Fraction(1, 8)) == "12.5 %"
     assert format_percent(Fraction(-3, 10)) == "-30 %"
-    assert format_volume_nl(0) == "0.00 mL"
-    assert format_volume_nl(-1_400_000) == "-1.40 mL"
+    assert format_volume_nl(0) == "0 mL"
+    assert format_volume_nl(-1_400_000) == "-1.4 mL"
     assert format_rate_nl_per_day(48_000) == "0.048 mL/day"
     assert format_fixed(-5, 0) == "-5"
     assert format_fixed(Fraction(-1, 1000), 2) == "0.00"  # never "-0.00"

@@ -81,7 +81,7 @@ def bridge_lesson(sample: TrueSample, facts: PumpFacts) -> list[str]:
         )
     rate = sample.tip_dose_rate_ug_per_day
     if rate is not None:
-        lines.append(f"Reaching the patient now: {format_dose_ug_per_day(rate, 0)}.")
+        lines.append(f"Reaching the patient now: {format_dose_ug_per_day(rate)}.")
     return lines
 
 
@@ -153,7 +153,7 @@ class BridgeComparison:
         case = self.case(kind)
         old = format_concentration_ug_per_ml(self.old_concentration_ug_per_ml)
         new = format_concentration_ug_per_ml(self.new_concentration_ug_per_ml)
-        dose = format_dose_ug_per_day(self.dose_ug_per_day, 0)
+        dose = format_dose_ug_per_day(self.dose_ug_per_day)
         low, high = format_trimmed(case.min_percent, 0), format_trimmed(case.max_percent, 0)
         level = f"Level {low}-{high} % of the established one."
         if kind is BridgeCaseKind.NO_BRIDGE:
