@@ -46,6 +46,7 @@ from protocol.messages import (
     PrescriptionSpec,
     Record,
     RecordWire,
+    WireField,
     encode_payload,
     wire_fields,
 )
@@ -414,29 +415,11 @@ def _member_doc(member: enum.Enum) -> str:
     return ""
 
 
-def _unit(name: str) -> str:
-    if name == "clock_s" or name.endswith("_at_s"):
-        return "s (Unix time)"
-    suffixes = [
-        ("_ng_per_day", "ng/day"),
-        ("_nl_per_day", "nL/day"),
-        ("_nl_per_cm", "nL/cm"),
-        ("_uc_per_nl", "uC/nL"),
-        ("_uc_per_s", "uC/s"),
-        ("_s_per_frame", "s per frame"),
-        ("_ug_per_ml", "mcg/mL"),
-        ("_ng", "ng"),
-        ("_uc", "uC"),
-        ("_mm", "mm"),
-        ("_permille", "1/1000"),
-        ("_nl", "nL"),
-        ("_min", "min after midnight"),
-        ("_s", "s"),
-    ]
-    for suffix, unit in suffixes:
-        if name.endswith(suffix):
-            return unit
-    return ""
+def _unit(spec: WireField) -> str:
+    """The unit the field declares (none shown for enums, flags, text, bytes and records)."""
+    if spec.unit is None or not spec.unit.numeric:
+        return ""
+    return spec.unit.wire
 
 
 def _size(subcon: Construct) -> int | None:
@@ -462,7 +445,7 @@ def _record_table(record: type[Record]) -> str:
                 "var" if size is None else str(size),
                 f"`{spec.name}`",
                 wire.doc_type,
-                _unit(spec.name),
+                _unit(spec),
                 notes,
             ]
         )

@@ -78,6 +78,16 @@ it must be the drug in the pump), then: SIMPLE dose_ng_per_day u32; FLEX weekly 
 u8-counted steps; MINIMUM_RATE and STOPPED nothing."""
 
 
+PRESCRIPTION_UNITS: Final[dict[str, Unit]] = {
+    "mode": Unit.ENUM,
+    "concentration_ug_per_ml": Unit.UG_PER_ML,
+    "dose_ng_per_day": Unit.NG_PER_DAY,
+    "weekly": Unit.BOOL,
+    "profiles": Unit.RECORD,
+}
+"""The unit of each field of :data:`PRESCRIPTION` (a construct Struct, so declared here)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class PrescriptionSpec:
     """A basal prescription as the wire carries it: a dose of the drug the pump holds.

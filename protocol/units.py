@@ -256,6 +256,12 @@ class Unit(enum.Enum):
         self.meaning = meaning
 
     @property
+    def symbol(self) -> str:
+        """What follows a raw wire value of this unit ("nL", "s (Unix time)"); "" for a
+        count, an index, a checksum, a version, an event parameter and non-numbers."""
+        return "" if self in _NO_SYMBOL or not self.numeric else self.wire
+
+    @property
     def numeric(self) -> bool:
         """Whether a field of this unit is a number (and so must declare its unit)."""
         return self not in _NOT_NUMBERS
@@ -271,6 +277,11 @@ _NOT_NUMBERS: Final = frozenset(
         Unit.RECORD,
         Unit.PRESCRIPTION,
     }
+)
+
+
+_NO_SYMBOL: Final = frozenset(
+    {Unit.COUNT, Unit.INDEX, Unit.NUMBER, Unit.CHECKSUM, Unit.EVENT_PARAM}
 )
 
 

@@ -114,7 +114,7 @@ types:
         any-of:
         - 20
         - 40
-      doc: reservoir size in mL names the model
+      doc: 'reservoir size in mL names the model; unit: mL'
     - id: len_serial
       type: u1
       valid:
@@ -263,7 +263,7 @@ types:
       doc: steps in one flex day profile, at most
     - id: flex_step_granularity_min
       type: u1
-      doc: 'flex steps start on multiples of this; unit: min after midnight'
+      doc: 'flex steps start on multiples of this; unit: min'
   status_response:
     doc: 'The pump''s state and forecasts at ``clock_s``. ``mode`` is STOPPED whenever the clinician stopped
       therapy (STOP_PUMP, with ``stop_reason``, or a committed STOPPED prescription, with ``stop_reason``
@@ -324,10 +324,10 @@ types:
       doc: 'what moves now (a bolus''s mean rate; 0 if not); unit: nL/day'
     - id: daily_dose_ng
       type: u4
-      doc: 'today''s basal dose over 24 h (00:00-24:00 pump clock); unit: ng'
+      doc: 'today''s basal dose over 24 h (00:00-24:00 pump clock); unit: ng/day'
     - id: daily_volume_nl
       type: u4
-      doc: 'today''s basal volume over 24 h at the rates in force; unit: nL'
+      doc: 'today''s basal volume over 24 h at the rates in force; unit: nL/day'
     - id: concentration_ug_per_ml
       type: u4
       doc: 'the drug in the reservoir; unit: mcg/mL'
@@ -342,7 +342,7 @@ types:
       doc: 'forecast end of the bridge; unit: s (Unix time); pump time in Unix seconds; 0 means none'
     - id: basal_remainder
       type: u4
-      doc: sub-nanolitre remainder of the basal integral (nL*s/day)
+      doc: 'sub-nanolitre remainder of the basal integral (nL*s/day); unit: nL*s/day'
     - id: reservoir_nl
       type: u4
       doc: 'estimated volume in the reservoir; unit: nL'
@@ -393,7 +393,7 @@ types:
     seq:
     - id: at_s
       type: u8
-      doc: 'pump clock of the grant; unit: s'
+      doc: 'pump clock of the grant; unit: s (Unix time)'
   read_prescription_response:
     doc: The active prescription and its checksum.
     seq:
@@ -488,7 +488,7 @@ types:
       doc: 'drug is moving now (as STATUS); boolean: 0 false, 1 true'
     - id: since_s
       type: u8
-      doc: 'delivering since (or not delivering since), pump clock; unit: s'
+      doc: 'delivering since (or not delivering since), pump clock; unit: s (Unix time)'
     - id: last_refill_at_s
       type: u8
       doc: 'pump clock of the last refill; unit: s (Unix time); pump time in Unix seconds; 0 means none'
