@@ -378,13 +378,17 @@ _DURATION_PART: Final = re.compile(
 
 
 def parse_duration(
-    text: str, *, allowed: Mapping[str, int | Fraction] = DURATION_UNITS_S
+    text: str,
+    *,
+    allowed: Mapping[str, int | Fraction] = DURATION_UNITS_S,
+    decimals: bool = True,
 ) -> Fraction:
     """A duration, possibly compound (``90d``, ``4d 16h``, ``1 h 30 min``, ``200 ms``), as
-    exact seconds; every part carries one of ``allowed``'s units.
+    exact seconds; every part carries one of ``allowed``'s units (and, unless ``decimals``,
+    a whole number).
 
     Raises:
-        ValueError: empty, a part without a unit, a unit not allowed.
+        ValueError: empty, a part without a unit, a unit not allowed, a decimal refused.
     """
     stripped = text.strip()
     position = 0
@@ -395,6 +399,8 @@ def parse_duration(
             raise ValueError(f"{text!r}: cannot read {stripped[position:]!r}")
         if match[2] not in allowed:
             raise ValueError(f"{text!r}: {match[2]!r} is not allowed here")
+        if not decimals and "." in match[1]:
+            raise ValueError(f"{text!r}: write whole numbers ({match[1]!r})")
         total += Fraction(match[1]) * allowed[match[2]]
         position = match.end()
     if position == 0:
