@@ -98,7 +98,6 @@ class UsageError(LocalError, ValueError):
 
 # -- parsing values with their units ---------------------------------------------------------
 
-_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)  # ASCII digits only: never a full-width 5
 _DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?", re.ASCII)
 
 MAX_TIMEOUT_S = 3600

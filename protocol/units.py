@@ -329,13 +329,18 @@ PRECISION: Final[Mapping[Quantity, int]] = MappingProxyType({q: q.places for q i
 
 # --- strict decimals with a unit -------------------------------------------------------------
 
-_PLAIN_DECIMAL: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_PLAIN_DECIMAL: Final = re.compile(r"(?:0|[1-9][0-9]*)(?:\.([0-9]+))?", re.ASCII)
 
 
-def parse_decimal(text: str, unit: str = "", *, what: str = "value") -> Fraction:
+def parse_decimal(
+    text: str, unit: str = "", *, what: str = "value", max_decimals: int | None = None
+) -> Fraction:
     """A plain decimal written out in full, optionally followed by ``unit``: no sign, no
-    exponent, no lone or trailing point (``.5`` and ``5.`` are refused: decimal slips are a
-    documented cause of overdoses), ASCII digits only (never a full-width 5).
+    exponent, no separator, no lone or trailing point and no superfluous leading zero
+    (``.5``, ``5.`` and ``05`` are refused: decimal slips are a documented cause of
+    overdoses), ASCII digits only (never a full-width 5), at most ``max_decimals`` decimals.
+    The one grammar of ``pumpctl``'s values and the programmer's entry fields (which put
+    friendlier words on each refusal).
 
     Raises:
         ValueError: naming ``what`` and the unit.
@@ -343,11 +348,14 @@ def parse_decimal(text: str, unit: str = "", *, what: str = "value") -> Fraction
     value = text.strip()
     if unit and value.endswith(unit):
         value = value[: -len(unit)].strip()
-    if not _PLAIN_DECIMAL.fullmatch(value):
-        where = f" in {unit}" if unit else ""
+    where = f" in {unit}" if unit else ""
+    match = _PLAIN_DECIMAL.fullmatch(value)
+    if match is None:
         raise ValueError(
             f"{what}: {text!r} is not a plain decimal number{where} (write e.g. 0.5, not .5)"
         )
+    if max_decimals is not None and len(match[1] or "") > max_decimals:
+        raise ValueError(f"{what}: {text!r} has more than {max_decimals} decimals{where}")
     return Fraction(value)
 
 

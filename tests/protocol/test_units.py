@@ -125,3 +125,72 @@ def test_bad_concentrations_and_places_are_refused() -> None:
         rate_to_dose_ug_per_day(100, -5)
     with pytest.raises(ValueError):
         format_fixed(1, -1)
+
+
+# --- the one units module: strict decimals, durations, dates, precision ---------------------
+
+
+def test_parse_decimal_is_strict() -> None:
+    from protocol.units import parse_decimal
+
+    assert parse_decimal("0.5") == Fraction(1, 2)
+    assert parse_decimal("400 mcg/day", "mcg/day") == 400
+    assert parse_decimal("18.25", max_decimals=2) == Fraction(73, 4)
+    for bad in (".5", "5.", "05", "-1", "1e3", "1,5", "\uff15", "", "nan"):
+        with pytest.raises(ValueError, match="plain decimal"):
+            parse_decimal(bad, "mL", what="--volume")
+    with pytest.raises(ValueError, match="more than 1 decimals"):
+        parse_decimal("0.25", max_decimals=1)
+
+
+def test_durations_compound_parse_and_format_round_trip() -> None:
+    from protocol.units import format_duration, parse_duration, parse_duration_s
+
+    assert parse_duration_s("4d 16h") == 4 * 86_400 + 16 * 3_600
+    assert parse_duration("1 h 30 min") == 5_400
+    assert parse_duration("200 ms") == Fraction(1, 5)
+    assert format_duration(4 * 86_400 + 16 * 3_600) == "4 d 16 h"
+    assert format_duration(3_700, compact=True) == "1h 1min 40s"
+    assert format_duration(-3_700) == "-1 h 1 min 40 s"
+    assert format_duration(0) == "0 s"
+    for seconds in (1, 59, 61, 3_600, 86_399, 90 * 86_400 + 6 * 3_600 + 7):
+        assert parse_duration_s(format_duration(seconds, compact=True)) == seconds
+    for bad in ("", "90", "4d 16", "1.5x", "3 weeks"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    with pytest.raises(ValueError, match="whole"):
+        parse_duration("1.5h", decimals=False)
+    with pytest.raises(ValueError, match="not allowed"):
+        parse_duration("200 ms", allowed={"s": 1})
+
+
+def test_pump_clock_dates() -> None:
+    from datetime import UTC, timedelta, timezone
+
+    from protocol.units import format_clock, format_clock_iso, format_clock_utc
+
+    t0 = 1_790_000_000
+    assert format_clock_iso(t0) == "2026-09-21T14:13:20Z"
+    assert format_clock_utc(t0) == "2026-09-21 14:13:20 UTC"
+    assert format_clock(t0, UTC, seconds=False) == "2026-09-21 14:13"
+    assert format_clock(t0, timezone(timedelta(hours=2))) == "2026-09-21 16:13:20"
+    assert format_clock_iso(2**64 - 1).endswith("(Unix, out of calendar range)")
+
+
+def test_one_precision_per_quantity() -> None:
+    from protocol.units import PRECISION, Quantity
+
+    assert PRECISION == {
+        Quantity.DOSE_RATE: 2,
+        Quantity.DOSE: 2,
+        Quantity.RATE: 4,
+        Quantity.VOLUME: 4,
+        Quantity.CONCENTRATION: 2,
+        Quantity.PERCENT: 1,
+        Quantity.LENGTH: 1,
+    }
+    # The figures of issue 14: one dose text on every page, a rate without six decimals.
+    assert format_dose_ug_per_day(Fraction(396_875, 1000)) == "396.88 mcg/day"
+    assert format_rate_nl_per_day(198_438) == "0.1984 mL/day"
+    assert format_volume_nl(12_500) == "0.0125 mL"
+    assert Quantity.LENGTH.text(Fraction(955, 10)) == "95.5 cm"
