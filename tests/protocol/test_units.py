@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 
@@ -11,12 +12,18 @@ from hypothesis import strategies as st
 
 from protocol.units import (
     NL_PER_ML,
+    PRECISION,
+    Quantity,
     dose_to_rate_nl_per_day,
     dose_to_volume_nl,
     exact,
+    format_clock,
+    format_clock_iso,
+    format_clock_utc,
     format_concentration_ug_per_ml,
     format_dose_ug,
     format_dose_ug_per_day,
+    format_duration,
     format_fixed,
     format_percent,
     format_rate_nl_per_day,
@@ -26,6 +33,9 @@ from protocol.units import (
     ml_to_nl,
     nl_per_day_to_ml_per_day,
     nl_to_ml,
+    parse_decimal,
+    parse_duration,
+    parse_duration_s,
     rate_to_dose_ug_per_day,
     volume_to_dose_ug,
 )
@@ -131,8 +141,6 @@ def test_bad_concentrations_and_places_are_refused() -> None:
 
 
 def test_parse_decimal_is_strict() -> None:
-    from protocol.units import parse_decimal
-
     assert parse_decimal("0.5") == Fraction(1, 2)
     assert parse_decimal("400 mcg/day", "mcg/day") == 400
     assert parse_decimal("18.25", max_decimals=2) == Fraction(73, 4)
@@ -144,8 +152,6 @@ def test_parse_decimal_is_strict() -> None:
 
 
 def test_durations_compound_parse_and_format_round_trip() -> None:
-    from protocol.units import format_duration, parse_duration, parse_duration_s
-
     assert parse_duration_s("4d 16h") == 4 * 86_400 + 16 * 3_600
     assert parse_duration("1 h 30 min") == 5_400
     assert parse_duration("200 ms") == Fraction(1, 5)
@@ -165,10 +171,6 @@ def test_durations_compound_parse_and_format_round_trip() -> None:
 
 
 def test_pump_clock_dates() -> None:
-    from datetime import UTC, timedelta, timezone
-
-    from protocol.units import format_clock, format_clock_iso, format_clock_utc
-
     t0 = 1_790_000_000
     assert format_clock_iso(t0) == "2026-09-21T14:13:20Z"
     assert format_clock_utc(t0) == "2026-09-21 14:13:20 UTC"
@@ -178,8 +180,6 @@ def test_pump_clock_dates() -> None:
 
 
 def test_one_precision_per_quantity() -> None:
-    from protocol.units import PRECISION, Quantity
-
     assert PRECISION == {
         Quantity.DOSE_RATE: 2,
         Quantity.DOSE: 2,
