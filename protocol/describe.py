@@ -92,7 +92,7 @@ def _duration(seconds: int, style: Style) -> str:
     if not style.exact:
         return format_duration(seconds)
     text = f"{seconds} s"
-    return text if abs(seconds) < 60 else f"{text} ({format_duration(seconds)})"
+    return text if abs(seconds) < 60 else f"{text} ({format_duration(seconds, exact=True)})"
 
 
 def describe_number(value: int, unit: Unit | None, style: Style = WIRE) -> str:

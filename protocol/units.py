@@ -424,12 +424,23 @@ def parse_duration_s(text: str) -> int:
     return int(value)
 
 
-def format_duration(seconds: int | Fraction, *, compact: bool = False) -> str:
+DURATION_MINUTES_FROM_S: Final = 3_600
+"""The precision of durations: from one hour up, a duration is shown to the minute
+(``2 h 5 min``, ``4 d 16 h``); below, to the second (``29 min 10 s``)."""
+
+
+def format_duration(seconds: int | Fraction, *, compact: bool = False, exact: bool = False) -> str:
     """A duration in days, hours, minutes and seconds, the zero parts left out:
-    ``4 d 16 h``, ``2 h 5 min``, ``45 s`` (``compact``: ``4d 16h``, what the parsers read).
-    A negative duration has a leading minus; a fractional one is shown in seconds."""
+    ``4 d 16 h``, ``2 h 5 min``, ``45 s``; from one hour up rounded to the minute (the
+    duration precision, :data:`DURATION_MINUTES_FROM_S`) unless ``exact``. ``compact``
+    writes ``4d 16h``, what the parsers read. A negative duration has a leading minus; a
+    fractional one (exact, under a minute) is shown in seconds."""
     value = Fraction(seconds)
     space = "" if compact else " "
+    if not exact and abs(value) >= DURATION_MINUTES_FROM_S:
+        value = Fraction(round(value / 60) * 60)
+    elif not exact:
+        value = Fraction(round(value))
     if value.denominator != 1:
         return f"{format_trimmed(value, 3)}{space}s"
     sign = "-" if value < 0 else ""
@@ -445,7 +456,7 @@ def format_duration(seconds: int | Fraction, *, compact: bool = False) -> str:
 # --- pump-clock dates and times of day ---------------------------------------------------------
 
 
-def format_clock(clock_s: int, tz: tzinfo | None = None, *, seconds: bool = True) -> str:
+def format_clock(clock_s: float, tz: tzinfo | None = None, *, seconds: bool = True) -> str:
     """A pump-clock time for people, in ``tz`` (None: the machine's local zone):
     ``2026-11-20 09:00:00``. A time no calendar holds is shown in seconds."""
     try:
@@ -456,7 +467,7 @@ def format_clock(clock_s: int, tz: tzinfo | None = None, *, seconds: bool = True
     return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
-def format_clock_utc(clock_s: int) -> str:
+def format_clock_utc(clock_s: float) -> str:
     """A pump-clock time in UTC, saying so: ``2026-11-20 08:00:00 UTC`` (``pumpctl``)."""
     text = format_clock(clock_s, UTC)
     return text if text.endswith("range)") else f"{text} UTC"

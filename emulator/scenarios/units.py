@@ -134,7 +134,7 @@ def format_quantity(value: Fraction | int, kind: Kind) -> str:
     scenario file writes it (every digit kept to the micro-unit; durations ``1d 6h``)."""
     unit, factor = next(iter(kind.units.items()))
     if kind is Kind.DURATION:
-        return units.format_duration(Fraction(value), compact=True)
+        return units.format_duration(Fraction(value), compact=True, exact=True)
     return f"{units.format_trimmed(Fraction(value) / factor, 6)} {unit}"
 
 

@@ -10,7 +10,6 @@ from PySide6.QtCore import QObject
 
 from programmer_gui.core.dates import (
     DEFAULT_REFILL_MARGIN_S,
-    format_duration_long,
     format_pump_date,
 )
 from programmer_gui.core.implant import implant_rows
@@ -28,6 +27,7 @@ from programmer_gui.views.widgets import (
 )
 from protocol import units
 from protocol.enums import AlarmClass, BolusKind, Mode
+from protocol.units import format_duration
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
@@ -134,8 +134,7 @@ def bridge_countdown(snapshot: PumpSnapshot) -> str | None:
     when = (
         "beyond the forecast horizon"
         if end is None
-        else f"ends in {format_duration_long(end - status.clock_s)} "
-        f"({format_pump_date(snapshot, end)})"
+        else f"ends in {format_duration(end - status.clock_s)} ({format_pump_date(snapshot, end)})"
     )
     return (
         f"BRIDGE running: doses computed at the old {old} drug until {left} more has been "

@@ -78,17 +78,6 @@ def priming_volume_nl(
     return catheter + (device.tubing_volume_nl if include_tubing else 0)
 
 
-def format_duration_s(seconds: int) -> str:
-    """``2 h 05 min``, ``12 min 30 s`` or ``45 s``."""
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
-    return f"{secs} s"
-
-
 @dataclass(frozen=True, kw_only=True)
 class BolusPlan:
     """A bolus as it would run, with its effects, refusals and warnings."""
@@ -132,7 +121,7 @@ class BolusPlan:
             f"Volume: {units.format_volume_nl(self.volume_nl)} "
             f"({units.format_dose_ug(self.dose_ug)} at "
             f"{units.format_concentration_ug_per_ml(self.concentration_ug_per_ml)})",
-            f"Duration: {format_duration_s(self.duration_s)}",
+            f"Duration: {units.format_duration(self.duration_s)}",
             f"Reservoir: {units.format_volume_nl(self.reservoir_before_nl)} now, "
             f"{units.format_volume_nl(self.reservoir_after_nl)} after the bolus",
         ]
@@ -243,12 +232,12 @@ def therapeutic(
     fastest = duration_at_max_rate_s(volume, device.max_rate_nl_per_day) if volume > 0 else 0
     if duration_s < max(fastest, 1):
         refusals.append(
-            f"{units.format_volume_nl(volume)} needs at least {format_duration_s(fastest)} "
+            f"{units.format_volume_nl(volume)} needs at least {units.format_duration(fastest)} "
             "at the pump's maximum rate "
             f"({units.format_rate_nl_per_day(device.max_rate_nl_per_day)})"
         )
     if duration_s > MAX_BOLUS_DURATION_S:
-        refusals.append(f"a bolus runs at most {format_duration_s(MAX_BOLUS_DURATION_S)}")
+        refusals.append(f"a bolus runs at most {units.format_duration(MAX_BOLUS_DURATION_S)}")
     basal_dose = snapshot.dose_ug_per_day
     if basal_dose > 0 and dose > LARGE_BOLUS_FRACTION * basal_dose:
         warnings.append(
@@ -349,7 +338,7 @@ class BolusProgress:
             parts[0] += f" ({units.format_percent(fraction)} done)"
         remaining = self.remaining_s
         if remaining is not None:
-            parts.append(f"ends in {format_duration_s(remaining)}")
+            parts.append(f"ends in {units.format_duration(remaining)}")
         return ", ".join(parts)
 
 
@@ -391,7 +380,7 @@ def start_action(plan: BolusPlan) -> ProgramAction:
     if plan.kind is BolusKind.THERAPEUTIC:
         description = (
             f"Start a {KIND_NAMES[plan.kind]} of {units.format_dose_ug(plan.dose_ug)} over "
-            f"{format_duration_s(plan.duration_s)}"
+            f"{units.format_duration(plan.duration_s)}"
         )
     else:
         description = f"Start a {KIND_NAMES[plan.kind]} of {units.format_volume_nl(plan.volume_nl)}"
@@ -404,7 +393,7 @@ def start_action(plan: BolusPlan) -> ProgramAction:
         return (
             f"The pump is delivering the {KIND_NAMES[plan.kind]}: "
             f"{units.format_volume_nl(started.volume_nl)} over "
-            f"{format_duration_s(started.duration_s)}."
+            f"{units.format_duration(started.duration_s)}."
         )
 
     def verify(snapshot: PumpSnapshot) -> bool:
@@ -431,7 +420,7 @@ def build_review(plan: BolusPlan, snapshot: PumpSnapshot) -> Review:
             f"({units.format_dose_ug(plan.dose_ug)} at "
             f"{units.format_concentration_ug_per_ml(plan.concentration_ug_per_ml)})",
         ),
-        ("Duration", NOT_SET, format_duration_s(plan.duration_s)),
+        ("Duration", NOT_SET, units.format_duration(plan.duration_s)),
         (
             "Reservoir",
             units.format_volume_nl(plan.reservoir_before_nl),

@@ -41,7 +41,6 @@ __all__ = [
     "daily_volume_nl",
     "forecast",
     "format_date",
-    "format_duration_long",
     "format_in_days",
     "format_pump_date",
     "format_start_min",
@@ -235,18 +234,3 @@ def format_pump_date(
     if clock_s is None:
         return "not within 10 years"
     return format_date(clock_s, now_s=snapshot.pump_clock_s, tz=tz)
-
-
-def format_duration_long(seconds: int) -> str:
-    """A duration in days, hours and minutes: ``1 d 15 h 36 min``, ``2 h 05 min``, ``45 s``."""
-    seconds = max(seconds, 0)
-    days, rest = divmod(seconds, SECONDS_PER_DAY)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h {minutes:02d} min"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
-    return f"{secs} s"

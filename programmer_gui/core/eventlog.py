@@ -10,7 +10,6 @@ time.
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
@@ -23,6 +22,7 @@ from protocol.enums import (
     AlarmCode,
     EventCode,
 )
+from protocol.units import format_clock, format_clock_iso
 
 THERAPY: Final = "Therapy"
 BOLUS: Final = "Bolus"
@@ -80,13 +80,12 @@ ALARM_CRITICAL: Final = frozenset(
 
 def format_local(clock_s: int) -> str:
     """A pump time as the programmer's local ``YYYY-MM-DD HH:MM:SS``."""
-    # Converting a given instant reads no clock.
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(clock_s))
+    return format_clock(clock_s)
 
 
 def format_utc(clock_s: int) -> str:
     """A pump time in ISO 8601 UTC (for the CSV)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock_s))
+    return format_clock_iso(clock_s)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,7 +38,6 @@ from fractions import Fraction
 from programmer_gui.core import ActionError, InputError
 from programmer_gui.core.dates import (
     forecast,
-    format_duration_long,
     format_pump_date,
 )
 from programmer_gui.core.dose import (
@@ -72,6 +71,7 @@ from protocol.schedule import bridge_volume_nl, rate_for_dose
 from protocol.units import (
     format_concentration_ug_per_ml,
     format_dose_ug_per_day,
+    format_duration,
     format_trimmed,
     format_volume_nl,
     ml_to_nl,
@@ -226,7 +226,7 @@ class BridgePlan:
         duration = self.duration_s
         if duration is None:
             return "beyond the forecast horizon"
-        return f"{format_duration_long(duration)} ({format_days(Fraction(duration, 86_400))})"
+        return f"{format_duration(duration)} ({format_days(Fraction(duration, 86_400))})"
 
     @property
     def bound_text(self) -> str:

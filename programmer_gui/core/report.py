@@ -10,7 +10,6 @@ here as text is what is printed.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
@@ -117,8 +116,7 @@ def _mark_changed(label: str, before: str, after: str) -> str:
 
 
 def _when(wall_s: float) -> str:
-    # Converting a given instant to local time reads no clock.
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall_s))
+    return units.format_clock(wall_s)
 
 
 def _detail(detail: str, before: str, after: str) -> str:

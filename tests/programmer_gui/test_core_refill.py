@@ -175,7 +175,7 @@ def test_a_refill_review_500_to_2000_keeps_400_mcg_per_day_with_the_bridge() -> 
     assert rows["Dose"] == ("400 mcg/day", "400 mcg/day")
     assert rows["Rate"] == ("0.8 mL/day", "0.2 mL/day")
     # 0.486 mL at the old drug's 0.8 mL/day: 0.6075 days (52,488 s) = 14 h 34 min 48 s.
-    assert rows["Bridge"][1] == "runs 14 h 34 min (0.61 days)"
+    assert rows["Bridge"][1] == "runs 14 h 35 min (0.61 days)"
     assert rows["During the bridge"][1].startswith("Simple continuous 400 mcg/day (0.8 mL/day)")
     assert rows["Dead volume"][1] == "0.486 mL"
     assert not any("maximum rate" in r.pending for r in review.rows)

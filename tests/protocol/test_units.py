@@ -156,11 +156,12 @@ def test_durations_compound_parse_and_format_round_trip() -> None:
     assert parse_duration("1 h 30 min") == 5_400
     assert parse_duration("200 ms") == Fraction(1, 5)
     assert format_duration(4 * 86_400 + 16 * 3_600) == "4 d 16 h"
-    assert format_duration(3_700, compact=True) == "1h 1min 40s"
-    assert format_duration(-3_700) == "-1 h 1 min 40 s"
+    assert format_duration(3_700, compact=True, exact=True) == "1h 1min 40s"
+    assert format_duration(3_700) == "1 h 2 min"  # the duration precision: the minute
+    assert format_duration(-3_700, exact=True) == "-1 h 1 min 40 s"
     assert format_duration(0) == "0 s"
     for seconds in (1, 59, 61, 3_600, 86_399, 90 * 86_400 + 6 * 3_600 + 7):
-        assert parse_duration_s(format_duration(seconds, compact=True)) == seconds
+        assert parse_duration_s(format_duration(seconds, compact=True, exact=True)) == seconds
     for bad in ("", "90", "4d 16", "1.5x", "3 weeks"):
         with pytest.raises(ValueError):
             parse_duration(bad)
