@@ -1,50 +1,32 @@
-"""Decoding a capture frame by frame: fields with units, MAC checks, sessions followed.
-
-The decoder runs one :class:`~protocol.codec.Deframer` per (link, direction),
-exactly as a receiver would, and reports in stream order:
-
-* every frame, with its time stamps, direction, SEQ, opcode, its bytes in hex
-  and its payload field by field in units (volumes in mL, rates in mL/day,
-  pump times as ISO 8601 UTC, enums by name);
-* the bytes the deframer dropped: noise between frames, and each candidate
-  frame it rejected (a CRC failure, a bad VER, FLAGS or LEN) with the reason;
-* NAKs with their code and reason;
-* sessions: each handshake step, the role, "session N established", closes and
-  session-less refusals, retransmissions (same SEQ, same bytes: the pump
-  answers from its cache), replays (an old frame sent again, or a SEQ that
-  does not move forward), and repeated answers;
-* MAC checks: given the pump's role keys, the decoder checks both handshake
-  proofs, derives each session's key from the nonces it saw and verifies
-  every MAC'd frame; without a key it says "MAC not checked (no key)".
-
-Nothing in a capture's bytes can make it raise: only an unreadable or
-malformed capture *file* does (:class:`~emulator.capture.CaptureFileError`,
-naming the line). :func:`decode_file` is the ``pump-emulator decode`` command;
-:func:`add_arguments` and :func:`run` give it a command line.
-"""
+"""The capture decoder: one Deframer per (link, direction), sessions followed, MACs
+checked, as a receiver would."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import enum
-import sys
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import MappingProxyType
-from typing import Final, TextIO
 
 from emulator.capture import (
-    CaptureFileError,
-    CaptureHeader,
-    CaptureReader,
     Chunk,
     Direction,
-    export_pcapng,
 )
-from emulator.errors import EmulatorUsageError
+from emulator.decode.events import (
+    _HISTORY,
+    BadFrame,
+    DecodeSummary,
+    DecodeUsageError,
+    Event,
+    FrameEvent,
+    IncompleteEvent,
+    MacCheck,
+    NoiseEvent,
+    Note,
+    NoteKind,
+    _op_name,
+)
 from protocol import describe
 from protocol.codec import Deframer
 from protocol.describe import describe_number
@@ -62,7 +44,6 @@ from protocol.frames import (
     encode_frame,
     frame_length,
 )
-from protocol.keys import KeyFileError, load_keys
 from protocol.messages import (
     Message,
     Nak,
@@ -87,220 +68,7 @@ from protocol.units import (
     format_clock_iso,
 )
 
-__all__ = [
-    "BadFrame",
-    "DecodeSummary",
-    "DecodeUsageError",
-    "Decoder",
-    "Decoding",
-    "Event",
-    "FrameEvent",
-    "IncompleteEvent",
-    "MacCheck",
-    "NoiseEvent",
-    "Note",
-    "NoteKind",
-    "add_arguments",
-    "decode_capture",
-    "decode_chunks",
-    "decode_file",
-    "format_event",
-    "format_fields",
-    "format_header",
-    "format_summary",
-    "run",
-]
-
-_HISTORY: Final = 256
-"""Requests and responses remembered per link for retransmission and replay checks."""
-_INDENT: Final = "      "
-
-
-class DecodeUsageError(EmulatorUsageError, ValueError):
-    """The decoder was given something unusable (a key of the wrong size)."""
-
-
-# --- what the decoder reports ----------------------------------------------------------------
-
-
-class MacCheck(enum.Enum):
-    """What became of a frame's MAC."""
-
-    ABSENT = "no MAC"
-    VERIFIED = "MAC ok"
-    FAILED = "MAC FAILED"
-    NO_KEY = "MAC not checked (no key)"
-    NO_HANDSHAKE = "MAC not checked (the session's handshake is not in the capture)"
-
-
-class NoteKind(enum.Enum):
-    """How a note reads: a plain remark, a session step, or something to look at."""
-
-    INFO = "  "
-    SESSION = "=="
-    ALERT = "!!"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Note:
-    """One remark about a frame."""
-
-    kind: NoteKind
-    text: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class FrameEvent:
-    """One good frame (its CRC matched), decoded."""
-
-    number: int
-    """Frames are numbered from 1 in capture order, across links."""
-    link: str
-    direction: Direction
-    wall_s: float
-    """Wall clock of the chunk that completed the frame."""
-    pump_s: int
-    frame: Frame
-    data: bytes
-    """The frame's wire bytes."""
-    message: Message | None
-    """The decoded payload, or None when it does not parse (see ``payload_error``)."""
-    payload_error: str | None
-    mac: MacCheck
-    session: int | None
-    """The session (numbered from 1 across the capture) the frame belongs to."""
-    answers: int | None
-    """For a response: the number of the request frame it answers."""
-    notes: tuple[Note, ...]
-
-    @property
-    def op_name(self) -> str:
-        """The opcode's name, or ``0xNN`` when it is not a known opcode."""
-        return _op_name(self.frame.op)
-
-    @property
-    def kind(self) -> str:
-        """``request``, ``response`` or ``notification``."""
-        if self.frame.is_notify:
-            return "notification"
-        return "response" if self.frame.is_response else "request"
-
-
-@dataclass(frozen=True, kw_only=True)
-class BadFrame:
-    """A candidate frame (at a SYNC) that the deframer rejected."""
-
-    offset: int
-    """Where its SYNC is in the dropped bytes."""
-    reason: str
-    crc: bool
-    """True for a CRC failure; False for a bad header (VER, FLAGS or LEN)."""
-    seq: int | None = None
-    op: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class NoiseEvent:
-    """Bytes the deframer dropped: noise, and the bad frames among it."""
-
-    link: str
-    direction: Direction
-    wall_s: float
-    pump_s: int
-    data: bytes
-    bad_frames: tuple[BadFrame, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class IncompleteEvent:
-    """The start of a frame still waiting for its end when the capture stopped."""
-
-    link: str
-    direction: Direction
-    wall_s: float
-    pump_s: int
-    data: bytes
-
-
-Event = FrameEvent | NoiseEvent | IncompleteEvent
-"""Everything the decoder reports, in stream order."""
-
-
-def _counts(value: Mapping[str, int]) -> Mapping[str, int]:
-    counts = dict(value)
-    for key, count in counts.items():
-        if not isinstance(key, str) or isinstance(count, bool) or not isinstance(count, int):
-            raise DecodeUsageError(f"counts must map str to int, got {key!r}: {count!r}")
-        if count < 0:
-            raise DecodeUsageError(f"count of {key} must be >= 0, got {count}")
-    return MappingProxyType(counts)
-
-
-@dataclass(frozen=True, kw_only=True)
-class DecodeSummary:
-    """What a capture held, in totals."""
-
-    links: tuple[str, ...] = ()
-    chunks: int = 0
-    bytes_to_pump: int = 0
-    bytes_to_programmer: int = 0
-    frames: int = 0
-    frames_per_op: Mapping[str, int] = field(default_factory=dict)
-    """Good frames per opcode name (requests and responses together; NAKs under NAK)."""
-    naks_per_code: Mapping[str, int] = field(default_factory=dict)
-    undecodable_payloads: int = 0
-    """Good frames whose payload does not parse, or whose opcode is unknown."""
-    bad_frames: int = 0
-    """Candidate frames rejected (CRC failures plus bad headers)."""
-    crc_failures: int = 0
-    noise_bytes: int = 0
-    """Every byte dropped by the deframers, bad frames included."""
-    incomplete_bytes: int = 0
-    """Bytes of frames cut off by the end of the capture."""
-    macs_verified: int = 0
-    mac_failures: int = 0
-    macs_unchecked: int = 0
-    sessions: int = 0
-    """Sessions established."""
-    handshake_failures: int = 0
-    retransmissions: int = 0
-    replays: int = 0
-    repeated_responses: int = 0
-    truncated_line: int | None = None
-    """A last capture line cut off mid-write (ignored), if any."""
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise DecodeUsageError(f"{f.name} must be an int, got {value!r}")
-            if f.type == "int" and value < 0:
-                raise DecodeUsageError(f"{f.name} must be >= 0, got {value}")
-        line = self.truncated_line
-        if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
-            raise DecodeUsageError(f"truncated_line must be None or a line number, got {line!r}")
-        object.__setattr__(self, "links", tuple(self.links))
-        object.__setattr__(self, "frames_per_op", _counts(self.frames_per_op))
-        object.__setattr__(self, "naks_per_code", _counts(self.naks_per_code))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Decoding:
-    """A whole capture decoded: its header, the events in order and the totals."""
-
-    header: CaptureHeader
-    events: tuple[Event, ...]
-    summary: DecodeSummary
-
-
 # --- formatting values with units --------------------------------------------------------------
-
-
-def _op_name(op: int) -> str:
-    try:
-        return Op(op).name
-    except ValueError:
-        return f"0x{op:02X}"
 
 
 def _iso(seconds: float, *, millis: bool = False) -> str:
@@ -796,212 +564,3 @@ def _proof_note(who: str, good: bool) -> Note:
         kind=NoteKind.ALERT,
         text=f"the {who}'s proof does NOT verify with the given key (wrong key, or not this pump)",
     )
-
-
-# --- the text report -------------------------------------------------------------------------
-
-
-def _stamp(wall_s: float, pump_s: int) -> str:
-    return f"{_iso(wall_s, millis=True)} pump {_iso(pump_s)}"
-
-
-def format_header(header: CaptureHeader, source: str = "") -> str:
-    """One line describing a capture's header."""
-    serial = header.pump_serial or "not recorded"
-    where = f"{source}: " if source else ""
-    return (
-        f"{where}vpump capture v{header.version}, pump serial {serial}, "
-        f"started {_stamp(header.start_wall_s, header.start_pump_s)}"
-    )
-
-
-def format_event(event: Event, *, show_hex: bool = True) -> str:
-    """The text lines of one event (no trailing newline)."""
-    stamp = _stamp(event.wall_s, event.pump_s)
-    where = f"{event.link} {event.direction.arrow}"
-    if isinstance(event, FrameEvent):
-        frame = event.frame
-        session = f", session {event.session}" if event.session is not None else ""
-        lines = [
-            f"#{event.number:04d} {stamp} {where}: SEQ {frame.seq} {event.op_name} "
-            f"{event.kind}, {len(event.data)} bytes, {event.mac.value}{session}"
-        ]
-        if show_hex:
-            lines.append(f"{_INDENT}hex {event.data.hex()}")
-        lines += [f"{_INDENT[:-3]}{note.kind.value} {note.text}" for note in event.notes]
-        if event.message is not None:
-            lines += format_fields(event.message, _INDENT)
-        elif show_hex:
-            lines.append(f"{_INDENT}payload {event.frame.payload.hex() or '(empty)'}")
-        return "\n".join(lines)
-    if isinstance(event, NoiseEvent):
-        count = len(event.bad_frames)
-        what = f"bad frame{'s' if count != 1 else ''} and noise" if count else "noise"
-        lines = [f"!!!! {stamp} {where}: {len(event.data)} bytes of {what} dropped"]
-        if show_hex:
-            lines.append(f"{_INDENT}hex {event.data.hex()}")
-        for bad in event.bad_frames:
-            header = ""
-            if bad.seq is not None and bad.op is not None:
-                header = f" (SEQ {bad.seq}, {_op_name(bad.op)})"
-            kind = "CRC failure" if bad.crc else "bad frame"
-            lines.append(f"{_INDENT[:-3]}!! {kind} at +{bad.offset}{header}: {bad.reason}")
-        return "\n".join(lines)
-    lines = [f"!!!! {stamp} {where}: {len(event.data)} bytes of a frame cut off by the end"]
-    if show_hex:
-        lines.append(f"{_INDENT}hex {event.data.hex()}")
-    return "\n".join(lines)
-
-
-def _counts_text(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
-
-
-def format_summary(summary: DecodeSummary) -> str:
-    """The totals, a few lines."""
-    s = summary
-    lines = [
-        f"summary: {s.chunks} chunks ({s.bytes_to_pump} bytes to the pump, "
-        f"{s.bytes_to_programmer} to the programmer) on {len(s.links)} link(s)",
-        f"  frames: {s.frames} good ({s.undecodable_payloads} with a payload that does not parse)",
-        f"  frames per op: {_counts_text(s.frames_per_op)}",
-        f"  NAKs: {_counts_text(s.naks_per_code)}",
-        f"  dropped: {s.bad_frames} bad frames ({s.crc_failures} CRC failures), "
-        f"{s.noise_bytes} bytes in all; {s.incomplete_bytes} bytes cut off at the end",
-        f"  MACs: {s.macs_verified} verified, {s.mac_failures} FAILED, "
-        f"{s.macs_unchecked} not checked",
-        f"  sessions: {s.sessions} established, {s.handshake_failures} handshakes failed; "
-        f"{s.retransmissions} retransmissions, {s.replays} replays, "
-        f"{s.repeated_responses} repeated answers",
-    ]
-    if s.truncated_line is not None:
-        lines.append(f"  line {s.truncated_line} was cut off mid-write (a crash?) and ignored")
-    return "\n".join(lines)
-
-
-# --- whole captures ---------------------------------------------------------------------------
-
-
-def decode_chunks(
-    chunks: Iterable[Chunk], *, keys: Mapping[Role, bytes] | None = None
-) -> tuple[list[Event], DecodeSummary]:
-    """Decode chunks (e.g. from a :class:`~emulator.capture.CaptureReader`)."""
-    decoder = Decoder(keys=keys)
-    events: list[Event] = []
-    for chunk in chunks:
-        events += decoder.feed(chunk)
-    events += decoder.finish()
-    return events, decoder.summary()
-
-
-def decode_capture(
-    source: str | Path | TextIO,
-    *,
-    keys: Mapping[Role, bytes] | None = None,
-    link: str | None = None,
-) -> Decoding:
-    """Decode a whole capture file (only ``link``'s chunks, if given).
-
-    Raises:
-        CaptureFileError: the file cannot be read, or a line is not capture JSON.
-    """
-    decoder = Decoder(keys=keys)
-    with CaptureReader(source) as reader:
-        events: list[Event] = []
-        for chunk in reader:
-            if link is None or chunk.link == link:
-                events += decoder.feed(chunk)
-        events += decoder.finish()
-        summary = decoder.summary(truncated_line=reader.truncated_line)
-        return Decoding(header=reader.header, events=tuple(events), summary=summary)
-
-
-def decode_file(
-    path: str | Path,
-    *,
-    keys: Mapping[Role, bytes] | None = None,
-    out: TextIO,
-    show_hex: bool = True,
-    frames: bool = True,
-    link: str | None = None,
-) -> DecodeSummary:
-    """Print a capture decoded frame by frame (unless ``frames`` is False), then its summary.
-
-    Streams: the capture is read and printed chunk by chunk, never held whole.
-
-    Raises:
-        CaptureFileError: the file cannot be read, or a line is not capture JSON
-            (what was decoded before that line has been printed).
-    """
-    decoder = Decoder(keys=keys)
-    with CaptureReader(path) as reader:
-        out.write(format_header(reader.header, str(path)) + "\n")
-        if keys is None:
-            out.write("no key file given: MACs are not checked (no key)\n")
-        for chunk in reader:
-            if link is not None and chunk.link != link:
-                continue
-            events = decoder.feed(chunk)
-            if frames:
-                for event in events:
-                    out.write(format_event(event, show_hex=show_hex) + "\n")
-        for event in decoder.finish():
-            if frames:
-                out.write(format_event(event, show_hex=show_hex) + "\n")
-        summary = decoder.summary(truncated_line=reader.truncated_line)
-    out.write(format_summary(summary) + "\n")
-    return summary
-
-
-# --- the command line --------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``decode`` subcommand's arguments to ``parser``."""
-    parser.add_argument("capture", type=Path, help="a capture file (JSON lines) to decode")
-    parser.add_argument(
-        "--keys",
-        type=Path,
-        default=None,
-        metavar="KEYFILE",
-        help="the pump's key file: check the handshake proofs and every MAC "
-        "(examples/keys/demo.key for the demo pump)",
-    )
-    parser.add_argument("--link", default=None, help="decode only this link (e.g. pty#1)")
-    parser.add_argument("--no-hex", action="store_true", help="leave out the bytes in hex")
-    parser.add_argument(
-        "--summary-only", action="store_true", help="print only the header and the totals"
-    )
-    parser.add_argument(
-        "--pcapng",
-        "--pcap",
-        dest="pcap",
-        type=Path,
-        default=None,
-        metavar="OUT",
-        help="also write the capture as pcapng for Wireshark: one interface per link, one "
-        "packet per frame (decode it with -X lua_script:protocol/data/vpump.lua)",
-    )
-
-
-def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run ``decode`` with parsed ``args``: 0 when decoded, 2 when a file is unusable."""
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
-    try:
-        keys = None if args.keys is None else load_keys(args.keys)
-        decode_file(
-            args.capture,
-            keys=keys,
-            out=out,
-            show_hex=not args.no_hex,
-            frames=not args.summary_only,
-            link=args.link,
-        )
-        if args.pcap is not None:
-            packets = export_pcapng(args.capture, args.pcap, link=args.link)
-            out.write(f"wrote {packets} packets to {args.pcap}\n")
-    except (CaptureFileError, KeyFileError) as exc:
-        err.write(f"decode: error: {exc}\n")
-        return 2
-    return 0
