@@ -10,6 +10,7 @@ import pytest
 
 from protocol import cli
 from protocol.enums import Mode
+from protocol.errors import LocalError, ProtocolError
 from tests.support import InprocPump, inproc_pump
 
 
@@ -215,3 +216,9 @@ def test_dose_parameters_read_in_mcg() -> None:
     assert cli.fmt_param("daily_dose_ng", 396_880) == "daily_dose=396.88 mcg/day"
     assert cli.fmt_param("dose_ng", 50_000) == "dose=50 mcg"
     assert cli.fmt_param("catheter_length_mm", 1100) == "catheter_length=110 cm"
+
+
+def test_usage_error_is_a_local_protocol_error() -> None:
+
+    assert issubclass(cli.UsageError, LocalError) and issubclass(cli.UsageError, ProtocolError)
+    assert issubclass(cli.UsageError, ValueError)

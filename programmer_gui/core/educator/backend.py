@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Final, Protocol
 
+from programmer_gui.core import CoreError, InputError
 from protocol.units import (
     format_clock,
     format_duration,
@@ -35,11 +36,11 @@ MAX_STEP_S: Final = 366 * DAY_S
 # --- errors ----------------------------------------------------------------------------------
 
 
-class EducatorError(Exception):
-    """Root of the educator window's errors."""
+class EducatorError(CoreError):
+    """Root of the educator window's errors (a :class:`~programmer_gui.core.CoreError`)."""
 
 
-class EducatorValueError(EducatorError, ValueError):
+class EducatorValueError(EducatorError, InputError):
     """The window (or its caller) asked for something out of range; nothing changed."""
 
 
@@ -88,7 +89,7 @@ class SpeedSetting:
             return "Paused: pump time stands still (the step buttons still move it)."
         if self.factor == 1:
             return "x1: real time."
-        return f"x{self.factor:,}: 1 s here is {format_duration(self.factor)} of pump time."
+        return f"x{self.factor:,}: 1 s here is {format_duration(self.factor, exact=True)} of pump time."
 
 
 def _require_int(name: str, value: object, *, minimum: int = 0) -> int:
