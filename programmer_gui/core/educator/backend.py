@@ -89,7 +89,8 @@ class SpeedSetting:
             return "Paused: pump time stands still (the step buttons still move it)."
         if self.factor == 1:
             return "x1: real time."
-        return f"x{self.factor:,}: 1 s here is {format_duration(self.factor, exact=True)} of pump time."
+        pump_time = format_duration(self.factor, exact=True)
+        return f"x{self.factor:,}: 1 s here is {pump_time} of pump time."
 
 
 def _require_int(name: str, value: object, *, minimum: int = 0) -> int:
