@@ -190,82 +190,70 @@ def describe_log_entry(entry: LogEntry, style: Style = WIRE) -> str:
     return " ".join(parts) + (": " + ", ".join(params) if params else "")
 
 
+def _alarm_raised(entry: LogEntry) -> str:
+    critical = entry.a in {int(c) for c in AlarmCode if c.alarm_class is AlarmClass.CRITICAL}
+    alarm = describe_param("alarm_code", entry.a, CLINICAL)
+    return f"{alarm} ({'critical' if critical else 'non-critical'})"
+
+
+def _clock_set(entry: LogEntry) -> str:
+    change = describe_param("delta_s", abs(entry.a), CLINICAL)
+    return f"changed by {change} {'forward' if entry.a >= 0 else 'back'}"
+
+
+def _security(entry: LogEntry) -> str:
+    return f"{describe_param('error_code', entry.a, CLINICAL)} (opcode 0x{entry.b & 0xFF:02X})"
+
+
+EVENT_WORDS: Final[dict[EventCode, str | Callable[[LogEntry], str]]] = {
+    EventCode.POWER_ON: "reservoir {a} at {b}",
+    EventCode.PROGRAMMED: "{a}, {b} today",
+    EventCode.REFILLED: "{a} added at {b}",
+    EventCode.BOLUS_STARTED: "{a} bolus of {b}",
+    EventCode.BOLUS_ENDED: "{a} bolus, {b} delivered",
+    EventCode.BOLUS_CANCELLED: "{a} bolus, {b} delivered",
+    EventCode.ALARM_RAISED: _alarm_raised,
+    EventCode.ALARM_SILENCED: "{a}",
+    EventCode.ALARM_CLEARED: "{a}",
+    EventCode.MOTOR_STALL: "the motor cannot turn: delivery halted",
+    EventCode.STALL_RECOVERY: "the motor turns again after {a}",
+    EventCode.CLOCK_SET: _clock_set,
+    EventCode.STOPPED: "reason: {a}",
+    EventCode.RESUMED: "{a} therapy resumed",
+    EventCode.ALARM_VOLUME_SET: "low-reservoir alarm at {a}",
+    EventCode.PATIENT_DOSE_GRANTED: "{a}; {b} in the last 24 h",
+    EventCode.PATIENT_DOSE_REFUSED: "refused: {a}",
+    EventCode.PATIENT_SETTINGS_SET: "{a} per dose, at most {b} per 24 h",
+    EventCode.DELIVERY_HALTED: "{a}",
+    EventCode.BATTERY_SET: "battery {a}",
+    EventCode.MEMORY_ERROR: "{a}",
+    EventCode.SESSION_OPENED: "{a} session",
+    EventCode.SESSION_CLOSED: "{a} session",
+    EventCode.SECURITY: _security,
+    EventCode.BRIDGE_STARTED: (
+        "dead volume {a}; doses computed at the old {b} drug until it is delivered"
+    ),
+    EventCode.BRIDGE_ENDED: "after {a}; doses computed at {b} from now",
+    EventCode.BRIDGE_CANCELLED: "after {a}; doses computed at {b} from now",
+    EventCode.IMPLANT_RECORDED: "catheter {a}, origin {b}",
+    EventCode.LOW_BATTERY_RESET: "battery {a}; keep-open minimum rate until reprogrammed",
+}
+"""Each event in a clinician's words: ``{a}`` and ``{b}`` are its parameters (named by
+``EVENT_PARAMS``) with their units."""
+
+
 def describe_event(entry: LogEntry) -> str:
     """The details of an event in a clinician's words, every number with its unit
     ("18 mL added at 500 mcg/mL")."""
-    a, b = entry.a, entry.b
-
-    def p(name: str, value: int) -> str:
-        return describe_param(name, value, CLINICAL)
-
-    match entry.code:
-        case EventCode.POWER_ON:
-            return f"reservoir {p('reservoir_nl', a)} at {p('concentration_ug_per_ml', b)}"
-        case EventCode.PROGRAMMED:
-            return f"{p('mode', a)}, {p('daily_dose_ng', b)} today"
-        case EventCode.REFILLED:
-            return f"{p('added_nl', a)} added at {p('concentration_ug_per_ml', b)}"
-        case EventCode.BOLUS_STARTED:
-            return f"{p('bolus_kind', a)} bolus of {p('volume_nl', b)}"
-        case EventCode.BOLUS_ENDED | EventCode.BOLUS_CANCELLED:
-            return f"{p('bolus_kind', a)} bolus, {p('delivered_nl', b)} delivered"
-        case EventCode.ALARM_RAISED:
-            critical = a in {int(c) for c in AlarmCode if c.alarm_class is AlarmClass.CRITICAL}
-            return f"{_alarm(a)} ({'critical' if critical else 'non-critical'})"
-        case (
-            EventCode.ALARM_SILENCED
-            | EventCode.ALARM_CLEARED
-            | EventCode.DELIVERY_HALTED
-            | EventCode.MEMORY_ERROR
-        ):
-            return _alarm(a)
-        case EventCode.MOTOR_STALL:
-            return "the motor cannot turn: delivery halted"
-        case EventCode.STALL_RECOVERY:
-            return f"the motor turns again after {p('stall_duration_s', a)}"
-        case EventCode.CLOCK_SET:
-            direction = "forward" if a >= 0 else "back"
-            return f"changed by {p('delta_s', abs(a))} {direction}"
-        case EventCode.STOPPED:
-            return f"reason: {p('stop_reason', a)}"
-        case EventCode.RESUMED:
-            return f"{p('mode', a)} therapy resumed"
-        case EventCode.ALARM_VOLUME_SET:
-            return f"low-reservoir alarm at {p('alarm_volume_nl', a)}"
-        case EventCode.PATIENT_DOSE_GRANTED:
-            return f"{p('dose_ng', a)}; {b} in the last 24 h"
-        case EventCode.PATIENT_DOSE_REFUSED:
-            return f"refused: {p('error_code', a)}"
-        case EventCode.PATIENT_SETTINGS_SET:
-            return f"{p('dose_ng', a)} per dose, at most {b} per 24 h"
-        case EventCode.BATTERY_SET:
-            return f"battery {p('battery_permille', a)}"
-        case EventCode.SESSION_OPENED | EventCode.SESSION_CLOSED:
-            return f"{p('role', a)} session"
-        case EventCode.SECURITY:
-            return f"{p('error_code', a)} (opcode 0x{b & 0xFF:02X})"
-        case EventCode.BRIDGE_STARTED:
-            return (
-                f"dead volume {p('volume_nl', a)}; doses computed at the old "
-                f"{p('concentration_ug_per_ml', b)} drug until it is delivered"
-            )
-        case EventCode.BRIDGE_ENDED | EventCode.BRIDGE_CANCELLED:
-            return (
-                f"after {p('volume_nl', a)}; doses computed at "
-                f"{p('concentration_ug_per_ml', b)} from now"
-            )
-        case EventCode.IMPLANT_RECORDED:
-            return f"catheter {p('catheter_length_mm', a)}, origin {p('origin', b)}"
-        case EventCode.LOW_BATTERY_RESET:
-            return f"battery {p('battery_permille', a)}; keep-open minimum rate until reprogrammed"
-    return f"a={a}, b={b}"  # pragma: no cover - every code is matched above
-
-
-def _alarm(value: int) -> str:
-    try:
-        return ALARM_TITLES[AlarmCode(value)]
-    except ValueError:
-        return f"alarm code {value}"
+    words = EVENT_WORDS.get(entry.code)
+    if words is None:
+        return f"a={entry.a}, b={entry.b}"
+    if not isinstance(words, str):
+        return words(entry)
+    name_a, name_b = EVENT_PARAMS[entry.code]
+    return words.format(
+        a=describe_param(name_a, entry.a, CLINICAL), b=describe_param(name_b, entry.b, CLINICAL)
+    )
 
 
 # --- whole records ---------------------------------------------------------------------------
