@@ -18,8 +18,6 @@ from protocol import messages as m
 from protocol.describe import describe_event
 from protocol.enums import (
     EVENT_PARAMS,
-    AlarmClass,
-    AlarmCode,
     EventCode,
 )
 from protocol.units import format_clock, format_clock_iso
@@ -71,11 +69,6 @@ def describe(entry: m.LogEntry) -> str:
     """The details of an entry in words, every number with its unit
     (:func:`protocol.describe.describe_event`)."""
     return describe_event(entry)
-
-
-ALARM_CRITICAL: Final = frozenset(
-    int(code) for code in AlarmCode if code.alarm_class is AlarmClass.CRITICAL
-)
 
 
 def format_local(clock_s: int) -> str:
