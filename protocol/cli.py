@@ -26,7 +26,6 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from fractions import Fraction
 from typing import Any, NoReturn
 
@@ -772,16 +771,9 @@ def cmd_clock(client: PumpClient, args: argparse.Namespace, out: Printer) -> Non
 
 
 def _parse_iso(text: str) -> int:
-    if not text.isascii():
-        raise UsageError(f"--set {text!r}: use 'now' or ISO 8601, e.g. 2026-11-20T08:00Z")
+    """A date and time given on the command line (:func:`protocol.units.parse_clock`)."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--set {text!r}: use 'now' or ISO 8601, e.g. 2026-11-20T08:00Z") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"--set {text!r}: give a time zone (e.g. a trailing Z for UTC)")
-    try:
-        return units.check_pump_clock(int(moment.timestamp()), f"--set {text}:")
+        return units.parse_clock(text)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

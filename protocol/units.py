@@ -483,6 +483,28 @@ def format_clock_iso(clock_s: float, *, millis: bool = False) -> str:
     return moment.isoformat(timespec="milliseconds" if millis else "seconds").replace("+00:00", "Z")
 
 
+def parse_clock(text: str, *, utc_only: bool = False) -> int:
+    """An ISO 8601 date and time with its zone (``2026-11-20T08:00:00Z``) as a pump-clock
+    second, within :func:`check_pump_clock`'s range; ``utc_only`` refuses other zones
+    (a scenario file writes the pump's clock, which is UTC).
+
+    Raises:
+        ValueError: saying what to write instead.
+    """
+    example = "2026-11-20T08:00:00Z"
+    if not text.isascii():
+        raise ValueError(f"{text!r}: not an ISO 8601 date and time such as {example}")
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r}: not an ISO 8601 date and time such as {example}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r}: give a time zone (e.g. a trailing Z for UTC)")
+    if utc_only and moment.utcoffset() != UTC.utcoffset(None):
+        raise ValueError(f"{text!r}: write the time in UTC, ending in Z (the pump clock is UTC)")
+    return check_pump_clock(int(moment.timestamp()), repr(text))
+
+
 def format_minute_of_day(minute: int) -> str:
     """Minutes after midnight as ``HH:MM`` (1440 is ``24:00``, a day's end)."""
     return f"{minute // 60:02d}:{minute % 60:02d}"

@@ -21,13 +21,11 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Final
 
 from emulator.scenarios.errors import UnitError
 from protocol import units
-from protocol.units import check_pump_clock
 
 __all__ = [
     "Comparison",
@@ -257,17 +255,10 @@ class TimeRef:
 
 
 def parse_iso_utc(text: str) -> int:
-    """``2026-09-21T08:00:00Z`` (UTC, ``Z`` or ``+00:00`` required) as Unix seconds."""
+    """``2026-09-21T08:00:00Z`` (UTC, ``Z`` or ``+00:00`` required) as Unix seconds
+    (:func:`protocol.units.parse_clock`)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UnitError(
-            f"{text!r}: not an ISO date and time such as 2026-09-21T08:00:00Z"
-        ) from None
-    if moment.tzinfo is None or moment.utcoffset() != UTC.utcoffset(None):
-        raise UnitError(f"{text!r}: write the time in UTC, ending in Z (the pump clock is UTC)")
-    try:
-        return check_pump_clock(int(moment.timestamp()), repr(text))
+        return units.parse_clock(text, utc_only=True)
     except ValueError as exc:
         raise UnitError(str(exc)) from None
 

@@ -33,6 +33,7 @@ from protocol.units import (
     ml_to_nl,
     nl_per_day_to_ml_per_day,
     nl_to_ml,
+    parse_clock,
     parse_decimal,
     parse_duration,
     parse_duration_s,
@@ -195,3 +196,17 @@ def test_one_precision_per_quantity() -> None:
     assert format_rate_nl_per_day(198_438) == "0.1984 mL/day"
     assert format_volume_nl(12_500) == "0.0125 mL"
     assert Quantity.LENGTH.text(Fraction(955, 10)) == "95.5 cm"
+
+
+def test_pump_clock_dates_parse_once_for_every_tool() -> None:
+    assert parse_clock("2026-09-21T14:13:20Z") == 1_790_000_000
+    assert parse_clock("2026-09-21T16:13:20+02:00") == 1_790_000_000
+    with pytest.raises(ValueError, match="UTC"):
+        parse_clock("2026-09-21T16:13:20+02:00", utc_only=True)
+    with pytest.raises(ValueError, match="time zone"):
+        parse_clock("2026-09-21T14:13:20")
+    with pytest.raises(ValueError, match="outside 2000-01-01"):
+        parse_clock("1970-01-01T00:00:00Z")
+    for bad in ("yesterday", "2026-09-21T14:13:20Z\u00a0", "\uff12\uff10\uff12\uff16-09-21T00:00Z"):
+        with pytest.raises(ValueError, match="ISO 8601"):
+            parse_clock(bad)
