@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from protocol.enums import AlarmCode, BolusKind
 from protocol.forecast import Dates, dates_from_status
 from protocol.schedule import compile_schedule, daily_dose_ng, volume_for_dose
 from protocol.timebase import DAYS_PER_WEEK, SECONDS_PER_DAY, weekday
+from protocol.units import format_clock
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
@@ -217,10 +218,7 @@ def format_in_days(at_s: float, *, now_s: float) -> str:
 
 def format_date(at_s: float, *, now_s: float, tz: tzinfo | None = None) -> str:
     """A date as ``YYYY-MM-DD HH:MM (in N days)``; ``tz`` None is the local zone."""
-    moment = datetime.fromtimestamp(at_s, tz=tz)
-    if tz is None:
-        moment = moment.astimezone()
-    return f"{moment:%Y-%m-%d %H:%M} ({format_in_days(at_s, now_s=now_s)})"
+    return f"{format_clock(at_s, tz, seconds=False)} ({format_in_days(at_s, now_s=now_s)})"
 
 
 def format_pump_date(
