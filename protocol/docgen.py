@@ -545,11 +545,12 @@ def _conventions() -> str:
             "* `u8 count + X[count]`: one count byte, then that many X.",
             "* An offset `-` follows a field of variable size: the field starts right "
             "after the previous one.",
-            "* Units are in the field names: `_nl` nanolitres, `_nl_per_day` nL/day, "
-            "`_ng` nanograms and `_ng_per_day` ng/day (doses: 1 mcg = 1000 ng), "
-            "`_ug_per_ml` micrograms (mcg) per mL, `_mm` millimetres, `_uc` "
-            "microcoulombs, `_s` seconds, `_min` minutes after midnight, `_permille` "
-            "thousandths.",
+            "* Each field declares its unit (the `unit` column, from `protocol.units.Unit` "
+            "in the field's metadata; the names follow it: `_nl` nanolitres, `_ng` nanograms "
+            "(doses: 1 mcg = 1000 ng), `_ug_per_ml` micrograms (mcg) per mL, `_mm` "
+            "millimetres, `_uc` microcoulombs, `_s` seconds, `_permille` thousandths). "
+            "`s (Unix time)` is a pump-clock date, `min after midnight` a time of day, "
+            "`count`, `index` and `crc32` are dimensionless.",
             "* Any payload that is short, has trailing bytes, or holds a value outside "
             "its type is refused with NAK MALFORMED.",
         ]
