@@ -64,6 +64,7 @@ from emulator.transports.base import (
     Transport,
     Watch,
 )
+from protocol import units
 
 MAX_LINE_BYTES = 4096
 """A control request longer than this is refused (and the connection closed)."""
@@ -72,7 +73,8 @@ MAX_PENDING_ANSWER_BYTES = 256 * 1024
 reads (back-pressure), so a client that never reads cannot grow the emulator's memory."""
 
 _UNITS_S = {"s": 1, "min": 60, "h": 3600, "d": 86_400}
-_DURATION = re.compile(r"([0-9]{1,12})\s*(s|min|h|d)", re.ASCII)
+MAX_DURATION_CHARS = 64
+"""Longest duration text read (a compound one such as ``4d 16h 30min`` fits easily)."""
 _DECIMAL = re.compile(r"[+-]?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})([eE][+-]?[0-9]{1,3})?")
 _INDEX = re.compile(r"[0-9]{1,6}")
 MAX_ID_CHARS = 200
@@ -80,15 +82,18 @@ MAX_ID_CHARS = 200
 
 
 def parse_duration(text: str) -> int:
-    """``90d``, ``12h``, ``30min``, ``45s`` -> whole seconds (a unit is required)."""
-    match = _DURATION.fullmatch(text.strip())
-    if match is None:
-        shown = text if len(text) <= 40 else text[:40] + "..."
+    """``90d``, ``4d 16h``, ``12h``, ``30min``, ``45s`` -> whole seconds
+    (:func:`protocol.units.parse_duration`: a unit on every part, whole numbers)."""
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    try:
+        if len(text) > MAX_DURATION_CHARS:
+            raise ValueError(f"longer than {MAX_DURATION_CHARS} characters")
+        return int(units.parse_duration(text, allowed=_UNITS_S, decimals=False))
+    except ValueError:
         raise ControlError(
-            f"duration {shown!r}: write a whole number (at most 12 digits) and a unit, "
-            "e.g. 90d, 12h, 30min, 45s"
-        )
-    return int(match[1]) * _UNITS_S[match[2]]
+            f"duration {shown!r}: write whole numbers, each with a unit, "
+            "e.g. 90d, 4d 16h, 12h, 30min, 45s"
+        ) from None
 
 
 def _probability(name: str, text: str) -> float:
@@ -161,8 +166,9 @@ def _manual(emu: Emulator, rest: list[str], index: int) -> Any:
 
 
 def _advance(emu: Emulator, rest: list[str], index: int) -> Any:
-    _expect(rest, 1, "advance DURATION (e.g. 90d)")
-    emu.advance(parse_duration(rest[0]))
+    if not rest:
+        raise ControlError("usage: advance DURATION (e.g. 90d, or 4d 16h)")
+    emu.advance(parse_duration(" ".join(rest)))
     return _clock(emu)
 
 

@@ -87,7 +87,7 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
             *status_lines(client.status()),
             f"implant record: {implant.catheter_model} catheter, "
             f"{implant.catheter_length_mm / 10:g} cm of "
-            f"{units.format_volume_nl(implant.catheter_volume_nl_per_cm, 4)}/cm, "
+            f"{units.format_volume_nl(implant.catheter_volume_nl_per_cm)}/cm, "
             f"patient {implant.patient_id}, {implant.origin.name.lower()} origin"
             if record.recorded
             else "implant record: none",
@@ -151,7 +151,7 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
         [
             "dose before: " + "; ".join(describe_prescription(old_spec, conc)),
             "dose after:  " + "; ".join(describe_prescription(new_spec, new_conc)),
-            f"bridge: the {units.format_volume_nl(staged.bridge_volume_nl, 3)} dead volume "
+            f"bridge: the {units.format_volume_nl(staged.bridge_volume_nl)} dead volume "
             f"(pump tubing + the recorded {implant.catheter_length_mm / 10:g} cm catheter) "
             f"still holds {conc} mcg/mL: the new dose runs at {conc} mcg/mL until it has "
             "moved: " + "; ".join(describe_prescription(new_spec, conc)),
@@ -171,7 +171,7 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
             f"reservoir now {units.format_volume_nl(refill.reservoir_nl)} of {new_conc} mcg/mL",
             f"24-hour dose {_dose(status.daily_dose_ng)} at the visit, "
             f"{_dose(now.daily_dose_ng)} now: unchanged by the new drug",
-            f"bridge of {units.format_volume_nl(refill.bridge_volume_nl, 3)} ends "
+            f"bridge of {units.format_volume_nl(refill.bridge_volume_nl)} ends "
             f"{fmt_time(bridge_end)} ({(bridge_end - now.clock_s) / DAY_S:.3f} days; not a "
             "push at the maximum rate)",
         ],
@@ -183,7 +183,7 @@ def _visit(client: PumpClient, clock: PumpClock, pause_s: float) -> None:
     _say(
         "Half-way through the bridge",
         [
-            f"bridge remaining {units.format_volume_nl(half.bridge_remaining_nl, 3)} at "
+            f"bridge remaining {units.format_volume_nl(half.bridge_remaining_nl)} at "
             f"{half.bridge_concentration_ug_per_ml} mcg/mL, ends {fmt_time(half.bridge_ends_at_s)}",
             f"rate now {units.format_rate_nl_per_day(half.basal_rate_nl_per_day)} "
             f"= {_dose(half.daily_dose_ng)}",

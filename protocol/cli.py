@@ -26,22 +26,20 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, NoReturn
 
-from protocol import emergency, units
+from protocol import describe, emergency, units
 from protocol import messages as m
 from protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, ProgrammingError, PumpClient
 from protocol.enums import (
     ALARM_CLASS,
+    EVENT_PARAM_LABELS,
     EVENT_PARAMS,
-    AlarmClass,
     AlarmCode,
     BolusKind,
     ErrorCode,
     Mode,
-    Op,
     Origin,
     Role,
     StopReason,
@@ -53,6 +51,7 @@ from protocol.errors import (
     InvalidMessage,
     LinkClosed,
     LinkTimeout,
+    LocalError,
     NakError,
     ProtocolError,
     StateError,
@@ -92,13 +91,12 @@ class OneLineErrors(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
 
 
-class UsageError(Exception):
+class UsageError(LocalError, ValueError):
     """A value on the command line is not acceptable (exit 2)."""
 
 
 # -- parsing values with their units ---------------------------------------------------------
 
-_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)  # ASCII digits only: never a full-width 5
 _DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?", re.ASCII)
 
 MAX_TIMEOUT_S = 3600
@@ -108,16 +106,11 @@ MAX_RETRIES = 100
 
 
 def _number(text: str, what: str, unit: str) -> Fraction:
-    """A plain decimal written out in full: no sign, no exponent, no lone or trailing point
-    (``.5`` and ``5.`` are refused: decimal slips are a documented cause of overdoses)."""
-    value = text.strip()
-    if value.endswith(unit):
-        value = value[: -len(unit)].strip()
-    if not _NUMBER.fullmatch(value):
-        raise UsageError(
-            f"{what}: {text!r} is not a plain decimal number in {unit} (write e.g. 0.5, not .5)"
-        )
-    return Fraction(value)
+    """A plain decimal written out in full (:func:`protocol.units.parse_decimal`)."""
+    try:
+        return units.parse_decimal(text, unit, what=what)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _ml_to_nl(text: str, what: str) -> int:
@@ -144,23 +137,13 @@ def _enum_arg(enum_type: type[enum.IntEnum], text: str, what: str) -> Any:
 
 
 def fmt_time(clock_s: int | None) -> str:
-    if clock_s is None:
-        return "none"
-    return datetime.fromtimestamp(clock_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """A pump-clock time in UTC (``none`` for None)."""
+    return "none" if clock_s is None else units.format_clock_utc(clock_s)
 
 
 def fmt_duration(seconds: int) -> str:
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days} d"] if days else []
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes:
-        parts.append(f"{minutes} min")
-    if secs or not parts:
-        parts.append(f"{secs} s")
-    return " ".join(parts)
+    """A duration: ``1 d 2 h 3 min 4 s`` (:func:`protocol.units.format_duration`)."""
+    return units.format_duration(seconds)
 
 
 def fmt_dose_rate(rate_nl_per_day: int, concentration: int) -> str:
@@ -237,10 +220,10 @@ def cmd_limits(client: PumpClient, args: argparse.Namespace, out: Printer) -> No
         [
             f"alarm volume:         {vol(lim.min_alarm_volume_nl)} to "
             f"{vol(lim.max_alarm_volume_nl)}",
-            f"bolus volume:         {vol(lim.min_bolus_volume_nl, 3)} to "
+            f"bolus volume:         {vol(lim.min_bolus_volume_nl)} to "
             f"{vol(lim.max_bolus_volume_nl)}",
             f"bolus duration:       at most {fmt_duration(lim.max_bolus_duration_s)}",
-            f"patient dose:         at most {vol(lim.max_patient_dose_volume_nl, 3)}, "
+            f"patient dose:         at most {vol(lim.max_patient_dose_volume_nl)}, "
             f"{lim.max_patient_doses_per_24h} in 24 h",
             f"patient lockout:      {fmt_duration(lim.min_patient_lockout_s)} to "
             f"{fmt_duration(lim.max_patient_lockout_s)}",
@@ -267,7 +250,7 @@ def cmd_info(client: PumpClient, args: argparse.Namespace, out: Printer) -> None
             f"minimum-rate mode:    "
             f"{units.format_rate_nl_per_day(info.minimum_mode_rate_nl_per_day)}",
             f"empty threshold:      {units.format_volume_nl(info.empty_threshold_nl)}",
-            f"internal tubing:      {units.format_volume_nl(info.tubing_volume_nl, 3)}",
+            f"internal tubing:      {units.format_volume_nl(info.tubing_volume_nl)}",
         ],
     )
 
@@ -310,7 +293,7 @@ def status_lines(s: m.StatusResponse) -> list[str]:
         f"(alarm at {units.format_volume_nl(s.alarm_volume_nl)})",
         f"low-reservoir alarm:  {fmt_time(s.low_reservoir_alarm_at_s)}",
         f"empty:                {fmt_time(s.empty_at_s)}",
-        f"battery:              {units.format_fixed(Fraction(s.battery_permille, 10), 1)} %"
+        f"battery:              {units.format_percent(Fraction(s.battery_permille, 1000))}"
         f" (ERI {fmt_time(s.eri_at_s)})",
         f"alarms:               {alarm_text}",
     ]
@@ -320,7 +303,7 @@ def status_lines(s: m.StatusResponse) -> list[str]:
             f"bridge:               rates at "
             f"{units.format_concentration_ug_per_ml(s.bridge_concentration_ug_per_ml)} "
             f"(the old drug still in the catheter) for "
-            f"{units.format_volume_nl(s.bridge_remaining_nl, 3)} more, "
+            f"{units.format_volume_nl(s.bridge_remaining_nl)} more, "
             f"ends {fmt_time(s.bridge_ends_at_s)}",
         )
     if s.bolus_kind is not BolusKind.NONE:
@@ -332,8 +315,8 @@ def status_lines(s: m.StatusResponse) -> list[str]:
         lines.insert(
             3,
             f"bolus running:        {_name(s.bolus_kind)}, {dose}"
-            f"{units.format_volume_nl(s.bolus_volume_nl, 3)}, "
-            f"{units.format_volume_nl(s.bolus_remaining_nl, 3)} left, "
+            f"{units.format_volume_nl(s.bolus_volume_nl)}, "
+            f"{units.format_volume_nl(s.bolus_remaining_nl)} left, "
             f"ends {fmt_time(s.bolus_ends_at_s)}",
         )
     return lines
@@ -511,7 +494,7 @@ def cmd_refill(client: PumpClient, args: argparse.Namespace, out: Printer) -> No
     )
     lines = [
         f"expected in reservoir: {units.format_volume_nl(result.expected_nl)}",
-        f"discrepancy:          {units.format_fixed(units.nl_to_ml(result.discrepancy_nl), 2)} mL"
+        f"discrepancy:          {units.format_volume_nl(result.discrepancy_nl)}"
         + (
             "  ** OVER THE LIMIT: check for a pocket fill or a catheter problem **"
             if result.discrepancy_flagged
@@ -523,7 +506,7 @@ def cmd_refill(client: PumpClient, args: argparse.Namespace, out: Printer) -> No
     ]
     if result.bridge_volume_nl:
         lines.append(
-            f"bridge:               {units.format_volume_nl(result.bridge_volume_nl, 3)} "
+            f"bridge:               {units.format_volume_nl(result.bridge_volume_nl)} "
             f"dead volume at {units.format_concentration_ug_per_ml(old_conc)}, "
             f"ends {fmt_time(result.bridge_ends_at_s)}"
         )
@@ -541,8 +524,8 @@ def cmd_cancel_bridge(client: PumpClient, args: argparse.Namespace, out: Printer
     out(
         result,
         [
-            f"bridge cancelled after {units.format_volume_nl(result.delivered_nl, 3)}; "
-            f"{units.format_volume_nl(result.remaining_nl, 3)} of the old drug is still in the "
+            f"bridge cancelled after {units.format_volume_nl(result.delivered_nl)}; "
+            f"{units.format_volume_nl(result.remaining_nl)} of the old drug is still in the "
             "catheter and now runs at the new rates"
         ],
     )
@@ -575,7 +558,7 @@ def cmd_bolus(client: PumpClient, args: argparse.Namespace, out: Printer) -> Non
         delivered = client.cancel_bolus()
         out(
             {"delivered_nl": delivered},
-            [f"bolus cancelled after {units.format_volume_nl(delivered, 3)}"],
+            [f"bolus cancelled after {units.format_volume_nl(delivered)}"],
         )
         return
     if args.kind == "therapeutic":
@@ -594,7 +577,7 @@ def cmd_bolus(client: PumpClient, args: argparse.Namespace, out: Printer) -> Non
     out(
         result,
         [
-            f"{args.kind} bolus started: {what}{units.format_volume_nl(result.volume_nl, 3)} over "
+            f"{args.kind} bolus started: {what}{units.format_volume_nl(result.volume_nl)} over "
             f"{fmt_duration(result.duration_s)}, ends {fmt_time(result.ends_at_s)}",
         ],
     )
@@ -675,41 +658,13 @@ def cmd_set_alarm_volume(client: PumpClient, args: argparse.Namespace, out: Prin
     out({"volume_nl": volume}, [f"low-reservoir alarm volume: {units.format_volume_nl(volume)}"])
 
 
-_PARAM_ENUMS: dict[str, type[enum.IntEnum]] = {
-    "error_code": ErrorCode,
-    "opcode": Op,
-    "alarm_code": AlarmCode,
-    "alarm_class": AlarmClass,
-    "role": Role,
-    "mode": Mode,
-    "bolus_kind": BolusKind,
-    "stop_reason": StopReason,
-    "origin": Origin,
-}
-
-
 def fmt_param(name: str, value: int) -> str:
-    """An event-log parameter in words, with its unit."""
-    if name in _PARAM_ENUMS:
-        try:
-            return f"{name}={_name(_PARAM_ENUMS[name](value))}"
-        except ValueError:
-            return f"{name}={value} (unknown)"
-    if name.endswith("_nl"):
-        return f"{name[:-3]}={units.format_volume_nl(value, 3)}"
-    if name == "daily_dose_ng":
-        return f"daily_dose={units.format_dose_ug_per_day(Fraction(value, NG_PER_UG))}"
-    if name.endswith("_ng"):
-        return f"{name[:-3]}={units.format_dose_ug(Fraction(value, NG_PER_UG))}"
-    if name.endswith("_mm"):
-        return f"{name[:-3]}={units.format_fixed(Fraction(value, 10), 1)} cm"
-    if name.endswith("_ug_per_ml"):
-        return f"concentration={units.format_concentration_ug_per_ml(value)}"
-    if name.endswith("_permille"):
-        return f"{name[:-9]}={units.format_fixed(Fraction(value, 10), 1)} %"
-    if name.endswith("_s"):
-        return f"{name[:-2]}={fmt_duration(abs(value))}" + (" back" if value < 0 else "")
-    return f"{name}={value}"
+    """An event-log parameter in words, with its unit (:mod:`protocol.describe`)."""
+    label = EVENT_PARAM_LABELS.get(name, name)
+    if name == "delta_s":
+        text = describe.describe_param(name, abs(value), describe.CLINICAL)
+        return f"{label}={text}" + (" back" if value < 0 else "")
+    return f"{label}={describe.describe_param(name, value, describe.CLINICAL)}"
 
 
 def cmd_log(client: PumpClient, args: argparse.Namespace, out: Printer) -> None:
@@ -736,16 +691,9 @@ def cmd_clock(client: PumpClient, args: argparse.Namespace, out: Printer) -> Non
 
 
 def _parse_iso(text: str) -> int:
-    if not text.isascii():
-        raise UsageError(f"--set {text!r}: use 'now' or ISO 8601, e.g. 2026-11-20T08:00Z")
+    """A date and time given on the command line (:func:`protocol.units.parse_clock`)."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--set {text!r}: use 'now' or ISO 8601, e.g. 2026-11-20T08:00Z") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"--set {text!r}: give a time zone (e.g. a trailing Z for UTC)")
-    try:
-        return units.check_pump_clock(int(moment.timestamp()), f"--set {text}:")
+        return units.parse_clock(text)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -805,7 +753,7 @@ def cmd_patient_dose(client: PumpClient, args: argparse.Namespace, out: Printer)
         grant,
         [
             f"dose granted: {units.format_dose_ug(Fraction(grant.dose_ng, NG_PER_UG))} "
-            f"({units.format_volume_nl(grant.volume_nl, 3)}), "
+            f"({units.format_volume_nl(grant.volume_nl)}), "
             f"ends {fmt_time(grant.ends_at_s)}",
             f"doses in the last 24 h: {grant.doses_in_24h}; "
             f"next allowed {fmt_time(grant.next_allowed_at_s)}",

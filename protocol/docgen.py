@@ -47,6 +47,7 @@ from protocol.messages import (
     PrescriptionSpec,
     Record,
     RecordWire,
+    WireField,
     encode_payload,
     wire_fields,
 )
@@ -424,29 +425,11 @@ def _member_doc(member: enum.Enum) -> str:
     return ""
 
 
-def _unit(name: str) -> str:
-    if name == "clock_s" or name.endswith("_at_s"):
-        return "s (Unix time)"
-    suffixes = [
-        ("_ng_per_day", "ng/day"),
-        ("_nl_per_day", "nL/day"),
-        ("_nl_per_cm", "nL/cm"),
-        ("_uc_per_nl", "uC/nL"),
-        ("_uc_per_s", "uC/s"),
-        ("_s_per_frame", "s per frame"),
-        ("_ug_per_ml", "mcg/mL"),
-        ("_ng", "ng"),
-        ("_uc", "uC"),
-        ("_mm", "mm"),
-        ("_permille", "1/1000"),
-        ("_nl", "nL"),
-        ("_min", "min after midnight"),
-        ("_s", "s"),
-    ]
-    for suffix, unit in suffixes:
-        if name.endswith(suffix):
-            return unit
-    return ""
+def _unit(spec: WireField) -> str:
+    """The unit the field declares (none shown for enums, flags, text, bytes and records)."""
+    if spec.unit is None or not spec.unit.numeric:
+        return ""
+    return spec.unit.wire
 
 
 def _size(subcon: Construct) -> int | None:
@@ -472,7 +455,7 @@ def _record_table(record: type[Record]) -> str:
                 "var" if size is None else str(size),
                 f"`{spec.name}`",
                 wire.doc_type,
-                _unit(spec.name),
+                _unit(spec),
                 notes,
             ]
         )
@@ -572,11 +555,12 @@ def _conventions() -> str:
             "* `u8 count + X[count]`: one count byte, then that many X.",
             "* An offset `-` follows a field of variable size: the field starts right "
             "after the previous one.",
-            "* Units are in the field names: `_nl` nanolitres, `_nl_per_day` nL/day, "
-            "`_ng` nanograms and `_ng_per_day` ng/day (doses: 1 mcg = 1000 ng), "
-            "`_ug_per_ml` micrograms (mcg) per mL, `_mm` millimetres, `_uc` "
-            "microcoulombs, `_s` seconds, `_min` minutes after midnight, `_permille` "
-            "thousandths.",
+            "* Each field declares its unit (the `unit` column, from `protocol.units.Unit` "
+            "in the field's metadata; the names follow it: `_nl` nanolitres, `_ng` nanograms "
+            "(doses: 1 mcg = 1000 ng), `_ug_per_ml` micrograms (mcg) per mL, `_mm` "
+            "millimetres, `_uc` microcoulombs, `_s` seconds, `_permille` thousandths). "
+            "`s (Unix time)` is a pump-clock date, `min after midnight` a time of day, "
+            "`count`, `index` and `crc32` are dimensionless.",
             "* Any payload that is short, has trailing bytes, or holds a value outside "
             "its type is refused with NAK MALFORMED.",
         ]

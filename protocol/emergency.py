@@ -114,9 +114,9 @@ def implant_rows(r: m.ReadImplantResponse) -> list[tuple[str, str]]:
     if not r.recorded:
         return [("implant record", "none written (pumpctl implant set ...)"), *drug]
     i = r.implant
-    length = units.format_fixed(Fraction(i.catheter_length_mm, 10), 1)
+    length = units.Quantity.LENGTH.number(Fraction(i.catheter_length_mm, 10))
     plus = (
-        f" +/- {units.format_fixed(Fraction(i.catheter_length_uncertainty_mm, 10), 1)} cm"
+        f" +/- {units.Quantity.LENGTH.number(Fraction(i.catheter_length_uncertainty_mm, 10))} cm"
         if i.catheter_length_uncertainty_mm
         else ""
     )

@@ -8,7 +8,12 @@ from them. Never renumber a member: programs in the field rely on the values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum, IntFlag
+from types import MappingProxyType
+from typing import Final
+
+from protocol.units import Unit
 
 PROTOCOL_VERSION = 1
 """The VER byte of every frame."""
@@ -296,7 +301,61 @@ EVENT_PARAMS: dict[EventCode, tuple[str, str]] = {
     EventCode.VALVE_CLOSED: ("passed_nl", "unused"),
     EventCode.VALVE_RESET: ("closed_duration_s", "unused"),
 }
-"""Names (with units) of the two parameters ``a`` and ``b`` of each event."""
+"""Names of the two parameters ``a`` and ``b`` of each event (their units:
+:data:`EVENT_PARAM_UNITS`)."""
+
+EVENT_PARAM_UNITS: Final[Mapping[str, Unit]] = MappingProxyType(
+    {
+        "reservoir_nl": Unit.NL,
+        "concentration_ug_per_ml": Unit.UG_PER_ML,
+        "mode": Unit.ENUM,
+        "daily_dose_ng": Unit.NG_PER_DAY,
+        "added_nl": Unit.NL,
+        "bolus_kind": Unit.ENUM,
+        "volume_nl": Unit.NL,
+        "delivered_nl": Unit.NL,
+        "alarm_code": Unit.ENUM,
+        "alarm_class": Unit.ENUM,
+        "stall_duration_s": Unit.S,
+        "delta_s": Unit.S,
+        "stop_reason": Unit.ENUM,
+        "alarm_volume_nl": Unit.NL,
+        "dose_ng": Unit.NG,
+        "doses_in_24h": Unit.COUNT,
+        "error_code": Unit.ENUM,
+        "max_per_24h": Unit.COUNT,
+        "battery_permille": Unit.PERMILLE,
+        "role": Unit.ENUM,
+        "opcode": Unit.ENUM,
+        "catheter_length_mm": Unit.MM,
+        "origin": Unit.ENUM,
+        "passed_nl": Unit.NL,
+        "closed_duration_s": Unit.S,
+    }
+)
+"""The unit of every event parameter named in :data:`EVENT_PARAMS` ("unused" has none);
+an ENUM parameter's enum is :data:`EVENT_PARAM_ENUMS`."""
+
+EVENT_PARAM_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "reservoir_nl": "reservoir",
+        "concentration_ug_per_ml": "concentration",
+        "daily_dose_ng": "daily_dose",
+        "added_nl": "added",
+        "volume_nl": "volume",
+        "delivered_nl": "delivered",
+        "stall_duration_s": "stall_duration",
+        "delta_s": "delta",
+        "alarm_volume_nl": "alarm_volume",
+        "dose_ng": "dose",
+        "battery_permille": "battery",
+        "catheter_length_mm": "catheter_length",
+        "passed_nl": "passed",
+        "closed_duration_s": "closed_for",
+    }
+)
+"""The name an event parameter is written under by people (``pumpctl log``, scenario
+files): its wire name without the unit; a parameter not listed keeps its wire name."""
 
 
 class ValveModel(IntEnum):
@@ -321,3 +380,19 @@ class Origin(IntEnum):
     UNKNOWN = 0
     SPINAL = 1
     CEREBRAL = 2
+
+
+EVENT_PARAM_ENUMS: Final[Mapping[str, type[IntEnum]]] = MappingProxyType(
+    {
+        "mode": Mode,
+        "bolus_kind": BolusKind,
+        "alarm_code": AlarmCode,
+        "alarm_class": AlarmClass,
+        "stop_reason": StopReason,
+        "role": Role,
+        "error_code": ErrorCode,
+        "opcode": Op,
+        "origin": Origin,
+    }
+)
+"""The enum of each event parameter whose unit is ENUM."""

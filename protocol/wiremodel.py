@@ -25,7 +25,6 @@ from typing import Any, TypeAlias
 
 from construct import Array, Construct, FocusedSeq, FormatField, Struct, Switch
 
-from protocol.docgen import _unit as _name_unit
 from protocol.enums import AlarmCode, Op
 from protocol.messages import (
     REGISTRY,
@@ -47,6 +46,8 @@ from protocol.messages import (
     payload_schema,
     wire_fields,
 )
+from protocol.prescription import PRESCRIPTION_UNITS
+from protocol.units import Unit
 
 __all__ = [
     "ArrayNode",
@@ -144,13 +145,10 @@ class MessageModel:
     response: RecordNode
 
 
-def unit_for(name: str, doc: str = "") -> str:
-    """The unit of a field: an explicit ``unit: X`` in its description, or else what its
-    name's suffix means (the same table as docs/protocol.md's), "" when it has none."""
-    declared = re.search(r"\bunit:\s*(\S+)", doc)
-    if declared:
-        return declared.group(1)
-    return _name_unit(name)
+def unit_for(unit: Unit | None) -> str:
+    """What follows a raw value of a declared unit (as docs/protocol.md names it), "" when
+    none does (not a number, or a count, an index, a checksum)."""
+    return "" if unit is None else unit.symbol
 
 
 def snake(name: str) -> str:
@@ -201,7 +199,7 @@ def record_node(record: type[Record]) -> RecordNode:
     return RecordNode(
         name=record.__name__,
         fields=tuple(
-            Field(spec.name, node_for(spec.wire), spec.doc, unit_for(spec.name, spec.doc))
+            Field(spec.name, node_for(spec.wire), spec.doc, unit_for(spec.unit))
             for spec in wire_fields(record)
         ),
     )
@@ -271,7 +269,7 @@ def _prescription_node(wire: PrescriptionWire) -> RecordNode:
                                 s.name,
                                 _construct_node(s.subcon, s.name, hints),
                                 "",
-                                unit_for(s.name),
+                                unit_for(PRESCRIPTION_UNITS[s.name]),
                             )
                             for s in case.subcons
                         ),
@@ -283,7 +281,7 @@ def _prescription_node(wire: PrescriptionWire) -> RecordNode:
             fields.append(Field(item.name, SwitchNode(on=on, enum=enum, cases=cases), "", ""))
         else:
             node = _construct_node(subcon, item.name, hints)
-            fields.append(Field(item.name, node, "", unit_for(item.name)))
+            fields.append(Field(item.name, node, "", unit_for(PRESCRIPTION_UNITS[item.name])))
     return RecordNode(name="Prescription", fields=tuple(fields))
 
 

@@ -358,12 +358,12 @@ class ScenarioRunner:
                 self._bolus(action, trace)
             case md.CancelBolus():
                 delivered = self._client().cancel_bolus()
-                trace.notes.append(f"cancelled after {units.format_volume_nl(delivered, 3)}")
+                trace.notes.append(f"cancelled after {units.format_volume_nl(delivered)}")
             case md.CancelBridge():
                 cancelled = self._client().cancel_bridge()
                 trace.notes.append(
-                    f"bridge cancelled after {units.format_volume_nl(cancelled.delivered_nl, 3)}"
-                    f", {units.format_volume_nl(cancelled.remaining_nl, 3)} left"
+                    f"bridge cancelled after {units.format_volume_nl(cancelled.delivered_nl)}"
+                    f", {units.format_volume_nl(cancelled.remaining_nl)} left"
                 )
             case md.SetClock():
                 before = self._pump_now(emu)
@@ -399,7 +399,7 @@ class ScenarioRunner:
                 grant = self._client(Role.PATIENT).patient_dose()
                 trace.notes.append(
                     f"granted {units.format_dose_ug(Fraction(grant.dose_ng, 1000))} = "
-                    f"{units.format_volume_nl(grant.volume_nl, 3)}, "
+                    f"{units.format_volume_nl(grant.volume_nl)}, "
                     f"{grant.doses_in_24h} in 24 h, next allowed "
                     f"{self._when(grant.next_allowed_at_s)}"
                 )
@@ -510,14 +510,14 @@ class ScenarioRunner:
         bridge = "no bridge"
         if response.bridge_volume_nl:
             bridge = (
-                f"bridge of {units.format_volume_nl(response.bridge_volume_nl, 3)} at "
+                f"bridge of {units.format_volume_nl(response.bridge_volume_nl)} at "
                 f"{units.format_concentration_ug_per_ml(before.concentration_ug_per_ml)}, "
                 f"ends {self._when(response.bridge_ends_at_s)}"
             )
         trace.notes.append(
             f"removed {units.format_volume_nl(removed)} (expected "
             f"{units.format_volume_nl(response.expected_nl)}, discrepancy "
-            f"{units.format_volume_nl(response.discrepancy_nl, 3)}"
+            f"{units.format_volume_nl(response.discrepancy_nl)}"
             f"{', FLAGGED' if response.discrepancy_flagged else ''}); reservoir now "
             f"{units.format_volume_nl(response.reservoir_nl)} of "
             f"{units.format_concentration_ug_per_ml(new)}; dose "
@@ -566,7 +566,7 @@ class ScenarioRunner:
             else ""
         )
         trace.notes.append(
-            f"{action.kind.name} bolus of {dose}{units.format_volume_nl(response.volume_nl, 3)}"
+            f"{action.kind.name} bolus of {dose}{units.format_volume_nl(response.volume_nl)}"
             f" over {format_quantity(response.duration_s, Kind.DURATION)}, ends {ends}"
         )
 

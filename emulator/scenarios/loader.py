@@ -47,20 +47,21 @@ from emulator.scenarios.units import (
 )
 from firmware_model.errors import FirmwareError
 from protocol.enums import (
+    EVENT_PARAM_ENUMS,
+    EVENT_PARAM_LABELS,
+    EVENT_PARAM_UNITS,
     EVENT_PARAMS,
-    AlarmClass,
     AlarmCode,
     BolusKind,
     ErrorCode,
     EventCode,
     Mode,
-    Op,
     Origin,
-    Role,
     StopReason,
 )
 from protocol.messages import ImplantFields
 from protocol.resources import package_file
+from protocol.units import Unit
 
 __all__ = [
     "SCHEMA_PATH",
@@ -159,18 +160,18 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 """The days of ``flex_weekly``, in the pump's order (Monday first)."""
 _ALARM_SET_FIELDS = ("alarms", "alarms_include", "alarms_absent", "silenced")
 
-_ENUM_PARAMS: dict[str, type[IntEnum]] = {
-    "mode": Mode,
-    "bolus_kind": BolusKind,
-    "alarm_code": AlarmCode,
-    "alarm_class": AlarmClass,
-    "stop_reason": StopReason,
-    "role": Role,
-    "error_code": ErrorCode,
-    "opcode": Op,
-    "origin": Origin,
+_PARAM_KINDS: dict[Unit, Kind | None] = {
+    Unit.NG: Kind.DOSE,
+    Unit.NG_PER_DAY: Kind.DOSE_RATE,
+    Unit.MM: Kind.LENGTH,
+    Unit.UG_PER_ML: Kind.CONCENTRATION,
+    Unit.NL: Kind.VOLUME,
+    Unit.NL_PER_DAY: Kind.VOLUME_RATE,
+    Unit.PERMILLE: Kind.PERCENT,
+    Unit.S: Kind.DURATION,
+    Unit.COUNT: None,
 }
-_COUNT_PARAMS = ("doses_in_24h", "max_per_24h")
+"""The kind a scenario writes an event parameter of each unit in (a count is bare)."""
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 
@@ -190,35 +191,16 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 def event_parameters(code: EventCode) -> dict[str, tuple[str, Kind | type[IntEnum] | None]]:
-    """The parameters a scenario may match for ``code``: the name written in the file (the
-    wire name without its unit suffix) -> (wire name, its kind, its enum, or None for a count).
-    """
+    """The parameters a scenario may match for ``code``: the name written in the file (its
+    ``EVENT_PARAM_LABELS`` label) -> (wire name, the kind its declared unit is written in,
+    its enum, or None for a count)."""
     result: dict[str, tuple[str, Kind | type[IntEnum] | None]] = {}
     for wire in EVENT_PARAMS[code]:
         if wire == "unused":
             continue
-        if wire in _ENUM_PARAMS:
-            result[wire] = (wire, _ENUM_PARAMS[wire])
-        elif wire in _COUNT_PARAMS:
-            result[wire] = (wire, None)
-        elif wire == "daily_volume_nl":
-            result["daily_volume"] = (wire, Kind.VOLUME_RATE)
-        elif wire == "daily_dose_ng":
-            result["daily_dose"] = (wire, Kind.DOSE_RATE)
-        elif wire.endswith("_ng"):
-            result[wire.removesuffix("_ng")] = (wire, Kind.DOSE)
-        elif wire.endswith("_mm"):
-            result[wire.removesuffix("_mm")] = (wire, Kind.LENGTH)
-        elif wire.endswith("_ug_per_ml"):
-            result[wire.removesuffix("_ug_per_ml")] = (wire, Kind.CONCENTRATION)
-        elif wire.endswith("_nl"):
-            result[wire.removesuffix("_nl")] = (wire, Kind.VOLUME)
-        elif wire.endswith("_permille"):
-            result[wire.removesuffix("_permille")] = (wire, Kind.PERCENT)
-        elif wire.endswith("_s"):
-            result[wire.removesuffix("_s")] = (wire, Kind.DURATION)
-        else:  # pragma: no cover - every EVENT_PARAMS name has one of the forms above
-            raise AssertionError(f"no unit known for event parameter {wire!r}")
+        label = EVENT_PARAM_LABELS.get(wire, wire)
+        enum = EVENT_PARAM_ENUMS.get(wire)
+        result[label] = (wire, enum if enum is not None else _PARAM_KINDS[EVENT_PARAM_UNITS[wire]])
     return result
 
 

@@ -102,7 +102,7 @@ def reservoir_svg(result: ScenarioResult, *, width: int = 480, height: int = 180
     )
     labels = (
         f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="10">'
-        f"{escape(format_volume_nl(v_max, 1))}</text>"
+        f"{escape(format_volume_nl(v_max))}</text>"
         f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end" font-size="10">0</text>'
         f'<text x="{left}" y="{height - bottom + 14}" font-size="10">day 0</text>'
         f'<text x="{width - right}" y="{height - bottom + 14}" text-anchor="end" '

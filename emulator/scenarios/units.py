@@ -21,12 +21,11 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Final
 
 from emulator.scenarios.errors import UnitError
-from protocol.units import check_pump_clock
+from protocol import units
 
 __all__ = [
     "Comparison",
@@ -42,9 +41,6 @@ __all__ = [
     "parse_time_expectation",
 ]
 
-_NUMBER: Final = r"\d+(?:\.\d+)?"
-_QUANTITY: Final = re.compile(rf"\s*(-?{_NUMBER})\s*(\S.*?)?\s*")
-_DURATION_PART: Final = re.compile(rf"({_NUMBER})\s*(d|h|min|s|ms)(?![A-Za-z])\s*")
 _TOLERANCE_SIGN: Final = re.compile(r"\s*(?:±|\+/-|\+-)\s*")
 _COMPARISON: Final = re.compile(r"\s*(<=|>=|<|>|==|=)?\s*")
 _TIME: Final = re.compile(r"\s*(start|now)\s*(?:([+-])\s*(.+?))?\s*")
@@ -96,37 +92,25 @@ def parse_quantity(text: object, kind: Kind) -> Fraction:
         raise _fail(text, kind, f"expected text, got {type(text).__name__}")
     if kind in (Kind.DURATION, Kind.SHORT_DURATION):
         return _parse_duration(text, kind)
-    match = _QUANTITY.fullmatch(text)
-    if match is None:
-        raise _fail(text, kind, "not a number followed by a unit")
-    number, unit = match[1], match[2]
+    try:
+        number, unit = units.split_quantity(text)
+    except ValueError:
+        raise _fail(text, kind, "not a number followed by a unit") from None
     if unit is None:
         raise _fail(text, kind, "a bare number has no unit")
     if unit not in kind.units:
         near = [u for u in kind.units if u.lower() == unit.lower()]
         hint = f" (did you mean {near[0]}?)" if near else ""
         raise _fail(text, kind, f"{unit!r} is not a unit of {kind.label}{hint}")
-    return Fraction(number) * kind.units[unit]
+    return number * kind.units[unit]
 
 
 def _parse_duration(text: str, kind: Kind) -> Fraction:
-    position = 0
-    total = Fraction(0)
-    seen = 0
-    stripped = text.strip()
-    while position < len(stripped):
-        match = _DURATION_PART.match(stripped, position)
-        if match is None:
-            raise _fail(text, kind, f"cannot read {stripped[position:]!r}")
-        unit = match[2]
-        if unit not in kind.units:
-            raise _fail(text, kind, f"{unit!r} is not a unit of {kind.label}")
-        total += Fraction(match[1]) * kind.units[unit]
-        position = match.end()
-        seen += 1
-    if not seen:
-        raise _fail(text, kind, "empty")
-    return total
+    try:
+        return units.parse_duration(text, allowed=kind.units)
+    except ValueError as exc:
+        why = str(exc).partition(": ")[2] or str(exc)
+        raise _fail(text, kind, why.replace("allowed here", f"a unit of {kind.label}")) from None
 
 
 def parse_duration_s(text: object) -> int:
@@ -145,33 +129,12 @@ def whole(value: Fraction, text: object, what: str) -> int:
 
 
 def format_quantity(value: Fraction | int, kind: Kind) -> str:
-    """A base-unit value written back in the first (most readable) unit of its kind."""
+    """A base-unit value written back in the first (most readable) unit of its kind, as a
+    scenario file writes it (every digit kept to the micro-unit; durations ``1d 6h``)."""
     unit, factor = next(iter(kind.units.items()))
     if kind is Kind.DURATION:
-        return _format_duration(Fraction(value))
-    shown = Fraction(value) / factor
-    return f"{_trim(shown)} {unit}" if unit != "%" else f"{_trim(shown)} %"
-
-
-def _trim(value: Fraction, places: int = 6) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    scaled = round(value * 10**places)
-    sign = "-" if scaled < 0 else ""
-    digits = str(abs(scaled)).rjust(places + 1, "0")
-    return f"{sign}{digits[:-places]}.{digits[-places:]}".rstrip("0").rstrip(".")
-
-
-def _format_duration(seconds: Fraction) -> str:
-    if seconds.denominator != 1 or seconds < 0:
-        return f"{_trim(seconds)} s"
-    rest = int(seconds)
-    parts = []
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    return " ".join(parts) or "0s"
+        return units.format_duration(Fraction(value), compact=True, exact=True)
+    return f"{units.format_trimmed(Fraction(value) / factor, 6)} {unit}"
 
 
 # --- expectations ----------------------------------------------------------------------------
@@ -293,17 +256,10 @@ class TimeRef:
 
 
 def parse_iso_utc(text: str) -> int:
-    """``2026-09-21T08:00:00Z`` (UTC, ``Z`` or ``+00:00`` required) as Unix seconds."""
+    """``2026-09-21T08:00:00Z`` (UTC, ``Z`` or ``+00:00`` required) as Unix seconds
+    (:func:`protocol.units.parse_clock`)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UnitError(
-            f"{text!r}: not an ISO date and time such as 2026-09-21T08:00:00Z"
-        ) from None
-    if moment.tzinfo is None or moment.utcoffset() != UTC.utcoffset(None):
-        raise UnitError(f"{text!r}: write the time in UTC, ending in Z (the pump clock is UTC)")
-    try:
-        return check_pump_clock(int(moment.timestamp()), repr(text))
+        return units.parse_clock(text, utc_only=True)
     except ValueError as exc:
         raise UnitError(str(exc)) from None
 

@@ -25,7 +25,7 @@ from programmer_gui.core.alarms import (
     segment_at,
 )
 from programmer_gui.core.audio import format_pump_clock, next_repeat_at
-from programmer_gui.core.dates import format_duration_long, format_pump_date
+from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import PumpLink, describe_error
@@ -37,6 +37,7 @@ from protocol.client import PumpClient
 from protocol.enums import AlarmClass, AlarmCode, ErrorCode
 from protocol.errors import NakError
 from protocol.tones import TonePattern, pattern_for
+from protocol.units import format_duration
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
@@ -269,7 +270,7 @@ def pump_tone_text(snapshot: PumpSnapshot) -> str:
     return (
         f"Sounding on the pump: {GUIDE[loudest.code].title}, {pattern.describe()}. "
         f"Next repeat due at {format_pump_clock(due)} pump time "
-        f"({'now' if wait_s == 0 else f'in {format_duration_long(wait_s)}'})."
+        f"({'now' if wait_s == 0 else f'in {format_duration(wait_s)}'})."
     )
 
 

@@ -15,7 +15,6 @@ from programmer_gui.core import InputError
 from programmer_gui.core.bolus import (
     BolusPlan,
     build_review,
-    format_duration_s,
     priming,
     progress,
     therapeutic,
@@ -32,6 +31,7 @@ from programmer_gui.views.widgets import Severity, ask_confirmation, connect_cli
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import BolusKind
+from protocol.units import format_duration
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
@@ -173,10 +173,10 @@ class BolusController(QObject):
         self.plan = plan
         page.figures.set_value(
             "volume",
-            f"{units.format_volume_nl(plan.volume_nl, 3)} ({units.format_dose_ug(plan.dose_ug)} at "
+            f"{units.format_volume_nl(plan.volume_nl)} ({units.format_dose_ug(plan.dose_ug)} at "
             f"{units.format_concentration_ug_per_ml(plan.concentration_ug_per_ml)})",
         )
-        page.figures.set_value("duration", format_duration_s(plan.duration_s))
+        page.figures.set_value("duration", format_duration(plan.duration_s))
         page.figures.set_value(
             "reservoir",
             f"{units.format_volume_nl(plan.reservoir_before_nl)} now → "
@@ -239,13 +239,13 @@ class BolusController(QObject):
             latest = self.link.latest
             self.record.record(
                 "Bolus cancelled",
-                f"{units.format_volume_nl(delivered_nl, 3)} had been delivered",
+                f"{units.format_volume_nl(delivered_nl)} had been delivered",
                 pump_clock_s=None if latest is None else latest.pump_clock_s,
                 wall_s=self.link.wall(),
             )
             self.page.message.set_status(
                 Severity.OK,
-                f"Bolus cancelled after {units.format_volume_nl(delivered_nl, 3)}; "
+                f"Bolus cancelled after {units.format_volume_nl(delivered_nl)}; "
                 "the basal therapy resumes.",
             )
 

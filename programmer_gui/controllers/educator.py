@@ -304,7 +304,7 @@ class EducatorController(QObject):
             )
             for case in lesson.cases
         ]
-        dose = format_dose_ug_per_day(lesson.dose_ug_per_day, 0)
+        dose = format_dose_ug_per_day(lesson.dose_ug_per_day)
         self.view.bridge_cases.show_cases(
             heading=f"A refill from {old} to {new} mcg/mL at {dose}: what reaches the "
             f"patient, and the spinal-fluid level (the band: {band[0]:.0f}-{band[1]:.0f} % of "
@@ -385,7 +385,7 @@ class EducatorController(QObject):
         )
         reaching = sample.tip_dose_rate_ug_per_day
         view.truth_reaching.setText(
-            "nothing" if reaching is None else format_dose_ug_per_day(reaching, 0)
+            "nothing" if reaching is None else format_dose_ug_per_day(reaching)
         )
         share = (
             sample.patient_level_ng_per_ml / sample.reference_ng_per_ml

@@ -21,7 +21,6 @@ from PySide6.QtCore import QObject, QSize
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
-from programmer_gui.core.dates import format_duration_long
 from programmer_gui.core.handheld import (
     Urgency,
     dose_state,
@@ -41,6 +40,7 @@ from protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, PumpClient
 from protocol.enums import ErrorCode, Role
 from protocol.errors import NakError
 from protocol.keys import key_for, load_keys
+from protocol.units import format_duration
 
 DEMO_PATIENT_SETTINGS: dict[str, Any] = {
     "enabled": True,
@@ -217,7 +217,7 @@ class HandheldController(QObject):
         result.set_status(
             Severity.WARNING,
             f"\u2716 Not given: {reason}. Your next dose is possible in "
-            f"{format_duration_long(state.wait_s)} (at "
+            f"{format_duration(state.wait_s)} (at "
             f"{format_patient_time(state.next_allowed_at_s, tz=self.tz)}).",
         )
 

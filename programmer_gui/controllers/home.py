@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
 from programmer_gui.core.dates import (
     DEFAULT_REFILL_MARGIN_S,
-    format_duration_long,
     format_pump_date,
 )
 from programmer_gui.core.implant import implant_rows
@@ -27,6 +27,7 @@ from programmer_gui.views.widgets import (
 )
 from protocol import units
 from protocol.enums import AlarmClass, BolusKind, Mode
+from protocol.units import format_duration
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
@@ -128,13 +129,12 @@ def bridge_countdown(snapshot: PumpSnapshot) -> str | None:
     status = snapshot.status
     old = units.format_concentration_ug_per_ml(status.bridge_concentration_ug_per_ml)
     new = units.format_concentration_ug_per_ml(status.concentration_ug_per_ml)
-    left = units.format_volume_nl(status.bridge_remaining_nl, 3)
+    left = units.format_volume_nl(status.bridge_remaining_nl)
     end = status.bridge_ends_at_s
     when = (
         "beyond the forecast horizon"
         if end is None
-        else f"ends in {format_duration_long(end - status.clock_s)} "
-        f"({format_pump_date(snapshot, end)})"
+        else f"ends in {format_duration(end - status.clock_s)} ({format_pump_date(snapshot, end)})"
     )
     return (
         f"BRIDGE running: doses computed at the old {old} drug until {left} more has been "
@@ -220,12 +220,12 @@ class HomeController(QObject):
             page.therapy.set_value(
                 "bolus",
                 f"{_BOLUS_NAMES[status.bolus_kind]} bolus running: "
-                f"{units.format_volume_nl(status.bolus_remaining_nl, 3)} left, ends "
+                f"{units.format_volume_nl(status.bolus_remaining_nl)} left, ends "
                 f"{when(status.bolus_ends_at_s)}",
             )
 
-        page.reservoir.set_value("volume", units.format_volume_nl(status.reservoir_nl, 1))
-        page.reservoir.set_value("alarm_volume", units.format_volume_nl(status.alarm_volume_nl, 1))
+        page.reservoir.set_value("volume", units.format_volume_nl(status.reservoir_nl))
+        page.reservoir.set_value("alarm_volume", units.format_volume_nl(status.alarm_volume_nl))
         page.reservoir.set_value("alarm_date", when(status.low_reservoir_alarm_at_s))
         page.reservoir.set_value("refill_by", when(refill_by_s(snapshot)))
         page.reservoir.set_value("empty", when(status.empty_at_s))
@@ -240,7 +240,7 @@ class HomeController(QObject):
         page.device.set_value("serial", device.serial)
         page.device.set_value("firmware", device.firmware_version)
         page.device.set_value(
-            "battery", f"{units.format_trimmed(status.battery_permille / 10, 1)} %"
+            "battery", units.format_percent(Fraction(status.battery_permille, 1000))
         )
         page.device.set_value("eri", when(status.eri_at_s))
 
@@ -309,7 +309,7 @@ class HomeController(QObject):
         new = units.format_concentration_ug_per_ml(status.concentration_ug_per_ml)
         question = (
             f"Cancel the bridge now? From now the doses are computed at {new}, although "
-            f"{units.format_volume_nl(status.bridge_remaining_nl, 3)} of the old {old} drug is "
+            f"{units.format_volume_nl(status.bridge_remaining_nl)} of the old {old} drug is "
             "still in the catheter: the patient receives the wrong dose until it has gone "
             "through. Cancel only if the bridge was started by mistake."
         )
@@ -319,7 +319,7 @@ class HomeController(QObject):
         def done(response: object) -> None:
             self.record.record(
                 "Bridge cancelled",
-                f"{units.format_volume_nl(status.bridge_remaining_nl, 3)} of {old} left",
+                f"{units.format_volume_nl(status.bridge_remaining_nl)} of {old} left",
                 pump_clock_s=status.clock_s,
                 wall_s=self.programmer_now_s(),
             )

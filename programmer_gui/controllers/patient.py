@@ -154,7 +154,7 @@ class PatientController(QObject):
             volume = volume_for_dose(settings.dose_ng, plan.concentration_ug_per_ml)
             effect.set_value(
                 "volume",
-                f"{units.format_volume_nl(volume, 4)} "
+                f"{units.format_volume_nl(volume)} "
                 f"({units.format_dose_ug(plan.dose_ug)} at "
                 f"{units.format_concentration_ug_per_ml(plan.concentration_ug_per_ml)}), "
                 f"over {settings.duration_s // 60} min",

@@ -106,9 +106,9 @@ class RefillController(QObject):
         before.set_value(
             "concentration", units.format_concentration_ug_per_ml(snapshot.concentration_ug_per_ml)
         )
-        before.set_value("capacity", units.format_volume_nl(workflow.capacity_nl, 0))
+        before.set_value("capacity", units.format_volume_nl(workflow.capacity_nl))
         before.set_value(
-            "tolerance", f"± {units.format_volume_nl(workflow.threshold_nl, 1)} for this model"
+            "tolerance", f"± {units.format_volume_nl(workflow.threshold_nl)} for this model"
         )
         implant = snapshot.implant_record
         if implant is None:
@@ -118,9 +118,9 @@ class RefillController(QObject):
         else:
             low, high = dead_volume_bounds_nl(device=snapshot.device, implant=implant)
             dead = (
-                units.format_volume_nl(low, 3)
+                units.format_volume_nl(low)
                 if low == high
-                else f"{units.format_volume_nl(low, 3)} to {units.format_volume_nl(high, 3)}"
+                else f"{units.format_volume_nl(low)} to {units.format_volume_nl(high)}"
             )
             self.page.catheter_label.setText(
                 f"{catheter_text(implant)}; dead volume with the pump's tubing {dead}."

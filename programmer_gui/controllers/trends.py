@@ -166,7 +166,7 @@ class TrendsController(QObject):
             x_range=(start - margin, end + margin),
         )
         figures = page.figures
-        figures.set_value("reservoir", units.format_volume_nl(status.reservoir_nl, 1))
+        figures.set_value("reservoir", units.format_volume_nl(status.reservoir_nl))
         figures.set_value("dose", units.format_dose_ug_per_day(now.dose_ug_per_day))
         figures.set_value("alarm", format_pump_date(snapshot, forecast.alarm_at_s))
         figures.set_value("empty", format_pump_date(snapshot, forecast.empty_at_s))

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
-from programmer_gui.core.dates import format_duration_long
 from protocol.enums import AlarmClass
 from protocol.tones import TonePattern, ToneTiming, build_pattern
+from protocol.units import format_duration
 
 FAST_SPEED: Final = 60
 """Above this speed (pump seconds per wall second) repeats are rationed."""
@@ -167,7 +167,7 @@ def next_repeat_text(decision: ToneDecision, *, pump_s: int, tz: tzinfo | None =
     due = decision.next_due_pump_s
     return (
         f"Next repeat due at {format_pump_clock(due, tz)} pump time "
-        f"(in {format_duration_long(due - pump_s)})" + (" \u2014 muted" if decision.muted else "")
+        f"(in {format_duration(due - pump_s)})" + (" \u2014 muted" if decision.muted else "")
     )
 
 

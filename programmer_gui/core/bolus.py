@@ -75,17 +75,6 @@ def priming_volume_nl(
     return catheter + (device.tubing_volume_nl if include_tubing else 0)
 
 
-def format_duration_s(seconds: int) -> str:
-    """``2 h 05 min``, ``12 min 30 s`` or ``45 s``."""
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
-    return f"{secs} s"
-
-
 @dataclass(frozen=True, kw_only=True)
 class BolusPlan:
     """A bolus as it would run, with its effects, refusals and warnings."""
@@ -126,10 +115,10 @@ class BolusPlan:
     def summary_lines(self) -> list[str]:
         """What the review shows, each with its units."""
         lines = [
-            f"Volume: {units.format_volume_nl(self.volume_nl, 3)} "
+            f"Volume: {units.format_volume_nl(self.volume_nl)} "
             f"({units.format_dose_ug(self.dose_ug)} at "
             f"{units.format_concentration_ug_per_ml(self.concentration_ug_per_ml)})",
-            f"Duration: {format_duration_s(self.duration_s)}",
+            f"Duration: {units.format_duration(self.duration_s)}",
             f"Reservoir: {units.format_volume_nl(self.reservoir_before_nl)} now, "
             f"{units.format_volume_nl(self.reservoir_after_nl)} after the bolus",
         ]
@@ -145,9 +134,9 @@ def _common_checks(
     deliverable = max(status.reservoir_nl - device.empty_threshold_nl, 0)
     if volume_nl > deliverable:
         refusals.append(
-            f"the reservoir can deliver only {units.format_volume_nl(deliverable, 3)} before it "
+            f"the reservoir can deliver only {units.format_volume_nl(deliverable)} before it "
             f"reaches its empty threshold ({units.format_volume_nl(device.empty_threshold_nl)}); "
-            f"the bolus needs {units.format_volume_nl(volume_nl, 3)}"
+            f"the bolus needs {units.format_volume_nl(volume_nl)}"
         )
     if status.mode is Mode.STOPPED:
         refusals.append(
@@ -240,19 +229,19 @@ def therapeutic(
     fastest = duration_at_max_rate_s(volume, device.max_rate_nl_per_day) if volume > 0 else 0
     if duration_s < max(fastest, 1):
         refusals.append(
-            f"{units.format_volume_nl(volume, 3)} needs at least {format_duration_s(fastest)} "
+            f"{units.format_volume_nl(volume)} needs at least {units.format_duration(fastest)} "
             "at the pump's maximum rate "
             f"({units.format_rate_nl_per_day(device.max_rate_nl_per_day)})"
         )
     if duration_s > MAX_BOLUS_DURATION_S:
-        refusals.append(f"a bolus runs at most {format_duration_s(MAX_BOLUS_DURATION_S)}")
+        refusals.append(f"a bolus runs at most {units.format_duration(MAX_BOLUS_DURATION_S)}")
     basal_dose = snapshot.dose_ug_per_day
     if basal_dose > 0 and dose > LARGE_BOLUS_FRACTION * basal_dose:
         warnings.append(
             (
                 "bolus-large",
                 f"The bolus ({units.format_dose_ug(dose)}) is more than "
-                f"{units.format_percent(LARGE_BOLUS_FRACTION, 0)} of the 24-hour basal dose "
+                f"{units.format_percent(LARGE_BOLUS_FRACTION)} of the 24-hour basal dose "
                 f"({units.format_dose_ug_per_day(basal_dose)}). Check the dose: an overdose "
                 "causes drowsiness and slowed breathing.",
             )
@@ -334,16 +323,16 @@ class BolusProgress:
 
     def text(self) -> str:
         """``Therapeutic bolus: 0.086 mL left of 0.486 mL (82 %), ends in 5 min 12 s``."""
-        left = units.format_volume_nl(self.remaining_nl, 3)
+        left = units.format_volume_nl(self.remaining_nl)
         parts = [f"{KIND_NAMES[self.kind].capitalize()}: {left} left"]
         if self.volume_nl:
-            parts[0] += f" of {units.format_volume_nl(self.volume_nl, 3)}"
+            parts[0] += f" of {units.format_volume_nl(self.volume_nl)}"
         fraction = self.fraction_done
         if fraction is not None:
-            parts[0] += f" ({units.format_percent(fraction, 0)} done)"
+            parts[0] += f" ({units.format_percent(fraction)} done)"
         remaining = self.remaining_s
         if remaining is not None:
-            parts.append(f"ends in {format_duration_s(remaining)}")
+            parts.append(f"ends in {units.format_duration(remaining)}")
         return ", ".join(parts)
 
 
@@ -373,12 +362,10 @@ def start_action(plan: BolusPlan) -> ProgramAction:
     if plan.kind is BolusKind.THERAPEUTIC:
         description = (
             f"Start a {KIND_NAMES[plan.kind]} of {units.format_dose_ug(plan.dose_ug)} over "
-            f"{format_duration_s(plan.duration_s)}"
+            f"{units.format_duration(plan.duration_s)}"
         )
     else:
-        description = (
-            f"Start a {KIND_NAMES[plan.kind]} of {units.format_volume_nl(plan.volume_nl, 3)}"
-        )
+        description = f"Start a {KIND_NAMES[plan.kind]} of {units.format_volume_nl(plan.volume_nl)}"
 
     def run(client: PumpClient) -> str:
         if plan.kind is BolusKind.THERAPEUTIC:
@@ -387,8 +374,8 @@ def start_action(plan: BolusPlan) -> ProgramAction:
             started = client.start_priming(volume_nl=plan.volume_nl)
         return (
             f"The pump is delivering the {KIND_NAMES[plan.kind]}: "
-            f"{units.format_volume_nl(started.volume_nl, 3)} over "
-            f"{format_duration_s(started.duration_s)}."
+            f"{units.format_volume_nl(started.volume_nl)} over "
+            f"{units.format_duration(started.duration_s)}."
         )
 
     def verify(snapshot: PumpSnapshot) -> bool:
@@ -411,11 +398,11 @@ def build_review(plan: BolusPlan, snapshot: PumpSnapshot) -> Review:
         (
             "Volume",
             NOT_SET,
-            f"{units.format_volume_nl(plan.volume_nl, 3)} "
+            f"{units.format_volume_nl(plan.volume_nl)} "
             f"({units.format_dose_ug(plan.dose_ug)} at "
             f"{units.format_concentration_ug_per_ml(plan.concentration_ug_per_ml)})",
         ),
-        ("Duration", NOT_SET, format_duration_s(plan.duration_s)),
+        ("Duration", NOT_SET, units.format_duration(plan.duration_s)),
         (
             "Reservoir",
             units.format_volume_nl(plan.reservoir_before_nl),

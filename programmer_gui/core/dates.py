@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from protocol.enums import AlarmCode, BolusKind
 from protocol.forecast import Dates, dates_from_status
 from protocol.schedule import compile_schedule, daily_dose_ng, volume_for_dose
 from protocol.timebase import DAYS_PER_WEEK, SECONDS_PER_DAY, weekday
+from protocol.units import format_clock
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
@@ -41,7 +42,6 @@ __all__ = [
     "daily_volume_nl",
     "forecast",
     "format_date",
-    "format_duration_long",
     "format_in_days",
     "format_pump_date",
     "format_start_min",
@@ -214,10 +214,7 @@ def format_in_days(at_s: float, *, now_s: float) -> str:
 
 def format_date(at_s: float, *, now_s: float, tz: tzinfo | None = None) -> str:
     """A date as ``YYYY-MM-DD HH:MM (in N days)``; ``tz`` None is the local zone."""
-    moment = datetime.fromtimestamp(at_s, tz=tz)
-    if tz is None:
-        moment = moment.astimezone()
-    return f"{moment:%Y-%m-%d %H:%M} ({format_in_days(at_s, now_s=now_s)})"
+    return f"{format_clock(at_s, tz, seconds=False)} ({format_in_days(at_s, now_s=now_s)})"
 
 
 def format_pump_date(
@@ -231,18 +228,3 @@ def format_pump_date(
     if clock_s is None:
         return "not within 10 years"
     return format_date(clock_s, now_s=snapshot.pump_clock_s, tz=tz)
-
-
-def format_duration_long(seconds: int) -> str:
-    """A duration in days, hours and minutes: ``1 d 15 h 36 min``, ``2 h 05 min``, ``45 s``."""
-    seconds = max(seconds, 0)
-    days, rest = divmod(seconds, SECONDS_PER_DAY)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h {minutes:02d} min"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
-    return f"{secs} s"

@@ -27,12 +27,11 @@ from enum import StrEnum
 from fractions import Fraction
 
 from programmer_gui.core import InputError
-from protocol.units import format_trimmed
+from protocol.units import format_trimmed, parse_decimal
 
 MAGNITUDE_FACTOR = 10
 """A new value this many times the current one (or this fraction of it) needs confirming."""
 
-_NUMBER = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 _SEPARATORS = frozenset(",'_\u00a0\u2009\u202f ")
 
 
@@ -129,9 +128,11 @@ class NumberEntry:
                 "type digits only, without commas, spaces or other separators; "
                 f"use a point for decimals (for example {self.example}).",
             )
-        if not _NUMBER.fullmatch(stripped):
-            raise self._refuse_shape(stripped, text)
-        whole, _, decimals = stripped.partition(".")
+        try:
+            parse_decimal(stripped)
+        except ValueError:
+            raise self._refuse_shape(stripped, text) from None
+        decimals = stripped.partition(".")[2]
         if len(decimals) > self.max_decimals:
             if self.max_decimals == 0:
                 detail = f"type a whole number of {unit}, without decimals."
@@ -141,9 +142,9 @@ class NumberEntry:
                     f"type at most {self.max_decimals} decimal{plural} (you typed {len(decimals)})."
                 )
             raise self._refuse(EntryProblem.TOO_MANY_DECIMALS, text, detail)
-        value = Fraction(int(whole)) + (
-            Fraction(int(decimals), 10 ** len(decimals)) if decimals else 0
-        )
+        # The grammar and the value are protocol.units' (pumpctl reads the same); the words
+        # above and below are this field's.
+        value = parse_decimal(stripped, what=self.label, max_decimals=self.max_decimals)
         if value < self.minimum:
             raise self._refuse(
                 EntryProblem.BELOW_MINIMUM,

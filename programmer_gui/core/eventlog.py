@@ -10,25 +10,17 @@ time.
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
 from protocol import messages as m
-from protocol import units
+from protocol.describe import describe_event
 from protocol.enums import (
     EVENT_PARAMS,
-    AlarmClass,
-    AlarmCode,
-    BolusKind,
-    ErrorCode,
     EventCode,
-    Mode,
-    Origin,
-    Role,
-    StopReason,
 )
+from protocol.units import format_clock, format_clock_iso
 
 THERAPY: Final = "Therapy"
 BOLUS: Final = "Bolus"
@@ -74,144 +66,21 @@ NAMES: Final[dict[EventCode, tuple[str, str]]] = {
 }
 """Each event's name and filter group."""
 
-_ALARM_TITLES: Final = {
-    AlarmCode.LOW_RESERVOIR: "low reservoir",
-    AlarmCode.ERI: "elective replacement (ERI)",
-    AlarmCode.MEMORY_NON_CRITICAL: "memory error (non-critical)",
-    AlarmCode.EMPTY_RESERVOIR: "empty reservoir",
-    AlarmCode.EOS: "end of service (EOS)",
-    AlarmCode.MOTOR_STALL: "motor stall",
-    AlarmCode.MEMORY_CRITICAL: "memory error (critical)",
-    AlarmCode.LOW_BATTERY_RESET: "low battery reset (keep-open minimum rate)",
-}
-
-
-def _enum_name(
-    enum: type[AlarmCode | BolusKind | Mode | StopReason | ErrorCode | Role | Origin],
-    value: int,
-) -> str:
-    try:
-        return enum(value).name.replace("_", " ").lower()
-    except ValueError:
-        return f"code {value}"
-
-
-def _alarm(value: int) -> str:
-    try:
-        return _ALARM_TITLES[AlarmCode(value)]
-    except ValueError:
-        return f"alarm code {value}"
-
-
-def _signed_s(seconds: int) -> str:
-    sign = "+" if seconds >= 0 else "-"
-    hours, rest = divmod(abs(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{sign}{hours} h {minutes:02d} min {secs:02d} s"
-
 
 def describe(entry: m.LogEntry) -> str:
-    """The details of an entry in words, every number with its unit."""
-    a, b = entry.a, entry.b
-    match entry.code:
-        case EventCode.POWER_ON:
-            return (
-                f"reservoir {units.format_volume_nl(a)} at "
-                f"{units.format_concentration_ug_per_ml(b)}"
-            )
-        case EventCode.PROGRAMMED:
-            dose = units.format_dose_ug_per_day(units.exact(b) / 1000)
-            return f"{_enum_name(Mode, a)}, {dose} today"
-        case EventCode.REFILLED:
-            return f"{units.format_volume_nl(a)} added at {units.format_concentration_ug_per_ml(b)}"
-        case EventCode.BOLUS_STARTED:
-            return f"{_enum_name(BolusKind, a)} bolus of {units.format_volume_nl(b, 3)}"
-        case EventCode.BOLUS_ENDED | EventCode.BOLUS_CANCELLED:
-            return f"{_enum_name(BolusKind, a)} bolus, {units.format_volume_nl(b, 3)} delivered"
-        case EventCode.ALARM_RAISED:
-            klass = "critical" if a in ALARM_CRITICAL else "non-critical"
-            return f"{_alarm(a)} ({klass})"
-        case (
-            EventCode.ALARM_SILENCED
-            | EventCode.ALARM_CLEARED
-            | EventCode.DELIVERY_HALTED
-            | EventCode.MEMORY_ERROR
-        ):
-            return _alarm(a)
-        case EventCode.MOTOR_STALL:
-            return "the motor cannot turn: delivery halted"
-        case EventCode.STALL_RECOVERY:
-            return f"the motor turns again after {_signed_s(a)[1:]}"
-        case EventCode.CLOCK_SET:
-            return f"changed by {_signed_s(a)}"
-        case EventCode.STOPPED:
-            return f"reason: {_enum_name(StopReason, a)}"
-        case EventCode.RESUMED:
-            return f"{_enum_name(Mode, a)} therapy resumed"
-        case EventCode.ALARM_VOLUME_SET:
-            return f"low-reservoir alarm at {units.format_volume_nl(a)}"
-        case EventCode.PATIENT_DOSE_GRANTED:
-            return f"{units.format_dose_ug(units.exact(a) / 1000)}; {b} in the last 24 h"
-        case EventCode.PATIENT_DOSE_REFUSED:
-            return f"refused: {_enum_name(ErrorCode, a)}"
-        case EventCode.PATIENT_SETTINGS_SET:
-            dose = units.format_dose_ug(units.exact(a) / 1000)
-            return f"{dose} per dose, at most {b} per 24 h"
-        case EventCode.BATTERY_SET:
-            return f"battery {units.format_fixed(units.exact(a) / 10, 1)} %"
-        case EventCode.SESSION_OPENED | EventCode.SESSION_CLOSED:
-            return f"{_enum_name(Role, a)} session"
-        case EventCode.SECURITY:
-            return f"{_enum_name(ErrorCode, a)} (opcode 0x{b & 0xFF:02X})"
-        case EventCode.BRIDGE_STARTED:
-            return (
-                f"dead volume {units.format_volume_nl(a, 3)}; doses computed at the old "
-                f"{units.format_concentration_ug_per_ml(b)} drug until it is delivered"
-            )
-        case EventCode.BRIDGE_ENDED:
-            return (
-                f"after {units.format_volume_nl(a, 3)}; doses computed at "
-                f"{units.format_concentration_ug_per_ml(b)} from now"
-            )
-        case EventCode.BRIDGE_CANCELLED:
-            return (
-                f"after {units.format_volume_nl(a, 3)}; doses computed at "
-                f"{units.format_concentration_ug_per_ml(b)} from now"
-            )
-        case EventCode.IMPLANT_RECORDED:
-            return (
-                f"catheter {units.format_trimmed(units.exact(a) / 10, 1)} cm, origin "
-                f"{_enum_name(Origin, b)}"
-            )
-        case EventCode.LOW_BATTERY_RESET:
-            return (
-                f"battery {units.format_fixed(units.exact(a) / 10, 1)} %; keep-open minimum rate "
-                "until reprogrammed"
-            )
-        case EventCode.VALVE_CLOSED:
-            return (
-                f"the flow-activated valve closed after {units.format_volume_nl(a, 3)}: "
-                "no delivery until it is reset"
-            )
-        case EventCode.VALVE_RESET:
-            return f"the valve reopened after {_signed_s(a)[1:]} closed: delivery resumes"
-    return f"a={a}, b={b}"  # pragma: no cover - every code is matched above
-
-
-ALARM_CRITICAL: Final = frozenset(
-    int(code) for code in AlarmCode if code.alarm_class is AlarmClass.CRITICAL
-)
+    """The details of an entry in words, every number with its unit
+    (:func:`protocol.describe.describe_event`)."""
+    return describe_event(entry)
 
 
 def format_local(clock_s: int) -> str:
     """A pump time as the programmer's local ``YYYY-MM-DD HH:MM:SS``."""
-    # Converting a given instant reads no clock.
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(clock_s))
+    return format_clock(clock_s)
 
 
 def format_utc(clock_s: int) -> str:
     """A pump time in ISO 8601 UTC (for the CSV)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock_s))
+    return format_clock_iso(clock_s)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,10 +18,11 @@ from datetime import datetime, tzinfo
 from fractions import Fraction
 from typing import TYPE_CHECKING, Final
 
-from programmer_gui.core.dates import format_duration_long, format_in_days
+from programmer_gui.core.dates import format_in_days
 from protocol import messages as m
 from protocol import units
 from protocol.enums import AlarmClass, AlarmCode, BolusKind, Mode
+from protocol.units import format_duration
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
@@ -146,7 +147,7 @@ class PatientStatus:
 def patient_status(snapshot: PumpSnapshot, *, tz: tzinfo | None = None) -> PatientStatus:
     status = snapshot.status
     now = status.clock_s
-    dose = units.format_dose_ug_per_day(Fraction(status.daily_dose_ng, 1000), 0)
+    dose = units.format_dose_ug_per_day(Fraction(status.daily_dose_ng, 1000))
     alarms = patient_alarms(snapshot)
     if status.mode is Mode.STOPPED:
         urgency, headline = Urgency.EMERGENCY, "Your pump is stopped"
@@ -248,19 +249,17 @@ def dose_state(snapshot: PumpSnapshot) -> DoseState:
     elif len(grants) >= settings.max_per_24h:
         why_not = (
             f"You have had all {settings.max_per_24h} doses allowed in 24 hours. "
-            f"Next dose possible in {format_duration_long(wait)}."
+            f"Next dose possible in {format_duration(wait)}."
         )
         waiting = True
     elif next_at is not None:
         waiting = True
-        why_not = (
-            f"Too soon after your last dose: next dose possible in {format_duration_long(wait)}."
-        )
+        why_not = f"Too soon after your last dose: next dose possible in {format_duration(wait)}."
     return DoseState(
         enabled=True,
         dose_text=(
             f"{units.format_dose_ug(Fraction(settings.dose_ng, 1000))} over "
-            f"{format_duration_long(settings.duration_s)}"
+            f"{format_duration(settings.duration_s)}"
         ),
         max_per_24h=settings.max_per_24h,
         used_24h=len(grants),

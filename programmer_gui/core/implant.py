@@ -190,7 +190,7 @@ def catheter_text(implant: m.ImplantFields) -> str:
     plus = f" ± {units.format_trimmed(Fraction(unc, 10), 1)}" if unc else ""
     per_cm = units.format_trimmed(Fraction(implant.catheter_volume_nl_per_cm, 1_000_000), 4)
     volume = -(-implant.catheter_volume_nl_per_cm * implant.catheter_length_mm // 10)
-    return f"{length}{plus} cm, {per_cm} mL/cm ({units.format_volume_nl(volume, 3)})"
+    return f"{length}{plus} cm, {per_cm} mL/cm ({units.format_volume_nl(volume)})"
 
 
 def implant_rows(snapshot: PumpSnapshot) -> list[tuple[str, str]]:

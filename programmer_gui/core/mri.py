@@ -202,7 +202,7 @@ class PostMriCheck:
                 out.append("Log: no recovery logged yet.")
             out.append(
                 f"Missed: {fmt_duration(self.missed_s)} without delivery, "
-                f"{units.format_volume_nl(self.missed_nl, 4)} "
+                f"{units.format_volume_nl(self.missed_nl)} "
                 f"({units.format_dose_ug(self.missed_ug)})."
             )
         if not self.log_read:

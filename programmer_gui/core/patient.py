@@ -89,7 +89,7 @@ class PatientPlan:
         volume = volume_for_dose(s.dose_ng, self.concentration_ug_per_ml)
         return [
             f"Dose: {units.format_dose_ug(self.dose_ug)} "
-            f"({units.format_volume_nl(volume, 3)} at "
+            f"({units.format_volume_nl(volume)} at "
             f"{units.format_concentration_ug_per_ml(self.concentration_ug_per_ml)}) "
             f"over {s.duration_s // 60} min",
             f"Lockout {s.lockout_s // 60} min; at most {s.max_per_24h} per 24 h",
@@ -156,7 +156,7 @@ def plan_settings(
         fastest = -(-volume * SECONDS_PER_DAY // device.max_rate_nl_per_day)
         if duration_s < fastest:
             raise InputError(
-                f"{units.format_volume_nl(volume, 3)} cannot be delivered in {duration_min} min "
+                f"{units.format_volume_nl(volume)} cannot be delivered in {duration_min} min "
                 f"at the pump's maximum rate; allow at least {math.ceil(fastest / 60)} min",
                 reason="patient-settings",
             )
@@ -194,7 +194,7 @@ def plan_settings(
             (
                 "patient-extra-large",
                 f"Patient doses can add up to {units.format_dose_ug_per_day(extra)}, "
-                f"{units.format_percent(extra / basal, 0)} of the basal "
+                f"{units.format_percent(extra / basal)} of the basal "
                 f"{units.format_dose_ug_per_day(basal)}. Check the dose, lockout and maximum.",
             )
         )
@@ -232,7 +232,7 @@ def describe_current(snapshot: PumpSnapshot) -> list[str]:
     volume = volume_for_dose(settings.dose_ng, conc)
     per_day = doses_per_day_max(lockout_s=settings.lockout_s, max_per_24h=settings.max_per_24h)
     return [
-        f"Dose: {units.format_dose_ug(dose)} ({units.format_volume_nl(volume, 3)}) "
+        f"Dose: {units.format_dose_ug(dose)} ({units.format_volume_nl(volume)}) "
         f"over {settings.duration_s // 60} min",
         f"Lockout {settings.lockout_s // 60} min; at most {settings.max_per_24h} per 24 h "
         f"(up to {per_day} a day)",

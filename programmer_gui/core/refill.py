@@ -39,7 +39,6 @@ from programmer_gui.core import InputError
 from programmer_gui.core.action import ProgramAction, StagedChange
 from programmer_gui.core.dates import (
     forecast,
-    format_duration_long,
     format_pump_date,
 )
 from programmer_gui.core.dose import (
@@ -71,6 +70,7 @@ from protocol.schedule import bridge_volume_nl, rate_for_dose
 from protocol.units import (
     format_concentration_ug_per_ml,
     format_dose_ug_per_day,
+    format_duration,
     format_trimmed,
     format_volume_nl,
     ml_to_nl,
@@ -218,7 +218,7 @@ class BridgePlan:
         duration = self.duration_s
         if duration is None:
             return "beyond the forecast horizon"
-        return f"{format_duration_long(duration)} ({format_days(Fraction(duration, 86_400))})"
+        return f"{format_duration(duration)} ({format_days(Fraction(duration, 86_400))})"
 
     @property
     def bound_text(self) -> str:
@@ -226,16 +226,16 @@ class BridgePlan:
         length = format_trimmed(Fraction(self.catheter_length_mm, 10), 1)
         if self.catheter_length_uncertainty_mm == 0:
             return (
-                f"dead volume {format_volume_nl(self.volume_nl, 3)} (tubing and a "
+                f"dead volume {format_volume_nl(self.volume_nl)} (tubing and a "
                 f"{length} cm catheter)"
             )
         unc = format_trimmed(Fraction(self.catheter_length_uncertainty_mm, 10), 1)
         which = "lower" if self.rising else "upper"
         why = "rises" if self.rising else "falls"
         return (
-            f"dead volume {format_volume_nl(self.low_nl, 3)} to "
-            f"{format_volume_nl(self.high_nl, 3)} (catheter {length} ± {unc} cm); the bridge "
-            f"uses {format_volume_nl(self.volume_nl, 3)}, the {which} bound, as the "
+            f"dead volume {format_volume_nl(self.low_nl)} to "
+            f"{format_volume_nl(self.high_nl)} (catheter {length} ± {unc} cm); the bridge "
+            f"uses {format_volume_nl(self.volume_nl)}, the {which} bound, as the "
             f"concentration {why} (both err towards underdose)"
         )
 
@@ -658,11 +658,11 @@ class RefillWorkflow:
                         label="Dead volume",
                         current="\u2014",
                         pending=(
-                            format_volume_nl(bridge.volume_nl, 3)
+                            format_volume_nl(bridge.volume_nl)
                             if bridge.low_nl == bridge.high_nl
-                            else f"{format_volume_nl(bridge.volume_nl, 3)} used "
-                            f"({format_volume_nl(bridge.low_nl, 3)} to "
-                            f"{format_volume_nl(bridge.high_nl, 3)})"
+                            else f"{format_volume_nl(bridge.volume_nl)} used "
+                            f"({format_volume_nl(bridge.low_nl)} to "
+                            f"{format_volume_nl(bridge.high_nl)})"
                         ),
                         changed=True,
                     ),
@@ -736,9 +736,9 @@ class RefillWorkflow:
         else:
             low, high = dead_volume_bounds_nl(device=snap.device, implant=implant)
             shown = (
-                format_volume_nl(low, 3)
+                format_volume_nl(low)
                 if low == high
-                else f"{format_volume_nl(low, 3)} to {format_volume_nl(high, 3)}"
+                else f"{format_volume_nl(low)} to {format_volume_nl(high)}"
             )
             extent = f"{shown} of the old drug in the tubing and catheter"
         ratio = Fraction(old, conc)
@@ -841,8 +841,8 @@ def refill_action(
             return None
         return (
             f"checksum 0x{staged.checksum:08x}, bridge "
-            f"{format_volume_nl(staged.bridge_volume_nl, 3)}; expected 0x{expected:08x}, "
-            f"{format_volume_nl(wanted_bridge, 3)}"
+            f"{format_volume_nl(staged.bridge_volume_nl)}; expected 0x{expected:08x}, "
+            f"{format_volume_nl(wanted_bridge)}"
         )
 
     def commit(client: PumpClient, staged: m.StageRefillResponse) -> m.CommitRefillResponse:
@@ -891,9 +891,7 @@ def _refill_confirmation(
 ) -> str:
     text = f"Done: {step}."
     if committed is not None and committed.bridge_volume_nl:
-        text += (
-            f" The bridge runs for {format_volume_nl(committed.bridge_volume_nl, 3)} of delivery"
-        )
+        text += f" The bridge runs for {format_volume_nl(committed.bridge_volume_nl)} of delivery"
         if committed.bridge_ends_at_s is not None:
             text += f", ends {format_pump_date(snapshot, committed.bridge_ends_at_s)}"
         text += "."

@@ -10,8 +10,8 @@ here as text is what is printed.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 from programmer_gui.core.alarms import GUIDE, class_text
@@ -91,7 +91,7 @@ def _settings(snapshot: PumpSnapshot) -> dict[str, str]:
         "Alarm volume": units.format_volume_nl(status.alarm_volume_nl),
         "Low-reservoir alarm": format_pump_date(snapshot, status.low_reservoir_alarm_at_s),
         "Patient doses": "; ".join(describe_current(snapshot)),
-        "Battery": f"{units.format_fixed(units.exact(status.battery_permille) / 10, 1)} %",
+        "Battery": units.format_percent(Fraction(status.battery_permille, 1000)),
         "Active alarms": ", ".join(GUIDE[a.code].title for a in snapshot.alarms) or "none",
     }
 
@@ -103,7 +103,7 @@ def bridge_text(snapshot: PumpSnapshot) -> str:
         return "none"
     return (
         f"from {units.format_concentration_ug_per_ml(status.bridge_concentration_ug_per_ml)}: "
-        f"{units.format_volume_nl(status.bridge_remaining_nl, 3)} left, ends "
+        f"{units.format_volume_nl(status.bridge_remaining_nl)} left, ends "
         f"{format_pump_date(snapshot, status.bridge_ends_at_s)}"
     )
 
@@ -116,8 +116,7 @@ def _mark_changed(label: str, before: str, after: str) -> str:
 
 
 def _when(wall_s: float) -> str:
-    # Converting a given instant to local time reads no clock.
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall_s))
+    return units.format_clock(wall_s)
 
 
 def _detail(detail: str, before: str, after: str) -> str:

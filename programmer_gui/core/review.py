@@ -34,9 +34,9 @@ from protocol.enums import Mode
 from protocol.schedule import rate_for_dose
 from protocol.units import (
     NL_PER_ML,
+    Quantity,
     format_concentration_ug_per_ml,
     format_dose_ug_per_day,
-    format_fixed,
     format_trimmed,
     rate_to_dose_ug_per_day,
 )
@@ -173,11 +173,9 @@ def format_change(percent: Fraction | None, *, pending: Fraction | None = None) 
 
 
 def format_rate_ml_per_day(rate_nl_per_day: int | Fraction) -> str:
-    """A rate with at least 3 decimals and as many more as it needs (``0.2125 mL/day``)."""
-    ml = Fraction(rate_nl_per_day) / NL_PER_ML
-    text = format_trimmed(ml, 6)
-    decimals = len(text.partition(".")[2])
-    return f"{format_fixed(ml, max(3, decimals))} mL/day"
+    """A rate in mL/day with the one precision of rates (:attr:`protocol.units.Quantity.RATE`:
+    ``0.2125 mL/day``)."""
+    return Quantity.RATE.text(Fraction(rate_nl_per_day) / NL_PER_ML)
 
 
 def _rate_and_dose(rate_nl_per_day: int, concentration_ug_per_ml: int) -> str:

@@ -8,8 +8,6 @@ shown by colour alone: every badge carries an icon and a word too.
 from __future__ import annotations
 
 import enum
-import math
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QRectF, QSize, Qt
@@ -28,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from protocol import units
+
 BASE_POINT_SIZE = 11
 """The application's base font size (readable at arm's length)."""
 FIGURE_POINT_SIZE = 17
 """Key figures (dose, reservoir volume) stand out from the text around them."""
 TITLE_POINT_SIZE = 15
-
-_DAY_S = 86_400
 
 
 class Severity(enum.Enum):
@@ -282,34 +280,9 @@ def page_layout(page: QWidget, title: str) -> tuple[QVBoxLayout, QLabel]:
     return layout, heading
 
 
-def format_when(at_s: int | None, *, now_s: int | float, none: str = "not expected") -> str:
-    """A pump time as local ``YYYY-MM-DD HH:MM`` plus how far away it is ("in 12 days")."""
-    if at_s is None:
-        return none
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(at_s))
-    return f"{stamp} ({relative_days(at_s - now_s)})"
-
-
-def relative_days(delta_s: float) -> str:
-    """``"in 12 days"``, ``"in 5 hours"``, ``"3 days ago"``, ``"now"``."""
-    if abs(delta_s) < 60:
-        return "now"
-    ahead = delta_s > 0
-    magnitude = abs(delta_s)
-    if magnitude >= 2 * _DAY_S:
-        amount, unit = math.floor(magnitude / _DAY_S), "days"
-    elif magnitude >= 2 * 3600:
-        amount, unit = math.floor(magnitude / 3600), "hours"
-    else:
-        amount, unit = max(1, math.floor(magnitude / 60)), "minutes"
-    if amount == 1:
-        unit = unit.rstrip("s")
-    return f"in {amount} {unit}" if ahead else f"{amount} {unit} ago"
-
-
 def format_clock(at_s: int | float) -> str:
-    """A clock reading as local ``YYYY-MM-DD HH:MM:SS``."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at_s))
+    """A clock reading as local ``YYYY-MM-DD HH:MM:SS`` (:func:`protocol.units.format_clock`)."""
+    return units.format_clock(at_s)
 
 
 def connect_clicked(button: QPushButton, slot: Callable[[], None]) -> None:

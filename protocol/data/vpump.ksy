@@ -116,7 +116,7 @@ types:
         any-of:
         - 20
         - 40
-      doc: reservoir size in mL names the model
+      doc: 'reservoir size in mL names the model; unit: mL'
     - id: len_serial
       type: u1
       valid:
@@ -265,7 +265,7 @@ types:
       doc: steps in one flex day profile, at most
     - id: flex_step_granularity_min
       type: u1
-      doc: 'flex steps start on multiples of this; unit: min after midnight'
+      doc: 'flex steps start on multiples of this; unit: min'
   status_response:
     doc: 'The pump''s state and forecasts at ``clock_s``. ``mode`` is STOPPED whenever the clinician stopped
       therapy (STOP_PUMP, with ``stop_reason``, or a committed STOPPED prescription, with ``stop_reason``
@@ -326,10 +326,10 @@ types:
       doc: 'what moves now (a bolus''s mean rate; 0 if not); unit: nL/day'
     - id: daily_dose_ng
       type: u4
-      doc: 'today''s basal dose over 24 h (00:00-24:00 pump clock); unit: ng'
+      doc: 'today''s basal dose over 24 h (00:00-24:00 pump clock); unit: ng/day'
     - id: daily_volume_nl
       type: u4
-      doc: 'today''s basal volume over 24 h at the rates in force; unit: nL'
+      doc: 'today''s basal volume over 24 h at the rates in force; unit: nL/day'
     - id: concentration_ug_per_ml
       type: u4
       doc: 'the drug in the reservoir; unit: mcg/mL'
@@ -344,7 +344,7 @@ types:
       doc: 'forecast end of the bridge; unit: s (Unix time); pump time in Unix seconds; 0 means none'
     - id: basal_remainder
       type: u4
-      doc: sub-nanolitre remainder of the basal integral (nL*s/day)
+      doc: 'sub-nanolitre remainder of the basal integral (nL*s/day); unit: nL*s/day'
     - id: reservoir_nl
       type: u4
       doc: 'estimated volume in the reservoir; unit: nL'
@@ -395,7 +395,7 @@ types:
     seq:
     - id: at_s
       type: u8
-      doc: 'pump clock of the grant; unit: s'
+      doc: 'pump clock of the grant; unit: s (Unix time)'
   read_prescription_response:
     doc: The active prescription and its checksum.
     seq:
@@ -490,7 +490,7 @@ types:
       doc: 'drug is moving now (as STATUS); boolean: 0 false, 1 true'
     - id: since_s
       type: u8
-      doc: 'delivering since (or not delivering since), pump clock; unit: s'
+      doc: 'delivering since (or not delivering since), pump clock; unit: s (Unix time)'
     - id: last_refill_at_s
       type: u8
       doc: 'pump clock of the last refill; unit: s (Unix time); pump time in Unix seconds; 0 means none'
@@ -510,7 +510,7 @@ types:
       doc: 'a flow-activated valve closed: no delivery until RESET_VALVE; boolean: 0 false, 1 true'
     - id: closed_since_s
       type: u8
-      doc: 'pump clock the valve closed; unit: s; pump time in Unix seconds; 0 means none'
+      doc: 'pump clock the valve closed; unit: s (Unix time); pump time in Unix seconds; 0 means none'
   start_bolus_request:
     doc: 'Start a bolus: THERAPEUTIC, a dose (``dose_ng``) over ``duration_s``; PRIMING, a volume (``volume_nl``)
       at the maximum rate (``duration_s`` 0). The other field is 0.'

@@ -292,7 +292,7 @@ local MESSAGES = {}
 R.DeviceInfoRequest = {name="DeviceInfoRequest", fields={
 }}
 R.DeviceInfoResponse = {name="DeviceInfoResponse", fields={
-  {name="model", node={kind="uint", size=1, f=F["vpump.device_info_response.model"], unit=nil, time=false, none_is_zero=false}},
+  {name="model", node={kind="uint", size=1, f=F["vpump.device_info_response.model"], unit=" mL", time=false, none_is_zero=false}},
   {name="serial", node={kind="text", f=F["vpump.device_info_response.serial"]}},
   {name="firmware_version", node={kind="text", f=F["vpump.device_info_response.firmware_version"]}},
   {name="capacity_nl", node={kind="uint", size=4, f=F["vpump.device_info_response.capacity_nl"], unit=" nL", time=false, none_is_zero=false}},
@@ -348,12 +348,12 @@ R.LimitsResponse = {name="LimitsResponse", fields={
   {name="max_concentration_ug_per_ml", node={kind="uint", size=4, f=F["vpump.limits_response.max_concentration_ug_per_ml"], unit=" mcg/mL", time=false, none_is_zero=false}},
   {name="standard_concentrations_ug_per_ml", node={kind="array", count=F["vpump.limits_response.standard_concentrations_ug_per_ml.count"], element={kind="uint", size=4, f=F["vpump.limits_response.standard_concentrations_ug_per_ml"], unit=" mcg/mL", time=false, none_is_zero=false}}},
   {name="max_flex_steps", node={kind="uint", size=1, f=F["vpump.limits_response.max_flex_steps"], unit=nil, time=false, none_is_zero=false}},
-  {name="flex_step_granularity_min", node={kind="uint", size=1, f=F["vpump.limits_response.flex_step_granularity_min"], unit=" min after midnight", time=false, none_is_zero=false}},
+  {name="flex_step_granularity_min", node={kind="uint", size=1, f=F["vpump.limits_response.flex_step_granularity_min"], unit=" min", time=false, none_is_zero=false}},
 }}
 R.StatusRequest = {name="StatusRequest", fields={
 }}
 R.DoseGrant = {name="DoseGrant", fields={
-  {name="at_s", node={kind="uint", size=8, f=F["vpump.dose_grant.at_s"], unit=" s", time=false, none_is_zero=false}},
+  {name="at_s", node={kind="uint", size=8, f=F["vpump.dose_grant.at_s"], unit=nil, time=true, none_is_zero=false}},
 }}
 R.StatusResponse = {name="StatusResponse", fields={
   {name="clock_s", node={kind="uint", size=8, f=F["vpump.status_response.clock_s"], unit=nil, time=true, none_is_zero=false}},
@@ -370,13 +370,13 @@ R.StatusResponse = {name="StatusResponse", fields={
   {name="bolus_ends_at_s", node={kind="uint", size=8, f=F["vpump.status_response.bolus_ends_at_s"], unit=nil, time=true, none_is_zero=true}},
   {name="basal_rate_nl_per_day", node={kind="uint", size=4, f=F["vpump.status_response.basal_rate_nl_per_day"], unit=" nL/day", time=false, none_is_zero=false}},
   {name="current_rate_nl_per_day", node={kind="uint", size=4, f=F["vpump.status_response.current_rate_nl_per_day"], unit=" nL/day", time=false, none_is_zero=false}},
-  {name="daily_dose_ng", node={kind="uint", size=4, f=F["vpump.status_response.daily_dose_ng"], unit=" ng", time=false, none_is_zero=false}},
-  {name="daily_volume_nl", node={kind="uint", size=4, f=F["vpump.status_response.daily_volume_nl"], unit=" nL", time=false, none_is_zero=false}},
+  {name="daily_dose_ng", node={kind="uint", size=4, f=F["vpump.status_response.daily_dose_ng"], unit=" ng/day", time=false, none_is_zero=false}},
+  {name="daily_volume_nl", node={kind="uint", size=4, f=F["vpump.status_response.daily_volume_nl"], unit=" nL/day", time=false, none_is_zero=false}},
   {name="concentration_ug_per_ml", node={kind="uint", size=4, f=F["vpump.status_response.concentration_ug_per_ml"], unit=" mcg/mL", time=false, none_is_zero=false}},
   {name="bridge_remaining_nl", node={kind="uint", size=4, f=F["vpump.status_response.bridge_remaining_nl"], unit=" nL", time=false, none_is_zero=false}},
   {name="bridge_concentration_ug_per_ml", node={kind="uint", size=4, f=F["vpump.status_response.bridge_concentration_ug_per_ml"], unit=" mcg/mL", time=false, none_is_zero=false}},
   {name="bridge_ends_at_s", node={kind="uint", size=8, f=F["vpump.status_response.bridge_ends_at_s"], unit=nil, time=true, none_is_zero=true}},
-  {name="basal_remainder", node={kind="uint", size=4, f=F["vpump.status_response.basal_remainder"], unit=nil, time=false, none_is_zero=false}},
+  {name="basal_remainder", node={kind="uint", size=4, f=F["vpump.status_response.basal_remainder"], unit=" nL*s/day", time=false, none_is_zero=false}},
   {name="reservoir_nl", node={kind="uint", size=4, f=F["vpump.status_response.reservoir_nl"], unit=" nL", time=false, none_is_zero=false}},
   {name="capacity_nl", node={kind="uint", size=4, f=F["vpump.status_response.capacity_nl"], unit=" nL", time=false, none_is_zero=false}},
   {name="alarm_volume_nl", node={kind="uint", size=4, f=F["vpump.status_response.alarm_volume_nl"], unit=" nL", time=false, none_is_zero=false}},
@@ -428,7 +428,7 @@ R.ReadDeliveryRequest = {name="ReadDeliveryRequest", fields={
 }}
 R.ReadDeliveryResponse = {name="ReadDeliveryResponse", fields={
   {name="delivering", node={kind="bool", size=1, f=F["vpump.read_delivery_response.delivering"]}},
-  {name="since_s", node={kind="uint", size=8, f=F["vpump.read_delivery_response.since_s"], unit=" s", time=false, none_is_zero=false}},
+  {name="since_s", node={kind="uint", size=8, f=F["vpump.read_delivery_response.since_s"], unit=nil, time=true, none_is_zero=false}},
   {name="last_refill_at_s", node={kind="uint", size=8, f=F["vpump.read_delivery_response.last_refill_at_s"], unit=nil, time=true, none_is_zero=true}},
 }}
 R.ReadValveRequest = {name="ReadValveRequest", fields={

@@ -86,7 +86,7 @@ def test_a_clinic_visit_over_a_real_port(emulator: dict[str, object], transport:
     results = [pumpctl(port, *argv) for argv in visit]
     for argv, result in zip(visit, results, strict=True):
         assert result.returncode == 0, (argv, result.stderr)
-    assert "120 mcg/day (0.240 mL/day)" in results[1].stdout
+    assert "120 mcg/day (0.24 mL/day)" in results[1].stdout
     codes = [e["code"] for e in json.loads(results[-1].stdout)["entries"]]
     for code in ("PROGRAMMED", "REFILLED", "BOLUS_STARTED", "SESSION_OPENED", "SESSION_CLOSED"):
         assert code in codes

@@ -43,13 +43,21 @@ def run(emu: Emulator, *words: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90d", 90 * DAY), ("12h", 43_200), ("30min", 1800), ("45s", 45)]
+    ("text", "seconds"),
+    [
+        ("90d", 90 * DAY),
+        ("12h", 43_200),
+        ("30min", 1800),
+        ("45s", 45),
+        ("4d 16h", 4 * DAY + 16 * 3600),
+        ("1h 30min 5s", 5405),
+    ],
 )
 def test_durations(text: str, seconds: int) -> None:
     assert control.parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["90", "1.5h", "-1d", "d", "3 weeks"])
+@pytest.mark.parametrize("text", ["90", "1.5h", "-1d", "d", "3 weeks", "4d 16", "", "1d" * 40])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ControlError, match="unit"):
         control.parse_duration(text)
@@ -61,6 +69,13 @@ def test_a_renamed_state_key_keeps_its_old_name(emu: Emulator, old: str, current
     pump = run(emu, "state")["result"]["pump"]  # type: ignore[index]
     assert current in pump and old in pump
     assert pump[old] == pump[current]
+
+
+def test_advance_takes_a_compound_duration_in_several_words(emu: Emulator) -> None:
+    before = emu.clock.snapshot().pump_time_s
+    reply = run(emu, "advance", "4d", "16h")
+    assert reply["ok"] is True, reply
+    assert emu.clock.snapshot().pump_time_s - before == 4 * DAY + 16 * 3600
 
 
 def test_advance_raises_the_alarm_at_its_second(emu: Emulator) -> None:

@@ -171,7 +171,7 @@ def test_the_text_report_shows_units_hex_naks_and_the_summary(session_capture: P
     assert "pump serial VP20-000001" in text.splitlines()[0]
     assert "SEQ 4 STATUS request, 27 bytes, MAC ok, session 1" in text
     assert "reservoir_nl = 20 mL" in text
-    assert "model = 20 (20 mL reservoir)" in text
+    assert "model = 20 mL model" in text
     assert "concentration_ug_per_ml = 500 mcg/mL" in text
     assert "dose_ng_per_day = 120 mcg/day" in text
     assert "dose_ng = 25 mcg" in text

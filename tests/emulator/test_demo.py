@@ -23,11 +23,11 @@ def test_the_headless_demo_refills_at_a_new_concentration_with_the_bridge() -> N
     out = result.stdout
     assert "implant record: IT-8709SC catheter, 110 cm" in out
     # The same 120 mcg/day before and after, the rate a quarter, and the bridge at 500 mcg/mL.
-    assert "dose before: simple continuous: 120 mcg/day (0.240 mL/day)" in out
-    assert "dose after:  simple continuous: 120 mcg/day (0.060 mL/day)" in out
+    assert "dose before: simple continuous: 120 mcg/day (0.24 mL/day)" in out
+    assert "dose after:  simple continuous: 120 mcg/day (0.06 mL/day)" in out
     assert "24-hour dose 120 mcg/day at the visit, 120 mcg/day now" in out
     # 0.486 mL x 500 mcg/mL / 120 mcg/day = 2.025 days.
     assert "bridge of 0.486 mL ends" in out and "(2.025 days;" in out
     assert "bridge remaining 0.243 mL at 500 mcg/mL" in out
-    assert "rate now 0.060 mL/day of 2000 mcg/mL = 120 mcg/day" in out
+    assert "rate now 0.06 mL/day of 2000 mcg/mL = 120 mcg/day" in out
     assert "BRIDGE_STARTED" in out and "BRIDGE_ENDED" in out

@@ -95,5 +95,5 @@ def test_pumpctl_prints_the_limits(capsys: pytest.CaptureFixture[str]) -> None:
     with inproc_pump() as pump:
         assert cli.main(["--port", pump.url, "limits"]) == cli.EXIT_OK
     out = capsys.readouterr().out
-    assert "alarm volume:         1.50 mL to 5.00 mL" in out
+    assert "alarm volume:         1.5 mL to 5 mL" in out
     assert "patient lockout:      15 min to 1 d" in out

@@ -83,7 +83,7 @@ def test_alarm_volume_plan_matches_the_pump() -> None:
         assert plan.alarm_at_before_s - plan.alarm_at_after_s == 5 * 86_400
         assert not plan.raises_now
         review = build_alarm_volume_review(plan, snapshot)
-        assert next(r.pending for r in review.rows) == "3.00 mL"
+        assert next(r.pending for r in review.rows) == "3 mL"
         review.action.run(world.client)
         after = world.snapshot()
         assert review.action.verify(after)

@@ -13,13 +13,13 @@ from programmer_gui.core.bolus import (
     KIND_NAMES,
     build_review,
     duration_at_max_rate_s,
-    format_duration_s,
     priming,
     priming_volume_nl,
     progress,
     therapeutic,
 )
 from protocol.enums import BolusKind, EventCode, StopReason
+from protocol.units import format_duration
 from tests.programmer_gui.pump_support import connected
 from tests.programmer_gui.test_core_snapshot import IMPLANT_110, make_snapshot
 
@@ -41,10 +41,12 @@ def test_priming_volumes_come_from_the_implant_record() -> None:
 
 
 def test_durations_read_well() -> None:
-    assert format_duration_s(1750) == "29 min 10 s"
-    assert format_duration_s(7500) == "2 h 05 min"
-    assert format_duration_s(45) == "45 s"
-    assert format_duration_s(600) == "10 min"
+    # The duration precision (protocol.units): to the second under an hour, else the minute.
+    assert format_duration(1750) == "29 min 10 s"
+    assert format_duration(7500) == "2 h 5 min"
+    assert format_duration(7530) == "2 h 6 min"
+    assert format_duration(45) == "45 s"
+    assert format_duration(600) == "10 min"
 
 
 def test_therapeutic_plan_and_its_refusals() -> None:
@@ -57,7 +59,7 @@ def test_therapeutic_plan_and_its_refusals() -> None:
         too_fast = therapeutic(dose_ug=2000, duration_s=60, snapshot=snapshot)
         assert any("needs at least" in r for r in too_fast.refusals)
         too_long = therapeutic(dose_ug=50, duration_s=2 * 86_400, snapshot=snapshot)
-        assert any("at most 24 h" in r for r in too_long.refusals)
+        assert any("at most 1 d" in r for r in too_long.refusals)
         too_big = therapeutic(dose_ug=60_000, duration_s=86_400, snapshot=snapshot)
         assert any("can deliver only" in r for r in too_big.refusals)
         large = therapeutic(dose_ug=300, duration_s=3600, snapshot=snapshot)
@@ -109,7 +111,7 @@ def test_a_therapeutic_review_runs_and_progress_is_reported() -> None:
         assert running is not None and running.kind is BolusKind.THERAPEUTIC
         assert running.fraction_done == Fraction(1, 2)
         assert running.text() == (
-            "Therapeutic bolus: 0.012 mL left of 0.025 mL (50 % done), ends in 30 min"
+            "Therapeutic bolus: 0.0125 mL left of 0.025 mL (50 % done), ends in 30 min"
         )
         again = therapeutic(dose_ug=50, duration_s=3600, snapshot=after)
         assert any("is running" in r for r in again.refusals)

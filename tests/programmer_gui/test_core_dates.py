@@ -25,7 +25,6 @@ from firmware_model.telemetry import PumpTelemetry, TelemetryLink
 from programmer_gui.core.dates import (
     SECONDS_PER_DAY,
     forecast,
-    format_duration_long,
     format_in_days,
     format_pump_date,
 )
@@ -36,6 +35,7 @@ from protocol import messages as m
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.session import DeviceSecurity
+from protocol.units import format_duration
 from tests.programmer_gui.pump_support import connected
 from tests.programmer_gui.test_core_snapshot import IMPLANT_110, make_snapshot
 from tests.support import T0
@@ -233,9 +233,10 @@ def test_dates_are_shown_on_the_pump_clock_whatever_the_programmer_clock() -> No
 def test_in_days_and_durations() -> None:
     assert format_in_days(T0 + 1.5 * DAY, now_s=T0) == "in 1 day"
     assert format_in_days(T0 - 2 * DAY, now_s=T0) == "2 days ago"
-    assert format_duration_long(142_560) == "1 d 15 h 36 min"
-    assert format_duration_long(88_560) == "1 d 0 h 36 min"
-    assert format_duration_long(45) == "45 s"
+    assert format_duration(142_560) == "1 d 15 h 36 min"
+    assert format_duration(88_560) == "1 d 36 min"
+    assert format_duration(88_590) == "1 d 36 min"  # to the minute from an hour up
+    assert format_duration(45) == "45 s"
 
 
 @given(

@@ -46,7 +46,7 @@ def test_400_mcg_per_day_at_2000_mcg_per_ml_is_0_2_ml_per_day() -> None:
     preview = at_2000(380).preview("400")
     assert preview.dose_ug_per_day == 400
     assert preview.rate_nl_per_day == 200_000
-    assert preview.rate_text == "0.200 mL/day"
+    assert preview.rate_text == "0.2 mL/day"
     assert preview.dose_text == "400 mcg/day"
     assert preview.prescription == m.PrescriptionSpec.simple(400_000, concentration_ug_per_ml=2000)
     # 30 mL - 2 mL at 0.2 mL/day: 140 days.
@@ -60,7 +60,7 @@ def test_the_live_alarm_date_follows_the_dose() -> None:
     assert change.preview("100").forecast.low_reservoir_alarm_at_s == T0 + 90 * DAY
     assert change.preview("200").forecast.low_reservoir_alarm_at_s == T0 + 45 * DAY
     assert change.initial_text == "100"
-    assert change.current_text == "Simple continuous 100 mcg/day (0.200 mL/day)"
+    assert change.current_text == "Simple continuous 100 mcg/day (0.2 mL/day)"
 
 
 def test_below_the_minimum_rate_is_refused_with_the_limit_in_both_units() -> None:
@@ -78,14 +78,12 @@ def test_above_the_maximum_rate_is_refused_with_the_limit_in_both_units() -> Non
     with pytest.raises(HardLimitError) as err:
         at_2000(400).preview("48001")
     assert err.value.limit == "maximum"
-    assert "maximum rate of 24.000 mL/day" in str(err.value)
+    assert "maximum rate of 24 mL/day" in str(err.value)
     assert "48000 mcg/day at 2000 mcg/mL" in str(err.value)
     limits = at_2000(400).limits
     assert limits.min_dose_ug_per_day == 96
     assert limits.max_dose_ug_per_day == 48_000
-    assert limits.text == (
-        "96 mcg/day to 48000 mcg/day (0.048 mL/day to 24.000 mL/day) at 2000 mcg/mL"
-    )
+    assert limits.text == ("96 mcg/day to 48000 mcg/day (0.048 mL/day to 24 mL/day) at 2000 mcg/mL")
 
 
 def test_the_limits_are_the_pumps_exactly() -> None:
@@ -157,7 +155,7 @@ def test_a_review_of_a_simple_change() -> None:
     assert any(note.startswith("Low-reservoir alarm: ") for note in review.notes)
     assert any(note.startswith("Refill by: ") for note in review.notes)
     assert review.action.description == (
-        "Program simple continuous 440 mcg/day (0.220 mL/day at 2000 mcg/mL)"
+        "Program simple continuous 440 mcg/day (0.22 mL/day at 2000 mcg/mL)"
     )
 
 

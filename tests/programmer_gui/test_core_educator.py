@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from programmer_gui.core import CoreError, InputError
 from programmer_gui.core.educator import (
     BRIDGE_BOLUS,
     DAY_S,
@@ -18,6 +19,8 @@ from programmer_gui.core.educator import (
     LOW_RESERVOIR,
     SCENARIOS,
     TITRATING_A_DOSE,
+    EducatorError,
+    EducatorPeerError,
     EducatorValueError,
     EntryKind,
     FaultState,
@@ -304,7 +307,7 @@ def test_decoder_decodes_mac_protected_frames_in_both_directions() -> None:
     assert asked.op_name == answered.op_name == "STATUS"
     assert asked.seq == answered.seq == 7
     assert asked.summary == "Read the pump's state"
-    assert answered.summary == ("SIMPLE, reservoir 1.50 mL, 0.2 mL/day now, alarms: LOW_RESERVOIR")
+    assert answered.summary == ("SIMPLE, reservoir 1.5 mL, 0.2 mL/day now, alarms: LOW_RESERVOIR")
     assert answered.message == STATUS
     assert answered.data == response
     assert answered.payload_length == len(m.encode_payload(STATUS))
@@ -446,3 +449,11 @@ def test_noise_without_a_frame_start_never_hides_a_frame(pieces: list[bytes], fr
     entries = WireDecoder().feed(chunk(stream))
     assert sum(e.kind is EntryKind.REQUEST for e in entries) == min(frames, len(clean))
     assert b"".join(e.data for e in entries) == stream
+
+
+def test_educator_errors_sit_under_the_core_error() -> None:
+
+    assert issubclass(EducatorError, CoreError)
+    assert issubclass(EducatorValueError, InputError) and issubclass(EducatorValueError, ValueError)
+    assert issubclass(EducatorPeerError, EducatorError)
+    assert not issubclass(EducatorPeerError, InputError)  # the peer's fault, not ours

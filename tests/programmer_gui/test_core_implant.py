@@ -49,7 +49,7 @@ def test_a_model_sets_the_volume_per_cm_and_the_entry_the_length() -> None:
     assert implant.implanted_at_s == parse_date("2024-03-15")
     assert format_day(implant.implanted_at_s) == "2024-03-15"
     assert implant.patient_id == "P-0042" and implant.origin is Origin.SPINAL
-    assert catheter_text(implant) == "85.5 ± 2 cm, 0.0026 mL/cm (0.222 mL)"
+    assert catheter_text(implant) == "85.5 ± 2 cm, 0.0026 mL/cm (0.2223 mL)"
     small = build_implant(**entry(model=model_by_name("IT-SB15")))  # type: ignore[arg-type]
     assert small.catheter_volume_nl_per_cm == 1_500
 
@@ -92,7 +92,7 @@ def test_the_review_writes_the_record_and_reads_it_back() -> None:
         rows = {r.label: (r.current, r.pending, r.changed) for r in review.rows}
         assert rows["Catheter"] == (
             "110 cm, 0.0026 mL/cm (0.286 mL)",
-            "85.5 ± 2 cm, 0.0026 mL/cm (0.222 mL)",
+            "85.5 ± 2 cm, 0.0026 mL/cm (0.2223 mL)",
             True,
         )
         assert not review.action.verify(snapshot)

@@ -33,7 +33,7 @@ def test_settings_effect_and_programming() -> None:
             snapshot=snapshot,
         )
         assert plan.settings.dose_ng == 25_000  # 25 mcg (12.5 uL at 2000 mcg/mL)
-        assert "0.012 mL at 2000 mcg/mL" in plan.summary_lines()[0]
+        assert "0.0125 mL at 2000 mcg/mL" in plan.summary_lines()[0]
         assert plan.doses_per_day_max == 4 and plan.extra_ug_per_day_max == 100
         assert plan.alarm_at_with_s is not None and plan.alarm_at_without_s is not None
         assert plan.alarm_at_with_s < plan.alarm_at_without_s

@@ -46,13 +46,13 @@ def test_discrepancy_over_1_ml_is_flagged_on_a_20_ml_pump() -> None:
     assert refill.expected_nl == 12_000_000
     ok = refill.check_removed("11")
     assert (ok.discrepancy_nl, ok.flagged, ok.causes) == (-1_000_000, False, ())
-    assert "within the 1.00 mL tolerance" in ok.text
+    assert "within the 1 mL tolerance" in ok.text
     less = refill.check_removed("10.9")
     assert less.flagged and less.causes == CAUSES_LESS_REMOVED
     assert "pocket fill" in less.text and "incomplete emptying" in less.text
     more = refill.check_removed("13.5")
     assert more.flagged and more.causes == CAUSES_MORE_REMOVED
-    assert "+1.50 mL" in more.text and "occlusion" in more.text
+    assert "+1.5 mL" in more.text and "occlusion" in more.text
 
 
 def test_discrepancy_over_2_ml_is_flagged_on_a_40_ml_pump() -> None:
@@ -69,7 +69,7 @@ def test_no_overfill() -> None:
     with pytest.raises(OverfillError) as err:
         refill.check_added("20.01", removed_nl=5_000_000)
     assert err.value.room_nl == 20_000_000
-    assert "would overfill" in str(err.value) and "holds 20.00 mL once emptied" in str(err.value)
+    assert "would overfill" in str(err.value) and "holds 20 mL once emptied" in str(err.value)
     # The reservoir is emptied completely: removing less than expected (a discrepancy)
     # leaves no drug behind, so the room is the same (issue 14, item 9).
     assert refill.room_nl(4_000_000) == 20_000_000
@@ -130,7 +130,7 @@ def test_the_dead_volume_bounds_with_an_uncertain_catheter_length() -> None:
     up = rise.bridge(concentration_ug_per_ml=2000, pending=rise.same_dose(2000), after_nl=10**7)
     assert (up.low_nl, up.high_nl, up.volume_nl) == (460_000, 512_000, 460_000)
     assert "the lower bound, as the concentration rises" in up.bound_text
-    assert "0.460 mL to 0.512 mL" in up.bound_text
+    assert "0.46 mL to 0.512 mL" in up.bound_text
     fall = RefillWorkflow(
         make_snapshot(prescription=SIMPLE_100.with_concentration(2000), implant=implant)
     )
@@ -167,14 +167,14 @@ def test_a_refill_review_500_to_2000_keeps_400_mcg_per_day_with_the_bridge() -> 
     assert review.change_percent == 0
     text = review.warnings[0].text
     assert "400 mcg/day before and 400 mcg/day after" in text
-    assert "0.200 mL/day of the new drug instead of 0.800 mL/day of the old" in text
+    assert "0.2 mL/day of the new drug instead of 0.8 mL/day of the old" in text
     rows = {r.label: (r.current, r.pending) for r in review.rows}
     assert rows["Concentration"] == ("500 mcg/mL", "2000 mcg/mL")
     assert rows["Dose"] == ("400 mcg/day", "400 mcg/day")
-    assert rows["Rate"] == ("0.800 mL/day", "0.200 mL/day")
+    assert rows["Rate"] == ("0.8 mL/day", "0.2 mL/day")
     # 0.486 mL at the old drug's 0.8 mL/day: 0.6075 days (52,488 s) = 14 h 34 min 48 s.
-    assert rows["Bridge"][1] == "runs 14 h 34 min (0.61 days)"
-    assert rows["During the bridge"][1].startswith("Simple continuous 400 mcg/day (0.800 mL/day)")
+    assert rows["Bridge"][1] == "runs 14 h 35 min (0.61 days)"
+    assert rows["During the bridge"][1].startswith("Simple continuous 400 mcg/day (0.8 mL/day)")
     assert rows["Dead volume"][1] == "0.486 mL"
     assert not any("maximum rate" in r.pending for r in review.rows)
     assert len(review.action.steps) == 1 and "one transaction" in review.action.steps[0]
@@ -200,7 +200,7 @@ def test_a_same_concentration_refill_keeps_the_prescription() -> None:
     assert review.forecast is not None
     # 8 mL expected, 6.5 mL measured out (a discrepancy), but the reservoir was emptied
     # completely: it holds exactly the 18 mL added.
-    assert dict(review.details)["Reservoir after refill"] == "18.00 mL"
+    assert dict(review.details)["Reservoir after refill"] == "18 mL"
     assert "Bridge" not in {r.label for r in review.rows}
 
 

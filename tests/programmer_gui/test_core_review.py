@@ -52,10 +52,12 @@ def test_change_in_percent_and_its_text() -> None:
     assert format_change(None, pending=Fraction(100)) == "new start (from 0 mcg/day)"
 
 
-def test_rates_show_at_least_three_decimals_and_never_lose_one() -> None:
-    assert format_rate_ml_per_day(200_000) == "0.200 mL/day"
+def test_rates_show_the_one_rate_precision() -> None:
+    # protocol.units.Quantity.RATE: at most 4 decimals, trailing zeros dropped.
+    assert format_rate_ml_per_day(200_000) == "0.2 mL/day"
     assert format_rate_ml_per_day(212_500) == "0.2125 mL/day"
-    assert format_rate_ml_per_day(24_000_000) == "24.000 mL/day"
+    assert format_rate_ml_per_day(198_438) == "0.1984 mL/day"
+    assert format_rate_ml_per_day(24_000_000) == "24 mL/day"
 
 
 def test_simple_rows_side_by_side() -> None:
@@ -79,7 +81,7 @@ def test_simple_rows_side_by_side() -> None:
     assert table["Mode"] == ("Simple continuous", "Simple continuous", False)
     assert table["Concentration"] == ("500 mcg/mL", "500 mcg/mL", False)
     assert table["Dose"] == ("100 mcg/day", "120 mcg/day", True)
-    assert table["Rate"] == ("0.200 mL/day", "0.240 mL/day", True)
+    assert table["Rate"] == ("0.2 mL/day", "0.24 mL/day", True)
 
 
 def test_flex_rows_show_every_step_and_the_ones_that_go() -> None:

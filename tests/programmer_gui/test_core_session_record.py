@@ -18,7 +18,7 @@ def test_actions_are_kept_in_order_with_times_and_role() -> None:
     record.record("Dose changed", "simple 100 -> 120 mcg/day", pump_clock_s=T0, wall_s=T0 - 5.0)
     record.record(
         "Refill",
-        "removed 8.00 mL, added 20.00 mL at 2000 mcg/mL",
+        "removed 8 mL, added 20 mL at 2000 mcg/mL",
         pump_clock_s=None,
         wall_s=T0 + 60.0,
         before="500 mcg/mL",

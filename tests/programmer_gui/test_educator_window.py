@@ -83,7 +83,7 @@ def test_opens_as_its_own_window_showing_the_pump_time(opened: Opened) -> None:
     assert window.pause_button.isChecked()
     assert window.battery_spin.value() == 70
     assert opened.controller.running
-    assert window.truth_reservoir.text() == "30.00 mL"
+    assert window.truth_reservoir.text() == "30 mL"
     assert window.truth_tip.text() == "2000 mcg/mL"
     assert window.patient_badge.severity is Severity.OK
     assert window.tone_badge.text == "Silent: no alarm"

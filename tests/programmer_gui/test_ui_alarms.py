@@ -47,7 +47,7 @@ def test_alarm_list_silence_refused_clear_and_volume(
         page.volume_button.click()
         app.program(qtbot)
         assert app.refresh(qtbot).status.alarm_volume_nl == 1_500_000
-        assert page.volume_now.text() == "1.50 mL"
+        assert page.volume_now.text() == "1.5 mL"
 
 
 def test_tone_test_lights_the_lamp_with_the_pattern(

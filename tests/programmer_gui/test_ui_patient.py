@@ -58,12 +58,12 @@ def test_enable_program_and_record(qtbot: QtBot, link: PumpLink, demo_world: Dem
         stored = latest.patient_settings
         assert stored.enabled and stored.dose_ng == 25_000
         assert (stored.duration_s, stored.lockout_s, stored.max_per_24h) == (600, 10_800, 4)
-        assert page.current_label.text().startswith("Dose: 25 mcg (0.012 mL) over 10 min")
+        assert page.current_label.text().startswith("Dose: 25 mcg (0.0125 mL) over 10 min")
         assert not controller.touched and severity(page) is Severity.OK
         actions = app.record.actions
         assert [a.action for a in actions] == ["Patient-activated doses", "Patient dose settings"]
         assert actions[1].before == "Patient-activated doses: off"
-        assert actions[1].after.startswith("Dose: 25 mcg (0.012 mL) over 10 min")
+        assert actions[1].after.startswith("Dose: 25 mcg (0.0125 mL) over 10 min")
         assert "most added per day 100 mcg/day" in actions[1].detail
 
 

@@ -37,7 +37,7 @@ def test_log_polls_and_forecast(
         qtbot.waitUntil(lambda: controller.log_read, timeout=WAIT_MS)
         assert page.reservoir_plot.getAxis("left").labelText == "Reservoir (mL)"
         assert page.dose_plot.getAxis("left").labelText == "Dose (mcg/day)"
-        assert page.figures.value("reservoir") == "30.0 mL"
+        assert page.figures.value("reservoir") == "30 mL"
         assert page.figures.value("dose") == "396.88 mcg/day"
         assert page.figures.value("alarm").endswith("(in 141 days)")
         assert "1 reading from the pump" in page.history_label.text()

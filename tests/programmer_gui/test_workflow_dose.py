@@ -39,7 +39,7 @@ def test_a_dose_change_goes_through_the_review_and_is_confirmed(
     dose = dose_controller(programmer)
     window.show_page("dose")
     type_dose(qtbot, dose, "480")
-    assert dose.page.preview.value("rate") == "0.240 mL/day"
+    assert dose.page.preview.value("rate") == "0.24 mL/day"
     assert "in 116 days" in dose.page.preview.value("alarm")
     assert dose.page.review_button.isEnabled()
 

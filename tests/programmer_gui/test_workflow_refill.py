@@ -65,10 +65,10 @@ def test_refill_500_to_2000_with_the_bridge_keeps_400_mcg_per_day(
     assert page.change_box.isVisibleTo(page)
     assert page.new_rate_label.text().startswith(
         "24-hour dose: 400 mcg/day before, 400 mcg/day after (the same mcg/day): "
-        "0.200 mL/day of 2000 mcg/mL (was 0.800 mL/day)"
+        "0.2 mL/day of 2000 mcg/mL (was 0.8 mL/day)"
     )
-    # 0.486 mL of the old drug at 0.8 mL/day: 14 h 34 min, from the pump's own maths.
-    assert page.bridge_label.text().startswith("Bridge: 14 h 34 min (0.61 days), ends ")
+    # 0.486 mL of the old drug at 0.8 mL/day: 52,488 s, 14 h 35 min to the minute (pump maths).
+    assert page.bridge_label.text().startswith("Bridge: 14 h 35 min (0.61 days), ends ")
     assert "maximum rate" not in page.bridge_label.text()
     assert page.review_button.isEnabled()
 
@@ -82,7 +82,7 @@ def test_refill_500_to_2000_with_the_bridge_keeps_400_mcg_per_day(
     assert review.page.dose.value("change") == "no change"
     rows = {r.label: (r.current, r.pending) for r in review.review.rows}
     assert rows["Concentration"] == ("500 mcg/mL", "2000 mcg/mL")
-    assert rows["Bridge"] == ("\u2014", "runs 14 h 34 min (0.61 days)")
+    assert rows["Bridge"] == ("\u2014", "runs 14 h 35 min (0.61 days)")
     for check in review.page.warning_checks:
         qtbot.mouseClick(check, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(programmer.link.snapshot, timeout=WAIT_MS):
@@ -117,7 +117,7 @@ def test_refill_500_to_2000_with_the_bridge_keeps_400_mcg_per_day(
     programmer.window.show_page("home")
     assert home.page.bridge_badge.isVisibleTo(home.page)
     assert "BRIDGE running" in home.page.bridge_badge.text
-    assert "ends in 14 h 34 min" in home.page.bridge_badge.text
+    assert "ends in 14 h 35 min" in home.page.bridge_badge.text
     asked: list[str] = []
 
     def keep(_title: str, text: str) -> bool:
@@ -163,7 +163,7 @@ def test_a_discrepancy_is_flagged_with_its_causes(
     refill = refill_controller(programmer)
     fill_in(qtbot, refill, removed="26.5", added="35", conc=2000)
     text = refill.page.discrepancy.text
-    assert "over the 2.00 mL tolerance" in text
+    assert "over the 2 mL tolerance" in text
     assert "pocket fill" in text
     qtbot.mouseClick(refill.page.review_button, Qt.MouseButton.LeftButton)
     review = programmer.review.review

@@ -10,6 +10,7 @@ import pytest
 
 from protocol import cli
 from protocol.enums import Mode
+from protocol.errors import LocalError, ProtocolError
 from tests.support import InprocPump, inproc_pump
 
 
@@ -31,14 +32,14 @@ def run(pump: InprocPump, capsys: pytest.CaptureFixture[str], *argv: str) -> tup
 def test_info_shows_units(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(pump, capsys, "info")
     assert code == cli.EXIT_OK
-    assert "20.00 mL" in out and "0.048 mL/day" in out and "24.000 mL/day" in out
+    assert "20 mL" in out and "0.048 mL/day" in out and "24 mL/day" in out
 
 
 def test_interrogate_human_and_json(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(pump, capsys, "interrogate")
     assert code == 0
-    assert "100 mcg/day (0.200 mL/day)" in out
-    assert "500 mcg/mL" in out and "20.00 mL of 20.00 mL" in out
+    assert "100 mcg/day (0.2 mL/day)" in out
+    assert "500 mcg/mL" in out and "20 mL of 20 mL" in out
     code, out, _ = run(pump, capsys, "--json", "interrogate")
     data = json.loads(out)
     assert data["status"]["mode"] == "SIMPLE"
@@ -51,7 +52,7 @@ def test_interrogate_human_and_json(pump: InprocPump, capsys: pytest.CaptureFixt
 def test_program_simple_by_dose(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(pump, capsys, "program", "simple", "--dose", "150")
     assert code == 0, out
-    assert "150 mcg/day (0.300 mL/day)" in out
+    assert "150 mcg/day (0.3 mL/day)" in out
     assert "change 50 %" in out
     assert pump.virtual.pump.status().daily_volume_nl == 300_000
 
@@ -60,7 +61,7 @@ def test_program_flex(pump: InprocPump, capsys: pytest.CaptureFixture[str]) -> N
     code, out, err = run(pump, capsys, "program", "flex", "--steps", "00:00=100,07:00=120,22:00=80")
     assert code == 0, err
     assert pump.virtual.pump.status().mode is Mode.FLEX
-    assert "from 22:00  80 mcg/day (0.160 mL/day)" in out
+    assert "from 22:00  80 mcg/day (0.16 mL/day)" in out
 
 
 def test_hard_limit_is_refused_with_exit_5(
@@ -116,9 +117,9 @@ def test_refill_bolus_alarms_and_log(pump: InprocPump, capsys: pytest.CaptureFix
     code, out, _ = run(
         pump, capsys, "refill", "--removed", "2", "--added", "18", "--concentration", "500"
     )
-    assert code == 0 and "within" not in out and "reservoir now:        18.00 mL" in out
+    assert code == 0 and "within" not in out and "reservoir now:        18 mL" in out
     code, out, _ = run(pump, capsys, "bolus", "therapeutic", "--dose", "25", "--duration", "60")
-    assert code == 0 and "0.050 mL over 1 h" in out
+    assert code == 0 and "0.05 mL over 1 h" in out
     code, out, _ = run(pump, capsys, "--json", "log")
     codes = [e["code"] for e in json.loads(out)["entries"]]
     assert "REFILLED" in codes and "BOLUS_STARTED" in codes
@@ -141,15 +142,15 @@ def test_patient_role_refusal_is_exit_4(
     assert code == cli.EXIT_AUTH
     assert "not permitted in the patient role" in err
     code, out, _ = run(pump, capsys, "log", "--count", "3")
-    assert "error_code=forbidden, opcode=read-prescription" in out
+    assert "error_code=forbidden, opcode=read prescription" in out
     assert "role=patient" in out
 
 
 def test_log_parameters_read_in_words_with_units() -> None:
-    assert cli.fmt_param("added_nl", 18_000_000) == "added=18.000 mL"
+    assert cli.fmt_param("added_nl", 18_000_000) == "added=18 mL"
     assert cli.fmt_param("concentration_ug_per_ml", 500) == "concentration=500 mcg/mL"
-    assert cli.fmt_param("alarm_code", 0) == "alarm_code=low-reservoir"
-    assert cli.fmt_param("alarm_code", 99) == "alarm_code=99 (unknown)"
+    assert cli.fmt_param("alarm_code", 0) == "alarm_code=low reservoir"
+    assert cli.fmt_param("alarm_code", 99) == "alarm_code=99 (no AlarmCode has this value)"
     assert cli.fmt_param("delta_s", -3600) == "delta=1 h back"
     assert cli.fmt_param("battery_permille", 705) == "battery=70.5 %"
 
@@ -205,7 +206,7 @@ def test_implant_record_read_and_written(
         *("--patient-id", "P-7", "--physician", "Dr K", "--catheter-model", "ITB-S"),
     )
     assert code == cli.EXIT_OK
-    assert "95.5 cm +/- 2.0 cm, 0.0026 mL/cm" in out
+    assert "95.5 cm +/- 2 cm, 0.0026 mL/cm" in out
     assert "P-7 (cerebral spasticity)" in out
     implant = pump.virtual.pump.implant
     assert implant is not None and implant.catheter_length_mm == 955
@@ -214,4 +215,10 @@ def test_implant_record_read_and_written(
 def test_dose_parameters_read_in_mcg() -> None:
     assert cli.fmt_param("daily_dose_ng", 396_880) == "daily_dose=396.88 mcg/day"
     assert cli.fmt_param("dose_ng", 50_000) == "dose=50 mcg"
-    assert cli.fmt_param("catheter_length_mm", 1100) == "catheter_length=110.0 cm"
+    assert cli.fmt_param("catheter_length_mm", 1100) == "catheter_length=110 cm"
+
+
+def test_usage_error_is_a_local_protocol_error() -> None:
+
+    assert issubclass(cli.UsageError, LocalError) and issubclass(cli.UsageError, ProtocolError)
+    assert issubclass(cli.UsageError, ValueError)

@@ -36,7 +36,7 @@ def test_a_passing_run_traces_every_step() -> None:
     result = run_scenario(scenario, on_step=seen.append)
     assert result.passed and result.failed_step is None
     assert [s.status for s in seen] == [StepStatus.PASSED] * 3
-    assert "reservoir 20.00 mL, SIMPLE 100 mcg/day at 500 mcg/mL" in seen[0].note
+    assert "reservoir 20 mL, SIMPLE 100 mcg/day at 500 mcg/mL" in seen[0].note
     assert any("STATUS" in frame for frame in seen[0].frames)
     assert seen[1].clock_s - result.start_s == 90 * 86_400
     clocks = [s.clock_s for s in result.samples]
@@ -113,7 +113,7 @@ def test_the_patient_asks_on_a_patient_session() -> None:
         "  - expect: {events: [{event: SESSION_OPENED, role: PATIENT}], bolus: PATIENT}\n"
     )
     assert result.passed, result.failure_report()
-    assert "granted 25 mcg = 0.050 mL, 1 in 24 h" in result.steps[2].note
+    assert "granted 25 mcg = 0.05 mL, 1 in 24 h" in result.steps[2].note
 
 
 def test_a_refill_at_a_new_drug_must_say_what_runs_on_it() -> None:
@@ -137,8 +137,8 @@ def test_a_refill_with_the_bridge_and_its_cancellation() -> None:
         "  - {cancel_bridge: , expect_error: INVALID_STATE}\n"
     )
     assert result.passed, result.failure_report()
-    assert "dose 100 mcg/day -> 100 mcg/day; bridge of 0.330 mL" in result.steps[0].note
-    assert "bridge cancelled after 0.008 mL" in result.steps[3].note
+    assert "dose 100 mcg/day -> 100 mcg/day; bridge of 0.33 mL" in result.steps[0].note
+    assert "bridge cancelled after 0.0083 mL" in result.steps[3].note
 
 
 def test_the_implant_record_is_written_over_the_link() -> None:

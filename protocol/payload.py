@@ -1,0 +1,481 @@
+"""Encoding and decoding payloads: the construct reference path and the fast codec.
+
+The schemas (:func:`protocol.wire.payload_schema`) are the source of truth (the
+documentation and the golden vectors are checked against them), but construct's generic
+build/parse costs 50-100 us a message. So :func:`encode_payload` and
+:func:`decode_payload` run a fast codec derived per class from the same field
+declarations, built the first time a class is seen, which the tests prove byte- and
+value-identical to the schema path; :func:`schema_encode_payload` and
+:func:`schema_decode_payload` are that reference path.
+"""
+
+from __future__ import annotations
+
+import io
+import operator
+import struct
+import typing
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, Protocol, TypeAlias
+
+from construct import Bytes, ConstructError, FormatField
+
+from protocol.enums import MAX_PAYLOAD
+from protocol.errors import InvalidMessage, MalformedPayload
+from protocol.wire import (
+    AlarmMask,
+    ArrayOf,
+    Bool8,
+    EnumWire,
+    Message,
+    RawBytes,
+    Record,
+    RecordWire,
+    SInt32,
+    Text,
+    TimeOrNone,
+    UInt,
+    Wire,
+    WireField,
+    _from_container,
+    _to_container,
+    payload_schema,
+    wire_fields,
+)
+
+# --- the fast path ------------------------------------------------------------
+#
+# A codec per class, derived from the same wire_fields as the schema: each run
+# of fixed-size fields is one precompiled big-endian struct.Struct whose format
+# is read off the fields' construct subcons; length-prefixed and greedy text
+# and u8-counted arrays of fixed-size records are sliced by hand. Values go
+# through each field's own Wire (from_wire then coerce, and to_wire), except
+# where struct already does the same thing, and the results for one- and
+# two-byte fields are cached per wire value. A class holding anything else
+# (a prescription) has no fast codec and stays on construct.
+
+_Convert: TypeAlias = Callable[[Any], Any]
+_FAST_CODES: Final = frozenset("BHLQbhlq")
+"""The struct codes of construct's integer FormatFields (always used big-endian here)."""
+
+
+class _Known(dict[Any, Any]):
+    """Wire value -> field value, filled on a miss by the field's reference
+    conversion. That raises (ValueError) on whatever the schema path rejects,
+    and a rejected value is never stored, so the table holds at most the valid
+    values of a one- or two-byte field."""
+
+    __slots__ = ("_convert",)
+
+    def __init__(self, convert: _Convert) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, raw: Any) -> Any:
+        value = self[raw] = self._convert(raw)
+        return value
+
+
+def _struct_code(wire: Wire) -> str | None:
+    """The struct code of a fixed-size field, from its construct subcon (None if not fixed)."""
+    if isinstance(wire, RecordWire):
+        return None  # a record is never flattened into its parent's struct
+    subcon = wire.subcon
+    if type(subcon) is FormatField and subcon.fmtstr[0] == ">" and subcon.fmtstr[1:] in _FAST_CODES:
+        return str(subcon.fmtstr[1:])
+    if type(subcon) is Bytes and type(subcon.length) is int:
+        return f"{subcon.length}s"
+    return None
+
+
+def _decoder(spec: WireField, code: str) -> _Convert | None:
+    """Unpacked wire value -> field value, as the schema path converts it
+    (None: struct's value already is the field's value)."""
+    wire, name = spec.wire, spec.name
+    if type(wire) in (SInt32, RawBytes) or (type(wire) is UInt and wire.full_range):
+        return None  # coerce accepts every value struct yields, unchanged
+    if type(wire) is TimeOrNone:
+        return wire.from_wire  # 0 -> None; coerce accepts every other u64 unchanged
+
+    def reference(raw: Any) -> Any:
+        return wire.coerce(name, wire.from_wire(raw))
+
+    return _Known(reference).__getitem__ if struct.calcsize(code) <= 2 else reference
+
+
+def _encoder(wire: Wire) -> _Convert | None:
+    """Field value -> value struct packs (None: the field's value as it is)."""
+    if type(wire).to_wire is Wire.to_wire or type(wire) in (Bool8, EnumWire):
+        return None  # to_wire is identity, or int(value), which struct.pack does itself
+    if type(wire) is AlarmMask:
+        # A field value is a valid (normalized) set, so at most 2 ** len(AlarmCode) keys.
+        return _Known(wire.to_wire).__getitem__
+    return wire.to_wire
+
+
+def _converters(
+    fields: Sequence[WireField], codes: Sequence[str]
+) -> tuple[tuple[tuple[int, _Convert], ...], tuple[tuple[int, _Convert], ...]]:
+    """(index, encoder) and (index, decoder) of the fields that need one."""
+    encoders = tuple(
+        (i, enc) for i, spec in enumerate(fields) if (enc := _encoder(spec.wire)) is not None
+    )
+    decoders = tuple(
+        (i, dec)
+        for i, (spec, code) in enumerate(zip(fields, codes, strict=True))
+        if (dec := _decoder(spec, code)) is not None
+    )
+    return encoders, decoders
+
+
+def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function of a record returning the tuple of its ``names`` fields."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if len(names) == 1:
+        get_one = operator.attrgetter(names[0])
+        return lambda record: (get_one(record),)
+    return lambda record: ()
+
+
+class _Builder:
+    """Makes a record from its converted field values without running
+    ``__post_init__`` again: every value is already what ``coerce`` returns, so
+    only the cross-field ``_check`` is left. Classes that replace
+    ``Record.__post_init__`` are built through their constructor."""
+
+    def __init__(self, cls: type[Record]) -> None:
+        self.cls = cls
+        self.names = tuple(spec.name for spec in wire_fields(cls))
+        self.direct = cls.__post_init__ is Record.__post_init__
+        self.check = None if cls._check is Record._check else cls._check
+
+    def __call__(self, values: Iterable[Any]) -> Any:
+        """The record of ``values``, one per field in wire order (the codecs
+        always read exactly that many)."""
+        if not self.direct:
+            return self.cls(**dict(zip(self.names, values, strict=True)))
+        record = _new_record(self.cls)
+        # Records are frozen, not slotted: their fields live in __dict__.
+        record.__dict__.update(zip(self.names, values, strict=False))
+        if self.check is not None:
+            self.check(record)
+        return record
+
+
+_new_record: Final = object.__new__
+
+
+class _Run:
+    """Consecutive fixed-size fields: one struct.Struct and their conversions."""
+
+    def __init__(self, fields: Sequence[WireField], codes: Sequence[str]) -> None:
+        self.struct = struct.Struct(">" + "".join(codes))
+        self.size = self.struct.size
+        self.get = _getter([spec.name for spec in fields])
+        self.encoders, self.decoders = _converters(fields, codes)
+
+    def pack(self, record: Any) -> bytes:
+        values: Sequence[Any] = self.get(record)
+        if self.encoders:
+            values = list(values)
+            for i, encode in self.encoders:
+                values[i] = encode(values[i])
+        return self.struct.pack(*values)
+
+    def convert(self, raw: tuple[Any, ...]) -> Sequence[Any]:
+        if not self.decoders:
+            return raw
+        values = list(raw)
+        for i, decode in self.decoders:
+            values[i] = decode(values[i])
+        return values
+
+
+class _Codec(Protocol):
+    """The fast codec of one message class."""
+
+    def encode(self, message: Message) -> bytes: ...
+
+    def decode(self, payload: bytes) -> Message:
+        """The message; ValueError (any text) if the payload is not valid."""
+        ...
+
+
+class _FixedCodec:
+    """A class whose fields are all fixed-size: the payload is one struct."""
+
+    def __init__(self, cls: type[Record], codes: Sequence[str]) -> None:
+        self.run = _Run(wire_fields(cls), codes)
+        self.size = self.run.size
+        self.build = _Builder(cls)
+        if self.size != payload_schema(cls).sizeof():
+            raise RuntimeError(f"{cls.__name__}: struct and schema sizes differ")  # a defect
+
+    def encode(self, message: Any) -> bytes:
+        return self.run.pack(message)
+
+    def decode(self, payload: bytes) -> Any:
+        if len(payload) != self.size:
+            raise ValueError(f"{len(payload)} bytes, the payload is {self.size}")
+        return self.build(self.run.convert(self.run.struct.unpack(payload)))
+
+    def decode_from(self, records: bytes) -> tuple[Any, ...]:
+        """Every record packed back to back in ``records`` (a multiple of ``size``)."""
+        convert, build = self.run.convert, self.build
+        return tuple(build(convert(raw)) for raw in self.run.struct.iter_unpack(records))
+
+
+class _Part(Protocol):
+    """A piece of a variable-size payload: some of its fields, in order."""
+
+    def write(self, message: Any, out: list[bytes]) -> None:
+        """Append the bytes of this part's fields of ``message`` to ``out``."""
+
+    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
+        """Append this part's field values read at ``offset``; return the offset
+        after them. ValueError if the payload is short or a value invalid."""
+        ...
+
+
+class _RunPart:
+    def __init__(self, fields: Sequence[WireField], codes: Sequence[str]) -> None:
+        self.run = _Run(fields, codes)
+
+    def write(self, message: Any, out: list[bytes]) -> None:
+        out.append(self.run.pack(message))
+
+    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
+        end = offset + self.run.size
+        if end > len(payload):
+            raise ValueError(f"short: {len(payload)} bytes")
+        values.extend(self.run.convert(self.run.struct.unpack_from(payload, offset)))
+        return end
+
+
+class _TextPart:
+    """:class:`Text`: a u8 length and UTF-8, or UTF-8 to the end (greedy)."""
+
+    def __init__(self, spec: WireField, wire: Text) -> None:
+        self.name = spec.name
+        self.wire = wire
+
+    def write(self, message: Any, out: list[bytes]) -> None:
+        data = getattr(message, self.name).encode("utf-8")
+        if not self.wire.greedy:
+            out.append(bytes((len(data),)))  # coerce keeps it under 256
+        out.append(data)
+
+    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
+        if self.wire.greedy:
+            start, end = offset, len(payload)
+        else:
+            if offset >= len(payload):
+                raise ValueError(f"short: {len(payload)} bytes")
+            start = offset + 1
+            end = start + payload[offset]
+            if end > len(payload):
+                raise ValueError(f"short: {len(payload)} bytes")
+        # A UnicodeDecodeError and coerce's InvalidMessage are both ValueErrors.
+        values.append(self.wire.coerce(self.name, payload[start:end].decode("utf-8")))
+        return end
+
+
+class _RecordArrayPart:
+    """:class:`ArrayOf` fixed-size records: a u8 count, then the records."""
+
+    def __init__(self, spec: WireField, wire: ArrayOf, element: _FixedCodec) -> None:
+        self.name = spec.name
+        self.wire = wire
+        self.element = element
+
+    def write(self, message: Any, out: list[bytes]) -> None:
+        items = getattr(message, self.name)
+        out.append(bytes((len(items),)))  # coerce keeps it under 256
+        out.extend(map(self.element.encode, items))
+
+    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
+        if offset >= len(payload):
+            raise ValueError(f"short: {len(payload)} bytes")
+        start = offset + 1
+        end = start + payload[offset] * self.element.size
+        if end > len(payload):
+            raise ValueError(f"short: {len(payload)} bytes")
+        items = self.element.decode_from(payload[start:end])
+        values.append(self.wire.coerce(self.name, items))  # the count bounds
+        return end
+
+
+class _IntArrayPart:
+    """:class:`ArrayOf` plain integers: a u8 count, then the integers (one struct code)."""
+
+    def __init__(self, spec: WireField, wire: ArrayOf, code: str) -> None:
+        self.name = spec.name
+        self.wire = wire
+        self.code = code
+        self.size = struct.calcsize(">" + code)
+
+    def write(self, message: Any, out: list[bytes]) -> None:
+        items = getattr(message, self.name)
+        out.append(bytes((len(items),)))  # coerce keeps it under 256
+        out.append(struct.pack(f">{len(items)}{self.code}", *items))
+
+    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
+        if offset >= len(payload):
+            raise ValueError(f"short: {len(payload)} bytes")
+        count = payload[offset]
+        start = offset + 1
+        end = start + count * self.size
+        if end > len(payload):
+            raise ValueError(f"short: {len(payload)} bytes")
+        items = struct.unpack(f">{count}{self.code}", payload[start:end])
+        values.append(self.wire.coerce(self.name, items))  # the count and value bounds
+        return end
+
+
+class _PartsCodec:
+    """A variable-size class: its payload is a sequence of parts."""
+
+    def __init__(self, cls: type[Record], parts: Sequence[_Part]) -> None:
+        self.parts = tuple(parts)
+        self.build = _Builder(cls)
+
+    def encode(self, message: Any) -> bytes:
+        out: list[bytes] = []
+        for part in self.parts:
+            part.write(message, out)
+        return b"".join(out)
+
+    def decode(self, payload: bytes) -> Any:
+        values: list[Any] = []
+        offset = 0
+        for part in self.parts:
+            offset = part.read(payload, offset, values)
+        if offset != len(payload):
+            raise ValueError(f"{len(payload) - offset} trailing bytes")
+        return self.build(values)
+
+
+def _fixed_codes(record: type[Record]) -> list[str] | None:
+    codes = [_struct_code(spec.wire) for spec in wire_fields(record)]
+    return None if None in codes else typing.cast(list[str], codes)
+
+
+def _fast_codec(cls: type[Record]) -> _FixedCodec | _PartsCodec | None:
+    """The fast codec of ``cls``, or None where only construct will do."""
+    codes = _fixed_codes(cls)
+    if codes is not None:
+        return _FixedCodec(cls, codes)
+    fields = wire_fields(cls)
+    parts: list[_Part] = []
+    run: list[tuple[WireField, str]] = []
+    for index, spec in enumerate(fields):
+        code = _struct_code(spec.wire)
+        if code is not None:
+            run.append((spec, code))
+            continue
+        if run:
+            parts.append(_RunPart([f for f, _ in run], [c for _, c in run]))
+            run = []
+        wire = spec.wire
+        if type(wire) is Text and (not wire.greedy or index == len(fields) - 1):
+            parts.append(_TextPart(spec, wire))
+        elif (
+            type(wire) is ArrayOf
+            and type(wire.element) is RecordWire
+            and (element_codes := _fixed_codes(wire.element.record)) is not None
+        ):
+            element = _FixedCodec(wire.element.record, element_codes)
+            parts.append(_RecordArrayPart(spec, wire, element))
+        elif (
+            type(wire) is ArrayOf
+            and type(wire.element) is UInt
+            and (element_code := _struct_code(wire.element)) is not None
+        ):
+            parts.append(_IntArrayPart(spec, wire, element_code))
+        else:
+            return None
+    if run:
+        parts.append(_RunPart([f for f, _ in run], [c for _, c in run]))
+    return _PartsCodec(cls, parts)
+
+
+_CODECS: Final[dict[type[Record], _Codec | None]] = {}
+"""Each class's fast codec (None: construct only), built the first time the class is
+encoded or decoded, so importing the catalogue builds none."""
+
+
+def _codec(cls: type[Record]) -> _Codec | None:
+    try:
+        return _CODECS[cls]
+    except KeyError:
+        codec = _CODECS[cls] = _fast_codec(cls)
+        return codec
+
+
+def has_fast_codec(cls: type[Record]) -> bool:
+    """Whether :func:`encode_payload` and the decoders take the fast path for ``cls``
+    (every message except those holding a prescription)."""
+    return _codec(cls) is not None
+
+
+# --- encoding and decoding --------------------------------------------------
+
+
+def encode_payload(message: Message) -> bytes:
+    """The payload bytes of ``message`` (identical to :func:`schema_encode_payload`).
+
+    Raises:
+        InvalidMessage: the encoding would exceed MAX_PAYLOAD.
+    """
+    codec = _codec(type(message))
+    data = schema_encode_payload(message) if codec is None else codec.encode(message)
+    if len(data) > MAX_PAYLOAD:
+        raise InvalidMessage(f"{type(message).__name__} is {len(data)} bytes, over {MAX_PAYLOAD}")
+    return data
+
+
+def schema_encode_payload(message: Message) -> bytes:
+    """The payload bytes of ``message`` built by its construct schema (the reference)."""
+    data: bytes = payload_schema(type(message)).build(_to_container(message))
+    return data
+
+
+def schema_decode_payload(cls: type[Message], payload: bytes) -> Message:
+    """A ``cls`` parsed from ``payload`` by its construct schema (the reference).
+
+    Raises:
+        MalformedPayload: as for :func:`decode_request`.
+    """
+    stream = io.BytesIO(payload)
+    try:
+        raw = payload_schema(cls).parse_stream(stream)
+        if stream.tell() != len(payload):
+            raise MalformedPayload(f"{cls.__name__}: {len(payload) - stream.tell()} trailing bytes")
+        return _from_container(cls, raw)
+    except (ConstructError, ValueError) as error:
+        # ValueError covers bad enum values, bad UTF-8 and InvalidMessage.
+        if isinstance(error, MalformedPayload):
+            raise
+        raise MalformedPayload(f"{cls.__name__}: {error}") from None
+
+
+def decode_payload(cls: type[Message], payload: bytes) -> Message:
+    """A ``cls`` from its payload bytes (identical to :func:`schema_decode_payload`).
+
+    Raises:
+        MalformedPayload: short data, trailing bytes, a value outside its enum or range,
+            bad UTF-8.
+    """
+    codec = _codec(cls)
+    if codec is None:
+        return schema_decode_payload(cls, payload)
+    if type(payload) is not bytes:
+        payload = bytes(payload)
+    try:
+        return codec.decode(payload)
+    except ValueError as fault:
+        # A peer's fault, so rare: let the schema path name it in its own words
+        # (it rejects exactly what the fast path rejects; the tests prove it).
+        schema_decode_payload(cls, payload)
+        raise MalformedPayload(f"{cls.__name__}: {fault}") from None
