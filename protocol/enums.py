@@ -351,7 +351,7 @@ EVENT_PARAM_LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "battery_permille": "battery",
         "catheter_length_mm": "catheter_length",
         "passed_nl": "passed",
-        "closed_duration_s": "closed_for",
+        "closed_duration_s": "closed_duration",
     }
 )
 """The name an event parameter is written under by people (``pumpctl log``, scenario

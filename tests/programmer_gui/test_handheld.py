@@ -115,13 +115,13 @@ def test_a_dose_granted_then_one_refused_by_the_lockout_with_the_time_left(
     demo_world.emulator.advance(3600)  # an hour later the dose has run; the lockout has not
     refresh(qtbot, handheld)
     assert window.next_dose.text() == (
-        "\u26a0 Too soon after your last dose: next dose possible in 2 h 00 min (at 17:13)."
+        "\u26a0 Too soon after your last dose: next dose possible in 2 h (at 17:13)."
     )
     press(qtbot, window.dose_button, handheld)
     assert window.dose_result.severity is Severity.WARNING
     assert window.dose_result.text == (
         "\u2716 Not given: it is too soon after your last dose. Your next dose is possible "
-        "in 2 h 00 min (at 17:13)."
+        "in 2 h (at 17:13)."
     )
     latest = handheld.link.latest
     assert latest is not None and dose_state(latest).used_24h == 1  # nothing was delivered
