@@ -11,8 +11,9 @@ import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import InputError
 from programmer_gui.core.alarms import (
     ALARM_VOLUME,
@@ -49,17 +50,13 @@ def sound_backend_available() -> bool:
     return importlib.util.find_spec("PySide6.QtMultimedia") is not None
 
 
-class AlarmsController(QObject):
+class AlarmsController(Workflow):
     """Drives the alarms page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = AlarmsPage()
         self.snapshot: PumpSnapshot | None = None
         self.pattern: TonePattern | None = None
@@ -256,8 +253,5 @@ class AlarmsController(QObject):
             self.pattern = None
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> AlarmsController:
-    """The alarms page."""
-    return AlarmsController(window, link, record, review)
+install = AlarmsController.install
+"""The alarms page."""

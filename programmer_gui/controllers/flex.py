@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import InputError
 from programmer_gui.core.flex import (
     STEP_GRANULARITY_MIN,
@@ -69,17 +68,13 @@ def parse_texts(texts: Texts) -> tuple[list[StepRow], list[str]]:
     return rows, errors
 
 
-class FlexController(QObject):
+class FlexController(Workflow):
     """Drives the flex page and hands a valid profile to the review page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = FlexPage()
         self.snapshot: PumpSnapshot | None = None
         self.weekly = False
@@ -307,8 +302,5 @@ class FlexController(QObject):
         self.window.show_page("flex")
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> FlexController:
-    """The flex dosing page."""
-    return FlexController(window, link, record, review)
+install = FlexController.install
+"""The flex dosing page."""

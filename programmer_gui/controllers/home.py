@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core.dates import (
     DEFAULT_REFILL_MARGIN_S,
     format_duration_long,
@@ -142,19 +141,13 @@ def bridge_countdown(snapshot: PumpSnapshot) -> str | None:
     )
 
 
-class HomeController(QObject):
+class HomeController(Workflow):
     """Fills the home page from every snapshot; the Interrogate and Set clock buttons."""
 
     def __init__(
-        self,
-        window: MainWindow,
-        link: PumpLink,
-        record: SessionRecord,
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
+        super().__init__(window, link, record, review)
         self.page = HomePage()
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
             self.page, title, text, yes_text="&Set the clock", no_text="&Keep the pump clock"
@@ -360,8 +353,5 @@ class HomeController(QObject):
         self.link.submit(lambda client: client.set_clock(target), on_done=done)
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> HomeController:
-    """The home (status) page."""
-    return HomeController(window, link, record)
+install = HomeController.install
+"""The home (status) page."""

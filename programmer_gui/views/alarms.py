@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.alarms import AlarmRow
-from programmer_gui.views.widgets import StatusBadge, figure_font, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, figure_font, scroll_page, section
 from protocol.enums import AlarmClass
 
 COLUMNS = ("Class", "Alarm", "Raised", "Tone", "Condition", "Meaning", "What to do")
@@ -77,7 +77,7 @@ class AlarmsPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Alarms")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Alarms")
         list_box = section("Alarms the pump holds (critical first)", self)
         list_layout = QVBoxLayout(list_box)
         self.table = QTableWidget(0, len(COLUMNS), list_box)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.eventlog import CATEGORIES, EventRow
-from programmer_gui.views.widgets import StatusBadge, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, scroll_page, section
 
 HEADERS = ("#", "Time (local)", "Group", "Event", "Details")
 Index = QModelIndex | QPersistentModelIndex
@@ -142,7 +142,7 @@ class EventLogPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Event log")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Event log")
         filters = section("Show", self)
         filter_layout = QHBoxLayout(filters)
         self.group_checks: dict[str, QCheckBox] = {}

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.flex import WEEKDAYS
-from programmer_gui.views.widgets import StatusBadge, figure_font, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, figure_font, scroll_page, section
 
 # Two-line headers keep the five columns narrow enough to show whole beside the chart.
 COLUMNS = (
@@ -111,7 +111,7 @@ class FlexPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Flex dosing")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Flex dosing")
 
         days = QHBoxLayout()
         self.weekly_check = QCheckBox("&Different profile for each weekday", self)

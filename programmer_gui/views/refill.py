@@ -3,7 +3,6 @@ Layout only."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -15,7 +14,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -24,7 +22,7 @@ from programmer_gui.views.widgets import (
     StatusBadge,
     ValueForm,
     figure_font,
-    page_layout,
+    scroll_page,
     section,
 )
 
@@ -47,16 +45,7 @@ class RefillPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
-        layout, self.heading = page_layout(body, "Refill")
+        layout, self.heading, body, self.scroll_area = scroll_page(self, "Refill")
 
         grid = QGridLayout()
         grid.setHorizontalSpacing(12)

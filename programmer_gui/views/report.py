@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.report import Report, Section
-from programmer_gui.views.widgets import StatusBadge, ValueForm, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, ValueForm, scroll_page, section
 
 RESOLUTION_DPI: Final = 120
 """Device pixels per inch of both the PDF and the page images (one layout for both)."""
@@ -217,7 +217,7 @@ class ReportPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Session report")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Session report")
         summary_box = section("This session", self)
         summary_layout = QVBoxLayout(summary_box)
         self.summary = ValueForm(summary_box)

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -24,7 +23,7 @@ from programmer_gui.views.widgets import (
     StatusBadge,
     ValueForm,
     figure_font,
-    page_layout,
+    scroll_page,
     section,
 )
 
@@ -37,17 +36,7 @@ class ReviewPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        scroll.setWidget(body)
-        self.scroll_area = scroll
-        outer.addWidget(scroll)
-        layout, self.heading = page_layout(body, "Review")
+        layout, self.heading, body, self.scroll_area = scroll_page(self, "Review")
 
         dose = section("24-hour dose", body)
         self.dose = ValueForm(dose)

@@ -19,7 +19,7 @@ from programmer_gui.views.widgets import (
     BASE_POINT_SIZE,
     StatusBadge,
     ValueForm,
-    page_layout,
+    scroll_page,
     section,
 )
 
@@ -80,7 +80,7 @@ class TrendsPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Trends")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Trends")
 
         figures_box = section("Now and ahead", self)
         figures_layout = QHBoxLayout(figures_box)

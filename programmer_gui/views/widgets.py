@@ -11,6 +11,7 @@ import enum
 import math
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPaintEvent, QPen, QRawFont
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStyle,
     QVBoxLayout,
@@ -153,6 +155,32 @@ def section(title: str, parent: QWidget | None = None) -> QGroupBox:
     box = QGroupBox(title, parent)
     box.setObjectName("Section")
     return box
+
+
+class ScrollPage(NamedTuple):
+    """What :func:`scroll_page` builds: the page's layout, title, body and scroll area."""
+
+    layout: QVBoxLayout
+    heading: QLabel
+    body: QWidget
+    scroll: QScrollArea
+
+
+def scroll_page(page: QWidget, title: str) -> ScrollPage:
+    """The standard page frame (:func:`page_layout`) inside a frameless vertical scroll area
+    that fills ``page``: a page taller than the window scrolls instead of growing the window;
+    its width follows the window (text wraps, never a horizontal scroll bar)."""
+    outer = QVBoxLayout(page)
+    outer.setContentsMargins(0, 0, 0, 0)
+    scroll = QScrollArea(page)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    body = QWidget(scroll)
+    scroll.setWidget(body)
+    outer.addWidget(scroll)
+    layout, heading = page_layout(body, title)
+    return ScrollPage(layout, heading, body, scroll)
 
 
 class ValueForm(QWidget):

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
+from PySide6.QtWidgets import QApplication, QScrollArea, QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
 
 from programmer_gui import app, controllers
 from programmer_gui.app import Programmer, build
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.controllers.connect import PortChoice, discover_ports
 from programmer_gui.controllers.home import HomeController, describe_offset
 from programmer_gui.demo import DemoPump
@@ -68,6 +69,21 @@ def test_every_installer_adds_its_page(qtbot: QtBot, programmer: Programmer) -> 
     window.nav.setFocus()
     qtbot.keyClick(window.nav, Qt.Key.Key_Down)
     assert window.current_page() == "dose"
+
+
+def test_every_workflow_shares_the_base_and_every_page_scrolls(programmer: Programmer) -> None:
+    """#18 item 5: one controller base (window, link, record, review), one scroll frame."""
+    for name, controller in programmer.controllers.items():
+        if name == "titration":  # a watch over the review, with no page of its own
+            continue
+        assert isinstance(controller, Workflow), name
+        assert controller.window is programmer.window and controller.link is programmer.link
+        assert controller.record is programmer.record
+        assert controller.review_controller is programmer.review
+    for key, page in programmer.window.pages.items():
+        scroll = page.widget.findChild(QScrollArea)
+        assert scroll is not None and scroll.widgetResizable(), key
+        assert scroll.horizontalScrollBarPolicy() is Qt.ScrollBarPolicy.ScrollBarAlwaysOff, key
 
 
 def test_pages_that_need_a_pump_are_disabled_until_connected(
