@@ -47,11 +47,15 @@ ALARM_MEANINGS: dict[str, str] = {
     "(0.006 mL/day) until reprogrammed; reprogram now and watch for withdrawal",
 }
 
-_BOLUS_NAMES = {
-    BolusKind.THERAPEUTIC: "Therapeutic",
-    BolusKind.PRIMING: "Priming",
-    BolusKind.PATIENT: "Patient-activated",
+BOLUS_RUNNING: dict[BolusKind, str] = {
+    BolusKind.THERAPEUTIC: "Therapeutic bolus running",
+    BolusKind.PRIMING: "Priming bolus running",
+    BolusKind.PATIENT: "Patient-activated dose running",
+    # Reserved on the wire (the bridge is reported by STATUS's bridge fields), but a pump
+    # that reported it must still be shown, never a crash.
+    BolusKind.BRIDGE: "Bridge (concentration change) running",
 }
+"""The Bolus row's words for every kind a pump may report (NONE: "None running")."""
 
 
 def describe_mode(snapshot: PumpSnapshot) -> str:
@@ -212,7 +216,7 @@ class HomeController(Workflow):
         else:
             page.therapy.set_value(
                 "bolus",
-                f"{_BOLUS_NAMES[status.bolus_kind]} bolus running: "
+                f"{BOLUS_RUNNING[status.bolus_kind]}: "
                 f"{units.format_volume_nl(status.bolus_remaining_nl, 3)} left, ends "
                 f"{when(status.bolus_ends_at_s)}",
             )

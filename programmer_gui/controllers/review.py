@@ -65,6 +65,10 @@ class ReviewController(QObject):
         self.link = link
         self.record = record
         self.page = ReviewPage()
+        # The hint says when the warnings to acknowledge are below the visible part.
+        bar = self.page.scroll_area.verticalScrollBar()
+        bar.valueChanged.connect(lambda _v: self._update_program_button())
+        bar.rangeChanged.connect(lambda _lo, _hi: self._update_program_button())
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
             self.page, title, text, yes_text="&Program pump", no_text="&Go back (change nothing)"
         )
@@ -158,8 +162,9 @@ class ReviewController(QObject):
             return
         missing = sum(not check.isChecked() for check in page.warning_checks)
         page.program_button.setEnabled(missing == 0)
+        below = " (below: scroll down to them)" if page.warnings_below_view() else ""
         page.program_hint.setText(
-            f"Acknowledge {missing} more warning{'s' if missing != 1 else ''} to program."
+            f"Acknowledge {missing} more warning{'s' if missing != 1 else ''}{below} to program."
             if missing
             else ""
         )

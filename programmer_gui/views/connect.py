@@ -26,7 +26,6 @@ class ConnectPage(QWidget):
         form = QFormLayout(pump)
         self.detected = QComboBox(pump)
         self.detected.setAccessibleName("detected ports")
-        self.detected.setMinimumWidth(420)
         self.refresh_button = QPushButton("Re&fresh", pump)
         row = QHBoxLayout()
         row.addWidget(self.detected, 1)

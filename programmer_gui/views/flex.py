@@ -25,7 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.flex import WEEKDAYS
-from programmer_gui.views.widgets import StatusBadge, figure_font, scroll_page, section
+from programmer_gui.views.widgets import (
+    Columns,
+    StatusBadge,
+    figure_font,
+    flow_row,
+    scroll_page,
+    section,
+)
 
 # Two-line headers keep the five columns narrow enough to show whole beside the chart.
 COLUMNS = (
@@ -113,25 +120,24 @@ class FlexPage(QWidget):
         super().__init__(parent)
         layout, self.heading, _body, self.scroll_area = scroll_page(self, "Flex dosing")
 
-        days = QHBoxLayout()
         self.weekly_check = QCheckBox("&Different profile for each weekday", self)
         self.weekday_combo = QComboBox(self)
         self.weekday_combo.addItems(list(WEEKDAYS))
         self.weekday_label = QLabel("&Weekday:", self)
         self.weekday_label.setBuddy(self.weekday_combo)
         self.copy_button = QPushButton("&Copy this day to every day", self)
-        days.addWidget(self.weekly_check)
-        days.addSpacing(16)
-        days.addWidget(self.weekday_label)
-        days.addWidget(self.weekday_combo)
-        days.addWidget(self.copy_button)
-        days.addStretch(1)
-        layout.addLayout(days)
+        layout.addLayout(
+            flow_row(self.weekly_check, self.weekday_label, self.weekday_combo, self.copy_button)
+        )
 
-        body = QHBoxLayout()
-        steps_box = section("Steps (pump time of day; each step runs from Start to End)", self)
+        body = Columns(self)
+        steps_box = section("Steps (pump time of day)", self)
         steps_layout = QVBoxLayout(steps_box)
+        steps_note = QLabel("&Steps: each runs from its Start to its End.", steps_box)
+        steps_note.setWordWrap(True)
+        steps_layout.addWidget(steps_note)
         self.table = QTableWidget(0, len(COLUMNS), steps_box)
+        steps_note.setBuddy(self.table)  # Alt+S: to the table, whose cells take typing
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
@@ -139,24 +145,20 @@ class FlexPage(QWidget):
         header.setStretchLastSection(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setTabKeyNavigation(True)
-        self.table.setMinimumWidth(440)
+        self.table.setMinimumWidth(360)
         steps_layout.addWidget(self.table)
-        buttons = QHBoxLayout()
         self.add_button = QPushButton("&Add step", steps_box)
         self.remove_button = QPushButton("Re&move step", steps_box)
         self.reset_button = QPushButton("Start again from the &pump's profile", steps_box)
-        for button in (self.add_button, self.remove_button, self.reset_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        steps_layout.addLayout(buttons)
-        body.addWidget(steps_box, 1)
+        steps_layout.addLayout(flow_row(self.add_button, self.remove_button, self.reset_button))
+        body.add(steps_box)
 
         chart_box = section("24 hours", self)
         chart_layout = QVBoxLayout(chart_box)
         self.chart = profile_chart(chart_box)
         chart_layout.addWidget(self.chart)
-        body.addWidget(chart_box, 1)
-        layout.addLayout(body, 1)
+        body.add(chart_box)
+        layout.addWidget(body, 1)
 
         dose_box = section("24-hour dose", self)
         dose_layout = QVBoxLayout(dose_box)
