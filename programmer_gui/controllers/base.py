@@ -10,6 +10,7 @@ the role Vorta's ``BaseTab`` plays for its tabs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
 from PySide6.QtCore import QObject
@@ -36,6 +37,22 @@ class Workflow(QObject):
         self.link = link
         self.record = record
         self.review_controller = review
+        self._drawing_deferred: dict[str, Callable[[], None]] = {}
+        window.page_shown.connect(self._draw_deferred)
+
+    def draw_when_shown(self, key: str, draw: Callable[[], None]) -> None:
+        """Run ``draw`` now if the page ``key`` is the one shown, else once it is shown: a
+        hidden page's charts are not redrawn on every snapshot (the latest draw wins)."""
+        if self.window.current_page() == key:
+            self._drawing_deferred.pop(key, None)
+            draw()
+        else:
+            self._drawing_deferred[key] = draw
+
+    def _draw_deferred(self, key: str) -> None:
+        draw = self._drawing_deferred.pop(key, None)
+        if draw is not None:
+            draw()
 
     @classmethod
     def install(

@@ -233,7 +233,11 @@ class FlexController(Workflow):
             concentration_ug_per_ml=conc,
             minimum_mode_rate_nl_per_day=snapshot.device.minimum_mode_rate_nl_per_day,
         )
-        set_profiles(page.chart, current=day_curve(current_rows), pending=day_curve(shown))
+        current_curve, pending_curve = day_curve(current_rows), day_curve(shown)
+        self.draw_when_shown(
+            "flex",
+            lambda: set_profiles(page.chart, current=current_curve, pending=pending_curve),
+        )
         self.draft = None
         if parse_errors:
             page.dose_label.setText("—")

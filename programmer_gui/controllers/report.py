@@ -39,7 +39,8 @@ class ReportController(Workflow):
         self.page.refresh_button.clicked.connect(lambda _checked=False: self.refresh())
         self.page.save_button.clicked.connect(lambda _checked=False: self.save())
         # The record observes each snapshot first (its controller connects before this one).
-        link.snapshot.connect(lambda _snapshot: self.refresh())
+        # Rebuilt when shown (and before a save), not for every poll while another page is.
+        link.snapshot.connect(lambda _snapshot: self.draw_when_shown("report", self.refresh))
         window.page_shown.connect(self._on_page_shown)
         window.add_page("report", "Session report", self.page)
         self.refresh()

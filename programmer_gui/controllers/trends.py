@@ -114,6 +114,10 @@ class TrendsController(Workflow):
         return snapshot
 
     def redraw(self) -> None:
+        """Redraw the page: now if it is shown, else when it next is."""
+        self.draw_when_shown("trends", self._redraw)
+
+    def _redraw(self) -> None:
         page = self.page
         snapshot = self.snapshot
         if snapshot is None:

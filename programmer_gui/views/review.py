@@ -56,6 +56,11 @@ class FittedTable(QTableWidget):
         super().resizeEvent(event)
         self.fit()
 
+    def updateGeometries(self) -> None:  # noqa: N802 - Qt's name
+        # Qt lays rows out after the events in hand: fit the height once it has.
+        super().updateGeometries()
+        self.fit()
+
 
 class ReviewPage(QWidget):
     """Rows, the 24-hour dose and its change, notes, an optional chart, warnings, buttons."""

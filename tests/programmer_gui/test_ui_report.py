@@ -30,6 +30,7 @@ def test_report_after_a_change_saved_as_pdf(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("report")  # a hidden page is drawn only once shown
         patient = install_patient(app.window, link, app.record, app.review)
         page = controller.page
         assert not page.save_button.isEnabled()  # nothing read yet
@@ -71,6 +72,7 @@ def test_cancel_and_failure_save_nothing(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("report")  # a hidden page is drawn only once shown
         connect(qtbot, link, demo_world.url)
         controller.choose_path = lambda: ""  # the dialog was cancelled
         assert controller.save() is None

@@ -59,8 +59,12 @@ def test_the_review_fits_its_rows_scrolls_from_its_title_and_keeps_program_in_vi
     assert bar.value() == 0 and bar.maximum() > 0  # the page is taller than the window
     # The table is as tall as its rows: nothing scrolls inside it.
     table = page.table
-    rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
-    assert table.height() == table.horizontalHeader().height() + 2 * table.frameWidth() + rows
+
+    def fitted() -> bool:
+        rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        return table.height() == table.horizontalHeader().height() + 2 * table.frameWidth() + rows
+
+    qtbot.waitUntil(fitted, timeout=2_000)
     assert table.verticalScrollBar().maximum() == 0
     # Each row is as tall as its text needs at the columns' width now (none stretched from
     # a narrower layout): measuring again changes nothing.
