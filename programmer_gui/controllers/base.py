@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
     from programmer_gui.core.session_record import SessionRecord
+    from programmer_gui.core.snapshot import PumpSnapshot
     from programmer_gui.link import PumpLink
     from programmer_gui.views.main_window import MainWindow
 
@@ -37,10 +38,10 @@ class Workflow(QObject):
         self.link = link
         self.record = record
         self.review_controller = review
-        self._drawing_deferred: dict[str, Callable[[], None]] = {}
+        self._drawing_deferred: dict[str, Callable[[], object]] = {}
         window.page_shown.connect(self._draw_deferred)
 
-    def draw_when_shown(self, key: str, draw: Callable[[], None]) -> None:
+    def draw_when_shown(self, key: str, draw: Callable[[], object]) -> None:
         """Run ``draw`` now if the page ``key`` is the one shown, else once it is shown: a
         hidden page's charts are not redrawn on every snapshot (the latest draw wins)."""
         if self.window.current_page() == key:
@@ -48,6 +49,16 @@ class Workflow(QObject):
             draw()
         else:
             self._drawing_deferred[key] = draw
+
+    def follow_snapshots(self, key: str, handler: Callable[[PumpSnapshot], None]) -> None:
+        """``handler(snapshot)`` for every snapshot while the page ``key`` is shown; while it
+        is hidden, only the latest, once it is shown again (a poll then costs the shown
+        page alone: #14 item 13)."""
+
+        def on_snapshot(snapshot: PumpSnapshot) -> None:
+            self.draw_when_shown(key, lambda: handler(snapshot))
+
+        self.link.snapshot.connect(on_snapshot)
 
     def _draw_deferred(self, key: str) -> None:
         draw = self._drawing_deferred.pop(key, None)

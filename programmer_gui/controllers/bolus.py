@@ -75,7 +75,7 @@ class BolusController(Workflow):
         page.tubing_check.toggled.connect(lambda _on: self._update())
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.cancel_button, self.cancel_bolus)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("bolus", self.on_snapshot)
         window.add_page("bolus", "Boluses", page)
         self._update()
 

@@ -50,7 +50,7 @@ class DoseController(Workflow):
         self.page.dose_edit.returnPressed.connect(self.open_review)
         connect_clicked(self.page.review_button, self.open_review)
         connect_clicked(self.page.reset_button, self.reset)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("dose", self.on_snapshot)
         window.add_page("dose", "Change dose", self.page)
         self._update_preview()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -49,7 +49,6 @@ from programmer_gui.core.response import (
     risk_detail,
     titration_lesson,
 )
-from programmer_gui.views.educator import EducatorWindow, add_educator_menu
 from programmer_gui.views.main_window import PROGRAMMER_PREFERRED_SIZE, MainWindow
 from programmer_gui.views.widgets import Severity, tile_side_by_side
 from protocol.enums import AlarmClass, AlarmCode
@@ -59,6 +58,10 @@ from protocol.units import (
     format_fixed,
     format_volume_nl,
 )
+
+if TYPE_CHECKING:
+    # pyqtgraph and numpy load with the window, when a demo pump first opens it.
+    from programmer_gui.views.educator import EducatorWindow
 
 __all__ = [
     "REFRESH_INTERVAL_MS",
@@ -479,6 +482,8 @@ def open_educator_window(
     and closing it stops its timer and leaves the wire feed (the backend stays open: the
     caller owns it). ``tz`` is the time zone dates are shown in (local by default).
     """
+    from programmer_gui.views.educator import EducatorWindow  # noqa: PLC0415 - pyqtgraph now
+
     window = EducatorWindow(start_pump_s=backend.facts.start_pump_s, tz=tz, parent=parent)
     EducatorController(backend, window, tz=tz)
     window.show()
@@ -537,6 +542,8 @@ class EducatorLauncher(QObject):
             self._discard_window()
             self.backend = backend
         if self.show_action is None:
+            from programmer_gui.views.educator import add_educator_menu  # noqa: PLC0415
+
             self.show_action = add_educator_menu(self.window)
             self.show_action.triggered.connect(self.show_window)
         window = self.show_window()

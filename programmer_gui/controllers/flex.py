@@ -91,7 +91,7 @@ class FlexController(Workflow):
         connect_clicked(page.remove_button, self.remove_step)
         connect_clicked(page.reset_button, self.reset)
         connect_clicked(page.review_button, self.open_review)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("flex", self.on_snapshot)
         window.add_page("flex", "Flex dosing", page)
         self._show_day()
 
@@ -301,6 +301,13 @@ class FlexController(Workflow):
     def _on_programmed(self, snapshot: PumpSnapshot) -> None:
         self.touched = False
         self.on_snapshot(snapshot)
+        self.page.message.set_status(
+            Severity.OK,
+            "Programmed and confirmed: the pump runs this profile now "
+            f"({units.format_dose_ug_per_day(snapshot.dose_ug_per_day)} on "
+            f"{self.page.weekday_combo.currentText()}).",
+        )
+        self.window.show_page("flex")
 
     def _on_cancel(self) -> None:
         self.window.show_page("flex")

@@ -171,7 +171,7 @@ class HomeController(Workflow):
         )
         """Asks before the bridge is cancelled; the default button keeps it (tests replace
         it)."""
-        link.snapshot.connect(self.show_snapshot)
+        self.follow_snapshots("home", self.show_snapshot)
         link.link_lost.connect(self._on_link_lost)
         link.connected.connect(lambda _device: self.page.stale_badge.hide())
         window.add_page("home", "Status", self.page)

@@ -59,7 +59,7 @@ class ImplantController(Workflow):
         page.origin_combo.activated.connect(lambda _i: self._edited(""))
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.reset_button, self.reset)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("implant", self.on_snapshot)
         window.add_page("implant", "Implant record", page)
         self._update()
 

@@ -55,7 +55,7 @@ class PatientController(Workflow):
         page.enabled_check.clicked.connect(lambda _on: self._on_edited())
         connect_clicked(page.reset_button, self.reset)
         connect_clicked(page.review_button, self.open_review)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("patient", self.on_snapshot)
         window.add_page("patient", "Patient doses", page)
         self._update()
 

@@ -78,7 +78,7 @@ class RefillController(Workflow):
             check.toggled.connect(lambda _on: self.update_preview())
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.clear_button, self.clear)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("refill", self.on_snapshot)
         window.add_page("refill", "Refill", page)
         self.update_preview()
 

@@ -269,6 +269,10 @@ class ReviewController(QObject):
         self.window.statusBar().showMessage("The pump reports the new settings.", 15_000)
         if self._current is current:
             self._current = None
+        # Back to the workflow's page first: it catches up with the pump (a hidden page
+        # follows only once shown), then says what was programmed.
+        if current.return_to is not None and current.return_to in self.window.pages:
+            self.window.show_page(current.return_to)
         current.on_programmed(snapshot)
 
     def _fail(self, current: _Presented, reason: str, *, error: Exception | None = None) -> None:

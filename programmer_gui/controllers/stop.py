@@ -37,7 +37,7 @@ class StopController(Workflow):
         self.snapshot: PumpSnapshot | None = None
         connect_clicked(self.page.stop_button, self.open_stop_review)
         connect_clicked(self.page.resume_button, self.open_resume_review)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("stop", self.on_snapshot)
         window.add_page("stop", "Stop / resume", self.page)
         self._update()
 

@@ -149,6 +149,7 @@ class BridgeCasesPanel(QWidget):
             plot.setLabel("bottom", "hours after the refill")
             plot.setLabel("left", "spinal-fluid level, % of established")
             plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
             plot.setMinimumHeight(260)
             plot.setMinimumWidth(220)
             summary = QLabel(self)
@@ -275,6 +276,7 @@ class LivePlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         )
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()  # no "A" (auto-range) glyph
         return plot
 
     def show_series(self, series: PlotSeries, *, x_range: tuple[float, float]) -> None:

@@ -132,17 +132,24 @@ class StatusBadge(QFrame):
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(self._text, 1)
+        self._styled: Severity | None = None
         self.set_status(Severity.INFO, "")
 
     def set_status(self, severity: Severity, text: str) -> None:
         self.severity = severity
-        self._text.setText(text)
-        size = max(16, self._text.fontMetrics().height())
-        self._icon.setPixmap(self.style().standardIcon(_ICON[severity]).pixmap(QSize(size, size)))
-        self.setStyleSheet(
-            f"#StatusBadge {{ background: {_BACKGROUND[severity]}; "
-            f"border: 2px solid {_BORDER[severity]}; border-radius: 4px; }}"
-        )
+        if text != self._text.text():
+            self._text.setText(text)
+        if severity is not self._styled:
+            # A style sheet and an icon cost a restyle: only when the severity changes (every
+            # page sets its badges on every poll).
+            self._styled = severity
+            size = max(16, self._text.fontMetrics().height())
+            icon = self.style().standardIcon(_ICON[severity])
+            self._icon.setPixmap(icon.pixmap(QSize(size, size)))
+            self.setStyleSheet(
+                f"#StatusBadge {{ background: {_BACKGROUND[severity]}; "
+                f"border: 2px solid {_BORDER[severity]}; border-radius: 4px; }}"
+            )
         self.setAccessibleName(f"{severity.value}: {text}")
         if self.hide_when_empty:
             self.setVisible(bool(text))

@@ -39,6 +39,7 @@ def test_report_after_a_change_saved_as_pdf(
         assert serial in page.summary.value("pump")
         assert page.summary.value("actions") == "0"
         # A change in this session: patient-activated doses switched on.
+        app.window.show_page("patient")
         patient.page.enabled_check.click()
         for edit, text in zip(patient.page.edits, ("20", "10", "240", "3"), strict=True):
             type_into(qtbot, edit, text)

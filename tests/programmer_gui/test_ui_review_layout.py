@@ -120,3 +120,15 @@ def test_a_hint_says_the_warnings_are_below(qtbot: QtBot, programmer: Programmer
         qtbot.keyClick(check, Qt.Key.Key_Space)
     assert page.program_button.isEnabled() and page.program_hint.text() == ""
     qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+
+
+def test_no_stray_auto_range_glyph_on_the_flex_charts(qtbot: QtBot, programmer: Programmer) -> None:
+    """#14 item 12: the "A" (pyqtgraph's auto-range button) showed in the flex review chart."""
+    _open_flex_review(qtbot, programmer, "450")
+    chart = programmer.review.page.chart
+    assert chart is not None
+    item = chart.getPlotItem()  # type: ignore[attr-defined]
+    assert item.buttonsHidden and not item.autoBtn.isVisible()
+    flex = _flex(programmer)
+    assert flex.page.chart.getPlotItem().buttonsHidden
+    qtbot.mouseClick(programmer.review.page.cancel_button, Qt.MouseButton.LeftButton)
