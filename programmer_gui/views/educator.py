@@ -585,7 +585,8 @@ class EducatorWindow(QWidget):
         right.addWidget(self._build_truth())
         right.addWidget(self.tabs, 1)
 
-        self.body = Columns(page)
+        # Side by side as soon as both fit (the plots then stay in view on a projector).
+        self.body = Columns(page, side_by_side_at="minimum")
         self.body.add(left_widget)
         self.body.add(right_widget)
         self.body.grid.setColumnStretch(1, 3)

@@ -320,8 +320,13 @@ class Columns(QWidget):
     the window; from the width the side-by-side rows need, they go side by side again.
     """
 
-    def __init__(self, parent: QWidget | None = None, *, columns: int = 2) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, columns: int = 2, side_by_side_at: str = "preferred"
+    ) -> None:
+        """``side_by_side_at``: "preferred" (sections side by side only where each gets its
+        preferred width) or "minimum" (as soon as each gets its minimum)."""
         super().__init__(parent)
+        self.side_by_side_at = side_by_side_at
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setHorizontalSpacing(12)
@@ -355,7 +360,8 @@ class Columns(QWidget):
         spacing = self.grid.horizontalSpacing()
 
         def width(widget: QWidget) -> int:
-            hint = widget.sizeHint() if columns > 1 else widget.minimumSizeHint()
+            preferred = columns > 1 and self.side_by_side_at == "preferred"
+            hint = widget.sizeHint() if preferred else widget.minimumSizeHint()
             return max(hint.width(), widget.minimumSizeHint().width())
 
         return max(
