@@ -616,11 +616,12 @@ def _least_width(window: QWidget) -> int:
 
 def _frame_margins(window: QWidget) -> tuple[int, int, int, int]:
     """The window manager's frame around ``window``: left, top (the title bar), right,
-    bottom."""
+    bottom (a title bar's allowance on top while the frame is not known yet)."""
     frame, inner = window.frameGeometry(), window.geometry()
+    top = inner.top() - frame.top()
     return (
         inner.left() - frame.left(),
-        inner.top() - frame.top(),
+        top if top > 0 else TITLE_BAR_ALLOWANCE_PX,
         frame.right() - inner.right(),
         frame.bottom() - inner.bottom(),
     )
@@ -654,5 +655,7 @@ def tile_side_by_side(
         (right, right_margins, room.left() + extra_left + left_width + gap, usable - left_width),
     ):
         height = room.height() - m_top - m_bottom
-        window.setGeometry(x + m_left, room.top() + m_top, width, height)
+        # A window not framed yet is placed by its frame's corner: the title bar goes above.
+        framed = window.frameGeometry() != window.geometry()
+        window.setGeometry(x + m_left, room.top() + (m_top if framed else 0), width, height)
     return True
