@@ -75,6 +75,7 @@ demo: $(STAMP)  ## the programmer on the demo pump (without a display: a headles
 
 screenshots: $(STAMP)  ## render every programmer screen offscreen into docs/screenshots/
 	$(BIN)/python -m programmer_gui.screenshots docs/screenshots
+	$(BIN)/python -m programmer_gui.demo.mri_screenshots docs/screenshots
 
 report: $(STAMP)  ## run the scenario library with an HTML and a JUnit report (reports/)
 	mkdir -p reports

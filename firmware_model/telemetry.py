@@ -30,7 +30,7 @@ import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from firmware_model.errors import (
     ChecksumMismatchError,
@@ -42,7 +42,7 @@ from firmware_model.prescription import Bolus, PatientDoseSettings
 from firmware_model.pump import Pump, PumpStatus, RefillOrder
 from protocol import messages as m
 from protocol.codec import Deframer
-from protocol.enums import PROTOCOL_VERSION, BolusKind, ErrorCode, EventCode, Flags, Op, Origin
+from protocol.enums import PROTOCOL_VERSION, BolusKind, ErrorCode, EventCode, Op, Origin
 from protocol.frames import Frame
 from protocol.session import (
     Accepted,
@@ -69,9 +69,6 @@ FRAME_ARRIVAL_MAX_S = 1.0
 this is abandoned (its first SYNC byte dropped, hunting resumed over the bytes behind it), so
 a sender trickling a long frame a byte at a time (slowloris) cannot hold the link: a frame
 written at once arrives in milliseconds even at 300 baud, where pacing delivers it whole."""
-
-_FLAGS_OFFSET = 3
-"""Offset of FLAGS in a frame (design.md, wire framing)."""
 
 SECURITY_LOG_INTERVAL_S = 3600.0
 """Link seconds before a second SECURITY entry with the same error code may be written (per
@@ -161,7 +158,20 @@ class PumpTelemetry:
         return TelemetryLink(self)
 
 
-Handler = Callable[["TelemetryLink", m.Message, int], m.Message]
+_Request = TypeVar("_Request", bound=m.Message)
+
+
+@dataclass(frozen=True)
+class _Route(Generic[_Request]):
+    """One command: the request class the session decodes for its op, and its handler."""
+
+    request: type[_Request]
+    handler: Callable[[TelemetryLink, _Request, int], m.Message]
+
+    def __call__(self, link: TelemetryLink, request: m.Message, t: int) -> m.Message:
+        if not isinstance(request, self.request):  # a defect: the session decodes by op
+            raise TypeError(f"{type(request).__name__} is not a {self.request.__name__}")
+        return self.handler(link, request, t)
 
 
 class TelemetryLink:
@@ -271,19 +281,19 @@ class TelemetryLink:
             # Security refusals arrive as SECURITY events; a cached retransmission has none.
             self._log_session_event(result.event, t, now_s)
             logged = result.event is not None and result.event.kind is SessionEventKind.SECURITY
-            if result.error is not None and not logged and _unauthenticated(result.data):
+            if result.error is not None and not logged and not result.mac:
                 self.head.log_security(result.error, frame.op, t=t, now_s=now_s)
             return result.data
         return self._execute(result, t)
 
     def _execute(self, accepted: Accepted, t: int) -> bytes:
-        handler = _HANDLERS[accepted.op]
+        route = _HANDLERS[accepted.op]
         durable = self.head.make_durable
         before, staged, staged_refill = None, self._staged, self._staged_refill
         if durable is not None and accepted.op not in _READ_ONLY:
             before = self.pump.to_bytes()
         try:
-            response = handler(self, accepted.request, t)
+            response = route(self, accepted.request, t)
             if before is not None and durable is not None and self.pump.to_bytes() != before:
                 try:
                     durable()
@@ -306,7 +316,7 @@ class TelemetryLink:
 
     # -- the commands ----------------------------------------------------------------------
 
-    def _device_info(self, request: m.Message, t: int) -> m.Message:
+    def _device_info(self, request: m.DeviceInfoRequest, t: int) -> m.Message:
         profile = self.pump.profile
         return m.DeviceInfoResponse(
             model=profile.model,
@@ -331,7 +341,7 @@ class TelemetryLink:
             max_bolus_duration_s=profile.max_bolus_duration_s,
         )
 
-    def _limits(self, request: m.Message, t: int) -> m.Message:
+    def _limits(self, request: m.LimitsRequest, t: int) -> m.Message:
         profile = self.pump.profile
         standard = (
             *profile.commercial_concentrations_ug_per_ml,
@@ -354,23 +364,21 @@ class TelemetryLink:
             flex_step_granularity_min=profile.flex_step_granularity_min,
         )
 
-    def _status(self, request: m.Message, t: int) -> m.Message:
+    def _status(self, request: m.StatusRequest, t: int) -> m.Message:
         return status_response(self.pump.status(), self.head.active_prescription()[1])
 
-    def _read_prescription(self, request: m.Message, t: int) -> m.Message:
+    def _read_prescription(self, request: m.ReadPrescriptionRequest, t: int) -> m.Message:
         spec, checksum = self.head.active_prescription()
         return m.ReadPrescriptionResponse(prescription=spec, checksum=checksum)
 
-    def _stage(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.StagePrescriptionRequest)
+    def _stage(self, request: m.StagePrescriptionRequest, t: int) -> m.Message:
         # Refuses another drug's prescription and out-of-range rates before staging.
         self.pump.check_prescription(request.prescription)
         checksum = m.prescription_checksum(request.prescription)
         self._staged = _Staged(request.prescription, checksum)
         return m.StagePrescriptionResponse(checksum=checksum)
 
-    def _commit(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.CommitPrescriptionRequest)
+    def _commit(self, request: m.CommitPrescriptionRequest, t: int) -> m.Message:
         staged = self._staged
         _check_commit(request.checksum, staged, what="prescription", stage=Op.STAGE_PRESCRIPTION)
         assert staged is not None
@@ -378,7 +386,7 @@ class TelemetryLink:
         self._staged = None
         return m.CommitPrescriptionResponse(checksum=staged.checksum)
 
-    def _read_delivery(self, request: m.Message, t: int) -> m.Message:
+    def _read_delivery(self, request: m.ReadDeliveryRequest, t: int) -> m.Message:
         pump = self.pump
         return m.ReadDeliveryResponse(
             delivering=pump.delivering,
@@ -386,8 +394,7 @@ class TelemetryLink:
             last_refill_at_s=pump.last_refill_clock_s,
         )
 
-    def _start_bolus(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.StartBolusRequest)
+    def _start_bolus(self, request: m.StartBolusRequest, t: int) -> m.Message:
         pump = self.pump
         if request.kind is BolusKind.PRIMING:
             bolus = Bolus.priming(volume_nl=request.volume_nl, profile=pump.profile)
@@ -404,25 +411,24 @@ class TelemetryLink:
             ends_at_s=pump.clock(running.end_t),
         )
 
-    def _cancel_bolus(self, request: m.Message, t: int) -> m.Message:
+    def _cancel_bolus(self, request: m.CancelBolusRequest, t: int) -> m.Message:
         return m.CancelBolusResponse(delivered_nl=self.pump.cancel_bolus(t))
 
-    def _stop(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.StopPumpRequest)
+    def _stop(self, request: m.StopPumpRequest, t: int) -> m.Message:
         self.pump.stop(t, request.reason)
         return m.StopPumpResponse()
 
-    def _resume(self, request: m.Message, t: int) -> m.Message:
+    def _resume(self, request: m.ResumePumpRequest, t: int) -> m.Message:
         self.pump.resume(t)
         return m.ResumePumpResponse(mode=self.pump.mode)
 
-    def _cancel_bridge(self, request: m.Message, t: int) -> m.Message:
+    def _cancel_bridge(self, request: m.CancelBridgeRequest, t: int) -> m.Message:
         delivered, remaining = self.pump.cancel_bridge(t)
         return m.CancelBridgeResponse(
             delivered_nl=min(delivered, 2**32 - 1), remaining_nl=remaining
         )
 
-    def _read_valve(self, request: m.Message, t: int) -> m.Message:
+    def _read_valve(self, request: m.ReadValveRequest, t: int) -> m.Message:
         pump = self.pump
         closed = pump.valve_closed_since_clock_s
         return m.ReadValveResponse(
@@ -431,11 +437,10 @@ class TelemetryLink:
             closed_since_s=closed,
         )
 
-    def _reset_valve(self, request: m.Message, t: int) -> m.Message:
+    def _reset_valve(self, request: m.ResetValveRequest, t: int) -> m.Message:
         return m.ResetValveResponse(closed_for_s=self.pump.reset_valve(t))
 
-    def _stage_refill(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.StageRefillRequest)
+    def _stage_refill(self, request: m.StageRefillRequest, t: int) -> m.Message:
         order = RefillOrder(
             removed_nl=request.removed_nl,
             added_nl=request.added_nl,
@@ -456,8 +461,7 @@ class TelemetryLink:
             bridge_volume_nl=result.bridge_volume_nl,
         )
 
-    def _commit_refill(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.CommitRefillRequest)
+    def _commit_refill(self, request: m.CommitRefillRequest, t: int) -> m.Message:
         staged = self._staged_refill
         _check_commit(request.checksum, staged, what="refill", stage=Op.STAGE_REFILL)
         assert staged is not None
@@ -475,7 +479,7 @@ class TelemetryLink:
             low_reservoir_alarm_at_s=self.pump.low_reservoir_at(),
         )
 
-    def _read_implant(self, request: m.Message, t: int) -> m.Message:
+    def _read_implant(self, request: m.ReadImplantRequest, t: int) -> m.Message:
         pump = self.pump
         implant = pump.implant
         return m.ReadImplantResponse(
@@ -486,19 +490,17 @@ class TelemetryLink:
             last_refill_at_s=pump.last_refill_clock_s,
         )
 
-    def _set_implant(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.SetImplantRequest)
+    def _set_implant(self, request: m.SetImplantRequest, t: int) -> m.Message:
         self.pump.set_implant(t, request.implant)
         implant = self.pump.implant
         assert implant is not None
         return m.SetImplantResponse(implant=implant)
 
-    def _set_alarm_volume(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.SetAlarmVolumeRequest)
+    def _set_alarm_volume(self, request: m.SetAlarmVolumeRequest, t: int) -> m.Message:
         self.pump.set_alarm_volume(t, request.volume_nl)
         return m.SetAlarmVolumeResponse(volume_nl=self.pump.alarm_volume_nl)
 
-    def _read_alarms(self, request: m.Message, t: int) -> m.Message:
+    def _read_alarms(self, request: m.ReadAlarmsRequest, t: int) -> m.Message:
         return m.ReadAlarmsResponse(
             alarms=tuple(
                 m.AlarmRecord(
@@ -512,18 +514,15 @@ class TelemetryLink:
             )
         )
 
-    def _silence(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.SilenceAlarmRequest)
+    def _silence(self, request: m.SilenceAlarmRequest, t: int) -> m.Message:
         self.pump.silence_alarm(t, request.code)
         return m.SilenceAlarmResponse()
 
-    def _clear(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.ClearAlarmRequest)
+    def _clear(self, request: m.ClearAlarmRequest, t: int) -> m.Message:
         self.pump.clear_alarm(t, request.code)
         return m.ClearAlarmResponse()
 
-    def _read_log(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.ReadEventLogRequest)
+    def _read_log(self, request: m.ReadEventLogRequest, t: int) -> m.Message:
         log = self.pump.event_log
         entries = log.read(request.first_index, request.max_count)
         return m.ReadEventLogResponse(
@@ -535,19 +534,17 @@ class TelemetryLink:
             ),
         )
 
-    def _read_clock(self, request: m.Message, t: int) -> m.Message:
+    def _read_clock(self, request: m.ReadClockRequest, t: int) -> m.Message:
         return m.ReadClockResponse(clock_s=self.pump.clock(t))
 
-    def _set_clock(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.SetClockRequest)
+    def _set_clock(self, request: m.SetClockRequest, t: int) -> m.Message:
         self.pump.set_clock(t, request.clock_s)
         return m.SetClockResponse(clock_s=self.pump.clock(t))
 
-    def _read_patient_settings(self, request: m.Message, t: int) -> m.Message:
+    def _read_patient_settings(self, request: m.ReadPatientSettingsRequest, t: int) -> m.Message:
         return _settings_message(m.ReadPatientSettingsResponse, self.pump.patient_settings)
 
-    def _set_patient_settings(self, request: m.Message, t: int) -> m.Message:
-        assert isinstance(request, m.SetPatientSettingsRequest)
+    def _set_patient_settings(self, request: m.SetPatientSettingsRequest, t: int) -> m.Message:
         self.pump.set_patient_settings(
             t,
             PatientDoseSettings(
@@ -560,7 +557,7 @@ class TelemetryLink:
         )
         return _settings_message(m.SetPatientSettingsResponse, self.pump.patient_settings)
 
-    def _patient_dose(self, request: m.Message, t: int) -> m.Message:
+    def _patient_dose(self, request: m.PatientDoseRequest, t: int) -> m.Message:
         grant = self.pump.request_patient_dose(t)
         return m.PatientDoseResponse(
             dose_ng=grant.dose_ng,
@@ -610,11 +607,6 @@ def _settings_message(cls: type[_Settings], s: PatientDoseSettings) -> _Settings
     )
 
 
-def _unauthenticated(answer: bytes) -> bool:
-    """Whether an answer frame goes without a MAC: a refusal anyone can provoke, keyless."""
-    return len(answer) > _FLAGS_OFFSET and not answer[_FLAGS_OFFSET] & Flags.MAC
-
-
 _READ_ONLY = frozenset(
     {
         Op.DEVICE_INFO,
@@ -635,35 +627,39 @@ _READ_ONLY = frozenset(
 """Commands that never change the pump's stored state (no snapshot, no save before the
 answer); any other command is saved before it is acknowledged if it changed anything."""
 
-_HANDLERS: dict[Op, Handler] = {
-    Op.DEVICE_INFO: TelemetryLink._device_info,
-    Op.LIMITS: TelemetryLink._limits,
-    Op.STATUS: TelemetryLink._status,
-    Op.READ_PRESCRIPTION: TelemetryLink._read_prescription,
-    Op.STAGE_PRESCRIPTION: TelemetryLink._stage,
-    Op.COMMIT_PRESCRIPTION: TelemetryLink._commit,
-    Op.READ_DELIVERY: TelemetryLink._read_delivery,
-    Op.START_BOLUS: TelemetryLink._start_bolus,
-    Op.CANCEL_BOLUS: TelemetryLink._cancel_bolus,
-    Op.STOP_PUMP: TelemetryLink._stop,
-    Op.RESUME_PUMP: TelemetryLink._resume,
-    Op.CANCEL_BRIDGE: TelemetryLink._cancel_bridge,
-    Op.READ_VALVE: TelemetryLink._read_valve,
-    Op.RESET_VALVE: TelemetryLink._reset_valve,
-    Op.STAGE_REFILL: TelemetryLink._stage_refill,
-    Op.SET_ALARM_VOLUME: TelemetryLink._set_alarm_volume,
-    Op.COMMIT_REFILL: TelemetryLink._commit_refill,
-    Op.READ_IMPLANT: TelemetryLink._read_implant,
-    Op.SET_IMPLANT: TelemetryLink._set_implant,
-    Op.READ_ALARMS: TelemetryLink._read_alarms,
-    Op.SILENCE_ALARM: TelemetryLink._silence,
-    Op.CLEAR_ALARM: TelemetryLink._clear,
-    Op.READ_EVENT_LOG: TelemetryLink._read_log,
-    Op.READ_CLOCK: TelemetryLink._read_clock,
-    Op.SET_CLOCK: TelemetryLink._set_clock,
-    Op.READ_PATIENT_SETTINGS: TelemetryLink._read_patient_settings,
-    Op.SET_PATIENT_SETTINGS: TelemetryLink._set_patient_settings,
-    Op.PATIENT_DOSE: TelemetryLink._patient_dose,
+_HANDLERS: dict[Op, _Route[Any]] = {
+    Op.DEVICE_INFO: _Route(m.DeviceInfoRequest, TelemetryLink._device_info),
+    Op.LIMITS: _Route(m.LimitsRequest, TelemetryLink._limits),
+    Op.STATUS: _Route(m.StatusRequest, TelemetryLink._status),
+    Op.READ_PRESCRIPTION: _Route(m.ReadPrescriptionRequest, TelemetryLink._read_prescription),
+    Op.STAGE_PRESCRIPTION: _Route(m.StagePrescriptionRequest, TelemetryLink._stage),
+    Op.COMMIT_PRESCRIPTION: _Route(m.CommitPrescriptionRequest, TelemetryLink._commit),
+    Op.READ_DELIVERY: _Route(m.ReadDeliveryRequest, TelemetryLink._read_delivery),
+    Op.START_BOLUS: _Route(m.StartBolusRequest, TelemetryLink._start_bolus),
+    Op.CANCEL_BOLUS: _Route(m.CancelBolusRequest, TelemetryLink._cancel_bolus),
+    Op.STOP_PUMP: _Route(m.StopPumpRequest, TelemetryLink._stop),
+    Op.RESUME_PUMP: _Route(m.ResumePumpRequest, TelemetryLink._resume),
+    Op.CANCEL_BRIDGE: _Route(m.CancelBridgeRequest, TelemetryLink._cancel_bridge),
+    Op.READ_VALVE: _Route(m.ReadValveRequest, TelemetryLink._read_valve),
+    Op.RESET_VALVE: _Route(m.ResetValveRequest, TelemetryLink._reset_valve),
+    Op.STAGE_REFILL: _Route(m.StageRefillRequest, TelemetryLink._stage_refill),
+    Op.SET_ALARM_VOLUME: _Route(m.SetAlarmVolumeRequest, TelemetryLink._set_alarm_volume),
+    Op.COMMIT_REFILL: _Route(m.CommitRefillRequest, TelemetryLink._commit_refill),
+    Op.READ_IMPLANT: _Route(m.ReadImplantRequest, TelemetryLink._read_implant),
+    Op.SET_IMPLANT: _Route(m.SetImplantRequest, TelemetryLink._set_implant),
+    Op.READ_ALARMS: _Route(m.ReadAlarmsRequest, TelemetryLink._read_alarms),
+    Op.SILENCE_ALARM: _Route(m.SilenceAlarmRequest, TelemetryLink._silence),
+    Op.CLEAR_ALARM: _Route(m.ClearAlarmRequest, TelemetryLink._clear),
+    Op.READ_EVENT_LOG: _Route(m.ReadEventLogRequest, TelemetryLink._read_log),
+    Op.READ_CLOCK: _Route(m.ReadClockRequest, TelemetryLink._read_clock),
+    Op.SET_CLOCK: _Route(m.SetClockRequest, TelemetryLink._set_clock),
+    Op.READ_PATIENT_SETTINGS: _Route(
+        m.ReadPatientSettingsRequest, TelemetryLink._read_patient_settings
+    ),
+    Op.SET_PATIENT_SETTINGS: _Route(
+        m.SetPatientSettingsRequest, TelemetryLink._set_patient_settings
+    ),
+    Op.PATIENT_DOSE: _Route(m.PatientDoseRequest, TelemetryLink._patient_dose),
 }
 """Every command the session may hand over; the session answers the handshake ops itself."""
 

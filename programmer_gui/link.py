@@ -78,6 +78,20 @@ _NAK_PHRASES: dict[ErrorCode, str] = {
     ErrorCode.PATIENT_DOSE_LIMIT: "the patient has used the most doses allowed in 24 h",
 }
 
+_NAK_SENTENCES: dict[ErrorCode, str] = {
+    ErrorCode.SESSION_DISPLACED: (
+        "Another programmer connected to this pump on the same link and took over the "
+        "session: this request was NOT carried out, and the pump runs what it ran. Make sure "
+        "only one programmer talks to the pump, then reconnect."
+    ),
+    ErrorCode.STORAGE_FAILED: (
+        "The pump could not store the change safely, so it did NOT make it: it runs what it "
+        "ran before. Interrogate the pump and try again; if it happens again, the pump may "
+        "need service."
+    ),
+}
+"""Refusals told in whole sentences: what happened, and what the pump runs now."""
+
 
 SIMULATION_SCHEMES = ("pumpsim://",)
 """URLs of in-process simulated pumps (demo mode): their clock is the simulation's."""
@@ -104,6 +118,8 @@ def describe_error(error: BaseException) -> str:
         )
     if isinstance(error, LinkClosed):
         return f"The link to the pump was lost ({error})."
+    if isinstance(error, NakError) and error.code in _NAK_SENTENCES:
+        return _NAK_SENTENCES[error.code]
     if isinstance(error, NakError):
         phrase = _NAK_PHRASES.get(error.code, error.code.name.replace("_", " ").lower())
         reason = f": {in_clinical_words(error.reason)}" if error.reason else ""

@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QEventLoop, QThread
-from PySide6.QtWidgets import QApplication, QScrollArea
+from PySide6.QtCore import QEventLoop, QRect, Qt, QThread
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QApplication, QScrollArea, QWidget
 
 from programmer_gui.app import Programmer, apply_style, build
 from programmer_gui.controllers.alarms import AlarmsController
@@ -42,6 +43,7 @@ from programmer_gui.controllers.trends import TrendsController
 from programmer_gui.core.report import build_report
 from programmer_gui.gc_guard import collect_on_gui_thread
 from programmer_gui.views.report import render_page
+from programmer_gui.views.widgets import tile_side_by_side
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
@@ -65,7 +67,16 @@ TITRATION_FIRST = 30
 DOSING_TRUTH_FIRST = 11
 """Issue #12's screens: the implant record, a refill 500 -> 2000 mcg/mL with the bridge."""
 EDUCATOR_FIRST = 31
-HANDHELD_FIRST = 41
+SIZES_FIRST = 41
+"""The screens of issue #14 item 5 (41-): the programmer filling a 1280x720 projector and a
+1366x768 laptop, at 100 % and 125 %, and the programmer beside the educator on 1920x1080."""
+SCREEN_SIZES = ((1280, 720), (1366, 768))
+SIDE_BY_SIDE_SCREEN = (1920, 1080)
+SCALES = (1.0, 1.25)
+TITLE_BAR_PX = 32
+"""Left for the window manager's title bar, in screen pixels."""
+BESIDE_GAP_PX = 8
+HANDHELD_FIRST = 61
 """The patient's therapy manager (``pump-programmer --patient``)."""
 
 C = TypeVar("C")
@@ -159,6 +170,8 @@ def _render_pages(target: Path) -> list[Path]:
     )
 
     paths += render_educator_screenshots(target, first=EDUCATOR_FIRST)
+    paths += _render_sizes(target)
+
     from programmer_gui.demo.handheld_screens import (  # noqa: PLC0415
         render_handheld_screenshots,
     )
@@ -517,6 +530,111 @@ def _render_titration(target: Path) -> list[Path]:
     finally:
         programmer.close()
         demo.close()
+
+
+def _grab(window: QWidget, scale: float) -> QImage:
+    """``window`` as a screen at ``scale`` shows it (125 %: every logical pixel is 1.25)."""
+    size = window.size()
+    image = QImage(
+        round(size.width() * scale), round(size.height() * scale), QImage.Format.Format_RGB32
+    )
+    image.setDevicePixelRatio(scale)
+    image.fill(Qt.GlobalColor.white)
+    window.render(image)
+    return image
+
+
+def _save(image: QImage, path: Path, paths: list[Path]) -> None:
+    if not image.save(str(path)):
+        raise ScreenshotError(f"could not write {path}")
+    paths.append(path)
+
+
+def _render_sizes(target: Path) -> list[Path]:
+    """The programmer as it fills each screen of SCREEN_SIZES at each scale (Status, Refill
+    with its entries, a dose review), then the programmer beside the educator on the
+    1920x1080 screen, as one image of the whole screen at each scale."""
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    demo = DemoPump(manual_clock=True, start_pump_s=START_PUMP_S, name="screenshots-sizes")
+    programmer = build(
+        timeout_s=0.3, retries=0, poll_interval_s=None, wall=lambda: float(START_PUMP_S)
+    )
+    paths: list[Path] = []
+    try:
+        window, link = programmer.window, programmer.link
+        window.show()
+        connect = programmer.connect
+        connect.demo_factory = lambda: demo
+        connect.start_demo()
+        _settle(lambda: link.latest is not None, "the first interrogation")
+        educator = programmer.educator.educator_window
+        if educator is not None:
+            educator.hide()
+        refill = _controller(programmer, "refill", RefillController)
+        refill.page.removed_edit.setText("29.6")
+        refill.page.added_edit.setText("35")
+        combo = refill.page.concentration_combo
+        combo.setCurrentIndex(combo.findData(2000))
+        refill.page.lot_edit.setText("L2026-05")
+        refill.update_preview()
+        dose = _controller(programmer, "dose", DoseController)
+
+        def number() -> int:
+            return SIZES_FIRST + len(paths)
+
+        for scale in SCALES:
+            for width, height in SCREEN_SIZES:
+                window.resize(round(width / scale), round((height - TITLE_BAR_PX) / scale))
+                for page in ("home", "refill", "review"):
+                    if page == "review":
+                        window.show_page("dose")
+                        dose.page.dose_edit.setText("480")
+                        dose.page.dose_edit.textEdited.emit("480")
+                        dose.open_review()
+                    else:
+                        window.show_page(page)
+                    _settle(lambda: True, page)
+                    name = f"{number():02d}-{width}x{height}-{round(scale * 100)}pct-{page}.png"
+                    _save(_grab(window, scale), target / name, paths)
+                    if page == "review":
+                        programmer.review.cancel()
+        if educator is not None:
+            paths += _render_side_by_side(programmer, educator, target, number())
+    finally:
+        programmer.close()
+        demo.close()
+    return paths
+
+
+def _render_side_by_side(
+    programmer: Programmer, educator: QWidget, target: Path, first: int
+) -> list[Path]:
+    """The programmer (Status) and the educator side by side on the 1920x1080 screen."""
+    window = programmer.window
+    educator.show()
+    window.show_page("home")
+    paths: list[Path] = []
+    width, height = SIDE_BY_SIDE_SCREEN
+    for scale in SCALES:
+        logical_w, logical_h = round(width / scale), round((height - TITLE_BAR_PX) / scale)
+        room = QRect(0, 0, logical_w, logical_h)
+        placed = tile_side_by_side(
+            window, educator, room, left_preferred=1180, left_least=720, gap=BESIDE_GAP_PX
+        )
+        if not placed:
+            raise ScreenshotError(f"the two windows do not fit {width}x{height} at {scale:g}")
+        _settle(lambda: True, "the two windows side by side")
+        screen = QImage(width, height - TITLE_BAR_PX, QImage.Format.Format_RGB32)
+        screen.fill(QColor("#30343a"))
+        painter = QPainter(screen)
+        for shown in (window, educator):
+            x = round(shown.geometry().x() * scale)
+            painter.drawImage(x, 0, _grab(shown, scale))
+        painter.end()
+        name = f"{first + len(paths):02d}-{width}x{height}-{round(scale * 100)}pct-beside.png"
+        _save(screen, target / name, paths)
+    return paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -295,12 +295,14 @@ class Reply:
 
     ``data`` is the frame to send; it is empty when nothing must be sent (a
     frame that is not a request). ``error`` is the code of the NAK sent, if any;
-    ``event`` is something to log.
+    ``event`` is something to log; ``mac`` says whether ``data`` carries a MAC
+    (False: an answer anyone can provoke without the key).
     """
 
     data: bytes
     error: ErrorCode | None = None
     event: SessionEvent | None = None
+    mac: bool = False
 
 
 # --- the state rules, as data -----------------------------------------------
@@ -519,7 +521,8 @@ class DeviceSession:
         self._last_seq = -1
         self._last_activity_s = 0.0
         self._expired = False
-        self._cache: tuple[Frame, bytes, ErrorCode | None] | None = None
+        self._cache: tuple[Frame, bytes, ErrorCode | None, bool] | None = None
+        """The last cached answer: the request, the frame sent, its NAK code, its MAC."""
         self._pending: _Pending | None = None
         self._displaced_key: bytes | None = None
         self._failures = 0
@@ -646,7 +649,8 @@ class DeviceSession:
             # Not a request. Never answered, so two ends can never NAK each other forever.
             return Reply(data=b"")
         if self._cache is not None and frame == self._cache[0]:
-            return Reply(data=self._cache[1], error=self._cache[2])
+            _request, data, error, mac = self._cache
+            return Reply(data=data, error=error, mac=mac)
         if frame.mac is None and frame.op == Op.DEVICE_INFO:
             return self._accept_plain(frame)
         event = self.poll(now_s)
@@ -751,7 +755,8 @@ class DeviceSession:
         self._last_activity_s = now_s
         response = SessionAuthResponse(role=role, idle_timeout_s=int(self.security.idle_timeout_s))
         data = self._answer(frame, response, key=self._key, cache=True)
-        return Reply(data=data, event=SessionEvent(kind=SessionEventKind.OPENED, role=role))
+        opened = SessionEvent(kind=SessionEventKind.OPENED, role=role)
+        return Reply(data=data, event=opened, mac=True)
 
     def _command(self, frame: Frame, now_s: float, event: SessionEvent | None) -> Accepted | Reply:
         displaced = self._displaced_key
@@ -792,7 +797,7 @@ class DeviceSession:
         if isinstance(request, SessionCloseRequest):
             data = self._answer(frame, SessionCloseResponse(), key=key, cache=True)
             closed = self._end_session(DeviceEvent.CLOSE, "closed by the programmer")
-            return Reply(data=data, event=closed)
+            return Reply(data=data, event=closed, mac=True)
         self._fire(DeviceEvent.COMMAND)
         accepted = Accepted(seq=frame.seq, op=op, request=request, role=role)
         self._pending = _Pending(accepted=accepted, frame=frame, key=key)
@@ -833,7 +838,8 @@ class DeviceSession:
         event: SessionEvent | None = None,
     ) -> Reply:
         nak = Nak(code=code, reason=_truncate_reason(reason))
-        return Reply(data=self._answer(frame, nak, key=key, cache=cache), error=code, event=event)
+        data = self._answer(frame, nak, key=key, cache=cache)
+        return Reply(data=data, error=code, event=event, mac=key is not None)
 
     def _answer(
         self, request: Frame, response: Message, *, key: bytes | None, cache: bool
@@ -843,7 +849,7 @@ class DeviceSession:
         data = encode_frame(out)
         if cache:
             error = response.code if isinstance(response, Nak) else None
-            self._cache = (request, data, error)
+            self._cache = (request, data, error, key is not None)
         return data
 
     # -- answering Accepted requests ------------------------------------------

@@ -2,8 +2,10 @@
 
 Each workflow module exposes ``install(window, link, record, review) ->
 <Name>Controller``, which builds its page, adds it to the window and wires it
-to the link. ``app.py`` calls every installer in :data:`INSTALLERS`, in order
-(which is also the order of the navigation list). To add a workflow, append
+to the link; a controller built on :class:`~programmer_gui.controllers.base.Workflow`
+gets both the set-up and ``install`` from it (``install = <Name>Controller.install``).
+``app.py`` calls every installer in :data:`INSTALLERS`, in order (which is also
+the order of the navigation list). To add a workflow, append
 its installer here in one line.
 """
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.controllers.sound import SoundController
 from programmer_gui.core import InputError
 from programmer_gui.core.alarms import (
@@ -46,17 +47,13 @@ TONE_TICK_MS = 50
 PAST = {"silence": "silenced", "clear": "cleared"}
 
 
-class AlarmsController(QObject):
+class AlarmsController(Workflow):
     """Drives the alarms page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = AlarmsPage()
         self.snapshot: PumpSnapshot | None = None
         self.pattern: TonePattern | None = None
@@ -274,8 +271,5 @@ def pump_tone_text(snapshot: PumpSnapshot) -> str:
     )
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> AlarmsController:
-    """The alarms page."""
-    return AlarmsController(window, link, record, review)
+install = AlarmsController.install
+"""The alarms page."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import InputError
 from programmer_gui.core.bolus import (
     BolusPlan,
@@ -49,17 +48,13 @@ EXPLAIN = {
 }
 
 
-class BolusController(QObject):
+class BolusController(Workflow):
     """Drives the bolus page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = BolusPage()
         self.snapshot: PumpSnapshot | None = None
         self.plan: BolusPlan | None = None
@@ -80,7 +75,7 @@ class BolusController(QObject):
         page.tubing_check.toggled.connect(lambda _on: self._update())
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.cancel_button, self.cancel_bolus)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("bolus", self.on_snapshot)
         window.add_page("bolus", "Boluses", page)
         self._update()
 
@@ -255,8 +250,5 @@ class BolusController(QObject):
         self.link.submit(job, on_done=done, on_error=failed, refresh=True)
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> BolusController:
-    """The bolus page."""
-    return BolusController(window, link, record, review)
+install = BolusController.install
+"""The bolus page."""

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 from serial.tools import list_ports
 
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.link import LinkState, PumpLink
 from programmer_gui.views.connect import ConnectPage
@@ -76,14 +76,13 @@ def start_demo_pump() -> DemoPump:
     return DemoPump()
 
 
-class ConnectController(QObject):
+class ConnectController(Workflow):
     """Drives the connect page."""
 
-    def __init__(self, window: MainWindow, link: PumpLink, record: SessionRecord) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window, link, record, review)
         self.page = ConnectPage()
         self.demo: DemoPump | None = None
         self.demo_factory: Callable[[], DemoPump] = start_demo_pump
@@ -221,11 +220,6 @@ class ConnectController(QObject):
             self.page.status.set_status(Severity.INFO, "Disconnected.")
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> ConnectController:
-    """The connect page (needs no connection)."""
-    return ConnectController(window, link, record)
-
-
+install = ConnectController.install
+"""The connect page (needs no connection)."""
 __all__ = ["ConnectController", "PortChoice", "discover_ports", "install", "start_demo_pump"]

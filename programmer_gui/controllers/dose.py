@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import CoreError, InputError
 from programmer_gui.core.dose import ConfirmationRequiredError, DoseChange
 from programmer_gui.core.review import change_percent, format_change
@@ -29,17 +28,13 @@ if TYPE_CHECKING:
 _EMPTY = "—"
 
 
-class DoseController(QObject):
+class DoseController(Workflow):
     """Drives the dose page and hands a valid change to the review page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = DosePage()
         self.change: DoseChange | None = None
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
@@ -55,7 +50,7 @@ class DoseController(QObject):
         self.page.dose_edit.returnPressed.connect(self.open_review)
         connect_clicked(self.page.review_button, self.open_review)
         connect_clicked(self.page.reset_button, self.reset)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("dose", self.on_snapshot)
         window.add_page("dose", "Change dose", self.page)
         self._update_preview()
 
@@ -174,8 +169,5 @@ class DoseController(QObject):
         self.page.dose_edit.setFocus()
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> DoseController:
-    """The dose page."""
-    return DoseController(window, link, record, review)
+install = DoseController.install
+"""The dose page."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -54,9 +54,8 @@ from programmer_gui.core.response import (
     risk_detail,
     titration_lesson,
 )
-from programmer_gui.views.educator import EducatorWindow, add_educator_menu
-from programmer_gui.views.main_window import MainWindow
-from programmer_gui.views.widgets import Severity
+from programmer_gui.views.main_window import PROGRAMMER_PREFERRED_SIZE, MainWindow
+from programmer_gui.views.widgets import Severity, tile_side_by_side
 from protocol.enums import AlarmClass, AlarmCode
 from protocol.units import (
     format_concentration_ug_per_ml,
@@ -64,6 +63,10 @@ from protocol.units import (
     format_fixed,
     format_volume_nl,
 )
+
+if TYPE_CHECKING:
+    # pyqtgraph and numpy load with the window, when a demo pump first opens it.
+    from programmer_gui.views.educator import EducatorWindow
 
 __all__ = [
     "REFRESH_INTERVAL_MS",
@@ -506,6 +509,8 @@ def open_educator_window(
     and closing it stops its timer and leaves the wire feed (the backend stays open: the
     caller owns it). ``tz`` is the time zone dates are shown in (local by default).
     """
+    from programmer_gui.views.educator import EducatorWindow  # noqa: PLC0415 - pyqtgraph now
+
     window = EducatorWindow(start_pump_s=backend.facts.start_pump_s, tz=tz, parent=parent)
     EducatorController(backend, window, tz=tz)
     window.show()
@@ -513,6 +518,10 @@ def open_educator_window(
 
 
 BESIDE_GAP_PX = 8
+PROGRAMMER_LEAST_BESIDE_PX = 760
+"""The programmer is tiled beside the educator only if it keeps at least this width (a
+page beside the page list: so on a 1920 px projector, at 125 % too, not on a 1366 px
+laptop)."""
 """Space between the programmer's window and the educator's, placed to its right."""
 
 
@@ -560,6 +569,8 @@ class EducatorLauncher(QObject):
             self._discard_window()
             self.backend = backend
         if self.show_action is None:
+            from programmer_gui.views.educator import add_educator_menu  # noqa: PLC0415
+
             self.show_action = add_educator_menu(self.window)
             self.show_action.triggered.connect(self.show_window)
         window = self.show_window()
@@ -582,15 +593,32 @@ class EducatorLauncher(QObject):
         return window
 
     def _place_beside(self, educator: QWidget) -> None:
-        # To the programmer's right when the screen has room; else where the system put it.
+        # Both windows side by side over the screen when it has room for both (a 1920 px
+        # projector): the educator never covers the programmer. Else to the programmer's
+        # right when there is room for it there; else where the system put it.
         main = self.window.frameGeometry()
         screen = self.window.screen()
         if screen is None:
             return
         room = screen.availableGeometry()
-        x = main.right() + BESIDE_GAP_PX
-        if x + educator.frameGeometry().width() <= room.right():
-            educator.move(x, main.top())
+        if self.window.isVisible() and tile_side_by_side(
+            self.window,
+            educator,
+            room,
+            left_preferred=PROGRAMMER_PREFERRED_SIZE.width(),
+            left_least=PROGRAMMER_LEAST_BESIDE_PX,
+            gap=BESIDE_GAP_PX,
+        ):
+            return
+        # Not both: the educator at the right edge, as narrow as its layout allows (it
+        # covers the programmer's right part, never all of it; a click brings either up).
+        least = educator.minimumSizeHint().width()
+        width = max(least, room.right() - main.right() - BESIDE_GAP_PX)
+        if width >= room.width():
+            return  # not even the educator alone fits: where the system put it
+        frame_extra = educator.frameGeometry().width() - educator.width()
+        educator.resize(width, max(educator.height(), 1))
+        educator.move(room.right() + 1 - width - frame_extra, main.top())
 
     @property
     def is_open(self) -> bool:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core.eventlog import event_row, merge, write_csv
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.link import PumpLink
@@ -22,14 +22,13 @@ if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 
-class EventLogController(QObject):
+class EventLogController(Workflow):
     """Drives the event log page; other workflows (trends, stop) read :attr:`entries`."""
 
-    def __init__(self, window: MainWindow, link: PumpLink, record: SessionRecord) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window, link, record, review)
         self.page = EventLogPage()
         self.entries: list[m.LogEntry] = []
         self.serial: str | None = None
@@ -97,8 +96,5 @@ class EventLogController(QObject):
         self.page.message.set_status(Severity.OK, f"Saved {count} entries to {path}.")
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> EventLogController:
-    """The event log page."""
-    return EventLogController(window, link, record)
+install = EventLogController.install
+"""The event log page."""

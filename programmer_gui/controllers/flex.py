@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import InputError
 from programmer_gui.core.flex import (
     STEP_GRANULARITY_MIN,
@@ -69,17 +68,13 @@ def parse_texts(texts: Texts) -> tuple[list[StepRow], list[str]]:
     return rows, errors
 
 
-class FlexController(QObject):
+class FlexController(Workflow):
     """Drives the flex page and hands a valid profile to the review page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = FlexPage()
         self.snapshot: PumpSnapshot | None = None
         self.weekly = False
@@ -96,7 +91,7 @@ class FlexController(QObject):
         connect_clicked(page.remove_button, self.remove_step)
         connect_clicked(page.reset_button, self.reset)
         connect_clicked(page.review_button, self.open_review)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("flex", self.on_snapshot)
         window.add_page("flex", "Flex dosing", page)
         self._show_day()
 
@@ -238,7 +233,11 @@ class FlexController(QObject):
             concentration_ug_per_ml=conc,
             minimum_mode_rate_nl_per_day=snapshot.device.minimum_mode_rate_nl_per_day,
         )
-        set_profiles(page.chart, current=day_curve(current_rows), pending=day_curve(shown))
+        current_curve, pending_curve = day_curve(current_rows), day_curve(shown)
+        self.draw_when_shown(
+            "flex",
+            lambda: set_profiles(page.chart, current=current_curve, pending=pending_curve),
+        )
         self.draft = None
         if parse_errors:
             page.dose_label.setText("—")
@@ -302,13 +301,17 @@ class FlexController(QObject):
     def _on_programmed(self, snapshot: PumpSnapshot) -> None:
         self.touched = False
         self.on_snapshot(snapshot)
+        self.page.message.set_status(
+            Severity.OK,
+            "Programmed and confirmed: the pump runs this profile now "
+            f"({units.format_dose_ug_per_day(snapshot.dose_ug_per_day)} on "
+            f"{self.page.weekday_combo.currentText()}).",
+        )
+        self.window.show_page("flex")
 
     def _on_cancel(self) -> None:
         self.window.show_page("flex")
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> FlexController:
-    """The flex dosing page."""
-    return FlexController(window, link, record, review)
+install = FlexController.install
+"""The flex dosing page."""

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core.dates import (
     DEFAULT_REFILL_MARGIN_S,
     format_pump_date,
@@ -49,11 +48,15 @@ ALARM_MEANINGS: dict[str, str] = {
     "(0.006 mL/day) until reprogrammed; reprogram now and watch for withdrawal",
 }
 
-_BOLUS_NAMES = {
-    BolusKind.THERAPEUTIC: "Therapeutic",
-    BolusKind.PRIMING: "Priming",
-    BolusKind.PATIENT: "Patient-activated",
+BOLUS_RUNNING: dict[BolusKind, str] = {
+    BolusKind.THERAPEUTIC: "Therapeutic bolus running",
+    BolusKind.PRIMING: "Priming bolus running",
+    BolusKind.PATIENT: "Patient-activated dose running",
+    # Reserved on the wire (the bridge is reported by STATUS's bridge fields), but a pump
+    # that reported it must still be shown, never a crash.
+    BolusKind.BRIDGE: "Bridge (concentration change) running",
 }
+"""The Bolus row's words for every kind a pump may report (NONE: "None running")."""
 
 
 def describe_mode(snapshot: PumpSnapshot) -> str:
@@ -142,19 +145,13 @@ def bridge_countdown(snapshot: PumpSnapshot) -> str | None:
     )
 
 
-class HomeController(QObject):
+class HomeController(Workflow):
     """Fills the home page from every snapshot; the Interrogate and Set clock buttons."""
 
     def __init__(
-        self,
-        window: MainWindow,
-        link: PumpLink,
-        record: SessionRecord,
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
+        super().__init__(window, link, record, review)
         self.page = HomePage()
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
             self.page, title, text, yes_text="&Set the clock", no_text="&Keep the pump clock"
@@ -174,7 +171,7 @@ class HomeController(QObject):
         )
         """Asks before the bridge is cancelled; the default button keeps it (tests replace
         it)."""
-        link.snapshot.connect(self.show_snapshot)
+        self.follow_snapshots("home", self.show_snapshot)
         link.link_lost.connect(self._on_link_lost)
         link.connected.connect(lambda _device: self.page.stale_badge.hide())
         window.add_page("home", "Status", self.page)
@@ -219,7 +216,7 @@ class HomeController(QObject):
         else:
             page.therapy.set_value(
                 "bolus",
-                f"{_BOLUS_NAMES[status.bolus_kind]} bolus running: "
+                f"{BOLUS_RUNNING[status.bolus_kind]}: "
                 f"{units.format_volume_nl(status.bolus_remaining_nl)} left, ends "
                 f"{when(status.bolus_ends_at_s)}",
             )
@@ -360,8 +357,5 @@ class HomeController(QObject):
         self.link.submit(lambda client: client.set_clock(target), on_done=done)
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> HomeController:
-    """The home (status) page."""
-    return HomeController(window, link, record)
+install = HomeController.install
+"""The home (status) page."""

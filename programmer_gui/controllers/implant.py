@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import InputError
 from programmer_gui.core.implant import (
     CATALOGUE,
@@ -32,17 +31,13 @@ if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 
-class ImplantController(QObject):
+class ImplantController(Workflow):
     """Fills the record from each snapshot (until edited) and hands the new one to review."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = ImplantPage()
         self.snapshot: PumpSnapshot | None = None
         self.touched = False
@@ -64,7 +59,7 @@ class ImplantController(QObject):
         page.origin_combo.activated.connect(lambda _i: self._edited(""))
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.reset_button, self.reset)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("implant", self.on_snapshot)
         window.add_page("implant", "Implant record", page)
         self._update()
 
@@ -209,8 +204,5 @@ class ImplantController(QObject):
         )
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> ImplantController:
-    """The implant record page."""
-    return ImplantController(window, link, record, review)
+install = ImplantController.install
+"""The implant record page."""

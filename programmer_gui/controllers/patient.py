@@ -11,8 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import InputError
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.patient import (
@@ -38,17 +37,13 @@ if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 
-class PatientController(QObject):
+class PatientController(Workflow):
     """Drives the patient-activated dose page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = PatientPage()
         self.snapshot: PumpSnapshot | None = None
         self.plan: PatientPlan | None = None
@@ -60,7 +55,7 @@ class PatientController(QObject):
         page.enabled_check.clicked.connect(lambda _on: self._on_edited())
         connect_clicked(page.reset_button, self.reset)
         connect_clicked(page.review_button, self.open_review)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("patient", self.on_snapshot)
         window.add_page("patient", "Patient doses", page)
         self._update()
 
@@ -207,8 +202,5 @@ class PatientController(QObject):
         )
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> PatientController:
-    """The patient-activated dose page."""
-    return PatientController(window, link, record, review)
+install = PatientController.install
+"""The patient-activated dose page."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import CoreError, InputError
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.dose import ConfirmationRequiredError, check_dose_limits, dose_ng
@@ -42,17 +41,13 @@ CHOOSE = 0
 """Combo data of the first entry: nothing chosen yet (the concentration is never defaulted)."""
 
 
-class RefillController(QObject):
+class RefillController(Workflow):
     """Drives the refill page and hands the refill to the review page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = RefillPage()
         self.workflow: RefillWorkflow | None = None
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
@@ -83,7 +78,7 @@ class RefillController(QObject):
             check.toggled.connect(lambda _on: self.update_preview())
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.clear_button, self.clear)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("refill", self.on_snapshot)
         window.add_page("refill", "Refill", page)
         self.update_preview()
 
@@ -348,8 +343,5 @@ def removed_nl_after(page: RefillPage, workflow: RefillWorkflow) -> int | None:
     return workflow.reservoir_after_nl(removed_nl=check.removed_nl, added_nl=added)
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> RefillController:
-    """The refill page."""
-    return RefillController(window, link, record, review)
+install = RefillController.install
+"""The refill page."""

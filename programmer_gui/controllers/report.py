@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core.alarms import GUIDE
 from programmer_gui.core.report import Report, build_report, next_refill_text
 from programmer_gui.core.session_record import SessionRecord
@@ -23,14 +23,13 @@ if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 
-class ReportController(QObject):
+class ReportController(Workflow):
     """Drives the session report page."""
 
-    def __init__(self, window: MainWindow, link: PumpLink, record: SessionRecord) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window, link, record, review)
         self.page = ReportPage()
         self.report: Report | None = None
         self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
@@ -40,7 +39,8 @@ class ReportController(QObject):
         self.page.refresh_button.clicked.connect(lambda _checked=False: self.refresh())
         self.page.save_button.clicked.connect(lambda _checked=False: self.save())
         # The record observes each snapshot first (its controller connects before this one).
-        link.snapshot.connect(lambda _snapshot: self.refresh())
+        # Rebuilt when shown (and before a save), not for every poll while another page is.
+        link.snapshot.connect(lambda _snapshot: self.draw_when_shown("report", self.refresh))
         window.page_shown.connect(self._on_page_shown)
         window.add_page("report", "Session report", self.page)
         self.refresh()
@@ -115,8 +115,5 @@ def _pump_text(snapshot: PumpSnapshot) -> str:
     return f"{device.model} mL pump, serial {device.serial}, firmware {device.firmware_version}"
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> ReportController:
-    """The session report page."""
-    return ReportController(window, link, record)
+install = ReportController.install
+"""The session report page."""

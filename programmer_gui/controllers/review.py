@@ -65,6 +65,10 @@ class ReviewController(QObject):
         self.link = link
         self.record = record
         self.page = ReviewPage()
+        # The hint says when the warnings to acknowledge are below the visible part.
+        bar = self.page.scroll_area.verticalScrollBar()
+        bar.valueChanged.connect(lambda _v: self._update_program_button())
+        bar.rangeChanged.connect(lambda _lo, _hi: self._update_program_button())
         self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
             self.page, title, text, yes_text="&Program pump", no_text="&Go back (change nothing)"
         )
@@ -158,8 +162,9 @@ class ReviewController(QObject):
             return
         missing = sum(not check.isChecked() for check in page.warning_checks)
         page.program_button.setEnabled(missing == 0)
+        below = " (below: scroll down to them)" if page.warnings_below_view() else ""
         page.program_hint.setText(
-            f"Acknowledge {missing} more warning{'s' if missing != 1 else ''} to program."
+            f"Acknowledge {missing} more warning{'s' if missing != 1 else ''}{below} to program."
             if missing
             else ""
         )
@@ -264,6 +269,10 @@ class ReviewController(QObject):
         self.window.statusBar().showMessage("The pump reports the new settings.", 15_000)
         if self._current is current:
             self._current = None
+        # Back to the workflow's page first: it catches up with the pump (a hidden page
+        # follows only once shown), then says what was programmed.
+        if current.return_to is not None and current.return_to in self.window.pages:
+            self.window.show_page(current.return_to)
         current.on_programmed(snapshot)
 
     def _fail(self, current: _Presented, reason: str, *, error: Exception | None = None) -> None:

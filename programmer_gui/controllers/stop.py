@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core import InputError
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
@@ -27,22 +26,18 @@ if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 
-class StopController(QObject):
+class StopController(Workflow):
     """Drives the stop and resume page."""
 
     def __init__(
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
-        self.review_controller = review
+        super().__init__(window, link, record, review)
         self.page = StopPage()
         self.snapshot: PumpSnapshot | None = None
         connect_clicked(self.page.stop_button, self.open_stop_review)
         connect_clicked(self.page.resume_button, self.open_resume_review)
-        link.snapshot.connect(self.on_snapshot)
+        self.follow_snapshots("stop", self.on_snapshot)
         window.add_page("stop", "Stop / resume", self.page)
         self._update()
 
@@ -119,8 +114,5 @@ class StopController(QObject):
         )
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> StopController:
-    """The stop and resume page."""
-    return StopController(window, link, record, review)
+install = StopController.install
+"""The stop and resume page."""

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Final
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.eventlog import merge
 from programmer_gui.core.session_record import SessionRecord
@@ -43,14 +42,13 @@ MIN_AHEAD_S: Final = 30 * DAY_S
 """... and a month ahead, so a short history or a far alarm still reads as a timeline."""
 
 
-class TrendsController(QObject):
+class TrendsController(Workflow):
     """Collects the log and the polls; redraws the trends page on each."""
 
-    def __init__(self, window: MainWindow, link: PumpLink, record: SessionRecord) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window, link, record, review)
         self.page = TrendsPage()
         self.entries: list[m.LogEntry] = []
         self.polls: list[TrendPoint] = []
@@ -116,6 +114,10 @@ class TrendsController(QObject):
         return snapshot
 
     def redraw(self) -> None:
+        """Redraw the page: now if it is shown, else when it next is."""
+        self.draw_when_shown("trends", self._redraw)
+
+    def _redraw(self) -> None:
         page = self.page
         snapshot = self.snapshot
         if snapshot is None:
@@ -200,8 +202,5 @@ def with_levels_before_jumps(entries: list[m.LogEntry]) -> list[m.LogEntry]:
     return [*entries, *markers]
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> TrendsController:
-    """The trends page."""
-    return TrendsController(window, link, record)
+install = TrendsController.install
+"""The trends page."""

@@ -54,6 +54,7 @@ KIND_NAMES: Final = {
     BolusKind.THERAPEUTIC: "therapeutic bolus",
     BolusKind.PRIMING: "priming bolus",
     BolusKind.PATIENT: "patient-activated dose",
+    BolusKind.BRIDGE: "bridge (concentration change)",
     BolusKind.NONE: "no bolus",
 }
 

@@ -31,7 +31,7 @@ from programmer_gui.screenshots import START_PUMP_S, WINDOW_SIZE, _settle
 from protocol.enums import Role, ValveModel
 from protocol.keys import DEMO_KEY_FILE, load_keys
 
-FIRST = 40
+FIRST = 71
 HOUR_S = 3_600
 
 

@@ -12,7 +12,6 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -26,7 +25,14 @@ from PySide6.QtWidgets import (
 
 from programmer_gui.core.alarms import AlarmRow
 from programmer_gui.views.sound_panel import SoundPanel
-from programmer_gui.views.widgets import StatusBadge, figure_font, page_layout, section
+from programmer_gui.views.widgets import (
+    Columns,
+    StatusBadge,
+    figure_font,
+    flow_row,
+    scroll_page,
+    section,
+)
 from protocol.enums import AlarmClass
 
 COLUMNS = ("Class", "Alarm", "Raised", "Tone", "Condition", "Meaning", "What to do")
@@ -78,7 +84,7 @@ class AlarmsPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Alarms")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Alarms")
         list_box = section("Alarms the pump holds (critical first)", self)
         list_layout = QVBoxLayout(list_box)
         self.table = QTableWidget(0, len(COLUMNS), list_box)
@@ -102,18 +108,14 @@ class AlarmsPage(QWidget):
         list_layout.addWidget(self.table)
         self.empty_label = QLabel("✔ No alarms.", list_box)
         list_layout.addWidget(self.empty_label)
-        buttons = QHBoxLayout()
         self.silence_button = QPushButton("&Silence the selected alarm", list_box)
         self.clear_button = QPushButton("C&lear the selected alarm", list_box)
-        buttons.addWidget(self.silence_button)
-        buttons.addWidget(self.clear_button)
-        buttons.addStretch(1)
-        list_layout.addLayout(buttons)
+        list_layout.addLayout(flow_row(self.silence_button, self.clear_button))
         self.message = StatusBadge(list_box, hide_when_empty=True)
         list_layout.addWidget(self.message)
         layout.addWidget(list_box, 1)
 
-        lower = QHBoxLayout()
+        lower = Columns(self)
         volume_box = section("Low-reservoir alarm volume", self)
         volume_form = QFormLayout(volume_box)
         self.volume_now = QLabel("—", volume_box)
@@ -128,11 +130,10 @@ class AlarmsPage(QWidget):
         volume_form.addRow(caption, self.volume_edit)
         volume_form.addRow("Alarm date:", self.volume_effect)
         volume_form.addRow("", self.volume_button)
-        lower.addWidget(volume_box, 1)
+        lower.add(volume_box)
 
         tone_box = section("Alarm tone test", self)
         tone_layout = QVBoxLayout(tone_box)
-        row = QHBoxLayout()
         self.critical_button = QPushButton("Play &critical (two tones)", tone_box)
         self.noncritical_button = QPushButton("Play &non-critical (one tone)", tone_box)
         for button, alarm_class in (
@@ -140,9 +141,7 @@ class AlarmsPage(QWidget):
             (self.noncritical_button, AlarmClass.NON_CRITICAL),
         ):
             button.setIcon(self.style().standardIcon(CLASS_ICON[alarm_class]))
-        row.addWidget(self.critical_button)
-        row.addWidget(self.noncritical_button)
-        tone_layout.addLayout(row)
+        tone_layout.addLayout(flow_row(self.critical_button, self.noncritical_button))
         self.lamp = ToneLamp(tone_box)
         tone_layout.addWidget(self.lamp)
         self.tone_text = QLabel("Press a button to see the pattern.", tone_box)
@@ -152,8 +151,8 @@ class AlarmsPage(QWidget):
         self.sound = SoundPanel(tone_box)
         self.audio_text = self.sound.device_text
         tone_layout.addWidget(self.sound)
-        lower.addWidget(tone_box, 1)
-        layout.addLayout(lower)
+        lower.add(tone_box)
+        layout.addWidget(lower)
 
     def set_alarms(self, rows: list[AlarmRow]) -> None:
         table = self.table

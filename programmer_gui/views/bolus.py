@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from programmer_gui.views.widgets import StatusBadge, ValueForm, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, ValueForm, scroll_page, section
 
 KINDS = ("Therapeutic bolus", "Priming bolus")
 
@@ -28,7 +28,7 @@ class BolusPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Boluses")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Boluses")
 
         entry_box = section("New bolus", self)
         form = QFormLayout(entry_box)

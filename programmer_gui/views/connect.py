@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from programmer_gui.views.widgets import StatusBadge, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, scroll_page, section
 
 
 class ConnectPage(QWidget):
@@ -20,13 +20,12 @@ class ConnectPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Connect to a pump")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Connect to a pump")
 
         pump = section("Pump link", self)
         form = QFormLayout(pump)
         self.detected = QComboBox(pump)
         self.detected.setAccessibleName("detected ports")
-        self.detected.setMinimumWidth(420)
         self.refresh_button = QPushButton("Re&fresh", pump)
         row = QHBoxLayout()
         row.addWidget(self.detected, 1)

@@ -15,7 +15,7 @@ from programmer_gui.views.widgets import (
     StatusBadge,
     ValueForm,
     figure_font,
-    page_layout,
+    scroll_page,
     section,
 )
 
@@ -25,7 +25,9 @@ class DosePage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Change dose (simple continuous)")
+        layout, self.heading, _body, self.scroll_area = scroll_page(
+            self, "Change dose (simple continuous)"
+        )
 
         current = section("Current therapy", self)
         self.current = ValueForm(current)

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QStyle,
@@ -58,9 +57,13 @@ from programmer_gui.views.sound_panel import SoundPanel
 from programmer_gui.views.widgets import (
     BASE_POINT_SIZE,
     FIGURE_POINT_SIZE,
+    Columns,
+    FlowLayout,
+    PageScrollArea,
     Severity,
     StatusBadge,
     figure_font,
+    flow_row,
     open_at,
     section,
 )
@@ -130,12 +133,14 @@ class BridgeCasesPanel(QWidget):
         self.heading.setWordWrap(True)
         self.heading.setFont(figure_font(BASE_POINT_SIZE + 1))
         layout.addWidget(self.heading)
-        row = QHBoxLayout()
+        row = Columns(self, columns=3)
         self.plots: list[pg.PlotWidget] = []
         self.titles: list[QLabel] = []
         self.summaries: list[QLabel] = []
         for _ in range(3):
-            column = QVBoxLayout()
+            case = QWidget(self)
+            column = QVBoxLayout(case)
+            column.setContentsMargins(0, 0, 0, 0)
             title = QLabel(self)
             title.setFont(figure_font(BASE_POINT_SIZE + 1))
             title.setWordWrap(True)
@@ -145,18 +150,20 @@ class BridgeCasesPanel(QWidget):
             plot.setLabel("bottom", "hours after the refill")
             plot.setLabel("left", "spinal-fluid level, % of established")
             plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
             plot.setMinimumHeight(260)
+            plot.setMinimumWidth(220)
             summary = QLabel(self)
             summary.setWordWrap(True)
             summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
             column.addWidget(title)
             column.addWidget(plot, 1)
             column.addWidget(summary)
-            row.addLayout(column, 1)
+            row.add(case)
             self.plots.append(plot)
             self.titles.append(title)
             self.summaries.append(summary)
-        layout.addLayout(row, 1)
+        layout.addWidget(row, 1)
 
     def show_cases(
         self,
@@ -270,6 +277,7 @@ class LivePlot(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         )
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()  # no "A" (auto-range) glyph
         return plot
 
     def show_series(self, series: PlotSeries, *, x_range: tuple[float, float]) -> None:
@@ -517,7 +525,15 @@ class EducatorWindow(QWidget):
         super().__init__(parent)
         # A window of its own even when given a parent (it must never dock into the
         # clinician's main window).
-        self.setWindowFlag(Qt.WindowType.Window, True)
+        # No maximise button: maximised, it would cover the programmer it teaches beside.
+        self.setWindowFlags(
+            Qt.WindowType.Window
+            | Qt.WindowType.CustomizeWindowHint
+            | Qt.WindowType.WindowTitleHint
+            | Qt.WindowType.WindowSystemMenuHint
+            | Qt.WindowType.WindowMinimizeButtonHint
+            | Qt.WindowType.WindowCloseButtonHint
+        )
         self.setWindowTitle(
             "vpump educator \u2014 demo pump (not part of the clinician's programmer)"
         )
@@ -534,39 +550,50 @@ class EducatorWindow(QWidget):
             "programmer's own window."
         )
 
-        left = QVBoxLayout()
+        # One scrolling page: the controls beside the true state and the plots while the
+        # window is wide, above them when it is narrow (beside the programmer on a projector).
+        scroll = PageScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = scroll
+        page = QWidget(scroll)
+        scroll.setWidget(page)
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(self.banner)
+        left_widget = QWidget(page)
+        left = QVBoxLayout(left_widget)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self._build_time())
         left.addWidget(self._build_faults())
         left.addWidget(self._build_scenarios())
         left.addStretch(1)
-        left_inner = QWidget(self)
-        left_inner.setLayout(left)
-        left_widget = QScrollArea(self)
-        left_widget.setWidget(left_inner)
-        left_widget.setWidgetResizable(True)
-        left_widget.setFrameShape(QFrame.Shape.NoFrame)
-        left_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # Wide enough for the longest texts the buttons take ("Motor stall: ON" and so on).
-        left_widget.setMinimumWidth(max(500, left_inner.sizeHint().width() + 40))
 
         self.plot = LivePlot(self)
         self.plot.setMinimumHeight(360)
         self.inspector = InspectorView(start_pump_s=start_pump_s, tz=tz, parent=self)
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self.plot, "Live plo&t (rolling; pump time on x)")
-        self.tabs.addTab(self.inspector, "Protocol &inspector (every frame on the link)")
+        self.tabs.addTab(self.plot, "Live plo&t")
+        self.tabs.setTabToolTip(0, "Rolling; pump time on x")
+        self.tabs.addTab(self.inspector, "Protocol &inspector")
+        self.tabs.setTabToolTip(1, "Every frame on the link")
         self.bridge_cases = BridgeCasesPanel(self)
         self.tabs.addTab(self.bridge_cases, "&Bridge: three cases")
-        right = QVBoxLayout()
+        right_widget = QWidget(page)
+        right = QVBoxLayout(right_widget)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self._build_truth())
         right.addWidget(self.tabs, 1)
 
-        body = QHBoxLayout()
-        body.addWidget(left_widget)
-        body.addLayout(right, 1)
+        # Side by side as soon as both fit (the plots then stay in view on a projector).
+        self.body = Columns(page, side_by_side_at="minimum")
+        self.body.add(left_widget)
+        self.body.add(right_widget)
+        self.body.grid.setColumnStretch(1, 3)
+        page_layout.addWidget(self.body, 1)
         outer = QVBoxLayout(self)
-        outer.addWidget(self.banner)
-        outer.addLayout(body, 1)
+        outer.addWidget(scroll, 1)
         self.error = StatusBadge(self)
         self.error.setVisible(False)
         outer.addWidget(self.error)
@@ -628,25 +655,19 @@ class EducatorWindow(QWidget):
         self.battery_spin.setAccessibleName("Battery level to set")
         self.battery_button = QPushButton("Set &battery", box)
         self.battery_state = QLabel("\u2014", box)
-        grid = QGridLayout(box)
-        grid.addWidget(self.motor_stall, 0, 0)
-        grid.addWidget(self.link_drop, 0, 1)
-        grid.addWidget(self.link_noise, 0, 2)
-        grid.addWidget(self.memory_non_critical, 1, 0, 1, 2)
-        grid.addWidget(self.memory_critical, 1, 2)
-        grid.addWidget(self.memory_state, 2, 0, 1, 3)
-        battery = QHBoxLayout()
-        battery.addWidget(QLabel("Battery:", box))
-        battery.addWidget(self.battery_spin)
-        battery.addWidget(self.battery_button)
-        battery.addWidget(self.battery_state, 1)
-        grid.addLayout(battery, 3, 0, 1, 3)
+        self.battery_state.setWordWrap(True)
+        grid = QVBoxLayout(box)
+        grid.addLayout(flow_row(self.motor_stall, self.link_drop, self.link_noise))
+        grid.addLayout(flow_row(self.memory_non_critical, self.memory_critical))
+        grid.addWidget(self.memory_state)
+        grid.addLayout(flow_row(QLabel("Battery:", box), self.battery_spin, self.battery_button))
+        grid.addWidget(self.battery_state)
         self.low_battery_reset = QPushButton("&Low battery reset (keep-open rate)", box)
         self.low_battery_reset.setToolTip(
             "The pump resets on a low battery and runs only the minimum keep-open rate "
             "(0.006 mL/day) until it is reprogrammed: a critical alarm"
         )
-        grid.addWidget(self.low_battery_reset, 4, 0, 1, 3)
+        grid.addWidget(self.low_battery_reset)
         return box
 
     def _build_scenarios(self) -> QGroupBox:
@@ -695,9 +716,10 @@ class EducatorWindow(QWidget):
             "a teaching aid, not a clinical score"
         )
         self.patient_badge = StatusBadge(box)
-        self.patient_badge.setMinimumWidth(250)
+        self.patient_badge.setMinimumWidth(200)
         self.fluid_path = FluidPathBar(box)
         grid = QGridLayout(box)
+        tiles = FlowLayout(spacing=14)
         captions = (
             "Reservoir (true)",
             "Drug at the catheter tip",
@@ -712,25 +734,30 @@ class EducatorWindow(QWidget):
             self.truth_level,
             self.truth_tone,
         )
-        for column, (caption, figure) in enumerate(zip(captions, figures, strict=True)):
-            label = QLabel(caption, box)
+        for caption, figure in zip(captions, figures, strict=True):
+            tile = QWidget(box)
+            tile_layout = QVBoxLayout(tile)
+            tile_layout.setContentsMargins(0, 0, 0, 0)
+            label = QLabel(caption, tile)
             label.setBuddy(figure)
-            grid.addWidget(label, 0, column)
-            grid.addWidget(figure, 1, column)
-        grid.addWidget(self.patient_badge, 0, 5, 2, 1)
-        grid.addWidget(QLabel("Tubing and catheter now:", box), 2, 0)
-        grid.addWidget(self.fluid_path, 2, 1, 1, 5)
+            tile_layout.addWidget(label)
+            tile_layout.addWidget(figure)
+            tiles.addWidget(tile)
+        grid.addLayout(tiles, 0, 0, 1, 2)
+        grid.addWidget(self.patient_badge, 1, 0, 1, 2)
+        grid.addWidget(QLabel("Tubing and catheter now:", box), 2, 0, 1, 2)
+        grid.addWidget(self.fluid_path, 3, 0, 1, 2)
         # The alarm tone: what the patient hears, in words and as a drawn pattern.
         self.tone_badge = StatusBadge(box)
         self.tone_strip = ToneStrip(box)
         self.tone_strip.setToolTip("The tone pattern, not to scale: tones, then the silence")
-        grid.addWidget(QLabel("Alarm tone (patient hears):", box), 3, 0)
-        grid.addWidget(self.tone_badge, 3, 1, 1, 2)
-        grid.addWidget(self.tone_strip, 3, 3, 1, 3)
+        grid.addWidget(QLabel("Alarm tone (patient hears):", box), 4, 0, 1, 2)
+        grid.addWidget(self.tone_badge, 5, 0)
+        grid.addWidget(self.tone_strip, 5, 1)
         # ... and heard: the mute, the sound device, the next repeat, the skipped repeats.
         self.sound_panel = SoundPanel(box)
-        grid.addWidget(self.sound_panel, 4, 1, 1, 5)
-        grid.setColumnStretch(5, 1)
+        grid.addWidget(self.sound_panel, 6, 0, 1, 2)
+        grid.setColumnStretch(1, 1)
         return box
 
     # -- filling in ---------------------------------------------------------------------------

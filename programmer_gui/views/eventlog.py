@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QTableView,
+    QVBoxLayout,
     QWidget,
 )
 
 from programmer_gui.core.eventlog import CATEGORIES, EventRow
-from programmer_gui.views.widgets import StatusBadge, page_layout, section
+from programmer_gui.views.widgets import FlowLayout, StatusBadge, flow_row, scroll_page, section
 
 HEADERS = ("#", "Time (local)", "Group", "Event", "Details")
 Index = QModelIndex | QPersistentModelIndex
@@ -142,21 +143,25 @@ class EventLogPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Event log")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Event log")
         filters = section("Show", self)
-        filter_layout = QHBoxLayout(filters)
+        filter_layout = QVBoxLayout(filters)
+        checks = FlowLayout()
         self.group_checks: dict[str, QCheckBox] = {}
         for name in CATEGORIES:
             check = QCheckBox(name, filters)
             check.setChecked(True)
             self.group_checks[name] = check
-            filter_layout.addWidget(check)
+            checks.addWidget(check)
+        filter_layout.addLayout(checks)
+        search = QHBoxLayout()
         caption = QLabel("&Containing:", filters)
         self.search_edit = QLineEdit(filters)
         self.search_edit.setPlaceholderText("text, e.g. bolus or 2000 mcg")
         caption.setBuddy(self.search_edit)
-        filter_layout.addWidget(caption)
-        filter_layout.addWidget(self.search_edit, 1)
+        search.addWidget(caption)
+        search.addWidget(self.search_edit, 1)
+        filter_layout.addLayout(search)
         layout.addWidget(filters)
 
         self.model = EventLogModel(self)
@@ -174,16 +179,13 @@ class EventLogPage(QWidget):
         header.setStretchLastSection(True)
         layout.addWidget(self.table, 1)
 
-        bottom = QHBoxLayout()
         self.count_label = QLabel("—", self)
         self.message = StatusBadge(self, hide_when_empty=True)
         self.read_button = QPushButton("&Read the log from the pump", self)
         self.export_button = QPushButton("E&xport shown rows to CSV…", self)
-        bottom.addWidget(self.count_label)
-        bottom.addStretch(1)
-        bottom.addWidget(self.read_button)
-        bottom.addWidget(self.export_button)
-        layout.addLayout(bottom)
+        self.count_label.setWordWrap(True)
+        layout.addWidget(self.count_label)
+        layout.addLayout(flow_row(self.read_button, self.export_button))
         layout.addWidget(self.message)
 
     def shown_rows(self) -> list[EventRow]:

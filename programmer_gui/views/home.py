@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from programmer_gui.views.widgets import (
+    Columns,
     ReservoirGauge,
     Severity,
     StatusBadge,
     ValueForm,
-    page_layout,
+    scroll_page,
     section,
 )
 
@@ -28,20 +26,12 @@ class HomePage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
-        layout, self.heading = page_layout(body, "Pump status")
+        layout, self.heading, body, self.scroll_area = scroll_page(self, "Pump status")
 
         top = QHBoxLayout()
         self.interrogate_button = QPushButton("&Interrogate", body)
         self.read_label = QLabel("Not read yet", body)
+        self.read_label.setWordWrap(True)
         top.addWidget(self.interrogate_button)
         top.addWidget(self.read_label, 1)
         layout.addLayout(top)
@@ -49,9 +39,7 @@ class HomePage(QWidget):
         self.stale_badge.hide()
         layout.addWidget(self.stale_badge)
 
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(12)
-        grid.setVerticalSpacing(10)
+        grid = Columns(body)
 
         therapy = section("Therapy", body)
         self.therapy = ValueForm(therapy)
@@ -74,7 +62,7 @@ class HomePage(QWidget):
         bridge_row.addWidget(self.cancel_bridge_button)
         bridge_row.addStretch(1)
         therapy_layout.addLayout(bridge_row)
-        grid.addWidget(therapy, 0, 0)
+        grid.add(therapy)
 
         reservoir = section("Reservoir", body)
         reservoir_layout = QVBoxLayout(reservoir)
@@ -87,7 +75,7 @@ class HomePage(QWidget):
         self.reservoir.add_row("empty", "Empty")
         reservoir_layout.addWidget(self.reservoir)
         reservoir_layout.addWidget(self.gauge)
-        grid.addWidget(reservoir, 0, 1)
+        grid.add(reservoir)
 
         alarms = section("Alarms", body)
         self.alarms_layout = QVBoxLayout(alarms)
@@ -96,7 +84,7 @@ class HomePage(QWidget):
         self.alarms_layout.addWidget(self.no_alarms)
         self.alarms_layout.addStretch(1)
         self.alarm_badges: list[StatusBadge] = []
-        grid.addWidget(alarms, 1, 0)
+        grid.add(alarms)
 
         device = section("Pump and battery", body)
         self.device = ValueForm(device)
@@ -106,7 +94,7 @@ class HomePage(QWidget):
         self.device.add_row("battery", "Battery")
         self.device.add_row("eri", "Replacement (ERI) due")
         QVBoxLayout(device).addWidget(self.device)
-        grid.addWidget(device, 1, 1)
+        grid.add(device)
 
         implant = section("Implant record", body)
         self.implant = ValueForm(implant)
@@ -125,7 +113,7 @@ class HomePage(QWidget):
         self.implant_badge = StatusBadge(implant, hide_when_empty=True)
         implant_layout.addWidget(self.implant_badge)
         implant_layout.addWidget(self.implant)
-        grid.addWidget(implant, 2, 0, 1, 2)
+        grid.add(implant, wide=True)
 
         clock = section("Clock", body)
         clock_layout = QVBoxLayout(clock)
@@ -139,11 +127,9 @@ class HomePage(QWidget):
         clock_row.addWidget(self.set_clock_button)
         clock_row.addStretch(1)
         clock_layout.addLayout(clock_row)
-        grid.addWidget(clock, 3, 0, 1, 2)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
+        grid.add(clock, wide=True)
 
-        layout.addLayout(grid)
+        layout.addWidget(grid)
         layout.addStretch(1)
 
     def set_alarms(self, alarms: list[tuple[Severity, str]]) -> None:

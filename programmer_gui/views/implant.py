@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from programmer_gui.views.widgets import StatusBadge, ValueForm, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, ValueForm, scroll_page, section
 
 
 class ImplantPage(QWidget):
@@ -21,7 +21,7 @@ class ImplantPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Implant record")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Implant record")
 
         current_box = section("In the pump now", self)
         self.current = ValueForm(current_box)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -30,10 +30,17 @@ from programmer_gui.views.widgets import (
     Severity,
     StatusBadge,
     figure_font,
+    fit_narrow,
     open_at,
 )
 
 WINDOW_TITLE = "vpump clinician programmer"
+PROGRAMMER_PREFERRED_SIZE = QSize(1180, 780)
+"""The size the programmer opens at when the screen has room (fitted to it otherwise)."""
+NAV_SHORTCUT = "F6"
+"""Moves the keyboard focus to the page list (F6: the usual key for the next pane)."""
+NAV_WIDTH_PX = 170
+"""The page list's width (the longest title, "Implant record", at 12 pt fits)."""
 ALERT_POINT_SIZE = 11
 
 
@@ -62,7 +69,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(WINDOW_TITLE)
-        open_at(self, QSize(1180, 780))
+        open_at(self, PROGRAMMER_PREFERRED_SIZE)
         self.pages: dict[str, Page] = {}
         self.connected = False
         self.demo_pump: object | None = None
@@ -83,6 +90,7 @@ class MainWindow(QMainWindow):
         top.setContentsMargins(0, 0, 0, 0)
         self.connection_badge = StatusBadge(banner, wrap=False)
         self.pump_label = QLabel("No pump", banner)
+        self.pump_label.setWordWrap(True)
         self.pump_label.setFont(figure_font(13))
         self.pump_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.busy_label = QLabel("", banner)
@@ -90,6 +98,11 @@ class MainWindow(QMainWindow):
         top.addWidget(self.connection_badge, 0)
         top.addWidget(self.pump_label, 1)
         top.addWidget(self.busy_label, 0)
+        # A fixed height, set by the width alone (at least two lines of the pump's name, which
+        # wraps in a narrow window): an alarm or a lost link never moves what is below.
+        self.banner = banner
+        self.pump_label.installEventFilter(self)
+        self._fit_banner()
         outer.addWidget(banner)
 
         # -- alarms and the link: one strip of fixed height ---------------------------------
@@ -115,7 +128,7 @@ class MainWindow(QMainWindow):
         body = QHBoxLayout()
         self.nav = QListWidget(central)
         self.nav.setObjectName("Navigation")
-        self.nav.setFixedWidth(190)
+        self.nav.setFixedWidth(NAV_WIDTH_PX)
         self.nav.setIconSize(QSize(20, 20))
         self.nav.setAccessibleName("pages")
         self.stack = QStackedWidget(central)
@@ -126,6 +139,10 @@ class MainWindow(QMainWindow):
         self.nav.currentItemChanged.connect(self._on_nav)
         self.nav.itemClicked.connect(self._on_nav_item)
         self.nav.itemActivated.connect(self._on_nav_item)
+        # The keyboard's way to the page list (then the arrows, or a title's first letter).
+        self.nav_shortcut = QShortcut(QKeySequence(NAV_SHORTCUT), self)
+        self.nav_shortcut.activated.connect(self.nav.setFocus)
+        self.nav.setToolTip(f"Pages ({NAV_SHORTCUT} goes here; arrows choose)")
         self.set_connection(Severity.INFO, "Not connected")
 
     # -- pages -----------------------------------------------------------------------------
@@ -141,9 +158,10 @@ class MainWindow(QMainWindow):
         if key != "review":
             item = QListWidgetItem(title)
             item.setData(Qt.ItemDataRole.UserRole, key)
-            item.setSizeHint(QSize(160, 34))
+            item.setSizeHint(QSize(NAV_WIDTH_PX - 20, 34))
             self.nav.addItem(item)
         page.setObjectName(f"page-{key}")
+        fit_narrow(page)
         self.stack.addWidget(page)
         self.pages[key] = Page(
             key=key, title=title, widget=page, needs_connection=needs_connection, item=item
@@ -225,6 +243,20 @@ class MainWindow(QMainWindow):
 
     def set_pump(self, text: str) -> None:
         self.pump_label.setText(text)
+        self._fit_banner()
+
+    def _fit_banner(self) -> None:
+        label = self.pump_label
+        two_lines = 2 * QFontMetrics(label.font()).lineSpacing() + 4
+        needed = label.heightForWidth(label.width()) if label.width() > 0 else 0
+        height = max(two_lines, needed, self.connection_badge.sizeHint().height())
+        if height != self.banner.height():
+            self.banner.setFixedHeight(height)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.pump_label and event.type() == QEvent.Type.Resize:
+            self._fit_banner()
+        return super().eventFilter(watched, event)
 
     def set_busy(self, text: str) -> None:
         self.busy_label.setText(text)

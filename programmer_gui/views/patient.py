@@ -11,12 +11,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from programmer_gui.views.widgets import StatusBadge, ValueForm, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, ValueForm, scroll_page, section
 
 EFFECT_ROWS = (
     ("volume", "Volume per dose", False),
@@ -52,16 +51,7 @@ class PatientPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
-        layout, self.heading = page_layout(body, "Patient-activated doses")
+        layout, self.heading, body, self.scroll_area = scroll_page(self, "Patient-activated doses")
 
         current_box = section("Settings in the pump now", body)
         current_layout = QVBoxLayout(current_box)

@@ -3,28 +3,26 @@ Layout only."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from programmer_gui.views.widgets import (
+    Columns,
     StatusBadge,
     ValueForm,
     figure_font,
-    page_layout,
+    scroll_page,
     section,
 )
 
@@ -47,19 +45,9 @@ class RefillPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        scroll.setWidget(body)
-        outer.addWidget(scroll)
-        layout, self.heading = page_layout(body, "Refill")
+        layout, self.heading, body, self.scroll_area = scroll_page(self, "Refill")
 
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(12)
+        grid = Columns(body)
         before = section("1. In the pump now", body)
         self.before = ValueForm(before)
         self.before.add_row("expected", "Expected volume", big=True)
@@ -67,7 +55,7 @@ class RefillPage(QWidget):
         self.before.add_row("capacity", "Capacity")
         self.before.add_row("tolerance", "Discrepancy tolerance")
         QVBoxLayout(before).addWidget(self.before)
-        grid.addWidget(before, 0, 0)
+        grid.add(before)
 
         removed = section("2. Empty the reservoir", body)
         removed_form = QFormLayout(removed)
@@ -77,7 +65,7 @@ class RefillPage(QWidget):
         removed_form.addRow(removed_label, removed_field)
         self.discrepancy = StatusBadge(removed)
         removed_form.addRow(self.discrepancy)
-        grid.addWidget(removed, 0, 1)
+        grid.add(removed)
 
         fill = section("3. Fill", body)
         fill_form = QFormLayout(fill)
@@ -105,7 +93,7 @@ class RefillPage(QWidget):
         lot_label = QLabel("Drug &lot:", fill)
         lot_label.setBuddy(self.lot_edit)
         fill_form.addRow(lot_label, self.lot_edit)
-        grid.addWidget(fill, 1, 0)
+        grid.add(fill)
 
         self.change_box = section("4. New concentration: dose and bridge", body)
         change_form = QFormLayout(self.change_box)
@@ -133,10 +121,8 @@ class RefillPage(QWidget):
         self.bridge_label = QLabel(self.change_box)
         self.bridge_label.setWordWrap(True)
         change_form.addRow(self.bridge_label)
-        grid.addWidget(self.change_box, 1, 1)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        layout.addLayout(grid)
+        grid.add(self.change_box)
+        layout.addWidget(grid)
 
         self.message = StatusBadge(body)
         layout.addWidget(self.message)

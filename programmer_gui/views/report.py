@@ -24,6 +24,7 @@ from PySide6.QtGui import (
     QPainter,
     QPdfWriter,
     QTextDocument,
+    QTextTable,
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.report import Report, Section
-from programmer_gui.views.widgets import StatusBadge, ValueForm, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, ValueForm, scroll_page, section
 
 RESOLUTION_DPI: Final = 120
 """Device pixels per inch of both the PDF and the page images (one layout for both)."""
@@ -42,6 +43,8 @@ MARGIN_MM: Final = 15.0
 FOOTER_PT: Final = 16
 """Height kept free at the foot of each page for the page number."""
 TEXT_POINT_SIZE: Final = 10
+MAX_LAYOUT_PASSES: Final = 40
+"""Layouts tried to keep every table row on one page (one more cut each)."""
 
 _STYLE: Final = """
 body { color: #111111; }
@@ -54,21 +57,32 @@ td.label { font-weight: bold; }
 """
 
 
-def report_html(report: Report) -> str:
-    """The report as HTML: title, subtitle, one heading and table per section, footer."""
+PageBreaks = dict[int, frozenset[int]]
+"""Per section (its index), the rows (their index) that start a new page."""
+
+
+def report_html(report: Report, breaks: PageBreaks | None = None) -> str:
+    """The report as HTML: title, subtitle, one heading and table per section, footer.
+    ``breaks``: rows that begin a new page (their table is cut there, its header repeated)."""
     parts = [
         f"<html><head><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(report.title)}</h1>",
         f'<p class="sub">{html.escape(report.subtitle)}</p>',
     ]
-    for sec in report.sections:
+    for index, sec in enumerate(report.sections):
         parts.append(f"<h2>{html.escape(sec.heading)}</h2>")
-        parts.append(_section_table(sec))
+        cuts = sorted((breaks or {}).get(index, frozenset()))
+        starts = [0, *cuts]
+        ends = [*cuts, len(sec.rows)]
+        for first, end in zip(starts, ends, strict=True):
+            if first:
+                parts.append('<p style="page-break-before: always; margin: 0"></p>')
+            parts.append(_section_table(sec, first, end))
     parts.append(f'<p class="foot">{html.escape(report.footer)}</p></body></html>')
     return "".join(parts)
 
 
-def _section_table(sec: Section) -> str:
+def _section_table(sec: Section, first: int = 0, end: int | None = None) -> str:
     if not sec.rows:
         return f"<p><i>{html.escape(sec.empty_text)}</i></p>"
     rows: list[str] = []
@@ -79,7 +93,7 @@ def _section_table(sec: Section) -> str:
             for text, width in zip(sec.header, widths, strict=True)
         )
         rows.append(f"<tr>{cells}</tr>")
-    for row in sec.rows:
+    for row in sec.rows[first:end]:
         if sec.header:
             cells = "".join(f"<td>{html.escape(text)}</td>" for text in row)
         else:
@@ -128,11 +142,59 @@ class _Paginated:
         font.setStyleStrategy(QFont.StyleStrategy.PreferNoShaping)
         self.doc.setDefaultFont(font)
         self.doc.documentLayout().setPaintDevice(device)
-        self.doc.setHtml(report_html(report))
         self.width = width
         self.body_height = height - _footer_px()
         self.height = height
-        self.doc.setPageSize(QSizeF(width, self.body_height))
+        # A table row never runs across two pages: where one would, its table is cut and
+        # the row starts the next page (laid out again until none does).
+        breaks: dict[int, frozenset[int]] = {}
+        for _ in range(MAX_LAYOUT_PASSES):
+            self.doc.setHtml(report_html(report, breaks))
+            self.doc.setPageSize(QSizeF(width, self.body_height))
+            # A row that starts a page and still runs over is taller than a page: left so.
+            broken = [
+                (section_index, row)
+                for section_index, row in self.rows_across_pages(report, breaks)
+                if row not in breaks.get(section_index, frozenset())
+            ]
+            if not broken:
+                break
+            section_index, row = broken[0]
+            breaks[section_index] = breaks.get(section_index, frozenset()) | {row}
+
+    def rows_across_pages(self, report: Report, breaks: PageBreaks) -> list[tuple[int, int]]:
+        """The (section, row) of each table row laid out across a page boundary."""
+        tables = [frame for frame in self.doc.rootFrame().childFrames()]
+        origins: list[tuple[int, int, bool]] = []  # per table: section, first row, header
+        for index, sec in enumerate(report.sections):
+            if not sec.rows:
+                continue
+            for first in [0, *sorted(breaks.get(index, frozenset()))]:
+                origins.append((index, first, bool(sec.header)))
+        layout = self.doc.documentLayout()
+        found = []
+        for table, (section_index, first, header) in zip(tables, origins, strict=False):
+            if not isinstance(table, QTextTable):
+                continue
+            for r in range(1 if header else 0, table.rows()):
+                tops, bottoms = [], []
+                for c in range(table.columns()):
+                    cell = table.cellAt(r, c)
+                    block = cell.firstCursorPosition().block()
+                    last = cell.lastCursorPosition().block()
+                    while block.isValid():
+                        rect = layout.blockBoundingRect(block)
+                        tops.append(rect.top())
+                        bottoms.append(rect.bottom())
+                        if block == last:
+                            break
+                        block = block.next()
+                if not tops:
+                    continue
+                page = int(min(tops) // self.body_height)
+                if int((max(bottoms) - 0.5) // self.body_height) != page:
+                    found.append((section_index, first + r - (1 if header else 0)))
+        return found
 
     @property
     def page_count(self) -> int:
@@ -217,7 +279,7 @@ class ReportPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Session report")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Session report")
         summary_box = section("This session", self)
         summary_layout = QVBoxLayout(summary_box)
         self.summary = ValueForm(summary_box)

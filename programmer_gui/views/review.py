@@ -3,16 +3,17 @@ the one "Program pump" button. Layout only."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
+    QApplication,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -24,7 +25,7 @@ from programmer_gui.views.widgets import (
     StatusBadge,
     ValueForm,
     figure_font,
-    page_layout,
+    scroll_page,
     section,
 )
 
@@ -32,22 +33,41 @@ CHANGED_MARK = "● "
 """Prefix of a pending value that differs from the current one (bold too: not colour alone)."""
 
 
+class FittedTable(QTableWidget):
+    """A table as tall as its rows, each row as tall as its wrapped text at the columns'
+    width now (measured again whenever the table or a column changes width): it never
+    scrolls inside the scrolling page, and no row stays stretched from a narrower layout."""
+
+    def __init__(self, rows: int, columns: int, parent: QWidget | None = None) -> None:
+        super().__init__(rows, columns, parent)
+        rows_header = self.verticalHeader()
+        rows_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        rows_header.sectionResized.connect(lambda *_args: self.fit())
+        self.horizontalHeader().sectionResized.connect(lambda *_args: self.fit())
+
+    def fit(self) -> None:
+        self.resizeRowsToContents()
+        height = self.horizontalHeader().height() + 2 * self.frameWidth()
+        height += sum(self.rowHeight(i) for i in range(self.rowCount()))
+        if height != self.height():
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.fit()
+
+    def updateGeometries(self) -> None:  # noqa: N802 - Qt's name
+        # Qt lays rows out after the events in hand: fit the height once it has.
+        super().updateGeometries()
+        self.fit()
+
+
 class ReviewPage(QWidget):
     """Rows, the 24-hour dose and its change, notes, an optional chart, warnings, buttons."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget(scroll)
-        scroll.setWidget(body)
-        self.scroll_area = scroll
-        outer.addWidget(scroll)
-        layout, self.heading = page_layout(body, "Review")
+        layout, self.heading, body, self.scroll_area = scroll_page(self, "Review")
 
         dose = section("24-hour dose", body)
         self.dose = ValueForm(dose)
@@ -59,7 +79,7 @@ class ReviewPage(QWidget):
 
         settings = section("Settings: current and pending", body)
         settings_layout = QVBoxLayout(settings)
-        self.table = QTableWidget(0, 3, settings)
+        self.table = FittedTable(0, 3, settings)
         self.table.setHorizontalHeaderLabels(["Setting", "Current", "Pending"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -69,6 +89,10 @@ class ReviewPage(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # The table never scrolls inside the scrolling page: it is as tall as its rows, and
+        # its wrapped rows are measured again whenever its columns change width.
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setAccessibleName("current and pending settings")
         settings_layout.addWidget(self.table)
         self.changed_hint = QLabel(f"{CHANGED_MARK}marks a pending value that changes.", settings)
@@ -98,17 +122,24 @@ class ReviewPage(QWidget):
         self.result.hide()
         layout.addWidget(self.result)
 
-        buttons = QHBoxLayout()
+        # The buttons stay in view below the scrolling page (never below the fold).
+        footer = QWidget(self)
+        footer.setObjectName("ReviewFooter")
+        buttons = QHBoxLayout(footer)
+        buttons.setContentsMargins(16, 6, 16, 8)
         self.program_button = QPushButton("&Program pump", body)
         self.program_button.setFont(figure_font(13))
         self.program_button.setMinimumHeight(40)
         self.cancel_button = QPushButton("&Cancel (change nothing)", body)
         self.cancel_button.setMinimumHeight(40)
         self.program_hint = QLabel(body)
+        self.program_hint.setWordWrap(True)
         buttons.addWidget(self.program_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.program_hint, 1)
-        layout.addLayout(buttons)
+        outer = self.layout()
+        assert isinstance(outer, QVBoxLayout)
+        outer.addWidget(footer)
         layout.addStretch(1)
         self.chart: QWidget | None = None
 
@@ -126,17 +157,28 @@ class ReviewPage(QWidget):
                     item.setFont(bold)
                     item.setBackground(QBrush(QColor("#fff1c9")))
                 self.table.setItem(i, column, item)
-        self.table.resizeRowsToContents()
-        height = self.table.horizontalHeader().height() + 4
-        height += sum(self.table.rowHeight(i) for i in range(len(rows)))
-        self.table.setFixedHeight(min(height, 420))
+        self.table.fit()
+
+    def warnings_below_view(self) -> bool:
+        """Whether part of the warnings is below the visible part of the page."""
+        if not self.warnings_box.isVisible():
+            return False
+        viewport = self.scroll_area.viewport()
+        bottom = self.warnings_box.mapTo(viewport, self.warnings_box.rect().bottomLeft())
+        return bottom.y() > viewport.height()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        # The mouse wheel over the chart scrolls the page (the chart itself does not zoom).
+        if event.type() == QEvent.Type.Wheel and isinstance(event, QWheelEvent):
+            QApplication.sendEvent(self.scroll_area.verticalScrollBar(), event)
+            return True
+        return super().eventFilter(watched, event)
 
     def set_warnings(self, texts: list[str]) -> None:
-        for check in self.warning_checks:
-            self.warnings_layout.removeWidget(check)
-            check.deleteLater()
         self.warning_checks = []
         for row in self.warning_rows:
+            # Hidden at once: until the event loop deletes it, it would still be drawn.
+            row.hide()
             self.warnings_layout.removeWidget(row)
             row.deleteLater()
         self.warning_rows = []
@@ -168,6 +210,10 @@ class ReviewPage(QWidget):
         self.chart = chart
         if chart is not None:
             self.chart_layout.addWidget(chart)
+            chart.installEventFilter(self)
+            viewport = chart.viewport() if isinstance(chart, QAbstractScrollArea) else None
+            if viewport is not None:
+                viewport.installEventFilter(self)
         self.chart_box.setVisible(chart is not None)
 
     def set_result(self, severity: Severity | None, text: str = "") -> None:

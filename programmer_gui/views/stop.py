@@ -18,7 +18,7 @@ from programmer_gui.views.widgets import (
     Severity,
     StatusBadge,
     figure_font,
-    page_layout,
+    scroll_page,
     section,
 )
 
@@ -28,7 +28,7 @@ class StopPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Stop or resume delivery")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Stop or resume delivery")
         self.state_label = QLabel("—", self)
         self.state_label.setFont(figure_font())
         self.state_label.setWordWrap(True)

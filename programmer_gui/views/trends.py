@@ -10,41 +10,22 @@ style: the log reconstruction dashed, the pump's own readings as dots, the forec
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from programmer_gui.views.widgets import (
-    BASE_POINT_SIZE,
     StatusBadge,
     ValueForm,
-    page_layout,
+    scroll_page,
     section,
 )
 
-LOG_PEN = pg.mkPen("#555555", width=2, style=Qt.PenStyle.DashLine)
-POLL_BRUSH = pg.mkBrush("#1f5fa8")
-FORECAST_PEN = pg.mkPen("#b3261e", width=2, style=Qt.PenStyle.DotLine)
-ALARM_LINE_PEN = pg.mkPen("#b07d00", width=2, style=Qt.PenStyle.DashDotLine)
-NOW_PEN = pg.mkPen("#222222", width=1)
+if TYPE_CHECKING:
+    from pyqtgraph import PlotWidget
 
 Series = tuple[Sequence[float], Sequence[float]]
 """(x as programmer-clock Unix seconds, y in the plot's unit)."""
-
-
-def trend_plot(title: str, unit_label: str, parent: QWidget | None = None) -> pg.PlotWidget:
-    """A plot with dates on x and ``unit_label`` on y (its unit in the label)."""
-    axis = pg.DateAxisItem(orientation="bottom")
-    plot = pg.PlotWidget(parent, background="w", axisItems={"bottom": axis})
-    plot.setMinimumHeight(200)
-    plot.setTitle(title, color="#222222", size=f"{BASE_POINT_SIZE}pt")
-    plot.setLabel("left", unit_label, color="#222222")
-    plot.setLabel("bottom", "Date (pump clock)", color="#222222")
-    plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.setMenuEnabled(False)
-    plot.setMouseEnabled(x=True, y=False)
-    return plot
 
 
 def step_series(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -80,7 +61,7 @@ class TrendsPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Trends")
+        layout, self.heading, _body, self.scroll_area = scroll_page(self, "Trends")
 
         figures_box = section("Now and ahead", self)
         figures_layout = QHBoxLayout(figures_box)
@@ -96,13 +77,14 @@ class TrendsPage(QWidget):
         figures_layout.addWidget(ahead_form, 1)
         layout.addWidget(figures_box)
 
-        self.reservoir_plot = trend_plot("Reservoir volume", "Reservoir (mL)", self)
-        self.dose_plot = trend_plot("24-hour dose", "Dose (mcg/day)", self)
-        self.dose_plot.setXLink(self.reservoir_plot)
-        self.reservoir_plot.setAccessibleName("chart of the reservoir volume over time")
-        self.dose_plot.setAccessibleName("chart of the 24-hour dose over time")
-        layout.addWidget(self.reservoir_plot, 3)
-        layout.addWidget(self.dose_plot, 2)
+        # The two charts come when the page is first drawn (pyqtgraph loads then).
+        self._plots: tuple[PlotWidget, PlotWidget] | None = None
+        self.charts_layout = QVBoxLayout()
+        charts = QWidget(self)
+        charts.setMinimumHeight(440)
+        charts.setLayout(self.charts_layout)
+        self.charts_layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(charts, 1)
         self.key_label = QLabel(
             "Key: <b>- - dashed</b> = reconstructed from the pump's event log, an estimate (a "
             "refill is taken to start from an emptied reservoir); <b>● dots</b> = read from the "
@@ -124,6 +106,29 @@ class TrendsPage(QWidget):
         self.message.hide()
         layout.addWidget(self.message)
 
+    def _make_plots(self) -> tuple[PlotWidget, PlotWidget]:
+        if self._plots is None:
+            from programmer_gui.views import trends_charts  # noqa: PLC0415 - pyqtgraph now
+
+            reservoir = trends_charts.trend_plot("Reservoir volume", "Reservoir (mL)", self)
+            dose = trends_charts.trend_plot("24-hour dose", "Dose (mcg/day)", self)
+            dose.setXLink(reservoir)
+            reservoir.setAccessibleName("chart of the reservoir volume over time")
+            dose.setAccessibleName("chart of the 24-hour dose over time")
+            self.charts_layout.addWidget(reservoir, 3)
+            self.charts_layout.addWidget(dose, 2)
+            self._plots = (reservoir, dose)
+        return self._plots
+
+    @property
+    def reservoir_plot(self) -> PlotWidget:
+        """The reservoir chart, made (and pyqtgraph loaded) when the page is first drawn."""
+        return self._make_plots()[0]
+
+    @property
+    def dose_plot(self) -> PlotWidget:
+        return self._make_plots()[1]
+
     def draw(
         self,
         *,
@@ -138,68 +143,21 @@ class TrendsPage(QWidget):
         alarm_text: str,
         x_range: tuple[float, float],
     ) -> None:
-        """Replace both charts' contents (x in programmer-clock Unix seconds)."""
-        res, dose = self.reservoir_plot, self.dose_plot
-        res.clear()
-        dose.clear()
-        res.plot(
-            list(reservoir_log[0]), list(reservoir_log[1]), pen=LOG_PEN, name="from the event log"
+        """Replace both charts' contents (x in pump-clock Unix seconds)."""
+        from programmer_gui.views import trends_charts  # noqa: PLC0415 - pyqtgraph now
+
+        reservoir, dose = self._make_plots()
+        trends_charts.draw(
+            reservoir,
+            dose,
+            reservoir_log=reservoir_log,
+            reservoir_polls=reservoir_polls,
+            forecast=forecast,
+            dose_log=dose_log,
+            dose_polls=dose_polls,
+            alarm_volume_ml=alarm_volume_ml,
+            now_x=now_x,
+            alarm_x=alarm_x,
+            alarm_text=alarm_text,
+            x_range=x_range,
         )
-        res.plot(
-            list(reservoir_polls[0]),
-            list(reservoir_polls[1]),
-            pen=None,
-            symbol="o",
-            symbolSize=8,
-            symbolBrush=POLL_BRUSH,
-            name="read from the pump",
-        )
-        res.plot(list(forecast[0]), list(forecast[1]), pen=FORECAST_PEN, name="forecast")
-        volume_line = pg.InfiniteLine(
-            pos=alarm_volume_ml,
-            angle=0,
-            pen=ALARM_LINE_PEN,
-            label=f"alarm volume {alarm_volume_ml:.1f} mL",
-            labelOpts={"position": 0.08, "color": "#6b4c00", "anchors": [(0, 1), (0, 1)]},
-        )
-        res.addItem(volume_line)
-        log_x, log_y = step_series(dose_log[0], dose_log[1])
-        dose.plot(log_x, log_y, pen=LOG_PEN, name="from the event log")
-        dose.plot(
-            list(dose_polls[0]),
-            list(dose_polls[1]),
-            pen=None,
-            symbol="o",
-            symbolSize=8,
-            symbolBrush=POLL_BRUSH,
-            name="read from the pump",
-        )
-        for plot in (res, dose):
-            plot.addItem(
-                pg.InfiniteLine(
-                    pos=now_x,
-                    angle=90,
-                    pen=NOW_PEN,
-                    label="now",
-                    labelOpts={"position": 0.95, "color": "#222222"},
-                )
-            )
-            if alarm_x is not None:
-                plot.addItem(
-                    pg.InfiniteLine(
-                        pos=alarm_x,
-                        angle=90,
-                        pen=ALARM_LINE_PEN,
-                        label=alarm_text if plot is res else "",
-                        labelOpts={
-                            "position": 0.55,
-                            "color": "#6b4c00",
-                            "anchors": [(1, 0.5), (1, 0.5)],
-                        },
-                    )
-                )
-        top_ml = max([*reservoir_log[1], *reservoir_polls[1], *forecast[1], alarm_volume_ml])
-        res.setYRange(0, top_ml * 1.15 + 0.5, padding=0)
-        top_dose = max([*dose_log[1], *dose_polls[1], 1.0])
-        dose.setYRange(0, top_dose * 1.2, padding=0)
-        res.setXRange(*x_range, padding=0)

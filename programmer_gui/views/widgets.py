@@ -9,17 +9,32 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import NamedTuple
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPaintEvent, QPen, QRawFont
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QGuiApplication,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QRawFont,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
+    QLayoutItem,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStyle,
     QVBoxLayout,
@@ -115,17 +130,24 @@ class StatusBadge(QFrame):
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(self._text, 1)
+        self._styled: Severity | None = None
         self.set_status(Severity.INFO, "")
 
     def set_status(self, severity: Severity, text: str) -> None:
         self.severity = severity
-        self._text.setText(text)
-        size = max(16, self._text.fontMetrics().height())
-        self._icon.setPixmap(self.style().standardIcon(_ICON[severity]).pixmap(QSize(size, size)))
-        self.setStyleSheet(
-            f"#StatusBadge {{ background: {_BACKGROUND[severity]}; "
-            f"border: 2px solid {_BORDER[severity]}; border-radius: 4px; }}"
-        )
+        if text != self._text.text():
+            self._text.setText(text)
+        if severity is not self._styled:
+            # A style sheet and an icon cost a restyle: only when the severity changes (every
+            # page sets its badges on every poll).
+            self._styled = severity
+            size = max(16, self._text.fontMetrics().height())
+            icon = self.style().standardIcon(_ICON[severity])
+            self._icon.setPixmap(icon.pixmap(QSize(size, size)))
+            self.setStyleSheet(
+                f"#StatusBadge {{ background: {_BACKGROUND[severity]}; "
+                f"border: 2px solid {_BORDER[severity]}; border-radius: 4px; }}"
+            )
         self.setAccessibleName(f"{severity.value}: {text}")
         if self.hide_when_empty:
             self.setVisible(bool(text))
@@ -153,6 +175,222 @@ def section(title: str, parent: QWidget | None = None) -> QGroupBox:
     return box
 
 
+class ScrollPage(NamedTuple):
+    """What :func:`scroll_page` builds: the page's layout, title, body and scroll area."""
+
+    layout: QVBoxLayout
+    heading: QLabel
+    body: QWidget
+    scroll: QScrollArea
+
+
+class PageScrollArea(QScrollArea):
+    """A vertical scroll area that is never narrower than the page it holds: the window's
+    minimum width is then the page's own (the page scrolls down, never sideways, and never
+    runs off the right edge)."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        body = self.widget()
+        if body is None:
+            return hint
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        width = body.minimumSizeHint().width() + bar + 2 * self.frameWidth()
+        return QSize(max(hint.width(), width), hint.height())
+
+
+def scroll_page(page: QWidget, title: str) -> ScrollPage:
+    """The standard page frame (:func:`page_layout`) inside a frameless vertical scroll area
+    that fills ``page``: a page taller than the window scrolls instead of growing the window;
+    its width follows the window (text wraps, never a horizontal scroll bar)."""
+    outer = QVBoxLayout(page)
+    outer.setContentsMargins(0, 0, 0, 0)
+    scroll = PageScrollArea(page)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    body = QWidget(scroll)
+    scroll.setWidget(body)
+    outer.addWidget(scroll)
+    layout, heading = page_layout(body, title)
+    return ScrollPage(layout, heading, body, scroll)
+
+
+NARROW_COMBO_CHARACTERS = 14
+"""A combo box is never narrower than this many characters (its list opens as wide as its
+longest entry)."""
+
+
+def fit_narrow(page: QWidget) -> None:
+    """Let a page's combo boxes and forms narrow with the window (a 1280x720 projector at
+    125 %): a combo box no longer takes its longest entry's width as its minimum, and a
+    form row too wide for two columns puts its field under its label."""
+    for combo in page.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(NARROW_COMBO_CHARACTERS)
+        combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
+    for form in page.findChildren(QFormLayout):
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+
+
+class FlowLayout(QLayout):
+    """Widgets left to right, wrapping onto the next line when the width runs out (Qt's
+    flow layout example): a row of buttons or filters that never widens its window."""
+
+    def __init__(self, parent: QWidget | None = None, *, spacing: int = 8) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:  # noqa: N802 - Qt's name
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt's name
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:  # noqa: N802 - Qt's name
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 - Qt's name
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt's name
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt's name
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        width = sum(i.sizeHint().width() for i in self._visible()) + self.spacing() * max(
+            len(self._visible()) - 1, 0
+        )
+        height = max((i.sizeHint().height() for i in self._visible()), default=0)
+        margins = self.contentsMargins()
+        return QSize(width + margins.left() + margins.right(), height)
+
+    def minimumSize(self) -> QSize:  # noqa: N802 - Qt's name
+        size = QSize()
+        for item in self._visible():
+            size = size.expandedTo(item.minimumSize())
+        margins = self.contentsMargins()
+        return size + QSize(margins.left() + margins.right(), margins.top() + margins.bottom())
+
+    def _visible(self) -> list[QLayoutItem]:
+        return [i for i in self._items if not i.isEmpty()]
+
+    def _place(self, rect: QRect, *, move: bool) -> int:
+        margins = self.contentsMargins()
+        area = rect.adjusted(margins.left(), margins.top(), -margins.right(), -margins.bottom())
+        x, y, line_height = area.x(), area.y(), 0
+        for item in self._visible():
+            hint = item.sizeHint()
+            if x > area.x() and x + hint.width() > area.right() + 1:
+                x, y, line_height = area.x(), y + line_height + self.spacing(), 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint.boundedTo(area.size().expandedTo(hint))))
+            x += hint.width() + self.spacing()
+            line_height = max(line_height, hint.height())
+        return y + line_height - rect.y() + margins.bottom()
+
+
+def flow_row(*widgets: QWidget) -> FlowLayout:
+    """A :class:`FlowLayout` holding ``widgets``, in order."""
+    row = FlowLayout()
+    for widget in widgets:
+        row.addWidget(widget)
+    return row
+
+
+class Columns(QWidget):
+    """Sections side by side while the width allows, one above the other below it.
+
+    Sections are placed in order, ``columns`` to a row (a ``wide`` one takes a row of its
+    own). The minimum width is that of the widest section alone, so a narrow window (a
+    1280x720 projector at 125 %) stacks the sections instead of clipping them or widening
+    the window; from the width the side-by-side rows need, they go side by side again.
+    """
+
+    def __init__(
+        self, parent: QWidget | None = None, *, columns: int = 2, side_by_side_at: str = "preferred"
+    ) -> None:
+        """``side_by_side_at``: "preferred" (sections side by side only where each gets its
+        preferred width) or "minimum" (as soon as each gets its minimum)."""
+        super().__init__(parent)
+        self.side_by_side_at = side_by_side_at
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(12)
+        self.grid.setVerticalSpacing(10)
+        self.columns = columns
+        self.shown_columns = 0
+        """How many columns the sections are in now (0: not laid out yet)."""
+        self._sections: list[tuple[QWidget, bool]] = []
+
+    def add(self, widget: QWidget, *, wide: bool = False) -> None:
+        """Add a section (``wide``: always the full width, on a row of its own)."""
+        widget.setParent(self)
+        self._sections.append((widget, wide))
+        self._arrange(self.shown_columns or self.columns)
+
+    def _rows(self, columns: int) -> list[list[QWidget]]:
+        rows: list[list[QWidget]] = []
+        for widget, wide in self._sections:
+            if wide or not rows or len(rows[-1]) >= columns or rows[-1][0] in self._wide():
+                rows.append([widget])
+            else:
+                rows[-1].append(widget)
+        return rows
+
+    def _wide(self) -> set[QWidget]:
+        return {widget for widget, wide in self._sections if wide}
+
+    def width_for(self, columns: int) -> int:
+        """The width the sections need ``columns`` to a row: side by side, each its preferred
+        width (so that their text is not wrapped word by word); alone, its minimum."""
+        spacing = self.grid.horizontalSpacing()
+
+        def width(widget: QWidget) -> int:
+            preferred = columns > 1 and self.side_by_side_at == "preferred"
+            hint = widget.sizeHint() if preferred else widget.minimumSizeHint()
+            return max(hint.width(), widget.minimumSizeHint().width())
+
+        return max(
+            (sum(width(w) for w in row) + spacing * (len(row) - 1) for row in self._rows(columns)),
+            default=0,
+        )
+
+    def _arrange(self, columns: int) -> None:
+        for widget, _wide in self._sections:
+            self.grid.removeWidget(widget)
+        for r, row in enumerate(self._rows(columns)):
+            if len(row) == 1 and row[0] in self._wide():
+                self.grid.addWidget(row[0], r, 0, 1, columns)
+                continue
+            for c, widget in enumerate(row):
+                self.grid.addWidget(widget, r, c)
+        for c in range(self.columns):
+            self.grid.setColumnStretch(c, 1 if c < columns else 0)
+        self.shown_columns = columns
+        self.updateGeometry()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(self.width_for(1), super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        columns = self.columns if event.size().width() >= self.width_for(self.columns) else 1
+        if columns != self.shown_columns:
+            self._arrange(columns)
+        super().resizeEvent(event)
+
+
 class ValueForm(QWidget):
     """Label/value rows; values are keyed so a controller can update them by name."""
 
@@ -166,6 +404,7 @@ class ValueForm(QWidget):
     def add_row(self, key: str, label: str, *, big: bool = False) -> QLabel:
         value = QLabel("—", self)
         value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        value.setWordWrap(True)  # a long value wraps instead of widening the window
         if big:
             value.setFont(figure_font())
         caption = QLabel(f"{label}:", self)
@@ -317,6 +556,10 @@ def ask_confirmation(
     return box.clickedButton() is yes
 
 
+TITLE_BAR_ALLOWANCE_PX = 32
+"""Height left for a window manager's title bar when a window opens fitted to a screen."""
+
+
 def fitted_size(preferred: QSize, minimum: QSize, available: QSize) -> QSize:
     """The size to open a window at: ``preferred``, shrunk to the screen's ``available``
     area, but never below the layout's ``minimum`` (the window manager then lets it run
@@ -335,5 +578,57 @@ def open_at(window: QWidget, preferred: QSize) -> None:
     if screen is None or QGuiApplication.platformName() == "offscreen":
         window.resize(preferred)
         return
-    available = screen.availableGeometry().size()
+    # Less the window manager's title bar (not known before the window is shown).
+    available = screen.availableGeometry().size() - QSize(0, TITLE_BAR_ALLOWANCE_PX)
     window.resize(fitted_size(preferred, window.minimumSizeHint(), available))
+
+
+def _least_width(window: QWidget) -> int:
+    return max(window.minimumSizeHint().width(), window.minimumWidth(), 0)
+
+
+def _frame_margins(window: QWidget) -> tuple[int, int, int, int]:
+    """The window manager's frame around ``window``: left, top (the title bar), right,
+    bottom (a title bar's allowance on top while the frame is not known yet)."""
+    frame, inner = window.frameGeometry(), window.geometry()
+    top = inner.top() - frame.top()
+    return (
+        inner.left() - frame.left(),
+        top if top > 0 else TITLE_BAR_ALLOWANCE_PX,
+        frame.right() - inner.right(),
+        frame.bottom() - inner.bottom(),
+    )
+
+
+def tile_side_by_side(
+    left: QWidget,
+    right: QWidget,
+    room: QRect,
+    *,
+    left_preferred: int,
+    left_least: int = 0,
+    gap: int = 8,
+) -> bool:
+    """Place ``left`` and ``right`` side by side filling ``room`` (a screen's available
+    area), neither below its layout's minimum width (nor ``left`` below ``left_least``)
+    and ``left`` no wider than ``left_preferred`` or half the room; False (nothing moved)
+    when both cannot fit."""
+    left_min = max(_least_width(left), left_least)
+    right_min = _least_width(right)
+    left_margins, right_margins = _frame_margins(left), _frame_margins(right)
+    extra_left = left_margins[0] + left_margins[2]
+    extra_right = right_margins[0] + right_margins[2]
+    usable = room.width() - gap - extra_left - extra_right
+    if left_min + right_min > usable:
+        return False
+    left_width = max(left_min, min(left_preferred, usable // 2))
+    left_width = min(left_width, usable - right_min)
+    for window, (m_left, m_top, _m_right, m_bottom), x, width in (
+        (left, left_margins, room.left(), left_width),
+        (right, right_margins, room.left() + extra_left + left_width + gap, usable - left_width),
+    ):
+        height = room.height() - m_top - m_bottom
+        # A window not framed yet is placed by its frame's corner: the title bar goes above.
+        framed = window.frameGeometry() != window.geometry()
+        window.setGeometry(x + m_left, room.top() + (m_top if framed else 0), width, height)
+    return True

@@ -17,7 +17,7 @@ from firmware_model.telemetry import (
 )
 from protocol import messages as m
 from protocol.codec import Deframer
-from protocol.enums import BolusKind, ErrorCode, EventCode, Mode, Role
+from protocol.enums import BolusKind, ErrorCode, EventCode, Mode, Op, Role
 from protocol.errors import NakError
 from protocol.frames import Flags, Frame, encode_frame
 from protocol.session import DeviceSecurity, ProgrammerSession, build_frame
@@ -173,3 +173,13 @@ def test_a_half_frame_left_by_a_vanished_programmer_is_dropped_after_silence(pum
     # ... after it, the receiver starts afresh and the retransmission is answered.
     answer = pair.link.receive(data, t=T0, now_s=0.1 + RX_SILENCE_RESET_S + 0.01)
     assert isinstance(pair.session.receive(Deframer().feed(answer)[0], seq), m.StatusResponse)
+
+
+def test_every_command_routes_its_own_request_class() -> None:
+    """The dispatch is typed: each op's handler receives the class the session decodes."""
+    from firmware_model.telemetry import _HANDLERS  # noqa: PLC0415 - the private table
+
+    for op, route in _HANDLERS.items():
+        assert route.request is m.request_class(op)
+    with pytest.raises(TypeError):
+        _HANDLERS[Op.STATUS](None, m.ReadClockRequest(), 0)  # type: ignore[arg-type]

@@ -4,22 +4,26 @@ line."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
+from PySide6.QtWidgets import QApplication, QScrollArea, QTabWidget, QWidget
 from pytestqt.qtbot import QtBot
 
 from programmer_gui import app, controllers
 from programmer_gui.app import Programmer, build
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.controllers.connect import PortChoice, discover_ports
-from programmer_gui.controllers.home import HomeController, describe_offset
+from programmer_gui.controllers.home import BOLUS_RUNNING, HomeController, describe_offset
+from programmer_gui.core.bolus import KIND_NAMES
 from programmer_gui.demo import DemoPump
 from programmer_gui.link import LinkState
 from programmer_gui.views.educator import SHOW_EDUCATOR_SHORTCUT, EducatorWindow
 from programmer_gui.views.main_window import MainWindow
+from protocol.enums import BolusKind
 from tests.programmer_gui.conftest import FAST_TIMEOUT_S, DemoWorld, ProgrammerClock
 from tests.support import T0
 
@@ -68,6 +72,21 @@ def test_every_installer_adds_its_page(qtbot: QtBot, programmer: Programmer) -> 
     window.nav.setFocus()
     qtbot.keyClick(window.nav, Qt.Key.Key_Down)
     assert window.current_page() == "dose"
+
+
+def test_every_workflow_shares_the_base_and_every_page_scrolls(programmer: Programmer) -> None:
+    """#18 item 5: one controller base (window, link, record, review), one scroll frame."""
+    for name, controller in programmer.controllers.items():
+        if name == "titration":  # a watch over the review, with no page of its own
+            continue
+        assert isinstance(controller, Workflow), name
+        assert controller.window is programmer.window and controller.link is programmer.link
+        assert controller.record is programmer.record
+        assert controller.review_controller is programmer.review
+    for key, page in programmer.window.pages.items():
+        scroll = page.widget.findChild(QScrollArea)
+        assert scroll is not None and scroll.widgetResizable(), key
+        assert scroll.horizontalScrollBarPolicy() is Qt.ScrollBarPolicy.ScrollBarAlwaysOff, key
 
 
 def test_pages_that_need_a_pump_are_disabled_until_connected(
@@ -361,3 +380,24 @@ def test_without_a_display_main_says_so(
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert app.main(["--demo"]) == 2
     assert "no display" in capsys.readouterr().err
+
+
+def test_a_reported_bridge_bolus_kind_is_shown_not_a_crash(programmer: Programmer) -> None:
+    """BolusKind.BRIDGE is reserved on the wire; a pump that reports it is still shown."""
+    latest = programmer.link.latest
+    assert latest is not None
+    status = dataclasses.replace(
+        latest.status,
+        bolus_kind=BolusKind.BRIDGE,
+        bolus_volume_nl=140_000,
+        bolus_duration_s=4200,
+        bolus_remaining_nl=120_000,
+        bolus_started_at_s=latest.status.clock_s - 600,
+        bolus_ends_at_s=latest.status.clock_s + 3600,
+    )
+    programmer.link.snapshot.emit(dataclasses.replace(latest, status=status))
+    home = programmer.controllers["home"]
+    assert isinstance(home, HomeController)
+    assert home.page.therapy.value("bolus").startswith("Bridge (concentration change) running")
+    assert set(BOLUS_RUNNING) == set(BolusKind) - {BolusKind.NONE}
+    assert set(KIND_NAMES) == set(BolusKind)

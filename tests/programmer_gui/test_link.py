@@ -272,7 +272,16 @@ def test_close_stops_the_worker_and_refuses_new_jobs(
         (LinkClosed("gone"), "link to the pump was lost"),
         (NakError(ErrorCode.OVERFILL, "too much"), "overfill the reservoir: too much"),
         (ValueError("odd"), "Unexpected error (ValueError)"),
+        (
+            NakError(ErrorCode.SESSION_DISPLACED, "a newer handshake on this link replaced"),
+            "Another programmer connected to this pump",
+        ),
+        (NakError(ErrorCode.SESSION_DISPLACED, ""), "this request was NOT carried out"),
+        (NakError(ErrorCode.STORAGE_FAILED, "save failed"), "so it did NOT make it"),
+        (NakError(ErrorCode.STORAGE_FAILED, ""), "it runs what it ran before"),
     ],
 )
 def test_describe_error_speaks_to_a_clinician(error: Exception, phrase: str) -> None:
-    assert phrase in describe_error(error)
+    text = describe_error(error)
+    assert phrase in text
+    assert "SESSION_DISPLACED" not in text and "STORAGE_FAILED" not in text

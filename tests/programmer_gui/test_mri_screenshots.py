@@ -14,12 +14,12 @@ from programmer_gui.screenshots import WINDOW_SIZE
 def test_the_mri_screens_are_rendered(qtbot: QtBot, tmp_path: Path) -> None:
     paths = render_mri_screenshots(tmp_path)
     assert [p.name for p in paths] == [
-        "40-mri-before.png",
-        "41-mri-after-interrogate-again.png",
-        "42-mri-after-resumed.png",
-        "43-mri-valve-pump-warning.png",
-        "44-emergency-summary.png",
-        "45-educator-mri-lesson.png",
+        "71-mri-before.png",
+        "72-mri-after-interrogate-again.png",
+        "73-mri-after-resumed.png",
+        "74-mri-valve-pump-warning.png",
+        "75-emergency-summary.png",
+        "76-educator-mri-lesson.png",
     ]
     for path in paths[:-1]:
         image = QImage(str(path))

@@ -37,6 +37,16 @@ EXPECTED = [
     "29-report.png",
     "30-dose-review-titration.png",
 ]
+SIZES = [
+    f"{41 + i:02d}-{size}-{scale}pct-{page}.png"
+    for i, (scale, size, page) in enumerate(
+        (scale, size, page)
+        for scale in (100, 125)
+        for size in ("1280x720", "1366x768")
+        for page in ("home", "refill", "review")
+    )
+] + ["53-1920x1080-100pct-beside.png", "54-1920x1080-125pct-beside.png"]
+"""#14 item 5: each screen filled by the programmer, and the two windows side by side."""
 REPORT_PAGE_SIZE = (992, 1403)
 """A4 at 120 dpi."""
 
@@ -49,21 +59,31 @@ def test_every_screen_is_rendered(qtbot: QtBot, tmp_path: Path) -> None:
     names = [p.name for p in paths]
     programmer, rest = names[: len(EXPECTED)], names[len(EXPECTED) :]
     assert programmer == EXPECTED
+    sizes = [name for name in rest if name in SIZES]
+    assert sizes == list(SIZES)
     educator = [name for name in rest if "-educator-" in name]
     patient = [name for name in rest if "-patient-" in name]
     assert educator and all(name.startswith("3") for name in educator)
     assert patient == [
-        "41-patient-dose-granted.png",
-        "42-patient-dose-refused-lockout.png",
-        "43-patient-after-mri-not-delivering.png",
-        "44-patient-after-mri-check.png",
+        "61-patient-dose-granted.png",
+        "62-patient-dose-refused-lockout.png",
+        "63-patient-after-mri-not-delivering.png",
+        "64-patient-after-mri-check.png",
     ]
-    assert len(educator) + len(patient) == len(rest)
+    assert len(educator) + len(patient) + len(sizes) == len(rest)
     assert sorted(names) == names  # numbered in the order rendered
     for path in paths:
         image = QImage(str(path))
         assert not image.isNull(), path.name
-        if path.name == "29-report.png":
+        if path.name in SIZES:
+            # The whole screen (less a title bar) at its own pixel size, whatever the scale.
+            width, height = (int(n) for n in path.name.split("-")[1].split("x"))
+            if "beside" in path.name:
+                assert (image.width(), image.height()) == (width, height - 32), path.name
+            else:
+                assert abs(image.width() - width) <= 1, path.name
+                assert abs(image.height() - (height - 32)) <= 1, path.name
+        elif path.name == "29-report.png":
             assert (image.width(), image.height()) == REPORT_PAGE_SIZE
         elif path.name in EXPECTED:
             # The window keeps its width: no page asks for more than the window has.

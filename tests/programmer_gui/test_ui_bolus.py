@@ -17,6 +17,7 @@ def test_priming_therapeutic_progress_and_cancel(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("bolus")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         page = controller.page
         kinds = [page.kind_combo.itemText(i) for i in range(page.kind_combo.count())]

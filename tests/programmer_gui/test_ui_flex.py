@@ -27,6 +27,7 @@ def test_flex_edit_refuse_warn_and_program(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("flex")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         page = controller.page
         assert page.table.rowCount() == 3
@@ -65,6 +66,7 @@ def test_flex_edit_refuse_warn_and_program(
 def test_weekly_profiles_and_reset(qtbot: QtBot, link: PumpLink, demo_world: DemoWorld) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("flex")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         page = controller.page
         page.weekly_check.setChecked(True)

@@ -55,6 +55,7 @@ def test_write_the_implant_record_through_its_review(
     assert truth["origin"] in (int(Origin.CEREBRAL), "CEREBRAL", Origin.CEREBRAL)
     home = programmer.controllers["home"]
     assert isinstance(home, HomeController)
+    programmer.window.show_page("home")  # a hidden page follows the pump once shown
     assert home.page.implant.value("catheter") == "92 ± 3 cm, 0.0015 mL/cm (0.138 mL)"
     assert home.page.implant.value("implanted") == "2025-11-03"
 

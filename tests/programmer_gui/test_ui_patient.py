@@ -21,6 +21,7 @@ def severity(page: PatientPage) -> Severity:
 def test_enable_program_and_record(qtbot: QtBot, link: PumpLink, demo_world: DemoWorld) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("patient")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         page = controller.page
         # The demo pump has patient doses off: the page says so and the fields wait.
@@ -72,6 +73,7 @@ def test_refusals_keep_the_review_closed(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("patient")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         page = controller.page
         page.enabled_check.click()
@@ -103,6 +105,7 @@ def test_typed_values_survive_a_poll_and_reset_follows_the_pump(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("patient")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         page = controller.page
         page.enabled_check.click()

@@ -3,20 +3,23 @@ saved and read back as text, a page rendered to an image."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pypdf
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QImage, QTextTable
 from pytestqt.qtbot import QtBot
 
 from programmer_gui.controllers.patient import install as install_patient
 from programmer_gui.controllers.report import install
 from programmer_gui.core.report import build_report, next_refill_text
+from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.link import PumpLink
-from programmer_gui.views.report import column_widths, render_page
+from programmer_gui.views.report import _Paginated, column_widths, render_page
 from programmer_gui.views.widgets import Severity
+from protocol.enums import Role
 from tests.programmer_gui.conftest import DemoWorld
-from tests.programmer_gui.pump_support import connect, type_into, ui
+from tests.programmer_gui.pump_support import T0, connect, type_into, ui
 
 
 def pdf_text(path: Path) -> str:
@@ -30,6 +33,7 @@ def test_report_after_a_change_saved_as_pdf(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("report")  # a hidden page is drawn only once shown
         patient = install_patient(app.window, link, app.record, app.review)
         page = controller.page
         assert not page.save_button.isEnabled()  # nothing read yet
@@ -38,6 +42,7 @@ def test_report_after_a_change_saved_as_pdf(
         assert serial in page.summary.value("pump")
         assert page.summary.value("actions") == "0"
         # A change in this session: patient-activated doses switched on.
+        app.window.show_page("patient")
         patient.page.enabled_check.click()
         for edit, text in zip(patient.page.edits, ("20", "10", "240", "3"), strict=True):
             type_into(qtbot, edit, text)
@@ -71,6 +76,7 @@ def test_cancel_and_failure_save_nothing(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("report")  # a hidden page is drawn only once shown
         connect(qtbot, link, demo_world.url)
         controller.choose_path = lambda: ""  # the dialog was cancelled
         assert controller.save() is None
@@ -105,3 +111,43 @@ def test_the_details_column_gets_most_of_the_width() -> None:
     widths = column_widths(("Time (pump clock)", "By", "Action", "Details"))
     assert widths[3] == 55 and max(widths[:3]) < 20
     assert column_widths(("Setting", "At interrogation", "At the end")) == [33, 33, 33]
+
+
+def _rows_across_pages(pages: _Paginated) -> list[tuple[int, float, float]]:
+    """Every table row (its index, top, bottom) laid out across a page boundary."""
+    layout = pages.doc.documentLayout()
+    found = []
+    for table in pages.doc.rootFrame().childFrames():
+        if not isinstance(table, QTextTable):
+            continue
+        for r in range(table.rows()):
+            tops, bottoms = [], []
+            for c in range(table.columns()):
+                cell = table.cellAt(r, c)
+                block = cell.firstCursorPosition().block()
+                while block.isValid() and block.position() <= cell.lastPosition():
+                    rect = layout.blockBoundingRect(block)
+                    tops.append(rect.top())
+                    bottoms.append(rect.bottom())
+                    block = block.next()
+            if int(min(tops) // pages.body_height) != int(
+                (max(bottoms) - 0.5) // pages.body_height
+            ):
+                found.append((r, min(tops), max(bottoms)))
+    return found
+
+
+def test_no_table_row_runs_across_two_pdf_pages(qtbot: QtBot) -> None:
+    """#14 item 11: a long session's actions table is cut between rows, never inside one."""
+    record = SessionRecord(Role.CLINICIAN)
+    for i in range(60):
+        detail = "a long detail that wraps over several lines of the table " * (1 + i % 5)
+        record.record(f"Action {i}", detail, pump_clock_s=T0 + 60 * i, wall_s=T0 + 60 * i)
+    report = build_report(record, generated_wall_s=T0 + 3600)
+    image = QImage(992, 1403, QImage.Format.Format_RGB32)
+    pages = _Paginated(report, image, 800, 1200)
+    assert pages.page_count >= 3
+    assert _rows_across_pages(pages) == []
+    # Every action is still there, once: cutting a table loses no row.
+    names = re.findall(r"Action \d+", pages.doc.toPlainText())
+    assert names == [f"Action {i}" for i in range(60)]

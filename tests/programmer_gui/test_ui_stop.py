@@ -15,6 +15,7 @@ from tests.programmer_gui.pump_support import connect, type_into, ui
 def test_stop_with_reason_then_resume(qtbot: QtBot, link: PumpLink, demo_world: DemoWorld) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("stop")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         page = controller.page
         assert page.state_label.text().startswith("▶ Delivering")
@@ -48,6 +49,7 @@ def test_stopped_by_stop_pump_reads_stopped_not_halted(
     # One meaning of stopped: mode STOPPED with its reason, never "delivering".
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("stop")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         with qtbot.waitSignal(link.snapshot, timeout=5000):
             link.submit(lambda c: c.stop(StopReason.MRI), on_done=lambda _r: None)
@@ -65,6 +67,7 @@ def test_a_stopped_prescription_is_changed_by_programming_not_resumed(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("stop")  # a hidden page follows the pump only once shown
         connect(qtbot, link, demo_world.url)
         with qtbot.waitSignal(link.snapshot, timeout=5000):
             link.submit(

@@ -31,6 +31,7 @@ def test_log_polls_and_forecast(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("trends")  # a hidden page is drawn only once shown
         page = controller.page
         assert page.figures.value("reservoir") == "—"
         first = connect(qtbot, link, demo_world.url)
@@ -88,6 +89,7 @@ def test_another_pump_starts_a_new_history(
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
+        app.window.show_page("trends")  # a hidden page is drawn only once shown
         connect(qtbot, link, demo_world.url)
         qtbot.waitUntil(lambda: controller.log_read, timeout=WAIT_MS)
         assert controller.serial is not None and controller.polls
@@ -95,3 +97,20 @@ def test_another_pump_starts_a_new_history(
         connect(qtbot, link, demo_world.url)
         qtbot.waitUntil(lambda: controller.log_read, timeout=WAIT_MS)
         assert len(controller.polls) == 1
+
+
+def test_a_hidden_trends_page_is_drawn_only_when_shown(
+    qtbot: QtBot, link: PumpLink, demo_world: DemoWorld
+) -> None:
+    """#14 item 13: polls while another page is shown do not redraw the charts."""
+    with ui(qtbot, link, demo_world.url) as app:
+        controller = install(app.window, link, app.record, app.review)
+        assert app.window.current_page() == "review"  # the trends page is hidden
+        connect(qtbot, link, demo_world.url)
+        qtbot.waitUntil(lambda: controller.log_read, timeout=WAIT_MS)
+        app.refresh(qtbot)
+        assert curves(controller.page.reservoir_plot) == {}  # nothing drawn while hidden
+        assert controller.page.figures.value("reservoir") == "—"
+        app.window.show_page("trends")
+        assert set(curves(controller.page.reservoir_plot)) >= {"read from the pump", "forecast"}
+        assert controller.page.figures.value("reservoir") == "30.0 mL"

@@ -827,3 +827,42 @@ def test_custom_policy() -> None:
     with pytest.raises(NakError) as caught:
         pair.call(ReadClockRequest())
     assert caught.value.code is ErrorCode.SESSION_EXPIRED
+
+
+def test_each_reply_says_whether_its_frame_carries_a_mac() -> None:
+    """Reply.mac agrees with the FLAGS byte the session built, cached retransmissions too."""
+    pair = Pair()
+    device = pair.pump.device
+
+    def reply(data: bytes) -> Reply:
+        (frame,) = pair.pump.deframer.feed(data)
+        result = device.handle(frame, pair.now_s)
+        assert isinstance(result, Reply)
+        flags = decode_frame(result.data).flags
+        assert result.mac is bool(flags & Flags.MAC)
+        return result
+
+    start = pair.programmer.start()
+    opened = reply(start)
+    assert not opened.mac and opened.error is None  # SESSION_OPEN is answered keyless
+    assert not reply(start).mac  # its retransmission, from the cache
+    (open_frame,) = pair.deframer.feed(opened.data)
+    auth = pair.programmer.receive_open(open_frame)
+    authed = reply(auth)
+    assert authed.mac and authed.error is None
+    assert reply(auth).mac  # cached, still MAC'd
+    (auth_frame,) = pair.deframer.feed(authed.data)
+    pair.programmer.receive_auth(auth_frame)
+    seq, data = pair.programmer.request(StatusRequest())
+    frame = decode_frame(data)
+    forged = Frame(flags=frame.flags, seq=seq, op=frame.op, payload=frame.payload, mac=bytes(16))
+    bad_mac = reply(encode_frame(forged))
+    assert bad_mac.error is ErrorCode.BAD_MAC and bad_mac.mac  # answered in the session
+    outsider = Pair(seed=9)
+    keyless = build_frame(
+        response=False, seq=5, op=Op.STATUS, payload=b"", key=bytes(range(50, 82))
+    )
+    (stranger,) = outsider.pump.deframer.feed(encode_frame(keyless))
+    refused = outsider.pump.device.handle(stranger, outsider.now_s)
+    assert isinstance(refused, Reply) and refused.error is ErrorCode.NO_SESSION
+    assert not refused.mac and not decode_frame(refused.data).flags & Flags.MAC
