@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMarginsF, QObject
+from PySide6.QtCore import QMarginsF
 from PySide6.QtGui import QPageLayout, QPageSize, QTextDocument
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QPushButton
 
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core.emergency import summary_html
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.link import PumpLink
@@ -24,14 +25,13 @@ if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
 
-class EmergencyController(QObject):
+class EmergencyController(Workflow):
     """Drives the emergency page and its button on the connect page."""
 
-    def __init__(self, window: MainWindow, link: PumpLink, record: SessionRecord) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window, link, record, review)
         self.page = EmergencyPage()
         self.reading: EmergencyReading | None = None
         self._after_connect = False
@@ -138,4 +138,4 @@ def install(
     window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
 ) -> EmergencyController:
     """The emergency summary page (and its button on the connect page)."""
-    return EmergencyController(window, link, record)
+    return EmergencyController(window, link, record, review)

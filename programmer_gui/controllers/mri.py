@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-
+from programmer_gui.controllers.base import Workflow
 from programmer_gui.core.mri import (
     MriReading,
     PostMriCheck,
@@ -31,14 +30,13 @@ if TYPE_CHECKING:
 CLINICIAN_ONLY = "The MRI checks need a clinician session (they read the log)."
 
 
-class MriController(QObject):
+class MriController(Workflow):
     """Drives the MRI page."""
 
-    def __init__(self, window: MainWindow, link: PumpLink, record: SessionRecord) -> None:
-        super().__init__(window)
-        self.window = window
-        self.link = link
-        self.record = record
+    def __init__(
+        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
+    ) -> None:
+        super().__init__(window, link, record, review)
         self.page = MriPage()
         self.snapshot: PumpSnapshot | None = None
         self.plan: PreMriPlan | None = None
@@ -209,4 +207,4 @@ def install(
     window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
 ) -> MriController:
     """The MRI page (before and after the scan)."""
-    return MriController(window, link, record)
+    return MriController(window, link, record, review)

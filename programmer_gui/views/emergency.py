@@ -4,9 +4,9 @@ page. Layout only."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from programmer_gui.views.widgets import StatusBadge, page_layout
+from programmer_gui.views.widgets import StatusBadge, scroll_page
 
 
 class EmergencyPage(QWidget):
@@ -14,7 +14,8 @@ class EmergencyPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "Emergency summary")
+        frame = scroll_page(self, "Emergency summary")
+        layout, self.heading = frame.layout, frame.heading
         intro = QLabel(
             "For a clinician who does not manage this pump: what to act on, from one "
             "interrogation (works in the patient role too).",
@@ -34,9 +35,6 @@ class EmergencyPage(QWidget):
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.summary_label)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.summary_label, 1)
         self.message = StatusBadge(self, hide_when_empty=True)
         layout.addWidget(self.message)

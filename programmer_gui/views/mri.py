@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.mri import PRE_MRI_STEPS
-from programmer_gui.views.widgets import StatusBadge, page_layout, section
+from programmer_gui.views.widgets import StatusBadge, scroll_page, section
 
 
 class MriPage(QWidget):
@@ -24,7 +24,8 @@ class MriPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout, self.heading = page_layout(self, "MRI: before and after the scan")
+        frame = scroll_page(self, "MRI: before and after the scan")
+        layout, self.heading = frame.layout, frame.heading
 
         before = section("Before the scan", self)
         form = QVBoxLayout(before)

@@ -49,6 +49,7 @@ def test_a_programmer_session_recorded_and_replayed(
     with ui(qtbot, link, captured_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
         connect(qtbot, link, captured_world.url)
+        app.window.show_page("flex")  # a hidden page follows the pump only once shown
         page = controller.page
         assert page.cell_texts()[1] == ("07:00", "22:00", "425")
         set_cell(page.table, 1, 2, "450")  # the day step: 425 -> 450 mcg/day

@@ -113,4 +113,4 @@ def test_a_hidden_trends_page_is_drawn_only_when_shown(
         assert controller.page.figures.value("reservoir") == "—"
         app.window.show_page("trends")
         assert set(curves(controller.page.reservoir_plot)) >= {"read from the pump", "forecast"}
-        assert controller.page.figures.value("reservoir") == "30.0 mL"
+        assert controller.page.figures.value("reservoir") == "30 mL"
