@@ -94,7 +94,10 @@ class MainWindow(QMainWindow):
         self.pump_label.setFont(figure_font(13))
         self.pump_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.busy_label = QLabel("", banner)
-        self.busy_label.setMinimumWidth(140)
+        # A fixed width, its text wrapped: "Communicating with the pump ..." never squeezes
+        # the pump's name (which would then need more lines than the banner has).
+        self.busy_label.setFixedWidth(140)
+        self.busy_label.setWordWrap(True)
         top.addWidget(self.connection_badge, 0)
         top.addWidget(self.pump_label, 1)
         top.addWidget(self.busy_label, 0)
@@ -102,6 +105,7 @@ class MainWindow(QMainWindow):
         # wraps in a narrow window): an alarm or a lost link never moves what is below.
         self.banner = banner
         self.pump_label.installEventFilter(self)
+        banner.installEventFilter(self)
         self._fit_banner()
         outer.addWidget(banner)
 
@@ -240,6 +244,7 @@ class MainWindow(QMainWindow):
 
     def set_connection(self, severity: Severity, text: str) -> None:
         self.connection_badge.set_status(severity, text)
+        self._fit_banner()
 
     def set_pump(self, text: str) -> None:
         self.pump_label.setText(text)
@@ -249,17 +254,24 @@ class MainWindow(QMainWindow):
         label = self.pump_label
         two_lines = 2 * QFontMetrics(label.font()).lineSpacing() + 4
         needed = label.heightForWidth(label.width()) if label.width() > 0 else 0
-        height = max(two_lines, needed, self.connection_badge.sizeHint().height())
+        layout = self.banner.layout()
+        laid_out = (
+            layout.totalHeightForWidth(self.banner.width())
+            if layout is not None and layout.hasHeightForWidth() and self.banner.width() > 0
+            else 0
+        )
+        height = max(two_lines, needed, laid_out, self.connection_badge.sizeHint().height())
         if height != self.banner.height():
             self.banner.setFixedHeight(height)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if watched is self.pump_label and event.type() == QEvent.Type.Resize:
+        if watched in (self.pump_label, self.banner) and event.type() == QEvent.Type.Resize:
             self._fit_banner()
         return super().eventFilter(watched, event)
 
     def set_busy(self, text: str) -> None:
         self.busy_label.setText(text)
+        self._fit_banner()
 
     def _alert_strip_height(self) -> int:
         """Room for two lines of alert text, or the Reconnect button, whichever is taller."""

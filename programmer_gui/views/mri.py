@@ -41,10 +41,15 @@ class MriPage(QWidget):
         self.pump_kind_label.setWordWrap(True)
         form.addWidget(self.pump_kind_label)
         fields = QFormLayout()
-        self.can_go_without_check = QCheckBox(
-            "The patient can &go without drug for the scan (and a delayed recovery)", before
+        self.can_go_without_check = QCheckBox("Can &go without drug", before)
+        without_note = QLabel(
+            "The patient can go without drug for the scan and for a delayed recovery "
+            "(up to 24 h after it).",
+            before,
         )
+        without_note.setWordWrap(True)
         fields.addRow(self.can_go_without_check)
+        fields.addRow(without_note)
         self.note_edit = QLineEdit(before)
         self.note_edit.setPlaceholderText("the plan if not (oral baclofen, stay nearby), the scan")
         note_caption = QLabel("&Note:", before)

@@ -53,6 +53,8 @@ OPAQUE = (
 
 def _name(widget: QWidget) -> str:
     text = widget.text() if isinstance(widget, (QLabel, QAbstractButton)) else ""
+    if not text and isinstance(getattr(widget, "text", None), str):
+        text = widget.text  # a StatusBadge: its message
     label = f" {text[:40]!r}" if text else ""
     return (
         f"{type(widget).__name__}{'#' + widget.objectName() if widget.objectName() else ''}{label}"
