@@ -329,13 +329,19 @@ class Oracle:
         assert bridge is not None
         self.bridge = None
         self.basal = BasalIntegral(self.prescription, self.p, self.conc)
+        self.rescale_bolus(t, bridge.old_conc)
+
+    def rescale_bolus(self, t: int, old_conc: int) -> None:
+        """The new drug applies from ``t`` (a bridge's end, or a refill without one): the
+        rest of a running dose bolus is the dose it still owes (whole ng of the old drug)
+        as volume of the new drug."""
         b = self.bolus
         if b is None or b.dose_ng == 0:
             return
         if t >= b.end_t:
             self.end_bolus(t)
             return
-        left_ng = (b.volume_nl - b.delivered(t)) * bridge.old_conc // 1_000
+        left_ng = (b.volume_nl - b.delivered(t)) * old_conc // 1_000
         volume = rate_of(left_ng, self.conc)
         self.end_bolus(t)
         if volume > 0:
@@ -653,6 +659,8 @@ class PumpMachine(RuleBasedStateMachine):
             if bridge:
                 o.bridge = OracleBridge(remaining_nl=o.dead_volume(old, new), old_conc=old)
                 assert result[0].bridge_volume_nl == o.bridge.remaining_nl
+            elif new != old:
+                o.rescale_bolus(t, old)  # no bridge: the new drug applies now
             if prescription != o.prescription:
                 o.reset_pending = False
             o.set_prescription(prescription)
