@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QWidget
 
 from programmer_gui.views.trends import Series, step_series
 from programmer_gui.views.widgets import BASE_POINT_SIZE
+from protocol.units import Quantity
 
 LOG_PEN = pg.mkPen("#555555", width=2, style=Qt.PenStyle.DashLine)
 POLL_BRUSH = pg.mkBrush("#1f5fa8")
@@ -66,7 +67,7 @@ def draw(
         pos=alarm_volume_ml,
         angle=0,
         pen=ALARM_LINE_PEN,
-        label=f"alarm volume {alarm_volume_ml:.1f} mL",
+        label=f"alarm volume {Quantity.VOLUME.text(alarm_volume_ml)}",
         labelOpts={"position": 0.08, "color": "#6b4c00", "anchors": [(0, 1), (0, 1)]},
     )
     res.addItem(volume_line)

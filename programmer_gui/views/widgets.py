@@ -43,6 +43,9 @@ from PySide6.QtWidgets import (
 
 from protocol import units
 
+_ML = units.Quantity.VOLUME
+"""Volumes on the reservoir gauge follow the one precision rule (protocol.units)."""
+
 BASE_POINT_SIZE = 11
 """The application's base font size (readable at arm's length)."""
 FIGURE_POINT_SIZE = 17
@@ -447,7 +450,7 @@ class ReservoirGauge(QWidget):
             low,
         )
         self.setAccessibleDescription(
-            f"{volume_ml:.1f} mL of {capacity_ml:.0f} mL; alarm at {alarm_ml:.1f} mL"
+            f"{_ML.text(volume_ml)} of {_ML.text(capacity_ml)}; alarm at {_ML.text(alarm_ml)}"
         )
         self.update()
 
@@ -480,7 +483,7 @@ class ReservoirGauge(QWidget):
             painter.setPen(QPen(QColor("#b3261e"), 3))
             painter.drawLine(int(x), int(bar.top()) - 1, int(x), int(bar.bottom()) + 4)
             painter.setPen(QColor("#222222"))
-            label = f"alarm {self.alarm_ml:.1f} mL"
+            label = f"alarm {_ML.text(self.alarm_ml)}"
             painter.drawText(
                 QRectF(x + 4, bar.bottom() + 2, 200, metrics.height() + 4),
                 Qt.AlignmentFlag.AlignLeft,
@@ -489,7 +492,7 @@ class ReservoirGauge(QWidget):
             painter.drawText(
                 QRectF(bar.right() - 200, bar.bottom() + 2, 200, metrics.height() + 4),
                 Qt.AlignmentFlag.AlignRight,
-                f"full {self.capacity_ml:.0f} mL",
+                f"full {_ML.text(self.capacity_ml)}",
             )
             # The figure sits right of a short fill so it never sits on the marker or hatching.
             text_left = max(fill.right(), x) + 8 if share < 0.25 else bar.left() + 8
@@ -497,7 +500,7 @@ class ReservoirGauge(QWidget):
             painter.drawText(
                 QRectF(text_left, bar.top(), 200, bar.height()),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                f"{self.volume_ml:.1f} mL",
+                _ML.text(self.volume_ml),
             )
         painter.end()
 
