@@ -618,11 +618,14 @@ class RefillWorkflow:
             warnings=warnings,
             notes=notes,
             forecast=pending_forecast,
+            # Expected and removed are in the reconciliation sentence (a note, or a warning
+            # when flagged), and the reservoir is emptied completely, so what it holds after
+            # is what was added: one line, never the same volumes twice (#14 item 9).
             details=(
-                ("Expected volume", format_volume_nl(e.check.expected_nl)),
-                ("Volume removed", format_volume_nl(e.check.removed_nl)),
-                ("Volume added", format_volume_nl(e.added_nl)),
-                ("Reservoir after refill", format_volume_nl(e.after_nl)),
+                (
+                    "Reservoir after refill",
+                    f"{format_volume_nl(e.after_nl)} (all added: the old drug is drawn out)",
+                ),
             ),
         )
         bridge_rows: tuple[ReviewRow, ...] = ()

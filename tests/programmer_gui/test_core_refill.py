@@ -200,7 +200,13 @@ def test_a_same_concentration_refill_keeps_the_prescription() -> None:
     assert review.forecast is not None
     # 8 mL expected, 6.5 mL measured out (a discrepancy), but the reservoir was emptied
     # completely: it holds exactly the 18 mL added.
-    assert dict(review.details)["Reservoir after refill"] == "18 mL"
+    assert review.details == (
+        ("Reservoir after refill", "18 mL (all added: the old drug is drawn out)"),
+    )
+    # Expected and removed stand once, in the reconciliation sentence (a warning here, as
+    # the discrepancy is flagged), not again as details.
+    texts = [*review.notes, *(w.text for w in review.warnings)]
+    assert sum("expected 8 mL" in text for text in texts) == 1
     assert "Bridge" not in {r.label for r in review.rows}
 
 
