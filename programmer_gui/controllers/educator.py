@@ -94,6 +94,10 @@ _RISK_SEVERITY = {
 }
 
 
+MRI_SCAN_S = 45 * 60
+"""The educator's MRI scan: 45 min of pump time in the field."""
+
+
 class _WireRelay(QObject):
     """Carries chunks from the simulation's thread to the GUI thread."""
 
@@ -202,6 +206,12 @@ class EducatorController(QObject):
             lambda: self._run(lambda: self.backend.inject_memory_error(critical=True))
         )
         view.low_battery_reset.clicked.connect(lambda: self._run(self.backend.low_battery_reset))
+        view.mri_scan.clicked.connect(
+            lambda: self._run(lambda: self.backend.mri_scan(MRI_SCAN_S, telemetry_trap=False))
+        )
+        view.mri_scan_trap.clicked.connect(
+            lambda: self._run(lambda: self.backend.mri_scan(MRI_SCAN_S, telemetry_trap=True))
+        )
         view.battery_button.clicked.connect(
             lambda: self._run(lambda: self.backend.set_battery_percent(view.battery_spin.value()))
         )

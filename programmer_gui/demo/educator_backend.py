@@ -29,6 +29,7 @@ from emulator.capture import Chunk, Direction, RingCapture
 from emulator.emulator import ControlError, Emulator
 from emulator.errors import EmulatorError
 from emulator.fluid_path import FluidPath, dead_volume_nl
+from emulator.mri import MriExit
 from emulator.mri_lesson import post_scan_check_comparison
 from emulator.patient import PatientModel, PatientParams
 from programmer_gui.controllers.educator import EducatorController, open_educator_window
@@ -355,6 +356,10 @@ class EmulatorEducatorBackend:
 
     def low_battery_reset(self) -> None:
         self._control(self._emu.fault_low_battery_reset, self._index)
+
+    def mri_scan(self, duration_s: int, *, telemetry_trap: bool) -> None:
+        exit_ = MriExit(telemetry_trap=bool(telemetry_trap))
+        self._control(self._emu.mri, duration_s, exit_, self._index)
 
     def set_battery_percent(self, percent: float) -> None:
         if isinstance(percent, bool) or not isinstance(percent, int | float):

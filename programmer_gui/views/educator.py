@@ -668,6 +668,17 @@ class EducatorWindow(QWidget):
             "(0.006 mL/day) until it is reprogrammed: a critical alarm"
         )
         grid.addWidget(self.low_battery_reset)
+        self.mri_scan = QPushButton("MRI &scan (45 min)", box)
+        self.mri_scan.setToolTip(
+            "The patient has a 45 min MRI: the rotor stalls in the field (critical alarm) "
+            "and turns again when the scan ends"
+        )
+        self.mri_scan_trap = QPushButton("MRI scan, pump &waits for an interrogation", box)
+        self.mri_scan_trap.setToolTip(
+            "The same scan, but the pump is left in telemetry mode: delivery stays suspended "
+            "after the scan until a programmer (or the patient's handheld) interrogates it"
+        )
+        grid.addLayout(flow_row(self.mri_scan, self.mri_scan_trap))
         return box
 
     def _build_scenarios(self) -> QGroupBox:

@@ -321,3 +321,33 @@ def test_the_screenshots_render(qapp: QApplication, tmp_path: Path) -> None:
     for path in paths:
         image = QImage(str(path))
         assert image.width() >= 1600 and image.height() >= 1000
+
+
+def test_an_mri_scan_stalls_the_rotor_and_delivery_resumes_when_it_ends(
+    qtbot: QtBot, opened: Opened
+) -> None:
+    """#19: the educator's window starts an MRI exposure (a world event) with one click."""
+    window = opened.window
+    qtbot.mouseClick(window.mri_scan, Qt.MouseButton.LeftButton)
+    during = opened.backend.sample()
+    assert not during.delivering
+    assert AlarmCode.MOTOR_STALL in during.alarms_active
+    assert not window.error.isVisible()
+    qtbot.mouseClick(window.step_hour, Qt.MouseButton.LeftButton)  # the 45 min scan ends
+    after = opened.backend.sample()
+    assert after.delivering  # no telemetry-mode trap: the rotor turns again by itself
+
+
+def test_an_mri_scan_in_telemetry_mode_waits_for_an_interrogation(
+    qtbot: QtBot, opened: Opened
+) -> None:
+    window = opened.window
+    qtbot.mouseClick(window.mri_scan_trap, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.step_hour, Qt.MouseButton.LeftButton)  # the scan is over...
+    assert not opened.backend.sample().delivering  # ...but the pump waits in telemetry mode
+    with PumpClient(
+        opened.url, key=DEMO_KEYS[Role.CLINICIAN], random_bytes=random.Random(1).randbytes
+    ) as pump:
+        pump.status()  # the post-scan interrogation ends telemetry mode
+    qtbot.mouseClick(window.step_hour, Qt.MouseButton.LeftButton)
+    assert opened.backend.sample().delivering

@@ -197,6 +197,12 @@ class EducatorBackend(Protocol):
         (a critical alarm)."""
         ...
 
+    def mri_scan(self, duration_s: int, *, telemetry_trap: bool) -> None:
+        """An MRI exposure of ``duration_s`` pump seconds from now: the rotor stalls in the
+        field (critical alarm) and recovers when it ends; with ``telemetry_trap`` the pump
+        then stays suspended until a clinician or patient session interrogates it."""
+        ...
+
     def set_link_dropped(self, dropped: bool) -> None:
         """Cut the telemetry link (nothing passes) or restore it."""
         ...
