@@ -863,7 +863,10 @@ def _therapy() -> str:
             " on entering the field (it cannot tell: its reservoir estimate does not move), "
             "so it is emptied before an MRI; the flow-activated model lets about 10 uL "
             "through, closes (VALVE_CLOSED logged, `delivering` 0, no alarm) and delivers "
-            "nothing until RESET_VALVE (VALVE_RESET logged with the seconds it was closed).",
+            "nothing until RESET_VALVE (VALVE_RESET logged with the seconds it was closed); "
+            "while it is closed START_BOLUS and PATIENT_DOSE are refused with INVALID_STATE "
+            "(a refused patient dose is logged PATIENT_DOSE_REFUSED), and RESET_VALVE on an "
+            "open valve or a pump without one is refused with INVALID_STATE.",
             "* READ_DELIVERY (either role) says whether drug moves, since which pump-clock "
             "second, and the last refill: with STATUS, what an emergency department needs "
             "from one interrogation.",
