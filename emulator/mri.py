@@ -22,17 +22,17 @@ world event the emulator applies on its exact second (:class:`ScheduledMriEnd`).
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Final, Literal
 
 from emulator.errors import EmulatorUsageError
 from emulator.fluid_path import FluidTracker, HourlyLedger, TipPiece
 from emulator.patient import PatientModel
 from firmware_model.pump import Pump
 from protocol.enums import ValveModel
+from protocol.units import parse_duration
 
 __all__ = [
     "MAX_EXPOSURE_S",
@@ -66,17 +66,17 @@ class MriValueError(EmulatorUsageError, ValueError):
     changed."""
 
 
-_UNITS_S = {"s": 1, "m": 60, "min": 60, "h": 3_600, "d": 86_400}
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
+_UNITS_S: Final = {"s": 1, "m": 60, "min": 60, "h": 3_600, "d": 86_400}
+"""The units an MRI's lengths are written in (``m`` too, as the control's ``45m``)."""
 
 
 def _duration_s(text: str, what: str) -> int:
-    match = _DURATION.match(text)
-    if match is None:
+    try:
+        return int(parse_duration(text, allowed=_UNITS_S, decimals=False))
+    except ValueError:
         raise MriValueError(
             f"{what} {text!r}: write a whole number and a unit, e.g. 45m, 45min, 4h, 90s"
-        )
-    return int(match[1]) * _UNITS_S[match[2]]
+        ) from None
 
 
 def parse_mri_duration(text: str) -> int:

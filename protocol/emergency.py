@@ -73,18 +73,8 @@ def fmt_time(clock_s: int | None) -> str:
 
 
 def fmt_duration(seconds: int) -> str:
-    """``2 d 3 h 5 min`` (seconds only when they are not zero, or alone)."""
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days} d"] if days else []
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes:
-        parts.append(f"{minutes} min")
-    if secs or not parts:
-        parts.append(f"{secs} s")
-    return " ".join(parts)
+    """``2 d 3 h 5 min``, to the second: :func:`protocol.units.format_duration` (exact)."""
+    return units.format_duration(seconds, exact=True)
 
 
 def _name(value: enum.Enum) -> str:

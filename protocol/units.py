@@ -381,7 +381,7 @@ DURATION_UNITS_S: Final[Mapping[str, int | Fraction]] = MappingProxyType(
 )
 """Seconds in each unit a duration may be written in."""
 _DURATION_PART: Final = re.compile(
-    r"([0-9]+(?:\.[0-9]+)?)\s*(d|h|min|s|ms)(?![A-Za-z])\s*", re.ASCII
+    r"([0-9]+(?:\.[0-9]+)?)\s*(d|h|min|ms|m|s)(?![A-Za-z])\s*", re.ASCII
 )
 
 
