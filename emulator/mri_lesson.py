@@ -5,13 +5,13 @@ The scan's interference leaves the default pump in telemetry mode, so infusion s
 suspended after the scan until the pump is interrogated. With the check the clinician
 interrogates ``check_after_s`` after the scan (a session opened over the wire) and
 delivery resumes; without it nobody does, and the patient model drifts toward withdrawal
-over hours. Exact and deterministic: two in-process emulators on manual clocks.
+over hours. Exact and deterministic: two in-process emulators on manual clocks. The record
+and its text are :mod:`protocol.mri_lesson`.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from emulator.clock import PumpClock
 from emulator.emulator import Emulator
@@ -20,27 +20,13 @@ from emulator.presets import PumpSetup
 from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.mri_lesson import MriLessonHour
 
 __all__ = ["MriLessonHour", "post_scan_check_comparison"]
 
 HOUR_S = 3_600
 STEADY_S = 3 * 86_400
 """Time run before the scan so the patient model is at its steady state (3 days)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class MriLessonHour:
-    """The two patients ``hour`` hours after the scan began."""
-
-    hour: int
-    with_check_share: float
-    """Spinal-fluid level as a share of the established level (1.0 = as before)."""
-    without_check_share: float
-    with_check_state: str
-    """The teaching patient model's state: normal, withdrawal_risk or overdose_risk."""
-    without_check_state: str
-    with_check_delivering: bool
-    without_check_delivering: bool
 
 
 def _run(

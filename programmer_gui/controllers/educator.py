@@ -47,7 +47,6 @@ from programmer_gui.core.educator import (
     format_pump_time,
     low_reservoir_jump_s,
 )
-from programmer_gui.core.mri_lesson import mri_lesson_numbers
 from programmer_gui.core.response import (
     describe_tone,
     response_markers,
@@ -57,6 +56,7 @@ from programmer_gui.core.response import (
 from programmer_gui.views.main_window import PROGRAMMER_PREFERRED_SIZE, MainWindow
 from programmer_gui.views.widgets import Severity, tile_side_by_side
 from protocol.enums import AlarmClass, AlarmCode
+from protocol.mri_lesson import mri_lesson_numbers
 from protocol.units import (
     format_concentration_ug_per_ml,
     format_dose_ug_per_day,

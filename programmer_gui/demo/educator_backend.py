@@ -51,12 +51,12 @@ from programmer_gui.core.educator import (
     WireChunk,
     WireDirection,
 )
-from programmer_gui.core.mri_lesson import MriLessonHour
 from programmer_gui.core.response import ResponseChange
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import AlarmCode, BolusKind, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.mri_lesson import MriLessonHour
 from protocol.schedule import rate_for_dose
 from protocol.units import ml_to_nl
 
@@ -405,11 +405,8 @@ class EmulatorEducatorBackend:
     def mri_comparison(self) -> tuple[MriLessonHour, ...]:
         """The MRI lessons' two patients (computed once: a few hundred milliseconds)."""
         if self._mri_hours is None:
-            self._mri_hours = tuple(
-                MriLessonHour(**vars(h))
-                for h in post_scan_check_comparison(
-                    self._emulated.setup, start_s=self._facts.start_pump_s
-                )
+            self._mri_hours = post_scan_check_comparison(
+                self._emulated.setup, start_s=self._facts.start_pump_s
             )
         return self._mri_hours
 

@@ -14,9 +14,9 @@ from pytestqt.qtbot import QtBot
 
 from emulator.emulator import Emulator
 from programmer_gui.controllers.educator import open_educator_window
-from programmer_gui.core.mri_lesson import MriLessonHour, mri_lesson_numbers
 from programmer_gui.demo.educator_backend import EmulatorEducatorBackend
 from programmer_gui.views.educator import EducatorWindow
+from protocol.mri_lesson import MriLessonHour, mri_lesson_numbers
 from tests.support import T0
 
 

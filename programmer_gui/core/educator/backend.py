@@ -19,7 +19,7 @@ from protocol.units import (
 if TYPE_CHECKING:
     from programmer_gui.core.educator.facts import PumpFacts, TrueSample
     from programmer_gui.core.educator.lessons import BridgeComparison
-    from programmer_gui.core.mri_lesson import MriLessonHour
+    from protocol.mri_lesson import MriLessonHour
 
 HOUR_S: Final = 3_600
 DAY_S: Final = 86_400

@@ -10,14 +10,14 @@ from typing import Final
 
 from programmer_gui.core.educator.backend import DAY_S, HOUR_S, _require_int
 from programmer_gui.core.educator.facts import PumpFacts, TrueSample
-from programmer_gui.core.mri_lesson import (
+from programmer_gui.core.response import TITRATION_STEPS, TITRATION_TITLE
+from protocol.enums import AlarmCode
+from protocol.mri_lesson import (
     MRI_WITH_CHECK_STEPS,
     MRI_WITH_CHECK_TITLE,
     MRI_WITHOUT_CHECK_STEPS,
     MRI_WITHOUT_CHECK_TITLE,
 )
-from programmer_gui.core.response import TITRATION_STEPS, TITRATION_TITLE
-from protocol.enums import AlarmCode
 from protocol.units import (
     format_concentration_ug_per_ml,
     format_dose_ug_per_day,

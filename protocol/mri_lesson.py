@@ -1,6 +1,8 @@
 """The educator's MRI lessons: "an MRI without the post-scan check" beside "with the check"
-(domain.md, "MRI and the emergency visit"). Pure: the steps, and the numbers of the same
-patient through the same scan twice (computed by the simulation, hour by hour)."""
+(domain.md, "MRI and the emergency visit"). Pure: the steps, the hour-by-hour record of the
+same patient through the same scan twice (:class:`MriLessonHour`, which
+:func:`emulator.mri_lesson.post_scan_check_comparison` computes on the emulator and the
+educator's window shows), and its numbers as text."""
 
 from __future__ import annotations
 
@@ -50,9 +52,10 @@ class MriLessonHour:
 
     hour: int
     with_check_share: float
-    """Spinal-fluid level over the established level (1.0 = as before the scan)."""
+    """Spinal-fluid level as a share of the established level (1.0 = as before the scan)."""
     without_check_share: float
     with_check_state: str
+    """The teaching patient model's state: normal, withdrawal_risk or overdose_risk."""
     without_check_state: str
     with_check_delivering: bool
     without_check_delivering: bool
