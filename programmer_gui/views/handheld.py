@@ -10,18 +10,16 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import (
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
-from programmer_gui.views.widgets import Severity, StatusBadge
+from programmer_gui.views.widgets import Severity, StatusBadge, scroll_frame
 
 BASE_POINT_SIZE = 14
 """Large type: the patient may read it at arm's length, with poor sight."""
@@ -57,16 +55,8 @@ class PatientWindow(QWidget):
         font.setPointSize(BASE_POINT_SIZE)
         self.setFont(font)
         # The content scrolls on a short screen rather than squeezing its wrapped text.
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        content = QWidget(scroll)
+        content, self.scroll_area = scroll_frame(self)
         content.setMinimumWidth(MINIMUM_WIDTH_PX)
-        scroll.setWidget(content)
-        outer.addWidget(scroll)
         layout = QVBoxLayout(content)
 
         self.headline = StatusBadge(content, point_size=HEADLINE_POINT_SIZE)

@@ -202,10 +202,11 @@ class PageScrollArea(QScrollArea):
         return QSize(max(hint.width(), width), hint.height())
 
 
-def scroll_page(page: QWidget, title: str) -> ScrollPage:
-    """The standard page frame (:func:`page_layout`) inside a frameless vertical scroll area
-    that fills ``page``: a page taller than the window scrolls instead of growing the window;
-    its width follows the window (text wraps, never a horizontal scroll bar)."""
+def scroll_frame(page: QWidget) -> tuple[QWidget, PageScrollArea]:
+    """A frameless vertical scroll area that fills ``page``, and the body widget it scrolls:
+    content taller than the window scrolls instead of growing the window; its width follows
+    the window (text wraps, never a horizontal scroll bar). :func:`scroll_page` puts the
+    standard page frame in it; the patient's handheld window its own large-type layout."""
     outer = QVBoxLayout(page)
     outer.setContentsMargins(0, 0, 0, 0)
     scroll = PageScrollArea(page)
@@ -215,6 +216,13 @@ def scroll_page(page: QWidget, title: str) -> ScrollPage:
     body = QWidget(scroll)
     scroll.setWidget(body)
     outer.addWidget(scroll)
+    return body, scroll
+
+
+def scroll_page(page: QWidget, title: str) -> ScrollPage:
+    """The standard page frame (:func:`page_layout`) inside a :func:`scroll_frame` that fills
+    ``page``."""
+    body, scroll = scroll_frame(page)
     layout, heading = page_layout(body, title)
     return ScrollPage(layout, heading, body, scroll)
 
