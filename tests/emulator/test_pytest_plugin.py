@@ -148,7 +148,8 @@ def test_fixtures_give_a_pump_and_a_clinician_session(pytester: pytest.Pytester)
     )
     out = result.stdout.str()
     assert "Traceback" not in out and "During handling" not in out
-    assert "is not a flow unit" not in out and "pytest_plugin.py" not in out
+    assert "is not a flow unit" not in out
+    assert "pytest_plugin.py" not in out and "plugin_config.py" not in out
 
 
 def test_the_config_fixture_can_be_overridden(pytester: pytest.Pytester) -> None:

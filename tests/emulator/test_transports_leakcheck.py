@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import emulator.pytest_plugin as leakcheck
+import emulator.leak_check as leakcheck
 from emulator.transports.pty import PtyTransport
 
 
@@ -26,47 +26,47 @@ class Echo:
 
 
 def test_a_new_descriptor_is_seen_and_forgotten_once_closed() -> None:
-    before = leakcheck._snapshot()
+    before = leakcheck.snapshot()
     r, w = os.pipe()
     try:
-        found = leakcheck._leaks(before)
+        found = leakcheck.leaks(before)
         assert any(item.startswith(f"fd {r} -> pipe:") for item in found)
         assert any(item.startswith(f"fd {w} -> pipe:") for item in found)
     finally:
         os.close(r)
         os.close(w)
-    assert leakcheck._leaks(before) == []
+    assert leakcheck.leaks(before) == []
 
 
 def test_a_new_thread_is_seen_until_it_ends() -> None:
-    before = leakcheck._snapshot()
+    before = leakcheck.snapshot()
     release = threading.Event()
     thread = threading.Thread(target=release.wait, name="leaky-thread")
     thread.start()
     try:
-        assert leakcheck._leaks(before) == ["thread 'leaky-thread'"]
+        assert leakcheck.leaks(before) == ["thread 'leaky-thread'"]
     finally:
         release.set()
         thread.join()
-    assert leakcheck._leaks(before) == []
+    assert leakcheck.leaks(before) == []
 
 
 def test_links_to_our_ptys_and_dangling_links_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A private glob, so parallel workers never see these links.
-    monkeypatch.setattr(leakcheck, "_LINK_GLOB", str(tmp_path / "ttyPUMP*"))
-    before = leakcheck._snapshot()
+    monkeypatch.setattr(leakcheck, "LINK_GLOB", str(tmp_path / "ttyPUMP*"))
+    before = leakcheck.snapshot()
     with PtyTransport(Echo, link_path=tmp_path / "ttyPUMPmine") as transport:
         os.symlink("/dev/pts/no-such-pty", tmp_path / "ttyPUMPdangling")
         os.symlink("/dev/null", tmp_path / "ttyPUMPother")  # not ours: ignored
-        found = [item for item in leakcheck._leaks(before) if item.startswith("symlink")]
+        found = [item for item in leakcheck.leaks(before) if item.startswith("symlink")]
         assert found == [
             f"symlink {tmp_path / 'ttyPUMPdangling'} -> /dev/pts/no-such-pty",
             f"symlink {tmp_path / 'ttyPUMPmine'} -> {transport.slave_name}",
         ]
     os.unlink(tmp_path / "ttyPUMPdangling")
-    assert leakcheck._leaks(before) == []
+    assert leakcheck.leaks(before) == []
 
 
 LEAKY_TESTS = """
