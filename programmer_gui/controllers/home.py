@@ -16,7 +16,7 @@ from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.core.stop import delivery_state
 from programmer_gui.link import PumpLink
-from programmer_gui.views.home import HomePage
+from programmer_gui.views.home import IMPLANT_ROWS, HomePage
 from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import (
     Severity,
@@ -255,16 +255,7 @@ class HomeController(Workflow):
             )
         else:
             page.implant_badge.set_status(Severity.INFO, "")
-        for key, label in (
-            ("patient", "Patient"),
-            ("origin", "Origin"),
-            ("catheter_model", "Catheter model"),
-            ("catheter", "Catheter"),
-            ("implanted", "Implanted"),
-            ("physician", "Physician"),
-            ("drug_lot", "Drug lot"),
-            ("last_refill", "Last refill"),
-        ):
+        for key, label in IMPLANT_ROWS:
             page.implant.set_value(key, rows.get(label, "\u2014"))
 
         page.clock.set_value("pump", format_clock(status.clock_s))

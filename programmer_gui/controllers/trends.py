@@ -21,7 +21,7 @@ from programmer_gui.core.trends import (
 )
 from programmer_gui.link import PumpLink
 from programmer_gui.views.main_window import MainWindow
-from programmer_gui.views.trends import TrendsPage
+from programmer_gui.views.trends import TrendsChart, TrendsPage
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import messages as m
 from protocol import units
@@ -149,7 +149,7 @@ class TrendsController(Workflow):
         end = max([*xs, now_x + MIN_AHEAD_S])
         margin = (end - start) * 0.03
         alarm_date = "" if alarm_x is None else time.strftime("%Y-%m-%d", time.localtime(alarm_x))
-        page.draw(
+        chart = TrendsChart(
             reservoir_log=([x(p.clock_s) for p in history], [ml(p.reservoir_nl) for p in history]),
             reservoir_polls=(
                 [x(p.clock_s) for p in self.polls],
@@ -167,6 +167,7 @@ class TrendsController(Workflow):
             alarm_text=f"low-reservoir alarm {alarm_date}",
             x_range=(start - margin, end + margin),
         )
+        page.draw(chart)
         figures = page.figures
         figures.set_value("reservoir", units.format_volume_nl(status.reservoir_nl))
         figures.set_value("dose", units.format_dose_ug_per_day(now.dose_ug_per_day))

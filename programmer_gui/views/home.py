@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -19,6 +21,19 @@ from programmer_gui.views.widgets import (
     scroll_page,
     section,
 )
+
+IMPLANT_ROWS: Final = (
+    ("patient", "Patient"),
+    ("origin", "Origin"),
+    ("catheter_model", "Catheter model"),
+    ("catheter", "Catheter"),
+    ("implanted", "Implanted"),
+    ("physician", "Physician"),
+    ("drug_lot", "Drug lot"),
+    ("last_refill", "Last refill"),
+)
+"""The implant record's figures: (key, label); the label is also the row's name in
+:func:`programmer_gui.core.implant.implant_rows`, which the controller fills them from."""
 
 
 class HomePage(QWidget):
@@ -98,16 +113,7 @@ class HomePage(QWidget):
 
         implant = section("Implant record", body)
         self.implant = ValueForm(implant)
-        for key, label in (
-            ("patient", "Patient"),
-            ("origin", "Origin"),
-            ("catheter_model", "Catheter model"),
-            ("catheter", "Catheter"),
-            ("implanted", "Implanted"),
-            ("physician", "Physician"),
-            ("drug_lot", "Drug lot"),
-            ("last_refill", "Last refill"),
-        ):
+        for key, label in IMPLANT_ROWS:
             self.implant.add_row(key, label)
         implant_layout = QVBoxLayout(implant)
         self.implant_badge = StatusBadge(implant, hide_when_empty=True)

@@ -10,6 +10,7 @@ style: the log reconstruction dashed, the pump's own readings as dots, the forec
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -26,6 +27,28 @@ if TYPE_CHECKING:
 
 Series = tuple[Sequence[float], Sequence[float]]
 """(x as programmer-clock Unix seconds, y in the plot's unit)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrendsChart:
+    """What the two charts show (x in pump-clock Unix seconds)."""
+
+    reservoir_log: Series
+    """Reservoir volume reconstructed from the event log, mL."""
+    reservoir_polls: Series
+    """Reservoir volume read from the pump, mL."""
+    forecast: Series
+    """Forecast reservoir volume, mL."""
+    dose_log: Series
+    """24-hour dose from the event log, mcg/day."""
+    dose_polls: Series
+    """24-hour dose read from the pump, mcg/day."""
+    alarm_volume_ml: float
+    now_x: float
+    alarm_x: float | None
+    """When the low-reservoir alarm is forecast (None: not within the forecast)."""
+    alarm_text: str
+    x_range: tuple[float, float]
 
 
 def step_series(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -129,35 +152,9 @@ class TrendsPage(QWidget):
     def dose_plot(self) -> PlotWidget:
         return self._make_plots()[1]
 
-    def draw(
-        self,
-        *,
-        reservoir_log: Series,
-        reservoir_polls: Series,
-        forecast: Series,
-        dose_log: Series,
-        dose_polls: Series,
-        alarm_volume_ml: float,
-        now_x: float,
-        alarm_x: float | None,
-        alarm_text: str,
-        x_range: tuple[float, float],
-    ) -> None:
+    def draw(self, chart: TrendsChart) -> None:
         """Replace both charts' contents (x in pump-clock Unix seconds)."""
         from programmer_gui.views import trends_charts  # noqa: PLC0415 - pyqtgraph now
 
         reservoir, dose = self._make_plots()
-        trends_charts.draw(
-            reservoir,
-            dose,
-            reservoir_log=reservoir_log,
-            reservoir_polls=reservoir_polls,
-            forecast=forecast,
-            dose_log=dose_log,
-            dose_polls=dose_polls,
-            alarm_volume_ml=alarm_volume_ml,
-            now_x=now_x,
-            alarm_x=alarm_x,
-            alarm_text=alarm_text,
-            x_range=x_range,
-        )
+        trends_charts.draw(reservoir, dose, chart)

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from programmer_gui.views.trends import Series, step_series
+from programmer_gui.views.trends import Series, TrendsChart, step_series
 from programmer_gui.views.widgets import BASE_POINT_SIZE
 from protocol.units import Quantity
 
@@ -34,71 +34,46 @@ def trend_plot(title: str, unit_label: str, parent: QWidget | None = None) -> pg
     return plot
 
 
-def draw(
-    res: pg.PlotWidget,
-    dose: pg.PlotWidget,
-    *,
-    reservoir_log: Series,
-    reservoir_polls: Series,
-    forecast: Series,
-    dose_log: Series,
-    dose_polls: Series,
-    alarm_volume_ml: float,
-    now_x: float,
-    alarm_x: float | None,
-    alarm_text: str,
-    x_range: tuple[float, float],
-) -> None:
+def draw(res: pg.PlotWidget, dose: pg.PlotWidget, chart: TrendsChart) -> None:
     """Replace both charts' contents (x in pump-clock Unix seconds)."""
     res.clear()
     dose.clear()
-    res.plot(list(reservoir_log[0]), list(reservoir_log[1]), pen=LOG_PEN, name="from the event log")
     res.plot(
-        list(reservoir_polls[0]),
-        list(reservoir_polls[1]),
-        pen=None,
-        symbol="o",
-        symbolSize=8,
-        symbolBrush=POLL_BRUSH,
-        name="read from the pump",
+        list(chart.reservoir_log[0]),
+        list(chart.reservoir_log[1]),
+        pen=LOG_PEN,
+        name="from the event log",
     )
-    res.plot(list(forecast[0]), list(forecast[1]), pen=FORECAST_PEN, name="forecast")
+    _plot_polls(res, chart.reservoir_polls)
+    res.plot(list(chart.forecast[0]), list(chart.forecast[1]), pen=FORECAST_PEN, name="forecast")
     volume_line = pg.InfiniteLine(
-        pos=alarm_volume_ml,
+        pos=chart.alarm_volume_ml,
         angle=0,
         pen=ALARM_LINE_PEN,
-        label=f"alarm volume {Quantity.VOLUME.text(alarm_volume_ml)}",
+        label=f"alarm volume {Quantity.VOLUME.text(chart.alarm_volume_ml)}",
         labelOpts={"position": 0.08, "color": "#6b4c00", "anchors": [(0, 1), (0, 1)]},
     )
     res.addItem(volume_line)
-    log_x, log_y = step_series(dose_log[0], dose_log[1])
+    log_x, log_y = step_series(chart.dose_log[0], chart.dose_log[1])
     dose.plot(log_x, log_y, pen=LOG_PEN, name="from the event log")
-    dose.plot(
-        list(dose_polls[0]),
-        list(dose_polls[1]),
-        pen=None,
-        symbol="o",
-        symbolSize=8,
-        symbolBrush=POLL_BRUSH,
-        name="read from the pump",
-    )
+    _plot_polls(dose, chart.dose_polls)
     for plot in (res, dose):
         plot.addItem(
             pg.InfiniteLine(
-                pos=now_x,
+                pos=chart.now_x,
                 angle=90,
                 pen=NOW_PEN,
                 label="now",
                 labelOpts={"position": 0.95, "color": "#222222"},
             )
         )
-        if alarm_x is not None:
+        if chart.alarm_x is not None:
             plot.addItem(
                 pg.InfiniteLine(
-                    pos=alarm_x,
+                    pos=chart.alarm_x,
                     angle=90,
                     pen=ALARM_LINE_PEN,
-                    label=alarm_text if plot is res else "",
+                    label=chart.alarm_text if plot is res else "",
                     labelOpts={
                         "position": 0.55,
                         "color": "#6b4c00",
@@ -106,8 +81,28 @@ def draw(
                     },
                 )
             )
-    top_ml = max([*reservoir_log[1], *reservoir_polls[1], *forecast[1], alarm_volume_ml])
+    top_ml = max(
+        [
+            *chart.reservoir_log[1],
+            *chart.reservoir_polls[1],
+            *chart.forecast[1],
+            chart.alarm_volume_ml,
+        ]
+    )
     res.setYRange(0, top_ml * 1.15 + 0.5, padding=0)
-    top_dose = max([*dose_log[1], *dose_polls[1], 1.0])
+    top_dose = max([*chart.dose_log[1], *chart.dose_polls[1], 1.0])
     dose.setYRange(0, top_dose * 1.2, padding=0)
-    res.setXRange(*x_range, padding=0)
+    res.setXRange(*chart.x_range, padding=0)
+
+
+def _plot_polls(plot: pg.PlotWidget, polls: Series) -> None:
+    """The pump's own readings, as dots."""
+    plot.plot(
+        list(polls[0]),
+        list(polls[1]),
+        pen=None,
+        symbol="o",
+        symbolSize=8,
+        symbolBrush=POLL_BRUSH,
+        name="read from the pump",
+    )
