@@ -6,7 +6,6 @@ is worked out again from each new snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from programmer_gui.controllers.base import Workflow
@@ -26,7 +25,12 @@ from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import PumpLink
 from programmer_gui.views.bolus import BolusPage
 from programmer_gui.views.main_window import MainWindow
-from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
+from programmer_gui.views.widgets import (
+    Confirm,
+    Severity,
+    confirmer,
+    connect_clicked,
+)
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import BolusKind
@@ -61,12 +65,8 @@ class BolusController(Workflow):
         self.started_volume_nl: int | None = None
         self.started_text: str | None = None
         """The success shown while the bolus started here runs (None: none started)."""
-        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page,
-            title,
-            text,
-            yes_text="&Stop the bolus now",
-            no_text="&Keep the bolus running",
+        self.confirm: Confirm = confirmer(
+            self.page, yes_text="&Stop the bolus now", no_text="&Keep the bolus running"
         )
         page = self.page
         for edit in (page.dose_edit, page.duration_edit, page.length_edit):

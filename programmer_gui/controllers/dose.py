@@ -7,7 +7,6 @@ lost when the link drops.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from programmer_gui.controllers.base import Workflow
@@ -19,7 +18,12 @@ from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import PumpLink
 from programmer_gui.views.dose import DosePage
 from programmer_gui.views.main_window import MainWindow
-from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
+from programmer_gui.views.widgets import (
+    Confirm,
+    Severity,
+    connect_clicked,
+    value_confirmer,
+)
 from protocol import units
 
 if TYPE_CHECKING:
@@ -37,13 +41,7 @@ class DoseController(Workflow):
         super().__init__(window, link, record, review)
         self.page = DosePage()
         self.change: DoseChange | None = None
-        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page,
-            title,
-            text,
-            yes_text="&Yes, the value is correct",
-            no_text="&No, go back and correct it",
-        )
+        self.confirm: Confirm = value_confirmer(self.page)
         """Asks when a value is 10x or a tenth of the current one (tests replace it)."""
         self._touched = False
         self.page.dose_edit.textEdited.connect(self._on_edited)

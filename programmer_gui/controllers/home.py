@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -19,8 +18,9 @@ from programmer_gui.link import PumpLink
 from programmer_gui.views.home import IMPLANT_ROWS, HomePage
 from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import (
+    Confirm,
     Severity,
-    ask_confirmation,
+    confirmer,
     connect_clicked,
     format_clock,
 )
@@ -153,21 +153,15 @@ class HomeController(Workflow):
     ) -> None:
         super().__init__(window, link, record, review)
         self.page = HomePage()
-        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page, title, text, yes_text="&Set the clock", no_text="&Keep the pump clock"
+        self.confirm: Confirm = confirmer(
+            self.page, yes_text="&Set the clock", no_text="&Keep the pump clock"
         )
         """Asks before the clock is set (tests replace it)."""
         connect_clicked(self.page.interrogate_button, link.interrogate)
         connect_clicked(self.page.set_clock_button, self.offer_clock_set)
         connect_clicked(self.page.cancel_bridge_button, self.offer_cancel_bridge)
-        self.confirm_cancel_bridge: Callable[[str, str], bool] = lambda title, text: (
-            ask_confirmation(
-                self.page,
-                title,
-                text,
-                yes_text="Cancel the &bridge",
-                no_text="&Keep the bridge",
-            )
+        self.confirm_cancel_bridge: Confirm = confirmer(
+            self.page, yes_text="Cancel the &bridge", no_text="&Keep the bridge"
         )
         """Asks before the bridge is cancelled; the default button keeps it (tests replace
         it)."""

@@ -8,7 +8,6 @@ checked again against each new snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from programmer_gui.controllers.base import Workflow
@@ -28,7 +27,12 @@ from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import PumpLink
 from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.refill import RefillPage
-from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
+from programmer_gui.views.widgets import (
+    Confirm,
+    Severity,
+    connect_clicked,
+    value_confirmer,
+)
 from protocol import messages as m
 from protocol import units
 
@@ -50,13 +54,7 @@ class RefillController(Workflow):
         super().__init__(window, link, record, review)
         self.page = RefillPage()
         self.workflow: RefillWorkflow | None = None
-        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page,
-            title,
-            text,
-            yes_text="&Yes, the value is correct",
-            no_text="&No, go back and correct it",
-        )
+        self.confirm: Confirm = value_confirmer(self.page)
         """Asks when a new dose is 10x or a tenth of the current one (tests replace it)."""
         page = self.page
         page.concentration_combo.addItem("Choose the concentration\u2026", CHOOSE)

@@ -24,7 +24,12 @@ from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.link import LinkState, PumpLink, describe_error, is_link_failure
 from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.review import ReviewPage
-from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
+from programmer_gui.views.widgets import (
+    Confirm,
+    Severity,
+    confirmer,
+    connect_clicked,
+)
 from protocol.errors import NakError
 
 
@@ -69,18 +74,14 @@ class ReviewController(QObject):
         bar = self.page.scroll_area.verticalScrollBar()
         bar.valueChanged.connect(lambda _v: self._update_program_button())
         bar.rangeChanged.connect(lambda _lo, _hi: self._update_program_button())
-        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page, title, text, yes_text="&Program pump", no_text="&Go back (change nothing)"
+        self.confirm: Confirm = confirmer(
+            self.page, yes_text="&Program pump", no_text="&Go back (change nothing)"
         )
         """Asks before anything is sent (tests replace it)."""
         self.annotate: Callable[[Review], Review] = lambda review: review
         """Adds warnings to every review before it is shown (the titration watch sets it)."""
-        self.confirm_leave: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page,
-            title,
-            text,
-            yes_text="&Discard the change",
-            no_text="&Stay on the review",
+        self.confirm_leave: Confirm = confirmer(
+            self.page, yes_text="&Discard the change", no_text="&Stay on the review"
         )
         """Asks before a pending review is left for another page (tests replace it)."""
         window.leave_guards.append(self._may_leave)

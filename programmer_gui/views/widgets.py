@@ -567,6 +567,25 @@ def ask_confirmation(
     return box.clickedButton() is yes
 
 
+Confirm = Callable[[str, str], bool]
+"""``confirm(title, text)``: a controller's question before it acts (tests replace it)."""
+
+
+def confirmer(parent: QWidget, *, yes_text: str, no_text: str = "Cancel") -> Confirm:
+    """:func:`ask_confirmation` over ``parent`` with these two answers, as a :data:`Confirm`."""
+    return lambda title, text: ask_confirmation(
+        parent, title, text, yes_text=yes_text, no_text=no_text
+    )
+
+
+def value_confirmer(parent: QWidget) -> Confirm:
+    """The question of the magnitude check, when a value typed is ten times (or a tenth of)
+    the current one: is it correct, or go back and correct it."""
+    return confirmer(
+        parent, yes_text="&Yes, the value is correct", no_text="&No, go back and correct it"
+    )
+
+
 TITLE_BAR_ALLOWANCE_PX = 32
 """Height left for a window manager's title bar when a window opens fitted to a screen."""
 
