@@ -30,6 +30,7 @@ from programmer_gui.views.widgets import (
     StatusBadge,
     figure_font,
     flow_row,
+    form_row,
     scroll_page,
     section,
 )
@@ -125,9 +126,7 @@ class AlarmsPage(QWidget):
         self.volume_effect.setWordWrap(True)
         self.volume_button = QPushButton("Re&view alarm volume…", volume_box)
         volume_form.addRow("Now:", self.volume_now)
-        caption = QLabel("New v&olume (mL):", volume_box)
-        caption.setBuddy(self.volume_edit)
-        volume_form.addRow(caption, self.volume_edit)
+        form_row(volume_form, "New v&olume (mL):", self.volume_edit)
         volume_form.addRow("Alarm date:", self.volume_effect)
         volume_form.addRow("", self.volume_button)
         lower.add(volume_box)

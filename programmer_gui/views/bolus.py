@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from programmer_gui.views.widgets import StatusBadge, ValueForm, scroll_page, section
+from programmer_gui.views.widgets import StatusBadge, ValueForm, form_row, scroll_page, section
 
 KINDS = ("Therapeutic bolus", "Priming bolus")
 
@@ -48,9 +48,7 @@ class BolusPage(QWidget):
             ("D&uration (min):", self.duration_edit),
             ("&Catheter (implant record):", self.length_edit),
         ):
-            caption = QLabel(label, entry_box)
-            caption.setBuddy(widget)
-            form.addRow(caption, widget)
+            form_row(form, label, widget)
         form.addRow("", self.tubing_check)
         self.explain = QLabel(entry_box)
         self.explain.setWordWrap(True)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from programmer_gui.views.widgets import StatusBadge, scroll_page, section
+from programmer_gui.views.widgets import StatusBadge, form_row, scroll_page, section
 
 
 class ConnectPage(QWidget):
@@ -30,26 +30,18 @@ class ConnectPage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.detected, 1)
         row.addWidget(self.refresh_button)
-        detected_label = QLabel("De&tected ports:", pump)
-        detected_label.setBuddy(self.detected)
-        form.addRow(detected_label, row)
+        form_row(form, "De&tected ports:", self.detected, row)
         self.url_edit = QLineEdit(pump)
         self.url_edit.setPlaceholderText("/tmp/ttyPUMP0, socket://host:port or pumpsim://name")
-        url_label = QLabel("&Port or URL:", pump)
-        url_label.setBuddy(self.url_edit)
-        form.addRow(url_label, self.url_edit)
+        form_row(form, "&Port or URL:", self.url_edit)
         self.key_edit = QLineEdit(pump)
         self.browse_button = QPushButton("&Browse…", pump)
         key_row = QHBoxLayout()
         key_row.addWidget(self.key_edit, 1)
         key_row.addWidget(self.browse_button)
-        key_label = QLabel("&Key file:", pump)
-        key_label.setBuddy(self.key_edit)
-        form.addRow(key_label, key_row)
+        form_row(form, "&Key file:", self.key_edit, key_row)
         self.role_combo = QComboBox(pump)
-        role_label = QLabel("&Role:", pump)
-        role_label.setBuddy(self.role_combo)
-        form.addRow(role_label, self.role_combo)
+        form_row(form, "&Role:", self.role_combo)
         buttons = QHBoxLayout()
         self.connect_button = QPushButton("&Connect", pump)
         self.connect_button.setDefault(True)

@@ -13,7 +13,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from programmer_gui.views.widgets import StatusBadge, ValueForm, scroll_page, section
+from programmer_gui.views.widgets import (
+    StatusBadge,
+    ValueForm,
+    form_row,
+    scroll_page,
+    section,
+    unit_row,
+)
 
 
 class ImplantPage(QWidget):
@@ -57,16 +64,7 @@ class ImplantPage(QWidget):
             ("&Origin of spasticity:", self.origin_combo, ""),
             ("P&hysician:", self.physician_edit, ""),
         ):
-            caption = QLabel(text, editor)
-            caption.setBuddy(widget)
-            if unit:
-                row = QHBoxLayout()
-                row.addWidget(widget)
-                row.addWidget(QLabel(unit, editor))
-                row.addStretch(1)
-                form.addRow(caption, row)
-            else:
-                form.addRow(caption, widget)
+            form_row(form, text, widget, unit_row(editor, widget, unit) if unit else None)
         self.volume_label = QLabel(editor)
         self.volume_label.setWordWrap(True)
         form.addRow(self.volume_label)

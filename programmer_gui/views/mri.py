@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from programmer_gui.core.mri import PRE_MRI_STEPS
-from programmer_gui.views.widgets import StatusBadge, scroll_page, section
+from programmer_gui.views.widgets import StatusBadge, form_row, scroll_page, section
 
 
 class MriPage(QWidget):
@@ -52,9 +52,7 @@ class MriPage(QWidget):
         fields.addRow(without_note)
         self.note_edit = QLineEdit(before)
         self.note_edit.setPlaceholderText("the plan if not (oral baclofen, stay nearby), the scan")
-        note_caption = QLabel("&Note:", before)
-        note_caption.setBuddy(self.note_edit)
-        fields.addRow(note_caption, self.note_edit)
+        form_row(fields, "&Note:", self.note_edit)
         form.addLayout(fields)
         row = QHBoxLayout()
         self.record_button = QPushButton("&Record the pre-MRI check", before)

@@ -15,7 +15,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from programmer_gui.views.widgets import StatusBadge, ValueForm, scroll_page, section
+from programmer_gui.views.widgets import (
+    StatusBadge,
+    ValueForm,
+    form_row,
+    scroll_page,
+    section,
+    unit_field,
+)
 
 EFFECT_ROWS = (
     ("volume", "Volume per dose", False),
@@ -26,24 +33,6 @@ EFFECT_ROWS = (
     ("alarm_with", "Low-reservoir alarm, every dose taken", True),
 )
 """(key, label, big) of the effect figures, in the order shown."""
-
-
-def _unit_field(
-    parent: QWidget, unit: str, *, name: str, example: str
-) -> tuple[QLineEdit, QWidget]:
-    box = QWidget(parent)
-    row = QHBoxLayout(box)
-    row.setContentsMargins(0, 0, 0, 0)
-    edit = QLineEdit(box)
-    edit.setMaximumWidth(120)
-    edit.setAccessibleName(name)
-    edit.setPlaceholderText(f"e.g. {example}")
-    row.addWidget(edit)
-    unit_label = QLabel(unit, box)
-    unit_label.setMinimumWidth(60)
-    row.addWidget(unit_label)
-    row.addStretch(1)
-    return edit, box
 
 
 class PatientPage(QWidget):
@@ -65,17 +54,17 @@ class PatientPage(QWidget):
         form = QFormLayout(entry_box)
         self.enabled_check = QCheckBox("Patient may ask for &doses (with the handheld)", entry_box)
         form.addRow("", self.enabled_check)
-        self.dose_edit, dose_box = _unit_field(
-            entry_box, "mcg", name="dose per activation", example="25"
+        self.dose_edit, dose_box = unit_field(
+            entry_box, "mcg", name="dose per activation", example="25", unit_min_width=60
         )
-        self.duration_edit, duration_box = _unit_field(
-            entry_box, "min", name="delivery time", example="10"
+        self.duration_edit, duration_box = unit_field(
+            entry_box, "min", name="delivery time", example="10", unit_min_width=60
         )
-        self.lockout_edit, lockout_box = _unit_field(
-            entry_box, "min", name="lockout", example="180"
+        self.lockout_edit, lockout_box = unit_field(
+            entry_box, "min", name="lockout", example="180", unit_min_width=60
         )
-        self.max_edit, max_box = _unit_field(
-            entry_box, "doses", name="maximum per 24 hours", example="4"
+        self.max_edit, max_box = unit_field(
+            entry_box, "doses", name="maximum per 24 hours", example="4", unit_min_width=60
         )
         for text, edit, box in (
             ("Dose per &activation:", self.dose_edit, dose_box),
@@ -83,9 +72,7 @@ class PatientPage(QWidget):
             ("&Lockout between doses:", self.lockout_edit, lockout_box),
             ("&Maximum per 24 h:", self.max_edit, max_box),
         ):
-            caption = QLabel(text, entry_box)
-            caption.setBuddy(edit)
-            form.addRow(caption, box)
+            form_row(form, text, edit, box)
         layout.addWidget(entry_box)
 
         effect_box = section("Effect on the daily dose and the forecast", body)

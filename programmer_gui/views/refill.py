@@ -22,22 +22,11 @@ from programmer_gui.views.widgets import (
     StatusBadge,
     ValueForm,
     figure_font,
+    form_row,
     scroll_page,
     section,
+    unit_field,
 )
-
-
-def _unit_field(parent: QWidget, unit: str, *, name: str) -> tuple[QLineEdit, QWidget]:
-    box = QWidget(parent)
-    row = QHBoxLayout(box)
-    row.setContentsMargins(0, 0, 0, 0)
-    edit = QLineEdit(box)
-    edit.setMaximumWidth(120)
-    edit.setAccessibleName(name)
-    row.addWidget(edit)
-    row.addWidget(QLabel(unit, box))
-    row.addStretch(1)
-    return edit, box
 
 
 class RefillPage(QWidget):
@@ -59,40 +48,30 @@ class RefillPage(QWidget):
 
         removed = section("2. Empty the reservoir", body)
         removed_form = QFormLayout(removed)
-        self.removed_edit, removed_field = _unit_field(removed, "mL", name="volume removed in mL")
-        removed_label = QLabel("Volume &removed:", removed)
-        removed_label.setBuddy(self.removed_edit)
-        removed_form.addRow(removed_label, removed_field)
+        self.removed_edit, removed_field = unit_field(removed, "mL", name="volume removed in mL")
+        form_row(removed_form, "Volume &removed:", self.removed_edit, removed_field)
         self.discrepancy = StatusBadge(removed)
         removed_form.addRow(self.discrepancy)
         grid.add(removed)
 
         fill = section("3. Fill", body)
         fill_form = QFormLayout(fill)
-        self.added_edit, added_field = _unit_field(fill, "mL", name="volume added in mL")
-        added_label = QLabel("Volume &added:", fill)
-        added_label.setBuddy(self.added_edit)
-        fill_form.addRow(added_label, added_field)
+        self.added_edit, added_field = unit_field(fill, "mL", name="volume added in mL")
+        form_row(fill_form, "Volume &added:", self.added_edit, added_field)
         self.room_label = QLabel(fill)
         fill_form.addRow("", self.room_label)
         self.concentration_combo = QComboBox(fill)
         self.concentration_combo.setAccessibleName("concentration")
-        conc_label = QLabel("C&oncentration:", fill)
-        conc_label.setBuddy(self.concentration_combo)
-        fill_form.addRow(conc_label, self.concentration_combo)
-        self.other_edit, other_field = _unit_field(fill, "mcg/mL", name="other concentration")
-        self.other_label = QLabel("Other valu&e:", fill)
-        self.other_label.setBuddy(self.other_edit)
-        fill_form.addRow(self.other_label, other_field)
+        form_row(fill_form, "C&oncentration:", self.concentration_combo)
+        self.other_edit, other_field = unit_field(fill, "mcg/mL", name="other concentration")
+        self.other_label = form_row(fill_form, "Other valu&e:", self.other_edit, other_field)
         self.override_check = QCheckBox("Override: I &confirm this concentration", fill)
         fill_form.addRow("", self.override_check)
         self.lot_edit = QLineEdit(fill)
         self.lot_edit.setMaxLength(16)
         self.lot_edit.setMaximumWidth(160)
         self.lot_edit.setAccessibleName("drug lot")
-        lot_label = QLabel("Drug &lot:", fill)
-        lot_label.setBuddy(self.lot_edit)
-        fill_form.addRow(lot_label, self.lot_edit)
+        form_row(fill_form, "Drug &lot:", self.lot_edit)
         grid.add(fill)
 
         self.change_box = section("4. New concentration: dose and bridge", body)
@@ -104,7 +83,7 @@ class RefillPage(QWidget):
         self.dose_group.addButton(self.new_dose_radio)
         self.keep_radio.setChecked(True)
         change_form.addRow(self.keep_radio)
-        self.dose_edit, dose_field = _unit_field(self.change_box, "mcg/day", name="new daily dose")
+        self.dose_edit, dose_field = unit_field(self.change_box, "mcg/day", name="new daily dose")
         dose_row = QHBoxLayout()
         dose_row.addWidget(self.new_dose_radio)
         dose_row.addWidget(dose_field, 1)

@@ -18,6 +18,7 @@ from programmer_gui.views.widgets import (
     Severity,
     StatusBadge,
     figure_font,
+    form_row,
     scroll_page,
     section,
 )
@@ -43,12 +44,8 @@ class StopPage(QWidget):
             self.reason_combo.addItem(text, int(reason))
         self.note_edit = QLineEdit(box)
         self.note_edit.setPlaceholderText("why, and the plan (kept in the session record)")
-        reason_caption = QLabel("&Reason (sent to the pump's log):", box)
-        reason_caption.setBuddy(self.reason_combo)
-        note_caption = QLabel("&Note:", box)
-        note_caption.setBuddy(self.note_edit)
-        form.addRow(reason_caption, self.reason_combo)
-        form.addRow(note_caption, self.note_edit)
+        form_row(form, "&Reason (sent to the pump's log):", self.reason_combo)
+        form_row(form, "&Note:", self.note_edit)
         layout.addWidget(box)
         self.message = StatusBadge(self, hide_when_empty=True)
         layout.addWidget(self.message)

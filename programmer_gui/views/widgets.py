@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLayoutItem,
+    QLineEdit,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -176,6 +177,46 @@ def section(title: str, parent: QWidget | None = None) -> QGroupBox:
     box = QGroupBox(title, parent)
     box.setObjectName("Section")
     return box
+
+
+def unit_row(parent: QWidget, widget: QWidget, unit: str, *, unit_min_width: int = 0) -> QWidget:
+    """``widget`` with its unit after it, left-aligned: a form row's field."""
+    box = QWidget(parent)
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    widget.setParent(box)
+    row.addWidget(widget)
+    unit_label = QLabel(unit, box)
+    if unit_min_width:
+        unit_label.setMinimumWidth(unit_min_width)
+    row.addWidget(unit_label)
+    row.addStretch(1)
+    return box
+
+
+def unit_field(
+    parent: QWidget, unit: str, *, name: str, example: str | None = None, unit_min_width: int = 0
+) -> tuple[QLineEdit, QWidget]:
+    """A short entry field named ``name`` (for a screen reader) with its unit after it; the
+    entry and the row to put in a form (:func:`unit_row`)."""
+    edit = QLineEdit(parent)
+    edit.setMaximumWidth(120)
+    edit.setAccessibleName(name)
+    if example is not None:
+        edit.setPlaceholderText(f"e.g. {example}")
+    return edit, unit_row(parent, edit, unit, unit_min_width=unit_min_width)
+
+
+def form_row(
+    form: QFormLayout, caption: str, buddy: QWidget, field: QWidget | QLayout | None = None
+) -> QLabel:
+    """A form row whose caption (with its ``&`` mnemonic) is the label of ``buddy``: Alt+key
+    moves the focus there, and a screen reader names the field by it. ``field`` is what the
+    row shows when more than the buddy (a field with its unit, a row of widgets)."""
+    label = QLabel(caption, form.parentWidget())
+    label.setBuddy(buddy)
+    form.addRow(label, buddy if field is None else field)
+    return label
 
 
 class ScrollPage(NamedTuple):
