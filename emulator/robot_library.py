@@ -375,13 +375,7 @@ class VpumpLibrary:
         lines = [
             f"{result.name!r} {result.status.value} at {format_clock(result.clock_s, start_s)}"
         ]
-        if result.note:
-            lines.append(f"  what happened: {result.note}")
-        if result.error:
-            lines.append(f"  error: {result.error}")
-        for check in result.checks:
-            mark = "ok  " if check.passed else "FAIL"
-            lines.append(f"  {mark} {check.what}: expected {check.expected}, actual {check.actual}")
+        lines += result.detail_lines()
         if frames:  # their first lines here; decoded field by field in the log
             lines.append(f"last {len(frames)} frame(s) on the wire (decoded in the log):")
             lines += ["    " + f.splitlines()[0] for f in frames if f]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
@@ -31,6 +32,17 @@ class Problem:
         if self.line and self.column:
             where += f":{self.column}"
         return f"{where}: {self.message}"
+
+
+def unique_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """``problems`` in order, each place and message once (two checks may find the same)."""
+    seen: set[tuple[int, int, str]] = set()
+    result = []
+    for p in problems:
+        if (p.line, p.column, p.message) not in seen:
+            seen.add((p.line, p.column, p.message))
+            result.append(p)
+    return result
 
 
 class ScenarioFileError(ScenarioError, EmulatorUsageError, ValueError):

@@ -29,7 +29,7 @@ from emulator.mri import MAX_EXPOSURE_S, MAX_RECOVERY_DELAY_S, VALVE_WORDS, MriE
 from emulator.presets import CATHETER_VOLUME_NL_PER_CM as DEFAULT_CATHETER_NL_PER_CM
 from emulator.presets import PumpSetup, implant_record
 from emulator.scenarios import model as md
-from emulator.scenarios.errors import Problem, ScenarioFileError, UnitError
+from emulator.scenarios.errors import Problem, ScenarioFileError, UnitError, unique_problems
 from emulator.scenarios.source import Located, PathKey, load_yaml
 from emulator.scenarios.templates import expand_cases
 from emulator.scenarios.units import (
@@ -262,7 +262,7 @@ def parse_scenarios(text: str, source: str = "<scenario>") -> list[md.Scenario]:
             problems += [p for p in exc.problems if (p.line, p.column) not in named]
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
-        raise ScenarioFileError(_unique(problems))
+        raise ScenarioFileError(unique_problems(problems))
     return scenarios
 
 
@@ -292,7 +292,7 @@ def _check_and_build(located: Located, case: str) -> md.Scenario:
         problems += exc.problems
     if problems or scenario is None:
         problems.sort(key=lambda p: (p.line, p.column))
-        raise ScenarioFileError(_unique(problems))
+        raise ScenarioFileError(unique_problems(problems))
     return scenario
 
 
@@ -306,21 +306,11 @@ def parse_prescription(raw: object, source: str = "<prescription>") -> md.Prescr
     cls = jsonschema.validators.validator_for(schema())
     problems = [p for error in cls(sub).iter_errors(data) for p in _schema_problems(located, error)]
     if problems:
-        raise ScenarioFileError(_unique(problems))
+        raise ScenarioFileError(unique_problems(problems))
     builder = _Builder(located)
     result = builder.prescription((), data)  # checked by the schema
     if builder.problems:
         raise ScenarioFileError(builder.problems)
-    return result
-
-
-def _unique(problems: list[Problem] | tuple[Problem, ...]) -> list[Problem]:
-    seen: set[tuple[int, int, str]] = set()
-    result = []
-    for p in problems:
-        if (p.line, p.column, p.message) not in seen:
-            seen.add((p.line, p.column, p.message))
-            result.append(p)
     return result
 
 

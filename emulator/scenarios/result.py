@@ -73,6 +73,19 @@ class StepResult:
     def passed(self) -> bool:
         return self.status is StepStatus.PASSED
 
+    def detail_lines(self) -> list[str]:
+        """What happened, the error and each check (``ok`` or ``FAIL``, expected and actual),
+        indented under the step's own line in a failure report."""
+        lines = []
+        if self.note:
+            lines.append(f"  what happened: {self.note}")
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        for check in self.checks:
+            mark = "ok  " if check.passed else "FAIL"
+            lines.append(f"  {mark} {check.what}: expected {check.expected}, actual {check.actual}")
+        return lines
+
 
 @dataclass(frozen=True, kw_only=True)
 class ScenarioResult:
@@ -125,13 +138,7 @@ class ScenarioResult:
             f"step {step.index} ({self.source}:{step.line}) {step.name!r} {step.status.value} "
             f"at pump time {self.day_and_time(step.clock_s)}"
         )
-        if step.note:
-            lines.append(f"  what happened: {step.note}")
-        if step.error:
-            lines.append(f"  error: {step.error}")
-        for check in step.checks:
-            mark = "ok  " if check.passed else "FAIL"
-            lines.append(f"  {mark} {check.what}: expected {check.expected}, actual {check.actual}")
+        lines += step.detail_lines()
         if self.emulator_error:
             lines.append(f"the emulator raised inside: {self.emulator_error}")
         shown = self.last_frames(step.index, frames)

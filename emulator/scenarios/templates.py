@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.scenarios.errors import Problem, ScenarioFileError
+from emulator.scenarios.errors import Problem, ScenarioFileError, unique_problems
 from emulator.scenarios.source import Located, PathKey
 
 __all__ = ["MAX_CASES", "MAX_REPEATED_STEPS", "expand_cases"]
@@ -51,7 +51,7 @@ def expand_cases(located: Located) -> tuple[list[tuple[str, Located]], list[Prob
     for case, values in rows:
         expander = _Expander(located, problems, case)
         result.append((case, expander.document(values)))
-    return result, _unique(problems)
+    return result, unique_problems(problems)
 
 
 def _rows(
@@ -255,13 +255,3 @@ class _Expander:
                 )
                 return
             self._steps(spec["steps"], (*where, "steps"), {**values, counter: n}, out)
-
-
-def _unique(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[int, int, str]] = set()
-    result = []
-    for p in problems:
-        if (p.line, p.column, p.message) not in seen:
-            seen.add((p.line, p.column, p.message))
-            result.append(p)
-    return result
