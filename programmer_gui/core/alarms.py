@@ -25,7 +25,7 @@ from programmer_gui.core import InputError
 from programmer_gui.core.action import one_step
 from programmer_gui.core.dates import forecast, format_pump_date
 from programmer_gui.core.entry import NumberEntry
-from programmer_gui.core.review import Review, ReviewRow, ReviewWarning
+from programmer_gui.core.review import Review, ReviewWarning, review_rows
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import AlarmClass, AlarmCode
@@ -278,10 +278,7 @@ def build_alarm_volume_review(plan: AlarmVolumePlan, snapshot: PumpSnapshot) -> 
 
     return Review(
         title="Review: low-reservoir alarm volume",
-        rows=tuple(
-            ReviewRow(label=label, current=cur, pending=new, changed=cur != new)
-            for label, cur, new in pairs
-        ),
+        rows=review_rows(pairs),
         current_daily_dose_ug=dose,
         pending_daily_dose_ug=dose,
         change_percent=Fraction(0),

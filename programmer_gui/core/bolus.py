@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Final
 from programmer_gui.core import InputError
 from programmer_gui.core.action import ProgramAction, one_step
 from programmer_gui.core.dates import forecast, format_pump_date, status_with_bolus
-from programmer_gui.core.review import NOT_SET, Review, ReviewRow, ReviewWarning
+from programmer_gui.core.review import NOT_SET, Review, ReviewWarning, review_rows
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
@@ -418,10 +418,7 @@ def build_review(plan: BolusPlan, snapshot: PumpSnapshot) -> Review:
     )
     return Review(
         title=f"Review: {KIND_NAMES[plan.kind]}",
-        rows=tuple(
-            ReviewRow(label=label, current=cur, pending=new, changed=cur != new)
-            for label, cur, new in rows
-        ),
+        rows=review_rows(rows),
         current_daily_dose_ug=basal,
         pending_daily_dose_ug=basal,
         change_percent=Fraction(0),

@@ -18,7 +18,7 @@ from programmer_gui.core import InputError
 from programmer_gui.core.action import one_step
 from programmer_gui.core.dates import forecast, format_pump_date
 from programmer_gui.core.entry import NumberEntry
-from programmer_gui.core.review import NOT_SET, Review, ReviewRow, ReviewWarning
+from programmer_gui.core.review import NOT_SET, Review, ReviewWarning, review_rows
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
@@ -284,10 +284,7 @@ def build_review(plan: PatientPlan, snapshot: PumpSnapshot) -> Review:
 
     return Review(
         title="Review: patient-activated doses",
-        rows=tuple(
-            ReviewRow(label=label, current=cur, pending=new, changed=cur != new)
-            for label, cur, new in pairs
-        ),
+        rows=review_rows(pairs),
         current_daily_dose_ug=basal,
         pending_daily_dose_ug=basal,
         change_percent=Fraction(0),

@@ -13,7 +13,7 @@ stopped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -91,6 +91,14 @@ class ReviewRow:
     current: str
     pending: str
     changed: bool
+
+
+def review_rows(rows: Iterable[tuple[str, str, str]]) -> tuple[ReviewRow, ...]:
+    """``(label, current, pending)`` as review rows, changed where the two differ."""
+    return tuple(
+        ReviewRow(label=label, current=cur, pending=new, changed=cur != new)
+        for label, cur, new in rows
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -292,10 +300,7 @@ def prescription_rows(
             labels.insert(len(labels) - 2, label)
     for label in labels:
         rows.append((label, before.get(label, NOT_SET), after.get(label, NOT_SET)))
-    return tuple(
-        ReviewRow(label=label, current=cur, pending=new, changed=cur != new)
-        for label, cur, new in rows
-    )
+    return review_rows(rows)
 
 
 def soft_limit_warnings(current: DailyDose | None, pending: DailyDose) -> tuple[ReviewWarning, ...]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 from programmer_gui.core import InputError
 from programmer_gui.core.action import one_step
 from programmer_gui.core.dates import HALTING_WORDS
-from programmer_gui.core.review import NOT_SET, Review, ReviewRow, ReviewWarning
+from programmer_gui.core.review import NOT_SET, Review, ReviewWarning, review_rows
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import Mode, StopReason
@@ -128,13 +128,6 @@ def delivery_state(snapshot: PumpSnapshot) -> str:
 # --- the reviews ----------------------------------------------------------------------------
 
 
-def _rows(pairs: tuple[tuple[str, str, str], ...]) -> tuple[ReviewRow, ...]:
-    return tuple(
-        ReviewRow(label=label, current=cur, pending=new, changed=cur != new)
-        for label, cur, new in pairs
-    )
-
-
 def build_stop_review(plan: StopPlan, snapshot: PumpSnapshot) -> Review:
     """The review of stopping: the withdrawal warning to acknowledge, the reason, the note."""
     dose = snapshot.dose_ug_per_day
@@ -152,7 +145,7 @@ def build_stop_review(plan: StopPlan, snapshot: PumpSnapshot) -> Review:
     description = f"Stop delivery ({plan.reason_text})"
     return Review(
         title="Review: STOP delivery",
-        rows=_rows(
+        rows=review_rows(
             (
                 ("Delivery", delivery_state(snapshot), "STOPPED: no drug delivered"),
                 ("24-hour dose", plan.daily_dose_ug, units.format_dose_ug_per_day(0)),
@@ -205,7 +198,7 @@ def build_resume_review(snapshot: PumpSnapshot) -> Review:
         )
     return Review(
         title="Review: resume delivery",
-        rows=_rows(
+        rows=review_rows(
             (
                 ("Delivery", "STOPPED", f"Delivering: {mode}"),
                 (
