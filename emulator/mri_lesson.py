@@ -21,11 +21,11 @@ from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.mri_lesson import MriLessonHour
+from protocol.timebase import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
 __all__ = ["MriLessonHour", "post_scan_check_comparison"]
 
-HOUR_S = 3_600
-STEADY_S = 3 * 86_400
+STEADY_S = 3 * SECONDS_PER_DAY
 """Time run before the scan so the patient model is at its steady state (3 days)."""
 
 
@@ -43,7 +43,7 @@ def _run(
         emu.mri(exposure_s, MriExit(telemetry_trap=True))
         elapsed = 0
         for hour in range(1, hours + 1):
-            target = hour * HOUR_S
+            target = hour * SECONDS_PER_HOUR
             check_at = None if check_after_s is None else exposure_s + check_after_s
             if check_at is not None and elapsed < check_at <= target:
                 emu.advance(check_at - elapsed)
@@ -73,7 +73,7 @@ def post_scan_check_comparison(
     *,
     start_s: int,
     exposure_s: int = 2_700,
-    check_after_s: int = HOUR_S,
+    check_after_s: int = SECONDS_PER_HOUR,
     hours: int = 24,
 ) -> tuple[MriLessonHour, ...]:
     """Hour by hour for ``hours`` after a scan of ``exposure_s`` that left the pump in

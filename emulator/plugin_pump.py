@@ -29,6 +29,7 @@ from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.messages import PrescriptionSpec
+from protocol.timebase import SECONDS_PER_WEEK
 
 __all__ = [
     "PumpUnderTest",
@@ -41,7 +42,6 @@ __all__ = [
     "worker",
 ]
 
-_WEEK_S = 7 * 86_400
 
 _names = itertools.count()
 plugin_names: set[str] = set()
@@ -294,7 +294,7 @@ class SessionPump:
         now = self.emulator.clock.now()
         if now <= start_s:
             return start_s
-        return start_s + math.ceil((now - start_s) / _WEEK_S) * _WEEK_S
+        return start_s + math.ceil((now - start_s) / SECONDS_PER_WEEK) * SECONDS_PER_WEEK
 
     def close(self) -> None:
         self.emulator.close()

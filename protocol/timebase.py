@@ -8,6 +8,7 @@ These are calendar facts, not clinical constants.
 from __future__ import annotations
 
 SECONDS_PER_MINUTE = 60
+SECONDS_PER_HOUR = 3_600
 MINUTES_PER_DAY = 1_440
 SECONDS_PER_DAY = 86_400
 DAYS_PER_WEEK = 7

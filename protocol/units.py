@@ -32,7 +32,6 @@ from typing import Final
 
 NL_PER_ML: Final = 1_000_000
 """Nanolitres in one millilitre."""
-S_PER_DAY: Final = 86_400
 
 Number = int | float | str | Decimal | Fraction
 """What the conversions accept (see the module docstring for floats)."""

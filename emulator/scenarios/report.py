@@ -11,6 +11,7 @@ from fractions import Fraction
 from html import escape
 
 from emulator.scenarios.result import ScenarioResult, StepStatus
+from protocol.timebase import SECONDS_PER_DAY
 from protocol.units import format_volume_nl
 
 __all__ = ["render_html", "reservoir_svg"]
@@ -21,7 +22,6 @@ _COLOURS = {
     StepStatus.ERROR: "#cf222e",
     StepStatus.NOT_RUN: "#6e7781",
 }
-_DAY_S = 86_400
 
 
 def render_html(result: ScenarioResult, *, anchor: str = "") -> str:
@@ -93,7 +93,7 @@ def reservoir_svg(result: ScenarioResult, *, width: int = 480, height: int = 180
         return top + (height - top - bottom) * (1 - volume_nl / v_max)
 
     points = " ".join(f"{x(s.clock_s):.1f},{y(s.reservoir_nl):.1f}" for s in samples)
-    days = Fraction(t1 - t0, _DAY_S)
+    days = Fraction(t1 - t0, SECONDS_PER_DAY)
     span = f"{float(days):.3g} days" if days >= 1 else f"{float(days) * 24:.3g} h"
     axis = (
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" '

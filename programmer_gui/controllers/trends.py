@@ -27,18 +27,18 @@ from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import EventCode
+from protocol.timebase import SECONDS_PER_DAY
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
 
-DAY_S: Final = 86_400
 _JUMPS: Final = frozenset({EventCode.REFILLED, EventCode.BOLUS_ENDED, EventCode.BOLUS_CANCELLED})
 """Entries after which the reservoir is not where the falling line before them was."""
 _MARKER: Final = EventCode.SESSION_OPENED
 """A code the reconstruction passes over (it only integrates up to it and adds a point)."""
-MIN_PAST_S: Final = 7 * DAY_S
+MIN_PAST_S: Final = 7 * SECONDS_PER_DAY
 """The chart shows at least a week back ..."""
-MIN_AHEAD_S: Final = 30 * DAY_S
+MIN_AHEAD_S: Final = 30 * SECONDS_PER_DAY
 """... and a month ahead, so a short history or a far alarm still reads as a timeline."""
 
 

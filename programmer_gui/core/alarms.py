@@ -34,8 +34,6 @@ from protocol.tones import TonePattern, ToneSegment, pattern_for
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
 
-SECONDS_PER_DAY: Final = 86_400
-
 
 @dataclass(frozen=True, kw_only=True)
 class AlarmGuide:

@@ -39,14 +39,13 @@ from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import BolusKind, Mode, StopReason
 from protocol.schedule import volume_for_dose
+from protocol.timebase import SECONDS_PER_DAY
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
 
-SECONDS_PER_DAY: Final = 86_400
 MAX_BOLUS_DURATION_S: Final = SECONDS_PER_DAY
 """A therapeutic bolus runs at most 24 h (the pump's limit: DEVICE_INFO max_bolus_duration_s)."""
-MAX_CATHETER_LENGTH_CM: Final = 300
 LARGE_BOLUS_FRACTION: Final = Fraction(1, 2)
 """A therapeutic bolus over this share of the 24-hour basal dose warns."""
 

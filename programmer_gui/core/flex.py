@@ -39,6 +39,7 @@ from protocol import messages as m
 from protocol import units
 from protocol.enums import Mode
 from protocol.schedule import day_integral, rate_for_dose
+from protocol.timebase import SECONDS_PER_DAY
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
@@ -52,7 +53,6 @@ model profile says so; DEVICE_INFO does not carry it, so the programmer holds it
 OUTLIER_FACTOR: Final = 3
 """A step at this many times its neighbours' highest dose rate, or more, warns."""
 WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-SECONDS_PER_DAY: Final = 86_400
 _MONDAY_EPOCH_CLOCK_S: Final = 4 * SECONDS_PER_DAY  # 1970-01-05, the first Monday
 
 

@@ -22,12 +22,12 @@ from programmer_gui.core.dates import format_in_days
 from protocol import messages as m
 from protocol import units
 from protocol.enums import AlarmClass, AlarmCode, BolusKind, Mode
+from protocol.timebase import SECONDS_PER_DAY
 from protocol.units import format_duration
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
 
-SECONDS_PER_DAY: Final = 86_400
 
 CALL_CLINIC: Final = "Call your clinic today."
 EMERGENCY: Final = "Go to an emergency department now"

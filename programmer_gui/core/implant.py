@@ -9,6 +9,7 @@ priming volumes come from it: the catheter length is never assumed.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 from programmer_gui.core import InputError
 from programmer_gui.core.action import one_step
 from programmer_gui.core.dates import format_pump_date
-from programmer_gui.core.entry import NumberEntry
+from programmer_gui.core.entry import CATHETER_LENGTH_CM, NumberEntry
 from programmer_gui.core.review import Review, ReviewRow
 from protocol import messages as m
 from protocol import units
@@ -82,13 +83,8 @@ ORIGIN_TEXT: Final[dict[Origin, str]] = {
     Origin.CEREBRAL: "Cerebral (e.g. cerebral palsy, stroke, brain injury)",
 }
 
-LENGTH_CM: Final = NumberEntry(
-    label="Catheter length (trimmed)",
-    unit="cm",
-    max_decimals=1,
-    minimum=Fraction(1),
-    maximum=Fraction(300),
-    example="85",
+LENGTH_CM: Final = dataclasses.replace(
+    CATHETER_LENGTH_CM, label="Catheter length (trimmed)", example="85"
 )
 UNCERTAINTY_CM: Final = NumberEntry(
     label="Length uncertainty (+/-)",

@@ -23,6 +23,7 @@ from protocol import units
 from protocol.client import PumpClient
 from protocol.emergency import fmt_duration, fmt_time
 from protocol.enums import EventCode, Mode, Role, ValveModel
+from protocol.timebase import SECONDS_PER_DAY
 
 __all__ = [
     "MriReading",
@@ -32,7 +33,6 @@ __all__ = [
     "pre_mri_plan",
 ]
 
-SECONDS_PER_DAY = 86_400
 LOOK_BACK_S = 7 * SECONDS_PER_DAY
 """How far back the post-scan check looks for the scan's stall or valve closure."""
 

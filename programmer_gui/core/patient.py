@@ -23,11 +23,11 @@ from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
 from protocol.schedule import volume_for_dose
+from protocol.timebase import SECONDS_PER_DAY
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
 
-SECONDS_PER_DAY: Final = 86_400
 MAX_LOCKOUT_S: Final = SECONDS_PER_DAY
 """The pump remembers the trailing 24 h only, so a lockout is at most a day."""
 EXTRA_WARN_FRACTION: Final = Fraction(1, 5)

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from protocol.timebase import SECONDS_PER_DAY, SECONDS_PER_HOUR
+
 if TYPE_CHECKING:
     from programmer_gui.core.educator import TrueSample
 
@@ -31,9 +33,6 @@ __all__ = [
     "risk_detail",
     "titration_lesson",
 ]
-
-_HOUR_S: Final = 3_600
-_DAY_S: Final = 86_400
 
 
 def _finite(name: str, value: object) -> float:
@@ -131,10 +130,10 @@ def response_markers(
         next_at = changes[i + 1].at_s if i + 1 < len(changes) else None
         out.append(
             ResponseMarker(
-                x_days=(change.at_s - start_pump_s) / _DAY_S,
+                x_days=(change.at_s - start_pump_s) / SECONDS_PER_DAY,
                 kind=MarkerKind.CHANGE,
                 label=change.label,
-                label_left=next_at is not None and next_at - change.at_s < _DAY_S / 2,
+                label_left=next_at is not None and next_at - change.at_s < SECONDS_PER_DAY / 2,
             )
         )
         for kind, at in (
@@ -146,7 +145,7 @@ def response_markers(
             superseded = next_at is not None and next_at < at
             out.append(
                 ResponseMarker(
-                    x_days=(at - start_pump_s) / _DAY_S,
+                    x_days=(at - start_pump_s) / SECONDS_PER_DAY,
                     kind=kind,
                     label=kind.value + (" (superseded)" if superseded else ""),
                     superseded=superseded,
@@ -192,7 +191,7 @@ TITRATION_STEPS: Final = (
 
 
 def _hours(seconds: float) -> str:
-    return f"{seconds / _HOUR_S:.1f} h"
+    return f"{seconds / SECONDS_PER_HOUR:.1f} h"
 
 
 def titration_lesson(sample: TrueSample, *, start_pump_s: int) -> list[str]:
@@ -208,10 +207,10 @@ def titration_lesson(sample: TrueSample, *, start_pump_s: int) -> list[str]:
     def when(at: float | None) -> str:
         if at is None:
             return "not within two weeks"
-        day, rest = divmod(round(at) - start_pump_s, _DAY_S)
+        day, rest = divmod(round(at) - start_pump_s, SECONDS_PER_DAY)
         mark = "\u2713" if at <= now else "due"
         return (
-            f"d{day} {rest // _HOUR_S:02d}:{rest % _HOUR_S // 60:02d} "
+            f"d{day} {rest // SECONDS_PER_HOUR:02d}:{rest % SECONDS_PER_HOUR // 60:02d} "
             f"(+{_hours(at - last.at_s)}, {mark})"
         )
 
@@ -226,7 +225,7 @@ def titration_lesson(sample: TrueSample, *, start_pump_s: int) -> list[str]:
     if len(changes) >= 2:
         before = changes[-2]
         gap = last.at_s - before.at_s
-        if gap < _DAY_S:
+        if gap < SECONDS_PER_DAY:
             if before.onset_at_s is not None and last.at_s < before.onset_at_s:
                 unjudged = "before its onset"
             elif before.full_effect_at_s is None or last.at_s < before.full_effect_at_s:

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Final
 from protocol import messages as m
 from protocol.enums import AlarmCode, EventCode
 from protocol.schedule import rate_for_dose
+from protocol.timebase import SECONDS_PER_DAY
 from protocol.units import NL_PER_ML
 
 if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
 
-SECONDS_PER_DAY: Final = 86_400
 _HALTING: Final = frozenset(
     {AlarmCode.EMPTY_RESERVOIR, AlarmCode.EOS, AlarmCode.MOTOR_STALL, AlarmCode.MEMORY_CRITICAL}
 )
