@@ -14,9 +14,29 @@ from typing import Any
 
 from protocol import describe, emergency, units
 from protocol import messages as m
+from protocol.emergency import fmt_time
 from protocol.enums import ALARM_CLASS, EVENT_PARAM_LABELS, BolusKind, Mode, StopReason
 from protocol.errors import LocalError
 from protocol.schedule import NG_PER_UG, rate_for_dose
+
+__all__ = [
+    "Printer",
+    "UsageError",
+    "clock_arg",
+    "describe_prescription",
+    "dose_ng_arg",
+    "enum_arg",
+    "enum_word",
+    "fmt_dose_ng_per_day",
+    "fmt_dose_rate",
+    "fmt_param",
+    "fmt_time",
+    "implant_lines",
+    "ml_arg",
+    "number_arg",
+    "status_lines",
+    "to_jsonable",
+]
 
 
 class UsageError(LocalError, ValueError):
@@ -63,11 +83,6 @@ def clock_arg(text: str) -> int:
 
 
 # -- formatting ------------------------------------------------------------------------------
-
-
-def fmt_time(clock_s: int | None) -> str:
-    """A pump-clock time in UTC (``none`` for None)."""
-    return "none" if clock_s is None else units.format_clock_utc(clock_s)
 
 
 def fmt_dose_rate(rate_nl_per_day: int, concentration: int) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 
 from protocol import messages as m
@@ -66,10 +65,9 @@ VALVE_WORDS = {
 
 
 def fmt_time(clock_s: int | None) -> str:
-    """A pump-clock time as ``YYYY-MM-DD HH:MM:SS UTC`` ("none" for None)."""
-    if clock_s is None:
-        return "none"
-    return datetime.fromtimestamp(clock_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """A pump-clock time as ``YYYY-MM-DD HH:MM:SS UTC`` ("none" for None;
+    :func:`protocol.units.format_clock_utc`). ``pumpctl`` writes every time this way."""
+    return "none" if clock_s is None else units.format_clock_utc(clock_s)
 
 
 def fmt_duration(seconds: int) -> str:
