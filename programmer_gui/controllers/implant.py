@@ -47,13 +47,7 @@ class ImplantController(Workflow):
             page.model_combo.addItem(model.label, model.name)
         for origin in Origin:
             page.origin_combo.addItem(ORIGIN_TEXT[origin], int(origin))
-        for edit in (
-            page.length_edit,
-            page.uncertainty_edit,
-            page.date_edit,
-            page.patient_edit,
-            page.physician_edit,
-        ):
+        for edit in page.text_edits:
             edit.textEdited.connect(self._edited)
         page.model_combo.activated.connect(self._model_chosen)
         page.origin_combo.activated.connect(lambda _i: self._edited(""))
@@ -89,13 +83,7 @@ class ImplantController(Workflow):
         page = self.page
         if implant is None:
             page.model_combo.setCurrentIndex(-1)
-            for edit in (
-                page.length_edit,
-                page.uncertainty_edit,
-                page.date_edit,
-                page.patient_edit,
-                page.physician_edit,
-            ):
+            for edit in page.text_edits:
                 edit.clear()
             page.origin_combo.setCurrentIndex(0)
             return

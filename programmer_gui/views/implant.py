@@ -55,6 +55,14 @@ class ImplantPage(QWidget):
         self.origin_combo.setAccessibleName("origin of the spasticity")
         self.physician_edit = QLineEdit(editor)
         self.physician_edit.setAccessibleName("physician")
+        self.text_edits = (
+            self.length_edit,
+            self.uncertainty_edit,
+            self.date_edit,
+            self.patient_edit,
+            self.physician_edit,
+        )
+        """The editor's typed fields (the catheter model and origin are chosen)."""
         for text, widget, unit in (
             ("Catheter &model:", self.model_combo, ""),
             ("Trimmed &length:", self.length_edit, "cm"),
