@@ -66,7 +66,7 @@ class BolusController(Workflow):
         self.started_text: str | None = None
         """The success shown while the bolus started here runs (None: none started)."""
         self.confirm: Confirm = confirmer(
-            self.page, yes_text="&Stop the bolus now", no_text="&Keep the bolus running"
+            lambda: self.page, yes_text="&Stop the bolus now", no_text="&Keep the bolus running"
         )
         page = self.page
         for edit in (page.dose_edit, page.duration_edit, page.length_edit):

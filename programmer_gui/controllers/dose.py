@@ -41,7 +41,7 @@ class DoseController(Workflow):
         super().__init__(window, link, record, review)
         self.page = DosePage()
         self.change: DoseChange | None = None
-        self.confirm: Confirm = value_confirmer(self.page)
+        self.confirm: Confirm = value_confirmer(lambda: self.page)
         """Asks when a value is 10x or a tenth of the current one (tests replace it)."""
         self._touched = False
         self.page.dose_edit.textEdited.connect(self._on_edited)

@@ -154,14 +154,14 @@ class HomeController(Workflow):
         super().__init__(window, link, record, review)
         self.page = HomePage()
         self.confirm: Confirm = confirmer(
-            self.page, yes_text="&Set the clock", no_text="&Keep the pump clock"
+            lambda: self.page, yes_text="&Set the clock", no_text="&Keep the pump clock"
         )
         """Asks before the clock is set (tests replace it)."""
         connect_clicked(self.page.interrogate_button, link.interrogate)
         connect_clicked(self.page.set_clock_button, self.offer_clock_set)
         connect_clicked(self.page.cancel_bridge_button, self.offer_cancel_bridge)
         self.confirm_cancel_bridge: Confirm = confirmer(
-            self.page, yes_text="Cancel the &bridge", no_text="&Keep the bridge"
+            lambda: self.page, yes_text="Cancel the &bridge", no_text="&Keep the bridge"
         )
         """Asks before the bridge is cancelled; the default button keeps it (tests replace
         it)."""

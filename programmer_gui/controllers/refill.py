@@ -54,7 +54,7 @@ class RefillController(Workflow):
         super().__init__(window, link, record, review)
         self.page = RefillPage()
         self.workflow: RefillWorkflow | None = None
-        self.confirm: Confirm = value_confirmer(self.page)
+        self.confirm: Confirm = value_confirmer(lambda: self.page)
         """Asks when a new dose is 10x or a tenth of the current one (tests replace it)."""
         page = self.page
         page.concentration_combo.addItem("Choose the concentration\u2026", CHOOSE)

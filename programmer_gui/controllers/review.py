@@ -75,13 +75,13 @@ class ReviewController(QObject):
         bar.valueChanged.connect(lambda _v: self._update_program_button())
         bar.rangeChanged.connect(lambda _lo, _hi: self._update_program_button())
         self.confirm: Confirm = confirmer(
-            self.page, yes_text="&Program pump", no_text="&Go back (change nothing)"
+            lambda: self.page, yes_text="&Program pump", no_text="&Go back (change nothing)"
         )
         """Asks before anything is sent (tests replace it)."""
         self.annotate: Callable[[Review], Review] = lambda review: review
         """Adds warnings to every review before it is shown (the titration watch sets it)."""
         self.confirm_leave: Confirm = confirmer(
-            self.page, yes_text="&Discard the change", no_text="&Stay on the review"
+            lambda: self.page, yes_text="&Discard the change", no_text="&Stay on the review"
         )
         """Asks before a pending review is left for another page (tests replace it)."""
         window.leave_guards.append(self._may_leave)

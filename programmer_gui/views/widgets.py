@@ -612,14 +612,15 @@ Confirm = Callable[[str, str], bool]
 """``confirm(title, text)``: a controller's question before it acts (tests replace it)."""
 
 
-def confirmer(parent: QWidget, *, yes_text: str, no_text: str = "Cancel") -> Confirm:
-    """:func:`ask_confirmation` over ``parent`` with these two answers, as a :data:`Confirm`."""
+def confirmer(parent: Callable[[], QWidget], *, yes_text: str, no_text: str = "Cancel") -> Confirm:
+    """:func:`ask_confirmation` with these two answers, as a :data:`Confirm`; ``parent()``
+    gives its parent when it is asked (a page built only once shown is not built earlier)."""
     return lambda title, text: ask_confirmation(
-        parent, title, text, yes_text=yes_text, no_text=no_text
+        parent(), title, text, yes_text=yes_text, no_text=no_text
     )
 
 
-def value_confirmer(parent: QWidget) -> Confirm:
+def value_confirmer(parent: Callable[[], QWidget]) -> Confirm:
     """The question of the magnitude check, when a value typed is ten times (or a tenth of)
     the current one: is it correct, or go back and correct it."""
     return confirmer(
