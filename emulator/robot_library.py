@@ -353,11 +353,8 @@ class VpumpLibrary:
         self._results.append(result)
         start = scenario.pump.start_s
         logger.info(f"{step.name}: {result.status.value} at {format_clock(result.clock_s, start)}")
-        if result.note:
-            logger.info(f"what happened: {result.note}")
-        for check in result.checks:
-            mark = "ok  " if check.passed else "FAIL"
-            logger.info(f"{mark} {check.what}: expected {check.expected}, actual {check.actual}")
+        for line in result.detail_lines(with_error=False):
+            logger.info(line.removeprefix("  "))
         if result.frames:
             logger.debug("frames on the wire during this step:\n" + "\n".join(result.frames))
         if not result.passed:

@@ -73,13 +73,13 @@ class StepResult:
     def passed(self) -> bool:
         return self.status is StepStatus.PASSED
 
-    def detail_lines(self) -> list[str]:
-        """What happened, the error and each check (``ok`` or ``FAIL``, expected and actual),
-        indented under the step's own line in a failure report."""
+    def detail_lines(self, *, with_error: bool = True) -> list[str]:
+        """What happened, the error (unless not ``with_error``) and each check (``ok`` or
+        ``FAIL``, expected and actual), indented by two spaces under the step's own line."""
         lines = []
         if self.note:
             lines.append(f"  what happened: {self.note}")
-        if self.error:
+        if with_error and self.error:
             lines.append(f"  error: {self.error}")
         for check in self.checks:
             mark = "ok  " if check.passed else "FAIL"
