@@ -8,8 +8,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.codec import Deframer
+from protocol.codec import Deframer, Dropped, Received
 from protocol.enums import MAX_PAYLOAD, Flags, Op
+from protocol.errors import FrameFault
 from protocol.frames import MAX_FRAME_SIZE, SYNC, Frame, encode_frame
 from tests.protocol.vectors import VECTORS
 
@@ -190,3 +191,75 @@ def test_memory_stays_bounded_under_sync_heavy_junk() -> None:
         deframer.feed(bytes(junk))
         assert deframer.buffered < MAX_FRAME_SIZE
     assert deframer.bad_frames > 0
+
+
+# --- following a link byte for byte (Deframer.follow) ------------------------------------------
+
+
+@given(st.lists(good_frames, max_size=5), st.data())
+@PROFILE
+def test_follow_accounts_for_every_byte_in_order(frames: list[Frame], data: st.DataObject) -> None:
+    parts: list[bytes] = []
+    for frame in frames:
+        parts += data.draw(st.lists(st.binary(max_size=30), max_size=2), label="garbage")
+        if data.draw(st.booleans(), label="fake"):
+            parts.append(_corrupt_frame(data))
+        parts.append(encode_frame(frame))
+    stream = b"".join(parts)
+    following, feeding = Deframer(), Deframer()
+    segments = [s for chunk in _chunks(data, stream) for s in following.follow(chunk)]
+    # The same frames as a receiver, the same counters, and every byte in stream order.
+    assert [s.frame for s in segments if isinstance(s, Received)] == feeding.feed(stream)
+    assert b"".join(s.data for s in segments) + following.held == stream
+    assert (following.frames, following.dropped_bytes, following.bad_frames) == (
+        feeding.frames,
+        feeding.dropped_bytes,
+        feeding.bad_frames,
+    )
+    for segment in segments:
+        if isinstance(segment, Received):
+            assert encode_frame(segment.frame) == segment.data
+        else:
+            assert segment.data  # never an empty run
+            for rejected in segment.rejected:
+                assert segment.data[rejected.offset] == SYNC[0]
+    assert sum(len(s.rejected) for s in segments if isinstance(s, Dropped)) == following.bad_frames
+
+
+def test_follow_names_each_rejected_candidate_and_where_it_stands() -> None:
+    good = encode_frame(Frame(flags=Flags.NONE, seq=2, op=Op.STATUS))
+    bad = bytearray(encode_frame(Frame(flags=Flags.NONE, seq=1, op=Op.STATUS, payload=b"xy")))
+    bad[-1] ^= 0xFF  # CRC mismatch
+    header = SYNC + bytes([2, 0, 0, 9, 0x10, 0, 0])  # VER 2
+    deframer = Deframer()
+    first, frame = deframer.follow(b"noise" + bytes(bad) + header + good)
+    assert frame == Received(Frame(flags=Flags.NONE, seq=2, op=Op.STATUS), good)
+    assert isinstance(first, Dropped)
+    assert first.data == b"noise" + bytes(bad) + header
+    crc, version = first.rejected
+    assert (crc.offset, crc.fault, crc.in_header, crc.seq, crc.op) == (
+        5,
+        FrameFault.CRC,
+        False,
+        1,
+        Op.STATUS,
+    )
+    assert crc.reason == str(crc.error)
+    assert (version.offset, version.fault, version.in_header, version.seq) == (
+        5 + len(bad),
+        FrameFault.VERSION,
+        True,
+        9,
+    )
+    assert version.reason.startswith("bad header: VER is 2")
+
+
+def test_follow_holds_a_partial_frame_and_says_nothing_of_it() -> None:
+    wire = encode_frame(Frame(flags=Flags.NONE, seq=3, op=Op.STATUS))
+    deframer = Deframer()
+    assert deframer.follow(b"ab" + wire[:4]) == [Dropped(b"ab", ())]
+    assert deframer.held == wire[:4]
+    assert deframer.follow(wire[4:]) == [
+        Received(Frame(flags=Flags.NONE, seq=3, op=Op.STATUS), wire)
+    ]
+    assert deframer.held == b""
