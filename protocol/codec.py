@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from protocol.errors import FrameError, FrameFault
 from protocol.frames import HEADER_SIZE, SYNC, Frame, decode_frame, frame_length
+from protocol.messages import Message, decode_request, decode_response
 
-__all__ = ["Deframer", "Dropped", "Received", "Rejected", "Segment"]
+__all__ = ["Deframer", "Dropped", "Received", "Rejected", "Segment", "decode_message"]
 
 _SYNC0 = SYNC[0]
 
@@ -186,3 +187,16 @@ class Deframer:
             out.append(Dropped(bytes(self._junk), tuple(self._rejected)))
             self._junk.clear()
             self._rejected = []
+
+
+def decode_message(frame: Frame) -> Message:
+    """The message a received frame carries, whichever way it went: a response's or a
+    notification's payload by the responses' table, a request's by the requests'.
+
+    Raises:
+        MalformedPayload: the payload does not parse for its opcode.
+        UnknownOpcodeError: the opcode is not one of that direction.
+    """
+    if frame.is_response or frame.is_notify:
+        return decode_response(frame.op, frame.payload)
+    return decode_request(frame.op, frame.payload)

@@ -27,7 +27,7 @@ from emulator.decode.events import (
     _op_name,
 )
 from protocol import describe
-from protocol.codec import Deframer, Dropped, Received
+from protocol.codec import Deframer, Dropped, Received, decode_message
 from protocol.describe import describe_number
 from protocol.enums import (
     Op,
@@ -45,8 +45,6 @@ from protocol.messages import (
     SessionAuthResponse,
     SessionOpenRequest,
     SessionOpenResponse,
-    decode_request,
-    decode_response,
 )
 from protocol.session import (
     KEY_SIZE,
@@ -298,10 +296,7 @@ class Decoder:
         message: Message | None = None
         error: str | None = None
         try:
-            if frame.is_response or frame.is_notify:
-                message = decode_response(frame.op, frame.payload)
-            else:
-                message = decode_request(frame.op, frame.payload)
+            message = decode_message(frame)
         except (ProtocolError, ValueError) as exc:
             error = str(exc)
             self._tally["undecodable"] += 1

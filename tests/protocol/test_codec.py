@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.codec import Deframer, Dropped, Received
-from protocol.enums import MAX_PAYLOAD, Flags, Op
-from protocol.errors import FrameFault
+from protocol import messages as m
+from protocol.codec import Deframer, Dropped, Received, decode_message
+from protocol.enums import MAX_PAYLOAD, ErrorCode, Flags, Op
+from protocol.errors import FrameFault, MalformedPayload, UnknownOpcodeError
 from protocol.frames import MAX_FRAME_SIZE, SYNC, Frame, encode_frame
 from tests.protocol.vectors import VECTORS
 
@@ -263,3 +265,15 @@ def test_follow_holds_a_partial_frame_and_says_nothing_of_it() -> None:
         Received(Frame(flags=Flags.NONE, seq=3, op=Op.STATUS), wire)
     ]
     assert deframer.held == b""
+
+
+def test_decode_message_reads_the_payload_by_the_frames_direction() -> None:
+    request = Frame(flags=Flags.NONE, seq=1, op=Op.STATUS)
+    assert decode_message(request) == m.StatusRequest()
+    nak = m.Nak(code=ErrorCode.FORBIDDEN, reason="no")
+    response = Frame(flags=Flags.RESPONSE, seq=1, op=Op.NAK, payload=m.encode_payload(nak))
+    assert decode_message(response) == nak
+    with pytest.raises(MalformedPayload):
+        decode_message(Frame(flags=Flags.NONE, seq=1, op=Op.STATUS, payload=b"x"))
+    with pytest.raises(UnknownOpcodeError):
+        decode_message(Frame(flags=Flags.NONE, seq=1, op=Op.NAK))  # NAK is no request

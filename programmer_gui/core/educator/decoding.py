@@ -13,7 +13,7 @@ from typing import Final
 from programmer_gui.core.educator.backend import DAY_S, HOUR_S, WireChunk, WireDirection
 from protocol import describe
 from protocol import messages as m
-from protocol.codec import Deframer, Dropped, Received
+from protocol.codec import Deframer, Dropped, Received, decode_message
 from protocol.enums import Flags, Op
 from protocol.errors import FrameError, MalformedPayload, UnknownOpcodeError
 from protocol.frames import (
@@ -144,10 +144,7 @@ class WireDecoder:
         message: m.Message | None = None
         error: str | None = None
         try:
-            if frame.is_response or frame.is_notify:
-                message = m.decode_response(frame.op, frame.payload)
-            else:
-                message = m.decode_request(frame.op, frame.payload)
+            message = decode_message(frame)
         except (MalformedPayload, UnknownOpcodeError) as exc:
             error = str(exc)
         if frame.is_notify:
