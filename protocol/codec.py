@@ -6,14 +6,71 @@ first SYNC byte: hunting resumes at the next byte, so a corrupt frame never
 swallows the good frame behind it. A partial frame waits for more bytes.
 Nothing it is fed can make it raise, and it never holds more than one
 maximum-size frame (1051 bytes) between calls.
+
+This is the one frame follower of the project: the pump and the programmer
+receive with :meth:`Deframer.feed` (frames only), and the tools that show a
+link byte for byte (the capture's pcapng writer, the capture decoder, the
+educator's wire inspector) follow it with :meth:`Deframer.follow`, which also
+returns the bytes a receiver drops, with why each candidate frame among them
+was rejected.
 """
 
 from __future__ import annotations
 
-from protocol.errors import FrameError
+from dataclasses import dataclass
+
+from protocol.errors import FrameError, FrameFault
 from protocol.frames import HEADER_SIZE, SYNC, Frame, decode_frame, frame_length
+from protocol.messages import Message, decode_request, decode_response
+
+__all__ = ["Deframer", "Dropped", "Received", "Rejected", "Segment", "decode_message"]
 
 _SYNC0 = SYNC[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A candidate frame the receiver rejected (it dropped the first SYNC byte and hunted on).
+
+    ``offset`` is where its SYNC stands in the :class:`Dropped` run; ``seq`` and ``op``
+    are read from its header as they came (they may be corrupt themselves).
+    """
+
+    offset: int
+    error: FrameError
+    in_header: bool
+    """True when the header itself was bad (VER, FLAGS, LEN): the frame was not awaited."""
+    seq: int
+    op: int
+
+    @property
+    def fault(self) -> FrameFault:
+        return self.error.reason
+
+    @property
+    def reason(self) -> str:
+        """The error in words, prefixed ``bad header:`` when the header was rejected."""
+        return f"bad header: {self.error}" if self.in_header else str(self.error)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A frame the receiver accepted, with its exact bytes on the wire."""
+
+    frame: Frame
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A run of bytes the receiver dropped while hunting: noise, and rejected candidates."""
+
+    data: bytes
+    rejected: tuple[Rejected, ...]
+
+
+Segment = Received | Dropped
+"""What :meth:`Deframer.follow` returns, in stream order."""
 
 
 class Deframer:
@@ -29,11 +86,19 @@ class Deframer:
         self.frames = 0
         self.dropped_bytes = 0
         self.bad_frames = 0
+        # While following (:meth:`follow`): the dropped run being gathered and its rejects.
+        self._junk: bytearray | None = None
+        self._rejected: list[Rejected] = []
 
     @property
     def buffered(self) -> int:
         """Bytes held, waiting for the rest of a frame (at most 1050)."""
         return len(self._buffer)
+
+    @property
+    def held(self) -> bytes:
+        """The bytes held (a partial frame, or a lone first SYNC byte)."""
+        return bytes(self._buffer)
 
     def reset(self) -> None:
         """Forget any partial frame (the counters stay)."""
@@ -46,14 +111,30 @@ class Deframer:
         the frames found there."""
         if not self._buffer:
             return []
-        self._reject()
+        self.bad_frames += 1
+        self._drop(1)
         return self.feed(b"")
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every frame they complete, in order."""
+        return [segment.frame for segment in self._hunt(data) if type(segment) is Received]
+
+    def follow(self, data: bytes) -> list[Segment]:
+        """Add received bytes; return what they complete, in stream order: each frame with
+        its bytes, and each run of bytes dropped before it (and after the last one), with
+        the candidate frames rejected in that run. The bytes of a partial frame are held
+        (see :attr:`held`) until the rest arrives."""
+        self._junk = bytearray()
+        try:
+            return self._hunt(data)
+        finally:
+            self._junk = None
+            self._rejected = []
+
+    def _hunt(self, data: bytes) -> list[Segment]:
         buffer = self._buffer
         buffer += data
-        frames: list[Frame] = []
+        out: list[Segment] = []
         while True:
             start = buffer.find(SYNC)
             if start < 0:
@@ -65,29 +146,57 @@ class Deframer:
                 self._drop(start)
             if len(buffer) < HEADER_SIZE:
                 break
+            header = bytes(buffer[:HEADER_SIZE])
             try:
-                total = frame_length(bytes(buffer[:HEADER_SIZE]))
-            except FrameError:
-                self._reject()
+                total = frame_length(header)
+            except FrameError as error:
+                self._reject(header, error, in_header=True)
                 continue
             if len(buffer) < total:
                 break
+            data = bytes(buffer[:total])
             try:
-                frame = decode_frame(bytes(buffer[:total]))
-            except FrameError:
-                self._reject()
+                frame = decode_frame(data)
+            except FrameError as error:
+                self._reject(header, error, in_header=False)
                 continue
             del buffer[:total]
             self.frames += 1
-            frames.append(frame)
-        return frames
+            self._close_run(out)
+            out.append(Received(frame, data))
+        self._close_run(out)
+        return out
 
     def _drop(self, count: int) -> None:
         if count > 0:
+            if self._junk is not None:
+                self._junk += self._buffer[:count]
             del self._buffer[:count]
             self.dropped_bytes += count
 
-    def _reject(self) -> None:
+    def _reject(self, header: bytes, error: FrameError, *, in_header: bool) -> None:
         # Only the first SYNC byte: the next frame may start inside this one.
         self.bad_frames += 1
+        if self._junk is not None:
+            seq = (header[4] << 8) | header[5]
+            self._rejected.append(Rejected(len(self._junk), error, in_header, seq, header[6]))
         self._drop(1)
+
+    def _close_run(self, out: list[Segment]) -> None:
+        if self._junk:
+            out.append(Dropped(bytes(self._junk), tuple(self._rejected)))
+            self._junk.clear()
+            self._rejected = []
+
+
+def decode_message(frame: Frame) -> Message:
+    """The message a received frame carries, whichever way it went: a response's or a
+    notification's payload by the responses' table, a request's by the requests'.
+
+    Raises:
+        MalformedPayload: the payload does not parse for its opcode.
+        UnknownOpcodeError: the opcode is not one of that direction.
+    """
+    if frame.is_response or frame.is_notify:
+        return decode_response(frame.op, frame.payload)
+    return decode_request(frame.op, frame.payload)

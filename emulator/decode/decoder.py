@@ -3,7 +3,6 @@ checked, as a receiver would."""
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
@@ -28,21 +27,15 @@ from emulator.decode.events import (
     _op_name,
 )
 from protocol import describe
-from protocol.codec import Deframer
+from protocol.codec import Deframer, Dropped, Received, decode_message
 from protocol.describe import describe_number
 from protocol.enums import (
     Op,
     Role,
 )
-from protocol.errors import FrameError, FrameFault, ProtocolError
+from protocol.errors import FrameFault, ProtocolError
 from protocol.frames import (
-    HEADER_SIZE,
-    MAX_FRAME_SIZE,
-    SYNC,
     Frame,
-    decode_frame,
-    encode_frame,
-    frame_length,
 )
 from protocol.messages import (
     Message,
@@ -52,8 +45,6 @@ from protocol.messages import (
     SessionAuthResponse,
     SessionOpenRequest,
     SessionOpenResponse,
-    decode_request,
-    decode_response,
 )
 from protocol.session import (
     KEY_SIZE,
@@ -146,10 +137,9 @@ def _remember(
 
 @dataclass
 class _Stream:
-    """One direction of one link: its deframer and the bytes not yet accounted for."""
+    """One direction of one link: its deframer (which holds a partial frame)."""
 
     deframer: Deframer = field(default_factory=Deframer)
-    pending: bytearray = field(default_factory=bytearray)
     last_wall_s: float = 0.0
     last_pump_s: int = 0
 
@@ -166,27 +156,6 @@ def _check_keys(keys: Mapping[Role, bytes] | None) -> dict[Role, bytes] | None:
         except ValueError:
             raise DecodeUsageError(f"{role!r} is not a Role") from None
     return checked
-
-
-def _diagnose(context: bytes, offset: int) -> BadFrame:
-    """Why the candidate frame at ``offset`` (a SYNC) in ``context`` was rejected."""
-    header = context[offset : offset + HEADER_SIZE]
-    seq = op = None
-    if len(header) >= 7:
-        seq = (header[4] << 8) | header[5]
-        op = header[6]
-    try:
-        total = frame_length(header)
-    except FrameError as error:
-        return BadFrame(offset=0, reason=f"bad header: {error}", crc=False, seq=seq, op=op)
-    candidate = context[offset : offset + total]
-    try:
-        decode_frame(candidate)
-    except FrameError as error:
-        crc = error.reason is FrameFault.CRC
-        return BadFrame(offset=0, reason=str(error), crc=crc, seq=seq, op=op)
-    # Not expected: the deframer accepts every candidate that decodes.
-    return BadFrame(offset=0, reason="rejected", crc=False, seq=seq, op=op)
 
 
 @dataclass
@@ -239,35 +208,26 @@ class Decoder:
         link = self._links.setdefault(chunk.link, _Link())
         stream = self._streams.setdefault((chunk.link, chunk.direction), _Stream())
         stream.last_wall_s, stream.last_pump_s = chunk.wall_s, chunk.pump_s
-        stream.pending += chunk.data
         events: list[Event] = []
-        for frame in stream.deframer.feed(chunk.data):
-            data = encode_frame(frame)
-            start = stream.pending.find(data)
-            # The deframer consumes in order, so the frame is the first copy of its bytes
-            # (every SYNC before it was tried and rejected); the bytes before it were dropped.
-            if start > 0:
-                events.append(self._noise(chunk, stream, start))
-            if start >= 0:
-                del stream.pending[: len(data)]
-            events.append(self._frame(chunk, link, frame, data))
-        dropped = len(stream.pending) - stream.deframer.buffered
-        if dropped > 0:
-            events.append(self._noise(chunk, stream, dropped))
+        for segment in stream.deframer.follow(chunk.data):
+            if isinstance(segment, Received):
+                events.append(self._frame(chunk, link, segment.frame, segment.data))
+            else:
+                events.append(self._noise(chunk, segment))
         return events
 
-    def _noise(self, chunk: Chunk, stream: _Stream, size: int) -> NoiseEvent:
-        # A rejected candidate is at most one frame long: copy no more than that past the run.
-        context = bytes(stream.pending[: size + MAX_FRAME_SIZE])
-        data = context[:size]
-        bad: list[BadFrame] = []
-        offset = data.find(SYNC)
-        while offset >= 0:
-            found = _diagnose(context, offset)
-            bad.append(dataclasses.replace(found, offset=offset))
-            offset = data.find(SYNC, offset + 1)
-        del stream.pending[:size]
-        self._tally["noise_bytes"] += size
+    def _noise(self, chunk: Chunk, dropped: Dropped) -> NoiseEvent:
+        bad = tuple(
+            BadFrame(
+                offset=rejected.offset,
+                reason=rejected.reason,
+                crc=rejected.fault is FrameFault.CRC,
+                seq=rejected.seq,
+                op=rejected.op,
+            )
+            for rejected in dropped.rejected
+        )
+        self._tally["noise_bytes"] += len(dropped.data)
         self._tally["bad_frames"] += len(bad)
         self._tally["crc_failures"] += sum(1 for b in bad if b.crc)
         return NoiseEvent(
@@ -275,8 +235,8 @@ class Decoder:
             direction=chunk.direction,
             wall_s=chunk.wall_s,
             pump_s=chunk.pump_s,
-            data=data,
-            bad_frames=tuple(bad),
+            data=dropped.data,
+            bad_frames=bad,
         )
 
     def finish(self) -> list[Event]:
@@ -286,15 +246,16 @@ class Decoder:
         self._finished = True
         events: list[Event] = []
         for (link, direction), stream in self._streams.items():
-            if stream.pending:
-                self._tally["incomplete_bytes"] += len(stream.pending)
+            held = stream.deframer.held
+            if held:
+                self._tally["incomplete_bytes"] += len(held)
                 events.append(
                     IncompleteEvent(
                         link=link,
                         direction=direction,
                         wall_s=stream.last_wall_s,
                         pump_s=stream.last_pump_s,
-                        data=bytes(stream.pending),
+                        data=held,
                     )
                 )
         return events
@@ -335,10 +296,7 @@ class Decoder:
         message: Message | None = None
         error: str | None = None
         try:
-            if frame.is_response or frame.is_notify:
-                message = decode_response(frame.op, frame.payload)
-            else:
-                message = decode_request(frame.op, frame.payload)
+            message = decode_message(frame)
         except (ProtocolError, ValueError) as exc:
             error = str(exc)
             self._tally["undecodable"] += 1

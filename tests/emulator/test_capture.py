@@ -114,7 +114,7 @@ def test_close_fsyncs_the_file_and_is_idempotent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[int] = []
-    monkeypatch.setattr("emulator.capture.os.fsync", synced.append)
+    monkeypatch.setattr("emulator.capture.records.os.fsync", synced.append)
     writer = _writer(tmp_path / "c.jsonl", pcap=tmp_path / "c.pcap")
     writer.record(Direction.TO_PUMP, "x", b"\x01")
     writer.close()

@@ -98,6 +98,7 @@ def test_the_pytest_option_reports_in_the_terminal(pytester: pytest.Pytester) ->
     assert "vpump protocol coverage" not in plain.stdout.str()
 
 
+@pytest.mark.slow  # pytest-xdist inside pytest (make test runs it; make check does not)
 def test_the_pytest_option_merges_xdist_workers_and_fills_the_html_report(
     pytester: pytest.Pytester,
 ) -> None:

@@ -80,16 +80,24 @@ def test_tags_select_with_m_and_k_and_go_into_junit(pytester: pytest.Pytester) -
     ) in other
 
 
-def test_the_junit_classname_under_a_directory_and_under_xdist(pytester: pytest.Pytester) -> None:
+def _junit_classname_under_a_directory(pytester: pytest.Pytester, *extra: str) -> None:
     pytester.mkdir("stories")
     (pytester.path / "stories" / "tagged.scenario.yaml").write_text(TAGGED, encoding="utf-8")
-    for extra in ((), ("-n", "2")):
-        run(pytester, "-q", "-p", "no:cacheprovider", "--junitxml=out.xml", *extra)
-        case = next(ET.parse(pytester.path / "out.xml").iter("testcase"))
-        assert case.get("classname") == "stories.tagged"
-        assert case.get("name") == "tagged"
+    run(pytester, "-q", "-p", "no:cacheprovider", "--junitxml=out.xml", *extra)
+    case = next(ET.parse(pytester.path / "out.xml").iter("testcase"))
+    assert case.get("classname") == "stories.tagged"
+    assert case.get("name") == "tagged"
+
+
+def test_the_junit_classname_under_a_directory(pytester: pytest.Pytester) -> None:
+    _junit_classname_under_a_directory(pytester)
     assert junit_classname("a/b/x.scenario.yaml::x[low]", "ci") == "ci.a.b.x"
     assert junit_classname("tests/test_x.py::test_a") is None
+
+
+@pytest.mark.slow  # pytest-xdist inside pytest (make test runs it; make check does not)
+def test_the_junit_classname_under_xdist(pytester: pytest.Pytester) -> None:
+    _junit_classname_under_a_directory(pytester, "-n", "2")
 
 
 def test_a_parametrised_file_is_one_item_per_case(pytester: pytest.Pytester) -> None:

@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -1075,4 +1076,15 @@ class PumpMachine(RuleBasedStateMachine):
 PumpMachine.TestCase.settings = settings(
     max_examples=80, stateful_step_count=30, deadline=None, derandomize=True
 )
-test_pump_state_machine = PumpMachine.TestCase
+# The full run takes seconds: make test runs it, make check runs the short one below.
+test_pump_state_machine = pytest.mark.slow(PumpMachine.TestCase)
+
+
+class ShortPumpMachine(PumpMachine):
+    """The same machine and oracle, fewer sequences: the inner loop's run (make check)."""
+
+
+ShortPumpMachine.TestCase.settings = settings(
+    max_examples=15, stateful_step_count=30, deadline=None, derandomize=True
+)
+test_pump_state_machine_short = ShortPumpMachine.TestCase

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
@@ -11,6 +12,7 @@ from programmer_gui.demo.mri_screenshots import render_mri_screenshots
 from programmer_gui.screenshots import WINDOW_SIZE
 
 
+@pytest.mark.slow  # every MRI screen rendered (make test runs it, make check not)
 def test_the_mri_screens_are_rendered(qtbot: QtBot, tmp_path: Path) -> None:
     paths = render_mri_screenshots(tmp_path)
     assert [p.name for p in paths] == [

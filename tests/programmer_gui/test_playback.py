@@ -166,6 +166,7 @@ def record_while_playing(server: Server, tmp_path: Path, *, model: int, name: st
     return raw.read_bytes()
 
 
+@pytest.mark.slow  # a sound daemon, then the pattern played in real time (make test runs it)
 @pytest.mark.parametrize(
     ("alarm_class", "expected_hz"),
     [(AlarmClass.CRITICAL, [880, 587] * 3), (AlarmClass.NON_CRITICAL, [660, 660])],

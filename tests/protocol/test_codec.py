@@ -5,11 +5,14 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.codec import Deframer
-from protocol.enums import MAX_PAYLOAD, Flags, Op
+from protocol import messages as m
+from protocol.codec import Deframer, Dropped, Received, decode_message
+from protocol.enums import MAX_PAYLOAD, ErrorCode, Flags, Op
+from protocol.errors import FrameFault, MalformedPayload, UnknownOpcodeError
 from protocol.frames import MAX_FRAME_SIZE, SYNC, Frame, encode_frame
 from tests.protocol.vectors import VECTORS
 
@@ -190,3 +193,87 @@ def test_memory_stays_bounded_under_sync_heavy_junk() -> None:
         deframer.feed(bytes(junk))
         assert deframer.buffered < MAX_FRAME_SIZE
     assert deframer.bad_frames > 0
+
+
+# --- following a link byte for byte (Deframer.follow) ------------------------------------------
+
+
+@given(st.lists(good_frames, max_size=5), st.data())
+@PROFILE
+def test_follow_accounts_for_every_byte_in_order(frames: list[Frame], data: st.DataObject) -> None:
+    parts: list[bytes] = []
+    for frame in frames:
+        parts += data.draw(st.lists(st.binary(max_size=30), max_size=2), label="garbage")
+        if data.draw(st.booleans(), label="fake"):
+            parts.append(_corrupt_frame(data))
+        parts.append(encode_frame(frame))
+    stream = b"".join(parts)
+    following, feeding = Deframer(), Deframer()
+    segments = [s for chunk in _chunks(data, stream) for s in following.follow(chunk)]
+    # The same frames as a receiver, the same counters, and every byte in stream order.
+    assert [s.frame for s in segments if isinstance(s, Received)] == feeding.feed(stream)
+    assert b"".join(s.data for s in segments) + following.held == stream
+    assert (following.frames, following.dropped_bytes, following.bad_frames) == (
+        feeding.frames,
+        feeding.dropped_bytes,
+        feeding.bad_frames,
+    )
+    for segment in segments:
+        if isinstance(segment, Received):
+            assert encode_frame(segment.frame) == segment.data
+        else:
+            assert segment.data  # never an empty run
+            for rejected in segment.rejected:
+                assert segment.data[rejected.offset] == SYNC[0]
+    assert sum(len(s.rejected) for s in segments if isinstance(s, Dropped)) == following.bad_frames
+
+
+def test_follow_names_each_rejected_candidate_and_where_it_stands() -> None:
+    good = encode_frame(Frame(flags=Flags.NONE, seq=2, op=Op.STATUS))
+    bad = bytearray(encode_frame(Frame(flags=Flags.NONE, seq=1, op=Op.STATUS, payload=b"xy")))
+    bad[-1] ^= 0xFF  # CRC mismatch
+    header = SYNC + bytes([2, 0, 0, 9, 0x10, 0, 0])  # VER 2
+    deframer = Deframer()
+    first, frame = deframer.follow(b"noise" + bytes(bad) + header + good)
+    assert frame == Received(Frame(flags=Flags.NONE, seq=2, op=Op.STATUS), good)
+    assert isinstance(first, Dropped)
+    assert first.data == b"noise" + bytes(bad) + header
+    crc, version = first.rejected
+    assert (crc.offset, crc.fault, crc.in_header, crc.seq, crc.op) == (
+        5,
+        FrameFault.CRC,
+        False,
+        1,
+        Op.STATUS,
+    )
+    assert crc.reason == str(crc.error)
+    assert (version.offset, version.fault, version.in_header, version.seq) == (
+        5 + len(bad),
+        FrameFault.VERSION,
+        True,
+        9,
+    )
+    assert version.reason.startswith("bad header: VER is 2")
+
+
+def test_follow_holds_a_partial_frame_and_says_nothing_of_it() -> None:
+    wire = encode_frame(Frame(flags=Flags.NONE, seq=3, op=Op.STATUS))
+    deframer = Deframer()
+    assert deframer.follow(b"ab" + wire[:4]) == [Dropped(b"ab", ())]
+    assert deframer.held == wire[:4]
+    assert deframer.follow(wire[4:]) == [
+        Received(Frame(flags=Flags.NONE, seq=3, op=Op.STATUS), wire)
+    ]
+    assert deframer.held == b""
+
+
+def test_decode_message_reads_the_payload_by_the_frames_direction() -> None:
+    request = Frame(flags=Flags.NONE, seq=1, op=Op.STATUS)
+    assert decode_message(request) == m.StatusRequest()
+    nak = m.Nak(code=ErrorCode.FORBIDDEN, reason="no")
+    response = Frame(flags=Flags.RESPONSE, seq=1, op=Op.NAK, payload=m.encode_payload(nak))
+    assert decode_message(response) == nak
+    with pytest.raises(MalformedPayload):
+        decode_message(Frame(flags=Flags.NONE, seq=1, op=Op.STATUS, payload=b"x"))
+    with pytest.raises(UnknownOpcodeError):
+        decode_message(Frame(flags=Flags.NONE, seq=1, op=Op.NAK))  # NAK is no request

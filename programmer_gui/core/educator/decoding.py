@@ -6,24 +6,21 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Final
 
 from programmer_gui.core.educator.backend import DAY_S, HOUR_S, WireChunk, WireDirection
 from protocol import describe
 from protocol import messages as m
-from protocol.codec import Deframer
+from protocol.codec import Deframer, Dropped, Received, decode_message
 from protocol.enums import Flags, Op
 from protocol.errors import FrameError, MalformedPayload, UnknownOpcodeError
 from protocol.frames import (
     CRC_SIZE,
     HEADER_SIZE,
     MAC_SIZE,
-    SYNC,
     Frame,
-    decode_frame,
-    encode_frame,
     frame_length,
 )
 from protocol.units import (
@@ -92,12 +89,6 @@ def _op_name(op: int) -> str:
         return f"0x{op:02X}"
 
 
-@dataclass
-class _Stream:
-    deframer: Deframer = field(default_factory=Deframer)
-    pending: bytes = b""
-
-
 class WireDecoder:
     """Chunks in, inspector entries out: one deframer per (link, direction), as a receiver.
 
@@ -107,34 +98,22 @@ class WireDecoder:
     """
 
     def __init__(self, *, tz: tzinfo | None = None) -> None:
-        self._streams: dict[tuple[str, WireDirection], _Stream] = {}
+        self._deframers: dict[tuple[str, WireDirection], Deframer] = {}
         self._number = 0
         self._tz = tz
 
     def feed(self, chunk: WireChunk) -> list[WireEntry]:
         """The entries ``chunk`` completes, in stream order."""
         key = (chunk.link, chunk.direction)
-        stream = self._streams.get(key)
-        if stream is None:
-            stream = self._streams[key] = _Stream()
-        data = stream.pending + chunk.data
-        frames = stream.deframer.feed(chunk.data)
-        out: list[WireEntry] = []
-        pos = 0
-        for frame in frames:
-            raw = encode_frame(frame)
-            at = data.find(raw, pos)
-            if at < 0:  # cannot happen: the deframer returns frames found in these bytes
-                at = pos
-            if at > pos:
-                out.append(self._dropped(chunk, data[pos:at]))
-            out.append(self._frame(chunk, frame, raw))
-            pos = at + len(raw)
-        end = len(data) - stream.deframer.buffered
-        if end > pos:
-            out.append(self._dropped(chunk, data[pos:end]))
-        stream.pending = data[end:]
-        return out
+        deframer = self._deframers.get(key)
+        if deframer is None:
+            deframer = self._deframers[key] = Deframer()
+        return [
+            self._frame(chunk, segment.frame, segment.data)
+            if isinstance(segment, Received)
+            else self._dropped(chunk, segment)
+            for segment in deframer.follow(chunk.data)
+        ]
 
     def feed_all(self, chunks: Iterable[WireChunk]) -> list[WireEntry]:
         return [entry for chunk in chunks for entry in self.feed(chunk)]
@@ -143,8 +122,9 @@ class WireDecoder:
         self._number += 1
         return self._number
 
-    def _dropped(self, chunk: WireChunk, data: bytes) -> WireEntry:
-        reason = _drop_reason(data)
+    def _dropped(self, chunk: WireChunk, dropped: Dropped) -> WireEntry:
+        data = dropped.data
+        reason = _drop_reason(dropped)
         return WireEntry(
             number=self._next(),
             wall_s=chunk.wall_s,
@@ -164,10 +144,7 @@ class WireDecoder:
         message: m.Message | None = None
         error: str | None = None
         try:
-            if frame.is_response or frame.is_notify:
-                message = m.decode_response(frame.op, frame.payload)
-            else:
-                message = m.decode_request(frame.op, frame.payload)
+            message = decode_message(frame)
         except (MalformedPayload, UnknownOpcodeError) as exc:
             error = str(exc)
         if frame.is_notify:
@@ -200,17 +177,10 @@ class WireDecoder:
         )
 
 
-def _drop_reason(data: bytes) -> str:
-    at = data.find(SYNC)
-    if at < 0:
+def _drop_reason(dropped: Dropped) -> str:
+    if not dropped.rejected:
         return "no frame start (SYNC) in them: line noise"
-    candidate = data[at:]
-    try:
-        total = frame_length(candidate[:HEADER_SIZE])
-        decode_frame(candidate[:total])
-    except FrameError as exc:
-        return f"{exc} (a corrupted frame gets no answer)"
-    return "noise before a frame start"
+    return f"{dropped.rejected[0].error} (a corrupted frame gets no answer)"
 
 
 def _clock_style(tz: tzinfo | None) -> describe.Style:
