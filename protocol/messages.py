@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from protocol.enums import (
     ALARM_CLASS,
@@ -42,10 +42,8 @@ from protocol.payload import (
     schema_encode_payload,
 )
 from protocol.prescription import (
-    FLEX_STEP,
     MAX_FLEX_STEPS,
     MINUTES_PER_DAY,
-    PRESCRIPTION,
     FlexStep,
     Prescription,
     PrescriptionSpec,
@@ -80,6 +78,20 @@ from protocol.wire import (
     payload_schema,
     wire_fields,
 )
+
+if TYPE_CHECKING:
+    from protocol.prescription import FLEX_STEP, PRESCRIPTION
+else:
+
+    def __getattr__(name: str) -> Any:
+        """The construct schemas re-exported from :mod:`protocol.prescription`, built (and
+        construct imported) the first time they are named."""
+        if name in ("FLEX_STEP", "PRESCRIPTION"):
+            from protocol import prescription  # noqa: PLC0415 - imported already
+
+            return getattr(prescription, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FLEX_STEP",

@@ -20,25 +20,14 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar
-
-from construct import (
-    Bytes,
-    Construct,
-    GreedyString,
-    Int8ub,
-    Int16ub,
-    Int32sb,
-    Int32ub,
-    Int64ub,
-    PascalString,
-    PrefixedArray,
-    Struct,
-)
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar
 
 from protocol.enums import AlarmCode, Op
 from protocol.errors import InvalidMessage
 from protocol.units import Unit
+
+if TYPE_CHECKING:
+    from construct import Construct
 
 _R = TypeVar("_R", bound="Record")
 
@@ -50,8 +39,37 @@ class Wire(abc.ABC):
     """The wire type of one field: its construct subcon, its validation and
     its conversion between the dataclass value and construct's value."""
 
-    subcon: Construct
     doc_type: str
+    struct_code: str | None = None
+    """The big-endian ``struct`` code of a fixed-size field (what its subcon packs; a test
+    checks they agree), None where the size varies."""
+    fast_io: ClassVar[bool] = False
+    """Whether :meth:`pack` and :meth:`unpack_from` are this variable-size type's fast
+    codec (proven equal to its subcon by the tests)."""
+    _built: Construct | None = None
+
+    @property
+    def subcon(self) -> Construct:
+        """The construct subcon, built (and construct imported) the first time it is
+        asked for."""
+        built = self._built
+        if built is None:
+            built = self._built = self._build_subcon()
+        return built
+
+    @abc.abstractmethod
+    def _build_subcon(self) -> Construct:
+        """The construct subcon of this wire type."""
+
+    def pack(self, value: Any) -> bytes:
+        """The wire bytes of ``value`` (only where :attr:`fast_io`)."""
+        raise NotImplementedError
+
+    def unpack_from(self, data: bytes, offset: int) -> tuple[Any, int]:
+        """The value read at ``offset`` and the offset after it (only where
+        :attr:`fast_io`); ValueError where the subcon's reading would fail."""
+        raise NotImplementedError
+
     implied_unit: ClassVar[Unit | None] = None
     """The unit every field of this wire type has (None: a number, which declares its own)."""
 
@@ -70,6 +88,15 @@ class Wire(abc.ABC):
         return raw
 
 
+def _int_subcon(bits: int) -> Construct:
+    """construct's unsigned big-endian integer of ``bits`` bits."""
+    import construct  # noqa: PLC0415 - the reference path only
+
+    subcons = {8: construct.Int8ub, 16: construct.Int16ub, 32: construct.Int32ub}
+    subcons[64] = construct.Int64ub
+    return subcons[bits]
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -77,7 +104,7 @@ def _is_int(value: Any) -> bool:
 class UInt(Wire):
     """Unsigned big-endian integer of 8, 16, 32 or 64 bits."""
 
-    _SUBCONS: ClassVar[dict[int, Construct]] = {8: Int8ub, 16: Int16ub, 32: Int32ub, 64: Int64ub}
+    _CODES: ClassVar[dict[int, str]] = {8: "B", 16: "H", 32: "L", 64: "Q"}
 
     def __init__(
         self,
@@ -88,7 +115,7 @@ class UInt(Wire):
         choices: Iterable[int] = (),
     ) -> None:
         self.bits = bits
-        self.subcon = self._SUBCONS[bits]
+        self.struct_code = self._CODES[bits]
         self.minimum = minimum
         self.maximum = (1 << bits) - 1 if maximum is None else maximum
         self.choices = tuple(choices)
@@ -98,6 +125,9 @@ class UInt(Wire):
             self.doc_type = f"u{bits} ({minimum}..{self.maximum})"
         else:
             self.doc_type = f"u{bits}"
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(self.bits)
 
     @property
     def full_range(self) -> bool:
@@ -124,8 +154,13 @@ class UInt(Wire):
 class SInt32(Wire):
     """Signed big-endian 32-bit integer (two's complement)."""
 
-    subcon = Int32sb
+    struct_code = "l"
     doc_type = "i32"
+
+    def _build_subcon(self) -> Construct:
+        from construct import Int32sb  # noqa: PLC0415 - the reference path only
+
+        return Int32sb
 
     def coerce(self, name: str, value: Any) -> Any:
         if type(value) is int and -(1 << 31) <= value < (1 << 31):
@@ -140,8 +175,11 @@ class Bool8(Wire):
 
     implied_unit = Unit.BOOL
 
-    subcon = Int8ub
+    struct_code = "B"
     doc_type = "u8 bool"
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(8)
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, bool):
@@ -164,10 +202,14 @@ class EnumWire(Wire):
 
     def __init__(self, enum: type[IntEnum], *, bits: int = 8, allowed: Iterable[IntEnum] = ()):
         self.enum = enum
-        self.subcon = UInt._SUBCONS[bits]
+        self.bits = bits
+        self.struct_code = UInt._CODES[bits]
         self.allowed = frozenset(allowed)
         names = ", ".join(member.name for member in enum if member in self.allowed)
         self.doc_type = f"u{bits} {enum.__name__}" + (f" ({names})" if names else "")
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(self.bits)
 
     def coerce(self, name: str, value: Any) -> Any:
         # A member of the enum is returned as it is (calling the enum costs ~0.5 us).
@@ -191,8 +233,11 @@ class EnumWire(Wire):
 class TimeOrNone(Wire):
     """A u64 pump time in Unix seconds where 0 means "none" (``None``)."""
 
-    subcon = Int64ub
+    struct_code = "Q"
     doc_type = "u64 (0 = none)"
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(64)
 
     def coerce(self, name: str, value: Any) -> Any:
         if value is None:
@@ -215,8 +260,11 @@ class AlarmMask(Wire):
 
     implied_unit = Unit.ALARMS
 
-    subcon = Int16ub
+    struct_code = "H"
     doc_type = "u16 AlarmCode bits"
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(16)
 
     # Every valid set seen so far, normalized (members are AlarmCode): at most
     # 2 ** len(AlarmCode) entries. A frozenset equal to one of them (its members
@@ -253,8 +301,13 @@ class RawBytes(Wire):
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.subcon = Bytes(size)
+        self.struct_code = f"{size}s"
         self.doc_type = f"bytes[{size}]"
+
+    def _build_subcon(self) -> Construct:
+        from construct import Bytes  # noqa: PLC0415 - the reference path only
+
+        return Bytes(self.size)
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, bytes) or len(value) != self.size:
@@ -273,12 +326,16 @@ class Text(Wire):
     def __init__(self, *, max_bytes: int, greedy: bool = False) -> None:
         self.max_bytes = max_bytes
         self.greedy = greedy
-        self.subcon = GreedyString("utf8") if greedy else PascalString(Int8ub, "utf8")
         self.doc_type = (
             f"utf8 to end (<= {max_bytes} bytes)"
             if greedy
             else f"u8 length + utf8 (<= {max_bytes})"
         )
+
+    def _build_subcon(self) -> Construct:
+        from construct import GreedyString, Int8ub, PascalString  # noqa: PLC0415
+
+        return GreedyString("utf8") if self.greedy else PascalString(Int8ub, "utf8")
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
@@ -299,8 +356,12 @@ class ArrayOf(Wire):
         self.element = element
         self.max_count = max_count
         self.min_count = min_count
-        self.subcon = PrefixedArray(Int8ub, element.subcon)
         self.doc_type = f"u8 count + {element.doc_type}[count]"
+
+    def _build_subcon(self) -> Construct:
+        from construct import Int8ub, PrefixedArray  # noqa: PLC0415 - the reference path only
+
+        return PrefixedArray(Int8ub, self.element.subcon)
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, (tuple, list)):
@@ -332,8 +393,7 @@ class RecordWire(Wire):
         self.record = record
         self.doc_type = record.__name__
 
-    @property
-    def subcon(self) -> Construct:
+    def _build_subcon(self) -> Construct:
         return payload_schema(self.record)
 
     def coerce(self, name: str, value: Any) -> Any:
@@ -448,6 +508,8 @@ def payload_schema(record: type[Record]) -> Construct:
     """The construct ``Struct`` of ``record``'s payload, one subcon per field."""
     schema = _SCHEMAS.get(record)
     if schema is None:
+        from construct import Struct  # noqa: PLC0415 - the reference path only
+
         fields = wire_fields(record)
         schema = _SCHEMAS[record] = Struct(*(spec.name / spec.wire.subcon for spec in fields))
     return schema
