@@ -163,7 +163,7 @@ MAX_RECENT_DOSES: Final = 48
 # --- nested records of responses --------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class AlarmRecord(Record):
     """One alarm in READ_ALARMS. ``alarm_class`` must be the code's class."""
 
@@ -178,7 +178,7 @@ class AlarmRecord(Record):
             raise InvalidMessage(f"{self.code.name} is {ALARM_CLASS[self.code].name}")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class LogEntry(Record):
     """One event-log entry; ``a`` and ``b`` mean what ``EVENT_PARAMS[code]`` says."""
 
@@ -192,7 +192,7 @@ class LogEntry(Record):
 # --- the messages, in opcode order ------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class DeviceInfoRequest(Message):
     """Identify the pump. Works without a session."""
 
@@ -200,7 +200,7 @@ class DeviceInfoRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class DeviceInfoResponse(Message):
     """Who the pump is and the limits of its model."""
 
@@ -238,7 +238,7 @@ class DeviceInfoResponse(Message):
     max_bolus_duration_s: Annotated[U32, Unit.S, "longest therapeutic bolus"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionOpenRequest(Message):
     """Handshake step 1: the role wanted and the programmer's fresh nonce."""
 
@@ -248,7 +248,7 @@ class SessionOpenRequest(Message):
     client_nonce: Annotated[bytes, RawBytes(NONCE_SIZE)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionOpenResponse(Message):
     """Handshake step 2: the pump's fresh nonce and its proof of the role key."""
 
@@ -260,7 +260,7 @@ class SessionOpenResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionAuthRequest(Message):
     """Handshake step 3: the programmer's proof of the role key."""
 
@@ -271,7 +271,7 @@ class SessionAuthRequest(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionAuthResponse(Message):
     """Handshake step 4 (the first MAC'd frame): the session is open."""
 
@@ -281,7 +281,7 @@ class SessionAuthResponse(Message):
     idle_timeout_s: Annotated[U16, Unit.S, "the session ends after this long without a request"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionCloseRequest(Message):
     """End the session."""
 
@@ -289,7 +289,7 @@ class SessionCloseRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionCloseResponse(Message):
     """The session is closed."""
 
@@ -297,7 +297,7 @@ class SessionCloseResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class LimitsRequest(Message):
     """Read the limits the pump enforces (so a programmer can check values before sending)."""
 
@@ -305,7 +305,7 @@ class LimitsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class LimitsResponse(Message):
     """The limits of this pump's model; rates and volumes of the model are in DEVICE_INFO.
     A value outside them is refused with OUT_OF_RANGE."""
@@ -341,7 +341,7 @@ class LimitsResponse(Message):
     flex_step_granularity_min: Annotated[U8, Unit.MIN, "flex steps start on multiples of this"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StatusRequest(Message):
     """Read the pump's state."""
 
@@ -349,14 +349,14 @@ class StatusRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class DoseGrant(Record):
     """A patient dose granted in the last 24 h (STATUS lists them for forecasts)."""
 
     at_s: Annotated[U64, Unit.CLOCK, "pump clock of the grant"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StatusResponse(Message):
     """The pump's state and forecasts at ``clock_s``.
 
@@ -426,7 +426,7 @@ class StatusResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadPrescriptionRequest(Message):
     """Read the active prescription."""
 
@@ -434,7 +434,7 @@ class ReadPrescriptionRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadPrescriptionResponse(Message):
     """The active prescription and its checksum."""
 
@@ -444,7 +444,7 @@ class ReadPrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM, "prescription_checksum(prescription)"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StagePrescriptionRequest(Message):
     """Stage a prescription (not yet running) for COMMIT."""
 
@@ -453,7 +453,7 @@ class StagePrescriptionRequest(Message):
     prescription: Prescription
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StagePrescriptionResponse(Message):
     """The checksum of what the pump staged, to compare before COMMIT."""
 
@@ -462,7 +462,7 @@ class StagePrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CommitPrescriptionRequest(Message):
     """Run the staged prescription, named by its checksum."""
 
@@ -471,7 +471,7 @@ class CommitPrescriptionRequest(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CommitPrescriptionResponse(Message):
     """The checksum of the prescription now running."""
 
@@ -480,7 +480,7 @@ class CommitPrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadDeliveryRequest(Message):
     """Is drug moving, since when, and when was the pump last refilled (the patient role may
     read this: what an emergency department needs beyond STATUS)."""
@@ -489,7 +489,7 @@ class ReadDeliveryRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadDeliveryResponse(Message):
     """Delivering now or not, since which pump-clock second, and the last refill."""
 
@@ -500,7 +500,7 @@ class ReadDeliveryResponse(Message):
     last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StartBolusRequest(Message):
     """Start a bolus: THERAPEUTIC, a dose (``dose_ng``) over ``duration_s``; PRIMING, a
     volume (``volume_nl``) at the maximum rate (``duration_s`` 0). The other field is 0."""
@@ -524,7 +524,7 @@ class StartBolusRequest(Message):
             )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StartBolusResponse(Message):
     """The bolus as the pump will deliver it (its volume at the concentration in force)."""
 
@@ -536,7 +536,7 @@ class StartBolusResponse(Message):
     ends_at_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CancelBolusRequest(Message):
     """Cancel the running bolus."""
 
@@ -544,7 +544,7 @@ class CancelBolusRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CancelBolusResponse(Message):
     """What the cancelled bolus had delivered."""
 
@@ -553,7 +553,7 @@ class CancelBolusResponse(Message):
     delivered_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StopPumpRequest(Message):
     """Stop delivery, with the reason for the event log."""
 
@@ -562,7 +562,7 @@ class StopPumpRequest(Message):
     reason: Annotated[StopReason, EnumWire(StopReason, allowed=_STOP_REASONS)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StopPumpResponse(Message):
     """The pump is stopped."""
 
@@ -570,7 +570,7 @@ class StopPumpResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ResumePumpRequest(Message):
     """Resume the therapy that STOP_PUMP interrupted (a STOPPED prescription is changed by
     programming, not resumed)."""
@@ -579,7 +579,7 @@ class ResumePumpRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ResumePumpResponse(Message):
     """The mode now running."""
 
@@ -588,7 +588,7 @@ class ResumePumpResponse(Message):
     mode: Annotated[Mode, EnumWire(Mode)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CancelBridgeRequest(Message):
     """End a running bridge now: rates use the new concentration from this second."""
 
@@ -596,7 +596,7 @@ class CancelBridgeRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CancelBridgeResponse(Message):
     """What the cancelled bridge had delivered and what it left."""
 
@@ -606,7 +606,7 @@ class CancelBridgeResponse(Message):
     remaining_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadValveRequest(Message):
     """How the pump meters drug as far as an MRI is concerned (a motor, or one of the two
     valve models), and whether a flow-activated valve has closed."""
@@ -615,7 +615,7 @@ class ReadValveRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadValveResponse(Message):
     """The pump's valve model and the state of its flow-activated valve."""
 
@@ -626,7 +626,7 @@ class ReadValveResponse(Message):
     closed_since_s: Annotated[TimeOrNoneS, "pump clock the valve closed"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ResetValveRequest(Message):
     """Reopen a closed flow-activated valve: delivery resumes from this second."""
 
@@ -634,7 +634,7 @@ class ResetValveRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ResetValveResponse(Message):
     """How long the valve had been closed (no drug delivered)."""
 
@@ -643,7 +643,7 @@ class ResetValveResponse(Message):
     closed_for_s: Annotated[U32, Unit.S, "seconds the valve was closed"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StageRefillRequest(Message):
     """Stage a refill as one transaction: the reservoir emptied (``removed_nl``) and
     refilled (``added_nl`` of ``concentration_ug_per_ml``), the prescription to run on
@@ -661,7 +661,7 @@ class StageRefillRequest(Message):
     prescription: Prescription
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StageRefillResponse(Message):
     """The staged refill: its checksum (crc32 of the request payload) and what it will do."""
 
@@ -674,7 +674,7 @@ class StageRefillResponse(Message):
     bridge_volume_nl: Annotated[U32, Unit.NL, "dead volume the bridge runs for (0: no bridge)"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CommitRefillRequest(Message):
     """Apply the staged refill, named by its checksum, all at once."""
 
@@ -683,7 +683,7 @@ class CommitRefillRequest(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CommitRefillResponse(Message):
     """The refill's reconciliation, the new reservoir state and the bridge."""
 
@@ -699,7 +699,7 @@ class CommitRefillResponse(Message):
     low_reservoir_alarm_at_s: TimeOrNoneS
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ImplantFields(Record):
     """The implant record: the clinician's record of what was implanted (it may differ
     from the real catheter: the emulator keeps that apart)."""
@@ -727,7 +727,7 @@ class ImplantFields(Record):
             raise InvalidMessage("catheter_length_uncertainty_mm must be below the length")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadImplantRequest(Message):
     """Read the implant record and the drug in the pump."""
 
@@ -735,7 +735,7 @@ class ReadImplantRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadImplantResponse(Message):
     """The implant record (``recorded`` false: none written yet, the other implant fields
     are then empty) and the drug in the pump (its lot and last refill)."""
@@ -749,7 +749,7 @@ class ReadImplantResponse(Message):
     last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetImplantRequest(Message):
     """Write the implant record (bridge and priming volumes are computed from it)."""
 
@@ -758,7 +758,7 @@ class SetImplantRequest(Message):
     implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetImplantResponse(Message):
     """The record as stored."""
 
@@ -767,7 +767,7 @@ class SetImplantResponse(Message):
     implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetAlarmVolumeRequest(Message):
     """Set the low-reservoir alarm volume."""
 
@@ -776,7 +776,7 @@ class SetAlarmVolumeRequest(Message):
     volume_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetAlarmVolumeResponse(Message):
     """The alarm volume now set."""
 
@@ -785,7 +785,7 @@ class SetAlarmVolumeResponse(Message):
     volume_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadAlarmsRequest(Message):
     """Read the alarms."""
 
@@ -793,7 +793,7 @@ class ReadAlarmsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadAlarmsResponse(Message):
     """Every alarm the pump holds, each code at most once."""
 
@@ -809,7 +809,7 @@ class ReadAlarmsResponse(Message):
             raise InvalidMessage("an alarm code appears twice")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SilenceAlarmRequest(Message):
     """Silence an alarm's tones (it stays raised)."""
 
@@ -818,7 +818,7 @@ class SilenceAlarmRequest(Message):
     code: Annotated[AlarmCode, EnumWire(AlarmCode)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SilenceAlarmResponse(Message):
     """The alarm is silenced."""
 
@@ -826,7 +826,7 @@ class SilenceAlarmResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ClearAlarmRequest(Message):
     """Clear an alarm whose condition is gone."""
 
@@ -835,7 +835,7 @@ class ClearAlarmRequest(Message):
     code: Annotated[AlarmCode, EnumWire(AlarmCode)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ClearAlarmResponse(Message):
     """The alarm is cleared."""
 
@@ -843,7 +843,7 @@ class ClearAlarmResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadEventLogRequest(Message):
     """Read up to ``max_count`` entries from ``first_index`` on."""
 
@@ -853,7 +853,7 @@ class ReadEventLogRequest(Message):
     max_count: Annotated[int, UInt(8, minimum=1, maximum=MAX_EVENT_LOG_READ), Unit.COUNT]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadEventLogResponse(Message):
     """Entries of the log (oldest first) and the log's counters."""
 
@@ -866,7 +866,7 @@ class ReadEventLogResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadClockRequest(Message):
     """Read the pump's clock."""
 
@@ -874,7 +874,7 @@ class ReadClockRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadClockResponse(Message):
     """The pump's clock."""
 
@@ -883,7 +883,7 @@ class ReadClockResponse(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetClockRequest(Message):
     """Set the pump's clock."""
 
@@ -892,7 +892,7 @@ class SetClockRequest(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetClockResponse(Message):
     """The pump's clock after setting it."""
 
@@ -901,7 +901,7 @@ class SetClockResponse(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PatientSettingsFields(Record):
     """The patient-activated dose settings (shared by three messages)."""
 
@@ -912,7 +912,7 @@ class PatientSettingsFields(Record):
     max_per_24h: Annotated[U8, Unit.COUNT]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadPatientSettingsRequest(Message):
     """Read the patient-activated dose settings."""
 
@@ -920,7 +920,7 @@ class ReadPatientSettingsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadPatientSettingsResponse(PatientSettingsFields, Message):
     """The patient-activated dose settings."""
 
@@ -928,7 +928,7 @@ class ReadPatientSettingsResponse(PatientSettingsFields, Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetPatientSettingsRequest(PatientSettingsFields, Message):
     """Set the patient-activated dose settings."""
 
@@ -936,7 +936,7 @@ class SetPatientSettingsRequest(PatientSettingsFields, Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetPatientSettingsResponse(PatientSettingsFields, Message):
     """The settings as the pump stored them."""
 
@@ -944,7 +944,7 @@ class SetPatientSettingsResponse(PatientSettingsFields, Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PatientDoseRequest(Message):
     """The patient asks for a dose."""
 
@@ -952,7 +952,7 @@ class PatientDoseRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PatientDoseResponse(Message):
     """The dose granted (its volume at the concentration in force)."""
 
@@ -965,7 +965,7 @@ class PatientDoseResponse(Message):
     next_allowed_at_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Nak(Message):
     """A refusal: the request's SEQ, OP 0x7F, an error code and a UTF-8 reason."""
 
@@ -978,7 +978,7 @@ class Nak(Message):
 # --- the registry -----------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Command:
     """An opcode with its request and response classes (no request for NAK)."""
 

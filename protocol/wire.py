@@ -4,8 +4,10 @@ Every field of a :class:`Record` declares its wire type (``u32()``-like :class:`
 :class:`EnumWire`, :class:`TimeOrNone` ...), its unit (a :class:`~protocol.units.Unit`:
 nL, ng/day, a pump-clock date ...) and its description in its ``Annotated`` metadata;
 :func:`wire_fields` reads them back. The construct ``Struct`` of each payload is assembled
-from those declarations in field order (:func:`payload_schema`). construct ``Container``
-objects never leave this module and :mod:`protocol.payload`.
+from those declarations in field order (:func:`payload_schema`), the first time it is
+asked for: construct is imported by the reference path and the documentation only, never
+by the fast codec (:mod:`protocol.payload`). construct ``Container`` objects never leave
+this module and :mod:`protocol.payload`.
 
 Wire integers are big-endian. Times are the pump's clock in Unix seconds (u64); a
 forecast time of 0 on the wire means "none" and is ``None`` here.
@@ -16,6 +18,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import itertools
+import operator
+import reprlib
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -421,14 +425,35 @@ AlarmSet: TypeAlias = Annotated[frozenset[AlarmCode], AlarmMask()]
 # --- records and messages ---------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Record:
     """A frozen dataclass whose fields all declare their wire type.
 
     ``__post_init__`` validates (and normalizes, e.g. int -> enum member)
     every field through its wire type, then runs :meth:`_check` for rules
     that involve several fields.
+
+    ``==``, ``hash`` and ``repr`` are a dataclass's (the same fields, the same results),
+    written once here: a subclass declared ``@dataclass(frozen=True, kw_only=True,
+    eq=False, repr=False)`` inherits them instead of having three more functions
+    generated (and compiled) when it is defined, which is most of what importing the
+    message catalogue costs (#16). One declared with the defaults works alike.
     """
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            compared = _compared(type(self))
+            return bool(compared(self) == compared(other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(_hashed(type(self))(self))
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        names = _shown(type(self))
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__qualname__}({shown})"
 
     def __post_init__(self) -> None:
         cls = type(self)
@@ -448,7 +473,7 @@ class Record:
         """Rules across fields; raise InvalidMessage."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Message(Record):
     """A request or response payload. ``op`` is its opcode; ``response`` tells
     the direction (responses travel pump to programmer with FLAGS RESPONSE)."""
@@ -466,6 +491,49 @@ class WireField:
     wire: Wire
     doc: str
     unit: Unit | None = None
+
+
+def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function of a record returning the tuple of its ``names`` fields."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if len(names) == 1:
+        get_one = operator.attrgetter(names[0])
+        return lambda record: (get_one(record),)
+    return lambda record: ()
+
+
+_COMPARED: dict[type[Record], Callable[[Any], tuple[Any, ...]]] = {}
+_HASHED: dict[type[Record], Callable[[Any], tuple[Any, ...]]] = {}
+_SHOWN: dict[type[Record], tuple[str, ...]] = {}
+
+
+def _compared(cls: type[Record]) -> Callable[[Any], tuple[Any, ...]]:
+    """What a dataclass's ``__eq__`` compares: the fields with ``compare``."""
+    found = _COMPARED.get(cls)
+    if found is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+        found = _COMPARED[cls] = _tuple_of(names)
+    return found
+
+
+def _hashed(cls: type[Record]) -> Callable[[Any], tuple[Any, ...]]:
+    """What a dataclass's ``__hash__`` hashes: ``hash``, or ``compare`` where it is None."""
+    found = _HASHED.get(cls)
+    if found is None:
+        names = tuple(
+            f.name for f in dataclasses.fields(cls) if (f.compare if f.hash is None else f.hash)
+        )
+        found = _HASHED[cls] = _tuple_of(names)
+    return found
+
+
+def _shown(cls: type[Record]) -> tuple[str, ...]:
+    """What a dataclass's ``__repr__`` shows: the fields with ``repr``."""
+    found = _SHOWN.get(cls)
+    if found is None:
+        found = _SHOWN[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.repr)
+    return found
 
 
 _FIELDS: dict[type[Record], tuple[WireField, ...]] = {}
