@@ -29,21 +29,27 @@ class EventLogController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = EventLogPage()
         self.entries: list[m.LogEntry] = []
         self.serial: str | None = None
         self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
             self.page, "Export the event log", "event-log.csv", "CSV files (*.csv)"
         )[0]
         """Asks where to save (tests replace it)."""
+        link.connected.connect(self._on_connected)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("log", "Event log", EventLogPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> EventLogPage:
+        return self.page_of("log", EventLogPage)
+
+    def _wire_page(self) -> None:
         page = self.page
         for check in page.group_checks.values():
             check.toggled.connect(lambda _on: self._apply_filter())
         page.search_edit.textChanged.connect(lambda _t: self._apply_filter())
         connect_clicked(page.read_button, self.read)
         connect_clicked(page.export_button, self.export)
-        link.connected.connect(self._on_connected)
-        window.add_page("log", "Event log", page)
         self._apply_filter()
 
     def _on_connected(self, device: m.DeviceInfoResponse) -> None:
