@@ -31,6 +31,8 @@ class EventLogController(Workflow):
         super().__init__(window, link, record, review)
         self.entries: list[m.LogEntry] = []
         self.serial: str | None = None
+        self._status: tuple[Severity, str] | None = None
+        """What the last read said (the page shows it)."""
         self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
             self.page, "Export the event log", "event-log.csv", "CSV files (*.csv)"
         )[0]
@@ -50,13 +52,22 @@ class EventLogController(Workflow):
         page.search_edit.textChanged.connect(lambda _t: self._apply_filter())
         connect_clicked(page.read_button, self.read)
         connect_clicked(page.export_button, self.export)
+        self._show()
+
+    def _show(self) -> None:
+        """The entries held and the last read's outcome, on the page (once it is built)."""
+        if not self.window.is_built("log"):
+            return  # shown from here when it is
+        self.page.model.set_rows([event_row(e) for e in self.entries])
         self._apply_filter()
+        if self._status is not None:
+            self.page.message.set_status(*self._status)
 
     def _on_connected(self, device: m.DeviceInfoResponse) -> None:
         if device.serial != self.serial:
             self.serial = device.serial
             self.entries = []
-            self.page.model.set_rows([])
+            self._show()
         self.read()
 
     def read(self) -> None:
@@ -68,14 +79,15 @@ class EventLogController(Workflow):
 
         def done(new: list[m.LogEntry]) -> None:
             self.entries = merge(self.entries, new)
-            self.page.model.set_rows([event_row(e) for e in self.entries])
-            self._apply_filter()
-            self.page.message.set_status(
-                Severity.OK, f"Read {len(new)} new entr{'y' if len(new) == 1 else 'ies'}."
+            self._status = (
+                Severity.OK,
+                f"Read {len(new)} new entr{'y' if len(new) == 1 else 'ies'}.",
             )
+            self._show()
 
         def failed(error: Exception) -> None:
-            self.page.message.set_status(Severity.CRITICAL, f"The log was not read: {error}")
+            self._status = (Severity.CRITICAL, f"The log was not read: {error}")
+            self._show()
 
         self.link.submit(job, on_done=done, on_error=failed, refresh=False)
 
