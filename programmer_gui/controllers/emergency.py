@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMarginsF
 from PySide6.QtGui import QPageLayout, QPageSize, QTextDocument
-from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QPushButton
 
 from programmer_gui.controllers.base import Workflow
@@ -122,6 +121,8 @@ class EmergencyController(Workflow):
 
 def write_pdf(reading: EmergencyReading, path: str) -> int:
     """The summary as a PDF at ``path`` (A4, 15 mm margins); returns its page count."""
+    from PySide6.QtPrintSupport import QPrinter  # noqa: PLC0415 - with the first PDF only
+
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
     printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
     printer.setOutputFileName(path)

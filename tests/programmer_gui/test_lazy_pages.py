@@ -4,6 +4,8 @@ been there (the latest snapshot in it, reached by keys like any other page)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -112,3 +114,27 @@ def test_pages_built_when_chosen_by_keys_show_the_latest_reading(
         assert page.isVisible() and window.stack.currentWidget() is page
         assert QApplication.activeWindow() is window
     assert _built(programmer) == set(window.pages)
+
+
+def test_the_first_window_imports_nothing_it_does_not_show() -> None:
+    """numpy and pyqtgraph load with the first chart or tone, Qt Multimedia with the first
+    sound, Qt's print support with the first PDF, construct with the docs, the emulator
+    with a demo pump: none of them before the first window is up."""
+    code = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from programmer_gui import app\n"
+        "qt = QApplication([])\n"
+        "app.apply_style(qt)\n"
+        "programmer = app.build(poll_interval_s=None)\n"
+        "programmer.window.show()\n"
+        "heavy = ('numpy', 'pyqtgraph', 'construct', 'emulator', 'firmware_model')\n"
+        "qt_heavy = ('PySide6.QtMultimedia', 'PySide6.QtPrintSupport')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in qt_heavy))\n"
+        "programmer.close()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
