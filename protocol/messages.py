@@ -48,6 +48,7 @@ from protocol.prescription import (
     Prescription,
     PrescriptionSpec,
     PrescriptionWire,
+    decode_prescription,
     encode_prescription,
     prescription_checksum,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "Wire",
     "WireField",
     "decode_payload",
+    "decode_prescription",
     "encode_payload",
     "encode_prescription",
     "has_fast_codec",

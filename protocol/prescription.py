@@ -324,6 +324,17 @@ def schema_encode_prescription(spec: PrescriptionSpec) -> bytes:
     return data
 
 
+def decode_prescription(data: bytes) -> PrescriptionSpec:
+    """The prescription whose wire bytes are exactly ``data`` (what
+    :func:`encode_prescription` wrote), read without construct; ValueError (an
+    InvalidMessage among them) for anything :data:`PRESCRIPTION` would not read back,
+    and for trailing bytes."""
+    spec, end = _read_prescription(data, 0)
+    if end != len(data):
+        raise ValueError(f"{len(data) - end} trailing bytes after the prescription")
+    return spec
+
+
 def _read_prescription(data: bytes, offset: int) -> tuple[PrescriptionSpec, int]:
     """The prescription at ``offset`` and the offset after it; ValueError (an
     InvalidMessage among them) for whatever :data:`PRESCRIPTION` and

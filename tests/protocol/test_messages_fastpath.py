@@ -49,7 +49,9 @@ from protocol.prescription import (
     FlexStep,
     PrescriptionSpec,
     PrescriptionWire,
+    decode_prescription,
     encode_prescription,
+    prescription_schema,
     schema_encode_prescription,
 )
 from protocol.wire import ArrayOf, Record, RecordWire, wire_fields
@@ -176,6 +178,13 @@ def test_prescription_bytes_are_the_schemas(spec: PrescriptionSpec) -> None:
     data = encode_prescription(spec)
     assert data == schema_encode_prescription(spec)
     assert PrescriptionWire().unpack_from(data + b"\x00", 0) == (spec, len(data))
+    assert decode_prescription(data) == spec
+    assert PrescriptionWire().from_wire(prescription_schema().parse(data)) == spec
+    with pytest.raises(ValueError, match="trailing"):
+        decode_prescription(data + b"\x00")
+    for cut in range(len(data)):
+        with pytest.raises(ValueError):
+            decode_prescription(data[:cut])
 
 
 @pytest.mark.parametrize("vector", MESSAGE_VECTORS, ids=[v.name for v in MESSAGE_VECTORS])
