@@ -441,13 +441,15 @@ class Record:
     """
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            compared = _compared(type(self))
-            return bool(compared(self) == compared(other))
+        cls = self.__class__
+        if other.__class__ is cls:
+            compared = _COMPARED.get(cls) or _compared(cls)
+            return compared(self) == compared(other)
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(_hashed(type(self))(self))
+        cls = self.__class__
+        return hash((_HASHED.get(cls) or _hashed(cls))(self))
 
     @reprlib.recursive_repr()
     def __repr__(self) -> str:
