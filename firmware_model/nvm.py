@@ -257,8 +257,7 @@ def _profile_from_json(f: _Fields) -> PumpProfile:
 
 
 def _prescription_from_json(raw: str) -> m.PrescriptionSpec:
-    spec = m.PRESCRIPTION.parse(bytes.fromhex(raw))
-    return m.PrescriptionWire().from_wire(spec)  # type: ignore[no-any-return]
+    return m.decode_prescription(bytes.fromhex(raw))
 
 
 def _implant_from_json(raw: object) -> m.ImplantFields | None:

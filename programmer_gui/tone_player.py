@@ -13,7 +13,6 @@ import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QElapsedTimer, QIODevice, QObject, QTimer, Signal
 
 from protocol.tones import TonePattern, synthesize_pcm16
@@ -52,6 +51,8 @@ def _default_output() -> QAudioDevice:
 def convert_pcm16(pcm: bytes, *, channels: int, sample_format: str) -> bytes:
     """Mono signed 16-bit PCM as ``channels`` interleaved channels of ``sample_format``
     (``Int16``, ``Int32``, ``Float`` or ``UInt8``)."""
+    import numpy as np  # noqa: PLC0415 - loaded with the first tone, not at start-up
+
     mono = np.frombuffer(pcm, dtype="<i2")
     if sample_format == "Int16":
         out: Any = mono
@@ -94,19 +95,35 @@ class TonePlayer(QObject):
         self._clock = QElapsedTimer()
         self._length_ms = 0
         self._drained_ms = 0
-        self.status_text = NO_MULTIMEDIA_TEXT
+        self._outputs = outputs
+        self._status_text: str | None = None
+
+    def _probe(self) -> None:
+        """Find the sound output, the first time it is asked for: starting Qt Multimedia's
+        backend costs tens of ms, so the programmer's first window does not wait for it."""
+        if self._status_text is not None:
+            return
+        self._status_text = NO_MULTIMEDIA_TEXT
         if not multimedia_available():
             return
-        devices = (outputs or default_outputs)()
+        devices = (self._outputs or default_outputs)()
         if not devices:
-            self.status_text = NO_DEVICE_TEXT
+            self._status_text = NO_DEVICE_TEXT
             return
-        default = _default_output() if outputs is None else devices[0]
+        default = _default_output() if self._outputs is None else devices[0]
         self._device = default if not default.isNull() else devices[0]
-        self.status_text = f"Sound: {self._device.description()}"
+        self._status_text = f"Sound: {self._device.description()}"
+
+    @property
+    def status_text(self) -> str:
+        """The sound output, or why there is none (found on first use)."""
+        self._probe()
+        assert self._status_text is not None
+        return self._status_text
 
     @property
     def available(self) -> bool:
+        self._probe()
         return self._device is not None
 
     def _format(self) -> tuple[QAudioFormat, int, int, str]:
@@ -124,6 +141,7 @@ class TonePlayer(QObject):
     def play(self, pattern: TonePattern) -> bool:
         """Start one play of ``pattern`` (stopping any play under way); False when there is
         no sound device."""
+        self._probe()
         if self._device is None:
             return False
         from PySide6.QtMultimedia import QAudioSink  # noqa: PLC0415 - optional module

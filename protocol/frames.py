@@ -25,28 +25,7 @@ from __future__ import annotations
 import binascii
 import struct
 from dataclasses import dataclass
-from typing import Final
-
-from construct import (
-    Bytes,
-    Checksum,
-    ChecksumError,
-    Const,
-    ConstError,
-    ConstructError,
-    ExprValidator,
-    If,
-    Int8ub,
-    Int16ub,
-    RawCopy,
-    Rebuild,
-    Struct,
-    Terminated,
-    ValidationError,
-    len_,
-    obj_,
-    this,
-)
+from typing import TYPE_CHECKING, Any, Final
 
 from protocol.enums import MAX_PAYLOAD, PROTOCOL_VERSION, Flags
 from protocol.errors import FrameError, FrameFault, InvalidMessage
@@ -75,25 +54,67 @@ def crc16(data: bytes) -> int:
 
 
 # --- the schema: the single source of truth --------------------------------
+#
+# Built (and construct imported) the first time FRAME or FRAME_BODY is named: the fast
+# path below serves every frame without it.
 
-FRAME_BODY: Final = Struct(
-    "ver" / Const(PROTOCOL_VERSION, Int8ub),
-    "flags" / ExprValidator(Int8ub, (obj_ & (0xFF ^ KNOWN_FLAGS)) == 0),
-    "seq" / Int16ub,
-    "op" / Int8ub,
-    "len" / Rebuild(ExprValidator(Int16ub, obj_ <= MAX_PAYLOAD), len_(this.payload)),
-    "payload" / Bytes(this.len),
-    "mac" / If((this.flags & int(Flags.MAC)) != 0, Bytes(MAC_SIZE)),
-)
-"""VER through MAC: the bytes the CRC covers."""
+if TYPE_CHECKING:
+    from construct import Construct
 
-FRAME: Final = Struct(
-    "sync" / Const(SYNC),
-    "body" / RawCopy(FRAME_BODY),
-    "crc" / Checksum(Int16ub, crc16, this.body.data),
-    Terminated,
-)
-"""One whole frame, exactly (trailing bytes are an error)."""
+    FRAME_BODY: Construct
+    """VER through MAC: the bytes the CRC covers."""
+    FRAME: Construct
+    """One whole frame, exactly (trailing bytes are an error)."""
+
+_SCHEMAS: dict[str, Construct] = {}
+
+
+def _schemas() -> dict[str, Construct]:
+    """``{"FRAME_BODY": ..., "FRAME": ...}``, built on first use."""
+    if not _SCHEMAS:
+        from construct import (  # noqa: PLC0415 - the reference path and the docs only
+            Bytes,
+            Checksum,
+            Const,
+            ExprValidator,
+            If,
+            Int8ub,
+            Int16ub,
+            RawCopy,
+            Rebuild,
+            Struct,
+            Terminated,
+            len_,
+            obj_,
+            this,
+        )
+
+        body = Struct(
+            "ver" / Const(PROTOCOL_VERSION, Int8ub),
+            "flags" / ExprValidator(Int8ub, (obj_ & (0xFF ^ KNOWN_FLAGS)) == 0),
+            "seq" / Int16ub,
+            "op" / Int8ub,
+            "len" / Rebuild(ExprValidator(Int16ub, obj_ <= MAX_PAYLOAD), len_(this.payload)),
+            "payload" / Bytes(this.len),
+            "mac" / If((this.flags & int(Flags.MAC)) != 0, Bytes(MAC_SIZE)),
+        )
+        _SCHEMAS["FRAME_BODY"] = body
+        _SCHEMAS["FRAME"] = Struct(
+            "sync" / Const(SYNC),
+            "body" / RawCopy(body),
+            "crc" / Checksum(Int16ub, crc16, this.body.data),
+            Terminated,
+        )
+    return _SCHEMAS
+
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        """:data:`FRAME` and :data:`FRAME_BODY`, built when first named."""
+        if name in ("FRAME", "FRAME_BODY"):
+            return _schemas()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -292,7 +313,7 @@ def schema_encode(frame: Frame) -> bytes:
         "payload": frame.payload,
         "mac": frame.mac,
     }
-    data: bytes = FRAME.build({"body": {"value": body}})
+    data: bytes = _schemas()["FRAME"].build({"body": {"value": body}})
     return data
 
 
@@ -303,8 +324,15 @@ def schema_decode(data: bytes) -> Frame:
     though when several things are wrong at once the two may name different
     ones (the schema stops at the first field it meets in order).
     """
+    from construct import (  # noqa: PLC0415 - the reference path only
+        ChecksumError,
+        ConstError,
+        ConstructError,
+        ValidationError,
+    )
+
     try:
-        parsed = FRAME.parse(data)
+        parsed = _schemas()["FRAME"].parse(data)
     except ConstError as error:
         fault = FrameFault.SYNC if "sync" in (error.path or "") else FrameFault.VERSION
         raise FrameError(str(error), reason=fault) from None

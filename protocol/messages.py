@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from protocol.enums import (
     ALARM_CLASS,
@@ -42,14 +42,13 @@ from protocol.payload import (
     schema_encode_payload,
 )
 from protocol.prescription import (
-    FLEX_STEP,
     MAX_FLEX_STEPS,
     MINUTES_PER_DAY,
-    PRESCRIPTION,
     FlexStep,
     Prescription,
     PrescriptionSpec,
     PrescriptionWire,
+    decode_prescription,
     encode_prescription,
     prescription_checksum,
 )
@@ -80,6 +79,20 @@ from protocol.wire import (
     payload_schema,
     wire_fields,
 )
+
+if TYPE_CHECKING:
+    from protocol.prescription import FLEX_STEP, PRESCRIPTION
+else:
+
+    def __getattr__(name: str) -> Any:
+        """The construct schemas re-exported from :mod:`protocol.prescription`, built (and
+        construct imported) the first time they are named."""
+        if name in ("FLEX_STEP", "PRESCRIPTION"):
+            from protocol import prescription  # noqa: PLC0415 - imported already
+
+            return getattr(prescription, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FLEX_STEP",
@@ -114,6 +127,7 @@ __all__ = [
     "Wire",
     "WireField",
     "decode_payload",
+    "decode_prescription",
     "encode_payload",
     "encode_prescription",
     "has_fast_codec",
@@ -151,7 +165,7 @@ MAX_RECENT_DOSES: Final = 48
 # --- nested records of responses --------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class AlarmRecord(Record):
     """One alarm in READ_ALARMS. ``alarm_class`` must be the code's class."""
 
@@ -166,7 +180,7 @@ class AlarmRecord(Record):
             raise InvalidMessage(f"{self.code.name} is {ALARM_CLASS[self.code].name}")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class LogEntry(Record):
     """One event-log entry; ``a`` and ``b`` mean what ``EVENT_PARAMS[code]`` says."""
 
@@ -180,7 +194,7 @@ class LogEntry(Record):
 # --- the messages, in opcode order ------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class DeviceInfoRequest(Message):
     """Identify the pump. Works without a session."""
 
@@ -188,7 +202,7 @@ class DeviceInfoRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class DeviceInfoResponse(Message):
     """Who the pump is and the limits of its model."""
 
@@ -226,7 +240,7 @@ class DeviceInfoResponse(Message):
     max_bolus_duration_s: Annotated[U32, Unit.S, "longest therapeutic bolus"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionOpenRequest(Message):
     """Handshake step 1: the role wanted and the programmer's fresh nonce."""
 
@@ -236,7 +250,7 @@ class SessionOpenRequest(Message):
     client_nonce: Annotated[bytes, RawBytes(NONCE_SIZE)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionOpenResponse(Message):
     """Handshake step 2: the pump's fresh nonce and its proof of the role key."""
 
@@ -248,7 +262,7 @@ class SessionOpenResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionAuthRequest(Message):
     """Handshake step 3: the programmer's proof of the role key."""
 
@@ -259,7 +273,7 @@ class SessionAuthRequest(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionAuthResponse(Message):
     """Handshake step 4 (the first MAC'd frame): the session is open."""
 
@@ -269,7 +283,7 @@ class SessionAuthResponse(Message):
     idle_timeout_s: Annotated[U16, Unit.S, "the session ends after this long without a request"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionCloseRequest(Message):
     """End the session."""
 
@@ -277,7 +291,7 @@ class SessionCloseRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SessionCloseResponse(Message):
     """The session is closed."""
 
@@ -285,7 +299,7 @@ class SessionCloseResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class LimitsRequest(Message):
     """Read the limits the pump enforces (so a programmer can check values before sending)."""
 
@@ -293,7 +307,7 @@ class LimitsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class LimitsResponse(Message):
     """The limits of this pump's model; rates and volumes of the model are in DEVICE_INFO.
     A value outside them is refused with OUT_OF_RANGE."""
@@ -329,7 +343,7 @@ class LimitsResponse(Message):
     flex_step_granularity_min: Annotated[U8, Unit.MIN, "flex steps start on multiples of this"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StatusRequest(Message):
     """Read the pump's state."""
 
@@ -337,14 +351,14 @@ class StatusRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class DoseGrant(Record):
     """A patient dose granted in the last 24 h (STATUS lists them for forecasts)."""
 
     at_s: Annotated[U64, Unit.CLOCK, "pump clock of the grant"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StatusResponse(Message):
     """The pump's state and forecasts at ``clock_s``.
 
@@ -414,7 +428,7 @@ class StatusResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadPrescriptionRequest(Message):
     """Read the active prescription."""
 
@@ -422,7 +436,7 @@ class ReadPrescriptionRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadPrescriptionResponse(Message):
     """The active prescription and its checksum."""
 
@@ -432,7 +446,7 @@ class ReadPrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM, "prescription_checksum(prescription)"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StagePrescriptionRequest(Message):
     """Stage a prescription (not yet running) for COMMIT."""
 
@@ -441,7 +455,7 @@ class StagePrescriptionRequest(Message):
     prescription: Prescription
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StagePrescriptionResponse(Message):
     """The checksum of what the pump staged, to compare before COMMIT."""
 
@@ -450,7 +464,7 @@ class StagePrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CommitPrescriptionRequest(Message):
     """Run the staged prescription, named by its checksum."""
 
@@ -459,7 +473,7 @@ class CommitPrescriptionRequest(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CommitPrescriptionResponse(Message):
     """The checksum of the prescription now running."""
 
@@ -468,7 +482,7 @@ class CommitPrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadDeliveryRequest(Message):
     """Is drug moving, since when, and when was the pump last refilled (the patient role may
     read this: what an emergency department needs beyond STATUS)."""
@@ -477,7 +491,7 @@ class ReadDeliveryRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadDeliveryResponse(Message):
     """Delivering now or not, since which pump-clock second, and the last refill."""
 
@@ -488,7 +502,7 @@ class ReadDeliveryResponse(Message):
     last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StartBolusRequest(Message):
     """Start a bolus: THERAPEUTIC, a dose (``dose_ng``) over ``duration_s``; PRIMING, a
     volume (``volume_nl``) at the maximum rate (``duration_s`` 0). The other field is 0."""
@@ -512,7 +526,7 @@ class StartBolusRequest(Message):
             )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StartBolusResponse(Message):
     """The bolus as the pump will deliver it (its volume at the concentration in force)."""
 
@@ -524,7 +538,7 @@ class StartBolusResponse(Message):
     ends_at_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CancelBolusRequest(Message):
     """Cancel the running bolus."""
 
@@ -532,7 +546,7 @@ class CancelBolusRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CancelBolusResponse(Message):
     """What the cancelled bolus had delivered."""
 
@@ -541,7 +555,7 @@ class CancelBolusResponse(Message):
     delivered_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StopPumpRequest(Message):
     """Stop delivery, with the reason for the event log."""
 
@@ -550,7 +564,7 @@ class StopPumpRequest(Message):
     reason: Annotated[StopReason, EnumWire(StopReason, allowed=_STOP_REASONS)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StopPumpResponse(Message):
     """The pump is stopped."""
 
@@ -558,7 +572,7 @@ class StopPumpResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ResumePumpRequest(Message):
     """Resume the therapy that STOP_PUMP interrupted (a STOPPED prescription is changed by
     programming, not resumed)."""
@@ -567,7 +581,7 @@ class ResumePumpRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ResumePumpResponse(Message):
     """The mode now running."""
 
@@ -576,7 +590,7 @@ class ResumePumpResponse(Message):
     mode: Annotated[Mode, EnumWire(Mode)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CancelBridgeRequest(Message):
     """End a running bridge now: rates use the new concentration from this second."""
 
@@ -584,7 +598,7 @@ class CancelBridgeRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CancelBridgeResponse(Message):
     """What the cancelled bridge had delivered and what it left."""
 
@@ -594,7 +608,7 @@ class CancelBridgeResponse(Message):
     remaining_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadValveRequest(Message):
     """How the pump meters drug as far as an MRI is concerned (a motor, or one of the two
     valve models), and whether a flow-activated valve has closed."""
@@ -603,7 +617,7 @@ class ReadValveRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadValveResponse(Message):
     """The pump's valve model and the state of its flow-activated valve."""
 
@@ -614,7 +628,7 @@ class ReadValveResponse(Message):
     closed_since_s: Annotated[TimeOrNoneS, "pump clock the valve closed"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ResetValveRequest(Message):
     """Reopen a closed flow-activated valve: delivery resumes from this second."""
 
@@ -622,7 +636,7 @@ class ResetValveRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ResetValveResponse(Message):
     """How long the valve had been closed (no drug delivered)."""
 
@@ -631,7 +645,7 @@ class ResetValveResponse(Message):
     closed_for_s: Annotated[U32, Unit.S, "seconds the valve was closed"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StageRefillRequest(Message):
     """Stage a refill as one transaction: the reservoir emptied (``removed_nl``) and
     refilled (``added_nl`` of ``concentration_ug_per_ml``), the prescription to run on
@@ -649,7 +663,7 @@ class StageRefillRequest(Message):
     prescription: Prescription
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class StageRefillResponse(Message):
     """The staged refill: its checksum (crc32 of the request payload) and what it will do."""
 
@@ -662,7 +676,7 @@ class StageRefillResponse(Message):
     bridge_volume_nl: Annotated[U32, Unit.NL, "dead volume the bridge runs for (0: no bridge)"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CommitRefillRequest(Message):
     """Apply the staged refill, named by its checksum, all at once."""
 
@@ -671,7 +685,7 @@ class CommitRefillRequest(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class CommitRefillResponse(Message):
     """The refill's reconciliation, the new reservoir state and the bridge."""
 
@@ -687,7 +701,7 @@ class CommitRefillResponse(Message):
     low_reservoir_alarm_at_s: TimeOrNoneS
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ImplantFields(Record):
     """The implant record: the clinician's record of what was implanted (it may differ
     from the real catheter: the emulator keeps that apart)."""
@@ -715,7 +729,7 @@ class ImplantFields(Record):
             raise InvalidMessage("catheter_length_uncertainty_mm must be below the length")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadImplantRequest(Message):
     """Read the implant record and the drug in the pump."""
 
@@ -723,7 +737,7 @@ class ReadImplantRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadImplantResponse(Message):
     """The implant record (``recorded`` false: none written yet, the other implant fields
     are then empty) and the drug in the pump (its lot and last refill)."""
@@ -737,7 +751,7 @@ class ReadImplantResponse(Message):
     last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetImplantRequest(Message):
     """Write the implant record (bridge and priming volumes are computed from it)."""
 
@@ -746,7 +760,7 @@ class SetImplantRequest(Message):
     implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetImplantResponse(Message):
     """The record as stored."""
 
@@ -755,7 +769,7 @@ class SetImplantResponse(Message):
     implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetAlarmVolumeRequest(Message):
     """Set the low-reservoir alarm volume."""
 
@@ -764,7 +778,7 @@ class SetAlarmVolumeRequest(Message):
     volume_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetAlarmVolumeResponse(Message):
     """The alarm volume now set."""
 
@@ -773,7 +787,7 @@ class SetAlarmVolumeResponse(Message):
     volume_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadAlarmsRequest(Message):
     """Read the alarms."""
 
@@ -781,7 +795,7 @@ class ReadAlarmsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadAlarmsResponse(Message):
     """Every alarm the pump holds, each code at most once."""
 
@@ -797,7 +811,7 @@ class ReadAlarmsResponse(Message):
             raise InvalidMessage("an alarm code appears twice")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SilenceAlarmRequest(Message):
     """Silence an alarm's tones (it stays raised)."""
 
@@ -806,7 +820,7 @@ class SilenceAlarmRequest(Message):
     code: Annotated[AlarmCode, EnumWire(AlarmCode)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SilenceAlarmResponse(Message):
     """The alarm is silenced."""
 
@@ -814,7 +828,7 @@ class SilenceAlarmResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ClearAlarmRequest(Message):
     """Clear an alarm whose condition is gone."""
 
@@ -823,7 +837,7 @@ class ClearAlarmRequest(Message):
     code: Annotated[AlarmCode, EnumWire(AlarmCode)]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ClearAlarmResponse(Message):
     """The alarm is cleared."""
 
@@ -831,7 +845,7 @@ class ClearAlarmResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadEventLogRequest(Message):
     """Read up to ``max_count`` entries from ``first_index`` on."""
 
@@ -841,7 +855,7 @@ class ReadEventLogRequest(Message):
     max_count: Annotated[int, UInt(8, minimum=1, maximum=MAX_EVENT_LOG_READ), Unit.COUNT]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadEventLogResponse(Message):
     """Entries of the log (oldest first) and the log's counters."""
 
@@ -854,7 +868,7 @@ class ReadEventLogResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadClockRequest(Message):
     """Read the pump's clock."""
 
@@ -862,7 +876,7 @@ class ReadClockRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadClockResponse(Message):
     """The pump's clock."""
 
@@ -871,7 +885,7 @@ class ReadClockResponse(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetClockRequest(Message):
     """Set the pump's clock."""
 
@@ -880,7 +894,7 @@ class SetClockRequest(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetClockResponse(Message):
     """The pump's clock after setting it."""
 
@@ -889,7 +903,7 @@ class SetClockResponse(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PatientSettingsFields(Record):
     """The patient-activated dose settings (shared by three messages)."""
 
@@ -900,7 +914,7 @@ class PatientSettingsFields(Record):
     max_per_24h: Annotated[U8, Unit.COUNT]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadPatientSettingsRequest(Message):
     """Read the patient-activated dose settings."""
 
@@ -908,7 +922,7 @@ class ReadPatientSettingsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class ReadPatientSettingsResponse(PatientSettingsFields, Message):
     """The patient-activated dose settings."""
 
@@ -916,7 +930,7 @@ class ReadPatientSettingsResponse(PatientSettingsFields, Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetPatientSettingsRequest(PatientSettingsFields, Message):
     """Set the patient-activated dose settings."""
 
@@ -924,7 +938,7 @@ class SetPatientSettingsRequest(PatientSettingsFields, Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class SetPatientSettingsResponse(PatientSettingsFields, Message):
     """The settings as the pump stored them."""
 
@@ -932,7 +946,7 @@ class SetPatientSettingsResponse(PatientSettingsFields, Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PatientDoseRequest(Message):
     """The patient asks for a dose."""
 
@@ -940,7 +954,7 @@ class PatientDoseRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class PatientDoseResponse(Message):
     """The dose granted (its volume at the concentration in force)."""
 
@@ -953,7 +967,7 @@ class PatientDoseResponse(Message):
     next_allowed_at_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Nak(Message):
     """A refusal: the request's SEQ, OP 0x7F, an error code and a UTF-8 reason."""
 
@@ -966,7 +980,7 @@ class Nak(Message):
 # --- the registry -----------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Command:
     """An opcode with its request and response classes (no request for NAK)."""
 

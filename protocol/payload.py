@@ -18,8 +18,6 @@ import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Protocol, TypeAlias
 
-from construct import Bytes, ConstructError, FormatField
-
 from protocol.enums import MAX_PAYLOAD
 from protocol.errors import InvalidMessage, MalformedPayload
 from protocol.wire import (
@@ -48,15 +46,15 @@ from protocol.wire import (
 # A codec per class, derived from the same wire_fields as the schema: each run
 # of fixed-size fields is one precompiled big-endian struct.Struct whose format
 # is read off the fields' construct subcons; length-prefixed and greedy text
-# and u8-counted arrays of fixed-size records are sliced by hand. Values go
+# and u8-counted arrays of fixed-size records are sliced by hand, nested records by
+# their own codec and a prescription by its wire type's own (Wire.fast_io). Values go
 # through each field's own Wire (from_wire then coerce, and to_wire), except
 # where struct already does the same thing, and the results for one- and
 # two-byte fields are cached per wire value. A class holding anything else
-# (a prescription) has no fast codec and stays on construct.
+# has no fast codec and stays on construct. Nothing here imports construct: the
+# fast path runs without it (tests/protocol/test_messages_fastpath.py proves it).
 
 _Convert: TypeAlias = Callable[[Any], Any]
-_FAST_CODES: Final = frozenset("BHLQbhlq")
-"""The struct codes of construct's integer FormatFields (always used big-endian here)."""
 
 
 class _Known(dict[Any, Any]):
@@ -77,15 +75,10 @@ class _Known(dict[Any, Any]):
 
 
 def _struct_code(wire: Wire) -> str | None:
-    """The struct code of a fixed-size field, from its construct subcon (None if not fixed)."""
+    """The struct code of a fixed-size field (None if not fixed)."""
     if isinstance(wire, RecordWire):
         return None  # a record is never flattened into its parent's struct
-    subcon = wire.subcon
-    if type(subcon) is FormatField and subcon.fmtstr[0] == ">" and subcon.fmtstr[1:] in _FAST_CODES:
-        return str(subcon.fmtstr[1:])
-    if type(subcon) is Bytes and type(subcon.length) is int:
-        return f"{subcon.length}s"
-    return None
+    return wire.struct_code
 
 
 def _decoder(spec: WireField, code: str) -> _Convert | None:
@@ -209,8 +202,6 @@ class _FixedCodec:
         self.run = _Run(wire_fields(cls), codes)
         self.size = self.run.size
         self.build = _Builder(cls)
-        if self.size != payload_schema(cls).sizeof():
-            raise RuntimeError(f"{cls.__name__}: struct and schema sizes differ")  # a defect
 
     def encode(self, message: Any) -> bytes:
         return self.run.pack(message)
@@ -219,6 +210,14 @@ class _FixedCodec:
         if len(payload) != self.size:
             raise ValueError(f"{len(payload)} bytes, the payload is {self.size}")
         return self.build(self.run.convert(self.run.struct.unpack(payload)))
+
+    def read_at(self, payload: bytes, offset: int) -> tuple[Any, int]:
+        """The record at ``offset`` and the offset after it."""
+        end = offset + self.size
+        if end > len(payload):
+            raise ValueError(f"short: {len(payload)} bytes")
+        raw = self.run.struct.unpack_from(payload, offset)
+        return self.build(self.run.convert(raw)), end
 
     def decode_from(self, records: bytes) -> tuple[Any, ...]:
         """Every record packed back to back in ``records`` (a multiple of ``size``)."""
@@ -278,6 +277,38 @@ class _TextPart:
                 raise ValueError(f"short: {len(payload)} bytes")
         # A UnicodeDecodeError and coerce's InvalidMessage are both ValueErrors.
         values.append(self.wire.coerce(self.name, payload[start:end].decode("utf-8")))
+        return end
+
+
+class _RecordPart:
+    """:class:`RecordWire`: a nested record laid out by its own fast codec."""
+
+    def __init__(self, spec: WireField, codec: _FixedCodec | _PartsCodec) -> None:
+        self.name = spec.name
+        self.codec = codec
+
+    def write(self, message: Any, out: list[bytes]) -> None:
+        out.append(self.codec.encode(getattr(message, self.name)))
+
+    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
+        record, end = self.codec.read_at(payload, offset)
+        values.append(record)  # RecordWire.coerce accepts every record of its class
+        return end
+
+
+class _WirePart:
+    """A variable-size wire type with its own fast codec (:attr:`Wire.fast_io`)."""
+
+    def __init__(self, spec: WireField) -> None:
+        self.name = spec.name
+        self.wire = spec.wire
+
+    def write(self, message: Any, out: list[bytes]) -> None:
+        out.append(self.wire.pack(getattr(message, self.name)))
+
+    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
+        value, end = self.wire.unpack_from(payload, offset)
+        values.append(self.wire.coerce(self.name, value))
         return end
 
 
@@ -347,13 +378,17 @@ class _PartsCodec:
         return b"".join(out)
 
     def decode(self, payload: bytes) -> Any:
-        values: list[Any] = []
-        offset = 0
-        for part in self.parts:
-            offset = part.read(payload, offset, values)
+        record, offset = self.read_at(payload, 0)
         if offset != len(payload):
             raise ValueError(f"{len(payload) - offset} trailing bytes")
-        return self.build(values)
+        return record
+
+    def read_at(self, payload: bytes, offset: int) -> tuple[Any, int]:
+        """The record at ``offset`` and the offset after it."""
+        values: list[Any] = []
+        for part in self.parts:
+            offset = part.read(payload, offset, values)
+        return self.build(values), offset
 
 
 def _fixed_codes(record: type[Record]) -> list[str] | None:
@@ -393,6 +428,10 @@ def _fast_codec(cls: type[Record]) -> _FixedCodec | _PartsCodec | None:
             and (element_code := _struct_code(wire.element)) is not None
         ):
             parts.append(_IntArrayPart(spec, wire, element_code))
+        elif type(wire) is RecordWire and (nested := _fast_codec(wire.record)) is not None:
+            parts.append(_RecordPart(spec, nested))
+        elif wire.fast_io:
+            parts.append(_WirePart(spec))
         else:
             return None
     if run:
@@ -415,7 +454,7 @@ def _codec(cls: type[Record]) -> _Codec | None:
 
 def has_fast_codec(cls: type[Record]) -> bool:
     """Whether :func:`encode_payload` and the decoders take the fast path for ``cls``
-    (every message except those holding a prescription)."""
+    (every message)."""
     return _codec(cls) is not None
 
 
@@ -447,6 +486,8 @@ def schema_decode_payload(cls: type[Message], payload: bytes) -> Message:
     Raises:
         MalformedPayload: as for :func:`decode_request`.
     """
+    from construct import ConstructError  # noqa: PLC0415 - the reference path only
+
     stream = io.BytesIO(payload)
     try:
         raw = payload_schema(cls).parse_stream(stream)

@@ -1,15 +1,19 @@
-"""The basal prescription as the wire carries it: a construct Switch on the mode."""
+"""The basal prescription as the wire carries it: a construct Switch on the mode.
+
+:data:`PRESCRIPTION` (and :data:`FLEX_STEP`) are built, and construct imported, the first
+time they are named: the fast path (:func:`encode_prescription`,
+:meth:`PrescriptionWire.unpack_from`) packs and reads the same bytes with ``struct``, and
+the tests prove the two alike."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, TypeAlias
-
-from construct import Int8ub, Int32ub, Pass, PrefixedArray, Struct, Switch, this
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeAlias
 
 from protocol.enums import Mode
 from protocol.errors import InvalidMessage
@@ -28,6 +32,14 @@ from protocol.wire import (
     payload_schema,
 )
 
+if TYPE_CHECKING:
+    from construct import Construct
+
+    FLEX_STEP: Construct
+    """The construct schema of one :class:`FlexStep`."""
+    PRESCRIPTION: Construct
+    """The construct schema of a prescription (see :func:`prescription_schema`)."""
+
 MAX_FLEX_STEPS: Final = 13
 """Most steps in one daily flex profile."""
 MINUTES_PER_DAY: Final = 1440
@@ -36,7 +48,7 @@ MINUTES_PER_DAY: Final = 1440
 # --- the prescription: a Switch on the mode ---------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class FlexStep(Record):
     """One step of a flex profile: from ``start_min`` (minutes after midnight, pump
     clock) until the next step's start (or midnight), the dose rate ``dose_ng_per_day``."""
@@ -47,7 +59,6 @@ class FlexStep(Record):
     dose_ng_per_day: Annotated[U32, Unit.NG_PER_DAY, "dose rate in ng/day (1 mcg/day = 1000)"]
 
 
-FLEX_STEP: Final = payload_schema(FlexStep)
 _MODE: Final = EnumWire(Mode)
 _DOSE: Final = UInt(32)
 _CONCENTRATION: Final = UInt(32, minimum=1)
@@ -55,27 +66,57 @@ _WEEKLY: Final = Bool8()
 _PROFILES: Final = ArrayOf(
     ArrayOf(RecordWire(FlexStep), max_count=MAX_FLEX_STEPS, min_count=1), max_count=7
 )
+_SCHEMA: list[Construct] = []
 
-PRESCRIPTION: Final = Struct(
-    "mode" / Int8ub,
-    "concentration_ug_per_ml" / Int32ub,
-    "params"
-    / Switch(
-        this.mode,
-        {
-            int(Mode.SIMPLE): Struct("dose_ng_per_day" / Int32ub),
-            int(Mode.FLEX): Struct(
-                "weekly" / Int8ub,
-                "profiles" / PrefixedArray(Int8ub, PrefixedArray(Int8ub, FLEX_STEP)),
-            ),
-        },
-        Pass,
-    ),
-)
-"""mode u8 (Mode), concentration_ug_per_ml u32 (the drug the prescription is for:
-it must be the drug in the pump), then: SIMPLE dose_ng_per_day u32; FLEX weekly u8
-(0: one profile for every day, 1: seven, Monday first) and u8-counted profiles of
-u8-counted steps; MINIMUM_RATE and STOPPED nothing."""
+
+def prescription_schema() -> Construct:
+    """:data:`PRESCRIPTION`: mode u8 (Mode), concentration_ug_per_ml u32 (the drug the
+    prescription is for: it must be the drug in the pump), then: SIMPLE dose_ng_per_day
+    u32; FLEX weekly u8 (0: one profile for every day, 1: seven, Monday first) and
+    u8-counted profiles of u8-counted steps; MINIMUM_RATE and STOPPED nothing. Built (and
+    construct imported) the first time it is asked for."""
+    if not _SCHEMA:
+        from construct import (  # noqa: PLC0415 - the reference path and the docs only
+            Int8ub,
+            Int32ub,
+            Pass,
+            PrefixedArray,
+            Struct,
+            Switch,
+            this,
+        )
+
+        flex_step = payload_schema(FlexStep)
+        _SCHEMA.append(
+            Struct(
+                "mode" / Int8ub,
+                "concentration_ug_per_ml" / Int32ub,
+                "params"
+                / Switch(
+                    this.mode,
+                    {
+                        int(Mode.SIMPLE): Struct("dose_ng_per_day" / Int32ub),
+                        int(Mode.FLEX): Struct(
+                            "weekly" / Int8ub,
+                            "profiles" / PrefixedArray(Int8ub, PrefixedArray(Int8ub, flex_step)),
+                        ),
+                    },
+                    Pass,
+                ),
+            )
+        )
+    return _SCHEMA[0]
+
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        """:data:`PRESCRIPTION` and :data:`FLEX_STEP`, built when first named."""
+        if name == "PRESCRIPTION":
+            return prescription_schema()
+        if name == "FLEX_STEP":
+            return payload_schema(FlexStep)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 PRESCRIPTION_UNITS: Final[dict[str, Unit]] = {
@@ -228,8 +269,17 @@ class PrescriptionWire(Wire):
 
     implied_unit = Unit.PRESCRIPTION
 
-    subcon = PRESCRIPTION
     doc_type = "Prescription"
+    fast_io = True
+
+    def _build_subcon(self) -> Construct:
+        return prescription_schema()
+
+    def pack(self, value: Any) -> bytes:
+        return encode_prescription(value)
+
+    def unpack_from(self, data: bytes, offset: int) -> tuple[Any, int]:
+        return _read_prescription(data, offset)
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, PrescriptionSpec):
@@ -246,10 +296,87 @@ class PrescriptionWire(Wire):
 Prescription: TypeAlias = Annotated[PrescriptionSpec, PrescriptionWire()]
 
 
+_HEAD: Final = struct.Struct(">BL")
+"""mode, concentration_ug_per_ml."""
+_U32: Final = struct.Struct(">L")
+_STEP: Final = struct.Struct(">HL")
+"""One flex step: start_min, dose_ng_per_day."""
+
+
 def encode_prescription(spec: PrescriptionSpec) -> bytes:
-    """The wire bytes of ``spec`` (what :func:`prescription_checksum` covers)."""
-    data: bytes = PRESCRIPTION.build(_prescription_to_container(spec))
+    """The wire bytes of ``spec`` (what :func:`prescription_checksum` covers): what
+    :data:`PRESCRIPTION` builds (:func:`schema_encode_prescription`), packed by ``struct``."""
+    head = _HEAD.pack(spec.mode, spec.concentration_ug_per_ml)
+    if spec.mode is Mode.SIMPLE:
+        return head + _U32.pack(spec.dose_ng_per_day)
+    if spec.mode is not Mode.FLEX:
+        return head
+    out = [head, bytes((int(spec.weekly), len(spec.profiles)))]
+    for profile in spec.profiles:  # a valid spec has 1 or 7 profiles of 1 to 13 steps
+        out.append(bytes((len(profile),)))
+        out.extend(_STEP.pack(step.start_min, step.dose_ng_per_day) for step in profile)
+    return b"".join(out)
+
+
+def schema_encode_prescription(spec: PrescriptionSpec) -> bytes:
+    """The wire bytes of ``spec`` built by :data:`PRESCRIPTION` (the reference)."""
+    data: bytes = prescription_schema().build(_prescription_to_container(spec))
     return data
+
+
+def decode_prescription(data: bytes) -> PrescriptionSpec:
+    """The prescription whose wire bytes are exactly ``data`` (what
+    :func:`encode_prescription` wrote), read without construct; ValueError (an
+    InvalidMessage among them) for anything :data:`PRESCRIPTION` would not read back,
+    and for trailing bytes."""
+    spec, end = _read_prescription(data, 0)
+    if end != len(data):
+        raise ValueError(f"{len(data) - end} trailing bytes after the prescription")
+    return spec
+
+
+def _read_prescription(data: bytes, offset: int) -> tuple[PrescriptionSpec, int]:
+    """The prescription at ``offset`` and the offset after it; ValueError (an
+    InvalidMessage among them) for whatever :data:`PRESCRIPTION` and
+    :class:`PrescriptionSpec` reject."""
+    end = offset + _HEAD.size
+    if end > len(data):
+        raise ValueError(f"short: {len(data)} bytes")
+    raw_mode, concentration = _HEAD.unpack_from(data, offset)
+    mode = Mode(raw_mode)  # ValueError for a mode the Switch has no case for
+    if mode is Mode.SIMPLE:
+        if end + _U32.size > len(data):
+            raise ValueError(f"short: {len(data)} bytes")
+        (dose,) = _U32.unpack_from(data, end)
+        spec = PrescriptionSpec.simple(dose, concentration_ug_per_ml=concentration)
+        return spec, end + _U32.size
+    if mode is not Mode.FLEX:
+        return PrescriptionSpec(mode=mode, concentration_ug_per_ml=concentration), end
+    if end + 2 > len(data):
+        raise ValueError(f"short: {len(data)} bytes")
+    weekly = _WEEKLY.from_wire(data[end])
+    count = data[end + 1]
+    offset = end + 2
+    profiles = []
+    for _ in range(count):
+        if offset >= len(data):
+            raise ValueError(f"short: {len(data)} bytes")
+        steps = data[offset]
+        offset += 1
+        stop = offset + steps * _STEP.size
+        if stop > len(data):
+            raise ValueError(f"short: {len(data)} bytes")
+        profiles.append(
+            tuple(
+                FlexStep(start_min=start, dose_ng_per_day=dose)
+                for start, dose in _STEP.iter_unpack(data[offset:stop])
+            )
+        )
+        offset = stop
+    spec = PrescriptionSpec(
+        mode=mode, concentration_ug_per_ml=concentration, weekly=weekly, profiles=tuple(profiles)
+    )
+    return spec, offset
 
 
 def prescription_checksum(spec: PrescriptionSpec) -> int:

@@ -4,8 +4,10 @@ Every field of a :class:`Record` declares its wire type (``u32()``-like :class:`
 :class:`EnumWire`, :class:`TimeOrNone` ...), its unit (a :class:`~protocol.units.Unit`:
 nL, ng/day, a pump-clock date ...) and its description in its ``Annotated`` metadata;
 :func:`wire_fields` reads them back. The construct ``Struct`` of each payload is assembled
-from those declarations in field order (:func:`payload_schema`). construct ``Container``
-objects never leave this module and :mod:`protocol.payload`.
+from those declarations in field order (:func:`payload_schema`), the first time it is
+asked for: construct is imported by the reference path and the documentation only, never
+by the fast codec (:mod:`protocol.payload`). construct ``Container`` objects never leave
+this module and :mod:`protocol.payload`.
 
 Wire integers are big-endian. Times are the pump's clock in Unix seconds (u64); a
 forecast time of 0 on the wire means "none" and is ``None`` here.
@@ -16,29 +18,20 @@ from __future__ import annotations
 import abc
 import dataclasses
 import itertools
+import operator
+import reprlib
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar
-
-from construct import (
-    Bytes,
-    Construct,
-    GreedyString,
-    Int8ub,
-    Int16ub,
-    Int32sb,
-    Int32ub,
-    Int64ub,
-    PascalString,
-    PrefixedArray,
-    Struct,
-)
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar
 
 from protocol.enums import AlarmCode, Op
 from protocol.errors import InvalidMessage
 from protocol.units import Unit
+
+if TYPE_CHECKING:
+    from construct import Construct
 
 _R = TypeVar("_R", bound="Record")
 
@@ -50,8 +43,37 @@ class Wire(abc.ABC):
     """The wire type of one field: its construct subcon, its validation and
     its conversion between the dataclass value and construct's value."""
 
-    subcon: Construct
     doc_type: str
+    struct_code: str | None = None
+    """The big-endian ``struct`` code of a fixed-size field (what its subcon packs; a test
+    checks they agree), None where the size varies."""
+    fast_io: ClassVar[bool] = False
+    """Whether :meth:`pack` and :meth:`unpack_from` are this variable-size type's fast
+    codec (proven equal to its subcon by the tests)."""
+    _built: Construct | None = None
+
+    @property
+    def subcon(self) -> Construct:
+        """The construct subcon, built (and construct imported) the first time it is
+        asked for."""
+        built = self._built
+        if built is None:
+            built = self._built = self._build_subcon()
+        return built
+
+    @abc.abstractmethod
+    def _build_subcon(self) -> Construct:
+        """The construct subcon of this wire type."""
+
+    def pack(self, value: Any) -> bytes:
+        """The wire bytes of ``value`` (only where :attr:`fast_io`)."""
+        raise NotImplementedError
+
+    def unpack_from(self, data: bytes, offset: int) -> tuple[Any, int]:
+        """The value read at ``offset`` and the offset after it (only where
+        :attr:`fast_io`); ValueError where the subcon's reading would fail."""
+        raise NotImplementedError
+
     implied_unit: ClassVar[Unit | None] = None
     """The unit every field of this wire type has (None: a number, which declares its own)."""
 
@@ -70,6 +92,15 @@ class Wire(abc.ABC):
         return raw
 
 
+def _int_subcon(bits: int) -> Construct:
+    """construct's unsigned big-endian integer of ``bits`` bits."""
+    import construct  # noqa: PLC0415 - the reference path only
+
+    subcons = {8: construct.Int8ub, 16: construct.Int16ub, 32: construct.Int32ub}
+    subcons[64] = construct.Int64ub
+    return subcons[bits]
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -77,7 +108,7 @@ def _is_int(value: Any) -> bool:
 class UInt(Wire):
     """Unsigned big-endian integer of 8, 16, 32 or 64 bits."""
 
-    _SUBCONS: ClassVar[dict[int, Construct]] = {8: Int8ub, 16: Int16ub, 32: Int32ub, 64: Int64ub}
+    _CODES: ClassVar[dict[int, str]] = {8: "B", 16: "H", 32: "L", 64: "Q"}
 
     def __init__(
         self,
@@ -88,7 +119,7 @@ class UInt(Wire):
         choices: Iterable[int] = (),
     ) -> None:
         self.bits = bits
-        self.subcon = self._SUBCONS[bits]
+        self.struct_code = self._CODES[bits]
         self.minimum = minimum
         self.maximum = (1 << bits) - 1 if maximum is None else maximum
         self.choices = tuple(choices)
@@ -98,6 +129,9 @@ class UInt(Wire):
             self.doc_type = f"u{bits} ({minimum}..{self.maximum})"
         else:
             self.doc_type = f"u{bits}"
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(self.bits)
 
     @property
     def full_range(self) -> bool:
@@ -124,8 +158,13 @@ class UInt(Wire):
 class SInt32(Wire):
     """Signed big-endian 32-bit integer (two's complement)."""
 
-    subcon = Int32sb
+    struct_code = "l"
     doc_type = "i32"
+
+    def _build_subcon(self) -> Construct:
+        from construct import Int32sb  # noqa: PLC0415 - the reference path only
+
+        return Int32sb
 
     def coerce(self, name: str, value: Any) -> Any:
         if type(value) is int and -(1 << 31) <= value < (1 << 31):
@@ -140,8 +179,11 @@ class Bool8(Wire):
 
     implied_unit = Unit.BOOL
 
-    subcon = Int8ub
+    struct_code = "B"
     doc_type = "u8 bool"
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(8)
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, bool):
@@ -164,10 +206,14 @@ class EnumWire(Wire):
 
     def __init__(self, enum: type[IntEnum], *, bits: int = 8, allowed: Iterable[IntEnum] = ()):
         self.enum = enum
-        self.subcon = UInt._SUBCONS[bits]
+        self.bits = bits
+        self.struct_code = UInt._CODES[bits]
         self.allowed = frozenset(allowed)
         names = ", ".join(member.name for member in enum if member in self.allowed)
         self.doc_type = f"u{bits} {enum.__name__}" + (f" ({names})" if names else "")
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(self.bits)
 
     def coerce(self, name: str, value: Any) -> Any:
         # A member of the enum is returned as it is (calling the enum costs ~0.5 us).
@@ -191,8 +237,11 @@ class EnumWire(Wire):
 class TimeOrNone(Wire):
     """A u64 pump time in Unix seconds where 0 means "none" (``None``)."""
 
-    subcon = Int64ub
+    struct_code = "Q"
     doc_type = "u64 (0 = none)"
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(64)
 
     def coerce(self, name: str, value: Any) -> Any:
         if value is None:
@@ -215,8 +264,11 @@ class AlarmMask(Wire):
 
     implied_unit = Unit.ALARMS
 
-    subcon = Int16ub
+    struct_code = "H"
     doc_type = "u16 AlarmCode bits"
+
+    def _build_subcon(self) -> Construct:
+        return _int_subcon(16)
 
     # Every valid set seen so far, normalized (members are AlarmCode): at most
     # 2 ** len(AlarmCode) entries. A frozenset equal to one of them (its members
@@ -253,8 +305,13 @@ class RawBytes(Wire):
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.subcon = Bytes(size)
+        self.struct_code = f"{size}s"
         self.doc_type = f"bytes[{size}]"
+
+    def _build_subcon(self) -> Construct:
+        from construct import Bytes  # noqa: PLC0415 - the reference path only
+
+        return Bytes(self.size)
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, bytes) or len(value) != self.size:
@@ -273,12 +330,16 @@ class Text(Wire):
     def __init__(self, *, max_bytes: int, greedy: bool = False) -> None:
         self.max_bytes = max_bytes
         self.greedy = greedy
-        self.subcon = GreedyString("utf8") if greedy else PascalString(Int8ub, "utf8")
         self.doc_type = (
             f"utf8 to end (<= {max_bytes} bytes)"
             if greedy
             else f"u8 length + utf8 (<= {max_bytes})"
         )
+
+    def _build_subcon(self) -> Construct:
+        from construct import GreedyString, Int8ub, PascalString  # noqa: PLC0415
+
+        return GreedyString("utf8") if self.greedy else PascalString(Int8ub, "utf8")
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
@@ -299,8 +360,12 @@ class ArrayOf(Wire):
         self.element = element
         self.max_count = max_count
         self.min_count = min_count
-        self.subcon = PrefixedArray(Int8ub, element.subcon)
         self.doc_type = f"u8 count + {element.doc_type}[count]"
+
+    def _build_subcon(self) -> Construct:
+        from construct import Int8ub, PrefixedArray  # noqa: PLC0415 - the reference path only
+
+        return PrefixedArray(Int8ub, self.element.subcon)
 
     def coerce(self, name: str, value: Any) -> Any:
         if not isinstance(value, (tuple, list)):
@@ -332,8 +397,7 @@ class RecordWire(Wire):
         self.record = record
         self.doc_type = record.__name__
 
-    @property
-    def subcon(self) -> Construct:
+    def _build_subcon(self) -> Construct:
         return payload_schema(self.record)
 
     def coerce(self, name: str, value: Any) -> Any:
@@ -361,14 +425,37 @@ AlarmSet: TypeAlias = Annotated[frozenset[AlarmCode], AlarmMask()]
 # --- records and messages ---------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Record:
     """A frozen dataclass whose fields all declare their wire type.
 
     ``__post_init__`` validates (and normalizes, e.g. int -> enum member)
     every field through its wire type, then runs :meth:`_check` for rules
     that involve several fields.
+
+    ``==``, ``hash`` and ``repr`` are a dataclass's (the same fields, the same results),
+    written once here: a subclass declared ``@dataclass(frozen=True, kw_only=True,
+    eq=False, repr=False)`` inherits them instead of having three more functions
+    generated (and compiled) when it is defined, which is most of what importing the
+    message catalogue costs (#16). One declared with the defaults works alike.
     """
+
+    def __eq__(self, other: object) -> bool:
+        cls = self.__class__
+        if other.__class__ is cls:
+            compared = _COMPARED.get(cls) or _compared(cls)
+            return compared(self) == compared(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        cls = self.__class__
+        return hash((_HASHED.get(cls) or _hashed(cls))(self))
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        names = _shown(type(self))
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__qualname__}({shown})"
 
     def __post_init__(self) -> None:
         cls = type(self)
@@ -388,7 +475,7 @@ class Record:
         """Rules across fields; raise InvalidMessage."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Message(Record):
     """A request or response payload. ``op`` is its opcode; ``response`` tells
     the direction (responses travel pump to programmer with FLAGS RESPONSE)."""
@@ -406,6 +493,49 @@ class WireField:
     wire: Wire
     doc: str
     unit: Unit | None = None
+
+
+def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function of a record returning the tuple of its ``names`` fields."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if len(names) == 1:
+        get_one = operator.attrgetter(names[0])
+        return lambda record: (get_one(record),)
+    return lambda record: ()
+
+
+_COMPARED: dict[type[Record], Callable[[Any], tuple[Any, ...]]] = {}
+_HASHED: dict[type[Record], Callable[[Any], tuple[Any, ...]]] = {}
+_SHOWN: dict[type[Record], tuple[str, ...]] = {}
+
+
+def _compared(cls: type[Record]) -> Callable[[Any], tuple[Any, ...]]:
+    """What a dataclass's ``__eq__`` compares: the fields with ``compare``."""
+    found = _COMPARED.get(cls)
+    if found is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.compare)
+        found = _COMPARED[cls] = _tuple_of(names)
+    return found
+
+
+def _hashed(cls: type[Record]) -> Callable[[Any], tuple[Any, ...]]:
+    """What a dataclass's ``__hash__`` hashes: ``hash``, or ``compare`` where it is None."""
+    found = _HASHED.get(cls)
+    if found is None:
+        names = tuple(
+            f.name for f in dataclasses.fields(cls) if (f.compare if f.hash is None else f.hash)
+        )
+        found = _HASHED[cls] = _tuple_of(names)
+    return found
+
+
+def _shown(cls: type[Record]) -> tuple[str, ...]:
+    """What a dataclass's ``__repr__`` shows: the fields with ``repr``."""
+    found = _SHOWN.get(cls)
+    if found is None:
+        found = _SHOWN[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.repr)
+    return found
 
 
 _FIELDS: dict[type[Record], tuple[WireField, ...]] = {}
@@ -448,6 +578,8 @@ def payload_schema(record: type[Record]) -> Construct:
     """The construct ``Struct`` of ``record``'s payload, one subcon per field."""
     schema = _SCHEMAS.get(record)
     if schema is None:
+        from construct import Struct  # noqa: PLC0415 - the reference path only
+
         fields = wire_fields(record)
         schema = _SCHEMAS[record] = Struct(*(spec.name / spec.wire.subcon for spec in fields))
     return schema

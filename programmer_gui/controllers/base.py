@@ -11,9 +11,10 @@ the role Vorta's ``BaseTab`` plays for its tabs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from programmer_gui.core.snapshot import PumpSnapshot
     from programmer_gui.link import PumpLink
     from programmer_gui.views.main_window import MainWindow
+
+
+_W = TypeVar("_W", bound=QWidget)
 
 
 class Workflow(QObject):
@@ -40,6 +44,13 @@ class Workflow(QObject):
         self.review_controller = review
         self._drawing_deferred: dict[str, Callable[[], object]] = {}
         window.page_shown.connect(self._draw_deferred)
+
+    def page_of(self, key: str, kind: type[_W]) -> _W:
+        """The widget of the page ``key`` (built now if the page is built lazily, on first
+        show, and was not yet: :meth:`MainWindow.add_page`)."""
+        page = self.window.page(key)
+        assert isinstance(page, kind)
+        return page
 
     def draw_when_shown(self, key: str, draw: Callable[[], object]) -> None:
         """Run ``draw`` now if the page ``key`` is the one shown, else once it is shown: a

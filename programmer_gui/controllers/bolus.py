@@ -59,7 +59,6 @@ class BolusController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = BolusPage()
         self.snapshot: PumpSnapshot | None = None
         self.plan: BolusPlan | None = None
         self.started_volume_nl: int | None = None
@@ -68,6 +67,15 @@ class BolusController(Workflow):
         self.confirm: Confirm = confirmer(
             lambda: self.page, yes_text="&Stop the bolus now", no_text="&Keep the bolus running"
         )
+        self.follow_snapshots("bolus", self.on_snapshot)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("bolus", "Boluses", BolusPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> BolusPage:
+        return self.page_of("bolus", BolusPage)
+
+    def _wire_page(self) -> None:
         page = self.page
         for edit in (page.dose_edit, page.duration_edit, page.length_edit):
             edit.textEdited.connect(lambda _text: self._update())
@@ -75,8 +83,6 @@ class BolusController(Workflow):
         page.tubing_check.toggled.connect(lambda _on: self._update())
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.cancel_button, self.cancel_bolus)
-        self.follow_snapshots("bolus", self.on_snapshot)
-        window.add_page("bolus", "Boluses", page)
         self._update()
 
     @property

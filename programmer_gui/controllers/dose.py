@@ -39,17 +39,23 @@ class DoseController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = DosePage()
         self.change: DoseChange | None = None
         self.confirm: Confirm = value_confirmer(lambda: self.page)
         """Asks when a value is 10x or a tenth of the current one (tests replace it)."""
         self._touched = False
+        self.follow_snapshots("dose", self.on_snapshot)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("dose", "Change dose", DosePage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> DosePage:
+        return self.page_of("dose", DosePage)
+
+    def _wire_page(self) -> None:
         self.page.dose_edit.textEdited.connect(self._on_edited)
         self.page.dose_edit.returnPressed.connect(self.open_review)
         connect_clicked(self.page.review_button, self.open_review)
         connect_clicked(self.page.reset_button, self.reset)
-        self.follow_snapshots("dose", self.on_snapshot)
-        window.add_page("dose", "Change dose", self.page)
         self._update_preview()
 
     # -- state -------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMarginsF
 from PySide6.QtGui import QPageLayout, QPageSize, QTextDocument
-from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QPushButton
 
 from programmer_gui.controllers.base import Workflow
@@ -32,18 +31,24 @@ class EmergencyController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = EmergencyPage()
         self.reading: EmergencyReading | None = None
         self._after_connect = False
         self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
             self.page, "Save the emergency summary", "emergency-summary.pdf", "PDF (*.pdf)"
         )[0]
         """Asks where to save (tests replace it)."""
+        link.connected.connect(self._on_connected)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("emergency", "Emergency", EmergencyPage, on_built=self._wire_page)
+        self.connect_button = self._add_to_connect_page()
+
+    @property
+    def page(self) -> EmergencyPage:
+        return self.page_of("emergency", EmergencyPage)
+
+    def _wire_page(self) -> None:
         connect_clicked(self.page.read_button, self.read)
         connect_clicked(self.page.pdf_button, self.save_pdf)
-        link.connected.connect(self._on_connected)
-        window.add_page("emergency", "Emergency", self.page)
-        self.connect_button = self._add_to_connect_page()
         self._update()
 
     def _add_to_connect_page(self) -> QPushButton | None:
@@ -77,7 +82,8 @@ class EmergencyController(Workflow):
         self._update()
 
     def _update(self) -> None:
-        self.page.pdf_button.setEnabled(self.reading is not None)
+        if self.window.is_built("emergency"):  # else set from the state when it is
+            self.page.pdf_button.setEnabled(self.reading is not None)
 
     def show_and_read(self) -> None:
         self.window.show_page("emergency")
@@ -115,6 +121,8 @@ class EmergencyController(Workflow):
 
 def write_pdf(reading: EmergencyReading, path: str) -> int:
     """The summary as a PDF at ``path`` (A4, 15 mm margins); returns its page count."""
+    from PySide6.QtPrintSupport import QPrinter  # noqa: PLC0415 - with the first PDF only
+
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
     printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
     printer.setOutputFileName(path)

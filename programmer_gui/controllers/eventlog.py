@@ -29,28 +29,45 @@ class EventLogController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = EventLogPage()
         self.entries: list[m.LogEntry] = []
         self.serial: str | None = None
+        self._status: tuple[Severity, str] | None = None
+        """What the last read said (the page shows it)."""
         self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
             self.page, "Export the event log", "event-log.csv", "CSV files (*.csv)"
         )[0]
         """Asks where to save (tests replace it)."""
+        link.connected.connect(self._on_connected)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("log", "Event log", EventLogPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> EventLogPage:
+        return self.page_of("log", EventLogPage)
+
+    def _wire_page(self) -> None:
         page = self.page
         for check in page.group_checks.values():
             check.toggled.connect(lambda _on: self._apply_filter())
         page.search_edit.textChanged.connect(lambda _t: self._apply_filter())
         connect_clicked(page.read_button, self.read)
         connect_clicked(page.export_button, self.export)
-        link.connected.connect(self._on_connected)
-        window.add_page("log", "Event log", page)
+        self._show()
+
+    def _show(self) -> None:
+        """The entries held and the last read's outcome, on the page (once it is built)."""
+        if not self.window.is_built("log"):
+            return  # shown from here when it is
+        self.page.model.set_rows([event_row(e) for e in self.entries])
         self._apply_filter()
+        if self._status is not None:
+            self.page.message.set_status(*self._status)
 
     def _on_connected(self, device: m.DeviceInfoResponse) -> None:
         if device.serial != self.serial:
             self.serial = device.serial
             self.entries = []
-            self.page.model.set_rows([])
+            self._show()
         self.read()
 
     def read(self) -> None:
@@ -62,14 +79,15 @@ class EventLogController(Workflow):
 
         def done(new: list[m.LogEntry]) -> None:
             self.entries = merge(self.entries, new)
-            self.page.model.set_rows([event_row(e) for e in self.entries])
-            self._apply_filter()
-            self.page.message.set_status(
-                Severity.OK, f"Read {len(new)} new entr{'y' if len(new) == 1 else 'ies'}."
+            self._status = (
+                Severity.OK,
+                f"Read {len(new)} new entr{'y' if len(new) == 1 else 'ies'}.",
             )
+            self._show()
 
         def failed(error: Exception) -> None:
-            self.page.message.set_status(Severity.CRITICAL, f"The log was not read: {error}")
+            self._status = (Severity.CRITICAL, f"The log was not read: {error}")
+            self._show()
 
         self.link.submit(job, on_done=done, on_error=failed, refresh=False)
 

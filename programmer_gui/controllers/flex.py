@@ -75,13 +75,21 @@ class FlexController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = FlexPage()
         self.snapshot: PumpSnapshot | None = None
         self.weekly = False
         self.days: list[Texts] = [[]]
         """The typed rows of each profile (one, or seven Monday first)."""
         self.touched = False
         self.draft: FlexDraft | None = None
+        self.follow_snapshots("flex", self.on_snapshot)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("flex", "Flex dosing", FlexPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> FlexPage:
+        return self.page_of("flex", FlexPage)
+
+    def _wire_page(self) -> None:
         page = self.page
         page.table.itemChanged.connect(lambda _item: self._on_table_edited())
         page.weekly_check.toggled.connect(self._on_weekly)
@@ -91,8 +99,6 @@ class FlexController(Workflow):
         connect_clicked(page.remove_button, self.remove_step)
         connect_clicked(page.reset_button, self.reset)
         connect_clicked(page.review_button, self.open_review)
-        self.follow_snapshots("flex", self.on_snapshot)
-        window.add_page("flex", "Flex dosing", page)
         self._show_day()
 
     @property

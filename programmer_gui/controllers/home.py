@@ -152,14 +152,10 @@ class HomeController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = HomePage()
         self.confirm: Confirm = confirmer(
             lambda: self.page, yes_text="&Set the clock", no_text="&Keep the pump clock"
         )
         """Asks before the clock is set (tests replace it)."""
-        connect_clicked(self.page.interrogate_button, link.interrogate)
-        connect_clicked(self.page.set_clock_button, self.offer_clock_set)
-        connect_clicked(self.page.cancel_bridge_button, self.offer_cancel_bridge)
         self.confirm_cancel_bridge: Confirm = confirmer(
             lambda: self.page, yes_text="Cancel the &bridge", no_text="&Keep the bridge"
         )
@@ -168,7 +164,17 @@ class HomeController(Workflow):
         self.follow_snapshots("home", self.show_snapshot)
         link.link_lost.connect(self._on_link_lost)
         link.connected.connect(lambda _device: self.page.stale_badge.hide())
-        window.add_page("home", "Status", self.page)
+        # Built the first time it is shown (#14 item 13): the first window shows "Connect".
+        window.add_page("home", "Status", HomePage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> HomePage:
+        return self.page_of("home", HomePage)
+
+    def _wire_page(self) -> None:
+        connect_clicked(self.page.interrogate_button, self.link.interrogate)
+        connect_clicked(self.page.set_clock_button, self.offer_clock_set)
+        connect_clicked(self.page.cancel_bridge_button, self.offer_cancel_bridge)
 
     def show_snapshot(self, snapshot: PumpSnapshot) -> None:
         page = self.page

@@ -38,10 +38,18 @@ class ImplantController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = ImplantPage()
         self.snapshot: PumpSnapshot | None = None
         self.touched = False
         self.models: list[CatheterModel] = list(CATALOGUE)
+        self.follow_snapshots("implant", self.on_snapshot)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("implant", "Implant record", ImplantPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> ImplantPage:
+        return self.page_of("implant", ImplantPage)
+
+    def _wire_page(self) -> None:
         page = self.page
         for model in CATALOGUE:
             page.model_combo.addItem(model.label, model.name)
@@ -53,8 +61,6 @@ class ImplantController(Workflow):
         page.origin_combo.activated.connect(lambda _i: self._edited(""))
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.reset_button, self.reset)
-        self.follow_snapshots("implant", self.on_snapshot)
-        window.add_page("implant", "Implant record", page)
         self._update()
 
     def on_snapshot(self, snapshot: PumpSnapshot) -> None:

@@ -37,25 +37,32 @@ class MriController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = MriPage()
         self.snapshot: PumpSnapshot | None = None
         self.plan: PreMriPlan | None = None
         self.check: PostMriCheck | None = None
         self.confirm = ask_confirmation
         """Asks before the valve is reset (tests replace it)."""
+        link.snapshot.connect(self.on_snapshot)
+        window.page_shown.connect(self._on_page_shown)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("mri", "MRI", MriPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> MriPage:
+        return self.page_of("mri", MriPage)
+
+    def _wire_page(self) -> None:
         connect_clicked(self.page.record_button, self.record_pre_mri)
         connect_clicked(self.page.check_button, self.run_post_mri_check)
         connect_clicked(self.page.reset_valve_button, self.reset_valve)
-        link.snapshot.connect(self.on_snapshot)
-        window.page_shown.connect(self._on_page_shown)
-        window.add_page("mri", "MRI", self.page)
         self._update_buttons()
 
     # -- reading ------------------------------------------------------------------------
 
     def on_snapshot(self, snapshot: PumpSnapshot) -> None:
         self.snapshot = snapshot
-        self._update_buttons()
+        if self.window.is_built("mri"):  # else they are set from the state when it is
+            self._update_buttons()
 
     def _clinician(self) -> bool:
         return self.link.is_connected and self.link.role is Role.CLINICIAN

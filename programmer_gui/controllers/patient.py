@@ -44,19 +44,25 @@ class PatientController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = PatientPage()
         self.snapshot: PumpSnapshot | None = None
         self.plan: PatientPlan | None = None
         self.touched = False
         """The clinician has edited: keep the texts rather than follow the pump."""
+        self.follow_snapshots("patient", self.on_snapshot)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("patient", "Patient doses", PatientPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> PatientPage:
+        return self.page_of("patient", PatientPage)
+
+    def _wire_page(self) -> None:
         page = self.page
         for edit in page.edits:
             edit.textEdited.connect(lambda _text: self._on_edited())
         page.enabled_check.clicked.connect(lambda _on: self._on_edited())
         connect_clicked(page.reset_button, self.reset)
         connect_clicked(page.review_button, self.open_review)
-        self.follow_snapshots("patient", self.on_snapshot)
-        window.add_page("patient", "Patient doses", page)
         self._update()
 
     def on_snapshot(self, snapshot: PumpSnapshot) -> None:

@@ -52,10 +52,18 @@ class RefillController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = RefillPage()
         self.workflow: RefillWorkflow | None = None
         self.confirm: Confirm = value_confirmer(lambda: self.page)
         """Asks when a new dose is 10x or a tenth of the current one (tests replace it)."""
+        self.follow_snapshots("refill", self.on_snapshot)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("refill", "Refill", RefillPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> RefillPage:
+        return self.page_of("refill", RefillPage)
+
+    def _wire_page(self) -> None:
         page = self.page
         page.concentration_combo.addItem("Choose the concentration\u2026", CHOOSE)
         for conc in COMMERCIAL_CONCENTRATIONS_UG_PER_ML:
@@ -76,8 +84,6 @@ class RefillController(Workflow):
             check.toggled.connect(lambda _on: self.update_preview())
         connect_clicked(page.review_button, self.open_review)
         connect_clicked(page.clear_button, self.clear)
-        self.follow_snapshots("refill", self.on_snapshot)
-        window.add_page("refill", "Refill", page)
         self.update_preview()
 
     # -- state -------------------------------------------------------------------------------

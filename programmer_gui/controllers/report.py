@@ -30,19 +30,25 @@ class ReportController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = ReportPage()
         self.report: Report | None = None
         self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
             self.page, "Save the session report", self.suggested_name(), "PDF files (*.pdf)"
         )[0]
         """Asks where to save (tests replace it)."""
-        self.page.refresh_button.clicked.connect(lambda _checked=False: self.refresh())
-        self.page.save_button.clicked.connect(lambda _checked=False: self.save())
         # The record observes each snapshot first (its controller connects before this one).
         # Rebuilt when shown (and before a save), not for every poll while another page is.
         link.snapshot.connect(lambda _snapshot: self.draw_when_shown("report", self.refresh))
         window.page_shown.connect(self._on_page_shown)
-        window.add_page("report", "Session report", self.page)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("report", "Session report", ReportPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> ReportPage:
+        return self.page_of("report", ReportPage)
+
+    def _wire_page(self) -> None:
+        self.page.refresh_button.clicked.connect(lambda _checked=False: self.refresh())
+        self.page.save_button.clicked.connect(lambda _checked=False: self.save())
         self.refresh()
 
     def _on_page_shown(self, key: str) -> None:

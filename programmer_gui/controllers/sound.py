@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from programmer_gui.core.audio import (
     ToneDecision,
@@ -42,8 +42,16 @@ class SoundController(QObject):
         self.scheduler = ToneScheduler(wall=wall)
         self.last: ToneDecision | None = None
         panel.mute.toggled.connect(self.set_muted)
-        panel.device_text.setText(self.player.status_text)
+        if player is None:
+            # Finding the sound output starts Qt Multimedia (tens of ms): once the event
+            # loop runs, not before the programmer's first window.
+            QTimer.singleShot(0, self, self._show_device)
+        else:
+            self._show_device()
         panel.next_text.setText("No alarm tone due.")
+
+    def _show_device(self) -> None:
+        self.panel.device_text.setText(self.player.status_text)
 
     def set_muted(self, muted: bool) -> None:
         self.scheduler.muted = muted

@@ -33,12 +33,18 @@ class StopController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = StopPage()
         self.snapshot: PumpSnapshot | None = None
+        self.follow_snapshots("stop", self.on_snapshot)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("stop", "Stop / resume", StopPage, on_built=self._wire_page)
+
+    @property
+    def page(self) -> StopPage:
+        return self.page_of("stop", StopPage)
+
+    def _wire_page(self) -> None:
         connect_clicked(self.page.stop_button, self.open_stop_review)
         connect_clicked(self.page.resume_button, self.open_resume_review)
-        self.follow_snapshots("stop", self.on_snapshot)
-        window.add_page("stop", "Stop / resume", self.page)
         self._update()
 
     def on_snapshot(self, snapshot: PumpSnapshot) -> None:

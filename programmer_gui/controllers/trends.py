@@ -49,7 +49,6 @@ class TrendsController(Workflow):
         self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
     ) -> None:
         super().__init__(window, link, record, review)
-        self.page = TrendsPage()
         self.entries: list[m.LogEntry] = []
         self.polls: list[TrendPoint] = []
         self.serial: str | None = None
@@ -57,11 +56,18 @@ class TrendsController(Workflow):
         self.first_snapshot: PumpSnapshot | None = None
         """The first reading of this pump in the session (the therapy before any change)."""
         self.log_read = False
-        connect_clicked(self.page.refresh_button, self.read_log)
         link.connected.connect(self._on_connected)
         link.snapshot.connect(self.on_snapshot)
-        window.add_page("trends", "Trends", self.page)
+        # Built the first time it is shown (#14 item 13).
+        window.add_page("trends", "Trends", TrendsPage, on_built=self._wire_page)
         self.redraw()
+
+    @property
+    def page(self) -> TrendsPage:
+        return self.page_of("trends", TrendsPage)
+
+    def _wire_page(self) -> None:
+        connect_clicked(self.page.refresh_button, self.read_log)
 
     def _on_connected(self, device: m.DeviceInfoResponse) -> None:
         if device.serial != self.serial:

@@ -4,13 +4,16 @@ Layout only. The banner shows the connection state, the pump's identity and
 its alarms (critical and non-critical each with their own icon, word and
 colour); the left navigation (a keyboard-navigable ``QListWidget``) selects a
 page of the ``QStackedWidget``. Pages are added by the workflow installers
-(``controllers/*.install``) through :meth:`MainWindow.add_page`.
+(``controllers/*.install``) through :meth:`MainWindow.add_page`, most of them as a
+factory: a page's widgets are built the first time it is shown (or asked for), so the
+first window waits for the page it shows only (#14 item 13), while the navigation lists
+every page from the start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QKeySequence, QShortcut
@@ -44,16 +47,27 @@ NAV_WIDTH_PX = 170
 ALERT_POINT_SIZE = 11
 
 
-@dataclass
+@dataclass(eq=False)
 class Page:
     """One page of the stack and its navigation entry."""
 
+    window: MainWindow = field(repr=False)
     key: str
     title: str
-    widget: QWidget
     needs_connection: bool
     item: QListWidgetItem | None
     """None for pages reached only from a workflow (the review page)."""
+    built: QWidget | None = None
+    """The widget; None until a lazily built page is first shown or asked for."""
+    build: Callable[[], QWidget] | None = None
+    """Makes the widget of a page added as a factory."""
+    on_built: Callable[[], None] | None = None
+    """Run once the widget is in the stack (its controller wires it there)."""
+
+    @property
+    def widget(self) -> QWidget:
+        """The page's widget (made now if it was not yet)."""
+        return self.window.page(self.key)
 
 
 class MainWindow(QMainWindow):
@@ -152,10 +166,21 @@ class MainWindow(QMainWindow):
     # -- pages -----------------------------------------------------------------------------
 
     def add_page(
-        self, key: str, title: str, page: QWidget, *, needs_connection: bool = True
+        self,
+        key: str,
+        title: str,
+        page: QWidget | Callable[[], QWidget],
+        *,
+        needs_connection: bool = True,
+        on_built: Callable[[], None] | None = None,
     ) -> None:
         """Add a page; it gets a navigation entry unless its key is "review" (reached only
-        from a workflow). Pages that need a connection are disabled until one is open."""
+        from a workflow). Pages that need a connection are disabled until one is open.
+
+        ``page`` is the widget, or a factory making it: then the widget is made the first
+        time the page is shown or :meth:`page` asks for it, put in the stack, and
+        ``on_built()`` is run (where its controller connects it: :meth:`page` already
+        gives the widget there)."""
         if key in self.pages:
             raise ValueError(f"a page {key!r} exists already")
         item: QListWidgetItem | None = None
@@ -164,21 +189,37 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, key)
             item.setSizeHint(QSize(NAV_WIDTH_PX - 20, 34))
             self.nav.addItem(item)
-        page.setObjectName(f"page-{key}")
-        fit_narrow(page)
-        self.stack.addWidget(page)
-        self.pages[key] = Page(
-            key=key, title=title, widget=page, needs_connection=needs_connection, item=item
+        entry = Page(
+            window=self, key=key, title=title, needs_connection=needs_connection, item=item
         )
-        self._apply_enabled(self.pages[key])
-        if self.stack.count() == 1:
+        if isinstance(page, QWidget):
+            entry.on_built = on_built
+            self.pages[key] = entry
+            self._place(entry, page)
+        else:
+            entry.build, entry.on_built = page, on_built
+            self.pages[key] = entry
+        self._apply_enabled(entry)
+        if len(self.pages) == 1:
             self.show_page(key)
+
+    def _place(self, entry: Page, widget: QWidget) -> None:
+        widget.setObjectName(f"page-{entry.key}")
+        fit_narrow(widget)
+        self.stack.addWidget(widget)
+        entry.built = widget
+        if entry.on_built is not None:
+            entry.on_built()
+
+    def is_built(self, key: str) -> bool:
+        """Whether the page's widget exists (a lazily built page's, once shown or asked for)."""
+        return self.pages[key].built is not None
 
     def show_page(self, key: str) -> None:
         """Show a page (and select its navigation entry; the review page has none, so the
         entry of the page it came from stays selected)."""
         page = self.pages[key]
-        self.stack.setCurrentWidget(page.widget)
+        self.stack.setCurrentWidget(self.page(key))
         if page.item is not None and self.nav.currentItem() is not page.item:
             self._select_nav(page.item)
         self.page_shown.emit(key)
@@ -194,12 +235,20 @@ class MainWindow(QMainWindow):
     def current_page(self) -> str | None:
         widget = self.stack.currentWidget()
         for page in self.pages.values():
-            if page.widget is widget:
+            if widget is not None and page.built is widget:
                 return page.key
         return None
 
     def page(self, key: str) -> QWidget:
-        return self.pages[key].widget
+        """The page's widget, made now if it is a lazily built page not yet shown."""
+        entry = self.pages[key]
+        widget = entry.built
+        if widget is None:
+            assert entry.build is not None  # a page without a widget has its factory
+            build, entry.build = entry.build, None
+            widget = build()
+            self._place(entry, widget)
+        return widget
 
     def set_connected(self, connected: bool) -> None:
         """Enable or disable the pages that need a connection."""

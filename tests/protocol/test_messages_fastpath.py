@@ -12,10 +12,12 @@ payloads with one byte changed, dropped, added or cut off.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from typing import Any
 
 import pytest
-from construct import SizeofError
+from construct import Bytes, FormatField, SizeofError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,12 +32,6 @@ from protocol.messages import (
     Nak,
     ReadAlarmsResponse,
     ReadEventLogResponse,
-    ReadImplantResponse,
-    ReadPrescriptionResponse,
-    SetImplantRequest,
-    SetImplantResponse,
-    StagePrescriptionRequest,
-    StageRefillRequest,
     StartBolusRequest,
     StatusResponse,
     StopPumpRequest,
@@ -47,7 +43,19 @@ from protocol.messages import (
     schema_decode_payload,
     schema_encode_payload,
 )
-from tests.protocol.test_messages import record_strategy
+from protocol.payload import _codec as payload_codec
+from protocol.payload import _FixedCodec as FixedCodec
+from protocol.prescription import (
+    FlexStep,
+    PrescriptionSpec,
+    PrescriptionWire,
+    decode_prescription,
+    encode_prescription,
+    prescription_schema,
+    schema_encode_prescription,
+)
+from protocol.wire import ArrayOf, Record, RecordWire, wire_fields
+from tests.protocol.test_messages import prescriptions, record_strategy
 from tests.protocol.vectors import VECTORS, Vector
 
 PROFILE = settings(max_examples=20, derandomize=True, deadline=None)
@@ -96,17 +104,87 @@ def _assert_same_decoding(cls: type[Message], payload: bytes) -> tuple[str, Any]
 # --- coverage -------------------------------------------------------------------
 
 
-def test_every_message_but_the_prescription_and_implant_ones_has_a_fast_codec() -> None:
-    # These carry a prescription or a nested record of text: rare, and left on construct.
-    slow = {cls for cls in MESSAGE_CLASSES if not has_fast_codec(cls)}
-    assert slow == {
-        ReadPrescriptionResponse,
-        StagePrescriptionRequest,
-        StageRefillRequest,
-        ReadImplantResponse,
-        SetImplantRequest,
-        SetImplantResponse,
-    }
+def test_every_message_has_a_fast_codec() -> None:
+    # The prescription and the nested implant record included: none is left on construct.
+    assert {cls for cls in MESSAGE_CLASSES if not has_fast_codec(cls)} == set()
+
+
+def _records(cls: type[Record]) -> list[type[Record]]:
+    """``cls`` and every record nested in it (the prescription's flex step too)."""
+    found = [cls]
+    for spec in wire_fields(cls):
+        wire = spec.wire
+        while isinstance(wire, ArrayOf):
+            wire = wire.element
+        if isinstance(wire, RecordWire):
+            found += _records(wire.record)
+        elif isinstance(wire, PrescriptionWire):
+            found.append(FlexStep)
+    return found
+
+
+def _subcon_code(subcon: Any) -> str | None:
+    """The struct code construct's subcon packs with (None: not a fixed-size field)."""
+    if type(subcon) is FormatField and subcon.fmtstr[0] == ">":
+        return str(subcon.fmtstr[1:])
+    if type(subcon) is Bytes and type(subcon.length) is int:
+        return f"{subcon.length}s"
+    return None
+
+
+@pytest.mark.parametrize("cls", MESSAGE_CLASSES, ids=lambda c: c.__name__)
+def test_struct_codes_are_what_the_schema_packs(cls: type[Message]) -> None:
+    """The fast codec packs each fixed-size field with the code its wire type declares:
+    the code construct's subcon of that field packs with, and no other field has one."""
+    for record in _records(cls):
+        for spec in wire_fields(record):
+            if isinstance(spec.wire, RecordWire):
+                continue  # never flattened into its parent's struct
+            assert spec.wire.struct_code == _subcon_code(spec.wire.subcon), spec.name
+        codec = payload_codec(record)
+        assert codec is not None
+        if isinstance(codec, FixedCodec):  # all fixed-size: one struct, the schema's size
+            assert codec.size == payload_schema(record).sizeof()
+
+
+def test_the_fast_path_runs_without_construct() -> None:
+    """Every golden vector's frame and message, encoded and decoded, and a prescription's
+    checksum, in a fresh interpreter: construct is never imported (start-up, #16)."""
+    code = (
+        "import sys\n"
+        "from protocol.frames import decode_frame, encode_frame\n"
+        "from protocol.messages import decode_request, decode_response, encode_payload\n"
+        "from protocol.prescription import prescription_checksum\n"
+        "from tests.protocol.vectors import VECTORS\n"
+        "for v in VECTORS:\n"
+        "    assert decode_frame(encode_frame(v.frame)) == v.frame\n"
+        "    if v.message is not None:\n"
+        "        decode = decode_response if v.message.response else decode_request\n"
+        "        assert decode(v.frame.op, encode_payload(v.message)) == v.message\n"
+        "        spec = getattr(v.message, 'prescription', None)\n"
+        "        if spec is not None:\n"
+        "            prescription_checksum(spec)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'construct'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+@given(spec=prescriptions)
+@PROFILE
+def test_prescription_bytes_are_the_schemas(spec: PrescriptionSpec) -> None:
+    data = encode_prescription(spec)
+    assert data == schema_encode_prescription(spec)
+    assert PrescriptionWire().unpack_from(data + b"\x00", 0) == (spec, len(data))
+    assert decode_prescription(data) == spec
+    assert PrescriptionWire().from_wire(prescription_schema().parse(data)) == spec
+    with pytest.raises(ValueError, match="trailing"):
+        decode_prescription(data + b"\x00")
+    for cut in range(len(data)):
+        with pytest.raises(ValueError):
+            decode_prescription(data[:cut])
 
 
 @pytest.mark.parametrize("vector", MESSAGE_VECTORS, ids=[v.name for v in MESSAGE_VECTORS])
