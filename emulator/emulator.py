@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from emulator.clock import PumpClock
 from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
-from emulator.fluid_path import FluidPath, FluidTracker, HourlyLedger
+from emulator.fluid_path import PG_PER_UG, FluidPath, FluidTracker, HourlyLedger, tip_pieces
 from emulator.link_faults import LinkFaults, LinkImpairment
 from emulator.mri import MriExit, ScheduledMriEnd, push_instant_delivery
 from emulator.patient import PatientModel, PatientParams
@@ -49,6 +49,7 @@ from emulator.presets import PRESETS, PumpSetup
 from emulator.server import Server
 from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
+from firmware_model.delivery import PPM
 from firmware_model.errors import FirmwareError, StorageError
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Mode, Role
@@ -70,19 +71,6 @@ DEFAULT_CATHETER_LENGTH_CM = 50
 gives one, cm."""
 
 
-_HOUR_DIVISORS_S = (300, 360, 400, 450, 600, 720, 900, 1200, 1800, 3600)
-
-
-def world_step_s(span_s: int) -> int:
-    """The world step for advancing ``span_s``: at least :data:`WORLD_STEP_MIN_S`, about
-    :data:`WORLD_STEPS_MAX` steps at most, and a divisor or a multiple of an hour."""
-    wanted = max(WORLD_STEP_MIN_S, -(-span_s // WORLD_STEPS_MAX))
-    for divisor in _HOUR_DIVISORS_S:
-        if divisor >= wanted:
-            return divisor
-    return -(-wanted // 3600) * 3600
-
-
 def true_catheter_cm(setup: PumpSetup, catheter_length_cm: int | None) -> int:
     """The TRUE catheter (the emulator's fluid path): as given, else the implant record's
     length (whole cm), else :data:`DEFAULT_CATHETER_LENGTH_CM`. Kept apart from the record
@@ -92,14 +80,6 @@ def true_catheter_cm(setup: PumpSetup, catheter_length_cm: int | None) -> int:
     if setup.implant is not None:
         return setup.implant.catheter_length_mm // 10
     return DEFAULT_CATHETER_LENGTH_CM
-
-
-WORLD_STEP_MIN_S = 300
-"""Finest pump-time step of the fluid path and patient model, s."""
-
-WORLD_STEPS_MAX = 400
-"""At most this many world steps per advance, so a tick at x1,000,000 stays cheap
-(the step grows instead: the teaching plot loses resolution, never the pump its exactness)."""
 
 
 class ControlError(EmulatorUsageError, ValueError):
@@ -292,8 +272,10 @@ class EmulatedPump:
         return ng / 1000
 
     def _advance_world(self, pump: Pump, t: int) -> None:
-        """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
-        the patient (called by the VirtualPump under its lock)."""
+        """Advance the pump to ``t``, event to event, feeding each constant-rate stretch it
+        delivers to the catheter and the patient whole (called by the VirtualPump under its
+        lock): the catheter moves the stretch's whole nanolitres exactly, the patient model
+        integrates it in closed form, the ledger splits it at the hours."""
         world = self._world
         self.advanced_at = self.virtual.wall()
         # A prescription committed since the last call took effect at the pump's time now.
@@ -301,37 +283,64 @@ class EmulatedPump:
         self._follow_fill(pump, world)
         # A valve pump's discharge in an MRI field left the reservoir at one instant.
         push_instant_delivery(world.fluid, world.patient, world.ledger, pump, dry_nl=world.dry_nl)
-        if t <= pump.t:
-            # Most requests at real speed: the pump's second has not moved on.
-            self._fire_world_events(pump)
-            return
-        step = world_step_s(t - pump.t)
         self._fire_world_events(pump)
         while pump.t < t:
-            start = pump.t
-            # Steps end on multiples of ``step`` of the pump clock, so none straddles an
-            # hour: the per-hour drug to the patient stays exact whatever the speed.
-            clock = pump.clock(start)
-            stop = min(t, start + step - clock % step)
             # A scheduled world event (an MRI exposure's end) lands on its own second.
+            stop = t
             event_t = self.next_world_event_t
-            if event_t is not None and start < event_t < stop:
+            if event_t is not None and pump.t < event_t < t:
                 stop = event_t
-            reservoir_nl, delivered_nl = pump.reservoir_nl, pump.total_delivered_nl
-            pump.advance_to(stop)
-            if world.missing_nl:  # after a pocket fill: what the rotor moves may be nothing
-                real_nl = max(0, reservoir_nl - world.missing_nl)
-                dry_nl = max(0, pump.total_delivered_nl - delivered_nl - real_nl)
-                world.dry_nl += dry_nl
-                world.missing_nl = max(0, world.missing_nl - dry_nl)
-            pieces = world.fluid.update_over(
-                pump.total_delivered_nl - world.dry_nl, pump.concentration_ug_per_ml, pump.t - start
-            )
-            world.patient.feed(pieces)
-            world.ledger.add(pump.clock(start), pieces)
+            reservoir_nl = pump.reservoir_nl
+            concentration = pump.concentration_ug_per_ml
+            offset_s = pump.clock(0)
+            for start, end, delivered_nl, commanded_nl in pump.advance_in_stretches(stop):
+                reservoir_nl -= delivered_nl
+                flowing_s = duration_s = end - start
+                volume_nl = delivered_nl
+                if world.missing_nl and delivered_nl:
+                    # After a pocket fill what the rotor moves may be nothing: the real
+                    # drug left goes first, then the stretch flows dry.
+                    real_nl = max(0, reservoir_nl + delivered_nl - world.missing_nl)
+                    dry_nl = max(0, delivered_nl - real_nl)
+                    world.dry_nl += dry_nl
+                    world.missing_nl = max(0, world.missing_nl - dry_nl)
+                    volume_nl -= dry_nl
+                    if dry_nl:
+                        flowing_s = -(-duration_s * volume_nl // delivered_nl)
+                elif reservoir_nl == 0 and delivered_nl:
+                    # The reservoir ran dry inside the stretch: the rotor moved its last
+                    # drug at the stretch's rate, then nothing.
+                    bias_ppm = pump.profile.delivery_bias_ppm
+                    nominal_nl = commanded_nl * (PPM + bias_ppm) // PPM
+                    if nominal_nl > delivered_nl:
+                        flowing_s = -(-duration_s * delivered_nl // nominal_nl)
+                self._push_stretch(world, start + offset_s, flowing_s, volume_nl, concentration)
+                if flowing_s < duration_s:
+                    self._push_stretch(
+                        world, start + offset_s + flowing_s, duration_s - flowing_s, 0, 0
+                    )
             world.t = pump.t
             self._fire_world_events(pump)
         self._follow_prescription(pump, world)
+
+    @staticmethod
+    def _push_stretch(
+        world: _World, start_clock_s: int, duration_s: int, volume_nl: int, concentration: int
+    ) -> None:
+        """``volume_nl`` into the catheter at a constant flow over ``duration_s`` > 0 from
+        ``start_clock_s``; what leaves the tip to the ledger and the patient."""
+        if duration_s <= 0:
+            return
+        fill_nl, out = world.fluid.push_raw(volume_nl, concentration)
+        if not fill_nl and len(out) <= 1:
+            # The usual stretch: one drug out of the tip, evenly over the whole stretch.
+            volume_out_nl, concentration_out = out[0] if out else (0, 0)
+            world.ledger.add_even(start_clock_s, duration_s, volume_out_nl, concentration_out)
+            world.patient.infuse(duration_s, volume_out_nl * concentration_out / PG_PER_UG)
+            return
+        pieces = tip_pieces(fill_nl, out, volume_nl, duration_s)
+        world.ledger.add(start_clock_s, pieces)
+        world.patient.feed(pieces)
 
     def _follow_prescription(self, pump: Pump, world: _World) -> None:
         """Move the patient's reference to a new prescription, and remember a change of the

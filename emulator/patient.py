@@ -309,11 +309,14 @@ class _Course:
 
         if beyond(0.0):
             return 0.0
-        if abs(self.e_inf - target) > self.bound:
+        gap = abs(self.e_inf - target)
+        if gap > self.bound:
             return None  # can never get there inside this piece
         previous = 0.0
         while previous < within_s:
             t = min(within_s, previous + _SCAN_S)
+            if sum(abs(c) * math.exp(-r * previous) for c, r in self.terms) < gap:
+                return None  # what is left of the transient can no longer reach it
             if beyond(t):
                 low, high = previous, t
                 for _ in range(60):
@@ -351,10 +354,19 @@ class PatientModel:
         self._k_per_s = self._params.k_per_s
         self._ktr_per_s = self._params.ktr_per_s
         self._ke0_per_s = self._params.ke0_per_s
+        k, ktr, ke0 = self._k_per_s, self._ktr_per_s, self._ke0_per_s
+        # The response's coefficients per unit deviation (see _course), for the cheap bound
+        # that lets most pieces skip the threshold search.
+        self._ck_da = ke0 * ktr / ((ktr - k) * (ke0 - k))
+        self._ctr_dt = ke0 / (ke0 - ktr)
+        self._ctr_da = ke0 * ktr / ((k - ktr) * (ke0 - ktr))
+        self._ce0_da = ke0 * ktr / ((k - ke0) * (ktr - ke0))
         self._reference_dose_ug_per_day = _check_real(
             "reference_dose_ug_per_day", reference_dose_ug_per_day, positive=True
         )
-        self._t_s = Fraction(_check_int("start_s", start_s, low=0))
+        self._thresholds = self._thresholds_of_reference()
+        self._t_s: int | Fraction = _check_int("start_s", start_s, low=0)
+        """Model time reached: an int while every duration was whole seconds."""
         self._tone_anchor_ug = self.reference_amount_ug
         self._amount_ug = (
             self.reference_amount_ug
@@ -375,12 +387,16 @@ class PatientModel:
         ``infuse(d, 0)`` lets time pass with no input. A zero duration with drug
         is an instantaneous dose (it enters the CSF; the response follows later).
         """
-        duration = _check_duration("duration_s", duration_s)
+        duration: int | Fraction
+        if type(duration_s) is int and duration_s >= 0:
+            duration = duration_s  # whole seconds (the emulator's stretches): no Fraction
+        else:
+            duration = _check_duration("duration_s", duration_s)
         amount_ug = _check_real("drug_ug", drug_ug, positive=False)
-        start_s = float(self._t_s)
         if duration == 0:
             self._amount_ug += amount_ug
             return
+        start_s = float(self._t_s)
         total_s = float(duration)
         asymptote_ug = amount_ug / total_s / self._k_per_s
         elapsed_s = 0.0
@@ -403,7 +419,10 @@ class PatientModel:
                 self._effect_ug = min(self._effect_ug, target_ug)
             self._enter_band(band, start_s + elapsed_s)
         self._evolve(total_s - elapsed_s, asymptote_ug)
-        self._t_s += duration
+        t_s = self._t_s + duration
+        if type(t_s) is Fraction and t_s.denominator == 1:
+            t_s = t_s.numerator
+        self._t_s = t_s
 
     def feed(self, pieces: Iterable[TipPiece]) -> None:
         """Infuse the fluid path's tip output, piece after piece."""
@@ -417,6 +436,7 @@ class PatientModel:
         self._reference_dose_ug_per_day = _check_real(
             "dose_ug_per_day", dose_ug_per_day, positive=True
         )
+        self._thresholds = self._thresholds_of_reference()
         band = self._band_of_effect()
         if band is not self._band:
             self._enter_band(band, float(self._t_s))
@@ -428,7 +448,7 @@ class PatientModel:
         now_s = float(self._t_s)
         state, since_s = self._state_at(now_s)
         return Assessment(
-            at_s=self._t_s,
+            at_s=Fraction(self._t_s),
             level_ng_per_ml=self.level_ng_per_ml,
             response_ng_per_ml=self.response_ng_per_ml,
             reference_ng_per_ml=self.reference_level_ng_per_ml,
@@ -473,7 +493,7 @@ class PatientModel:
     @property
     def t_s(self) -> Fraction:
         """Model time reached, exact."""
-        return self._t_s
+        return Fraction(self._t_s)
 
     @property
     def amount_ug(self) -> float:
@@ -562,6 +582,9 @@ class PatientModel:
         self._effect_ug = max(0.0, self._effect_ug)
 
     def _thresholds_ug(self) -> tuple[float, float]:
+        return self._thresholds
+
+    def _thresholds_of_reference(self) -> tuple[float, float]:
         reference = self.reference_amount_ug
         return (
             reference * self._params.withdrawal_threshold_permille / _PERMILLE,
@@ -582,7 +605,26 @@ class PatientModel:
         """The first band change within ``within_s``: (time from now, new band, threshold)."""
         if within_s <= 0:
             return None
-        low_ug, high_ug = self._thresholds_ug()
+        low_ug, high_ug = self._thresholds
+        # The response stays within e_inf +- bound over the piece (the sum of its terms'
+        # coefficients, as in _course): most pieces (a steady patient) cannot reach a
+        # threshold at all, and need no search.
+        da = self._amount_ug - asymptote_ug
+        dt = self._transit_ug - asymptote_ug
+        bound = (
+            abs(self._ck_da * da)
+            + abs(self._ctr_dt * dt + self._ctr_da * da)
+            + abs(self._effect_ug - asymptote_ug - self._ctr_dt * dt + self._ce0_da * da)
+        ) * (1 + 1e-9)  # never below _course's own bound by a rounding
+        band = self._band
+        if band is _Band.MID:
+            if asymptote_ug - low_ug > bound and high_ug - asymptote_ug > bound:
+                return None
+        elif band is _Band.LOW:
+            if low_ug - asymptote_ug > bound:
+                return None
+        elif asymptote_ug - high_ug > bound:
+            return None
         course = self._course(asymptote_ug)
         found: list[tuple[float, _Band, float]] = []
         if self._band is _Band.LOW:
