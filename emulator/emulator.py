@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
@@ -563,6 +563,18 @@ class EmulatedPump:
             self.virtual.advance()
             return self._world.ledger.hours(first_clock_s, last_clock_s)
 
+    def reservoir_now(self) -> tuple[int, int, int]:
+        """(pump clock s, the pump's estimated reservoir nL, the true reservoir nL) now: what
+        a plot samples, without building the whole :meth:`state`."""
+        with self.virtual.lock:
+            self.virtual.advance()
+            pump = self.pump
+            return (
+                pump.clock(pump.t),
+                pump.estimated_reservoir_nl,
+                pump.reservoir_nl - self._world.missing_nl,
+            )
+
     def patient_last_hour_ug(self) -> Fraction:
         """Drug that reached the patient in the last whole pump-clock hour, mcg."""
         with self.virtual.lock:
@@ -679,7 +691,7 @@ class EmulatedPump:
         # the pump's lock is taken, never under it.
         link = {
             "impairment": asdict(self.faults.settings),
-            "counters": _jsonable(asdict(self.faults.counters())),
+            "counters": _jsonable(self.faults.counters()),
         }
         with self.virtual.lock:
             self.virtual.advance()
@@ -690,7 +702,7 @@ class EmulatedPump:
             assessment = world.patient.assess()
             last_hour = world.ledger.last_hour_ug(status.clock_s)
             implant = pump.implant
-            status_fields = _jsonable(asdict(status))
+            status_fields = _jsonable(status)
             return {
                 "index": self.index,
                 "serial": self.setup.serial,
@@ -705,7 +717,7 @@ class EmulatedPump:
                         "closed_since_clock_s": pump.valve_closed_since_clock_s,
                     },
                     "bridging": pump.bridge is not None,
-                    "implant": None if implant is None else _jsonable(asdict(implant)),
+                    "implant": _jsonable(implant),
                     "drug_lot": pump.drug_lot,
                     "total_filled_nl": pump.total_filled_nl,
                     "total_delivered_nl": pump.total_delivered_nl,
@@ -762,6 +774,16 @@ the old keys are still given, with the same values, for scripts written before."
 
 
 def _jsonable(value: Any) -> Any:
+    """``value`` as JSON-ready data: a dataclass as the dict of its fields (what
+    ``asdict`` gives, in one pass), sequences as lists, enums by name, Fractions as floats."""
+    kind = type(value)
+    if kind is int or kind is str or kind is float or kind is bool or value is None:
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is None and is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, frozenset, set)):
@@ -771,6 +793,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Fraction):
         return float(value)
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""Field names of the dataclasses :func:`_jsonable` has met."""
 
 
 @dataclass

@@ -23,8 +23,9 @@ Units and exactness:
   summing to the interval.
 
 The path is pure: no I/O, no clock. The emulator drives it through
-:class:`FluidTracker` with the pump's true delivered volume and the
-reservoir's concentration each time it advances the pump.
+:class:`FluidTracker`, one push per stretch of the pump at a constant rate
+(``Pump.advance_in_stretches``): the stretch's whole nanolitres at the
+reservoir's concentration, spread evenly over the stretch.
 
 The path is the TRUE catheter (emulator side), kept apart from the implant
 record the pump stores (the clinician's record, from which the pump computes
@@ -518,6 +519,10 @@ class HourlyLedger:
         self._max_hours = max_hours
         self._prune_at = max_hours + max(1, max_hours // 8)
         """Entries past which the hours out of the window are dropped (amortised)."""
+        self._long: list[tuple[int, int, int, int]] = []
+        """Stretches of :meth:`add_even` that hold a whole hour or more, kept whole
+        (start, end, volume_nl, concentration): their hours are computed when read, so a
+        stretch of months costs one entry, not one per hour."""
         self._latest_hour = -1
         """Start of the latest hour entered."""
         self._reached = 0
@@ -550,16 +555,34 @@ class HourlyLedger:
         end = start_clock_s + duration_s
         if volume_nl and concentration_ug_per_ml:
             hour = start_clock_s // SECONDS_PER_HOUR * SECONDS_PER_HOUR
-            boundary = hour + SECONDS_PER_HOUR
-            done_nl = 0
-            while boundary < end:
-                due_nl = volume_nl * (boundary - start_clock_s) // duration_s
-                self._put(hour, (due_nl - done_nl) * concentration_ug_per_ml)
-                done_nl, hour = due_nl, boundary
-                boundary += SECONDS_PER_HOUR
-            self._put(hour, (volume_nl - done_nl) * concentration_ug_per_ml)
+            last = (end - 1) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+            if last - hour >= 2 * SECONDS_PER_HOUR:  # a whole hour or more: kept whole
+                self._long.append((start_clock_s, end, volume_nl, concentration_ug_per_ml))
+                self._latest_hour = max(self._latest_hour, last)
+            else:
+                boundary = hour + SECONDS_PER_HOUR
+                done_nl = 0
+                while boundary < end:
+                    due_nl = volume_nl * (boundary - start_clock_s) // duration_s
+                    self._put(hour, (due_nl - done_nl) * concentration_ug_per_ml)
+                    done_nl, hour = due_nl, boundary
+                    boundary += SECONDS_PER_HOUR
+                self._put(hour, (volume_nl - done_nl) * concentration_ug_per_ml)
         self._reached = max(self._reached, end)
         self._prune()
+
+    @staticmethod
+    def _long_hour_pg(stretch: tuple[int, int, int, int], hour: int) -> int:
+        """What a stretch kept whole gives the hour starting at ``hour``, pg: the volume due
+        by each end of the hour rounded down, as :meth:`add_even` splits (0 outside it)."""
+        start, end, volume_nl, concentration = stretch
+        low, high = max(start, hour), min(end, hour + SECONDS_PER_HOUR)
+        if high <= low:
+            return 0
+        duration = end - start
+        due_high = volume_nl if high == end else volume_nl * (high - start) // duration
+        due_low = volume_nl * (low - start) // duration
+        return (due_high - due_low) * concentration
 
     def _put(self, hour: int, drug_pg: int | Fraction) -> None:
         hours = self._hours
@@ -593,6 +616,9 @@ class HourlyLedger:
         if len(hours) > self._prune_at:
             oldest = self._oldest_kept
             self._hours = {h: pg for h, pg in hours.items() if h >= oldest}
+        if len(self._long) > self._prune_at:
+            oldest = self._oldest_kept
+            self._long = [s for s in self._long if s[1] > oldest]
 
     @property
     def _oldest_kept(self) -> int:
@@ -602,7 +628,14 @@ class HourlyLedger:
         """Drug that reached the patient in the hour starting at ``hour_start_clock_s``."""
         if hour_start_clock_s < self._oldest_kept:
             return Fraction(0)
-        return Fraction(self._hours.get(hour_start_clock_s, 0)) / PG_PER_UG
+        pg = self._hours.get(hour_start_clock_s, 0)
+        for stretch in self._long:
+            if (
+                stretch[0] < hour_start_clock_s + SECONDS_PER_HOUR
+                and stretch[1] > hour_start_clock_s
+            ):
+                pg += self._long_hour_pg(stretch, hour_start_clock_s)
+        return Fraction(pg) / PG_PER_UG
 
     def hours(self, first_clock_s: int, last_clock_s: int) -> list[tuple[int, Fraction]]:
         """(hour start, mcg) of every whole hour from the one holding ``first_clock_s`` to

@@ -34,7 +34,8 @@ peak 4.6 h (read off simulated curves in the tests).
 The system is linear with piecewise-constant input (the fluid path's
 :class:`TipPiece` stretches, or any ``(duration, amount)`` the caller gives),
 so every piece is solved exactly with the matrix exponential of the chain
-(three distinct rates: the parameter ranges cannot overlap). Amounts are
+(three distinct rates: the parameter ranges cannot overlap), however long: the
+emulator feeds it one piece per stretch of the pump at a constant rate. Amounts are
 floats in micrograms; levels are ``amount / csf_volume_ml`` in ng/mL. Time is
 model seconds, kept exact (``Fraction``) across pieces.
 
