@@ -278,12 +278,20 @@ class EmulatedPump:
         integrates it in closed form, the ledger splits it at the hours."""
         world = self._world
         self.advanced_at = self.virtual.wall()
+        # Each follower is called only when what it follows has moved (most requests at
+        # real speed find nothing to do).
         # A prescription committed since the last call took effect at the pump's time now.
-        self._follow_prescription(pump, world)
-        self._follow_fill(pump, world)
+        if id(pump.prescription) != world.reference_key:
+            self._follow_prescription(pump, world)
+        if pump.total_filled_nl != world.filled_nl:
+            self._follow_fill(pump, world)
         # A valve pump's discharge in an MRI field left the reservoir at one instant.
-        push_instant_delivery(world.fluid, world.patient, world.ledger, pump, dry_nl=world.dry_nl)
-        self._fire_world_events(pump)
+        if pump.total_delivered_nl - world.dry_nl != world.fluid.last_total_delivered_nl:
+            push_instant_delivery(
+                world.fluid, world.patient, world.ledger, pump, dry_nl=world.dry_nl
+            )
+        if self._mri_end_value is not None:
+            self._fire_world_events(pump)
         while pump.t < t:
             # A scheduled world event (an MRI exposure's end) lands on its own second.
             stop = t
@@ -321,7 +329,8 @@ class EmulatedPump:
                     )
             world.t = pump.t
             self._fire_world_events(pump)
-        self._follow_prescription(pump, world)
+        if id(pump.prescription) != world.reference_key:
+            self._follow_prescription(pump, world)
 
     @staticmethod
     def _push_stretch(

@@ -294,14 +294,22 @@ class FluidPath:
             return 0, []
         filled = self._filled_nl
         dead = self._dead_volume_nl
-        fill_nl = min(volume_nl, dead - filled)
         queue = self._queue
+        drug_pg = volume_nl * concentration_ug_per_ml
+        if filled == dead and len(queue) == 1 and queue[0][1] == concentration_ug_per_ml:
+            # The usual push: a full path of the same drug moves on, unchanged.
+            self._volume_in_nl += volume_nl
+            self._drug_in_pg += drug_pg
+            self._volume_out_nl += volume_nl
+            self._drug_out_pg += drug_pg
+            return 0, [(volume_nl, concentration_ug_per_ml)]
+        fill_nl = min(volume_nl, dead - filled)
         if queue and queue[-1][1] == concentration_ug_per_ml:
             queue[-1] = (queue[-1][0] + volume_nl, concentration_ug_per_ml)
         else:
             queue.append((volume_nl, concentration_ug_per_ml))
         self._volume_in_nl += volume_nl
-        self._drug_in_pg += volume_nl * concentration_ug_per_ml
+        self._drug_in_pg += drug_pg
 
         excess_nl = filled + volume_nl - dead
         out: list[tuple[int, int]] = []

@@ -132,6 +132,8 @@ def _check_int(name: str, value: object, *, low: int, high: int | None = None) -
 
 
 def _check_real(name: str, value: object, *, positive: bool) -> float:
+    if type(value) is float and 0.0 < value < math.inf:
+        return value  # the usual amount: nothing to convert or refuse
     # bool is an int subclass but never an amount.
     if isinstance(value, bool) or not isinstance(value, int | float | Fraction):
         raise FluidPathValueError(f"{name} must be an int, float or Fraction, got {value!r}")
@@ -362,6 +364,12 @@ class PatientModel:
         self._ctr_dt = ke0 / (ke0 - ktr)
         self._ctr_da = ke0 * ktr / ((k - ktr) * (ke0 - ktr))
         self._ce0_da = ke0 * ktr / ((k - ke0) * (ktr - ke0))
+        # The same differences and products _evolve divides by, computed once.
+        self._ktr_k = ktr - k
+        self._ktr_ke0 = ktr - ke0
+        self._den_k = (ktr - k) * (ke0 - k)
+        self._den_tr = (k - ktr) * (ke0 - ktr)
+        self._den_e0 = (k - ke0) * (ktr - ke0)
         self._reference_dose_ug_per_day = _check_real(
             "reference_dose_ug_per_day", reference_dose_ug_per_day, positive=True
         )
@@ -562,25 +570,22 @@ class PatientModel:
 
     def _evolve(self, dt_s: float, asymptote_ug: float) -> None:
         k, ktr, ke0 = self._k_per_s, self._ktr_per_s, self._ke0_per_s
+        ktr_k, ktr_ke0 = self._ktr_k, self._ktr_ke0
         da = self._amount_ug - asymptote_ug
         dtr = self._transit_ug - asymptote_ug
         de = self._effect_ug - asymptote_ug
-        ek, etr, ee = math.exp(-k * dt_s), math.exp(-ktr * dt_s), math.exp(-ke0 * dt_s)
+        exp = math.exp
+        ek, etr, ee = exp(-k * dt_s), exp(-ktr * dt_s), exp(-ke0 * dt_s)
         # (e^(-a t) - e^(-b t)) / (b - a), with expm1 for accuracy at small t.
-        phi_k_tr = ek * -math.expm1(-(ktr - k) * dt_s) / (ktr - k)
-        phi_tr_e0 = ee * -math.expm1(-(ktr - ke0) * dt_s) / (ktr - ke0)
-        psi = (
-            ek / ((ktr - k) * (ke0 - k))
-            + etr / ((k - ktr) * (ke0 - ktr))
-            + ee / ((k - ke0) * (ktr - ke0))
-        )
-        self._amount_ug = asymptote_ug + da * ek
-        self._transit_ug = asymptote_ug + dtr * etr + ktr * da * phi_k_tr
-        self._effect_ug = asymptote_ug + de * ee + ke0 * dtr * phi_tr_e0 + ktr * ke0 * da * psi
+        phi_k_tr = ek * -math.expm1(-ktr_k * dt_s) / ktr_k
+        phi_tr_e0 = ee * -math.expm1(-ktr_ke0 * dt_s) / ktr_ke0
+        psi = ek / self._den_k + etr / self._den_tr + ee / self._den_e0
         # Rounding must never leave an amount a hair below zero.
-        self._amount_ug = max(0.0, self._amount_ug)
-        self._transit_ug = max(0.0, self._transit_ug)
-        self._effect_ug = max(0.0, self._effect_ug)
+        self._amount_ug = max(0.0, asymptote_ug + da * ek)
+        self._transit_ug = max(0.0, asymptote_ug + dtr * etr + ktr * da * phi_k_tr)
+        self._effect_ug = max(
+            0.0, asymptote_ug + de * ee + ke0 * dtr * phi_tr_e0 + ktr * ke0 * da * psi
+        )
 
     def _thresholds_ug(self) -> tuple[float, float]:
         return self._thresholds
