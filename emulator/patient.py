@@ -290,11 +290,13 @@ class _Course:
     """The closed form of one piece: ``E(t) = e_inf + sum(c_i exp(-r_i t))``."""
 
     e_inf: float
-    terms: tuple[tuple[float, float], ...]
-    """(coefficient, rate per s) pairs."""
+    terms: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+    """(coefficient, rate per s) of each of the chain's three rates."""
 
     def at(self, t: float) -> float:
-        return self.e_inf + sum(c * math.exp(-r * t) for c, r in self.terms)
+        (c0, r0), (c1, r1), (c2, r2) = self.terms
+        exp = math.exp
+        return self.e_inf + (c0 * exp(-r0 * t) + c1 * exp(-r1 * t) + c2 * exp(-r2 * t))
 
     @property
     def bound(self) -> float:
@@ -315,15 +317,29 @@ class _Course:
         gap = abs(self.e_inf - target)
         if gap > self.bound:
             return None  # can never get there inside this piece
+        # The three terms on the scan's grid, each step one product per term (the grid
+        # point is then checked on the closed form itself before it is taken).
+        (p0, r0), (p1, r1), (p2, r2) = self.terms
+        f0, f1, f2 = math.exp(-r0 * _SCAN_S), math.exp(-r1 * _SCAN_S), math.exp(-r2 * _SCAN_S)
+        e_inf = self.e_inf
         previous = 0.0
         while previous < within_s:
-            t = min(within_s, previous + _SCAN_S)
-            if sum(abs(c) * math.exp(-r * previous) for c, r in self.terms) < gap:
+            if abs(p0) + abs(p1) + abs(p2) < gap:
                 return None  # what is left of the transient can no longer reach it
-            if beyond(t):
+            t = previous + _SCAN_S
+            if t < within_s:
+                p0, p1, p2 = p0 * f0, p1 * f1, p2 * f2
+                value = e_inf + (p0 + p1 + p2)
+                hit = (value >= target if rising else value < target) and beyond(t)
+            else:
+                t = within_s
+                hit = beyond(t)
+            if hit:
                 low, high = previous, t
                 for _ in range(60):
                     middle = (low + high) / 2
+                    if not low < middle < high:
+                        break  # adjacent floats: the rest of the 60 would change nothing
                     if beyond(middle):
                         high = middle
                     else:
