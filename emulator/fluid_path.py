@@ -525,9 +525,7 @@ class HourlyLedger:
         # Fraction once a piece was split in proportion to time.
         self._hours: dict[int, int | Fraction] = {}
         self._max_hours = max_hours
-        self._prune_at = max_hours + max(1, max_hours // 8)
-        """Entries past which the hours out of the window are dropped (amortised)."""
-        self._long: list[tuple[int, int, int, int]] = []
+        self._long: list[tuple[int, int, int, int]] | None = None
         """Stretches of :meth:`add_even` that hold a whole hour or more, kept whole
         (start, end, volume_nl, concentration): their hours are computed when read, so a
         stretch of months costs one entry, not one per hour."""
@@ -565,6 +563,8 @@ class HourlyLedger:
             hour = start_clock_s // SECONDS_PER_HOUR * SECONDS_PER_HOUR
             last = (end - 1) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
             if last - hour >= 2 * SECONDS_PER_HOUR:  # a whole hour or more: kept whole
+                if self._long is None:
+                    self._long = []
                 self._long.append((start_clock_s, end, volume_nl, concentration_ug_per_ml))
                 self._latest_hour = max(self._latest_hour, last)
             else:
@@ -620,11 +620,13 @@ class HourlyLedger:
         self._put(last, _exact(Fraction(drug_pg * (end - max(last, first_end))) / duration))
 
     def _prune(self) -> None:
+        """Drop what is out of the window, a few at a time (past an eighth more)."""
+        prune_at = self._max_hours + self._max_hours // 8 + 1
         hours = self._hours
-        if len(hours) > self._prune_at:
+        if len(hours) > prune_at:
             oldest = self._oldest_kept
             self._hours = {h: pg for h, pg in hours.items() if h >= oldest}
-        if len(self._long) > self._prune_at:
+        if self._long is not None and len(self._long) > prune_at:
             oldest = self._oldest_kept
             self._long = [s for s in self._long if s[1] > oldest]
 
@@ -637,7 +639,7 @@ class HourlyLedger:
         if hour_start_clock_s < self._oldest_kept:
             return Fraction(0)
         pg = self._hours.get(hour_start_clock_s, 0)
-        for stretch in self._long:
+        for stretch in self._long or ():
             if (
                 stretch[0] < hour_start_clock_s + SECONDS_PER_HOUR
                 and stretch[1] > hour_start_clock_s

@@ -64,6 +64,7 @@ untreated tone.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -286,6 +287,41 @@ class ResponseMilestones:
 
 
 @dataclass(frozen=True)
+class _Chain:
+    """What the closed form of one set of rates multiplies and divides by, computed once
+    per :class:`PatientParams` and shared by every patient with them."""
+
+    ck_da: float
+    """The response's coefficients per unit deviation (see ``_course``), for the cheap
+    bound that lets most pieces skip the threshold search."""
+    ctr_dt: float
+    ctr_da: float
+    ce0_da: float
+    ktr_k: float
+    """The differences and products ``_evolve`` divides by."""
+    ktr_ke0: float
+    den_k: float
+    den_tr: float
+    den_e0: float
+
+
+@functools.lru_cache(maxsize=64)
+def _chain_of(params: PatientParams) -> _Chain:
+    k, ktr, ke0 = params.k_per_s, params.ktr_per_s, params.ke0_per_s
+    return _Chain(
+        ck_da=ke0 * ktr / ((ktr - k) * (ke0 - k)),
+        ctr_dt=ke0 / (ke0 - ktr),
+        ctr_da=ke0 * ktr / ((k - ktr) * (ke0 - ktr)),
+        ce0_da=ke0 * ktr / ((k - ke0) * (ktr - ke0)),
+        ktr_k=ktr - k,
+        ktr_ke0=ktr - ke0,
+        den_k=(ktr - k) * (ke0 - k),
+        den_tr=(k - ktr) * (ke0 - ktr),
+        den_e0=(k - ke0) * (ktr - ke0),
+    )
+
+
+@dataclass(frozen=True)
 class _Course:
     """The closed form of one piece: ``E(t) = e_inf + sum(c_i exp(-r_i t))``."""
 
@@ -373,19 +409,7 @@ class PatientModel:
         self._k_per_s = self._params.k_per_s
         self._ktr_per_s = self._params.ktr_per_s
         self._ke0_per_s = self._params.ke0_per_s
-        k, ktr, ke0 = self._k_per_s, self._ktr_per_s, self._ke0_per_s
-        # The response's coefficients per unit deviation (see _course), for the cheap bound
-        # that lets most pieces skip the threshold search.
-        self._ck_da = ke0 * ktr / ((ktr - k) * (ke0 - k))
-        self._ctr_dt = ke0 / (ke0 - ktr)
-        self._ctr_da = ke0 * ktr / ((k - ktr) * (ke0 - ktr))
-        self._ce0_da = ke0 * ktr / ((k - ke0) * (ktr - ke0))
-        # The same differences and products _evolve divides by, computed once.
-        self._ktr_k = ktr - k
-        self._ktr_ke0 = ktr - ke0
-        self._den_k = (ktr - k) * (ke0 - k)
-        self._den_tr = (k - ktr) * (ke0 - ktr)
-        self._den_e0 = (k - ke0) * (ktr - ke0)
+        self._chain = _chain_of(self._params)
         self._reference_dose_ug_per_day = _check_real(
             "reference_dose_ug_per_day", reference_dose_ug_per_day, positive=True
         )
@@ -586,7 +610,8 @@ class PatientModel:
 
     def _evolve(self, dt_s: float, asymptote_ug: float) -> None:
         k, ktr, ke0 = self._k_per_s, self._ktr_per_s, self._ke0_per_s
-        ktr_k, ktr_ke0 = self._ktr_k, self._ktr_ke0
+        chain = self._chain
+        ktr_k, ktr_ke0 = chain.ktr_k, chain.ktr_ke0
         da = self._amount_ug - asymptote_ug
         dtr = self._transit_ug - asymptote_ug
         de = self._effect_ug - asymptote_ug
@@ -595,7 +620,7 @@ class PatientModel:
         # (e^(-a t) - e^(-b t)) / (b - a), with expm1 for accuracy at small t.
         phi_k_tr = ek * -math.expm1(-ktr_k * dt_s) / ktr_k
         phi_tr_e0 = ee * -math.expm1(-ktr_ke0 * dt_s) / ktr_ke0
-        psi = ek / self._den_k + etr / self._den_tr + ee / self._den_e0
+        psi = ek / chain.den_k + etr / chain.den_tr + ee / chain.den_e0
         # Rounding must never leave an amount a hair below zero.
         self._amount_ug = max(0.0, asymptote_ug + da * ek)
         self._transit_ug = max(0.0, asymptote_ug + dtr * etr + ktr * da * phi_k_tr)
@@ -631,12 +656,13 @@ class PatientModel:
         # The response stays within e_inf +- bound over the piece (the sum of its terms'
         # coefficients, as in _course): most pieces (a steady patient) cannot reach a
         # threshold at all, and need no search.
+        chain = self._chain
         da = self._amount_ug - asymptote_ug
         dt = self._transit_ug - asymptote_ug
         bound = (
-            abs(self._ck_da * da)
-            + abs(self._ctr_dt * dt + self._ctr_da * da)
-            + abs(self._effect_ug - asymptote_ug - self._ctr_dt * dt + self._ce0_da * da)
+            abs(chain.ck_da * da)
+            + abs(chain.ctr_dt * dt + chain.ctr_da * da)
+            + abs(self._effect_ug - asymptote_ug - chain.ctr_dt * dt + chain.ce0_da * da)
         ) * (1 + 1e-9)  # never below _course's own bound by a rounding
         band = self._band
         if band is _Band.MID:
