@@ -12,9 +12,11 @@ and the knee is the largest size that stayed under. Then 4000 pumps over TCP fro
 
 Also here, since they too size a fleet: simulated years per wall second for
 one pump under a full scenario (polling, reprogramming, refills, boluses)
-through the emulator and its link, beside the same scenario on the bare
-firmware model; and memory per pump in a fleet (tracemalloc), beside the
-bare model's.
+through the emulator and its link, and the same without the link (the
+emulator and its world model alone), each beside the same scenario on the
+bare firmware model, with CPU beside wall time and what the STATUS polls
+alone cost; and memory per pump in a fleet (tracemalloc), beside the bare
+model's.
 """
 
 from __future__ import annotations
