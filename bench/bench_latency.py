@@ -12,9 +12,11 @@ and the knee is the largest size that stayed under. Then 4000 pumps over TCP fro
 
 Also here, since they too size a fleet: simulated years per wall second for
 one pump under a full scenario (polling, reprogramming, refills, boluses)
-through the emulator and its link, beside the same scenario on the bare
-firmware model; and memory per pump in a fleet (tracemalloc), beside the
-bare model's.
+through the emulator and its link, and the same without the link (the
+emulator and its world model alone), each beside the same scenario on the
+bare firmware model, with CPU beside wall time and what the STATUS polls
+alone cost; and memory per pump in a fleet (tracemalloc), beside the bare
+model's.
 """
 
 from __future__ import annotations
@@ -219,17 +221,38 @@ def _scenario_days(day: int) -> tuple[bool, bool, bool]:
     return day % 30 == 0, day % 90 == 0, day % 7 == 0
 
 
-def scenario_through_emulator() -> float:
-    """Wall seconds for SCENARIO_DAYS of one pump through the emulator and a live session:
-    a day's time stepped by the clock, four STATUS polls a day, a new prescription every
-    30 days, a refill every 90, a bolus every week."""
+@dataclass(frozen=True)
+class Timed:
+    """Wall and CPU seconds of one run (CPU of the whole process, every thread: the figure
+    that does not swing with the machine's load)."""
+
+    wall_s: float
+    cpu_s: float
+
+
+class _Stopwatch:
+    def __enter__(self) -> _Stopwatch:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timed = Timed(time.perf_counter() - self._wall, time.process_time() - self._cpu)
+
+
+def scenario_through_emulator() -> Timed:
+    """SCENARIO_DAYS of one pump through the emulator and a live session: a day's time
+    stepped by the clock, four STATUS polls a day, a new prescription every 30 days, a
+    refill every 90, a bolus every week."""
     keys = load_keys(DEMO_KEY_FILE)
     clock = PumpClock(start_pump_s=1_790_000_000)
     clock.set_manual()
     emulator = Emulator([PRESETS["demo"]], keys=keys, clock=clock)
     url = emulator.register_inproc()
-    with emulator, PumpClient(url, key=keys[Role.CLINICIAN], timeout_s=5.0) as client:
-        started = time.perf_counter()
+    with (
+        emulator,
+        PumpClient(url, key=keys[Role.CLINICIAN], timeout_s=5.0) as client,
+        _Stopwatch() as watch,
+    ):
         for day in range(1, SCENARIO_DAYS + 1):
             reprogram, refill, bolus = _scenario_days(day)
             for _ in range(4):
@@ -247,38 +270,95 @@ def scenario_through_emulator() -> float:
                 client.program(FLEX if (day // 30) % 2 else SIMPLE)
             if bolus:
                 client.start_bolus(dose_ng=BOLUS_NG, duration_s=1_800)
-        return time.perf_counter() - started
+    return watch.timed
 
 
-def scenario_on_the_model() -> float:
+def scenario_through_the_world() -> Timed:
+    """The same days through the emulator without a link: its clock, the pump advanced with
+    its world (catheter, patient, ledger) as a request does, and the model's own status and
+    commands under the pump's lock; no link, session or codec."""
+    clock = PumpClock(start_pump_s=1_790_000_000)
+    clock.set_manual()
+    emulator = Emulator([PRESETS["demo"]], keys=load_keys(DEMO_KEY_FILE), clock=clock)
+    emulated = emulator.pumps[0]
+    with emulator, _Stopwatch() as watch:
+        for day in range(1, SCENARIO_DAYS + 1):
+            reprogram, refill, bolus = _scenario_days(day)
+            for _ in range(4):
+                emulator.advance(DAY_S // 4)
+                with emulated.virtual.lock:
+                    emulated.virtual.advance()
+                    status = emulated.pump.status()
+            with emulated.virtual.lock:
+                t = emulated.virtual.advance()
+                pump = emulated.pump
+                if refill:
+                    pump.refill(
+                        t,
+                        RefillOrder(
+                            removed_nl=status.reservoir_nl,
+                            added_nl=status.capacity_nl,
+                            concentration_ug_per_ml=status.concentration_ug_per_ml,
+                            prescription=pump.prescription,
+                            bridge=False,
+                        ),
+                    )
+                if reprogram:
+                    pump.program(t, FLEX if (day // 30) % 2 else SIMPLE)
+                if bolus:
+                    pump.start_bolus(t, pump.therapeutic_bolus(dose_ng=BOLUS_NG, duration_s=1_800))
+    return watch.timed
+
+
+def scenario_on_the_model() -> Timed:
     """The same days on the bare firmware model: advance, status, refill, reprogram, bolus;
-    no emulator, link or session."""
+    no emulator, world, link or session."""
     pump = PRESETS["demo"].build(t=1_790_000_000)
     t = pump.t
-    started = time.perf_counter()
-    for day in range(1, SCENARIO_DAYS + 1):
-        reprogram, refill, bolus = _scenario_days(day)
-        for _ in range(4):
-            t += DAY_S // 4
-            pump.advance_to(t)
-            status = pump.status()
-        if refill:
-            pump.refill(
-                t,
-                RefillOrder(
-                    removed_nl=pump.estimated_reservoir_nl,
-                    added_nl=pump.profile.capacity_nl,
-                    concentration_ug_per_ml=pump.concentration_ug_per_ml,
-                    prescription=pump.prescription,
-                    bridge=False,
-                ),
-            )
-        if reprogram:
-            pump.program(t, FLEX if (day // 30) % 2 else SIMPLE)
-        if bolus:
-            pump.start_bolus(t, pump.therapeutic_bolus(dose_ng=BOLUS_NG, duration_s=1_800))
+    with _Stopwatch() as watch:
+        for day in range(1, SCENARIO_DAYS + 1):
+            reprogram, refill, bolus = _scenario_days(day)
+            for _ in range(4):
+                t += DAY_S // 4
+                pump.advance_to(t)
+                status = pump.status()
+            if refill:
+                pump.refill(
+                    t,
+                    RefillOrder(
+                        removed_nl=pump.estimated_reservoir_nl,
+                        added_nl=pump.profile.capacity_nl,
+                        concentration_ug_per_ml=pump.concentration_ug_per_ml,
+                        prescription=pump.prescription,
+                        bridge=False,
+                    ),
+                )
+            if reprogram:
+                pump.program(t, FLEX if (day // 30) % 2 else SIMPLE)
+            if bolus:
+                pump.start_bolus(t, pump.therapeutic_bolus(dose_ng=BOLUS_NG, duration_s=1_800))
     del status
-    return time.perf_counter() - started
+    return watch.timed
+
+
+POLLS_PER_YEAR = 4 * SCENARIO_DAYS
+
+
+def status_poll_cpu_s(polls: int = 2_000) -> float:
+    """CPU seconds of one in-process STATUS poll (client and pump sides: frame, MAC, codec,
+    the link, the telemetry head, the pump's status) on a pump that does not move."""
+    keys = load_keys(DEMO_KEY_FILE)
+    clock = PumpClock(start_pump_s=1_790_000_000)
+    clock.set_manual()
+    emulator = Emulator([PRESETS["demo"]], keys=keys, clock=clock)
+    url = emulator.register_inproc()
+    with emulator, PumpClient(url, key=keys[Role.CLINICIAN], timeout_s=5.0) as client:
+        for _ in range(polls // 10):
+            client.status()
+        with _Stopwatch() as watch:
+            for _ in range(polls):
+                client.status()
+    return watch.timed.cpu_s / polls
 
 
 # -- memory per pump -------------------------------------------------------------------------
@@ -318,23 +398,59 @@ def memory_per_pump() -> tuple[float, float]:
     return _traced_bytes(emulated) / MEMORY_FLEET, _traced_bytes(bare) / MEMORY_FLEET
 
 
-def capacity_metrics() -> list[Metric]:
-    through = min(scenario_through_emulator() for _ in range(2))
-    bare = min(scenario_on_the_model() for _ in range(2))
+def scenario_metrics(rounds: int = 3) -> list[Metric]:
+    """Simulated years per wall second: the full scenario, the same without the link (the
+    world model), and the bare model, interleaved; each the fastest of ``rounds``."""
+    runs: dict[str, list[Timed]] = {"full": [], "world": [], "bare": []}
+    for _ in range(rounds):
+        runs["full"].append(scenario_through_emulator())
+        runs["world"].append(scenario_through_the_world())
+        runs["bare"].append(scenario_on_the_model())
+    full = min(runs["full"], key=lambda r: r.wall_s)
+    world = min(runs["world"], key=lambda r: r.wall_s)
+    bare = min(runs["bare"], key=lambda r: r.wall_s)
+    cpu = {name: min(r.cpu_s for r in timed) for name, timed in runs.items()}
+    poll_s = status_poll_cpu_s()
     years = SCENARIO_DAYS / 365
-    emulated_b, bare_b = memory_per_pump()
+    load = os.getloadavg()[0]
+    link_s = cpu["full"] - cpu["world"]
     return [
         Metric(
             name="full scenario: simulated years per wall second",
-            value=years / through,
+            value=years / full.wall_s,
             unit="years/s",
             floor_name="the same days on the bare model (no emulator, link or session)",
-            floor_value=years / bare,
+            floor_value=years / bare.wall_s,
             floor_unit="years/s",
-            target="none: the cost of the emulator, its world model and a live session",
+            target=">= 10 years/s (issue #16)",
             detail=f"{years:g} years: 4 polls a day, reprogram every 30 d, refill every 90 d, "
-            f"a bolus a week; {through:.2f} s vs {bare:.2f} s",
+            f"a bolus a week; {full.wall_s:.3f} s vs {bare.wall_s:.3f} s wall, CPU "
+            f"{cpu['full']:.3f} s vs {cpu['bare']:.3f} s ({years / cpu['full']:.2f} years per "
+            f"CPU second); without the link {cpu['world']:.3f} s CPU, so the link and session "
+            f"take {link_s:.3f} s ({100 * link_s / cpu['full']:.0f} %): {POLLS_PER_YEAR} "
+            f"STATUS polls at {poll_s * 1e6:.0f} us CPU each (in process, client and pump "
+            f"sides) are {POLLS_PER_YEAR * poll_s:.3f} s a year, which alone bounds the "
+            f"scenario at {years / (POLLS_PER_YEAR * poll_s):.1f} years/s; load {load:.1f}",
         ),
+        Metric(
+            name="scenario without the link (world model): simulated years per wall second",
+            value=years / world.wall_s,
+            unit="years/s",
+            floor_name="the same days on the bare model",
+            floor_value=years / bare.wall_s,
+            floor_unit="years/s",
+            target="the world advanced by events costs little beside the model (ratio near 1)",
+            detail=f"emulator clock, pump with its catheter, patient and ledger, the model's "
+            f"own status and commands; {world.wall_s:.3f} s vs {bare.wall_s:.3f} s wall, CPU "
+            f"{cpu['world']:.3f} s vs {cpu['bare']:.3f} s",
+        ),
+    ]
+
+
+def capacity_metrics() -> list[Metric]:
+    emulated_b, bare_b = memory_per_pump()
+    return [
+        *scenario_metrics(),
         Metric(
             name=f"memory per pump (fleet of {MEMORY_FLEET})",
             value=emulated_b / 1024,

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from emulator.clock import PumpClock
 from emulator.device import TICK_INTERVAL_S, VirtualPump
 from emulator.errors import EmulatorUsageError
-from emulator.fluid_path import FluidPath, FluidTracker, HourlyLedger
+from emulator.fluid_path import PG_PER_UG, FluidPath, FluidTracker, HourlyLedger, tip_pieces
 from emulator.link_faults import LinkFaults, LinkImpairment
 from emulator.mri import MriExit, ScheduledMriEnd, push_instant_delivery
 from emulator.patient import PatientModel, PatientParams
@@ -49,6 +49,7 @@ from emulator.presets import PRESETS, PumpSetup
 from emulator.server import Server
 from emulator.transports.base import Endpoint, EndpointFactory, FailureSink, Transport
 from emulator.transports.pty import PtyTransport
+from firmware_model.delivery import PPM
 from firmware_model.errors import FirmwareError, StorageError
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Mode, Role
@@ -70,19 +71,6 @@ DEFAULT_CATHETER_LENGTH_CM = 50
 gives one, cm."""
 
 
-_HOUR_DIVISORS_S = (300, 360, 400, 450, 600, 720, 900, 1200, 1800, 3600)
-
-
-def world_step_s(span_s: int) -> int:
-    """The world step for advancing ``span_s``: at least :data:`WORLD_STEP_MIN_S`, about
-    :data:`WORLD_STEPS_MAX` steps at most, and a divisor or a multiple of an hour."""
-    wanted = max(WORLD_STEP_MIN_S, -(-span_s // WORLD_STEPS_MAX))
-    for divisor in _HOUR_DIVISORS_S:
-        if divisor >= wanted:
-            return divisor
-    return -(-wanted // 3600) * 3600
-
-
 def true_catheter_cm(setup: PumpSetup, catheter_length_cm: int | None) -> int:
     """The TRUE catheter (the emulator's fluid path): as given, else the implant record's
     length (whole cm), else :data:`DEFAULT_CATHETER_LENGTH_CM`. Kept apart from the record
@@ -92,14 +80,6 @@ def true_catheter_cm(setup: PumpSetup, catheter_length_cm: int | None) -> int:
     if setup.implant is not None:
         return setup.implant.catheter_length_mm // 10
     return DEFAULT_CATHETER_LENGTH_CM
-
-
-WORLD_STEP_MIN_S = 300
-"""Finest pump-time step of the fluid path and patient model, s."""
-
-WORLD_STEPS_MAX = 400
-"""At most this many world steps per advance, so a tick at x1,000,000 stays cheap
-(the step grows instead: the teaching plot loses resolution, never the pump its exactness)."""
 
 
 class ControlError(EmulatorUsageError, ValueError):
@@ -292,46 +272,92 @@ class EmulatedPump:
         return ng / 1000
 
     def _advance_world(self, pump: Pump, t: int) -> None:
-        """Advance the pump to ``t`` in steps, feeding what it delivers to the catheter and
-        the patient (called by the VirtualPump under its lock)."""
+        """Advance the pump to ``t``, event to event, feeding each constant-rate stretch it
+        delivers to the catheter and the patient whole (called by the VirtualPump under its
+        lock): the catheter moves the stretch's whole nanolitres exactly, the patient model
+        integrates it in closed form, the ledger splits it at the hours.
+
+        Exact: the pump, what entered and left the catheter (nL, pg), its contents, at the
+        end of every stretch. Within a tolerance, because inside a stretch the pump's whole
+        nanolitres are spread evenly in time: each hour of the ledger within 2 nL of drug of
+        the pump's own count, the patient's level and response within the drug of 2 nL of a
+        world stepped every 300 s (``tests/emulator/test_world_events.py``). A reservoir run
+        dry inside a stretch stops the flow on the second the stretch's even share runs out.
+        """
         world = self._world
         self.advanced_at = self.virtual.wall()
+        # Each follower is called only when what it follows has moved (most requests at
+        # real speed find nothing to do).
         # A prescription committed since the last call took effect at the pump's time now.
-        self._follow_prescription(pump, world)
-        self._follow_fill(pump, world)
+        if id(pump.prescription) != world.reference_key:
+            self._follow_prescription(pump, world)
+        if pump.total_filled_nl != world.filled_nl:
+            self._follow_fill(pump, world)
         # A valve pump's discharge in an MRI field left the reservoir at one instant.
-        push_instant_delivery(world.fluid, world.patient, world.ledger, pump, dry_nl=world.dry_nl)
-        if t <= pump.t:
-            # Most requests at real speed: the pump's second has not moved on.
-            self._fire_world_events(pump)
-            return
-        step = world_step_s(t - pump.t)
-        self._fire_world_events(pump)
-        while pump.t < t:
-            start = pump.t
-            # Steps end on multiples of ``step`` of the pump clock, so none straddles an
-            # hour: the per-hour drug to the patient stays exact whatever the speed.
-            clock = pump.clock(start)
-            stop = min(t, start + step - clock % step)
-            # A scheduled world event (an MRI exposure's end) lands on its own second.
-            event_t = self.next_world_event_t
-            if event_t is not None and start < event_t < stop:
-                stop = event_t
-            reservoir_nl, delivered_nl = pump.reservoir_nl, pump.total_delivered_nl
-            pump.advance_to(stop)
-            if world.missing_nl:  # after a pocket fill: what the rotor moves may be nothing
-                real_nl = max(0, reservoir_nl - world.missing_nl)
-                dry_nl = max(0, pump.total_delivered_nl - delivered_nl - real_nl)
-                world.dry_nl += dry_nl
-                world.missing_nl = max(0, world.missing_nl - dry_nl)
-            pieces = world.fluid.update_over(
-                pump.total_delivered_nl - world.dry_nl, pump.concentration_ug_per_ml, pump.t - start
+        if pump.total_delivered_nl - world.dry_nl != world.fluid.last_total_delivered_nl:
+            push_instant_delivery(
+                world.fluid, world.patient, world.ledger, pump, dry_nl=world.dry_nl
             )
-            world.patient.feed(pieces)
-            world.ledger.add(pump.clock(start), pieces)
+        if self._mri_end_value is not None:
+            self._fire_world_events(pump)
+        while pump.t < t:
+            # A scheduled world event (an MRI exposure's end) lands on its own second.
+            stop = t
+            event_t = self.next_world_event_t
+            if event_t is not None and pump.t < event_t < t:
+                stop = event_t
+            reservoir_nl = pump.reservoir_nl
+            concentration = pump.concentration_ug_per_ml
+            offset_s = pump.clock(0)
+            for start, end, delivered_nl, commanded_nl in pump.advance_in_stretches(stop):
+                reservoir_nl -= delivered_nl
+                flowing_s = duration_s = end - start
+                volume_nl = delivered_nl
+                if world.missing_nl and delivered_nl:
+                    # After a pocket fill what the rotor moves may be nothing: the real
+                    # drug left goes first, then the stretch flows dry.
+                    real_nl = max(0, reservoir_nl + delivered_nl - world.missing_nl)
+                    dry_nl = max(0, delivered_nl - real_nl)
+                    world.dry_nl += dry_nl
+                    world.missing_nl = max(0, world.missing_nl - dry_nl)
+                    volume_nl -= dry_nl
+                    if dry_nl:
+                        flowing_s = -(-duration_s * volume_nl // delivered_nl)
+                elif reservoir_nl == 0 and delivered_nl:
+                    # The reservoir ran dry inside the stretch: the rotor moved its last
+                    # drug at the stretch's rate, then nothing.
+                    bias_ppm = pump.profile.delivery_bias_ppm
+                    nominal_nl = commanded_nl * (PPM + bias_ppm) // PPM
+                    if nominal_nl > delivered_nl:
+                        flowing_s = -(-duration_s * delivered_nl // nominal_nl)
+                self._push_stretch(world, start + offset_s, flowing_s, volume_nl, concentration)
+                if flowing_s < duration_s:
+                    self._push_stretch(
+                        world, start + offset_s + flowing_s, duration_s - flowing_s, 0, 0
+                    )
             world.t = pump.t
             self._fire_world_events(pump)
-        self._follow_prescription(pump, world)
+        if id(pump.prescription) != world.reference_key:
+            self._follow_prescription(pump, world)
+
+    @staticmethod
+    def _push_stretch(
+        world: _World, start_clock_s: int, duration_s: int, volume_nl: int, concentration: int
+    ) -> None:
+        """``volume_nl`` into the catheter at a constant flow over ``duration_s`` > 0 from
+        ``start_clock_s``; what leaves the tip to the ledger and the patient."""
+        if duration_s <= 0:
+            return
+        fill_nl, out = world.fluid.push_raw(volume_nl, concentration)
+        if not fill_nl and len(out) <= 1:
+            # The usual stretch: one drug out of the tip, evenly over the whole stretch.
+            volume_out_nl, concentration_out = out[0] if out else (0, 0)
+            world.ledger.add_even(start_clock_s, duration_s, volume_out_nl, concentration_out)
+            world.patient.infuse(duration_s, volume_out_nl * concentration_out / PG_PER_UG)
+            return
+        pieces = tip_pieces(fill_nl, out, volume_nl, duration_s)
+        world.ledger.add(start_clock_s, pieces)
+        world.patient.feed(pieces)
 
     def _follow_prescription(self, pump: Pump, world: _World) -> None:
         """Move the patient's reference to a new prescription, and remember a change of the
@@ -554,6 +580,18 @@ class EmulatedPump:
             self.virtual.advance()
             return self._world.ledger.hours(first_clock_s, last_clock_s)
 
+    def reservoir_now(self) -> tuple[int, int, int]:
+        """(pump clock s, the pump's estimated reservoir nL, the true reservoir nL) now: what
+        a plot samples, without building the whole :meth:`state`."""
+        with self.virtual.lock:
+            self.virtual.advance()
+            pump = self.pump
+            return (
+                pump.clock(pump.t),
+                pump.estimated_reservoir_nl,
+                pump.reservoir_nl - self._world.missing_nl,
+            )
+
     def patient_last_hour_ug(self) -> Fraction:
         """Drug that reached the patient in the last whole pump-clock hour, mcg."""
         with self.virtual.lock:
@@ -670,7 +708,7 @@ class EmulatedPump:
         # the pump's lock is taken, never under it.
         link = {
             "impairment": asdict(self.faults.settings),
-            "counters": _jsonable(asdict(self.faults.counters())),
+            "counters": _jsonable(self.faults.counters()),
         }
         with self.virtual.lock:
             self.virtual.advance()
@@ -681,7 +719,7 @@ class EmulatedPump:
             assessment = world.patient.assess()
             last_hour = world.ledger.last_hour_ug(status.clock_s)
             implant = pump.implant
-            status_fields = _jsonable(asdict(status))
+            status_fields = _jsonable(status)
             return {
                 "index": self.index,
                 "serial": self.setup.serial,
@@ -696,7 +734,7 @@ class EmulatedPump:
                         "closed_since_clock_s": pump.valve_closed_since_clock_s,
                     },
                     "bridging": pump.bridge is not None,
-                    "implant": None if implant is None else _jsonable(asdict(implant)),
+                    "implant": _jsonable(implant),
                     "drug_lot": pump.drug_lot,
                     "total_filled_nl": pump.total_filled_nl,
                     "total_delivered_nl": pump.total_delivered_nl,
@@ -753,6 +791,16 @@ the old keys are still given, with the same values, for scripts written before."
 
 
 def _jsonable(value: Any) -> Any:
+    """``value`` as JSON-ready data: a dataclass as the dict of its fields (what
+    ``asdict`` gives, in one pass), sequences as lists, enums by name, Fractions as floats."""
+    kind = type(value)
+    if kind is int or kind is str or kind is float or kind is bool or value is None:
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is None and is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, frozenset, set)):
@@ -762,6 +810,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Fraction):
         return float(value)
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""Field names of the dataclasses :func:`_jsonable` has met."""
 
 
 @dataclass

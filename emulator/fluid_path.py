@@ -23,8 +23,9 @@ Units and exactness:
   summing to the interval.
 
 The path is pure: no I/O, no clock. The emulator drives it through
-:class:`FluidTracker` with the pump's true delivered volume and the
-reservoir's concentration each time it advances the pump.
+:class:`FluidTracker`, one push per stretch of the pump at a constant rate
+(``Pump.advance_in_stretches``): the stretch's whole nanolitres at the
+reservoir's concentration, spread evenly over the stretch.
 
 The path is the TRUE catheter (emulator side), kept apart from the implant
 record the pump stores (the clinician's record, from which the pump computes
@@ -53,6 +54,7 @@ __all__ = [
     "TipOutput",
     "TipPiece",
     "dead_volume_nl",
+    "tip_pieces",
 ]
 
 PG_PER_UG = 1_000_000
@@ -182,6 +184,37 @@ class TipPiece:
         return self.drug_ug / self.duration_s
 
 
+def tip_pieces(
+    fill_nl: int, out: list[tuple[int, int]], volume_nl: int, duration_s: int
+) -> tuple[TipPiece, ...]:
+    """The tip output of ``volume_nl`` pushed at a constant flow over ``duration_s`` > 0, from
+    what :meth:`FluidPath.push_raw` returned: each plug out takes ``duration_s x its volume /
+    volume_nl`` (the fluid is incompressible), the part spent filling air is a piece
+    without output; the durations sum exactly to ``duration_s``."""
+    if volume_nl == 0:
+        return (
+            TipPiece(duration_s=Fraction(duration_s), volume_nl=0, concentration_ug_per_ml=None),
+        )
+    pieces: list[TipPiece] = []
+    if fill_nl > 0:
+        pieces.append(
+            TipPiece(
+                duration_s=Fraction(duration_s * fill_nl, volume_nl),
+                volume_nl=0,
+                concentration_ug_per_ml=None,
+            )
+        )
+    pieces.extend(
+        TipPiece(
+            duration_s=Fraction(duration_s * v, volume_nl),
+            volume_nl=v,
+            concentration_ug_per_ml=c,
+        )
+        for v, c in out
+    )
+    return tuple(pieces)
+
+
 class FluidPath:
     """The tubing and catheter as an exact first-in first-out queue of segments.
 
@@ -248,19 +281,38 @@ class FluidPath:
         """Push fluid in; returns (nL that went into filling air, segments out of the tip)."""
         _check_int("volume_nl", volume_nl, minimum=0)
         _check_int("concentration_ug_per_ml", concentration_ug_per_ml, minimum=0)
+        fill_nl, out = self.push_raw(volume_nl, concentration_ug_per_ml)
+        return fill_nl, [Segment(volume_nl=v, concentration_ug_per_ml=c) for v, c in out]
+
+    def push_raw(
+        self, volume_nl: int, concentration_ug_per_ml: int
+    ) -> tuple[int, list[tuple[int, int]]]:
+        """:meth:`push` for callers that pass checked ints (the emulator's world, once per
+        constant-rate stretch): returns (nL that went into filling air, the (volume_nl,
+        concentration) plugs out of the tip, oldest first), with no objects built."""
         if volume_nl == 0:
             return 0, []
-        fill_nl = min(volume_nl, self._dead_volume_nl - self._filled_nl)
+        filled = self._filled_nl
+        dead = self._dead_volume_nl
         queue = self._queue
+        drug_pg = volume_nl * concentration_ug_per_ml
+        if filled == dead and len(queue) == 1 and queue[0][1] == concentration_ug_per_ml:
+            # The usual push: a full path of the same drug moves on, unchanged.
+            self._volume_in_nl += volume_nl
+            self._drug_in_pg += drug_pg
+            self._volume_out_nl += volume_nl
+            self._drug_out_pg += drug_pg
+            return 0, [(volume_nl, concentration_ug_per_ml)]
+        fill_nl = min(volume_nl, dead - filled)
         if queue and queue[-1][1] == concentration_ug_per_ml:
             queue[-1] = (queue[-1][0] + volume_nl, concentration_ug_per_ml)
         else:
             queue.append((volume_nl, concentration_ug_per_ml))
         self._volume_in_nl += volume_nl
-        self._drug_in_pg += volume_nl * concentration_ug_per_ml
+        self._drug_in_pg += drug_pg
 
-        excess_nl = self._filled_nl + volume_nl - self._dead_volume_nl
-        out: list[Segment] = []
+        excess_nl = filled + volume_nl - dead
+        out: list[tuple[int, int]] = []
         while excess_nl > 0:
             head_nl, head_conc = queue[0]
             take_nl = min(head_nl, excess_nl)
@@ -268,11 +320,11 @@ class FluidPath:
                 queue.pop(0)
             else:
                 queue[0] = (head_nl - take_nl, head_conc)
-            out.append(Segment(volume_nl=take_nl, concentration_ug_per_ml=head_conc))
+            out.append((take_nl, head_conc))
             excess_nl -= take_nl
             self._volume_out_nl += take_nl
             self._drug_out_pg += take_nl * head_conc
-        self._filled_nl = min(self._dead_volume_nl, self._filled_nl + volume_nl)
+        self._filled_nl = min(dead, filled + volume_nl)
         return fill_nl, out
 
     def push(self, volume_nl: int, concentration_ug_per_ml: int) -> TipOutput:
@@ -298,31 +350,8 @@ class FluidPath:
             if volume_nl != 0:
                 raise FluidPathValueError("a volume cannot be pushed over duration_s 0")
             return ()
-        fill_nl, out = self._push(volume_nl, concentration_ug_per_ml)
-        if volume_nl == 0:
-            return (
-                TipPiece(
-                    duration_s=Fraction(duration_s), volume_nl=0, concentration_ug_per_ml=None
-                ),
-            )
-        pieces: list[TipPiece] = []
-        if fill_nl > 0:
-            pieces.append(
-                TipPiece(
-                    duration_s=Fraction(duration_s * fill_nl, volume_nl),
-                    volume_nl=0,
-                    concentration_ug_per_ml=None,
-                )
-            )
-        pieces.extend(
-            TipPiece(
-                duration_s=Fraction(duration_s * s.volume_nl, volume_nl),
-                volume_nl=s.volume_nl,
-                concentration_ug_per_ml=s.concentration_ug_per_ml,
-            )
-            for s in out
-        )
-        return tuple(pieces)
+        fill_nl, out = self.push_raw(volume_nl, concentration_ug_per_ml)
+        return tip_pieces(fill_nl, out, volume_nl, duration_s)
 
     def contents(self) -> tuple[Segment, ...]:
         """The fluid in the path, tip first (next out) to inlet last."""
@@ -452,6 +481,14 @@ class FluidTracker:
         self._last_total_nl = pump_total_delivered_nl
         return pieces
 
+    def push_raw(
+        self, volume_nl: int, concentration_ug_per_ml: int
+    ) -> tuple[int, list[tuple[int, int]]]:
+        """Push ``volume_nl`` more (checked ints) as :meth:`FluidPath.push_raw` does; the
+        pump total seen moves on by it."""
+        self._last_total_nl += volume_nl
+        return self._path.push_raw(volume_nl, concentration_ug_per_ml)
+
     @property
     def path(self) -> FluidPath:
         """The tracked path."""
@@ -470,17 +507,30 @@ class HourlyLedger:
     """Drug that reached the patient, per hour of the pump clock (exact micrograms).
 
     Fed with the tip pieces of each push and the pump-clock second the push began
-    (:meth:`add`); a piece at constant output that straddles an hour boundary is split
-    in proportion to time. Keeps the last ``max_hours`` hours.
+    (:meth:`add`: a piece that straddles an hour boundary is split in proportion to time),
+    or with one constant-rate stretch of one drug (:meth:`add_even`: split at the hour in
+    whole nanolitres). Keeps the last ``max_hours`` hours of the pump clock (those before
+    are read as 0).
+
+    The emulator pushes each constant-rate stretch of the pump as one, so inside a stretch
+    the pump's whole nanolitres are not followed second by second: an hour that a stretch
+    straddles holds, at each of its ends, the even share of the stretch's volume rounded
+    down to the nanolitre, within 2 nL of the pump's own count (0.004 mcg at 2000 mcg/mL).
+    Every stretch, and the total, is exact to the picogram.
     """
 
     def __init__(self, *, max_hours: int = 24 * 90) -> None:
         _check_int("max_hours", max_hours, minimum=1)
-        # Exact picograms per hour: an int while every piece fell inside its hour (the
-        # usual case: the emulator's steps never straddle an hour), a Fraction once a
-        # piece was split in proportion to time.
+        # Exact picograms per hour: an int while every piece fell inside its hour, a
+        # Fraction once a piece was split in proportion to time.
         self._hours: dict[int, int | Fraction] = {}
         self._max_hours = max_hours
+        self._long: list[tuple[int, int, int, int]] | None = None
+        """Stretches of :meth:`add_even` that hold a whole hour or more, kept whole
+        (start, end, volume_nl, concentration): their hours are computed when read, so a
+        stretch of months costs one entry, not one per hour."""
+        self._latest_hour = -1
+        """Start of the latest hour entered."""
         self._reached = 0
         """Pump clock up to which pieces have been entered."""
 
@@ -488,35 +538,114 @@ class HourlyLedger:
         """Enter ``pieces`` (consecutive, from ``start_clock_s``)."""
         _check_int("start_clock_s", start_clock_s, minimum=0)
         at: int | Fraction = start_clock_s
-        hours = self._hours
         for piece in pieces:
             duration = piece.duration_s
             end = at + duration
             drug_pg = piece.drug_pg
             if drug_pg and not duration:  # an instantaneous dose: in its own hour
-                hour = int(at) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
-                hours[hour] = hours.get(hour, 0) + drug_pg
+                self._put(int(at) // SECONDS_PER_HOUR * SECONDS_PER_HOUR, drug_pg)
             elif drug_pg:
-                hour = int(at) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
-                if end <= hour + SECONDS_PER_HOUR:
-                    hours[hour] = hours.get(hour, 0) + drug_pg  # all of it in one hour
-                else:
-                    t = at
-                    while t < end:
-                        hour = int(t) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
-                        upto = min(end, Fraction(hour + SECONDS_PER_HOUR))
-                        share = Fraction(drug_pg) * (upto - t) / duration
-                        hours[hour] = hours.get(hour, 0) + share
-                        t = upto
+                self._spread(at, end, drug_pg)
             at = end
         self._reached = max(self._reached, int(at))
-        if len(hours) > self._max_hours:
-            for hour in sorted(hours)[: len(hours) - self._max_hours]:
-                del hours[hour]
+        self._prune()
+
+    def add_even(
+        self, start_clock_s: int, duration_s: int, volume_nl: int, concentration_ug_per_ml: int
+    ) -> None:
+        """Enter ``volume_nl`` of one drug leaving the tip at a constant flow over
+        ``duration_s`` > 0 from ``start_clock_s`` (checked ints: the emulator's world, once
+        per stretch). Split at the hours in whole nanolitres, as the pump counts them: the
+        volume due by an hour boundary is the even share rounded down, so every hour holds
+        whole picograms, within 2 nL of the pump's own whole nanolitres in that hour."""
+        end = start_clock_s + duration_s
+        if volume_nl and concentration_ug_per_ml:
+            hour = start_clock_s // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+            last = (end - 1) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+            if last - hour >= 2 * SECONDS_PER_HOUR:  # a whole hour or more: kept whole
+                if self._long is None:
+                    self._long = []
+                self._long.append((start_clock_s, end, volume_nl, concentration_ug_per_ml))
+                self._latest_hour = max(self._latest_hour, last)
+            else:
+                boundary = hour + SECONDS_PER_HOUR
+                done_nl = 0
+                while boundary < end:
+                    due_nl = volume_nl * (boundary - start_clock_s) // duration_s
+                    self._put(hour, (due_nl - done_nl) * concentration_ug_per_ml)
+                    done_nl, hour = due_nl, boundary
+                    boundary += SECONDS_PER_HOUR
+                self._put(hour, (volume_nl - done_nl) * concentration_ug_per_ml)
+        self._reached = max(self._reached, end)
+        self._prune()
+
+    @staticmethod
+    def _long_hour_pg(stretch: tuple[int, int, int, int], hour: int) -> int:
+        """What a stretch kept whole gives the hour starting at ``hour``, pg: the volume due
+        by each end of the hour rounded down, as :meth:`add_even` splits (0 outside it)."""
+        start, end, volume_nl, concentration = stretch
+        low, high = max(start, hour), min(end, hour + SECONDS_PER_HOUR)
+        if high <= low:
+            return 0
+        duration = end - start
+        due_high = volume_nl if high == end else volume_nl * (high - start) // duration
+        due_low = volume_nl * (low - start) // duration
+        return (due_high - due_low) * concentration
+
+    def _put(self, hour: int, drug_pg: int | Fraction) -> None:
+        hours = self._hours
+        if hour in hours:
+            hours[hour] += drug_pg
+        else:
+            hours[hour] = drug_pg
+        self._latest_hour = max(self._latest_hour, hour)
+
+    def _spread(self, at: int | Fraction, end: int | Fraction, drug_pg: int) -> None:
+        """``drug_pg`` evenly over ``at``..``end`` (> at), split at the hours."""
+        duration = end - at
+        hour = int(at) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+        if end <= hour + SECONDS_PER_HOUR:
+            self._put(hour, drug_pg)
+            return
+        # The first hour's part, the whole hours (each the same share), the last part.
+        first_end = hour + SECONDS_PER_HOUR
+        self._put(hour, _exact(Fraction(drug_pg * (first_end - at)) / duration))
+        last = int(end) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
+        if last == end:
+            last -= SECONDS_PER_HOUR  # ends on the hour: the hour before is whole
+        if last > first_end:
+            share = _exact(Fraction(drug_pg * SECONDS_PER_HOUR) / duration)
+            for whole in range(first_end, last, SECONDS_PER_HOUR):
+                self._put(whole, share)
+        self._put(last, _exact(Fraction(drug_pg * (end - max(last, first_end))) / duration))
+
+    def _prune(self) -> None:
+        """Drop what is out of the window, a few at a time (past an eighth more)."""
+        prune_at = self._max_hours + self._max_hours // 8 + 1
+        hours = self._hours
+        if len(hours) > prune_at:
+            oldest = self._oldest_kept
+            self._hours = {h: pg for h, pg in hours.items() if h >= oldest}
+        if self._long is not None and len(self._long) > prune_at:
+            oldest = self._oldest_kept
+            self._long = [s for s in self._long if s[1] > oldest]
+
+    @property
+    def _oldest_kept(self) -> int:
+        return self._latest_hour - (self._max_hours - 1) * SECONDS_PER_HOUR
 
     def hour_ug(self, hour_start_clock_s: int) -> Fraction:
         """Drug that reached the patient in the hour starting at ``hour_start_clock_s``."""
-        return Fraction(self._hours.get(hour_start_clock_s, 0)) / PG_PER_UG
+        if hour_start_clock_s < self._oldest_kept:
+            return Fraction(0)
+        pg = self._hours.get(hour_start_clock_s, 0)
+        for stretch in self._long or ():
+            if (
+                stretch[0] < hour_start_clock_s + SECONDS_PER_HOUR
+                and stretch[1] > hour_start_clock_s
+            ):
+                pg += self._long_hour_pg(stretch, hour_start_clock_s)
+        return Fraction(pg) / PG_PER_UG
 
     def hours(self, first_clock_s: int, last_clock_s: int) -> list[tuple[int, Fraction]]:
         """(hour start, mcg) of every whole hour from the one holding ``first_clock_s`` to
@@ -536,3 +665,10 @@ class HourlyLedger:
     def reached_clock_s(self) -> int:
         """Pump clock up to which the ledger is complete."""
         return self._reached
+
+
+def _exact(value: int | Fraction) -> int | Fraction:
+    """Whole picograms as an int, else the exact Fraction."""
+    if type(value) is Fraction and value.denominator == 1:
+        return value.numerator
+    return value

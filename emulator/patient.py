@@ -34,7 +34,8 @@ peak 4.6 h (read off simulated curves in the tests).
 The system is linear with piecewise-constant input (the fluid path's
 :class:`TipPiece` stretches, or any ``(duration, amount)`` the caller gives),
 so every piece is solved exactly with the matrix exponential of the chain
-(three distinct rates: the parameter ranges cannot overlap). Amounts are
+(three distinct rates: the parameter ranges cannot overlap), however long: the
+emulator feeds it one piece per stretch of the pump at a constant rate. Amounts are
 floats in micrograms; levels are ``amount / csf_volume_ml`` in ng/mL. Time is
 model seconds, kept exact (``Fraction``) across pieces.
 
@@ -63,6 +64,7 @@ untreated tone.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -131,6 +133,8 @@ def _check_int(name: str, value: object, *, low: int, high: int | None = None) -
 
 
 def _check_real(name: str, value: object, *, positive: bool) -> float:
+    if type(value) is float and 0.0 < value < math.inf:
+        return value  # the usual amount: nothing to convert or refuse
     # bool is an int subclass but never an amount.
     if isinstance(value, bool) or not isinstance(value, int | float | Fraction):
         raise FluidPathValueError(f"{name} must be an int, float or Fraction, got {value!r}")
@@ -283,15 +287,52 @@ class ResponseMilestones:
 
 
 @dataclass(frozen=True)
+class _Chain:
+    """What the closed form of one set of rates multiplies and divides by, computed once
+    per :class:`PatientParams` and shared by every patient with them."""
+
+    ck_da: float
+    """The response's coefficients per unit deviation (see ``_course``), for the cheap
+    bound that lets most pieces skip the threshold search."""
+    ctr_dt: float
+    ctr_da: float
+    ce0_da: float
+    ktr_k: float
+    """The differences and products ``_evolve`` divides by."""
+    ktr_ke0: float
+    den_k: float
+    den_tr: float
+    den_e0: float
+
+
+@functools.lru_cache(maxsize=64)
+def _chain_of(params: PatientParams) -> _Chain:
+    k, ktr, ke0 = params.k_per_s, params.ktr_per_s, params.ke0_per_s
+    return _Chain(
+        ck_da=ke0 * ktr / ((ktr - k) * (ke0 - k)),
+        ctr_dt=ke0 / (ke0 - ktr),
+        ctr_da=ke0 * ktr / ((k - ktr) * (ke0 - ktr)),
+        ce0_da=ke0 * ktr / ((k - ke0) * (ktr - ke0)),
+        ktr_k=ktr - k,
+        ktr_ke0=ktr - ke0,
+        den_k=(ktr - k) * (ke0 - k),
+        den_tr=(k - ktr) * (ke0 - ktr),
+        den_e0=(k - ke0) * (ktr - ke0),
+    )
+
+
+@dataclass(frozen=True)
 class _Course:
     """The closed form of one piece: ``E(t) = e_inf + sum(c_i exp(-r_i t))``."""
 
     e_inf: float
-    terms: tuple[tuple[float, float], ...]
-    """(coefficient, rate per s) pairs."""
+    terms: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+    """(coefficient, rate per s) of each of the chain's three rates."""
 
     def at(self, t: float) -> float:
-        return self.e_inf + sum(c * math.exp(-r * t) for c, r in self.terms)
+        (c0, r0), (c1, r1), (c2, r2) = self.terms
+        exp = math.exp
+        return self.e_inf + (c0 * exp(-r0 * t) + c1 * exp(-r1 * t) + c2 * exp(-r2 * t))
 
     @property
     def bound(self) -> float:
@@ -309,15 +350,32 @@ class _Course:
 
         if beyond(0.0):
             return 0.0
-        if abs(self.e_inf - target) > self.bound:
+        gap = abs(self.e_inf - target)
+        if gap > self.bound:
             return None  # can never get there inside this piece
+        # The three terms on the scan's grid, each step one product per term (the grid
+        # point is then checked on the closed form itself before it is taken).
+        (p0, r0), (p1, r1), (p2, r2) = self.terms
+        f0, f1, f2 = math.exp(-r0 * _SCAN_S), math.exp(-r1 * _SCAN_S), math.exp(-r2 * _SCAN_S)
+        e_inf = self.e_inf
         previous = 0.0
         while previous < within_s:
-            t = min(within_s, previous + _SCAN_S)
-            if beyond(t):
+            if abs(p0) + abs(p1) + abs(p2) < gap:
+                return None  # what is left of the transient can no longer reach it
+            t = previous + _SCAN_S
+            if t < within_s:
+                p0, p1, p2 = p0 * f0, p1 * f1, p2 * f2
+                value = e_inf + (p0 + p1 + p2)
+                hit = (value >= target if rising else value < target) and beyond(t)
+            else:
+                t = within_s
+                hit = beyond(t)
+            if hit:
                 low, high = previous, t
                 for _ in range(60):
                     middle = (low + high) / 2
+                    if not low < middle < high:
+                        break  # adjacent floats: the rest of the 60 would change nothing
                     if beyond(middle):
                         high = middle
                     else:
@@ -351,10 +409,13 @@ class PatientModel:
         self._k_per_s = self._params.k_per_s
         self._ktr_per_s = self._params.ktr_per_s
         self._ke0_per_s = self._params.ke0_per_s
+        self._chain = _chain_of(self._params)
         self._reference_dose_ug_per_day = _check_real(
             "reference_dose_ug_per_day", reference_dose_ug_per_day, positive=True
         )
-        self._t_s = Fraction(_check_int("start_s", start_s, low=0))
+        self._thresholds = self._thresholds_of_reference()
+        self._t_s: int | Fraction = _check_int("start_s", start_s, low=0)
+        """Model time reached: an int while every duration was whole seconds."""
         self._tone_anchor_ug = self.reference_amount_ug
         self._amount_ug = (
             self.reference_amount_ug
@@ -375,12 +436,16 @@ class PatientModel:
         ``infuse(d, 0)`` lets time pass with no input. A zero duration with drug
         is an instantaneous dose (it enters the CSF; the response follows later).
         """
-        duration = _check_duration("duration_s", duration_s)
+        duration: int | Fraction
+        if type(duration_s) is int and duration_s >= 0:
+            duration = duration_s  # whole seconds (the emulator's stretches): no Fraction
+        else:
+            duration = _check_duration("duration_s", duration_s)
         amount_ug = _check_real("drug_ug", drug_ug, positive=False)
-        start_s = float(self._t_s)
         if duration == 0:
             self._amount_ug += amount_ug
             return
+        start_s = float(self._t_s)
         total_s = float(duration)
         asymptote_ug = amount_ug / total_s / self._k_per_s
         elapsed_s = 0.0
@@ -403,7 +468,10 @@ class PatientModel:
                 self._effect_ug = min(self._effect_ug, target_ug)
             self._enter_band(band, start_s + elapsed_s)
         self._evolve(total_s - elapsed_s, asymptote_ug)
-        self._t_s += duration
+        t_s = self._t_s + duration
+        if type(t_s) is Fraction and t_s.denominator == 1:
+            t_s = t_s.numerator
+        self._t_s = t_s
 
     def feed(self, pieces: Iterable[TipPiece]) -> None:
         """Infuse the fluid path's tip output, piece after piece."""
@@ -417,6 +485,7 @@ class PatientModel:
         self._reference_dose_ug_per_day = _check_real(
             "dose_ug_per_day", dose_ug_per_day, positive=True
         )
+        self._thresholds = self._thresholds_of_reference()
         band = self._band_of_effect()
         if band is not self._band:
             self._enter_band(band, float(self._t_s))
@@ -428,7 +497,7 @@ class PatientModel:
         now_s = float(self._t_s)
         state, since_s = self._state_at(now_s)
         return Assessment(
-            at_s=self._t_s,
+            at_s=Fraction(self._t_s),
             level_ng_per_ml=self.level_ng_per_ml,
             response_ng_per_ml=self.response_ng_per_ml,
             reference_ng_per_ml=self.reference_level_ng_per_ml,
@@ -473,7 +542,7 @@ class PatientModel:
     @property
     def t_s(self) -> Fraction:
         """Model time reached, exact."""
-        return self._t_s
+        return Fraction(self._t_s)
 
     @property
     def amount_ug(self) -> float:
@@ -541,27 +610,28 @@ class PatientModel:
 
     def _evolve(self, dt_s: float, asymptote_ug: float) -> None:
         k, ktr, ke0 = self._k_per_s, self._ktr_per_s, self._ke0_per_s
+        chain = self._chain
+        ktr_k, ktr_ke0 = chain.ktr_k, chain.ktr_ke0
         da = self._amount_ug - asymptote_ug
         dtr = self._transit_ug - asymptote_ug
         de = self._effect_ug - asymptote_ug
-        ek, etr, ee = math.exp(-k * dt_s), math.exp(-ktr * dt_s), math.exp(-ke0 * dt_s)
+        exp = math.exp
+        ek, etr, ee = exp(-k * dt_s), exp(-ktr * dt_s), exp(-ke0 * dt_s)
         # (e^(-a t) - e^(-b t)) / (b - a), with expm1 for accuracy at small t.
-        phi_k_tr = ek * -math.expm1(-(ktr - k) * dt_s) / (ktr - k)
-        phi_tr_e0 = ee * -math.expm1(-(ktr - ke0) * dt_s) / (ktr - ke0)
-        psi = (
-            ek / ((ktr - k) * (ke0 - k))
-            + etr / ((k - ktr) * (ke0 - ktr))
-            + ee / ((k - ke0) * (ktr - ke0))
-        )
-        self._amount_ug = asymptote_ug + da * ek
-        self._transit_ug = asymptote_ug + dtr * etr + ktr * da * phi_k_tr
-        self._effect_ug = asymptote_ug + de * ee + ke0 * dtr * phi_tr_e0 + ktr * ke0 * da * psi
+        phi_k_tr = ek * -math.expm1(-ktr_k * dt_s) / ktr_k
+        phi_tr_e0 = ee * -math.expm1(-ktr_ke0 * dt_s) / ktr_ke0
+        psi = ek / chain.den_k + etr / chain.den_tr + ee / chain.den_e0
         # Rounding must never leave an amount a hair below zero.
-        self._amount_ug = max(0.0, self._amount_ug)
-        self._transit_ug = max(0.0, self._transit_ug)
-        self._effect_ug = max(0.0, self._effect_ug)
+        self._amount_ug = max(0.0, asymptote_ug + da * ek)
+        self._transit_ug = max(0.0, asymptote_ug + dtr * etr + ktr * da * phi_k_tr)
+        self._effect_ug = max(
+            0.0, asymptote_ug + de * ee + ke0 * dtr * phi_tr_e0 + ktr * ke0 * da * psi
+        )
 
     def _thresholds_ug(self) -> tuple[float, float]:
+        return self._thresholds
+
+    def _thresholds_of_reference(self) -> tuple[float, float]:
         reference = self.reference_amount_ug
         return (
             reference * self._params.withdrawal_threshold_permille / _PERMILLE,
@@ -582,7 +652,27 @@ class PatientModel:
         """The first band change within ``within_s``: (time from now, new band, threshold)."""
         if within_s <= 0:
             return None
-        low_ug, high_ug = self._thresholds_ug()
+        low_ug, high_ug = self._thresholds
+        # The response stays within e_inf +- bound over the piece (the sum of its terms'
+        # coefficients, as in _course): most pieces (a steady patient) cannot reach a
+        # threshold at all, and need no search.
+        chain = self._chain
+        da = self._amount_ug - asymptote_ug
+        dt = self._transit_ug - asymptote_ug
+        bound = (
+            abs(chain.ck_da * da)
+            + abs(chain.ctr_dt * dt + chain.ctr_da * da)
+            + abs(self._effect_ug - asymptote_ug - chain.ctr_dt * dt + chain.ce0_da * da)
+        ) * (1 + 1e-9)  # never below _course's own bound by a rounding
+        band = self._band
+        if band is _Band.MID:
+            if asymptote_ug - low_ug > bound and high_ug - asymptote_ug > bound:
+                return None
+        elif band is _Band.LOW:
+            if low_ug - asymptote_ug > bound:
+                return None
+        elif asymptote_ug - high_ug > bound:
+            return None
         course = self._course(asymptote_ug)
         found: list[tuple[float, _Band, float]] = []
         if self._band is _Band.LOW:

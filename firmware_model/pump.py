@@ -460,6 +460,28 @@ class Pump:
         while self._t < t:
             self._advance_segment(t)
 
+    def advance_in_stretches(self, t: int) -> list[tuple[int, int, int, int]]:
+        """As :meth:`advance_to`, and return the constant-rate stretches integrated on the
+        way, in order: (start, end, nL that truly left the reservoir, nL commanded), model
+        seconds. Inside a stretch the rate is constant (the commanded whole nanolitres fall
+        due along it as the floor of a linear function of time) until the reservoir runs
+        dry; the world beyond the pump pushes each stretch as one."""
+        _require_int("t", t)
+        if t < self._t:
+            raise TimeWentBackwardsError(now_t=self._t, requested_t=t)
+        if t > self.max_t:
+            raise RtcCeilingError(requested_t=t, max_t=self.max_t, max_clock_s=RTC_MAX_CLOCK_S)
+        stretches: list[tuple[int, int, int, int]] = []
+        while self._t < t:
+            start, d = self._t, self._delivery
+            delivered, commanded = d.total_delivered_nl, d.total_commanded_nl
+            self._advance_segment(t)
+            d = self._delivery
+            stretches.append(
+                (start, self._t, d.total_delivered_nl - delivered, d.total_commanded_nl - commanded)
+            )
+        return stretches
+
     def _advance_segment(self, target: int) -> None:
         """Integrate one constant-rate stretch, stopping at the first event before ``target``."""
         self.segments_processed += 1

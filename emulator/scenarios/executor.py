@@ -232,13 +232,9 @@ class ScenarioRunner:
             self._events.append(format_event(event, show_hex=not isinstance(event, FrameEvent)))
 
     def _sample(self, emu: Emulator) -> None:
-        pump = emu.state()["pump"]
+        clock_s, reservoir_nl, true_reservoir_nl = emu.pumps[0].reservoir_now()
         self._samples.append(
-            Sample(
-                clock_s=int(pump["clock_s"]),
-                reservoir_nl=int(pump["reservoir_nl"]),
-                true_reservoir_nl=int(pump["true_reservoir_nl"]),
-            )
+            Sample(clock_s=clock_s, reservoir_nl=reservoir_nl, true_reservoir_nl=true_reservoir_nl)
         )
 
     def _run_step(self, emu: Emulator, step: md.Step) -> StepResult:

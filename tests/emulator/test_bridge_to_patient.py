@@ -35,7 +35,7 @@ from protocol.messages import PrescriptionSpec
 from tests.support import DEMO_KEYS
 
 START_S = 1_789_977_600
-"""2026-09-21T08:00:00Z: on the hour, so pump-clock hours are whole world steps."""
+"""2026-09-21T08:00:00Z: on the hour, so the refill hours are whole pump-clock hours."""
 HOUR_S = 3_600
 DAY_S = 86_400
 DEAD_NL = 330_000

@@ -417,3 +417,41 @@ def test_the_hourly_ledger_at_the_edges_of_an_hour(
     )
     for hour in range(0, 18_000, 3_600):
         assert ledger.hour_ug(hour) == hours.get(hour, 0), hour
+
+
+def test_a_stretch_entered_whole_is_split_at_the_hour_in_whole_nanolitres() -> None:
+    """add_even (the emulator's one entry per constant-rate stretch): every hour holds
+    whole picograms, the stretch's drug is all there, and each hour is the even share
+    rounded at its two ends (within 1 nL of it); a stretch inside one hour is entered
+    whole."""
+    rng = random.Random(7)
+    ledger = HourlyLedger()
+    clock = 5_000
+    shares: dict[int, Fraction] = {}
+    for _ in range(200):
+        duration = rng.choice([1, 59, 3_599, 3_600, 7_201, 21_600, 100_000])
+        volume = rng.randrange(0, 200_000)
+        ledger.add_even(clock, duration, volume, 2_000)
+        for hour in range(clock // 3_600 * 3_600, clock + duration, 3_600):
+            inside = min(clock + duration, hour + 3_600) - max(clock, hour)
+            shares[hour] = shares.get(hour, Fraction(0)) + Fraction(volume * inside, duration)
+        clock += duration
+    assert ledger.reached_clock_s == clock
+    total = Fraction(0)
+    for hour in range(0, clock, 3_600):
+        ug = ledger.hour_ug(hour)
+        assert (ug * PG_PER_UG).denominator == 1  # whole picograms
+        nl = ug * PG_PER_UG / 2_000
+        assert abs(nl - shares.get(hour, Fraction(0))) < 2, hour  # 1 nL at each end at most
+        total += ug
+    assert total == sum(shares.values()) * 2_000 / PG_PER_UG
+
+
+def test_the_ledger_keeps_the_last_hours_of_the_pump_clock() -> None:
+    ledger = HourlyLedger(max_hours=24)
+    for hour in range(100):
+        ledger.add_even(hour * 3_600, 3_600, 500, 2_000)  # 1 mcg an hour
+    assert ledger.hour_ug(99 * 3_600) == 1
+    assert ledger.hour_ug(76 * 3_600) == 1  # the 24th hour back
+    assert ledger.hour_ug(75 * 3_600) == 0  # out of the window: read as 0
+    assert len(ledger._hours) <= 24 + 24 // 8 + 1  # dropped a few at a time
