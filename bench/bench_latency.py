@@ -29,7 +29,7 @@ import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.fleetpoll import fleet_addresses, p99, poll_fleet, process_cpu_s
+from bench.fleetpoll import PollResult, fleet_addresses, p99, poll_fleet
 from bench.metric import Metric
 from bench.ptyfloor import ServerProcess, pinned
 from emulator.clock import PumpClock
@@ -63,45 +63,45 @@ def _poll_fleet(count: int, *, tcp: bool = False, processes: int = 1) -> FleetRu
             addresses = fleet_addresses(server.ready, Path(tmp) / "keys", tcp=tcp)
             pids = server.ready.get("pids", [server.pid])
             assert isinstance(pids, list)
-            cpu_before = sum(process_cpu_s(int(pid)) for pid in pids)
-            started = time.monotonic()
-            result = poll_fleet(addresses, rounds=POLLS, period_s=POLL_PERIOD_S)
-            wall = time.monotonic() - started
-            cpu = sum(process_cpu_s(int(pid)) for pid in pids) - cpu_before
-    return FleetRun(
-        count=count,
-        latencies_ms=result.latencies_ms,
-        errors=result.errors,
-        late_ms_p99=result.late_ms_p99,
-        server_cpu_percent=100 * cpu / wall,
-        processes=processes,
-    )
+            result = poll_fleet(
+                addresses,
+                rounds=POLLS,
+                period_s=POLL_PERIOD_S,
+                server_pids=[int(pid) for pid in pids],
+            )
+    return FleetRun(count=count, result=result, processes=processes, tcp=tcp)
 
 
 @dataclass(frozen=True)
 class FleetRun:
     count: int
-    latencies_ms: list[float]
-    errors: int
-    late_ms_p99: float
-    server_cpu_percent: float
+    result: PollResult
     processes: int
+    tcp: bool
 
     @property
     def p99_ms(self) -> float:
         """p99 of every poll; a poll never answered counts as past the limit."""
-        if not self.latencies_ms:
+        if not self.result.latencies_ms:
             return math.inf
-        worst = [math.inf] * self.errors
-        return p99([*self.latencies_ms, *worst])
+        worst = [math.inf] * self.result.errors
+        return p99([*self.result.latencies_ms, *worst])
+
+    @property
+    def server_cpu_percent(self) -> float:
+        return self.result.server_cpu_percent
 
     def detail(self) -> str:
-        lat = sorted(self.latencies_ms)
+        r = self.result
+        lat = sorted(r.latencies_ms)
         return (
-            f"{len(lat)} polls, median {statistics.median(lat):.2f} ms, {self.errors} "
-            f"unanswered; server CPU {self.server_cpu_percent:.0f} % of one core over "
-            f"{self.processes} process(es); the poller's own lateness p99 "
-            f"{self.late_ms_p99:.1f} ms"
+            f"{len(lat)} polls, median {statistics.median(lat):.2f} ms, {r.errors} "
+            f"unanswered in time; server CPU {r.server_cpu_percent:.0f} % of one core over "
+            f"{self.processes} process(es), {r.server_us_per_poll:.0f} us per poll "
+            f"({100 * r.server_system_s / r.server_cpu_s if r.server_cpu_s else 0:.0f} % in "
+            f"the kernel); the poller's CPU {r.poller_us_per_poll:.0f} us per poll, its own "
+            f"lateness p99 {r.late_ms_p99:.1f} ms; load average {r.load[0]:.1f} to "
+            f"{r.load[1]:.1f}"
         )
 
 
@@ -170,8 +170,8 @@ def fleet_metrics() -> list[Metric]:
                 floor_unit="pumps",
                 target=">= 1x",
                 detail=f"{biggest.count} pumps used {biggest.server_cpu_percent:.0f} % of a "
-                f"core: {10 * biggest.server_cpu_percent / biggest.count * 1000:.0f} us of "
-                "server CPU per pump per second (a STATUS and the pump's advance)",
+                f"core: {biggest.result.server_us_per_poll:.0f} us of server CPU per pump per "
+                "second (a STATUS, the pump's advance, its share of the loop and the sweep)",
             )
         )
     processes = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)

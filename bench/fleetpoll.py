@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import select
 import selectors
 import socket
 import tempfile
@@ -31,12 +33,16 @@ from pathlib import Path
 
 from protocol import messages as m
 from protocol.codec import Deframer
-from protocol.enums import Role
-from protocol.frames import Frame
+from protocol.enums import Flags, Role
+from protocol.errors import FrameError, ProtocolError
+from protocol.frames import HEADER_SIZE, SYNC, Frame, decode_frame, frame_length
 from protocol.keys import load_keys
 from protocol.session import ProgrammerSession
 
 HANDSHAKE_TIMEOUT_S = 30.0
+_SYNC0, _SYNC1 = SYNC
+_RESPONSE_BIT = int(Flags.RESPONSE)
+_NOT_AN_ANSWER = int(Flags.RESPONSE | Flags.NOTIFY)  # an answer has RESPONSE and not NOTIFY
 
 
 @dataclass
@@ -89,13 +95,50 @@ class _Link:
         self.fd = -1
 
 
+MAX_ROUNDS = 30
+"""Rounds (the unmeasured one included) whose requests are built before the clock starts:
+a session keeps at most 32 requests outstanding."""
+
+
 @dataclass(frozen=True)
 class PollResult:
     latencies_ms: list[float]
-    """Every measured round trip, ms."""
+    """Every measured round trip whose answer checked out, ms."""
     late_ms_p99: float
     """How late the poller sent its requests against the schedule, p99, ms."""
     errors: int
+    """Polls not answered before the pump's next poll (or the end), or answered wrongly."""
+    wall_s: float = 0.0
+    """Wall seconds of the polling (from the first request to the last answer)."""
+    polls: int = 0
+    """Requests sent while polling, the unmeasured round included."""
+    poller_cpu_s: float = 0.0
+    """CPU seconds this process spent polling (sending, reading, stamping)."""
+    server_user_s: float = 0.0
+    """User CPU seconds of ``server_pids`` over the polling."""
+    server_system_s: float = 0.0
+    """System CPU seconds of ``server_pids`` over the polling."""
+    load: tuple[float, float] = (0.0, 0.0)
+    """The machine's 1-minute load average before and after the polling."""
+
+    @property
+    def server_cpu_s(self) -> float:
+        return self.server_user_s + self.server_system_s
+
+    @property
+    def server_cpu_percent(self) -> float:
+        """The server processes' CPU over the polling, % of one core (summed over them)."""
+        return 100 * self.server_cpu_s / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def server_us_per_poll(self) -> float:
+        """Server CPU per request polled (its share of the sweep and loop included), us."""
+        return 1e6 * self.server_cpu_s / self.polls if self.polls else 0.0
+
+    @property
+    def poller_us_per_poll(self) -> float:
+        """This poller's CPU per request, us (checking the answers afterwards not counted)."""
+        return 1e6 * self.poller_cpu_s / self.polls if self.polls else 0.0
 
 
 def _wait_frame(selector: selectors.BaseSelector, link: _Link, deadline: float) -> Frame:
@@ -139,77 +182,173 @@ def _handshake(links: Sequence[_Link]) -> None:
         selector.close()
 
 
+def _cpu_split(pids: Sequence[int]) -> tuple[float, float]:
+    """User and system CPU seconds of ``pids`` so far, summed (Linux /proc)."""
+    user = system = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+    return user, system
+
+
+def _loadavg() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
 def poll_fleet(
-    addresses: Sequence[tuple[str, bytes]], *, rounds: int, period_s: float = 1.0
+    addresses: Sequence[tuple[str, bytes]],
+    *,
+    rounds: int,
+    period_s: float = 1.0,
+    server_pids: Sequence[int] = (),
 ) -> PollResult:
     """Poll every (address, clinician key) once per ``period_s`` for ``rounds`` measured
-    rounds (after one unmeasured round), from this one thread."""
+    rounds (after one unmeasured round), from this one thread.
+
+    What the timed loop does per poll is kept to the least, so the figures measure the
+    server rather than the poller: every request is built (and MAC'd) before the clock
+    starts; the loop writes it on schedule, and on an answer only reads, finds the frame's
+    end from its header and stamps the time. Every answer is checked afterwards, as a
+    programmer would have checked it (the frame's CRC, that it answers that request, its
+    MAC, and that it decodes as a STATUS answer): a latency counts only for an answer that
+    passed, anything else is an error. ``server_pids``' CPU is read over the polling."""
+    if not 1 <= rounds < MAX_ROUNDS:
+        raise ValueError(f"rounds must be 1 to {MAX_ROUNDS - 1}, got {rounds}")
+    if period_s <= 0:
+        raise ValueError(f"period_s must be positive, got {period_s}")
     links = [_Link(address, key) for address, key in addresses]
     _handshake(links)
-    selector = selectors.DefaultSelector()
-    latencies: list[float] = []
+    count = len(links)
+    request = m.StatusRequest()
+    built: list[list[tuple[int, bytes]]] = []
+    for link in links:
+        assert link.session is not None
+        built.append([link.session.request(request) for _ in range(rounds + 1)])
+    epoll = select.epoll()
+    by_fd: dict[int, _Link] = {}
+    index_of: dict[int, int] = {}
+    # (link index, round, seq, raw frame, sent, received) of every answer, checked later.
+    answers: list[tuple[int, int, int, bytes, float, float]] = []
     late: list[float] = []
+    sent_at = [0.0] * count
+    waiting = [-1] * count  # the SEQ of the request in flight, -1 when none
+    waiting_round = [0] * count
+    buffers = [bytearray() for _ in range(count)]
     errors = 0
+    total = (rounds + 1) * count
+    step = period_s / count
+    monotonic = time.monotonic
+    read = os.read
     try:
-        for link in links:
-            selector.register(link.fd, selectors.EVENT_READ, link)
-        count = len(links)
-        request = m.StatusRequest()
-        start = time.monotonic() + 0.05
-        schedule = [
-            (start + k * period_s + i * period_s / count, k, i)
-            for k in range(rounds + 1)
-            for i in range(count)
-        ]
-        outstanding = 0
-        next_index = 0
+        for i, link in enumerate(links):
+            epoll.register(link.fd, select.EPOLLIN)
+            by_fd[link.fd] = link
+            index_of[link.fd] = i
+        load_before = _loadavg()
+        server0 = _cpu_split(server_pids)
+        cpu0 = time.process_time()
+        start = monotonic() + 0.05
         end_by = start + (rounds + 1) * period_s + 10.0
-        while next_index < len(schedule) or outstanding:
-            now = time.monotonic()
+        sent = 0
+        outstanding = 0
+        while sent < total or outstanding:
+            now = monotonic()
             if now > end_by:
                 errors += outstanding
                 break
-            while next_index < len(schedule) and schedule[next_index][0] <= now:
-                due, k, i = schedule[next_index]
-                next_index += 1
-                link = links[i]
-                if link.seq >= 0:  # the previous answer never came: count it, move on
+            while sent < total:
+                k, i = divmod(sent, count)
+                due = start + k * period_s + i * step
+                if due > now:
+                    break
+                sent += 1
+                if waiting[i] >= 0:  # the previous answer never came: count it, move on
                     errors += 1
                     outstanding -= 1
-                assert link.session is not None
-                link.seq, data = link.session.request(request)
-                link.sent_at = time.monotonic()
-                link.measured = k > 0
-                if k:
-                    late.append((link.sent_at - due) * 1e3)
-                link.write(data)
+                seq, data = built[i][k]
+                at = monotonic()
+                links[i].write(data)
+                sent_at[i] = at
+                waiting[i] = seq
+                waiting_round[i] = k
                 outstanding += 1
-            timeout = (
-                max(0.0, schedule[next_index][0] - time.monotonic())
-                if next_index < len(schedule)
-                else 0.5
-            )
-            for key, _ in selector.select(timeout):
-                link = key.data
-                for frame in link.read():
-                    if link.seq < 0 or frame.seq != link.seq or frame.is_notify:
+                if k:
+                    late.append((at - due) * 1e3)
+            if sent < total:
+                k, i = divmod(sent, count)
+                timeout = max(0.0, start + k * period_s + i * step - monotonic())
+            else:
+                timeout = 0.5
+            for fd, _events in epoll.poll(timeout):
+                i = index_of[fd]
+                try:
+                    chunk = read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                received = monotonic()
+                if not chunk:
+                    raise ConnectionError(f"{links[i].address}: end of file")
+                buffer = buffers[i]
+                buffer += chunk
+                while len(buffer) >= HEADER_SIZE:
+                    if buffer[0] != _SYNC0 or buffer[1] != _SYNC1:
+                        at_sync = buffer.find(SYNC, 1)
+                        del buffer[: at_sync if at_sync > 0 else len(buffer) - 1]
                         continue
-                    assert link.session is not None
-                    answer = link.session.receive(frame, link.seq)
-                    done = time.monotonic()
-                    if not isinstance(answer, m.StatusResponse):
-                        errors += 1
-                    elif link.measured:
-                        latencies.append((done - link.sent_at) * 1e3)
-                    link.seq = -1
+                    try:
+                        length = frame_length(bytes(buffer[:HEADER_SIZE]))
+                    except FrameError:
+                        del buffer[:1]
+                        continue
+                    if len(buffer) < length:
+                        break
+                    raw = bytes(buffer[:length])
+                    del buffer[:length]
+                    seq = raw[4] << 8 | raw[5]
+                    if seq != waiting[i] or raw[3] & _NOT_AN_ANSWER != _RESPONSE_BIT:
+                        continue  # not the answer we wait for (a late one): skip it
+                    answers.append((i, waiting_round[i], seq, raw, sent_at[i], received))
+                    waiting[i] = -1
                     outstanding -= 1
+        cpu = time.process_time() - cpu0
+        wall = monotonic() - start
+        server1 = _cpu_split(server_pids)
+        load_after = _loadavg()
     finally:
-        selector.close()
+        epoll.close()
         for link in links:
             link.close()
+    latencies: list[float] = []
+    for i, k, seq, raw, sent_s, received_s in answers:
+        session = links[i].session
+        assert session is not None
+        try:
+            answer = session.receive(decode_frame(raw), seq)
+        except ProtocolError:
+            errors += 1
+            continue
+        if not isinstance(answer, m.StatusResponse):
+            errors += 1
+        elif k:
+            latencies.append((received_s - sent_s) * 1e3)
     late.sort()
     late_p99 = late[max(0, -(-99 * len(late) // 100) - 1)] if late else 0.0
-    return PollResult(latencies_ms=latencies, late_ms_p99=late_p99, errors=errors)
+    return PollResult(
+        latencies_ms=latencies,
+        late_ms_p99=late_p99,
+        errors=errors,
+        wall_s=wall,
+        polls=sent,
+        poller_cpu_s=cpu,
+        server_user_s=server1[0] - server0[0],
+        server_system_s=server1[1] - server0[1],
+        load=(load_before, load_after),
+    )
 
 
 def p99(values: Sequence[float]) -> float:
@@ -236,6 +375,26 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def summary(result: PollResult) -> dict[str, object]:
+    """The figures of one run (an unanswered poll counts as past any limit in the p99)."""
+    lat = sorted(result.latencies_ms)
+    everything = [*lat, *[math.inf] * result.errors]
+    return {
+        "polls": len(lat),
+        "errors": result.errors,
+        "p50_ms": round(lat[len(lat) // 2], 3) if lat else None,
+        "p99_ms": round(p99(everything), 3) if everything else None,
+        "max_ms": round(lat[-1], 3) if lat else None,
+        "poller_late_p99_ms": round(result.late_ms_p99, 3),
+        "server_cpu_percent": round(result.server_cpu_percent, 1),
+        "server_us_per_poll": round(result.server_us_per_poll, 1),
+        "server_user_s": round(result.server_user_s, 2),
+        "server_system_s": round(result.server_system_s, 2),
+        "poller_us_per_poll": round(result.poller_us_per_poll, 1),
+        "load_average": [round(x, 2) for x in result.load],
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.ptyfloor import ServerProcess  # noqa: PLC0415
 
@@ -255,26 +414,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             addresses = fleet_addresses(server.ready, Path(tmp) / "keys", tcp=args.tcp)
             pids = server.ready.get("pids", [server.pid])
             assert isinstance(pids, list)
-            cpu0 = sum(process_cpu_s(int(p)) for p in pids)
-            wall0 = time.monotonic()
-            result = poll_fleet(addresses, rounds=args.rounds)
-            cpu = sum(process_cpu_s(int(p)) for p in pids) - cpu0
-            wall = time.monotonic() - wall0
-    lat = sorted(result.latencies_ms)
+            result = poll_fleet(addresses, rounds=args.rounds, server_pids=[int(p) for p in pids])
     print(
         json.dumps(
             {
                 "count": args.count,
                 "processes": args.processes,
                 "transport": "tcp" if args.tcp else "pty",
-                "polls": len(lat),
-                "p50_ms": lat[len(lat) // 2] if lat else None,
-                "p99_ms": p99(lat) if lat else None,
-                "max_ms": lat[-1] if lat else None,
-                "poller_late_p99_ms": result.late_ms_p99,
-                "errors": result.errors,
-                "server_cpu_percent": 100 * cpu / wall,
-                "ready_after_s": server.ready_after_s,
+                **summary(result),
+                "ready_after_s": round(server.ready_after_s, 2),
             }
         )
     )
