@@ -44,8 +44,7 @@ from emulator.transports.base import (
     Transport,
     Watch,
     due_output,
-    may_have_due,
-    release_delay_s,
+    release_check,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -95,6 +94,7 @@ class PtyTransport(Transport):
                 _claim_link(self._link_path, self._slave_name)
                 self._link_made = True
             self._endpoint: Endpoint = factory()
+            self._release_check = release_check(self._endpoint)
         except BaseException:
             self._remove_link()
             os.close(self._master)
@@ -202,15 +202,35 @@ class PtyTransport(Transport):
             self.report(link=self.label, where="receive", error=exc)
             return
         finally:
-            self._check_timed()
-        self._out.push(bytes(answer))
+            if self._release_check is not None:
+                self._check_timed()
+        if not answer:
+            return
+        if self._out:
+            self._out.push(bytes(answer))  # behind what waits already; handle() flushes
+            return
+        # Nothing waiting (the usual case): write at once, and keep only what the tty does
+        # not take now (the same bytes, in the same order, as pushing and flushing).
+        try:
+            written = os.write(self._master, answer)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            self.report(link=self.label, where="write", error=exc)
+            return
+        if written < len(answer):
+            self._out.push(bytes(answer[written:]))
 
     def _check_timed(self) -> None:
         """Ask the server for a poll when the endpoint's next answer is due (only ``receive``
         and ``due`` put bytes in flight, so this runs after each)."""
+        check = self._release_check
+        if check is None:
+            return
         try:
-            if may_have_due(self._endpoint):
-                self.poll_needed(release_delay_s(self._endpoint))
+            needed, after_s = check()
+            if needed:
+                self.poll_needed(after_s)
         except Exception as exc:
             self.poll_needed(None)  # cannot tell: keep asking, as for any timed endpoint
             self.report(link=self.label, where="poll", error=exc)
