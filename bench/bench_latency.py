@@ -174,6 +174,23 @@ def fleet_metrics() -> list[Metric]:
                 "second (a STATUS, the pump's advance, its share of the loop and the sweep)",
             )
         )
+    if biggest is not None and biggest.result.poller_us_per_poll > 0:
+        # Whether the poller, not the server, could be the limit: the polls one core of it
+        # would send a second, beside the polls a second the ramp asked of it.
+        metrics.append(
+            Metric(
+                name="polls a second one core of the poller sends (from its CPU)",
+                value=1e6 / biggest.result.poller_us_per_poll,
+                unit="polls/s",
+                floor_name="the polls a second of the largest step",
+                floor_value=biggest.count / POLL_PERIOD_S,
+                floor_unit="polls/s",
+                target=">= 1x with room to spare (else the poller, not the server, is the limit)",
+                detail=f"{biggest.result.poller_us_per_poll:.0f} us of the poller's CPU per "
+                "poll (sending, reading, stamping; the answers are checked after the clock "
+                "stops)",
+            )
+        )
     processes = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     run = _poll_fleet(TCP_FLEET, tcp=True, processes=processes)
     metrics.append(
