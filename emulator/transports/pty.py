@@ -35,7 +35,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from emulator.errors import PortInUseError
+from emulator.errors import PortInUseError, PtyLimitError
 from emulator.transports.base import (
     EVENT_READ,
     EVENT_WRITE,
@@ -85,7 +85,12 @@ class PtyTransport(Transport):
         self._interest = (False, False)  # (write, paused) as watches() last told the server
         import tty  # noqa: PLC0415 - POSIX only: imported here so Windows can import this module
 
-        self._master, self._slave = os.openpty()
+        try:
+            self._master, self._slave = os.openpty()
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise PtyLimitError(errno.ENOSPC, _pty_limit_message()) from exc
+            raise
         try:
             tty.setraw(self._slave)
             os.set_blocking(self._master, False)
@@ -258,6 +263,21 @@ class PtyTransport(Transport):
             # Someone may have replaced the link since; only remove our own.
             if os.readlink(self._link_path) == self._slave_name:
                 os.unlink(self._link_path)
+
+
+def _pty_limit_message() -> str:
+    """Why no pty could be opened, with the system's limit and use when /proc tells them."""
+    try:
+        limit = Path("/proc/sys/kernel/pty/max").read_text().strip()
+        used = Path("/proc/sys/kernel/pty/nr").read_text().strip()
+    except OSError:
+        figures = "the system's limit is reached"
+    else:
+        figures = f"the system allows {limit} (/proc/sys/kernel/pty/max) and {used} are in use"
+    return (
+        f"no pseudo-terminal left: {figures}, for every process on the machine; serve "
+        "fewer pumps over ptys, or serve them over TCP (--no-pty --tcp HOST:PORT)"
+    )
 
 
 def _claim_link(path: Path, target: str) -> None:
