@@ -91,9 +91,23 @@ class FleetRun:
     def server_cpu_percent(self) -> float:
         return self.result.server_cpu_percent
 
+    @property
+    def arrival_p99_ms(self) -> float | None:
+        """p99 up to the kernel's receipt of each answer (TCP only; None over ptys)."""
+        if not self.result.arrival_latencies_ms:
+            return None
+        worst = [math.inf] * self.result.errors
+        return p99([*self.result.arrival_latencies_ms, *worst])
+
     def detail(self) -> str:
         r = self.result
         lat = sorted(r.latencies_ms)
+        arrival = self.arrival_p99_ms
+        at_kernel = (
+            ""
+            if arrival is None
+            else f"; p99 to the answer's arrival in the poller's kernel {arrival:.1f} ms"
+        )
         return (
             f"{len(lat)} polls, median {statistics.median(lat):.2f} ms, {r.errors} "
             f"unanswered in time; server CPU {r.server_cpu_percent:.0f} % of one core over "
@@ -101,7 +115,7 @@ class FleetRun:
             f"({100 * r.server_system_s / r.server_cpu_s if r.server_cpu_s else 0:.0f} % in "
             f"the kernel); the poller's CPU {r.poller_us_per_poll:.0f} us per poll, its own "
             f"lateness p99 {r.late_ms_p99:.1f} ms; load average {r.load[0]:.1f} to "
-            f"{r.load[1]:.1f}"
+            f"{r.load[1]:.1f}{at_kernel}"
         )
 
 
@@ -205,6 +219,20 @@ def fleet_metrics() -> list[Metric]:
             detail=run.detail(),
         )
     )
+    arrival = run.arrival_p99_ms
+    if arrival is not None:
+        metrics.append(
+            Metric(
+                name=f"fleet {TCP_FLEET} pumps over TCP: p99 to the answer's arrival",
+                value=arrival,
+                unit="ms",
+                floor_name="the limit",
+                floor_value=LIMIT_MS,
+                floor_unit="ms",
+                target="below 1x: the servers' side (the kernel's receive timestamp), "
+                "without the poller's own wait for a core",
+            )
+        )
     return metrics
 
 

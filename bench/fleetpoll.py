@@ -24,6 +24,8 @@ import os
 import select
 import selectors
 import socket
+import struct
+import sys
 import tempfile
 import time
 import tty
@@ -40,6 +42,9 @@ from protocol.keys import load_keys
 from protocol.session import ProgrammerSession
 
 HANDSHAKE_TIMEOUT_S = 30.0
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35) if sys.platform == "linux" else None
+"""Linux's receive timestamps on a socket (SCM_TIMESTAMPNS: a timespec, CLOCK_REALTIME)."""
+_TIMESPEC = struct.Struct("@qq")
 _SYNC0, _SYNC1 = SYNC
 _RESPONSE_BIT = int(Flags.RESPONSE)
 _NOT_AN_ANSWER = int(Flags.RESPONSE | Flags.NOTIFY)  # an answer has RESPONSE and not NOTIFY
@@ -63,6 +68,10 @@ class _Link:
             host, _, port = self.address.removeprefix("socket://").rpartition(":")
             sock = socket.create_connection((host, int(port)))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if _SO_TIMESTAMPNS is not None:
+                # The kernel stamps each answer when it arrives: the server's side of the
+                # latency, without this poller's own wait for a core.
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
             sock.setblocking(False)
             self.sock = sock
             self.fd = sock.fileno()
@@ -103,7 +112,8 @@ a session keeps at most 32 requests outstanding."""
 @dataclass(frozen=True)
 class PollResult:
     latencies_ms: list[float]
-    """Every measured round trip whose answer checked out, ms."""
+    """Every measured round trip whose answer checked out, ms: from the request's write to
+    the read that completed its answer."""
     late_ms_p99: float
     """How late the poller sent its requests against the schedule, p99, ms."""
     errors: int
@@ -120,6 +130,10 @@ class PollResult:
     """System CPU seconds of ``server_pids`` over the polling."""
     load: tuple[float, float] = (0.0, 0.0)
     """The machine's 1-minute load average before and after the polling."""
+    arrival_latencies_ms: list[float] = field(default_factory=list)
+    """Over TCP (on Linux), the same round trips up to the kernel's receipt of the answer
+    (its receive timestamp): the server's side, without the wait of this poller for a core
+    before it read the answer. Empty over ptys (a tty stamps nothing)."""
 
     @property
     def server_cpu_s(self) -> float:
@@ -233,7 +247,11 @@ def poll_fleet(
     by_fd: dict[int, _Link] = {}
     index_of: dict[int, int] = {}
     # (link index, round, seq, raw frame, sent, received) of every answer, checked later.
-    answers: list[tuple[int, int, int, bytes, float, float]] = []
+    answers: list[tuple[int, int, int, bytes, float, float, float, float]] = []
+    sent_wall = [0.0] * count  # time.time() at the write, for the kernel's stamps
+    arrived = [0.0] * count  # the kernel's stamp of the last answer bytes read (0: none)
+    socks = [link.sock for link in links]
+    wall_clock = time.time
     late: list[float] = []
     sent_at = [0.0] * count
     waiting = [-1] * count  # the SEQ of the request in flight, -1 when none
@@ -274,6 +292,8 @@ def poll_fleet(
                 at = monotonic()
                 links[i].write(data)
                 sent_at[i] = at
+                sent_wall[i] = wall_clock()
+                arrived[i] = 0.0
                 waiting[i] = seq
                 waiting_round[i] = k
                 outstanding += 1
@@ -287,7 +307,15 @@ def poll_fleet(
             for fd, _events in epoll.poll(timeout):
                 i = index_of[fd]
                 try:
-                    chunk = read(fd, 65536)
+                    sock = socks[i]
+                    if sock is None or _SO_TIMESTAMPNS is None:
+                        chunk = read(fd, 65536)
+                    else:
+                        chunk, ancillary, _flags, _address = sock.recvmsg(65536, 64)
+                        for level, kind, stamp in ancillary:
+                            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                                seconds, nanoseconds = _TIMESPEC.unpack_from(stamp)
+                                arrived[i] = seconds + nanoseconds / 1e9
                 except BlockingIOError:
                     continue
                 received = monotonic()
@@ -312,7 +340,18 @@ def poll_fleet(
                     seq = raw[4] << 8 | raw[5]
                     if seq != waiting[i] or raw[3] & _NOT_AN_ANSWER != _RESPONSE_BIT:
                         continue  # not the answer we wait for (a late one): skip it
-                    answers.append((i, waiting_round[i], seq, raw, sent_at[i], received))
+                    answers.append(
+                        (
+                            i,
+                            waiting_round[i],
+                            seq,
+                            raw,
+                            sent_at[i],
+                            received,
+                            sent_wall[i],
+                            arrived[i],
+                        )
+                    )
                     waiting[i] = -1
                     outstanding -= 1
         cpu = time.process_time() - cpu0
@@ -324,7 +363,8 @@ def poll_fleet(
         for link in links:
             link.close()
     latencies: list[float] = []
-    for i, k, seq, raw, sent_s, received_s in answers:
+    arrivals: list[float] = []
+    for i, k, seq, raw, sent_s, received_s, sent_wall_s, arrived_s in answers:
         session = links[i].session
         assert session is not None
         try:
@@ -336,6 +376,8 @@ def poll_fleet(
             errors += 1
         elif k:
             latencies.append((received_s - sent_s) * 1e3)
+            if arrived_s:
+                arrivals.append(max(0.0, arrived_s - sent_wall_s) * 1e3)
     late.sort()
     late_p99 = late[max(0, -(-99 * len(late) // 100) - 1)] if late else 0.0
     return PollResult(
@@ -348,6 +390,7 @@ def poll_fleet(
         server_user_s=server1[0] - server0[0],
         server_system_s=server1[1] - server0[1],
         load=(load_before, load_after),
+        arrival_latencies_ms=arrivals,
     )
 
 
@@ -379,7 +422,7 @@ def summary(result: PollResult) -> dict[str, object]:
     """The figures of one run (an unanswered poll counts as past any limit in the p99)."""
     lat = sorted(result.latencies_ms)
     everything = [*lat, *[math.inf] * result.errors]
-    return {
+    out: dict[str, object] = {
         "polls": len(lat),
         "errors": result.errors,
         "p50_ms": round(lat[len(lat) // 2], 3) if lat else None,
@@ -393,6 +436,12 @@ def summary(result: PollResult) -> dict[str, object]:
         "poller_us_per_poll": round(result.poller_us_per_poll, 1),
         "load_average": [round(x, 2) for x in result.load],
     }
+    if result.arrival_latencies_ms:
+        # Unanswered polls count here too: the server did not answer them in time.
+        arrived = [*result.arrival_latencies_ms, *[math.inf] * result.errors]
+        out["arrival_p99_ms"] = round(p99(arrived), 3)
+        out["arrival_p50_ms"] = round(sorted(arrived)[len(arrived) // 2], 3)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
