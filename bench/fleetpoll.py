@@ -5,14 +5,24 @@ emulator: with hundreds of threads on two cores, a woken thread waits for the GI
 CPU. This poller opens every link (pty path or ``socket://host:port``), runs each
 session's handshake, then sends STATUS to each pump once per period, the requests
 spread evenly over the period, and times each from the moment its request is written to
-the moment its answer is decoded. Several requests may be in flight at once (to
-different pumps), as with real programmers.
+the moment the read that completes its answer returns. Several requests may be in flight
+at once (to different pumps), as with real programmers.
 
-It reports every latency, and how late the poller itself was against its schedule (if
-the poller falls behind, the figures say so instead of hiding it).
+The poller must cost much less than the server, or it measures itself: every request is
+built and MAC'd before the clock starts, and the timed loop only writes, reads, finds
+each answer's end from its header and stamps the time; every answer is checked after the
+clock stops (CRC, SEQ, MAC, decoded as a STATUS answer), and only answers that pass count.
+About 30-90 us of the poller's CPU per poll on this machine (110-170 us when it decoded
+each answer in the loop): one core of it sends well over 10,000 polls a second.
 
-``python -m bench.fleetpoll --count N [--tcp] [--processes P]`` runs one measurement
-against ``pump-emulator serve`` and prints a JSON summary.
+It reports every latency, how late the poller itself was against its schedule (if the
+poller falls behind, the figures say so instead of hiding it), the server processes' user
+and system CPU and its own CPU per poll over the polling, and the load average. Over TCP
+on Linux it also reads the kernel's receive timestamp of each answer: the latency up to
+the answer's arrival, which leaves out the poller's own wait for a core.
+
+``python -m bench.fleetpoll --count N [--tcp] [--processes P] [--rounds R]`` runs one
+measurement against ``pump-emulator serve`` and prints a JSON summary.
 """
 
 from __future__ import annotations
