@@ -38,8 +38,10 @@ from emulator.presets import PRESETS
 from firmware_model.pump import Pump, RefillOrder
 from protocol import messages as m
 from protocol.client import PumpClient
+from protocol.codec import Deframer
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.session import ProgrammerSession
 
 FLEET_SIZES = (100, 500, 1000, 1500, 2000, 2500, 3000)
 """The ramp over ptys, one process; it stops at the first size past the limit, or at the
@@ -119,6 +121,54 @@ class FleetRun:
         )
 
 
+ENDPOINT_FLEET = 500
+"""Pumps of the in-process measure of the STATUS path at 1 Hz (the floor of the serve
+process's CPU per poll)."""
+
+
+def endpoint_us_per_poll(count: int = ENDPOINT_FLEET, rounds: int = 3) -> float:
+    """CPU per STATUS through each pump's endpoint in this process, each pump polled once a
+    (fake) second, back to back: the STATUS path and the pump's advance with warm caches,
+    without the server loop, the transport, system calls or waiting for a core. The serve
+    process's CPU per poll is held against it."""
+    keys = load_keys(DEMO_KEY_FILE)
+    now = [1000.0]
+
+    def wall() -> float:
+        return now[0]
+
+    clock = PumpClock(start_pump_s=1_790_000_000, wall=wall)
+    emulator = Emulator(fleet_setups(PRESETS["demo"], count), keys=keys, clock=clock, wall=wall)
+    links = []
+    for pump in emulator.pumps:
+        endpoint = pump.endpoint_factory("pty")()
+        session = ProgrammerSession(
+            key=pump.keys[Role.CLINICIAN], role=Role.CLINICIAN, random_bytes=os.urandom
+        )
+        deframer = Deframer()
+        opened = deframer.feed(endpoint.receive(session.start()))[0]
+        authed = endpoint.receive(session.receive_open(opened))
+        session.receive_auth(deframer.feed(authed)[0])
+        links.append((endpoint, session, deframer))
+    request = m.StatusRequest()
+    built = [[session.request(request) for _, session, _ in links] for _ in range(rounds + 1)]
+    answers: list[bytes] = []
+    cpu = 0.0
+    for k in range(rounds + 1):
+        started = time.process_time()
+        for i, (endpoint, _, _) in enumerate(links):
+            answers.append(endpoint.receive(built[k][i][1]))
+            now[0] += 1.0 / count
+        if k:  # the first round is not counted (first requests of the session)
+            cpu += time.process_time() - started
+    for k in range(rounds + 1):  # every answer a STATUS answer, as the poller checks them
+        for i, (_, session, deframer) in enumerate(links):
+            frame = deframer.feed(answers[k * count + i])[0]
+            assert isinstance(session.receive(frame, built[k][i][0]), m.StatusResponse)
+    emulator.close()
+    return 1e6 * cpu / (rounds * count)
+
+
 def free_ptys() -> int | None:
     """Ptys the system can still open (None where /proc does not tell)."""
     try:
@@ -186,6 +236,24 @@ def fleet_metrics() -> list[Metric]:
                 detail=f"{biggest.count} pumps used {biggest.server_cpu_percent:.0f} % of a "
                 f"core: {biggest.result.server_us_per_poll:.0f} us of server CPU per pump per "
                 "second (a STATUS, the pump's advance, its share of the loop and the sweep)",
+            )
+        )
+    if biggest is not None and biggest.result.server_us_per_poll > 0:
+        floor = endpoint_us_per_poll()
+        metrics.append(
+            Metric(
+                name="server CPU per poll in the serve process",
+                value=biggest.result.server_us_per_poll,
+                unit="us",
+                floor_name=f"the same STATUS at 1 Hz through the endpoints in-process "
+                f"({ENDPOINT_FLEET} pumps, back to back)",
+                floor_value=floor,
+                floor_unit="us",
+                target="none: what is above 1x is the loop, the transport, the system calls "
+                "and cold caches (each poll comes after the other processes ran)",
+                detail=f"{biggest.count} pumps: {biggest.result.server_us_per_poll:.0f} us per "
+                f"poll, {100 * biggest.result.server_system_s / biggest.result.server_cpu_s:.0f} "
+                "% of it in the kernel",
             )
         )
     if biggest is not None and biggest.result.poller_us_per_poll > 0:
