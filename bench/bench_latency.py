@@ -6,8 +6,10 @@ pump on its own pty, and this process polls each pump once a second (STATUS in a
 clinician session, the polls spread evenly over the second, as a ward of programmers or a
 monitoring system would) from ONE thread (:mod:`bench.fleetpoll`: a thread per pump
 measured its own scheduling more than the emulator). Each step reports the p99 latency
-beside the 20 ms limit, with the server's CPU; the ramp stops at the first size past it,
-and the knee is the largest size that stayed under. Then 4000 pumps over TCP from
+beside the 20 ms limit, with the server's and the poller's CPU per poll and the load
+average; every size up to the target (2000) is measured, so one step spoiled by the
+shared machine does not end the ramp, and beyond it the ramp stops at the first size past
+the limit. The knee is the largest size that stayed under. Then 4000 pumps over TCP from
 ``serve --processes P``, P the cores.
 
 Also here, since they too size a fleet: simulated years per wall second for
@@ -44,8 +46,11 @@ from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.session import ProgrammerSession
 
 FLEET_SIZES = (100, 500, 1000, 1500, 2000, 2500, 3000)
-"""The ramp over ptys, one process; it stops at the first size past the limit, or at the
-system's free ptys (``/proc/sys/kernel/pty/max`` less those in use)."""
+"""The ramp over ptys, one process: every size up to PUMPS_TARGET, then on until the first
+size past the limit; never past the system's free ptys (``/proc/sys/kernel/pty/max`` less
+those in use)."""
+PUMPS_TARGET = 2000
+"""Pumps one process should serve at 1 Hz with p99 < 20 ms (issue #16)."""
 TCP_FLEET = 4000
 """Pumps served over TCP by ``--processes`` = the cores (the issue's target: p99 < 20 ms)."""
 LIMIT_MS = 20.0
@@ -203,18 +208,19 @@ def fleet_metrics() -> list[Metric]:
                 detail=run.detail(),
             )
         )
-        if run.p99_ms > LIMIT_MS:
-            break
-        knee = count
+        if run.p99_ms <= LIMIT_MS:
+            knee = count
+        elif count >= PUMPS_TARGET:
+            break  # past the target and past the limit: no need to go further
     metrics.append(
         Metric(
             name="pumps served from one process, p99 < 20 ms",
             value=knee,
             unit="pumps",
             floor_name="the target",
-            floor_value=2000,
+            floor_value=PUMPS_TARGET,
             floor_unit="pumps",
-            target=">= 1x (2000 pumps)",
+            target=f">= 1x ({PUMPS_TARGET} pumps)",
             detail=f"ramp {', '.join(map(str, sizes))}; the system's pty limit "
             f"{_read('/proc/sys/kernel/pty/max')} ({_read('/proc/sys/kernel/pty/nr')} in use "
             "before the run) caps a pty fleet for the whole machine",
