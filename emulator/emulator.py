@@ -127,8 +127,9 @@ def derive_keys(master: Mapping[Role, bytes], serial: str) -> dict[Role, bytes]:
     }
 
 
-SWEEP_FRESH_S = TICK_INTERVAL_S / 2
-"""A pump advanced this recently (wall seconds) is passed over by the sweep."""
+SWEEP_FRESH_S = TICK_INTERVAL_S
+"""A pump a request advanced this recently (wall seconds), after the sweep's last visit, is
+passed over by the sweep."""
 
 SWEEP_SLICE = 16
 """Pumps the 1 Hz sweep advances per loop iteration at most: a fleet of 2000 is swept in
@@ -885,6 +886,9 @@ class Emulator:
         self._sweep_credit = float(len(self.pumps))
         self._sweep_last: float | None = None
         self._sweep_cursor = 0
+        # When the sweep last visited each pump (wall): a pump a request advanced since is
+        # current, and passed over.
+        self._swept_at = [-math.inf] * len(self.pumps)
         # Pumps that may have a scheduled world event (kept apart: no scan of the fleet).
         self._timed_pumps: dict[EmulatedPump, None] = {}
         for p in self.pumps:
@@ -1071,15 +1075,21 @@ class Emulator:
         self._sweep_last = now
         batch = min(count, SWEEP_SLICE)
         if self._sweep_credit >= batch:
+            swept_at = self._swept_at
+            cursor = self._sweep_cursor
             for _ in range(batch):
-                p = pumps[self._sweep_cursor]
-                self._sweep_cursor = (self._sweep_cursor + 1) % count
-                # A pump a request advanced within the last half interval is current: a
-                # polled fleet is not advanced twice a second (each pump is still brought
-                # up to the clock at least every 1.5 TICK_INTERVAL_S).
-                if now - p.advanced_at >= SWEEP_FRESH_S:
+                p = pumps[cursor]
+                # A pump a request advanced since the sweep's last visit, within the last
+                # SWEEP_FRESH_S, is current: a fleet polled once a second is not advanced
+                # twice a second whatever the phase of the polls against the sweep's (each
+                # pump is still brought up to the clock at least every 2 TICK_INTERVAL_S).
+                advanced_at = p.advanced_at
+                if advanced_at <= swept_at[cursor] or now - advanced_at >= SWEEP_FRESH_S:
                     p.virtual.advance()
+                swept_at[cursor] = max(now, p.advanced_at)
                 p.maybe_save()
+                cursor = (cursor + 1) % count
+            self._sweep_cursor = cursor
             self._sweep_credit -= batch
         return now + max(0.0, batch - self._sweep_credit) * TICK_INTERVAL_S / count
 

@@ -41,3 +41,8 @@ class ServerStopTimeoutError(EmulatorUsageError, TimeoutError):
 
 class PortInUseError(EmulatorPeerError, FileExistsError):
     """The port's path or address is held by something we must not take over."""
+
+
+class PtyLimitError(EmulatorPeerError, OSError):
+    """The system has no pseudo-terminal left (``/proc/sys/kernel/pty/max`` reached, over
+    every process on the machine)."""

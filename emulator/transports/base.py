@@ -42,6 +42,7 @@ __all__ = [
     "Watch",
     "due_output",
     "may_have_due",
+    "release_check",
     "release_delay_s",
 ]
 
@@ -113,6 +114,38 @@ def may_have_due(endpoint: Endpoint) -> bool:
     if next_release_at is None:
         return True
     return next_release_at() is not None
+
+
+ReleaseCheck = Callable[[], tuple[bool, float | None]]
+"""Made by :func:`release_check` for one endpoint: (whether something may come due, the
+seconds until it does or None)."""
+
+
+def _always_check() -> tuple[bool, float | None]:
+    return True, None
+
+
+def release_check(endpoint: Endpoint) -> ReleaseCheck | None:
+    """What a transport asks of ``endpoint`` after each ``receive`` and ``due``, looked up
+    once per endpoint instead of on every request: None for a plain endpoint (nothing is
+    ever due), else a function returning what :func:`may_have_due` and then
+    :func:`release_delay_s` would (``next_release_at()`` asked once, not twice)."""
+    if getattr(endpoint, "due", None) is None:
+        return None
+    next_release_at = getattr(endpoint, "next_release_at", None)
+    if next_release_at is None:
+        return _always_check
+    now = getattr(endpoint, "now", None)
+
+    def check() -> tuple[bool, float | None]:
+        at = next_release_at()
+        if at is None:
+            return False, None
+        if now is None:
+            return True, None
+        return True, max(0.0, float(at) - float(now()))
+
+    return check
 
 
 EndpointFactory = Callable[[], Endpoint]

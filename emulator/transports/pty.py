@@ -35,7 +35,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from emulator.errors import PortInUseError
+from emulator.errors import PortInUseError, PtyLimitError
 from emulator.transports.base import (
     EVENT_READ,
     EVENT_WRITE,
@@ -44,8 +44,7 @@ from emulator.transports.base import (
     Transport,
     Watch,
     due_output,
-    may_have_due,
-    release_delay_s,
+    release_check,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -86,7 +85,12 @@ class PtyTransport(Transport):
         self._interest = (False, False)  # (write, paused) as watches() last told the server
         import tty  # noqa: PLC0415 - POSIX only: imported here so Windows can import this module
 
-        self._master, self._slave = os.openpty()
+        try:
+            self._master, self._slave = os.openpty()
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise PtyLimitError(errno.ENOSPC, _pty_limit_message()) from exc
+            raise
         try:
             tty.setraw(self._slave)
             os.set_blocking(self._master, False)
@@ -95,6 +99,7 @@ class PtyTransport(Transport):
                 _claim_link(self._link_path, self._slave_name)
                 self._link_made = True
             self._endpoint: Endpoint = factory()
+            self._release_check = release_check(self._endpoint)
         except BaseException:
             self._remove_link()
             os.close(self._master)
@@ -202,15 +207,35 @@ class PtyTransport(Transport):
             self.report(link=self.label, where="receive", error=exc)
             return
         finally:
-            self._check_timed()
-        self._out.push(bytes(answer))
+            if self._release_check is not None:
+                self._check_timed()
+        if not answer:
+            return
+        if self._out:
+            self._out.push(bytes(answer))  # behind what waits already; handle() flushes
+            return
+        # Nothing waiting (the usual case): write at once, and keep only what the tty does
+        # not take now (the same bytes, in the same order, as pushing and flushing).
+        try:
+            written = os.write(self._master, answer)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            self.report(link=self.label, where="write", error=exc)
+            return
+        if written < len(answer):
+            self._out.push(bytes(answer[written:]))
 
     def _check_timed(self) -> None:
         """Ask the server for a poll when the endpoint's next answer is due (only ``receive``
         and ``due`` put bytes in flight, so this runs after each)."""
+        check = self._release_check
+        if check is None:
+            return
         try:
-            if may_have_due(self._endpoint):
-                self.poll_needed(release_delay_s(self._endpoint))
+            needed, after_s = check()
+            if needed:
+                self.poll_needed(after_s)
         except Exception as exc:
             self.poll_needed(None)  # cannot tell: keep asking, as for any timed endpoint
             self.report(link=self.label, where="poll", error=exc)
@@ -238,6 +263,21 @@ class PtyTransport(Transport):
             # Someone may have replaced the link since; only remove our own.
             if os.readlink(self._link_path) == self._slave_name:
                 os.unlink(self._link_path)
+
+
+def _pty_limit_message() -> str:
+    """Why no pty could be opened, with the system's limit and use when /proc tells them."""
+    try:
+        limit = Path("/proc/sys/kernel/pty/max").read_text().strip()
+        used = Path("/proc/sys/kernel/pty/nr").read_text().strip()
+    except OSError:
+        figures = "the system's limit is reached"
+    else:
+        figures = f"the system allows {limit} (/proc/sys/kernel/pty/max) and {used} are in use"
+    return (
+        f"no pseudo-terminal left: {figures}, for every process on the machine; serve "
+        "fewer pumps over ptys, or serve them over TCP (--no-pty --tcp HOST:PORT)"
+    )
 
 
 def _claim_link(path: Path, target: str) -> None:

@@ -36,8 +36,7 @@ from emulator.transports.base import (
     Transport,
     Watch,
     due_output,
-    may_have_due,
-    release_delay_s,
+    release_check,
 )
 from emulator.transports.outbuf import DEFAULT_LIMIT_BYTES, OutputBuffer
 
@@ -66,6 +65,7 @@ class _Connection:
         self.label = label
         self.out = OutputBuffer(limit_bytes=limit)
         self.interest = (False, False)  # (write, paused) as watches() last told the server
+        self.release_check = release_check(endpoint)
 
 
 class TcpTransport(Transport):
@@ -298,9 +298,25 @@ class TcpTransport(Transport):
             self.report(link=conn.label, where="receive", error=exc)
             return
         finally:
-            self._check_timed(conn)
-        if answer:
-            conn.out.push(self._outgoing(conn, bytes(answer)))
+            if conn.release_check is not None:
+                self._check_timed(conn)
+        if not answer:
+            return
+        out = self._outgoing(conn, bytes(answer))
+        if conn.out:
+            conn.out.push(out)  # behind what waits already; handle() flushes
+            return
+        # Nothing waiting (the usual case): send at once, and keep only what the socket does
+        # not take now (the same bytes, in the same order, as pushing and flushing).
+        try:
+            sent = conn.sock.send(out)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._drop(conn)  # EPIPE / ECONNRESET: the programmer is gone
+            return
+        if sent < len(out):
+            conn.out.push(out[sent:])
 
     # -- hooks for a protocol layered on the byte stream (RFC 2217) ------------
 
@@ -317,10 +333,14 @@ class TcpTransport(Transport):
 
     def _check_timed(self, conn: _Connection) -> None:
         """Ask the server for a poll when the endpoint's next answer is due."""
+        check = conn.release_check
+        if check is None:
+            return
         try:
-            if may_have_due(conn.endpoint):
+            needed, after_s = check()
+            if needed:
                 self._timed[conn] = None
-                self.poll_needed(release_delay_s(conn.endpoint))
+                self.poll_needed(after_s)
         except Exception as exc:
             self._timed[conn] = None  # cannot tell: keep asking, as for any timed endpoint
             self.poll_needed(None)

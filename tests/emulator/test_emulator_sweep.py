@@ -139,3 +139,68 @@ def test_the_sweep_passes_over_a_pump_a_request_has_just_advanced(fleet: Fleet) 
     # Pump 0 was advanced 0.2 s ago by its link: not again; pump 1 was idle: advanced.
     assert advances == [1, 1]
     assert emu.pumps[0].advanced_at == pytest.approx(wall.now - 0.2)
+
+
+def _count_advances(emu: Emulator) -> list[int]:
+    advances = [0] * len(emu.pumps)
+    for p in emu.pumps:
+        original = p.virtual.advance
+
+        def counted(i: int = p.index, original: object = original) -> int:
+            advances[i] += 1
+            assert callable(original)
+            result = original()
+            assert isinstance(result, int)
+            return result
+
+        p.virtual.advance = counted  # type: ignore[method-assign]
+    return advances
+
+
+@pytest.mark.parametrize("phase", [0.01, 0.25, 0.5, 0.75, 0.95])
+def test_a_fleet_polled_once_a_second_is_advanced_once_a_second_at_any_phase(
+    phase: float, fleet: Fleet
+) -> None:
+    """Requests and sweep both go round the fleet once a second; whatever the offset
+    between them, each pump is advanced by its request only (the sweep still visits it)."""
+    count = 4 * SWEEP_SLICE
+    emu, wall, swept = fleet(count)
+    for _ in range(count // SWEEP_SLICE):
+        emu._tick()  # start-up: everyone swept once
+    wall.now += phase
+    advances = _count_advances(emu)
+
+    def poll_round() -> None:
+        for p in emu.pumps:
+            p.virtual.endpoint().close()  # a request: the link brings the pump up to now
+            emu._tick()
+            wall.now += 1.0 / count
+
+    poll_round()  # the first: a pump the sweep reaches before its first request is idle
+    first, visits = list(advances), list(swept)
+    seconds = 5
+    for _ in range(seconds):
+        poll_round()
+    assert [a - b for a, b in zip(advances, first, strict=True)] == [seconds] * count
+    # Visited all the same (the periodic save), once a second.
+    assert [a - b for a, b in zip(swept, visits, strict=True)] == [seconds] * count
+
+
+def test_an_idle_pump_is_advanced_on_every_visit_and_a_quiet_one_within_two_seconds(
+    fleet: Fleet,
+) -> None:
+    emu, wall, _ = fleet(2)
+    emu._tick()
+    advances = _count_advances(emu)
+    for _ in range(3):
+        wall.now += 1.0
+        emu._tick()
+    assert advances == [3, 3]  # idle: brought up to the clock every second
+    wall.now += 0.1
+    emu.pumps[0].virtual.endpoint().close()  # a request advances pump 0 just after a visit
+    wall.now += 0.9
+    emu._tick()
+    assert advances == [4, 4]  # pump 0 was current; pump 1 was swept
+    wall.now += 1.0
+    emu._tick()
+    assert advances == [5, 5]  # no request since the last visit: pump 0 is swept again

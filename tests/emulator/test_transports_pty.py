@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import stat
@@ -14,7 +15,7 @@ import pytest
 import serial
 
 from bench.ptyfloor import measure_pipe_echo, measure_pty_echo
-from emulator.errors import EmulatorPeerError, PortInUseError
+from emulator.errors import EmulatorPeerError, PortInUseError, PtyLimitError
 from emulator.server import Server
 from emulator.transports.base import Endpoint, EndpointFactory
 from emulator.transports.pty import DEFAULT_LINK_PATH, PtyTransport
@@ -319,3 +320,26 @@ def test_the_pty_floor_measures_something() -> None:
         assert stats.rounds == 20
         assert stats.message_bytes == 60
         assert 0 < stats.median_s <= stats.p99_s < 1.0
+
+
+def test_no_pty_left_is_a_clear_error_that_leaves_nothing_behind(
+    link: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_pty_left() -> tuple[int, int]:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    made: list[Endpoint] = []
+
+    def factory() -> Endpoint:
+        made.append(Echo())
+        return made[-1]
+
+    monkeypatch.setattr(os, "openpty", no_pty_left)
+    with pytest.raises(PtyLimitError, match="no pseudo-terminal left") as caught:
+        PtyTransport(factory, link_path=link)
+    assert isinstance(caught.value, EmulatorPeerError) and isinstance(caught.value, OSError)
+    assert caught.value.errno == errno.ENOSPC
+    assert "/proc/sys/kernel/pty/max" in str(caught.value) or "limit" in str(caught.value)
+    assert "--tcp" in str(caught.value)
+    assert not os.path.lexists(link)
+    assert made == []

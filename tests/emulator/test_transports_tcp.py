@@ -186,3 +186,53 @@ def test_close_closes_every_connection(server: Server) -> None:
         assert transport.closed
         assert factory.made[0].closed
         assert transport.connection_count == 0
+
+
+class Amplifier:
+    """Answers each byte with a hundred thousand of its kind, to fill a programmer that
+    never reads."""
+
+    def __init__(self) -> None:
+        self.received_bytes = 0
+
+    def receive(self, data: bytes) -> bytes:
+        self.received_bytes += len(data)
+        return b"".join(bytes([byte]) * 100_000 for byte in data)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_programmer_that_never_reads_meets_back_pressure(server: Server) -> None:
+    """Answers are sent at once while the socket takes them; what it does not take waits,
+    in order, and once 64 KiB wait the connection is no longer read; reading drains it."""
+    amplifier = Amplifier()
+    transport = TcpTransport(lambda: amplifier, output_limit_bytes=64 * 1024)
+    server.add(transport)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting
+        sock.connect(transport.address)
+        sock.setblocking(False)
+        sent = b""
+        for k in range(100):
+            byte = bytes([65 + k % 26])
+            try:
+                sock.send(byte)
+            except BlockingIOError:
+                break
+            sent += byte
+            time.sleep(0.001)
+        wait_for(lambda: transport.pending_bytes >= 64 * 1024)
+        time.sleep(0.05)
+        assert amplifier.received_bytes < len(sent)  # not read while the answers wait
+        sock.setblocking(True)
+        sock.settimeout(TIMEOUT_S)
+        expected = b"".join(bytes([b]) * 100_000 for b in sent)
+        got = bytearray()
+        while len(got) < len(expected):
+            chunk = sock.recv(1 << 16)
+            assert chunk, "connection closed early"
+            got += chunk
+        assert bytes(got) == expected
+        assert amplifier.received_bytes == len(sent)
+    server.check()
