@@ -65,12 +65,14 @@ import hashlib
 import hmac
 import math
 import re
+import struct
+from binascii import crc_hqx
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from protocol.enums import ErrorCode, EventCode, Flags, Op, Role
+from protocol.enums import PROTOCOL_VERSION, ErrorCode, EventCode, Flags, Op, Role
 from protocol.errors import (
     AuthenticationError,
     BadMacError,
@@ -84,7 +86,7 @@ from protocol.errors import (
     UnexpectedResponseError,
     UnknownOpcodeError,
 )
-from protocol.frames import MAC_SIZE, Frame, authenticated_bytes, encode_frame
+from protocol.frames import MAC_SIZE, SYNC, Frame, authenticated_bytes, encode_frame
 from protocol.keys import key_problem
 from protocol.messages import (
     MAX_NAK_REASON_BYTES,
@@ -161,6 +163,39 @@ def _hmac(key: bytes, *parts: bytes) -> bytes:
     return hmac.new(key, b"".join(parts), hashlib.sha256).digest()
 
 
+_SHA256_BLOCK: Final = 64
+_IPAD: Final = bytes(x ^ 0x36 for x in range(256))
+_OPAD: Final = bytes(x ^ 0x5C for x in range(256))
+_MAC_STATES_KEPT: Final = 64
+_mac_states: dict[bytes, tuple[hashlib._Hash, hashlib._Hash]] = {}
+"""Per key, SHA-256 after its HMAC inner and outer pads (RFC 2104): a frame's MAC then
+costs two hash copies instead of setting HMAC up afresh. Bounded (forgotten all at once
+when full): a pump holds one session key per link, a programmer one."""
+
+
+def _mac_state(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(_SHA256_BLOCK, b"\0")
+    return hashlib.sha256(padded.translate(_IPAD)), hashlib.sha256(padded.translate(_OPAD))
+
+
+def mac16(key: bytes, data: bytes) -> bytes:
+    """The first 16 bytes of HMAC-SHA256(``key``, ``data``): the same bytes as
+    ``hmac.new(key, data, hashlib.sha256).digest()[:16]`` (tests/protocol/test_session_fastpath.py),
+    from the key's precomputed pad states."""
+    states = _mac_states.get(key)
+    if states is None:
+        if len(_mac_states) >= _MAC_STATES_KEPT:
+            _mac_states.clear()
+        states = _mac_states[key] = _mac_state(key)
+    inner = states[0].copy()
+    inner.update(data)
+    outer = states[1].copy()
+    outer.update(inner.digest())
+    return outer.digest()[:MAC_SIZE]
+
+
 def pump_proof(key: bytes, role: Role, client_nonce: bytes, pump_nonce: bytes) -> bytes:
     """The pump's handshake proof: HMAC-SHA256(K, "vpump/pump" + role + cn + pn)."""
     return _hmac(key, PUMP_PROOF_LABEL, bytes([role]), client_nonce, pump_nonce)
@@ -178,15 +213,14 @@ def session_key(key: bytes, role: Role, client_nonce: bytes, pump_nonce: bytes) 
 
 def frame_mac(key: bytes, *, flags: int, seq: int, op: int, payload: bytes) -> bytes:
     """First 16 bytes of HMAC-SHA256(session key, VER .. end of PAYLOAD)."""
-    data = authenticated_bytes(flags=flags, seq=seq, op=op, payload=payload)
-    return _hmac(key, data)[:MAC_SIZE]
+    return mac16(key, authenticated_bytes(flags=flags, seq=seq, op=op, payload=payload))
 
 
 def verify_mac(key: bytes, frame: Frame) -> bool:
     """Whether ``frame`` carries a MAC that verifies under ``key`` (constant time)."""
     if frame.mac is None:
         return False
-    expected = _hmac(key, frame.authenticated_bytes())[:MAC_SIZE]
+    expected = mac16(key, frame.authenticated_bytes())
     return hmac.compare_digest(expected, frame.mac)
 
 
@@ -200,6 +234,25 @@ def build_frame(
     flags |= Flags.MAC
     mac = frame_mac(key, flags=flags, seq=seq, op=op, payload=payload)
     return Frame(flags=flags, seq=seq, op=op, payload=payload, mac=mac)
+
+
+_ANSWER_HEAD: Final = struct.Struct("!2sBBHBH")  # SYNC, VER, FLAGS, SEQ, OP, LEN
+_CRC: Final = struct.Struct("!H")
+_RESPONSE_FLAGS: Final = int(Flags.RESPONSE)
+_RESPONSE_MAC_FLAGS: Final = int(Flags.RESPONSE | Flags.MAC)
+
+
+def answer_bytes(seq: int, op: int, payload: bytes, key: bytes | None) -> bytes:
+    """The wire bytes of the pump's answer: the same bytes as
+    ``encode_frame(build_frame(response=True, seq=seq, op=op, payload=payload, key=key))``
+    (tests/protocol/test_session_fastpath.py), packed at once instead of through a validated
+    :class:`Frame`. ``seq`` is a received frame's, ``op`` a response's opcode and ``payload``
+    from :func:`~protocol.messages.encode_payload` (which bounds it), so they are valid."""
+    flags = _RESPONSE_FLAGS if key is None else _RESPONSE_MAC_FLAGS
+    body = _ANSWER_HEAD.pack(SYNC, PROTOCOL_VERSION, flags, seq, op, len(payload)) + payload
+    if key is not None:
+        body += mac16(key, body[2:])
+    return body + _CRC.pack(crc_hqx(body[2:], 0xFFFF))
 
 
 def _check_key(name: str, key: object) -> bytes:
@@ -844,9 +897,7 @@ class DeviceSession:
     def _answer(
         self, request: Frame, response: Message, *, key: bytes | None, cache: bool
     ) -> bytes:
-        payload = encode_payload(response)
-        out = build_frame(response=True, seq=request.seq, op=response.op, payload=payload, key=key)
-        data = encode_frame(out)
+        data = answer_bytes(request.seq, response.op, encode_payload(response), key)
         if cache:
             error = response.code if isinstance(response, Nak) else None
             self._cache = (request, data, error, key is not None)

@@ -190,3 +190,59 @@ def test_memory_stays_bounded_under_sync_heavy_junk() -> None:
         deframer.feed(bytes(junk))
         assert deframer.buffered < MAX_FRAME_SIZE
     assert deframer.bad_frames > 0
+
+
+class _HuntOnly(Deframer):
+    """The deframer without its whole-frame fast path: every chunk is hunted through."""
+
+    def feed(self, data: bytes) -> list[Frame]:
+        return self._hunt(data)
+
+
+@PROFILE
+@given(data=st.data())
+def test_whole_frame_fast_path_equals_hunting(data: st.DataObject) -> None:
+    """A chunk that is exactly one frame takes the fast path; whatever the chunks (whole
+    frames, garbage, corrupt frames, frames split anywhere), the frames returned and every
+    counter are those of hunting byte by byte, after every chunk."""
+    pieces = data.draw(
+        st.lists(
+            st.one_of(
+                good_frames.map(encode_frame),
+                st.builds(_corrupt_frame, st.data()),
+                st.binary(max_size=12),
+            ),
+            max_size=10,
+        ),
+        label="pieces",
+    )
+    chunks: list[bytes] = []
+    for piece in pieces:
+        # Whole pieces most of the time (the fast path's case), split now and then.
+        chunks += [piece] if data.draw(st.booleans(), label="whole") else _chunks(data, piece)
+    fast, hunt = Deframer(), _HuntOnly()
+    for chunk in chunks:
+        assert fast.feed(chunk) == hunt.feed(chunk)
+        assert (fast.frames, fast.bad_frames, fast.dropped_bytes, fast.buffered) == (
+            hunt.frames,
+            hunt.bad_frames,
+            hunt.dropped_bytes,
+            hunt.buffered,
+        )
+
+
+def test_whole_frames_take_the_fast_path() -> None:
+    """One whole frame per chunk never reaches hunting (what the fast path is for)."""
+    hunted: list[bytes] = []
+
+    class Watched(Deframer):
+        def _hunt(self, data: bytes) -> list[Frame]:
+            hunted.append(data)
+            return super()._hunt(data)
+
+    deframer = Watched()
+    frames = [v.frame for v in VECTORS]
+    assert [f for v in frames for f in deframer.feed(encode_frame(v))] == frames
+    assert hunted == []
+    assert deframer.feed(encode_frame(frames[0])[:-1]) == []
+    assert len(hunted) == 1
