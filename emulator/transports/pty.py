@@ -196,14 +196,26 @@ class PtyTransport(Transport):
             return
         try:
             answer = self._endpoint.receive(data)
-            if not isinstance(answer, bytes | bytearray | memoryview):
+            if type(answer) is not bytes and not isinstance(answer, bytearray | memoryview):
                 raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
         except Exception as exc:
             self.report(link=self.label, where="receive", error=exc)
             return
         finally:
             self._check_timed()
-        self._out.push(bytes(answer))
+        answer = bytes(answer)
+        if answer and not self._out:
+            # Nothing queued before it: written at once, as _flush would write it; only
+            # what the tty does not take now waits in the buffer.
+            try:
+                written = os.write(self._master, answer)
+            except BlockingIOError:
+                written = 0
+            except OSError as exc:
+                self.report(link=self.label, where="write", error=exc)
+                return
+            answer = answer[written:]
+        self._out.push(answer)
 
     def _check_timed(self) -> None:
         """Ask the server for a poll when the endpoint's next answer is due (only ``receive``
