@@ -155,6 +155,26 @@ SESSIONLESS_NAK_CODES: Final = frozenset(
 
 _OUTSTANDING_LIMIT: Final = 32
 
+_HANDSHAKE_OPS: Final = frozenset({Op.SESSION_OPEN, Op.SESSION_AUTH})
+_command_ops_of: dict[Role, dict[int, Op]] = {}
+
+
+def _command_ops(role: Role) -> dict[int, Op]:
+    """Opcode -> Op of every command ``role`` may send in a session: those with a request
+    class, in :data:`ROLE_OPS`, and not a handshake step (any other opcode is refused:
+    UNKNOWN_OPCODE, FORBIDDEN or BAD_HANDSHAKE). Made on first use, from the registry."""
+    ops = _command_ops_of.get(role)
+    if ops is None:
+        ops = {}
+        for op in sorted(ROLE_OPS[role] - _HANDSHAKE_OPS):
+            try:
+                request_class(op)
+            except UnknownOpcodeError:
+                continue
+            ops[int(op)] = op
+        _command_ops_of[role] = ops
+    return ops
+
 
 # --- the cryptography -------------------------------------------------------
 
@@ -830,15 +850,16 @@ class DeviceSession:
         # The SEQ is used from here on: whatever the answer, it is cached for retransmits.
         self._last_seq = frame.seq
         self._last_activity_s = now_s
-        try:
-            request_class(frame.op)
-        except UnknownOpcodeError as error:
-            return self._nak(frame, ErrorCode.UNKNOWN_OPCODE, str(error), key=key, cache=True)
-        op = Op(frame.op)
-        if op not in ROLE_OPS[role]:
-            reason = f"the {role.name} role may not use {op.name}"
-            return self._security_nak(frame, ErrorCode.FORBIDDEN, reason, key=key, cache=True)
-        if op in (Op.SESSION_OPEN, Op.SESSION_AUTH):
+        op = _command_ops(role).get(frame.op)
+        if op is None:  # not a command this role may send in a session: refused below
+            try:
+                request_class(frame.op)
+            except UnknownOpcodeError as error:
+                return self._nak(frame, ErrorCode.UNKNOWN_OPCODE, str(error), key=key, cache=True)
+            op = Op(frame.op)
+            if op not in ROLE_OPS[role]:
+                reason = f"the {role.name} role may not use {op.name}"
+                return self._security_nak(frame, ErrorCode.FORBIDDEN, reason, key=key, cache=True)
             reason = f"{op.name} is sent without a MAC, outside a session"
             return self._nak(frame, ErrorCode.BAD_HANDSHAKE, reason, key=key, cache=True)
         try:

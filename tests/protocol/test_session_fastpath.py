@@ -19,6 +19,7 @@ import pytest
 
 from protocol.codec import Deframer
 from protocol.enums import MAX_PAYLOAD, ErrorCode, Flags, Op, Role
+from protocol.errors import UnknownOpcodeError
 from protocol.frames import MAC_SIZE, Frame, crc16, decode_frame, encode_frame
 from protocol.messages import (
     DeviceInfoRequest,
@@ -27,14 +28,17 @@ from protocol.messages import (
     ReadClockResponse,
     StatusRequest,
     decode_response,
+    request_class,
 )
 from protocol.session import (
     _MAC_STATES_KEPT,
+    ROLE_OPS,
     Accepted,
     DeviceSecurity,
     DeviceSession,
     ProgrammerSession,
     Reply,
+    _command_ops,
     _mac_states,
     answer_bytes,
     build_frame,
@@ -149,3 +153,20 @@ def test_a_device_session_answers_what_the_reference_builds() -> None:
         assert answer == _reference_answer(frame, key)
         if frame.op == Op.NAK:
             assert isinstance(decode_response(frame.op, frame.payload), Nak)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_the_command_table_is_what_the_refusals_leave(role: Role) -> None:
+    """A MAC'd opcode skips the refusal checks exactly when none of them would refuse it:
+    it names a request, the role may use it, and it is not a handshake step."""
+    for op in range(256):
+        try:
+            request_class(op)
+            known = True
+        except UnknownOpcodeError:
+            known = False
+        allowed = known and Op(op) in ROLE_OPS[role]
+        command = allowed and Op(op) not in (Op.SESSION_OPEN, Op.SESSION_AUTH)
+        assert (op in _command_ops(role)) is command, op
+        if command:
+            assert _command_ops(role)[op] is Op(op)
