@@ -31,19 +31,18 @@ from protocol.messages import (
     request_class,
 )
 from protocol.session import (
-    _MAC_STATES_KEPT,
     ROLE_OPS,
     Accepted,
     DeviceSecurity,
     DeviceSession,
     ProgrammerSession,
     Reply,
-    _command_ops,
-    _mac_states,
     answer_bytes,
     build_frame,
     mac16,
 )
+from protocol.session_crypto import _MAC_STATES_KEPT, _mac_states
+from protocol.session_device import _command_ops
 
 KEYS = {Role.CLINICIAN: bytes(range(32)), Role.PATIENT: bytes(range(100, 132))}
 
