@@ -299,14 +299,21 @@ class Server:
 
     def _run_once(self) -> None:
         deadline = self._call_tick()
-        self._poll_transports()
-        self._sync()
+        # Read without the lock first (a container's truth is one atomic read), so an
+        # iteration with nothing to poll or sync takes no lock. What another thread adds
+        # after the read is seen as it would be after a locked read: add and poll_needed
+        # wake the loop, a watch change waits for the next iteration.
+        if self._poll_each or self._poll_next or self._poll_heap:
+            self._poll_transports()
+        if self._dirty or self._unreported:
+            self._sync()
         if self._stop_requested:
             return
-        with self._lock:
-            if self._poll_heap:
-                first = self._poll_heap[0][0]
-                deadline = first if deadline is None else min(deadline, first)
+        if self._poll_heap:
+            with self._lock:
+                if self._poll_heap:
+                    first = self._poll_heap[0][0]
+                    deadline = first if deadline is None else min(deadline, first)
         timeout = None if deadline is None else max(0.0, deadline - self._wall())
         for key, events in self._selector.select(timeout):
             if key.data is None:

@@ -117,6 +117,13 @@ from protocol.timebase import (
 _SERIAL_MAX_CHARS = 32
 
 
+_AUTO_CLEARING: tuple[AlarmCode, ...] = tuple(
+    code for code in AlarmCode if ALARM_RULES[code].auto_clears
+)
+"""The self-clearing alarms, in code order (:meth:`Pump._evaluate` checks their conditions)."""
+_new_status = object.__new__
+
+
 def _require_int(name: str, value: object, *, minimum: int | None = None) -> int:
     if type(value) is not int:
         raise WrongTypeError(field=name, value=value, expected="an int")
@@ -594,9 +601,7 @@ class Pump:
             d.bolus = None
             self._log_event(EventCode.BOLUS_ENDED, bolus.kind, bolus.volume_nl)
         clock = self.clock(self._t)
-        for code in AlarmCode:
-            if not ALARM_RULES[code].auto_clears:
-                continue
+        for code in _AUTO_CLEARING:
             holds = self._condition(code)
             active = self._alarms.is_active(code)
             if holds and not active:
@@ -1548,7 +1553,7 @@ class Pump:
         daily_nl, daily_ng = self._daily(weekday(clock))
         bridge = self._bridge
         recent = tuple(g + offset for g in self._grants_t if g > self._t - SECONDS_PER_DAY)
-        return PumpStatus(
+        fields = dict(
             model=self._profile.model,
             model_name=self._profile.model_name,
             serial=self._serial,
@@ -1596,6 +1601,13 @@ class Pump:
             patient_doses_in_24h=doses_in_24h(self._grants_t, self._t),
             recent_doses_clock_s=recent,
         )
+        # Every value above is the pump's own, of its field's type, so the record is
+        # filled without its generated __init__ (a frozen dataclass sets each of 42 fields
+        # through object.__setattr__): the same record, proven equal to PumpStatus(**fields)
+        # in tests/firmware_model/test_status_response_fastpath.py.
+        status = _new_status(PumpStatus)
+        status.__dict__.update(fields)
+        return status
 
 
 def _check_named(prescription: object, concentration_ug_per_ml: int) -> None:

@@ -713,10 +713,9 @@ def status_response(
     if not trusted:
         return m.StatusResponse(**values)
     response = _new_record(m.StatusResponse)
-    for name, value in values.items():
-        _set_field(response, name, value)
+    # A record's fields live in its __dict__ (records are frozen, not slotted).
+    response.__dict__.update(values)
     return response
 
 
 _new_record = object.__new__
-_set_field = object.__setattr__

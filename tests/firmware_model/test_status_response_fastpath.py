@@ -6,12 +6,13 @@ prescription, the keep-open minimum rate after a low-battery reset)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from emulator.presets import PRESETS
-from firmware_model.pump import Pump, RefillOrder
+from firmware_model.pump import Pump, PumpStatus, RefillOrder
 from firmware_model.telemetry import status_response
 from protocol import messages as m
 from protocol.enums import StopReason
@@ -112,3 +113,23 @@ def test_the_validated_build_still_refuses_what_the_wire_cannot_carry() -> None:
     status = PRESETS["demo"].build(t=T0).status()
     with pytest.raises(m.InvalidMessage):
         status_response(status, -1, trusted=False)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_pumps_status_record_equals_the_constructed_one(preset: str) -> None:
+    """``Pump.status()`` fills its record without the dataclass's __init__; it is the record
+    ``PumpStatus(**fields)`` builds: equal, with the same fields in the same order, of the
+    same types."""
+    seen = 0
+    for name, pump in _states(preset):
+        status = pump.status()
+        values = {f.name: getattr(status, f.name) for f in dataclasses.fields(PumpStatus)}
+        built = PumpStatus(**values)
+        assert type(status) is PumpStatus
+        assert status == built, name
+        assert list(vars(status)) == list(vars(built)), name
+        for key, value in vars(built).items():
+            assert type(vars(status)[key]) is type(value), (name, key)
+        assert dataclasses.replace(status) == status
+        seen += 1
+    assert seen == 15

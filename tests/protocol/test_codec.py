@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import messages as m
-from protocol.codec import Deframer, Dropped, Received, decode_message
+from protocol.codec import Deframer, Dropped, Received, Segment, decode_message
 from protocol.enums import MAX_PAYLOAD, ErrorCode, Flags, Op
 from protocol.errors import FrameFault, MalformedPayload, UnknownOpcodeError
 from protocol.frames import MAX_FRAME_SIZE, SYNC, Frame, encode_frame
@@ -277,3 +277,59 @@ def test_decode_message_reads_the_payload_by_the_frames_direction() -> None:
         decode_message(Frame(flags=Flags.NONE, seq=1, op=Op.STATUS, payload=b"x"))
     with pytest.raises(UnknownOpcodeError):
         decode_message(Frame(flags=Flags.NONE, seq=1, op=Op.NAK))  # NAK is no request
+
+
+class _HuntOnly(Deframer):
+    """The deframer without its whole-frame fast path: every chunk is hunted through."""
+
+    def feed(self, data: bytes) -> list[Frame]:
+        return [s.frame for s in self._hunt(data) if isinstance(s, Received)]
+
+
+@PROFILE
+@given(data=st.data())
+def test_whole_frame_fast_path_equals_hunting(data: st.DataObject) -> None:
+    """A chunk that is exactly one frame takes the fast path; whatever the chunks (whole
+    frames, garbage, corrupt frames, frames split anywhere), the frames returned and every
+    counter are those of hunting byte by byte, after every chunk."""
+    pieces = data.draw(
+        st.lists(
+            st.one_of(
+                good_frames.map(encode_frame),
+                st.builds(_corrupt_frame, st.data()),
+                st.binary(max_size=12),
+            ),
+            max_size=10,
+        ),
+        label="pieces",
+    )
+    chunks: list[bytes] = []
+    for piece in pieces:
+        # Whole pieces most of the time (the fast path's case), split now and then.
+        chunks += [piece] if data.draw(st.booleans(), label="whole") else _chunks(data, piece)
+    fast, hunt = Deframer(), _HuntOnly()
+    for chunk in chunks:
+        assert fast.feed(chunk) == hunt.feed(chunk)
+        assert (fast.frames, fast.bad_frames, fast.dropped_bytes, fast.buffered) == (
+            hunt.frames,
+            hunt.bad_frames,
+            hunt.dropped_bytes,
+            hunt.buffered,
+        )
+
+
+def test_whole_frames_take_the_fast_path() -> None:
+    """One whole frame per chunk never reaches hunting (what the fast path is for)."""
+    hunted: list[bytes] = []
+
+    class Watched(Deframer):
+        def _hunt(self, data: bytes) -> list[Segment]:
+            hunted.append(data)
+            return super()._hunt(data)
+
+    deframer = Watched()
+    frames = [v.frame for v in VECTORS]
+    assert [f for v in frames for f in deframer.feed(encode_frame(v))] == frames
+    assert hunted == []
+    assert deframer.feed(encode_frame(frames[0])[:-1]) == []
+    assert len(hunted) == 1

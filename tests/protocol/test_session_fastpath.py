@@ -1,0 +1,171 @@
+"""The session's fast paths against the validated ones they replace (issue #16).
+
+* :func:`protocol.session.mac16` (HMAC-SHA256 from each key's precomputed pad states) gives
+  the bytes of ``hmac.new(key, data, sha256).digest()[:16]``;
+* :func:`protocol.session.answer_bytes` (an answer packed at once) gives the bytes of
+  ``encode_frame(build_frame(...))``, the validated :class:`~protocol.frames.Frame` build;
+* a pump's session, driven through the handshake, commands, NAKs, retransmissions, a
+  displaced session and a bad MAC, answers with exactly the frames the reference builds
+  (``hmac`` and ``Frame``) give for the same answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+
+import pytest
+
+from protocol.codec import Deframer
+from protocol.enums import MAX_PAYLOAD, ErrorCode, Flags, Op, Role
+from protocol.errors import UnknownOpcodeError
+from protocol.frames import MAC_SIZE, Frame, crc16, decode_frame, encode_frame
+from protocol.messages import (
+    DeviceInfoRequest,
+    Nak,
+    ReadClockRequest,
+    ReadClockResponse,
+    StatusRequest,
+    decode_response,
+    request_class,
+)
+from protocol.session import (
+    ROLE_OPS,
+    Accepted,
+    DeviceSecurity,
+    DeviceSession,
+    ProgrammerSession,
+    Reply,
+    answer_bytes,
+    build_frame,
+    mac16,
+)
+from protocol.session_crypto import _MAC_STATES_KEPT, _mac_states
+from protocol.session_device import _command_ops
+
+KEYS = {Role.CLINICIAN: bytes(range(32)), Role.PATIENT: bytes(range(100, 132))}
+
+
+def _reference_mac(key: bytes, data: bytes) -> bytes:
+    return hmac.new(key, data, hashlib.sha256).digest()[:MAC_SIZE]
+
+
+def test_mac16_is_hmac_sha256_truncated() -> None:
+    rng = random.Random(16)
+    for key_size in (0, 1, 16, 32, 63, 64, 65, 100, 200):
+        for data_size in (0, 1, 9, 55, 56, 64, 150, 1050, 4000):
+            key = rng.randbytes(key_size)
+            data = rng.randbytes(data_size)
+            assert mac16(key, data) == _reference_mac(key, data)
+            assert mac16(key, data) == _reference_mac(key, data)  # from the kept states
+
+
+def test_mac16_keeps_a_bounded_number_of_key_states() -> None:
+    rng = random.Random(17)
+    for _ in range(3 * _MAC_STATES_KEPT):
+        key, data = rng.randbytes(32), rng.randbytes(40)
+        assert mac16(key, data) == _reference_mac(key, data)
+        assert len(_mac_states) <= _MAC_STATES_KEPT
+
+
+@pytest.mark.parametrize("mac", [False, True])
+def test_answer_bytes_equal_the_validated_frame_build(mac: bool) -> None:
+    rng = random.Random(18 + mac)
+    sizes = [0, 1, 2, 81, 141, 255, 256, MAX_PAYLOAD - 1, MAX_PAYLOAD]
+    for i in range(400):
+        seq = rng.choice([0, 1, 0xFFFF, rng.randrange(0x10000)])
+        op = rng.choice([*Op, rng.randrange(256)])
+        payload = rng.randbytes(sizes[i] if i < len(sizes) else rng.randrange(300))
+        key = rng.randbytes(32) if mac else None
+        reference = encode_frame(
+            build_frame(response=True, seq=seq, op=op, payload=payload, key=key)
+        )
+        assert answer_bytes(seq, op, payload, key) == reference
+        frame = decode_frame(reference)
+        assert frame.is_response and frame.has_mac is mac
+
+
+def _reference_answer(frame: Frame, key: bytes | None) -> bytes:
+    """The answer frame rebuilt the validated way, its MAC by ``hmac``."""
+    flags = Flags.RESPONSE | (Flags.MAC if key is not None else Flags.NONE)
+    body = (
+        bytes([1, int(flags), frame.seq >> 8, frame.seq & 0xFF, frame.op, len(frame.payload) >> 8])
+        + bytes([len(frame.payload) & 0xFF])
+        + frame.payload
+    )
+    mac = None if key is None else _reference_mac(key, body)
+    return encode_frame(
+        Frame(flags=flags, seq=frame.seq, op=frame.op, payload=frame.payload, mac=mac)
+    )
+
+
+def test_a_device_session_answers_what_the_reference_builds() -> None:
+    """Every answer of a pump's session (handshake, commands, NAKs, a retransmission, a
+    displaced session, a bad MAC, a plain DEVICE_INFO) is byte for byte the frame built
+    from the validated Frame and ``hmac``."""
+    device = DeviceSession(DeviceSecurity(keys=KEYS, random_bytes=random.Random(1).randbytes))
+    now = 100.0
+    answers: list[tuple[bytes, bytes | None]] = []  # (answer, the key it must carry)
+
+    def send(data: bytes, key: bytes | None, *, execute: bool = True) -> bytes:
+        (frame,) = Deframer().feed(data)
+        result = device.handle(frame, now)
+        if isinstance(result, Accepted):
+            if isinstance(result.request, ReadClockRequest):
+                answer = device.respond(result, ReadClockResponse(clock_s=1_790_000_000))
+            else:
+                answer = device.refuse(result, ErrorCode.INVALID_STATE, "refused for the test")
+        else:
+            assert isinstance(result, Reply)
+            answer = result.data
+        answers.append((answer, key))
+        return answer
+
+    def programmer() -> tuple[ProgrammerSession, bytes]:
+        session = ProgrammerSession(
+            key=KEYS[Role.CLINICIAN], role=Role.CLINICIAN, random_bytes=random.Random(2).randbytes
+        )
+        deframer = Deframer()
+        auth = session.receive_open(deframer.feed(send(session.start(), None))[0])
+        key = session._key
+        assert key is not None
+        session.receive_auth(deframer.feed(send(auth, key))[0])
+        return session, key
+
+    first, first_key = programmer()
+    _, clock = first.request(ReadClockRequest())
+    send(clock, first_key)
+    send(clock, first_key)  # a retransmission: the cached answer
+    send(first.request(StatusRequest())[1], first_key)  # refused: a MAC'd NAK
+    bad = bytearray(first.request(StatusRequest())[1])
+    bad[-3] ^= 1  # the MAC's last byte
+    bad[-2:] = crc16(bytes(bad[2:-2])).to_bytes(2, "big")
+    send(bytes(bad), first_key)  # BAD_MAC: a NAK MAC'd with the session key
+    programmer()  # displaces the first session
+    send(first.request(StatusRequest())[1], first_key)  # SESSION_DISPLACED, first key
+    send(first.plain_request(DeviceInfoRequest())[1], None)  # plain, refused: no MAC
+    assert len(answers) == 10
+    for answer, key in answers:
+        frame = decode_frame(answer)
+        assert frame.has_mac is (key is not None)
+        assert answer == _reference_answer(frame, key)
+        if frame.op == Op.NAK:
+            assert isinstance(decode_response(frame.op, frame.payload), Nak)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_the_command_table_is_what_the_refusals_leave(role: Role) -> None:
+    """A MAC'd opcode skips the refusal checks exactly when none of them would refuse it:
+    it names a request, the role may use it, and it is not a handshake step."""
+    for op in range(256):
+        try:
+            request_class(op)
+            known = True
+        except UnknownOpcodeError:
+            known = False
+        allowed = known and Op(op) in ROLE_OPS[role]
+        command = allowed and Op(op) not in (Op.SESSION_OPEN, Op.SESSION_AUTH)
+        assert (op in _command_ops(role)) is command, op
+        if command:
+            assert _command_ops(role)[op] is Op(op)
