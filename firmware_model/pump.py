@@ -56,13 +56,12 @@ thresholds, which the cache accounts for exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from firmware_model import nvm
+from firmware_model import nvm, pump_faults, pump_forecasts
 from firmware_model.alarms import ALARM_RULES, AlarmTable, AlarmView
 from firmware_model.delivery import BridgeState, DeliveryState
 from firmware_model.errors import (
-    ConcentrationMismatchError,
     CorruptImageError,
     FirmwareError,
     InvalidStateError,
@@ -85,28 +84,28 @@ from firmware_model.prescription import (
     validate_bolus,
     validate_patient_settings,
 )
-from firmware_model.profile import PumpProfile, ToneSpec
-from firmware_model.valve import field_discharge_nl
-from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason, ValveModel
-from protocol.forecast import (
-    BridgePlan,
-    Plan,
-    bridge_end,
-    first_reach_t,
+from firmware_model.profile import PumpProfile
+from firmware_model.pump_checks import (
+    _alarm_code,
+    _check_clock,
+    _check_concentration,
+    _check_image,
+    _check_named,
+    _require_int,
 )
+from firmware_model.pump_records import PatientDoseGrant, PumpStatus, RefillOrder, RefillResult
+from protocol.enums import AlarmCode, BolusKind, EventCode, Mode, StopReason
 from protocol.messages import ImplantFields, PrescriptionSpec
 from protocol.schedule import (
     RunningBolus,
     Schedule,
     bridge_volume_nl,
-    daily_dose_ng,
     doses_in_24h,
     first_reach,
     next_patient_dose_t,
     rescale_bolus,
 )
 from protocol.timebase import (
-    DAYS_PER_WEEK,
     INT32_MAX,
     INT32_MIN,
     RTC_MAX_CLOCK_S,
@@ -121,131 +120,6 @@ _AUTO_CLEARING: tuple[AlarmCode, ...] = tuple(
     code for code in AlarmCode if ALARM_RULES[code].auto_clears
 )
 """The self-clearing alarms, in code order (:meth:`Pump._evaluate` checks their conditions)."""
-_new_status = object.__new__
-
-
-def _require_int(name: str, value: object, *, minimum: int | None = None) -> int:
-    if type(value) is not int:
-        raise WrongTypeError(field=name, value=value, expected="an int")
-    if minimum is not None and value < minimum:
-        raise OutOfRangeError(field=name, value=value, limit=minimum, rule="at least")
-    return value
-
-
-@dataclass(frozen=True, kw_only=True)
-class RefillResult:
-    """What a refill found and did (all volumes as the pump knows them)."""
-
-    expected_nl: int
-    """The pump's estimate of the reservoir before the refill."""
-    removed_nl: int
-    """What the clinician reported removing."""
-    discrepancy_nl: int
-    """removed - expected: negative when less came out than expected."""
-    discrepancy_flagged: bool
-    """|discrepancy| above the profile's threshold: drug may have gone outside the pump."""
-    added_nl: int
-    reservoir_nl: int
-    """The estimate after the refill."""
-    previous_concentration_ug_per_ml: int
-    concentration_ug_per_ml: int
-    bridge_volume_nl: int
-    """Dead volume the bridge runs for (0: no bridge)."""
-
-    @property
-    def concentration_changed(self) -> bool:
-        """True when the new drug differs."""
-        return self.concentration_ug_per_ml != self.previous_concentration_ug_per_ml
-
-
-@dataclass(frozen=True, kw_only=True)
-class RefillOrder:
-    """A refill transaction as the clinician orders it (validated whole before it applies)."""
-
-    removed_nl: int
-    added_nl: int
-    concentration_ug_per_ml: int
-    prescription: PrescriptionSpec
-    """The prescription to run on the new drug (it must name the new concentration)."""
-    bridge: bool
-    """Run the bridge (only when the concentration changes)."""
-    drug_lot: str = ""
-    allow_nonstandard_concentration: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class PatientDoseGrant:
-    """A granted patient dose."""
-
-    dose_ng: int
-    volume_nl: int
-    duration_s: int
-    ends_at_clock_s: int
-    doses_in_24h: int
-    """Granted doses in the trailing 24 h, this one included."""
-    next_allowed_at_clock_s: int
-    """Earliest RTC second the next request can be granted."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PumpStatus:
-    """Everything an interrogation reports, at one instant. Times are RTC seconds."""
-
-    model: int
-    model_name: str
-    serial: str
-    firmware_version: str
-    t_s: int
-    """Model time the status was taken at."""
-    clock_s: int
-    mode: Mode
-    """STOPPED while therapy is stopped (STOP_PUMP or a STOPPED prescription), else the
-    prescription's mode."""
-    stop_reason: StopReason
-    """Why STOP_PUMP stopped it (NONE otherwise)."""
-    halted_by: tuple[AlarmCode, ...]
-    """Active alarms halting delivery (faults)."""
-    delivering: bool
-    """Drug is moving now: not STOPPED and not halted."""
-    bolus_kind: BolusKind
-    bolus_dose_ng: int
-    bolus_volume_nl: int
-    bolus_duration_s: int
-    bolus_start_clock_s: int | None
-    bolus_remaining_nl: int
-    bolus_ends_at_s: int | None
-    basal_rate_nl_per_day: int
-    """The programmed basal rate at this instant (at the concentration in force)."""
-    current_rate_nl_per_day: int
-    """What is being delivered now (a bolus's mean rate rounded down; 0 when not delivering)."""
-    daily_dose_ng: int
-    """Today's basal dose over 24 h, rounded down to whole ng."""
-    daily_volume_nl: int
-    """Volume of today's basal profile over 24 h at the rates in force, rounded down."""
-    concentration_ug_per_ml: int
-    """The drug in the reservoir."""
-    bridge_remaining_nl: int
-    bridge_concentration_ug_per_ml: int
-    """The old concentration a running bridge computes at (0: no bridge)."""
-    bridge_end_clock_s: int | None
-    basal_remainder: int
-    reservoir_nl: int
-    """The pump's estimate of the reservoir volume."""
-    capacity_nl: int
-    alarm_volume_nl: int
-    alarms_active: tuple[AlarmCode, ...]
-    silenced_alarms: tuple[AlarmCode, ...]
-    tone: ToneSpec | None
-    """The pattern sounding now (most severe unsilenced alarm)."""
-    low_reservoir_at_clock_s: int | None
-    empty_at_clock_s: int | None
-    battery_permille: int
-    battery_uc: int
-    projected_battery_life_s: int
-    eri_at_clock_s: int | None
-    patient_doses_in_24h: int
-    recent_doses_clock_s: tuple[int, ...]
-    """Clock seconds of the patient doses granted in the trailing 24 h."""
 
 
 class Pump:
@@ -1091,130 +965,17 @@ class Pump:
         self._log.append(self.clock(t), code, a, b)
 
     # ------------------------------------------------------------------ faults
+    # MRI exposures, valves and injected faults: firmware_model.pump_faults
 
-    def set_motor_stall(self, t: int, stalled: bool) -> None:
-        """Injected fault: the motor stalls (delivery halts) or turns again (STALL_RECOVERY).
-
-        Setting the state it is already in does nothing.
-        """
-        self.advance_to(t)
-        if type(stalled) is not bool:
-            raise WrongTypeError(field="stalled", value=stalled, expected="a bool")
-        if stalled and self._stalled_since_t is None:
-            self._stalled_since_t = t
-            self._log_event(EventCode.MOTOR_STALL, 0, 0)
-        elif not stalled and self._stalled_since_t is not None:
-            duration = t - self._stalled_since_t
-            self._stalled_since_t = None
-            self._log_event(EventCode.STALL_RECOVERY, min(duration, INT32_MAX), 0)
-        else:
-            return
-        self._evaluate()
-
-    def mri_enter(self, t: int) -> None:
-        """World event: the pump enters an MRI scanner's field; the rotor stops (a motor
-        stall, logged, with its critical alarm) for the whole exposure. A valve pump has no
-        rotor: see :meth:`_valve_field` for what the field does to it."""
-        self.advance_to(t)
-        if self._mri is not None and self._mri.valve:
-            raise InvalidStateError("the pump is already in an MRI field")
-        if self._mri is not None and self._mri.recovered_t is None:
-            raise InvalidStateError("the pump is already stalled by an MRI exposure")
-        if self._profile.valve_model is not ValveModel.MOTOR:
-            self._valve_field(t)
-            return
-        if self._mri is not None:  # a recovery still waiting to be logged: log it now
-            self._mri.log_at_second_interrogation = False
-            self._log_mri_recovery()
-        self._mri = MriState(since_t=t)
-        self._log_event(EventCode.MOTOR_STALL, 0, 0)
-        self._evaluate()
-
-    def mri_leave(
-        self,
-        t: int,
-        *,
-        recovery_delay_s: int = 0,
-        telemetry_trap: bool = False,
-        recovery_logged_at_second_interrogation: bool = False,
-    ) -> None:
-        """World event: the pump leaves the field. The motor turns again after
-        ``recovery_delay_s`` (pump time); with ``telemetry_trap`` infusion also waits for
-        an interrogation (a clinician or patient session); with
-        ``recovery_logged_at_second_interrogation`` STALL_RECOVERY is logged only at the
-        second interrogation after the scan (or, if the motor turns later, when it does)."""
-        self.advance_to(t)
-        mri = self._mri
-        if mri is None or not mri.in_field:
-            raise InvalidStateError("the pump is not in an MRI field")
-        if mri.valve:  # no rotor to recover: the exposure is over
-            self._mri = None
-            return
-        _require_int("recovery_delay_s", recovery_delay_s, minimum=0)
-        if (
-            type(telemetry_trap) is not bool
-            or type(recovery_logged_at_second_interrogation) is not bool
-        ):
-            raise WrongTypeError(field="telemetry_trap", value=telemetry_trap, expected="a bool")
-        mri.in_field = False
-        mri.resume_at_t = t + recovery_delay_s
-        mri.trapped = telemetry_trap
-        mri.log_at_second_interrogation = recovery_logged_at_second_interrogation
-        self._evaluate()
-
-    def note_interrogation(self, t: int) -> None:
-        """A clinician or patient session was opened (the telemetry layer calls this). It
-        ends the telemetry-mode trap of an MRI exposure, and counts towards logging a
-        stall recovery that waits for the second interrogation."""
-        self.advance_to(t)
-        mri = self._mri
-        if mri is None or mri.in_field:
-            return
-        mri.interrogations += 1
-        if mri.trapped:
-            mri.trapped = False
-            self._evaluate()  # the motor may turn now (logged unless it waits)
-        self._log_mri_recovery()
-
-    def _valve_field(self, t: int) -> None:
-        """A valve pump enters the field (domain.md, :mod:`firmware_model.valve`): the
-        original model discharges its whole reservoir through the catheter at once (the
-        pump cannot tell); the flow-activated valve lets up to its limit through, then
-        closes and stops all delivery until it is reset (logged VALVE_CLOSED)."""
-        profile = self._profile
-        d = self._delivery
-        self._mri = MriState(since_t=t, valve=True)
-        if self._valve_closed_since_t is not None:
-            return  # a closed flow-activated valve lets nothing through
-        volume = field_discharge_nl(
-            profile.valve_model,
-            reservoir_nl=d.reservoir_nl,
-            flow_limit_nl=profile.valve_flow_limit_nl,
-        )
-        d.discharge(volume)
-        if profile.valve_model is ValveModel.VALVE_FLOW_ACTIVATED:
-            self._cancel_running_bolus()
-            self._valve_closed_since_t = t
-            self._forecasts.plan_changed()
-            self._log_event(EventCode.VALVE_CLOSED, volume, 0)
-        self._evaluate()
-
-    def reset_valve(self, t: int) -> int:
-        """Reopen a closed flow-activated valve (RESET_VALVE, or the emulator's control):
-        delivery resumes from ``t``; logged VALVE_RESET with the seconds it was closed,
-        which are returned. Refused unless the valve is closed."""
-        self.advance_to(t)
-        if self._profile.valve_model is not ValveModel.VALVE_FLOW_ACTIVATED:
-            raise InvalidStateError("this pump has no flow-activated valve")
-        closed = self._valve_closed_since_t
-        if closed is None:
-            raise InvalidStateError("the flow-activated valve is open")
-        duration = min(t - closed, INT32_MAX)
-        self._valve_closed_since_t = None
-        self._forecasts.plan_changed()
-        self._log_event(EventCode.VALVE_RESET, duration, 0)
-        self._evaluate()
-        return duration
+    set_motor_stall = pump_faults.set_motor_stall
+    mri_enter = pump_faults.mri_enter
+    mri_leave = pump_faults.mri_leave
+    note_interrogation = pump_faults.note_interrogation
+    _valve_field = pump_faults._valve_field
+    reset_valve = pump_faults.reset_valve
+    inject_memory_error = pump_faults.inject_memory_error
+    low_battery_reset = pump_faults.low_battery_reset
+    set_battery = pump_faults.set_battery
 
     @property
     def valve_closed_since_clock_s(self) -> int | None:
@@ -1231,46 +992,6 @@ class Pump:
     def delivering_since_clock_s(self) -> int:
         """RTC second delivery last started (while delivering) or stopped (while not)."""
         return self.clock(self._delivering_since_t)
-
-    def inject_memory_error(self, t: int, critical: bool) -> None:
-        """Injected fault: a memory error (a critical one halts delivery until cleared)."""
-        self.advance_to(t)
-        if type(critical) is not bool:
-            raise WrongTypeError(field="critical", value=critical, expected="a bool")
-        code = AlarmCode.MEMORY_CRITICAL if critical else AlarmCode.MEMORY_NON_CRITICAL
-        self._log_event(EventCode.MEMORY_ERROR, code, 0)
-        if not self._alarms.is_active(code):
-            self._alarms.raise_alarm(code, self.clock(t))
-            self._log_event(EventCode.ALARM_RAISED, code, code.alarm_class)
-        self._evaluate()
-
-    def low_battery_reset(self, t: int) -> None:
-        """Injected fault: the pump resets on a low battery (a documented SynchroMed II
-        failure). It drops to the keep-open minimum rate (whatever ran, a stop included;
-        a bolus or bridge is cancelled), raises LOW_BATTERY_RESET (critical) and needs
-        reprogramming, which clears the alarm."""
-        self.advance_to(t)
-        self._cancel_running_bolus()
-        if self._bridge is not None:
-            self._end_bridge(EventCode.BRIDGE_CANCELLED)
-        self._log_event(EventCode.LOW_BATTERY_RESET, self.battery_permille, 0)
-        self._suspended = None
-        self._set_prescription(
-            PrescriptionSpec.minimum_rate(concentration_ug_per_ml=self._concentration_ug_per_ml)
-        )
-        self._reset_pending = True
-        self._evaluate()
-
-    def set_battery(self, t: int, permille: int) -> None:
-        """Injected fault or scenario step: set the remaining charge in permille."""
-        self.advance_to(t)
-        if type(permille) is not int or not 0 <= permille <= 1000:
-            raise OutOfRangeError(
-                field="battery_permille", value=permille, limit=(0, 1000), rule="within"
-            )
-        self._battery_uc = self._battery.charge_for_permille(permille)
-        self._log_event(EventCode.BATTERY_SET, permille, 0)
-        self._evaluate()
 
     # ------------------------------------------------------------------ views
 
@@ -1424,288 +1145,21 @@ class Pump:
             return False
         return self._condition(code)
 
-    def _plan(self) -> Plan:
-        delivering = self.delivering
-        patient = self._patient
-        doses = patient.enabled and delivering
-        bridge = self._bridge
-        conc = self.rate_concentration_ug_per_ml
-        return Plan(
-            t=self._t,
-            clock_offset_s=self._clock_offset_s,
-            schedule=self._schedule,
-            basal_remainder=self._delivery.basal_remainder,
-            bolus=self._delivery.bolus if delivering else None,
-            patient=patient.rule(conc) if doses else None,
-            grants_t=tuple(self._grants_t),
-            delivering=delivering,
-            bridge=None
-            if bridge is None
-            else BridgePlan(
-                remaining_nl=bridge.remaining_nl,
-                schedule_after=self._steady,
-                patient_after=patient.rule(self._concentration_ug_per_ml) if doses else None,
-                old_concentration_ug_per_ml=bridge.old_concentration_ug_per_ml,
-                new_concentration_ug_per_ml=self._concentration_ug_per_ml,
-            ),
-        )
+    # ------------------------------------------------------------------ forecasts, status
+    # Forecasts and the status record: firmware_model.pump_forecasts
 
-    def _daily(self, weekday_: int) -> tuple[int, int]:
-        """Today's 24-h basal volume (nL, at the rates in force) and dose (ng), rounded down
-        (memoised per compiled schedule)."""
-        if self._daily_for is not self._schedule:
-            volumes = map(self._schedule.daily_volume_nl, range(DAYS_PER_WEEK))
-            self._daily_volumes_nl = tuple(v.numerator // v.denominator for v in volumes)
-            doses = (
-                daily_dose_ng(
-                    self._prescription,
-                    wd,
-                    minimum_mode_rate_nl_per_day=self._profile.minimum_rate_mode_nl_per_day,
-                )
-                for wd in range(DAYS_PER_WEEK)
-            )
-            self._daily_doses_ng = tuple(d.numerator // d.denominator for d in doses)
-            self._daily_for = self._schedule
-        return self._daily_volumes_nl[weekday_], self._daily_doses_ng[weekday_]
-
-    def _daily_dose_ng(self, weekday_: int) -> int:
-        return self._daily(weekday_)[1]
-
-    def _forecast_needs(self) -> tuple[tuple[int, int, int], ...]:
-        """(q, p, need) of the low-reservoir, empty and ERI thresholds (see :class:`Query`)."""
-        est = self._delivery.estimate_nl
-        remaining = self._battery_uc
-        threshold = self._eri_threshold_uc
-        bat = self._battery
-        return (
-            (0, 1, est - self._alarm_volume_nl),
-            (0, 1, est - self._profile.empty_threshold_nl),
-            (
-                bat.quiescent_drain_uc_per_s,
-                bat.drain_uc_per_nl,
-                remaining - threshold + 1 if remaining >= threshold else 0,
-            ),
-        )
-
-    def _forecast_ts(self) -> list[int | None]:
-        """Model seconds of the low-reservoir, empty and ERI forecasts (None: beyond the
-        horizon), from the forecast cache (:class:`~firmware_model.forecast.ForecastCache`)."""
-        return self._forecasts.forecast_ts(
-            t=self._t,
-            horizon_s=self._profile.forecast_horizon_s,
-            commanded_nl=self._delivery.total_commanded_nl,
-            needs=self._forecast_needs(),
-            plan=self._plan,
-        )
-
-    def _forecasts_uncached(self) -> list[int | None]:
-        """The three forecasts in RTC seconds, integrated afresh (the reference for the cache)."""
-        plan = self._plan()
-        horizon = self._profile.forecast_horizon_s
-        out: list[int | None] = []
-        for q, p, need in self._forecast_needs():
-            x = first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon)
-            out.append(None if x is None else self.clock(x))
-        return out
-
-    def _forecast_clock(self, index: int) -> int | None:
-        x = self._forecast_ts()[index]
-        return None if x is None else self.clock(x)
-
-    def low_reservoir_at(self) -> int | None:
-        """RTC second the estimate reaches the alarm volume (now if it has), or None.
-
-        Integrated over the real plan (running bolus, flex steps, patient doses
-        at their maximum); None when not within the profile's forecast horizon.
-        """
-        return self._forecast_clock(0)
-
-    def empty_at(self) -> int | None:
-        """RTC second the estimate reaches the empty threshold (now if it has), or None."""
-        return self._forecast_clock(1)
-
-    def eri_at(self) -> int | None:
-        """RTC second the projected battery life drops under the ERI lead (now if it has)."""
-        return self._forecast_clock(2)
-
-    def bridge_end_at(self) -> int | None:
-        """RTC second the running bridge is forecast to end (None: no bridge, or not
-        within the horizon); recomputed from the plan, so extra delivery moves it."""
-        if self._bridge is None:
-            return None
-        end = bridge_end(self._plan(), horizon_s=self._profile.forecast_horizon_s)
-        return None if end is None else self.clock(end[1])
-
-    def status(self) -> PumpStatus:
-        """Everything an interrogation reports, at :attr:`t` (advance first)."""
-        clock = self.clock(self._t)
-        bolus = self._delivery.bolus
-        basal = self._schedule.rate_at(clock)
-        delivering = self.delivering
-        if not delivering:
-            current = 0
-        elif bolus is not None:
-            current = bolus.volume_nl * SECONDS_PER_DAY // bolus.duration_s
-        else:
-            current = basal
-        low, empty, eri = self._forecast_ts()
-        offset = self._clock_offset_s
-        daily_nl, daily_ng = self._daily(weekday(clock))
-        bridge = self._bridge
-        recent = tuple(g + offset for g in self._grants_t if g > self._t - SECONDS_PER_DAY)
-        fields = dict(
-            model=self._profile.model,
-            model_name=self._profile.model_name,
-            serial=self._serial,
-            firmware_version=self._profile.firmware_version,
-            t_s=self._t,
-            clock_s=clock,
-            mode=self.mode,
-            stop_reason=StopReason.NONE if self._suspended is None else self._suspended,
-            halted_by=self._halt_codes,
-            delivering=delivering,
-            bolus_kind=BolusKind.NONE if bolus is None else bolus.kind,
-            bolus_dose_ng=0 if bolus is None else bolus.dose_ng,
-            bolus_volume_nl=0 if bolus is None else bolus.volume_nl,
-            bolus_duration_s=0 if bolus is None else bolus.duration_s,
-            bolus_start_clock_s=None if bolus is None else self.clock(bolus.start_t),
-            bolus_remaining_nl=0
-            if bolus is None
-            else bolus.volume_nl - bolus.delivered_nl(self._t),
-            bolus_ends_at_s=None if bolus is None else self.clock(bolus.end_t),
-            basal_rate_nl_per_day=basal,
-            current_rate_nl_per_day=current,
-            daily_dose_ng=daily_ng,
-            daily_volume_nl=daily_nl,
-            concentration_ug_per_ml=self._concentration_ug_per_ml,
-            bridge_remaining_nl=0 if bridge is None else max(bridge.remaining_nl, 0),
-            bridge_concentration_ug_per_ml=0
-            if bridge is None
-            else bridge.old_concentration_ug_per_ml,
-            bridge_end_clock_s=self.bridge_end_at(),
-            basal_remainder=self._delivery.basal_remainder,
-            reservoir_nl=self._delivery.estimate_nl,
-            capacity_nl=self._profile.capacity_nl,
-            alarm_volume_nl=self._alarm_volume_nl,
-            alarms_active=self._alarms.active_codes(),
-            silenced_alarms=self._alarms.silenced_codes(),
-            tone=self._alarms.sounding_tone(self._profile),
-            low_reservoir_at_clock_s=None if low is None else low + offset,
-            empty_at_clock_s=None if empty is None else empty + offset,
-            battery_permille=self.battery_permille,
-            battery_uc=self._battery_uc,
-            projected_battery_life_s=self._battery.projected_life_s(
-                self._battery_uc, self._steady.weekly_integral
-            ),
-            eri_at_clock_s=None if eri is None else eri + offset,
-            patient_doses_in_24h=doses_in_24h(self._grants_t, self._t),
-            recent_doses_clock_s=recent,
-        )
-        # Every value above is the pump's own, of its field's type, so the record is
-        # filled without its generated __init__ (a frozen dataclass sets each of 42 fields
-        # through object.__setattr__): the same record, proven equal to PumpStatus(**fields)
-        # in tests/firmware_model/test_status_response_fastpath.py.
-        status = _new_status(PumpStatus)
-        status.__dict__.update(fields)
-        return status
+    _plan = pump_forecasts._plan
+    _daily = pump_forecasts._daily
+    _daily_dose_ng = pump_forecasts._daily_dose_ng
+    _forecast_needs = pump_forecasts._forecast_needs
+    _forecast_ts = pump_forecasts._forecast_ts
+    _forecasts_uncached = pump_forecasts._forecasts_uncached
+    _forecast_clock = pump_forecasts._forecast_clock
+    low_reservoir_at = pump_forecasts.low_reservoir_at
+    empty_at = pump_forecasts.empty_at
+    eri_at = pump_forecasts.eri_at
+    bridge_end_at = pump_forecasts.bridge_end_at
+    status = pump_forecasts.status
 
 
-def _check_named(prescription: object, concentration_ug_per_ml: int) -> None:
-    """A prescription must be a PrescriptionSpec for the drug in the pump."""
-    if not isinstance(prescription, PrescriptionSpec):
-        raise WrongTypeError(
-            field="prescription", value=prescription, expected="a PrescriptionSpec"
-        )
-    if prescription.concentration_ug_per_ml != concentration_ug_per_ml:
-        raise ConcentrationMismatchError(
-            named_ug_per_ml=prescription.concentration_ug_per_ml,
-            held_ug_per_ml=concentration_ug_per_ml,
-        )
-
-
-def _check_image(image: nvm.PumpImage) -> None:
-    """Invariants a stored image must meet beyond what its parts check themselves."""
-    profile = image.profile
-    t = image.t
-
-    def fail(field: str, value: object, limit: object, rule: str) -> None:
-        raise OutOfRangeError(field=field, value=value, limit=limit, rule=rule)
-
-    if not 0 <= image.battery_uc <= profile.battery_capacity_uc:
-        fail("battery_uc", image.battery_uc, profile.battery_capacity_uc, "within 0 and")
-    if not profile.min_alarm_volume_nl <= image.alarm_volume_nl <= profile.max_alarm_volume_nl:
-        fail("alarm_volume_nl", image.alarm_volume_nl, profile.max_alarm_volume_nl, "at most")
-    if max(image.delivery.estimate_nl, image.delivery.reservoir_nl) > profile.capacity_nl:
-        fail("reservoir_nl", image.delivery.reservoir_nl, profile.capacity_nl, "at most")
-    if image.concentration_ug_per_ml <= 0:
-        fail("concentration_ug_per_ml", image.concentration_ug_per_ml, 1, "at least")
-    _check_clock(t + image.clock_offset_s)
-    bolus = image.delivery.bolus
-    if bolus is not None and not bolus.start_t <= t < bolus.end_t:
-        fail("bolus.start_t", bolus.start_t, t, "running at t; start at most")
-    if image.stalled_since_t is not None and image.stalled_since_t > t:
-        fail("stalled_since_t", image.stalled_since_t, t, "at most")
-    if list(image.grants_t) != sorted(image.grants_t) or any(g > t for g in image.grants_t):
-        fail("grants_t", image.grants_t, t, "ascending and at most")
-    validate_patient_settings(image.patient, profile, image.concentration_ug_per_ml)
-    _check_named(image.prescription, image.concentration_ug_per_ml)
-    # A stored prescription must run within the model's limits, like a programmed one.
-    validate(image.prescription, profile, image.concentration_ug_per_ml)
-    bridge = image.bridge
-    if bridge is not None:
-        if bridge.old_concentration_ug_per_ml == image.concentration_ug_per_ml:
-            fail(
-                "bridge.old_concentration_ug_per_ml",
-                bridge.old_concentration_ug_per_ml,
-                image.concentration_ug_per_ml,
-                "(a bridge changes the drug) other than",
-            )
-        if image.implant is None:
-            fail("bridge", "running", "an implant record", "needs")
-        if not 0 < bridge.remaining_nl <= bridge.volume_nl:
-            fail("bridge.remaining_nl", bridge.remaining_nl, bridge.volume_nl, "within 1 and")
-        _check_concentration(profile, bridge.old_concentration_ug_per_ml, True)
-        validate(image.prescription, profile, bridge.old_concentration_ug_per_ml)
-    if len({a.code for a in image.alarms}) != len(image.alarms):
-        fail("alarms", len(image.alarms), "one per code", "")
-
-
-def _check_clock(clock_s: int) -> None:
-    if not 0 <= clock_s <= RTC_MAX_CLOCK_S:
-        raise OutOfRangeError(
-            field="clock_s", value=clock_s, limit=(0, RTC_MAX_CLOCK_S), rule="within"
-        )
-
-
-def _check_concentration(profile: PumpProfile, value: object, allow_nonstandard: bool) -> None:
-    value = _require_int("concentration_ug_per_ml", value)
-    if type(allow_nonstandard) is not bool:
-        raise WrongTypeError(
-            field="allow_nonstandard_concentration", value=allow_nonstandard, expected="a bool"
-        )
-    if value in profile.commercial_concentrations_ug_per_ml:
-        return
-    if not allow_nonstandard:
-        raise OutOfRangeError(
-            field="concentration_ug_per_ml",
-            value=value,
-            limit=profile.commercial_concentrations_ug_per_ml,
-            rule="(without the non-standard override) one of",
-        )
-    low = profile.nonstandard_concentration_min_ug_per_ml
-    high = profile.nonstandard_concentration_max_ug_per_ml
-    if not low <= value <= high:
-        raise OutOfRangeError(
-            field="concentration_ug_per_ml",
-            value=value,
-            limit=low if value < low else high,
-            rule="(even with the override) at least"
-            if value < low
-            else "(even with the override) at most",
-        )
-
-
-def _alarm_code(code: object) -> AlarmCode:
-    if not isinstance(code, AlarmCode):
-        raise WrongTypeError(field="code", value=code, expected="an AlarmCode")
-    return code
+__all__ = ["PatientDoseGrant", "Pump", "PumpStatus", "RefillOrder", "RefillResult"]

@@ -1,0 +1,214 @@
+"""The pump's forecasts (low reservoir, empty, ERI, bridge end) and its status record.
+
+Methods of :class:`~firmware_model.pump.Pump`, written here as functions of the pump
+(``self``) and bound in its class body (``Pump.status = pump_forecasts.status``), so a
+call costs what a method defined in the class costs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from firmware_model.pump_records import PumpStatus
+from protocol.enums import BolusKind, StopReason
+from protocol.forecast import BridgePlan, Plan, bridge_end, first_reach_t
+from protocol.schedule import daily_dose_ng, doses_in_24h
+from protocol.timebase import DAYS_PER_WEEK, SECONDS_PER_DAY, weekday
+
+if TYPE_CHECKING:
+    from firmware_model.pump import Pump
+
+_new_status = object.__new__
+
+
+def _plan(self: Pump) -> Plan:
+    delivering = self.delivering
+    patient = self._patient
+    doses = patient.enabled and delivering
+    bridge = self._bridge
+    conc = self.rate_concentration_ug_per_ml
+    return Plan(
+        t=self._t,
+        clock_offset_s=self._clock_offset_s,
+        schedule=self._schedule,
+        basal_remainder=self._delivery.basal_remainder,
+        bolus=self._delivery.bolus if delivering else None,
+        patient=patient.rule(conc) if doses else None,
+        grants_t=tuple(self._grants_t),
+        delivering=delivering,
+        bridge=None
+        if bridge is None
+        else BridgePlan(
+            remaining_nl=bridge.remaining_nl,
+            schedule_after=self._steady,
+            patient_after=patient.rule(self._concentration_ug_per_ml) if doses else None,
+            old_concentration_ug_per_ml=bridge.old_concentration_ug_per_ml,
+            new_concentration_ug_per_ml=self._concentration_ug_per_ml,
+        ),
+    )
+
+
+def _daily(self: Pump, weekday_: int) -> tuple[int, int]:
+    """Today's 24-h basal volume (nL, at the rates in force) and dose (ng), rounded down
+    (memoised per compiled schedule)."""
+    if self._daily_for is not self._schedule:
+        volumes = map(self._schedule.daily_volume_nl, range(DAYS_PER_WEEK))
+        self._daily_volumes_nl = tuple(v.numerator // v.denominator for v in volumes)
+        doses = (
+            daily_dose_ng(
+                self._prescription,
+                wd,
+                minimum_mode_rate_nl_per_day=self._profile.minimum_rate_mode_nl_per_day,
+            )
+            for wd in range(DAYS_PER_WEEK)
+        )
+        self._daily_doses_ng = tuple(d.numerator // d.denominator for d in doses)
+        self._daily_for = self._schedule
+    return self._daily_volumes_nl[weekday_], self._daily_doses_ng[weekday_]
+
+
+def _daily_dose_ng(self: Pump, weekday_: int) -> int:
+    return self._daily(weekday_)[1]
+
+
+def _forecast_needs(self: Pump) -> tuple[tuple[int, int, int], ...]:
+    """(q, p, need) of the low-reservoir, empty and ERI thresholds (see :class:`Query`)."""
+    est = self._delivery.estimate_nl
+    remaining = self._battery_uc
+    threshold = self._eri_threshold_uc
+    bat = self._battery
+    return (
+        (0, 1, est - self._alarm_volume_nl),
+        (0, 1, est - self._profile.empty_threshold_nl),
+        (
+            bat.quiescent_drain_uc_per_s,
+            bat.drain_uc_per_nl,
+            remaining - threshold + 1 if remaining >= threshold else 0,
+        ),
+    )
+
+
+def _forecast_ts(self: Pump) -> list[int | None]:
+    """Model seconds of the low-reservoir, empty and ERI forecasts (None: beyond the
+    horizon), from the forecast cache (:class:`~firmware_model.forecast.ForecastCache`)."""
+    return self._forecasts.forecast_ts(
+        t=self._t,
+        horizon_s=self._profile.forecast_horizon_s,
+        commanded_nl=self._delivery.total_commanded_nl,
+        needs=self._forecast_needs(),
+        plan=self._plan,
+    )
+
+
+def _forecasts_uncached(self: Pump) -> list[int | None]:
+    """The three forecasts in RTC seconds, integrated afresh (the reference for the cache)."""
+    plan = self._plan()
+    horizon = self._profile.forecast_horizon_s
+    out: list[int | None] = []
+    for q, p, need in self._forecast_needs():
+        x = first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon)
+        out.append(None if x is None else self.clock(x))
+    return out
+
+
+def _forecast_clock(self: Pump, index: int) -> int | None:
+    x = self._forecast_ts()[index]
+    return None if x is None else self.clock(x)
+
+
+def low_reservoir_at(self: Pump) -> int | None:
+    """RTC second the estimate reaches the alarm volume (now if it has), or None.
+
+    Integrated over the real plan (running bolus, flex steps, patient doses
+    at their maximum); None when not within the profile's forecast horizon.
+    """
+    return self._forecast_clock(0)
+
+
+def empty_at(self: Pump) -> int | None:
+    """RTC second the estimate reaches the empty threshold (now if it has), or None."""
+    return self._forecast_clock(1)
+
+
+def eri_at(self: Pump) -> int | None:
+    """RTC second the projected battery life drops under the ERI lead (now if it has)."""
+    return self._forecast_clock(2)
+
+
+def bridge_end_at(self: Pump) -> int | None:
+    """RTC second the running bridge is forecast to end (None: no bridge, or not
+    within the horizon); recomputed from the plan, so extra delivery moves it."""
+    if self._bridge is None:
+        return None
+    end = bridge_end(self._plan(), horizon_s=self._profile.forecast_horizon_s)
+    return None if end is None else self.clock(end[1])
+
+
+def status(self: Pump) -> PumpStatus:
+    """Everything an interrogation reports, at :attr:`t` (advance first)."""
+    clock = self.clock(self._t)
+    bolus = self._delivery.bolus
+    basal = self._schedule.rate_at(clock)
+    delivering = self.delivering
+    if not delivering:
+        current = 0
+    elif bolus is not None:
+        current = bolus.volume_nl * SECONDS_PER_DAY // bolus.duration_s
+    else:
+        current = basal
+    low, empty, eri = self._forecast_ts()
+    offset = self._clock_offset_s
+    daily_nl, daily_ng = self._daily(weekday(clock))
+    bridge = self._bridge
+    recent = tuple(g + offset for g in self._grants_t if g > self._t - SECONDS_PER_DAY)
+    fields = dict(
+        model=self._profile.model,
+        model_name=self._profile.model_name,
+        serial=self._serial,
+        firmware_version=self._profile.firmware_version,
+        t_s=self._t,
+        clock_s=clock,
+        mode=self.mode,
+        stop_reason=StopReason.NONE if self._suspended is None else self._suspended,
+        halted_by=self._halt_codes,
+        delivering=delivering,
+        bolus_kind=BolusKind.NONE if bolus is None else bolus.kind,
+        bolus_dose_ng=0 if bolus is None else bolus.dose_ng,
+        bolus_volume_nl=0 if bolus is None else bolus.volume_nl,
+        bolus_duration_s=0 if bolus is None else bolus.duration_s,
+        bolus_start_clock_s=None if bolus is None else self.clock(bolus.start_t),
+        bolus_remaining_nl=0 if bolus is None else bolus.volume_nl - bolus.delivered_nl(self._t),
+        bolus_ends_at_s=None if bolus is None else self.clock(bolus.end_t),
+        basal_rate_nl_per_day=basal,
+        current_rate_nl_per_day=current,
+        daily_dose_ng=daily_ng,
+        daily_volume_nl=daily_nl,
+        concentration_ug_per_ml=self._concentration_ug_per_ml,
+        bridge_remaining_nl=0 if bridge is None else max(bridge.remaining_nl, 0),
+        bridge_concentration_ug_per_ml=0 if bridge is None else bridge.old_concentration_ug_per_ml,
+        bridge_end_clock_s=self.bridge_end_at(),
+        basal_remainder=self._delivery.basal_remainder,
+        reservoir_nl=self._delivery.estimate_nl,
+        capacity_nl=self._profile.capacity_nl,
+        alarm_volume_nl=self._alarm_volume_nl,
+        alarms_active=self._alarms.active_codes(),
+        silenced_alarms=self._alarms.silenced_codes(),
+        tone=self._alarms.sounding_tone(self._profile),
+        low_reservoir_at_clock_s=None if low is None else low + offset,
+        empty_at_clock_s=None if empty is None else empty + offset,
+        battery_permille=self.battery_permille,
+        battery_uc=self._battery_uc,
+        projected_battery_life_s=self._battery.projected_life_s(
+            self._battery_uc, self._steady.weekly_integral
+        ),
+        eri_at_clock_s=None if eri is None else eri + offset,
+        patient_doses_in_24h=doses_in_24h(self._grants_t, self._t),
+        recent_doses_clock_s=recent,
+    )
+    # Every value above is the pump's own, of its field's type, so the record is
+    # filled without its generated __init__ (a frozen dataclass sets each of 42 fields
+    # through object.__setattr__): the same record, proven equal to PumpStatus(**fields)
+    # in tests/firmware_model/test_status_response_fastpath.py.
+    status = _new_status(PumpStatus)
+    status.__dict__.update(fields)
+    return status
