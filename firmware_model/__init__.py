@@ -14,6 +14,10 @@ Modules, one concept each:
 - :mod:`~firmware_model.event_log`: the bounded, counted event ring;
 - :mod:`~firmware_model.nvm`: the whole state to bytes and back;
 - :mod:`~firmware_model.pump`: the aggregate :class:`~firmware_model.pump.Pump`;
+  its records (:mod:`~firmware_model.pump_records`), input and image checks
+  (:mod:`~firmware_model.pump_checks`), commands (:mod:`~firmware_model.pump_commands`),
+  MRI, valves and injected faults (:mod:`~firmware_model.pump_faults`), and forecasts
+  and status (:mod:`~firmware_model.pump_forecasts`) live beside it;
 - :mod:`~firmware_model.telemetry`: the device end of the wire protocol;
 - :mod:`~firmware_model.errors`: the model's errors.
 
