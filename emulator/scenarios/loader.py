@@ -22,15 +22,10 @@ from typing import Any
 import jsonschema
 
 from emulator.scenarios import model as md
-from emulator.scenarios.builder import (
-    _ACTIONS,
-    _Builder,
-    did_you_mean,
-    event_parameters,
-    setup_for,
-)
+from emulator.scenarios.builder import setup_for
 from emulator.scenarios.errors import Problem, ScenarioFileError, UnitError, unique_problems
 from emulator.scenarios.source import Located, PathKey, load_yaml
+from emulator.scenarios.step_builder import _ACTIONS, _Builder, did_you_mean, event_parameters
 from emulator.scenarios.templates import expand_cases
 from emulator.scenarios.units import (
     Kind,
