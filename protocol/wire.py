@@ -24,11 +24,11 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from types import CodeType
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar, dataclass_transform
 
 from protocol.enums import AlarmCode, Op
 from protocol.errors import InvalidMessage
+from protocol.frozen import dataclass_init, document, thawed_bases
 from protocol.units import Unit
 
 if TYPE_CHECKING:
@@ -427,61 +427,6 @@ AlarmSet: TypeAlias = Annotated[frozenset[AlarmCode], AlarmMask()]
 # --- records and messages ---------------------------------------------------
 
 
-# Compiled ``__init__`` factories by source text: records of one shape (the same field
-# names and kinds of default) share one compilation.
-_INIT_CODE: dict[str, CodeType] = {}
-_MISSING: Any = dataclasses.MISSING
-
-
-def _record_init(cls: type) -> Callable[..., None]:
-    """The ``__init__`` a ``dataclass(frozen=True, kw_only=True)`` would generate for ``cls``
-    (keyword-only parameters in field order, each set with ``object.__setattr__``, then
-    ``__post_init__``), compiled once per shape instead of once per class."""
-    params: list[str] = []
-    lines: list[str] = []
-    closure: dict[str, Any] = {}
-    for index, f in enumerate(dataclasses.fields(cls)):
-        if not f.init:
-            raise TypeError(f"{cls.__name__}.{f.name}: a record's fields are all init fields")
-        if f.default is not _MISSING:
-            params.append(f"{f.name}=__dflt_{index}__")
-            closure[f"__dflt_{index}__"] = f.default
-        elif f.default_factory is not _MISSING:
-            params.append(f"{f.name}=__dflt_{index}__")
-            closure[f"__dflt_{index}__"] = _HAS_FACTORY
-            closure[f"__factory_{index}__"] = f.default_factory
-            lines.append(f"  if {f.name} is __dflt_{index}__: {f.name} = __factory_{index}__()")
-        else:
-            params.append(f.name)
-        lines.append(f"  __record_set__(__record_self__, {f.name!r}, {f.name})")
-    lines.append("  __record_self__.__post_init__()")
-    names = ", ".join(["__record_set__", *closure])
-    star = ", *, " if params else ""
-    source = (
-        f"def __create_fn__({names}):\n"
-        f" def __init__(__record_self__{star}{', '.join(params)}):\n"
-        + "\n".join(" " + line for line in lines)
-        + "\n return __init__"
-    )
-    code = _INIT_CODE.get(source)
-    if code is None:
-        code = _INIT_CODE[source] = compile(source, "<record __init__>", "exec")
-    namespace: dict[str, Any] = {}
-    exec(code, {}, namespace)  # our own text, compiled above
-    init: Callable[..., None] = namespace["__create_fn__"](object.__setattr__, **closure)
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__annotations__ = {f.name: f.type for f in dataclasses.fields(cls)} | {"return": None}
-    return init
-
-
-class _HasFactory:
-    def __repr__(self) -> str:
-        return "<factory>"
-
-
-_HAS_FACTORY = _HasFactory()
-
-
 @dataclass_transform(kw_only_default=True, frozen_default=True)
 def record(cls: type[_T]) -> type[_T]:
     """Declare a record class: what ``@dataclass(frozen=True, kw_only=True, eq=False,
@@ -497,30 +442,15 @@ def record(cls: type[_T]) -> type[_T]:
     ``__dataclass_params__`` says frozen, as it did.
     """
     documented = cls.__dict__.get("__doc__") is not None
-    # dataclass() refuses a non-frozen class over frozen bases: theirs say not frozen
-    # while this one is processed, and every record says frozen afterwards (so a class
-    # declared ``@dataclass(frozen=True)`` over a record is accepted, as before).
-    bases = [
-        params
-        for base in cls.__mro__[1:]
-        if (params := base.__dict__.get("__dataclass_params__")) is not None and params.frozen
-    ]
-    for params in bases:
-        params.frozen = False
-    try:
+    with thawed_bases(cls):
         processed = dataclasses.dataclass(
             cls, init=False, repr=False, eq=False, frozen=False, kw_only=True
         )
-    finally:
-        for params in bases:
-            params.frozen = True
-    processed.__dataclass_params__.frozen = True  # type: ignore[attr-defined]
-    processed.__init__ = _record_init(processed)  # type: ignore[method-assign]
+    params = processed.__dataclass_params__  # type: ignore[attr-defined]
+    params.init = params.frozen = True
+    processed.__init__ = dataclass_init(processed)  # type: ignore[method-assign]
     if not documented:
-        import inspect  # noqa: PLC0415 - imported by dataclasses already
-
-        text = str(inspect.signature(processed)).replace(" -> None", "")
-        processed.__doc__ = processed.__name__ + text
+        document(processed)
     return processed
 
 

@@ -73,7 +73,9 @@ def test_init_and_immutability_are_a_frozen_dataclasss(
     """``record`` compiles ``__init__`` once per shape and writes ``__setattr__`` and
     ``__delattr__`` once: the same signature, errors and immutability as the generated ones."""
     assert "__setattr__" not in cls.__dict__ and "__delattr__" not in cls.__dict__
-    assert cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    declared = dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+    reference: Any = declared(type("Reference", (), {}))
+    assert repr(cls.__dataclass_params__) == repr(reference.__dataclass_params__)  # type: ignore[attr-defined]
     twin = _twin(cls)
     assert "__init__" in twin.__dict__ and "__setattr__" in twin.__dict__
     assert str(inspect.signature(cls)) == str(inspect.signature(twin))
@@ -120,7 +122,7 @@ def test_a_record_refuses_a_field_outside_init() -> None:
         "__annotations__": {"n": "int"},
         "n": dataclasses.field(default=0, init=False),
     }
-    with pytest.raises(TypeError, match="all init fields"):
+    with pytest.raises(TypeError, match="must be an init field"):
         record(type("Hidden", (Record,), namespace))
 
 
