@@ -61,6 +61,7 @@ from dataclasses import dataclass
 
 from emulator.errors import EmulatorUsageError
 from emulator.transports.base import Endpoint, EndpointFactory
+from protocol.frozen import frozen
 
 __all__ = [
     "MAX_BAUD",
@@ -116,7 +117,7 @@ def _probability(name: str, value: object) -> float:
     return float(value)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class LinkImpairment:
     """What the link does to the bytes crossing it; the default is a clean link.
 
@@ -222,7 +223,7 @@ class FaultKind(enum.Enum):
     """Lost because the link was disconnected (when sent, or while in flight)."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Fault:
     """One chunk that met a fault."""
 
@@ -235,7 +236,7 @@ class Fault:
     """For CORRUPTED: the bits flipped (see :func:`flip_bits`)."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class DirectionCounters:
     """What happened to the chunks sent one way. ``sent = dropped + blocked + delivered +
     in flight``; corrupted chunks are delivered too, and counted in both."""
@@ -262,7 +263,7 @@ class DirectionCounters:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class LinkCounters:
     """Counters for both directions."""
 

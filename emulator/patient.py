@@ -72,6 +72,7 @@ from enum import Enum, StrEnum
 from fractions import Fraction
 
 from emulator.fluid_path import FluidPathValueError, TipPiece
+from protocol.frozen import frozen
 
 __all__ = [
     "DEFAULT_EFFECT_HALF_LIFE_S",
@@ -170,7 +171,7 @@ class _Band(Enum):
     HIGH = "high"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PatientParams:
     """Configuration of the patient model, validated on construction."""
 
@@ -252,7 +253,7 @@ def steady_state_amount_ug(dose_ug_per_day: float | Fraction, half_life_s: int) 
     return rate_ug_per_s * half_life_s / math.log(2)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Assessment:
     """The patient's state at ``at_s``."""
 
@@ -275,7 +276,7 @@ class Assessment:
             raise FluidPathValueError(f"state must be a RiskState, got {self.state!r}")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class ResponseMilestones:
     """When the response to a constant dose, started now, reaches its onset and full effect
     (seconds from now; None: not within two weeks, or no change to reach)."""

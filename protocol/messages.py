@@ -77,6 +77,7 @@ from protocol.wire import (
     Wire,
     WireField,
     payload_schema,
+    record,
     wire_fields,
 )
 
@@ -165,7 +166,7 @@ MAX_RECENT_DOSES: Final = 48
 # --- nested records of responses --------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class AlarmRecord(Record):
     """One alarm in READ_ALARMS. ``alarm_class`` must be the code's class."""
 
@@ -180,7 +181,7 @@ class AlarmRecord(Record):
             raise InvalidMessage(f"{self.code.name} is {ALARM_CLASS[self.code].name}")
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class LogEntry(Record):
     """One event-log entry; ``a`` and ``b`` mean what ``EVENT_PARAMS[code]`` says."""
 
@@ -194,7 +195,7 @@ class LogEntry(Record):
 # --- the messages, in opcode order ------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class DeviceInfoRequest(Message):
     """Identify the pump. Works without a session."""
 
@@ -202,7 +203,7 @@ class DeviceInfoRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class DeviceInfoResponse(Message):
     """Who the pump is and the limits of its model."""
 
@@ -240,7 +241,7 @@ class DeviceInfoResponse(Message):
     max_bolus_duration_s: Annotated[U32, Unit.S, "longest therapeutic bolus"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SessionOpenRequest(Message):
     """Handshake step 1: the role wanted and the programmer's fresh nonce."""
 
@@ -250,7 +251,7 @@ class SessionOpenRequest(Message):
     client_nonce: Annotated[bytes, RawBytes(NONCE_SIZE)]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SessionOpenResponse(Message):
     """Handshake step 2: the pump's fresh nonce and its proof of the role key."""
 
@@ -262,7 +263,7 @@ class SessionOpenResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SessionAuthRequest(Message):
     """Handshake step 3: the programmer's proof of the role key."""
 
@@ -273,7 +274,7 @@ class SessionAuthRequest(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SessionAuthResponse(Message):
     """Handshake step 4 (the first MAC'd frame): the session is open."""
 
@@ -283,7 +284,7 @@ class SessionAuthResponse(Message):
     idle_timeout_s: Annotated[U16, Unit.S, "the session ends after this long without a request"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SessionCloseRequest(Message):
     """End the session."""
 
@@ -291,7 +292,7 @@ class SessionCloseRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SessionCloseResponse(Message):
     """The session is closed."""
 
@@ -299,7 +300,7 @@ class SessionCloseResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class LimitsRequest(Message):
     """Read the limits the pump enforces (so a programmer can check values before sending)."""
 
@@ -307,7 +308,7 @@ class LimitsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class LimitsResponse(Message):
     """The limits of this pump's model; rates and volumes of the model are in DEVICE_INFO.
     A value outside them is refused with OUT_OF_RANGE."""
@@ -343,7 +344,7 @@ class LimitsResponse(Message):
     flex_step_granularity_min: Annotated[U8, Unit.MIN, "flex steps start on multiples of this"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StatusRequest(Message):
     """Read the pump's state."""
 
@@ -351,14 +352,14 @@ class StatusRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class DoseGrant(Record):
     """A patient dose granted in the last 24 h (STATUS lists them for forecasts)."""
 
     at_s: Annotated[U64, Unit.CLOCK, "pump clock of the grant"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StatusResponse(Message):
     """The pump's state and forecasts at ``clock_s``.
 
@@ -428,7 +429,7 @@ class StatusResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadPrescriptionRequest(Message):
     """Read the active prescription."""
 
@@ -436,7 +437,7 @@ class ReadPrescriptionRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadPrescriptionResponse(Message):
     """The active prescription and its checksum."""
 
@@ -446,7 +447,7 @@ class ReadPrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM, "prescription_checksum(prescription)"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StagePrescriptionRequest(Message):
     """Stage a prescription (not yet running) for COMMIT."""
 
@@ -455,7 +456,7 @@ class StagePrescriptionRequest(Message):
     prescription: Prescription
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StagePrescriptionResponse(Message):
     """The checksum of what the pump staged, to compare before COMMIT."""
 
@@ -464,7 +465,7 @@ class StagePrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class CommitPrescriptionRequest(Message):
     """Run the staged prescription, named by its checksum."""
 
@@ -473,7 +474,7 @@ class CommitPrescriptionRequest(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class CommitPrescriptionResponse(Message):
     """The checksum of the prescription now running."""
 
@@ -482,7 +483,7 @@ class CommitPrescriptionResponse(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadDeliveryRequest(Message):
     """Is drug moving, since when, and when was the pump last refilled (the patient role may
     read this: what an emergency department needs beyond STATUS)."""
@@ -491,7 +492,7 @@ class ReadDeliveryRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadDeliveryResponse(Message):
     """Delivering now or not, since which pump-clock second, and the last refill."""
 
@@ -502,7 +503,7 @@ class ReadDeliveryResponse(Message):
     last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StartBolusRequest(Message):
     """Start a bolus: THERAPEUTIC, a dose (``dose_ng``) over ``duration_s``; PRIMING, a
     volume (``volume_nl``) at the maximum rate (``duration_s`` 0). The other field is 0."""
@@ -526,7 +527,7 @@ class StartBolusRequest(Message):
             )
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StartBolusResponse(Message):
     """The bolus as the pump will deliver it (its volume at the concentration in force)."""
 
@@ -538,7 +539,7 @@ class StartBolusResponse(Message):
     ends_at_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class CancelBolusRequest(Message):
     """Cancel the running bolus."""
 
@@ -546,7 +547,7 @@ class CancelBolusRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class CancelBolusResponse(Message):
     """What the cancelled bolus had delivered."""
 
@@ -555,7 +556,7 @@ class CancelBolusResponse(Message):
     delivered_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StopPumpRequest(Message):
     """Stop delivery, with the reason for the event log."""
 
@@ -564,7 +565,7 @@ class StopPumpRequest(Message):
     reason: Annotated[StopReason, EnumWire(StopReason, allowed=_STOP_REASONS)]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StopPumpResponse(Message):
     """The pump is stopped."""
 
@@ -572,7 +573,7 @@ class StopPumpResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ResumePumpRequest(Message):
     """Resume the therapy that STOP_PUMP interrupted (a STOPPED prescription is changed by
     programming, not resumed)."""
@@ -581,7 +582,7 @@ class ResumePumpRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ResumePumpResponse(Message):
     """The mode now running."""
 
@@ -590,7 +591,7 @@ class ResumePumpResponse(Message):
     mode: Annotated[Mode, EnumWire(Mode)]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class CancelBridgeRequest(Message):
     """End a running bridge now: rates use the new concentration from this second."""
 
@@ -598,7 +599,7 @@ class CancelBridgeRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class CancelBridgeResponse(Message):
     """What the cancelled bridge had delivered and what it left."""
 
@@ -608,7 +609,7 @@ class CancelBridgeResponse(Message):
     remaining_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadValveRequest(Message):
     """How the pump meters drug as far as an MRI is concerned (a motor, or one of the two
     valve models), and whether a flow-activated valve has closed."""
@@ -617,7 +618,7 @@ class ReadValveRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadValveResponse(Message):
     """The pump's valve model and the state of its flow-activated valve."""
 
@@ -628,7 +629,7 @@ class ReadValveResponse(Message):
     closed_since_s: Annotated[TimeOrNoneS, "pump clock the valve closed"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ResetValveRequest(Message):
     """Reopen a closed flow-activated valve: delivery resumes from this second."""
 
@@ -636,7 +637,7 @@ class ResetValveRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ResetValveResponse(Message):
     """How long the valve had been closed (no drug delivered)."""
 
@@ -645,7 +646,7 @@ class ResetValveResponse(Message):
     closed_for_s: Annotated[U32, Unit.S, "seconds the valve was closed"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StageRefillRequest(Message):
     """Stage a refill as one transaction: the reservoir emptied (``removed_nl``) and
     refilled (``added_nl`` of ``concentration_ug_per_ml``), the prescription to run on
@@ -663,7 +664,7 @@ class StageRefillRequest(Message):
     prescription: Prescription
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class StageRefillResponse(Message):
     """The staged refill: its checksum (crc32 of the request payload) and what it will do."""
 
@@ -676,7 +677,7 @@ class StageRefillResponse(Message):
     bridge_volume_nl: Annotated[U32, Unit.NL, "dead volume the bridge runs for (0: no bridge)"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class CommitRefillRequest(Message):
     """Apply the staged refill, named by its checksum, all at once."""
 
@@ -685,7 +686,7 @@ class CommitRefillRequest(Message):
     checksum: Annotated[U32, Unit.CHECKSUM]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class CommitRefillResponse(Message):
     """The refill's reconciliation, the new reservoir state and the bridge."""
 
@@ -701,7 +702,7 @@ class CommitRefillResponse(Message):
     low_reservoir_alarm_at_s: TimeOrNoneS
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ImplantFields(Record):
     """The implant record: the clinician's record of what was implanted (it may differ
     from the real catheter: the emulator keeps that apart)."""
@@ -729,7 +730,7 @@ class ImplantFields(Record):
             raise InvalidMessage("catheter_length_uncertainty_mm must be below the length")
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadImplantRequest(Message):
     """Read the implant record and the drug in the pump."""
 
@@ -737,7 +738,7 @@ class ReadImplantRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadImplantResponse(Message):
     """The implant record (``recorded`` false: none written yet, the other implant fields
     are then empty) and the drug in the pump (its lot and last refill)."""
@@ -751,7 +752,7 @@ class ReadImplantResponse(Message):
     last_refill_at_s: Annotated[TimeOrNoneS, "pump clock of the last refill"]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SetImplantRequest(Message):
     """Write the implant record (bridge and priming volumes are computed from it)."""
 
@@ -760,7 +761,7 @@ class SetImplantRequest(Message):
     implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SetImplantResponse(Message):
     """The record as stored."""
 
@@ -769,7 +770,7 @@ class SetImplantResponse(Message):
     implant: Annotated[ImplantFields, RecordWire(ImplantFields)]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SetAlarmVolumeRequest(Message):
     """Set the low-reservoir alarm volume."""
 
@@ -778,7 +779,7 @@ class SetAlarmVolumeRequest(Message):
     volume_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SetAlarmVolumeResponse(Message):
     """The alarm volume now set."""
 
@@ -787,7 +788,7 @@ class SetAlarmVolumeResponse(Message):
     volume_nl: Annotated[U32, Unit.NL]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadAlarmsRequest(Message):
     """Read the alarms."""
 
@@ -795,7 +796,7 @@ class ReadAlarmsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadAlarmsResponse(Message):
     """Every alarm the pump holds, each code at most once."""
 
@@ -811,7 +812,7 @@ class ReadAlarmsResponse(Message):
             raise InvalidMessage("an alarm code appears twice")
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SilenceAlarmRequest(Message):
     """Silence an alarm's tones (it stays raised)."""
 
@@ -820,7 +821,7 @@ class SilenceAlarmRequest(Message):
     code: Annotated[AlarmCode, EnumWire(AlarmCode)]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SilenceAlarmResponse(Message):
     """The alarm is silenced."""
 
@@ -828,7 +829,7 @@ class SilenceAlarmResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ClearAlarmRequest(Message):
     """Clear an alarm whose condition is gone."""
 
@@ -837,7 +838,7 @@ class ClearAlarmRequest(Message):
     code: Annotated[AlarmCode, EnumWire(AlarmCode)]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ClearAlarmResponse(Message):
     """The alarm is cleared."""
 
@@ -845,7 +846,7 @@ class ClearAlarmResponse(Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadEventLogRequest(Message):
     """Read up to ``max_count`` entries from ``first_index`` on."""
 
@@ -855,7 +856,7 @@ class ReadEventLogRequest(Message):
     max_count: Annotated[int, UInt(8, minimum=1, maximum=MAX_EVENT_LOG_READ), Unit.COUNT]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadEventLogResponse(Message):
     """Entries of the log (oldest first) and the log's counters."""
 
@@ -868,7 +869,7 @@ class ReadEventLogResponse(Message):
     ]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadClockRequest(Message):
     """Read the pump's clock."""
 
@@ -876,7 +877,7 @@ class ReadClockRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadClockResponse(Message):
     """The pump's clock."""
 
@@ -885,7 +886,7 @@ class ReadClockResponse(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SetClockRequest(Message):
     """Set the pump's clock."""
 
@@ -894,7 +895,7 @@ class SetClockRequest(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SetClockResponse(Message):
     """The pump's clock after setting it."""
 
@@ -903,7 +904,7 @@ class SetClockResponse(Message):
     clock_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class PatientSettingsFields(Record):
     """The patient-activated dose settings (shared by three messages)."""
 
@@ -914,7 +915,7 @@ class PatientSettingsFields(Record):
     max_per_24h: Annotated[U8, Unit.COUNT]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadPatientSettingsRequest(Message):
     """Read the patient-activated dose settings."""
 
@@ -922,7 +923,7 @@ class ReadPatientSettingsRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class ReadPatientSettingsResponse(PatientSettingsFields, Message):
     """The patient-activated dose settings."""
 
@@ -930,7 +931,7 @@ class ReadPatientSettingsResponse(PatientSettingsFields, Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SetPatientSettingsRequest(PatientSettingsFields, Message):
     """Set the patient-activated dose settings."""
 
@@ -938,7 +939,7 @@ class SetPatientSettingsRequest(PatientSettingsFields, Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class SetPatientSettingsResponse(PatientSettingsFields, Message):
     """The settings as the pump stored them."""
 
@@ -946,7 +947,7 @@ class SetPatientSettingsResponse(PatientSettingsFields, Message):
     response = True
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class PatientDoseRequest(Message):
     """The patient asks for a dose."""
 
@@ -954,7 +955,7 @@ class PatientDoseRequest(Message):
     response = False
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class PatientDoseResponse(Message):
     """The dose granted (its volume at the concentration in force)."""
 
@@ -967,7 +968,7 @@ class PatientDoseResponse(Message):
     next_allowed_at_s: Annotated[U64, Unit.CLOCK]
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class Nak(Message):
     """A refusal: the request's SEQ, OP 0x7F, an error code and a UTF-8 reason."""
 

@@ -30,6 +30,7 @@ from protocol.wire import (
     _from_container,
     _to_container,
     payload_schema,
+    record,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ MINUTES_PER_DAY: Final = 1440
 # --- the prescription: a Switch on the mode ---------------------------------
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class FlexStep(Record):
     """One step of a flex profile: from ``start_min`` (minutes after midnight, pump
     clock) until the next step's start (or midnight), the dose rate ``dose_ng_per_day``."""

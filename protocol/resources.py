@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib.resources
+import importlib
+import sys
 from pathlib import Path
 
 __all__ = ["DISSECTOR_FILE", "KSY_FILE", "package_file"]
@@ -16,11 +17,26 @@ atexit.register(_RESOURCES.close)
 
 def package_file(package: str, name: str) -> Path:
     """A data file shipped inside ``package``, as a real path. From a zipped install the file
-    is extracted once to a temporary file that lives until the interpreter exits."""
-    resource = importlib.resources.files(package).joinpath(name)
+    is extracted once to a temporary file that lives until the interpreter exits.
+
+    A package loaded from a directory (its ``__init__`` a file on disk) is answered as
+    ``importlib.resources.files`` would answer it (its directory, joined with ``name``)
+    without importing importlib.resources, which brings tempfile, shutil, zipfile and lzma
+    along: ``pump-emulator serve`` reads its demo key file this way and needs none of
+    them (#16)."""
+    module = sys.modules.get(package) or importlib.import_module(package)
+    spec = module.__spec__
+    if spec is not None and spec.submodule_search_locations and spec.origin is not None:
+        origin = Path(spec.origin)
+        if origin.is_file():
+            return origin.parent.joinpath(name)
+    # A zipped or otherwise unusual install only.
+    from importlib import resources  # noqa: PLC0415
+
+    resource = resources.files(package).joinpath(name)
     if isinstance(resource, Path):
         return resource
-    return _RESOURCES.enter_context(importlib.resources.as_file(resource))
+    return _RESOURCES.enter_context(resources.as_file(resource))
 
 
 DISSECTOR_FILE = package_file("protocol", "data/vpump.lua")

@@ -12,13 +12,13 @@ import enum
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final
 
 from protocol.enums import ErrorCode, EventCode, Op, Role
 from protocol.errors import (
     InvalidMessage,
 )
+from protocol.frozen import frozen
 from protocol.keys import key_problem
 from protocol.messages import (
     Message,
@@ -83,7 +83,7 @@ class SessionEventKind(enum.Enum):
     """A failed proof or MAC, a replay, a forbidden command, a lockout."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class SessionEvent:
     """Something the pump should log: a session opened or closed, or a security event."""
 
@@ -104,7 +104,7 @@ class SessionEvent:
         return EventCode.SECURITY, int(self.error or 0), int(self.op or 0)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Accepted:
     """A request the application must execute, then answer with
     :meth:`DeviceSession.respond` or :meth:`DeviceSession.refuse`.
@@ -118,7 +118,7 @@ class Accepted:
     role: Role | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Reply:
     """The session answered by itself (handshake steps, NAKs, cached retransmits).
 

@@ -24,16 +24,18 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar, dataclass_transform
 
 from protocol.enums import AlarmCode, Op
 from protocol.errors import InvalidMessage
+from protocol.frozen import dataclass_init, document, thawed_bases
 from protocol.units import Unit
 
 if TYPE_CHECKING:
     from construct import Construct
 
 _R = TypeVar("_R", bound="Record")
+_T = TypeVar("_T")
 
 
 # --- wire types: a construct subcon plus the conversion at the module edge ---
@@ -425,7 +427,34 @@ AlarmSet: TypeAlias = Annotated[frozenset[AlarmCode], AlarmMask()]
 # --- records and messages ---------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+def record(cls: type[_T]) -> type[_T]:
+    """Declare a record class: what ``@dataclass(frozen=True, kw_only=True, eq=False,
+    repr=False)`` makes of it (the same fields, ``__init__``, equality, hash, repr, and
+    :exc:`dataclasses.FrozenInstanceError` on assignment), at a fraction of the cost.
+
+    A frozen dataclass has ``__init__``, ``__setattr__`` and ``__delattr__`` generated
+    from source and compiled for each class, which was most of what importing the
+    message catalogue cost (#16). Here the fields are processed by ``dataclass`` with
+    nothing generated, :class:`Record` writes ``__setattr__`` and ``__delattr__`` once,
+    and ``__init__`` is compiled once per shape. Immutability is :class:`Record`'s,
+    proven equal to a frozen dataclass's by ``tests/protocol/test_record_dunders.py``;
+    ``__dataclass_params__`` says frozen, as it did.
+    """
+    documented = cls.__dict__.get("__doc__") is not None
+    with thawed_bases(cls):
+        processed = dataclasses.dataclass(
+            cls, init=False, repr=False, eq=False, frozen=False, kw_only=True
+        )
+    params = processed.__dataclass_params__  # type: ignore[attr-defined]
+    params.init = params.frozen = True
+    processed.__init__ = dataclass_init(processed)  # type: ignore[method-assign]
+    if not documented:
+        document(processed)
+    return processed
+
+
+@record
 class Record:
     """A frozen dataclass whose fields all declare their wire type.
 
@@ -439,6 +468,12 @@ class Record:
     generated (and compiled) when it is defined, which is most of what importing the
     message catalogue costs (#16). One declared with the defaults works alike.
     """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __eq__(self, other: object) -> bool:
         cls = self.__class__
@@ -475,7 +510,7 @@ class Record:
         """Rules across fields; raise InvalidMessage."""
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@record
 class Message(Record):
     """A request or response payload. ``op`` is its opcode; ``response`` tells
     the direction (responses travel pump to programmer with FLAGS RESPONSE)."""

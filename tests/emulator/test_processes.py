@@ -143,13 +143,15 @@ def test_serve_imports_nothing_it_does_not_use() -> None:
     """Start-up: the scenario runner's schema stack, the decoder, the capture writers and
     the control channel are imported by the commands that use them, not by ``serve``; nor
     is construct (the reference codec and the docs' schemas: the fast codec serves every
-    frame and message without it, #16)."""
+    frame and message without it, #16); nor importlib.resources with tempfile and zipfile
+    (the demo key file is found in the package's directory without them)."""
     code = (
         "import sys; from emulator import cli; cli.build_parser('serve'); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('jsonschema', 'yaml', 'referencing', 'attr', 'serial', 'construct') or m in "
         "('emulator.scenarios', 'emulator.decode', 'emulator.control', 'emulator.capture', "
-        "'emulator.transports.rfc2217', 'emulator.transports.inproc')))"
+        "'emulator.transports.rfc2217', 'emulator.transports.inproc', "
+        "'importlib.resources', 'tempfile', 'zipfile')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
