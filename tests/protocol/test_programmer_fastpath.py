@@ -71,7 +71,7 @@ def test_a_programmer_session_sends_what_the_reference_builds() -> None:
     session = ProgrammerSession(
         key=KEY, role=Role.CLINICIAN, random_bytes=random.Random(3).randbytes, first_seq=0xFFF0
     )
-    sent: list[tuple[Message, int, bytes, bytes | None]] = []
+    sent: list[tuple[Message, bytes, bytes | None]] = []
 
     def answer(data: bytes) -> Frame:
         reply = device.handle(decode_frame(data), 100.0)
@@ -79,28 +79,19 @@ def test_a_programmer_session_sends_what_the_reference_builds() -> None:
         return decode_frame(reply.data)
 
     info = DeviceInfoRequest()
-    seq, data = session.plain_request(info)
-    sent.append((info, seq, data, None))
+    sent.append((info, session.plain_request(info)[1], None))
     opening = session.start()
-    sent.append(
-        (
-            decode_request(Op.SESSION_OPEN, decode_frame(opening).payload),
-            session.last_seq,
-            opening,
-            None,
-        )
-    )
+    sent.append((decode_request(Op.SESSION_OPEN, decode_frame(opening).payload), opening, None))
     auth = session.receive_open(answer(opening))
-    sent.append(
-        (decode_request(Op.SESSION_AUTH, decode_frame(auth).payload), session.last_seq, auth, None)
-    )
+    sent.append((decode_request(Op.SESSION_AUTH, decode_frame(auth).payload), auth, None))
     session.receive_auth(answer(auth))
     key = session._key
     assert session.established and key is not None and key != KEY
-    for message in (StatusRequest(), ReadClockRequest(), ReadPrescriptionRequest()):
-        seq, data = session.request(message)
-        sent.append((message, seq, data, key))
-    sent.append((SessionCloseRequest(), session.last_seq + 1, session.close(), key))
-    assert [seq for _, seq, _, _ in sent] == list(range(0xFFF0, 0xFFF0 + 7))
-    for message, seq, data, frame_key in sent:
+    requests: tuple[Message, ...] = (StatusRequest(), ReadClockRequest(), ReadPrescriptionRequest())
+    for message in requests:
+        sent.append((message, session.request(message)[1], key))
+    sent.append((SessionCloseRequest(), session.close(), key))
+    seqs = [decode_frame(data).seq for _, data, _ in sent]
+    assert seqs == list(range(0xFFF0, 0xFFF0 + 7))
+    for (message, data, frame_key), seq in zip(sent, seqs, strict=True):
         assert data == _reference_request(message, seq, frame_key)
