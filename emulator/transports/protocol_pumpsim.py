@@ -164,7 +164,7 @@ class Serial(SerialBase):
         """Hand the bytes to the endpoint; its answer is read with :meth:`read`."""
         if not self.is_open:
             raise PortNotOpenError()
-        data = bytes(memoryview(b))
+        data = b if type(b) is bytes else bytes(memoryview(b))
         with self._endpoint_lock:
             endpoint = self._endpoint
             if endpoint is None:
@@ -177,7 +177,7 @@ class Serial(SerialBase):
                 # Like a pump that failed to answer: the writer sees silence, the test sees it.
                 self._record("receive", exc)
                 answer = b""
-        self.feed(bytes(answer))
+        self.feed(answer if type(answer) is bytes else bytes(answer))
         return len(data)
 
     def feed(self, data: bytes) -> None:
