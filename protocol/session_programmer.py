@@ -7,10 +7,12 @@ Part of :mod:`protocol.session` (which says how the pieces fit); import from the
 from __future__ import annotations
 
 import hmac
+import struct
+from binascii import crc_hqx
 from collections.abc import Callable
 from typing import Final
 
-from protocol.enums import ErrorCode, Op, Role
+from protocol.enums import PROTOCOL_VERSION, ErrorCode, Flags, Op, Role
 from protocol.errors import (
     AuthenticationError,
     BadMacError,
@@ -21,7 +23,7 @@ from protocol.errors import (
     StateError,
     UnexpectedResponseError,
 )
-from protocol.frames import Frame, encode_frame
+from protocol.frames import SYNC, Frame
 from protocol.messages import (
     Message,
     Nak,
@@ -34,8 +36,8 @@ from protocol.messages import (
     encode_payload,
 )
 from protocol.session_crypto import (
-    build_frame,
     check_key,
+    mac16,
     new_nonce,
     programmer_proof,
     pump_proof,
@@ -51,6 +53,25 @@ from protocol.session_rules import (
 )
 
 _OUTSTANDING_LIMIT: Final = 32
+
+_REQUEST_HEAD: Final = struct.Struct("!2sBBHBH")  # SYNC, VER, FLAGS, SEQ, OP, LEN
+_CRC: Final = struct.Struct("!H")
+_PLAIN_FLAGS: Final = int(Flags.NONE)
+_MAC_FLAGS: Final = int(Flags.MAC)
+
+
+def request_bytes(seq: int, op: int, payload: bytes, key: bytes | None) -> bytes:
+    """The wire bytes of a programmer's request: the same bytes as
+    ``encode_frame(build_frame(response=False, seq=seq, op=op, payload=payload, key=key))``
+    (tests/protocol/test_session_fastpath.py), packed at once instead of through a validated
+    :class:`Frame`. ``seq`` is bounded by the session (at most :data:`MAX_SEQ`), ``op`` is a
+    request's opcode and ``payload`` comes from :func:`~protocol.messages.encode_payload`
+    (which bounds it), so they are valid."""
+    flags = _PLAIN_FLAGS if key is None else _MAC_FLAGS
+    body = _REQUEST_HEAD.pack(SYNC, PROTOCOL_VERSION, flags, seq, op, len(payload)) + payload
+    if key is not None:
+        body += mac16(key, body[2:])
+    return body + _CRC.pack(crc_hqx(body[2:], 0xFFFF))
 
 
 # --- the programmer side ----------------------------------------------------
@@ -117,15 +138,13 @@ class ProgrammerSession:
             raise SequenceExhaustedError("SEQ 0xFFFF was used: open a new session")
         seq = self._next_seq
         key = self._key if mac else None
-        frame = build_frame(
-            response=False, seq=seq, op=message.op, payload=encode_payload(message), key=key
-        )
+        data = request_bytes(seq, message.op, encode_payload(message), key)
         self._next_seq += 1
         self.last_seq = seq
         self._outstanding[seq] = (message.op, mac)
         if len(self._outstanding) > _OUTSTANDING_LIMIT:
             del self._outstanding[next(iter(self._outstanding))]
-        return seq, encode_frame(frame)
+        return seq, data
 
     # -- the handshake --------------------------------------------------------
 

@@ -653,6 +653,25 @@ def test_endpoint_failures_are_recorded_not_raised_by_the_port() -> None:
             link.check()
 
 
+def test_the_port_collects_nothing_from_an_idle_link_but_still_reports_a_closed_one() -> None:
+    """The port skips ``due`` while nothing is in flight (issue #16: the usual state between
+    requests); a closed endpoint is still asked, so its failure is recorded as before."""
+    with impaired_inproc.register(_name("idle"), Recorder, LinkFaults(seed=1)) as link:
+        port = serial.serial_for_url(link.url, timeout=0.01)
+        try:
+            assert isinstance(port, PumpsimSerial)
+            endpoint = port._endpoint
+            assert isinstance(endpoint, ImpairedEndpoint)
+            assert port.in_waiting == 0 and port.read(1) == b""
+            link.check()  # nothing recorded on an idle, open link
+            endpoint.close()
+            assert port.in_waiting == 0
+        finally:
+            port.close()
+        with pytest.raises(EndpointClosedError):
+            link.check()
+
+
 def test_a_client_over_a_slow_line_waits_for_the_bytes_to_cross() -> None:
     with inproc_pump() as pump:
         faults = LinkFaults(LinkImpairment(baud=9600), seed=1)
