@@ -54,6 +54,7 @@ from firmware_model.errors import FirmwareError, StorageError
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Mode, Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from protocol.response import ResponseChange
 from protocol.schedule import daily_dose_ng
 from protocol.timebase import weekday
 
@@ -142,22 +143,6 @@ RESPONSE_CHANGES_KEPT = 16
 RESPONSE_CHANGE_MIN = Fraction(1, 200)
 """A change of the 24-h dose by less than 0.5 % (a rate rounded at another concentration)
 is not remembered as a change: no titration step is that small."""
-
-
-@dataclass(frozen=True)
-class ResponseChange:
-    """A change of the prescribed 24-h dose and when the patient's response to it is
-    forecast to show (pump seconds; None: not within two weeks)."""
-
-    at_s: float
-    from_ug_per_day: float
-    to_ug_per_day: float
-    start_response_ng_per_ml: float
-    """The response when the dose changed."""
-    final_response_ng_per_ml: float
-    """The response the new dose settles at (its steady-state level)."""
-    onset_at_s: float | None
-    full_effect_at_s: float | None
 
 
 @dataclass
