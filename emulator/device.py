@@ -89,11 +89,12 @@ class VirtualPump:
         """Bring the model up to the clock; returns the pump time reached."""
         with self.lock:
             # A clock set ahead by SET_CLOCK reaches the RTC ceiling before the emulator does.
-            t = min(self.clock.now(), self.pump.max_t)
+            pump = self.telemetry.pump  # read once, not through the property each time
+            t = min(self.clock.now(), pump.max_t)
             if self.on_advance is None:
-                self.pump.advance_to(t)
+                pump.advance_to(t)
             else:
-                self.on_advance(self.pump, t)
+                self.on_advance(pump, t)
             return t
 
     def tick(self) -> float | None:

@@ -376,6 +376,9 @@ class ImpairedEndpoint:
         self._lock = threading.Lock()
         # One stream per direction: what happens to the answers never shifts the requests' faults.
         self._lines = {d: _Line(d, rng.getrandbits(64)) for d in Direction}
+        # The same two lines, for the per-request path (an Enum key hashes in Python).
+        self._to_pump = self._lines[Direction.TO_PUMP]
+        self._to_programmer = self._lines[Direction.TO_PROGRAMMER]
         self._faults: deque[Fault] | None = None  # made with the first fault
         self._closed = False
         self._clear = _is_clear(settings)
@@ -437,11 +440,12 @@ class ImpairedEndpoint:
     def receive(self, data: bytes) -> bytes:
         """Send ``data`` towards the pump; return the answer bytes due now (possibly b"")."""
         with self._lock:
-            self._require_open()
+            if self._closed:
+                self._require_open()
             now = self._clock()
+            to_pump = self._to_pump
             if self._clear and data:
-                to_pump = self._lines[Direction.TO_PUMP]
-                to_programmer = self._lines[Direction.TO_PROGRAMMER]
+                to_programmer = self._to_programmer
                 if (
                     not to_pump.in_flight
                     and not to_programmer.in_flight
@@ -450,7 +454,7 @@ class ImpairedEndpoint:
                 ):
                     return self._pass_locked(to_pump, to_programmer, bytes(data), now)
             if data:
-                self._send_locked(self._lines[Direction.TO_PUMP], bytes(data), now)
+                self._send_locked(to_pump, bytes(data), now)
             return self._due_locked(now)
 
     def _pass_locked(self, to_pump: _Line, to_programmer: _Line, data: bytes, now: float) -> bytes:
@@ -516,10 +520,12 @@ class ImpairedEndpoint:
     def next_release_at(self) -> float | None:
         """The earliest time something in flight (either way) is due, or None."""
         with self._lock:
-            times = [
-                line.in_flight[0].release_at for line in self._lines.values() if line.in_flight
-            ]
-            return min(times, default=None)
+            to_pump, to_programmer = self._to_pump.in_flight, self._to_programmer.in_flight
+            if not to_pump:  # asked after every request: the usual answer, nothing in flight
+                return to_programmer[0].release_at if to_programmer else None
+            if not to_programmer:
+                return to_pump[0].release_at
+            return min(to_pump[0].release_at, to_programmer[0].release_at)
 
     def pending(self, direction: Direction = Direction.TO_PROGRAMMER) -> list[tuple[float, bytes]]:
         """Chunks in flight one way, as (release time, bytes), oldest first."""
@@ -596,8 +602,8 @@ class ImpairedEndpoint:
         line.in_flight.append(_Chunk(release, data, index))
 
     def _due_locked(self, now: float) -> bytes:
-        to_pump = self._lines[Direction.TO_PUMP]
-        to_programmer = self._lines[Direction.TO_PROGRAMMER]
+        to_pump = self._to_pump
+        to_programmer = self._to_programmer
         while to_pump.in_flight and to_pump.in_flight[0].release_at <= now:
             chunk = to_pump.in_flight.pop(0)
             to_pump.count("delivered", len(chunk.data))

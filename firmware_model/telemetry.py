@@ -200,10 +200,15 @@ class TelemetryLink:
         if last is not None and now_s - last > RX_SILENCE_RESET_S:
             self.deframer.reset()
             self._partial_since_s = None
-        answers = []
-        for frame in self._frames(data, now_s):
+        frames = self._frames(data, now_s)
+        if len(frames) == 1:  # the usual case: one request, one answer (no list, no join)
             # Charged first: the answer (a STATUS's battery and ERI) includes its own cost.
-            self.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME)
+            self.head.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME)
+            return self.handle_frame(frames[0], t=t, now_s=now_s)
+        answers = []
+        for frame in frames:
+            # The pump is read again for each frame: an interrogation may replace it.
+            self.head.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME)
             answers.append(self.handle_frame(frame, t=t, now_s=now_s))
         return b"".join(answers)
 
@@ -680,7 +685,7 @@ def status_response(
         mode=s.mode,
         stop_reason=s.stop_reason,
         delivering=s.delivering,
-        halted_by=frozenset(s.halted_by),
+        halted_by=frozenset(s.halted_by) if s.halted_by else _NO_CODES,
         bolus_kind=s.bolus_kind,
         bolus_dose_ng=s.bolus_dose_ng,
         bolus_volume_nl=s.bolus_volume_nl,
@@ -700,15 +705,19 @@ def status_response(
         reservoir_nl=s.reservoir_nl,
         capacity_nl=s.capacity_nl,
         alarm_volume_nl=s.alarm_volume_nl,
-        alarms_active=frozenset(s.alarms_active),
-        alarms_silenced=frozenset(s.silenced_alarms),
+        alarms_active=frozenset(s.alarms_active) if s.alarms_active else _NO_CODES,
+        alarms_silenced=(frozenset(s.silenced_alarms) if s.silenced_alarms else _NO_CODES),
         low_reservoir_alarm_at_s=s.low_reservoir_at_clock_s,
         empty_at_s=s.empty_at_clock_s,
         battery_permille=s.battery_permille,
         battery_uc=s.battery_uc,
         eri_at_s=s.eri_at_clock_s,
         prescription_checksum=prescription_checksum,
-        recent_doses=tuple(m.DoseGrant(at_s=g) for g in s.recent_doses_clock_s),
+        recent_doses=(
+            tuple(m.DoseGrant(at_s=g) for g in s.recent_doses_clock_s)
+            if s.recent_doses_clock_s
+            else ()
+        ),
     )
     if not trusted:
         return m.StatusResponse(**values)
@@ -719,3 +728,5 @@ def status_response(
 
 
 _new_record = object.__new__
+_NO_CODES: frozenset[Any] = frozenset()
+"""The empty set of alarm codes, shared (equal to a new one: the fields are compared by value)."""

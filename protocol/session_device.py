@@ -409,7 +409,8 @@ class DeviceSession:
             data = self._answer(frame, SessionCloseResponse(), key=key, cache=True)
             closed = self._end_session(DeviceEvent.CLOSE, "closed by the programmer")
             return Reply(data=data, event=closed, mac=True)
-        self._fire(DeviceEvent.COMMAND)
+        # The session is ESTABLISHED here (checked above), where COMMAND leaves it as it is:
+        # no _fire (its table lookup hashes two Enums in Python), tested against the table.
         accepted = Accepted(seq=frame.seq, op=op, request=request, role=role)
         self._pending = _Pending(accepted=accepted, frame=frame, key=key)
         return accepted

@@ -783,3 +783,19 @@ def test_a_1000_command_session_over_a_lossy_link_applies_every_command_exactly_
         assert counters[direction].chunks_corrupted > 0
         assert _balanced(counters[direction])
     assert retransmissions > 0
+
+
+def test_next_release_at_is_the_earliest_chunk_in_flight_either_way() -> None:
+    endpoint, _inner, clock = _endpoint(LinkImpairment(delay_ms=50), answer=lambda d: b"<" + d)
+    endpoint.receive(b"a")
+    clock.now = 0.05
+    assert endpoint.due(clock.now) == b""  # "<a" now flies back, due at 0.1
+    clock.now = 0.07
+    endpoint.receive(b"b")  # due at the pump at 0.12
+    everything = endpoint.pending(Direction.TO_PUMP) + endpoint.pending()
+    assert sorted(at for at, _ in everything) == pytest.approx([0.1, 0.12])
+    assert endpoint.next_release_at() == pytest.approx(0.1)  # the answer, the other way
+    assert endpoint.due(0.1) == b"<a"
+    assert endpoint.next_release_at() == pytest.approx(0.12)  # only the request is left
+    assert endpoint.due(0.125) == b""
+    assert endpoint.next_release_at() == pytest.approx(0.17)  # only the answer is left

@@ -183,3 +183,18 @@ def test_every_command_routes_its_own_request_class() -> None:
         assert route.request is m.request_class(op)
     with pytest.raises(TypeError):
         _HANDLERS[Op.STATUS](None, m.ReadClockRequest(), 0)  # type: ignore[arg-type]
+
+
+def test_requests_arriving_in_one_chunk_get_the_answers_they_get_one_at_a_time() -> None:
+    # receive() answers a lone frame without its list-and-join path: both paths must give
+    # the same bytes and charge the battery the same (one frame's telemetry each).
+    apart, together = (Pair(PRESETS["default"].build(t=T0)) for _ in range(2))
+    requests = [m.StatusRequest(), m.ReadPrescriptionRequest(), m.StatusRequest()]
+    chunks_apart = [apart.session.request(r)[1] for r in requests]
+    chunks_together = [together.session.request(r)[1] for r in requests]
+    assert chunks_apart == chunks_together
+    answers_apart = b"".join(apart.link.receive(c, t=T0, now_s=0.0) for c in chunks_apart)
+    answers_together = together.link.receive(b"".join(chunks_together), t=T0, now_s=0.0)
+    assert answers_together == answers_apart
+    assert len(Deframer().feed(answers_together)) == 3
+    assert together.link.pump.to_bytes() == apart.link.pump.to_bytes()

@@ -43,6 +43,7 @@ from protocol.session import (
 )
 from protocol.session_crypto import _MAC_STATES_KEPT, _mac_states
 from protocol.session_device import _command_ops
+from protocol.session_rules import DEVICE_TRANSITIONS, DeviceEvent, DeviceState
 
 KEYS = {Role.CLINICIAN: bytes(range(32)), Role.PATIENT: bytes(range(100, 132))}
 
@@ -169,3 +170,10 @@ def test_the_command_table_is_what_the_refusals_leave(role: Role) -> None:
         assert (op in _command_ops(role)) is command, op
         if command:
             assert _command_ops(role)[op] is Op(op)
+
+
+def test_an_accepted_command_leaves_the_session_where_the_table_says() -> None:
+    # DeviceSession._command skips _fire(COMMAND) once the session is ESTABLISHED: the
+    # state table must keep it ESTABLISHED for that to be the same.
+    established = DeviceState.ESTABLISHED
+    assert DEVICE_TRANSITIONS[(established, DeviceEvent.COMMAND)] is established
