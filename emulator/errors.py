@@ -46,3 +46,13 @@ class PortInUseError(EmulatorPeerError, FileExistsError):
 class PtyLimitError(EmulatorPeerError, OSError):
     """The system has no pseudo-terminal left (``/proc/sys/kernel/pty/max`` reached, over
     every process on the machine)."""
+
+
+class ControlError(EmulatorUsageError, ValueError):
+    """A simulation control was given a bad value; nothing was changed."""
+
+
+class MriControlError(ControlError):
+    """An MRI control was refused: a value out of range, or the pump's state does not allow
+    it (a second exposure while one is in progress, an end with no exposure); nothing was
+    changed."""

@@ -5,7 +5,7 @@ emulator already behaves like a pump in a clinic (the numbers here are
 teaching values, not clinical advice). A prescription is a dose (ng/day on the
 wire, shown in mcg/day) of the drug filled; the implant record is the
 clinician's record of the catheter (the emulator's true catheter follows it
-unless told otherwise, see :class:`~emulator.emulator.EmulatedPump`).
+unless told otherwise, see :class:`~emulator.emulated_pump.EmulatedPump`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from emulator.emulator import Emulator, _jsonable
+from emulator.emulated_pump import _jsonable
+from emulator.emulator import Emulator
 from emulator.presets import PRESETS
 from protocol.enums import AlarmCode
 from tests.support import T0, FakeWall
