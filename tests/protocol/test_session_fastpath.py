@@ -43,6 +43,7 @@ from protocol.session import (
 )
 from protocol.session_crypto import _MAC_STATES_KEPT, _mac_states
 from protocol.session_device import _command_ops
+from protocol.session_programmer import request_bytes
 from protocol.session_rules import DEVICE_TRANSITIONS, DeviceEvent, DeviceState
 
 KEYS = {Role.CLINICIAN: bytes(range(32)), Role.PATIENT: bytes(range(100, 132))}
@@ -71,8 +72,12 @@ def test_mac16_keeps_a_bounded_number_of_key_states() -> None:
 
 
 @pytest.mark.parametrize("mac", [False, True])
-def test_answer_bytes_equal_the_validated_frame_build(mac: bool) -> None:
-    rng = random.Random(18 + mac)
+@pytest.mark.parametrize("response", [True, False], ids=["answer_bytes", "request_bytes"])
+def test_packed_frames_equal_the_validated_frame_build(response: bool, mac: bool) -> None:
+    """The pump's answers (``answer_bytes``) and the programmer's requests
+    (``request_bytes``) are the bytes of the validated ``Frame`` build."""
+    pack = answer_bytes if response else request_bytes
+    rng = random.Random((18 if response else 30) + mac)
     sizes = [0, 1, 2, 81, 141, 255, 256, MAX_PAYLOAD - 1, MAX_PAYLOAD]
     for i in range(400):
         seq = rng.choice([0, 1, 0xFFFF, rng.randrange(0x10000)])
@@ -80,11 +85,11 @@ def test_answer_bytes_equal_the_validated_frame_build(mac: bool) -> None:
         payload = rng.randbytes(sizes[i] if i < len(sizes) else rng.randrange(300))
         key = rng.randbytes(32) if mac else None
         reference = encode_frame(
-            build_frame(response=True, seq=seq, op=op, payload=payload, key=key)
+            build_frame(response=response, seq=seq, op=op, payload=payload, key=key)
         )
-        assert answer_bytes(seq, op, payload, key) == reference
+        assert pack(seq, op, payload, key) == reference
         frame = decode_frame(reference)
-        assert frame.is_response and frame.has_mac is mac
+        assert frame.is_response is response and frame.has_mac is mac
 
 
 def _reference_answer(frame: Frame, key: bytes | None) -> bytes:
