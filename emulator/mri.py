@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final, Literal
 
@@ -32,6 +31,7 @@ from emulator.fluid_path import FluidTracker, HourlyLedger, TipPiece
 from emulator.patient import PatientModel
 from firmware_model.pump import Pump
 from protocol.enums import ValveModel
+from protocol.frozen import frozen
 from protocol.units import parse_duration
 
 __all__ = [
@@ -122,7 +122,7 @@ def parse_trap(text: str) -> Trap:
     raise MriValueError(f"telemetry trap {text!r}: on, off or seeded")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class MriExit:
     """How the pump leaves the field, as the user asked (ranges and coins not yet drawn)."""
 
@@ -173,7 +173,7 @@ class MriExit:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class ScheduledMriEnd:
     """The pump leaves the field at model second ``at_t`` with these (drawn) values."""
 

@@ -11,11 +11,11 @@ unless told otherwise, see :class:`~emulator.emulated_pump.EmulatedPump`).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 from firmware_model.profile import profile_for
 from firmware_model.pump import Pump
 from protocol.enums import Origin, ValveModel
+from protocol.frozen import frozen
 from protocol.messages import FlexStep, ImplantFields, PrescriptionSpec
 from protocol.units import ml_to_nl
 
@@ -53,7 +53,7 @@ def implant_record(
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PumpSetup:
     """What a new virtual pump starts with."""
 

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from firmware_model.errors import ConditionPersistsError, InvalidStateError
 from firmware_model.profile import PumpProfile, ToneSpec
 from protocol.enums import ALARM_CLASS, AlarmClass, AlarmCode
+from protocol.frozen import frozen
 from protocol.timebase import ceil_div
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class AlarmRule:
     """How one alarm behaves."""
 
@@ -54,7 +55,7 @@ ALARM_RULES: dict[AlarmCode, AlarmRule] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class ActiveAlarm:
     """An alarm that is active: when it was raised (RTC) and whether it was silenced."""
 
@@ -63,7 +64,7 @@ class ActiveAlarm:
     silenced: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class AlarmView:
     """What an interrogation reports about one active alarm."""
 

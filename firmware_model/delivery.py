@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from firmware_model.errors import OutOfRangeError, OverfillError
+from protocol.frozen import frozen
 from protocol.schedule import RunningBolus
 from protocol.timebase import SECONDS_PER_DAY
 
@@ -40,7 +41,7 @@ class BridgeState:
     started_t: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class RefillPlan:
     """What a refill will do to the books, worked out before anything changes."""
 

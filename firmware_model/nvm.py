@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 from firmware_model.alarms import ActiveAlarm
@@ -32,6 +32,7 @@ from firmware_model.prescription import PatientDoseSettings
 from firmware_model.profile import PumpProfile, ToneSpec
 from protocol import messages as m
 from protocol.enums import AlarmCode, BolusKind, EventCode, Op, StopReason, ValveModel
+from protocol.frozen import frozen
 from protocol.schedule import RunningBolus
 
 MAGIC = b"VPNV"
@@ -41,7 +42,7 @@ _HEADER = struct.Struct(">4sHI")
 _CRC = struct.Struct(">I")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PumpImage:
     """Everything a pump is, as plain values (what :mod:`firmware_model.pump` stores)."""
 

@@ -3,14 +3,13 @@ and the status an interrogation reports (:class:`~firmware_model.pump.Pump` buil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from firmware_model.profile import ToneSpec
 from protocol.enums import AlarmCode, BolusKind, Mode, StopReason
+from protocol.frozen import frozen
 from protocol.messages import PrescriptionSpec
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class RefillResult:
     """What a refill found and did (all volumes as the pump knows them)."""
 
@@ -36,7 +35,7 @@ class RefillResult:
         return self.concentration_ug_per_ml != self.previous_concentration_ug_per_ml
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class RefillOrder:
     """A refill transaction as the clinician orders it (validated whole before it applies)."""
 
@@ -51,7 +50,7 @@ class RefillOrder:
     allow_nonstandard_concentration: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PatientDoseGrant:
     """A granted patient dose."""
 
@@ -65,7 +64,7 @@ class PatientDoseGrant:
     """Earliest RTC second the next request can be granted."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PumpStatus:
     """Everything an interrogation reports, at one instant. Times are RTC seconds."""
 

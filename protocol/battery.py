@@ -17,8 +17,7 @@ counted). ERI holds while that projection is below the profile's ERI lead
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from protocol.frozen import frozen
 from protocol.timebase import SECONDS_PER_DAY, SECONDS_PER_WEEK, ceil_div
 
 PERMILLE = 1_000
@@ -27,7 +26,7 @@ PERMILLE = 1_000
 _WEEK_DAY = SECONDS_PER_WEEK * SECONDS_PER_DAY
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class BatteryModel:
     """The battery constants of a profile and the arithmetic on them."""
 

@@ -40,6 +40,7 @@ from itertools import accumulate
 
 from protocol.battery import BatteryModel
 from protocol.enums import BolusKind
+from protocol.frozen import frozen
 from protocol.messages import (
     DeviceInfoResponse,
     PatientSettingsFields,
@@ -63,7 +64,7 @@ _MAX_CYCLE_STATES = 4_096
 """Dose-start states remembered while looking for a repetition (bounds memory)."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Plan:
     """The pump's future if nothing intervenes, from model second ``t``."""
 
@@ -82,7 +83,7 @@ class Plan:
     """A bridge still running: ``schedule`` and ``patient`` are at its old concentration."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class BridgePlan:
     """The rest of a bridge: after ``remaining_nl`` more is commanded, the rates change.
 
@@ -98,7 +99,7 @@ class BridgePlan:
     new_concentration_ug_per_ml: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Query:
     """A threshold: the first second with ``q*(x - t) + p*volume(t..x) >= need``.
 
@@ -870,7 +871,7 @@ def _drift_skip(
 # --------------------------------------------------------------------------- from the wire
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Dates:
     """The forecasts a STATUS reports, as pump-clock seconds (None: beyond the horizon)."""
 

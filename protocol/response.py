@@ -9,7 +9,8 @@ is the response first reaching 25 % of its change, full effect 90 %.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from protocol.frozen import frozen
 
 __all__ = ["ResponseChange"]
 
@@ -23,7 +24,7 @@ def _finite(name: str, value: object) -> float:
     return number
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class ResponseChange:
     """A change of the prescribed 24-h dose, and when its response shows (pump time, s)."""
 

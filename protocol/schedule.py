@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from protocol.enums import BolusKind, Mode
+from protocol.frozen import frozen
 from protocol.messages import PrescriptionSpec
 from protocol.timebase import (
     DAYS_PER_WEEK,
@@ -122,7 +123,7 @@ def first_reach(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: in
     return lo
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class RunningBolus:
     """A bolus in progress: ``volume_nl`` over ``duration_s`` from model second ``start_t``.
 
@@ -279,7 +280,7 @@ def day_integral(steps: Sequence[tuple[int, int]]) -> Fraction:
 # --------------------------------------------------------------------------- patient doses
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PatientRule:
     """Patient doses as a forecast places them: ``volume_nl`` over ``duration_s`` each,
     at least ``lockout_s`` apart, at most ``max_per_24h`` in any trailing 24 h."""

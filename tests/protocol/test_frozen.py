@@ -14,6 +14,22 @@ from typing import Any
 
 import pytest
 
+import emulator.clock
+import emulator.fluid_path
+import emulator.mri
+import emulator.presets
+import emulator.transports.base
+import firmware_model.alarms
+import firmware_model.delivery
+import firmware_model.nvm
+import firmware_model.prescription
+import firmware_model.profile
+import firmware_model.pump_records
+import protocol.battery
+import protocol.forecast
+import protocol.prescription
+import protocol.response
+import protocol.schedule
 from emulator import link_faults, patient
 from protocol import session_rules
 from protocol.frozen import frozen
@@ -29,6 +45,26 @@ DECLARED: list[type[Any]] = [
     session_rules.SessionEvent,
     session_rules.Accepted,
     session_rules.Reply,
+    emulator.mri.MriExit,
+    emulator.mri.ScheduledMriEnd,
+    emulator.presets.PumpSetup,
+    firmware_model.alarms.AlarmRule,
+    firmware_model.alarms.ActiveAlarm,
+    firmware_model.alarms.AlarmView,
+    firmware_model.delivery.RefillPlan,
+    firmware_model.nvm.PumpImage,
+    firmware_model.pump_records.RefillResult,
+    firmware_model.pump_records.RefillOrder,
+    firmware_model.pump_records.PatientDoseGrant,
+    firmware_model.pump_records.PumpStatus,
+    protocol.battery.BatteryModel,
+    protocol.forecast.Plan,
+    protocol.forecast.BridgePlan,
+    protocol.forecast.Query,
+    protocol.forecast.Dates,
+    protocol.response.ResponseChange,
+    protocol.schedule.RunningBolus,
+    protocol.schedule.PatientRule,
 ]
 
 
