@@ -25,6 +25,7 @@ from protocol.wire import (
     ArrayOf,
     Bool8,
     EnumWire,
+    FastWire,
     Message,
     RawBytes,
     Record,
@@ -47,7 +48,7 @@ from protocol.wire import (
 # of fixed-size fields is one precompiled big-endian struct.Struct whose format
 # is read off the fields' construct subcons; length-prefixed and greedy text
 # and u8-counted arrays of fixed-size records are sliced by hand, nested records by
-# their own codec and a prescription by its wire type's own (Wire.fast_io). Values go
+# their own codec and a prescription by its wire type's own (FastWire). Values go
 # through each field's own Wire (from_wire then coerce, and to_wire), except
 # where struct already does the same thing, and the results for one- and
 # two-byte fields are cached per wire value. A class holding anything else
@@ -297,11 +298,11 @@ class _RecordPart:
 
 
 class _WirePart:
-    """A variable-size wire type with its own fast codec (:attr:`Wire.fast_io`)."""
+    """A variable-size wire type with its own fast codec (:class:`~protocol.wire.FastWire`)."""
 
-    def __init__(self, spec: WireField) -> None:
+    def __init__(self, spec: WireField, wire: FastWire) -> None:
         self.name = spec.name
-        self.wire = spec.wire
+        self.wire = wire
 
     def write(self, message: Any, out: list[bytes]) -> None:
         out.append(self.wire.pack(getattr(message, self.name)))
@@ -430,8 +431,8 @@ def _fast_codec(cls: type[Record]) -> _FixedCodec | _PartsCodec | None:
             parts.append(_IntArrayPart(spec, wire, element_code))
         elif type(wire) is RecordWire and (nested := _fast_codec(wire.record)) is not None:
             parts.append(_RecordPart(spec, nested))
-        elif wire.fast_io:
-            parts.append(_WirePart(spec))
+        elif isinstance(wire, FastWire):
+            parts.append(_WirePart(spec, wire))
         else:
             return None
     if run:

@@ -23,10 +23,10 @@ from protocol.wire import (
     ArrayOf,
     Bool8,
     EnumWire,
+    FastWire,
     Record,
     RecordWire,
     UInt,
-    Wire,
     _from_container,
     _to_container,
     payload_schema,
@@ -265,13 +265,12 @@ def _prescription_from_container(raw: Any) -> PrescriptionSpec:
     return PrescriptionSpec(mode=mode, concentration_ug_per_ml=concentration)
 
 
-class PrescriptionWire(Wire):
+class PrescriptionWire(FastWire):
     """A :class:`PrescriptionSpec` laid out as :data:`PRESCRIPTION`."""
 
     implied_unit = Unit.PRESCRIPTION
 
     doc_type = "Prescription"
-    fast_io = True
 
     def _build_subcon(self) -> Construct:
         return prescription_schema()

@@ -49,9 +49,6 @@ class Wire(abc.ABC):
     struct_code: str | None = None
     """The big-endian ``struct`` code of a fixed-size field (what its subcon packs; a test
     checks they agree), None where the size varies."""
-    fast_io: ClassVar[bool] = False
-    """Whether :meth:`pack` and :meth:`unpack_from` are this variable-size type's fast
-    codec (proven equal to its subcon by the tests)."""
     _built: Construct | None = None
 
     @property
@@ -66,15 +63,6 @@ class Wire(abc.ABC):
     @abc.abstractmethod
     def _build_subcon(self) -> Construct:
         """The construct subcon of this wire type."""
-
-    def pack(self, value: Any) -> bytes:
-        """The wire bytes of ``value`` (only where :attr:`fast_io`)."""
-        raise NotImplementedError
-
-    def unpack_from(self, data: bytes, offset: int) -> tuple[Any, int]:
-        """The value read at ``offset`` and the offset after it (only where
-        :attr:`fast_io`); ValueError where the subcon's reading would fail."""
-        raise NotImplementedError
 
     implied_unit: ClassVar[Unit | None] = None
     """The unit every field of this wire type has (None: a number, which declares its own)."""
@@ -105,6 +93,20 @@ def _int_subcon(bits: int) -> Construct:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+class FastWire(Wire):
+    """A variable-size wire type with a fast codec of its own beside its construct subcon
+    (the payload codec uses it; the tests prove the two equal)."""
+
+    @abc.abstractmethod
+    def pack(self, value: Any) -> bytes:
+        """The wire bytes of ``value``."""
+
+    @abc.abstractmethod
+    def unpack_from(self, data: bytes, offset: int) -> tuple[Any, int]:
+        """The value read at ``offset`` and the offset after it; ValueError where the
+        subcon's reading would fail."""
 
 
 class UInt(Wire):
