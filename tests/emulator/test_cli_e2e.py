@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,49 +13,35 @@ import pytest
 from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
+from tests.emulator.serve_support import BIN, serving
 from tests.emulator.test_capture import parse_pcapng
 
 # Every test here starts `pump-emulator` as a subprocess: make test runs them, make check not.
 pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[dict[str, object]]:
     link = tmp_path / "ttyPUMP0"
     control = tmp_path / "control.sock"
-    proc = subprocess.Popen(
-        [
-            str(BIN / "pump-emulator"),
-            "serve",
-            "--port",
-            str(link),
-            "--tcp",
-            "127.0.0.1:0",
-            "--control",
-            str(control),
-            "--clock",
-            "manual",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = json.loads(proc.stdout.readline())
+    with serving(
+        "--port",
+        str(link),
+        "--tcp",
+        "127.0.0.1:0",
+        "--control",
+        str(control),
+        "--clock",
+        "manual",
+    ) as served:
+        ready = served.ready
         assert ready["event"] == "ready", ready
-        ready["proc"] = proc
+        ready["proc"] = served.proc
         yield ready
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0, err
-        assert not link.exists() and not link.is_symlink()
-        assert not control.exists()
-        assert json.loads(out.strip().splitlines()[-1]) == {"event": "stopped", "link_errors": 0}
+    assert served.proc.returncode == 0, served.err
+    assert not link.exists() and not link.is_symlink()
+    assert not control.exists()
+    assert served.last_line == {"event": "stopped", "link_errors": 0}
 
 
 def pumpctl(port: object, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -188,25 +172,10 @@ def test_bad_controls_are_refused_and_change_nothing(
 
 def test_a_fleet_from_one_process(tmp_path: Path) -> None:
     base = tmp_path / "ttyFLEET0"
-    proc = subprocess.Popen(
-        [
-            str(BIN / "pump-emulator"),
-            "serve",
-            "--port",
-            str(base),
-            "--count",
-            "3",
-            "--key-dir",
-            str(tmp_path / "keys"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = json.loads(proc.stdout.readline())
-        pumps = ready["pumps"]
+    with serving(
+        "--port", str(base), "--count", "3", "--key-dir", str(tmp_path / "keys")
+    ) as served:
+        pumps = served.ready["pumps"]
         assert [p["pty"] for p in pumps] == [str(tmp_path / f"ttyFLEET{i}") for i in range(3)]
         serials = [p["serial"] for p in pumps]
         assert len(set(serials)) == 3
@@ -220,37 +189,21 @@ def test_a_fleet_from_one_process(tmp_path: Path) -> None:
             pumps[1]["pty"], "--key", str(tmp_path / "keys" / f"{serials[0]}.key"), "status"
         )
         assert wrong.returncode == 4
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
-    assert proc.returncode == 0
+    assert served.proc.returncode == 0
     assert not any(tmp_path.glob("ttyFLEET*"))
 
 
 def test_capture_then_decode(tmp_path: Path) -> None:
     capture = tmp_path / "session.jsonl"
-    proc = subprocess.Popen(
-        [
-            str(BIN / "pump-emulator"),
-            "serve",
-            "--port",
-            str(tmp_path / "tty0"),
-            "--capture",
-            str(capture),
-            "--capture-pcap",
-            str(tmp_path / "wire.pcapng"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = json.loads(proc.stdout.readline())
-        assert pumpctl(ready["pty"], "program", "simple", "--dose", "110").returncode == 0
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
+    with serving(
+        "--port",
+        str(tmp_path / "tty0"),
+        "--capture",
+        str(capture),
+        "--capture-pcap",
+        str(tmp_path / "wire.pcapng"),
+    ) as served:
+        assert pumpctl(served.ready["pty"], "program", "simple", "--dose", "110").returncode == 0
     decoded = subprocess.run(
         [str(BIN / "pump-emulator"), "decode", str(capture), "--keys", str(DEMO_KEY_FILE)],
         check=False,
@@ -268,7 +221,7 @@ def test_capture_then_decode(tmp_path: Path) -> None:
     ):
         assert text in decoded.stdout
     assert "FAILED" not in decoded.stdout.split("summary:")[0]
-    assert ready["capture_pcap"] == str(tmp_path / "wire.pcapng")
+    assert served.ready["capture_pcap"] == str(tmp_path / "wire.pcapng")
     wire = parse_pcapng((tmp_path / "wire.pcapng").read_bytes())
     assert [name for _, name in wire.interfaces] == ["VP20-000001 pump0/pty#1"]
     # One packet per frame, whatever chunks the pty delivered them in.

@@ -3,8 +3,6 @@ slice of a fleet): the same serials, keys, ptys and TCP ports as one process wou
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +17,7 @@ from emulator.processes import child_argv, serve_processes, slices
 from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
-
-BIN = Path(sys.executable).parent
+from tests.emulator.serve_support import serving
 
 
 def test_slices_are_as_even_as_can_be_and_cover_the_fleet() -> None:
@@ -63,29 +60,21 @@ def test_processes_refuse_what_they_cannot_share(extra: list[str]) -> None:
 
 
 def test_a_fleet_from_two_processes_over_tcp(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            str(BIN / "pump-emulator"),
-            "serve",
-            "--count",
-            "5",
-            "--processes",
-            "2",
-            "--no-pty",
-            "--tcp",
-            "127.0.0.1:0",
-            "--preset",
-            "demo",
-            "--key-dir",
-            str(tmp_path / "keys"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = json.loads(proc.stdout.readline())
+    with serving(
+        "--count",
+        "5",
+        "--processes",
+        "2",
+        "--no-pty",
+        "--tcp",
+        "127.0.0.1:0",
+        "--preset",
+        "demo",
+        "--key-dir",
+        str(tmp_path / "keys"),
+        stop_timeout_s=30,
+    ) as served:
+        ready = served.ready
         assert ready["event"] == "ready" and ready["processes"] == 2
         assert len(ready["pids"]) == 2 and len(set(ready["pids"])) == 2
         pumps = ready["pumps"]
@@ -100,43 +89,26 @@ def test_a_fleet_from_two_processes_over_tcp(tmp_path: Path) -> None:
             with PumpClient(str(p["tcp"]), key=keys[Role.CLINICIAN], timeout_s=5.0) as client:
                 assert client.device_info().serial == p["serial"]
                 assert client.status().reservoir_nl > 0
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    stopped = json.loads(out.strip().splitlines()[-1])
-    assert stopped == {"event": "stopped", "exit_codes": [0, 0]}
+    assert served.proc.returncode == 0, served.err
+    assert served.last_line == {"event": "stopped", "exit_codes": [0, 0]}
 
 
 def test_a_slice_by_hand_serves_pumps_n_on(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            str(BIN / "pump-emulator"),
-            "serve",
-            "--count",
-            "1",
-            "--first-index",
-            "7",
-            "--port",
-            str(tmp_path / "ttyPUMP0"),
-            "--key-dir",
-            str(tmp_path / "keys"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = json.loads(proc.stdout.readline())
-        (pump,) = ready["pumps"]
+    with serving(
+        "--count",
+        "1",
+        "--first-index",
+        "7",
+        "--port",
+        str(tmp_path / "ttyPUMP0"),
+        "--key-dir",
+        str(tmp_path / "keys"),
+    ) as served:
+        (pump,) = served.ready["pumps"]
         assert pump["index"] == 7
         assert pump["pty"] == str(tmp_path / "ttyPUMP7")
         assert pump["serial"] == fleet_setups(PRESETS["default"], 8)[7].serial
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
-    assert proc.returncode == 0
+    assert served.proc.returncode == 0
 
 
 def test_serve_imports_nothing_it_does_not_use() -> None:

@@ -4,17 +4,15 @@ pumpctl's weekly flex profile reported day by day (issue 15, item 7)."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from emulator.cli import build_emulator, build_parser
 from emulator.errors import EmulatorUsageError
+from tests.emulator.serve_support import BIN, serving
 
-BIN = Path(sys.executable).parent
 SATURDAY_0800 = 1_772_870_400  # 2026-03-07T08:00:00Z, a Saturday
 WEEK = {
     "--mon": "00:00=400",
@@ -59,25 +57,10 @@ def test_start_is_refused_for_a_pump_resumed_from_its_state(tmp_path: Path) -> N
 
 def test_a_saturday_over_a_pty_with_pumpctl(tmp_path: Path) -> None:
     link = tmp_path / "ttyPUMP0"
-    proc = subprocess.Popen(
-        [
-            str(BIN / "pump-emulator"),
-            "serve",
-            "--port",
-            str(link),
-            "--clock",
-            "manual",
-            "--start",
-            "2026-03-07T08:00:00Z",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = json.loads(proc.stdout.readline())
-        assert ready["event"] == "ready", ready
+    with serving(
+        "--port", str(link), "--clock", "manual", "--start", "2026-03-07T08:00:00Z"
+    ) as served:
+        assert served.ready["event"] == "ready", served.ready
 
         def pumpctl(*argv: str) -> str:
             done = subprocess.run(
@@ -100,7 +83,4 @@ def test_a_saturday_over_a_pty_with_pumpctl(tmp_path: Path) -> None:
         status = json.loads(pumpctl("--json", "status"))
         assert status["clock_s"] == SATURDAY_0800  # the manual clock has not moved
         assert status["daily_dose_ng"] == 333_333  # today is the Saturday
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=10)
-    assert proc.returncode == 0
+    assert served.proc.returncode == 0
