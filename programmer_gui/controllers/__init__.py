@@ -1,9 +1,11 @@
 """Signal wiring, one controller per workflow (``controllers/<name>.py``).
 
 Each workflow module exposes ``install(window, link, record, review) ->
-<Name>Controller``, which builds its page, adds it to the window and wires it
-to the link; a controller built on :class:`~programmer_gui.controllers.base.Workflow`
-gets both the set-up and ``install`` from it (``install = <Name>Controller.install``).
+<Name>Controller``, which adds its page to the window and wires it to the link;
+a controller built on :class:`~programmer_gui.controllers.base.Workflow` declares
+its page once (``page = WorkflowPage(key, title, view)``) and gets the set-up, the
+page's lazy building and wiring, and ``install`` from it
+(``install = <Name>Controller.install``).
 ``app.py`` calls every installer in :data:`INSTALLERS`, in order (which is also
 the order of the navigation list). To add a workflow, append
 its installer here in one line.

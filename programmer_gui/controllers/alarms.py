@@ -8,11 +8,10 @@ The tone test steps a visible lamp through the pattern's timing with a timer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.controllers.sound import SoundController
 from programmer_gui.core import InputError
 from programmer_gui.core.alarms import (
@@ -27,11 +26,9 @@ from programmer_gui.core.alarms import (
 )
 from programmer_gui.core.audio import format_pump_clock, next_repeat_at
 from programmer_gui.core.dates import format_pump_date
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink, describe_error
+from programmer_gui.link import describe_error
 from programmer_gui.views.alarms import AlarmsPage, without_symbol
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
 from protocol import units
 from protocol.client import PumpClient
@@ -40,9 +37,6 @@ from protocol.errors import NakError
 from protocol.tones import TonePattern, pattern_for
 from protocol.units import format_duration
 
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
-
 TONE_TICK_MS = 50
 PAST = {"silence": "silenced", "clear": "cleared"}
 
@@ -50,11 +44,10 @@ PAST = {"silence": "silenced", "clear": "cleared"}
 class AlarmsController(Workflow):
     """Drives the alarms page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
-        self.page = AlarmsPage()
+    page = WorkflowPage("alarms", "Alarms", AlarmsPage, at_start=True)
+    """Built with the window: its tones sound whichever page shows."""
+
+    def setup(self) -> None:
         self.snapshot: PumpSnapshot | None = None
         self.pattern: TonePattern | None = None
         self.clock = QElapsedTimer()
@@ -67,6 +60,9 @@ class AlarmsController(Workflow):
             self.page, title, text, yes_text=title, no_text="&Go back (do nothing)"
         )
         """Asks before an alarm is silenced or cleared, naming it (tests replace it)."""
+        self.link.snapshot.connect(self.on_snapshot)
+
+    def wire_page(self) -> None:
         page = self.page
         connect_clicked(page.silence_button, lambda: self._alarm_job("silence"))
         connect_clicked(page.clear_button, lambda: self._alarm_job("clear"))
@@ -79,8 +75,6 @@ class AlarmsController(Workflow):
         """Plays the tone test aloud (when there is a sound device) and shows the next repeat
         of the tone the pump is sounding."""
         page.table.itemSelectionChanged.connect(self._update_buttons)
-        link.snapshot.connect(self.on_snapshot)
-        window.add_page("alarms", "Alarms", page)
         self._update_volume()
 
     # -- the list -----------------------------------------------------------------------------
@@ -219,11 +213,9 @@ class AlarmsController(Workflow):
         def programmed(after: PumpSnapshot) -> None:
             self.page.volume_edit.clear()
             self.on_snapshot(after)
-            self.window.show_page("alarms")
+            self.show_page()
 
-        self.review_controller.present(
-            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("alarms")
-        )
+        self.review_controller.present(review, on_programmed=programmed, on_cancel=self.show_page)
 
     # -- tone test ------------------------------------------------------------------------------
 

@@ -6,9 +6,7 @@ is worked out again from each new snapshot.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core import InputError
 from programmer_gui.core.bolus import (
     BolusPlan,
@@ -20,11 +18,8 @@ from programmer_gui.core.bolus import (
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.entry import NumberEntry
 from programmer_gui.core.implant import catheter_text
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
 from programmer_gui.views.bolus import BolusPage
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import (
     Confirm,
     Severity,
@@ -35,9 +30,6 @@ from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import BolusKind
 from protocol.units import format_duration
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
 
 DOSE = NumberEntry(label="Bolus dose", unit="mcg", max_decimals=1, example="50")
 DURATION = NumberEntry(label="Duration", unit="min", max_decimals=0, example="60")
@@ -55,10 +47,9 @@ EXPLAIN = {
 class BolusController(Workflow):
     """Drives the bolus page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("bolus", "Boluses", BolusPage)
+
+    def setup(self) -> None:
         self.snapshot: PumpSnapshot | None = None
         self.plan: BolusPlan | None = None
         self.started_volume_nl: int | None = None
@@ -67,15 +58,9 @@ class BolusController(Workflow):
         self.confirm: Confirm = confirmer(
             lambda: self.page, yes_text="&Stop the bolus now", no_text="&Keep the bolus running"
         )
-        self.follow_snapshots("bolus", self.on_snapshot)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("bolus", "Boluses", BolusPage, on_built=self._wire_page)
+        self.follow_snapshots(self.on_snapshot)
 
-    @property
-    def page(self) -> BolusPage:
-        return self.page_of("bolus", BolusPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         page = self.page
         for edit in (page.dose_edit, page.duration_edit, page.length_edit):
             edit.textEdited.connect(lambda _text: self._update())
@@ -217,11 +202,9 @@ class BolusController(Workflow):
             self.page.dose_edit.clear()
             self.page.duration_edit.clear()
             self.on_snapshot(after)
-            self.window.show_page("bolus")
+            self.show_page()
 
-        self.review_controller.present(
-            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("bolus")
-        )
+        self.review_controller.present(review, on_programmed=programmed, on_cancel=self.show_page)
 
     def cancel_bolus(self) -> None:
         """Ask, then cancel the running bolus; the session record notes what it delivered."""

@@ -17,18 +17,15 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog
 from serial.tools import list_ports
 
-from programmer_gui.controllers.base import Workflow
-from programmer_gui.core.session_record import SessionRecord
-from programmer_gui.link import LinkState, PumpLink
+from programmer_gui.controllers.base import Workflow, WorkflowPage
+from programmer_gui.link import LinkState
 from programmer_gui.views.connect import ConnectPage
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import messages as m
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, KeyFileError, key_for, load_keys
 
 if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
     from programmer_gui.demo import DemoPump
 
 EMULATOR_LINK_GLOB = "/tmp/ttyPUMP*"
@@ -79,16 +76,21 @@ def start_demo_pump() -> DemoPump:
 class ConnectController(Workflow):
     """Drives the connect page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
-        self.page = ConnectPage()
+    page = WorkflowPage("connect", "Connect", ConnectPage, needs_connection=False, at_start=True)
+    """Built with the window: the page shown first."""
+
+    def setup(self) -> None:
         self.demo: DemoPump | None = None
         self.demo_factory: Callable[[], DemoPump] = start_demo_pump
         """What "Start demo pump" calls (tests and screenshots give a manual-clock pump)."""
         self.port_finder: Callable[[], list[PortChoice]] = discover_ports
         self._choices: list[PortChoice] = []
+        self.link.state_changed.connect(self._on_state)
+        self.link.connected.connect(self._on_connected)
+        self.link.disconnected.connect(self._on_disconnected)
+        self.window.closing.connect(self.close_demo)
+
+    def wire_page(self) -> None:
         page = self.page
         page.role_combo.addItem("Clinician", Role.CLINICIAN)
         page.role_combo.addItem("Patient (status and patient doses only)", Role.PATIENT)
@@ -98,19 +100,14 @@ class ConnectController(Workflow):
         connect_clicked(page.refresh_button, self.refresh_ports)
         connect_clicked(page.browse_button, self._browse)
         connect_clicked(page.connect_button, self.connect_pump)
-        connect_clicked(page.disconnect_button, link.disconnect_from)
+        connect_clicked(page.disconnect_button, self.link.disconnect_from)
         connect_clicked(page.demo_button, self.start_demo)
         page.url_edit.returnPressed.connect(self.connect_pump)
-        link.state_changed.connect(self._on_state)
-        link.connected.connect(self._on_connected)
-        link.disconnected.connect(self._on_disconnected)
-        window.closing.connect(self.close_demo)
-        window.add_page("connect", "Connect", page, needs_connection=False)
         page.status.set_status(
             Severity.INFO, "Choose the pump's port and press Connect, or start the demo pump."
         )
         self.refresh_ports()
-        self._on_state(link.state)
+        self._on_state(self.link.state)
 
     # -- ports and keys ----------------------------------------------------------------------
 

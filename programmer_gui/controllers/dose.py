@@ -7,17 +7,12 @@ lost when the link drops.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core import CoreError, InputError
 from programmer_gui.core.dose import ConfirmationRequiredError, DoseChange
 from programmer_gui.core.review import change_percent, format_change
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
 from programmer_gui.views.dose import DosePage
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import (
     Confirm,
     Severity,
@@ -26,32 +21,22 @@ from programmer_gui.views.widgets import (
 )
 from protocol import units
 
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
-
 _EMPTY = "—"
 
 
 class DoseController(Workflow):
     """Drives the dose page and hands a valid change to the review page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("dose", "Change dose", DosePage)
+
+    def setup(self) -> None:
         self.change: DoseChange | None = None
         self.confirm: Confirm = value_confirmer(lambda: self.page)
         """Asks when a value is 10x or a tenth of the current one (tests replace it)."""
         self._touched = False
-        self.follow_snapshots("dose", self.on_snapshot)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("dose", "Change dose", DosePage, on_built=self._wire_page)
+        self.follow_snapshots(self.on_snapshot)
 
-    @property
-    def page(self) -> DosePage:
-        return self.page_of("dose", DosePage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         self.page.dose_edit.textEdited.connect(self._on_edited)
         self.page.dose_edit.returnPressed.connect(self.open_review)
         connect_clicked(self.page.review_button, self.open_review)
@@ -166,10 +151,10 @@ class DoseController(Workflow):
             f"{units.format_dose_ug_per_day(snapshot.dose_ug_per_day)}.",
         )
         self.page.result.show()
-        self.window.show_page("dose")
+        self.show_page()
 
     def _on_cancel(self) -> None:
-        self.window.show_page("dose")
+        self.show_page()
         self.page.dose_edit.setFocus()
 
 

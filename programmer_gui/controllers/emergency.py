@@ -5,48 +5,34 @@ report."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMarginsF
 from PySide6.QtGui import QPageLayout, QPageSize, QTextDocument
 from PySide6.QtWidgets import QFileDialog, QFormLayout, QPushButton
 
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core.emergency import summary_html
-from programmer_gui.core.session_record import SessionRecord
-from programmer_gui.link import PumpLink
 from programmer_gui.views.emergency import EmergencyPage
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol.emergency import EmergencyReading, delivering_now
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
 
 
 class EmergencyController(Workflow):
     """Drives the emergency page and its button on the connect page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("emergency", "Emergency", EmergencyPage)
+
+    def setup(self) -> None:
         self.reading: EmergencyReading | None = None
         self._after_connect = False
         self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
             self.page, "Save the emergency summary", "emergency-summary.pdf", "PDF (*.pdf)"
         )[0]
         """Asks where to save (tests replace it)."""
-        link.connected.connect(self._on_connected)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("emergency", "Emergency", EmergencyPage, on_built=self._wire_page)
+        self.link.connected.connect(self._on_connected)
         self.connect_button = self._add_to_connect_page()
 
-    @property
-    def page(self) -> EmergencyPage:
-        return self.page_of("emergency", EmergencyPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         connect_clicked(self.page.read_button, self.read)
         connect_clicked(self.page.pdf_button, self.save_pdf)
         self._update()
@@ -82,11 +68,11 @@ class EmergencyController(Workflow):
         self._update()
 
     def _update(self) -> None:
-        if self.window.is_built("emergency"):  # else set from the state when it is
+        if self.page_is_built:  # else set from the state when it is
             self.page.pdf_button.setEnabled(self.reading is not None)
 
     def show_and_read(self) -> None:
-        self.window.show_page("emergency")
+        self.show_page()
         self.read()
 
     def read(self) -> None:
@@ -142,8 +128,5 @@ def write_pdf(reading: EmergencyReading, path: str) -> int:
     return pages
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> EmergencyController:
-    """The emergency summary page (and its button on the connect page)."""
-    return EmergencyController(window, link, record, review)
+install = EmergencyController.install
+"""The emergency summary page (and its button on the connect page)."""

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core.eventlog import event_row, merge, write_csv
-from programmer_gui.core.session_record import SessionRecord
-from programmer_gui.link import PumpLink
 from programmer_gui.views.eventlog import EventLogPage
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import messages as m
 from protocol.client import PumpClient
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
 
 
 class EventLogController(Workflow):
     """Drives the event log page; other workflows (trends, stop) read :attr:`entries`."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("log", "Event log", EventLogPage)
+
+    def setup(self) -> None:
         self.entries: list[m.LogEntry] = []
         self.serial: str | None = None
         self._status: tuple[Severity, str] | None = None
@@ -37,15 +29,9 @@ class EventLogController(Workflow):
             self.page, "Export the event log", "event-log.csv", "CSV files (*.csv)"
         )[0]
         """Asks where to save (tests replace it)."""
-        link.connected.connect(self._on_connected)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("log", "Event log", EventLogPage, on_built=self._wire_page)
+        self.link.connected.connect(self._on_connected)
 
-    @property
-    def page(self) -> EventLogPage:
-        return self.page_of("log", EventLogPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         page = self.page
         for check in page.group_checks.values():
             check.toggled.connect(lambda _on: self._apply_filter())
@@ -56,7 +42,7 @@ class EventLogController(Workflow):
 
     def _show(self) -> None:
         """The entries held and the last read's outcome, on the page (once it is built)."""
-        if not self.window.is_built("log"):
+        if not self.page_is_built:
             return  # shown from here when it is
         self.page.model.set_rows([event_row(e) for e in self.entries])
         self._apply_filter()

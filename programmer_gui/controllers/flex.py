@@ -7,9 +7,7 @@ re-checked against every new snapshot.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core import InputError
 from programmer_gui.core.flex import (
     STEP_GRANULARITY_MIN,
@@ -24,16 +22,10 @@ from programmer_gui.core.flex import (
     spec_day_rows,
 )
 from programmer_gui.core.review import change_percent, format_change
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
 from programmer_gui.views.flex import FlexPage, profile_chart, set_profiles
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import units
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
 
 Texts = list[tuple[str, str, str]]
 
@@ -71,25 +63,18 @@ def parse_texts(texts: Texts) -> tuple[list[StepRow], list[str]]:
 class FlexController(Workflow):
     """Drives the flex page and hands a valid profile to the review page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("flex", "Flex dosing", FlexPage)
+
+    def setup(self) -> None:
         self.snapshot: PumpSnapshot | None = None
         self.weekly = False
         self.days: list[Texts] = [[]]
         """The typed rows of each profile (one, or seven Monday first)."""
         self.touched = False
         self.draft: FlexDraft | None = None
-        self.follow_snapshots("flex", self.on_snapshot)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("flex", "Flex dosing", FlexPage, on_built=self._wire_page)
+        self.follow_snapshots(self.on_snapshot)
 
-    @property
-    def page(self) -> FlexPage:
-        return self.page_of("flex", FlexPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         page = self.page
         page.table.itemChanged.connect(lambda _item: self._on_table_edited())
         page.weekly_check.toggled.connect(self._on_weekly)
@@ -241,7 +226,6 @@ class FlexController(Workflow):
         )
         current_curve, pending_curve = day_curve(current_rows), day_curve(shown)
         self.draw_when_shown(
-            "flex",
             lambda: set_profiles(page.chart, current=current_curve, pending=pending_curve),
         )
         self.draft = None
@@ -313,10 +297,10 @@ class FlexController(Workflow):
             f"({units.format_dose_ug_per_day(snapshot.dose_ug_per_day)} on "
             f"{self.page.weekday_combo.currentText()}).",
         )
-        self.window.show_page("flex")
+        self.show_page()
 
     def _on_cancel(self) -> None:
-        self.window.show_page("flex")
+        self.show_page()
 
 
 install = FlexController.install

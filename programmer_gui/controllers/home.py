@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core.dates import (
     DEFAULT_REFILL_MARGIN_S,
     format_pump_date,
 )
 from programmer_gui.core.implant import implant_rows
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.core.stop import delivery_state
-from programmer_gui.link import PumpLink
 from programmer_gui.views.home import IMPLANT_ROWS, HomePage
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import (
     Confirm,
     Severity,
@@ -27,9 +23,6 @@ from programmer_gui.views.widgets import (
 from protocol import units
 from protocol.enums import AlarmClass, BolusKind, Mode
 from protocol.units import format_duration
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
 
 CLOCK_TOLERANCE_S = 60
 """A pump clock further than this from the programmer's is flagged (flex steps run by it)."""
@@ -148,10 +141,9 @@ def bridge_countdown(snapshot: PumpSnapshot) -> str | None:
 class HomeController(Workflow):
     """Fills the home page from every snapshot; the Interrogate and Set clock buttons."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("home", "Status", HomePage)
+
+    def setup(self) -> None:
         self.confirm: Confirm = confirmer(
             lambda: self.page, yes_text="&Set the clock", no_text="&Keep the pump clock"
         )
@@ -161,17 +153,11 @@ class HomeController(Workflow):
         )
         """Asks before the bridge is cancelled; the default button keeps it (tests replace
         it)."""
-        self.follow_snapshots("home", self.show_snapshot)
-        link.link_lost.connect(self._on_link_lost)
-        link.connected.connect(lambda _device: self.page.stale_badge.hide())
-        # Built the first time it is shown (#14 item 13): the first window shows "Connect".
-        window.add_page("home", "Status", HomePage, on_built=self._wire_page)
+        self.follow_snapshots(self.show_snapshot)
+        self.link.link_lost.connect(self._on_link_lost)
+        self.link.connected.connect(lambda _device: self.page.stale_badge.hide())
 
-    @property
-    def page(self) -> HomePage:
-        return self.page_of("home", HomePage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         connect_clicked(self.page.interrogate_button, self.link.interrogate)
         connect_clicked(self.page.set_clock_button, self.offer_clock_set)
         connect_clicked(self.page.cancel_bridge_button, self.offer_cancel_bridge)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core import InputError
 from programmer_gui.core.implant import (
     CATALOGUE,
@@ -17,39 +15,26 @@ from programmer_gui.core.implant import (
     implant_rows,
     model_of_record,
 )
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
 from programmer_gui.views.implant import ImplantPage
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import messages as m
 from protocol import units
 from protocol.enums import Origin
 
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
-
 
 class ImplantController(Workflow):
     """Fills the record from each snapshot (until edited) and hands the new one to review."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("implant", "Implant record", ImplantPage)
+
+    def setup(self) -> None:
         self.snapshot: PumpSnapshot | None = None
         self.touched = False
         self.models: list[CatheterModel] = list(CATALOGUE)
-        self.follow_snapshots("implant", self.on_snapshot)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("implant", "Implant record", ImplantPage, on_built=self._wire_page)
+        self.follow_snapshots(self.on_snapshot)
 
-    @property
-    def page(self) -> ImplantPage:
-        return self.page_of("implant", ImplantPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         page = self.page
         for model in CATALOGUE:
             page.model_combo.addItem(model.label, model.name)
@@ -191,11 +176,9 @@ class ImplantController(Workflow):
             self.page.message.set_status(
                 Severity.OK, "The implant record is written and read back."
             )
-            self.window.show_page("implant")
+            self.show_page()
 
-        self.review_controller.present(
-            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("implant")
-        )
+        self.review_controller.present(review, on_programmed=programmed, on_cancel=self.show_page)
 
 
 install = ImplantController.install

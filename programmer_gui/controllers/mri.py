@@ -3,9 +3,7 @@ the session report), and the reset of a closed flow-activated valve (RESET_VALVE
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core.mri import (
     MriReading,
     PostMriCheck,
@@ -13,19 +11,12 @@ from programmer_gui.core.mri import (
     post_mri_check,
     pre_mri_plan,
 )
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.mri import MriPage
 from programmer_gui.views.widgets import Severity, ask_confirmation, connect_clicked
 from protocol.client import PumpClient
 from protocol.emergency import VALVE_WORDS, fmt_duration
 from protocol.enums import Role, ValveModel
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
-
 
 CLINICIAN_ONLY = "The MRI checks need a clinician session (they read the log)."
 
@@ -33,25 +24,17 @@ CLINICIAN_ONLY = "The MRI checks need a clinician session (they read the log)."
 class MriController(Workflow):
     """Drives the MRI page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("mri", "MRI", MriPage)
+
+    def setup(self) -> None:
         self.snapshot: PumpSnapshot | None = None
         self.plan: PreMriPlan | None = None
         self.check: PostMriCheck | None = None
         self.confirm = ask_confirmation
         """Asks before the valve is reset (tests replace it)."""
-        link.snapshot.connect(self.on_snapshot)
-        window.page_shown.connect(self._on_page_shown)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("mri", "MRI", MriPage, on_built=self._wire_page)
+        self.link.snapshot.connect(self.on_snapshot)
 
-    @property
-    def page(self) -> MriPage:
-        return self.page_of("mri", MriPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         connect_clicked(self.page.record_button, self.record_pre_mri)
         connect_clicked(self.page.check_button, self.run_post_mri_check)
         connect_clicked(self.page.reset_valve_button, self.reset_valve)
@@ -61,7 +44,7 @@ class MriController(Workflow):
 
     def on_snapshot(self, snapshot: PumpSnapshot) -> None:
         self.snapshot = snapshot
-        if self.window.is_built("mri"):  # else they are set from the state when it is
+        if self.page_is_built:  # else they are set from the state when it is
             self._update_buttons()
 
     def _clinician(self) -> bool:
@@ -79,8 +62,8 @@ class MriController(Workflow):
         elif page.message.text == CLINICIAN_ONLY:
             page.message.set_status(Severity.INFO, "")
 
-    def _on_page_shown(self, key: str) -> None:
-        if key == "mri" and self._clinician():
+    def on_page_shown(self) -> None:
+        if self._clinician():
             self.read_plan()
 
     def read_plan(self) -> None:
@@ -210,8 +193,5 @@ class MriController(Workflow):
         self.link.submit(lambda client: client.reset_valve(), on_done=done, refresh=True)
 
 
-def install(
-    window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-) -> MriController:
-    """The MRI page (before and after the scan)."""
-    return MriController(window, link, record, review)
+install = MriController.install
+"""The MRI page (before and after the scan)."""

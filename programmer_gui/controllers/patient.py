@@ -9,9 +9,8 @@ they follow what the pump holds.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core import InputError
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.patient import (
@@ -24,39 +23,26 @@ from programmer_gui.core.patient import (
     describe_current,
     plan_settings,
 )
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.patient import EFFECT_ROWS, PatientPage
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import units
 from protocol.schedule import volume_for_dose
 
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
-
 
 class PatientController(Workflow):
     """Drives the patient-activated dose page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("patient", "Patient doses", PatientPage)
+
+    def setup(self) -> None:
         self.snapshot: PumpSnapshot | None = None
         self.plan: PatientPlan | None = None
         self.touched = False
         """The clinician has edited: keep the texts rather than follow the pump."""
-        self.follow_snapshots("patient", self.on_snapshot)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("patient", "Patient doses", PatientPage, on_built=self._wire_page)
+        self.follow_snapshots(self.on_snapshot)
 
-    @property
-    def page(self) -> PatientPage:
-        return self.page_of("patient", PatientPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         page = self.page
         for edit in page.edits:
             edit.textEdited.connect(lambda _text: self._on_edited())
@@ -201,11 +187,9 @@ class PatientController(Workflow):
             self.page.message.set_status(
                 Severity.OK, "The pump reports the new patient-dose settings."
             )
-            self.window.show_page("patient")
+            self.show_page()
 
-        self.review_controller.present(
-            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("patient")
-        )
+        self.review_controller.present(review, on_programmed=programmed, on_cancel=self.show_page)
 
 
 install = PatientController.install

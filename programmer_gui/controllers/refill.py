@@ -8,9 +8,7 @@ checked again against each new snapshot.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core import CoreError, InputError
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.dose import ConfirmationRequiredError, check_dose_limits, dose_ng
@@ -22,10 +20,7 @@ from programmer_gui.core.refill import (
     review_volume_nl,
 )
 from programmer_gui.core.review import Review, format_rate_ml_per_day
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.refill import RefillPage
 from programmer_gui.views.widgets import (
     Confirm,
@@ -36,9 +31,6 @@ from programmer_gui.views.widgets import (
 from protocol import messages as m
 from protocol import units
 
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
-
 OTHER = -1
 """Combo data of the "Other (override)" entry."""
 CHOOSE = 0
@@ -48,22 +40,15 @@ CHOOSE = 0
 class RefillController(Workflow):
     """Drives the refill page and hands the refill to the review page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("refill", "Refill", RefillPage)
+
+    def setup(self) -> None:
         self.workflow: RefillWorkflow | None = None
         self.confirm: Confirm = value_confirmer(lambda: self.page)
         """Asks when a new dose is 10x or a tenth of the current one (tests replace it)."""
-        self.follow_snapshots("refill", self.on_snapshot)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("refill", "Refill", RefillPage, on_built=self._wire_page)
+        self.follow_snapshots(self.on_snapshot)
 
-    @property
-    def page(self) -> RefillPage:
-        return self.page_of("refill", RefillPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         page = self.page
         page.concentration_combo.addItem("Choose the concentration\u2026", CHOOSE)
         for conc in COMMERCIAL_CONCENTRATIONS_UG_PER_ML:
@@ -331,10 +316,10 @@ class RefillController(Workflow):
             f"New low-reservoir alarm date: {alarm_text}.{bridge}",
         )
         self.page.result.show()
-        self.window.show_page("refill")
+        self.show_page()
 
     def _on_cancel(self) -> None:
-        self.window.show_page("refill")
+        self.show_page()
 
 
 def removed_nl_after(page: RefillPage, workflow: RefillWorkflow) -> int | None:

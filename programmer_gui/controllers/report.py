@@ -5,31 +5,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core.alarms import GUIDE
 from programmer_gui.core.report import Report, build_report, next_refill_text
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
-from programmer_gui.link import PumpLink
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.report import ReportPage, report_html, write_pdf
 from programmer_gui.views.widgets import Severity
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
 
 
 class ReportController(Workflow):
     """Drives the session report page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("report", "Session report", ReportPage)
+
+    def setup(self) -> None:
         self.report: Report | None = None
         self.choose_path: Callable[[], str] = lambda: QFileDialog.getSaveFileName(
             self.page, "Save the session report", self.suggested_name(), "PDF files (*.pdf)"
@@ -37,24 +29,16 @@ class ReportController(Workflow):
         """Asks where to save (tests replace it)."""
         # The record observes each snapshot first (its controller connects before this one).
         # Rebuilt when shown (and before a save), not for every poll while another page is.
-        link.snapshot.connect(lambda _snapshot: self.draw_when_shown("report", self.refresh))
-        window.page_shown.connect(self._on_page_shown)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("report", "Session report", ReportPage, on_built=self._wire_page)
+        self.link.snapshot.connect(lambda _snapshot: self.draw_when_shown(self.refresh))
 
-    @property
-    def page(self) -> ReportPage:
-        return self.page_of("report", ReportPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         self.page.refresh_button.clicked.connect(lambda _checked=False: self.refresh())
         self.page.save_button.clicked.connect(lambda _checked=False: self.save())
         self.refresh()
 
-    def _on_page_shown(self, key: str) -> None:
+    def on_page_shown(self) -> None:
         # Actions are recorded without a signal: build the report afresh whenever it is shown.
-        if key == "report":
-            self.refresh()
+        self.refresh()
 
     def suggested_name(self) -> str:
         """``session-report-<serial>-<date>.pdf`` on the programmer's clock."""

@@ -3,11 +3,8 @@ acknowledged); the reason goes to the pump's log, the note to the session record
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core import InputError
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.core.stop import (
     build_resume_review,
@@ -16,33 +13,21 @@ from programmer_gui.core.stop import (
     is_stopped,
     plan_stop,
 )
-from programmer_gui.link import PumpLink
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.stop import StopPage
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol.enums import StopReason
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
 
 
 class StopController(Workflow):
     """Drives the stop and resume page."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("stop", "Stop / resume", StopPage)
+
+    def setup(self) -> None:
         self.snapshot: PumpSnapshot | None = None
-        self.follow_snapshots("stop", self.on_snapshot)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("stop", "Stop / resume", StopPage, on_built=self._wire_page)
+        self.follow_snapshots(self.on_snapshot)
 
-    @property
-    def page(self) -> StopPage:
-        return self.page_of("stop", StopPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         connect_clicked(self.page.stop_button, self.open_stop_review)
         connect_clicked(self.page.resume_button, self.open_resume_review)
         self._update()
@@ -94,11 +79,9 @@ class StopController(Workflow):
                 Severity.CRITICAL, "The pump is STOPPED. Resume as soon as it is safe."
             )
             self.on_snapshot(after)
-            self.window.show_page("stop")
+            self.show_page()
 
-        self.review_controller.present(
-            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("stop")
-        )
+        self.review_controller.present(review, on_programmed=programmed, on_cancel=self.show_page)
 
     def open_resume_review(self) -> None:
         snapshot = self.snapshot
@@ -113,11 +96,9 @@ class StopController(Workflow):
         def programmed(after: PumpSnapshot) -> None:
             self.page.message.set_status(Severity.OK, "Delivery resumed.")
             self.on_snapshot(after)
-            self.window.show_page("stop")
+            self.show_page()
 
-        self.review_controller.present(
-            review, on_programmed=programmed, on_cancel=lambda: self.window.show_page("stop")
-        )
+        self.review_controller.present(review, on_programmed=programmed, on_cancel=self.show_page)
 
 
 install = StopController.install

@@ -4,12 +4,11 @@ poll, turned into the reservoir and dose charts with the forecast to the alarm d
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from programmer_gui.controllers.base import Workflow
+from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core.dates import format_pump_date
 from programmer_gui.core.eventlog import merge
-from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.core.trends import (
     TrendPoint,
@@ -19,8 +18,6 @@ from programmer_gui.core.trends import (
     poll_point,
     reconstruct,
 )
-from programmer_gui.link import PumpLink
-from programmer_gui.views.main_window import MainWindow
 from programmer_gui.views.trends import TrendsChart, TrendsPage
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import messages as m
@@ -28,9 +25,6 @@ from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import EventCode
 from protocol.timebase import SECONDS_PER_DAY
-
-if TYPE_CHECKING:
-    from programmer_gui.controllers.review import ReviewController
 
 _JUMPS: Final = frozenset({EventCode.REFILLED, EventCode.BOLUS_ENDED, EventCode.BOLUS_CANCELLED})
 """Entries after which the reservoir is not where the falling line before them was."""
@@ -45,10 +39,9 @@ MIN_AHEAD_S: Final = 30 * SECONDS_PER_DAY
 class TrendsController(Workflow):
     """Collects the log and the polls; redraws the trends page on each."""
 
-    def __init__(
-        self, window: MainWindow, link: PumpLink, record: SessionRecord, review: ReviewController
-    ) -> None:
-        super().__init__(window, link, record, review)
+    page = WorkflowPage("trends", "Trends", TrendsPage)
+
+    def setup(self) -> None:
         self.entries: list[m.LogEntry] = []
         self.polls: list[TrendPoint] = []
         self.serial: str | None = None
@@ -56,17 +49,11 @@ class TrendsController(Workflow):
         self.first_snapshot: PumpSnapshot | None = None
         """The first reading of this pump in the session (the therapy before any change)."""
         self.log_read = False
-        link.connected.connect(self._on_connected)
-        link.snapshot.connect(self.on_snapshot)
-        # Built the first time it is shown (#14 item 13).
-        window.add_page("trends", "Trends", TrendsPage, on_built=self._wire_page)
+        self.link.connected.connect(self._on_connected)
+        self.link.snapshot.connect(self.on_snapshot)
         self.redraw()
 
-    @property
-    def page(self) -> TrendsPage:
-        return self.page_of("trends", TrendsPage)
-
-    def _wire_page(self) -> None:
+    def wire_page(self) -> None:
         connect_clicked(self.page.refresh_button, self.read_log)
 
     def _on_connected(self, device: m.DeviceInfoResponse) -> None:
@@ -121,7 +108,7 @@ class TrendsController(Workflow):
 
     def redraw(self) -> None:
         """Redraw the page: now if it is shown, else when it next is."""
-        self.draw_when_shown("trends", self._redraw)
+        self.draw_when_shown(self._redraw)
 
     def _redraw(self) -> None:
         page = self.page
