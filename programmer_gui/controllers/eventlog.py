@@ -8,11 +8,10 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog
 
 from programmer_gui.controllers.base import Workflow, WorkflowPage
-from programmer_gui.core.eventlog import event_row, merge, write_csv
+from programmer_gui.core.eventlog import event_row, merge, read_after, write_csv
 from programmer_gui.views.eventlog import EventLogPage
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import messages as m
-from protocol.client import PumpClient
 
 
 class EventLogController(Workflow):
@@ -58,10 +57,6 @@ class EventLogController(Workflow):
 
     def read(self) -> None:
         """Read the entries after the last one held (all of them the first time)."""
-        first = self.entries[-1].index + 1 if self.entries else 0
-
-        def job(client: PumpClient) -> list[m.LogEntry]:
-            return list(client.event_log(first))
 
         def done(new: list[m.LogEntry]) -> None:
             self.entries = merge(self.entries, new)
@@ -75,7 +70,7 @@ class EventLogController(Workflow):
             self._status = (Severity.CRITICAL, f"The log was not read: {error}")
             self._show()
 
-        self.link.submit(job, on_done=done, on_error=failed, refresh=False)
+        self.link.submit(read_after(self.entries), on_done=done, on_error=failed, refresh=False)
 
     def _apply_filter(self) -> None:
         page = self.page

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
-from programmer_gui.core.eventlog import merge
+from programmer_gui.core.eventlog import merge, read_after
 from programmer_gui.core.review import Review
 from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.core.snapshot import PumpSnapshot
@@ -34,7 +34,6 @@ from programmer_gui.core.titration import (
 from programmer_gui.link import PumpLink
 from programmer_gui.views.main_window import MainWindow
 from protocol import messages as m
-from protocol.client import PumpClient
 
 if TYPE_CHECKING:
     from programmer_gui.controllers.review import ReviewController
@@ -88,13 +87,9 @@ class TitrationWatch(QObject):
 
     def read(self, snapshot: PumpSnapshot) -> None:
         """Read the entries after the last one held (all of them the first time)."""
-        first = self.entries[-1].index + 1 if self.entries else 0
         checksum = snapshot.status.prescription_checksum
         serial = snapshot.device.serial
         self.reading = True
-
-        def job(client: PumpClient) -> list[m.LogEntry]:
-            return list(client.event_log(first))
 
         def done(new: list[m.LogEntry]) -> None:
             self.reading = False
@@ -112,7 +107,9 @@ class TitrationWatch(QObject):
             self.failed = True
 
         # In the background: housekeeping must not show the link busy nor hold up controls.
-        self.link.submit(job, on_done=done, on_error=failed, refresh=False, background=True)
+        self.link.submit(
+            read_after(self.entries), on_done=done, on_error=failed, refresh=False, background=True
+        )
 
     def annotate(self, review: Review) -> Review:
         """``review`` with the titration warnings of its change of the 24-h dose."""

@@ -8,7 +8,7 @@ from typing import Final
 
 from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.core.dates import format_pump_date
-from programmer_gui.core.eventlog import merge
+from programmer_gui.core.eventlog import merge, read_after
 from programmer_gui.core.snapshot import PumpSnapshot
 from programmer_gui.core.trends import (
     TrendPoint,
@@ -22,7 +22,6 @@ from programmer_gui.views.trends import TrendsChart, TrendsPage
 from programmer_gui.views.widgets import Severity, connect_clicked
 from protocol import messages as m
 from protocol import units
-from protocol.client import PumpClient
 from protocol.enums import EventCode
 from protocol.timebase import SECONDS_PER_DAY
 
@@ -78,10 +77,6 @@ class TrendsController(Workflow):
 
     def read_log(self) -> None:
         """Read the entries after the last one held (all of them the first time)."""
-        first = self.entries[-1].index + 1 if self.entries else 0
-
-        def job(client: PumpClient) -> list[m.LogEntry]:
-            return list(client.event_log(first))
 
         def done(new: list[m.LogEntry]) -> None:
             self.entries = merge(self.entries, new)
@@ -94,7 +89,7 @@ class TrendsController(Workflow):
                 f"The event log was not read: {error}. The chart shows polls only.",
             )
 
-        self.link.submit(job, on_done=done, on_error=failed, refresh=False)
+        self.link.submit(read_after(self.entries), on_done=done, on_error=failed, refresh=False)
 
     def _therapy_before_changes(self, snapshot: PumpSnapshot) -> PumpSnapshot:
         """The reading whose therapy ran before the log's first programming: the log gives

@@ -10,11 +10,12 @@ time.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
 from protocol import messages as m
+from protocol.client import PumpClient
 from protocol.describe import describe_event
 from protocol.enums import (
     EVENT_PARAMS,
@@ -123,6 +124,17 @@ def event_row(entry: m.LogEntry) -> EventRow:
         a=entry.a,
         b=entry.b,
     )
+
+
+def read_after(held: Sequence[m.LogEntry]) -> Callable[[PumpClient], list[m.LogEntry]]:
+    """The link's job reading the entries after the last one ``held`` (all of them when
+    none is held): the log is read incrementally and the new entries are merged (:func:`merge`)."""
+    first = held[-1].index + 1 if held else 0
+
+    def job(client: PumpClient) -> list[m.LogEntry]:
+        return list(client.event_log(first))
+
+    return job
 
 
 def merge(existing: Sequence[m.LogEntry], new: Iterable[m.LogEntry]) -> list[m.LogEntry]:

@@ -15,6 +15,7 @@ from programmer_gui.core.eventlog import (
     describe,
     event_row,
     merge,
+    read_after,
     write_csv,
 )
 from protocol import messages as m
@@ -75,6 +76,19 @@ def test_merge_keeps_one_entry_per_index_in_order() -> None:
     old = [entry(EventCode.POWER_ON, index=0), entry(EventCode.PROGRAMMED, index=1)]
     new = [entry(EventCode.PROGRAMMED, index=1), entry(EventCode.STOPPED, 1, index=2)]
     assert [e.index for e in merge(old, new)] == [0, 1, 2]
+
+
+def test_the_log_is_read_after_the_entries_held() -> None:
+    with connected("demo") as world:
+        world.client.stop(StopReason.MRI)
+        everything = read_after([])(world.client)
+        assert everything == list(world.client.event_log())
+        held = everything[:-2]
+        world.client.resume()
+        new = read_after(held)(world.client)
+    assert [e.index for e in new] == [e.index for e in everything[-2:]] + [everything[-1].index + 1]
+    assert new[-1].code is EventCode.RESUMED
+    assert merge(held, new)[: len(everything)] == everything
 
 
 def test_csv_of_a_real_log() -> None:
