@@ -17,11 +17,12 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -59,6 +60,9 @@ from protocol.keys import DEMO_KEY_FILE, load_keys
 from protocol.mri_lesson import MriLessonHour
 from protocol.schedule import rate_for_dose
 from protocol.units import ml_to_nl
+
+if TYPE_CHECKING:
+    from programmer_gui.views.educator import EducatorWindow
 
 __all__ = [
     "LINK_NOISE_CORRUPT",
@@ -459,6 +463,21 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         backend = EmulatorEducatorBackend(emulator, wall_clock=lambda: 0.0)
         return emulator, backend, emulator.register_inproc()
 
+    @contextmanager
+    def educator(
+        backend: EmulatorEducatorBackend,
+    ) -> Iterator[tuple[EducatorWindow, EducatorController]]:
+        """The educator's window on ``backend`` at the screenshots' size, closed after."""
+        window = open_educator_window(backend, tz=UTC)
+        window.resize(*SCREENSHOT_SIZE)
+        controller = window.findChild(EducatorController)
+        assert controller is not None
+        try:
+            yield window, controller
+        finally:
+            window.close()
+            window.deleteLater()
+
     def clinician(url: str) -> PumpClient:
         return PumpClient(
             url,
@@ -470,11 +489,7 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
 
     # The bridge lesson: refilled at 500 mcg/mL, same dose, with the bridge.
     emulator, backend, url = world()
-    with emulator:
-        window = open_educator_window(backend, tz=UTC)
-        window.resize(*SCREENSHOT_SIZE)
-        controller = window.findChild(EducatorController)
-        assert controller is not None
+    with emulator, educator(backend) as (window, controller):
         with clinician(url) as pump:
             controller.step(6 * 3600, samples=24)
             status = pump.status()
@@ -509,36 +524,22 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         inspector.select_row(row)
         inspector.table.scrollTo(inspector.proxy.index(max(0, row - 3), 0))
         shoot(window, "inspector")
-        window.close()
-        window.deleteLater()
 
     # What a low-reservoir alarm sounds like.
     emulator, backend, url = world()
-    with emulator:
-        window = open_educator_window(backend, tz=UTC)
-        window.resize(*SCREENSHOT_SIZE)
-        controller = window.findChild(EducatorController)
-        assert controller is not None
+    with emulator, educator(backend) as (window, controller):
         controller.set_speed(SpeedSetting.stopped(10_000))
         controller.select_scenario("low_reservoir")
         controller.jump_to_low_reservoir_alarm()
         shoot(window, "low-reservoir-alarm")
-        window.close()
-        window.deleteLater()
 
     # A motor stall: the critical tone, and withdrawal within the day.
     emulator, backend, url = world()
-    with emulator:
-        window = open_educator_window(backend, tz=UTC)
-        window.resize(*SCREENSHOT_SIZE)
-        controller = window.findChild(EducatorController)
-        assert controller is not None
+    with emulator, educator(backend) as (window, controller):
         controller.step(6 * 3600, samples=24)
         window.motor_stall.click()
         controller.step(18 * 3600, samples=72)
         shoot(window, "motor-stall")
-        window.close()
-        window.deleteLater()
 
     # Titrating a dose: three daily +20 % steps, each judged at its full effect, from a
     # patient settled on a simple 400 mcg/day for two days before the window opens...
@@ -554,29 +555,21 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
             pump.program(m.PrescriptionSpec.simple(400 * 1000, concentration_ug_per_ml=2000))
         emulator.advance(2 * 86_400)
         backend = EmulatorEducatorBackend(emulator, wall_clock=lambda: 0.0)
-        window = open_educator_window(backend, tz=UTC)
-        window.resize(*SCREENSHOT_SIZE)
-        controller = window.findChild(EducatorController)
-        assert controller is not None
-        controller.set_speed(SpeedSetting.stopped(10_000))
-        controller.select_scenario("titration")
-        with clinician(url) as pump:
+        with educator(backend) as (window, controller):
+            controller.set_speed(SpeedSetting.stopped(10_000))
+            controller.select_scenario("titration")
+            with clinician(url) as pump:
+                controller.step(6 * 3600, samples=24)
+                for dose in (480, 576, 691):
+                    spec = m.PrescriptionSpec.simple(dose * 1000, concentration_ug_per_ml=2000)
+                    pump.program(spec)
+                    controller.step(24 * 3600, samples=96)
             controller.step(6 * 3600, samples=24)
-            for dose in (480, 576, 691):
-                pump.program(m.PrescriptionSpec.simple(dose * 1000, concentration_ug_per_ml=2000))
-                controller.step(24 * 3600, samples=96)
-        controller.step(6 * 3600, samples=24)
-        shoot(window, "titration-lesson")
-        window.close()
-        window.deleteLater()
+            shoot(window, "titration-lesson")
 
     # ...and two changes stacked in one afternoon.
     emulator, backend, url = world()
-    with emulator:
-        window = open_educator_window(backend, tz=UTC)
-        window.resize(*SCREENSHOT_SIZE)
-        controller = window.findChild(EducatorController)
-        assert controller is not None
+    with emulator, educator(backend) as (window, controller):
         controller.set_speed(SpeedSetting.stopped(10_000))
         controller.select_scenario("titration")
         with clinician(url) as pump:
@@ -586,8 +579,6 @@ def render_educator_screenshots(out_dir: str | os.PathLike[str], *, first: int =
                 controller.step(3 * 3600, samples=12)
         controller.step(33 * 3600, samples=132)
         shoot(window, "stacked-changes")
-        window.close()
-        window.deleteLater()
     settle()
     return paths
 
