@@ -121,6 +121,23 @@ class _Shooter:
         self.paths.append(path)
 
 
+def _shown(programmer: Programmer, target: Path, *, first: int = 1) -> _Shooter:
+    """The programmer's window at the screenshots' size, shown, and its shooter."""
+    programmer.window.resize(*WINDOW_SIZE)
+    programmer.window.show()
+    return _Shooter(programmer, target, first=first)
+
+
+def _start_demo(programmer: Programmer, demo: object) -> None:
+    """ "Start demo pump" on the connect page with ``demo``; until its first interrogation."""
+    from programmer_gui.demo import DemoPump  # noqa: PLC0415 - the emulator loads only here
+
+    assert isinstance(demo, DemoPump)
+    programmer.connect.demo_factory = lambda: demo
+    programmer.connect.start_demo()
+    _settle(lambda: programmer.link.latest is not None, "the first interrogation")
+
+
 def render_all(out_dir: str | Path) -> list[Path]:
     """Render every screen to ``out_dir/NN-name.png``: issue #6's (01-09), the part-2
     clinician pages (21-29) and the educator's window (31-); returns the paths in order."""
@@ -187,9 +204,7 @@ def _render(
 
     assert isinstance(demo, DemoPump)
     window, link = programmer.window, programmer.link
-    window.resize(*WINDOW_SIZE)
-    window.show()
-    shooter = _Shooter(programmer, target)
+    shooter = _shown(programmer, target)
     connect = programmer.connect
     connect.port_finder = lambda: [
         PortChoice(url="/tmp/ttyPUMP0", description="virtual pump (pump-emulator)")
@@ -291,13 +306,8 @@ def _render_dosing_truth_session(programmer: Programmer, demo: object, target: P
 
     assert isinstance(demo, DemoPump)
     window, link = programmer.window, programmer.link
-    window.resize(*WINDOW_SIZE)
-    window.show()
-    shooter = _Shooter(programmer, target, first=DOSING_TRUTH_FIRST)
-    connect = programmer.connect
-    connect.demo_factory = lambda: demo
-    connect.start_demo()
-    _settle(lambda: link.latest is not None, "the first interrogation")
+    shooter = _shown(programmer, target, first=DOSING_TRUTH_FIRST)
+    _start_demo(programmer, demo)
 
     implant = _controller(programmer, "implant", ImplantController)
     window.show_page("implant")
@@ -395,13 +405,8 @@ def _render_part2_session(
 
     assert isinstance(demo, DemoPump)
     window, link = programmer.window, programmer.link
-    window.resize(*WINDOW_SIZE)
-    window.show()
-    shooter = _Shooter(programmer, target, first=PART2_FIRST)
-    connect = programmer.connect
-    connect.demo_factory = lambda: demo
-    connect.start_demo()
-    _settle(lambda: link.latest is not None, "the first interrogation")
+    shooter = _shown(programmer, target, first=PART2_FIRST)
+    _start_demo(programmer, demo)
 
     def interrogate(what: str) -> None:
         before = link.latest
@@ -504,14 +509,9 @@ def _render_titration(target: Path) -> list[Path]:
         with PumpClient(demo.url, key=demo.key(Role.CLINICIAN), timeout_s=1.0) as client:
             client.program(m.PrescriptionSpec.simple(430_000, concentration_ug_per_ml=2000))
         demo.emulator.advance(3 * 3600)
-        window, link = programmer.window, programmer.link
-        window.resize(*WINDOW_SIZE)
-        window.show()
-        shooter = _Shooter(programmer, target, first=TITRATION_FIRST)
-        connect = programmer.connect
-        connect.demo_factory = lambda: demo
-        connect.start_demo()
-        _settle(lambda: link.latest is not None, "the first interrogation")
+        window = programmer.window
+        shooter = _shown(programmer, target, first=TITRATION_FIRST)
+        _start_demo(programmer, demo)
         watch = _controller(programmer, "titration", TitrationWatch)
         _settle(lambda: watch.up_to_date, "the event log for the titration warnings")
         dose = _controller(programmer, "dose", DoseController)
@@ -562,12 +562,9 @@ def _render_sizes(target: Path) -> list[Path]:
     )
     paths: list[Path] = []
     try:
-        window, link = programmer.window, programmer.link
+        window = programmer.window
         window.show()
-        connect = programmer.connect
-        connect.demo_factory = lambda: demo
-        connect.start_demo()
-        _settle(lambda: link.latest is not None, "the first interrogation")
+        _start_demo(programmer, demo)
         educator = programmer.educator.educator_window
         if educator is not None:
             educator.hide()
