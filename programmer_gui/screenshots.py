@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -86,8 +87,9 @@ class ScreenshotError(RuntimeError):
     """A screen did not reach the state it is rendered in."""
 
 
-def _settle(until: Callable[[], bool], what: str) -> None:
-    """Run the event loop until ``until()`` holds (the link answers on its worker thread)."""
+def settle(until: Callable[[], bool], what: str) -> None:
+    """Run the event loop until ``until()`` holds (the link answers on its worker thread);
+    :class:`ScreenshotError` after ``SETTLE_TIMEOUT_S``. Every screenshot script uses it."""
     app = QApplication.instance()
     assert app is not None
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
@@ -135,18 +137,26 @@ def _start_demo(programmer: Programmer, demo: object) -> None:
     assert isinstance(demo, DemoPump)
     programmer.connect.demo_factory = lambda: demo
     programmer.connect.start_demo()
-    _settle(lambda: programmer.link.latest is not None, "the first interrogation")
+    settle(lambda: programmer.link.latest is not None, "the first interrogation")
 
 
 def render_all(out_dir: str | Path) -> list[Path]:
     """Render every screen to ``out_dir/NN-name.png``: issue #6's (01-09), the part-2
     clinician pages (21-29) and the educator's window (31-); returns the paths in order."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with in_utc():
+        return _render_utc(out_dir)
+
+
+@contextmanager
+def in_utc() -> Iterator[None]:
+    """The process's local time zone is UTC inside (dates on the screens do not depend on
+    the machine), and what it was again after."""
     zone = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
     time.tzset()
     try:
-        return _render_utc(out_dir)
+        yield
     finally:
         if zone is None:
             os.environ.pop("TZ", None)
@@ -214,7 +224,7 @@ def _render(
     shooter.shoot("connect")
 
     connect.start_demo()
-    _settle(lambda: link.latest is not None, "the first interrogation")
+    settle(lambda: link.latest is not None, "the first interrogation")
     window.show_page("home")
     shooter.shoot("home")
 
@@ -259,13 +269,13 @@ def _render(
     demo.emulator.fault_motor_stall(True)
     before = link.latest
     link.interrogate()
-    _settle(lambda: link.latest is not before, "the interrogation after the alarms")
+    settle(lambda: link.latest is not before, "the interrogation after the alarms")
     window.show_page("home")
     shooter.shoot("home-alarms")
 
     demo.emulator.set_link(disconnected=True)
     link.interrogate()
-    _settle(window.link_banner.isVisible, "the lost link")
+    settle(window.link_banner.isVisible, "the lost link")
     shooter.shoot("link-lost")
     demo.emulator.set_link(disconnected=False)
     return shooter.paths
@@ -309,7 +319,7 @@ def _render_dosing_truth_session(programmer: Programmer, demo: object, target: P
     shooter = _shown(programmer, target, first=DOSING_TRUTH_FIRST)
     _start_demo(programmer, demo)
 
-    implant = _controller(programmer, "implant", ImplantController)
+    implant = controller_of(programmer, "implant", ImplantController)
     window.show_page("implant")
     implant.page.uncertainty_edit.setText("5")
     implant.page.uncertainty_edit.textEdited.emit("5")
@@ -317,7 +327,7 @@ def _render_dosing_truth_session(programmer: Programmer, demo: object, target: P
     implant.open_review()
     _program_review(programmer, "the implant record")
 
-    refill = _controller(programmer, "refill", RefillController)
+    refill = controller_of(programmer, "refill", RefillController)
     window.show_page("refill")
     page = refill.page
     latest = link.latest
@@ -335,13 +345,14 @@ def _render_dosing_truth_session(programmer: Programmer, demo: object, target: P
     demo.emulator.advance(3 * 3600)
     before = link.latest
     link.interrogate()
-    _settle(lambda: link.latest is not before, "the interrogation during the bridge")
+    settle(lambda: link.latest is not before, "the interrogation during the bridge")
     window.show_page("home")
     shooter.shoot("home-bridge")
     return shooter.paths
 
 
-def _controller(programmer: Programmer, name: str, kind: type[C]) -> C:
+def controller_of(programmer: Programmer, name: str, kind: type[C]) -> C:
+    """The controller the installer ``name`` made, as a ``kind``."""
     controller = programmer.controllers[name]
     assert isinstance(controller, kind)
     return controller
@@ -378,7 +389,7 @@ def _program_review(programmer: Programmer, what: str) -> None:
     for check in review.page.warning_checks:
         check.setChecked(True)
     review.program()
-    _settle(lambda: review.review is None, f"the pump to confirm {what}")
+    settle(lambda: review.review is None, f"the pump to confirm {what}")
 
 
 def _render_part2(target: Path) -> list[Path]:
@@ -411,14 +422,14 @@ def _render_part2_session(
     def interrogate(what: str) -> None:
         before = link.latest
         link.interrogate()
-        _settle(lambda: link.latest is not before, what)
+        settle(lambda: link.latest is not before, what)
 
     def advance(seconds: int) -> None:
         demo.emulator.advance(seconds)
         programmer_clock[0] += seconds
 
     # Flex: the day-time step raised from 425 to 450 mcg/day.
-    flex = _controller(programmer, "flex", FlexController)
+    flex = controller_of(programmer, "flex", FlexController)
     window.show_page("flex")
     day_step = flex.page.table.item(1, 2)
     assert day_step is not None and day_step.text() == "425", "the demo pump's day step"
@@ -429,7 +440,7 @@ def _render_part2_session(
     _program_review(programmer, "the flex profile")
 
     # A therapeutic bolus, a third of the way through.
-    bolus = _controller(programmer, "bolus", BolusController)
+    bolus = controller_of(programmer, "bolus", BolusController)
     window.show_page("bolus")
     bolus.page.kind_combo.setCurrentIndex(0)
     bolus.page.dose_edit.setText("50")
@@ -450,26 +461,26 @@ def _render_part2_session(
     advance(60 * 60)
     demo.emulator.fault_battery(2.0)
     interrogate("the battery alarm")
-    alarms = _controller(programmer, "alarms", AlarmsController)
+    alarms = controller_of(programmer, "alarms", AlarmsController)
     window.show_page("alarms")
     alarms.page.table.selectRow(0)
     shooter.shoot("alarms")
 
-    log = _controller(programmer, "eventlog", EventLogController)
+    log = controller_of(programmer, "eventlog", EventLogController)
     window.show_page("log")
     count = len(log.entries)
     log.read()
-    _settle(lambda: len(log.entries) > count, "the new log entries")
+    settle(lambda: len(log.entries) > count, "the new log entries")
     shooter.shoot("event-log")
 
-    stop = _controller(programmer, "stop", StopController)
+    stop = controller_of(programmer, "stop", StopController)
     window.show_page("stop")
     stop.page.reason_combo.setCurrentIndex(stop.page.reason_combo.findData(int(StopReason.MRI)))
     stop.page.note_edit.setText("MRI lumbar spine at 14:00; resume straight after")
     shooter.shoot("stop")
     stop.page.note_edit.clear()
 
-    patient = _controller(programmer, "patient", PatientController)
+    patient = controller_of(programmer, "patient", PatientController)
     window.show_page("patient")
     page = patient.page
     page.enabled_check.click()
@@ -480,11 +491,11 @@ def _render_part2_session(
     patient.open_review()
     _program_review(programmer, "the patient-dose settings")
 
-    trends = _controller(programmer, "trends", TrendsController)
+    trends = controller_of(programmer, "trends", TrendsController)
     window.show_page("trends")
     entries = len(trends.entries)
     trends.read_log()
-    _settle(lambda: len(trends.entries) > entries, "the log for the trends")
+    settle(lambda: len(trends.entries) > entries, "the log for the trends")
     shooter.shoot("trends")
 
     report = build_report(programmer.record, generated_wall_s=programmer_clock[0])
@@ -512,15 +523,15 @@ def _render_titration(target: Path) -> list[Path]:
         window = programmer.window
         shooter = _shown(programmer, target, first=TITRATION_FIRST)
         _start_demo(programmer, demo)
-        watch = _controller(programmer, "titration", TitrationWatch)
-        _settle(lambda: watch.up_to_date, "the event log for the titration warnings")
-        dose = _controller(programmer, "dose", DoseController)
+        watch = controller_of(programmer, "titration", TitrationWatch)
+        settle(lambda: watch.up_to_date, "the event log for the titration warnings")
+        dose = controller_of(programmer, "dose", DoseController)
         window.show_page("dose")
         dose.page.dose_edit.setText("500")
         dose.page.dose_edit.textEdited.emit("500")
         dose.open_review()
         # The warnings are at the foot of the review: scroll down to them.
-        _settle(lambda: bool(programmer.review.page.warning_checks), "the review's warnings")
+        settle(lambda: bool(programmer.review.page.warning_checks), "the review's warnings")
         scroll = programmer.review.page.findChild(QScrollArea)
         assert scroll is not None
         scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
@@ -568,14 +579,14 @@ def _render_sizes(target: Path) -> list[Path]:
         educator = programmer.educator.educator_window
         if educator is not None:
             educator.hide()
-        refill = _controller(programmer, "refill", RefillController)
+        refill = controller_of(programmer, "refill", RefillController)
         refill.page.removed_edit.setText("29.6")
         refill.page.added_edit.setText("35")
         combo = refill.page.concentration_combo
         combo.setCurrentIndex(combo.findData(2000))
         refill.page.lot_edit.setText("L2026-05")
         refill.update_preview()
-        dose = _controller(programmer, "dose", DoseController)
+        dose = controller_of(programmer, "dose", DoseController)
 
         def number() -> int:
             return SIZES_FIRST + len(paths)
@@ -591,7 +602,7 @@ def _render_sizes(target: Path) -> list[Path]:
                         dose.open_review()
                     else:
                         window.show_page(page)
-                    _settle(lambda: True, page)
+                    settle(lambda: True, page)
                     name = f"{number():02d}-{width}x{height}-{round(scale * 100)}pct-{page}.png"
                     _save(_grab(window, scale), target / name, paths)
                     if page == "review":
@@ -621,7 +632,7 @@ def _render_side_by_side(
         )
         if not placed:
             raise ScreenshotError(f"the two windows do not fit {width}x{height} at {scale:g}")
-        _settle(lambda: True, "the two windows side by side")
+        settle(lambda: True, "the two windows side by side")
         screen = QImage(width, height - TITLE_BAR_PX, QImage.Format.Format_RGB32)
         screen.fill(QColor("#30343a"))
         painter = QPainter(screen)

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import os
 import random
-import time
-from collections.abc import Callable
 from pathlib import Path
-
-from PySide6.QtCore import QEventLoop, QThread
-from PySide6.QtWidgets import QApplication
 
 from emulator.emulator import Emulator
 from emulator.mri import MriExit
 from programmer_gui.controllers.handheld import build_handheld
 from programmer_gui.link import PumpLink
+from programmer_gui.screenshots import settle
 from protocol.client import PumpClient
 from protocol.enums import Role
 from protocol.keys import DEMO_KEY_FILE, load_keys
@@ -28,20 +24,6 @@ from protocol.keys import DEMO_KEY_FILE, load_keys
 START_PUMP_S = 1_779_100_200
 """2026-05-18 10:30 UTC, as the programmer's screenshots."""
 WINDOW_SIZE = (620, 900)
-SETTLE_TIMEOUT_S = 15.0
-
-
-def _settle(until: Callable[[], bool], what: str) -> None:
-    app = QApplication.instance()
-    assert app is not None
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while not until():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        QThread.msleep(5)
-    for _ in range(5):
-        app.processEvents()
 
 
 def render_handheld_screenshots(out_dir: str | os.PathLike[str], *, first: int = 41) -> list[Path]:
@@ -64,7 +46,7 @@ def render_handheld_screenshots(out_dir: str | os.PathLike[str], *, first: int =
     window = handheld.window
 
     def shoot(name: str) -> None:
-        _settle(lambda: not link.busy, "the handheld's link")
+        settle(lambda: not link.busy, "the handheld's link")
         path = target / f"{first + len(paths):02d}-patient-{name}.png"
         if not window.grab().save(str(path)):
             raise OSError(f"could not write {path}")
@@ -73,7 +55,7 @@ def render_handheld_screenshots(out_dir: str | os.PathLike[str], *, first: int =
     def fresh() -> None:
         before = link.latest
         link.interrogate()
-        _settle(lambda: link.latest is not before and not link.busy, "a new reading")
+        settle(lambda: link.latest is not before and not link.busy, "a new reading")
 
     try:
         with PumpClient(url, key=keys[Role.CLINICIAN], role=Role.CLINICIAN) as clinician:
@@ -84,14 +66,14 @@ def render_handheld_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         window.resize(*WINDOW_SIZE)
         window.show()
         handheld.controller.connect_to(url)
-        _settle(lambda: link.latest is not None, "the first reading")
+        settle(lambda: link.latest is not None, "the first reading")
         window.dose_button.click()
-        _settle(lambda: window.dose_result.isVisible() and not link.busy, "the dose")
+        settle(lambda: window.dose_result.isVisible() and not link.busy, "the dose")
         shoot("dose-granted")
         emulator.advance(3600)
         fresh()
         window.dose_button.click()
-        _settle(lambda: "Not given" in window.dose_result.text, "the refusal")
+        settle(lambda: "Not given" in window.dose_result.text, "the refusal")
         shoot("dose-refused-lockout")
         emulator.mri_start()
         emulator.advance(1800)
@@ -100,7 +82,7 @@ def render_handheld_screenshots(out_dir: str | os.PathLike[str], *, first: int =
         fresh()
         shoot("after-mri-not-delivering")
         window.mri_button.click()
-        _settle(lambda: "working again" in window.mri_result.text, "the post-MRI check")
+        settle(lambda: "working again" in window.mri_result.text, "the post-MRI check")
         shoot("after-mri-check")
     finally:
         handheld.close()

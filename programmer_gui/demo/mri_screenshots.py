@@ -11,7 +11,6 @@ import dataclasses
 import os
 import random
 import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC
 from pathlib import Path
@@ -27,7 +26,13 @@ from programmer_gui.controllers.emergency import EmergencyController
 from programmer_gui.controllers.mri import MriController
 from programmer_gui.demo.educator_backend import EmulatorEducatorBackend
 from programmer_gui.gc_guard import collect_on_gui_thread
-from programmer_gui.screenshots import START_PUMP_S, WINDOW_SIZE, _settle
+from programmer_gui.screenshots import (
+    START_PUMP_S,
+    WINDOW_SIZE,
+    controller_of,
+    in_utc,
+    settle,
+)
 from protocol.enums import Role, ValveModel
 from protocol.keys import DEMO_KEY_FILE, load_keys
 
@@ -60,28 +65,17 @@ def _programmer(wall: Callable[[], float]) -> Programmer:
     return programmer
 
 
-def _mri(programmer: Programmer) -> MriController:
-    controller = programmer.controllers["mri"]
-    assert isinstance(controller, MriController)
-    return controller
-
-
-def _emergency(programmer: Programmer) -> EmergencyController:
-    controller = programmer.controllers["emergency"]
-    assert isinstance(controller, EmergencyController)
-    return controller
-
-
 def render_mri_screenshots(out_dir: str | os.PathLike[str], *, first: int = FIRST) -> list[Path]:
     """Render the MRI screens to ``out_dir``; returns the paths in order."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    zone = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
+    with in_utc():
+        return _render(Path(out_dir), first)
+
+
+def _render(target: Path, first: int) -> list[Path]:
     app = QApplication.instance() or QApplication(["pump-programmer"])
     assert isinstance(app, QApplication)
     apply_style(app)
-    target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     keys = load_keys(DEMO_KEY_FILE)
@@ -94,101 +88,94 @@ def render_mri_screenshots(out_dir: str | os.PathLike[str], *, first: int = FIRS
             raise OSError(f"could not write {path}")
         paths.append(path)
 
-    try:
-        with collect_on_gui_thread():
-            # A motor pump: before the scan, then after it (telemetry mode, the recovery
-            # logged at the second interrogation).
-            emulator, url = _emulator()
-            programmer = _programmer(lambda: float(emulator.clock.now()))
-            try:
-                link = programmer.link
-                link.connect_to(url, key=keys[Role.CLINICIAN])
-                _settle(lambda: link.latest is not None, "the first interrogation")
-                mri = _mri(programmer)
-                programmer.window.show_page("mri")
-                _settle(lambda: mri.plan is not None, "the pre-MRI reading")
-                mri.page.can_go_without_check.setChecked(True)
-                mri.page.note_edit.setText("MRI lumbar spine at 11:00")
-                mri.record_pre_mri()
-                _settle(lambda: "recorded" in mri.page.message.text, "the pre-MRI record")
-                shoot(programmer.window, "mri-before")
-                emulator.mri(
-                    2_700,
-                    MriExit(telemetry_trap=True, recovery_logged_at_second_interrogation=True),
-                )
-                emulator.advance(3 * HOUR_S)
-                mri.run_post_mri_check()
-                _settle(lambda: mri.check is not None, "the post-MRI check")
-                shoot(programmer.window, "mri-after-interrogate-again")
-                mri.check = None
-                emulator.advance(600)
-                mri.run_post_mri_check()
-                _settle(lambda: mri.check is not None, "the second post-MRI check")
-                shoot(programmer.window, "mri-after-resumed")
-            finally:
-                programmer.close()
-                emulator.close()
-
-            # An original valve pump, not emptied: the warning.
-            emulator, url = _emulator(ValveModel.VALVE_DISCHARGE)
-            programmer = _programmer(lambda: float(emulator.clock.now()))
-            try:
-                link = programmer.link
-                link.connect_to(url, key=keys[Role.CLINICIAN])
-                _settle(lambda: link.latest is not None, "the first interrogation")
-                mri = _mri(programmer)
-                programmer.window.show_page("mri")
-                _settle(lambda: mri.plan is not None, "the pre-MRI reading")
-                shoot(programmer.window, "mri-valve-pump-warning")
-            finally:
-                programmer.close()
-                emulator.close()
-
-            # The emergency summary a week after an MRI without a check.
-            emulator, url = _emulator()
-            emulator.advance(HOUR_S)
-            emulator.mri(2_700, MriExit(telemetry_trap=True))
-            emulator.advance(7 * 86_400)
-            programmer = _programmer(lambda: float(emulator.clock.now()))
-            try:
-                connect = programmer.connect.page
-                connect.url_edit.setText(url)
-                connect.key_edit.setText(str(DEMO_KEY_FILE))
-                emergency = _emergency(programmer)
-                assert emergency.connect_button is not None
-                emergency.connect_button.click()
-                _settle(lambda: emergency.reading is not None, "the emergency summary")
-                shoot(programmer.window, "emergency-summary")
-            finally:
-                programmer.close()
-                emulator.close()
-
-            # The educator's lesson: an MRI without the post-scan check.
-            lesson = Emulator.single(
-                preset="demo",
-                manual_clock=True,
-                start_pump_s=START_PUMP_S,
-                random_bytes=random.Random(3).randbytes,
+    with collect_on_gui_thread():
+        # A motor pump: before the scan, then after it (telemetry mode, the recovery
+        # logged at the second interrogation).
+        emulator, url = _emulator()
+        programmer = _programmer(lambda: float(emulator.clock.now()))
+        try:
+            link = programmer.link
+            link.connect_to(url, key=keys[Role.CLINICIAN])
+            settle(lambda: link.latest is not None, "the first interrogation")
+            mri = controller_of(programmer, "mri", MriController)
+            programmer.window.show_page("mri")
+            settle(lambda: mri.plan is not None, "the pre-MRI reading")
+            mri.page.can_go_without_check.setChecked(True)
+            mri.page.note_edit.setText("MRI lumbar spine at 11:00")
+            mri.record_pre_mri()
+            settle(lambda: "recorded" in mri.page.message.text, "the pre-MRI record")
+            shoot(programmer.window, "mri-before")
+            emulator.mri(
+                2_700,
+                MriExit(telemetry_trap=True, recovery_logged_at_second_interrogation=True),
             )
-            try:
-                window = open_educator_window(EmulatorEducatorBackend(lesson), tz=UTC)
-                window.resize(1600, 1000)
-                window.scenario_buttons["mri_without_check"].click()
-                window.show()
-                for _ in range(5):
-                    app.processEvents()  # laid out, so the scroll range is known
-                for scroll in window.findChildren(QScrollArea):  # down to the lesson's numbers
-                    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
-                shoot(window, "educator-mri-lesson")
-                window.close()
-            finally:
-                lesson.close()
-    finally:
-        if zone is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = zone
-        time.tzset()
+            emulator.advance(3 * HOUR_S)
+            mri.run_post_mri_check()
+            settle(lambda: mri.check is not None, "the post-MRI check")
+            shoot(programmer.window, "mri-after-interrogate-again")
+            mri.check = None
+            emulator.advance(600)
+            mri.run_post_mri_check()
+            settle(lambda: mri.check is not None, "the second post-MRI check")
+            shoot(programmer.window, "mri-after-resumed")
+        finally:
+            programmer.close()
+            emulator.close()
+
+        # An original valve pump, not emptied: the warning.
+        emulator, url = _emulator(ValveModel.VALVE_DISCHARGE)
+        programmer = _programmer(lambda: float(emulator.clock.now()))
+        try:
+            link = programmer.link
+            link.connect_to(url, key=keys[Role.CLINICIAN])
+            settle(lambda: link.latest is not None, "the first interrogation")
+            mri = controller_of(programmer, "mri", MriController)
+            programmer.window.show_page("mri")
+            settle(lambda: mri.plan is not None, "the pre-MRI reading")
+            shoot(programmer.window, "mri-valve-pump-warning")
+        finally:
+            programmer.close()
+            emulator.close()
+
+        # The emergency summary a week after an MRI without a check.
+        emulator, url = _emulator()
+        emulator.advance(HOUR_S)
+        emulator.mri(2_700, MriExit(telemetry_trap=True))
+        emulator.advance(7 * 86_400)
+        programmer = _programmer(lambda: float(emulator.clock.now()))
+        try:
+            connect = programmer.connect.page
+            connect.url_edit.setText(url)
+            connect.key_edit.setText(str(DEMO_KEY_FILE))
+            emergency = controller_of(programmer, "emergency", EmergencyController)
+            assert emergency.connect_button is not None
+            emergency.connect_button.click()
+            settle(lambda: emergency.reading is not None, "the emergency summary")
+            shoot(programmer.window, "emergency-summary")
+        finally:
+            programmer.close()
+            emulator.close()
+
+        # The educator's lesson: an MRI without the post-scan check.
+        lesson = Emulator.single(
+            preset="demo",
+            manual_clock=True,
+            start_pump_s=START_PUMP_S,
+            random_bytes=random.Random(3).randbytes,
+        )
+        try:
+            window = open_educator_window(EmulatorEducatorBackend(lesson), tz=UTC)
+            window.resize(1600, 1000)
+            window.scenario_buttons["mri_without_check"].click()
+            window.show()
+            for _ in range(5):
+                app.processEvents()  # laid out, so the scroll range is known
+            for scroll in window.findChildren(QScrollArea):  # down to the lesson's numbers
+                scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+            shoot(window, "educator-mri-lesson")
+            window.close()
+        finally:
+            lesson.close()
     return paths
 
 
