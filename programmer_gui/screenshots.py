@@ -228,8 +228,7 @@ def _render(
     window.show_page("home")
     shooter.shoot("home")
 
-    dose = programmer.controllers["dose"]
-    assert isinstance(dose, DoseController)
+    dose = controller_of(programmer, "dose", DoseController)
     window.show_page("dose")
     dose.page.dose_edit.setText("480")
     dose.page.dose_edit.textEdited.emit("480")
@@ -244,15 +243,9 @@ def _render(
     shooter.shoot("dose-refused")
     dose.reset()
 
-    refill = programmer.controllers["refill"]
-    assert isinstance(refill, RefillController)
+    refill = controller_of(programmer, "refill", RefillController)
     window.show_page("refill")
-    page = refill.page
-    page.removed_edit.setText("29.6")
-    page.added_edit.setText("35")
-    page.concentration_combo.setCurrentIndex(page.concentration_combo.findData(1000))
-    page.lot_edit.setText("L2026-05")
-    refill.update_preview()
+    _enter_refill(refill, removed_ml="29.6", added_ml="35", concentration_ug_per_ml=1000)
     shooter.shoot("refill")
 
     refill.open_review()
@@ -329,15 +322,10 @@ def _render_dosing_truth_session(programmer: Programmer, demo: object, target: P
 
     refill = controller_of(programmer, "refill", RefillController)
     window.show_page("refill")
-    page = refill.page
     latest = link.latest
     assert latest is not None
     left = units.format_trimmed(units.nl_to_ml(latest.status.reservoir_nl), 2)
-    page.removed_edit.setText(left)
-    page.added_edit.setText("20")
-    page.concentration_combo.setCurrentIndex(page.concentration_combo.findData(2000))
-    page.lot_edit.setText("L2026-05")
-    refill.update_preview()
+    _enter_refill(refill, removed_ml=left, added_ml="20", concentration_ug_per_ml=2000)
     shooter.shoot("refill-bridge")
     refill.open_review()
     shooter.shoot("refill-bridge-review")
@@ -356,6 +344,19 @@ def controller_of(programmer: Programmer, name: str, kind: type[C]) -> C:
     controller = programmer.controllers[name]
     assert isinstance(controller, kind)
     return controller
+
+
+def _enter_refill(
+    refill: RefillController, *, removed_ml: str, added_ml: str, concentration_ug_per_ml: int
+) -> None:
+    """Type a refill on the refill page (drug lot L2026-05), then its preview."""
+    page = refill.page
+    page.removed_edit.setText(removed_ml)
+    page.added_edit.setText(added_ml)
+    combo = page.concentration_combo
+    combo.setCurrentIndex(combo.findData(concentration_ug_per_ml))
+    page.lot_edit.setText("L2026-05")
+    refill.update_preview()
 
 
 def _give_history(demo: object) -> None:
@@ -580,12 +581,7 @@ def _render_sizes(target: Path) -> list[Path]:
         if educator is not None:
             educator.hide()
         refill = controller_of(programmer, "refill", RefillController)
-        refill.page.removed_edit.setText("29.6")
-        refill.page.added_edit.setText("35")
-        combo = refill.page.concentration_combo
-        combo.setCurrentIndex(combo.findData(2000))
-        refill.page.lot_edit.setText("L2026-05")
-        refill.update_preview()
+        _enter_refill(refill, removed_ml="29.6", added_ml="35", concentration_ug_per_ml=2000)
         dose = controller_of(programmer, "dose", DoseController)
 
         def number() -> int:

@@ -88,18 +88,23 @@ def _render(target: Path, first: int) -> list[Path]:
             raise OSError(f"could not write {path}")
         paths.append(path)
 
+    def at_mri_page(programmer: Programmer, url: str) -> MriController:
+        """Connected as a clinician, on the MRI page with its pre-MRI reading."""
+        link = programmer.link
+        link.connect_to(url, key=keys[Role.CLINICIAN])
+        settle(lambda: link.latest is not None, "the first interrogation")
+        mri = controller_of(programmer, "mri", MriController)
+        programmer.window.show_page("mri")
+        settle(lambda: mri.plan is not None, "the pre-MRI reading")
+        return mri
+
     with collect_on_gui_thread():
         # A motor pump: before the scan, then after it (telemetry mode, the recovery
         # logged at the second interrogation).
         emulator, url = _emulator()
         programmer = _programmer(lambda: float(emulator.clock.now()))
         try:
-            link = programmer.link
-            link.connect_to(url, key=keys[Role.CLINICIAN])
-            settle(lambda: link.latest is not None, "the first interrogation")
-            mri = controller_of(programmer, "mri", MriController)
-            programmer.window.show_page("mri")
-            settle(lambda: mri.plan is not None, "the pre-MRI reading")
+            mri = at_mri_page(programmer, url)
             mri.page.can_go_without_check.setChecked(True)
             mri.page.note_edit.setText("MRI lumbar spine at 11:00")
             mri.record_pre_mri()
@@ -126,12 +131,7 @@ def _render(target: Path, first: int) -> list[Path]:
         emulator, url = _emulator(ValveModel.VALVE_DISCHARGE)
         programmer = _programmer(lambda: float(emulator.clock.now()))
         try:
-            link = programmer.link
-            link.connect_to(url, key=keys[Role.CLINICIAN])
-            settle(lambda: link.latest is not None, "the first interrogation")
-            mri = controller_of(programmer, "mri", MriController)
-            programmer.window.show_page("mri")
-            settle(lambda: mri.plan is not None, "the pre-MRI reading")
+            mri = at_mri_page(programmer, url)
             shoot(programmer.window, "mri-valve-pump-warning")
         finally:
             programmer.close()
