@@ -56,10 +56,16 @@ class AlarmsController(Workflow):
         self.timer = QTimer(self)
         self.timer.setInterval(TONE_TICK_MS)
         self.timer.timeout.connect(self.tone_tick)
-        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_confirmation(
-            self.page, title, text, yes_text=title, no_text="&Go back (do nothing)"
+        self.confirm: Callable[[str, str], bool] = lambda action, text: ask_confirmation(
+            self.page,
+            action.replace("&", ""),
+            text,
+            yes_text=action,
+            no_text="&Go back (do nothing)",
         )
-        """Asks before an alarm is silenced or cleared, naming it (tests replace it)."""
+        """Asks before an alarm is silenced or cleared, naming it: ``confirm(action, text)``,
+        the action (with its mnemonic) being the button that goes ahead and, without the
+        mnemonic, the dialog's title (tests replace it)."""
         self.link.snapshot.connect(self.on_snapshot)
 
     def wire_page(self) -> None:
