@@ -29,6 +29,7 @@ while the page did not exist.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Generic, Self, TypeVar, overload
 
 from PySide6.QtCore import QObject
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 _P_co = TypeVar("_P_co", bound=QWidget, covariant=True)
 
 
+@dataclass(frozen=True)
 class WorkflowPage(Generic[_P_co]):
     """A workflow's page: its key, its title in the page list and its view class.
 
@@ -55,20 +57,11 @@ class WorkflowPage(Generic[_P_co]):
     connected.
     """
 
-    def __init__(
-        self,
-        key: str,
-        title: str,
-        view: type[_P_co],
-        *,
-        needs_connection: bool = True,
-        at_start: bool = False,
-    ) -> None:
-        self.key = key
-        self.title = title
-        self.view = view
-        self.needs_connection = needs_connection
-        self.at_start = at_start
+    key: str
+    title: str
+    view: type[_P_co]
+    needs_connection: bool = field(default=True, kw_only=True)
+    at_start: bool = field(default=False, kw_only=True)
 
     @overload
     def __get__(self, workflow: None, owner: type[Workflow]) -> Self: ...

@@ -209,6 +209,20 @@ def _built_programmer(
 
 
 @pytest.fixture
+def fresh(qtbot: QtBot, programmer_clock: ProgrammerClock) -> Iterator[Programmer]:
+    """The programmer as it starts, before any pump is connected."""
+    programmer = build(
+        timeout_s=FAST_TIMEOUT_S, retries=FAST_RETRIES, poll_interval_s=None, wall=programmer_clock
+    )
+    qtbot.addWidget(programmer.window)
+    try:
+        programmer.window.show()
+        yield programmer
+    finally:
+        programmer.link.close()
+
+
+@pytest.fixture
 def programmer(
     qtbot: QtBot, demo_world: DemoWorld, programmer_clock: ProgrammerClock
 ) -> Iterator[Programmer]:

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
-import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from programmer_gui.app import Programmer, build
+from programmer_gui.app import Programmer
 from programmer_gui.controllers.mri import MriController
 from programmer_gui.controllers.patient import PatientController
 from programmer_gui.controllers.stop import StopController
 from protocol.client import PumpClient
 from protocol.enums import StopReason
-from tests.programmer_gui.conftest import FAST_RETRIES, FAST_TIMEOUT_S, ProgrammerClock
 from tests.programmer_gui.test_keyboard_workflows import WAIT_MS, Keyboard
 
 EAGER = {"connect", "alarms", "review"}
@@ -42,20 +39,6 @@ TITLES = [
     "Session report",
     "Emergency",
 ]
-
-
-@pytest.fixture
-def fresh(qtbot: QtBot, programmer_clock: ProgrammerClock) -> Iterator[Programmer]:
-    """The programmer as it starts, before any pump is connected."""
-    programmer = build(
-        timeout_s=FAST_TIMEOUT_S, retries=FAST_RETRIES, poll_interval_s=None, wall=programmer_clock
-    )
-    qtbot.addWidget(programmer.window)
-    try:
-        programmer.window.show()
-        yield programmer
-    finally:
-        programmer.link.close()
 
 
 def _built(programmer: Programmer) -> set[str]:

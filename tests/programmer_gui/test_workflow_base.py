@@ -3,16 +3,12 @@ lazily on its first showing and wired then, once; draws wait for the page to be 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtWidgets import QPushButton, QWidget
-from pytestqt.qtbot import QtBot
 
-from programmer_gui.app import Programmer, build
+from programmer_gui.app import Programmer
 from programmer_gui.controllers.base import Workflow, WorkflowPage
 from programmer_gui.views.widgets import connect_clicked
-from tests.programmer_gui.conftest import FAST_RETRIES, FAST_TIMEOUT_S, ProgrammerClock
 
 
 class CountingPage(QWidget):
@@ -35,19 +31,6 @@ class CountingWorkflow(Workflow):
 
     def on_page_shown(self) -> None:
         self.shown += 1
-
-
-@pytest.fixture
-def fresh(qtbot: QtBot, programmer_clock: ProgrammerClock) -> Iterator[Programmer]:
-    programmer = build(
-        timeout_s=FAST_TIMEOUT_S, retries=FAST_RETRIES, poll_interval_s=None, wall=programmer_clock
-    )
-    qtbot.addWidget(programmer.window)
-    try:
-        programmer.window.show()
-        yield programmer
-    finally:
-        programmer.link.close()
 
 
 def _install(programmer: Programmer) -> CountingWorkflow:
