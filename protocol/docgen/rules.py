@@ -133,6 +133,13 @@ def therapy_section() -> str:
             "and at most `max_per_24h` in any trailing 24 h. The lockout and the 24 h run "
             "on the pump's model time (setting its clock cannot shorten them); boluses "
             "too run on pump time.",
+            "* SET_PATIENT_SETTINGS with `enabled` 1 checks a dose as a bolus at the "
+            "concentration in force: its volume between `min_bolus_volume_nl` and "
+            "`max_patient_dose_volume_nl`, its duration between the time the maximum rate "
+            "needs and `max_bolus_duration_s`; `lockout_s` within LIMITS and at least "
+            "`duration_s` (a dose ends before the next may start, so doses never "
+            "overlap); `max_per_24h` from 1 to `max_patient_doses_per_24h`. Anything else "
+            "is OUT_OF_RANGE. Settings with `enabled` 0 are stored as sent, unchecked.",
             "### Refill: one transaction",
             "* STAGE_REFILL carries everything: what was drawn out (the reservoir is "
             "emptied completely), what was added and its concentration and lot, the "
