@@ -301,7 +301,16 @@ def test_documented_limits_at_and_one_past_each_bound(clinician: Session) -> Non
             + simple(concentration, concentration * 200)  # 0.2 mL/day of any drug
         )
 
-    assert {500, 1000, 2000} <= set(lim["standard_concentrations_ug_per_ml"])
+    # domain.md: the commercial 500, 1000, 2000 mcg/mL; 50 mcg/mL is for trial injections
+    # only, and other values need an explicit override. LIMITS names the ones "accepted
+    # without allow_nonstandard": each of them must be.
+    assert sorted(lim["standard_concentrations_ug_per_ml"]) == [500, 1000, 2000]
+    for concentration in lim["standard_concentrations_ug_per_ml"]:
+        decode_stage_refill(
+            clinician.request(STAGE_REFILL, refill(1_000_000, concentration, False))
+        )
+    assert nak_code(clinician, STAGE_REFILL, refill(1_000_000, 50, False)) == OUT_OF_RANGE
+    decode_stage_refill(clinician.request(STAGE_REFILL, refill(1_000_000, 50, True)))
     for refill_args in (
         (20_000_000, 1000, False),
         (1_000_000, lim["min_concentration_ug_per_ml"], True),
