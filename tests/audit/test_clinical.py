@@ -22,6 +22,7 @@ from tests.audit.docclient import (
     A_LOW_RESERVOIR,
     A_MOTOR_STALL,
     B_THERAPEUTIC,
+    CHECKSUM_MISMATCH,
     CLEAR_ALARM,
     CLINICIAN,
     COMMIT_PRESCRIPTION,
@@ -34,13 +35,18 @@ from tests.audit.docclient import (
     EV_BRIDGE_STARTED,
     EV_MOTOR_STALL,
     EV_REFILLED,
+    INVALID_STATE,
     M_MINIMUM_RATE,
     M_SIMPLE,
     NON_CRITICAL,
+    PATIENT,
+    PATIENT_DOSE,
     READ_ALARMS,
     READ_DELIVERY,
     READ_EVENT_LOG,
+    SET_CLOCK,
     SET_IMPLANT,
+    SET_PATIENT_SETTINGS,
     STAGE_PRESCRIPTION,
     STAGE_REFILL,
     START_BOLUS,
@@ -60,6 +66,7 @@ from tests.audit.docclient import (
     flex,
     implant_fields,
     nak_code,
+    patient_settings,
     serve,
     simple,
 )
@@ -172,6 +179,20 @@ def test_simple_continuous_daily_dose_and_reservoir_dates(pump: Pump, clinician:
     # the emergency view: not delivering since the empty second, last refill at t0
     r = Reader(clinician.request(READ_DELIVERY))
     assert (r.bool(), r.u64(), r.u64()) == (False, empty_at, t0)
+    # A refill clears both alarms by itself and delivery resumes, same mode, same dose.
+    _, committed = refill(
+        clinician,
+        added_nl=18_000_000,
+        concentration=500,
+        prescription=simple(500, 350_000),
+        bridge=False,
+    )
+    assert committed is not None
+    st = status(clinician)
+    assert st["delivering"] == 1 and st["halted_by"] == 0 and st["reservoir_nl"] == 18_000_000
+    assert not st["alarms_active"] & (bit(A_LOW_RESERVOIR) | bit(A_EMPTY))
+    # (18 - 2) mL / 0.7 mL/day = 16,000,000 x 86,400 / 700,000 = 1,974,857.14 s -> 1,974,858 s
+    assert st["low_reservoir_alarm_at_s"] == empty_at + 1_974_858
 
 
 def test_flex_schedule_dose_and_alarm_date(pump: Pump, clinician: Session) -> None:
@@ -207,6 +228,90 @@ def test_flex_schedule_dose_and_alarm_date(pump: Pump, clinician: Session) -> No
     assert not status(clinician)["alarms_active"] & bit(A_LOW_RESERVOIR)
     pump.advance(1)
     assert status(clinician)["alarms_active"] & bit(A_LOW_RESERVOIR)
+
+
+def test_weekly_flex_follows_the_weekday(pump: Pump, clinician: Session) -> None:
+    # Seven one-step profiles, Monday first, 100 + 10 x index mcg/day of 500 mcg/mL.
+    doses = [100_000 + 10_000 * i for i in range(7)]
+    prescription = struct.pack(">BIBB", 2, 500, 1, 7) + b"".join(
+        struct.pack(">BHI", 1, 0, d) for d in doses
+    )
+    (checksum,) = struct.unpack(">I", clinician.request(STAGE_PRESCRIPTION, prescription))
+    clinician.request(COMMIT_PRESCRIPTION, struct.pack(">I", checksum))
+    st = status(clinician)
+    # 1970-01-01 (Unix day 0) was a Thursday, weekday 3 counting Monday as 0
+    weekday = (st["clock_s"] // DAY + 3) % 7
+    for _ in range(3):
+        dose = 100_000 + 10_000 * weekday  # ng/day; its rate at 500 mcg/mL: dose x 2 nL/day
+        assert (st["daily_dose_ng"], st["basal_rate_nl_per_day"]) == (dose, 2 * dose)
+        pump.advance(DAY)
+        weekday = (weekday + 1) % 7
+        st = status(clinician)
+    # and the preset's start (docs/emulator.md: 2026-03-07 is a Saturday) is weekday 5
+    assert (START_S // DAY + 3) % 7 == 5
+
+
+def test_patient_doses_at_their_maximum_bring_the_alarm_date_forward(
+    pump: Pump, clinician: Session
+) -> None:
+    t0 = status(clinician)["clock_s"]
+    _, committed = refill(
+        clinician,
+        added_nl=20_000_000,
+        concentration=500,
+        prescription=simple(500, 100_000),
+        bridge=False,
+    )
+    assert committed is not None
+    # 100 mcg/day of 500 mcg/mL alone: (20 - 2) / 0.2 = 90 days
+    assert status(clinician)["low_reservoir_alarm_at_s"] == t0 + 90 * DAY
+    # Patient doses of 20 mcg (0.04 mL = 40,000 nL at 500 mcg/mL) over 600 s, lockout 3 h,
+    # at most 4 in 24 h. Taken at their maximum from now: at 0, 3, 6 and 9 h of every day
+    # (the 5th waits for the 24 h). Each replaces the basal rate while it runs, so a day is
+    # 84,000 s of basal at 0.2 mL/day (194,444.4 nL) + 4 x 40,000 nL = 354,444.4 nL.
+    # 50 days: 17,722,222.2 nL; 277,777.8 nL to go on day 50: dose (40,000), 10,200 s of
+    # basal (23,611.1), dose, basal, dose, basal (3 x 63,611.1 in all by 32,400 s), the 4th
+    # dose ends at 33,000 s with 46,944.4 nL left: 46,944.4 x 86,400 / 200,000 = 20,280 s.
+    # So 50 d + 53,280 s = 4,373,280 s (exactly 18 mL: 9,840,000 basal + 204 doses).
+    clinician.request(SET_PATIENT_SETTINGS, patient_settings(True, 20_000, 600, 3 * HOUR, 4))
+    st = status(clinician)
+    assert t0 + 4_373_279 <= st["low_reservoir_alarm_at_s"] <= t0 + 4_373_280
+    # A dose taken now is in recent_doses and the date does not move (it was assumed).
+    patient = pump.session(PATIENT)
+    try:
+        patient.request(PATIENT_DOSE)
+        st = decode_status(patient.request(STATUS))
+        assert st["recent_doses"] == [t0]
+        assert t0 + 4_373_279 <= st["low_reservoir_alarm_at_s"] <= t0 + 4_373_280
+    finally:
+        patient.link.close()
+
+
+def test_dates_are_pump_clock_and_a_session_end_never_stops_the_pump(
+    pump: Pump, clinician: Session
+) -> None:
+    st = status(clinician)
+    ahead = st["low_reservoir_alarm_at_s"] - st["clock_s"]
+    assert ahead == 90 * DAY  # the preset: (20 - 2) mL / 0.2 mL/day
+    clinician.request(SET_CLOCK, struct.pack(">Q", st["clock_s"] + DAY))
+    st = status(clinician)
+    assert st["low_reservoir_alarm_at_s"] - st["clock_s"] == ahead
+    # A STOPPED prescription staged, then the link drops: nothing was committed.
+    (checksum,) = struct.unpack(
+        ">I", clinician.request(STAGE_PRESCRIPTION, struct.pack(">BI", 0, 500))
+    )
+    clinician.link.close()
+    again = pump.session(CLINICIAN)
+    try:
+        st = status(again)
+        assert (st["mode"], st["delivering"]) == (M_SIMPLE, 1)
+        assert nak_code(again, COMMIT_PRESCRIPTION, struct.pack(">I", checksum)) in (
+            INVALID_STATE,
+            CHECKSUM_MISMATCH,
+        )
+        assert status(again)["mode"] == M_SIMPLE
+    finally:
+        again.link.close()
 
 
 def test_concentration_change_with_bridge_domain_worked_flex_case(
