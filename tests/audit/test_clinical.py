@@ -20,8 +20,10 @@ from tests.audit.docclient import (
     A_ERI,
     A_LOW_BATTERY_RESET,
     A_LOW_RESERVOIR,
+    A_MEMORY_CRITICAL,
     A_MOTOR_STALL,
     B_THERAPEUTIC,
+    CANCEL_BRIDGE,
     CHECKSUM_MISMATCH,
     CLEAR_ALARM,
     CLINICIAN,
@@ -41,12 +43,15 @@ from tests.audit.docclient import (
     NON_CRITICAL,
     PATIENT,
     PATIENT_DOSE,
+    PUMP_HALTED,
     READ_ALARMS,
     READ_DELIVERY,
     READ_EVENT_LOG,
+    SET_ALARM_VOLUME,
     SET_CLOCK,
     SET_IMPLANT,
     SET_PATIENT_SETTINGS,
+    SILENCE_ALARM,
     STAGE_PRESCRIPTION,
     STAGE_REFILL,
     START_BOLUS,
@@ -573,3 +578,106 @@ def test_low_battery_reset_runs_the_keep_open_rate(pump: Pump, clinician: Sessio
     st = status(clinician)
     assert (st["mode"], st["basal_rate_nl_per_day"]) == (M_SIMPLE, 200_000)
     assert not st["alarms_active"] & bit(A_LOW_BATTERY_RESET)
+
+
+def test_mri_telemetry_trap_waits_for_an_interrogation(pump: Pump, clinician: Session) -> None:
+    # domain.md: EMI can switch the pump into telemetry mode while it sounds an alarm; then
+    # infusion does not resume until the pump is interrogated after the scan (clinician
+    # programmer or the patient's handheld): every successful SESSION_AUTH is one.
+    clinician.link.close()  # a session opened before the scan does not count
+    t0 = pump.control("state")["result"]["pump"]["clock_s"]
+    assert pump.control("mri", "45m", "--telemetry-trap", "on")["ok"]
+    pump.advance(DAY)
+    world = pump.control("state")["result"]["pump"]
+    assert world["delivering"] is False and world["delivering_since_clock_s"] == t0
+    reservoir = world["reservoir_nl"]
+    handheld = pump.session(PATIENT)  # the interrogation after the scan
+    try:
+        st = decode_status(handheld.request(STATUS))
+        assert st["delivering"] == 1 and st["reservoir_nl"] == reservoir
+        r = Reader(handheld.request(READ_DELIVERY))
+        assert (r.bool(), r.u64()) == (True, t0 + DAY)  # delivering since the interrogation
+    finally:
+        handheld.link.close()
+
+
+def test_critical_memory_error_halts_until_cleared(pump: Pump, clinician: Session) -> None:
+    assert pump.control("fault", "memory-error", "critical")["ok"]
+    st = status(clinician)
+    assert st["delivering"] == 0 and st["halted_by"] == bit(A_MEMORY_CRITICAL)
+    assert st["mode"] == M_SIMPLE  # a halt is not a change of mode
+    bolus = struct.pack(">BIII", B_THERAPEUTIC, 50_000, 0, HOUR)
+    assert nak_code(clinician, START_BOLUS, bolus) == PUMP_HALTED
+    assert (
+        decode_alarms(clinician.request(READ_ALARMS))[A_MEMORY_CRITICAL]["alarm_class"] == CRITICAL
+    )
+    assert clinician.request(CLEAR_ALARM, bytes([A_MEMORY_CRITICAL])) == b""  # latched: cleared
+    st = status(clinician)
+    assert st["delivering"] == 1 and st["halted_by"] == 0 and st["basal_rate_nl_per_day"] == 200_000
+
+
+def test_cancel_bridge_and_the_refusals_around_a_bridge(pump: Pump, clinician: Session) -> None:
+    # The preset's implant record: 110 cm of 0.0026 mL/cm + 0.2 mL = 0.486 mL.
+    # Same drug with bridge 1: refused; 500 -> 1000 with the bridge, 100 mcg/day:
+    # at the old 500 mcg/mL 0.2 mL/day.
+    with pytest.raises(NakError) as same:
+        refill(
+            clinician,
+            added_nl=20_000_000,
+            concentration=500,
+            prescription=simple(500, 100_000),
+            bridge=True,
+        )
+    assert same.value.code == INVALID_STATE
+    t0 = status(clinician)["clock_s"]
+    _, committed = refill(
+        clinician,
+        added_nl=20_000_000,
+        concentration=1000,
+        prescription=simple(1000, 100_000),
+        bridge=True,
+    )
+    assert committed is not None
+    # 0.486 mL / 0.2 mL/day = 2.43 d = 209,952 s
+    assert committed["bridge_ends_at_s"] == t0 + 209_952
+    # another concentration change while the bridge runs: refused
+    with pytest.raises(NakError) as during:
+        refill(
+            clinician,
+            added_nl=20_000_000,
+            concentration=2000,
+            prescription=simple(2000, 100_000),
+            bridge=False,
+        )
+    assert during.value.code == INVALID_STATE
+    pump.advance(DAY)  # 0.2 mL delivered
+    delivered, remaining = struct.unpack(">II", clinician.request(CANCEL_BRIDGE))
+    assert (delivered, remaining) == (200_000, 286_000)
+    st = status(clinician)
+    # from this second the new drug's rate: 100 / 1000 = 0.1 mL/day
+    assert (st["bridge_concentration_ug_per_ml"], st["basal_rate_nl_per_day"]) == (0, 100_000)
+    assert nak_code(clinician, CANCEL_BRIDGE) == INVALID_STATE
+
+
+def test_alarm_silenced_by_the_patient_stays_raised(pump: Pump, clinician: Session) -> None:
+    t0 = status(clinician)["clock_s"]
+    pump.advance(90 * DAY)  # the preset's low-reservoir day
+    patient = pump.session(PATIENT)
+    try:
+        assert patient.request(SILENCE_ALARM, bytes([A_LOW_RESERVOIR])) == b""
+        st = decode_status(patient.request(STATUS))
+        assert st["alarms_active"] & bit(A_LOW_RESERVOIR) and st["alarms_silenced"] & bit(
+            A_LOW_RESERVOIR
+        )
+        alarm = decode_alarms(patient.request(READ_ALARMS))[A_LOW_RESERVOIR]
+        assert (alarm["raised_at_s"], alarm["silenced"], alarm["condition_present"]) == (
+            t0 + 90 * DAY,
+            1,
+            1,
+        )
+    finally:
+        patient.link.close()
+    assert nak_code(clinician, CLEAR_ALARM, bytes([A_LOW_RESERVOIR])) == CONDITION_PERSISTS
+    # a lower alarm volume (1.5 mL, the lowest) clears it by itself
+    clinician.request(SET_ALARM_VOLUME, struct.pack(">I", 1_500_000))
+    assert not status(clinician)["alarms_active"] & bit(A_LOW_RESERVOIR)

@@ -32,6 +32,7 @@ from tests.audit.docclient import (
     EV_RESUMED,
     EV_STOPPED,
     F_MAC,
+    F_NOTIFY,
     F_RESPONSE,
     FORBIDDEN,
     INVALID_STATE,
@@ -77,6 +78,7 @@ from tests.audit.docclient import (
     START_S,
     STATUS,
     STOP_PUMP,
+    SYNC,
     UNKNOWN_OPCODE,
     V_MOTOR,
     Link,
@@ -614,3 +616,32 @@ def test_stage_refill_reconciliation(clinician: Session) -> None:
     assert (over["discrepancy_nl"], over["discrepancy_flagged"]) == (-1_000_001, 1)
     assert stage(expected + 1_000_001)["discrepancy_flagged"] == 1
     assert status(clinician)["reservoir_nl"] == st["reservoir_nl"]  # staging changed nothing
+
+
+def test_receiver_drops_what_the_framing_section_says(clinician: Session) -> None:
+    link = clinician.link
+
+    def silent(data: bytes) -> None:
+        link.send_raw(data)
+        assert link.recv_frame(timeout_s=0.3) is None
+
+    key = clinician.key
+    # NOTIFY set (not a request), an undefined FLAGS bit, a bad VER: no answer
+    silent(build_frame(clinician.next_seq(), STATUS, b"", key=key, flags=F_NOTIFY))
+    silent(build_frame(clinician.next_seq(), STATUS, b"", key=key, flags=0x08))
+    wrong_ver = bytearray(build_frame(clinician.next_seq(), STATUS, b"", key=key))
+    wrong_ver[2] = 0x02
+    body = bytes(wrong_ver[2:-2])
+    silent(bytes(wrong_ver[:-2]) + struct.pack(">H", crc16(body)))
+    # LEN over 1024 is dropped (the header alone, CRC'd over what it has)
+    silent(SYNC + struct.pack(">BBHBH", 1, 0, clinician.next_seq(), STATUS, 1025) + b"\x00\x00")
+    # a partial frame abandoned after 0.5 s of silence: the frame after it is answered
+    partial = build_frame(clinician.next_seq(), STAGE_PRESCRIPTION, bytes(1000), key=key)[:40]
+    link.send_raw(partial)
+    time.sleep(0.6)
+    assert status(clinician)["mode"] == M_SIMPLE
+    # garbage before a frame: hunted through
+    seq = clinician.next_seq()
+    link.send_raw(b"\x00\xa5\x13\x5a" + build_frame(seq, STATUS, b"", key=key))
+    frame = link.recv_frame()
+    assert frame is not None and frame.op == STATUS and frame.seq == seq
