@@ -189,6 +189,13 @@ def therapy_section() -> str:
             "in the pump (concentration, lot, last refill). Bridge volumes come from it. "
             "It is the clinician's record: an emulator may model a different true "
             "catheter.",
+            "### The clock",
+            "* The pump's clock is an unsigned 32-bit count of Unix seconds: SET_CLOCK "
+            "takes `clock_s` from 0 to 4,294,967,295 (2^32 - 1) and a change from the "
+            "clock it replaces of -2,147,483,648 to 2,147,483,647 s (the CLOCK_SET entry's "
+            "`delta_s` is an i32); anything else is OUT_OF_RANGE. The dates move with it; "
+            "the therapy timers (bolus durations, the patient-dose lockout and 24 h count) "
+            "run on the pump's model time and do not.",
             "### Forecasts",
             "* Every `*_at_s` in STATUS is pump clock. `low_reservoir_alarm_at_s` is the "
             "first second the reservoir estimate reaches `alarm_volume_nl`, `empty_at_s` "
@@ -198,7 +205,9 @@ def therapy_section() -> str:
             "now, counting `recent_doses`). `eri_at_s` is the first second the battery "
             "charge falls below `ceil(eri_lead_s x mean drain)`, the mean drain being "
             "the quiescent drain plus the prescription's weekly mean volume (at the drug "
-            "in the reservoir) x `battery_drain_uc_per_nl`; the charge drops by "
+            "in the reservoir) x `battery_drain_uc_per_nl`, as if the reservoir were "
+            "refilled in time (the forecast keeps that drain past `empty_at_s`); the "
+            "charge drops by "
             "`battery_quiescent_drain_uc_per_s` every second and `battery_drain_uc_per_nl` "
             "per nL commanded, and by `battery_telemetry_drain_uc_per_s` x "
             "`telemetry_s_per_frame` for each frame the pump answers (charged before the "

@@ -528,6 +528,10 @@ def test_elective_replacement_date(pump: Pump, clinician: Session) -> None:
         t += 1
     assert st["eri_at_s"] == st["clock_s"] + t
     assert 8 * DAY < t < 10 * DAY  # 4 % of the charge is about 9 days above the threshold
+    # The projection keeps the 0.2 mL/day drain past the reservoir's empty date (day 95),
+    # "as if refilled": at full charge (12,484,752,000 uC less the frames answered) it is
+    # (charge - 453,456,000) / (5,038,400 / 86,400) s, about 6.5 years, not the 6.8 years
+    # a drain of 56 uC/s alone after day 95 would give.
     # Raised at the date (a STATUS costs 2,000 uC, 34 s of drain: stay 100 s away).
     pump.advance(t - 100)
     assert not status(clinician)["alarms_active"] & bit(A_ERI)

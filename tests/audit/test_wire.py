@@ -326,6 +326,23 @@ def test_documented_limits_at_and_one_past_each_bound(clinician: Session) -> Non
         (1_000_000, lim["max_concentration_ug_per_ml"] + 1, True),
     ):
         assert nak_code(clinician, STAGE_REFILL, refill(*refill_args)) == OUT_OF_RANGE
+    # The clock: u32 seconds, changed by -2^31 .. 2^31 - 1 s at once (an i32).
+    (now,) = struct.unpack(">Q", clinician.request(READ_CLOCK))
+    assert now < 2**31
+
+    def set_clock(target: int) -> bytes:
+        return clinician.request(SET_CLOCK, struct.pack(">Q", target))
+
+    far = now + 2**31 - 1  # the largest step forward
+    assert set_clock(far) == struct.pack(">Q", far)
+    assert set_clock(2**32 - 1) == struct.pack(">Q", 2**32 - 1)  # the last second of u32
+    assert nak_code(clinician, SET_CLOCK, struct.pack(">Q", 2**32)) == OUT_OF_RANGE
+    set_clock(far)
+    assert nak_code(clinician, SET_CLOCK, struct.pack(">Q", now - 2)) == OUT_OF_RANGE  # -2^31 - 1
+    assert set_clock(now - 1) == struct.pack(">Q", now - 1)  # -2^31: the largest step back
+    set_clock(now)
+    assert nak_code(clinician, SET_CLOCK, struct.pack(">Q", now + 2**31)) == OUT_OF_RANGE
+    assert struct.unpack(">Q", clinician.request(READ_CLOCK)) == (now,)
     # Event log: max_count is u8 (1..32), outside it the payload is malformed.
     for bad in (0, 33):
         assert nak_code(clinician, READ_EVENT_LOG, struct.pack(">IB", 0, bad)) == MALFORMED
