@@ -188,7 +188,8 @@ def therapy_section() -> str:
             "origin of the spasticity, physician); READ_IMPLANT returns it with the drug "
             "in the pump (concentration, lot, last refill). Bridge volumes come from it. "
             "It is the clinician's record: an emulator may model a different true "
-            "catheter.",
+            "catheter. `catheter_length_uncertainty_mm` must be below "
+            "`catheter_length_mm` (the lower bound is a length), else MALFORMED.",
             "### The clock",
             "* The pump's clock is an unsigned 32-bit count of Unix seconds: SET_CLOCK "
             "takes `clock_s` from 0 to 4,294,967,295 (2^32 - 1) and a change from the "

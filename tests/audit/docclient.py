@@ -371,6 +371,14 @@ def decode_event_log(p: bytes) -> tuple[int, int, list[dict[str, int]]]:
     return total, overwritten, entries
 
 
+def last_entries(session: Session, count: int = 32) -> list[dict[str, int]]:
+    """The newest ``count`` (at most 32) entries of the event log, oldest first."""
+    total = decode_event_log(session.request(READ_EVENT_LOG, struct.pack(">IB", 0, 1)))[0]
+    first = max(0, total - count)
+    entries = decode_event_log(session.request(READ_EVENT_LOG, struct.pack(">IB", first, count)))[2]
+    return entries
+
+
 def decode_patient_settings(p: bytes) -> dict[str, int]:
     r = Reader(p)
     out = {

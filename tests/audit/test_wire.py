@@ -97,6 +97,7 @@ from tests.audit.docclient import (
     decode_status,
     flex,
     implant_fields,
+    last_entries,
     minimum_rate,
     nak_code,
     patient_settings,
@@ -343,6 +344,30 @@ def test_documented_limits_at_and_one_past_each_bound(clinician: Session) -> Non
     set_clock(now)
     assert nak_code(clinician, SET_CLOCK, struct.pack(">Q", now + 2**31)) == OUT_OF_RANGE
     assert struct.unpack(">Q", clinician.request(READ_CLOCK)) == (now,)
+    # Implant record: the uncertainty stays below the length; length 1..3000 mm.
+    for length_mm, uncertainty_mm in ((1_100, 1_000), (3_000, 0), (1, 0), (101, 100)):
+        record = implant_fields(nl_per_cm=2_600, length_mm=length_mm, uncertainty_mm=uncertainty_mm)
+        assert clinician.request(SET_IMPLANT, record) == record
+    for length_mm, uncertainty_mm in ((100, 100), (3_001, 0), (0, 0), (1_100, 1_001)):
+        record = implant_fields(nl_per_cm=2_600, length_mm=length_mm, uncertainty_mm=uncertainty_mm)
+        assert nak_code(clinician, SET_IMPLANT, record) == MALFORMED
+    clinician.request(SET_IMPLANT, implant_fields(nl_per_cm=2_600, length_mm=1_100))
+    # START_BOLUS: "The other field is 0"; only THERAPEUTIC and PRIMING
+    for kind, dose_ng, volume_nl, duration_s in (
+        (B_THERAPEUTIC, 50_000, 1, 3_600),
+        (B_PRIMING, 0, 100_000, 3_600),
+        (B_PRIMING, 1, 100_000, 0),
+        (B_PATIENT, 50_000, 0, 3_600),
+    ):
+        bolus_payload = struct.pack(">BIII", kind, dose_ng, volume_nl, duration_s)
+        assert nak_code(clinician, START_BOLUS, bolus_payload) == MALFORMED
+    # a bolus the reservoir cannot deliver before its empty threshold (1 mL): 20 mL less
+    # what the preset delivered so far, less 1 mL, is the largest priming volume
+    room = status(clinician)["reservoir_nl"] - info["empty_threshold_nl"]
+    priming = struct.pack(">BIII", B_PRIMING, 0, room + 1, 0)
+    assert nak_code(clinician, START_BOLUS, priming) == OUT_OF_RANGE
+    clinician.request(START_BOLUS, struct.pack(">BIII", B_PRIMING, 0, room, 0))
+    clinician.request(CANCEL_BOLUS)
     # Event log: max_count is u8 (1..32), outside it the payload is malformed.
     for bad in (0, 33):
         assert nak_code(clinician, READ_EVENT_LOG, struct.pack(">IB", 0, bad)) == MALFORMED
@@ -396,10 +421,7 @@ def test_mode_transitions_of_the_table(clinician: Session) -> None:
     stage_commit(flex(500, [(0, 100_000), (8 * 60, 200_000)]))
     assert status(clinician)["mode"] == M_FLEX
     stage_commit(simple(500, 100_000))
-    codes = [
-        e["code"]
-        for e in decode_event_log(clinician.request(READ_EVENT_LOG, struct.pack(">IB", 0, 32)))[2]
-    ]
+    codes = [e["code"] for e in last_entries(clinician)]
     assert EV_STOPPED in codes and EV_RESUMED in codes
 
 
