@@ -657,12 +657,37 @@ def test_cancel_bridge_and_the_refusals_around_a_bridge(pump: Pump, clinician: S
         )
     assert during.value.code == INVALID_STATE
     pump.advance(DAY)  # 0.2 mL delivered
+    # A patient dose during the bridge is mcg at the OLD concentration:
+    # 20 mcg of 500 mcg/mL = 0.04 mL (at the new 1000 mcg/mL it would be 0.02 mL)
+    clinician.request(SET_PATIENT_SETTINGS, patient_settings(True, 20_000, 600, HOUR, 4))
+    granted = Reader(clinician.request(PATIENT_DOSE))
+    assert (granted.u32(), granted.u32()) == (20_000, 40_000)
     delivered, remaining = struct.unpack(">II", clinician.request(CANCEL_BRIDGE))
     assert (delivered, remaining) == (200_000, 286_000)
     st = status(clinician)
     # from this second the new drug's rate: 100 / 1000 = 0.1 mL/day
     assert (st["bridge_concentration_ug_per_ml"], st["basal_rate_nl_per_day"]) == (0, 100_000)
     assert nak_code(clinician, CANCEL_BRIDGE) == INVALID_STATE
+    # after it, 20 mcg of 1000 mcg/mL = 0.02 mL
+    pump.advance(HOUR)
+    granted = Reader(clinician.request(PATIENT_DOSE))
+    assert (granted.u32(), granted.u32()) == (20_000, 20_000)
+
+
+def test_a_running_bolus_brings_the_alarm_date_forward(pump: Pump, clinician: Session) -> None:
+    t0 = status(clinician)["clock_s"]
+    _, committed = refill(
+        clinician,
+        added_nl=20_000_000,
+        concentration=500,
+        prescription=simple(500, 100_000),
+        bridge=False,
+    )
+    assert committed is not None and committed["low_reservoir_alarm_at_s"] == t0 + 90 * DAY
+    # 50 mcg over 1 h of 500 mcg/mL: 0.1 mL in the first hour instead of the basal. Then
+    # 17.9 mL to go at 0.2 mL/day: 89.5 d = 7,732,800 s; t0 + 3,600 + 7,732,800 s.
+    clinician.request(START_BOLUS, struct.pack(">BIII", B_THERAPEUTIC, 50_000, 0, HOUR))
+    assert t0 + 7_736_399 <= status(clinician)["low_reservoir_alarm_at_s"] <= t0 + 7_736_400
 
 
 def test_alarm_silenced_by_the_patient_stays_raised(pump: Pump, clinician: Session) -> None:
