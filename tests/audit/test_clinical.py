@@ -17,6 +17,7 @@ import pytest
 
 from tests.audit.docclient import (
     A_EMPTY,
+    A_EOS,
     A_ERI,
     A_LOW_BATTERY_RESET,
     A_LOW_RESERVOIR,
@@ -180,6 +181,9 @@ def test_simple_continuous_daily_dose_and_reservoir_dates(pump: Pump, clinician:
     st = status(clinician)
     assert st["delivering"] == 0 and st["halted_by"] == bit(A_EMPTY)
     assert decode_alarms(clinician.request(READ_ALARMS))[A_EMPTY]["alarm_class"] == CRITICAL
+    # delivery can no longer be assured: no bolus
+    bolus = struct.pack(">BIII", B_THERAPEUTIC, 10_000, 0, HOUR)
+    assert nak_code(clinician, START_BOLUS, bolus) == PUMP_HALTED
     # the emergency view: not delivering since the empty second, last refill at t0
     r = Reader(clinician.request(READ_DELIVERY))
     assert (r.bool(), r.u64(), r.u64()) == (False, empty_at, t0)
@@ -712,3 +716,15 @@ def test_alarm_silenced_by_the_patient_stays_raised(pump: Pump, clinician: Sessi
     # a lower alarm volume (1.5 mL, the lowest) clears it by itself
     clinician.request(SET_ALARM_VOLUME, struct.pack(">I", 1_500_000))
     assert not status(clinician)["alarms_active"] & bit(A_LOW_RESERVOIR)
+
+
+def test_end_of_service_stops_the_pump(pump: Pump, clinician: Session) -> None:
+    # domain.md: at EOS (battery depleted) the pump stops; a critical alarm
+    assert pump.control("fault", "battery", "0")["ok"]
+    st = status(clinician)
+    assert st["delivering"] == 0 and st["halted_by"] & bit(A_EOS)
+    assert st["alarms_active"] & bit(A_EOS) and st["mode"] == M_SIMPLE
+    assert decode_alarms(clinician.request(READ_ALARMS))[A_EOS]["alarm_class"] == CRITICAL
+    bolus = struct.pack(">BIII", B_THERAPEUTIC, 10_000, 0, HOUR)
+    assert nak_code(clinician, START_BOLUS, bolus) == PUMP_HALTED
+    assert nak_code(clinician, CLEAR_ALARM, bytes([A_EOS])) == CONDITION_PERSISTS

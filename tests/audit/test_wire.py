@@ -28,6 +28,7 @@ from tests.audit.docclient import (
     COMMIT_REFILL,
     CONCENTRATION_MISMATCH,
     DEVICE_INFO,
+    EV_BOLUS_CANCELLED,
     EV_IMPLANT_RECORDED,
     EV_RESUMED,
     EV_STOPPED,
@@ -392,8 +393,11 @@ def test_mode_transitions_of_the_table(clinician: Session) -> None:
     assert (
         nak_code(clinician, COMMIT_PRESCRIPTION, struct.pack(">I", 0x12345678)) == CHECKSUM_MISMATCH
     )
-    # running -> STOP_PUMP -> STOPPED (stop_reason set), drug stops
+    # running -> STOP_PUMP -> STOPPED (stop_reason set), drug stops; the bolus is cancelled
+    clinician.request(START_BOLUS, struct.pack(">BIII", B_THERAPEUTIC, 50_000, 0, 3600))
     assert clinician.request(STOP_PUMP, bytes([SR_MRI])) == b""
+    assert status(clinician)["bolus_kind"] == B_NONE
+    assert EV_BOLUS_CANCELLED in [e["code"] for e in last_entries(clinician, 4)]
     st = status(clinician)
     assert (st["mode"], st["stop_reason"], st["delivering"]) == (M_STOPPED, SR_MRI, 0)
     assert st["low_reservoir_alarm_at_s"] == st["empty_at_s"] == 0  # nothing moves: no forecast
