@@ -353,6 +353,12 @@ def test_concentration_change_with_bridge_domain_worked_flex_case(
     # by midnight, 0.32 mL by 08:00, the last 0.01 mL at 0.4 mL/day takes 36 min:
     # the bridge ends 24 h 36 min = 88,560 s after the refill.
     assert committed["bridge_ends_at_s"] == t0 + 88_560
+    # The low-reservoir date through the switch: 18 mL - 0.33 mL = 17.67 mL after 08:36 on
+    # day 1, at the new rates 120 / 2000 = 0.06 and 200 / 2000 = 0.1 mL/day (0.08 mL a
+    # day). 220 days from 08:36 give 17.6 mL; the last 0.07 mL: 08:36-20:00 at 0.1 mL/day
+    # (0.0475), 20:00-24:00 at 0.06 (0.01), then 0.0125 mL at 0.06 mL/day = 5 h: 05:00.
+    # 88,560 s + 220 d + 20 h 24 min (73,440 s) = 19,170,000 s (221.875 days).
+    assert committed["low_reservoir_alarm_at_s"] == t0 + 19_170_000
     st = status(clinician)
     assert st["concentration_ug_per_ml"] == 2000 and st["bridge_concentration_ug_per_ml"] == 500
     assert st["bridge_ends_at_s"] == t0 + 88_560 and st["bridge_remaining_nl"] == 330_000
