@@ -175,6 +175,9 @@ def test_simple_continuous_daily_dose_and_reservoir_dates(pump: Pump, clinician:
     assert 1_999_990 <= st["reservoir_nl"] <= 2_000_000
     alarm = decode_alarms(clinician.request(READ_ALARMS))[A_LOW_RESERVOIR]
     assert (alarm["alarm_class"], alarm["raised_at_s"]) == (NON_CRITICAL, low_at)
+    # domain.md: non-critical = a single tone, about 1 s, repeating about hourly
+    tone = pump.control("state")["result"]["pump"]["tone"]
+    assert (tone["tones"], tone["duration_s"], tone["repeat_s"]) == (1, 1, 3_600)
     pump.advance(empty_at - 1 - low_at)
     assert status(clinician)["delivering"] == 1
     pump.advance(1)
@@ -563,6 +566,9 @@ def test_mri_stall_and_delayed_recovery(pump: Pump, clinician: Session) -> None:
     assert st["alarms_active"] & bit(A_MOTOR_STALL)
     assert st["low_reservoir_alarm_at_s"] == 0  # nothing moves: no forecast
     assert decode_alarms(clinician.request(READ_ALARMS))[A_MOTOR_STALL]["alarm_class"] == CRITICAL
+    # domain.md: critical = two tones, about 3 s, repeating about every 10 minutes
+    tone = pump.control("state")["result"]["pump"]["tone"]
+    assert (tone["tones"], tone["duration_s"], tone["repeat_s"]) == (2, 3, 600)
     pump.advance(45 * MIN)
     # recovery delayed 2 h (domain.md: 2 to 24 h reported); beyond 24 h is refused
     refused = pump.control("mri", "end", "--delay", "25h")
