@@ -10,7 +10,9 @@ that, with the 0.2 mL pump tubing, it holds domain.md's worked 0.33 mL."""
 from __future__ import annotations
 
 import struct
+import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from tests.audit.docclient import (
     A_MEMORY_CRITICAL,
     A_MOTOR_STALL,
     B_THERAPEUTIC,
+    BIN,
     CANCEL_BRIDGE,
     CHECKSUM_MISMATCH,
     CLEAR_ALARM,
@@ -579,6 +582,31 @@ def test_mri_stall_and_delayed_recovery(pump: Pump, clinician: Session) -> None:
     assert st["delivering"] == 0 and st["reservoir_nl"] == reservoir
     r = Reader(clinician.request(READ_DELIVERY))
     assert (r.bool(), r.u64()) == (False, t0)  # not delivering since the scan began
+    # The emergency department's one interrogation (README: `pumpctl emergency`): drug and
+    # concentration, dose, delivering now and since when not, reservoir and alarm date,
+    # last refill, active alarms, withdrawal and overdose signs.
+    url = f"socket://{pump.address[0]}:{pump.address[1]}"
+    summary = subprocess.run(
+        [str(BIN / "pumpctl"), "--port", url, "emergency"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert summary.returncode == 0, summary.stderr
+    for needle in (
+        "baclofen 500 mcg/mL",
+        "100 mcg/day",
+        "delivering now:       NO",
+        "since " + datetime.fromtimestamp(t0, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "reservoir:",
+        "low-reservoir alarm",
+        "last refill:",
+        "active alarms:        motor-stall",
+        "withdrawal",
+        "overdose",
+    ):
+        assert needle in summary.stdout, needle
     pump.advance(1)
     st = status(clinician)
     assert st["delivering"] == 1 and not st["alarms_active"] & bit(A_MOTOR_STALL)
