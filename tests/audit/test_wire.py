@@ -545,6 +545,16 @@ def test_documented_naks(pump: Pump, clinician: Session) -> None:
     finally:
         patient.link.close()
     assert status(clinician)["mode"] == M_SIMPLE
+    # SEQ never wraps: 0xFFFF is the last; after it, 0 does not move forward
+    clinician.seq = 0xFFFE
+    assert status(clinician)["mode"] == M_SIMPLE  # SEQ 0xFFFF
+    clinician.link.send_raw(build_frame(0, STATUS, b"", key=clinician.key))
+    wrapped = clinician.link.recv_frame()
+    assert wrapped is not None and wrapped.op == NAK and wrapped.payload[0] == REPLAY
+    # ... so the programmer opens a new session, whose SEQs start again
+    clinician.seq = 0
+    clinician.open(CLINICIAN, pump.keys[CLINICIAN])
+    assert status(clinician)["mode"] == M_SIMPLE
 
 
 def test_which_clock_each_timer_uses(pump: Pump, clinician: Session) -> None:
