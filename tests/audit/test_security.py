@@ -16,6 +16,7 @@ from tests.audit.docclient import (
     BAD_MAC,
     CLINICIAN,
     DEVICE_INFO,
+    EV_SECURITY,
     LOCKED_OUT,
     NAK,
     PATIENT,
@@ -32,6 +33,7 @@ from tests.audit.docclient import (
     client_proof,
     decode_device_info,
     decode_status,
+    last_entries,
     serve,
 )
 
@@ -104,6 +106,11 @@ def test_back_off_after_four_bad_macs_runs_on_link_time(pump: Pump) -> None:
         assert locked.value.code == LOCKED_OUT
         # Failures on one link never touch a session on another.
         assert decode_status(bystander.request(STATUS))["delivering"] == 1
+        # SECURITY entries are aggregated: at most one per error code within the hour, so
+        # four BAD_MACs wrote one
+        security = [e for e in last_entries(bystander) if e["code"] == EV_SECURITY]
+        assert [e["a"] for e in security].count(BAD_MAC) == 1
+        assert len({e["a"] for e in security}) == len(security)
     finally:
         victim.link.close()
         bystander.link.close()
