@@ -348,10 +348,10 @@ class TelemetryLink:
 
     def _limits(self, request: m.LimitsRequest, t: int) -> m.Message:
         profile = self.pump.profile
-        standard = (
-            *profile.commercial_concentrations_ug_per_ml,
-            *profile.trial_concentrations_ug_per_ml,
-        )
+        # Accepted without allow_nonstandard: the commercial ones only. A trial-injection
+        # concentration (50 mcg/mL) needs the override for a refill (domain.md), so it is
+        # not "standard" here.
+        standard = profile.commercial_concentrations_ug_per_ml
         return m.LimitsResponse(
             min_alarm_volume_nl=profile.min_alarm_volume_nl,
             max_alarm_volume_nl=profile.max_alarm_volume_nl,

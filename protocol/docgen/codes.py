@@ -15,8 +15,10 @@ from protocol.enums import (
     ErrorCode,
     EventCode,
     Mode,
+    Origin,
     Role,
     StopReason,
+    ValveModel,
 )
 
 
@@ -39,7 +41,7 @@ def codes_section() -> str:
         "the end of the payload."
     )
     parts.append(_enum_table(ErrorCode))
-    for cls in (Role, Mode, BolusKind, StopReason, AlarmClass):
+    for cls in (Role, Mode, BolusKind, StopReason, AlarmClass, ValveModel, Origin):
         parts.append(f"### {cls.__name__}")
         if cls.__doc__:
             parts.append(doc_of(cls))

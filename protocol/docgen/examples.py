@@ -174,7 +174,7 @@ EXAMPLES: dict[Op, tuple[Message | None, Message]] = {
             max_patient_doses_per_24h=12,
             min_concentration_ug_per_ml=10,
             max_concentration_ug_per_ml=4_000,
-            standard_concentrations_ug_per_ml=(500, 1000, 2000, 50),
+            standard_concentrations_ug_per_ml=(500, 1000, 2000),
             max_flex_steps=13,
             flex_step_granularity_min=15,
         ),

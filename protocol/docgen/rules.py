@@ -133,6 +133,13 @@ def therapy_section() -> str:
             "and at most `max_per_24h` in any trailing 24 h. The lockout and the 24 h run "
             "on the pump's model time (setting its clock cannot shorten them); boluses "
             "too run on pump time.",
+            "* SET_PATIENT_SETTINGS with `enabled` 1 checks a dose as a bolus at the "
+            "concentration in force: its volume between `min_bolus_volume_nl` and "
+            "`max_patient_dose_volume_nl`, its duration between the time the maximum rate "
+            "needs and `max_bolus_duration_s`; `lockout_s` within LIMITS and at least "
+            "`duration_s` (a dose ends before the next may start, so doses never "
+            "overlap); `max_per_24h` from 1 to `max_patient_doses_per_24h`. Anything else "
+            "is OUT_OF_RANGE. Settings with `enabled` 0 are stored as sent, unchecked.",
             "### Refill: one transaction",
             "* STAGE_REFILL carries everything: what was drawn out (the reservoir is "
             "emptied completely), what was added and its concentration and lot, the "
@@ -181,7 +188,15 @@ def therapy_section() -> str:
             "origin of the spasticity, physician); READ_IMPLANT returns it with the drug "
             "in the pump (concentration, lot, last refill). Bridge volumes come from it. "
             "It is the clinician's record: an emulator may model a different true "
-            "catheter.",
+            "catheter. `catheter_length_uncertainty_mm` must be below "
+            "`catheter_length_mm` (the lower bound is a length), else MALFORMED.",
+            "### The clock",
+            "* The pump's clock is an unsigned 32-bit count of Unix seconds: SET_CLOCK "
+            "takes `clock_s` from 0 to 4,294,967,295 (2^32 - 1) and a change from the "
+            "clock it replaces of -2,147,483,648 to 2,147,483,647 s (the CLOCK_SET entry's "
+            "`delta_s` is an i32); anything else is OUT_OF_RANGE. The dates move with it; "
+            "the therapy timers (bolus durations, the patient-dose lockout and 24 h count) "
+            "run on the pump's model time and do not.",
             "### Forecasts",
             "* Every `*_at_s` in STATUS is pump clock. `low_reservoir_alarm_at_s` is the "
             "first second the reservoir estimate reaches `alarm_volume_nl`, `empty_at_s` "
@@ -191,7 +206,9 @@ def therapy_section() -> str:
             "now, counting `recent_doses`). `eri_at_s` is the first second the battery "
             "charge falls below `ceil(eri_lead_s x mean drain)`, the mean drain being "
             "the quiescent drain plus the prescription's weekly mean volume (at the drug "
-            "in the reservoir) x `battery_drain_uc_per_nl`; the charge drops by "
+            "in the reservoir) x `battery_drain_uc_per_nl`, as if the reservoir were "
+            "refilled in time (the forecast keeps that drain past `empty_at_s`); the "
+            "charge drops by "
             "`battery_quiescent_drain_uc_per_s` every second and `battery_drain_uc_per_nl` "
             "per nL commanded, and by `battery_telemetry_drain_uc_per_s` x "
             "`telemetry_s_per_frame` for each frame the pump answers (charged before the "
