@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant
+from hypothesis.stateful import initialize, invariant, rule
 
 from emulator.presets import PRESETS
 from firmware_model.errors import FirmwareError
@@ -265,6 +265,53 @@ class TwinMachine(CachedForecastMachine):
         fast = self.pump
         self.pump = Twin(fast, ReferencePump.from_bytes(fast.to_bytes()))  # type: ignore[assignment]
 
+    # -- alarms and MRI exposures (beyond the forecast machine's faults)
+    @rule(code=st.sampled_from(AlarmCode))
+    def silence_alarm(self, code: AlarmCode) -> None:
+        self.attempt(lambda: self.pump.silence_alarm(self.pump.t, code))
+
+    @rule(code=st.sampled_from(AlarmCode))
+    def clear_alarm(self, code: AlarmCode) -> None:
+        self.attempt(lambda: self.pump.clear_alarm(self.pump.t, code))
+
+    @rule()
+    def memory_error(self) -> None:
+        self.pump.inject_memory_error(self.pump.t, critical=False)
+
+    @rule(
+        exposure_s=st.integers(0, 2 * 3_600),
+        delay_s=st.integers(0, 3 * 3_600),
+        trap=st.booleans(),
+        second=st.booleans(),
+        interrogate_after_s=st.one_of(st.none(), st.integers(0, 4 * 3_600)),
+    )
+    def mri_exposure(
+        self,
+        exposure_s: int,
+        delay_s: int,
+        trap: bool,
+        second: bool,
+        interrogate_after_s: int | None,
+    ) -> None:
+        p = self.pump
+        self.attempt(lambda: p.mri_enter(p.t))
+        p.advance_to(p.t + exposure_s)
+        self.attempt(
+            lambda: p.mri_leave(
+                p.t,
+                recovery_delay_s=delay_s,
+                telemetry_trap=trap,
+                recovery_logged_at_second_interrogation=second,
+            )
+        )
+        if interrogate_after_s is not None:
+            p.advance_to(p.t + interrogate_after_s)
+            p.note_interrogation(p.t)
+
+    @rule()
+    def interrogation(self) -> None:
+        self.pump.note_interrogation(self.pump.t)
+
     @invariant()
     def twins_agree(self) -> None:
         twin = self.pump
@@ -275,7 +322,7 @@ class TwinMachine(CachedForecastMachine):
 TwinMachine.TestCase.settings = settings(
     max_examples=150, stateful_step_count=30, deadline=None, derandomize=True
 )
-test_status_equals_the_reference_over_drawn_steps = TwinMachine.TestCase
+test_status_equals_the_reference_over_drawn_steps = pytest.mark.slow(TwinMachine.TestCase)
 
 
 def test_the_conditions_are_in_the_order_of_the_self_clearing_alarms() -> None:
