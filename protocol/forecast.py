@@ -575,6 +575,7 @@ class _Walk:
         d_bvol: int,
     ) -> None:
         """From a state that repeats every ``d_x`` s (no bolus running), skip and walk per query."""
+        cum = None if self.patient is not None else _cumulative_for(self.sched)
         for i in pending:
             query = self.queries[i]
             cycle = _Progress(
@@ -590,11 +591,12 @@ class _Walk:
             )
             k = _largest_k_below(progress_at=cycle, k_max=(limit - x) // d_x, need=query.need)
             # Cycle k + 1 reaches the threshold (or the limit): walk it.
-            if self.patient is None and len(_cumulative_for(self.sched).changes) > 0:
+            if cum is not None and cum.changes:
                 # Pure basal: the walk's answer found by bisection over the cycle's rate
                 # changes (:meth:`_basal_crossing`) instead of segment by segment.
                 self.results[i] = self._basal_crossing(
                     query,
+                    cum,
                     x=x + k * d_x,
                     integ=integ + k * d_integ,
                     bvol=bvol + k * d_bvol,
@@ -614,18 +616,18 @@ class _Walk:
         pending.clear()
 
     def _basal_crossing(
-        self, query: Query, *, x: int, integ: int, bvol: int, limit: int
+        self, query: Query, cum: _Cumulative, *, x: int, integ: int, bvol: int, limit: int
     ) -> Crossing | None:
         """The :class:`Crossing` that :meth:`run` gives for ``query`` alone from the state at
         ``x`` (no bolus, no patient doses, the query not reached at ``x``) with
-        ``skip=False``, found without walking: the walk's segments are cut at ``x``, at every
-        rate change of the schedule and at ``limit``, and the query is answered in the first
-        one whose end it reaches (the progress never decreases), so that segment is found by
-        bisection over the rate changes (exact integrals from :class:`_Cumulative`) and
-        answered as the walk answers it. Proven equal to the walk in
-        ``tests/firmware_model/test_forecast_cache.py``.
+        ``skip=False``, found without walking (``cum`` is the schedule's table).
+
+        The walk cuts its segments at ``x``, at every rate change of the schedule and at
+        ``limit``, and answers the query in the first one whose end reaches it (progress
+        never decreases). That segment is found by bisection over the rate changes (exact
+        integrals from ``cum``) and answered as the walk answers it. Proven equal to the
+        walk in ``tests/firmware_model/test_forecast_cache.py``.
         """
-        cum = _cumulative_for(self.sched)
         changes, period, n = cum.changes, cum.period_s, len(cum.changes)
         off, t0, rem0 = self.off, self.t0, self.rem0
         q, p, need = query.q, query.p, query.need
@@ -794,21 +796,19 @@ class _Cumulative:
         return integral, r1 - r0, min(room0, room1)
 
 
-_CUMULATIVE: dict[int, tuple[Schedule, _Cumulative]] = {}
-"""The tables of the schedules forecast last, by identity (a schedule is compiled once per
-prescription and kept by the pump)."""
+_CUMULATIVE: dict[Schedule, _Cumulative] = {}
+"""The tables of the schedules forecast last (by value: a fleet of pumps on the same
+prescription shares one)."""
 _CUMULATIVE_MAX = 64
 
 
 def _cumulative_for(sched: Schedule) -> _Cumulative:
     """:class:`_Cumulative` of ``sched``, remembered for the schedules used last."""
-    hit = _CUMULATIVE.get(id(sched))
-    if hit is not None and hit[0] is sched:
-        return hit[1]
-    if len(_CUMULATIVE) >= _CUMULATIVE_MAX:
-        _CUMULATIVE.clear()
-    cum = _Cumulative(sched)
-    _CUMULATIVE[id(sched)] = (sched, cum)
+    cum = _CUMULATIVE.get(sched)
+    if cum is None:
+        if len(_CUMULATIVE) >= _CUMULATIVE_MAX:
+            _CUMULATIVE.clear()
+        cum = _CUMULATIVE[sched] = _Cumulative(sched)
     return cum
 
 

@@ -591,7 +591,7 @@ def test_bisecting_a_basal_cycle_gives_the_walks_crossing(
         [0], x=x, integ=integ, bvol=bvol, bolus=None, grants=[], limit=limit, skip=False
     )
     bisected = _Walk(plan, [query], [None])._basal_crossing(
-        query, x=x, integ=integ, bvol=bvol, limit=limit
+        query, cum, x=x, integ=integ, bvol=bvol, limit=limit
     )
     event("reached" if walked[0] is not None else "not reached by the limit")
     assert bisected == walked[0]
