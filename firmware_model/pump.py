@@ -110,7 +110,11 @@ _SERIAL_MAX_CHARS = 32
 _AUTO_CLEARING: tuple[AlarmCode, ...] = tuple(
     code for code in AlarmCode if ALARM_RULES[code].auto_clears
 )
-"""The self-clearing alarms, in code order (:meth:`Pump._evaluate` checks their conditions)."""
+"""The self-clearing alarms, in code order (:meth:`Pump._evaluate` checks their conditions,
+worked out together by :meth:`Pump._conditions` in this order)."""
+
+_AUTO_INDEX: dict[AlarmCode, int] = {code: i for i, code in enumerate(_AUTO_CLEARING)}
+"""Where each self-clearing alarm's condition is in :meth:`Pump._conditions`."""
 
 
 class Pump:
@@ -436,25 +440,29 @@ class Pump:
 
     # ------------------------------------------------------------------ conditions
 
+    def _conditions(self) -> tuple[bool, bool, bool, bool, bool, bool]:
+        """Whether each self-clearing alarm's condition holds now, in the order of
+        :data:`_AUTO_CLEARING` (LOW_RESERVOIR, ERI, EMPTY_RESERVOIR, EOS, MOTOR_STALL,
+        LOW_BATTERY_RESET)."""
+        est = self._delivery.estimate_nl
+        remaining = self._battery_uc
+        mri = self._mri
+        return (
+            est <= self._alarm_volume_nl,
+            remaining < self._eri_threshold_uc,
+            est <= self._profile.empty_threshold_nl,
+            remaining == 0,
+            self._stalled_since_t is not None or (mri is not None and mri.stalled(self._t)),
+            self._reset_pending,
+        )
+
     def _condition(self, code: AlarmCode) -> bool:
-        """Whether a self-clearing alarm's condition holds now."""
-        match code:
-            case AlarmCode.LOW_RESERVOIR:
-                return self._delivery.estimate_nl <= self._alarm_volume_nl
-            case AlarmCode.EMPTY_RESERVOIR:
-                return self._delivery.estimate_nl <= self._profile.empty_threshold_nl
-            case AlarmCode.ERI:
-                return self._battery_uc < self._eri_threshold_uc
-            case AlarmCode.EOS:
-                return self._battery_uc == 0
-            case AlarmCode.MOTOR_STALL:
-                return self._stalled_since_t is not None or (
-                    self._mri is not None and self._mri.stalled(self._t)
-                )
-            case AlarmCode.LOW_BATTERY_RESET:
-                return self._reset_pending
-            case _:
-                return self._alarms.is_active(code)  # latched: the alarm is its own condition
+        """Whether a self-clearing alarm's condition holds now (a latched alarm: whether it
+        is active, the alarm being its own condition)."""
+        index = _AUTO_INDEX.get(code)
+        if index is None:
+            return self._alarms.is_active(code)
+        return self._conditions()[index]
 
     def _evaluate(self) -> None:
         """Bring alarms, halts and the running bolus in line with the state at ``t``."""
@@ -465,21 +473,24 @@ class Pump:
         if bolus is not None and self._t >= bolus.end_t:
             d.bolus = None
             self._log_event(EventCode.BOLUS_ENDED, bolus.kind, bolus.volume_nl)
-        clock = self.clock(self._t)
-        for code in _AUTO_CLEARING:
-            holds = self._condition(code)
-            active = self._alarms.is_active(code)
-            if holds and not active:
-                self._alarms.raise_alarm(code, clock)
-                self._log_event(EventCode.ALARM_RAISED, code, code.alarm_class)
-            elif active and not holds:
-                self._alarms.clear(code)
-                self._log_event(EventCode.ALARM_CLEARED, code, 0)
-        halting = self._alarms.halting_codes()
-        for code in halting:
-            if code not in self._halt_codes:
-                self._log_event(EventCode.DELIVERY_HALTED, code, 0)
+        alarms = self._alarms
+        active = alarms.active
+        holds = self._conditions()
+        if active or True in holds:
+            clock = self._t + self._clock_offset_s
+            for code, condition in zip(_AUTO_CLEARING, holds, strict=True):
+                if condition:
+                    if code not in active:
+                        alarms.raise_alarm(code, clock)
+                        self._log_event(EventCode.ALARM_RAISED, code, code.alarm_class)
+                elif code in active:
+                    alarms.clear(code)
+                    self._log_event(EventCode.ALARM_CLEARED, code, 0)
+        halting = alarms.halting_codes() if active else ()
         if halting != self._halt_codes:
+            for code in halting:
+                if code not in self._halt_codes:
+                    self._log_event(EventCode.DELIVERY_HALTED, code, 0)
             self._forecasts.plan_changed()
         self._halt_codes = halting
         if halting:
@@ -506,8 +517,9 @@ class Pump:
     def _track_delivery(self) -> None:
         """Remember the second delivery last started or stopped (the emergency summary's
         "since when")."""
-        if self.delivering != self._was_delivering:
-            self._was_delivering = self.delivering
+        delivering = self.delivering
+        if delivering != self._was_delivering:
+            self._was_delivering = delivering
             self._delivering_since_t = self._t
 
     # ------------------------------------------------------------------ concentration

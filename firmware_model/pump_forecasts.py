@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from firmware_model.pump_records import PumpStatus
-from protocol.enums import BolusKind, StopReason
+from protocol.enums import BolusKind, Mode, StopReason
 from protocol.forecast import BridgePlan, Plan, bridge_end, first_reach_t
 from protocol.schedule import daily_dose_ng, doses_in_24h
 from protocol.timebase import DAYS_PER_WEEK, SECONDS_PER_DAY, weekday
@@ -146,10 +146,26 @@ def bridge_end_at(self: Pump) -> int | None:
 
 def status(self: Pump) -> PumpStatus:
     """Everything an interrogation reports, at :attr:`t` (advance first)."""
-    clock = self.clock(self._t)
-    bolus = self._delivery.bolus
-    basal = self._schedule.rate_at(clock)
-    delivering = self.delivering
+    # Written flat (the pump's properties inlined, no alarm work while none is active):
+    # the same values as the properties and the alarm table give, proven equal to the
+    # plain record in tests/firmware_model/test_status_reference.py.
+    t = self._t
+    offset = self._clock_offset_s
+    clock = t + offset
+    profile = self._profile
+    d = self._delivery
+    bolus = d.bolus
+    schedule = self._schedule
+    basal = schedule.rate_at(clock)
+    suspended = self._suspended
+    programmed = self._prescription.mode
+    halted_by = self._halt_codes
+    delivering = (
+        suspended is None
+        and programmed is not Mode.STOPPED
+        and not halted_by
+        and self._valve_closed_since_t is None
+    )
     if not delivering:
         current = 0
     elif bolus is not None:
@@ -157,54 +173,86 @@ def status(self: Pump) -> PumpStatus:
     else:
         current = basal
     low, empty, eri = self._forecast_ts()
-    offset = self._clock_offset_s
-    daily_nl, daily_ng = self._daily(weekday(clock))
+    if self._daily_for is schedule:
+        wd = weekday(clock)
+        daily_nl, daily_ng = self._daily_volumes_nl[wd], self._daily_doses_ng[wd]
+    else:
+        daily_nl, daily_ng = self._daily(weekday(clock))
     bridge = self._bridge
-    recent = tuple(g + offset for g in self._grants_t if g > self._t - SECONDS_PER_DAY)
-    fields = dict(
-        model=self._profile.model,
-        model_name=self._profile.model_name,
-        serial=self._serial,
-        firmware_version=self._profile.firmware_version,
-        t_s=self._t,
-        clock_s=clock,
-        mode=self.mode,
-        stop_reason=StopReason.NONE if self._suspended is None else self._suspended,
-        halted_by=self._halt_codes,
-        delivering=delivering,
-        bolus_kind=BolusKind.NONE if bolus is None else bolus.kind,
-        bolus_dose_ng=0 if bolus is None else bolus.dose_ng,
-        bolus_volume_nl=0 if bolus is None else bolus.volume_nl,
-        bolus_duration_s=0 if bolus is None else bolus.duration_s,
-        bolus_start_clock_s=None if bolus is None else self.clock(bolus.start_t),
-        bolus_remaining_nl=0 if bolus is None else bolus.volume_nl - bolus.delivered_nl(self._t),
-        bolus_ends_at_s=None if bolus is None else self.clock(bolus.end_t),
-        basal_rate_nl_per_day=basal,
-        current_rate_nl_per_day=current,
-        daily_dose_ng=daily_ng,
-        daily_volume_nl=daily_nl,
-        concentration_ug_per_ml=self._concentration_ug_per_ml,
-        bridge_remaining_nl=0 if bridge is None else max(bridge.remaining_nl, 0),
-        bridge_concentration_ug_per_ml=0 if bridge is None else bridge.old_concentration_ug_per_ml,
-        bridge_end_clock_s=self.bridge_end_at(),
-        basal_remainder=self._delivery.basal_remainder,
-        reservoir_nl=self._delivery.estimate_nl,
-        capacity_nl=self._profile.capacity_nl,
-        alarm_volume_nl=self._alarm_volume_nl,
-        alarms_active=self._alarms.active_codes(),
-        silenced_alarms=self._alarms.silenced_codes(),
-        tone=self._alarms.sounding_tone(self._profile),
-        low_reservoir_at_clock_s=None if low is None else low + offset,
-        empty_at_clock_s=None if empty is None else empty + offset,
-        battery_permille=self.battery_permille,
-        battery_uc=self._battery_uc,
-        projected_battery_life_s=self._battery.projected_life_s(
-            self._battery_uc, self._steady.weekly_integral
-        ),
-        eri_at_clock_s=None if eri is None else eri + offset,
-        patient_doses_in_24h=doses_in_24h(self._grants_t, self._t),
-        recent_doses_clock_s=recent,
-    )
+    grants = self._grants_t
+    alarms = self._alarms
+    if alarms.active:
+        active_codes = alarms.active_codes()
+        silenced = alarms.silenced_codes()
+        tone = alarms.sounding_tone(profile)
+    else:
+        active_codes = silenced = ()
+        tone = None
+    if bolus is None:
+        bolus_kind, bolus_dose, bolus_volume, bolus_duration = BolusKind.NONE, 0, 0, 0
+        bolus_start = bolus_end = None
+        bolus_remaining = 0
+    else:
+        bolus_kind, bolus_dose = bolus.kind, bolus.dose_ng
+        bolus_volume, bolus_duration = bolus.volume_nl, bolus.duration_s
+        bolus_start, bolus_end = bolus.start_t + offset, bolus.end_t + offset
+        bolus_remaining = bolus.volume_nl - bolus.delivered_nl(t)
+    if bridge is None:
+        bridge_remaining = bridge_concentration = 0
+        bridge_end_clock = None
+    else:
+        bridge_remaining = max(bridge.remaining_nl, 0)
+        bridge_concentration = bridge.old_concentration_ug_per_ml
+        bridge_end_clock = self.bridge_end_at()
+    if grants:
+        doses = doses_in_24h(grants, t)
+        recent = tuple(g + offset for g in grants if g > t - SECONDS_PER_DAY)
+    else:
+        doses, recent = 0, ()
+    uc = self._battery_uc
+    battery = self._battery
+    fields = {
+        "model": profile.model,
+        "model_name": profile.model_name,
+        "serial": self._serial,
+        "firmware_version": profile.firmware_version,
+        "t_s": t,
+        "clock_s": clock,
+        "mode": programmed if suspended is None else Mode.STOPPED,
+        "stop_reason": StopReason.NONE if suspended is None else suspended,
+        "halted_by": halted_by,
+        "delivering": delivering,
+        "bolus_kind": bolus_kind,
+        "bolus_dose_ng": bolus_dose,
+        "bolus_volume_nl": bolus_volume,
+        "bolus_duration_s": bolus_duration,
+        "bolus_start_clock_s": bolus_start,
+        "bolus_remaining_nl": bolus_remaining,
+        "bolus_ends_at_s": bolus_end,
+        "basal_rate_nl_per_day": basal,
+        "current_rate_nl_per_day": current,
+        "daily_dose_ng": daily_ng,
+        "daily_volume_nl": daily_nl,
+        "concentration_ug_per_ml": self._concentration_ug_per_ml,
+        "bridge_remaining_nl": bridge_remaining,
+        "bridge_concentration_ug_per_ml": bridge_concentration,
+        "bridge_end_clock_s": bridge_end_clock,
+        "basal_remainder": d.basal_remainder,
+        "reservoir_nl": d.estimate_nl,
+        "capacity_nl": profile.capacity_nl,
+        "alarm_volume_nl": self._alarm_volume_nl,
+        "alarms_active": active_codes,
+        "silenced_alarms": silenced,
+        "tone": tone,
+        "low_reservoir_at_clock_s": None if low is None else low + offset,
+        "empty_at_clock_s": None if empty is None else empty + offset,
+        "battery_permille": battery.permille(uc),
+        "battery_uc": uc,
+        "projected_battery_life_s": battery.projected_life_s(uc, self._steady.weekly_integral),
+        "eri_at_clock_s": None if eri is None else eri + offset,
+        "patient_doses_in_24h": doses,
+        "recent_doses_clock_s": recent,
+    }
     # Every value above is the pump's own, of its field's type, so the record is
     # filled without its generated __init__ (a frozen dataclass sets each of 42 fields
     # through object.__setattr__): the same record, proven equal to PumpStatus(**fields)

@@ -33,7 +33,7 @@ O(1) with :meth:`Crossing.requery`.
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate
@@ -575,6 +575,7 @@ class _Walk:
         d_bvol: int,
     ) -> None:
         """From a state that repeats every ``d_x`` s (no bolus running), skip and walk per query."""
+        cum = None if self.patient is not None else _cumulative_for(self.sched)
         for i in pending:
             query = self.queries[i]
             cycle = _Progress(
@@ -590,6 +591,18 @@ class _Walk:
             )
             k = _largest_k_below(progress_at=cycle, k_max=(limit - x) // d_x, need=query.need)
             # Cycle k + 1 reaches the threshold (or the limit): walk it.
+            if cum is not None and cum.changes:
+                # Pure basal: the walk's answer found by bisection over the cycle's rate
+                # changes (:meth:`_basal_crossing`) instead of segment by segment.
+                self.results[i] = self._basal_crossing(
+                    query,
+                    cum,
+                    x=x + k * d_x,
+                    integ=integ + k * d_integ,
+                    bvol=bvol + k * d_bvol,
+                    limit=min(limit, x + (k + 1) * d_x),
+                )
+                continue
             self.run(
                 [i],
                 x=x + k * d_x,
@@ -601,6 +614,73 @@ class _Walk:
                 skip=False,
             )
         pending.clear()
+
+    def _basal_crossing(
+        self, query: Query, cum: _Cumulative, *, x: int, integ: int, bvol: int, limit: int
+    ) -> Crossing | None:
+        """The :class:`Crossing` that :meth:`run` gives for ``query`` alone from the state at
+        ``x`` (no bolus, no patient doses, the query not reached at ``x``) with
+        ``skip=False``, found without walking (``cum`` is the schedule's table).
+
+        The walk cuts its segments at ``x``, at every rate change of the schedule and at
+        ``limit``, and answers the query in the first one whose end reaches it (progress
+        never decreases). That segment is found by bisection over the rate changes (exact
+        integrals from ``cum``) and answered as the walk answers it. Proven equal to the
+        walk in ``tests/firmware_model/test_forecast_cache.py``.
+        """
+        changes, period, n = cum.changes, cum.period_s, len(cum.changes)
+        off, t0, rem0 = self.off, self.t0, self.rem0
+        q, p, need = query.q, query.p, query.need
+        at = cum.at
+        z0 = x + off
+        base0 = rem0 + integ - at(z0)
+        w, u = divmod(z0, period)
+        # The rate changes counted from clock 0: ``first`` is the first after ``x``, and
+        # ``count`` of them lie strictly between ``x`` and ``limit``. Segment ``j`` runs
+        # from boundary ``j`` (``x``, then the changes) to the next (the last to ``limit``).
+        first = w * n + bisect_right(changes, u)
+        wl, ul = divmod(limit + off, period)
+        count = wl * n + bisect_left(changes, ul) - first
+
+        def boundary(j: int) -> int:
+            if j == 0:
+                return x
+            if j > count:
+                return limit
+            wk, r = divmod(first + j - 1, n)
+            return wk * period + changes[r] - off
+
+        def progress(z: int) -> int:
+            return q * (z - t0) + p * ((base0 + at(z + off)) // SECONDS_PER_DAY + bvol)
+
+        if progress(limit) < need:
+            return None
+        lo, hi = 0, count  # the first segment whose end reaches need
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if progress(boundary(mid + 1)) >= need:
+                hi = mid
+            else:
+                lo = mid + 1
+        seg_x, end = boundary(lo), boundary(lo + 1)
+        a = base0 + at(seg_x + off)
+        b = cum.rates[bisect_right(cum.starts, (seg_x + off) % period) - 1]
+        seg_progress = q * (seg_x - t0) + p * (a // SECONDS_PER_DAY + bvol)
+        dt = reach_dt(
+            q=q, p=p, a=a, b=b, c=SECONDS_PER_DAY, need=need - seg_progress, max_dt=end - seg_x
+        )
+        assert dt is not None  # the segment's end reaches need
+        return Crossing(
+            x=seg_x + dt,
+            need=need,
+            q=q,
+            p=p,
+            seg_x=seg_x,
+            seg_progress=seg_progress,
+            a=a,
+            b=b,
+            c=SECONDS_PER_DAY,
+        )
 
     def _drift_cycles(
         self,
@@ -674,6 +754,8 @@ class _Cumulative:
         self.period_s = period
         self.period_integral = total
         self.starts, self.rates, self.before = starts, rates, before
+        self.changes = starts if rates[0] != rates[-1] else starts[1:]
+        """Where the rate changes (phases in the period; 0 unless the last rate runs on)."""
 
     def at(self, z: int) -> int:
         """The integral of the rate from RTC second 0 to ``z`` (nL*s/day)."""
@@ -712,6 +794,22 @@ class _Cumulative:
             (w1 - w0) * self.period_integral + before[i1] + r1 * since1 - before[i0] - r0 * since0
         )
         return integral, r1 - r0, min(room0, room1)
+
+
+_CUMULATIVE: dict[Schedule, _Cumulative] = {}
+"""The tables of the schedules forecast last (by value: a fleet of pumps on the same
+prescription shares one)."""
+_CUMULATIVE_MAX = 64
+
+
+def _cumulative_for(sched: Schedule) -> _Cumulative:
+    """:class:`_Cumulative` of ``sched``, remembered for the schedules used last."""
+    cum = _CUMULATIVE.get(sched)
+    if cum is None:
+        if len(_CUMULATIVE) >= _CUMULATIVE_MAX:
+            _CUMULATIVE.clear()
+        cum = _CUMULATIVE[sched] = _Cumulative(sched)
+    return cum
 
 
 def _block_size(*, alpha: int, period: int, k_max: int, breaks: int) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -33,10 +33,12 @@ from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, BolusKind, StopReason
 from protocol.forecast import (
     BridgePlan,
+    Crossing,
     Plan,
     Query,
     _Cumulative,
     _drift_skip,
+    _Walk,
     first_crossings,
     first_reach_t,
     reach_dt,
@@ -510,6 +512,89 @@ def test_one_pass_with_skips_equals_plain_integration(
         q, p, need = query.q, query.p, query.need
         assert x == first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon)
         assert x == first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon, skip_cycles=False)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(planned=plans(doses=False), data=st.data(), horizon_days=st.integers(1, 3 * 365))
+def test_basal_plans_with_skips_equal_plain_integration(
+    planned: tuple[Plan, PumpProfile], data: st.DataObject, horizon_days: int
+) -> None:
+    """Without patient doses the last cycle is bisected (``_Walk._basal_crossing``), not
+    walked: the same answers as plain integration."""
+    plan, profile = planned
+    bat = profile.battery()
+    queries = [
+        Query(q=0, p=1, need=data.draw(log_needs())),
+        Query(q=0, p=1, need=data.draw(log_needs())),
+        Query(q=bat.quiescent_drain_uc_per_s, p=bat.drain_uc_per_nl, need=data.draw(log_needs())),
+    ]
+    horizon = horizon_days * DAY
+    together = [c and c.x for c in first_crossings(plan, queries, horizon_s=horizon)]
+    plain = [
+        c and c.x for c in first_crossings(plan, queries, horizon_s=horizon, skip_cycles=False)
+    ]
+    assert together == plain
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(planned=plans(doses=False), data=st.data())
+def test_bisecting_a_basal_cycle_gives_the_walks_crossing(
+    planned: tuple[Plan, PumpProfile], data: st.DataObject
+) -> None:
+    """``_Walk._basal_crossing`` returns the very :class:`Crossing` (second, segment, its
+    progress and linear form) that walking the same stretch segment by segment gives, from
+    any state (no bolus running, no patient doses) to any limit."""
+    plan, profile = planned
+    plan = replace(plan, bolus=None, bridge=None)
+    bat = profile.battery()
+    q, p = data.draw(st.sampled_from([(0, 1), (bat.quiescent_drain_uc_per_s, bat.drain_uc_per_nl)]))
+    sched = plan.schedule
+    x = plan.t + data.draw(st.one_of(st.integers(0, 2 * DAY), st.integers(0, 10**8)))
+    integ = data.draw(st.integers(0, 10**13))
+    bvol = data.draw(st.integers(0, 10**6))
+    length = data.draw(
+        st.one_of(
+            st.integers(0, sched.period_s),
+            st.just(sched.period_s),
+            st.integers(0, 3 * sched.period_s),
+        )
+    )
+    limit = x + length
+    cum = _Cumulative(sched)
+    off = plan.clock_offset_s
+    probe = _Walk(plan, [Query(q=q, p=p, need=1)], [None])
+
+    def progress(z: int) -> int:
+        return probe._progress(probe.queries[0], z, integ + cum.at(z + off) - cum.at(x + off), bvol)
+
+    # The rate changes in (x, limit], as the walk meets them: a need met exactly at one.
+    changes = []
+    z = x
+    while True:
+        until = sched.segment_at(z + off)[1]
+        if until is None or z + until > limit:
+            break
+        z += until
+        changes.append(z)
+    at_x = progress(x)
+    need = data.draw(
+        st.one_of(
+            st.integers(at_x + 1, max(at_x + 1, progress(limit) + 2)),
+            st.integers(x, limit).map(lambda z: max(at_x + 1, progress(z))),
+            st.sampled_from(changes or [limit]).map(lambda z: max(at_x + 1, progress(z))),
+            st.integers(at_x + 1, at_x + 10**10),
+        )
+    )
+    query = Query(q=q, p=p, need=need)
+    walked: list[Crossing | None] = [None]
+    _Walk(plan, [query], walked).run(
+        [0], x=x, integ=integ, bvol=bvol, bolus=None, grants=[], limit=limit, skip=False
+    )
+    bisected = _Walk(plan, [query], [None])._basal_crossing(
+        query, cum, x=x, integ=integ, bvol=bvol, limit=limit
+    )
+    event("reached" if walked[0] is not None else "not reached by the limit")
+    assert bisected == walked[0]
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
