@@ -519,6 +519,11 @@ class ImpairedEndpoint:
 
     def next_release_at(self) -> float | None:
         """The earliest time something in flight (either way) is due, or None."""
+        if not self._to_pump.in_flight and not self._to_programmer.in_flight:
+            # Asked after every request, and the usual answer: read without the lock (each
+            # list's emptiness is one atomic read). Only receive and due put chunks in
+            # flight, and whoever calls them asks again afterwards.
+            return None
         with self._lock:
             to_pump, to_programmer = self._to_pump.in_flight, self._to_programmer.in_flight
             if not to_pump:  # asked after every request: the usual answer, nothing in flight

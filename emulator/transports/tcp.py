@@ -50,6 +50,7 @@ DEFAULT_IDLE_TIMEOUT_S = 900.0
 timeout, so it never ends a live session."""
 
 _READ_SIZE = 64 * 1024
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 _ACCEPTS_PER_EVENT = 16  # bounded so a connection flood cannot starve the other links
 
 
@@ -292,7 +293,7 @@ class TcpTransport(Transport):
             return
         try:
             answer = conn.endpoint.receive(data)
-            if not isinstance(answer, bytes | bytearray | memoryview):
+            if type(answer) is not bytes and not isinstance(answer, _BYTES_LIKE):
                 raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
         except Exception as exc:
             self.report(link=conn.label, where="receive", error=exc)
