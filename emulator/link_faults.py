@@ -532,6 +532,18 @@ class ImpairedEndpoint:
                 return to_pump[0].release_at
             return min(to_pump[0].release_at, to_programmer[0].release_at)
 
+    def release_check(self) -> tuple[bool, float | None]:
+        """What a transport asks after every ``receive`` and ``due``
+        (:func:`~emulator.transports.base.release_check` hands this method out): whether
+        something is in flight, and the seconds until its release (0 when overdue), in one
+        call instead of three."""
+        if not self._to_pump.in_flight and not self._to_programmer.in_flight:
+            return False, None  # the usual answer (see next_release_at)
+        at = self.next_release_at()
+        if at is None:
+            return False, None
+        return True, max(0.0, float(at) - float(self._clock()))
+
     def pending(self, direction: Direction = Direction.TO_PROGRAMMER) -> list[tuple[float, bytes]]:
         """Chunks in flight one way, as (release time, bytes), oldest first."""
         with self._lock:
