@@ -35,7 +35,6 @@ import functools
 import heapq
 import itertools
 import logging
-import math
 import os
 import select
 import selectors
@@ -43,6 +42,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from math import ceil
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -126,7 +126,7 @@ class _EpollWaiter:
         elif timeout <= 0:
             timeout = 0
         else:
-            timeout = math.ceil(timeout * 1e3) * 1e-3
+            timeout = ceil(timeout * 1e3) * 1e-3
         data = self._data
         ready = []
         for fd, event in self._epoll.poll(timeout, max(len(data), 1)):
