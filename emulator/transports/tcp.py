@@ -51,6 +51,7 @@ timeout, so it never ends a live session."""
 
 _READ_SIZE = 64 * 1024
 _BYTES_LIKE = (bytes, bytearray, memoryview)
+_QUIET = (False, False)  # a connection's interest with nothing waiting
 _ACCEPTS_PER_EVENT = 16  # bounded so a connection flood cannot starve the other links
 
 
@@ -181,9 +182,12 @@ class TcpTransport(Transport):
             return
         if events & EVENT_READ:
             self._read(conn)
-        if conn.out and conn.sock in self._connections:
-            self._flush(conn)
-        self._note_interest(conn)
+        if conn.out:
+            if conn.sock in self._connections:
+                self._flush(conn)
+            self._note_interest(conn)
+        elif conn.interest != _QUIET:
+            self._note_interest(conn)  # emptied: (False, False), as _note_interest would find
 
     def poll(self) -> None:
         if self._backoff.resume_due():
