@@ -12,7 +12,9 @@ payload), so the two differ only in the server.
 Reported: the round trip (median, p99) and the server's CPU per request (its user +
 system CPU over the requests, from the scheduler's nanosecond count in /proc, which does
 not swing with the machine's load the way wall time does), each beside the minimal
-server's.
+server's; and the server CPU per request when 20 requests come in one write (one
+wake-up, one read, one write for all of them, caches warm), which splits each server's
+cost into the work per request and what each wake-up costs it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import os
 import select
 import signal
+import statistics
 import struct
 import sys
 import tempfile
@@ -154,6 +157,24 @@ class _RawLink:
                 if len(data) >= _HEADER.size + length + mac + 2:
                     return data
 
+    def exchange_batch(self, requests: bytes, answers: int) -> bytes:
+        """Write several requests at once; read until ``answers`` whole frames came back."""
+        os.write(self.fd, requests)
+        data = b""
+        end = got = 0
+        while got < answers:
+            if not self.poller.poll(5000):
+                raise TimeoutError("no answer")
+            data += os.read(self.fd, 65536)
+            while len(data) >= end + _HEADER.size:
+                _, _, flags, _, _, length = _HEADER.unpack_from(data, end)
+                size = _HEADER.size + length + (_MAC if flags & _FLAG_MAC else 0) + 2
+                if len(data) < end + size:
+                    break
+                end += size
+                got += 1
+        return data
+
     def close(self) -> None:
         os.close(self.fd)
 
@@ -211,10 +232,73 @@ def run() -> list[Metric]:
                 timings, per, counts = _measure(
                     minimal.pid, floor_link, emulator.pid, link, next_request
                 )
+                batched = _measure_batched(
+                    minimal.pid, floor_link, emulator.pid, link, next_request
+                )
                 floor_link.close()
             link.close()
     floor = "the minimal server (deframe, CRC, HMAC verify + sign, struct pack, CRC)"
-    return _metrics(timings, per, counts, floor, payload_size)
+    return [*_metrics(timings, per, counts, floor, payload_size), _batched_metric(batched, floor)]
+
+
+BATCH = 20
+"""Requests written at once in the batched measurement."""
+
+
+def _measure_batched(
+    minimal_pid: int,
+    floor_link: _RawLink,
+    serve_pid: int,
+    link: _RawLink,
+    next_request: Callable[[], bytes],
+) -> dict[str, float]:
+    """Server CPU per request when :data:`BATCH` requests arrive in one write: one wake-up,
+    one read and one write serve them all, and the caches stay warm between them. Beside
+    the one-at-a-time figure it splits a server's cost into the work a request needs and
+    what each wake-up costs (the switch, the system calls, caches refilled)."""
+    seqs = iter(range(1 << 20, 1 << 30))
+    cpu = {"minimal": 0.0, "serve": 0.0}
+    counts = {"minimal": 0, "serve": 0}
+
+    def counted(name: str, pid: int, make: Callable[[], bytes], raw: _RawLink) -> Contender:
+        def run_block(n: int) -> list[int]:
+            batches = [b"".join(make() for _ in range(BATCH)) for _ in range(max(1, n // BATCH))]
+            before = process_cpu_ns(pid)
+            samples = timed_rounds(lambda: raw.exchange_batch(batches.pop(), BATCH))(len(batches))
+            cpu[name] += process_cpu_ns(pid) - before
+            counts[name] += len(samples) * BATCH
+            return samples
+
+        return run_block
+
+    interleave(
+        {
+            "minimal": counted(
+                "minimal",
+                minimal_pid,
+                lambda: _minimal_request(next(seqs) & 0xFFFF),
+                floor_link,
+            ),
+            "serve": counted("serve", serve_pid, next_request, link),
+        },
+        blocks=BLOCKS,
+        rounds_per_block=ROUNDS_PER_BLOCK,
+    )
+    return {name: cpu[name] / counts[name] / 1e3 for name in cpu}
+
+
+def _batched_metric(per: dict[str, float], floor: str) -> Metric:
+    return Metric(
+        name=f"STATUS server CPU per request, {BATCH} per write",
+        value=per["serve"],
+        unit="us",
+        floor_name=f"{floor}, {BATCH} per write",
+        floor_value=per["minimal"],
+        floor_unit="us",
+        detail=f"{BATCH} requests written at once, answered from one read: the work per "
+        "request with warm caches and one wake-up per batch (the one-at-a-time figure "
+        "less this is what each wake-up costs the server)",
+    )
 
 
 def _measure(
@@ -227,6 +311,7 @@ def _measure(
     seqs = iter(range(1, 1 << 30))
     cpu = {"minimal": 0.0, "serve": 0.0}
     counts = {"minimal": 0, "serve": 0}
+    block_us: dict[str, list[float]] = {"minimal": [], "serve": []}
 
     def counted(name: str, pid: int, exchange: Callable[[], object]) -> Contender:
         round_trips = timed_rounds(exchange)
@@ -234,8 +319,10 @@ def _measure(
         def run_block(n: int) -> list[int]:
             before = process_cpu_ns(pid)
             samples = round_trips(n)
-            cpu[name] += (process_cpu_ns(pid) - before) / 1e9
+            spent_ns = process_cpu_ns(pid) - before
+            cpu[name] += spent_ns / 1e9
             counts[name] += n
+            block_us[name].append(spent_ns / n / 1e3)
             return samples
 
         return run_block
@@ -254,6 +341,9 @@ def _measure(
         rounds_per_block=ROUNDS_PER_BLOCK,
     )
     per = {name: cpu[name] / counts[name] * 1e6 for name in cpu}
+    # The warm-up block is not timed (interleave runs it first, before the blocks).
+    for name, blocks in block_us.items():
+        per[f"{name}_block_median"] = statistics.median(blocks[1:])
     return timings, per, counts
 
 
@@ -274,7 +364,10 @@ def _metrics(
             floor_unit="us",
             target="<= 2.5x",
             detail=f"{counts['serve']} requests each (STATUS payload {payload_size} B); server "
-            "user+system CPU (the scheduler's ns count in /proc) over the timed blocks",
+            "user+system CPU (the scheduler's ns count in /proc) over the timed blocks; the "
+            f"median block: {per['serve_block_median']:.1f} us against "
+            f"{per['minimal_block_median']:.1f} us "
+            f"({per['serve_block_median'] / per['minimal_block_median']:.2f}x)",
         ),
         Metric(
             name="STATUS round trip, serve in its own process, median",

@@ -454,6 +454,33 @@ def summary(result: PollResult) -> dict[str, object]:
     return out
 
 
+def gc_summary(report: dict[str, list[list[float]]]) -> dict[str, object]:
+    """The server's collections (from bench.gcwatch) before its ready line and after it (the
+    handshakes and the polling), per generation: how many, the longest and total pause in
+    CPU ms, the longest in wall ms, and the objects they freed."""
+    freezes = report["freezes"]
+    ready_s = freezes[0][0] if freezes else math.inf
+    out: dict[str, object] = {}
+    for phase, after_ready in (("gc_before_ready", False), ("gc_after_ready", True)):
+        by_generation = {}
+        for generation in (0, 1, 2):
+            rows = [
+                r
+                for r in report["collections"]
+                if r[0] == generation and (r[1] >= ready_s) is after_ready
+            ]
+            by_generation[f"gen{generation}"] = {
+                "count": len(rows),
+                "max_cpu_ms": max((r[3] for r in rows), default=0.0),
+                "total_cpu_ms": round(sum(r[3] for r in rows), 3),
+                "max_wall_ms": max((r[2] for r in rows), default=0.0),
+                "collected": int(sum(r[4] for r in rows)),
+            }
+        out[phase] = by_generation
+    out["gc_frozen_at_ready"] = int(freezes[0][1]) if freezes else None
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.ptyfloor import ServerProcess  # noqa: PLC0415
 
@@ -462,10 +489,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--tcp", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--gc",
+        action="store_true",
+        help="watch the server's cyclic collector (bench.gcwatch; one process only)",
+    )
+    parser.add_argument(
+        "--gc-while-building",
+        action="store_true",
+        help="with --gc: leave the collector on while the fleet is built (as serve did before)",
+    )
     args = parser.parse_args(argv)
+    if (args.gc or args.gc_while_building) and args.processes > 1:
+        parser.error("--gc watches one server process: not with --processes")
+    watch_gc = args.gc or args.gc_while_building
     with tempfile.TemporaryDirectory(prefix="vpump-fleetpoll-") as tmp:
-        serve = ["-m", "emulator.cli", "serve", "--count", str(args.count), "--preset", "demo"]
-        serve += ["--key-dir", f"{tmp}/keys"]
+        gc_report = Path(tmp) / "gc.json"
+        if watch_gc:
+            serve = ["-m", "bench.gcwatch", str(gc_report)]
+            serve += ["--collect-while-building"] if args.gc_while_building else []
+        else:
+            serve = ["-m", "emulator.cli", "serve"]
+        serve += ["--count", str(args.count), "--preset", "demo", "--key-dir", f"{tmp}/keys"]
         if args.processes > 1:
             serve += ["--processes", str(args.processes)]
         serve += ["--no-pty", "--tcp", "127.0.0.1:0"] if args.tcp else ["--port", f"{tmp}/ttyP0"]
@@ -474,6 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pids = server.ready.get("pids", [server.pid])
             assert isinstance(pids, list)
             result = poll_fleet(addresses, rounds=args.rounds, server_pids=[int(p) for p in pids])
+        collections = gc_summary(json.loads(gc_report.read_text())) if watch_gc else {}
     print(
         json.dumps(
             {
@@ -482,6 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "transport": "tcp" if args.tcp else "pty",
                 **summary(result),
                 "ready_after_s": round(server.ready_after_s, 2),
+                **collections,
             }
         )
     )

@@ -88,14 +88,19 @@ class VirtualPump:
     def advance(self) -> int:
         """Bring the model up to the clock; returns the pump time reached."""
         with self.lock:
-            # A clock set ahead by SET_CLOCK reaches the RTC ceiling before the emulator does.
-            pump = self.telemetry.pump  # read once, not through the property each time
-            t = min(self.clock.now(), pump.max_t)
-            if self.on_advance is None:
-                pump.advance_to(t)
-            else:
-                self.on_advance(pump, t)
-            return t
+            return self._advance_locked()
+
+    def _advance_locked(self) -> int:
+        # A clock set ahead by SET_CLOCK reaches the RTC ceiling before the emulator does.
+        pump = self.telemetry.pump  # read once, not through the property each time
+        t = self.clock.now()
+        t = min(t, pump.max_t)
+        on_advance = self.on_advance
+        if on_advance is None:
+            pump.advance_to(t)
+        else:
+            on_advance(pump, t)
+        return t
 
     def tick(self) -> float | None:
         """The server's tick hook: advance, and ask to be woken again shortly."""
@@ -111,7 +116,7 @@ class _PumpEndpoint:
     def receive(self, data: bytes) -> bytes:
         owner = self._owner
         with owner.lock:
-            t = owner.advance()
+            t = owner._advance_locked()  # the owner's lock is held
             # A command that changed the pump was saved before its answer was built
             # (PumpTelemetry.make_durable), or undone and refused with STORAGE_FAILED.
             return self._link.receive(data, t=t, now_s=owner.wall())

@@ -343,12 +343,14 @@ class Emulator:
         self.server.wake()
 
     def _tick(self) -> float | None:
-        """The server's hook, called on every loop iteration (after every request): apply
-        the world events that came due, sweep the pumps owed a sweep, and return when the
-        loop must wake next. Its cost does not grow with the fleet: requests advance their
-        own pump; the sweep that keeps idle pumps current (fresh alarms, the periodic save)
-        visits every pump once per TICK_INTERVAL_S, but at most :data:`SWEEP_SLICE` pumps
-        per iteration, spread over the interval; world events are looked for only on the
+        """The server's hook, called when the time it last returned has come and after every
+        :meth:`Server.wake <emulator.server.Server.wake>` (a world event scheduled, the
+        clock's speed changed): apply the world events that came due, sweep the pumps owed
+        a sweep, and return when it must run next. The requests between do not call it.
+        Its cost does not grow with the fleet: requests advance their own pump; the sweep
+        that keeps idle pumps current (fresh alarms, the periodic save) visits every pump
+        once per TICK_INTERVAL_S, but at most :data:`SWEEP_SLICE` pumps per call, spread
+        over the interval; world events are looked for only on the
         pumps that have one scheduled; answers a link fault holds back wake the loop
         through their transport (``Transport.poll_needed``), not through here."""
         now = self.wall()

@@ -519,6 +519,11 @@ class ImpairedEndpoint:
 
     def next_release_at(self) -> float | None:
         """The earliest time something in flight (either way) is due, or None."""
+        if not self._to_pump.in_flight and not self._to_programmer.in_flight:
+            # Asked after every request, and the usual answer: read without the lock (each
+            # list's emptiness is one atomic read). Only receive and due put chunks in
+            # flight, and whoever calls them asks again afterwards.
+            return None
         with self._lock:
             to_pump, to_programmer = self._to_pump.in_flight, self._to_programmer.in_flight
             if not to_pump:  # asked after every request: the usual answer, nothing in flight
@@ -526,6 +531,18 @@ class ImpairedEndpoint:
             if not to_programmer:
                 return to_pump[0].release_at
             return min(to_pump[0].release_at, to_programmer[0].release_at)
+
+    def release_check(self) -> tuple[bool, float | None]:
+        """What a transport asks after every ``receive`` and ``due``
+        (:func:`~emulator.transports.base.release_check` hands this method out): whether
+        something is in flight, and the seconds until its release (0 when overdue), in one
+        call instead of three."""
+        if not self._to_pump.in_flight and not self._to_programmer.in_flight:
+            return False, None  # the usual answer (see next_release_at)
+        at = self.next_release_at()
+        if at is None:
+            return False, None
+        return True, max(0.0, float(at) - float(self._clock()))
 
     def pending(self, direction: Direction = Direction.TO_PROGRAMMER) -> list[tuple[float, bytes]]:
         """Chunks in flight one way, as (release time, bytes), oldest first."""

@@ -129,9 +129,14 @@ def release_check(endpoint: Endpoint) -> ReleaseCheck | None:
     """What a transport asks of ``endpoint`` after each ``receive`` and ``due``, looked up
     once per endpoint instead of on every request: None for a plain endpoint (nothing is
     ever due), else a function returning what :func:`may_have_due` and then
-    :func:`release_delay_s` would (``next_release_at()`` asked once, not twice)."""
+    :func:`release_delay_s` would (``next_release_at()`` asked once, not twice). An
+    endpoint with a ``release_check()`` method of its own that says exactly that (an
+    impaired link's) is handed that method."""
     if getattr(endpoint, "due", None) is None:
         return None
+    own: ReleaseCheck | None = getattr(endpoint, "release_check", None)
+    if own is not None:
+        return own
     next_release_at = getattr(endpoint, "next_release_at", None)
     if next_release_at is None:
         return _always_check

@@ -54,6 +54,8 @@ DEFAULT_LINK_PATH = "/tmp/ttyPUMP0"
 """Where the programmer finds the pump unless told otherwise."""
 
 _READ_SIZE = 64 * 1024
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_QUIET = (False, False)  # _interest with nothing waiting: no write watch, not paused
 # Linux Unix98 pty slaves use majors 136..143 (UNIX98_PTY_SLAVE_MAJOR and the next 7).
 _PTY_SLAVE_MAJORS = range(136, 144)
 _CLAIM_ATTEMPTS = 3
@@ -153,7 +155,9 @@ class PtyTransport(Transport):
             self._read()
         if self._out:
             self._flush()
-        self._note_interest()
+            self._note_interest()
+        elif self._interest != _QUIET:
+            self._note_interest()  # emptied: (False, False), as _note_interest would find
 
     def poll(self) -> None:
         if self._closed:
@@ -201,7 +205,7 @@ class PtyTransport(Transport):
             return
         try:
             answer = self._endpoint.receive(data)
-            if not isinstance(answer, bytes | bytearray | memoryview):
+            if type(answer) is not bytes and not isinstance(answer, _BYTES_LIKE):
                 raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
         except Exception as exc:
             self.report(link=self.label, where="receive", error=exc)

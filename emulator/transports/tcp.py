@@ -50,6 +50,8 @@ DEFAULT_IDLE_TIMEOUT_S = 900.0
 timeout, so it never ends a live session."""
 
 _READ_SIZE = 64 * 1024
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_QUIET = (False, False)  # a connection's interest with nothing waiting
 _ACCEPTS_PER_EVENT = 16  # bounded so a connection flood cannot starve the other links
 
 
@@ -180,9 +182,12 @@ class TcpTransport(Transport):
             return
         if events & EVENT_READ:
             self._read(conn)
-        if conn.out and conn.sock in self._connections:
-            self._flush(conn)
-        self._note_interest(conn)
+        if conn.out:
+            if conn.sock in self._connections:
+                self._flush(conn)
+            self._note_interest(conn)
+        elif conn.interest != _QUIET:
+            self._note_interest(conn)  # emptied: (False, False), as _note_interest would find
 
     def poll(self) -> None:
         if self._backoff.resume_due():
@@ -292,7 +297,7 @@ class TcpTransport(Transport):
             return
         try:
             answer = conn.endpoint.receive(data)
-            if not isinstance(answer, bytes | bytearray | memoryview):
+            if type(answer) is not bytes and not isinstance(answer, _BYTES_LIKE):
                 raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
         except Exception as exc:
             self.report(link=conn.label, where="receive", error=exc)

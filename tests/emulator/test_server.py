@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
 import pytest
 
+from emulator import server as server_module
 from emulator.clock import PumpClock
 from emulator.errors import ServerStateError, ServerStopTimeoutError
-from emulator.server import Server
-from emulator.transports.base import EVENT_READ, LinkFailure, Transport, Watch
+from emulator.server import Server, _EpollWaiter, _SelectorWaiter
+from emulator.transports.base import EVENT_READ, EVENT_WRITE, LinkFailure, Transport, Watch
 from emulator.transports.pty import PtyTransport
 from emulator.transports.tcp import TcpTransport
 
@@ -182,7 +184,7 @@ def test_request_stop_from_a_signal_handler_ends_serve_forever() -> None:
     assert not server.running
 
 
-def test_tick_is_called_each_iteration_and_its_deadline_wakes_the_loop() -> None:
+def test_the_tick_runs_when_its_deadline_comes_and_the_deadline_wakes_the_loop() -> None:
     clock = PumpClock(start_pump_s=1_000, speed=1000)
     due = [1_050, 1_100]  # pump seconds: 50 ms and 100 ms of wall time at x1000
     reached: list[tuple[int, int]] = []
@@ -218,6 +220,30 @@ def test_wake_makes_the_loop_tick_again() -> None:
         before = ticks
         server.wake()
         wait_for(lambda: ticks > before)
+
+
+def test_requests_between_deadlines_do_not_run_the_tick_and_a_wake_does() -> None:
+    ticks = 0
+
+    def tick() -> float | None:
+        nonlocal ticks
+        ticks += 1
+        return time.monotonic() + 3600.0  # nothing due for an hour
+
+    with Server(tick=tick) as server:
+        tcp = TcpTransport(Echo)
+        server.add(tcp)
+        server.start()
+        wait_for(lambda: ticks >= 1)
+        with socket.create_connection(tcp.address, timeout=TIMEOUT_S) as sock:
+            time.sleep(0.02)  # the accept's iteration and its wake are over
+            before = ticks
+            for i in range(20):
+                sock.sendall(b"%02d" % i)
+                assert sock.recv(2) == b"%02d" % i
+            assert ticks == before  # 20 requests served, the tick not asked
+            server.wake()
+            wait_for(lambda: ticks > before)
 
 
 def test_a_failing_tick_is_recorded_and_retried() -> None:
@@ -515,3 +541,104 @@ def test_poll_requests_of_a_retired_transport_are_dropped() -> None:
         quiet.poll_needed(0.0)  # after it was retired: ignored
         time.sleep(0.05)
         assert quiet.polls == []
+
+
+# -- the loop's wait: epoll used directly, proven equal to selectors --------------------------
+
+
+def _descriptor_states(
+    closers: list[Callable[[], None]],
+) -> list[tuple[str, int, int]]:
+    """Descriptors in the states a link goes through, as (name, fd, events watched); what
+    must be closed afterwards goes to ``closers``."""
+
+    def pipe() -> tuple[int, int]:
+        r, w = os.pipe()
+        closers.extend([lambda: os.close(r), lambda: os.close(w)])
+        return r, w
+
+    def pair() -> tuple[socket.socket, socket.socket]:
+        a, b = socket.socketpair()
+        closers.extend([a.close, b.close])
+        return a, b
+
+    both = EVENT_READ | EVENT_WRITE
+    idle, _ = pipe()
+    readable, w = pipe()
+    os.write(w, b"x")
+    hung_up, w = pipe()
+    os.close(w)
+    closers.pop()  # closed already
+    writable, _ = pair()
+    writable_too, _ = pair()
+    chatty, other = pair()
+    other.sendall(b"y")
+    reset, gone = pair()
+    gone.close()
+    master, slave = os.openpty()
+    closers.extend([lambda: os.close(master), lambda: os.close(slave)])
+    os.write(slave, b"z")
+    return [
+        ("pipe idle", idle, EVENT_READ),
+        ("pipe readable", readable, EVENT_READ),
+        ("pipe hung up", hung_up, EVENT_READ),
+        ("socket writable", writable.fileno(), EVENT_WRITE),
+        ("socket writable, watched both ways", writable_too.fileno(), both),
+        ("socket readable and writable", chatty.fileno(), both),
+        ("socket whose peer closed", reset.fileno(), both),
+        ("pty readable", master, EVENT_READ),
+    ]
+
+
+@pytest.mark.skipif(not hasattr(select, "epoll"), reason="epoll is Linux's")
+def test_the_epoll_wait_reports_what_selectors_reports() -> None:
+    closers: list[Callable[[], None]] = []
+    try:
+        states = _descriptor_states(closers)
+        fast, slow = _EpollWaiter(), _SelectorWaiter()
+        closers.extend([fast.close, slow.close])
+        for waiter in (fast, slow):
+            for name, fd, events in states:
+                waiter.register(fd, events, name)
+        assert sorted(fast.wait(0)) == sorted(slow.wait(0))
+        assert len(fast.wait(0)) == len(states) - 1  # all but the idle pipe are ready
+        for waiter in (fast, slow):  # now only for reading, with new data
+            for name, fd, _ in states:
+                waiter.modify(fd, EVENT_READ, f"{name}, read")
+        assert sorted(fast.wait(0.001)) == sorted(slow.wait(0.001))
+        for waiter in (fast, slow):
+            with pytest.raises(KeyError):
+                waiter.register(states[0][1], EVENT_READ, None)
+            for _, fd, _ in states:
+                waiter.unregister(fd)
+            with pytest.raises(KeyError):
+                waiter.unregister(states[0][1])
+            with pytest.raises(KeyError):
+                waiter.modify(states[0][1], EVENT_READ, None)
+        assert fast.wait(0) == slow.wait(0) == []
+    finally:
+        for close in reversed(closers):
+            close()
+
+
+def test_the_loop_serves_through_selectors_where_there_is_no_epoll(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(server_module, "_HAVE_EPOLL", False)
+    with Server() as server:
+        assert isinstance(server._selector, _SelectorWaiter)
+        tcp = TcpTransport(Echo)
+        pty = PtyTransport(Echo, link_path=tmp_path / "ttyPUMPs")
+        server.add(tcp)
+        server.add(pty)
+        server.start()
+        assert exchange(tcp.address, b"plain", 5) == b"plain"
+        fd = os.open(pty.slave_name, os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"pty")
+            got = b""
+            while len(got) < 3:
+                got += os.read(fd, 3)
+            assert got == b"pty"
+        finally:
+            os.close(fd)

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from emulator.link_faults import ImpairedEndpoint, LinkImpairment
 from emulator.transports.base import Endpoint, may_have_due, release_check, release_delay_s
+from tests.support import FakeWall
 
 
 class Plain:
@@ -82,3 +86,44 @@ def test_release_check_follows_the_endpoint_and_asks_once() -> None:
     asked = endpoint.asked
     assert check() == (True, 1.0)
     assert endpoint.asked == asked + 1
+
+
+def test_an_impaired_links_own_check_says_what_the_two_calls_say() -> None:
+    """The impaired endpoint's release_check (handed out instead of the generic one) against
+    may_have_due and release_delay_s, over a seeded run of requests, answers and releases on
+    links with every kind of hold-up."""
+    rng = random.Random(16)
+    for settings in (
+        LinkImpairment(),
+        LinkImpairment(delay_ms=5.0),
+        LinkImpairment(baud=9600),
+        LinkImpairment(delay_ms=2.0, baud=300, drop=0.2, corrupt=0.2),
+    ):
+        clock = FakeWall()
+        endpoint = ImpairedEndpoint(Echo(), settings, random.Random(7), clock=clock)
+        check = release_check(endpoint)
+        assert check is not None
+        assert check == endpoint.release_check
+        seen = set()
+        for _ in range(300):
+            step = rng.random()
+            if step < 0.4:
+                endpoint.receive(rng.randbytes(rng.randint(1, 40)))
+            elif step < 0.7:
+                endpoint.due(clock.now)
+            elif step < 0.75:  # long enough for everything in flight to be overdue
+                clock.now += 30.0
+            else:
+                clock.now += rng.choice((0.0, 0.0005, 0.002, 0.02))
+            needed, after_s = check()
+            assert needed is may_have_due(endpoint)
+            assert after_s == (release_delay_s(endpoint) if needed else None)
+            seen.add((needed, after_s == 0.0))
+        if settings.timed:  # in flight and not yet due, overdue, and nothing in flight
+            assert seen == {(True, False), (True, True), (False, False)}
+        else:
+            assert seen == {(False, False)}
+
+
+class Echo(Plain):
+    pass
