@@ -97,6 +97,7 @@ class Serial(SerialBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._rx = bytearray()
         self._rx_ready = threading.Condition()
+        self._readers = 0  # readers waiting on _rx_ready (guarded by it)
         self._cancel_read = False
         self._endpoint: Endpoint | None = None
         self._endpoint_lock = threading.Lock()  # one call into the endpoint at a time
@@ -185,7 +186,8 @@ class Serial(SerialBase):
         wakes a waiting reader: an impaired link's next release may have moved earlier."""
         with self._rx_ready:
             self._rx += data
-            self._rx_ready.notify_all()
+            if self._readers:  # nobody waits in the usual case (a write, then a read)
+                self._rx_ready.notify_all()
 
     def read(self, size: int = 1) -> bytes:
         """Up to ``size`` bytes: all of them if they come (are released) before the timeout."""
@@ -196,23 +198,54 @@ class Serial(SerialBase):
         timeout = self.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._rx_ready:
-            while True:
-                next_release_in_s = self._collect_locked()
-                if len(self._rx) >= size or not self.is_open or self._cancel_read:
-                    break
-                if next_release_in_s is not None and next_release_in_s <= 0:
-                    continue  # released meanwhile: collect it
-                wait_s = next_release_in_s
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    wait_s = remaining if wait_s is None else min(wait_s, remaining)
-                self._rx_ready.wait(wait_s)
-            self._cancel_read = False
+            self._wait_locked(size, deadline)
             data = bytes(self._rx[:size])
             del self._rx[:size]
         return data
+
+    def read_available(self, timeout_s: float | None) -> bytes:
+        """What :class:`~protocol.client.PumpClient` reads with on this port: every byte
+        queued now; when none is, the first bytes that come (are released) within
+        ``timeout_s`` (None: forever), with all the others there by then; b"" when none
+        came. Like pyserial's ``in_waiting`` then ``read(max(1, in_waiting))`` with the
+        port's timeout set to ``timeout_s``, in one call and without setting the timeout
+        (bytes an impaired link released while others were queued come with the next call)."""
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._rx_ready:
+            rx = self._rx
+            if not rx:
+                deadline = None if timeout_s is None else time.monotonic() + timeout_s
+                self._wait_locked(1, deadline)
+                self._collect_locked()  # what else is there by then, as in_waiting would
+            else:
+                self._cancel_read = False
+            data = bytes(rx)
+            rx.clear()
+        return data
+
+    def _wait_locked(self, size: int, deadline: float | None) -> None:
+        """Wait (``_rx_ready`` held) until ``size`` bytes are queued, the port closes, a read
+        is cancelled or ``deadline`` (monotonic s; None: never) passes, collecting what an
+        impaired link releases meanwhile; clears a cancellation."""
+        while True:
+            next_release_in_s = self._collect_locked()
+            if len(self._rx) >= size or not self.is_open or self._cancel_read:
+                break
+            if next_release_in_s is not None and next_release_in_s <= 0:
+                continue  # released meanwhile: collect it
+            wait_s = next_release_in_s
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                wait_s = remaining if wait_s is None else min(wait_s, remaining)
+            self._readers += 1
+            try:
+                self._rx_ready.wait(wait_s)
+            finally:
+                self._readers -= 1
+        self._cancel_read = False
 
     @property
     def in_waiting(self) -> int:
