@@ -237,7 +237,7 @@ class PumpClient:
             response = session.receive(frame, seq)
         else:
             seq, data = self._session.request(request)
-            frame = self._exchange_frame(data, attempts=1 + self.retries)
+            frame = self._exchange_frame(data, attempts=1 + self.retries, seq=seq)
             response = self._session.receive(frame, seq)
         if not isinstance(response, response_type):
             raise ProgrammingError(
@@ -252,9 +252,11 @@ class PumpClient:
             raise ProgrammingError(f"expected {expect_op.name}, got opcode 0x{frame.op:02x}")
         return frame
 
-    def _exchange_frame(self, data: bytes, *, attempts: int) -> Frame:
-        """Write a request and wait for the frame answering its SEQ, retransmitting on timeout."""
-        seq = int.from_bytes(data[4:6], "big")
+    def _exchange_frame(self, data: bytes, *, attempts: int, seq: int | None = None) -> Frame:
+        """Write a request and wait for the frame answering its SEQ (read from ``data``
+        unless given), retransmitting on timeout."""
+        if seq is None:
+            seq = int.from_bytes(data[4:6], "big")
         for attempt in range(attempts):
             if attempt:
                 self.retransmissions += 1

@@ -186,6 +186,9 @@ class _Run:
         namespace: dict[str, Any] = {"_pack": self.struct.pack}
         encoded = [f"_m.{name}" for name in self.names]
         for i, encode in self.encoders:
+            if type(fields[i].wire) is TimeOrNone:  # TimeOrNone.to_wire, written out
+                encoded[i] = f"(0 if {encoded[i]} is None else {encoded[i]})"
+                continue
             namespace[f"_e{i}"] = encode
             encoded[i] = f"_e{i}({encoded[i]})"
         body = f" return _pack({', '.join(encoded)})" if count else ' return b""'
@@ -224,20 +227,25 @@ class _FixedCodec:
         self.size = run.size
         self.build = _Builder(cls)
         namespace = dict(run.namespace)
-        lines = ["def from_raw(_raw):"]
-        if run.raw:
-            lines.append(f" ({', '.join(run.raw)},) = _raw")
-        lines += [f" {line}" for line in run.statements]
-        lines += self.build.lines(run.values, namespace)
-        lines.append(" return _rec")
-        self.from_raw: Callable[[tuple[Any, ...]], Any] = _compile("from_raw", lines, namespace)
+        namespace.update(_unpack=run.struct.unpack, ValueError=ValueError, len=len)
+        body = [f" {line}" for line in run.statements]
+        body += self.build.lines(run.values, namespace)
+        body.append(" return _rec")
+        unpacked = f" ({', '.join(run.raw)},) = " if run.raw else " "
+        self.from_raw: Callable[[tuple[Any, ...]], Any] = _compile(
+            "from_raw", ["def from_raw(_raw):", unpacked + "_raw", *body], dict(namespace)
+        )
         """The record of a tuple of unpacked wire values."""
+        check = [
+            f" if len(_payload) != {self.size}:",
+            f'  raise ValueError(f"{{len(_payload)}} bytes, the payload is {self.size}")',
+        ]
+        unpack = [unpacked + "_unpack(_payload)"] if run.raw else []
+        self.decode: Callable[[bytes], Any] = _compile(
+            "decode", ["def decode(_payload):", *check, *unpack, *body], namespace
+        )
+        """The record of a whole payload (ValueError if it is not one)."""
         self.encode: Callable[[Any], bytes] = run.pack
-
-    def decode(self, payload: bytes) -> Any:
-        if len(payload) != self.size:
-            raise ValueError(f"{len(payload)} bytes, the payload is {self.size}")
-        return self.from_raw(self.run.struct.unpack(payload))
 
     def read_at(self, payload: bytes, offset: int) -> tuple[Any, int]:
         """The record at ``offset`` and the offset after it."""
@@ -434,16 +442,21 @@ class _PartsCodec:
                 values.append(f"_x{index}")
         encode.append(' return b"".join(_out)')
         read += self.build.lines(values, namespace)
-        read.append(" return _rec, _offset")
         self.encode: Callable[[Any], bytes] = _compile("encode", encode, dict(namespace))
-        self.read_at: Callable[[bytes, int], tuple[Any, int]] = _compile("read_at", read, namespace)
+        self.read_at: Callable[[bytes, int], tuple[Any, int]] = _compile(
+            "read_at", [*read, " return _rec, _offset"], dict(namespace)
+        )
         """The record at an offset of a payload, and the offset after it."""
-
-    def decode(self, payload: bytes) -> Any:
-        record, offset = self.read_at(payload, 0)
-        if offset != len(payload):
-            raise ValueError(f"{len(payload) - offset} trailing bytes")
-        return record
+        whole = [
+            "def decode(_payload):",
+            " _offset = 0",
+            *read[1:],
+            " if _offset != len(_payload):",
+            '  raise ValueError(f"{len(_payload) - _offset} trailing bytes")',
+            " return _rec",
+        ]
+        self.decode: Callable[[bytes], Any] = _compile("decode", whole, namespace)
+        """The record of a whole payload (ValueError if it is not one)."""
 
 
 def _renamed(code: str, prefix: str) -> str:
@@ -528,7 +541,8 @@ def encode_payload(message: Message) -> bytes:
     Raises:
         InvalidMessage: the encoding would exceed MAX_PAYLOAD.
     """
-    codec = _codec(type(message))
+    cls = type(message)
+    codec = _CODECS[cls] if cls in _CODECS else _codec(cls)
     data = schema_encode_payload(message) if codec is None else codec.encode(message)
     if len(data) > MAX_PAYLOAD:
         raise InvalidMessage(f"{type(message).__name__} is {len(data)} bytes, over {MAX_PAYLOAD}")
@@ -569,7 +583,7 @@ def decode_payload(cls: type[Message], payload: bytes) -> Message:
         MalformedPayload: short data, trailing bytes, a value outside its enum or range,
             bad UTF-8.
     """
-    codec = _codec(cls)
+    codec = _CODECS[cls] if cls in _CODECS else _codec(cls)
     if codec is None:
         return schema_decode_payload(cls, payload)
     if type(payload) is not bytes:

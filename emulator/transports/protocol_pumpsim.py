@@ -96,8 +96,11 @@ class Serial(SerialBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._rx = bytearray()
-        self._rx_ready = threading.Condition()
-        self._readers = 0  # readers waiting on _rx_ready (guarded by it)
+        # Held with ``with self._rx_lock`` (a C-level context manager; the Condition's own
+        # __enter__ and __exit__ are Python calls); waited on and notified through _rx_ready.
+        self._rx_lock = threading.Lock()
+        self._rx_ready = threading.Condition(self._rx_lock)
+        self._readers = 0  # readers waiting on _rx_ready (guarded by _rx_lock)
         self._cancel_read = False
         self._endpoint: Endpoint | None = None
         self._endpoint_lock = threading.Lock()  # one call into the endpoint at a time
@@ -135,7 +138,7 @@ class Serial(SerialBase):
             self._endpoint = endpoint
             self._registration = registration
             self._link_faults = faults
-        with self._rx_ready:
+        with self._rx_lock:
             self._rx.clear()
             self._cancel_read = False
         self.is_open = True
@@ -149,9 +152,9 @@ class Serial(SerialBase):
         if not self.is_open:
             return
         self.is_open = False
-        with self._rx_ready:
+        with self._rx_lock:
             self._rx_ready.notify_all()
-        with self._endpoint_lock, self._rx_ready:
+        with self._endpoint_lock, self._rx_lock:
             endpoint, self._endpoint = self._endpoint, None
         if endpoint is not None:
             try:
@@ -172,7 +175,7 @@ class Serial(SerialBase):
                 raise PortNotOpenError()
             try:
                 answer = endpoint.receive(data)
-                if not isinstance(answer, bytes | bytearray | memoryview):
+                if type(answer) is not bytes and not isinstance(answer, bytearray | memoryview):
                     raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
             except Exception as exc:
                 # Like a pump that failed to answer: the writer sees silence, the test sees it.
@@ -184,7 +187,7 @@ class Serial(SerialBase):
     def feed(self, data: bytes) -> None:
         """Queue ``data`` for :meth:`read` as if the pump had sent it; thread-safe. Always
         wakes a waiting reader: an impaired link's next release may have moved earlier."""
-        with self._rx_ready:
+        with self._rx_lock:
             self._rx += data
             if self._readers:  # nobody waits in the usual case (a write, then a read)
                 self._rx_ready.notify_all()
@@ -197,7 +200,7 @@ class Serial(SerialBase):
             return b""
         timeout = self.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._rx_ready:
+        with self._rx_lock:
             self._wait_locked(size, deadline)
             data = bytes(self._rx[:size])
             del self._rx[:size]
@@ -212,7 +215,7 @@ class Serial(SerialBase):
         (bytes an impaired link released while others were queued come with the next call)."""
         if not self.is_open:
             raise PortNotOpenError()
-        with self._rx_ready:
+        with self._rx_lock:
             rx = self._rx
             if not rx:
                 deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -225,7 +228,7 @@ class Serial(SerialBase):
         return data
 
     def _wait_locked(self, size: int, deadline: float | None) -> None:
-        """Wait (``_rx_ready`` held) until ``size`` bytes are queued, the port closes, a read
+        """Wait (``_rx_lock`` held) until ``size`` bytes are queued, the port closes, a read
         is cancelled or ``deadline`` (monotonic s; None: never) passes, collecting what an
         impaired link releases meanwhile; clears a cancellation."""
         while True:
@@ -252,7 +255,7 @@ class Serial(SerialBase):
         """Bytes queued (released) and not read yet."""
         if not self.is_open:
             raise PortNotOpenError()
-        with self._rx_ready:
+        with self._rx_lock:
             self._collect_locked()
             return len(self._rx)
 
@@ -267,7 +270,7 @@ class Serial(SerialBase):
         """Discard the bytes queued (released) and not read yet."""
         if not self.is_open:
             raise PortNotOpenError()
-        with self._rx_ready:
+        with self._rx_lock:
             self._collect_locked()
             self._rx.clear()
 
@@ -283,7 +286,7 @@ class Serial(SerialBase):
 
     def cancel_read(self) -> None:
         """Make a waiting (or the next) :meth:`read` return what it has at once."""
-        with self._rx_ready:
+        with self._rx_lock:
             self._cancel_read = True
             self._rx_ready.notify_all()
 
@@ -328,7 +331,7 @@ class Serial(SerialBase):
     # -- internals -------------------------------------------------------------------------
 
     def _collect_locked(self) -> float | None:
-        """Move what an impaired link has released into the read buffer (``_rx_ready``
+        """Move what an impaired link has released into the read buffer (``_rx_lock``
         held); returns the seconds until its next release, or None (nothing held back)."""
         endpoint = self._endpoint
         if not isinstance(endpoint, ImpairedEndpoint):

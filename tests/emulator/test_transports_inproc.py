@@ -156,6 +156,7 @@ def test_cancel_read_and_close_wake_a_waiting_reader(silent_link: inproc.Registr
 
 
 def test_unknown_name_is_a_serial_exception() -> None:
+    inproc.install_url_handler()  # as register() does: this test may run first in its process
     with pytest.raises(serial.SerialException, match="no pump registered as 'nobody'"):
         serial.serial_for_url("pumpsim://nobody", timeout=0.1)
 
