@@ -42,6 +42,8 @@ DEFAULT_RETRIES = 3
 
 _READ_CHUNK = 4096
 _NOTIFY_BIT = int(Flags.NOTIFY)
+_STATUS_REQUEST = m.StatusRequest()
+"""The STATUS request (it has no fields, and records are frozen: one serves every poll)."""
 _WRITE_TIMEOUT_S = 5.0
 
 try:  # pyserial's POSIX ports raise termios.error (not an OSError) when the tty goes away.
@@ -376,7 +378,7 @@ class PumpClient:
 
     def status(self) -> m.StatusResponse:
         """The interrogation summary."""
-        return self.call(m.StatusRequest(), m.StatusResponse)
+        return self.call(_STATUS_REQUEST, m.StatusResponse)
 
     def read_delivery(self) -> m.ReadDeliveryResponse:
         """Delivering or not, since when, and the last refill (patient role too)."""
