@@ -433,12 +433,31 @@ class _PartsCodec:
             else:
                 namespace[f"_write{index}"] = part.write
                 namespace[f"_read{index}"] = part.read
-                encode.append(f" _write{index}(_m, _out)")
-                read += [
+                general = [
                     f" _got{index} = []",
                     f" _offset = _read{index}(_payload, _offset, _got{index})",
                     f" (_x{index},) = _got{index}",
                 ]
+                if isinstance(part, _RecordArrayPart) and part.wire.min_count == 0:
+                    # The usual empty array (a STATUS without recent doses): its count byte
+                    # 0, and the empty tuple its read gives, written out.
+                    name = part.name
+                    encode += [
+                        f" if _m.{name}:",
+                        f"  _write{index}(_m, _out)",
+                        " else:",
+                        '  _out.append(b"\\x00")',
+                    ]
+                    read += [
+                        " if _offset < len(_payload) and not _payload[_offset]:",
+                        f"  _x{index} = ()",
+                        "  _offset += 1",
+                        " else:",
+                        *[" " + line for line in general],
+                    ]
+                else:
+                    encode.append(f" _write{index}(_m, _out)")
+                    read += general
                 values.append(f"_x{index}")
         encode.append(' return b"".join(_out)')
         read += self.build.lines(values, namespace)
