@@ -9,7 +9,9 @@ the pump answers it from its cache and never runs it twice (a retried bolus is
 delivered once). It never sleep-polls: reads block on the port until bytes
 arrive or the deadline passes. On a native POSIX port (a pty or a tty) it waits
 with one ``poll`` on the descriptor per chunk of answer and reads what is there,
-without pyserial's per-read ``select`` or any tty reconfiguration.
+without pyserial's per-read ``select`` or any tty reconfiguration. On a port with a
+``read_available(timeout_s)`` method (the emulator's in-process ``pumpsim://`` port) it
+reads with that: what is queued, or the first bytes within the time left, in one call.
 """
 
 from __future__ import annotations

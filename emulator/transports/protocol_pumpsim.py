@@ -18,8 +18,10 @@ A write hands the bytes to the endpoint synchronously and queues its answer. An
 it for what is due whenever a reader looks, and waits exactly until the next release
 (never polling). Reads follow the POSIX port's rules: return as soon as ``size`` bytes
 are there (at once if they already are), otherwise wait until ``timeout`` (None:
-forever; 0: never wait) and return what there is. Baud rate, ``inter_byte_timeout`` and
-the modem lines have no effect (a link's speed is its impairment's ``baud``).
+forever; 0: never wait) and return what there is. :meth:`Serial.read_available` (what
+:class:`~protocol.client.PumpClient` uses) returns what is queued at once, or waits up to
+its own timeout for the first bytes. Baud rate, ``inter_byte_timeout`` and the modem
+lines have no effect (a link's speed is its impairment's ``baud``).
 
 ``impairedsim://NAME`` is the old name of this scheme (it used to be a separate port
 for impaired links); it opens the same port.
