@@ -194,12 +194,20 @@ class TelemetryLink:
 
     def receive(self, data: bytes, *, t: int, now_s: float) -> bytes:
         """Feed bytes from the programmer; return the bytes to send back."""
-        self.pump.advance_to(t)
-        self._poll(t, now_s)
+        head = self.head
+        head.pump.advance_to(t)
+        event = self.session.poll(now_s)  # an idle session that expired is logged now
+        if event is not None:
+            self._log_session_event(event, t)
         last, self._last_rx_s = self._last_rx_s, now_s
         if last is not None and now_s - last > RX_SILENCE_RESET_S:
             self.deframer.reset()
             self._partial_since_s = None
+        frame = self.deframer.whole_frame(data)
+        if frame is not None:  # the usual case: exactly one request (what _frames finds then)
+            self._partial_since_s = None
+            head.pump.note_telemetry(t, TELEMETRY_S_PER_FRAME)
+            return self.handle_frame(frame, t=t, now_s=now_s)
         frames = self._frames(data, now_s)
         if len(frames) == 1:  # the usual case: one request, one answer (no list, no join)
             # Charged first: the answer (a STATUS's battery and ERI) includes its own cost.
@@ -233,10 +241,6 @@ class TelemetryLink:
         self._staged = None
         self._staged_refill = None
         self._log_session_event(self.session.disconnect(), t)
-
-    def _poll(self, t: int, now_s: float) -> None:
-        # An idle session that expired is logged when the link next speaks.
-        self._log_session_event(self.session.poll(now_s), t)
 
     def _log_session_event(
         self, event: SessionEvent | None, t: int, now_s: float = -math.inf
@@ -722,11 +726,13 @@ def status_response(
     if not trusted:
         return m.StatusResponse(**values)
     response = _new_record(m.StatusResponse)
-    # A record's fields live in its __dict__ (records are frozen, not slotted).
-    response.__dict__.update(values)
+    # A record's fields live in its __dict__ (records are frozen, not slotted): ``values``
+    # becomes it, whole.
+    _set_attribute(response, "__dict__", values)
     return response
 
 
 _new_record = object.__new__
+_set_attribute = object.__setattr__
 _NO_CODES: frozenset[Any] = frozenset()
 """The empty set of alarm codes, shared (equal to a new one: the fields are compared by value)."""

@@ -9,7 +9,9 @@ the pump answers it from its cache and never runs it twice (a retried bolus is
 delivered once). It never sleep-polls: reads block on the port until bytes
 arrive or the deadline passes. On a native POSIX port (a pty or a tty) it waits
 with one ``poll`` on the descriptor per chunk of answer and reads what is there,
-without pyserial's per-read ``select`` or any tty reconfiguration.
+without pyserial's per-read ``select`` or any tty reconfiguration. On a port with a
+``read_available(timeout_s)`` method (the emulator's in-process ``pumpsim://`` port) it
+reads with that: what is queued, or the first bytes within the time left, in one call.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import serial
 
 from protocol import messages as m
 from protocol.codec import Deframer
-from protocol.enums import AlarmCode, BolusKind, ErrorCode, Op, Role, StopReason
+from protocol.enums import AlarmCode, BolusKind, ErrorCode, Flags, Op, Role, StopReason
 from protocol.errors import LinkClosed, LinkTimeout, NakError, PeerError, ProtocolError
 from protocol.frames import Frame
 from protocol.session import ProgrammerSession
@@ -41,6 +43,9 @@ DEFAULT_RETRIES = 3
 """Retransmissions after the first attempt before giving up."""
 
 _READ_CHUNK = 4096
+_NOTIFY_BIT = int(Flags.NOTIFY)
+_STATUS_REQUEST = m.StatusRequest()
+"""The STATUS request (it has no fields, and records are frozen: one serves every poll)."""
 _WRITE_TIMEOUT_S = 5.0
 
 try:  # pyserial's POSIX ports raise termios.error (not an OSError) when the tty goes away.
@@ -103,6 +108,7 @@ class PumpClient:
         self._port: serial.SerialBase | None = None
         self._fd = -1
         self._poller: select.poll | None = None
+        self._read_available: Callable[[float], bytes] | None = None
         self._deframer = Deframer()
         self._pending: list[Frame] = []
         self._session: ProgrammerSession | None = None
@@ -147,8 +153,11 @@ class PumpClient:
         self._close_port()
 
     def _watch_descriptor(self, port: serial.SerialBase) -> None:
-        """Wait on the port's descriptor directly when it is a native POSIX port."""
+        """Wait on the port's descriptor directly when it is a native POSIX port; read with
+        the port's ``read_available`` when it has one (the emulator's in-process port)."""
         self._fd, self._poller = -1, None
+        read_available = getattr(port, "read_available", None)
+        self._read_available = read_available if callable(read_available) else None
         if _POSIX_SERIAL is None or not isinstance(port, _POSIX_SERIAL):
             return
         fd = port.fileno()
@@ -161,7 +170,7 @@ class PumpClient:
         self._fd, self._poller = fd, poller
 
     def _close_port(self) -> None:
-        self._fd, self._poller = -1, None
+        self._fd, self._poller, self._read_available = -1, None, None
         if self._port is not None:
             try:
                 self._port.close()
@@ -232,7 +241,7 @@ class PumpClient:
             response = session.receive(frame, seq)
         else:
             seq, data = self._session.request(request)
-            frame = self._exchange_frame(data, attempts=1 + self.retries)
+            frame = self._exchange_frame(data, attempts=1 + self.retries, seq=seq)
             response = self._session.receive(frame, seq)
         if not isinstance(response, response_type):
             raise ProgrammingError(
@@ -247,9 +256,11 @@ class PumpClient:
             raise ProgrammingError(f"expected {expect_op.name}, got opcode 0x{frame.op:02x}")
         return frame
 
-    def _exchange_frame(self, data: bytes, *, attempts: int) -> Frame:
-        """Write a request and wait for the frame answering its SEQ, retransmitting on timeout."""
-        seq = int.from_bytes(data[4:6], "big")
+    def _exchange_frame(self, data: bytes, *, attempts: int, seq: int | None = None) -> Frame:
+        """Write a request and wait for the frame answering its SEQ (read from ``data``
+        unless given), retransmitting on timeout."""
+        if seq is None:
+            seq = int.from_bytes(data[4:6], "big")
         for attempt in range(attempts):
             if attempt:
                 self.retransmissions += 1
@@ -298,21 +309,28 @@ class PumpClient:
 
     def _wait_for(self, seq: int, deadline: float) -> Frame | None:
         port = self._require_port()
+        pending = self._pending
+        poller, read_available = self._poller, self._read_available
         while True:
-            while self._pending:
-                frame = self._pending.pop(0)
-                if frame.seq == seq and not frame.is_notify:
+            while pending:
+                frame = pending.pop(0)
+                if frame.seq == seq and not frame.flags._value_ & _NOTIFY_BIT:
                     return frame
                 self.stale_frames += 1
             remaining = deadline - self._monotonic()
             if remaining <= 0:
                 return None
-            if self._poller is not None:
-                chunk = self._read_descriptor(self._poller, remaining)
+            if poller is not None:
+                chunk = self._read_descriptor(poller, remaining)
+            elif read_available is not None:
+                try:
+                    chunk = read_available(remaining)
+                except _PORT_ERRORS as exc:
+                    raise LinkClosed(f"link to {self.url} lost while reading: {exc}") from exc
             else:
                 chunk = self._read_port(port, remaining)
             if chunk:
-                self._pending.extend(self._deframer.feed(chunk))
+                pending += self._deframer.feed(chunk)
 
     def _read_descriptor(self, poller: select.poll, remaining_s: float) -> bytes:
         """One ``poll`` until bytes arrive or ``remaining_s`` passes, then one read of what
@@ -362,7 +380,7 @@ class PumpClient:
 
     def status(self) -> m.StatusResponse:
         """The interrogation summary."""
-        return self.call(m.StatusRequest(), m.StatusResponse)
+        return self.call(_STATUS_REQUEST, m.StatusResponse)
 
     def read_delivery(self) -> m.ReadDeliveryResponse:
         """Delivering or not, since when, and the last refill (patient role too)."""

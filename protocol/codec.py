@@ -19,30 +19,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.enums import Flags
 from protocol.errors import FrameError, FrameFault
 from protocol.frames import (
-    CRC_SIZE,
     HEADER_SIZE,
-    MAC_SIZE,
     SYNC,
     Frame,
     decode_frame,
     frame_length,
+    whole_frame,
 )
 from protocol.messages import Message, decode_request, decode_response
 
 __all__ = ["Deframer", "Dropped", "Received", "Rejected", "Segment", "decode_message"]
 
 _SYNC0 = SYNC[0]
-_MAC_BIT = int(Flags.MAC)
-
-
-def _whole_length(data: bytes) -> int:
-    """The length of the frame a header announces (unchecked: :func:`decode_frame` checks)."""
-    flags = data[3]
-    length = (data[7] << 8) | data[8]
-    return HEADER_SIZE + length + (MAC_SIZE if flags & _MAC_BIT else 0) + CRC_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,23 +124,23 @@ class Deframer:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return every frame they complete, in order."""
-        if (
-            not self._buffer
-            and len(data) >= HEADER_SIZE
-            and data[:2] == SYNC
-            and _whole_length(data) == len(data)
-        ):
-            # The common case: nothing held, and ``data`` is exactly one frame. When
-            # :func:`decode_frame` takes it, hunting would find that same frame and nothing
-            # else (tests/protocol/test_codec.py proves the two paths equal).
-            try:
-                frame = decode_frame(data)
-            except FrameError:
-                pass
-            else:
-                self.frames += 1
-                return [frame]
+        frame = self.whole_frame(data)
+        if frame is not None:
+            return [frame]
         return [segment.frame for segment in self._hunt(data) if type(segment) is Received]
+
+    def whole_frame(self, data: bytes) -> Frame | None:
+        """The common case of :meth:`feed`: nothing held, and ``data`` is exactly one good
+        frame. Then that frame, counted as :meth:`feed` counts it; otherwise None, with
+        nothing taken or counted (feed ``data`` then)."""
+        if self._buffer:
+            return None
+        # When data is one valid frame exactly, hunting would find that same frame and
+        # nothing else (tests/protocol/test_codec.py proves the two paths equal).
+        frame = whole_frame(data if type(data) is bytes else bytes(data))
+        if frame is not None:
+            self.frames += 1
+        return frame
 
     def follow(self, data: bytes) -> list[Segment]:
         """Add received bytes; return what they complete, in stream order: each frame with

@@ -255,8 +255,16 @@ def decode_frame(data: bytes) -> Frame:
     """
     if type(data) is not bytes:
         data = bytes(data)
+    frame = whole_frame(data)
+    return _decode_checked(data) if frame is None else frame
+
+
+def whole_frame(data: bytes) -> Frame | None:
+    """The frame ``data`` (bytes) is exactly, or None when it is not one valid frame (then
+    :func:`decode_frame` names what is wrong). The fast path of :func:`decode_frame`: the
+    header unpacked once and every check of :func:`frame_length` and the CRC made on it."""
     if len(data) < HEADER_SIZE + CRC_SIZE:
-        return _decode_checked(data)
+        return None
     sync, ver, flags, seq, op, length = _HEADER.unpack_from(data)
     payload_end = HEADER_SIZE + length
     end = payload_end + MAC_SIZE if flags & _MAC_BIT else payload_end
@@ -268,7 +276,7 @@ def decode_frame(data: bytes) -> Frame:
         or len(data) != end + CRC_SIZE
         or ((data[end] << 8) | data[end + 1]) != _crc_hqx(data[2:end], 0xFFFF)
     ):
-        return _decode_checked(data)
+        return None
     # Every field was checked above, so skip __post_init__ (it would double
     # the cost of a decode) and fill the slots directly.
     frame = _new_frame(Frame)

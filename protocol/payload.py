@@ -12,10 +12,10 @@ value-identical to the schema path; :func:`schema_encode_payload` and
 from __future__ import annotations
 
 import io
-import operator
+import re
 import struct
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeAlias
 
 from protocol.enums import MAX_PAYLOAD
@@ -122,21 +122,12 @@ def _converters(
     return encoders, decoders
 
 
-def _getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function of a record returning the tuple of its ``names`` fields."""
-    if len(names) > 1:
-        return operator.attrgetter(*names)
-    if len(names) == 1:
-        get_one = operator.attrgetter(names[0])
-        return lambda record: (get_one(record),)
-    return lambda record: ()
-
-
 class _Builder:
     """Makes a record from its converted field values without running
     ``__post_init__`` again: every value is already what ``coerce`` returns, so
     only the cross-field ``_check`` is left. Classes that replace
-    ``Record.__post_init__`` are built through their constructor."""
+    ``Record.__post_init__`` are built through their constructor. The codecs write
+    this out in their compiled code (:meth:`lines`)."""
 
     def __init__(self, cls: type[Record]) -> None:
         self.cls = cls
@@ -144,46 +135,78 @@ class _Builder:
         self.direct = cls.__post_init__ is Record.__post_init__
         self.check = None if cls._check is Record._check else cls._check
 
-    def __call__(self, values: Iterable[Any]) -> Any:
-        """The record of ``values``, one per field in wire order (the codecs
-        always read exactly that many)."""
+    def lines(self, values: Sequence[str], namespace: dict[str, Any]) -> list[str]:
+        """Generated code binding ``_rec`` to the record whose fields are the expressions
+        ``values`` (what :meth:`__call__` does, written out); puts its names in
+        ``namespace``."""
+        namespace["_cls"] = self.cls
+        pairs = [f"{name}={value}" for name, value in zip(self.names, values, strict=True)]
         if not self.direct:
-            return self.cls(**dict(zip(self.names, values, strict=True)))
-        record = _new_record(self.cls)
-        # Records are frozen, not slotted: their fields live in __dict__.
-        record.__dict__.update(zip(self.names, values, strict=False))
+            return [f" _rec = _cls({', '.join(pairs)})"]
+        namespace["_new"] = _new_record
+        namespace["_set"] = object.__setattr__
+        items = ", ".join(
+            f"{name!r}: {value}" for name, value in zip(self.names, values, strict=True)
+        )
+        # The fields' dict built whole (presized, no copy) and made the record's __dict__.
+        lines = [" _rec = _new(_cls)", f" _set(_rec, '__dict__', {{{items}}})"]
         if self.check is not None:
-            self.check(record)
-        return record
+            namespace["_check"] = self.check
+            lines.append(" _check(_rec)")
+        return lines
 
 
 _new_record: Final = object.__new__
 
 
+def _compile(name: str, lines: Sequence[str], namespace: dict[str, Any]) -> Any:
+    """The function ``name`` defined by ``lines`` (Python source) over ``namespace``."""
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<payload codec: {name}>", "exec"), namespace)
+    return namespace[name]
+
+
 class _Run:
-    """Consecutive fixed-size fields: one struct.Struct and their conversions."""
+    """Consecutive fixed-size fields: one struct.Struct and their conversions.
+
+    Its functions are compiled once per run from the fields (one ``struct`` call, each
+    conversion written out, the fields read by name), so a message costs no per-field
+    loop, list or ``zip``: the same values as a loop over :func:`_converters` would give
+    (``tests/protocol/test_messages_fastpath.py`` proves the codec equal to the schemas).
+    """
 
     def __init__(self, fields: Sequence[WireField], codes: Sequence[str]) -> None:
         self.struct = struct.Struct(">" + "".join(codes))
         self.size = self.struct.size
-        self.get = _getter([spec.name for spec in fields])
+        self.names = tuple(spec.name for spec in fields)
         self.encoders, self.decoders = _converters(fields, codes)
-
-    def pack(self, record: Any) -> bytes:
-        values: Sequence[Any] = self.get(record)
-        if self.encoders:
-            values = list(values)
-            for i, encode in self.encoders:
-                values[i] = encode(values[i])
-        return self.struct.pack(*values)
-
-    def convert(self, raw: tuple[Any, ...]) -> Sequence[Any]:
-        if not self.decoders:
-            return raw
-        values = list(raw)
+        count = len(fields)
+        self.raw = tuple(f"_r{i}" for i in range(count))
+        """The names the unpacked values are bound to in generated code."""
+        namespace: dict[str, Any] = {"_pack": self.struct.pack}
+        encoded = [f"_m.{name}" for name in self.names]
+        for i, encode in self.encoders:
+            if type(fields[i].wire) is TimeOrNone:  # TimeOrNone.to_wire, written out
+                encoded[i] = f"(0 if {encoded[i]} is None else {encoded[i]})"
+                continue
+            namespace[f"_e{i}"] = encode
+            encoded[i] = f"_e{i}({encoded[i]})"
+        body = f" return _pack({', '.join(encoded)})" if count else ' return b""'
+        self.pack: Callable[[Any], bytes] = _compile("pack", ["def pack(_m):", body], namespace)
+        self.values = list(self.raw)
+        """The expression of each field's value over :attr:`raw`, in generated code."""
+        self.statements: list[str] = []
+        """What turns :attr:`raw` into :attr:`values` (each decoder once, in field order)."""
+        self.namespace: dict[str, Any] = {}
+        """The decoders the statements call."""
+        time_decoders = {i for i, spec in enumerate(fields) if type(spec.wire) is TimeOrNone}
         for i, decode in self.decoders:
-            values[i] = decode(values[i])
-        return values
+            if i in time_decoders:  # TimeOrNone.from_wire, written out
+                self.statements.append(f"_v{i} = None if _r{i} == 0 else _r{i}")
+            else:
+                self.namespace[f"_d{i}"] = decode
+                self.statements.append(f"_v{i} = _d{i}(_r{i})")
+            self.values[i] = f"_v{i}"
 
 
 class _Codec(Protocol):
@@ -200,30 +223,40 @@ class _FixedCodec:
     """A class whose fields are all fixed-size: the payload is one struct."""
 
     def __init__(self, cls: type[Record], codes: Sequence[str]) -> None:
-        self.run = _Run(wire_fields(cls), codes)
-        self.size = self.run.size
+        self.run = run = _Run(wire_fields(cls), codes)
+        self.size = run.size
         self.build = _Builder(cls)
-
-    def encode(self, message: Any) -> bytes:
-        return self.run.pack(message)
-
-    def decode(self, payload: bytes) -> Any:
-        if len(payload) != self.size:
-            raise ValueError(f"{len(payload)} bytes, the payload is {self.size}")
-        return self.build(self.run.convert(self.run.struct.unpack(payload)))
+        namespace = dict(run.namespace)
+        namespace.update(_unpack=run.struct.unpack, ValueError=ValueError, len=len)
+        body = [f" {line}" for line in run.statements]
+        body += self.build.lines(run.values, namespace)
+        body.append(" return _rec")
+        unpacked = f" ({', '.join(run.raw)},) = " if run.raw else " "
+        self.from_raw: Callable[[tuple[Any, ...]], Any] = _compile(
+            "from_raw", ["def from_raw(_raw):", unpacked + "_raw", *body], dict(namespace)
+        )
+        """The record of a tuple of unpacked wire values."""
+        check = [
+            f" if len(_payload) != {self.size}:",
+            f'  raise ValueError(f"{{len(_payload)}} bytes, the payload is {self.size}")',
+        ]
+        unpack = [unpacked + "_unpack(_payload)"] if run.raw else []
+        self.decode: Callable[[bytes], Any] = _compile(
+            "decode", ["def decode(_payload):", *check, *unpack, *body], namespace
+        )
+        """The record of a whole payload (ValueError if it is not one)."""
+        self.encode: Callable[[Any], bytes] = run.pack
 
     def read_at(self, payload: bytes, offset: int) -> tuple[Any, int]:
         """The record at ``offset`` and the offset after it."""
         end = offset + self.size
         if end > len(payload):
             raise ValueError(f"short: {len(payload)} bytes")
-        raw = self.run.struct.unpack_from(payload, offset)
-        return self.build(self.run.convert(raw)), end
+        return self.from_raw(self.run.struct.unpack_from(payload, offset)), end
 
     def decode_from(self, records: bytes) -> tuple[Any, ...]:
         """Every record packed back to back in ``records`` (a multiple of ``size``)."""
-        convert, build = self.run.convert, self.build
-        return tuple(build(convert(raw)) for raw in self.run.struct.iter_unpack(records))
+        return tuple(map(self.from_raw, self.run.struct.iter_unpack(records)))
 
 
 class _Part(Protocol):
@@ -239,18 +272,11 @@ class _Part(Protocol):
 
 
 class _RunPart:
+    """A run of fixed-size fields inside a variable-size payload (the
+    :class:`_PartsCodec` writes its code inline)."""
+
     def __init__(self, fields: Sequence[WireField], codes: Sequence[str]) -> None:
         self.run = _Run(fields, codes)
-
-    def write(self, message: Any, out: list[bytes]) -> None:
-        out.append(self.run.pack(message))
-
-    def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
-        end = offset + self.run.size
-        if end > len(payload):
-            raise ValueError(f"short: {len(payload)} bytes")
-        values.extend(self.run.convert(self.run.struct.unpack_from(payload, offset)))
-        return end
 
 
 class _TextPart:
@@ -329,12 +355,16 @@ class _RecordArrayPart:
     def read(self, payload: bytes, offset: int, values: list[Any]) -> int:
         if offset >= len(payload):
             raise ValueError(f"short: {len(payload)} bytes")
+        count = payload[offset]
         start = offset + 1
-        end = start + payload[offset] * self.element.size
+        end = start + count * self.element.size
         if end > len(payload):
             raise ValueError(f"short: {len(payload)} bytes")
-        items = self.element.decode_from(payload[start:end])
-        values.append(self.wire.coerce(self.name, items))  # the count bounds
+        wire = self.wire
+        if not wire.min_count <= count <= wire.max_count:  # the count bounds of coerce
+            raise ValueError(f"{self.name} must hold {wire.min_count}..{wire.max_count} items")
+        # Each item is a record of the element's class, which its coerce returns as it is.
+        values.append(self.element.decode_from(payload[start:end]) if count else ())
         return end
 
 
@@ -366,30 +396,92 @@ class _IntArrayPart:
 
 
 class _PartsCodec:
-    """A variable-size class: its payload is a sequence of parts."""
+    """A variable-size class: its payload is a sequence of parts.
 
-    def __init__(self, cls: type[Record], parts: Sequence[_Part]) -> None:
+    Its :meth:`encode` and :meth:`read_at` are compiled once per class from the parts (the
+    runs of fixed-size fields unpacked and converted inline, the other parts called), so a
+    message costs no loop over its parts or list of its values."""
+
+    def __init__(self, cls: type[Record], parts: Sequence[_Part | _RunPart]) -> None:
         self.parts = tuple(parts)
         self.build = _Builder(cls)
+        namespace: dict[str, Any] = {"ValueError": ValueError, "len": len}
+        encode = ["def encode(_m):", " _out = []"]
+        read = ["def read_at(_payload, _offset):"]
+        values: list[str] = []
+        for index, part in enumerate(self.parts):
+            if isinstance(part, _RunPart):
+                run = part.run
+                namespace[f"_pack{index}"] = run.pack
+                namespace[f"_unpack{index}"] = run.struct.unpack_from
+                encode.append(f" _out.append(_pack{index}(_m))")
+                raw = [f"_p{index}{name}" for name in run.raw]
+                read += [
+                    f" _end = _offset + {run.size}",
+                    " if _end > len(_payload):",
+                    '  raise ValueError(f"short: {len(_payload)} bytes")',
+                ]
+                if raw:
+                    read.append(f" ({', '.join(raw)},) = _unpack{index}(_payload, _offset)")
+                read.append(" _offset = _end")
+                prefix = f"_p{index}"
+                for line in run.statements:  # the run's names, made this part's own
+                    read.append(" " + _renamed(line, prefix))
+                for name, decode in run.namespace.items():
+                    namespace[prefix + name] = decode
+                values += [_renamed(value, prefix) for value in run.values]
+            else:
+                namespace[f"_write{index}"] = part.write
+                namespace[f"_read{index}"] = part.read
+                general = [
+                    f" _got{index} = []",
+                    f" _offset = _read{index}(_payload, _offset, _got{index})",
+                    f" (_x{index},) = _got{index}",
+                ]
+                if isinstance(part, _RecordArrayPart) and part.wire.min_count == 0:
+                    # The usual empty array (a STATUS without recent doses): its count byte
+                    # 0, and the empty tuple its read gives, written out.
+                    name = part.name
+                    encode += [
+                        f" if _m.{name}:",
+                        f"  _write{index}(_m, _out)",
+                        " else:",
+                        '  _out.append(b"\\x00")',
+                    ]
+                    read += [
+                        " if _offset < len(_payload) and not _payload[_offset]:",
+                        f"  _x{index} = ()",
+                        "  _offset += 1",
+                        " else:",
+                        *[" " + line for line in general],
+                    ]
+                else:
+                    encode.append(f" _write{index}(_m, _out)")
+                    read += general
+                values.append(f"_x{index}")
+        encode.append(' return b"".join(_out)')
+        read += self.build.lines(values, namespace)
+        self.encode: Callable[[Any], bytes] = _compile("encode", encode, dict(namespace))
+        self.read_at: Callable[[bytes, int], tuple[Any, int]] = _compile(
+            "read_at", [*read, " return _rec, _offset"], dict(namespace)
+        )
+        """The record at an offset of a payload, and the offset after it."""
+        whole = [
+            "def decode(_payload):",
+            " _offset = 0",
+            *read[1:],
+            " if _offset != len(_payload):",
+            '  raise ValueError(f"{len(_payload) - _offset} trailing bytes")',
+            " return _rec",
+        ]
+        self.decode: Callable[[bytes], Any] = _compile("decode", whole, namespace)
+        """The record of a whole payload (ValueError if it is not one)."""
 
-    def encode(self, message: Any) -> bytes:
-        out: list[bytes] = []
-        for part in self.parts:
-            part.write(message, out)
-        return b"".join(out)
 
-    def decode(self, payload: bytes) -> Any:
-        record, offset = self.read_at(payload, 0)
-        if offset != len(payload):
-            raise ValueError(f"{len(payload) - offset} trailing bytes")
-        return record
-
-    def read_at(self, payload: bytes, offset: int) -> tuple[Any, int]:
-        """The record at ``offset`` and the offset after it."""
-        values: list[Any] = []
-        for part in self.parts:
-            offset = part.read(payload, offset, values)
-        return self.build(values), offset
+def _renamed(code: str, prefix: str) -> str:
+    """``code`` (a run's generated expression or statement) with its names ``_r``, ``_v``
+    and ``_d`` given ``prefix``, so the runs of one payload do not share names."""
+    return re.sub(r"\b(_[rvd]\d+)\b", lambda m: prefix + m[1], code)
 
 
 def _fixed_codes(record: type[Record]) -> list[str] | None:
@@ -403,7 +495,7 @@ def _fast_codec(cls: type[Record]) -> _FixedCodec | _PartsCodec | None:
     if codes is not None:
         return _FixedCodec(cls, codes)
     fields = wire_fields(cls)
-    parts: list[_Part] = []
+    parts: list[_Part | _RunPart] = []
     run: list[tuple[WireField, str]] = []
     for index, spec in enumerate(fields):
         code = _struct_code(spec.wire)
@@ -468,7 +560,8 @@ def encode_payload(message: Message) -> bytes:
     Raises:
         InvalidMessage: the encoding would exceed MAX_PAYLOAD.
     """
-    codec = _codec(type(message))
+    cls = type(message)
+    codec = _CODECS[cls] if cls in _CODECS else _codec(cls)
     data = schema_encode_payload(message) if codec is None else codec.encode(message)
     if len(data) > MAX_PAYLOAD:
         raise InvalidMessage(f"{type(message).__name__} is {len(data)} bytes, over {MAX_PAYLOAD}")
@@ -509,7 +602,7 @@ def decode_payload(cls: type[Message], payload: bytes) -> Message:
         MalformedPayload: short data, trailing bytes, a value outside its enum or range,
             bad UTF-8.
     """
-    codec = _codec(cls)
+    codec = _CODECS[cls] if cls in _CODECS else _codec(cls)
     if codec is None:
         return schema_decode_payload(cls, payload)
     if type(payload) is not bytes:

@@ -91,10 +91,13 @@ def frame_mac(key: bytes, *, flags: int, seq: int, op: int, payload: bytes) -> b
 
 def verify_mac(key: bytes, frame: Frame) -> bool:
     """Whether ``frame`` carries a MAC that verifies under ``key`` (constant time)."""
-    if frame.mac is None:
+    mac = frame.mac
+    if mac is None:
         return False
-    expected = mac16(key, frame.authenticated_bytes())
-    return hmac.compare_digest(expected, frame.mac)
+    payload = frame.payload
+    # frame.authenticated_bytes(), packed here with the flags as a plain int.
+    data = _AUTH_HEAD.pack(PROTOCOL_VERSION, frame.flags._value_, frame.seq, frame.op, len(payload))
+    return hmac.compare_digest(mac16(key, data + payload), mac)
 
 
 def build_frame(
@@ -110,6 +113,7 @@ def build_frame(
 
 
 _ANSWER_HEAD: Final = struct.Struct("!2sBBHBH")  # SYNC, VER, FLAGS, SEQ, OP, LEN
+_AUTH_HEAD: Final = struct.Struct("!BBHBH")  # VER, FLAGS, SEQ, OP, LEN
 _CRC: Final = struct.Struct("!H")
 _RESPONSE_FLAGS: Final = int(Flags.RESPONSE)
 _RESPONSE_MAC_FLAGS: Final = int(Flags.RESPONSE | Flags.MAC)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from protocol.enums import ErrorCode, Op, Role
+from protocol.enums import ErrorCode, Flags, Op, Role
 from protocol.errors import (
     InvalidMessage,
     MalformedPayload,
@@ -58,6 +58,7 @@ from protocol.session_rules import (
 )
 
 _HANDSHAKE_OPS: Final = frozenset({Op.SESSION_OPEN, Op.SESSION_AUTH})
+_NOT_REQUEST_BITS: Final = int(Flags.RESPONSE | Flags.NOTIFY)
 _command_ops_of: dict[Role, dict[int, Op]] = {}
 
 
@@ -105,7 +106,20 @@ def _truncate_reason(reason: str) -> str:
     return data.decode("utf-8", errors="ignore")
 
 
-@dataclass
+_new_object: Final = object.__new__
+_set_attribute: Final = object.__setattr__
+
+
+def accepted(seq: int, op: Op, request: Message, role: Role | None) -> Accepted:
+    """``Accepted(seq=seq, op=op, request=request, role=role)``, made without its generated
+    ``__init__`` (a frozen record's four ``object.__setattr__`` calls): the fields' dict
+    built whole (tests/protocol/test_session_fastpath.py proves it equal)."""
+    made = _new_object(Accepted)
+    _set_attribute(made, "__dict__", {"seq": seq, "op": op, "request": request, "role": role})
+    return made
+
+
+@dataclass(slots=True)
 class _Pending:
     accepted: Accepted
     frame: Frame
@@ -222,6 +236,14 @@ class DeviceSession:
         :meth:`handle` does this itself; call it on a timer to log an abandoned
         session's end without waiting for the next frame.
         """
+        if (
+            self._state is DeviceState.ESTABLISHED
+            and self._backoff_until_s is None
+            and now_s - self._last_activity_s < self.security.idle_timeout_s
+        ):
+            # The usual case, what the checks below find then: not backing off (so not
+            # locked), and a live session not idle for its timeout.
+            return None
         locked = self.backoff_remaining_s(now_s) > 0
         if locked and self._state is not DeviceState.LOCKED:
             self._displaced_key = None
@@ -255,11 +277,12 @@ class DeviceSession:
             raise StateError(
                 state=self._state.name, event="handle", detail="the last Accepted is unanswered"
             )
-        if frame.is_response or frame.is_notify:
+        if frame.flags._value_ & _NOT_REQUEST_BITS:
             # Not a request. Never answered, so two ends can never NAK each other forever.
             return Reply(data=b"")
-        if self._cache is not None and frame == self._cache[0]:
-            _request, data, error, mac = self._cache
+        cache = self._cache
+        if cache is not None and frame.seq == cache[0].seq and frame == cache[0]:
+            _request, data, error, mac = cache
             return Reply(data=data, error=error, mac=mac)
         if frame.mac is None and frame.op == Op.DEVICE_INFO:
             return self._accept_plain(frame)
@@ -411,9 +434,9 @@ class DeviceSession:
             return Reply(data=data, event=closed, mac=True)
         # The session is ESTABLISHED here (checked above), where COMMAND leaves it as it is:
         # no _fire (its table lookup hashes two Enums in Python), tested against the table.
-        accepted = Accepted(seq=frame.seq, op=op, request=request, role=role)
-        self._pending = _Pending(accepted=accepted, frame=frame, key=key)
-        return accepted
+        pending = accepted(frame.seq, op, request, role)
+        self._pending = _Pending(accepted=pending, frame=frame, key=key)
+        return pending
 
     def _displaced(self, frame: Frame, key: bytes) -> Reply:
         """A frame of the session a newer handshake replaced: told so, with its own MAC."""

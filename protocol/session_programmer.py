@@ -53,6 +53,12 @@ from protocol.session_rules import (
 )
 
 _OUTSTANDING_LIMIT: Final = 32
+_NOT_REQUESTS: Final = frozenset({Op.SESSION_OPEN, Op.SESSION_AUTH, Op.SESSION_CLOSE})
+"""Requests that :meth:`ProgrammerSession.request` does not send (the handshake, the close)."""
+_AFTER_SEND: Final = PROGRAMMER_TRANSITIONS[(ProgrammerState.ESTABLISHED, ProgrammerEvent.SEND)]
+"""Where a request leaves an established session (the transition, looked up once)."""
+_RESPONSE_BIT: Final = int(Flags.RESPONSE)
+_NOTIFY_BIT: Final = int(Flags.NOTIFY)
 
 _REQUEST_HEAD: Final = struct.Struct("!2sBBHBH")  # SYNC, VER, FLAGS, SEQ, OP, LEN
 _CRC: Final = struct.Struct("!H")
@@ -235,11 +241,13 @@ class ProgrammerSession:
             InvalidMessage: not a request, or a handshake/close message.
             SequenceExhaustedError: SEQ 0xFFFF is used up; open a new session.
         """
-        self._require(ProgrammerState.ESTABLISHED, "request")
-        if message.response or message.op in (Op.SESSION_OPEN, Op.SESSION_AUTH, Op.SESSION_CLOSE):
+        if self._state is not ProgrammerState.ESTABLISHED:
+            self._require(ProgrammerState.ESTABLISHED, "request")
+        if message.response or message.op in _NOT_REQUESTS:
             raise InvalidMessage(f"{type(message).__name__} cannot be sent with request()")
         result = self._frame(message, mac=True)
-        self._fire(ProgrammerEvent.SEND)
+        # _fire(SEND) in an established session, without hashing the two Enums of its key.
+        self._state = _AFTER_SEND
         return result
 
     def plain_request(self, message: Message) -> tuple[int, bytes]:
@@ -260,7 +268,8 @@ class ProgrammerSession:
         return data
 
     def _check_answer(self, frame: Frame, seq: int, op: Op) -> None:
-        if not frame.is_response or frame.is_notify:
+        bits = frame.flags._value_
+        if not bits & _RESPONSE_BIT or bits & _NOTIFY_BIT:
             raise UnexpectedResponseError(f"frame SEQ {frame.seq} is not a response")
         if frame.seq != seq:
             raise UnexpectedResponseError(f"frame answers SEQ {frame.seq}, waiting for {seq}")

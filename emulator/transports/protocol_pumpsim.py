@@ -18,8 +18,10 @@ A write hands the bytes to the endpoint synchronously and queues its answer. An
 it for what is due whenever a reader looks, and waits exactly until the next release
 (never polling). Reads follow the POSIX port's rules: return as soon as ``size`` bytes
 are there (at once if they already are), otherwise wait until ``timeout`` (None:
-forever; 0: never wait) and return what there is. Baud rate, ``inter_byte_timeout`` and
-the modem lines have no effect (a link's speed is its impairment's ``baud``).
+forever; 0: never wait) and return what there is. :meth:`Serial.read_available` (what
+:class:`~protocol.client.PumpClient` uses) returns what is queued at once, or waits up to
+its own timeout for the first bytes. Baud rate, ``inter_byte_timeout`` and the modem
+lines have no effect (a link's speed is its impairment's ``baud``).
 
 ``impairedsim://NAME`` is the old name of this scheme (it used to be a separate port
 for impaired links); it opens the same port.
@@ -96,7 +98,11 @@ class Serial(SerialBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._rx = bytearray()
-        self._rx_ready = threading.Condition()
+        # Held with ``with self._rx_lock`` (a C-level context manager; the Condition's own
+        # __enter__ and __exit__ are Python calls); waited on and notified through _rx_ready.
+        self._rx_lock = threading.Lock()
+        self._rx_ready = threading.Condition(self._rx_lock)
+        self._readers = 0  # readers waiting on _rx_ready (guarded by _rx_lock)
         self._cancel_read = False
         self._endpoint: Endpoint | None = None
         self._endpoint_lock = threading.Lock()  # one call into the endpoint at a time
@@ -134,7 +140,7 @@ class Serial(SerialBase):
             self._endpoint = endpoint
             self._registration = registration
             self._link_faults = faults
-        with self._rx_ready:
+        with self._rx_lock:
             self._rx.clear()
             self._cancel_read = False
         self.is_open = True
@@ -148,9 +154,9 @@ class Serial(SerialBase):
         if not self.is_open:
             return
         self.is_open = False
-        with self._rx_ready:
+        with self._rx_lock:
             self._rx_ready.notify_all()
-        with self._endpoint_lock, self._rx_ready:
+        with self._endpoint_lock, self._rx_lock:
             endpoint, self._endpoint = self._endpoint, None
         if endpoint is not None:
             try:
@@ -171,7 +177,7 @@ class Serial(SerialBase):
                 raise PortNotOpenError()
             try:
                 answer = endpoint.receive(data)
-                if not isinstance(answer, bytes | bytearray | memoryview):
+                if type(answer) is not bytes and not isinstance(answer, bytearray | memoryview):
                     raise TypeError(f"endpoint returned {type(answer).__name__}, not bytes")
             except Exception as exc:
                 # Like a pump that failed to answer: the writer sees silence, the test sees it.
@@ -183,9 +189,10 @@ class Serial(SerialBase):
     def feed(self, data: bytes) -> None:
         """Queue ``data`` for :meth:`read` as if the pump had sent it; thread-safe. Always
         wakes a waiting reader: an impaired link's next release may have moved earlier."""
-        with self._rx_ready:
+        with self._rx_lock:
             self._rx += data
-            self._rx_ready.notify_all()
+            if self._readers:  # nobody waits in the usual case (a write, then a read)
+                self._rx_ready.notify_all()
 
     def read(self, size: int = 1) -> bytes:
         """Up to ``size`` bytes: all of them if they come (are released) before the timeout."""
@@ -195,31 +202,62 @@ class Serial(SerialBase):
             return b""
         timeout = self.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._rx_ready:
-            while True:
-                next_release_in_s = self._collect_locked()
-                if len(self._rx) >= size or not self.is_open or self._cancel_read:
-                    break
-                if next_release_in_s is not None and next_release_in_s <= 0:
-                    continue  # released meanwhile: collect it
-                wait_s = next_release_in_s
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    wait_s = remaining if wait_s is None else min(wait_s, remaining)
-                self._rx_ready.wait(wait_s)
-            self._cancel_read = False
+        with self._rx_lock:
+            self._wait_locked(size, deadline)
             data = bytes(self._rx[:size])
             del self._rx[:size]
         return data
+
+    def read_available(self, timeout_s: float | None) -> bytes:
+        """What :class:`~protocol.client.PumpClient` reads with on this port: every byte
+        queued now; when none is, the first bytes that come (are released) within
+        ``timeout_s`` (None: forever), with all the others there by then; b"" when none
+        came. Like pyserial's ``in_waiting`` then ``read(max(1, in_waiting))`` with the
+        port's timeout set to ``timeout_s``, in one call and without setting the timeout
+        (bytes an impaired link released while others were queued come with the next call)."""
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._rx_lock:
+            rx = self._rx
+            if not rx:
+                deadline = None if timeout_s is None else time.monotonic() + timeout_s
+                self._wait_locked(1, deadline)
+                self._collect_locked()  # what else is there by then, as in_waiting would
+            else:
+                self._cancel_read = False
+            data = bytes(rx)
+            rx.clear()
+        return data
+
+    def _wait_locked(self, size: int, deadline: float | None) -> None:
+        """Wait (``_rx_lock`` held) until ``size`` bytes are queued, the port closes, a read
+        is cancelled or ``deadline`` (monotonic s; None: never) passes, collecting what an
+        impaired link releases meanwhile; clears a cancellation."""
+        while True:
+            next_release_in_s = self._collect_locked()
+            if len(self._rx) >= size or not self.is_open or self._cancel_read:
+                break
+            if next_release_in_s is not None and next_release_in_s <= 0:
+                continue  # released meanwhile: collect it
+            wait_s = next_release_in_s
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                wait_s = remaining if wait_s is None else min(wait_s, remaining)
+            self._readers += 1
+            try:
+                self._rx_ready.wait(wait_s)
+            finally:
+                self._readers -= 1
+        self._cancel_read = False
 
     @property
     def in_waiting(self) -> int:
         """Bytes queued (released) and not read yet."""
         if not self.is_open:
             raise PortNotOpenError()
-        with self._rx_ready:
+        with self._rx_lock:
             self._collect_locked()
             return len(self._rx)
 
@@ -234,7 +272,7 @@ class Serial(SerialBase):
         """Discard the bytes queued (released) and not read yet."""
         if not self.is_open:
             raise PortNotOpenError()
-        with self._rx_ready:
+        with self._rx_lock:
             self._collect_locked()
             self._rx.clear()
 
@@ -250,7 +288,7 @@ class Serial(SerialBase):
 
     def cancel_read(self) -> None:
         """Make a waiting (or the next) :meth:`read` return what it has at once."""
-        with self._rx_ready:
+        with self._rx_lock:
             self._cancel_read = True
             self._rx_ready.notify_all()
 
@@ -295,7 +333,7 @@ class Serial(SerialBase):
     # -- internals -------------------------------------------------------------------------
 
     def _collect_locked(self) -> float | None:
-        """Move what an impaired link has released into the read buffer (``_rx_ready``
+        """Move what an impaired link has released into the read buffer (``_rx_lock``
         held); returns the seconds until its next release, or None (nothing held back)."""
         endpoint = self._endpoint
         if not isinstance(endpoint, ImpairedEndpoint):

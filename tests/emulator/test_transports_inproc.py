@@ -156,6 +156,7 @@ def test_cancel_read_and_close_wake_a_waiting_reader(silent_link: inproc.Registr
 
 
 def test_unknown_name_is_a_serial_exception() -> None:
+    inproc.install_url_handler()  # as register() does: this test may run first in its process
     with pytest.raises(serial.SerialException, match="no pump registered as 'nobody'"):
         serial.serial_for_url("pumpsim://nobody", timeout=0.1)
 
@@ -391,3 +392,53 @@ def test_impairedsim_is_the_old_name_of_the_same_port(echo_link: inproc.Registra
         assert type(port) is PumpsimSerial
         port.write(b"same")
         assert port.read(4) == b"same"
+
+
+def test_read_available_hands_over_what_is_queued_at_once(
+    echo_link: inproc.Registration,
+) -> None:
+    with serial.serial_for_url(echo_link.url, timeout=5.0) as port:
+        assert isinstance(port, PumpsimSerial)
+        port.write(b"0123")
+        port.write(b"4567")
+        started = time.monotonic()
+        assert port.read_available(5.0) == b"01234567"
+        assert time.monotonic() - started < 0.5
+        assert port.in_waiting == 0
+
+
+def test_read_available_waits_up_to_its_timeout_for_the_first_bytes(
+    silent_link: inproc.Registration,
+) -> None:
+    with serial.serial_for_url(silent_link.url, timeout=None) as port:
+        assert isinstance(port, PumpsimSerial)
+        port.write(b"anyone?")
+        started = time.monotonic()
+        assert port.read_available(0.1) == b""
+        assert 0.09 <= time.monotonic() - started < 1.0
+        assert port.read_available(0) == b""
+        for timeout in (5.0, None):
+            timer = threading.Timer(0.05, port.feed, args=(b"late",))
+            timer.start()
+            started = time.monotonic()
+            assert port.read_available(timeout) == b"late"
+            assert time.monotonic() - started < 2.0
+            timer.join()
+        timer = threading.Timer(0.05, port.cancel_read)
+        timer.start()
+        assert port.read_available(None) == b""
+        timer.join()
+    with pytest.raises(serial.PortNotOpenError):
+        port.read_available(0)
+
+
+def test_read_available_collects_what_an_impaired_link_releases(
+    echo_link: inproc.Registration,
+) -> None:
+    with serial.serial_for_url(f"{echo_link.url}?delay_ms=30", timeout=None) as port:
+        assert isinstance(port, PumpsimSerial)
+        started = time.monotonic()
+        port.write(b"late")
+        assert port.read_available(0) == b""
+        assert port.read_available(2.0) == b"late"
+        assert time.monotonic() - started >= 0.06  # 30 ms there, 30 ms back

@@ -15,7 +15,7 @@ import serial
 
 from emulator.presets import PRESETS
 from emulator.server import Server
-from emulator.transports import inproc
+from emulator.transports import inproc, protocol_pumpsim
 from emulator.transports.base import Endpoint
 from emulator.transports.pty import PtyTransport
 from protocol import messages as m
@@ -271,7 +271,9 @@ def test_a_tty_that_fails_while_waiting_is_a_link_error(
     pump: InprocPump, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Setting pyserial's timeout on a dead tty raises SerialException ("Could not configure
-    # port"): that too is a lost link.
+    # port"): that too is a lost link. A port without read_available (every pyserial port
+    # but the emulator's in-process one) is read with its timeout set.
+    monkeypatch.delattr(protocol_pumpsim.Serial, "read_available")
     with pump.client() as client:
         port = client._port
         assert port is not None
@@ -282,6 +284,38 @@ def test_a_tty_that_fails_while_waiting_is_a_link_error(
         # A getter of None makes the client set the timeout before its first read.
         monkeypatch.setattr(type(port), "timeout", property(lambda self: None, dead_tty))
         with pytest.raises(LinkClosed, match="lost while reading"):
+            client.status()
+
+
+def test_the_in_process_port_is_read_without_setting_its_timeout(
+    pump: InprocPump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The emulator's in-process port hands over what is queued in one read_available call:
+    # neither pyserial's read, in_waiting nor the timeout setter is used.
+    def forbidden(*args: object) -> None:
+        raise AssertionError("pyserial's read, in_waiting or timeout setter was used")
+
+    with pump.client() as client:
+        port = client._port
+        assert isinstance(port, protocol_pumpsim.Serial)
+        monkeypatch.setattr(port, "read", forbidden)
+        monkeypatch.setattr(type(port), "in_waiting", property(forbidden))
+        monkeypatch.setattr(type(port), "timeout", property(lambda self: 5.0, forbidden))
+        for _ in range(3):
+            assert client.status().mode is Mode.SIMPLE
+
+
+def test_an_in_process_port_that_fails_while_waiting_is_a_link_error(
+    pump: InprocPump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dead_port(timeout_s: float | None) -> bytes:
+        raise serial.SerialException("the port went away")
+
+    with pump.client() as client:
+        assert client._port is not None
+        monkeypatch.setattr(client._port, "read_available", dead_port)
+        client._watch_descriptor(client._port)
+        with pytest.raises(LinkClosed, match="lost while reading: the port went away"):
             client.status()
 
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import hmac
 import random
@@ -42,7 +44,7 @@ from protocol.session import (
     mac16,
 )
 from protocol.session_crypto import _MAC_STATES_KEPT, _mac_states
-from protocol.session_device import _command_ops
+from protocol.session_device import _command_ops, accepted
 from protocol.session_programmer import request_bytes
 from protocol.session_rules import DEVICE_TRANSITIONS, DeviceEvent, DeviceState
 
@@ -182,3 +184,62 @@ def test_an_accepted_command_leaves_the_session_where_the_table_says() -> None:
     # state table must keep it ESTABLISHED for that to be the same.
     established = DeviceState.ESTABLISHED
     assert DEVICE_TRANSITIONS[(established, DeviceEvent.COMMAND)] is established
+
+
+def test_an_accepted_made_whole_is_the_validated_one() -> None:
+    # DeviceSession._command builds its Accepted with session_device.accepted (no generated
+    # __init__): the same class, fields, equality, hash, repr and frozenness.
+    request = StatusRequest()
+    for role in (*Role, None):
+        for seq in (0, 1, 0xFFFF):
+            made = accepted(seq, Op.STATUS, request, role)
+            reference = Accepted(seq=seq, op=Op.STATUS, request=request, role=role)
+            assert type(made) is Accepted
+            assert vars(made) == vars(reference)
+            assert list(vars(made)) == [f.name for f in dataclasses.fields(Accepted)]
+            assert made == reference and hash(made) == hash(reference)
+            assert repr(made) == repr(reference)
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                made.seq = 2  # type: ignore[misc]
+
+
+def _reference_poll(session: DeviceSession, now_s: float) -> object:
+    """DeviceSession.poll as it was before its short cut for a live, quiet session."""
+    locked = session.backoff_remaining_s(now_s) > 0
+    if locked and session._state is not DeviceState.LOCKED:
+        session._displaced_key = None
+        return session._end_session(DeviceEvent.LOCK, "the link backs off")
+    if not locked and session._state is DeviceState.LOCKED:
+        session._fire(DeviceEvent.UNLOCK)
+        return None
+    idle_s = now_s - session._last_activity_s
+    live = session._state in (DeviceState.OPENING, DeviceState.ESTABLISHED)
+    if live and idle_s >= session.security.idle_timeout_s:
+        session._expired = session._state is DeviceState.ESTABLISHED
+        return session._end_session(DeviceEvent.EXPIRE, "idle timeout")
+    return None
+
+
+def test_poll_is_the_reference_poll_in_every_state_and_time() -> None:
+    # DeviceSession.poll returns at once for an established session that neither backs off
+    # nor idled out; everywhere else it runs the checks. Both are compared with the checks
+    # alone, on copies of sessions in each state, at times around the idle timeout and the
+    # back-off's end.
+    security = DeviceSecurity(keys=KEYS, random_bytes=random.Random(3).randbytes)
+    sessions = []
+    for state in DeviceState:
+        for backoff in (None, 150.0, 400.0):
+            session = DeviceSession(security)
+            session._state = state
+            session._last_activity_s = 100.0
+            session._backoff_until_s = backoff
+            session._role = Role.CLINICIAN if state is DeviceState.ESTABLISHED else None
+            session._key = KEYS[Role.CLINICIAN] if state is DeviceState.ESTABLISHED else None
+            sessions.append(session)
+    timeout = security.idle_timeout_s
+    times = [100.0, 149.0, 150.0, 151.0, 100 + timeout - 1e-6, 100 + timeout, 100 + timeout + 1]
+    for session in sessions:
+        for now_s in times:
+            fast, slow = copy.copy(session), copy.copy(session)
+            assert fast.poll(now_s) == _reference_poll(slow, now_s), (session.state, now_s)
+            assert vars(fast) == vars(slow)
