@@ -70,6 +70,8 @@ class PumpSetup:
     description: str = ""
     valve: ValveModel = ValveModel.MOTOR
     """Motor-driven (the default) or one of the two valve models (what an MRI does)."""
+    filled_at_start: bool = False
+    """The reservoir was filled when the pump powered on: recorded as its last refill."""
 
     def build(self, *, t: int) -> Pump:
         """A pump powered on at model second ``t`` (its clock reads ``t``, Unix seconds)."""
@@ -82,6 +84,7 @@ class PumpSetup:
             prescription=self.prescription,
             battery_permille=self.battery_permille,
             implant=self.implant,
+            filled_at_start=self.filled_at_start,
         )
 
     def with_identity(self, *, model: int | None = None, serial: str | None = None) -> PumpSetup:
@@ -130,6 +133,7 @@ PRESETS: dict[str, PumpSetup] = {
         concentration_ug_per_ml=500,
         prescription=simple_ug(100, 500),
         implant=implant_record(length_cm=110, patient_id="DEFAULT-01", origin=Origin.SPINAL),
+        filled_at_start=True,
         description="20 mL pump just filled: 500 mcg/mL, simple 100 mcg/day (0.2 mL/day); "
         "the low-reservoir alarm (2 mL) comes on day 90; 110 cm catheter (dead volume "
         "0.486 mL with the 0.2 mL tubing)",

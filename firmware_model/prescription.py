@@ -166,17 +166,20 @@ def validate_bolus(bolus: Bolus, profile: PumpProfile) -> None:
         else profile.capacity_nl
     )
     _within("volume_nl", bolus.volume_nl, profile.min_bolus_volume_nl, high)
-    fastest_s = profile.bolus_duration_at_max_rate_s(bolus.volume_nl)
     if bolus.kind is BolusKind.PRIMING:
-        if bolus.duration_s != fastest_s:
+        priming_s = profile.bolus_duration_at_max_rate_s(bolus.volume_nl)
+        if bolus.duration_s != priming_s:
             raise OutOfRangeError(
                 field="duration_s",
                 value=bolus.duration_s,
-                limit=fastest_s,
+                limit=priming_s,
                 rule="(at the maximum rate) equal to",
             )
         return
-    _within("duration_s", bolus.duration_s, fastest_s, profile.max_bolus_duration_s)
+    # Priming is the only bolus that runs at the maximum rate (domain.md): any other must
+    # run below it.
+    shortest_s = profile.shortest_bolus_s(bolus.volume_nl)
+    _within("duration_s", bolus.duration_s, shortest_s, profile.max_bolus_duration_s)
 
 
 # --------------------------------------------------------------------------- patient doses

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields, replace
 from firmware_model.errors import InvalidProfileError
 from protocol.battery import BatteryModel
 from protocol.enums import AlarmClass, ValveModel
+from protocol.schedule import priming_duration_s, shortest_bolus_s
 from protocol.timebase import MINUTES_PER_DAY, SECONDS_PER_DAY, ceil_div
 
 _PPM = 1_000_000
@@ -283,8 +284,13 @@ class PumpProfile:
         )
 
     def bolus_duration_at_max_rate_s(self, volume_nl: int) -> int:
-        """Whole seconds a bolus of ``volume_nl`` takes at the maximum rate (rounded up)."""
-        return ceil_div(volume_nl * SECONDS_PER_DAY, self.max_rate_nl_per_day)
+        """Whole seconds a bolus of ``volume_nl`` takes at the maximum rate (rounded up): a
+        priming bolus's duration."""
+        return priming_duration_s(volume_nl, self.max_rate_nl_per_day)
+
+    def shortest_bolus_s(self, volume_nl: int) -> int:
+        """The shortest duration of a bolus other than priming: below the maximum rate."""
+        return shortest_bolus_s(volume_nl, self.max_rate_nl_per_day)
 
 
 PROFILES: dict[int, PumpProfile] = {

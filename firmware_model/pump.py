@@ -181,10 +181,13 @@ class Pump:
         clock_offset_s: int = 0,
         allow_nonstandard_concentration: bool = False,
         implant: ImplantFields | None = None,
+        filled_at_start: bool = False,
     ) -> Pump:
         """A freshly implanted pump at model second ``t`` (logs POWER_ON).
 
-        ``prescription`` must be for the drug filled (``concentration_ug_per_ml``).
+        ``prescription`` must be for the drug filled (``concentration_ug_per_ml``). With
+        ``filled_at_start`` the reservoir was filled at ``t`` (the fill at implant), which
+        is recorded as the last refill (READ_DELIVERY, READ_IMPLANT, the emergency summary).
         """
         if type(serial) is not str:
             raise WrongTypeError(field="serial", value=serial, expected="a str")
@@ -238,7 +241,7 @@ class Pump:
             bridge=None,
             implant=implant,
             drug_lot="",
-            last_refill_t=None,
+            last_refill_t=t if filled_at_start else None,
             reset_pending=False,
             mri=None,
             delivering_since_t=t,

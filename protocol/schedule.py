@@ -20,6 +20,9 @@ The rules, each defined once here:
 - **Basal delivery**: at ``r`` nL/day the volume commanded over ``dt`` s is
   ``(a + r*dt) // 86400 - a // 86400`` where ``a`` is the remainder the pump
   carries (nL*s/day units, below 86400), so nothing is ever rounded away.
+- **Bolus durations**: a priming bolus runs at the maximum rate, rounded up to whole
+  seconds (:func:`priming_duration_s`); every other bolus runs below it
+  (:func:`shortest_bolus_s`).
 - **Boluses** replace the basal rate while they run; a bolus of ``V`` nL over
   ``D`` s has delivered ``V*e // D`` nL after ``e`` s.
 - **Patient doses** follow the request rule (lockout since the last grant,
@@ -82,6 +85,21 @@ def volume_for_dose(dose_ng: int, concentration_ug_per_ml: int) -> int:
 def dose_for_volume(volume_nl: int, concentration_ug_per_ml: int) -> Fraction:
     """The exact dose (ng) in ``volume_nl`` at a concentration: ``volume * conc / 1000``."""
     return Fraction(volume_nl * concentration_ug_per_ml, NG_PER_UG)
+
+
+def priming_duration_s(volume_nl: int, max_rate_nl_per_day: int) -> int:
+    """Whole seconds a priming bolus of ``volume_nl`` runs: at the maximum rate, rounded up
+    (``ceil(volume * 86400 / max_rate)``). Priming is the only bolus that runs there."""
+    return -(-volume_nl * SECONDS_PER_DAY // max_rate_nl_per_day)
+
+
+def shortest_bolus_s(volume_nl: int, max_rate_nl_per_day: int) -> int:
+    """The shortest whole-second duration of any other bolus (therapeutic, patient dose)
+    of ``volume_nl``: the first that runs BELOW the maximum rate, ``floor(volume * 86400 /
+    max_rate) + 1``, since priming is the only bolus that runs at it (domain.md). It equals
+    :func:`priming_duration_s` unless the volume takes a whole number of seconds at the
+    maximum rate (50 uL at 24 mL/day: 180 s), where it is one second more."""
+    return volume_nl * SECONDS_PER_DAY // max_rate_nl_per_day + 1
 
 
 # --------------------------------------------------------------------------- integration

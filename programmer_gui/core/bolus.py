@@ -38,7 +38,7 @@ from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
 from protocol.enums import BolusKind, Mode, StopReason
-from protocol.schedule import volume_for_dose
+from protocol.schedule import priming_duration_s, shortest_bolus_s, volume_for_dose
 from protocol.timebase import SECONDS_PER_DAY
 
 if TYPE_CHECKING:
@@ -56,11 +56,6 @@ KIND_NAMES: Final = {
     BolusKind.BRIDGE: "bridge (concentration change)",
     BolusKind.NONE: "no bolus",
 }
-
-
-def duration_at_max_rate_s(volume_nl: int, max_rate_nl_per_day: int) -> int:
-    """Whole seconds ``volume_nl`` takes at the pump's maximum rate, rounded up (as the pump)."""
-    return -(-volume_nl * SECONDS_PER_DAY // max_rate_nl_per_day)
 
 
 def priming_volume_nl(
@@ -226,11 +221,11 @@ def therapeutic(
     volume = volume_for_dose(dose_ng, conc)
     refusals: list[str] = []
     warnings: list[tuple[str, str]] = []
-    fastest = duration_at_max_rate_s(volume, device.max_rate_nl_per_day) if volume > 0 else 0
-    if duration_s < max(fastest, 1):
+    fastest = shortest_bolus_s(volume, device.max_rate_nl_per_day) if volume > 0 else 1
+    if duration_s < fastest:
         refusals.append(
-            f"{units.format_volume_nl(volume)} needs at least {units.format_duration(fastest)} "
-            "at the pump's maximum rate "
+            f"{units.format_volume_nl(volume)} needs at least {units.format_duration(fastest)}: "
+            "only priming runs at the pump's maximum rate "
             f"({units.format_rate_nl_per_day(device.max_rate_nl_per_day)})"
         )
     if duration_s > MAX_BOLUS_DURATION_S:
@@ -291,7 +286,7 @@ def priming(
     return _plan(
         kind=BolusKind.PRIMING,
         volume_nl=volume,
-        duration_s=duration_at_max_rate_s(volume, device.max_rate_nl_per_day),
+        duration_s=priming_duration_s(volume, device.max_rate_nl_per_day),
         snapshot=snapshot,
         refusals=[],
         warnings=warnings,

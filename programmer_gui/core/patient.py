@@ -22,7 +22,7 @@ from programmer_gui.core.review import NOT_SET, Review, ReviewWarning, review_ro
 from protocol import messages as m
 from protocol import units
 from protocol.client import PumpClient
-from protocol.schedule import volume_for_dose
+from protocol.schedule import shortest_bolus_s, volume_for_dose
 from protocol.timebase import SECONDS_PER_DAY
 
 if TYPE_CHECKING:
@@ -153,11 +153,12 @@ def plan_settings(
             raise InputError(
                 "the dose is too small to deliver at this concentration", reason="patient-settings"
             )
-        fastest = -(-volume * SECONDS_PER_DAY // device.max_rate_nl_per_day)
+        fastest = shortest_bolus_s(volume, device.max_rate_nl_per_day)
         if duration_s < fastest:
             raise InputError(
                 f"{units.format_volume_nl(volume)} cannot be delivered in {duration_min} min "
-                f"at the pump's maximum rate; allow at least {math.ceil(fastest / 60)} min",
+                "below the pump's maximum rate (only priming runs there); allow at least "
+                f"{math.ceil(fastest / 60)} min",
                 reason="patient-settings",
             )
         request = m.SetPatientSettingsRequest(

@@ -123,9 +123,12 @@ def therapy_section() -> str:
             "running bolus.",
             table(["from", "event", "to"], transitions),
             "### Boluses",
-            "* THERAPEUTIC: a dose over a duration between the time the maximum rate "
-            "needs and `max_bolus_duration_s`; PRIMING: a volume at the maximum rate, the "
-            "only bolus that runs there (drug and catheter fluid mix at that rate). "
+            "* THERAPEUTIC: a dose of `V` nL over a duration from the first whole second "
+            "that runs below the maximum rate, `floor(V * 86400 / max_rate_nl_per_day) + "
+            "1` s, to `max_bolus_duration_s` (OUT_OF_RANGE on `duration_s` outside); "
+            "PRIMING: a volume at the maximum rate, `ceil(V * 86400 / "
+            "max_rate_nl_per_day)` s exactly, the only bolus that runs there (drug and "
+            "catheter fluid mix at that rate). "
             "Refused while stopped, halted (PUMP_HALTED), with a bolus running, or when "
             "the reservoir cannot deliver the volume before its empty threshold. The "
             "basal schedule resumes when a bolus ends.",

@@ -118,7 +118,7 @@ def test_low_reservoir_forecast_assumes_patient_doses_at_their_maximum(
     settings_ = PatientDoseSettings(
         enabled=True,
         dose_ng=volume_nl,  # at 1000 mcg/mL a dose in ng is its volume in nL
-        duration_s=data.draw(st.integers(profile.bolus_duration_at_max_rate_s(volume_nl), 900)),
+        duration_s=data.draw(st.integers(profile.shortest_bolus_s(volume_nl), 900)),
         lockout_s=lockout_min * 15 * 60,
         max_per_24h=max_per_24h,
     )

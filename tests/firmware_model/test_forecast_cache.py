@@ -69,7 +69,7 @@ def patient_settings(profile: PumpProfile) -> st.SearchStrategy[PatientDoseSetti
             )
         )
         volume = draw(st.integers(profile.min_bolus_volume_nl, 200_000))
-        fastest = profile.bolus_duration_at_max_rate_s(volume)
+        fastest = profile.shortest_bolus_s(volume)
         return PatientDoseSettings(
             enabled=True,
             dose_ng=volume,
@@ -183,9 +183,7 @@ class CachedForecastMachine(RuleBasedStateMachine):
     def start_bolus(self, dose: int, slack: int) -> None:
         p = self.pump
         built = p.therapeutic_bolus(dose_ng=dose, duration_s=1)  # at the concentration in force
-        bolus = replace(
-            built, duration_s=p.profile.bolus_duration_at_max_rate_s(built.volume_nl) + slack
-        )
+        bolus = replace(built, duration_s=p.profile.shortest_bolus_s(built.volume_nl) + slack)
         self.attempt(lambda: p.start_bolus(p.t, bolus))
 
     @rule(volume=st.integers(1_000, 400_000))

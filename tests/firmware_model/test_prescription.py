@@ -28,7 +28,12 @@ from firmware_model.profile import PROFILES, PumpProfile
 from protocol.enums import BolusKind, Mode
 from protocol.errors import InvalidMessage
 from protocol.messages import FlexStep, PrescriptionSpec
-from protocol.schedule import doses_in_24h, next_patient_dose_t
+from protocol.schedule import (
+    doses_in_24h,
+    next_patient_dose_t,
+    priming_duration_s,
+    shortest_bolus_s,
+)
 from protocol.timebase import SECONDS_PER_DAY, weekday
 
 from . import rx
@@ -317,13 +322,25 @@ def test_priming_runs_at_the_maximum_rate_and_the_bridge_is_no_bolus() -> None:
     assert (info.value.field, info.value.limit) == ("duration_s", 3_600)
 
 
-def test_therapeutic_bolus_may_not_exceed_the_maximum_rate() -> None:
-    validate_bolus(Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=1_000_000, duration_s=3_600), P20)
-    with pytest.raises(OutOfRangeError) as info:
-        validate_bolus(
-            Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=1_000_000, duration_s=3_599), P20
-        )
-    assert (info.value.field, info.value.limit) == ("duration_s", 3_600)
+def test_a_therapeutic_bolus_runs_below_the_maximum_rate() -> None:
+    # domain.md: priming is the only bolus that runs at the maximum rate. 1 mL at 24 mL/day
+    # (1 mL/h) takes exactly 3600 s, so a therapeutic 1 mL needs 3601 s at least.
+    validate_bolus(Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=1_000_000, duration_s=3_601), P20)
+    for duration_s in (3_600, 3_599):
+        with pytest.raises(OutOfRangeError) as info:
+            validate_bolus(
+                Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=1_000_000, duration_s=duration_s),
+                P20,
+            )
+        assert (info.value.field, info.value.limit) == ("duration_s", 3_601)
+    # 1001 nL takes 3.6036 s at the maximum rate: 4 s already runs below it, 3 s above.
+    validate_bolus(Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=1_001, duration_s=4), P20)
+    with pytest.raises(OutOfRangeError):
+        validate_bolus(Bolus(kind=BolusKind.THERAPEUTIC, volume_nl=1_001, duration_s=3), P20)
+    # A patient dose is a bolus too.
+    with pytest.raises(OutOfRangeError):
+        validate_bolus(Bolus(kind=BolusKind.PATIENT, volume_nl=50_000, duration_s=180), P20)
+    validate_bolus(Bolus(kind=BolusKind.PATIENT, volume_nl=50_000, duration_s=181), P20)
     with pytest.raises(OutOfRangeError):
         validate_bolus(
             Bolus(
@@ -333,6 +350,23 @@ def test_therapeutic_bolus_may_not_exceed_the_maximum_rate() -> None:
             ),
             P20,
         )
+
+
+@given(
+    volume_nl=st.integers(1, 40_000_000),
+    max_rate=st.integers(1_000, 50_000_000),
+)
+def test_the_shortest_bolus_is_the_first_second_below_the_maximum_rate(
+    volume_nl: int, max_rate: int
+) -> None:
+    shortest = shortest_bolus_s(volume_nl, max_rate)
+    # rate = volume * 86400 / duration, compared exactly in integers
+    assert volume_nl * SECONDS_PER_DAY < max_rate * shortest
+    assert volume_nl * SECONDS_PER_DAY >= max_rate * (shortest - 1)
+    priming = priming_duration_s(volume_nl, max_rate)
+    assert volume_nl * SECONDS_PER_DAY <= max_rate * priming
+    assert volume_nl * SECONDS_PER_DAY > max_rate * (priming - 1)
+    assert shortest - priming == (1 if volume_nl * SECONDS_PER_DAY % max_rate == 0 else 0)
 
 
 def test_bolus_volume_limits() -> None:

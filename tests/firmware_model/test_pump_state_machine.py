@@ -61,8 +61,14 @@ def rate_of(dose_ng: int, concentration_ug_per_ml: int) -> int:
 
 
 def fastest_s(profile: PumpProfile, volume_nl: int) -> int:
-    """Whole seconds ``volume_nl`` takes at the maximum rate (rounded up)."""
+    """Whole seconds ``volume_nl`` takes at the maximum rate (rounded up): priming's."""
     return -(-volume_nl * DAY // profile.max_rate_nl_per_day)
+
+
+def below_max_s(profile: PumpProfile, volume_nl: int) -> int:
+    """The first whole second at which ``volume_nl`` runs BELOW the maximum rate: the
+    shortest therapeutic bolus or patient dose (priming is the only bolus that runs at it)."""
+    return volume_nl * DAY // profile.max_rate_nl_per_day + 1
 
 
 def rates_ok(spec: PrescriptionSpec, profile: PumpProfile, conc: int) -> bool:
@@ -91,7 +97,7 @@ def patient_ok(s: PatientDoseSettings, profile: PumpProfile, conc: int) -> bool:
     volume = rate_of(s.dose_ng, conc)
     return (
         profile.min_bolus_volume_nl <= volume <= profile.patient_dose_max_volume_nl
-        and fastest_s(profile, volume) <= s.duration_s <= profile.max_bolus_duration_s
+        and below_max_s(profile, volume) <= s.duration_s <= profile.max_bolus_duration_s
         and 1 <= s.max_per_24h <= profile.patient_max_doses_per_24h
         and profile.patient_lockout_min_s <= s.lockout_s <= profile.patient_lockout_max_s
         and s.lockout_s >= s.duration_s
@@ -795,7 +801,7 @@ class PumpMachine(RuleBasedStateMachine):
         dose = 0
         if kind is BolusKind.THERAPEUTIC:
             dose, volume = volume, rate_of(volume, o.rate_conc)
-        fastest = fastest_s(o.p, volume)
+        fastest = (below_max_s if kind is BolusKind.THERAPEUTIC else fastest_s)(o.p, volume)
         if kind is BolusKind.THERAPEUTIC:
             bolus = self.pump.therapeutic_bolus(dose_ng=dose, duration_s=max(fastest + slack, 1))
         else:
@@ -864,7 +870,7 @@ class PumpMachine(RuleBasedStateMachine):
         settings_ = PatientDoseSettings(
             enabled=enabled,
             dose_ng=dose,
-            duration_s=max(fastest_s(o.p, rate_of(dose, o.rate_conc)), 300),
+            duration_s=max(below_max_s(o.p, rate_of(dose, o.rate_conc)), 300),
             lockout_s=lockout_quarters * 900,
             max_per_24h=max_per_24h,
         )

@@ -12,13 +12,13 @@ from programmer_gui.core import InputError
 from programmer_gui.core.bolus import (
     KIND_NAMES,
     build_review,
-    duration_at_max_rate_s,
     priming,
     priming_volume_nl,
     progress,
     therapeutic,
 )
 from protocol.enums import BolusKind, EventCode, StopReason
+from protocol.schedule import priming_duration_s
 from protocol.units import format_duration
 from tests.programmer_gui.pump_support import connected
 from tests.programmer_gui.test_core_snapshot import IMPLANT_110, make_snapshot
@@ -36,7 +36,7 @@ def test_priming_volumes_come_from_the_implant_record() -> None:
     wider = dataclasses.replace(implant, catheter_length_uncertainty_mm=50)
     assert priming_volume_nl(device, wider, include_tubing=False) == 299_000
     # At 24 mL/day, 0.486 mL takes 1749.6 s, rounded up as the pump does.
-    assert duration_at_max_rate_s(486_000, device.max_rate_nl_per_day) == 1750
+    assert priming_duration_s(486_000, device.max_rate_nl_per_day) == 1750
     assert set(KIND_NAMES) == set(BolusKind)  # a reported BRIDGE is named, never a KeyError
 
 
@@ -60,6 +60,12 @@ def test_therapeutic_plan_and_its_refusals() -> None:
         assert any("needs at least" in r for r in too_fast.refusals)
         too_long = therapeutic(dose_ug=50, duration_s=2 * 86_400, snapshot=snapshot)
         assert any("at most 1 d" in r for r in too_long.refusals)
+        # 100 mcg at 2000 mcg/mL is 50 uL: exactly 180 s at 24 mL/day. Only priming runs at
+        # the maximum rate, so the programmer refuses 180 s, as the pump does, and takes 181.
+        at_max = therapeutic(dose_ug=100, duration_s=180, snapshot=snapshot)
+        assert at_max.volume_nl == 50_000
+        assert any("needs at least 3 min 1 s" in r for r in at_max.refusals)
+        assert therapeutic(dose_ug=100, duration_s=181, snapshot=snapshot).ok
         too_big = therapeutic(dose_ug=60_000, duration_s=86_400, snapshot=snapshot)
         assert any("can deliver only" in r for r in too_big.refusals)
         large = therapeutic(dose_ug=300, duration_s=3600, snapshot=snapshot)
