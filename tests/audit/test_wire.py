@@ -254,16 +254,19 @@ def test_documented_limits_at_and_one_past_each_bound(clinician: Session) -> Non
     # The drug in the pump is 500 mcg/mL: a prescription of 2000 is refused.
     assert nak_code(clinician, STAGE_PRESCRIPTION, simple(2000, 100_000)) == CONCENTRATION_MISMATCH
 
-    # Boluses at 500 mcg/mL: 50 mcg = 100,000 nL; at 24,000,000 nL/day that needs 360 s.
+    # Boluses at 500 mcg/mL: 50 mcg = 100,000 nL; at 24,000,000 nL/day that is exactly 360 s,
+    # the maximum rate, where only priming runs: floor(100,000 * 86,400 / 24,000,000) + 1 =
+    # 361 s is the shortest therapeutic duration.
     def bolus(dose_ng: int, duration_s: int) -> bytes:
         return struct.pack(">BIII", B_THERAPEUTIC, dose_ng, 0, duration_s)
 
-    for dose_ng, duration_s in ((50_000, 360), (50_000, lim["max_bolus_duration_s"]), (500, 3600)):
+    for dose_ng, duration_s in ((50_000, 361), (50_000, lim["max_bolus_duration_s"]), (500, 3600)):
         started = decode_start_bolus(clinician.request(START_BOLUS, bolus(dose_ng, duration_s)))
         assert started["volume_nl"] == dose_ng * 1000 // 500 and started["duration_s"] == duration_s
         clinician.request(CANCEL_BOLUS)
     assert lim["min_bolus_volume_nl"] == 1_000  # 500 ng at 500 mcg/mL is 1,000 nL: the smallest
     for dose_ng, duration_s in (
+        (50_000, 360),
         (50_000, 359),
         (50_000, lim["max_bolus_duration_s"] + 1),
         (499, 3600),
@@ -274,14 +277,16 @@ def test_documented_limits_at_and_one_past_each_bound(clinician: Session) -> Non
     # Patient-activated doses: lockout, doses per 24 h, the dose's volume.
     assert lim["max_patient_dose_volume_nl"] == 500_000  # 250,000 ng at 500 mcg/mL
     for args in (
-        # 500,000 nL at 24,000,000 nL/day needs 1,800 s
-        (True, 250_000, 1_800, 1_800, 1),
+        # 500,000 nL at 24,000,000 nL/day is exactly 1,800 s at the maximum rate: a patient
+        # dose runs below it, so 1,801 s at least
+        (True, 250_000, 1_801, 1_801, 1),
         (True, 20_000, 600, lim["min_patient_lockout_s"], 1),
         (True, 20_000, 600, lim["max_patient_lockout_s"], lim["max_patient_doses_per_24h"]),
     ):
         clinician.request(SET_PATIENT_SETTINGS, patient_settings(*args))
     for args in (
         (True, 250_001, 3600, 3600, 1),
+        (True, 250_000, 1_800, 1_800, 1),
         (True, 250_000, 1_799, 1_800, 1),
         (True, 20_000, 600, lim["min_patient_lockout_s"] - 1, 1),
         (True, 20_000, 600, lim["max_patient_lockout_s"] + 1, 1),
