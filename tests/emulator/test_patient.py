@@ -6,6 +6,8 @@ import math
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.fluid_path import FluidPath, FluidPathValueError
 from emulator.patient import (
@@ -418,3 +420,65 @@ def test_bad_inputs_are_refused_and_change_nothing() -> None:
     assert patient.amount_ug == before
     assert patient.t_s == 0
     assert patient.reference_dose_ug_per_day == 400
+
+
+def _exact_state(patient: PatientModel) -> tuple[object, ...]:
+    """Everything the model holds, floats by their bits."""
+    return (
+        patient._amount_ug.hex(),
+        patient._transit_ug.hex(),
+        patient._effect_ug.hex(),
+        patient._band,
+        patient._band_since_s.hex(),
+        patient._normal_since_s.hex(),
+        type(patient._t_s),
+        patient._t_s,
+        patient.assess(),
+    )
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    half_life_s=st.sampled_from([3_600, 5_400, 18_000]),
+    start_s=st.integers(min_value=0, max_value=2_000_000_000),
+    steps=st.lists(
+        st.tuples(
+            # Durations often met again (the kept exponentials), and many more than are kept.
+            st.one_of(
+                st.sampled_from([1, 60, 2_800, 8_000, 10_800, 21_600]),
+                st.integers(min_value=1, max_value=14 * DAY_S),
+            ),
+            # mcg/day relative to the reference: none, about it (a steady patient), anything
+            # up to an overdose.
+            st.one_of(
+                st.just(0.0),
+                st.floats(min_value=0.9, max_value=1.1),
+                st.floats(min_value=0.0, max_value=12.0),
+            ),
+            st.sampled_from([None, None, None, None, 50.0, 400.0, 1_500.0]),
+        ),
+        min_size=1,
+        max_size=90,
+    ),
+)
+def test_whole_seconds_and_float_drug_take_the_general_paths_floats(
+    half_life_s: int, start_s: int, steps: list[tuple[int, float, float | None]]
+) -> None:
+    """infuse(int seconds, float mcg), the emulator's call, takes a shortcut when the
+    response cannot cross a threshold (the exponentials of a duration met before looked
+    up): it gives bit for bit what the general path gives (the same piece passed as a
+    Fraction of seconds), crossings, risk states, their times and the clock included."""
+    params = PatientParams(half_life_s=half_life_s)
+    fast, general = (
+        PatientModel(reference_dose_ug_per_day=DOSE_UG_PER_DAY, params=params, start_s=start_s)
+        for _ in range(2)
+    )
+    for duration_s, factor, reference in steps:
+        drug_ug = factor * DOSE_UG_PER_DAY * duration_s / DAY_S
+        if reference is not None:
+            fast.set_reference_dose(reference)
+            general.set_reference_dose(reference)
+        fast.infuse(duration_s, drug_ug)
+        general.infuse(Fraction(duration_s), drug_ug)
+        assert _exact_state(fast) == _exact_state(general)
+    assert fast.t_s == start_s + sum(d for d, _, _ in steps)
