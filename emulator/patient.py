@@ -120,6 +120,13 @@ FULL_EFFECT_FRACTION = 0.9
 _SCAN_S = 600.0
 """Inside a piece a threshold crossing is looked for on this grid, then bisected; the
 response is far too smooth to cross and come back within 10 min."""
+_FLIP_BACK_S = 1e-6
+"""A crossing back over the threshold just crossed within this many seconds is rounding at
+the threshold, not the response (whose fastest rate is minutes): see ``infuse``."""
+_NUDGE = 1e-9
+"""How far (relative) the response is put inside its band after such a rounding: far
+beyond the closed form's rounding (about 1e-14), far below anything shown (the level is
+given to 1e-6)."""
 _HORIZON_S = 14 * _SECONDS_PER_DAY
 """How far ahead :meth:`PatientModel.response_milestones` looks."""
 
@@ -505,6 +512,7 @@ class PatientModel:
         total_s = float(duration)
         asymptote_ug = amount_ug / total_s / self._k_per_s
         elapsed_s = 0.0
+        left: _Band | None = None  # the band the last crossing in this piece left
         # Each crossing moves the response into another band; at most a few per piece.
         while True:
             crossing = self._next_crossing(asymptote_ug, total_s - elapsed_s)
@@ -513,6 +521,20 @@ class PatientModel:
             offset_s, band, target_ug = crossing
             self._evolve(offset_s, asymptote_ug)
             elapsed_s += offset_s
+            if band is left and offset_s <= _FLIP_BACK_S:
+                # Back over the threshold just crossed, at once: rounding (the closed form
+                # read at the threshold lands a few ulps on its other side), not a change.
+                # The response is put a hair inside the band it is in and stays there;
+                # without this the two crossings would follow each other for ever.
+                if self._band is _Band.HIGH or (
+                    self._band is _Band.MID and target_ug == self._thresholds[0]
+                ):
+                    self._effect_ug = max(self._effect_ug, target_ug * (1 + _NUDGE))
+                else:
+                    self._effect_ug = min(self._effect_ug, target_ug * (1 - _NUDGE))
+                left = None
+                continue
+            left = self._band
             # Put the response on the threshold's new side, whatever the rounding did.
             if band is _Band.LOW:
                 self._effect_ug = min(self._effect_ug, math.nextafter(target_ug, -math.inf))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import random
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -482,3 +484,71 @@ def test_whole_seconds_and_float_drug_take_the_general_paths_floats(
         general.infuse(Fraction(duration_s), drug_ug)
         assert _exact_state(fast) == _exact_state(general)
     assert fast.t_s == start_s + sum(d for d, _, _ in steps)
+
+
+def test_the_shortcut_equals_the_general_path_over_a_seeded_year_of_pieces() -> None:
+    """The same comparison over 4,000 seeded pieces: far more durations than are kept (so
+    the kept exponentials are forgotten and kept afresh), steady stretches, stops and
+    overdoses, and reference changes."""
+    rng = random.Random(16)
+    fast, general = (
+        PatientModel(reference_dose_ug_per_day=DOSE_UG_PER_DAY, start_s=1_790_000_000)
+        for _ in range(2)
+    )
+    taken = 0
+    shortcut = fast._infuse_steady
+    for _ in range(4_000):
+        duration_s = rng.choice([rng.choice([1, 2_800, 8_000, 10_800]), rng.randrange(1, DAY_S)])
+        factor = rng.choice([0.0, 1.0, rng.uniform(0.95, 1.05), rng.uniform(0.0, 12.0)])
+        if rng.random() < 0.02:
+            reference = rng.choice([50.0, 400.0, 1_500.0])
+            fast.set_reference_dose(reference)
+            general.set_reference_dose(reference)
+        drug_ug = factor * DOSE_UG_PER_DAY * duration_s / DAY_S
+        before = _exact_state(fast)
+        if shortcut(duration_s, drug_ug):
+            taken += 1
+        else:
+            assert _exact_state(fast) == before  # a refused shortcut changed nothing
+            fast.infuse(duration_s, drug_ug)
+        general.infuse(Fraction(duration_s), drug_ug)
+        assert _exact_state(fast) == _exact_state(general)
+    assert 1_000 < taken < 4_000  # both paths were taken
+
+
+class _CountingPatient(PatientModel):
+    """Fails a piece that searches for crossings more than a few dozen times."""
+
+    searches = 0
+
+    def infuse(self, duration_s: int | Fraction, drug_ug: float | Fraction) -> None:
+        self.searches = 0
+        super().infuse(duration_s, drug_ug)
+
+    def _next_crossing(
+        self, asymptote_ug: float, within_s: float
+    ) -> tuple[float, Any, float] | None:
+        self.searches += 1
+        assert self.searches < 50, "the crossings of one piece do not end"
+        return super()._next_crossing(asymptote_ug, within_s)
+
+
+def test_an_overdose_falling_through_its_threshold_ends() -> None:
+    """A bolus several times the daily dose, then the basal rate in steps of 1 min to 6 h:
+    the response rises over the overdose threshold and falls back through it. Read at the
+    threshold, the closed form can land a few ulps on the side just left, which used to
+    start a crossing back at once, then forth, for ever (the emulator's pump then never
+    answered; several of these 60 runs did). Each piece now ends, and the patient is back to normal
+    with the overdose remembered as over."""
+    rng = random.Random(1)
+    for _ in range(60):
+        patient = _CountingPatient(reference_dose_ug_per_day=400.0, start_s=1_790_000_000)
+        dose = 400.0 * rng.uniform(0.9, 1.1)
+        step_s = rng.choice([60, 300, 3_600, 21_600])
+        patient.infuse(1_800, dose * rng.uniform(3, 10))
+        elapsed_s = 0
+        while elapsed_s < 2 * DAY_S:
+            patient.infuse(step_s, dose * step_s / DAY_S)
+            elapsed_s += step_s
+        assert patient.assess().state is RiskState.NORMAL
+        assert patient.response_ng_per_ml < patient.reference_level_ng_per_ml * 2
