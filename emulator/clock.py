@@ -176,9 +176,14 @@ class PumpClock:
     def now(self) -> int:
         """The pump time in whole seconds (rounded down)."""
         with self._lock:
+            if not self._running:
+                # Stopped (paused or manual): pump time is the anchor, which every switch and
+                # step leaves equal to the high-water mark (see _read_ns_locked), so the wall
+                # need not be read.
+                return self._last_ns // _NS_PER_S
             # _read_ns_locked, written out: read before every request's answer.
             wall_s = self._wall()
-            if self._running and wall_s > self._anchor_wall_s:
+            if wall_s > self._anchor_wall_s:
                 ran_ns = int((wall_s - self._anchor_wall_s) * self._speed * _NS_PER_S)
                 at_ns = min(self._anchor_ns + ran_ns, self._ceiling_ns)
             else:
@@ -288,17 +293,22 @@ class PumpClock:
         Returns the new pump time in whole seconds. A bad step changes nothing; a step
         past the ceiling raises :class:`ClockCeilingError`.
         """
-        step_ns = _step_ns(seconds)
+        if type(seconds) is int and 0 <= seconds <= MAX_ADVANCE_S:
+            step_ns = seconds * _NS_PER_S  # whole seconds (the usual step): nothing to round
+        else:
+            step_ns = _step_ns(seconds)
         with self._lock:
-            now_ns = self._read_ns_locked(self._wall())
+            # One wall reading: the step is checked against the ceiling from the very instant
+            # it is taken from (re-anchored there), so it can never pass the ceiling.
+            wall_s = float(self._wall())
+            now_ns = self._read_ns_locked(wall_s)
             if now_ns + step_ns > self._ceiling_ns:
                 raise ClockCeilingError(
                     step_s=seconds, now_s=now_ns // _NS_PER_S, ceiling_s=self.ceiling_s
                 )
-            self._reanchor_locked()
-            self._anchor_ns += step_ns
-            self._last_ns = self._anchor_ns
-            return self._anchor_ns // _NS_PER_S
+            self._anchor_wall_s = wall_s
+            self._anchor_ns = self._last_ns = now_ns + step_ns
+            return self._last_ns // _NS_PER_S
 
     # -- internals (call with the lock held) -----------------------------------
 
@@ -316,6 +326,9 @@ class PumpClock:
         return min(self._anchor_ns + ran_ns, self._ceiling_ns)
 
     def _read_ns_locked(self, wall_s: float) -> int:
+        # Invariant: every switch and step leaves the anchor equal to the high-water mark
+        # (_reanchor_locked, advance), and readings only raise the mark, so the anchor is
+        # never above it; stopped, pump time is the anchor, so the reading is the mark.
         self._last_ns = max(self._last_ns, self._pump_ns_at_locked(wall_s))
         return self._last_ns
 

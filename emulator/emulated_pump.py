@@ -212,6 +212,12 @@ class EmulatedPump:
             )
         if self._mri_end_value is not None:
             self._fire_world_events(pump)
+        if pump.t >= t:
+            # No time to pass (a request at the instant the clock's step already advanced
+            # the pump to): the followers above were all there was to do, and none of them
+            # changes the prescription (the check below the loop is for the pump's own
+            # changes while it runs).
+            return
         while pump.t < t:
             # A scheduled world event (an MRI exposure's end) lands on its own second.
             stop = t
@@ -221,36 +227,75 @@ class EmulatedPump:
             reservoir_nl = pump.reservoir_nl
             concentration = pump.concentration_ug_per_ml
             offset_s = pump.clock(0)
+            push_raw, add_even, infuse = (
+                world.fluid.push_raw,
+                world.ledger.add_even,
+                world.patient.infuse,
+            )
             for start, end, delivered_nl, commanded_nl in pump.advance_in_stretches(stop):
                 reservoir_nl -= delivered_nl
-                flowing_s = duration_s = end - start
-                volume_nl = delivered_nl
-                if world.missing_nl and delivered_nl:
-                    # After a pocket fill what the rotor moves may be nothing: the real
-                    # drug left goes first, then the stretch flows dry.
-                    real_nl = max(0, reservoir_nl + delivered_nl - world.missing_nl)
-                    dry_nl = max(0, delivered_nl - real_nl)
-                    world.dry_nl += dry_nl
-                    world.missing_nl = max(0, world.missing_nl - dry_nl)
-                    volume_nl -= dry_nl
-                    if dry_nl:
-                        flowing_s = -(-duration_s * volume_nl // delivered_nl)
-                elif reservoir_nl == 0 and delivered_nl:
-                    # The reservoir ran dry inside the stretch: the rotor moved its last
-                    # drug at the stretch's rate, then nothing.
-                    bias_ppm = pump.profile.delivery_bias_ppm
-                    nominal_nl = commanded_nl * (PPM + bias_ppm) // PPM
-                    if nominal_nl > delivered_nl:
-                        flowing_s = -(-duration_s * delivered_nl // nominal_nl)
-                self._push_stretch(world, start + offset_s, flowing_s, volume_nl, concentration)
-                if flowing_s < duration_s:
-                    self._push_stretch(
-                        world, start + offset_s + flowing_s, duration_s - flowing_s, 0, 0
+                duration_s = end - start
+                if delivered_nl and (world.missing_nl or reservoir_nl == 0):
+                    self._push_short_stretch(
+                        pump,
+                        world,
+                        (start + offset_s, duration_s, concentration),
+                        (reservoir_nl, delivered_nl, commanded_nl),
                     )
+                    continue
+                if duration_s <= 0:
+                    continue
+                # The usual stretch (_push_stretch, inline): what the pump delivered flowed
+                # all along it; a full catheter of one drug gives as much of it at the tip.
+                pushed = push_raw(delivered_nl, concentration)
+                fill_nl, out = pushed
+                if fill_nl or len(out) > 1:
+                    self._tip_out(world, start + offset_s, duration_s, delivered_nl, pushed)
+                    continue
+                volume_out_nl, concentration_out = out[0] if out else (0, 0)
+                add_even(start + offset_s, duration_s, volume_out_nl, concentration_out)
+                infuse(duration_s, volume_out_nl * concentration_out / PG_PER_UG)
             world.t = pump.t
-            self._fire_world_events(pump)
+            if self._mri_end_value is not None:
+                self._fire_world_events(pump)
         if id(pump.prescription) != world.reference_key:
             self._follow_prescription(pump, world)
+
+    @staticmethod
+    def _push_short_stretch(
+        pump: Pump,
+        world: _World,
+        when: tuple[int, int, int],
+        volumes: tuple[int, int, int],
+    ) -> None:
+        """A stretch whose flow may stop early: the pump counted ``delivered_nl`` > 0 but
+        the real drug ran out (after a pocket fill what the rotor moves may be nothing: the
+        real drug left goes first, then the stretch flows dry), or the reservoir ran dry
+        inside it (the rotor moved its last drug at the stretch's rate, then nothing).
+        ``when``: (start on the pump clock, duration s, concentration in the reservoir);
+        ``volumes``: (the true reservoir after the stretch, nL delivered, nL commanded)."""
+        start_clock_s, duration_s, concentration = when
+        reservoir_nl, delivered_nl, commanded_nl = volumes
+        flowing_s = duration_s
+        volume_nl = delivered_nl
+        if world.missing_nl:
+            real_nl = max(0, reservoir_nl + delivered_nl - world.missing_nl)
+            dry_nl = max(0, delivered_nl - real_nl)
+            world.dry_nl += dry_nl
+            world.missing_nl = max(0, world.missing_nl - dry_nl)
+            volume_nl -= dry_nl
+            if dry_nl:
+                flowing_s = -(-duration_s * volume_nl // delivered_nl)
+        else:
+            bias_ppm = pump.profile.delivery_bias_ppm
+            nominal_nl = commanded_nl * (PPM + bias_ppm) // PPM
+            if nominal_nl > delivered_nl:
+                flowing_s = -(-duration_s * delivered_nl // nominal_nl)
+        EmulatedPump._push_stretch(world, start_clock_s, flowing_s, volume_nl, concentration)
+        if flowing_s < duration_s:
+            EmulatedPump._push_stretch(
+                world, start_clock_s + flowing_s, duration_s - flowing_s, 0, 0
+            )
 
     @staticmethod
     def _push_stretch(
@@ -260,7 +305,21 @@ class EmulatedPump:
         ``start_clock_s``; what leaves the tip to the ledger and the patient."""
         if duration_s <= 0:
             return
-        fill_nl, out = world.fluid.push_raw(volume_nl, concentration)
+        pushed = world.fluid.push_raw(volume_nl, concentration)
+        EmulatedPump._tip_out(world, start_clock_s, duration_s, volume_nl, pushed)
+
+    @staticmethod
+    def _tip_out(
+        world: _World,
+        start_clock_s: int,
+        duration_s: int,
+        volume_nl: int,
+        pushed: tuple[int, list[tuple[int, int]]],
+    ) -> None:
+        """What left the tip while ``volume_nl`` was pushed in over ``duration_s`` > 0 (the
+        catheter's answer ``pushed``: nL that filled air, the plugs out of the tip), to the
+        ledger and the patient."""
+        fill_nl, out = pushed
         if not fill_nl and len(out) <= 1:
             # The usual stretch: one drug out of the tip, evenly over the whole stretch.
             volume_out_nl, concentration_out = out[0] if out else (0, 0)

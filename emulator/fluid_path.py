@@ -525,6 +525,8 @@ class HourlyLedger:
         # Fraction once a piece was split in proportion to time.
         self._hours: dict[int, int | Fraction] = {}
         self._max_hours = max_hours
+        self._prune_at = max_hours + max_hours // 8 + 1
+        """Hours (or long stretches) kept before :meth:`_prune` drops the oldest."""
         self._long: list[tuple[int, int, int, int]] | None = None
         """Stretches of :meth:`add_even` that hold a whole hour or more, kept whole
         (start, end, volume_nl, concentration): their hours are computed when read, so a
@@ -557,16 +559,31 @@ class HourlyLedger:
         ``duration_s`` > 0 from ``start_clock_s`` (checked ints: the emulator's world, once
         per stretch). Split at the hours in whole nanolitres, as the pump counts them: the
         volume due by an hour boundary is the even share rounded down, so every hour holds
-        whole picograms, within 2 nL of the pump's own whole nanolitres in that hour."""
+        whole picograms, within 2 nL of the pump's own whole nanolitres in that hour.
+        The oldest hours are dropped as soon as what is kept passes the window and an
+        eighth, as :meth:`add` does (checked where something was added)."""
         end = start_clock_s + duration_s
         if volume_nl and concentration_ug_per_ml:
             hour = start_clock_s // SECONDS_PER_HOUR * SECONDS_PER_HOUR
             last = (end - 1) // SECONDS_PER_HOUR * SECONDS_PER_HOUR
-            if last - hour >= 2 * SECONDS_PER_HOUR:  # a whole hour or more: kept whole
-                if self._long is None:
-                    self._long = []
-                self._long.append((start_clock_s, end, volume_nl, concentration_ug_per_ml))
+            if last == hour:  # inside one hour (the loop below, which would not turn)
+                hours = self._hours
+                drug_pg = volume_nl * concentration_ug_per_ml
+                if hour in hours:
+                    hours[hour] += drug_pg
+                else:
+                    hours[hour] = drug_pg
+                self._latest_hour = max(self._latest_hour, hour)
+                if len(hours) > self._prune_at:
+                    self._prune()
+            elif last - hour >= 2 * SECONDS_PER_HOUR:  # a whole hour or more: kept whole
+                long = self._long
+                if long is None:
+                    long = self._long = []
+                long.append((start_clock_s, end, volume_nl, concentration_ug_per_ml))
                 self._latest_hour = max(self._latest_hour, last)
+                if len(long) > self._prune_at:
+                    self._prune()
             else:
                 boundary = hour + SECONDS_PER_HOUR
                 done_nl = 0
@@ -576,8 +593,9 @@ class HourlyLedger:
                     done_nl, hour = due_nl, boundary
                     boundary += SECONDS_PER_HOUR
                 self._put(hour, (volume_nl - done_nl) * concentration_ug_per_ml)
+                if len(self._hours) > self._prune_at:
+                    self._prune()
         self._reached = max(self._reached, end)
-        self._prune()
 
     @staticmethod
     def _long_hour_pg(stretch: tuple[int, int, int, int], hour: int) -> int:
@@ -621,7 +639,7 @@ class HourlyLedger:
 
     def _prune(self) -> None:
         """Drop what is out of the window, a few at a time (past an eighth more)."""
-        prune_at = self._max_hours + self._max_hours // 8 + 1
+        prune_at = self._prune_at
         hours = self._hours
         if len(hours) > prune_at:
             oldest = self._oldest_kept

@@ -67,7 +67,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from fractions import Fraction
 
@@ -120,6 +120,13 @@ FULL_EFFECT_FRACTION = 0.9
 _SCAN_S = 600.0
 """Inside a piece a threshold crossing is looked for on this grid, then bisected; the
 response is far too smooth to cross and come back within 10 min."""
+_FLIP_BACK_S = 1e-6
+"""A crossing back over the threshold just crossed within this many seconds is rounding at
+the threshold, not the response (whose fastest rate is minutes): see ``infuse``."""
+_NUDGE = 1e-9
+"""How far (relative) the response is put inside its band after such a rounding: far
+beyond the closed form's rounding (about 1e-14), far below anything shown (the level is
+given to 1e-6)."""
 _HORIZON_S = 14 * _SECONDS_PER_DAY
 """How far ahead :meth:`PatientModel.response_milestones` looks."""
 
@@ -287,6 +294,11 @@ class ResponseMilestones:
     full_effect_after_s: float | None
 
 
+_EXPS_KEPT = 64
+"""How many stretch durations' exponentials a :class:`_Chain` keeps (a fleet's stretches
+mostly last the same few durations: a second at real speed, an advance's step)."""
+
+
 @dataclass(frozen=True)
 class _Chain:
     """What the closed form of one set of rates multiplies and divides by, computed once
@@ -304,12 +316,50 @@ class _Chain:
     den_k: float
     den_tr: float
     den_e0: float
+    k: float
+    ktr: float
+    ke0: float
+    """The rates per s (as :class:`PatientParams` gives them)."""
+    kept: dict[int, tuple[float, float, float, float, float, float]] = field(
+        default_factory=dict, compare=False
+    )
+    """What :meth:`exps_over` computed for whole-second durations (the emulator's stretches),
+    so a duration met again costs no exponential: the same floats, looked up."""
+
+    def exps_over(self, dt_s: float) -> tuple[float, float, float, float, float, float]:
+        """The exponentials the chain's closed form needs over ``dt_s``: ``e^(-k t)``,
+        ``e^(-ktr t)``, ``e^(-ke0 t)``, the two ``(e^(-a t) - e^(-b t)) / (b - a)`` of
+        neighbouring rates, and the effect site's sum of the three over their products."""
+        k, ktr, ke0 = self.k, self.ktr, self.ke0
+        ktr_k, ktr_ke0 = self.ktr_k, self.ktr_ke0
+        exp = math.exp
+        ek, etr, ee = exp(-k * dt_s), exp(-ktr * dt_s), exp(-ke0 * dt_s)
+        # (e^(-a t) - e^(-b t)) / (b - a), with expm1 for accuracy at small t.
+        phi_k_tr = ek * -math.expm1(-ktr_k * dt_s) / ktr_k
+        phi_tr_e0 = ee * -math.expm1(-ktr_ke0 * dt_s) / ktr_ke0
+        psi = ek / self.den_k + etr / self.den_tr + ee / self.den_e0
+        return ek, etr, ee, phi_k_tr, phi_tr_e0, psi
+
+    def exps_over_whole(self, duration_s: int) -> tuple[float, float, float, float, float, float]:
+        """:meth:`exps_over` whole seconds, each duration computed once (up to
+        :data:`_EXPS_KEPT` durations are kept; then they are forgotten and kept afresh)."""
+        kept = self.kept
+        found = kept.get(duration_s)
+        if found is None:
+            found = self.exps_over(float(duration_s))
+            if len(kept) >= _EXPS_KEPT:
+                kept.clear()
+            kept[duration_s] = found
+        return found
 
 
 @functools.lru_cache(maxsize=64)
 def _chain_of(params: PatientParams) -> _Chain:
     k, ktr, ke0 = params.k_per_s, params.ktr_per_s, params.ke0_per_s
     return _Chain(
+        k=k,
+        ktr=ktr,
+        ke0=ke0,
         ck_da=ke0 * ktr / ((ktr - k) * (ke0 - k)),
         ctr_dt=ke0 / (ke0 - ktr),
         ctr_da=ke0 * ktr / ((k - ktr) * (ke0 - ktr)),
@@ -344,21 +394,25 @@ class _Course:
         """The first time in ``[0, within_s]`` the response reaches ``target`` (rising) or
         goes below it (falling); None if it does not."""
 
+        (c0, r0), (c1, r1), (c2, r2) = self.terms
+        e_inf = self.e_inf
+        exp = math.exp
+
         def beyond(t: float) -> bool:
-            # Complementary to the bands: LOW is < low, HIGH is > high.
-            value = self.at(t)
+            # Complementary to the bands: LOW is < low, HIGH is > high. The value is
+            # self.at(t), the same expression inline (no method call per evaluation).
+            value = e_inf + (c0 * exp(-r0 * t) + c1 * exp(-r1 * t) + c2 * exp(-r2 * t))
             return value >= target if rising else value < target
 
         if beyond(0.0):
             return 0.0
-        gap = abs(self.e_inf - target)
+        gap = abs(e_inf - target)
         if gap > self.bound:
             return None  # can never get there inside this piece
         # The three terms on the scan's grid, each step one product per term (the grid
         # point is then checked on the closed form itself before it is taken).
-        (p0, r0), (p1, r1), (p2, r2) = self.terms
-        f0, f1, f2 = math.exp(-r0 * _SCAN_S), math.exp(-r1 * _SCAN_S), math.exp(-r2 * _SCAN_S)
-        e_inf = self.e_inf
+        p0, p1, p2 = c0, c1, c2
+        f0, f1, f2 = exp(-r0 * _SCAN_S), exp(-r1 * _SCAN_S), exp(-r2 * _SCAN_S)
         previous = 0.0
         while previous < within_s:
             if abs(p0) + abs(p1) + abs(p2) < gap:
@@ -437,6 +491,14 @@ class PatientModel:
         ``infuse(d, 0)`` lets time pass with no input. A zero duration with drug
         is an instantaneous dose (it enters the CSF; the response follows later).
         """
+        if (
+            type(duration_s) is int
+            and duration_s > 0
+            and type(drug_ug) is float
+            and 0.0 <= drug_ug < math.inf
+            and self._infuse_steady(duration_s, drug_ug)
+        ):
+            return
         duration: int | Fraction
         if type(duration_s) is int and duration_s >= 0:
             duration = duration_s  # whole seconds (the emulator's stretches): no Fraction
@@ -450,6 +512,7 @@ class PatientModel:
         total_s = float(duration)
         asymptote_ug = amount_ug / total_s / self._k_per_s
         elapsed_s = 0.0
+        left: _Band | None = None  # the band the last crossing in this piece left
         # Each crossing moves the response into another band; at most a few per piece.
         while True:
             crossing = self._next_crossing(asymptote_ug, total_s - elapsed_s)
@@ -458,6 +521,20 @@ class PatientModel:
             offset_s, band, target_ug = crossing
             self._evolve(offset_s, asymptote_ug)
             elapsed_s += offset_s
+            if band is left and offset_s <= _FLIP_BACK_S:
+                # Back over the threshold just crossed, at once: rounding (the closed form
+                # read at the threshold lands a few ulps on its other side), not a change.
+                # The response is put a hair inside the band it is in and stays there;
+                # without this the two crossings would follow each other for ever.
+                if self._band is _Band.HIGH or (
+                    self._band is _Band.MID and target_ug == self._thresholds[0]
+                ):
+                    self._effect_ug = max(self._effect_ug, target_ug * (1 + _NUDGE))
+                else:
+                    self._effect_ug = min(self._effect_ug, target_ug * (1 - _NUDGE))
+                left = None
+                continue
+            left = self._band
             # Put the response on the threshold's new side, whatever the rounding did.
             if band is _Band.LOW:
                 self._effect_ug = min(self._effect_ug, math.nextafter(target_ug, -math.inf))
@@ -473,6 +550,53 @@ class PatientModel:
         if type(t_s) is Fraction and t_s.denominator == 1:
             t_s = t_s.numerator
         self._t_s = t_s
+
+    def _infuse_steady(self, duration_s: int, drug_ug: float) -> bool:
+        """:meth:`infuse` of whole seconds > 0 and a float amount >= 0 (the emulator's
+        stretches) when the response cannot cross a threshold inside the piece (most
+        pieces: a steady patient): the same closed form and the same floats as the general
+        path, with the exponentials of a duration met before looked up, not computed.
+        Returns False, changing nothing, when a crossing is possible (the general path then
+        finds it). ``tests/emulator/test_patient.py`` proves it equal to the general path."""
+        chain = self._chain
+        total_s = float(duration_s)
+        asymptote_ug = drug_ug / total_s / self._k_per_s
+        amount_ug, transit_ug = self._amount_ug, self._transit_ug
+        da = amount_ug - asymptote_ug
+        dtr = transit_ug - asymptote_ug
+        de = self._effect_ug - asymptote_ug
+        # _next_crossing's bound, to the same float: can the response reach a threshold?
+        ctr_dt = chain.ctr_dt
+        bound = (
+            abs(chain.ck_da * da)
+            + abs(ctr_dt * dtr + chain.ctr_da * da)
+            + abs(de - ctr_dt * dtr + chain.ce0_da * da)
+        ) * (1 + 1e-9)
+        low_ug, high_ug = self._thresholds
+        band = self._band
+        if band is _Band.MID:
+            if not (asymptote_ug - low_ug > bound and high_ug - asymptote_ug > bound):
+                return False
+        elif band is _Band.LOW:
+            if not low_ug - asymptote_ug > bound:
+                return False
+        elif not asymptote_ug - high_ug > bound:
+            return False
+        # _evolve over the whole piece.
+        ktr, ke0 = self._ktr_per_s, self._ke0_per_s
+        ek, etr, ee, phi_k_tr, phi_tr_e0, psi = chain.exps_over_whole(duration_s)
+        # Rounding must never leave an amount a hair below zero (max(0.0, x), inline).
+        amount_ug = asymptote_ug + da * ek
+        transit_ug = asymptote_ug + dtr * etr + ktr * da * phi_k_tr
+        effect_ug = asymptote_ug + de * ee + ke0 * dtr * phi_tr_e0 + ktr * ke0 * da * psi
+        self._amount_ug = amount_ug if amount_ug > 0.0 else 0.0
+        self._transit_ug = transit_ug if transit_ug > 0.0 else 0.0
+        self._effect_ug = effect_ug if effect_ug > 0.0 else 0.0
+        t_s = self._t_s + duration_s
+        if type(t_s) is Fraction and t_s.denominator == 1:
+            t_s = t_s.numerator
+        self._t_s = t_s
+        return True
 
     def feed(self, pieces: Iterable[TipPiece]) -> None:
         """Infuse the fluid path's tip output, piece after piece."""
@@ -610,18 +734,11 @@ class PatientModel:
         return _Course(e_inf=asymptote_ug, terms=((c_k, k), (c_tr, ktr), (c_e0, ke0)))
 
     def _evolve(self, dt_s: float, asymptote_ug: float) -> None:
-        k, ktr, ke0 = self._k_per_s, self._ktr_per_s, self._ke0_per_s
-        chain = self._chain
-        ktr_k, ktr_ke0 = chain.ktr_k, chain.ktr_ke0
+        ktr, ke0 = self._ktr_per_s, self._ke0_per_s
         da = self._amount_ug - asymptote_ug
         dtr = self._transit_ug - asymptote_ug
         de = self._effect_ug - asymptote_ug
-        exp = math.exp
-        ek, etr, ee = exp(-k * dt_s), exp(-ktr * dt_s), exp(-ke0 * dt_s)
-        # (e^(-a t) - e^(-b t)) / (b - a), with expm1 for accuracy at small t.
-        phi_k_tr = ek * -math.expm1(-ktr_k * dt_s) / ktr_k
-        phi_tr_e0 = ee * -math.expm1(-ktr_ke0 * dt_s) / ktr_ke0
-        psi = ek / chain.den_k + etr / chain.den_tr + ee / chain.den_e0
+        ek, etr, ee, phi_k_tr, phi_tr_e0, psi = self._chain.exps_over(dt_s)
         # Rounding must never leave an amount a hair below zero.
         self._amount_ug = max(0.0, asymptote_ug + da * ek)
         self._transit_ug = max(0.0, asymptote_ug + dtr * etr + ktr * da * phi_k_tr)

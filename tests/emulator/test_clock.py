@@ -312,6 +312,72 @@ def test_random_operations_never_move_time_backwards_or_jump(
         assert last >= before
 
 
+class _ClockAsBefore(PumpClock):
+    """:meth:`PumpClock.now` and :meth:`PumpClock.advance` as they were before ``now``
+    stopped reading the wall while pump time stands still and ``advance`` read it once
+    (kept here as the reference)."""
+
+    def now(self) -> int:
+        with self._lock:
+            return self._read_ns_locked(self._wall()) // 1_000_000_000
+
+    def advance(self, seconds: float) -> int:
+        step_ns = round(seconds * 1_000_000_000)
+        if isinstance(seconds, int):
+            step_ns = seconds * 1_000_000_000
+        if not 0 <= seconds <= MAX_ADVANCE_S:
+            raise ClockValueError(f"step {seconds!r} s outside 0..{MAX_ADVANCE_S} s")
+        with self._lock:
+            now_ns = self._read_ns_locked(self._wall())
+            if now_ns + step_ns > self._ceiling_ns:
+                raise ClockValueError("past the ceiling")
+            self._reanchor_locked()
+            self._anchor_ns += step_ns
+            self._last_ns = self._anchor_ns
+            return self._anchor_ns // 1_000_000_000
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(ops=_ops, max_pump_s=st.sampled_from([START + 10**6, 2**32 - 1]))
+def test_now_and_advance_answer_as_before(
+    ops: list[tuple[str, float | int | None]], max_pump_s: int
+) -> None:
+    """A clock that stands still answers now() without reading the wall, and advance()
+    reads it once: the same answers and the same state as the reference after every step
+    (a wall that moves between steps, and back), the ceiling's refusals included."""
+    wall = FakeWall(1000.0)
+    clocks = [
+        PumpClock(start_pump_s=START, wall=wall, max_pump_s=max_pump_s),
+        _ClockAsBefore(start_pump_s=START, wall=wall, max_pump_s=max_pump_s),
+    ]
+    for op, arg in ops:
+        answers: list[object] = []
+        for clock in clocks:
+            try:
+                if op == "wall":
+                    answers.append(clock.now())
+                elif op == "speed":
+                    assert isinstance(arg, float)
+                    clock.set_speed(arg)
+                elif op == "advance":
+                    assert isinstance(arg, int)
+                    answers.append(clock.advance(arg))
+                elif op != "rewind":
+                    {"pause": clock.pause, "resume": clock.resume, "manual": clock.set_manual}[op]()
+            except ClockValueError:
+                answers.append("refused")
+            answers.append((clock.now(), clock.now_ns(), clock.snapshot(), clock.at_ceiling))
+            answers.append((clock._anchor_ns, clock._anchor_wall_s, clock._last_ns))
+            assert clock._anchor_ns <= clock._last_ns  # the invariant now() relies on
+        assert answers[: len(answers) // 2] == answers[len(answers) // 2 :]
+        if op == "wall":
+            assert isinstance(arg, float)
+            wall.t += arg
+        elif op == "rewind":
+            assert isinstance(arg, float)
+            wall.t -= arg
+
+
 def test_concurrent_readers_and_a_controller_see_monotone_time() -> None:
     clock = PumpClock(start_pump_s=START, speed=1000)
     stop = threading.Event()

@@ -8,7 +8,7 @@ from fractions import Fraction
 from itertools import groupby
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from emulator.fluid_path import (
@@ -455,3 +455,87 @@ def test_the_ledger_keeps_the_last_hours_of_the_pump_clock() -> None:
     assert ledger.hour_ug(76 * 3_600) == 1  # the 24th hour back
     assert ledger.hour_ug(75 * 3_600) == 0  # out of the window: read as 0
     assert len(ledger._hours) <= 24 + 24 // 8 + 1  # dropped a few at a time
+
+
+class _LedgerAsBefore(HourlyLedger):
+    """:meth:`HourlyLedger.add_even` as it was before it entered a stretch inside one hour
+    inline and pruned only where something was added (kept here as the reference)."""
+
+    def add_even(
+        self, start_clock_s: int, duration_s: int, volume_nl: int, concentration_ug_per_ml: int
+    ) -> None:
+        end = start_clock_s + duration_s
+        if volume_nl and concentration_ug_per_ml:
+            hour = start_clock_s // 3_600 * 3_600
+            last = (end - 1) // 3_600 * 3_600
+            if last - hour >= 2 * 3_600:
+                if self._long is None:
+                    self._long = []
+                self._long.append((start_clock_s, end, volume_nl, concentration_ug_per_ml))
+                self._latest_hour = max(self._latest_hour, last)
+            else:
+                boundary = hour + 3_600
+                done_nl = 0
+                while boundary < end:
+                    due_nl = volume_nl * (boundary - start_clock_s) // duration_s
+                    self._put(hour, (due_nl - done_nl) * concentration_ug_per_ml)
+                    done_nl, hour = due_nl, boundary
+                    boundary += 3_600
+                self._put(hour, (volume_nl - done_nl) * concentration_ug_per_ml)
+        self._reached = max(self._reached, end)
+        self._prune()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@example(max_hours=1, start=0, stretches=[(3_600, 5, 500, False)] * 4)
+@example(max_hours=2, start=1_800, stretches=[(600, 5, 500, False)] * 40)
+@given(
+    max_hours=st.integers(min_value=1, max_value=40),
+    start=st.integers(min_value=0, max_value=10 * 3_600),
+    stretches=st.lists(
+        st.tuples(
+            st.one_of(
+                st.integers(min_value=1, max_value=900),
+                st.integers(min_value=1, max_value=3_600),
+                st.sampled_from([3_599, 3_600, 3_601, 7_199, 7_200, 7_201, 86_400]),
+                st.integers(min_value=1, max_value=5 * 86_400),
+            ),
+            st.integers(min_value=0, max_value=300_000),
+            st.sampled_from([0, 500, 2_000]),
+            st.booleans(),
+        ),
+        max_size=120,
+    ),
+)
+def test_add_even_enters_and_prunes_as_before(
+    max_hours: int, start: int, stretches: list[tuple[int, int, int, bool]]
+) -> None:
+    """The ledger as the emulator fills it (add_even per stretch, add for an instantaneous
+    dose) equals the reference entry for entry: the same hours, the same stretches kept
+    whole, dropped at the same moments, and the same readings."""
+    fast, reference = HourlyLedger(max_hours=max_hours), _LedgerAsBefore(max_hours=max_hours)
+    clock = start
+    for duration, volume, concentration, instant in stretches:
+        for ledger in (fast, reference):
+            if instant:
+                ledger.add(
+                    clock,
+                    [
+                        TipPiece(
+                            duration_s=Fraction(0),
+                            volume_nl=volume,
+                            concentration_ug_per_ml=concentration,
+                        )
+                    ],
+                )
+            ledger.add_even(clock, duration, volume, concentration)
+        clock += duration
+        assert fast._hours == reference._hours
+        assert all(type(pg) is int for pg in fast._hours.values())
+        assert fast._long == reference._long
+        assert (fast._latest_hour, fast.reached_clock_s) == (
+            reference._latest_hour,
+            reference.reached_clock_s,
+        )
+    assert fast.hours(start, clock) == reference.hours(start, clock)
+    assert fast.last_hour_ug(clock) == reference.last_hour_ug(clock)

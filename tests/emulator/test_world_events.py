@@ -22,6 +22,10 @@ reservoir run dry, valve pumps in a field); after every step:
   measured: 1.1 nL), the risk state is the same and began within 5 s of the same time
   (measured: 0.6 s), and the dose changes remembered are the same with their onset and
   full effect within a minute (measured: 13 s).
+
+The event loop as it was before the usual stretch was pushed inline (and a request at an
+instant already reached returned at once) is kept here too (:func:`former_event_world`):
+the product equals it bit for bit (:class:`ExactTwins`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import dataclasses
 import random
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,8 +42,10 @@ from hypothesis import strategies as st
 
 from emulator.clock import PumpClock
 from emulator.emulator import EmulatedPump
+from emulator.fluid_path import tip_pieces
 from emulator.mri import push_instant_delivery
 from emulator.presets import PRESETS, PumpSetup, flex_ug, simple_ug
+from firmware_model.delivery import PPM
 from firmware_model.errors import FirmwareError
 from firmware_model.profile import profile_for
 from firmware_model.pump import Pump, RefillOrder
@@ -98,6 +105,75 @@ def stepped_world(ep: EmulatedPump, step_s: int = STEP_S) -> None:
             world.t = pump.t
             ep._fire_world_events(pump)
         ep._follow_prescription(pump, world)
+
+    ep.virtual.on_advance = advance
+
+
+def former_event_world(ep: EmulatedPump) -> None:
+    """Make ``ep`` advance its world with the event loop as it was before the usual stretch
+    was pushed inline and a request at the instant already reached returned at once (kept
+    here as the reference: :class:`ExactTwins` holds the product to it exactly)."""
+
+    def push_stretch(
+        world: Any, start_clock_s: int, duration_s: int, volume_nl: int, concentration: int
+    ) -> None:
+        if duration_s <= 0:
+            return
+        fill_nl, out = world.fluid.push_raw(volume_nl, concentration)
+        if not fill_nl and len(out) <= 1:
+            volume_out_nl, concentration_out = out[0] if out else (0, 0)
+            world.ledger.add_even(start_clock_s, duration_s, volume_out_nl, concentration_out)
+            world.patient.infuse(duration_s, volume_out_nl * concentration_out / PG_PER_UG)
+            return
+        pieces = tip_pieces(fill_nl, out, volume_nl, duration_s)
+        world.ledger.add(start_clock_s, pieces)
+        world.patient.feed(pieces)
+
+    def advance(pump: Pump, t: int) -> None:
+        world = ep._world
+        ep.advanced_at = ep.virtual.wall()
+        if id(pump.prescription) != world.reference_key:
+            ep._follow_prescription(pump, world)
+        if pump.total_filled_nl != world.filled_nl:
+            ep._follow_fill(pump, world)
+        if pump.total_delivered_nl - world.dry_nl != world.fluid.last_total_delivered_nl:
+            push_instant_delivery(
+                world.fluid, world.patient, world.ledger, pump, dry_nl=world.dry_nl
+            )
+        if ep._mri_end_value is not None:
+            ep._fire_world_events(pump)
+        while pump.t < t:
+            stop = t
+            event_t = ep.next_world_event_t
+            if event_t is not None and pump.t < event_t < t:
+                stop = event_t
+            reservoir_nl = pump.reservoir_nl
+            concentration = pump.concentration_ug_per_ml
+            offset_s = pump.clock(0)
+            for start, end, delivered_nl, commanded_nl in pump.advance_in_stretches(stop):
+                reservoir_nl -= delivered_nl
+                flowing_s = duration_s = end - start
+                volume_nl = delivered_nl
+                if world.missing_nl and delivered_nl:
+                    real_nl = max(0, reservoir_nl + delivered_nl - world.missing_nl)
+                    dry_nl = max(0, delivered_nl - real_nl)
+                    world.dry_nl += dry_nl
+                    world.missing_nl = max(0, world.missing_nl - dry_nl)
+                    volume_nl -= dry_nl
+                    if dry_nl:
+                        flowing_s = -(-duration_s * volume_nl // delivered_nl)
+                elif reservoir_nl == 0 and delivered_nl:
+                    bias_ppm = pump.profile.delivery_bias_ppm
+                    nominal_nl = commanded_nl * (PPM + bias_ppm) // PPM
+                    if nominal_nl > delivered_nl:
+                        flowing_s = -(-duration_s * delivered_nl // nominal_nl)
+                push_stretch(world, start + offset_s, flowing_s, volume_nl, concentration)
+                if flowing_s < duration_s:
+                    push_stretch(world, start + offset_s + flowing_s, duration_s - flowing_s, 0, 0)
+            world.t = pump.t
+            ep._fire_world_events(pump)
+        if id(pump.prescription) != world.reference_key:
+            ep._follow_prescription(pump, world)
 
     ep.virtual.on_advance = advance
 
@@ -366,3 +442,73 @@ def test_the_event_world_pushes_a_stretch_once_not_every_300_s(
     twins.advance(100 * DAY_S)
     assert pieces == [90 * DAY_S, 5 * DAY_S, 5 * DAY_S]
     assert sum(pieces) == 100 * DAY_S
+
+
+class ExactTwins(Twins):
+    """The product's event world beside :func:`former_event_world`: equal in every bit."""
+
+    def __init__(self, setup: PumpSetup, **kwargs: Any) -> None:
+        super().__init__(setup, **kwargs)
+        former_event_world(self.pumps[1])
+
+    def check(self) -> None:
+        event, former = self.pumps
+        assert event.pump.to_bytes() == former.pump.to_bytes()
+        we, wf = event._world, former._world
+        pe, pf = we.fluid.path, wf.fluid.path
+        assert (pe.volume_in_nl, pe.drug_in_pg, pe.volume_out_nl, pe.drug_out_pg) == (
+            pf.volume_in_nl,
+            pf.drug_in_pg,
+            pf.volume_out_nl,
+            pf.drug_out_pg,
+        )
+        assert pe.contents() == pf.contents()
+        assert we.fluid.last_total_delivered_nl == wf.fluid.last_total_delivered_nl
+        assert (we.t, we.dose_ug_per_day, we.changes, we.filled_nl, we.pocket_armed) == (
+            wf.t,
+            wf.dose_ug_per_day,
+            wf.changes,
+            wf.filled_nl,
+            wf.pocket_armed,
+        )
+        assert (we.dry_nl, we.missing_nl, we.pocket_nl) == (wf.dry_nl, wf.missing_nl, wf.pocket_nl)
+        le, lf = we.ledger, wf.ledger
+        assert (le._hours, le._long, le._latest_hour, le.reached_clock_s) == (
+            lf._hours,
+            lf._long,
+            lf._latest_hour,
+            lf.reached_clock_s,
+        )
+        me, mf = we.patient, wf.patient
+        assert (me.amount_ug.hex(), me._transit_ug.hex(), me.effect_amount_ug.hex()) == (
+            mf.amount_ug.hex(),
+            mf._transit_ug.hex(),
+            mf.effect_amount_ug.hex(),
+        )
+        assert (me.t_s, me.reference_dose_ug_per_day, me.assess()) == (
+            mf.t_s,
+            mf.reference_dose_ug_per_day,
+            mf.assess(),
+        )
+        assert event.advanced_at == former.advanced_at
+
+
+@settings(
+    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    preset=st.sampled_from(["default", "demo"]),
+    catheter_cm=st.integers(0, 120),
+    bias_ppm=st.sampled_from([0, 30_000, 950_000]),
+)
+def test_the_event_world_is_the_former_event_loop_bit_for_bit(
+    seed: int, preset: str, catheter_cm: int, bias_ppm: int
+) -> None:
+    """The loop that pushes the usual stretch inline and returns at once when a request
+    finds the pump already at the clock's instant (every act here advances once more at
+    that instant) gives exactly the world of the former loop: the pump, the catheter, every
+    hour of the ledger, the patient to the last bit, the remembered dose changes; with a
+    delivery bias, a reservoir run dry, pocket fills and MRI exposures."""
+    twins = ExactTwins(PRESETS[preset], catheter_cm=catheter_cm, bias_ppm=bias_ppm)
+    run_programme(seed, twins, steps=30)
