@@ -67,7 +67,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum, StrEnum
 from fractions import Fraction
 
@@ -287,7 +286,7 @@ class ResponseMilestones:
     full_effect_after_s: float | None
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class _Chain:
     """What the closed form of one set of rates multiplies and divides by, computed once
     per :class:`PatientParams` and shared by every patient with them."""
@@ -322,7 +321,7 @@ def _chain_of(params: PatientParams) -> _Chain:
     )
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class _Course:
     """The closed form of one piece: ``E(t) = e_inf + sum(c_i exp(-r_i t))``."""
 

@@ -63,7 +63,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import cast
@@ -72,6 +72,7 @@ from emulator.clock import MAX_ADVANCE_S, MAX_SPEED
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
 from firmware_model.errors import CorruptImageError
 from firmware_model.pump import Pump
+from protocol.frozen import frozen
 from protocol.timebase import RTC_MAX_CLOCK_S
 
 __all__ = [
@@ -199,7 +200,7 @@ def _check_extra(extra: object) -> dict[str, ExtraValue]:
     return checked
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class StoredState:
     """What a state file holds: the pump image and what is needed to resume it."""
 

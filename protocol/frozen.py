@@ -1,17 +1,22 @@
-"""Frozen, keyword-only dataclasses made at a fraction of the cost of defining them.
+"""Frozen dataclasses made at a fraction of the cost of defining them.
 
 ``@dataclass(frozen=True, kw_only=True)`` writes the source of ``__init__``, ``__repr__``,
 ``__eq__``, ``__hash__``, ``__setattr__`` and ``__delattr__`` for each class and compiles
 each: on Python 3.11 that parsing was a quarter of the instructions ``pump-emulator
 serve`` spent starting (#16). :func:`frozen` processes the fields with ``dataclass`` and
 nothing generated, gives the class those methods as closures over its fields, and
-compiles ``__init__`` once per shape (the same field names and kinds of default).
+compiles ``__init__`` once per shape: the kinds of its fields (init field or not,
+keyword-only or positional, required, default or factory), whatever they are called;
+each class gets that code with its parameters renamed to its fields' names.
 ``tests/protocol/test_frozen.py`` proves each one equal to the dataclass's.
 
-What it supports is what the project declares: every field an init field (plain, with a
-default or a ``default_factory``), no ``__eq__``, ``__hash__``, ``__repr__``,
-``__init__``, ``__setattr__`` or ``__delattr__`` of the class's own (a TypeError says
-so), ``__post_init__`` called when the class has one.
+What it supports is what the project declares: keyword-only fields (``@frozen``) or
+positional ones (``@frozen(kw_only=False)``), each plain, with a default or a
+``default_factory``, in ``__init__`` or not (``field(init=False)``); a ``__hash__`` of the
+class's own (kept, as ``dataclass`` keeps it); ``__post_init__`` called when the class
+has one. Not supported, with a TypeError that says so: an ``__eq__``, ``__repr__``,
+``__init__``, ``__setattr__`` or ``__delattr__`` of the class's own, and ``InitVar``
+pseudo-fields. (No ``slots`` and no ``order``: those stay dataclasses.)
 """
 
 from __future__ import annotations
@@ -20,69 +25,122 @@ import dataclasses
 import operator
 import reprlib
 from collections.abc import Callable
-from types import CodeType
-from typing import Any, TypeVar, dataclass_transform
+from types import CellType, CodeType, FunctionType
+from typing import Any, TypeVar, dataclass_transform, overload
 
 __all__ = ["dataclass_init", "frozen", "thawed_bases"]
 
 _T = TypeVar("_T")
 _MISSING: Any = dataclasses.MISSING
-_OWN = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__")
+_OWN = ("__init__", "__repr__", "__eq__", "__setattr__", "__delattr__")
 
-# Compiled ``__init__`` factories by source text: classes of one shape share one compilation.
-_INIT_CODE: dict[str, CodeType] = {}
-
-
-class _HasFactory:
-    def __repr__(self) -> str:
-        return "<factory>"
+# The code of ``__init__`` by shape (see :func:`_shape_source`): the classes of one shape
+# share one compilation, their parameters renamed to their fields' names.
+_INIT_CODE: dict[tuple[tuple[tuple[bool, bool, str], ...], bool], CodeType] = {}
+_INITVAR: Any = getattr(dataclasses, "_FIELD_INITVAR")  # noqa: B009 - private to dataclasses
 
 
-_HAS_FACTORY = _HasFactory()
+_HAS_FACTORY: Any = getattr(dataclasses, "_HAS_DEFAULT_FACTORY")  # noqa: B009 - its own sentinel
+_SELF = "__frozen_self__"
+
+
+def _shape_source(shape: tuple[tuple[bool, bool, str], ...], post_init: bool) -> str:
+    """The text of a factory returning ``__init__`` for one shape: per field whether it
+    is an init field, keyword-only, and ``"required"``, ``"default"`` or ``"factory"``
+    (``"unset"`` for a field outside ``__init__`` that it leaves alone: the class holds its
+    default, or ``__post_init__`` sets it). Field
+    ``i`` is the parameter ``__frozen_p{i}__`` (renamed to the field's name per class),
+    its name the free variable ``__frozen_n{i}__``."""
+    positional: list[str] = []
+    keyword: list[str] = []
+    free = ["__frozen_set__"]
+    lines: list[str] = []
+    for i, (init, kw_only, kind) in enumerate(shape):
+        param = f"__frozen_p{i}__"
+        if kind == "unset":
+            continue  # read from the class attribute, as a dataclass does
+        free.append(f"__frozen_n{i}__")
+        if kind != "required":
+            free.append(f"__frozen_d{i}__")
+        if kind == "factory":
+            free.append(f"__frozen_f{i}__")
+        if not init:
+            value = f"__frozen_f{i}__()" if kind == "factory" else f"__frozen_d{i}__"
+            lines.append(f"__frozen_set__({_SELF}, __frozen_n{i}__, {value})")
+            continue
+        (keyword if kw_only else positional).append(
+            param if kind == "required" else f"{param}=__frozen_d{i}__"
+        )
+        if kind == "factory":
+            lines.append(f"if {param} is __frozen_d{i}__: {param} = __frozen_f{i}__()")
+        lines.append(f"__frozen_set__({_SELF}, __frozen_n{i}__, {param})")
+    if post_init:
+        lines.append(f"{_SELF}.__post_init__()")
+    params = ", ".join([_SELF, *positional, *(["*", *keyword] if keyword else [])])
+    body = "".join(f"  {line}\n" for line in lines or ["pass"])
+    head = f"def __create_fn__({', '.join(free)}):\n def __init__({params}):\n"
+    return f"{head}{body} return __init__"
+
+
+def _template(shape: tuple[tuple[bool, bool, str], ...], post_init: bool) -> CodeType:
+    """The code of ``__init__`` for one shape, compiled the first time it is asked for."""
+    key = (shape, post_init)
+    code = _INIT_CODE.get(key)
+    if code is None:
+        source = _shape_source(shape, post_init)
+        factory = compile(source, "<frozen __init__>", "exec").co_consts[0]
+        code = _INIT_CODE[key] = next(c for c in factory.co_consts if isinstance(c, CodeType))
+    return code
 
 
 def dataclass_init(cls: type) -> Callable[..., None]:
-    """The ``__init__`` ``dataclass(frozen=True, kw_only=True)`` would generate for ``cls``
-    (keyword-only parameters in field order, each set with ``object.__setattr__``, then
-    ``__post_init__`` where the class has one), compiled once per shape."""
-    params: list[str] = []
-    lines: list[str] = []
-    closure: dict[str, Any] = {}
+    """The ``__init__`` ``dataclass(frozen=True)`` would generate for the processed ``cls``
+    (the init fields as parameters, positional ones first and keyword-only ones after,
+    as each field says; every field set with ``object.__setattr__`` in field order, a
+    field outside ``__init__`` from its factory, or from its default where the class has
+    ``__slots__``; then ``__post_init__`` where the class has one). Its code is compiled
+    once per shape, whatever the fields are called."""
+    if any(f._field_type is _INITVAR for f in cls.__dataclass_fields__.values()):  # type: ignore[attr-defined]
+        raise TypeError(f"{cls.__name__}: InitVar pseudo-fields are not supported")
     fields = dataclasses.fields(cls)
-    for index, f in enumerate(fields):
-        if not f.init:
-            raise TypeError(f"{cls.__name__}.{f.name}: every field must be an init field")
+    slots = "__slots__" in cls.__dict__
+    shape: list[tuple[bool, bool, str]] = []
+    values: dict[str, Any] = {"__frozen_set__": object.__setattr__}
+    renamed: dict[str, str] = {}
+    defaults: list[Any] = []
+    kwdefaults: dict[str, Any] = {}
+    for i, f in enumerate(fields):
+        if f.name.startswith("__frozen_"):
+            raise TypeError(f"{cls.__name__}.{f.name}: a name protocol.frozen uses itself")
+        values[f"__frozen_n{i}__"] = f.name
+        renamed[f"__frozen_p{i}__"] = f.name
         if f.default is not _MISSING:
-            params.append(f"{f.name}=__dflt_{index}__")
-            closure[f"__dflt_{index}__"] = f.default
+            kind, default = "default", f.default
         elif f.default_factory is not _MISSING:
-            params.append(f"{f.name}=__dflt_{index}__")
-            closure[f"__dflt_{index}__"] = _HAS_FACTORY
-            closure[f"__factory_{index}__"] = f.default_factory
-            lines.append(f"  if {f.name} is __dflt_{index}__: {f.name} = __factory_{index}__()")
+            kind, default = "factory", _HAS_FACTORY
+            values[f"__frozen_f{i}__"] = f.default_factory
         else:
-            params.append(f.name)
-        lines.append(f"  __frozen_set__(__frozen_self__, {f.name!r}, {f.name})")
-    if hasattr(cls, "__post_init__"):
-        lines.append("  __frozen_self__.__post_init__()")
-    if not lines:
-        lines.append("  pass")
-    names = ", ".join(["__frozen_set__", *closure])
-    star = ", *, " if params else ""
-    source = (
-        f"def __create_fn__({names}):\n"
-        f" def __init__(__frozen_self__{star}{', '.join(params)}):\n"
-        + "\n".join(" " + line for line in lines)
-        + "\n return __init__"
-    )
-    code = _INIT_CODE.get(source)
-    if code is None:
-        code = _INIT_CODE[source] = compile(source, "<frozen __init__>", "exec")
-    namespace: dict[str, Any] = {}
-    exec(code, {}, namespace)  # our own text, compiled above
-    init: Callable[..., None] = namespace["__create_fn__"](object.__setattr__, **closure)
+            kind, default = "required", _MISSING
+        values[f"__frozen_d{i}__"] = default
+        if not f.init:
+            if kind == "required" or (kind == "default" and not slots):
+                kind = "unset"
+        elif not f.kw_only:
+            if default is not _MISSING:
+                defaults.append(default)
+            elif defaults:
+                raise TypeError(f"non-default argument {f.name!r} follows default argument")
+        elif default is not _MISSING:
+            kwdefaults[f.name] = default
+        shape.append((f.init, f.kw_only is True, kind))
+    template = _template(tuple(shape), hasattr(cls, "__post_init__"))
+    code = template.replace(co_varnames=tuple(renamed.get(n, n) for n in template.co_varnames))
+    closure = tuple(CellType(values[name]) for name in code.co_freevars)
+    init: Callable[..., None] = FunctionType(code, {}, "__init__", tuple(defaults) or None, closure)
+    init.__kwdefaults__ = kwdefaults or None
+    init.__module__ = cls.__module__
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__annotations__ = {f.name: f.type for f in fields} | {"return": None}
+    init.__annotations__ = {f.name: f.type for f in fields if f.init} | {"return": None}
     return init
 
 
@@ -158,24 +216,45 @@ def _methods(cls: type[Any]) -> dict[str, Any]:
     return methods
 
 
+@overload
+def frozen(cls: type[_T], /) -> type[_T]: ...
+
+
+@overload
+def frozen(*, kw_only: bool = True) -> Callable[[type[_T]], type[_T]]: ...
+
+
 @dataclass_transform(kw_only_default=True, frozen_default=True)
-def frozen(cls: type[_T]) -> type[_T]:
-    """What ``@dataclass(frozen=True, kw_only=True)`` makes of ``cls``, made cheaply (see
-    the module's text): the same fields, ``__init__``, ``==``, ``hash``, ``repr``,
-    :exc:`dataclasses.FrozenInstanceError` on assignment and ``__dataclass_params__``."""
+def frozen(
+    cls: type[_T] | None = None, /, *, kw_only: bool = True
+) -> type[_T] | Callable[[type[_T]], type[_T]]:
+    """What ``@dataclass(frozen=True, kw_only=True)`` makes of ``cls`` (``@frozen``), or
+    ``@dataclass(frozen=True)`` (``@frozen(kw_only=False)``: positional fields, in
+    ``__match_args__``), made cheaply (see the module's text): the same fields,
+    ``__init__``, ``==``, ``hash`` (the class's own where it has one, as ``dataclass``
+    keeps it), ``repr``, :exc:`dataclasses.FrozenInstanceError` on assignment and
+    ``__dataclass_params__``."""
+    if cls is None:
+        return lambda cls: _frozen(cls, kw_only=kw_only)
+    return _frozen(cls, kw_only=kw_only)
+
+
+def _frozen(cls: type[_T], *, kw_only: bool) -> type[_T]:
     own = [name for name in _OWN if name in cls.__dict__]
     if own:
         raise TypeError(f"{cls.__name__} defines {', '.join(own)}: use dataclass")
+    own_hash = "__hash__" in cls.__dict__  # kept, as dataclass keeps it (no own __eq__ here)
     documented = cls.__dict__.get("__doc__") is not None
     with thawed_bases(cls):
         processed = dataclasses.dataclass(
-            cls, init=False, repr=False, eq=False, frozen=False, kw_only=True
+            cls, init=False, repr=False, eq=False, frozen=False, kw_only=kw_only
         )
     params = processed.__dataclass_params__  # type: ignore[attr-defined]
     params.init = params.repr = params.eq = params.frozen = True
     processed.__init__ = dataclass_init(processed)  # type: ignore[method-assign]
     for name, method in _methods(processed).items():
-        setattr(processed, name, method)
+        if name != "__hash__" or not own_hash:
+            setattr(processed, name, method)
     if not documented:
         document(processed)
     return processed

@@ -22,13 +22,12 @@ import operator
 import reprlib
 import typing
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar, dataclass_transform
 
 from protocol.enums import AlarmCode, Op
 from protocol.errors import InvalidMessage
-from protocol.frozen import dataclass_init, document, thawed_bases
+from protocol.frozen import dataclass_init, document, frozen, thawed_bases
 from protocol.units import Unit
 
 if TYPE_CHECKING:
@@ -448,6 +447,9 @@ def record(cls: type[_T]) -> type[_T]:
         processed = dataclasses.dataclass(
             cls, init=False, repr=False, eq=False, frozen=False, kw_only=True
         )
+    for f in dataclasses.fields(processed):
+        if not f.init:  # a record's fields are on the wire: each one is given
+            raise TypeError(f"{cls.__name__}.{f.name}: every field must be an init field")
     params = processed.__dataclass_params__  # type: ignore[attr-defined]
     params.init = params.frozen = True
     processed.__init__ = dataclass_init(processed)  # type: ignore[method-assign]
@@ -521,7 +523,7 @@ class Message(Record):
     response: ClassVar[bool]
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class WireField:
     """One field of a record: its name, wire type, description and unit (None only
     where a number forgot to declare one: a test finds those)."""

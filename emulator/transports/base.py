@@ -25,8 +25,9 @@ import logging
 import selectors
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import ClassVar, Protocol, Self
+
+from protocol.frozen import frozen
 
 __all__ = [
     "EVENT_READ",
@@ -152,7 +153,7 @@ EndpointFactory = Callable[[], Endpoint]
 """Makes a fresh endpoint for each new link."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class LinkFailure:
     """An exception caught on one link (or in the server's tick), kept for the caller."""
 
@@ -224,7 +225,7 @@ def log_failure(failure: LinkFailure) -> None:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Watch:
     """One file descriptor a transport wants watched, and for what.
 

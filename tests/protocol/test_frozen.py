@@ -1,15 +1,22 @@
-"""``protocol.frozen.frozen`` makes what ``dataclass(frozen=True, kw_only=True)`` makes.
+"""``protocol.frozen.frozen`` makes what ``dataclass(frozen=True, kw_only=...)`` makes.
 
 Each class the project declares with it is compared with a twin declared again with
-``dataclass(frozen=True, kw_only=True)`` over the same fields: signature, docstring,
-parameters, construction (defaults, factories, ``__post_init__``), ``==``, ``hash``,
-``repr``, and the errors of assignment, deletion and bad calls.
+``dataclass(frozen=True, kw_only=...)`` over the same fields: signature, docstring,
+parameters, ``__match_args__``, construction from a valid example (defaults, factories,
+fields outside ``__init__``, ``__post_init__``), the instance's attributes, ``==``,
+``hash``, ``repr``, ``replace``, ``asdict``, copies, and the errors of assignment,
+deletion and bad calls.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
+import pickle
+import types
+from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -17,6 +24,7 @@ import pytest
 import emulator.clock
 import emulator.fluid_path
 import emulator.mri
+import emulator.persistence
 import emulator.presets
 import emulator.transports.base
 import firmware_model.alarms
@@ -25,13 +33,16 @@ import firmware_model.nvm
 import firmware_model.prescription
 import firmware_model.profile
 import firmware_model.pump_records
+import firmware_model.telemetry
 import protocol.battery
 import protocol.forecast
 import protocol.prescription
 import protocol.response
 import protocol.schedule
+import protocol.wire
 from emulator import link_faults, patient
 from protocol import session_rules
+from protocol.enums import BolusKind, Mode
 from protocol.frozen import frozen
 
 DECLARED: list[type[Any]] = [
@@ -65,39 +76,130 @@ DECLARED: list[type[Any]] = [
     protocol.response.ResponseChange,
     protocol.schedule.RunningBolus,
     protocol.schedule.PatientRule,
+    # with a __post_init__ that checks its values (an example of each below)
+    emulator.clock.ClockSnapshot,
+    emulator.fluid_path.Segment,
+    emulator.fluid_path.TipOutput,
+    emulator.fluid_path.TipPiece,
+    emulator.transports.base.LinkFailure,
+    emulator.transports.base.Watch,
+    firmware_model.prescription.Bolus,
+    firmware_model.prescription.PatientDoseSettings,
+    firmware_model.profile.ToneSpec,
+    firmware_model.profile.PumpProfile,
+    protocol.prescription.PrescriptionSpec,
+    # fields outside __init__
+    protocol.schedule.Schedule,
+    # a __hash__ of its own
+    emulator.persistence.StoredState,
+    # positional fields (@frozen(kw_only=False))
+    protocol.wire.WireField,
+    firmware_model.telemetry._Staged,
+    firmware_model.telemetry._StagedRefill,
+    firmware_model.telemetry._Route,
+    link_faults._Chunk,
+    patient._Chain,
+    patient._Course,
 ]
+
+_SPEC = protocol.prescription.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=500)
+_SEGMENT = emulator.fluid_path.Segment(volume_nl=2, concentration_ug_per_ml=500)
+_ERROR = ValueError("the link went away")  # one object: exceptions compare by identity
+
+# A valid instance of each class whose ``__post_init__`` refuses the generic 0s (or whose
+# fields outside ``__init__`` are computed from the others): the example's init fields are
+# given to the class and to its twin.
+EXAMPLES: dict[type[Any], Callable[[], Any]] = {
+    emulator.clock.ClockSnapshot: lambda: emulator.clock.ClockSnapshot(
+        mode=emulator.clock.ClockMode.PAUSED, speed=1.0, pump_time_s=3, wall_s=12.5
+    ),
+    emulator.fluid_path.Segment: lambda: _SEGMENT,
+    emulator.fluid_path.TipOutput: lambda: emulator.fluid_path.TipOutput(segments=(_SEGMENT,)),
+    emulator.fluid_path.TipPiece: lambda: emulator.fluid_path.TipPiece(
+        duration_s=Fraction(7, 2), volume_nl=4, concentration_ug_per_ml=500
+    ),
+    emulator.transports.base.LinkFailure: lambda: emulator.transports.base.LinkFailure(
+        link="/tmp/ttyPUMP0", error=_ERROR, where="read"
+    ),
+    emulator.transports.base.Watch: lambda: emulator.transports.base.Watch(
+        fd=5, events=emulator.transports.base.EVENT_READ, owner="a link"
+    ),
+    firmware_model.prescription.Bolus: lambda: firmware_model.prescription.Bolus(
+        kind=BolusKind.THERAPEUTIC, volume_nl=1_000, duration_s=60, dose_ng=500
+    ),
+    firmware_model.prescription.PatientDoseSettings: (
+        lambda: firmware_model.prescription.PatientDoseSettings(
+            enabled=True, dose_ng=50_000, duration_s=60, lockout_s=3_600, max_per_24h=6
+        )
+    ),
+    firmware_model.profile.ToneSpec: lambda: firmware_model.profile.ToneSpec(
+        tones=2, duration_s=3, repeat_s=600
+    ),
+    firmware_model.profile.PumpProfile: lambda: firmware_model.profile.profile_for(20),
+    protocol.prescription.PrescriptionSpec: lambda: _SPEC,
+    protocol.schedule.Schedule: lambda: protocol.schedule.Schedule(
+        mode=Mode.FLEX, days=(((0, 48_000), (360, 96_000)),)
+    ),
+    emulator.persistence.StoredState: lambda: emulator.persistence.StoredState(
+        pump_image=b"image", pump_t=60, saved_wall_s=1.5, clock_speed=1.0, extra={"a": 1}
+    ),
+    protocol.wire.WireField: lambda: protocol.wire.WireField(
+        "dose_ng", protocol.wire.UInt(32), "a dose", protocol.wire.Unit.NG
+    ),
+    firmware_model.telemetry._Staged: lambda: firmware_model.telemetry._Staged(_SPEC, 7),
+}
+
+
+def _kw_only(cls: type[Any]) -> bool:
+    return all(f.kw_only for f in dataclasses.fields(cls))
 
 
 def _twin(cls: type[Any]) -> type[Any]:
     """``cls``'s fields declared again, with its methods, by ``dataclass`` itself."""
+    made = ("__init__", "__repr__", "__eq__", "__setattr__", "__delattr__", "__match_args__")
+    own_hash = "_methods.<locals>" not in cls.__hash__.__code__.co_qualname  # not frozen's
     namespace: dict[str, Any] = {
         name: value
         for name, value in cls.__dict__.items()
         if name not in ("__dict__", "__weakref__", "__dataclass_fields__", "__dataclass_params__")
-        and name not in ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__")
-        and name not in ("__delattr__", "__match_args__", "__annotations__")
+        and name not in (*made, "__annotations__", "__parameters__", "__orig_bases__")
+        and (name != "__hash__" or own_hash)
     }
     namespace["__annotations__"] = dict(inspect.get_annotations(cls))
     for f in dataclasses.fields(cls):
         namespace[f.name] = dataclasses.field(
             default=f.default,
             default_factory=f.default_factory,
+            init=f.init,
             repr=f.repr,
             hash=f.hash,
             compare=f.compare,
             metadata=f.metadata,
         )
-    twin = type(cls.__name__, cls.__bases__, namespace)
-    return dataclasses.dataclass(frozen=True, kw_only=True)(twin)
+    bases = cls.__dict__.get("__orig_bases__", cls.__bases__)
+    twin = types.new_class(cls.__name__, bases, exec_body=lambda ns: ns.update(namespace))
+    return dataclasses.dataclass(frozen=True, kw_only=_kw_only(cls))(twin)
 
 
 def _example(cls: type[Any]) -> dict[str, Any]:
-    """Values a caller might give (the defaults where there are any)."""
+    """Values a caller might give: a valid example's (:data:`EXAMPLES`), or 0s (the
+    defaults where there are any)."""
+    if cls in EXAMPLES:
+        instance = EXAMPLES[cls]()
+        assert type(instance) is cls
+        return {f.name: getattr(instance, f.name) for f in dataclasses.fields(cls) if f.init}
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             values[f.name] = _value_for(cls, f)
     return values
+
+
+def _call(cls: type[Any], values: dict[str, Any]) -> Any:
+    """``cls`` made from ``values``, given positionally where its fields are positional."""
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    args = [values[f.name] for f in fields if not f.kw_only and f.name in values]
+    return cls(*args, **{f.name: values[f.name] for f in fields if f.kw_only and f.name in values})
 
 
 def _value_for(cls: type[Any], f: dataclasses.Field[Any]) -> Any:
@@ -119,18 +221,34 @@ def test_a_declared_class_is_what_dataclass_makes(cls: type[Any]) -> None:
     assert "__init__" in twin.__dict__ and "__setattr__" in twin.__dict__
     assert str(inspect.signature(cls)) == str(inspect.signature(twin))
     assert cls.__init__.__annotations__ == twin.__init__.__annotations__
+    assert cls.__init__.__kwdefaults__ == twin.__init__.__kwdefaults__
+    assert cls.__init__.__defaults__ == twin.__init__.__defaults__
     assert repr(cls.__dataclass_params__) == repr(twin.__dataclass_params__)
     assert cls.__match_args__ == twin.__match_args__
+    assert cls.__doc__ == twin.__doc__
     try:
         values = _example(cls)
-        ours, theirs = cls(**values), twin(**values)
+        ours, theirs = _call(cls, values), _call(twin, values)
     except TypeError:
         pytest.fail(f"no example for {cls.__name__}")
     shown = {f.name: getattr(ours, f.name) for f in dataclasses.fields(cls)}
     assert shown == {f.name: getattr(theirs, f.name) for f in dataclasses.fields(twin)}
+    assert vars(ours) == vars(theirs)  # the same attributes set on the instance
     assert repr(ours) == repr(theirs)
-    assert hash(ours) == hash(theirs) == hash(cls(**values))
-    assert ours == cls(**values) and ours != theirs and ours.__eq__(object()) is NotImplemented
+    assert hash(ours) == hash(theirs) == hash(_call(cls, values))
+    assert ours == _call(cls, values) and ours != theirs and ours.__eq__(object()) is NotImplemented
+    assert repr(dataclasses.replace(ours)) == repr(dataclasses.replace(theirs))
+    assert dataclasses.replace(ours) == ours
+    assert copy.copy(ours) == ours and vars(copy.copy(ours)) == vars(ours)
+    if _attempt(lambda: copy.deepcopy(values)) == ("done", values):
+        assert dataclasses.asdict(ours) == dataclasses.asdict(theirs)
+        assert dataclasses.astuple(ours) == dataclasses.astuple(theirs)
+        assert copy.deepcopy(ours) == ours
+        if cls.__name__[0] != "_":
+            assert pickle.loads(pickle.dumps(ours)) == ours
+    else:  # an exception, an object without __eq__, a mappingproxy: as the dataclass does
+        for deep in (dataclasses.asdict, dataclasses.astuple, copy.deepcopy):
+            assert _kind_of(deep, ours) == _kind_of(deep, theirs)
     for name in [*shown, "not_a_field"]:
         for target in (ours, theirs):
             with pytest.raises(dataclasses.FrozenInstanceError) as assigned:
@@ -139,17 +257,45 @@ def test_a_declared_class_is_what_dataclass_makes(cls: type[Any]) -> None:
             with pytest.raises(dataclasses.FrozenInstanceError) as deleted:
                 delattr(target, name)
             assert str(deleted.value) == f"cannot delete field {name!r}"
-    for args, kwargs in [((1,), values), ((), {**values, "extra": 1})]:
-        with pytest.raises(TypeError) as our_error:
-            cls(*args, **kwargs)
-        with pytest.raises(TypeError) as their_error:
-            twin(*args, **kwargs)
-        assert str(our_error.value) == str(their_error.value)
+    init_fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    bad_calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((1,) * (len(init_fields) + 1), {}),
+        ((), {**values, "extra": 1}),
+        ((), {}),
+    ]
+    if init_fields:
+        bad_calls.append(((), {k: v for k, v in values.items() if k != init_fields[0]}))
+    for args, kwargs in bad_calls:
+        assert _outcome(cls, args, kwargs) == _outcome(twin, args, kwargs)
+    assert _outcome(cls, (1,), {})[0] == "TypeError"  # no class takes only that
 
 
-def _pair(namespace: dict[str, Any]) -> tuple[type[Any], type[Any]]:
-    ours: type[Any] = frozen(type("Shape", (), {"__module__": __name__, **namespace}))
-    theirs: type[Any] = dataclasses.dataclass(frozen=True, kw_only=True)(
+def _attempt(action: Callable[[], Any]) -> tuple[str, Any]:
+    """What ``action`` returns, or the type and text of what it raises."""
+    try:
+        return ("done", action())
+    except Exception as error:  # any error, compared with the twin's
+        return (type(error).__name__, str(error))
+
+
+def _kind_of(deep: Callable[[Any], Any], instance: Any) -> tuple[str, Any]:
+    """The name of the type ``deep(instance)`` returns, or what it raises."""
+    return _attempt(lambda: type(deep(instance)).__name__)
+
+
+def _outcome(cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str]:
+    """What calling ``cls`` does: the error's type and text, or the repr of what it made."""
+    try:
+        return ("made", repr(cls(*args, **kwargs)))
+    except Exception as error:  # any error, compared with the twin's
+        return (type(error).__name__, str(error))
+
+
+def _pair(namespace: dict[str, Any], *, kw_only: bool = True) -> tuple[type[Any], type[Any]]:
+    ours: type[Any] = frozen(kw_only=kw_only)(
+        type("Shape", (), {"__module__": __name__, **namespace})
+    )
+    theirs: type[Any] = dataclasses.dataclass(frozen=True, kw_only=kw_only)(
         type("Shape", (), {"__module__": __name__, **namespace})
     )
     return ours, theirs
@@ -216,9 +362,82 @@ def test_a_dataclass_may_derive_from_a_frozen_class_and_the_other_way() -> None:
         dataclasses.dataclass(type("Thawed", (base,), {"__annotations__": {"d": "int"}}))
 
 
-def test_a_class_with_its_own_methods_or_a_hidden_field_is_refused() -> None:
-    with pytest.raises(TypeError, match="defines __eq__"):
-        frozen(type("Own", (), {"__annotations__": {"a": "int"}, "__eq__": lambda s, o: True}))
-    hidden = {"__annotations__": {"n": "int"}, "n": dataclasses.field(default=0, init=False)}
-    with pytest.raises(TypeError, match="init field"):
-        frozen(type("Hidden", (), hidden))
+def test_a_class_with_its_own_methods_or_an_initvar_is_refused() -> None:
+    for method in ("__eq__", "__repr__", "__init__", "__setattr__", "__delattr__"):
+        own = {"__annotations__": {"a": "int"}, method: lambda *args: None}
+        with pytest.raises(TypeError, match=f"defines {method}"):
+            frozen(type("Own", (), own))
+    initvar = {"__annotations__": {"a": "int", "b": dataclasses.InitVar[int]}}
+    with pytest.raises(TypeError, match="InitVar"):
+        frozen(type("WithInitVar", (), initvar))
+
+
+def test_fields_outside_init_are_set_as_dataclass_sets_them() -> None:
+    """A default stays the class's (not set on the instance), a factory's value is set,
+    a field without either is left for ``__post_init__``."""
+
+    def post_init(self: Any) -> None:
+        object.__setattr__(self, "later", self.a * 2)
+
+    def namespace() -> dict[str, Any]:
+        return {
+            "__annotations__": {"a": "int", "d": "int", "f": "list[int]", "later": "int"},
+            "d": dataclasses.field(default=5, init=False),
+            "f": dataclasses.field(default_factory=list, init=False, compare=False),
+            "later": dataclasses.field(init=False, repr=False),
+            "__post_init__": post_init,
+        }
+
+    for kw_only in (True, False):
+        ours, theirs = _pair(namespace(), kw_only=kw_only)
+        assert str(inspect.signature(ours)) == str(inspect.signature(theirs))
+        made, made_twin = ours(a=3), theirs(a=3)
+        assert vars(made) == vars(made_twin) == {"a": 3, "f": [], "later": 6}
+        assert repr(made) == repr(made_twin) == "Shape(a=3, d=5, f=[])"
+        assert made.d == 5 and ours.__match_args__ == theirs.__match_args__
+
+
+def test_positional_fields_are_the_dataclass_ones() -> None:
+    def namespace() -> dict[str, Any]:
+        return {
+            "__annotations__": {"a": "int", "b": "int", "k": "dataclasses.KW_ONLY", "c": "int"},
+            "b": 2,
+        }
+
+    ours, theirs = _pair(namespace(), kw_only=False)
+    assert (
+        str(inspect.signature(ours))
+        == str(inspect.signature(theirs))
+        == "(a: 'int', b: 'int' = 2, *, c: 'int') -> None"
+    )
+    assert ours.__match_args__ == theirs.__match_args__ == ("a", "b")
+    assert repr(ours(1, c=3)) == repr(theirs(1, c=3)) == "Shape(a=1, b=2, c=3)"
+    assert ours(1, 2, c=3) == ours(a=1, b=2, c=3)
+    for args, kwargs in [((1, 2, 3), {}), ((1,), {}), ((1,), {"a": 1, "c": 3}), ((), {"c": 3})]:
+        assert _outcome(ours, args, kwargs) == _outcome(theirs, args, kwargs)
+    late = {"__annotations__": {"a": "int", "b": "int"}, "a": 1}
+    with pytest.raises(TypeError) as our_error:
+        frozen(kw_only=False)(type("Late", (), late))
+    with pytest.raises(TypeError) as their_error:
+        dataclasses.dataclass(frozen=True)(type("Late", (), dict(late)))
+    assert str(our_error.value) == str(their_error.value)
+
+
+def test_an_own_hash_is_kept_as_dataclass_keeps_it() -> None:
+    def namespace() -> dict[str, Any]:
+        return {"__annotations__": {"a": "int"}, "__hash__": lambda self: 42}
+
+    ours, theirs = _pair(namespace())
+    assert hash(ours(a=1)) == hash(theirs(a=1)) == 42
+    assert ours(a=1) == ours(a=1) and ours(a=1) != ours(a=2)
+
+
+def test_classes_of_one_shape_share_their_init_code_under_their_own_names() -> None:
+    first = frozen(type("First", (), {"__annotations__": {"a": "int", "b": "str"}, "b": ""}))
+    second = frozen(type("Second", (), {"__annotations__": {"x": "int", "y": "str"}, "y": ""}))
+    assert first.__init__.__code__.co_code == second.__init__.__code__.co_code
+    assert first.__init__.__code__.co_varnames[1:] == ("a", "b")
+    assert second.__init__.__code__.co_varnames[1:] == ("x", "y")
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'x'"):
+        second()
+    assert repr(second(x=1)) == "Second(x=1, y='')"
