@@ -17,8 +17,6 @@ was rejected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from protocol.enums import Flags
 from protocol.errors import FrameError, FrameFault
 from protocol.frames import (
@@ -30,6 +28,7 @@ from protocol.frames import (
     decode_frame,
     frame_length,
 )
+from protocol.frozen import frozen
 from protocol.messages import Message, decode_request, decode_response
 
 __all__ = ["Deframer", "Dropped", "Received", "Rejected", "Segment", "decode_message"]
@@ -45,7 +44,7 @@ def _whole_length(data: bytes) -> int:
     return HEADER_SIZE + length + (MAC_SIZE if flags & _MAC_BIT else 0) + CRC_SIZE
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(kw_only=False, slots=True)
 class Rejected:
     """A candidate frame the receiver rejected (it dropped the first SYNC byte and hunted on).
 
@@ -70,7 +69,7 @@ class Rejected:
         return f"bad header: {self.error}" if self.in_header else str(self.error)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(kw_only=False, slots=True)
 class Received:
     """A frame the receiver accepted, with its exact bytes on the wire."""
 
@@ -78,7 +77,7 @@ class Received:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(kw_only=False, slots=True)
 class Dropped:
     """A run of bytes the receiver dropped while hunting: noise, and rejected candidates."""
 

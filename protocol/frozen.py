@@ -28,7 +28,7 @@ from collections.abc import Callable
 from types import CellType, CodeType, FunctionType
 from typing import Any, TypeVar, dataclass_transform, overload
 
-__all__ = ["dataclass_init", "frozen", "thawed_bases"]
+__all__ = ["dataclass_init", "frozen", "mutable", "thawed_bases"]
 
 _T = TypeVar("_T")
 _MISSING: Any = dataclasses.MISSING
@@ -174,7 +174,11 @@ def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda obj: ()
 
 
-def _methods(cls: type[Any]) -> dict[str, Any]:
+def _methods(cls: type[Any], *, declared: type[Any]) -> dict[str, Any]:
+    """``__eq__``, ``__hash__``, ``__repr__``, ``__setattr__`` and ``__delattr__`` as
+    ``dataclass`` writes them for ``cls``; ``declared`` is the class as declared, which
+    the frozen ``__setattr__`` compares with (``cls`` itself, or the class it replaced
+    where ``dataclass`` made a new one with ``__slots__``, as ``dataclass`` does)."""
     fields = dataclasses.fields(cls)
     compared = _tuple_of(tuple(f.name for f in fields if f.compare))
     hashed = _tuple_of(tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)))
@@ -195,14 +199,14 @@ def _methods(cls: type[Any]) -> dict[str, Any]:
         return f"{self.__class__.__qualname__}({inner})"
 
     def __setattr__(self: Any, name: str, value: Any) -> None:  # noqa: N807
-        if type(self) is cls or name in field_names:
+        if type(self) is declared or name in field_names:
             raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-        super(cls, self).__setattr__(name, value)
+        super(declared, self).__setattr__(name, value)
 
     def __delattr__(self: Any, name: str) -> None:  # noqa: N807
-        if type(self) is cls or name in field_names:
+        if type(self) is declared or name in field_names:
             raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
-        super(cls, self).__delattr__(name)
+        super(declared, self).__delattr__(name)
 
     methods = {
         "__eq__": __eq__,
@@ -221,40 +225,89 @@ def frozen(cls: type[_T], /) -> type[_T]: ...
 
 
 @overload
-def frozen(*, kw_only: bool = True) -> Callable[[type[_T]], type[_T]]: ...
+def frozen(
+    *, kw_only: bool = True, slots: bool = False, eq: bool = True, repr: bool = True
+) -> Callable[[type[_T]], type[_T]]: ...
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True)
 def frozen(
-    cls: type[_T] | None = None, /, *, kw_only: bool = True
+    cls: type[_T] | None = None,
+    /,
+    *,
+    kw_only: bool = True,
+    slots: bool = False,
+    eq: bool = True,
+    repr: bool = True,
 ) -> type[_T] | Callable[[type[_T]], type[_T]]:
     """What ``@dataclass(frozen=True, kw_only=True)`` makes of ``cls`` (``@frozen``), or
-    ``@dataclass(frozen=True)`` (``@frozen(kw_only=False)``: positional fields, in
-    ``__match_args__``), made cheaply (see the module's text): the same fields,
-    ``__init__``, ``==``, ``hash`` (the class's own where it has one, as ``dataclass``
-    keeps it), ``repr``, :exc:`dataclasses.FrozenInstanceError` on assignment and
-    ``__dataclass_params__``."""
-    if cls is None:
-        return lambda cls: _frozen(cls, kw_only=kw_only)
-    return _frozen(cls, kw_only=kw_only)
+    with the options given (``@frozen(kw_only=False)``: positional fields, in
+    ``__match_args__``; ``slots``, ``eq`` and ``repr`` as ``dataclass`` takes them), made
+    cheaply (see the module's text): the same fields, ``__init__``, ``==``, ``hash`` (the
+    class's own where it has one, as ``dataclass`` keeps it), ``repr``,
+    :exc:`dataclasses.FrozenInstanceError` on assignment, pickling state with ``slots``,
+    and ``__dataclass_params__``."""
+
+    def make(cls: type[_T]) -> type[_T]:
+        return _make(cls, frozen=True, kw_only=kw_only, slots=slots, eq=eq, repr=repr)
+
+    return make if cls is None else make(cls)
 
 
-def _frozen(cls: type[_T], *, kw_only: bool) -> type[_T]:
-    own = [name for name in _OWN if name in cls.__dict__]
+@overload
+def mutable(cls: type[_T], /) -> type[_T]: ...
+
+
+@overload
+def mutable(*, kw_only: bool = True) -> Callable[[type[_T]], type[_T]]: ...
+
+
+@dataclass_transform(kw_only_default=True)
+def mutable(
+    cls: type[_T] | None = None, /, *, kw_only: bool = True
+) -> type[_T] | Callable[[type[_T]], type[_T]]:
+    """What ``@dataclass(kw_only=True)`` makes of ``cls`` (``@mutable``), or
+    ``@dataclass`` (``@mutable(kw_only=False)``), made cheaply: the same fields,
+    ``__init__`` (setting each field with ``setattr``, as ``self.name = value`` does),
+    ``==``, ``repr``, ``__hash__`` None (or the class's own) and ``__dataclass_params__``."""
+
+    def make(cls: type[_T]) -> type[_T]:
+        return _make(cls, frozen=False, kw_only=kw_only, slots=False, eq=True, repr=True)
+
+    return make if cls is None else make(cls)
+
+
+def _make(
+    cls: type[_T], *, frozen: bool, kw_only: bool, slots: bool, eq: bool, repr: bool
+) -> type[_T]:
+    written = {"__init__"} | ({"__eq__"} if eq else set()) | ({"__repr__"} if repr else set())
+    written |= {"__setattr__", "__delattr__"} if frozen else set()
+    own = [name for name in _OWN if name in written and name in cls.__dict__]
     if own:
         raise TypeError(f"{cls.__name__} defines {', '.join(own)}: use dataclass")
     own_hash = "__hash__" in cls.__dict__  # kept, as dataclass keeps it (no own __eq__ here)
     documented = cls.__dict__.get("__doc__") is not None
     with thawed_bases(cls):
         processed = dataclasses.dataclass(
-            cls, init=False, repr=False, eq=False, frozen=False, kw_only=kw_only
+            cls, init=False, repr=False, eq=False, frozen=False, kw_only=kw_only, slots=slots
         )
     params = processed.__dataclass_params__  # type: ignore[attr-defined]
-    params.init = params.repr = params.eq = params.frozen = True
+    params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
     processed.__init__ = dataclass_init(processed)  # type: ignore[method-assign]
-    for name, method in _methods(processed).items():
-        if name != "__hash__" or not own_hash:
-            setattr(processed, name, method)
+    methods = _methods(processed, declared=cls)
+    if frozen:
+        processed.__setattr__ = methods["__setattr__"]  # type: ignore[method-assign]
+        processed.__delattr__ = methods["__delattr__"]  # type: ignore[method-assign]
+    if repr:
+        processed.__repr__ = methods["__repr__"]  # type: ignore[method-assign]
+    if eq:
+        processed.__eq__ = methods["__eq__"]  # type: ignore[method-assign]
+        if not own_hash:  # dataclass's hash: of the fields if frozen, else none
+            processed.__hash__ = methods["__hash__"] if frozen else None  # type: ignore[method-assign, assignment]
+    if slots and frozen:  # what dataclass gives a frozen class with __slots__ for pickling
+        for name in ("__getstate__", "__setstate__"):
+            if name not in cls.__dict__:
+                setattr(processed, name, getattr(dataclasses, f"_dataclass_{name[2:-2]}"))
     if not documented:
         document(processed)
     return processed

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import math
 import re
-from dataclasses import dataclass
 from typing import Final
 
 from protocol.enums import ErrorCode, Op, Role
@@ -22,6 +21,7 @@ from protocol.errors import (
     UnknownOpcodeError,
 )
 from protocol.frames import Frame
+from protocol.frozen import mutable
 from protocol.messages import (
     MAX_NAK_REASON_BYTES,
     Message,
@@ -105,7 +105,7 @@ def _truncate_reason(reason: str) -> str:
     return data.decode("utf-8", errors="ignore")
 
 
-@dataclass
+@mutable(kw_only=False)
 class _Pending:
     accepted: Accepted
     frame: Frame

@@ -447,7 +447,7 @@ def record(cls: type[_T]) -> type[_T]:
         processed = dataclasses.dataclass(
             cls, init=False, repr=False, eq=False, frozen=False, kw_only=True
         )
-    for f in dataclasses.fields(processed):
+    for f in dataclasses.fields(processed):  # type: ignore[arg-type]
         if not f.init:  # a record's fields are on the wire: each one is given
             raise TypeError(f"{cls.__name__}.{f.name}: every field must be an init field")
     params = processed.__dataclass_params__  # type: ignore[attr-defined]

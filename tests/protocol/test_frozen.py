@@ -1,11 +1,12 @@
-"""``protocol.frozen.frozen`` makes what ``dataclass(frozen=True, kw_only=...)`` makes.
+"""``protocol.frozen.frozen`` and ``mutable`` make what ``dataclass`` makes.
 
-Each class the project declares with it is compared with a twin declared again with
-``dataclass(frozen=True, kw_only=...)`` over the same fields: signature, docstring,
+Each class the project declares with them is compared with a twin declared again with
+``dataclass`` (the same ``frozen``, ``kw_only``, ``slots``, ``eq`` and ``repr``) over the
+same fields: signature, docstring,
 parameters, ``__match_args__``, construction from a valid example (defaults, factories,
 fields outside ``__init__``, ``__post_init__``), the instance's attributes, ``==``,
-``hash``, ``repr``, ``replace``, ``asdict``, copies, and the errors of assignment,
-deletion and bad calls.
+``hash``, ``repr``, ``replace``, ``asdict``, copies and pickling, what assignment and
+deletion do (the errors of a frozen class), and the errors of bad calls.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 import pytest
 
 import emulator.clock
+import emulator.emulated_pump
+import emulator.emulator
 import emulator.fluid_path
 import emulator.mri
 import emulator.persistence
@@ -29,20 +32,27 @@ import emulator.presets
 import emulator.transports.base
 import firmware_model.alarms
 import firmware_model.delivery
+import firmware_model.event_log
+import firmware_model.forecast
+import firmware_model.mri
 import firmware_model.nvm
 import firmware_model.prescription
 import firmware_model.profile
 import firmware_model.pump_records
 import firmware_model.telemetry
 import protocol.battery
+import protocol.codec
 import protocol.forecast
+import protocol.frames
+import protocol.messages
 import protocol.prescription
 import protocol.response
 import protocol.schedule
+import protocol.session_device
 import protocol.wire
 from emulator import link_faults, patient
 from protocol import session_rules
-from protocol.enums import BolusKind, Mode
+from protocol.enums import BolusKind, EventCode, Flags, Mode
 from protocol.frozen import frozen
 
 DECLARED: list[type[Any]] = [
@@ -100,6 +110,24 @@ DECLARED: list[type[Any]] = [
     link_faults._Chunk,
     patient._Chain,
     patient._Course,
+    # with __slots__ (@frozen(slots=True))
+    protocol.frames.Frame,
+    firmware_model.event_log.LogEntry,
+    firmware_model.forecast._Anchor,
+    protocol.forecast.Crossing,
+    protocol.codec.Rejected,
+    protocol.codec.Received,
+    protocol.codec.Dropped,
+    # eq=False, repr=False
+    protocol.messages.Command,
+    # not frozen (@mutable)
+    firmware_model.alarms.AlarmTable,
+    firmware_model.delivery.BridgeState,
+    firmware_model.delivery.DeliveryState,
+    firmware_model.mri.MriState,
+    emulator.emulator._Served,
+    emulator.emulated_pump._World,
+    protocol.session_device._Pending,
 ]
 
 _SPEC = protocol.prescription.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=500)
@@ -147,6 +175,19 @@ EXAMPLES: dict[type[Any], Callable[[], Any]] = {
         "dose_ng", protocol.wire.UInt(32), "a dose", protocol.wire.Unit.NG
     ),
     firmware_model.telemetry._Staged: lambda: firmware_model.telemetry._Staged(_SPEC, 7),
+    protocol.frames.Frame: lambda: protocol.frames.Frame(
+        flags=Flags.RESPONSE, seq=9, op=0x10, payload=b"\x01\x02"
+    ),
+    firmware_model.event_log.LogEntry: lambda: firmware_model.event_log.LogEntry(
+        index=4, clock_s=3_600, code=next(iter(EventCode)), a=-1, b=2
+    ),
+    firmware_model.delivery.DeliveryState: lambda: firmware_model.delivery.DeliveryState(
+        estimate_nl=19_000_000,
+        reservoir_nl=19_000_000,
+        total_filled_nl=20_000_000,
+        total_delivered_nl=1_000_000,
+    ),
+    protocol.messages.Command: lambda: next(iter(protocol.messages.REGISTRY.values())),
 }
 
 
@@ -156,13 +197,18 @@ def _kw_only(cls: type[Any]) -> bool:
 
 def _twin(cls: type[Any]) -> type[Any]:
     """``cls``'s fields declared again, with its methods, by ``dataclass`` itself."""
+    params = cls.__dataclass_params__
+    slots = "__slots__" in cls.__dict__
     made = ("__init__", "__repr__", "__eq__", "__setattr__", "__delattr__", "__match_args__")
-    own_hash = "_methods.<locals>" not in cls.__hash__.__code__.co_qualname  # not frozen's
+    own_hash = "__hash__" in cls.__dict__ and (
+        cls.__hash__ is not None and "_methods.<locals>" not in cls.__hash__.__code__.co_qualname
+    )
     namespace: dict[str, Any] = {
         name: value
         for name, value in cls.__dict__.items()
         if name not in ("__dict__", "__weakref__", "__dataclass_fields__", "__dataclass_params__")
         and name not in (*made, "__annotations__", "__parameters__", "__orig_bases__")
+        and name not in ("__slots__", "__getstate__", "__setstate__")
         and (name != "__hash__" or own_hash)
     }
     namespace["__annotations__"] = dict(inspect.get_annotations(cls))
@@ -178,7 +224,13 @@ def _twin(cls: type[Any]) -> type[Any]:
         )
     bases = cls.__dict__.get("__orig_bases__", cls.__bases__)
     twin = types.new_class(cls.__name__, bases, exec_body=lambda ns: ns.update(namespace))
-    return dataclasses.dataclass(frozen=True, kw_only=_kw_only(cls))(twin)
+    return dataclasses.dataclass(
+        frozen=params.frozen,
+        eq=params.eq,
+        repr=params.repr,
+        kw_only=_kw_only(cls),
+        slots=slots,
+    )(twin)
 
 
 def _example(cls: type[Any]) -> dict[str, Any]:
@@ -218,7 +270,8 @@ def _value_for(cls: type[Any], f: dataclasses.Field[Any]) -> Any:
 @pytest.mark.parametrize("cls", DECLARED, ids=lambda c: c.__name__)
 def test_a_declared_class_is_what_dataclass_makes(cls: type[Any]) -> None:
     twin = _twin(cls)
-    assert "__init__" in twin.__dict__ and "__setattr__" in twin.__dict__
+    assert "__init__" in twin.__dict__
+    assert ("__setattr__" in twin.__dict__) is cls.__dataclass_params__.frozen
     assert str(inspect.signature(cls)) == str(inspect.signature(twin))
     assert cls.__init__.__annotations__ == twin.__init__.__annotations__
     assert cls.__init__.__kwdefaults__ == twin.__init__.__kwdefaults__
@@ -233,30 +286,49 @@ def test_a_declared_class_is_what_dataclass_makes(cls: type[Any]) -> None:
         pytest.fail(f"no example for {cls.__name__}")
     shown = {f.name: getattr(ours, f.name) for f in dataclasses.fields(cls)}
     assert shown == {f.name: getattr(theirs, f.name) for f in dataclasses.fields(twin)}
-    assert vars(ours) == vars(theirs)  # the same attributes set on the instance
-    assert repr(ours) == repr(theirs)
-    assert hash(ours) == hash(theirs) == hash(_call(cls, values))
-    assert ours == _call(cls, values) and ours != theirs and ours.__eq__(object()) is NotImplemented
-    assert repr(dataclasses.replace(ours)) == repr(dataclasses.replace(theirs))
-    assert dataclasses.replace(ours) == ours
-    assert copy.copy(ours) == ours and vars(copy.copy(ours)) == vars(ours)
+    assert _attributes(ours) == _attributes(theirs)  # the same set on the instance
+    params = cls.__dataclass_params__
+    assert _attempt(lambda: hash(ours))[0] == _attempt(lambda: hash(theirs))[0]
+    if params.repr:
+        assert repr(ours) == repr(theirs)
+        assert repr(dataclasses.replace(ours)) == repr(dataclasses.replace(theirs))
+    if params.eq:
+        assert (
+            ours == _call(cls, values)
+            and ours != theirs
+            and ours.__eq__(object()) is NotImplemented
+        )
+        assert dataclasses.replace(ours) == ours
+        if params.frozen:
+            assert hash(ours) == hash(theirs) == hash(_call(cls, values))
+        else:  # a mutable dataclass with eq is unhashable, as the dataclass says
+            assert _attempt(lambda: hash(ours)) == _attempt(lambda: hash(theirs))
+    for method, written in (
+        ("__repr__", params.repr),
+        ("__eq__", params.eq),
+        ("__hash__", params.eq),
+    ):
+        if not written:  # inherited, as the twin's
+            assert getattr(cls, method) is getattr(twin, method)
+    assert _attributes(copy.copy(ours)) == _attributes(ours)
     if _attempt(lambda: copy.deepcopy(values)) == ("done", values):
         assert dataclasses.asdict(ours) == dataclasses.asdict(theirs)
         assert dataclasses.astuple(ours) == dataclasses.astuple(theirs)
-        assert copy.deepcopy(ours) == ours
+        assert _attributes(copy.deepcopy(ours)) == _attributes(ours)
         if cls.__name__[0] != "_":
-            assert pickle.loads(pickle.dumps(ours)) == ours
+            assert _attributes(pickle.loads(pickle.dumps(ours))) == _attributes(ours)
     else:  # an exception, an object without __eq__, a mappingproxy: as the dataclass does
         for deep in (dataclasses.asdict, dataclasses.astuple, copy.deepcopy):
             assert _kind_of(deep, ours) == _kind_of(deep, theirs)
     for name in [*shown, "not_a_field"]:
-        for target in (ours, theirs):
-            with pytest.raises(dataclasses.FrozenInstanceError) as assigned:
-                setattr(target, name, 0)
-            assert str(assigned.value) == f"cannot assign to field {name!r}"
-            with pytest.raises(dataclasses.FrozenInstanceError) as deleted:
-                delattr(target, name)
-            assert str(deleted.value) == f"cannot delete field {name!r}"
+        mine, twins = _call(cls, values), _call(twin, values)
+        assigned = _attempt(lambda: setattr(mine, name, 0))  # noqa: B023 - called at once
+        assert assigned == _attempt(lambda: setattr(twins, name, 0))  # noqa: B023
+        deleted = _attempt(lambda: delattr(mine, name))  # noqa: B023
+        assert deleted == _attempt(lambda: delattr(twins, name))  # noqa: B023
+        if cls.__dataclass_params__.frozen and name in shown:
+            assert assigned == ("FrozenInstanceError", f"cannot assign to field {name!r}")
+            assert deleted == ("FrozenInstanceError", f"cannot delete field {name!r}")
     init_fields = [f.name for f in dataclasses.fields(cls) if f.init]
     bad_calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
         ((1,) * (len(init_fields) + 1), {}),
@@ -267,7 +339,14 @@ def test_a_declared_class_is_what_dataclass_makes(cls: type[Any]) -> None:
         bad_calls.append(((), {k: v for k, v in values.items() if k != init_fields[0]}))
     for args, kwargs in bad_calls:
         assert _outcome(cls, args, kwargs) == _outcome(twin, args, kwargs)
-    assert _outcome(cls, (1,), {})[0] == "TypeError"  # no class takes only that
+
+
+def _attributes(instance: Any) -> dict[str, Any]:
+    """What is set on ``instance``: its ``__dict__``, or its slots that hold a value."""
+    if hasattr(instance, "__dict__"):
+        return {"__dict__": vars(instance)}
+    names = [n for c in type(instance).__mro__ for n in c.__dict__.get("__slots__", ())]
+    return {name: getattr(instance, name) for name in names if hasattr(instance, name)}
 
 
 def _attempt(action: Callable[[], Any]) -> tuple[str, Any]:
