@@ -28,7 +28,17 @@ from collections.abc import Callable
 from types import CellType, CodeType, FunctionType
 from typing import Any, TypeVar, dataclass_transform, overload
 
-__all__ = ["dataclass_init", "frozen", "mutable", "thawed_bases"]
+from protocol.frozen_shapes import SHAPES
+
+__all__ = [
+    "compile_shape",
+    "compiled_at_run_time",
+    "dataclass_init",
+    "frozen",
+    "mutable",
+    "shapes_module",
+    "thawed_bases",
+]
 
 _T = TypeVar("_T")
 _MISSING: Any = dataclasses.MISSING
@@ -37,6 +47,7 @@ _OWN = ("__init__", "__repr__", "__eq__", "__setattr__", "__delattr__")
 # The code of ``__init__`` by shape (see :func:`_shape_source`): the classes of one shape
 # share one compilation, their parameters renamed to their fields' names.
 _INIT_CODE: dict[tuple[tuple[tuple[bool, bool, str], ...], bool], CodeType] = {}
+"""The code by shape, of every shape asked for since the process started."""
 _INITVAR: Any = getattr(dataclasses, "_FIELD_INITVAR")  # noqa: B009 - private to dataclasses
 
 
@@ -45,52 +56,105 @@ _SELF = "__frozen_self__"
 
 
 def _shape_source(shape: tuple[tuple[bool, bool, str], ...], post_init: bool) -> str:
-    """The text of a factory returning ``__init__`` for one shape: per field whether it
-    is an init field, keyword-only, and ``"required"``, ``"default"`` or ``"factory"``
-    (``"unset"`` for a field outside ``__init__`` that it leaves alone: the class holds its
-    default, or ``__post_init__`` sets it). Field
-    ``i`` is the parameter ``__frozen_p{i}__`` (renamed to the field's name per class),
-    its name the free variable ``__frozen_n{i}__``."""
+    """The text of a factory returning ``__init__`` for one shape: per field whether it is
+    an init field, whether keyword-only, and how it is set: ``"given"`` (the argument),
+    ``"factory"`` (the argument, or the factory's value where none was given), and for a
+    field outside ``__init__`` ``"default"`` (its default), ``"factory"`` (the factory's
+    value) or ``"unset"`` (not at all: the class holds its default, or ``__post_init__``
+    sets it). Defaults are the function's (``__defaults__``, ``__kwdefaults__``), not its
+    code's. Field ``i`` is the parameter ``__frozen_p{i}__`` (renamed to the field's name
+    per class), its name the free variable ``__frozen_n{i}__``."""
     positional: list[str] = []
     keyword: list[str] = []
     free = ["__frozen_set__"]
     lines: list[str] = []
     for i, (init, kw_only, kind) in enumerate(shape):
-        param = f"__frozen_p{i}__"
+        param, name = f"__frozen_p{i}__", f"__frozen_n{i}__"
+        default, factory = f"__frozen_d{i}__", f"__frozen_f{i}__"
         if kind == "unset":
-            continue  # read from the class attribute, as a dataclass does
-        free.append(f"__frozen_n{i}__")
-        if kind != "required":
-            free.append(f"__frozen_d{i}__")
-        if kind == "factory":
-            free.append(f"__frozen_f{i}__")
-        if not init:
-            value = f"__frozen_f{i}__()" if kind == "factory" else f"__frozen_d{i}__"
-            lines.append(f"__frozen_set__({_SELF}, __frozen_n{i}__, {value})")
             continue
-        (keyword if kw_only else positional).append(
-            param if kind == "required" else f"{param}=__frozen_d{i}__"
-        )
+        free.append(name)
+        if kind == "default":
+            free.append(default)
+        elif kind == "factory":
+            free.extend([default, factory])
+        if not init:
+            value = f"{factory}()" if kind == "factory" else default
+            lines.append(f"__frozen_set__({_SELF}, {name}, {value})")
+            continue
+        (keyword if kw_only else positional).append(param)
         if kind == "factory":
-            lines.append(f"if {param} is __frozen_d{i}__: {param} = __frozen_f{i}__()")
-        lines.append(f"__frozen_set__({_SELF}, __frozen_n{i}__, {param})")
+            lines.append(f"if {param} is {default}: {param} = {factory}()")
+        lines.append(f"__frozen_set__({_SELF}, {name}, {param})")
     if post_init:
         lines.append(f"{_SELF}.__post_init__()")
     params = ", ".join([_SELF, *positional, *(["*", *keyword] if keyword else [])])
-    body = "".join(f"  {line}\n" for line in lines or ["pass"])
-    head = f"def __create_fn__({', '.join(free)}):\n def __init__({params}):\n"
-    return f"{head}{body} return __init__"
+    body = "".join(f"        {line}\n" for line in lines or ["pass"])
+    head = f"def __create_fn__({', '.join(free)}):\n    def __init__({params}):\n"
+    return f"{head}{body}    return __init__\n"
+
+
+_Shape = tuple[tuple[tuple[bool, bool, str], ...], bool]
+
+# Shapes compiled here since the process started: those protocol.frozen_shapes lacks.
+_COMPILED: list[_Shape] = []
+
+
+def compile_shape(shape: tuple[tuple[bool, bool, str], ...], post_init: bool) -> CodeType:
+    """The code of ``__init__`` for one shape, compiled from :func:`_shape_source`."""
+    factory = compile(_shape_source(shape, post_init), "<frozen __init__>", "exec").co_consts[0]
+    return next(c for c in factory.co_consts if isinstance(c, CodeType))
 
 
 def _template(shape: tuple[tuple[bool, bool, str], ...], post_init: bool) -> CodeType:
-    """The code of ``__init__`` for one shape, compiled the first time it is asked for."""
+    """The code of ``__init__`` for one shape: from :mod:`protocol.frozen_shapes` (in its
+    bytecode cache) where it is there, else compiled the first time it is asked for."""
     key = (shape, post_init)
     code = _INIT_CODE.get(key)
     if code is None:
-        source = _shape_source(shape, post_init)
-        factory = compile(source, "<frozen __init__>", "exec").co_consts[0]
-        code = _INIT_CODE[key] = next(c for c in factory.co_consts if isinstance(c, CodeType))
+        factory = SHAPES.get(key)
+        if factory is not None:
+            code = next(c for c in factory.__code__.co_consts if isinstance(c, CodeType))
+        else:
+            code = compile_shape(shape, post_init)
+            _COMPILED.append(key)
+        _INIT_CODE[key] = code
     return code
+
+
+def compiled_at_run_time() -> list[_Shape]:
+    """The shapes this process compiled because :mod:`protocol.frozen_shapes` lacks them."""
+    return list(_COMPILED)
+
+
+def shapes_module() -> str:
+    """The text of :mod:`protocol.frozen_shapes` holding every shape this process used."""
+    parts = [_SHAPES_HEADER]
+    for shape, post_init in sorted(_INIT_CODE):
+        parts.append(_shape_source(shape, post_init))
+        parts.append(f"SHAPES[{(shape, post_init)!r}] = __create_fn__\n")
+    return "\n".join(parts)
+
+
+_SHAPES_HEADER = '''"""The code of :mod:`protocol.frozen`'s ``__init__`` for each shape the
+project's classes have, compiled into this module's bytecode cache instead of at every
+start (#16).
+
+Generated by ``python scripts/frozen_shapes.py``: do not edit. A shape missing here is
+compiled when first asked for, so a stale file costs start-up time, never a wrong
+``__init__``; ``tests/protocol/test_frozen.py`` proves each entry is what compiling its
+shape gives, and that ``pump-emulator serve`` finds every shape it needs here.
+"""
+# mypy: ignore-errors
+# ruff: noqa
+# fmt: off
+
+from __future__ import annotations
+
+from typing import Any
+
+SHAPES: dict[Any, Any] = {}
+'''
 
 
 def dataclass_init(cls: type) -> Callable[..., None]:
@@ -120,18 +184,21 @@ def dataclass_init(cls: type) -> Callable[..., None]:
             kind, default = "factory", _HAS_FACTORY
             values[f"__frozen_f{i}__"] = f.default_factory
         else:
-            kind, default = "required", _MISSING
+            kind, default = "unset", _MISSING
         values[f"__frozen_d{i}__"] = default
         if not f.init:
-            if kind == "required" or (kind == "default" and not slots):
-                kind = "unset"
-        elif not f.kw_only:
-            if default is not _MISSING:
-                defaults.append(default)
-            elif defaults:
-                raise TypeError(f"non-default argument {f.name!r} follows default argument")
-        elif default is not _MISSING:
-            kwdefaults[f.name] = default
+            if kind == "default" and not slots:
+                kind = "unset"  # the class attribute holds it, as with dataclass
+        else:
+            if kind != "factory":
+                kind = "given"
+            if not f.kw_only:
+                if default is not _MISSING:
+                    defaults.append(default)
+                elif defaults:
+                    raise TypeError(f"non-default argument {f.name!r} follows default argument")
+            elif default is not _MISSING:
+                kwdefaults[f.name] = default
         shape.append((f.init, f.kw_only is True, kind))
     template = _template(tuple(shape), hasattr(cls, "__post_init__"))
     code = template.replace(co_varnames=tuple(renamed.get(n, n) for n in template.co_varnames))

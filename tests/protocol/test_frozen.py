@@ -15,6 +15,8 @@ import copy
 import dataclasses
 import inspect
 import pickle
+import subprocess
+import sys
 import types
 from collections.abc import Callable
 from fractions import Fraction
@@ -53,7 +55,8 @@ import protocol.wire
 from emulator import link_faults, patient
 from protocol import session_rules
 from protocol.enums import BolusKind, EventCode, Flags, Mode
-from protocol.frozen import frozen
+from protocol.frozen import compile_shape, frozen
+from protocol.frozen_shapes import SHAPES
 
 DECLARED: list[type[Any]] = [
     link_faults.LinkImpairment,
@@ -520,3 +523,46 @@ def test_classes_of_one_shape_share_their_init_code_under_their_own_names() -> N
     with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'x'"):
         second()
     assert repr(second(x=1)) == "Second(x=1, y='')"
+
+
+_CODE_ATTRIBUTES = (
+    "co_code",
+    "co_consts",
+    "co_names",
+    "co_varnames",
+    "co_freevars",
+    "co_cellvars",
+    "co_argcount",
+    "co_posonlyargcount",
+    "co_kwonlyargcount",
+    "co_flags",
+    "co_nlocals",
+    "co_stacksize",
+    "co_exceptiontable",
+    "co_linetable",
+    "co_name",
+    "co_qualname",
+)
+
+
+@pytest.mark.parametrize("key", list(SHAPES), ids=str)
+def test_a_precompiled_shape_is_what_compiling_it_gives(key: Any) -> None:
+    """Only the file and first line differ (``protocol/frozen_shapes.py`` against
+    ``<frozen __init__>``)."""
+    precompiled = next(c for c in SHAPES[key].__code__.co_consts if isinstance(c, types.CodeType))
+    compiled = compile_shape(*key)
+    for attribute in _CODE_ATTRIBUTES:
+        assert getattr(precompiled, attribute) == getattr(compiled, attribute), attribute
+
+
+def test_serve_compiles_no_shape_at_start() -> None:
+    """Every shape the serve command's modules need is in ``protocol/frozen_shapes.py``
+    (if this fails: ``python scripts/frozen_shapes.py`` rewrites it)."""
+    probe = (
+        "import emulator.cli, protocol.frozen as f, sys; "
+        "sys.stdout.write(repr(f.compiled_at_run_time()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout == "[]"
