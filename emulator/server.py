@@ -31,7 +31,6 @@ import enum
 import functools
 import heapq
 import itertools
-import logging
 import os
 import selectors
 import threading
@@ -42,6 +41,7 @@ from types import TracebackType
 from typing import Self
 
 from emulator.errors import ServerStateError, ServerStopTimeoutError
+from emulator.lazylog import logger
 from emulator.transports.base import (
     EVENT_READ,
     FailureSink,
@@ -53,7 +53,7 @@ from emulator.transports.base import (
 
 __all__ = ["Server", "Tick"]
 
-_log = logging.getLogger(__name__)
+_log = logger(__name__)
 
 Tick = Callable[[], float | None]
 """Called every iteration; returns the wall time the loop must wake by, or None."""

@@ -21,12 +21,12 @@ to the :data:`FailureSink` the server bound; they never stop the transport.
 from __future__ import annotations
 
 import errno
-import logging
 import selectors
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol, Self
 
+from emulator.lazylog import logger
 from protocol.frozen import frozen
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "release_delay_s",
 ]
 
-_log = logging.getLogger(__name__)
+_log = logger(__name__)
 
 EVENT_READ = selectors.EVENT_READ
 EVENT_WRITE = selectors.EVENT_WRITE
