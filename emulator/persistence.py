@@ -111,7 +111,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 _HEADER_KEYS = frozenset(
     {"pump_t", "saved_wall_s", "clock_speed", "extra", "image_len", "image_sha256"}
 )
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SHA256_HEX = r"[0-9a-f]{64}"  # compiled (and cached) by re when first used (#16)
 
 ExtraValue = str | int | float | bool
 """What ``StoredState.extra`` may hold: plain JSON scalars (floats finite)."""
@@ -369,7 +369,7 @@ def _decode(data: bytes) -> StoredState:
     fields = _Header(header)
     image_len = fields.get_int("image_len")
     digest = fields.get_str("image_sha256")
-    if not _SHA256_HEX.fullmatch(digest):
+    if not re.fullmatch(_SHA256_HEX, digest):
         raise ValueError(f"header field image_sha256 is not a SHA-256 in hex: {digest!r}")
     image = data[body_start:]
     if len(image) != image_len:
