@@ -21,12 +21,15 @@ pseudo-fields. (No ``slots`` and no ``order``: those stay dataclasses.)
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import operator
 import reprlib
+import sys
+import typing
 from collections.abc import Callable
-from types import CellType, CodeType, FunctionType
-from typing import Any, TypeVar, dataclass_transform, overload
+from types import CellType, CodeType, FunctionType, MemberDescriptorType
+from typing import Any, ClassVar, TypeVar, dataclass_transform, overload
 
 from protocol.frozen_shapes import SHAPES
 
@@ -36,6 +39,7 @@ __all__ = [
     "dataclass_init",
     "frozen",
     "mutable",
+    "process_fields",
     "shapes_module",
     "thawed_bases",
 ]
@@ -231,6 +235,109 @@ class thawed_bases:  # noqa: N801 - a context manager used like a function
             params.frozen = True
 
 
+_FIELD: Any = getattr(dataclasses, "_FIELD")  # noqa: B009 - the kind of a real field
+_PARAMS: Any = getattr(dataclasses, "_DataclassParams")  # noqa: B009
+_IDENTIFIER: Any = getattr(dataclasses, "_MODULE_IDENTIFIER_RE")  # noqa: B009
+
+
+def _may_be_special(value: Any) -> bool:
+    """Whether ``dataclass`` might take an annotation naming ``value`` for a ``ClassVar``,
+    an ``InitVar`` or ``KW_ONLY`` (erring on yes)."""
+    return (
+        value is ClassVar
+        or getattr(value, "__origin__", None) is ClassVar
+        or value is dataclasses.InitVar
+        or isinstance(value, dataclasses.InitVar)
+        or value is dataclasses.KW_ONLY
+    )
+
+
+def process_fields(cls: type[_T], *, kw_only: bool, slots: bool = False) -> type[_T]:
+    """What ``dataclass(cls, init=False, repr=False, eq=False, frozen=False, kw_only=...,
+    slots=...)`` does with the frozen dataclass bases of ``cls`` thawed (fields, class
+    attributes, ``__dataclass_fields__``, ``__dataclass_params__``, ``__match_args__``,
+    docstring, abstract methods), done here where the class is plain: every annotation a
+    string (``from __future__ import annotations``) naming nothing in its module that
+    could make it a ``ClassVar``, ``InitVar`` or ``KW_ONLY``, no mutable default, no
+    field without an annotation, no ``__slots__`` to make, and a docstring or none. That
+    skips ``dataclass``'s three look-ups of each annotation (a regular expression and
+    the module's namespace each), which were most of what a record cost to define (#16).
+    Any other class is given to ``dataclass`` itself."""
+    module = sys.modules.get(cls.__module__)
+    annotations: dict[str, Any] = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - dataclass's
+    plain = module is not None and not slots and cls.__dict__.get("__doc__", None) != ""
+    fields: list[dataclasses.Field[Any]] = []
+    if plain:
+        namespace = module.__dict__  # type: ignore[union-attr]
+        for name, annotation in annotations.items():
+            if type(annotation) is not str:
+                plain = False
+                break
+            match = _IDENTIFIER.match(annotation)
+            if match is not None and (
+                namespace.get(match[1]) in (typing, dataclasses)  # "typing.ClassVar[...]"
+                if match[1]
+                else _may_be_special(namespace.get(match[2]))  # "ClassVar[...]"
+            ):
+                plain = False
+                break
+            default = getattr(cls, name, _MISSING)
+            if isinstance(default, dataclasses.Field):
+                f = default
+            else:
+                if isinstance(default, MemberDescriptorType):
+                    default = _MISSING
+                f = dataclasses.field(default=default)
+            if f.default.__class__.__hash__ is None:  # a mutable default: dataclass says so
+                plain = False
+                break
+            fields.append(f)
+        plain = plain and not any(
+            isinstance(value, dataclasses.Field) and name not in annotations
+            for name, value in cls.__dict__.items()
+        )
+    if not plain:
+        with thawed_bases(cls):
+            return dataclasses.dataclass(
+                cls, init=False, repr=False, eq=False, frozen=False, kw_only=kw_only, slots=slots
+            )
+    all_fields: dict[str, dataclasses.Field[Any]] = {}
+    setattr(cls, "__dataclass_params__", _PARAMS(False, False, False, False, False, False))  # noqa: B010
+    for base in cls.__mro__[-1:0:-1]:
+        base_fields = getattr(base, "__dataclass_fields__", None)
+        if base_fields is not None:
+            all_fields.update(base_fields)
+    for f, name in zip(fields, annotations, strict=True):
+        f.name = name
+        f.type = annotations[name]
+        f._field_type = _FIELD  # type: ignore[attr-defined]
+        if f.kw_only is _MISSING:
+            f.kw_only = kw_only
+        all_fields[name] = f
+        if isinstance(getattr(cls, name, None), dataclasses.Field):
+            if f.default is _MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, f.default)
+    setattr(cls, "__dataclass_fields__", all_fields)  # noqa: B010
+    if not getattr(cls, "__doc__"):  # noqa: B009 - as dataclass writes it
+        import inspect  # noqa: PLC0415 - imported by dataclasses already
+
+        try:
+            signature = str(inspect.signature(cls)).replace(" -> None", "")
+        except (TypeError, ValueError):
+            signature = ""
+        cls.__doc__ = cls.__name__ + signature
+    if "__match_args__" not in cls.__dict__:
+        cls.__match_args__ = tuple(  # type: ignore[attr-defined]
+            f.name
+            for f in all_fields.values()
+            if f._field_type in (_FIELD, _INITVAR) and f.init and not f.kw_only  # type: ignore[attr-defined]
+        )
+    abc.update_abstractmethods(cls)
+    return cls
+
+
 def _tuple_of(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """A function of an instance returning the tuple of its ``names`` attributes."""
     if len(names) > 1:
@@ -354,10 +461,7 @@ def _make(
         raise TypeError(f"{cls.__name__} defines {', '.join(own)}: use dataclass")
     own_hash = "__hash__" in cls.__dict__  # kept, as dataclass keeps it (no own __eq__ here)
     documented = cls.__dict__.get("__doc__") is not None
-    with thawed_bases(cls):
-        processed = dataclasses.dataclass(
-            cls, init=False, repr=False, eq=False, frozen=False, kw_only=kw_only, slots=slots
-        )
+    processed = process_fields(cls, kw_only=kw_only, slots=slots)
     params = processed.__dataclass_params__  # type: ignore[attr-defined]
     params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
     processed.__init__ = dataclass_init(processed)  # type: ignore[method-assign]

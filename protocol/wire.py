@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar, 
 
 from protocol.enums import AlarmCode, Op
 from protocol.errors import InvalidMessage
-from protocol.frozen import dataclass_init, document, frozen, thawed_bases
+from protocol.frozen import dataclass_init, document, frozen, process_fields
 from protocol.units import Unit
 
 if TYPE_CHECKING:
@@ -443,10 +443,7 @@ def record(cls: type[_T]) -> type[_T]:
     ``__dataclass_params__`` says frozen, as it did.
     """
     documented = cls.__dict__.get("__doc__") is not None
-    with thawed_bases(cls):
-        processed = dataclasses.dataclass(
-            cls, init=False, repr=False, eq=False, frozen=False, kw_only=True
-        )
+    processed = process_fields(cls, kw_only=True)
     for f in dataclasses.fields(processed):  # type: ignore[arg-type]
         if not f.init:  # a record's fields are on the wire: each one is given
             raise TypeError(f"{cls.__name__}.{f.name}: every field must be an init field")

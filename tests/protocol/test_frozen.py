@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import itertools
 import pickle
 import subprocess
 import sys
@@ -55,7 +56,7 @@ import protocol.wire
 from emulator import link_faults, patient
 from protocol import session_rules
 from protocol.enums import BolusKind, EventCode, Flags, Mode
-from protocol.frozen import compile_shape, frozen
+from protocol.frozen import compile_shape, frozen, process_fields
 from protocol.frozen_shapes import SHAPES
 
 DECLARED: list[type[Any]] = [
@@ -282,6 +283,7 @@ def test_a_declared_class_is_what_dataclass_makes(cls: type[Any]) -> None:
     assert repr(cls.__dataclass_params__) == repr(twin.__dataclass_params__)
     assert cls.__match_args__ == twin.__match_args__
     assert cls.__doc__ == twin.__doc__
+    assert _field_view(cls) == _field_view(twin)
     try:
         values = _example(cls)
         ours, theirs = _call(cls, values), _call(twin, values)
@@ -342,6 +344,34 @@ def test_a_declared_class_is_what_dataclass_makes(cls: type[Any]) -> None:
         bad_calls.append(((), {k: v for k, v in values.items() if k != init_fields[0]}))
     for args, kwargs in bad_calls:
         assert _outcome(cls, args, kwargs) == _outcome(twin, args, kwargs)
+
+
+def _field_view(cls: type[Any]) -> list[tuple[Any, ...]]:
+    """What ``dataclass`` records of each field (``__dataclass_fields__``, ClassVars too),
+    and the class attribute each field leaves (its default, or none)."""
+    return [
+        (
+            *(getattr(f, name) for name in ("name", "type", "default", "default_factory")),
+            *(getattr(f, name) for name in ("init", "repr", "hash", "compare", "kw_only")),
+            dict(f.metadata),
+            f._field_type.name,  # type: ignore[attr-defined]
+            _class_attribute(cls, f.name),
+        )
+        for f in cls.__dataclass_fields__.values()
+    ]
+
+
+def _class_attribute(cls: type[Any], name: str) -> Any:
+    value = cls.__dict__.get(name, "no class attribute")
+    return "a slot" if isinstance(value, types.MemberDescriptorType) else value
+
+
+def _dataclass(cls: type[Any], *, kw_only: bool) -> type[Any]:
+    return dataclasses.dataclass(cls, init=False, repr=False, eq=False, kw_only=kw_only)
+
+
+def _declaring(process: Callable[..., Any], namespace: dict[str, Any]) -> Callable[[], Any]:
+    return lambda: process(type("Bad", (), {"__module__": __name__, **namespace}), kw_only=True)
 
 
 def _attributes(instance: Any) -> dict[str, Any]:
@@ -566,3 +596,52 @@ def test_serve_compiles_no_shape_at_start() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout == "[]"
+
+
+def test_fields_are_processed_as_dataclass_processes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``process_fields`` (what ``frozen``, ``mutable`` and ``record`` use) against
+    ``dataclass(init=False, repr=False, eq=False)``: inherited and overridden fields,
+    ``field()`` defaults and factories (their class attributes), metadata, ``kw_only`` per
+    field, an undocumented class (all without ``dataclass``); a ClassVar (which it gives
+    to ``dataclass``), and the errors ``dataclass`` raises."""
+
+    def namespace(*, classvar: bool) -> dict[str, Any]:
+        annotations = {"b": "int", "c": "list[int]", "d": "str"}
+        return {
+            "__module__": __name__,
+            "__annotations__": {**annotations, **({"e": "ClassVar[int]"} if classvar else {})},
+            "b": 3,
+            "c": dataclasses.field(default_factory=list, metadata={"unit": "nL"}),
+            "d": dataclasses.field(default="x", repr=False, kw_only=False),
+            "e": 9,
+        }
+
+    base_namespace = {"__module__": __name__, "__annotations__": {"a": "int", "b": "str"}}
+    real_dataclass = dataclasses.dataclass
+    for kw_only, classvar in itertools.product((True, False), (False, True)):
+        made = []
+        for process in (process_fields, _dataclass):
+            if process is process_fields and not classvar:
+                monkeypatch.setattr(dataclasses, "dataclass", None)  # not called
+            base = process(type("Base", (), dict(base_namespace)), kw_only=kw_only)
+            child = process(type("Child", (base,), namespace(classvar=classvar)), kw_only=kw_only)
+            made.append((base, child))
+            monkeypatch.setattr(dataclasses, "dataclass", real_dataclass)
+        (our_base, ours), (their_base, theirs) = made
+        for mine, twin in ((our_base, their_base), (ours, theirs)):
+            assert _field_view(mine) == _field_view(twin)
+            assert mine.__match_args__ == twin.__match_args__
+            assert mine.__doc__ == twin.__doc__
+            assert repr(mine.__dataclass_params__) == repr(twin.__dataclass_params__)
+            assert set(vars(mine)) == set(vars(twin))  # the same class attributes, and:
+            skip = ("__dataclass_fields__", "__dataclass_params__", "__dict__", "__weakref__")
+            for name in set(vars(mine)) - set(skip):
+                assert vars(mine)[name] == vars(twin)[name], name
+    for bad in (
+        {"__annotations__": {"a": "list[int]"}, "a": []},  # a mutable default
+        {"__annotations__": {}, "a": dataclasses.field(default=1)},  # no annotation
+    ):
+        outcomes = [_attempt(_declaring(process, bad)) for process in (process_fields, _dataclass)]
+        assert outcomes[0] == outcomes[1] and outcomes[0][0] in ("ValueError", "TypeError")
