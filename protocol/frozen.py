@@ -252,7 +252,9 @@ def _may_be_special(value: Any) -> bool:
     )
 
 
-def process_fields(cls: type[_T], *, kw_only: bool, slots: bool = False) -> type[_T]:
+def process_fields(
+    cls: type[_T], *, kw_only: bool, slots: bool = False, document: bool = True
+) -> type[_T]:
     """What ``dataclass(cls, init=False, repr=False, eq=False, frozen=False, kw_only=...,
     slots=...)`` does with the frozen dataclass bases of ``cls`` thawed (fields, class
     attributes, ``__dataclass_fields__``, ``__dataclass_params__``, ``__match_args__``,
@@ -262,7 +264,9 @@ def process_fields(cls: type[_T], *, kw_only: bool, slots: bool = False) -> type
     field without an annotation, no ``__slots__`` to make, and a docstring or none. That
     skips ``dataclass``'s three look-ups of each annotation (a regular expression and
     the module's namespace each), which were most of what a record cost to define (#16).
-    Any other class is given to ``dataclass`` itself."""
+    Any other class is given to ``dataclass`` itself. ``document=False`` leaves out the
+    docstring ``dataclass`` would write for a class without one (its signature so far),
+    for a caller that writes it once it has given the class its ``__init__``."""
     module = sys.modules.get(cls.__module__)
     annotations: dict[str, Any] = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - dataclass's
     plain = module is not None and not slots and cls.__dict__.get("__doc__", None) != ""
@@ -320,7 +324,7 @@ def process_fields(cls: type[_T], *, kw_only: bool, slots: bool = False) -> type
             else:
                 setattr(cls, name, f.default)
     setattr(cls, "__dataclass_fields__", all_fields)  # noqa: B010
-    if not getattr(cls, "__doc__"):  # noqa: B009 - as dataclass writes it
+    if document and not getattr(cls, "__doc__"):  # noqa: B009 - as dataclass writes it
         import inspect  # noqa: PLC0415 - imported by dataclasses already
 
         try:
@@ -461,7 +465,7 @@ def _make(
         raise TypeError(f"{cls.__name__} defines {', '.join(own)}: use dataclass")
     own_hash = "__hash__" in cls.__dict__  # kept, as dataclass keeps it (no own __eq__ here)
     documented = cls.__dict__.get("__doc__") is not None
-    processed = process_fields(cls, kw_only=kw_only, slots=slots)
+    processed = process_fields(cls, kw_only=kw_only, slots=slots, document=documented)
     params = processed.__dataclass_params__  # type: ignore[attr-defined]
     params.init, params.repr, params.eq, params.frozen = True, repr, eq, frozen
     processed.__init__ = dataclass_init(processed)  # type: ignore[method-assign]

@@ -443,7 +443,7 @@ def record(cls: type[_T]) -> type[_T]:
     ``__dataclass_params__`` says frozen, as it did.
     """
     documented = cls.__dict__.get("__doc__") is not None
-    processed = process_fields(cls, kw_only=True)
+    processed = process_fields(cls, kw_only=True, document=documented)
     for f in dataclasses.fields(processed):  # type: ignore[arg-type]
         if not f.init:  # a record's fields are on the wire: each one is given
             raise TypeError(f"{cls.__name__}.{f.name}: every field must be an init field")
