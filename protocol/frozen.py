@@ -1,22 +1,35 @@
-"""Frozen dataclasses made at a fraction of the cost of defining them.
+"""Dataclasses made at a fraction of the cost of defining them.
 
 ``@dataclass(frozen=True, kw_only=True)`` writes the source of ``__init__``, ``__repr__``,
 ``__eq__``, ``__hash__``, ``__setattr__`` and ``__delattr__`` for each class and compiles
 each: on Python 3.11 that parsing was a quarter of the instructions ``pump-emulator
-serve`` spent starting (#16). :func:`frozen` processes the fields with ``dataclass`` and
-nothing generated, gives the class those methods as closures over its fields, and
-compiles ``__init__`` once per shape: the kinds of its fields (init field or not,
-keyword-only or positional, required, default or factory), whatever they are called;
-each class gets that code with its parameters renamed to its fields' names.
-``tests/protocol/test_frozen.py`` proves each one equal to the dataclass's.
+serve`` spent starting (#16). Here (:func:`frozen`, :func:`mutable`, and
+:func:`protocol.wire.record` for messages):
 
-What it supports is what the project declares: keyword-only fields (``@frozen``) or
-positional ones (``@frozen(kw_only=False)``), each plain, with a default or a
-``default_factory``, in ``__init__`` or not (``field(init=False)``); a ``__hash__`` of the
-class's own (kept, as ``dataclass`` keeps it); ``__post_init__`` called when the class
-has one. Not supported, with a TypeError that says so: an ``__eq__``, ``__repr__``,
-``__init__``, ``__setattr__`` or ``__delattr__`` of the class's own, and ``InitVar``
-pseudo-fields. (No ``slots`` and no ``order``: those stay dataclasses.)
+- the fields are processed as ``dataclass`` processes them (:func:`process_fields`,
+  which gives ``dataclass`` itself any class it does not handle: a ClassVar, InitVar or
+  KW_ONLY that might be meant, a non-string annotation, ``__slots__`` to make ...);
+- ``__eq__``, ``__hash__``, ``__repr__``, ``__setattr__`` and ``__delattr__`` are closures
+  over the class's fields, nothing compiled;
+- ``__init__``'s code is made once per shape: the kinds of the fields (in ``__init__`` or
+  not, keyword-only or positional, given or made by a factory), whatever they are called
+  and whatever their defaults (those are the function's, not its code's); each class gets
+  that code with its parameters renamed to its fields' names. The shapes the project uses
+  are compiled ahead, into :mod:`protocol.frozen_shapes` (``scripts/frozen_shapes.py``
+  writes it), so a start compiles none.
+
+``tests/protocol/test_frozen.py`` proves each class the project declares so equal to the
+dataclass it stands for (a twin declared with ``dataclass``): fields, signature,
+docstring, ``__match_args__``, construction, ``==``, ``hash``, ``repr``, ``replace``,
+``asdict``, copies, pickling, assignment and the errors of bad calls.
+
+Supported is what the project declares: keyword-only or positional fields, plain, with a
+default or a ``default_factory``, in ``__init__`` or not (``field(init=False)``);
+``__post_init__``; a ``__hash__`` of the class's own (kept, as ``dataclass`` keeps it);
+``slots``, ``eq`` and ``repr`` as ``dataclass`` takes them. Refused with a TypeError: an
+``__eq__``, ``__repr__``, ``__init__``, ``__setattr__`` or ``__delattr__`` of the class's
+own where one is written here, and ``InitVar`` pseudo-fields. (No ``order`` or
+``unsafe_hash``: such a class stays a ``dataclass``.)
 """
 
 from __future__ import annotations

@@ -436,9 +436,11 @@ def record(cls: type[_T]) -> type[_T]:
 
     A frozen dataclass has ``__init__``, ``__setattr__`` and ``__delattr__`` generated
     from source and compiled for each class, which was most of what importing the
-    message catalogue cost (#16). Here the fields are processed by ``dataclass`` with
-    nothing generated, :class:`Record` writes ``__setattr__`` and ``__delattr__`` once,
-    and ``__init__`` is compiled once per shape. Immutability is :class:`Record`'s,
+    message catalogue cost (#16). Here the fields are processed as ``dataclass`` processes
+    them (:func:`protocol.frozen.process_fields`), :class:`Record` writes ``__setattr__``
+    and ``__delattr__`` once, and ``__init__``'s code is shared by shape
+    (:func:`protocol.frozen.dataclass_init`). Every field must be an init field (a
+    record's fields are on the wire). Immutability is :class:`Record`'s,
     proven equal to a frozen dataclass's by ``tests/protocol/test_record_dunders.py``;
     ``__dataclass_params__`` says frozen, as it did.
     """
