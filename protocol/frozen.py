@@ -251,6 +251,9 @@ class thawed_bases:  # noqa: N801 - a context manager used like a function
 _FIELD: Any = getattr(dataclasses, "_FIELD")  # noqa: B009 - the kind of a real field
 _PARAMS: Any = getattr(dataclasses, "_DataclassParams")  # noqa: B009
 _IDENTIFIER: Any = getattr(dataclasses, "_MODULE_IDENTIFIER_RE")  # noqa: B009
+_REPLICA = sys.version_info[:2] == (3, 11)
+"""Whether this Python's ``dataclass`` processes fields as :func:`process_fields` does
+(3.11's, which it was written and proven against); on any other ``dataclass`` does it."""
 
 
 def _may_be_special(value: Any) -> bool:
@@ -282,7 +285,7 @@ def process_fields(
     for a caller that writes it once it has given the class its ``__init__``."""
     module = sys.modules.get(cls.__module__)
     annotations: dict[str, Any] = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - dataclass's
-    plain = module is not None and not slots and cls.__dict__.get("__doc__", None) != ""
+    plain = _REPLICA and module is not None and not slots and cls.__dict__.get("__doc__") != ""
     fields: list[dataclasses.Field[Any]] = []
     if plain:
         namespace = module.__dict__  # type: ignore[union-attr]
