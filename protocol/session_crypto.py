@@ -53,10 +53,24 @@ def _mac_state(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     return hashlib.sha256(padded.translate(_IPAD)), hashlib.sha256(padded.translate(_OPAD))
 
 
+_MACS_KEPT: Final = 16
+_recent_macs: dict[tuple[bytes, bytes], bytes] = {}
+"""The MACs last computed, by (key, MAC input). When both ends of a link run in one process
+(the emulator and its in-process programmer), every frame's MAC is computed twice, by the
+sender to send it and by the receiver to check it: the receiver finds the sender's here.
+A memo of a pure function (HMAC-SHA256 of exactly that key and those bytes), so what it
+answers is what the hash would; a frame with any other key or byte misses it and is hashed.
+Bounded (forgotten all at once when full: the one a receiver wants is the latest)."""
+
+
 def mac16(key: bytes, data: bytes) -> bytes:
     """The first 16 bytes of HMAC-SHA256(``key``, ``data``): the same bytes as
     ``hmac.new(key, data, hashlib.sha256).digest()[:16]`` (tests/protocol/test_session_fastpath.py),
-    from the key's precomputed pad states."""
+    from the key's precomputed pad states, or from the memo of the MACs last computed."""
+    memo = (key, data)
+    mac = _recent_macs.get(memo)
+    if mac is not None:
+        return mac
     states = _mac_states.get(key)
     if states is None:
         if len(_mac_states) >= _MAC_STATES_KEPT:
@@ -66,7 +80,11 @@ def mac16(key: bytes, data: bytes) -> bytes:
     inner.update(data)
     outer = states[1].copy()
     outer.update(inner.digest())
-    return outer.digest()[:MAC_SIZE]
+    mac = outer.digest()[:MAC_SIZE]
+    if len(_recent_macs) >= _MACS_KEPT:
+        _recent_macs.clear()
+    _recent_macs[memo] = mac
+    return mac
 
 
 def pump_proof(key: bytes, role: Role, client_nonce: bytes, pump_nonce: bytes) -> bytes:

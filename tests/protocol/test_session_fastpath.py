@@ -43,7 +43,7 @@ from protocol.session import (
     build_frame,
     mac16,
 )
-from protocol.session_crypto import _MAC_STATES_KEPT, _mac_states
+from protocol.session_crypto import _MAC_STATES_KEPT, _MACS_KEPT, _mac_states, _recent_macs
 from protocol.session_device import _command_ops, accepted
 from protocol.session_programmer import request_bytes
 from protocol.session_rules import DEVICE_TRANSITIONS, DeviceEvent, DeviceState
@@ -71,6 +71,28 @@ def test_mac16_keeps_a_bounded_number_of_key_states() -> None:
         key, data = rng.randbytes(32), rng.randbytes(40)
         assert mac16(key, data) == _reference_mac(key, data)
         assert len(_mac_states) <= _MAC_STATES_KEPT
+
+
+def test_mac16_memo_answers_the_hash_of_exactly_that_key_and_data() -> None:
+    """The memo of the MACs last computed (a receiver finding its in-process sender's) gives
+    the reference bytes on a hit, and never a MAC of another key, other bytes, a shorter or
+    longer input, or a key that differs in one bit; it stays bounded."""
+    rng = random.Random(18)
+    keys = [rng.randbytes(32) for _ in range(3)]
+    keys.append(bytes([keys[0][0] ^ 1]) + keys[0][1:])  # one bit from keys[0]
+    inputs = [rng.randbytes(size) for size in (0, 9, 40, 300, 1041)]
+    inputs += [inputs[2][:-1], inputs[2] + b"\0", bytes([inputs[2][0] ^ 0x80]) + inputs[2][1:]]
+    for _ in range(4 * _MACS_KEPT):
+        key, data = rng.choice(keys), rng.choice(inputs)
+        first = mac16(key, data)
+        assert (key, data) in _recent_macs
+        # The receiver's own copies of the bytes (equal, not the same objects) hit the memo.
+        assert mac16(bytes(bytearray(key)), bytes(bytearray(data))) == first
+        assert first == _reference_mac(key, data)
+        for other_key in keys:
+            for other_data in inputs:
+                assert mac16(other_key, other_data) == _reference_mac(other_key, other_data)
+        assert len(_recent_macs) <= _MACS_KEPT
 
 
 @pytest.mark.parametrize("mac", [False, True])
