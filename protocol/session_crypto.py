@@ -130,7 +130,6 @@ def build_frame(
     return Frame(flags=flags, seq=seq, op=op, payload=payload, mac=mac)
 
 
-_ANSWER_HEAD: Final = struct.Struct("!2sBBHBH")  # SYNC, VER, FLAGS, SEQ, OP, LEN
 _AUTH_HEAD: Final = struct.Struct("!BBHBH")  # VER, FLAGS, SEQ, OP, LEN
 _CRC: Final = struct.Struct("!H")
 _RESPONSE_FLAGS: Final = int(Flags.RESPONSE)
@@ -143,11 +142,14 @@ def answer_bytes(seq: int, op: int, payload: bytes, key: bytes | None) -> bytes:
     (tests/protocol/test_session_fastpath.py), packed at once instead of through a validated
     :class:`Frame`. ``seq`` is a received frame's, ``op`` a response's opcode and ``payload``
     from :func:`~protocol.messages.encode_payload` (which bounds it), so they are valid."""
-    flags = _RESPONSE_FLAGS if key is None else _RESPONSE_MAC_FLAGS
-    body = _ANSWER_HEAD.pack(SYNC, PROTOCOL_VERSION, flags, seq, op, len(payload)) + payload
-    if key is not None:
-        body += mac16(key, body[2:])
-    return body + _CRC.pack(crc_hqx(body[2:], 0xFFFF))
+    if key is None:
+        body = _AUTH_HEAD.pack(PROTOCOL_VERSION, _RESPONSE_FLAGS, seq, op, len(payload)) + payload
+    else:
+        body = _AUTH_HEAD.pack(PROTOCOL_VERSION, _RESPONSE_MAC_FLAGS, seq, op, len(payload))
+        body += payload
+        body += mac16(key, body)
+    # VER .. MAC packed first: the MAC and the CRC read it whole, without a copy past SYNC.
+    return SYNC + body + _CRC.pack(crc_hqx(body, 0xFFFF))
 
 
 def check_key(name: str, key: object) -> bytes:

@@ -198,7 +198,7 @@ def test_the_command_table_is_what_the_refusals_leave(role: Role) -> None:
         command = allowed and Op(op) not in (Op.SESSION_OPEN, Op.SESSION_AUTH)
         assert (op in _command_ops(role)) is command, op
         if command:
-            assert _command_ops(role)[op] is Op(op)
+            assert _command_ops(role)[op] == (Op(op), request_class(op))
 
 
 def test_an_accepted_command_leaves_the_session_where_the_table_says() -> None:
