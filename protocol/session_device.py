@@ -513,7 +513,11 @@ class DeviceSession:
         if not response.response or response.op is not accepted.op or isinstance(response, Nak):
             raise InvalidMessage(f"{type(response).__name__} does not answer {accepted.op.name}")
         _accepted, frame, key = self._take_pending(accepted, "respond")
-        return self._answer(frame, response, key=key, cache=key is not None)
+        # _answer for a success (no NAK code to cache), packed here.
+        data = answer_bytes(frame.seq, response.op, encode_payload(response), key)
+        if key is not None:
+            self._cache = (frame, data, None, True)
+        return data
 
     def refuse(self, accepted: Accepted, code: ErrorCode, reason: str) -> bytes:
         """The NAK frame refusing ``accepted`` (cached like a success).
