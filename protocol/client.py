@@ -334,13 +334,13 @@ class PumpClient:
             if chunk:
                 # What Deframer.feed does first: the chunk exactly one good frame, the usual
                 # answer. Taken at once when it is the one awaited (pending is empty here).
-                frame = deframer.whole_frame(chunk)
-                if frame is None:
+                whole = deframer.whole_frame(chunk)
+                if whole is None:
                     pending += deframer.feed(chunk)
-                elif frame.seq == seq and not frame.flags._value_ & _NOTIFY_BIT:
-                    return frame
+                elif whole.seq == seq and not whole.flags._value_ & _NOTIFY_BIT:
+                    return whole
                 else:
-                    pending.append(frame)
+                    pending.append(whole)
 
     def _read_descriptor(self, poller: select.poll, remaining_s: float) -> bytes:
         """One ``poll`` until bytes arrive or ``remaining_s`` passes, then one read of what
