@@ -66,11 +66,23 @@ Bounded (forgotten all at once when full: the one a receiver wants is the latest
 def mac16(key: bytes, data: bytes) -> bytes:
     """The first 16 bytes of HMAC-SHA256(``key``, ``data``): the same bytes as
     ``hmac.new(key, data, hashlib.sha256).digest()[:16]`` (tests/protocol/test_session_fastpath.py),
-    from the key's precomputed pad states, or from the memo of the MACs last computed."""
-    memo = (key, data)
-    mac = _recent_macs.get(memo)
-    if mac is not None:
-        return mac
+    from the memo of the MACs last computed, or from the key's precomputed pad states."""
+    mac = _recent_macs.get((key, data))
+    return sent_mac(key, data) if mac is None else mac
+
+
+def sent_mac(key: bytes, data: bytes) -> bytes:
+    """:func:`mac16` of a frame being sent (so not in the memo yet), computed and kept in the
+    memo for the receiver's check."""
+    mac = _computed_mac(key, data)
+    if len(_recent_macs) >= _MACS_KEPT:
+        _recent_macs.clear()
+    _recent_macs[(key, data)] = mac
+    return mac
+
+
+def _computed_mac(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256(``key``, ``data``)[:16] from the key's pad states (made when missing)."""
     states = _mac_states.get(key)
     if states is None:
         if len(_mac_states) >= _MAC_STATES_KEPT:
@@ -80,11 +92,7 @@ def mac16(key: bytes, data: bytes) -> bytes:
     inner.update(data)
     outer = states[1].copy()
     outer.update(inner.digest())
-    mac = outer.digest()[:MAC_SIZE]
-    if len(_recent_macs) >= _MACS_KEPT:
-        _recent_macs.clear()
-    _recent_macs[memo] = mac
-    return mac
+    return outer.digest()[:MAC_SIZE]
 
 
 def pump_proof(key: bytes, role: Role, client_nonce: bytes, pump_nonce: bytes) -> bytes:
@@ -115,7 +123,12 @@ def verify_mac(key: bytes, frame: Frame) -> bool:
     payload = frame.payload
     # frame.authenticated_bytes(), packed here with the flags as a plain int.
     data = _AUTH_HEAD.pack(PROTOCOL_VERSION, frame.flags._value_, frame.seq, frame.op, len(payload))
-    return hmac.compare_digest(mac16(key, data + payload), mac)
+    data += payload
+    # mac16, without keeping a MAC that nobody will ask for again.
+    expected = _recent_macs.get((key, data))
+    if expected is None:
+        expected = _computed_mac(key, data)
+    return hmac.compare_digest(expected, mac)
 
 
 def build_frame(
@@ -147,7 +160,7 @@ def answer_bytes(seq: int, op: int, payload: bytes, key: bytes | None) -> bytes:
     else:
         body = _AUTH_HEAD.pack(PROTOCOL_VERSION, _RESPONSE_MAC_FLAGS, seq, op, len(payload))
         body += payload
-        body += mac16(key, body)
+        body += sent_mac(key, body)
     # VER .. MAC packed first: the MAC and the CRC read it whole, without a copy past SYNC.
     return SYNC + body + _CRC.pack(crc_hqx(body, 0xFFFF))
 

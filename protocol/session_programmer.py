@@ -39,10 +39,10 @@ from protocol.messages import (
 )
 from protocol.session_crypto import (
     check_key,
-    mac16,
     new_nonce,
     programmer_proof,
     pump_proof,
+    sent_mac,
     session_key,
     verify_mac,
 )
@@ -83,7 +83,7 @@ def request_bytes(seq: int, op: int, payload: bytes, key: bytes | None) -> bytes
     else:
         body = _REQUEST_HEAD.pack(PROTOCOL_VERSION, _MAC_FLAGS, seq, op, len(payload))
         body += payload
-        body += mac16(key, body)
+        body += sent_mac(key, body)
     # VER .. MAC packed first: the MAC and the CRC read it whole, without a copy past SYNC.
     return SYNC + body + _CRC.pack(crc_hqx(body, 0xFFFF))
 

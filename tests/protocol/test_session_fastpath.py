@@ -42,6 +42,7 @@ from protocol.session import (
     answer_bytes,
     build_frame,
     mac16,
+    verify_mac,
 )
 from protocol.session_crypto import _MAC_STATES_KEPT, _MACS_KEPT, _mac_states, _recent_macs
 from protocol.session_device import _command_ops, accepted
@@ -93,6 +94,36 @@ def test_mac16_memo_answers_the_hash_of_exactly_that_key_and_data() -> None:
             for other_data in inputs:
                 assert mac16(other_key, other_data) == _reference_mac(other_key, other_data)
         assert len(_recent_macs) <= _MACS_KEPT
+
+
+def test_verify_mac_is_the_reference_check_with_and_without_the_memo() -> None:
+    """A received frame verifies exactly when its MAC is the reference HMAC of its bytes
+    under the key: whether its sender's MAC is in the memo (sent in process), was forgotten,
+    or was made under another key; with its MAC, or any byte it covers, bent."""
+    rng = random.Random(19)
+    keys = [rng.randbytes(32) for _ in range(3)]
+    for _ in range(600):
+        key, other = rng.sample(keys, 2)
+        payload = rng.randbytes(rng.choice((0, 4, 141, 600)))
+        seq, op = rng.randrange(0x10000), rng.randrange(0x7F)
+        data = answer_bytes(seq, op, payload, rng.choice((key, other)))
+        if rng.random() < 0.3:
+            _recent_macs.clear()  # the receiver in another process
+        frame = decode_frame(data)
+        if rng.random() < 0.3:
+            bent = bytearray(frame.authenticated_bytes() + (frame.mac or b""))
+            # SEQ, OP, a payload or MAC byte (VER, FLAGS and LEN bent would not frame).
+            at = rng.choice([2, 3, 4, *range(7, len(bent))])
+            bent[at] ^= 1 << rng.randrange(8)
+            body = bytes(bent)
+            data = b"\xa5\x5a" + body + crc16(body).to_bytes(2, "big")
+            frame = decode_frame(data)
+        assert frame.mac is not None
+        expected = _reference_mac(key, frame.authenticated_bytes()) == frame.mac
+        assert verify_mac(key, frame) is expected
+        assert verify_mac(key, dataclasses.replace(frame, mac=bytes(16))) is (
+            _reference_mac(key, frame.authenticated_bytes()) == bytes(16)
+        )
 
 
 @pytest.mark.parametrize("mac", [False, True])
