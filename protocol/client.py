@@ -227,7 +227,8 @@ class PumpClient:
 
     def call(self, request: m.Message, response_type: type[M]) -> M:
         """Send one request and return its typed response (NAK -> NakError)."""
-        if self._session is None or not self._session.established:
+        session = self._session
+        if session is None or not session.established:
             if request.op is not Op.DEVICE_INFO:
                 raise NakError(ErrorCode.NO_SESSION, f"{request.op.name} needs a session")
             session = ProgrammerSession(
@@ -240,9 +241,9 @@ class PumpClient:
             frame = self._exchange_frame(data, attempts=1 + self.retries)
             response = session.receive(frame, seq)
         else:
-            seq, data = self._session.request(request)
+            seq, data = session.request(request)
             frame = self._exchange_frame(data, attempts=1 + self.retries, seq=seq)
-            response = self._session.receive(frame, seq)
+            response = session.receive(frame, seq)
         if not isinstance(response, response_type):
             raise ProgrammingError(
                 f"{request.op.name}: expected {response_type.__name__}, "
@@ -311,6 +312,7 @@ class PumpClient:
         port = self._require_port()
         pending = self._pending
         poller, read_available = self._poller, self._read_available
+        deframer = self._deframer
         while True:
             while pending:
                 frame = pending.pop(0)
@@ -330,7 +332,15 @@ class PumpClient:
             else:
                 chunk = self._read_port(port, remaining)
             if chunk:
-                pending += self._deframer.feed(chunk)
+                # What Deframer.feed does first: the chunk exactly one good frame, the usual
+                # answer. Taken at once when it is the one awaited (pending is empty here).
+                whole = deframer.whole_frame(chunk)
+                if whole is None:
+                    pending += deframer.feed(chunk)
+                elif whole.seq == seq and not whole.flags._value_ & _NOTIFY_BIT:
+                    return whole
+                else:
+                    pending.append(whole)
 
     def _read_descriptor(self, poller: select.poll, remaining_s: float) -> bytes:
         """One ``poll`` until bytes arrive or ``remaining_s`` passes, then one read of what

@@ -561,7 +561,7 @@ def encode_payload(message: Message) -> bytes:
         InvalidMessage: the encoding would exceed MAX_PAYLOAD.
     """
     cls = type(message)
-    codec = _CODECS[cls] if cls in _CODECS else _codec(cls)
+    codec = _CODECS.get(cls) or _codec(cls)
     data = schema_encode_payload(message) if codec is None else codec.encode(message)
     if len(data) > MAX_PAYLOAD:
         raise InvalidMessage(f"{type(message).__name__} is {len(data)} bytes, over {MAX_PAYLOAD}")
@@ -602,7 +602,7 @@ def decode_payload(cls: type[Message], payload: bytes) -> Message:
         MalformedPayload: short data, trailing bytes, a value outside its enum or range,
             bad UTF-8.
     """
-    codec = _CODECS[cls] if cls in _CODECS else _codec(cls)
+    codec = _CODECS.get(cls) or _codec(cls)
     if codec is None:
         return schema_decode_payload(cls, payload)
     if type(payload) is not bytes:

@@ -53,10 +53,36 @@ def _mac_state(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     return hashlib.sha256(padded.translate(_IPAD)), hashlib.sha256(padded.translate(_OPAD))
 
 
+_MACS_KEPT: Final = 16
+_recent_macs: dict[tuple[bytes, bytes], bytes] = {}
+"""The MACs last computed, by (key, MAC input). When both ends of a link run in one process
+(the emulator and its in-process programmer), every frame's MAC is computed twice, by the
+sender to send it and by the receiver to check it: the receiver finds the sender's here.
+A memo of a pure function (HMAC-SHA256 of exactly that key and those bytes), so what it
+answers is what the hash would; a frame with any other key or byte misses it and is hashed.
+Bounded (forgotten all at once when full: the one a receiver wants is the latest)."""
+
+
 def mac16(key: bytes, data: bytes) -> bytes:
     """The first 16 bytes of HMAC-SHA256(``key``, ``data``): the same bytes as
     ``hmac.new(key, data, hashlib.sha256).digest()[:16]`` (tests/protocol/test_session_fastpath.py),
-    from the key's precomputed pad states."""
+    from the memo of the MACs last computed, or from the key's precomputed pad states."""
+    mac = _recent_macs.get((key, data))
+    return sent_mac(key, data) if mac is None else mac
+
+
+def sent_mac(key: bytes, data: bytes) -> bytes:
+    """:func:`mac16` of a frame being sent (so not in the memo yet), computed and kept in the
+    memo for the receiver's check."""
+    mac = _computed_mac(key, data)
+    if len(_recent_macs) >= _MACS_KEPT:
+        _recent_macs.clear()
+    _recent_macs[(key, data)] = mac
+    return mac
+
+
+def _computed_mac(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256(``key``, ``data``)[:16] from the key's pad states (made when missing)."""
     states = _mac_states.get(key)
     if states is None:
         if len(_mac_states) >= _MAC_STATES_KEPT:
@@ -97,7 +123,12 @@ def verify_mac(key: bytes, frame: Frame) -> bool:
     payload = frame.payload
     # frame.authenticated_bytes(), packed here with the flags as a plain int.
     data = _AUTH_HEAD.pack(PROTOCOL_VERSION, frame.flags._value_, frame.seq, frame.op, len(payload))
-    return hmac.compare_digest(mac16(key, data + payload), mac)
+    data += payload
+    # mac16, without keeping a MAC that nobody will ask for again.
+    expected = _recent_macs.get((key, data))
+    if expected is None:
+        expected = _computed_mac(key, data)
+    return hmac.compare_digest(expected, mac)
 
 
 def build_frame(
@@ -112,7 +143,6 @@ def build_frame(
     return Frame(flags=flags, seq=seq, op=op, payload=payload, mac=mac)
 
 
-_ANSWER_HEAD: Final = struct.Struct("!2sBBHBH")  # SYNC, VER, FLAGS, SEQ, OP, LEN
 _AUTH_HEAD: Final = struct.Struct("!BBHBH")  # VER, FLAGS, SEQ, OP, LEN
 _CRC: Final = struct.Struct("!H")
 _RESPONSE_FLAGS: Final = int(Flags.RESPONSE)
@@ -125,11 +155,14 @@ def answer_bytes(seq: int, op: int, payload: bytes, key: bytes | None) -> bytes:
     (tests/protocol/test_session_fastpath.py), packed at once instead of through a validated
     :class:`Frame`. ``seq`` is a received frame's, ``op`` a response's opcode and ``payload``
     from :func:`~protocol.messages.encode_payload` (which bounds it), so they are valid."""
-    flags = _RESPONSE_FLAGS if key is None else _RESPONSE_MAC_FLAGS
-    body = _ANSWER_HEAD.pack(SYNC, PROTOCOL_VERSION, flags, seq, op, len(payload)) + payload
-    if key is not None:
-        body += mac16(key, body[2:])
-    return body + _CRC.pack(crc_hqx(body[2:], 0xFFFF))
+    if key is None:
+        body = _AUTH_HEAD.pack(PROTOCOL_VERSION, _RESPONSE_FLAGS, seq, op, len(payload)) + payload
+    else:
+        body = _AUTH_HEAD.pack(PROTOCOL_VERSION, _RESPONSE_MAC_FLAGS, seq, op, len(payload))
+        body += payload
+        body += sent_mac(key, body)
+    # VER .. MAC packed first: the MAC and the CRC read it whole, without a copy past SYNC.
+    return SYNC + body + _CRC.pack(crc_hqx(body, 0xFFFF))
 
 
 def check_key(name: str, key: object) -> bytes:

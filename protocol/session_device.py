@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import math
 import re
-from dataclasses import dataclass
 from typing import Final
 
 from protocol.enums import ErrorCode, Flags, Op, Role
@@ -32,6 +31,7 @@ from protocol.messages import (
     SessionCloseResponse,
     SessionOpenRequest,
     SessionOpenResponse,
+    decode_payload,
     decode_request,
     encode_payload,
     request_class,
@@ -59,22 +59,23 @@ from protocol.session_rules import (
 
 _HANDSHAKE_OPS: Final = frozenset({Op.SESSION_OPEN, Op.SESSION_AUTH})
 _NOT_REQUEST_BITS: Final = int(Flags.RESPONSE | Flags.NOTIFY)
-_command_ops_of: dict[Role, dict[int, Op]] = {}
+_command_ops_of: dict[Role, dict[int, tuple[Op, type[Message]]]] = {}
 
 
-def _command_ops(role: Role) -> dict[int, Op]:
-    """Opcode -> Op of every command ``role`` may send in a session: those with a request
-    class, in :data:`ROLE_OPS`, and not a handshake step (any other opcode is refused:
-    UNKNOWN_OPCODE, FORBIDDEN or BAD_HANDSHAKE). Made on first use, from the registry."""
+def _command_ops(role: Role) -> dict[int, tuple[Op, type[Message]]]:
+    """Opcode -> (Op, request class) of every command ``role`` may send in a session: those
+    with a request class, in :data:`ROLE_OPS`, and not a handshake step (any other opcode
+    is refused: UNKNOWN_OPCODE, FORBIDDEN or BAD_HANDSHAKE). Made on first use, from the
+    registry."""
     ops = _command_ops_of.get(role)
     if ops is None:
         ops = {}
         for op in sorted(ROLE_OPS[role] - _HANDSHAKE_OPS):
             try:
-                request_class(op)
+                request = request_class(op)
             except UnknownOpcodeError:
                 continue
-            ops[int(op)] = op
+            ops[int(op)] = (op, request)
         _command_ops_of[role] = ops
     return ops
 
@@ -121,11 +122,8 @@ def accepted(seq: int, op: Op, request: Message, role: Role | None) -> Accepted:
     return made
 
 
-@dataclass(slots=True)
-class _Pending:
-    accepted: Accepted
-    frame: Frame
-    key: bytes | None
+_Pending = tuple[Accepted, Frame, bytes | None]
+"""The Accepted request awaiting its answer: it, the frame it came in, the key to MAC with."""
 
 
 class DeviceSession:
@@ -288,7 +286,14 @@ class DeviceSession:
             return Reply(data=data, error=error, mac=mac)
         if frame.mac is None and frame.op == Op.DEVICE_INFO:
             return self._accept_plain(frame)
-        event = self.poll(now_s)
+        if (
+            self._state is DeviceState.ESTABLISHED
+            and self._backoff_until_s is None
+            and now_s - self._last_activity_s < self.security.idle_timeout_s
+        ):
+            event = None  # poll's usual case (it would find nothing to do), without the call
+        else:
+            event = self.poll(now_s)
         try:
             if frame.mac is not None:
                 return self._command(frame, now_s, event)
@@ -330,7 +335,7 @@ class DeviceSession:
         except MalformedPayload as error:
             return self._nak(frame, ErrorCode.MALFORMED, malformed_reason(error))
         accepted = Accepted(seq=frame.seq, op=Op(frame.op), request=request, role=None)
-        self._pending = _Pending(accepted=accepted, frame=frame, key=None)
+        self._pending = (accepted, frame, None)
         return accepted
 
     def _open(self, frame: Frame, now_s: float, event: SessionEvent | None) -> Reply:
@@ -412,8 +417,8 @@ class DeviceSession:
         # The SEQ is used from here on: whatever the answer, it is cached for retransmits.
         self._last_seq = frame.seq
         self._last_activity_s = now_s
-        op = _command_ops(role).get(frame.op)
-        if op is None:  # not a command this role may send in a session: refused below
+        command = _command_ops(role).get(frame.op)
+        if command is None:  # not a command this role may send in a session: refused below
             try:
                 request_class(frame.op)
             except UnknownOpcodeError as error:
@@ -424,8 +429,9 @@ class DeviceSession:
                 return self._security_nak(frame, ErrorCode.FORBIDDEN, reason, key=key, cache=True)
             reason = f"{op.name} is sent without a MAC, outside a session"
             return self._nak(frame, ErrorCode.BAD_HANDSHAKE, reason, key=key, cache=True)
+        op, request_type = command
         try:
-            request = decode_request(op, frame.payload)
+            request = decode_payload(request_type, frame.payload)  # decode_request(op, ...)
         except MalformedPayload as error:
             return self._nak(
                 frame, ErrorCode.MALFORMED, malformed_reason(error), key=key, cache=True
@@ -437,7 +443,7 @@ class DeviceSession:
         # The session is ESTABLISHED here (checked above), where COMMAND leaves it as it is:
         # no _fire (its table lookup hashes two Enums in Python), tested against the table.
         pending = accepted(frame.seq, op, request, role)
-        self._pending = _Pending(accepted=pending, frame=frame, key=key)
+        self._pending = (pending, frame, key)
         return pending
 
     def _displaced(self, frame: Frame, key: bytes) -> Reply:
@@ -491,7 +497,7 @@ class DeviceSession:
 
     def _take_pending(self, accepted: Accepted, call: str) -> _Pending:
         pending = self._pending
-        if pending is None or pending.accepted is not accepted:
+        if pending is None or pending[0] is not accepted:
             raise StateError(
                 state=self._state.name, event=call, detail="not the pending Accepted request"
             )
@@ -508,14 +514,18 @@ class DeviceSession:
         """
         if not response.response or response.op is not accepted.op or isinstance(response, Nak):
             raise InvalidMessage(f"{type(response).__name__} does not answer {accepted.op.name}")
-        pending = self._take_pending(accepted, "respond")
-        return self._answer(pending.frame, response, key=pending.key, cache=pending.key is not None)
+        _accepted, frame, key = self._take_pending(accepted, "respond")
+        # _answer for a success (no NAK code to cache), packed here.
+        data = answer_bytes(frame.seq, response.op, encode_payload(response), key)
+        if key is not None:
+            self._cache = (frame, data, None, True)
+        return data
 
     def refuse(self, accepted: Accepted, code: ErrorCode, reason: str) -> bytes:
         """The NAK frame refusing ``accepted`` (cached like a success).
 
         ``reason`` is cut to 200 UTF-8 bytes.
         """
-        pending = self._take_pending(accepted, "refuse")
+        _accepted, frame, key = self._take_pending(accepted, "refuse")
         nak = Nak(code=ErrorCode(code), reason=_truncate_reason(reason))
-        return self._answer(pending.frame, nak, key=pending.key, cache=pending.key is not None)
+        return self._answer(frame, nak, key=key, cache=key is not None)

@@ -32,15 +32,17 @@ from protocol.messages import (
     SessionCloseRequest,
     SessionOpenRequest,
     SessionOpenResponse,
+    decode_payload,
     decode_response,
     encode_payload,
+    response_class,
 )
 from protocol.session_crypto import (
     check_key,
-    mac16,
     new_nonce,
     programmer_proof,
     pump_proof,
+    sent_mac,
     session_key,
     verify_mac,
 )
@@ -59,8 +61,11 @@ _AFTER_SEND: Final = PROGRAMMER_TRANSITIONS[(ProgrammerState.ESTABLISHED, Progra
 """Where a request leaves an established session (the transition, looked up once)."""
 _RESPONSE_BIT: Final = int(Flags.RESPONSE)
 _NOTIFY_BIT: Final = int(Flags.NOTIFY)
+_RESPONSE_MAC_BITS: Final = int(Flags.RESPONSE | Flags.MAC)
+_RESPONSE_CLASSES: Final = {int(op): response_class(op) for op in Op if op is not Op.NAK}
+"""Each request opcode's success answer class (what decode_response decodes it with)."""
 
-_REQUEST_HEAD: Final = struct.Struct("!2sBBHBH")  # SYNC, VER, FLAGS, SEQ, OP, LEN
+_REQUEST_HEAD: Final = struct.Struct("!BBHBH")  # VER, FLAGS, SEQ, OP, LEN
 _CRC: Final = struct.Struct("!H")
 _PLAIN_FLAGS: Final = int(Flags.NONE)
 _MAC_FLAGS: Final = int(Flags.MAC)
@@ -73,11 +78,14 @@ def request_bytes(seq: int, op: int, payload: bytes, key: bytes | None) -> bytes
     :class:`Frame`. ``seq`` is bounded by the session (at most :data:`MAX_SEQ`), ``op`` is a
     request's opcode and ``payload`` comes from :func:`~protocol.messages.encode_payload`
     (which bounds it), so they are valid."""
-    flags = _PLAIN_FLAGS if key is None else _MAC_FLAGS
-    body = _REQUEST_HEAD.pack(SYNC, PROTOCOL_VERSION, flags, seq, op, len(payload)) + payload
-    if key is not None:
-        body += mac16(key, body[2:])
-    return body + _CRC.pack(crc_hqx(body[2:], 0xFFFF))
+    if key is None:
+        body = _REQUEST_HEAD.pack(PROTOCOL_VERSION, _PLAIN_FLAGS, seq, op, len(payload)) + payload
+    else:
+        body = _REQUEST_HEAD.pack(PROTOCOL_VERSION, _MAC_FLAGS, seq, op, len(payload))
+        body += payload
+        body += sent_mac(key, body)
+    # VER .. MAC packed first: the MAC and the CRC read it whole, without a copy past SYNC.
+    return SYNC + body + _CRC.pack(crc_hqx(body, 0xFFFF))
 
 
 # --- the programmer side ----------------------------------------------------
@@ -279,6 +287,11 @@ class ProgrammerSession:
     def receive(self, frame: Frame, seq: int) -> Message:
         """The response to the request sent with ``seq``.
 
+        The usual answer (a MAC'd success answering an outstanding MAC'd request, its MAC
+        good) is taken here at once; any other goes through every check of
+        :meth:`_receive_checked` (tests/protocol/test_programmer_fastpath.py proves the
+        two give the same message, error and session state).
+
         Raises:
             NakError: the pump refused (``authenticated`` False for the
                 session-less refusals, after which the session is CLOSED).
@@ -287,6 +300,26 @@ class ProgrammerSession:
             UnexpectedResponseError: the frame answers another request (a late
                 duplicate: ignore it and keep waiting).
         """
+        expected = self._outstanding.get(seq)
+        key = self._key
+        if (
+            expected is not None
+            and expected[1]
+            and key is not None
+            and frame.seq == seq
+            and frame.op == expected[0]
+            and frame.flags._value_ == _RESPONSE_MAC_BITS
+            and verify_mac(key, frame)
+        ):
+            # A MAC'd success answer (op is the request's, never NAK's): what the checks
+            # below find, then decode_response's class for the op.
+            message = decode_payload(_RESPONSE_CLASSES[frame.op], frame.payload)
+            del self._outstanding[seq]
+            return message
+        return self._receive_checked(frame, seq)
+
+    def _receive_checked(self, frame: Frame, seq: int) -> Message:
+        """:meth:`receive` one check at a time."""
         expected = self._outstanding.get(seq)
         if expected is None:
             raise UnexpectedResponseError(f"no request with SEQ {seq} is waiting")

@@ -42,8 +42,9 @@ from protocol.session import (
     answer_bytes,
     build_frame,
     mac16,
+    verify_mac,
 )
-from protocol.session_crypto import _MAC_STATES_KEPT, _mac_states
+from protocol.session_crypto import _MAC_STATES_KEPT, _MACS_KEPT, _mac_states, _recent_macs
 from protocol.session_device import _command_ops, accepted
 from protocol.session_programmer import request_bytes
 from protocol.session_rules import DEVICE_TRANSITIONS, DeviceEvent, DeviceState
@@ -71,6 +72,58 @@ def test_mac16_keeps_a_bounded_number_of_key_states() -> None:
         key, data = rng.randbytes(32), rng.randbytes(40)
         assert mac16(key, data) == _reference_mac(key, data)
         assert len(_mac_states) <= _MAC_STATES_KEPT
+
+
+def test_mac16_memo_answers_the_hash_of_exactly_that_key_and_data() -> None:
+    """The memo of the MACs last computed (a receiver finding its in-process sender's) gives
+    the reference bytes on a hit, and never a MAC of another key, other bytes, a shorter or
+    longer input, or a key that differs in one bit; it stays bounded."""
+    rng = random.Random(18)
+    keys = [rng.randbytes(32) for _ in range(3)]
+    keys.append(bytes([keys[0][0] ^ 1]) + keys[0][1:])  # one bit from keys[0]
+    inputs = [rng.randbytes(size) for size in (0, 9, 40, 300, 1041)]
+    inputs += [inputs[2][:-1], inputs[2] + b"\0", bytes([inputs[2][0] ^ 0x80]) + inputs[2][1:]]
+    for _ in range(4 * _MACS_KEPT):
+        key, data = rng.choice(keys), rng.choice(inputs)
+        first = mac16(key, data)
+        assert (key, data) in _recent_macs
+        # The receiver's own copies of the bytes (equal, not the same objects) hit the memo.
+        assert mac16(bytes(bytearray(key)), bytes(bytearray(data))) == first
+        assert first == _reference_mac(key, data)
+        for other_key in keys:
+            for other_data in inputs:
+                assert mac16(other_key, other_data) == _reference_mac(other_key, other_data)
+        assert len(_recent_macs) <= _MACS_KEPT
+
+
+def test_verify_mac_is_the_reference_check_with_and_without_the_memo() -> None:
+    """A received frame verifies exactly when its MAC is the reference HMAC of its bytes
+    under the key: whether its sender's MAC is in the memo (sent in process), was forgotten,
+    or was made under another key; with its MAC, or any byte it covers, bent."""
+    rng = random.Random(19)
+    keys = [rng.randbytes(32) for _ in range(3)]
+    for _ in range(600):
+        key, other = rng.sample(keys, 2)
+        payload = rng.randbytes(rng.choice((0, 4, 141, 600)))
+        seq, op = rng.randrange(0x10000), rng.randrange(0x7F)
+        data = answer_bytes(seq, op, payload, rng.choice((key, other)))
+        if rng.random() < 0.3:
+            _recent_macs.clear()  # the receiver in another process
+        frame = decode_frame(data)
+        if rng.random() < 0.3:
+            bent = bytearray(frame.authenticated_bytes() + (frame.mac or b""))
+            # SEQ, OP, a payload or MAC byte (VER, FLAGS and LEN bent would not frame).
+            at = rng.choice([2, 3, 4, *range(7, len(bent))])
+            bent[at] ^= 1 << rng.randrange(8)
+            body = bytes(bent)
+            data = b"\xa5\x5a" + body + crc16(body).to_bytes(2, "big")
+            frame = decode_frame(data)
+        assert frame.mac is not None
+        expected = _reference_mac(key, frame.authenticated_bytes()) == frame.mac
+        assert verify_mac(key, frame) is expected
+        assert verify_mac(key, dataclasses.replace(frame, mac=bytes(16))) is (
+            _reference_mac(key, frame.authenticated_bytes()) == bytes(16)
+        )
 
 
 @pytest.mark.parametrize("mac", [False, True])
@@ -176,7 +229,7 @@ def test_the_command_table_is_what_the_refusals_leave(role: Role) -> None:
         command = allowed and Op(op) not in (Op.SESSION_OPEN, Op.SESSION_AUTH)
         assert (op in _command_ops(role)) is command, op
         if command:
-            assert _command_ops(role)[op] is Op(op)
+            assert _command_ops(role)[op] == (Op(op), request_class(op))
 
 
 def test_an_accepted_command_leaves_the_session_where_the_table_says() -> None:
