@@ -227,10 +227,12 @@ class EmulatedPump:
             reservoir_nl = pump.reservoir_nl
             concentration = pump.concentration_ug_per_ml
             offset_s = pump.clock(0)
-            push_raw, add_even, infuse = (
+            patient = world.patient
+            push_raw, add_even, steady, general = (
                 world.fluid.push_raw,
                 world.ledger.add_even,
-                world.patient.infuse,
+                patient._infuse_steady,
+                patient._infuse_general,
             )
             for start, end, delivered_nl, commanded_nl in pump.advance_in_stretches(stop):
                 reservoir_nl -= delivered_nl
@@ -254,7 +256,11 @@ class EmulatedPump:
                     continue
                 volume_out_nl, concentration_out = out[0] if out else (0, 0)
                 add_even(start + offset_s, duration_s, volume_out_nl, concentration_out)
-                infuse(duration_s, volume_out_nl * concentration_out / PG_PER_UG)
+                # patient.infuse, its checks known true: whole seconds > 0, and an int
+                # over an int is a finite float >= 0.
+                drug_ug = volume_out_nl * concentration_out / PG_PER_UG
+                if not steady(duration_s, drug_ug):
+                    general(duration_s, drug_ug)
             world.t = pump.t
             if self._mri_end_value is not None:
                 self._fire_world_events(pump)

@@ -499,6 +499,12 @@ class PatientModel:
             and self._infuse_steady(duration_s, drug_ug)
         ):
             return
+        self._infuse_general(duration_s, drug_ug)
+
+    def _infuse_general(self, duration_s: int | Fraction, drug_ug: float | Fraction) -> None:
+        """:meth:`infuse` past its shortcut: checks its arguments, then finds every
+        threshold crossing inside the piece (the emulator's world calls it directly for a
+        stretch :meth:`_infuse_steady` refused)."""
         duration: int | Fraction
         if type(duration_s) is int and duration_s >= 0:
             duration = duration_s  # whole seconds (the emulator's stretches): no Fraction
