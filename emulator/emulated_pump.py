@@ -221,9 +221,10 @@ class EmulatedPump:
         while pump.t < t:
             # A scheduled world event (an MRI exposure's end) lands on its own second.
             stop = t
-            event_t = self.next_world_event_t
-            if event_t is not None and pump.t < event_t < t:
-                stop = event_t
+            if self._mri_end_value is not None:  # else there is no world event to stop at
+                event_t = self.next_world_event_t
+                if event_t is not None and pump.t < event_t < t:
+                    stop = event_t
             reservoir_nl = pump.reservoir_nl
             concentration = pump.concentration_ug_per_ml
             offset_s = pump.clock(0)
@@ -444,7 +445,8 @@ class EmulatedPump:
     def next_world_event_t(self) -> int | None:
         """Model second of the next scheduled world event (an MRI exposure's end), if any.
         A new kind of world event adds its time here (the earliest wins), fires in
-        :meth:`_fire_world_events`, and calls :meth:`world_events_changed` when scheduled."""
+        :meth:`_fire_world_events` (and in the guards of :meth:`_advance_world` that skip both
+        when no MRI end is scheduled), and calls :meth:`world_events_changed` when scheduled."""
         return None if self._mri_end is None else self._mri_end.at_t
 
     # -- MRI exposures (world events; every time is pump time) -------------------------------

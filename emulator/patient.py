@@ -590,7 +590,11 @@ class PatientModel:
             return False
         # _evolve over the whole piece.
         ktr, ke0 = self._ktr_per_s, self._ke0_per_s
-        ek, etr, ee, phi_k_tr, phi_tr_e0, psi = chain.exps_over_whole(duration_s)
+        # chain.exps_over_whole(duration_s), its lookup written out.
+        exps = chain.kept.get(duration_s)
+        if exps is None:
+            exps = chain.exps_over_whole(duration_s)
+        ek, etr, ee, phi_k_tr, phi_tr_e0, psi = exps
         # Rounding must never leave an amount a hair below zero (max(0.0, x), inline).
         amount_ug = asymptote_ug + da * ek
         transit_ug = asymptote_ug + dtr * etr + ktr * da * phi_k_tr
