@@ -32,10 +32,10 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from emulator.errors import ClockValueError
+from protocol.frozen import frozen
 from protocol.timebase import RTC_MAX_CLOCK_S
 
 __all__ = [
@@ -90,7 +90,7 @@ class ClockMode(StrEnum):
     """Moving only by explicit steps."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class ClockSnapshot:
     """The clock's state at one instant, for status displays and control replies."""
 

@@ -16,20 +16,20 @@ the pump's lock).
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 
 from emulator.clock import PumpClock
+from emulator.lazylog import logger
 from emulator.transports.base import Endpoint
 from firmware_model.pump import Pump
 from firmware_model.telemetry import PumpTelemetry, TelemetryLink
 from protocol.enums import Role
 from protocol.session import DeviceSecurity
 
-_log = logging.getLogger(__name__)
+_log = logger(__name__)
 
 TICK_INTERVAL_S = 1.0
 """How often (wall seconds) the server advances an idle pump, so alarms are raised and

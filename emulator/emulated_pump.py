@@ -17,7 +17,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, field, fields, is_dataclass
 from enum import Enum
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from firmware_model.delivery import PPM
 from firmware_model.errors import FirmwareError, StorageError
 from firmware_model.pump import Pump
 from protocol.enums import Mode, Role
+from protocol.frozen import mutable
 from protocol.response import ResponseChange
 from protocol.schedule import daily_dose_ng
 from protocol.timebase import weekday
@@ -71,7 +72,7 @@ RESPONSE_CHANGE_MIN = Fraction(1, 200)
 is not remembered as a change: no titration step is that small."""
 
 
-@dataclass
+@mutable(kw_only=False)
 class _World:
     """What happens beyond the pump: the catheter's dead volume and the patient."""
 

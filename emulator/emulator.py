@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ from emulator.transports.pty import PtyTransport
 from firmware_model.errors import FirmwareError
 from firmware_model.pump import Pump
 from protocol.enums import AlarmCode, Role
+from protocol.frozen import mutable
 from protocol.keys import DEMO_KEY_FILE, load_keys
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ SWEEP_SLICE = 16
 125 slices a second, so no request waits behind the whole fleet's sweep."""
 
 
-@dataclass
+@mutable(kw_only=False)
 class _Served:
     pty: list[str | None] = field(default_factory=list)
     tcp: list[str | None] = field(default_factory=list)

@@ -38,11 +38,11 @@ the patient hour by hour (pump clock) so that can be checked.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from fractions import Fraction
 
 from emulator.errors import EmulatorUsageError
 from firmware_model.profile import PumpProfile
+from protocol.frozen import frozen
 
 __all__ = [
     "PG_PER_UG",
@@ -90,7 +90,7 @@ def dead_volume_nl(profile: PumpProfile, catheter_length_cm: int) -> int:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Segment:
     """A plug of fluid at one concentration: ``volume_nl`` at ``concentration_ug_per_ml``."""
 
@@ -112,7 +112,7 @@ class Segment:
         return Fraction(self.drug_pg, PG_PER_UG)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class TipOutput:
     """What one push sent out of the catheter tip, oldest fluid first."""
 
@@ -140,7 +140,7 @@ class TipOutput:
         return Fraction(self.drug_pg, PG_PER_UG)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class TipPiece:
     """A stretch of constant tip output: ``volume_nl`` and ``drug_pg`` over ``duration_s``.
 

@@ -57,7 +57,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from emulator.errors import EmulatorUsageError
 from emulator.transports.base import Endpoint, EndpointFactory
@@ -280,7 +279,7 @@ class LinkCounters:
         )
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class _Chunk:
     release_at: float
     data: bytes

@@ -67,7 +67,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum, StrEnum
 from fractions import Fraction
 
@@ -299,7 +299,7 @@ _EXPS_KEPT = 64
 mostly last the same few durations: a second at real speed, an advance's step)."""
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class _Chain:
     """What the closed form of one set of rates multiplies and divides by, computed once
     per :class:`PatientParams` and shared by every patient with them."""
@@ -372,7 +372,7 @@ def _chain_of(params: PatientParams) -> _Chain:
     )
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class _Course:
     """The closed form of one piece: ``E(t) = e_inf + sum(c_i exp(-r_i t))``."""
 

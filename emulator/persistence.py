@@ -63,7 +63,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import cast
@@ -72,6 +72,7 @@ from emulator.clock import MAX_ADVANCE_S, MAX_SPEED
 from emulator.errors import EmulatorError, EmulatorPeerError, EmulatorUsageError
 from firmware_model.errors import CorruptImageError
 from firmware_model.pump import Pump
+from protocol.frozen import frozen
 from protocol.timebase import RTC_MAX_CLOCK_S
 
 __all__ = [
@@ -110,7 +111,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 _HEADER_KEYS = frozenset(
     {"pump_t", "saved_wall_s", "clock_speed", "extra", "image_len", "image_sha256"}
 )
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SHA256_HEX = r"[0-9a-f]{64}"  # compiled (and cached) by re when first used (#16)
 
 ExtraValue = str | int | float | bool
 """What ``StoredState.extra`` may hold: plain JSON scalars (floats finite)."""
@@ -199,7 +200,7 @@ def _check_extra(extra: object) -> dict[str, ExtraValue]:
     return checked
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class StoredState:
     """What a state file holds: the pump image and what is needed to resume it."""
 
@@ -368,7 +369,7 @@ def _decode(data: bytes) -> StoredState:
     fields = _Header(header)
     image_len = fields.get_int("image_len")
     digest = fields.get_str("image_sha256")
-    if not _SHA256_HEX.fullmatch(digest):
+    if not re.fullmatch(_SHA256_HEX, digest):
         raise ValueError(f"header field image_sha256 is not a SHA-256 in hex: {digest!r}")
     image = data[body_start:]
     if len(image) != image_len:

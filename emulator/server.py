@@ -34,7 +34,6 @@ import enum
 import functools
 import heapq
 import itertools
-import logging
 import os
 import select
 import selectors
@@ -47,6 +46,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from emulator.errors import ServerStateError, ServerStopTimeoutError
+from emulator.lazylog import logger
 from emulator.transports.base import (
     EVENT_READ,
     EVENT_WRITE,
@@ -59,7 +59,7 @@ from emulator.transports.base import (
 
 __all__ = ["Server", "Tick"]
 
-_log = logging.getLogger(__name__)
+_log = logger(__name__)
 
 Tick = Callable[[], float | None]
 """Called on the loop's first iteration, after every wake and when the time it last returned

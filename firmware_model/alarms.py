@@ -23,12 +23,12 @@ Rules, as data (:data:`ALARM_RULES`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from firmware_model.errors import ConditionPersistsError, InvalidStateError
 from firmware_model.profile import PumpProfile, ToneSpec
 from protocol.enums import ALARM_CLASS, AlarmClass, AlarmCode
-from protocol.frozen import frozen
+from protocol.frozen import frozen, mutable
 from protocol.timebase import ceil_div
 
 
@@ -85,7 +85,7 @@ def next_tone_at(*, raised_at_clock_s: int, repeat_s: int, clock_s: int) -> int:
     return raised_at_clock_s + ceil_div(clock_s - raised_at_clock_s, repeat_s) * repeat_s
 
 
-@dataclass(kw_only=True)
+@mutable
 class AlarmTable:
     """The active alarms, keyed by code."""
 

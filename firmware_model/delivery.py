@@ -20,17 +20,15 @@ integers and at every instant, ``filled == delivered + reservoir + removed``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from firmware_model.errors import OutOfRangeError, OverfillError
-from protocol.frozen import frozen
+from protocol.frozen import frozen, mutable
 from protocol.schedule import RunningBolus
 from protocol.timebase import SECONDS_PER_DAY
 
 PPM = 1_000_000
 
 
-@dataclass(kw_only=True)
+@mutable
 class BridgeState:
     """A running bridge: rates at ``old_concentration_ug_per_ml`` until ``remaining_nl``
     more has been commanded (it started with ``volume_nl``)."""
@@ -51,7 +49,7 @@ class RefillPlan:
     reservoir_after_nl: int
 
 
-@dataclass(kw_only=True)
+@mutable
 class DeliveryState:
     """The reservoir and the books of everything that went in and out of it.
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import islice
 from typing import Protocol
 
 from firmware_model.errors import OutOfRangeError, WrongTypeError
 from protocol.enums import EventCode
+from protocol.frozen import frozen
 from protocol.timebase import INT32_MAX, INT32_MIN
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@frozen(slots=True)
 class LogEntry:
     """One event: its index, the RTC second it happened, its code and two int32 parameters.
 

@@ -16,9 +16,9 @@ the tests hold the cache to.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from protocol.forecast import Crossing, Plan, Query, first_crossings
+from protocol.frozen import frozen
 from protocol.schedule import next_patient_dose_t
 from protocol.timebase import SECONDS_PER_DAY
 
@@ -28,7 +28,7 @@ FORECAST_SLACK_S = SECONDS_PER_DAY
 """Forecasts are integrated this far past the horizon, so a cached "None" stays true a day."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@frozen(slots=True)
 class _Anchor:
     """One forecast as worked out at model second ``t`` (see :meth:`ForecastCache.forecast_ts`)."""
 

@@ -15,10 +15,10 @@ the emulator draws them, seeded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from protocol.frozen import mutable
 
 
-@dataclass(kw_only=True)
+@mutable
 class MriState:
     """One exposure, from entering the field until its stall recovery is logged."""
 

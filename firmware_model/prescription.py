@@ -12,7 +12,6 @@ and the patient-dose request rule with its refusals. Every refusal is a typed
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from firmware_model.errors import (
     NotEnabledError,
@@ -23,6 +22,7 @@ from firmware_model.errors import (
 )
 from firmware_model.profile import PumpProfile
 from protocol.enums import BolusKind, Mode
+from protocol.frozen import frozen
 from protocol.messages import PrescriptionSpec
 from protocol.schedule import (
     PatientRule,
@@ -112,7 +112,7 @@ def validate(
 # --------------------------------------------------------------------------- boluses
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Bolus:
     """A bolus as the pump runs it: ``volume_nl`` over ``duration_s``, replacing the basal
     rate while it runs. ``dose_ng`` is the dose it carries (0 for PRIMING, a volume)."""
@@ -185,7 +185,7 @@ def validate_bolus(bolus: Bolus, profile: PumpProfile) -> None:
 # --------------------------------------------------------------------------- patient doses
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PatientDoseSettings:
     """Patient-activated doses as the clinician set them.
 

@@ -15,18 +15,19 @@ programmable flow (0.048 mL/day) and 5.00 years at 2 mL/day (1000 mcg/day at
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 
 from firmware_model.errors import InvalidProfileError
 from protocol.battery import BatteryModel
 from protocol.enums import AlarmClass, ValveModel
+from protocol.frozen import frozen
 from protocol.schedule import priming_duration_s, shortest_bolus_s
 from protocol.timebase import MINUTES_PER_DAY, SECONDS_PER_DAY, ceil_div
 
 _PPM = 1_000_000
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class ToneSpec:
     """An alarm tone pattern: ``tones`` tones lasting ``duration_s``, every ``repeat_s``."""
 
@@ -45,7 +46,7 @@ class ToneSpec:
             )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PumpProfile:
     """Everything that differs between pump models, validated on construction."""
 

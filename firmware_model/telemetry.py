@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from firmware_model.errors import (
@@ -44,6 +43,7 @@ from protocol import messages as m
 from protocol.codec import Deframer
 from protocol.enums import PROTOCOL_VERSION, BolusKind, ErrorCode, EventCode, Op, Origin
 from protocol.frames import Frame
+from protocol.frozen import frozen
 from protocol.session import (
     Accepted,
     DeviceSecurity,
@@ -79,13 +79,13 @@ SECURITY_RUN_SCAN = 64
 at most one entry per error code, far fewer than this)."""
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class _Staged:
     spec: m.PrescriptionSpec
     checksum: int
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class _StagedRefill:
     order: RefillOrder
     checksum: int
@@ -161,7 +161,7 @@ class PumpTelemetry:
 _Request = TypeVar("_Request", bound=m.Message)
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class _Route(Generic[_Request]):
     """One command: the request class the session decodes for its op, and its handler."""
 

@@ -17,8 +17,6 @@ was rejected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from protocol.errors import FrameError, FrameFault
 from protocol.frames import (
     HEADER_SIZE,
@@ -28,6 +26,7 @@ from protocol.frames import (
     frame_length,
     whole_frame,
 )
+from protocol.frozen import frozen
 from protocol.messages import Message, decode_request, decode_response
 
 __all__ = ["Deframer", "Dropped", "Received", "Rejected", "Segment", "decode_message"]
@@ -35,7 +34,7 @@ __all__ = ["Deframer", "Dropped", "Received", "Rejected", "Segment", "decode_mes
 _SYNC0 = SYNC[0]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(kw_only=False, slots=True)
 class Rejected:
     """A candidate frame the receiver rejected (it dropped the first SYNC byte and hunted on).
 
@@ -60,7 +59,7 @@ class Rejected:
         return f"bad header: {self.error}" if self.in_header else str(self.error)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(kw_only=False, slots=True)
 class Received:
     """A frame the receiver accepted, with its exact bytes on the wire."""
 
@@ -68,7 +67,7 @@ class Received:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen(kw_only=False, slots=True)
 class Dropped:
     """A run of bytes the receiver dropped while hunting: noise, and rejected candidates."""
 

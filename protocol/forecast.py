@@ -35,7 +35,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import accumulate
 
 from protocol.battery import BatteryModel
@@ -116,7 +116,7 @@ class Query:
             raise ValueError(f"drains must not be negative: q={self.q}, p={self.p}")
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@frozen(slots=True)
 class Crossing:
     """Where a query's threshold is first reached, and the segment it lies in.
 

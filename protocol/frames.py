@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import binascii
 import struct
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from protocol.enums import MAX_PAYLOAD, PROTOCOL_VERSION, Flags
 from protocol.errors import FrameError, FrameFault, InvalidMessage
+from protocol.frozen import frozen
 
 SYNC: Final = b"\xa5\x5a"
 """The two bytes every frame starts with."""
@@ -117,7 +117,7 @@ if not TYPE_CHECKING:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@frozen(slots=True)
 class Frame:
     """One frame; validated on construction, so an invalid frame cannot be built.
 

@@ -16,7 +16,6 @@ codec, so ``from protocol import messages as m; m.UInt, m.encode_payload`` keep 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from protocol.enums import (
@@ -34,6 +33,7 @@ from protocol.enums import (
     ValveModel,
 )
 from protocol.errors import InvalidMessage, UnknownOpcodeError
+from protocol.frozen import frozen
 from protocol.payload import (
     decode_payload,
     encode_payload,
@@ -981,7 +981,7 @@ class Nak(Message):
 # --- the registry -----------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+@frozen(eq=False, repr=False)
 class Command:
     """An opcode with its request and response classes (no request for NAK)."""
 

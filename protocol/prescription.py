@@ -12,11 +12,11 @@ import itertools
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeAlias
 
 from protocol.enums import Mode
 from protocol.errors import InvalidMessage
+from protocol.frozen import frozen
 from protocol.units import Unit
 from protocol.wire import (
     U32,
@@ -130,7 +130,7 @@ PRESCRIPTION_UNITS: Final[dict[str, Unit]] = {
 """The unit of each field of :data:`PRESCRIPTION` (a construct Struct, so declared here)."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class PrescriptionSpec:
     """A basal prescription as the wire carries it: a dose of the drug the pump holds.
 

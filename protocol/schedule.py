@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from fractions import Fraction
 
 from protocol.enums import BolusKind, Mode
@@ -199,7 +199,7 @@ DayRates = tuple[tuple[int, int], ...]
 """One day of a compiled schedule: ``(start_min, rate_nl_per_day)`` steps from minute 0."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Schedule:
     """Basal volume rates over the pump clock's week, compiled from a prescription.
 

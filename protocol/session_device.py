@@ -79,19 +79,21 @@ def _command_ops(role: Role) -> dict[int, Op]:
     return ops
 
 
-_PARSER_PATH = re.compile(r"Error in path \(parsing\)((?:\s*->\s*\w+)*)\s*")
-_SHORT_READ = re.compile(r"stream read less than specified amount, expected (\d+), found (\d+)")
+# Patterns, not compiled ones: re compiles (and caches) each with the first MALFORMED
+# reason, instead of every start paying for it (#16).
+_PARSER_PATH = r"Error in path \(parsing\)((?:\s*->\s*\w+)*)\s*"
+_SHORT_READ = r"stream read less than specified amount, expected (\d+), found (\d+)"
 
 
 def malformed_reason(error: MalformedPayload) -> str:
     """A MALFORMED NAK's reason: one line naming the message and field, without the parser's
     internals (its path syntax, stream wording or newlines)."""
     text = str(error)
-    found = _PARSER_PATH.search(text)
+    found = re.search(_PARSER_PATH, text)
     if found is not None:
         field = ".".join(part.strip() for part in found[1].split("->") if part.strip())
         rest = text[found.end() :]
-        short = _SHORT_READ.search(rest)
+        short = re.search(_SHORT_READ, rest)
         if short is not None:
             detail = f"the payload ends early (needs {short[1]} bytes, {short[2]} left)"
         else:

@@ -328,7 +328,9 @@ PRECISION: Final[Mapping[Quantity, int]] = MappingProxyType({q: q.places for q i
 
 # --- strict decimals with a unit -------------------------------------------------------------
 
-_PLAIN_DECIMAL: Final = re.compile(r"(?:0|[1-9][0-9]*)(?:\.([0-9]+))?", re.ASCII)
+# The patterns here are compiled (and cached) by re when first used, not by every import
+# (a start-up cost of programs that never parse a value, #16).
+_PLAIN_DECIMAL: Final = r"(?:0|[1-9][0-9]*)(?:\.([0-9]+))?"
 
 
 def parse_decimal(
@@ -348,7 +350,7 @@ def parse_decimal(
     if unit and value.endswith(unit):
         value = value[: -len(unit)].strip()
     where = f" in {unit}" if unit else ""
-    match = _PLAIN_DECIMAL.fullmatch(value)
+    match = re.fullmatch(_PLAIN_DECIMAL, value, re.ASCII)
     if match is None:
         raise ValueError(
             f"{what}: {text!r} is not a plain decimal number{where} (write e.g. 0.5, not .5)"
@@ -358,7 +360,7 @@ def parse_decimal(
     return Fraction(value)
 
 
-_QUANTITY_TEXT: Final = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(\S.*?)?\s*", re.ASCII)
+_QUANTITY_TEXT: Final = r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(\S.*?)?\s*"
 
 
 def split_quantity(text: str) -> tuple[Fraction, str | None]:
@@ -367,7 +369,7 @@ def split_quantity(text: str) -> tuple[Fraction, str | None]:
     Raises:
         ValueError: not a decimal number (optionally negative) followed by a unit.
     """
-    match = _QUANTITY_TEXT.fullmatch(text)
+    match = re.fullmatch(_QUANTITY_TEXT, text, re.ASCII)
     if match is None:
         raise ValueError(f"{text!r}: not a number followed by a unit")
     return Fraction(match[1]), match[2]
@@ -379,9 +381,7 @@ DURATION_UNITS_S: Final[Mapping[str, int | Fraction]] = MappingProxyType(
     {"d": 86_400, "h": 3_600, "min": 60, "s": 1, "ms": Fraction(1, 1000)}
 )
 """Seconds in each unit a duration may be written in."""
-_DURATION_PART: Final = re.compile(
-    r"([0-9]+(?:\.[0-9]+)?)\s*(d|h|min|ms|m|s)(?![A-Za-z])\s*", re.ASCII
-)
+_DURATION_PART: Final = r"([0-9]+(?:\.[0-9]+)?)\s*(d|h|min|ms|m|s)(?![A-Za-z])\s*"
 
 
 def parse_duration(
@@ -401,7 +401,7 @@ def parse_duration(
     position = 0
     total = Fraction(0)
     while position < len(stripped):
-        match = _DURATION_PART.match(stripped, position)
+        match = re.compile(_DURATION_PART, re.ASCII).match(stripped, position)
         if match is None:
             raise ValueError(f"{text!r}: cannot read {stripped[position:]!r}")
         if match[2] not in allowed:

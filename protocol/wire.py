@@ -22,13 +22,12 @@ import operator
 import reprlib
 import typing
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeAlias, TypeVar, dataclass_transform
 
 from protocol.enums import AlarmCode, Op
 from protocol.errors import InvalidMessage
-from protocol.frozen import dataclass_init, document, thawed_bases
+from protocol.frozen import dataclass_init, document, frozen, process_fields
 from protocol.units import Unit
 
 if TYPE_CHECKING:
@@ -437,17 +436,19 @@ def record(cls: type[_T]) -> type[_T]:
 
     A frozen dataclass has ``__init__``, ``__setattr__`` and ``__delattr__`` generated
     from source and compiled for each class, which was most of what importing the
-    message catalogue cost (#16). Here the fields are processed by ``dataclass`` with
-    nothing generated, :class:`Record` writes ``__setattr__`` and ``__delattr__`` once,
-    and ``__init__`` is compiled once per shape. Immutability is :class:`Record`'s,
+    message catalogue cost (#16). Here the fields are processed as ``dataclass`` processes
+    them (:func:`protocol.frozen.process_fields`), :class:`Record` writes ``__setattr__``
+    and ``__delattr__`` once, and ``__init__``'s code is shared by shape
+    (:func:`protocol.frozen.dataclass_init`). Every field must be an init field (a
+    record's fields are on the wire). Immutability is :class:`Record`'s,
     proven equal to a frozen dataclass's by ``tests/protocol/test_record_dunders.py``;
     ``__dataclass_params__`` says frozen, as it did.
     """
     documented = cls.__dict__.get("__doc__") is not None
-    with thawed_bases(cls):
-        processed = dataclasses.dataclass(
-            cls, init=False, repr=False, eq=False, frozen=False, kw_only=True
-        )
+    processed = process_fields(cls, kw_only=True, document=documented)
+    for f in dataclasses.fields(processed):  # type: ignore[arg-type]
+        if not f.init:  # a record's fields are on the wire: each one is given
+            raise TypeError(f"{cls.__name__}.{f.name}: every field must be an init field")
     params = processed.__dataclass_params__  # type: ignore[attr-defined]
     params.init = params.frozen = True
     processed.__init__ = dataclass_init(processed)  # type: ignore[method-assign]
@@ -521,7 +522,7 @@ class Message(Record):
     response: ClassVar[bool]
 
 
-@dataclass(frozen=True)
+@frozen(kw_only=False)
 class WireField:
     """One field of a record: its name, wire type, description and unit (None only
     where a number forgot to declare one: a test finds those)."""

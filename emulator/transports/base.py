@@ -21,12 +21,13 @@ to the :data:`FailureSink` the server bound; they never stop the transport.
 from __future__ import annotations
 
 import errno
-import logging
 import selectors
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import ClassVar, Protocol, Self
+
+from emulator.lazylog import logger
+from protocol.frozen import frozen
 
 __all__ = [
     "EVENT_READ",
@@ -46,7 +47,7 @@ __all__ = [
     "release_delay_s",
 ]
 
-_log = logging.getLogger(__name__)
+_log = logger(__name__)
 
 EVENT_READ = selectors.EVENT_READ
 EVENT_WRITE = selectors.EVENT_WRITE
@@ -157,7 +158,7 @@ EndpointFactory = Callable[[], Endpoint]
 """Makes a fresh endpoint for each new link."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class LinkFailure:
     """An exception caught on one link (or in the server's tick), kept for the caller."""
 
@@ -229,7 +230,7 @@ def log_failure(failure: LinkFailure) -> None:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Watch:
     """One file descriptor a transport wants watched, and for what.
 
