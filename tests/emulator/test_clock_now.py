@@ -7,6 +7,9 @@ past the ceiling included."""
 
 from __future__ import annotations
 
+import itertools
+import threading
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -93,3 +96,41 @@ def test_now_reads_what_now_ns_reads(ops: list[tuple[str, object]]) -> None:
             assert fast.now() == general.now_ns() // 10**9
         assert _state(fast) == _state(general)
     assert fast.now() == general.now_ns() // 10**9
+
+
+def test_now_never_goes_back_while_another_thread_switches_and_steps_the_clock() -> None:
+    """A stopped clock answers now() without its lock: readings taken while another thread
+    pauses, resumes, steps and sets the speed never go backwards and never pass what the
+    clock reaches (its final reading)."""
+    wall = _Wall()
+    clock = PumpClock(start_pump_s=START, wall=wall, max_pump_s=START + 10**7)
+    readings: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            readings.append(clock.now())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(3_000):
+            wall.t += 0.5
+            op = i % 5
+            if op == 0:
+                clock.pause()
+            elif op == 1:
+                clock.advance(3)
+            elif op == 2:
+                clock.resume()
+            elif op == 3:
+                clock.set_manual()
+            else:
+                clock.set_speed(2.0 + i % 3)
+    finally:
+        done.set()
+        reader.join()
+    final = clock.now()
+    assert len(readings) > 0
+    assert all(a <= b for a, b in itertools.pairwise(readings))
+    assert readings[-1] <= final
