@@ -175,11 +175,17 @@ class PumpClock:
 
     def now(self) -> int:
         """The pump time in whole seconds (rounded down)."""
+        if not self._running:
+            # Stopped (paused or manual): pump time is the anchor, which every switch and
+            # step leaves equal to the high-water mark (see _read_ns_locked), so the wall
+            # need not be read, nor the lock taken: each attribute read is atomic, a switch
+            # to stopped sets ``_running`` only after the mark is final, a step sets the
+            # mark in one assignment, and the mark only rises; so the answer is the one
+            # now() under the lock gives at an instant during this call (the read of the
+            # mark). A running clock (or one being switched) reads below, under the lock.
+            return self._last_ns // _NS_PER_S
         with self._lock:
             if not self._running:
-                # Stopped (paused or manual): pump time is the anchor, which every switch and
-                # step leaves equal to the high-water mark (see _read_ns_locked), so the wall
-                # need not be read.
                 return self._last_ns // _NS_PER_S
             # _read_ns_locked, written out: read before every request's answer.
             wall_s = self._wall()
@@ -301,7 +307,13 @@ class PumpClock:
             # One wall reading: the step is checked against the ceiling from the very instant
             # it is taken from (re-anchored there), so it can never pass the ceiling.
             wall_s = float(self._wall())
-            now_ns = self._read_ns_locked(wall_s)
+            # _read_ns_locked(wall_s), written out (a step of the clock, every few requests).
+            now_ns = self._last_ns
+            if self._running and wall_s > self._anchor_wall_s:
+                ran_ns = int((wall_s - self._anchor_wall_s) * self._speed * _NS_PER_S)
+                at_ns = min(self._anchor_ns + ran_ns, self._ceiling_ns)
+                if at_ns > now_ns:
+                    self._last_ns = now_ns = at_ns  # a reading, even of a refused step
             if now_ns + step_ns > self._ceiling_ns:
                 raise ClockCeilingError(
                     step_s=seconds, now_s=now_ns // _NS_PER_S, ceiling_s=self.ceiling_s

@@ -222,16 +222,19 @@ class EmulatedPump:
         while pump.t < t:
             # A scheduled world event (an MRI exposure's end) lands on its own second.
             stop = t
-            event_t = self.next_world_event_t
-            if event_t is not None and pump.t < event_t < t:
-                stop = event_t
+            if self._mri_end_value is not None:  # else there is no world event to stop at
+                event_t = self.next_world_event_t
+                if event_t is not None and pump.t < event_t < t:
+                    stop = event_t
             reservoir_nl = pump.reservoir_nl
             concentration = pump.concentration_ug_per_ml
             offset_s = pump.clock(0)
-            push_raw, add_even, infuse = (
+            patient = world.patient
+            push_raw, add_even, steady, general = (
                 world.fluid.push_raw,
                 world.ledger.add_even,
-                world.patient.infuse,
+                patient._infuse_steady,
+                patient._infuse_general,
             )
             for start, end, delivered_nl, commanded_nl in pump.advance_in_stretches(stop):
                 reservoir_nl -= delivered_nl
@@ -255,7 +258,11 @@ class EmulatedPump:
                     continue
                 volume_out_nl, concentration_out = out[0] if out else (0, 0)
                 add_even(start + offset_s, duration_s, volume_out_nl, concentration_out)
-                infuse(duration_s, volume_out_nl * concentration_out / PG_PER_UG)
+                # patient.infuse, its checks known true: whole seconds > 0, and an int
+                # over an int is a finite float >= 0.
+                drug_ug = volume_out_nl * concentration_out / PG_PER_UG
+                if not steady(duration_s, drug_ug):
+                    general(duration_s, drug_ug)
             world.t = pump.t
             if self._mri_end_value is not None:
                 self._fire_world_events(pump)
@@ -439,7 +446,8 @@ class EmulatedPump:
     def next_world_event_t(self) -> int | None:
         """Model second of the next scheduled world event (an MRI exposure's end), if any.
         A new kind of world event adds its time here (the earliest wins), fires in
-        :meth:`_fire_world_events`, and calls :meth:`world_events_changed` when scheduled."""
+        :meth:`_fire_world_events` (and in the guards of :meth:`_advance_world` that skip both
+        when no MRI end is scheduled), and calls :meth:`world_events_changed` when scheduled."""
         return None if self._mri_end is None else self._mri_end.at_t
 
     # -- MRI exposures (world events; every time is pump time) -------------------------------

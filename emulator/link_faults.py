@@ -460,31 +460,44 @@ class ImpairedEndpoint:
         """The path of a clear link (no fault set, nothing in flight, neither line busy):
         exactly what :meth:`_send_locked` and :meth:`_due_locked` would do then (the same
         draws, counters and line times, the chunk delivered at once, the answer due at once),
-        without queueing either chunk."""
-        self._pass_line_locked(to_pump, data, now)
-        answer = self._inner.receive(data)
-        if not answer:
-            return b""
-        answer = bytes(answer)
-        self._pass_line_locked(to_programmer, answer, now)
-        return answer
-
-    def _pass_line_locked(self, line: _Line, data: bytes, now: float) -> None:
-        rng = line.rng
+        without queueing either chunk. Each line's part (the same for both, written out:
+        once per request each way) draws, counts and times the chunk as sent and delivered
+        now."""
+        rng = to_pump.rng
         if rng is None:
-            line.undrawn += 1  # its three draws are taken if the stream is ever made
+            to_pump.undrawn += 1  # its three draws are taken if the stream is ever made
         else:
             rng.random()  # drop, corruption, flip seed: drawn for every chunk (_send_locked)
             rng.random()
             rng.getrandbits(32)
         size = len(data)
-        tally = line.tally
+        tally = to_pump.tally
         tally[_CHUNKS_SENT] += 1
         tally[_BYTES_SENT] += size
         tally[_CHUNKS_DELIVERED] += 1
         tally[_BYTES_DELIVERED] += size
-        line.free_at = now
-        line.last_release = max(now, line.last_release)
+        to_pump.free_at = now
+        to_pump.last_release = max(now, to_pump.last_release)
+        answer = self._inner.receive(data)
+        if not answer:
+            return b""
+        answer = bytes(answer)
+        rng = to_programmer.rng
+        if rng is None:
+            to_programmer.undrawn += 1
+        else:
+            rng.random()
+            rng.random()
+            rng.getrandbits(32)
+        size = len(answer)
+        tally = to_programmer.tally
+        tally[_CHUNKS_SENT] += 1
+        tally[_BYTES_SENT] += size
+        tally[_CHUNKS_DELIVERED] += 1
+        tally[_BYTES_DELIVERED] += size
+        to_programmer.free_at = now
+        to_programmer.last_release = max(now, to_programmer.last_release)
+        return answer
 
     def close(self) -> None:
         """Close the inner endpoint; what is in flight is lost (counted as blocked). Idempotent."""

@@ -499,6 +499,12 @@ class PatientModel:
             and self._infuse_steady(duration_s, drug_ug)
         ):
             return
+        self._infuse_general(duration_s, drug_ug)
+
+    def _infuse_general(self, duration_s: int | Fraction, drug_ug: float | Fraction) -> None:
+        """:meth:`infuse` past its shortcut: checks its arguments, then finds every
+        threshold crossing inside the piece (the emulator's world calls it directly for a
+        stretch :meth:`_infuse_steady` refused)."""
         duration: int | Fraction
         if type(duration_s) is int and duration_s >= 0:
             duration = duration_s  # whole seconds (the emulator's stretches): no Fraction
@@ -584,7 +590,11 @@ class PatientModel:
             return False
         # _evolve over the whole piece.
         ktr, ke0 = self._ktr_per_s, self._ke0_per_s
-        ek, etr, ee, phi_k_tr, phi_tr_e0, psi = chain.exps_over_whole(duration_s)
+        # chain.exps_over_whole(duration_s), its lookup written out.
+        exps = chain.kept.get(duration_s)
+        if exps is None:
+            exps = chain.exps_over_whole(duration_s)
+        ek, etr, ee, phi_k_tr, phi_tr_e0, psi = exps
         # Rounding must never leave an amount a hair below zero (max(0.0, x), inline).
         amount_ug = asymptote_ug + da * ek
         transit_ug = asymptote_ug + dtr * etr + ktr * da * phi_k_tr

@@ -432,13 +432,15 @@ def test_the_event_world_pushes_a_stretch_once_not_every_300_s(
     twins = Twins(PRESETS["default"])
     patient = twins.pumps[0]._world.patient
     pieces: list[int | Fraction] = []
-    infuse = patient.infuse
+    steady = patient._infuse_steady
 
-    def counting(duration_s: int | Fraction, drug_ug: float | Fraction) -> None:
+    # Every piece of whole seconds and a float amount (each stretch's) enters the patient
+    # through its shortcut first, from the world's loop or from PatientModel.infuse.
+    def counting(duration_s: int, drug_ug: float) -> bool:
         pieces.append(duration_s)
-        infuse(duration_s, drug_ug)
+        return steady(duration_s, drug_ug)
 
-    monkeypatch.setattr(patient, "infuse", counting)
+    monkeypatch.setattr(patient, "_infuse_steady", counting)
     twins.advance(100 * DAY_S)
     assert pieces == [90 * DAY_S, 5 * DAY_S, 5 * DAY_S]
     assert sum(pieces) == 100 * DAY_S
