@@ -3,9 +3,10 @@ plain reference they replace.
 
 :class:`ReferencePump` is the pump with the plain code: ``status()`` read through the
 pump's properties and the alarm table, each self-clearing alarm's condition worked out
-one by one (``_condition``) and every forecast integrated afresh at every call (no
-forecast cache). Two pumps, one of each, are driven through the same steps, and after
-every step their ``status()`` must be equal field by field, as must their images (state,
+one by one (``_condition``), every forecast integrated afresh at every call (no
+forecast cache) and each constant-rate segment asking first_reach for every threshold
+(``_advance_segment``). Two pumps, one of each, are driven through the same steps, and
+after every step their ``status()`` must be equal field by field, as must their images (state,
 alarms and the whole event log) and every alarm's ``alarm_condition_present``:
 
 - hypothesis draws the steps (:class:`TwinMachine`: the forecast cache's state machine,
@@ -35,7 +36,7 @@ from firmware_model.pump_forecasts import _new_status
 from protocol import messages as m
 from protocol.enums import AlarmCode, BolusKind, EventCode, StopReason
 from protocol.forecast import first_reach_t
-from protocol.schedule import doses_in_24h
+from protocol.schedule import doses_in_24h, first_reach
 from protocol.timebase import SECONDS_PER_DAY, weekday
 
 from .strategies import profiles
@@ -54,6 +55,87 @@ class ReferencePump(Pump):
             first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon)
             for q, p, need in self._forecast_needs()
         ]
+
+    def _advance_segment(self, target: int) -> None:
+        """The former segment, verbatim: every threshold asked of first_reach, even those
+        not reached by the segment's end."""
+        self.segments_processed += 1
+        now = self._t
+        d = self._delivery
+        end = target
+        a = b = 0
+        c = 1
+        bolus = d.bolus
+        if self._suspended is None and not self._halt_codes and self._valve_closed_since_t is None:
+            if bolus is not None:
+                a = bolus.volume_nl * (now - bolus.start_t)
+                b = bolus.volume_nl
+                c = bolus.duration_s
+                end = min(end, bolus.end_t)
+            else:
+                b, until = self._schedule.segment_at(now + self._clock_offset_s)
+                a = d.basal_remainder
+                c = SECONDS_PER_DAY
+                if until is not None:
+                    end = min(end, now + until)
+        event = bolus is not None and end == bolus.end_t
+        mri = self._mri
+        if mri is not None:
+            resume = mri.next_event_t(now)
+            if resume is not None and resume <= end:
+                end, event = resume, True
+        if b and self._bridge is not None:
+            # The bridge ends when the volume since the refill reaches the dead volume.
+            dt = first_reach(
+                q=0, p=1, a=a, b=b, c=c, need=self._bridge.remaining_nl, max_dt=end - now
+            )
+            if dt is not None:
+                end, event = now + dt, True
+        if b:
+            # Volume thresholds: low reservoir, then empty (whichever is still ahead).
+            est = d.estimate_nl
+            need = 0
+            if est > self._alarm_volume_nl:
+                need = est - self._alarm_volume_nl
+            elif est > self._profile.empty_threshold_nl:
+                need = est - self._profile.empty_threshold_nl
+            if need:
+                dt = first_reach(q=0, p=1, a=a, b=b, c=c, need=need, max_dt=end - now)
+                if dt is not None:
+                    end, event = now + dt, True
+        # Battery thresholds: ERI, then EOS.
+        remaining = self._battery_uc
+        if remaining >= self._eri_threshold_uc:
+            need_uc = remaining - self._eri_threshold_uc + 1
+        else:
+            need_uc = remaining
+        if need_uc > 0:
+            bat = self._battery
+            dt = first_reach(
+                q=bat.quiescent_drain_uc_per_s,
+                p=bat.drain_uc_per_nl,
+                a=a,
+                b=b,
+                c=c,
+                need=need_uc,
+                max_dt=end - now,
+            )
+            if dt is not None:
+                end, event = now + dt, True
+        dt = end - now
+        volume = 0
+        if b:
+            total = a + b * dt
+            volume = total // c - a // c
+            if bolus is None:
+                d.basal_remainder = total % c
+            d.command(volume, self._profile.delivery_bias_ppm)
+            if self._bridge is not None:
+                self._bridge.remaining_nl -= volume
+        self._battery_uc = max(remaining - self._battery.drain_uc(dt, volume), 0)
+        self._t = end
+        if event:
+            self._evaluate()
 
     def _condition(self, code: AlarmCode) -> bool:
         match code:
