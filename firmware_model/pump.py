@@ -842,6 +842,7 @@ class Pump:
     eri_at = pump_forecasts.eri_at
     bridge_end_at = pump_forecasts.bridge_end_at
     status = pump_forecasts.status
+    status_response = pump_forecasts.status_response
 
 
 __all__ = ["PatientDoseGrant", "Pump", "PumpStatus", "RefillOrder", "RefillResult"]

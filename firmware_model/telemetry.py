@@ -374,7 +374,8 @@ class TelemetryLink:
         )
 
     def _status(self, request: m.StatusRequest, t: int) -> m.Message:
-        return status_response(self.pump.status(), self.head.active_prescription()[1])
+        # Built straight from the pump (Pump.status_response: the same record, one dict).
+        return self.pump.status_response(self.head.active_prescription()[1])
 
     def _read_prescription(self, request: m.ReadPrescriptionRequest, t: int) -> m.Message:
         spec, checksum = self.head.active_prescription()

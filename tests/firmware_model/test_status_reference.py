@@ -33,6 +33,7 @@ from firmware_model.prescription import PatientDoseSettings
 from firmware_model.profile import PumpProfile
 from firmware_model.pump import _AUTO_CLEARING, Pump, PumpStatus, RefillOrder
 from firmware_model.pump_forecasts import _new_status
+from firmware_model.telemetry import status_response
 from protocol import messages as m
 from protocol.enums import AlarmCode, BolusKind, EventCode, StopReason
 from protocol.forecast import first_reach_t
@@ -41,6 +42,7 @@ from protocol.timebase import SECONDS_PER_DAY, weekday
 
 from .strategies import profiles
 from .test_forecast_cache import CachedForecastMachine
+from .test_status_response_fastpath import assert_same_response
 
 DAY = SECONDS_PER_DAY
 
@@ -275,6 +277,10 @@ def assert_same_status(fast: PumpStatus, reference: PumpStatus) -> None:
 def assert_twins(fast: Pump, reference: Pump) -> None:
     """The same status, state, event log and alarm conditions."""
     assert_same_status(fast.status(), reference.status())
+    checksum = 0x5EED5EED
+    assert_same_response(
+        fast.status_response(checksum), status_response(reference.status(), checksum)
+    )
     assert fast.to_image() == reference.to_image()
     for code in AlarmCode:
         assert fast.alarm_condition_present(code) == reference.alarm_condition_present(code)
