@@ -331,10 +331,11 @@ class Pump:
         (changing nothing) if it is after :attr:`max_t`: a pump past its RTC's range could
         not be stored, so the model never runs there.
         """
-        _require_int("t", t)
+        if type(t) is not int:
+            _require_int("t", t)
         if t < self._t:
             raise TimeWentBackwardsError(now_t=self._t, requested_t=t)
-        if t > self.max_t:
+        if t > RTC_MAX_CLOCK_S - self._clock_offset_s:  # self.max_t
             raise RtcCeilingError(requested_t=t, max_t=self.max_t, max_clock_s=RTC_MAX_CLOCK_S)
         while self._t < t:
             self._advance_segment(t)
@@ -345,10 +346,11 @@ class Pump:
         seconds. Inside a stretch the rate is constant (the commanded whole nanolitres fall
         due along it as the floor of a linear function of time) until the reservoir runs
         dry; the world beyond the pump pushes each stretch as one."""
-        _require_int("t", t)
+        if type(t) is not int:
+            _require_int("t", t)
         if t < self._t:
             raise TimeWentBackwardsError(now_t=self._t, requested_t=t)
-        if t > self.max_t:
+        if t > RTC_MAX_CLOCK_S - self._clock_offset_s:  # self.max_t
             raise RtcCeilingError(requested_t=t, max_t=self.max_t, max_clock_s=RTC_MAX_CLOCK_S)
         stretches: list[tuple[int, int, int, int]] = []
         while self._t < t:
