@@ -468,7 +468,7 @@ class _Walk:
                 query = queries[i]
                 q, p = query.q, query.p
                 base = q * (x - t0) + p * vol0
-                dt = reach_dt(q=q, p=p, a=a, b=b, c=c, need=query.need - base, max_dt=end - x)
+                dt = _reach_dt(q, p, a, b, c, query.need - base, end - x)
                 if dt is None:
                     still.append(i)
                 else:
@@ -669,9 +669,7 @@ class _Walk:
         a = base0 + at(seg_x + off)
         b = cum.rates[bisect_right(cum.starts, (seg_x + off) % period) - 1]
         seg_progress = q * (seg_x - t0) + p * (a // SECONDS_PER_DAY + bvol)
-        dt = reach_dt(
-            q=q, p=p, a=a, b=b, c=SECONDS_PER_DAY, need=need - seg_progress, max_dt=end - seg_x
-        )
+        dt = _reach_dt(q, p, a, b, SECONDS_PER_DAY, need - seg_progress, end - seg_x)
         assert dt is not None  # the segment's end reaches need
         return Crossing(
             x=seg_x + dt,
