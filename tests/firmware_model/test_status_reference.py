@@ -37,7 +37,7 @@ from firmware_model.telemetry import status_response
 from protocol import messages as m
 from protocol.enums import AlarmCode, BolusKind, EventCode, StopReason
 from protocol.forecast import first_reach_t
-from protocol.schedule import doses_in_24h, first_reach
+from protocol.schedule import doses_in_24h, first_reach, linear_floor_volume
 from protocol.timebase import SECONDS_PER_DAY, weekday
 
 from .strategies import profiles
@@ -483,3 +483,92 @@ def test_a_year_of_the_scenario_bench_equals_the_reference() -> None:
             with contextlib.suppress(FirmwareError):  # refused while a patient dose runs
                 twin.start_bolus(t, fast.therapeutic_bolus(dose_ng=40_000, duration_s=1_800))
     assert fast.status().patient_doses_in_24h > 0
+
+
+# -- segments ending on a threshold -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["demo", "default"])
+@pytest.mark.parametrize(("which", "name"), [(0, "low reservoir"), (1, "empty"), (2, "ERI")])
+@pytest.mark.parametrize("program", ["as built", "flex", "bolus"])
+def test_advancing_onto_a_threshold_second_equals_the_reference(
+    preset: str, which: int, name: str, program: str
+) -> None:
+    """Land exactly on the second a threshold is reached (and the seconds either side): a
+    segment that reaches it only at its very end must still stop there and raise the alarm,
+    as the reference segment (which always asked first_reach) does."""
+    fast = PRESETS[preset].build(t=1_790_000_000)
+    reference = ReferencePump.from_bytes(fast.to_bytes())
+    twin = Twin(fast, reference)
+    t = fast.t
+    if program == "flex":
+        twin.program(
+            t,
+            FLEX.__class__.flex_weekly(
+                [
+                    [
+                        m.FlexStep(start_min=i * 180, dose_ng_per_day=100_000 + 20_000 * i)
+                        for i in range(8)
+                    ]
+                ]
+                * 7,
+                concentration_ug_per_ml=fast.concentration_ug_per_ml,
+            ),
+        )
+    elif program == "bolus":
+        # Little left above the alarm volume: the bolus itself reaches the low-reservoir
+        # threshold (a bolus segment's a, b, c), the rest follows at the basal rate.
+        bolus = fast.therapeutic_bolus(dose_ng=40_000, duration_s=1_800)
+        twin.refill(
+            t,
+            RefillOrder(
+                removed_nl=fast.estimated_reservoir_nl,
+                added_nl=fast.alarm_volume_nl + bolus.volume_nl // 2,
+                concentration_ug_per_ml=fast.concentration_ug_per_ml,
+                prescription=fast.prescription,
+                bridge=False,
+            ),
+        )
+        twin.start_bolus(t, bolus)
+    for _ in range(3):  # move within a few seconds of it, then land on it
+        x = fast._forecast_ts()[which]
+        if x is None:
+            break
+        if x - 2 > fast.t:
+            twin.advance_to(x - 2)
+    x = fast._forecast_ts()[which]
+    assert x is not None, name
+    for target in (x - 1, x, x + 1):
+        if target > fast.t:
+            twin.advance_to(target)
+            assert_twins(fast, reference)
+    assert fast.alarm_condition_present(
+        (AlarmCode.LOW_RESERVOIR, AlarmCode.EMPTY_RESERVOIR, AlarmCode.ERI)[which]
+    )
+
+
+@pytest.mark.parametrize("span_s", [1, 600, 3 * 3_600, 7 * 3_600])
+@pytest.mark.parametrize("alarm", [AlarmCode.ERI, AlarmCode.EOS])
+def test_a_battery_threshold_met_exactly_at_the_segments_end_equals_the_reference(
+    span_s: int, alarm: AlarmCode
+) -> None:
+    """The battery charge chosen so the drain over ``span_s`` meets the ERI (or EOS) need
+    exactly at the end of the segment (no overshoot): the segment must stop there with the
+    alarm raised, as the reference segment does."""
+    built = PRESETS["demo"].build(t=1_790_000_000)
+    image = built.to_image()
+    t = built.t
+    b, until = built.schedule.segment_at(built.clock(t))
+    assert until is None or until >= span_s  # one constant-rate segment
+    a = image.delivery.basal_remainder
+    volume = linear_floor_volume(a, b, SECONDS_PER_DAY, span_s)
+    battery = built.profile.battery()
+    drain = battery.drain_uc(span_s, volume)
+    threshold = battery.eri_threshold_uc(built.steady_schedule.weekly_integral)
+    charge = threshold - 1 + drain if alarm is AlarmCode.ERI else drain
+    fast = Pump(dataclasses.replace(image, battery_uc=charge))
+    reference = ReferencePump(dataclasses.replace(image, battery_uc=charge))
+    assert not fast.alarm_condition_present(alarm)
+    Twin(fast, reference).advance_to(t + span_s)
+    assert_twins(fast, reference)
+    assert alarm in fast.status().alarms_active
