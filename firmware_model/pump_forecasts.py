@@ -7,9 +7,10 @@ call costs what a method defined in the class costs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from firmware_model.pump_records import PumpStatus
+from protocol import messages as m
 from protocol.enums import BolusKind, Mode, StopReason
 from protocol.forecast import BridgePlan, Plan, bridge_end, first_reach_t
 from protocol.schedule import daily_dose_ng, doses_in_24h
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from firmware_model.pump import Pump
 
 _new_status = object.__new__
+_set_attribute = object.__setattr__
+_NO_CODES: frozenset[Any] = frozenset()
+"""The empty set of alarm codes, shared (the wire's records compare fields by value)."""
 
 
 def _plan(self: Pump) -> Plan:
@@ -146,6 +150,25 @@ def bridge_end_at(self: Pump) -> int | None:
 
 def status(self: Pump) -> PumpStatus:
     """Everything an interrogation reports, at :attr:`t` (advance first)."""
+    record = _status_record(self, None)
+    assert type(record) is PumpStatus
+    return record
+
+
+def status_response(self: Pump, prescription_checksum: int) -> m.StatusResponse:
+    """The STATUS answer at :attr:`t` (advance first), built straight from the pump: the
+    record ``telemetry.status_response(pump.status(), prescription_checksum)`` makes,
+    without the status record in between (one dict built per poll, not two). Proven equal
+    to it, field by field and on the wire, in
+    tests/firmware_model/test_status_response_fastpath.py and over the reference pump's
+    steps in tests/firmware_model/test_status_reference.py."""
+    record = _status_record(self, prescription_checksum)
+    assert type(record) is m.StatusResponse
+    return record
+
+
+def _status_record(self: Pump, checksum: int | None) -> PumpStatus | m.StatusResponse:
+    """The status record (``checksum`` None), or the STATUS answer carrying ``checksum``."""
     # Written flat (the pump's properties inlined, no alarm work while none is active):
     # the same values as the properties and the alarm table give, proven equal to the
     # plain record in tests/firmware_model/test_status_reference.py.
@@ -211,6 +234,51 @@ def status(self: Pump) -> PumpStatus:
         doses, recent = 0, ()
     uc = self._battery_uc
     battery = self._battery
+    low_clock = None if low is None else low + offset
+    empty_clock = None if empty is None else empty + offset
+    eri_clock = None if eri is None else eri + offset
+    permille = battery.permille(uc)
+    if checksum is not None:
+        # The wire's STATUS fields, as telemetry.status_response maps them from the record.
+        values = {
+            "clock_s": clock,
+            "mode": programmed if suspended is None else Mode.STOPPED,
+            "stop_reason": StopReason.NONE if suspended is None else suspended,
+            "delivering": delivering,
+            "halted_by": frozenset(halted_by) if halted_by else _NO_CODES,
+            "bolus_kind": bolus_kind,
+            "bolus_dose_ng": bolus_dose,
+            "bolus_volume_nl": bolus_volume,
+            "bolus_duration_s": bolus_duration,
+            "bolus_started_at_s": bolus_start,
+            "bolus_remaining_nl": bolus_remaining,
+            "bolus_ends_at_s": bolus_end,
+            "basal_rate_nl_per_day": basal,
+            "current_rate_nl_per_day": current,
+            "daily_dose_ng": daily_ng,
+            "daily_volume_nl": daily_nl,
+            "concentration_ug_per_ml": self._concentration_ug_per_ml,
+            "bridge_remaining_nl": bridge_remaining,
+            "bridge_concentration_ug_per_ml": bridge_concentration,
+            "bridge_ends_at_s": bridge_end_clock,
+            "basal_remainder": d.basal_remainder,
+            "reservoir_nl": d.estimate_nl,
+            "capacity_nl": profile.capacity_nl,
+            "alarm_volume_nl": self._alarm_volume_nl,
+            "alarms_active": frozenset(active_codes) if active_codes else _NO_CODES,
+            "alarms_silenced": frozenset(silenced) if silenced else _NO_CODES,
+            "low_reservoir_alarm_at_s": low_clock,
+            "empty_at_s": empty_clock,
+            "battery_permille": permille,
+            "battery_uc": uc,
+            "eri_at_s": eri_clock,
+            "prescription_checksum": checksum,
+            "recent_doses": tuple(m.DoseGrant(at_s=g) for g in recent) if recent else (),
+        }
+        response = _new_status(m.StatusResponse)
+        # A record's fields live in its __dict__ (records are frozen, not slotted).
+        _set_attribute(response, "__dict__", values)
+        return response
     fields = {
         "model": profile.model,
         "model_name": profile.model_name,
@@ -244,12 +312,12 @@ def status(self: Pump) -> PumpStatus:
         "alarms_active": active_codes,
         "silenced_alarms": silenced,
         "tone": tone,
-        "low_reservoir_at_clock_s": None if low is None else low + offset,
-        "empty_at_clock_s": None if empty is None else empty + offset,
-        "battery_permille": battery.permille(uc),
+        "low_reservoir_at_clock_s": low_clock,
+        "empty_at_clock_s": empty_clock,
+        "battery_permille": permille,
         "battery_uc": uc,
         "projected_battery_life_s": battery.projected_life_s(uc, self._steady.weekly_integral),
-        "eri_at_clock_s": None if eri is None else eri + offset,
+        "eri_at_clock_s": eri_clock,
         "patient_doses_in_24h": doses,
         "recent_doses_clock_s": recent,
     }

@@ -374,7 +374,8 @@ class TelemetryLink:
         )
 
     def _status(self, request: m.StatusRequest, t: int) -> m.Message:
-        return status_response(self.pump.status(), self.head.active_prescription()[1])
+        # Built straight from the pump (Pump.status_response: the same record, one dict).
+        return self.pump.status_response(self.head.active_prescription()[1])
 
     def _read_prescription(self, request: m.ReadPrescriptionRequest, t: int) -> m.Message:
         spec, checksum = self.head.active_prescription()
@@ -684,45 +685,46 @@ def status_response(
     ``tests/firmware_model/test_status_response_fastpath.py`` proves the trusted build
     equal, field by field and byte for byte on the wire, to the validated one
     (``trusted=False``) over the states a pump goes through."""
-    values: dict[str, Any] = dict(
-        clock_s=s.clock_s,
-        mode=s.mode,
-        stop_reason=s.stop_reason,
-        delivering=s.delivering,
-        halted_by=frozenset(s.halted_by) if s.halted_by else _NO_CODES,
-        bolus_kind=s.bolus_kind,
-        bolus_dose_ng=s.bolus_dose_ng,
-        bolus_volume_nl=s.bolus_volume_nl,
-        bolus_duration_s=s.bolus_duration_s,
-        bolus_started_at_s=s.bolus_start_clock_s,
-        bolus_remaining_nl=s.bolus_remaining_nl,
-        bolus_ends_at_s=s.bolus_ends_at_s,
-        basal_rate_nl_per_day=s.basal_rate_nl_per_day,
-        current_rate_nl_per_day=s.current_rate_nl_per_day,
-        daily_dose_ng=s.daily_dose_ng,
-        daily_volume_nl=s.daily_volume_nl,
-        concentration_ug_per_ml=s.concentration_ug_per_ml,
-        bridge_remaining_nl=s.bridge_remaining_nl,
-        bridge_concentration_ug_per_ml=s.bridge_concentration_ug_per_ml,
-        bridge_ends_at_s=s.bridge_end_clock_s,
-        basal_remainder=s.basal_remainder,
-        reservoir_nl=s.reservoir_nl,
-        capacity_nl=s.capacity_nl,
-        alarm_volume_nl=s.alarm_volume_nl,
-        alarms_active=frozenset(s.alarms_active) if s.alarms_active else _NO_CODES,
-        alarms_silenced=(frozenset(s.silenced_alarms) if s.silenced_alarms else _NO_CODES),
-        low_reservoir_alarm_at_s=s.low_reservoir_at_clock_s,
-        empty_at_s=s.empty_at_clock_s,
-        battery_permille=s.battery_permille,
-        battery_uc=s.battery_uc,
-        eri_at_s=s.eri_at_clock_s,
-        prescription_checksum=prescription_checksum,
-        recent_doses=(
+    # A dict display, not dict(**keywords): the same dict, built without a keyword dict.
+    values: dict[str, Any] = {
+        "clock_s": s.clock_s,
+        "mode": s.mode,
+        "stop_reason": s.stop_reason,
+        "delivering": s.delivering,
+        "halted_by": frozenset(s.halted_by) if s.halted_by else _NO_CODES,
+        "bolus_kind": s.bolus_kind,
+        "bolus_dose_ng": s.bolus_dose_ng,
+        "bolus_volume_nl": s.bolus_volume_nl,
+        "bolus_duration_s": s.bolus_duration_s,
+        "bolus_started_at_s": s.bolus_start_clock_s,
+        "bolus_remaining_nl": s.bolus_remaining_nl,
+        "bolus_ends_at_s": s.bolus_ends_at_s,
+        "basal_rate_nl_per_day": s.basal_rate_nl_per_day,
+        "current_rate_nl_per_day": s.current_rate_nl_per_day,
+        "daily_dose_ng": s.daily_dose_ng,
+        "daily_volume_nl": s.daily_volume_nl,
+        "concentration_ug_per_ml": s.concentration_ug_per_ml,
+        "bridge_remaining_nl": s.bridge_remaining_nl,
+        "bridge_concentration_ug_per_ml": s.bridge_concentration_ug_per_ml,
+        "bridge_ends_at_s": s.bridge_end_clock_s,
+        "basal_remainder": s.basal_remainder,
+        "reservoir_nl": s.reservoir_nl,
+        "capacity_nl": s.capacity_nl,
+        "alarm_volume_nl": s.alarm_volume_nl,
+        "alarms_active": frozenset(s.alarms_active) if s.alarms_active else _NO_CODES,
+        "alarms_silenced": (frozenset(s.silenced_alarms) if s.silenced_alarms else _NO_CODES),
+        "low_reservoir_alarm_at_s": s.low_reservoir_at_clock_s,
+        "empty_at_s": s.empty_at_clock_s,
+        "battery_permille": s.battery_permille,
+        "battery_uc": s.battery_uc,
+        "eri_at_s": s.eri_at_clock_s,
+        "prescription_checksum": prescription_checksum,
+        "recent_doses": (
             tuple(m.DoseGrant(at_s=g) for g in s.recent_doses_clock_s)
             if s.recent_doses_clock_s
             else ()
         ),
-    )
+    }
     if not trusted:
         return m.StatusResponse(**values)
     response = _new_record(m.StatusResponse)

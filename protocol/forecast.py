@@ -142,17 +142,10 @@ class Crossing:
         Exact: the same answer :func:`first_crossings` gives for ``need`` on
         the same plan, whenever ``seg_progress < need <= self.need``.
         """
-        if not self.seg_progress < need <= self.need:
+        progress = self.seg_progress
+        if not progress < need <= self.need:
             return None
-        dt = reach_dt(
-            q=self.q,
-            p=self.p,
-            a=self.a,
-            b=self.b,
-            c=self.c,
-            need=need - self.seg_progress,
-            max_dt=self.x - self.seg_x,
-        )
+        dt = _reach_dt(self.q, self.p, self.a, self.b, self.c, need - progress, self.x - self.seg_x)
         return None if dt is None else self.seg_x + dt
 
 
@@ -166,6 +159,14 @@ def reach_dt(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int) 
     answer is bracketed by two exact ceilings and at most a short bisection
     (for the profiles' drains, one or two steps) remains.
     """
+    return _reach_dt(q, p, a, b, c, need, max_dt)
+
+
+def _reach_dt(  # noqa: PLR0917 - positional on purpose: called per poll, keywords cost
+    q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int
+) -> int | None:
+    """:func:`reach_dt` with positional arguments and the ceiling divisions written out
+    (``ceil(n / d) == -(-n // d)``): what the forecast cache's re-checks call per poll."""
     if need <= 0:
         return 0
     k0 = a // c
@@ -173,12 +174,14 @@ def reach_dt(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int) 
         return None
     if q == 0:
         # p * ((a + b*dt)//c - k0) >= need  <=>  a + b*dt >= (k0 + ceil(need/p)) * c
-        return max(0, ceil_div((k0 + ceil_div(need, p)) * c - a, b))
+        return max(0, -((a - (k0 - (-need // p)) * c) // b))
     r = a - k0 * c
     den = q * c + p * b
     # With g(dt) = q*dt + p*(r + b*dt)/c: g(dt) - p < left side <= g(dt).
-    lo = max(0, ceil_div(c * need - p * r, den))  # below it, g < need
-    hi = min(max_dt, ceil_div(c * (need + p) - p * r, den))  # there, g >= need + p
+    lo = -((p * r - c * need) // den)  # ceil((c*need - p*r) / den): below it, g < need
+    lo = max(lo, 0)
+    hi = -((p * r - c * (need + p)) // den)  # ceil((c*(need + p) - p*r) / den): g >= need + p
+    hi = min(hi, max_dt)
     while lo < hi:
         mid = (lo + hi) // 2
         if q * mid + p * ((r + b * mid) // c) >= need:
@@ -465,7 +468,7 @@ class _Walk:
                 query = queries[i]
                 q, p = query.q, query.p
                 base = q * (x - t0) + p * vol0
-                dt = reach_dt(q=q, p=p, a=a, b=b, c=c, need=query.need - base, max_dt=end - x)
+                dt = _reach_dt(q, p, a, b, c, query.need - base, end - x)
                 if dt is None:
                     still.append(i)
                 else:
@@ -666,9 +669,7 @@ class _Walk:
         a = base0 + at(seg_x + off)
         b = cum.rates[bisect_right(cum.starts, (seg_x + off) % period) - 1]
         seg_progress = q * (seg_x - t0) + p * (a // SECONDS_PER_DAY + bvol)
-        dt = reach_dt(
-            q=q, p=p, a=a, b=b, c=SECONDS_PER_DAY, need=need - seg_progress, max_dt=end - seg_x
-        )
+        dt = _reach_dt(q, p, a, b, SECONDS_PER_DAY, need - seg_progress, end - seg_x)
         assert dt is not None  # the segment's end reaches need
         return Crossing(
             x=seg_x + dt,

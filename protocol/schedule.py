@@ -269,8 +269,12 @@ class Schedule:
         return self._rates[i], nxt - off
 
     def rate_at(self, clock_s: int) -> int:
-        """Basal rate in nL/day at pump-clock second ``clock_s``."""
-        return self.segment_at(clock_s)[0]
+        """Basal rate in nL/day at pump-clock second ``clock_s``: ``segment_at(clock_s)[0]``,
+        worked out alone (the same lookup, without the seconds to the next change)."""
+        starts = self._starts
+        if len(starts) == 1:
+            return self._rates[0]
+        return self._rates[bisect_right(starts, week_offset_s(clock_s)) - 1]
 
     def next_change_after(self, clock_s: int) -> int | None:
         """The first pump-clock second after ``clock_s`` at which the rate differs."""

@@ -187,9 +187,10 @@ def test_what_fails_inside_the_emulator_is_raised_in_the_test(pytester: pytest.P
         from protocol.errors import NakError
 
         def test_a_defect(pump_client, monkeypatch):
-            def broken(self):
+            def broken(self, *args):
                 raise RuntimeError("the pump model broke inside")
-            monkeypatch.setattr(Pump, "status", broken)
+            # What a STATUS request runs in the pump model (its answer, built from the pump).
+            monkeypatch.setattr(Pump, "status_response", broken)
             with pytest.raises(NakError, match="INTERNAL"):
                 pump_client.status()
         """

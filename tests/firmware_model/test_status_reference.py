@@ -3,9 +3,10 @@ plain reference they replace.
 
 :class:`ReferencePump` is the pump with the plain code: ``status()`` read through the
 pump's properties and the alarm table, each self-clearing alarm's condition worked out
-one by one (``_condition``) and every forecast integrated afresh at every call (no
-forecast cache). Two pumps, one of each, are driven through the same steps, and after
-every step their ``status()`` must be equal field by field, as must their images (state,
+one by one (``_condition``), every forecast integrated afresh at every call (no
+forecast cache) and each constant-rate segment asking first_reach for every threshold
+(``_advance_segment``). Two pumps, one of each, are driven through the same steps, and
+after every step their ``status()`` must be equal field by field, as must their images (state,
 alarms and the whole event log) and every alarm's ``alarm_condition_present``:
 
 - hypothesis draws the steps (:class:`TwinMachine`: the forecast cache's state machine,
@@ -32,14 +33,16 @@ from firmware_model.prescription import PatientDoseSettings
 from firmware_model.profile import PumpProfile
 from firmware_model.pump import _AUTO_CLEARING, Pump, PumpStatus, RefillOrder
 from firmware_model.pump_forecasts import _new_status
+from firmware_model.telemetry import status_response
 from protocol import messages as m
 from protocol.enums import AlarmCode, BolusKind, EventCode, StopReason
 from protocol.forecast import first_reach_t
-from protocol.schedule import doses_in_24h
+from protocol.schedule import doses_in_24h, first_reach, linear_floor_volume
 from protocol.timebase import SECONDS_PER_DAY, weekday
 
 from .strategies import profiles
 from .test_forecast_cache import CachedForecastMachine
+from .test_status_response_fastpath import assert_same_response
 
 DAY = SECONDS_PER_DAY
 
@@ -54,6 +57,87 @@ class ReferencePump(Pump):
             first_reach_t(plan, q=q, p=p, need=need, horizon_s=horizon)
             for q, p, need in self._forecast_needs()
         ]
+
+    def _advance_segment(self, target: int) -> None:
+        """The former segment, verbatim: every threshold asked of first_reach, even those
+        not reached by the segment's end."""
+        self.segments_processed += 1
+        now = self._t
+        d = self._delivery
+        end = target
+        a = b = 0
+        c = 1
+        bolus = d.bolus
+        if self._suspended is None and not self._halt_codes and self._valve_closed_since_t is None:
+            if bolus is not None:
+                a = bolus.volume_nl * (now - bolus.start_t)
+                b = bolus.volume_nl
+                c = bolus.duration_s
+                end = min(end, bolus.end_t)
+            else:
+                b, until = self._schedule.segment_at(now + self._clock_offset_s)
+                a = d.basal_remainder
+                c = SECONDS_PER_DAY
+                if until is not None:
+                    end = min(end, now + until)
+        event = bolus is not None and end == bolus.end_t
+        mri = self._mri
+        if mri is not None:
+            resume = mri.next_event_t(now)
+            if resume is not None and resume <= end:
+                end, event = resume, True
+        if b and self._bridge is not None:
+            # The bridge ends when the volume since the refill reaches the dead volume.
+            dt = first_reach(
+                q=0, p=1, a=a, b=b, c=c, need=self._bridge.remaining_nl, max_dt=end - now
+            )
+            if dt is not None:
+                end, event = now + dt, True
+        if b:
+            # Volume thresholds: low reservoir, then empty (whichever is still ahead).
+            est = d.estimate_nl
+            need = 0
+            if est > self._alarm_volume_nl:
+                need = est - self._alarm_volume_nl
+            elif est > self._profile.empty_threshold_nl:
+                need = est - self._profile.empty_threshold_nl
+            if need:
+                dt = first_reach(q=0, p=1, a=a, b=b, c=c, need=need, max_dt=end - now)
+                if dt is not None:
+                    end, event = now + dt, True
+        # Battery thresholds: ERI, then EOS.
+        remaining = self._battery_uc
+        if remaining >= self._eri_threshold_uc:
+            need_uc = remaining - self._eri_threshold_uc + 1
+        else:
+            need_uc = remaining
+        if need_uc > 0:
+            bat = self._battery
+            dt = first_reach(
+                q=bat.quiescent_drain_uc_per_s,
+                p=bat.drain_uc_per_nl,
+                a=a,
+                b=b,
+                c=c,
+                need=need_uc,
+                max_dt=end - now,
+            )
+            if dt is not None:
+                end, event = now + dt, True
+        dt = end - now
+        volume = 0
+        if b:
+            total = a + b * dt
+            volume = total // c - a // c
+            if bolus is None:
+                d.basal_remainder = total % c
+            d.command(volume, self._profile.delivery_bias_ppm)
+            if self._bridge is not None:
+                self._bridge.remaining_nl -= volume
+        self._battery_uc = max(remaining - self._battery.drain_uc(dt, volume), 0)
+        self._t = end
+        if event:
+            self._evaluate()
 
     def _condition(self, code: AlarmCode) -> bool:
         match code:
@@ -193,6 +277,10 @@ def assert_same_status(fast: PumpStatus, reference: PumpStatus) -> None:
 def assert_twins(fast: Pump, reference: Pump) -> None:
     """The same status, state, event log and alarm conditions."""
     assert_same_status(fast.status(), reference.status())
+    checksum = 0x5EED5EED
+    assert_same_response(
+        fast.status_response(checksum), status_response(reference.status(), checksum)
+    )
     assert fast.to_image() == reference.to_image()
     for code in AlarmCode:
         assert fast.alarm_condition_present(code) == reference.alarm_condition_present(code)
@@ -395,3 +483,92 @@ def test_a_year_of_the_scenario_bench_equals_the_reference() -> None:
             with contextlib.suppress(FirmwareError):  # refused while a patient dose runs
                 twin.start_bolus(t, fast.therapeutic_bolus(dose_ng=40_000, duration_s=1_800))
     assert fast.status().patient_doses_in_24h > 0
+
+
+# -- segments ending on a threshold -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["demo", "default"])
+@pytest.mark.parametrize(("which", "name"), [(0, "low reservoir"), (1, "empty"), (2, "ERI")])
+@pytest.mark.parametrize("program", ["as built", "flex", "bolus"])
+def test_advancing_onto_a_threshold_second_equals_the_reference(
+    preset: str, which: int, name: str, program: str
+) -> None:
+    """Land exactly on the second a threshold is reached (and the seconds either side): a
+    segment that reaches it only at its very end must still stop there and raise the alarm,
+    as the reference segment (which always asked first_reach) does."""
+    fast = PRESETS[preset].build(t=1_790_000_000)
+    reference = ReferencePump.from_bytes(fast.to_bytes())
+    twin = Twin(fast, reference)
+    t = fast.t
+    if program == "flex":
+        twin.program(
+            t,
+            FLEX.__class__.flex_weekly(
+                [
+                    [
+                        m.FlexStep(start_min=i * 180, dose_ng_per_day=100_000 + 20_000 * i)
+                        for i in range(8)
+                    ]
+                ]
+                * 7,
+                concentration_ug_per_ml=fast.concentration_ug_per_ml,
+            ),
+        )
+    elif program == "bolus":
+        # Little left above the alarm volume: the bolus itself reaches the low-reservoir
+        # threshold (a bolus segment's a, b, c), the rest follows at the basal rate.
+        bolus = fast.therapeutic_bolus(dose_ng=40_000, duration_s=1_800)
+        twin.refill(
+            t,
+            RefillOrder(
+                removed_nl=fast.estimated_reservoir_nl,
+                added_nl=fast.alarm_volume_nl + bolus.volume_nl // 2,
+                concentration_ug_per_ml=fast.concentration_ug_per_ml,
+                prescription=fast.prescription,
+                bridge=False,
+            ),
+        )
+        twin.start_bolus(t, bolus)
+    for _ in range(3):  # move within a few seconds of it, then land on it
+        x = fast._forecast_ts()[which]
+        if x is None:
+            break
+        if x - 2 > fast.t:
+            twin.advance_to(x - 2)
+    x = fast._forecast_ts()[which]
+    assert x is not None, name
+    for target in (x - 1, x, x + 1):
+        if target > fast.t:
+            twin.advance_to(target)
+            assert_twins(fast, reference)
+    assert fast.alarm_condition_present(
+        (AlarmCode.LOW_RESERVOIR, AlarmCode.EMPTY_RESERVOIR, AlarmCode.ERI)[which]
+    )
+
+
+@pytest.mark.parametrize("span_s", [1, 600, 3 * 3_600, 7 * 3_600])
+@pytest.mark.parametrize("alarm", [AlarmCode.ERI, AlarmCode.EOS])
+def test_a_battery_threshold_met_exactly_at_the_segments_end_equals_the_reference(
+    span_s: int, alarm: AlarmCode
+) -> None:
+    """The battery charge chosen so the drain over ``span_s`` meets the ERI (or EOS) need
+    exactly at the end of the segment (no overshoot): the segment must stop there with the
+    alarm raised, as the reference segment does."""
+    built = PRESETS["demo"].build(t=1_790_000_000)
+    image = built.to_image()
+    t = built.t
+    b, until = built.schedule.segment_at(built.clock(t))
+    assert until is None or until >= span_s  # one constant-rate segment
+    a = image.delivery.basal_remainder
+    volume = linear_floor_volume(a, b, SECONDS_PER_DAY, span_s)
+    battery = built.profile.battery()
+    drain = battery.drain_uc(span_s, volume)
+    threshold = battery.eri_threshold_uc(built.steady_schedule.weekly_integral)
+    charge = threshold - 1 + drain if alarm is AlarmCode.ERI else drain
+    fast = Pump(dataclasses.replace(image, battery_uc=charge))
+    reference = ReferencePump(dataclasses.replace(image, battery_uc=charge))
+    assert not fast.alarm_condition_present(alarm)
+    Twin(fast, reference).advance_to(t + span_s)
+    assert_twins(fast, reference)
+    assert alarm in fast.status().alarms_active

@@ -115,6 +115,31 @@ def test_the_validated_build_still_refuses_what_the_wire_cannot_carry() -> None:
         status_response(status, -1, trusted=False)
 
 
+def assert_same_response(fast: m.StatusResponse, reference: m.StatusResponse) -> None:
+    """Equal, with the same fields in the same order, of the same types, and the same bytes."""
+    assert type(fast) is m.StatusResponse
+    assert fast == reference
+    assert list(vars(fast)) == list(vars(reference))
+    for key, value in vars(reference).items():
+        assert type(vars(fast)[key]) is type(value), key
+    assert m.encode_payload(fast) == m.encode_payload(reference)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_answer_built_from_the_pump_equals_the_one_from_its_record(preset: str) -> None:
+    """``Pump.status_response`` (what the telemetry head sends: one dict, straight from the
+    pump) is the answer ``status_response(pump.status(), checksum)`` maps from the record,
+    and the validated one: field by field, and byte for byte on the wire."""
+    seen = 0
+    for _name, pump in _states(preset):
+        for checksum in (0, 0x1234ABCD, 0xFFFFFFFF):
+            direct = pump.status_response(checksum)
+            assert_same_response(direct, status_response(pump.status(), checksum))
+            assert_same_response(direct, status_response(pump.status(), checksum, trusted=False))
+        seen += 1
+    assert seen == 15
+
+
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_the_pumps_status_record_equals_the_constructed_one(preset: str) -> None:
     """``Pump.status()`` fills its record without the dataclass's __init__; it is the record
