@@ -38,7 +38,7 @@ HOUR = 3_600
 
 def click(qtbot: QtBot, widget: QWidget) -> None:
     """A left click, as a clinician would (pytest-qt's mouseClick is untyped)."""
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
 def _actions(record: object) -> list[tuple[str, str]]:
