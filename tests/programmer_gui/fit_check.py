@@ -53,8 +53,9 @@ OPAQUE = (
 
 def _name(widget: QWidget) -> str:
     text = widget.text() if isinstance(widget, (QLabel, QAbstractButton)) else ""
-    if not text and isinstance(getattr(widget, "text", None), str):
-        text = widget.text  # a StatusBadge: its message
+    message = getattr(widget, "text", None)
+    if not text and isinstance(message, str):
+        text = message  # a StatusBadge: its message
     label = f" {text[:40]!r}" if text else ""
     return (
         f"{type(widget).__name__}{'#' + widget.objectName() if widget.objectName() else ''}{label}"
