@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,9 @@ def emu() -> Iterator[Emulator]:
         yield e
 
 
-def run(emu: Emulator, *words: str) -> dict[str, object]:
-    reply: dict[str, object] = json.loads(
+def run(emu: Emulator, *words: str) -> dict[str, Any]:
+    """The control answer, decoded: JSON, so its values are Any."""
+    reply: dict[str, Any] = json.loads(
         control.answer(emu, json.dumps({"id": 7, "command": list(words)}).encode())
     )
     assert reply["id"] == 7
@@ -66,7 +68,7 @@ def test_bad_durations(text: str) -> None:
 @pytest.mark.parametrize(("old", "current"), sorted(FORMER_STATE_KEYS.items()))
 def test_a_renamed_state_key_keeps_its_old_name(emu: Emulator, old: str, current: str) -> None:
     run(emu, "advance", f"{90 * DAY}s")  # alarms raised, so the values are not all empty
-    pump = run(emu, "state")["result"]["pump"]  # type: ignore[index]
+    pump = run(emu, "state")["result"]["pump"]
     assert current in pump and old in pump
     assert pump[old] == pump[current]
 
@@ -143,7 +145,7 @@ def test_link_settings_reach_the_clinical_link(emu: Emulator) -> None:
     ):
         pass
     result = run(emu, "link", "reconnect", "drop=0", "corrupt=0")["result"]
-    assert result["disconnected"] is False  # type: ignore[index]
+    assert result["disconnected"] is False
     with PumpClient(url, key=DEMO_KEYS[Role.CLINICIAN]) as client:
         assert client.status().reservoir_nl == 20_000_000
 

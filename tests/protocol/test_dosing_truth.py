@@ -293,4 +293,5 @@ def test_a_stopped_pump_forecasts_no_volume_dates_and_eri_on_the_quiescent_drain
         stopped = client.status()
     assert running.low_reservoir_alarm_at_s is not None
     assert (stopped.low_reservoir_alarm_at_s, stopped.empty_at_s) == (None, None)
-    assert stopped.eri_at_s is not None and stopped.eri_at_s > running.eri_at_s  # type: ignore[operator]
+    assert running.eri_at_s is not None and stopped.eri_at_s is not None
+    assert stopped.eri_at_s > running.eri_at_s
