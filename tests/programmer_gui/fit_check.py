@@ -150,7 +150,8 @@ def main() -> int:
     screens = sorted(app.screens(), key=lambda s: s.geometry().x())
     demo = DemoPump(manual_clock=True, name="fit-check")
     programmer = build(timeout_s=0.5, retries=0, poll_interval_s=None)
-    report: dict[str, object] = {"problems": [], "checked": {}, "screens": []}
+    screens_seen: list[list[float]] = []
+    report: dict[str, object] = {"problems": [], "checked": {}, "screens": screens_seen}
     problems: list[str] = []
     checked: dict[str, int] = {}
     try:
@@ -165,9 +166,7 @@ def main() -> int:
         assert isinstance(dose, DoseController)
         for screen in screens:
             room = screen.availableGeometry()
-            report["screens"].append(  # type: ignore[attr-defined]
-                [room.width(), room.height(), screen.devicePixelRatio()]
-            )
+            screens_seen.append([room.width(), room.height(), screen.devicePixelRatio()])
             side_by_side = screen.geometry().width() * screen.devicePixelRatio() >= 1900
             _fill(window, room)
             _settle(app)

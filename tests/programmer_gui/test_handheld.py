@@ -35,9 +35,9 @@ def ops_sent(monkeypatch: pytest.MonkeyPatch) -> list[Op]:
     sent: list[Op] = []
     original = PumpClient.call
 
-    def call(self: PumpClient, request: m.Message, *args: object, **kwargs: object) -> object:
+    def call(self: PumpClient, request: m.Message, response_type: type[m.Message]) -> m.Message:
         sent.append(type(request).op)
-        return original(self, request, *args, **kwargs)  # type: ignore[arg-type]
+        return original(self, request, response_type)
 
     monkeypatch.setattr(PumpClient, "call", call)
     return sent
