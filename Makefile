@@ -26,7 +26,7 @@ lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)  ## mypy --strict on the packages
+typecheck: $(STAMP)  ## mypy --strict on the packages and the tests (pyproject [tool.mypy] packages)
 	$(BIN)/mypy
 
 imports: $(STAMP)  ## import-linter: the one-way rule between packages

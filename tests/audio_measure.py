@@ -97,4 +97,5 @@ def sounding(samples: Samples, rate_hz: int, *, threshold: float) -> Samples:
     usable = len(samples) // window * window
     frames = samples[:usable].reshape(-1, window)
     loud = np.abs(frames).max(axis=1) > threshold
-    return frames[loud].reshape(-1)
+    out: Samples = frames[loud].reshape(-1)  # numpy types boolean indexing as Any
+    return out

@@ -7,7 +7,7 @@ import pytest
 from emulator import cli as emulator_cli
 from protocol import cli as pumpctl_cli
 
-EMULATOR_COMMANDS = ([], ["serve"], ["ctl"], ["decode"], ["run"])
+EMULATOR_COMMANDS: tuple[list[str], ...] = ([], ["serve"], ["ctl"], ["decode"], ["run"])
 
 
 @pytest.mark.parametrize("words", EMULATOR_COMMANDS, ids=lambda w: " ".join(w) or "top")

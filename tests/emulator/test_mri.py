@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,8 +49,9 @@ def emu() -> Iterator[Emulator]:
         yield e
 
 
-def run(emu: Emulator, *words: str) -> dict[str, object]:
-    reply: dict[str, object] = json.loads(
+def run(emu: Emulator, *words: str) -> dict[str, Any]:
+    """The control answer, decoded: JSON, so its values are Any."""
+    reply: dict[str, Any] = json.loads(
         control.answer(emu, json.dumps({"id": 3, "command": list(words)}).encode())
     )
     return reply
@@ -127,7 +129,7 @@ def test_mri_start_and_end_by_hand(emu: Emulator) -> None:
     run(emu, "advance", "30min")
     reply = run(emu, "mri", "end", "--delay", "4h")
     assert reply["ok"], reply
-    assert reply["result"]["exit"] == {  # type: ignore[index]
+    assert reply["result"]["exit"] == {
         "recovery_delay_s": 4 * HOUR,
         "telemetry_trap": False,
         "recovery_logged_at_second_interrogation": False,

@@ -50,7 +50,7 @@ DAY = SECONDS_PER_DAY
 class ReferencePump(Pump):
     """The pump with the plain code the fast paths replace (see the module's docstring)."""
 
-    def _forecast_ts(self) -> list[int | None]:  # type: ignore[override]
+    def _forecast_ts(self) -> list[int | None]:
         plan = self._plan()
         horizon = self._profile.forecast_horizon_s
         return [

@@ -16,6 +16,7 @@ from firmware_model.pump import Pump, PumpStatus, RefillOrder
 from firmware_model.telemetry import status_response
 from protocol import messages as m
 from protocol.enums import StopReason
+from protocol.errors import InvalidMessage
 
 T0 = 1_790_000_000
 HOUR = 3600
@@ -111,7 +112,7 @@ def test_the_trusted_status_equals_the_validated_one(preset: str) -> None:
 def test_the_validated_build_still_refuses_what_the_wire_cannot_carry() -> None:
     """The reference the fast path is held to does check (so the test above can fail)."""
     status = PRESETS["demo"].build(t=T0).status()
-    with pytest.raises(m.InvalidMessage):
+    with pytest.raises(InvalidMessage):
         status_response(status, -1, trusted=False)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.control import MAX_PENDING_ANSWER_BYTES, ControlTransport, answer
+from emulator.control import MAX_PENDING_ANSWER_BYTES, ControlTransport, _Conn, answer
 from emulator.emulator import Emulator
 from emulator.link_faults import LinkImpairment
 from emulator.transports.base import EVENT_READ
@@ -143,7 +143,9 @@ def test_a_client_that_never_reads_meets_back_pressure(emu: Emulator, tmp_path: 
                     break  # back-pressure: the client is no longer read
                 transport.handle(conn_watch, EVENT_READ)
             assert not conn_watch.events & EVENT_READ
-            pending = len(conn_watch.owner.outbuf)  # type: ignore[attr-defined]
+            owner = conn_watch.owner
+            assert isinstance(owner, _Conn)
+            pending = len(owner.outbuf)
             assert MAX_PENDING_ANSWER_BYTES <= pending < MAX_PENDING_ANSWER_BYTES + 200 * 20_000
     finally:
         transport.close()

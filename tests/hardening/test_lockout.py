@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 
+from emulator.device import _PumpEndpoint
 from emulator.transports.base import Endpoint
 from protocol import messages as m
 from protocol.codec import Deframer
@@ -45,7 +46,8 @@ def _bad_handshake(rng: random.Random, role: Role) -> bytes:
 
 
 def _link_failures(endpoint: Endpoint) -> int:
-    return endpoint._link.session.failures  # type: ignore[attr-defined]
+    assert isinstance(endpoint, _PumpEndpoint)
+    return endpoint._link.session.failures
 
 
 def attack_while_the_clinician_works(

@@ -53,8 +53,9 @@ OPAQUE = (
 
 def _name(widget: QWidget) -> str:
     text = widget.text() if isinstance(widget, (QLabel, QAbstractButton)) else ""
-    if not text and isinstance(getattr(widget, "text", None), str):
-        text = widget.text  # a StatusBadge: its message
+    message = getattr(widget, "text", None)
+    if not text and isinstance(message, str):
+        text = message  # a StatusBadge: its message
     label = f" {text[:40]!r}" if text else ""
     return (
         f"{type(widget).__name__}{'#' + widget.objectName() if widget.objectName() else ''}{label}"
@@ -149,7 +150,8 @@ def main() -> int:
     screens = sorted(app.screens(), key=lambda s: s.geometry().x())
     demo = DemoPump(manual_clock=True, name="fit-check")
     programmer = build(timeout_s=0.5, retries=0, poll_interval_s=None)
-    report: dict[str, object] = {"problems": [], "checked": {}, "screens": []}
+    screens_seen: list[list[float]] = []
+    report: dict[str, object] = {"problems": [], "checked": {}, "screens": screens_seen}
     problems: list[str] = []
     checked: dict[str, int] = {}
     try:
@@ -164,9 +166,7 @@ def main() -> int:
         assert isinstance(dose, DoseController)
         for screen in screens:
             room = screen.availableGeometry()
-            report["screens"].append(  # type: ignore[attr-defined]
-                [room.width(), room.height(), screen.devicePixelRatio()]
-            )
+            screens_seen.append([room.width(), room.height(), screen.devicePixelRatio()])
             side_by_side = screen.geometry().width() * screen.devicePixelRatio() >= 1900
             _fill(window, room)
             _settle(app)

@@ -102,7 +102,7 @@ __all__ = ["T0", "WAIT_MS", "Connected", "Ui", "cell", "connect", "connected", "
 
 def type_into(qtbot: QtBot, widget: QWidget, text: str) -> None:
     """Type ``text`` key by key, as a clinician would (pytest-qt's keyClicks is untyped)."""
-    qtbot.keyClicks(widget, text)  # type: ignore[no-untyped-call]
+    qtbot.keyClicks(widget, text)
 
 
 def cell(table: QTableWidget, row: int, column: int) -> str:

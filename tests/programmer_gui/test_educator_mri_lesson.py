@@ -50,17 +50,13 @@ def window(qtbot: QtBot) -> Iterator[EducatorWindow]:
 
 
 def test_the_two_mri_lessons_side_by_side(qtbot: QtBot, window: EducatorWindow) -> None:
-    qtbot.mouseClick(  # type: ignore[no-untyped-call]
-        window.scenario_buttons["mri_without_check"], Qt.MouseButton.LeftButton
-    )
+    qtbot.mouseClick(window.scenario_buttons["mri_without_check"], Qt.MouseButton.LeftButton)
     assert window.scenario_title.text() == "An MRI without the post-scan check"
     assert "telemetry mode" in window.scenario_text.text()
     numbers = window.scenario_numbers.text()
     assert "withdrawal risk from 14 h after the scan" in numbers
     assert "\n24 h: " in numbers and "| 0% WITHDRAWAL RISK" in numbers
-    qtbot.mouseClick(  # type: ignore[no-untyped-call]
-        window.scenario_buttons["mri_with_check"], Qt.MouseButton.LeftButton
-    )
+    qtbot.mouseClick(window.scenario_buttons["mri_with_check"], Qt.MouseButton.LeftButton)
     assert window.scenario_title.text() == "An MRI with the post-scan check"
     assert "post-MRI check" in window.scenario_text.text()
     assert "delivery resumed within 2 h; the patient stays normal" in (

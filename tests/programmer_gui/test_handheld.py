@@ -17,7 +17,7 @@ from programmer_gui.app import Programmer
 from programmer_gui.controllers.handheld import Handheld, HandheldLauncher, build_handheld
 from programmer_gui.core.handheld import dose_state
 from programmer_gui.link import PumpLink
-from programmer_gui.views.widgets import Severity
+from programmer_gui.views.widgets import Severity, StatusBadge
 from protocol import messages as m
 from protocol.client import PumpClient
 from protocol.enums import Op, Role
@@ -35,9 +35,9 @@ def ops_sent(monkeypatch: pytest.MonkeyPatch) -> list[Op]:
     sent: list[Op] = []
     original = PumpClient.call
 
-    def call(self: PumpClient, request: m.Message, *args: object, **kwargs: object) -> object:
+    def call(self: PumpClient, request: m.Message, response_type: type[m.Message]) -> m.Message:
         sent.append(type(request).op)
-        return original(self, request, *args, **kwargs)  # type: ignore[arg-type]
+        return original(self, request, response_type)
 
     monkeypatch.setattr(PumpClient, "call", call)
     return sent
@@ -84,6 +84,12 @@ def press(qtbot: QtBot, button: QAbstractButton, handheld: Handheld) -> None:
     qtbot.waitUntil(lambda: not handheld.link.busy, timeout=WAIT_MS)
 
 
+def severity_of(badge: StatusBadge) -> Severity:
+    """The badge's severity read afresh: mypy keeps an earlier assert's narrowing of
+    ``badge.severity`` across the clicks that change it."""
+    return badge.severity
+
+
 def test_status_in_plain_words_and_the_refill_date(handheld: Handheld) -> None:
     window = handheld.window
     assert handheld.link.role is Role.PATIENT
@@ -118,7 +124,7 @@ def test_a_dose_granted_then_one_refused_by_the_lockout_with_the_time_left(
         "\u26a0 Too soon after your last dose: next dose possible in 2 h (at 17:13)."
     )
     press(qtbot, window.dose_button, handheld)
-    assert window.dose_result.severity is Severity.WARNING
+    assert severity_of(window.dose_result) is Severity.WARNING
     assert window.dose_result.text == (
         "\u2716 Not given: it is too soon after your last dose. Your next dose is possible "
         "in 2 h (at 17:13)."
@@ -173,7 +179,7 @@ def test_alarms_say_what_to_do(qtbot: QtBot, handheld: Handheld, demo_world: Dem
     demo_world.emulator.fault_battery(3.0)  # the elective replacement indicator
     refresh(qtbot, handheld)
     assert window.headline.text == "Your pump is working"
-    assert window.headline.severity is Severity.WARNING
+    assert severity_of(window.headline) is Severity.WARNING
     assert "battery is getting low" in window.alarms.text()
     assert "Call your clinic today." in window.alarms.text()
 

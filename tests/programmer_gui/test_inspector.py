@@ -10,6 +10,7 @@ from datetime import UTC
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from emulator.emulator import Emulator
@@ -69,10 +70,12 @@ def view(qtbot: QtBot) -> Iterator[InspectorView]:
     yield widget
 
 
-def test_the_model_passes_qt_model_tester(qtmodeltester: object, entries: tuple) -> None:
+def test_the_model_passes_qt_model_tester(
+    qtmodeltester: ModelTester, entries: tuple[WireEntry, ...]
+) -> None:
     model = WireTableModel(start_pump_s=T0)
     model.append(entries)
-    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    qtmodeltester.check(model)
 
 
 def test_rows_show_time_direction_op_seq_length_and_a_one_liner(

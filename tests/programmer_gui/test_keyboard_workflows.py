@@ -72,7 +72,9 @@ class Keyboard:
             self.key(Qt.Key.Key_Down)
         item = nav.currentItem()
         assert item is not None and item.text() == title
-        assert self.window.pages[self.window.current_page()].title == title
+        current = self.window.current_page()
+        assert current is not None
+        assert self.window.pages[current].title == title
 
     def choose(self, letter: str, wanted: Callable[[QComboBox], bool]) -> None:
         """Alt+letter to a combo box, then Down until the entry ``wanted`` is chosen."""

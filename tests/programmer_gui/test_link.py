@@ -22,6 +22,12 @@ KEYS = load_keys(DEMO_KEY_FILE)
 WAIT_MS = 5_000
 
 
+def state_of(link: PumpLink) -> LinkState:
+    """The link's state read afresh: mypy keeps an earlier assert's narrowing of
+    ``link.state`` across the calls that change it."""
+    return link.state
+
+
 def connect(qtbot: QtBot, link: PumpLink, url: str) -> PumpSnapshot:
     with qtbot.waitSignal(link.snapshot, timeout=WAIT_MS) as got:
         link.connect_to(url, key=KEYS[Role.CLINICIAN])
@@ -147,7 +153,7 @@ def test_link_loss_emits_link_lost_and_reconnect_restores(
     demo_world.emulator.set_link(disconnected=False)
     with qtbot.waitSignal(link.connected, timeout=WAIT_MS):
         link.reconnect()
-    assert link.state is LinkState.CONNECTED
+    assert state_of(link) is LinkState.CONNECTED
     results: list[int] = []
     link.submit(lambda client: client.read_clock(), on_done=results.append, refresh=False)
     qtbot.waitUntil(lambda: bool(results), timeout=WAIT_MS)

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from programmer_gui.app import Programmer
 from programmer_gui.controllers.dose import DoseController
+from programmer_gui.controllers.home import HomeController
 
 WAIT_MS = 5_000
 
@@ -86,6 +87,7 @@ def test_status_and_review_show_the_dose_with_one_precision(
 ) -> None:
     """Issue #14 item 8: one precision rule for mcg/day on every page (396.88, not 396.9)."""
     home = programmer.controllers["home"]
+    assert isinstance(home, HomeController)
     dose = programmer.controllers["dose"]
     assert isinstance(dose, DoseController)
     programmer.window.show_page("dose")
@@ -93,5 +95,5 @@ def test_status_and_review_show_the_dose_with_one_precision(
     QTest.keyClick(dose.page.dose_edit, Qt.Key.Key_Return)
     review = programmer.review.review
     assert review is not None
-    shown = home.page.therapy.value("dose")  # type: ignore[attr-defined]
+    shown = home.page.therapy.value("dose")
     assert shown == review.current_daily_dose_text == "396.88 mcg/day"

@@ -17,9 +17,10 @@ from emulator.scenarios import parse_scenario, run_scenario
 from programmer_gui.controllers.flex import install
 from programmer_gui.link import PumpLink
 from protocol.enums import Mode
-from tests.programmer_gui.conftest import T0, DemoWorld
+from tests.programmer_gui.conftest import DemoWorld
 from tests.programmer_gui.pump_support import connect, ui
 from tests.programmer_gui.test_ui_flex import set_cell
+from tests.support import T0
 
 
 @pytest.fixture

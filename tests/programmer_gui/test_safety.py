@@ -328,7 +328,12 @@ def test_a_refused_clear_names_the_alarm_in_clinical_words(
     alarms = programmer.controllers["alarms"]
     assert isinstance(alarms, AlarmsController)
     asked: list[str] = []
-    alarms.confirm = lambda title, text: asked.append(title + text) is None
+
+    def confirm(title: str, text: str) -> bool:
+        asked.append(title + text)
+        return True
+
+    alarms.confirm = confirm
     programmer.window.show_page("alarms")
     qtbot.mouseClick(alarms.page.clear_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: alarms.page.message.text != "", timeout=WAIT_MS)
@@ -353,7 +358,12 @@ def test_leaving_a_pending_review_can_discard_it_and_says_so(
     assert window.current_page() == "review"
     asked: list[str] = []
     answers = [False, True, True]
-    review.confirm_leave = lambda _title, text: asked.append(text) is None and answers.pop(0)
+
+    def confirm_leave(_title: str, text: str) -> bool:
+        asked.append(text)
+        return answers.pop(0)
+
+    review.confirm_leave = confirm_leave
     click_nav(qtbot, programmer, "alarms")
     assert window.current_page() == "review" and review.review is not None
     assert "has not been sent" in asked[0] and "Alarms" in asked[0]

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from programmer_gui.controllers.eventlog import install
@@ -17,7 +18,7 @@ from tests.programmer_gui.pump_support import WAIT_MS, connect, ui
 
 
 def test_log_model_filter_sort_and_csv(
-    qtbot: QtBot, qtmodeltester: object, link: PumpLink, demo_world: DemoWorld, tmp_path: Path
+    qtbot: QtBot, qtmodeltester: ModelTester, link: PumpLink, demo_world: DemoWorld, tmp_path: Path
 ) -> None:
     with ui(qtbot, link, demo_world.url) as app:
         controller = install(app.window, link, app.record, app.review)
@@ -25,8 +26,8 @@ def test_log_model_filter_sort_and_csv(
         connect(qtbot, link, demo_world.url)
         qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=WAIT_MS)
         first_count = page.model.rowCount()
-        qtmodeltester.check(page.model)  # type: ignore[attr-defined]
-        qtmodeltester.check(page.proxy)  # type: ignore[attr-defined]
+        qtmodeltester.check(page.model)
+        qtmodeltester.check(page.proxy)
         # Newest first by default; a stop and resume then appear on the next read.
         link.submit(lambda client: client.stop(StopReason.MRI), on_done=lambda _r: None)
         link.submit(lambda client: client.resume(), on_done=lambda _r: None)

@@ -24,6 +24,7 @@ from programmer_gui.controllers import emergency as emergency_controller
 from programmer_gui.controllers import mri as mri_controller
 from programmer_gui.controllers.connect import install as install_connect
 from programmer_gui.core.mri import PRE_MRI_STEPS
+from programmer_gui.core.session_record import SessionRecord
 from programmer_gui.link import PumpLink
 from protocol.emergency import OVERDOSE_SIGNS, WITHDRAWAL_SIGNS
 from protocol.enums import Role, ValveModel
@@ -38,11 +39,11 @@ HOUR = 3_600
 
 def click(qtbot: QtBot, widget: QWidget) -> None:
     """A left click, as a clinician would (pytest-qt's mouseClick is untyped)."""
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
-def _actions(record: object) -> list[tuple[str, str]]:
-    return [(a.action, a.detail) for a in record.actions]  # type: ignore[attr-defined]
+def _actions(record: SessionRecord) -> list[tuple[str, str]]:
+    return [(a.action, a.detail) for a in record.actions]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ acknowledge are below the visible part."""
 
 from __future__ import annotations
 
+from pyqtgraph import PlotWidget
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QTableWidgetItem, QWidget
@@ -126,8 +127,8 @@ def test_no_stray_auto_range_glyph_on_the_flex_charts(qtbot: QtBot, programmer: 
     """#14 item 12: the "A" (pyqtgraph's auto-range button) showed in the flex review chart."""
     _open_flex_review(qtbot, programmer, "450")
     chart = programmer.review.page.chart
-    assert chart is not None
-    item = chart.getPlotItem()  # type: ignore[attr-defined]
+    assert isinstance(chart, PlotWidget)
+    item = chart.getPlotItem()
     assert item.buttonsHidden and not item.autoBtn.isVisible()
     flex = _flex(programmer)
     assert flex.page.chart.getPlotItem().buttonsHidden

@@ -5,6 +5,7 @@ a change with its review, a refused hard limit, soft warnings acknowledged one b
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTableWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -28,8 +29,15 @@ def type_dose(qtbot: QtBot, controller: DoseController, text: str) -> None:
     qtbot.keyClicks(edit, text)
 
 
+def first_cell(table: QTableWidget, row: int) -> str:
+    item = table.item(row, 0)
+    assert item is not None
+    return item.text()
+
+
 def pump_prescription(world: DemoWorld) -> dict[str, object]:
-    return world.emulator.state()["pump"]
+    pump: dict[str, object] = world.emulator.state()["pump"]
+    return pump
 
 
 def test_a_dose_change_goes_through_the_review_and_is_confirmed(
@@ -49,7 +57,7 @@ def test_a_dose_change_goes_through_the_review_and_is_confirmed(
     qtmodeltester.check(page.table.model())
     assert page.dose.value("pending") == "480 mcg/day"
     assert page.dose.value("change") == "+20.9 %"
-    labels = [page.table.item(i, 0).text() for i in range(page.table.rowCount())]
+    labels = [first_cell(page.table, i) for i in range(page.table.rowCount())]
     assert "24-hour dose" in labels
     assert review.review is not None
     # +20.9 % is beyond the cerebral titration step, which applies with no origin recorded.

@@ -127,7 +127,10 @@ def test_refill_bolus_alarms_and_log(pump: InprocPump, capsys: pytest.CaptureFix
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     parser = cli.build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    subparsers = parser._subparsers
+    assert subparsers is not None
+    commands = subparsers._group_actions[0].choices
+    assert commands is not None
     for name in commands:
         with pytest.raises(SystemExit) as exc:
             cli.main([name, "--help"])

@@ -62,6 +62,28 @@ def _other_link_sets_tiny_doses(pump: InprocPump) -> None:
 
 Provoke = Callable[[PumpClient, InprocPump], object]
 
+
+def _commit_after_other_refill(c: PumpClient, p: InprocPump) -> None:
+    c.stage(SAME)
+    _other_link_refills(p)
+    c.commit(m.prescription_checksum(SAME))
+
+
+def _bolus_while_stopped(c: PumpClient, p: InprocPump) -> None:
+    c.stop(StopReason.OTHER)
+    c.start_bolus(dose_ng=10_000, duration_s=3600)
+
+
+def _stop_twice(c: PumpClient, p: InprocPump) -> None:
+    c.stop(StopReason.OTHER)
+    c.stop(StopReason.OTHER)
+
+
+def _clear_low_reservoir_while_low(c: PumpClient, p: InprocPump) -> None:
+    p.clock.advance(90 * DAY)
+    c.clear_alarm(AlarmCode.LOW_RESERVOIR)
+
+
 CASES: dict[tuple[Op, ErrorCode], Provoke] = {
     (Op.STAGE_PRESCRIPTION, ErrorCode.CONCENTRATION_MISMATCH): lambda c, p: c.stage(
         SAME.with_concentration(750)
@@ -72,27 +94,17 @@ CASES: dict[tuple[Op, ErrorCode], Provoke] = {
     (Op.COMMIT_PRESCRIPTION, ErrorCode.INVALID_STATE): lambda c, p: c.commit(1),
     (Op.COMMIT_PRESCRIPTION, ErrorCode.CHECKSUM_MISMATCH): lambda c, p: c.commit(c.stage(SAME) ^ 1),
     # Staged for 500 mcg/mL; another link refills with 2000 before the commit.
-    (Op.COMMIT_PRESCRIPTION, ErrorCode.CONCENTRATION_MISMATCH): lambda c, p: (
-        c.stage(SAME),
-        _other_link_refills(p),
-        c.commit(m.prescription_checksum(SAME)),
-    ),
+    (Op.COMMIT_PRESCRIPTION, ErrorCode.CONCENTRATION_MISMATCH): _commit_after_other_refill,
     (Op.START_BOLUS, ErrorCode.PUMP_HALTED): lambda c, p: (
         p.virtual.pump.set_motor_stall(p.virtual.pump.t, True),
         c.start_bolus(dose_ng=10_000, duration_s=3600),
     ),
-    (Op.START_BOLUS, ErrorCode.INVALID_STATE): lambda c, p: (
-        c.stop(StopReason.OTHER),
-        c.start_bolus(dose_ng=10_000, duration_s=3600),
-    ),
+    (Op.START_BOLUS, ErrorCode.INVALID_STATE): _bolus_while_stopped,
     (Op.START_BOLUS, ErrorCode.OUT_OF_RANGE): lambda c, p: c.start_bolus(
         dose_ng=10_000, duration_s=60
     ),
     (Op.CANCEL_BOLUS, ErrorCode.INVALID_STATE): lambda c, p: c.cancel_bolus(),
-    (Op.STOP_PUMP, ErrorCode.INVALID_STATE): lambda c, p: (
-        c.stop(StopReason.OTHER),
-        c.stop(StopReason.OTHER),
-    ),
+    (Op.STOP_PUMP, ErrorCode.INVALID_STATE): _stop_twice,
     (Op.RESUME_PUMP, ErrorCode.INVALID_STATE): lambda c, p: c.resume(),
     (Op.CANCEL_BRIDGE, ErrorCode.INVALID_STATE): lambda c, p: c.cancel_bridge(),
     (Op.RESET_VALVE, ErrorCode.INVALID_STATE): lambda c, p: c.reset_valve(),
@@ -126,10 +138,7 @@ CASES: dict[tuple[Op, ErrorCode], Provoke] = {
     (Op.CLEAR_ALARM, ErrorCode.INVALID_STATE): lambda c, p: c.clear_alarm(
         AlarmCode.MEMORY_CRITICAL
     ),
-    (Op.CLEAR_ALARM, ErrorCode.CONDITION_PERSISTS): lambda c, p: (
-        p.clock.advance(90 * DAY),
-        c.clear_alarm(AlarmCode.LOW_RESERVOIR),
-    ),
+    (Op.CLEAR_ALARM, ErrorCode.CONDITION_PERSISTS): _clear_low_reservoir_while_low,
     (Op.SET_CLOCK, ErrorCode.OUT_OF_RANGE): lambda c, p: c.set_clock(2**40),
     (Op.SET_PATIENT_SETTINGS, ErrorCode.OUT_OF_RANGE): lambda c, p: c.set_patient_settings(
         enabled=True, dose_ng=10_000, duration_s=600, lockout_s=60, max_per_24h=4
@@ -144,37 +153,47 @@ def _enable_doses(c: PumpClient, max_per_24h: int = 4, lockout_s: int = 3600) ->
     )
 
 
+def _dose_while_halted(c: PumpClient, p: InprocPump) -> None:
+    _enable_doses(c)
+    p.virtual.pump.set_motor_stall(p.virtual.pump.t, True)
+    c.patient_dose()
+
+
+def _dose_while_stopped(c: PumpClient, p: InprocPump) -> None:
+    _enable_doses(c)
+    c.stop(StopReason.OTHER)
+    c.patient_dose()
+
+
+def _dose_in_lockout(c: PumpClient, p: InprocPump) -> None:
+    _enable_doses(c)
+    c.patient_dose()
+    p.clock.advance(1800)
+    c.patient_dose()
+
+
+def _dose_over_limit(c: PumpClient, p: InprocPump) -> None:
+    _enable_doses(c, max_per_24h=1, lockout_s=900)
+    c.patient_dose()
+    p.clock.advance(3600)
+    c.patient_dose()
+
+
+def _dose_past_empty(c: PumpClient, p: InprocPump) -> None:
+    _enable_doses(c)
+    # 1.01 mL left after 94.95 days at 0.2 mL/day: the 0.02 mL dose would pass the
+    # 1 mL empty threshold.
+    p.clock.advance(8_203_680)
+    c.patient_dose()
+
+
 CASES.update(
     {
-        (Op.PATIENT_DOSE, ErrorCode.PUMP_HALTED): lambda c, p: (
-            _enable_doses(c),
-            p.virtual.pump.set_motor_stall(p.virtual.pump.t, True),
-            c.patient_dose(),
-        ),
-        (Op.PATIENT_DOSE, ErrorCode.INVALID_STATE): lambda c, p: (
-            _enable_doses(c),
-            c.stop(StopReason.OTHER),
-            c.patient_dose(),
-        ),
-        (Op.PATIENT_DOSE, ErrorCode.PATIENT_DOSE_LOCKOUT): lambda c, p: (
-            _enable_doses(c),
-            c.patient_dose(),
-            p.clock.advance(1800),
-            c.patient_dose(),
-        ),
-        (Op.PATIENT_DOSE, ErrorCode.PATIENT_DOSE_LIMIT): lambda c, p: (
-            _enable_doses(c, max_per_24h=1, lockout_s=900),
-            c.patient_dose(),
-            p.clock.advance(3600),
-            c.patient_dose(),
-        ),
-        (Op.PATIENT_DOSE, ErrorCode.OUT_OF_RANGE): lambda c, p: (
-            _enable_doses(c),
-            # 1.01 mL left after 94.95 days at 0.2 mL/day: the 0.02 mL dose would pass the
-            # 1 mL empty threshold.
-            p.clock.advance(8_203_680),
-            c.patient_dose(),
-        ),
+        (Op.PATIENT_DOSE, ErrorCode.PUMP_HALTED): _dose_while_halted,
+        (Op.PATIENT_DOSE, ErrorCode.INVALID_STATE): _dose_while_stopped,
+        (Op.PATIENT_DOSE, ErrorCode.PATIENT_DOSE_LOCKOUT): _dose_in_lockout,
+        (Op.PATIENT_DOSE, ErrorCode.PATIENT_DOSE_LIMIT): _dose_over_limit,
+        (Op.PATIENT_DOSE, ErrorCode.OUT_OF_RANGE): _dose_past_empty,
     }
 )
 
@@ -207,9 +226,10 @@ def test_every_documented_refusal_has_a_case() -> None:
     assert documented == set(CASES)
 
 
-@pytest.mark.parametrize(
-    ("op", "code"), sorted(CASES, key=lambda k: (k[0], k[1])), ids=lambda v: v.name
-)
+ORDERED_CASES: list[tuple[Op, ErrorCode]] = sorted(CASES, key=lambda k: (k[0], k[1]))
+
+
+@pytest.mark.parametrize(("op", "code"), ORDERED_CASES, ids=lambda v: v.name)
 def test_the_pump_gives_the_documented_refusal(pump: InprocPump, op: Op, code: ErrorCode) -> None:
     with pump.client() as client, pytest.raises(NakError) as err:
         CASES[(op, code)](client, pump)

@@ -14,7 +14,7 @@ import pytest
 
 from protocol import messages as m
 from protocol.client import PumpClient
-from protocol.enums import ErrorCode, Origin
+from protocol.enums import BolusKind, ErrorCode, Mode, Origin, StopReason
 from protocol.errors import NakError
 from protocol.forecast import dates_from_status
 from tests.support import InprocPump, inproc_pump
@@ -255,26 +255,26 @@ def test_a_bridge_is_never_a_push_at_the_maximum_rate(pump: InprocPump) -> None:
         same = m.PrescriptionSpec.simple(100_000, concentration_ug_per_ml=2000)
         result = _refill(client, to=2000, prescription=same)
         status = client.status()
-        assert status.bolus_kind is m.BolusKind.NONE
+        assert status.bolus_kind is BolusKind.NONE
         assert status.current_rate_nl_per_day == 200_000
         assert result.bridge_ends_at_s == status.clock_s + 209_952
 
 
 def test_stopped_has_one_meaning(pump: InprocPump) -> None:
     with pump.client() as client:
-        client.stop(m.StopReason.MRI)
+        client.stop(StopReason.MRI)
         stopped = client.status()
         assert (stopped.mode, stopped.stop_reason, stopped.delivering) == (
-            m.Mode.STOPPED,
-            m.StopReason.MRI,
+            Mode.STOPPED,
+            StopReason.MRI,
             False,
         )
-        assert client.resume().mode is m.Mode.SIMPLE
+        assert client.resume().mode is Mode.SIMPLE
         client.program(m.PrescriptionSpec.stopped(concentration_ug_per_ml=500))
         programmed = client.status()
         assert (programmed.mode, programmed.stop_reason, programmed.delivering) == (
-            m.Mode.STOPPED,
-            m.StopReason.NONE,
+            Mode.STOPPED,
+            StopReason.NONE,
             False,
         )
         with pytest.raises(NakError) as err:
@@ -289,8 +289,9 @@ def test_a_stopped_pump_forecasts_no_volume_dates_and_eri_on_the_quiescent_drain
     # docs/protocol.md, Forecasts: nothing moves while stopped or halted.
     with pump.client() as client:
         running = client.status()
-        client.stop(m.StopReason.OTHER)
+        client.stop(StopReason.OTHER)
         stopped = client.status()
     assert running.low_reservoir_alarm_at_s is not None
     assert (stopped.low_reservoir_alarm_at_s, stopped.empty_at_s) == (None, None)
-    assert stopped.eri_at_s is not None and stopped.eri_at_s > running.eri_at_s  # type: ignore[operator]
+    assert running.eri_at_s is not None and stopped.eri_at_s is not None
+    assert stopped.eri_at_s > running.eri_at_s

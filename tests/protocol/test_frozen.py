@@ -53,6 +53,7 @@ import protocol.prescription
 import protocol.response
 import protocol.schedule
 import protocol.session_device
+import protocol.units
 import protocol.wire
 from emulator import link_faults, patient
 from protocol import session_rules
@@ -176,7 +177,7 @@ EXAMPLES: dict[type[Any], Callable[[], Any]] = {
         pump_image=b"image", pump_t=60, saved_wall_s=1.5, clock_speed=1.0, extra={"a": 1}
     ),
     protocol.wire.WireField: lambda: protocol.wire.WireField(
-        "dose_ng", protocol.wire.UInt(32), "a dose", protocol.wire.Unit.NG
+        "dose_ng", protocol.wire.UInt(32), "a dose", protocol.units.Unit.NG
     ),
     firmware_model.telemetry._Staged: lambda: firmware_model.telemetry._Staged(_SPEC, 7),
     protocol.frames.Frame: lambda: protocol.frames.Frame(
@@ -354,7 +355,7 @@ def _field_view(cls: type[Any]) -> list[tuple[Any, ...]]:
             *(getattr(f, name) for name in ("name", "type", "default", "default_factory")),
             *(getattr(f, name) for name in ("init", "repr", "hash", "compare", "kw_only")),
             dict(f.metadata),
-            f._field_type.name,  # type: ignore[attr-defined]
+            f._field_type.name,
             _class_attribute(cls, f.name),
         )
         for f in cls.__dataclass_fields__.values()
@@ -545,8 +546,13 @@ def test_an_own_hash_is_kept_as_dataclass_keeps_it() -> None:
 
 
 def test_classes_of_one_shape_share_their_init_code_under_their_own_names() -> None:
-    first = frozen(type("First", (), {"__annotations__": {"a": "int", "b": "str"}, "b": ""}))
-    second = frozen(type("Second", (), {"__annotations__": {"x": "int", "y": "str"}, "y": ""}))
+    # Classes made by type() at run time: mypy cannot know their fields, hence type[Any].
+    first: type[Any] = frozen(
+        type("First", (), {"__annotations__": {"a": "int", "b": "str"}, "b": ""})
+    )
+    second: type[Any] = frozen(
+        type("Second", (), {"__annotations__": {"x": "int", "y": "str"}, "y": ""})
+    )
     assert first.__init__.__code__.co_code == second.__init__.__code__.co_code
     assert first.__init__.__code__.co_varnames[1:] == ("a", "b")
     assert second.__init__.__code__.co_varnames[1:] == ("x", "y")

@@ -126,14 +126,16 @@ def test_a_good_file_becomes_typed_steps() -> None:
     assert [s.line for s in steps] == [31, 32, 34, 35, 36, 38, 40, 41, 42, 57, 58]
     assert steps[1].name == "a priming" and steps[1].action == md.StartBolus(kind=BolusKind.PRIMING)
     assert steps[2].action == md.Advance(seconds=108_000)
-    assert steps[4].action == md.Refill(
+    refill = steps[4].action
+    assert isinstance(refill, md.Refill)
+    assert refill == md.Refill(
         removed_nl=None,
         added_nl=10_000_000,
         concentration_ug_per_ml=1000,
         same_dose=True,
         bridge=True,
         lot="L-1",
-        expect_discrepancy=steps[4].action.expect_discrepancy,  # type: ignore[union-attr]
+        expect_discrepancy=refill.expect_discrepancy,
         expect_flagged=False,
     )
     assert steps[5].expect_error is ErrorCode.PATIENT_DOSE_LOCKOUT
