@@ -23,10 +23,10 @@ import statistics
 import sys
 import time
 
+from bench.bench_latency import BOLUS_NG, FLEX, SIMPLE
 from bench.metric import Metric
 from emulator.presets import PRESETS
 from firmware_model.pump import Pump, RefillOrder
-from protocol import messages as m
 
 START_S = 1_790_000_000
 DAYS = 365
@@ -36,17 +36,6 @@ POLLS = DAYS * POLLS_PER_DAY
 TELEMETRY_S = 1
 """Seconds of telemetry charged per request (the telemetry head's ``TELEMETRY_S_PER_FRAME``)."""
 ROUNDS = 15
-CONCENTRATION = 2000
-"""The demo preset's drug, mcg/mL."""
-FLEX = m.PrescriptionSpec.flex_weekly(
-    [[m.FlexStep(start_min=i * 180, dose_ng_per_day=400_000 + 20_000 * i) for i in range(8)]] * 7,
-    concentration_ug_per_ml=CONCENTRATION,
-)
-"""0.2 to 0.34 mL/day of 2000 mcg/mL (as bench_latency's scenario)."""
-SIMPLE = m.PrescriptionSpec.simple(600_000, concentration_ug_per_ml=CONCENTRATION)
-"""600 mcg/day: 0.3 mL/day."""
-BOLUS_NG = 40_000
-"""40 mcg over 30 min: 0.02 mL."""
 
 WAYS = ("advance", "telemetry", "status")
 
