@@ -322,7 +322,7 @@ class LimitsResponse(Message):
         U32, Unit.NL, "largest clinician bolus (the reservoir's capacity)"
     ]
     max_bolus_duration_s: Annotated[
-        U32, Unit.S, "longest therapeutic bolus; the shortest runs at the maximum rate"
+        U32, Unit.S, "longest therapeutic bolus; the shortest runs just below the maximum rate"
     ]
     max_patient_dose_volume_nl: Annotated[U32, Unit.NL, "largest patient-activated dose"]
     min_patient_lockout_s: Annotated[U32, Unit.S, "shortest lockout between patient doses"]

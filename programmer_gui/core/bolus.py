@@ -6,9 +6,10 @@ low-reservoir alarm date moved by the extra volume. Refusals (the pump would
 refuse, or the reservoir cannot deliver it) block the plan; warnings go to the
 review screen.
 
-- Therapeutic: a dose in mcg over a chosen duration, at least as long as the
-  pump's maximum rate allows and at most 24 h. The pump turns the dose into a
-  volume at the concentration in force (the old drug during a bridge).
+- Therapeutic: a dose in mcg over a chosen duration, slower than the pump's
+  maximum rate (:func:`protocol.schedule.shortest_bolus_s`) and at most 24 h. The
+  pump turns the dose into a volume at the concentration in force (the old drug
+  during a bridge).
 - Priming: fills an empty catheter (after implant or a catheter revision) with
   a volume at the maximum rate, the only bolus that runs there (drug and
   non-drug fluid mix at that rate, so it warns): the catheter's volume from

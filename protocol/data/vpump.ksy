@@ -232,7 +232,7 @@ types:
       doc: 'largest clinician bolus (the reservoir''s capacity); unit: nL'
     - id: max_bolus_duration_s
       type: u4
-      doc: 'longest therapeutic bolus; the shortest runs at the maximum rate; unit: s'
+      doc: 'longest therapeutic bolus; the shortest runs just below the maximum rate; unit: s'
     - id: max_patient_dose_volume_nl
       type: u4
       doc: 'largest patient-activated dose; unit: nL'

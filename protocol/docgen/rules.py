@@ -138,8 +138,9 @@ def therapy_section() -> str:
             "too run on pump time.",
             "* SET_PATIENT_SETTINGS with `enabled` 1 checks a dose as a bolus at the "
             "concentration in force: its volume between `min_bolus_volume_nl` and "
-            "`max_patient_dose_volume_nl`, its duration between the time the maximum rate "
-            "needs and `max_bolus_duration_s`; `lockout_s` within LIMITS and at least "
+            "`max_patient_dose_volume_nl`, its duration from the first whole second below "
+            "the maximum rate (as a THERAPEUTIC bolus) to `max_bolus_duration_s`; "
+            "`lockout_s` within LIMITS and at least "
             "`duration_s` (a dose ends before the next may start, so doses never "
             "overlap); `max_per_24h` from 1 to `max_patient_doses_per_24h`. Anything else "
             "is OUT_OF_RANGE. Settings with `enabled` 0 are stored as sent, unchecked.",
