@@ -93,8 +93,7 @@ class VirtualPump:
     def _advance_locked(self) -> int:
         # A clock set ahead by SET_CLOCK reaches the RTC ceiling before the emulator does.
         pump = self.telemetry.pump  # read once, not through the property each time
-        t = self.clock.now()
-        t = min(t, pump.max_t)
+        t = min(self.clock.now(), pump.max_t)
         on_advance = self.on_advance
         if on_advance is None:
             pump.advance_to(t)
@@ -116,7 +115,16 @@ class _PumpEndpoint:
     def receive(self, data: bytes) -> bytes:
         owner = self._owner
         with owner.lock:
-            t = owner._advance_locked()  # the owner's lock is held
+            # VirtualPump._advance_locked, written out (read before every request's answer).
+            pump = owner.telemetry.pump
+            t = owner.clock.now()
+            if t > pump.max_t:  # noqa: PLR1730 - no min() call on every request
+                t = pump.max_t  # a clock set ahead by SET_CLOCK reaches the RTC ceiling first
+            on_advance = owner.on_advance
+            if on_advance is None:
+                pump.advance_to(t)
+            else:
+                on_advance(pump, t)
             # A command that changed the pump was saved before its answer was built
             # (PumpTelemetry.make_durable), or undone and refused with STORAGE_FAILED.
             return self._link.receive(data, t=t, now_s=owner.wall())

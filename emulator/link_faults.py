@@ -451,53 +451,53 @@ class ImpairedEndpoint:
                     and to_pump.free_at <= now
                     and to_programmer.free_at <= now
                 ):
-                    return self._pass_locked(to_pump, to_programmer, bytes(data), now)
+                    # The path of a clear link (no fault set, nothing in flight, neither
+                    # line busy), written out here (once per request): exactly what
+                    # _send_locked and _due_locked would do then (the same draws, counters
+                    # and line times, the chunk delivered at once, the answer due at once),
+                    # without queueing either chunk. Each line's part (the same for both)
+                    # draws, counts and times the chunk as sent and delivered now.
+                    data = bytes(data)
+                    rng = to_pump.rng
+                    if rng is None:
+                        to_pump.undrawn += 1  # its three draws are taken if it is ever made
+                    else:
+                        rng.random()  # drop, corruption, flip seed: drawn for every chunk
+                        rng.random()
+                        rng.getrandbits(32)
+                    size = len(data)
+                    tally = to_pump.tally
+                    tally[_CHUNKS_SENT] += 1
+                    tally[_BYTES_SENT] += size
+                    tally[_CHUNKS_DELIVERED] += 1
+                    tally[_BYTES_DELIVERED] += size
+                    to_pump.free_at = now
+                    if now > to_pump.last_release:  # noqa: PLR1730 - max(), without the call
+                        to_pump.last_release = now
+                    answer = self._inner.receive(data)
+                    if not answer:
+                        return b""
+                    answer = bytes(answer)
+                    rng = to_programmer.rng
+                    if rng is None:
+                        to_programmer.undrawn += 1
+                    else:
+                        rng.random()
+                        rng.random()
+                        rng.getrandbits(32)
+                    size = len(answer)
+                    tally = to_programmer.tally
+                    tally[_CHUNKS_SENT] += 1
+                    tally[_BYTES_SENT] += size
+                    tally[_CHUNKS_DELIVERED] += 1
+                    tally[_BYTES_DELIVERED] += size
+                    to_programmer.free_at = now
+                    if now > to_programmer.last_release:  # noqa: PLR1730 - max(), without the call
+                        to_programmer.last_release = now
+                    return answer
             if data:
                 self._send_locked(to_pump, bytes(data), now)
             return self._due_locked(now)
-
-    def _pass_locked(self, to_pump: _Line, to_programmer: _Line, data: bytes, now: float) -> bytes:
-        """The path of a clear link (no fault set, nothing in flight, neither line busy):
-        exactly what :meth:`_send_locked` and :meth:`_due_locked` would do then (the same
-        draws, counters and line times, the chunk delivered at once, the answer due at once),
-        without queueing either chunk. Each line's part (the same for both, written out:
-        once per request each way) draws, counts and times the chunk as sent and delivered
-        now."""
-        rng = to_pump.rng
-        if rng is None:
-            to_pump.undrawn += 1  # its three draws are taken if the stream is ever made
-        else:
-            rng.random()  # drop, corruption, flip seed: drawn for every chunk (_send_locked)
-            rng.random()
-            rng.getrandbits(32)
-        size = len(data)
-        tally = to_pump.tally
-        tally[_CHUNKS_SENT] += 1
-        tally[_BYTES_SENT] += size
-        tally[_CHUNKS_DELIVERED] += 1
-        tally[_BYTES_DELIVERED] += size
-        to_pump.free_at = now
-        to_pump.last_release = max(now, to_pump.last_release)
-        answer = self._inner.receive(data)
-        if not answer:
-            return b""
-        answer = bytes(answer)
-        rng = to_programmer.rng
-        if rng is None:
-            to_programmer.undrawn += 1
-        else:
-            rng.random()
-            rng.random()
-            rng.getrandbits(32)
-        size = len(answer)
-        tally = to_programmer.tally
-        tally[_CHUNKS_SENT] += 1
-        tally[_BYTES_SENT] += size
-        tally[_CHUNKS_DELIVERED] += 1
-        tally[_BYTES_DELIVERED] += size
-        to_programmer.free_at = now
-        to_programmer.last_release = max(now, to_programmer.last_release)
-        return answer
 
     def close(self) -> None:
         """Close the inner endpoint; what is in flight is lost (counted as blocked). Idempotent."""

@@ -30,7 +30,9 @@ class OutputBuffer:
         self._limit_bytes = limit_bytes
         self._chunks: deque[bytes] = deque()
         self._head_sent = 0  # bytes of _chunks[0] already written
-        self._pending_bytes = 0
+        self.pending_bytes = 0
+        """Bytes still waiting to be written (read only: a plain attribute, so a transport
+        asks whether anything waits without a call on every request)."""
 
     @property
     def limit_bytes(self) -> int:
@@ -38,24 +40,19 @@ class OutputBuffer:
         return self._limit_bytes
 
     @property
-    def pending_bytes(self) -> int:
-        """Bytes still waiting to be written."""
-        return self._pending_bytes
-
-    @property
     def full(self) -> bool:
         """Whether the link must not be read until the programmer takes some answers."""
-        return self._pending_bytes >= self._limit_bytes
+        return self.pending_bytes >= self._limit_bytes
 
     def __bool__(self) -> bool:
-        return self._pending_bytes > 0
+        return self.pending_bytes > 0
 
     def push(self, data: bytes) -> None:
         """Queue one answer (never dropped: the caller stops reading while :attr:`full`)."""
         if not data:
             return
         self._chunks.append(bytes(data))
-        self._pending_bytes += len(data)
+        self.pending_bytes += len(data)
 
     def write_to(self, write: Callable[[memoryview], int]) -> int:
         """Write as much as ``write`` takes; returns the bytes written.
@@ -74,7 +71,7 @@ class OutputBuffer:
             finally:
                 view.release()
             written += n
-            self._pending_bytes -= n
+            self.pending_bytes -= n
             if self._head_sent + n >= len(head):
                 self._chunks.popleft()
                 self._head_sent = 0
@@ -87,4 +84,4 @@ class OutputBuffer:
         """Forget everything pending (the link is gone)."""
         self._chunks.clear()
         self._head_sent = 0
-        self._pending_bytes = 0
+        self.pending_bytes = 0

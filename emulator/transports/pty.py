@@ -153,7 +153,7 @@ class PtyTransport(Transport):
             return
         if events & EVENT_READ:
             self._read()
-        if self._out:
+        if self._out.pending_bytes:  # bool(self._out), without the call
             self._flush()
             self._note_interest()
         elif self._interest != _QUIET:
@@ -211,11 +211,19 @@ class PtyTransport(Transport):
             self.report(link=self.label, where="receive", error=exc)
             return
         finally:
-            if self._release_check is not None:
-                self._check_timed()
+            check = self._release_check
+            if check is not None:
+                # _check_timed, written out (after every request on an impaired link).
+                try:
+                    needed, after_s = check()
+                    if needed:
+                        self.poll_needed(after_s)
+                except Exception as exc:
+                    self.poll_needed(None)  # cannot tell: keep asking
+                    self.report(link=self.label, where="poll", error=exc)
         if not answer:
             return
-        if self._out:
+        if self._out.pending_bytes:  # bool(self._out), without the call
             self._out.push(bytes(answer))  # behind what waits already; handle() flushes
             return
         # Nothing waiting (the usual case): write at once, and keep only what the tty does

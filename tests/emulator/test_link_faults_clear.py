@@ -43,7 +43,6 @@ def _pair(seed: int) -> tuple[ImpairedEndpoint, ImpairedEndpoint, _Clock, _Answe
 
 def _queued_only(endpoint: ImpairedEndpoint) -> None:
     """Make ``endpoint`` take the queued path for every chunk (the reference)."""
-    endpoint._pass_locked = None  # type: ignore[assignment, method-assign]
     original = endpoint._apply_locked
 
     def apply(settings: LinkImpairment) -> None:
