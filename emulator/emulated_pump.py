@@ -207,7 +207,8 @@ class EmulatedPump:
         if pump.total_filled_nl != world.filled_nl:
             self._follow_fill(pump, world)
         # A valve pump's discharge in an MRI field left the reservoir at one instant.
-        if pump.total_delivered_nl - world.dry_nl != world.fluid.last_total_delivered_nl:
+        # (the tracker's last_total_delivered_nl, read without the property's call)
+        if pump.total_delivered_nl - world.dry_nl != world.fluid._last_total_nl:
             push_instant_delivery(
                 world.fluid, world.patient, world.ledger, pump, dry_nl=world.dry_nl
             )

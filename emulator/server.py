@@ -43,7 +43,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from math import ceil
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Final, Protocol, Self
 
 from emulator.errors import ServerStateError, ServerStopTimeoutError
 from emulator.lazylog import logger
@@ -87,7 +87,10 @@ class _Waiter(Protocol):
 
     def unregister(self, fd: int) -> None: ...
 
-    def wait(self, timeout: float | None) -> list[tuple[Any, int]]: ...
+    def wait(self, timeout: float | None) -> list[tuple[Any, int]]:
+        """Ready descriptors within ``timeout`` seconds (None: until one is; 0, below 0 or
+        NaN: at once, without waiting)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -123,20 +126,20 @@ class _EpollWaiter:
         # As selectors does: whole milliseconds rounded up, so a deadline is never early.
         if timeout is None:
             timeout = -1
-        elif timeout <= 0:
+        elif not timeout > 0:  # a NaN too (as max(0.0, NaN) made 0.0 before)
             timeout = 0
         else:
             timeout = ceil(timeout * 1e3) * 1e-3
         data = self._data
         ready = []
-        for fd, event in self._epoll.poll(timeout, max(len(data), 1)):
+        for fd, event in self._epoll.poll(timeout, len(data) or 1):
             entry = data.get(fd)
             if entry is None:
                 continue  # not ours any more (as selectors skips a key it no longer has)
             events = 0
-            if event & ~select.EPOLLIN:
+            if event & _NOT_EPOLLIN:
                 events |= EVENT_WRITE
-            if event & ~select.EPOLLOUT:
+            if event & _NOT_EPOLLOUT:
                 events |= EVENT_READ
             ready.append((entry[0], events & entry[1]))
         return ready
@@ -144,6 +147,10 @@ class _EpollWaiter:
     def close(self) -> None:
         self._epoll.close()
         self._data.clear()
+
+
+_NOT_EPOLLIN: Final = ~select.EPOLLIN if hasattr(select, "EPOLLIN") else 0
+_NOT_EPOLLOUT: Final = ~select.EPOLLOUT if hasattr(select, "EPOLLOUT") else 0
 
 
 def _epoll_mask(events: int) -> int:
@@ -168,6 +175,8 @@ class _SelectorWaiter:
         self._selector.unregister(fd)
 
     def wait(self, timeout: float | None) -> list[tuple[Any, int]]:
+        if timeout is not None and not timeout > 0:  # a NaN too
+            timeout = 0.0  # a deadline passed: poll without waiting
         return [(key.data, events) for key, events in self._selector.select(timeout)]
 
     def close(self) -> None:
@@ -433,7 +442,8 @@ class Server:
                 if self._poll_heap:
                     first = self._poll_heap[0][0]
                     deadline = first if deadline is None else min(deadline, first)
-        timeout = None if deadline is None else max(0.0, deadline - self._wall())
+        # A deadline passed (or a NaN) is made 0 by the waiter itself: no max() here.
+        timeout = None if deadline is None else deadline - self._wall()
         for data, events in self._selector.wait(timeout):
             if data is None:
                 self._drain_wake()

@@ -514,7 +514,12 @@ class DeviceSession:
         """
         if not response.response or response.op is not accepted.op or isinstance(response, Nak):
             raise InvalidMessage(f"{type(response).__name__} does not answer {accepted.op.name}")
-        _accepted, frame, key = self._take_pending(accepted, "respond")
+        pending = self._pending
+        if pending is None or pending[0] is not accepted:
+            self._take_pending(accepted, "respond")  # raises the StateError
+        assert pending is not None
+        self._pending = None  # _take_pending, written out
+        _accepted, frame, key = pending
         # _answer for a success (no NAK code to cache), packed here.
         data = answer_bytes(frame.seq, response.op, encode_payload(response), key)
         if key is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import signal
@@ -642,3 +643,27 @@ def test_the_loop_serves_through_selectors_where_there_is_no_epoll(
             assert got == b"pty"
         finally:
             os.close(fd)
+
+
+@pytest.mark.skipif(not hasattr(select, "epoll"), reason="epoll is Linux's")
+@pytest.mark.parametrize("timeout", [0, 0.0, -0.0, -1e-9, -5.0, math.nan, 0.001])
+def test_a_deadline_passed_polls_at_once_in_either_waiter(timeout: float) -> None:
+    """The loop hands the waiter a deadline's distance as it is (no max(0.0, ...)): passed,
+    or a NaN, both waiters poll without waiting, and still report what is ready."""
+    closers: list[Callable[[], None]] = []
+    try:
+        states = _descriptor_states(closers)
+        fast, slow = _EpollWaiter(), _SelectorWaiter()
+        closers.extend([fast.close, slow.close])
+        for waiter in (fast, slow):
+            for name, fd, events in states:
+                waiter.register(fd, events, name)
+        assert sorted(fast.wait(timeout)) == sorted(slow.wait(timeout)) == sorted(slow.wait(0))
+        for waiter in (fast, slow):
+            for _, fd, _ in states:
+                waiter.unregister(fd)
+        # Nothing registered: a blocking wait (None, or epoll's -1) would never return.
+        assert fast.wait(timeout) == slow.wait(timeout) == []
+    finally:
+        for close in reversed(closers):
+            close()
