@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from protocol.forecast import Crossing, Plan, Query, first_crossings
+from protocol.forecast import Crossing, Plan, Query, _reach_dt, first_crossings
 from protocol.frozen import frozen
 from protocol.schedule import next_patient_dose_t
 from protocol.timebase import SECONDS_PER_DAY
@@ -115,7 +115,23 @@ class ForecastCache:
                         out.append(None)  # not reached by anchor.t + horizon + slack
                         continue
                 else:
-                    x = crossing.x if need_then == anchor.need else crossing.requery(need_then)
+                    if need_then == anchor.need:
+                        x: int | None = crossing.x
+                    elif crossing.seg_progress < need_then <= crossing.need:
+                        # crossing.requery(need_then), written out (one call fewer per poll)
+                        x = _reach_dt(
+                            crossing.q,
+                            crossing.p,
+                            crossing.a,
+                            crossing.b,
+                            crossing.c,
+                            need_then - crossing.seg_progress,
+                            crossing.x - crossing.seg_x,
+                        )
+                        if x is not None:
+                            x += crossing.seg_x
+                    else:
+                        x = None
                     if x is not None:
                         out.append(x if x <= last_t else None)
                         continue
