@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from firmware_model.errors import OutOfRangeError, WrongTypeError
 from firmware_model.profile import PROFILES
 from firmware_model.pump import Pump
+from protocol.enums import AlarmCode
 from protocol.schedule import compile_schedule
 from protocol.timebase import MONDAY_EPOCH_CLOCK_S, SECONDS_PER_WEEK, weekday
 
 from . import rx
-from .builders import T0_CLOCK_S
+from .builders import T0_CLOCK_S, new_pump
 from .strategies import STRATEGY_CONC, prescriptions, profiles
 
 DAY = 86_400
@@ -66,3 +69,21 @@ def test_a_cached_crossing_at_the_horizons_last_second_is_reported_from_that_sec
     pump.advance_to(60 * DAY)
     assert pump.low_reservoir_at() == T0_CLOCK_S + 90 * DAY == pump._forecasts_uncached()[0]
     assert pump._forecasts.anchors[0] is anchor
+
+
+def test_telemetry_drains_the_last_charge_to_zero_and_refuses_bad_seconds() -> None:
+    """note_telemetry's charge written out: floored at zero (end of service), and a bad
+    ``seconds`` refused with the same typed errors, changing nothing."""
+    pump = new_pump(prescription=rx.stopped(), battery_permille=1)
+    charge = pump.battery_uc
+    drain = PROFILES[20].battery_telemetry_drain_uc_per_s  # uC per second of telemetry
+    seconds = charge // drain + 1
+    for bad, error in ((-1, OutOfRangeError), (True, WrongTypeError), (1.0, WrongTypeError)):
+        with pytest.raises(error):
+            pump.note_telemetry(0, bad)  # type: ignore[arg-type]
+        assert pump.battery_uc == charge
+    pump.note_telemetry(0, seconds - 1)
+    assert 0 < pump.battery_uc == charge - (seconds - 1) * drain
+    pump.note_telemetry(0, seconds)
+    assert pump.battery_uc == 0
+    assert AlarmCode.EOS in pump.status().alarms_active
