@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from protocol.forecast import Crossing, Plan, Query, first_crossings
+from protocol.forecast import Crossing, Plan, Query, _reach_dt, first_crossings
 from protocol.frozen import frozen
 from protocol.schedule import next_patient_dose_t
 from protocol.timebase import SECONDS_PER_DAY
@@ -92,13 +92,17 @@ class ForecastCache:
         to the horizon plus a slack lets a "None" stay valid for the slack.
         """
         version = self.plan_version
-        out: list[int | None] = [None] * len(needs)
-        stale: list[int] = []
-        for i, (q, p, need) in enumerate(needs):
+        anchors = self.anchors
+        last_t = t + horizon_s
+        out: list[int | None] = []
+        stale: list[int] | None = None
+        i = -1
+        for q, p, need in needs:
+            i += 1
             if need <= 0:
-                out[i] = t
+                out.append(t)
                 continue
-            anchor = self.anchors[i]
+            anchor = anchors[i]
             if (
                 anchor is not None
                 and anchor.plan_version == version
@@ -108,14 +112,35 @@ class ForecastCache:
                 crossing = anchor.crossing
                 if crossing is None:
                     if need_then == anchor.need and t - anchor.t <= FORECAST_SLACK_S:
-                        continue  # None: not reached by anchor.t + horizon + slack
-                else:
-                    x = crossing.x if need_then == anchor.need else crossing.requery(need_then)
-                    if x is not None:
-                        out[i] = x if x <= t + horizon_s else None
+                        out.append(None)  # not reached by anchor.t + horizon + slack
                         continue
-            stale.append(i)
-        if stale:
+                else:
+                    if need_then == anchor.need:
+                        x: int | None = crossing.x
+                    elif crossing.seg_progress < need_then <= crossing.need:
+                        # crossing.requery(need_then), written out (one call fewer per poll)
+                        x = _reach_dt(
+                            crossing.q,
+                            crossing.p,
+                            crossing.a,
+                            crossing.b,
+                            crossing.c,
+                            need_then - crossing.seg_progress,
+                            crossing.x - crossing.seg_x,
+                        )
+                        if x is not None:
+                            x += crossing.seg_x
+                    else:
+                        x = None
+                    if x is not None:
+                        out.append(x if x <= last_t else None)
+                        continue
+            out.append(None)
+            if stale is None:
+                stale = [i]
+            else:
+                stale.append(i)
+        if stale is not None:
             current = plan()
             valid_until = plan_valid_until(current)
             crossings = first_crossings(

@@ -400,9 +400,11 @@ def request_patient_dose(self: Pump, t: int) -> PatientDoseGrant:
 def note_telemetry(self: Pump, t: int, seconds: int) -> None:
     """Charge the battery for ``seconds`` of telemetry (called by the telemetry layer)."""
     self.advance_to(t)
-    _require_int("seconds", seconds, minimum=0)
-    drain = self._battery.telemetry_drain_uc(seconds)
-    self._battery_uc = max(self._battery_uc - drain, 0)
+    if type(seconds) is not int or seconds < 0:  # what _require_int refuses
+        _require_int("seconds", seconds, minimum=0)
+    # self._battery.telemetry_drain_uc(seconds), written out
+    remaining = self._battery_uc - self._battery.telemetry_drain_uc_per_s * seconds
+    self._battery_uc = remaining if remaining > 0 else 0
     self._evaluate()
 
 

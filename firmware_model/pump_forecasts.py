@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from firmware_model.pump_records import PumpStatus
 from protocol import messages as m
+from protocol.battery import PERMILLE
 from protocol.enums import BolusKind, Mode, StopReason
 from protocol.forecast import BridgePlan, Plan, bridge_end, first_reach_t
 from protocol.schedule import daily_dose_ng, doses_in_24h
-from protocol.timebase import DAYS_PER_WEEK, SECONDS_PER_DAY, weekday
+from protocol.timebase import DAYS_PER_WEEK, SECONDS_PER_DAY
 
 if TYPE_CHECKING:
     from firmware_model.pump import Pump
@@ -95,11 +96,27 @@ def _forecast_needs(self: Pump) -> tuple[tuple[int, int, int], ...]:
 def _forecast_ts(self: Pump) -> list[int | None]:
     """Model seconds of the low-reservoir, empty and ERI forecasts (None: beyond the
     horizon), from the forecast cache (:class:`~firmware_model.forecast.ForecastCache`)."""
+    # _forecast_needs() written out (one call fewer per poll); the reference pump of
+    # tests/firmware_model/test_status_reference.py asks with _forecast_needs() itself.
+    d = self._delivery
+    est = d.estimate_nl
+    profile = self._profile
+    remaining = self._battery_uc
+    threshold = self._eri_threshold_uc
+    bat = self._battery
     return self._forecasts.forecast_ts(
         t=self._t,
-        horizon_s=self._profile.forecast_horizon_s,
-        commanded_nl=self._delivery.total_commanded_nl,
-        needs=self._forecast_needs(),
+        horizon_s=profile.forecast_horizon_s,
+        commanded_nl=d.total_commanded_nl,
+        needs=(
+            (0, 1, est - self._alarm_volume_nl),
+            (0, 1, est - profile.empty_threshold_nl),
+            (
+                bat.quiescent_drain_uc_per_s,
+                bat.drain_uc_per_nl,
+                remaining - threshold + 1 if remaining >= threshold else 0,
+            ),
+        ),
         plan=self._plan,
     )
 
@@ -179,7 +196,7 @@ def _status_record(self: Pump, checksum: int | None) -> PumpStatus | m.StatusRes
     d = self._delivery
     bolus = d.bolus
     schedule = self._schedule
-    basal = schedule.rate_at(clock)
+    basal, wd = schedule.rate_and_weekday(clock)
     suspended = self._suspended
     programmed = self._prescription.mode
     halted_by = self._halt_codes
@@ -197,10 +214,9 @@ def _status_record(self: Pump, checksum: int | None) -> PumpStatus | m.StatusRes
         current = basal
     low, empty, eri = self._forecast_ts()
     if self._daily_for is schedule:
-        wd = weekday(clock)
         daily_nl, daily_ng = self._daily_volumes_nl[wd], self._daily_doses_ng[wd]
     else:
-        daily_nl, daily_ng = self._daily(weekday(clock))
+        daily_nl, daily_ng = self._daily(wd)
     bridge = self._bridge
     grants = self._grants_t
     alarms = self._alarms
@@ -237,7 +253,7 @@ def _status_record(self: Pump, checksum: int | None) -> PumpStatus | m.StatusRes
     low_clock = None if low is None else low + offset
     empty_clock = None if empty is None else empty + offset
     eri_clock = None if eri is None else eri + offset
-    permille = battery.permille(uc)
+    permille = -(-uc * PERMILLE // battery.capacity_uc)  # battery.permille(uc), written out
     if checksum is not None:
         # The wire's STATUS fields, as telemetry.status_response maps them from the record.
         values = {

@@ -47,6 +47,7 @@ from protocol.messages import PrescriptionSpec
 from protocol.timebase import (
     DAYS_PER_WEEK,
     MINUTES_PER_DAY,
+    MONDAY_EPOCH_CLOCK_S,
     SECONDS_PER_DAY,
     SECONDS_PER_MINUTE,
     SECONDS_PER_WEEK,
@@ -275,6 +276,15 @@ class Schedule:
         if len(starts) == 1:
             return self._rates[0]
         return self._rates[bisect_right(starts, week_offset_s(clock_s)) - 1]
+
+    def rate_and_weekday(self, clock_s: int) -> tuple[int, int]:
+        """``(rate_at(clock_s), weekday(clock_s))`` from one week-offset lookup (what a
+        STATUS reports: the basal rate and the day whose 24-h totals it gives)."""
+        off = (clock_s - MONDAY_EPOCH_CLOCK_S) % SECONDS_PER_WEEK  # week_offset_s(clock_s)
+        starts = self._starts
+        if len(starts) == 1:
+            return self._rates[0], off // SECONDS_PER_DAY
+        return self._rates[bisect_right(starts, off) - 1], off // SECONDS_PER_DAY
 
     def next_change_after(self, clock_s: int) -> int | None:
         """The first pump-clock second after ``clock_s`` at which the rate differs."""
