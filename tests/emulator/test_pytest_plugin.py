@@ -323,10 +323,22 @@ def test_it_runs_under_xdist_with_a_pump_per_worker(pytester: pytest.Pytester) -
             assert pump_client.status().reservoir_nl == 20_000_000 - 200_000 * (n + 1)
         """
     )
+    # --dist each runs every test on both workers, so both are sure to open their own pump
+    # (with the default load distribution one worker may, on a busy machine, take every
+    # parametrized test before the other has started).
     result = pytester.runpytest_subprocess(
-        "-p", "xdist", "-n", "2", "-p", "no:cacheprovider", "-rA", "--junitxml=out.xml"
+        "-p",
+        "xdist",
+        "-n",
+        "2",
+        "--dist",
+        "each",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+        "--junitxml=out.xml",
     )
-    result.assert_outcomes(passed=7, failed=1)
+    result.assert_outcomes(passed=14, failed=2)
     urls = set(re.findall(r"URL (\S+)", result.stdout.str()))
     assert {re.sub(r"-\d+-\d+$", "", u) for u in urls} == {
         "pumpsim://vpump-gw0",
@@ -334,7 +346,7 @@ def test_it_runs_under_xdist_with_a_pump_per_worker(pytester: pytest.Pytester) -
     }
     result.stdout.fnmatch_lines(["*FAIL daily_dose: expected 150 mcg/day*"])
     cases = list(ET.parse(pytester.path / "out.xml").iter("testcase"))
-    assert len(cases) == 8
+    assert len(cases) == 16  # the 8 tests, on each of the two workers
 
 
 def test_the_fixture_reads_the_patients_response(pytester: pytest.Pytester) -> None:
