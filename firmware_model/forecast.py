@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from protocol.forecast import Crossing, Plan, Query, _reach_dt, first_crossings
+from protocol.forecast import Crossing, Plan, Query, first_crossings, reach_dt
 from protocol.frozen import frozen
 from protocol.schedule import next_patient_dose_t
 from protocol.timebase import SECONDS_PER_DAY
@@ -119,7 +119,7 @@ class ForecastCache:
                         x: int | None = crossing.x
                     elif crossing.seg_progress < need_then <= crossing.need:
                         # crossing.requery(need_then), written out (one call fewer per poll)
-                        x = _reach_dt(
+                        x = reach_dt(
                             crossing.q,
                             crossing.p,
                             crossing.a,

@@ -145,11 +145,13 @@ class Crossing:
         progress = self.seg_progress
         if not progress < need <= self.need:
             return None
-        dt = _reach_dt(self.q, self.p, self.a, self.b, self.c, need - progress, self.x - self.seg_x)
+        dt = reach_dt(self.q, self.p, self.a, self.b, self.c, need - progress, self.x - self.seg_x)
         return None if dt is None else self.seg_x + dt
 
 
-def reach_dt(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int) -> int | None:
+def reach_dt(  # noqa: PLR0917 - positional: called per poll, where keywords cost
+    q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int
+) -> int | None:
     """Smallest ``dt`` in ``[0, max_dt]`` with ``q*dt + p*volume(dt) >= need``, or None.
 
     ``volume(dt) = (a + b*dt)//c - a//c`` (see :func:`linear_floor_volume`);
@@ -157,16 +159,10 @@ def reach_dt(*, q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int) 
     :func:`firmware_model.delivery.first_reach`, in O(1) steps: the floor
     moves the left side by less than ``p`` from its straight line, so the
     answer is bracketed by two exact ceilings and at most a short bisection
-    (for the profiles' drains, one or two steps) remains.
+    (for the profiles' drains, one or two steps) remains. The ceiling divisions
+    are written out (``ceil(n / d) == -(-n // d)``): the forecast cache's re-checks
+    call this per poll.
     """
-    return _reach_dt(q, p, a, b, c, need, max_dt)
-
-
-def _reach_dt(  # noqa: PLR0917 - positional on purpose: called per poll, keywords cost
-    q: int, p: int, a: int, b: int, c: int, need: int, max_dt: int
-) -> int | None:
-    """:func:`reach_dt` with positional arguments and the ceiling divisions written out
-    (``ceil(n / d) == -(-n // d)``): what the forecast cache's re-checks call per poll."""
     if need <= 0:
         return 0
     k0 = a // c
@@ -468,7 +464,7 @@ class _Walk:
                 query = queries[i]
                 q, p = query.q, query.p
                 base = q * (x - t0) + p * vol0
-                dt = _reach_dt(q, p, a, b, c, query.need - base, end - x)
+                dt = reach_dt(q, p, a, b, c, query.need - base, end - x)
                 if dt is None:
                     still.append(i)
                 else:
@@ -669,7 +665,7 @@ class _Walk:
         a = base0 + at(seg_x + off)
         b = cum.rates[bisect_right(cum.starts, (seg_x + off) % period) - 1]
         seg_progress = q * (seg_x - t0) + p * (a // SECONDS_PER_DAY + bvol)
-        dt = _reach_dt(q, p, a, b, SECONDS_PER_DAY, need - seg_progress, end - seg_x)
+        dt = reach_dt(q, p, a, b, SECONDS_PER_DAY, need - seg_progress, end - seg_x)
         assert dt is not None  # the segment's end reaches need
         return Crossing(
             x=seg_x + dt,
