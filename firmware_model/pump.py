@@ -324,6 +324,16 @@ class Pump:
         (moves with :meth:`set_clock`)."""
         return RTC_MAX_CLOCK_S - self._clock_offset_s
 
+    def _check_advance_to(self, t: int) -> None:
+        """Refuse a target ``t`` the model cannot advance to, changing nothing: not an int,
+        before :attr:`t` (TimeWentBackwardsError) or after :attr:`max_t` (RtcCeilingError)."""
+        if type(t) is not int:
+            _require_int("t", t)
+        if t < self._t:
+            raise TimeWentBackwardsError(now_t=self._t, requested_t=t)
+        if t > RTC_MAX_CLOCK_S - self._clock_offset_s:  # self.max_t
+            raise RtcCeilingError(requested_t=t, max_t=self.max_t, max_clock_s=RTC_MAX_CLOCK_S)
+
     def advance_to(self, t: int) -> None:
         """Simulate up to model second ``t``, event to event.
 
@@ -331,12 +341,7 @@ class Pump:
         (changing nothing) if it is after :attr:`max_t`: a pump past its RTC's range could
         not be stored, so the model never runs there.
         """
-        if type(t) is not int:
-            _require_int("t", t)
-        if t < self._t:
-            raise TimeWentBackwardsError(now_t=self._t, requested_t=t)
-        if t > RTC_MAX_CLOCK_S - self._clock_offset_s:  # self.max_t
-            raise RtcCeilingError(requested_t=t, max_t=self.max_t, max_clock_s=RTC_MAX_CLOCK_S)
+        self._check_advance_to(t)
         while self._t < t:
             self._advance_segment(t)
 
@@ -346,12 +351,7 @@ class Pump:
         seconds. Inside a stretch the rate is constant (the commanded whole nanolitres fall
         due along it as the floor of a linear function of time) until the reservoir runs
         dry; the world beyond the pump pushes each stretch as one."""
-        if type(t) is not int:
-            _require_int("t", t)
-        if t < self._t:
-            raise TimeWentBackwardsError(now_t=self._t, requested_t=t)
-        if t > RTC_MAX_CLOCK_S - self._clock_offset_s:  # self.max_t
-            raise RtcCeilingError(requested_t=t, max_t=self.max_t, max_clock_s=RTC_MAX_CLOCK_S)
+        self._check_advance_to(t)
         stretches: list[tuple[int, int, int, int]] = []
         while self._t < t:
             start, d = self._t, self._delivery
